@@ -118,10 +118,8 @@ class _OdeCall:
         capture = None if self.entry is None else self.entry.adjoint(
             (n, str(self.ys.dtype), tuple(s if type(s) is int else _Identity(s) for s in sources)))
         augmented = RawRhs(_Augmented(self.func, n, sources, self.ys.dtype), args, backend,
-                           self.time_dtype, f"the adjoint's vjp of func {name!r}", capture)
-
-        def in_reverse(state, s):
-            return augmented(state, -s)
+                           self.time_dtype, f"the adjoint's vjp of func {name!r}", capture,
+                           reverse_time=True)
 
         y_bar = g[-1]
         t0_bar, p_bar = xp.zeros((1,), dtype=dtype), xp.zeros((sum(sizes),), dtype=dtype)
@@ -132,7 +130,7 @@ class _OdeCall:
             t0_bar = t0_bar - t_bar
             start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
             with augmented.replaying():
-                (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
+                (_, end), step = integrate(augmented, start, [-times[i], -times[i - 1]],
                                            first_step=step, xp=xp, error_entries=entries,
                                            workspace=workspace, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]

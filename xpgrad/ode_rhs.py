@@ -76,10 +76,11 @@ class RawRhs:
     adjoint's vjp of func"); ``keep_recording``: the eager calls run under the tapes recording
     now (the forward solve's first call), else under none; ``renew``: the first call is
     compared with the capture's replay, and ``renew()`` gives a fresh capture where they
-    differ."""
+    differ; ``reverse_time``: called with ``-t`` (``fn`` gets ``t``: the adjoint's reversed
+    time)."""
 
     def __init__(self, fn, args, backend, time_dtype, role, capture=None, keep_recording=False,
-                 renew=None):
+                 renew=None, reverse_time=False):
         self.fn, self.args, self.backend, self.role = fn, args, backend, role
         self.native_time = backend.native_dtype(time_dtype)
         self.keep_recording, self.renew = keep_recording, renew
@@ -92,11 +93,16 @@ class RawRhs:
         gather(self._traced_args, self._arg_arrays)
         # (NumPy's own asarray: array_api_compat's checks its arguments first, 0.5 us a call)
         self._time = np.asarray if backend.array_class is np.ndarray else backend.xp.asarray
+        # (np.array(t) of a float: the float64 0-d array, at half np.asarray(t, dtype)'s cost)
+        self._float64_time = backend.array_class is np.ndarray and self.native_time == np.float64
+        self.reverse_time = reverse_time
         self._keep_lock = self._holding = False
         self._raw = None
 
     def __call__(self, y, t):
-        t = self._time(t, dtype=self.native_time)
+        if self.reverse_time:
+            t = -t
+        t = np.array(t) if self._float64_time else self._time(t, dtype=self.native_time)
         raw = self._raw
         if raw is not None:             # inside ``replaying``, the lock held
             try:
