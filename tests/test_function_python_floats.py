@@ -35,7 +35,8 @@ def test_a_vjps_element_reads_give_python_floats_and_the_eager_values():
     rng = np.random.default_rng(0)
     s, p, a = (xg.asarray(rng.normal(size=n)) for n in (2, 4, 2))
     program = _program(lotka_volterra_vjp, s, p, a)
-    assert ".item(" in program.python_floats_source and ".item(" not in program.source
+    assert "s0_list = s0.tolist()" in program.python_floats_source      # read once
+    assert ".tolist()" not in program.source
     floats, scalars = program.raw_replay(python_floats=True), program.raw_replay()
     for _ in range(5):
         s, p, a = (rng.normal(size=n) * 10 for n in (2, 4, 2))
@@ -61,9 +62,9 @@ def test_reads_whose_values_meet_anything_else_stay_numpy_scalars(body, why):
     x, y = f64([3.0, 0.5]), f64([2.0])
     program = _program(body, x, y)
     source = program.python_floats_source
-    x_name, y_name = source.splitlines()[1].split("=")[0].split(",")[:2]
-    assert f"{x_name.strip()}.item(" not in source, why
-    assert f"{y_name.strip()}.item(0)" in source
+    xs, ys = (name.strip() for name in source.splitlines()[1].split("=")[0].split(",")[:2])
+    assert f"{xs}.item(" not in source and f"{xs}.tolist()" not in source, why
+    assert f"{ys}_list = {ys}.tolist()" in source            # y[0]: a Python float
     replay = program.raw_replay(python_floats=True)
     raws = [np.array([3.0, 0.5]), np.array([2.0])]
     got = replay(raws) if replay is not None else program.run_arrays(raws)
@@ -91,7 +92,7 @@ def test_float32_reads_are_not_rewritten_and_float64_ones_are():
 
     x32 = xg.asarray(np.array([1.5, 2.0], np.float32))
     assert _program(body, x32).python_floats_source is None
-    assert ".item(" in _program(body, f64([1.5, 2.0])).python_floats_source
+    assert "s0_list = s0.tolist()" in _program(body, f64([1.5, 2.0])).python_floats_source
 
 
 def test_an_array_written_element_by_element_is_whole_again_where_it_is_used_whole():
@@ -146,3 +147,21 @@ def test_the_adjoints_result_is_one_array_made_from_its_elements():
     assert called == {np.array}                  # no concatenate, negative, stack or copy
     assert np.concatenate in {program.constants[name]
                               for name in re.findall(r"\b(c\d+)\(", program.source)}
+
+
+@pytest.mark.parametrize("body, listed", [
+    (lambda x: xg.stack([x[1:3][0] * x[-1], x[::2][1] - x[0]]), True),
+    (lambda x: xg.stack([x[2:][1], x[:2][-1] * 3.0]), True),
+    (lambda x: xg.stack([x[0] * x[1], x[2]]) * x[:2], False),     # x read whole too
+    (lambda x: xg.stack([x[1:3][0] * x[3], xg.sin(x[0])]), False),  # a read a function sees
+])
+def test_an_input_read_only_by_element_is_made_a_list_once(body, listed):
+    x = f64([1.5, -0.25, 4.0, 0.5])
+    program = _program(body, x)
+    source = program.python_floats_source or ""
+    assert ("s0_list = s0.tolist()" in source) == listed
+    replay = program.raw_replay(python_floats=True)
+    for values in ([1.5, -0.25, 4.0, 0.5], [-3.0, 7.0, 1e-300, 1e150]):
+        got = replay([np.array(values)]) if replay is not None else \
+            program.run_arrays([np.array(values)])._data
+        np.testing.assert_array_equal(got, body(f64(values)).numpy())

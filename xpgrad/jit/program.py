@@ -41,7 +41,7 @@ from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .program_source import ProgramSource
 from .element_arrays import element_plan
-from .python_floats import python_float_reads, safe_reads
+from .python_floats import listed_inputs, python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
 from .small_stacks import small_stacks_to_array
 from .step_facts import _mutates, _out_paths, _refs
@@ -314,10 +314,12 @@ class Program(ProgramSource):
         if not reads and not plan.sizes:
             return None
         self.float_reads, self.element_plan = reads, plan
+        self.listed = listed_inputs(self.steps, self.slots, reads)
         try:
             return self._generate()
         finally:
             self.float_reads, self.element_plan = frozenset(), None
+            del self.listed                 # (the class's: none)
 
     def _another_replay(self, raw_result=False, python_floats=False):
         """The program's replay function again, with fresh buffers (for concurrent calls);

@@ -20,7 +20,7 @@ from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
 from .element_arrays import element_name, elements
-from .python_floats import item_arguments
+from .python_floats import item_arguments, list_name
 from .step_syntax import syntax
 
 _INLINE = (int, bool, str, type(None))
@@ -34,6 +34,7 @@ class ProgramSource:
     #: ``element_arrays.py``; only while ``Program`` writes its Python-floats source)
     float_reads = frozenset()
     element_plan = None
+    listed = {"reads": {}, "sliced": set()}
 
     def _const(self, value):
         if type(value) in _INLINE or (type(value) is float and value == value
@@ -70,6 +71,9 @@ class ProgramSource:
             key = step.args[1]
             element = element_name(step.args[0].i, key[0] if type(key) is tuple else key)
             return element if len(step.args) == 2 else f"{element} = {self._expr(step.args[2])}"
+        if k in self.listed["reads"]:
+            a, index = self.listed["reads"][k]
+            return f"{list_name(a)}[{index}]"
         if k in self.float_reads:
             return f"{self._expr(step.args[0])}.item({item_arguments(step)})"
         if k not in self.buffers and self.slots is not None:
@@ -86,6 +90,8 @@ class ProgramSource:
     def _step_lines(self, k, step, name):
         """The lines of one step; ``name(i)`` is how slot ``i`` is written."""
         self._slot = name
+        if k in self.listed["sliced"]:         # a slice only read by element: left out
+            return []
         plan = self.element_plan
         if plan is not None and k in plan.makers:          # an array kept by element
             return [self._kept(k, step)] + [self._made_whole(a) for a in plan.after.get(k, ())]
@@ -156,12 +162,15 @@ class ProgramSource:
         lines = ["def replay(inputs):"]
         if self.inputs:
             lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
+        for a in sorted({a for a, _ in self.listed["reads"].values()}):
+            lines.append(f"    {list_name(a)} = {name(a)}.tolist()")
+        left_out = {self.steps[k].outs.i for k in self.listed["sliced"]}
         dead = self._dead_after()
         for k, step in enumerate(self.steps):
             if step.kind != "input":
                 step_lines = self._step_lines(k, step, name)
-                gone = sorted(s for s in dead.get(k, ()) if self.element_plan is None
-                              or s not in self.element_plan.sizes)   # (kept: maybe no array)
+                gone = sorted(s for s in dead.get(k, ()) if s not in left_out and (
+                    self.element_plan is None or s not in self.element_plan.sizes))
                 if any(line.startswith("_r = ") for line in step_lines):
                     gone_names = [name(s) for s in gone] + ["_r"]
                 else:

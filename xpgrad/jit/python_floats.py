@@ -67,6 +67,79 @@ def safe_reads(steps, slots, escaping):
     return lambda slot: _only_safe_uses(slot, steps, slots, readers, escaping)
 
 
+def listed_inputs(steps, slots, chosen) -> dict:
+    """{step index: (input slot, index)} for the element reads of the 1-D float64 inputs that
+    the program reads only by element (all of them among ``chosen``), directly or through a
+    slice: such an input is made a list once (``s0.tolist()``, ``list_name``) and each read
+    is an index of it. The slices themselves are then left out (``sliced``: their steps)."""
+    readers = _readers(steps)
+    found, sliced = {}, set()
+    for step in steps:
+        if step.kind != "input" or type(step.outs) is not Ref:
+            continue
+        a = step.outs.i
+        info = slots[a]
+        if not (info.ndarray and info.dtype == _FLOAT64 and len(info.shape) == 1
+                and info.dynamic is None):
+            continue
+        reads, views = {}, set()
+        for k in readers.get(a, ()):
+            index = _element_index(steps[k], a, range(info.shape[0]))
+            if index is not None and k in chosen:
+                reads[k] = index
+                continue
+            positions = _slice_positions(steps[k], a, info.shape[0])
+            if positions is None:
+                break
+            for j in readers.get(steps[k].outs.i, ()):
+                index = _element_index(steps[j], steps[k].outs.i, positions)
+                if index is None or j not in chosen:
+                    break
+                reads[j] = index
+            else:
+                views.add(k)
+                continue
+            break
+        else:
+            found.update((k, (a, index)) for k, index in reads.items())
+            sliced |= views
+    return {"reads": found, "sliced": sliced}
+
+
+def list_name(slot) -> str:
+    """The list an input read only by element is made into."""
+    return f"s{slot}_list"
+
+
+def _element_index(step, a, positions):
+    """The index into the input of ``step``'s read ``a[i]`` (``positions``: what ``a``'s
+    entries are in the input), or None where ``step`` is not such a read."""
+    if step.fn is not operator.getitem or type(step.args[0]) is not Ref \
+            or step.args[0].i != a or len(step.args) != 2:
+        return None
+    key = step.args[1]
+    key = key if type(key) is tuple else (key,)
+    if len(key) != 1 or type(key[0]) is not int or not -len(positions) <= key[0] < len(positions):
+        return None
+    return positions[key[0]]
+
+
+def _slice_positions(step, a, n):
+    """What the entries of ``step``'s view ``a[start:stop:step]`` (or with ``...`` after the
+    slice) are in ``a``, or None where ``step`` is not such a view."""
+    if step.kind != "call" or step.fn is not operator.getitem or step.kwargs \
+            or len(step.args) != 2 or type(step.args[0]) is not Ref or step.args[0].i != a \
+            or type(step.outs) is not Ref:
+        return None
+    key = step.args[1]
+    key = key if type(key) is tuple else (key,)
+    if key[-1:] == (Ellipsis,):
+        key = key[:-1]
+    if len(key) != 1 or type(key[0]) is not slice:
+        return None
+    return range(n)[key[0]]
+
+
 def item_arguments(step) -> str:
     """The arguments of ``a.item(...)`` that read ``step``'s element (an integer key)."""
     key = step.args[1]
@@ -153,4 +226,4 @@ def _refs(obj) -> list:
     return refs(obj, [])
 
 
-__all__ = ["python_float_reads", "safe_reads", "item_arguments"]
+__all__ = ["python_float_reads", "safe_reads", "listed_inputs", "list_name", "item_arguments"]
