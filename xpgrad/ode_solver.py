@@ -55,6 +55,8 @@ _MIDPOINT = (6025192743 / 30085553152 / 2, 0.0, 51252292925 / 65400821598 / 2,
              -2691868925 / 45128329728 / 2, 187940372067 / 1594534317056 / 2,
              -1776094331 / 19743644256 / 2, 11237099 / 235043384 / 2)
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
+#: the 5th-order weights of k_1 .. k_7 (the 7th stage's point)
+_FIFTH = _A[6] + (0.0,)
 
 
 class StepLimitError(RuntimeError):
@@ -119,6 +121,10 @@ class _Slopes:
     def midpoint(self):
         return _combine(self.y, self.h, _MIDPOINT, self.ks)
 
+    def dense(self, y1, x):
+        """The step's dense output at the fraction ``x`` of it (``y1``: its end)."""
+        return _dense(self.y, y1, self, self.h, x)
+
     def step(self, func, y, t, h):
         """The stages of a step of size ``h`` from ``y`` at ``t``: its 5th-order point (the
         7th stage's) and its error estimate."""
@@ -148,6 +154,7 @@ class _SlopeRows(_Slopes):
         self.stages = [(self.scaled[stage, :stage + 1], self.rows[:stage + 1])
                        for stage in range(7)]
         self._numpy = type(self.rows) is np.ndarray
+        self._xp = xp
         self._plan = [(stage + 1, _NODES[stage]) + self.stages[stage] for stage in range(1, 7)]
         self.error_terms = (self.scaled[7, 1:], self.rows[1:])
         self.midpoint_terms = (self.scaled[8], self.rows)
@@ -170,6 +177,21 @@ class _SlopeRows(_Slopes):
                 np.multiply(self.combinations, self.scale, out=self.scaled)
             else:
                 self.scaled[...] = self.combinations * self.scale
+
+    def dense(self, y1, x):
+        """``_dense`` as one product with the rows: the polynomial's weights of ``y1``, the
+        midpoint and the end slopes, each a combination of the rows, summed per row in
+        Python floats (the weight of ``y`` sums to 1)."""
+        if x == 1.0:
+            return y1
+        x2 = x * x
+        x3, x4 = x2 * x, x2 * x2
+        end, middle = -8 * x4 + 14 * x3 - 5 * x2, 16 * x4 - 32 * x3 + 16 * x2
+        h = self.h
+        weights = [1.0] + [h * (end * b + middle * m) for b, m in zip(_FIFTH, _MIDPOINT)]
+        weights[1] += h * (-2 * x4 + 5 * x3 - 4 * x2 + x)
+        weights[7] += h * (2 * x4 - 3 * x3 + x2)
+        return self._dot(self._xp.asarray(weights, dtype=self.rows.dtype), self.rows)
 
     def step(self, func, y, t, h):
         """``_Slopes.step`` with the stages' calls inline (a microsecond a step)."""
@@ -338,7 +360,7 @@ def integrate(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, first
             t_new = t_end if h == t_end - t else t + h
             while target < len(times) and times[target] <= t_new:
                 x = (times[target] - t) / h
-                out.append(_dense(y, y_new, slopes, h, min(x, 1.0)))
+                out.append(slopes.dense(y_new, min(x, 1.0)))
                 target += 1
                 steps = 0
             t, y = t_new, y_new
