@@ -290,7 +290,7 @@ class Program(ProgramSource):
         if type(self.result_template) is not Ref or self.graph is not None \
                 or self.snapshot is not None or self.output_views is not None:
             return None
-        python_floats = bool(python_floats and self.python_floats_source)
+        python_floats = bool(python_floats and self.python_floats_source)   # (returns arrays)
         try:
             return self._free_raw[python_floats].pop()
         except IndexError:
@@ -302,7 +302,9 @@ class Program(ProgramSource):
 
     def _python_floats_source(self, escaping):
         """The source again with the element reads ``python_floats.py`` picks written as
-        ``a.item(i)``, or None where it picks none (or the program is not NumPy's, or long)."""
+        ``a.item(i)`` (and ``element_arrays.py``'s arrays kept by element), returning the
+        result's raw array (``raw_replay`` runs it); None where it picks nothing (or the
+        program is not NumPy's, or long)."""
         import numpy as np
 
         if len(self.steps) > _PYTHON_FLOATS_STEPS or \

@@ -180,7 +180,10 @@ class ProgramSource:
                 lines += ["    " + line for line in step_lines]
         for var, slot in self.writes:
             lines.append(f"    {self._const(var)}._data = {name(slot)}")
-        lines.append(f"    return {self._result_expr(self.result_template)}")
+        if self.element_plan is not None:       # the Python-floats source: raw replays only
+            lines.append(f"    return {self._result_expr(self.result_template, '{}')}")
+        else:
+            lines.append(f"    return {self._result_expr(self.result_template)}")
         return "\n".join(lines) + "\n"
 
     def segments(self):
