@@ -165,3 +165,10 @@ def test_an_input_read_only_by_element_is_made_a_list_once(body, listed):
         got = replay([np.array(values)]) if replay is not None else \
             program.run_arrays([np.array(values)])._data
         np.testing.assert_array_equal(got, body(f64(values)).numpy())
+
+
+def test_a_program_names_the_inputs_it_never_reads():
+    """odeint passes an autonomous system's time unconverted where the program never reads it."""
+    x, t = f64([1.0, 2.0]), f64(0.5)
+    assert _program(lambda x, t: xg.stack([x[0] * x[1], -x[0]]), x, t).unread_inputs == {1}
+    assert _program(lambda x, t: xg.stack([x[0] * t, -x[0]]), x, t).unread_inputs == set()

@@ -97,13 +97,18 @@ class RawRhs:
         self._float64_time = backend.array_class is np.ndarray and self.native_time == np.float64
         self.reverse_time = reverse_time
         self._keep_lock = self._holding = False
-        self._raw = None
+        self._raw, self._time_unread = None, False
 
     def __call__(self, y, t):
+        raw = self._raw
+        if raw is not None and self._time_unread:       # (an autonomous system: t unused)
+            try:
+                return raw([y, t, *self._arg_arrays])
+            except GuardFailed:
+                pass
         if self.reverse_time:
             t = -t
         t = np.array(t) if self._float64_time else self._time(t, dtype=self.native_time)
-        raw = self._raw
         if raw is not None:             # inside ``replaying``, the lock held
             try:
                 return raw([y, t, *self._arg_arrays])
@@ -158,6 +163,7 @@ class RawRhs:
                 if self._keep_lock and program is None:
                     self._holding = True        # from now on every call replays
                     self._raw = self._program.raw_replay(python_floats=True)
+                    self._time_unread = 1 in self._program.unread_inputs
                 else:
                     TRACE_LOCK.release_shared()
 

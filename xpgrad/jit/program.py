@@ -100,6 +100,10 @@ class Program(ProgramSource):
         self._slot = "s{}".format
         self.source = self._generate()
         self.python_floats_source = self._python_floats_source(escaping)
+        read = set(_refs([(step.args, step.kwargs) for step in self.steps], [])) | escaping
+        #: the positions among the inputs of those the program never reads (a raw replay's
+        #: caller may pass anything there: odeint's t of an autonomous system)
+        self.unread_inputs = frozenset(k for k, s in enumerate(self.inputs) if s not in read)
         namespace = dict(self.constants)
         namespace["_wrap"] = _wrap
         namespace["_be"] = self.be
