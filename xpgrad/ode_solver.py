@@ -135,11 +135,12 @@ class _Slopes:
         return point, self.error()
 
 
-class _SlopeRows(_Slopes):
-    """``_Slopes`` on raw arrays: the step's start ``y`` and its slopes are the rows of one
-    ``(8, n)`` array, and each combination is one vector-matrix product with a row of
-    ``_COMBINATIONS`` scaled by ``h`` once a step (a few microseconds less per stage than sums
-    of products on a small state: NumPy's cost per call, not per entry, dominates there)."""
+class _SlopeRows:
+    """``_Slopes``' ``first``, ``last``, ``set``, ``accept``, ``step`` and ``dense`` on raw
+    arrays: the step's start ``y`` and its slopes are the rows of one ``(8, n)`` array, and
+    each combination is one vector-matrix product with a row of ``_COMBINATIONS`` scaled by
+    ``h`` once a step (a few microseconds less per stage than sums of products on a small
+    state: NumPy's cost per call, not per entry, dominates there)."""
 
     def __init__(self, f, xp):
         dtype = f.dtype
@@ -149,15 +150,13 @@ class _SlopeRows(_Slopes):
         self.scaled = xp.empty_like(self.combinations)
         self.scale = xp.ones((8,), dtype=dtype)         # (1, h, ..., h)
         self.h = None
-        # views, valid while the arrays live: the stages' (coefficients, rows) and the
-        # error's (slopes only: a stale slope's inf times 0 would be NaN)
-        self.stages = [(self.scaled[stage, :stage + 1], self.rows[:stage + 1])
-                       for stage in range(7)]
+        # views, valid while the arrays live: each stage's (row it fills, node, coefficients,
+        # rows they combine), the error's (slopes only: a stale slope's inf times 0 is NaN)
+        self._plan = [(stage + 1, _NODES[stage], self.scaled[stage, :stage + 1],
+                       self.rows[:stage + 1]) for stage in range(1, 7)]
         self._numpy = type(self.rows) is np.ndarray
         self._xp = xp
-        self._plan = [(stage + 1, _NODES[stage]) + self.stages[stage] for stage in range(1, 7)]
         self.error_terms = (self.scaled[7, 1:], self.rows[1:])
-        self.midpoint_terms = (self.scaled[8], self.rows)
         self._dot = _dot_of(self.rows)
 
     @property
@@ -208,15 +207,6 @@ class _SlopeRows(_Slopes):
     def accept(self):
         self.rows[1] = self.rows[7]
 
-    def point(self, stage):
-        return self._dot(*self.stages[stage])
-
-    def error(self):
-        return self._dot(*self.error_terms)
-
-    def midpoint(self):
-        return self._dot(*self.midpoint_terms)
-
 
 def _dot_of(array):
     """The vector-matrix product for arrays like ``array``: its class's ``dot`` method (NumPy's
@@ -226,10 +216,9 @@ def _dot_of(array):
 
 
 #: ``_SlopeRows``' coefficients of (y, k_1 .. k_7): rows 1-6 the stages' points (row ``s`` read
-#: up to column ``s``), 7 the error estimate, 8 the dense output's midpoint (row 0 unused)
+#: up to column ``s``), 7 the error estimate (row 0 unused)
 _COMBINATIONS = np.array([[0.0] * 8] + [[1.0] + list(row) + [0.0] * (7 - len(row))
-                                         for row in _A[1:]]
-                         + [[0.0] + list(_ERROR), [1.0] + list(_MIDPOINT)])
+                                         for row in _A[1:]] + [[0.0] + list(_ERROR)])
 _COMBINATIONS.flags.writeable = False
 
 
