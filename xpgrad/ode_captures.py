@@ -53,7 +53,7 @@ _FUNCTIONS = (types.FunctionType, types.MethodType, functools.partial)
 
 _ENTRIES: "collections.OrderedDict[tuple, Captures]" = collections.OrderedDict()
 _LOCK = threading.Lock()
-#: hashes of the keys (their tensors left out) already warned about (``_new_tensors_warning``)
+#: hashes of the keys (their tensors left out) already warned about (``_only_tensors_differ``)
 _WARNED: set = set()
 
 

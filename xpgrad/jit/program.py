@@ -99,7 +99,10 @@ class Program(ProgramSource):
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format
         self.source = self._generate()
-        self.python_floats_source = self._python_floats_source(escaping)
+        try:
+            self.python_floats_source = self._python_floats_source(escaping)
+        except Exception:     # noqa: BLE001 -- an optional second replay: never the trace's end
+            self.python_floats_source = None
         read = set(_refs([(step.args, step.kwargs) for step in self.steps], [])) | escaping
         #: the positions among the inputs of those the program never reads (a raw replay's
         #: caller may pass anything there: odeint's t of an autonomous system)
