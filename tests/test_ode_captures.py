@@ -4,8 +4,10 @@ steps with new arguments, giving the values and gradients of a solve that traced
 changed closure value, global, attribute, state shape or Python argument gives the new answer."""
 import logging
 import math
+import warnings
 
 import numpy as np
+import pytest
 
 import xpgrad as xg
 from ode_cases import f64, fresh_captures, lotka_volterra  # noqa: F401  (the fixture: autouse)
@@ -187,3 +189,53 @@ def test_numpy_arguments_are_captured_and_read_on_each_call(caplog):
     np.testing.assert_allclose(ends, np.exp([-0.5, -2.0, -1.0]), rtol=1e-8)
     assert "eagerly" not in caplog.text and traces() == [1]
     assert seen[0] is np.ndarray          # the first, eager call: as given
+
+
+def test_a_closure_variable_is_read_live_and_keeps_the_capture(recwarn):
+    """A Variable func reads from its closure is an input of the captured programs: a training
+    loop that assigns it new values traces once, warns nothing, and gets fresh solves'
+    gradients (the Variable's own, found while the forward solve runs)."""
+    params = xg.Variable(f64([1.1, 0.4, 0.1, 0.4]))
+
+    def dynamics(state, t):
+        return lotka_volterra(state, t, params)
+
+    t, y0 = f64(np.linspace(0.0, 4.0, 5)), f64([10.0, 5.0])
+    kept = []
+    for p in np.linspace([1.1, 0.4, 0.1, 0.4], [1.0, 0.5, 0.12, 0.3], 3):
+        params.assign(f64(p))
+        with xg.GradientTape() as tape:
+            loss = xg.sum((xg.odeint(dynamics, y0, t, **TIGHT) - 3.0) ** 2)
+        kept.append(tape.gradient(loss, params).numpy())
+    assert traces() == [1, 1] and not recwarn.list
+    for p, grad in zip(np.linspace([1.1, 0.4, 0.1, 0.4], [1.0, 0.5, 0.12, 0.3], 3), kept):
+        np.testing.assert_allclose(grad, xg.grad(fit_loss)(f64(p), y0).numpy(), rtol=1e-9)
+
+
+def test_a_new_closure_tensor_each_call_warns_once_and_gives_the_new_answer():
+    """A Tensor (not a Variable) func reads from its closure is a constant of the captured
+    programs: a new one makes a new capture, which is right but traces on every call, so the
+    first such call warns (once) to pass it in args or keep it in a Variable."""
+    rate = f64(0.5)
+
+    def decay(y, t):
+        return -rate * y
+
+    t = f64([0.0, 1.0])
+    ends = [float(xg.odeint(decay, f64([1.0]), t, **TIGHT)[-1, 0])]
+    rate = f64(0.5)                      # the same value, another tensor: traced again
+    with pytest.warns(xg.jit.RetracingWarning, match=r"func 'decay' reads a Tensor \(not a "
+                      r"Variable\).*Pass it in args.*xg\.Variable"):
+        ends.append(float(xg.odeint(decay, f64([1.0]), t, **TIGHT)[-1, 0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # once: no second warning
+        for value in (1.0, 2.0):
+            rate = f64(value)
+            ends.append(float(xg.odeint(decay, f64([1.0]), t, **TIGHT)[-1, 0]))
+    np.testing.assert_allclose(ends, np.exp([-0.5, -0.5, -1.0, -2.0]), rtol=1e-8)
+    assert len(ode_captures._ENTRIES) == 4
+    ode_captures._ENTRIES.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # funcs that differ in more than a tensor
+        for k in (0.5, 2.0):
+            xg.odeint(lambda y, t, k=k: -k * rate * y, f64([1.0]), t)

@@ -44,7 +44,11 @@ pass such values in ``args``). Python side effects in ``func`` (printing, counti
 happen on the calls that run it eagerly or trace it: each solve's first, and the second of the
 first solve. A ``func`` that cannot be traced (an ``if`` on a value, ``float(t)``) runs eagerly
 instead; the ``"xpgrad.odeint"`` logger says which at DEBUG level. Higher-order passes and
-``xg.vmap`` step on Tensors, eagerly.
+``xg.vmap`` step on Tensors, eagerly. A Variable ``func`` reads is read live by the kept
+programs; a new Tensor that is not a Variable read from the closure (``k = k - lr * g``) traces
+again, and warns once (``xg.jit.RetracingWarning``). The replays read float64 elements as
+Python floats where only ``+``, ``-``, ``*`` and stores see them (``jit/python_floats.py``:
+the same values, a fifth of NumPy's cost per scalar operation; overflows there do not warn).
 
 >>> import xpgrad as xg
 >>> t = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64)
@@ -76,11 +80,15 @@ __all__ = ["odeint", "StepLimitError"]
 
 
 def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=math.inf,
-           **unknown):
+           adjoint_norm="full", **unknown):
     """The solution of ``dy/dt = func(y, t, *args)``, ``y(t[0]) = y0``, at each time of ``t``
     (module docstring): ``func(y, t, *args)`` returns a pytree like ``y0``; ``t`` is a 1-D
     array of strictly increasing floats; ``rtol``/``atol`` bound each step's error; ``mxstep``
     is the most steps between two times of ``t``; ``hmax`` the largest step.
+    ``adjoint_norm="seminorm"`` (torchdiffeq's ``adjoint_options=dict(norm="seminorm")``)
+    measures the adjoint pass's step errors on the state and its cotangent only, not on the
+    integrals that become the gradients of ``t[0]`` and the parameters: fewer adjoint steps,
+    gradients that differ from the default's (``"full"``) within the tolerances.
 
     >>> import xpgrad as xg
     >>> def oscillator(state, t):
@@ -101,12 +109,16 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
         raise ValueError("odeint: atol must be > 0 (a state entry at 0 would have no error "
                          "scale)")
     mxstep, hmax = _limit(mxstep, "mxstep", integral=True), _limit(hmax, "hmax")
+    if adjoint_norm not in ("full", "seminorm"):
+        raise ValueError(f"odeint: adjoint_norm must be 'full' (the default: every entry of "
+                         f"the adjoint pass's state) or 'seminorm' (the state and its "
+                         f"cotangent only), got {adjoint_norm!r:.40}")
     tree = _state_tree(y0)
     backend = leaves(tree)[0]._backend
     t = _times_tensor(t, backend)
     if tracing_now() is not None:       # one step of the xg.function program
         return _one_step(func, tree, t, args, dict(rtol=rtol, atol=atol, mxstep=mxstep,
-                                                   hmax=hmax))
+                                                   hmax=hmax, adjoint_norm=adjoint_norm))
     times = [float(v) for v in t.tolist()]
     _check_increasing(times)
     from .pytree_vector import ravel_pytree
@@ -132,7 +144,7 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     params = _params(given, [leaf for leaf in leaves(args) if is_float_tensor(leaf)],
                      list(reads.found.values()))
     call = _OdeCall(flat_func, args, ys, times, t if is_float_tensor(t) else None, params,
-                    settings, time_dtype, rhs, entry)
+                    settings, time_dtype, rhs, entry, seminorm=adjoint_norm == "seminorm")
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)

@@ -34,15 +34,17 @@ ODEINT_PRIMITIVE = block_primitive("odeint")
 class _OdeCall:
     """One ``odeint`` solve held by its tape node: what the adjoint pass needs (``func``: the
     flat ``func(y, t, *args)``; ``rhs``: the solve's ``RawRhs`` of it, its capture reused,
-    None where it stepped on Tensors; ``entry``: ``func``'s ``ode_captures.Captures``)."""
+    None where it stepped on Tensors; ``entry``: ``func``'s ``ode_captures.Captures``;
+    ``seminorm``: the adjoint's step errors measured on ``y`` and ``a`` only)."""
 
     __slots__ = ("func", "args", "ys", "times", "t", "params", "settings", "time_dtype", "rhs",
-                 "entry", "value")
+                 "entry", "value", "seminorm")
 
-    def __init__(self, func, args, ys, times, t, params, settings, time_dtype, rhs, entry):
+    def __init__(self, func, args, ys, times, t, params, settings, time_dtype, rhs, entry,
+                 seminorm=False):
         self.func, self.args, self.ys, self.times, self.t = func, args, ys, times, t
         self.params, self.settings, self.time_dtype, self.rhs = params, settings, time_dtype, rhs
-        self.entry = entry
+        self.entry, self.seminorm = entry, seminorm
         self.value = ys._data
 
     def gradients(self, g, needs):
@@ -71,6 +73,7 @@ class _OdeCall:
         from .ops import concat, reshape, stack, vecdot
 
         ys, times, n = self.ys, self.times, self.ys.shape[1]
+        entries = 2 * n if self.seminorm else None
         backend, dtype, time_dtype = ys._backend, ys.dtype, self.time_dtype
         sizes = [p.size for p in params]
         y_bar = g[-1]
@@ -89,7 +92,7 @@ class _OdeCall:
             t0_bar = t0_bar - t_bar
             start = concat([ys[i], y_bar, t0_bar, p_bar])
             (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
-                                       first_step=step, **self.settings)
+                                       first_step=step, error_entries=entries, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]
             t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = self.t.dtype if self.t is not None else dtype
@@ -106,6 +109,7 @@ class _OdeCall:
         backend = self.ys._backend
         xp, ys, times = backend.xp, self.ys._data, self.times
         n, dtype = ys.shape[1], ys.dtype
+        entries = 2 * n if self.seminorm else None
         sizes = [p.size for p in params]
         name, args = self.func.name, self.args
         func = self.rhs or RawRhs(self.func, args, backend, self.time_dtype, f"func {name!r}")
@@ -114,22 +118,21 @@ class _OdeCall:
         capture = None if self.entry is None else self.entry.adjoint(
             (n, str(self.ys.dtype), tuple(s if type(s) is int else _Identity(s) for s in sources)))
         augmented = RawRhs(_Augmented(self.func, n, sources, self.ys.dtype), args, backend,
-                           self.time_dtype, f"the adjoint's vjp of func {name!r}", capture)
-
-        def in_reverse(state, s):
-            return augmented(state, -s)
+                           self.time_dtype, f"the adjoint's vjp of func {name!r}", capture,
+                           reverse_time=True)
 
         y_bar = g[-1]
         t0_bar, p_bar = xp.zeros((1,), dtype=dtype), xp.zeros((sum(sizes),), dtype=dtype)
-        t_bars, step = [], None
+        t_bars, step, workspace = [], None, {}
         for i in range(len(times) - 1, 0, -1):
             t_bar = xp.vecdot(func(ys[i], times[i]), g[i])
             t_bars.append(t_bar)
             t0_bar = t0_bar - t_bar
             start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
             with augmented.replaying():
-                (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
-                                           first_step=step, xp=xp, **self.settings)
+                (_, end), step = integrate(augmented, start, [-times[i], -times[i - 1]],
+                                           first_step=step, xp=xp, error_entries=entries,
+                                           workspace=workspace, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]
             t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = backend.native_dtype(self.t.dtype if self.t is not None else self.ys.dtype)

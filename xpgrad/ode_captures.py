@@ -12,6 +12,12 @@ rules), and the structure, shapes and dtypes of the state. A bound method is key
 function and its object, any other callable on its identity. The entries are bounded
 (``MAX_ENTRIES``, least recently used dropped) and hold what their keys name.
 
+A Variable ``func`` reads is read live by the programs (new values through ``assign`` keep the
+entry); any other Tensor it reads that way is a constant of them, so a new one (a training loop
+that rebinds ``k = k - lr * g`` in ``func``'s closure) makes a new entry and traces again: the
+first time that happens for a ``func``, ``xg.jit.RetracingWarning`` says to pass it in ``args``
+or keep it in a Variable.
+
 >>> import xpgrad as xg
 >>> def decay(k):
 ...     return lambda y, t: -k * y
@@ -24,11 +30,13 @@ import collections
 import functools
 import threading
 import types
+import warnings
 
 import numpy as np
 
 from .jit.signature import _Identity, _number_key, _signature
-from .tensor import Tensor
+from .jit.trace_cache import RetracingWarning
+from .tensor import Tensor, Variable
 
 #: entries kept (least recently used dropped first)
 MAX_ENTRIES = 16
@@ -39,10 +47,14 @@ _DEPTH = 3
 _ITEMS = 32
 
 _BY_VALUE = (type(None), bool, int, str, bytes)
+#: the tag of a Tensor's (not a Variable's) identity in a key
+_TENSOR = type("TensorIdentity", (), {"__repr__": lambda self: "<tensor>"})()
 _FUNCTIONS = (types.FunctionType, types.MethodType, functools.partial)
 
 _ENTRIES: "collections.OrderedDict[tuple, Captures]" = collections.OrderedDict()
 _LOCK = threading.Lock()
+#: hashes of the keys (their tensors left out) already warned about (``_only_tensors_differ``)
+_WARNED: set = set()
 
 
 class Capture:
@@ -81,21 +93,55 @@ def captures(func, tree, flat_dtype) -> Captures:
     structure, tensors = [], []
     _signature(tree, structure, tensors)
     key = (func_key(func), tuple(structure), str(flat_dtype))
+    warn = False
     with _LOCK:
         entry = _ENTRIES.get(key)
         if entry is None:
+            warn = _only_tensors_differ(key)
             entry = _ENTRIES[key] = Captures()
             if len(_ENTRIES) > MAX_ENTRIES:
                 _ENTRIES.popitem(last=False)
         else:
             _ENTRIES.move_to_end(key)
+    if warn:
+        warnings.warn(f"odeint: func {getattr(func, '__name__', type(func).__name__)!r} reads "
+                      "a Tensor (not a Variable) from its closure, defaults or globals that "
+                      "is a different one from an earlier call's: its value is a constant of "
+                      "the captured programs, so each new one traces func and its adjoint "
+                      "again. Pass it in args (xg.odeint(func, y0, t, k), func(y, t, k)), or "
+                      "keep it in an xg.Variable and give it new values with assign",
+                      RetracingWarning, stacklevel=3)
     return entry
+
+
+def _only_tensors_differ(key) -> bool:
+    """Whether a kept entry's key equals the new ``key`` but for the Tensors (not Variables)
+    they name, the first time for this key (warned once; called holding ``_LOCK``)."""
+    skeleton = _without_tensors(key)
+    if skeleton == key or hash(skeleton) in _WARNED:
+        return False
+    if not any(_without_tensors(kept) == skeleton for kept in _ENTRIES):
+        return False
+    if len(_WARNED) > 1024:
+        _WARNED.clear()
+    _WARNED.add(hash(skeleton))
+    return True
+
+
+def _without_tensors(key):
+    """``key`` with each Tensor's identity left out."""
+    if type(key) is not tuple:
+        return key
+    if len(key) == 2 and key[0] is _TENSOR:
+        return (_TENSOR,)
+    return tuple(_without_tensors(item) for item in key)
 
 
 def clear():
     """Drop every entry (the next ``odeint`` call of each ``func`` traces again)."""
     with _LOCK:
         _ENTRIES.clear()
+        _WARNED.clear()
 
 
 def func_key(func, depth=0):
@@ -124,8 +170,10 @@ def value_key(value, depth=0):
         return (kind, value)
     if kind is float or kind is complex:
         return (kind, _number_key(value))
+    if isinstance(value, Variable):
+        return ("variable", _Identity(value))
     if isinstance(value, Tensor):
-        return ("tensor", _Identity(value))
+        return (_TENSOR, _Identity(value))
     if kind is tuple and len(value) <= _ITEMS:
         return (kind, tuple(value_key(item, depth) for item in value))
     if isinstance(value, np.generic):

@@ -76,10 +76,11 @@ class RawRhs:
     adjoint's vjp of func"); ``keep_recording``: the eager calls run under the tapes recording
     now (the forward solve's first call), else under none; ``renew``: the first call is
     compared with the capture's replay, and ``renew()`` gives a fresh capture where they
-    differ."""
+    differ; ``reverse_time``: called with ``-t`` (``fn`` gets ``t``: the adjoint's reversed
+    time)."""
 
     def __init__(self, fn, args, backend, time_dtype, role, capture=None, keep_recording=False,
-                 renew=None):
+                 renew=None, reverse_time=False):
         self.fn, self.args, self.backend, self.role = fn, args, backend, role
         self.native_time = backend.native_dtype(time_dtype)
         self.keep_recording, self.renew = keep_recording, renew
@@ -92,10 +93,27 @@ class RawRhs:
         gather(self._traced_args, self._arg_arrays)
         # (NumPy's own asarray: array_api_compat's checks its arguments first, 0.5 us a call)
         self._time = np.asarray if backend.array_class is np.ndarray else backend.xp.asarray
+        # (np.array(t) of a float: the float64 0-d array, at half np.asarray(t, dtype)'s cost)
+        self._float64_time = backend.array_class is np.ndarray and self.native_time == np.float64
+        self.reverse_time = reverse_time
         self._keep_lock = self._holding = False
+        self._raw, self._time_unread = None, False
 
     def __call__(self, y, t):
-        t = self._time(t, dtype=self.native_time)
+        raw = self._raw
+        if raw is not None and self._time_unread:       # (an autonomous system: t unused)
+            try:
+                return raw([y, t, *self._arg_arrays])
+            except GuardFailed:
+                pass
+        if self.reverse_time:
+            t = -t
+        t = np.array(t) if self._float64_time else self._time(t, dtype=self.native_time)
+        if raw is not None:             # inside ``replaying``, the lock held
+            try:
+                return raw([y, t, *self._arg_arrays])
+            except GuardFailed:
+                return self._guard_failed(y, t)
         self.calls += 1
         if self._program is not None:
             return self._replay(y, t)
@@ -113,12 +131,17 @@ class RawRhs:
     def replaying(self):
         """Inside the block, the trace lock taken shared for the first replay of the captured
         program is kept for the later ones (each call would take and release it: 1 us) and
-        released at the block's end; the calls before it take it as they need."""
+        released at the block's end; the calls before it take it as they need. While it is
+        held, the calls run a raw replay of the program (``Program.raw_replay``: its result
+        an array, not a Tensor unwrapped again) of their own."""
         self._keep_lock = True
         try:
             yield self
         finally:
             self._keep_lock = False
+            if self._raw is not None:
+                self._program.give_back_raw(self._raw, python_floats=True)
+                self._raw = None
             if self._holding:
                 self._holding = False
                 TRACE_LOCK.release_shared()
@@ -134,17 +157,23 @@ class RawRhs:
         try:
             return (program or self._program).run_arrays([y, t, *self._arg_arrays])._data
         except GuardFailed:
-            saved, tape_state.recording = tape_state.recording, []
-            try:
-                return self.capture.function(*self._tensors(y, t))._data
-            finally:
-                tape_state.recording = saved
+            return self._guard_failed(y, t)
         finally:
             if shared:
                 if self._keep_lock and program is None:
                     self._holding = True        # from now on every call replays
+                    self._raw = self._program.raw_replay(python_floats=True)
+                    self._time_unread = 1 in self._program.unread_inputs
                 else:
                     TRACE_LOCK.release_shared()
+
+    def _guard_failed(self, y, t):
+        """``fn(y, t)`` where a replay's guard failed: the Function's to handle."""
+        saved, tape_state.recording = tape_state.recording, []
+        try:
+            return self.capture.function(*self._tensors(y, t))._data
+        finally:
+            tape_state.recording = saved
 
     def _check(self, y, t, eager):
         """The program an earlier ``odeint`` call left for this signature, replayed where it

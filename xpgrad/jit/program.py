@@ -40,6 +40,8 @@ from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .program_source import ProgramSource
+from .element_arrays import element_plan
+from .python_floats import listed_inputs, python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
 from .small_stacks import small_stacks_to_array
 from .step_facts import _mutates, _out_paths, _refs
@@ -48,6 +50,8 @@ from .program_steps import Ref
 from .traced import Traced
 
 _counter = itertools.count()
+#: the longest program ``_python_floats_source`` writes again (the small ones gain)
+_PYTHON_FLOATS_STEPS = 2000
 
 
 def _hides_traced(obj) -> bool:
@@ -95,6 +99,14 @@ class Program(ProgramSource):
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format
         self.source = self._generate()
+        try:
+            self.python_floats_source = self._python_floats_source(escaping)
+        except Exception:     # noqa: BLE001 -- an optional second replay: never the trace's end
+            self.python_floats_source = None
+        read = set(_refs([(step.args, step.kwargs) for step in self.steps], [])) | escaping
+        #: the positions among the inputs of those the program never reads (a raw replay's
+        #: caller may pass anything there: odeint's t of an autonomous system)
+        self.unread_inputs = frozenset(k for k, s in enumerate(self.inputs) if s not in read)
         namespace = dict(self.constants)
         namespace["_wrap"] = _wrap
         namespace["_be"] = self.be
@@ -104,6 +116,8 @@ class Program(ProgramSource):
         self._replay = namespace.pop("replay")
         self._code, self._namespace = code, namespace
         self._free = [self._replay]       # replays not running now, each with its own buffers
+        self._free_raw = {False: [], True: []}       # the same, returning raw arrays
+        self._python_floats_code = None
         self.graph = None
         self.dynamic_shapes = sum(1 for info in self.slots if info.dynamic is not None)
         if graphs is not None and not self.dynamic_shapes:     # a graph bakes every shape
@@ -260,13 +274,83 @@ class Program(ProgramSource):
         finally:
             self._free.append(replay)
 
-    def _another_replay(self):
-        """The program's replay function again, with fresh buffers (for concurrent calls)."""
+    def raw_replay(self, python_floats=False):
+        """A replay function of its own (fresh buffers: one caller at a time) that returns the
+        result's raw array instead of a Tensor, for a program whose result is one Tensor and
+        that ``run_arrays`` would call directly (no CUDA graph, no snapshot to restore, no
+        output views); else None. ``give_back_raw(replay, python_floats)`` keeps it for the
+        next taker. An ODE solver calls its right-hand side thousands of times on small
+        arrays: the Tensor made and unwrapped on each call cost more than some programs'
+        arithmetic. ``python_floats``: the element reads ``python_floats.py`` picks give
+        Python floats (the same values; overflows in what is computed from them do not warn).
+
+        >>> import numpy as np
+        >>> import xpgrad as xg
+        >>> double = xg.function(lambda x: x * 2.0)
+        >>> _ = [double(xg.asarray([1.0, 2.0])) for _ in range(2)]     # (a warm-up call)
+        >>> program = double.programs()[0]
+        >>> replay = program.raw_replay()
+        >>> replay([np.array([3.0, 4.0])]).tolist()
+        [6.0, 8.0]
+        >>> program.give_back_raw(replay)
+        """
+        if type(self.result_template) is not Ref or self.graph is not None \
+                or self.snapshot is not None or self.output_views is not None:
+            return None
+        python_floats = bool(python_floats and self.python_floats_source)   # (returns arrays)
+        try:
+            return self._free_raw[python_floats].pop()
+        except IndexError:
+            return self._another_replay(raw_result=True, python_floats=python_floats)
+
+    def give_back_raw(self, replay, python_floats=False):
+        """``replay`` (from ``raw_replay(python_floats)``) is free for the next taker."""
+        self._free_raw[bool(python_floats and self.python_floats_source)].append(replay)
+
+    def _python_floats_source(self, escaping):
+        """The source again with the element reads ``python_floats.py`` picks written as
+        ``a.item(i)`` (and ``element_arrays.py``'s arrays kept by element), returning the
+        result's raw array (``raw_replay`` runs it); None where it picks nothing (or the
+        program is not NumPy's, or long)."""
+        import numpy as np
+
+        if len(self.steps) > _PYTHON_FLOATS_STEPS or \
+                not isinstance(self.be.xp.zeros(1), np.ndarray):
+            return None
+        reads = python_float_reads(self.steps, self.slots, escaping)
+        plan = element_plan(self.steps, self.slots, escaping,
+                            safe_reads(self.steps, self.slots, escaping))
+        if not reads and not plan.sizes:
+            return None
+        self.float_reads, self.element_plan = reads, plan
+        self.listed = listed_inputs(self.steps, self.slots, reads)
+        try:
+            return self._generate()
+        finally:
+            self.float_reads, self.element_plan = frozenset(), None
+            del self.listed                 # (the class's: none)
+
+    def _another_replay(self, raw_result=False, python_floats=False):
+        """The program's replay function again, with fresh buffers (for concurrent calls);
+        ``raw_result``: returning the result's raw array; ``python_floats``: from
+        ``python_floats_source``."""
         namespace = dict(self._namespace)
+        if raw_result:
+            namespace["_wrap"] = _raw_array
+        code = self._code
+        if python_floats:
+            if self._python_floats_code is None:
+                self._python_floats_code = compile(
+                    self.python_floats_source, f"<xg.function program {next(_counter)}, "
+                    "Python floats>", "exec")
+            code = self._python_floats_code
         for name in set(self.buffers.values()):
             namespace[name] = namespace[name].copy()
         own_generators(namespace)
-        exec(self._code, namespace)
+        exec(code, namespace)
         return namespace.pop("replay")
 
 
+def _raw_array(data, backend):
+    """``_wrap``'s stand-in in a raw replay's namespace: the array itself."""
+    return data

@@ -19,6 +19,8 @@ from .step_facts import _out_paths, _refs
 from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
+from .element_arrays import element_name, elements
+from .python_floats import item_arguments, list_name
 from .step_syntax import syntax
 
 _INLINE = (int, bool, str, type(None))
@@ -26,6 +28,13 @@ _INLINE = (int, bool, str, type(None))
 
 class ProgramSource:
     """The code generation of ``Program`` (module docstring)."""
+
+    #: the steps written as ``a.item(i)``: element reads that give Python floats, and the
+    #: arrays kept as one Python variable per element (``python_floats.py``,
+    #: ``element_arrays.py``; only while ``Program`` writes its Python-floats source)
+    float_reads = frozenset()
+    element_plan = None
+    listed = {"reads": {}, "sliced": set()}
 
     def _const(self, value):
         if type(value) in _INLINE or (type(value) is float and value == value
@@ -56,6 +65,17 @@ class ProgramSource:
         attribute = _array_attribute(step)
         if attribute is not None:      # x.mT, likewise
             return f"{self._expr(step.args[0])}.{attribute}"
+        plan = self.element_plan
+        if plan is not None and step.args and type(step.args[0]) is Ref \
+                and k < plan.indexed_until.get(step.args[0].i, -1):       # a[i] or a[i] = v
+            key = step.args[1]
+            element = element_name(step.args[0].i, key[0] if type(key) is tuple else key)
+            return element if len(step.args) == 2 else f"{element} = {self._expr(step.args[2])}"
+        if k in self.listed["reads"]:
+            a, index = self.listed["reads"][k]
+            return f"{list_name(a)}[{index}]"
+        if k in self.float_reads:
+            return f"{self._expr(step.args[0])}.item({item_arguments(step)})"
         if k not in self.buffers and self.slots is not None:
             written = syntax(step, self.slots, self._expr)      # a[k], x.reshape(s), a * b
             if written is not None:
@@ -70,8 +90,13 @@ class ProgramSource:
     def _step_lines(self, k, step, name):
         """The lines of one step; ``name(i)`` is how slot ``i`` is written."""
         self._slot = name
+        if k in self.listed["sliced"]:         # a slice only read by element: left out
+            return []
+        plan = self.element_plan
+        if plan is not None and k in plan.makers:          # an array kept by element
+            return [self._kept(k, step)] + [self._made_whole(a) for a in plan.after.get(k, ())]
+        lines = [self._made_whole(a) for a in plan.before.get(k, ())] if plan else []
         call = self._call(k, step)
-        lines = []
         if step.kind == "kernel":
             lines.append(f"_r = {call}")
             lines.append("if _r is None: raise RuntimeError('a kernel declined on replay that "
@@ -89,6 +114,28 @@ class ProgramSource:
                 index = "".join(f"[{p}]" for p in path)
                 lines.append(f"{name(slot)} = _r{index}")
         return lines
+
+    def _kept(self, k, step):
+        """The line of step ``k``, which makes an array kept by element: its variables."""
+        plan, kind = self.element_plan, self.element_plan.makers[k]
+        out = step.outs.i
+        if kind in ("fresh", "constant"):
+            values = f"{self._const(step.fn)}.value.tolist()"
+        elif kind == "stack":
+            values = "".join(f"{self._expr(v)}, " for v in step.args[0])
+        else:
+            sources = step.args[0] if kind == "concat" else [step.args[0]]
+            sign = "-" if kind == "negative" else ""
+            values = "".join(f"{sign}{element_name(s.i, i)}, " for s in sources
+                             for i in range(plan.sizes[s.i]))
+        return f"{elements(out, plan.sizes[out])} = {values.rstrip()}"
+
+    def _made_whole(self, a):
+        """The line that makes kept array ``a`` an array from its variables."""
+        import numpy as np
+
+        return (f"{self._slot(a)} = {self._const(np.array)}(({elements(a, self.slots[a].shape[0])}"
+                f"), dtype={self._const(self.slots[a].dtype)})")
 
     def _dead_after(self):
         """{step index: the slots to let go after it}: each slot after the last step that reads
@@ -115,11 +162,15 @@ class ProgramSource:
         lines = ["def replay(inputs):"]
         if self.inputs:
             lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
+        for a in sorted({a for a, _ in self.listed["reads"].values()}):
+            lines.append(f"    {list_name(a)} = {name(a)}.tolist()")
+        left_out = {self.steps[k].outs.i for k in self.listed["sliced"]}
         dead = self._dead_after()
         for k, step in enumerate(self.steps):
             if step.kind != "input":
                 step_lines = self._step_lines(k, step, name)
-                gone = sorted(dead.get(k, ()))
+                gone = sorted(s for s in dead.get(k, ()) if s not in left_out and (
+                    self.element_plan is None or s not in self.element_plan.sizes))
                 if any(line.startswith("_r = ") for line in step_lines):
                     gone_names = [name(s) for s in gone] + ["_r"]
                 else:
@@ -129,7 +180,10 @@ class ProgramSource:
                 lines += ["    " + line for line in step_lines]
         for var, slot in self.writes:
             lines.append(f"    {self._const(var)}._data = {name(slot)}")
-        lines.append(f"    return {self._result_expr(self.result_template)}")
+        if self.element_plan is not None:       # the Python-floats source: raw replays only
+            lines.append(f"    return {self._result_expr(self.result_template, '{}')}")
+        else:
+            lines.append(f"    return {self._result_expr(self.result_template)}")
         return "\n".join(lines) + "\n"
 
     def segments(self):
