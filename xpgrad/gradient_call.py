@@ -74,6 +74,8 @@ def watched_tensors(tree) -> list:
     >>> len(watched_tensors([xg.nn.BatchNorm1d(2), xg.ones(1)]))
     3
     """
+    if tree.__class__ is list and all([t.__class__ is Tensor for t in tree]):
+        return tree                     # xg.grad's sources
     if not holds_module(tree):
         return tensor_leaves(tree, "tensor", "watch() takes Tensors")
     from .module_sources import with_source_modules

@@ -69,16 +69,17 @@ def copied(obj, memo: dict, made=None):
             return obj
         new = memo[id(obj)] = tuple(items)
         return new
-    if isinstance(obj, Module) and _plain(cls):
+    plain = _PLAIN_CLASSES.get(cls)
+    if plain is None and isinstance(obj, Module):
+        plain = _plain(cls)
+    if plain:
         new = memo[id(obj)] = object.__new__(cls)
         if made is not None:
             made.append(new)
-        state = vars(new)
-        for key, value in vars(obj).items():
-            # an atom is never in memo: what it maps are modules, containers and leaves
-            if type(value) in _ATOMS:
-                state[key] = value
-            else:
+        state, held = vars(new), vars(obj)
+        state.update(held)              # the atoms (an atom is never in memo: what it maps
+        for key, value in held.items():     # are modules, containers and leaves)
+            if type(value) not in _ATOMS:
                 found = memo.get(id(value), memo)
                 state[key] = found if found is not memo else copied(value, memo, made)
         return new
