@@ -241,9 +241,9 @@ def _per_argument(flat, args, nums, groups, single):
     for i, group in zip(nums, groups):
         values = [next(entries) if source else None for source in group.sources]
         walk = args.walks.get(i % len(args))
-        if walk is None:
-            trees.append(rebuild(args.before[i], values))
-        else:                           # the Module as walked before f ran
-            kind, children = walk
-            trees.append(kind.rebuilt(args.before[i], children, values))
+        module = args.before[i]
+        if walk is not None and walk[0].children(module, None) is walk[1]:
+            trees.append(walk[0].rebuilt(module, walk[1], values))   # unchanged since f ran
+        else:
+            trees.append(rebuild(module, values))
     return trees[0] if single else tuple(trees)

@@ -102,8 +102,9 @@ class _SourceModuleKind:
     @staticmethod
     def rebuilt(node, children, new):
         values = dict(zip([id(t) for _, t in children], new))
-        return node.kind.rebuilt(node.module, node.children,
-                                 [values.get(id(t)) for _, t in node.children])
+        kind, module = node.kind, node.module
+        walk = kind.children(module, None)          # as it is now (the walk is checked)
+        return kind.rebuilt(module, walk, [values.get(id(t)) for _, t in walk])
 
     @staticmethod
     def described(node):

@@ -31,6 +31,7 @@ from ..pytree import MISSING, REBUILT_FLAG, Placeholder, register_node
 from ..tensor import Tensor, Variable
 from ..jit.capture import THREAD as _TRACES
 from .module import Module
+from .module_copy_plan import plan_of
 from .module_rebuild import copied
 from .module_walks import entry_of_copy, frozen_below, walked
 
@@ -68,7 +69,8 @@ class ModuleKind:
         copy gets no cached walk (``xg.grad``'s aliased copy, which it walks no more)."""
         memo = {id(child): value for (_, child), value in zip(children, new)}
         made = []
-        rebuilt = copied(module, memo, made)
+        plan = plan_of(module, children)
+        rebuilt = plan(memo, made) if plan is not None else copied(module, memo, made)
         holds_tensors = not all(map(isinstance, new, repeat(Variable)))
         for copy_made in made:
             vars(copy_made)[_HOLDS_TENSORS] = holds_tensors

@@ -63,6 +63,10 @@ class Children(list):
     sealed = False
     _suffixes = None
     _plain = None
+    #: the compiled copy of the module (module_copy_plan.py; False: none can be made), and
+    #: how many rebuilds asked for it before it was made
+    plan = None
+    plan_asked = 0
 
     def suffixes(self) -> tuple:
         """The path suffixes, in order."""
