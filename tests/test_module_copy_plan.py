@@ -1,7 +1,7 @@
 """The compiled copy of a module with a cached walk (xpgrad/nn/module_copy_plan.py) makes what
 module_rebuild.copied makes: the same classes, atoms and random generators shared, leaves from
 the memo, every other mutable object copied once (tied modules stay tied), the same objects
-left to copy.deepcopy; a change the walk sees makes a new plan; gradients through the planned
+left to copy.deepcopy, the same records of the copy; a change the walk sees makes a new plan; gradients through the planned
 copies match finite differences."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import xpgrad as xg
 from xpgrad.nn.module_copy_plan import compiled, plan_of
 from xpgrad.nn.module_rebuild import _ATOMS, copied
 from xpgrad.nn.module_walks import KINDS, walked
+from xpgrad.snapshots import ITEMS, MAPPING, STATE, copies_recorded, recorded, unchanged
 
 F64 = xg.float64
 
@@ -139,3 +140,24 @@ def test_gradients_through_planned_copies_match_finite_differences():
                       - loss(unravel(xg.asarray(v - eps * e))).item()) / (2 * eps)
                      for e in np.eye(v.size)])
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", list(_models()))
+def test_the_plans_records_of_the_copy_are_copies_recordeds(name):
+    model = _models()[name]
+    children = walked(model, None, KINDS)
+    memo = {id(c): xg.asarray(np.ones(c.shape)) for _, c in children}
+    plan = compiled(model, children)
+    plan(memo, [])
+    got, want = plan.record(memo), copies_recorded(children.checks, memo)
+    assert len(got) == len(want) == len(children.checks)
+    for g, w in zip(got, want):
+        assert recorded(g) is recorded(w) and g[1] is w[1]
+        if g[1] is ITEMS:                   # (key, item) pairs, made anew by each record
+            assert [(k, id(v)) for k, v in g[2]] == [(k, id(v)) for k, v in w[2]]
+            continue
+        flat = [g[2]] if g[1] is not STATE and g[1] is not MAPPING else list(g[2])
+        other = [w[2]] if w[1] is not STATE and w[1] is not MAPPING else list(w[2])
+        assert all(len(a) == len(b) and all(x is y for x, y in zip(a, b))
+                   for a, b in zip(flat, other))
+    assert unchanged(got)

@@ -22,7 +22,7 @@ model-in/model-out loop makes each step, is not worth compiling), or at once for
 """
 from __future__ import annotations
 
-from ..snapshots import MAPPING, SEQUENCE, STATE, recorded
+from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, _weak, record, recorded
 from .module_rebuild import _ATOMS, _PLAIN_CLASSES, _plain, copied
 
 #: what ``memo.get`` answers for an id it does not hold
@@ -71,7 +71,35 @@ def compiled(module, children):
     exec(compile(source, f"<module copy plan of {type(module).__name__}>", "exec"), namespace)
     plan = namespace["plan"]
     plan.source = source
+    plan.record = _recorder(children.checks)
     return plan
+
+
+def _recorder(checks):
+    """``copies_recorded(checks, memo)`` as code: the records of the copies (found in the
+    memo) of what ``checks`` recorded, None where one has no copy. A module's copy holds the
+    keys of its original (``dict.update`` keeps them), so its record takes the original's."""
+    lines, constants = ["out = []"], {"_weak": _weak, "_STATE": STATE,
+                                      "_SEQUENCE": SEQUENCE, "_MAPPING": MAPPING,
+                                      "_ITEMS": ITEMS, "_record": record}
+    for i, (obj, how, held) in enumerate(checks):
+        original = obj() if how is STATE or how is ITEMS else obj
+        if original is None:                # gone: the walk holds no more (nothing to copy)
+            return lambda memo: None
+        lines += [f"c = memo.get({id(original)})", "if c is None:", "    return None"]
+        if how is STATE:
+            constants[f"k{i}"] = held[0]
+            lines.append(f"out.append((_weak(c), _STATE, (k{i}, tuple(c.__dict__.values()))))")
+        elif how is SEQUENCE:
+            lines.append("out.append((c, _SEQUENCE, tuple(c)))")
+        elif how is MAPPING:
+            lines.append("out.append((c, _MAPPING, (tuple(c), tuple(c.values()))))")
+        else:
+            lines.append("_record(c, _ITEMS, out)")
+    lines.append("return out")
+    source = "def record(memo):\n" + "\n".join(f"    {line}" for line in lines)
+    exec(compile(source, "<module copy records>", "exec"), constants)
+    return constants["record"]
 
 
 def _copied_by_hand(obj, how) -> bool:

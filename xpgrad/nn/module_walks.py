@@ -127,7 +127,8 @@ def entry_of_copy(children, new, memo) -> None:
     if not children.sealed and _ENTRIES.get(id(original)) is not children and \
             not unchanged(children.checks):
         return                          # a walk kept elsewhere and out of date
-    checks = copies_recorded(children.checks, memo)
+    plan = children.plan            # module_copy_plan's, with copies_recorded as code
+    checks = plan.record(memo) if plan else copies_recorded(children.checks, memo)
     if checks is None:
         return
     entry = Children(zip(children.suffixes(), new))
