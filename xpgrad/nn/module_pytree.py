@@ -8,7 +8,7 @@ structure. So ``xg.tree_map``, ``xg.tree_leaves``, ``xg.ravel_pytree``, ``xg.gra
 Rebuilding a module from new leaves (``tree_map``'s result, a gradient) copies it with the new
 leaves in place of the old (module_rebuild.py: what ``copy.deepcopy`` makes, without its cost):
 a new module of the same class, sharing no module, container or other mutable attribute with
-the original, which stays as it was. The walk that finds the leaves is cached and checked
+the original (random generators aside: a stream both draw on from), which stays as it was. The walk that finds the leaves is cached and checked
 (module_walks.py), and a copy gets its walk from the original's. The new leaves are held as
 given (plain Tensors, where the original held Variables), so the new module is a value, as an
 equinox model is, and its gradient flows to whatever made those tensors. A value that is no
