@@ -57,6 +57,11 @@ def _sources_and_structure(sources) -> tuple:
     """``(tensors, structure)`` of nested ``sources``; a Module among them stands for the
     tensors ``xg.grad`` differentiates in it, its gradient shaped like it (module_sources.py).
     """
+    if is_registered(sources):          # one model: tape.gradient(loss, model)
+        from .module_sources import SourceModule
+
+        node = SourceModule(sources, "", "sources")
+        return node.tensors(), node
     if not holds_module(sources):
         return tensor_leaves(sources, "sources"), sources
     from .module_sources import with_source_modules

@@ -31,7 +31,7 @@ class SourceModule:
     """A Module in a sources structure: ``module``, its pytree ``kind`` and ``children`` (all
     its tensors), and ``sources``: the ``(path suffix, tensor)`` of those differentiated."""
 
-    __slots__ = ("module", "kind", "children", "sources", "where")
+    __slots__ = ("module", "kind", "children", "sources", "where", "kept")
 
     def __init__(self, module, where, who):
         kind = _kind(module)
@@ -44,6 +44,7 @@ class SourceModule:
         kept = _kept(module, kind, children)
         self.module, self.kind, self.children, self.where = module, kind, children, where
         self.sources = [(suffix, t) for suffix, t in children if id(t) not in kept]
+        self.kept = kept
         if not self.sources:
             raise ValueError(f"{who}{where}: this {type(module).__name__} has nothing to "
                              f"differentiate: {_why_none(module, children)}")
@@ -101,9 +102,15 @@ class _SourceModuleKind:
 
     @staticmethod
     def rebuilt(node, children, new):
-        values = dict(zip([id(t) for _, t in children], new))
-        kind, module = node.kind, node.module
+        kind, module, kept = node.kind, node.module, node.kept
         walk = kind.children(module, None)          # as it is now (the walk is checked)
+        if walk is node.children and children is node.sources:
+            # no walk kept for the gradient: what takes it (opt.apply, tree_map) pairs it
+            # with the model by the model's walk
+            it = iter(new)
+            return kind.rebuilt(module, walk, [None if id(t) in kept else next(it)
+                                               for _, t in walk], cache_walk=False)
+        values = dict(zip([id(t) for _, t in children], new))
         return kind.rebuilt(module, walk, [values.get(id(t)) for _, t in walk])
 
     @staticmethod
@@ -151,6 +158,10 @@ def gradient_pairs(grads, variables) -> list:
     """
     if isinstance(variables, Tensor):
         return [(grads, variables)]
+    if is_registered(variables):        # the usual call: one model
+        node = SourceModule(variables, "", "variables")
+        _refuse_values(node)
+        return list(zip(node.gradients_in(grads, ""), node.tensors()))
     structure, _ = with_source_modules(variables, "variables")
     places = leaves_like(variables, grads, "grads", "variables", is_leaf=is_registered)
     tops = leaves(structure, is_leaf=lambda t: type(t) is SourceModule)
