@@ -272,3 +272,24 @@ def test_bad_sources_and_bad_apply_arguments_are_errors_naming_them():
     np.testing.assert_array_equal(model.w.numpy(), before)
     with pytest.raises(AttributeError, match=r"opt.apply\(tape.gradient\(loss, model\), model\)"):
         opt.step()
+
+
+def test_a_distributed_tape_on_one_process_gives_the_tapes_model_shaped_gradient():
+    model = _bn_model()
+    x = xg.asarray(RNG.normal(size=(6, 3)))
+    model.train(False)
+    grads = []
+    for distributed in (False, True):
+        with xg.GradientTape() as tape:
+            value = xg.sum(model(x) ** 2)
+        source = xg.distributed.DistributedGradientTape(tape) if distributed else tape
+        grads.append(_by_path(model, source.gradient(value, model)))
+    for (k, a), b in zip(grads[0].items(), grads[1].values()):
+        assert (a is None) == (b is None), k
+        if a is not None:
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+    with xg.GradientTape() as tape:
+        value = xg.sum(model(x) ** 2)
+    with pytest.raises(ValueError, match=r"sources\[0\]\.layers\[0\]\.w and sources\[1\]"):
+        xg.distributed.DistributedGradientTape(tape).gradient(value, [model,
+                                                                      model.layers[0].w])
