@@ -29,7 +29,13 @@ from .tensor import Tensor, Variable
 
 class SourceModule:
     """A Module in a sources structure: ``module``, its pytree ``kind`` and ``children`` (all
-    its tensors), and ``sources``: the ``(path suffix, tensor)`` of those differentiated."""
+    its tensors), ``sources``: the ``(path suffix, tensor)`` of those differentiated, and
+    ``kept``: the ids of the others.
+
+    >>> import xpgrad as xg
+    >>> [suffix for suffix, _ in SourceModule(xg.nn.BatchNorm1d(2), "", "sources").sources]
+    ['.weight', '.bias']
+    """
 
     __slots__ = ("module", "kind", "children", "sources", "where", "kept")
 
@@ -125,7 +131,15 @@ def with_source_modules(tree, who="sources"):
     """``(structure, tensors)``: ``tree`` with each Module replaced by its ``SourceModule``,
     and the leaves of that (each Module's differentiated tensors, in its place). A leaf that
     is no Tensor is a TypeError naming it (``tape.gradient``'s rule; None too, as
-    TensorFlow's); a Module with nothing to differentiate is a ValueError."""
+    TensorFlow's); a Module with nothing to differentiate is a ValueError.
+
+    >>> import xpgrad as xg
+    >>> with_source_modules([xg.nn.ReLU()])
+    Traceback (most recent call last):
+    ...
+    ValueError: sources[0]: this ReLU has nothing to differentiate: it holds no tensors (a \
+layer without weights, such as an activation)
+    """
     from .gradient_call import _leaf_hint
 
     found = []

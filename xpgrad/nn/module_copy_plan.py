@@ -32,7 +32,15 @@ _MISSING = object()
 def plan_of(module, children):
     """The plan copying ``module`` from its walk ``children`` (just checked to hold, as a walk
     is before a rebuild), made at the second asking (at the first for a template); None
-    where there is none (yet)."""
+    where there is none (yet).
+
+    >>> import xpgrad as xg
+    >>> from xpgrad.nn.module_walks import walked, KINDS
+    >>> lin = xg.nn.Linear(2, 1, rng=0)
+    >>> children = walked(lin, None, KINDS)
+    >>> plan_of(lin, children) is None, callable(plan_of(lin, children))
+    (True, True)
+    """
     plan = children.plan
     if plan is not None:
         return plan or None

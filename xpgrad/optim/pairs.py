@@ -34,7 +34,12 @@ def unpack_pair(pair) -> tuple:
 
 def module_hint(value) -> str:
     """The end of ``apply_gradients``' TypeError for a Module given where pairs go (a
-    gradient shaped like a model, or the model): where it goes instead."""
+    gradient shaped like a model, or the model): where it goes instead.
+
+    >>> import xpgrad as xg
+    >>> module_hint(xg.nn.ReLU())[-39:], module_hint([1.0])
+    ('is applied with opt.apply(grads, model)', '')
+    """
     if not is_registered(value):
         return ""
     return ("; a gradient shaped like a model (tape.gradient(loss, model), "
