@@ -161,3 +161,14 @@ def test_the_plans_records_of_the_copy_are_copies_recordeds(name):
         assert all(len(a) == len(b) and all(x is y for x, y in zip(a, b))
                    for a, b in zip(flat, other))
     assert unchanged(got)
+
+
+def test_a_copys_walk_gets_no_plan_so_a_model_in_model_out_loop_compiles_nothing():
+    model = xg.nn.MLP([3, 4, 2], dtype=F64, rng=0)
+    x = xg.ones((2, 3), dtype=F64)
+    for step in range(3):               # each step rebuilds its model three times
+        grads = xg.grad(lambda m: xg.sum(m(x) ** 2))(model)
+        new = xg.tree_map(lambda p, g: p - 0.1 * g, model, grads)
+        # the user's model (walked, kept) gets one; the copies do not
+        assert bool(walked(model, None, KINDS).plan) == (step == 0)
+        model = new

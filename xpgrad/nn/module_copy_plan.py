@@ -6,9 +6,10 @@ that makes the copy in ``copied``'s order, each module's atoms taken in one ``di
 whatever the walk did not record (a private list, an array, a hook's handle, a tuple, a class
 with its own copy hooks) still goes through ``copied``, so the copy is the same.
 
-A walk gets a plan at its second rebuild (a model rebuilt once, as the copies a
-model-in/model-out loop makes each step, is not worth compiling), or at once for an
-``xg.function`` result's template, which nothing changes.
+A walk gets a plan at its second rebuild, or at once for an ``xg.function`` result's
+template, which nothing changes; a copy's walk (the one ``entry_of_copy`` gives it) gets none:
+the copies a model-in/model-out loop makes live one step each, and compiling costs about a
+hundred copies.
 
 >>> import xpgrad as xg
 >>> from xpgrad.nn.module_walks import walked, KINDS

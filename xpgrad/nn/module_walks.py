@@ -63,8 +63,8 @@ class Children(list):
     sealed = False
     _suffixes = None
     _plain = None
-    #: the compiled copy of the module (module_copy_plan.py; False: none can be made), and
-    #: how many rebuilds asked for it before it was made
+    #: the compiled copy of the module (module_copy_plan.py; False: none is made, as for a
+    #: copy's walk), and how many rebuilds asked for it before it was made
     plan = None
     plan_asked = 0
 
@@ -133,6 +133,9 @@ def entry_of_copy(children, new, memo) -> None:
         return
     entry = Children(zip(children.suffixes(), new))
     entry.steps, entry._suffixes = children.steps, children._suffixes
+    # no copy plan for a copy: in a model-in/model-out loop each lives for one step, and a
+    # plan costs a hundred rebuilds to compile
+    entry.plan = False
     if children.static is not None:
         entry.static = children.static.for_copy(memo)
     _keep(copy, entry, checks)
