@@ -172,3 +172,14 @@ def test_a_copys_walk_gets_no_plan_so_a_model_in_model_out_loop_compiles_nothing
         # the user's model (walked, kept) gets one; the copies do not
         assert bool(walked(model, None, KINDS).plan) == (step == 0)
         model = new
+
+
+def test_a_model_whose_walk_keeps_changing_stops_getting_plans():
+    model = xg.nn.MLP([3, 4, 2], dtype=F64, rng=0)
+    plans = []
+    for step in range(5):
+        model.tag = f"step {step}"              # an attribute set each step: a new walk
+        for _ in range(2):
+            xg.tree_map(lambda p: p * 1.0, model)
+        plans.append(bool(walked(model, None, KINDS).plan))
+    assert plans == [True, True, False, False, False]

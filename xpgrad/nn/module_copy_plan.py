@@ -9,7 +9,8 @@ with its own copy hooks) still goes through ``copied``, so the copy is the same.
 A walk gets a plan at its second rebuild, or at once for an ``xg.function`` result's
 template, which nothing changes; a copy's walk (the one ``entry_of_copy`` gives it) gets none:
 the copies a model-in/model-out loop makes live one step each, and compiling costs about a
-hundred copies.
+hundred copies. A module gets two plans at most (its walk changing between rebuilds, as when an
+attribute is set at each step, would compile one each time).
 
 >>> import xpgrad as xg
 >>> from xpgrad.nn.module_walks import walked, KINDS
@@ -23,11 +24,17 @@ hundred copies.
 """
 from __future__ import annotations
 
+import weakref
+
 from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, _weak, record, recorded
 from .module_rebuild import _ATOMS, _PLAIN_CLASSES, _plain, copied
 
 #: what ``memo.get`` answers for an id it does not hold
 _MISSING = object()
+#: the plans compiled for a module (``id``) alive, and the most it gets: a module whose walk
+#: changes between its rebuilds (an attribute set at each step) would compile at every step
+_COMPILED: dict = {}
+_MOST_PER_MODULE = 2
 
 
 def plan_of(module, children):
@@ -52,6 +59,13 @@ def plan_of(module, children):
         children.plan_asked += 1
         if children.plan_asked < 2:
             return None
+        made = _COMPILED.get(id(module), 0)
+        if made >= _MOST_PER_MODULE:        # its walks keep changing: copied does it
+            children.plan = False
+            return None
+        if not made:
+            weakref.finalize(module, _COMPILED.pop, id(module), None)
+        _COMPILED[id(module)] = made + 1
     try:
         plan = compiled(module, children)
     except (RecursionError, SyntaxError, MemoryError):     # a model nested too deep for it
