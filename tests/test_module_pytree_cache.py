@@ -88,20 +88,23 @@ def test_a_rebuilt_copy_changed_before_its_first_walk_is_walked_anew():
     assert xg.tree_leaves(new)[4] is new.layers[2].w
 
 
-def test_a_copy_shares_only_what_deepcopy_shares_and_keeps_sharing_inside_it():
+def test_a_copy_shares_only_what_deepcopy_shares_and_generators():
     layer = xg.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.1, rng=0)
     for model in (layer, _mlp()):
         new = xg.tree_map(lambda p: p + 0.0, model)
-        # what copy.deepcopy copies (lists, generators, tensors; not numbers, strings,
-        # functions, dtypes, backends) the copy has its own of
+        # what copy.deepcopy copies (lists, tensors; not numbers, strings, functions, dtypes,
+        # backends) the copy has its own of; a random generator is the stream both draw from
         copied_by_deepcopy = {id(v) for m in (model, *model.submodules())
-                              for v in vars(m).values() if copy.deepcopy(v) is not v}
+                              for v in vars(m).values()
+                              if copy.deepcopy(v) is not v and not isinstance(
+                                  v, xg.random.Generator)}
         held_by_copy = {id(v) for m in (new, *new.submodules()) for v in vars(m).values()}
         assert copied_by_deepcopy and not copied_by_deepcopy & held_by_copy
         assert [type(m) for m in new.submodules()] == [type(m) for m in model.submodules()]
-    # one generator drives the layer's dropouts and attention: so does one in the copy
+    # one generator drives the layer's dropouts and attention: the copy draws from it too
     new = xg.tree_map(lambda p: p + 0.0, layer)
-    assert new._rng is new.self_attn._rng and new._rng is not layer._rng
+    assert new._rng is new.self_attn._rng and new._rng is layer._rng
+    assert copy.deepcopy(layer)._rng is not layer._rng        # a deep copy has its own
 
 
 def test_tied_weights_stay_tied_through_cached_walks_and_copies():

@@ -17,7 +17,8 @@ import numpy as np
 
 from .creation import asarray
 from .pytree import _kind as _node_kind, is_registered as _is_module, leaves, map_leaves, rebuild
-from .tensor import Tensor, Variable
+from .appliers import tape_state
+from .tensor import Tensor, Variable, _wrap
 
 
 def _prepare(args, argnums, keywords=()):
@@ -98,13 +99,25 @@ def _distinct(args, nums, argnums):
     tensor. In a Module, the tensors that are no sources (``_kept``) stay as they are: a
     training-mode forward updates its buffers in place, as through ``functional_call``."""
     prepared = _Prepared(args)
-    prepared.before, prepared.groups = list(args), {}
+    prepared.before, prepared.groups, prepared.walks = list(args), {}, {}
     for i in {n % len(args) for n in nums}:
-        group = prepared.groups[i] = []
+        group = prepared.groups[i] = _Group()
+        if _is_module(args[i]):         # walked once: _per_argument rebuilds from this walk
+            prepared[i] = _aliased(args[i], group, f"{i}", argnums, prepared.walks, i)
+            continue
         prepared[i] = map_leaves(
             lambda leaf, path: _aliased(leaf, group, f"{i}{path}", argnums), args[i],
             is_leaf=_is_module)
     return prepared
+
+
+class _Group(list):
+    """The leaves of a differentiated argument after aliasing, with ``sources``: whether each
+    is differentiated (``_is_source``), known as each is made."""
+
+    def __init__(self):
+        super().__init__()
+        self.sources = []
 
 
 class _Prepared(list):
@@ -115,17 +128,19 @@ class _Prepared(list):
 
     before: list
     groups: dict
+    #: ``{i: (kind, children)}``: the walk of argument i where it is a Module
+    walks: dict
 
 
-def _aliased(leaf, group, where, argnums):
+def _aliased(leaf, group, where, argnums, walks=None, i=None):
     """``leaf`` (at argument ``where``)'s alias (a Module: its copy holding its tensors'
-    aliases), the new leaves appended to ``group`` in ``leaves`` order; TypeError naming the
-    place where a Module holds no tensor in a leaf's place."""
-    from .ops import positive
-
+    aliases), the new leaves appended to ``group`` in ``leaves`` order (and whether each is a
+    source to ``group.sources``); TypeError naming the place where a Module holds no tensor in
+    a leaf's place. ``walks``: where to keep a Module's walk, as ``walks[i]``."""
     if not _is_module(leaf):
-        alias = positive(leaf)
+        alias = _alias(leaf)
         group.append(alias)
+        group.sources.append(_is_source(alias))
         return alias
     kind = _node_kind(leaf)
     children = kind.children(leaf, None)
@@ -133,9 +148,24 @@ def _aliased(leaf, group, where, argnums):
         if not isinstance(t, Tensor):
             _differentiable(t, f"{where}{suffix}", argnums)
     kept = _kept(leaf, kind, children)
-    new = [t if id(t) in kept else positive(t) for _, t in children]
+    new = [t if id(t) in kept else _alias(t) for _, t in children]
     group.extend(new)
+    group.sources.extend([id(t) not in kept for _, t in children])
+    if walks is not None:
+        walks[i] = kind, children
     return kind.rebuilt(leaf, children, new, cache_walk=False)
+
+
+def _alias(t):
+    """A new Tensor standing for ``t``: the same array in a Tensor of its own where no tape
+    records (nothing would see the copy's node: tapes, forward mode and ``xg.vmap``'s
+    gradients all record on tapes), else ``positive(t)``, which outer tapes see come from
+    ``t``."""
+    if not tape_state.recording and (t.__class__ is Variable or t.__class__ is Tensor):
+        return _wrap(t._data, t._backend)
+    from .ops import positive
+
+    return positive(t)
 
 
 def _kept(module, kind, children) -> set:
@@ -144,7 +174,19 @@ def _kept(module, kind, children) -> set:
     ``trainable_variables`` (buffers such as running statistics, frozen weights), as PyTorch
     differentiates parameters only."""
     untrained = kind.untrained(module, children)
-    return {id(t) for _, t in children if id(t) in untrained or not _is_float(t)}
+    return untrained.union(_not_float(children))
+
+
+def _not_float(children) -> set:
+    """The ids of the tensors among ``children`` that are not floating-point; kept with a
+    cached walk (a tensor's dtype does not change: a Variable's assignments keep it, and
+    another tensor in its place is another walk)."""
+    found = getattr(children, "not_float", None)
+    if found is None:
+        found = {id(t) for _, t in children if not _is_float(t)}
+        if getattr(children, "ref", None) is not None:
+            children.not_float = found
+    return found
 
 
 def without_buffers(tree):
@@ -178,8 +220,11 @@ def _is_source(leaf) -> bool:
 def _sources(args, nums):
     """``(groups, sources)``: the leaves of each differentiated argument, and all of them
     that are differentiated (not a Module's buffers and integer tensors)."""
-    groups = ([args.groups[i % len(args)] for i in nums] if isinstance(args, _Prepared)
-              else [leaves(args[i]) for i in nums])
+    if isinstance(args, _Prepared):
+        groups = [args.groups[i % len(args)] for i in nums]
+        return groups, [leaf for group in groups
+                        for leaf, source in zip(group, group.sources) if source]
+    groups = [leaves(args[i]) for i in nums]
     return groups, [leaf for group in groups for leaf in group if _is_source(leaf)]
 
 
@@ -187,8 +232,18 @@ def _per_argument(flat, args, nums, groups, single):
     """``flat`` (one entry per source) in the differentiated arguments' structure: one tree,
     or a tuple of them; None for a leaf that is no source."""
     entries = iter(flat)
-    structures = args.before if isinstance(args, _Prepared) else args
-    trees = [rebuild(structures[i], [next(entries) if _is_source(leaf) else None
-                                     for leaf in group])
-             for i, group in zip(nums, groups)]
+    if not isinstance(args, _Prepared):
+        trees = [rebuild(args[i], [next(entries) if _is_source(leaf) else None
+                                   for leaf in group])
+                 for i, group in zip(nums, groups)]
+        return trees[0] if single else tuple(trees)
+    trees = []
+    for i, group in zip(nums, groups):
+        values = [next(entries) if source else None for source in group.sources]
+        walk = args.walks.get(i % len(args))
+        module = args.before[i]
+        if walk is not None and walk[0].children(module, None) is walk[1]:
+            trees.append(walk[0].rebuilt(module, walk[1], values))   # unchanged since f ran
+        else:
+            trees.append(rebuild(module, values))
     return trees[0] if single else tuple(trees)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pytree import is_node, map_leaves
+from .pytree import is_node, is_registered, leaves, map_leaves
 from .tensor import Tensor, _wrap
 
 
@@ -14,7 +14,9 @@ def check_sources(sources, unconnected_gradients):
     """``(single, list of sources, structure)`` of a ``gradient`` call, after checking its
     arguments. ``structure`` is None for one Tensor or a flat list/tuple of them (the result is
     then a Tensor, a list or a tuple, as ``sources``), else the nested lists, tuples (named
-    too) and dicts the result is rebuilt in, as TensorFlow's ``tf.nest``.
+    too) and dicts the result is rebuilt in, as TensorFlow's ``tf.nest``; a Module among them
+    stands for its trainable Variables, its gradient a module shaped like it, as
+    ``xg.grad(loss)(model)``'s (module_sources.py).
 
     >>> import xpgrad as xg
     >>> check_sources(xg.asarray(1.0), "none")[0]
@@ -35,9 +37,9 @@ def check_sources(sources, unconnected_gradients):
             if type(sources) in (list, tuple):
                 return False, list(sources), None
         # a named tuple (or another subclass) keeps its type, as nested ones do
-        return False, tensor_leaves(sources, "sources"), sources
-    if isinstance(sources, dict):
-        return False, tensor_leaves(sources, "sources"), sources
+        return False, *_sources_and_structure(sources)
+    if isinstance(sources, dict) or is_registered(sources):
+        return False, *_sources_and_structure(sources)
     hint = ": a set has no order, pass a list or tuple" if isinstance(
         sources, (set, frozenset)) else ""
     try:
@@ -47,8 +49,54 @@ def check_sources(sources, unconnected_gradients):
     except TypeError:
         raise TypeError("sources must be a Tensor or a list of Tensors, got "
                         f"{type(sources).__name__}{hint} (nested lists, tuples and dicts of "
-                        "Tensors are taken too, as TensorFlow's)") from None
+                        "Tensors are taken too, as TensorFlow's, and Modules)") from None
     return check_sources(src, unconnected_gradients)
+
+
+def _sources_and_structure(sources) -> tuple:
+    """``(tensors, structure)`` of nested ``sources``; a Module among them stands for the
+    tensors ``xg.grad`` differentiates in it, its gradient shaped like it (module_sources.py).
+    """
+    if is_registered(sources):          # one model: tape.gradient(loss, model)
+        from .module_sources import SourceModule
+
+        node = SourceModule(sources, "", "sources")
+        return node.tensors(), node
+    if not holds_module(sources):
+        return tensor_leaves(sources, "sources"), sources
+    from .module_sources import with_source_modules
+
+    structure, found = with_source_modules(sources)
+    return found, structure
+
+
+def watched_tensors(tree) -> list:
+    """The tensors ``tape.watch(tree)`` watches: the leaves of nested lists, tuples and dicts,
+    each checked to be a Tensor, and of each Module in it the tensors ``xg.grad`` would
+    differentiate (its trainable Variables: not its buffers or integer counters).
+
+    >>> import xpgrad as xg
+    >>> len(watched_tensors([xg.nn.BatchNorm1d(2), xg.ones(1)]))
+    3
+    """
+    if tree.__class__ is list and all([t.__class__ is Tensor for t in tree]):
+        return tree                     # xg.grad's sources
+    if not holds_module(tree):
+        return tensor_leaves(tree, "tensor", "watch() takes Tensors")
+    from .module_sources import with_source_modules
+
+    return with_source_modules(tree, "tensor")[1]
+
+
+def holds_module(tree) -> bool:
+    """Whether ``tree`` (a Module, or lists, tuples and dicts nesting anything) holds a
+    registered pytree node (an ``xg.nn.Module``).
+
+    >>> import xpgrad as xg
+    >>> holds_module({"w": xg.ones(2)}), holds_module([{"m": xg.nn.ReLU()}])
+    (False, True)
+    """
+    return any(map(is_registered, leaves(tree, is_leaf=is_registered)))
 
 
 def tensor_leaves(tree, name, must=None) -> list:

@@ -23,9 +23,12 @@ def _checked(tape, who, target, source, unconnected_gradients, many=False):
     from .gradient_call import check_sources
 
     sources = (Tensor, list, tuple, dict) if many else Tensor
-    if not (isinstance(target, Tensor) and isinstance(source, sources)):
-        what = ("one source Tensor or a (nested) list, tuple or dict of them" if many
-                else "one source Tensor")
+    from .pytree import is_registered
+
+    if not (isinstance(target, Tensor) and (isinstance(source, sources)
+                                             or many and is_registered(source))):
+        what = ("one source Tensor or a (nested) list, tuple or dict of them (Modules too)"
+                if many else "one source Tensor")
         raise TypeError(f"{who} takes a target Tensor and {what}, got "
                         f"{type(target).__name__} and {type(source).__name__}")
     if target.dtype.is_complex:

@@ -31,8 +31,8 @@ import numpy as np
 from ._args import flag
 from .backward import _SOLE, _SOLE_BASE, _walk
 from .deferred import FOLDABLE, Product, deferred_gradient
-from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, tensor_leaves,
-                            walk_seed, walk_seeds)
+from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds,
+                            walk_seed, walk_seeds, watched_tensors)
 from .pytree import is_node, rebuild
 from .primitive import tape_state
 from .tape_jacobians import TapeJacobians
@@ -127,10 +127,11 @@ class GradientTape(TapeRecording, TapeJacobians):
 
     def watch(self, tensor) -> None:
         """Watch a floating-point tensor (or nested lists, tuples and dicts of them, as
-        TensorFlow's) so gradients can reach it."""
+        TensorFlow's; a Module: the tensors ``tape.gradient(loss, model)`` differentiates) so
+        gradients can reach it."""
         if not isinstance(tensor, Tensor):
             if is_node(tensor):
-                for t in tensor_leaves(tensor, "tensor", "watch() takes Tensors"):
+                for t in watched_tensors(tensor):
                     self.watch(t)
                 return
             raise TypeError(f"watch() takes Tensors, got {type(tensor).__name__}; "

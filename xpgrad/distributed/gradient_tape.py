@@ -19,7 +19,7 @@ import weakref
 from .._args import flag
 from ..primitive import tape_state
 from ..gradient_call import check_sources
-from ..pytree import leaves, map_leaves, rebuild
+from ..pytree import leaves_with_paths, rebuild
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
@@ -239,7 +239,7 @@ def _check_each_once(src, structure):
     first = {}
     for i, s in enumerate(src):
         if id(s) in first:
-            paths = (leaves(map_leaves(lambda leaf, path: path, structure)) if structure
+            paths = ([path for path, _ in leaves_with_paths(structure)] if structure
                      is not None else [f"[{j}]" for j in range(len(src))])
             raise ValueError(f"sources lists a tensor twice (sources{paths[first[id(s)]]} and "
                              f"sources{paths[i]}); list each source once")

@@ -65,6 +65,21 @@ class DistributedOptimizer:
         return self.optimizer.apply_gradients(self.reduce_gradients(grads_and_vars,
                                                                     weight=weight))
 
+    def apply(self, grads, variables, *, weight=1.0) -> int:
+        """``Optimizer.apply`` (``grads`` in the structure of ``variables``: a model's
+        gradient shaped like it), the gradients reduced across ranks first, as
+        ``apply_gradients``.
+
+        >>> import xpgrad as xg
+        >>> lin = xg.nn.Linear(1, 1, init="ones", rng=0)
+        >>> opt = xg.distributed.DistributedOptimizer(xg.optim.SGD(0.5))
+        >>> _ = opt.apply(xg.tree_map(xg.ones_like, lin), lin); lin.w.tolist()
+        [[0.5]]
+        """
+        from ..module_sources import gradient_pairs
+
+        return self.apply_gradients(gradient_pairs(grads, variables), weight=weight)
+
     def minimize(self, loss_fn, variables=None, *, weight=1.0):
         """Record ``loss_fn()`` on a tape, differentiate it, reduce the gradients across ranks
         (``weight`` as in ``apply_gradients``) and apply them; returns this rank's loss. See

@@ -130,12 +130,17 @@ def _signature(obj, out, tensors):
             out.append((t, obj))
         elif t is float or t is complex:
             out.append((t, _number_key(obj)))
-        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            out.append((t, _dataclass_key(obj)))
-        elif (module := value_module(obj)) is not None:
+        elif (module := value_module(obj)) is not None:     # a model that is a value
             out.append((t, _module_key.module_key(obj, module[1])))
             for _, child in module[1]:
-                _signature(child, out, tensors)
+                if child.__class__ is Tensor:       # _signature's Tensor case, inline
+                    data = child._data
+                    tensors.append(child)
+                    out.append((child._backend.name, data.shape, data.dtype))
+                else:
+                    _signature(child, out, tensors)
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            out.append((t, _dataclass_key(obj)))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
             if isinstance(obj, np.generic):
                 raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "

@@ -8,7 +8,7 @@ structure. So ``xg.tree_map``, ``xg.tree_leaves``, ``xg.ravel_pytree``, ``xg.gra
 Rebuilding a module from new leaves (``tree_map``'s result, a gradient) copies it with the new
 leaves in place of the old (module_rebuild.py: what ``copy.deepcopy`` makes, without its cost):
 a new module of the same class, sharing no module, container or other mutable attribute with
-the original, which stays as it was. The walk that finds the leaves is cached and checked
+the original (random generators aside: a stream both draw on from), which stays as it was. The walk that finds the leaves is cached and checked
 (module_walks.py), and a copy gets its walk from the original's. The new leaves are held as
 given (plain Tensors, where the original held Variables), so the new module is a value, as an
 equinox model is, and its gradient flows to whatever made those tensors. A value that is no
@@ -31,6 +31,7 @@ from ..pytree import MISSING, REBUILT_FLAG, Placeholder, register_node
 from ..tensor import Tensor, Variable
 from ..jit.capture import THREAD as _TRACES
 from .module import Module
+from .module_copy_plan import plan_of
 from .module_rebuild import copied
 from .module_walks import entry_of_copy, frozen_below, walked
 
@@ -68,7 +69,8 @@ class ModuleKind:
         copy gets no cached walk (``xg.grad``'s aliased copy, which it walks no more)."""
         memo = {id(child): value for (_, child), value in zip(children, new)}
         made = []
-        rebuilt = copied(module, memo, made)
+        plan = plan_of(module, children)
+        rebuilt = plan(memo, made) if plan is not None else copied(module, memo, made)
         holds_tensors = not all(map(isinstance, new, repeat(Variable)))
         for copy_made in made:
             vars(copy_made)[_HOLDS_TENSORS] = holds_tensors

@@ -1,10 +1,11 @@
 """A Module copied with new values in some places (module_pytree.py's ``rebuilt``): what
 ``copy.deepcopy(module, memo)`` makes, at a fraction of its cost. Modules, lists, dicts and
 tuples are copied by hand (a module: ``object.__new__`` and its ``__dict__`` filled in,
-bypassing ``__setattr__``), immutable attributes (numbers, strings, functions, classes) are
-shared, and anything else (a NumPy generator, an array, a hook's handle, a tensor kept in a
-private attribute) goes through ``copy.deepcopy`` with the same memo, so it is copied as before
-and may refer back to the copies. A class that copies or pickles itself its own way is copied
+bypassing ``__setattr__``), immutable attributes (numbers, strings, functions, classes) and
+random generators (xpgrad's and NumPy's: a stream the copy draws on from) are shared, and
+anything else (an array, a hook's handle, a tensor kept in a private attribute) goes through
+``copy.deepcopy`` with the same memo, so it is copied as before and may refer back to the
+copies. A class that copies or pickles itself its own way is copied
 by ``copy.deepcopy`` too.
 
 >>> import xpgrad as xg
@@ -20,12 +21,19 @@ import types
 import weakref
 from operator import is_
 
+import numpy as np
+
+from ..random import Generator
 from .module import Module
 
-#: values shared by the copy, as ``copy.deepcopy`` shares them
+#: values shared by the copy, as ``copy.deepcopy`` shares them, and random generators
+#: (xpgrad's, NumPy's): a stream the model draws from, not a value of it, so a copy made for a
+#: gradient or an update draws on from where the original's stream is, as the tape path does
+#: (a copy of its own would draw the same numbers at every step of a model-in/model-out loop)
 _ATOMS = frozenset((type(None), int, float, bool, complex, str, bytes, range, type,
                     type(Ellipsis), type(NotImplemented), types.FunctionType,
-                    types.BuiltinFunctionType, types.CodeType, property, weakref.ref))
+                    types.BuiltinFunctionType, types.CodeType, property, weakref.ref,
+                    Generator, np.random.Generator, np.random.RandomState))
 #: whether a Module class copies as a plain object would (no copy, pickle or slot hooks)
 _PLAIN_CLASSES: dict = {}
 #: the key ``copied`` sets in its memo once ``copy.deepcopy`` has made a Module: its copy may
@@ -61,16 +69,17 @@ def copied(obj, memo: dict, made=None):
             return obj
         new = memo[id(obj)] = tuple(items)
         return new
-    if isinstance(obj, Module) and _plain(cls):
+    plain = _PLAIN_CLASSES.get(cls)
+    if plain is None and isinstance(obj, Module):
+        plain = _plain(cls)
+    if plain:
         new = memo[id(obj)] = object.__new__(cls)
         if made is not None:
             made.append(new)
-        state = vars(new)
-        for key, value in vars(obj).items():
-            # an atom is never in memo: what it maps are modules, containers and leaves
-            if type(value) in _ATOMS:
-                state[key] = value
-            else:
+        state, held = vars(new), vars(obj)
+        state.update(held)              # the atoms (an atom is never in memo: what it maps
+        for key, value in held.items():     # are modules, containers and leaves)
+            if type(value) not in _ATOMS:
                 found = memo.get(id(value), memo)
                 state[key] = found if found is not memo else copied(value, memo, made)
         return new

@@ -63,6 +63,10 @@ class Children(list):
     sealed = False
     _suffixes = None
     _plain = None
+    #: the compiled copy of the module (module_copy_plan.py; False: none is made, as for a
+    #: copy's walk), and how many rebuilds asked for it before it was made
+    plan = None
+    plan_asked = 0
 
     def suffixes(self) -> tuple:
         """The path suffixes, in order."""
@@ -123,11 +127,15 @@ def entry_of_copy(children, new, memo) -> None:
     if not children.sealed and _ENTRIES.get(id(original)) is not children and \
             not unchanged(children.checks):
         return                          # a walk kept elsewhere and out of date
-    checks = copies_recorded(children.checks, memo)
+    plan = children.plan            # module_copy_plan's, with copies_recorded as code
+    checks = plan.record(memo) if plan else copies_recorded(children.checks, memo)
     if checks is None:
         return
     entry = Children(zip(children.suffixes(), new))
     entry.steps, entry._suffixes = children.steps, children._suffixes
+    # no copy plan for a copy: in a model-in/model-out loop each lives for one step, and a
+    # plan costs a hundred rebuilds to compile
+    entry.plan = False
     if children.static is not None:
         entry.static = children.static.for_copy(memo)
     _keep(copy, entry, checks)

@@ -39,7 +39,8 @@ def refuse(owner, unknown) -> None:
 #: assigning one raises an AttributeError saying so
 OTHER_NAMES = {
     "step": "xpgrad's optimizers take the gradients: opt.apply_gradients(zip(grads, "
-            "variables)), or opt.minimize(loss_fn, variables)",
+            "variables)), opt.apply(tape.gradient(loss, model), model), or "
+            "opt.minimize(loss_fn, variables)",
     "zero_grad": "there are no stored gradients to clear: tape.gradient returns them each step",
     "param_groups": "the hyperparameters are attributes: opt.learning_rate = 1e-4 (kept "
                     "state), opt.get_config(); for groups with their own settings (no "

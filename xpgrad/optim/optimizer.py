@@ -31,7 +31,7 @@ from ..tensor import Tensor, Variable
 from ._checks import learning_rate_fits, non_negative_int
 from .gradient_clipping import clip_global_norm, clip_value
 from .complex_pairs import as_real_pairs, supports_real_pairs
-from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
+from .pairs import check_loss, checked_gradient, listed_variables, module_hint, unpack_pair
 from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
 from .hyperparameters import Hyperparameters
 from .optimizer_checkpoints import OptimizerCheckpoints, _named  # noqa: F401 (re-exported)
@@ -143,7 +143,8 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
         if isinstance(grads_and_vars, (Tensor, dict)) or not hasattr(grads_and_vars,
                                                                       "__iter__"):
             raise TypeError("apply_gradients takes an iterable of (gradient, variable) pairs, "
-                            f"e.g. zip(grads, variables); got {type(grads_and_vars).__name__}")
+                            f"e.g. zip(grads, variables); got {type(grads_and_vars).__name__}"
+                            + module_hint(grads_and_vars))
         states = self._state
         for pair in grads_and_vars:
             # unpack_pair and checked_gradient, their usual case inline (this runs per
@@ -210,6 +211,26 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
         else:
             self.iterations = iterations
         return iterations
+
+    def apply(self, grads, variables) -> int:
+        """Apply ``grads`` to ``variables`` (Keras 3's ``optimizer.apply``); returns the new
+        ``iterations`` count. ``grads`` comes in the structure of ``variables``: a model's
+        gradient shaped like it (``tape.gradient(loss, model)``, ``xg.grad(loss)(model)``: its
+        trainable Variables are updated, None places skipped), or a list, tuple or dict of
+        gradients for one of Variables (Modules inside too). Then as ``apply_gradients``.
+
+        >>> import xpgrad as xg
+        >>> model = xg.nn.Linear(2, 1, init="ones", rng=0)
+        >>> with xg.GradientTape() as tape:
+        ...     loss = xg.sum(model(xg.ones((1, 2))))
+        >>> xg.optim.SGD(0.5).apply(tape.gradient(loss, model), model)
+        1
+        >>> model.w.tolist(), model.b.tolist()
+        ([[0.5], [0.5]], [-0.5])
+        """
+        from ..module_sources import gradient_pairs
+
+        return self.apply_gradients(gradient_pairs(grads, variables))
 
     def _clipped(self, grads, owners) -> list:
         """``grads`` (Tensors) clipped as ``global_clipnorm``, ``clipnorm`` or ``clipvalue``

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pytree import leaves
+from ..pytree import is_registered, leaves
 from ..tensor import Tensor, Variable
 
 
@@ -24,11 +24,26 @@ def unpack_pair(pair) -> tuple:
         g, v = pair
     except (TypeError, ValueError):
         raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
-                        f"zip(grads, variables); got the item {pair!r}") from None
+                        f"zip(grads, variables); got the item {pair!r}{module_hint(pair)}"
+                        ) from None
     if not isinstance(v, Variable):
         raise TypeError(f"apply_gradients updates Variables in place; got a "
                         f"{type(v).__name__} (wrap trainable values in xg.Variable)")
     return g, v
+
+
+def module_hint(value) -> str:
+    """The end of ``apply_gradients``' TypeError for a Module given where pairs go (a
+    gradient shaped like a model, or the model): where it goes instead.
+
+    >>> import xpgrad as xg
+    >>> module_hint(xg.nn.ReLU())[-39:], module_hint([1.0])
+    ('is applied with opt.apply(grads, model)', '')
+    """
+    if not is_registered(value):
+        return ""
+    return ("; a gradient shaped like a model (tape.gradient(loss, model), "
+            "xg.grad(loss)(model)) is applied with opt.apply(grads, model)")
 
 
 def checked_gradient(g, v) -> Tensor:
