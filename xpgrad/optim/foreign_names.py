@@ -47,8 +47,6 @@ OTHER_NAMES = {
                     "weight decay on biases) use one optimizer per group, each given its "
                     "group's (gradient, variable) pairs",
     "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
-    "apply": "Keras 3's opt.apply(grads, variables) is opt.apply_gradients(zip(grads, "
-             "variables))",
     "exclude_from_weight_decay": "variables without weight decay get their own optimizer "
                                  "(weight_decay=0.0): one optimizer per group, each given its "
                                  "group's (gradient, variable) pairs",
