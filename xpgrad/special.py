@@ -38,5 +38,7 @@ from .ops.special_more import *  # noqa: F401,F403
 from .ops.special_more import __all__ as _more
 from .ops.incomplete_gamma import *  # noqa: F401,F403
 from .ops.incomplete_gamma import __all__ as _incomplete
+from .ops.incomplete_beta import *  # noqa: F401,F403
+from .ops.incomplete_beta import __all__ as _incomplete_beta
 
-__all__ = sorted(_first + _more + _incomplete)
+__all__ = sorted(_first + _more + _incomplete + _incomplete_beta)
