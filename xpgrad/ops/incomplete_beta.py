@@ -2,12 +2,12 @@
 complement (formulas in ``incomplete_beta_formulas.py``), and the distribution functions SciPy's
 hypothesis tests take their p-values from: ``stdtr`` (Student's t CDF), ``fdtr`` and ``fdtrc``
 (the F distribution's CDF and survival function). Differentiable in ``x`` (and ``t``) to any
-order.
-
-Their derivatives in the shape parameters (``a``, ``b``, ``df``, ``dfn``, ``dfd``) have no closed
-form; asking for one raises NotImplementedError naming the argument, when the backward pass
-reaches it (as ``gammainc``'s ``a``). A parameter no tape watches (a Python number, a constant
-tensor, ``xg.stop_gradient(df)``) needs no gradient, so nothing is raised then.
+order, and once in the shape parameters (``a``, ``b``, ``df``, ``dfn``, ``dfd``: as
+``jax.scipy.special.betainc``), whose derivatives have no closed form: the continued fraction
+is differentiated along its recurrence. A second derivative involving a shape parameter raises
+NotImplementedError naming it, when the backward pass reaches it; a parameter no tape watches
+(a Python number, a constant tensor, ``xg.stop_gradient(df)``) needs none, so nothing is
+raised then.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([0.25, 0.5], dtype=xg.float64)
@@ -26,22 +26,23 @@ from .special import _call, _like, _quiet, _real
 def _in_float64(formula):
     """``formula(xp, *args)`` run in float64, its result rounded back to float32 inputs'
     dtype (the arguments share one dtype by then); the primitives' ``names`` unused."""
-    def forward(xp, *args, names):
+    def forward(xp, *args, names, **params):
         if args[-1].dtype == xp.float32:
-            return xp.astype(formula(xp, *(xp.astype(v, xp.float64) for v in args)),
+            return xp.astype(formula(xp, *(xp.astype(v, xp.float64) for v in args), **params),
                              xp.float32)
-        return formula(xp, *args)
+        return formula(xp, *args, **params)
     return _quiet(forward)
 
 
-def _no_gradient(position):
-    """The rule of a shape parameter: NotImplementedError naming it (``names``: the function,
-    then the names of the arguments in order)."""
-    def rule(xp, g, ans, *args, names):
+def _no_second_derivative(position):
+    """The rule of a shape parameter of a first derivative in one: NotImplementedError naming
+    it (``names``: the function, then its arguments' names in order)."""
+    def rule(xp, g, ans, *args, names, **params):
         raise NotImplementedError(
-            f"xg.special.{names[0]}: the gradient with respect to {names[position + 1]} is not "
-            "implemented (it has no closed form); pass it as a constant or through "
-            f"xg.stop_gradient({names[position + 1]}) to differentiate in {names[-1]} only")
+            f"xg.special.{names[0]}: second derivatives involving {names[position + 1]} are "
+            "not implemented (the first derivative in it is); pass it as a constant or "
+            f"through xg.stop_gradient({names[position + 1]}) to differentiate further in "
+            f"{names[-1]} only")
     return rule
 
 
@@ -49,19 +50,37 @@ def _density_dx(xp, g, ans, a, b, x, names):
     return g * ans * ((a - 1.0) / x - (b - 1.0) / (1.0 - x))
 
 
+def _shape_derivative_forward(xp, a, b, x, wrt):
+    return ibf.regularized_beta_derivative(xp, a, b, x, wrt=wrt)
+
+
 # x^(a-1) (1-x)^(b-1) / B(a, b), I's derivative in x; its own derivative in x from itself
-_beta_density = Primitive("special_beta_density", _in_float64(ibf.density), _no_gradient(0),
-                          _no_gradient(1), _quiet(_density_dx), saves=(0, 1, 2, "output"))
+_beta_density = Primitive("special_beta_density", _in_float64(ibf.density),
+                          _no_second_derivative(0), _no_second_derivative(1),
+                          _quiet(_density_dx), saves=(0, 1, 2, "output"))
+# dI/da (wrt 0) or dI/db (wrt 1), the fraction differentiated along its recurrence
+_beta_shape_derivative = Primitive(
+    "special_betainc_shape_derivative", _in_float64(_shape_derivative_forward),
+    _no_second_derivative(0), _no_second_derivative(1), _no_second_derivative(2),
+    saves=(0, 1, 2))
+
+
+def _shape_rule(wrt, sign):
+    def rule(xp, g, ans, a, b, x, names):
+        return sign * g * _call(_beta_shape_derivative, xp, a, b, x, wrt=wrt, names=names)
+    return rule
+
+
 _betainc = Primitive(
     "special_betainc", _in_float64(lambda xp, a, b, x: ibf.regularized_beta(xp, a, b, x,
                                                                             upper=False)),
-    _no_gradient(0), _no_gradient(1),
+    _shape_rule(0, 1.0), _shape_rule(1, 1.0),
     lambda xp, g, ans, a, b, x, names: g * _call(_beta_density, xp, a, b, x, names=names),
     saves=(0, 1, 2))
 _betaincc = Primitive(
     "special_betaincc", _in_float64(lambda xp, a, b, x: ibf.regularized_beta(xp, a, b, x,
                                                                              upper=True)),
-    _no_gradient(0), _no_gradient(1),
+    _shape_rule(0, -1.0), _shape_rule(1, -1.0),
     lambda xp, g, ans, a, b, x, names: -g * _call(_beta_density, xp, a, b, x, names=names),
     saves=(0, 1, 2))
 
@@ -72,9 +91,12 @@ def _t_density_dt(xp, g, ans, df, t, names):
 
 # Student's t density, stdtr's derivative in t; its own derivative in t from itself
 _t_density = Primitive("special_student_t_density", _in_float64(ibf.student_t_density),
-                       _no_gradient(0), _quiet(_t_density_dt), saves=(0, 1, "output"))
+                       _no_second_derivative(0), _quiet(_t_density_dt), saves=(0, 1, "output"))
+_t_by_df = Primitive("special_stdtr_df_derivative", _in_float64(ibf.student_t_cdf_by_df),
+                     _no_second_derivative(0), _no_second_derivative(0), saves=(0, 1))
 _stdtr = Primitive(
-    "special_stdtr", _in_float64(ibf.student_t_cdf), _no_gradient(0),
+    "special_stdtr", _in_float64(ibf.student_t_cdf),
+    lambda xp, g, ans, df, t, names: g * _call(_t_by_df, xp, df, t, names=names),
     lambda xp, g, ans, df, t, names: g * _call(_t_density, xp, df, t, names=names),
     saves=(0, 1))
 
@@ -98,7 +120,8 @@ def betainc(a, b, x, /):
     CDF at ``x`` of a Beta(a, b) variable, with broadcasting. For a, b > 0 and 0 <= x <= 1;
     SciPy's edge values elsewhere (NaN for negative arguments or x outside [0, 1], 1 for
     a == 0, 0 for b == 0). The gradient in ``x`` is the Beta density ``x^(a-1) (1-x)^(b-1) /
-    B(a, b)``; the gradient in ``a`` or ``b`` raises NotImplementedError naming it.
+    B(a, b)``, in ``a`` and ``b`` the continued fraction's derivative (within ~1e-14 of
+mpmath's); a second derivative involving ``a`` or ``b`` raises NotImplementedError naming it.
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([0.0, 0.5, 1.0], dtype=xg.float64)
@@ -126,8 +149,9 @@ def stdtr(df, t, /):
     """Student's t distribution function with ``df`` degrees of freedom at ``t``
     (``scipy.special.stdtr``): ``I_(df / (df + t^2))(df / 2, 1 / 2) / 2`` for t < 0, its
     complement above, accurate in both tails (the p-values of SciPy's ``ttest_*`` and
-    ``pearsonr``-style tests come from here). The gradient in ``t`` is the t density; the
-    gradient in ``df`` raises NotImplementedError naming it.
+    ``pearsonr``-style tests come from here). The gradient in ``t`` is the t density, in ``df``
+    (Welch's t-test: its df depends on the data) ``betainc``'s; second derivatives involving
+    ``df`` raise NotImplementedError naming it.
 
     >>> import xpgrad as xg
     >>> t = xg.asarray([-2.0, 0.0], dtype=xg.float64)
@@ -149,7 +173,8 @@ def _f_argument(dfn, dfd, x):
 def fdtr(dfn, dfd, x, /):
     """The F distribution's CDF with ``dfn`` and ``dfd`` degrees of freedom at ``x >= 0``
     (``scipy.special.fdtr``): ``I_(dfn x / (dfn x + dfd))(dfn / 2, dfd / 2)``. The gradient
-    in ``x`` is the F density; in ``dfn`` or ``dfd`` it raises NotImplementedError naming it.
+    in ``x`` is the F density, in ``dfn`` and ``dfd`` through ``betainc``'s; second
+    derivatives involving them raise NotImplementedError naming the argument.
 
     >>> import xpgrad as xg
     >>> round(xg.special.fdtr(2.0, 2.0, xg.asarray(1.0, dtype=xg.float64)).item(), 12)

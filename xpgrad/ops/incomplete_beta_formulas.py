@@ -18,7 +18,7 @@ import math
 from .formulas import erfc
 from .incomplete_gamma_formulas import _EPS, _TINY, iterate, log1pmx
 from .linalg_helpers import readable
-from .special_formulas import gammaln, stirling_correction
+from .special_formulas import digamma, gammaln, stirling_correction
 
 # a, b up to 1e6 converge within ~sqrt(max(a, b)) * 3 steps; the bound leaves room past that
 FRACTION_ITERATIONS = 3000
@@ -114,36 +114,120 @@ def _edges(xp, a, b, x):
     return xp.where(bad, xp.nan, edge)
 
 
-def regularized_beta(xp, a, b, x, y=None, *, upper):
-    """``1 - I_x(a, b)`` if ``upper`` else ``I_x(a, b)`` (SciPy's ``betaincc`` /
-    ``betainc``), each computed directly on the side of the fraction's crossover where it is
-    the smaller of the two. ``y``: ``1 - x`` where the caller has it more accurately than the
-    subtraction (``stdtr``'s ``t**2 / (df + t**2)`` for small t)."""
-    if y is None:
-        y = 1.0 - x
-    a, b, x, y = xp.broadcast_arrays(a, b, x, y)
+def _on_interior(xp, a, b, x, y, evaluate, out):
+    """``out`` with its elements inside the domain (a, b > 0 finite, 0 < x < 1) replaced by
+    ``evaluate(xp, a', b', x', y', swapped, eager)``, where ``(a', b', x', y')`` is
+    ``(a, b, x, y)``, or ``(b, a, y, x)`` past the fraction's crossover
+    ``x > (a + 1) / (a + b + 2)`` (``swapped`` says which). Eagerly on those elements only;
+    while ``xg.function`` traces, on all, stand-ins elsewhere."""
     inside = (a > 0) & (b > 0) & (a < xp.inf) & (b < xp.inf) & (x > 0) & (x < 1)
     swap = x * (a + b + 2.0) > a + 1.0
-    edge = _edges(xp, a, b, x)
-    out = 1.0 - edge if upper else edge
-    # the fraction's arguments: (a, b, x, 1 - x), or (b, a, 1 - x, x) past the crossover
     args = [xp.where(swap, b, a), xp.where(swap, a, b), xp.where(swap, y, x),
-            xp.where(swap, x, y)]
+            xp.where(swap, x, y), swap]
     if readable(a) and readable(b) and readable(x):
         shape = out.shape
         flat_inside = xp.reshape(inside, (-1,))
         out = xp.asarray(xp.reshape(out, (-1,)), copy=True)
         if bool(xp.any(flat_inside)):
             picked = [xp.reshape(v, (-1,))[flat_inside] for v in args]
-            value = _fraction(xp, *picked, True)
-            flipped = xp.reshape(swap, (-1,))[flat_inside]
-            out[flat_inside] = xp.where(flipped == upper, value, 1.0 - value)
-        out = xp.reshape(out, shape)
-    else:
-        stand_in = [xp.where(inside, v, s) for v, s in zip(args, (1.0, 1.0, 0.5, 0.5))]
-        value = _fraction(xp, *stand_in, False)
-        out = xp.where(inside, xp.where(swap == upper, value, 1.0 - value), out)
+            out[flat_inside] = evaluate(xp, *picked, True)
+        return xp.reshape(out, shape)
+    stand_in = [xp.where(inside, v, s) for v, s in zip(args, (1.0, 1.0, 0.5, 0.5, False))]
+    return xp.where(inside, evaluate(xp, *stand_in, False), out)
+
+
+def regularized_beta(xp, a, b, x, y=None, *, upper):
+    """``1 - I_x(a, b)`` if ``upper`` else ``I_x(a, b)`` (SciPy's ``betaincc`` /
+    ``betainc``), each computed directly on the side of the fraction's crossover where it is
+    the smaller of the two. ``y``: ``1 - x`` where the caller has it more accurately than the
+    subtraction (``stdtr``'s ``t**2 / (df + t**2)`` for small t)."""
+    a, b, x, y = xp.broadcast_arrays(a, b, x, 1.0 - x if y is None else y)
+    edge = _edges(xp, a, b, x)
+
+    def evaluate(xp, a, b, x, y, swapped, eager):
+        value = _fraction(xp, a, b, x, y, eager)
+        return xp.where(swapped == upper, value, 1.0 - value)
+
+    out = _on_interior(xp, a, b, x, y, evaluate, 1.0 - edge if upper else edge)
     return xp.minimum(xp.maximum(out, 0.0), 1.0)
+
+
+# -- the derivatives in a and b: the fraction differentiated along its recurrence ---------------
+def _coefficient_and_log_derivatives(j, a, b, x):
+    """The fraction's ``d_j`` and its derivatives in a and in b."""
+    m = j // 2
+    if j % 2:
+        coefficient = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        by_a = coefficient * (1.0 / (a + m) + 1.0 / (a + b + m) - 1.0 / (a + 2 * m)
+                              - 1.0 / (a + 2 * m + 1))
+        return coefficient, by_a, coefficient / (a + b + m)
+    denominator = (a + 2 * m - 1) * (a + 2 * m)
+    coefficient = m * (b - m) * x / denominator
+    by_a = -coefficient * (1.0 / (a + 2 * m - 1) + 1.0 / (a + 2 * m))
+    return coefficient, by_a, m * x / denominator
+
+
+def _derivative_step(wrt):
+    def step(xp, j, variables, constants):
+        c, d, f, _, dc, dd, dlog, _ = variables
+        a, b, x = constants
+        coefficient, by_a, by_b = _coefficient_and_log_derivatives(j, a, b, x)
+        dcoefficient = by_b if wrt else by_a
+        d_new = 1.0 + coefficient * d
+        d_new = 1.0 / xp.where(xp.abs(d_new) < _TINY, _TINY, d_new)
+        dd = -d_new * d_new * (dcoefficient * d + coefficient * dd)
+        c_new = 1.0 + coefficient / c
+        dc = dcoefficient / c - coefficient * dc / (c * c)
+        c_new = xp.where(xp.abs(c_new) < _TINY, _TINY, c_new)
+        increment = dc / c_new + dd / d_new
+        return c_new, d_new, f * c_new * d_new, c_new * d_new, dc, dd, dlog + increment, increment
+    return step
+
+
+def _derivative_finished(xp, variables, constants):
+    step, dlog, increment = variables[3], variables[6], variables[7]
+    return ((xp.abs(step - 1.0) <= 2.0 * _EPS)
+            & (xp.abs(increment) <= 2.0 * _EPS * xp.abs(dlog) + 1e-300))
+
+
+def _fraction_derivative(xp, a, b, x, y, wrt, eager):
+    """``d I_x(a, b) / da`` (``wrt`` 0) or ``/ db`` (1) for x below the crossover: I times
+    the derivative of ``log(x^a y^b / (a B(a, b)))`` less that of the fraction's log."""
+    zeros = xp.zeros_like(x)
+    start = (xp.ones_like(x), zeros, xp.ones_like(x), zeros, zeros, zeros, zeros, zeros)
+    fraction = iterate(xp, _fraction_step, _fraction_finished, lambda v, c: v[2], start[:4],
+                       (a, b, x), FRACTION_ITERATIONS, eager)
+    log_fraction = iterate(xp, _derivative_step(wrt), _derivative_finished,
+                           lambda v, c: v[6], start, (a, b, x), FRACTION_ITERATIONS, eager)
+    value = xp.exp(log_power_terms(xp, a, b, x, y)) / (a * fraction)
+    both = digamma(xp, a + b)
+    if wrt:
+        log_front = xp.log(y) - digamma(xp, b) + both
+    else:
+        log_front = xp.log(x) - digamma(xp, a) + both - 1.0 / a
+    return value * (log_front - log_fraction)
+
+
+def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
+    """``d I_x(a, b) / da`` (``wrt`` 0) or ``/ db`` (``wrt`` 1): the continued fraction's
+    recurrence carried with its derivative (forward mode), so as accurate as the value
+    itself; 0 at x = 0 and 1, NaN where ``I`` is."""
+    a, b, x, y = xp.broadcast_arrays(a, b, x, 1.0 - x if y is None else y)
+    edge = xp.where(_edges(xp, a, b, x) != _edges(xp, a, b, x), xp.nan, 0.0)
+
+    def evaluate(xp, a2, b2, x2, y2, swapped, eager):
+        # past the crossover I = 1 - I_y(b, a): a's derivative is minus b's there, and so on
+        unswapped = _fraction_derivative(xp, a2, b2, x2, y2, wrt, eager)
+        if not eager and not readable(swapped):
+            other = _fraction_derivative(xp, a2, b2, x2, y2, 1 - wrt, eager)
+            return xp.where(swapped, -other, unswapped)
+        out = xp.asarray(unswapped, copy=True)
+        if bool(xp.any(swapped)):
+            out[swapped] = -_fraction_derivative(
+                xp, a2[swapped], b2[swapped], x2[swapped], y2[swapped], 1 - wrt, eager)
+        return out
+
+    return _on_interior(xp, a, b, x, y, evaluate, edge)
 
 
 def student_t_density(xp, df, t):
@@ -176,3 +260,22 @@ def student_t_cdf(xp, df, t):
     edge = xp.where((df <= 0) | (df != df), xp.nan, edge)
     return xp.where(valid, value, edge)
 
+
+
+def student_t_cdf_by_df(xp, df, t):
+    """``d stdtr(df, t) / d df``: with ``w = df / (df + t^2)``, ``+-(dI/da / 2 + I' dw/d df) / 2``
+    at ``(df / 2, 1 / 2, w)``, minus for t > 0 (the complement); 0 at t = 0 and +-inf."""
+    df, t = xp.broadcast_arrays(df, t)
+    valid = (df > 0) & (df < xp.inf) & (t != 0) & (xp.abs(t) < xp.inf)
+    d = xp.where(valid, df, 1.0)
+    s = xp.where(valid, t, 1.0)
+    total = d + s * s
+    w, y = d / total, s * s / total
+    half = xp.full_like(d, 0.5)
+    by_a = regularized_beta_derivative(xp, 0.5 * d, half, w, y, wrt=0)
+    # I's density times dw/d df = y / total, as one power: w^(a-1) y^(1/2) / (B total)
+    density_term = xp.exp((0.5 * d - 1.0) * xp.log(w) + 0.5 * xp.log(y)
+                          - log_beta(xp, 0.5 * d, half)) / total
+    tail = 0.5 * (0.5 * by_a + density_term)
+    edge = xp.where((df > 0) & (df == df) & (t == t), 0.0, xp.nan)
+    return xp.where(valid, xp.where(s < 0, tail, -tail), edge)
