@@ -135,7 +135,8 @@ def kernels():
     (series and ``erfc``'s fit, ~100 passes: 1.3 ms for 65536 numbers against SciPy's 0.8);
     SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
     where SciPy's lose digits, take the formulas); ``betainc``, ``betaincc`` and ``stdtr``
-    (the generic continued fraction loops in Python, and loses up to 1e-11 relative to the
+    and ``gamma`` (exact at small integers, where the generic ``exp(gammaln)`` is an ulp or
+    two off) (the generic continued fraction loops in Python, and loses up to 1e-11 relative to the
     ``1 - I`` of its crossover where a or b is below 0.01; their derivatives stay generic).
     (``log_ndtr``'s
     kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
@@ -148,6 +149,7 @@ def kernels():
                                    _generic_vjp, saves=(0,)),
             "special_ndtri": Kernel(_forward("ndtri"), _generic_vjp, saves=("output",)),
             "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,)),
+            "special_gamma": Kernel(_forward("gamma"), _generic_vjp, saves=(0, "output")),
             "special_betainc": Kernel(_forward_of_several("betainc"), _generic_vjps,
                                       saves=(0, 1, 2)),
             "special_betaincc": Kernel(_forward_of_several("betaincc"), _generic_vjps,
