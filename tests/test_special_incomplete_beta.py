@@ -43,12 +43,12 @@ def test_generic_formula_matches_scipy(low, high, rtol):
             np.testing.assert_allclose(ours[keep], expected[keep], rtol=rtol, atol=0)
 
 
-@pytest.mark.parametrize("a, b, x", [(0.5, 0.5, 0.3), (100.0, 200.0, 0.3),
-                                     (1000.0, 1000.0, 0.49), (692.4994941450667,
-                                                              19.097553549614794,
-                                                              0.3490292369917902),
-                                     (1e-3, 3.0, 1e-5), (3.0, 0.5, 0.95)])
-def test_generic_formula_and_derivatives_match_mpmath(a, b, x):
+@pytest.mark.parametrize("a, b, x, rtol", [
+    (0.5, 0.5, 0.3, 2e-13), (100.0, 200.0, 0.3, 2e-13), (1000.0, 1000.0, 0.49, 2e-13),
+    (692.4994941450667, 19.097553549614794, 0.3490292369917902, 2e-13), (3.0, 0.5, 0.95, 2e-13),
+    # dI/da = I (log x - psi(a + 1) + psi(a + b) - ...): terms near 11 cancel to 4e-4
+    (1e-3, 3.0, 1e-5, 2e-12)])
+def test_generic_formula_and_derivatives_match_mpmath(a, b, x, rtol):
     mpmath.mp.dps = 40
     exact = mpmath.betainc(a, b, 0, x, regularized=True)
     args = (np.array([a]), np.array([b]), np.array([x]))
@@ -58,13 +58,13 @@ def test_generic_formula_and_derivatives_match_mpmath(a, b, x):
             mpmath.diff(lambda s: mpmath.betainc(s, b, 0, x, regularized=True), a),
             mpmath.diff(lambda s: mpmath.betainc(a, s, 0, x, regularized=True), b))):
         derivative = ibf.regularized_beta_derivative(npx, *args, wrt=wrt)[0]
-        assert abs(derivative - float(exact_derivative)) <= 2e-13 * abs(float(exact_derivative))
+        assert abs(derivative - float(exact_derivative)) <= rtol * abs(float(exact_derivative))
 
 
 def test_edges_match_scipy():
-    a = np.array([0.0, 1.0, 1.0, 0.0, -1.0, 1.0, 2.0, 2.0, np.nan, np.inf, 2.0])
-    b = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 3.0])
-    x = np.array([0.5, 0.5, 0.0, 0.5, 0.5, 1.0, 1.5, -0.1, 0.5, 0.5, np.nan])
+    a = np.array([0.0, 1.0, 1.0, 0.0, -1.0, 1.0, 2.0, 2.0, np.nan, np.inf, 2.0, 2.0, np.inf])
+    b = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 3.0, np.inf, np.inf])
+    x = np.array([0.5, 0.5, 0.0, 0.5, 0.5, 1.0, 1.5, -0.1, 0.5, 0.5, np.nan, 0.5, 0.5])
     with np.errstate(all="ignore"):
         for fn, reference in ((xg.special.betainc, sc.betainc),
                               (xg.special.betaincc, sc.betaincc)):
@@ -78,8 +78,10 @@ def test_t_and_f_distributions_match_scipy():
     rng = np.random.default_rng(5)
     df = 10.0 ** rng.uniform(-0.5, 3, 300)
     t = rng.standard_normal(300) * 4.0
-    t[:4] = [0.0, -1e-9, np.inf, -np.inf]
-    np.testing.assert_allclose(ibf.student_t_cdf(npx, df, t), sc.stdtr(df, t), rtol=1e-12)
+    t[:4] = [0.0, -1e-9, np.inf, -np.inf]      # -1e-9: df / (df + t^2) rounds to 1
+    with np.errstate(all="ignore"):             # branches not taken (the primitives' are quiet)
+        generic = ibf.student_t_cdf(npx, df, t)
+    np.testing.assert_allclose(generic, sc.stdtr(df, t), rtol=1e-12)
     np.testing.assert_allclose(xg.special.stdtr(f64(df), f64(t)).numpy(), sc.stdtr(df, t),
                                rtol=1e-15)
     assert ibf.student_t_cdf(npx, np.array([np.inf]), np.array([-3.0]))[0] == \
@@ -87,8 +89,9 @@ def test_t_and_f_distributions_match_scipy():
     dfd = 10.0 ** rng.uniform(-0.5, 3, 300)
     f = rng.exponential(2.0, 300)
     for fn, reference in ((xg.special.fdtr, sc.fdtr), (xg.special.fdtrc, sc.fdtrc)):
+        # the rounding of dfn x / (dfn x + dfd), amplified by the degrees of freedom (to 1e3)
         np.testing.assert_allclose(fn(f64(df), f64(dfd), f64(f)).numpy(),
-                                   reference(df, dfd, f), rtol=1e-13)
+                                   reference(df, dfd, f), rtol=5e-13)
     with np.errstate(invalid="ignore"):
         bad = xg.special.fdtrc(f64([2.0, -1.0]), 3.0, f64([-1.0, 1.0])).numpy()
     assert np.isnan(bad).all()
@@ -178,7 +181,7 @@ def test_float32_in_float32_out():
 # -- bad input ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("call, argument", [
     (lambda: xg.special.betainc("a", 1.0, f64([0.5])), "a"),
-    (lambda: xg.special.betainc(1.0, f64([0.5 + 0j]), 0.5), "b"),
+    (lambda: xg.special.betainc(1.0, xg.asarray([0.5 + 0j]), 0.5), "b"),
     (lambda: xg.special.betaincc(1.0, 2.0, object()), "x"),
     (lambda: xg.special.stdtr([1j], f64([0.5])), "df"),
     (lambda: xg.special.fdtrc(1.0, "3", f64([0.5])), "dfd"),

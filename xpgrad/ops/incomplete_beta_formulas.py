@@ -112,23 +112,27 @@ def log_power_terms(xp, a, b, x, y):
 
 
 def _edges(xp, a, b, x):
-    """SciPy's values outside 0 < x < 1 with finite a, b > 0: I_0 = 0, I_1 = 1; a == 0 gives 1
-    and b == 0 gives 0 (the mass sits at 0, at 1); NaN for negative or NaN arguments, x
-    outside [0, 1] and a == b == 0."""
+    """SciPy's values outside 0 < x < 1 with finite a, b > 0: I_0 = 0, I_1 = 1; a == 0 or
+    b == inf gives 1 and b == 0 or a == inf gives 0 (the mass sits at 0, at 1); NaN for
+    negative or NaN arguments, x outside [0, 1], a == b == 0 and a == b == inf."""
     edge = xp.where(x == 1, 1.0, 0.0)
-    edge = xp.where((a == 0) & (b > 0), 1.0, xp.where((b == 0) & (a > 0), 0.0, edge))
+    # the mass at 0 (a == 0, or b == inf) or at 1 (b == 0, or a == inf)
+    at_zero = ((a == 0) & (b > 0)) | ((b == xp.inf) & (a < xp.inf))
+    at_one = ((b == 0) & (a > 0)) | ((a == xp.inf) & (b < xp.inf))
+    edge = xp.where(at_zero & (x > 0), 1.0, xp.where(at_one & (x < 1), 0.0, edge))
     bad = ((a < 0) | (b < 0) | (x < 0) | (x > 1) | ((a == 0) & (b == 0))
-           | (a != a) | (b != b) | (x != x) | (a == xp.inf) | (b == xp.inf))
+           | (a != a) | (b != b) | (x != x) | ((a == xp.inf) & (b == xp.inf)))
     return xp.where(bad, xp.nan, edge)
 
 
 def _on_interior(xp, a, b, x, y, evaluate, out):
-    """``out`` with its elements inside the domain (a, b > 0 finite, 0 < x < 1) replaced by
+    """``out`` with its elements inside the domain (a, b > 0 finite, x, y = 1 - x > 0: y decides
+    where x has rounded to 1) replaced by
     ``evaluate(xp, a', b', x', y', swapped, eager)``, where ``(a', b', x', y')`` is
     ``(a, b, x, y)``, or ``(b, a, y, x)`` past the fraction's crossover
     ``x > (a + 1) / (a + b + 2)`` (``swapped`` says which). Eagerly on those elements only;
     while ``xg.function`` traces, on all, stand-ins elsewhere."""
-    inside = (a > 0) & (b > 0) & (a < xp.inf) & (b < xp.inf) & (x > 0) & (x < 1)
+    inside = (a > 0) & (b > 0) & (a < xp.inf) & (b < xp.inf) & (x > 0) & (y > 0)
     swap = x * (a + b + 2.0) > a + 1.0
     args = [xp.where(swap, b, a), xp.where(swap, a, b), xp.where(swap, y, x),
             xp.where(swap, x, y), swap]
@@ -212,7 +216,7 @@ def _fraction_derivative(xp, a, b, x, y, wrt, eager):
     if wrt:
         log_front = xp.log(y) - digamma(xp, b) + both
     else:
-        log_front = xp.log(x) - digamma(xp, a) + both - 1.0 / a
+        log_front = xp.log(x) - digamma(xp, a + 1.0) + both     # psi(a) + 1/a, no cancelling
     return value * (log_front - log_fraction)
 
 
