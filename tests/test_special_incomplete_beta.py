@@ -207,3 +207,21 @@ def test_second_derivatives_in_a_shape_parameter_name_it():
         xg.grad(lambda a: xg.sum(xg.grad(lambda x: xg.sum(xg.special.betainc(a, b, x)))(x)))(a)
     # a constant shape parameter needs no gradient: x's second derivative works
     xg.grad(xg.grad(lambda x: xg.sum(xg.special.betainc(2.0, b, x))))(f64(0.4))
+
+
+def test_docs_example_runs(capsys):
+    """docs/special.md's example: Welch's p-value on a tape equals SciPy's on NumPy arrays, and
+    its gradient finite differences."""
+    import re
+
+    import scipy.stats
+    from docs_text import section
+
+    (code,) = re.findall(r"```python\n(.*?)```",
+                         section("Incomplete beta, t and F: p-values on a tape"), re.S)
+    namespace = {}
+    exec(code, namespace)
+    x, y = namespace["x"], namespace["y"]
+    expected = scipy.stats.ttest_ind(x.numpy(), y.numpy(), equal_var=False).pvalue
+    assert float(capsys.readouterr().out.split()[0]) == pytest.approx(expected, rel=1e-12)
+    check_grads(namespace["p_value"], [x])
