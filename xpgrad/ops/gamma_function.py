@@ -17,11 +17,12 @@ from .special import _call, _digamma, _in_float64, _quiet, _real
 def _gamma(xp, x):
     """``sign * exp(gammaln(x))``, the sign that of ``sin(pi x)`` below 0 (the reflection
     formula's); SciPy's edges: inf at +0, -inf at -0, NaN at the negative integers and -inf."""
-    sign = xp.where(x > 0, 1.0, xp.where(sf._sin_pi(xp, x) < 0, -1.0, 1.0))
+    sign = xp.where((x <= 0) & (sf._sin_pi(xp, x) < 0), -1.0, xp.ones_like(x))
     value = sign * xp.exp(sf.gammaln(xp, x))
     pole = (x < 0) & (x == xp.round(x))
     value = xp.where(pole | (x == -xp.inf), xp.nan, value)
-    return xp.where(x == 0, xp.where(xp.signbit(x), -xp.inf, xp.inf), value)
+    infinite = xp.full_like(x, xp.inf)
+    return xp.where(x == 0, xp.where(xp.signbit(x), -infinite, infinite), value)
 
 
 _gamma_prim = Primitive(

@@ -56,7 +56,7 @@ def density(xp, a, b, x):
     xi = xp.where(valid, x, 0.5)
     log_value = (_log_power(xp, ai - 1.0, xi) + _log_power(xp, bi - 1.0, 1.0 - xi)
                  - log_beta(xp, ai, bi))
-    outside = xp.where((a > 0) & (b > 0), 0.0, xp.nan)
+    outside = xp.where((a > 0) & (b > 0), xp.zeros_like(x), xp.nan)
     outside = xp.where((x != x) | (a != a) | (b != b), xp.nan, outside)
     return xp.where(valid, xp.exp(log_value), outside)
 
@@ -115,7 +115,7 @@ def _edges(xp, a, b, x):
     """SciPy's values outside 0 < x < 1 with finite a, b > 0: I_0 = 0, I_1 = 1; a == 0 or
     b == inf gives 1 and b == 0 or a == inf gives 0 (the mass sits at 0, at 1); NaN for
     negative or NaN arguments, x outside [0, 1], a == b == 0 and a == b == inf."""
-    edge = xp.where(x == 1, 1.0, 0.0)
+    edge = xp.where(x == 1, 1.0, xp.zeros_like(x))
     # the mass at 0 (a == 0, or b == inf) or at 1 (b == 0, or a == inf)
     at_zero = ((a == 0) & (b > 0)) | ((b == xp.inf) & (a < xp.inf))
     at_one = ((b == 0) & (a > 0)) | ((a == xp.inf) & (b < xp.inf))
@@ -225,7 +225,8 @@ def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
     recurrence carried with its derivative (forward mode), so as accurate as the value
     itself; 0 at x = 0 and 1, NaN where ``I`` is."""
     a, b, x, y = xp.broadcast_arrays(a, b, x, 1.0 - x if y is None else y)
-    edge = xp.where(_edges(xp, a, b, x) != _edges(xp, a, b, x), xp.nan, 0.0)
+    edge = _edges(xp, a, b, x)
+    edge = xp.where(edge != edge, xp.nan, xp.zeros_like(edge))
 
     def evaluate(xp, a2, b2, x2, y2, swapped, eager):
         # past the crossover I = 1 - I_y(b, a): a's derivative is minus b's there, and so on
@@ -267,7 +268,7 @@ def student_t_cdf(xp, df, t):
     tail = 0.5 * regularized_beta(xp, 0.5 * d, xp.full_like(d, 0.5), d / total, square / total,
                                   upper=False)
     value = xp.where(s < 0, tail, 1.0 - tail)
-    edge = xp.where(t == xp.inf, 1.0, xp.where(t == -xp.inf, 0.0, xp.nan))
+    edge = xp.where(t == xp.inf, 1.0, xp.where(t == -xp.inf, xp.zeros_like(t), xp.nan))
     edge = xp.where((df == xp.inf) & (t == t), 0.5 * erfc(xp, -t / math.sqrt(2.0)), edge)
     edge = xp.where((df <= 0) | (df != df), xp.nan, edge)
     return xp.where(valid, value, edge)
@@ -289,5 +290,5 @@ def student_t_cdf_by_df(xp, df, t):
     density_term = xp.exp((0.5 * d - 1.0) * xp.log(w) + 0.5 * xp.log(y)
                           - log_beta(xp, 0.5 * d, half)) / total
     tail = 0.5 * (0.5 * by_a + density_term)
-    edge = xp.where((df > 0) & (df == df) & (t == t), 0.0, xp.nan)
+    edge = xp.where((df > 0) & (df == df) & (t == t), xp.zeros_like(t), xp.nan)
     return xp.where(valid, xp.where(s < 0, tail, -tail), edge)
