@@ -186,6 +186,8 @@ CASES = [
       id="special.stdtr_df"),
     C("special.fdtr", lambda x: xg.special.fdtr(3.0, 5.0, x), positive(2, 3)),
     C("special.fdtrc", xg.special.fdtrc, positive(2, 3), positive(3), positive(2, 3), order=1),
+    C("special.gammaincinv", lambda y: xg.special.gammaincinv(1.7, xg.nn.sigmoid(y)),
+      normal(2, 3)),
     C("special.gamma", xg.special.gamma, positive(2, 3)),
     C("special.gamma", lambda x: xg.special.gamma(xg.tanh(x) * 0.4 - 0.5), normal(2, 3),
       id="special.gamma_negative"),

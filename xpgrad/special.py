@@ -45,5 +45,6 @@ from .ops.incomplete_gamma import __all__ as _incomplete
 from .ops.incomplete_beta import *  # noqa: F401,F403
 from .ops.incomplete_beta import __all__ as _incomplete_beta
 from .ops.gamma_function import gamma  # noqa: F401
+from .ops.incomplete_gamma_inverse import gammaincinv  # noqa: F401
 
-__all__ = sorted(_first + _more + _incomplete + _incomplete_beta + ["gamma"])
+__all__ = sorted(_first + _more + _incomplete + _incomplete_beta + ["gamma", "gammaincinv"])

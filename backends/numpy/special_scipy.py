@@ -134,11 +134,11 @@ def kernels():
     forwards are Newton/Halley steps, hundreds of array passes), ``erf``, ``erfc`` and ``ndtr``
     (series and ``erfc``'s fit, ~100 passes: 1.3 ms for 65536 numbers against SciPy's 0.8);
     SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
-    where SciPy's lose digits, take the formulas); ``betainc``, ``betaincc`` and ``stdtr``
-    and ``gamma`` (exact at small integers, where the generic ``exp(gammaln)`` is an ulp or
-    two off) (the generic continued fraction loops in Python, and loses up to 1e-11 relative to the
-    ``1 - I`` of its crossover where a or b is below 0.01; their derivatives stay generic).
-    (``log_ndtr``'s
+    where SciPy's lose digits, take the formulas); ``gamma`` (exact at small integers, where
+    the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``
+    and ``gammaincinv`` (the generic continued fraction and Newton steps loop in Python, and
+    the fraction loses up to 1e-11 relative to its crossover's ``1 - I`` where a or b is below
+    0.01; their derivatives stay generic). (``log_ndtr``'s
     kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
     from xpgrad.backend import Kernel
 
@@ -154,4 +154,6 @@ def kernels():
                                       saves=(0, 1, 2)),
             "special_betaincc": Kernel(_forward_of_several("betaincc"), _generic_vjps,
                                        saves=(0, 1, 2)),
-            "special_stdtr": Kernel(_forward_of_several("stdtr"), _generic_vjps, saves=(0, 1))}
+            "special_stdtr": Kernel(_forward_of_several("stdtr"), _generic_vjps, saves=(0, 1)),
+            "special_gammaincinv": Kernel(_forward_of_several("gammaincinv"), _generic_vjps,
+                                          saves=(0, "output"))}
