@@ -5,7 +5,7 @@ gradients of any order follow.
 >>> import xpgrad as xg
 >>> x = xg.asarray([0.5, 4.0], dtype=xg.float64)
 >>> [round(v, 10) for v in xg.grad(lambda x: xg.sum(gamma(x)))(x).tolist()]  # Gamma psi
-[-3.4802309069, 7.5343642367]
+[-3.4802309069, 7.5367060106]
 """
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ def betaincc(a, b, x, /):
 
     >>> import xpgrad as xg
     >>> f"{xg.special.betaincc(2.0, 3.0, xg.asarray(0.999, dtype=xg.float64)).item():.6e}"
-    '3.994001e-09'
+    '3.997000e-09'
     """
     a, b, x = _same_dtype("betaincc", [a, b, x], ("a", "b", "x"))
     return apply(_betaincc, a, b, x, names=("betaincc", "a", "b", "x"))
@@ -156,7 +156,7 @@ def stdtr(df, t, /):
     >>> import xpgrad as xg
     >>> t = xg.asarray([-2.0, 0.0], dtype=xg.float64)
     >>> [round(v, 12) for v in xg.special.stdtr(1.0, t).tolist()]   # Cauchy: 1/2 + atan(t)/pi
-    [0.147583617650, 0.5]
+    [0.14758361765, 0.5]
     """
     df, t = _same_dtype("stdtr", [df, t], ("df", "t"))
     return apply(_stdtr, df, t, names=("stdtr", "df", "t"))
