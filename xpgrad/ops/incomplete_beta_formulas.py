@@ -230,14 +230,14 @@ def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
 
     def evaluate(xp, a2, b2, x2, y2, swapped, eager):
         # past the crossover I = 1 - I_y(b, a): a's derivative is minus b's there, and so on
-        unswapped = _fraction_derivative(xp, a2, b2, x2, y2, wrt, eager)
-        if not eager and not readable(swapped):
-            other = _fraction_derivative(xp, a2, b2, x2, y2, 1 - wrt, eager)
-            return xp.where(swapped, -other, unswapped)
-        out = xp.asarray(unswapped, copy=True)
-        if bool(xp.any(swapped)):
-            out[swapped] = -_fraction_derivative(
-                xp, a2[swapped], b2[swapped], x2[swapped], y2[swapped], 1 - wrt, eager)
+        if not eager:
+            return xp.where(swapped, -_fraction_derivative(xp, a2, b2, x2, y2, 1 - wrt, eager),
+                            _fraction_derivative(xp, a2, b2, x2, y2, wrt, eager))
+        out = xp.zeros_like(x2)
+        for side, which, sign in ((~swapped, wrt, 1.0), (swapped, 1 - wrt, -1.0)):
+            if bool(xp.any(side)):
+                out[side] = sign * _fraction_derivative(xp, a2[side], b2[side], x2[side],
+                                                        y2[side], which, eager)
         return out
 
     return _on_interior(xp, a, b, x, y, evaluate, edge)
