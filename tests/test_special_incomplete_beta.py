@@ -287,3 +287,28 @@ def test_gammaincinv_gradients():
         xg.grad(lambda a: xg.sum(xg.special.gammaincinv(a, y)))(f64(2.0))
     with pytest.raises(TypeError, match=r"xg\.special\.gammaincinv: y must be"):
         xg.special.gammaincinv(2.0, "y")
+
+
+# -- modified Bessel functions -------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["i0", "i0e", "i1", "i1e"])
+def test_bessel_values_and_gradients(name):
+    from xpgrad.ops import bessel
+
+    x = np.concatenate([np.linspace(-40.0, 40.0, 801),
+                        [0.0, 1e-300, 29.99, 30.01, 700.0, 713.9, 800.0, 1e5, np.inf, -np.inf,
+                         np.nan]])
+    expected = getattr(sc, name)(x)
+    with np.errstate(all="ignore"):
+        generic = getattr(bessel, "_" + name)(npx, x)
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(generic[finite], expected[finite], rtol=3e-15, atol=0)
+    np.testing.assert_array_equal(generic[~finite], expected[~finite])
+    np.testing.assert_array_equal(getattr(xg.special, name)(f64(x)).numpy(), expected)
+    points = [-3.0, -0.4, 0.0, 0.7, 5.0] + ([35.0] if name.endswith("e") else [])
+    t = torch.tensor(points, dtype=torch.float64, requires_grad=True)
+    getattr(torch.special, name)(t).sum().backward()
+    ours = xg.grad(lambda v: xg.sum(getattr(xg.special, name)(v)))(f64(points)).numpy()
+    np.testing.assert_allclose(ours, t.grad.numpy(), rtol=1e-13, atol=1e-300)
+    check_grads(getattr(xg.special, name), [f64([p for p in points if p != 0.0])], order=2)
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: x must be"):
+        getattr(xg.special, name)("x")

@@ -134,8 +134,9 @@ def kernels():
     forwards are Newton/Halley steps, hundreds of array passes), ``erf``, ``erfc`` and ``ndtr``
     (series and ``erfc``'s fit, ~100 passes: 1.3 ms for 65536 numbers against SciPy's 0.8);
     SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
-    where SciPy's lose digits, take the formulas); ``gamma`` (exact at small integers, where
-    the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``
+    where SciPy's lose digits, take the formulas); ``i0``, ``i0e``, ``i1``, ``i1e`` (SciPy's
+    Chebyshev fits, one pass, against the generic series' 90); ``gamma`` (exact at small
+    integers, where the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``
     and ``gammaincinv`` (the generic continued fraction and Newton steps loop in Python, and
     the fraction loses up to 1e-11 relative to its crossover's ``1 - I`` where a or b is below
     0.01; their derivatives stay generic). (``log_ndtr``'s
@@ -150,6 +151,8 @@ def kernels():
             "special_ndtri": Kernel(_forward("ndtri"), _generic_vjp, saves=("output",)),
             "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,)),
             "special_gamma": Kernel(_forward("gamma"), _generic_vjp, saves=(0, "output")),
+            **{f"special_{name}": Kernel(_forward(name), _generic_vjp, saves=(0, "output"))
+               for name in ("i0", "i0e", "i1", "i1e")},
             "special_betainc": Kernel(_forward_of_several("betainc"), _generic_vjps,
                                       saves=(0, 1, 2)),
             "special_betaincc": Kernel(_forward_of_several("betaincc"), _generic_vjps,
