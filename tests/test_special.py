@@ -344,8 +344,9 @@ def test_readme_section_runs(capsys):
     """docs/special.md's example: the fitted Poisson rate is the sample mean."""
     import re
 
-    (code,) = re.findall(r"```python\n(.*?)```", section("Special functions: `xg.special`"),
-                         re.S)
+    # the page's first block (the p-values section's: tests/test_special_incomplete_beta.py)
+    code = re.findall(r"```python\n(.*?)```", section("Special functions: `xg.special`"),
+                      re.S)[0]
     namespace = {}
     exec(code, namespace)
     printed = float(capsys.readouterr().out.strip().strip("[]"))

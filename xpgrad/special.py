@@ -5,7 +5,11 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``log_ndtr`` (finite far in the left tail);
 - gamma family: ``gammaln`` (log|Gamma|, PyTorch's ``lgamma``), ``digamma`` and
   ``polygamma(n, x)``, each the derivative of the previous; the regularized incomplete gamma
-  functions ``gammainc`` and ``gammaincc`` (differentiable in x);
+  functions ``gammainc`` and ``gammaincc`` (differentiable in x) and ``gammaincinv``; ``gamma``
+  itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``;
+- the regularized incomplete beta function ``betainc`` and its complement ``betaincc``, and
+  the t and F distribution functions ``stdtr``, ``fdtr``, ``fdtrc`` (SciPy's hypothesis tests'
+  p-values: differentiable in x, and once in the shape parameters);
 - ``xlogy``, ``xlog1py`` (0 where x == 0), ``logit`` and ``expit`` (the sigmoid);
 - ``ndtri`` (the normal quantile), ``betaln``, ``multigammaln``, ``psi`` (digamma);
 - ``entr``, ``rel_entr``, ``kl_div`` (entropies and divergences), ``huber``, ``pseudo_huber``;
@@ -18,9 +22,11 @@ dispatch, so they differentiate on a tape too.
 float64 results agree with ``scipy.special`` to about 1e-14 relative (worse only next to the
 zeros of gammaln and digamma on the negative axis, where the absolute error stays ~1e-15);
 float32 inputs are computed in float64 and rounded. Integers come in as float32.
-The primitives live in ``xpgrad/ops/special.py``, ``special_more.py`` and
-``incomplete_gamma.py``, their formulas in ``xpgrad/ops/special_formulas.py`` and
-``incomplete_gamma_formulas.py``; the NumPy backend's faster kernels for the gamma family (and
+The primitives live in ``xpgrad/ops/special.py``, ``special_more.py``, ``gamma_function.py``,
+``bessel.py``, ``incomplete_gamma.py``, ``incomplete_gamma_inverse.py`` and
+``incomplete_beta.py``, their formulas in
+``xpgrad/ops/special_formulas.py``, ``incomplete_gamma_formulas.py`` and
+``incomplete_beta_formulas.py``; the NumPy backend's faster kernels for the gamma family (and
 SciPy's ufuncs where SciPy is installed) in ``backends/numpy/special.py`` and
 ``special_scipy.py``.
 
@@ -38,5 +44,12 @@ from .ops.special_more import *  # noqa: F401,F403
 from .ops.special_more import __all__ as _more
 from .ops.incomplete_gamma import *  # noqa: F401,F403
 from .ops.incomplete_gamma import __all__ as _incomplete
+from .ops.incomplete_beta import *  # noqa: F401,F403
+from .ops.incomplete_beta import __all__ as _incomplete_beta
+from .ops.gamma_function import gamma  # noqa: F401
+from .ops.incomplete_gamma_inverse import gammaincinv  # noqa: F401
+from .ops.bessel import *  # noqa: F401,F403
+from .ops.bessel import __all__ as _bessel
 
-__all__ = sorted(_first + _more + _incomplete)
+__all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel
+                 + ["gamma", "gammaincinv"])

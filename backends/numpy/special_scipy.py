@@ -88,6 +88,24 @@ def _forward(name, tail=None):
     return forward
 
 
+def _forward_of_several(name):
+    """``_forward`` for SciPy's ufunc ``name`` of several arguments of one float dtype (the
+    primitive's keywords, e.g. the names its errors quote, unused)."""
+    def forward(*args, **params):
+        sc = scipy_special()
+        if sc is None or any(getattr(v, "dtype", None) not in _FLOATS for v in args):
+            return None
+        out = np.asarray(getattr(sc, name)(*(np.asarray(v, np.float64) for v in args)))
+        if args[-1].dtype != out.dtype:
+            out = out.astype(args[-1].dtype)
+        return out, None
+    return forward
+
+
+def _generic_vjps(g, saved, *args, **params):
+    return (NotImplemented,) * len(args)
+
+
 def _erfc_tail(x):
     """``erfc`` right of 5 by the generic formula (3e-15 to its underflow near 27, where
     SciPy's is 3e-14 off by 20 and keeps few digits past 26)."""
@@ -116,7 +134,12 @@ def kernels():
     forwards are Newton/Halley steps, hundreds of array passes), ``erf``, ``erfc`` and ``ndtr``
     (series and ``erfc``'s fit, ~100 passes: 1.3 ms for 65536 numbers against SciPy's 0.8);
     SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
-    where SciPy's lose digits, take the formulas). (``log_ndtr``'s
+    where SciPy's lose digits, take the formulas); ``i0``, ``i0e``, ``i1``, ``i1e`` (SciPy's
+    Chebyshev fits, one pass, against the generic series' 90); ``gamma`` (exact at small
+    integers, where the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``
+    and ``gammaincinv`` (the generic continued fraction and Newton steps loop in Python, and
+    the fraction loses up to 1e-11 relative to its crossover's ``1 - I`` where a or b is below
+    0.01; their derivatives stay generic). (``log_ndtr``'s
     kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
     from xpgrad.backend import Kernel
 
@@ -126,4 +149,14 @@ def kernels():
             "special_ndtr": Kernel(_forward("ndtr", (lambda x: x < -20.0, _ndtr_tail)),
                                    _generic_vjp, saves=(0,)),
             "special_ndtri": Kernel(_forward("ndtri"), _generic_vjp, saves=("output",)),
-            "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,))}
+            "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,)),
+            "special_gamma": Kernel(_forward("gamma"), _generic_vjp, saves=(0, "output")),
+            **{f"special_{name}": Kernel(_forward(name), _generic_vjp, saves=(0, "output"))
+               for name in ("i0", "i0e", "i1", "i1e")},
+            "special_betainc": Kernel(_forward_of_several("betainc"), _generic_vjps,
+                                      saves=(0, 1, 2)),
+            "special_betaincc": Kernel(_forward_of_several("betaincc"), _generic_vjps,
+                                       saves=(0, 1, 2)),
+            "special_stdtr": Kernel(_forward_of_several("stdtr"), _generic_vjps, saves=(0, 1)),
+            "special_gammaincinv": Kernel(_forward_of_several("gammaincinv"), _generic_vjps,
+                                          saves=(0, "output"))}

@@ -57,9 +57,9 @@ _gammaincc = Primitive(
     lambda xp, g, ans, a, x: -g * _call(_density, xp, a, x), saves=(0, 1))
 
 
-def _arguments(name, a, x):
+def _arguments(name, a, x, names=("a", "x")):
     """``a`` and ``x`` as real floating tensors of one dtype (the wider one)."""
-    a, x = _pair(name, a, x, ("a", "x"))
+    a, x = _pair(name, a, x, names)
     if a.dtype != x.dtype:
         wide = a.dtype if a.dtype.itemsize > x.dtype.itemsize else x.dtype
         a, x = astype(a, wide, copy=False), astype(x, wide, copy=False)
