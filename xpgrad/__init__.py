@@ -71,7 +71,9 @@ _ON_FIRST_USE = ("data", "training", "distributions")   # the main job needs non
 
 
 _SPLIT = ("xg.unstack(t, axis=k) gives every slice of size one (the axis dropped; "
-          "xg.expand_dims(s, axis=k) puts it back), slicing t[:, i:j] any other piece")
+          "xg.expand_dims(s, axis=k) puts it back), slicing t[:, i:j] any other piece, and "
+          "NumPy's np.split(t, sections, axis=k) equal pieces, on the tapes (torch.split(t, "
+          "size, dim=k) is np.split(t, t.shape[k] // size, axis=k))")
 _NO_TAPE = ("nothing is recorded outside a `with xg.GradientTape()` block, so there is no "
             "switch to turn off; xg.stop_gradient(t) cuts one tensor from the tapes")
 #: PyTorch's namespace names a user reaches for, and where xpgrad has them
@@ -87,6 +89,12 @@ _PYTORCH_NAMES = {
                  "high, size=shape), rng.choice(n, p=probs)",
     "multinomial": _MULTINOMIAL,
     "enable_grad": _NO_TAPE,
+    "long": "xg.int64 (torch.long)", "int": "xg.int32 (torch.int)",
+    "float": "xg.float32 (torch.float)", "double": "xg.float64 (torch.double)",
+    **dict.fromkeys(("set_num_threads", "get_num_threads"),
+                    "import xpgrad.threads; xpgrad.threads.limit(n) sets the threads of BLAS, "
+                    "Numba and PyTorch (what xpgrad train --threads n does; .restore() undoes "
+                    "it)"),
     "clamp": "xg.clip(x, min, max) (the array API's name; t.clip(min, max) too)",
     "cholesky_solve": "xg.linalg.cholesky_solve(B, L, upper=False)",
     "cumsum": "xg.cumulative_sum(x, axis=k) (the array API's name)",
