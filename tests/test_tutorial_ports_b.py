@@ -13,8 +13,9 @@ import pytest
 import torch
 
 import xpgrad as xg
-from tutorial_models import (BLOCK, F64, VOCAB, Gpt, TorchGpt, TorchVae, Vae, nanogpt_lr,
-                             torch_copy, torch_vae_loss, vae_loss)
+from tutorial_models import (BLOCK, F64, S2S_HIDDEN, S2S_VOCAB, VOCAB, Gpt, Seq2Seq, TorchGpt,
+                             TorchSeq2Seq, TorchVae, Vae, nanogpt_lr, reversal_batch, torch_copy,
+                             torch_vae_loss, vae_loss)
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
@@ -190,3 +191,36 @@ def test_dcgan_steps_as_torchs_critic_first_then_generator_through_the_updated_c
         for key, value in ref.state_dict().items():
             np.testing.assert_allclose(ours.torch_state_dict()[key], value.numpy(), rtol=1e-10,
                                        atol=1e-13)
+
+
+def test_seq2seq_with_additive_attention_and_teacher_forcing_is_torchs_and_learns(one_thread):
+    model = Seq2Seq(xg.random.default_rng(0))
+    ref = torch_copy(model, TorchSeq2Seq())
+    data = np.random.default_rng(0)
+    src, dec_in, target = reversal_batch(data, 8)
+    with xg.GradientTape() as tape:
+        logits = model(xg.asarray(src), xg.asarray(dec_in))
+        loss = xg.losses.softmax_cross_entropy(logits, xg.asarray(target))
+    grads = tape.gradient(loss, model.trainable_variables)
+    ref_loss = torch.nn.functional.cross_entropy(
+        ref(torch.tensor(src), torch.tensor(dec_in)).reshape(-1, S2S_VOCAB),
+        torch.tensor(target).reshape(-1))
+    ref_loss.backward()
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-12)
+    ours = _torch_layout(model, grads)
+    for key, p in ref.named_parameters():
+        # the GRUs' r and z biases are one Variable here (bias_ih + bias_hh), written into
+        # bias_ih: torch's bias_hh gradient there equals its bias_ih gradient
+        keep = slice(2 * S2S_HIDDEN, None) if "bias_hh" in key else slice(None)
+        np.testing.assert_allclose(ours[key][keep], p.grad.numpy()[keep], rtol=1e-9,
+                                   atol=1e-12)
+    opt = xg.optim.Adam(1e-2)
+    for _ in range(120):
+        src, dec_in, target = reversal_batch(data, 32)
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(xg.asarray(src), xg.asarray(dec_in)),
+                                                   xg.asarray(target))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                model.trainable_variables))
+    src, _, target = reversal_batch(data, 64)
+    assert np.mean(model.greedy(xg.asarray(src)).numpy() == target) > 0.6    # chance: 1/7

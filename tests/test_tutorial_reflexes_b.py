@@ -18,6 +18,7 @@ RNG = np.random.default_rng(3)
     ("xg", "set_num_threads", "xpgrad.threads.limit(n)"),
     ("xg", "get_num_threads", "xpgrad.threads.limit(n)"),
     ("xg", "split", "np.split(t, t.shape[k] // size, axis=k)"),
+    ("xg", "bmm", "a @ b (xg.matmul"), ("xg", "mm", "a @ b (xg.matmul"),
     ("tensor", "split", "np.split(t, t.shape[k] // size, axis=k)"),
     ("tensor", "chunk", "np.split(t, n, axis=k)"),
     ("tensor", "eq", "t == other"), ("tensor", "ne", "t != other"),
@@ -119,3 +120,13 @@ def test_batches_takes_batch_size_and_rng_by_keyword_or_position():
         xg.data.batches(10)
     with pytest.raises(TypeError, match="takes n, batch_size and rng, got 4 positional"):
         xg.data.batches(10, 4, None, True)
+
+
+def test_functional_dropout_names_rate_for_torchs_p():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'p'; xpgrad calls it rate="):
+        xg.nn.dropout(xg.ones(4), p=0.1)
+    with pytest.raises(TypeError, match="'inplace': xpgrad's layers never change their input"):
+        xg.nn.dropout(xg.ones(4), 0.1, inplace=True)
+    kept = xg.nn.dropout(xg.ones(10000), rate=0.1, rng=0).numpy()
+    assert set(np.round(kept, 6)) == {0.0, round(1 / 0.9, 6)}
+    assert np.mean(kept == 0) == pytest.approx(0.1, abs=0.02)

@@ -179,3 +179,99 @@ def torch_copy(model, ref):
     ref.double().load_state_dict({k: torch.as_tensor(np.asarray(v))
                                   for k, v in model.torch_state_dict().items()})
     return ref
+
+
+S2S_VOCAB, S2S_LEN, S2S_EMBD, S2S_HIDDEN = 10, 5, 8, 16
+
+
+class BahdanauAttention(xg.nn.Module):
+    """Additive attention: ``v . tanh(W1 query + W2 values)`` scores, softmax over time."""
+
+    def __init__(self, rng):
+        super().__init__()
+        self.W1 = xg.nn.Linear(S2S_HIDDEN, S2S_HIDDEN, rng=rng, dtype=F64)
+        self.W2 = xg.nn.Linear(S2S_HIDDEN, S2S_HIDDEN, rng=rng, dtype=F64)
+        self.V = xg.nn.Linear(S2S_HIDDEN, 1, rng=rng, dtype=F64)
+
+    def forward(self, query, values):                 # (B, H), (B, T, H)
+        score = self.V(xg.tanh(self.W1(xg.expand_dims(query, axis=1)) + self.W2(values)))
+        weights = xg.nn.softmax(score, axis=1)        # (B, T, 1)
+        return xg.sum(weights * values, axis=1), weights
+
+
+class Seq2Seq(xg.nn.Module):
+    """A GRU encoder, and a GRUCell decoder fed its embedded token and the attention context;
+    ``forward`` is teacher forcing (the true previous token in), ``greedy`` feeds back its own
+    argmax."""
+
+    def __init__(self, rng):
+        super().__init__()
+        self.enc_emb = xg.nn.Embedding(S2S_VOCAB, S2S_EMBD, rng=rng, dtype=F64)
+        self.encoder = xg.nn.GRU(S2S_EMBD, S2S_HIDDEN, batch_first=True, rng=rng, dtype=F64)
+        self.dec_emb = xg.nn.Embedding(S2S_VOCAB, S2S_EMBD, rng=rng, dtype=F64)
+        self.attn = BahdanauAttention(rng)
+        self.cell = xg.nn.GRUCell(S2S_EMBD + S2S_HIDDEN, S2S_HIDDEN, rng=rng, dtype=F64)
+        self.out = xg.nn.Linear(S2S_HIDDEN, S2S_VOCAB, rng=rng, dtype=F64)
+
+    def _step(self, token, h, memory):
+        context, _ = self.attn(h, memory)
+        h = self.cell(xg.concat([self.dec_emb(token), context], axis=-1), h)
+        return self.out(h), h
+
+    def forward(self, src, dec_in):
+        memory, h = self.encoder(self.enc_emb(src))
+        h, logits = h[0], []
+        for t in range(dec_in.shape[1]):
+            step_logits, h = self._step(dec_in[:, t], h, memory)
+            logits.append(step_logits)
+        return xg.stack(logits, axis=1)
+
+    def greedy(self, src, start=1):
+        memory, h = self.encoder(self.enc_emb(src))
+        h, token, out = h[0], xg.full((src.shape[0],), start, dtype=xg.int64), []
+        for _ in range(src.shape[1]):
+            logits, h = self._step(token, h, memory)
+            token = xg.argmax(logits, axis=-1)
+            out.append(token)
+        return xg.stack(out, axis=1)
+
+
+class TorchBahdanauAttention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.W1 = torch.nn.Linear(S2S_HIDDEN, S2S_HIDDEN)
+        self.W2 = torch.nn.Linear(S2S_HIDDEN, S2S_HIDDEN)
+        self.V = torch.nn.Linear(S2S_HIDDEN, 1)
+
+    def forward(self, query, values):
+        weights = torch.softmax(self.V(torch.tanh(self.W1(query.unsqueeze(1)) + self.W2(values))),
+                                dim=1)
+        return torch.bmm(weights.transpose(1, 2), values).squeeze(1), weights
+
+
+class TorchSeq2Seq(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc_emb = torch.nn.Embedding(S2S_VOCAB, S2S_EMBD)
+        self.encoder = torch.nn.GRU(S2S_EMBD, S2S_HIDDEN, batch_first=True)
+        self.dec_emb = torch.nn.Embedding(S2S_VOCAB, S2S_EMBD)
+        self.attn = TorchBahdanauAttention()
+        self.cell = torch.nn.GRUCell(S2S_EMBD + S2S_HIDDEN, S2S_HIDDEN)
+        self.out = torch.nn.Linear(S2S_HIDDEN, S2S_VOCAB)
+
+    def forward(self, src, dec_in):
+        memory, h = self.encoder(self.enc_emb(src))
+        h, logits = h[0], []
+        for t in range(dec_in.shape[1]):
+            context, _ = self.attn(h, memory)
+            h = self.cell(torch.cat([self.dec_emb(dec_in[:, t]), context], dim=-1), h)
+            logits.append(self.out(h))
+        return torch.stack(logits, dim=1)
+
+
+def reversal_batch(rng, n):
+    """Digits 3-9 to be reversed; the decoder's input is the target shifted right after the
+    start token 1 (teacher forcing)."""
+    src = rng.integers(3, S2S_VOCAB, size=(n, S2S_LEN))
+    target = src[:, ::-1].copy()
+    return src, np.concatenate([np.ones((n, 1), np.int64), target[:, :-1]], axis=1), target

@@ -89,6 +89,7 @@ _PYTORCH_NAMES = {
                  "high, size=shape), rng.choice(n, p=probs)",
     "multinomial": _MULTINOMIAL,
     "enable_grad": _NO_TAPE,
+    **dict.fromkeys(("bmm", "mm"), "a @ b (xg.matmul; batched over the leading axes)"),
     "long": "xg.int64 (torch.long)", "int": "xg.int32 (torch.int)",
     "float": "xg.float32 (torch.float)", "double": "xg.float64 (torch.double)",
     **dict.fromkeys(("set_num_threads", "get_num_threads"),
