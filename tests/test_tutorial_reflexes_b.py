@@ -130,3 +130,33 @@ def test_functional_dropout_names_rate_for_torchs_p():
     kept = xg.nn.dropout(xg.ones(10000, dtype=xg.float64), rate=0.1, rng=0).numpy()
     np.testing.assert_allclose(kept[kept != 0], 1 / 0.9, rtol=1e-15)
     assert np.mean(kept == 0) == pytest.approx(0.1, abs=0.02)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("init_process_group", "dist.init()"), ("destroy_process_group", "finalized"),
+    ("is_initialized", "dist.size() > 1"), ("get_rank", "dist.rank()"),
+    ("get_world_size", "dist.size()"), ("all_reduce", "dist.allreduce(t, op='sum')"),
+    ("DistributedDataParallel", "dist.DistributedGradientTape(tape)"),
+    ("DDP", "dist.broadcast_variables(model)"), ("DistributedSampler", "dist.share(idx)"),
+])
+def test_torch_distributed_names_point_at_xpgrads(name, hint):
+    """PyTorch's DDP tutorial, ported: its names on ``xpgrad.distributed``."""
+    from xpgrad import distributed as dist
+
+    with pytest.raises(AttributeError) as err:
+        getattr(dist, name)
+    assert hint in str(err.value) and repr(name) in str(err.value)
+    assert not hasattr(dist, name)
+    with pytest.raises(AttributeError, match="'no_such_thing'$"):
+        dist.no_such_thing
+    for on_nn in ("parallel", "DataParallel", "DistributedDataParallel"):
+        with pytest.raises(AttributeError, match="xpgrad.distributed's"):
+            getattr(xg.nn, on_nn)
+
+
+def test_the_hinted_world_calls_answer_as_torchs_on_one_process():
+    from xpgrad import distributed as dist
+
+    assert dist.init() is dist.init()
+    assert (dist.rank(), dist.size()) == (0, 1)
+    assert dist.allreduce(xg.asarray([1.0, 2.0]), op="sum").tolist() == [1.0, 2.0]
