@@ -18,6 +18,9 @@ RNG = np.random.default_rng(3)
     ("xg", "set_num_threads", "xpgrad.threads.limit(n)"),
     ("xg", "get_num_threads", "xpgrad.threads.limit(n)"),
     ("xg", "split", "np.split(t, t.shape[k] // size, axis=k)"),
+    ("xg", "randn_like", "rng.normal(size=t.shape, dtype=t.dtype)"),
+    ("random", "randn_like", "rng.normal(size=t.shape, dtype=t.dtype)"),
+    ("xg", "rand_like", "rng.random(size=t.shape, dtype=t.dtype)"),
     ("xg", "bmm", "a @ b (xg.matmul"), ("xg", "mm", "a @ b (xg.matmul"),
     ("tensor", "split", "np.split(t, t.shape[k] // size, axis=k)"),
     ("tensor", "chunk", "np.split(t, n, axis=k)"),
@@ -31,7 +34,7 @@ RNG = np.random.default_rng(3)
                                         "targets)"),
 ])
 def test_ported_names_point_at_xpgrads(owner, name, hint):
-    obj = {"xg": xg, "tensor": xg.ones(2), "losses": xg.losses}[owner]
+    obj = {"xg": xg, "tensor": xg.ones(2), "losses": xg.losses, "random": xg.random}[owner]
     with pytest.raises(AttributeError) as err:
         getattr(obj, name)
     assert hint in str(err.value) and repr(name) in str(err.value)
@@ -61,11 +64,16 @@ def test_the_comparison_hints_count_as_torchs_accuracy_line():
     assert correct == ref.eq(torch.tensor(target).view_as(ref)).sum().item()
 
 
-def test_the_normal_hint_draws_in_the_variables_dtype():
-    """nanoGPT's ``torch.nn.init.normal_(p, mean=0.0, std=0.02)``."""
+def test_the_normal_hints_draw_in_the_tensors_dtype():
+    """nanoGPT's ``torch.nn.init.normal_(p, mean=0.0, std=0.02)``, the VAE's
+    ``torch.randn_like(std)``."""
     v = xg.Variable(xg.zeros((400, 50)))
-    v.assign(xg.random.default_rng(0).normal(0.0, 0.02, size=v.shape, dtype=v.dtype))
+    rng = xg.random.default_rng(0)
+    v.assign(rng.normal(0.0, 0.02, size=v.shape, dtype=v.dtype))
     assert v.dtype == xg.float32 and float(xg.std(v)) == pytest.approx(0.02, rel=0.02)
+    std = xg.ones((300, 40), dtype=xg.float64)
+    eps = rng.normal(size=std.shape, dtype=std.dtype)
+    assert eps.dtype == xg.float64 and float(xg.std(eps)) == pytest.approx(1.0, rel=0.03)
 
 
 def test_the_threads_hint_limits_blas(thread_counts_kept):

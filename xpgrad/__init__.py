@@ -151,7 +151,10 @@ _PYTORCH_NAMES = {
              f"; {ours}" for name, ours in (
                  ("randn", "rng.normal(size=shape)"), ("rand", "rng.random(size=shape)"),
                  ("randint", "rng.integers(low, high, size=shape)"),
-                 ("randperm", "rng.permutation(n)"))},
+                 ("randperm", "rng.permutation(n)"),
+                 ("randn_like", "rng.normal(size=t.shape, dtype=t.dtype) (a VAE's eps)"),
+                 ("rand_like", "rng.random(size=t.shape, dtype=t.dtype)"),
+                 ("randint_like", "rng.integers(low, high, size=t.shape)"))},
 }
 #: JAX's (and NumPy's) names a JAX user reaches for, and where xpgrad has them
 _JAX_NAMES = {
