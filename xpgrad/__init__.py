@@ -71,7 +71,9 @@ _ON_FIRST_USE = ("data", "training", "distributions")   # the main job needs non
 
 
 _SPLIT = ("xg.unstack(t, axis=k) gives every slice of size one (the axis dropped; "
-          "xg.expand_dims(s, axis=k) puts it back), slicing t[:, i:j] any other piece")
+          "xg.expand_dims(s, axis=k) puts it back), slicing t[:, i:j] any other piece, and "
+          "NumPy's np.split(t, sections, axis=k) equal pieces, on the tapes (torch.split(t, "
+          "size, dim=k) is np.split(t, t.shape[k] // size, axis=k))")
 _NO_TAPE = ("nothing is recorded outside a `with xg.GradientTape()` block, so there is no "
             "switch to turn off; xg.stop_gradient(t) cuts one tensor from the tapes")
 #: PyTorch's namespace names a user reaches for, and where xpgrad has them
@@ -87,6 +89,13 @@ _PYTORCH_NAMES = {
                  "high, size=shape), rng.choice(n, p=probs)",
     "multinomial": _MULTINOMIAL,
     "enable_grad": _NO_TAPE,
+    **dict.fromkeys(("bmm", "mm"), "a @ b (xg.matmul; batched over the leading axes)"),
+    "long": "xg.int64 (torch.long)", "int": "xg.int32 (torch.int)",
+    "float": "xg.float32 (torch.float)", "double": "xg.float64 (torch.double)",
+    **dict.fromkeys(("set_num_threads", "get_num_threads"),
+                    "import xpgrad.threads; xpgrad.threads.limit(n) sets the threads of BLAS, "
+                    "Numba and PyTorch (what xpgrad train --threads n does; .restore() undoes "
+                    "it)"),
     "clamp": "xg.clip(x, min, max) (the array API's name; t.clip(min, max) too)",
     "cholesky_solve": "xg.linalg.cholesky_solve(B, L, upper=False)",
     "cumsum": "xg.cumulative_sum(x, axis=k) (the array API's name)",
@@ -142,7 +151,10 @@ _PYTORCH_NAMES = {
              f"; {ours}" for name, ours in (
                  ("randn", "rng.normal(size=shape)"), ("rand", "rng.random(size=shape)"),
                  ("randint", "rng.integers(low, high, size=shape)"),
-                 ("randperm", "rng.permutation(n)"))},
+                 ("randperm", "rng.permutation(n)"),
+                 ("randn_like", "rng.normal(size=t.shape, dtype=t.dtype) (a VAE's eps)"),
+                 ("rand_like", "rng.random(size=t.shape, dtype=t.dtype)"),
+                 ("randint_like", "rng.integers(low, high, size=t.shape)"))},
 }
 #: JAX's (and NumPy's) names a JAX user reaches for, and where xpgrad has them
 _JAX_NAMES = {

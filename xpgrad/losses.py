@@ -39,6 +39,12 @@ _PYTORCH_NAMES = {
     "huber_loss": "xg.losses.huber(prediction, target, delta=)",
     "binary_cross_entropy_with_logits": "xg.losses.sigmoid_cross_entropy_with_logits(logits, "
                                         "targets)",
+    # softmax_cross_entropy's twin by name (TensorFlow 1's tf.losses.sigmoid_cross_entropy);
+    # without the hint Python suggests binary_cross_entropy, which takes probabilities
+    "sigmoid_cross_entropy": "xg.losses.sigmoid_cross_entropy_with_logits(logits, targets) "
+                             "(logits first; TensorFlow 1's takes the labels first; "
+                             "xg.losses.binary_cross_entropy(probs, targets) takes "
+                             "probabilities)",
 }
 
 _FIRST = "; the prediction comes first here, where Keras' loss(y_true, y_pred) takes it second"

@@ -326,6 +326,8 @@ _JAX_NAMES = {
         ("exponential", "rng.exponential(scale, size=shape)"),
         ("randn", "rng.normal(size=shape) (NumPy's legacy randn(*shape))"),
         ("rand", "rng.random(size=shape) (NumPy's legacy rand(*shape))"),
+        ("randn_like", "rng.normal(size=t.shape, dtype=t.dtype) (torch.randn_like(t))"),
+        ("rand_like", "rng.random(size=t.shape, dtype=t.dtype) (torch.rand_like(t))"),
         ("RandomState", "NumPy's legacy RandomState(seed) is default_rng(seed) here"),
         ("categorical", "xg.distributions.Categorical(logits=logits).sample(shape, rng=rng)"))},
     "multinomial": MULTINOMIAL,

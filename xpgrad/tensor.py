@@ -176,15 +176,11 @@ class Tensor(TensorMethods, TorchInPlaceMethods, TensorProtocols):
         >>> target.tolist()
         [3.0, 4.0]
         """
-        from .views import data_view
-
-        return data_view(self)
+        return _data_view(self)
 
     @data.setter
     def data(self, value):
-        from .views import DETACHED, View
-
-        if value.__class__ is View and value._base is self and value._how[0] is DETACHED:
+        if value.__class__ is _View and value._base is self and value._how[0] is _DETACHED:
             return                               # ``t.data op= y``: written through already
         assign = getattr(self, "assign", None)
         if assign is None:
@@ -346,3 +342,5 @@ def _keyed(data, backend, key) -> Tensor:
 
 
 from .variable import Variable  # noqa: E402,F401  (re-exported; it subclasses Tensor)
+# last: views.py imports this module's Tensor (t.data's view, read on every call)
+from .views import DETACHED as _DETACHED, View as _View, data_view as _data_view  # noqa: E402

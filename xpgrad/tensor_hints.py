@@ -39,7 +39,10 @@ PYTORCH_NAMES = {
     "masked_fill": "xg.where(mask, value, t) (a new tensor: where mask is true, value)",
     **dict.fromkeys(("split", "chunk"),
                     "xg.unstack(t, axis=k) gives every slice of size one (the axis dropped), "
-                    "slicing t[:, i:j] any other piece"),
+                    "slicing t[:, i:j] any other piece, and NumPy's np.split(t, sections, "
+                    "axis=k) equal pieces, on the tapes (torch's t.split(size, dim=k) is "
+                    "np.split(t, t.shape[k] // size, axis=k); t.chunk(n, k) is np.split(t, n, "
+                    "axis=k))"),
     **{name: f"xg.{name}(t) (a Tensor has the array API's few methods; its functions are "
              "xpgrad's)"
        for name in ("exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "sin",
@@ -92,6 +95,15 @@ PYTORCH_NAMES = {
                   "must)",
     "type": "t.astype(dtype) casts (t.dtype is the dtype)",
     "multinomial": MULTINOMIAL,
+    **{name: f"t {op} other (the operator; xg.{fn})" for name, op, fn in (
+        ("eq", "==", "equal"), ("ne", "!=", "not_equal"), ("lt", "<", "less"),
+        ("le", "<=", "less_equal"), ("gt", ">", "greater"), ("ge", ">=", "greater_equal"))},
+    "view_as": "t.reshape(other.shape)",
+    **dict.fromkeys(("normal_", "uniform_"),
+                    "draws come from a generator, rng = xg.random.default_rng(seed): "
+                    "v.assign(rng.normal(mean, std, size=v.shape, dtype=v.dtype)) (uniform: "
+                    "rng.uniform(low, high, ...)), or give the layer init=xg.nn.init.normal(mean, "
+                    "stddev)"),
     "lerp_": "a soft update is x += weight * (end - x) (x.add_(end - x, alpha=weight)); "
              "a target network's: target.data.add_(online - target, alpha=tau), or "
              "target.assign(tau * online + (1 - tau) * target)",

@@ -60,16 +60,19 @@ def normalized(ds: Dataset) -> Dataset:
                    ds.y_test, ds.image_shape, ds.n_classes)
 
 
-def batches(n, batch_size, rng=None, *, drop_remainder=False, **unexpected):
-    """Index arrays covering ``range(n)`` in batches; shuffled when ``rng`` (a NumPy Generator,
-    or an ``xg.random.Generator``, which draws from one). ``drop_remainder=True`` leaves out a
+def batches(n, *batch_size_rng, batch_size=None, rng=None, drop_remainder=False,
+            **unexpected):
+    """Index arrays covering ``range(n)`` in batches of ``batch_size`` (positional or keyword,
+    as is ``rng``, third); shuffled when ``rng`` (a NumPy Generator, or an
+    ``xg.random.Generator``, which draws from one). ``drop_remainder=True`` leaves out a
     last batch shorter than ``batch_size`` (TensorFlow's ``batch(..., drop_remainder=True)``,
     PyTorch's ``drop_last=True``): every batch has one shape, so an ``xg.function`` step
-    traces once.
+    traces once. The arrays are indexed by the caller: ``batches(x, y, batch_size=64)`` is a
+    TypeError showing ``batches(len(x), 64)`` and ``x[idx], y[idx]``.
 
     >>> [b.tolist() for b in batches(5, 2)]
     [[0, 1], [2, 3], [4]]
-    >>> [b.tolist() for b in batches(5, 2, drop_remainder=True)]
+    >>> [b.tolist() for b in batches(5, batch_size=2, drop_remainder=True)]
     [[0, 1], [2, 3]]
     """
     from .._args import flag
@@ -81,14 +84,29 @@ def batches(n, batch_size, rng=None, *, drop_remainder=False, **unexpected):
                         "xg.random.default_rng(seed)), PyTorch's shuffle=True and a seed in one "
                         "argument, and yields index arrays: for idx in xg.data.batches(len(x), "
                         "32, rng): x[idx], y[idx]")
-    drop_remainder = flag(drop_remainder, "drop_remainder", "batches")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1 (an integer), got {batch_size!r}")
+    if hasattr(n, "__len__") and batch_size_rng and hasattr(batch_size_rng[0], "__len__"):
+        raise TypeError("batches() takes the number of examples, not the arrays, and yields "
+                        "index arrays: batches(x, y, batch_size=64) is for idx in "
+                        "xg.data.batches(len(x), 64, rng): xb, yb = x[idx], y[idx]")
+    if len(batch_size_rng) > 2:
+        raise TypeError(f"batches() takes n, batch_size and rng, got {1 + len(batch_size_rng)} "
+                        "positional arguments")
+    keywords = {"batch_size": batch_size, "rng": rng}
+    for name, value in zip(keywords, batch_size_rng):
+        if keywords[name] is not None:
+            raise TypeError(f"batches() got multiple values for argument {name!r}")
+        keywords[name] = value
+    batch_size, rng = keywords["batch_size"], keywords["rng"]
     if hasattr(n, "__len__"):               # the data set itself (torch's DataLoader takes it)
         shape = getattr(n, "shape", None)
         raise TypeError(f"n is the number of examples: pass len(x), got a "
                         f"{type(n).__name__}" + (f" of shape {shape}" if shape else ""))
+    if batch_size is None:
+        raise TypeError("batches() needs batch_size: xg.data.batches(len(x), 32, rng)")
+    drop_remainder = flag(drop_remainder, "drop_remainder", "batches")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 (an integer), got {batch_size!r}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be a count >= 0 (an integer), got {n!r}")
     from ..random import Generator

@@ -149,3 +149,31 @@ def allreduce(tensor, op="mean"):
             buf /= w.size
     return _wrap(xp.reshape(xp.asarray(buf, dtype=dtype), tuple(tensor._data.shape)),
                  tensor._backend)
+
+
+_DDP = ("there is no model wrapper: dist.broadcast_variables(model) once (DDP's constructor "
+        "does it), then each step dist.DistributedGradientTape(tape).gradient(loss, "
+        "model.trainable_variables, weight=len(mine)) averages the gradients (or wrap the "
+        "optimizer: dist.DistributedOptimizer(opt))")
+#: torch.distributed's names a user porting PyTorch's DDP tutorial types, and xpgrad's way
+_PYTORCH_NAMES = {
+    "init_process_group": "dist.init() (MPI under mpiexec or srun; no backend, address or "
+                          "port to give)",
+    "destroy_process_group": "nothing to call: MPI is finalized when the process exits",
+    "is_initialized": "dist.init() may be called again (it returns the same world); "
+                      "dist.size() > 1 says whether other ranks take part",
+    "get_rank": "dist.rank()", "get_world_size": "dist.size()",
+    "all_reduce": "dist.allreduce(t, op='sum') returns a new tensor (torch's all_reduce sums "
+                  "in place; xpgrad's default op is 'mean')",
+    "DistributedDataParallel": _DDP, "DDP": _DDP,
+    "DistributedSampler": "every rank draws the same global batches, for idx in "
+                          "xg.data.batches(len(x), batch_size, rng) with one seed, and takes "
+                          "its share, mine = dist.share(idx): the run follows the "
+                          "single-process one (DistributedSampler deals out the epoch instead)",
+}
+
+
+def __getattr__(name):
+    from .._args import no_module_attribute
+
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))

@@ -101,6 +101,10 @@ __all__ = _activations.__all__ + [
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
+    **dict.fromkeys(("parallel", "DataParallel", "DistributedDataParallel"),
+                    "data-parallel training is xpgrad.distributed's (docs/distributed.md): "
+                    "dist.broadcast_variables(model), then dist.DistributedGradientTape(tape)"
+                    ".gradient(loss, model.trainable_variables, weight=len(mine))"),
     "ParameterList": "a Module finds the Variables in a plain list attribute (nested too): "
                      "self.weights = [xg.Variable(...), ...]",
     "ParameterDict": "a Module finds the Variables in a plain dict attribute (nested too): "

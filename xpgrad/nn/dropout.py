@@ -69,7 +69,7 @@ class Dropout(Module):
         return f", rate={self.rate}"
 
 
-def dropout(x, rate: float = 0.5, training: bool = True, *, rng=None):
+def dropout(x, rate: float = 0.5, training: bool = True, *, rng=None, **unexpected):
     """Functional dropout (``torch.nn.functional.dropout(x, p, training)``): in training, zero
     each entry of ``x`` with probability ``rate`` and scale the kept ones by ``1 / (1 -
     rate)``; otherwise return ``x``. ``rng``: a Generator (its draws advance), an int seed (the
@@ -82,6 +82,10 @@ def dropout(x, rate: float = 0.5, training: bool = True, *, rng=None):
     >>> xg.nn.dropout(xg.ones(3), 0.25, training=False).tolist()
     [1.0, 1.0, 1.0]
     """
+    if unexpected:                        # F.dropout(x, p=0.1): PyTorch's name, pointed at
+        key = next(iter(unexpected))
+        raise TypeError(f"dropout() got an unexpected keyword argument {key!r}"
+                        + _checks._TORCH_KEYWORDS.get(key, ""))
     layer = Dropout(rate, rng=rng, name="dropout")
     layer.training = flag(training, "training", "dropout")
     return layer(x)

@@ -63,7 +63,8 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
 
     def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, clipnorm=None,
                  clipvalue=None, name=None, **unknown):
-        if unknown:
+        if unknown:                  # PyTorch's groups first: AdamW(groups, lr=..., betas=...)
+            self._as_schedule(learning_rate)
             refuse(type(self).__name__, unknown)
         self._schedule = self._as_schedule(learning_rate)
         self.weight_decay = weight_decay

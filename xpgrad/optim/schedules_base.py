@@ -117,6 +117,13 @@ def fitting_constant_rate(optimizer):
     return lr if lr.__class__ is float and 0.0 <= lr <= FLOAT32_MAX else None
 
 
+#: what PyTorch's parameter groups are here (optimizer.py checks for them first too)
+PARAM_GROUPS = ("an optimizer takes no parameter groups (PyTorch's AdamW([{'params': ..., "
+                "'weight_decay': 0.1}, ...], lr=...)): make one optimizer per group, "
+                "AdamW(lr, weight_decay=0.1) and AdamW(lr, weight_decay=0.0), and give each "
+                "its group's (gradient, variable) pairs in apply_gradients (docs/training.md)")
+
+
 def as_schedule(learning_rate):
     """A callable of the step from a number (checked: finite, >= 0) or a callable (its values
     are checked where the optimizer uses them).
@@ -143,6 +150,9 @@ def as_schedule(learning_rate):
                         "SGD(model.parameters(), lr)): give it the learning rate, e.g. "
                         "SGD(0.01), and the variables to apply_gradients(zip(grads, "
                         "model.trainable_variables))")
+    if isinstance(learning_rate, (list, tuple)) and learning_rate \
+            and all(isinstance(group, dict) for group in learning_rate):
+        raise TypeError(PARAM_GROUPS)
     if callable(learning_rate):
         return learning_rate
     if isinstance(learning_rate, Variable):
