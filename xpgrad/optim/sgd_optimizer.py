@@ -55,8 +55,13 @@ class SGD(Optimizer):
             velocity = self._optional_slot(be, state, "velocity", param)
         # run()'s kernel lookup inline (per variable per step)
         kernel = be.kernels.get("sgd_update") if be.kernels else None
+        if kernel is not None and param.nbytes <= kernel.declines_upto:
+            kernel = None
         if kernel is None or kernel.forward(param, grad, velocity, lr=lr, momentum=momentum,
                                             nesterov=self.nesterov,
                                             weight_decay=self.weight_decay) is None:
-            sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
-                               nesterov=self.nesterov, weight_decay=self.weight_decay)
+            if velocity is None and not self.weight_decay:
+                param -= lr * grad      # the generic rule's plain update, without its keywords
+            else:
+                sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
+                                   nesterov=self.nesterov, weight_decay=self.weight_decay)
