@@ -44,9 +44,7 @@ class SGD(Optimizer):
     def _fold(self, param, product, lr):
         if product is None or product.computed():
             return False
-        from ..jit.sgd_gemm import gemm_update
-
-        return gemm_update(param, product.a, product.b, -lr)
+        return _gemm_update(param, product.a, product.b, -lr)
 
     def _update(self, be, param, grad, state, lr):
         velocity = state.get("velocity")
@@ -65,3 +63,13 @@ class SGD(Optimizer):
             else:
                 sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
                                    nesterov=self.nesterov, weight_decay=self.weight_decay)
+
+
+def _gemm_update(param, a, b, alpha):
+    """``jit.sgd_gemm.gemm_update``, imported on first use (xpgrad.jit imports the optimizers)
+    and then called directly: an import statement per call cost a microsecond per step."""
+    global _gemm_update
+    from ..jit.sgd_gemm import gemm_update
+
+    _gemm_update = gemm_update
+    return gemm_update(param, a, b, alpha)
