@@ -17,7 +17,8 @@ import threading
 from types import MappingProxyType
 
 from .backend import MixedBackendError, current_backend
-from .tensor import Tensor, Variable
+from .residuals import _SMALL
+from .tensor import Tensor, Variable, _keyed
 
 
 class _TapeState(threading.local):
@@ -55,7 +56,7 @@ def unary_applier(prim):
     def apply_to(x, /):
         if x.__class__ is not Tensor:
             if x.__class__ is View:
-                return apply_to(x._plain())
+                return apply_to(_plain_for_tape(x))
             return apply_general(prim, (x,), _NO_PARAMS)
         be = x._backend
         raw = x._data
@@ -118,7 +119,7 @@ def binary_applier(prim):
             elif y.__class__ in _tensor_classes and y._backend is be:   # x @ w: a Variable
                 r1 = y._data
             elif y.__class__ is View:
-                return apply_to(x, y._plain())
+                return apply_to(x, _plain_for_tape(y))
             else:
                 return apply_general(prim, (x, y), _NO_PARAMS)
         elif y.__class__ is Tensor and x.__class__ in _exact_scalars:
@@ -126,8 +127,8 @@ def binary_applier(prim):
             r1 = y._data
             r0 = _scalar_array(be, r1, x) if prim.scalar_arrays else x
         elif x.__class__ is View or y.__class__ is View:     # as the plain tensors they hold
-            return apply_to(x._plain() if x.__class__ is View else x,
-                            y._plain() if y.__class__ is View else y)
+            return apply_to(_plain_for_tape(x) if x.__class__ is View else x,
+                            _plain_for_tape(y) if y.__class__ is View else y)
         else:
             return apply_general(prim, (x, y), _NO_PARAMS)
         kern = be.kernels.get(prim.name) if be.kernels else None
@@ -229,6 +230,16 @@ def apply_general(prim, args, params) -> Tensor:
     return out
 
 
+def _plain_for_tape(view):
+    """A View as the plain Tensor an operation takes: while a tape records, one holding a copy
+    of a small view's elements (at most ``tape_recording._SMALL``), so that a node keeping it
+    does not keep the view's base alive (each later write into the base would copy it)."""
+    raw = view._data
+    if tape_state.recording and raw.size <= _SMALL and getattr(raw, "base", None) is not None:
+        return _keyed(raw.copy(), view._backend, view._key)
+    return view._plain()
+
+
 def _scalar_array(be, raw, value):
     """The Python scalar ``value`` beside ``raw`` as the backend's 0-d array of ``raw``'s dtype
     where it keeps one (``Backend.scalar_arrays``), else ``value``."""
@@ -254,7 +265,7 @@ def _raw_inputs(args):
                 if be is not None:
                     raise _mixed(be, b)
                 be = b
-            raws[i] = a._data
+            raws[i] = a._data if a.__class__ is not View else _plain_for_tape(a)._data
         elif a.__class__ not in _exact_scalars:
             convert = True
         i += 1

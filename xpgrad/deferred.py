@@ -87,17 +87,31 @@ def defer(x, gz, w):
     multiply-adds (NumPy's product and the ordinary update are faster), factors larger than
     the gradient (a large batch: they would outweigh the array they replace), or operands
     that are not float arrays of one dtype."""
-    from .backends import blas
-    from .jit.sgd_gemm import gemm_available
-
     if x.__class__ is not np.ndarray or gz.__class__ is not np.ndarray or x.ndim != 2 \
             or gz.ndim != 2 or not (x.dtype is gz.dtype is w.dtype) or x.dtype.kind != "f":
         return None
     rows, n_in = x.shape
     n_out = gz.shape[1]
-    if rows * (n_in + n_out) > n_in * n_out or blas.small(x.T, gz) or not gemm_available():
+    if rows * (n_in + n_out) > n_in * n_out:
+        return None
+    small, gemm_available = _BLAS or _bind_blas()
+    if small(x.T, gz) or not gemm_available():
         return None
     return Product(x.copy().T, gz)
+
+
+#: ``(blas.small, sgd_gemm.gemm_available)``, bound on the first ``defer`` (the backends import
+#: this module; an import statement per call cost a microsecond)
+_BLAS: tuple = ()
+
+
+def _bind_blas():
+    global _BLAS
+    from .backends.blas import small
+    from .jit.sgd_gemm import gemm_available
+
+    _BLAS = (small, gemm_available)
+    return _BLAS
 
 
 _DATA = Tensor._data        # the slot itself, under the property below

@@ -42,7 +42,9 @@ class Kernel:
     whose steps the program's rewrites see (a sum's gradient of the folded seed).
     ``defers``: positions whose gradient ``vjp`` may return as an ``xpgrad.deferred.Product``
     where ``needs`` holds ``deferred.DEFER`` there (the tape asks so for a dense layer's weight
-    that plain SGD updates); needs ``needs``.
+    that plain SGD updates); needs ``needs``. ``declines_upto``: ``forward`` declines for a first
+    array of at most this many bytes (an optimizer update whose arrays are in cache already),
+    so a caller holding one that small may run the generic forward without the call.
     """
 
     forward: Callable
@@ -55,6 +57,7 @@ class Kernel:
     eager_only: bool = False
     value: Callable | None = None
     defers: tuple = ()
+    declines_upto: int = -1
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)

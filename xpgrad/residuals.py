@@ -19,6 +19,13 @@ from .tensor import _keyed
 _scalar_types = _exact_scalars = frozenset((int, float, bool, complex))
 
 
+# An array of at most this many elements is kept even where its rule does not read it: freeing
+# it saves nothing, and a node holding a (shape, dtype) tuple takes more GC passes to untrack
+# (a small View enters a recorded operation as a copy: appliers._plain_for_tape, which holds
+# no base)
+_SMALL = 256
+
+
 class Shaped(tuple):
     """What a rule sees of an input that its primitive does not save: shape and dtype.
 

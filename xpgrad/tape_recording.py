@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 
 from .primitive import LEAN_ELEMENTWISE
-from .residuals import _exact_scalars, _stand_in
+from .residuals import _SMALL, _exact_scalars, _stand_in
 from .tensor import Tensor
 
 #: a fresh tensor key; keys are never reused, so a key a tape saw always means one value
@@ -268,8 +268,3 @@ class TapeRecording:
         self._watched.add(key)
         self._variables[key] = variable
         return key
-
-
-# An array of at most this many elements is kept even where its rule does not read it: freeing
-# it saves nothing, and a node holding a (shape, dtype) tuple takes more GC passes to untrack
-_SMALL = 256

@@ -23,6 +23,7 @@ from .inplace import (_SOLE, _SOLE_BASE, _counts, _exclusive, _value, _writable,
 from .jit.trace_state import THREAD as _traces
 from .ops.indexing import _raw_key, _setitem_error
 from .ops.shape import _inverse
+from .appliers import _plain_for_tape
 from .primitive import apply, tape_state
 from .tensor import Tensor, Variable
 from . import tensor_methods as _tensor_methods_module
@@ -69,7 +70,7 @@ def _taped_value(view) -> Tensor:
         chain.append(t)
         t = t._base
     if t.__class__ is not View:
-        return view._plain()
+        return _plain_for_tape(view)      # a small view's elements: the tape keeps no base
     value = t._base
     for v in reversed(chain):
         prim, params = v._how

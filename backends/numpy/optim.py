@@ -144,7 +144,7 @@ def by_blocks(update) -> Kernel:
         return param, None
 
     forward.__name__ = forward.__qualname__ = f"{update.name}_by_blocks"
-    return Kernel(forward)
+    return Kernel(forward, declines_upto=blocks.BLOCK_BYTES)
 
 
 KERNELS = {update.name: by_blocks(update) for update in UPDATES}

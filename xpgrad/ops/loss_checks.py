@@ -23,6 +23,8 @@ def _check_reduction(reduction):
 
 
 def _float_input(x, what, complex_ok=False):
+    if x.__class__ is Tensor and getattr(x._data.dtype, "kind", None) == "f":
+        return x                # a plain float Tensor: the usual case (no dtype object made)
     if not isinstance(x, Tensor):
         try:
             x = asarray(x)
@@ -109,10 +111,14 @@ def _class_axis_hint(labels_shape, shape, name):
     return ""
 
 
+_INTEGER_KINDS = frozenset("iu")
+
+
 def _check_labels(labels, logits, n_classes):
     lead = tuple(logits._data.shape[:-1])     # raw arrays, not properties: this runs every step
-    if labels.dtype.kind in "iu":          # signed or unsigned (MNIST's labels are uint8)
-        raw = labels._data
+    raw = labels._data
+    if getattr(raw.dtype, "kind", None) in _INTEGER_KINDS or labels.dtype.kind in "iu":
+        # signed or unsigned (MNIST's labels are uint8)
         if tuple(raw.shape) != lead:
             raise ValueError(
                 f"integer labels must have shape {lead} (logits' shape without the class "

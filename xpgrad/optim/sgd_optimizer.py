@@ -44,9 +44,7 @@ class SGD(Optimizer):
     def _fold(self, param, product, lr):
         if product is None or product.computed():
             return False
-        from ..jit.sgd_gemm import gemm_update
-
-        return gemm_update(param, product.a, product.b, -lr)
+        return _gemm_update(param, product.a, product.b, -lr)
 
     def _update(self, be, param, grad, state, lr):
         velocity = state.get("velocity")
@@ -55,8 +53,23 @@ class SGD(Optimizer):
             velocity = self._optional_slot(be, state, "velocity", param)
         # run()'s kernel lookup inline (per variable per step)
         kernel = be.kernels.get("sgd_update") if be.kernels else None
+        if kernel is not None and param.nbytes <= kernel.declines_upto:
+            kernel = None
         if kernel is None or kernel.forward(param, grad, velocity, lr=lr, momentum=momentum,
                                             nesterov=self.nesterov,
                                             weight_decay=self.weight_decay) is None:
-            sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
-                               nesterov=self.nesterov, weight_decay=self.weight_decay)
+            if velocity is None and not self.weight_decay:
+                param -= lr * grad      # the generic rule's plain update, without its keywords
+            else:
+                sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
+                                   nesterov=self.nesterov, weight_decay=self.weight_decay)
+
+
+def _gemm_update(param, a, b, alpha):
+    """``jit.sgd_gemm.gemm_update``, imported on first use (xpgrad.jit imports the optimizers)
+    and then called directly: an import statement per call cost a microsecond per step."""
+    global _gemm_update
+    from ..jit.sgd_gemm import gemm_update
+
+    _gemm_update = gemm_update
+    return gemm_update(param, a, b, alpha)
