@@ -407,6 +407,23 @@ SAMPLES = {
         0.0, -0.0, 1.0, 0.5, 0.3, 0.7, 0.2999999, 0.7000001, 1e-300, 5e-324, 1 - 2 ** -53,
         0.5 + 2 ** -30, -0.1, 1.5, np.inf, -np.inf, np.nan]),
     "special_gammaln": _gamma_family(),
+    "special_gamma": _quantile_family(-4.5, 6.0, [
+        0.5, 1.0, 2.0, 3.0, 10.0, 1e-300, -0.5, -2.5, 171.0, 172.0, np.inf, np.nan]),
+    **{f"special_{name}": _quantile_family(-8.0, 8.0, [
+        0.0, -0.0, 1e-300, 0.5, 30.0, -30.0, 700.0, np.inf, -np.inf, np.nan])
+       for name in ("i0", "i0e", "i1", "i1e")},
+    **{f"special_{name}": [lambda rng, dt, name=name: (
+        tuple(rng.uniform(low, high, size=(4, 50)).astype(dt)
+              for low, high in ((0.5, 6.0), (0.5, 6.0), (0.0, 1.0))),
+        {"names": (name, "a", "b", "x")})]
+       for name in ("betainc", "betaincc")},
+    "special_stdtr": [lambda rng, dt: ((rng.uniform(1.0, 30.0, size=(4, 50)).astype(dt),
+                                        rng.uniform(-6.0, 6.0, size=(4, 50)).astype(dt)),
+                                       {"names": ("stdtr", "df", "t")})],
+    # a is a scalar (no ndarray: not differentiated; its gradient is not implemented)
+    "special_gammaincinv": [lambda rng, dt: ((dt(rng.uniform(0.5, 20.0)),
+                                              rng.uniform(0.01, 0.99, size=(4, 50)).astype(dt)),
+                                             {})],
     "special_digamma": _gamma_family(),
     "special_polygamma": _gamma_family(n=1) + _gamma_family(n=2) + _gamma_family(n=5),
     "sgd_update": [
