@@ -101,6 +101,36 @@ def test_custom_root_closure_variable_gets_the_implicit_gradient_and_aux_none():
                                rtol=1e-12)
 
 
+def test_jvp_through_custom_root_with_an_iterative_tangent_solve_is_the_directional_slope():
+    """xg.jvp differentiates the gradient pass at a zero cotangent; a tangent_solve that
+    iterates until nothing moves would stop at once there, so custom_root solves for g + 1
+    and takes away the solve for 1 (the solve is linear in g)."""
+    w = xg.asarray([[0.3, -0.4], [0.5, 0.2]], dtype=xg.float64)
+
+    def iterative(transposed, b):              # lam = b + (I - J^T) lam until it settles
+        lam = b
+        for _ in range(500):
+            new = b + lam - transposed(lam)
+            if float(xg.max(xg.abs(new - lam))) <= 1e-15:
+                return new
+            lam = new
+        raise AssertionError("no convergence")
+
+    def settle(p):
+        return xg.custom_root(lambda x: x - xg.tanh(w @ x + p), xg.zeros_like(p),
+                              lambda f, x: xg.fixed_point(lambda z: z - f(z), x), iterative)
+
+    def loss(p):
+        return xg.sum(settle(p) ** 2)
+
+    p = xg.asarray([0.5, -1.0], dtype=xg.float64)
+    v = xg.asarray([0.6, -0.8], dtype=xg.float64)
+    slope = float(xg.jvp(loss, (p,), (v,))[1])
+    numeric = (float(loss(p + 1e-6 * v)) - float(loss(p - 1e-6 * v))) / 2e-6
+    np.testing.assert_allclose(slope, float(xg.vecdot(xg.grad(loss)(p), v)), rtol=1e-10)
+    np.testing.assert_allclose(slope, numeric, rtol=1e-7)
+
+
 def test_custom_root_bad_input_names_the_argument():
     with pytest.raises(TypeError, match="custom_root: solve must be callable"):
         xg.custom_root(lambda x: x, f64(1.0), None, scalar_solve)

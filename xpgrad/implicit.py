@@ -130,13 +130,30 @@ class _RootCall:
                     again.gradient(again_residual, x, output_gradients=v_flat), x))
             return self.unravel(_or_zeros(tape.gradient(residual, x, output_gradients=v_flat), x))
 
-        lam = self.tangent_solve(transposed, self.unravel(g))
-        _check_like(self.tree, lam, "tangent_solve's solution")
-        lam_flat = ravel_pytree(lam)[0]
+        lam_flat = self._solve_linear(transposed, g, higher)
         grads = tape.gradient(residual, wanted, output_gradients=-lam_flat) if wanted else []
         by_id = {id(p): gp for p, gp in zip(wanted, grads)}
         out = [by_id.get(id(p)) for p in self.params]
         return [None if gp is None else gp if higher else gp._data for gp in out]
+
+
+    def _solve_linear(self, transposed, g, higher):
+        """``tangent_solve``'s solution for ``g``, flat. Forward mode (``xg.jvp``) differentiates
+        this at ``g = 0``, where an iterative ``tangent_solve`` (``fixed_point``'s adjoint)
+        stops at once, nothing moving, and cuts that derivative short: the solve is linear in
+        ``g``, so there it solves for ``g + 1`` and takes away the solve for ``1``."""
+        from .ops import abs as _abs, max as _max
+        from .pytree_vector import ravel_pytree
+
+        def solved(b):
+            lam = self.tangent_solve(transposed, self.unravel(b))
+            _check_like(self.tree, lam, "tangent_solve's solution")
+            return ravel_pytree(lam)[0]
+
+        if higher and on_tape(g) and _largest(_max(_abs(g))) == 0:
+            probe = ones_like(g)
+            return solved(g + probe) - solved(probe)
+        return solved(g)
 
 
 def custom_linear_solve(matvec, b, solve, transpose_solve=None, symmetric=False,
@@ -258,19 +275,8 @@ def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
             from .ops import stack
 
             return linear_solve(stack(columns, axis=1), b)
-        def adjoint_solve(b):
-            return _iterate(lambda u: b + transposed(u) + u, b, tol, max_iter,
-                            "fixed_point's adjoint")
-
-        from .ops import abs as _abs, max as _max
-
-        if on_tape(b) and _largest(_max(_abs(b))) == 0:
-            # forward mode differentiates this solve at b = 0, where the iteration stops at
-            # once and would cut the derivative short; the solve is linear in b, so solve for
-            # b + 1 and take away the solve for 1
-            probe = ones_like(b)
-            return adjoint_solve(probe) - adjoint_solve(b + probe)
-        return -adjoint_solve(b)
+        u = _iterate(lambda u: b + transposed(u) + u, b, tol, max_iter, "fixed_point's adjoint")
+        return -u
 
     return unravel(custom_root(lambda x: step(x) - x, x0_flat, solve, tangent_solve))
 
