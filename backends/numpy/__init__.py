@@ -54,11 +54,12 @@ class NumpyBackend(Backend):
         from .sorting import KERNELS as SORTING
         from .special import KERNELS as SPECIAL
         from .special_more import KERNELS as SPECIAL_MORE
+        from .triangular import KERNELS as TRIANGULAR
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
-                                   NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS,
+                                   NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):
