@@ -1,6 +1,7 @@
-"""The host backends' array namespace: ``array_api_compat.numpy``, with a branch-free ``where``
-(and, outside the standard, ``sum_axes``: the tape's unbroadcasting sum, ``../axis_sums.py``, so
-a traced step replays the sum an eager one runs).
+"""The host backends' array namespace: ``array_api_compat.numpy``, with a branch-free ``where``,
+faster single-precision transforms in ``fft`` (``fft_namespace.py``) (and, outside the
+standard, ``sum_axes``: the tape's unbroadcasting sum, ``../axis_sums.py``, so a traced step
+replays the sum an eager one runs).
 
 NumPy's ``where`` picks each element with a branch, so on a data-dependent condition (``x >= 0``
 on random values) it mispredicts about every other element: 125 us for 128x256 float32 against
@@ -24,9 +25,10 @@ import array_api_compat.numpy as _compat
 import numpy as np
 
 from ..axis_sums import sum_axes  # noqa: F401 (the tape's, by name: backward._fit)
+from . import fft_namespace as fft  # noqa: F401 (single-precision transforms: its docstring)
 
 _MODULE_ATTRIBUTES = {"__name__", "__file__", "__spec__", "__loader__", "__package__",
-                      "__path__", "__doc__", "__builtins__", "__cached__", "where"}
+                      "__path__", "__doc__", "__builtins__", "__cached__", "where", "fft"}
 # (this shadows builtins of the same names here: min, max, abs, sum, all, any, round, pow)
 globals().update({name: getattr(_compat, name) for name in dir(_compat)
                   if name not in _MODULE_ATTRIBUTES})
