@@ -1,16 +1,18 @@
 """The ``max_pool`` and ``max_pool_positions`` primitives (``xg.nn.max_pool1d`` / ``max_pool2d``)
 for float32/float64 NumPy arrays: each window's maximum by PyTorch's rule (the first of tied
 maxima, the last NaN; a window of -inf keeps its first position inside the input) found once, by
-one pass per kernel position over the strided views of the input (a comparison and two masked
-copies: the running maximum and the kernel position that holds it, one byte per window); the
-positions are saved, and the backward puts each window's gradient there (one ``bincount`` where
-windows overlap) instead of searching again and scattering. The windows' positions in the plane
-and the first position inside the input of each window at the border come from the geometry
-alone, cached.
+one pass per kernel position over a strided view of the input: a comparison with the running
+maximum, and the offset of the winner kept as a running maximum of offsets (they increase along
+a window), never a ``where`` or a masked copy, which branch per element (250 us each on 65536
+float32 entries against 20). The output is the input gathered at those positions (the generic
+rule's values bit for bit); the positions are saved, and the backward puts each window's
+gradient there (one ``bincount`` where windows overlap) instead of searching again and
+scattering. What the geometry alone decides (each window's start, the first position inside the
+input of a window at the border, windows wholly in the padding) is cached.
 
-(16, 32, 256) float32, ``max_pool1d(x, 3, 2)``, one core: 600 us by the composition of
+(16, 32, 256) float32, ``max_pool1d(x, 3, 2)``, one core: 603 us by the composition of
 ``nn/pooling.py`` on the tape (the search in tensor operations, then a ``take_along_axis``),
-about 150 by this kernel.
+about 250 by this kernel; with the gradient 909 -> 450.
 
 >>> import numpy as np
 >>> y, pick = KERNELS["max_pool"].forward(np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), kernel=(2,),
