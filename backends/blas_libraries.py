@@ -22,12 +22,13 @@ import sys
 import numpy as np
 
 _SCALARS = ((np.float32, "sgemm", ctypes.c_float), (np.float64, "dgemm", ctypes.c_double))
+_TRSM_SCALARS = ((np.float32, "strsm", ctypes.c_float), (np.float64, "dtrsm", ctypes.c_double))
 
 
 class CblasLibrary:
     """``cblas_sgemm``/``cblas_dgemm`` of the library at ``path`` through ctypes, their names
     ``prefix + "cblas_?gemm" + suffix`` taking integers of type ``integer``; AttributeError
-    where the library lacks them."""
+    where the library lacks them. ``cblas_?trsm`` likewise where it has them (``trsm``)."""
 
     def __init__(self, name, path, lib, integer, version, prefix="", suffix=""):
         self.name, self.path, self.lib, self.version = name, path, lib, version
@@ -41,6 +42,15 @@ class CblasLibrary:
             fn.argtypes = [enum] * 3 + [integer] * 3 + [scalar, ptr, integer, ptr, integer,
                                                         scalar, ptr, integer]
             self.gemm[np.dtype(dtype)] = fn
+        #: ``cblas_?trsm`` per dtype (the triangular solves of ``../triangular_solve.py``),
+        #: empty where the library lacks them
+        self.trsm = {}
+        for dtype, routine, scalar in _TRSM_SCALARS:
+            fn = getattr(lib, f"{prefix}cblas_{routine}{suffix}", None)
+            if fn is not None:
+                fn.restype = None
+                fn.argtypes = [enum] * 5 + [integer] * 2 + [scalar, ptr, integer, ptr, integer]
+                self.trsm[np.dtype(dtype)] = fn
 
     def __repr__(self):
         return f"{self.name} {self.version}"

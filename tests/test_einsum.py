@@ -113,3 +113,25 @@ def test_large_contractions_take_the_optimized_order_and_equal_torch(spec, shape
     for got, loop, want in zip(optimized, naive, [out.detach()] + [t.grad for t in ts]):
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(got, loop, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("spec,shapes,searched", [
+    ("i,j->ij", [(200,), (120,)], False), ("ij,ij->ij", [(150, 130), (150, 130)], False),
+    ("ij,jk->ik", [(40, 30), (30, 50)], True), ("ij,ij->i", [(150, 130), (150, 130)], True)])
+def test_only_a_spec_that_sums_a_label_searches_an_order(spec, shapes, searched, monkeypatch):
+    """An outer or elementwise product has no contraction order to find (the search cost
+    ~8 us of a 12 us outer product); the values are NumPy's either way."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    calls = []
+    namespace = xg.get_backend("numpy").xp
+    real = namespace.einsum
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("optimize", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(namespace, "einsum", spy)
+    got = xg.einsum(spec, *[xg.asarray(a) for a in arrays]).numpy()
+    assert calls == [searched]
+    np.testing.assert_array_equal(got, np.einsum(spec, *arrays, optimize=searched))

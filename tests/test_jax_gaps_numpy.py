@@ -162,19 +162,25 @@ def test_average_matches_numpy_and_finite_differences():
 
 
 @pytest.mark.parametrize("keepdims", [False, True])
-def test_average_with_weights_along_an_axis_matches_torch(keepdims):
+@pytest.mark.parametrize("axis", [1, 2])
+def test_average_with_weights_along_an_axis_matches_torch(keepdims, axis):
     """Weights along the reduced axis are summed once (not once per result entry): values,
-    the returned total and both gradients as PyTorch's ``(x * w).sum(1) / w.sum()``."""
+    the returned total and both gradients as PyTorch's ``(x * w).sum(1) / w.sum()`` (along
+    the last axis, a matrix-vector product)."""
     torch = pytest.importorskip("torch")
-    x, w = R.normal(size=(6, 5, 7)), R.uniform(0.5, 2.0, size=5)
-    g = R.normal(size=(6, 1, 7) if keepdims else (6, 7))
+    x, w = R.normal(size=(6, 5, 7)), R.uniform(0.5, 2.0, size=(5, 7)[axis - 1])
+    shape = [6, 5, 7]
+    shape[axis] = 1
+    g = R.normal(size=tuple(shape) if keepdims else tuple(n for i, n in enumerate(shape)
+                                                           if i != axis))
     xt, wt = xg.asarray(x), xg.asarray(w)
     with xg.GradientTape() as tape:
         tape.watch([xt, wt])
-        got, total = xg.average(xt, axis=1, weights=wt, keepdims=keepdims, returned=True)
+        got, total = xg.average(xt, axis=axis, weights=wt, keepdims=keepdims, returned=True)
     dx, dw = tape.gradient(got, [xt, wt], output_gradients=xg.asarray(g))
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    want = (tx * tw[None, :, None]).sum(1, keepdim=keepdims) / tw.sum()
+    along = tw[None, :, None] if axis == 1 else tw[None, None, :]
+    want = (tx * along).sum(axis, keepdim=keepdims) / tw.sum()
     want.backward(torch.tensor(g))
     assert got.shape == total.shape == tuple(want.shape)
     np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-13)

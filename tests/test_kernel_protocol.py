@@ -250,6 +250,17 @@ def _max_pool_positions(*geometry):
     return make
 
 
+def _solve_triangular(upper, left, unitriangular, fortran):
+    """``linalg_solve_triangular``'s inputs: a well-conditioned A (both triangles filled,
+    Fortran-ordered with ``fortran``) and a B of 3 right-hand sides."""
+    def make(rng, dt):
+        a = (rng.normal(size=(5, 5)) + 4 * np.eye(5)).astype(dt)
+        b = rng.normal(size=(5, 3) if left else (3, 5)).astype(dt)
+        return ((np.asfortranarray(a) if fortran else a), b), {
+            "upper": upper, "left": left, "unitriangular": unitriangular}
+    return make
+
+
 def _adaptive_max_pool(x_shape, out):
     """``adaptive_max_pool``'s input (ties and the extremes included) and output grid."""
     def make(rng, dt):
@@ -479,6 +490,11 @@ SAMPLES = {
                                         {"axis": 1, "include_initial": False}),
                        lambda rng, dt: ((_x(rng, dt, (90, 3, 20), big=False),),
                                         {"axis": 0, "include_initial": False})],
+    # triangular solves: the other triangle filled (it must not be read), a transposed A
+    "linalg_solve_triangular": [_solve_triangular(upper, left, unit, fortran)
+                                for upper, left, unit, fortran in
+                                ((False, True, False, False), (True, False, False, True),
+                                 (True, True, True, False), (False, False, True, True))],
     # small integers as floats: ties, whose gradients follow the stable order
     "sort": [lambda rng, dt: ((rng.integers(-2, 3, size=(5, 8)).astype(dt),),
                               {"axis": 1, "descending": False}),

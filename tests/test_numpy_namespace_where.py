@@ -35,7 +35,8 @@ def _values(dtype, shape, rng):
 @pytest.mark.parametrize("mask", ["random", "none", "all"])
 @pytest.mark.parametrize("form", ["arrays", "scalar_first", "scalar_second", "int_scalar",
                                   "broadcast_rows", "broadcast_condition", "zero_d",
-                                  "strided", "both_broadcast"])
+                                  "strided", "both_broadcast", "zero_first", "zero_second",
+                                  "zero_int", "zero_broadcast", "zero_strided"])
 def test_where_gives_numpys_bits(dtype, mask, form, rng):
     shape = (3, N // 3)
     x1, x2 = _values(dtype, shape, rng), _values(dtype, shape, rng)
@@ -61,6 +62,18 @@ def test_where_gives_numpys_bits(dtype, mask, form, rng):
         x2 = _values(dtype, (shape[0], 2 * shape[1]), rng)[:, ::2]
     elif form == "both_broadcast":
         x1, x2 = x1[:1], x2[:, :1]
+    elif form == "zero_first":                 # and-ed with the mask alone (two passes)
+        x1 = 0.0
+    elif form == "zero_second":
+        x2 = 0.0
+    elif form == "zero_int":
+        x2 = 0
+    elif form == "zero_broadcast":
+        cond, x1, x2 = cond[:1], 0.0, x2[:, :1]
+    elif form == "zero_strided":
+        wide = np.stack([cond, ~cond], axis=-1)
+        cond, x1 = wide[..., 0], np.asfortranarray(x1)
+        x2 = 0.0
     _same(namespace.where(cond, x1, x2), np.where(cond, x1, x2))
 
 

@@ -43,6 +43,7 @@ class NumpyBackend(Backend):
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .margin import KERNELS as MARGIN
+        from .max_pooling import KERNELS as MAX_POOLING
         from .normal_cdf import KERNELS as NORMAL_CDF
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
@@ -54,11 +55,12 @@ class NumpyBackend(Backend):
         from .sorting import KERNELS as SORTING
         from .special import KERNELS as SPECIAL
         from .special_more import KERNELS as SPECIAL_MORE
+        from .triangular import KERNELS as TRIANGULAR
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
-                                   NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS,
+                                   NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

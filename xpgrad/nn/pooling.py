@@ -124,8 +124,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         y = _without_windows(x, n, last, unbatched)
         return (y, astype(stop_gradient(y), int64)) if return_indices else y
     if "max_pool" in x.backend.kernels and (not return_indices or max(d) == 1):
-        # the primitive, for that kernel: its generic rule finds the maxima again for the
-        # gradient, slower than the composition below (numpy: 2x on max_pool2d(3, 2, 1)); the
+        # the primitive, for that kernel (numpy's, numba's): its generic rule finds the maxima
+        # again for the gradient, slower than the composition below (2x on max_pool2d(3, 2,
+        # 1)), so the backends without one run the composition; the
         # indices by the kernel's loop in x's layout (dilation: windows wholly in the padding)
         geom = dict(kernel=k, stride=s, dilation=d, pads=pads, n_out=n, last=last)
         got = max_pool_with_positions(x, **geom) if return_indices else (max_pool(x, **geom),)
