@@ -36,10 +36,10 @@ def _scaled(other, alpha):
     return other if isinstance(alpha, (int, float)) and alpha == 1 else alpha * other
 
 
-def _arithmetic(self, compute, other, name):
+def _arithmetic(self, compute, other, name, alpha=1):
     from .tensor_methods import _inplace
 
-    return _inplace(self, compute, other, name)
+    return _inplace(self, compute, other, name, alpha)
 
 
 def _ns():
@@ -75,8 +75,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).add_(1.0, alpha=3).tolist()
         [4.0, 5.0]
         """
-        ns = _ns()
-        return _arithmetic(self, ns.add, _scaled(other, alpha), "add_")
+        return _arithmetic(self, _ns().add, other, "add_", alpha)
 
     def sub_(self, other, *, alpha=1):
         """``self -= alpha * other`` (PyTorch's ``sub_``); returns ``self``.
@@ -85,8 +84,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).sub_(xg.asarray([1.0, 1.0]), alpha=0.5).tolist()
         [0.5, 1.5]
         """
-        ns = _ns()
-        return _arithmetic(self, ns.subtract, _scaled(other, alpha), "sub_")
+        return _arithmetic(self, _ns().subtract, other, "sub_", alpha)
 
     def mul_(self, other):
         """``self *= other`` (PyTorch's ``mul_``); returns ``self``.
