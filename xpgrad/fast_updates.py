@@ -68,10 +68,11 @@ def operand(x, op, other, alpha=1, same_shape=False):
     return None
 
 
-def update_sole_buffer(x, op, other, alpha=1, same_shape=False) -> bool:
+def update_sole_buffer(x, op, other, alpha=1, same_shape=False, held=0) -> bool:
     """``x op= alpha * other`` computed into ``x``'s buffer (module docstring), ``x`` a Tensor
     or Variable (not a view); False, having written nothing, where the general path must.
-    ``same_shape``: ``other`` must have ``x``'s shape (``assign_sub``'s rule), not broadcast."""
+    ``same_shape``: ``other`` must have ``x``'s shape (``assign_sub``'s rule), not broadcast;
+    ``held``: references to ``x``'s array the caller knows of (``inplace._exclusive``)."""
     if tape_state.recording or _traces.tracer is not None or x._data.__class__ is not _ndarray:
         return False
     ufunc = UFUNCS.get(op)
@@ -84,7 +85,7 @@ def update_sole_buffer(x, op, other, alpha=1, same_shape=False) -> bool:
         if known_to_tapes(x._key):
             return False
         x._key = 0                  # a key no live tape knows: x is only its value
-    if not _exclusive(x):
+    if not _exclusive(x, held):
         return False
     try:
         ufunc(x._data, value, out=x._data)

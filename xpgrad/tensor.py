@@ -176,15 +176,11 @@ class Tensor(TensorMethods, TorchInPlaceMethods, TensorProtocols):
         >>> target.tolist()
         [3.0, 4.0]
         """
-        from .views import data_view
-
-        return data_view(self)
+        return _data_view(self)
 
     @data.setter
     def data(self, value):
-        from .views import DETACHED, View
-
-        if value.__class__ is View and value._base is self and value._how[0] is DETACHED:
+        if value.__class__ is _View and value._base is self and value._how[0] is _DETACHED:
             return                               # ``t.data op= y``: written through already
         assign = getattr(self, "assign", None)
         if assign is None:
@@ -322,8 +318,9 @@ class Tensor(TensorMethods, TorchInPlaceMethods, TensorProtocols):
         _write(self, key, value)
 
 
-#: ``inplace.write``, set when ``xpgrad.inplace`` loads (it imports this module)
-_write = None
+#: ``inplace.write``, set when ``xpgrad.inplace`` loads (it imports this module); ``views``'
+#: ``data_view``, ``View`` and ``DETACHED``, when it does
+_write = _data_view = _View = _DETACHED = None
 
 _new = object.__new__
 

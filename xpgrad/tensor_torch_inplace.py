@@ -37,16 +37,12 @@ def _scaled(other, alpha):
 
 
 def _arithmetic(self, compute, other, name, alpha=1):
-    from .tensor_methods import _inplace
-
-    return _inplace(self, compute, other, name, alpha)
+    return _methods._inplace(self, compute, other, name, alpha)
 
 
 def _ns():
     """The xpgrad namespace (``tensor_methods._ns``, set once the package is imported)."""
-    from .tensor_methods import _ns
-
-    return _ns
+    return _methods._ns
 
 
 def _spelled(op, name="x"):
@@ -152,5 +148,8 @@ class TorchInPlaceMethods:
         self[...] = src
         return self
 
+
+# (at the end: tensor_methods imports this module's names; read at call time)
+from . import tensor_methods as _methods  # noqa: E402
 
 __all__ = ["TorchInPlaceMethods"]

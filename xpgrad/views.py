@@ -37,6 +37,7 @@ from __future__ import annotations
 import sys
 import weakref
 
+from . import tensor as _tensor_module
 from .tensor import Tensor, _keyed, _wrap
 
 _new = object.__new__
@@ -165,7 +166,11 @@ def data_view(base: Tensor) -> View:
     >>> w.tolist()
     [5.0, 4.0]
     """
-    return view_of(base, _wrap(base._data, base._backend), DETACHED, {})
+    raw = base._data
+    return new_view(base, raw, 0, base._backend, _DATA_HOW)
+
+
+_DATA_HOW = (DETACHED, {})
 
 
 def index_key(key: tuple) -> tuple:
@@ -294,6 +299,9 @@ def _holds_its_bases_array(v) -> bool:
     base = v._base
     return v._raw is (base._raw if base.__class__ is View else base._data)
 
+
+_tensor_module._data_view, _tensor_module._View, _tensor_module._DETACHED = \
+    data_view, View, DETACHED
 
 # a view is a Tensor to its users (PyTorch's views are torch.Tensor): messages that name
 # type(x).__name__ say "Tensor"; repr(View) still shows this module
