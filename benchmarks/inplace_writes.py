@@ -1,7 +1,8 @@
 """The in-place write spellings of hand-written training loops (TF's ``w.assign_sub(u)``,
 PyTorch's ``p.data -= u`` / ``p.data.add_(u, alpha=a)`` / ``p -= u``, NumPy's ``out[a:b] += v``)
 against NumPy's own in-place operation on the same arrays, interleaved, in microseconds per
-call (min over repeats of ``timeit``), on the numpy backend.
+call (min over repeats of ``timeit``, by the process's CPU time: on a shared machine the wall
+clock also counts the time other processes hold the cores), on the numpy backend.
 
     python benchmarks/inplace_writes.py --sizes 30x200 1000x1000
 
@@ -12,6 +13,7 @@ call (min over repeats of ``timeit``), on the numpy backend.
 from __future__ import annotations
 
 import argparse
+import time
 import timeit
 
 import numpy as np
@@ -56,13 +58,18 @@ def measure(shape, repeats=7, number=None):
     # (locals of timeit's function: ``a -= n`` rebinds ``a``, as in a loop body)
     setup = "; ".join(f"{name} = _names[{name!r}]" for name in names)
     names = {"_names": names}
+    timer = timeit.Timer
+
+    def seconds(statement):
+        return timer(statement, setup, time.process_time, globals=names).timeit(number) / number
+
     out = []
     for case, ours, theirs in _cases(shape):
         best_ours = best_theirs = float("inf")
         for _ in range(repeats):
-            best_theirs = min(best_theirs, timeit.timeit(theirs, setup, globals=names, number=number))
-            best_ours = min(best_ours, timeit.timeit(ours, setup, globals=names, number=number))
-        out.append((case, best_ours / number * 1e6, best_theirs / number * 1e6))
+            best_theirs = min(best_theirs, seconds(theirs))
+            best_ours = min(best_ours, seconds(ours))
+        out.append((case, best_ours * 1e6, best_theirs * 1e6))
     return out
 
 
