@@ -11,12 +11,16 @@ tensor's key; and ``other`` is a tensor of the same backend and dtype (of the sa
 ``assign``), or a Python number beside a floating-point tensor. Anything else returns False
 having written nothing, and the caller takes its general path, with its errors.
 
->>> import xpgrad as xg
+>>> import numpy as np, xpgrad as xg
 >>> w = xg.Variable([1.0, 2.0], name="w")
->>> before = w._data
->>> _ = w.assign_sub(xg.asarray([0.5, 0.5], dtype=xg.float64))
->>> w._data is before, w.tolist()
+>>> where = w._data.__array_interface__["data"][0]
+>>> _ = w.assign_sub(xg.asarray([0.5, 0.5]))    # float32, as w
+>>> w._data.__array_interface__["data"][0] == where, w.tolist()
 (True, [0.5, 1.5])
+>>> taken = np.asarray(w)           # shares the buffer: the next update goes into a copy
+>>> w -= 0.5
+>>> taken.tolist(), w.tolist()
+([0.5, 1.5], [0.0, 1.0])
 """
 from __future__ import annotations
 
