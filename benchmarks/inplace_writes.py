@@ -6,7 +6,7 @@ clock also counts the time other processes hold the cores), on the numpy backend
 
     python benchmarks/inplace_writes.py --sizes 30x200 1000x1000
 
->>> rows = measure((2, 3), repeats=1, number=1)
+>>> rows = measure((4, 3), repeats=1, number=1)
 >>> sorted(rows)[0][0]
 'assign(u)'
 """
