@@ -47,25 +47,24 @@ _NUMBERS = ("i", "u", "f", "c")
 _EXACT = 2 ** 53
 
 
-def operand(x, op, other, alpha=1, same_shape=False):
+def operand(dtype, backend, op, other, alpha=1, shape=None):
     """``other`` (times ``alpha``) as the NumPy array or Python number the ufunc of ``op``
-    takes into ``x``'s buffer, or None where the general path must judge it. ``x`` holds a
-    NumPy array (the caller checked)."""
-    dtype = x._data.dtype
+    takes into a NumPy buffer of ``dtype`` on ``backend``, or None where the general path must
+    judge it. ``shape``: the one ``other`` must have (``assign``'s rule), if any."""
     kind = dtype.kind
     if other.__class__ is Tensor or other.__class__ is View:
         raw = other._data
-        if other._backend is not x._backend or raw.__class__ is not _ndarray or \
+        if other._backend is not backend or raw.__class__ is not _ndarray or \
                 raw.dtype is not dtype or kind not in _NUMBERS or \
                 (op in _DIVIDES and kind not in _FLOATS) or \
-                (same_shape and raw.shape != x._data.shape):
+                (shape is not None and raw.shape != shape):
             return None
         if alpha.__class__ is int and alpha == 1:
             return raw
         if alpha.__class__ is float and kind in _FLOATS:
             return _np.multiply(raw, alpha)     # what ``alpha * other`` computes
         return None
-    if same_shape or alpha.__class__ is not int or alpha != 1 or kind not in _FLOATS:
+    if shape is not None or alpha.__class__ is not int or alpha != 1 or kind not in _FLOATS:
         return None
     if other.__class__ is float or (other.__class__ is int and -_EXACT < other < _EXACT):
         return other
@@ -82,7 +81,8 @@ def update_sole_buffer(x, op, other, alpha=1, same_shape=False, held=0) -> bool:
     ufunc = UFUNCS.get(op)
     if ufunc is None:
         return False
-    value = operand(x, op, other, alpha, same_shape)
+    value = operand(x._data.dtype, x._backend, op, other, alpha,
+                    x._data.shape if same_shape else None)
     if value is None:
         return False
     if x._key and not isinstance(x, Variable):
@@ -104,7 +104,7 @@ def copy_into_sole_buffer(v, value) -> bool:
     the buffer (``update_sole_buffer``'s conditions); False, having written nothing, else."""
     if tape_state.recording or _traces.tracer is not None or v._data.__class__ is not _ndarray:
         return False
-    raw = operand(v, "=", value, same_shape=True)
+    raw = operand(v._data.dtype, v._backend, "=", value, shape=v._data.shape)
     if raw is None or not (raw.flags.c_contiguous and v._data.flags.c_contiguous):
         return False
     if not _exclusive(v):

@@ -173,7 +173,7 @@ def update_in_place(view: View, op: str, other, alpha=1) -> bool:
         return False
     if view._data.__class__ is not _np.ndarray:      # (re-read if its base changed)
         return False
-    value = operand(view, op, other, alpha)
+    value = operand(view._raw.dtype, view._backend, op, other, alpha)
     if value is None:
         return False
     chain = _untaped_chain(view, other)
