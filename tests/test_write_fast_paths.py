@@ -246,3 +246,15 @@ def test_a_block_loop_of_slice_updates_writes_in_place_and_matches_numpy():
         a[i:i + 2] *= 2.0
     np.testing.assert_array_equal(t.numpy(), a)
     assert t._data.__array_interface__["data"][0] == buffer
+
+
+@pytest.mark.parametrize("name, ours, numpys", WRITES, ids=IDS)
+def test_recompute_grad_still_sees_a_variable_written_after_its_block(name, ours, numpys):
+    a, n, m = _arrays(np.float64)
+    w = xg.Variable(a, name="w")
+    block = xg.recompute_grad(lambda x: xg.tanh(x @ w))
+    with xg.GradientTape() as tape:
+        loss = xg.sum(block(xg.ones((2, 5), dtype=xg.float64)))
+    ours(w, xg.asarray(n), xg.asarray(m))
+    with pytest.raises(RuntimeError, match="Variable 'w' changed"):
+        tape.gradient(loss, w)
