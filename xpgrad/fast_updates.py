@@ -109,7 +109,7 @@ def copy_into_sole_buffer(v, value) -> bool:
         return False
     if not _exclusive(v):
         return False
-    _np.copyto(v._data, raw)
+    v._data[...] = raw
     return True
 
 

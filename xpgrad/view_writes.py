@@ -28,7 +28,7 @@ from .tensor import Tensor, Variable
 from . import tensor_methods as _tensor_methods_module
 from . import views as _views_module
 from .views import _SOLE_RAW, DETACHED, View, _raw_refs, exclusive, root_of
-from .fast_updates import UFUNCS, operand, update_sole_buffer  # noqa: E402  (it imports inplace's names)
+from .fast_updates import UFUNCS, operand, update_sole_buffer  # (it imports inplace's names)
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:

@@ -38,7 +38,7 @@ import sys
 import weakref
 
 from . import tensor as _tensor_module
-from .tensor import Tensor, _keyed, _wrap
+from .tensor import Tensor, _keyed
 
 _new = object.__new__
 
