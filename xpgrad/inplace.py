@@ -135,13 +135,14 @@ def _writable(raw) -> bool:
     return flags is not None and hasattr(raw, "base") and getattr(flags, "writeable", True)
 
 
-def _exclusive(x) -> bool:
+def _exclusive(x, held=0) -> bool:
     """Whether writing into ``x``'s buffer in place changes nothing anyone else can see but
-    the views of ``x`` (``views.exclusive``), which see the write as they should."""
+    the views of ``x`` (``views.exclusive``), which see the write as they should. ``held``:
+    references to ``x``'s array the caller knows of (a ``t.data`` view's two)."""
     if not _writable(x._data):
         return False       # an array type whose sharing cannot be told: always copy
     own, base = _counts(x)
-    if own <= _SOLE and (base is None or base <= _SOLE_BASE):
+    if own <= _SOLE + held and (base is None or base <= _SOLE_BASE):
         return True
     views = family(x)
     if views is None:

@@ -318,8 +318,9 @@ class Tensor(TensorMethods, TorchInPlaceMethods, TensorProtocols):
         _write(self, key, value)
 
 
-#: ``inplace.write``, set when ``xpgrad.inplace`` loads (it imports this module)
-_write = None
+#: ``inplace.write``, set when ``xpgrad.inplace`` loads (it imports this module); ``views``'
+#: ``data_view``, ``View`` and ``DETACHED``, when it does
+_write = _data_view = _View = _DETACHED = None
 
 _new = object.__new__
 

@@ -30,22 +30,28 @@ from __future__ import annotations
 from ._args import is_operand, listed_names, pointer, refuse_keywords, refuse_tensor_axis
 from . import tf_names as _tf_names
 from .tensor_hints import PYTORCH_NAMES as _PYTORCH_NAMES
-from .tensor_torch_inplace import _new_tensor, _spelled
+from .tensor_torch_inplace import _new_tensor, _scaled, _spelled
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
-#: ``views.View`` and ``view_writes.update_in_place``, set when ``xpgrad.view_writes`` loads
-_View = _update_in_place = None
+#: ``views.View`` and ``view_writes.update_in_place``, set when ``xpgrad.view_writes`` loads;
+#: ``fast_updates.update_sole_buffer``, when it does
+_View = _update_in_place = _update_sole_buffer = None
 
 
-def _inplace(self, fn, other, op):
+def _inplace(self, fn, other, op, alpha=1):
     """``self op= other``: ``self`` takes the value ``self op other`` (``inplace.take_value``);
     a Variable is updated in place (like ``assign``), refused (as ``v[key] = value`` is) while
     a recording tape differentiates it, and recorded as ``v[...] = value`` where a tape
     differentiates the new value. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
     (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
-    if self.__class__ is _View and _update_in_place(self, op, other):
+    if self.__class__ is _View:
+        if _update_in_place(self, op, other, alpha):
+            return self
+    elif _update_sole_buffer(self, op, other, alpha):
         return self
+    if alpha.__class__ is not int or alpha != 1:
+        other = _scaled(other, alpha)
     if isinstance(self, _ns.Variable):
         return _variable_inplace(self, fn, other, op)
     out = _same_dtype(self, fn(self, other), op)

@@ -36,17 +36,13 @@ def _scaled(other, alpha):
     return other if isinstance(alpha, (int, float)) and alpha == 1 else alpha * other
 
 
-def _arithmetic(self, compute, other, name):
-    from .tensor_methods import _inplace
-
-    return _inplace(self, compute, other, name)
+def _arithmetic(self, compute, other, name, alpha=1):
+    return _methods._inplace(self, compute, other, name, alpha)
 
 
 def _ns():
     """The xpgrad namespace (``tensor_methods._ns``, set once the package is imported)."""
-    from .tensor_methods import _ns
-
-    return _ns
+    return _methods._ns
 
 
 def _spelled(op, name="x"):
@@ -75,8 +71,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).add_(1.0, alpha=3).tolist()
         [4.0, 5.0]
         """
-        ns = _ns()
-        return _arithmetic(self, ns.add, _scaled(other, alpha), "add_")
+        return _arithmetic(self, _ns().add, other, "add_", alpha)
 
     def sub_(self, other, *, alpha=1):
         """``self -= alpha * other`` (PyTorch's ``sub_``); returns ``self``.
@@ -85,8 +80,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).sub_(xg.asarray([1.0, 1.0]), alpha=0.5).tolist()
         [0.5, 1.5]
         """
-        ns = _ns()
-        return _arithmetic(self, ns.subtract, _scaled(other, alpha), "sub_")
+        return _arithmetic(self, _ns().subtract, other, "sub_", alpha)
 
     def mul_(self, other):
         """``self *= other`` (PyTorch's ``mul_``); returns ``self``.
@@ -154,5 +148,8 @@ class TorchInPlaceMethods:
         self[...] = src
         return self
 
+
+# (at the end: tensor_methods imports this module's names; read at call time)
+from . import tensor_methods as _methods  # noqa: E402
 
 __all__ = ["TorchInPlaceMethods"]

@@ -155,8 +155,9 @@ class Variable(Tensor):
 dtype int32 (-2147483648 to 2147483647); it would wrap around. Clip it, or give the variable \
 a wider dtype
         """
-        self._data = self._backend.owned_copy(self._coerce(value, "assign"))
-        return _read(self, read_value, "assign")
+        if not copy_into_sole_buffer(self, value):
+            self._data = self._backend.owned_copy(self._coerce(value, "assign"))
+        return self if read_value is True else _read(self, read_value, "assign")
 
     def _replace(self, fresh) -> "Variable":
         """``assign`` of a Tensor this library just made, which nothing else holds: no copy."""
@@ -165,19 +166,25 @@ a wider dtype
 
     def assign_add(self, delta, read_value=True):
         """Add ``delta`` (``assign``'s rules); the variable, or None with ``read_value=False``."""
-        # asarray: NumPy's sum of two 0-d arrays is a scalar, which has no memory to write in
-        self._data = self._backend.xp.asarray(self._data + self._coerce(delta, "assign_add"))
-        return _read(self, read_value, "assign_add")
+        if not update_sole_buffer(self, "assign_add", delta, same_shape=True):
+            # asarray: NumPy's sum of two 0-d arrays is a scalar, which has no memory to write in
+            self._data = self._backend.xp.asarray(self._data + self._coerce(delta, "assign_add"))
+        return self if read_value is True else _read(self, read_value, "assign_add")
 
     def assign_sub(self, delta, read_value=True):
         """Subtract ``delta`` (``assign``'s rules); the variable, or None with
         ``read_value=False``."""
-        self._data = self._backend.xp.asarray(self._data - self._coerce(delta, "assign_sub"))
-        return _read(self, read_value, "assign_sub")
+        if not update_sole_buffer(self, "assign_sub", delta, same_shape=True):
+            self._data = self._backend.xp.asarray(self._data - self._coerce(delta, "assign_sub"))
+        return self if read_value is True else _read(self, read_value, "assign_sub")
 
     def __repr__(self) -> str:
         return f"Variable({self.name!r}, shape={self.shape}, dtype={self.dtype}, " \
                f"backend={self._backend.name})"
+
+
+#: ``fast_updates``' NumPy paths, set when it loads (it imports this module)
+copy_into_sole_buffer = update_sole_buffer = None
 
 
 def _read(variable, read_value, what):

@@ -28,7 +28,8 @@ from .primitive import apply, tape_state
 from .tensor import Tensor, Variable
 from . import tensor_methods as _tensor_methods_module
 from . import views as _views_module
-from .views import DETACHED, View, exclusive, root_of
+from .views import _SOLE_RAW, DETACHED, View, _raw_refs, exclusive, root_of
+from .fast_updates import UFUNCS, operand, update_sole_buffer  # (it imports inplace's names)
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:
@@ -96,9 +97,12 @@ def _untaped_chain(view, value):
         chain.append(t)
         t = t._base
     if t._key:
-        if recording or known_to_tapes(t._key) or isinstance(t, Variable):
+        if recording:
             return None
-        t._key = 0
+        if not isinstance(t, Variable):     # (a Variable keeps its key: tapes watch it by it)
+            if known_to_tapes(t._key):
+                return None
+            t._key = 0
     elif recording and on_tape(t):
         return None
     chain.append(t)
@@ -129,46 +133,58 @@ def _only_the_views_see(view, chain) -> bool:
         or _exclusive(root)
 
 
-#: the in-place operators whose NumPy ufunc into the view's buffer computes what the operator
-#: then writes (``update_in_place``)
-_UFUNCS = {"+": _np.add, "-": _np.subtract, "*": _np.multiply}
+def _the_one_view(view, chain) -> bool:
+    """``_only_the_views_see``'s answer where it is quick to give (``x[a:b] += v`` in a loop):
+    ``view`` is a NumPy view of the buffer of its base, a tensor that is no view, and nothing
+    else holds the view's array, the base's (but its tensor and the view's ``_synced``) or the
+    buffer's owner (but those two arrays' ``base``). False where that does not show (the
+    general check may still pass)."""
+    if len(chain) != 2:
+        return False
+    root = chain[1]
+    # (no local may hold an array here: the counts would see it)
+    if root._data.__class__ is not _np.ndarray or view._synced is not root._data or \
+            not (view._raw.flags.writeable and root._data.flags.writeable):
+        return False
+    own, base = _counts(root)
+    if base is None:                # the base's array owns the buffer
+        sole = own <= _SOLE + 2 and view._raw.base is root._data
+    else:
+        sole = own <= _SOLE + 1 and base <= _SOLE_BASE + 1 and \
+            view._raw.base is root._data.base
+    return sole and _raw_refs(view) <= _SOLE_RAW
 
 
-def update_in_place(view: View, op: str, other) -> bool:
-    """``view op= other`` computed into the view's buffer, as NumPy's ``view += other`` is,
-    where the result would be written there anyway: no tape records, ``other`` is a tensor of
-    the view's backend and dtype or a Python number beside floats, both NumPy arrays, and only
-    the root and its views see the buffer. The values are those of ``view op other`` written
-    back (the primitive runs the same ufunc); False, having written nothing, where any of it
-    does not hold (``_inplace`` then computes ``view op other`` and writes it)."""
-    ufunc = _UFUNCS.get(op)
-    if ufunc is None or tape_state.recording or _traces.tracer is not None or \
-            view._how[0] is DETACHED:
+def update_in_place(view: View, op: str, other, alpha=1) -> bool:
+    """``view op= alpha * other`` computed into the view's buffer, as NumPy's ``view += other``
+    is, where the result would be written there anyway: no tape records, ``other`` is a tensor
+    of the view's backend and dtype or a Python number beside floats, both NumPy arrays
+    (``fast_updates.operand``), and only the root and its views see the buffer. The values are
+    those of ``view op other`` written back (the primitive runs the same ufunc); False, having
+    written nothing, where any of it does not hold (``_inplace`` then computes ``view op
+    other`` and writes it). A ``t.data`` view is written so too: no tape records, so none
+    keeps a gradient through it."""
+    base = view._base
+    if view._how[0] is DETACHED and base.__class__ is not View and view._raw is base._data \
+            and view._synced is base._data:
+        # ``t.data op= other``: ``t op= other``, with the view's two references to the array
+        return update_sole_buffer(base, op, other, alpha, held=2)
+    ufunc = UFUNCS.get(op)
+    if ufunc is None or tape_state.recording or _traces.tracer is not None:
         return False
     if view._data.__class__ is not _np.ndarray:      # (re-read if its base changed)
         return False
-    if other.__class__ is Tensor or other.__class__ is View:
-        if other._backend is not view._backend or other._data.__class__ is not _np.ndarray \
-                or other._data.dtype is not view._raw.dtype:
-            return False
-    elif not ((other.__class__ is float or other.__class__ is int and -_EXACT < other < _EXACT)
-              and view._raw.dtype.kind in _FLOATS):
+    value = operand(view._raw.dtype, view._backend, op, other, alpha)
+    if value is None:
         return False
     chain = _untaped_chain(view, other)
-    if chain is None or not _only_the_views_see(view, chain):
+    if chain is None or not (_the_one_view(view, chain) or _only_the_views_see(view, chain)):
         return False
     try:
-        if other.__class__ is Tensor or other.__class__ is View:
-            ufunc(view._raw, other._data, out=view._raw)
-        else:
-            ufunc(view._raw, other, out=view._raw)
+        ufunc(view._raw, value, out=view._raw)
     except ValueError:              # (a shape that does not fit, refused before any write)
         return False
     return True
-
-
-_FLOATS = ("f", "c")
-_EXACT = 2 ** 53
 
 
 def _into_copy_of_root(chain, raw_key, value) -> bool:

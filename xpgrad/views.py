@@ -37,7 +37,8 @@ from __future__ import annotations
 import sys
 import weakref
 
-from .tensor import Tensor, _keyed, _wrap
+from . import tensor as _tensor_module
+from .tensor import Tensor, _keyed
 
 _new = object.__new__
 
@@ -165,7 +166,11 @@ def data_view(base: Tensor) -> View:
     >>> w.tolist()
     [5.0, 4.0]
     """
-    return view_of(base, _wrap(base._data, base._backend), DETACHED, {})
+    raw = base._data
+    return new_view(base, raw, 0, base._backend, _DATA_HOW)
+
+
+_DATA_HOW = (DETACHED, {})
 
 
 def index_key(key: tuple) -> tuple:
@@ -278,11 +283,25 @@ def exclusive(views, raw_id, owner_id, own, base) -> bool:
         for held in (v._synced, getattr(v._raw, "base", None)):
             if held is not None:
                 extra[id(held)] = extra.get(id(held), 0) + 1
+        if _holds_its_bases_array(v):   # a ``t.data`` view: one more holder of t's array
+            extra[id(v._raw)] = extra.get(id(v._raw), 0) + 1
     for v in views:
-        if _raw_refs(v) > _SOLE_RAW + extra.get(id(v._raw), 0):
+        if not _holds_its_bases_array(v) and _raw_refs(v) > _SOLE_RAW + extra.get(id(v._raw), 0):
             return False
     return own <= extra.get(raw_id, 0) and (base is None or base <= extra.get(owner_id, 0))
 
+
+def _holds_its_bases_array(v) -> bool:
+    """Whether ``v`` is a ``t.data`` view holding ``t``'s current array itself (whose holders
+    are counted as ``t``'s, not as a view's own array)."""
+    if v._how[0] is not DETACHED:
+        return False
+    base = v._base
+    return v._raw is (base._raw if base.__class__ is View else base._data)
+
+
+_tensor_module._data_view, _tensor_module._View, _tensor_module._DETACHED = \
+    data_view, View, DETACHED
 
 # a view is a Tensor to its users (PyTorch's views are torch.Tensor): messages that name
 # type(x).__name__ say "Tensor"; repr(View) still shows this module
