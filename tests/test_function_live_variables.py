@@ -50,6 +50,21 @@ def test_the_registry_holds_what_a_scan_of_every_object_finds():
     assert found == scanned
 
 
+def test_a_variable_whose_construction_fails_is_not_live():
+    """A Variable registers in ``__new__``; one whose ``__init__`` raises has no value and
+    must leave the registry at once (while the traceback still holds it), or a later trace
+    or CUDA-graph capture reading every live Variable's array fails on it."""
+    import pytest
+
+    for bad in (dict(initial_value=[1, 2], trainable=True), dict(initial_value=[1.0],
+                                                                  requires_grad=True)):
+        with pytest.raises(TypeError) as caught:
+            xg.Variable(**bad)
+        assert caught.traceback                       # the half-built object is still held
+        live = live_variables(xg.current_backend())
+        assert all(hasattr(v, "_data") for v in live)
+
+
 def test_a_dropped_variable_leaves_the_registry():
     be = xg.current_backend()            # where a Variable made without backend= lives
     v = xg.Variable([5.0], name="dropped")

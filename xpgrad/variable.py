@@ -54,6 +54,17 @@ class Variable(Tensor):
                  **unexpected):
         """``trainable``: None (the default) trains floating-point (real or complex) values
         only; True asks for training and raises TypeError for other dtypes."""
+        try:
+            self._initialize(initial_value, name, trainable, dtype, backend, unexpected)
+        except BaseException:
+            # no half-built Variable (without a value) stays live; not _LIVE.discard(self),
+            # which compares weak references by their referents' __eq__ (elementwise here)
+            with _LIVE_LOCK:
+                for ref in [r for r in _LIVE.data if r() is self]:
+                    _LIVE.data.discard(ref)
+            raise
+
+    def _initialize(self, initial_value, name, trainable, dtype, backend, unexpected):
         if "requires_grad" in unexpected:
             raise TypeError("Variable() got an unexpected keyword argument 'requires_grad': a "
                             "Variable is what PyTorch's requires_grad=True makes (trainable=True "
