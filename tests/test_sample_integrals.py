@@ -72,6 +72,10 @@ def test_cov_and_corrcoef_match_numpy_and_torch_gradients(kwargs):
     mt = torch.tensor(M, requires_grad=True)
     (torch.cov(mt, correction=correction) * torch.tensor(weights)).sum().backward()
     got = xg.grad(lambda m: xg.sum(xg.cov(m, **kwargs) * xg.asarray(weights)))(xg.asarray(m))
+    if m is M:                                    # torch's spelling gives the same matrix
+        np.testing.assert_allclose(xg.cov(xg.asarray(M), correction=correction).numpy(),
+                                   torch.cov(torch.tensor(M), correction=correction).numpy(),
+                                   rtol=1e-13)
     np.testing.assert_allclose(got.numpy(), mt.grad.numpy() if m is M else mt.grad.numpy().T,
                                rtol=1e-12, atol=1e-14)
 
@@ -118,5 +122,7 @@ def test_bad_arguments_are_named():
         xg.cov(xg.ones((2, 2, 2)))
     with pytest.raises(ValueError, match="degrees of freedom"):
         xg.cov(xg.ones((2, 3)), ddof=3)
+    with pytest.raises(TypeError, match="ddof or correction"):
+        xg.cov(y, ddof=1, correction=1)
     with pytest.raises(TypeError, match="ddof must be an int"):
         xg.cov(y, ddof=1.5)

@@ -75,11 +75,11 @@ def trapezoid(y, x=None, dx=1.0, axis=-1, **unexpected):
     return xg.sum(steps * (upper + lower), axis=axis) / 2
 
 
-def cov(m, y=None, rowvar=True, bias=False, ddof=None, **unexpected):
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, *, correction=None, **unexpected):
     """The covariance matrix of the variables in ``m``'s rows (``rowvar=False``: columns),
     each column an observation (``numpy.cov``, ``jax.numpy.cov``, ``torch.cov``): ``y``'s
     variables are appended to ``m``'s; normalized by ``N - 1``, or ``N`` with ``bias=True``,
-    or ``N - ddof``. A 0-d result for one variable, as NumPy's. Integers in the default float.
+    or ``N - ddof`` (``correction=``, torch's and the array API's name for it). A 0-d result for one variable, as NumPy's. Integers in the default float.
     Differentiable in ``m`` and ``y``. NumPy's ``fweights`` / ``aweights`` are not taken (a
     TypeError): weight the centred samples yourself.
 
@@ -99,6 +99,10 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, **unexpected):
         if extra.shape[1] != rows.shape[1]:
             raise ValueError(f"cov: y has {extra.shape[1]} observations, m has {rows.shape[1]}")
         rows = xg.concat([rows, extra], axis=0)
+    if correction is not None:
+        if ddof is not None:
+            raise TypeError("cov: give ddof or correction (torch's name for it), not both")
+        ddof = correction
     if ddof is None:
         ddof = 0 if bias else 1
     elif isinstance(ddof, bool) or not isinstance(ddof, numbers.Integral):
