@@ -79,9 +79,10 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, *, correction=None, **une
     """The covariance matrix of the variables in ``m``'s rows (``rowvar=False``: columns),
     each column an observation (``numpy.cov``, ``jax.numpy.cov``, ``torch.cov``): ``y``'s
     variables are appended to ``m``'s; normalized by ``N - 1``, or ``N`` with ``bias=True``,
-    or ``N - ddof`` (``correction=``, torch's and the array API's name for it). A 0-d result for one variable, as NumPy's. Integers in the default float.
-    Differentiable in ``m`` and ``y``. NumPy's ``fweights`` / ``aweights`` are not taken (a
-    TypeError): weight the centred samples yourself.
+    or ``N - ddof`` (``correction=``, torch's and the array API's name for it). A 0-d result
+    for one variable, as NumPy's. Integers in the default float. Differentiable in ``m`` and
+    ``y``. NumPy's ``fweights`` / ``aweights`` are not taken (a TypeError): weight the
+    centred samples yourself.
 
     >>> import xpgrad as xg
     >>> round(xg.cov(xg.asarray([1.0, 2.0, 4.0])).item(), 6)
