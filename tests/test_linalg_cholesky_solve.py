@@ -43,6 +43,30 @@ def test_values_and_gradients_match_torch_on_the_triangle_read(shapes, upper):
     np.testing.assert_allclose(got_f, read(want_f), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("l_shape", [(4, 4), (2, 4, 4)], ids=str)
+@pytest.mark.parametrize("upper", [False, True])
+def test_a_vector_b_as_scipys_and_jaxs_cho_solve(l_shape, upper):
+    """GP code writes cho_solve((L, True), y) with y a vector; torch's needs (n, 1)."""
+    import scipy.linalg
+
+    arrays = [R.standard_normal(4), _factor(*l_shape, upper=upper)]
+    got_values, (got_b, got_f) = xpgrad_values_and_grads(
+        lambda b, f: xg.linalg.cholesky_solve(b, f, upper=upper), arrays)
+    want_values, (want_b, want_f) = torch_values_and_grads(
+        lambda b, f: torch.cholesky_solve(b[:, None], f, upper=upper)[..., 0], arrays)
+    assert got_values[0].shape == l_shape[:-1]
+    np.testing.assert_allclose(got_values[0], want_values[0], rtol=1e-10)
+    np.testing.assert_allclose(got_b, want_b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_f, (np.triu if upper else np.tril)(want_f), rtol=1e-10,
+                               atol=1e-12)
+    if len(l_shape) == 2:
+        want = scipy.linalg.cho_solve((arrays[1], not upper), arrays[0])
+        np.testing.assert_allclose(got_values[0], want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"B must have shape \(\.\.\., 4, k\) or \(4,\).*got "
+                                         r"shape \(3,\)"):
+        xg.linalg.cholesky_solve(xg.asarray(arrays[0][:3]), xg.asarray(arrays[1]))
+
+
 def test_the_triangle_not_read_is_ignored():
     f = _factor(3, 3)
     noisy = f + np.triu(R.standard_normal((3, 3)), 1)
@@ -82,7 +106,7 @@ def test_positional_upper_as_torch_takes_it():
 
 
 @pytest.mark.parametrize("b_shape,l_shape,error,match", [
-    ((3,), (3, 3), ValueError, r"cholesky_solve: B must have shape \(\.\.\., 3, k\)"),
+    ((2,), (3, 3), ValueError, r"cholesky_solve: B must have shape \(\.\.\., 3, k\) or \(3,\)"),
     ((4, 1), (3, 3), ValueError, r"cholesky_solve: B must have shape"),
     ((3, 1), (3, 2), ValueError, r"cholesky_solve: L must be square"),
     ((3, 1), (3,), ValueError, r"cholesky_solve: L must have at least 2 dimensions"),

@@ -215,6 +215,14 @@ def test_integer_y0_and_bad_settings_are_refused():
         xg.odeint(lambda y, t, k: -k * y, f64([1.0]), f64([0.0, 1.0]), args=(f64(1.0),))
     with pytest.raises(TypeError, match="unexpected keyword argument 'method'"):
         xg.odeint(lambda y, t: -y, f64([1.0]), f64([0.0, 1.0]), method="rk4")
+    # torchdiffeq's keywords say what xg.odeint is, and that its func takes (y, t)
+    for keyword, value in [("method", "rk4"), ("options", {"step_size": 0.1}),
+                           ("adjoint_options", {"norm": "seminorm"})]:
+        with pytest.raises(TypeError, match=rf"'{keyword}': xg.odeint is jax.*Dormand-Prince"
+                                            r".*torchdiffeq's func\(t, y\) is func\(y, t\)"):
+            xg.odeint(lambda y, t: -y, f64([1.0]), f64([0.0, 1.0]), **{keyword: value})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'step'"):
+        xg.odeint(lambda y, t: -y, f64([1.0]), f64([0.0, 1.0]), step=0.1)
     with pytest.raises(TypeError, match="func must be callable"):
         xg.odeint("f", f64([1.0]), f64([0.0, 1.0]))
     with pytest.raises(ValueError, match="rtol must be"):

@@ -69,3 +69,25 @@ def test_jax_jacobian_names_are_xpgrads_and_give_torch_funcs_jacobian(name):
     got = getattr(xg, name)(lambda x: xg.sin(x) * xg.sum(x))(xg.asarray(V)).numpy()
     want = getattr(torch.func, name)(lambda x: torch.sin(x) * x.sum())(torch.tensor(V)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["set_default_dtype", "get_default_dtype", "config",
+                                  "enable_x64"])
+def test_float64_switches_name_the_way_to_float64_and_that_way_computes_in_float64(name):
+    # met porting GP and HMC code that starts with torch.set_default_dtype(torch.float64) or
+    # jax.config.update("jax_enable_x64", True)
+    with pytest.raises(AttributeError, match=rf"no attribute '{name}': .*float32, fixed.*"
+                                             r"dtype=xg\.float64"):
+        getattr(xg, name)
+    x = xg.linspace(0.0, 1.0, 5, dtype=xg.float64)
+    made = [x, xg.zeros(3, dtype=xg.float64), xg.asarray(np.linspace(0.0, 1.0, 5)),
+            x * 0.1, xg.random.default_rng(0).normal(size=3, dtype=xg.float64),
+            xg.nn.Linear(2, 2, rng=0, dtype="float64").w]
+    assert {str(t.dtype) for t in made} == {"float64"}
+    np.testing.assert_allclose((x * 0.1).numpy(), np.linspace(0.0, 1.0, 5) * 0.1, rtol=0,
+                               atol=0)
+
+
+def test_numpys_old_trapz_name_points_at_trapezoid():
+    with pytest.raises(AttributeError, match=r"no attribute 'trapz': xg\.trapezoid"):
+        xg.trapz

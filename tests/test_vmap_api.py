@@ -287,6 +287,29 @@ def test_per_sample_gradients_inside_xg_function_replay_right():
     assert len(step.programs()) == 1 and dict(per.fallbacks) == {}
 
 
+def test_a_vmap_under_xg_function_maps_only_the_arguments_it_is_given():
+    # xg.function fills a plain function's defaults in (one trace for f(x) and f(x, 0.1)); a
+    # vmap's must stay out: in_axes=0 maps every argument given, and JAX's vmap never sees a
+    # default (before the fix: "maps argument [2] over axis 0, but it is a float")
+    def leapfrog_step(x, p, eps=0.1):
+        p = p - 0.5 * eps * x
+        return x + eps * p, p
+
+    x, p = xg.asarray(RNG.normal(size=(4, 2))), xg.asarray(RNG.normal(size=(4, 2)))
+    want = np.stack([np.concatenate([t.numpy() for t in leapfrog_step(x[j], p[j])])
+                     for j in range(4)])
+    for mapped in (xg.vmap(leapfrog_step), xg.vmap(leapfrog_step, in_axes=(0, 0))):
+        step = xg.function(mapped)
+        for _ in range(2):
+            got = np.concatenate([t.numpy() for t in step(x, p)], axis=1)
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    scaled = xg.function(xg.vmap(leapfrog_step, in_axes=(0, 0, None)))
+    got = np.concatenate([t.numpy() for t in scaled(x, p, 0.1)], axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"argument \[2\] over axis 0, but it is a float"):
+        xg.function(xg.vmap(leapfrog_step))(x, p, 0.1)       # given, so mapped: JAX's error too
+
+
 def test_the_backend_is_put_back_also_when_the_function_raises():
     be = xg.get_backend("numpy")
     xp, kernels = be.xp, be.kernels

@@ -67,7 +67,7 @@ newaxis = None
 
 #: submodules imported on first use (``xg.data.batches``, ``xg.training.train``), as
 #: ``torch.utils.data`` is there after ``import torch``; ``import xpgrad`` does not pay for them
-_ON_FIRST_USE = ("data", "training", "distributions")   # the main job needs none
+_ON_FIRST_USE = ("data", "training", "distributions", "threads")   # the main job needs none
 
 
 _SPLIT = ("xg.unstack(t, axis=k) gives every slice of size one (the axis dropped; "
@@ -77,6 +77,10 @@ _SPLIT = ("xg.unstack(t, axis=k) gives every slice of size one (the axis dropped
 _NO_TAPE = ("nothing is recorded outside a `with xg.GradientTape()` block, so there is no "
             "switch to turn off; xg.stop_gradient(t) cuts one tensor from the tapes")
 #: PyTorch's namespace names a user reaches for, and where xpgrad has them
+_FLOAT64 = ("the default float is float32, fixed (the array API's default): for float64 give "
+            "float64 data (a NumPy float64 array or np.float64 number stays float64; a Python "
+            "float next to a float64 tensor takes its dtype), dtype=xg.float64 to xg.zeros, "
+            "xg.linspace, rng.normal ..., dtype='float64' to layers")
 _PYTORCH_NAMES = {
     "cat": "xg.concat(tensors, axis=k) (the array API's name)",
     "split": _SPLIT, "chunk": _SPLIT,
@@ -93,9 +97,10 @@ _PYTORCH_NAMES = {
     "long": "xg.int64 (torch.long)", "int": "xg.int32 (torch.int)",
     "float": "xg.float32 (torch.float)", "double": "xg.float64 (torch.double)",
     **dict.fromkeys(("set_num_threads", "get_num_threads"),
-                    "import xpgrad.threads; xpgrad.threads.limit(n) sets the threads of BLAS, "
+                    "xg.threads.limit(n) sets the threads of BLAS, "
                     "Numba and PyTorch (what xpgrad train --threads n does; .restore() undoes "
                     "it)"),
+    **dict.fromkeys(("set_default_dtype", "get_default_dtype"), _FLOAT64),
     "clamp": "xg.clip(x, min, max) (the array API's name; t.clip(min, max) too)",
     "cholesky_solve": "xg.linalg.cholesky_solve(B, L, upper=False)",
     "cumsum": "xg.cumulative_sum(x, axis=k) (the array API's name)",
@@ -192,6 +197,9 @@ _JAX_NAMES = {
             "(MPI or NCCL, docs/distributed.md)",
     "grad_and_value": "xg.value_and_grad(f) returns (value, gradient), the pair "
                       "torch.func.grad_and_value returns as (gradient, value)",
+    **dict.fromkeys(("config", "enable_x64"), "jax.config.update('jax_enable_x64', True) has "
+                    "no switch here: float64 is always there. " + _FLOAT64),
+    "trapz": "xg.trapezoid(y, x=None, dx=1.0, axis=-1) (NumPy 2's name)",
     "make_jaxpr": "f = xg.function(f) traces on its second call with a signature; "
                   "f.programs()[0].source is the traced program",
 }

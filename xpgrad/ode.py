@@ -292,9 +292,24 @@ def _refuse(unknown):
         raise TypeError("odeint() takes func's extra arguments positionally, as JAX's: "
                         "HIPS autograd's and SciPy's odeint(func, y0, t, args=(k,)) is "
                         "xg.odeint(func, y0, t, k)")
+    torchdiffeq = [k for k in unknown if k in _TORCHDIFFEQ_KEYWORDS]
+    if torchdiffeq:
+        raise TypeError(f"odeint() got an unexpected keyword argument {torchdiffeq[0]!r}: "
+                        "xg.odeint is jax.experimental.ode.odeint, adaptive Dormand-Prince "
+                        "5(4) steps (torchdiffeq's default method='dopri5') with adjoint "
+                        "gradients (as odeint_adjoint), so it takes no method=, options= or "
+                        "adjoint_* (adjoint_options=dict(norm='seminorm') is "
+                        "adjoint_norm='seminorm'); mind the order of func's arguments: "
+                        "torchdiffeq's func(t, y) is func(y, t) here")
     from ._args import refuse_keywords
 
     refuse_keywords("odeint", unknown)
+
+
+#: torchdiffeq's odeint / odeint_adjoint keywords, which xg.odeint's error explains
+_TORCHDIFFEQ_KEYWORDS = frozenset((
+    "method", "options", "event_fn", "adjoint_params", "adjoint_rtol", "adjoint_atol",
+    "adjoint_method", "adjoint_options"))
 
 
 def _tolerance(value, name):

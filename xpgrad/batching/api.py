@@ -151,6 +151,7 @@ def _vmapped(fn, in_axes, out_axes, randomness, fallbacks, axis_size=None, chunk
         return call(args, kwargs, axis_size)
 
     mapped.fallbacks = fallbacks
+    mapped.calls_as_given = True     # xg.function passes no default it was not given (binding.py)
     return mapped
 
 

@@ -8,7 +8,9 @@ positional parameters moved to their places), so they share one signature and on
 (((1, 2.0), {'power': 1}), ((1, 2.0), {'power': 1}), ((1, 2.0), {'power': 3}))
 
 A call that does not fit the signature is left as it is (the function raises its own
-``TypeError``), and so is every call of a function with ``*args`` or without a signature.
+``TypeError``), and so is every call of a function with ``*args`` or without a signature, or
+one marked ``calls_as_given`` (an ``xg.vmap``'s: its ``in_axes`` pair with the arguments
+given, and a default it is not given is not mapped, as in JAX).
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ class Binder:
         try:
             parameters = list(inspect.signature(fn).parameters.values())
         except (TypeError, ValueError):       # a builtin or a callable without a signature
+            parameters = None
+        if getattr(fn, "calls_as_given", False):
             parameters = None
         if parameters is not None and any(p.kind is inspect.Parameter.VAR_POSITIONAL
                                           for p in parameters):

@@ -187,3 +187,29 @@ def _polyval(p, x):
     for c in coefficients[1:]:
         y = y * x + c
     return y
+
+
+# -- np.trapezoid, np.cov, np.corrcoef ------------------------------------------------------
+@numpy_function("trapezoid", "trapz")
+def _trapezoid(y, x=None, dx=1.0, axis=-1):
+    """``xg.trapezoid``; integers integrated in float64, as NumPy's."""
+    y = _numpy_float(_tensor(y))
+    return _fn("trapezoid")(y, x, dx=dx, axis=axis)
+
+
+def _sample_matrix(xg_name):
+    """``np.cov`` / ``np.corrcoef``: ``xg.cov`` / ``xg.corrcoef`` in float64 at least, as
+    NumPy's (which computes ``result_type(m, y, float64)``); ``dtype=`` casts first."""
+    def adapter(m, y=None, rowvar=True, *args, dtype=None, **kwargs):
+        m = _tensor(m)
+        y = None if y is None else _tensor(y)
+        if dtype is None:
+            dtype = np.result_type(*(np.dtype(str(a.dtype)) for a in (m, y) if a is not None),
+                                   np.float64)
+        y = None if y is None else _cast(y, dtype)
+        return _fn(xg_name)(_cast(m, dtype), y, rowvar, *args, **kwargs)
+    return adapter
+
+
+numpy_function("cov")(_sample_matrix("cov"))
+numpy_function("corrcoef")(_sample_matrix("corrcoef"))

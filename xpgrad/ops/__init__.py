@@ -6,7 +6,8 @@ indexing (its take, take_along_axis and one_hot in gathering), joining (concat, 
 linalg, rearranging (flip, roll, tile, repeat), reductions (with the scans of scans.py:
 cumulative_sum, cumulative_prod, diff), searching, selection (where, clip), sets, shape,
 sorting, and NumPy's and JAX's extras: elementwise_numpy (isclose, nan_to_num), nan_reductions
-(nansum, average), quantiles (median, quantile)) give the ``xpgrad`` namespace its functions;
+(nansum, average), quantiles (median, quantile), sample_integrals (trapezoid, cov,
+corrcoef)) give the ``xpgrad`` namespace its functions;
 fft (its rules in fft_rules) backs the ``xg.fft`` extension (``xg.linalg`` re-exports from
 linalg); indexed_updates backs ``x.at[key].set(v)`` and the other JAX updates; losses, nn
 (``linear``), recurrent (the scans) and optim (the optimizer updates) hold primitives that
@@ -26,6 +27,7 @@ from .linalg import *  # noqa: F401,F403
 from .nan_reductions import *  # noqa: F401,F403
 from .quantiles import *  # noqa: F401,F403
 from .rearranging import *  # noqa: F401,F403
+from .sample_integrals import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .searching import *  # noqa: F401,F403
 from .selection import *  # noqa: F401,F403
@@ -34,7 +36,8 @@ from .shape import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
 from . import (activations, bitwise, casting, contraction, elementwise, elementwise_numpy,
                grids_triangles, indexing, joining, linalg, nan_reductions, quantiles,
-               rearranging, reductions, searching, selection, sets, shape, sorting)
+               rearranging, reductions, sample_integrals, searching, selection, sets, shape,
+               sorting)
 # these register their primitives
 from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_norm,  # noqa: F401
                indexed_updates, losses, max_pooling, nn, optim, recurrent, rms_norm)
@@ -42,5 +45,6 @@ from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_nor
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + elementwise_numpy.__all__ + grids_triangles.__all__
            + indexing.__all__ + joining.__all__ + linalg.__all__ + nan_reductions.__all__
-           + quantiles.__all__ + rearranging.__all__ + reductions.__all__ + searching.__all__
+           + quantiles.__all__ + rearranging.__all__ + reductions.__all__
+           + sample_integrals.__all__ + searching.__all__
            + selection.__all__ + sets.__all__ + shape.__all__ + sorting.__all__)

@@ -193,9 +193,11 @@ def cholesky_solve(B, L, upper=False):
     with ``A @ X = B`` where ``A = L @ L^H`` (``upper=True``: ``A = U^H @ U``), ``L`` the
     factor ``xg.linalg.cholesky`` returns, of shape ``(..., n, n)`` (only its lower, or with
     ``upper`` its upper, triangle is read), ``B`` of shape ``(..., n, k)``, batch axes
-    broadcast. Two triangular solves, so gradients reach ``B`` and the triangle of the factor
-    that is read; the other triangle's is zero (as JAX's; PyTorch's formula treats the factor
-    as a full matrix there, though its forward ignores that triangle).
+    broadcast, or a vector of shape ``(n,)`` (SciPy's and JAX's ``cho_solve((L, True), b)``;
+    the result a vector too, ``(..., n)``). Two triangular solves, so gradients reach ``B``
+    and the triangle of the factor that is read; the other triangle's is zero (as JAX's;
+    PyTorch's formula treats the factor as a full matrix there, though its forward ignores
+    that triangle).
 
     >>> import xpgrad as xg
     >>> a = xg.asarray([[4.0, 2.0], [2.0, 3.0]], dtype=xg.float64)
@@ -211,8 +213,10 @@ def cholesky_solve(B, L, upper=False):
     check_floating("cholesky_solve", b, "B")
     upper = flag(upper, "upper", who)
     n = factor.shape[-1]
+    if b.ndim == 1 and b.shape[0] == n:
+        return cholesky_solve(b[:, None], factor, upper)[..., 0]
     if b.ndim < 2 or b.shape[-2] != n:
-        raise ValueError(f"{who}: B must have shape (..., {n}, k) to match L of shape "
+        raise ValueError(f"{who}: B must have shape (..., {n}, k) or ({n},) to match L of shape "
                          f"{factor.shape}, got shape {b.shape}")
     if factor.dtype != b.dtype:
         raise TypeError(f"{who}: B and L must have the same dtype, got {b.dtype} and "
