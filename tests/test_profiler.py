@@ -319,3 +319,19 @@ def test_threads_are_recorded_each_on_its_own_stack():
         (top,) = [e for e in mine if e.depth == 0]
         assert top.name == "worker"
         assert sum(e.self_ns for e in mine) == top.dur_ns
+
+
+def test_the_profiling_page_example_runs_and_writes_its_trace(tmp_path, monkeypatch):
+    import re
+
+    from docs_text import section
+
+    (code,) = re.findall(r"```python\n(.*?)```", section("Profiling: `xg.profiler`"), re.S)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(code, scope)                                   # noqa: S102 (the page's own example)
+    rows = {(r.key, r.phase): r.count for r in scope["prof"].key_averages()}
+    assert rows[("train step", "user")] == 5 and rows[("GradientTape.gradient", "autograd")] == 5
+    assert rows[("SGD.apply_gradients", "optimizer")] == 5
+    doc = json.loads((tmp_path / "trace.json").read_text())
+    assert sum(e["ph"] == "X" for e in doc["traceEvents"]) == len(scope["prof"].events())
