@@ -41,7 +41,9 @@ def _dispatch_state():
     from xpgrad.jit.program import Program
     from xpgrad.jit.trace_cache import TraceCache
 
-    classes = [xg.GradientTape.gradient, Optimizer.apply_gradients, Function.__call__,
+    from xpgrad import backward, tape
+
+    classes = [backward._walk, tape._walk, Optimizer.apply_gradients, Function.__call__,
                TraceCache._trace, Program.run_arrays]
     return prims, kernels, classes
 
@@ -82,7 +84,7 @@ def test_names_and_counts_of_a_forward_gradient_and_sgd_step_are_exact():
         # (y*y) * 0.5 one; matmul's x wants none
         ("sum", "backward"): 1, ("multiply", "backward"): 3, ("tanh", "backward"): 1,
         ("matmul", "backward"): 1,
-        ("GradientTape.gradient", "autograd"): 1,
+        ("backward walk", "autograd"): 1,
         ("sgd_update", "optimizer"): 1, ("SGD.apply_gradients", "optimizer"): 1,
     }
     impls = {(e.name, e.phase): e.impl for e in prof.events() if e.impl != "kernel declined"}
@@ -331,7 +333,17 @@ def test_the_profiling_page_example_runs_and_writes_its_trace(tmp_path, monkeypa
     scope = {}
     exec(code, scope)                                   # noqa: S102 (the page's own example)
     rows = {(r.key, r.phase): r.count for r in scope["prof"].key_averages()}
-    assert rows[("train step", "user")] == 5 and rows[("GradientTape.gradient", "autograd")] == 5
+    assert rows[("train step", "user")] == 5 and rows[("backward walk", "autograd")] == 5
     assert rows[("SGD.apply_gradients", "optimizer")] == 5
     doc = json.loads((tmp_path / "trace.json").read_text())
     assert sum(e["ph"] == "X" for e in doc["traceEvents"]) == len(scope["prof"].events())
+
+
+def test_a_warning_of_tape_gradient_still_points_at_the_users_line():
+    x = xg.asarray([1.0, 2.0])
+    with xg.profiler.profile():
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+        with pytest.warns(RuntimeWarning, match="depends on no tensor") as caught:
+            assert tape.gradient(xg.sum(x), x) is None
+    assert caught[0].filename == __file__

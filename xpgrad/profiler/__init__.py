@@ -2,7 +2,7 @@
 
 ``with xg.profiler.profile() as prof:`` times every eager op (its forward, the backward walk's
 vjp of each node, attributed to the op that recorded it, optimizer updates; whether a
-backend's kernel or the generic rule ran), ``GradientTape.gradient`` and ``apply_gradients``
+backend's kernel or the generic rule ran), the backward walks and ``apply_gradients``
 calls, ``xg.function`` calls, traces and each step of a replay, and the ranges the user marks
 with ``record_function``. ``prof.key_averages().table(sort_by=..., row_limit=...)`` sums them
 per name; ``prof.export_chrome_trace(path)`` writes them for Perfetto. Nothing is timed, or
@@ -15,7 +15,7 @@ checked, outside a profile (``hooks.py``). docs/profiling.md has the details.
 ...         loss = xg.sum(w * w)
 ...     _ = tape.gradient(loss, w)
 >>> sorted((r.key, r.phase) for r in prof.key_averages())      # doctest: +NORMALIZE_WHITESPACE
-[('GradientTape.gradient', 'autograd'), ('multiply', 'backward'), ('multiply', 'forward'),
+[('backward walk', 'autograd'), ('multiply', 'backward'), ('multiply', 'forward'),
  ('sum', 'backward'), ('sum', 'forward')]
 """
 from __future__ import annotations

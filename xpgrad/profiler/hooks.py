@@ -8,7 +8,8 @@ the last ``__exit__`` puts the originals back. Swapped are
   ops, and the backward walk's work per node, attributed to the primitive that recorded it;
 - each kernel registered in a backend made so far (``Kernel.forward``, ``value``, ``vjp``,
   ``vjp_in_place``, ``vjp_sliced``), named by the primitive it is registered under;
-- ``GradientTape.gradient`` and ``Optimizer.apply_gradients`` (one range per call), and
+- the tape's backward walk (``backward._walk``, as ``tape.py`` and ``outer_tapes.py`` call
+  it) and ``Optimizer.apply_gradients``: one range per call; and
   ``xg.function``'s entry points (``function_hooks.py``).
 
 A primitive from ``xpgrad.ops.optim`` (an optimizer update) is phase ``"optimizer"``, others
@@ -158,11 +159,14 @@ def _ranged(fn, name_of, phase):
 
 
 def _wrap_ranges():
+    from .. import backward, tape
     from ..optim.optimizer import Optimizer
-    from ..tape import GradientTape
 
-    _swap(GradientTape, "gradient",
-          _ranged(GradientTape.gradient, lambda tape: "GradientTape.gradient", "autograd"))
+    # the walk, not GradientTape.gradient: a frame more in gradient would move its warnings'
+    # stacklevel off the user's line
+    walk = timed(backward._walk, "backward walk", "autograd", "", shapes=False)
+    _swap(backward, "_walk", walk)
+    _swap(tape, "_walk", walk)
     for cls in _optimizer_classes(Optimizer):
         if "apply_gradients" in vars(cls):
             _swap(cls, "apply_gradients",

@@ -62,13 +62,18 @@ def shapes_of(args) -> tuple:
     """Each argument's shape (None for a non-array), as ``record_shapes`` keeps them.
 
     >>> import numpy as np
-    >>> shapes_of((np.ones((2, 3)), 1.5, None))
-    ((2, 3), None, None)
+    >>> shapes_of((np.ones((2, 3)), 1.5, None, np.ndarray))      # a class: its descriptor
+    ((2, 3), None, None, None)
     """
     out = []
     for a in args:
         shape = getattr(a, "shape", None)
-        out.append(None if shape is None or callable(shape) else tuple(shape))
+        if shape is not None and shape.__class__ is not tuple:
+            try:
+                shape = tuple(int(n) for n in shape)
+            except (TypeError, ValueError):
+                shape = None
+        out.append(shape)
     return tuple(out)
 
 
@@ -109,10 +114,13 @@ def end(start, name, phase, impl, shapes=None) -> None:
             p.add(event)
 
 
-def timed(fn, name, phase, impl, skip=0, declines=False):
+def timed(fn, name, phase, impl, skip=0, declines=False, shapes=True):
     """``fn`` wrapped to record each call as an event (``skip``: leading arguments left out of
     the shapes, a namespace ``xp``; ``declines``: a kernel's forward, whose None means the
-    generic forward runs next, recorded as implementation ``"kernel declined"``)."""
+    generic forward runs next, recorded as implementation ``"kernel declined"``; ``shapes``:
+    False for a range whose arguments are no arrays)."""
+    keep_shapes = shapes
+
     def profiled(*args, **kwargs):
         if not ACTIVE:
             return fn(*args, **kwargs)
@@ -122,7 +130,7 @@ def timed(fn, name, phase, impl, skip=0, declines=False):
             result = fn(*args, **kwargs)
             return result
         finally:
-            shapes = shapes_of(args[skip:]) if _wants_shapes() else None
+            shapes = shapes_of(args[skip:]) if keep_shapes and _wants_shapes() else None
             end(start, name, phase, "kernel declined" if declines and result is None else impl,
                 shapes)
     profiled.__wrapped__ = fn

@@ -21,7 +21,7 @@ from .recorder import ACTIVE, begin, end
 
 class profile:
     """Collect, while inside, the time of every eager op (per primitive: forward, backward
-    rule, optimizer update; backend kernel or generic rule), ``GradientTape.gradient`` and
+    rule, optimizer update; backend kernel or generic rule), each backward walk and
     ``apply_gradients`` calls, ``xg.function`` calls, traces and replay steps, and
     ``record_function`` ranges (docs/profiling.md).
 
