@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-import contextlib
+import functools
 from time import perf_counter_ns
 
 from . import hooks
@@ -134,7 +134,7 @@ def _sync_function(synchronize):
     return sync
 
 
-class record_function(contextlib.ContextDecorator):
+class record_function:
     """A named range of the user's (phase ``"user"``) in the profiles active around it: a
     context manager, or a decorator timing each call. Outside a profile it costs one check.
 
@@ -152,21 +152,31 @@ class record_function(contextlib.ContextDecorator):
         if not isinstance(name, str) or not name:
             raise TypeError(f"record_function's name must be a non-empty string, got {name!r}")
         self.name = name
-        self._start = None
-
-    def _recreate_cm(self):
-        return record_function(self.name)     # each call its own start (threads, recursion)
+        self._starts = []       # one per open use (a `with` of this object inside another)
 
     def __enter__(self):
-        if ACTIVE:
-            self._start = begin()
+        self._starts.append(begin() if ACTIVE else None)
         return self
 
     def __exit__(self, *exc):
-        if self._start is not None:
-            start, self._start = self._start, None
+        start = self._starts.pop()
+        if start is not None:
             end(start, self.name, "user", "")
         return False
+
+    def __call__(self, fn):
+        name = self.name
+
+        @functools.wraps(fn)
+        def ranged(*args, **kwargs):
+            if not ACTIVE:
+                return fn(*args, **kwargs)
+            start = begin()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                end(start, name, "user", "")
+        return ranged
 
 
 __all__ = ["profile", "record_function"]
