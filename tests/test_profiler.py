@@ -347,3 +347,12 @@ def test_a_warning_of_tape_gradient_still_points_at_the_users_line():
         with pytest.warns(RuntimeWarning, match="depends on no tensor") as caught:
             assert tape.gradient(xg.sum(x), x) is None
     assert caught[0].filename == __file__
+
+
+def test_backward_rows_carry_the_shapes_of_the_ops_inputs():
+    w = xg.Variable(W0.copy())
+    with xg.profiler.profile(record_shapes=True) as prof:
+        _program(w, xg.asarray(X0), xg.optim.SGD(0.1))
+    shapes = {(e.name, e.phase): e.shapes for e in prof.events()}
+    assert shapes[("matmul", "forward")] == shapes[("matmul", "backward")] == ((4, 3), (3, 2))
+    assert shapes[("tanh", "forward")] == ((4, 2),)

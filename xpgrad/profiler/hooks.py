@@ -138,7 +138,9 @@ def _wrap_kernel(kernel, name, phase):
     if kernel.value is not None:
         _swap(kernel, "value", timed(kernel.value, name, phase, "kernel", declines=True),
               frozen=True)
-    for attr, skip in (("vjp", 2), ("vjp_in_place", 2), ("vjp_sliced", 3)):
+    # the shapes are the inputs': past g and saved (a slice's key and values), and needs
+    lead = 3 if kernel.needs else 2
+    for attr, skip in (("vjp", lead), ("vjp_in_place", lead), ("vjp_sliced", lead + 1)):
         fn = getattr(kernel, attr)
         if fn is not None:
             _swap(kernel, attr, timed(fn, name, "backward", "kernel", skip=skip), frozen=True)
