@@ -195,6 +195,7 @@ TRAIN_FLAGS = {
     "--resume": None,                    # test_cli_errors.py resumes saved runs
     "--max-steps": ["--max-steps", "2"], "--quiet": ["--quiet"],
     "--lr": ["--lr", "0.01"], "--compile": ["--compile", "--no-log"],
+    "--profile": ["--profile", "{tmp}/trace.json", "--no-log"],
     "--distributed": None,               # test_distributed*.py: runs under mpiexec
     "--lr-schedule": ["--lr-schedule", "cosine"], "--warmup-steps": ["--warmup-steps", "2"],
     "--lr-gamma": ["--lr-gamma", "0.5", "--lr-schedule", "exponential"],

@@ -12,6 +12,7 @@ import signal
 import sys
 
 from .cli_failures import _fail_in_training, _preparation_status, fail, fail_together
+from .cli_profile import PROFILE_STEPS, check_profile_path, run_profiled
 from .cli_train_settings import _config, _remove_made_dirs
 from .cli_types import _clip_norm, _fraction, _hidden, number, positive
 
@@ -150,6 +151,10 @@ def _train_parser(sub):
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over the processes of mpiexec/srun (automatic under "
                         "them): --batch-size stays the global batch; see docs/distributed.md")
+    p.add_argument("--profile", default=None, metavar="PATH",
+                   help="profile the run (xg.profiler): write its Chrome trace to PATH and print "
+                        f"the costliest ops on stderr; without --max-steps it stops after "
+                        f"{PROFILE_STEPS} steps")
     p.set_defaults(func=cmd_train, parser=p)
     return p
 
@@ -184,6 +189,12 @@ def cmd_train(args, parser) -> int:
         fail("--quiet and --progress always contradict each other; give one of them")
     if args.quiet:
         args.progress = "never"
+    if args.profile is not None:
+        problem = check_profile_path(args.profile)
+        if problem:
+            fail(problem)
+        if args.max_steps is None:
+            args.max_steps = PROFILE_STEPS
 
     from .distributed import DistributedError, init as init_distributed, launcher_size
     from .distributed.agreement import run_together
@@ -196,6 +207,9 @@ def cmd_train(args, parser) -> int:
             fail(e, 1)
 
     _check_same_command(current_world(), args)
+    if args.profile is not None and current_world().size > 1:
+        fail_together(current_world(), "--profile profiles one process; run it without "
+                                       "mpiexec/srun", 2)
 
     def note(line):                       # downloads: on stderr, so stdout stays the results
         if not args.quiet and current_world().rank == 0:    # data-parallel: rank 0 alone
@@ -231,7 +245,8 @@ def cmd_train(args, parser) -> int:
             print(line, flush=True)
 
     try:
-        result = plan.fit(echo, handle_signals=True)
+        result = plan.fit(echo, handle_signals=True) if args.profile is None else \
+            run_profiled(args.profile, lambda: plan.fit(echo, handle_signals=True))
     except TrainingError as e:   # every rank raised it at the same step (reduced loss)
         fail_together(world, e, 1)
     except BrokenPipeError as e:
