@@ -85,13 +85,24 @@ def test_names_and_counts_of_a_forward_gradient_and_sgd_step_are_exact():
         ("sum", "backward"): 1, ("multiply", "backward"): 3, ("tanh", "backward"): 1,
         ("matmul", "backward"): 1,
         ("backward walk", "autograd"): 1,
-        ("sgd_update", "optimizer"): 1, ("SGD.apply_gradients", "optimizer"): 1,
+        # plain SGD on a parameter smaller than one block updates inline (param -= lr *
+        # grad, no sgd_update primitive: optim/sgd_optimizer.py), inside apply_gradients' range
+        ("SGD.apply_gradients", "optimizer"): 1,
     }
     impls = {(e.name, e.phase): e.impl for e in prof.events() if e.impl != "kernel declined"}
     for name in ("matmul", "tanh", "sum"):
         assert impls[(name, "forward")] == _impl(name)
-    assert impls[("sgd_update", "optimizer")] == "generic" or \
-        "sgd_update" in xg.get_backend("numpy").kernels
+
+
+def test_an_sgd_update_with_momentum_is_its_own_event():
+    with xg.use_backend("numpy"):
+        w = xg.Variable(W0.copy())
+        opt = xg.optim.SGD(0.1, momentum=0.9)
+        with xg.profiler.profile() as prof:
+            _program(w, xg.asarray(X0), opt)
+    updates = [e for e in prof.events() if e.name == "sgd_update" and e.impl != "kernel declined"]
+    assert len(updates) == 1 and updates[0].phase == "optimizer"
+    assert updates[0].impl == "generic" or "sgd_update" in xg.get_backend("numpy").kernels
 
 
 def test_profiled_numbers_equal_unprofiled_ones_and_torch():
