@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from .formulas import erfc
-from .incomplete_gamma_formulas import _EPS, _TINY, iterate, log1pmx
+from .incomplete_gamma_formulas import _EPS, _TINY, _by_mask, iterate, log1pmx
 from .special_formulas import digamma, gammaln, stirling_correction
 
 # Steps the fraction takes at most (each element stops once converged): 100 for a, b up to
@@ -30,15 +30,21 @@ _STIRLING_FROM = 10.0
 
 def log_beta(xp, a, b):
     """``log B(a, b)`` for a, b > 0; where the larger is >= 10 the difference of the two large
-    log-gammas is Stirling's series collected into one sum (as ``xg.special.betaln``)."""
+    log-gammas is Stirling's series collected into one sum (as ``xg.special.betaln``). Each
+    form on its own elements where Python may read the values (``_by_mask``)."""
+    a, b = xp.broadcast_arrays(a, b)
     small, large = xp.minimum(a, b), xp.maximum(a, b)
-    series = large >= _STIRLING_FROM
-    big = xp.where(series, large, _STIRLING_FROM)
-    s = xp.where(series, small, 1.0)
+    return _by_mask(xp, large >= _STIRLING_FROM, lambda s, big: _log_beta_series(xp, s, big),
+                    lambda s, big: gammaln(xp, s) + gammaln(xp, big) - gammaln(xp, s + big),
+                    (small, large), ((1.0, _STIRLING_FROM), (None, None)))
+
+
+def _log_beta_series(xp, s, big):
+    """``log B(s, big)`` for ``big >= 10``, ``s <= big``: Stirling's series of the difference
+    of the two large log-gammas."""
     difference = (-(big - 0.5) * xp.log1p(s / big) - s * xp.log(big + s) + s
                   + stirling_correction(big) - stirling_correction(big + s))
-    direct = gammaln(xp, a) + gammaln(xp, b) - gammaln(xp, a + b)
-    return xp.where(series, gammaln(xp, small) + difference, direct)
+    return gammaln(xp, s) + difference
 
 
 def _log_power(xp, a, x):
@@ -95,15 +101,18 @@ def log_power_terms(xp, a, b, x, y):
     b log1pmx(y / q - 1) + log(ab / (2 pi (a + b))) / 2`` and Stirling's corrections (the
     terms ``a (x / p - 1)`` and ``b (y / q - 1)`` cancel exactly), so no digits cancel
     between ``a log x`` and ``log B`` (both near -1400 at a = b = 1000)."""
-    large = (a >= _STIRLING_FROM) & (b >= _STIRLING_FROM)
-    al, bl = xp.where(large, a, _STIRLING_FROM), xp.where(large, b, _STIRLING_FROM)
-    total = al + bl
-    around_mean = (al * log1pmx(xp, x * total / al - 1.0) + bl * log1pmx(xp, y * total / bl - 1.0)
-                   + 0.5 * xp.log(al * bl / (total * (2.0 * math.pi)))
-                   - stirling_correction(al) - stirling_correction(bl)
-                   + stirling_correction(total))
-    direct = a * xp.log(x) + b * xp.log(y) - log_beta(xp, a, b)
-    return xp.where(large, around_mean, direct)
+    return _by_mask(xp, (a >= _STIRLING_FROM) & (b >= _STIRLING_FROM),
+                    lambda a, b, x, y: _log_power_terms_around_mean(xp, a, b, x, y),
+                    lambda a, b, x, y: a * xp.log(x) + b * xp.log(y) - log_beta(xp, a, b),
+                    (a, b, x, y), ((_STIRLING_FROM, _STIRLING_FROM, None, None),
+                                   (None, None, None, None)))
+
+
+def _log_power_terms_around_mean(xp, a, b, x, y):
+    total = a + b
+    return (a * log1pmx(xp, x * total / a - 1.0) + b * log1pmx(xp, y * total / b - 1.0)
+            + 0.5 * xp.log(a * b / (total * (2.0 * math.pi)))
+            - stirling_correction(a) - stirling_correction(b) + stirling_correction(total))
 
 
 def _edges(xp, a, b, x):
@@ -170,21 +179,22 @@ def _coefficient_and_log_derivatives(j, a, b, x):
     return coefficient, by_a, m * x / denominator
 
 
-def _derivative_step(wrt):
-    def step(xp, j, variables, constants):
-        c, d, f, _, dc, dd, dlog, _ = variables
-        a, b, x = constants
-        coefficient, by_a, by_b = _coefficient_and_log_derivatives(j, a, b, x)
-        dcoefficient = by_b if wrt else by_a
-        d_new = 1.0 + coefficient * d
-        d_new = 1.0 / xp.where(xp.abs(d_new) < _TINY, _TINY, d_new)
-        dd = -d_new * d_new * (dcoefficient * d + coefficient * dd)
-        c_new = 1.0 + coefficient / c
-        dc = dcoefficient / c - coefficient * dc / (c * c)
-        c_new = xp.where(xp.abs(c_new) < _TINY, _TINY, c_new)
-        increment = dc / c_new + dd / d_new
-        return c_new, d_new, f * c_new * d_new, c_new * d_new, dc, dd, dlog + increment, increment
-    return step
+def _derivative_step(xp, j, variables, constants):
+    """One step of the fraction (``c``, ``d``, its value ``f``) carried with the derivatives
+    of ``c``, ``d`` and ``log f`` in a, or in b where ``in_b``."""
+    c, d, f, _, dc, dd, dlog, _ = variables
+    a, b, x, in_b = constants
+    coefficient, by_a, by_b = _coefficient_and_log_derivatives(j, a, b, x)
+    dcoefficient = xp.where(in_b, by_b, by_a)
+    d_new = 1.0 + coefficient * d
+    d_new = 1.0 / xp.where(xp.abs(d_new) < _TINY, _TINY, d_new)
+    dd = -d_new * d_new * (dcoefficient * d + coefficient * dd)
+    c_new = 1.0 + coefficient / c
+    dc = dcoefficient / c - coefficient * dc / (c * c)
+    c_new = xp.where(xp.abs(c_new) < _TINY, _TINY, c_new)
+    increment = dc / c_new + dd / d_new
+    step = c_new * d_new
+    return c_new, d_new, f * step, step, dc, dd, dlog + increment, increment
 
 
 def _derivative_finished(xp, variables, constants):
@@ -193,22 +203,24 @@ def _derivative_finished(xp, variables, constants):
             & (xp.abs(increment) <= 2.0 * _EPS * xp.abs(dlog) + 1e-300))
 
 
-def _fraction_derivative(xp, a, b, x, y, wrt):
-    """``d I_x(a, b) / da`` (``wrt`` 0) or ``/ db`` (1) for x below the crossover: I times
-    the derivative of ``log(x^a y^b / (a B(a, b)))`` less that of the fraction's log."""
+def _fraction_derivative(xp, a, b, x, y, in_b):
+    """``d I_x(a, b) / da``, or ``/ db`` where ``in_b``, for x below the crossover: I times
+    the derivative of ``log(x^a y^b / (a B(a, b)))`` less that of the fraction's log (one
+    loop gives the fraction and that derivative)."""
     zeros = xp.zeros_like(x)
     start = (xp.ones_like(x), zeros, xp.ones_like(x), zeros, zeros, zeros, zeros, zeros)
-    fraction = iterate(xp, _fraction_step, _fraction_finished, lambda v, c: v[2], start[:4],
-                       (a, b, x), FRACTION_ITERATIONS, True)
-    log_fraction = iterate(xp, _derivative_step(wrt), _derivative_finished,
-                           lambda v, c: v[6], start, (a, b, x), FRACTION_ITERATIONS, True)
+    fraction, log_fraction = iterate(xp, _derivative_step, _derivative_finished,
+                                     lambda v, c: (v[2], v[6]), start, (a, b, x, in_b),
+                                     FRACTION_ITERATIONS, True)
     value = xp.exp(log_power_terms(xp, a, b, x, y)) / (a * fraction)
     both = digamma(xp, a + b)
-    if wrt:
-        log_front = xp.log(y) - digamma(xp, b) + both
-    else:
-        log_front = xp.log(x) - digamma(xp, a + 1.0) + both     # psi(a) + 1/a, no cancelling
-    return value * (log_front - log_fraction)
+    log_front = xp.zeros_like(x)
+    for side, log_side in ((in_b, lambda: xp.log(y[in_b]) - digamma(xp, b[in_b])),
+                           # psi(a) + 1/a, no cancelling
+                           (~in_b, lambda: xp.log(x[~in_b]) - digamma(xp, a[~in_b] + 1.0))):
+        if bool(xp.any(side)):
+            log_front[side] = log_side()
+    return value * (log_front + both - log_fraction)
 
 
 def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
@@ -221,12 +233,8 @@ def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
 
     def evaluate(xp, a2, b2, x2, y2, swapped):
         # past the crossover I = 1 - I_y(b, a): a's derivative is minus b's there, and so on
-        out = xp.zeros_like(x2)
-        for side, which, sign in ((~swapped, wrt, 1.0), (swapped, 1 - wrt, -1.0)):
-            if bool(xp.any(side)):
-                out[side] = sign * _fraction_derivative(xp, a2[side], b2[side], x2[side],
-                                                        y2[side], which)
-        return out
+        derivative = _fraction_derivative(xp, a2, b2, x2, y2, swapped != bool(wrt))
+        return xp.where(swapped, -derivative, derivative)
 
     return _on_interior(xp, a, b, x, y, evaluate, edge)
 
