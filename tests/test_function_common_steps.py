@@ -1,5 +1,5 @@
 """xg.function's program passes for small programs: repeated pure steps read once
-(jit/common_steps.py), indexing and scalar arithmetic written as Python syntax
+(jit/common_steps.py; a view of a merged result keeps the earlier result's memory alive), indexing and scalar arithmetic written as Python syntax
 (jit/step_syntax.py), and a scattered-into buffer made afresh while its reshapes replay
 (jit/constants.py). Every compiled result is compared with the eager call, gradients with
 finite differences in float64 and with PyTorch."""
@@ -99,6 +99,27 @@ def test_array_results_are_merged_only_where_nothing_returns_them():
     np.testing.assert_array_equal(first.numpy(), f(x)[0].numpy())
     np.testing.assert_array_equal(returned.numpy(), np.exp(x.numpy()))
     assert not np.shares_memory(returned.numpy(), returned_again.numpy())
+
+
+def test_a_view_of_a_merged_result_keeps_the_earlier_results_memory():
+    # the second 1 - x is merged into the first; the view broadcast_arrays takes of it then
+    # views the first one's buffer, which the plan must not hand to the (2,)-shaped results
+    # after it (it did: the replay read exp's values through the view, 509.7 for 18.4)
+    def f(x, a):
+        r1 = xg.broadcast_arrays(a, 1.0 - x)[1] * 2.0
+        q = xg.broadcast_arrays(a, 1.0 - x)[1]
+        t = xg.exp(x) * 3.0 + 1.0
+        return r1 + q * (t * t - 1.0)
+
+    x = xg.asarray(np.array([0.25, 0.5]))
+    a = xg.asarray(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    compiled = _compiled(f, x, a)
+    assert compiled.programs()[0].common_steps >= 1
+    for _ in range(2):
+        np.testing.assert_allclose(compiled(x, a).numpy(), f(x, a).numpy(), rtol=1e-15)
+    t = 3.0 * np.exp(x.numpy()) + 1.0
+    np.testing.assert_allclose(compiled(x, a).numpy()[0],
+                               (1.0 - x.numpy()) * (2.0 + t * t - 1.0), rtol=1e-15)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])

@@ -156,6 +156,17 @@ FUNCTIONS = [
     ("concat", lambda t: np.concatenate([t, np.ones((1, 4))], axis=None)),
     ("concat", lambda t: np.hstack([t, t])),
     ("concat", lambda t: np.vstack([t[0], t[1]])),
+    ("concat", lambda t: np.column_stack([t[0], t[1], t[2]])),       # 1-D: columns
+    ("concat", lambda t: np.column_stack([t, t[:, 1] * 2.0])),
+    ("concat", lambda t: np.column_stack([t[0, 0], t[1, 1] * t[2, 2]])),   # 0-d: 1x1
+    ("concat", lambda t: np.dstack([t, t * t])),
+    ("concat", lambda t: np.dstack([t[0], t[1]])),
+    ("stack", lambda t: np.apply_along_axis(lambda r: r * r[0], 1, t)),
+    ("stack", lambda t: np.apply_along_axis(np.sum, 0, t)),
+    ("stack", lambda t: np.apply_along_axis(lambda r: np.outer(r, r), 0, t)),   # (3, 3, 4)
+    ("stack", lambda t: np.apply_along_axis(np.roll, -1, t, 1)),
+    ("stack", lambda t: np.apply_along_axis(lambda r, s, power=1: s * r ** power, 2, t[None],
+                                            2.0, power=3)),
     ("stack", lambda t: np.stack([t, t * t], axis=-1)),
     ("permute_dims", lambda t: np.transpose(t)),
     ("permute_dims", lambda t: np.swapaxes(t[None], 0, 2)),

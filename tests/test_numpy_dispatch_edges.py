@@ -1,6 +1,7 @@
 """NumPy functions on tensors where they differed from NumPy: complex float_power, complex to
 bool, cbrt/logaddexp2 of complex, split points, NumPy integers as axes and counts, clip of
-integers by float bounds, out= casting, where= without a tape. Each against NumPy itself."""
+integers by float bounds, out= casting, where= without a tape, the errors of
+column_stack/dstack/apply_along_axis. Each against NumPy itself."""
 import numpy as np
 import pytest
 
@@ -114,3 +115,26 @@ def test_an_ndarray_beside_a_tensor_goes_to_the_tensors_backend_as_in_an_operato
 def test_tensors_of_two_backends_in_a_numpy_function_still_say_so():
     with pytest.raises(xg.MixedBackendError, match="move one explicitly"):
         np.dot(xg.ones(2, backend="numpy"), xg.ones(2, backend="numba"))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a: np.column_stack([a, a[:2]]),                   # columns of unequal length
+    lambda a: np.dstack([a, a[:, :2]]),
+    lambda a: np.apply_along_axis(np.sum, 2, a),             # no such axis
+    lambda a: np.apply_along_axis(np.sum, -3, a),
+    lambda a: np.apply_along_axis(np.sum, 1, a[:0]),         # nothing to iterate over
+])
+def test_joining_and_apply_along_axis_refuse_what_numpy_refuses(fn):
+    a = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(ValueError) as numpy_error:           # AxisError is a ValueError
+        fn(a)
+    with pytest.raises(type(numpy_error.value)):
+        fn(xg.asarray(a))
+
+
+def test_apply_along_axis_records_what_the_function_does():
+    x = xg.asarray(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        loss = xg.sum(np.apply_along_axis(lambda r: r[0] * r[1], 1, x))
+    assert tape.gradient(loss, x).tolist() == [[2.0, 1.0], [4.0, 3.0]]

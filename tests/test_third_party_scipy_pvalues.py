@@ -62,3 +62,20 @@ def test_linregress_still_leaves_the_tape():
         tape.watch(x)
         with pytest.raises(TypeError, match="cut it from the tape"):
             st.linregress(x, y)
+
+
+@pytest.mark.parametrize("shape, axis", [((12,), 0), ((12, 3), 0), ((3, 12), 1)])
+def test_spearmanr_runs_on_a_tape(shape, axis):
+    # np.column_stack and np.apply_along_axis(rankdata, ...) on the tape's tensors; the ranks
+    # are piecewise constant in the data, so the result is off the tape (NumPy's corrcoef)
+    _, st = _scipy()
+    (a,) = _data(67, shape)
+    b = np.round(a * 2.0) + 0.3 * np.arange(a.size).reshape(shape)     # ties among a's ranks
+    expected = st.spearmanr(a, b if len(shape) == 1 else None, axis=axis)
+    x, y = xg.asarray(a), xg.asarray(b)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        ours = st.spearmanr(x, y if len(shape) == 1 else None, axis=axis)
+    for part in ("statistic", "pvalue"):
+        np.testing.assert_allclose(np.asarray(getattr(ours, part)),
+                                   getattr(expected, part), rtol=1e-12)

@@ -98,6 +98,7 @@ def merge_common_steps(program, escaping) -> int:
     steps, slots = program.steps, program.slots
     read_only = _read_only_roots(steps, slots, escaping)
     seen, merged = {}, {}           # key -> (slot, roots it reads); slot -> earlier slot
+    renamed = {}                    # a merged result's memory root -> the earlier one's
     for step in steps:
         if merged:
             step.args = map_leaves(lambda o: Ref(merged[o.i]) if type(o) is Ref
@@ -123,9 +124,25 @@ def merge_common_steps(program, escaping) -> int:
         earlier = seen.get(key)
         if earlier is not None and _shareable(step, slots, out, earlier[0], read_only):
             merged[out] = earlier[0]
+            if slots[out].root != slots[earlier[0]].root:
+                renamed[slots[out].root] = slots[earlier[0]].root
             continue
         seen[key] = (out, {slots[s].root for s in _refs((step.args, step.kwargs), [])})
+    _rename_roots(slots, renamed)
     return len(merged)
+
+
+def _rename_roots(slots, renamed):
+    """The views a later step took of a merged result's memory (``broadcast_arrays`` of it)
+    view the earlier result's from now on: their slots join its memory class, so the buffer
+    plan keeps that memory until the last of them is read."""
+    if not renamed:
+        return
+    for info in slots:
+        root, hops = info.root, 0
+        while root in renamed and hops <= len(renamed):
+            root, hops = renamed[root], hops + 1
+        info.root = root
 
 
 def _shareable(step, slots, out, earlier, read_only) -> bool:

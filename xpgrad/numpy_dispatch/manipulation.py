@@ -1,6 +1,7 @@
 """NumPy's joining and shaping functions on Tensors: ``np.concatenate``, ``np.stack``,
-``np.hstack``, ``np.atleast_2d``, ``np.transpose``, ``np.reshape``, ``np.squeeze``,
-``np.split``, ``np.tile``, ``np.copy``, ``np.copyto`` and more.
+``np.hstack``, ``np.vstack``, ``np.column_stack``, ``np.dstack``, ``np.atleast_2d``,
+``np.transpose``, ``np.reshape``, ``np.squeeze``, ``np.split``, ``np.tile``,
+``np.apply_along_axis``, ``np.copy``, ``np.copyto`` and more.
 
 >>> import numpy as np, xpgrad as xg
 >>> np.hstack([xg.ones(2), xg.zeros(1)]).tolist()
@@ -9,6 +10,9 @@
 from __future__ import annotations
 
 import numbers
+import operator
+
+from numpy.exceptions import AxisError
 
 from ..tensor import Tensor
 from .arguments import (_Unsupported, _axis_and_input, _cast, _dtype, _flat, _fn, _norm_axes,
@@ -71,6 +75,42 @@ def _hstack(tup, *, dtype=None, casting="same_kind"):
 @numpy_function("vstack", "row_stack")
 def _vstack(tup, *, dtype=None, casting="same_kind"):
     return _concatenate([_at_least(a, 2) for a in tup], axis=0, dtype=dtype, casting=casting)
+
+
+@numpy_function("column_stack")
+def _column_stack(tup):
+    """1-D arrays as columns (a 0-d one as a 1x1 block), 2-D and higher as they are, joined
+    along axis 1 (``scipy.stats.spearmanr`` stacks its two samples so)."""
+    def column(a):
+        a = _tensor(a)
+        return _fn("reshape")(a, (-1, 1) if a.ndim == 1 else (1, 1)) if a.ndim < 2 else a
+    return _concatenate([column(a) for a in tup], axis=1)
+
+
+@numpy_function("dstack")
+def _dstack(tup):
+    return _concatenate([_at_least(a, 3) for a in tup], axis=2)
+
+
+@numpy_function("apply_along_axis")
+def _apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """``func1d`` on each 1-D slice of ``arr`` along ``axis``, called with Tensors (so a tape
+    sees what it does), its results stacked where that axis was, as NumPy's."""
+    arr = _tensor(arr)
+    axis = operator.index(axis)
+    if not -arr.ndim <= axis < arr.ndim:
+        raise AxisError(axis, arr.ndim)
+    axis %= arr.ndim
+    outer = tuple(arr.shape[:axis]) + tuple(arr.shape[axis + 1:])
+    if 0 in outer:
+        raise ValueError("Cannot apply_along_axis when any iteration dimensions are 0")
+    rows = _fn("reshape")(_fn("moveaxis")(arr, axis, -1), (-1, arr.shape[axis]))
+    results = _fn("stack")([_tensor(func1d(rows[i], *args, **kwargs))
+                            for i in range(rows.shape[0])])
+    inner = tuple(results.shape[1:])
+    out = _fn("reshape")(results, outer + inner)
+    moved = list(range(len(outer), len(outer) + len(inner)))
+    return _fn("moveaxis")(out, moved, [axis + k for k in range(len(inner))])
 
 
 @numpy_function("transpose", "permute_dims")

@@ -2,9 +2,11 @@
 float64: its continued fraction (DLMF 8.17.22, evaluated by the modified Lentz method), taken
 where it converges fast, ``x < (a + 1) / (a + b + 2)``, and through the symmetry
 ``I_x(a, b) = 1 - I_(1-x)(b, a)`` elsewhere (so the complement, ``betaincc``, is computed
-directly where it is small). The loop is ``incomplete_gamma_formulas.iterate``'s: eagerly
+directly where it is small). The loop is ``incomplete_gamma_formulas.iterate``'s:
 each element stops once converged; an element that has not within ``FRACTION_ITERATIONS``
-steps is NaN, never a truncated fraction.
+steps is NaN, never a truncated fraction. The loops and the choice of side read the values,
+so the formulas take arrays Python may read: under ``xg.function`` the primitives run them
+as one step of the program (``incomplete_beta.py``), again on each replay's arrays.
 
 >>> import array_api_compat.numpy as xp
 >>> a, b, x = xp.asarray([1.0, 2.0]), xp.asarray([1.0, 3.0]), xp.asarray([0.25, 0.5])
@@ -16,30 +18,33 @@ from __future__ import annotations
 import math
 
 from .formulas import erfc
-from .incomplete_gamma_formulas import _EPS, _TINY, iterate, log1pmx
-from .linalg_helpers import readable
+from .incomplete_gamma_formulas import _EPS, _TINY, _by_mask, iterate, log1pmx
 from .special_formulas import digamma, gammaln, stirling_correction
 
-# Steps the fraction takes at most (each element stops once converged, eagerly): 100 for a, b
-# up to 100, 150 to 1e3, 300 to 1e4, 1000 to 1e5 next to the crossover (far from it fewer:
-# 200 at most on random a, b up to 1e6). Under xg.function every element takes the traced
-# bound's steps; where that does not suffice (a or b > 1e3 near the crossover) it is NaN
+# Steps the fraction takes at most (each element stops once converged): 100 for a, b up to
+# 100, 150 to 1e3, 300 to 1e4, 1000 to 1e5 next to the crossover (far from it fewer: 200 at
+# most on random a, b up to 1e6)
 FRACTION_ITERATIONS = 1500
-TRACED_ITERATIONS = 150
 _STIRLING_FROM = 10.0
 
 
 def log_beta(xp, a, b):
     """``log B(a, b)`` for a, b > 0; where the larger is >= 10 the difference of the two large
-    log-gammas is Stirling's series collected into one sum (as ``xg.special.betaln``)."""
+    log-gammas is Stirling's series collected into one sum (as ``xg.special.betaln``). Each
+    form on its own elements where Python may read the values (``_by_mask``)."""
+    a, b = xp.broadcast_arrays(a, b)
     small, large = xp.minimum(a, b), xp.maximum(a, b)
-    series = large >= _STIRLING_FROM
-    big = xp.where(series, large, _STIRLING_FROM)
-    s = xp.where(series, small, 1.0)
+    return _by_mask(xp, large >= _STIRLING_FROM, lambda s, big: _log_beta_series(xp, s, big),
+                    lambda s, big: gammaln(xp, s) + gammaln(xp, big) - gammaln(xp, s + big),
+                    (small, large), ((1.0, _STIRLING_FROM), (None, None)))
+
+
+def _log_beta_series(xp, s, big):
+    """``log B(s, big)`` for ``big >= 10``, ``s <= big``: Stirling's series of the difference
+    of the two large log-gammas."""
     difference = (-(big - 0.5) * xp.log1p(s / big) - s * xp.log(big + s) + s
                   + stirling_correction(big) - stirling_correction(big + s))
-    direct = gammaln(xp, a) + gammaln(xp, b) - gammaln(xp, a + b)
-    return xp.where(series, gammaln(xp, small) + difference, direct)
+    return gammaln(xp, s) + difference
 
 
 def _log_power(xp, a, x):
@@ -59,10 +64,6 @@ def density(xp, a, b, x):
     outside = xp.where((a > 0) & (b > 0), xp.zeros_like(x), xp.nan)
     outside = xp.where((x != x) | (a != a) | (b != b), xp.nan, outside)
     return xp.where(valid, xp.exp(log_value), outside)
-
-
-def _bound(eager):
-    return FRACTION_ITERATIONS if eager else TRACED_ITERATIONS
 
 
 def _fraction_step(xp, j, variables, constants):
@@ -85,12 +86,12 @@ def _fraction_finished(xp, variables, constants):
     return xp.abs(variables[3] - 1.0) <= 2.0 * _EPS
 
 
-def _fraction(xp, a, b, x, y, eager):
+def _fraction(xp, a, b, x, y):
     """``I_x(a, b)`` for x below ``(a + 1) / (a + b + 2)``, with ``y = 1 - x`` given exactly:
     ``x^a y^b / (a B(a, b))`` over the continued fraction ``1 + d1 / (1 + d2 / (1 + ...))``."""
     start = (xp.ones_like(x), xp.zeros_like(x), xp.ones_like(x), xp.zeros_like(x))
     fraction = iterate(xp, _fraction_step, _fraction_finished, lambda v, c: v[2], start,
-                       (a, b, x), _bound(eager), eager)
+                       (a, b, x), FRACTION_ITERATIONS, True)
     return xp.exp(log_power_terms(xp, a, b, x, y)) / (a * fraction)
 
 
@@ -100,15 +101,18 @@ def log_power_terms(xp, a, b, x, y):
     b log1pmx(y / q - 1) + log(ab / (2 pi (a + b))) / 2`` and Stirling's corrections (the
     terms ``a (x / p - 1)`` and ``b (y / q - 1)`` cancel exactly), so no digits cancel
     between ``a log x`` and ``log B`` (both near -1400 at a = b = 1000)."""
-    large = (a >= _STIRLING_FROM) & (b >= _STIRLING_FROM)
-    al, bl = xp.where(large, a, _STIRLING_FROM), xp.where(large, b, _STIRLING_FROM)
-    total = al + bl
-    around_mean = (al * log1pmx(xp, x * total / al - 1.0) + bl * log1pmx(xp, y * total / bl - 1.0)
-                   + 0.5 * xp.log(al * bl / (total * (2.0 * math.pi)))
-                   - stirling_correction(al) - stirling_correction(bl)
-                   + stirling_correction(total))
-    direct = a * xp.log(x) + b * xp.log(y) - log_beta(xp, a, b)
-    return xp.where(large, around_mean, direct)
+    return _by_mask(xp, (a >= _STIRLING_FROM) & (b >= _STIRLING_FROM),
+                    lambda a, b, x, y: _log_power_terms_around_mean(xp, a, b, x, y),
+                    lambda a, b, x, y: a * xp.log(x) + b * xp.log(y) - log_beta(xp, a, b),
+                    (a, b, x, y), ((_STIRLING_FROM, _STIRLING_FROM, None, None),
+                                   (None, None, None, None)))
+
+
+def _log_power_terms_around_mean(xp, a, b, x, y):
+    total = a + b
+    return (a * log1pmx(xp, x * total / a - 1.0) + b * log1pmx(xp, y * total / b - 1.0)
+            + 0.5 * xp.log(a * b / (total * (2.0 * math.pi)))
+            - stirling_correction(a) - stirling_correction(b) + stirling_correction(total))
 
 
 def _edges(xp, a, b, x):
@@ -128,24 +132,20 @@ def _edges(xp, a, b, x):
 def _on_interior(xp, a, b, x, y, evaluate, out):
     """``out`` with its elements inside the domain (a, b > 0 finite, x, y = 1 - x > 0: y decides
     where x has rounded to 1) replaced by
-    ``evaluate(xp, a', b', x', y', swapped, eager)``, where ``(a', b', x', y')`` is
-    ``(a, b, x, y)``, or ``(b, a, y, x)`` past the fraction's crossover
-    ``x > (a + 1) / (a + b + 2)`` (``swapped`` says which). Eagerly on those elements only;
-    while ``xg.function`` traces, on all, stand-ins elsewhere."""
+    ``evaluate(xp, a', b', x', y', swapped)`` (1-D arrays of those elements only), where
+    ``(a', b', x', y')`` is ``(a, b, x, y)``, or ``(b, a, y, x)`` past the fraction's
+    crossover ``x > (a + 1) / (a + b + 2)`` (``swapped`` says which)."""
     inside = (a > 0) & (b > 0) & (a < xp.inf) & (b < xp.inf) & (x > 0) & (y > 0)
     swap = x * (a + b + 2.0) > a + 1.0
     args = [xp.where(swap, b, a), xp.where(swap, a, b), xp.where(swap, y, x),
             xp.where(swap, x, y), swap]
-    if readable(a) and readable(b) and readable(x):
-        shape = out.shape
-        flat_inside = xp.reshape(inside, (-1,))
-        out = xp.asarray(xp.reshape(out, (-1,)), copy=True)
-        if bool(xp.any(flat_inside)):
-            picked = [xp.reshape(v, (-1,))[flat_inside] for v in args]
-            out[flat_inside] = evaluate(xp, *picked, True)
-        return xp.reshape(out, shape)
-    stand_in = [xp.where(inside, v, s) for v, s in zip(args, (1.0, 1.0, 0.5, 0.5, False))]
-    return xp.where(inside, evaluate(xp, *stand_in, False), out)
+    shape = out.shape
+    flat_inside = xp.reshape(inside, (-1,))
+    out = xp.asarray(xp.reshape(out, (-1,)), copy=True)
+    if bool(xp.any(flat_inside)):
+        picked = [xp.reshape(v, (-1,))[flat_inside] for v in args]
+        out[flat_inside] = evaluate(xp, *picked)
+    return xp.reshape(out, shape)
 
 
 def regularized_beta(xp, a, b, x, y=None, *, upper):
@@ -156,8 +156,8 @@ def regularized_beta(xp, a, b, x, y=None, *, upper):
     a, b, x, y = xp.broadcast_arrays(a, b, x, 1.0 - x if y is None else y)
     edge = _edges(xp, a, b, x)
 
-    def evaluate(xp, a, b, x, y, swapped, eager):
-        value = _fraction(xp, a, b, x, y, eager)
+    def evaluate(xp, a, b, x, y, swapped):
+        value = _fraction(xp, a, b, x, y)
         return xp.where(swapped == upper, value, 1.0 - value)
 
     out = _on_interior(xp, a, b, x, y, evaluate, 1.0 - edge if upper else edge)
@@ -179,21 +179,22 @@ def _coefficient_and_log_derivatives(j, a, b, x):
     return coefficient, by_a, m * x / denominator
 
 
-def _derivative_step(wrt):
-    def step(xp, j, variables, constants):
-        c, d, f, _, dc, dd, dlog, _ = variables
-        a, b, x = constants
-        coefficient, by_a, by_b = _coefficient_and_log_derivatives(j, a, b, x)
-        dcoefficient = by_b if wrt else by_a
-        d_new = 1.0 + coefficient * d
-        d_new = 1.0 / xp.where(xp.abs(d_new) < _TINY, _TINY, d_new)
-        dd = -d_new * d_new * (dcoefficient * d + coefficient * dd)
-        c_new = 1.0 + coefficient / c
-        dc = dcoefficient / c - coefficient * dc / (c * c)
-        c_new = xp.where(xp.abs(c_new) < _TINY, _TINY, c_new)
-        increment = dc / c_new + dd / d_new
-        return c_new, d_new, f * c_new * d_new, c_new * d_new, dc, dd, dlog + increment, increment
-    return step
+def _derivative_step(xp, j, variables, constants):
+    """One step of the fraction (``c``, ``d``, its value ``f``) carried with the derivatives
+    of ``c``, ``d`` and ``log f`` in a, or in b where ``in_b``."""
+    c, d, f, _, dc, dd, dlog, _ = variables
+    a, b, x, in_b = constants
+    coefficient, by_a, by_b = _coefficient_and_log_derivatives(j, a, b, x)
+    dcoefficient = xp.where(in_b, by_b, by_a)
+    d_new = 1.0 + coefficient * d
+    d_new = 1.0 / xp.where(xp.abs(d_new) < _TINY, _TINY, d_new)
+    dd = -d_new * d_new * (dcoefficient * d + coefficient * dd)
+    c_new = 1.0 + coefficient / c
+    dc = dcoefficient / c - coefficient * dc / (c * c)
+    c_new = xp.where(xp.abs(c_new) < _TINY, _TINY, c_new)
+    increment = dc / c_new + dd / d_new
+    step = c_new * d_new
+    return c_new, d_new, f * step, step, dc, dd, dlog + increment, increment
 
 
 def _derivative_finished(xp, variables, constants):
@@ -202,22 +203,24 @@ def _derivative_finished(xp, variables, constants):
             & (xp.abs(increment) <= 2.0 * _EPS * xp.abs(dlog) + 1e-300))
 
 
-def _fraction_derivative(xp, a, b, x, y, wrt, eager):
-    """``d I_x(a, b) / da`` (``wrt`` 0) or ``/ db`` (1) for x below the crossover: I times
-    the derivative of ``log(x^a y^b / (a B(a, b)))`` less that of the fraction's log."""
+def _fraction_derivative(xp, a, b, x, y, in_b):
+    """``d I_x(a, b) / da``, or ``/ db`` where ``in_b``, for x below the crossover: I times
+    the derivative of ``log(x^a y^b / (a B(a, b)))`` less that of the fraction's log (one
+    loop gives the fraction and that derivative)."""
     zeros = xp.zeros_like(x)
     start = (xp.ones_like(x), zeros, xp.ones_like(x), zeros, zeros, zeros, zeros, zeros)
-    fraction = iterate(xp, _fraction_step, _fraction_finished, lambda v, c: v[2], start[:4],
-                       (a, b, x), _bound(eager), eager)
-    log_fraction = iterate(xp, _derivative_step(wrt), _derivative_finished,
-                           lambda v, c: v[6], start, (a, b, x), _bound(eager), eager)
+    fraction, log_fraction = iterate(xp, _derivative_step, _derivative_finished,
+                                     lambda v, c: (v[2], v[6]), start, (a, b, x, in_b),
+                                     FRACTION_ITERATIONS, True)
     value = xp.exp(log_power_terms(xp, a, b, x, y)) / (a * fraction)
     both = digamma(xp, a + b)
-    if wrt:
-        log_front = xp.log(y) - digamma(xp, b) + both
-    else:
-        log_front = xp.log(x) - digamma(xp, a + 1.0) + both     # psi(a) + 1/a, no cancelling
-    return value * (log_front - log_fraction)
+    log_front = xp.zeros_like(x)
+    for side, log_side in ((in_b, lambda: xp.log(y[in_b]) - digamma(xp, b[in_b])),
+                           # psi(a) + 1/a, no cancelling
+                           (~in_b, lambda: xp.log(x[~in_b]) - digamma(xp, a[~in_b] + 1.0))):
+        if bool(xp.any(side)):
+            log_front[side] = log_side()
+    return value * (log_front + both - log_fraction)
 
 
 def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
@@ -228,17 +231,10 @@ def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
     edge = _edges(xp, a, b, x)
     edge = xp.where(edge != edge, xp.nan, xp.zeros_like(edge))
 
-    def evaluate(xp, a2, b2, x2, y2, swapped, eager):
+    def evaluate(xp, a2, b2, x2, y2, swapped):
         # past the crossover I = 1 - I_y(b, a): a's derivative is minus b's there, and so on
-        if not eager:
-            return xp.where(swapped, -_fraction_derivative(xp, a2, b2, x2, y2, 1 - wrt, eager),
-                            _fraction_derivative(xp, a2, b2, x2, y2, wrt, eager))
-        out = xp.zeros_like(x2)
-        for side, which, sign in ((~swapped, wrt, 1.0), (swapped, 1 - wrt, -1.0)):
-            if bool(xp.any(side)):
-                out[side] = sign * _fraction_derivative(xp, a2[side], b2[side], x2[side],
-                                                        y2[side], which, eager)
-        return out
+        derivative = _fraction_derivative(xp, a2, b2, x2, y2, swapped != bool(wrt))
+        return xp.where(swapped, -derivative, derivative)
 
     return _on_interior(xp, a, b, x, y, evaluate, edge)
 

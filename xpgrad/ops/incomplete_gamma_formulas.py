@@ -117,7 +117,8 @@ def _lgamma_at_2_from_below(xp, y):
 def iterate(xp, advance, finished, value, variables, constants, iterations, eager):
     """Run ``variables = advance(n, variables, constants)`` for n = 1, 2, ... until
     ``finished(variables, constants)`` (a mask) holds, and give ``value(variables, constants)``
-    per element, NaN where ``iterations`` steps did not get there (never a truncated sum).
+    per element, NaN where ``iterations`` steps did not get there (never a truncated sum); a
+    ``value`` giving a tuple of arrays gives a tuple.
 
     ``eager`` (1-D arrays whose values Python may read): every ``_CHECK_EVERY`` steps the
     finished elements are written out and dropped, so the cost follows the average element,
@@ -139,11 +140,17 @@ def iterate(xp, advance, finished, value, variables, constants, iterations, eage
         stepped = advance(xp, n, variables, constants)
         variables = tuple(xp.where(done, old, new) for old, new in zip(variables, stepped))
         done = done | finished(xp, variables, constants)
-    return xp.where(done, value(variables, constants), xp.nan)
+    values = value(variables, constants)
+    if isinstance(values, tuple):
+        return tuple(xp.where(done, v, xp.nan) for v in values)
+    return xp.where(done, values, xp.nan)
 
 
 def _iterate_compacting(xp, advance, finished, value, variables, constants, iterations):
-    out = xp.full(variables[0].shape, xp.nan, dtype=variables[0].dtype)
+    first = value(variables, constants)
+    several = isinstance(first, tuple)
+    outs = tuple(xp.full(variables[0].shape, xp.nan, dtype=variables[0].dtype)
+                 for _ in (first if several else (first,)))
     active = xp.arange(variables[0].shape[0])
     for n in range(1, iterations + 1):
         variables = advance(xp, n, variables, constants)
@@ -152,14 +159,17 @@ def _iterate_compacting(xp, advance, finished, value, variables, constants, iter
         done = finished(xp, variables, constants)
         if not bool(xp.any(done)):
             continue
-        out[active[done]] = value(variables, constants)[done]
+        values = value(variables, constants)
+        finished_at = active[done]
+        for out, v in zip(outs, values if several else (values,)):
+            out[finished_at] = v[done]
         left = ~done
         if not bool(xp.any(left)):
             break
         active = active[left]
         variables = tuple(v[left] for v in variables)
         constants = tuple(c[left] for c in constants)
-    return out
+    return outs if several else outs[0]
 
 
 def _series_step(xp, n, variables, constants):

@@ -10,6 +10,7 @@ NotImplementedError, as ``gammainc``'s.
 """
 from __future__ import annotations
 
+from ..jit.whole import run_quietly
 from ..primitive import Primitive, apply
 from . import special_formulas as sf
 from .incomplete_gamma import _arguments, _density, _in_float64, _no_gradient_in_a
@@ -59,8 +60,15 @@ def _inverse(xp, a, y):
     return xp.where(inside, xp.exp(u), edge)
 
 
+def _inverse_whole(xp, a, y):
+    """``_inverse`` in float64, one step of an ``xg.function`` program (``run_whole``): its
+    Newton steps evaluate ``regularized_gamma``, whose choice of series and loops read the
+    values (unrolled, a trace took a minute)."""
+    return run_quietly(xp, _in_float64(_inverse), a, y, all="ignore")
+
+
 _gammaincinv = Primitive(
-    "special_gammaincinv", _in_float64(_inverse), _no_gradient_in_a("gammaincinv"),
+    "special_gammaincinv", _inverse_whole, _no_gradient_in_a("gammaincinv"),
     _quiet(lambda xp, g, ans, a, y: g / _call(_density, xp, a, ans)), saves=(0, "output"))
 
 
