@@ -126,3 +126,7 @@ def test_bad_arguments_are_named():
         xg.cov(y, ddof=1, correction=1)
     with pytest.raises(TypeError, match="ddof must be an int"):
         xg.cov(y, ddof=1.5)
+    with pytest.raises(TypeError, match="rowvar must be True or False"):
+        xg.cov(y, rowvar="no")
+    # NumPy's ints 0 and 1 (SciPy's spearmanr passes rowvar=0) read as the bools
+    np.testing.assert_array_equal(xg.cov(y, rowvar=0).numpy(), np.cov(Y, rowvar=0))

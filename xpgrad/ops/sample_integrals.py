@@ -93,7 +93,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, *, correction=None, **une
     if unexpected:
         refuse_keywords("cov", unexpected)
     xg = _ns()
-    rowvar, bias = flag(rowvar, "rowvar", "cov"), flag(bias, "bias", "cov")
+    rowvar, bias = _numpy_flag(rowvar, "rowvar"), _numpy_flag(bias, "bias")
     rows = _variables(xg, m, rowvar, "m")
     if y is not None:
         extra = _variables(xg, y, rowvar, "y")
@@ -115,6 +115,14 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, *, correction=None, **une
     centred = rows - xg.mean(rows, axis=1, keepdims=True)
     result = centred @ xg.matrix_transpose(centred) / count
     return xg.reshape(result, ()) if result.shape == (1, 1) else result
+
+
+def _numpy_flag(value, name):
+    """``cov``'s switches as NumPy reads them: a bool, or the ints 0 and 1 (SciPy's
+    ``spearmanr`` passes ``rowvar=0``); anything else is a TypeError naming ``name``."""
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    return flag(value, name, "cov")
 
 
 def _variables(xg, a, rowvar, name):
