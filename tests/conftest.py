@@ -224,6 +224,19 @@ def environ_kept():
 
 
 @pytest.fixture
+def one_thread(thread_counts_kept):
+    """One thread for BLAS and PyTorch during the test (tiny products: a BLAS thread pool on
+    a busy machine costs seconds), the counts before it back after."""
+    import xpgrad.threads
+
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    limits = xpgrad.threads.limit(1)
+    yield
+    limits.restore()
+
+
+@pytest.fixture
 def thread_counts_kept():
     """The thread counts BLAS, Numba and PyTorch had before the test, back after it: for tests
     that run an asv benchmark's setup or a benchmark script in the test process, which limit

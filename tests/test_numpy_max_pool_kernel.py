@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from pool_helpers import channels_last, pool_data, pool_params
 from xpgrad.backends.numpy import max_pooling
-from xpgrad.nn.pooling import _window_pads
 from xpgrad.ops.max_pooling import argmax_positions
 from xpgrad.primitive import PRIMITIVES
 from xpgrad.testing import check_grads
@@ -34,23 +34,7 @@ CASES = [
 KERNELS = max_pooling.KERNELS
 
 
-def _data(shape, dtype, rng):
-    """Small integers (many ties), a NaN and a -inf."""
-    x = rng.integers(-2, 3, size=shape).astype(dtype)
-    x.flat[3] = np.nan
-    x.flat[-2] = -np.inf
-    return x
-
-
-def _params(x, kernel, stride, padding, dilation, ceil_mode):
-    pads, n = _window_pads(x.shape[2:], kernel, stride, tuple((p, p) for p in padding),
-                           dilation, ceil_mode, "test")
-    return {"kernel": kernel, "stride": stride, "dilation": dilation,
-            "pads": tuple(pads), "n_out": n, "backend": xg.get_backend("numpy")}
-
-
-def _last(a):
-    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+_data, _params, _last = pool_data, pool_params, channels_last
 
 
 @pytest.mark.parametrize("last", [False, True], ids=["channels_first", "channels_last"])

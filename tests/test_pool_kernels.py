@@ -15,7 +15,7 @@ if not backend_report().get("numba", {}).get("available"):
     pytest.skip("Numba is not installed: no kernel to test", allow_module_level=True)
 
 from xpgrad.backends.numba import _pool  # noqa: E402
-from xpgrad.nn.pooling import _window_pads  # noqa: E402
+from pool_helpers import channels_last, pool_data, pool_params  # noqa: E402
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
@@ -30,23 +30,7 @@ CASES = [
 ]
 
 
-def _data(shape, dtype, rng):
-    """Small integers (many ties), a NaN and a -inf."""
-    x = rng.integers(-2, 3, size=shape).astype(dtype)
-    x.flat[3] = np.nan
-    x.flat[-2] = -np.inf
-    return x
-
-
-def _params(x, kernel, stride, padding, dilation, ceil_mode):
-    pads, n = _window_pads(x.shape[2:], kernel, stride, tuple((p, p) for p in padding),
-                           dilation, ceil_mode, "test")
-    return {"kernel": kernel, "stride": stride, "dilation": dilation,
-            "pads": tuple(pads), "n_out": n, "backend": xg.get_backend("numpy")}
-
-
-def _last(a):
-    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+_data, _params, _last = pool_data, pool_params, channels_last
 
 
 @pytest.mark.parametrize("last", [False, True], ids=["channels_first", "channels_last"])

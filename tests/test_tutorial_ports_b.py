@@ -20,17 +20,6 @@ from tutorial_models import (BLOCK, F64, S2S_HIDDEN, S2S_VOCAB, VOCAB, Gpt, Seq2
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
 
-@pytest.fixture
-def one_thread(thread_counts_kept):
-    """Tiny products: a BLAS thread pool on a busy machine costs seconds."""
-    import xpgrad.threads
-
-    torch.set_num_threads(1)
-    limits = xpgrad.threads.limit(1)
-    yield
-    limits.restore()
-
-
 def _torch_layout(model, grads):
     """``grads`` (in ``model.trainable_variables``' order) under torch's names and layouts."""
     holder = copy.deepcopy(model)

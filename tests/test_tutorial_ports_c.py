@@ -17,17 +17,6 @@ pytestmark = pytest.mark.usefixtures("numpy_default")
 F64 = xg.float64
 
 
-@pytest.fixture
-def one_thread(thread_counts_kept):
-    """Tiny products: a BLAS thread pool on a busy machine costs seconds."""
-    import xpgrad.threads
-
-    torch.set_num_threads(1)
-    limits = xpgrad.threads.limit(1)
-    yield
-    limits.restore()
-
-
 def _pinn_params(seed=0, width=12):
     rng = np.random.default_rng(seed)
     shapes = [(1, width), (width,), (width, width), (width,), (width, 1), (1,)]
