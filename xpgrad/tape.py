@@ -178,7 +178,9 @@ class GradientTape(TapeRecording, TapeJacobians):
         """Gradient of ``target`` (or the sum of its entries) with respect to ``sources``.
 
         ``sources`` is a tensor, or a list, tuple, dict (or namedtuple) of them, nested as
-        TensorFlow's; the result has the same structure. A source ``target`` does not depend on
+        TensorFlow's, or a Module (alone or among them: its gradient is shaped like the model,
+        as ``xg.grad(loss)(model)``'s, None at buffers and frozen weights); the result has the
+        same structure. A source ``target`` does not depend on
         gives None, or zeros with ``unconnected_gradients="zero"``. ``output_gradients``
         weights a non-scalar target; for a complex one, ``y``, it is the gradient of
         ``Re(sum(conj(output_gradients) * y))`` (of ``Re(sum(y))`` by default, TensorFlow's). A
