@@ -96,7 +96,7 @@ class RawRhs:
         # (np.array(t) of a float: the float64 0-d array, at half np.asarray(t, dtype)'s cost)
         self._float64_time = backend.array_class is np.ndarray and self.native_time == np.float64
         self.reverse_time = reverse_time
-        self._keep_lock = self._holding = False
+        self._keep_lock = self._holding = self._raw_taken = False
         self._raw, self._time_unread = None, False
 
     def __call__(self, y, t):
@@ -138,7 +138,7 @@ class RawRhs:
         try:
             yield self
         finally:
-            self._keep_lock = False
+            self._keep_lock = self._raw_taken = False
             if self._raw is not None:
                 self._program.give_back_raw(self._raw, python_floats=True)
                 self._raw = None
@@ -159,13 +159,15 @@ class RawRhs:
         except GuardFailed:
             return self._guard_failed(y, t)
         finally:
-            if shared:
-                if self._keep_lock and program is None:
-                    self._holding = True        # from now on every call replays
-                    self._raw = self._program.raw_replay(python_floats=True)
-                    self._time_unread = 1 in self._program.unread_inputs
-                else:
-                    TRACE_LOCK.release_shared()
+            if self._keep_lock and program is None and not self._raw_taken:
+                # from now on every call replays raw: under the lock taken here, or under the
+                # one this thread held already (a replay or trace of an ``xg.function`` running
+                # odeint as one solver step), which outlasts the integration
+                self._holding, self._raw_taken = shared, True
+                self._raw = self._program.raw_replay(python_floats=True)
+                self._time_unread = 1 in self._program.unread_inputs
+            elif shared:
+                TRACE_LOCK.release_shared()
 
     def _guard_failed(self, y, t):
         """``fn(y, t)`` where a replay's guard failed: the Function's to handle."""
