@@ -15,7 +15,9 @@ dropped and traced again. Where ``fn`` cannot be traced (Python control flow on 
 ``float(y)``, ``.numpy()``: ``xg.jit.TraceError``) or the trace fails otherwise, it runs
 eagerly from then on, without an error. The replays of one integration hold the trace lock
 (``xpgrad/jit/lock.py``) shared from the first to the integration's end (``replaying``), as
-one long replay would. Which path ran is logged at DEBUG level on the
+one long replay would; inside an ``xg.function``'s replay or trace, where ``odeint`` runs as one
+solver step (``jit/solver_steps.py``), they run under the lock that one holds, the same way.
+Which path ran is logged at DEBUG level on the
 ``"xpgrad.odeint"`` logger and kept in ``RawRhs.path`` ("eager" before the capture,
 "captured", or "eager: <why>").
 
@@ -131,9 +133,12 @@ class RawRhs:
     def replaying(self):
         """Inside the block, the trace lock taken shared for the first replay of the captured
         program is kept for the later ones (each call would take and release it: 1 us) and
-        released at the block's end; the calls before it take it as they need. While it is
-        held, the calls run a raw replay of the program (``Program.raw_replay``: its result
-        an array, not a Tensor unwrapped again) of their own."""
+        released at the block's end; the calls before it take it as they need. Where this
+        thread held the lock already (the replay or trace of an ``xg.function`` running the
+        solve as one step), that hold outlasts the block and nothing is taken. From the first
+        replay on, the calls run a raw replay of the program (``Program.raw_replay``: its
+        result an array, not a Tensor unwrapped again; Python floats where it picks them) of
+        their own."""
         self._keep_lock = True
         try:
             yield self
