@@ -229,3 +229,37 @@ def test_the_trace_lock_kept_through_a_solves_replays_is_released_after_it():
     worker.start()
     worker.join(timeout=10)
     assert traced == [[9.0]] and square.trace_count == 1
+
+
+def test_inside_an_xg_function_the_right_hand_sides_replay_raw_as_eagerly(monkeypatch):
+    """odeint run as one solver step of an xg.function (jit/solver_steps.py), in its trace and
+    its replays, replays its captured right-hand sides as an eager call does: a full replay
+    (RawRhs._replay) for the first call of each integration, the raw Python-floats replay for
+    the rest (it once took the full one on every call there: the lock the step runs under was
+    the outer replay's, not its own); values and gradients equal the eager call's bit for bit,
+    and no lock is left held."""
+    from xpgrad.jit.lock import TRACE_LOCK
+
+    loss, args = lotka_volterra_case()
+    eager = xg.value_and_grad(loss, argnums=(0, 1, 2))
+    step = xg.function(lambda *a: eager(*a))
+    full_replays = []
+    replay = ode_rhs.RawRhs._replay
+    monkeypatch.setattr(ode_rhs.RawRhs, "_replay",
+                        lambda self, *a: full_replays.append(self.role) or replay(self, *a))
+
+    def counted(fn):
+        full_replays.clear()
+        value, grads = fn(*args)
+        return len(full_replays), [value.numpy()] + [g.numpy() for g in grads]
+
+    eager(*args)                                    # (captures func and its vjp)
+    want_count, want = counted(eager)
+    assert 0 < want_count <= 2 * len(args[1].numpy())
+    for call in range(4):                           # eager, traced, replayed twice
+        count, got = counted(step)
+        assert count == want_count, (call, count, want_count)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+    assert step.trace_count == 1
+    assert TRACE_LOCK.mine.held is None and TRACE_LOCK._sharing == 0

@@ -15,7 +15,9 @@ dropped and traced again. Where ``fn`` cannot be traced (Python control flow on 
 ``float(y)``, ``.numpy()``: ``xg.jit.TraceError``) or the trace fails otherwise, it runs
 eagerly from then on, without an error. The replays of one integration hold the trace lock
 (``xpgrad/jit/lock.py``) shared from the first to the integration's end (``replaying``), as
-one long replay would. Which path ran is logged at DEBUG level on the
+one long replay would; inside an ``xg.function``'s replay or trace, where ``odeint`` runs as one
+solver step (``jit/solver_steps.py``), they run under the lock that one holds, the same way.
+Which path ran is logged at DEBUG level on the
 ``"xpgrad.odeint"`` logger and kept in ``RawRhs.path`` ("eager" before the capture,
 "captured", or "eager: <why>").
 
@@ -96,7 +98,7 @@ class RawRhs:
         # (np.array(t) of a float: the float64 0-d array, at half np.asarray(t, dtype)'s cost)
         self._float64_time = backend.array_class is np.ndarray and self.native_time == np.float64
         self.reverse_time = reverse_time
-        self._keep_lock = self._holding = False
+        self._keep_lock = self._holding = self._raw_taken = False
         self._raw, self._time_unread = None, False
 
     def __call__(self, y, t):
@@ -131,14 +133,17 @@ class RawRhs:
     def replaying(self):
         """Inside the block, the trace lock taken shared for the first replay of the captured
         program is kept for the later ones (each call would take and release it: 1 us) and
-        released at the block's end; the calls before it take it as they need. While it is
-        held, the calls run a raw replay of the program (``Program.raw_replay``: its result
-        an array, not a Tensor unwrapped again) of their own."""
+        released at the block's end; the calls before it take it as they need. Where this
+        thread held the lock already (the replay or trace of an ``xg.function`` running the
+        solve as one step), that hold outlasts the block and nothing is taken. From the first
+        replay on, the calls run a raw replay of the program (``Program.raw_replay``: its
+        result an array, not a Tensor unwrapped again; Python floats where it picks them) of
+        their own."""
         self._keep_lock = True
         try:
             yield self
         finally:
-            self._keep_lock = False
+            self._keep_lock = self._raw_taken = False
             if self._raw is not None:
                 self._program.give_back_raw(self._raw, python_floats=True)
                 self._raw = None
@@ -159,13 +164,15 @@ class RawRhs:
         except GuardFailed:
             return self._guard_failed(y, t)
         finally:
-            if shared:
-                if self._keep_lock and program is None:
-                    self._holding = True        # from now on every call replays
-                    self._raw = self._program.raw_replay(python_floats=True)
-                    self._time_unread = 1 in self._program.unread_inputs
-                else:
-                    TRACE_LOCK.release_shared()
+            if self._keep_lock and program is None and not self._raw_taken:
+                # from now on every call replays raw: under the lock taken here, or under the
+                # one this thread held already (a replay or trace of an ``xg.function`` running
+                # odeint as one solver step), which outlasts the integration
+                self._holding, self._raw_taken = shared, True
+                self._raw = self._program.raw_replay(python_floats=True)
+                self._time_unread = 1 in self._program.unread_inputs
+            elif shared:
+                TRACE_LOCK.release_shared()
 
     def _guard_failed(self, y, t):
         """``fn(y, t)`` where a replay's guard failed: the Function's to handle."""
