@@ -44,7 +44,9 @@ def _mutates(step):
 
 
 def _ref_slots(step):
-    return [o.i for o in leaves((step.args, step.kwargs)) if type(o) is Ref]
+    from .step_facts import reads
+
+    return reads(step)
 
 
 def _draws(step):

@@ -44,7 +44,7 @@ from .element_arrays import element_plan
 from .python_floats import listed_inputs, python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
 from .small_stacks import small_stacks_to_array
-from .step_facts import _mutates, _out_paths, _refs
+from .step_facts import _mutates, _out_paths, _refs, arg_reads, reads
 from .structure import leaves, map_leaves
 from .program_steps import Ref
 from .traced import Traced
@@ -103,7 +103,7 @@ class Program(ProgramSource):
             self.python_floats_source = self._python_floats_source(escaping)
         except Exception:     # noqa: BLE001 -- an optional second replay: never the trace's end
             self.python_floats_source = None
-        read = set(_refs([(step.args, step.kwargs) for step in self.steps], [])) | escaping
+        read = {s for step in self.steps for s in reads(step)} | escaping
         #: the positions among the inputs of those the program never reads (a raw replay's
         #: caller may pass anything there: odeint's t of an autonomous system)
         self.unread_inputs = frozenset(k for k, s in enumerate(self.inputs) if s not in read)
@@ -164,15 +164,14 @@ class Program(ProgramSource):
             if step.kind == "input":
                 keep.append(step)
                 continue
-            used.update(_refs(step.args, []))
-            used.update(_refs(step.kwargs, []))
+            used.update(reads(step))
             keep.append(step)
         keep.reverse()
         keep = hoist_guards(keep, self.slots)
         # a guard on an argument runs first, before anything changes
         inputs = set(self.inputs)
         first = [s for s in keep if s.kind == "input" or (s.kind == "guard" and
-                                                          set(_refs(s.args, [])) <= inputs)]
+                                                          inputs.issuperset(arg_reads(s)))]
         chosen = set(map(id, first))
         self.steps = first + [s for s in keep if id(s) not in chosen]
 
@@ -190,9 +189,9 @@ class Program(ProgramSource):
         escaping_roots = {slots[s].root for s in escaping}
         for step in self.steps:           # an optimizer may keep what it is given
             if step.kind == "host" and getattr(step.fn, "keeps_arguments", True):
-                escaping_roots.update(slots[s].root for s in _refs(step.args, []))
+                escaping_roots.update(slots[s].root for s in arg_reads(step))
         for k, step in enumerate(self.steps):
-            for s in _refs(step.args, []) + _refs(step.kwargs, []):
+            for s in reads(step):
                 last[slots[s].root] = k
             if step.kind == "kernel":     # a kernel may keep or return its inputs' memory
                 for s, _ in _out_paths(step.outs, (), []):
