@@ -39,20 +39,22 @@ class _Unkeyable(Exception):
     pass
 
 
-def _constant_key(obj):
+def _constant_key(obj, merged):
+    """A hashable key of an argument, a Ref by its slot after ``merged``."""
     t = type(obj)
     if t is Ref:
-        return ("ref", obj.i)
-    if t in (int, bool, str, type(None)) or obj is Ellipsis:
+        return ("ref", merged.get(obj.i, obj.i))
+    if t is int or t is bool or t is str or obj is None or obj is Ellipsis:
         return (t, obj)
     if t is float or t is complex:
         return (t, repr(obj))            # -0.0 is not 0.0; NaN equals itself here
     if t is tuple or t is list:
-        return (t, tuple(_constant_key(o) for o in obj))
+        return (t, tuple(_constant_key(o, merged) for o in obj))
     if t is slice:
-        return (t, _constant_key(obj.start), _constant_key(obj.stop), _constant_key(obj.step))
+        return (t, _constant_key(obj.start, merged), _constant_key(obj.stop, merged),
+                _constant_key(obj.step, merged))
     if t is dict:
-        return (t, tuple((k, _constant_key(v)) for k, v in obj.items()))
+        return (t, tuple((k, _constant_key(v, merged)) for k, v in obj.items()))
     if isinstance(obj, np.dtype):
         return ("dtype", obj.str)
     raise _Unkeyable
@@ -61,14 +63,10 @@ def _constant_key(obj):
 def _key(step, merged):
     """A hashable key naming the step's function and arguments, its slots after ``merged``
     (slot -> the earlier slot it repeats); None where an argument has no such key."""
-    def canonical(o):
-        return Ref(merged.get(o.i, o.i)) if type(o) is Ref else o
-
     try:
         fn = ("attrgetter", step.fn.__reduce__()[1]) if type(step.fn) is operator.attrgetter \
             else id(step.fn)
-        return (fn, _constant_key(map_leaves(canonical, step.args)),
-                _constant_key(map_leaves(canonical, step.kwargs)))
+        return (fn, _constant_key(step.args, merged), _constant_key(step.kwargs, merged))
     except _Unkeyable:
         return None
 
