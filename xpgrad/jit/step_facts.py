@@ -14,6 +14,9 @@ none edits them in place) makes the facts stale, and they are found again.
 >>> step = Step(abs, (Ref(0), [Ref(2)]), {"where": Ref(3)}, Ref(4), "call")
 >>> reads(step), arg_reads(step), _mutates(step)
 ((0, 2, 3), (0, 2), False)
+>>> step.args, step.kwargs = (Ref(7),), {"out": Ref(7)}       # a pass rewrote it: found anew
+>>> reads(step), _mutates(step)
+((7, 7), True)
 """
 from __future__ import annotations
 
