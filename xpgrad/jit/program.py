@@ -22,6 +22,8 @@ and writes.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import heapq
 import itertools
 
@@ -67,10 +69,29 @@ def _hides_traced(obj) -> bool:
                for value in values for leaf in leaves(value))
 
 
+@contextlib.contextmanager
+def _cyclic_collection_paused():
+    """Python's cyclic garbage collector off while the passes run: they allocate hundreds of
+    thousands of small acyclic objects for a long trace, and each collection of the oldest
+    generation the allocations set off walks every object alive, the trace's tens of
+    thousands of steps too (a tenth of the time of a 100-draw HMC chain's trace)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Program(ProgramSource):
     """The replayable form of one trace (module docstring)."""
 
     def __init__(self, tracer, result, writes, plan_buffers=True, fuse=None, graphs=None):
+        with _cyclic_collection_paused():
+            self._build(tracer, result, writes, plan_buffers, fuse, graphs)
+
+    def _build(self, tracer, result, writes, plan_buffers, fuse, graphs):
         self.be = tracer.be
         self.steps = tracer.steps
         self.slots = tracer.slots
@@ -157,11 +178,16 @@ class Program(ProgramSource):
         used = set(escaping)
         keep = []
         for step in reversed(self.steps):
-            outs = _out_paths(step.outs, (), [])
-            pure = step.kind in ("read", "call") and not _mutates(step)
-            if pure and outs and not any(s in used for s, _ in outs):
-                continue
-            if step.kind == "input":
+            kind, outs = step.kind, step.outs
+            if (kind == "call" or kind == "read") and outs is not None and not _mutates(step):
+                if type(outs) is Ref:
+                    if outs.i not in used:
+                        continue
+                else:
+                    made = _out_paths(outs, (), [])
+                    if made and not any(s in used for s, _ in made):
+                        continue
+            if kind == "input":
                 keep.append(step)
                 continue
             used.update(reads(step))
