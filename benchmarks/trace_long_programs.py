@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 import xpgrad as xg
+from xpgrad import cli_types
 
 DIM, DRAWS, LEAPFROGS, STEP_SIZE = 8, 100, 5, 0.15
 PARTICLES, MD_STEPS, DT = 8, 200, 0.002
@@ -131,7 +132,7 @@ def profile(name, sort):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(WORKLOADS))
-    parser.add_argument("--repeat", type=int, default=3, help="traces of each (the least "
+    parser.add_argument("--repeat", type=cli_types.positive(int), default=3, help="traces of each (the least "
                         "eager and trace time printed: other processes only add time)")
     parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime"))
     options = parser.parse_args()
