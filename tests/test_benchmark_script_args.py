@@ -46,6 +46,9 @@ CASES = [
      "got '20-64'"),
     ("vmap_gradient_penalty.py", ["--sizes", "32"],
      "argument --sizes: must be two integers > 0 as INPUTS-HIDDEN (32-64), got '32'"),
+    ("trace_long_programs.py", ["--repeat", "0"],
+     "argument --repeat: must be an integer > 0, got 0"),
+    ("trace_long_programs.py", ["--profile", "lj"], "argument --profile: invalid choice: 'lj'"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
 ]

@@ -173,6 +173,31 @@ def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys):
     assert "hand-written floor" in capsys.readouterr().out
 
 
+def test_trace_long_programs_script_replays_its_workloads_as_run_eagerly(monkeypatch):
+    """benchmarks/trace_long_programs.py, shortened: each workload traced once and replayed
+    with the eager values; its Lennard-Jones forces (from xg.grad) are torch.autograd's."""
+    torch = pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location(
+        "trace_long_programs", ROOT / "benchmarks" / "trace_long_programs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "DRAWS", 3)
+    monkeypatch.setattr(module, "MD_STEPS", 4)
+    for name in module.WORKLOADS:
+        result = module.measure(name, replays=2)
+        assert result["max_diff"] == 0.0, (name, result)
+    x, _ = module.md_inputs()
+    import xpgrad as xg
+    force = xg.grad(lambda y: -module.lennard_jones_energy(y))(x).numpy()
+    xt = torch.tensor(x.numpy(), requires_grad=True)
+    r2 = ((xt[:, None, :] - xt[None, :, :]) ** 2).sum(-1) + torch.eye(len(xt),
+                                                                      dtype=torch.float64)
+    inv6 = r2 ** -3
+    energy = 2.0 * ((1 - torch.eye(len(xt), dtype=torch.float64)) * (inv6 ** 2 - inv6)).sum()
+    (expected,) = torch.autograd.grad(-energy, xt)
+    np.testing.assert_allclose(force, expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_operator_mlp_script_trains_the_same_weights_in_xpgrad_and_torch(capsys):
     """benchmarks/operator_mlp.py: both steps do the same work (also once the SGD fold runs),
     and the script prints its rows."""

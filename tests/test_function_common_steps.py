@@ -189,3 +189,71 @@ def test_a_wrong_argument_still_raises_the_eager_error():
     compiled = _compiled(lambda v: v[0] * v[1], xg.asarray(np.array([1.0, 2.0])))
     with pytest.raises(IndexError):
         compiled(xg.asarray(np.array([1.0])))
+
+
+def test_a_write_forgets_only_the_steps_reading_the_written_memory():
+    # x[0] and y[0] are read before and after a write into x: the second y[0] is the first,
+    # the second x[0] is read again; the add after them reads the merged slot (its facts
+    # found again after the pass gave it new arguments)
+    import operator
+    from types import SimpleNamespace
+
+    from xpgrad.jit.common_steps import merge_common_steps
+    from xpgrad.jit.program_steps import Ref, SlotInfo, Step
+    from xpgrad.jit.step_facts import reads
+
+    f64 = np.dtype(np.float64)
+    slots = [SlotInfo((2,), f64, 0, 0, True), SlotInfo((2,), f64, 1, 1, True)]
+    slots += [SlotInfo((), f64, k, 2 + k, False) for k in range(5)]
+    add = Step(np.add, (Ref(4), Ref(5)), {}, Ref(6), "call")
+    steps = [Step(None, (), {}, Ref(0), "input"), Step(None, (), {}, Ref(1), "input"),
+             Step(operator.getitem, (Ref(0), (0,)), {}, Ref(2), "call"),
+             Step(operator.getitem, (Ref(1), (0,)), {}, Ref(3), "call"),
+             Step(operator.setitem, (Ref(0), (1,), 5.0), {}, None, "call"),
+             Step(operator.getitem, (Ref(0), (0,)), {}, Ref(4), "call"),
+             Step(operator.getitem, (Ref(1), (0,)), {}, Ref(5), "call"), add]
+    assert reads(add) == (4, 5)
+    program = SimpleNamespace(steps=steps, slots=slots)
+    assert merge_common_steps(program, escaping={6}) == 1
+    assert reads(add) == (4, 3)
+
+
+def _reads_and_writes(n):
+    """A program reading ``n`` elements of one array, each read followed by a write into an
+    array of its own (``b[k][0] = 0``): every read stays remembered past the writes."""
+    import operator
+
+    from xpgrad.jit.program_steps import Ref, SlotInfo, Step
+
+    f64 = np.dtype(np.float64)
+    slots = [SlotInfo((n,), f64, 0, 0, True)]
+    steps = [Step(None, (), {}, Ref(0), "input")]
+    for k in range(n):
+        array, element = len(slots), len(slots) + 1
+        slots += [SlotInfo((2,), f64, len(steps), array, True),
+                  SlotInfo((), f64, len(steps) + 1, element, False)]
+        steps += [Step(None, (), {}, Ref(array), "input"),
+                  Step(operator.getitem, (Ref(0), (k,)), {}, Ref(element), "call"),
+                  Step(operator.setitem, (Ref(array), (0,), 0.0), {}, None, "call")]
+    return steps, slots
+
+
+def test_merging_common_steps_takes_time_linear_in_the_writes():
+    # each write once rebuilt the table of every step remembered so far: 8 times the steps
+    # took 58 times as long (0.07 s, 4.1 s; in a 100-draw HMC chain 5.3 s of a 6.8 s trace);
+    # now ~11 times (0.006 s, 0.07 s)
+    import time
+    from types import SimpleNamespace
+
+    from xpgrad.jit.common_steps import merge_common_steps
+
+    def seconds(n):
+        steps, slots = _reads_and_writes(n)
+        program = SimpleNamespace(steps=steps, slots=slots)
+        start = time.perf_counter()
+        assert merge_common_steps(program, escaping=set()) == 0
+        return time.perf_counter() - start
+
+    short = min(seconds(1000) for _ in range(3))
+    long = min(seconds(8000) for _ in range(3))
+    assert long < 20 * short, (short, long)

@@ -206,14 +206,14 @@ class _Session:
         """Keep the program for the ``trainable`` flags of the Variables its steps read: a
         tape watches a Variable by itself only while it is trainable, so after one is frozen
         (or thawed) the eager call's gradients differ and the next call traces anew."""
-        from .step_facts import _refs
+        from .step_facts import reads
 
         steps = self.tracer.steps
         read = {s.outs.i: s.fn.var for s in steps if s.kind == "read"}
         used = set()
         for s in steps:
             if s.kind != "read":
-                used.update(_refs((s.args, s.kwargs), []))
+                used.update(reads(s))
         for slot in used & read.keys():
             v = read[slot]
             if v.dtype.is_inexact:
@@ -379,12 +379,12 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
 def _changed_state(tracer):
     """Whether the steps recorded so far changed anything outside the trace: an optimizer
     update, or a write into a Variable's array (then running the call again is unsafe)."""
-    from .step_facts import _mutates, _refs
+    from .step_facts import _mutates, reads
 
     if any(s.kind == "host" for s in tracer.steps):
         return True
     slots = tracer.slots
     variable_roots = {slots[s.outs.i].root for s in tracer.steps if s.kind == "read"}
     return any(_mutates(s) and any(slots[i].root in variable_roots
-                                   for i in _refs((s.args, s.kwargs), []))
+                                   for i in reads(s))
                for s in tracer.steps if s.kind == "call")

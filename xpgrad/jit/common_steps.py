@@ -31,7 +31,7 @@ import operator
 import numpy as np
 
 from .program_steps import Ref
-from .step_facts import _mutates, _out_paths, _refs
+from .step_facts import _mutates, _out_paths, arg_reads, reads
 from .structure import map_leaves
 
 
@@ -39,20 +39,22 @@ class _Unkeyable(Exception):
     pass
 
 
-def _constant_key(obj):
+def _constant_key(obj, merged):
+    """A hashable key of an argument, a Ref by its slot after ``merged``."""
     t = type(obj)
     if t is Ref:
-        return ("ref", obj.i)
-    if t in (int, bool, str, type(None)) or obj is Ellipsis:
+        return ("ref", merged.get(obj.i, obj.i))
+    if t is int or t is bool or t is str or obj is None or obj is Ellipsis:
         return (t, obj)
     if t is float or t is complex:
         return (t, repr(obj))            # -0.0 is not 0.0; NaN equals itself here
     if t is tuple or t is list:
-        return (t, tuple(_constant_key(o) for o in obj))
+        return (t, tuple(_constant_key(o, merged) for o in obj))
     if t is slice:
-        return (t, _constant_key(obj.start), _constant_key(obj.stop), _constant_key(obj.step))
+        return (t, _constant_key(obj.start, merged), _constant_key(obj.stop, merged),
+                _constant_key(obj.step, merged))
     if t is dict:
-        return (t, tuple((k, _constant_key(v)) for k, v in obj.items()))
+        return (t, tuple((k, _constant_key(v, merged)) for k, v in obj.items()))
     if isinstance(obj, np.dtype):
         return ("dtype", obj.str)
     raise _Unkeyable
@@ -61,14 +63,10 @@ def _constant_key(obj):
 def _key(step, merged):
     """A hashable key naming the step's function and arguments, its slots after ``merged``
     (slot -> the earlier slot it repeats); None where an argument has no such key."""
-    def canonical(o):
-        return Ref(merged.get(o.i, o.i)) if type(o) is Ref else o
-
     try:
         fn = ("attrgetter", step.fn.__reduce__()[1]) if type(step.fn) is operator.attrgetter \
             else id(step.fn)
-        return (fn, _constant_key(map_leaves(canonical, step.args)),
-                _constant_key(map_leaves(canonical, step.kwargs)))
+        return (fn, _constant_key(step.args, merged), _constant_key(step.kwargs, merged))
     except _Unkeyable:
         return None
 
@@ -86,7 +84,7 @@ def _read_only_roots(steps, slots, escaping) -> set:
     """Memory roots that no step writes, hands to a kernel or optimizer, or returns."""
     touched, unsafe = set(), {slots[s].root for s in escaping}
     for step in steps:
-        roots = {slots[s].root for s in _refs((step.args, step.kwargs), [])}
+        roots = {slots[s].root for s in reads(step)}
         touched |= roots
         if step.kind != "call" or _mutates(step):
             unsafe |= roots
@@ -98,9 +96,10 @@ def merge_common_steps(program, escaping) -> int:
     steps, slots = program.steps, program.slots
     read_only = _read_only_roots(steps, slots, escaping)
     seen, merged = {}, {}           # key -> (slot, roots it reads); slot -> earlier slot
+    keys_reading = {}               # memory root -> the keys in ``seen`` whose step reads it
     renamed = {}                    # a merged result's memory root -> the earlier one's
     for step in steps:
-        if merged:
+        if merged and not merged.keys().isdisjoint(reads(step)):
             step.args = map_leaves(lambda o: Ref(merged[o.i]) if type(o) is Ref
                                    and o.i in merged else o, step.args)
             step.kwargs = map_leaves(lambda o: Ref(merged[o.i]) if type(o) is Ref
@@ -113,9 +112,13 @@ def merge_common_steps(program, escaping) -> int:
                 continue              # a new value, nothing written
             if step.kind != "call" or getattr(step.fn, "draws_random", False):
                 seen.clear()          # a kernel or an update may write anything it reaches
+                keys_reading.clear()
             else:                     # an in-place operation, setitem, a call without result
-                written = {slots[s].root for s in _refs((step.args, step.kwargs), [])}
-                seen = {k: v for k, v in seen.items() if not (v[1] & written)}
+                for root in {slots[s].root for s in reads(step)}:
+                    for k in keys_reading.pop(root, ()):
+                        entry = seen.get(k)
+                        if entry is not None and root in entry[1]:
+                            del seen[k]
             continue
         out = step.outs.i
         key = _key(step, merged)
@@ -127,7 +130,10 @@ def merge_common_steps(program, escaping) -> int:
             if slots[out].root != slots[earlier[0]].root:
                 renamed[slots[out].root] = slots[earlier[0]].root
             continue
-        seen[key] = (out, {slots[s].root for s in _refs((step.args, step.kwargs), [])})
+        roots = {slots[s].root for s in reads(step)}
+        seen[key] = (out, roots)
+        for root in roots:
+            keys_reading.setdefault(root, []).append(key)
     _rename_roots(slots, renamed)
     return len(merged)
 
@@ -151,9 +157,8 @@ def _shareable(step, slots, out, earlier, read_only) -> bool:
     info = slots[out]
     if not info.ndarray:
         return isinstance(info.dtype, np.dtype) and info.shape == ()
-    reads = {slots[s].root for s in _refs(step.args, [])}
     if step.fn is operator.getitem or type(step.fn) is operator.attrgetter:
-        if info.root in reads:
+        if info.root in {slots[s].root for s in arg_reads(step)}:
             return True        # a view
     return info.root in read_only and slots[earlier].root in read_only
 

@@ -24,8 +24,9 @@ False
 """
 from __future__ import annotations
 
-from .structure import leaves, map_leaves
+from .structure import map_leaves
 from .program_steps import Ref
+from .step_facts import reads
 
 #: array functions whose result depends only on the argument's shape and dtype
 _SEEDS = frozenset(("ones_like", "zeros_like", "full_like"))
@@ -77,10 +78,6 @@ def _namespace_function(step, names, xp):
     return name in names and getattr(xp, name, None) is step.fn
 
 
-def _refs(step):
-    return [r.i for r in leaves((step.args, step.kwargs)) if type(r) is Ref]
-
-
 def fold_constants(program, escaping) -> tuple:
     """Fold the steps the module docstring describes in ``program.steps``; ``(shared, copied)``:
     how many became a ``Constant`` and how many a ``FreshConstant``."""
@@ -91,8 +88,8 @@ def fold_constants(program, escaping) -> tuple:
     for k, step in enumerate(program.steps):
         if step.kind != "call" or type(step.outs) is not Ref or "out" in step.kwargs:
             continue
-        refs = _refs(step)
-        seed = bool(step.args) and type(step.args[0]) is Ref and refs == [step.args[0].i]
+        refs = reads(step)
+        seed = bool(step.args) and type(step.args[0]) is Ref and refs == (step.args[0].i,)
         if seed and _namespace_function(step, _SEEDS, xp):
             info = slots[refs[0]]
             if not isinstance(info.dtype, np.dtype) or info.dynamic is not None:
@@ -122,7 +119,7 @@ def fold_constants(program, escaping) -> tuple:
     for k, step in enumerate(program.steps):
         if k in folded:
             continue
-        touched = {slots[s].root for s in _refs(step)} & roots
+        touched = {slots[s].root for s in reads(step)} & roots
         if touched and (step.kind != "call" or _mutates(step)):
             unsafe |= touched
     shared = copied = 0
@@ -130,8 +127,7 @@ def fold_constants(program, escaping) -> tuple:
     for k, step in folded.items():
         out = step.outs.i
         root = slots[out].root
-        reads = _refs(step)
-        if any(slots[r].root in unsafe or r in replayed for r in reads):
+        if any(slots[r].root in unsafe or r in replayed for r in reads(step)):
             replayed.add(out)      # what it reads may have been written by then: replayed
             continue
         if root not in unsafe:

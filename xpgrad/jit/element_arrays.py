@@ -189,11 +189,11 @@ def _made_from(step, a, kinds) -> bool:
 
 
 def _readers(steps) -> dict:
-    from .step_facts import _refs
+    from .step_facts import reads
 
     readers = {}
     for k, step in enumerate(steps):
-        for s in _refs((step.args, step.kwargs), []):
+        for s in reads(step):
             readers.setdefault(s, []).append(k)
     return readers
 

@@ -26,6 +26,7 @@ from .fused_kernels import _compiled, fused_call, kernel_source
 from .fusion_costs import left_to_numpy
 from .fusion_runs import _Run, _op_of, _try_add, _try_reduction, op_name
 from .program_steps import Ref, Step
+from .step_facts import arg_reads, reads
 
 # a flat loop's index of an operand broadcast in each mode (``_index_mode``)
 _INDEX = {1: "i", 0: "0", -1: "i % {d}", -2: "i // {d}"}
@@ -68,7 +69,7 @@ def fuse_program(program, escaping) -> int:
             in_run[i] = n
     plain_uses, last_use = set(escaping), {}
     for i, step in enumerate(steps):
-        for s in _refs(step.args) + _refs(step.kwargs):
+        for s in reads(step):
             last_use[s] = i
             if i not in in_run:
                 plain_uses.add(s)
@@ -167,7 +168,7 @@ def _bias_adds_as_calls(program, escaping) -> int:
                 or not all(type(a) is Ref for a in step.args):
             continue
         y = step.outs[0]
-        if y.i in escaping or uses.get(y.i) != 1 or y.i not in _refs(after.args):
+        if y.i in escaping or uses.get(y.i) != 1 or y.i not in arg_reads(after):
             continue
         info = slots[y.i]
         t = len(slots)          # the product: a new array of the layer's output
@@ -182,12 +183,6 @@ def _bias_adds_as_calls(program, escaping) -> int:
         else:
             slots.pop()
     return count
-
-
-def _refs(obj):
-    from .step_facts import _refs as refs
-
-    return refs(obj, [])
 
 
 def _fused_step(run, needed, plain_uses, packed, slots):
@@ -243,4 +238,3 @@ def _fused_step(run, needed, plain_uses, packed, slots):
                       "\n".join(run.lines), reduction)
     return Step(call, tuple(Ref(s) for s in arg_slots), {},
                 tuple(Ref(s) for s in pack_slots + view_slots), "call")
-

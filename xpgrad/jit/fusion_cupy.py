@@ -20,8 +20,9 @@ import hashlib
 
 import numpy as np
 
-from .fusion import _Run, _refs, _try_add, op_name
+from .fusion import _Run, _try_add, op_name
 from .program_steps import Ref, Step
+from .step_facts import reads
 
 _C_TYPES = {"float32": "float", "float64": "double", "bool": "bool"}
 _C_UNARY = {"negative": "(-{0})", "positive": "(+{0})", "absolute": "fabs({0})",
@@ -92,7 +93,7 @@ def fuse_program_cupy(program, escaping, make_kernel=None) -> int:
     steps, slots = program.steps, program.slots
     last_use = {}
     for i, step in enumerate(steps):
-        for s in _refs(step.args) + _refs(step.kwargs):
+        for s in reads(step):
             last_use[s] = i
     out, fused, k = [], 0, 0
     while k < len(steps):

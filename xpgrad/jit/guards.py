@@ -35,16 +35,7 @@ import copy
 
 from .structure import leaves
 from .program_steps import Ref
-
-
-def _mutates(step):
-    from .step_facts import _mutates as mutates
-
-    return mutates(step)
-
-
-def _ref_slots(step):
-    return [o.i for o in leaves((step.args, step.kwargs)) if type(o) is Ref]
+from .step_facts import _mutates, reads as _ref_slots
 
 
 def _draws(step):
@@ -90,6 +81,8 @@ def _persistent_roots(steps, slots):
 def hoist_guards(steps, slots):
     """``steps`` with every guard that can (module docstring), and the pure steps computing
     its input, moved before the first step that changes state."""
+    if not any(s.kind == "guard" for s in steps):
+        return steps
     persistent = _persistent_roots(steps, slots)
     first = next((k for k, s in enumerate(steps) if changes_state(s, slots, persistent)), None)
     if first is None:

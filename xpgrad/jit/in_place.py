@@ -22,11 +22,11 @@ def take_in_place_vjps(steps, slots, escaping) -> int:
     """Give each kernel vjp step with an ``in_place`` form that form where its output gradient
     (its first argument) shares its memory with no slot made before it that is read after it,
     escapes the program, or is an input's or a Variable's; returns how many were changed."""
-    from .step_facts import _out_paths, _refs
+    from .step_facts import _out_paths, reads
 
     made_at, last_read, fixed = {}, {}, set()
     for k, step in enumerate(steps):
-        for s in _refs((step.args, step.kwargs), []):
+        for s in reads(step):
             last_read[s] = k
         for s, _ in _out_paths(step.outs, (), []):
             made_at[s] = k
@@ -43,7 +43,7 @@ def take_in_place_vjps(steps, slots, escaping) -> int:
             continue
         g = step.args[0].i
         root = slots[g].root
-        if root in fixed or _refs((step.args, step.kwargs), []).count(g) != 1:
+        if root in fixed or reads(step).count(g) != 1:
             continue
         if any(last_read.get(s, -1) > k for s in by_root.get(root, ()) if made_at[s] < k):
             continue

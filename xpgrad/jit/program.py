@@ -22,6 +22,8 @@ and writes.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import heapq
 import itertools
 
@@ -44,7 +46,7 @@ from .element_arrays import element_plan
 from .python_floats import listed_inputs, python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
 from .small_stacks import small_stacks_to_array
-from .step_facts import _mutates, _out_paths, _refs
+from .step_facts import _mutates, _out_paths, _refs, arg_reads, reads
 from .structure import leaves, map_leaves
 from .program_steps import Ref
 from .traced import Traced
@@ -67,10 +69,29 @@ def _hides_traced(obj) -> bool:
                for value in values for leaf in leaves(value))
 
 
+@contextlib.contextmanager
+def _cyclic_collection_paused():
+    """Python's cyclic garbage collector off while the passes run: they allocate hundreds of
+    thousands of small acyclic objects for a long trace, and each collection of the oldest
+    generation the allocations set off walks every object alive, the trace's tens of
+    thousands of steps too (a tenth of the time of a 100-draw HMC chain's trace)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Program(ProgramSource):
     """The replayable form of one trace (module docstring)."""
 
     def __init__(self, tracer, result, writes, plan_buffers=True, fuse=None, graphs=None):
+        with _cyclic_collection_paused():
+            self._build(tracer, result, writes, plan_buffers, fuse, graphs)
+
+    def _build(self, tracer, result, writes, plan_buffers, fuse, graphs):
         self.be = tracer.be
         self.steps = tracer.steps
         self.slots = tracer.slots
@@ -103,7 +124,7 @@ class Program(ProgramSource):
             self.python_floats_source = self._python_floats_source(escaping)
         except Exception:     # noqa: BLE001 -- an optional second replay: never the trace's end
             self.python_floats_source = None
-        read = set(_refs([(step.args, step.kwargs) for step in self.steps], [])) | escaping
+        read = {s for step in self.steps for s in reads(step)} | escaping
         #: the positions among the inputs of those the program never reads (a raw replay's
         #: caller may pass anything there: odeint's t of an autonomous system)
         self.unread_inputs = frozenset(k for k, s in enumerate(self.inputs) if s not in read)
@@ -157,22 +178,26 @@ class Program(ProgramSource):
         used = set(escaping)
         keep = []
         for step in reversed(self.steps):
-            outs = _out_paths(step.outs, (), [])
-            pure = step.kind in ("read", "call") and not _mutates(step)
-            if pure and outs and not any(s in used for s, _ in outs):
-                continue
-            if step.kind == "input":
+            kind, outs = step.kind, step.outs
+            if (kind == "call" or kind == "read") and outs is not None and not _mutates(step):
+                if type(outs) is Ref:
+                    if outs.i not in used:
+                        continue
+                else:
+                    made = _out_paths(outs, (), [])
+                    if made and not any(s in used for s, _ in made):
+                        continue
+            if kind == "input":
                 keep.append(step)
                 continue
-            used.update(_refs(step.args, []))
-            used.update(_refs(step.kwargs, []))
+            used.update(reads(step))
             keep.append(step)
         keep.reverse()
         keep = hoist_guards(keep, self.slots)
         # a guard on an argument runs first, before anything changes
         inputs = set(self.inputs)
         first = [s for s in keep if s.kind == "input" or (s.kind == "guard" and
-                                                          set(_refs(s.args, [])) <= inputs)]
+                                                          inputs.issuperset(arg_reads(s)))]
         chosen = set(map(id, first))
         self.steps = first + [s for s in keep if id(s) not in chosen]
 
@@ -190,9 +215,9 @@ class Program(ProgramSource):
         escaping_roots = {slots[s].root for s in escaping}
         for step in self.steps:           # an optimizer may keep what it is given
             if step.kind == "host" and getattr(step.fn, "keeps_arguments", True):
-                escaping_roots.update(slots[s].root for s in _refs(step.args, []))
+                escaping_roots.update(slots[s].root for s in arg_reads(step))
         for k, step in enumerate(self.steps):
-            for s in _refs(step.args, []) + _refs(step.kwargs, []):
+            for s in reads(step):
                 last[slots[s].root] = k
             if step.kind == "kernel":     # a kernel may keep or return its inputs' memory
                 for s, _ in _out_paths(step.outs, (), []):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 
-from .step_facts import _out_paths, _refs
+from .step_facts import _out_paths, _refs, reads
 from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
@@ -149,7 +149,7 @@ class ProgramSource:
                 continue
             for s, _ in _out_paths(step.outs, (), []):
                 last[s] = k
-            for s in _refs(step.args, []) + _refs(step.kwargs, []):
+            for s in reads(step):
                 last[s] = k
         dead = {}
         for s, k in last.items():

@@ -25,11 +25,14 @@ class Step:
     "input" (a tensor argument). ``in_place``: for a kernel's vjp, its ``vjp_in_place``
     where the output gradient it was given owned its memory (``jit/in_place.py``)."""
 
-    __slots__ = ("fn", "args", "kwargs", "outs", "kind", "in_place")
+    __slots__ = ("fn", "args", "kwargs", "outs", "kind", "in_place", "facts")
 
     def __init__(self, fn, args, kwargs, outs, kind):
         self.fn, self.args, self.kwargs, self.outs, self.kind = fn, args, kwargs, outs, kind
         self.in_place = None
+        #: what ``step_facts`` found in it, with the objects it read them from (a pass that
+        #: gives the step new arguments or a new function makes them stale: found again)
+        self.facts = None
 
     def __repr__(self):
         return f"Step({self.kind}, {getattr(self.fn, '__name__', self.fn)!r}, {self.args})"
@@ -37,13 +40,12 @@ class Step:
 
 def slot_uses(steps) -> dict:
     """How many times ``steps`` read each slot: one per Ref in their arguments."""
-    from .structure import leaves
+    from .step_facts import reads
 
     uses = {}
     for step in steps:
-        for ref in leaves((step.args, step.kwargs)):
-            if type(ref) is Ref:
-                uses[ref.i] = uses.get(ref.i, 0) + 1
+        for i in reads(step):
+            uses[i] = uses.get(i, 0) + 1
     return uses
 
 

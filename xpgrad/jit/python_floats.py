@@ -40,6 +40,7 @@ import operator
 import numpy as np
 
 from .program_steps import Ref
+from .step_facts import reads
 
 _FLOAT64 = np.dtype(np.float64)
 #: arithmetic written as Python operators whose Python-float form is NumPy's scalar one
@@ -209,7 +210,7 @@ def _readers(steps) -> dict:
     """{slot: the indices of the steps that read it, in order}."""
     readers = {}
     for k, step in enumerate(steps):
-        for ref in _refs((step.args, step.kwargs)):
+        for ref in reads(step):
             readers.setdefault(ref, []).append(k)
     return readers
 

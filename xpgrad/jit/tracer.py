@@ -62,6 +62,7 @@ _STATIC_ANSWERS = frozenset(("iscomplexobj", "isrealobj", "isscalar", "ndim", "s
 
 
 _PLAIN = (int, float, complex, bool, str, bytes)
+_SCALARS = frozenset((int, float, bool, type(None)))
 
 
 class Tracer:
@@ -224,9 +225,22 @@ class Tracer:
             found.append(obj)
             return obj._real, Ref(obj._slot)
         if t is tuple or t is list:
-            pairs = [self._unwrap(o, found) for o in obj]
-            return t(p[0] for p in pairs), t(p[1] for p in pairs)
+            reals, refs = [], []
+            for o in obj:
+                to = type(o)
+                if to in _SCALARS:          # most arguments: a traced array or a number
+                    real = ref = o
+                elif to is Traced and o._tracer is self:
+                    found.append(o)
+                    real, ref = o._real, Ref(o._slot)
+                else:
+                    real, ref = self._unwrap(o, found)
+                reals.append(real)
+                refs.append(ref)
+            return t(reals), t(refs)
         if t is dict:
+            if not obj:
+                return {}, {}
             reals, refs = {}, {}
             for k, v in obj.items():
                 reals[k], refs[k] = self._unwrap(v, found)

@@ -13,6 +13,7 @@ constant tensor, or ``xg.stop_gradient(a)``) needs no gradient, so nothing is ra
 """
 from __future__ import annotations
 
+from ..jit.whole import run_quietly
 from ..primitive import Primitive, apply
 from .casting import astype
 from . import incomplete_gamma_formulas as igf
@@ -20,14 +21,22 @@ from .incomplete_gamma_regions import regularized_gamma
 from .special import _call, _pair, _quiet
 
 
-def _in_float64(formula):
+def _in_float64(formula, whole=False):
     """``formula(xp, a, x)`` run in float64, its result rounded back to float32 inputs' dtype
-    (``gammainc`` gives both arguments one dtype first)."""
-    def forward(xp, a, x):
+    (``gammainc`` gives both arguments one dtype first). ``whole``: the formula picks its
+    series by range and loops until each element has converged, reading the values, so under
+    ``xg.function`` it is one step of the program, run again whole on each replay's arrays
+    (``run_whole``), not unrolled to a fixed number of steps."""
+    def now(xp, a, x):
         if x.dtype == xp.float32:
             return xp.astype(formula(xp, xp.astype(a, xp.float64), xp.astype(x, xp.float64)),
                              xp.float32)
         return formula(xp, a, x)
+
+    def forward(xp, a, x):
+        if whole:
+            return run_quietly(xp, now, a, x, all="ignore")
+        return now(xp, a, x)
     return _quiet(forward)
 
 
@@ -47,12 +56,14 @@ _density = Primitive(
     _quiet(lambda xp, g, ans, a, x: g * ans * ((a - 1.0) / x - 1.0)), saves=(0, 1, "output"))
 _gammainc = Primitive(
     "special_gammainc", _in_float64(lambda xp, a, x: regularized_gamma(xp, a, x,
-                                                                           upper=False)),
+                                                                           upper=False),
+                                    whole=True),
     _no_gradient_in_a("gammainc"),
     lambda xp, g, ans, a, x: g * _call(_density, xp, a, x), saves=(0, 1))
 _gammaincc = Primitive(
     "special_gammaincc", _in_float64(lambda xp, a, x: regularized_gamma(xp, a, x,
-                                                                            upper=True)),
+                                                                            upper=True),
+                                     whole=True),
     _no_gradient_in_a("gammaincc"),
     lambda xp, g, ans, a, x: -g * _call(_density, xp, a, x), saves=(0, 1))
 

@@ -10,10 +10,10 @@
 The other function is one minus the one computed. Outside Temme's region the series and the
 fraction converge within a bounded number of steps for every ``a``.
 
-Eagerly each evaluation runs on its own elements only (gathered by a mask, scattered back),
-and the loops drop the elements that have converged as they go. While ``xg.function`` traces
-(no branching on values then), every evaluation runs on every element (others given stand-in
-arguments) for a fixed number of steps, and ``where`` picks the results.
+Each evaluation runs on its own elements only (gathered by a mask, scattered back), and the
+loops drop the elements that have converged as they go. This reads the values, so under
+``xg.function`` the primitives calling it are one step each, run again whole on each replay's
+arrays (``incomplete_gamma.py``, ``jit.whole.run_whole``).
 
 >>> import array_api_compat.numpy as xp
 >>> a, x = xp.asarray([1.0, 0.5, 100.0, 1e7]), xp.asarray([1.0, 2.0, 100.0, 1e7])
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from . import incomplete_gamma_formulas as igf
 from . import incomplete_gamma_temme as temme
-from .linalg_helpers import readable
 
 
 def _regions(xp, a, x, upper):
@@ -57,14 +56,12 @@ def _temme_lower(xp, a, x, eager):
 
 
 def _evaluations(upper):
-    """``(region index, evaluation(xp, a, x, eager), stand-in a, stand-in x)`` for the asked-for
-    function, one per region of ``_regions`` (Q's series only for Q); the stand-ins are
-    arguments the evaluation takes in its stride, given to the other elements while tracing."""
+    """``(region index, evaluation(xp, a, x, eager))`` for the asked-for function, one per
+    region of ``_regions`` (Q's series only for Q)."""
     if upper:
-        return ((1, _temme, temme.MIN_A, temme.MIN_A), (2, _upper_series, 0.5, 0.5),
-                (3, igf.upper_fraction, 1.0, 2.0), (4, _complement(igf.lower_series), 1.0, 0.5))
-    return ((1, _temme_lower, temme.MIN_A, temme.MIN_A),
-            (3, _complement(igf.upper_fraction), 1.0, 2.0), (4, igf.lower_series, 1.0, 0.5))
+        return ((1, _temme), (2, _upper_series), (3, igf.upper_fraction),
+                (4, _complement(igf.lower_series)))
+    return ((1, _temme_lower), (3, _complement(igf.upper_fraction)), (4, igf.lower_series))
 
 
 def _edges(xp, a, x, upper):
@@ -82,20 +79,13 @@ def regularized_gamma(xp, a, x, *, upper):
     a, x = xp.broadcast_arrays(a, x)
     masks = _regions(xp, a, x, upper)
     out = _edges(xp, a, x, upper)
-    if readable(a) and readable(x):
-        shape = out.shape
-        out, a, x = (xp.reshape(v, (-1,)) for v in (out, a, x))
-        out = xp.asarray(out, copy=True)
-        for index, evaluate, _, _ in _evaluations(upper):
-            mask = xp.reshape(masks[index], (-1,))
-            if bool(xp.any(mask)):
-                out[mask] = evaluate(xp, a[mask], x[mask], True)
-        out = xp.reshape(out, shape)
-    else:
-        for index, evaluate, stand_in_a, stand_in_x in _evaluations(upper):
-            mask = masks[index]
-            value = evaluate(xp, xp.where(mask, a, stand_in_a), xp.where(mask, x, stand_in_x),
-                             False)
-            out = xp.where(mask, value, out)
+    shape = out.shape
+    out, a, x = (xp.reshape(v, (-1,)) for v in (out, a, x))
+    out = xp.asarray(out, copy=True)
+    for index, evaluate in _evaluations(upper):
+        mask = xp.reshape(masks[index], (-1,))
+        if bool(xp.any(mask)):
+            out[mask] = evaluate(xp, a[mask], x[mask], True)
+    out = xp.reshape(out, shape)
     # a sum rounded up can pass 1 by an ulp (P(1e-300, 1) is e^-1 times a series near e)
     return xp.minimum(xp.maximum(out, 0.0), 1.0)
