@@ -19,8 +19,9 @@ R = np.random.default_rng(23)
 NAME = "linalg_solve_triangular"
 FLAGS = [dict(upper=u, left=lf, unitriangular=t) for u in (False, True) for lf in (True, False)
          for t in (False, True)]
-pytestmark = pytest.mark.skipif(trsm(np.eye(1), np.ones((1, 1)), upper=True) is None,
-                                reason="no BLAS called directly (XPGRAD_BLAS=numpy)")
+pytestmark = [pytest.mark.skipif(trsm(np.eye(1), np.ones((1, 1)), upper=True) is None,
+                                 reason="no BLAS called directly (XPGRAD_BLAS=numpy)"),
+              pytest.mark.usefixtures("numpy_default")]      # the NumPy backend's kernel
 
 
 def _matrix(n):

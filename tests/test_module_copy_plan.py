@@ -53,7 +53,10 @@ def _reachable(obj, found):
     if id(obj) in found or type(obj) in _ATOMS:
         return found
     found[id(obj)] = obj
-    items = (vars(obj).values() if hasattr(obj, "__dict__") and not isinstance(obj, type)
+    attributes = None if isinstance(obj, type) else getattr(obj, "__dict__", None)
+    # (a real dict only: llvmlite's library wrapper, reached through the numba backend,
+    # answers any attribute name, __dict__ too, with a function wrapper)
+    items = (attributes.values() if isinstance(attributes, dict)
              else obj.values() if isinstance(obj, dict)
              else obj if isinstance(obj, (list, tuple)) else ())
     for item in items:

@@ -95,7 +95,10 @@ def test_a_trace_inside_a_profile_builds_the_program_an_unprofiled_trace_builds(
     assert [type(v) for v in steps1] == [type(v) for v in steps2]
     for v1, v2 in zip(steps1, steps2):      # a kernel or NumPy function: the same object
         if callable(v1) and hasattr(v1, "__name__") and not hasattr(v1, "__self__"):
-            assert v1 is v2
+            if v1.__qualname__.startswith("<fused kernel"):   # numba: made per program
+                assert v1.__qualname__ == v2.__qualname__
+            else:
+                assert v1 is v2
     for program in (p1, p2):
         for value in program._namespace.values():
             assert getattr(value, "__code__", None) is not _WRAPPER_CODE

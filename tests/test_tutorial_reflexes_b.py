@@ -15,8 +15,8 @@ RNG = np.random.default_rng(3)
 @pytest.mark.parametrize("owner, name, hint", [
     ("xg", "long", "xg.int64"), ("xg", "int", "xg.int32"), ("xg", "float", "xg.float32"),
     ("xg", "double", "xg.float64"),
-    ("xg", "set_num_threads", "xpgrad.threads.limit(n)"),
-    ("xg", "get_num_threads", "xpgrad.threads.limit(n)"),
+    ("xg", "set_num_threads", "xg.threads.limit(n)"),
+    ("xg", "get_num_threads", "xg.threads.limit(n)"),
     ("xg", "split", "np.split(t, t.shape[k] // size, axis=k)"),
     ("xg", "randn_like", "rng.normal(size=t.shape, dtype=t.dtype)"),
     ("random", "randn_like", "rng.normal(size=t.shape, dtype=t.dtype)"),
