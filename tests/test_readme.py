@@ -52,6 +52,9 @@ EXCUSED = {
     "python benchmarks/train_": "benchmarks of many full runs (minutes, with background "
                                 "compiles between them) stay out of CI; "
                                 "test_warmup_flags_in_the_readme_exist checks their flags",
+    "python benchmarks/trace_long_programs.py": "traces two long programs (seconds each); "
+                                                "tests/test_benchmarks.py runs it shortened "
+                                                "and checks its replays against eager runs",
     "tools/fit_gelu_tail.py": "tests/test_numba_gelu_tail.py runs its fit and compares the "
                               "coefficients with the kernel's",
     "tools/third_party_suites.py": "runs scikit-learn's and SciPy's own array-API test suites "
