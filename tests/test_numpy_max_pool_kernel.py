@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from pool_helpers import channels_last, pool_data, pool_params
+from pool_helpers import channels_last, check_kernel_against_generic_rule, pool_data, pool_params
 from xpgrad.backends.numpy import max_pooling
-from xpgrad.ops.max_pooling import argmax_positions
-from xpgrad.primitive import PRIMITIVES
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -41,27 +39,7 @@ _data, _params, _last = pool_data, pool_params, channels_last
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_kernel_matches_generic_rule(case, dtype, last):
-    rng = np.random.default_rng(0)
-    x = _data(case[0], dtype, rng)
-    params = _params(x, *case[1:])
-    positions = argmax_positions(np, x, params["kernel"], params["stride"], params["dilation"],
-                                 params["pads"], params["n_out"])
-    if last:
-        x, positions, params = _last(x), _last(positions), {**params, "last": True}
-    prim, kernel = PRIMITIVES["max_pool"], KERNELS["max_pool"]
-    want = prim.forward(np, x, **params)
-    got, pick = kernel.forward(x, **params)
-    np.testing.assert_array_equal(got, want)
-    assert got.dtype == want.dtype and got.flags.c_contiguous
-    np.testing.assert_array_equal(pick, positions)
-    no_backend = {k: v for k, v in params.items() if k != "backend"}
-    at, _ = KERNELS["max_pool_positions"].forward(x, **no_backend)
-    np.testing.assert_array_equal(at, positions)
-    g = rng.standard_normal(want.shape).astype(dtype)
-    dx, = kernel.vjp(g, pick, x, **params)
-    dense = prim.vjp(np, g, want, (True,), (x,), params)[0]
-    assert dx.dtype == x.dtype and dx.shape == x.shape
-    np.testing.assert_allclose(dx, dense, rtol=1e-6, atol=1e-6)
+    check_kernel_against_generic_rule(KERNELS, case, dtype, last)
 
 
 def test_signed_zeros_keep_the_first_of_the_tie():

@@ -9,13 +9,13 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
-from xpgrad.primitive import PRIMITIVES
 
 if not backend_report().get("numba", {}).get("available"):
     pytest.skip("Numba is not installed: no kernel to test", allow_module_level=True)
 
 from xpgrad.backends.numba import _pool  # noqa: E402
-from pool_helpers import channels_last, pool_data, pool_params  # noqa: E402
+from pool_helpers import (channels_last, check_kernel_against_generic_rule, pool_data,  # noqa: E402
+                          pool_params)
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
@@ -37,30 +37,7 @@ _data, _params, _last = pool_data, pool_params, channels_last
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES)
 def test_kernel_matches_generic_rule(case, dtype, last):
-    rng = np.random.default_rng(0)
-    x = _data(case[0], dtype, rng)
-    params = _params(x, *case[1:])
-    from xpgrad.ops.max_pooling import argmax_positions
-
-    positions = argmax_positions(np, x, params["kernel"], params["stride"], params["dilation"],
-                                 params["pads"], params["n_out"])
-    if last:
-        x, positions, params = _last(x), _last(positions), {**params, "last": True}
-    prim, kernel = PRIMITIVES["max_pool"], _pool.KERNELS["max_pool"]
-    want = prim.forward(np, x, **params)
-    got, pick = kernel.forward(x, **params)
-    np.testing.assert_array_equal(got, want)
-    assert got.dtype == want.dtype
-    np.testing.assert_array_equal(pick, positions)
-    no_backend = {k: v for k, v in params.items() if k != "backend"}
-    at, _ = _pool.KERNELS["max_pool_positions"].forward(x, **no_backend)
-    np.testing.assert_array_equal(at, positions)
-    np.testing.assert_array_equal(PRIMITIVES["max_pool_positions"].forward(np, x, **no_backend),
-                                  positions)
-    g = rng.standard_normal(want.shape).astype(dtype)
-    dx, = kernel.vjp(g, pick, x, **params)
-    dense = prim.vjp(np, g, want, (True,), (x,), params)[0]
-    np.testing.assert_allclose(dx, dense, rtol=1e-6, atol=1e-6)
+    check_kernel_against_generic_rule(_pool.KERNELS, case, dtype, last)
 
 
 def _step(backend, x, **kwargs):
