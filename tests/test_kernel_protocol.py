@@ -431,8 +431,7 @@ SAMPLES = {
     "special_stdtr": [lambda rng, dt: ((rng.uniform(1.0, 30.0, size=(4, 50)).astype(dt),
                                         rng.uniform(-6.0, 6.0, size=(4, 50)).astype(dt)),
                                        {"names": ("stdtr", "df", "t")})],
-    # a is a scalar (no ndarray: not differentiated; its gradient is not implemented)
-    "special_gammaincinv": [lambda rng, dt: ((dt(rng.uniform(0.5, 20.0)),
+    "special_gammaincinv": [lambda rng, dt: ((rng.uniform(0.5, 20.0, size=(4, 50)).astype(dt),
                                               rng.uniform(0.01, 0.99, size=(4, 50)).astype(dt)),
                                              {})],
     "special_digamma": _gamma_family(),

@@ -1,6 +1,8 @@
 """xg.special.gammainc / gammaincc: values against mpmath (50 digits) over a in [1e-3, 1e4] and
 x in [0, 1e4], edge values against SciPy, float32, gradients in x against PyTorch and finite
-differences (to second order), the gradient in a refused as PyTorch refuses it, and bad input.
+differences (to second order), the gradient in a (which PyTorch refuses) against finite
+differences and its second order refused, and bad input (the a-derivative's accuracy:
+test_special_incomplete_gamma_shape.py).
 
 The tolerance is 1.5e-14 relative times ``max(1, |x - a|)``: rounding x / a (or x itself) to
 float64 moves ``log P`` by about ``|x - a|`` ulps, for SciPy's values as for these."""
@@ -129,14 +131,18 @@ def test_gradient_at_zero_is_the_density_limit():
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_gradient_in_a_is_refused_as_torch_refuses_it(name):
-    ours_fn, _, torch_fn = FUNCTIONS[name]
+def test_gradient_in_a_exists_where_torch_refuses_it_and_second_order_is_refused(name):
+    ours_fn, scipy_fn, torch_fn = FUNCTIONS[name]
     ta = torch.tensor([2.0], dtype=torch.float64, requires_grad=True)
     with pytest.raises(NotImplementedError):
         torch_fn(ta, torch.tensor([1.5], dtype=torch.float64)).sum().backward()
     x = xg.asarray([1.5], dtype=xg.float64)
-    with pytest.raises(NotImplementedError, match=rf"{name}: the gradient with respect to a"):
-        xg.grad(lambda a: xg.sum(ours_fn(a, x)))(xg.asarray([2.0], dtype=xg.float64))
+    grad = xg.grad(lambda a: xg.sum(ours_fn(a, x)))(xg.asarray([2.0], dtype=xg.float64))
+    h = 1e-5
+    np.testing.assert_allclose(grad.numpy(), (scipy_fn(2.0 + h, 1.5) - scipy_fn(2.0 - h, 1.5))
+                               / (2 * h), rtol=1e-8)
+    with pytest.raises(NotImplementedError, match=rf"{name}: second derivatives involving a"):
+        xg.grad(xg.grad(lambda a: xg.sum(ours_fn(a, x))))(xg.asarray([2.0], dtype=xg.float64))
     a = xg.Variable(xg.asarray([2.0], dtype=xg.float64))
     with xg.GradientTape() as tape:
         tape.watch(x)

@@ -5,7 +5,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``log_ndtr`` (finite far in the left tail);
 - gamma family: ``gammaln`` (log|Gamma|, PyTorch's ``lgamma``), ``digamma`` and
   ``polygamma(n, x)``, each the derivative of the previous; the regularized incomplete gamma
-  functions ``gammainc`` and ``gammaincc`` (differentiable in x) and ``gammaincinv``; ``gamma``
+  functions ``gammainc`` and ``gammaincc`` (differentiable in x, and once in a) and
+  ``gammaincinv``; ``gamma``
   itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``;
 - the regularized incomplete beta function ``betainc`` and its complement ``betaincc``, and
   the t and F distribution functions ``stdtr``, ``fdtr``, ``fdtrc`` (SciPy's hypothesis tests'

@@ -66,8 +66,8 @@ class Gamma(Distribution):
     def cdf(self, value):
         """``P(concentration, rate * value)``, the regularized lower incomplete gamma function
         (``xg.special.gammainc``, as PyTorch's ``Gamma.cdf``). Differentiable in ``rate`` and
-        ``value``; as in PyTorch, the gradient in ``concentration`` raises NotImplementedError
-        (pass it through ``xg.stop_gradient`` when a tape watches it).
+        ``value``, and once in ``concentration`` (PyTorch's raises there; a second derivative
+        in it raises NotImplementedError).
 
         >>> import xpgrad as xg
         >>> d = xg.distributions.Gamma(xg.asarray(1.0, dtype=xg.float64), 2.0)

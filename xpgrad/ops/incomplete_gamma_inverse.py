@@ -1,7 +1,7 @@
 """``xg.special.gammaincinv``, the inverse of ``gammainc`` in ``x``: the quantile of a
 Gamma(a, 1) variable (``scipy.special.gammaincinv``), differentiable in the probability to any
-order (``dx/dy = 1 / (x^(a-1) e^-x / Gamma(a))``); the gradient in ``a`` raises
-NotImplementedError, as ``gammainc``'s.
+order (``dx/dy = 1 / (x^(a-1) e^-x / Gamma(a))``), and once in ``a``, by the implicit
+function theorem: ``dx/da = -(dP/da) / (dP/dx)`` at the quantile.
 
 >>> import xpgrad as xg
 >>> y = xg.asarray([0.5, 0.9], dtype=xg.float64)
@@ -13,7 +13,9 @@ from __future__ import annotations
 from ..jit.whole import run_quietly
 from ..primitive import Primitive, apply
 from . import special_formulas as sf
-from .incomplete_gamma import _arguments, _density, _in_float64, _no_gradient_in_a
+from . import incomplete_gamma_formulas as igf
+from .incomplete_gamma import _arguments, _density, _in_float64, _no_second_derivative
+from .incomplete_gamma_shape import upper_by_a
 from .incomplete_gamma_regions import regularized_gamma
 from .special import _call, _quiet
 from .special_more import _ndtri
@@ -67,8 +69,22 @@ def _inverse_whole(xp, a, y):
     return run_quietly(xp, _in_float64(_inverse), a, y, all="ignore")
 
 
+def _quantile_by_a(xp, a, x):
+    """``dx/da`` of the quantile ``x`` at fixed ``y``: ``dQ/da / P'(x)`` (``dP/da = -dQ/da``);
+    0 where the quantile is 0 or inf (y = 0 or 1, at every a)."""
+    inside = (x > 0) & (x < xp.inf)
+    xs = xp.where(inside, x, 1.0)
+    value = upper_by_a(xp, a, xs) / igf.density(xp, a, xs)
+    return xp.where(inside, value, xp.where(x == x, 0.0, xp.nan))
+
+
+_gammaincinv_by_a = Primitive(
+    "special_gammaincinv_a_derivative", _in_float64(_quantile_by_a, whole=True),
+    _no_second_derivative("gammaincinv"), _no_second_derivative("gammaincinv", "y"),
+    saves=(0, 1))
 _gammaincinv = Primitive(
-    "special_gammaincinv", _inverse_whole, _no_gradient_in_a("gammaincinv"),
+    "special_gammaincinv", _inverse_whole,
+    lambda xp, g, ans, a, y: g * _call(_gammaincinv_by_a, xp, a, ans),
     _quiet(lambda xp, g, ans, a, y: g / _call(_density, xp, a, ans)), saves=(0, "output"))
 
 
@@ -78,7 +94,8 @@ def gammaincinv(a, y, /):
     imports; elsewhere Newton's steps in ``log x`` from Wilson and Hilferty's guess (within
     6e-13 relative of SciPy for a in [1e-3, 1e5] and y from 1e-300 to 1 - 1e-10, where the
     result is above 1e-300). The gradient in ``y`` is
-    ``1 / gammainc``'s density at the result; in ``a`` it raises NotImplementedError.
+    ``1 / gammainc``'s density at the result (to any order); in ``a`` (once)
+    ``-(dP/da) / (dP/dx)`` there, ``gammainc``'s derivatives; 0 at y = 0 and 1.
 
     >>> import xpgrad as xg
     >>> y = xg.asarray(0.5, dtype=xg.float64)
