@@ -1,8 +1,9 @@
 """Special functions for likelihoods, differentiable to any order: ``xg.special`` (the
 functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood fits need).
 
-- error function family: ``erf``, ``erfc``, ``erfinv``, ``ndtr`` (the normal CDF) and
-  ``log_ndtr`` (finite far in the left tail);
+- error function family: ``erf``, ``erfc``, ``erfcx`` (``exp(x**2) erfc(x)``), ``erfinv``,
+  ``ndtr`` (the normal CDF) and ``log_ndtr`` (finite far in the left tail);
+- the exponential integrals ``exp1`` and ``expi``;
 - gamma family: ``gammaln`` (log|Gamma|, PyTorch's ``lgamma``), ``digamma`` and
   ``polygamma(n, x)``, each the derivative of the previous; the regularized incomplete gamma
   functions ``gammainc`` and ``gammaincc`` (differentiable in x, and once in a) and
@@ -51,6 +52,8 @@ from .ops.gamma_function import gamma  # noqa: F401
 from .ops.incomplete_gamma_inverse import gammaincinv  # noqa: F401
 from .ops.bessel import *  # noqa: F401,F403
 from .ops.bessel import __all__ as _bessel
+from .ops.erfcx import erfcx  # noqa: F401
+from .ops.exponential_integrals import exp1, expi  # noqa: F401
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel
-                 + ["gamma", "gammaincinv"])
+                 + ["erfcx", "exp1", "expi", "gamma", "gammaincinv"])
