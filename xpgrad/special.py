@@ -8,7 +8,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``polygamma(n, x)``, each the derivative of the previous; the regularized incomplete gamma
   functions ``gammainc`` and ``gammaincc`` (differentiable in x, and once in a) and
   ``gammaincinv``; ``gamma``
-  itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``;
+  itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``; the Hurwitz
+  ``zeta(s, q)`` (real s > 1);
 - the regularized incomplete beta function ``betainc`` and its complement ``betaincc``, and
   the t and F distribution functions ``stdtr``, ``fdtr``, ``fdtrc`` (SciPy's hypothesis tests'
   p-values: differentiable in x, and once in the shape parameters);
@@ -54,6 +55,7 @@ from .ops.bessel import *  # noqa: F401,F403
 from .ops.bessel import __all__ as _bessel
 from .ops.erfcx import erfcx  # noqa: F401
 from .ops.exponential_integrals import exp1, expi  # noqa: F401
+from .ops.hurwitz_zeta import zeta  # noqa: F401
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel
-                 + ["erfcx", "exp1", "expi", "gamma", "gammaincinv"])
+                 + ["erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
