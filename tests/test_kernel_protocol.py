@@ -431,6 +431,10 @@ SAMPLES = {
     "special_stdtr": [lambda rng, dt: ((rng.uniform(1.0, 30.0, size=(4, 50)).astype(dt),
                                         rng.uniform(-6.0, 6.0, size=(4, 50)).astype(dt)),
                                        {"names": ("stdtr", "df", "t")})],
+    "special_betaincinv": [lambda rng, dt: (
+        tuple(rng.uniform(low, high, size=(4, 50)).astype(dt)
+              for low, high in ((0.5, 6.0), (0.5, 6.0), (0.01, 0.99))),
+        {"names": ("betaincinv", "a", "b", "y")})],
     "special_gammaincinv": [lambda rng, dt: ((rng.uniform(0.5, 20.0, size=(4, 50)).astype(dt),
                                               rng.uniform(0.01, 0.99, size=(4, 50)).astype(dt)),
                                              {})],

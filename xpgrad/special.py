@@ -10,7 +10,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``gammaincinv``; ``gamma``
   itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``; the Hurwitz
   ``zeta(s, q)`` (real s > 1);
-- the regularized incomplete beta function ``betainc`` and its complement ``betaincc``, and
+- the regularized incomplete beta function ``betainc``, its complement ``betaincc`` and its
+  inverse ``betaincinv``, and
   the t and F distribution functions ``stdtr``, ``fdtr``, ``fdtrc`` (SciPy's hypothesis tests'
   p-values: differentiable in x, and once in the shape parameters);
 - ``xlogy``, ``xlog1py`` (0 where x == 0), ``logit`` and ``expit`` (the sigmoid);
@@ -56,6 +57,7 @@ from .ops.bessel import __all__ as _bessel
 from .ops.erfcx import erfcx  # noqa: F401
 from .ops.exponential_integrals import exp1, expi  # noqa: F401
 from .ops.hurwitz_zeta import zeta  # noqa: F401
+from .ops.incomplete_beta_inverse import betaincinv  # noqa: F401
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel
-                 + ["erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
+                 + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])

@@ -136,8 +136,9 @@ def kernels():
     SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
     where SciPy's lose digits, take the formulas); ``i0``, ``i0e``, ``i1``, ``i1e`` (SciPy's
     Chebyshev fits, one pass, against the generic series' 90); ``gamma`` (exact at small
-    integers, where the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``
-    and ``gammaincinv`` (the generic continued fraction and Newton steps loop in Python, and
+    integers, where the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``,
+    ``gammaincinv`` and ``betaincinv`` (the generic continued fraction and Newton steps loop in
+    Python, and
     the fraction loses up to 1e-11 relative to its crossover's ``1 - I`` where a or b is below
     0.01; their derivatives stay generic). (``log_ndtr``'s
     kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
@@ -159,4 +160,6 @@ def kernels():
                                        saves=(0, 1, 2)),
             "special_stdtr": Kernel(_forward_of_several("stdtr"), _generic_vjps, saves=(0, 1)),
             "special_gammaincinv": Kernel(_forward_of_several("gammaincinv"), _generic_vjps,
-                                          saves=(0, "output"))}
+                                          saves=(0, "output")),
+            "special_betaincinv": Kernel(_forward_of_several("betaincinv"), _generic_vjps,
+                                         saves=(0, 1, "output"))}

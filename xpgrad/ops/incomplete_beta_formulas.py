@@ -108,9 +108,19 @@ def log_power_terms(xp, a, b, x, y):
                                    (None, None, None, None)))
 
 
+def _scaled_log1pmx(xp, a, ratio):
+    """``a (log(ratio) - (ratio - 1))``: by ``log1pmx`` near ratio = 1, elsewhere with
+    ``log(ratio)`` of the ratio itself (``log1p(ratio - 1)`` would take ratio's rounding to 1
+    absolute: 1e-7 relative in I at x = 2e-8, a = 39, b = 48)."""
+    t = ratio - 1.0
+    near = (t >= -0.5) & (t <= 1.0)
+    far = xp.where(near, 1.0, ratio)
+    return a * xp.where(near, log1pmx(xp, xp.where(near, t, 0.0)), xp.log(far) - (far - 1.0))
+
+
 def _log_power_terms_around_mean(xp, a, b, x, y):
     total = a + b
-    return (a * log1pmx(xp, x * total / a - 1.0) + b * log1pmx(xp, y * total / b - 1.0)
+    return (_scaled_log1pmx(xp, a, x * total / a) + _scaled_log1pmx(xp, b, y * total / b)
             + 0.5 * xp.log(a * b / (total * (2.0 * math.pi)))
             - stirling_correction(a) - stirling_correction(b) + stirling_correction(total))
 
