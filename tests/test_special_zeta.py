@@ -105,3 +105,22 @@ def test_bad_input_names_the_argument():
         xg.special.zeta(xg.asarray([2.0 + 1.0j]), 1.0)
     with pytest.raises(TypeError, match="zeta: q must be a tensor or numbers"):
         xg.special.zeta(2.0, "one")
+
+
+def test_scipys_ufuncs_on_a_tensor_differentiate():
+    """scipy.special.zeta calls its private ufuncs _zeta / _riemann_zeta: both reach
+    xg.special.zeta through NumPy's dispatch, as the new erfcx, exp1, expi, betaincinv and the
+    a-gradients of gammainc / gammaincinv do through their public names."""
+    x = xg.asarray([0.5, 2.0], dtype=xg.float64)
+    cases = [(lambda t: sc.zeta(2.5, t), lambda t: xg.special.zeta(2.5, t)),
+             (lambda t: sc.zeta(t + 1.5), lambda t: xg.special.zeta(t + 1.5)),
+             (sc.erfcx, xg.special.erfcx), (sc.exp1, xg.special.exp1), (sc.expi, xg.special.expi),
+             (lambda t: sc.betaincinv(2.0, t, 0.3), lambda t: xg.special.betaincinv(2.0, t, 0.3)),
+             (lambda t: sc.gammainc(t, 1.0), lambda t: xg.special.gammainc(t, 1.0)),
+             (lambda t: sc.gammaincinv(t, 0.3), lambda t: xg.special.gammaincinv(t, 0.3))]
+    for theirs, ours in cases:
+        value = theirs(x)
+        assert isinstance(value, xg.Tensor)
+        np.testing.assert_array_equal(value.numpy(), ours(x).numpy())
+        np.testing.assert_array_equal(xg.grad(lambda t: xg.sum(theirs(t)))(x).numpy(),
+                                      xg.grad(lambda t: xg.sum(ours(t)))(x).numpy())

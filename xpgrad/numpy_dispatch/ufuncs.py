@@ -39,6 +39,10 @@ UFUNCS = {
     "vecdot": "vecdot",
 }
 
+#: SciPy's private ufuncs behind its public functions -> ``xg.special`` name
+#: (``scipy.special.zeta(s, q)`` calls ``_zeta``, ``zeta(s)`` ``_riemann_zeta``)
+SCIPY_PRIVATE_UFUNCS = {"_zeta": "zeta", "_riemann_zeta": "zeta"}
+
 _LN2 = math.log(2.0)
 
 #: NumPy ufuncs that are a few xpgrad calls
@@ -96,6 +100,7 @@ def _ufunc_call(ufunc, inputs, kwargs):
     if name in COMPOSED:
         return COMPOSED[name](*inputs)
     if name not in UFUNCS:
+        name = SCIPY_PRIVATE_UFUNCS.get(name, name)
         if name in _ns().special.__all__:       # SciPy's special ufuncs: scipy.special.erf(t)
             return _fn(f"special.{name}")(*inputs)
         raise _Unsupported(f"np.{name} has no xpgrad counterpart")
