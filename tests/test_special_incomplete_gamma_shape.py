@@ -144,3 +144,22 @@ def test_mixed_second_derivative_is_the_densitys_derivative_in_a():
     h = 1e-6
     density = lambda a: np.exp((a - 1) * np.log(x) - x - sc.gammaln(a))
     np.testing.assert_allclose(ours, (density(a + h) - density(a - h)) / (2 * h), rtol=1e-7)
+
+
+def test_docs_example_runs(capsys):
+    """docs/special.md's last example: P(3, 2), its a-derivative and the 90% quantile's, as
+    SciPy's values and central differences of them."""
+    import re
+
+    from docs_text import section
+
+    (code,) = re.findall(r"```python\n(.*?)```", section(
+        "Shape derivatives, quantiles, erfcx, exponential integrals and zeta"), re.S)
+    exec(code, {})
+    p, dp, dq = (float(v) for v in capsys.readouterr().out.split())
+    h = 1e-6
+    assert p == pytest.approx(sc.gammainc(3.0, 2.0), rel=1e-14)
+    assert dp == pytest.approx((sc.gammainc(3 + h, 2.0) - sc.gammainc(3 - h, 2.0)) / (2 * h),
+                               rel=1e-8)
+    assert dq == pytest.approx((sc.gammaincinv(3 + h, 0.9) - sc.gammaincinv(3 - h, 0.9))
+                               / (2 * h), rel=1e-8)

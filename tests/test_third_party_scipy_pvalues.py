@@ -44,6 +44,14 @@ SPECIAL = {
     "fdtrc": lambda sp, x: sp.fdtrc(x[0] * x[0] + 0.5, 4.0, x[1] * x[1]),
     "gamma": lambda sp, x: sp.gamma(x[0] * 0.5 + 2.0),
     "chdtrc": lambda sp, x: sp.chdtrc(3.0, x[0] * x[0]),    # SciPy's generic: gammaincc
+    # gammainc's a-derivative: chdtr's df, a Gamma CDF's shape
+    "chdtr df": lambda sp, x: sp.chdtr(x[0] * x[0] + 0.5, x[1] * x[1] + 0.2),
+    "gammainc a": lambda sp, x: sp.gammainc(x[0] * x[0] + 0.5, 1.5),
+    "betaincinv": lambda sp, x: sp.betaincinv(x[0] * x[0] + 0.5, 2.5, 1.0 / (1.0 + x[1] * x[1])),
+    "erfcx": lambda sp, x: sp.erfcx(x[0] * 3.0),
+    "exp1": lambda sp, x: sp.exp1(x[0] * x[0] + 0.1),
+    "expi": lambda sp, x: sp.expi(x[0] * 2.0),
+    "zeta": lambda sp, x: sp.zeta(x[0] * x[0] + 1.5, x[1] * x[1] + 0.5),
 }
 
 
