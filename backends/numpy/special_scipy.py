@@ -136,9 +136,9 @@ def kernels():
     SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
     where SciPy's lose digits, take the formulas); ``i0``, ``i0e``, ``i1``, ``i1e`` (SciPy's
     Chebyshev fits, one pass, against the generic series' 90); ``gamma`` (exact at small
-    integers, where the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``,
-    ``gammaincinv`` and ``betaincinv`` (the generic continued fraction and Newton steps loop in
-    Python, and
+    integers, where the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``,
+    ``betaincc``, ``stdtr``, ``gammaincinv`` and ``betaincinv`` (the generic continued fraction
+    and Newton steps loop in Python, and
     the fraction loses up to 1e-11 relative to its crossover's ``1 - I`` where a or b is below
     0.01; their derivatives stay generic). (``log_ndtr``'s
     kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""

@@ -145,8 +145,10 @@ def betaincinv(a, b, y, /):
     """``x`` with ``betainc(a, b, x) = y`` (``scipy.special.betaincinv``), the Beta(a, b)
     quantile, with broadcasting: 0 at y = 0, 1 at y = 1, NaN for a, b <= 0 or y outside
     [0, 1]. On the NumPy backend SciPy's ufunc where SciPy imports; elsewhere Newton's steps
-    in ``log x`` on ``log betainc`` from Numerical Recipes' guess, on ``1 - y`` with the arguments swapped
-    above 1/2 (within ~1e-14 relative of SciPy for a, b in [0.1, 100]). The gradient in ``y``
+    in ``log x`` on ``log betainc`` (or its complement's) from Numerical Recipes' guess,
+    bracketed: within 3e-13 relative of SciPy for a, b in [0.1, 100] and y down to 1e-300
+    (finite where SciPy's is NaN, at some y below 1e-180), for shapes to 1e4 as accurate as
+    ``betainc`` itself there. The gradient in ``y``
     is ``1 / betainc``'s density at the result (to any order); in ``a`` and ``b`` (once)
     ``-(dI/da) / (dI/dx)`` there; second derivatives involving ``a`` or ``b`` raise
     NotImplementedError naming them.
