@@ -431,6 +431,13 @@ SAMPLES = {
     "special_stdtr": [lambda rng, dt: ((rng.uniform(1.0, 30.0, size=(4, 50)).astype(dt),
                                         rng.uniform(-6.0, 6.0, size=(4, 50)).astype(dt)),
                                        {"names": ("stdtr", "df", "t")})],
+    "special_exp1": _quantile_family(0.01, 10.0, [
+        0.0, -0.0, 1e-300, 2.0, 2.0000001, 700.0, 800.0, -1.0, np.inf, -np.inf, np.nan]),
+    "special_zeta": [lambda rng, dt: ((rng.uniform(1.1, 12.0, size=(4, 50)).astype(dt),
+                                       rng.uniform(0.01, 30.0, size=(4, 50)).astype(dt)), {}),
+                     lambda rng, dt: ((np.asarray([1.0, 2.0, 2.5, 0.5, np.inf, 2.0], dt),
+                                       np.asarray([2.0, 0.0, np.inf, 1.0, 2.0, np.nan], dt)),
+                                      {})],
     "special_betaincinv": [lambda rng, dt: (
         tuple(rng.uniform(low, high, size=(4, 50)).astype(dt)
               for low, high in ((0.5, 6.0), (0.5, 6.0), (0.01, 0.99))),

@@ -102,6 +102,15 @@ def _forward_of_several(name):
     return forward
 
 
+def _zeta_forward(s, q):
+    """SciPy's ``zeta`` with the generic rule's NaN for q < 0 (SciPy sums the negative terms
+    for integer s; the generic rule, on every other backend, does not)."""
+    result = _forward_of_several("zeta")(s, q)
+    if result is not None:
+        result[0][np.broadcast_to(np.asarray(q) < 0, result[0].shape)] = np.nan
+    return result
+
+
 def _generic_vjps(g, saved, *args, **params):
     return (NotImplemented,) * len(args)
 
@@ -140,7 +149,10 @@ def kernels():
     ``betaincc``, ``stdtr``, ``gammaincinv`` and ``betaincinv`` (the generic continued fraction
     and Newton steps loop in Python, and
     the fraction loses up to 1e-11 relative to its crossover's ``1 - I`` where a or b is below
-    0.01; their derivatives stay generic). (``log_ndtr``'s
+    0.01; their derivatives stay generic); ``exp1`` (1.3e-15 of mpmath against the generic
+    series' 9e-15 toward x = 2, 3x faster) and ``zeta`` (one loop, not 20 terms and a tail as
+    array passes; ``erfcx`` and ``expi`` stay generic, SciPy's being 6e-14 and 3e-14 off
+    where theirs are 3e-15 and 6e-15). (``log_ndtr``'s
     kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
     from xpgrad.backend import Kernel
 
@@ -162,4 +174,6 @@ def kernels():
             "special_gammaincinv": Kernel(_forward_of_several("gammaincinv"), _generic_vjps,
                                           saves=(0, "output")),
             "special_betaincinv": Kernel(_forward_of_several("betaincinv"), _generic_vjps,
-                                         saves=(0, 1, "output"))}
+                                         saves=(0, 1, "output")),
+            "special_exp1": Kernel(_forward("exp1"), _generic_vjp, saves=(0,)),
+            "special_zeta": Kernel(_zeta_forward, _generic_vjps, saves=(0, 1))}
