@@ -74,7 +74,8 @@ def hurwitz_zeta(xp, s, q):
     s: ``polygamma`` covers them)."""
     s, q, valid, ss, qq = _valid(xp, s, q)
     value, _ = _sum(xp, ss, qq, False)
-    edge = xp.where(((s == 1) & (q > 0)) | ((q == 0) & (s > 1)), xp.inf, xp.nan)
+    edge = xp.where(((s == 1) & (q > 0)) | ((q == 0) & (s > 1)), xp.inf,
+                    xp.full_like(value, xp.nan))
     edge = xp.where((q == xp.inf) & (s > 1) & (s < xp.inf), 0.0, edge)
     return xp.where(valid, value, edge)
 
