@@ -26,6 +26,7 @@ import contextlib
 import gc
 import heapq
 import itertools
+import weakref
 
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
@@ -41,7 +42,7 @@ from .output_views import OutputViews, argument_tensors
 from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
-from .program_source import ProgramSource
+from .program_source import ProgramSource, _declined
 from .element_arrays import element_plan
 from .python_floats import listed_inputs, python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
@@ -54,6 +55,26 @@ from .traced import Traced
 _counter = itertools.count()
 #: the longest program ``_python_floats_source`` writes again (the small ones gain)
 _PYTHON_FLOATS_STEPS = 2000
+
+
+#: each replay source compiled, while a program runs its code: a trace that writes the same
+#: source (the same steps on other shapes, or another Function of the same step) takes it
+_COMPILED = weakref.WeakValueDictionary()
+
+
+def compiled(source):
+    """``source``'s code object, compiled once for all the programs alive that have it.
+
+    >>> source = "def replay(inputs): return inputs"
+    >>> code = compiled(source)
+    >>> compiled(source) is code, compiled(source + "  # another") is code
+    (True, False)
+    """
+    code = _COMPILED.get(source)
+    if code is None:
+        code = compile(source, f"<xg.function program {next(_counter)}>", "exec")
+        _COMPILED[source] = code
+    return code
 
 
 def _hides_traced(obj) -> bool:
@@ -131,7 +152,8 @@ class Program(ProgramSource):
         namespace = dict(self.constants)
         namespace["_wrap"] = _wrap
         namespace["_be"] = self.be
-        code = compile(self.source, f"<xg.function program {next(_counter)}>", "exec")
+        namespace["_declined"] = _declined
+        code = compiled(self.source)
         exec(code, namespace)
         # (popped: the function's globals are the namespace, which would hold it in a cycle)
         self._replay = namespace.pop("replay")
