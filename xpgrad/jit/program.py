@@ -22,14 +22,13 @@ and writes.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import heapq
 import itertools
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
+from .collection import collection_paused
 from .common_steps import merge_common_steps
 from .constants import fold_constants
 from .direct_calls import direct_numpy_calls
@@ -90,26 +89,11 @@ def _hides_traced(obj) -> bool:
                for value in values for leaf in leaves(value))
 
 
-@contextlib.contextmanager
-def _cyclic_collection_paused():
-    """Python's cyclic garbage collector off while the passes run: they allocate hundreds of
-    thousands of small acyclic objects for a long trace, and each collection of the oldest
-    generation the allocations set off walks every object alive, the trace's tens of
-    thousands of steps too (a tenth of the time of a 100-draw HMC chain's trace)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class Program(ProgramSource):
     """The replayable form of one trace (module docstring)."""
 
     def __init__(self, tracer, result, writes, plan_buffers=True, fuse=None, graphs=None):
-        with _cyclic_collection_paused():
+        with collection_paused():     # no user code runs in the passes
             self._build(tracer, result, writes, plan_buffers, fuse, graphs)
 
     def _build(self, tracer, result, writes, plan_buffers, fuse, graphs):
