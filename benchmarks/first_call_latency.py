@@ -127,7 +127,7 @@ WORKLOADS = {
 def measure(name, lib):
     """``{eager, trace, replay, phases, steps, recorded}`` of one fresh trace of ``name``."""
     result = {}
-    program_module._COMPILED.clear()      # a first trace: no code compiled before to reuse
+    getattr(program_module, "_COMPILED", {}).clear()     # a first trace: no code to reuse
     saved = training._traced, ops._traced, trace_cache.capture
     training._traced = ops._traced = _first_calls(result)
     trace_cache.capture = _counting_capture(saved[2])
