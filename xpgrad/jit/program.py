@@ -103,6 +103,7 @@ class Program(ProgramSource):
         self.inputs = [s.outs.i for s in self.steps if s.kind == "input"]
         self.writes = list(writes.values())
         self.constants = {}
+        self.constant_names = {}      # id(value) -> its name among the constants (alive here)
         self.result_template = self._template(result)
         self.output_views = OutputViews.of(result, {s: k for k, s in enumerate(self.inputs)})
         escaping = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}

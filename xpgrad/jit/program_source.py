@@ -69,8 +69,11 @@ class ProgramSource:
             return repr(value)
         if value is Ellipsis:
             return "..."
-        name = f"c{len(self.constants)}"
-        self.constants[name] = value
+        # one name per object (a ufunc called a thousand times is one global of the replay)
+        name = self.constant_names.get(id(value))
+        if name is None:
+            name = self.constant_names[id(value)] = f"c{len(self.constants)}"
+            self.constants[name] = value
         return name
 
     def _expr(self, obj):
