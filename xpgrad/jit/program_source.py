@@ -26,26 +26,15 @@ from .step_syntax import syntax
 _INLINE = (int, bool, str, type(None))
 
 
-def _local_names():
-    """``(name, number)``: a slot's local variable in a replay's source, ``s0``, ``s1``... in
-    the order the source first names them, and its number. Two traces of one structure (a
-    new batch size: other slot numbers, the same steps) write the same source, whose
-    compiled code the second reuses (``program.compiled``)."""
-    numbers = {}
+class _LocalNames(dict):
+    """A slot's local variable in a replay's source: ``s0``, ``s1``... in the order the source
+    first names them. Two traces of one structure (a new batch size: other slot numbers, the
+    same steps) write the same source, whose compiled code the second reuses
+    (``program.compiled``)."""
 
-    def number(slot):
-        n = numbers.get(slot)
-        if n is None:
-            n = numbers[slot] = len(numbers)
-        return n
-
-    def name(slot):
-        n = numbers.get(slot)
-        if n is None:
-            n = numbers[slot] = len(numbers)
-        return f"s{n}"
-
-    return name, number
+    def __missing__(self, slot):
+        name = self[slot] = f"s{len(self)}"
+        return name
 
 
 def _declined():
@@ -197,7 +186,7 @@ class ProgramSource:
         return dead
 
     def _generate(self):
-        name, number = _local_names()
+        name = _LocalNames().__getitem__
         lines = ["def replay(inputs):"]
         if self.inputs:
             lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
@@ -210,9 +199,8 @@ class ProgramSource:
         for k, step in enumerate(self.steps):
             if step.kind != "input":
                 step_lines = self._step_lines(k, step, name)
-                gone = sorted((number(s) for s in dead.get(k, ()) if s not in left_out and (
-                    self.element_plan is None or s not in self.element_plan.sizes)))
-                gone_names = [f"s{n}" for n in gone]
+                gone_names = sorted([name(s) for s in dead.get(k, ()) if s not in left_out and (
+                    self.element_plan is None or s not in self.element_plan.sizes)])
                 if any(line.startswith("_r = ") for line in step_lines):
                     gone_names.append("_r")
                 if gone_names:
