@@ -18,6 +18,7 @@ import contextlib
 import time
 
 import xpgrad as xg
+from xpgrad import cli_types
 from xpgrad.bench_workloads import ops, training
 from xpgrad.jit import program as program_module
 from xpgrad.jit import trace_cache
@@ -182,7 +183,8 @@ def main():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="numpy", choices=("numpy", "numba"))
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=cli_types.positive(int), default=5,
+                        help="fresh traces of each (the least times printed)")
     parser.add_argument("--only", nargs="*", choices=sorted(WORKLOADS))
     parser.add_argument("--scaling", action="store_true")
     options = parser.parse_args()
