@@ -49,6 +49,9 @@ CASES = [
     ("trace_long_programs.py", ["--repeat", "0"],
      "argument --repeat: must be an integer > 0, got 0"),
     ("trace_long_programs.py", ["--profile", "lj"], "argument --profile: invalid choice: 'lj'"),
+    ("first_call_latency.py", ["--repeat", "0"],
+     "argument --repeat: must be an integer > 0, got 0"),
+    ("first_call_latency.py", ["--only", "gru"], "argument --only: invalid choice: 'gru'"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
 ]

@@ -198,6 +198,30 @@ def test_trace_long_programs_script_replays_its_workloads_as_run_eagerly(monkeyp
     np.testing.assert_allclose(force, expected.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_first_call_latency_script_splits_each_trace_into_its_phases():
+    """benchmarks/first_call_latency.py: each compiled bench row traced once, its phases (the
+    recording, the passes inside the program's build) within the trace's time, the names of
+    Program's passes it times all still there."""
+    spec = importlib.util.spec_from_file_location(
+        "first_call_latency", ROOT / "benchmarks" / "first_call_latency.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from xpgrad.bench_workloads._libs import _Lib
+    from xpgrad.jit import program
+
+    assert all(hasattr(program, name) for name in module.PASSES)
+    assert all(hasattr(program.Program, name) for name in module.METHODS)
+    lib = _Lib("xpgrad-numpy")
+    for name in module.WORKLOADS:
+        r = module.measure(name, lib)
+        phases = r["phases"]
+        assert r["recorded"] > 0 and r["steps"] > 0, (name, r)
+        assert 0 < phases["capture"] <= r["trace"] and 0 < phases["Program"] <= r["trace"]
+        inside = sum(v for k, v in phases.items() if k not in ("capture", "Program"))
+        assert phases["compile"] > 0 and inside <= phases["Program"] + 1e-3, (name, phases)
+    assert "compile" not in vars(program) and program.Program.__init__.__name__ == "__init__"
+
+
 def test_operator_mlp_script_trains_the_same_weights_in_xpgrad_and_torch(capsys):
     """benchmarks/operator_mlp.py: both steps do the same work (also once the SGD fold runs),
     and the script prints its rows."""

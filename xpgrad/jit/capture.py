@@ -20,6 +20,7 @@ import gc
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
+from .collection import full_collections_deferred
 from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, TraceError, function_name, user_line
 from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
@@ -349,6 +350,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     targs = traced_args(tracer, tuple(args), made, seen)
     tkwargs = traced_args(tracer, dict(kwargs), made, seen)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(full_collections_deferred())
         stack.callback(tracer.finish)
         stack.callback(setattr, tracer, "session", None)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)

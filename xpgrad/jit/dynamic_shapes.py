@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from .errors import user_line
 from .replay_steps import GuardFailed
 from .traced import Traced
@@ -73,6 +75,8 @@ def shape_origin(slots, fn, args, kwargs, found):
         origin = slots[t._slot].dynamic
         if origin is not None:
             return origin
+    if type(fn) is np.ufunc:          # its result's shape: its operands' broadcast
+        return None
     if value_shaped(fn, args, kwargs, lambda o: type(o) is Traced):
         name = getattr(fn, "name", None) or getattr(fn, "__name__", None) or repr(fn)
         name = "x[boolean mask]" if name == "getitem" else name

@@ -22,13 +22,13 @@ and writes.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import heapq
 import itertools
+import weakref
 
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
+from .collection import collection_paused
 from .common_steps import merge_common_steps
 from .constants import fold_constants
 from .direct_calls import direct_numpy_calls
@@ -41,7 +41,7 @@ from .output_views import OutputViews, argument_tensors
 from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
-from .program_source import ProgramSource
+from .program_source import ProgramSource, _declined
 from .element_arrays import element_plan
 from .python_floats import listed_inputs, python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
@@ -54,6 +54,26 @@ from .traced import Traced
 _counter = itertools.count()
 #: the longest program ``_python_floats_source`` writes again (the small ones gain)
 _PYTHON_FLOATS_STEPS = 2000
+
+
+#: each replay source compiled, while a program runs its code: a trace that writes the same
+#: source (the same steps on other shapes, or another Function of the same step) takes it
+_COMPILED = weakref.WeakValueDictionary()
+
+
+def compiled(source):
+    """``source``'s code object, compiled once for all the programs alive that have it.
+
+    >>> source = "def replay(inputs): return inputs"
+    >>> code = compiled(source)
+    >>> compiled(source) is code, compiled(source + "  # another") is code
+    (True, False)
+    """
+    code = _COMPILED.get(source)
+    if code is None:
+        code = compile(source, f"<xg.function program {next(_counter)}>", "exec")
+        _COMPILED[source] = code
+    return code
 
 
 def _hides_traced(obj) -> bool:
@@ -69,26 +89,11 @@ def _hides_traced(obj) -> bool:
                for value in values for leaf in leaves(value))
 
 
-@contextlib.contextmanager
-def _cyclic_collection_paused():
-    """Python's cyclic garbage collector off while the passes run: they allocate hundreds of
-    thousands of small acyclic objects for a long trace, and each collection of the oldest
-    generation the allocations set off walks every object alive, the trace's tens of
-    thousands of steps too (a tenth of the time of a 100-draw HMC chain's trace)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class Program(ProgramSource):
     """The replayable form of one trace (module docstring)."""
 
     def __init__(self, tracer, result, writes, plan_buffers=True, fuse=None, graphs=None):
-        with _cyclic_collection_paused():
+        with collection_paused():     # no user code runs in the passes
             self._build(tracer, result, writes, plan_buffers, fuse, graphs)
 
     def _build(self, tracer, result, writes, plan_buffers, fuse, graphs):
@@ -98,6 +103,7 @@ class Program(ProgramSource):
         self.inputs = [s.outs.i for s in self.steps if s.kind == "input"]
         self.writes = list(writes.values())
         self.constants = {}
+        self.constant_names = {}      # id(value) -> its name among the constants (alive here)
         self.result_template = self._template(result)
         self.output_views = OutputViews.of(result, {s: k for k, s in enumerate(self.inputs)})
         escaping = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
@@ -131,7 +137,8 @@ class Program(ProgramSource):
         namespace = dict(self.constants)
         namespace["_wrap"] = _wrap
         namespace["_be"] = self.be
-        code = compile(self.source, f"<xg.function program {next(_counter)}>", "exec")
+        namespace["_declined"] = _declined
+        code = compiled(self.source)
         exec(code, namespace)
         # (popped: the function's globals are the namespace, which would hold it in a cycle)
         self._replay = namespace.pop("replay")

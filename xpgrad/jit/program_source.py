@@ -26,6 +26,22 @@ from .step_syntax import syntax
 _INLINE = (int, bool, str, type(None))
 
 
+class _LocalNames(dict):
+    """A slot's local variable in a replay's source: ``s0``, ``s1``... in the order the source
+    first names them. Two traces of one structure (a new batch size: other slot numbers, the
+    same steps) write the same source, whose compiled code the second reuses
+    (``program.compiled``)."""
+
+    def __missing__(self, slot):
+        name = self[slot] = f"s{len(self)}"
+        return name
+
+
+def _declined():
+    """A replay's kernel declined (returned None) where it ran when traced."""
+    raise RuntimeError("a kernel declined on replay that ran when traced: retrace")
+
+
 class ProgramSource:
     """The code generation of ``Program`` (module docstring)."""
 
@@ -42,8 +58,11 @@ class ProgramSource:
             return repr(value)
         if value is Ellipsis:
             return "..."
-        name = f"c{len(self.constants)}"
-        self.constants[name] = value
+        # one name per object (a ufunc called a thousand times is one global of the replay)
+        name = self.constant_names.get(id(value))
+        if name is None:
+            name = self.constant_names[id(value)] = f"c{len(self.constants)}"
+            self.constants[name] = value
         return name
 
     def _expr(self, obj):
@@ -97,12 +116,21 @@ class ProgramSource:
             return [self._kept(k, step)] + [self._made_whole(a) for a in plan.after.get(k, ())]
         lines = [self._made_whole(a) for a in plan.before.get(k, ())] if plan else []
         call = self._call(k, step)
+        outs = step.outs
+        if type(outs) is tuple and outs and all(type(o) is Ref for o in outs):
+            # a flat result of arrays, unpacked in one line; a kernel's tuple is never empty,
+            # so only a kernel that declined (None) takes the ``or``
+            names = "".join(f"{name(o.i)}, " for o in outs)
+            declined = " or _declined()" if step.kind == "kernel" else ""
+            return lines + [f"{names[:-1]} = {call}{declined}"]
         if step.kind == "kernel":
+            if type(outs) is Ref:
+                return lines + [f"{name(outs.i)} = {call}",
+                                f"if {name(outs.i)} is None: _declined()"]
             lines.append(f"_r = {call}")
-            lines.append("if _r is None: raise RuntimeError('a kernel declined on replay that "
-                         "ran when traced: retrace')")
+            lines.append("if _r is None: _declined()")
             call = "_r"
-        outs = _out_paths(step.outs, (), [])
+        outs = _out_paths(outs, (), [])
         if not outs:
             lines.append(call)
         elif len(outs) == 1 and outs[0][1] == ():
@@ -158,23 +186,23 @@ class ProgramSource:
         return dead
 
     def _generate(self):
-        name = "s{}".format
+        name = _LocalNames().__getitem__
         lines = ["def replay(inputs):"]
         if self.inputs:
             lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
         for a in sorted({a for a, _ in self.listed["reads"].values()}):
             lines.append(f"    {list_name(a)} = {name(a)}.tolist()")
-        left_out = {self.steps[k].outs.i for k in self.listed["sliced"]}
+        # a value written into a planned buffer needs no ``del``: the buffer outlives it
+        left_out = {self.steps[k].outs.i for k in self.listed["sliced"]} | {
+            self.steps[k].outs.i for k in self.buffers}
         dead = self._dead_after()
         for k, step in enumerate(self.steps):
             if step.kind != "input":
                 step_lines = self._step_lines(k, step, name)
-                gone = sorted(s for s in dead.get(k, ()) if s not in left_out and (
-                    self.element_plan is None or s not in self.element_plan.sizes))
+                gone_names = sorted([name(s) for s in dead.get(k, ()) if s not in left_out and (
+                    self.element_plan is None or s not in self.element_plan.sizes)])
                 if any(line.startswith("_r = ") for line in step_lines):
-                    gone_names = [name(s) for s in gone] + ["_r"]
-                else:
-                    gone_names = [name(s) for s in gone]
+                    gone_names.append("_r")
                 if gone_names:
                     step_lines.append(f"del {', '.join(gone_names)}")
                 lines += ["    " + line for line in step_lines]

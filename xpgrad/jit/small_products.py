@@ -33,9 +33,11 @@ def _small_factors(a, b) -> bool:
 def _small_linear(step, slots) -> bool:
     """Whether ``step`` is a dense layer's kernel forward of a small product whose operands
     and result share one float dtype (the kernel's in-place ``+= b`` is then ``np.add``)."""
+    if step.kind != "kernel":
+        return False
     from ..backends.numpy.kernels import _linear_forward
 
-    if step.kind != "kernel" or step.fn is not _linear_forward or step.kwargs \
+    if step.fn is not _linear_forward or step.kwargs \
             or len(step.args) != 3 or not all(type(r) is Ref for r in step.args) \
             or type(step.outs) is not tuple or len(step.outs) != 2 \
             or type(step.outs[0]) is not Ref or step.outs[1] is not None:

@@ -17,6 +17,7 @@ import weakref
 
 from ..tensor import Tensor, _wrap
 from .capture import capture
+from .collection import full_collections_deferred
 from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
@@ -76,6 +77,12 @@ class TraceCache:
         return True
 
     def _trace(self, base, key, be, args, kwargs, retry=True, variant=None):
+        # the trace's many objects are freed once its program is built: a full collection
+        # meanwhile would walk them all (jit/collection.py)
+        with full_collections_deferred():
+            return self._trace_deferred(base, key, be, args, kwargs, retry, variant)
+
+    def _trace_deferred(self, base, key, be, args, kwargs, retry, variant):
         fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)

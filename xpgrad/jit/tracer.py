@@ -96,6 +96,7 @@ class Tracer:
         self.xp = _XpProxy(be.xp, self)
         probe = be.xp.zeros(1)
         self.array_types = (type(probe),)
+        self._ndarray = type(probe)
         ufunc_module = None
         try:
             import numpy as np
@@ -138,7 +139,7 @@ class Tracer:
 
     def root(self, a) -> int:
         """The number naming the array that owns ``a``'s memory, the same for all its views."""
-        owner = _owner(a)
+        owner = _owner(a) if getattr(a, "base", None) is not None else a
         key = id(owner)
         known = self._roots.get(key)
         if known is not None:
@@ -176,11 +177,17 @@ class Tracer:
 
     def _new_slot(self, real, step, root=None, dynamic=None) -> Traced:
         i = len(self.slots)
-        flags = getattr(real, "flags", None)
-        self.slots.append(SlotInfo(tuple(getattr(real, "shape", ())), getattr(real, "dtype", None),
-                                   step, self.root(real) if root is None else root,
-                                   hasattr(real, "__setitem__"), dynamic,
-                                   getattr(flags, "c_contiguous", False)))
+        if root is None:
+            root = self.root(real)
+        if type(real) is self._ndarray:      # most slots: what the eager op computed, as is
+            info = SlotInfo(real.shape, real.dtype, step, root, True, dynamic,
+                            real.flags.c_contiguous)
+        else:
+            flags = getattr(real, "flags", None)
+            info = SlotInfo(tuple(getattr(real, "shape", ())), getattr(real, "dtype", None),
+                            step, root, hasattr(real, "__setitem__"), dynamic,
+                            getattr(flags, "c_contiguous", False))
+        self.slots.append(info)
         return Traced(real, i, self)
 
     def read_shape(self, traced):
@@ -254,6 +261,9 @@ class Tracer:
 
     def _wrap(self, result, step, roots, kind="call", dynamic=None):
         t = type(result)
+        if t is self._ndarray and not roots:       # most results: a new array of a call
+            traced = self._new_slot(result, step, None, dynamic)
+            return traced, Ref(traced._slot)
         if isinstance(result, self.array_types):
             root = self.root(result)
             if roots and self._find(root) not in roots:
@@ -303,7 +313,10 @@ class Tracer:
             raise leaked(self)
         found = []
         rargs, aargs = self._unwrap(args, found)
-        rkw, akw = self._unwrap(kwargs, found)
+        if kwargs:
+            rkw, akw = self._unwrap(kwargs, found)
+        else:
+            rkw, akw = kwargs, {}
         if self.paused:
             if found:
                 raise TraceError(HIDDEN_VALUE, user_line())
@@ -322,13 +335,14 @@ class Tracer:
         wrapped, outs = self._wrap(result, step, roots, kind, dynamic)
         if not found and outs is result and result is not None and kind == "call":
             return result           # a static answer (a dtype, a Python number): not recorded
-        if found and type(result) in (bool, float, complex) and kind == "call" \
-                and getattr(fn, "__name__", "") not in _STATIC_ANSWERS:
-            self.refuse(f"{getattr(fn, '__name__', fn)}() answering a Python "
-                        f"{type(result).__name__}")
-        if found and getattr(fn, "__name__", "") in ("shape", "size"):     # np.shape(x)
-            for t in found:
-                self.read_shape(t)
+        if found:
+            name = getattr(fn, "__name__", "")
+            if type(result) in (bool, float, complex) and kind == "call" \
+                    and name not in _STATIC_ANSWERS:
+                self.refuse(f"{name or fn}() answering a Python {type(result).__name__}")
+            if name == "shape" or name == "size":       # np.shape(x)
+                for t in found:
+                    self.read_shape(t)
         self.steps.append(Step(fn, aargs, akw, outs, kind))
         return wrapped
 
