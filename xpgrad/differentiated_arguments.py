@@ -19,10 +19,10 @@ import numpy as np
 from .creation import asarray
 from .pytree import _kind as _node_kind, is_registered as _is_module, leaves, map_leaves, rebuild
 from .appliers import tape_state
+from .jit.capture import THREAD as _TRACES
 from .tensor import Tensor, Variable, _wrap
 
 _new = object.__new__
-from .jit.capture import THREAD as _TRACES
 
 
 def _prepare(args, argnums, keywords=()):
