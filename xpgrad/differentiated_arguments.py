@@ -12,13 +12,17 @@ made floating-point Tensors and aliased (``_prepare``), its leaves that are sour
 from __future__ import annotations
 
 import numbers
+from itertools import compress
 
 import numpy as np
 
 from .creation import asarray
 from .pytree import _kind as _node_kind, is_registered as _is_module, leaves, map_leaves, rebuild
 from .appliers import tape_state
+from .jit.capture import THREAD as _TRACES
 from .tensor import Tensor, Variable, _wrap
+
+_new = object.__new__
 
 
 def _prepare(args, argnums, keywords=()):
@@ -54,6 +58,8 @@ def _differentiated_argument(value, i, argnums):
     """Argument ``i`` with every array in it a floating-point Tensor: a pytree keeps its
     structure. In a Module, a tensor that is not floating-point (BatchNorm's batch counter)
     stays as it is, and its gradient is None (equinox's ``filter_grad``)."""
+    if _is_module(value):       # its tensors are checked as they are aliased (_aliased)
+        return value
     if not _is_tree(value):
         return _differentiable(value, i, argnums)
     return map_leaves(lambda leaf, path: _converted(leaf, f"{i}{path}", argnums), value,
@@ -144,16 +150,95 @@ def _aliased(leaf, group, where, argnums, walks=None, i=None):
         return alias
     kind = _node_kind(leaf)
     children = kind.children(leaf, None)
-    for suffix, t in children:
-        if not isinstance(t, Tensor):
-            _differentiable(t, f"{where}{suffix}", argnums)
-    kept = _kept(leaf, kind, children)
-    new = [t if id(t) in kept else _alias(t) for _, t in children]
+    sources = _module_sources(leaf, kind, children, where, argnums)
+    new = _module_aliases(children, sources)
     group.extend(new)
-    group.sources.extend([id(t) not in kept for _, t in children])
+    group.sources.extend(sources)
     if walks is not None:
         walks[i] = kind, children
     return kind.rebuilt(leaf, children, new, cache_walk=False)
+
+
+def _module_aliases(children, sources) -> list:
+    """The leaves of a Module's aliased copy: each source's alias, the other tensors as they
+    are."""
+    if tape_state.recording:
+        return [_alias(t) if source else t for (_, t), source in zip(children, sources)]
+    return [(_wrap(t._data, t._backend) if t.__class__ is Variable or t.__class__ is Tensor
+             else _alias(t)) if source else t            # (_alias's untaped case, inline)
+            for (_, t), source in zip(children, sources)]
+
+
+def prepare_module(args, i, argnums):
+    """``_prepare`` and ``_sources`` where argument ``i`` (``argnums``, an int) is a Module, in
+    one pass: ``(args with the module's aliased copy at i, the sources, the walk)``, the walk
+    being what ``module_gradient`` makes the gradient from. Where no tape records, the
+    gradient's module is copied here too, from the same walk just checked (and its code still
+    warm), holding empty Tensors that ``module_gradient`` fills: a walk after ``f`` ran, and a
+    check of it, spared.
+
+    >>> import xpgrad as xg
+    >>> lin = xg.nn.Linear(2, 1, rng=0)
+    >>> args, sources, walk = prepare_module((lin, 1.0), 0, 0)
+    >>> type(args[0]).__name__, args[0] is lin, len(sources), args[1]
+    ('Linear', False, 2, 1.0)
+    """
+    module = args[i]
+    kind = _node_kind(module)
+    children = kind.children(module, None)
+    mask = _module_sources(module, kind, children, f"{i}", argnums)
+    new = _module_aliases(children, mask)
+    args = list(args)
+    args[i] = kind.rebuilt(module, children, new, cache_walk=False)
+    sources = list(compress(new, mask))
+    if tape_state.recording:        # (the gradients are recorded Tensors: rebuilt after f)
+        return args, sources, (module, kind, children, mask, None, None)
+    shells = [_new(Tensor) if source else None for source in mask]
+    # no walk kept for it (entry_of_copy costs a fifth of the overhead here): the loops that
+    # use it read it in the model's walk (tree_map(f, model, grads), opt.apply(grads, model));
+    # the first walk of its own keeps one
+    made = kind.rebuilt(module, children, shells, cache_walk=False)
+    return args, sources, (module, kind, children, mask, made, list(compress(shells, mask)))
+
+
+def module_gradient(flat, walk):
+    """``flat`` (one gradient per source of ``prepare_module``) in the structure of the module
+    that ``walk`` (``prepare_module``'s) walked: a module of its class, None at the tensors
+    that are no sources."""
+    module, kind, children, mask, made, shells = walk
+    if made is not None and all([g.__class__ is Tensor for g in flat]):
+        for shell, g in zip(shells, flat):         # each empty Tensor takes its gradient
+            shell._data = g._data
+            shell._backend = g._backend
+            shell._key = g._key
+        return made
+    entries = iter(flat)
+    values = [next(entries) if source else None for source in mask]
+    if kind.children(module, None) is children:        # unchanged since f ran
+        return kind.rebuilt(module, children, values)
+    return rebuild(module, values)
+
+
+def _module_sources(module, kind, children, where, argnums) -> list:
+    """Whether each of ``module``'s ``children`` is differentiated (not ``_kept``); TypeError
+    naming the place where the module holds no tensor in a leaf's place. Kept with a cached
+    walk (whose checks cover the modules' flags and what each child is) beside the
+    ``trainable`` flags of its Variables, the one thing they do not cover; not under a trace
+    (``untrained`` reads the flags there as the program's guards)."""
+    cached = children.__dict__.get("grad_sources") if children.ref is not None else None
+    if cached is not None and _TRACES.tracer is None:
+        variables, flags, sources = cached
+        if [v._trainable for v in variables] == flags:
+            return sources
+    for suffix, t in children:
+        if not isinstance(t, Tensor):
+            _differentiable(t, f"{where}{suffix}", argnums)
+    kept = _kept(module, kind, children)
+    sources = [id(t) not in kept for _, t in children]
+    if children.ref is not None and _TRACES.tracer is None:
+        variables = [t for _, t in children if isinstance(t, Variable)]
+        children.grad_sources = (variables, [v._trainable for v in variables], sources)
+    return sources
 
 
 def _alias(t):

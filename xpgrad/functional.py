@@ -16,9 +16,10 @@ import numbers
 import numpy as np
 
 from ._args import flag
-from .differentiated_arguments import _is_tree, _per_argument, _prepare, _sources
+from .differentiated_arguments import (_is_tree, _per_argument, _prepare, _sources,
+                                      module_gradient, prepare_module)
 from .differentiated_arguments import without_buffers  # noqa: F401  (imported from here before)
-from .pytree import leaves, leaves_with_paths, map_leaves, rebuild
+from .pytree import is_registered as _is_module, leaves, leaves_with_paths, map_leaves, rebuild
 from .tape import GradientTape, stop_gradient as _stop_gradient
 from .tensor import Tensor
 
@@ -40,10 +41,16 @@ _NON_SCALAR = {"hessian": "for a vector-valued f, xg.jacobian(xg.jacobian(f)) gi
                "hvp": "for a vector-valued f, take hvp of each output (or of a weighted sum)"}
 
 
+#: the NumPy scalars a real-valued ``f`` returns (a reduction's result on the NumPy backend)
+_REAL_SCALARS = frozenset([np.float16, np.float32, np.float64, np.longdouble])
+
+
 def _check_scalar_output(out, has_aux, who="grad"):
     """TypeError unless ``out`` is a one-element real floating-point Tensor, as JAX and PyTorch
     ask of ``grad``: an integer, boolean or complex output has no gradient. ``who`` is the
     function the user called, which the message names."""
+    if out.__class__ is Tensor and out._data.__class__ in _REAL_SCALARS:
+        return                              # (a NumPy real float scalar: the usual output)
     if not isinstance(out, Tensor):
         message = f"{who} needs f to return a scalar Tensor, but f returned {type(out).__name__}"
         if isinstance(out, (numbers.Number, np.generic, np.ndarray)):
@@ -108,15 +115,23 @@ def _value_and_grad(f, argnums, has_aux, who):
     _check_callable(f, who)
     has_aux = flag(has_aux, "has_aux", who)
 
+    one = argnums if argnums.__class__ is int else None
+
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs)
-        groups, sources = _sources(args, nums)
+        if one is not None and -len(args) <= one < len(args) and _is_module(args[one]):
+            # one Module differentiated (xg.grad(loss)(model, x)): _prepare's work in one pass
+            args, sources, walk = prepare_module(args, one % len(args), argnums)
+        else:
+            single, nums, args = _prepare(args, argnums, keywords=kwargs)
+            groups, sources = _sources(args, nums)
+            walk = None
         with GradientTape() as tape:
             tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
         _check_scalar_output(out, has_aux, who)
-        g = _per_argument(tape.gradient(out, sources, unconnected_gradients="zero"), args, nums,
-                          groups, single)
+        flat = tape.gradient(out, sources, unconnected_gradients="zero")
+        g = module_gradient(flat, walk) if walk is not None else \
+            _per_argument(flat, args, nums, groups, single)
         return ((out, aux), g) if has_aux else (out, g)
 
     wrapped.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from sys import getrefcount
 
 from numpy import ndarray as _ndarray
 
@@ -241,6 +242,33 @@ def write(x: Tensor, key, value) -> None:
     """``x[key] = value`` (what ``Tensor.__setitem__`` does; see the module docstring)."""
     if x.__class__ is View:
         return write_through(x, key, value, stacklevel=5)
+    if x.__class__ is Tensor and not x._key and (key.__class__ is slice or key.__class__ is int) \
+            and not tape_state.recording and _traces.tracer is None:
+        # x[a:b] = v's usual case, the checks below in short: no tape knows x, v needs no cast
+        if value.__class__ is Tensor and value._backend is x._backend and \
+                value._data.dtype is x._data.dtype:
+            raw = value._data
+        elif (value.__class__ is float or value.__class__ is int) and \
+                getattr(x._data.dtype, "kind", None) in _FLOAT_KINDS:
+            raw = value
+        else:
+            raw = None
+        if raw is not None:
+            data = x._data
+            if data.__class__ is _ndarray:      # _exclusive's first answer, inline
+                owner = data.base
+                alone = getrefcount(data) <= _SOLE and \
+                    (owner is None or getrefcount(owner) <= _SOLE_BASE)
+                del owner
+            else:
+                alone = False
+            if alone:
+                try:    # (NumPy refuses a bad key or shape, or a read-only array, unwritten)
+                    data[key] = raw
+                    return
+                except (IndexError, ValueError):
+                    pass                # the general path says why, or copies
+            del data, raw               # (the general path counts the arrays' holders)
     raw_key = _raw_key(x, key)
     if value.__class__ is View and rewrites_itself(x, raw_key, value):
         return

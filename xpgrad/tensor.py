@@ -315,6 +315,8 @@ class Tensor(TensorMethods, TorchInPlaceMethods, TensorProtocols):
         functional update on the tapes that differentiate ``x`` or ``value``; its views see it
         (``xpgrad/views.py``), other tensors never change (a buffer something else holds is
         copied first)."""
+        if value.__class__ is _View and value._index is key and value._base is self:
+            return      # x[key] op= y's write-back: the view it read wrote through already
         _write(self, key, value)
 
 

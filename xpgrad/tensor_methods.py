@@ -36,17 +36,21 @@ _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 #: ``views.View`` and ``view_writes.update_in_place``, set when ``xpgrad.view_writes`` loads;
 #: ``fast_updates.update_sole_buffer``, when it does
 _View = _update_in_place = _update_sole_buffer = None
+#: ``Tensor``, ``primitive.tape_state`` and ``ops.indexing._untaped_view``, set when
+#: ``xpgrad.ops.indexing`` loads
+_Tensor = _tape_state = _untaped_view = None
 
 
-def _inplace(self, fn, other, op, alpha=1):
+def _inplace(self, fn, other, op, alpha=1, viewed=False):
     """``self op= other``: ``self`` takes the value ``self op other`` (``inplace.take_value``);
     a Variable is updated in place (like ``assign``), refused (as ``v[key] = value`` is) while
     a recording tape differentiates it, and recorded as ``v[...] = value`` where a tape
     differentiates the new value. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
-    (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
+    (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do.
+    ``viewed``: the caller tried ``update_in_place`` on a view already."""
     if self.__class__ is _View:
-        if _update_in_place(self, op, other, alpha):
+        if not viewed and _update_in_place(self, op, other, alpha):
             return self
     elif _update_sole_buffer(self, op, other, alpha):
         return self
@@ -143,8 +147,17 @@ class TensorMethods:
     def __rrshift__(self, o): return _ns.bitwise_right_shift(o, self)
 
     # -- in-place forms: update the object (module docstring) -----------------------------------
-    def __iadd__(self, o): return _inplace(self, _ns.add, o, "+")
-    def __isub__(self, o): return _inplace(self, _ns.subtract, o, "-")
+    def __iadd__(self, o):
+        # a view's update into its buffer first, inline (the middle of x[a:b] += v)
+        if self.__class__ is _View and _update_in_place(self, "+", o):
+            return self
+        return _inplace(self, _ns.add, o, "+", viewed=True)
+
+    def __isub__(self, o):
+        if self.__class__ is _View and _update_in_place(self, "-", o):
+            return self
+        return _inplace(self, _ns.subtract, o, "-", viewed=True)
+
     def __imul__(self, o): return _inplace(self, _ns.multiply, o, "*")
     def __itruediv__(self, o): return _inplace(self, _ns.divide, o, "/")
     def __ifloordiv__(self, o): return _inplace(self, _ns.floor_divide, o, "//")
@@ -157,7 +170,13 @@ class TensorMethods:
     def __ilshift__(self, o): return _inplace(self, _ns.bitwise_left_shift, o, "<<")
     def __irshift__(self, o): return _inplace(self, _ns.bitwise_right_shift, o, ">>")
 
-    def __getitem__(self, key): return _ns.getitem(self, key)
+    def __getitem__(self, key):
+        # getitem's untaped view, inline: the first half of every x[a:b] += v
+        if not _tape_state.recording and (self.__class__ is _Tensor or self.__class__ is _View):
+            view = _untaped_view(self, key)
+            if view is not None:
+                return view
+        return _ns.getitem(self, key)
 
     @property
     def at(self):

@@ -16,6 +16,8 @@ the block itself at the view's key, or transposed back), and so on up to the roo
 """
 from __future__ import annotations
 
+from sys import getrefcount
+
 import numpy as _np
 
 from .inplace import (_SOLE, _SOLE_BASE, _counts, _exclusive, _value, _writable,
@@ -29,7 +31,7 @@ from .tensor import Tensor, Variable
 from . import tensor_methods as _tensor_methods_module
 from . import views as _views_module
 from .views import _SOLE_RAW, DETACHED, View, _raw_refs, exclusive, root_of
-from .fast_updates import UFUNCS, operand, update_sole_buffer  # (it imports inplace's names)
+from .fast_updates import _DIVIDES, _NUMBERS, UFUNCS, operand, update_sole_buffer  # (it imports inplace's names)
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:
@@ -165,6 +167,42 @@ def update_in_place(view: View, op: str, other, alpha=1) -> bool:
     other`` and writes it). A ``t.data`` view is written so too: no tape records, so none
     keeps a gradient through it."""
     base = view._base
+    if view._index is not None:     # an untaped x[key] (so no ``t.data`` view)
+        ufunc = UFUNCS.get(op)
+        if ufunc is None or tape_state.recording or _traces.tracer is not None:
+            return False
+        if base.__class__ is not View and not view._vkey and not base._key and \
+                view._synced is base._data:
+            # ``x[a:b] += v``'s usual case, the general checks in short: a view of a tensor no
+            # tape knows, read from its current array (no local may hold an array: counts)
+            if other.__class__ is Tensor and alpha.__class__ is int and alpha == 1 and \
+                    other._backend is view._backend and other._data.__class__ is _np.ndarray \
+                    and other._data.dtype is view._raw.dtype and op in _SAME_KIND and \
+                    view._raw.dtype.kind in _NUMBERS:
+                value = other._data     # operand's answer, in short
+            else:
+                value = operand(view._raw.dtype, view._backend, op, other, alpha)
+                if value is None:
+                    return False
+            # _sole_view_of(view, base), inline (each local holding an array counts)
+            if base._data.__class__ is not _np.ndarray:
+                return _through_chain(view, ufunc, op, other, alpha)
+            raw = base._data
+            owner = raw.base
+            if owner is None:
+                alone = getrefcount(raw) <= _SOLE + 2 and view._raw.base is raw
+            else:
+                alone = getrefcount(raw) <= _SOLE + 1 and \
+                    getrefcount(owner) <= _SOLE_BASE + 1 and view._raw.base is owner
+            del raw, owner
+            if not (alone and getrefcount(view._raw) <= _SOLE_RAW):
+                return _through_chain(view, ufunc, op, other, alpha)
+            try:                    # (a read-only array raises here too, before any write)
+                ufunc(view._raw, value, out=view._raw)
+            except ValueError:      # (a shape that does not fit, refused before any write)
+                return False
+            return True
+        return _through_chain(view, ufunc, op, other, alpha)
     if view._how[0] is DETACHED and base.__class__ is not View and view._raw is base._data \
             and view._synced is base._data:
         # ``t.data op= other``: ``t op= other``, with the view's two references to the array
@@ -172,6 +210,15 @@ def update_in_place(view: View, op: str, other, alpha=1) -> bool:
     ufunc = UFUNCS.get(op)
     if ufunc is None or tape_state.recording or _traces.tracer is not None:
         return False
+    return _through_chain(view, ufunc, op, other, alpha)
+
+
+#: the updates ``operand`` takes for every number kind (not a division)
+_SAME_KIND = frozenset(op for op in UFUNCS if op not in _DIVIDES)
+
+
+def _through_chain(view, ufunc, op, other, alpha) -> bool:
+    """``update_in_place`` past its usual case: any chain of views, keys no live tape knows."""
     if view._data.__class__ is not _np.ndarray:      # (re-read if its base changed)
         return False
     value = operand(view._raw.dtype, view._backend, op, other, alpha)

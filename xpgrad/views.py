@@ -55,8 +55,22 @@ class View(Tensor):
 
     # _raw: the array (a backend view of the base's); _vkey: the tape key; _base: the tensor it
     # is a view of; _how: how it is read from the base, (primitive, keywords); _synced: the base's array it
-    # was read from
-    __slots__ = ("_raw", "_vkey", "_base", "_how", "_synced")
+    # was read from; _index: the key object ``base[key]`` was given, where an untaped read made
+    # it (``x[key] += y`` writes the view back with that same object: ``Tensor.__setitem__``),
+    # whose ``_how`` is then made on first use (``_read`` None till then)
+    __slots__ = ("_raw", "_vkey", "_base", "_read", "_synced", "_index")
+
+    @property
+    def _how(self):
+        how = self._read
+        if how is None:
+            how = self._read = (_GETITEM, {"key": _VIEW_KEY(self._index, self._raw_ndim()),
+                                           "backend": self._backend})
+        return how
+
+    def _raw_ndim(self) -> int:
+        base = self._base
+        return (base._raw if base.__class__ is View else base._data).ndim
 
     @property
     def _data(self):
@@ -102,8 +116,9 @@ class View(Tensor):
         return _unpickled, (self._plain(),)
 
 
-#: ``view_writes.write_through``, set when ``xpgrad.view_writes`` loads (it imports this module)
-_write_through = None
+#: ``view_writes.write_through``, set when ``xpgrad.view_writes`` loads (it imports this module);
+#: the getitem primitive and ``ops.indexing._view_key``, when ``xpgrad.ops.indexing`` does
+_write_through = _GETITEM = _VIEW_KEY = None
 
 
 def _unpickled(tensor):
@@ -124,20 +139,32 @@ def view_of(base: Tensor, out: Tensor, prim, params) -> View:
     return new_view(base, out._data, out._key, out._backend, (prim, params))
 
 
-def new_view(base: Tensor, raw, key: int, backend, how) -> View:
+def new_view(base: Tensor, raw, key: int, backend, how, index=None) -> View:
     """The view of ``base`` holding the array ``raw`` (tape key ``key``), read as ``how``,
-    ``(primitive, keywords)``, says."""
+    ``(primitive, keywords)``, says; ``index``: the key object the user indexed ``base`` with
+    (``View._index``), where the read was untaped: ``how`` may then be None (``base[index]``,
+    made when asked for)."""
     v = _new(View)
     v._raw = raw
     v._vkey = key
     v._backend = backend
     v._base = base
-    v._how = how
+    v._read = how
     v._synced = base._data
+    v._index = index
     root = base
     while root.__class__ is View:
         root = root._base
-    register(root, v)
+    # register(root, v), inline (each x[a:b] makes a view)
+    entry = _FAMILIES.get(id(root))
+    if entry is None or entry[0]() is not root:
+        register(root, v)
+        return v
+    refs = entry[1]
+    refs.append(_ref(v))
+    if len(refs) > entry[2]:
+        refs[:] = [r for r in refs if r() is not None]
+        entry[2] = 2 * len(refs) + 16
     return v
 
 
@@ -294,7 +321,7 @@ def exclusive(views, raw_id, owner_id, own, base) -> bool:
 def _holds_its_bases_array(v) -> bool:
     """Whether ``v`` is a ``t.data`` view holding ``t``'s current array itself (whose holders
     are counted as ``t``'s, not as a view's own array)."""
-    if v._how[0] is not DETACHED:
+    if v._index is not None or v._how[0] is not DETACHED:      # (an untaped x[key]: not)
         return False
     base = v._base
     return v._raw is (base._raw if base.__class__ is View else base._data)

@@ -21,7 +21,7 @@ from ..backend import MixedBackendError
 from ..jit.traced import index
 from ..primitive import Primitive, apply, tape_state
 from ..tensor import Tensor
-from ..views import View, index_key, is_basic, new_view, view_of
+from ..views import _FAMILIES, View, _ref, index_key, is_basic, new_view, register, view_of
 from ._define import as_tensor
 from .gathering import one_hot, take, take_along_axis
 from .shape import reshape
@@ -163,6 +163,9 @@ def getitem(x, key):
             from None
 
 
+_new = object.__new__
+
+
 def _untaped_view(x, key):
     """``x[key]`` for a basic key where no tape records and ``x`` holds its backend's own
     array: the view, made without a trip through ``apply`` (what it would make); None for any
@@ -171,14 +174,34 @@ def _untaped_view(x, key):
     be = x._backend
     if raw.__class__ is not be.array_class or (be.kernels and "getitem" in be.kernels):
         return None
-    k = _view_key(key, raw.ndim)
+    k = (key, Ellipsis) if key.__class__ is slice else _view_key(key, raw.ndim)
     if k is None:
         return None
     try:
         out = raw[k]
     except IndexError:
         return None
-    return new_view(x, out, 0, be, (_getitem, {"key": k, "backend": be}))
+    if x.__class__ is not Tensor:
+        return new_view(x, out, 0, be, None, key)     # (its _how, getitem at k, made if asked)
+    # new_view(x, out, 0, be, None, key) for a root, inline: the first half of x[a:b] += v
+    v = _new(View)
+    v._raw = out
+    v._vkey = 0
+    v._backend = be
+    v._base = x
+    v._read = None
+    v._synced = raw
+    v._index = key
+    entry = _FAMILIES.get(id(x))
+    if entry is None or entry[0]() is not x:
+        register(x, v)
+        return v
+    refs = entry[1]
+    refs.append(_ref(v))
+    if len(refs) > entry[2]:
+        refs[:] = [r for r in refs if r() is not None]
+        entry[2] = 2 * len(refs) + 16
+    return v
 
 
 def _view_key(key, ndim: int):
@@ -303,5 +326,11 @@ def _setitem_error(x, key, value, err):
         else f"value of shape {tuple(value.shape)}"
     return type(err)(f"x[{key!r}] = {what} is invalid for a tensor of shape {x.shape}: {err}")
 
+
+from .. import tensor_methods as _tensor_methods, views as _views  # noqa: E402
+
+_tensor_methods._Tensor, _tensor_methods._tape_state, _tensor_methods._untaped_view = \
+    Tensor, tape_state, _untaped_view
+_views._GETITEM, _views._VIEW_KEY = _getitem, _view_key
 
 __all__ = ["getitem", "take", "take_along_axis", "one_hot"]
