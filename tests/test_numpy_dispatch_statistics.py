@@ -142,6 +142,18 @@ def test_dispatched_order_statistics_replay_under_function_with_a_tensor_q(data)
         np.testing.assert_allclose(got.numpy(), want)
 
 
+@pytest.mark.parametrize("name, q", [("quantile", [0.2, 0.9]), ("percentile", 35.0),
+                                     ("nanquantile", 0.5), ("nanpercentile", [10.0, 60.0])])
+def test_xpgrad_order_statistics_take_q_by_keyword_as_numpy(name, q, data):
+    # xarray calls xp.nanquantile(a, q=q, axis=..., method=...) on the array's namespace
+    _, a = data
+    got = getattr(xg, name)(xg.asarray(a), q=q, axis=1, method="midpoint")
+    np.testing.assert_allclose(got.numpy(), getattr(np, name)(a, q=q, axis=1, method="midpoint"),
+                               rtol=1e-12)
+    with pytest.raises(TypeError, match="q"):
+        getattr(xg, name)(xg.asarray(a), axis=1)
+
+
 def test_order_statistics_differentiate(data):
     a, _ = data
     check_grads(lambda t: np.median(t, axis=0), xg.asarray(a))
