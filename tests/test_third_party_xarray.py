@@ -173,8 +173,8 @@ def test_against_pytorch_a_labelled_standardisation():
                                atol=1e-12)
 
 
-# What fails, by the error it raises: xarray's own limits with array-API arrays (the same
-# errors come with array-api-strict's arrays), never a silently detached gradient.
+# What fails, by the error it raises: xarray's own limits with array-API arrays (they fail
+# with array-api-strict's arrays too), never a silently detached gradient.
 # name: (operation, exception, message pattern)
 NOT_WORKING = {
     # xarray's missing-value fill (dtypes.maybe_promote) takes NumPy dtypes only
