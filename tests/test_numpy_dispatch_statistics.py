@@ -67,6 +67,43 @@ def test_nansum_and_nanmean_gradients_equal_pytorch(data):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["nancumsum", "nancumprod", "nanargmax", "nanargmin"])
+@pytest.mark.parametrize("kwargs", [{}, {"axis": 0}, {"axis": -1}])
+def test_nan_cumulative_and_arg_reductions_equal_numpy(backend, name, kwargs, data):
+    _, a = data
+    got = getattr(np, name)(xg.asarray(a, backend=backend), **kwargs)
+    assert isinstance(got, xg.Tensor) and got.backend.name == backend
+    np.testing.assert_allclose(got.numpy(), getattr(np, name)(a, **kwargs), rtol=1e-12)
+    assert got.dtype == getattr(np, name)(a, **kwargs).dtype
+
+
+@pytest.mark.parametrize("name", ["nancumsum", "nancumprod"])
+def test_nan_cumulatives_differentiate_and_equal_pytorch_on_nan_to_num(name, data):
+    torch = pytest.importorskip("torch")
+    _, a = data
+    fn = getattr(np, name)
+    check_grads(lambda t: fn(t, axis=1), xg.asarray(np.where(np.isnan(a), 0.5, a)))
+    x = xg.Variable(a)
+    with xg.GradientTape() as tape:
+        y = fn(x * 0.5 + 1.0, axis=0).sum()
+    ours = tape.gradient(y, x).numpy()
+    t = torch.tensor(a, requires_grad=True)
+    fill = 0.0 if name == "nancumsum" else 1.0
+    getattr(torch, name[3:])(torch.nan_to_num(t * 0.5 + 1.0, nan=fill), dim=0).sum().backward()
+    np.testing.assert_allclose(ours, t.grad.numpy(), rtol=1e-12)
+    assert np.all(ours[np.isnan(a)] == 0)
+
+
+def test_nanargmax_of_an_all_nan_slice_raises_as_numpy():
+    a = np.array([[np.nan, np.nan], [1.0, np.nan]])
+    with pytest.raises(ValueError, match="All-NaN slice"):
+        np.nanargmax(a, axis=1)
+    with pytest.raises(ValueError, match="np.nanargmax: All-NaN slice"):
+        np.nanargmax(xg.asarray(a), axis=1)
+    assert np.nanargmin(xg.asarray(a), axis=None).item() == 2 == np.nanargmin(a)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kwargs", [{}, {"axis": 0}, {"axis": 1}, {"axis": -1, "keepdims": True},
                                     {"axis": None, "keepdims": True}])
 def test_median_percentile_quantile_equal_numpy(backend, kwargs, data):
@@ -103,6 +140,18 @@ def test_dispatched_order_statistics_replay_under_function_with_a_tensor_q(data)
         got = traced(xg.asarray(with_nan), xg.asarray(q, dtype=xg.float64))
         want = np.nanquantile(with_nan, q, axis=1) + np.nanmedian(with_nan, axis=1)
         np.testing.assert_allclose(got.numpy(), want)
+
+
+@pytest.mark.parametrize("name, q", [("quantile", [0.2, 0.9]), ("percentile", 35.0),
+                                     ("nanquantile", 0.5), ("nanpercentile", [10.0, 60.0])])
+def test_xpgrad_order_statistics_take_q_by_keyword_as_numpy(name, q, data):
+    # xarray calls xp.nanquantile(a, q=q, axis=..., method=...) on the array's namespace
+    _, a = data
+    got = getattr(xg, name)(xg.asarray(a), q=q, axis=1, method="midpoint")
+    np.testing.assert_allclose(got.numpy(), getattr(np, name)(a, q=q, axis=1, method="midpoint"),
+                               rtol=1e-12)
+    with pytest.raises(TypeError, match="q"):
+        getattr(xg, name)(xg.asarray(a), axis=1)
 
 
 def test_order_statistics_differentiate(data):

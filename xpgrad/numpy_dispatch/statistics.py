@@ -1,6 +1,7 @@
 """NumPy's NaN-ignoring reductions, order statistics, ``np.pad`` and ``np.polyval`` on Tensors,
 composed of xpgrad functions (so they stay on the tape): ``np.nansum``, ``np.nanmean``,
 ``np.nanvar``/``np.nanstd`` (``ddof``), ``np.nanmax``/``np.nanmin``, ``np.nanprod``,
+``np.nancumsum``/``np.nancumprod``, ``np.nanargmax``/``np.nanargmin``,
 ``np.median``, ``np.percentile``, ``np.quantile`` and their ``nan*`` twins (the methods
 "linear", NumPy's default, "lower", "higher", "nearest", "midpoint"), ``np.pad``
 (``constant``, ``edge``, ``reflect``, ``symmetric``, ``wrap``) and ``np.polyval``.
@@ -24,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arguments import (_Unsupported, _cast, _fn, _keepdims, _norm_axes, _numpy_float,
-                        _refuse, _tensor)
+from .arguments import (_Unsupported, _axis_and_input, _cast, _fn, _keepdims, _norm_axes,
+                        _numpy_float, _refuse, _tensor)
 from .functions import numpy_function
 
 
@@ -47,6 +48,43 @@ def _nan_reduction(np_name):
 
 for _name in ("nansum", "nanprod", "nanmax", "nanmin", "nanmean"):
     numpy_function(_name)(_nan_reduction(_name))
+
+
+def _nan_cumulative(xg_name, np_name, fill):
+    """``np.nancumsum`` / ``np.nancumprod``: NaNs read as ``fill`` (0, 1), as NumPy's, so a NaN
+    entry's gradient is 0; ``axis=None`` runs along the flattened input (xarray's
+    ``.cumsum()`` and ``.cumprod()`` call these)."""
+    def adapter(a, axis=None, dtype=None, out=None):
+        a, axis = _axis_and_input(a, axis)
+        if dtype is not None:
+            a = _cast(a, dtype)
+        if _fn("isdtype")(a.dtype, ("real floating", "complex floating")):
+            a = _fn("where")(_fn("isnan")(a), fill, a)
+        return _fn(xg_name)(a, axis=axis)
+    return adapter
+
+
+numpy_function("nancumsum")(_nan_cumulative("cumulative_sum", "nancumsum", 0.0))
+numpy_function("nancumprod")(_nan_cumulative("cumulative_prod", "nancumprod", 1.0))
+
+
+def _nan_arg_reduction(xg_name, np_name, fill):
+    """``np.nanargmax`` / ``np.nanargmin``: the index ignoring NaNs (an integer Tensor, no
+    gradient); a slice of NaNs only is NumPy's ValueError (xarray's ``.argmax()``,
+    ``.idxmax()`` call these)."""
+    def adapter(a, axis=None, out=None, *, keepdims=False):
+        a = _tensor(a)
+        if _fn("isdtype")(a.dtype, "real floating"):
+            nan = _fn("isnan")(a)
+            if bool(_fn("any")(_fn("all")(nan, axis=axis))):
+                raise ValueError(f"np.{np_name}: All-NaN slice encountered")
+            a = _fn("where")(nan, fill, a)
+        return _fn(xg_name)(a, axis=axis, keepdims=_keepdims(keepdims, f"np.{np_name}"))
+    return adapter
+
+
+numpy_function("nanargmax")(_nan_arg_reduction("argmax", "nanargmax", -np.inf))
+numpy_function("nanargmin")(_nan_arg_reduction("argmin", "nanargmin", np.inf))
 
 
 def _nan_moment(np_name):

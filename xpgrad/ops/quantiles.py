@@ -195,7 +195,8 @@ def _public(name, doc, scale=1.0, skip_nan=False, median=False):
             return order_statistic(a, 0.5, axis, keepdims, name, skip_nan=skip_nan,
                                    median=True)
     else:
-        def fn(a, q, /, axis=None, *, method="linear", keepdims=False, **unexpected):
+        # q by keyword too (NumPy's, JAX's and torch's): xarray calls xp.nanquantile(a, q=q)
+        def fn(a, /, q, axis=None, *, method="linear", keepdims=False, **unexpected):
             _refuse(name, unexpected)
             return order_statistic(a, q, axis, keepdims, name, method, skip_nan, scale=scale)
     fn.__name__ = fn.__qualname__ = name
