@@ -80,3 +80,13 @@ def step_product(plan, t, one, zero):
      address_out, ld_out) = plan
     gemm_call(fn, int_bytes, trans_a, trans_b, m, n, k, one, base + t * stride, ld_a,
               address_b, ld_b, zero, address_out, ld_out)
+
+
+@njit(inline="always")
+def step_products(plans, t, one, zero):
+    """Step ``t``'s product of ``plans`` (``blas.stepped_plans``' rows, an int64 array): each
+    row's block in turn, added onto ``out`` where its last number is 1."""
+    for j in range(plans.shape[0]):
+        p = plans[j]
+        gemm_call(p[0], p[1], p[2], p[3], p[4], p[5], p[6], one, p[8] + t * p[9], p[7],
+                  p[11], p[10], one if p[14] else zero, p[12], p[13])
