@@ -6,7 +6,8 @@ forward of 50 steps, batch 64, hidden 128).
 ``blas.stepped_plan(stack, b, out)`` gives the product ``stack[t] @ b -> out`` as a tuple of
 integers (the gemm's address, the operands' addresses and leading dimensions), the ``plan`` of
 ``step_product(plan, t, one, zero)``, which a loop calls for step ``t`` (one compiled loop
-serves OpenBLAS's 64-bit integers and MKL's 32-bit ones). The arrays must
+serves OpenBLAS's 64-bit integers and MKL's 32-bit ones); ``step_products(plans, t, one,
+zero)`` runs the rows of ``blas.stepped_plans``, a step's product in blocks. The arrays must
 outlive the loop: the caller holds them.
 
 >>> import numpy as np

@@ -1,8 +1,9 @@
 """Kernels (forward + vjp) of the recurrent scans ``lstm_scan``, ``lstm_layer``, ``rnn_scan`` and
 ``gru_scan`` on Numba.
 
-Each step is one BLAS product (``blas.matmul``, MKL's or NumPy's, into a preallocated buffer)
-and one fused Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t``
+Each step is one BLAS product (``blas.matmul``, MKL's or NumPy's, into a preallocated buffer;
+the LSTM's compiled loops split it in blocks where the BLAS runs those faster,
+``blas.stepped_plans``) and one fused Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t``
 straight into the output and the gate activations into time-major buffers that the vjp reads;
 the vjp writes each step's gate gradients into a time-major buffer, whose block is the next
 product's operand.
