@@ -19,6 +19,9 @@ The step is ``xpgrad bench``'s ``lstm_step`` (64 inputs, MSE on every output, SG
 
 - the ``lstm_layer`` kernels' forward and vjp on NumPy arrays (``kernel:`` rows, Numba's and
   NumPy's backend): the step's rows minus these are the module, loss, tape and update;
+- the per-step products as the kernels' compiled loops run them (``kernels'`` rows, how many
+  products per step in brackets: blocks under OpenBLAS's SkylakeX kernels,
+  ``blas.stepped_plans``);
 - other layouts of the same products (``layout:`` rows): the input projection as one product
   plus T products ``h_{t-1} @ w_hh`` (what the NumPy kernel runs), and the per-step products
   feature-major, ``w.T @ [x_t | h_{t-1}].T`` (B columns) and ``w_hh @ dz_t.T``.
@@ -93,6 +96,40 @@ def _other_layouts(B, T, I, H):
     return {"layout: projection + T h @ w_hh": projected,
             "layout: T forward, feature-major": forward_columns,
             "layout: T backward, feature-major": backward_columns}
+
+
+def _kernel_products(B, T, I, H):
+    """The per-step products as the Numba kernels' compiled loops run them: the plans of
+    ``blas.stepped_plans`` (in blocks where the BLAS kernels run those faster), no gate
+    passes; None where no direct gemm is in use."""
+    from numba import njit
+
+    from xpgrad.backends import blas
+    from xpgrad.backends.numba import _gemm
+
+    rng = np.random.default_rng(4)
+    f32 = np.float32
+    G = 4 * H
+    xh, dz = rng.normal(size=(T, B, I + H)).astype(f32), rng.normal(size=(T, B, G)).astype(f32)
+    w, w_t = rng.normal(size=(I + H, G)).astype(f32), rng.normal(size=(G, H)).astype(f32)
+    a, dh = np.empty((B, G), f32), np.empty((B, H), f32)
+    forward, held_f = blas.stepped_plans(xh, w, a, "columns")
+    backward, held_b = blas.stepped_plans(dz, w_t, dh, "depth")
+    if forward is None or backward is None:
+        return {}
+
+    @njit
+    def steps(plans, count, one, zero):
+        for t in range(count):
+            _gemm.step_products(plans, t, one, zero)
+
+    def run_forward(_held=(xh, w, a, held_f)):        # the arrays the plans' addresses name
+        steps(forward, T, f32(1), f32(0))
+
+    def run_backward(_held=(dz, w_t, dh, held_b)):
+        steps(backward, T, f32(1), f32(0))
+    return {f"kernels' T forward products ({len(forward)})": run_forward,
+            f"kernels' T backward products ({len(backward)})": run_backward}
 
 
 def _kernels(B, T, I, H):
@@ -264,7 +301,7 @@ def main(argv=None):
     numba.set_num_threads(1)
     groups = [_xpgrad_phases(B, T, I, H), _torch_phases(B, T, I, H), _products(B, T, I, H),
               _gate_passes(B, T, H), _interleaved(B, T, I, H), _kernels(B, T, I, H),
-              _other_layouts(B, T, I, H)]
+              _other_layouts(B, T, I, H), _kernel_products(B, T, I, H)]
     for _ in range(2):                 # compile, allocate, warm up
         for group in groups:
             for fn in group.values():
