@@ -332,4 +332,5 @@ def small(a, b) -> bool:
 
 
 # a scan's per-step products, planned once (their own module; imported here, where they were)
-from .blas_steps import stepped_matmul, stepped_plan, stepped_update  # noqa: E402,F401
+from .blas_steps import (stepped_matmul, stepped_plan, stepped_plans,  # noqa: E402,F401
+                         stepped_update)

@@ -30,8 +30,11 @@ class CblasLibrary:
     ``prefix + "cblas_?gemm" + suffix`` taking integers of type ``integer``; AttributeError
     where the library lacks them. ``cblas_?trsm`` likewise where it has them (``trsm``)."""
 
-    def __init__(self, name, path, lib, integer, version, prefix="", suffix=""):
+    def __init__(self, name, path, lib, integer, version, prefix="", suffix="", core=None):
         self.name, self.path, self.lib, self.version = name, path, lib, version
+        #: the kernels OpenBLAS runs (``"SkylakeX"``, ``"Haswell"``: its ``openblas_get_corename``),
+        #: None for other libraries
+        self.core = core
         #: the largest size or leading dimension the library's integers hold
         self.int_max = 2 ** (8 * ctypes.sizeof(integer) - 1) - 1
         ptr, enum = ctypes.c_void_p, ctypes.c_int
@@ -152,7 +155,8 @@ def numpys_openblas():
     for prefix, suffix, integer in _OPENBLAS_NAMES:
         try:
             return CblasLibrary("openblas", path, lib, integer,
-                                _openblas_version(lib, prefix, suffix), prefix, suffix)
+                                _openblas_version(lib, prefix, suffix), prefix, suffix,
+                                _openblas_core(lib, prefix, suffix))
         except AttributeError:
             continue
     return None
@@ -179,6 +183,17 @@ def _openblas_version(lib, prefix, suffix):
         return words[1] if len(words) > 1 and words[0] == "OpenBLAS" else "unknown version"
     except (AttributeError, OSError):
         return "unknown version"
+
+
+def _openblas_core(lib, prefix, suffix):
+    """The kernels OpenBLAS picked for this CPU (or ``OPENBLAS_CORETYPE`` forced), as it names
+    them (``"SkylakeX"``), or None where it does not say."""
+    try:
+        fn = getattr(lib, f"{prefix}openblas_get_corename{suffix}")
+        fn.restype, fn.argtypes = ctypes.c_char_p, []
+        return fn().decode("ascii", "replace").strip() or None
+    except (AttributeError, OSError):
+        return None
 
 
 # -- which one by default ------------------------------------------------------------------------

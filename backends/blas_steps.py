@@ -79,6 +79,75 @@ def stepped_plan(stack, b, out):
             max(n, 1))
 
 
+#: OpenBLAS kernels under which ``stepped_plans`` splits a step's product into blocks
+BLOCKED_CORES = ("SkylakeX",)
+#: a block's width, and the most multiply-adds of one block (and the fewest of a whole product
+#: worth splitting): OpenBLAS's SkylakeX gemm runs products under about 100^3 without packing
+BLOCK, SMALL_WORK = 64, 100 ** 3
+
+
+def block_width(lib, m, n, k, split):
+    """The width of the blocks ``stepped_plans`` splits an ``(m, k) @ (k, n)`` product into
+    along ``split`` (``"columns"``: n, ``"depth"``: k), or 0 for one product. Under OpenBLAS's
+    SkylakeX kernels a product over ``SMALL_WORK`` multiply-adds whose blocks of ``BLOCK`` are
+    under it: an LSTM step's products (batch 64, hidden 128, 50 steps), forward ``(64, 192) @
+    (192, 512)`` in 8 column blocks 2.5 ms instead of 3.3, backward ``(64, 512) @ (512, 128)``
+    in 8 depth blocks 1.75 instead of 2.2 (under its Haswell kernels: 4% slower, 3% faster).
+
+    >>> block_width(None, 64, 512, 192, "columns")
+    0
+    """
+    if lib is None or getattr(lib, "core", None) not in BLOCKED_CORES:
+        return 0
+    size = n if split == "columns" else k
+    if size % BLOCK or size == BLOCK or m * n * k <= SMALL_WORK \
+            or m * (n * k // size) * BLOCK > SMALL_WORK:
+        return 0
+    return BLOCK
+
+
+def stepped_plans(stack, b, out, split):
+    """``stepped_plan(stack, b, out)`` as the rows of an int64 array, one per block of the
+    product (``block_width``): ``split="columns"``, each row a block of ``b``'s columns (copied
+    contiguous: BLAS runs a column slice of a wider matrix ~25% slower) into the same columns of
+    ``out``; ``split="depth"``, each a block of the shared dimension, the rows after the first
+    added on (the loop's ``beta = 1``). A row is ``stepped_plan``'s 14 numbers and a 15th, 1
+    where that block adds onto ``out``. Returns ``(plans, held)``, ``held`` the arrays (block
+    copies) the caller keeps while the addresses are in use; ``(None, ())`` where
+    ``stepped_plan`` gives None.
+
+    >>> import numpy as np
+    >>> plans, held = stepped_plans(np.ones((3, 2, 4)), np.ones((4, 2)), np.empty((2, 2)),
+    ...                             "columns")
+    >>> plans is None or plans.shape == (1, 15)
+    True
+    """
+    plan = blas.stepped_plan(stack, b, out)
+    if plan is None:
+        return None, ()
+    m, n, k = plan[4:7]
+    width = block_width(blas._library(), m, n, k, split)
+    if not width:
+        return np.array([plan + (0,)], dtype=np.int64), ()
+    rows, held = [], []
+    for start in range(0, n if split == "columns" else k, width):
+        if split == "columns":
+            block = np.ascontiguousarray(b[:, start:start + width])
+            part = blas.stepped_plan(stack, block, np.empty((m, width), out.dtype))
+            if part is None:
+                return np.array([plan + (0,)], dtype=np.int64), ()
+            held.append(block)
+            # written into out's columns from start: out's address there, out's row length
+            rows.append(part[:12] + (plan[12] + start * out.itemsize, plan[13], 0))
+        else:
+            part = blas.stepped_plan(stack[:, :, start:start + width],
+                                     b[start:start + width], out)
+            if part is None:
+                return np.array([plan + (0,)], dtype=np.int64), ()
+            rows.append(part + (int(start > 0),))
+    return np.array(rows, dtype=np.int64), tuple(held)
+
+
 def _plannable(stack, b, out):
     """Whether each step ``stack[t] @ b`` into ``out`` is a 2-D product of NumPy arrays at a
     whole number of elements from the last, ``out`` apart from the stack."""

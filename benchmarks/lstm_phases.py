@@ -17,8 +17,19 @@ The step is ``xpgrad bench``'s ``lstm_step`` (64 inputs, MSE on every output, SG
   finds its operands moved by the product before it (last line; on a shared machine it came
   out from 0.8x to 1.3x of the passes alone).
 
+- the ``lstm_layer`` kernels' forward and vjp on NumPy arrays (``kernel:`` rows, Numba's and
+  NumPy's backend): the step's rows minus these are the module, loss, tape and update;
+- the per-step products as the kernels' compiled loops run them (``kernels'`` rows, how many
+  products per step in brackets: blocks under OpenBLAS's SkylakeX kernels,
+  ``blas.stepped_plans``);
+- other layouts of the same products (``layout:`` rows): the input projection as one product
+  plus T products ``h_{t-1} @ w_hh`` (what the NumPy kernel runs), and the per-step products
+  feature-major, ``w.T @ [x_t | h_{t-1}].T`` (B columns) and ``w_hh @ dz_t.T``.
+
 The products' total against PyTorch's whole step bounds what any restructuring of xpgrad's
-step can reach with this BLAS (``OPENBLAS_CORETYPE`` picks its kernels; it is printed).
+step can reach with this BLAS (``OPENBLAS_CORETYPE`` picks its kernels; threadpoolctl's
+architecture is printed); the step's multiply-adds at the rate of its one large product (the
+weight gradient's) bound it however the products are laid out.
 Thread CPU time, one thread each, medians of ``--rounds``.
 """
 from __future__ import annotations
@@ -54,6 +65,100 @@ def _products(B, T, I, H):
         np.matmul(xh.reshape(T * B, I + H).T, dz.reshape(T * B, G), out=dw)
     return {"BLAS: T forward products": forward, "BLAS: T backward products": backward,
             "BLAS: weight-gradient product": weights}
+
+
+def _other_layouts(B, T, I, H):
+    """The same multiply-adds as ``_products``' per-step ones, laid out otherwise."""
+    rng = np.random.default_rng(3)
+    f32 = np.float32
+    G = 4 * H
+    x_rows = rng.normal(size=(T * B, I)).astype(f32)
+    h_steps = rng.normal(size=(T, B, H)).astype(f32)
+    w_ih, w_hh = rng.normal(size=(I, G)).astype(f32), rng.normal(size=(H, G)).astype(f32)
+    w_cat_t = np.ascontiguousarray(np.concatenate([w_ih, w_hh]).T)          # (4H, I + H)
+    xh_cols = rng.normal(size=(T, I + H, B)).astype(f32)                     # [x_t | h_t].T
+    dz_cols = rng.normal(size=(T, G, B)).astype(f32)
+    projection, a = np.empty((T * B, G), f32), np.empty((B, G), f32)
+    a_cols, dh_cols = np.empty((G, B), f32), np.empty((H, B), f32)
+
+    def projected():
+        np.matmul(x_rows, w_ih, out=projection)
+        for t in range(T):
+            np.matmul(h_steps[t], w_hh, out=a)
+
+    def forward_columns():
+        for t in range(T):
+            np.matmul(w_cat_t, xh_cols[t], out=a_cols)
+
+    def backward_columns():
+        for t in range(T):
+            np.matmul(w_hh, dz_cols[t], out=dh_cols)
+    return {"layout: projection + T h @ w_hh": projected,
+            "layout: T forward, feature-major": forward_columns,
+            "layout: T backward, feature-major": backward_columns}
+
+
+def _kernel_products(B, T, I, H):
+    """The per-step products as the Numba kernels' compiled loops run them: the plans of
+    ``blas.stepped_plans`` (in blocks where the BLAS kernels run those faster), no gate
+    passes; None where no direct gemm is in use."""
+    from numba import njit
+
+    from xpgrad.backends import blas
+    from xpgrad.backends.numba import _gemm
+
+    rng = np.random.default_rng(4)
+    f32 = np.float32
+    G = 4 * H
+    xh, dz = rng.normal(size=(T, B, I + H)).astype(f32), rng.normal(size=(T, B, G)).astype(f32)
+    w, w_t = rng.normal(size=(I + H, G)).astype(f32), rng.normal(size=(G, H)).astype(f32)
+    a, dh = np.empty((B, G), f32), np.empty((B, H), f32)
+    forward, held_f = blas.stepped_plans(xh, w, a, "columns")
+    backward, held_b = blas.stepped_plans(dz, w_t, dh, "depth")
+    if forward is None or backward is None:
+        return {}
+
+    @njit
+    def steps(plans, count, one, zero):
+        for t in range(count):
+            _gemm.step_products(plans, t, one, zero)
+
+    def run_forward(_held=(xh, w, a, held_f)):        # the arrays the plans' addresses name
+        steps(forward, T, f32(1), f32(0))
+
+    def run_backward(_held=(dz, w_t, dh, held_b)):
+        steps(backward, T, f32(1), f32(0))
+    return {f"kernels' T forward products ({len(forward)})": run_forward,
+            f"kernels' T backward products ({len(backward)})": run_backward}
+
+
+def _kernels(B, T, I, H):
+    """The ``lstm_layer`` kernels of the Numba and NumPy backends, forward and vjp (the
+    outputs' gradient only, as the step's), on NumPy arrays."""
+    from xpgrad.backends.numba._scans import KERNELS
+    from xpgrad.backends.numpy.scans import scan_kernels
+
+    rng = np.random.default_rng(5)
+    f32 = np.float32
+    x = rng.normal(size=(B, T, I)).astype(f32)
+    h0 = c0 = np.zeros((B, H), f32)
+    w_ih = (rng.normal(size=(I, 4 * H)) / np.sqrt(H)).astype(f32)
+    w_hh = (rng.normal(size=(H, 4 * H)) / np.sqrt(H)).astype(f32)
+    b = np.zeros(4 * H, f32)
+    g_h = rng.normal(size=(B, T, H)).astype(f32)
+    needs = (False, False, False, True, True, True)
+    rows = {}
+    for name, kernel in (("Numba", KERNELS["lstm_layer"]),
+                         ("NumPy", scan_kernels(np)["lstm_layer"])):
+        state = {}
+
+        def forward(kernel=kernel, state=state):
+            state["saved"] = kernel.forward(x, h0, c0, w_ih, w_hh, b)[1]
+
+        def vjp(kernel=kernel, state=state):
+            kernel.vjp_sliced((0,), g_h, state["saved"], needs, x, h0, c0, w_ih, w_hh, b)
+        rows[f"kernel: {name} forward"], rows[f"kernel: {name} vjp"] = forward, vjp
+    return rows
 
 
 def _gate_passes(B, T, H):
@@ -195,7 +300,8 @@ def main(argv=None):
 
     numba.set_num_threads(1)
     groups = [_xpgrad_phases(B, T, I, H), _torch_phases(B, T, I, H), _products(B, T, I, H),
-              _gate_passes(B, T, H), _interleaved(B, T, I, H)]
+              _gate_passes(B, T, H), _interleaved(B, T, I, H), _kernels(B, T, I, H),
+              _other_layouts(B, T, I, H), _kernel_products(B, T, I, H)]
     for _ in range(2):                 # compile, allocate, warm up
         for group in groups:
             for fn in group.values():
@@ -208,19 +314,30 @@ def main(argv=None):
                 fn()
                 times[name].append(time.thread_time() - t0)
     ms = {name: statistics.median(ts) * 1e3 for name, ts in times.items()}
+    from threadpoolctl import threadpool_info
+
+    cores = sorted({str(lib.get("architecture")) for lib in threadpool_info()
+                    if lib.get("internal_api") == "openblas"})
     print(f"LSTM {I}-{H} train step, batch {B}, {T} steps; one thread each; load average "
-          f"{os.getloadavg()[0]:.1f}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
+          f"{os.getloadavg()[0]:.1f}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
+          f"(OpenBLAS kernels: {', '.join(cores) or 'none'})")
     for name, v in ms.items():
         print(f"  {name:34s} {v:7.2f} ms")
     torch_step = sum(v for k, v in ms.items() if k.startswith("torch"))
     step = sum(v for k, v in ms.items() if k.startswith("xpgrad"))
     blas = sum(v for k, v in ms.items() if k.startswith("BLAS"))
+    # multiply-adds: forward (I + H) x 4H and backward 4H x H per row, the weight gradient's
+    # (I + H) x 4H over all T * B rows; at the rate of that one large product
+    macs = T * B * (2 * (I + H) * 4 * H + 4 * H * H)
+    floor = macs * ms["BLAS: weight-gradient product"] / (T * B * (I + H) * 4 * H)
     gates = sum(v for k, v in ms.items() if k.startswith("Numba"))
     in_step = (ms["in step: + forward gate passes"] + ms["in step: + backward gate passes"]
                - ms["in step: T forward products"] - ms["in step: T backward products"])
     print(f"  {'torch step / xpgrad step':34s} {torch_step / step:7.2f}")
     print(f"  {'torch step / (products + gates)':34s} {torch_step / (blas + gates):7.2f}   "
           "(the bound with this BLAS)")
+    print(f"  {'torch step / products at peak rate':34s} {torch_step / floor:7.2f}   "
+          f"(the bound at the large product's rate: {floor:.2f} ms, no gate passes)")
     print(f"  {'gate passes alone / in the step':34s} {gates:7.2f} / {in_step:.2f} ms")
     return 0
 

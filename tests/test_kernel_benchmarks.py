@@ -55,7 +55,11 @@ def test_lstm_phases_runs_and_prints_the_bound(capsys):
     assert _load("lstm_phases").main(args) == 0
     out = capsys.readouterr().out
     assert "torch: backward" in out and "Numba: T backward gate passes" in out
-    assert "the bound with this BLAS" in out
+    assert "the bound with this BLAS" in out and "products at peak rate" in out
+    assert "kernel: NumPy vjp" in out and "layout: T forward, feature-major" in out
+    from xpgrad.backends import blas
+
+    assert "kernels' T backward products" in out or blas._library() is None
 
 
 def test_lstm_eager_gap_runs_and_prints_every_row(capsys):

@@ -308,6 +308,9 @@ class _MatmulSpy:
     def stepped_plan(self, stack, b, out):
         return None                 # no gemm for compiled loops: each step through matmul
 
+    def stepped_plans(self, stack, b, out, split):
+        return None, ()
+
 
 def _scan_calls(rng, name, order):
     """``(forward args, vjp args after (g, saved))`` of a small ``name`` scan, its weights in

@@ -6,7 +6,8 @@ forward of 50 steps, batch 64, hidden 128).
 ``blas.stepped_plan(stack, b, out)`` gives the product ``stack[t] @ b -> out`` as a tuple of
 integers (the gemm's address, the operands' addresses and leading dimensions), the ``plan`` of
 ``step_product(plan, t, one, zero)``, which a loop calls for step ``t`` (one compiled loop
-serves OpenBLAS's 64-bit integers and MKL's 32-bit ones). The arrays must
+serves OpenBLAS's 64-bit integers and MKL's 32-bit ones); ``step_products(plans, t, one,
+zero)`` runs the rows of ``blas.stepped_plans``, a step's product in blocks. The arrays must
 outlive the loop: the caller holds them.
 
 >>> import numpy as np
@@ -80,3 +81,13 @@ def step_product(plan, t, one, zero):
      address_out, ld_out) = plan
     gemm_call(fn, int_bytes, trans_a, trans_b, m, n, k, one, base + t * stride, ld_a,
               address_b, ld_b, zero, address_out, ld_out)
+
+
+@njit(inline="always")
+def step_products(plans, t, one, zero):
+    """Step ``t``'s product of ``plans`` (``blas.stepped_plans``' rows, an int64 array): each
+    row's block in turn, added onto ``out`` where its last number is 1."""
+    for j in range(plans.shape[0]):
+        p = plans[j]
+        gemm_call(p[0], p[1], p[2], p[3], p[4], p[5], p[6], one, p[8] + t * p[9], p[7],
+                  p[11], p[10], one if p[14] else zero, p[12], p[13])

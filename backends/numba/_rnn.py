@@ -134,26 +134,26 @@ def lstm_cell_backward(g_hs, g_cs, t, dh, dc, acts, seq, c0, dz_tm, db):
 
 
 @njit(**SCAN_OPTIONS)
-def lstm_forward_steps(plan, a, add, rows, c0, seq, acts, xh):
+def lstm_forward_steps(plans, a, add, rows, c0, seq, acts, xh):
     """``lstm_cell_forward`` for every step ``t``, each after its product ``a = xh[t] @ w`` by
-    the gemm of ``plan`` (``blas.stepped_plan(xh, w, a)``): the forward loop without a Python
-    call per step."""
+    the gemms of ``plans`` (``blas.stepped_plans(xh, w, a, "columns")``): the forward loop
+    without a Python call per step."""
     one, zero = a.dtype.type(1), a.dtype.type(0)
     for t in range(seq.shape[2]):
-        _gemm.step_product(plan, t, one, zero)
+        _gemm.step_products(plans, t, one, zero)
         lstm_cell_forward(a, add, rows, t, c0, seq, acts, xh)
 
 
 @njit(**SCAN_OPTIONS)
-def lstm_backward_steps(plan, need_dh0, g_hs, g_cs, dh, dc, acts, seq, c0, dz_tm, db):
+def lstm_backward_steps(plans, need_dh0, g_hs, g_cs, dh, dc, acts, seq, c0, dz_tm, db):
     """``lstm_cell_backward`` for every step ``t`` from the last, each followed by its product
-    ``dh = dz_tm[t] @ w_hh.T`` by the gemm of ``plan`` (``blas.stepped_plan(dz_tm, w_t, dh)``;
-    at ``t = 0`` only if ``need_dh0``)."""
+    ``dh = dz_tm[t] @ w_hh.T`` by the gemms of ``plans`` (``blas.stepped_plans(dz_tm, w_t, dh,
+    "depth")``; at ``t = 0`` only if ``need_dh0``)."""
     one, zero = dh.dtype.type(1), dh.dtype.type(0)
     for t in range(acts.shape[0] - 1, -1, -1):
         lstm_cell_backward(g_hs, g_cs, t, dh, dc, acts, seq, c0, dz_tm, db)
         if t or need_dh0:
-            _gemm.step_product(plan, t, one, zero)
+            _gemm.step_products(plans, t, one, zero)
 
 
 @njit(**LOOP_OPTIONS)

@@ -1,8 +1,9 @@
 """Kernels (forward + vjp) of the recurrent scans ``lstm_scan``, ``lstm_layer``, ``rnn_scan`` and
 ``gru_scan`` on Numba.
 
-Each step is one BLAS product (``blas.matmul``, MKL's or NumPy's, into a preallocated buffer)
-and one fused Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t``
+Each step is one BLAS product (``blas.matmul``, MKL's or NumPy's, into a preallocated buffer;
+the LSTM's compiled loops split it in blocks where the BLAS runs those faster,
+``blas.stepped_plans``) and one fused Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t``
 straight into the output and the gate activations into time-major buffers that the vjp reads;
 the vjp writes each step's gate gradients into a time-major buffer, whose block is the next
 product's operand.
@@ -143,9 +144,10 @@ def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
     dh = np.zeros((B, H), dtype=dt)
     dc = np.zeros((B, H), dtype=dt)
     db = np.zeros((G,), dtype=dt)
-    plan = blas.stepped_plan(dz_tm, w_t, dh)
-    if plan is not None:
-        _rnn.lstm_backward_steps(plan, need_dh0, g_h, g_c, dh, dc, acts, seq, c0, dz_tm, db)
+    plans, held = blas.stepped_plans(dz_tm, w_t, dh, "depth")
+    if plans is not None:
+        _rnn.lstm_backward_steps(plans, need_dh0, g_h, g_c, dh, dc, acts, seq, c0, dz_tm, db)
+        del held                    # the block copies the plans' addresses point into
         return dz_tm, dh, dc, db
     product = blas.stepped_matmul(dz_tm, w_t, dh)
     for t in range(T - 1, -1, -1):
@@ -229,9 +231,10 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
         _copies.to_time_major(x, xh)
     xh[0, :, len(w) - H:] = h0
     a = np.empty((B, G), dtype=dt)
-    plan = blas.stepped_plan(xh, w, a)
-    if plan is not None:
-        _rnn.lstm_forward_steps(plan, a, table, rows, c0, seq, saved.acts, xh)
+    plans, held = blas.stepped_plans(xh, w, a, "columns")
+    if plans is not None:
+        _rnn.lstm_forward_steps(plans, a, table, rows, c0, seq, saved.acts, xh)
+        del held                    # the block copies the plans' addresses point into
         return seq, (seq, saved, saved_xh, ids)
     product = blas.stepped_matmul(xh, w, a)
     for t in range(T):
