@@ -101,6 +101,20 @@ def _multi_margin_cases(weighted):
             for p, m in ((1, 1.0), (2, 0.5), (1, -0.3))]
 
 
+def _multilabel_margin_cases():
+    """Scores (6, 9) with a row of huge ones; target lists of every length (none, all nine, a
+    duplicate, labels after the -1 ignored), int64 and int32."""
+    def make(rng, dt, reduction, labels):
+        x = _x(rng, dt, (6, 9))
+        x[2] += 1e4
+        y = rng.integers(0, 9, (6, 9)).astype(labels)
+        y[[0, 1, 2, 4, 5], [0, 3, 1, 8, 2]] = -1        # row 3 lists all nine
+        y[1, :2] = 5
+        return (x, y), {"reduction": reduction}
+    return [lambda rng, dt, r=r, lab=lab: make(rng, dt, r, lab)
+            for r in ("mean", "sum", "none") for lab in ("int64", "int32")]
+
+
 def _activation(param=None):
     def make(rng, dt):
         return (_x(rng, dt, (4, 9)),), ({} if param is None else dict(param))
@@ -345,6 +359,7 @@ SAMPLES = {
     "smoothed_softmax_cross_entropy": _smoothed_ce_cases(),
     "multi_margin": _multi_margin_cases(False),
     "weighted_multi_margin": _multi_margin_cases(True),
+    "multilabel_margin": _multilabel_margin_cases(),
     "ctc_loss": _ctc_cases(),
     "sigmoid_mse": _loss_cases("smse"),
     "sigmoid": _activation(),
