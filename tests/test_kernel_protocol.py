@@ -115,6 +115,24 @@ def _multilabel_margin_cases():
             for r in ("mean", "sum", "none") for lab in ("int64", "int32")]
 
 
+def _nll_cases(weighted):
+    """Log-probabilities (6, 9) with a row of huge ones; labels int64 and int32; for ``nll``
+    class weights and ``ignore_index`` (-100, or a class) on none, two or every row but one."""
+    def make(rng, dt, reduction, labels, ignored):
+        x = _x(rng, dt, (6, 9))
+        x[2] -= 1e4
+        y = rng.integers(0, 9, 6).astype(labels)
+        if not weighted:
+            return (x, y), {"reduction": reduction}
+        ignore_index = -100 if labels == "int64" else 4
+        y[:ignored] = ignore_index
+        return (x, y, rng.uniform(0.2, 2.0, 9).astype(dt)), {"reduction": reduction,
+                                                             "ignore_index": ignore_index}
+    return [lambda rng, dt, r=r, lab=lab, k=k: make(rng, dt, r, lab, k)
+            for r in ("mean", "sum", "none") for lab in ("int64", "int32")
+            for k in ((0, 2, 5) if weighted else (0,))]
+
+
 def _activation(param=None):
     def make(rng, dt):
         return (_x(rng, dt, (4, 9)),), ({} if param is None else dict(param))
@@ -360,6 +378,8 @@ SAMPLES = {
     "multi_margin": _multi_margin_cases(False),
     "weighted_multi_margin": _multi_margin_cases(True),
     "multilabel_margin": _multilabel_margin_cases(),
+    "nll": _nll_cases(True),
+    "nll_all_kept": _nll_cases(False),
     "ctc_loss": _ctc_cases(),
     "sigmoid_mse": _loss_cases("smse"),
     "sigmoid": _activation(),

@@ -20,11 +20,10 @@ _LIST_RANGE_MAX = 48
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
-    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in
-    ``optim.py``, the depthwise convolution of ``convolution.py``, a recorded sort that keeps its
-    permutation, ``sorting.py``, the recurrent scans of ``scans.py``, and ``xg.special``'s gamma
-    family in ``special.py``) registered in
-    ``kernels``."""
+    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``, Adam's
+    update in ``optim.py``, the depthwise convolution of ``convolution.py``, a recorded sort that
+    keeps its permutation, ``sorting.py``, the recurrent scans of ``scans.py``, and
+    ``xg.special``'s gamma family in ``special.py``) registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -44,6 +43,7 @@ class NumpyBackend(Backend):
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .margin import KERNELS as MARGIN
         from .max_pooling import KERNELS as MAX_POOLING
+        from .nll import KERNELS as NLL
         from .normal_cdf import KERNELS as NORMAL_CDF
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
@@ -61,7 +61,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   scan_kernels(np))
+                                   NLL, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
