@@ -316,6 +316,20 @@ def _segments(kind, shape, num):
     return make
 
 
+def _sorted_scatter(size, dim, n, declined=None):
+    """``embedding_scatter``'s rows and non-decreasing ids (an embedding bag's), some ids
+    repeated, some targets empty; ``declined``: ``"unsorted"`` ids or a ``"padding"`` id,
+    which the NumPy kernel leaves to the generic rule."""
+    def make(rng, dt):
+        ids = np.sort(rng.integers(1, n - 1, size))
+        if declined == "unsorted":
+            ids = ids[::-1].copy()
+        return (_x(rng, dt, (size, dim)),), dict(
+            ids=ids, n=n, padding_idx=int(ids[0]) if declined == "padding" else None,
+            backend=xg.get_backend("numpy"))
+    return make
+
+
 def _gamma_family(**params):
     """Samples of ``gammaln``, ``digamma`` and ``polygamma``: a wide uniform range; the roots of
     lgamma at 1 and 2, the edges of the series' regions and large and tiny values; negative
@@ -520,6 +534,9 @@ SAMPLES = {
                           _adaptive_max_pool((2, 2, 9), (5,))],
     **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]
        for kind in ("segment_max", "segment_min", "segment_prod")},
+    "embedding_scatter": [_sorted_scatter(40, 3, 9), _sorted_scatter(7, 5, 12),
+                          _sorted_scatter(30, 4, 6, "unsorted"),
+                          _sorted_scatter(30, 4, 6, "padding")],
     # running sums by blocks: at least 4096 entries and two blocks of 16 along the axis
     "cumulative_sum": [lambda rng, dt: ((_x(rng, dt, (64, 80), big=False),),
                                         {"axis": 1, "include_initial": False}),
@@ -538,8 +555,11 @@ SAMPLES = {
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
-#: NumPy backend's conv kernel is for depthwise convolutions only
-DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2)}
+#: NumPy backend's conv kernel is for depthwise convolutions only, its embedding_scatter (Numba's
+#: too, inherited) for non-decreasing ids without padding
+DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
+            *((name, "embedding_scatter", case) for name in ("numpy", "numba")
+              for case in (2, 3))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 
