@@ -330,6 +330,20 @@ def _sorted_scatter(size, dim, n, declined=None):
     return make
 
 
+def _extremum(shape, axis, keepdims, fill=None):
+    """A max / min sample over ``axis``: distinct values (each row's extremum once), or
+    ``fill``: "ties" (small integers, a row's extremum held several times: the generic rule's
+    shared gradient) or "nan" (a NaN in one row); other axes the NumPy kernel declines."""
+    def make(rng, dt):
+        x = _x(rng, dt, shape)
+        if fill == "ties":
+            x = rng.integers(-2, 3, size=shape).astype(dt)
+        elif fill == "nan":
+            x.flat[5] = np.nan
+        return (x,), {"axis": axis, "keepdims": keepdims}
+    return make
+
+
 def _gamma_family(**params):
     """Samples of ``gammaln``, ``digamma`` and ``polygamma``: a wide uniform range; the roots of
     lgamma at 1 and 2, the edges of the series' regions and large and tiny values; negative
@@ -534,6 +548,11 @@ SAMPLES = {
                           _adaptive_max_pool((2, 2, 9), (5,))],
     **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]
        for kind in ("segment_max", "segment_min", "segment_prod")},
+    **{kind: [_extremum((6, 9), (1,), False), _extremum((2, 3, 7), (2,), True),
+              _extremum((5, 8), (1,), False, "ties"), _extremum((4, 6), (1,), True, "nan"),
+              _extremum((9,), (0,), False), _extremum((5, 8), (0,), False),
+              _extremum((3, 4, 5), None, False)]
+       for kind in ("max", "min")},
     "embedding_scatter": [_sorted_scatter(40, 3, 9), _sorted_scatter(7, 5, 12),
                           _sorted_scatter(30, 4, 6, "unsorted"),
                           _sorted_scatter(30, 4, 6, "padding")],
@@ -556,10 +575,12 @@ SAMPLES = {
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
 #: NumPy backend's conv kernel is for depthwise convolutions only, its embedding_scatter (Numba's
-#: too, inherited) for non-decreasing ids without padding
+#: too, inherited) for non-decreasing ids without padding, its max and min for the last axis
 DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
             *((name, "embedding_scatter", case) for name in ("numpy", "numba")
-              for case in (2, 3))}
+              for case in (2, 3)),
+            *((name, kind, case) for name in ("numpy", "numba") for kind in ("max", "min")
+              for case in (5, 6))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 

@@ -20,10 +20,11 @@ _LIST_RANGE_MAX = 48
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
-    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``, Adam's
-    update in ``optim.py``, the depthwise convolution of ``convolution.py``, a recorded sort that
-    keeps its permutation, ``sorting.py``, the recurrent scans of ``scans.py``, and
-    ``xg.special``'s gamma family in ``special.py``) registered in ``kernels``."""
+    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
+    ``extrema.py``, Adam's update in ``optim.py``, the depthwise convolution of
+    ``convolution.py``, a recorded sort that keeps its permutation, ``sorting.py``, the
+    recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in ``special.py``)
+    registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -38,6 +39,7 @@ class NumpyBackend(Backend):
         from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
+        from .extrema import KERNELS as EXTREMA
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
@@ -61,7 +63,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, scan_kernels(np))
+                                   NLL, EXTREMA, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
