@@ -223,7 +223,8 @@ def _without_repeated_labels(labels, x):
         first = labels.index(label)
         second = labels.index(label, first + 1)
         rest = [k for k in range(len(labels)) if k not in (first, second)]
-        x = diagonal(permute_dims(x, tuple(rest + [first, second])))
+        order = tuple(rest + [first, second])
+        x = diagonal(x if order == tuple(range(len(order))) else permute_dims(x, order))
         labels = "".join(labels[k] for k in rest) + label
     return labels, x
 
