@@ -344,6 +344,16 @@ def _extremum(shape, axis, keepdims, fill=None):
     return make
 
 
+def _vector_norm(shape, axis, keepdims, ord=2):
+    """A ``linalg_vector_norm`` sample with a zero vector among the rows (its gradient is 0);
+    over leading axes or of another ``ord`` the NumPy kernel declines."""
+    def make(rng, dt):
+        x = _x(rng, dt, shape)
+        x[0] = 0.0
+        return (x,), {"axis": axis, "keepdims": keepdims, "ord": ord}
+    return make
+
+
 def _gamma_family(**params):
     """Samples of ``gammaln``, ``digamma`` and ``polygamma``: a wide uniform range; the roots of
     lgamma at 1 and 2, the edges of the series' regions and large and tiny values; negative
@@ -553,6 +563,10 @@ SAMPLES = {
               _extremum((9,), (0,), False), _extremum((5, 8), (0,), False),
               _extremum((3, 4, 5), None, False)]
        for kind in ("max", "min")},
+    "linalg_vector_norm": [_vector_norm((6, 9), (1,), False),
+                           _vector_norm((2, 3, 700), (1, 2), True),
+                           _vector_norm((5, 8), None, False), _vector_norm((4, 3, 5), None, True),
+                           _vector_norm((5, 8), (0,), False), _vector_norm((5, 8), (1,), False, 1)],
     "embedding_scatter": [_sorted_scatter(40, 3, 9), _sorted_scatter(7, 5, 12),
                           _sorted_scatter(30, 4, 6, "unsorted"),
                           _sorted_scatter(30, 4, 6, "padding")],
@@ -575,12 +589,15 @@ SAMPLES = {
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
 #: NumPy backend's conv kernel is for depthwise convolutions only, its embedding_scatter (Numba's
-#: too, inherited) for non-decreasing ids without padding, its max and min for the last axis
+#: too, inherited) for non-decreasing ids without padding, its max and min for the last axis,
+#: its vector norm for the 2-norm over trailing axes
 DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
             *((name, "embedding_scatter", case) for name in ("numpy", "numba")
               for case in (2, 3)),
             *((name, kind, case) for name in ("numpy", "numba") for kind in ("max", "min")
-              for case in (5, 6))}
+              for case in (5, 6)),
+            *((name, "linalg_vector_norm", case) for name in ("numpy", "numba")
+              for case in (4, 5))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 

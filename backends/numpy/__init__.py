@@ -21,7 +21,7 @@ class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
-    ``extrema.py``, Adam's update in ``optim.py``, the depthwise convolution of
+    ``extrema.py``, ``norms.py``, Adam's update in ``optim.py``, the depthwise convolution of
     ``convolution.py``, a recorded sort that keeps its permutation, ``sorting.py``, the
     recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in ``special.py``)
     registered in ``kernels``."""
@@ -46,6 +46,7 @@ class NumpyBackend(Backend):
         from .margin import KERNELS as MARGIN
         from .max_pooling import KERNELS as MAX_POOLING
         from .nll import KERNELS as NLL
+        from .norms import KERNELS as NORMS
         from .normal_cdf import KERNELS as NORMAL_CDF
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
@@ -63,7 +64,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, scan_kernels(np))
+                                   NLL, EXTREMA, NORMS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
