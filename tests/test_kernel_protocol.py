@@ -567,6 +567,21 @@ SAMPLES = {
                            _vector_norm((2, 3, 700), (1, 2), True),
                            _vector_norm((5, 8), None, False), _vector_norm((4, 3, 5), None, True),
                            _vector_norm((5, 8), (0,), False), _vector_norm((5, 8), (1,), False, 1)],
+    # rows long enough to be halved (odd lengths: a leftover column at some level), values
+    # near 1 (the products stay in range); a zero, inf and NaN; short rows and other axes
+    # NumPy's prod
+    "prod": [lambda rng, dt: ((rng.uniform(0.8, 1.25, (4, 37)).astype(dt),),
+                              {"axis": (1,), "keepdims": False}),
+             lambda rng, dt: ((rng.uniform(-1.2, 1.2, (2, 3, 64)).astype(dt),),
+                              {"axis": (2,), "keepdims": True}),
+             lambda rng, dt: ((np.where(np.arange(4 * 45).reshape(4, 45) % 41 == 3,
+                                        [[0.0], [np.inf], [np.nan], [1.0]],
+                                        rng.uniform(0.8, 1.25, (4, 45))).astype(dt),),
+                              {"axis": (1,), "keepdims": False}),
+             lambda rng, dt: ((rng.uniform(0.8, 1.25, (4, 9)).astype(dt),),
+                              {"axis": (1,), "keepdims": False}),
+             lambda rng, dt: ((rng.uniform(0.8, 1.25, (40, 5)).astype(dt),),
+                              {"axis": (0,), "keepdims": False})],
     "embedding_scatter": [_sorted_scatter(40, 3, 9), _sorted_scatter(7, 5, 12),
                           _sorted_scatter(30, 4, 6, "unsorted"),
                           _sorted_scatter(30, 4, 6, "padding")],
@@ -590,14 +605,15 @@ SAMPLES = {
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
 #: NumPy backend's conv kernel is for depthwise convolutions only, its embedding_scatter (Numba's
 #: too, inherited) for non-decreasing ids without padding, its max and min for the last axis,
-#: its vector norm for the 2-norm over trailing axes
+#: its vector norm for the 2-norm over trailing axes, its prod for rows of 32 or more
 DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
             *((name, "embedding_scatter", case) for name in ("numpy", "numba")
               for case in (2, 3)),
             *((name, kind, case) for name in ("numpy", "numba") for kind in ("max", "min")
               for case in (5, 6)),
             *((name, "linalg_vector_norm", case) for name in ("numpy", "numba")
-              for case in (4, 5))}
+              for case in (4, 5)),
+            *((name, "prod", case) for name in ("numpy", "numba") for case in (3, 4))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 

@@ -21,10 +21,10 @@ class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
-    ``extrema.py``, ``norms.py``, Adam's update in ``optim.py``, the depthwise convolution of
-    ``convolution.py``, a recorded sort that keeps its permutation, ``sorting.py``, the
-    recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in ``special.py``)
-    registered in ``kernels``."""
+    ``extrema.py``, ``norms.py``, ``products.py``, Adam's update in ``optim.py``, the depthwise
+    convolution of ``convolution.py``, a recorded sort that keeps its permutation,
+    ``sorting.py``, the recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in
+    ``special.py``) registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -52,6 +52,7 @@ class NumpyBackend(Backend):
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
         from .prefix_sums import KERNELS as PREFIX_SUMS
+        from .products import KERNELS as PRODUCTS
         from .scans import scan_kernels
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
@@ -64,7 +65,8 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, NORMS, scan_kernels(np))
+                                   NLL, EXTREMA, NORMS, PRODUCTS,
+                                   scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
