@@ -11,8 +11,9 @@ from xpgrad.primitive import PRIMITIVES
 
 
 def pool_data(shape, dtype, rng):
-    """Small integers (many ties), a NaN and a -inf."""
+    """Small integers (many ties, zeros of both signs), a NaN and a -inf."""
     x = rng.integers(-2, 3, size=shape).astype(dtype)
+    x[x == 0] *= rng.choice([-1, 1], size=int((x == 0).sum()))
     x.flat[3] = np.nan
     x.flat[-2] = -np.inf
     return x
@@ -34,7 +35,8 @@ def channels_last(a):
 def check_kernel_against_generic_rule(kernels, case, dtype, last):
     """A backend's ``max_pool`` and ``max_pool_positions`` kernels (``kernels``) against the
     generic rule on one geometry (``case``: x shape, kernel, stride, padding, dilation,
-    ceil mode): values and positions exactly, a C-contiguous result, and the gradient."""
+    ceil mode): values and positions exactly (and the ``value`` of a call no tape records,
+    where the kernel has one), a C-contiguous result, and the gradient."""
     rng = np.random.default_rng(0)
     x = pool_data(case[0], dtype, rng)
     params = pool_params(x, *case[1:])
@@ -49,6 +51,11 @@ def check_kernel_against_generic_rule(kernels, case, dtype, last):
     np.testing.assert_array_equal(got, want)
     assert got.dtype == want.dtype and got.flags.c_contiguous
     np.testing.assert_array_equal(pick, positions)
+    if kernel.value is not None:              # a call no tape records: the maxima alone
+        alone, _ = kernel.value(x, **params)
+        np.testing.assert_array_equal(alone, want)
+        np.testing.assert_array_equal(np.signbit(alone), np.signbit(want))
+        assert alone.dtype == want.dtype and alone.flags.c_contiguous
     no_backend = {k: v for k, v in params.items() if k != "backend"}
     at, _ = kernels["max_pool_positions"].forward(x, **no_backend)
     np.testing.assert_array_equal(at, positions)

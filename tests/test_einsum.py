@@ -135,3 +135,30 @@ def test_only_a_spec_that_sums_a_label_searches_an_order(spec, shapes, searched,
     got = xg.einsum(spec, *[xg.asarray(a) for a in arrays]).numpy()
     assert calls == [searched]
     np.testing.assert_array_equal(got, np.einsum(spec, *arrays, optimize=searched))
+
+
+def test_a_spec_seen_before_is_looked_up_and_bad_calls_still_fail(monkeypatch):
+    """A second call with the same subscripts and shapes takes the spec parsed the first time
+    (values equal NumPy's, the parse not run again, a repeated label's diagonal too); other
+    shapes are parsed afresh, so a mismatch still raises, and '...' calls that broadcast are
+    never stored."""
+    from xpgrad.ops import contraction
+
+    rng = np.random.default_rng(9)
+    a, b, m = rng.standard_normal(5), rng.standard_normal(7), rng.standard_normal((4, 4))
+    contraction._SPECS.clear()
+    for _ in range(2):
+        np.testing.assert_allclose(xg.einsum("i,j->ij", xg.asarray(a), xg.asarray(b)).numpy(),
+                                   np.outer(a, b))
+        np.testing.assert_allclose(xg.einsum("ii->", xg.asarray(m)).numpy(), np.trace(m))
+        parses = []
+        monkeypatch.setattr(contraction, "_explicit",
+                            lambda *args, real=contraction._explicit: parses.append(1)
+                            or real(*args))
+    xg.einsum("i,j->ij", xg.asarray(a), xg.asarray(b))
+    assert parses == []
+    with pytest.raises(ValueError, match="does not fit subscripts"):
+        xg.einsum("i,j->ij", xg.asarray(m), xg.asarray(b))
+    x = xg.asarray(rng.standard_normal((2, 1, 3)))
+    xg.einsum("...j,...j->...", x, xg.asarray(rng.standard_normal((4, 3))))
+    assert not any("..." in key[0] for key in contraction._SPECS)

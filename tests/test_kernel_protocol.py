@@ -101,6 +101,38 @@ def _multi_margin_cases(weighted):
             for p, m in ((1, 1.0), (2, 0.5), (1, -0.3))]
 
 
+def _multilabel_margin_cases():
+    """Scores (6, 9) with a row of huge ones; target lists of every length (none, all nine, a
+    duplicate, labels after the -1 ignored), int64 and int32."""
+    def make(rng, dt, reduction, labels):
+        x = _x(rng, dt, (6, 9))
+        x[2] += 1e4
+        y = rng.integers(0, 9, (6, 9)).astype(labels)
+        y[[0, 1, 2, 4, 5], [0, 3, 1, 8, 2]] = -1        # row 3 lists all nine
+        y[1, :2] = 5
+        return (x, y), {"reduction": reduction}
+    return [lambda rng, dt, r=r, lab=lab: make(rng, dt, r, lab)
+            for r in ("mean", "sum", "none") for lab in ("int64", "int32")]
+
+
+def _nll_cases(weighted):
+    """Log-probabilities (6, 9) with a row of huge ones; labels int64 and int32; for ``nll``
+    class weights and ``ignore_index`` (-100, or a class) on none, two or every row but one."""
+    def make(rng, dt, reduction, labels, ignored):
+        x = _x(rng, dt, (6, 9))
+        x[2] -= 1e4
+        y = rng.integers(0, 9, 6).astype(labels)
+        if not weighted:
+            return (x, y), {"reduction": reduction}
+        ignore_index = -100 if labels == "int64" else 4
+        y[:ignored] = ignore_index
+        return (x, y, rng.uniform(0.2, 2.0, 9).astype(dt)), {"reduction": reduction,
+                                                             "ignore_index": ignore_index}
+    return [lambda rng, dt, r=r, lab=lab, k=k: make(rng, dt, r, lab, k)
+            for r in ("mean", "sum", "none") for lab in ("int64", "int32")
+            for k in ((0, 2, 5) if weighted else (0,))]
+
+
 def _activation(param=None):
     def make(rng, dt):
         return (_x(rng, dt, (4, 9)),), ({} if param is None else dict(param))
@@ -284,6 +316,44 @@ def _segments(kind, shape, num):
     return make
 
 
+def _sorted_scatter(size, dim, n, declined=None):
+    """``embedding_scatter``'s rows and non-decreasing ids (an embedding bag's), some ids
+    repeated, some targets empty; ``declined``: ``"unsorted"`` ids or a ``"padding"`` id,
+    which the NumPy kernel leaves to the generic rule."""
+    def make(rng, dt):
+        ids = np.sort(rng.integers(1, n - 1, size))
+        if declined == "unsorted":
+            ids = ids[::-1].copy()
+        return (_x(rng, dt, (size, dim)),), dict(
+            ids=ids, n=n, padding_idx=int(ids[0]) if declined == "padding" else None,
+            backend=xg.get_backend("numpy"))
+    return make
+
+
+def _extremum(shape, axis, keepdims, fill=None):
+    """A max / min sample over ``axis``: distinct values (each row's extremum once), or
+    ``fill``: "ties" (small integers, a row's extremum held several times: the generic rule's
+    shared gradient) or "nan" (a NaN in one row); other axes the NumPy kernel declines."""
+    def make(rng, dt):
+        x = _x(rng, dt, shape)
+        if fill == "ties":
+            x = rng.integers(-2, 3, size=shape).astype(dt)
+        elif fill == "nan":
+            x.flat[5] = np.nan
+        return (x,), {"axis": axis, "keepdims": keepdims}
+    return make
+
+
+def _vector_norm(shape, axis, keepdims, ord=2):
+    """A ``linalg_vector_norm`` sample with a zero vector among the rows (its gradient is 0);
+    over leading axes or of another ``ord`` the NumPy kernel declines."""
+    def make(rng, dt):
+        x = _x(rng, dt, shape)
+        x[0] = 0.0
+        return (x,), {"axis": axis, "keepdims": keepdims, "ord": ord}
+    return make
+
+
 def _gamma_family(**params):
     """Samples of ``gammaln``, ``digamma`` and ``polygamma``: a wide uniform range; the roots of
     lgamma at 1 and 2, the edges of the series' regions and large and tiny values; negative
@@ -345,6 +415,9 @@ SAMPLES = {
     "smoothed_softmax_cross_entropy": _smoothed_ce_cases(),
     "multi_margin": _multi_margin_cases(False),
     "weighted_multi_margin": _multi_margin_cases(True),
+    "multilabel_margin": _multilabel_margin_cases(),
+    "nll": _nll_cases(True),
+    "nll_all_kept": _nll_cases(False),
     "ctc_loss": _ctc_cases(),
     "sigmoid_mse": _loss_cases("smse"),
     "sigmoid": _activation(),
@@ -495,6 +568,33 @@ SAMPLES = {
                           _adaptive_max_pool((2, 2, 9), (5,))],
     **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]
        for kind in ("segment_max", "segment_min", "segment_prod")},
+    **{kind: [_extremum((6, 9), (1,), False), _extremum((2, 3, 7), (2,), True),
+              _extremum((5, 8), (1,), False, "ties"), _extremum((4, 6), (1,), True, "nan"),
+              _extremum((9,), (0,), False), _extremum((5, 8), (0,), False),
+              _extremum((3, 4, 5), None, False)]
+       for kind in ("max", "min")},
+    "linalg_vector_norm": [_vector_norm((6, 9), (1,), False),
+                           _vector_norm((2, 3, 700), (1, 2), True),
+                           _vector_norm((5, 8), None, False), _vector_norm((4, 3, 5), None, True),
+                           _vector_norm((5, 8), (0,), False), _vector_norm((5, 8), (1,), False, 1)],
+    # rows long enough to be halved (odd lengths: a leftover column at some level), values
+    # near 1 (the products stay in range); a zero, inf and NaN; short rows and other axes
+    # NumPy's prod
+    "prod": [lambda rng, dt: ((rng.uniform(0.8, 1.25, (4, 37)).astype(dt),),
+                              {"axis": (1,), "keepdims": False}),
+             lambda rng, dt: ((rng.uniform(-1.2, 1.2, (2, 3, 64)).astype(dt),),
+                              {"axis": (2,), "keepdims": True}),
+             lambda rng, dt: ((np.where(np.arange(4 * 45).reshape(4, 45) % 41 == 3,
+                                        [[0.0], [np.inf], [np.nan], [1.0]],
+                                        rng.uniform(0.8, 1.25, (4, 45))).astype(dt),),
+                              {"axis": (1,), "keepdims": False}),
+             lambda rng, dt: ((rng.uniform(0.8, 1.25, (4, 9)).astype(dt),),
+                              {"axis": (1,), "keepdims": False}),
+             lambda rng, dt: ((rng.uniform(0.8, 1.25, (40, 5)).astype(dt),),
+                              {"axis": (0,), "keepdims": False})],
+    "embedding_scatter": [_sorted_scatter(40, 3, 9), _sorted_scatter(7, 5, 12),
+                          _sorted_scatter(30, 4, 6, "unsorted"),
+                          _sorted_scatter(30, 4, 6, "padding")],
     # running sums by blocks: at least 4096 entries and two blocks of 16 along the axis
     "cumulative_sum": [lambda rng, dt: ((_x(rng, dt, (64, 80), big=False),),
                                         {"axis": 1, "include_initial": False}),
@@ -513,8 +613,17 @@ SAMPLES = {
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
-#: NumPy backend's conv kernel is for depthwise convolutions only
-DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2)}
+#: NumPy backend's conv kernel is for depthwise convolutions only, its embedding_scatter (Numba's
+#: too, inherited) for non-decreasing ids without padding, its max and min for the last axis,
+#: its vector norm for the 2-norm over trailing axes, its prod for rows of 32 or more
+DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
+            *((name, "embedding_scatter", case) for name in ("numpy", "numba")
+              for case in (2, 3)),
+            *((name, kind, case) for name in ("numpy", "numba") for kind in ("max", "min")
+              for case in (5, 6)),
+            *((name, "linalg_vector_norm", case) for name in ("numpy", "numba")
+              for case in (4, 5)),
+            *((name, "prod", case) for name in ("numpy", "numba") for case in (3, 4))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 

@@ -53,6 +53,32 @@ def test_nan_reductions_differentiate_and_give_nan_entries_zero(name, data):
     assert np.all(g[np.isnan(a)] == 0) and np.all(np.isfinite(g))
 
 
+@pytest.mark.parametrize("name", ["nansum", "nanmax", "nanmin", "nanprod"])
+def test_nan_reductions_of_nan_free_data_equal_torch_and_a_trace_replays_nans(name, data):
+    """Eagerly, data without NaN takes the plain reduction (no where): values and gradients
+    equal PyTorch's (nan-free: torch.sum, amax, amin, prod); a trace made on NaN-free data
+    keeps the NaN-skipping composition, so its replay on data with NaN equals NumPy's and
+    gives the NaN entries no gradient."""
+    torch = pytest.importorskip("torch")
+    clean, with_nan = data
+    theirs = {"nansum": torch.nansum, "nanmax": lambda t, dim: torch.amax(t, dim),
+              "nanmin": lambda t, dim: torch.amin(t, dim), "nanprod": torch.prod}[name]
+    fn = getattr(xg, name)
+    t = torch.tensor(clean, requires_grad=True)
+    theirs(t, 1).sum().backward()
+    value, grad = xg.value_and_grad(lambda a: xg.sum(fn(a, axis=1)))(xg.asarray(clean))
+    np.testing.assert_allclose(value.numpy(), theirs(t, 1).sum().item(), rtol=1e-12)
+    np.testing.assert_allclose(grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+    step = xg.function(xg.value_and_grad(lambda a: xg.sum(fn(a, axis=1))))
+    step(xg.asarray(clean[:4, :5]))                       # traced on NaN-free data
+    value, grad = step(xg.asarray(with_nan))
+    np.testing.assert_allclose(value.numpy(), getattr(np, name)(with_nan, axis=1).sum(),
+                               rtol=1e-12)
+    assert np.all(grad.numpy()[np.isnan(with_nan)] == 0)
+    assert np.all(np.isfinite(grad.numpy()))
+
+
 def test_nansum_and_nanmean_gradients_equal_pytorch(data):
     torch = pytest.importorskip("torch")
     _, a = data

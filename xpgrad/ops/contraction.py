@@ -119,6 +119,27 @@ def _broadcast_size(sizes):
     return other.pop() if other else 1
 
 
+#: ``_explicit``'s spec by (subscripts, operand shapes) where it left the operands as they
+#: were (no ``...`` to broadcast): its parse and checks cost ~6 us a call
+_SPECS: dict = {}
+
+
+def _explicit_cached(subscripts, operands):
+    """``_explicit``, its spec looked up for subscripts and shapes seen before."""
+    if subscripts.__class__ is not str:
+        return _explicit(subscripts, operands)
+    key = (subscripts, *(a.shape for a in operands))
+    spec = _SPECS.get(key)
+    if spec is not None:
+        return spec, operands
+    spec, new = _explicit(subscripts, operands)
+    if all(a is b for a, b in zip(new, operands)):
+        if len(_SPECS) >= 1024:
+            _SPECS.clear()
+        _SPECS[key] = spec
+    return spec, new
+
+
 def _explicit(subscripts, operands):
     """``(spec, operands)`` with ``...`` replaced by letters, operands broadcast to match."""
     from .shape import broadcast_to, reshape
@@ -205,7 +226,7 @@ def einsum(subscripts, /, *operands):
     if not operands:
         raise ValueError("einsum needs at least one operand")
     operands = [as_tensor(a) for a in operands]
-    spec, operands = _explicit(subscripts, operands)
+    spec, operands = _explicit_cached(subscripts, operands)
     inputs, out = spec.split("->")
     pairs = [_without_repeated_labels(s, a) for s, a in zip(inputs.split(","), operands)]
     spec = ",".join(s for s, _ in pairs) + "->" + out
@@ -223,7 +244,8 @@ def _without_repeated_labels(labels, x):
         first = labels.index(label)
         second = labels.index(label, first + 1)
         rest = [k for k in range(len(labels)) if k not in (first, second)]
-        x = diagonal(permute_dims(x, tuple(rest + [first, second])))
+        order = tuple(rest + [first, second])
+        x = diagonal(x if order == tuple(range(len(order))) else permute_dims(x, order))
         labels = "".join(labels[k] for k in rest) + label
     return labels, x
 

@@ -61,7 +61,9 @@ def _beside_inexact_scalar(xp, x, y):
     """
     scalar, array = (x, y) if x.__class__ in _INEXACT_SCALARS else (y, x)
     dt = getattr(array, "dtype", None)
-    if dt is None or xp.isdtype(dt, ("real floating", "complex floating")):
+    kind = getattr(dt, "kind", None)        # NumPy's and xpgrad's dtypes: no isdtype (~2 us)
+    if dt is None or kind == "f" or kind == "c" or (
+            kind is None and xp.isdtype(dt, ("real floating", "complex floating"))):
         return x, y
     array = xp.astype(array, xp.complex64 if scalar.__class__ is complex else xp.float32)
     return (scalar, array) if scalar is x else (array, scalar)

@@ -65,9 +65,9 @@ def _positions(indices, dims, batch, what, into):
             bad = be.to_numpy(raw).reshape(-1, k)
             row = next(r for r in bad.tolist() if any(not 0 <= c < n for c, n in zip(r, dims)))
             raise IndexError(f"{what}: indices entry {row} does not index into {into}")
-    flat = xp.zeros(lead, dtype=xp.int64)
-    stride = 1
-    for j in range(k - 1, -1, -1):
+    flat = raw[..., k - 1] if k else xp.zeros(lead, dtype=xp.int64)
+    stride = dims[k - 1] if k else 1
+    for j in range(k - 2, -1, -1):
         flat = flat + raw[..., j] * stride
         stride *= dims[j]
     if batch:

@@ -1,7 +1,7 @@
-"""Two more of PyTorch's margin losses, composed of primitives (their gradients are those of
-the parts): ``multilabel_margin`` (``F.multilabel_margin_loss``) and
-``triplet_margin_with_distance`` (``F.triplet_margin_with_distance_loss``);
-``xpgrad.losses`` re-exports them.
+"""Two more of PyTorch's margin losses: ``multilabel_margin`` (``F.multilabel_margin_loss``, a
+primitive of its own, ``multilabel_margin.py``, fused on the NumPy backend) and
+``triplet_margin_with_distance`` (``F.triplet_margin_with_distance_loss``, composed of
+primitives: its gradients are those of the parts); ``xpgrad.losses`` re-exports them.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[0.1, 0.2, 0.4, 0.8]], dtype=xg.float64)
@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from .._args import flag
 from ..optim._checks import hyperparameter
+from ..primitive import apply
 from ..tensor import Tensor
-from . import reductions
-from .casting import astype
-from .elementwise import logical_and, logical_not, minimum
-from .indexing import one_hot, take_along_axis
+from .elementwise import minimum
 from .likelihood_losses import reduce_loss
 from .loss_checks import _check_reduction, _float_input, as_tensor_or_refuse
 from .margin_losses import _hinge
-from .selection import where
-from .shape import expand_dims, reshape
+from .multilabel_margin import multilabel_margin as _multilabel_margin
+from .shape import reshape
 
 
 def _multilabel_targets(y, x, owner):
@@ -63,40 +61,11 @@ def multilabel_margin(x, y, *, reduction="mean"):
         raise ValueError(f"{owner}: x must have shape (N, C) or (C,) with C >= 1, got "
                          f"{x.shape}")
     y = _multilabel_targets(y, x, owner)
-    n_classes = x.shape[-1]
-    x2, y2 = (x, y) if x.ndim == 2 else (reshape(x, (1, n_classes)), reshape(y, (1, n_classes)))
-    # a row's list: the entries before its first -1
-    listed = reductions.cumulative_sum(astype(y2 == -1, "int32"), axis=-1) == 0
-    longest = _longest_list(listed)
-    if longest < n_classes:             # the (N, K, C) terms below: K up to the longest list
-        listed, y2 = listed[:, :longest], y2[:, :longest]
-    labels = where(listed, y2, 0)
-    is_target = reductions.max(one_hot(labels, n_classes, dtype=x.dtype)
-                               * astype(expand_dims(listed, axis=-1), x.dtype), axis=1) > 0
-    scores = take_along_axis(x2, labels, axis=-1)                       # (N, K)
-    z = 1.0 - expand_dims(scores, axis=-1) + expand_dims(x2, axis=1)    # (N, K, C)
-    counted = logical_and(expand_dims(listed, axis=-1),
-                          expand_dims(logical_not(is_target), axis=1))
-    per = reductions.sum(where(logical_and(counted, z > 0), z, 0.0), axis=(1, 2)) / n_classes
+    x2, y2 = (x, y) if x.ndim == 2 else (reshape(x, (1, x.shape[0])), reshape(y, (1, x.shape[0])))
+    per_or_total = apply(_multilabel_margin, x2, y2, reduction=reduction)
     if x.ndim == 1 and reduction == "none":
-        per = reshape(per, ())
-    return reduce_loss(per, reduction)
-
-
-def _longest_list(listed):
-    """The most classes a row lists (at least 1): no row lists anything past it, so the terms
-    of the positions past it are zeros (float32, 256 rows of 32 classes listing up to 7:
-    forward 0.96 ms over every position, 0.38 up to the longest list). Under
-    ``xg.function``'s trace every position (a count read there would hold the program to it,
-    any other running eagerly)."""
-    from ..jit.capture import THREAD
-
-    width = listed.shape[-1]
-    if THREAD.tracer is not None or listed.size == 0:
-        return width
-    be = listed._backend
-    counts = be.xp.sum(be.xp.astype(listed._data, be.xp.int32), axis=-1)
-    return max(1, be.index_range(counts)[1])
+        return reshape(per_or_total, ())
+    return per_or_total
 
 
 def _distance(distance_function, a, b, owner):

@@ -39,12 +39,22 @@ def _prepared(name, a, axis, keepdims, dtype, unexpected):
     return xg, a, norm_axes(axis, a.ndim), flag(keepdims, "keepdims", name)
 
 
+def _holds_no_nan(nan):
+    """Whether the mask ``nan`` (of ``isnan``), a host array read eagerly, is all False; False
+    under a trace (``xg.function``) or on a device, where the composition runs for any
+    values. The plain reduction then equals the NaN-skipping one, gradient included."""
+    raw = nan._data
+    return raw.__class__ is np.ndarray and not raw.any()
+
+
 def _nan_reduction(name, reduction, fill, empty_is_nan):
     def fn(a, /, axis=None, dtype=None, *, keepdims=False, **unexpected):
         xg, a, axes, keepdims = _prepared(name, a, axis, keepdims, dtype, unexpected)
         if not a.dtype.is_inexact:          # integers hold no NaN
             return getattr(xg, reduction)(a, axis=axes, keepdims=keepdims)
         nan = xg.isnan(a)
+        if _holds_no_nan(nan):              # eagerly, no NaN: the plain reduction, no where
+            return getattr(xg, reduction)(a, axis=axes, keepdims=keepdims)
         result = getattr(xg, reduction)(xg.where(nan, fill, a), axis=axes, keepdims=keepdims)
         if empty_is_nan:                    # an all-NaN slice is NaN, as NumPy's (it warns)
             result = xg.where(xg.all(nan, axis=axes, keepdims=keepdims), float("nan"), result)
