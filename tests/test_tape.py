@@ -379,7 +379,7 @@ def test_non_persistent_tape_frees_saved_arrays():
     assert all(r() is None for r in tensors)
     assert all(r() is not None for r in arrays[:-1])
     assert arrays[-1]() is None
-    saved = [weakref.ref(node[7]) for node in tape._nodes if isinstance(node[7], np.ndarray)]
+    saved = [weakref.ref(node[6]) for node in tape._nodes if isinstance(node[6], np.ndarray)]
     assert saved                                    # residuals saved by backend kernels
     arrays += saved
     g = tape.gradient(y, x)

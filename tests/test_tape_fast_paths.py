@@ -5,6 +5,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.primitive import Each, Primitive, apply
+from xpgrad.tape_recording import NODE_HEAD, node_inputs, node_keys
 from xpgrad.tensor_methods import _DIRECT
 
 torch = pytest.importorskip("torch")
@@ -176,9 +177,10 @@ def _recorded(program, x):
 
     def number(k):
         return numbers.setdefault(k, len(numbers) + 1) if k else 0
-    return [(node[:3] + (number(node[3]), tuple(number(k) for k in node[4]))
-             + ([None if r is None else np.asarray(r).tolist() for r in node[5]],
-                None if node[6] is None else node[6].tolist(), node[7] is None) + node[8:])
+    return [(node[:3] + (number(node[3]), tuple(number(k) for k in node_keys(node)))
+             + ([None if r is None else np.asarray(r).tolist() for r in node_inputs(node)],
+                None if node[5] is None else node[5].tolist(), node[6] is None)
+             + node[7:NODE_HEAD])
             for node in tape._nodes]
 
 

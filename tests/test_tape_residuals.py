@@ -97,6 +97,42 @@ def test_nodes_hold_no_gc_tracked_objects():
     assert tape.gradient(loss, x).shape == (4,)
 
 
+def test_one_young_collection_untracks_a_chains_nodes():
+    """Each node of an elementwise chain (one or two inputs: a Tensor, or a Tensor and a
+    scalar or another Tensor) is untracked by the first young collection it meets, so none
+    reaches the older generations, whose growth sets off full collections of the whole heap. With its
+    keys and inputs in tuples of their own a node outlived that collection (the collector
+    moves a young tuple held only by a young node after the node, so it met them tracked)."""
+    x = xg.asarray(np.linspace(0.0, 1.0, 4))
+    v = xg.asarray(np.full(4, 0.5))
+    gc.collect()
+    gc.disable()
+    try:
+        with xg.GradientTape() as tape:
+            tape.watch([x, v])
+            y = x
+            for _ in range(100):
+                y = xg.tanh(xg.sin(y) * 1.5 + 0.1) * v
+            loss = xg.sum(y)
+            gc.collect(0)
+        # (the sum's node, last, holds its keywords as pairs in a tuple: a nested young tuple)
+        tracked = [i for i, node in enumerate(tape._nodes[:-1]) if gc.is_tracked(node)]
+    finally:
+        gc.enable()
+    assert len(tape._nodes) == 501 and tracked == []
+    gx, gv = tape.gradient(loss, [x, v])
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    tv = torch.tensor(v.numpy(), requires_grad=True)
+    z = tx
+    for _ in range(100):
+        z = torch.tanh(torch.sin(z) * 1.5 + 0.1) * tv
+    hx, hv = torch.autograd.grad(z.sum(), [tx, tv])
+    np.testing.assert_allclose(loss.numpy(), z.sum().item(), rtol=1e-12)
+    np.testing.assert_allclose(gx.numpy(), hx.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(gv.numpy(), hv.numpy(), rtol=1e-10)
+
+
 def test_a_tape_makes_no_reference_cycles():
     """Everything a tape and its tensors hold is freed by reference counting alone."""
     gc.disable()

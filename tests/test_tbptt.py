@@ -8,6 +8,7 @@ import pytest
 import xpgrad as xg
 from xpgrad import nn
 from xpgrad.nn.tbptt import tbptt_train, windows
+from xpgrad.tape_recording import node_inputs
 
 from conftest import load_example as load
 
@@ -147,7 +148,7 @@ def _tape_stats(monkeypatch):
         seen, total = set(), 0
         made = []      # arrays this tape's steps computed (the inputs include the weights)
         for node in self._nodes:       # tape._record's layout: residuals, output, kernel's
-            res, ans, saved = node[5], node[6], node[7]
+            res, ans, saved = node_inputs(node), node[5], node[6]
             made.extend(arrays([ans, saved]))
             for arr in arrays([res, ans, saved]):
                 if id(arr) not in seen:

@@ -38,6 +38,7 @@ from .deferred import DEFER, FOLDABLE
 from .kernels import LEAN_IN_PLACE
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX, LEAN_ELEMENTWISE
 from .residuals import _stand_ins, _tensors
+from .tape_recording import NODE_HEAD as _HEAD
 from .tensor import _keyed
 
 
@@ -73,7 +74,16 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             g = _outputs_gradients(node[3], take, grads, skeys, owned)
             if g is None:
                 continue
-        prim, kern, plain, okey, ks, res, ans, saved, be, params, fits, variables = node
+        # the inputs' keys and arrays follow the node's first _HEAD fields (tape_recording)
+        n_in = node[4]
+        if n_in == 1:
+            prim, kern, plain, okey, _, ans, saved, be, params, fits, variables, k0, r0 = node
+            k1 = r1 = None
+        elif n_in == 2:
+            prim, kern, plain, okey, _, ans, saved, be, params, fits, variables, k0, k1, r0, \
+                r1 = node
+        else:
+            prim, kern, plain, okey, _, ans, saved, be, params, fits, variables = node[:_HEAD]
         if owned:
             owned.discard(okey)        # the rules below may return g itself, or views of it
         if okey in skeys:               # a source's own gradient stays for the caller
@@ -82,13 +92,15 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             # a lean node (GradientTape._record): one or two inputs, the one at i wanting a
             # gradient, its rule (or the kernel) called plainly on the home backend; the
             # gradient is added as the general path adds it (which takes the rarer cases)
-            i = 0 if ks[0] else 1
-            k = ks[i]
+            if k0:
+                i, k, x = 0, k0, r0
+            else:
+                i, k, x = 1, k1, r1
             xp = home_xp
             if kern is None:
                 rule = prims[prim].vjps[i]
-                gi = None if rule is None else rule(xp, g, ans, res[0]) if len(res) == 1 \
-                    else rule(xp, g, ans, res[0], res[1])
+                gi = None if rule is None else rule(xp, g, ans, r0) if n_in == 1 \
+                    else rule(xp, g, ans, r0, r1)
             else:
                 kern = kernels[kern]
                 vjp = kern.vjp
@@ -98,14 +110,14 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 elif plain is LEAN_IN_PLACE and okey not in skeys and refcount(g) <= _SOLE and \
                         getattr(g, "base", 0) is None:
                     vjp = kern.vjp_in_place
-                gs = vjp(g, saved, res[0]) if len(res) == 1 else vjp(g, saved, res[0], res[1])
+                gs = vjp(g, saved, r0) if n_in == 1 else vjp(g, saved, r0, r1)
                 gi = gs[i]
                 if gi is NotImplemented:  # the kernel leaves this input to the generic rule
-                    gi = _fill_in(prims[prim], gs, ks, xp, g, ans, res, _NO_PARAMS)[i]
-            g = None                    # grads now holds each gradient alone (see vjp_in_place)
+                    gi = _fill_in(prims[prim], gs, node[_HEAD:_HEAD + n_in], xp, g, ans,
+                                  node[_HEAD + n_in:], _NO_PARAMS)[i]
+            g = r0 = r1 = None          # grads now holds each gradient alone (see vjp_in_place)
             if gi is None:
                 continue
-            x = res[i]
             prev = get(k)
             if gi.__class__ is not Scatter and (prev is None or prev.__class__ is not Scatter):
                 # an elementwise rule's gradient has x's shape and dtype (Primitive.elementwise)
@@ -126,6 +138,7 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             gs, ks, inputs, prev = (gi,), (k,), (x,), None   # a Scatter: the loop below
         else:
             prim = prims[prim]
+            ks, res = node[_HEAD:_HEAD + n_in], node[_HEAD + n_in:]
             params = dict(params) if params else _NO_PARAMS
             if be is None:
                 be = home

@@ -5,15 +5,23 @@ tensor (``_record`` and the appliers' fast forms ``_record_one`` and ``_record_t
 The lean path: a tape knows tensors by their key (``Tensor._key``: 0 until a tape watches or
 records the tensor, then unique in the process, ``next_key``), never by holding them. A node is
 one flat tuple of the primitive, the keys of its inputs and output, and the residuals its rule
-declares (``Primitive.saves``: the raw inputs and/or output the vjp reads), so
+declares (``Primitive.saves``: the raw inputs and/or output the vjp reads): ``NODE_HEAD`` fields
+(primitive, kernel, lean, output key, the number of inputs ``n``, output, saved, backend,
+keywords, stand-ins, Variables), then the ``n`` input keys, then the ``n`` raw inputs
+(``node_keys`` and ``node_inputs`` slice them out), so
 
 - a value no later rule reads is freed as soon as the user drops it (an MLP's pre-activation,
   once ReLU has run), and a non-persistent tape frees each residual when the backward walk has
   popped the last node that holds it;
 - nodes make no reference cycles and hold no GC-tracked objects (the primitive and kernel by
   index, the backend only where it is not the tape's first, keys as ints, residuals as raw
-  arrays), so Python's cyclic GC untracks each node within its first young collections: a long
-  tape does not make the collector's full walks longer or more frequent.
+  arrays), so Python's cyclic GC untracks each node at its first young collection: a long
+  tape does not make the collector's full walks longer or more frequent. The keys and inputs
+  are inline, not tuples of their own: the collector orders a young tuple held only by a young
+  node after that node, so the node met its keys' tuple still tracked, outlived the collection
+  and reached the older generations (about one node in ten the oldest), whose growth set off
+  full collections of the whole heap (a 10,000-op chain: 1.1 us an op more than a 1,000-op one
+  with PyTorch and JAX imported).
 
 Tracing primitive calls for replay belongs in ``primitive.apply`` around the kernel/forward call,
 or in ``_record`` for the taped ones (issue 18).
@@ -36,6 +44,27 @@ from .tensor import Tensor
 
 #: a fresh tensor key; keys are never reused, so a key a tape saw always means one value
 next_key = itertools.count(1).__next__
+
+#: the fields of a node before its input keys (field 4 is their number)
+NODE_HEAD = 11
+
+
+def node_keys(node) -> tuple:
+    """The keys of a node's inputs (0 where no gradient is wanted).
+
+    >>> node_keys((0, None, True, 9, 2, None, None, None, None, None, None, 7, 0, "a", 1.5))
+    (7, 0)
+    """
+    return node[NODE_HEAD:NODE_HEAD + node[4]]
+
+
+def node_inputs(node) -> tuple:
+    """The raw inputs a node keeps (None where the rule reads only a stand-in).
+
+    >>> node_inputs((0, None, True, 9, 2, None, None, None, None, None, None, 7, 0, "a", 1.5))
+    ('a', 1.5)
+    """
+    return node[NODE_HEAD + node[4]:]
 
 
 class TapeRecording:
@@ -107,9 +136,10 @@ class TapeRecording:
             lean = True
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
-        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
-                            res, out._data if keep_out else None, saved, be,
-                            tuple(params.items()) if params else None, fits, variables))
+        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
+                            len(ks), out._data if keep_out else None, saved, be,
+                            tuple(params.items()) if params else None, fits, variables, *ks,
+                            *res))
 
     def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
         """``_record`` for the appliers' hot path (``appliers.py``): one plain Tensor ``x``,
@@ -141,9 +171,14 @@ class TapeRecording:
             lean = True     # (see _record)
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
-        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
-                            (k,) if len(raws) == 1 else (k, 0), raws,
-                            out._data if keep_out else None, saved, None, None, fits, None))
+        if len(raws) == 1:
+            self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, 1,
+                                out._data if keep_out else None, saved, None, None, fits, None,
+                                k, raws[0]))
+        else:
+            self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, 2,
+                                out._data if keep_out else None, saved, None, None, fits, None,
+                                k, 0, raws[0], raws[1]))
 
     def _record_two(self, prim, a, b, raws, out, saved, kern):
         """``_record`` for a two-operand applier's other path (``appliers.py``): a plain Tensor
@@ -185,9 +220,9 @@ class TapeRecording:
             lean = True
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
-        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
-                            (ka, kb), raws, out._data if keep_out else None, saved, None, None,
-                            fits, variables))
+        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, 2,
+                            out._data if keep_out else None, saved, None, None, fits, variables,
+                            ka, kb, raws[0], raws[1]))
 
     def _record_outputs(self, prim, x, raw, outs, params, nested):
         """Append one node for ``outs``, the several outputs of ``prim(x)`` (``unstack``'s
@@ -208,9 +243,9 @@ class TapeRecording:
         be = x._backend
         if self._home is None:
             self._home = be
-        self._nodes.append((prim.index, None, False, tuple(okeys), tuple(ks), (None,), None,
-                            None, None if be is self._home else be, tuple(params.items()),
-                            (_stand_in(raw),), variables))
+        self._nodes.append((prim.index, None, False, tuple(okeys), len(ks), None, None,
+                            None if be is self._home else be, tuple(params.items()),
+                            (_stand_in(raw),), variables, *ks, None))
 
     def _input_keys(self, args, nested):
         """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no

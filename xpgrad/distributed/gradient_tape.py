@@ -20,6 +20,7 @@ from .._args import flag
 from ..primitive import tape_state
 from ..gradient_call import check_sources
 from ..pytree import leaves_with_paths, rebuild
+from ..tape_recording import node_keys
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
@@ -255,7 +256,7 @@ def _overlap_hook(tape, sources, reduction):
     try:
         seen = set()
         for pos, node in enumerate(tape._nodes):
-            for k in node[4]:              # the node's input keys (0: not differentiated)
+            for k in node_keys(node):      # the node's input keys (0: not differentiated)
                 if k in position and k not in seen:
                     seen.add(k)
                     ready_at.setdefault(pos, []).append(position[k])

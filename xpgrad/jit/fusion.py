@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends.axis_sums import sum_rows
 from .fused_kernels import _compiled, fused_call, kernel_source
 from .fusion_costs import left_to_numpy
 from .fusion_runs import _Run, _op_of, _try_add, _try_reduction, op_name
@@ -122,8 +123,8 @@ def _size(shape):
 
 
 def row_sums(g):
-    """The bias gradient as the dense layer's kernel vjp computes it (``axis_sums.sum_rows``)."""
-    from ..backends.axis_sums import sum_rows
+    """The bias gradient as the dense layer's kernel vjp computes it (``axis_sums.sum_rows``,
+    imported with this module: an import statement per replay cost ~1 us of a 32x10 sum's 4)."""
     return sum_rows(g)
 
 
