@@ -7,7 +7,7 @@
 on [0, 3.95] (erf rounds to 1 in float32 from 3.92 on) to the relative error that reaches
 erf, ``(1 - erf**2) atanh(erf) / erf`` times G's own (tanh's slope flattens the error of a large
 argument away, so only |x| below 2 or so needs digits). ``Phi(-a) = t 2**(v Q(v)) exp(-a**2 /
-2)`` with ``t`` and ``v`` as the GELU kernel's (tools/fit_gelu_erfc32.py), but ``Q`` (degree 8)
+2)`` with ``t`` and ``v`` as the GELU kernel's (tools/fit_gelu_erfc32.py), but ``Q`` (degree 9)
 fitted to a uniform relative error up to a = 15: the kernels compute ``exp(-a**2 / 2)`` apart,
 without the rounding of ``a**2``, so the fit is the error left far out. Coefficients are fitted
 from the highest down, each rounded to float32 before the rest are refitted (Lawson's
@@ -22,7 +22,7 @@ from scipy.special import erf, erfcx
 
 X_MAX = 3.95
 ERF_DEGREE = 7
-TAIL_DEGREE = 8
+TAIL_DEGREE = 9
 
 
 def fit_rounded(powers, target, weight):

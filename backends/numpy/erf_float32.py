@@ -8,7 +8,7 @@ generic formulas (~100 passes in float64).
 flattening slope leaves G's error no weight where erf nears 1, so one polynomial covers the
 line: 18 passes. ``erfc`` and ``ndtr`` are ``Phi(-a)``, ``a = sqrt(2) |x|`` or ``|x|``, by the
 GELU kernel's form ``t 2**(v Q(v)) exp(-a**2 / 2)`` (``gelu.py``) with ``Q`` of degree 9 fitted
-to a uniform relative error (1e-7 up to a = 15), and ``exp(-a**2 / 2)`` split as
+to a uniform relative error (6.4e-8 up to a = 15), and ``exp(-a**2 / 2)`` split as
 ``exp(-k h**2) 2**(-k (z - h)(z + h) log2 e)``, ``h`` = ``z`` rounded down to 1/16 so that
 ``h**2`` is exact: the rounding of ``z**2`` (``x**2`` ulps far out) does not reach the result.
 The other side is ``1 - Phi(-a)`` (``2 - erfc(|x|)``), selected by the sign bit of ``x``.
