@@ -1,5 +1,5 @@
-"""Fit the polynomials of the NumPy backend's float32 erf, erfc and ndtr kernels
-(backends/numpy/erf_float32.py, ``_ERF_TANH`` and ``_TAIL``).
+"""Fit the polynomials of the NumPy backend's float32 erf, erfc, ndtr and erfinv kernels
+(backends/numpy/erf_float32.py, ``_ERF_TANH``, ``_TAIL``, ``_ERFINV_NEAR``, ``_ERFINV_FAR``).
 
     python tools/fit_erf32.py
 
@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 from fit_gelu_erfc32 import A_MAX, C, lawson
-from scipy.special import erf, erfcx
+from scipy.special import erf, erfcx, erfinv
 
 X_MAX = 3.95
 ERF_DEGREE = 7
 TAIL_DEGREE = 9
+ERFINV_DEGREE = 8
+ERFINV_SPLIT = -5.0
 
 
 def fit_rounded(powers, target, weight):
@@ -56,7 +58,30 @@ def fit_tail():
     return q, error * np.log(2.0)
 
 
+def fit_erfinv():
+    """``erfinv(y) = y P(log((1 - y)(1 + y)) + 2.5)`` where the log is above -5 (|y| < 0.9966),
+    ``y R(sqrt(-log((1 - y)(1 + y))) - 3)`` beyond, out to float32's largest y below 1 (the
+    two regions of Giles' single-precision erfinv, refitted): ``(P, R, largest relative
+    error)``."""
+    top = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
+    y = np.concatenate([np.geomspace(1e-8, 0.5, 4000), np.linspace(0.5, 0.999, 20000),
+                        1.0 - np.geomspace(1e-3, 1.0 - top, 20000)])
+    log_p = np.log((1.0 - y) * (1.0 + y))
+    target = erfinv(y) / y
+    near = log_p > ERFINV_SPLIT
+    p, near_error = fit_rounded((log_p[near] + 2.5)[:, None] ** np.arange(ERFINV_DEGREE + 1),
+                                target[near], 1.0 / target[near])
+    r, far_error = fit_rounded((np.sqrt(-log_p[~near]) - 3.0)[:, None]
+                               ** np.arange(ERFINV_DEGREE + 1), target[~near],
+                               1.0 / target[~near])
+    return p, r, max(near_error, far_error)
+
+
 def main():
+    p, r, error = fit_erfinv()
+    print("P =", p)
+    print("R =", r)
+    print(f"largest relative error of erfinv {error:.2g}")
     g, error = fit_erf()
     print("G =", g)
     print(f"largest relative error it leaves in erf {error:.2g}")

@@ -132,6 +132,14 @@ _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _FLOAT32 = np.dtype(np.float32)
 
 
+def _output_kept(forward):
+    """``forward`` whose result is also its saved value (a vjp from the output)."""
+    def kept(x):
+        res = forward(x)
+        return None if res is None else (res[0], res[0])
+    return kept
+
+
 def _float32_first(fast, forward):
     """A forward: float32 arrays by ``fast`` (``erf_float32.py``, with or without SciPy),
     others by ``forward``."""
@@ -146,8 +154,9 @@ def kernels():
     """The kernels that exist only through SciPy: ``erfinv`` and ``ndtri`` (their generic
     forwards are Newton/Halley steps, hundreds of array passes), ``erf``, ``erfc`` and ``ndtr``
     in float64 (series and ``erfc``'s fit, ~100 passes: 1.3 ms for 65536 numbers against
-    SciPy's 0.8; their float32 forwards and both dtypes' derivatives, SciPy or not, are
-    ``erf_float32.py``'s: 20 to 40 float32 passes, 0.1 ms); SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
+    SciPy's 0.8; their float32 forwards, ``erfinv``'s too, and the four's derivatives in both
+    dtypes, SciPy or not, are ``erf_float32.py``'s: 20 to 40 float32 passes, 0.1 ms); SciPy's
+    agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
     where SciPy's lose digits, take the formulas); ``i0``, ``i0e``, ``i1``, ``i1e`` (SciPy's
     Chebyshev fits, one pass, against the generic series' 90); ``gamma`` (exact at small
     integers, where the generic ``exp(gammaln)`` is an ulp or two off); ``betainc``, ``betaincc``, ``stdtr``
@@ -157,7 +166,9 @@ def kernels():
     kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
     from xpgrad.backend import Kernel
 
-    return {"special_erfinv": Kernel(_forward("erfinv"), _generic_vjp, saves=("output",)),
+    return {"special_erfinv": Kernel(_output_kept(_float32_first(erf_float32.erfinv,
+                                                                 _forward("erfinv"))),
+                                     erf_float32.erfinv_vjp, saves=("output",)),
             "special_erfc": Kernel(_float32_first(erf_float32.erfc, _forward(
                 "erfc", (lambda x: x > 5.0, _erfc_tail))), erf_float32.gaussian_vjp("erfc"),
                 saves=(0,)),
