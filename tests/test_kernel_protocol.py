@@ -393,6 +393,9 @@ SAMPLES = {
     "logaddexp": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _x(rng, dt, (4, 50))), {}),
                   lambda rng, dt: ((_x(rng, dt, (6, 1)), _x(rng, dt, (7,), big=False)), {}),
                   lambda rng, dt: ((_x(rng, dt, (3, 9)) * 100, _x(rng, dt, (3, 9))), {})],
+    # hypot: a same-shape pair with zeros and huge values (NumPy's own there), a broadcast pair
+    "hypot": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _x(rng, dt, (4, 50)) * 1e20), {}),
+              lambda rng, dt: ((_x(rng, dt, (6, 1)), _x(rng, dt, (7,), big=False)), {})],
     # divisors of both signs away from 0 (a zero divisor warns in the generic rule)
     "remainder": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _divisors(rng, dt, (4, 50))), {}),
                   lambda rng, dt: ((_x(rng, dt, (6, 1)) * 1e3, _divisors(rng, dt, (7,))), {})],
