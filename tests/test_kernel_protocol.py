@@ -357,6 +357,8 @@ SAMPLES = {
             lambda rng, dt: ((_x(rng, dt, (2, 3, 4)),), {"axis": (0, 2), "keepdims": True}),
             lambda rng, dt: ((_x(rng, dt, (30, 10)),), {"axis": None, "keepdims": False})],
     "silu": _activation(),
+    "sign": _activation() + [lambda rng, dt: ((np.array([0.0, -0.0, 1e-45, -5e-324, np.inf,
+                                                         -np.inf, np.nan, 3e38], dt),), {})],
     "gelu": _activation({"approximate": "none"}) + _activation({"approximate": "tanh"}),
     "elu": (_activation(dict(alpha=1.0, scale=1.0, input_scale=1.0))
             + _activation(dict(alpha=2.5, scale=1.0, input_scale=0.4))),
