@@ -430,6 +430,8 @@ SAMPLES = {
             lambda rng, dt: ((_x(rng, dt, (2, 3, 4)),), {"axis": (0, 2), "keepdims": True}),
             lambda rng, dt: ((_x(rng, dt, (30, 10)),), {"axis": None, "keepdims": False})],
     "silu": _activation(),
+    "sign": _activation() + [lambda rng, dt: ((np.array([0.0, -0.0, 1e-45, -5e-324, np.inf,
+                                                         -np.inf, np.nan, 3e38], dt),), {})],
     "gelu": _activation({"approximate": "none"}) + _activation({"approximate": "tanh"}),
     "elu": (_activation(dict(alpha=1.0, scale=1.0, input_scale=1.0))
             + _activation(dict(alpha=2.5, scale=1.0, input_scale=0.4))),
@@ -466,6 +468,9 @@ SAMPLES = {
     "logaddexp": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _x(rng, dt, (4, 50))), {}),
                   lambda rng, dt: ((_x(rng, dt, (6, 1)), _x(rng, dt, (7,), big=False)), {}),
                   lambda rng, dt: ((_x(rng, dt, (3, 9)) * 100, _x(rng, dt, (3, 9))), {})],
+    # hypot: a same-shape pair with zeros and huge values (NumPy's own there), a broadcast pair
+    "hypot": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _x(rng, dt, (4, 50)) * 1e20), {}),
+              lambda rng, dt: ((_x(rng, dt, (6, 1)), _x(rng, dt, (7,), big=False)), {})],
     # divisors of both signs away from 0 (a zero divisor warns in the generic rule)
     "remainder": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _divisors(rng, dt, (4, 50))), {}),
                   lambda rng, dt: ((_x(rng, dt, (6, 1)) * 1e3, _divisors(rng, dt, (7,))), {})],

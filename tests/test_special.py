@@ -132,21 +132,27 @@ def test_polygamma_poles_as_scipy(n):
     np.testing.assert_array_equal(ours[:-1], sc.polygamma(n, POLES)[:-1])
 
 
+_OWN_FLOAT32_ULPS = {"erf": 3.0, "erfc": 9.0, "ndtr": 9.0, "erfinv": 4.0}
+
+
 @pytest.mark.parametrize("name", ["erf", "erfc", "ndtr", "log_ndtr", "erfinv", "gammaln",
                                   "digamma", "logit", "expit"])
 def test_float32_within_a_few_ulp(name):
     fn, ref, x, _ = GRIDS[name]
     with np.errstate(over="ignore"):                        # 1e300 is inf in float32
         x32 = x.astype(np.float32)
-    ours = fn(xg.asarray(x32)).numpy()
+    x32 = xg.asarray(x32)
+    ours = fn(x32).numpy()
     assert ours.dtype == np.float32
     with np.errstate(all="ignore"):
-        exact = ref(x32.astype(np.float64))
+        exact = ref(x32.numpy().astype(np.float64))
     f32 = np.finfo(np.float32)
     finite = (np.abs(exact) > f32.tiny) & (np.abs(exact) < f32.max)
     ulp = np.spacing(np.abs(exact[finite]).astype(np.float32)).astype(np.float64)
-    # 1 ulp: rounded from float64; expit is xg.nn.sigmoid's own float32 formula (2.3 ulp)
-    assert np.max(np.abs(ours[finite] - exact[finite]) / ulp) <= (3.0 if name == "expit" else 1.0)
+    # 1 ulp: rounded from float64; expit is xg.nn.sigmoid's own float32 formula (2.3 ulp), the
+    # NumPy backend's erf, erfc, ndtr and erfinv float32 polynomials (backends/numpy/erf_float32.py)
+    bound = _OWN_FLOAT32_ULPS.get(name, 1.0) if x32.backend.name == "numpy" else 1.0
+    assert np.max(np.abs(ours[finite] - exact[finite]) / ulp) <= (3.0 if name == "expit" else bound)
 
 
 def test_integers_come_in_as_float32():

@@ -204,7 +204,32 @@ def _broadcast_view(g, shape, axis, keepdims):
     return view
 
 
+#: a float's sign scaled past 1 (its smallest subnormal included) by two products: 2**100
+#: twice for float32 (2**-149 and up), 2**600 for float64 (2**-1074)
+_SIGN_SCALES = {np.dtype(np.float32): 2.0 ** 100, np.dtype(np.float64): 2.0 ** 600}
+
+
+def _sign_forward(x):
+    """``np.sign`` of a float array (a scalar loop: 22 us for 256x256 float32) as ``x`` scaled
+    past 1 and clipped to +-1 (+-inf too; NaN stays), plus 0.0 so that -0.0 gives 0.0 as NumPy's:
+    four vectorized passes, the same values."""
+    scale = _SIGN_SCALES.get(getattr(x, "dtype", None))
+    if scale is None or not x.ndim:
+        return None
+    with np.errstate(over="ignore"):           # +-inf past the range: clipped below
+        out = np.multiply(x, scale)
+        out *= scale
+    clip(out, -1.0, 1.0, out=out)
+    out += 0.0
+    return out, None
+
+
+def _sign_vjp(g, saved, x):
+    return (np.zeros_like(g),)
+
+
 KERNELS: dict = {
+    "sign": Kernel(_sign_forward, _sign_vjp, saves=()),
     "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1), needs=True,
                      traced_generic=(0, 1), defers=(1,)),
     # eager only: a trace records the generic product and its rules, which its rewrites read
