@@ -205,7 +205,7 @@ def rows() -> list:
     nan, inf = float("nan"), float("inf")
     return [
         # -- the tensor API (creation, shapes, ops) ---------------------------------------------
-        R("tensor", "asarray-str", lambda: xg.asarray("abc"), T, ("dtype", "<U3")),
+        R("tensor", "asarray-str", lambda: xg.asarray("abc"), T, ("obj", "str", "'abc'")),
         R("tensor", "asarray-ragged", lambda: xg.asarray([[1.0], [2.0, 3.0]]), V,
           ("inhomogeneous",)),
         R("tensor", "asarray-bad-dtype", lambda: xg.asarray([1.0], dtype="float33"), (T, V),

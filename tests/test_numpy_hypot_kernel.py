@@ -89,5 +89,5 @@ def test_declines_what_it_does_not_cover():
     assert forward(np.float32(3.0), np.float32(4.0)) is None                 # 0-d pair
     out, _ = forward(x32, x32[::-1].copy())
     assert out.tolist() == [5.0, 5.0]
-    with pytest.raises(TypeError, match="no dtype for numpy <U1"):
+    with pytest.raises(TypeError, match=r"hypot: argument 2 is a str"):
         xg.hypot(xg.asarray(x32), "a")

@@ -173,7 +173,7 @@ def test_assign_copies_the_value_so_later_writes_to_it_do_not_reach_the_variable
      "would drop part of a complex floating value"),
     (lambda w: w.__isub__(xg.ones(SHAPE, dtype=xg.complex128)), TypeError,
      "would change float64 to complex128"),
-    (lambda w: w.data.add_("a"), TypeError, "xpgrad has no dtype for numpy <U1"),
+    (lambda w: w.data.add_("a"), TypeError, r"argument 2 is a str \('a'\)"),
 ])
 def test_bad_values_keep_the_general_paths_errors(call, error, message):
     w = xg.Variable(np.zeros(SHAPE), name="w")

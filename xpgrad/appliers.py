@@ -187,7 +187,7 @@ def apply_general(prim, args, params) -> Tensor:
     elif n == 1 and args[0].__class__ is Tensor:    # one plain Tensor with keywords (a sum)
         be, raws = args[0]._backend, (args[0]._data,)
     else:
-        be, raws = _raw_inputs(args)
+        be, raws = _raw_inputs(args, prim.name)
 
     kern = be.kernels.get(prim.name) if be.kernels else None
     saved = None
@@ -251,9 +251,10 @@ def _scalar_array(be, raw, value):
     return value
 
 
-def _raw_inputs(args):
-    """``(backend, raw inputs)`` of ``apply``'s ``args``: Tensors' arrays, Python scalars as
-    they are, other array-likes converted on the Tensors' backend (the current one if none)."""
+def _raw_inputs(args, name):
+    """``(backend, raw inputs)`` of ``apply``'s ``args`` to primitive ``name``: Tensors' arrays,
+    Python scalars as they are, other array-likes converted on the Tensors' backend (the current
+    one if none); a conversion's error names the primitive and the argument's position."""
     be = None
     raws = list(args)
     convert = False
@@ -271,15 +272,16 @@ def _raw_inputs(args):
         i += 1
     if be is None:
         be = current_backend()
-        from .creation import asarray
+        from .conversion import named_asarray
 
-        raws = [asarray(a, backend=be)._data for a in raws]
+        raws = [named_asarray(a, f"{name}: argument {i + 1}", backend=be)._data
+                for i, a in enumerate(raws)]
     elif convert:
         for i, a in enumerate(raws):
             if not isinstance(args[i], Tensor) and not isinstance(a, _scalar_types):
-                from .creation import asarray
+                from .conversion import named_asarray
 
-                raws[i] = asarray(a, backend=be)._data
+                raws[i] = named_asarray(a, f"{name}: argument {i + 1}", backend=be)._data
     return be, raws
 
 

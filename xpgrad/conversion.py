@@ -78,6 +78,23 @@ def _unsupported_input(obj, what):
                      f"{sorted(_dt.ALL)}{_dt.half_precision_hint(name, advice)}")
 
 
+def _not_numbers(obj, what):
+    """A TypeError naming ``what`` if ``obj`` holds no numbers (a str, bytes, a dict, another
+    object, nested lists of those), None otherwise."""
+    try:
+        kind = np.asarray(obj).dtype.kind
+    except Exception:       # noqa: BLE001 (whatever NumPy makes of it, it is not numbers)
+        kind = "O"
+    if kind not in "USOV":
+        return None
+    shown = repr(obj)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    kind_name = type(obj).__name__
+    article = "an" if kind_name[0] in "aeiou" else "a"
+    return TypeError(f"{what} is {article} {kind_name} ({shown}), not an array, a number or "
+                     "nested lists of numbers")
+
+
 def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None) -> Tensor:
     """``asarray``, whose errors about ``obj``'s dtype name it ``what`` (e.g.
     ``"Variable: initial_value"``)."""
@@ -104,7 +121,8 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
                 if default is not None and not _typed_leaf(obj):
                     raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats
     except TypeError:
-        refusal = _unsupported_input(obj, what)    # float16, a PyTorch bfloat16 tensor, ...
+        # float16, a PyTorch bfloat16 tensor, ...; a str, a dict, ...
+        refusal = _unsupported_input(obj, what) or _not_numbers(obj, what)
         if refusal is None:
             raise
         raise refusal from None
