@@ -164,7 +164,8 @@ def main(argv=None):
     from xpgrad import cli_types
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", choices=("char_lm", "lstm_step", "gru_step", "rnn_step"), default="char_lm")
+    ap.add_argument("--workload", choices=("char_lm", "lstm_step", "gru_step", "rnn_step"),
+                    default="char_lm")
     ap.add_argument("--backends", type=cli_types.backend_list, default="numba,numpy")
     ap.add_argument("--rounds", type=cli_types.positive(int), default=15)
     ap.add_argument("--calls", type=cli_types.positive(int), default=4, help="updates per round")
