@@ -92,7 +92,9 @@ def block_width(lib, m, n, k, split):
     SkylakeX kernels a product over ``SMALL_WORK`` multiply-adds whose blocks of ``BLOCK`` are
     under it: an LSTM step's products (batch 64, hidden 128, 50 steps), forward ``(64, 192) @
     (192, 512)`` in 8 column blocks 2.5 ms instead of 3.3, backward ``(64, 512) @ (512, 128)``
-    in 8 depth blocks 1.75 instead of 2.2 (under its Haswell kernels: 4% slower, 3% faster).
+    in 8 depth blocks 1.75 instead of 2.2 (under its Haswell kernels: 4% slower, 3% faster);
+    a GRU's ``(64, 128) @ (128, 384)`` in 6 column blocks 1.25 ms instead of 1.56, an Elman
+    RNN's ``(64, 128) @ (128, 128)`` in 2: 0.41 instead of 0.57.
 
     >>> block_width(None, 64, 512, 192, "columns")
     0

@@ -1,12 +1,15 @@
 """Recurrent training steps, xpgrad (each backend) next to PyTorch CPU, in thread CPU time.
 
-    python benchmarks/recurrent_steps.py [--workload char_lm|lstm_step] [--backends numba,numpy]
+    python benchmarks/recurrent_steps.py [--workload char_lm|lstm_step|gru_step|rnn_step]
+                                         [--backends numba,numpy]
                                          [--rounds 15] [--hidden 128] [--batch 32] [--steps 50]
                                          [--compiled]
 
 ``lstm_step`` is ``xpgrad bench``'s workload of that name (a 64-input LSTM, MSE on every
 output, SGD; its sizes are the bench's: hidden 128, batch 64, 50 steps unless given), timed
-here in paired rounds of thread CPU time rather than wall time. ``char_lm`` (the default) is
+here in paired rounds of thread CPU time rather than wall time. ``gru_step`` and ``rnn_step``
+are the same step with ``nn.GRU`` / a tanh ``nn.RNN`` against ``torch.nn.GRU`` / ``RNN``, from
+the same weights (the first losses checked to agree). ``char_lm`` (the default) is
 one update of examples/char_lm.py's model: one-hot characters of the Sonnets -> LSTM -> Linear read-out,
 softmax cross-entropy of the next character (mean over batch x steps), gradients clipped to a
 global norm of 5, Adam. Both libraries start from the same weights and data and the first
@@ -118,11 +121,51 @@ def lstm_steps(backends, hidden, batch, steps, compiled=False):
     return runs
 
 
+def gated_steps(kind, backends, hidden, batch, steps, input_size=64):
+    """One SGD step (MSE on every output) of a one-layer ``kind`` ("GRU" or "RNN", tanh) over a
+    (batch, steps, 64) sequence: ``torch.nn.<kind>`` and xpgrad's ``nn.<kind>`` on each
+    backend, all from the same weights."""
+    import torch
+
+    import xpgrad as xg
+
+    rng = np.random.default_rng(7)
+    x0 = rng.normal(size=(batch, steps, input_size)).astype(np.float32)
+    y0 = rng.normal(size=(batch, steps, hidden)).astype(np.float32)
+    torch.manual_seed(0)
+    peer = getattr(torch.nn, kind)(input_size, hidden, batch_first=True)
+    weights = {k: v.detach().numpy().copy() for k, v in peer.state_dict().items()}
+    torch_opt = torch.optim.SGD(peer.parameters(), lr=0.01)
+    x, y = torch.from_numpy(x0), torch.from_numpy(y0)
+
+    def torch_run():
+        torch_opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(peer(x)[0], y)
+        loss.backward()
+        torch_opt.step()
+        return float(loss.item())
+    runs = {"torch-cpu": torch_run}
+    for name in backends:
+        model = getattr(xg.nn, kind)(input_size, hidden, batch_first=True, backend=name)
+        model.load_torch_state_dict(weights)
+        params, opt = model.trainable_variables, xg.optim.SGD(learning_rate=0.01)
+        xs, ys = xg.asarray(x0, backend=name), xg.asarray(y0, backend=name)
+
+        def run(model=model, params=params, opt=opt, xs=xs, ys=ys):
+            with xg.GradientTape() as tape:
+                loss = xg.losses.mse(model(xs)[0], ys)
+            opt.apply_gradients(zip(tape.gradient(loss, params), params))
+            return float(loss)
+        runs[f"xpgrad-{name}"] = run
+    return runs
+
+
 def main(argv=None):
     from xpgrad import cli_types
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", choices=("char_lm", "lstm_step"), default="char_lm")
+    ap.add_argument("--workload", choices=("char_lm", "lstm_step", "gru_step", "rnn_step"),
+                    default="char_lm")
     ap.add_argument("--backends", type=cli_types.backend_list, default="numba,numpy")
     ap.add_argument("--rounds", type=cli_types.positive(int), default=15)
     ap.add_argument("--calls", type=cli_types.positive(int), default=4, help="updates per round")
@@ -156,17 +199,18 @@ def main(argv=None):
         for fn in steps.values():
             fn()
         title = (f"LSTM 64-{args.hidden} train step, batch {args.batch}, {args.steps} steps")
+    elif args.workload in ("gru_step", "rnn_step"):
+        kind = args.workload.split("_")[0].upper()
+        steps = gated_steps(kind, backends, args.hidden, args.batch, args.steps)
+        _same_first_losses(steps)
+        title = (f"{kind} 64-{args.hidden} train step, batch {args.batch}, {args.steps} steps")
     else:
         x, y, vocab = _data(args.batch, args.steps)
         weights = _weights(vocab, args.hidden)
         steps = {"torch-cpu": torch_step(x, y, weights, args.hidden)}
         for name in backends:
             steps[f"xpgrad-{name}"] = xpgrad_step(name, x, y, weights, args.hidden)
-        first = {k: fn() for k, fn in steps.items()}          # same weights: same first loss
-        for k, loss in first.items():
-            if not np.isclose(loss, first["torch-cpu"], rtol=1e-4):
-                raise SystemExit(f"{k}: first loss {loss} differs from torch's "
-                                 f"{first['torch-cpu']}")
+        _same_first_losses(steps)
         title = (f"char-LM update: batch {args.batch}, {args.steps} steps, vocabulary {vocab}, "
                  f"LSTM {args.hidden}")
     times = {k: [] for k in steps}
@@ -182,6 +226,14 @@ def main(argv=None):
         print(f"  {k:14s} {statistics.median(ts) * 1e3:8.2f} ms CPU   torch/this "
               f"{statistics.median(ratios):5.2f}")
     return 0
+
+
+def _same_first_losses(steps):
+    """Runs each step once; exits where a first loss differs from torch's (same weights)."""
+    first = {k: fn() for k, fn in steps.items()}
+    for k, loss in first.items():
+        if not np.isclose(loss, first["torch-cpu"], rtol=1e-4):
+            raise SystemExit(f"{k}: first loss {loss} differs from torch's {first['torch-cpu']}")
 
 
 if __name__ == "__main__":

@@ -36,10 +36,11 @@ def test_copy_floor_table_covers_both_softmax_kernels(capsys):
     assert len([line for line in out.splitlines() if " us " in line]) == 2
 
 
-@pytest.mark.parametrize("workload,extra", [("char_lm", []), ("lstm_step", ["--compiled"])])
+@pytest.mark.parametrize("workload,extra", [("char_lm", []), ("lstm_step", ["--compiled"]),
+                                            ("gru_step", []), ("rnn_step", [])])
 def test_recurrent_steps_run_and_agree_with_torch(workload, extra, capsys):
-    """A tiny update on each side; for char_lm the script itself stops when the first losses
-    differ."""
+    """A tiny update on each side; for char_lm, gru_step and rnn_step the script itself stops
+    when the first losses differ."""
     pytest.importorskip("torch")
     args = ["--workload", workload, "--backends", "numpy", "--rounds", "1", "--calls", "1",
             "--batch", "2", "--steps", "5", "--hidden", "8", *extra]

@@ -1,8 +1,9 @@
 """A recurrent step's product split into blocks (``blas.stepped_plans``: column blocks of the
 forward's ``[x_t | h_{t-1}] @ w``, depth blocks of the backward's ``dz_t @ w_hh.T``), as the
-Numba LSTM's compiled loops run it under OpenBLAS's SkylakeX kernels: each step's product is
-``stack[t] @ b`` whatever the blocks, the LSTM's states and gradients the generic rule's, and
-``block_width`` splits only where the blocks are small products."""
+Numba scans' compiled loops (LSTM, ``lstm_scan``, Elman RNN, GRU) run it under OpenBLAS's
+SkylakeX kernels: each step's product is ``stack[t] @ b`` whatever the blocks, the scans'
+states and gradients the generic rule's, and ``block_width`` splits only where the blocks are
+small products."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,10 @@ pytest.importorskip("numba", reason="Numba is not installed")
 from numba import njit  # noqa: E402
 
 from xpgrad.backends.numba import _gemm, _scans  # noqa: E402
-from xpgrad.ops.recurrent import _lstm_layer_forward, _lstm_layer_vjp  # noqa: E402
+from xpgrad.backends.numba import _rnn  # noqa: E402
+from xpgrad.ops.recurrent import (_gru_forward, _gru_vjp, _lstm_forward,  # noqa: E402
+                                  _lstm_layer_forward, _lstm_layer_vjp, _lstm_vjp, _rnn_forward,
+                                  _rnn_vjp)
 
 DTYPES = [np.float32, np.float64]
 DIRECT = [pytest.param(name, marks=pytest.mark.skipif(missing, reason=f"no {name} here"))
@@ -117,5 +121,62 @@ def test_lstm_with_blocked_products_matches_generic_rule(library, monkeypatch, d
     want += _lstm_layer_vjp(np, g, want[0], needs, *args)
     tol = 2e-4 if dt == np.float32 else 1e-12
     for a, b, what in zip(got, want, ("states", "x", "h0", "c0", "w_ih", "w_hh", "b")):
+        scale = max(1.0, float(np.abs(b).max()))
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale, err_msg=what)
+
+
+def _scan_case(rng, name, dt, B, T, H):
+    """``(forward args, generic forward, generic vjp, gate width)`` of a ``name`` scan."""
+    G = {"lstm_scan": 4 * H, "gru_scan": 3 * H}.get(name, H)
+    xproj, h0 = rng.normal(size=(B, T, G)).astype(dt), rng.normal(size=(B, H)).astype(dt)
+    w_hh = (rng.normal(size=(H, G)) * 0.5).astype(dt)
+    if name == "lstm_scan":
+        return (xproj, h0, rng.normal(size=(B, H)).astype(dt), w_hh), _lstm_forward, _lstm_vjp
+    if name == "gru_scan":
+        return (xproj, h0, w_hh, rng.normal(size=H).astype(dt)), _gru_forward, _gru_vjp
+    args = (xproj, h0, w_hh, name.split()[1])
+    return args, _rnn_forward, _rnn_vjp
+
+
+#: the compiled loops each scan's forward and vjp run
+LOOPS = {"lstm_scan": ("lstm_forward_steps", "lstm_backward_steps"),
+         "gru_scan": ("gru_forward_steps", "gru_backward_steps"),
+         "rnn_scan tanh": ("rnn_forward_steps", "rnn_backward_steps"),
+         "rnn_scan relu": ("rnn_forward_steps", "rnn_backward_steps")}
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", list(LOOPS))
+@pytest.mark.parametrize("sizes", [(3, 5, 8), (2, 1, 8), (1, 4, 12)], ids=str)
+def test_scans_with_blocked_products_match_generic_rule(library, monkeypatch, dt, name, sizes):
+    """The Numba ``lstm_scan``, ``rnn_scan`` and ``gru_scan`` kernels run their whole scans as
+    compiled loops, each step's product in blocks (the forward's gate columns and the
+    backward's depth in blocks of 4): states and every gradient the generic rule's to float
+    rounding, one step and batch 1 included."""
+    monkeypatch.setattr(blas_steps, "block_width", _blocks_of(4))
+    ran = []
+    for loop in LOOPS[name]:
+        def counting(*a, _loop=getattr(_rnn, loop), _name=loop):
+            ran.append(_name)
+            return _loop(*a)
+        monkeypatch.setattr(_rnn, loop, counting)
+    B, T, H = sizes
+    rng = np.random.default_rng(sum(sizes))
+    args, generic_forward, generic_vjp = _scan_case(rng, name, dt, B, T, H)
+    kernel = _scans.KERNELS[name.split()[0]]
+    out, saved = kernel.forward(*args)
+    g = rng.normal(size=out.shape).astype(dt)
+    got = [out, *kernel.vjp(g, saved, *args)]
+    assert ran == list(LOOPS[name])
+    for stack, b, split in ((np.ones((T, B, H), dt), args[2 if name != "lstm_scan" else 3],
+                             "columns"),
+                            (np.ones((T, B, args[0].shape[2]), dt),
+                             np.ones((args[0].shape[2], H), dt), "depth")):
+        count = len(blas.stepped_plans(stack, b, np.empty((B, b.shape[1]), dt), split)[0])
+        assert count == b.shape[1 if split == "columns" else 0] // 4 > 1    # blocks do run
+    want = [generic_forward(np, *args)]
+    want += generic_vjp(np, g, want[0], (True,) * 4, *args)
+    tol = 2e-4 if dt == np.float32 else 1e-12
+    for a, b, what in zip(got, want, ("states", "xproj", "h0", "c0/w_hh", "w_hh/b_hn")):
         scale = max(1.0, float(np.abs(b).max()))
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale, err_msg=what)

@@ -264,13 +264,13 @@ def test_numba_runs_both_directions_in_its_fused_kernels(kind, step, monkeypatch
 
     from xpgrad.backends import blas
 
-    # the LSTM's scans run their whole loop compiled where a direct gemm takes the steps'
-    # products (``lstm_*_steps``, T steps a call); patching the step it compiles in would
-    # break its compilation
-    whole = step == "lstm_cell" and blas._library() is not None
+    # the scans run their whole loop compiled where a direct gemm takes the steps' products
+    # (``lstm_*_steps``, ``gru_*_steps``, ``rnn_*_steps``: T steps a call); patching the step
+    # it compiles in would break its compilation
+    whole = blas._library() is not None
     calls = {"forward": 0, "backward": 0}
     for way in calls:
-        name = f"lstm_{way}_steps" if whole else f"{step}_{way}"
+        name = f"{step.split('_')[0]}_{way}_steps" if whole else f"{step}_{way}"
         original = getattr(_rnn, name)
 
         def counting(*args, _original=original, _way=way):

@@ -134,13 +134,16 @@ def lstm_cell_backward(g_hs, g_cs, t, dh, dc, acts, seq, c0, dz_tm, db):
 
 
 @njit(**SCAN_OPTIONS)
-def lstm_forward_steps(plans, a, add, rows, c0, seq, acts, xh):
-    """``lstm_cell_forward`` for every step ``t``, each after its product ``a = xh[t] @ w`` by
-    the gemms of ``plans`` (``blas.stepped_plans(xh, w, a, "columns")``): the forward loop
-    without a Python call per step."""
+def lstm_forward_steps(plans, ready, a, add, rows, c0, seq, acts, xh):
+    """``lstm_cell_forward`` for every step ``t``, each after its product by the gemms of
+    ``plans``, step ``t - ready``'s of the plans' stack: the forward loop without a Python call
+    per step. ``lstm_layer``: ``ready = 0``, ``a = xh[t] @ w`` (``blas.stepped_plans(xh, w, a,
+    "columns")``); ``lstm_scan``: ``ready = 1``, step 0's product ``h0 @ w_hh`` already in ``a``,
+    the stack the time-major hidden states (``h_{t-1} @ w_hh``)."""
     one, zero = a.dtype.type(1), a.dtype.type(0)
     for t in range(seq.shape[2]):
-        _gemm.step_products(plans, t, one, zero)
+        if t >= ready:
+            _gemm.step_products(plans, t - ready, one, zero)
         lstm_cell_forward(a, add, rows, t, c0, seq, acts, xh)
 
 
@@ -259,3 +262,49 @@ def gru_cell_backward(g, t, dh, acts, hns, seq, h0, dx_all, da_tm, db_hn):
             d = dxb[2 * H + j] * rb[j]
             dab[2 * H + j] = d
             db_hn[j] += d
+
+
+# -- the Elman RNN's and GRU's whole scans: each step's product by the gemm called from the loop
+# (``blas.stepped_plans``), step 0's forward product ``h0 @ w_hh`` already in ``a``
+@njit(**SCAN_OPTIONS)
+def rnn_forward_steps(plans, a, xproj, seq, relu):
+    """``rnn_cell_forward`` for every step, from step 1 on after its product ``a = h_{t-1} @
+    w_hh`` by the gemms of ``plans`` (``blas.stepped_plans(states, w_hh, a, "columns")``,
+    ``states`` the time-major view of ``seq``; step ``t - 1``'s)."""
+    one, zero = a.dtype.type(1), a.dtype.type(0)
+    for t in range(seq.shape[1]):
+        if t:
+            _gemm.step_products(plans, t - 1, one, zero)
+        rnn_cell_forward(a, xproj, t, seq, relu)
+
+
+@njit(**SCAN_OPTIONS)
+def rnn_backward_steps(plans, g, dh, seq, relu, da, da_all):
+    """``rnn_cell_backward`` for every step from the last, each followed by ``dh = da @
+    w_hh.T`` by the gemms of ``plans`` (``blas.stepped_plans(da[None], w_t, dh, "depth")``)."""
+    one, zero = dh.dtype.type(1), dh.dtype.type(0)
+    for t in range(seq.shape[1] - 1, -1, -1):
+        rnn_cell_backward(g, t, dh, seq, relu, da, da_all)
+        _gemm.step_products(plans, 0, one, zero)
+
+
+@njit(**SCAN_OPTIONS)
+def gru_forward_steps(plans, a, xproj, b_hn, h0, seq, acts, hns):
+    """``gru_cell_forward`` for every step, from step 1 on after its product ``a = h_{t-1} @
+    w_hh`` by the gemms of ``plans`` (as ``rnn_forward_steps``')."""
+    one, zero = a.dtype.type(1), a.dtype.type(0)
+    for t in range(seq.shape[1]):
+        if t:
+            _gemm.step_products(plans, t - 1, one, zero)
+        gru_cell_forward(a, xproj, b_hn, t, h0, seq, acts, hns)
+
+
+@njit(**SCAN_OPTIONS)
+def gru_backward_steps(plans, g, dh, acts, hns, seq, h0, dx_all, da_tm, db_hn):
+    """``gru_cell_backward`` for every step from the last, each followed by ``dh += da_tm[t] @
+    w_hh.T`` by the gemms of ``plans`` (``blas.stepped_plans(da_tm, w_t, dh, "depth")``, every
+    row adding onto ``dh``: the cell's direct path to ``h_{t-1}``)."""
+    one, zero = dh.dtype.type(1), dh.dtype.type(0)
+    for t in range(seq.shape[1] - 1, -1, -1):
+        gru_cell_backward(g, t, dh, acts, hns, seq, h0, dx_all, da_tm, db_hn)
+        _gemm.step_products(plans, t, one, zero)

@@ -1,9 +1,10 @@
 """Kernels (forward + vjp) of the recurrent scans ``lstm_scan``, ``lstm_layer``, ``rnn_scan`` and
 ``gru_scan`` on Numba.
 
-Each step is one BLAS product (``blas.matmul``, MKL's or NumPy's, into a preallocated buffer;
-the LSTM's compiled loops split it in blocks where the BLAS runs those faster,
-``blas.stepped_plans``) and one fused Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t``
+Each step is one BLAS product (``blas.matmul``, MKL's or NumPy's, into a preallocated buffer)
+and one fused Numba pass (``_rnn.py``) over the step's rows. Where a direct gemm is in use the
+whole scan is one compiled loop calling it (``_gemm.py``), and the loop splits each product in
+blocks where the BLAS runs those faster (``blas.stepped_plans``). The forward writes ``h_t``/``c_t``
 straight into the output and the gate activations into time-major buffers that the vjp reads;
 the vjp writes each step's gate gradients into a time-major buffer, whose block is the next
 product's operand.
@@ -23,8 +24,6 @@ float32/float64 of one dtype decline (None), and the generic rule runs.
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from xpgrad.backend import Kernel
@@ -33,6 +32,7 @@ from .. import blas
 from ..numpy.memory import aligned_copy, aligned_empty
 from ..numpy.scans import lstm_halves
 from . import _copies, _rnn, _scatter
+from ._activation_pool import _Activations
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -66,46 +66,6 @@ def _weight_grad(h0, seq_h, dz_all):
     return blas.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, G))
 
 
-class _Activations:
-    """The gate activations a forward saves, in a buffer that goes back to a small pool when
-    the tape lets go of it, for the next forward of the same shape: a fresh buffer of this size
-    costs a page fault per 4 KiB on its first write (measured: ~1000 faults, a tenth of an
-    LSTM step of 64-128, batch 64, 50 steps). The pool keeps at most ``KEEP`` buffers of each
-    of the last ``SHAPES`` shapes. A buffer leaves the pool by one ``list.pop``, which is
-    atomic, so two threads never get the same one."""
-
-    __slots__ = ("acts", "__weakref__")
-    KEEP = 2
-    SHAPES = 4
-    _free: dict = {}        # (shape, dtype) -> [buffer, ...]
-
-    def __init__(self, acts):
-        self.acts = acts
-
-    @classmethod
-    def take(cls, shape, dtype):
-        key = (shape, np.dtype(dtype))
-        try:
-            buf = cls._free.get(key, []).pop()
-        except IndexError:
-            buf = aligned_empty(shape, dtype)     # a step's rows: a product's operand
-        saved = cls(buf)
-        weakref.finalize(saved, cls._give_back, key, buf)
-        return saved
-
-    @classmethod
-    def _give_back(cls, key, buf):
-        free = cls._free.setdefault(key, [])
-        free.append(buf)
-        if len(free) > cls.KEEP:
-            free.pop(0)
-        try:
-            while len(cls._free) > cls.SHAPES:                 # forget the oldest shapes
-                cls._free.pop(next(iter(cls._free)), None)
-        except (RuntimeError, StopIteration):                   # another thread changed it
-            pass
-
-
 # -- LSTM: lstm_scan (a given input projection) and lstm_layer (the projection fused) ----------
 def _grad_half(part, B, T, H, dt):
     """An output gradient's half for ``lstm_cell_backward``: (B, T, H) C-contiguous, or one
@@ -129,6 +89,19 @@ def _recurrent_product(h0, states, w, out):
             blas.matmul(h0, w, out=out)
 
     return product
+
+
+def _later_steps(h0, states, w, out):
+    """The plans of a compiled loop's products ``h_{t-1} @ w -> out`` from step 1 on,
+    ``blas.stepped_plans(states, w, out, "columns")`` (``states``: the hidden states,
+    time-major, written as the scan goes), with step 0's ``h0 @ w`` written into ``out``;
+    ``(None, ())``, nothing written, where no gemm takes them (each step from Python)."""
+    if not len(states):
+        return None, ()
+    plans, held = blas.stepped_plans(states, w, out, "columns")
+    if plans is not None:
+        blas.matmul(h0, w, out=out)
+    return plans, held
 
 
 def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
@@ -170,7 +143,13 @@ def lstm_forward(xproj, h0, c0, w_hh):
     a = np.empty((B, G), dtype=dt)
     table = xproj.reshape(B * T, G)
     rows = np.arange(B * T).reshape(B, T).T.copy()      # step t of batch row b: xproj[b, t]
-    product = _recurrent_product(h0, np.swapaxes(seq[0], 0, 1), w_hh, a)
+    states = np.swapaxes(seq[0], 0, 1)
+    plans, held = _later_steps(h0, states, w_hh, a)
+    if plans is not None:
+        _rnn.lstm_forward_steps(plans, 1, a, table, rows, c0, seq, saved.acts, no_xh)
+        del held                    # the block copies the plans' addresses point into
+        return seq, (seq, saved)
+    product = _recurrent_product(h0, states, w_hh, a)
     for t in range(T):
         product(t)
         _rnn.lstm_cell_forward(a, table, rows, t, c0, seq, saved.acts, no_xh)
@@ -233,7 +212,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     a = np.empty((B, G), dtype=dt)
     plans, held = blas.stepped_plans(xh, w, a, "columns")
     if plans is not None:
-        _rnn.lstm_forward_steps(plans, a, table, rows, c0, seq, saved.acts, xh)
+        _rnn.lstm_forward_steps(plans, 0, a, table, rows, c0, seq, saved.acts, xh)
         del held                    # the block copies the plans' addresses point into
         return seq, (seq, saved, saved_xh, ids)
     product = blas.stepped_matmul(xh, w, a)
@@ -316,7 +295,13 @@ def rnn_forward(xproj, h0, w_hh, nonlinearity):
     seq = np.empty((B, T, H), dtype=xproj.dtype)
     a = np.empty((B, H), dtype=xproj.dtype)
     relu = nonlinearity == "relu"
-    product = _recurrent_product(h0, np.swapaxes(seq, 0, 1), w_hh, a)
+    states = np.swapaxes(seq, 0, 1)
+    plans, held = _later_steps(h0, states, w_hh, a)
+    if plans is not None:
+        _rnn.rnn_forward_steps(plans, a, xproj, seq, relu)
+        del held
+        return seq, seq
+    product = _recurrent_product(h0, states, w_hh, a)
     for t in range(T):
         product(t)
         _rnn.rnn_cell_forward(a, xproj, t, seq, relu)
@@ -331,7 +316,12 @@ def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
     da_all = np.empty_like(seq)
     da = np.empty((B, H), dtype=seq.dtype)
     dh = np.zeros((B, H), dtype=seq.dtype)
-    product = blas.stepped_matmul(da[np.newaxis], w_t, dh)     # the one buffer da, each step
+    plans, held = blas.stepped_plans(da[np.newaxis], w_t, dh, "depth")   # da, each step
+    if plans is not None:
+        _rnn.rnn_backward_steps(plans, g, dh, seq, relu, da, da_all)
+        del held
+        return da_all, dh, _weight_grad(h0, seq, da_all)
+    product = blas.stepped_matmul(da[np.newaxis], w_t, dh)
     for t in range(T - 1, -1, -1):
         _rnn.rnn_cell_backward(g, t, dh, seq, relu, da, da_all)
         product(0)
@@ -351,7 +341,13 @@ def gru_forward(xproj, h0, w_hh, b_hn):
     seq = np.empty((B, T, H), dtype=dt)
     saved, saved_hn = _Activations.take((T, B, G), dt), _Activations.take((T, B, H), dt)
     a = np.empty((B, G), dtype=dt)
-    product = _recurrent_product(h0, np.swapaxes(seq, 0, 1), w_hh, a)
+    states = np.swapaxes(seq, 0, 1)
+    plans, held = _later_steps(h0, states, w_hh, a)
+    if plans is not None:
+        _rnn.gru_forward_steps(plans, a, xproj, b_hn, h0, seq, saved.acts, saved_hn.acts)
+        del held
+        return seq, (seq, saved, saved_hn)
+    product = _recurrent_product(h0, states, w_hh, a)
     for t in range(T):
         product(t)
         _rnn.gru_cell_forward(a, xproj, b_hn, t, h0, seq, saved.acts, saved_hn.acts)
@@ -368,14 +364,21 @@ def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
     dx_all = np.empty((B, T, 3 * H), dtype=dt)
     da_tm = np.empty((T, B, 3 * H), dtype=dt)
     dh = np.zeros((B, H), dtype=dt)
-    back = np.empty((B, H), dtype=dt)
     db_hn = np.zeros((H,), dtype=dt)
-    product = blas.stepped_matmul(da_tm, w_t, back)
-    for t in range(T - 1, -1, -1):
-        _rnn.gru_cell_backward(g, t, dh, saved.acts, saved_hn.acts, seq, h0, dx_all, da_tm,
-                               db_hn)
-        product(t)
-        dh += back
+    plans, held = blas.stepped_plans(da_tm, w_t, dh, "depth")
+    if plans is not None:
+        plans[:, 14] = 1            # every block onto dh, which holds the direct path
+        _rnn.gru_backward_steps(plans, g, dh, saved.acts, saved_hn.acts, seq, h0, dx_all,
+                                da_tm, db_hn)
+        del held
+    else:
+        back = np.empty((B, H), dtype=dt)
+        product = blas.stepped_matmul(da_tm, w_t, back)
+        for t in range(T - 1, -1, -1):
+            _rnn.gru_cell_backward(g, t, dh, saved.acts, saved_hn.acts, seq, h0, dx_all,
+                                   da_tm, db_hn)
+            product(t)
+            dh += back
     h_prev = np.empty((T, B, H), dtype=dt)
     h_prev[0] = h0
     h_prev[1:] = np.swapaxes(seq[:, :-1], 0, 1)
