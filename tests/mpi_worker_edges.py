@@ -2,7 +2,8 @@
 tests/mpi_worker_edges.py SCENARIO``: edge cases of xpgrad.distributed found in use (dtypes of
 ``allreduce``, frozen Variables in ``broadcast_variables``, bad pairs given to
 ``DistributedOptimizer`` on one rank only, ranks running different numbers of steps). Each rank
-prints ``rank R ok: <check>`` per check passed; a failure is an uncaught exception, which
+prints ``rank R ok: <check>`` per check passed (``in_turn A B ...`` runs several scenarios in
+one job); a failure is an uncaught exception, which
 (through xg.distributed.init's hook) aborts the job."""
 import sys
 import time
@@ -504,7 +505,11 @@ def scenario_fails_in():
 
 
 def main():
-    globals()[f"scenario_{sys.argv[1]}"]()
+    """``SCENARIO [ARG...]``, or ``in_turn SCENARIO...``: those scenarios one after another in
+    one job (those that take no arguments and leave the ranks in step)."""
+    names = sys.argv[2:] if sys.argv[1] == "in_turn" else sys.argv[1:2]
+    for name in names:
+        globals()[f"scenario_{name}"]()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ its squares with one float32 dot (1.6e-5 relative over 80,000 entries).
 """
 from __future__ import annotations
 
+import functools
 import zlib
 
 import array_api_compat.numpy as npx
@@ -120,40 +121,56 @@ def _error(actual, reference):
     return (float(e.max()) if e.size else 0.0), bool((nan_a != nan_r).any())
 
 
-def _check(what, kernel_value, generic_value, reference, dt):
+def _check(what, kernel_value, reference, generic_error, dt):
     ek, nan_k = _error(kernel_value, reference)
-    eg, nan_g = _error(generic_value, reference)
+    eg, nan_g = generic_error
     tol = max(4 * eg, ULPS * float(np.finfo(dt).eps))
     assert nan_k == nan_g, f"{what}: NaN where the generic rule has none (or the reverse)"
     assert ek <= tol, f"{what}: error {ek:.3g}, generic rule {eg:.3g} (allowed {tol:.3g})"
+
+
+@functools.cache
+def _references(name, dt, widths):
+    """``[(label, arrays, params, g, forward, gradient)]`` for the sweep of primitive ``name``:
+    each case's inputs, the output gradient ``g``, and for the forward and the gradient the
+    generic rule's value in extended precision with the error (and NaN mismatch) of the same
+    rule run in ``dt``. The same for every backend swept on these widths, so computed once per
+    process (the extended-precision rule is most of a sweep's time)."""
+    prim = PRIMITIVES[name]
+    rng = np.random.default_rng(zlib.crc32(f"{name} {np.dtype(dt).name}".encode()))
+    out = []
+    for scale in SCALES:
+        for cols in widths:
+            for arrays, params in _cases(name, dt, scale, cols, rng):
+                with np.errstate(all="ignore"):
+                    ref = prim.forward(npx, *map(_wide, arrays), **params)
+                    gen = prim.forward(npx, *arrays, **params)
+                    g = np.ones(np.shape(ref), dt)
+                    needs = [True] + [False] * (len(arrays) - 1)
+                    ref_g = prim.vjp(npx, _wide(g), ref, needs, list(map(_wide, arrays)),
+                                     params)[0]
+                    gen_g = prim.vjp(npx, g, gen, needs, list(arrays), params)[0]
+                    out.append((f"scale={scale:g} cols={cols} {params}", arrays, params, g,
+                                (ref, _error(gen, ref)), (ref_g, _error(gen_g, ref_g))))
+    return out
 
 
 def _sweep(be, name, dt, widths=(3, 64, 2000)):
     kernel = be.kernels.get(name)
     if kernel is None:
         pytest.skip(f"backend {be.name} has no kernel for {name}")
-    prim = PRIMITIVES[name]
-    rng = np.random.default_rng(zlib.crc32(f"{name} {np.dtype(dt).name}".encode()))
     checked = 0
-    for scale in SCALES:
-        for cols in widths:
-            for arrays, params in _cases(name, dt, scale, cols, rng):
-                what = f"{be.name} {name} {np.dtype(dt).name} scale={scale:g} cols={cols} {params}"
-                with np.errstate(all="ignore"):
-                    res = kernel.forward(*[a.copy() for a in arrays], **params)
-                    assert res is not None, f"{what}: the kernel declined"
-                    out, saved = res
-                    ref = prim.forward(npx, *map(_wide, arrays), **params)
-                    gen = prim.forward(npx, *arrays, **params)
-                    _check(f"{what} forward", out, gen, ref, dt)
-                    g = np.ones(np.shape(ref), dt)
-                    needs = [True] + [False] * (len(arrays) - 1)
-                    got = kernel.vjp(g, saved, *arrays, **params)[0]
-                    ref_g = prim.vjp(npx, _wide(g), ref, needs, list(map(_wide, arrays)),
-                                     params)[0]
-                    gen_g = prim.vjp(npx, g, gen, needs, list(arrays), params)[0]
-                    _check(f"{what} gradient", got, gen_g, ref_g, dt)
-                checked += 1
+    for label, arrays, params, g, (ref, generic), (ref_g, generic_g) in _references(name, dt,
+                                                                                      widths):
+        what = f"{be.name} {name} {np.dtype(dt).name} {label}"
+        with np.errstate(all="ignore"):     # the kernel gets copies: the cases are shared
+            res = kernel.forward(*[a.copy() for a in arrays], **params)
+            assert res is not None, f"{what}: the kernel declined"
+            out, saved = res
+            _check(f"{what} forward", out, ref, generic, dt)
+            got = kernel.vjp(g.copy(), saved, *[a.copy() for a in arrays], **params)[0]
+            _check(f"{what} gradient", got, ref_g, generic_g, dt)
+        checked += 1
     assert checked
 
 

@@ -4,6 +4,8 @@
 / stride)`` windows, the padding split with the odd one at the end; max pooling ignores it,
 average pooling divides by the input entries in each window, TensorFlow's ``avg_pool``),
 values and gradients in float64; finite differences; the layers; bad padding named."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -40,16 +42,25 @@ CASES = [
 ]
 
 
+@functools.cache
+def _tensorflows_rule(kind, padding, spatial, kernel, stride):
+    """The case's input, JAX's pooled values, a cotangent and JAX's gradient for it: computed
+    once for ``"same"`` and ``"SAME"`` (one rule; each JAX shape compiles anew)."""
+    x = np.random.default_rng(len(spatial) * 10 + kernel[0]).standard_normal((2, *spatial, 3))
+    reference, pullback = jax.vjp(
+        lambda x: _jax_pool(kind, x, kernel, stride, padding), jnp.asarray(x))
+    cotangent = np.cos(np.arange(reference.size)).reshape(reference.shape)
+    (expected_grad,) = pullback(jnp.asarray(cotangent))
+    return x, np.asarray(reference), cotangent, np.asarray(expected_grad)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("padding", ["same", "valid", "SAME"])
 @pytest.mark.parametrize("spatial, kernel, stride", CASES)
 def test_values_and_gradients_match_tensorflows_rule(kind, padding, spatial, kernel, stride):
     dims = len(spatial)
-    x = np.random.default_rng(len(spatial) * 10 + kernel[0]).standard_normal((2, *spatial, 3))
-    reference, pullback = jax.vjp(
-        lambda x: _jax_pool(kind, x, kernel, stride, padding.upper()), jnp.asarray(x))
-    cotangent = np.cos(np.arange(reference.size)).reshape(reference.shape)
-    (expected_grad,) = pullback(jnp.asarray(cotangent))
+    x, reference, cotangent, expected_grad = _tensorflows_rule(kind, padding.upper(), spatial,
+                                                               kernel, stride)
     fn = _ours(kind, dims)
     k, s = (kernel[0], stride[0]) if dims == 1 else (kernel, stride)
     for layout in ("channels_last", "channels_first"):

@@ -1,0 +1,32 @@
+"""The measure of the reference-cycle tests (tests/gc_counts.py) finds the cycles the calls
+make, counts nothing for calls that make none, and leaves the collector as it found it."""
+import gc
+
+from gc_counts import cyclic_garbage
+
+
+def _a_list_holding_itself():
+    a = []
+    a.append(a)
+
+
+def test_each_call_s_cycle_is_counted():
+    assert cyclic_garbage(_a_list_holding_itself, repeat=4) == 4
+    pair = cyclic_garbage(lambda: (lambda d: d.setdefault("e", {"d": d}))({}), repeat=3)
+    assert pair == 6 and pair.types == [("dict", 6)]
+
+
+def test_a_cycle_through_an_object_that_stays_alive_is_counted():
+    alive = object()
+    assert cyclic_garbage(lambda: (lambda d: d.update(me=d, alive=alive))({}), repeat=2) == 2
+
+
+def test_calls_without_cycles_count_zero_even_with_older_garbage_around():
+    for _ in range(3):
+        _a_list_holding_itself()               # garbage made before the measure, not by it
+    assert repr(cyclic_garbage(lambda: [[1], {"a": 2}], repeat=5)) == "0"
+
+
+def test_the_collector_is_left_on_and_unfrozen():
+    cyclic_garbage(_a_list_holding_itself)
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_debug() == 0
