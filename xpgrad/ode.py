@@ -145,6 +145,7 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
                      list(reads.found.values()))
     call = _OdeCall(flat_func, args, ys, times, t if is_float_tensor(t) else None, params,
                     settings, time_dtype, rhs, entry, seminorm=adjoint_norm == "seminorm")
+    call.y0 = y0_flat
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)
