@@ -32,7 +32,7 @@ import numpy as np
 from .batching.batched import BatchedArray
 from .batching.session import _DEPTH, outside_vmap, raw
 from .inplace import on_tape
-from .ode_rhs import RawRhs
+from .ode_rhs import RawRhs, unbatched, unbatched_args
 from .ode_solver import integrate
 from .outer_tapes import block_primitive
 from .primitive import apply
@@ -53,8 +53,8 @@ def linear_adjoint(call, g, wanted):
     if n > MAX_STATE or _DEPTH.depth > 1 or call.entry is None or \
             any(on_tape(x) for x in inputs):
         return None
-    data, ys = _unbatched(g._data), _unbatched(call.ys._data)
-    args = _unbatched_args(call.args)
+    data, ys = unbatched(g._data), unbatched(call.ys._data)
+    args = unbatched_args(call.args)
     if data is None or ys is None or args is None:
         return None
     value = _adjoint_value(call, data, wanted)
@@ -72,36 +72,6 @@ def linear_adjoint(call, g, wanted):
         t_bar, rest = rest[0].astype(call.t.dtype), rest[1:]
     p_bars = [piece.reshape(p.shape).astype(p.dtype) for piece, p in zip(rest, wanted)]
     return y_bar, t_bar, p_bars
-
-
-def _unbatched(data):
-    """``data`` as a NumPy array where every example of a vmap shares it, else None."""
-    if data.__class__ is BatchedArray:
-        if not data._shared:
-            return None
-        data = data.example()
-    return data if data.__class__ is np.ndarray else None
-
-
-def _unbatched_args(args):
-    """``args`` with each Tensor that every example of a vmap shares made plain; None where
-    one differs from example to example."""
-    from .pytree import map_leaves
-    from .tensor import _wrap
-
-    batched = []
-
-    def leaf(value, path):
-        if isinstance(value, Tensor) and value._data.__class__ is BatchedArray:
-            data = _unbatched(value._data)
-            if data is None:
-                batched.append(path)
-                return value
-            return _wrap(data, value._backend)
-        return value
-
-    out = map_leaves(leaf, args)
-    return None if batched else out
 
 
 def _adjoint_value(call, g, wanted):
@@ -130,10 +100,8 @@ class _Linear:
         self.value = value
 
     def gradients(self, v, needs):
-        if isinstance(v, Tensor):
-            raise NotImplementedError(
-                "odeint: a tape differentiates the tangent solve of xg.jvp through odeint "
-                "(third-order forward mode); differentiate with xg.grad outside instead")
+        if isinstance(v, Tensor):       # a tape differentiates the tangents: M @ v on it
+            return [self._recorded(v)]
         batched = v.__class__ is BatchedArray
         directions = raw(v) if batched else v[None]
         with outside_vmap():        # (the solve's values are every example's)
@@ -143,6 +111,22 @@ class _Linear:
             tangents = tangents.reshape(directions.shape[:-1] + tangents.shape[1:])
             return [BatchedArray(tangents, v._level)]
         return [tangents[0]]
+
+
+    def _recorded(self, v):
+        """The tangents of the Tensor ``v`` as the product of the matrix of the tangent map
+        (one solve with every direction of the standard basis) with ``v``, which a tape
+        differentiates."""
+        from .creation import asarray
+        from .ops import matmul
+
+        size = v.shape[-1]
+        with outside_vmap():
+            matrix = solve_tangents(self.call, self.ys, self.args, self.wanted,
+                                    np.eye(size, dtype=self.ys.dtype))   # (size, T, n)
+        shape = matrix.shape[1:]
+        matrix = asarray(matrix.reshape((size, -1)), backend=v._backend)
+        return matmul(v, matrix).reshape(shape)
 
 
 def solve_tangents(call, ys, args, wanted, directions):
@@ -197,14 +181,18 @@ class _JacobianRows:
                           f"the tangent solve's vjp of func {call.func.name!r}", capture)
         self.n = n
         self.state = np.zeros((2 * n,), dtype=call.ys.backend.native_dtype(dtype))
+        self.rows = None
 
     def __call__(self, y, t):
-        n, state = self.n, self.state
+        n, state, rhs = self.n, self.state, self.rhs
         state[:n] = y
-        out = []
+        state[n:] = 0.0
         for i in range(n):
-            state[n:] = 0.0
             state[n + i] = 1.0
-            out.append(np.array(self.rhs(state.copy(), t)))
-        out = np.stack(out)                 # row i: (-f, e_i . df/dy, e_i . df/dt, e_i . df/dp)
-        return -out[0, :n], out[:, n:2 * n], out[:, 2 * n + 1:]
+            row = rhs(state, t)    # (-f, e_i . df/dy, e_i . df/dt, e_i . df/dp)
+            state[n + i] = 0.0
+            if self.rows is None:
+                self.rows = np.empty((n, row.shape[0]), dtype=state.dtype)
+            self.rows[i] = row
+        rows = self.rows
+        return -rows[0, :n], rows[:, n:2 * n], rows[:, 2 * n + 1:]
