@@ -129,17 +129,18 @@ class _OdeCall:
         y_bar = g[-1]
         t0_bar, p_bar = xp.zeros((1,), dtype=dtype), xp.zeros((sum(sizes),), dtype=dtype)
         t_bars, step, workspace = [], None, {}
-        for i in range(len(times) - 1, 0, -1):
-            t_bar = xp.vecdot(func(ys[i], times[i]), g[i])
-            t_bars.append(t_bar)
-            t0_bar = t0_bar - t_bar
-            start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
-            with augmented.replaying():
+        # (one replaying block for every interval: the raw replays and the lock taken once)
+        with augmented.replaying(), func.replaying():
+            for i in range(len(times) - 1, 0, -1):
+                t_bar = xp.vecdot(func(ys[i], times[i]), g[i])
+                t_bars.append(t_bar)
+                t0_bar = t0_bar - t_bar
+                start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
                 (_, end), step = integrate(augmented, start, [-times[i], -times[i - 1]],
                                            first_step=step, xp=xp, error_entries=entries,
                                            workspace=workspace, **self.settings)
-            y_bar = end[n:2 * n] + g[i - 1]
-            t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
+                y_bar = end[n:2 * n] + g[i - 1]
+                t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = backend.native_dtype(self.t.dtype if self.t is not None else self.ys.dtype)
         t_grad = xp.astype(xp.stack([xp.reshape(t0_bar, ())] + t_bars[::-1]), t_dtype)
         p_grads, start = [], 0
