@@ -21,9 +21,10 @@ Where it differs from JAX: the error of a step is measured against ``atol + rtol
 by the root mean square over the state (the Hairer, Norsett and Wanner controller, SciPy's),
 and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
 ``StepLimitError`` (JAX returns what it has). Complex states are refused. Higher-order
-gradients differentiate the adjoint solve's own steps. Inside ``xg.vmap`` the examples are one
-stacked system with shared steps, each step's error the largest example's (so every example
-meets the tolerances, and agrees with its own solve to within them); ``t`` must be the same for
+gradients differentiate the adjoint solve's own steps. Forward mode (``xg.jvp``,
+``jacfwd``, ``linearize``) solves the state's tangents forward in one solve
+(``ode_tangents.py``). Inside ``xg.vmap`` the examples are one stacked system with shared
+steps, each step's error the largest example's (so every example meets the tolerances, and agrees with its own solve to within them); ``t`` must be the same for
 every example. Inside ``xg.function`` the whole solve is one step of the program, replayed
 eagerly, and its gradient another (``jit/solver_steps.py``).
 
