@@ -25,8 +25,9 @@ gradients differentiate the adjoint solve's own steps. Forward mode (``xg.jvp``,
 ``jacfwd``, ``linearize``) solves the state's tangents forward in one solve
 (``ode_tangents.py``). Inside ``xg.vmap`` the examples are one stacked system with shared
 steps, each step's error the largest example's (so every example meets the tolerances, and
-agrees with its own solve to within them); ``t`` must be the same for every example. Inside ``xg.function`` the whole solve is one step of the program, replayed
-eagerly, and its gradient another (``jit/solver_steps.py``).
+agrees with its own solve to within them); ``t`` must be the same for every example. Inside
+``xg.function`` the whole solve is one step of the program, replayed eagerly, and its gradient
+another (``jit/solver_steps.py``).
 
 Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
 augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured
