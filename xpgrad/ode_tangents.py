@@ -112,7 +112,6 @@ class _Linear:
             return [BatchedArray(tangents, v._level)]
         return [tangents[0]]
 
-
     def _recorded(self, v):
         """The tangents of the Tensor ``v`` as the product of the matrix of the tangent map
         (one solve with every direction of the standard basis) with ``v``, which a tape
