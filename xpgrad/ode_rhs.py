@@ -92,6 +92,16 @@ class _Batched(Exception):
     """``func`` gave a value that differs from example to example from an unbatched state."""
 
 
+def _unbatched_results(rhs):
+    """``rhs`` raising ``_Batched`` where its value differs from example to example."""
+    def step(y, t):
+        out = unbatched(rhs(y, t))
+        if out is None:
+            raise _Batched
+        return out
+    return step
+
+
 def _raw_solve(func, args, y0, times, time_dtype, settings, entry, backend,
                unbatched_only=False):
     """``solve`` on raw arrays (``unbatched_only``: raising ``_Batched`` where ``func`` gives
@@ -100,13 +110,7 @@ def _raw_solve(func, args, y0, times, time_dtype, settings, entry, backend,
 
     rhs = RawRhs(func, args, backend, time_dtype, f"func {func.name!r}", entry.forward,
                  keep_recording=True, renew=entry.reset)
-    step = rhs
-    if unbatched_only:
-        def step(y, t):
-            out = unbatched(rhs(y, t))
-            if out is None:
-                raise _Batched
-            return out
+    step = _unbatched_results(rhs) if unbatched_only else rhs
     with rhs.replaying():
         out, _ = integrate(step, y0, times, xp=backend.xp, **settings)
     return _wrap(backend.xp.stack(out), backend), rhs
