@@ -21,11 +21,13 @@ Where it differs from JAX: the error of a step is measured against ``atol + rtol
 by the root mean square over the state (the Hairer, Norsett and Wanner controller, SciPy's),
 and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
 ``StepLimitError`` (JAX returns what it has). Complex states are refused. Higher-order
-gradients differentiate the adjoint solve's own steps. Inside ``xg.vmap`` the examples are one
-stacked system with shared steps, each step's error the largest example's (so every example
-meets the tolerances, and agrees with its own solve to within them); ``t`` must be the same for
-every example. Inside ``xg.function`` the whole solve is one step of the program, replayed
-eagerly, and its gradient another (``jit/solver_steps.py``).
+gradients differentiate the adjoint solve's own steps. Forward mode (``xg.jvp``,
+``jacfwd``, ``linearize``) solves the state's tangents forward in one solve
+(``ode_tangents.py``). Inside ``xg.vmap`` the examples are one stacked system with shared
+steps, each step's error the largest example's (so every example meets the tolerances, and
+agrees with its own solve to within them); ``t`` must be the same for every example. Inside
+``xg.function`` the whole solve is one step of the program, replayed eagerly, and its gradient
+another (``jit/solver_steps.py``).
 
 Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
 augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured
@@ -145,6 +147,7 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
                      list(reads.found.values()))
     call = _OdeCall(flat_func, args, ys, times, t if is_float_tensor(t) else None, params,
                     settings, time_dtype, rhs, entry, seminorm=adjoint_norm == "seminorm")
+    call.y0 = y0_flat
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)

@@ -24,6 +24,7 @@ from .jit.signature import _Identity
 from .ode_rhs import RawRhs, plain_context
 from .ode_solver import integrate
 from .outer_tapes import block_primitive
+from .ode_tangents import linear_adjoint
 from .pytree import leaves
 from .tensor import Tensor, _wrap
 
@@ -38,7 +39,7 @@ class _OdeCall:
     ``seminorm``: the adjoint's step errors measured on ``y`` and ``a`` only)."""
 
     __slots__ = ("func", "args", "ys", "times", "t", "params", "settings", "time_dtype", "rhs",
-                 "entry", "value", "seminorm")
+                 "entry", "value", "seminorm", "y0")
 
     def __init__(self, func, args, ys, times, t, params, settings, time_dtype, rhs, entry,
                  seminorm=False):
@@ -46,6 +47,7 @@ class _OdeCall:
         self.params, self.settings, self.time_dtype, self.rhs = params, settings, time_dtype, rhs
         self.entry, self.seminorm = entry, seminorm
         self.value = ys._data
+        self.y0 = None      # (the flat y0 Tensor, set by odeint: the forward-mode path's check)
 
     def gradients(self, g, needs):
         """The gradients of ``y0`` (flat), ``t`` (when it is an input) and the parameters:
@@ -58,7 +60,10 @@ class _OdeCall:
                 "args and the Variables func reads, not for t: pass t as a constant there")
         n_given = 2 if self.t is not None else 1
         wanted = [p for p, need in zip(self.params, needs[n_given:]) if need]
-        if higher or not plain_context():
+        linear = linear_adjoint(self, g, wanted) if higher else None
+        if linear is not None:      # first-order forward mode: a tangent solve (ode_tangents)
+            y_bar, t_bar, p_bars = linear
+        elif higher or not plain_context():
             g = g if higher else _wrap(g, self.ys._backend)
             y_bar, t_bar, p_bars = self._adjoint(g, wanted)
         else:        # no tape sees this pass: its steps on raw arrays, func's vjp replayed
@@ -124,17 +129,18 @@ class _OdeCall:
         y_bar = g[-1]
         t0_bar, p_bar = xp.zeros((1,), dtype=dtype), xp.zeros((sum(sizes),), dtype=dtype)
         t_bars, step, workspace = [], None, {}
-        for i in range(len(times) - 1, 0, -1):
-            t_bar = xp.vecdot(func(ys[i], times[i]), g[i])
-            t_bars.append(t_bar)
-            t0_bar = t0_bar - t_bar
-            start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
-            with augmented.replaying():
+        # (one replaying block for every interval: the raw replays and the lock taken once)
+        with augmented.replaying(), func.replaying():
+            for i in range(len(times) - 1, 0, -1):
+                t_bar = xp.vecdot(func(ys[i], times[i]), g[i])
+                t_bars.append(t_bar)
+                t0_bar = t0_bar - t_bar
+                start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
                 (_, end), step = integrate(augmented, start, [-times[i], -times[i - 1]],
                                            first_step=step, xp=xp, error_entries=entries,
                                            workspace=workspace, **self.settings)
-            y_bar = end[n:2 * n] + g[i - 1]
-            t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
+                y_bar = end[n:2 * n] + g[i - 1]
+                t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = backend.native_dtype(self.t.dtype if self.t is not None else self.ys.dtype)
         t_grad = xp.astype(xp.stack([xp.reshape(t0_bar, ())] + t_bars[::-1]), t_dtype)
         p_grads, start = [], 0

@@ -35,6 +35,7 @@ import logging
 
 import numpy as np
 
+from .batching.batched import BatchedArray
 from .jit.arguments import gather
 from .jit.lock import TRACE_LOCK
 from .jit.replay_steps import GuardFailed
@@ -54,22 +55,95 @@ def plain_context() -> bool:
     return THREAD.tracer is None and _DEPTH.depth == 0
 
 
+def vmap_only() -> bool:
+    """Whether this thread is in one ``xg.vmap`` level and no ``xg.function`` trace."""
+    from .batching.session import _DEPTH
+    from .jit.trace_state import THREAD
+
+    return THREAD.tracer is None and _DEPTH.depth == 1
+
+
 def solve(func, args, y0, times, time_dtype, settings, entry):
     """``xg.odeint``'s solve of ``dy/dt = func(y, t, *args)`` from the flat ``y0`` (a Tensor)
     at ``times`` (Python floats): the solution as a Tensor ``(len(times), n)``, and the
     ``RawRhs`` of ``func`` (None where the steps were taken on Tensors). ``entry``: the
     ``ode_captures.Captures`` of ``func``."""
-    from .ode_solver import integrate, solve_flat
+    from .ode_solver import solve_flat
 
     backend = y0._backend
-    if not plain_context():
-        return solve_flat(lambda y, t: func(y, t, *args), y0, times, time_dtype=time_dtype,
-                          **settings), None
+    if plain_context():
+        return _raw_solve(func, args, y0._data, times, time_dtype, settings, entry, backend)
+    if vmap_only():         # every example's solve the same one (jacfwd's): raw, unbatched
+        data, plain_args = unbatched(y0._data), unbatched_args(args)
+        if data is not None and plain_args is not None:
+            from .batching.session import outside_vmap
+
+            try:
+                with outside_vmap():
+                    return _raw_solve(func, plain_args, data, times, time_dtype, settings,
+                                      entry, backend, unbatched_only=True)
+            except _Batched:
+                pass
+    return solve_flat(lambda y, t: func(y, t, *args), y0, times, time_dtype=time_dtype,
+                      **settings), None
+
+
+class _Batched(Exception):
+    """``func`` gave a value that differs from example to example from an unbatched state."""
+
+
+def _unbatched_results(rhs):
+    """``rhs`` raising ``_Batched`` where its value differs from example to example."""
+    def step(y, t):
+        out = unbatched(rhs(y, t))
+        if out is None:
+            raise _Batched
+        return out
+    return step
+
+
+def _raw_solve(func, args, y0, times, time_dtype, settings, entry, backend,
+               unbatched_only=False):
+    """``solve`` on raw arrays (``unbatched_only``: raising ``_Batched`` where ``func`` gives
+    a batched value, as from a mapped value it reads from its closure)."""
+    from .ode_solver import integrate
+
     rhs = RawRhs(func, args, backend, time_dtype, f"func {func.name!r}", entry.forward,
                  keep_recording=True, renew=entry.reset)
+    step = _unbatched_results(rhs) if unbatched_only else rhs
     with rhs.replaying():
-        out, _ = integrate(rhs, y0._data, times, xp=backend.xp, **settings)
+        out, _ = integrate(step, y0, times, xp=backend.xp, **settings)
     return _wrap(backend.xp.stack(out), backend), rhs
+
+
+def unbatched(data):
+    """``data`` as a NumPy array where every example of a vmap shares it, else None."""
+    if data.__class__ is BatchedArray:
+        if not data._shared:
+            return None
+        data = data.example()
+    return data if data.__class__ is np.ndarray else None
+
+
+def unbatched_args(args):
+    """``args`` with each Tensor that every example of a vmap shares made plain; None where
+    one differs from example to example."""
+    from .pytree import map_leaves
+    from .tensor import Tensor
+
+    batched = []
+
+    def leaf(value, path):
+        if isinstance(value, Tensor) and value._data.__class__ is BatchedArray:
+            data = unbatched(value._data)
+            if data is None:
+                batched.append(path)
+                return value
+            return _wrap(data, value._backend)
+        return value
+
+    out = map_leaves(leaf, args)
+    return None if batched else out
 
 
 class RawRhs:

@@ -20,6 +20,7 @@ unbatched, on the generic rules.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from .batched import BatchedArray
@@ -32,6 +33,7 @@ RANDOMNESS = ("error", "different", "same")
 
 class _Depth(threading.local):
     depth = 0
+    session = None      # the innermost ``batching`` entered in this thread
 
 
 _DEPTH = _Depth()
@@ -56,6 +58,7 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         self._previous = None       # the backend's own attributes (and the draw) put back
         self._shared_trace_lock = False
         self._entered = None        # the level entered: no longer live once left
+        self._outer = None          # the session entered before this one (``_DEPTH.session``)
 
     def __enter__(self):
         lock = _TRACE_LOCK or _late_imports()
@@ -80,6 +83,7 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
             be.kernels = {}
             be.index_range, be.check_index_range, be.value_range = checks
             _GENERATOR._draw = _random_draw(level, self._randomness)
+            self._outer, _DEPTH.session = _DEPTH.session, self
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -87,6 +91,8 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
 
     def __exit__(self, *exc):
         _DEPTH.depth -= 1
+        if _DEPTH.session is self:
+            _DEPTH.session, self._outer = self._outer, None
         if self._entered is not None:
             self._entered.live = False
         try:
@@ -114,6 +120,44 @@ _PATCHED = ("xp", "kernels", "index_range", "check_index_range", "value_range")
 #: imported on first use (the jit package and xpgrad.random import much; an import statement in
 #: a function costs microseconds per vmap call)
 _TRACE_LOCK = _GENERATOR = None
+
+
+@contextlib.contextmanager
+def outside_vmap():
+    """The block run with the backend's own namespace and kernels, as outside the one ``vmap``
+    level this thread is in (none: as it is): a computation every example shares, on
+    unbatched arrays, inside a rule that runs in the level. Nested levels are refused.
+
+    >>> import xpgrad as xg
+    >>> be = xg.get_backend("numpy")
+    >>> with batching(be, 4, "error"):
+    ...     with outside_vmap():
+    ...         be.xp.__name__
+    'xpgrad.backends.numpy.namespace'
+    """
+    session, depth = _DEPTH.session, _DEPTH.depth
+    if session is None or depth == 0:
+        yield
+        return
+    if depth > 1:
+        raise NotImplementedError("outside_vmap: inside nested xg.vmap levels")
+    be, own = session._be, session._previous[0]
+    now = {name: vars(be).get(name, _ABSENT) for name in _PATCHED}
+    try:
+        for name, value in zip(_PATCHED, own):
+            if value is _ABSENT:
+                delattr(be, name)
+            else:
+                setattr(be, name, value)
+        _DEPTH.depth, _DEPTH.session = 0, None
+        yield
+    finally:
+        _DEPTH.depth, _DEPTH.session = depth, session
+        for name, value in now.items():
+            if value is _ABSENT:
+                vars(be).pop(name, None)
+            else:
+                setattr(be, name, value)
 
 
 def _late_imports():
