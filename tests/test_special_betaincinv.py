@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.backends.numpy import special_scipy
 from xpgrad.testing import check_grads
+from special_scipy_paths import path  # noqa: F401  (a fixture)
 
 sc = pytest.importorskip("scipy.special")
 
-
-@pytest.fixture(params=["scipy", "generic"])
-def path(request, monkeypatch):
-    """``"generic"``: SciPy's kernels decline (as where SciPy is not installed)."""
-    monkeypatch.setattr(special_scipy, "_SCIPY",
-                        None if request.param == "scipy" else special_scipy._MISSING)
-    return request.param
 
 
 def _random(low, high, n=1500, seed=0):

@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.backends.numpy import special_scipy
 from xpgrad.testing import check_grads
+from special_scipy_paths import path  # noqa: F401  (a fixture)
 
 sc = pytest.importorskip("scipy.special")
 mpmath = pytest.importorskip("mpmath")
 
-
-@pytest.fixture(params=["scipy", "generic"])
-def path(request, monkeypatch):
-    """``"generic"``: the NumPy backend's SciPy kernels (exp1, zeta) decline, as where SciPy
-    is not installed, so the generic formulas (every other backend's) run."""
-    monkeypatch.setattr(special_scipy, "_SCIPY",
-                        None if request.param == "scipy" else special_scipy._MISSING)
-    return request.param
 
 
 def _grid():
