@@ -299,5 +299,10 @@ IN_CACHE_BYTES = 1 << 19
 @njit(inline="always", cache=True)
 def streamed(x):
     """Whether a loop over the array ``x`` should ask for its later parts while it works on
-    one (``prefetch_read``, ``prefetch_write``): ``x`` larger than ``IN_CACHE_BYTES``."""
+    one (``prefetch_read``, ``prefetch_write``): ``x`` larger than ``IN_CACHE_BYTES``.
+
+    >>> import numpy as np
+    >>> streamed(np.empty((4096, 64), np.float32)), streamed(np.empty((128, 64), np.float32))
+    (True, False)
+    """
     return x.size * x.itemsize > IN_CACHE_BYTES
