@@ -18,7 +18,9 @@ numba = pytest.importorskip("numba", reason="Numba is not installed")
 from xpgrad.backends.numba import _config, _losses  # noqa: E402
 from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
 from xpgrad.backends.numba import _sce_kernels as short  # noqa: E402
-from xpgrad.backends.numba._transpose import lanes, transpose_block  # noqa: E402
+from xpgrad.backends.numba import _sce_registers as regs  # noqa: E402
+from xpgrad.backends.numba._transpose import (IN_CACHE_BYTES, lanes, target_sums_block,  # noqa: E402
+                                              transpose_block)
 
 DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
 CLASSES = [1, 2, 3, 5, 7, 8, 9, 10, 11, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 100, 160]
@@ -111,6 +113,60 @@ def test_short_row_probabilities_match_row_kernel(classes, dt):
         t[2] /= t[2].sum()
     assert_kernels_agree(short.sce_probs_short, loops.sce_probs_block, x, t,
                           1e-5 if dt == np.float32 else 1e-12)
+
+
+@numba.njit
+def _target_sums(t, t0, ts_, tr, tc, xt, x0, xs, m, ts, gap, at):
+    target_sums_block(t, t0, ts_, tr, tc, xt, x0, xs, m, ts, gap, at)
+
+
+@DTYPES
+@pytest.mark.parametrize("rows, cols", [(1, 1), (5, 3), (16, 16), (9, 12), (16, 7)])
+def test_target_sums_block_adds_the_sums_of_the_targets_and_their_gap(rows, cols, dt):
+    """The block's targets (at the very end of their array: masked loads) summed per row, and
+    ``-t * (x - m)`` against logits laid out in lanes, a class without weight adding 0 even at
+    a logit of -inf (where ``t * (x - m)`` alone is NaN); columns past ``cols`` add nothing."""
+    rng = np.random.default_rng(rows * 31 + cols)
+    lw, stride = lanes(np.empty(0, dt)), 24
+    rows, cols = min(rows, lw), min(cols, lw)       # (float64: 8 lanes)
+    c = cols + 2                                    # rows of c targets, the block's cols first
+    t = rng.random((rows, c)).astype(dt)
+    t[0, 0] = 0.0
+    x = (rng.normal(size=(lw, rows)) * 3).astype(dt)        # class j of row r at x[j, r]
+    x[0, 0] = -np.inf
+    logits = np.full((lw, stride), 1e30, dt)                 # lanes past the rows: never used
+    logits[:, :rows] = x
+    m = np.zeros(lw + 2, dt)
+    m[1:1 + rows] = rng.normal(size=rows)
+    ts, gap = np.full(lw + 2, 0.5, dt), np.full(lw + 2, 0.25, dt)
+    flat = t.reshape(-1)[:(rows - 1) * c + cols]             # the array ends at the block's end
+    _target_sums(flat, 0, c, rows, cols, logits.reshape(-1), 0, stride, m[1:], ts[1:], gap[1:],
+                 0)
+    block = t[:, :cols].astype(np.float64)
+    diff = x[:cols].T.astype(np.float64) - m[1:1 + rows, None]
+    with np.errstate(invalid="ignore"):                       # 0 * inf, selected away
+        terms = np.where(block != 0, -block * diff, 0.0)
+    tol = 1e-6 if dt == np.float32 else 1e-14
+    np.testing.assert_allclose(ts[1:1 + rows], 0.5 + block.sum(1), rtol=tol)
+    np.testing.assert_allclose(gap[1:1 + rows], 0.25 + terms.sum(1), rtol=tol, atol=tol)
+    assert ts[0] == 0.5 and gap[0] == 0.25                   # nothing before ``at``
+
+
+@DTYPES
+@pytest.mark.parametrize("classes", [6, 33])
+def test_one_thread_loops_past_the_cache_size_match_the_row_kernel(classes, dt):
+    """Logits over ``IN_CACHE_BYTES``: the one-thread loops then ask for rows ahead (smaller
+    ones do not), with the same results."""
+    rng = np.random.default_rng(classes)
+    n = IN_CACHE_BYTES // (classes * np.dtype(dt).itemsize) + 77
+    x = awkward_logits(rng, n, classes, dt)
+    labels = rng.integers(0, classes, n)
+    t = rng.dirichlet(np.ones(classes), n).astype(dt)
+    tol = 1e-5 if dt == np.float32 else 1e-12
+    kernels = (short.sce_labels_short, short.sce_probs_short) if classes > 16 \
+        else (regs.sce_labels_regs, regs.sce_probs_regs)
+    assert_kernels_agree(kernels[0], loops.sce_labels_block, x, labels, tol)
+    assert_kernels_agree(kernels[1], loops.sce_probs_block, x, t, tol)
 
 
 @pytest.mark.parametrize("classes", [3, 10, 33])

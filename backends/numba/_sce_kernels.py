@@ -23,12 +23,15 @@ import numpy as np
 from numba import njit
 
 from . import _loss_kernels as _rows      # (a module: its kernels stay listed there only)
-from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, log_pos
+from ._math import LOOP_OPTIONS, exp_neg, log_pos
 from ._sce_gathered import (_label_loss_vec, _labels_in_range, sce_labels_gathered,
                             sce_probs_gathered)
-from ._sce_registers import sce_labels_regs, sce_probs_regs
+from ._sce_registers import (sce_labels_regs, sce_labels_regs_streamed, sce_probs_regs,
+                              sce_probs_regs_streamed)
 from ._templates import parallel_blocks
-from ._transpose import lanes, prefetch_read, prefetch_write, transpose_block
+from ._transpose import (lanes, prefetch_read, prefetch_write, target_sums_block,
+                         transpose_block)
+from ._transpose import streamed as _streamed
 
 
 # -- softmax cross-entropy for short rows: SIMD across rows ------------------------------------
@@ -131,14 +134,16 @@ def _prefetch_part(xf, gf, c, r0, j, k):
 
 
 @njit(inline="always", **LOOP_OPTIONS)
-def _tile_exp(xt, c, rn, m, s, xf, gf, r0):
+def _tile_exp(xt, c, rn, m, s, xf, gf, r0, ahead):
     """``xt[j, r] = exp(xt[j, r] - m[r])`` for ``j < c``, summed into ``s[r]``, over all
     ``TILE`` lanes (those from ``rn`` on hold unused values: a loop of a fixed length needs no
     remainder loop, 5-8% faster); two classes a step (two independent exponentials: 5-10%
-    faster than one), each step asking for its part of a later tile (``_prefetch_part``)."""
+    faster than one), each step asking for its part of a later tile (``_prefetch_part``) when
+    ``ahead``."""
     j = 0
     while j + 2 <= c:
-        _prefetch_part(xf, gf, c, r0, j, 2)
+        if ahead:
+            _prefetch_part(xf, gf, c, r0, j, 2)
         x0, x1 = xt[j], xt[j + 1]
         for r in range(TILE):
             mr = m[r]
@@ -149,7 +154,8 @@ def _tile_exp(xt, c, rn, m, s, xf, gf, r0):
             s[r] += e0 + e1
         j += 2
     if j < c:
-        _prefetch_part(xf, gf, c, r0, j, 1)
+        if ahead:
+            _prefetch_part(xf, gf, c, r0, j, 1)
         x0 = xt[j]
         for r in range(TILE):
             e0 = exp_neg(x0[r] - m[r])
@@ -166,6 +172,18 @@ def sce_labels_short(x, labels, grad, losses, scale):
     the one-hot is subtracted last, in the rows' own layout. Returns the losses' sum in
     float64, or NaN at the first tile with a label outside ``[0, classes)`` (what it wrote is
     then unspecified)."""
+    return _labels_short(x, labels, grad, losses, scale, _streamed(x))
+
+
+@njit(**LOOP_OPTIONS)
+def sce_labels_short_streamed(x, labels, grad, losses, scale):
+    """``sce_labels_short`` asking for later tiles whatever the size: the loop of the threaded
+    kernel, whose blocks are small but whose logits as a whole are not in cache."""
+    return _labels_short(x, labels, grad, losses, scale, True)
+
+
+@njit(**LOOP_OPTIONS)
+def _labels_short(x, labels, grad, losses, scale, ahead):
     n, c = x.shape
     xf, gf = x.reshape(-1), grad.reshape(-1)
     xtf, xt = _tile_buffer(x)
@@ -189,7 +207,7 @@ def sce_labels_short(x, labels, grad, losses, scale):
         for r in range(rn):             # (unsigned: no negative-index wraparound code)
             xl[r] = xs[np.uint64(r * c + ls[r])]
         # a NaN is skipped in m, but it makes its row's sum, loss and gradient NaN here
-        _tile_exp(xt, c, rn, m, s, xf, gf, r0)
+        _tile_exp(xt, c, rn, m, s, xf, gf, r0, ahead)
         for r in range(rn):
             lr[r] = _label_loss_vec(s[r], xl[r], m[r])
             s[r] = scale / s[r]
@@ -202,60 +220,49 @@ def sce_labels_short(x, labels, grad, losses, scale):
     return total
 
 
-@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _weighted_gap(tj, xj, m):
-    """``-t * (x - m)`` in this order; 0 for a class without target weight."""
-    return -(tj * (xj - m)) if tj != 0 else tj - tj
-
-
 @njit(inline="always", **LOOP_OPTIONS)
-def _tile_exp_targets(xt, tt, c, rn, m, s, ts, gap, xf, gf, tf, r0):
-    """``_tile_exp`` with targets ``tt`` beside ``xt`` (over all ``TILE`` lanes too): also
-    sums ``t`` into ``ts[r]`` and ``-t * (x - m)`` into ``gap[r]``, and asks for a later
-    tile's targets too."""
-    j = 0
-    while j + 2 <= c:
-        _prefetch_part(xf, gf, c, r0, j, 2)
-        at = (r0 + _AHEAD * TILE) * c + j * TILE
-        prefetch_read(tf, at, at + 2 * TILE)
-        x0, x1, t0, t1 = xt[j], xt[j + 1], tt[j], tt[j + 1]
-        for r in range(TILE):
-            mr = m[r]
-            a0, a1, b0, b1 = x0[r], x1[r], t0[r], t1[r]
-            ts[r] += b0 + b1
-            gap[r] += _weighted_gap(b0, a0, mr) + _weighted_gap(b1, a1, mr)
-            e0 = exp_neg(a0 - mr)
-            e1 = exp_neg(a1 - mr)
-            x0[r] = e0
-            x1[r] = e1
-            s[r] += e0 + e1
-        j += 2
-    if j < c:
-        _prefetch_part(xf, gf, c, r0, j, 1)
-        at = (r0 + _AHEAD * TILE) * c + j * TILE
-        prefetch_read(tf, at, at + TILE)
-        x0, t0 = xt[j], tt[j]
-        for r in range(TILE):
-            mr = m[r]
-            a0, b0 = x0[r], t0[r]
-            ts[r] += b0
-            gap[r] += _weighted_gap(b0, a0, mr)
-            e0 = exp_neg(a0 - mr)
-            x0[r] = e0
-            s[r] += e0
+def _tile_target_sums(tf, c, r0, rn, xt, m, ts, gap, ahead):
+    """``ts[r]`` = the targets' sum of row ``r0 + r`` and ``gap[r]`` = ``-sum(t * (x - m))``
+    (a class without target weight adding 0), block by block of the targets in registers
+    (``_transpose.target_sums_block``: transposed, never stored) beside the logits already in
+    the tile ``xt``; each block asks for its part of the targets ``_AHEAD`` tiles on when
+    ``ahead``."""
+    lw = lanes(tf)
+    xtf = xt.reshape(-1)
+    for rb in range(0, rn, lw):
+        nr = min(lw, rn - rb)
+        for j0 in range(0, c, lw):
+            if ahead:
+                at = (r0 + rb + _AHEAD * TILE) * c + j0 * lw
+                prefetch_read(tf, at, at + lw * lw)
+            target_sums_block(tf, (r0 + rb) * c + j0, c, nr, min(lw, c - j0), xtf,
+                              j0 * _STRIDE + rb, _STRIDE, m, ts, gap, rb)
 
 
 @njit(**LOOP_OPTIONS)
 def sce_probs_short(x, t, grad, losses, scale):
     """``sce_probs_block`` for rows of a few classes, in transposed tiles as
-    ``sce_labels_short`` (returning the losses' float64 sum), in one pass over each tile: the loss is ``-sum(t * (x - m)) +
-    log(s) * sum(t)`` (two sums of terms of one sign for targets >= 0, so the same to rounding
-    as the row kernel's ``-sum(t * ((x - m) - log(s)))``); ``scale * t`` is subtracted after
-    the way back, in the rows' own layout."""
+    ``sce_labels_short`` (returning the losses' float64 sum). The loss is ``-sum(t * (x - m))
+    + log(s) * sum(t)`` (two sums of terms of one sign for targets >= 0, so the same to
+    rounding as the row kernel's ``-sum(t * ((x - m) - log(s)))``); both sums of the targets
+    are taken in registers as their blocks are transposed (``_tile_target_sums``), so the
+    targets never enter the tile buffer, and ``scale * t`` is subtracted after the way back,
+    in the rows' own layout."""
+    return _probs_short(x, t, grad, losses, scale, _streamed(x))
+
+
+@njit(**LOOP_OPTIONS)
+def sce_probs_short_streamed(x, t, grad, losses, scale):
+    """``sce_probs_short`` asking for later tiles whatever the size (the threaded kernel's
+    loop, as ``sce_labels_short_streamed``)."""
+    return _probs_short(x, t, grad, losses, scale, True)
+
+
+@njit(**LOOP_OPTIONS)
+def _probs_short(x, t, grad, losses, scale, ahead):
     n, c = x.shape
     xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
     xtf, xt = _tile_buffer(x)
-    ttf, tt = _tile_buffer(x)
     m = np.empty(_STRIDE, x.dtype)
     s = np.empty(_STRIDE, x.dtype)
     ts = np.empty(_STRIDE, x.dtype)
@@ -272,8 +279,8 @@ def sce_probs_short(x, t, grad, losses, scale):
             gap[r] = 0
         _tile_in(xf, c, r0, rn, xtf, m, cut)   # a NaN is skipped in m but makes its row NaN below
         _loose_in(xf, c, r0, rn, xt, m, cut)
-        _tile_in(tf, c, r0, rn, ttf, None, c)
-        _tile_exp_targets(xt, tt, c, rn, m, s, ts, gap, xf, gf, tf, r0)
+        _tile_target_sums(tf, c, r0, rn, xt, m, ts, gap, ahead)
+        _tile_exp(xt, c, rn, m, s, xf, gf, r0, ahead)
         lr = losses[r0:r0 + rn]
         for r in range(rn):
             lr[r] = gap[r] + log_pos(s[r]) * ts[r]
@@ -288,12 +295,16 @@ def sce_probs_short(x, t, grad, losses, scale):
     return total
 
 
-sce_labels_short_par = parallel_blocks(sce_labels_short, arrays=4, sums=True)
+sce_labels_short_par = parallel_blocks(sce_labels_short_streamed, arrays=4, sums=True,
+                                       name="sce_labels_short_par")
 sce_labels_gathered_par = parallel_blocks(sce_labels_gathered, arrays=4, sums=True)
-sce_probs_short_par = parallel_blocks(sce_probs_short, arrays=4, sums=True)
+sce_probs_short_par = parallel_blocks(sce_probs_short_streamed, arrays=4, sums=True,
+                                      name="sce_probs_short_par")
 sce_probs_gathered_par = parallel_blocks(sce_probs_gathered, arrays=4, sums=True)
-sce_labels_regs_par = parallel_blocks(sce_labels_regs, arrays=4, sums=True)
-sce_probs_regs_par = parallel_blocks(sce_probs_regs, arrays=4, sums=True)
+sce_labels_regs_par = parallel_blocks(sce_labels_regs_streamed, arrays=4, sums=True,
+                                      name="sce_labels_regs_par")
+sce_probs_regs_par = parallel_blocks(sce_probs_regs_streamed, arrays=4, sums=True,
+                                     name="sce_probs_regs_par")
 
 def sce_loops(kind, length):
     """The softmax cross-entropy loops ``(one thread, threaded)`` for targets ``kind``

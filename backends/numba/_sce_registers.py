@@ -32,7 +32,8 @@ from numba.extending import intrinsic
 
 from ._math import _E32, _E64, _T64, LOOP_OPTIONS, log_pos
 from ._sce_gathered import _labels_in_range
-from ._transpose import _I32, _I64, _Block, _transposed, lanes, prefetch_read, prefetch_write
+from ._transpose import (_I32, _I64, _Block, _transposed, lanes, prefetch_read, prefetch_write)
+from ._transpose import streamed as _streamed
 
 #: fewest classes the register kernels take (fewer go by loops: ``_sce_gathered``)
 REGS_MIN = 4
@@ -300,6 +301,18 @@ def sce_labels_regs(x, labels, grad, losses, scale):
     first: one register of them a group; the one-hot in registers rather than by scalar loads
     and stores was 5-15% faster). Returns the losses' sum in float64, or NaN at the first tile
     with a label outside ``[0, classes)`` (what it wrote is then unspecified)."""
+    return _labels_regs(x, labels, grad, losses, scale, _streamed(x))
+
+
+@njit(**LOOP_OPTIONS)
+def sce_labels_regs_streamed(x, labels, grad, losses, scale):
+    """``sce_labels_regs`` asking for later groups of rows whatever the size: the loop of
+    the threaded kernel, whose blocks are small but whose logits as a whole are not in cache."""
+    return _labels_regs(x, labels, grad, losses, scale, True)
+
+
+@njit(**LOOP_OPTIONS)
+def _labels_regs(x, labels, grad, losses, scale, ahead):
     n, c = x.shape
     lw = lanes(x)
     if c < REGS_MIN or c > _LABELS_MAX * lw // 16:
@@ -317,7 +330,8 @@ def sce_labels_regs(x, labels, grad, losses, scale):
         for r in range(rn):
             lab[r] = ls[r]
         for rb in range(0, rn, lw):
-            _prefetch_group(xf, gf, c, r0 + rb)
+            if ahead:
+                _prefetch_group(xf, gf, c, r0 + rb)
             softmax_labels_block(xf, (r0 + rb) * c, c, min(lw, rn - rb), gf, lab, d, s, rb, scale)
         for r in range(rn):
             lr[r] = log_pos(s[r]) - d[r]
@@ -332,6 +346,18 @@ def sce_probs_regs(x, t, grad, losses, scale):
     each group of rows through ``softmax_targets_block``; the loss of a row is
     ``-sum(t * (x - m)) + log(s) * sum(t)`` (as ``_sce_kernels.sce_probs_short``). Returns
     the losses' sum in float64."""
+    return _probs_regs(x, t, grad, losses, scale, _streamed(x))
+
+
+@njit(**LOOP_OPTIONS)
+def sce_probs_regs_streamed(x, t, grad, losses, scale):
+    """``sce_probs_regs`` asking for later groups whatever the size (the threaded kernel's
+    loop, as ``sce_labels_regs_streamed``)."""
+    return _probs_regs(x, t, grad, losses, scale, True)
+
+
+@njit(**LOOP_OPTIONS)
+def _probs_regs(x, t, grad, losses, scale, ahead):
     n, c = x.shape
     lw = lanes(x)
     if c < REGS_MIN or c > _PROBS_MAX * lw // 16:
@@ -345,9 +371,10 @@ def sce_probs_regs(x, t, grad, losses, scale):
     for r0 in range(0, n, TILE):
         rn = min(TILE, n - r0)
         for rb in range(0, rn, lw):
-            _prefetch_group(xf, gf, c, r0 + rb)
-            at = (r0 + rb + _AHEAD * TILE) * c
-            prefetch_read(tf, at, at + lw * c)
+            if ahead:
+                _prefetch_group(xf, gf, c, r0 + rb)
+                at = (r0 + rb + _AHEAD * TILE) * c
+                prefetch_read(tf, at, at + lw * c)
             softmax_targets_block(xf, tf, (r0 + rb) * c, c, min(lw, rn - rb), gf, m, s, ts, gap,
                                   rb, scale)
         lr = losses[r0:r0 + rn]
