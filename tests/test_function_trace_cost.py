@@ -17,6 +17,10 @@ from xpgrad.jit.program import Program
 from xpgrad.jit.tracer import Tracer
 from xpgrad.tensor import _wrap
 
+# the programs' source and the tracer's GC handling, shown on the NumPy backend's kernels (a
+# numba default compiles its own fused kernels into other steps)
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
 
 def _model_and_step(seed=0):
     rng = np.random.default_rng(seed)
