@@ -11,8 +11,8 @@ backend's fitted polynomials (``backends/numpy/erf_float32.py``, fitted by
 - ``erfinv(y) = y P(L + 2.5)`` or ``y R(sqrt(-L) - 3)`` beyond L = -5, ``L = log((1 - y)(1 + y))``;
 - ``ndtri(p) = sqrt(2) erfinv(2q - 1)`` on ``q = min(p, 1 - p)``, its sign put back, with
   ``(1 - y)(1 + y)`` taken as ``(2 - 2q) 2q`` (no digit of a small ``q`` lost in ``2q - 1``);
-  below q = 3e-8 (past erfinv's fitted range), and for p outside [0, 1] or NaN, the float64
-  ``_special._ndtri`` (a second loop over those entries only).
+  below q = 3e-8 (past erfinv's fitted range), and for p outside [0, 1] or NaN, the caller
+  takes the float64 ``_special._ndtri`` (a second loop, run where there are such entries).
 
 The coefficients are copies of ``erf_float32``'s (a test checks): compiled kernels keep their
 constants, and the cache key (``_cache_key``) follows this package's files only.
@@ -24,8 +24,8 @@ constants, and the cache key (``_cache_key``) follows this package's files only.
 [-0.842701, 0.0, 0.5205, 0.999978, nan]
 >>> p = np.float32([0.0, 0.025, 0.5, 0.975, 1.0, 2.0])
 >>> out = np.empty_like(p)
->>> ndtri32_loop(p, out); [round(float(v), 5) for v in out]
-[-inf, -1.95996, 0.0, 1.95996, inf, nan]
+>>> ndtri32_loop(p, out), [round(float(v), 5) for v in out[1:4]]
+(3, [-1.95996, 0.0, 1.95996])
 """
 from __future__ import annotations
 
@@ -36,7 +36,6 @@ from numba import njit
 
 from ._gelu_math import times_exp_neg_square32
 from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, log_pos, tanh
-from ._special import _ndtri
 
 _F32 = np.float32
 _SCALAR = {"fastmath": MATH_FLAGS, "error_model": "numpy", "cache": True}
@@ -67,7 +66,7 @@ _ONE, _TWO, _HALF, _ZERO = _F32(1.0), _F32(2.0), _F32(0.5), _F32(0.0)
 _SPLIT, _INF = _F32(-5.0), _F32(np.inf)
 #: ndtri's q below which erfinv's far fit (out to float32's largest y below 1) would be
 #: extrapolated: such entries take the float64 ``_ndtri``
-_NDTRI_Q_MIN = _F32(3e-8)
+NDTRI_Q_MIN = _F32(3e-8)
 
 
 # Horner's rule written out over tuples: a loop over a constant array is left rolled (and the
@@ -160,15 +159,15 @@ def erfinv32_loop(x, out):
 
 @njit(**LOOP_OPTIONS)
 def ndtri32_loop(p, out):
-    """float32 ``ndtri``: the polynomials where ``q >= 3e-8``, then ``_ndtri`` elsewhere."""
+    """float32 ``ndtri`` where ``q = min(p, 1 - p) >= 3e-8``; return how many entries are left
+    (farther out, NaN, outside [0, 1]: ``_special.ndtri_rest32_loop`` fills them in)."""
+    left = 0
     for i in range(p.shape[0]):
         upper = p[i] > _HALF
         q = _ONE - p[i] if upper else p[i]
-        q = _NDTRI_Q_MIN if q < _NDTRI_Q_MIN else q     # the rest are redone below
+        left += not q >= NDTRI_Q_MIN
+        q = NDTRI_Q_MIN if q < NDTRI_Q_MIN else q
         two_q = _TWO * q
         x = _SQRT2 * erfinv_from_log32(two_q - _ONE, log_pos((_TWO - two_q) * two_q))
         out[i] = -x if upper else x
-    for i in range(p.shape[0]):
-        q = min(p[i], _ONE - p[i])
-        if not q >= _NDTRI_Q_MIN:                   # NaN and p outside [0, 1] too
-            out[i] = _ndtri(np.float64(p[i]))
+    return left

@@ -22,6 +22,10 @@ from xpgrad.backend import Kernel
 from xpgrad.ops import formulas
 from xpgrad.ops import special_formulas as sf
 
+from . import _erf32
+from ._erf32 import erf32_loop, erfc32_loop, erfinv32_loop, ndtr32_loop, ndtri32_loop
+from ._math import LOOP_OPTIONS, exp_neg
+
 
 _SCALAR = {"error_model": "numpy", "cache": True}      # NumPy's errors: inf/NaN, no raise
 _ERFC = np.array(formulas._ERFC_COEFFS)
@@ -249,28 +253,115 @@ def digamma_loop(x, out):
         out[i] = _digamma(np.float64(x[i]))
 
 
+@njit(**_SCALAR)
+def ndtri_rest32_loop(p, out):
+    """The entries ``_erf32.ndtri32_loop`` leaves: ``q = min(p, 1 - p)`` below 3e-8, NaN or
+    outside [0, 1], by the float64 ``_ndtri``."""
+    for i in range(p.shape[0]):
+        if not min(p[i], 1.0 - p[i]) >= _erf32.NDTRI_Q_MIN:
+            out[i] = _ndtri(np.float64(p[i]))
+
+
+def _ndtri32(p, out):
+    if ndtri32_loop(p, out):
+        ndtri_rest32_loop(p, out)
+
+
+# -- gradients: one loop each, vectorized (``_math.exp_neg``) -----------------------------------
+@njit(**LOOP_OPTIONS)
+def gaussian_vjp_loop(g, x, out, s, c):
+    """``out`` <- ``g c exp(-s x**2)``, the vjp of erf, erfc and ndtr, in ``x``'s dtype."""
+    for i in range(x.shape[0]):
+        out[i] = g[i] * c * exp_neg(-s * x[i] * x[i])
+
+
+@njit(**LOOP_OPTIONS)
+def inverse_gaussian_vjp_loop(g, y, out, s, c):
+    """``out`` <- ``g c exp(s y**2)`` from the output ``y`` of erfinv or ndtri, in float64 (a
+    float32 result rounded): ``exp(s y**2)`` as ``1 / exp_neg(-s y**2)``, inf past overflow."""
+    for i in range(y.shape[0]):
+        yi = np.float64(y[i])
+        out[i] = np.float64(g[i]) * c / exp_neg(-s * yi * yi)
+
+
+#: the vjps' ``(s, c)`` by primitive: ``c exp(-s x**2)`` from the input, ``c exp(s y**2)`` from
+#: the output
+_SLOPES = {"special_erf": (1.0, 2.0 / math.sqrt(math.pi)),
+           "special_erfc": (1.0, -2.0 / math.sqrt(math.pi)),
+           "special_ndtr": (0.5, 1.0 / math.sqrt(2.0 * math.pi)),
+           "special_erfinv": (1.0, 0.5 * math.sqrt(math.pi)),
+           "special_ndtri": (0.5, math.sqrt(2.0 * math.pi))}
+
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+_FLOAT32 = np.dtype(np.float32)
 
 
-def _kernel(loop, saves):
+def _flat_forward(loop, loop32=None):
+    """A forward through ``loop`` (float64 inside), or ``loop32`` for float32 arrays."""
     def forward(x):
         if getattr(x, "dtype", None) not in _FLOATS:
             return None
         flat = np.ascontiguousarray(x).reshape(-1)
         out = np.empty(flat.shape, x.dtype)
-        loop(flat, out)
-        return out.reshape(x.shape), None
+        (loop32 if loop32 is not None and x.dtype == _FLOAT32 else loop)(flat, out)
+        return out.reshape(x.shape)
+    return forward
+
+
+def _kernel(loop, saves):
+    forward = _flat_forward(loop)
 
     def vjp(g, saved, x):
         return (NotImplemented,)        # the generic rule, from what ``saves`` keeps
 
-    return Kernel(forward, vjp, saves=saves)
+    return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
+                  vjp, saves=saves)
 
 
-KERNELS = {"special_erf": _kernel(erf_loop, (0,)), "special_erfc": _kernel(erfc_loop, (0,)),
-           "special_ndtr": _kernel(ndtr_loop, (0,)),
+def _gaussian_kernel(name, loop, loop32):
+    """erf, erfc or ndtr: float32 by ``_erf32``'s loop, float64 by ``loop``; the vjp
+    ``g c exp(-s x**2)`` in one loop (``gaussian_vjp_loop``)."""
+    forward = _flat_forward(loop, loop32)
+    s, c = _SLOPES[name]
+
+    def vjp(g, saved, x):
+        if g.dtype != x.dtype or g.shape != x.shape:
+            return (NotImplemented,)
+        out = np.empty(x.size, x.dtype)
+        gaussian_vjp_loop(np.ascontiguousarray(g).reshape(-1),
+                          np.ascontiguousarray(x).reshape(-1), out, x.dtype.type(s),
+                          x.dtype.type(c))
+        return (out.reshape(x.shape),)
+
+    return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
+                  vjp, saves=(0,))
+
+
+def _inverse_kernel(name, loop, loop32):
+    """erfinv or ndtri: the vjp ``g c exp(s y**2)`` from the output ``y`` (saved)."""
+    forward = _flat_forward(loop, loop32)
+    s, c = _SLOPES[name]
+
+    def kept(x):
+        out = forward(x)
+        return None if out is None else (out, out)
+
+    def vjp(g, saved, x):
+        if g.dtype != saved.dtype or g.shape != saved.shape:
+            return (NotImplemented,)
+        out = np.empty(saved.size, saved.dtype)
+        inverse_gaussian_vjp_loop(np.ascontiguousarray(g).reshape(-1),
+                                  np.ascontiguousarray(saved).reshape(-1), out, s, c)
+        return (out.reshape(saved.shape),)
+
+    return Kernel(kept, vjp, saves=("output",))
+
+
+KERNELS = {"special_erf": _gaussian_kernel("special_erf", erf_loop, erf32_loop),
+           "special_erfc": _gaussian_kernel("special_erfc", erfc_loop, erfc32_loop),
+           "special_ndtr": _gaussian_kernel("special_ndtr", ndtr_loop, ndtr32_loop),
            "special_log_ndtr": _kernel(log_ndtr_loop, (0,)),
-           "special_erfinv": _kernel(erfinv_loop, ("output",)),
-           "special_ndtri": _kernel(ndtri_loop, ("output",)),
+           "special_erfinv": _inverse_kernel("special_erfinv", erfinv_loop, erfinv32_loop),
+           "special_ndtri": _inverse_kernel("special_ndtri", ndtri_loop, _ndtri32),
            "special_gammaln": _kernel(gammaln_loop, (0,)),
            "special_digamma": _kernel(digamma_loop, (0,))}
