@@ -3,8 +3,11 @@ algorithm (``xpgrad.ops.special_formulas``: its constants, series, reflections a
 steps), as scalar code, in float64 (a float32 input's result rounded, as the generic forward
 does). The generic formulas take every branch of every ``where`` over the whole array, some
 400 passes for ``ndtri``; here each entry takes its own branch once. ``erf``/``erfc`` are the C
-library's (correctly rounded to ~1 ulp). Gradients stay the generic rules' (vjp
-``NotImplemented``); other dtypes decline.
+library's (correctly rounded to ~1 ulp); ``erfinv`` starts from the float32 fits and takes one
+Halley step. float32 ``erf``, ``erfc``, ``ndtr``, ``erfinv`` and ``ndtri`` take ``_erf32``'s
+vectorized loops instead, and these five have compiled vjp loops (``c exp(-+s v**2)``) in both
+dtypes; the others' gradients stay the generic rules' (vjp ``NotImplemented``). Other dtypes
+decline.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
@@ -38,6 +41,10 @@ _SHIFT = sf._SHIFT
 _SQRT_HALF, _SQRT_2 = sf._SQRT_HALF, math.sqrt(2.0)
 _LOG_PI, _LOG_2, _HALF_LOG_2PI = math.log(math.pi), math.log(2.0), sf._HALF_LOG_2PI
 _SMALLEST_NORMAL = 2.2250738585072014e-308          # float64's
+_ERFINV_NEAR, _ERFINV_FAR = np.array(_erf32.ERFINV_NEAR), np.array(_erf32.ERFINV_FAR)
+#: where the float32 fits of erfinv switch and end: log(1 - a**2) of -5, and of float32's
+#: largest number below 1
+_ERFINV_SPLIT, _ERFINV_FAR_END = -5.0, -15.9
 
 
 @njit(**_SCALAR)
@@ -77,17 +84,29 @@ def _ndtr_hazard(x):
 
 
 @njit(**_SCALAR)
+def _erfinv_start(a, log_1ma2):
+    """erfinv(a) within 1.2e-7 relative where ``log_1ma2 = log(1 - a**2)`` is above -15.9 (the
+    float32 fits of ``_erf32``), else Winitzki's closed form (within 2e-3); and the number of
+    Halley steps that take it to float64's rounding (1 or 2)."""
+    if log_1ma2 >= _ERFINV_SPLIT:
+        return a * _horner(_ERFINV_NEAR, log_1ma2 + 2.5), 1
+    if log_1ma2 >= _ERFINV_FAR_END:
+        return a * _horner(_ERFINV_FAR, math.sqrt(-log_1ma2) - 3.0), 1
+    k = 2.0 / (math.pi * 0.147) + 0.5 * log_1ma2
+    return math.sqrt(math.sqrt(k * k - log_1ma2 / 0.147) - k), 2
+
+
+@njit(**_SCALAR)
 def _erfinv(y):
-    """``special_formulas.erfinv``: Winitzki's closed form, then two Halley steps."""
+    """``erfinv(y)``: a start within 1.2e-7 (``_erfinv_start``), then Halley's steps on
+    ``erf(x) = |y|`` (on ``erfc(x) = 1 - |y|`` from 0.5 on)."""
     a = abs(y)
     if not a < 1.0:
         return math.copysign(math.inf, y) if a == 1.0 else math.nan
     if y == 0:
         return y
-    log_1ma2 = math.log1p(-a) + math.log1p(a)
-    k = 2.0 / (math.pi * 0.147) + 0.5 * log_1ma2
-    x = math.sqrt(math.sqrt(k * k - log_1ma2 / 0.147) - k)
-    for _ in range(2):
+    x, steps = _erfinv_start(a, math.log1p(-a) + math.log1p(a))
+    for _ in range(steps):
         residual = math.erf(x) - a if a < 0.5 else (1.0 - a) - math.erfc(x)
         step = residual / ((2.0 / math.sqrt(math.pi)) * math.exp(-x * x))
         x = x - step / (1.0 + x * step)
