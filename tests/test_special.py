@@ -132,7 +132,8 @@ def test_polygamma_poles_as_scipy(n):
     np.testing.assert_array_equal(ours[:-1], sc.polygamma(n, POLES)[:-1])
 
 
-_OWN_FLOAT32_ULPS = {"erf": 3.0, "erfc": 9.0, "ndtr": 9.0, "erfinv": 4.0}
+_OWN_FLOAT32_ULPS = {"numpy": {"erf": 3.0, "erfc": 9.0, "ndtr": 9.0, "erfinv": 4.0},
+                     "numba": {"erf": 4.5, "erfc": 6.5, "ndtr": 6.5, "erfinv": 4.0}}
 
 
 @pytest.mark.parametrize("name", ["erf", "erfc", "ndtr", "log_ndtr", "erfinv", "gammaln",
@@ -151,7 +152,8 @@ def test_float32_within_a_few_ulp(name):
     ulp = np.spacing(np.abs(exact[finite]).astype(np.float32)).astype(np.float64)
     # 1 ulp: rounded from float64; expit is xg.nn.sigmoid's own float32 formula (2.3 ulp), the
     # NumPy backend's erf, erfc, ndtr and erfinv float32 polynomials (backends/numpy/erf_float32.py)
-    bound = _OWN_FLOAT32_ULPS.get(name, 1.0) if x32.backend.name == "numpy" else 1.0
+    # and the Numba backend's loops of them (backends/numba/_erf32.py: _math's float32 tanh)
+    bound = _OWN_FLOAT32_ULPS.get(x32.backend.name, {}).get(name, 1.0)
     assert np.max(np.abs(ours[finite] - exact[finite]) / ulp) <= (3.0 if name == "expit" else bound)
 
 

@@ -79,20 +79,26 @@ def _tail_ratio(v):
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _times_exp_half_square32(s, u):
-    """``s exp(-u**2 / 2)`` for float32 ``u`` in [0, CAP32]: ``_math.exp_neg``'s reduction and
-    polynomial, with ``u**2``'s rounding error ``lo`` in the reduced argument and ``s`` in the
-    last step."""
+def times_exp_neg_square32(s, u, scale):
+    """``s exp(-scale u**2)`` for float32 ``u`` in [0, CAP32] and ``scale`` 1/2 or 1 (a power
+    of 2: ``scale u**2`` is exact): ``_math.exp_neg``'s reduction and polynomial, with
+    ``u**2``'s rounding error ``lo`` in the reduced argument and ``s`` in the last step."""
     log2e, ln2hi, ln2lo, _, _, p0, p1, p2, p3, p4, p5 = _E32
     magic, _, down = _SUB32
     hi = u * u
     lo = fma(u, u, -hi)
-    a = _F32(-0.5) * hi
+    a = -scale * hi
     t = a * log2e + magic
     k = t - magic
-    r = ((a - k * ln2hi) - k * ln2lo) - _F32(0.5) * lo
+    r = ((a - k * ln2hi) - k * ln2lo) - scale * lo
     p = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
     return (fma(s, p * (r * r) + r, s) * pow2_of_rounded(t)) * down
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _times_exp_half_square32(s, u):
+    """``s exp(-u**2 / 2)`` for float32 ``u`` in [0, CAP32]."""
+    return times_exp_neg_square32(s, u, _F32(0.5))
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)

@@ -3,8 +3,11 @@ algorithm (``xpgrad.ops.special_formulas``: its constants, series, reflections a
 steps), as scalar code, in float64 (a float32 input's result rounded, as the generic forward
 does). The generic formulas take every branch of every ``where`` over the whole array, some
 400 passes for ``ndtri``; here each entry takes its own branch once. ``erf``/``erfc`` are the C
-library's (correctly rounded to ~1 ulp). Gradients stay the generic rules' (vjp
-``NotImplemented``); other dtypes decline.
+library's (correctly rounded to ~1 ulp); ``erfinv`` starts from the float32 fits and takes one
+Halley step. float32 ``erf``, ``erfc``, ``ndtr``, ``erfinv`` and ``ndtri`` take ``_erf32``'s
+vectorized loops instead, and these five have compiled vjp loops (``c exp(-+s v**2)``) in both
+dtypes; the others' gradients stay the generic rules' (vjp ``NotImplemented``). Other dtypes
+decline.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
@@ -22,6 +25,10 @@ from xpgrad.backend import Kernel
 from xpgrad.ops import formulas
 from xpgrad.ops import special_formulas as sf
 
+from . import _erf32
+from ._erf32 import erf32_loop, erfc32_loop, erfinv32_loop, ndtr32_loop, ndtri32_loop
+from ._math import LOOP_OPTIONS, exp_neg
+
 
 _SCALAR = {"error_model": "numpy", "cache": True}      # NumPy's errors: inf/NaN, no raise
 _ERFC = np.array(formulas._ERFC_COEFFS)
@@ -34,6 +41,10 @@ _SHIFT = sf._SHIFT
 _SQRT_HALF, _SQRT_2 = sf._SQRT_HALF, math.sqrt(2.0)
 _LOG_PI, _LOG_2, _HALF_LOG_2PI = math.log(math.pi), math.log(2.0), sf._HALF_LOG_2PI
 _SMALLEST_NORMAL = 2.2250738585072014e-308          # float64's
+_ERFINV_NEAR, _ERFINV_FAR = np.array(_erf32.ERFINV_NEAR), np.array(_erf32.ERFINV_FAR)
+#: where the float32 fits of erfinv switch and end: log(1 - a**2) of -5, and of float32's
+#: largest number below 1
+_ERFINV_SPLIT, _ERFINV_FAR_END = -5.0, -15.9
 
 
 @njit(**_SCALAR)
@@ -73,17 +84,29 @@ def _ndtr_hazard(x):
 
 
 @njit(**_SCALAR)
+def _erfinv_start(a, log_1ma2):
+    """erfinv(a) within 1.2e-7 relative where ``log_1ma2 = log(1 - a**2)`` is above -15.9 (the
+    float32 fits of ``_erf32``), else Winitzki's closed form (within 2e-3); and the number of
+    Halley steps that take it to float64's rounding (1 or 2)."""
+    if log_1ma2 >= _ERFINV_SPLIT:
+        return a * _horner(_ERFINV_NEAR, log_1ma2 + 2.5), 1
+    if log_1ma2 >= _ERFINV_FAR_END:
+        return a * _horner(_ERFINV_FAR, math.sqrt(-log_1ma2) - 3.0), 1
+    k = 2.0 / (math.pi * 0.147) + 0.5 * log_1ma2
+    return math.sqrt(math.sqrt(k * k - log_1ma2 / 0.147) - k), 2
+
+
+@njit(**_SCALAR)
 def _erfinv(y):
-    """``special_formulas.erfinv``: Winitzki's closed form, then two Halley steps."""
+    """``erfinv(y)``: a start within 1.2e-7 (``_erfinv_start``), then Halley's steps on
+    ``erf(x) = |y|`` (on ``erfc(x) = 1 - |y|`` from 0.5 on)."""
     a = abs(y)
     if not a < 1.0:
         return math.copysign(math.inf, y) if a == 1.0 else math.nan
     if y == 0:
         return y
-    log_1ma2 = math.log1p(-a) + math.log1p(a)
-    k = 2.0 / (math.pi * 0.147) + 0.5 * log_1ma2
-    x = math.sqrt(math.sqrt(k * k - log_1ma2 / 0.147) - k)
-    for _ in range(2):
+    x, steps = _erfinv_start(a, math.log1p(-a) + math.log1p(a))
+    for _ in range(steps):
         residual = math.erf(x) - a if a < 0.5 else (1.0 - a) - math.erfc(x)
         step = residual / ((2.0 / math.sqrt(math.pi)) * math.exp(-x * x))
         x = x - step / (1.0 + x * step)
@@ -249,28 +272,115 @@ def digamma_loop(x, out):
         out[i] = _digamma(np.float64(x[i]))
 
 
+@njit(**_SCALAR)
+def ndtri_rest32_loop(p, out):
+    """The entries ``_erf32.ndtri32_loop`` leaves: ``q = min(p, 1 - p)`` below 3e-8, NaN or
+    outside [0, 1], by the float64 ``_ndtri``."""
+    for i in range(p.shape[0]):
+        if not min(p[i], 1.0 - p[i]) >= _erf32.NDTRI_Q_MIN:
+            out[i] = _ndtri(np.float64(p[i]))
+
+
+def _ndtri32(p, out):
+    if ndtri32_loop(p, out):
+        ndtri_rest32_loop(p, out)
+
+
+# -- gradients: one loop each, vectorized (``_math.exp_neg``) -----------------------------------
+@njit(**LOOP_OPTIONS)
+def gaussian_vjp_loop(g, x, out, s, c):
+    """``out`` <- ``g c exp(-s x**2)``, the vjp of erf, erfc and ndtr, in ``x``'s dtype."""
+    for i in range(x.shape[0]):
+        out[i] = g[i] * c * exp_neg(-s * x[i] * x[i])
+
+
+@njit(**LOOP_OPTIONS)
+def inverse_gaussian_vjp_loop(g, y, out, s, c):
+    """``out`` <- ``g c exp(s y**2)`` from the output ``y`` of erfinv or ndtri, in float64 (a
+    float32 result rounded): ``exp(s y**2)`` as ``1 / exp_neg(-s y**2)``, inf past overflow."""
+    for i in range(y.shape[0]):
+        yi = np.float64(y[i])
+        out[i] = np.float64(g[i]) * c / exp_neg(-s * yi * yi)
+
+
+#: the vjps' ``(s, c)`` by primitive: ``c exp(-s x**2)`` from the input, ``c exp(s y**2)`` from
+#: the output
+_SLOPES = {"special_erf": (1.0, 2.0 / math.sqrt(math.pi)),
+           "special_erfc": (1.0, -2.0 / math.sqrt(math.pi)),
+           "special_ndtr": (0.5, 1.0 / math.sqrt(2.0 * math.pi)),
+           "special_erfinv": (1.0, 0.5 * math.sqrt(math.pi)),
+           "special_ndtri": (0.5, math.sqrt(2.0 * math.pi))}
+
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+_FLOAT32 = np.dtype(np.float32)
 
 
-def _kernel(loop, saves):
+def _flat_forward(loop, loop32=None):
+    """A forward through ``loop`` (float64 inside), or ``loop32`` for float32 arrays."""
     def forward(x):
         if getattr(x, "dtype", None) not in _FLOATS:
             return None
         flat = np.ascontiguousarray(x).reshape(-1)
         out = np.empty(flat.shape, x.dtype)
-        loop(flat, out)
-        return out.reshape(x.shape), None
+        (loop32 if loop32 is not None and x.dtype == _FLOAT32 else loop)(flat, out)
+        return out.reshape(x.shape)
+    return forward
+
+
+def _kernel(loop, saves):
+    forward = _flat_forward(loop)
 
     def vjp(g, saved, x):
         return (NotImplemented,)        # the generic rule, from what ``saves`` keeps
 
-    return Kernel(forward, vjp, saves=saves)
+    return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
+                  vjp, saves=saves)
 
 
-KERNELS = {"special_erf": _kernel(erf_loop, (0,)), "special_erfc": _kernel(erfc_loop, (0,)),
-           "special_ndtr": _kernel(ndtr_loop, (0,)),
+def _gaussian_kernel(name, loop, loop32):
+    """erf, erfc or ndtr: float32 by ``_erf32``'s loop, float64 by ``loop``; the vjp
+    ``g c exp(-s x**2)`` in one loop (``gaussian_vjp_loop``)."""
+    forward = _flat_forward(loop, loop32)
+    s, c = _SLOPES[name]
+
+    def vjp(g, saved, x):
+        if g.dtype != x.dtype or g.shape != x.shape:
+            return (NotImplemented,)
+        out = np.empty(x.size, x.dtype)
+        gaussian_vjp_loop(np.ascontiguousarray(g).reshape(-1),
+                          np.ascontiguousarray(x).reshape(-1), out, x.dtype.type(s),
+                          x.dtype.type(c))
+        return (out.reshape(x.shape),)
+
+    return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
+                  vjp, saves=(0,))
+
+
+def _inverse_kernel(name, loop, loop32):
+    """erfinv or ndtri: the vjp ``g c exp(s y**2)`` from the output ``y`` (saved)."""
+    forward = _flat_forward(loop, loop32)
+    s, c = _SLOPES[name]
+
+    def kept(x):
+        out = forward(x)
+        return None if out is None else (out, out)
+
+    def vjp(g, saved, x):
+        if g.dtype != saved.dtype or g.shape != saved.shape:
+            return (NotImplemented,)
+        out = np.empty(saved.size, saved.dtype)
+        inverse_gaussian_vjp_loop(np.ascontiguousarray(g).reshape(-1),
+                                  np.ascontiguousarray(saved).reshape(-1), out, s, c)
+        return (out.reshape(saved.shape),)
+
+    return Kernel(kept, vjp, saves=("output",))
+
+
+KERNELS = {"special_erf": _gaussian_kernel("special_erf", erf_loop, erf32_loop),
+           "special_erfc": _gaussian_kernel("special_erfc", erfc_loop, erfc32_loop),
+           "special_ndtr": _gaussian_kernel("special_ndtr", ndtr_loop, ndtr32_loop),
            "special_log_ndtr": _kernel(log_ndtr_loop, (0,)),
-           "special_erfinv": _kernel(erfinv_loop, ("output",)),
-           "special_ndtri": _kernel(ndtri_loop, ("output",)),
+           "special_erfinv": _inverse_kernel("special_erfinv", erfinv_loop, erfinv32_loop),
+           "special_ndtri": _inverse_kernel("special_ndtri", ndtri_loop, _ndtri32),
            "special_gammaln": _kernel(gammaln_loop, (0,)),
            "special_digamma": _kernel(digamma_loop, (0,))}
