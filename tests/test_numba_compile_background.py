@@ -35,7 +35,9 @@ def test_every_unit_kernel_is_wrapped_and_its_loops_are_found():
         assert loops, name
         for d in loops:
             assert not d.targetoptions.get("parallel"), (name, d)
-            assert _background.has_version(d, "float64"), (name, d)
+            # a float32-only loop (the erf family's polynomials) has no float64 version to find
+            assert _background.has_version(d, "float64") == bool(
+                _cache.versions_needed(d, ("float64",))), (name, d)
             assert not _background.has_version(d, "complex128"), (name, d)
 
 

@@ -35,6 +35,8 @@ import types
 
 from xpgrad.backend import Kernel
 
+from . import _cache
+
 #: the primitive whose warmup unit (``_cache.UNITS``) compiles a kernel's loops, where the names
 #: differ
 UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm", "gru_scan": "lstm"}
@@ -244,7 +246,8 @@ def _make_deferred(name, kernel, stand_in, link) -> Kernel:
             return kernel
         ok = state.get(dt)
         if ok is None:
-            ok = state[dt] = all(has_version(d, dt) for d in loops)
+            ok = state[dt] = all(has_version(d, dt) for d in loops
+                                 if _cache.versions_needed(d, (dt,)))
             if not ok:
                 compiler.request(unit, dt)
         if not ok and compiler.ready(unit, dt):

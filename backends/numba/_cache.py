@@ -44,6 +44,32 @@ def kernel_dispatchers():
     return found
 
 
+# loops compiled for one dtype only (``module.function``): the erf family's float32 polynomials
+# and the float64 loops that serve the other dtype
+ONE_DTYPE = {**{f"_erf32.{name}_loop": "float32" for name in
+                ("erf32", "erfc32", "erfinv32", "ndtr32", "ndtri32")},
+             "_special.ndtri_rest32_loop": "float32",
+             **{f"_special.{name}_loop": "float64" for name in
+                ("erf", "erfc", "ndtr", "erfinv", "ndtri")}}
+
+
+def versions_needed(dispatcher, dtypes) -> int:
+    """How many versions of the Numba loop ``dispatcher`` a warm cache holds for ``dtypes``: one
+    per dtype, or 1 or 0 for a loop of one dtype (``ONE_DTYPE``).
+
+    >>> from xpgrad.backends.numba import _erf32, _special
+    >>> versions_needed(_erf32.erf32_loop, ("float32", "float64"))
+    1
+    >>> versions_needed(_special.erf_loop, ("float32",))
+    0
+    >>> versions_needed(_special.log_ndtr_loop, ("float32", "float64"))
+    2
+    """
+    fn = dispatcher.py_func
+    only = ONE_DTYPE.get(f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}")
+    return len(dtypes) if only is None else int(only in dtypes)
+
+
 def _cached_versions(dispatcher) -> int:
     """How many compiled versions of ``dispatcher`` this process would load from the disk cache.
 
@@ -71,8 +97,8 @@ def _cache_dir(dispatchers) -> str | None:
 
 def describe(numba) -> dict:
     disp = kernel_dispatchers()
-    versions = {name: _cached_versions(d) for name, d in disp.items()}
-    cached = sum(1 for v in versions.values() if v >= 2)
+    both = ("float32", "float64")
+    cached = sum(1 for d in disp.values() if _cached_versions(d) >= versions_needed(d, both))
     try:
         layer = numba.threading_layer()
     except ValueError:
@@ -127,8 +153,9 @@ def _compile_in_worker(dtypes, units, parallel) -> float:
 def cache_is_warm(dtypes=("float32", "float64")) -> bool:
     """Whether every kernel has a cached version per dtype in ``dtypes`` (a new process would
     load them all instead of compiling)."""
-    need = len(_check_dtypes(dtypes))
-    return all(_cached_versions(d) >= need for d in kernel_dispatchers().values())
+    dtypes = _check_dtypes(dtypes)
+    return all(_cached_versions(d) >= versions_needed(d, dtypes)
+               for d in kernel_dispatchers().values())
 
 
 def warmup(backend, dtypes, parallel, processes=None) -> float:
