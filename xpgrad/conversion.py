@@ -120,7 +120,9 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
                 default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
                 if default is not None and not _typed_leaf(obj):
                     raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats
-    except TypeError:
+    except TypeError as error:
+        if str(error).startswith(what):     # named already (text given with a dtype, ...)
+            raise
         # float16, a PyTorch bfloat16 tensor, ...; a str, a dict, ...
         refusal = _unsupported_input(obj, what) or _not_numbers(obj, what)
         if refusal is None:
