@@ -142,6 +142,6 @@ def test_the_loops_coefficients_are_the_numpy_backends():
     from xpgrad.backends.numba import _erf32
     from xpgrad.backends.numpy import erf_float32, gelu
 
-    assert _erf32.ERF_TANH == erf_float32._ERF_TANH and _erf32.TAIL == erf_float32._TAIL
-    assert _erf32.ERFINV_NEAR == erf_float32._ERFINV_NEAR
-    assert _erf32.ERFINV_FAR == erf_float32._ERFINV_FAR and _erf32.C32 == gelu._C32
+    assert _erf32.ERF_TANH is erf_float32._ERF_TANH and _erf32.TAIL is erf_float32._TAIL
+    assert _erf32.ERFINV_NEAR is erf_float32._ERFINV_NEAR
+    assert _erf32.ERFINV_FAR is erf_float32._ERFINV_FAR and _erf32.C32 is gelu._C32

@@ -34,26 +34,18 @@ import math
 import numpy as np
 from numba import njit
 
+from ..numpy.erf_float32 import _ERF_TANH as ERF_TANH
+from ..numpy.erf_float32 import _ERFINV_FAR as ERFINV_FAR
+from ..numpy.erf_float32 import _ERFINV_NEAR as ERFINV_NEAR
+from ..numpy.erf_float32 import _TAIL as TAIL
+from ..numpy.gelu import _C32 as C32
 from ._gelu_math import times_exp_neg_square32
 from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, log_pos, tanh
 
 _F32 = np.float32
 _SCALAR = {"fastmath": MATH_FLAGS, "error_model": "numpy", "cache": True}
 
-#: erf_float32's ``_ERF_TANH``, ``_TAIL``, ``_ERFINV_NEAR``, ``_ERFINV_FAR`` and gelu's ``_C32``
-ERF_TANH = (1.128379225730896, 0.10277038812637329, -0.00019740538846235722,
-            -0.0006119812023825943, 8.294206054415554e-05, -4.3472741708683316e-06,
-            -2.7380876232996343e-08, 7.867606122147208e-09)
-TAIL = (-1.710526704788208, 0.2256191372871399, 0.08679229021072388, -0.026157833635807037,
-        -0.009863177314400673, -0.002495813649147749, 0.00888014305382967,
-        -0.004695799667388201, 0.001085735042579472, -9.859306737780571e-05)
-ERFINV_NEAR = (1.5014094114303589, -0.24664072692394257, -0.004177712835371494,
-               0.0012536982540041208, 0.00021860841661691666, 4.4004091250826605e-06,
-               -3.5309797112859087e-06, -3.4411931437716703e-07, 2.8746784508371093e-08)
-ERFINV_FAR = (2.832976818084717, 1.0016740560531616, 0.009439654648303986,
-              -0.007621312979608774, 0.005734346341341734, -0.0036776780616492033,
-              0.001360674505122006, 0.00010517786722630262, -0.00020834954921156168)
-C32 = 4.876598358154297
+# the NumPy backend's fits (tools/fit_erf32.py), as float32 constants of the compiled loops
 _G, _Q = tuple(_F32(c) for c in ERF_TANH), tuple(_F32(c) for c in TAIL)
 _P_NEAR, _R_FAR = tuple(_F32(c) for c in ERFINV_NEAR), tuple(_F32(c) for c in ERFINV_FAR)
 _C, _HALF_C = _F32(C32), _F32(0.5 * C32)
