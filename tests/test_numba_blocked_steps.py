@@ -21,17 +21,9 @@ from xpgrad.ops.recurrent import (_gru_forward, _gru_vjp, _lstm_forward,  # noqa
                                   _lstm_layer_forward, _lstm_layer_vjp, _lstm_vjp, _rnn_forward,
                                   _rnn_vjp)
 
+from blas_libraries import library  # noqa: E402,F401  (a fixture)
+
 DTYPES = [np.float32, np.float64]
-DIRECT = [pytest.param(name, marks=pytest.mark.skipif(missing, reason=f"no {name} here"))
-          for name, missing in (("openblas", blas.numpys_openblas() is None),
-                                ("mkl", blas._find_mkl() is None))]
-
-
-@pytest.fixture(params=DIRECT)
-def library(request):
-    previous = blas.use(request.param)
-    yield request.param
-    blas.restore(previous)
 
 
 def _blocks_of(width):

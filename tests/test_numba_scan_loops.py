@@ -16,17 +16,9 @@ from numba import njit  # noqa: E402
 from xpgrad.backends.numba import _gemm, _rnn, _scans  # noqa: E402
 from xpgrad.ops.recurrent import _lstm_layer_forward, _lstm_layer_vjp  # noqa: E402
 
+from blas_libraries import library  # noqa: E402,F401  (a fixture)
+
 DTYPES = [np.float32, np.float64]
-DIRECT = [pytest.param(name, marks=pytest.mark.skipif(missing, reason=f"no {name} here"))
-          for name, missing in (("openblas", blas.numpys_openblas() is None),
-                                ("mkl", blas._find_mkl() is None))]
-
-
-@pytest.fixture(params=DIRECT)
-def library(request):
-    previous = blas.use(request.param)
-    yield request.param
-    blas.restore(previous)
 
 
 @njit
