@@ -10,6 +10,7 @@
 """
 from . import allocator as _allocator
 from . import tensor as _tensor_module
+from . import inplace_operators as _inplace_operators_module
 from . import tensor_methods as _tensor_methods_module
 from .backend import (Backend, BackendUnavailableError, Kernel, MixedBackendError,
                       UnknownBackendError, available_backends, current_backend, get_backend,
@@ -266,7 +267,7 @@ for _namesake in (_tensor_module, jit, checkpoint, _primitive_module):
     _namesake.__class__ = _NamesakeModule
 del _namesake
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
-_tensor_methods_module._ns = __import__(__name__)
+_tensor_methods_module._ns = _inplace_operators_module._ns = __import__(__name__)
 _tensor_methods_module.bind_operators(_tensor_methods_module._ns, _unary_applier,
                                       _binary_applier)
 

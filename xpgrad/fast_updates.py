@@ -2,7 +2,7 @@
 ``a -= u`` is: ``w.assign_sub(u)``, ``w -= u``, ``t *= 0.9``, ``w.data.add_(u, alpha=-lr)``
 (``update_sole_buffer``; a view's own, ``view_writes.update_in_place``, calls it for ``t.data``).
 
-It applies only where the general path (``variable.py``, ``tensor_methods._inplace``,
+It applies only where the general path (``variable.py``, ``inplace_operators.operate_in_place``,
 ``inplace.py``) would leave the same values in the same tensor and tell no one: no tape records
 and no ``xg.function`` traces; the tensor holds a writable NumPy array that nothing but it and
 its views sees (``inplace._exclusive``: a tape that saved the array for a gradient, a NumPy
@@ -113,11 +113,11 @@ def copy_into_sole_buffer(v, value) -> bool:
     return True
 
 
-from . import tensor_methods as _tensor_methods_module  # noqa: E402
+from . import inplace_operators as _inplace_operators  # noqa: E402
 from . import variable as _variable_module  # noqa: E402
 
 _variable_module.copy_into_sole_buffer = copy_into_sole_buffer
-_variable_module.update_sole_buffer = _tensor_methods_module._update_sole_buffer = \
+_variable_module.update_sole_buffer = _inplace_operators._update_sole_buffer = \
     update_sole_buffer
 
 __all__ = ["UFUNCS", "copy_into_sole_buffer", "update_sole_buffer"]

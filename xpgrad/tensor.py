@@ -15,6 +15,7 @@ from copy import deepcopy as _deepcopy
 
 from . import tensor_methods
 from .devices import to_argument_hint, to_keywords_error
+from .inplace_operators import InPlaceOperators
 from .tensor_methods import TensorMethods
 from .tensor_protocols import TensorProtocols, _check_leaving  # noqa: F401 (creation.py)
 from .tensor_torch_inplace import TorchInPlaceMethods
@@ -51,7 +52,7 @@ class _Count(int):
                         "API); PyTorch's t.size() is t.shape, t.size(k) is t.shape[k]")
 
 
-class Tensor(TensorMethods, TorchInPlaceMethods, TensorProtocols):
+class Tensor(TensorMethods, InPlaceOperators, TorchInPlaceMethods, TensorProtocols):
     """An array on one backend. Create with ``xg.asarray`` and friends; a write
     (``x[k] = v``, ``x += y``) changes it and the views of it, and tapes record it as a new
     value (``xpgrad/inplace.py``, ``xpgrad/views.py``)."""

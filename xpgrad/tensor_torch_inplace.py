@@ -37,17 +37,17 @@ def _scaled(other, alpha):
 
 
 def _arithmetic(self, compute, other, name, alpha=1):
-    return _methods._inplace(self, compute, other, name, alpha)
+    return _operators.operate_in_place(self, compute, other, name, alpha)
 
 
 def _ns():
-    """The xpgrad namespace (``tensor_methods._ns``, set once the package is imported)."""
-    return _methods._ns
+    """The xpgrad namespace (``inplace_operators._ns``, set once the package is imported)."""
+    return _operators._ns
 
 
 def _spelled(op, name="x"):
-    """How the user wrote the update, for ``tensor_methods._inplace``'s messages: ``in-place
-    operator +=``, or one of these methods, ``x.add_()``."""
+    """How the user wrote the update, for ``inplace_operators.operate_in_place``'s messages:
+    ``in-place operator +=``, or one of these methods, ``x.add_()``."""
     return f"{name}.{op}()" if op.endswith("_") else f"in-place operator {op}="
 
 
@@ -149,7 +149,7 @@ class TorchInPlaceMethods:
         return self
 
 
-# (at the end: tensor_methods imports this module's names; read at call time)
-from . import tensor_methods as _methods  # noqa: E402
+# (at the end: inplace_operators imports this module's names; read at call time)
+from . import inplace_operators as _operators  # noqa: E402
 
 __all__ = ["TorchInPlaceMethods"]

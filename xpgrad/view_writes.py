@@ -28,7 +28,7 @@ from .ops.shape import _inverse
 from .appliers import _plain_for_tape
 from .primitive import apply, tape_state
 from .tensor import Tensor, Variable
-from . import tensor_methods as _tensor_methods_module
+from . import inplace_operators as _inplace_operators
 from . import views as _views_module
 from .views import _SOLE_RAW, DETACHED, View, _raw_refs, exclusive, root_of
 from .fast_updates import _DIVIDES, _NUMBERS, UFUNCS, operand, update_sole_buffer  # (it imports inplace's names)
@@ -163,7 +163,7 @@ def update_in_place(view: View, op: str, other, alpha=1) -> bool:
     of the view's backend and dtype or a Python number beside floats, both NumPy arrays
     (``fast_updates.operand``), and only the root and its views see the buffer. The values are
     those of ``view op other`` written back (the primitive runs the same ufunc); False, having
-    written nothing, where any of it does not hold (``_inplace`` then computes ``view op
+    written nothing, where any of it does not hold (``operate_in_place`` then computes ``view op
     other`` and writes it). A ``t.data`` view is written so too: no tape records, so none
     keeps a gradient through it."""
     base = view._base
@@ -271,6 +271,6 @@ def _unread(how, block):
 
 
 _views_module._write_through = write_through
-_tensor_methods_module._View, _tensor_methods_module._update_in_place = View, update_in_place
+_inplace_operators._View, _inplace_operators._update_in_place = View, update_in_place
 
 __all__ = ["update_in_place", "write_through"]

@@ -329,8 +329,8 @@ def _setitem_error(x, key, value, err):
 
 from .. import tensor_methods as _tensor_methods, views as _views  # noqa: E402
 
-_tensor_methods._Tensor, _tensor_methods._tape_state, _tensor_methods._untaped_view = \
-    Tensor, tape_state, _untaped_view
+_tensor_methods._Tensor, _tensor_methods._View, _tensor_methods._tape_state, \
+    _tensor_methods._untaped_view = Tensor, View, tape_state, _untaped_view
 _views._GETITEM, _views._VIEW_KEY = _getitem, _view_key
 
 __all__ = ["getitem", "take", "take_along_axis", "one_hot"]
