@@ -1,5 +1,5 @@
 """Sums of host arrays over axes by matrix-vector products: how the tape sums a broadcast
-operand's gradient back to its shape (``xpgrad.backward._fit``), and the bias gradients of the
+operand's gradient back to its shape (``xpgrad.gradient_fit``), and the bias gradients of the
 dense kernels.
 
 NumPy sums a C-ordered array over its leading axes row by row, one short inner loop per row, and

@@ -8,8 +8,8 @@ residuals (the raw inputs the rule reads, Python scalars and small arrays; None 
 array it does not read), output (or None), the kernel's saved value, backend (None: the
 tape's first), params as items, ``(shape, dtype code)`` of the array inputs not saved, and the
 trainable Variables among the inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is
-summed back in one place (``_fit``; host arrays by ``backends/axis_sums.py``), slice
-gradients are added into one owned buffer (``Scatter``).
+summed back in one place (``gradient_fit.py``), slice gradients are added into one owned buffer
+(``Scatter``).
 
 A lean node (one or two inputs of which one wants a gradient, a per-argument rule or a kernel
 without ``needs``, no keywords, stand-ins or Variables, the tape's first backend) takes a short
@@ -19,22 +19,16 @@ a lean node) takes the general path. A lean node of an elementwise primitive who
 output's dtype (``LEAN_ELEMENTWISE``, ``Primitive``'s ``elementwise``) adds its gradient without
 the check for a broadcast or cast to undo. tests/test_tape_lean_path.py runs random programs
 both ways.
-
->>> import numpy as np
->>> _fit(np, np.ones((4, 3)), (1, 3), np.dtype("float64")).tolist()
-[[4.0, 4.0, 4.0]]
 """
 from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from . import tensor_methods
 from .accumulate import Scatter, is_basic
-from .backends.axis_sums import sum_axes
 from .backend import KERNELS_BY_INDEX
 from .deferred import DEFER, FOLDABLE
+from .gradient_fit import fit_gradient
 from .kernels import LEAN_IN_PLACE
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX, LEAN_ELEMENTWISE
 from .residuals import _stand_ins, _tensors
@@ -124,7 +118,7 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 if plain is not LEAN_ELEMENTWISE:
                     dt = gi.dtype
                     if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
-                        gi = _fit(xp, gi, x.shape, x.dtype)
+                        gi = fit_gradient(xp, gi, x.shape, x.dtype)
                 if prev is None:
                     grads[k] = gi
                 elif k in owned:
@@ -218,7 +212,7 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                         x = inputs[0]
                         dt = gi.dtype
                         if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
-                            gi = _fit(xp, gi, x.shape, x.dtype)
+                            gi = fit_gradient(xp, gi, x.shape, x.dtype)
                         if prev is None:
                             grads[k] = gi
                         elif k in owned:
@@ -253,7 +247,7 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 continue
             dt = gi.dtype
             if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
-                gi = _fit(xp, gi, x.shape, x.dtype)
+                gi = fit_gradient(xp, gi, x.shape, x.dtype)
             if prev is None:
                 grads[k] = gi
             elif k in owned:
@@ -368,39 +362,3 @@ def _fill_in(prim, gs, ks, xp, g, ans, inputs, params):
             out[i] = rule(xp, g, ans, *inputs, **params) if ks[i] and rule is not None \
                 else None
     return out
-
-
-_ndarray = np.ndarray
-
-
-def _traced_host_sum(xp):
-    """``sum_axes`` through a trace's namespace where it traces a host backend (the step then
-    replays the sum an eager walk runs); None elsewhere (CuPy, a vmap's, xpgrad's own)."""
-    from .jit.tracer import _XpProxy
-    return getattr(xp, "sum_axes", None) if xp.__class__ is _XpProxy else None
-
-
-def _fit(xp, g, xshape, xdtype):
-    """Sum a broadcast gradient back to an input's shape and cast it to the input's dtype."""
-    gshape = g.shape
-    if gshape != xshape:
-        lead = len(gshape) - len(xshape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(xshape) if n == 1 and gshape[lead + i] != 1)
-        if g.__class__ is _ndarray:        # the methods: xp's wrappers cost 2 us more
-            # a leading/trailing block of axes as products with ones (axis_sums: faster, and
-            # pairwise-accurate in float32 where NumPy adds rows in order)
-            g = (sum_axes(g, axes) if axes else g).reshape(xshape)
-        else:
-            if axes:
-                summed = _traced_host_sum(xp)
-                g = summed(g, axes) if summed is not None else \
-                    xp.sum(g, axis=axes, keepdims=True)
-            g = xp.reshape(g, xshape)
-    if g.dtype != xdtype:
-        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(xdtype,
-                                                                       "complex floating"):
-            g = xp.real(g)      # a real input's gradient: the real part (complex convention)
-        if g.dtype != xdtype:
-            g = xp.astype(g, xdtype)
-    return g

@@ -32,8 +32,8 @@ passes them (``add``, ``subtract``, ``multiply``, ``divide``).
 of the output's shape and dtype and an input of that shape and dtype, returns its gradient in
 that shape and dtype (the namespace's elementwise functions, ``ops/_define.py``'s ``unary`` and
 ``binary``). The backward walk then adds the gradient of a Tensor that had the output's dtype,
-alone or beside a Python scalar, without the check for a broadcast or cast to undo (``_fit``:
-~0.1 us a node).
+alone or beside a Python scalar, without the check for a broadcast or cast to undo
+(``gradient_fit.fit_gradient``: ~0.1 us a node).
 
 >>> import xpgrad as xg
 >>> cube = Primitive("doc_cube", lambda xp, x: x * x * x,

@@ -31,7 +31,7 @@ import math
 import array_api_compat.numpy as _compat
 import numpy as np
 
-from ..axis_sums import sum_axes  # noqa: F401 (the tape's, by name: backward._fit)
+from ..axis_sums import sum_axes  # noqa: F401 (the tape's, by name: gradient_fit)
 from . import fft_namespace as fft  # noqa: F401 (single-precision transforms: its docstring)
 
 _MODULE_ATTRIBUTES = {"__name__", "__file__", "__spec__", "__loader__", "__package__",

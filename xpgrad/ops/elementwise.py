@@ -3,8 +3,8 @@ and clip, which select among their inputs, are in ``selection.py``). This module
 two arguments; those of one are ``elementwise_unary.py``'s, re-exported here.
 
 Rules are ``vjp(xp, g, ans, *inputs)``: ``g`` the output's gradient, ``ans`` the output.
-Broadcast gradients are summed back to each input's shape centrally (``backward._fit``), which also
-keeps the real part of a complex gradient that reaches a real input.
+Broadcast gradients are summed back to each input's shape centrally (``gradient_fit.py``), which
+also keeps the real part of a complex gradient that reaches a real input.
 
 Complex gradients follow PyTorch's convention: for a real loss ``L`` of ``z = x + iy`` the
 gradient is ``dL/dx + i dL/dy``, so a holomorphic ``f`` has the rule ``g * conj(f'(z))``
