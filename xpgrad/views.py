@@ -155,16 +155,7 @@ def new_view(base: Tensor, raw, key: int, backend, how, index=None) -> View:
     root = base
     while root.__class__ is View:
         root = root._base
-    # register(root, v), inline (each x[a:b] makes a view)
-    entry = _FAMILIES.get(id(root))
-    if entry is None or entry[0]() is not root:
-        register(root, v)
-        return v
-    refs = entry[1]
-    refs.append(_ref(v))
-    if len(refs) > entry[2]:
-        refs[:] = [r for r in refs if r() is not None]
-        entry[2] = 2 * len(refs) + 16
+    remember_view(root, v)
     return v
 
 
@@ -252,9 +243,17 @@ _FAMILIES: dict = {}
 _ref = weakref.ref
 
 
-def register(root, view) -> None:
+def remember_view(root, view) -> None:
     """Count ``view``, just made, among the holders of ``root``'s buffer that a write in place
-    keeps right (``exclusive``; every view registers when made: ``new_view``)."""
+    keeps right (``exclusive``; every view is remembered when made: ``new_view``, and
+    ``ops/indexing.py``'s untaped ``x[a:b]``).
+
+    >>> import xpgrad as xg
+    >>> x = xg.zeros(4)
+    >>> part = x[1:3]
+    >>> family(x) == [part]
+    True
+    """
     entry = _FAMILIES.get(id(root))
     if entry is None or entry[0]() is not root:
         ident = id(root)

@@ -21,7 +21,7 @@ from ..backend import MixedBackendError
 from ..jit.traced import index
 from ..primitive import Primitive, apply, tape_state
 from ..tensor import Tensor
-from ..views import _FAMILIES, View, _ref, index_key, is_basic, new_view, register, view_of
+from ..views import View, index_key, is_basic, new_view, remember_view, view_of
 from ._define import as_tensor
 from .gathering import one_hot, take, take_along_axis
 from .shape import reshape
@@ -192,15 +192,7 @@ def _untaped_view(x, key):
     v._read = None
     v._synced = raw
     v._index = key
-    entry = _FAMILIES.get(id(x))
-    if entry is None or entry[0]() is not x:
-        register(x, v)
-        return v
-    refs = entry[1]
-    refs.append(_ref(v))
-    if len(refs) > entry[2]:
-        refs[:] = [r for r in refs if r() is not None]
-        entry[2] = 2 * len(refs) + 16
+    remember_view(x, v)
     return v
 
 
