@@ -41,6 +41,8 @@ import numpy as np
 
 from .constants import Constant, FreshConstant
 from .program_steps import Ref
+from .python_floats import float64_scalar
+from .step_facts import slot_readers
 
 _FLOAT64 = np.dtype(np.float64)
 #: the most entries of an array kept as one Python variable per element
@@ -62,7 +64,7 @@ class ElementPlan:
 def element_plan(steps, slots, escaping, safe_read=lambda slot: False) -> ElementPlan:
     """The arrays to keep by element (module docstring); ``safe_read(slot)``: whether the
     value an integer read puts in ``slot`` may be a Python float (``python_floats.py``)."""
-    readers = _readers(steps)
+    readers = slot_readers(steps)
     kinds = {}
     for k, step in enumerate(steps):
         kind = _maker(step, slots)
@@ -118,7 +120,7 @@ def _maker(step, slots):
         return "fresh" if type(fn) is FreshConstant else "constant"
     if fn is np.array and kwargs == {"dtype": _FLOAT64} and len(args) == 1 \
             and type(args[0]) is tuple and len(args[0]) == info.shape[0] \
-            and all(type(a) in (int, float) or type(a) is Ref and _scalar(a, slots)
+            and all(type(a) in (int, float) or type(a) is Ref and float64_scalar(a, slots)
                     for a in args[0]):
         return "stack"
     if fn is np.negative and not kwargs and len(args) == 1 and type(args[0]) is Ref:
@@ -167,11 +169,11 @@ def _indexes(step, a, slots) -> bool:
     if len(key) != 1 or type(key[0]) is not int or not 0 <= key[0] < slots[a].shape[0]:
         return False
     if step.fn is operator.getitem and len(step.args) == 2:
-        return type(step.outs) is Ref and _scalar(step.outs, slots)
+        return type(step.outs) is Ref and float64_scalar(step.outs, slots)
     if step.fn is operator.setitem and len(step.args) == 3:
         value = step.args[2]
         return type(value) is float or type(value) is Ref and value.i != a \
-            and _scalar(value, slots)
+            and float64_scalar(value, slots)
     return False
 
 
@@ -186,22 +188,6 @@ def _made_from(step, a, kinds) -> bool:
     return type(out) is Ref and out.i in kinds and kinds[out.i][0] in ("negative", "reshape",
                                                                        "concat") \
         and any(s.i == a for s in _sources(step))
-
-
-def _readers(steps) -> dict:
-    from .step_facts import reads
-
-    readers = {}
-    for k, step in enumerate(steps):
-        for s in reads(step):
-            readers.setdefault(s, []).append(k)
-    return readers
-
-
-def _scalar(ref, slots) -> bool:
-    info = slots[ref.i]
-    return not info.ndarray and info.shape == () and info.dtype == _FLOAT64 \
-        and info.dynamic is None
 
 
 __all__ = ["ElementPlan", "element_plan", "element_name", "elements"]

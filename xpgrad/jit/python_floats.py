@@ -40,7 +40,7 @@ import operator
 import numpy as np
 
 from .program_steps import Ref
-from .step_facts import reads
+from .step_facts import reads, slot_readers
 
 _FLOAT64 = np.dtype(np.float64)
 #: arithmetic written as Python operators whose Python-float form is NumPy's scalar one
@@ -51,7 +51,7 @@ _UNARY = (np.negative,)
 def python_float_reads(steps, slots, escaping) -> set:
     """The indices of the steps of ``steps`` that may read their element as a Python float
     (module docstring); ``escaping``: the slots the result and the Variable writes hold."""
-    readers = _readers(steps)
+    readers = slot_readers(steps)
     chosen = set()
     for k, step in enumerate(steps):
         if _element_read(step, slots) and _only_safe_uses(step.outs.i, steps, slots, readers,
@@ -64,7 +64,7 @@ def safe_reads(steps, slots, escaping):
     """``safe(slot)``: whether every value computed from ``slot`` (an element read's result)
     through Python-float arithmetic is read only by steps that take a Python float as the
     NumPy scalar (``element_arrays.py`` asks it of the reads it makes variables)."""
-    readers = _readers(steps)
+    readers = slot_readers(steps)
     return lambda slot: _only_safe_uses(slot, steps, slots, readers, escaping)
 
 
@@ -73,7 +73,7 @@ def listed_inputs(steps, slots, chosen) -> dict:
     the program reads only by element (all of them among ``chosen``), directly or through a
     slice: such an input is made a list once (``s0.tolist()``, ``list_name``) and each read
     is an index of it. The slices themselves are then left out (``sliced``: their steps)."""
-    readers = _readers(steps)
+    readers = slot_readers(steps)
     found, sliced = {}, set()
     for step in steps:
         if step.kind != "input" or type(step.outs) is not Ref:
@@ -156,7 +156,7 @@ def _element_read(step, slots) -> bool:
     key = key if type(key) is tuple else (key,)
     return array.ndarray and array.dtype == _FLOAT64 and array.dynamic is None \
         and len(key) == len(array.shape) and all(type(i) is int for i in key) \
-        and _scalar(step.outs, slots)
+        and float64_scalar(step.outs, slots)
 
 
 def _only_safe_uses(slot, steps, slots, readers, escaping) -> bool:
@@ -181,12 +181,12 @@ def _only_safe_uses(slot, steps, slots, readers, escaping) -> bool:
 def _arithmetic(step, slots) -> bool:
     """``+``, ``-``, ``*`` or negation of float64 scalars, written as a Python operator."""
     if step.kind != "call" or step.kwargs or type(step.outs) is not Ref \
-            or not _scalar(step.outs, slots):
+            or not float64_scalar(step.outs, slots):
         return False
     if not (step.fn in _BINARY and len(step.args) == 2 or
             step.fn in _UNARY and len(step.args) == 1):
         return False
-    return all(_scalar(a, slots) if type(a) is Ref else type(a) in (int, float)
+    return all(float64_scalar(a, slots) if type(a) is Ref else type(a) in (int, float)
                for a in step.args)
 
 
@@ -206,16 +206,17 @@ def _takes_a_float(step, slot, slots) -> bool:
     return False
 
 
-def _readers(steps) -> dict:
-    """{slot: the indices of the steps that read it, in order}."""
-    readers = {}
-    for k, step in enumerate(steps):
-        for ref in reads(step):
-            readers.setdefault(ref, []).append(k)
-    return readers
+def float64_scalar(ref, slots) -> bool:
+    """Whether the slot of ``ref`` holds a float64 scalar (NumPy's, not an array) of a fixed
+    shape: what a Python float may stand for (``element_arrays.py`` asks it too).
 
-
-def _scalar(ref, slots) -> bool:
+    >>> import numpy as np
+    >>> from xpgrad.jit.program_steps import Ref, SlotInfo
+    >>> f64 = np.dtype(np.float64)
+    >>> slots = [SlotInfo((), f64, 0, 0, False), SlotInfo((), f64, 1, 1, True)]
+    >>> float64_scalar(Ref(0), slots), float64_scalar(Ref(1), slots)   # a 0-d array: no
+    (True, False)
+    """
     info = slots[ref.i]
     return not info.ndarray and info.shape == () and info.dtype == _FLOAT64 \
         and info.dynamic is None

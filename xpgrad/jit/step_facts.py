@@ -79,6 +79,21 @@ def arg_reads(step) -> tuple:
     return _facts(step)[3]
 
 
+def slot_readers(steps) -> dict:
+    """{slot: the indices of the steps that read it, in order}.
+
+    >>> from xpgrad.jit.program_steps import Ref, Step
+    >>> slot_readers([Step(abs, (Ref(0),), {}, Ref(1), "call"),
+    ...               Step(max, (Ref(0), Ref(1)), {}, Ref(2), "call")])
+    {0: [0, 1], 1: [1]}
+    """
+    found = {}
+    for k, step in enumerate(steps):
+        for slot in reads(step):
+            found.setdefault(slot, []).append(k)
+    return found
+
+
 def _out_paths(obj, path, out):
     """(slot, index path) for every Ref in a step's result structure."""
     if type(obj) is Ref:
