@@ -47,7 +47,40 @@ def _table(layer, num_embeddings, embedding_dim, padding_idx, rng, init, dtype, 
     layer.weight = Variable(w, name=f"{layer.name}/weight")
 
 
-class Embedding(Module):
+class _LookupTable(Module):
+    """What ``Embedding`` and ``EmbeddingBag`` share beyond ``_table``: their PyTorch state
+    dict, ``{"weight": (num_embeddings, embedding_dim)}``."""
+
+    @strict_option
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy the weight from a ``torch.nn.Embedding`` or ``torch.nn.EmbeddingBag`` state dict
+        (``{"weight": (N, D)}``, a tensor or array); a missing key or another shape raises
+        ValueError.
+
+        >>> import numpy as np, xpgrad as xg
+        >>> bag = xg.nn.EmbeddingBag(3, 2, rng=0)
+        >>> _ = bag.load_torch_state_dict({"weight": np.arange(6.0).reshape(3, 2)})
+        >>> bag.weight.tolist()
+        [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+        >>> bag.load_torch_state_dict({"weight": np.zeros((2, 2))})
+        Traceback (most recent call last):
+        ValueError: EmbeddingBag.load_torch_state_dict: 'weight' has shape (2, 2), ...
+        """
+        (weight,) = load_checked(self, state_dict, {"weight": self.weight.shape})
+        self.weight.assign(weight)
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight": NumPy array}``, for ``torch.nn.Embedding.load_state_dict`` (or
+        ``EmbeddingBag``'s).
+
+        >>> import xpgrad as xg
+        >>> xg.nn.Embedding(4, 3, rng=0).torch_state_dict()["weight"].shape
+        (4, 3)
+        """
+        return {"weight": host(self.weight)}
+
+
+class Embedding(_LookupTable):
     """``Embedding(num_embeddings, embedding_dim)``: ``emb(ids)`` is ``weight[ids]``, of shape
     ``ids.shape + (embedding_dim,)``.
 
@@ -76,24 +109,12 @@ class Embedding(Module):
     def forward(self, ids):
         return lookup(ids, self.weight, self.padding_idx, "Embedding")
 
-    # -- PyTorch interoperability --------------------------------------------------------------
-    @strict_option
-    def load_torch_state_dict(self, state_dict) -> None:
-        """Copy the weight from a ``torch.nn.Embedding`` state dict (``{"weight": (N, D)}``, a
-        tensor or array); a missing key or another shape raises ValueError."""
-        (weight,) = load_checked(self, state_dict, {"weight": self.weight.shape})
-        self.weight.assign(weight)
-
-    def torch_state_dict(self) -> dict:
-        """``{"weight": NumPy array}``, for ``torch.nn.Embedding.load_state_dict``."""
-        return {"weight": host(self.weight)}
-
     def _extra_repr(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f", num_embeddings={self.num_embeddings}, embedding_dim={self.embedding_dim}{pad}"
 
 
-class EmbeddingBag(Module):
+class EmbeddingBag(_LookupTable):
     """``EmbeddingBag(num_embeddings, embedding_dim, mode="mean")``: PyTorch's
     ``nn.EmbeddingBag``, ``bag(input, offsets=None, per_sample_weights=None)`` is
     ``xg.nn.embedding_bag(input, weight, offsets, mode, per_sample_weights, padding_idx,
@@ -131,18 +152,6 @@ class EmbeddingBag(Module):
     def forward(self, input, offsets=None, per_sample_weights=None):
         return embedding_bag(input, self.weight, offsets, self.mode, per_sample_weights,
                              self.padding_idx, self.include_last_offset)
-
-    # -- PyTorch interoperability --------------------------------------------------------------
-    @strict_option
-    def load_torch_state_dict(self, state_dict) -> None:
-        """Copy the weight from a ``torch.nn.EmbeddingBag`` state dict (``{"weight": (N,
-        D)}``, a tensor or array); a missing key or another shape raises ValueError."""
-        (weight,) = load_checked(self, state_dict, {"weight": self.weight.shape})
-        self.weight.assign(weight)
-
-    def torch_state_dict(self) -> dict:
-        """``{"weight": NumPy array}``, for ``torch.nn.EmbeddingBag.load_state_dict``."""
-        return {"weight": host(self.weight)}
 
     def _extra_repr(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
