@@ -16,7 +16,7 @@ from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from . import formulas
 from ._define import is_complex, norm_axis
-from .activations import _complex_sigmoid, _inexact, _real, _refuse_complex, sigmoid
+from .activations import _complex_sigmoid, _inexact, _real, _refuse_complex
 
 
 # elu, selu and celu are one primitive, as in PyTorch: scale * x above 0,
