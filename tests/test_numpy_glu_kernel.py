@@ -156,3 +156,20 @@ def test_one_tape_node_with_one_gradient_array():
 def test_bad_input_is_named(call, error, text):
     with pytest.raises(error, match=text):
         call(xg.asarray(np.ones((2, 4))))
+
+
+def test_a_backend_without_the_kernel_composes_and_agrees(monkeypatch):
+    """Without a glu kernel (numba, CUDA) glu is the composition, whose sigmoid is the
+    backend's kernel: several tape nodes, the same value and gradient as the primitive's."""
+    rng = np.random.default_rng(5)
+    x0, g0 = rng.normal(size=(4, 6)) * 5, rng.normal(size=(4, 3))
+    with_kernel = _taped(x0, g0, 1)
+    monkeypatch.delitem(xg.get_backend("numpy").kernels, "glu")
+    x = xg.asarray(x0)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.nn.glu(x)
+    assert len(tape._nodes) > 1
+    np.testing.assert_allclose(y.numpy(), with_kernel[0], rtol=1e-15)
+    np.testing.assert_allclose(tape.gradient(y, x, output_gradients=xg.asarray(g0)).numpy(),
+                               with_kernel[1], rtol=1e-14, atol=1e-16)

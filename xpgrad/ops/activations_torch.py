@@ -16,7 +16,7 @@ from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from . import formulas
 from ._define import is_complex, norm_axis
-from .activations import _complex_sigmoid, _inexact, _real, _refuse_complex
+from .activations import _complex_sigmoid, _inexact, _real, _refuse_complex, sigmoid
 
 
 # elu, selu and celu are one primitive, as in PyTorch: scale * x above 0,
@@ -329,8 +329,10 @@ _glu = Primitive("glu", _glu_forward, _glu_vjp, saves=(0,))
 
 def glu(x, /, axis=-1, **unexpected):
     """Gated linear unit: the first half of ``x`` along ``axis`` times the sigmoid of the
-    second; that axis' length must be even. One primitive, so its gradient is one array of
-    ``x``'s shape (no zero-filled gradient per half).
+    second; that axis' length must be even. One primitive where the backend has a kernel for
+    it (NumPy's), so its gradient is one array of ``x``'s shape (no zero-filled gradient per
+    half); elsewhere the composition, whose sigmoid is the backend's kernel (the primitive's
+    generic rule, two sigmoids by selects, would be slower there).
 
     >>> import xpgrad as xg
     >>> xg.nn.glu(xg.asarray([[2.0, 4.0, 0.0, 1000.0]])).tolist()
@@ -346,7 +348,10 @@ def glu(x, /, axis=-1, **unexpected):
     if n % 2:
         raise ValueError(f"glu: the halved axis must have an even length, but axis {axis} of "
                          f"x (shape {x.shape}) has length {n}")
-    return apply(_glu, x, axis=axis)
+    if "glu" in x.backend.kernels:
+        return apply(_glu, x, axis=axis)
+    a, b = _glu_halves(x, axis)
+    return a * sigmoid(b)
 
 
 __all__ = ["elu", "selu", "celu", "gelu", "silu", "mish", "softsign", "log_sigmoid", "hardtanh",
