@@ -4,7 +4,8 @@
 by counts, a 1-D nearest upsampling, ``remainder`` (its divisor's gradient), ``unstack``
 then ``stack`` of 256 rows, ``cumulative_sum`` along either axis, ``x.at[rows].multiply``
 at distinct rows, ``embedding_bag`` mean, and the elementwise ``logaddexp``, ``exp2``,
-``erfc``, ``log_ndtr``, ``gammainc`` (in x) and ``betaln``."""
+``erfc``, ``log_ndtr``, ``gammainc`` (in x) and ``betaln``; ``glu``, ``huber``, ``smooth_l1``,
+``layer_norm`` and ``group_norm`` (a probe's activation, loss and normalization cliffs)."""
 from ._common import LIBS, TIMEOUT, W, build
 
 

@@ -139,6 +139,13 @@ def _activation(param=None):
     return [make]
 
 
+def _glu():
+    """Both halves across the whole range (``_x``), along the last axis and the first."""
+    def make(rng, dt, shape, axis):
+        return (_x(rng, dt, shape),), {"axis": axis}
+    return [lambda rng, dt, s=s, a=a: make(rng, dt, s, a) for s, a in (((4, 10), 1), ((6, 3), 0))]
+
+
 def _lstm(B, T, H):
     """Sizes 3, 5, 4, and odd ones (a row length that is no multiple of a SIMD width)."""
     def make(rng, dt):
@@ -446,6 +453,7 @@ SAMPLES = {
                       + _activation(dict(beta=0.5, threshold=3.0))),
     "softmax": _activation({"axis": 1}),
     "log_softmax": _activation({"axis": 1}),
+    "glu": _glu(),
     "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37), _lstm(1, 5, 4), _lstm(4, 1, 4)],
     "lstm_layer": [_lstm_layer(3, 5, 2, 4), _lstm_layer(2, 3, 9, 37), _lstm_layer(1, 4, 3, 2)],
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],

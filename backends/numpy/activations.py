@@ -303,10 +303,55 @@ def _elu_vjp(g, saved, x, alpha, scale, input_scale):
                                scale=scale, input_scale=input_scale),)
 
 
+def _glu_halves(x, axis):
+    axis %= x.ndim
+    n = x.shape[axis] // 2
+    lead = (slice(None),) * axis
+    return x[lead + (slice(0, n),)], x[lead + (slice(n, None),)]
+
+
+def _glu_forward(x, axis):
+    """``a / (1 + e)``, ``e = exp(-b)`` kept for the backward (``a``, ``b`` the halves along
+    ``axis``): four passes over a half, where the composition of two slices, a sigmoid and a
+    product took five and made four tape nodes (whose backward filled a zero array of ``x``'s
+    shape per half). ``exp(-b)`` overflows to inf below b ~ -88 (float32): ``a / inf`` is then
+    the signed zero the sigmoid's 0 gives, and an infinite ``a`` NaN, as there."""
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
+        return None
+    a, b = _glu_halves(x, axis)
+    e = np.negative(b)
+    y = np.empty(a.shape, x.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):         # inf / inf: NaN, as inf * 0
+        np.exp(e, out=e)
+        np.add(e, 1.0, out=y)
+        np.divide(a, y, out=y)
+    return y, e
+
+
+def _glu_vjp(g, e, x, axis):
+    """``g s`` for the first half and ``g s a sigmoid(-b)`` for the second, both from the
+    forward's ``e = exp(-b)``: ``s = 1 / (1 + e)`` and ``sigmoid(-b) = e' / (1 + e')`` with
+    ``e'`` capped at the dtype's largest value (``_silu_derivative``'s complement: no inf / inf
+    where ``e`` overflowed), written into the halves of one array of ``x``'s shape."""
+    a = _glu_halves(x, axis)[0]
+    out = np.empty(x.shape, x.dtype)
+    first, second = _glu_halves(out, axis)
+    ones_plus = np.add(e, 1.0)
+    np.divide(g, ones_plus, out=first)                   # g s
+    complement = clip(e, 0.0, float(np.finfo(x.dtype).max))
+    np.add(complement, 1.0, out=ones_plus)
+    complement /= ones_plus                              # sigmoid(-b)
+    with np.errstate(invalid="ignore", over="ignore"):   # 0 * inf: NaN, as the rule's
+        np.multiply(first, a, out=second)
+        second *= complement
+    return (out,)
+
+
 KERNELS = {
     "silu": Kernel(_silu_forward, _silu_vjp, saves=(0,), vjp_in_place=_silu_vjp_in_place),
     "hardswish": Kernel(_hardswish_forward, _hardswish_vjp, saves=(0,)),
     "elu": Kernel(_elu_forward, _elu_vjp, saves=(0,)),
     "hardsigmoid": Kernel(_hardsigmoid_forward, _hardsigmoid_vjp, saves=(0,)),
     "log_sigmoid": Kernel(_log_sigmoid_forward, _log_sigmoid_vjp, saves=(0,)),
+    "glu": Kernel(_glu_forward, _glu_vjp, saves=(0,)),
 }

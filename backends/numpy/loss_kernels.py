@@ -265,12 +265,13 @@ def _smse_loss(x, t, reduction):
 def _huber_losses(p, t, delta, half_scale):
     """``(d = p - t, the losses per entry)`` (or None where the generic rule runs): ``half_scale
     * r (2|d| - r)`` with ``r = min(|d|, delta)``, the generic rule's two branches in one
-    expression, so no mask or ``np.where``."""
+    expression, so no mask or ``np.where``. ``r`` is clip's (``|d| >= 0``): NumPy's ``minimum``
+    with a scalar bound runs a slower loop (256x256 float32: 20.6 us, clip 5.5)."""
     if not _float(p, t) or p.shape != t.shape or not p.ndim:
         return None                                          # 0-d: the generic rule
     d = p - t
     a = np.abs(d)
-    r = np.minimum(a, delta)                                 # (NaN stays NaN)
+    r = clip(a, 0.0, delta)                                  # (NaN stays NaN)
     a += a
     a -= r
     a *= r

@@ -8,8 +8,10 @@ ufunc, an ``unstack`` recorded as a node per row, running sums one element at a 
 (``np.cumsum``), a multiply at distinct rows through ``ufunc.at`` and the product of the
 other repeats, a bag mean counting by a second scatter; and elementwise functions whose
 NumPy ufuncs were scalar loops or whose formulas took many passes (``logaddexp``,
-``exp2``, ``erfc``, ``log_ndtr``, ``gammainc`` in ``x``, ``betaln``). Each is timed forward
-and backward with a fixed output gradient, at one natural size."""
+``exp2``, ``erfc``, ``log_ndtr``, ``gammainc`` in ``x``, ``betaln``); and the speed cliffs of a
+probe of activations, losses and normalizations (``glu``, once four tape nodes; ``huber`` and
+``smooth_l1``; ``layer_norm`` and ``group_norm``, their weight and bias constants). Each is
+timed forward and backward with a fixed output gradient, at one natural size."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +23,7 @@ GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabe
                 "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder",
                 "unstack_rows", "cumsum_last", "cumsum_first", "at_multiply_rows",
                 "embedding_bag_mean", "logaddexp", "exp2", "erfc", "log_ndtr", "gammainc",
-                "betaln")
+                "betaln", "glu", "huber", "smooth_l1", "layer_norm", "group_norm")
 #: elementwise functions of one differentiated 256x256 float32 input (and a constant second):
 #: ``(low, high)`` of a uniform input, or None for a standard normal one, per input
 _ELEMENTWISE = {"logaddexp": (None, (0.1, 2.0)), "exp2": (None,), "erfc": (None,),
@@ -49,6 +51,15 @@ def _inputs(name):
             (int(counts.sum()), 256)
     if name == "nearest_1d":
         return rng.normal(size=(16, 32, 256)).astype(np.float32), (), (16, 32, 300)
+    if name == "glu":
+        return rng.normal(size=(256, 256)).astype(np.float32), (), (256, 128)
+    if name in ("huber", "smooth_l1"):              # residuals across both branches
+        return (rng.normal(size=(256, 256)) * 2).astype(np.float32), \
+            (rng.normal(size=(256, 256)).astype(np.float32),), ()
+    if name in ("layer_norm", "group_norm"):
+        shape, channels = ((64, 16, 256), 256) if name == "layer_norm" else ((16, 16, 32, 32), 16)
+        return rng.normal(size=shape).astype(np.float32), \
+            tuple(rng.normal(size=channels).astype(np.float32) for _ in range(2)), shape
     if name in _ELEMENTWISE:
         x, *others = [(rng.normal(size=(256, 256)) if span is None else
                        rng.uniform(*span, (256, 256))).astype(np.float32)
@@ -96,7 +107,10 @@ def _function(lib, name):
                 "logaddexp": xg.logaddexp, "exp2": xg.special.exp2, "erfc": xg.special.erfc,
                 "log_ndtr": xg.special.log_ndtr,
                 "gammainc": lambda x, a: xg.special.gammainc(a, x),
-                "betaln": xg.special.betaln}[name]
+                "betaln": xg.special.betaln, "glu": xg.nn.glu, "huber": xg.losses.huber,
+                "smooth_l1": xg.losses.smooth_l1,
+                "layer_norm": lambda x, w, b: xg.nn.layer_norm(x, (256,), w, b),
+                "group_norm": lambda x, w, b: xg.nn.group_norm(x, 4, w, b)}[name]
     if lib.kind == "torch":
         F = lib.torch.nn.functional
         return {"sort": lambda x, mask: lib.torch.sort(x, dim=1, stable=True).values,
@@ -120,7 +134,10 @@ def _function(lib, name):
                 "erfc": lib.torch.special.erfc, "log_ndtr": lib.torch.special.log_ndtr,
                 "gammainc": lambda x, a: lib.torch.special.gammainc(a, x),
                 "betaln": lambda a, b: (lib.torch.lgamma(a) + lib.torch.lgamma(b)
-                                        - lib.torch.lgamma(a + b))}[name]
+                                        - lib.torch.lgamma(a + b)),
+                "glu": F.glu, "huber": F.huber_loss, "smooth_l1": F.smooth_l1_loss,
+                "layer_norm": lambda x, w, b: F.layer_norm(x, (256,), w, b),
+                "group_norm": lambda x, w, b: F.group_norm(x, 4, w, b)}[name]
     jnp = lib.jax.numpy
     if name == "sort":
         return lambda x, mask: jnp.sort(x, axis=1)
