@@ -278,6 +278,9 @@ def _copied(obj, raw) -> bool:
 
 
 def _from_tensor(t, dtype, device, copy, backend):
+    if (device is None and not copy and (backend is None or backend is t._backend)
+            and (dtype is None or dtype is t.dtype or _dt.as_dtype(dtype) == t.dtype)):
+        return t                # already there: the common case of a library call
     from .ops.casting import astype, copy_tensor
 
     if device is not None or backend is not None:
