@@ -94,7 +94,12 @@ def _paths(monkeypatch):
             m.setattr(NUMPY, "kernels", {})
             return _taped("numpy", x, t, **options)
 
-    paths = {"generic": generic,
+    def generic_traced(x, t, **options):
+        with monkeypatch.context() as m:
+            m.setattr(NUMPY, "kernels", {})
+            return _traced("numpy", x, t, **options)
+
+    paths = {"generic": generic, "generic, xg.function": generic_traced,
              "numpy": lambda x, t, **o: _taped("numpy", x, t, **o),
              "numpy, xg.function": lambda x, t, **o: _traced("numpy", x, t, **o)}
     try:
