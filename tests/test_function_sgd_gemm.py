@@ -179,9 +179,66 @@ def test_other_updates_are_not_folded(optimizer):
     assert program.sgd_gemms == 0
 
 
-def test_without_scipy_the_step_is_the_ordinary_one(monkeypatch):
+def _without_scipy(monkeypatch):
     monkeypatch.setattr(sgd_gemm, "_gemms", lambda: None)
-    assert _train_both("numpy", lambda: xg.optim.SGD(0.1)).sgd_gemms == 0
+    monkeypatch.setattr(sgd_gemm, "_scipy_installed", lambda: False)
+
+
+def test_without_scipy_or_a_direct_gemm_the_step_is_the_ordinary_one(monkeypatch):
+    from xpgrad.backends import blas
+
+    _without_scipy(monkeypatch)
+    previous = blas.use("numpy")
+    try:
+        assert _train_both("numpy", lambda: xg.optim.SGD(0.1)).sgd_gemms == 0
+    finally:
+        blas.restore(previous)
+
+
+def test_without_scipy_the_direct_gemm_runs_the_folded_update(monkeypatch):
+    from xpgrad.backends import blas
+
+    if blas._library() is None:
+        pytest.skip("no direct gemm (XPGRAD_BLAS=numpy)")
+    _without_scipy(monkeypatch)
+    assert _train_both("numpy", lambda: xg.optim.SGD(0.1)).sgd_gemms == 2
+
+
+_FIRST_TRACE = """
+import sys
+import numpy as np
+import xpgrad as xg
+from xpgrad.backends import blas
+
+rng = np.random.default_rng(0)
+ws = [xg.Variable(rng.normal(size=s).astype(np.float32)) for s in ((64, 128), (128,), (128, 10))]
+opt = xg.optim.SGD(0.1)
+
+@xg.function
+def step(x, y):
+    with xg.GradientTape() as tape:
+        loss = xg.losses.softmax_cross_entropy(xg.nn.relu(x @ ws[0] + ws[1]) @ ws[2], y)
+    opt.apply_gradients(zip(tape.gradient(loss, ws), ws))
+    return loss
+
+x, y = xg.asarray(rng.normal(size=(32, 64)).astype(np.float32)), xg.asarray(rng.integers(0, 10, 32))
+for _ in range(3):
+    step(x, y)
+print(blas._library() is not None, step.programs()[0].sgd_gemms, "scipy.linalg" in sys.modules)
+"""
+
+
+def test_the_first_trace_of_a_plain_sgd_step_leaves_scipy_linalg_unimported():
+    """Where the host products' direct gemm runs the folded updates, neither the trace nor
+    the replays import ``scipy.linalg`` (0.27 s of a first call): a fresh process."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FIRST_TRACE], capture_output=True, text=True,
+                         check=True).stdout.split()
+    if out[0] != "True":
+        pytest.skip("no direct gemm (XPGRAD_BLAS=numpy): SciPy's runs the folded update")
+    assert out[1:] == ["2", "False"]            # both weight matrices folded, no scipy.linalg
 
 
 def test_a_weight_replaced_by_a_fortran_array_falls_back_to_the_product():

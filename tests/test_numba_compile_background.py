@@ -28,7 +28,7 @@ def test_every_unit_kernel_is_wrapped_and_its_loops_are_found():
     its unit compiles (after a float64 warmup of the unit, each has a float64 version here)."""
     names = _wrapped_names()
     assert set(names) == ({n for _, n in _cache.UNITS if n != "lstm"}
-                          | {"lstm_scan", "lstm_layer", "gru_scan"})
+                          | {"lstm_scan", "lstm_layer", "rnn_scan", "gru_scan"})
     _cache._compile(NB, (np.dtype("float64"),), None, parallel=False)
     for name in names:
         loops = _background.kernel_loops(NB.kernels[name])
@@ -39,6 +39,20 @@ def test_every_unit_kernel_is_wrapped_and_its_loops_are_found():
             assert _background.has_version(d, "float64") == bool(
                 _cache.versions_needed(d, ("float64",))), (name, d)
             assert not _background.has_version(d, "complex128"), (name, d)
+
+
+def test_every_scan_kernel_waits_for_its_unit_and_the_warm_check_covers_its_loops():
+    """Each recurrent scan kernel (the Elman RNN's too) is deferred to the warmup unit that
+    compiles it, and every loop a deferred kernel runs is one the cache's warm check
+    (``kernel_dispatchers``: ``xpgrad info``'s cache_warm, ``warmup``'s skip) counts."""
+    from xpgrad.backends.numba import _scans
+
+    assert set(_scans.KERNELS) <= set(_wrapped_names())
+    counted = {id(d) for d in _cache.kernel_dispatchers().values()}
+    for name in _wrapped_names():
+        missing = [d.py_func.__qualname__ for d in _background.kernel_loops(NB.kernels[name])
+                   if id(d) not in counted]
+        assert not missing, (name, missing)
 
 
 def test_kernels_restored_on_exit():

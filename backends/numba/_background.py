@@ -39,7 +39,7 @@ from . import _cache
 
 #: the primitive whose warmup unit (``_cache.UNITS``) compiles a kernel's loops, where the names
 #: differ
-UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm", "gru_scan": "lstm"}
+UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm", "rnn_scan": "lstm", "gru_scan": "lstm"}
 FLOAT_DTYPES = ("float32", "float64")
 #: the fingerprint of the run's sources (``_cache_key.fingerprint``), passed to the process
 SOURCES_ENV = "XPGRAD_NUMBA_SOURCES"

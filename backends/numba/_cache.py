@@ -29,15 +29,16 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import (_act_kernels, _batch_norm, _conv_depthwise, _conv_frames, _ctc_kernels,
-                   _group_norm, _linear_activation, _loss_kernels, _margin, _norm,
-                   _optim_kernels, _pool, _rms_norm, _rnn, _scatter, _sce_kernels, _softmax,
-                   _special)
+    from . import (_act_kernels, _batch_norm, _conv_depthwise, _conv_frames, _copies,
+                   _ctc_kernels, _group_norm, _linear_activation, _loss_kernels, _margin, _norm,
+                   _optim_kernels, _phases, _pool, _rms_norm, _rnn, _scatter, _sce_kernels,
+                   _softmax, _special)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm, _rms_norm, _batch_norm, _group_norm, _scatter, _ctc_kernels,
-                _conv_frames, _conv_depthwise, _pool, _linear_activation, _special, _margin):
+                _copies, _norm, _rms_norm, _batch_norm, _group_norm, _scatter, _ctc_kernels,
+                _conv_frames, _conv_depthwise, _phases, _pool, _linear_activation, _special,
+                _margin):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj

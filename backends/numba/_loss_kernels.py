@@ -92,8 +92,9 @@ def _probs_part(xr, tr, gr, a, scale, m, ls):
     for j in range(xr.shape[0]):
         tj = tr[j]
         gr[j] = gr[j] * a - scale * tj
-        # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free
-        loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
+        # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free;
+        # 0 * ls keeps a row without a softmax (ls NaN: no finite logit) NaN, as PyTorch
+        loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else tj * ls
     return loss
 
 
@@ -104,7 +105,7 @@ def _probs_loss_part(xr, tr, m, ls):
     loss = zero
     for j in range(xr.shape[0]):
         tj = tr[j]
-        loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
+        loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else tj * ls
     return loss
 
 
@@ -328,7 +329,8 @@ def _row_shifted_sum(xr, m):
 @njit(**LOOP_OPTIONS)
 def sce_smoothed_block(x, labels, grad, losses, scale, keep, spread, ignore):
     """Every row against ``keep * onehot(label) + spread``: ``losses[i]`` and ``grad[i] =
-    scale * (p - target)``; a row labelled ``ignore`` costs 0 and gets a zero gradient.
+    scale * (p - target)``; a row labelled ``ignore`` costs 0 and gets a zero gradient (NaN
+    where it has no softmax).
     Returns the sum of the losses in float64, or NaN at the first other label outside
     ``[0, classes)``."""
     xf, gf = x.reshape(-1), grad.reshape(-1)
@@ -341,8 +343,11 @@ def sce_smoothed_block(x, labels, grad, losses, scale, keep, spread, ignore):
         gr = grad[i]
         lab = labels[i]
         if lab == ignore:
+            # 0 times the row's softmax: NaN where it has none (no finite logit, a NaN), as
+            # PyTorch; the shifted sum is NaN exactly then
+            fill = zero * _row_shifted_sum(xr, _row_max(xr))
             for j in range(gr.shape[0]):
-                gr[j] = zero
+                gr[j] = fill
             losses[i] = zero
             continue
         if lab < 0 or lab >= xr.shape[0]:

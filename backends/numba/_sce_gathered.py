@@ -39,8 +39,9 @@ def _labels_in_range(labels, c):
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _target_loss(tj, xj, m, ls):
-    """``-t * ((x - m) - ls)`` in this order; 0 for a class without target weight."""
-    return -(tj * ((xj - m) - ls)) if tj != 0 else tj - tj
+    """``-t * ((x - m) - ls)`` in this order; 0 for a class without target weight (``0 *
+    ls``: NaN in a row without a softmax, ``ls`` NaN, as PyTorch)."""
+    return -(tj * ((xj - m) - ls)) if tj != 0 else tj * ls
 
 
 #: classes up to which the short-row kernels transpose by loops (measured: 3 classes 8.6x the

@@ -330,7 +330,7 @@ def _smoothed_sce_forward(logits, labels, reduction, smoothing, ignore_index):
     e[rows, safe] -= coef * keep
     if count != n:
         per[ignored] = 0.0
-        e[ignored] = 0.0
+        e[ignored] *= 0.0        # NaN where a row has no softmax (no finite logit), as PyTorch
     if reduction == "none":
         return per, e
     return _total(per.sum(), reduction, count, per.dtype), e

@@ -7,7 +7,8 @@ gradient that is a matrix product used nowhere else (a dense layer's ``x.T @ g``
 step is dropped, and the optimizer's host step becomes a ``FusedSGDStep`` that runs the update
 of those variables as one ``gemm`` each (the direct gemm the products use,
 ``xpgrad.backends.blas``, else SciPy's) and the others as ``apply_gradients`` would. The learning rate (a schedule's value included)
-and ``iterations`` advance as in eager. Without SciPy, while NumPy's BLAS runs several threads
+and ``iterations`` advance as in eager. Where SciPy's gemm is the one and SciPy is missing, or
+while NumPy's BLAS runs several threads
 (two OpenBLAS pools would fight over the cores), for arrays BLAS cannot take in place, or for a
 product under ``blas.MIN_WORK`` multiply-adds (a gemm call costs more than it saves), the step
 computes the product and applies the ordinary update. A product whose factors outweigh the
@@ -25,6 +26,7 @@ False
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -53,6 +55,20 @@ def _gemms():
     # the import above), would run a pool of every CPU: a B=32 MLP step took 3-20x as long
     match_blas_threads("scipy")
     return {np.dtype("float32"): blas.sgemm, np.dtype("float64"): blas.dgemm}
+
+
+@functools.cache
+def _scipy_installed() -> bool:
+    """Whether SciPy can be imported, found without importing it."""
+    return importlib.util.find_spec("scipy") is not None
+
+
+def _gemm_expected() -> bool:
+    """Whether a folded update will find a gemm: the direct one of the host products, else
+    SciPy's, which is not imported here (``scipy.linalg`` cost a plain SGD step's first trace
+    0.27 s where the direct gemm runs every update); ``gemm_update`` imports it when it needs
+    it, and computes the product and the ordinary update where it cannot."""
+    return blas._library() is not None or _scipy_installed()
 
 
 @functools.cache
@@ -201,7 +217,7 @@ def fold_sgd_into_gemm(program, escaping) -> int:
     """Rewrite ``program.steps`` as the module docstring says; the number of variables whose
     update became a gemm. ``escaping``: slots that leave the program (never folded)."""
     steps = program.steps
-    if not any(s.kind == "host" and _plain_sgd(s.fn) for s in steps) or _gemms() is None \
+    if not any(s.kind == "host" and _plain_sgd(s.fn) for s in steps) or not _gemm_expected() \
             or not isinstance(program.be.xp.zeros(1), np.ndarray):
         return 0
     slots = program.slots

@@ -57,7 +57,9 @@ def _smoothed_forward(xp, logits, labels, reduction, smoothing, ignore_index):
 
 def _smoothed_dlogits(xp, g, ans, logits, labels, reduction, smoothing, ignore_index):
     kept, target = _smoothed_parts(xp, logits, labels, smoothing, ignore_index)
-    d = xp.where(kept[:, None], formulas.softmax(xp, logits, 1), 0.0) - target
+    # an ignored row's gradient is 0 times its softmax: NaN where it has none (no finite
+    # logit, a NaN), as PyTorch's (whose unsmoothed loss, nll's, does the same here)
+    d = formulas.softmax(xp, logits, 1) * xp.astype(kept, logits.dtype)[:, None] - target
     if reduction == "none":
         return g[:, None] * d
     if reduction == "mean":          # no row kept: a zero gradient (d is zero), not NaN
@@ -123,7 +125,8 @@ def _of_indices(log_probs, labels, weight, ignore_index, smoothing, reduction):
     # this term, else a watched weight would get a part of its gradient
     class_weight = stop_gradient(_class_weight(weight, log_probs))
     kept = astype(labels != ignored, log_probs.dtype)
-    smooth = -reductions.sum(log_probs * class_weight, axis=-1) * kept
+    # selected, not times kept: an ignored row of -inf logits costs 0, not NaN (PyTorch's)
+    smooth = where(labels == ignored, 0.0, -reductions.sum(log_probs * class_weight, axis=-1))
     if reduction == "mean":
         if weight is None:
             count = reductions.sum(kept)

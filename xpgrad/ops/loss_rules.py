@@ -53,8 +53,9 @@ def _targets(xp, labels, logits):
 def _sce_forward(xp, logits, labels, reduction):
     log_probs = formulas.log_softmax(xp, logits, 1)
     t = _targets(xp, labels, logits)
-    # 0 * log(0) counts as 0, so a masked class (logit -inf) with no target weight costs nothing
-    per = -xp.sum(t * xp.where(t == 0, 0.0, log_probs), axis=1)
+    # 0 * log(0) counts as 0, so a masked class (logit -inf) with no target weight costs nothing;
+    # a row without a softmax (no finite logit, a NaN) has NaN log-probabilities: NaN, as PyTorch
+    per = -xp.sum(t * xp.where((t == 0) & (log_probs == -float("inf")), 0.0, log_probs), axis=1)
     return _reduce(xp, per, reduction)
 
 
