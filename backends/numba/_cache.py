@@ -63,7 +63,7 @@ def versions_needed(dispatcher, dtypes) -> int:
     1
     >>> versions_needed(_special.erf64_loop, ("float32",))
     0
-    >>> versions_needed(_special.log_ndtr_loop, ("float32", "float64"))
+    >>> versions_needed(_special.gammaln_loop, ("float32", "float64"))
     2
     """
     fn = dispatcher.py_func

@@ -43,7 +43,7 @@ from numba import njit
 from ..numpy.erf_float32 import _ERFINV_FAR as ERFINV_FAR
 from ..numpy.erf_float32 import _ERFINV_NEAR as ERFINV_NEAR
 from ._gelu_math import fma
-from ._math import MATH_FLAGS, exp_neg, log_pos
+from ._math import MATH_FLAGS, exp_neg, log1p01, log_pos
 
 #: the loops' options and their helpers': no reassociation (it would undo the exact splits, as
 #: ``_math``'s helpers need), FMA contraction only; the helpers inlined by Numba (LLVM left
@@ -74,6 +74,10 @@ _THRESH = 0.46875
 _Y_MAX, _U_MAX = 27.5, 39.0
 _SQRT_HALF, _SQRT2 = math.sqrt(0.5), math.sqrt(2.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_2_OVER_PI, _INV_SQRT_2PI = math.sqrt(2.0 / math.pi), 1.0 / math.sqrt(2.0 * math.pi)
+#: log_ndtr's caps: of ``u`` where ``u**2`` is still finite, of ``z`` where ``erf_or_erfcx``
+#: holds
+_LOG_U_MAX, _Z_MAX = 1.3e154, 1e20
 _P_NEAR, _R_FAR = tuple(ERFINV_NEAR), tuple(ERFINV_FAR)
 #: erfinv's fits reach float32's largest number below 1: |y| beyond, and ndtri's q = min(p,
 #: 1 - p) below half its distance to 1, go to the scalar functions
@@ -145,6 +149,35 @@ def ndtr64(x):
     tail = times_exp_neg_square(0.5 * v, uc, 0.5)
     far = tail if x < 0.0 else 1.0 - tail
     return 0.5 + 0.5 * math.copysign(v, x) if z <= _THRESH else far
+
+
+@njit(**_SCALAR)
+def _log_ndtr_parts(x):
+    """``(log Phi(x), phi(x) / Phi(x))`` for float64 ``x``: left of 0 ``log(erfcx(z) / 2) -
+    u**2 / 2`` and ``sqrt(2 / pi) / erfcx(z)`` (``u = |x|``, ``z = u / sqrt 2``; ``u`` past
+    z = 1e20, where ``1 / erfcx(z) = z sqrt(pi)`` to rounding), right of it ``-log1p(t / (1
+    - t))`` and ``phi(x) / (1 - t)``, ``t = Phi(-u)``, ``phi(x) = t sqrt(2 / pi) / erfcx(z)``;
+    near 0 ``Phi = (1 + erf(x / sqrt 2)) / 2``."""
+    u = abs(x)
+    uc = _LOG_U_MAX if u > _LOG_U_MAX else u
+    z = uc * _SQRT_HALF
+    v = erf_or_erfcx(_Z_MAX if z > _Z_MAX else z)
+    hi = uc * uc
+    lo = fma(uc, uc, -hi)
+    near = z <= _THRESH
+    cdf_near = 0.5 + 0.5 * math.copysign(v, x)
+    log_near_or_half_v = log_pos(cdf_near if near else 0.5 * v)      # one log for both
+    left = (log_near_or_half_v - 0.5 * lo) - 0.5 * (u * u)
+    tail = 0.5 * v * exp_neg(-0.5 * hi)
+    tail = fma(tail, -0.5 * lo, tail)
+    right = -log1p01(tail / (1.0 - tail))
+    inverse = _SQRT_2_OVER_PI / v
+    slope_left = u if z > _Z_MAX else inverse
+    slope_right = inverse * tail / (1.0 - tail)
+    phi_near = times_exp_neg_square(_INV_SQRT_2PI, uc, 0.5)
+    value = log_near_or_half_v if near else (left if x < 0.0 else right)
+    slope = phi_near / cdf_near if near else (slope_left if x < 0.0 else slope_right)
+    return value, slope
 
 
 @njit(**_SCALAR)
@@ -226,3 +259,17 @@ def ndtri64_loop(p, out):
         x = _SQRT2 * erfinv_halley(1.0 - c, c)
         out[i] = x if upper else -x
     return left
+
+
+@njit(**_LOOP)
+def log_ndtr64_loop(x, out):
+    """``log Phi(x)`` in float64 (a float32 input's result rounded)."""
+    for i in range(x.shape[0]):
+        out[i] = _log_ndtr_parts(np.float64(x[i]))[0]
+
+
+@njit(**_LOOP)
+def log_ndtr_vjp_loop(g, x, out):
+    """``out`` <- ``g phi(x) / Phi(x)``, log_ndtr's vjp (in float64, rounded to ``out``)."""
+    for i in range(x.shape[0]):
+        out[i] = np.float64(g[i]) * _log_ndtr_parts(np.float64(x[i]))[1]

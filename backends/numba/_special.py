@@ -27,7 +27,8 @@ from xpgrad.ops import special_formulas as sf
 
 from . import _erf32, _erf64
 from ._erf32 import erf32_loop, erfc32_loop, erfinv32_loop, ndtr32_loop, ndtri32_loop
-from ._erf64 import erf64_loop, erfc64_loop, erfinv64_loop, ndtr64_loop, ndtri64_loop
+from ._erf64 import (erf64_loop, erfc64_loop, erfinv64_loop, log_ndtr64_loop, log_ndtr_vjp_loop,
+                     ndtr64_loop, ndtri64_loop)
 from ._math import LOOP_OPTIONS, exp_neg
 
 
@@ -213,12 +214,6 @@ def _digamma(x):
 # pickled dispatcher id would key Numba's disk cache anew in every process); no fast-math
 # flags: reassociation would fold the two-float constants ((x - root) - low: x - root)
 @njit(**_SCALAR)
-def log_ndtr_loop(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _log_ndtr(np.float64(x[i]))
-
-
-@njit(**_SCALAR)
 def erfinv_rest_loop(y, out):
     """The entries ``_erf64.erfinv64_loop`` leaves (``|y|`` above float32's largest number
     below 1, NaN, outside [-1, 1]), by the scalar ``_erfinv``."""
@@ -342,6 +337,22 @@ def _gaussian_kernel(name, loop, loop32):
                   vjp, saves=(0,))
 
 
+def _log_ndtr_kernel():
+    """log_ndtr by ``_erf64``'s loops, forward and vjp ``g phi(x) / Phi(x)``, in float64."""
+    forward = _flat_forward(log_ndtr64_loop)
+
+    def vjp(g, saved, x):
+        if g.dtype != x.dtype or g.shape != x.shape:
+            return (NotImplemented,)
+        out = np.empty(x.size, x.dtype)
+        log_ndtr_vjp_loop(np.ascontiguousarray(g).reshape(-1),
+                          np.ascontiguousarray(x).reshape(-1), out)
+        return (out.reshape(x.shape),)
+
+    return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
+                  vjp, saves=(0,))
+
+
 def _inverse_kernel(name, loop, loop32):
     """erfinv or ndtri: the vjp ``g c exp(s y**2)`` from the output ``y`` (saved)."""
     forward = _flat_forward(loop, loop32)
@@ -365,7 +376,7 @@ def _inverse_kernel(name, loop, loop32):
 KERNELS = {"special_erf": _gaussian_kernel("special_erf", erf64_loop, erf32_loop),
            "special_erfc": _gaussian_kernel("special_erfc", erfc64_loop, erfc32_loop),
            "special_ndtr": _gaussian_kernel("special_ndtr", ndtr64_loop, ndtr32_loop),
-           "special_log_ndtr": _kernel(log_ndtr_loop, (0,)),
+           "special_log_ndtr": _log_ndtr_kernel(),
            "special_erfinv": _inverse_kernel("special_erfinv", _erfinv64, erfinv32_loop),
            "special_ndtri": _inverse_kernel("special_ndtri", _ndtri64, _ndtri32),
            "special_gammaln": _kernel(gammaln_loop, (0,)),
