@@ -484,6 +484,10 @@ SAMPLES = {
     "special_log_ndtr": _quantile_family(-30.0, 8.0, [
         0.0, -0.0, -1e-300, 5e-324, -37.5, -40.0, -1e4, -1e300, 8.3, 12.0, 40.0, np.inf,
         -np.inf, np.nan]),
+    # erfcx: Cody's switches (0.46875, 4), the overflow left (-26.64), the caps (27, 1e20)
+    "special_erfcx": _quantile_family(-5.0, 10.0, [
+        0.0, -0.0, 5e-324, 0.46875, -0.46875, 4.0, 4.0001, 26.6, -26.6, -26.7, -27.5, 1e20,
+        1e21, 1e300, -1e300, np.inf, -np.inf, np.nan]),
     "special_erf": _quantile_family(-4.0, 4.0, [
         0.0, -0.0, 1e-300, -5e-324, 0.4999, 0.5, 0.5001, 5.9, -6.0, 27.0, 1e300, np.inf, -np.inf,
         np.nan, 0.46875, -0.46876, 4.0, -4.0001, 27.5, 27.6]),

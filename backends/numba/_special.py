@@ -27,8 +27,8 @@ from xpgrad.ops import special_formulas as sf
 
 from . import _erf32, _erf64
 from ._erf32 import erf32_loop, erfc32_loop, erfinv32_loop, ndtr32_loop, ndtri32_loop
-from ._erf64 import (erf64_loop, erfc64_loop, erfinv64_loop, log_ndtr64_loop, log_ndtr_vjp_loop,
-                     ndtr64_loop, ndtri64_loop)
+from ._erf64 import (erf64_loop, erfc64_loop, erfcx64_loop, erfcx_vjp_loop, erfinv64_loop,
+                     log_ndtr64_loop, log_ndtr_vjp_loop, ndtr64_loop, ndtri64_loop)
 from ._math import LOOP_OPTIONS, exp_neg
 
 
@@ -337,16 +337,16 @@ def _gaussian_kernel(name, loop, loop32):
                   vjp, saves=(0,))
 
 
-def _log_ndtr_kernel():
-    """log_ndtr by ``_erf64``'s loops, forward and vjp ``g phi(x) / Phi(x)``, in float64."""
-    forward = _flat_forward(log_ndtr64_loop)
+def _slope_kernel(loop, vjp_loop):
+    """log_ndtr or erfcx by ``_erf64``'s loops, in float64 for both dtypes: the forward
+    ``loop`` and the vjp ``vjp_loop`` (``g f'(x)``, from the saved input)."""
+    forward = _flat_forward(loop)
 
     def vjp(g, saved, x):
         if g.dtype != x.dtype or g.shape != x.shape:
             return (NotImplemented,)
         out = np.empty(x.size, x.dtype)
-        log_ndtr_vjp_loop(np.ascontiguousarray(g).reshape(-1),
-                          np.ascontiguousarray(x).reshape(-1), out)
+        vjp_loop(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(x).reshape(-1), out)
         return (out.reshape(x.shape),)
 
     return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
@@ -376,7 +376,8 @@ def _inverse_kernel(name, loop, loop32):
 KERNELS = {"special_erf": _gaussian_kernel("special_erf", erf64_loop, erf32_loop),
            "special_erfc": _gaussian_kernel("special_erfc", erfc64_loop, erfc32_loop),
            "special_ndtr": _gaussian_kernel("special_ndtr", ndtr64_loop, ndtr32_loop),
-           "special_log_ndtr": _log_ndtr_kernel(),
+           "special_log_ndtr": _slope_kernel(log_ndtr64_loop, log_ndtr_vjp_loop),
+           "special_erfcx": _slope_kernel(erfcx64_loop, erfcx_vjp_loop),
            "special_erfinv": _inverse_kernel("special_erfinv", _erfinv64, erfinv32_loop),
            "special_ndtri": _inverse_kernel("special_ndtri", _ndtri64, _ndtri32),
            "special_gammaln": _kernel(gammaln_loop, (0,)),
