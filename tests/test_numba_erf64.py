@@ -169,7 +169,7 @@ def test_layouts_do_not_change_the_values(name):
 def test_bad_arguments_name_themselves():
     with pytest.raises(TypeError, match="xg.special.erfc: x must be real"):
         xg.special.erfc(xg.asarray(np.array([1 + 2j]), backend="numba"))
-    with pytest.raises(TypeError, match="xg.special.erfinv: x must be a tensor or numbers, got str"):
+    with pytest.raises(TypeError, match="xg.special.erfinv: x must be a tensor or numbers"):
         xg.special.erfinv("0.5")
 
 

@@ -1,6 +1,6 @@
-"""float64 ``erf``, ``erfc``, ``ndtr``, ``erfinv`` and ``ndtri`` for the Numba backend, in loops
-that LLVM vectorizes (the C library's ``erf``/``erfc``, which Numba calls, do not: ~12 ns an
-entry against ~1 here).
+"""float64 ``erf``, ``erfc``, ``ndtr``, ``erfinv``, ``ndtri``, ``erfcx`` and ``log_ndtr`` for the
+Numba backend, in loops that LLVM vectorizes (the C library's ``erf``/``erfc``, which Numba
+calls, do not: ~12 ns an entry against ~1.5 here).
 
 W. J. Cody's rational Chebyshev approximations (Math. Comp. 23, 1969; the coefficients of his
 CALERF), each region's value computed for every entry and the region's picked by a select:
@@ -15,6 +15,12 @@ CALERF), each region's value computed for every entry and the region's picked by
   exactly (only ``erfcx``, which varies slowly, sees the rounding of ``u / sqrt 2``), the other
   side ``1 - Phi(-u)``; ``(1 + erf(x / sqrt 2)) / 2`` near 0.
 
+``erfcx`` is the same ``erf_or_erfcx`` right of 0.46875, ``2 exp(x**2) - erfcx(-x)`` left, and
+its slope ``2 x erfcx(x) - 2 / sqrt(pi)`` Cody's third-region fraction itself right of 4
+(``-2 P*/(s Q*)``: no cancellation) and its asymptotic series past 30. ``log_ndtr`` is
+``log(erfcx(z) / 2) - x**2 / 2`` left of 0 (no underflow), ``-log1p(t / (1 - t))`` right, its
+slope ``phi / Phi`` as ``sqrt(2 / pi) / erfcx(z)`` left.
+
 ``erfinv`` and ``ndtri`` start from the float32 fits (``_erf32``: 1.2e-7 relative) and take one
 Halley step on ``erf(w) = a`` (``a`` below 0.5) or ``erfc(w) = c`` (``c = 1 - a``, exact;
 ``ndtri(p) = -sqrt(2) erfcinv(2p)``, so a small ``p`` keeps its digits): ``w - r / (f' + w r)``
@@ -22,6 +28,9 @@ with ``r`` the residual and ``f' = 2 exp(-w**2) / sqrt(pi)``. Entries past the f
 above float32's largest number below 1, ``min(p, 1 - p)`` below 2**-25), NaN and outside the
 domain are left to the scalar ``_special._erfinv``/``_ndtri`` (a second loop, run where there
 are such entries).
+
+Against mpmath (tests/test_numba_erf64.py): erf, erfc, ndtr, erfinv, erfcx within 4 or 5 ulp,
+log_ndtr 5, ndtri 6 (SciPy's erfc and ndtr are 500 and 2000 ulp off in their tails).
 
 >>> import numpy as np
 >>> x = np.array([-1.0, 0.0, 0.5, 3.0, np.nan])
@@ -31,7 +40,7 @@ are such entries).
 >>> p = np.array([0.025, 0.5, 0.975, 1e-300])
 >>> out = np.empty_like(p)
 >>> ndtri64_loop(p, out), [round(float(v), 12) for v in out[:3]]
-(1, [-1.959963984540, 0.0, 1.959963984540])
+(1, [-1.95996398454, 0.0, 1.95996398454])
 """
 from __future__ import annotations
 
