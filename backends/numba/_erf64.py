@@ -3,7 +3,8 @@ Numba backend, in loops that LLVM vectorizes (the C library's ``erf``/``erfc``, 
 calls, do not: ~12 ns an entry against ~1.5 here).
 
 W. J. Cody's rational Chebyshev approximations (Math. Comp. 23, 1969; the coefficients of his
-CALERF), each region's value computed for every entry and the region's picked by a select:
+CALERF, as the NumPy backend's ``erfcx.py`` holds them), each region's value computed for every
+entry and the region's picked by a select:
 
 - ``|x| <= 0.46875``: ``erf(x) = x A(x**2) / B(x**2)``;
 - above: ``erfc(y) = erfcx(y) exp(-y**2)``, ``erfcx(y) = C(y) / D(y)`` up to 4, beyond
@@ -51,32 +52,21 @@ from numba import njit
 
 from ..numpy.erf_float32 import _ERFINV_FAR as ERFINV_FAR
 from ..numpy.erf_float32 import _ERFINV_NEAR as ERFINV_NEAR
+from ..numpy.erfcx import CODY_A as _A
+from ..numpy.erfcx import CODY_B as _B
+from ..numpy.erfcx import CODY_C as _C
+from ..numpy.erfcx import CODY_D as _D
+from ..numpy.erfcx import CODY_P as _P
+from ..numpy.erfcx import CODY_Q as _Q
 from ._gelu_math import fma
 from ._math import MATH_FLAGS, exp_neg, log1p01, log_pos
 
 #: the loops' options and their helpers': no reassociation (it would undo the exact splits, as
 #: ``_math``'s helpers need), FMA contraction only; the helpers inlined by Numba (LLVM left
-#: ``erfc_positive``'s parts uninlined and the loops scalar: 9 ns an entry, not 0.2)
+#: them uninlined and the erfc loop scalar: 9 ns an entry, not 1.7)
 _LOOP = {"fastmath": MATH_FLAGS, "error_model": "numpy", "cache": True}
 _SCALAR = {**_LOOP, "inline": "always"}
 
-# W. J. Cody, CALERF (netlib specfun), as published: erf on [0, 0.46875] ...
-_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
-      3.20937758913846947e03, 1.85777706184603153e-1)
-_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
-      2.84423683343917062e03)
-# ... erfcx on [0.46875, 4] ...
-_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
-      2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
-      2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
-_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
-      1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
-      3.43936767414372164e03, 1.23033935480374942e03)
-# ... and beyond 4, in 1/x**2
-_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
-      1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
-_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
-      6.05183413124413191e-2, 2.33520497626869185e-3)
 _INV_SQRT_PI = 5.6418958354775628695e-1
 _THRESH = 0.46875
 #: erfc(y) rounds to 0 from y = 27.3 on, Phi(-u) from u = 38.5: arguments are capped beyond
@@ -99,7 +89,7 @@ NDTRI_Q_MIN = (1.0 - ERFINV_A_MAX) / 2.0
 @njit(**_SCALAR)
 def erf_or_erfcx(y):
     """``erf(y)`` for ``y`` in [0, 0.46875] (Cody's first region), ``erfcx(y) = exp(y**2)
-    erfc(y)`` above, to 1e25 (his second region up to 4, his third beyond), or NaN: each
+    erfc(y)`` above, to 1e20 (his second region up to 4, his third beyond), or NaN: each
     region's numerator and denominator, the picked ones divided (one division)."""
     t = y * y
     num1 = y * ((((_A[4] * t + _A[0]) * t + _A[1]) * t + _A[2]) * t + _A[3])

@@ -1,5 +1,6 @@
-"""The NumPy backend's ``erfcx`` kernel: W. J. Cody's rational approximations (the coefficients
-the Numba backend's ``_erf64`` loops use) as in-place float64 passes over cache-sized blocks,
+"""The NumPy backend's ``erfcx`` kernel: W. J. Cody's rational approximations (his coefficients,
+which the Numba backend's ``_erf64`` loops take from here) as in-place float64 passes over
+cache-sized blocks,
 instead of the generic rule's erfc series and asymptotic sum (~130 passes, 70 ns a number).
 
 Every block computes Cody's three regions on all its entries and picks one per entry:
@@ -32,23 +33,32 @@ from xpgrad.backend import Kernel
 from .blocks import blocked
 from .gelu import _horner_into
 
-# W. J. Cody, CALERF (netlib specfun): the Numba backend's (backends/numba/_erf64.py) tables,
-# lowest coefficient first
-_A, _B = (3.20937758913846947e03, 3.77485237685302021e02, 1.13864154151050156e02,
-          3.16112374387056560e00, 1.85777706184603153e-1), \
-    (2.84423683343917062e03, 1.28261652607737228e03, 2.44024637934444173e02,
-     2.36012909523441209e01, 1.0)
-_C = (1.23033935479799725e03, 2.05107837782607147e03, 1.71204761263407058e03,
-      8.81952221241769090e02, 2.98635138197400131e02, 6.61191906371416295e01,
-      8.88314979438837594e00, 5.64188496988670089e-1, 2.15311535474403846e-8)
-_D = (1.23033935480374942e03, 3.43936767414372164e03, 4.36261909014324716e03,
-      3.29079923573345963e03, 1.62138957456669019e03, 5.37181101862009858e02,
-      1.17693950891312499e02, 1.57449261107098347e01, 1.0)
-#: Cody's third region, multiplied through by s**5 (``s = a**2``): P*(s), Q*(s)
-_P = (1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1,
-      1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4)
-_Q = (1.0, 2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
-      6.05183413124413191e-2, 2.33520497626869185e-3)
+# W. J. Cody, CALERF (netlib specfun), as published (the Numba backend's _erf64 loops take
+# them from here): erf on [0, 0.46875], x A(x**2) / B(x**2) ...
+CODY_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+          3.20937758913846947e03, 1.85777706184603153e-1)
+CODY_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+          2.84423683343917062e03)
+# ... erfcx on [0.46875, 4], C(x) / D(x) ...
+CODY_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+          2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+          2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+CODY_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+          1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+          3.43936767414372164e03, 1.23033935480374942e03)
+# ... and beyond 4, (1/sqrt(pi) - P(1/x**2) / (x**2 Q(1/x**2))) / x
+CODY_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+          1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+CODY_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
+          6.05183413124413191e-2, 2.33520497626869185e-3)
+# the same, lowest coefficient first (the third region's multiplied through by s**5, s = x**2:
+# P*(s), Q*(s)), for _horner_into
+_A = CODY_A[3::-1] + CODY_A[4:]
+_B = CODY_B[::-1] + (1.0,)
+_C = CODY_C[7::-1] + CODY_C[8:]
+_D = CODY_D[::-1] + (1.0,)
+_P = CODY_P[5:] + CODY_P[:5]
+_Q = (1.0,) + CODY_Q
 _INV_SQRT_PI = 5.6418958354775628695e-1
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _THRESH, _MIDDLE_END, _ASYMPTOTIC_FROM = 0.46875, 4.0, 30.0
@@ -146,4 +156,4 @@ def _vjp(g, saved, x):
 
 KERNELS = {"special_erfcx": Kernel(_forward, _vjp, saves=(0, "output"))}
 
-__all__ = ["KERNELS"]
+__all__ = ["KERNELS", "CODY_A", "CODY_B", "CODY_C", "CODY_D", "CODY_P", "CODY_Q"]
