@@ -6,8 +6,9 @@ does). The generic formulas take every branch of every ``where`` over the whole 
 ``ndtr``, ``erfinv`` and ``ndtri`` take vectorized loops instead, ``_erf64``'s in float64 (Cody's
 rational approximations; the scalar ``_erfinv``/``_ndtri`` only for what their fits leave, far
 out), ``_erf32``'s in float32, and these five have compiled vjp loops (``c exp(-+s v**2)``) in
-both dtypes; the others' gradients stay the generic rules' (vjp ``NotImplemented``). Other dtypes
-decline.
+both dtypes; ``log_ndtr`` and ``erfcx`` are ``_erf64``'s loops in float64 (a float32 input's
+result rounded), with compiled vjps (``phi / Phi``, ``erfcx'``); the others' gradients stay the
+generic rules' (vjp ``NotImplemented``). Other dtypes decline.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
