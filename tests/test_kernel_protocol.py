@@ -485,22 +485,26 @@ SAMPLES = {
     # erfc, ndtr: the ends where each underflows and where the Numba float32 loops cap |x|
     "special_erfc": _quantile_family(-6.0, 6.0, [
         0.0, -0.0, 1e-30, -0.4999, 0.5, 5.9, 9.9, 10.1, 10.2, 26.5, 27.0, -27.0, 1e300, np.inf,
-        -np.inf, np.nan]),
+        -np.inf, np.nan, 0.46875, -0.46875, 4.0, -4.0001, 27.5, 27.6]),
     "special_ndtr": _quantile_family(-8.0, 8.0, [
         0.0, -0.0, -1e-30, -5.0, -13.9, -14.2, -14.3, -37.5, -38.5, 8.3, 1e300, np.inf,
-        -np.inf, np.nan]),
+        -np.inf, np.nan, 0.6629, -0.6629, -5.657, 5.657, -39.0, -39.1]),
     "special_log_ndtr": _quantile_family(-30.0, 8.0, [
         0.0, -0.0, -1e-300, 5e-324, -37.5, -40.0, -1e4, -1e300, 8.3, 12.0, 40.0, np.inf,
         -np.inf, np.nan]),
+    # erfcx: Cody's switches (0.46875, 4), the overflow left (-26.64), the caps (27, 1e20)
+    "special_erfcx": _quantile_family(-5.0, 10.0, [
+        0.0, -0.0, 5e-324, 0.46875, -0.46875, 4.0, 4.0001, 26.6, -26.6, -26.7, -27.5, 1e20,
+        1e21, 1e300, -1e300, np.inf, -np.inf, np.nan]),
     "special_erf": _quantile_family(-4.0, 4.0, [
         0.0, -0.0, 1e-300, -5e-324, 0.4999, 0.5, 0.5001, 5.9, -6.0, 27.0, 1e300, np.inf, -np.inf,
-        np.nan]),
+        np.nan, 0.46875, -0.46876, 4.0, -4.0001, 27.5, 27.6]),
     "special_erfinv": _quantile_family(-0.99, 0.99, [
         -1.0, 1.0, 0.0, -0.0, 1 - 1e-7, -1 + 1e-12, 1 - 2 ** -53, 1e-300, -1.5, 2.0, np.inf,
-        np.nan, 0.3, 0.5, 0.75]),
+        np.nan, 0.3, 0.5, 0.75, 0.4926, 1 - 2 ** -24, -1 + 2 ** -25]),
     "special_ndtri": _quantile_family(0.001, 0.999, [
         0.0, 1.0, 0.5, 1e-300, 5e-324, 1e-20, 1 - 1e-10, 1 - 2 ** -53, 0.25, 0.75, -0.1, 1.5,
-        np.nan, np.inf]),
+        np.nan, np.inf, 2 ** -25, 0.99 * 2 ** -25, 1 - 2 ** -24]),
     "special_exp2": _quantile_family(-20.0, 20.0, [
         0.0, -0.0, 127.5, 128.0, -149.0, -160.0, 1023.5, 1024.0, -1074.0, np.inf, -np.inf,
         np.nan]),

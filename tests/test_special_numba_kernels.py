@@ -52,7 +52,10 @@ def test_numba_loops_equal_the_generic_formulas_and_scipy(name):
     if name == "gammaln":           # SciPy's inf at subnormal x, where it is -log|x|
         subnormal = (x != 0) & (np.abs(x) < np.finfo(np.float64).tiny)
         reference = np.where(subnormal, -np.log(np.abs(np.where(subnormal, x, 1.0))), reference)
-    _same(got, generic, 1e-13)
+    # the generic ndtr is erfc(-x / sqrt 2) / 2 (log_ndtr's right side log1p of it): the
+    # rounding of x / sqrt 2 costs it ~x**2 ulp (1.1e-13 at -28; the loops are within 5 ulp of
+    # mpmath there: tests/test_numba_erf64.py)
+    _same(got, generic, 1e-12 if name in ("ndtr", "log_ndtr") else 1e-13)
     _same(got, reference, 1e-11)
 
 

@@ -50,8 +50,9 @@ def kernel_dispatchers():
 ONE_DTYPE = {**{f"_erf32.{name}_loop": "float32" for name in
                 ("erf32", "erfc32", "erfinv32", "ndtr32", "ndtri32")},
              "_special.ndtri_rest32_loop": "float32",
-             **{f"_special.{name}_loop": "float64" for name in
-                ("erf", "erfc", "ndtr", "erfinv", "ndtri")}}
+             **{f"_erf64.{name}_loop": "float64" for name in
+                ("erf64", "erfc64", "ndtr64", "erfinv64", "ndtri64")},
+             "_special.erfinv_rest_loop": "float64", "_special.ndtri_rest_loop": "float64"}
 
 
 def versions_needed(dispatcher, dtypes) -> int:
@@ -61,9 +62,9 @@ def versions_needed(dispatcher, dtypes) -> int:
     >>> from xpgrad.backends.numba import _erf32, _special
     >>> versions_needed(_erf32.erf32_loop, ("float32", "float64"))
     1
-    >>> versions_needed(_special.erf_loop, ("float32",))
+    >>> versions_needed(_special.erf64_loop, ("float32",))
     0
-    >>> versions_needed(_special.log_ndtr_loop, ("float32", "float64"))
+    >>> versions_needed(_special.gammaln_loop, ("float32", "float64"))
     2
     """
     fn = dispatcher.py_func

@@ -2,12 +2,13 @@
 algorithm (``xpgrad.ops.special_formulas``: its constants, series, reflections and Newton
 steps), as scalar code, in float64 (a float32 input's result rounded, as the generic forward
 does). The generic formulas take every branch of every ``where`` over the whole array, some
-400 passes for ``ndtri``; here each entry takes its own branch once. ``erf``/``erfc`` are the C
-library's (correctly rounded to ~1 ulp); ``erfinv`` starts from the float32 fits and takes one
-Halley step. float32 ``erf``, ``erfc``, ``ndtr``, ``erfinv`` and ``ndtri`` take ``_erf32``'s
-vectorized loops instead, and these five have compiled vjp loops (``c exp(-+s v**2)``) in both
-dtypes; the others' gradients stay the generic rules' (vjp ``NotImplemented``). Other dtypes
-decline.
+400 passes for ``ndtri``; here each entry takes its own branch once. ``erf``, ``erfc``,
+``ndtr``, ``erfinv`` and ``ndtri`` take vectorized loops instead, ``_erf64``'s in float64 (Cody's
+rational approximations; the scalar ``_erfinv``/``_ndtri`` only for what their fits leave, far
+out), ``_erf32``'s in float32, and these five have compiled vjp loops (``c exp(-+s v**2)``) in
+both dtypes; ``log_ndtr`` and ``erfcx`` are ``_erf64``'s loops in float64 (a float32 input's
+result rounded), with compiled vjps (``phi / Phi``, ``erfcx'``); the others' gradients stay the
+generic rules' (vjp ``NotImplemented``). Other dtypes decline.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
@@ -25,8 +26,10 @@ from xpgrad.backend import Kernel
 from xpgrad.ops import formulas
 from xpgrad.ops import special_formulas as sf
 
-from . import _erf32
+from . import _erf32, _erf64
 from ._erf32 import erf32_loop, erfc32_loop, erfinv32_loop, ndtr32_loop, ndtri32_loop
+from ._erf64 import (erf64_loop, erfc64_loop, erfcx64_loop, erfcx_vjp_loop, erfinv64_loop,
+                     log_ndtr64_loop, log_ndtr_vjp_loop, ndtr64_loop, ndtri64_loop)
 from ._math import LOOP_OPTIONS, exp_neg
 
 
@@ -87,19 +90,21 @@ def _ndtr_hazard(x):
 def _erfinv_start(a, log_1ma2):
     """erfinv(a) within 1.2e-7 relative where ``log_1ma2 = log(1 - a**2)`` is above -15.9 (the
     float32 fits of ``_erf32``), else Winitzki's closed form (within 2e-3); and the number of
-    Halley steps that take it to float64's rounding (1 or 2)."""
+    Halley steps that take it to float64's rounding (1 or 3: from Winitzki's 0.009 at y = 1 -
+    2**-53, Halley's steps leave 1e-5, then 1.2e-14, 12 ulp)."""
     if log_1ma2 >= _ERFINV_SPLIT:
         return a * _horner(_ERFINV_NEAR, log_1ma2 + 2.5), 1
     if log_1ma2 >= _ERFINV_FAR_END:
         return a * _horner(_ERFINV_FAR, math.sqrt(-log_1ma2) - 3.0), 1
     k = 2.0 / (math.pi * 0.147) + 0.5 * log_1ma2
-    return math.sqrt(math.sqrt(k * k - log_1ma2 / 0.147) - k), 2
+    return math.sqrt(math.sqrt(k * k - log_1ma2 / 0.147) - k), 3
 
 
 @njit(**_SCALAR)
 def _erfinv(y):
     """``erfinv(y)``: a start within 1.2e-7 (``_erfinv_start``), then Halley's steps on
-    ``erf(x) = |y|`` (on ``erfc(x) = 1 - |y|`` from 0.5 on)."""
+    ``erf(x) = |y|`` (on ``erfc(x) = 1 - |y|`` from 0.5 on), by ``_erf64``'s erf and erfc
+    (Numba's ``math.erfc`` left 12 ulp at 1 - 2**-53)."""
     a = abs(y)
     if not a < 1.0:
         return math.copysign(math.inf, y) if a == 1.0 else math.nan
@@ -107,7 +112,7 @@ def _erfinv(y):
         return y
     x, steps = _erfinv_start(a, math.log1p(-a) + math.log1p(a))
     for _ in range(steps):
-        residual = math.erf(x) - a if a < 0.5 else (1.0 - a) - math.erfc(x)
+        residual = _erf64.erf64(x) - a if a < 0.5 else (1.0 - a) - _erf64.erfc64(x)
         step = residual / ((2.0 / math.sqrt(math.pi)) * math.exp(-x * x))
         x = x - step / (1.0 + x * step)
     return -x if y < 0 else x
@@ -206,58 +211,35 @@ def _digamma(x):
     return _digamma_positive(x)
 
 
-@njit(**_SCALAR)
-def _ndtr(x):
-    return 0.5 * math.erfc(-x * _SQRT_HALF)
-
-
-@njit(**_SCALAR)
-def _erf(x):
-    return math.erf(x)
-
-
-@njit(**_SCALAR)
-def _erfc(x):
-    return math.erfc(x)
-
-
 # one loop per function, each calling its function as a global (not a closure cell, whose
 # pickled dispatcher id would key Numba's disk cache anew in every process); no fast-math
 # flags: reassociation would fold the two-float constants ((x - root) - low: x - root)
 @njit(**_SCALAR)
-def erf_loop(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _erf(np.float64(x[i]))
+def erfinv_rest_loop(y, out):
+    """The entries ``_erf64.erfinv64_loop`` leaves (``|y|`` above float32's largest number
+    below 1, NaN, outside [-1, 1]), by the scalar ``_erfinv``."""
+    for i in range(y.shape[0]):
+        if not abs(y[i]) <= _erf64.ERFINV_A_MAX:
+            out[i] = _erfinv(y[i])
 
 
 @njit(**_SCALAR)
-def erfc_loop(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _erfc(np.float64(x[i]))
+def ndtri_rest_loop(p, out):
+    """The entries ``_erf64.ndtri64_loop`` leaves (``min(p, 1 - p)`` below 2**-25, NaN,
+    outside [0, 1]), by the scalar ``_ndtri``."""
+    for i in range(p.shape[0]):
+        if not min(p[i], 1.0 - p[i]) >= _erf64.NDTRI_Q_MIN:
+            out[i] = _ndtri(p[i])
 
 
-@njit(**_SCALAR)
-def ndtr_loop(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _ndtr(np.float64(x[i]))
+def _erfinv64(y, out):
+    if erfinv64_loop(y, out):
+        erfinv_rest_loop(y, out)
 
 
-@njit(**_SCALAR)
-def log_ndtr_loop(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _log_ndtr(np.float64(x[i]))
-
-
-@njit(**_SCALAR)
-def erfinv_loop(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _erfinv(np.float64(x[i]))
-
-
-@njit(**_SCALAR)
-def ndtri_loop(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _ndtri(np.float64(x[i]))
+def _ndtri64(p, out):
+    if ndtri64_loop(p, out):
+        ndtri_rest_loop(p, out)
 
 
 @njit(**_SCALAR)
@@ -356,6 +338,22 @@ def _gaussian_kernel(name, loop, loop32):
                   vjp, saves=(0,))
 
 
+def _slope_kernel(loop, vjp_loop):
+    """log_ndtr or erfcx by ``_erf64``'s loops, in float64 for both dtypes: the forward
+    ``loop`` and the vjp ``vjp_loop`` (``g f'(x)``, from the saved input)."""
+    forward = _flat_forward(loop)
+
+    def vjp(g, saved, x):
+        if g.dtype != x.dtype or g.shape != x.shape:
+            return (NotImplemented,)
+        out = np.empty(x.size, x.dtype)
+        vjp_loop(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(x).reshape(-1), out)
+        return (out.reshape(x.shape),)
+
+    return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
+                  vjp, saves=(0,))
+
+
 def _inverse_kernel(name, loop, loop32):
     """erfinv or ndtri: the vjp ``g c exp(s y**2)`` from the output ``y`` (saved)."""
     forward = _flat_forward(loop, loop32)
@@ -376,11 +374,12 @@ def _inverse_kernel(name, loop, loop32):
     return Kernel(kept, vjp, saves=("output",))
 
 
-KERNELS = {"special_erf": _gaussian_kernel("special_erf", erf_loop, erf32_loop),
-           "special_erfc": _gaussian_kernel("special_erfc", erfc_loop, erfc32_loop),
-           "special_ndtr": _gaussian_kernel("special_ndtr", ndtr_loop, ndtr32_loop),
-           "special_log_ndtr": _kernel(log_ndtr_loop, (0,)),
-           "special_erfinv": _inverse_kernel("special_erfinv", erfinv_loop, erfinv32_loop),
-           "special_ndtri": _inverse_kernel("special_ndtri", ndtri_loop, _ndtri32),
+KERNELS = {"special_erf": _gaussian_kernel("special_erf", erf64_loop, erf32_loop),
+           "special_erfc": _gaussian_kernel("special_erfc", erfc64_loop, erfc32_loop),
+           "special_ndtr": _gaussian_kernel("special_ndtr", ndtr64_loop, ndtr32_loop),
+           "special_log_ndtr": _slope_kernel(log_ndtr64_loop, log_ndtr_vjp_loop),
+           "special_erfcx": _slope_kernel(erfcx64_loop, erfcx_vjp_loop),
+           "special_erfinv": _inverse_kernel("special_erfinv", _erfinv64, erfinv32_loop),
+           "special_ndtri": _inverse_kernel("special_ndtri", _ndtri64, _ndtri32),
            "special_gammaln": _kernel(gammaln_loop, (0,)),
            "special_digamma": _kernel(digamma_loop, (0,))}

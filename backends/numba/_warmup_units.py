@@ -271,8 +271,9 @@ def _exercise_adaptive_max_pool(backend, dt, name="adaptive_max_pool"):
 
 def _exercise_special(backend, dt, name):
     """One xg.special loop (its scalar functions compile into it) and its vjp's, if any; 1e-9
-    is among the inputs for ndtri's float32 loop to leave one to its float64 rest."""
-    kernel, x = backend.kernels[name], np.array([0.25, 0.5, 1e-9], dt)
+    and 1 are among the inputs for ndtri's and erfinv's loops to leave entries to their rest
+    loops."""
+    kernel, x = backend.kernels[name], np.array([0.25, 0.5, 1e-9, 1.0], dt)
     out, saved = kernel.forward(x)
     kernel.vjp(np.ones_like(out), saved, x)
 
