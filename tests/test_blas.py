@@ -143,6 +143,57 @@ def test_stepped_update_adds_each_steps_product_to_its_own_result(mode, dtype, s
     assert (step.__name__ == "step") == (mode != "numpy" and shape != (3, 4, 5))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("split, shape", [("columns", (64, 128, 512)), ("depth", (64, 512, 128))])
+def test_stepped_update_in_blocks_adds_what_one_product_adds(monkeypatch, mode, dtype, split,
+                                                             shape):
+    """``split``: each step's product as the blocks of ``stepped_plans`` (here under whatever
+    kernels the library runs), one gemm call each, adding onto ``outs[t]`` what one product
+    adds; the stack a time-major view of a batch-major array, as an LSTM's states are."""
+    from xpgrad.backends import blas_steps
+
+    lib = blas._library()
+    monkeypatch.setattr(blas_steps, "BLOCKED_CORES", (getattr(lib, "core", None),))
+    m, k, n = shape
+    rng = np.random.default_rng(8)
+    steps = 4
+    stack = np.swapaxes(rng.normal(size=(m, steps, k)).astype(dtype), 0, 1)
+    b = rng.normal(size=(k, n)).astype(dtype)
+    outs0 = rng.normal(size=(steps, m, n)).astype(dtype)
+    outs = outs0.copy()
+    step = blas.stepped_update(stack, b, outs, split=split)
+    for t in [2, 0]:
+        assert step(t) is None
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for t in range(steps):
+        want = outs0[t].astype(np.float64)
+        if t in (2, 0):
+            want = want + stack[t].astype(np.float64) @ b.astype(np.float64)
+        np.testing.assert_allclose(outs[t], want, rtol=tol, atol=tol * np.abs(want).max())
+    if lib is not None:                         # a direct gemm: 8 blocks, one call each
+        assert step.__qualname__.startswith("_blocked_update")
+        plans, _ = blas.stepped_plans(stack, b, outs[0], split)
+        assert plans[:, 4:7].tolist() == [[m, 64, k] if split == "columns" else [m, n, 64]] * 8
+        with pytest.raises(IndexError, match=f"step {steps} of a stack of {steps}"):
+            step(steps)
+
+
+def test_stepped_update_without_blocking_kernels_runs_one_product(monkeypatch, mode):
+    """Where ``block_width`` splits nothing (other kernels, or a product under
+    ``SMALL_WORK``), ``split`` changes nothing: one product per step, as without it."""
+    from xpgrad.backends import blas_steps
+
+    monkeypatch.setattr(blas_steps, "BLOCKED_CORES", ())
+    rng = np.random.default_rng(9)
+    stack, b = rng.normal(size=(3, 64, 128)), rng.normal(size=(128, 512))
+    outs = np.zeros((3, 64, 512))
+    step = blas.stepped_update(stack, b, outs, split="columns")
+    assert step.__name__ == ("generic" if mode == "numpy" else "step")
+    assert "_blocked_update" not in step.__qualname__
+    step(1)
+    np.testing.assert_allclose(outs[1], stack[1] @ b, rtol=1e-12)
+
+
 def test_stepped_update_with_results_overlapping_the_stack_takes_numpys_way(mode):
     """Results that share memory with the stack beyond the first (``outs[1]`` is
     ``stack[0]`` here) are never handed to MKL as bare addresses; NumPy's step reads each

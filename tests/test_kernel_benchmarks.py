@@ -70,3 +70,22 @@ def test_lstm_eager_gap_runs_and_prints_every_row(capsys):
     for row in ("eager ", "compiled ", "kernels ", "eager: gradient", "eager - kernels"):
         assert row in out
     assert "faults/step" in out
+
+
+def test_lstm_numpy_phases_prints_every_row_without_numba(capsys):
+    """The NumPy backend's breakdown (no Numba needed); its product-less kernels leave the
+    real ones as they were."""
+    import numpy as np
+
+    from xpgrad.backends import blas
+
+    matmul = blas.matmul
+    args = ["--rounds", "1", "--batch", "3", "--hidden", "4", "--steps", "5"]
+    assert _load("lstm_numpy_phases").main(args) == 0
+    out = capsys.readouterr().out
+    for row in ("xpgrad step ", "kernel forward ", "kernel vjp without products", "products ",
+                "xpgrad step - kernels"):
+        assert row in out
+    assert blas.matmul is matmul
+    a = np.ones((2, 2))
+    np.testing.assert_array_equal(blas.matmul(a, a), a @ a)

@@ -50,3 +50,31 @@ def test_unwanted_state_gradients_are_none_and_the_rest_unchanged(T):
     assert some[:3] == (None, None, None)
     for a, b in zip(some[3:], every[3:]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("zero_state", [True, False])
+def test_the_kernel_in_product_blocks_and_from_a_zero_state_equals_the_generic_rule(
+        monkeypatch, zero_state):
+    """At a size whose per-step products run in blocks (``blas.stepped_update``'s ``split``;
+    under any kernels here), and from a zero ``h0`` (a module's default: step 0's product
+    skipped), the kernel is still the generic rule."""
+    from xpgrad.backends import blas, blas_steps
+
+    lib = blas._library()
+    monkeypatch.setattr(blas_steps, "BLOCKED_CORES", (getattr(lib, "core", None),))
+    rng = np.random.default_rng(20)
+    B, T, I, H = 64, 3, 5, 128
+    args = _layer_args(rng, B, T, I, H)
+    args[3] *= 0.2
+    args[4] *= 0.2
+    if zero_state:
+        args[1] = np.zeros((B, H))
+    g = rng.standard_normal((2, B, T, H))
+    kernel = KERNELS["lstm_layer"]
+    out, saved = kernel.forward(*args)
+    want_out = recurrent._lstm_layer_forward(np, *args)
+    np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-12)
+    got = kernel.vjp(g, saved, [True] * 6, *args)
+    want = recurrent._lstm_layer_vjp(np, g, want_out, [True] * 6, *args)
+    for name, a, b in zip(["x", "h0", "c0", "w_ih", "w_hh", "b"], got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11 * np.abs(b).max(), err_msg=name)

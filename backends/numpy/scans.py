@@ -50,8 +50,8 @@ def _matmul_for(module):
 
 def _stepped_for(module):
     """``(stepped, stepped_update)`` for a scan's per-step products: functions of ``t`` that
-    write ``stack[t] @ b`` into ``out`` or add it to ``outs[t]``; for NumPy ``blas``'s (each
-    step a bare MKL call)."""
+    write ``stack[t] @ b`` into ``out`` or add it to ``outs[t]`` (in blocks along ``split``
+    where the BLAS runs those faster); for NumPy ``blas``'s (each step bare gemm calls)."""
     import numpy
 
     if module is numpy:
@@ -62,7 +62,7 @@ def _stepped_for(module):
     def stepped(stack, b, out):
         return lambda t: module.matmul(stack[t], b, out=out)
 
-    def stepped_update(stack, b, outs):
+    def stepped_update(stack, b, outs, split=None):
         def update(t):
             outs[t] += module.matmul(stack[t], b)
         return update
@@ -95,29 +95,33 @@ def scan_kernels(np) -> dict:
 
     def lstm_steps(seq, c0, acts, product):
         """The forward recursion into the states ``seq`` (2, B, T, H) and the activations
-        ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t)`` adds step
-        ``t``'s recurrent product to ``acts[t]``, both with their i, f, o columns halved (the
-        sigmoids' ``z / 2``). Returns each step's ``tanh(c_t)`` and ``c_t``, time-major (T,
-        B, H): ``c_t`` is made there, contiguous, and copied into ``seq[1]`` once."""
+        ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t, hs)`` adds
+        step ``t``'s recurrent product (of ``hs[t - 1]`` after step 0) to ``acts[t]``, both
+        with their i, f, o columns halved (the sigmoids' ``z / 2``). Returns each step's
+        ``tanh(c_t)``, ``c_t`` and ``h_t``, time-major (T, B, H): made there, contiguous (a
+        column slice of ``seq`` as an operand or output costs a ufunc ~1.3 us more per step),
+        and copied into ``seq`` once."""
         _, B, T, H = seq.shape
         half, shift = gate_constants(B, H, seq.dtype)
-        tcs, cs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(2))
+        tcs, cs, hs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(3))
         ig = np.empty((B, H), dtype=seq.dtype)
+        multiply, tanh = np.multiply, np.tanh
         c = c0
         for t in range(T):
-            product(t)
-            a = np.tanh(acts[t], out=acts[t])
+            product(t, hs)
+            a = tanh(acts[t], out=acts[t])
             a *= half
             a += shift                                # [i | f | g | o] activations
             c_t = cs[t]
-            np.multiply(a[:, H:2 * H], c, out=c_t)
-            np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
+            multiply(a[:, H:2 * H], c, out=c_t)
+            multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
-            tc = np.tanh(c_t, out=tcs[t])
-            np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
+            tc = tanh(c_t, out=tcs[t])
+            multiply(a[:, 3 * H:], tc, out=hs[t])
             c = c_t
+        seq[0] = np.swapaxes(hs, 0, 1)
         seq[1] = np.swapaxes(cs, 0, 1)
-        return tcs, cs
+        return tcs, cs, hs
 
     def halved(w, H):
         """``w`` (., 4H) with its i, f, o columns halved (exact: a power of two)."""
@@ -131,18 +135,21 @@ def scan_kernels(np) -> dict:
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
         return seq, (seq, acts, *lstm_steps(seq, c0, acts,
-                                            recurrent_product(seq, h0, halved(w_hh, H), acts)))
+                                            recurrent_product(h0, halved(w_hh, H), acts)))
 
-    def recurrent_product(seq, h0, w, acts):
-        """A function of ``t`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t = 0``,
-        then the states' ``seq[0, :, t - 1]``, written as the scan goes."""
-        first = stepped_update(h0[None], w, acts[:1])
-        later = stepped_update(np.swapaxes(seq[0], 0, 1)[:-1], w, acts[1:])
+    def recurrent_product(h0, w, acts):
+        """A function of ``(t, hs)`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t =
+        0`` (nothing where ``h0`` is zero, a module's default state), then ``hs[t - 1]``, the
+        states written as the scan goes (``hs`` is the same array at every call)."""
+        first = stepped_update(h0[None], w, acts[:1]) if h0.any() else None
+        later = []
 
-        def product(t):
+        def product(t, hs):
             if t:
-                later(t - 1)
-            else:
+                if not later:
+                    later.append(stepped_update(hs[:-1], w, acts[1:], split="columns"))
+                later[0](t - 1)
+            elif first is not None:
                 first(0)
         return product
 
@@ -159,7 +166,7 @@ def scan_kernels(np) -> dict:
         """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
         zeros): step ``t``'s gate gradients into ``dz_steps[t]`` (B, 4H); returns the gradients
         of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step 0's are not made)."""
-        seq, acts, tcs, cs = saved[:4]
+        seq, acts, tcs, cs, hs = saved[:5]
         _, B, T, H = seq.shape
         G = 4 * H
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
@@ -175,7 +182,7 @@ def scan_kernels(np) -> dict:
         # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
         gcs = [np.zeros((B, H), dtype=seq.dtype) for _ in range(2)]
         deriv = np.empty((B, G), dtype=seq.dtype)
-        back = stepped_update(dz_steps[1:], w_t, ghs[:-1])
+        back = stepped_update(dz_steps[1:], w_t, ghs[:-1], split="depth")
         dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
@@ -185,7 +192,7 @@ def scan_kernels(np) -> dict:
             gc = gcs[(T - 1 - t) % 2]
             if g_c is not None:
                 add_step(gc, g_c, t, dc)
-            np.multiply(seq[0, :, t], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2),
+            np.multiply(hs[t], tc, out=tmp)          # gc += gh * o * (1 - tanh(c)^2),
             np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
             tmp *= gh
             gc += tmp
@@ -238,9 +245,9 @@ def scan_kernels(np) -> dict:
         matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
                halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        tcs, cs = lstm_steps(seq, c0, acts, recurrent_product(seq, h0, halved(w_hh, H), acts))
-        xh[1:, :, I + 1:] = np.swapaxes(seq[0, :, :-1], 0, 1)
-        return seq, (seq, acts, tcs, cs, xh)
+        steps = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
+        xh[1:, :, I + 1:] = steps[2][:-1]
+        return seq, (seq, acts, *steps, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
@@ -251,7 +258,7 @@ def scan_kernels(np) -> dict:
                                                                w_ih, w_hh)
 
     def lstm_layer_vjp_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh):
-        xh = saved[4]
+        xh = saved[5]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
