@@ -12,7 +12,7 @@ elements and stand-ins (``xg.function``'s traced arrays) go to NumPy's.
 >>> a = np.arange(1.0, 10.0).reshape(3, 3)
 >>> tril(a, min_size=0).tolist()
 [[1.0, 0.0, 0.0], [4.0, 5.0, 0.0], [7.0, 8.0, 9.0]]
->>> np.array_equal(triu(a, 1, min_size=0), np.triu(a, 1))
+>>> np.array_equal(triu(a, k=1, min_size=0), np.triu(a, 1))
 True
 """
 from __future__ import annotations
