@@ -134,6 +134,7 @@ P = xg.reshape(xg.arange(24.0), (2, 3, 4))
     (lambda: xg.gather_nd(P, [[0, 3]]), IndexError,
      r"indices entry \[0, 3\] does not index into params of shape \(2, 3, 4\)"),
     (lambda: xg.gather_nd(P, [[0, -1]]), IndexError, r"indices entry \[0, -1\]"),
+    (lambda: xg.gather_nd(P, [[1, 2], [2, 0]]), IndexError, r"indices entry \[2, 0\]"),
     (lambda: xg.gather_nd(P, [[0, 1, 2, 3]]), ValueError,
      "4 coordinates, more than the 3 axes of params"),
     (lambda: xg.gather_nd(P, [[1], [0], [0]], batch_dims=1), ValueError,
@@ -158,6 +159,22 @@ P = xg.reshape(xg.arange(24.0), (2, 3, 4))
 def test_bad_input_names_the_argument(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_coordinates_past_the_smallest_axis_are_checked_each_against_its_own():
+    """One pass finds every coordinate below the smallest axis; a larger one is checked
+    against its own axis, also in a replay of ``xg.function`` traced without one."""
+    params = np.arange(24.0).reshape(2, 3, 4)
+    fn = xg.function(lambda p, i: xg.gather_nd(p, i))
+    for ids in ([[0, 1], [1, 0]], [[1, 2], [0, 2]], [[1, 1]]):
+        got = fn(xg.asarray(params), xg.asarray(ids)).numpy()
+        np.testing.assert_array_equal(got, params[tuple(np.array(ids).T)])
+    # (a call that traces names the axis and the value, one that runs eagerly the entry)
+    for bad, axis, value in (([[2, 0]], 0, 2), ([[0, 3]], 1, 3), ([[1, 1], [1, -1]], 1, -1)):
+        for _ in range(2):
+            with pytest.raises(IndexError, match=rf"indices (entry \[{bad[-1][0]}, "
+                               rf"{bad[-1][1]}\]|hold {value} for axis {axis} of size)"):
+                fn(xg.asarray(params), xg.asarray(bad))
 
 
 # -- forward mode and vmapped higher orders (the scatter's vjp under xg.vmap) ---------------------

@@ -21,6 +21,7 @@ from ..primitive import apply
 from ..tensor import Tensor
 from ._define import _int, _ints, as_tensor
 from .gathering import _int_indices, _take
+from .linalg_helpers import readable
 from .indexing import _setitem
 from .segment_rules import sum_rows
 from .shape import reshape
@@ -58,10 +59,21 @@ def _positions(indices, dims, batch, what, into):
     k = len(dims)
     lead = tuple(indices.shape[:-1])
     if _size(lead) and k:
-        limits = xp.asarray(dims, dtype=xp.int64)
-        lo, _ = be.check_index_range(raw)
-        _, over = be.check_index_range(raw - limits)
+        # one pass over all coordinates; only where one reaches the smallest of the axes is
+        # each checked against its own axis (a second pass, and its temporary)
+        smallest, largest = min(dims), max(dims)
+        lo, hi = be.check_index_range(raw, within=lambda lo, hi: (
+            0, smallest - 1 if hi < smallest else largest - 1))
+        over = -1
+        if lo >= 0 and hi >= smallest:
+            _, over = be.check_index_range(raw - xp.asarray(dims, dtype=xp.int64))
         if lo < 0 or over >= 0:
+            if not readable(raw):       # xg.function traces this call: each axis's range
+                for j, n in enumerate(dims):
+                    lo, hi = be.check_index_range(raw[..., j])
+                    if lo < 0 or hi >= n:
+                        raise IndexError(f"{what}: indices hold {lo if lo < 0 else hi} for "
+                                         f"axis {batch + j} of size {n} of {into}")
             bad = be.to_numpy(raw).reshape(-1, k)
             row = next(r for r in bad.tolist() if any(not 0 <= c < n for c, n in zip(r, dims)))
             raise IndexError(f"{what}: indices entry {row} does not index into {into}")
