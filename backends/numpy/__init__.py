@@ -39,6 +39,7 @@ class NumpyBackend(Backend):
         from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
+        from .ctc import KERNELS as CTC
         from .extrema import KERNELS as EXTREMA
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
@@ -65,7 +66,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, NORMS, PRODUCTS,
+                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):
