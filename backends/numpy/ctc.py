@@ -131,40 +131,173 @@ def _betas(lpe, skip, last, widths):
     return betas
 
 
-def _losses_and_gradient(lp, targets, il, tl, blank, zero_infinity):
-    """``(gradient of each sample's loss (T, N, C) in lp's dtype, losses (N,) float64)``."""
-    steps, n, c = lp.shape
-    ext, skip = _extended(targets, tl, blank)
-    widths = 2 * tl + 1
-    lpe = lp[:, np.arange(n)[:, None], ext].astype(np.float64)            # (T, N, W)
-    live = np.arange(steps)[:, None] < il[None, :]                         # (T, N)
-    lpe[~live] = 0.0        # padding past the input length (NaN too) reaches nothing
-    alphas = _alphas(lpe, skip)
-    last = il - 1
-    rows = np.arange(n)
-    end = alphas[np.maximum(last, 0), rows]                                # (N, W)
-    final = np.minimum(widths - 1, end.shape[1] - 1)
-    ll = np.logaddexp(end[rows, final], np.where(widths > 1, end[rows, final - 1], NEG_INF))
-    ll = np.where(il == 0, np.where(tl == 0, 0.0, NEG_INF), ll)
-    nll = -ll
-    betas = _betas(lpe, skip, last, widths)
-    with np.errstate(invalid="ignore", over="ignore"):
-        ab = alphas + betas
-        ab -= np.where(lpe == NEG_INF, 0.0, lpe)
-        ab += np.where(np.isfinite(nll), nll, 0.0)[None, :, None]
-        np.exp(ab, out=ab)
-    np.negative(ab, out=ab)
+#: the scaled recursions decline where a probability they would multiply lies this far (in
+#: log) below its step's largest: one step then could take an entry from normal to 0
+_GAP = 200.0
+
+#: ... and where an entry of theirs, scaled to sum 1 per step, falls below this (but not to
+#: 0): in float64 such an entry could underflow on a later step, where the log space keeps it
+_TINY = 1e-200
+
+
+def _scaled_alphas(lpe, skip):
+    """``(alphas (T, N, W), the log of their scale (T, N), p, 0/1 may_skip)`` of the alpha
+    recursion in probability space ``p = exp(lpe - shift)``, each step scaled to sum 1 per
+    sample (Graves's rescaling): sums and products where the log space takes two
+    ``logaddexp`` (13 ns an element); None where that could lose an entry to underflow
+    (``_GAP``, ``_TINY``)."""
+    shift = np.max(lpe, axis=2, keepdims=True)                   # (T, N, 1)
+    shift[~np.isfinite(shift)] = 0.0
+    gap = lpe - shift
+    if np.any((gap < -_GAP) & (gap != NEG_INF)):
+        return None
+    p = np.exp(gap)
+    may_skip = (skip == 0.0).astype(np.float64)                  # into s from s - 2
+    alphas, scales = _forward_scaled(p, may_skip, None, None)
+    alphas = alphas[:, :, 2:]
+    if _lost(alphas):
+        return None
+    np.log(scales, out=scales)
+    scales += shift[:, :, 0]
+    np.cumsum(scales, axis=0, out=scales)
+    return alphas, scales, p, may_skip
+
+
+def _scaled_betas(p, may_skip, last, widths):
+    """The betas of ``_scaled_alphas``'s recursion (each sample's from its ``last`` step
+    back, scaled likewise): the alphas' recursion over reversed labels and steps; None where
+    an entry could be lost (``_TINY``)."""
+    steps, n, w = p.shape
+    ahead = np.zeros((n, w))
+    ahead[:, :-2] = may_skip[:, 2:]                              # from s + 2 into s
+    cols = np.arange(w)
+    start = ((cols >= widths[:, None] - 2) & (cols < widths[:, None])).astype(np.float64)
+    betas, _ = _forward_scaled(p[::-1, :, ::-1], ahead[:, ::-1], start[:, ::-1],
+                               steps - 1 - last)
+    betas = betas[::-1, :, :1:-1]
+    return None if _lost(betas) else betas
+
+
+def _lost(scaled) -> bool:
+    """Whether a scaled entry is small enough that a later step could underflow it."""
+    return bool(np.any((scaled < _TINY) & (scaled > 0.0)))
+
+
+def _forward_scaled(p, may_skip, start, first):
+    """The scaled alpha recursion over ``p`` (T, N, W) with the 0/1 ``may_skip`` (N, W):
+    ``(out, scales)``, ``out`` (T, N, 2 + W) with two columns of zeros before each row's W
+    (so each step's shifts are offsets into the flat rows: whole contiguous passes), scales
+    (T, N) each step's sum before scaling. ``start`` (N, W), given, is a sample's row at its
+    step ``first`` (before the product by ``p``), the rows before that 0; else each sample
+    starts at step 0 with its first two entries."""
+    steps, n, w = p.shape
+    padded = np.zeros((steps, n, w + 2))
+    padded[:, :, 2:] = p
+    skips = np.zeros((n, w + 2))
+    skips[:, 2:] = may_skip
+    skips = skips.reshape(-1)
+    out = np.zeros(padded.shape)
+    scales = np.empty((steps, n))
+    jump = np.empty(n * (w + 2))
+    starting = {}
+    if start is None:
+        out[0, :, 2:4] = 1.0
+    else:
+        for i, t in enumerate(first.tolist()):
+            starting.setdefault(t, []).append(i)
+    for t in range(steps):
+        cur = out[t]
+        flat = cur.reshape(-1)
+        if t:
+            prev = out[t - 1].reshape(-1)
+            np.add(prev[1:], prev[:-1], out=flat[1:])
+            np.multiply(prev[:-2], skips[2:], out=jump[2:])
+            flat[2:] += jump[2:]
+        rows = starting.get(t)
+        if rows is not None:
+            cur[rows, 2:] = start[rows]
+        cur *= padded[t]                        # (the pads' zeros clear what came in)
+        total = np.add.reduce(cur, axis=1, out=scales[t])
+        np.maximum(total, 1e-300, out=total)    # a sample with no path: its zeros kept
+        cur /= total[:, None]
+    return out, scales
+
+
+def _gradient(lp, ext, w, nll, live, zero_infinity):
+    """``(gradient (T, N, C) in lp's dtype, nll)`` from each step's weight ``w`` (T, N, W) of
+    the extended labels: summed per class, NaN on an infeasible sample's steps (unless
+    ``zero_infinity``), 0 past each input length."""
+    c = lp.shape[2]
     onehot = (ext[:, :, None] == np.arange(c)).astype(np.float64)         # (N, W, C)
-    grad = np.matmul(ab.transpose(1, 0, 2), onehot).transpose(1, 0, 2)    # (T, N, C)
+    grad = np.matmul(w.transpose(1, 0, 2), onehot).transpose(1, 0, 2)     # (T, N, C)
     infeasible = ~np.isfinite(nll)
-    if infeasible.any() and not zero_infinity:
-        grad[:, infeasible] = np.nan
+    if infeasible.any():
+        grad[:, infeasible] = 0.0 if zero_infinity else np.nan
     grad[~live] = 0.0
     return grad.astype(lp.dtype, order="C"), nll
 
 
+def _final(end, il, tl, combine, nothing, scale=0.0):
+    """Each sample's log-likelihood from its alphas ``end`` (N, W) at its last step (and the
+    log of their ``scale``): its last label's and the blank after it joined by ``combine``
+    (``nothing`` for the label of an empty target)."""
+    rows = np.arange(end.shape[0])
+    final = 2 * tl
+    before = np.where(tl > 0, end[rows, np.maximum(final - 1, 0)], nothing)
+    ll = combine(end[rows, final], before) + scale
+    # no input steps: the empty target has probability 1, any other 0 (as PyTorch)
+    return np.where(il == 0, np.where(tl == 0, 0.0, NEG_INF), ll)
+
+
+def _losses_and_gradient(lp, targets, il, tl, blank, zero_infinity, want_grad=True):
+    """``(gradient of each sample's loss (T, N, C) in lp's dtype or None, losses (N,)
+    float64)``: the scaled recursions where they keep every entry, else the log space."""
+    steps, n, c = lp.shape
+    ext, skip = _extended(targets, tl, blank)
+    widths = 2 * tl + 1
+    last = il - 1
+    lpe = lp[:, np.arange(n)[:, None], ext].astype(np.float64)            # (T, N, W)
+    live = np.arange(steps)[:, None] < il[None, :]                         # (T, N)
+    lpe[~live] = 0.0        # padding past the input length (NaN too) reaches nothing
+    at_end = (np.maximum(last, 0), np.arange(n))
+    found = _scaled_alphas(lpe, skip)
+    betas = None
+    if found is not None:
+        alphas, scales, p, may_skip = found
+        if want_grad:
+            betas = _scaled_betas(p, may_skip, last, widths)
+    if found is not None and (betas is not None or not want_grad):
+        with np.errstate(divide="ignore"):
+            nll = -_final(alphas[at_end], il, tl, _log_of_sum, 0.0, scales[at_end])
+        if not want_grad:
+            return None, nll
+        # each step's occupancy alpha * beta / p, normalized per sample: it sums to the
+        # path probability at every step
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = alphas * betas
+            w /= np.where(p == 0.0, 1.0, p)
+            w /= w.sum(axis=2, keepdims=True)
+    else:
+        alphas = _alphas(lpe, skip)
+        nll = -_final(alphas[at_end], il, tl, np.logaddexp, NEG_INF)
+        if not want_grad:
+            return None, nll
+        betas = _betas(lpe, skip, last, widths)
+        with np.errstate(invalid="ignore", over="ignore"):
+            w = alphas + betas
+            w -= np.where(lpe == NEG_INF, 0.0, lpe)
+            w += np.where(np.isfinite(nll), nll, 0.0)[None, :, None]
+            np.exp(w, out=w)
+    np.negative(w, out=w)
+    return _gradient(lp, ext, w, nll, live, zero_infinity)
+
+
+def _log_of_sum(a, b):
+    return np.log(a + b)
+
+
 def ctc_forward(log_probs, targets, input_lengths, target_lengths, blank, reduction,
-                zero_infinity):
+                zero_infinity, want_grad=True):
     """``(the reduced loss, Saved)``; None (the generic rule runs) for other dtypes than
     float32/float64, an empty batch or padded 2-D targets missing."""
     dtype = log_probs.dtype
@@ -174,8 +307,15 @@ def ctc_forward(log_probs, targets, input_lengths, target_lengths, blank, reduct
     tl = np.asarray(target_lengths, np.int64)
     grad, nll = _losses_and_gradient(log_probs, np.asarray(targets, np.int64),
                                      np.asarray(input_lengths, np.int64), tl, int(blank),
-                                     bool(zero_infinity))
+                                     bool(zero_infinity), want_grad)
     return reduce_losses(nll, tl, reduction, zero_infinity, dtype), Saved(grad, nll)
 
 
-KERNELS = {"ctc_loss": Kernel(ctc_forward, ctc_vjp_for(ctc_forward))}
+def ctc_value(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+              zero_infinity):
+    """``ctc_forward`` for a call no tape records: the alphas alone."""
+    return ctc_forward(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                       zero_infinity, want_grad=False)
+
+
+KERNELS = {"ctc_loss": Kernel(ctc_forward, ctc_vjp_for(ctc_forward), value=ctc_value)}
