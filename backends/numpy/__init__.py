@@ -52,6 +52,7 @@ class NumpyBackend(Backend):
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
+        from .prefix_products import KERNELS as PREFIX_PRODUCTS
         from .prefix_sums import KERNELS as PREFIX_SUMS
         from .products import KERNELS as PRODUCTS
         from .scans import scan_kernels
@@ -66,7 +67,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC,
+                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):
