@@ -3,8 +3,10 @@
 ``embedding_bag`` max and ``multilabel_margin``; ``x[mask]``, ``prod`` along rows, ``repeat``
 by counts, a 1-D nearest upsampling, ``remainder`` (its divisor's gradient), ``unstack``
 then ``stack`` of 256 rows, ``cumulative_sum`` along either axis, ``x.at[rows].multiply``
-at distinct rows, ``embedding_bag`` mean, and the elementwise ``logaddexp``, ``exp2``,
-``erfc``, ``log_ndtr``, ``gammainc`` (in x) and ``betaln``."""
+at distinct rows, ``embedding_bag`` mean, the elementwise ``logaddexp``, ``exp2``,
+``erfc``, ``log_ndtr``, ``gammainc`` (in x) and ``betaln``; the CTC loss, softmax
+cross-entropy over a middle axis, ``cumulative_prod`` along rows, ``tril``, a constant
+``pad``, ``take_along_axis``, ``x.at[rows].set`` at distinct rows and ``gather_nd``."""
 from ._common import LIBS, TIMEOUT, W, build
 
 
