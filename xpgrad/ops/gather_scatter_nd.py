@@ -17,10 +17,10 @@ the gradient of ``gather_nd`` is a scatter-add (repeated indices accumulate), th
 """
 from __future__ import annotations
 
-from ..primitive import apply
+from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import _int, _ints, as_tensor
-from .gathering import _int_indices, _take
+from .gathering import _int_indices, _take_scatter, _take_scatter_forward
 from .linalg_helpers import readable
 from .indexing import _setitem
 from .segment_rules import sum_rows
@@ -121,9 +121,28 @@ def gather_nd(params, indices, batch_dims=0):
     dims = tuple(params.shape[b:b + k])
     flat = _positions(idx, dims, b, "gather_nd", f"params of shape {tuple(params.shape)}")
     rest = tuple(params.shape[b + k:])
-    rows = reshape(params, (_size(params.shape[:b + k]),) + rest)
-    out = apply(_take, rows, indices=flat, axis=0, backend=params._backend)
-    return reshape(out, tuple(idx.shape[:-1]) + rest)
+    return apply(_gather_rows, params, flat=flat, rows=(_size(params.shape[:b + k]),) + rest,
+                 shape=tuple(idx.shape[:-1]) + rest, backend=params._backend)
+
+
+def _gather_rows_forward(xp, params, flat, rows, shape, backend):
+    return xp.reshape(xp.take(xp.reshape(params, rows), flat, axis=0), shape)
+
+
+def _gather_rows_vjp(xp, g, ans, params, flat, rows, shape, backend):
+    """The gradient scattered and added into zeros of ``params``' rows: ``take``'s, one node
+    where a reshape on either side would make three (each its own tape node)."""
+    picked = (flat.shape[0],) + rows[1:]
+    if isinstance(g, Tensor):
+        return reshape(apply(_take_scatter, reshape(g, picked), indices=flat, axis=0,
+                             shape=rows, backend=backend), tuple(params.shape))
+    return xp.reshape(_take_scatter_forward(xp, xp.reshape(g, picked), flat, 0, rows, backend),
+                      tuple(params.shape))
+
+
+#: ``params`` raveled to rows, those at ``flat`` taken and shaped ``shape``; the rule reads
+#: only the shapes
+_gather_rows = Primitive("gather_nd", _gather_rows_forward, _gather_rows_vjp, saves=())
 
 
 def _scatter_args(indices, updates, shape, what):
