@@ -177,6 +177,37 @@ def test_coordinates_past_the_smallest_axis_are_checked_each_against_its_own():
                 fn(xg.asarray(params), xg.asarray(bad))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_node_gather_and_scatter_add_replay_and_match_torch(dtype, rng):
+    """``gather_nd`` and ``tensor_scatter_nd_add`` are one primitive each: with repeated
+    coordinates, under ``xg.function`` (one program for every call) and eagerly, as
+    PyTorch's advanced indexing and ``index_put(accumulate=True)``."""
+    def step(t, i, u):
+        with xg.GradientTape() as tape:
+            tape.watch([t, u])
+            loss = xg.sum(xg.sin(xg.tensor_scatter_nd_add(t, i, u))) + \
+                xg.sum(xg.gather_nd(t, i) ** 2 * u)
+        return [loss] + tape.gradient(loss, [t, u])
+
+    fn = xg.function(step)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for _ in range(3):
+        t0 = rng.standard_normal((5, 4, 3)).astype(dtype)
+        i0 = np.stack([rng.integers(0, 5, 9), rng.integers(0, 4, 9)], 1)
+        i0[3] = i0[0]                                     # a repeated coordinate
+        u0 = rng.standard_normal((9, 3)).astype(dtype)
+        got = fn(xg.asarray(t0), xg.asarray(i0), xg.asarray(u0))
+        tt, tu = torch.tensor(t0, requires_grad=True), torch.tensor(u0, requires_grad=True)
+        key = (torch.tensor(i0[:, 0]), torch.tensor(i0[:, 1]))
+        loss = torch.sin(tt.index_put(key, tu, accumulate=True)).sum() + \
+            (tt[key] ** 2 * tu).sum()
+        loss.backward()
+        for ours, theirs in zip(got, (loss, tt.grad, tu.grad)):
+            np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=tol,
+                                       atol=tol)
+    assert len(fn.programs()) == 1
+
+
 # -- forward mode and vmapped higher orders (the scatter's vjp under xg.vmap) ---------------------
 
 @pytest.mark.parametrize("ours, theirs", [
