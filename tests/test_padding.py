@@ -96,8 +96,8 @@ def test_finite_differences_and_replay():
 
 def test_constant_padding_differentiates_twice_replays_and_maps():
     """The constant mode writes the input into a new array of the value (one primitive,
-    ``ops/constant_padding.py``): second order by finite differences, an ``xg.function`` replay, ``xg.vmap`` against a loop, and a
-    padded conv's gradient against PyTorch's."""
+    ``ops/constant_padding.py``): second order by finite differences, an ``xg.function``
+    replay, ``xg.vmap`` against a loop, and a padded conv's gradient against PyTorch's."""
     rng = np.random.default_rng(3)
     x = xg.asarray(rng.standard_normal((2, 3, 4)))
     xg.testing.check_grads(lambda x: xg.nn.pad(x, (2, 1, 0, 3), value=0.5) ** 3, (x,), order=2)

@@ -9,10 +9,10 @@ keeps the last one written (NumPy's order; JAX calls it unspecified, and its CPU
 agrees), and its gradient goes to that one only. ``set`` reuses the primitive behind
 ``x[key] = v`` (``inplace.py``); ``add`` reuses the scatter of ``getitem``'s gradient
 (``accumulate.Scatter``, HIPS autograd's ``untake``). ``add``, ``subtract`` and ``set`` by one
-mask with the same value at every place it picks are a select (``masked_updates.py``). Gradients: overwritten places of ``x``
-get none under ``set``; ``min``/``max`` split a tie evenly between ``x`` and the tied values,
-as JAX does; ``multiply`` gives each repeat the product of the others (JAX refuses this
-gradient unless ``unique_indices=True``).
+mask with the same value at every place it picks are a select (``masked_updates.py``).
+Gradients: overwritten places of ``x`` get none under ``set``; ``min``/``max`` split a tie
+evenly between ``x`` and the tied values, as JAX does; ``multiply`` gives each repeat the
+product of the others (JAX refuses this gradient unless ``unique_indices=True``).
 
 An index out of range is an IndexError, where JAX drops the update silently (``mode='drop'``).
 Where the arrays have no ``ufunc.at`` (``xg.function``'s trace, ``xg.vmap``), repeats are
@@ -319,9 +319,8 @@ class IndexUpdate:
                                   backend=x._backend))
 
     def _masked(self, method, values, hints):
-        """``(result, values)``: the update as a select where the key is one mask and the
-        values the same at every place it picks (``masked_updates.py``), else None, and the
-        values as ``_prepared`` takes them (cast once: a truncation warns once)."""
+        """``(the update as a select (``masked_updates.py``) or None, the values as
+        ``_prepared`` takes them)``: cast once, so a truncation warns once."""
         key = self._key
         first = key[0] if isinstance(key, tuple) and key else key
         if not (hasattr(first, "shape") and hasattr(first, "dtype") and _is_bool(first)):
