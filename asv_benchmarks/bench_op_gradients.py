@@ -3,9 +3,12 @@
 ``embedding_bag`` max and ``multilabel_margin``; ``x[mask]``, ``prod`` along rows, ``repeat``
 by counts, a 1-D nearest upsampling, ``remainder`` (its divisor's gradient), ``unstack``
 then ``stack`` of 256 rows, ``cumulative_sum`` along either axis, ``x.at[rows].multiply``
-at distinct rows, ``embedding_bag`` mean, and the elementwise ``logaddexp``, ``exp2``,
-``erfc``, ``log_ndtr``, ``gammainc`` (in x) and ``betaln``; ``glu``, ``huber``, ``smooth_l1``,
-``layer_norm`` and ``group_norm`` (a probe's activation, loss and normalization cliffs)."""
+ at distinct rows, ``embedding_bag`` mean, the elementwise ``logaddexp``, ``exp2``,
+``erfc``, ``log_ndtr``, ``gammainc`` (in x) and ``betaln``; the CTC loss, softmax
+cross-entropy over a middle axis, ``cumulative_prod`` along rows, ``tril``, a constant
+``pad``, ``take_along_axis``, ``x.at[rows].set`` at distinct rows and ``gather_nd``; ``glu``,
+``huber``, ``smooth_l1``, ``layer_norm`` and ``group_norm`` (a probe's activation, loss and
+normalization cliffs)."""
 from ._common import LIBS, TIMEOUT, W, build
 
 

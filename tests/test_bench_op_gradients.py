@@ -26,6 +26,9 @@ def test_xpgrad_and_torch_compute_the_same_value_and_gradient(name):
     # float32 running sums of 256 normal entries reach about 40 (an ulp of 4e-6) and may
     # cancel to near zero: np.cumsum itself is 2e-5 off float64's sums there, PyTorch 2e-6
     atol = 1e-5 if name == "betaln" else 3e-5 if name.startswith("cumsum") else 1e-6
+    if name == "cumprod_last":     # products and gradients reach 1.5e3: float32's (NumPy's
+        atol = 1e-3                # running sums and PyTorch's) are 2.5e-4 off float64's
+
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=atol)
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), tx.grad.numpy(), rtol=1e-5,
                                atol=atol)

@@ -103,6 +103,19 @@ def test_embedding_bag_max_ties_go_to_the_first_row_as_torch():
     assert got[1][1, 0] != 0 and got[1][0, 0] == 0 and got[1][0, 1] != 0
 
 
+def test_embedding_bag_max_takes_the_first_nan_and_its_row_gets_the_gradient():
+    """A NaN in a column is that bag's maximum there (as ``max``); the first row holding one
+    is picked, so only it gets the column's gradient."""
+    weight = np.arange(12.0).reshape(6, 2)
+    weight[2, 0] = weight[4, 0] = np.nan
+    ids, offsets = np.array([0, 4, 1, 2, 5] + [3] * 27), np.array([0, 4, 5])
+    out, grad = _run_ours(ids, weight, offsets, "max", None, None, False)
+    assert np.isnan(out[0, 0]) and out[0, 1] == 9.0 and out[1, 0] == 10.0
+    assert out[2, 0] == 6.0 and out[2, 1] == 7.0                # 27 tied rows: the first
+    np.testing.assert_array_equal(grad[:, 0] != 0, [False, False, False, True, True, True])
+    np.testing.assert_array_equal(grad[:, 1] != 0, [False, False, False, True, True, True])
+
+
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 def test_embedding_bag_gradients_match_finite_differences(mode, rng):
     ids, offsets = xg.asarray(np.array([3, 1, 1, 2, 0, 0, 4])), xg.asarray(np.array([0, 3, 3, 5]))

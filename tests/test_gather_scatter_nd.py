@@ -134,6 +134,7 @@ P = xg.reshape(xg.arange(24.0), (2, 3, 4))
     (lambda: xg.gather_nd(P, [[0, 3]]), IndexError,
      r"indices entry \[0, 3\] does not index into params of shape \(2, 3, 4\)"),
     (lambda: xg.gather_nd(P, [[0, -1]]), IndexError, r"indices entry \[0, -1\]"),
+    (lambda: xg.gather_nd(P, [[1, 2], [2, 0]]), IndexError, r"indices entry \[2, 0\]"),
     (lambda: xg.gather_nd(P, [[0, 1, 2, 3]]), ValueError,
      "4 coordinates, more than the 3 axes of params"),
     (lambda: xg.gather_nd(P, [[1], [0], [0]], batch_dims=1), ValueError,
@@ -158,6 +159,53 @@ P = xg.reshape(xg.arange(24.0), (2, 3, 4))
 def test_bad_input_names_the_argument(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_coordinates_past_the_smallest_axis_are_checked_each_against_its_own():
+    """One pass finds every coordinate below the smallest axis; a larger one is checked
+    against its own axis, also in a replay of ``xg.function`` traced without one."""
+    params = np.arange(24.0).reshape(2, 3, 4)
+    fn = xg.function(lambda p, i: xg.gather_nd(p, i))
+    for ids in ([[0, 1], [1, 0]], [[1, 2], [0, 2]], [[1, 1]]):
+        got = fn(xg.asarray(params), xg.asarray(ids)).numpy()
+        np.testing.assert_array_equal(got, params[tuple(np.array(ids).T)])
+    # (a call that traces names the axis and the value, one that runs eagerly the entry)
+    for bad, axis, value in (([[2, 0]], 0, 2), ([[0, 3]], 1, 3), ([[1, 1], [1, -1]], 1, -1)):
+        for _ in range(2):
+            with pytest.raises(IndexError, match=rf"indices (entry \[{bad[-1][0]}, "
+                               rf"{bad[-1][1]}\]|hold {value} for axis {axis} of size)"):
+                fn(xg.asarray(params), xg.asarray(bad))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_node_gather_and_scatter_add_replay_and_match_torch(dtype, rng):
+    """``gather_nd`` and ``tensor_scatter_nd_add`` are one primitive each: with repeated
+    coordinates, under ``xg.function`` (one program for every call) and eagerly, as
+    PyTorch's advanced indexing and ``index_put(accumulate=True)``."""
+    def step(t, i, u):
+        with xg.GradientTape() as tape:
+            tape.watch([t, u])
+            loss = xg.sum(xg.sin(xg.tensor_scatter_nd_add(t, i, u))) + \
+                xg.sum(xg.gather_nd(t, i) ** 2 * u)
+        return [loss] + tape.gradient(loss, [t, u])
+
+    fn = xg.function(step)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for _ in range(3):
+        t0 = rng.standard_normal((5, 4, 3)).astype(dtype)
+        i0 = np.stack([rng.integers(0, 5, 9), rng.integers(0, 4, 9)], 1)
+        i0[3] = i0[0]                                     # a repeated coordinate
+        u0 = rng.standard_normal((9, 3)).astype(dtype)
+        got = fn(xg.asarray(t0), xg.asarray(i0), xg.asarray(u0))
+        tt, tu = torch.tensor(t0, requires_grad=True), torch.tensor(u0, requires_grad=True)
+        key = (torch.tensor(i0[:, 0]), torch.tensor(i0[:, 1]))
+        loss = torch.sin(tt.index_put(key, tu, accumulate=True)).sum() + \
+            (tt[key] ** 2 * tu).sum()
+        loss.backward()
+        for ours, theirs in zip(got, (loss, tt.grad, tu.grad)):
+            np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=tol,
+                                       atol=tol)
+    assert len(fn.programs()) == 1
 
 
 # -- forward mode and vmapped higher orders (the scatter's vjp under xg.vmap) ---------------------

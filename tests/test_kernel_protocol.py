@@ -621,6 +621,17 @@ SAMPLES = {
                                         {"axis": 1, "include_initial": False}),
                        lambda rng, dt: ((_x(rng, dt, (90, 3, 20), big=False),),
                                         {"axis": 0, "include_initial": False})],
+    # running products by blocks (>= 4096 entries, two blocks of 16 along the last axis):
+    # the safe range, a zero (the gradient's general rule), a value past 2^100 (NumPy's)
+    "cumulative_prod": [
+        lambda rng, dt: ((rng.uniform(0.7, 1.4, (64, 80)).astype(dt),),
+                         {"axis": 1, "include_initial": False}),
+        lambda rng, dt: ((np.where(np.arange(5 * 4 * 300).reshape(5, 4, 300) % 97 == 5, 0.0,
+                                   rng.uniform(-1.3, 1.3, (5, 4, 300))).astype(dt),),
+                         {"axis": 2, "include_initial": False}),
+        lambda rng, dt: ((np.where(np.arange(103) == 100, 2.0 ** 101,
+                                   rng.uniform(0.9, 1.1, (40, 103))).astype(dt),),
+                         {"axis": 1, "include_initial": False})],
     # triangular solves: the other triangle filled (it must not be read), a transposed A
     "linalg_solve_triangular": [_solve_triangular(upper, left, unit, fortran)
                                 for upper, left, unit, fortran in

@@ -95,9 +95,9 @@ def test_finite_differences_and_replay():
 
 
 def test_constant_padding_differentiates_twice_replays_and_maps():
-    """The constant mode writes the input into a new array with one ``.at[...].set``: second
-    order by finite differences, an ``xg.function`` replay, ``xg.vmap`` against a loop, and a
-    padded conv's gradient against PyTorch's."""
+    """The constant mode writes the input into a new array of the value (one primitive,
+    ``ops/constant_padding.py``): second order by finite differences, an ``xg.function``
+    replay, ``xg.vmap`` against a loop, and a padded conv's gradient against PyTorch's."""
     rng = np.random.default_rng(3)
     x = xg.asarray(rng.standard_normal((2, 3, 4)))
     xg.testing.check_grads(lambda x: xg.nn.pad(x, (2, 1, 0, 3), value=0.5) ** 3, (x,), order=2)
@@ -124,6 +124,32 @@ def test_constant_padding_differentiates_twice_replays_and_maps():
         loss = xg.sum(xg.nn.conv2d(xt, xg.asarray(kernel), padding=2) ** 2)
     (torch.nn.functional.conv2d(tx, torch.tensor(kernel), padding=2) ** 2).sum().backward()
     np.testing.assert_allclose(tape.gradient(loss, xt).numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_constant_padding_of_a_strided_input_matches_torch(dtype):
+    """A non-contiguous input of each dtype, a negative amount beside a positive one, and an
+    empty axis; the gradient is a new array (not a view of the incoming one)."""
+    rng = np.random.default_rng(5)
+    base = (rng.standard_normal((5, 4, 9)) * 4).astype(dtype)
+    for a, pads in ((base[::2, :, ::-2], (3, -1, 0, 2)), (base[:, :0], (1, 1, 2, 0))):
+        x = xg.asarray(a)
+        want = torch.nn.functional.pad(torch.tensor(a.copy()), pads, value=7)
+        got = xg.nn.pad(x, pads, value=7)
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        if dtype == np.int32:
+            continue
+        g = rng.standard_normal(tuple(want.shape)).astype(dtype)
+        tx = torch.tensor(a.copy(), requires_grad=True)
+        torch.nn.functional.pad(tx, pads, value=7).backward(torch.tensor(g))
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.nn.pad(x, pads, value=7)
+        gx = tape.gradient(y, x, output_gradients=xg.asarray(g))
+        np.testing.assert_array_equal(gx.numpy(), tx.grad.numpy())
+        g[...] = 0
+        np.testing.assert_array_equal(gx.numpy(), tx.grad.numpy())
 
 
 @pytest.mark.parametrize("args, kwargs, error, match", [

@@ -2,7 +2,7 @@
 loss and its gradient (``_ctc_kernels``), samples in parallel from ``_config.ROW_PAR_MIN``
 entries of ``log_probs`` on; the vjp scales the saved gradient per sample. Other dtypes than
 float32/float64, and an empty batch, are declined: the generic rule (``xpgrad/ops/ctc.py``)
-runs instead.
+runs instead. ``Saved``, the reduction and the vjp are the NumPy kernel's (``../numpy/ctc.py``).
 
 >>> import numpy as np
 >>> lp = np.log(np.full((2, 1, 2), 0.5))
@@ -17,18 +17,10 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
+from ..numpy.ctc import Saved, ctc_vjp_for, reduce_losses
 from ..numpy.kernels import FLOATS
 from . import _config
 from . import _ctc_kernels as loops
-
-
-class Saved:
-    """The unscaled gradient (the first vjp may scale it in place) and the losses."""
-
-    __slots__ = ("grad", "nll", "taken")
-
-    def __init__(self, grad, nll):
-        self.grad, self.nll, self.taken = grad, nll, False
 
 
 def _int64(a):
@@ -46,16 +38,6 @@ def _run(lp, targets, il, tl, blank, zero_infinity, want_grad=True):
     return grad, nll
 
 
-def _reduce(nll, tl, reduction, zero_infinity, dt):
-    if zero_infinity:
-        nll = np.where(nll == np.inf, 0.0, nll)
-    if reduction == "none":
-        return nll.astype(dt)
-    if reduction == "sum":
-        return np.asarray(nll.sum(), dt)
-    return np.asarray((nll / np.maximum(tl, 1)).mean(), dt)
-
-
 def ctc_forward(log_probs, targets, input_lengths, target_lengths, blank, reduction,
                 zero_infinity):
     dt = log_probs.dtype
@@ -66,28 +48,7 @@ def ctc_forward(log_probs, targets, input_lengths, target_lengths, blank, reduct
     tl = _int64(target_lengths)
     grad, nll = _run(lp, _int64(targets), _int64(input_lengths), tl, int(blank),
                      bool(zero_infinity))
-    return _reduce(nll, tl, reduction, zero_infinity, dt), Saved(grad, nll)
+    return reduce_losses(nll, tl, reduction, zero_infinity, dt), Saved(grad, nll)
 
 
-def ctc_vjp(g, saved, log_probs, targets, input_lengths, target_lengths, blank, reduction,
-            zero_infinity):
-    if saved.taken:
-        saved = ctc_forward(log_probs, targets, input_lengths, target_lengths, blank,
-                            reduction, zero_infinity)[1]
-    saved.taken = True
-    n = saved.nll.shape[0]
-    g = np.asarray(g, np.float64)
-    if reduction == "none":
-        gs = g
-    elif reduction == "sum":
-        gs = np.full(n, float(g))
-    else:
-        gs = float(g) / (np.maximum(np.asarray(target_lengths), 1) * n)
-    if zero_infinity:                 # those rows are 0 already; inf * 0 would make NaN
-        gs = np.where(saved.nll == np.inf, 0.0, gs)
-    grad = saved.grad
-    grad *= gs.astype(grad.dtype)[None, :, None]
-    return grad, None, None, None
-
-
-KERNELS = {"ctc_loss": Kernel(ctc_forward, ctc_vjp)}
+KERNELS = {"ctc_loss": Kernel(ctc_forward, ctc_vjp_for(ctc_forward))}

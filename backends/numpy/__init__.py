@@ -39,6 +39,7 @@ class NumpyBackend(Backend):
         from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
+        from .ctc import KERNELS as CTC
         from .extrema import KERNELS as EXTREMA
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
@@ -51,6 +52,7 @@ class NumpyBackend(Backend):
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
+        from .prefix_products import KERNELS as PREFIX_PRODUCTS
         from .prefix_sums import KERNELS as PREFIX_SUMS
         from .products import KERNELS as PRODUCTS
         from .scans import scan_kernels
@@ -65,7 +67,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, NORMS, PRODUCTS,
+                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

@@ -1,5 +1,7 @@
 """The host backends' array namespace: ``array_api_compat.numpy``, with a branch-free ``where``,
-faster single-precision transforms in ``fft`` (``fft_namespace.py``) (and, outside the
+faster single-precision transforms in ``fft`` (``fft_namespace.py``), ``tril`` and ``triu`` by a
+cached mask (``triangle_masks.py``), ``take_along_axis`` by raveled positions
+(``take_along.py``) (and, outside the
 standard, ``sum_axes``: the tape's unbroadcasting sum, ``../axis_sums.py``, so a traced step
 replays the sum an eager one runs).
 
@@ -33,9 +35,12 @@ import numpy as np
 
 from ..axis_sums import sum_axes  # noqa: F401 (the tape's, by name: gradient_fit)
 from . import fft_namespace as fft  # noqa: F401 (single-precision transforms: its docstring)
+from .take_along import take_along_axis  # noqa: F401 (by raveled positions: its docstring)
+from .triangle_masks import tril, triu  # noqa: F401 (by a cached mask: their docstring)
 
 _MODULE_ATTRIBUTES = {"__name__", "__file__", "__spec__", "__loader__", "__package__",
-                      "__path__", "__doc__", "__builtins__", "__cached__", "where", "fft"}
+                      "__path__", "__doc__", "__builtins__", "__cached__", "where", "fft",
+                      "tril", "triu", "take_along_axis"}
 # (this shadows builtins of the same names here: min, max, abs, sum, all, any, round, pow)
 globals().update({name: getattr(_compat, name) for name in dir(_compat)
                   if name not in _MODULE_ATTRIBUTES})

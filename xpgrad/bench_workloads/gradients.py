@@ -8,10 +8,15 @@ ufunc, an ``unstack`` recorded as a node per row, running sums one element at a 
 (``np.cumsum``), a multiply at distinct rows through ``ufunc.at`` and the product of the
 other repeats, a bag mean counting by a second scatter; and elementwise functions whose
 NumPy ufuncs were scalar loops or whose formulas took many passes (``logaddexp``,
-``exp2``, ``erfc``, ``log_ndtr``, ``gammainc`` in ``x``, ``betaln``); and the speed cliffs of a
-probe of activations, losses and normalizations (``glu``, once four tape nodes; ``huber`` and
-``smooth_l1``; ``layer_norm`` and ``group_norm``, their weight and bias constants). Each is
-timed forward and backward with a fixed output gradient, at one natural size."""
+``exp2``, ``erfc``, ``log_ndtr``, ``gammainc`` in ``x``, ``betaln``); a CTC loss whose
+recursions ran twice in log space, a softmax cross-entropy over a middle axis (NumPy's row
+maxima of short rows), running products one element at a time, a triangle's mask made per
+call, a constant padding written twice, ``take_along_axis``'s fancy index over every axis, a
+set at distinct rows whose gradient marked the writes over ``x``'s shape, and ``gather_nd``'s
+coordinates checked twice; and the speed cliffs of a probe of activations, losses and
+normalizations (``glu``, once four tape nodes; ``huber`` and ``smooth_l1``; ``layer_norm``
+and ``group_norm``, their weight and bias constants). Each is timed forward and backward
+with a fixed output gradient, at one natural size."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +28,9 @@ GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabe
                 "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder",
                 "unstack_rows", "cumsum_last", "cumsum_first", "at_multiply_rows",
                 "embedding_bag_mean", "logaddexp", "exp2", "erfc", "log_ndtr", "gammainc",
-                "betaln", "glu", "huber", "smooth_l1", "layer_norm", "group_norm")
+                "betaln", "ctc", "sce_middle_axis", "cumprod_last", "tril", "pad_constant",
+                "take_along_rows", "at_set_rows", "gather_nd",
+                "glu", "huber", "smooth_l1", "layer_norm", "group_norm")
 #: elementwise functions of one differentiated 256x256 float32 input (and a constant second):
 #: ``(low, high)`` of a uniform input, or None for a standard normal one, per input
 _ELEMENTWISE = {"logaddexp": (None, (0.1, 2.0)), "exp2": (None,), "erfc": (None,),
@@ -79,7 +86,36 @@ def _inputs(name):
             k = rng.integers(1, 8)
             y[row, :k] = rng.choice(32, k, replace=False)
         return rng.normal(size=(256, 32)).astype(np.float32), (y,), ()
+    if name in _INDEXING:
+        return _INDEXING[name](rng)
     raise ValueError(f"unknown operation {name!r}; expected one of {GRADIENT_OPS}")
+
+
+def _ctc_inputs(rng):
+    """Logits (T=100, N=16, C=30) (the loss takes their ``log_softmax``: PyTorch's gradient
+    of log-probabilities assumes one), targets of 10 to 29 labels."""
+    return rng.normal(size=(100, 16, 30)).astype(np.float32), \
+        (rng.integers(1, 30, (16, 30)), np.full(16, 100), rng.integers(10, 30, 16)), ()
+
+
+#: the later operations' inputs: ``(differentiated input, other inputs, output shape)``
+_INDEXING = {
+    "ctc": _ctc_inputs,
+    "sce_middle_axis": lambda rng: (rng.normal(size=(32, 50, 64)).astype(np.float32),
+                                    (rng.integers(0, 50, (32, 64)),), ()),
+    "cumprod_last": lambda rng: (rng.uniform(0.5, 1.5, (256, 256)).astype(np.float32), (),
+                                 (256, 256)),
+    "tril": lambda rng: (rng.normal(size=(256, 256)).astype(np.float32), (), (256, 256)),
+    "pad_constant": lambda rng: (rng.normal(size=(16, 16, 32, 32)).astype(np.float32), (),
+                                 (16, 16, 37, 37)),
+    "take_along_rows": lambda rng: (rng.normal(size=(256, 256)).astype(np.float32),
+                                    (rng.integers(0, 256, (256, 32)),), (256, 32)),
+    "at_set_rows": lambda rng: (rng.normal(size=(256, 256)).astype(np.float32),
+                                (rng.permutation(256)[:128],
+                                 rng.normal(size=(128, 256)).astype(np.float32)), (256, 256)),
+    "gather_nd": lambda rng: (rng.normal(size=(256, 256)).astype(np.float32),
+                              (rng.integers(0, 256, (1024, 2)),), (1024,)),
+}
 
 
 def _function(lib, name):
@@ -107,7 +143,16 @@ def _function(lib, name):
                 "logaddexp": xg.logaddexp, "exp2": xg.special.exp2, "erfc": xg.special.erfc,
                 "log_ndtr": xg.special.log_ndtr,
                 "gammainc": lambda x, a: xg.special.gammainc(a, x),
-                "betaln": xg.special.betaln, "glu": xg.nn.glu, "huber": xg.losses.huber,
+                "betaln": xg.special.betaln,
+                "ctc": lambda x, t, il, tl: xg.losses.ctc(xg.nn.log_softmax(x, axis=-1), t, il,
+                                                          tl),
+                "sce_middle_axis": lambda x, y: xg.losses.softmax_cross_entropy(
+                    xg.moveaxis(x, 1, -1), y),
+                "cumprod_last": lambda x: xg.cumulative_prod(x, axis=1),
+                "tril": xg.tril, "pad_constant": lambda x: xg.nn.pad(x, (2, 3, 1, 4)),
+                "take_along_rows": lambda x, i: xg.take_along_axis(x, i, axis=1),
+                "at_set_rows": lambda x, ids, u: x.at[ids].set(u),
+                "gather_nd": xg.gather_nd, "glu": xg.nn.glu, "huber": xg.losses.huber,
                 "smooth_l1": xg.losses.smooth_l1,
                 "layer_norm": lambda x, w, b: xg.nn.layer_norm(x, (256,), w, b),
                 "group_norm": lambda x, w, b: xg.nn.group_norm(x, 4, w, b)}[name]
@@ -135,6 +180,13 @@ def _function(lib, name):
                 "gammainc": lambda x, a: lib.torch.special.gammainc(a, x),
                 "betaln": lambda a, b: (lib.torch.lgamma(a) + lib.torch.lgamma(b)
                                         - lib.torch.lgamma(a + b)),
+                "ctc": lambda x, t, il, tl: F.ctc_loss(x.log_softmax(-1), t, il, tl),
+                "sce_middle_axis": F.cross_entropy,
+                "cumprod_last": lambda x: lib.torch.cumprod(x, 1), "tril": lib.torch.tril,
+                "pad_constant": lambda x: F.pad(x, (2, 3, 1, 4)),
+                "take_along_rows": lambda x, i: lib.torch.take_along_dim(x, i, 1),
+                "at_set_rows": lambda x, ids, u: x.index_copy(0, ids, u),
+                "gather_nd": lambda x, i: x[i[:, 0], i[:, 1]],
                 "glu": F.glu, "huber": F.huber_loss, "smooth_l1": F.smooth_l1_loss,
                 "layer_norm": lambda x, w, b: F.layer_norm(x, (256,), w, b),
                 "group_norm": lambda x, w, b: F.group_norm(x, 4, w, b)}[name]

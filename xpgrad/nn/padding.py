@@ -2,8 +2,9 @@
 ``ZeroPad2d``, ``ConstantPad1d`` / ``ConstantPad2d``, ``ReflectionPad1d`` / ``ReflectionPad2d``,
 ``ReplicationPad1d`` / ``ReplicationPad2d`` and ``CircularPad1d`` / ``CircularPad2d``.
 
-Composed of slices of the input and constant blocks joined by ``concat`` (``nn/_windows.py``'s
-``pad``), so the gradient is that of slicing: exact, no rule of its own.
+Composed of slices of the input joined by ``concat`` (``nn/_windows.py``'s ``pad``), so the
+gradient is that of slicing: exact, no rule of its own; a constant is one primitive, the input
+written into a new array of the value (``ops/constant_padding.py``).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 2.0, 3.0]]])
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numbers
 
 from ..creation import asarray
+from ..ops.constant_padding import padded
 from ..tensor import Tensor
 from ._windows import pad as _pad_axes
 from .module import Module
@@ -93,6 +95,8 @@ def pad(input, pad, mode="constant", value=0.0):
         return _pad_axes(input, [(max(a, 0), max(b, 0)) for a, b in pairs], "circular", 0.0)
     if mode == "constant":                             # crop first: nothing to pad there
         input = _crop(input, pairs)
+        grown = [(max(a, 0), max(b, 0)) for a, b in pairs]
+        return padded(input, grown, value) if any(a or b for a, b in grown) else input
     input = _pad_axes(input, [(max(a, 0), max(b, 0)) for a, b in pairs], _WINDOWS_MODE[mode],
                       value)
     return input if mode == "constant" else _crop(input, pairs)

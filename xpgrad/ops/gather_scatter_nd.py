@@ -17,10 +17,12 @@ the gradient of ``gather_nd`` is a scatter-add (repeated indices accumulate), th
 """
 from __future__ import annotations
 
-from ..primitive import apply
+from ..accumulate import Scatter
+from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import _int, _ints, as_tensor
-from .gathering import _int_indices, _take
+from .gathering import _int_indices, _take, _take_scatter, _take_scatter_forward
+from .linalg_helpers import readable
 from .indexing import _setitem
 from .segment_rules import sum_rows
 from .shape import reshape
@@ -58,10 +60,21 @@ def _positions(indices, dims, batch, what, into):
     k = len(dims)
     lead = tuple(indices.shape[:-1])
     if _size(lead) and k:
-        limits = xp.asarray(dims, dtype=xp.int64)
-        lo, _ = be.check_index_range(raw)
-        _, over = be.check_index_range(raw - limits)
+        # one pass over all coordinates; only where one reaches the smallest of the axes is
+        # each checked against its own axis (a second pass, and its temporary)
+        smallest, largest = min(dims), max(dims)
+        lo, hi = be.check_index_range(raw, within=lambda lo, hi: (
+            0, smallest - 1 if hi < smallest else largest - 1))
+        over = -1
+        if lo >= 0 and hi >= smallest:
+            _, over = be.check_index_range(raw - xp.asarray(dims, dtype=xp.int64))
         if lo < 0 or over >= 0:
+            if not readable(raw):       # xg.function traces this call: each axis's range
+                for j, n in enumerate(dims):
+                    lo, hi = be.check_index_range(raw[..., j])
+                    if lo < 0 or hi >= n:
+                        raise IndexError(f"{what}: indices hold {lo if lo < 0 else hi} for "
+                                         f"axis {batch + j} of size {n} of {into}")
             bad = be.to_numpy(raw).reshape(-1, k)
             row = next(r for r in bad.tolist() if any(not 0 <= c < n for c, n in zip(r, dims)))
             raise IndexError(f"{what}: indices entry {row} does not index into {into}")
@@ -109,9 +122,28 @@ def gather_nd(params, indices, batch_dims=0):
     dims = tuple(params.shape[b:b + k])
     flat = _positions(idx, dims, b, "gather_nd", f"params of shape {tuple(params.shape)}")
     rest = tuple(params.shape[b + k:])
-    rows = reshape(params, (_size(params.shape[:b + k]),) + rest)
-    out = apply(_take, rows, indices=flat, axis=0, backend=params._backend)
-    return reshape(out, tuple(idx.shape[:-1]) + rest)
+    return apply(_gather_rows, params, flat=flat, rows=(_size(params.shape[:b + k]),) + rest,
+                 shape=tuple(idx.shape[:-1]) + rest, backend=params._backend)
+
+
+def _gather_rows_forward(xp, params, flat, rows, shape, backend):
+    return xp.reshape(xp.take(xp.reshape(params, rows), flat, axis=0), shape)
+
+
+def _gather_rows_vjp(xp, g, ans, params, flat, rows, shape, backend):
+    """The gradient scattered and added into zeros of ``params``' rows: ``take``'s, one node
+    where a reshape on either side would make three (each its own tape node)."""
+    picked = (flat.shape[0],) + rows[1:]
+    if isinstance(g, Tensor):
+        return reshape(apply(_take_scatter, reshape(g, picked), indices=flat, axis=0,
+                             shape=rows, backend=backend), tuple(params.shape))
+    return xp.reshape(_take_scatter_forward(xp, xp.reshape(g, picked), flat, 0, rows, backend),
+                      tuple(params.shape))
+
+
+#: ``params`` raveled to rows, those at ``flat`` taken and shaped ``shape``; the rule reads
+#: only the shapes
+_gather_rows = Primitive("gather_nd", _gather_rows_forward, _gather_rows_vjp, saves=())
 
 
 def _scatter_args(indices, updates, shape, what):
@@ -170,8 +202,31 @@ def tensor_scatter_nd_add(tensor, indices, updates):
     """
     tensor, updates = _into(tensor, updates, "tensor_scatter_nd_add")
     shape = tuple(tensor.shape)
-    values, flat, count, _ = _scatter_args(indices, updates, shape, "tensor_scatter_nd_add")
-    return tensor + reshape(sum_rows(None, values, flat, count, updates._backend), shape)
+    _, flat, count, k = _scatter_args(indices, updates, shape, "tensor_scatter_nd_add")
+    return apply(_added_rows, tensor, updates, flat=flat, rows=(count,) + shape[k:],
+                 backend=tensor._backend)
+
+
+def _added_rows_forward(xp, tensor, updates, flat, rows, backend):
+    out = xp.asarray(xp.reshape(tensor, rows), copy=True)
+    Scatter(rows, (flat,), xp.reshape(updates, (flat.shape[0],) + rows[1:]),
+            backend).add_into(out)
+    return xp.reshape(out, tuple(tensor.shape))
+
+
+def _added_rows_vjp_updates(xp, g, ans, tensor, updates, flat, rows, backend):
+    if isinstance(g, Tensor):
+        picked = apply(_take, reshape(g, rows), indices=flat, axis=0, backend=backend)
+        return reshape(picked, tuple(updates.shape))
+    return xp.reshape(xp.take(xp.reshape(g, rows), flat, axis=0), tuple(updates.shape))
+
+
+#: ``tensor`` (raveled to rows) copied, ``updates`` added at the rows ``flat`` (repeats add
+#: up), in one node: a copy and a scatter-add, where a scatter-add into zeros, a reshape and
+#: an addition took three nodes and two more passes; the rules read only the shapes
+_added_rows = Primitive("tensor_scatter_nd_add", _added_rows_forward,
+                        lambda xp, g, ans, tensor, updates, flat, rows, backend: g,
+                        _added_rows_vjp_updates, saves=())
 
 
 def tensor_scatter_nd_update(tensor, indices, updates):

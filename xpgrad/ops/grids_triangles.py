@@ -42,8 +42,9 @@ def meshgrid(*arrays, indexing="xy"):
     shape = tuple(shape)
     out = []
     for a, p in zip(arrays, place):
-        lone = tuple(a.shape[0] if d == p else 1 for d in range(n))
-        out.append(broadcast_to(reshape(a, lone), shape))
+        # on the last axis the vector broadcasts as it is (one recorded reshape fewer)
+        lone = (a.shape[0],) + (1,) * (n - 1 - p)
+        out.append(broadcast_to(a if p == n - 1 else reshape(a, lone), shape))
     return tuple(out)
 
 

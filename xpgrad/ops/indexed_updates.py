@@ -8,10 +8,11 @@ JAX: ``add``, ``multiply``, ``min`` and ``max`` combine every repeat (``np.add.a
 keeps the last one written (NumPy's order; JAX calls it unspecified, and its CPU backend
 agrees), and its gradient goes to that one only. ``set`` reuses the primitive behind
 ``x[key] = v`` (``inplace.py``); ``add`` reuses the scatter of ``getitem``'s gradient
-(``accumulate.Scatter``, HIPS autograd's ``untake``). Gradients: overwritten places of ``x``
-get none under ``set``; ``min``/``max`` split a tie evenly between ``x`` and the tied values,
-as JAX does; ``multiply`` gives each repeat the product of the others (JAX refuses this
-gradient unless ``unique_indices=True``).
+(``accumulate.Scatter``, HIPS autograd's ``untake``). ``add``, ``subtract`` and ``set`` by one
+mask with the same value at every place it picks are a select (``masked_updates.py``).
+Gradients: overwritten places of ``x`` get none under ``set``; ``min``/``max`` split a tie
+evenly between ``x`` and the tied values, as JAX does; ``multiply`` gives each repeat the
+product of the others (JAX refuses this gradient unless ``unique_indices=True``).
 
 An index out of range is an IndexError, where JAX drops the update silently (``mode='drop'``).
 Where the arrays have no ``ufunc.at`` (``xg.function``'s trace, ``xg.vmap``), repeats are
@@ -27,7 +28,8 @@ from __future__ import annotations
 from ..accumulate import Scatter, _without_newaxes, index_add, is_basic
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .indexing import _raw_key, _setitem, getitem
+from .indexing import _is_bool, _raw_key, _setitem, getitem
+from .masked_updates import masked_update, picking_mask
 from .update_keys import (_distinct_places, _is_lone_mask, _mask_raveled, _masks_as_positions,
                           _positions, _size)
 
@@ -261,17 +263,26 @@ class IndexUpdate:
 
     def set(self, values, **hints):
         """``x`` with ``x[key]`` replaced by ``values``; of repeated indices the last wins."""
+        selected, values = self._masked("set", values, hints)
+        if selected is not None:
+            return selected
         x, key, values, region = self._prepared("set", values, hints)
         return self._shaped(apply(_setitem, x, values, key=key))
 
     def add(self, values, **hints):
         """``x`` with ``values`` added at ``key``; repeated indices accumulate."""
+        selected, values = self._masked("add", values, hints)
+        if selected is not None:
+            return selected
         x, key, values, region = self._prepared("add", values, hints)
         return self._shaped(apply(_at_add, x, values, key=key, region=region,
                                   backend=x._backend))
 
     def subtract(self, values, **hints):
         """``x`` with ``values`` subtracted at ``key`` (``add(-values)``)."""
+        selected, values = self._masked("subtract", values, hints)
+        if selected is not None:
+            return selected
         x, key, values, region = self._prepared("subtract", values, hints)
         return self._shaped(apply(_at_add, x, -values, key=key, region=region,
                                   backend=x._backend))
@@ -306,6 +317,21 @@ class IndexUpdate:
         x, key, values, region = self._prepared("max", values, hints)
         return self._shaped(apply(_at_maximum, x, values, key=key, region=region,
                                   backend=x._backend))
+
+    def _masked(self, method, values, hints):
+        """``(the update as a select (``masked_updates.py``) or None, the values as
+        ``_prepared`` takes them)``: cast once, so a truncation warns once."""
+        key = self._key
+        first = key[0] if isinstance(key, tuple) and key else key
+        if not (hasattr(first, "shape") and hasattr(first, "dtype") and _is_bool(first)):
+            return None, values
+        x = self._tensor
+        picked = picking_mask(x, _raw_key(x, key))
+        if picked is None:
+            return None, values
+        _check_hints(method, hints)
+        values = _as_values(x, values, method)
+        return masked_update(x, picked, values, method), values
 
     def _prepared(self, method, values, hints):
         """``(x, raw key, values as a Tensor of x's dtype, the shape of x[key])``; ``x`` is

@@ -23,6 +23,7 @@ from ..primitive import Primitive, apply, tape_state
 from ..tensor import Tensor
 from ..views import View, index_key, is_basic, new_view, remember_view, view_of
 from ._define import as_tensor
+from .linalg_helpers import readable
 from .gathering import one_hot, take, take_along_axis
 from .shape import reshape
 
@@ -281,10 +282,22 @@ def _is_bool(k) -> bool:
     return kind == "b" if isinstance(kind, str) else "bool" in str(k.dtype)
 
 
-def _landed(rxp, shape, key):
-    """For a key with integer arrays: which entries of ``x[key]`` landed (the last write of
-    each repeated index wins, as in the forward)."""
-    region = rxp.zeros(shape, dtype=rxp.int64)[key].shape
+def _landed(rxp, shape, key, region):
+    """For a key with integer arrays: which entries of ``x[key]`` (of shape ``region``)
+    landed (the last write of each repeated index wins, as in the forward), shaped to
+    broadcast against ``region``. A key of one integer array along an axis, whole axes
+    around it, marks the indices that landed (their count, not the region's)."""
+    axis = _lone_array_axis(key)
+    if axis is not None:
+        ids = key[axis]
+        n = shape[axis]
+        flat = rxp.reshape(ids, (-1,))
+        flat = rxp.where(flat < 0, flat + n, flat)
+        order = rxp.arange(flat.shape[0], dtype=rxp.int64)
+        written = rxp.full((n,), -1, dtype=rxp.int64)
+        written[flat] = order
+        hit = written[flat] == order
+        return rxp.reshape(hit, (1,) * axis + tuple(ids.shape) + (1,) * (len(shape) - axis - 1))
     n = 1
     for s in region:
         n *= s
@@ -294,15 +307,32 @@ def _landed(rxp, shape, key):
     return written[key] == ids
 
 
+def _lone_array_axis(key):
+    """The position of the one integer array in ``key`` when all else is whole axes
+    (``slice(None)`` before it; ``slice(None)`` or Ellipsis after), else None."""
+    found = None
+    for i, k in enumerate(key):
+        if hasattr(k, "shape"):
+            if found is not None or _is_bool(k) or k.ndim == 0:
+                return None
+            found = i
+        elif not (isinstance(k, slice) and k == slice(None)) and \
+                not (k is Ellipsis and found is not None):
+            return None
+    return found
+
+
 def _setitem_vjp_value(xp, g, ans, x, value, key):
     if not hasattr(value, "shape"):
         return None
     gv = g[key]
     if _has_int_array(key):
         raw_xp = g._backend.xp if isinstance(g, Tensor) else xp
-        landed = _landed(raw_xp, tuple(x.shape), key)
-        gv = xp.where(landed if not isinstance(g, Tensor) else _wrap(landed, g._backend),
-                      gv, xp.zeros_like(gv))
+        landed = _landed(raw_xp, tuple(x.shape), key, tuple(gv.shape))
+        if isinstance(g, Tensor):
+            gv = xp.where(_wrap(landed, g._backend), gv, xp.zeros_like(gv))
+        elif not (readable(landed) and bool(xp.all(landed))):   # distinct indices: all did
+            gv = xp.where(landed, gv, xp.zeros_like(gv))
     extra = len(value.shape) - len(gv.shape)
     if extra > 0:                  # value has leading 1-sized axes beyond the region's
         gv = xp.reshape(gv, (1,) * extra + tuple(gv.shape))
