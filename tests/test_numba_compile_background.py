@@ -157,6 +157,15 @@ def test_kernels_restored_on_exit():
     assert "index_add" not in vars(NB)
 
 
+def test_nested_contexts_restore_the_outer_ones_index_add():
+    with NB.compiling_in_background():
+        outer = vars(NB)["index_add"]
+        with NB.compiling_in_background():
+            assert vars(NB)["index_add"] is not outer
+        assert vars(NB)["index_add"] is outer
+    assert "index_add" not in vars(NB)
+
+
 def test_index_add_waits_for_its_row_loop(monkeypatch):
     """Inside the context, an embedding's gradient (``index_add`` of whole rows) does not run
     the uncached row loop: it asks for the unit that compiles it and adds on NumPy meanwhile;

@@ -337,12 +337,16 @@ def compiling_in_background(backend):
     wrapped = {name: deferred(name, k, stand_ins.get(name), compiler)
                for name, k in originals.items()}
     backend.kernels.update(wrapped)
+    outer_index_add = vars(backend).get("index_add")        # a context around this one's
     index_add = backend.index_add = _deferred_index_add(backend, compiler)
     try:
         yield compiler
     finally:
-        if backend.__dict__.get("index_add") is index_add:
-            del backend.index_add
+        if vars(backend).get("index_add") is index_add:
+            if outer_index_add is None:
+                del backend.index_add
+            else:
+                backend.index_add = outer_index_add
         for name, k in wrapped.items():
             if backend.kernels.get(name) is k:
                 backend.kernels[name] = originals[name]
