@@ -75,6 +75,31 @@ ELUS = {
 POINTS = [0.0, -0.0, 1e-30, -1e-30, -0.7, 0.7, math.nan]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ELUS))
+def test_elu_gradient_at_nan_and_infinities_matches_torch(name, dtype, backend):
+    """The first derivative at +inf, the limit 0 at -inf and past exp's underflow, over more
+    entries than one block of the NumPy kernel's backward; at NaN the x > 0 side's (the
+    generic rule's select; PyTorch's elu and selu too, its celu gives NaN)."""
+    edges = [math.nan, -math.inf, math.inf, 0.0, -0.0, -200.0, 3.0, -0.7]
+    data = np.concatenate([np.array(edges * 4), np.linspace(-6, 6, 40000)]).astype(dtype)
+    weights = np.linspace(0.5, 1.5, data.size).astype(dtype)
+    ours, theirs = ELUS[name]
+    x = xg.asarray(data, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        total = xg.sum(ours(x) * xg.asarray(weights, backend=backend))
+    got = tape.gradient(total, x).numpy()
+    t = torch.tensor(data, requires_grad=True)
+    (want,) = torch.autograd.grad((theirs(t) * torch.tensor(weights)).sum(), t)
+    nan = np.isnan(data)
+    np.testing.assert_allclose(got[~nan], want.numpy()[~nan], atol=0,
+                               rtol=4e-7 if dtype == np.float32 else 1e-15)
+    positive_slope = want.numpy()[6] / weights[6]                 # at x = 3
+    np.testing.assert_allclose(got[nan], weights[nan] * positive_slope, rtol=1e-6)
+
+
 def _second_derivatives(fn, data, backend):
     x = xg.asarray(data, backend=backend)
     first = xg.grad(lambda v: xg.sum(fn(v)))

@@ -28,7 +28,8 @@ def test_every_unit_kernel_is_wrapped_and_its_loops_are_found():
     its unit compiles (after a float64 warmup of the unit, each has a float64 version here)."""
     names = _wrapped_names()
     assert set(names) == ({n for _, n in _cache.UNITS if n != "lstm"}
-                          | {"lstm_scan", "lstm_layer", "rnn_scan", "gru_scan"})
+                          | {"lstm_scan", "lstm_layer", "rnn_scan", "gru_scan",
+                             "batch_moments", "weighted_multi_margin", "max_pool_positions"})
     _cache._compile(NB, (np.dtype("float64"),), None, parallel=False)
     for name in names:
         loops = _background.kernel_loops(NB.kernels[name])
@@ -55,12 +56,142 @@ def test_every_scan_kernel_waits_for_its_unit_and_the_warm_check_covers_its_loop
         assert not missing, (name, missing)
 
 
+def test_every_kernel_running_numba_loops_waits_for_a_unit():
+    """No kernel of the backend runs a Numba loop outside ``compiling_in_background``: each one
+    whose forward or vjp calls one is deferred to a warmup unit (a new kernel with loops and no
+    unit fails here), and every other one is the NumPy backend's own."""
+    wrapped = set(_wrapped_names())
+    numpy_kernels = xg.get_backend("numpy").kernels
+    for name, kernel in NB.kernels.items():
+        if name in wrapped:
+            continue
+        loops = [d.py_func.__qualname__ for d in _background.kernel_loops(kernel)]
+        assert not loops, (name, loops)
+        assert kernel is numpy_kernels.get(name), name
+
+
+class _NeverReady:
+    """A compiler that records what it is asked and never finishes."""
+
+    def __init__(self):
+        self.requested = []
+
+    def request(self, unit, dt):
+        self.requested.append((unit, dt))
+
+    def ready(self, unit, dt):
+        return False
+
+
+def _max_pool_with_indices(x):
+    return xg.nn.max_pool2d(x, 2, stride=2, return_indices=True)
+
+
+def _batch_moments(x):
+    from xpgrad.ops.batch_norm import _batch_moments
+    from xpgrad.primitive import apply
+
+    return (apply(_batch_moments, x),)         # off the tape in batch_norm: no gradient
+
+
+def _weighted_multi_margin(x):
+    weight = xg.asarray(np.array([0.5, 2.0, 1.0, 1.5]), backend=x.backend)
+    labels = xg.asarray(np.array([0, 3, 1, 2, 2, 0] * 4), backend=x.backend)
+    return (xg.losses.multi_margin(xg.reshape(x, (24, 4)), labels, weight=weight, p=2),)
+
+
+@pytest.mark.parametrize("name, unit, run", [
+    ("max_pool_positions", "max_pool", _max_pool_with_indices),
+    ("batch_moments", "batch_norm", _batch_moments),
+    ("weighted_multi_margin", "multi_margin", _weighted_multi_margin)])
+def test_kernels_sharing_a_unit_wait_for_it_on_the_numpy_kernel(monkeypatch, name, unit, run):
+    """With their loops not cached, ``max_pool_positions``, ``batch_moments`` and
+    ``weighted_multi_margin`` ask for the unit that compiles their loops and run the NumPy
+    backend's kernel meanwhile: the same values and gradients as the numpy backend."""
+    import dataclasses
+
+    compiler, calls = _NeverReady(), []
+    numpy_kernel = xg.get_backend("numpy").kernels[name]
+    counted = dataclasses.replace(
+        numpy_kernel, forward=lambda *a, **k: calls.append(1) or numpy_kernel.forward(*a, **k))
+    monkeypatch.setattr(_background, "has_version", lambda d, dt: False)
+    monkeypatch.setitem(NB.kernels, name,
+                        _background.deferred(name, NB.kernels[name], counted, compiler))
+    x = np.random.default_rng(3).normal(size=(2, 3, 4, 4))
+    results = []
+    for backend in ("numba", "numpy"):
+        xs = xg.asarray(x, backend=backend)
+        with xg.GradientTape() as tape:
+            tape.watch(xs)
+            outs = run(xs)
+            loss = xg.sum(outs[0] * outs[0])
+        grad = tape.gradient(loss, xs) if name != "batch_moments" else None
+        results.append([o.numpy() for o in outs] + ([] if grad is None else [grad.numpy()]))
+    assert compiler.requested == [(unit, "float64")]
+    assert len(calls) == 1                  # the stand-in ran in Numba's place
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_numpy_backends_kernels_stand_in():
+    """Inside the context each deferred kernel's stand-in is the NumPy backend's kernel for the
+    same primitive (the generic rule only where NumPy has none, or calls its vjp otherwise)."""
+    numpy_kernels = xg.get_backend("numpy").kernels
+    with NB.compiling_in_background():
+        stand_ins = {name: entry[1] for name in _wrapped_names()
+                     for entry in _background._DEFERRED.values() if entry[2] is NB.kernels[name]}
+    assert set(stand_ins) == set(_wrapped_names())
+    for name, stand_in in stand_ins.items():
+        assert stand_in is numpy_kernels.get(name), name
+    assert {n for n, k in stand_ins.items() if k is None} == {n for n in stand_ins
+                                                              if n not in numpy_kernels}
+
+
 def test_kernels_restored_on_exit():
     before = dict(NB.kernels)
     with NB.compiling_in_background():
         assert NB.kernels["relu"] is not before["relu"]
         assert NB.kernels["linear"] is before["linear"]          # no warmup unit: untouched
+        assert "index_add" in vars(NB)
     assert dict(NB.kernels) == before
+    assert "index_add" not in vars(NB)
+
+
+def test_nested_contexts_restore_the_outer_ones_index_add():
+    with NB.compiling_in_background():
+        outer = vars(NB)["index_add"]
+        with NB.compiling_in_background():
+            assert vars(NB)["index_add"] is not outer
+        assert vars(NB)["index_add"] is outer
+    assert "index_add" not in vars(NB)
+
+
+def test_index_add_waits_for_its_row_loop(monkeypatch):
+    """Inside the context, an embedding's gradient (``index_add`` of whole rows) does not run
+    the uncached row loop: it asks for the unit that compiles it and adds on NumPy meanwhile;
+    once that unit is ready the loop runs."""
+    from xpgrad.backends.numba import _scatter
+
+    ran = []
+    loop = _scatter.index_add_rows
+    monkeypatch.setattr(_scatter, "index_add_rows", lambda *a: ran.append(1) or loop(*a))
+    monkeypatch.setattr(_background, "has_version", lambda d, dt: False)
+    monkeypatch.setattr(_background.BackgroundCompiler, "request",
+                        lambda self, name, dt: self.requested.setdefault((name, dt), 0.0))
+    table = np.random.default_rng(4).normal(size=(5, 3))
+    ids = np.array([[4, 0, 4], [2, 4, 1]])
+    want = np.zeros_like(table)
+    np.add.at(want, ids.ravel(), 2 * table[ids.ravel()])
+    with NB.compiling_in_background() as compiler:
+        for ready in (False, True):
+            if ready:
+                compiler.finished[_background.INDEX_ADD_UNIT, "float64"] = 0.0
+            w = xg.Variable(table.copy(), backend="numba")
+            with xg.GradientTape() as tape:
+                loss = xg.sum(xg.nn.embedding(xg.asarray(ids, backend="numba"), w) ** 2)
+            np.testing.assert_allclose(tape.gradient(loss, w).numpy(), want, rtol=1e-14)
+            assert len(ran) == ready, ready
+    assert list(compiler.requested) == [(_background.INDEX_ADD_UNIT, "float64")]
 
 
 _COLD = r"""

@@ -16,6 +16,9 @@ The process compiles into the cache directory of the sources it imported (``_cac
 they differ from the run's (an edit in between), it declines every request, and the NumPy
 kernels stand in until the run ends rather than the run compiling them itself.
 
+``backend.index_add`` (the gradient of an embedding or of ``x[ids]``) waits the same way for
+its row loop, running the NumPy backend's meanwhile.
+
 Only the one-thread loops are compiled this way: the threaded ones (``*_par``) run from
 ``_config.PAR_MIN`` elements on and compile where they are first called, as outside this mode.
 
@@ -39,7 +42,9 @@ from . import _cache
 
 #: the primitive whose warmup unit (``_cache.UNITS``) compiles a kernel's loops, where the names
 #: differ
-UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm", "rnn_scan": "lstm", "gru_scan": "lstm"}
+UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm", "rnn_scan": "lstm", "gru_scan": "lstm",
+           "batch_moments": "batch_norm", "weighted_multi_margin": "multi_margin",
+           "max_pool_positions": "max_pool"}
 FLOAT_DTYPES = ("float32", "float64")
 #: the fingerprint of the run's sources (``_cache_key.fingerprint``), passed to the process
 SOURCES_ENV = "XPGRAD_NUMBA_SOURCES"
@@ -286,35 +291,62 @@ def _make_deferred(name, kernel, stand_in, link) -> Kernel:
                   vjp_sliced=vjp_sliced if kernel.vjp_sliced is not None else None)
 
 
-#: the NumPy scan kernels standing in for Numba's (``scan_kernels(np)``, made on first use)
-_SCAN_STAND_INS = None
+#: the warmup unit that compiles ``index_add``'s row loop (``_scatter.index_add_rows``)
+INDEX_ADD_UNIT = "layer_norm"
+
+
+def _deferred_index_add(backend, compiler):
+    """``backend.index_add`` that runs the NumPy backend's while ``compiler`` compiles its row
+    loop for the target's dtype (the embedding's gradient, ``x[ids]``'s)."""
+    from ..numpy import NumpyBackend
+    from ._scatter import index_add_rows
+
+    settled = {}                # dtype -> whether the Numba loop runs
+
+    def index_add(target, key, values):
+        dt = getattr(getattr(target, "dtype", None), "name", None)
+        if dt in FLOAT_DTYPES:
+            ok = settled.get(dt)
+            if ok is None:
+                ok = settled[dt] = has_version(index_add_rows, dt)
+                if not ok:
+                    compiler.request(INDEX_ADD_UNIT, dt)
+            if not ok and compiler.ready(INDEX_ADD_UNIT, dt):
+                ok = settled[dt] = True
+            if not ok:
+                return NumpyBackend.index_add(backend, target, key, values)
+        return type(backend).index_add(backend, target, key, values)
+
+    return index_add
 
 
 @contextlib.contextmanager
 def compiling_in_background(backend):
     """While inside, ``backend``'s Numba kernels that are not in the cache compile in a
     background process and the NumPy kernels stand in (see the module's docstring). Yields the
-    ``BackgroundCompiler``; restores the kernels on the way out."""
-    import numpy as np
+    ``BackgroundCompiler``; restores the kernels (and ``index_add``) on the way out."""
+    import xpgrad
 
-    from ..numpy.kernels import KERNELS as NUMPY_KERNELS
-    from ..numpy.scans import scan_kernels
     from . import _cache
 
     units = {name for _, name in _cache.UNITS}
-    global _SCAN_STAND_INS
-    if _SCAN_STAND_INS is None:        # made once: a Kernel made is kept for the process
-        _SCAN_STAND_INS = scan_kernels(np)
-    stand_ins = {**NUMPY_KERNELS, **_SCAN_STAND_INS}
+    stand_ins = xpgrad.get_backend("numpy").kernels     # one table for the process: reused
     compiler = BackgroundCompiler()
     originals = {name: k for name, k in backend.kernels.items()
                  if UNIT_OF.get(name, name) in units}
     wrapped = {name: deferred(name, k, stand_ins.get(name), compiler)
                for name, k in originals.items()}
     backend.kernels.update(wrapped)
+    outer_index_add = vars(backend).get("index_add")        # a context around this one's
+    index_add = backend.index_add = _deferred_index_add(backend, compiler)
     try:
         yield compiler
     finally:
+        if vars(backend).get("index_add") is index_add:
+            if outer_index_add is None:
+                del backend.index_add
+            else:
+                backend.index_add = outer_index_add
         for name, k in wrapped.items():
             if backend.kernels.get(name) is k:
                 backend.kernels[name] = originals[name]

@@ -7,7 +7,11 @@ half-dozen passes (or the backward's dozen) before the next block, and saves the
 and ``1 / sqrt(var + eps)`` so the backward does not normalize ``x`` again (the generic rule
 recomputes both, some 17 passes from memory). The rows' sums are matrix-vector products
 (OpenBLAS's, in the input's precision); in float32 a second mean, of the centred values,
-corrects the first's rounding (``layer_norm_forward``).
+corrects the first's rounding (``layer_norm_forward``). x-hat itself is not kept, as in
+PyTorch, which saves the same two columns: keeping it (one more array of ``x``'s size per call
+until the backward) was measured on (64, 16, 256) float32, one thread: forward 249 -> 262 us,
+backward 353 -> 306, together 642 -> 581; a ``TransformerEncoderLayer(256, 4, 1024)`` step on
+it, 25.0 ms either way, peak memory 23.3 -> 24.3 MiB.
 
 Per row of the last ``k`` axes flattened (``n`` entries), with ``xhat = (x - mean) * rstd``
 and ``gy = g * w``: ``y = xhat * w + b``; ``dx = rstd * (gy - mean(gy) - xhat * mean(gy *

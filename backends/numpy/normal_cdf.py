@@ -34,6 +34,7 @@ from xpgrad.backend import Kernel
 from xpgrad.ops import formulas
 
 from . import special_scipy
+from .ufuncs import clip
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _SQRT_HALF = math.sqrt(0.5)
@@ -67,7 +68,7 @@ def _log_ndtr_numpy(x):
     left += exponent
     left -= _LN2
     # the right branch as formulas.erfc: z capped at 30 (erfc is 0 there), exp(-z**2) split
-    np.minimum(z, 30.0, out=z)
+    clip(z, 0.0, 30.0, out=z)               # z >= 0 or NaN: min(z, 30), 4x faster
     h = np.floor(z * 16.0)
     h /= 16.0
     exponent -= (z - h) * (z + h)
