@@ -23,6 +23,14 @@ CASES = [
     ((2, 1, 6, 6), (3, 1, 3, 3), (3, 2), (1, 1), ((0, 0), (1, 0))),        # one channel
     ((2, 4, 10), (6, 4, 3), (1,), (1,), ((1, 1),)),                        # 1-d
     ((1, 3, 13), (2, 3, 4), (3,), (2,), ((2, 0),)),                        # 1-d strided
+    # from FEW_CHANNELS input channels on, the input's gradient is made channels last
+    ((2, 8, 6, 7), (5, 8, 3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
+    ((1, 9, 9, 8), (4, 9, 3, 2), (1, 1), (2, 3), ((2, 1), (0, 3))),        # dilation, uneven
+    ((3, 8, 9, 7), (6, 8, 3, 3), (2, 3), (1, 1), ((1, 1), (0, 0))),        # strides
+    ((2, 8, 5, 5), (3, 8, 5, 5), (1, 1), (1, 1), ((4, 4), (4, 4))),        # pad > input
+    ((2, 10, 12), (4, 10, 3), (1,), (2,), ((2, 2),)),                      # 1-d
+    ((2, 8, 12), (4, 8, 3), (2,), (1,), ((1, 1),)),                        # 1-d strided
+    ((1, 10, 32, 33), (12, 10, 3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),   # large planes
 ]
 
 
@@ -65,7 +73,7 @@ def test_kernel_matches_generic_rule(case, dtype, channels_last):
 @pytest.mark.parametrize("layout", ["broadcast", "transposed", "strided"])
 def test_any_output_gradient_layout(layout):
     rng = np.random.default_rng(1)
-    x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
+    x, w = rng.standard_normal((2, 9, 6, 7)), rng.standard_normal((4, 9, 3, 3))
     params = _params((1, 1), (1, 1), ((1, 1), (1, 1)))
     kernel = convolution.KERNELS["conv"]
     y, saved = kernel.forward(x, w, **params)
@@ -80,6 +88,15 @@ def test_any_output_gradient_layout(layout):
                                   params)
     for a, b in zip(kernel.vjp(g, saved, (True, True), x, w, **params), want):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(2, 33, 32, 12), (1, 40, 30, 9), (2, 3, 4, 12)])
+def test_channels_last_copy(shape):
+    a = np.moveaxis(np.random.default_rng(5).standard_normal(shape[:1] + shape[-1:] +
+                                                             shape[1:-1]), 1, -1)
+    got = convolution_gemm.channels_last_copy(a)
+    assert got.flags.c_contiguous
+    np.testing.assert_array_equal(got, a)
 
 
 @pytest.mark.parametrize("x, w, groups", [
@@ -117,6 +134,8 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed: no compar
 
 @pytest.mark.parametrize("dims, kwargs, ws", [
     (2, {"padding": 1}, (6, 4, 3, 3)),
+    (2, {"padding": 1}, (6, 12, 3, 3)),
+    (2, {"padding": 1, "stride": 2}, (5, 12, 3, 3)),
     (2, {"padding": 1, "stride": 2}, (5, 4, 3, 3)),
     (2, {"padding": 2, "dilation": 2}, (6, 4, 3, 3)),
     (2, {"padding": "same"}, (3, 4, 2, 4)),
@@ -126,7 +145,7 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed: no compar
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_numpy_backend_matches_torch(dims, kwargs, ws, dtype):
     rng = np.random.default_rng(3)
-    xs = (3, 4, 9, 8) if dims == 2 else (1, 4, 11)
+    xs = (3, ws[1], 9, 8) if dims == 2 else (1, ws[1], 11)
     x, w, b = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[0],)))
     conv = xg.nn.conv2d if dims == 2 else xg.nn.conv1d
     xt = xg.asarray(x, backend="numpy")
