@@ -34,9 +34,10 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from .. import blas
+from ..numpy import convolution_gemm as gemm
 # imported by name: the tests wrap the loops on this module, _conv_transpose reaches them here
 from ._conv_depthwise import depthwise_bwd, depthwise_bwd1, depthwise_fwd, depthwise_fwd1
-from ._conv_frames import col2im, crop_frames, from_wide, im2col, pad_frames, to_wide
+from ._conv_frames import col2im, crop_frames, from_wide, im2col, pad_frames
 from ._losses import FLOATS
 
 
@@ -163,49 +164,6 @@ def _taps_forward(x, w, geometry, y):
         from_wide(wide, wp, pitch, y[b0:b1])
 
 
-def _taps_vjp(g, x, w, geometry, needs, dx):
-    """``_taps_forward``'s adjoint: ``g`` laid out on the frame positions (zero past the
-    image) after a zero margin of the largest row offset; the weight's gradient per kernel
-    row the product of that with the shifted stack, the input's the sum over kernel rows of
-    the row's transposed weights times ``g`` shifted back (a stack of KW blocks), the
-    blocks added back shifted by their kernel column, cropped."""
-    n, c_in, _, _ = x.shape
-    c_out, _, kh, kw = w.shape
-    hp, wp, size, chunks, tail = _taps_plan(x.shape, w, geometry)
-    ho, plane, dh, dw = geometry[8], hp * wp, geometry[4], geometry[5]
-    margin = (kh - 1) * dh * size * wp
-    fbuf = np.empty(kw * c_in * (size * plane + tail), x.dtype)
-    gbuf = np.empty(c_out * (margin + size * plane), x.dtype)
-    dwt = np.zeros((kh, c_out, kw * c_in), x.dtype) if needs[1] else None
-    wt = np.ascontiguousarray(w.transpose(2, 0, 3, 1)).reshape(kh, c_out, kw * c_in)
-    for b0, b1 in chunks:
-        m = b1 - b0
-        length, pitch, span = ho * m * wp, m * wp, m * plane
-        gz = gbuf[:c_out * (margin + span)].reshape(c_out, margin + span)
-        to_wide(g[b0:b1], wp, pitch, margin, gz)
-        if needs[1]:
-            frames = fbuf[:kw * c_in * (span + tail)].reshape(kw * c_in, span + tail)
-            pad_frames(x[b0:b1], geometry[6], geometry[7], wp, pitch, frames[:c_in])
-            _stack(frames, c_in, kw, dw, span)
-            gw = gz[:, margin:margin + length]
-            for i in range(kh):
-                _add_product(dwt[i], gw, frames[:, i * dh * pitch:i * dh * pitch + length].T)
-        if needs[0]:
-            stack = fbuf[:kw * c_in * span].reshape(kw * c_in, span)
-            for i in range(kh):
-                view = gz[:, margin - i * dh * pitch:margin - i * dh * pitch + span]
-                if i == 0:
-                    blas.matmul(wt[i].T, view, out=stack)
-                else:
-                    _add_product(stack, wt[i].T, view)
-            for j in range(1, kw):
-                stack[:c_in, j * dw:] += stack[j * c_in:(j + 1) * c_in, :span - j * dw]
-            crop_frames(stack[:c_in], geometry[6], geometry[7], wp, pitch, dx[b0:b1])
-    if dwt is None:
-        return None
-    return dwt.reshape(kh, c_out, kw, c_in).transpose(1, 3, 0, 2)
-
-
 def _first(x, w):
     """Channels-last ``x`` (N, *spatial, C) and ``w`` (*kernel, C_in / groups, C_out) as the
     channels-first arrays the loops take (copies)."""
@@ -223,16 +181,38 @@ def _last(a, weight=False):
         np.moveaxis(a, 1, -1)
 
 
+#: what the per-tap forward saves: its gradients are the GEMM path's, which pads the input
+#: channels-last again
+_PAD_AGAIN = "pad again"
+
+
+def _by_gemm(x, w, groups, channels_last):
+    """Whether the NumPy backend's one-group GEMM path (``convolution_gemm``) computes the
+    gradients: one group, channels last or at least ``FEW_CHANNELS`` input channels (fewer:
+    these loops' im2col is faster)."""
+    return gemm.accepts(x, w, groups) and (channels_last or w.shape[1] >= gemm.FEW_CHANNELS)
+
+
 def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if _by_gemm(x, w, groups, channels_last):
+        if channels_last or not (_accepts(x, w, pads) and all(s == 1 for s in stride)
+                                 and w.shape[1] >= TAPS_MIN_CHANNELS):
+            return gemm.conv_forward(x, w, stride=stride, dilation=dilation, pads=pads,
+                                     groups=groups, channels_last=channels_last)
+        y, _ = _forward_loops(x, w, stride, dilation, pads, groups)
+        return y, _PAD_AGAIN
     if not _accepts(x, w, pads):
         return None
     if channels_last:
-        if groups == 1:         # the generic rule's one GEMM is faster (ops/convolution_last.py)
-            return None
         # the loops are channels-first: one copy of each operand
         y, _ = conv_forward(*_first(x, w), stride=stride, dilation=dilation, pads=pads,
                             groups=groups)
         return _last(y), None
+    return _forward_loops(x, w, stride, dilation, pads, groups)
+
+
+def _forward_loops(x, w, stride, dilation, pads, groups):
+    """The channels-first forward by these loops: ``(y, None)``."""
     w, x_shape, n_out, geometry, final = _setup(x.shape, w, stride, dilation, pads, groups)
     x = np.ascontiguousarray(x).reshape(x_shape)
     n, c_in = x_shape[:2]
@@ -273,6 +253,10 @@ def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
 
 
 def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if saved is not None:                       # the GEMM path's (or the per-tap forward's)
+        return gemm.conv_vjp(g, None if saved is _PAD_AGAIN else saved, needs, x, w,
+                             stride=stride, dilation=dilation, pads=pads, groups=groups,
+                             channels_last=channels_last)
     if channels_last:
         x, w = _first(x, w)
         g = np.moveaxis(g, -1, 1)
@@ -297,10 +281,6 @@ def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_
         return (dx.reshape(shape) if needs[0] else None,
                 dwt.astype(dt).reshape(w_shape) if needs[1] else None)
     dx = np.empty(x_shape, dt) if needs[0] else None
-    if _by_taps(w, geometry, groups):
-        dw = _taps_vjp(g, x, w, geometry, needs, dx)
-        return (dx.reshape(shape) if needs[0] else None,
-                dw.reshape(w_shape) if needs[1] else None)
     hp, wp = _frame(x_shape, geometry)
     p = n_out[0] * n_out[1]
     ckk = c_in * w.shape[2] * w.shape[3]

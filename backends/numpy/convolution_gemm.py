@@ -119,12 +119,18 @@ def _hwio(w, channels_last):
     return w[None] if w.ndim == 3 else w
 
 
+def _padded(x4, geo):
+    """Channels-last ``x4`` (N, H, W, C) zero-padded into a new (N, Hp, Wp, C) buffer."""
+    padded = np.zeros((x4.shape[0],) + geo.padded + (x4.shape[3],), x4.dtype)
+    geo.interior(padded)[...] = x4
+    return padded
+
+
 def _forward_last(x4, w4, geo):
     """``(y (N, Ho, Wo, C_out), the padded input)`` of channels-last ``x4`` (N, H, W, C_in)
     and ``w4`` (KH, KW, C_in, C_out)."""
-    n, c_in = x4.shape[0], x4.shape[3]
-    padded = np.zeros((n,) + geo.padded + (c_in,), x4.dtype)
-    geo.interior(padded)[...] = x4
+    n = x4.shape[0]
+    padded = _padded(x4, geo)
     w2 = w4.reshape(-1, w4.shape[3])
     y = np.empty((n,) + geo.out + (w4.shape[3],), x4.dtype)
     rows = y.reshape(n, -1, w4.shape[3])
@@ -210,20 +216,21 @@ def _input_gradient_few(gm, g_shape, taps, geo, padded_shape):
     return np.moveaxis(dpad, 1, -1)
 
 
-def _vjp_last(g4, padded, needs, w4, geo):
-    """``(dx (N, H, W, C_in) view, dw (KH, KW, C_in, C_out))`` for channels-last ``g4``."""
+def _vjp_last(g4, padded, needs, w4, geo, padded_shape):
+    """``(dx (N, H, W, C_in) view, dw (KH, KW, C_in, C_out))`` for channels-last ``g4``;
+    ``padded`` (of ``padded_shape``) is read for the weight's gradient only."""
     gm = channels_last_copy(g4.astype(w4.dtype, copy=False)).reshape(-1, w4.shape[3])
     dx = dw = None
     if needs[1]:
         dw = np.zeros((w4.size // w4.shape[3], w4.shape[3]), w4.dtype)
-        per_image = gm.shape[0] // padded.shape[0]
-        chunks, buffer = geo.chunks(padded.shape[0], dw.shape[0], w4.dtype.itemsize)
+        per_image = gm.shape[0] // padded_shape[0]
+        chunks, buffer = geo.chunks(padded_shape[0], dw.shape[0], w4.dtype.itemsize)
         for b0, b1 in chunks:
             _add_product(dw, geo.columns(padded[b0:b1], buffer).T,
                          gm[b0 * per_image:b1 * per_image])
         dw = dw.reshape(w4.shape)
     if needs[0]:
-        dx = geo.interior(_input_gradient(gm, g4.shape, w4, geo, padded.shape))
+        dx = geo.interior(_input_gradient(gm, g4.shape, w4, geo, padded_shape))
     return dx, dw
 
 
@@ -246,7 +253,8 @@ def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
 
 
 def conv_vjp(g, padded, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
-    """``conv_forward``'s joint vjp: ``(dx, dw)``, each None unless ``needs`` it."""
+    """``conv_forward``'s joint vjp: ``(dx, dw)``, each None unless ``needs`` it; ``padded``
+    None: the input is padded again (after another forward, the Numba backend's)."""
     dims = x.ndim - 2
     spatial = x.shape[1:-1] if channels_last else x.shape[2:]
     kernel = w.shape[:-2] if channels_last else w.shape[2:]
@@ -256,7 +264,11 @@ def conv_vjp(g, padded, needs, x, w, *, stride, dilation, pads, groups, channels
         y_shape[:1] + (w.shape[0],) + y_shape[1:]
     g = np.broadcast_to(g, y_shape)
     g4 = (g[:, None] if dims == 1 else g) if channels_last else _to_last(g)
-    dx4, dw4 = _vjp_last(g4, padded, needs, _hwio(w, channels_last), geo)
+    if padded is None and needs[1]:
+        padded = _padded((x[:, None] if dims == 1 else x) if channels_last else _to_last(x), geo)
+    c_in = x.shape[-1] if channels_last else x.shape[1]
+    dx4, dw4 = _vjp_last(g4, padded, needs, _hwio(w, channels_last), geo,
+                         (x.shape[0],) + geo.padded + (c_in,))
     dx = dw = None
     if dx4 is not None:
         dx = (dx4[:, 0] if dims == 1 else dx4) if channels_last else _to_first(dx4, dims)
