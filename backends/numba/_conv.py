@@ -195,7 +195,7 @@ def _by_gemm(x, w, groups, channels_last):
     """Whether the NumPy backend's one-group GEMM path (``convolution_gemm``) computes the
     gradients: one group, channels last or at least ``FEW_CHANNELS`` input channels (fewer:
     these loops' im2col is faster)."""
-    return gemm.accepts(x, w, groups) and (channels_last or w.shape[1] >= gemm.FEW_CHANNELS)
+    return gemm.accepts(x, w, groups, channels_last)
 
 
 def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):

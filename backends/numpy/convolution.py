@@ -93,7 +93,7 @@ def _padded(x, geo):
 
 
 def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
-    if gemm.accepts(x, w, groups):
+    if gemm.accepts(x, w, groups, channels_last):
         return gemm.conv_forward(x, w, stride=stride, dilation=dilation, pads=pads,
                                  groups=groups, channels_last=channels_last)
     if channels_last:
