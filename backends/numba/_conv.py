@@ -209,6 +209,8 @@ def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
     if not _accepts(x, w, pads):
         return None
     if channels_last:
+        if groups == 1:         # one input channel: the generic rule (ops/convolution_last.py)
+            return None
         # the loops are channels-first: one copy of each operand
         y, _ = conv_forward(*_first(x, w), stride=stride, dilation=dilation, pads=pads,
                             groups=groups)
