@@ -209,10 +209,11 @@ def test_numba_matches_numpy_and_torch(kwargs, ws, monkeypatch):
         np.testing.assert_allclose(a, t.numpy(), rtol=1e-10, atol=1e-10, err_msg=what)
 
 
-@pytest.mark.parametrize("groups", [1, 3])
-def test_function_replay_equals_eager(groups):
-    layer = xg.nn.Conv2d(3, 6, 3, padding=1, groups=groups, dtype="float64", backend="numba",
-                         rng=0)
+@pytest.mark.parametrize("groups, channels", [(1, 3), (3, 3), (1, 16), (1, 8)])
+def test_function_replay_equals_eager(groups, channels):
+    # 16 channels: the per-tap forward, the GEMM path's gradients; 8: the GEMM path's forward
+    layer = xg.nn.Conv2d(channels, 6, 3, padding=1, groups=groups, dtype="float64",
+                         backend="numba", rng=0)
 
     def step(x):
         with xg.GradientTape() as tape:
@@ -222,7 +223,7 @@ def test_function_replay_equals_eager(groups):
 
     compiled = xg.function(step)
     for seed in range(3):          # the first call traces, the others replay
-        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, 3, 6, 5)),
+        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, channels, 6, 5)),
                        backend="numba")
         for got, want in zip(compiled(x), step(x)):
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)

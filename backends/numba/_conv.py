@@ -186,9 +186,13 @@ def _last(a, weight=False):
         np.moveaxis(a, 1, -1)
 
 
-#: what the per-tap forward saves: its gradients are the GEMM path's, which pads the input
-#: channels-last again
-_PAD_AGAIN = "pad again"
+class _PadAgain:
+    """What the per-tap forward saves: its gradients are the GEMM path's, which pads the input
+    channels-last again (an object of its own: a trace keeps a kernel's saved object as a
+    value of the program, a string or number it would take for an array)."""
+
+
+_PAD_AGAIN = _PadAgain()
 
 
 def _by_gemm(x, w, groups, channels_last):
