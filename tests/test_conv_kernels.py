@@ -1,5 +1,6 @@
 """The ``conv`` primitive's Numba kernel (per-tap GEMMs on padded frames for stride 1, im2col
-+ GEMMs otherwise, direct loops for depthwise) against
++ GEMMs otherwise, direct loops for depthwise; one group from 8 input channels on, or channels
+last, with the NumPy backend's GEMM path's gradients) against
 the primitive's generic rule on raw arrays (values and every gradient, float32 and float64,
 groups, strides, dilation, padding, depthwise, 1-d, odd shapes, images taken a few at a time),
 the numba backend against numpy and PyTorch through ``xg.nn.conv2d``, ``xg.function`` replay
@@ -29,6 +30,11 @@ CASES = [
     ((2, 6, 4, 5), (6, 2, 5, 5), (1, 1), (1, 1), ((3, 3), (3, 3)), 3),      # pad > input
     ((2, 3, 13), (5, 3, 4), (3,), (1,), ((2, 2),), 1),                      # 1-d
     ((2, 4, 10), (8, 1, 3), (1,), (2,), ((1, 1),), 4),                      # 1-d depthwise
+    # one group, FEW_CHANNELS or more input channels: the NumPy GEMM path's gradients
+    ((2, 16, 6, 7), (5, 16, 3, 3), (1, 1), (2, 1), ((2, 2), (1, 1)), 1),    # per-tap forward
+    ((2, 8, 9, 7), (6, 8, 3, 3), (2, 1), (1, 2), ((1, 1), (2, 2)), 1),      # GEMM forward
+    ((1, 9, 6, 6), (3, 9, 2, 3), (1, 1), (1, 1), ((0, 1), (1, 1)), 1),      # uneven padding
+    ((2, 17, 12), (4, 17, 3), (2,), (1,), ((1, 1),), 1),                    # 1-d
 ]
 
 
@@ -63,6 +69,44 @@ def test_kernel_matches_generic_rule(case, dtype):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=what)
 
 
+@pytest.mark.parametrize("channels, stride, forward", [(16, (1, 1), "per tap"),
+                                                      (16, (2, 2), "gemm"), (8, (1, 1), "gemm"),
+                                                      (7, (1, 1), "loops")])
+def test_one_group_routes(channels, stride, forward, monkeypatch):
+    # one group from FEW_CHANNELS input channels on: the NumPy GEMM path's gradients, after
+    # the per-tap forward (stride 1, TAPS_MIN_CHANNELS) or the GEMM path's own
+    from xpgrad.backends.numpy import convolution_gemm
+
+    calls = []
+    for module, name in ((_conv, "from_wide"), (_conv, "im2col"),
+                         (convolution_gemm, "_forward_last"), (convolution_gemm, "_vjp_last")):
+        monkeypatch.setattr(module, name, lambda *a, _f=getattr(module, name), _n=name:
+                            calls.append(_n) or _f(*a))
+    rng = np.random.default_rng(6)
+    params = _params(stride, (1, 1), ((1, 1), (1, 1)), 1)
+    x, w = rng.standard_normal((2, channels, 5, 6)), rng.standard_normal((3, channels, 3, 3))
+    g = rng.standard_normal(PRIMITIVES["conv"].forward(np, x, w, **params).shape)
+    for got, want in zip(_kernel(x, w, g, params), _generic(x, w, g, params)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    expected = {"per tap": ["from_wide", "_vjp_last"], "gemm": ["_forward_last", "_vjp_last"],
+                "loops": ["im2col", "im2col"]}[forward]
+    assert calls == expected
+
+
+def test_channels_last_one_group_runs_the_gemm_path():
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 5, 6, 3)), rng.standard_normal((3, 3, 3, 4))
+    params = dict(_params((1, 2), (1, 1), ((1, 1), (0, 1)), 1), channels_last=True)
+    kernel, prim = _conv.KERNELS["conv"], PRIMITIVES["conv"]
+    y, saved = kernel.forward(x, w, **params)
+    want = prim.forward(np, x, w, **params)
+    g = rng.standard_normal(want.shape)
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    for got, ref in zip(kernel.vjp(g, saved, (True, True), x, w, **params),
+                        prim.vjp(np, g, want, (True, True), (x, w), params)):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("needs", [(True, False), (False, True)])
 def test_kernel_skips_unwanted_gradients(needs):
     rng = np.random.default_rng(1)
@@ -78,7 +122,8 @@ def test_kernel_skips_unwanted_gradients(needs):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("case", [c for c in CASES if c[2] in ((1, 1), (1,)) and c[5] == 1]
+@pytest.mark.parametrize("case", [c for c in CASES if c[2] in ((1, 1), (1,)) and c[5] == 1
+                                  and all(left == right for left, right in c[4])]
                          + [((1, 16, 5, 4), (3, 16, 3, 3), (1, 1), (2, 1), ((2, 2), (1, 1)), 1),
                             ((2, 5, 6, 9), (2, 5, 2, 3), (1, 1), (1, 2), ((1, 1), (2, 2)), 1),
                             ((2, 3, 4, 4), (5, 3, 1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
@@ -164,10 +209,11 @@ def test_numba_matches_numpy_and_torch(kwargs, ws, monkeypatch):
         np.testing.assert_allclose(a, t.numpy(), rtol=1e-10, atol=1e-10, err_msg=what)
 
 
-@pytest.mark.parametrize("groups", [1, 3])
-def test_function_replay_equals_eager(groups):
-    layer = xg.nn.Conv2d(3, 6, 3, padding=1, groups=groups, dtype="float64", backend="numba",
-                         rng=0)
+@pytest.mark.parametrize("groups, channels", [(1, 3), (3, 3), (1, 16), (1, 8)])
+def test_function_replay_equals_eager(groups, channels):
+    # 16 channels: the per-tap forward, the GEMM path's gradients; 8: the GEMM path's forward
+    layer = xg.nn.Conv2d(channels, 6, 3, padding=1, groups=groups, dtype="float64",
+                         backend="numba", rng=0)
 
     def step(x):
         with xg.GradientTape() as tape:
@@ -177,7 +223,7 @@ def test_function_replay_equals_eager(groups):
 
     compiled = xg.function(step)
     for seed in range(3):          # the first call traces, the others replay
-        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, 3, 6, 5)),
+        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, channels, 6, 5)),
                        backend="numba")
         for got, want in zip(compiled(x), step(x)):
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)

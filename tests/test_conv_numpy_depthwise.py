@@ -61,7 +61,9 @@ def test_broadcast_output_gradient():
 
 
 @pytest.mark.parametrize("x, w, groups", [
-    (np.ones((1, 2, 4, 4)), np.ones((2, 2, 3, 3)), 1),                    # not depthwise
+    (np.ones((1, 2, 3, 4, 4)), np.ones((2, 2, 1, 3, 3)), 1),              # one group, 3-d
+    (np.ones((1, 2, 4, 4), np.int64), np.ones((2, 2, 3, 3), np.int64), 1),     # one group, ints
+    (np.ones((0, 2, 4, 4)), np.ones((2, 2, 3, 3)), 1),                    # one group, empty
     (np.ones((1, 4, 4, 4)), np.ones((2, 2, 3, 3)), 2),                    # groups, not depthwise
     (np.ones((1, 2, 4, 4), np.int64), np.ones((2, 1, 3, 3), np.int64), 2),     # integers
     (np.ones((1, 2, 4, 4), np.float32), np.ones((2, 1, 3, 3)), 2),       # mixed dtypes

@@ -573,7 +573,12 @@ SAMPLES = {
                     for w in (0.0, 0.5)],
     "conv": [_conv((2, 3, 7, 6), (4, 3, 3, 2), (2, 1), (1, 2), ((1, 1), (2, 2))),
              _conv((2, 4, 6, 6), (4, 1, 3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), groups=4),
-             _conv((2, 4, 9), (6, 2, 3), (2,), (1,), ((2, 2),), groups=2)],
+             _conv((2, 4, 9), (6, 2, 3), (2,), (1,), ((2, 2),), groups=2),
+             # one group, 8 or more input channels: the GEMM kernel (numpy's; numba's
+             # gradients, and its forward but at stride 1 with 16 channels)
+             _conv((1, 8, 11), (4, 8, 4), (3,), (2,), ((1, 1),)),
+             _conv((2, 9, 6, 7), (3, 9, 2, 3), (1, 1), (2, 1), ((2, 2), (1, 1))),
+             _conv((2, 16, 5, 6), (3, 16, 3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))],
     "conv_transpose": [
         _conv_transpose((2, 3, 4, 5), (3, 2, 3, 2), (2, 3), (1, 2), (1, 0), (1, 2)),
         _conv_transpose((2, 4, 5, 4), (4, 1, 3, 3), (1, 1), (1, 1), (1, 1), (0, 0), groups=4,
@@ -645,9 +650,10 @@ SAMPLES = {
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
-#: NumPy backend's conv kernel is for depthwise convolutions only, its embedding_scatter (Numba's
-#: too, inherited) for non-decreasing ids without padding, its max and min for the last axis,
-#: its vector norm for the 2-norm over trailing axes, its prod for rows of 32 or more
+#: NumPy backend's conv kernel is for one group with 8 or more input channels (channels first)
+#: or depthwise convolutions, its embedding_scatter (Numba's too, inherited) for non-decreasing
+#: ids without padding, its max and min for the last axis, its vector norm for the 2-norm over
+#: trailing axes, its prod for rows of 32 or more
 DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
             *((name, "embedding_scatter", case) for name in ("numpy", "numba")
               for case in (2, 3)),

@@ -1,8 +1,8 @@
 """The frame and column layouts of the Numba convolution (``_conv.py``, ``_conv_transpose.py``):
 each image channel zero-padded into a frame (``pad_frames``, undone by ``crop_frames``), the
 frames' windows copied into a column buffer (``im2col``) and added back (``col2im``), and the
-per-tap products' outputs, computed at every frame position, moved to the output and back
-(``from_wide``, ``to_wide``). Plain loops without bounds tests: the padding is in the frames.
+per-tap products' outputs, computed at every frame position, moved to the output
+(``from_wide``). Plain loops without bounds tests: the padding is in the frames.
 
 >>> import numpy as np
 >>> x = np.arange(4.0).reshape(1, 1, 2, 2)
@@ -116,20 +116,3 @@ def from_wide(wide, ipitch, rpitch, y):
                 dst = y[b, co, oh]
                 for ow in range(wo):
                     dst[ow] = src[base + ow]
-
-
-@njit(**LOOP_OPTIONS)
-def to_wide(g, ipitch, rpitch, start, wide):
-    """``wide[co, start + b * ipitch + oh * rpitch + ow]`` <- ``g[b, co, oh, ow]``, zero
-    elsewhere (``from_wide``'s adjoint, shifted by ``start``)."""
-    n, c_out, ho, wo = g.shape
-    for co in range(c_out):
-        dst = wide[co]
-        dst[:] = 0
-        for b in range(n):
-            for oh in range(ho):
-                base = start + b * ipitch + oh * rpitch
-                src = g[b, co, oh]
-                for ow in range(wo):
-                    dst[base + ow] = src[ow]
-

@@ -1,8 +1,9 @@
-"""The ``conv`` primitive's depthwise case (one input channel per group, ``xg.nn.conv1d`` /
-``conv2d`` with ``groups == in_channels``) on NumPy: per-tap in-place multiply-adds on raw
-arrays, instead of the generic rule's broadcast products and sums of differentiable slices
-(a 32-channel 3x3 on 32x16x16: forward + backward 5.5x PyTorch's time with the rule). Other
-convolutions (their GEMMs already dominate) and other dtypes decline to the generic rule
+"""The ``conv`` primitive on NumPy: one group (either data format) by ``convolution_gemm.py``
+(channels-last im2col and one GEMM); the depthwise case (one input channel per group,
+``xg.nn.conv1d`` / ``conv2d`` with ``groups == in_channels``) here: per-tap in-place
+multiply-adds on raw arrays, instead of the generic rule's broadcast products and sums of
+differentiable slices (a 32-channel 3x3 on 32x16x16: forward + backward 5.5x PyTorch's time
+with the rule). Other grouped convolutions and other dtypes decline to the generic rule
 (``xpgrad.ops.convolution``), the reference the tests compare this with. A channels-last
 depthwise convolution (``channels_last=True``) is this one between transposes of the arrays.
 
@@ -25,6 +26,8 @@ import numpy as np
 from xpgrad.backend import Kernel
 from xpgrad.dtypes import FLOAT_NAMES
 from xpgrad.ops.convolution_last import first, last
+
+from . import convolution_gemm as gemm
 
 _FLOATS = frozenset(np.dtype(name) for name in FLOAT_NAMES)
 
@@ -90,6 +93,9 @@ def _padded(x, geo):
 
 
 def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if gemm.accepts(x, w, groups, channels_last):
+        return gemm.conv_forward(x, w, stride=stride, dilation=dilation, pads=pads,
+                                 groups=groups, channels_last=channels_last)
     if channels_last:
         x, w = first(np, x, w)
         if not _accepts(x, w, pads, groups):
@@ -119,6 +125,9 @@ def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
 
 
 def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if saved is not None:                       # the one-group GEMM path's padded input
+        return gemm.conv_vjp(g, saved, needs, x, w, stride=stride, dilation=dilation,
+                             pads=pads, groups=groups, channels_last=channels_last)
     if channels_last:
         g = np.moveaxis(g, -1, 1)
         dx, dw = conv_vjp(g, saved, needs, *first(np, x, w), stride=stride, dilation=dilation,
