@@ -19,7 +19,7 @@ import numpy as np
 from . import dtypes as _dt
 from ._args import flag, refuse_keywords
 from .devices import Device, resolve
-from .primitive import Primitive, apply
+from .primitive import Primitive, apply, tape_state
 from .tensor import Tensor, _wrap
 
 
@@ -204,8 +204,6 @@ def _taped_leaf(obj) -> bool:
     """Whether the nested lists ``obj`` hold a Tensor while a GradientTape records: then
     ``asarray`` stacks them on the tape (as ``jnp.asarray`` does) instead of reading their
     values, which would cut them from it."""
-    from .primitive import tape_state
-
     return bool(tape_state.recording) and any(isinstance(t, Tensor) for t in _leaves(obj))
 
 

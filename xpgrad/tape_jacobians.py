@@ -30,14 +30,12 @@ class TapeJacobians:
         >>> tape.jacobian(y, x).tolist()
         [[2.0, 0.0], [0.0, 4.0]]
         """
-        from .jacobians import jacobian
-
         if (sources is None) == (source is None):
             raise TypeError("jacobian() takes the sources once: as sources (TensorFlow's "
                             "name) or source=")
         _tf_options(parallel_iterations, experimental_use_pfor, "jacobian")
-        return jacobian(self, target, source if sources is None else sources,
-                        unconnected_gradients)
+        return _jacobian(self, target, source if sources is None else sources,
+                         unconnected_gradients)
 
     def batch_jacobian(self, target, source, unconnected_gradients="none",
                        parallel_iterations=None, experimental_use_pfor=True):
@@ -54,10 +52,8 @@ class TapeJacobians:
         >>> tape.batch_jacobian(y, x).tolist()
         [[[2.0, 0.0], [0.0, 4.0]], [[6.0, 0.0], [0.0, 8.0]]]
         """
-        from .jacobians import batch_jacobian
-
         _tf_options(parallel_iterations, experimental_use_pfor, "batch_jacobian")
-        return batch_jacobian(self, target, source, unconnected_gradients)
+        return _batch_jacobian(self, target, source, unconnected_gradients)
 
 
 def _tf_options(parallel_iterations, experimental_use_pfor, who):
@@ -70,3 +66,21 @@ def _tf_options(parallel_iterations, experimental_use_pfor, who):
     if not isinstance(experimental_use_pfor, bool):
         raise TypeError(f"{who}: experimental_use_pfor must be True or False, got "
                         f"{experimental_use_pfor!r}")
+
+
+# Imported on first call and then called directly (an import statement per call cost about a
+# microsecond): jacobians.py imports the ops, which import the tape this mixin is part of.
+def _jacobian(tape, target, sources, unconnected_gradients):
+    global _jacobian
+    from .jacobians import jacobian
+
+    _jacobian = jacobian
+    return jacobian(tape, target, sources, unconnected_gradients)
+
+
+def _batch_jacobian(tape, target, source, unconnected_gradients):
+    global _batch_jacobian
+    from .jacobians import batch_jacobian
+
+    _batch_jacobian = batch_jacobian
+    return batch_jacobian(tape, target, source, unconnected_gradients)
