@@ -210,11 +210,9 @@ def _taped_leaf(obj) -> bool:
 def _stacked(obj, what) -> Tensor:
     """The nested lists ``obj`` as one Tensor, stacked on the tapes, in the dtype ``asarray``
     gives their values (NumPy's inference: ``[t32, 2.0]`` is float64, as without a tape)."""
-    from .ops.casting import astype
-    from .ops.joining import stack
-
     be = next(t for t in _leaves(obj) if isinstance(t, Tensor))._backend
     dtype = named_asarray(_raw_values(obj), what, backend=be).dtype
+    stack, astype = _stack_and_astype or _import_stack_and_astype()
     return _stacked_tensor(obj, what, dtype, be, stack, astype)
 
 
@@ -338,3 +336,17 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
     with place:
         raw = be.from_dlpack(x, copy=copy)
     return _checked(be, raw)
+
+
+#: ``(ops.stack, ops.astype)`` once imported (the ops import this module): an import statement
+#: per call cost about a microsecond
+_stack_and_astype = None
+
+
+def _import_stack_and_astype():
+    global _stack_and_astype
+    from .ops.casting import astype
+    from .ops.joining import stack
+
+    _stack_and_astype = stack, astype
+    return _stack_and_astype

@@ -34,8 +34,8 @@ class TapeJacobians:
             raise TypeError("jacobian() takes the sources once: as sources (TensorFlow's "
                             "name) or source=")
         _tf_options(parallel_iterations, experimental_use_pfor, "jacobian")
-        return _jacobian(self, target, source if sources is None else sources,
-                         unconnected_gradients)
+        return (_jacobians or _import_jacobians()).jacobian(
+            self, target, source if sources is None else sources, unconnected_gradients)
 
     def batch_jacobian(self, target, source, unconnected_gradients="none",
                        parallel_iterations=None, experimental_use_pfor=True):
@@ -53,7 +53,8 @@ class TapeJacobians:
         [[[2.0, 0.0], [0.0, 4.0]], [[6.0, 0.0], [0.0, 8.0]]]
         """
         _tf_options(parallel_iterations, experimental_use_pfor, "batch_jacobian")
-        return _batch_jacobian(self, target, source, unconnected_gradients)
+        return (_jacobians or _import_jacobians()).batch_jacobian(self, target, source,
+                                                                   unconnected_gradients)
 
 
 def _tf_options(parallel_iterations, experimental_use_pfor, who):
@@ -68,19 +69,14 @@ def _tf_options(parallel_iterations, experimental_use_pfor, who):
                         f"{experimental_use_pfor!r}")
 
 
-# Imported on first call and then called directly (an import statement per call cost about a
-# microsecond): jacobians.py imports the ops, which import the tape this mixin is part of.
-def _jacobian(tape, target, sources, unconnected_gradients):
-    global _jacobian
-    from .jacobians import jacobian
-
-    _jacobian = jacobian
-    return jacobian(tape, target, sources, unconnected_gradients)
+#: xpgrad.jacobians once imported: it imports the ops, which import the tape this mixin is part
+#: of, and an import statement per call cost about a microsecond
+_jacobians = None
 
 
-def _batch_jacobian(tape, target, source, unconnected_gradients):
-    global _batch_jacobian
-    from .jacobians import batch_jacobian
+def _import_jacobians():
+    global _jacobians
+    from . import jacobians
 
-    _batch_jacobian = batch_jacobian
-    return batch_jacobian(tape, target, source, unconnected_gradients)
+    _jacobians = jacobians
+    return jacobians

@@ -156,9 +156,7 @@ class Tensor(TensorMethods, InPlaceOperators, TorchInPlaceMethods, TensorProtoco
 
     def to_device(self, device, /, *, stream=None) -> "Tensor":
         """This value on ``device`` (an ``xg.Device`` or a backend's name); recorded on tapes."""
-        from .creation import to_device
-
-        return to_device(self, device, stream=stream)
+        return _to_device(self, device, stream=stream)
 
     @property
     def data(self):
@@ -348,6 +346,16 @@ def _transfer(tensor, backend):
 
     _transfer = transfer
     return transfer(tensor, backend)
+
+
+def _to_device(tensor, device, stream=None):
+    """``creation.to_device``, imported on first call (creation.py imports this module) and
+    then called directly: an import statement per call cost about a microsecond."""
+    global _to_device
+    from .creation import to_device
+
+    _to_device = to_device
+    return to_device(tensor, device, stream=stream)
 
 
 from .variable import Variable  # noqa: E402,F401  (re-exported; it subclasses Tensor)

@@ -221,9 +221,7 @@ def _refuse_lossy_cast(value, variable, what):
         dtype = getattr(value, "dtype", None)
         kind = getattr(dtype, "kind", None)
         if kind is None:
-            from .creation import asarray       # a list: the kind its entries make
-
-            value = asarray(value, backend=variable._backend)
+            value = _asarray(value, dtype=None, backend=variable._backend)  # a list: its kind
             kind = value.dtype.kind
     if kind == "c":
         way = "xg.real(value) keeps the real part"

@@ -38,7 +38,7 @@ class ModuleState:
         >>> model.load_state_dict(xg.nn.Linear(2, 3, rng=1).state_dict())
         ([], [])
         """
-        return _load_state(self, state_dict, strict)
+        return (_staged_module or _import_staged()).load_state(self, state_dict, strict)
 
     def torch_state_dict(self) -> dict:
         """``{PyTorch key: NumPy array}`` for the torch model with the same attribute names:
@@ -89,9 +89,14 @@ def _refuse_plain_tensors(module, who):
     return refuse_plain_tensors(module, who)
 
 
-def _load_state(module, state_dict, strict):
-    global _load_state
-    from ._staged import load_state
+#: _staged.py once imported (its load_state warns with a stacklevel: called directly, no frame
+#: between it and the caller)
+_staged_module = None
 
-    _load_state = load_state
-    return load_state(module, state_dict, strict)
+
+def _import_staged():
+    global _staged_module
+    from . import _staged as staged
+
+    _staged_module = staged
+    return staged
