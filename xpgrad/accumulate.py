@@ -14,6 +14,8 @@ zeros allocated once per input, each slice's values added in place.
 """
 from __future__ import annotations
 
+from .backend import Backend
+
 
 def is_basic(key) -> bool:
     """Whether ``key`` (a tuple) is basic indexing: ints, slices, None and Ellipsis only.
@@ -75,8 +77,6 @@ def index_add(backend, acc, key, values) -> None:
     where it has one, else (a third-party backend) a one-hot product on its namespace, for
     the keys ``take`` and ``take_along_axis`` make: slices and one integer array (``take``),
     or one integer array per axis."""
-    from .backend import Backend
-
     if hasattr(acc, "_level"):                  # batched by xg.vmap
         from .batching.indexing import index_add as batched_index_add
 

@@ -19,7 +19,7 @@ import numpy as np
 from . import dtypes as _dt
 from ._args import flag, refuse_keywords
 from .devices import Device, resolve
-from .primitive import Primitive, apply
+from .primitive import Primitive, apply, tape_state
 from .tensor import Tensor, _wrap
 
 
@@ -204,19 +204,15 @@ def _taped_leaf(obj) -> bool:
     """Whether the nested lists ``obj`` hold a Tensor while a GradientTape records: then
     ``asarray`` stacks them on the tape (as ``jnp.asarray`` does) instead of reading their
     values, which would cut them from it."""
-    from .primitive import tape_state
-
     return bool(tape_state.recording) and any(isinstance(t, Tensor) for t in _leaves(obj))
 
 
 def _stacked(obj, what) -> Tensor:
     """The nested lists ``obj`` as one Tensor, stacked on the tapes, in the dtype ``asarray``
     gives their values (NumPy's inference: ``[t32, 2.0]`` is float64, as without a tape)."""
-    from .ops.casting import astype
-    from .ops.joining import stack
-
     be = next(t for t in _leaves(obj) if isinstance(t, Tensor))._backend
     dtype = named_asarray(_raw_values(obj), what, backend=be).dtype
+    stack, astype = _stack_and_astype or _import_stack_and_astype()
     return _stacked_tensor(obj, what, dtype, be, stack, astype)
 
 
@@ -340,3 +336,17 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
     with place:
         raw = be.from_dlpack(x, copy=copy)
     return _checked(be, raw)
+
+
+#: ``(ops.stack, ops.astype)`` once imported (the ops import this module): an import statement
+#: per call cost about a microsecond
+_stack_and_astype = None
+
+
+def _import_stack_and_astype():
+    global _stack_and_astype
+    from .ops.casting import astype
+    from .ops.joining import stack
+
+    _stack_and_astype = stack, astype
+    return _stack_and_astype

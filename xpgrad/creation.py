@@ -25,7 +25,8 @@ from . import dtypes as _dt
 from ._args import flag, refuse_keywords
 from .conversion import (_backend, _check_copy, _native, _placed, asarray,  # noqa: F401
                          from_dlpack, named_asarray, to_device)
-from .tensor import Tensor, _wrap
+from .dtype_functions import result_type
+from .tensor import Tensor, _check_leaving, _wrap
 
 
 def _shape(shape):
@@ -168,9 +169,6 @@ def _bounds_from_tensors(fn, bounds: dict, dtype, device, backend):
     dtype if inexact (``linspace(min(x), max(x), n)`` of float64 ``x`` is float64), their
     device. Refused while a recording tape differentiates one: the result would not depend
     on it."""
-    from .dtype_functions import result_type
-    from .tensor import _check_leaving
-
     tensors = [v for v in bounds.values() if isinstance(v, Tensor)]
     if not tensors:
         return bounds, dtype, device

@@ -17,6 +17,7 @@ creation function's ``device=`` puts its result there (a Device, or a backend's 
 from __future__ import annotations
 
 from . import dtypes as _dt
+from .backend import Backend, available_backends, current_backend, get_backend
 
 
 class Device:
@@ -25,8 +26,6 @@ class Device:
     __slots__ = ("backend", "native")
 
     def __init__(self, backend: str, native=None):
-        from .backend import get_backend
-
         be = get_backend(backend)
         self.backend = be.name
         self.native = be.default_device() if native is None else native
@@ -59,8 +58,6 @@ def resolve(device, backend=None):
     """The backend (and native device or None) that ``device=``/``backend=`` ask for."""
     if device is None and backend.__class__ in _BACKEND_CLASSES:
         return backend, None    # a Backend object itself: what get_backend would return
-    from .backend import Backend, current_backend, get_backend
-
     if device is None:
         if isinstance(backend, Backend):
             _BACKEND_CLASSES.add(backend.__class__)
@@ -94,14 +91,10 @@ class Info:
         return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
 
     def default_device(self) -> Device:
-        from .backend import current_backend
-
         return Device(current_backend().name)
 
     def devices(self) -> tuple:
         """Every device of every backend that runs here, a tuple (a list before 2025.12)."""
-        from .backend import available_backends, get_backend
-
         out = []
         for name, report in available_backends().items():
             if report["available"]:
@@ -117,8 +110,6 @@ class Info:
         backend says it lacks some (array-api-strict has a device without float64)."""
         names = _dt.ALL
         if isinstance(device, Device):
-            from .backend import get_backend
-
             info = getattr(get_backend(device.backend).xp, "__array_namespace_info__", None)
             if info is not None:
                 native = info().dtypes(device=device.native)

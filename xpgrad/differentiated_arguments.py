@@ -248,9 +248,7 @@ def _alias(t):
     ``t``."""
     if not tape_state.recording and (t.__class__ is Variable or t.__class__ is Tensor):
         return _wrap(t._data, t._backend)
-    from .ops import positive
-
-    return positive(t)
+    return _positive(t)
 
 
 def _kept(module, kind, children) -> set:
@@ -332,3 +330,13 @@ def _per_argument(flat, args, nums, groups, single):
         else:
             trees.append(rebuild(module, values))
     return trees[0] if single else tuple(trees)
+
+
+def _positive(t):
+    """``xg.positive``, imported on first call (this module is imported while the ops are)
+    and then called directly: an import statement per call cost a microsecond."""
+    global _positive
+    from .ops import positive
+
+    _positive = positive
+    return positive(t)

@@ -13,9 +13,12 @@ standard's table where it has an entry).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from . import dtypes as _dt
+from .backend import current_backend
+from .tensor import Tensor
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,6 @@ def _backend_of(args):
     """The backend of the first Tensor in ``args``; with none, the backend an ``xg.function``
     traces now in this thread (its program runs there, and another backend's namespace is
     closed to it), else the current backend."""
-    import sys
-
-    from .backend import current_backend
-    from .tensor import Tensor
-
     for a in args:
         if isinstance(a, Tensor):
             return a._backend
@@ -60,8 +58,6 @@ def _backend_of(args):
 
 
 def _dtype_of(obj) -> _dt.DType:
-    from .tensor import Tensor
-
     return obj.dtype if isinstance(obj, Tensor) else _dt.as_dtype(obj)
 
 
@@ -105,8 +101,6 @@ def result_type(*arrays_and_dtypes):
     >>> xg.result_type(xg.float32, xg.complex128), xg.result_type(xg.ones(2), 1.5)
     (xpgrad.complex128, xpgrad.float32)
     """
-    from .tensor import Tensor
-
     if not arrays_and_dtypes:
         raise ValueError("result_type needs at least one tensor or dtype")
     be = _backend_of(arrays_and_dtypes)

@@ -33,6 +33,7 @@ from sys import getrefcount
 
 from numpy import ndarray as _ndarray
 
+from .creation import asarray
 from .primitive import apply, run, tape_state
 from .tensor import Tensor, Variable, _keyed
 from .views import View, exclusive, family, index_key, is_basic
@@ -176,8 +177,6 @@ def _value(x, value, what="x[key] = value", stacklevel=4):
         return value
     if isinstance(value, (str, bytes)):
         raise TypeError(f"cannot write the string {value!r:.40} into a {x.dtype} tensor")
-    from .creation import asarray
-
     if isinstance(value, Tensor):
         if value._backend is not x._backend:
             from .primitive import _mixed

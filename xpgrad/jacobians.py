@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import math
 
+from . import creation, ops
+from .gradient_call import check_sources
+from .pytree import is_registered, rebuild
 from .tensor import Tensor, _wrap
 
 
 def _checked(tape, who, target, source, unconnected_gradients, many=False):
     """``(single, sources, structure)`` as ``check_sources`` gives them: one Tensor, or
     (``many``) lists, tuples and dicts of them, nested as TensorFlow's."""
-    from .gradient_call import check_sources
-
     sources = (Tensor, list, tuple, dict) if many else Tensor
-    from .pytree import is_registered
-
     if not (isinstance(target, Tensor) and (isinstance(source, sources)
                                              or many and is_registered(source))):
         what = ("one source Tensor or a (nested) list, tuple or dict of them (Modules too)"
@@ -65,8 +64,6 @@ def _rows(tape, target, sources, seeds):
 def _assembled(tape, rows, shape, source, unconnected_gradients, axis=0):
     """The rows stacked along ``axis`` and reshaped to ``shape`` (zeros or None where there are
     none); a non-persistent tape is released."""
-    from . import creation, ops
-
     if not tape._persistent:
         tape._release()
     if not rows:
@@ -80,8 +77,6 @@ def jacobian(tape, target, source, unconnected_gradients="none"):
     """``tape.jacobian``: shape ``target.shape + source.shape``; for a list of sources (or
     nested lists, tuples, dicts), those in the same structure (TensorFlow's), from the same
     passes."""
-    from .pytree import rebuild
-
     single, sources, structure = _checked(tape, "jacobian", target, source, unconnected_gradients,
                                many=True)
     tape._check_usable()

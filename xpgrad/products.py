@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from ._args import flag
 from .backend import MixedBackendError
-from .creation import asarray
+from .creation import asarray, zeros_like
 from .differentiated_arguments import _is_tree, _per_argument, _prepare, _sources
 from .functional import _check_callable, _split_aux, _value_and_grad
-from .ops import reductions
+from .ops import conj, positive, real, reductions
 from .pytree import is_node, leaves, leaves_like, map_leaves, rebuild
 from .tape import GradientTape
 from .tensor import Tensor
@@ -109,8 +109,6 @@ def hvp(f, primals, tangents):
     >>> value.item(), product.tolist()
     (9.0, [6.0, 12.0])
     """
-    from .ops import positive
-
     _check_callable(f, "hvp")
     single, args, _, tangents = _with_tangents(primals, tangents, "hvp")
     # the tape differentiates fresh aliases of the primals, so a tangent that is a primal
@@ -130,8 +128,6 @@ def hvp(f, primals, tangents):
 def _real_inner(grads, tangents):
     """``sum Re(g * conj(t))``, the real inner product of C as R^2 (``sum(g * t)`` for real
     tensors): the gradient of it is PyTorch's jvp (of a vjp) and hvp for complex inputs too."""
-    from .ops import conj, real
-
     return sum(reductions.sum(g * t) if not (g.dtype.kind == "c" or t.dtype.kind == "c")
                else reductions.sum(real(g * conj(t))) for g, t in zip(grads, tangents))
 
@@ -263,8 +259,6 @@ def _recorded_vjp(f, args, sources, has_aux, who, persistent=False, tangents=Non
     cotangents, so ``outer.gradient(vjps, cotangents, output_gradients=tangents)`` is ``J @
     tangents``. Given ``tangents``, the last item is instead the real inner product of the
     vjps with them, recorded on ``outer`` too (whose gradient is ``J @ tangents``)."""
-    from .creation import zeros_like
-
     # the outer tape records while the inner one does, so the inner keeps what the generic
     # rules read (which the outer differentiates)
     with GradientTape(watch_accessed_variables=False, persistent=persistent) as outer:

@@ -30,14 +30,12 @@ class TapeJacobians:
         >>> tape.jacobian(y, x).tolist()
         [[2.0, 0.0], [0.0, 4.0]]
         """
-        from .jacobians import jacobian
-
         if (sources is None) == (source is None):
             raise TypeError("jacobian() takes the sources once: as sources (TensorFlow's "
                             "name) or source=")
         _tf_options(parallel_iterations, experimental_use_pfor, "jacobian")
-        return jacobian(self, target, source if sources is None else sources,
-                        unconnected_gradients)
+        return (_jacobians or _import_jacobians()).jacobian(
+            self, target, source if sources is None else sources, unconnected_gradients)
 
     def batch_jacobian(self, target, source, unconnected_gradients="none",
                        parallel_iterations=None, experimental_use_pfor=True):
@@ -54,10 +52,9 @@ class TapeJacobians:
         >>> tape.batch_jacobian(y, x).tolist()
         [[[2.0, 0.0], [0.0, 4.0]], [[6.0, 0.0], [0.0, 8.0]]]
         """
-        from .jacobians import batch_jacobian
-
         _tf_options(parallel_iterations, experimental_use_pfor, "batch_jacobian")
-        return batch_jacobian(self, target, source, unconnected_gradients)
+        return (_jacobians or _import_jacobians()).batch_jacobian(self, target, source,
+                                                                   unconnected_gradients)
 
 
 def _tf_options(parallel_iterations, experimental_use_pfor, who):
@@ -70,3 +67,16 @@ def _tf_options(parallel_iterations, experimental_use_pfor, who):
     if not isinstance(experimental_use_pfor, bool):
         raise TypeError(f"{who}: experimental_use_pfor must be True or False, got "
                         f"{experimental_use_pfor!r}")
+
+
+#: xpgrad.jacobians once imported: it imports the ops, which import the tape this mixin is part
+#: of, and an import statement per call cost about a microsecond
+_jacobians = None
+
+
+def _import_jacobians():
+    global _jacobians
+    from . import jacobians
+
+    _jacobians = jacobians
+    return jacobians

@@ -14,7 +14,8 @@ from __future__ import annotations
 from copy import deepcopy as _deepcopy
 
 from . import tensor_methods
-from .devices import to_argument_hint, to_keywords_error
+from .backend import UnknownBackendError, get_backend
+from .devices import Device, device_of, to_argument_hint, to_keywords_error
 from .inplace_operators import InPlaceOperators
 from .tensor_methods import TensorMethods
 from .tensor_protocols import TensorProtocols, _check_leaving  # noqa: F401 (creation.py)
@@ -151,15 +152,11 @@ class Tensor(TensorMethods, InPlaceOperators, TorchInPlaceMethods, TensorProtoco
     @property
     def device(self):
         """Where this tensor lives: ``xg.Device(backend name, native device)``."""
-        from .devices import device_of
-
         return device_of(self._backend, self._data)
 
     def to_device(self, device, /, *, stream=None) -> "Tensor":
         """This value on ``device`` (an ``xg.Device`` or a backend's name); recorded on tapes."""
-        from .creation import to_device
-
-        return to_device(self, device, stream=stream)
+        return _to_device(self, device, stream=stream)
 
     @property
     def data(self):
@@ -228,10 +225,6 @@ class Tensor(TensorMethods, InPlaceOperators, TorchInPlaceMethods, TensorProtoco
         >>> xg.ones(2).to(xg.ones(1).device).device
         Device('numpy', 'cpu')
         """
-        from .backend import UnknownBackendError, get_backend
-        from .devices import Device
-        from .primitive import transfer
-
         if torch_keywords or backend is None:
             raise TypeError(to_keywords_error(torch_keywords))
         if isinstance(backend, Device):
@@ -246,7 +239,7 @@ class Tensor(TensorMethods, InPlaceOperators, TorchInPlaceMethods, TensorProtoco
             raise error(f"Tensor.to: {e}; {hint}") from None
         if be is self._backend:
             return self
-        return transfer(self, be)
+        return _transfer(self, be)
 
     # -- Python protocol -----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -343,6 +336,26 @@ def _keyed(data, backend, key) -> Tensor:
     t._backend = backend
     t._key = key
     return t
+
+
+def _transfer(tensor, backend):
+    """``primitive.transfer``, imported on first call (primitive.py imports this module) and
+    then called directly: an import statement per call cost about a microsecond."""
+    global _transfer
+    from .primitive import transfer
+
+    _transfer = transfer
+    return transfer(tensor, backend)
+
+
+def _to_device(tensor, device, stream=None):
+    """``creation.to_device``, imported on first call (creation.py imports this module) and
+    then called directly: an import statement per call cost about a microsecond."""
+    global _to_device
+    from .creation import to_device
+
+    _to_device = to_device
+    return to_device(tensor, device, stream=stream)
 
 
 from .variable import Variable  # noqa: E402,F401  (re-exported; it subclasses Tensor)

@@ -101,9 +101,7 @@ class TensorMethods:
         >>> xg.zeros(3).at[xg.asarray([0, 0])].add(1.0).tolist()
         [2.0, 0.0, 0.0]
         """
-        from .ops.indexed_updates import IndexUpdates
-
-        return IndexUpdates(self)
+        return _index_updates(self)
 
     # -- transposes and complex parts --------------------------------------------------------
     @property
@@ -339,3 +337,13 @@ def _incomparable(other) -> bool:
     """Whether ``==`` with ``other`` is no array comparison (None, a string): Python then
     answers by identity, so ``x == None`` is False and ``x in [None, 3]`` works, as PyTorch's."""
     return other is None or isinstance(other, (str, bytes))
+
+
+def _index_updates(x):
+    """``IndexUpdates(x)``, its class imported on first call (the ops import the Tensor this
+    mixin is part of) and then made directly: an import statement per call cost a microsecond."""
+    global _index_updates
+    from .ops.indexed_updates import IndexUpdates
+
+    _index_updates = IndexUpdates
+    return IndexUpdates(x)

@@ -90,9 +90,7 @@ _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 def _check_leaving(t, what):
     """Raise if a recording tape differentiates ``t``: leaving for NumPy or DLPack would cut it
     from the tape without a word."""
-    from .primitive import tape_state
-
-    if tape_state.recording:
+    if (_tape_state or _import_tape_state()).recording:
         from .inplace import foreign_caller, leaving_loses_gradient
 
         if leaving_loses_gradient(t):
@@ -102,3 +100,16 @@ def _check_leaving(t, what):
                 f"cut it from the tape (its gradient would come back None). Use xpgrad "
                 f"functions (xg.exp, xg.sum, ...; NumPy's own functions dispatch to them), or "
                 f"leave the tape explicitly: xg.stop_gradient(t).numpy(){hint}")
+
+
+#: ``primitive.tape_state`` once imported (primitive.py imports the Tensor these protocols are
+#: part of): an import statement on every ``np.asarray(t)`` cost about a microsecond
+_tape_state = None
+
+
+def _import_tape_state():
+    global _tape_state
+    from .primitive import tape_state
+
+    _tape_state = tape_state
+    return tape_state

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 
+from ._args import flag
 from .tensor import Tensor, _wrap
 
 #: every Variable alive, however it was made (constructed, unpickled, copied: each calls
@@ -73,7 +74,6 @@ class Variable(Tensor):
         if unexpected:
             raise TypeError(f"Variable() got an unexpected keyword argument "
                             f"{next(iter(unexpected))!r}")
-        from ._args import flag
         from .creation import named_asarray
 
         if trainable is not None:
@@ -106,8 +106,6 @@ class Variable(Tensor):
 
     @trainable.setter
     def trainable(self, value):
-        from ._args import flag
-
         value = flag(value, "trainable", "Variable")
         if value and not self.dtype.is_inexact:
             raise TypeError(f"Variable {self.name!r} has dtype {self.dtype} and cannot be "
@@ -135,10 +133,8 @@ class Variable(Tensor):
         return _wrap(self._backend.xp.asarray(self._data, copy=True), self._backend)
 
     def _coerce(self, value, what):
-        from .creation import asarray
-
         _refuse_lossy_cast(value, self, what)
-        t = asarray(value, dtype=self.dtype, backend=self._backend)
+        t = _asarray(value, dtype=self.dtype, backend=self._backend)
         if t.shape != self.shape:
             raise ValueError(f"{what}: value of shape {t.shape} does not match variable "
                              f"{self.name!r} of shape {self.shape}")
@@ -200,8 +196,6 @@ copy_into_sole_buffer = update_sole_buffer = None
 
 def _read(variable, read_value, what):
     """What ``assign`` returns: the variable, or None for ``read_value=False``."""
-    from ._args import flag
-
     return variable if flag(read_value, "read_value", f"Variable.{what}") else None
 
 
@@ -227,9 +221,7 @@ def _refuse_lossy_cast(value, variable, what):
         dtype = getattr(value, "dtype", None)
         kind = getattr(dtype, "kind", None)
         if kind is None:
-            from .creation import asarray       # a list: the kind its entries make
-
-            value = asarray(value, backend=variable._backend)
+            value = _asarray(value, dtype=None, backend=variable._backend)  # a list: its kind
             kind = value.dtype.kind
     if kind == "c":
         way = "xg.real(value) keeps the real part"
@@ -270,3 +262,14 @@ def _refuse_out_of_range(value, variable, what):
                             f"{variable.name!r} of dtype {variable.dtype} ({info.min} to "
                             f"{info.max}); it would wrap around. Clip it, or give the "
                             "variable a wider dtype")
+
+
+def _asarray(value, dtype, backend):
+    """``creation.asarray``, imported on first call (creation.py imports this module through
+    tensor.py) and then called directly: an import statement per call cost about a
+    microsecond on every ``assign``."""
+    global _asarray
+    from .creation import asarray
+
+    _asarray = asarray
+    return asarray(value, dtype=dtype, backend=backend)

@@ -231,11 +231,11 @@ def _rescaled_on_overflow(forward, x, row_length, eps):
     ``mean * s``, ``low * s`` and ``rstd / s`` saved (``y`` is the same), as the generic rule
     (``xpgrad.ops.moments.normalized``). The kernel never declines on such data: it runs
     whole on every ``xg.function`` replay, which a declining kernel could not."""
-    from xpgrad.ops.moments import power_of_two_scale
-
     result = forward(x, eps)
     if result is None or _variances_fit(result[1][2]):
         return result
+    from xpgrad.ops.moments import power_of_two_scale     # only now: overflows are rare
+
     rows = x.reshape(-1, row_length)
     with np.errstate(invalid="ignore"):
         scale = np.maximum(power_of_two_scale(np, rows, (1,)), 1.0).astype(x.dtype)

@@ -14,7 +14,9 @@ import warnings
 from collections.abc import Mapping
 
 from .._args import flag
+from ..creation import asarray
 from ..tensor import Tensor
+from ._torch import host
 
 
 def staged_value(value, variable, key, problems):
@@ -30,9 +32,6 @@ def _staged_value(value, variable):
     """``(value as a Tensor of the variable's dtype and backend, None)``, or ``(None, (what,
     detail))`` when it cannot be: values that are not numbers, complex ones for a real
     variable, or another shape."""
-    from ..creation import asarray
-    from ._torch import host
-
     if isinstance(value, Tensor):
         if value.backend is not variable.backend:
             value = value.numpy()                   # the caller asked for this move

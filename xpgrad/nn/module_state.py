@@ -22,9 +22,7 @@ class ModuleState:
         >>> {k: v.shape for k, v in xg.nn.Linear(2, 3, rng=0).state_dict().items()}
         {'linear/w': (2, 3), 'linear/b': (3,)}
         """
-        from .module_pytree import refuse_plain_tensors
-
-        refuse_plain_tensors(self, f"{type(self).__name__}.state_dict")
+        _refuse_plain_tensors(self, f"{type(self).__name__}.state_dict")
         return {name: v.numpy() for name, v in self.named_variables().items()}
 
     def load_state_dict(self, state_dict, strict: bool = True) -> tuple:
@@ -40,9 +38,7 @@ class ModuleState:
         >>> model.load_state_dict(xg.nn.Linear(2, 3, rng=1).state_dict())
         ([], [])
         """
-        from ._staged import load_state
-
-        return load_state(self, state_dict, strict)
+        return (_staged_module or _import_staged()).load_state(self, state_dict, strict)
 
     def torch_state_dict(self) -> dict:
         """``{PyTorch key: NumPy array}`` for the torch model with the same attribute names:
@@ -81,3 +77,26 @@ class ModuleState:
         for key, value in vars(self).items():
             if not key.startswith("_"):
                 yield from held_items(value, key, torch_path)
+
+
+# Imported on first call and then called directly (an import statement per call cost about a
+# microsecond): module_pytree imports the Module this mixin is part of.
+def _refuse_plain_tensors(module, who):
+    global _refuse_plain_tensors
+    from .module_pytree import refuse_plain_tensors
+
+    _refuse_plain_tensors = refuse_plain_tensors
+    return refuse_plain_tensors(module, who)
+
+
+#: _staged.py once imported (its load_state warns with a stacklevel: called directly, no frame
+#: between it and the caller)
+_staged_module = None
+
+
+def _import_staged():
+    global _staged_module
+    from . import _staged as staged
+
+    _staged_module = staged
+    return staged

@@ -16,6 +16,7 @@ from ..ops.casting import astype
 from ..ops import batch_norm as _bn
 from ..ops.nn import _eps, _normalized_shape, check_normalized_input, layer_norm
 from ..ops.rms_norm import machine_eps, rms_norm
+from ..recompute import recomputing
 from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
@@ -193,8 +194,6 @@ class _BatchNorm(Module):
         """Count a training batch in ``num_batches_tracked`` (not again while
         ``recompute_grad`` reruns the block) and return the momentum of its update: the
         cumulative average's ``1 / num_batches_tracked`` for ``momentum=None``."""
-        from ..recompute import recomputing
-
         if not recomputing():             # the forward pass counted this batch
             self.num_batches_tracked.assign_add(1)
         if self.momentum is None:         # a Tensor: xg.function replays the division

@@ -18,8 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._args import flag
+from ..creation import asarray
+from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply, tape_state
+from ..recompute import recomputing
 from ..tensor import Tensor, Variable
+from ._define import as_tensor
 from .moments import overflowed, power_of_two_scale
 
 
@@ -203,8 +207,6 @@ _batch_moments = Primitive("batch_moments", _moments)
 def _update(running_mean, running_var, mean, var, n, momentum):
     """Move the running statistics ``momentum`` of the way to the batch's (unbiased variance),
     off the tape; not while ``recompute_grad`` runs a block again (the forward pass did)."""
-    from ..recompute import recomputing
-
     if recomputing():
         return
     c = running_mean.shape[0]
@@ -220,8 +222,6 @@ def _update(running_mean, running_var, mean, var, n, momentum):
 
 # -- argument checks --------------------------------------------------------------------------
 def _input(x, who):
-    from ._define import as_tensor
-
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"{who}: the input must be (N, C, ...) with at least 2 axes, got shape "
@@ -234,22 +234,16 @@ def _input(x, who):
 def _positive(value, who, positive=True):
     """``eps``: > 0 to train (a channel of equal values divides by 0 otherwise; PyTorch
     refuses it too), >= 0 to evaluate."""
-    from ..optim._checks import hyperparameter
-
     return hyperparameter("eps", value, low=0.0, low_open=positive, owner=who)
 
 
 def _momentum(value, who):
-    from ..optim._checks import hyperparameter
-
     return hyperparameter("momentum", value, low=0.0, high=1.0, owner=who)
 
 
 def _vector(value, what, x, channels, who, required=False):
     """``value`` as a (C,) Tensor of ``x``'s dtype and backend (numbers and arrays converted,
     a Tensor of another dtype refused), or None; ValueError if ``required`` and None."""
-    from ..creation import asarray
-
     if value is None:
         if required:
             raise ValueError(f"{who}: {what} must be given in evaluation mode (training=False)")

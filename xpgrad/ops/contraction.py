@@ -19,8 +19,11 @@ import math
 import string
 
 from ..primitive import Each, Primitive, apply
+from ..tensor import Tensor
 from ._define import as_tensor
+from .linalg import diagonal
 from .linalg_helpers import conj
+from .shape import broadcast_to, permute_dims, reshape
 
 
 #: above this many multiply-adds of the naive loop, einsum first finds a contraction order
@@ -101,8 +104,6 @@ def _einsum_vjp(i, xp, g, ans, *operands, spec):
 
 def _einsum_call(xp, spec, *arrays):
     """``einsum`` on raw arrays (first order) or through the xpgrad namespace (higher)."""
-    from ..tensor import Tensor
-
     if any(isinstance(a, Tensor) for a in arrays):
         return apply(_einsum, *arrays, spec=spec)
     return _einsum_forward(xp, *arrays, spec=spec)
@@ -142,8 +143,6 @@ def _explicit_cached(subscripts, operands):
 
 def _explicit(subscripts, operands):
     """``(spec, operands)`` with ``...`` replaced by letters, operands broadcast to match."""
-    from .shape import broadcast_to, reshape
-
     if not isinstance(subscripts, str):
         raise TypeError(f"einsum: subscripts must be a string, got {type(subscripts).__name__}")
     spec = subscripts.replace(" ", "")
@@ -236,9 +235,6 @@ def einsum(subscripts, /, *operands):
 def _without_repeated_labels(labels, x):
     """``(labels, x)`` with each label repeated in ``labels`` taken down to one axis, its
     diagonal (``"iij"`` of ``x`` becomes ``"ji"`` of ``diagonal(x)``): differentiable."""
-    from .linalg import diagonal
-    from .shape import permute_dims
-
     while len(set(labels)) != len(labels):
         label = next(c for c in labels if labels.count(c) > 1)
         first = labels.index(label)

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import numbers
 
+from .. import dtypes as _dt
 from .._args import refuse_keywords
 from ..accumulate import Scatter
 from ..backend import MixedBackendError
+from ..creation import arange, asarray
+from ..dtype_functions import iinfo
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ._define import as_tensor, norm_axis
+from .casting import astype
+from .elementwise import equal
+from .shape import broadcast_to, expand_dims, moveaxis
 
 
 # -- take -----------------------------------------------------------------------------------------
@@ -57,8 +63,6 @@ def _int_indices(x, indices, what):
                 f"{x._backend.name!r}; move one explicitly with .to({x._backend.name!r})")
         idx = indices
     else:
-        from ..creation import asarray
-
         idx = asarray(indices, backend=x._backend)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"{what} needs integer indices, got {idx.dtype}")
@@ -166,8 +170,6 @@ def take_along_axis(x, indices, /, axis=-1, **unexpected):
     """
     if unexpected:
         refuse_keywords("take_along_axis", unexpected)
-    from .shape import broadcast_to
-
     x = as_tensor(x)
     idx = _int_indices(x, indices, "take_along_axis")
     if idx.ndim != x.ndim:
@@ -207,13 +209,6 @@ def one_hot(indices, /, num_classes, *, dtype=None, axis=-1):
     >>> xg.one_hot(xg.asarray([0, 2]), 3).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    from .. import dtypes as _dt
-    from ..creation import arange
-    from ..dtype_functions import iinfo
-    from .elementwise import equal
-    from .casting import astype
-    from .shape import expand_dims, moveaxis
-
     indices = as_tensor(indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got dtype {indices.dtype}")

@@ -26,6 +26,7 @@ combined by a sort (``segment_rules.reduce_sorted``) and then with ``x``.
 from __future__ import annotations
 
 from ..accumulate import Scatter, _without_newaxes, index_add, is_basic
+from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from .indexing import _is_bool, _raw_key, _setitem, getitem
@@ -374,15 +375,13 @@ def _check_hints(method, hints):
 
 
 def _as_values(x, values, method):
-    from ..creation import asarray
-    from ..inplace import _value
-
     if isinstance(values, Tensor) and values._backend is not x._backend:
         from ..primitive import _mixed
 
         raise _mixed(x._backend, values._backend)
     try:
-        values = _value(x, values, f"x.at[...].{method}", stacklevel=5)
+        values = (_inplace or _import_inplace())._value(x, values, f"x.at[...].{method}",
+                                                         stacklevel=5)
         return values if isinstance(values, Tensor) else asarray(values, dtype=x.dtype,
                                                                   backend=x._backend)
     except (TypeError, ValueError) as e:
@@ -400,3 +399,16 @@ def _broadcast(shape, target):
 
 
 __all__ = []
+
+
+#: xpgrad.inplace once imported (it imports the ops, this module among them); its ``_value`` warns
+#: with a stacklevel, so it is called directly, and an import statement per call cost a microsecond
+_inplace = None
+
+
+def _import_inplace():
+    global _inplace
+    from .. import inplace
+
+    _inplace = inplace
+    return inplace

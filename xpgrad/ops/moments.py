@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..jit.traced import Traced
 from ..jit.whole import run_quietly
 
 
@@ -30,8 +31,6 @@ def overflowed(xp, stat):
     pass then gives NaN again). A NumPy or CuPy array is asked; so is a value ``xg.function``
     traces (``_overflowed_in_trace``). A Tensor of a higher-order rule answers no (no branch
     on data there; it keeps the plain formula)."""
-    from ..jit.traced import Traced
-
     if type(stat) in (np.ndarray,) or isinstance(stat, np.generic):
         return not np.isfinite(stat).all()
     if type(stat).__module__.partition(".")[0] == "cupy":

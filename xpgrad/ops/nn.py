@@ -8,10 +8,15 @@ one joint rule), exposed through ``xg.nn``.
 """
 from __future__ import annotations
 
+import numbers
+
 from ..accumulate import Scatter
+from ..creation import asarray
 from ..jit.capture import THREAD as _TRACES
+from ..optim._checks import hyperparameter
 from ..primitive import PRIMITIVES, Primitive, apply
 from ..tensor import Tensor, Variable, _wrap
+from ._define import as_tensor
 from .activations import relu, sigmoid
 from .elementwise import tanh
 from .linalg_helpers import mH
@@ -181,8 +186,6 @@ def embedding(ids, weight, padding_idx=None):
     >>> xg.nn.embedding(xg.asarray([[1, 2], [2, 0]]), w).tolist()
     [[[1.0, 2.0], [3.0, 4.0]], [[3.0, 4.0], [0.0, 0.0]]]
     """
-    from ._define import as_tensor
-
     weight = as_tensor(weight)
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
@@ -202,8 +205,6 @@ def lookup(ids, weight, padding_idx, owner):
 
 def _padding_index(padding_idx, n, owner):
     """``padding_idx`` as an int in ``[0, n)`` (negative counted from the end), or None."""
-    import numbers
-
     if padding_idx is None:
         return None
     if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
@@ -230,8 +231,6 @@ def as_ids(ids, weight, n, owner, what="ids"):
 def integer_tensor(value, weight, owner, what):
     """``value`` as an integer Tensor on ``weight``'s backend (TypeError/ValueError naming
     ``what`` otherwise)."""
-    from ..creation import asarray
-
     if not isinstance(value, Tensor):
         try:
             value = asarray(value, backend=weight._backend)
@@ -310,8 +309,6 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     >>> [round(v, 4) for v in y.tolist()[0]]
     [-1.2247, 0.0, 1.2247]
     """
-    from ._define import as_tensor
-
     shape = _normalized_shape(normalized_shape, "layer_norm")
     eps = _eps(eps, "layer_norm")
     x = as_tensor(x)
@@ -334,8 +331,6 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 def _array_like(value, x, what, owner="layer_norm"):
     """A list, number or array given for ``what`` as a Tensor of ``x``'s dtype and backend
     (a Tensor keeps its own: no silent cast); errors name ``owner``."""
-    from ..creation import asarray
-
     try:
         return asarray(value, dtype=x.dtype, backend=x.backend)
     except (TypeError, ValueError) as e:
@@ -346,8 +341,6 @@ def _array_like(value, x, what, owner="layer_norm"):
 def _normalized_shape(value, owner):
     """``normalized_shape`` as a non-empty tuple of positive ints: TypeError for what is not
     an int or a tuple/list of ints (bools refused), ValueError for an empty one or sizes < 1."""
-    import numbers
-
     def integer(n):
         return isinstance(n, numbers.Integral) and not isinstance(n, bool)
 
@@ -362,8 +355,6 @@ def _normalized_shape(value, owner):
 
 
 def _eps(value, owner):
-    from ..optim._checks import hyperparameter
-
     return hyperparameter("eps", value, low=0.0, owner=owner)
 
 

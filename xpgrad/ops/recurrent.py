@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from . import formulas
+from ._define import as_tensor
 from .joining import concat
 
 NONLINEARITIES = ("tanh", "relu")
@@ -241,8 +242,6 @@ def _check(name, xproj, states, w_hh, gates, more=()):
     """The inputs as tensors, after checking their shapes (``xproj``: a tensor, or its shape
     when a layer projects the input itself) and that they share one floating dtype with
     ``more``."""
-    from ..ops._define import as_tensor
-
     w_hh = as_tensor(w_hh)
     states = [as_tensor(s) for s in states]
     shape = xproj if isinstance(xproj, tuple) else as_tensor(xproj).shape
@@ -316,8 +315,6 @@ def lstm_layer_states(x, h0, c0, w_ih, w_hh, b):
     >>> states[1, 0, 0].tolist()   # c_1 = sigmoid(0) * c_0
     [0.5, 0.5]
     """
-    from ..ops._define import as_tensor
-
     x, w_ih, b = as_tensor(x), as_tensor(w_ih), as_tensor(b)
     if x.ndim != 3:
         raise ValueError(f"lstm_layer: x must be (batch, time, input_size), got shape {x.shape}")
@@ -373,8 +370,6 @@ def gru_scan(xproj, h0, w_hh, b_hn):
     >>> h[0, 0].tolist()         # z = sigmoid(0), n = tanh(0): h_1 = h_0 / 2
     [0.5, 0.5]
     """
-    from ..ops._define import as_tensor
-
     b_hn = as_tensor(b_hn)
     xproj, (h0,), w_hh = _check("gru_scan", xproj, (h0,), w_hh, 3, more=(b_hn,))
     if b_hn.shape != (h0.shape[-1],):

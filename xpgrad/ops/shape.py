@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 
 from .._args import flag, refuse_keywords
+from ..conversion import _check_copy
 from ..primitive import Primitive, apply
 from ..views import view_of
 from ._define import _ints, as_tensor, norm_axes, norm_axis
@@ -37,8 +38,6 @@ def reshape(x, /, shape, *, copy=None):
     >>> xg.reshape(xg.ones(6), (2, -1)).shape
     (2, 3)
     """
-    from ..creation import _check_copy
-
     copy = _check_copy(copy, "reshape")
     x = as_tensor(x)
     shape = _ints(shape, "shape")

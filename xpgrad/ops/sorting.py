@@ -22,6 +22,7 @@ from .._args import flag, refuse_extra_positional, refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ._define import as_tensor, norm_axis
+from .indexing import take_along_axis
 
 
 def _raw(a):
@@ -129,8 +130,6 @@ def topk(x, k, /, axis=-1, *extra, largest=True, sorted=True, **unexpected):
     """
     if unexpected:
         refuse_keywords("topk", unexpected)
-    from .indexing import take_along_axis
-
     if extra:
         refuse_extra_positional("topk", ("x", "k", "axis"), extra, ("largest", "sorted"))
     x, axis = _checked(x, axis, "topk")
