@@ -23,6 +23,7 @@ pytest.importorskip("hypothesis")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import differential_cases as cases  # noqa: E402
 import differential_losses as losses  # noqa: E402
@@ -30,6 +31,9 @@ import differential_shapes as shapes  # noqa: E402
 import xpgrad as xg  # noqa: E402
 from conftest import backend_report  # noqa: E402
 
+# floor, sign, ...: no gradient, as in PyTorch; kl_div's "mean" is PyTorch's, and warned of
+pytestmark = [pytest.mark.filterwarnings("ignore:tape.gradient. the target depends on no tensor"),
+              pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")]
 EXAMPLES = int(os.environ.get("XPGRAD_FUZZ_EXAMPLES", "10"))
 
 
@@ -51,6 +55,8 @@ FAMILIES = {
 }
 LAYOUTS = ["C", "F", "strided", "reversed", "readonly"]
 TOLERANCE = {np.float64: 1e-9, np.float32: 1e-4}
+# PyTorch's float64 gradient of these multiplies by 1/6 rounded to float32 (2**-25 relative off)
+FLOAT32_CONSTANTS = ("hardsigmoid", "hardswish")
 
 
 def laid_out(a, layout):
@@ -94,6 +100,8 @@ def theirs(case, arrays, w):
 
 def assert_close(actual, expected, dtype, what):
     tol = TOLERANCE[dtype]
+    if what.startswith(FLOAT32_CONSTANTS) and "gradient" in what:
+        tol = max(tol, 1e-7)
     scale = max(1.0, float(np.max(np.abs(expected), initial=0.0, where=np.isfinite(expected))))
     np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), expected, rtol=tol,
                                atol=tol * scale, equal_nan=True, err_msg=what)
@@ -145,3 +153,102 @@ needs_numba = pytest.mark.skipif(not backend_report().get("numba", {}).get("avai
 def test_value_and_gradient_match_torch_on_numba(data, family, dtype, layouts, seed):
     case = data.draw(FAMILIES[family](), label="case")
     check_against_torch(case, dtype, layouts, seed, "numba")
+
+
+# -- bad arguments ------------------------------------------------------------------------------
+AXIS_FUNCTIONS = {
+    "sum": lambda x, a: xg.sum(x, axis=a), "mean": lambda x, a: xg.mean(x, axis=a),
+    "prod": lambda x, a: xg.prod(x, axis=a), "max": lambda x, a: xg.max(x, axis=a),
+    "min": lambda x, a: xg.min(x, axis=a), "std": lambda x, a: xg.std(x, axis=a),
+    "var": lambda x, a: xg.var(x, axis=a), "logsumexp": lambda x, a: xg.logsumexp(x, axis=a),
+    "cumulative_sum": lambda x, a: xg.cumulative_sum(x, axis=a),
+    "vector_norm": lambda x, a: xg.linalg.vector_norm(x, axis=a),
+    "flip": lambda x, a: xg.flip(x, axis=a), "roll": lambda x, a: xg.roll(x, 1, axis=a),
+    "squeeze": lambda x, a: xg.squeeze(x, axis=a),
+    "expand_dims": lambda x, a: xg.expand_dims(x, axis=a + (1 if a > 0 else -1)),
+    "softmax": lambda x, a: xg.nn.softmax(x, axis=a),
+    "log_softmax": lambda x, a: xg.nn.log_softmax(x, axis=a),
+    "take": lambda x, a: xg.take(x, xg.asarray([0]), axis=a),
+    "concat": lambda x, a: xg.concat([x, x], axis=a),
+    "stack": lambda x, a: xg.stack([x, x], axis=a + (1 if a > 0 else -1)),
+    "moveaxis": lambda x, a: xg.moveaxis(x, a, 0),
+}
+NOT_ARRAYS = ["text", None, {"a": 1}, ["x", "y"], object()]
+
+
+def _gradient(x, y_of, cotangent):
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = y_of(x)
+    return tape.gradient(y, x, output_gradients=cotangent)
+
+
+@st.composite
+def bad_calls(draw):
+    """(what, call, the exceptions it may raise, words its message must contain)."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
+    ndim = len(shape)
+    x = xg.asarray(np.ones(shape))
+    kind = draw(st.sampled_from(["axis", "reshape", "broadcast", "matmul", "cotangent shape",
+                                 "cotangent kind", "permutation", "negative count",
+                                 "broadcast_to", "not an array"]))
+    if kind == "axis":
+        name = draw(st.sampled_from(sorted(AXIS_FUNCTIONS)))
+        axis = draw(st.sampled_from([ndim, ndim + 2, -ndim - 1, -ndim - 3]))
+        return name, lambda: AXIS_FUNCTIONS[name](x, axis), (ValueError,), ["axis"]
+    if kind == "reshape":
+        new = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+        if int(np.prod(new)) == x.size:
+            new = new + (2,)
+        return f"reshape{new}", lambda: xg.reshape(x, new), (ValueError,), [str(new)]
+    if kind == "broadcast":
+        other = list(shape)
+        i = draw(st.integers(0, ndim - 1))
+        other[i] = shape[i] + draw(st.integers(1, 2))
+        other = tuple(other)
+        name = draw(st.sampled_from(["add", "multiply", "maximum", "atan2", "hypot",
+                                     "logaddexp"]))
+    if kind == "matmul":
+        other, name = (shape[-1] + draw(st.integers(1, 2)), draw(st.integers(1, 3))), "matmul"
+    if kind in ("broadcast", "matmul"):
+        y = xg.asarray(np.ones(other))
+        return (f"{name}{shape}{other}", lambda: getattr(xg, name)(x, y), (ValueError,),
+                [name, str(shape), str(other)])
+    if kind == "cotangent shape":
+        other = draw(st.sampled_from([shape[1:], (1,) * ndim, shape + (1,), (shape[0] + 1,)
+                                      + shape[1:]]))
+        return (f"output_gradients{other}", lambda: _gradient(x, xg.tanh, np.ones(other)),
+                (ValueError,), ["output_gradients", str(other)])
+    if kind == "cotangent kind":
+        bad = draw(st.sampled_from([np.ones(shape, complex), np.ones(shape, bool),
+                                    np.full(shape, "a")]))
+        return (f"output_gradients {bad.dtype}", lambda: _gradient(x, xg.exp, bad),
+                (TypeError,), ["output_gradients"])
+    if kind == "permutation":
+        axes = tuple(draw(st.lists(st.integers(0, ndim), min_size=ndim, max_size=ndim + 1)
+                          .filter(lambda a: sorted(a) != list(range(ndim)))))
+        return f"permute_dims{axes}", lambda: xg.permute_dims(x, axes), (ValueError,), ["ax"]
+    if kind == "negative count":
+        count = -draw(st.integers(1, 3))
+        if draw(st.booleans()):
+            return "tile", lambda: xg.tile(x, (count,) * ndim), (ValueError,), ["repetitions"]
+        return "repeat", lambda: xg.repeat(x, count, axis=0), (ValueError,), ["repeats"]
+    if kind == "broadcast_to":
+        target = tuple(s + 1 for s in shape)
+        return (f"broadcast_to{target}", lambda: xg.broadcast_to(x, target), (ValueError,),
+                [str(target)])
+    name = draw(st.sampled_from(["exp", "tanh", "negative", "sqrt"]))
+    bad = draw(st.sampled_from(NOT_ARRAYS))
+    return f"{name}({bad!r})", lambda: getattr(xg, name)(bad), (TypeError,), [name]
+
+
+@_settings(EXAMPLES * 5)
+@given(bad=bad_calls())
+def test_bad_arguments_raise_an_error_that_names_them(bad):
+    what, call, errors, words = bad
+    with pytest.raises(errors) as caught:
+        call()
+    message = str(caught.value)
+    missing = [w for w in words if w not in message]
+    assert not missing, f"{what}: {type(caught.value).__name__}({message!r}) does not name " \
+                        f"{missing}"
