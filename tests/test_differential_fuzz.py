@@ -55,6 +55,10 @@ FAMILIES = {
 }
 LAYOUTS = ["C", "F", "strided", "reversed", "readonly"]
 TOLERANCE = {np.float64: 1e-9, np.float32: 1e-4}
+# one float32 operation per entry: a few ulps (tolerance relative to the largest |value|)
+ELEMENTWISE = ("unary", "activation", "binary", "where_clip", "reshape", "axes", "join",
+               "repeat", "gather", "index")
+ELEMENTWISE_FLOAT32 = 2e-6
 # PyTorch's float64 gradient of these multiplies by 1/6 rounded to float32 (2**-25 relative off)
 FLOAT32_CONSTANTS = ("hardsigmoid", "hardswish")
 
@@ -98,8 +102,10 @@ def theirs(case, arrays, w):
                                 for t, g in zip(ts, grads)]
 
 
-def assert_close(actual, expected, dtype, what):
+def assert_close(actual, expected, dtype, what, family=None):
     tol = TOLERANCE[dtype]
+    if family in ELEMENTWISE and dtype is np.float32:
+        tol = ELEMENTWISE_FLOAT32
     if what.startswith(FLOAT32_CONSTANTS) and "gradient" in what:
         tol = max(tol, 1e-7)
     scale = max(1.0, float(np.max(np.abs(expected), initial=0.0, where=np.isfinite(expected))))
@@ -107,7 +113,7 @@ def assert_close(actual, expected, dtype, what):
                                atol=tol * scale, equal_nan=True, err_msg=what)
 
 
-def check_against_torch(case, dtype, layouts, seed, backend):
+def check_against_torch(case, dtype, layouts, seed, backend, family=None):
     arrays = [laid_out(a.astype(dtype), layouts[i % len(layouts)])
               for i, a in enumerate(case.inputs)]
     rng = np.random.default_rng(seed)
@@ -122,12 +128,12 @@ def check_against_torch(case, dtype, layouts, seed, backend):
     ty, tgrads = theirs(case, arrays, w[0])
     assert y.shape == ty.shape, f"{case.name}: shape {y.shape}, PyTorch's {ty.shape}"
     assert y.dtype == np.dtype(dtype), f"{case.name}: dtype {y.dtype} from {dtype.__name__}"
-    assert_close(y.numpy(), ty, dtype, f"{case.name}: value")
+    assert_close(y.numpy(), ty, dtype, f"{case.name}: value", family)
     for i, (g, tg, a) in enumerate(zip(grads, tgrads, arrays)):
         g = np.zeros(a.shape, dtype) if g is None else g
         assert g.shape == a.shape, f"{case.name}: gradient {i} shape {g.shape} for {a.shape}"
         assert g.dtype == np.dtype(dtype), f"{case.name}: gradient {i} dtype {g.dtype}"
-        assert_close(np.asarray(g), tg, dtype, f"{case.name}: gradient {i}")
+        assert_close(np.asarray(g), tg, dtype, f"{case.name}: gradient {i}", family)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -137,7 +143,7 @@ def check_against_torch(case, dtype, layouts, seed, backend):
        seed=st.integers(0, 2**31))
 def test_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
     case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, dtype, layouts, seed, "numpy")
+    check_against_torch(case, dtype, layouts, seed, "numpy", family)
 
 
 needs_numba = pytest.mark.skipif(not backend_report().get("numba", {}).get("available"),
@@ -152,8 +158,59 @@ needs_numba = pytest.mark.skipif(not backend_report().get("numba", {}).get("avai
        seed=st.integers(0, 2**31))
 def test_value_and_gradient_match_torch_on_numba(data, family, dtype, layouts, seed):
     case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, dtype, layouts, seed, "numba")
+    check_against_torch(case, dtype, layouts, seed, "numba", family)
 
+
+
+def second_order_ours(case, arrays, w, v):
+    xs = [xg.asarray(a) for a in arrays]
+    with xg.GradientTape() as outer:
+        outer.watch(xs)
+        with xg.GradientTape() as inner:
+            inner.watch(xs)
+            y = case.ours(xs)
+        grads = inner.gradient(y, xs, output_gradients=w)
+        linked = [i for i, g in enumerate(grads) if g is not None]
+    if not linked:
+        return [None] * len(xs)
+    return outer.gradient([grads[i] for i in linked], xs,
+                          output_gradients=[v[i] for i in linked])
+
+
+def second_order_theirs(case, arrays, w, v):
+    ts = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
+    y = case.theirs(ts)
+    if not y.requires_grad:
+        return [np.zeros(a.shape) for a in arrays]
+    grads = torch.autograd.grad(y, ts, torch.tensor(w), create_graph=True, allow_unused=True)
+    linked = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
+    second = [None] * len(ts)
+    if linked:
+        second = torch.autograd.grad([grads[i] for i in linked], ts,
+                                     [torch.tensor(v[i]) for i in linked], allow_unused=True)
+    # force: PyTorch's symbolic zeros (a ZeroTensor) come out as an array only on request
+    return [np.zeros(a.shape) if g is None else g.numpy(force=True)
+            for a, g in zip(arrays, second)]
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@_settings(max(2, EXAMPLES // 2))
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**31))
+def test_second_order_gradient_matches_torch(family, data, layout, seed):
+    """The gradient of ``sum(v * gradient(y, xs, w))``, xs again: each rule's own rule."""
+    case = data.draw(FAMILIES[family](), label="case")
+    arrays = [laid_out(a, layout) for a in case.inputs]
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        shape = tuple(case.theirs([torch.tensor(np.array(a)) for a in arrays]).shape)
+    w = rng.normal(size=shape)
+    v = [rng.normal(size=a.shape) for a in arrays]
+    ours = second_order_ours(case, arrays, w, v)
+    theirs = second_order_theirs(case, arrays, w, v)
+    for i, (g, tg) in enumerate(zip(ours, theirs)):
+        g = np.zeros(tg.shape) if g is None else np.asarray(g)
+        assert g.shape == tg.shape, f"{case.name}: second-order gradient {i} shape"
+        assert_close(g, tg, np.float64, f"{case.name}: second-order gradient {i}")
 
 # -- bad arguments ------------------------------------------------------------------------------
 AXIS_FUNCTIONS = {
