@@ -91,6 +91,25 @@ def ours(case, arrays, backend, cotangent_of):
     return y, grads
 
 
+def ours_compiled(case, arrays, backend, cotangent_of):
+    """``ours`` traced by ``xg.function``: called twice (eager, then traced) on C-ordered copies,
+    then replayed on ``arrays`` as they lie."""
+    @xg.function
+    def step(xs, w):
+        with xg.GradientTape() as tape:
+            for x in xs:
+                tape.watch(x)
+            y = case.ours(xs)
+        return y, tape.gradient(y, xs, output_gradients=w)
+
+    with xg.use_backend(backend):
+        y, _ = ours(case, arrays, backend, lambda y: None)
+        w = xg.asarray(cotangent_of(y))
+        for _ in range(2):
+            step([xg.asarray(np.array(a)) for a in arrays], xg.asarray(np.array(w.numpy())))
+        return step([xg.asarray(a) for a in arrays], w)
+
+
 def theirs(case, arrays, w):
     ts = [torch.tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
     y = case.theirs(ts)
@@ -113,7 +132,7 @@ def assert_close(actual, expected, dtype, what, family=None):
                                atol=tol * scale, equal_nan=True, err_msg=what)
 
 
-def check_against_torch(case, dtype, layouts, seed, backend, family=None):
+def check_against_torch(case, dtype, layouts, seed, backend, family=None, compiled=False):
     arrays = [laid_out(a.astype(dtype), layouts[i % len(layouts)])
               for i, a in enumerate(case.inputs)]
     rng = np.random.default_rng(seed)
@@ -124,7 +143,7 @@ def check_against_torch(case, dtype, layouts, seed, backend, family=None):
         given = laid_out(w[0], layouts[-1])
         return xg.asarray(given) if seed % 2 else given
 
-    y, grads = ours(case, arrays, backend, cotangent_of)
+    y, grads = (ours_compiled if compiled else ours)(case, arrays, backend, cotangent_of)
     ty, tgrads = theirs(case, arrays, w[0])
     assert y.shape == ty.shape, f"{case.name}: shape {y.shape}, PyTorch's {ty.shape}"
     assert y.dtype == np.dtype(dtype), f"{case.name}: dtype {y.dtype} from {dtype.__name__}"
@@ -144,6 +163,17 @@ def check_against_torch(case, dtype, layouts, seed, backend, family=None):
 def test_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
     case = data.draw(FAMILIES[family](), label="case")
     check_against_torch(case, dtype, layouts, seed, "numpy", family)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@_settings(max(2, EXAMPLES // 2))
+@given(data=st.data(), dtype=st.sampled_from([np.float64, np.float32]),
+       layouts=st.lists(st.sampled_from(LAYOUTS), min_size=1, max_size=3),
+       seed=st.integers(0, 2**31))
+def test_compiled_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
+    """The same under ``xg.function``: traced on C-ordered inputs, replayed on these."""
+    case = data.draw(FAMILIES[family](), label="case")
+    check_against_torch(case, dtype, layouts, seed, "numpy", family, compiled=True)
 
 
 needs_numba = pytest.mark.skipif(not backend_report().get("numba", {}).get("available"),
