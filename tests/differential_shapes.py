@@ -266,3 +266,54 @@ def products(draw):
               for term in spec.split("->")[0].replace("...", ".").split(",")]
     return Case(f"einsum({spec!r})", lambda x: xg.einsum(spec, *x),
                 lambda t: torch.einsum(spec, *t), inputs)
+
+
+def _forward_steps(key):
+    """``key`` with no negative step (PyTorch's views take none)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(not isinstance(k, slice) or (k.step or 1) > 0 for k in parts)
+
+
+@st.composite
+def view_writes(draw):
+    """A write into a view of ``y`` (``view[...] = v``, ``view += v``) or into ``y`` with the
+    view read after: both must see it, as PyTorch's views do."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    rng = _rng(draw)
+    x = rng.normal(size=shape)
+    indices = hnp.basic_indices(shape, min_dims=0, allow_newaxis=True, allow_ellipsis=True)
+    key = draw(indices.filter(_forward_steps))
+    view_shape = np.empty(shape)[key].shape
+    how = draw(st.sampled_from(["view[...] = v", "view += v", "y[key2] = v"]))
+    key2 = draw(indices.filter(_forward_steps)) if how == "y[key2] = v" else Ellipsis
+    target_shape = np.empty(shape)[key2].shape if how == "y[key2] = v" else view_shape
+    v_shape = tuple(1 if draw(st.booleans()) else s for s in
+                    target_shape[draw(st.integers(0, len(target_shape))):])
+    v = rng.normal(size=v_shape)
+
+    def run(lib_y, view_of, write, value, flat):
+        view = view_of(lib_y)
+        if how == "view[...] = v":
+            write(view, Ellipsis, value)
+        elif how == "view += v":
+            view += value
+        else:
+            write(lib_y, key2, value)
+        return flat(lib_y, view)
+
+    def ours(a):
+        def write(t, k, value):
+            t[k] = value
+        return run(a[0] * 1.0, lambda y: y[key], write, a[1],
+                   lambda y, view: xg.concat([xg.reshape(y, (-1,)), xg.reshape(view, (-1,))]))
+
+    # an int for every axis reads NumPy's scalar, a copy (xpgrad/views.py), where PyTorch's
+    # is a 0-d view
+    scalar = view_shape == () and Ellipsis not in (key if isinstance(key, tuple) else (key,))
+
+    def theirs(t):
+        def write(u, k, value):
+            u[k] = value
+        return run(t[0] * 1.0, lambda y: y[key].clone() if scalar else y[key], write, t[1],
+                   lambda y, view: torch.cat([y.reshape(-1), view.reshape(-1)]))
+    return Case(f"{how} with view = y[{key!r}], key2 = {key2!r}", ours, theirs, [x, v])

@@ -49,7 +49,7 @@ FAMILIES = {
     "reduction": cases.reductions, "cumulative_sum": cases.cumulative_sums,
     "norm": cases.norms, "reshape": shapes.reshapes, "axes": shapes.axis_moves,
     "join": shapes.joins, "repeat": shapes.repetitions, "gather": shapes.gathers,
-    "index": shapes.indexing, "product": shapes.products,
+    "index": shapes.indexing, "view_write": shapes.view_writes, "product": shapes.products,
     "axis_activation": losses.axis_activations, "pointwise_loss": losses.pointwise_losses,
     "class_loss": losses.class_losses, "pair_loss": losses.pair_losses,
 }
@@ -57,7 +57,7 @@ LAYOUTS = ["C", "F", "strided", "reversed", "readonly"]
 TOLERANCE = {np.float64: 1e-9, np.float32: 1e-4}
 # one float32 operation per entry: a few ulps (tolerance relative to the largest |value|)
 ELEMENTWISE = ("unary", "activation", "binary", "where_clip", "reshape", "axes", "join",
-               "repeat", "gather", "index")
+               "repeat", "gather", "index", "view_write")
 ELEMENTWISE_FLOAT32 = 2e-6
 # PyTorch's float64 gradient of these multiplies by 1/6 rounded to float32 (2**-25 relative off)
 FLOAT32_CONSTANTS = ("hardsigmoid", "hardswish")
