@@ -210,11 +210,14 @@ def indexing(draw):
     x = rng.normal(size=shape)
     write = draw(st.booleans())
     key = draw(_key(shape, unique=write))
-    key_ours = _as_tensor_key(key) if draw(st.booleans()) else key
+    as_tensors = draw(st.booleans())    # index arrays as Tensors, made on the case's backend
+
+    def key_ours():
+        return _as_tensor_key(key) if as_tensors else key
     positions = np.arange(_sizes(shape)).reshape(shape)[key]
     flat = _t(positions.reshape(-1))
     if not write:
-        return Case(f"getitem({key!r})", lambda a: a[0][key_ours],
+        return Case(f"getitem({key!r})", lambda a: a[0][key_ours()],
                     lambda t: t[0].reshape(-1)[flat].reshape(positions.shape), [x])
     value_shape = positions.shape[draw(st.integers(0, positions.ndim)):]
     value_shape = tuple(1 if draw(st.booleans()) else s for s in value_shape)
@@ -222,7 +225,7 @@ def indexing(draw):
 
     def ours(a):
         y = a[0] * 1.0
-        y[key_ours] = a[1]
+        y[key_ours()] = a[1]
         return y
 
     def theirs(t):
