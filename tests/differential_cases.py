@@ -330,3 +330,48 @@ def norms(draw):
     return Case(f"matrix_norm(ord={ord}, keepdims={keepdims})",
                 lambda a: xg.linalg.matrix_norm(a[0], keepdims=keepdims, ord=ord),
                 lambda t: torch.linalg.matrix_norm(t[0], ord, keepdim=keepdims), [x])
+
+
+@st.composite
+def scans_and_sorts(draw):
+    """cumulative_prod, diff, sort, topk, tril/triu, nansum/nanmean: axis-wise functions
+    next to the reductions (PyTorch's torch.cumprod, diff, sort, topk, tril, triu, nansum)."""
+    rng = _rng(draw)
+    shape = draw(st.one_of(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
+                           LARGE))
+    ndim = len(shape)
+    axis = draw(st.integers(-ndim, ndim - 1))
+    which = draw(st.sampled_from(["cumulative_prod", "diff", "sort", "topk", "tril", "nansum"]))
+    if which == "cumulative_prod":
+        x = rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1, 1], size=shape)
+        if shape[axis] > 64:        # keep the running products of finite size
+            x = 1.0 + rng.uniform(-0.01, 0.01, size=shape)
+        return Case(f"cumulative_prod(axis={axis})",
+                    lambda a: xg.cumulative_prod(a[0], axis=axis),
+                    lambda t: torch.cumprod(t[0], axis), [x])
+    if which == "diff":
+        n = draw(st.integers(0, 3))
+        return Case(f"diff(n={n}, axis={axis})", lambda a: xg.diff(a[0], n=n, axis=axis),
+                    lambda t: torch.diff(t[0], n=n, dim=axis) if n else t[0],
+                    [rng.normal(size=shape)])
+    if which in ("sort", "topk"):
+        x = _distinct(rng, shape)
+        descending = draw(st.booleans())
+        if which == "sort":
+            return Case(f"sort(axis={axis}, descending={descending})",
+                        lambda a: xg.sort(a[0], axis=axis, descending=descending),
+                        lambda t: torch.sort(t[0], axis, descending=descending).values, [x])
+        k = draw(st.integers(0, shape[axis]))
+        return Case(f"topk(k={k}, axis={axis}, largest={descending})",
+                    lambda a: xg.topk(a[0], k, axis=axis, largest=descending)[0],
+                    lambda t: torch.topk(t[0], k, axis, largest=descending).values, [x])
+    if which == "tril" and ndim >= 2:
+        k, upper = draw(st.integers(-3, 3)), draw(st.booleans())
+        name = "triu" if upper else "tril"
+        return Case(f"{name}(k={k})", lambda a: getattr(xg, name)(a[0], k=k),
+                    lambda t: getattr(torch, name)(t[0], k), [rng.normal(size=shape)])
+    x = np.where(rng.random(shape) < 0.2, np.nan, rng.normal(size=shape))
+    keepdims = draw(st.booleans())
+    return Case(f"nansum(axis={axis}, keepdims={keepdims})",
+                lambda a: xg.nansum(a[0], axis=axis, keepdims=keepdims),
+                lambda t: torch.nansum(t[0], dim=axis, keepdim=keepdims), [x])

@@ -47,7 +47,7 @@ FAMILIES = {
     "unary": cases.unary, "activation": cases.parametrized_activations,
     "binary": cases.binary, "where_clip": cases.where_and_clip,
     "reduction": cases.reductions, "cumulative_sum": cases.cumulative_sums,
-    "norm": cases.norms, "reshape": shapes.reshapes, "axes": shapes.axis_moves,
+    "norm": cases.norms, "scan_sort": cases.scans_and_sorts, "reshape": shapes.reshapes, "axes": shapes.axis_moves,
     "join": shapes.joins, "repeat": shapes.repetitions, "gather": shapes.gathers,
     "index": shapes.indexing, "view_write": shapes.view_writes, "product": shapes.products,
     "axis_activation": losses.axis_activations, "pointwise_loss": losses.pointwise_losses,
