@@ -341,3 +341,29 @@ def test_bad_arguments_raise_an_error_that_names_them(bad):
     missing = [w for w in words if w not in message]
     assert not missing, f"{what}: {type(caught.value).__name__}({message!r}) does not name " \
                         f"{missing}"
+
+
+@_settings(EXAMPLES * 2)
+@given(case=cases.binary(), first_single=st.booleans(), seed=st.integers(0, 2**31))
+def test_mixed_precision_operands_promote_and_keep_their_gradients_dtype(case, first_single,
+                                                                           seed):
+    """float32 with float64: a float64 result (as PyTorch's and NumPy's), each gradient in its
+    own argument's dtype, the values those of the float64 computation on the same inputs."""
+    dtypes = (np.float32, np.float64) if first_single else (np.float64, np.float32)
+    arrays = [a.astype(d) for a, d in zip(case.inputs, dtypes)]
+    w = []
+
+    def cotangent_of(y):
+        w.append(np.random.default_rng(seed).normal(size=y.shape))
+        return w[0]
+
+    y, grads = ours(case, arrays, "numpy", cotangent_of)
+    ty, tgrads = theirs(case, arrays, w[0])
+    assert y.dtype == np.float64, f"{case.name}: {y.dtype} from float32 and float64"
+    assert_close(y.numpy(), ty, np.float64, f"{case.name}: value")
+    for i, (g, tg, d) in enumerate(zip(grads, tgrads, dtypes)):
+        g = np.zeros(tg.shape, d) if g is None else g.numpy()
+        assert g.dtype == d, f"{case.name}: gradient {i} is {g.dtype} for a {d.__name__} input"
+        # the float32 argument's gradient is the float64 one rounded once
+        assert_close(g, tg, np.float64 if d is np.float64 else np.float32,
+                     f"{case.name}: gradient {i}")
