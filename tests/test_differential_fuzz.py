@@ -21,7 +21,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("hypothesis")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
@@ -237,8 +237,12 @@ def test_second_order_gradient_matches_torch(family, data, layout, seed):
         shape = tuple(case.theirs([torch.tensor(np.array(a)) for a in arrays]).shape)
     w = rng.normal(size=shape)
     v = [rng.normal(size=a.shape) for a in arrays]
+    try:
+        theirs = second_order_theirs(case, arrays, w, v)
+    except RuntimeError as error:       # hardsigmoid's: PyTorch has no second derivative
+        assume("is not implemented" not in str(error))
+        raise
     ours = second_order_ours(case, arrays, w, v)
-    theirs = second_order_theirs(case, arrays, w, v)
     for i, (g, tg) in enumerate(zip(ours, theirs)):
         g = np.zeros(tg.shape) if g is None else np.asarray(g)
         assert g.shape == tg.shape, f"{case.name}: second-order gradient {i} shape"
