@@ -59,6 +59,9 @@ TOLERANCE = {np.float64: 1e-9, np.float32: 1e-4}
 ELEMENTWISE = ("unary", "activation", "binary", "where_clip", "reshape", "axes", "join",
                "repeat", "gather", "index", "view_write")
 ELEMENTWISE_FLOAT32 = 2e-6
+# sinc's gradient (cos(pi x) - sinc(x)) / x takes pi x rounded to float32: 1e-5 off at |x| ~ 6
+# (PyTorch's float32 one: 3e-4)
+ILL_CONDITIONED = ("sinc",)
 # PyTorch's float64 gradient of these multiplies by 1/6 rounded to float32 (2**-25 relative off)
 FLOAT32_CONSTANTS = ("hardsigmoid", "hardswish")
 
@@ -123,7 +126,7 @@ def theirs(case, arrays, w):
 
 def assert_close(actual, expected, dtype, what, family=None):
     tol = TOLERANCE[dtype]
-    if family in ELEMENTWISE and dtype is np.float32:
+    if family in ELEMENTWISE and dtype is np.float32 and not what.startswith(ILL_CONDITIONED):
         tol = ELEMENTWISE_FLOAT32
     if what.startswith(FLOAT32_CONSTANTS) and "gradient" in what:
         tol = max(tol, 1e-7)
