@@ -5,7 +5,10 @@ reductions), a dtype (float32, float64) and how each argument lies in memory (C 
 order, every other entry of a larger buffer, negative strides, read-only), and checks the value
 and the vector-Jacobian product -- ``tape.gradient(y, xs, output_gradients=w)`` for a random
 cotangent ``w`` -- against the same call in PyTorch, in float64 on the same (rounded) inputs.
-Bad arguments must raise a TypeError or ValueError that names the argument.
+The same cases run again for the second-order gradient, under ``xg.function`` (traced on
+C-ordered arguments, replayed on the drawn layouts), on the Numba backend (a few examples: a
+cold kernel cache compiles), and with float32 and float64 operands mixed. Bad arguments must
+raise a TypeError or ValueError that names the argument.
 
 The default run draws the same few examples each time (derandomized, no database);
 ``XPGRAD_FUZZ_EXAMPLES=2000`` searches deeper, ``XPGRAD_FUZZ_RANDOM=1`` draws new examples each
@@ -47,7 +50,8 @@ FAMILIES = {
     "unary": cases.unary, "activation": cases.parametrized_activations,
     "binary": cases.binary, "where_clip": cases.where_and_clip,
     "reduction": cases.reductions, "cumulative_sum": cases.cumulative_sums,
-    "norm": cases.norms, "scan_sort": cases.scans_and_sorts, "reshape": shapes.reshapes, "axes": shapes.axis_moves,
+    "norm": cases.norms, "scan_sort": cases.scans_and_sorts,
+    "reshape": shapes.reshapes, "axes": shapes.axis_moves,
     "join": shapes.joins, "repeat": shapes.repetitions, "gather": shapes.gathers,
     "index": shapes.indexing, "view_write": shapes.view_writes, "product": shapes.products,
     "axis_activation": losses.axis_activations, "pointwise_loss": losses.pointwise_losses,
@@ -190,10 +194,10 @@ needs_numba = pytest.mark.skipif(not backend_report().get("numba", {}).get("avai
 @given(data=st.data(), family=st.sampled_from(sorted(FAMILIES)),
        dtype=st.sampled_from([np.float64, np.float32]),
        layouts=st.lists(st.sampled_from(LAYOUTS), min_size=1, max_size=3),
-       seed=st.integers(0, 2**31))
-def test_value_and_gradient_match_torch_on_numba(data, family, dtype, layouts, seed):
+       seed=st.integers(0, 2**31), compiled=st.booleans())
+def test_value_and_gradient_match_torch_on_numba(data, family, dtype, layouts, seed, compiled):
     case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, dtype, layouts, seed, "numba", family)
+    check_against_torch(case, dtype, layouts, seed, "numba", family, compiled)
 
 
 
