@@ -337,7 +337,8 @@ def bad_calls(draw):
         target = tuple(s + 1 for s in shape)
         return (f"broadcast_to{target}", lambda: xg.broadcast_to(x, target), (ValueError,),
                 [str(target)])
-    name = draw(st.sampled_from(["exp", "tanh", "negative", "sqrt"]))
+    name = draw(st.sampled_from(["exp", "tanh", "negative", "sqrt", "sum", "mean", "max", "std",
+                                 "logsumexp", "squeeze", "expand_dims"]))
     bad = draw(st.sampled_from(NOT_ARRAYS))
     return f"{name}({bad!r})", lambda: getattr(xg, name)(bad), (TypeError,), [name]
 
