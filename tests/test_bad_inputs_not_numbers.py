@@ -25,6 +25,22 @@ def test_an_operation_names_the_argument(call, named):
         call(xg.ones(3))
 
 
+@pytest.mark.parametrize("name, call", [
+    ("sum", xg.sum), ("mean", xg.mean), ("max", xg.max), ("prod", xg.prod), ("var", xg.var),
+    ("std", xg.std), ("logsumexp", xg.logsumexp), ("reshape", lambda x: xg.reshape(x, (3,))),
+    ("squeeze", xg.squeeze), ("expand_dims", xg.expand_dims),
+    ("moveaxis", lambda x: xg.moveaxis(x, 0, 0)),
+    ("broadcast_to", lambda x: xg.broadcast_to(x, (3,))),
+    ("permute_dims", lambda x: xg.permute_dims(x, (0,))),
+])
+@pytest.mark.parametrize("bad", [None, "a"])
+def test_reductions_and_shape_functions_name_their_argument(name, call, bad):
+    # they said "asarray: obj is None", the function unnamed (found by
+    # tests/test_differential_fuzz.py)
+    with pytest.raises(TypeError, match=f"^{name}: x is .*not an array, a number"):
+        call(bad)
+
+
 def test_numbers_still_convert():
     # what the check must not refuse: nested lists, NumPy arrays and scalars of supported dtypes
     t = xg.ones(3)

@@ -140,6 +140,27 @@ def test_binary_gradient_matches_torch(name, complex_, rng):
 
 
 @needs_torch
+@pytest.mark.parametrize("name", ["atan2", "pow"])
+@pytest.mark.parametrize("single", [0, 1])
+def test_a_float64_operand_next_to_a_float32_one_gets_a_float64_gradient(name, single, rng):
+    # the rules squared (atan2) or took the log of (pow) the float32 operand in float32, which
+    # left the float64 operand's gradient 4e-8 off (found by tests/test_differential_fuzz.py)
+    a, b = rng.uniform(0.5, 2.0, (2, 50)), rng.uniform(0.5, 2.0, 50)
+    pair = [a.astype(np.float32) if single == 0 else a, b.astype(np.float32) if single else b]
+    xs = [xg.asarray(v) for v in pair]
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        y = getattr(xg, name)(*xs)
+    got = tape.gradient(y, xs)
+    want = _torch_grads(getattr(torch, name), [v.astype(np.float64) for v in pair],
+                        np.ones(y.shape))
+    double = 1 - single
+    assert got[single].dtype == xg.float32 and got[double].dtype == xg.float64
+    np.testing.assert_allclose(got[double].numpy(), want[double], rtol=1e-13)
+    np.testing.assert_allclose(got[single].numpy(), want[single], rtol=1e-6)
+
+
+@needs_torch
 def test_clip_with_tensor_bounds_matches_torch(rng):
     x = rng.standard_normal((3, 4))
     lo = -np.abs(rng.standard_normal(4)) * 0.5

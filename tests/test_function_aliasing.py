@@ -274,3 +274,28 @@ def test_saved_state_joins_the_arrays_it_holds_but_never_makes_two_variables_one
     roots, saved = _traced_kernel_call()
     assert saved == roots["x"]                        # x's memory lives as long as the state
     assert roots["w"] != roots["v"]                   # each Variable keeps a root of its own
+
+
+@pytest.mark.parametrize("layout", ["strided", "reversed", "fortran"])
+def test_a_replay_takes_an_argument_laid_out_unlike_the_traced_one(layout):
+    # the 2-norm kernel takes C-ordered arrays only: traced on one, it declined on replay and
+    # the replay raised "a kernel declined on replay" (found by tests/test_differential_fuzz.py)
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(3, 4))
+    laid = {"strided": np.zeros((6, 8))[::2, ::2], "reversed": np.zeros((3, 4))[::-1, ::-1],
+            "fortran": np.zeros((3, 4), order="F")}[layout]
+    laid[...] = a
+
+    @xg.function
+    def norm_and_gradient(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.linalg.matrix_norm(x) * xg.sum(xg.reshape(x, (12,)) ** 2)
+        return y, tape.gradient(y, x)
+
+    for _ in range(2):                      # eager, then traced: C-ordered
+        norm_and_gradient(xg.asarray(a))
+    y, g = norm_and_gradient(xg.asarray(laid))
+    norm = np.linalg.norm(a)
+    np.testing.assert_allclose(y.numpy(), norm ** 3, rtol=1e-12)
+    np.testing.assert_allclose(g.numpy(), 3 * norm * a, rtol=1e-12)

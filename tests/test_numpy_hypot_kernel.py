@@ -55,6 +55,19 @@ def test_broadcasting_and_layouts():
                                   xg.hypot(xg.asarray(m), xg.asarray(m)).numpy().T)
 
 
+@pytest.mark.parametrize("shapes", [((0,), ()), ((0, 3), (3,)), ((0,), (0,))])
+def test_empty_operands_give_an_empty_result_and_gradient(shapes):
+    # the range check took min() of the empty result (found by tests/test_differential_fuzz.py)
+    x, y = (xg.asarray(np.ones(s, np.float32)) for s in shapes)
+    with xg.GradientTape() as tape:
+        tape.watch([x, y])
+        out = xg.hypot(x, y)
+    gx, gy = tape.gradient(out, [x, y])
+    assert out.shape == np.broadcast_shapes(*shapes) and out.dtype == xg.float32
+    assert gx.shape == x.shape and gy.shape == y.shape
+    np.testing.assert_array_equal(gy.numpy(), np.zeros(y.shape, np.float32))
+
+
 def test_gradients_match_torch():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(20, 30)).astype(np.float32)

@@ -194,7 +194,7 @@ def _hypot_forward(x, y):
         out += np.multiply(y, y)
         np.sqrt(out, out=out)
     low, high = _HYPOT_SAFE
-    if not (out.min() >= low and out.max() <= high):          # (NaN fails both)
+    if out.size and not (out.min() >= low and out.max() <= high):   # (NaN fails both)
         doubt = ~((out >= low) & (out <= high))
         xb, yb = np.broadcast_arrays(x, y)
         with np.errstate(over="ignore"):      # past float32's range: inf, as NumPy's

@@ -185,11 +185,23 @@ class ProgramSource:
                 dead.setdefault(k, []).append(s)
         return dead
 
+    def _c_ordered_inputs(self):
+        """The input slots the replay reads that were C-ordered arrays when traced: a replay
+        given another layout of the same shape (a transpose's copy, a negative step) copies
+        them to C order first, since kernels decline layouts they do not take (a declined
+        kernel cannot run the generic rule in a replay) and reshapes that were views may copy."""
+        read = {s for step in self.steps for s in reads(step)}
+        return [i for i in self.inputs if i in read and self.slots[i].ndarray
+                and self.slots[i].c_order and self.slots[i].shape]
+
     def _generate(self):
         name = _LocalNames().__getitem__
         lines = ["def replay(inputs):"]
         if self.inputs:
             lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
+        for i in self._c_ordered_inputs():
+            lines.append(f"    if not {name(i)}.flags.c_contiguous: {name(i)} = "
+                         f"{name(i)}.copy(order='C')")
         for a in sorted({a for a, _ in self.listed["reads"].values()}):
             lines.append(f"    {list_name(a)} = {name(a)}.tolist()")
         # a value written into a planned buffer needs no ``del``: the buffer outlives it

@@ -53,12 +53,23 @@ def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False, saves=No
     return public(name, prim, 2, doc)
 
 
-def as_tensor(x) -> Tensor:
+def as_tensor(x, who=None) -> Tensor:
+    """``x`` as a Tensor; ``who`` (a function's name) names it in the error about a value that
+    is no array (``sum: x is None, ...``), where plain ``asarray`` names its own ``obj``.
+
+    >>> as_tensor(None, "sum")
+    Traceback (most recent call last):
+    TypeError: sum: x is None, not an array, a number or nested lists of numbers
+    """
     if isinstance(x, Tensor):
         return x
-    from ..creation import asarray
+    if who is None:
+        from ..creation import asarray
 
-    return asarray(x)
+        return asarray(x)
+    from ..conversion import named_asarray
+
+    return named_asarray(x, f"{who}: x")
 
 
 def _int(value, what):

@@ -29,7 +29,7 @@ import cmath
 import math
 
 from ._define import binary, is_complex, public
-from .elementwise_dtypes import _REAL, _conj, _inexact, _numeric  # noqa: F401
+from .elementwise_dtypes import _REAL, _alike, _conj, _inexact, _numeric  # noqa: F401
 
 
 def _zero(xp, g, ans, *args):
@@ -140,6 +140,7 @@ def _power(xp, x, y):
 def _pow_dx(xp, g, ans, x, y):
     if getattr(y, "dtype", None) is None:                 # a Python exponent: x ** 3
         return xp.zeros_like(g) if y == 0 else g * _conj(xp, y * _power(xp, x, y - 1))
+    x, y = _alike(xp, x, y)
     return g * _conj(xp, xp.where(y == 0, 0.0, y * xp.pow(x, y - 1)))
 
 
@@ -148,6 +149,7 @@ def _pow_dy(xp, g, ans, x, y):
         if type(x) is complex:
             return g * _conj(xp, ans * (cmath.log(x) if x != 0 else 0.0))
         return g * _conj(xp, ans) * math.log(x) if x > 0 else xp.zeros_like(g)
+    x, y = _alike(xp, x, y)
     if is_complex(xp, x):
         nonzero = x != 0
         return g * _conj(xp, ans * xp.where(nonzero, xp.log(xp.where(nonzero, x, 1.0)), 0.0))
@@ -217,9 +219,16 @@ remainder = binary("remainder", _arithmetic(lambda xp, x, y: xp.remainder(x, y))
                    lambda xp, g, ans, x, y: -g * _floor_quotient(xp, ans, x, y),
                    doc="Elementwise ``x1 % x2`` with the sign of ``x2`` (as Python's ``%``); "
                        "its gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2``.")
+def _atan2_d(xp, g, x, y, of_x):
+    """atan2's gradient for ``x`` (``of_x``) or ``y``: ``g y / (x**2 + y**2)`` or
+    ``-g x / (x**2 + y**2)``, the squares in the operands' common dtype."""
+    x, y = _alike(xp, x, y)
+    return g * y / (x * x + y * y) if of_x else -g * x / (x * x + y * y)
+
+
 atan2 = binary("atan2", lambda xp, x, y: xp.atan2(_inexact(xp, x), _inexact(xp, y)),
-               lambda xp, g, ans, x, y: g * y / (x * x + y * y),
-               lambda xp, g, ans, x, y: -g * x / (x * x + y * y),
+               lambda xp, g, ans, x, y: _atan2_d(xp, g, x, y, True),
+               lambda xp, g, ans, x, y: _atan2_d(xp, g, x, y, False),
                doc="Elementwise angle of the point ``(x2, x1)``: ``atan(x1 / x2)`` in the right "
                    "quadrant.")
 

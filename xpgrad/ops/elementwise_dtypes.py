@@ -72,3 +72,21 @@ def _inexact(xp, x):
     if kind is None and xp.isdtype(dt, ("real floating", "complex floating")):
         return x
     return xp.astype(x, xp.float32)
+
+
+def _alike(xp, x, y):
+    """``x`` and ``y`` in one dtype where they are floats of two precisions: a rule that squares
+    or takes the log of a float32 operand next to a float64 one would give the float64
+    operand a gradient rounded to float32's precision (as PyTorch, it computes in the result's
+    dtype). Python scalars, equal dtypes and integers are left as they are.
+
+    >>> import numpy as np
+    >>> [str(a.dtype) for a in _alike(np, np.float32([1.0]), np.float64([2.0]))]
+    ['float64', 'float64']
+    """
+    dx, dy = getattr(x, "dtype", None), getattr(y, "dtype", None)
+    if dx is None or dy is None or dx == dy or getattr(dx, "kind", None) not in ("f", "c") \
+            or getattr(dy, "kind", None) not in ("f", "c"):
+        return x, y
+    common = xp.result_type(dx, dy)
+    return xp.astype(x, common), xp.astype(y, common)

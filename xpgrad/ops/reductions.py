@@ -48,7 +48,7 @@ def _over_axis(name, prim):
             refuse_extra_positional(name, _X_AXIS, extra, ("keepdims",))
         if unexpected:
             refuse_keywords(name, unexpected)
-        x = as_tensor(x)
+        x = as_tensor(x, name)
         return apply(prim, x, axis=norm_axes(axis, x.ndim),
                      keepdims=flag(keepdims, "keepdims", name))
     return fn
@@ -62,7 +62,7 @@ def _reducer(name, prim, doc, with_dtype=False):
             if unexpected:
                 refuse_keywords(name, unexpected)
             if x.__class__ is not Tensor:
-                x = as_tensor(x)
+                x = as_tensor(x, name)
             if dtype is None:       # apply's path for keywords, called as it is (a loss's sum)
                 return apply_general(prim, (x,), {
                     "axis": None if axis is None else norm_axes(axis, x.ndim),
@@ -78,7 +78,7 @@ def _reducer(name, prim, doc, with_dtype=False):
                 refuse_keywords(name, unexpected)
             if axis is not None and axis.__class__ is not int and is_operand(axis):
                 refuse_tensor_axis(name, axis, method=False)   # torch.max(a, b): xg.maximum
-            x = as_tensor(x)
+            x = as_tensor(x, name)
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name))
     else:
@@ -136,7 +136,7 @@ def mean(x, /, axis=None, *extra, keepdims=False, **unexpected):
         refuse_extra_positional("mean", _X_AXIS, extra, ("keepdims",))
     if unexpected:
         refuse_keywords("mean", unexpected)
-    x = _floating(as_tensor(x))
+    x = _floating(as_tensor(x, "mean"))
     return apply(_mean, x, axis=norm_axes(axis, x.ndim), keepdims=flag(keepdims, "keepdims",
                                                                          "mean"))
 
@@ -225,7 +225,7 @@ def logsumexp(x, /, axis=None, *extra, keepdims=False, b=None, return_sign=False
     if extra:
         refuse_extra_positional("logsumexp", _X_AXIS, extra,
                                 ("keepdims", "b", "return_sign", "where"))
-    x = _floating(as_tensor(x))     # integers: the default float, as mean
+    x = _floating(as_tensor(x, "logsumexp"))     # integers: the default float, as mean
     if where is not None:
         from .masked import masked_logsumexp
 
@@ -317,7 +317,7 @@ def var(x, /, axis=None, *extra, correction=0.0, keepdims=False, ddof=None, **un
         refuse_extra_positional("var", _X_AXIS, extra, ("correction", "keepdims", "ddof"))
     if unexpected:
         refuse_keywords("var", unexpected)
-    x = _floating(as_tensor(x))
+    x = _floating(as_tensor(x, "var"))
     return apply(_var_prim, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "var"),
                  correction=_correction(correction, ddof))
@@ -336,7 +336,7 @@ def std(x, /, axis=None, *extra, correction=0.0, keepdims=False, ddof=None, **un
         refuse_extra_positional("std", _X_AXIS, extra, ("correction", "keepdims", "ddof"))
     if unexpected:
         refuse_keywords("std", unexpected)
-    x = _floating(as_tensor(x))
+    x = _floating(as_tensor(x, "std"))
     return apply(_std_prim, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "std"),
                  correction=_correction(correction, ddof))

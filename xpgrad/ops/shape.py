@@ -39,7 +39,7 @@ def reshape(x, /, shape, *, copy=None):
     (2, 3)
     """
     copy = _check_copy(copy, "reshape")
-    x = as_tensor(x)
+    x = as_tensor(x, "reshape")
     shape = _ints(shape, "shape")
     known = 1
     for s in shape:
@@ -75,7 +75,7 @@ def permute_dims(x, /, axes):
     >>> xg.permute_dims(xg.ones((2, 3, 4)), (2, 0, 1)).shape
     (4, 2, 3)
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "permute_dims")
     axes = tuple(norm_axis(a, x.ndim) for a in _ints(axes, "axes"))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} is not a permutation of the {x.ndim} axes")
@@ -94,7 +94,7 @@ def expand_dims(x, /, axis=0):
     >>> xg.expand_dims(xg.ones(2), axis=(0, 2)).shape
     (1, 2, 1)
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "expand_dims")
     axes = _ints(axis, "axis")
     ndim = x.ndim + len(axes)
     placed = []
@@ -123,7 +123,7 @@ def squeeze(x, /, axis=None, **unexpected):
     """
     if unexpected:
         refuse_keywords("squeeze", unexpected)
-    x = as_tensor(x)
+    x = as_tensor(x, "squeeze")
     axes = (tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None
             else norm_axes(axis, x.ndim))
     for a in axes:
@@ -160,7 +160,7 @@ def broadcast_to(x, /, shape):
     >>> xg.broadcast_to(xg.ones(3), (2, 3)).shape
     (2, 3)
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "broadcast_to")
     shape = _ints(shape, "shape")
     if len(shape) < x.ndim or broadcast_shapes(x.shape, shape) != shape:
         raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
@@ -191,7 +191,7 @@ def moveaxis(x, source, destination, /):
     >>> xg.moveaxis(xg.ones((2, 3, 4)), (0, 1), (2, 0)).shape
     (3, 4, 2)
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "moveaxis")
     src = tuple(norm_axis(a, x.ndim) for a in _ints(source, "source"))
     dst = tuple(norm_axis(a, x.ndim) for a in _ints(destination, "destination"))
     if len(src) != len(dst):
