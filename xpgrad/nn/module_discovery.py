@@ -171,6 +171,8 @@ class ModuleDiscovery:
         >>> [v.name for v in xg.nn.BatchNorm1d(3).non_trainable_variables]
         ['batch_norm/running_mean', 'batch_norm/running_var', 'batch_norm/num_batches_tracked']
         """
+        if "name" not in vars(self):
+            raise not_initialized(self, "non_trainable_variables")
         trainable = {id(v) for v in self.trainable_variables}
         return [v for v in self.variables if id(v) not in trainable]
 
