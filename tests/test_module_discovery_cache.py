@@ -120,30 +120,31 @@ def test_a_training_step_leaves_the_cache_as_it_is(walks):
 
 
 def test_a_layer_appended_to_a_list_or_replaced_in_it_is_seen():
-    model = xg.nn.MLP([4, 5, 3], rng=0)
+    # layers made first: making a module is a change the version sees (its name is set)
+    model, extra, other = (xg.nn.MLP([4, 5, 3], rng=0), xg.nn.Linear(3, 2, rng=3),
+                           xg.nn.Linear(4, 5, rng=4))
     _check(model)
-    extra = xg.nn.Linear(3, 2, rng=3)
     model.layers.append(extra)
     read = _check(model)
-    assert read["trainable_variables"][-2:] == [extra.w, extra.b]
-    other = xg.nn.Linear(4, 5, rng=4)
+    assert _same(read["trainable_variables"][-2:], [extra.w, extra.b])
     model.layers[0] = other                      # same length, another layer
     read = _check(model)
-    assert read["trainable_variables"][:2] == [other.w, other.b]
+    assert _same(read["trainable_variables"][:2], [other.w, other.b])
     model.layers.pop()
     assert len(_check(model)["trainable_variables"]) == 4
 
 
 def test_containers_in_containers_and_dicts_changed_in_place_are_seen():
     model = Net()
+    b, a, deep, deeper = [xg.nn.Linear(3, 3, rng=i) for i in range(4)]
     _check(model)
-    model.heads["b"] = xg.nn.Linear(3, 1, rng=5)
+    model.heads["b"] = b
     assert "net/heads/b/w" in _check(model)["named_variables"]
-    model.heads["a"] = xg.nn.Linear(3, 2, rng=6)        # same key, another layer
-    assert _check(model)["named_variables"]["net/heads/a/w"] is model.heads["a"].w
-    model.nested = ([{"deep": [xg.nn.Linear(2, 2, rng=7)]}],)
+    model.heads["a"] = a                                # same key, another layer
+    assert _check(model)["named_variables"]["net/heads/a/w"] is a.w
+    model.nested = ([{"deep": [deep]}],)
     _check(model)
-    model.nested[0][0]["deep"].append(xg.nn.Linear(2, 2, rng=8))   # inside a tuple, a list
+    model.nested[0][0]["deep"].append(deeper)           # inside a tuple, a list
     assert len(_check(model)["submodules"]) == 6
 
 
@@ -180,16 +181,17 @@ def test_module_containers_and_sequential_edits_are_seen():
     holder = Net()
     holder.stack = xg.nn.ModuleList([model])
     holder.table = xg.nn.ModuleDict({"x": xg.nn.Linear(2, 2, rng=1)})
+    new = [xg.nn.Linear(2, 2, rng=i) for i in range(4)]
     _check(holder)
-    model.append(xg.nn.Linear(3, 1, rng=2))
+    model.append(new[0])
     _check(holder)
-    model.insert(0, xg.nn.Linear(2, 2, rng=3))
+    model.insert(0, new[1])
     _check(holder)
     del model[1]
     _check(holder)
-    holder.stack.append(xg.nn.Linear(1, 1, rng=4))
+    holder.stack.append(new[2])
     _check(holder)
-    holder.table["y"] = xg.nn.Linear(2, 2, rng=5)
+    holder.table["y"] = new[3]
     assert "net/table/y/w" in _check(holder)["named_variables"]
     holder.table.pop("x")
     _check(holder)
@@ -235,7 +237,9 @@ def test_a_copy_answers_with_its_own_variables(how):
         return
     assert not set(map(id, mine["variables"])) & set(map(id, theirs["variables"]))
     assert [v.name for v in mine["variables"]] == [v.name for v in theirs["variables"]]
-    made.blocks.append(xg.nn.Linear(3, 3, rng=9))
+    another = xg.nn.Linear(3, 3, rng=9)
+    _check(made)
+    made.blocks.append(another)
     assert len(_check(made)["submodules"]) == len(_check(model)["submodules"]) + 1
 
 
