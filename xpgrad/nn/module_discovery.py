@@ -152,7 +152,7 @@ class ModuleDiscovery:
 
         Each read returns a new list (Keras' too), so changing it changes nothing else; the
         walk behind it is kept with the module and walked again only after the tree changed
-        (docs/nn.md, "Reading the variables at every step").
+        (docs/nn.md; module_cache.py says what a change is).
         """
         if "name" not in vars(self):
             raise not_initialized(self, "trainable_variables")
