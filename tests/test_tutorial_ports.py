@@ -158,7 +158,7 @@ def test_multinomial_names_draws_with_the_probabilities():
     ("random", "categorical", "Categorical(logits=logits).sample(shape, rng=rng)"),
     ("model", "trainable_weights", "model.trainable_variables"),
     ("model", "weights", "model.variables"),
-    ("model", "non_trainable_weights", "if not v.trainable"),
+    ("model", "non_trainable_weights", "model.non_trainable_variables"),
     ("model", "fit", "write the loop with a GradientTape"),
     ("tensor", "sub", "t - other"),
     ("tensor", "add", "t + other"),

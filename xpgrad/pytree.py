@@ -49,6 +49,9 @@ _KIND_OF_CLASS: dict = {}
 #: the attribute a node kind may set on the nodes it rebuilds, saying how they were made
 #: (``ModuleKind``: whether they hold plain tensors); ``xg.function``'s keys leave it out
 REBUILT_FLAG = "_rebuilt_with_tensors"
+#: the attribute holding a node's cached walks (nn/module_cache.py: a Module's), new in each
+#: copy; ``xg.function``'s keys leave it out too
+CACHE_HOLDER = "_discovered"
 
 
 def register_node(cls, kind) -> None:

@@ -111,6 +111,9 @@ class Variable(Tensor):
             raise TypeError(f"Variable {self.name!r} has dtype {self.dtype} and cannot be "
                             "trainable: only floating-point values have gradients")
         self._trainable = value
+        from .nn.module_cache import changed
+
+        changed()                       # the modules' cached trainable_variables
 
     def numpy(self):
         """A NumPy copy of the current value: later updates (the optimizer writes in place) do

@@ -161,8 +161,8 @@ def _static(obj, leaf_ids, out, walking, found):
     out.append((t, None if module else len(obj)))
     items = vars(obj).items() if module else obj.items() if t is dict else enumerate(obj)
     for key, value in items:
-        if module and key == _pytree.REBUILT_FLAG:      # how it was made, not what it is
-            continue
+        if module and (key == _pytree.REBUILT_FLAG or key == _pytree.CACHE_HOLDER):
+            continue                        # how it was made, what was found: not what it is
         out.append(key)
         _static(value, leaf_ids, out, walking, found)
     walking.discard(id(obj))

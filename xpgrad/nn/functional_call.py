@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 from .._args import flag
 from ..tensor import Tensor, Variable
+from .module_cache import changed as structure_changed
 
 #: held while a call's tensors stand in a module tree: calls from several threads take turns,
 #: so none puts back another's tensors (an ordinary call from another thread meanwhile would
@@ -99,6 +100,7 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
         kept = _buffers_kept(named, given, stand_ins)
         for owner, key, _, new in swaps:
             owner.__dict__[key] = new
+        structure_changed()               # around __setattr__: the cached walks walk again
         originals = {id(t): named[by_id[i]] for i, t in stand_ins.items()
                      if id(t) not in _ORIGINALS}
         _ORIGINALS.update(originals)
@@ -123,6 +125,7 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
                 del _ORIGINALS[i]
             for owner, key, old, _ in reversed(swaps):
                 owner.__dict__[key] = old
+            structure_changed()
 
 
 def _named_variables(module) -> dict:
@@ -133,12 +136,14 @@ def _named_variables(module) -> dict:
     for swaps in reversed(_RUNNING):
         for owner, key, old, _ in reversed(swaps):
             owner.__dict__[key] = old
+    structure_changed()
     try:
         return module.named_variables()
     finally:
         for swaps in _RUNNING:
             for owner, key, _, new in swaps:
                 owner.__dict__[key] = new
+        structure_changed()
 
 
 def stack_module_state(modules) -> tuple:

@@ -24,6 +24,7 @@ from ..backend import MixedBackendError
 from ..tensor import Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from ._checks import known_keywords
+from .module_cache import HOLDER, Holder, changed as _structure_changed
 from .module_discovery import ModuleDiscovery
 from .module_state import ModuleState
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
@@ -34,6 +35,9 @@ from .variable_names import name_after_paths
 
 #: what an attribute's value may hold Modules and Variables inside
 _CONTAINERS = (list, tuple, dict)
+#: private attributes whose change changes what the walks find (``trainable``'s flag, the
+#: class: a parametrization's ``_items``)
+_WALKED_PRIVATE = frozenset(("_trainable", "__class__"))
 
 
 def held_items(value, key, join, deeper=False, walking=()):
@@ -114,6 +118,7 @@ class Module(ModuleDiscovery, ModuleState):
         return new(cls) if new is object.__new__ else new(cls, *args, **kwargs)
 
     def __init__(self, name: str | None = None):
+        vars(self)[HOLDER] = Holder()          # the cached walks (module_cache.py)
         self.name = name or type(self).__name__.lower()
         self.training = True
 
@@ -144,8 +149,19 @@ class Module(ModuleDiscovery, ModuleState):
                             f"trainable_variables and state_dict: update it in place with "
                             f"{name}.assign(...), or assign an xg.Variable")
         object.__setattr__(self, name, value)
-        if not name.startswith("_") and _holds_module(value, name):
+        if name.startswith("_"):
+            if name in _WALKED_PRIVATE or (type(self)._items is not Module._items and
+                                           name != "_training"):
+                _structure_changed()        # after the change (see module_cache.py)
+            return
+        if name != "training":
+            _structure_changed()
+        if _holds_module(value, name):
             name_after_paths(self)          # its layers' Variables: named after their paths
+
+    def __delattr__(self, name):
+        object.__delattr__(self, name)
+        _structure_changed()
 
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from .._args import flag
 from ..jit.capture import THREAD as _TRACES, guarded_attribute
+from .module_cache import cached
 from .module_hints import not_initialized
-from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
+from .module_tree import found_modules, found_trainable, found_variables, named_found
 
 if TYPE_CHECKING:
     from .module import Module
@@ -25,10 +26,9 @@ class ModuleDiscovery:
     """The discovery methods of ``Module`` (a mixin: they walk what ``Module._items`` yields)."""
 
     def submodules(self) -> list:
-        """Every Module below this one (depth first, each once)."""
-        out = []
-        _visit_modules(self, {id(self)}, out)
-        return out
+        """Every Module below this one (depth first, each once): a new list at each call, the
+        walk kept with the module until its tree changes (module_cache.py)."""
+        return list(cached(self, "submodules", found_modules))
 
     def named_modules(self, prefix: str | None = None):
         """``(path, module)`` for this module and every one below it, in PyTorch's order
@@ -130,14 +130,14 @@ class ModuleDiscovery:
         >>> list(xg.nn.MLP([2, 3, 1], rng=0).named_variables())
         ['mlp/linear0/w', 'mlp/linear0/b', 'mlp/linear1/w', 'mlp/linear1/b']
         """
-        out = {}
-        _visit_variables(self, self.name if prefix is None else prefix, {id(self)}, out)
-        return out
+        if prefix is None:
+            return dict(cached(self, "named_variables", named_found))
+        return named_found(self, prefix)
 
     @property
     def variables(self) -> list:
-        """All Variables (trainable or not), in a stable order."""
-        return list(self.named_variables().values())
+        """All Variables (trainable or not), in a stable order (``named_variables``')."""
+        return list(cached(self, "variables", found_variables))
 
     @property
     def trainable_variables(self) -> list:
@@ -149,15 +149,32 @@ class ModuleDiscovery:
         >>> model.layers[0].trainable = False               # fine-tune the last layer only
         >>> [v.name for v in model.trainable_variables]
         ['mlp/linear1/w', 'mlp/linear1/b']
+
+        Each read returns a new list (Keras' too), so changing it changes nothing else; the
+        walk behind it is kept with the module and walked again only after the tree changed
+        (docs/nn.md; module_cache.py says what a change is).
         """
         if "name" not in vars(self):
             raise not_initialized(self, "trainable_variables")
+        if _TRACES.tracer is None:
+            return list(cached(self, "trainable_variables", found_trainable))
         # under xg.function each flag read is a guard: a replay checks it, a change retraces
-        read = _trainable if _TRACES.tracer is None else guarded_attribute
-        out, frozen = [], set()
-        if read(self, "trainable"):
-            _visit_trainable(self, read, {id(self)}, out, frozen)
-        return [v for v in out if id(v) not in frozen] if frozen else out
+        return list(found_trainable(self, guarded_attribute))
+
+    @property
+    def non_trainable_variables(self) -> list:
+        """The Variables outside ``trainable_variables`` (Keras'): buffers such as BatchNorm's
+        running statistics, the weights of a frozen module, Variables made with
+        ``trainable=False``; in ``variables``' order.
+
+        >>> import xpgrad as xg
+        >>> [v.name for v in xg.nn.BatchNorm1d(3).non_trainable_variables]
+        ['batch_norm/running_mean', 'batch_norm/running_var', 'batch_norm/num_batches_tracked']
+        """
+        if "name" not in vars(self):
+            raise not_initialized(self, "non_trainable_variables")
+        trainable = {id(v) for v in self.trainable_variables}
+        return [v for v in self.variables if id(v) not in trainable]
 
     @property
     def trainable(self) -> bool:

@@ -43,7 +43,7 @@ PYTORCH_NAMES = {
                           "there is nothing to flatten (drop the call)",
     "trainable_weights": "model.trainable_variables (Keras' other name for them)",
     "weights": "model.variables (Keras' other name; model.state_dict() for NumPy copies)",
-    "non_trainable_weights": "[v for v in model.variables if not v.trainable] (BatchNorm's "
+    "non_trainable_weights": "model.non_trainable_variables (Keras' other name: BatchNorm's "
                              "running statistics, frozen layers' weights)",
     **dict.fromkeys(("compile", "fit", "evaluate", "predict"),
                     "xpgrad has no Keras Model loop: write the loop with a GradientTape and "

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..random import Generator
 from .module import Module
+from .module_cache import Holder
 
 #: values shared by the copy, as ``copy.deepcopy`` shares them, and random generators
 #: (xpgrad's, NumPy's): a stream the model draws from, not a value of it, so a copy made for a
@@ -83,6 +84,8 @@ def copied(obj, memo: dict, made=None):
                 found = memo.get(id(value), memo)
                 state[key] = found if found is not memo else copied(value, memo, made)
         return new
+    if cls is Holder:               # copy.deepcopy's copy, a new empty one, without its cost
+        return Holder()
     before = len(memo)
     new = copy.deepcopy(obj, memo)
     if made is not None:

@@ -102,6 +102,35 @@ def _visit_modules(m, seen, out):
             _visit_modules(item, seen, out)
 
 
+def found_modules(module) -> tuple:
+    """Every Module below ``module`` (``submodules``')."""
+    out = []
+    _visit_modules(module, {id(module)}, out)
+    return tuple(out)
+
+
+def named_found(module, prefix=None) -> dict:
+    """``named_variables``' dict (``prefix`` None: the module's name)."""
+    out = {}
+    _visit_variables(module, module.name if prefix is None else prefix, {id(module)}, out)
+    return out
+
+
+def found_variables(module) -> tuple:
+    """``variables``' Variables, ``named_variables``' values."""
+    return tuple(named_found(module).values())
+
+
+def found_trainable(module, read=None) -> tuple:
+    """``trainable_variables``' Variables; ``read(module or Variable, "trainable")`` reads the
+    flags (under ``xg.function``, as guards)."""
+    read = _trainable if read is None else read
+    out, frozen = [], set()
+    if read(module, "trainable"):
+        _visit_trainable(module, read, {id(module)}, out, frozen)
+    return tuple([v for v in out if id(v) not in frozen] if frozen else out)
+
+
 def _trainable(m, _):
     return m.__dict__.get("_trainable", True)
 

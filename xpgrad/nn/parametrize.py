@@ -34,6 +34,7 @@ from ..jit.capture import THREAD as _TRACES, note_write
 from ..tensor import Variable
 from .linear import _WEIGHTS, Linear
 from .module import Module
+from .module_cache import changed as structure_changed
 from .module_containers import ModuleDict
 from .parametrized_class import _converts_class, _rebuild, parametrized_class  # noqa: F401
 
@@ -187,10 +188,12 @@ class ParametrizationList(Module):
 
 def _changed():
     """A traced ``xg.function`` calling any module traces anew (it guards on the version of
-    the modules' hooks, which this takes)."""
+    the modules' hooks, which this takes), and the cached walks (module_cache.py) walk
+    again: the module's attributes were written around ``__setattr__``."""
     from .module_hooks import _changed as hooks_changed
 
     hooks_changed()
+    structure_changed()
 
 
 def register(module, name, parametrization, originals, who):
