@@ -51,7 +51,7 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
     from ..ops._define import as_tensor
 
     who = "embedding_bag"
-    weight = as_tensor(weight)
+    weight = as_tensor(weight, "embedding_bag", "weight")
     if weight.ndim != 2:
         raise ValueError(f"{who}: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {weight.shape}")

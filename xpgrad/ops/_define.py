@@ -53,13 +53,17 @@ def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False, saves=No
     return public(name, prim, 2, doc)
 
 
-def as_tensor(x, who=None) -> Tensor:
-    """``x`` as a Tensor; ``who`` (a function's name) names it in the error about a value that
-    is no array (``sum: x is None, ...``), where plain ``asarray`` names its own ``obj``.
+def as_tensor(x, who=None, arg="x") -> Tensor:
+    """``x`` as a Tensor; ``who`` (a function's name) names it and its argument ``arg`` in the
+    error about a value that is no array (``sum: x is None, ...``), where plain ``asarray``
+    names its own ``obj``.
 
     >>> as_tensor(None, "sum")
     Traceback (most recent call last):
     TypeError: sum: x is None, not an array, a number or nested lists of numbers
+    >>> as_tensor("a", "solve", "x2")
+    Traceback (most recent call last):
+    TypeError: solve: x2 is a str ('a'), not an array, a number or nested lists of numbers
     """
     if isinstance(x, Tensor):
         return x
@@ -69,7 +73,7 @@ def as_tensor(x, who=None) -> Tensor:
         return asarray(x)
     from ..conversion import named_asarray
 
-    return named_asarray(x, f"{who}: x")
+    return named_asarray(x, f"{who}: {arg}")
 
 
 def _int(value, what):

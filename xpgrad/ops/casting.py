@@ -28,7 +28,7 @@ def copy_tensor(x, /):
     >>> y.tolist(), np.shares_memory(np.asarray(y), np.asarray(x))
     ([1.0, 1.0], False)
     """
-    return apply(_copy, as_tensor(x))
+    return apply(_copy, as_tensor(x, "copy_tensor"))
 
 
 def _kind(xp, dtype) -> str:
@@ -65,7 +65,7 @@ def astype(x, dtype, /, *, copy=True, device=None):
     >>> xg.astype(xg.ones(2), xg.float64).dtype
     xpgrad.float64
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "astype")
     dt = _dt.as_dtype(dtype)
     copy = flag(copy, "copy", "astype")
     if dt == x.dtype:

@@ -286,7 +286,7 @@ def fftshift(x, /, axes=None):
     >>> xg.fft.fftshift(xg.fft.fftfreq(5)).tolist()
     [-0.4000000059604645, -0.20000000298023224, 0.0, 0.20000000298023224, 0.4000000059604645]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "fftshift")
     return apply(_shift, x, axes=_shift_axes("fftshift", x, axes), inverse=False)
 
 
@@ -297,7 +297,7 @@ def ifftshift(x, /, axes=None):
     >>> xg.fft.ifftshift(xg.asarray([3, 4, 0, 1, 2])).tolist()
     [0, 1, 2, 3, 4]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "ifftshift")
     return apply(_shift, x, axes=_shift_axes("ifftshift", x, axes), inverse=True)
 
 

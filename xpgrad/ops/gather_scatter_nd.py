@@ -105,7 +105,7 @@ def gather_nd(params, indices, batch_dims=0):
     >>> xg.gather_nd(p, xg.asarray([[1], [0]]), batch_dims=1).tolist()
     [2.0, 3.0]
     """
-    params = as_tensor(params)
+    params = as_tensor(params, "gather_nd", "params")
     idx = _indices(params, indices, "gather_nd")
     b = _int(batch_dims, "gather_nd: batch_dims")
     if not 0 <= b < idx.ndim:
@@ -177,7 +177,7 @@ def scatter_nd(indices, updates, shape):
     shape = _ints(shape, "scatter_nd: shape")
     if any(s < 0 for s in shape):
         raise ValueError(f"scatter_nd: shape must be non-negative, got {shape}")
-    updates = as_tensor(updates)
+    updates = as_tensor(updates, "scatter_nd", "updates")
     values, flat, count, _ = _scatter_args(indices, updates, shape, "scatter_nd")
     return reshape(sum_rows(None, values, flat, count, updates._backend), shape)
 

@@ -78,7 +78,7 @@ def take(x, indices, /, axis=None):
     >>> xg.take(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1, 1]), 1).tolist()
     [[2.0, 2.0], [4.0, 4.0]]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "take")
     if axis is None:
         if x.ndim != 1:
             raise ValueError(f"take needs axis= for a {x.ndim}-D tensor")
@@ -170,7 +170,7 @@ def take_along_axis(x, indices, /, axis=-1, **unexpected):
     """
     if unexpected:
         refuse_keywords("take_along_axis", unexpected)
-    x = as_tensor(x)
+    x = as_tensor(x, "take_along_axis")
     idx = _int_indices(x, indices, "take_along_axis")
     if idx.ndim != x.ndim:
         raise ValueError(f"take_along_axis needs indices with x's rank {x.ndim}, got shape "
@@ -209,7 +209,7 @@ def one_hot(indices, /, num_classes, *, dtype=None, axis=-1):
     >>> xg.one_hot(xg.asarray([0, 2]), 3).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    indices = as_tensor(indices)
+    indices = as_tensor(indices, "one_hot", "indices")
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got dtype {indices.dtype}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \

@@ -146,7 +146,7 @@ def getitem(x, key):
         view = _untaped_view(x, key)
         if view is not None:
             return view
-    x = as_tensor(x)
+    x = as_tensor(x, "getitem")
     raw = _raw_key(x, key)
     try:
         if is_basic(raw) and not _one_element(raw, x.ndim):   # a view, as NumPy's (views.py)

@@ -118,7 +118,7 @@ def unstack(x, /, axis=0, **unexpected):
     """
     if unexpected:
         refuse_keywords("unstack", unexpected)
-    x = as_tensor(x)
+    x = as_tensor(x, "unstack")
     if x.ndim == 0:
         raise ValueError("unstack needs a tensor with at least one dimension")
     axis = norm_axis(axis, x.ndim)

@@ -68,7 +68,7 @@ def matmul(x1, x2, /):
         a, b = x1._data, x2._data
         if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:   # the common case
             return apply(_matmul, x1, x2)
-    a, b = as_tensor(x1), as_tensor(x2)
+    a, b = as_tensor(x1, "matmul", "x1"), as_tensor(x2, "matmul", "x2")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul does not take 0-d operands; use multiply")
     ka = a.shape[-1]
@@ -92,7 +92,7 @@ def matrix_transpose(x, /):
     >>> xg.matrix_transpose(xg.ones((4, 2, 3))).shape
     (4, 3, 2)
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "matrix_transpose")
     if x.ndim < 2:
         raise ValueError(f"matrix_transpose needs at least 2 dimensions, got {x.ndim}")
     return view_of(x, apply(_matrix_transpose, x), _matrix_transpose, {})
@@ -129,7 +129,7 @@ def vecdot(x1, x2, /, axis=-1, **unexpected):
     """
     if unexpected:
         refuse_keywords("vecdot", unexpected)
-    a, b = as_tensor(x1), as_tensor(x2)
+    a, b = as_tensor(x1, "vecdot", "x1"), as_tensor(x2, "vecdot", "x2")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("vecdot needs operands with at least one dimension, got shapes "
                          f"{a.shape} and {b.shape}")
@@ -170,7 +170,7 @@ def tensordot(x1, x2, /, axes=2):
     """
     from .shape import permute_dims, reshape
 
-    a, b = as_tensor(x1), as_tensor(x2)
+    a, b = as_tensor(x1, "tensordot", "x1"), as_tensor(x2, "tensordot", "x2")
     if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):    # NumPy ints too
         axes = int(axes)
         if axes < 0 or axes > min(a.ndim, b.ndim):
@@ -208,7 +208,7 @@ def outer(x1, x2, /):
     """
     from .shape import expand_dims
 
-    a, b = as_tensor(x1), as_tensor(x2)
+    a, b = as_tensor(x1, "outer", "x1"), as_tensor(x2, "outer", "x2")
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer takes two 1-D vectors, got shapes {a.shape} and {b.shape}")
     return expand_dims(a, axis=-1) * b
@@ -222,7 +222,7 @@ def inner(a, b, /):
     >>> xg.inner(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1.0, 10.0])).tolist()
     [21.0, 43.0]
     """
-    a, b = as_tensor(a), as_tensor(b)
+    a, b = as_tensor(a, "inner", "a"), as_tensor(b, "inner", "b")
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     if a.shape[-1] != b.shape[-1]:
@@ -255,7 +255,7 @@ def cross(x1, x2, /, axis=-1, **unexpected):
     """
     if unexpected:
         refuse_keywords("cross", unexpected)
-    a, b = as_tensor(x1), as_tensor(x2)
+    a, b = as_tensor(x1, "cross", "x1"), as_tensor(x2, "cross", "x2")
     if a.dtype.kind not in "iufc" or b.dtype.kind not in "iufc":
         raise TypeError(f"linalg.cross: x1 and x2 must be numeric, got {a.dtype} and {b.dtype}")
     axis = _int(axis, "linalg.cross: axis")
@@ -294,7 +294,7 @@ def diagonal(x, /, *, offset=0):
     >>> xg.linalg.diagonal(xg.reshape(xg.arange(6.0), (2, 3)), offset=1).tolist()
     [1.0, 5.0]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "diagonal")
     check_matrix("diagonal", x)
     return apply(_diagonal, x, offset=_check_offset("diagonal", offset))
 
@@ -317,7 +317,7 @@ def trace(x, /, *, offset=0, dtype=None):
     >>> xg.linalg.trace(xg.eye(3)).item()
     3.0
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "trace")
     check_matrix("trace", x)
     offset = _check_offset("trace", offset)
     if x.dtype.kind not in "iufc":

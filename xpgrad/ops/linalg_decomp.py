@@ -273,7 +273,7 @@ def svd(x, /, *, full_matrices=True, compute_uv=True):
     >>> xg.linalg.svd(xg.asarray([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False).tolist()
     [4.0, 3.0]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "svd")
     check_matrix("svd", x)
     check_floating("svd", x)
     full_matrices = flag(full_matrices, "full_matrices", "linalg.svd")
@@ -302,7 +302,7 @@ def svdvals(x, /):
     >>> xg.linalg.svdvals(xg.asarray([[3.0, 0.0], [0.0, -4.0]])).tolist()
     [4.0, 3.0]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "svdvals")
     check_matrix("svdvals", x)
     check_floating("svdvals", x)
     return apply(_svdvals, x)
@@ -367,7 +367,7 @@ def qr(x, /, *, mode="reduced"):
     >>> abs(r.item())
     5.0
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "qr")
     check_matrix("qr", x)
     check_floating("qr", x)
     if mode not in ("reduced", "complete"):

@@ -53,7 +53,7 @@ def expm(A, /, *, max_squarings=16):
     """
     from . import abs as _abs, max as _max, sum as _sum
 
-    a = as_tensor(A)
+    a = as_tensor(A, "expm", "A")
     check_matrix("expm", a, square=True, what="A")
     check_floating("expm", a, "A")
     if isinstance(max_squarings, bool) or not isinstance(max_squarings, int) or \

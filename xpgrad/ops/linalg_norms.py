@@ -72,7 +72,7 @@ def vector_norm(x, /, *extra, axis=None, keepdims=False, ord=2, **unexpected):
         refuse_keywords("vector_norm", unexpected)
     if extra:
         refuse_extra_positional("vector_norm", ("x",), extra, ("axis", "keepdims", "ord"))
-    x = as_tensor(x)
+    x = as_tensor(x, "vector_norm")
     check_floating("vector_norm", x)
     if isinstance(ord, bool) or not isinstance(ord, numbers.Real):      # NumPy scalars too
         raise ValueError(f"linalg.vector_norm: ord must be a real number (or inf, -inf), "
@@ -101,7 +101,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     from .reductions import max, min, sum
     from .shape import reshape
 
-    x = as_tensor(x)
+    x = as_tensor(x, "matrix_norm")
     keepdims = flag(keepdims, "keepdims", "linalg.matrix_norm")
     check_matrix("matrix_norm", x)
     check_floating("matrix_norm", x)
@@ -141,7 +141,7 @@ def norm(x, /, ord=None, axis=None, keepdims=False, **unexpected):
         refuse_keywords("norm", unexpected)
     from .shape import expand_dims, moveaxis
 
-    x = as_tensor(x)
+    x = as_tensor(x, "norm")
     keepdims = flag(keepdims, "keepdims", "linalg.norm")
     if axis is None:
         if ord is None:

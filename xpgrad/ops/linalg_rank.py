@@ -61,7 +61,7 @@ def pinv(x, /, *, rtol=None):
     >>> xg.linalg.pinv(xg.asarray([[2.0, 0.0], [0.0, 0.0]])).tolist()
     [[0.5, 0.0], [0.0, 0.0]]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "pinv")
     check_matrix("pinv", x)
     check_floating("pinv", x)
     pos, params = _rtol_args("pinv", x, rtol)
@@ -93,7 +93,7 @@ def matrix_rank(x, /, *, rtol=None):
     >>> xg.linalg.matrix_rank(xg.asarray([[1.0, 2.0], [2.0, 4.0]])).item()
     1
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "matrix_rank")
     check_matrix("matrix_rank", x)
     check_floating("matrix_rank", x)
     pos, params = _rtol_args("matrix_rank", x, rtol)

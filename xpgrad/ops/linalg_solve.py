@@ -93,7 +93,7 @@ def solve(x1, x2, /):
     [0.5, 0.25]
     """
     a = _square_float("solve", x1, "x1")
-    b = as_tensor(x2)
+    b = as_tensor(x2, "solve", "x2")
     check_floating("solve", b, "x2")
     m = a.shape[-1]
     if b.ndim == 0:
@@ -284,7 +284,7 @@ def matrix_power(x, n, /):
     from ..creation import eye
     from .shape import broadcast_to
 
-    x = as_tensor(x)
+    x = as_tensor(x, "matrix_power")
     check_matrix("matrix_power", x, square=True)
     try:
         n = operator.index(n)

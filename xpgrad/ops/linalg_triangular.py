@@ -126,7 +126,7 @@ def solve_triangular(A, B, /, *, upper=None, left=True, unitriangular=False, low
     [1.0, 1.0]
     """
     who = "linalg.solve_triangular"
-    a, b = as_tensor(A), as_tensor(B)
+    a, b = as_tensor(A, "solve_triangular", "A"), as_tensor(B, "solve_triangular", "B")
     scipy_style = lower is not None or trans is not None or unit_diagonal is not None
     if scipy_style:
         return _scipy_solve_triangular(a, b, upper, left, unitriangular, lower, trans,
@@ -207,7 +207,7 @@ def cholesky_solve(B, L, upper=False):
     [[2.0], [1.0]]
     """
     who = "linalg.cholesky_solve"
-    factor, b = as_tensor(L), as_tensor(B)
+    factor, b = as_tensor(L, "cholesky_solve", "L"), as_tensor(B, "cholesky_solve", "B")
     check_matrix("cholesky_solve", factor, square=True, what="L")
     check_floating("cholesky_solve", factor, "L")
     check_floating("cholesky_solve", b, "B")

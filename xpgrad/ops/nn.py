@@ -186,7 +186,7 @@ def embedding(ids, weight, padding_idx=None):
     >>> xg.nn.embedding(xg.asarray([[1, 2], [2, 0]]), w).tolist()
     [[[1.0, 2.0], [3.0, 4.0]], [[3.0, 4.0], [0.0, 0.0]]]
     """
-    weight = as_tensor(weight)
+    weight = as_tensor(weight, "embedding", "weight")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {weight.shape}")
@@ -311,7 +311,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """
     shape = _normalized_shape(normalized_shape, "layer_norm")
     eps = _eps(eps, "layer_norm")
-    x = as_tensor(x)
+    x = as_tensor(x, "layer_norm")
     check_normalized_input(x, shape, "layer_norm")
     arrays = [x]
     for what, value in (("weight", weight), ("bias", bias)):

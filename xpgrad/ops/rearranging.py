@@ -31,7 +31,7 @@ def flip(x, /, axis=None, **unexpected):
     """
     if unexpected:
         refuse_keywords("flip", unexpected)
-    x = as_tensor(x)
+    x = as_tensor(x, "flip")
     return apply(_flip, x, axis=norm_axes(axis, x.ndim))
 
 
@@ -54,7 +54,7 @@ def roll(x, /, shift, axis=None, **unexpected):
     """
     if unexpected:
         refuse_keywords("roll", unexpected)
-    x = as_tensor(x)
+    x = as_tensor(x, "roll")
     if axis is None:
         if isinstance(shift, (tuple, list)):
             raise ValueError("roll: a tuple shift needs a tuple axis of the same length")
@@ -89,7 +89,7 @@ def tile(x, repetitions, /):
     >>> xg.tile(xg.asarray([1.0, 2.0]), (2, 2)).tolist()
     [[1.0, 2.0, 1.0, 2.0], [1.0, 2.0, 1.0, 2.0]]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "tile")
     reps = _ints(repetitions, "repetitions")
     if builtins.any(r < 0 for r in reps):
         raise ValueError(f"tile: repetitions must not be negative, got {reps}")
@@ -113,7 +113,7 @@ def repeat(x, repeats, /, axis=None):
     >>> xg.repeat(xg.asarray([1.0, 2.0]), xg.asarray([2, 1])).tolist()
     [1.0, 1.0, 2.0]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "repeat")
     if axis is None:
         x = reshape(x, (-1,))
         axis = 0
@@ -121,7 +121,7 @@ def repeat(x, repeats, /, axis=None):
         axis = norm_axis(axis, x.ndim)
     m = x.shape[axis]
     if not isinstance(repeats, int) or isinstance(repeats, builtins.bool):
-        r = as_tensor(repeats)
+        r = as_tensor(repeats, "repeat", "repeats")
         if r.dtype.kind not in "iu":
             raise TypeError(f"repeat: repeats must be an int or an integer tensor, got {r.dtype}")
         if r.ndim != 1 or r.shape[0] not in (1, m):

@@ -76,7 +76,7 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
     from ._define import as_tensor
 
     shape = _normalized_shape(normalized_shape, "rms_norm")
-    x = as_tensor(x)
+    x = as_tensor(x, "rms_norm")
     check_normalized_input(x, shape, "rms_norm")
     eps = machine_eps(eps, x, "rms_norm")
     arrays = [x]

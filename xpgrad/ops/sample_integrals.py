@@ -47,7 +47,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1, **unexpected):
     if unexpected:
         refuse_keywords("trapezoid", unexpected)
     xg = _ns()
-    y = _floating(as_tensor(y))
+    y = _floating(as_tensor(y, "trapezoid", "y"))
     if y.ndim == 0:
         raise ValueError("trapezoid: y must have at least one axis, got a 0-d array")
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):

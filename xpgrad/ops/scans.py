@@ -141,7 +141,7 @@ def diff(x, /, n=1, axis=-1, *, prepend=None, append=None, **unexpected):
         refuse_keywords("diff", unexpected)
     from .joining import concat
 
-    x = as_tensor(x)
+    x = as_tensor(x, "diff")
     if x.ndim == 0:
         raise ValueError("diff needs a tensor with at least one dimension")
     axis = norm_axis(axis, x.ndim)

@@ -67,7 +67,7 @@ def nonzero(x, /):
     >>> xg.nonzero(xg.asarray([0.0, 1.5, 2.0]))[0].tolist()
     [1, 2]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "nonzero")
     if x.ndim == 0:
         raise ValueError("nonzero needs a tensor with at least one dimension (got 0-d); "
                          "use nonzero(reshape(x, (1,)))")
@@ -89,7 +89,7 @@ def count_nonzero(x, /, axis=None, *, keepdims=False, **unexpected):
     """
     if unexpected:
         refuse_keywords("count_nonzero", unexpected)
-    x = as_tensor(x)
+    x = as_tensor(x, "count_nonzero")
     axes = norm_axes(axis, x.ndim)
     out = apply(_count_nonzero, x, axis=axes, keepdims=flag(keepdims, "keepdims",
                                                             "count_nonzero"))
@@ -110,13 +110,13 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
     >>> xg.searchsorted(x1, xg.asarray([2.0, 5.0]), side="right").tolist()
     [3, 4]
     """
-    x1 = as_tensor(x1)
+    x1 = as_tensor(x1, "searchsorted", "x1")
     if x1.ndim != 1:
         raise ValueError(f"searchsorted: x1 must be 1-D, got shape {x1.shape}")
     if side not in ("left", "right"):
         raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
     if sorter is not None:
-        sorter = as_tensor(sorter)
+        sorter = as_tensor(sorter, "searchsorted", "sorter")
         if sorter.dtype.kind not in "iu":
             raise TypeError(f"searchsorted: sorter must be an integer tensor, got "
                             f"{sorter.dtype}")

@@ -303,7 +303,7 @@ def unsorted_segment_sqrt_n(data, segment_ids, num_segments):
     ...                            3).tolist()
     [2.0, 4.618802070617676, 0.0]
     """
-    data = as_tensor(data)
+    data = as_tensor(data, "unsorted_segment_sqrt_n", "data")
     if not data.dtype.is_inexact:
         raise TypeError(f"unsorted_segment_sqrt_n: data must be floating-point or complex, as "
                         f"TensorFlow's, got dtype {data.dtype}")

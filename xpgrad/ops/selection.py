@@ -154,7 +154,7 @@ def clip(x, /, min=None, max=None):
     >>> xg.clip(xg.asarray([1, 5, 9]), max=xg.asarray([4, 4, 10])).tolist()
     [1, 4, 9]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "clip")
     if min is None and max is None:
         return x
     which, bounds = [], []

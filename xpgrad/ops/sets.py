@@ -82,7 +82,7 @@ def unique_all(x, /):
     >>> r.values.tolist(), r.indices.tolist(), r.inverse_indices.tolist(), r.counts.tolist()
     ([1, 3], [1, 0], [[1, 0], [1, 1]], [1, 3])
     """
-    return UniqueAllResult(*_all(as_tensor(x)))
+    return UniqueAllResult(*_all(as_tensor(x, "unique_all")))
 
 
 def unique_counts(x, /):
@@ -92,7 +92,7 @@ def unique_counts(x, /):
     >>> xg.unique_counts(xg.asarray([3, 1, 3])).counts.tolist()
     [1, 2]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "unique_counts")
     if _needs_all(x):
         r = _all(x)
         return UniqueCountsResult(r[0], r[3])
@@ -109,7 +109,7 @@ def unique_inverse(x, /):
     >>> xg.unique_inverse(xg.asarray([3, 1, 3])).inverse_indices.tolist()
     [1, 0, 1]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "unique_inverse")
     if _needs_all(x):
         r = _all(x)
         return UniqueInverseResult(r[0], r[2])
@@ -126,7 +126,7 @@ def unique_values(x, /):
     >>> xg.unique_values(xg.asarray([3.0, 1.0, 3.0])).tolist()
     [1.0, 3.0]
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "unique_values")
     if _needs_all(x):
         return _all(x)[0]
     be = x._backend
@@ -143,19 +143,19 @@ def isin(x1, x2, /, *, invert=False):
     """
     invert = flag(invert, "invert", "isin")
     if not isinstance(x1, Tensor) and not isinstance(x2, Tensor):
-        x1 = as_tensor(x1)
+        x1 = as_tensor(x1, "isin", "x1")
     scalars = (int, float, complex)
     if isinstance(x2, scalars) and not isinstance(x2, Tensor):
-        be = x1._backend if isinstance(x1, Tensor) else as_tensor(x1)._backend
-        t1 = as_tensor(x1)
+        be = x1._backend if isinstance(x1, Tensor) else as_tensor(x1, "isin", "x1")._backend
+        t1 = as_tensor(x1, "isin", "x1")
         found = be.xp.equal(t1._data, x2)
     else:
-        t2 = as_tensor(x2)
+        t2 = as_tensor(x2, "isin", "x2")
         be = t2._backend
         if isinstance(x1, scalars) and not isinstance(x1, Tensor):
             found = be.xp.any(be.xp.equal(t2._data, x1))
         else:
-            t1 = as_tensor(x1).to(be)
+            t1 = as_tensor(x1, "isin", "x1").to(be)
             readable = type(t1._data) is be.array_class and type(t2._data) is be.array_class
             found = _isin(be.xp, t1._data, t2._data, readable)
     if invert:
