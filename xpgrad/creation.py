@@ -260,8 +260,8 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, backend=None) -
                      be)
 
 
-def _like(fn, x, dtype, device, **kw):
-    x = x if isinstance(x, Tensor) else asarray(x)
+def _like(fn, x, dtype, device, who, **kw):
+    x = x if isinstance(x, Tensor) else named_asarray(x, f"{who}: x")
     if device is None:
         be, place = x._backend, contextlib.nullcontext()
     else:
@@ -273,26 +273,26 @@ def _like(fn, x, dtype, device, **kw):
 
 def zeros_like(x, /, *, dtype=None, device=None) -> Tensor:
     """Zeros with the shape, dtype and backend of ``x``."""
-    return _like(lambda xp: xp.zeros, x, dtype, device)
+    return _like(lambda xp: xp.zeros, x, dtype, device, "zeros_like")
 
 
 def ones_like(x, /, *, dtype=None, device=None) -> Tensor:
     """Ones with the shape, dtype and backend of ``x``."""
-    return _like(lambda xp: xp.ones, x, dtype, device)
+    return _like(lambda xp: xp.ones, x, dtype, device, "ones_like")
 
 
 def empty_like(x, /, *, dtype=None, device=None) -> Tensor:
     """Uninitialized, with the shape, dtype and backend of ``x``."""
-    return _like(lambda xp: xp.empty, x, dtype, device)
+    return _like(lambda xp: xp.empty, x, dtype, device, "empty_like")
 
 
 def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
     """``fill_value`` everywhere, with the shape, dtype and backend of ``x``; a one-element
     Tensor ``fill_value`` is differentiated, as in ``full``."""
     if isinstance(fill_value, Tensor):
-        x = x if isinstance(x, Tensor) else asarray(x)
+        x = x if isinstance(x, Tensor) else named_asarray(x, "full_like: x")
         return _filled_with_tensor(x.shape, fill_value.to(x._backend),
                                    x.dtype if dtype is None else dtype, device, "full_like")
     fill_value = _fill(fill_value, "full_like")
     return _like(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
-                 x, dtype, device)
+                 x, dtype, device, "full_like")

@@ -27,25 +27,26 @@ from .reductions import _floating
 from .special import _quiet
 
 
-def _inexact(x):
+def _inexact(x, name):
     """``x`` as a Tensor, integers and booleans cast to the default float (float32), as
-    ``xg.tanh`` and ``xg.mean`` take them; not NumPy's float64 of int-with-float arithmetic."""
+    ``xg.tanh`` and ``xg.mean`` take them; not NumPy's float64 of int-with-float arithmetic.
+    What is no array is refused naming the activation ``name``."""
     # the usual case, on every call: a NumPy/CuPy float (other namespaces' dtypes lack .kind)
     if type(x) is Tensor and getattr(x._data.dtype, "kind", "") in ("f", "c"):
         return x
-    return _floating(as_tensor(x))
+    return _floating(as_tensor(x, name))
 
 
 def _real(x, name):
     """``_inexact(x)``, a complex ``x`` refused with a TypeError naming the activation."""
     if type(x) is Tensor and getattr(x._data.dtype, "kind", "") == "f":
         return x
-    return _refuse_complex(_inexact(x), name)
+    return _refuse_complex(_inexact(x, name), name)
 
 
 def _refuse_complex(x, name):
     """``x`` as a Tensor, a complex one refused with a TypeError naming the activation."""
-    x = as_tensor(x)
+    x = as_tensor(x, name)
     if is_complex(x._backend.xp, x._data):
         raise TypeError(f"{name}: x must be real, got a {x.dtype} tensor ({name} is defined for "
                         "real numbers only; PyTorch's refuses complex input too)")
@@ -93,7 +94,7 @@ def sigmoid(x, /):
     >>> xg.nn.sigmoid(xg.asarray([0.0])).tolist()
     [0.5]
     """
-    x = _inexact(x)
+    x = _inexact(x, "sigmoid")
     if is_complex(x._backend.xp, x._data):
         return _complex_sigmoid(x)
     return apply(_sigmoid, x)

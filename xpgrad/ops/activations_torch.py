@@ -160,7 +160,7 @@ def silu(x, /):
     >>> [round(v, 4) for v in xg.nn.silu(xg.asarray([-1.0, 1.0])).tolist()]
     [-0.2689, 0.7311]
     """
-    x = _inexact(x)
+    x = _inexact(x, "silu")
     if is_complex(x._backend.xp, x._data):
         return x * _complex_sigmoid(x)
     return apply(_silu, x)
@@ -209,7 +209,7 @@ def softsign(x, /):
     >>> xg.nn.softsign(xg.asarray([-1.0, 3.0])).tolist()
     [-0.5, 0.75]
     """
-    x = _inexact(x)
+    x = _inexact(x, "softsign")
     if is_complex(x._backend.xp, x._data):
         from .elementwise import abs as magnitude
 

@@ -224,7 +224,7 @@ def einsum(subscripts, /, *operands):
     """
     if not operands:
         raise ValueError("einsum needs at least one operand")
-    operands = [as_tensor(a) for a in operands]
+    operands = [as_tensor(a, "einsum", f"operand {i}") for i, a in enumerate(operands)]
     spec, operands = _explicit_cached(subscripts, operands)
     inputs, out = spec.split("->")
     pairs = [_without_repeated_labels(s, a) for s, a in zip(inputs.split(","), operands)]

@@ -18,6 +18,7 @@ import numbers
 
 from .._args import flag
 from ..tensor import Tensor
+from ._define import as_tensor
 from .special_more import sinc
 
 
@@ -91,7 +92,7 @@ def nan_to_num(x, /, copy=True, nan=0.0, posinf=None, neginf=None):
     """
     xg = _ns()
     flag(copy, "copy", "nan_to_num")
-    x = x if isinstance(x, Tensor) else xg.asarray(x)
+    x = as_tensor(x, "nan_to_num")
     if not x.dtype.is_inexact:
         return x
     if x.dtype.is_complex:

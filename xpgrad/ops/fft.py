@@ -51,7 +51,7 @@ def _length(fn, what, value):
 def _input(fn, x, real):
     """``x`` as a Tensor of at least one dimension; integers become the default real floating
     dtype. ``real``: the transform takes real input only."""
-    x = as_tensor(x)
+    x = as_tensor(x, fn)
     kind = x.dtype.kind
     if kind in "biu":
         from .casting import astype

@@ -31,9 +31,9 @@ from .shape import reshape
 def _indices(like, indices, what):
     """``indices`` as an integer Tensor of ``like``'s backend with at least one axis."""
     if not isinstance(indices, Tensor):
-        from ..creation import asarray
+        from ..conversion import named_asarray
 
-        indices = asarray(indices, backend=like._backend)
+        indices = named_asarray(indices, f"{what}: indices", backend=like._backend)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{what}: indices must be integers, got dtype {indices.dtype}")
     indices = _int_indices(like, indices, f"{what}: indices")
@@ -183,7 +183,7 @@ def scatter_nd(indices, updates, shape):
 
 
 def _into(tensor, updates, what):
-    tensor, updates = as_tensor(tensor), as_tensor(updates)
+    tensor, updates = as_tensor(tensor, what, "tensor"), as_tensor(updates, what, "updates")
     if updates.dtype != tensor.dtype:
         raise TypeError(f"{what}: updates of dtype {updates.dtype} into a tensor of dtype "
                         f"{tensor.dtype}; cast one (xg.astype)")

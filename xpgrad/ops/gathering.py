@@ -16,7 +16,7 @@ from .. import dtypes as _dt
 from .._args import refuse_keywords
 from ..accumulate import Scatter
 from ..backend import MixedBackendError
-from ..creation import arange, asarray
+from ..creation import arange, named_asarray
 from ..dtype_functions import iinfo
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
@@ -63,7 +63,7 @@ def _int_indices(x, indices, what):
                 f"{x._backend.name!r}; move one explicitly with .to({x._backend.name!r})")
         idx = indices
     else:
-        idx = asarray(indices, backend=x._backend)
+        idx = named_asarray(indices, f"{what}: indices", backend=x._backend)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"{what} needs integer indices, got {idx.dtype}")
     return idx

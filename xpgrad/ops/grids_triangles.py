@@ -28,7 +28,7 @@ def meshgrid(*arrays, indexing="xy"):
     """
     if indexing not in ("xy", "ij"):
         raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
-    arrays = [as_tensor(a) for a in arrays]
+    arrays = [as_tensor(a, "meshgrid", f"argument {i}") for i, a in enumerate(arrays)]
     for i, a in enumerate(arrays):
         if a.ndim != 1:
             raise ValueError(f"meshgrid takes 1-D tensors; argument {i} has shape {a.shape}")
@@ -57,7 +57,7 @@ def _triangle(name, doc):
             refuse_extra_positional(name, ("x",), extra, ("k",))
         if unexpected:                  # torch's diagonal=
             refuse_keywords(name, unexpected)
-        x = as_tensor(x)
+        x = as_tensor(x, name)
         if x.ndim < 2:
             raise ValueError(f"{name} needs a tensor with at least 2 dimensions, got shape "
                              f"{x.shape}")

@@ -106,11 +106,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 def as_input(x, owner, like=None):
     """``x`` as a floating (N, C, ...) Tensor (a non-Tensor takes ``like``'s dtype and backend
     when ``like`` is a Tensor); ValueError/TypeError naming ``owner``."""
-    from ..creation import asarray
+    from ..conversion import named_asarray
 
     if not isinstance(x, Tensor):
-        x = asarray(x) if like is None or not isinstance(like, Tensor) else \
-            asarray(x, dtype=like.dtype, backend=like.backend)
+        x = named_asarray(x, f"{owner}: input") if like is None or not isinstance(like, Tensor) \
+            else named_asarray(x, f"{owner}: input", dtype=like.dtype, backend=like.backend)
     if x.ndim < 2:
         raise ValueError(f"{owner}: input must be (N, C, ...), got shape {x.shape}")
     if x.dtype.kind != "f":

@@ -116,7 +116,7 @@ def _nowhere_zero(xp, a, zero=True):
 
 
 def _square_float(name, x):
-    x = as_tensor(x)
+    x = as_tensor(x, name)
     check_matrix(name, x, square=True)
     check_floating(name, x)
     return x

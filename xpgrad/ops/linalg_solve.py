@@ -32,7 +32,7 @@ SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 
 
 def _square_float(name, x, what="x"):
-    x = as_tensor(x)
+    x = as_tensor(x, name, what)
     check_matrix(name, x, square=True, what=what)
     check_floating(name, x, what)
     return x

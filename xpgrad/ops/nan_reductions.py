@@ -33,7 +33,7 @@ def _prepared(name, a, axis, keepdims, dtype, unexpected):
     if unexpected:
         refuse_keywords(name, unexpected)
     xg = _ns()
-    a = as_tensor(a)
+    a = as_tensor(a, name, "a")
     if dtype is not None:
         a = xg.astype(a, dtype)
     return xg, a, norm_axes(axis, a.ndim), flag(keepdims, "keepdims", name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 
 from ..accumulate import Scatter
-from ..creation import asarray
+from ..creation import asarray, named_asarray
 from ..jit.capture import THREAD as _TRACES
 from ..optim._checks import hyperparameter
 from ..primitive import PRIMITIVES, Primitive, apply
@@ -233,7 +233,7 @@ def integer_tensor(value, weight, owner, what):
     ``what`` otherwise)."""
     if not isinstance(value, Tensor):
         try:
-            value = asarray(value, backend=weight._backend)
+            value = named_asarray(value, f"{owner}: {what}", backend=weight._backend)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{owner}: {what} must be an integer tensor or array, got "
                             f"{type(value).__name__} ({e})") from None

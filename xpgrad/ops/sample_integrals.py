@@ -127,7 +127,7 @@ def _numpy_flag(value, name):
 
 def _variables(xg, a, rowvar, name):
     """``a`` as a 2-D (variables, observations) array in floats; errors name ``name``."""
-    a = _floating(as_tensor(a))
+    a = _floating(as_tensor(a, name, "x"))
     if a.ndim > 2:
         raise ValueError(f"cov: {name} must be 1-D or 2-D, got shape {a.shape}")
     if a.ndim < 2:

@@ -76,7 +76,7 @@ _cumprod_prim = Primitive("cumulative_prod", _cumprod, _cumprod_vjp)
 
 
 def _cumulative(prim, name, x, axis, dtype, include_initial):
-    x = as_tensor(x)
+    x = as_tensor(x, name)
     if x.ndim == 0:
         raise ValueError(f"{name} needs a tensor with at least one dimension")
     if axis is None:
@@ -147,7 +147,8 @@ def diff(x, /, n=1, axis=-1, *, prepend=None, append=None, **unexpected):
     axis = norm_axis(axis, x.ndim)
     if isinstance(n, builtins.bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"diff: n must be a non-negative int, got {n!r}")
-    parts = [as_tensor(p) for p in (prepend, x, append) if p is not None]
+    parts = [as_tensor(p, "diff", what) for p, what in
+             ((prepend, "prepend"), (x, "x"), (append, "append")) if p is not None]
     for p in parts:
         if p.ndim != x.ndim or builtins.any(p.shape[i] != x.shape[i]
                                             for i in range(x.ndim) if i != axis):

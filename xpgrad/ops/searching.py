@@ -33,7 +33,7 @@ def _arg_extremum(name):
             refuse_extra_positional(name, ("x", "axis"), extra, ("keepdims",))
         if unexpected:
             refuse_keywords(name, unexpected)
-        x = as_tensor(x)
+        x = as_tensor(x, name)
         if axis is not None:
             axis = norm_axis(axis, x.ndim)
         if axis is None and x.size == 0:

@@ -38,13 +38,13 @@ _ANY_NEGATIVE = -(1 << 62)
 def _prepare(data, segment_ids, what):
     """``(data, ids, rows)``: ``data`` as a Tensor with its leading ``segment_ids.ndim`` axes
     made one (``rows`` of them), and the ids flattened to a raw 1-D array."""
-    data = as_tensor(data)
+    data = as_tensor(data, what, "data")
     if data.dtype.kind not in "iufc":
         raise TypeError(f"{what}: data must be numeric, got dtype {data.dtype}")
     if not isinstance(segment_ids, Tensor):
-        from ..creation import asarray
+        from ..conversion import named_asarray
 
-        segment_ids = asarray(segment_ids, backend=data._backend)
+        segment_ids = named_asarray(segment_ids, f"{what}: segment_ids", backend=data._backend)
     if segment_ids.dtype.kind not in "iu":
         raise TypeError(f"{what}: segment_ids must be integers, got dtype {segment_ids.dtype}")
     ids = _int_indices(data, segment_ids, f"{what}: segment_ids")

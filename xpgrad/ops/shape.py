@@ -177,7 +177,7 @@ def broadcast_arrays(*arrays):
     >>> tuple(t.shape for t in xg.broadcast_arrays(xg.ones((2, 1)), xg.ones(3)))
     ((2, 3), (2, 3))
     """
-    arrays = [as_tensor(a) for a in arrays]
+    arrays = [as_tensor(a, "broadcast_arrays", f"argument {i}") for i, a in enumerate(arrays)]
     shape = broadcast_shapes(*(a.shape for a in arrays))
     return tuple(broadcast_to(a, shape) for a in arrays)
 

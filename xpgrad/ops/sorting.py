@@ -68,7 +68,7 @@ _argsort_prim = Primitive(
 
 
 def _checked(x, axis, what):
-    x = as_tensor(x)
+    x = as_tensor(x, what)
     if x.ndim == 0:
         raise ValueError(f"{what} needs a tensor with at least one dimension")
     return x, norm_axis(axis, x.ndim)
