@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from ..creation import asarray
+from ..conversion import named_asarray
 from ..ops.convolution import conv
 from ..ops.joining import stack
 from ..ops.linalg import matmul
@@ -238,7 +238,7 @@ def check_weight(weight, owner, dims, axes="out_channels, in_channels / groups")
     """``weight`` as a floating Tensor of ``dims + 2`` non-empty axes (``axes``, then the
     kernel's, unless ``axes`` names them); ValueError/TypeError naming ``owner`` otherwise."""
     if not isinstance(weight, Tensor):
-        weight = asarray(weight)
+        weight = named_asarray(weight, f"{owner}: weight")
     if weight.ndim != dims + 2:
         kernel = "kernel_size" if dims == 1 else "kH, kW"
         shown = axes if kernel in axes else f"{axes}, {kernel}"
@@ -286,7 +286,7 @@ def check_bias(bias, weight, c_out, owner):
     if bias is None:
         return None
     if not isinstance(bias, Tensor):
-        bias = asarray(bias, dtype=weight.dtype, backend=weight.backend)
+        bias = named_asarray(bias, f"{owner}: bias", dtype=weight.dtype, backend=weight.backend)
     if bias.shape != (c_out,):
         raise ValueError(f"{owner}: bias must have shape (out_channels,) = ({c_out},), got "
                          f"{bias.shape}")

@@ -28,7 +28,7 @@ from ..tape import stop_gradient
 
 
 def _floating(x, name, owner):
-    x = as_tensor(x)
+    x = as_tensor(x, owner, name)
     if not x.dtype.is_floating:
         raise TypeError(f"{owner}: {name} must be a real floating-point tensor, got dtype "
                         f"{x.dtype}")

@@ -10,7 +10,7 @@ Inverted dropout: kept entries are scaled by ``1 / (1 - rate)`` so eval needs no
 from __future__ import annotations
 
 from .._args import flag
-from ..creation import asarray
+from ..conversion import named_asarray
 from ..ops.casting import astype
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from . import _checks
@@ -50,7 +50,7 @@ class Dropout(Module):
         if not flag(self.training, "training", "Dropout") \
                 or self.rate == 0.0:
             return x
-        x = asarray(x)
+        x = named_asarray(x, f"{self.name}: x")
         return self._masked(x, x.shape)
 
     def _masked(self, x, shape):

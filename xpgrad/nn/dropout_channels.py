@@ -13,7 +13,7 @@ zeroing single entries (``Dropout``) barely regularizes a convolution; whole map
 from __future__ import annotations
 
 from .._args import flag
-from ..creation import asarray
+from ..conversion import named_asarray
 from .dropout import Dropout
 
 
@@ -24,7 +24,7 @@ class _ChannelDropout(Dropout):
 
     def forward(self, x):
         who = type(self).__name__
-        x = asarray(x)
+        x = named_asarray(x, f"{self.name}: x")
         if x.ndim not in (self.spatial + 1, self.spatial + 2):
             raise ValueError(f"{who}: input must be {self._layouts[0]} or unbatched "
                              f"{self._layouts[1]}, got shape {x.shape}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..creation import asarray
+from ..conversion import named_asarray
 from ..ops.constant_padding import padded
 from ..tensor import Tensor
 from ._windows import pad as _pad_axes
@@ -51,7 +51,7 @@ def pad(input, pad, mode="constant", value=0.0):
     """
     owner = "pad"
     if not isinstance(input, Tensor):
-        input = asarray(input)
+        input = named_asarray(input, f"{owner}: input")
     pairs = _pairs(pad, owner)
     if mode not in MODES:
         raise ValueError(f"{owner}: mode must be one of {list(MODES)}, got {mode!r}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..creation import asarray
+from ..conversion import named_asarray
 from ..ops.shape import permute_dims, reshape
 from ..tensor import Tensor
 from .module import Module
@@ -28,7 +28,7 @@ def _factor(value, name, owner):
 
 def _input(x, owner):
     if not isinstance(x, Tensor):
-        x = asarray(x)
+        x = named_asarray(x, f"{owner}: input")
     if x.ndim < 3:
         raise ValueError(f"{owner}: input must be (*, C, H, W) with at least 3 axes, got shape "
                          f"{x.shape}")

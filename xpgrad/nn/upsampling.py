@@ -33,7 +33,7 @@ import numbers
 
 import numpy as np
 
-from ..creation import asarray
+from ..conversion import named_asarray
 from ..tensor import Tensor
 from .module import Module
 from .resize_axis import _along, _nearest, _nearest_resize, _plan  # noqa: F401 (_plan re-exported)
@@ -77,7 +77,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """
     owner = "interpolate"
     if not isinstance(input, Tensor):
-        input = asarray(input)
+        input = named_asarray(input, f"{owner}: input")
     if mode not in MODES:
         raise ValueError(f"{owner}: mode must be one of {list(MODES)}, got {mode!r}")
     if antialias:

@@ -149,7 +149,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, reduction
     if zero_infinity is not True and zero_infinity is not False:
         raise TypeError(f"ctc: zero_infinity must be True or False, got {zero_infinity!r}")
     blank = _int_param(blank, "blank")
-    log_probs = _float_input(log_probs, "log_probs")
+    log_probs = _float_input(log_probs, "ctc: log_probs")
     if log_probs.ndim not in (2, 3):
         raise ValueError(f"ctc: log_probs must have shape (T, N, C) or (T, C) (time first, "
                          f"classes last), got {log_probs.shape}")

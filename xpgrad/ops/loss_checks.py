@@ -11,7 +11,7 @@ TypeError: pred must be a floating-point tensor, got dtype int64
 """
 from __future__ import annotations
 
-from ..creation import asarray
+from ..conversion import named_asarray
 from ..tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -27,8 +27,8 @@ def _float_input(x, what, complex_ok=False):
         return x                # a plain float Tensor: the usual case (no dtype object made)
     if not isinstance(x, Tensor):
         try:
-            x = asarray(x)
-        except (TypeError, ValueError) as e:
+            x = named_asarray(x, what)          # what is no array: "mse: pred is None, ..."
+        except ValueError as e:
             raise TypeError(f"{what} must be a floating-point tensor (or array-like of "
                             f"numbers), got {type(x).__name__} {x!r:.60}: {e}") from None
     if not (x.dtype.is_floating or (complex_ok and x.dtype.is_complex)):
@@ -43,7 +43,7 @@ def as_tensor_or_refuse(value, expected, **asarray_options):
     if isinstance(value, Tensor):
         return value
     try:
-        return asarray(value, **asarray_options)
+        return named_asarray(value, "it", **asarray_options)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{expected}, got {type(value).__name__} {value!r:.60}: {e}") from None
 

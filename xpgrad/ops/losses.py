@@ -13,7 +13,7 @@ Second-order gradients always run these generic rules. The argument checks the l
 """
 from __future__ import annotations
 
-from ..creation import asarray
+from ..creation import named_asarray
 from ..optim._checks import hyperparameter
 from ..primitive import apply
 from ..tensor import Tensor
@@ -26,8 +26,8 @@ from .shape import reshape
 
 def _elementwise(prim, x, t, reduction, xname, tname, complex_ok=False):
     _check_reduction(reduction)
-    x = _float_input(x, xname, complex_ok)
-    t = _target_like(t, x, tname, xname)
+    x = _float_input(x, f"{prim.name}: {xname}", complex_ok)
+    t = _target_like(t, x, f"{prim.name}: {tname}", xname)
     return apply(prim, x, t, reduction=reduction)
 
 
@@ -77,8 +77,8 @@ def sigmoid_cross_entropy_with_logits(logits, targets=None, *, reduction="mean",
     from .cross_entropy_options import weighted_sigmoid_cross_entropy
 
     _check_reduction(reduction)
-    x = _float_input(logits, "logits")
-    t = _target_like(targets, x, "targets", "logits")
+    x = _float_input(logits, "sigmoid_cross_entropy_with_logits: logits")
+    t = _target_like(targets, x, "sigmoid_cross_entropy_with_logits: targets", "logits")
     return weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction)
 
 
@@ -114,15 +114,16 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     0.6931
     """
     _check_reduction(reduction)
-    logits = _float_input(logits, "logits")
+    logits = _float_input(logits, "softmax_cross_entropy: logits")
     shape = logits._data.shape
     if len(shape) < 1 or shape[-1] < 1:
         raise ValueError(f"logits need a non-empty class axis (last), got shape {logits.shape}")
     if not isinstance(labels, Tensor):
         try:
-            labels = asarray(labels, backend=logits.backend)
+            labels = named_asarray(labels, "it", backend=logits.backend)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"labels must be integer class indices or floating-point "
+            raise TypeError(f"softmax_cross_entropy: labels must be integer class indices or "
+                            f"floating-point "
                             f"probabilities, got {type(labels).__name__} {labels!r:.60}: "
                             f"{e}") from None
         if labels.dtype.is_floating and labels.dtype != logits.dtype \
@@ -172,8 +173,8 @@ def huber(pred, target, *, delta=1.0, reduction="mean"):
     """
     delta = hyperparameter("huber: delta", delta, low=0.0, low_open=True)
     _check_reduction(reduction)
-    pred = _float_input(pred, "pred")
-    target = _target_like(target, pred, "target", "pred")
+    pred = _float_input(pred, "huber: pred")
+    target = _target_like(target, pred, "huber: target", "pred")
     return apply(_huber, pred, target, reduction=reduction, delta=delta, scale=1.0)
 
 
@@ -191,8 +192,8 @@ def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
     if beta == 0.0:
         return l1(pred, target, reduction=reduction)
     _check_reduction(reduction)
-    pred = _float_input(pred, "pred")
-    target = _target_like(target, pred, "target", "pred")
+    pred = _float_input(pred, "smooth_l1: pred")
+    target = _target_like(target, pred, "smooth_l1: target", "pred")
     return apply(_huber, pred, target, reduction=reduction, delta=beta, scale=1.0 / beta)
 
 

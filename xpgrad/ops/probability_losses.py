@@ -224,7 +224,7 @@ def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
     0.6931
     """
     _check_reduction(reduction)
-    log_probs = _float_input(log_probs, "log_probs")
+    log_probs = _float_input(log_probs, "nll: log_probs")
     if log_probs.ndim < 1 or log_probs.shape[-1] < 1:
         raise ValueError(f"log_probs need a non-empty class axis (last), got shape "
                          f"{log_probs.shape}")
@@ -278,8 +278,8 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     [0.6931, 100.0]
     """
     _check_reduction(reduction)
-    probs = _float_input(probs, "probs")
-    targets = _target_like(targets, probs, "targets", "probs")
+    probs = _float_input(probs, "binary_cross_entropy: probs")
+    targets = _target_like(targets, probs, "binary_cross_entropy: targets", "probs")
     _check_unit_interval(probs, "probs")
     _check_unit_interval(targets, "targets")
     if weight is None:
@@ -312,8 +312,8 @@ def kl_div(input, target, *, reduction="mean", log_target=False):
         raise ValueError(f"reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
     if log_target is not True and log_target is not False:
         raise TypeError(f"log_target must be True or False, got {log_target!r}")
-    input = _float_input(input, "input")
-    target = _target_like(target, input, "target", "input")
+    input = _float_input(input, "kl_div: input")
+    target = _target_like(target, input, "kl_div: target", "input")
     return apply(_kl_div, input, target, reduction=reduction, log_target=log_target)
 
 
