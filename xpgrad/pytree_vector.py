@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .creation import asarray
+from .creation import asarray, named_asarray
 from .dtype_functions import result_type
 from .ops.joining import concat
 from .pytree import Placeholder, leaves, rebuild
@@ -91,7 +91,7 @@ class Unravel:
 def _as_tensor(value, i):
     where = "the vector" if i is None else f"leaf {i} of the tree"
     try:
-        return asarray(value)
+        return named_asarray(value, "it")
     except (TypeError, ValueError) as e:
         raise TypeError(f"ravel_pytree: {where} ({type(value).__name__} {value!r:.40}) is not "
                         f"an array or a number: {e}") from None

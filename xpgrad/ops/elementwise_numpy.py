@@ -17,6 +17,7 @@ from __future__ import annotations
 import numbers
 
 from .._args import flag
+from ..conversion import named_asarray
 from ..tensor import Tensor
 from ._define import as_tensor
 from .special_more import sinc
@@ -69,10 +70,10 @@ def allclose(a, b, /, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def _inexact(xg, a, b):
     """``a`` and ``b`` as Tensors of one inexact dtype (integers compare as float64)."""
-    a = a if isinstance(a, Tensor) else None if a is None else xg.asarray(a)
+    a = a if isinstance(a, Tensor) else None if a is None else as_tensor(a, "isclose", "a")
     if a is None or b is None:
         raise TypeError("isclose: a and b must be arrays or numbers, got None")
-    b = b if isinstance(b, Tensor) else xg.asarray(b, backend=a.backend, dtype=(
+    b = b if isinstance(b, Tensor) else named_asarray(b, "isclose: b", backend=a.backend, dtype=(
         a.dtype if a.dtype.is_inexact and isinstance(b, (int, float)) else None))
     dtype = xg.result_type(a, b)
     if not xg.isdtype(dtype, ("real floating", "complex floating")):

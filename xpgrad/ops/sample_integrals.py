@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 
 from .._args import flag, refuse_keywords
+from ..conversion import named_asarray
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axis
 from .reductions import _floating
@@ -60,7 +61,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1, **unexpected):
             raise ValueError(f"trapezoid: dx must be a number or a 0-d array, got shape "
                              f"{dx.shape}; give the sample points as x")
         return xg.sum(upper + lower, axis=axis) * dx / 2
-    x = x if isinstance(x, Tensor) else xg.asarray(x, backend=y.backend)
+    x = x if isinstance(x, Tensor) else named_asarray(x, "trapezoid: x", backend=y.backend)
     x = _floating(x)
     if x.ndim == 1:
         if x.shape[0] != y.shape[axis]:

@@ -162,7 +162,7 @@ def clip(x, /, min=None, max=None):
         if bound is None:
             continue
         if isinstance(bound, bool) or not isinstance(bound, (int, float, Tensor)):
-            bound = as_tensor(bound)
+            bound = as_tensor(bound, "clip", name)
         elif type(bound) is int and x.dtype.kind in "iu":
             bound = _int_bound(bound, x)
         if x.dtype.kind in "iu":
