@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+import bad_inputs_names  # tests/ is on sys.path (conftest.py's folder)
 import xpgrad as xg
 
 
@@ -650,7 +651,7 @@ def rows() -> list:
           ("--threads",)),
         R("cli", "bench-unknown-group", lambda: _cli("bench", "--only", "nope"), CL,
           ("--only", "'nope'")),
-    ]
+    ] + bad_inputs_names.rows(Row)     # every public array function given None or a str
 
 
 def _data():

@@ -73,3 +73,50 @@ def test_text_given_with_a_dtype_is_refused_not_parsed(obj):
         xg.asarray(obj, dtype=xg.float32)
     with pytest.raises(TypeError, match="holds text"):
         xg.losses.mse(xg.asarray([1.0]), obj)
+
+
+def test_every_public_array_function_has_a_bad_input_row():
+    """The walk of ``tests/bad_inputs_names.py`` reaches every public function that takes an
+    array; one it cannot call (a required argument it has no value for) fails here, so a new
+    function gets its rows in ``tests/bad_inputs.py``: None and a str named by the function."""
+    import bad_inputs_names as names
+
+    assert names.missing_recipes() == []
+    walked = {f"{label}.{name}" for label, name, _ in names.walked()}
+    assert len(walked) >= 300
+    assert walked >= {"xg.matmul", "xg.concat", "xg.sort", "xg.unique_values", "linalg.solve",
+                      "fft.rfft", "special.erf", "losses.mse", "nn.conv2d", "nn.dropout",
+                      "nn.softmax", "xg.segment_sum", "xg.zeros_like"}
+
+
+def test_a_function_that_does_not_name_itself_fails_its_row():
+    # what the catalogue catches: a new function converting through plain asarray
+    import bad_inputs_names as names
+    import bad_inputs_table as table
+
+    def fresh(x, /):
+        return xg.asarray(x) + 1.0
+
+    call, argument = names.recipe("fresh", fresh)
+    with pytest.raises(TypeError) as info:
+        call(None)
+    row = table.Row("names", "fresh", lambda: call(None), TypeError, (f"fresh: {argument}",))
+    assert argument == "x" and not all(n in str(info.value) for n in row.names)
+
+
+@pytest.mark.parametrize("bad", [None, "a", {"a": 1}, np.array([object()], dtype=object)],
+                         ids=["none", "str", "dict", "object-array"])
+@pytest.mark.parametrize("name, call", [
+    ("matmul: x2", lambda b: xg.matmul(xg.ones((2, 2)), b)),
+    ("solve: x1", lambda b: xg.linalg.solve(b, xg.ones(2))),
+    ("unique_values: x", xg.unique_values), ("argsort: x", xg.argsort),
+    ("fft: x", xg.fft.fft), ("isin: x2", lambda b: xg.isin(xg.ones(2), b)),
+    ("mse: pred", lambda b: xg.losses.mse(b, xg.ones(2))),
+    ("conv1d: input", lambda b: xg.nn.conv1d(b, xg.ones((1, 1, 1)))),
+    ("conv1d: weight", lambda b: xg.nn.conv1d(xg.ones((1, 1, 3)), b)),
+    ("segment_sum: segment_ids", lambda b: xg.segment_sum(xg.ones(2), b)),
+])
+def test_conversions_name_the_function_and_argument(name, call, bad):
+    with pytest.raises(TypeError, match=f"^{name} (is|holds|has dtype)") as info:
+        call(bad)
+    assert "asarray" not in str(info.value)

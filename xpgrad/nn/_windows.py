@@ -73,9 +73,11 @@ def batched(x, owner, like=None, kinds="fc", dims=1, last=False):
     with ``like``'s dtype and backend; another rank is a ValueError naming ``input``, a dtype
     not of ``kinds`` ("fc": real or complex floats, "f": real) a TypeError."""
     if not isinstance(x, Tensor):
-        from ..creation import asarray
+        from ..conversion import named_asarray
 
-        x = asarray(x) if like is None else asarray(x, dtype=like.dtype, backend=like.backend)
+        what = f"{owner}: input"
+        x = named_asarray(x, what) if like is None else named_asarray(
+            x, what, dtype=like.dtype, backend=like.backend)
     if x.ndim not in (dims + 1, dims + 2):
         full_form, single = LAYOUTS[dims]
         if last:

@@ -222,7 +222,7 @@ def _update(running_mean, running_var, mean, var, n, momentum):
 
 # -- argument checks --------------------------------------------------------------------------
 def _input(x, who):
-    x = as_tensor(x)
+    x = as_tensor(x, who)
     if x.ndim < 2:
         raise ValueError(f"{who}: the input must be (N, C, ...) with at least 2 axes, got shape "
                          f"{x.shape}")

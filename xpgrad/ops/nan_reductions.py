@@ -156,7 +156,8 @@ def nanstd(a, /, axis=None, dtype=None, *, ddof=0, keepdims=False, correction=No
     """
     if unexpected:
         refuse_keywords("nanstd", unexpected)
-    variance = nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, correction=correction)
+    variance = nanvar(as_tensor(a, "nanstd", "a"), axis, dtype, ddof=ddof, keepdims=keepdims,
+                      correction=correction)
     xg = _ns()
     zero = variance == 0
     return xg.where(zero, 0.0, xg.sqrt(xg.where(zero, 1.0, variance)))

@@ -125,7 +125,7 @@ def linear(x, w, b=None, activation=None):
             # know linear's steps
             return apply(fused, x, w, b)
         return _ACTIVATION_FUNCTIONS[activation](apply(_linear, x, w, b))
-    y = x @ w
+    y = as_tensor(x, "linear") @ as_tensor(w, "linear", "w")
     y = y if b is None else y + b
     return y if fused is None else _ACTIVATION_FUNCTIONS[activation](y)
 

@@ -46,7 +46,7 @@ def order_statistic(a, q, axis, keepdims, what, method="linear", skip_nan=False,
     """``q / scale`` (fractions in [0, 1]: a number or 1-D) of ``a`` along ``axis`` (None, an
     int or a tuple); the result's first axis is ``q``'s, as NumPy's."""
     xg = _ns()
-    a = as_tensor(a, "order_statistic", "a")
+    a = as_tensor(a, what, "a")
     if not xg.isdtype(a.dtype, ("real floating", "integral")):
         raise TypeError(f"{what}: a must be real numbers, got dtype {a.dtype}")
     a = _floating(a)               # integers: the default float, as xg.mean (NumPy: float64)

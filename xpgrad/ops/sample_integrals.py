@@ -128,7 +128,7 @@ def _numpy_flag(value, name):
 
 def _variables(xg, a, rowvar, name):
     """``a`` as a 2-D (variables, observations) array in floats; errors name ``name``."""
-    a = _floating(as_tensor(a, name, "x"))
+    a = _floating(as_tensor(a, "cov", name))
     if a.ndim > 2:
         raise ValueError(f"cov: {name} must be 1-D or 2-D, got shape {a.shape}")
     if a.ndim < 2:
@@ -149,7 +149,7 @@ def corrcoef(x, y=None, rowvar=True, **unexpected):
     if unexpected:
         refuse_keywords("corrcoef", unexpected)
     xg = _ns()
-    c = cov(x, y, rowvar)
+    c = cov(as_tensor(x, "corrcoef"), y, rowvar)
     if c.ndim == 0:
         return c / c
     std = xg.sqrt(xg.linalg.diagonal(c))
