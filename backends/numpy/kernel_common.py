@@ -72,6 +72,8 @@ def _exponentials(rows, unshifted=True):
     included), and an exponential that underflows there underflows shifted too, so quotients
     by the rows' sums are the shifted ones to a few ulp (without the rounding of ``x - max``).
     A row holding +inf, or only -inf, gives NaN, as PyTorch's, without NumPy's warning.
+    ``rows`` must hold entries (NumPy's ``min`` of nothing raises): the callers hand empty
+    inputs to the generic rules (``tests/test_empty_kernel_inputs.py``).
 
     >>> e, m, shifted = _exponentials(np.array([[0.0, 1.0], [-1.0, -2.0]]))
     >>> e.round(3).tolist(), m.ravel().tolist(), shifted
