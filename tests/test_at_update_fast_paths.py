@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.ops import indexed_updates, update_keys
+from xpgrad.ops import indexed_update_rules, update_keys
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -145,8 +145,8 @@ REPEATED = [((64, 32), (xg.asarray([5, -59, 1]),), (np.array([5, -59, 1]),))]
 
 
 def distinct_spy(monkeypatch):
-    seen, real = [], indexed_updates._distinct_places
-    monkeypatch.setattr(indexed_updates, "_distinct_places",
+    seen, real = [], indexed_update_rules._distinct_places
+    monkeypatch.setattr(indexed_update_rules, "_distinct_places",
                         lambda *a: seen.append(real(*a)) or seen[-1])
     return seen
 
