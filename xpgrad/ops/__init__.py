@@ -9,9 +9,9 @@ sorting, and NumPy's and JAX's extras: elementwise_numpy (isclose, nan_to_num), 
 (nansum, average), quantiles (median, quantile), sample_integrals (trapezoid, cov,
 corrcoef)) give the ``xpgrad`` namespace its functions;
 fft (its rules in fft_rules) backs the ``xg.fft`` extension (``xg.linalg`` re-exports from
-linalg); indexed_updates backs ``x.at[key].set(v)`` and the other JAX updates; losses, nn
-(``linear``), recurrent (the scans) and optim (the optimizer updates) hold primitives that
-``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
+linalg); indexed_updates (its primitives in indexed_update_rules) backs ``x.at[key].set(v)``
+and the other JAX updates; losses, nn (``linear``), recurrent (the scans) and optim (the
+optimizer updates) hold primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
 ``xpgrad.primitive.PRIMITIVES`` lists every primitive by name.
 """
 from .activations import *  # noqa: F401,F403
