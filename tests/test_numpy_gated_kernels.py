@@ -147,3 +147,25 @@ def test_kernel_declines_other_and_mixed_dtypes(kind, nonlinearity):
     mixed = list(args)
     mixed[2] = mixed[2].astype(np.float32)
     assert kernel.forward(*mixed) is None
+
+
+class _NumpyLike:
+    """NumPy under another name: the kernels take the paths they take for CuPy (its own
+    ``matmul``, ``maximum`` and ``copyto``, no direct gemm), which need no device here."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("kind,nonlinearity", CASES)
+@pytest.mark.parametrize("zero_state", [False, True])
+def test_other_modules_paths_equal_the_generic_rule(kind, nonlinearity, zero_state):
+    kernel = scan_kernels(_NumpyLike())[kind]
+    rng = np.random.default_rng(7)
+    args = _args(kind, nonlinearity, rng, 3, 5, 4, zero_state=zero_state)
+    g = rng.standard_normal((3, 5, 4))
+    out, saved = kernel.forward(*args)
+    want_out, want = _generic(kind, args, g)
+    np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-12)
+    for a, b in zip(kernel.vjp(g, saved, *args), want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
