@@ -170,36 +170,34 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
         da_steps = np.swapaxes(da_all, 0, 1)
         ghs = time_major(g, seq.dtype)       # each step's gh; the later step adds its dh
         tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        slopes = np.empty((B, 2 * H), dtype=seq.dtype)
         back = stepped_update(da_steps[1:], w_t, ghs[:-1], split="depth")
         for t in range(T - 1, -1, -1):
-            r, z, hn = acts[t, :, :H], acts[t, :, H:2 * H], acts[t, :, 2 * H:]
+            rz, hn = acts[t, :, :2 * H], acts[t, :, 2 * H:]
             n, gh = ns[t], ghs[t]
             h_prev = h0 if t == 0 else hs[t - 1]
-            dr, dz, dn = dx_all[:, t, :H], dx_all[:, t, H:2 * H], dx_all[:, t, 2 * H:]
-            np.subtract(1.0, z, out=dn)               # dn = gh (1 - z) (1 - n^2)
-            dn *= gh
+            da = da_steps[t]                          # [dr | dz | dn r]; dx's dn apart
+            dr, dz, dn = da[:, :H], da[:, H:2 * H], dx_all[:, t, 2 * H:]
+            np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
+            np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
             np.multiply(n, n, out=tmp)
             np.subtract(1.0, tmp, out=tmp)
             dn *= tmp
+            slopes *= rz                              # [r (1 - r) | z (1 - z)]
             np.subtract(h_prev, n, out=dz)            # dz = gh (h_prev - n) z (1 - z)
             dz *= gh
-            np.subtract(1.0, z, out=tmp)
-            tmp *= z
-            dz *= tmp
+            dz *= slopes[:, H:]
             np.multiply(dn, hn, out=dr)               # dr = dn hn r (1 - r)
-            np.subtract(1.0, r, out=tmp)
-            tmp *= r
-            dr *= tmp
-            da = da_steps[t]
-            da[:, :2 * H] = dx_all[:, t, :2 * H]
-            np.multiply(dn, r, out=da[:, 2 * H:])
+            dr *= slopes[:, :H]
+            np.multiply(dn, rz[:, :H], out=da[:, 2 * H:])
             dh = ghs[t - 1] if t else dh0
             if t:
                 back(t - 1)                           # gh_{t-1} = g_{t-1} + da @ w_hh.T
             else:
                 stepped(da_steps, w_t, dh0)(0)
-            np.multiply(gh, z, out=tmp)               #   + gh z
+            np.multiply(gh, rz[:, H:], out=tmp)       #   + gh z
             dh += tmp
+        dx_all[:, :, :2 * H] = da_all[:, :, :2 * H]
         da2 = da_all.reshape(B * T, 3 * H)
         dw = matmul(previous_states(h0, seq).T, da2)
         return dx_all, dh0, dw, sum_rows(da2[:, 2 * H:])
