@@ -16,6 +16,8 @@ previous step's output gradient in depth blocks the same way.
 """
 from __future__ import annotations
 
+import numpy
+
 from ..axis_sums import sum_rows
 from .ufuncs import clip
 
@@ -25,8 +27,6 @@ def _relu_for(np):
     a (64, 128) float32 step here, clip 1.4), which keeps a -0.0 pre-activation -0.0 as
     PyTorch's ``relu`` and the Numba kernel do (``maximum`` makes it +0.0); other modules'
     ``maximum``."""
-    import numpy
-
     if np is numpy:
         return lambda a, out: clip(a, 0.0, numpy.inf, out=out)
     return lambda a, out: np.maximum(a, 0.0, out=out)
@@ -37,8 +37,6 @@ def _relu_gradient_for(np, B, H, dtype):
     ``h`` passes, as in PyTorch's relu), +0.0 elsewhere, even where ``gh`` is inf or NaN. For
     NumPy by the bits: ``gh``'s AND an all-ones mask, 4.8 us a (64, 128) float32 step where
     ``copyto(where=)`` took 36; other modules' ``copyto``."""
-    import numpy
-
     if np is not numpy:
         def passed(gh, h, out):
             out[...] = gh
