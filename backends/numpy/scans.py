@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from xpgrad.backend import Kernel
 
-from ..axis_sums import sum_rows
+from .gated_scans import gated_kernels
 
 
 def lstm_halves(key, values):
@@ -274,116 +274,12 @@ def scan_kernels(np) -> dict:
                 dw[:I] if needs[3] else None, dw[I + 1:] if needs[4] else None,
                 dw[I] if needs[5] else None)
 
-    def rnn_forward(xproj, h0, w_hh, nonlinearity):
-        if not floats(xproj, h0, w_hh):
-            return None
-        seq = np.empty(xproj.shape, dtype=xproj.dtype)
-        h = h0
-        for t in range(seq.shape[1]):
-            a = matmul(h, w_hh)
-            a += xproj[:, t, :]
-            h = seq[:, t, :]
-            if nonlinearity == "tanh":
-                np.tanh(a, out=h)
-            else:
-                np.maximum(a, 0.0, out=h)
-        return seq, seq
-
-    def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
-        B, T, H = seq.shape
-        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
-        da_all = np.empty((B, T, H), dtype=seq.dtype)
-        dh = None
-        for t in range(T - 1, -1, -1):
-            da = da_all[:, t, :]
-            h = seq[:, t, :]
-            if dh is None:
-                da[...] = g[:, t, :]
-            else:
-                np.add(dh, g[:, t, :], out=da)
-            if nonlinearity == "tanh":
-                da *= 1.0 - h * h
-            else:
-                np.copyto(da, 0, where=h <= 0)     # NaN h passes, as PyTorch's relu
-            dh = matmul(da, w_t)
-        h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1)
-        dw = matmul(h_prev.reshape(B * T, H).T, da_all.reshape(B * T, H))
-        return da_all, dh, dw
-
-    def gru_forward(xproj, h0, w_hh, b_hn):
-        """Saves the gates ``[r | z | n]`` (T, B, 3H) and the hidden n products ``hn``
-        (T, B, H), so the vjp recomputes nothing."""
-        if not floats(xproj, h0, w_hh, b_hn):
-            return None
-        B, T, G = xproj.shape
-        H = G // 3
-        seq = np.empty((B, T, H), dtype=xproj.dtype)
-        acts = np.empty((T, B, G), dtype=xproj.dtype)
-        hns = np.empty((T, B, H), dtype=xproj.dtype)
-        h = h0
-        for t in range(T):
-            a = matmul(h, w_hh)
-            rz = acts[t, :, :2 * H]
-            np.add(xproj[:, t, :2 * H], a[:, :2 * H], out=rz)
-            rz *= 0.5                                 # sigmoid(v) = (tanh(v / 2) + 1) / 2
-            np.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            hn = np.add(a[:, 2 * H:], b_hn, out=hns[t])
-            n = np.multiply(acts[t, :, :H], hn, out=acts[t, :, 2 * H:])
-            n += xproj[:, t, 2 * H:]
-            np.tanh(n, out=n)
-            h_t = np.subtract(h, n, out=seq[:, t, :])    # h_t = n + z * (h - n)
-            h_t *= acts[t, :, H:2 * H]
-            h_t += n
-            h = h_t
-        return seq, (seq, acts, hns)
-
-    def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
-        seq, acts, hns = saved           # xproj and b_hn: unused (stand-ins)
-        B, T, H = seq.shape
-        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
-        dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        da_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        gh, tmp = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
-        dh = None
-        for t in range(T - 1, -1, -1):
-            r, z, n = acts[t, :, :H], acts[t, :, H:2 * H], acts[t, :, 2 * H:]
-            h_prev = h0 if t == 0 else seq[:, t - 1, :]
-            if dh is None:
-                gh[...] = g[:, t, :]
-            else:
-                np.add(dh, g[:, t, :], out=gh)
-            dr, dz, dn = dx_all[:, t, :H], dx_all[:, t, H:2 * H], dx_all[:, t, 2 * H:]
-            np.subtract(1.0, z, out=dn)               # dn = gh (1 - z) (1 - n^2)
-            dn *= gh
-            np.multiply(n, n, out=tmp)
-            np.subtract(1.0, tmp, out=tmp)
-            dn *= tmp
-            np.subtract(h_prev, n, out=dz)            # dz = gh (h_prev - n) z (1 - z)
-            dz *= gh
-            np.subtract(1.0, z, out=tmp)
-            tmp *= z
-            dz *= tmp
-            np.multiply(dn, hns[t], out=dr)           # dr = dn hn r (1 - r)
-            np.subtract(1.0, r, out=tmp)
-            tmp *= r
-            dr *= tmp
-            da = da_all[:, t, :]
-            da[:, :2 * H] = dx_all[:, t, :2 * H]
-            np.multiply(dn, r, out=da[:, 2 * H:])
-            dh = matmul(da, w_t)
-            np.multiply(gh, z, out=tmp)
-            dh += tmp
-        h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1)
-        da2 = da_all.reshape(B * T, 3 * H)
-        dw = matmul(h_prev.reshape(B * T, H).T, da2)
-        return dx_all, dh, dw, sum_rows(da2[:, 2 * H:])
+    gated = gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats)
 
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
     return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3),
                                 vjp_sliced=lstm_vjp_sliced),
             "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4),
                                  needs=True, vjp_sliced=lstm_layer_vjp_sliced),
-            "rnn_scan": Kernel(rnn_forward, rnn_vjp),
-            "gru_scan": Kernel(gru_forward, gru_vjp, saves=(1, 2))}
+            "rnn_scan": Kernel(*gated["rnn_scan"]),
+            "gru_scan": Kernel(*gated["gru_scan"], saves=(1, 2))}

@@ -1,0 +1,204 @@
+"""The Elman RNN's and GRU's fused scan kernels (``rnn_scan``, ``gru_scan``) for any module with
+NumPy's API and ``out=``; ``scans.scan_kernels`` registers them next to the LSTM's.
+
+As the LSTM's: each step's ``h_{t-1} @ w_hh`` is added onto that step's input projection by the
+gemm itself (``stepped_update``, in column blocks where ``blas.block_width`` says the BLAS runs
+them faster), from ``h_t`` kept in a contiguous time-major buffer (copied into the output once);
+step 0's product is skipped for a zero ``h0``; the backward adds ``da_t @ w_hh.T`` onto the
+previous step's output gradient in depth blocks the same way.
+
+>>> import numpy as np
+>>> from xpgrad.backends.numpy.scans import scan_kernels
+>>> seq, saved = scan_kernels(np)["gru_scan"].forward(
+...     np.zeros((1, 2, 3)), np.ones((1, 1)), np.zeros((1, 3)), np.zeros(1))
+>>> seq.tolist()        # z = 1/2 each step: h halves
+[[[0.5], [0.25]]]
+"""
+from __future__ import annotations
+
+import numpy
+
+from ..axis_sums import sum_rows
+from .ufuncs import clip
+
+
+def _relu_for(np):
+    """``relu(a, out)``: for NumPy the ``clip`` ufunc (``maximum`` with a scalar bound: 7.1 us
+    a (64, 128) float32 step here, clip 1.4), which keeps a -0.0 pre-activation -0.0 as
+    PyTorch's ``relu`` and the Numba kernel do (``maximum`` makes it +0.0); other modules'
+    ``maximum``."""
+    if np is numpy:
+        return lambda a, out: clip(a, 0.0, numpy.inf, out=out)
+    return lambda a, out: np.maximum(a, 0.0, out=out)
+
+
+def _relu_gradient_for(np, B, H, dtype):
+    """``passed(gh, h, out)``: ``out`` <- ``gh`` where the relu output ``h`` is nonzero (a NaN
+    ``h`` passes, as in PyTorch's relu), +0.0 elsewhere, even where ``gh`` is inf or NaN. For
+    NumPy by the bits: ``gh``'s AND an all-ones mask, 4.8 us a (64, 128) float32 step where
+    ``copyto(where=)`` took 36; other modules' ``copyto``."""
+    if np is not numpy:
+        def passed(gh, h, out):
+            out[...] = gh
+            np.copyto(out, 0, where=h <= 0)
+        return passed
+    bits = numpy.dtype(f"i{numpy.dtype(dtype).itemsize}")
+    nonzero, mask = numpy.empty((B, H), dtype=bool), numpy.empty((B, H), dtype=bits)
+
+    def passed(gh, h, out):
+        numpy.not_equal(h, 0, out=nonzero)
+        numpy.copyto(mask, nonzero)
+        numpy.negative(mask, out=mask)                      # 0 or all ones
+        numpy.bitwise_and(gh.view(bits), mask, out=out.view(bits))
+    return passed
+
+
+def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats):
+    """``{"rnn_scan": (forward, vjp), "gru_scan": (forward, vjp)}`` for the module ``np``:
+    ``matmul``, ``stepped``, ``stepped_update``, ``recurrent_product`` and ``floats`` are
+    ``scan_kernels``'s (``recurrent_product(h0, w, acts)(t, hs)`` adds step ``t``'s recurrent
+    product onto ``acts[t]``).
+
+    >>> import numpy as np
+    >>> from xpgrad.backends.numpy.scans import scan_kernels
+    >>> forward = scan_kernels(np)["rnn_scan"].forward
+    >>> seq, saved = forward(np.full((1, 2, 2), -1.0), np.ones((1, 2)), np.eye(2), "relu")
+    >>> seq.tolist()        # relu(-1 + 1) = 0, then relu(-1 + 0)
+    [[[0.0, 0.0], [0.0, 0.0]]]
+    """
+    relu = _relu_for(np)
+
+    def time_major(part, dtype):
+        """A new contiguous (T, B, .) copy of the batch-first ``part`` (never a view of it)."""
+        out = np.empty((part.shape[1], part.shape[0], *part.shape[2:]), dtype=dtype)
+        out[...] = np.swapaxes(part, 0, 1)
+        return out
+
+    def batch_first(hs):
+        seq = np.empty((hs.shape[1], hs.shape[0], hs.shape[2]), dtype=hs.dtype)
+        seq[...] = np.swapaxes(hs, 0, 1)
+        return seq
+
+    def previous_states(h0, seq):
+        """``h_{t-1}`` for every step, batch-first rows (B * T, H), for the weight's gradient."""
+        B, T, H = seq.shape
+        return np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1).reshape(B * T, H)
+
+    def rnn_forward(xproj, h0, w_hh, nonlinearity):
+        """Saves the states time-major too (the backward's per-step operands)."""
+        if not floats(xproj, h0, w_hh):
+            return None
+        acts = time_major(xproj, xproj.dtype)      # each step's pre-activation, in place
+        hs = np.empty_like(acts)
+        product = recurrent_product(h0, w_hh, acts)
+        for t in range(len(acts)):
+            product(t, hs)
+            if nonlinearity == "tanh":
+                np.tanh(acts[t], out=hs[t])
+            else:
+                relu(acts[t], hs[t])
+        seq = batch_first(hs)
+        return seq, (seq, hs)
+
+    def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
+        seq, hs = saved
+        B, T, H = seq.shape
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        da_all = np.empty((B, T, H), dtype=seq.dtype)
+        da_steps = np.swapaxes(da_all, 0, 1)
+        ghs = time_major(g, seq.dtype)       # each step's gh; the later step adds da @ w_hh.T
+        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        back = stepped_update(da_steps[1:], w_t, ghs[:-1], split="depth")
+        passed = _relu_gradient_for(np, B, H, seq.dtype) if nonlinearity == "relu" else None
+        for t in range(T - 1, -1, -1):
+            da, h = da_steps[t], hs[t]
+            if nonlinearity == "tanh":
+                np.multiply(h, h, out=tmp)
+                np.subtract(1.0, tmp, out=tmp)
+                np.multiply(ghs[t], tmp, out=da)
+            else:
+                passed(ghs[t], h, da)
+            if t:
+                back(t - 1)
+            else:
+                stepped(da_steps, w_t, dh0)(0)
+        dw = matmul(previous_states(h0, seq).T, da_all.reshape(B * T, H))
+        return da_all, dh0, dw
+
+    def gru_forward(xproj, h0, w_hh, b_hn):
+        """Saves ``acts`` (T, B, 3H) ``[r | z | hn]`` (the gates and the hidden n products
+        ``h_{t-1} @ w_hn + b_hn``), ``n`` (T, B, H) and the states time-major, so the vjp
+        recomputes nothing."""
+        if not floats(xproj, h0, w_hh, b_hn):
+            return None
+        B, T, G = xproj.shape
+        H = G // 3
+        # sigmoid(v) = tanh(v / 2) / 2 + 1 / 2: r and z's projections and weights halved (exact)
+        acts = np.empty((T, B, G), dtype=xproj.dtype)
+        np.multiply(np.swapaxes(xproj[:, :, :2 * H], 0, 1), 0.5, out=acts[:, :, :2 * H])
+        acts[:, :, 2 * H:] = b_hn
+        w = w_hh.copy()
+        w[:, :2 * H] *= 0.5
+        ns = time_major(xproj[:, :, 2 * H:], xproj.dtype)    # x's n part, then n
+        hs = np.empty_like(ns)
+        tmp = np.empty((B, H), dtype=xproj.dtype)
+        product = recurrent_product(h0, w, acts)
+        h = h0
+        for t in range(T):
+            product(t, hs)
+            rz = np.tanh(acts[t, :, :2 * H], out=acts[t, :, :2 * H])
+            rz *= 0.5
+            rz += 0.5
+            np.multiply(acts[t, :, :H], acts[t, :, 2 * H:], out=tmp)
+            n = ns[t]
+            n += tmp
+            np.tanh(n, out=n)
+            h_t = np.subtract(h, n, out=hs[t])        # h_t = n + z * (h - n)
+            h_t *= acts[t, :, H:2 * H]
+            h_t += n
+            h = h_t
+        seq = batch_first(hs)
+        return seq, (seq, acts, ns, hs)
+
+    def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
+        seq, acts, ns, hs = saved          # xproj and b_hn: unused (stand-ins)
+        B, T, H = seq.shape
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
+        da_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
+        da_steps = np.swapaxes(da_all, 0, 1)
+        ghs = time_major(g, seq.dtype)       # each step's gh; the later step adds its dh
+        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        slopes = np.empty((B, 2 * H), dtype=seq.dtype)
+        back = stepped_update(da_steps[1:], w_t, ghs[:-1], split="depth")
+        for t in range(T - 1, -1, -1):
+            rz, hn = acts[t, :, :2 * H], acts[t, :, 2 * H:]
+            n, gh = ns[t], ghs[t]
+            h_prev = h0 if t == 0 else hs[t - 1]
+            da = da_steps[t]                          # [dr | dz | dn r]; dx's dn apart
+            dr, dz, dn = da[:, :H], da[:, H:2 * H], dx_all[:, t, 2 * H:]
+            np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
+            np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
+            np.multiply(n, n, out=tmp)
+            np.subtract(1.0, tmp, out=tmp)
+            dn *= tmp
+            slopes *= rz                              # [r (1 - r) | z (1 - z)]
+            np.subtract(h_prev, n, out=dz)            # dz = gh (h_prev - n) z (1 - z)
+            dz *= gh
+            dz *= slopes[:, H:]
+            np.multiply(dn, hn, out=dr)               # dr = dn hn r (1 - r)
+            dr *= slopes[:, :H]
+            np.multiply(dn, rz[:, :H], out=da[:, 2 * H:])
+            dh = ghs[t - 1] if t else dh0
+            if t:
+                back(t - 1)                           # gh_{t-1} = g_{t-1} + da @ w_hh.T
+            else:
+                stepped(da_steps, w_t, dh0)(0)
+            np.multiply(gh, rz[:, H:], out=tmp)       #   + gh z
+            dh += tmp
+        dx_all[:, :, :2 * H] = da_all[:, :, :2 * H]
+        da2 = da_all.reshape(B * T, 3 * H)
+        dw = matmul(previous_states(h0, seq).T, da2)
+        return dx_all, dh0, dw, sum_rows(da2[:, 2 * H:])
+
+    return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp)}
