@@ -13,6 +13,7 @@ import pytest
 import xpgrad as xg
 from xpgrad.jit import TraceError
 from xpgrad.jit.capture import capture
+from xpgrad.jit.declines import KernelDeclined
 from xpgrad.jit.program import Program
 from xpgrad.jit.tracer import Tracer
 from xpgrad.tensor import _wrap
@@ -78,7 +79,9 @@ class _DecliningKernel:
 
 @pytest.mark.parametrize("result", [lambda a: (a * 2.0, a + 1.0), lambda a: a * 2.0],
                          ids=["tuple", "array"])
-def test_a_kernel_declining_on_replay_raises_a_clear_error(result):
+def test_a_kernel_declining_on_replay_stops_it_for_an_eager_call(result):
+    # KernelDeclined is a GuardFailed: the Function runs the call eagerly
+    # (tests/test_function_declines.py: the values)
     be = xg.get_backend("numpy")
     tracer = Tracer(be)
     x = tracer.input(np.ones(2))
@@ -86,9 +89,10 @@ def test_a_kernel_declining_on_replay_raises_a_clear_error(result):
     first = out[0] if isinstance(out, tuple) else out
     tracer.finish()
     program = Program(tracer, _wrap(first, be), {})
-    assert "_declined()" in program.source
-    with pytest.raises(RuntimeError, match="a kernel declined on replay that ran when traced"):
+    assert "_declined(1)" in program.source
+    with pytest.raises(KernelDeclined) as stopped:
         program.run_arrays([np.ones(2)])
+    assert "_DecliningKernel" in repr(stopped.value.guard)
 
 
 def test_a_kernel_step_unpacks_its_result_in_one_line():
@@ -97,7 +101,7 @@ def test_a_kernel_step_unpacks_its_result_in_one_line():
     for _ in range(3):
         np.testing.assert_allclose(f(x).numpy(), 1 - np.tanh(x.numpy()) ** 2, rtol=1e-15)
     source = f.programs()[0].source
-    assert "or _declined()" in source and "_r[0]" not in source
+    assert "or _declined(" in source and "_r[0]" not in source
 
 
 def test_the_oldest_generation_waits_while_a_function_traces_and_thresholds_come_back():

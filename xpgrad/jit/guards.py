@@ -136,12 +136,16 @@ class StateSnapshot:
         self.optimizers, self.variables, self.generators = optimizers, variables, generators
 
     @classmethod
-    def of(cls, steps, slots):
+    def of(cls, steps, slots, through=-1):
         """The snapshot a program of ``steps`` needs, or None: no guard comes after a step
-        that changes state."""
+        that changes state. ``through``: a step index that counts as a guard too (a kernel
+        that may decline, ``declines.py``)."""
         persistent = _persistent_roots(steps, slots)
         last = max((k for k, s in enumerate(steps) if s.kind == "guard"), default=-1)
-        changing = [s for s in steps[:last] if changes_state(s, slots, persistent)]
+        last = max(last, through)
+        # (no guard: nothing to save; steps[:-1] would be every step but the last)
+        changing = [s for s in steps[:last] if changes_state(s, slots, persistent)] \
+            if last > 0 else []
         if not changing:
             return None
         owners = _variable_roots(steps, slots)

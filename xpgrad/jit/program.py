@@ -41,7 +41,9 @@ from .output_views import OutputViews, argument_tensors
 from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
-from .program_source import ProgramSource, _declined
+from .program_source import ProgramSource
+from .declines import DeclinePlan
+from .variable_layout import c_ordered
 from .element_arrays import element_plan
 from .python_floats import listed_inputs, python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
@@ -124,6 +126,7 @@ class Program(ProgramSource):
         self.in_place_vjps = take_in_place_vjps(self.steps, self.slots, escaping)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
+        self.declines = DeclinePlan(self.steps, self.slots, self.snapshot)
         self._slot = "s{}".format
         self.source = self._generate()
         try:
@@ -137,7 +140,8 @@ class Program(ProgramSource):
         namespace = dict(self.constants)
         namespace["_wrap"] = _wrap
         namespace["_be"] = self.be
-        namespace["_declined"] = _declined
+        namespace["_declined"] = self.declines.handler(self)
+        namespace["_c_ordered"] = c_ordered
         code = compiled(self.source)
         exec(code, namespace)
         # (popped: the function's globals are the namespace, which would hold it in a cycle)

@@ -37,11 +37,6 @@ class _LocalNames(dict):
         return name
 
 
-def _declined():
-    """A replay's kernel declined (returned None) where it ran when traced."""
-    raise RuntimeError("a kernel declined on replay that ran when traced: retrace")
-
-
 class ProgramSource:
     """The code generation of ``Program`` (module docstring)."""
 
@@ -121,14 +116,19 @@ class ProgramSource:
             # a flat result of arrays, unpacked in one line; a kernel's tuple is never empty,
             # so only a kernel that declined (None) takes the ``or``
             names = "".join(f"{name(o.i)}, " for o in outs)
-            declined = " or _declined()" if step.kind == "kernel" else ""
-            return lines + [f"{names[:-1]} = {call}{declined}"]
+            if step.kind != "kernel":
+                return lines + [f"{names[:-1]} = {call}"]
+            return lines + [f"{names[:-1]} = {call} or _declined({k})",
+                            *self._declined_gradients(k, [o.i for o in outs], name)]
+        if step.kind == "read":
+            return lines + [f"{name(outs.i)} = {call}", *self._relaid(step, name)]
         if step.kind == "kernel":
             if type(outs) is Ref:
                 return lines + [f"{name(outs.i)} = {call}",
-                                f"if {name(outs.i)} is None: _declined()"]
+                                f"if {name(outs.i)} is None: _declined({k})",
+                                *self._declined_gradients(k, [outs.i], name)]
             lines.append(f"_r = {call}")
-            lines.append("if _r is None: _declined()")
+            lines.append(f"if _r is None: _declined({k})")
             call = "_r"
         outs = _out_paths(outs, (), [])
         if not outs:
@@ -141,7 +141,28 @@ class ProgramSource:
             for slot, path in outs:
                 index = "".join(f"[{p}]" for p in path)
                 lines.append(f"{name(slot)} = _r{index}")
+            if step.kind == "kernel":
+                lines += self._declined_gradients(k, [slot for slot, _ in outs], name)
         return lines
+
+    def _declined_gradients(self, k, made, name):
+        """The line that stops the replay where kernel step ``k`` gave NotImplemented (an
+        input's gradient left to the generic rule, ``declines.py``) for an array of ``made``
+        (none where no array)."""
+        arrays = [name(s) for s in made if self.slots[s].dtype is not None]
+        if not arrays:
+            return []
+        test = " or ".join(f"{a} is NotImplemented" for a in arrays)
+        return [f"if {test}: _declined({k})"]
+
+    def _relaid(self, step, name):
+        """The line that gives a Variable's array the C order it had when traced, where a
+        write since made it another layout (``variable_layout.py``)."""
+        info = self.slots[step.outs.i]
+        if not (info.ndarray and info.c_order and info.shape):
+            return []
+        s = name(step.outs.i)
+        return [f"if not {s}.flags.c_contiguous: {s} = _c_ordered({self._const(step.fn.var)})"]
 
     def _kept(self, k, step):
         """The line of step ``k``, which makes an array kept by element: its variables."""

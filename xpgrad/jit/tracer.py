@@ -31,6 +31,7 @@ from .errors import TraceError, tensor_read, user_line
 from .dynamic_shapes import guard_shape_read, shape_origin
 from .traced import Traced, check_not_leaked, leaked
 from .program_steps import Ref, SlotInfo, Step
+from .variable_layout import c_ordered, needs_c_order
 from .trace_inputs import live_variables, traced_args  # noqa: F401  (imported from here before)
 from .xp_proxy import _XpProxy
 
@@ -204,6 +205,8 @@ class Tracer:
         return t
 
     def read_variable(self, var) -> Traced:
+        if needs_c_order(var._data):
+            c_ordered(var)            # what every replay gives it (variable_layout.py)
         step = len(self.steps)
         self.steps.append(Step(VariableRead(var), (), {}, None, "read"))
         t = self._new_slot(var._data, step)

@@ -1,0 +1,112 @@
+"""A backend kernel that declines on replay where it ran when traced.
+
+A kernel may decline (return None, or NotImplemented for one input's gradient) and leave the
+work to the generic rule, for reasons the signature does not show: ties in a row's maximum
+(its gradient), a weight sum of 0 (``nll``), an overflow a kernel checks for. A trace records
+the kernel it saw run; a replay whose values make it decline has no generic rule to run.
+It stops (``KernelDeclined``, a ``GuardFailed``) and the call runs eagerly instead, as for a
+failed guard: the same values as an eager call, no retrace, no warning.
+
+That is right only where the replay changed nothing before the kernel (``DeclinePlan``). A
+random draw before it: the eager call draws anew (the generator has advanced by the replay's
+draws). An optimizer update or a Variable write before it that the program's snapshot does
+not cover (``guards.StateSnapshot``): the call cannot run again without applying it twice and
+raises ``KernelDeclinedAfterUpdate``; the program saves that state on later replays, so a
+later decline runs eagerly, from the state the call began in.
+
+>>> import numpy as np
+>>> import xpgrad as xg
+>>> @xg.function
+... def grad_of_max(x):
+...     with xg.GradientTape() as tape:
+...         tape.watch(x)
+...         y = xg.sum(xg.max(x, axis=-1))
+...     return tape.gradient(y, x)
+>>> for _ in range(2):
+...     _ = grad_of_max(xg.asarray([[1.0, 2.0, 0.0]]))
+>>> grad_of_max(xg.asarray([[2.0, 2.0, 0.0]])).tolist()     # a tie: the kernel declines
+[[0.5, 0.5, 0.0]]
+"""
+from __future__ import annotations
+
+from .guards import StateSnapshot, _draws, _persistent_roots, changes_state
+from .replay_steps import GuardFailed
+
+
+class DeclinedKernel:
+    """The ``guard`` of a ``KernelDeclined``: the kernel's name; never widened."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def widen(self, lo, hi):
+        """Nothing to widen: the next replay tries the kernel again."""
+
+    def __repr__(self):
+        return f"<kernel {self.name} declined>"
+
+
+class KernelDeclined(GuardFailed):
+    """A kernel declined on replay where it ran when traced: run this call eagerly."""
+
+    def __init__(self, name):
+        super().__init__(DeclinedKernel(name), None, None)
+
+
+class KernelDeclinedAfterUpdate(RuntimeError):
+    """A kernel declined on replay after the replay had updated a Variable or an optimizer,
+    which an eager run of the call would apply a second time."""
+
+
+class DeclinePlan:
+    """Where in a program (its steps, at build time) a kernel's decline can be undone.
+
+    ``undone_before``: a kernel step before it declining leaves nothing changed (or only what
+    the program's snapshot puts back); ``redrawn_before``: before it, at most random draws;
+    ``widened``: the snapshot covering every kernel step, taken on replays once a kernel
+    declined after a state change (None: no kernel step comes after one)."""
+
+    def __init__(self, steps, slots, snapshot):
+        persistent = _persistent_roots(steps, slots)
+        covered = max((k for k, s in enumerate(steps) if s.kind == "guard"), default=0) \
+            if snapshot is not None else 0
+        changing = [k for k in range(covered, len(steps))
+                    if changes_state(steps[k], slots, persistent)]
+        self.undone_before = changing[0] if changing else len(steps)
+        self.redrawn_before = next((k for k in changing if not _draws(steps[k])), len(steps))
+        last_kernel = max((k for k, s in enumerate(steps) if s.kind == "kernel"), default=-1)
+        self.widened = StateSnapshot.of(steps, slots, through=last_kernel) \
+            if last_kernel > self.undone_before else None
+        self.names = {k: _kernel_name(s.fn) for k, s in enumerate(steps)
+                      if s.kind == "kernel"}
+
+    def handler(self, program):
+        """``_declined(k)`` of ``program``'s replay source (holding the program weakly: its
+        namespace holds the handler)."""
+        import weakref
+
+        ref = weakref.ref(program)
+        return lambda k: self.declined(ref(), k)
+
+    def declined(self, program, k):
+        """Kernel step ``k`` of ``program`` declined: raise what its caller handles."""
+        name = self.names.get(k, "?")
+        if k < self.undone_before or program.snapshot is self.widened:
+            raise KernelDeclined(name)
+        program.snapshot = self.widened       # later replays save what comes before it
+        if k < self.redrawn_before:
+            raise KernelDeclined(name)
+        raise KernelDeclinedAfterUpdate(
+            f"the backend kernel {name} declined on replay for these values (it ran when the "
+            f"function was traced), after the replay had updated a Variable or an optimizer: "
+            f"running the call again eagerly would apply that update twice, so this call "
+            f"raises. Later calls save that state first and run eagerly where the kernel "
+            f"declines")
+
+
+def _kernel_name(fn):
+    fn = getattr(fn, "kernel", None) or getattr(fn, "forward", None) or fn
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+__all__ = ["DeclinePlan", "DeclinedKernel", "KernelDeclined", "KernelDeclinedAfterUpdate"]
