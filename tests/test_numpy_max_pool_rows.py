@@ -1,9 +1,9 @@
-"""The NumPy ``max_pool`` kernel's path for windows that tile the planes and hold 16 or more
-entries (``backends/numpy/max_pooling.py``: one ``argmax`` per window's row), global max
-pooling among them: against the primitive's generic rule (values bit for bit, positions,
-gradients, ties, NaN, -inf, signed zeros, channels last, float32 and float64), against
-PyTorch's ``adaptive_max_pool2d`` / ``max_pool1d/2d`` (values, indices, gradients), against
-finite differences, and on non-contiguous input."""
+"""The NumPy ``max_pool`` kernel's path for windows that tile the planes, one per plane of 16
+or more entries (global max pooling) or several of 64 or more
+(``backends/numpy/max_pooling.py``: one ``argmax`` per window's row): against the primitive's
+generic rule (values bit for bit, positions, gradients, ties, NaN, -inf, signed zeros, channels
+last, float32 and float64), against PyTorch's ``adaptive_max_pool2d`` / ``max_pool1d/2d``
+(values, indices, gradients), against finite differences, and on non-contiguous input."""
 import numpy as np
 import pytest
 
@@ -16,13 +16,13 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed: no compar
 F = torch.nn.functional
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
-#: (x shape, kernel, stride, padding, dilation, ceil_mode): tiling, 16+ entries per window
+#: (x shape, kernel, stride, padding, dilation, ceil_mode): tiling windows, long enough
 TILING = [
     ((2, 3, 8, 8), (8, 8), (8, 8), (0, 0), (1, 1), False),        # global
     ((2, 3, 5, 7), (5, 7), (1, 1), (0, 0), (1, 1), False),        # global, any stride
-    ((2, 3, 9, 10), (4, 4), (4, 4), (0, 0), (1, 1), False),       # cropped rows and columns
-    ((2, 3, 3, 16), (1, 16), (1, 16), (0, 0), (1, 1), False),
-    ((2, 3, 40), (16,), (16,), (0,), (1,), False),
+    ((2, 3, 17, 18), (8, 8), (8, 8), (0, 0), (1, 1), False),      # cropped rows and columns
+    ((2, 3, 3, 64), (1, 64), (1, 64), (0, 0), (1, 1), False),
+    ((2, 3, 150), (64,), (64,), (0,), (1,), False),
     ((2, 3, 20), (20,), (20,), (0,), (1,), False),
 ]
 
@@ -40,12 +40,15 @@ def test_rows_match_the_generic_rule(case, dtype, last):
 
 def test_only_tiling_windows_take_the_rows():
     tiled = max_pooling._tiled
-    assert tiled((8, 8), (4, 4), (4, 4), (1, 1), ((0, 0), (0, 0)), (2, 2))
-    assert not tiled((8, 8), (3, 3), (3, 3), (1, 1), ((0, 0), (0, 0)), (2, 2))   # 9 entries
-    assert not tiled((8, 8), (4, 4), (2, 2), (1, 1), ((0, 0), (0, 0)), (3, 3))   # overlap
-    assert not tiled((8, 8), (4, 4), (4, 4), (1, 1), ((1, 1), (0, 0)), (2, 2))   # padding
-    assert not tiled((8, 8), (4, 4), (4, 4), (2, 1), ((0, 0), (0, 0)), (1, 2))   # dilation
-    assert not tiled((6, 8), (4, 4), (4, 4), (1, 1), ((0, 2), (0, 0)), (2, 2))   # ceil mode
+    none = ((0, 0), (0, 0))
+    assert tiled((16, 16), (8, 8), (8, 8), (1, 1), none, (2, 2))
+    assert tiled((4, 4), (4, 4), (1, 1), (1, 1), none, (1, 1))                # global
+    assert not tiled((3, 3), (3, 3), (3, 3), (1, 1), none, (1, 1))            # 9 entries
+    assert not tiled((16, 16), (4, 4), (4, 4), (1, 1), none, (4, 4))          # 16 each
+    assert not tiled((16, 16), (8, 8), (4, 4), (1, 1), none, (3, 3))          # overlap
+    assert not tiled((16, 16), (8, 8), (8, 8), (1, 1), ((1, 1), (0, 0)), (2, 2))  # padding
+    assert not tiled((16, 16), (8, 8), (8, 8), (2, 1), none, (1, 2))          # dilation
+    assert not tiled((12, 16), (8, 8), (8, 8), (1, 1), ((0, 4), (0, 0)), (2, 2))  # ceil
 
 
 def _special_planes(dtype):
@@ -100,10 +103,11 @@ def test_global_max_pooling_channels_last_matches_channels_first():
 
 
 @pytest.mark.parametrize("fn,shape,kwargs", [
-    ("max_pool2d", (2, 3, 9, 10), {"kernel_size": 4}),
-    ("max_pool1d", (2, 3, 37), {"kernel_size": 16}),
-    ("adaptive_max_pool2d", (2, 3, 28, 28), {"output_size": 7}),
-    ("adaptive_max_pool1d", (2, 3, 40), {"output_size": 2}),
+    ("max_pool2d", (2, 3, 17, 18), {"kernel_size": 8}),
+    ("max_pool1d", (2, 3, 130), {"kernel_size": 64}),
+    ("adaptive_max_pool2d", (2, 3, 28, 28), {"output_size": 2}),
+    ("adaptive_max_pool2d", (2, 3, 28, 28), {"output_size": 1}),
+    ("adaptive_max_pool1d", (2, 3, 130), {"output_size": 2}),
 ])
 def test_tiling_windows_match_torch(fn, shape, kwargs):
     x = np.random.default_rng(2).integers(-3, 4, size=shape).astype(np.float64)  # ties

@@ -7,12 +7,14 @@ a window), never a ``where`` or a masked copy, which branch per element (250 us 
 float32 entries against 20). The output is the input gathered at those positions (the generic
 rule's values bit for bit); the positions are saved, and the backward puts each window's
 gradient there (one ``bincount`` where windows overlap) instead of searching again and
-scattering. Windows that tile the planes (stride = kernel, no padding or dilation) of 16 or
-more entries, global max pooling (``adaptive_max_pool2d(x, 1)``) among them, are instead
-gathered as rows, ``(N, C, *n_out, K)`` (a view for one window per plane), and searched by one
-``argmax`` per row (the first of tied maxima; where a row holds NaN, its last NaN): a pass per
-kernel position would be 784 passes for a 28x28 plane (global max pooling of (32, 64, 28, 28)
-float32, forward and backward: 4.6 -> 0.6 ms, PyTorch's 1.2). What the geometry alone decides (each window's start, the first position inside the
+scattering. Windows that tile the planes (stride = kernel, no padding or dilation) are instead
+gathered as rows, ``(N, C, *n_out, K)``, and searched by one ``argmax`` per row (the first of
+tied maxima; where a row holds NaN, its last NaN) where that is faster: one window per plane
+(global max pooling, ``adaptive_max_pool2d(x, 1)``: the rows are a view) of 16 or more
+entries, or windows of 64 or more (shorter ones cost more in the rows' copy and the short
+``argmax`` than a pass per kernel position). Global max pooling of (32, 64, 28, 28) float32,
+one core, forward and backward: 4.6 -> 0.3 ms (784 passes before; PyTorch's 1.2-1.4). What
+the geometry alone decides (each window's start, the first position inside the
 input of a window at the border, windows wholly in the padding) is cached.
 
 (16, 32, 256) float32, ``max_pool1d(x, 3, 2)``, one core: 600 us by the composition of
@@ -126,13 +128,15 @@ def _search(x, kernel, stride, dilation, pads, n_out):
     return y, pick
 
 
-_LONG = 16          # windows of this many entries or more that tile the planes: ``_rows``
+_GLOBAL, _LONG = 16, 64     # entries from which ``_rows`` is faster: one window per plane,
+                            # several (4x4 windows of 28x28 planes: 3x slower as rows)
 
 
 def _tiled(spatial, kernel, stride, dilation, pads, n_out):
     """Whether the windows tile the planes ``spatial`` (side by side, none in the padding or
-    past the end) and hold ``_LONG`` or more entries: then ``_rows`` searches them."""
-    return math.prod(kernel) >= _LONG and all(
+    past the end) and hold enough entries for ``_rows`` to search them faster."""
+    least = _GLOBAL if all(m == 1 for m in n_out) else _LONG
+    return math.prod(kernel) >= least and all(
         (s == k or m == 1) and d == 1 and left == right == 0 and m * k <= length
         for k, s, d, (left, right), m, length in zip(kernel, stride, dilation, pads, n_out,
                                                      spatial))
