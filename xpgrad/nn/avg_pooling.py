@@ -1,7 +1,8 @@
 """1-d and 2-d average pooling, PyTorch's ``F.avg_pool1d`` / ``F.avg_pool2d`` (``xg.nn``; the
 layers ``AvgPool1d``, ``AvgPool2d`` are in ``pooling_layers.py``, max pooling in ``pooling.py``):
-the sum of the windows' slices (``_windows.py``) divided by PyTorch's divisor, or TensorFlow's
-for ``padding="same"``.
+the sum of the windows' slices (``_windows.py``), one spatial axis at a time (``k0 + k1``
+slices, not ``k0 * k1``), of the input zero-padded by ``concat``, divided by PyTorch's divisor,
+or TensorFlow's for ``padding="same"``.
 
 >>> import xpgrad as xg
 >>> xg.nn.avg_pool1d(xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2).tolist()
