@@ -1,4 +1,4 @@
-"""Average pooling's window sums one axis at a time and its zero padding by ``concat``
+"""Average pooling's window sums one axis at a time and its zero padding by one ``pad_constant``
 (``xpgrad/nn/avg_pooling.py``): values and gradients against PyTorch in float32 and float64
 (padding counted and not, ceil mode, channels last, non-contiguous input), second order
 against finite differences, and the divisor (a float where every window shares it)."""
