@@ -1,12 +1,13 @@
-"""Average pooling's window sums one axis at a time and its zero padding by one ``pad_constant``
+"""Average pooling's window sums as one product per axis with a 0/1 window matrix
 (``xpgrad/nn/avg_pooling.py``): values and gradients against PyTorch in float32 and float64
 (padding counted and not, ceil mode, channels last, non-contiguous input), second order
-against finite differences, and the divisor (a float where every window shares it)."""
+against finite differences, the window matrices and the divisor (a float where every window
+shares it)."""
 import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.nn.avg_pooling import _divisor
+from xpgrad.nn.avg_pooling import _divisor, _window_matrix
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -76,6 +77,12 @@ def test_second_order_matches_finite_differences():
                 order=2)
     check_grads(lambda x: xg.nn.avg_pool1d(x[:, :, 0] ** 2, 3, 2, 1, ceil_mode=True), [x],
                 order=2)
+
+
+def test_window_matrices_leave_the_padding_out():
+    rows = _window_matrix(5, 3, 2, 1, 3)            # windows [-1, 2), [1, 4), [3, 6)
+    assert rows.tolist() == [[1, 1, 0, 0, 0], [0, 1, 1, 1, 0], [0, 0, 0, 1, 1]]
+    assert not rows.flags.writeable
 
 
 def test_divisor_is_a_float_where_every_window_shares_it():
