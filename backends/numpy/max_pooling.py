@@ -7,7 +7,14 @@ a window), never a ``where`` or a masked copy, which branch per element (250 us 
 float32 entries against 20). The output is the input gathered at those positions (the generic
 rule's values bit for bit); the positions are saved, and the backward puts each window's
 gradient there (one ``bincount`` where windows overlap) instead of searching again and
-scattering. What the geometry alone decides (each window's start, the first position inside the
+scattering. Windows that tile the planes (stride = kernel, no padding or dilation) are instead
+gathered as rows, ``(N, C, *n_out, K)``, and searched by one ``argmax`` per row (the first of
+tied maxima; where a row holds NaN, its last NaN) where that is faster: one window per plane
+(global max pooling, ``adaptive_max_pool2d(x, 1)``: the rows are a view) of 16 or more
+entries, or windows of 64 or more (shorter ones cost more in the rows' copy and the short
+``argmax`` than a pass per kernel position). Global max pooling of (32, 64, 28, 28) float32,
+one core, forward and backward: 4.6 -> 0.28 ms (784 passes before; PyTorch's 1.2-1.4). What
+the geometry alone decides (each window's start, the first position inside the
 input of a window at the border, windows wholly in the padding) is cached.
 
 (16, 32, 256) float32, ``max_pool1d(x, 3, 2)``, one core: 600 us by the composition of
@@ -121,6 +128,60 @@ def _search(x, kernel, stride, dilation, pads, n_out):
     return y, pick
 
 
+# entries per window from which ``_rows`` is faster: one window per plane (the rows a view),
+# several (the rows a copy; 4x4 windows of 28x28 planes were 3x slower as rows)
+_GLOBAL, _LONG = 16, 64
+
+
+def _tiled(spatial, kernel, stride, dilation, pads, n_out):
+    """Whether the windows tile the planes ``spatial`` (side by side, none in the padding or
+    past the end) and hold enough entries for ``_rows`` to search them faster."""
+    least = _GLOBAL if all(m == 1 for m in n_out) else _LONG
+    return math.prod(kernel) >= least and all(
+        (s == k or m == 1) and d == 1 and left == right == 0 and m * k <= length
+        for k, s, d, (left, right), m, length in zip(kernel, stride, dilation, pads, n_out,
+                                                     spatial))
+
+
+def _rows(x, kernel, n_out):
+    """Channels-first ``x``'s tiling windows as rows: (N, C, *n_out, K), each row one window's
+    entries in row-major order (a view where there is one window per plane)."""
+    crop = x[(Ellipsis,) + tuple(slice(0, m * k) for m, k in zip(n_out, kernel))]
+    if len(kernel) == 1:
+        return crop.reshape(x.shape[:2] + (n_out[0], kernel[0]))
+    split = crop.reshape(x.shape[:2] + (n_out[0], kernel[0], n_out[1], kernel[1]))
+    return split.transpose(0, 1, 2, 4, 3, 5).reshape(x.shape[:2] + tuple(n_out) + (-1,))
+
+
+@functools.lru_cache(maxsize=64)
+def _row_positions(spatial, kernel, n_out):
+    """``(starts, offsets)``: each tiling window's start in the plane (``n_out``) and each of
+    its entries' offset from it (row-major), as ``h * W + w`` (int64)."""
+    strides = [math.prod(spatial[a + 1:]) for a in range(len(spatial))]
+    starts, offsets = np.zeros(n_out, np.int64), np.zeros(kernel, np.int64)
+    for axis, (k, m, unit) in enumerate(zip(kernel, n_out, strides)):
+        tail = (1,) * (len(kernel) - 1 - axis)
+        starts = starts + (np.arange(m) * k * unit).reshape((m,) + tail)
+        offsets = offsets + (np.arange(k) * unit).reshape((k,) + tail)
+    return starts, offsets.reshape(-1)
+
+
+def _row_search(x, kernel, n_out):
+    """``_search`` for tiling windows: one ``argmax`` per row of ``_rows`` (the first of tied
+    maxima, or the first NaN, corrected to the row's last NaN where there is one)."""
+    rows = _rows(x, kernel, n_out)
+    at = np.argmax(rows, axis=-1)
+    y = np.take_along_axis(rows, at[..., None], axis=-1)[..., 0]
+    nan = np.isnan(y)
+    if nan.any():
+        holding = rows[nan]
+        last = holding.shape[-1] - 1 - np.argmax(np.isnan(holding[:, ::-1]), axis=-1)
+        at[nan] = last
+        y[nan] = holding[np.arange(len(last)), last]
+    starts, offsets = _row_positions(tuple(x.shape[2:]), tuple(kernel), tuple(n_out))
+    return y, np.take(offsets, at) + starts
+
+
 def _padded(x, spatial, pads, last):
     """``x`` with its planes ``spatial`` padded by ``pads`` with -inf (``x`` where no padding),
     channels ``last`` or first."""
@@ -146,8 +207,11 @@ def max_pool_forward(x, *, kernel, stride, dilation, pads, n_out, last=False, ba
     if x.__class__ is not np.ndarray or x.dtype not in _FLOAT_SET or x.ndim not in (3, 4) \
             or 0 in x.shape:
         return None
-    y, pick = _search(np.ascontiguousarray(_first(x)) if last else x, kernel, stride,
-                      dilation, pads, n_out)
+    x = np.ascontiguousarray(_first(x)) if last else x
+    if _tiled(x.shape[2:], kernel, stride, dilation, pads, n_out):
+        y, pick = _row_search(x, kernel, n_out)
+    else:
+        y, pick = _search(x, kernel, stride, dilation, pads, n_out)
     return (_last(y), _last(pick)) if last else (y, pick)
 
 
@@ -160,6 +224,9 @@ def max_pool_value(x, *, kernel, stride, dilation, pads, n_out, last=False, back
             or 0 in x.shape:
         return None
     spatial = x.shape[1:-1] if last else x.shape[2:]
+    if _tiled(spatial, kernel, stride, dilation, pads, n_out):     # one reduction per row
+        y = _rows(np.ascontiguousarray(_first(x)) if last else x, kernel, n_out).max(axis=-1)
+        return (_last(y) if last else y), None
     keys = _geometry(spatial, kernel, stride, dilation, pads, n_out)[0]
     if last:                            # the spatial slices between the batch and channels
         keys = [(slice(None),) + key[1:] for key in keys]

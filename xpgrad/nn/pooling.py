@@ -10,8 +10,8 @@ isnan(val)``: the first of tied maxima, the last NaN), then gathers the input th
 that pick the same position add up), where PyTorch sends it. On a backend with a kernel for
 the primitive ``max_pool`` (``ops/max_pooling.py``: the Numba backend's), max pooling is that
 primitive instead (``return_indices`` without dilation: its positions, and the input gathered
-there). Average pooling (``nn/avg_pooling.py``) sums the windows' slices and divides by
-PyTorch's divisor; the window geometry both check and pad by is ``nn/pooling_geometry.py``'s.
+there). Average pooling (``nn/avg_pooling.py``) sums the windows by one product with a 0/1
+matrix per axis and divides by PyTorch's divisor; the window geometry both check and pad by is ``nn/pooling_geometry.py``'s.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
