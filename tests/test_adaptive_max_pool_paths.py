@@ -127,6 +127,20 @@ def test_kernel_matches_generic_rule(shape, out, dtype):
 
 
 @pytest.mark.skipif(not HAS_NUMBA, reason="Numba is not installed")
+def test_kernel_leaves_wide_windows_to_the_generic_rule():
+    """Windows of more than ADAPTIVE_WINDOW_MAX entries: the kernel declines (the generic
+    rule's passes are faster there); one entry fewer, it runs."""
+    from xpgrad.backends.numba import _pool
+
+    kernel, numpy = _pool.KERNELS["adaptive_max_pool"], xg.get_backend("numpy")
+    x = np.ones((1, 2, 2 * (_pool.ADAPTIVE_WINDOW_MAX + 1)))
+    assert kernel.forward(x, out=(2,), backend=numpy) is None
+    assert kernel.forward(x[..., :-2], out=(2,), backend=numpy) is not None
+    assert kernel.forward(np.ones((1, 2, 36, 36)), out=(6, 6), backend=numpy) is None
+    assert kernel.forward(np.ones((1, 2, 36, 36)), out=(9, 9), backend=numpy) is not None
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="Numba is not installed")
 @pytest.mark.parametrize("size", [7, (3, 5), 8])
 def test_numba_equals_numpy_in_float32(size):
     x = _data((4, 3, 32, 30), 5).astype(np.float32)
