@@ -11,9 +11,9 @@ the channels innermost (each window position's C entries are adjacent), with no 
 copies. A channels-first ``max_pool`` with a stride above 1 along the last axis (whose loop
 does not vectorize) takes the NumPy backend's kernel, and so does every call no tape records
 (its maxima alone, without positions). ``adaptive_max_pool`` with windows of more than
-``ADAPTIVE_WINDOW_MAX`` entries declines (the generic rule is faster there). The generic rules
-of ``xpgrad.ops.max_pooling`` and ``xpgrad.ops.adaptive_max_pooling`` are the references the
-tests compare these with.
+``ADAPTIVE_WINDOW_MAX`` entries takes the NumPy backend's search (faster there). The generic
+rules of ``xpgrad.ops.max_pooling`` and ``xpgrad.ops.adaptive_max_pooling`` are the references
+the tests compare these with.
 
 >>> import numpy as np
 >>> y, _ = KERNELS["max_pool"].forward(np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), kernel=(2,),
@@ -31,6 +31,7 @@ from numba import njit
 from xpgrad.backend import Kernel
 
 from ..numpy import max_pooling as numpy_max_pooling
+from ..numpy import pooling as numpy_pooling
 from ._losses import FLOATS
 from ._math import LOOP_OPTIONS
 
@@ -204,8 +205,8 @@ def max_pool_positions_forward(x, *, kernel, stride, dilation, pads, n_out, last
     return None if res is None else (res[1], None)
 
 
-#: ``adaptive_max_pool`` windows of more entries than this are left to the generic rule: the
-#: loop scans a window's entries one by one (3.6 ns each on random data), while the rule's
+#: ``adaptive_max_pool`` windows of more entries than this take the NumPy backend's search: the
+#: loop scans a window's entries one by one (3.6 ns each on random data), while NumPy's
 #: passes run over all windows at once, faster where windows are few and wide; (16, 16, 32,
 #: 32) float32 to a 6x6 grid (36 entries a window): 1850 us against 1075, to 8x9 (25): 1600
 #: against 1780; (16, 32, 256) to 7 (37): 425 against 265, to 12 (22): 335 against 1180
@@ -222,7 +223,8 @@ def adaptive_max_pool_forward(x, *, out, backend):
         shape, grid = shape[:2] + (1,) + shape[2:], (1,) + grid
     bounds = [window_bounds(length, n) for length, n in zip(shape[2:], grid)]
     if math.prod(int((end - start).max()) for start, end in bounds) > ADAPTIVE_WINDOW_MAX:
-        return None
+        y, pick = numpy_pooling.adaptive_max_pool_forward(x, out=out, backend=backend)
+        return y, pick.reshape(y.shape)         # the positions in this kernel's layout
     y = np.empty(shape[:2] + grid, x.dtype)
     pick = np.empty(shape[:2] + grid, np.int64)
     adaptive_max_pool_fwd(np.ascontiguousarray(x).reshape(shape), bounds[0][0], bounds[0][1],
