@@ -127,6 +127,34 @@ def test_kernel_matches_generic_rule(shape, out, dtype):
 
 
 @pytest.mark.skipif(not HAS_NUMBA, reason="Numba is not installed")
+@pytest.mark.parametrize("shape, out", [((2, 3, 70), (2,)), ((2, 3, 36, 36), (6, 6))])
+def test_wide_windows_take_the_numpy_search(shape, out, monkeypatch):
+    """Windows of more than ADAPTIVE_WINDOW_MAX entries: the NumPy backend's search, not the
+    loop (the passes over all windows are faster there); values, positions in the kernel's
+    layout, and the gradient as the generic rule's, NaN and ties included."""
+    from xpgrad.backends.numba import _pool
+
+    calls = []
+    monkeypatch.setattr(_pool, "adaptive_max_pool_fwd", lambda *a: calls.append(1))
+    kernel, numpy = _pool.KERNELS["adaptive_max_pool"], xg.get_backend("numpy")
+    rng = np.random.default_rng(1)
+    x = rng.integers(-2, 3, size=shape).astype(np.float64)
+    x.flat[5] = np.nan
+    got, pick = kernel.forward(x, out=out, backend=numpy)
+    assert calls == [] and pick.shape == got.shape
+    prim = PRIMITIVES["adaptive_max_pool"]
+    want = prim.forward(np, x, out=out, backend=numpy)
+    np.testing.assert_array_equal(got, want)
+    g = rng.standard_normal(want.shape)
+    dx, = kernel.vjp(g, pick, x, out=out, backend=numpy)
+    np.testing.assert_array_equal(dx, prim.vjp(np, g, want, (True,), (x,),
+                                               {"out": out, "backend": numpy})[0])
+    narrow = x[..., :_pool.ADAPTIVE_WINDOW_MAX * 2] if len(shape) == 3 else x
+    kernel.forward(narrow, out=out if len(shape) == 3 else (9, 9), backend=numpy)
+    assert calls == [1]                 # 32 entries a window (4x4 on the 9x9 grid): the loop
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="Numba is not installed")
 @pytest.mark.parametrize("size", [7, (3, 5), 8])
 def test_numba_equals_numpy_in_float32(size):
     x = _data((4, 3, 32, 30), 5).astype(np.float32)

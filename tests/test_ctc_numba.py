@@ -49,6 +49,30 @@ def test_kernel_runs_on_the_numba_backend(monkeypatch):
     assert np.isfinite(grad[:, :-1]).all()
 
 
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_call_no_tape_records_computes_the_losses_alone(monkeypatch, dtype, reduction,
+                                                          zero_infinity):
+    """No tape: the loops run without the gradient (want_grad False), the losses equal the
+    recorded call's bit for bit (the infeasible sample's inf, or 0 with zero_infinity)."""
+    lp, targets, il, tl = _inputs(2)
+    lp = lp.astype(dtype)
+    wanted = []
+    real = _ctc.loops.ctc_serial
+    monkeypatch.setattr(_ctc.loops, "ctc_serial",
+                        lambda *a: wanted.append(a[-1]) or real(*a))
+    x = xg.asarray(lp, backend="numba")
+    kwargs = dict(reduction=reduction, zero_infinity=zero_infinity)
+    free = xg.losses.ctc(x, targets, il, tl, **kwargs).numpy()
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        recorded = xg.losses.ctc(x, targets, il, tl, **kwargs).numpy()
+    assert wanted == [False, True]
+    assert free.dtype == recorded.dtype == dtype
+    np.testing.assert_array_equal(free, recorded)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_threaded_equals_one_thread(monkeypatch, dtype):
     lp, targets, il, tl = _inputs(1, N=9)

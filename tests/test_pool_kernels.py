@@ -27,6 +27,11 @@ CASES = [
     ((2, 2, 3, 5), (2, 2), (1, 2), (1, 1), (2, 3), False),       # windows wholly in padding
     ((2, 3, 11), (4,), (3,), (2,), (1,), True),
     ((2, 2, 3), (2,), (1,), (1,), (2,), False),
+    # stride 1 along the last axis: the channels-first loop of its own (the others take the
+    # NumPy backend's search), borders on both sides of a row, dilation, ceil mode
+    ((2, 3, 7, 9), (3, 3), (2, 1), (1, 1), (1, 2), True),
+    ((1, 2, 5, 40), (2, 5), (1, 1), (1, 2), (1, 1), False),
+    ((2, 3, 19), (3,), (1,), (1,), (3,), True),
 ]
 
 
@@ -110,9 +115,35 @@ def test_channels_last_runs_the_kernel_without_transposes(monkeypatch):
 
     monkeypatch.setattr(_pool, "max_pool_fwd_last", spy)
     x = xg.asarray(np.ones((2, 6, 4, 3)), backend="numba")
-    assert xg.nn.max_pool2d(x, 2, data_format="channels_last").shape == (2, 3, 2, 3)
-    assert xg.nn.max_pool1d(x[0], 2, data_format="channels_last").shape == (6, 2, 3)
+    with xg.GradientTape() as tape:         # recorded: the search, which saves positions
+        tape.watch(x)
+        assert xg.nn.max_pool2d(x, 2, data_format="channels_last").shape == (2, 3, 2, 3)
+        assert xg.nn.max_pool1d(x[0], 2, data_format="channels_last").shape == (6, 2, 3)
     assert calls == [(2, 6, 4, 3), (6, 1, 4, 3)]
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_an_unrecorded_call_takes_the_maxima_alone(monkeypatch, data_format, stride):
+    """No tape: the NumPy backend's maxima-only pass, no Numba search for positions; the
+    same values as the search under a tape, NaN and -inf included."""
+    searches = []
+    for name in ("max_pool_fwd", "max_pool_fwd_last"):
+        monkeypatch.setattr(_pool, name, lambda *a, real=getattr(_pool, name):
+                            (searches.append(1), real(*a))[1])
+    data = np.random.default_rng(3).normal(size=(2, 3, 7, 8))
+    data[0, 0, 1, 2], data[1, 2, 3, :] = np.nan, -np.inf
+    if data_format == "channels_last":
+        data = np.ascontiguousarray(np.moveaxis(data, 1, -1))
+    x = xg.asarray(data, backend="numba")
+    kwargs = dict(kernel_size=3, stride=stride, padding=1, data_format=data_format)
+    free = xg.nn.max_pool2d(x, **kwargs).numpy()
+    assert searches == []
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        recorded = xg.nn.max_pool2d(x, **kwargs).numpy()
+    assert len(searches) == (0 if data_format == "channels_first" and stride == 2 else 1)
+    np.testing.assert_array_equal(free, recorded)
 
 
 @pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
@@ -165,10 +196,13 @@ def test_return_indices_come_from_the_kernel_in_its_layout(monkeypatch, data_for
     monkeypatch.setattr(_pool, name, spy)
     monkeypatch.setattr(pooling, "_first_maximum", no_composition)
     x = xg.asarray(np.random.default_rng(4).standard_normal((2, 6, 4, 3)), backend="numba")
-    y, at = xg.nn.max_pool2d(x, 2, data_format=data_format, return_indices=True)
+    # channels first, stride 1 along the last axis: Numba's loop (a longer stride takes the
+    # NumPy backend's search, the kernel too)
+    stride = 2 if data_format == "channels_last" else 1
+    y, at = xg.nn.max_pool2d(x, 2, stride=stride, data_format=data_format, return_indices=True)
     assert calls == [(2, 6, 4, 3)]
     assert y.shape == at.shape == ((2, 3, 2, 3) if data_format == "channels_last"
-                                   else (2, 6, 2, 1))
+                                   else (2, 6, 3, 2))
 
 
 def test_return_indices_second_order_and_replay():

@@ -58,3 +58,27 @@ def test_the_compiled_row_loop_still_runs_eagerly():
     acc = np.zeros((4, 2))
     assert add_rows(acc, (IDS,), np.ones((4, 2)))
     np.testing.assert_array_equal(acc[:, 0], [1.0, 0.0, 2.0, 1.0])
+
+
+@pytest.mark.parametrize("shape", [(9,), (9, 1), (9, 1, 1)])
+def test_rows_of_one_entry_go_to_numpy(shape):
+    """Rows of one entry (a 1-D target: a mask's positions) are left to the NumPy backend's
+    ``index_add`` (its 1-D ``np.add.at`` is faster than the row loop); the sums are
+    ``np.add.at``'s, repeats accumulating, through the numba backend and through a mask."""
+    if "numba" not in BACKENDS:
+        pytest.skip("numba is not available")
+    from xpgrad.backends.numba._scatter import add_rows
+
+    ids = np.array([8, 0, 8, 3, 3, 3])
+    values = np.arange(1.0, 7.0).reshape((6,) + shape[1:])
+    acc = np.zeros(shape)
+    assert not add_rows(acc, (ids,), values)
+    assert not acc.any()
+    xg.get_backend("numba").index_add(acc, (ids,), values)
+    want = np.zeros(shape)
+    np.add.at(want, (ids,), values)
+    np.testing.assert_array_equal(acc, want)
+    data = np.arange(12.0).reshape(3, 4)
+    mask = data % 3 == 0
+    got = xg.asarray(data, backend="numba").at[mask].add(1.5).numpy()
+    np.testing.assert_array_equal(got, data + 1.5 * mask)

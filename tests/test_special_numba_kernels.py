@@ -14,6 +14,8 @@ scipy_special = pytest.importorskip("scipy.special")
 if not backend_report().get("numba", {"available": False})["available"]:
     pytest.skip("numba is not installed", allow_module_level=True)
 
+from xpgrad.backends.numba import _special  # noqa: E402
+
 RNG = np.random.default_rng(0)
 SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan]
 INPUTS = {
@@ -55,8 +57,40 @@ def test_numba_loops_equal_the_generic_formulas_and_scipy(name):
     # the generic ndtr is erfc(-x / sqrt 2) / 2 (log_ndtr's right side log1p of it): the
     # rounding of x / sqrt 2 costs it ~x**2 ulp (1.1e-13 at -28; the loops are within 5 ulp of
     # mpmath there: tests/test_numba_erf64.py)
+    if name in ("gammaln", "digamma"):
+        # the kernel runs SciPy's ufunc (the NumPy backend's kernel, within 1e-12 of the
+        # formulas: tests/test_numpy_special_kernels.py); the loops serve without SciPy
+        _same(got, generic, 1e-12)
+        loop = getattr(_special, f"{name}_loop")
+        got = np.empty_like(x)
+        with np.errstate(all="ignore"):
+            loop(x, got)
     _same(got, generic, 1e-12 if name in ("ndtr", "log_ndtr") else 1e-13)
     _same(got, reference, 1e-11)
+
+
+@pytest.mark.parametrize("name", ["gammaln", "digamma"])
+def test_gamma_family_takes_its_loop_without_scipy(name, monkeypatch):
+    """Where SciPy cannot be imported, gammaln and digamma run their Numba loops (the
+    gradients stay the NumPy backend's, on its pure-NumPy formulas)."""
+    from xpgrad.backends.numpy import special_scipy
+
+    monkeypatch.setattr(special_scipy, "_SCIPY", special_scipy._MISSING)
+    calls = []
+    loop = getattr(_special, f"{name}_loop")
+    monkeypatch.setattr(_special, f"{name}_loop", lambda *a: (calls.append(1), loop(*a))[1])
+    kernel = _special._gamma_kernel(f"special_{name}", getattr(_special, f"{name}_loop"))
+    x = INPUTS[name]
+    with np.errstate(all="ignore"):
+        got, _ = kernel.forward(x)
+        generic = PRIMITIVES[f"special_{name}"].forward(npx, x)
+    assert calls == [1]
+    _same(got, generic, 1e-13)
+    g = np.linspace(-1, 1, 3)
+    dx, = kernel.vjp(g, None, np.array([0.3, 2.5, 7.0]))
+    derivative = {"gammaln": scipy_special.digamma,
+                  "digamma": lambda v: scipy_special.polygamma(1, v)}[name]
+    np.testing.assert_allclose(dx, g * derivative(np.array([0.3, 2.5, 7.0])), rtol=1e-13)
 
 
 #: float32 functions with loops of their own (``_erf32``): their largest error in ulp of the

@@ -1,8 +1,9 @@
 """The CTC loss kernel (forward + vjp) of the Numba backend: one pass per sample computes the
 loss and its gradient (``_ctc_kernels``), samples in parallel from ``_config.ROW_PAR_MIN``
-entries of ``log_probs`` on; the vjp scales the saved gradient per sample. Other dtypes than
-float32/float64, and an empty batch, are declined: the generic rule (``xpgrad/ops/ctc.py``)
-runs instead. ``Saved``, the reduction and the vjp are the NumPy kernel's (``../numpy/ctc.py``).
+entries of ``log_probs`` on; the vjp scales the saved gradient per sample. A call no tape
+records computes the losses alone (``ctc_value``). Other dtypes than float32/float64, and
+an empty batch, are declined: the generic rule (``xpgrad/ops/ctc.py``) runs instead.
+``Saved``, the reduction and the vjp are the NumPy kernel's (``../numpy/ctc.py``).
 
 >>> import numpy as np
 >>> lp = np.log(np.full((2, 1, 2), 0.5))
@@ -51,4 +52,18 @@ def ctc_forward(log_probs, targets, input_lengths, target_lengths, blank, reduct
     return reduce_losses(nll, tl, reduction, zero_infinity, dt), Saved(grad, nll)
 
 
-KERNELS = {"ctc_loss": Kernel(ctc_forward, ctc_vjp_for(ctc_forward))}
+def ctc_value(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+              zero_infinity):
+    """``ctc_forward`` for a call no tape records: the losses alone (the forward pass of each
+    sample; no backward pass, no gradient array): (100, 16, 30) float32, 2740 us -> 1170."""
+    dt = log_probs.dtype
+    if dt not in FLOATS or log_probs.ndim != 3 or log_probs.shape[1] == 0 \
+            or targets.ndim != 2:
+        return None
+    tl = _int64(target_lengths)
+    _, nll = _run(np.ascontiguousarray(log_probs), _int64(targets), _int64(input_lengths), tl,
+                  int(blank), bool(zero_infinity), want_grad=False)
+    return reduce_losses(nll, tl, reduction, zero_infinity, dt), None
+
+
+KERNELS = {"ctc_loss": Kernel(ctc_forward, ctc_vjp_for(ctc_forward), value=ctc_value)}

@@ -7,8 +7,9 @@ does). The generic formulas take every branch of every ``where`` over the whole 
 rational approximations; the scalar ``_erfinv``/``_ndtri`` only for what their fits leave, far
 out), ``_erf32``'s in float32, and these five have compiled vjp loops (``c exp(-+s v**2)``) in
 both dtypes; ``log_ndtr`` and ``erfcx`` are ``_erf64``'s loops in float64 (a float32 input's
-result rounded), with compiled vjps (``phi / Phi``, ``erfcx'``); the others' gradients stay the
-generic rules' (vjp ``NotImplemented``). Other dtypes decline.
+result rounded), with compiled vjps (``phi / Phi``, ``erfcx'``). ``gammaln`` and ``digamma``
+run SciPy's ufuncs where SciPy is importable (faster than their loops here) and the NumPy
+backend's vjps (``_gamma_kernel``). Other dtypes decline.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
@@ -309,14 +310,25 @@ def _flat_forward(loop, loop32=None):
     return forward
 
 
-def _kernel(loop, saves):
-    forward = _flat_forward(loop)
+def _gamma_kernel(name, loop):
+    """gammaln or digamma: SciPy's ufunc where SciPy is importable (the NumPy backend's kernel:
+    ``loop``'s branchy scalar code does not vectorize and measured slower, 1450 us against 850
+    for gammaln and 1130 against 650 for digamma on 65536 float32 entries in (0.1, 2)), else
+    ``loop``; the vjp is the NumPy backend's fused one (``g digamma(x)``, ``g polygamma(1, x)``),
+    not the generic rule's tape ops (digamma's forward and backward: 5630 us against 1770)."""
+    from ..numpy import special as numpy_special
+    from ..numpy.special_scipy import scipy_special
 
-    def vjp(g, saved, x):
-        return (NotImplemented,)        # the generic rule, from what ``saves`` keeps
+    numpy_kernel = numpy_special.KERNELS[name]
+    own = _flat_forward(loop)
 
-    return Kernel(lambda x: (lambda out: None if out is None else (out, None))(forward(x)),
-                  vjp, saves=saves)
+    def forward(x):
+        if scipy_special() is not None:
+            return numpy_kernel.forward(x)
+        out = own(x)
+        return None if out is None else (out, None)
+
+    return Kernel(forward, numpy_kernel.vjp, saves=(0,))
 
 
 def _gaussian_kernel(name, loop, loop32):
@@ -381,5 +393,5 @@ KERNELS = {"special_erf": _gaussian_kernel("special_erf", erf64_loop, erf32_loop
            "special_erfcx": _slope_kernel(erfcx64_loop, erfcx_vjp_loop),
            "special_erfinv": _inverse_kernel("special_erfinv", _erfinv64, erfinv32_loop),
            "special_ndtri": _inverse_kernel("special_ndtri", _ndtri64, _ndtri32),
-           "special_gammaln": _kernel(gammaln_loop, (0,)),
-           "special_digamma": _kernel(digamma_loop, (0,))}
+           "special_gammaln": _gamma_kernel("special_gammaln", gammaln_loop),
+           "special_digamma": _gamma_kernel("special_digamma", digamma_loop)}
