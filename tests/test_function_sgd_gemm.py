@@ -231,11 +231,13 @@ print(blas._library() is not None, step.programs()[0].sgd_gemms, "scipy.linalg" 
 def test_the_first_trace_of_a_plain_sgd_step_leaves_scipy_linalg_unimported():
     """Where the host products' direct gemm runs the folded updates, neither the trace nor
     the replays import ``scipy.linalg`` (0.27 s of a first call): a fresh process."""
+    import os
     import subprocess
     import sys
 
+    env = dict(os.environ, XPGRAD_BACKEND="numpy")   # Numba itself imports scipy.linalg
     out = subprocess.run([sys.executable, "-c", _FIRST_TRACE], capture_output=True, text=True,
-                         check=True).stdout.split()
+                         check=True, env=env).stdout.split()
     if out[0] != "True":
         pytest.skip("no direct gemm (XPGRAD_BLAS=numpy): SciPy's runs the folded update")
     assert out[1:] == ["2", "False"]            # both weight matrices folded, no scipy.linalg
