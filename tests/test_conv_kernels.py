@@ -11,6 +11,7 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from window_checks import assert_replay_equals_eager
 from xpgrad.primitive import PRIMITIVES
 
 if not backend_report().get("numba", {}).get("available"):
@@ -221,12 +222,7 @@ def test_function_replay_equals_eager(groups, channels):
             loss = xg.sum(xg.nn.relu(layer(x)) ** 2)
         return [loss] + tape.gradient(loss, [x, layer.weight, layer.bias])
 
-    compiled = xg.function(step)
-    for seed in range(3):          # the first call traces, the others replay
-        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, channels, 6, 5)),
-                       backend="numba")
-        for got, want in zip(compiled(x), step(x)):
-            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    assert_replay_equals_eager(step, (2, channels, 6, 5), "numba")
 
 
 @pytest.mark.parametrize("groups, ws", [(1, (2, 2, 2, 2)), (2, (4, 1, 2, 2))])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from window_checks import assert_conv_kernel_matches_rule, ours, theirs
 from xpgrad.backends.numpy import convolution
 from xpgrad.primitive import PRIMITIVES
 
@@ -38,15 +39,7 @@ def test_kernel_matches_generic_rule(case, dtype):
     g = rng.standard_normal(want_y.shape).astype(dtype)
     y, saved = kernel.forward(x, w, **params)
     tol = 1e-12 if dtype == "float64" else 2e-5
-    for needs in [(True, True), (True, False), (False, True)]:
-        got = [y] + list(kernel.vjp(g, saved, needs, x, w, **params))
-        want = [want_y] + list(prim.vjp(np, g, want_y, (True, True), (x, w), params))
-        for what, a, b, need in zip(("y", "dx", "dw"), got, want, (True,) + needs):
-            if not need:
-                assert a is None, what
-                continue
-            assert a.dtype == b.dtype and a.shape == b.shape, what
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
+    assert_conv_kernel_matches_rule(kernel, y, saved, g, want_y, x, w, params, tol)
 
 
 def test_broadcast_output_gradient():
@@ -98,21 +91,14 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed: no compar
 def test_numpy_backend_matches_torch(dims, kwargs, ws):
     rng = np.random.default_rng(3)
     xs = (2, 4, 9, 8) if dims == 2 else (1, 4, 11)
-    x, w, b = (rng.standard_normal(s) for s in (xs, ws, (ws[0],)))
+    arrays = [rng.standard_normal(s) for s in (xs, ws, (ws[0],))]
     conv = xg.nn.conv2d if dims == 2 else xg.nn.conv1d
-    xt = xg.asarray(x, backend="numpy")
-    wt, bt = (xg.Variable(xg.asarray(a, backend="numpy")) for a in (w, b))
-    with xg.GradientTape() as tape:
-        tape.watch(xt)
-        y = conv(xt, wt, bt, **kwargs)
-        loss = xg.sum(y * y)
-    got = [t.numpy() for t in [y] + tape.gradient(loss, [xt, wt, bt])]
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     tconv = torch.nn.functional.conv2d if dims == 2 else torch.nn.functional.conv1d
-    ty = tconv(tx, tw, tb, **kwargs)
-    (ty * ty).sum().backward()
-    for what, a, t in zip(("y", "dx", "dw", "db"), got, (ty.detach(), tx.grad, tw.grad, tb.grad)):
-        np.testing.assert_allclose(a, t.numpy(), rtol=1e-10, atol=1e-10, err_msg=what)
+    y, grads = ours(conv, "numpy", arrays, kwargs)
+    ty, tgrads = theirs(tconv, arrays, kwargs)
+    for what, a, t in zip(("y", "dx", "dw", "db"), [y.numpy()] + [g.numpy() for g in grads],
+                          [ty.detach().numpy()] + tgrads):
+        np.testing.assert_allclose(a, t, rtol=1e-10, atol=1e-10, err_msg=what)
 
 
 def test_second_order_uses_the_generic_rule():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from window_checks import assert_conv_kernel_matches_rule, assert_replay_equals_eager, ours, theirs
 from xpgrad.backends.numpy import convolution, convolution_gemm
 from xpgrad.primitive import PRIMITIVES
 
@@ -63,15 +64,7 @@ def test_kernel_matches_generic_rule(case, dtype, channels_last):
     y, saved = kernel.forward(x, w, **params)
     assert saved is not None                      # the GEMM path ran, not the generic rule
     tol = 1e-12 if dtype == "float64" else 3e-5
-    for needs in [(True, True), (True, False), (False, True)]:
-        got = [y] + list(kernel.vjp(g, saved, needs, x, w, **params))
-        want = [want_y] + list(prim.vjp(np, g, want_y, (True, True), (x, w), params))
-        for what, a, b, need in zip(("y", "dx", "dw"), got, want, (True,) + needs):
-            if not need:
-                assert a is None, what
-                continue
-            assert a.dtype == b.dtype and a.shape == b.shape, what
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
+    assert_conv_kernel_matches_rule(kernel, y, saved, g, want_y, x, w, params, tol)
 
 
 @pytest.mark.parametrize("layout", ["broadcast", "transposed", "strided"])
@@ -136,12 +129,8 @@ def test_function_replay_equals_eager(data_format):
             loss = xg.sum(xg.nn.relu(layer(x)) ** 2)
         return [loss] + tape.gradient(loss, [x, layer.weight, layer.bias])
 
-    compiled = xg.function(step)
     shape = (2, 8, 6, 5) if data_format == "channels_first" else (2, 6, 5, 8)
-    for seed in range(3):          # the first call traces, the others replay
-        x = xg.asarray(np.random.default_rng(seed).standard_normal(shape), backend="numpy")
-        for got, want in zip(compiled(x), step(x)):
-            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    assert_replay_equals_eager(step, shape, "numpy")
 
 
 def test_gradients_match_finite_differences():
@@ -169,23 +158,16 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed: no compar
 def test_numpy_backend_matches_torch(dims, kwargs, ws, dtype):
     rng = np.random.default_rng(3)
     xs = (3, ws[1], 9, 8) if dims == 2 else (1, ws[1], 11)
-    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[0],)))
+    arrays = [rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[0],))]
     conv = xg.nn.conv2d if dims == 2 else xg.nn.conv1d
-    xt = xg.asarray(x, backend="numpy")
-    wt, bt = (xg.Variable(xg.asarray(a, backend="numpy")) for a in (w, b))
-    with xg.GradientTape() as tape:
-        tape.watch(xt)
-        y = conv(xt, wt, bt, **kwargs)
-        loss = xg.sum(y * y)
-    got = [t.numpy() for t in [y] + tape.gradient(loss, [xt, wt, bt])]
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     tconv = torch.nn.functional.conv2d if dims == 2 else torch.nn.functional.conv1d
-    ty = tconv(tx, tw, tb, **kwargs)
-    (ty * ty).sum().backward()
+    y, grads = ours(conv, "numpy", arrays, kwargs)
+    ty, tgrads = theirs(tconv, arrays, kwargs)
     tol = 1e-10 if dtype == "float64" else 2e-4
-    for what, a, t in zip(("y", "dx", "dw", "db"), got, (ty.detach(), tx.grad, tw.grad, tb.grad)):
+    for what, a, t in zip(("y", "dx", "dw", "db"), [y.numpy()] + [g.numpy() for g in grads],
+                          [ty.detach().numpy()] + tgrads):
         assert a.dtype == np.dtype(dtype), what
-        np.testing.assert_allclose(a, t.numpy(), rtol=tol, atol=tol, err_msg=what)
+        np.testing.assert_allclose(a, t, rtol=tol, atol=tol, err_msg=what)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])

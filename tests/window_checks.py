@@ -103,6 +103,24 @@ def assert_complex_matches_torch(fn, torch_fn, x, w, kwargs):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def assert_conv_kernel_matches_rule(kernel, y, saved, g, want_y, x, w, params, tol):
+    """A ``conv`` kernel's forward ``(y, saved)`` and its vjp for every ``needs`` pair equal the
+    primitive's generic rule (``want_y`` its forward) on raw NumPy arrays: dtype, shape and
+    value, None where a gradient is not asked for."""
+    from xpgrad.primitive import PRIMITIVES
+
+    prim = PRIMITIVES["conv"]
+    for needs in [(True, True), (True, False), (False, True)]:
+        got = [y] + list(kernel.vjp(g, saved, needs, x, w, **params))
+        want = [want_y] + list(prim.vjp(np, g, want_y, (True, True), (x, w), params))
+        for what, a, b, need in zip(("y", "dx", "dw"), got, want, (True,) + needs):
+            if not need:
+                assert a is None, what
+                continue
+            assert a.dtype == b.dtype and a.shape == b.shape, what
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
+
+
 def assert_replay_equals_eager(step, shape, backend):
     """``xg.function(step)`` returns what ``step`` does, output by output, on three random
     float64 inputs of ``shape`` (the first call traces, the others replay)."""
