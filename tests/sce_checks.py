@@ -1,9 +1,43 @@
-"""What the numba softmax cross-entropy kernel tests share (test_numba_short_rows.py,
-test_numba_sce_registers.py): logits that reach every edge of the loops, and the comparison of
-a kernel with the row-at-a-time one or with its threaded twin."""
+"""What the softmax cross-entropy kernel tests share: for the Numba ones
+(test_numba_short_rows.py, test_numba_sce_registers.py) logits that reach every edge of the
+loops, and the comparison of a kernel with the row-at-a-time one or with its threaded twin;
+for the NumPy ones (test_numpy_loss_kernel_paths.py, test_numpy_sce_short_rows.py) a loss's
+value and gradient on the numpy backend, with its kernels or the generic rule, and a float64
+reference."""
 from __future__ import annotations
 
 import numpy as np
+
+import xpgrad as xg
+
+
+def numpy_loss_and_grad(name, x, t, reduction="mean", generic=False, monkeypatch=None):
+    """``xg.losses.<name>(x, t, reduction=...)`` on the numpy backend and the gradient of its
+    sum in ``x``, as NumPy arrays; ``generic``: with the backend's kernels taken away
+    (``monkeypatch`` restores them)."""
+    numpy_backend = xg.get_backend("numpy")
+    if generic:
+        monkeypatch.setattr(numpy_backend, "kernels", {})
+    X = xg.asarray(x, backend="numpy")
+    with xg.GradientTape() as tape:
+        tape.watch(X)
+        y = getattr(xg.losses, name)(X, xg.asarray(t, backend="numpy"), reduction=reduction)
+        total = xg.sum(y)
+    grad = tape.gradient(total, X)
+    if generic:
+        monkeypatch.undo()
+    return y.numpy(), grad.numpy()
+
+
+def float64_reference(x, labels):
+    """Softmax cross-entropy's per-row losses and the gradient of their sum, in float64."""
+    x64 = x.astype(np.float64)
+    shifted = x64 - x64.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1))
+    rows = np.arange(x.shape[0])
+    probs = np.exp(shifted - log_sum[:, None])
+    probs[rows, labels] -= 1.0
+    return log_sum - shifted[rows, labels], probs
 
 
 def awkward_logits(rng, n, classes, dt):

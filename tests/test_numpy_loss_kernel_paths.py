@@ -10,40 +10,16 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from sce_checks import float64_reference as _sce_reference
+from sce_checks import numpy_loss_and_grad as _loss_and_grad
 from xpgrad.backends.numpy import kernel_common, loss_kernels
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-NUMPY = xg.get_backend("numpy")
 pytestmark = pytest.mark.usefixtures("numpy_default")
 F32_EPS = float(np.finfo(np.float32).eps)
-
-
-def _loss_and_grad(name, x, t, reduction="mean", generic=False, monkeypatch=None):
-    if generic:
-        monkeypatch.setattr(NUMPY, "kernels", {})
-    X = xg.asarray(x, backend="numpy")
-    with xg.GradientTape() as tape:
-        tape.watch(X)
-        y = getattr(xg.losses, name)(X, xg.asarray(t, backend="numpy"), reduction=reduction)
-        total = xg.sum(y)
-    grad = tape.gradient(total, X)
-    if generic:
-        monkeypatch.undo()
-    return y.numpy(), grad.numpy()
-
-
-def _sce_reference(x, labels):
-    """Per-row losses and the gradient of their sum, in float64."""
-    x64 = x.astype(np.float64)
-    shifted = x64 - x64.max(axis=1, keepdims=True)
-    log_sum = np.log(np.exp(shifted).sum(axis=1))
-    rows = np.arange(x.shape[0])
-    probs = np.exp(shifted - log_sum[:, None])
-    probs[rows, labels] -= 1.0
-    return log_sum - shifted[rows, labels], probs
 
 
 # which rows take the unshifted exponentials: all maxima in [0, 64] (the last row decides)

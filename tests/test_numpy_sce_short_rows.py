@@ -12,36 +12,17 @@ import pytest
 import torch
 
 import xpgrad as xg
+from sce_checks import float64_reference, numpy_loss_and_grad
 from xpgrad.backends.numpy import loss_kernels
 
 F = torch.nn.functional
-NUMPY = xg.get_backend("numpy")
 pytestmark = pytest.mark.usefixtures("numpy_default")
 F32_EPS = float(np.finfo(np.float32).eps)
 
 
 def _loss_and_grad(x, labels, kernels=True, monkeypatch=None):
-    if not kernels:
-        monkeypatch.setattr(NUMPY, "kernels", {})
-    X = xg.asarray(x)
-    with xg.GradientTape() as tape:
-        tape.watch(X)
-        y = xg.losses.softmax_cross_entropy(X, xg.asarray(labels), reduction="none")
-        total = xg.sum(y)
-    grad = tape.gradient(total, X)
-    if not kernels:
-        monkeypatch.undo()
-    return y.numpy(), grad.numpy()
-
-
-def _reference(x, labels):
-    x64 = x.astype(np.float64)
-    shifted = x64 - x64.max(axis=1, keepdims=True)
-    log_sum = np.log(np.exp(shifted).sum(axis=1))
-    rows = np.arange(x.shape[0])
-    probs = np.exp(shifted - log_sum[:, None])
-    probs[rows, labels] -= 1.0
-    return log_sum - shifted[rows, labels], probs
+    return numpy_loss_and_grad("softmax_cross_entropy", x, labels, "none", not kernels,
+                               monkeypatch)
 
 
 def _spread(rng, shape, low, high):
@@ -72,7 +53,7 @@ def test_losses_and_gradients_match_float64_per_row_path_generic_rule_and_torch(
     labels = rng.integers(0, x.shape[1], x.shape[0])
     assert loss_kernels._unshifted_rows(x) is unshifted
     loss, grad = _loss_and_grad(x, labels)
-    ref_loss, ref_grad = _reference(x, labels)
+    ref_loss, ref_grad = float64_reference(x, labels)
     scale = 1.0 + ref_loss
     assert np.all(np.abs(loss - ref_loss) <= 1.5 * F32_EPS * scale)
     np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=2 * F32_EPS)
