@@ -33,21 +33,26 @@ def _clip_input(dtype):
     return np.array(pattern * 8, dtype)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", sorted(CLIPS))
-def test_clip_gradient_at_nan_is_zero_as_torch(name, dtype, backend):
-    ours, theirs = CLIPS[name]
-    data = _clip_input(dtype)
-    weights = np.linspace(0.5, 1.5, data.size).astype(dtype)
+def _weighted_gradients(ours, theirs, data, backend):
+    """The gradients of ``sum(f(x) * weights)`` at ``data``, xpgrad's and PyTorch's, as NumPy
+    arrays, and the weights (a ramp from 0.5 to 1.5: every entry its own)."""
+    weights = np.linspace(0.5, 1.5, data.size).astype(data.dtype)
     x = xg.asarray(data, backend=backend)
     with xg.GradientTape() as tape:
         tape.watch(x)
         total = xg.sum(ours(x) * xg.asarray(weights, backend=backend))
-    got = tape.gradient(total, x).numpy()
     t = torch.tensor(data, requires_grad=True)
     (want,) = torch.autograd.grad((theirs(t) * torch.tensor(weights)).sum(), t)
-    np.testing.assert_array_equal(got, want.numpy())
+    return tape.gradient(total, x).numpy(), want.numpy(), weights
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(CLIPS))
+def test_clip_gradient_at_nan_is_zero_as_torch(name, dtype, backend):
+    data = _clip_input(dtype)
+    got, want, _ = _weighted_gradients(*CLIPS[name], data, backend)
+    np.testing.assert_array_equal(got, want)
     assert not got[np.isnan(data)].any()
 
 
@@ -84,19 +89,11 @@ def test_elu_gradient_at_nan_and_infinities_matches_torch(name, dtype, backend):
     generic rule's select; PyTorch's elu and selu too, its celu gives NaN)."""
     edges = [math.nan, -math.inf, math.inf, 0.0, -0.0, -200.0, 3.0, -0.7]
     data = np.concatenate([np.array(edges * 4), np.linspace(-6, 6, 40000)]).astype(dtype)
-    weights = np.linspace(0.5, 1.5, data.size).astype(dtype)
-    ours, theirs = ELUS[name]
-    x = xg.asarray(data, backend=backend)
-    with xg.GradientTape() as tape:
-        tape.watch(x)
-        total = xg.sum(ours(x) * xg.asarray(weights, backend=backend))
-    got = tape.gradient(total, x).numpy()
-    t = torch.tensor(data, requires_grad=True)
-    (want,) = torch.autograd.grad((theirs(t) * torch.tensor(weights)).sum(), t)
+    got, want, weights = _weighted_gradients(*ELUS[name], data, backend)
     nan = np.isnan(data)
-    np.testing.assert_allclose(got[~nan], want.numpy()[~nan], atol=0,
+    np.testing.assert_allclose(got[~nan], want[~nan], atol=0,
                                rtol=4e-7 if dtype == np.float32 else 1e-15)
-    positive_slope = want.numpy()[6] / weights[6]                 # at x = 3
+    positive_slope = want[6] / weights[6]                         # at x = 3
     np.testing.assert_allclose(got[nan], weights[nan] * positive_slope, rtol=1e-6)
 
 
