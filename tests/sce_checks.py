@@ -91,3 +91,18 @@ def assert_threaded_equals_one_thread(labels_kernels, probs_kernels, classes, n=
         np.testing.assert_array_equal(g1, g2)
         np.testing.assert_array_equal(l1, l2)
         assert abs(t1 - t2) < 1e-9
+
+
+def assert_float32_sce_matches_generic_and_torch(loss, grad, x, labels, scale, monkeypatch):
+    """A float32 kernel's per-row softmax cross-entropy ``loss`` and ``grad`` at logits ``x``
+    equal the generic rule's and PyTorch's to a few ulp of ``scale`` (1 + the losses)."""
+    import torch
+
+    eps = float(np.finfo(np.float32).eps)
+    generic = numpy_loss_and_grad("softmax_cross_entropy", x, labels, "none", True, monkeypatch)
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(labels), reduction="none")
+    tl.sum().backward()
+    for want_loss, want_grad in (generic, (tl.detach().numpy(), tx.grad.numpy())):
+        np.testing.assert_allclose(loss, want_loss, rtol=4e-6, atol=8 * eps * scale.max())
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-5, atol=4 * eps)

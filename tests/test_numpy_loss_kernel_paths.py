@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from sce_checks import assert_float32_sce_matches_generic_and_torch
 from sce_checks import float64_reference as _sce_reference
 from sce_checks import numpy_loss_and_grad as _loss_and_grad
 from xpgrad.backends.numpy import kernel_common, loss_kernels
@@ -53,15 +54,7 @@ def test_softmax_cross_entropy_paths_match_float64_generic_rule_and_torch(case, 
     scale = 1.0 + ref_loss
     assert np.all(np.abs(loss - ref_loss) <= 1.5 * F32_EPS * scale)
     np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=F32_EPS)
-    generic = _loss_and_grad("softmax_cross_entropy", x, labels, "none", True, monkeypatch)
-    np.testing.assert_allclose(loss, generic[0], rtol=4e-6, atol=8 * F32_EPS * scale.max())
-    np.testing.assert_allclose(grad, generic[1], rtol=1e-5, atol=4 * F32_EPS)
-    tx = torch.tensor(x, requires_grad=True)
-    tl = F.cross_entropy(tx, torch.tensor(labels), reduction="none")
-    tl.sum().backward()
-    np.testing.assert_allclose(loss, tl.detach().numpy(), rtol=4e-6,
-                               atol=8 * F32_EPS * scale.max())
-    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-5, atol=4 * F32_EPS)
+    assert_float32_sce_matches_generic_and_torch(loss, grad, x, labels, scale, monkeypatch)
 
 
 @pytest.mark.parametrize("unshifted", [True, False])

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import xpgrad as xg
-from sce_checks import float64_reference, numpy_loss_and_grad
+from sce_checks import (assert_float32_sce_matches_generic_and_torch, float64_reference,
+                        numpy_loss_and_grad)
 from xpgrad.backends.numpy import loss_kernels
 
 F = torch.nn.functional
@@ -62,16 +63,7 @@ def test_losses_and_gradients_match_float64_per_row_path_generic_rule_and_torch(
     monkeypatch.undo()
     np.testing.assert_allclose(loss, per_row[0], rtol=0, atol=3 * F32_EPS * scale.max())
     np.testing.assert_allclose(grad, per_row[1], rtol=0, atol=2 * F32_EPS)
-    generic = _loss_and_grad(x, labels, False, monkeypatch)
-    np.testing.assert_allclose(loss, generic[0], rtol=4e-6, atol=8 * F32_EPS * scale.max())
-    np.testing.assert_allclose(grad, generic[1], rtol=1e-5, atol=4 * F32_EPS)
-    tx = torch.tensor(x, requires_grad=True)
-    tl = F.cross_entropy(tx, torch.tensor(labels), reduction="none")
-    tl.sum().backward()
-    np.testing.assert_allclose(loss, tl.detach().numpy(), rtol=4e-6,
-                               atol=8 * F32_EPS * scale.max())
-    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-5,
-                               atol=4 * F32_EPS)
+    assert_float32_sce_matches_generic_and_torch(loss, grad, x, labels, scale, monkeypatch)
 
 
 def test_a_middle_class_axis_through_moveaxis_matches_torch(rng):
