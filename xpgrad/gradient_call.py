@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import MixedBackendError
+from .creation import asarray
 from .pytree import is_node, is_registered, leaves, map_leaves
 from .tensor import Tensor, _wrap
 
@@ -224,8 +226,6 @@ def seed_of(target, output_gradients, og_label="output_gradients", target_label=
           and target.dtype.kind in "fc"):
         return output_gradients       # already what the checks and the cast below would give
     else:
-        from .creation import asarray
-
         _check_cotangent(output_gradients, target, og_label, target_label)
         og = asarray(output_gradients, dtype=target.dtype, backend=be)
         if og.shape != target.shape:
@@ -239,8 +239,6 @@ def _check_cotangent(og, target, og_label, target_label):
     """TypeError for an ``output_gradients`` that a cast to ``target``'s dtype would spoil: a
     complex one for a real target (its imaginary part dropped: a silently wrong gradient), a
     boolean or non-numeric one; MixedBackendError for a tensor on another backend."""
-    from .backend import MixedBackendError
-
     if isinstance(og, Tensor):
         if og._backend is not target._backend:
             raise MixedBackendError(f"{og_label} is on backend {og._backend.name!r} but "
