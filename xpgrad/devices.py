@@ -51,16 +51,11 @@ def device_of(be, raw) -> Device:
     return d
 
 
-_BACKEND_CLASSES = set()      # the Backend subclasses met, for resolve's short way
-
-
 def resolve(device, backend=None):
     """The backend (and native device or None) that ``device=``/``backend=`` ask for."""
-    if device is None and backend.__class__ in _BACKEND_CLASSES:
-        return backend, None    # a Backend object itself: what get_backend would return
     if device is None:
         if isinstance(backend, Backend):
-            _BACKEND_CLASSES.add(backend.__class__)
+            return backend, None    # what get_backend would return, without the call
         return (current_backend() if backend is None else get_backend(backend)), None
     if isinstance(device, Device):
         be = get_backend(device.backend)
