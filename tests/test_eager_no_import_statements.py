@@ -144,6 +144,7 @@ def tensors_and_variables():
         with xg.GradientTape() as tape:
             tape.watch(t)
             xg.asarray([t[0], t[1]])
+        xg.asarray(t, dtype=xg.float64), xg.asarray(t, copy=True)     # a tensor cast, copied
     return step
 
 
