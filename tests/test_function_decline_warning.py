@@ -19,8 +19,13 @@ def _max_gradient(x):
     return tape.gradient(y, x)
 
 
-def _calls(step, keyword):
-    return (lambda x: step(x=x)) if keyword else step
+def _traced(untied, keyword):
+    """``(function, its call)``: traced while the kernel runs (the long way with a keyword)."""
+    step = xg.function(_max_gradient)
+    call = (lambda x: step(x=x)) if keyword else step
+    for _ in range(3):
+        call(xg.asarray(untied))
+    return step, call
 
 
 @pytest.fixture
@@ -34,10 +39,7 @@ def values():
 @pytest.mark.parametrize("keyword", [False, True], ids=["short-way", "long-way"])
 def test_declines_in_a_row_warn_once_naming_the_function(values, keyword):
     untied, tied = values
-    step = xg.function(_max_gradient)
-    call = _calls(step, keyword)
-    for _ in range(3):
-        call(xg.asarray(untied))                # traced while the kernel runs
+    step, call = _traced(untied, keyword)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = [call(xg.asarray(tied)).numpy() for _ in range(2 * WARN_AFTER)]
@@ -55,10 +57,7 @@ def test_declines_in_a_row_warn_once_naming_the_function(values, keyword):
 @pytest.mark.parametrize("keyword", [False, True], ids=["short-way", "long-way"])
 def test_declines_between_replays_that_run_through_do_not_warn(values, keyword):
     untied, tied = values
-    step = xg.function(_max_gradient)
-    call = _calls(step, keyword)
-    for _ in range(3):
-        call(xg.asarray(untied))
+    _, call = _traced(untied, keyword)
     with warnings.catch_warnings():
         warnings.simplefilter("error", KernelDeclinedWarning)
         for _ in range(3):
