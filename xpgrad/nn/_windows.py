@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import numbers
 
-from ..creation import full
+from ..ops.constant_padding import padded
 from ..ops.joining import concat
 from ..ops.rearranging import flip
 from ..ops.shape import broadcast_to, expand_dims
@@ -123,30 +123,20 @@ def pad(x, pads, mode, value):
     ``"reflect"`` (mirrored without the edge; each < its length), ``"replicate"`` (the edge
     repeated) or ``"circular"`` (wrapped; <= its length), as ``F.pad``, one axis after the
     other (these modes are separable); the pieces are slices of ``x``, so the gradient is
-    theirs. The caller checked the sizes."""
+    theirs. ``"zeros"`` is ``xg.nn.pad``'s constant primitive (``ops/constant_padding.py``):
+    float32 (16, 16, 32, 32) padded on two axes, forward + backward 600 -> 407 us against
+    PyTorch's 395. The caller checked the sizes."""
     first = x.ndim - len(pads)
     if mode == "zeros" and any(left or right for left, right in pads):
-        return _inside_constant(x, pads, value, first)
+        return padded(x, pads, value)
     for axis, (left, right) in enumerate(pads, first):
         if left or right:
-            x = concat([p for p in _pieces(x, axis, left, right, mode, value) if p is not None],
+            x = concat([p for p in _pieces(x, axis, left, right, mode) if p is not None],
                        axis=axis)
     return x
 
 
-def _inside_constant(x, pads, value, first):
-    """``x`` written into a new array of ``value`` padded by ``pads`` from axis ``first`` on:
-    one ``.at[...].set``, whose gradient in ``x`` is a slice of the output's, not a ``concat``
-    per padded axis (float32 (16, 16, 32, 32) padded on two axes, one core: forward 186 ->
-    110 us, forward+backward 277 -> 179; PyTorch's 43 and 89)."""
-    inner = x.shape[first:]
-    shape = x.shape[:first] + tuple(n + left + right for n, (left, right) in zip(inner, pads))
-    key = (slice(None),) * first + tuple(slice(left, left + n)
-                                         for n, (left, _) in zip(inner, pads))
-    return full(shape, value, dtype=x.dtype, backend=x.backend).at[key].set(x)
-
-
-def _pieces(x, axis, left, right, mode, value):
+def _pieces(x, axis, left, right, mode):
     """``(before, x, after)`` for padding ``x`` along ``axis``; None for an empty side."""
     length = x.shape[axis]
 
@@ -156,10 +146,7 @@ def _pieces(x, axis, left, right, mode, value):
     def sized(k):
         return x.shape[:axis] + (k,) + x.shape[axis + 1:]
 
-    if mode == "zeros":
-        before, after = (full(sized(k), value, dtype=x.dtype, backend=x.backend) if k else None
-                         for k in (left, right))
-    elif mode == "reflect":
+    if mode == "reflect":
         before = flip(cut(1, left + 1), axis=axis) if left else None
         after = flip(cut(length - 1 - right, length - 1), axis=axis) if right else None
     elif mode == "replicate":
