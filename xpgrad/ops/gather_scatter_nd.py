@@ -286,8 +286,10 @@ def _updated_rows_vjp_updates(xp, g, ans, tensor, updates, flat, rows, backend):
 def _overwritten(rxp, flat, count):
     """Which of the raw row positions ``flat`` a later one repeats (its update did not land),
     or None when they are distinct (readable ones only: a traced call marks them all)."""
+    if flat.shape[0] < 2:
+        return None
     order = rxp.arange(flat.shape[0], dtype=rxp.int64)
-    last = rxp.full((count,), -1, dtype=rxp.int64)
+    last = rxp.empty((count,), dtype=rxp.int64)          # only the rows at flat are read
     last[flat] = order                   # NumPy's and CuPy's: the last write of a row lands
     lost = last[flat] != order
     if readable(lost) and not bool(rxp.any(lost)):
