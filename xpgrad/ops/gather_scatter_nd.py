@@ -274,7 +274,7 @@ def _updated_rows_vjp_updates(xp, g, ans, tensor, updates, flat, rows, backend):
                          shape)
     else:
         picked = xp.reshape(xp.take(xp.reshape(g, rows), flat, axis=0), shape)
-    lost = _overwritten(backend.xp, flat, rows[0])
+    lost = _overwritten(backend, flat, rows[0])
     if lost is None:
         return picked
     if isinstance(g, Tensor):
@@ -283,18 +283,21 @@ def _updated_rows_vjp_updates(xp, g, ans, tensor, updates, flat, rows, backend):
     return xp.where(lost, xp.zeros_like(picked), picked)
 
 
-def _overwritten(rxp, flat, count):
+def _overwritten(backend, flat, count):
     """Which of the raw row positions ``flat`` a later one repeats (its update did not land),
-    or None when they are distinct (readable ones only: a traced call marks them all)."""
+    or None when they are distinct (known only for the backend's own arrays: a traced call's
+    are marked whatever they hold)."""
     if flat.shape[0] < 2:
         return None
+    rxp = backend.xp
+    if type(flat) is backend.array_class:
+        ordered = rxp.sort(flat)
+        if not bool(rxp.any(ordered[1:] == ordered[:-1])):
+            return None
     order = rxp.arange(flat.shape[0], dtype=rxp.int64)
     last = rxp.empty((count,), dtype=rxp.int64)          # only the rows at flat are read
     last[flat] = order                   # NumPy's and CuPy's: the last write of a row lands
-    lost = last[flat] != order
-    if readable(lost) and not bool(rxp.any(lost)):
-        return None
-    return lost
+    return last[flat] != order
 
 
 #: ``tensor`` (raveled to rows) copied and its rows at ``flat`` replaced by ``updates``, one
