@@ -5,7 +5,7 @@ forward one ``np.take`` of them, the gradient one ``np.add.at`` of ``g`` at them
 
 The generic rule builds an open mesh of ranges for every axis and folds it into positions
 again on the backward pass (float32 (32, 32), 8 indices a row, forward + backward, one core:
-80 -> 58 us, PyTorch's ``take_along_dim`` 40).
+1.7x -> 1.4x the time of PyTorch's ``take_along_dim``; (256, 256), 32 a row: 1.6x -> 0.8x).
 
 >>> x = np.arange(6.0).reshape(2, 3)
 >>> out, at = KERNELS["take_along_axis"].forward(x, indices=np.array([[2, 2], [0, 1]]),
