@@ -23,8 +23,9 @@ class NumpyBackend(Backend):
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
     ``extrema.py``, ``norms.py``, ``products.py``, Adam's update in ``optim.py``, the depthwise
     convolution of ``convolution.py``, a recorded sort that keeps its permutation,
-    ``sorting.py``, the recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in
-    ``special.py``) registered in ``kernels``."""
+    ``sorting.py``, ``take_along_axis`` by raveled positions, ``take_along_kernel.py``, the
+    recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in ``special.py``)
+    registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -59,6 +60,7 @@ class NumpyBackend(Backend):
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
         from .sorting import KERNELS as SORTING
+        from .take_along_kernel import KERNELS as TAKE_ALONG
         from .special import KERNELS as SPECIAL
         from .special_more import KERNELS as SPECIAL_MORE
         from .triangular import KERNELS as TRIANGULAR
@@ -67,7 +69,7 @@ class NumpyBackend(Backend):
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS,
+                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS, TAKE_ALONG,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):
