@@ -174,7 +174,10 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
     their mean ``d`` (the first mean's rounding) by gemv and mean square (``_row_dots``); then ``y = xc * s +
     t`` with ``s = rstd * w`` and ``t = b - d * s`` per channel of each row (``d`` is tiny: no
     cancellation). Saves each row's mean as ``hi + lo`` (the gemv's and ``d``: ``x - hi`` is
-    exact where the mean is large) and ``rstd``."""
+    exact where the mean is large) and ``rstd``. A block whose rows' means are all within a
+    standard deviation of 0 takes the variance from the sums of squares and writes ``y = x * s +
+    t`` from ``x`` itself (``_uncentred_moments``; ``lo`` 0): a pass and a gemv fewer, the
+    forward on (32, 32, 16, 16) float32 694 -> 476 us (torch 292)."""
     dt = x.dtype
     if dt not in _FLOATS or x.size == 0 or any(a.dtype != dt for a in affine_arrays):
         return None
@@ -198,6 +201,11 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
             mu, rs, d = (a[start:start + step] for a in (mean, rstd, shift))
             sq = scratch[:size]
             np.matmul(flat, average, out=mu[:, 0])
+            if _uncentred_moments(flat, mu, rs, sq.reshape(size, m), ones,
+                                  _block_of(eps, start, step)):
+                d[...] = 0
+                _scaled_groups(part, y, rs, mu, weight, bias, start, sq)
+                continue
             np.subtract(flat, mu if m >= _BROADCAST_MIN else _expanded(mu, sq.reshape(size, m)),
                         out=yf)
             np.matmul(yf, average, out=d[:, 0])
@@ -208,15 +216,40 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
             rs += _block_of(eps, start, step)
             np.sqrt(rs, out=rs)
             np.divide(1.0, rs, out=rs)
-            scale = rs[:, :, None]
-            if weight is not None:
-                scale = scale * weight[start:start + size]
-            offset = -d[:, :, None] * scale
-            if bias is not None:
-                offset = offset + bias[start:start + size]
-            y *= _spread(scale, sq)
-            y += _spread(offset, sq)
+            _scaled_groups(y, y, rs, d, weight, bias, start, sq)
     return out.reshape(x.shape), (mean, shift, rstd)
+
+
+def _uncentred_moments(flat, mu, rs, scratch, ones, eps):
+    """Where every row's mean ``mu`` is within a standard deviation of 0, ``rs`` <- the rows'
+    ``1 / sqrt(var + eps)`` with ``var = mean(x**2) - mu**2`` in float64 (then at most a factor
+    2 of the sums' precision lost) and True; else False, and the caller centres the rows."""
+    _row_dots(flat, flat, rs[:, 0], scratch, ones)
+    mean64 = mu.astype(np.float64)
+    var = rs / np.float64(flat.shape[1])
+    var -= mean64 * mean64
+    if not (mean64 * mean64 <= var).all():
+        return False
+    var += eps
+    np.sqrt(var, out=var)
+    np.divide(1.0, var, out=rs, casting="same_kind")
+    return True
+
+
+def _scaled_groups(part, y, rs, shift, weight, bias, start, scratch):
+    """``y`` <- ``(part - shift) * rs * w + b`` per channel of each row, as ``part * s + t``
+    (``s = rs * w``, ``t = b - shift * s``): ``part`` the rows themselves and ``shift`` their
+    mean (within a standard deviation of 0: no cancellation), or their centred values and
+    ``shift`` the mean of those."""
+    size = len(part)
+    scale = rs[:, :, None]
+    if weight is not None:
+        scale = scale * weight[start:start + size]
+    offset = -shift[:, :, None] * scale
+    if bias is not None:
+        offset = offset + bias[start:start + size]
+    np.multiply(part, _spread(scale, scratch), out=y)
+    y += _spread(offset, scratch)
 
 
 def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
