@@ -271,6 +271,7 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
     sgx = np.empty((count, cg), dt)
     dx = np.empty(rows.shape, dt) if needs[0] else None
     centred, spread = np.empty((block, cg, s), dt), np.empty((block, cg, s), dt)
+    fast = _uncentred_rows(mean, shift, rstd)
     with np.errstate(invalid="ignore"):       # OpenBLAS's gemv flags (layer_norm_forward)
         for start in range(0, count, step):
             part, gp = rows[start:start + step], g_rows[start:start + step]
@@ -278,8 +279,12 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
             mu, lo, rs = (a[start:start + step] for a in (mean, shift, rstd))
             h, e = centred[:size], spread[:size]
             hf = h.reshape(size, m)
-            np.subtract(part.reshape(size, m),
-                        mu if m >= _BROADCAST_MIN else _expanded(mu, e.reshape(size, m)), out=hf)
+            uncentred = bool(fast[start:start + step].all())
+            if uncentred:
+                h, lo = part, mu           # x - mean as (x - 0) - mean: sums of g * x
+            else:
+                np.subtract(part.reshape(size, m), mu if m >= _BROADCAST_MIN else
+                            _expanded(mu, e.reshape(size, m)), out=hf)
             np.matmul(gp.reshape(size * cg, s), ones, out=sg[start:start + size].reshape(-1))
             _row_dots(gp.reshape(size * cg, s), h.reshape(size * cg, s),
                       sgx[start:start + size].reshape(-1), e.reshape(size * cg, s), ones)
@@ -298,9 +303,14 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
             scale = rs[:, :, None] if w is None else rs[:, :, None] * w[:, :, None]
             d = dx[start:start + step]
             np.multiply(gp, _spread(scale, e), out=d)
-            hf *= rs if m >= _BROADCAST_MIN else _expanded(rs, e.reshape(size, m))
-            hf *= slope if m >= _BROADCAST_MIN else _expanded(slope, e.reshape(size, m))
-            d += h
+            if uncentred:                  # rstd**3 in range: one multiply, into the scratch
+                slope *= rs
+                np.multiply(part.reshape(size, m), slope if m >= _BROADCAST_MIN else
+                            _expanded(slope, e.reshape(size, m)), out=hf)
+            else:
+                hf *= rs if m >= _BROADCAST_MIN else _expanded(rs, e.reshape(size, m))
+                hf *= slope if m >= _BROADCAST_MIN else _expanded(slope, e.reshape(size, m))
+            d += centred[:size]
             df = d.reshape(size, m)
             df += offset if m >= _BROADCAST_MIN else _expanded(offset, e.reshape(size, m))
     out = [None if dx is None else dx.reshape(x.shape)]
@@ -312,6 +322,21 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
         out.append(sg.reshape(n, -1).sum(axis=0, dtype=np.float64).astype(dt)
                    if needs[len(out)] else None)
     return tuple(out)
+
+
+#: ``rstd`` within which a group's ``rstd**3`` stays normal in float32 (``_uncentred_rows``)
+_RSTD_RANGE = (2.0 ** -30, 2.0 ** 30)
+
+
+def _uncentred_rows(mean, shift, rstd):
+    """Per row of groups, True where ``group_norm_vjp`` may take sums of ``g * x`` in place of
+    ``g * (x - mean)``: no ``lo`` correction, the mean within a standard deviation of 0 (the
+    sums then cancel by at most a factor of 2) and ``rstd`` in ``_RSTD_RANGE``."""
+    fast = np.abs(mean * rstd) <= 1
+    fast &= rstd > _RSTD_RANGE[0]
+    fast &= rstd < _RSTD_RANGE[1]
+    fast &= shift == 0
+    return fast[:, 0]
 
 
 # layer_norm's rule reads x and the weight (position 1 when there is one; a bias there is
