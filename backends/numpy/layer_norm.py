@@ -53,9 +53,13 @@ def _expanded(column, out):
     return out
 
 
-def _tiled(row, rows):
-    """``row`` (n,) repeated down ``rows`` rows, C-contiguous, or None for None."""
-    return None if row is None else np.tile(row, (rows, 1))
+def _tiled(row, rows, total):
+    """``row`` (n,) repeated down ``rows`` rows (a block's), C-contiguous, or None for None;
+    where the ``total`` rows are one block, ``row`` as (1, n), broadcast by the ufuncs (a copy
+    made for one block costs more than it saves)."""
+    if row is None:
+        return None
+    return row.reshape(1, -1) if total <= rows else np.tile(row, (rows, 1))
 
 
 def _means(part, average, out, pairwise=False):
@@ -112,8 +116,8 @@ def _layer_norm_rows(x, *affine_arrays, k, eps, affine):
     n = math.prod(x.shape[x.ndim - k:])
     rows, step = _rows(x, n)
     block = min(step, rows.shape[0])
-    weight = _tiled(_weight(affine_arrays, affine, n), block)
-    bias = _tiled(affine_arrays[-1].reshape(n) if affine[1] else None, block)
+    weight = _tiled(_weight(affine_arrays, affine, n), block, rows.shape[0])
+    bias = _tiled(affine_arrays[-1].reshape(n) if affine[1] else None, block, rows.shape[0])
     average = np.full(n, 1.0 / n, dt)
     out = np.empty(rows.shape, dt)
     mean = np.empty((rows.shape[0], 1), dt)
@@ -196,7 +200,7 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
     want_dw, want_db = affine[0] and needs[1], affine[1] and needs[1 + affine[0]]
     # the bias is not kept (a stand-in with its shape and dtype): the rule needs only the weight
     weight = _weight(affine_arrays, affine, n) if needs[0] else None
-    tiled = _tiled(weight, block)
+    tiled = _tiled(weight, block, rows.shape[0])
     dx = np.empty(rows.shape, dt) if needs[0] else None
     dw = np.zeros(n, np.float64) if want_dw else None
     db = np.zeros(n, np.float64) if want_db else None
