@@ -166,14 +166,19 @@ def _layer_norm_rows(x, *affine_arrays, k, eps, affine):
 
 
 def _uncentred_moments(rows, average, mean, rstd, eps):
-    """``mean`` <- the rows' means, ``rstd`` <- ``1 / sqrt(var + eps)`` with ``var = mean(x**2)
-    - mean**2`` in float64 from the sums of squares (one BLAS dot a row), and per row whether
-    its mean is within a standard deviation of 0: there ``var`` loses at most a factor 2 of the
-    sums' precision; elsewhere the caller centres the rows (a large mean cancels) and
-    overwrites both."""
+    """``mean`` <- the rows' means, their sums of squares (one BLAS dot a row) into ``rstd``,
+    then ``_rstd_of_squares``."""
     _means(rows, average, mean[:, 0])
     np.matmul(rows[:, None, :], rows[:, :, None], out=rstd[:, :, None])
-    var = rstd / np.float64(rows.shape[1])
+    return _rstd_of_squares(mean, rstd, rows.shape[1], eps)
+
+
+def _rstd_of_squares(mean, rstd, n, eps):
+    """``rstd`` (the rows' sums of squares on entry) <- ``1 / sqrt(var + eps)`` with ``var =
+    sums / n - mean**2`` in float64, and per row whether its mean is within a standard
+    deviation of 0: there ``var`` loses at most a factor 2 of the sums' precision; elsewhere
+    the caller centres the rows (a large mean cancels) and overwrites ``rstd``."""
+    var = rstd / np.float64(n)
     mean64 = mean.astype(np.float64)
     mean64 *= mean64
     var -= mean64
