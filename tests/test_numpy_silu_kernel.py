@@ -1,7 +1,8 @@
 """The NumPy backend's silu kernel (``backends/numpy/activations.py``: ``x / (1 + e)``, the
 derivative kept by the forward from ``e = exp(-x)``): float32 values and gradients against the
-rule in float64, float64 against the rule and finite differences, the edges (infinities, signed zeros, NaN,
-where exp overflows) as the generic rule's, the in-place vjp equal to the vjp."""
+rule in float64, float64 against the rule and finite differences, the edges (infinities,
+signed zeros, NaN, where exp overflows) as the generic rule's, the in-place vjp equal to the
+vjp, an untaped call's value the taped one's."""
 from __future__ import annotations
 
 import numpy as np
