@@ -169,25 +169,26 @@ def _hardswish_into(x, out, h, big):
     out *= h
 
 
-def _hardswish_slope_times(g, x, out):
-    """``out`` <- ``g (m s + a)`` (``_hardswish_vjp``)."""
-    clip(x, -3.0, 3.0, out=out)
-    out /= 3.0
-    out += 0.5
-    inside, below_3 = np.greater(x, -3.0), np.less(x, 3.0)
-    np.logical_and(inside, below_3, out=inside)
-    out *= inside
-    out += np.logical_not(below_3, out=below_3)
-    out *= g
+def _hardswish_slope_times(g, x, out, third, step):
+    """``out`` <- ``g (t + 1/2 - trunc(t) / 2)``, ``t = clip(x, -3, 3) / 3`` (``_hardswish_vjp``):
+    seven passes, no mask."""
+    clip(x, -3.0, 3.0, out=third)
+    third /= 3.0
+    np.trunc(third, out=step)
+    step *= -0.5
+    step += 0.5
+    third += step
+    np.multiply(third, g, out=out)
 
 
 def _hardswish_vjp(g, saved, x):
-    """The generic rule's ``where(x <= -3, 0, where(x < 3, g (x / 3 + 1/2), g))`` as
-    arithmetic: ``g (m s + a)``, ``m`` 1 where ``-3 < x < 3``, ``a`` 1 where ``x >= 3`` (boolean
-    masks: NumPy compares into booleans 3x faster than into floats), ``s`` the slope at ``x``
-    clipped to [-3, 3]. Where that is not finite (a NaN ``x``, which the generic rule gives
-    ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs."""
-    out = gradient_by_blocks(_hardswish_slope_times, g, (x,), 0, ignore=("invalid",))
+    """The generic rule's ``where(x <= -3, 0, where(x < 3, g (x / 3 + 1/2), g))`` as ``g``
+    times ``t + 1/2 - trunc(t) / 2`` with ``t`` the slope's ``x / 3`` clipped to [-1, 1]:
+    ``trunc(t)`` is -1 at and below -3, 0 strictly inside (``x / 3`` rounds to no +-1 there)
+    and 1 from 3 on, so the factor is exactly 0, the rule's ``t + 1/2``, or 1, where boolean
+    masks took ten passes. Where the product is not finite (a NaN ``x``, which the generic rule
+    gives ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs."""
+    out = gradient_by_blocks(_hardswish_slope_times, g, (x,), 2, ignore=("invalid",))
     return _or_generic(out, "hardswish", g, x)
 
 
