@@ -109,7 +109,7 @@ def _silu_forward(x):
 
 
 def _silu_vjp(g, slope, x):
-    return (np.multiply(g, slope),)
+    return (np.multiply(g, slope, dtype=slope.dtype),)
 
 
 def _silu_vjp_in_place(g, slope, x):

@@ -76,7 +76,7 @@ def _forward(x):
 
 
 def _vjp(g, slope, x):
-    return (np.multiply(g, slope),)
+    return (np.multiply(g, slope, dtype=slope.dtype),)
 
 
 def _vjp_in_place(g, slope, x):
