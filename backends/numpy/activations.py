@@ -108,14 +108,15 @@ def _silu_forward(x):
     return y, slope
 
 
-def _silu_vjp(g, slope, x):
+def _times_slope(g, slope, x):
+    """The vjp of a one-input kernel whose taped forward keeps the derivative (silu, mish)."""
     return (np.multiply(g, slope, dtype=slope.dtype),)
 
 
-def _silu_vjp_in_place(g, slope, x):
+def _times_slope_in_place(g, slope, x):
     if type(g) is not np.ndarray or not g.flags.writeable or g.shape != slope.shape \
             or g.dtype != slope.dtype:      # a NumPy scalar, a read-only or broadcast gradient
-        return _silu_vjp(g, slope, x)
+        return _times_slope(g, slope, x)
     g *= slope
     return (g,)
 
@@ -360,7 +361,7 @@ def _glu_vjp(g, e, x, axis):
 
 
 KERNELS = {
-    "silu": Kernel(_silu_forward, _silu_vjp, saves=(), vjp_in_place=_silu_vjp_in_place,
+    "silu": Kernel(_silu_forward, _times_slope, saves=(), vjp_in_place=_times_slope_in_place,
                    value=_silu_value),
     "hardswish": Kernel(_hardswish_forward, _hardswish_vjp, saves=(0,)),
     "elu": Kernel(_elu_forward, _elu_vjp, saves=(0,)),

@@ -25,7 +25,7 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
-from .activations import _FLOATS
+from .activations import _FLOATS, _times_slope, _times_slope_in_place
 from .blocks import blocked
 from .ufuncs import clip
 
@@ -75,18 +75,7 @@ def _forward(x):
     return y, slope
 
 
-def _vjp(g, slope, x):
-    return (np.multiply(g, slope, dtype=slope.dtype),)
-
-
-def _vjp_in_place(g, slope, x):
-    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != slope.shape \
-            or g.dtype != slope.dtype:      # a NumPy scalar, a read-only or broadcast gradient
-        return _vjp(g, slope, x)
-    g *= slope
-    return (g,)
-
-
-KERNEL = Kernel(_forward, _vjp, saves=(), vjp_in_place=_vjp_in_place, value=_value)
+KERNEL = Kernel(_forward, _times_slope, saves=(), vjp_in_place=_times_slope_in_place,
+                value=_value)
 
 __all__ = ["KERNEL"]
