@@ -82,3 +82,16 @@ def test_an_untaped_call_keeps_nothing_and_gives_the_taped_value():
     y, saved = KERNEL.value(x)
     assert saved is None
     np.testing.assert_array_equal(y, KERNEL.forward(x)[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("edge", [np.inf, -np.inf, np.nan, -100.0, -800.0])
+def test_a_block_without_edges_gives_the_guarded_paths_bits(dtype, edge):
+    """The forward without clips (a block whose least and largest values show no infinity,
+    NaN or overflow) equals the guarded one, which a block holding one such value takes."""
+    x = (np.random.default_rng(4).normal(size=5000) * 8).astype(dtype)
+    y, slope = KERNEL.forward(x)
+    guarded = np.append(x, dtype(edge))
+    y_guarded, slope_guarded = KERNEL.forward(guarded)
+    np.testing.assert_array_equal(y_guarded[:-1], y)
+    np.testing.assert_array_equal(slope_guarded[:-1], slope)

@@ -56,6 +56,11 @@ def _finite(x, out):
     return clip(x, -big, big, out=out)
 
 
+#: ``x`` above which ``exp(-x)`` and ``1 + exp(-x)`` are finite, by dtype
+_EXP_FINITE_ABOVE = {np.dtype(np.float32): -88.0, np.dtype(np.float64): -709.0}
+_least, _largest = np.minimum.reduce, np.maximum.reduce
+
+
 def _silu_into(x, y, e, finite, ones_plus):
     """``y`` <- ``x / (1 + e)``, ``e`` <- ``exp(-x)``, ``ones_plus`` <- ``1 + e``: five passes
     (``exp(-x)`` overflows to inf below x ~ -88 (float32): the value there is -0.0, and ``x``
@@ -88,13 +93,26 @@ def _silu_forward(x):
     capped at the dtype's largest value (where it overflowed, ``c`` is 1: no inf / inf) and
     ``x`` clipped to the finite range (no ``inf * 0``); the division by the uncapped ``1 + e``
     makes the derivative -0.0 where that overflowed, the sign of the rule's underflowed
-    value."""
+    value. A block whose least and largest values show neither an infinity, a NaN nor an
+    overflow (two reductions, a pass's time together) takes the same values without the three
+    clips and the second ``1 + e``: eight passes in all."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
     y, slope = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
     big = float(np.finfo(x.dtype).max)
+    lowest = _EXP_FINITE_ABOVE[x.dtype]
 
     def body(part, y_part, slope_part, e, finite, ones_plus, scratch):
+        if _least(part, None) > lowest and _largest(part, None) < np.inf:
+            np.negative(part, out=e)
+            np.exp(e, out=e)
+            np.add(e, 1.0, out=ones_plus)
+            np.divide(part, ones_plus, out=y_part)
+            e /= ones_plus
+            e *= part
+            e += 1.0
+            np.divide(e, ones_plus, out=slope_part)
+            return
         _silu_into(part, y_part, e, finite, ones_plus)
         clip(e, 0.0, big, out=e)
         np.add(e, 1.0, out=scratch)
