@@ -19,7 +19,7 @@ _LIST_RANGE_MAX = 48
 
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
-    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
+    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``, ``mish.py``,
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
     ``extrema.py``, ``norms.py``, ``products.py``, Adam's update in ``optim.py``, the depthwise
     convolution of ``convolution.py``, a recorded sort that keeps its permutation,
@@ -47,6 +47,7 @@ class NumpyBackend(Backend):
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .margin import KERNELS as MARGIN
         from .max_pooling import KERNELS as MAX_POOLING
+        from .mish import KERNEL as MISH
         from .nll import KERNELS as NLL
         from .norms import KERNELS as NORMS
         from .normal_cdf import KERNELS as NORMAL_CDF
@@ -65,7 +66,7 @@ class NumpyBackend(Backend):
         from .special_more import KERNELS as SPECIAL_MORE
         from .triangular import KERNELS as TRIANGULAR
 
-        self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
+        self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU, "mish": MISH}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
