@@ -97,3 +97,19 @@ def test_nan_infinite_and_float64_logits_keep_the_row_maxima(bad, rng, monkeypat
     for f, g in zip(fused, generic):
         np.testing.assert_array_equal(np.isnan(f), np.isnan(g))
         np.testing.assert_allclose(f[~np.isnan(f)], g[~np.isnan(g)], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(32, 10), (3000, 10)])
+def test_fortran_ordered_logits_give_the_c_ordered_loss_and_gradient(shape, rng):
+    """The one-hot subtraction goes by flat positions in a C-ordered gradient; a Fortran-ordered
+    one (exp keeps the logits' layout) takes the row and label indices."""
+    x = rng.normal(size=shape).astype(np.float32)
+    labels = rng.integers(0, shape[1], shape[0])
+    fortran = np.asfortranarray(x)
+    loss, grad = _loss_and_grad(x, labels)
+    loss_f, grad_f = _loss_and_grad(fortran, labels)
+    ref_loss, ref_grad = float64_reference(x, labels)
+    scale = 1.0 + ref_loss.max()       # the row sums of the two layouts round apart (1 ulp)
+    np.testing.assert_allclose(loss_f, loss, rtol=0, atol=2 * F32_EPS * scale)
+    np.testing.assert_allclose(grad_f, grad, rtol=0, atol=2 * F32_EPS)
+    np.testing.assert_allclose(grad_f, ref_grad, rtol=0, atol=2 * F32_EPS)
