@@ -182,13 +182,15 @@ _ROWS_LONGEST = 1 << 16
 
 def _row_numbers(n):
     """``np.arange(n)``, for indexing only (read-only where it is kept)."""
-    return _kept(n, np.arange, n)
+    rows = _ROWS.get(n)
+    return _kept(n, np.arange, n) if rows is None else rows
 
 
 def _row_starts(shape):
     """The flat positions of the rows of a C-ordered array of 2-D ``shape``, for indexing
     only (read-only where they are kept)."""
-    return _kept(shape, _starts, shape)
+    starts = _ROWS.get(shape)
+    return _kept(shape, _starts, shape) if starts is None else starts
 
 
 def _starts(shape):
@@ -196,14 +198,13 @@ def _starts(shape):
 
 
 def _kept(key, make, arg):
-    rows = _ROWS.get(key)
-    if rows is None:
-        rows = make(arg)
-        if rows.size <= _ROWS_LONGEST:
-            rows.flags.writeable = False
-            if len(_ROWS) >= _ROWS_KEPT:
-                _ROWS.clear()
-            _ROWS[key] = rows
+    """``make(arg)``, kept under ``key`` (read-only) unless it is long."""
+    rows = make(arg)
+    if rows.size <= _ROWS_LONGEST:
+        rows.flags.writeable = False
+        if len(_ROWS) >= _ROWS_KEPT:
+            _ROWS.clear()
+        _ROWS[key] = rows
     return rows
 
 
