@@ -18,6 +18,7 @@ import types
 
 import numpy as np
 
+from .. import pytree as _pytree
 from ..devices import Device
 from ..dtypes import DType
 from ..tensor import Tensor, Variable
@@ -130,8 +131,14 @@ def _signature(obj, out, tensors):
             out.append((t, obj))
         elif t is float or t is complex:
             out.append((t, _number_key(obj)))
-        elif (module := value_module(obj)) is not None:     # a model that is a value
-            out.append((t, _module_key.module_key(obj, module[1])))
+        elif (kind := _pytree._kind(obj)) is not None:
+            module = value_module(obj)
+            if module is None:          # a model holding Variables: itself, as it is made now
+                structure = getattr(kind, "structure", None)
+                out.append((t, _Identity(obj)) if structure is None else
+                           (t, _Identity(obj), structure(obj)))
+                return
+            out.append((t, _module_key.module_key(obj, module[1])))    # a model that is a value
             for _, child in module[1]:
                 if child.__class__ is Tensor:       # _signature's Tensor case, inline
                     data = child._data
