@@ -169,3 +169,33 @@ def test_a_variable_argument_swapped_for_another_is_read():
     assert total._fast is not None
     assert [total(w, x).item() for _ in range(3)] == [6.0] * 3
     assert total(v, x).item() == 3.0
+
+
+def test_a_compiled_model_follows_a_layer_appended_to_it():
+    model = Stack(3, 2, xg.random.default_rng(0))
+    compiled = xg.function(model)
+    x = xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert compiled._fast is not None
+    model.blocks.append(xg.nn.Linear(3, 3, rng=xg.random.default_rng(2)))
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert compiled.trace_count == 2
+
+
+class Predicting(Stack):
+    @xg.function
+    def predict(self, x):
+        return self(x)
+
+
+def test_a_models_decorated_method_follows_a_layer_appended_to_it():
+    model = Predicting(3, 2, xg.random.default_rng(0))
+    x = xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
+    for _ in range(3):
+        np.testing.assert_allclose(model.predict(x).numpy(), model(x).numpy(), rtol=1e-6)
+    model.blocks.append(xg.nn.Linear(3, 3, rng=xg.random.default_rng(2)))
+    for _ in range(3):
+        np.testing.assert_allclose(model.predict(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert model.predict.__func__.trace_count == 2

@@ -5,8 +5,11 @@ microseconds, and ``Function.__call__`` spent as much again finding it: binding 
 arguments, building the signature key, hashing it, moving it to the end of the LRU order,
 ``Program.run``, ``run_arrays``, ``_run``, some fifteen Python calls. ``FastReplay`` remembers
 the last program a call replayed through that path, with what made its key: the tensors'
-backend, shapes and dtypes. A later call whose arguments are plain Tensors (no Variable, no
-keyword, each given once) of those shapes and dtypes, outside any trace and tape, whose guarded
+backend, shapes and dtypes. A later call whose arguments are plain Tensors (no keyword, each
+given once) of those shapes and dtypes, and the same other arguments as the signature keyed
+them (``same_object``: a Variable, a list or dict of Variables, a model holding Variables with
+the same submodules and Variables; so ``step(model, x, y)``; the model of
+``xg.function(model)`` too), outside any trace and tape, whose guarded
 attributes (a Module's ``training``, each Variable's ``trainable``) hold the values of the
 program's key, replays it directly, holding the trace lock shared as every replay does. Any
 call that takes the long way forgets it (``Function._dispatch``), so a trace, a dropped
@@ -31,7 +34,7 @@ from ..tensor import Tensor, Variable
 from .dynamic_shapes import ShapeGuard
 from .lock import TRACE_LOCK
 from .replay_steps import GuardFailed
-from .structure import value_module
+from .signature import model_structure
 from .trace_cache import _GONE
 from .trace_state import THREAD
 
@@ -43,10 +46,10 @@ class FastReplay:
     """The program of the last call's signature and what the signature was (module
     docstring)."""
 
-    __slots__ = ("fn", "backend", "specs", "program", "guards", "objects")
+    __slots__ = ("fn", "backend", "specs", "program", "guards", "objects", "owner")
 
-    def __init__(self, fn, backend, specs, program, guards, objects):
-        self.fn, self.backend, self.specs = fn, backend, specs
+    def __init__(self, fn, backend, specs, program, guards, objects, owner):
+        self.fn, self.backend, self.specs, self.owner = fn, backend, specs, owner
         self.program = program
         self.guards = guards
         self.objects = objects
@@ -74,10 +77,15 @@ class FastReplay:
         backend = tensors[0]._backend
         if any(t._backend is not backend for t in tensors):
             return None
+        owner = None
+        if _pytree.is_registered(function.fn):     # xg.function(model): the model as traced
+            owner = same_object(function.fn)
+            if owner is None:
+                return None
         guards = function._guards.get(base)       # (weak object, attribute): read anew
         guards = tuple(zip(guards, key[1])) if guards else ()
         return cls(function.fn, backend, tuple(specs), program, guards,
-                   tuple(objects) if objects else None)
+                   tuple(objects) if objects else None, owner)
 
     def __call__(self, args):
         """The replay's result, or ``MISS``."""
@@ -115,6 +123,8 @@ class FastReplay:
         if len(raws) > 1 and (tensors[0] is tensors[1] if len(raws) == 2
                               else len(set(map(id, tensors))) != len(raws)):
             return MISS
+        if self.owner is not None and not self.owner(self.fn):
+            return MISS
         for (ref, name), value in self.guards:      # a Module's training flag, trainable
             now = getattr(ref(), name, _GONE)
             if now is not value and now != value:
@@ -142,12 +152,11 @@ def same_object(obj):
     the same places; None for anything else (the long way keys it)."""
     if isinstance(obj, Variable):
         return lambda a: a is obj
-    kind = _pytree._kind(obj)
-    if kind is not None:
-        structure = getattr(kind, "structure", None)
-        if structure is None or value_module(obj) is not None:
+    if _pytree.is_registered(obj):
+        made = model_structure(obj)
+        if made is None:
             return None
-        made = structure(obj)
+        structure = _pytree._kind(obj).structure
 
         def same_module(a):
             if a is not obj:

@@ -1,9 +1,10 @@
 """The signature of a call of an ``xg.function``: what must match for a trace to replay
 (each tensor's backend, shape and dtype; Variables by identity; the structure of containers;
 Python numbers, strings, dtypes, classes, functions and enum members by value, and so a
-dataclass of such values; any other object by identity, as ``tf.function`` keys them: two
-objects that compare equal may still hold different Variables, so a method traced for one must
-not replay for the other).
+dataclass of such values; a model holding Variables by identity and by the submodules and
+Variables it holds now (nn/module_structure.py); any other object by identity, as
+``tf.function`` keys them: two objects that compare equal may still hold different Variables,
+so a method traced for one must not replay for the other).
 
 >>> sig = []
 >>> _signature((2.5, -0.0, float("nan")), sig, [])
@@ -158,6 +159,17 @@ def _signature(obj, out, tensors):
                             f"with xg.asarray(...) before the call")
         else:
             out.append((t, _Identity(obj)))
+
+
+def model_structure(obj):
+    """The structure (submodules and Variables) of ``obj`` where it is a model holding
+    Variables (``ModuleKind.structure``), else None: the key of ``xg.function(model)``'s own
+    model and of a decorated method's ``self``, which the signature leaves out."""
+    kind = _pytree._kind(obj)
+    structure = getattr(kind, "structure", None)
+    if structure is None or value_module(obj) is not None:
+        return None
+    return structure(obj)
 
 
 def _dataclass_key(obj):
