@@ -132,14 +132,8 @@ def _signature(obj, out, tensors):
             out.append((t, obj))
         elif t is float or t is complex:
             out.append((t, _number_key(obj)))
-        elif (kind := _pytree._kind(obj)) is not None:
-            module = value_module(obj)
-            if module is None:          # a model holding Variables: itself, as it is made now
-                structure = getattr(kind, "structure", None)
-                out.append((t, _Identity(obj)) if structure is None else
-                           (t, _Identity(obj), structure(obj)))
-                return
-            out.append((t, _module_key.module_key(obj, module[1])))    # a model that is a value
+        elif (module := value_module(obj)) is not None:     # a model that is a value
+            out.append((t, _module_key.module_key(obj, module[1])))
             for _, child in module[1]:
                 if child.__class__ is Tensor:       # _signature's Tensor case, inline
                     data = child._data
@@ -147,6 +141,8 @@ def _signature(obj, out, tensors):
                     out.append((child._backend.name, data.shape, data.dtype))
                 else:
                     _signature(child, out, tensors)
+        elif (structure := model_structure(obj)) is not None:   # a model holding Variables
+            out.append((t, _Identity(obj), structure))
         elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             out.append((t, _dataclass_key(obj)))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
