@@ -199,3 +199,12 @@ def test_a_models_decorated_method_follows_a_layer_appended_to_it():
     for _ in range(3):
         np.testing.assert_allclose(model.predict(x).numpy(), model(x).numpy(), rtol=1e-6)
     assert model.predict.__func__.trace_count == 2
+
+
+def test_a_compiled_model_made_of_plain_tensors_replays_the_short_way():
+    model = xg.tree_map(lambda v: v * 1.0, Stack(3, 2, xg.random.default_rng(0)))
+    compiled = xg.function(model)
+    x = xg.ones((2, 3))
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert compiled._fast is not None

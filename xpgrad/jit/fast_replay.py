@@ -77,11 +77,8 @@ class FastReplay:
         backend = tensors[0]._backend
         if any(t._backend is not backend for t in tensors):
             return None
-        owner = None
-        if _pytree.is_registered(function.fn):     # xg.function(model): the model as traced
-            owner = same_object(function.fn)
-            if owner is None:
-                return None
+        # xg.function(model) of a model holding Variables: the model as traced (as its key)
+        owner = same_object(function.fn) if _pytree.is_registered(function.fn) else None
         guards = function._guards.get(base)       # (weak object, attribute): read anew
         guards = tuple(zip(guards, key[1])) if guards else ()
         return cls(function.fn, backend, tuple(specs), program, guards,
