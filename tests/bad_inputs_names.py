@@ -103,10 +103,6 @@ RECIPES = {
     "getitem": (lambda bad: xg.getitem(bad, 0), "x"),
 }
 
-#: the name a function's message gives itself where it is not the function's own
-#: (a helper shared by a family, a layer's name)
-NAMED_AS = {"allclose": "isclose", "psi": "digamma", "matrix_exp": "expm"}
-
 #: functions whose operands an elementwise applier names by position ("argument 1")
 NAMED_BY_POSITION = {"bitwise_and", "bitwise_invert", "bitwise_left_shift", "bitwise_or",
                      "bitwise_right_shift", "bitwise_xor"}
@@ -183,9 +179,8 @@ def rows(Row):
         if made is None:
             continue
         call, argument = made
-        owner = NAMED_AS.get(name, name)
         for bad_id, bad in BADS.items():
-            names = (f"{owner}: {argument}",) if argument else (owner,)
+            names = (f"{name}: {argument}",) if argument else (name,)
             out.append(Row("names", f"{label}.{name}-{bad_id}",
                            (lambda call=call, bad=bad: call(bad)), TypeError, names,
                            DEFERRED.get(name)))

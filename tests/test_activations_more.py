@@ -341,11 +341,11 @@ NUMBA_KERNEL_CASES = {
 }
 
 
-#: the numpy backend's activation kernels (backends/numpy/activations.py, gelu.py, bounded.py),
-#: by their name in NUMBA_KERNEL_CASES and FUNCTIONS
+#: the numpy backend's activation kernels (backends/numpy/activations.py, gelu.py, mish.py,
+#: bounded.py), by their name in NUMBA_KERNEL_CASES and FUNCTIONS
 NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish", "hardsigmoid", "log_sigmoid",
                       "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha",
-                      "softsign", "hardtanh", "hardtanh_range", "relu6")
+                      "softsign", "hardtanh", "hardtanh_range", "relu6", "mish")
 
 
 def _numba_kernel_case(name, dtype, backend="numba"):
@@ -470,7 +470,8 @@ def test_numpy_elu_kernel_declines_constants_beyond_the_dtype():
 @pytest.mark.parametrize("name", NUMPY_KERNEL_CASES)
 def test_numpy_kernels_blocks_equal_one_pass(name, dtype, monkeypatch):
     """The numpy backend's kernels over many blocks (``backends/numpy/blocks.py``; a
-    transposed input and a broadcast gradient, so the blocks come from copies) give the bits
+    transposed input, whose blocks come from a copy, and a broadcast gradient, whose blocks are
+    zero-stride views of its one value) give the bits
     they give in one block, the forward's residual and the in-place vjp included."""
     from xpgrad.backends.numpy import blocks
 

@@ -126,6 +126,7 @@ def layers_and_ops():
     def step():
         with xg.GradientTape() as tape:
             h = xg.nn.layer_norm(a, 6, weight=np.ones(6, np.float32)) + xg.nn.embedding(ids, table)
+            h = h + xg.nn.rms_norm(a, 6)
             h = h + xg.einsum("ii->i", a[:, :4])[:, None] + xg.std(a, axis=1)[:, None]
             h = h + xg.nn.one_hot(ids, 10)[:, :6].astype(xg.float32) + xg.take(table, ids, axis=0)
             value = xg.sum(xg.topk(h, 2)[0]) + xg.sum(h.at[0, 0].set(2.0))
@@ -144,6 +145,7 @@ def tensors_and_variables():
         with xg.GradientTape() as tape:
             tape.watch(t)
             xg.asarray([t[0], t[1]])
+        xg.asarray(t, dtype=xg.float64), xg.asarray(t, copy=True)     # a tensor cast, copied
     return step
 
 

@@ -117,8 +117,10 @@ def test_tensor_scatter_nd_update_lands_the_last_repeated_update():
      [(2, 3), (2,)]),
     (lambda t, u: xg.tensor_scatter_nd_update(t * t, xg.asarray([[1]]), u * t[:1]),
      [(2, 3), (1, 3)]),
+    (lambda t, u: xg.tensor_scatter_nd_update(t * t, xg.asarray([[1], [0], [1]]), u * u),
+     [(3, 2), (3, 2)]),
 ], ids=["gather_nd", "gather_nd_batch", "scatter_nd", "tensor_scatter_nd_add",
-        "tensor_scatter_nd_update"])
+        "tensor_scatter_nd_update", "tensor_scatter_nd_update_repeated"])
 def test_second_order_gradients_match_finite_differences(fn, shapes, rng):
     check_grads(fn, [xg.asarray(rng.standard_normal(s)) for s in shapes], order=2)
 

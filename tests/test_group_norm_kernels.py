@@ -131,6 +131,27 @@ def test_float32_large_offsets_as_accurate_as_torch(kernel, groups, offset, monk
     assert mine <= min(ref, 2e-6), (mine, ref)
 
 
+@pytest.mark.parametrize("offset", [0.0, 0.9, 1.1, 40.0])
+def test_float32_groups_either_side_of_the_sums_of_squares_path(offset, small_blocks, rng):
+    """NumPy's kernel takes a block's variances from the sums of squares where every group's
+    mean is within a standard deviation of 0, else it centres the groups; values and every
+    gradient within float32 rounding of the float64 result either way (groups of both kinds in
+    one block, and blocks of each)."""
+    x64 = rng.standard_normal((6, 8, 8, 9))      # groups of 144: long enough to try
+    groups = x64.reshape(6, 4, -1)
+    groups -= groups.mean(axis=2, keepdims=True)
+    groups /= groups.std(axis=2, keepdims=True)
+    groups[:, ::2] += offset
+    groups[:3, 1::2] -= offset / 2
+    x = groups.reshape(x64.shape).astype(np.float32)
+    weight, bias = rng.standard_normal(8), rng.standard_normal(8)
+    ct = rng.standard_normal(x.shape).astype(np.float32)
+    got = _run("numpy", x, 4, weight, bias, ct, np.float32)
+    want = _torch(x.astype(np.float64), 4, weight, bias, ct.astype(np.float64))
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=0, atol=2e-6 * (1 + np.abs(e).max()))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cls, shape, affine, track", [
     ("InstanceNorm1d", (3, 4, 9), True, False), ("InstanceNorm2d", (2, 4, 5, 6), False, False),

@@ -239,7 +239,7 @@ def test_custom_gradient_stop_gradient_and_remat_have_the_closed_forms():
         unmerged = xg.remat(block(xg), prevent_cse=prevent_cse, policy=None)
         got = xg.grad(lambda w: xg.sum(unmerged(x, w)))(xg.asarray(1.5, dtype=xg.float64))
         assert got.item() == plain.item()
-    with pytest.raises(TypeError, match="recompute_grad: prevent_cse must be True or False"):
+    with pytest.raises(TypeError, match="remat: prevent_cse must be True or False"):
         xg.remat(block(xg), prevent_cse="no")
     with pytest.raises(TypeError, match=r"policy must be None, got 'dots_saveable'"):
         xg.remat(block(xg), policy="dots_saveable")

@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from xpgrad.accumulate import Scatter
 from xpgrad.backend import BackendUnavailableError, Kernel
 from xpgrad.primitive import PRIMITIVES
 
 DTYPES = (np.float32, np.float64)
+#: the generic rules' backend where a primitive takes one (its sparse gradients' adds)
+_NUMPY = xg.get_backend("numpy")
 
 
 # -- inputs per primitive: (arrays, params), made from a generator and a dtype ----------------
@@ -648,6 +651,12 @@ SAMPLES = {
                                 for upper, left, unit, fortran in
                                 ((False, True, False, False), (True, False, False, True),
                                  (True, True, True, False), (False, False, True, True))],
+    # repeated indices (their gradients add up), along the last axis and the first
+    "take_along_axis": [
+        lambda rng, dt: ((_x(rng, dt, (5, 9)),), {"indices": rng.integers(0, 9, (5, 12)),
+                                                  "axis": 1, "backend": _NUMPY}),
+        lambda rng, dt: ((_x(rng, dt, (3, 4, 5)),), {"indices": rng.integers(0, 3, (7, 4, 5)),
+                                                     "axis": 0, "backend": _NUMPY})],
     # small integers as floats: ties, whose gradients follow the stable order
     "sort": [lambda rng, dt: ((rng.integers(-2, 3, size=(5, 8)).astype(dt),),
                               {"axis": 1, "descending": False}),
@@ -806,7 +815,8 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt, monkeypatch):
             out, saved = res
         got = _vjp(kernel, _device(be, g), saved, needs, raws, params)
         assert len(got) == len(arrays)
-        want = prim.vjp(npx, g, ref_out, needs, arrays, params)
+        want = [w.dense(npx) if isinstance(w, Scatter) else w       # (a sparse gradient)
+                for w in prim.vjp(npx, g, ref_out, needs, arrays, params)]
         for i, (gi, wi) in enumerate(zip(got, want)):
             if gi is NotImplemented or not needs[i]:
                 continue                       # the generic rule computes it on the tape

@@ -117,3 +117,27 @@ def test_layer_norm_gradients_of_rows_whose_variance_passes_float32(affine):
     for a, t in zip(got, want):
         t = t.numpy()
         assert np.all(np.isfinite(a)) and np.abs(a - t).max() <= 1e-4 * np.abs(t).max()
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.9, 1.1, 30.0])
+def test_float32_rows_either_side_of_the_sums_of_squares_path(offset, rng):
+    """Rows whose mean is within a standard deviation of 0 take their variance from the sums of
+    squares, the others the centred path; both as accurate as a float64 reference allows (the
+    error of rounding the output to float32 a few times), the rows mixed in one block."""
+    x64 = rng.standard_normal((64, 300))
+    x64 = (x64 - x64.mean(axis=1, keepdims=True)) / x64.std(axis=1, keepdims=True)
+    x64[::2] += offset
+    x64[1::2] -= offset * 0.5
+    x = x64.astype(np.float32)
+    w, b = rng.standard_normal(300).astype(np.float32), rng.standard_normal(300).astype(np.float32)
+    kw = dict(k=1, eps=1e-5, affine=(True, True))
+    y, saved = layer_norm_forward(x, w, b, **kw)
+    want = _layer_norm_forward(np, x.astype(np.float64), w.astype(np.float64),
+                               b.astype(np.float64), **kw)
+    np.testing.assert_allclose(y, want, rtol=0, atol=2e-6 * (1 + np.abs(want).max()))
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    got = layer_norm_vjp(g, saved, [True] * 3, x, w, b, **kw)
+    expected = _layer_norm_vjp(np, g.astype(np.float64), want, [True] * 3, x.astype(np.float64),
+                               w.astype(np.float64), b.astype(np.float64), **kw)
+    for a, e in zip(got, expected):
+        np.testing.assert_allclose(a, e, rtol=0, atol=1e-5 * (1 + np.abs(e).max()))

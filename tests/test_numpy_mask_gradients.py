@@ -81,3 +81,22 @@ def test_hardswish_forward_is_the_rules_to_two_ulp_and_its_edges_bit_for_bit(dty
     assert (np.abs(got[nonzero] - want[nonzero]) / spacing).max() <= 2
     assert (np.abs(got[nonzero] - exact[nonzero]) / spacing).max() <= 2
     np.testing.assert_array_equal(np.signbit(got[~nonzero]), np.signbit(want[~nonzero]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hardswish_gradient_is_the_rules_values_on_a_grid_and_at_the_edges(dtype):
+    """``g (t + 1/2 - trunc(t) / 2)`` equals the rule's selects (zeros up to their sign) on a
+    fine grid, at +-3 and their neighbours (where ``x / 3`` must round to no +-1), +-inf and
+    +-huge (no NaN, whose product sends the whole gradient to the rule); a NaN ``x`` gets
+    ``g``, as there."""
+    edges = [-np.inf, np.inf, 0.0, -0.0, -3.0, 3.0, 1e30, -1e30, np.finfo(dtype).max,
+             -np.finfo(dtype).max]
+    edges += [np.nextafter(dtype(v), dtype(d)) for v in (-3.0, 3.0) for d in (-9, 9)]
+    x = np.concatenate([np.linspace(-8, 8, 400001), edges]).astype(dtype)
+    g = np.random.default_rng(3).normal(size=x.shape).astype(dtype)
+    kernel = KERNELS["hardswish"]
+    got = kernel.vjp(g, None, x)[0]
+    np.testing.assert_array_equal(got, _gradients("hardswish", g, x)[1])
+    assert np.isfinite(got).all()                   # the kernel's own product, not the rule's
+    x[7] = np.nan
+    assert kernel.vjp(g, None, x)[0][7] == g[7]

@@ -1,7 +1,8 @@
 """The NumPy backend's silu kernel (``backends/numpy/activations.py``: ``x / (1 + e)``, the
-backward from ``e = exp(-x)``): float32 values and gradients against the rule in float64,
-float64 against the rule and finite differences, the edges (infinities, signed zeros, NaN,
-where exp overflows) as the generic rule's, the in-place vjp equal to the vjp."""
+derivative kept by the forward from ``e = exp(-x)``): float32 values and gradients against the
+rule in float64, float64 against the rule and finite differences, the edges (infinities,
+signed zeros, NaN, where exp overflows) as the generic rule's, the in-place vjp equal to the
+vjp, an untaped call's value the taped one's."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,8 @@ def test_float32_values_and_gradients_against_the_exact_ones():
     x = np.concatenate([np.linspace(-88, 40, 256001),
                         np.random.default_rng(0).normal(size=50000) * 4]).astype(np.float32)
     wide = x.astype(np.float64)
-    y, e = KERNEL.forward(x)
-    grad = KERNEL.vjp(np.ones_like(x), e, x)[0]
+    y, slope = KERNEL.forward(x)
+    grad = KERNEL.vjp(np.ones_like(x), slope, x)[0]
     want = SILU.forward(npx, wide)
     want_grad = SILU.vjp(npx, np.ones_like(wide), None, [True], [wide], {})[0]
     normal = np.abs(want) > np.finfo(np.float32).tiny
@@ -35,16 +36,16 @@ def test_float64_against_the_rule_and_finite_differences():
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(size=3000) * 6, np.linspace(-30, 30, 601)])
     g = rng.normal(size=x.shape)
-    y, e = KERNEL.forward(x)
+    y, slope = KERNEL.forward(x)
     np.testing.assert_allclose(y, SILU.forward(npx, x), rtol=4e-16, atol=1e-300)
-    got = KERNEL.vjp(g, e, x)[0]
+    got = KERNEL.vjp(g, slope, x)[0]
     want = SILU.vjp(npx, g, None, [True], [x], {})[0]
     np.testing.assert_array_less(np.abs(got - want), 4e-16 * (np.abs(g) + np.abs(want)) + 1e-300)
     h = 1e-6
     numeric = (KERNEL.forward(x + h)[0] - KERNEL.forward(x - h)[0]) / (2 * h)
-    np.testing.assert_allclose(KERNEL.vjp(np.ones_like(x), e, x)[0], numeric, rtol=1e-6,
+    np.testing.assert_allclose(KERNEL.vjp(np.ones_like(x), slope, x)[0], numeric, rtol=1e-6,
                                atol=1e-8)
-    np.testing.assert_array_equal(KERNEL.vjp_in_place(g.copy(), e, x)[0], got)
+    np.testing.assert_array_equal(KERNEL.vjp_in_place(g.copy(), slope, x)[0], got)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -55,8 +56,8 @@ def test_edges_are_the_generic_rules(dtype):
     x = np.array([np.inf, -np.inf, 0.0, -0.0, np.nan, -100.0, -800.0, 1e30, -1e30,
                   np.finfo(dtype).max, -np.finfo(dtype).max], dtype)
     with np.errstate(all="raise", under="ignore"):
-        y, e = KERNEL.forward(x)
-        grad = KERNEL.vjp(np.ones_like(x), e, x)[0]
+        y, slope = KERNEL.forward(x)
+        grad = KERNEL.vjp(np.ones_like(x), slope, x)[0]
     assert y.dtype == grad.dtype == dtype
     with np.errstate(all="ignore"):
         want = SILU.forward(npx, x)
@@ -74,3 +75,23 @@ def test_edges_are_the_generic_rules(dtype):
 def test_declines_integers_and_scalars():
     assert KERNEL.forward(np.arange(3)) is None
     assert KERNEL.forward(np.float64(2.0)) is None
+
+
+def test_an_untaped_call_keeps_nothing_and_gives_the_taped_value():
+    x = np.random.default_rng(2).normal(size=(40, 30)).astype(np.float32) * 5
+    y, saved = KERNEL.value(x)
+    assert saved is None
+    np.testing.assert_array_equal(y, KERNEL.forward(x)[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("edge", [np.inf, -np.inf, np.nan, -100.0, -800.0])
+def test_a_block_without_edges_gives_the_guarded_paths_bits(dtype, edge):
+    """The forward without clips (a block whose least and largest values show no infinity,
+    NaN or overflow) equals the guarded one, which a block holding one such value takes."""
+    x = (np.random.default_rng(4).normal(size=5000) * 8).astype(dtype)
+    y, slope = KERNEL.forward(x)
+    guarded = np.append(x, dtype(edge))
+    y_guarded, slope_guarded = KERNEL.forward(guarded)
+    np.testing.assert_array_equal(y_guarded[:-1], y)
+    np.testing.assert_array_equal(slope_guarded[:-1], slope)

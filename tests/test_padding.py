@@ -94,6 +94,32 @@ def test_finite_differences_and_replay():
             np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+@pytest.mark.parametrize("mode, pads", [("reflect", (2, 1, 1, 2)), ("replicate", (3, 0, 1, 2)),
+                                        ("circular", (1, 3, 2, 2))])
+def test_mode_padding_differentiates_twice_and_maps(mode, pads):
+    """Reflect, replicate and circular padding are one primitive (``ops/mode_padding.py``)
+    whose rule folds the borders back: second order by finite differences (the rule run on
+    Tensors), a conv with that padding mode against PyTorch, and ``xg.vmap`` against a
+    loop."""
+    rng = np.random.default_rng(4)
+    x = xg.asarray(rng.standard_normal((1, 2, 3, 4)))
+    xg.testing.check_grads(lambda x: xg.nn.pad(x, pads, mode=mode) ** 3, (x,), order=2)
+    images = rng.standard_normal((2, 3, 5, 6))
+    xt, tx = xg.asarray(images), torch.tensor(images, requires_grad=True)
+    layer = torch.nn.Conv2d(3, 4, 3, padding=2, padding_mode=mode).double()
+    ours = xg.nn.Conv2d(3, 4, 3, padding=2, padding_mode=mode, dtype=xg.float64)
+    ours.load_torch_state_dict(layer.state_dict())
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        loss = xg.sum(ours(xt) ** 2)
+    (layer(tx) ** 2).sum().backward()
+    np.testing.assert_allclose(tape.gradient(loss, xt).numpy(), tx.grad.numpy(), rtol=1e-11)
+    rows = xg.asarray(rng.standard_normal((3, 2, 5)))
+    mapped = xg.vmap(lambda row: xg.nn.pad(row, pads[:2], mode=mode))(rows)
+    np.testing.assert_array_equal(
+        mapped.numpy(), np.stack([xg.nn.pad(r, pads[:2], mode=mode).numpy() for r in rows]))
+
+
 def test_constant_padding_differentiates_twice_replays_and_maps():
     """The constant mode writes the input into a new array of the value (one primitive,
     ``ops/constant_padding.py``): second order by finite differences, an ``xg.function``

@@ -64,7 +64,8 @@ def unary_applier(prim):
         saved = None
         try:
             if kern is not None:
-                res = kern.forward(raw)
+                res = (kern.forward if kern.value is None or tape_state.recording
+                       else kern.value)(raw)        # value: no saved, nothing records
                 if res is None:
                     kern = None
                 else:
@@ -197,10 +198,10 @@ def apply_general(prim, args, params) -> Tensor:
         n = -1
     try:
         if kern is not None:
-            res = kern.forward(raws[0]) if n == 1 else \
-                kern.forward(raws[0], raws[1], raws[2]) if n == 3 else \
-                (kern.forward if kern.value is None or tape_state.recording
-                 else kern.value)(*raws, **params)       # value: no saved, nothing records
+            forward = kern.forward if kern.value is None or tape_state.recording \
+                else kern.value                  # value: no saved, nothing records
+            res = forward(raws[0]) if n == 1 else \
+                forward(raws[0], raws[1], raws[2]) if n == 3 else forward(*raws, **params)
             if res is None:
                 kern = None
             else:

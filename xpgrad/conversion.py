@@ -212,7 +212,7 @@ def _stacked(obj, what) -> Tensor:
     gives their values (NumPy's inference: ``[t32, 2.0]`` is float64, as without a tape)."""
     be = next(t for t in _leaves(obj) if isinstance(t, Tensor))._backend
     dtype = named_asarray(_raw_values(obj), what, backend=be).dtype
-    stack, astype = _stack_and_astype or _import_stack_and_astype()
+    stack, astype, _ = _ops or _import_ops()
     return _stacked_tensor(obj, what, dtype, be, stack, astype)
 
 
@@ -277,8 +277,7 @@ def _from_tensor(t, dtype, device, copy, backend):
     if (device is None and not copy and (backend is None or backend is t._backend)
             and (dtype is None or dtype is t.dtype or _dt.as_dtype(dtype) == t.dtype)):
         return t                # already there: the common case of a library call
-    from .ops.casting import astype, copy_tensor
-
+    _, astype, copy_tensor = _ops or _import_ops()
     if device is not None or backend is not None:
         be, native = resolve(device, backend)
         if be is not t._backend:
@@ -338,15 +337,15 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
     return _checked(be, raw)
 
 
-#: ``(ops.stack, ops.astype)`` once imported (the ops import this module): an import statement
-#: per call cost about a microsecond
-_stack_and_astype = None
+#: ``(ops.stack, ops.astype, ops.copy_tensor)`` once imported (the ops import this module): an
+#: import statement per call cost about a microsecond
+_ops = None
 
 
-def _import_stack_and_astype():
-    global _stack_and_astype
-    from .ops.casting import astype
+def _import_ops():
+    global _ops
+    from .ops.casting import astype, copy_tensor
     from .ops.joining import stack
 
-    _stack_and_astype = stack, astype
-    return _stack_and_astype
+    _ops = stack, astype, copy_tensor
+    return _ops

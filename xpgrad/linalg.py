@@ -23,7 +23,7 @@ from .ops.linalg import (cross, diagonal, matmul, matrix_transpose, outer, tenso
 from .ops.linalg_decomp import (EighResult, QRResult, SVDResult, eigh, eigvalsh, qr, svd,
                                 svdvals)
 from .ops.linalg_eig import EigResult, eig, eigvals
-from .ops.linalg_expm import expm
+from .ops.linalg_expm import expm, matrix_exp
 from .ops.linalg_norms import matrix_norm, norm, vector_norm
 from .ops.linalg_solve import (SlogdetResult, cholesky, det, inv, matrix_power, matrix_rank,
                                pinv, slogdet, solve)
@@ -38,7 +38,6 @@ __all__ += ["solve_triangular", "cholesky_solve"]   # PyTorch's, beyond the arra
 __all__ += ["norm"]                                 # NumPy's and JAX's, beyond the array API
 __all__ += ["expm", "matrix_exp"]                   # SciPy's and JAX's, PyTorch's name
 
-matrix_exp = expm
 
 #: SciPy's and JAX's ``scipy.linalg`` names that xpgrad spells otherwise
 _SCIPY_NAMES = {

@@ -77,12 +77,28 @@ def recompute_grad(fn, *, prevent_cse=True, policy=None):
     >>> round(xg.grad(block)(xg.asarray(1.0)).item(), 4)        # sin(1) + cos(1)
     1.3818
     """
+    return _recomputed(fn, prevent_cse, policy, "recompute_grad")
+
+
+def remat(fn, *, prevent_cse=True, policy=None):
+    """``recompute_grad`` under JAX's name (``jax.remat`` is ``jax.checkpoint``;
+    ``xg.checkpoint`` saves models); its errors name ``remat``.
+
+    >>> import xpgrad as xg
+    >>> round(xg.grad(xg.remat(xg.sin))(xg.asarray(0.0)).item(), 4)
+    1.0
+    """
+    return _recomputed(fn, prevent_cse, policy, "remat")
+
+
+def _recomputed(fn, prevent_cse, policy, who):
+    """``recompute_grad``, whose errors name ``who`` (the function the user called)."""
     if not callable(fn):
-        raise TypeError(f"recompute_grad: fn must be callable (the block to recompute), got "
+        raise TypeError(f"{who}: fn must be callable (the block to recompute), got "
                         f"{type(fn).__name__} {fn!r:.60}")
-    flag(prevent_cse, "prevent_cse", "recompute_grad")
+    flag(prevent_cse, "prevent_cse", who)
     if policy is not None:
-        raise TypeError(f"recompute_grad: policy must be None, got {policy!r}: xpgrad saves "
+        raise TypeError(f"{who}: policy must be None, got {policy!r}: xpgrad saves "
                         "only the block's inputs (jax.checkpoint_policies.nothing_saveable); "
                         "keep what should be saved outside the block")
 
@@ -117,9 +133,6 @@ def _again():
     finally:
         _AGAIN.depth -= 1
 
-
-#: JAX's name (``jax.remat`` is ``jax.checkpoint``; ``xg.checkpoint`` saves models)
-remat = recompute_grad
 
 
 def _name(fn):

@@ -215,7 +215,11 @@ class GradientTape(TapeRecording, TapeJacobians):
                 grads[key] = Product(g.a, g.b)    # the same source again: its own array
                 continue
             if g.__class__ is not Tensor and not isinstance(g, Tensor):
-                # the aliasing policy (backward.py): a gradient something else holds is copied
+                # the aliasing policy (backward.py): a gradient something else holds is copied.
+                # Needed where it views output_gradients (y = x + 0, a reshape): t[...] = v
+                # copies a shared buffer, but a NumPy seed is wrapped without a copy and
+                # t.numpy() is a writable view, so a reused seed buffer would rewrite the
+                # gradient (PyTorch's autograd.grad returns g itself; TF's tensors are frozen)
                 if refcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
                                            and refcount(base) > _SOLE_BASE):
                     # NumPy's own copy, as xp.asarray(g, copy=True) makes it (layout kept)

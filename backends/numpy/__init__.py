@@ -19,12 +19,13 @@ _LIST_RANGE_MAX = 48
 
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
-    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
+    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``, ``mish.py``,
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
     ``extrema.py``, ``norms.py``, ``products.py``, Adam's update in ``optim.py``, the depthwise
     convolution of ``convolution.py``, a recorded sort that keeps its permutation,
-    ``sorting.py``, the recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in
-    ``special.py``) registered in ``kernels``."""
+    ``sorting.py``, ``take_along_axis`` by raveled positions, ``take_along_kernel.py``, the
+    recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in ``special.py``)
+    registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -46,6 +47,7 @@ class NumpyBackend(Backend):
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .margin import KERNELS as MARGIN
         from .max_pooling import KERNELS as MAX_POOLING
+        from .mish import KERNEL as MISH
         from .nll import KERNELS as NLL
         from .norms import KERNELS as NORMS
         from .normal_cdf import KERNELS as NORMAL_CDF
@@ -59,15 +61,16 @@ class NumpyBackend(Backend):
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
         from .sorting import KERNELS as SORTING
+        from .take_along_kernel import KERNELS as TAKE_ALONG
         from .special import KERNELS as SPECIAL
         from .special_more import KERNELS as SPECIAL_MORE
         from .triangular import KERNELS as TRIANGULAR
 
-        self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
+        self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU, "mish": MISH}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS,
+                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS, TAKE_ALONG,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

@@ -4,12 +4,12 @@ cache (``blocks.py``). GELU's kernel has its own module (``gelu.py``).
 
 ``silu``: the generic forward computes a stable sigmoid (two branches and a select) and guards
 the limits with two more selects; its rule computes two sigmoids. Here the forward is
-``x / (1 + exp(-x))`` in five passes, keeping ``e = exp(-x)`` for the backward,
-``g s (1 + x e / (1 + e))`` with ``s = 1 / (1 + e)`` (no second exponential). ``exp(-x)``
-overflows to inf below x ~ -88 (float32), where the sigmoid is 0 instead of a subnormal; ``x``
-is clipped to the finite range where it would meet a zero (-inf in the forward, both
-infinities in the backward), so the limits at +-inf come out as the generic rule's (0 and inf,
-gradients 0 and 1) with no inf * 0.
+``x / (1 + exp(-x))`` in five passes; a taped one also keeps the derivative
+``(1 + x e / (1 + e)) / (1 + e)``, ``e = exp(-x)`` (no second exponential), so that the
+backward is one product. ``exp(-x)`` overflows to inf below x ~ -88 (float32), where the
+sigmoid is 0 instead of a subnormal; ``x`` is clipped to the finite range where it would meet a
+zero (-inf in the value, both infinities in the derivative), so the limits at +-inf come out as
+the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
 
 ``hardswish``, ``hardsigmoid``, ``log_sigmoid`` and ``elu`` (also selu and celu): the generic
 forwards and gradients are selects; here they are arithmetic (``_hardswish_forward``,
@@ -18,10 +18,10 @@ beyond ``x``.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
->>> y, e = KERNELS["silu"].forward(x)
+>>> y, slope = KERNELS["silu"].forward(x)
 >>> y.round(4).tolist()
 [-0.0, 0.0, 0.7311, inf]
->>> KERNELS["silu"].vjp(np.ones(4), e, x)[0].round(4).tolist()
+>>> KERNELS["silu"].vjp(np.ones(4), slope, x)[0].round(4).tolist()
 [-0.0, 0.5, 0.9277, 1.0]
 """
 from __future__ import annotations
@@ -56,59 +56,86 @@ def _finite(x, out):
     return clip(x, -big, big, out=out)
 
 
-def _silu_forward(x):
-    """``x / (1 + e)``, keeping ``e = exp(-x)`` for the backward: five passes, where ``x``
-    times a sigmoid took six (``exp(-x)`` overflows to inf below x ~ -88 (float32): the value
-    there is -0.0, and ``x`` is clipped to the finite range so that -inf / inf is no NaN)."""
+#: ``x`` above which ``exp(-x)`` and ``1 + exp(-x)`` are finite, by dtype
+_EXP_FINITE_ABOVE = {np.dtype(np.float32): -88.0, np.dtype(np.float64): -709.0}
+_least, _largest = np.minimum.reduce, np.maximum.reduce
+
+
+def _silu_into(x, y, e, finite, ones_plus):
+    """``y`` <- ``x / (1 + e)``, ``e`` <- ``exp(-x)``, ``ones_plus`` <- ``1 + e``: five passes
+    (``exp(-x)`` overflows to inf below x ~ -88 (float32): the value there is -0.0, and ``x``
+    is clipped to the finite range, into ``finite``, so that -inf / inf is no NaN)."""
+    np.negative(x, out=e)
+    np.exp(e, out=e)
+    np.add(e, 1.0, out=ones_plus)
+    clip(x, -float(np.finfo(x.dtype).max), np.inf, out=finite)
+    np.divide(finite, ones_plus, out=y)
+
+
+def _silu_value(x):
+    """The forward for a call no tape records: ``_silu_into``'s five passes."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
-    y, e = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
-    big = np.finfo(x.dtype).max
+    y = np.empty(x.shape, x.dtype)
 
-    def body(part, y_part, e_part, finite):
-        np.negative(part, out=e_part)
-        np.exp(e_part, out=e_part)
-        np.add(e_part, 1.0, out=y_part)
-        clip(part, -big, np.inf, out=finite)
-        np.divide(finite, y_part, out=y_part)
+    def body(part, y_part, e, finite, ones_plus):
+        _silu_into(part, y_part, e, finite, ones_plus)
     with np.errstate(over="ignore"):
-        blocked(body, (x, y, e), 1)
-    return y, e
+        blocked(body, (x, y), 3)
+    return y, None
 
 
-def _silu_derivative(e, x, out, complement, scratch):
-    """``s (1 + x sigmoid(-x))``, the derivative of silu at ``x``, from the forward's ``e =
-    exp(-x)``: ``s = 1 / (1 + e)`` and ``sigmoid(-x) = e / (1 + e)`` (not ``1 - s``, which loses
-    its digits where s is near 1) with ``e`` capped at the dtype's largest value (where it
-    overflowed, s is 0 and sigmoid(-x) 1: no inf / inf), ``x`` clipped to the finite range."""
-    big = np.finfo(x.dtype).max
-    np.add(e, 1.0, out=out)
-    np.divide(1.0, out, out=out)
-    clip(e, 0.0, big, out=complement)
-    np.add(complement, 1.0, out=scratch)
-    complement /= scratch
-    complement *= clip(x, -big, big, out=scratch)
-    complement += 1.0
-    out *= complement
-    return out
+def _silu_forward(x):
+    """``_silu_into``'s value and, kept for the backward (one product), silu's derivative
+    ``(1 + x c) / (1 + e)`` with ``c = sigmoid(-x) = e / (1 + e)`` (not ``1 - s``, which loses
+    its digits where s is near 1) from the exponential the value took: seven passes more,
+    where the backward from ``e`` took ten (and a product with ``g``). For ``c``, ``e`` is
+    capped at the dtype's largest value (where it overflowed, ``c`` is 1: no inf / inf) and
+    ``x`` clipped to the finite range (no ``inf * 0``); the division by the uncapped ``1 + e``
+    makes the derivative -0.0 where that overflowed, the sign of the rule's underflowed
+    value. A block whose least and largest values show neither an infinity, a NaN nor an
+    overflow (two reductions, a pass's time together) takes the same values without the three
+    clips and the second ``1 + e``: eight passes in all."""
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
+        return None
+    y, slope = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    big = float(np.finfo(x.dtype).max)
+    lowest = _EXP_FINITE_ABOVE[x.dtype]
+
+    def body(part, y_part, slope_part, e, finite, ones_plus, scratch):
+        if _least(part, None) > lowest and _largest(part, None) < np.inf:
+            np.negative(part, out=e)
+            np.exp(e, out=e)
+            np.add(e, 1.0, out=ones_plus)
+            np.divide(part, ones_plus, out=y_part)
+            e /= ones_plus
+            e *= part
+            e += 1.0
+            np.divide(e, ones_plus, out=slope_part)
+            return
+        _silu_into(part, y_part, e, finite, ones_plus)
+        clip(e, 0.0, big, out=e)
+        np.add(e, 1.0, out=scratch)
+        e /= scratch                                     # c
+        clip(finite, -np.inf, big, out=finite)
+        e *= finite
+        e += 1.0
+        np.divide(e, ones_plus, out=slope_part)
+    with np.errstate(over="ignore"):
+        blocked(body, (x, y, slope), 4)
+    return y, slope
 
 
-def _silu_slope(e, x):
-    """silu's derivative at ``x`` (``e = exp(-x)``, the forward's), block by block."""
-    out = np.empty(e.shape, e.dtype)
-    blocked(_silu_derivative, (e, x, out), 2)
-    return out
+def _times_slope(g, slope, x):
+    """The vjp of a one-input kernel whose taped forward keeps the derivative (silu, mish)."""
+    return (np.multiply(g, slope, dtype=slope.dtype),)
 
 
-def _silu_vjp(g, e, x):
-    return (_silu_slope(e, x) * g,)
-
-
-def _silu_vjp_in_place(g, e, x):
-    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != e.shape \
-            or g.dtype != e.dtype:          # a NumPy scalar, a read-only or broadcast gradient
-        return _silu_vjp(g, e, x)
-    g *= _silu_slope(e, x)
+def _times_slope_in_place(g, slope, x):
+    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != slope.shape \
+            or g.dtype != slope.dtype:      # a NumPy scalar, a read-only or broadcast gradient
+        return _times_slope(g, slope, x)
+    g *= slope
     return (g,)
 
 
@@ -161,25 +188,26 @@ def _hardswish_into(x, out, h, big):
     out *= h
 
 
-def _hardswish_slope_times(g, x, out):
-    """``out`` <- ``g (m s + a)`` (``_hardswish_vjp``)."""
-    clip(x, -3.0, 3.0, out=out)
-    out /= 3.0
-    out += 0.5
-    inside, below_3 = np.greater(x, -3.0), np.less(x, 3.0)
-    np.logical_and(inside, below_3, out=inside)
-    out *= inside
-    out += np.logical_not(below_3, out=below_3)
-    out *= g
+def _hardswish_slope_times(g, x, out, third, step):
+    """``out`` <- ``g (t + 1/2 - trunc(t) / 2)``, ``t = clip(x, -3, 3) / 3`` (``_hardswish_vjp``):
+    seven passes, no mask."""
+    clip(x, -3.0, 3.0, out=third)
+    third /= 3.0
+    np.trunc(third, out=step)
+    step *= -0.5
+    step += 0.5
+    third += step
+    np.multiply(third, g, out=out)
 
 
 def _hardswish_vjp(g, saved, x):
-    """The generic rule's ``where(x <= -3, 0, where(x < 3, g (x / 3 + 1/2), g))`` as
-    arithmetic: ``g (m s + a)``, ``m`` 1 where ``-3 < x < 3``, ``a`` 1 where ``x >= 3`` (boolean
-    masks: NumPy compares into booleans 3x faster than into floats), ``s`` the slope at ``x``
-    clipped to [-3, 3]. Where that is not finite (a NaN ``x``, which the generic rule gives
-    ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs."""
-    out = gradient_by_blocks(_hardswish_slope_times, g, (x,), 0, ignore=("invalid",))
+    """The generic rule's ``where(x <= -3, 0, where(x < 3, g (x / 3 + 1/2), g))`` as ``g``
+    times ``t + 1/2 - trunc(t) / 2`` with ``t`` the slope's ``x / 3`` clipped to [-1, 1]:
+    ``trunc(t)`` is -1 at and below -3, 0 strictly inside (``x / 3`` rounds to no +-1 there)
+    and 1 from 3 on, so the factor is exactly 0, the rule's ``t + 1/2``, or 1, where boolean
+    masks took ten passes. Where the product is not finite (a NaN ``x``, which the generic rule
+    gives ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs."""
+    out = gradient_by_blocks(_hardswish_slope_times, g, (x,), 2, ignore=("invalid",))
     return _or_generic(out, "hardswish", g, x)
 
 
@@ -334,7 +362,7 @@ def _glu_forward(x, axis):
 def _glu_vjp(g, e, x, axis):
     """``g s`` for the first half and ``g s a sigmoid(-b)`` for the second, both from the
     forward's ``e = exp(-b)``: ``s = 1 / (1 + e)`` and ``sigmoid(-b) = e' / (1 + e')`` with
-    ``e'`` capped at the dtype's largest value (``_silu_derivative``'s complement: no inf / inf
+    ``e'`` capped at the dtype's largest value (``_silu_forward``'s ``c``: no inf / inf
     where ``e`` overflowed), written into the halves of one array of ``x``'s shape."""
     a = _glu_halves(x, axis)[0]
     out = np.empty(x.shape, x.dtype)
@@ -351,7 +379,8 @@ def _glu_vjp(g, e, x, axis):
 
 
 KERNELS = {
-    "silu": Kernel(_silu_forward, _silu_vjp, saves=(0,), vjp_in_place=_silu_vjp_in_place),
+    "silu": Kernel(_silu_forward, _times_slope, saves=(), vjp_in_place=_times_slope_in_place,
+                   value=_silu_value),
     "hardswish": Kernel(_hardswish_forward, _hardswish_vjp, saves=(0,)),
     "elu": Kernel(_elu_forward, _elu_vjp, saves=(0,)),
     "hardsigmoid": Kernel(_hardsigmoid_forward, _hardsigmoid_vjp, saves=(0,)),

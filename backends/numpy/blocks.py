@@ -23,16 +23,19 @@ def blocked(body, arrays, buffers, block_bytes=None, **params):
     """``body(*parts, *scratch, **params)`` for each block of ``arrays`` (all of one shape; the
     first one's dtype is the scratch's), with ``buffers`` scratch arrays of the block's shape,
     made once. Arrays that fit in one block (``block_bytes``, default ``BLOCK_BYTES``) go
-    whole, in any layout; larger ones in consecutive pieces of their flat C-order views, so
-    the caller makes its outputs C-contiguous (``np.empty(shape)``, not ``empty_like`` of a
-    transposed input)."""
+    whole, in any layout; larger ones in consecutive pieces of their flat C-order views (a
+    copy for an input that has none, such as a transposed one; one value broadcast is a
+    zero-stride view), so the caller makes its outputs C-contiguous (``np.empty(shape)``, not
+    ``empty_like`` of a transposed input)."""
     first = arrays[0]
     step = max((block_bytes or BLOCK_BYTES) // first.itemsize, 1)
     n = first.size
     if n <= step:
         body(*arrays, *(np.empty(first.shape, first.dtype) for _ in range(buffers)), **params)
         return
-    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    # a view where one exists: a contiguous array, or one value broadcast (a sum's
+    # gradient), whose copy would be a pass over memory and an array more
+    flats = [a.reshape(-1) for a in arrays]
     made = [np.empty(step, first.dtype) for _ in range(buffers)]
     for start in range(0, n, step):
         stop = min(start + step, n)

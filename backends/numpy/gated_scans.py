@@ -4,8 +4,8 @@ NumPy's API and ``out=``; ``scans.scan_kernels`` registers them next to the LSTM
 As the LSTM's: each step's ``h_{t-1} @ w_hh`` is added onto that step's input projection by the
 gemm itself (``stepped_update``, in column blocks where ``blas.block_width`` says the BLAS runs
 them faster), from ``h_t`` kept in a contiguous time-major buffer (copied into the output once);
-step 0's product is skipped for a zero ``h0``; the backward adds ``da_t @ w_hh.T`` onto the
-previous step's output gradient in depth blocks the same way.
+step 0's product is skipped for a zero ``h0`` and a finite ``w_hh``; the backward adds
+``da_t @ w_hh.T`` onto the previous step's output gradient in depth blocks the same way.
 
 >>> import numpy as np
 >>> from xpgrad.backends.numpy.scans import scan_kernels

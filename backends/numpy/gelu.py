@@ -10,8 +10,10 @@ float32 ``erfc`` (a polynomial of degree 9) and its select took 34, and ``exp2``
 third faster). Against ``x Phi(x)`` exactly: within 3.2 ulp for ``|x| < 1`` and 2.9 ulp times
 ``1 + x**2`` (the conditioning of the exponential) beyond; the generic float32 rule is 7.0 and
 6.3 ulp off there. Float64 takes ``formulas.erfc``'s Chebyshev series (``_erfc_half64``). The
-tanh form keeps ``sigmoid(2u)``. The limits at +-inf are the generic rule's (``gelu(-inf)`` is
--0.0 here, as the underflowed values below, 0.0 there), signed zeros too.
+tanh form, ``x sigmoid(2u)``, takes 10 passes, and a taped one keeps its derivative (11 more),
+so that the backward is one product (it took 12 and about 25). The limits at +-inf are the
+generic rule's (``gelu(-inf)`` is -0.0 here, as the underflowed values below, 0.0 there),
+signed zeros too.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, -1.0, 0.0, 1.0, np.inf], np.float32)
@@ -31,7 +33,7 @@ from xpgrad.backend import Kernel
 from xpgrad.ops.activations_torch import _INV_SQRT_2PI, _SQRT_HALF, _TANH_C, _TANH_K
 from xpgrad.ops.formulas import _ERFC_COEFFS
 
-from .activations import _FLOATS, _sigmoid_into
+from .activations import _FLOATS
 from .blocks import blocked, gradient_by_blocks
 from .ufuncs import clip
 
@@ -157,20 +159,40 @@ def _less_x_phi(lower, a, gaussian):
     lower -= gaussian
 
 
-def _doubled_tanh_argument(x, out, cube):
-    """``out`` <- ``2u = 2 sqrt(2/pi) (x + 0.044715 x**3)``, ``x`` clipped to +-1e4."""
-    clip(x, -1e4, 1e4, out=out)
-    np.multiply(out, _TANH_C, out=cube)
-    cube *= out
-    cube *= out
-    out += cube
-    out *= 2.0 * _TANH_K
-    return out
+def _tanh_value_into(x, y, e, ones_plus, capped, big):
+    """``y`` <- ``x sigmoid(2u) = x / (1 + e)`` (the tanh form's ``x (1 + tanh(u)) / 2``
+    without its cancellation below 0), ``e`` <- ``exp(-2u)`` with ``2u = 2 sqrt(2/pi) (xc +
+    0.044715 xc**3)`` rounded as the numba kernel's, ``ones_plus`` <- ``1 + e``, ``capped`` <-
+    ``xc``, ``x`` clipped to +-1e4 (tanh is saturated long before: no ``x**3`` overflow): ten
+    passes (``x`` clipped to the finite range for the quotient: -inf / inf would be NaN)."""
+    clip(x, -1e4, 1e4, out=capped)
+    np.multiply(capped, _TANH_C, out=e)
+    e *= capped
+    e *= capped
+    e += capped
+    e *= -2.0 * _TANH_K
+    np.exp(e, out=e)
+    np.add(e, 1.0, out=ones_plus)
+    clip(x, -big, np.inf, out=y)
+    y /= ones_plus
 
 
-def _tanh_cdf_into(x, out, scratch):
-    """``out`` <- ``sigmoid(2u)``, the tanh form's ``(1 + tanh(u)) / 2``."""
-    return _sigmoid_into(_doubled_tanh_argument(x, scratch[0], scratch[1]), out)
+def _tanh_slope_into(slope, e, ones_plus, capped, square, big):
+    """``slope`` <- ``s (1 + xc c 2 sqrt(2/pi) (1 + 3 0.044715 xc**2))``, the tanh form's
+    derivative, from ``_tanh_value_into``'s arrays (overwritten): ``s = 1 / (1 + e)``, ``c =
+    sigmoid(-2u) = e / (1 + e)`` with ``e`` capped at the dtype's largest value (1 where it
+    overflowed: no inf / inf; ``s`` is 0 there). Eleven passes."""
+    np.divide(1.0, ones_plus, out=slope)
+    clip(e, 0.0, big, out=e)
+    np.add(e, 1.0, out=ones_plus)
+    e /= ones_plus
+    np.multiply(capped, capped, out=square)
+    square *= 6.0 * _TANH_K * _TANH_C
+    square += 2.0 * _TANH_K
+    square *= e
+    square *= capped
+    square += 1.0
+    slope *= square
 
 
 def _forward(x, approximate="none", keep=True):
@@ -179,13 +201,14 @@ def _forward(x, approximate="none", keep=True):
     y = np.empty(x.shape, x.dtype)
     saved = np.empty(x.shape, x.dtype) if keep else None
     if approximate == "tanh":
-        big = np.finfo(x.dtype).max
+        big = float(np.finfo(x.dtype).max)
 
-        def body(part, y_part, cdf_part, *scratch):
-            _tanh_cdf_into(part, cdf_part, scratch[:2])
-            clip(part, -big, np.inf, out=y_part)            # -inf * 0 would be NaN
-            y_part *= cdf_part
-        arrays = (x, y, saved if keep else np.empty(x.shape, x.dtype))
+        def body(part, y_part, *rest):
+            slope, scratch = (rest[0], rest[1:]) if keep else (None, rest)
+            _tanh_value_into(part, y_part, *scratch[:3], big)
+            if keep:
+                _tanh_slope_into(slope, *scratch[:4], big)
+        arrays = (x, y, saved) if keep else (x, y)
     elif keep:
         def body(part, y_part, lower, *scratch):
             _exact_into(part, y_part, lower, scratch)
@@ -217,45 +240,26 @@ def _normal_slope(x, r, out, scratch):
     return out
 
 
-def _tanh_slope(x, cdf, out, scratch):
-    """``out`` <- ``cdf + x 2 cdf sigmoid(-2u) sqrt(2/pi) (1 + 3 0.044715 x**2)``, with ``x``
-    0 beyond +-1e4 (where the tanh is saturated)."""
-    two_u, cube = scratch[:2]
-    complement = _sigmoid_into(_doubled_tanh_argument(x, two_u, cube), cube, -1.0)
-    np.multiply(cdf, 2.0, out=out)
-    out *= complement
-    out *= _TANH_K
-    xs = clip(x, -1e4, 1e4, out=two_u)
-    np.less(np.abs(x, out=complement), 1e4, out=complement)
-    xs *= complement
-    np.multiply(xs, 3.0 * _TANH_C, out=complement)
-    complement *= xs
-    complement += 1.0
-    out *= complement
-    out *= xs
-    out += cdf
-    return out
-
-
 def _vjp_into(g, saved, x, approximate, out=None):
     """``g`` times the derivative of GELU at ``x`` (``saved`` the forward's: ``Phi(-|x|) - |x|
-    phi(x)``, or the tanh form's ``sigmoid(2u)``), into ``out`` (a new array where None)."""
-    slope = _tanh_slope if approximate == "tanh" else _normal_slope
+    phi(x)``, or the tanh form's derivative itself), into ``out`` (a new array where None)."""
+    if approximate == "tanh":
+        return np.multiply(g, saved, out=out, dtype=saved.dtype)
 
     def body(g_part, saved_part, x_part, out_part, *scratch):
-        np.multiply(g_part, slope(x_part, saved_part, scratch[2], scratch), out=out_part)
-    return gradient_by_blocks(body, g, (saved, x), 3, out=out, ignore=("over",))
+        np.multiply(g_part, _normal_slope(x_part, saved_part, scratch[1], scratch), out=out_part)
+    return gradient_by_blocks(body, g, (saved, x), 2, out=out)
 
 
-def _vjp(g, cdf, x, approximate="none"):
-    return (_vjp_into(g, cdf, x, approximate),)
+def _vjp(g, saved, x, approximate="none"):
+    return (_vjp_into(g, saved, x, approximate),)
 
 
-def _vjp_in_place(g, cdf, x, approximate="none"):
-    if not (type(g) is np.ndarray and g.shape == cdf.shape and g.dtype == cdf.dtype
+def _vjp_in_place(g, saved, x, approximate="none"):
+    if not (type(g) is np.ndarray and g.shape == saved.shape and g.dtype == saved.dtype
             and g.flags.c_contiguous and g.flags.writeable):
-        return _vjp(g, cdf, x, approximate)
-    return (_vjp_into(g, cdf, x, approximate, g),)
+        return _vjp(g, saved, x, approximate)
+    return (_vjp_into(g, saved, x, approximate, g),)
 
 
 KERNEL = Kernel(_forward, _vjp, saves=(0,), vjp_in_place=_vjp_in_place, value=_value)

@@ -19,7 +19,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from .blocks import BLOCK_BYTES
-from .layer_norm import (_FLOATS, _block_of, _expanded, _rescaled_on_overflow,
+from .layer_norm import (_FLOATS, _block_of, _expanded, _rescaled_on_overflow, _rstd_of_squares,
                          layer_norm_forward, layer_norm_vjp)
 
 
@@ -174,7 +174,11 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
     their mean ``d`` (the first mean's rounding) by gemv and mean square (``_row_dots``); then ``y = xc * s +
     t`` with ``s = rstd * w`` and ``t = b - d * s`` per channel of each row (``d`` is tiny: no
     cancellation). Saves each row's mean as ``hi + lo`` (the gemv's and ``d``: ``x - hi`` is
-    exact where the mean is large) and ``rstd``."""
+    exact where the mean is large) and ``rstd``. A block whose rows' means are all within a
+    standard deviation of 0 takes the variance from the sums of squares and writes ``y = x * s +
+    t`` from ``x`` itself (``_sums_of_squares_suffice``; ``lo`` 0): a pass and a gemv fewer, the
+    forward on (32, 32, 16, 16) float32 694 -> 476 us (torch 292). Not for groups shorter than
+    ``_BROADCAST_MIN``, whose means pass their standard deviations too often to try."""
     dt = x.dtype
     if dt not in _FLOATS or x.size == 0 or any(a.dtype != dt for a in affine_arrays):
         return None
@@ -198,6 +202,11 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
             mu, rs, d = (a[start:start + step] for a in (mean, rstd, shift))
             sq = scratch[:size]
             np.matmul(flat, average, out=mu[:, 0])
+            if m >= _BROADCAST_MIN and _sums_of_squares_suffice(flat, mu, rs, sq, ones,
+                                                                _block_of(eps, start, step)):
+                d[...] = 0
+                _scaled_groups(part, y, rs, mu, weight, bias, start, sq)
+                continue
             np.subtract(flat, mu if m >= _BROADCAST_MIN else _expanded(mu, sq.reshape(size, m)),
                         out=yf)
             np.matmul(yf, average, out=d[:, 0])
@@ -208,15 +217,32 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
             rs += _block_of(eps, start, step)
             np.sqrt(rs, out=rs)
             np.divide(1.0, rs, out=rs)
-            scale = rs[:, :, None]
-            if weight is not None:
-                scale = scale * weight[start:start + size]
-            offset = -d[:, :, None] * scale
-            if bias is not None:
-                offset = offset + bias[start:start + size]
-            y *= _spread(scale, sq)
-            y += _spread(offset, sq)
+            _scaled_groups(y, y, rs, d, weight, bias, start, sq)
     return out.reshape(x.shape), (mean, shift, rstd)
+
+
+def _sums_of_squares_suffice(flat, mu, rs, scratch, ones, eps):
+    """The rows' sums of squares (``_row_dots``) into ``rs``, then ``_rstd_of_squares``: True
+    where every row's mean is within a standard deviation of 0 (``rs`` then holds their
+    ``rstd``), else False and the caller centres the rows."""
+    _row_dots(flat, flat, rs[:, 0], scratch.reshape(flat.shape), ones)
+    return bool(_rstd_of_squares(mu, rs, flat.shape[1], eps).all())
+
+
+def _scaled_groups(part, y, rs, shift, weight, bias, start, scratch):
+    """``y`` <- ``(part - shift) * rs * w + b`` per channel of each row, as ``part * s + t``
+    (``s = rs * w``, ``t = b - shift * s``): ``part`` the rows themselves and ``shift`` their
+    mean (within a standard deviation of 0: no cancellation), or their centred values and
+    ``shift`` the mean of those."""
+    size = len(part)
+    scale = rs[:, :, None]
+    if weight is not None:
+        scale = scale * weight[start:start + size]
+    offset = -shift[:, :, None] * scale
+    if bias is not None:
+        offset = offset + bias[start:start + size]
+    np.multiply(part, _spread(scale, scratch), out=y)
+    y += _spread(offset, scratch)
 
 
 def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
@@ -238,6 +264,7 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
     sgx = np.empty((count, cg), dt)
     dx = np.empty(rows.shape, dt) if needs[0] else None
     centred, spread = np.empty((block, cg, s), dt), np.empty((block, cg, s), dt)
+    fast = _uncentred_rows(mean, shift, rstd)
     with np.errstate(invalid="ignore"):       # OpenBLAS's gemv flags (layer_norm_forward)
         for start in range(0, count, step):
             part, gp = rows[start:start + step], g_rows[start:start + step]
@@ -245,8 +272,12 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
             mu, lo, rs = (a[start:start + step] for a in (mean, shift, rstd))
             h, e = centred[:size], spread[:size]
             hf = h.reshape(size, m)
-            np.subtract(part.reshape(size, m),
-                        mu if m >= _BROADCAST_MIN else _expanded(mu, e.reshape(size, m)), out=hf)
+            uncentred = bool(fast[start:start + step].all())
+            if uncentred:
+                h, lo = part, mu           # x - mean as (x - 0) - mean: sums of g * x
+            else:
+                np.subtract(part.reshape(size, m), mu if m >= _BROADCAST_MIN else
+                            _expanded(mu, e.reshape(size, m)), out=hf)
             np.matmul(gp.reshape(size * cg, s), ones, out=sg[start:start + size].reshape(-1))
             _row_dots(gp.reshape(size * cg, s), h.reshape(size * cg, s),
                       sgx[start:start + size].reshape(-1), e.reshape(size * cg, s), ones)
@@ -265,9 +296,14 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
             scale = rs[:, :, None] if w is None else rs[:, :, None] * w[:, :, None]
             d = dx[start:start + step]
             np.multiply(gp, _spread(scale, e), out=d)
-            hf *= rs if m >= _BROADCAST_MIN else _expanded(rs, e.reshape(size, m))
-            hf *= slope if m >= _BROADCAST_MIN else _expanded(slope, e.reshape(size, m))
-            d += h
+            if uncentred:                  # rstd**3 in range: one multiply, into the scratch
+                slope *= rs
+                np.multiply(part.reshape(size, m), slope if m >= _BROADCAST_MIN else
+                            _expanded(slope, e.reshape(size, m)), out=hf)
+            else:
+                hf *= rs if m >= _BROADCAST_MIN else _expanded(rs, e.reshape(size, m))
+                hf *= slope if m >= _BROADCAST_MIN else _expanded(slope, e.reshape(size, m))
+            d += centred[:size]
             df = d.reshape(size, m)
             df += offset if m >= _BROADCAST_MIN else _expanded(offset, e.reshape(size, m))
     out = [None if dx is None else dx.reshape(x.shape)]
@@ -279,6 +315,21 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
         out.append(sg.reshape(n, -1).sum(axis=0, dtype=np.float64).astype(dt)
                    if needs[len(out)] else None)
     return tuple(out)
+
+
+#: ``rstd`` within which a group's ``rstd**3`` stays normal in float32 (``_uncentred_rows``)
+_RSTD_RANGE = (2.0 ** -30, 2.0 ** 30)
+
+
+def _uncentred_rows(mean, shift, rstd):
+    """Per row of groups, True where ``group_norm_vjp`` may take sums of ``g * x`` in place of
+    ``g * (x - mean)``: no ``lo`` correction, the mean within a standard deviation of 0 (the
+    sums then cancel by at most a factor of 2) and ``rstd`` in ``_RSTD_RANGE``."""
+    fast = np.abs(mean * rstd) <= 1
+    fast &= rstd > _RSTD_RANGE[0]
+    fast &= rstd < _RSTD_RANGE[1]
+    fast &= shift == 0
+    return fast[:, 0]
 
 
 # layer_norm's rule reads x and the weight (position 1 when there is one; a bias there is

@@ -139,9 +139,11 @@ def scan_kernels(np) -> dict:
 
     def recurrent_product(h0, w, acts):
         """A function of ``(t, hs)`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t =
-        0`` (nothing where ``h0`` is zero, a module's default state), then ``hs[t - 1]``, the
-        states written as the scan goes (``hs`` is the same array at every call)."""
-        first = stepped_update(h0[None], w, acts[:1]) if h0.any() else None
+        0`` (nothing where ``h0`` is zero, a module's default state, and ``w`` finite: an inf
+        or NaN of ``w`` makes ``0 @ w`` NaN, as in PyTorch), then ``hs[t - 1]``, the states
+        written as the scan goes (``hs`` is the same array at every call)."""
+        needed = h0.any() or not np.isfinite(w).all()
+        first = stepped_update(h0[None], w, acts[:1]) if needed else None
         later = []
 
         def product(t, hs):

@@ -32,6 +32,12 @@ def take_along_axis(x, indices, /, *, axis=-1, min_size=None):
         return np.take_along_axis(x, indices, axis=axis)       # NumPy's IndexError
     if lo < 0:
         indices = np.where(indices < 0, indices + n, indices)
+    return np.take(x.reshape(-1), positions(x, indices, axis))
+
+
+def positions(x, indices, axis):
+    """The positions in raveled ``x`` of ``indices`` (in range, non-negative) along ``axis``
+    (non-negative), for a C-contiguous ``x`` of their shape outside ``axis``."""
     strides = [s // x.itemsize for s in x.strides]
     flat = indices * strides[axis] if strides[axis] != 1 else indices
     for d, size in enumerate(x.shape):
@@ -39,7 +45,7 @@ def take_along_axis(x, indices, /, *, axis=-1, min_size=None):
             shape = [1] * x.ndim
             shape[d] = size
             flat = flat + (np.arange(size) * strides[d]).reshape(shape)
-    return np.take(x.reshape(-1), flat)
+    return flat
 
 
 def _flat_fits(x, indices, axis, min_size) -> bool:

@@ -36,6 +36,7 @@ from ..primitive import tape_state
 from ..tensor import Variable
 from . import capture as capture_module
 from .binding import Binder
+from .declines import DeclinedKernel, note_decline
 from .dynamic_shapes import ShapeGuard, shape_variant_key
 from .capture import capture  # noqa: F401 (xpgrad.jit.capture stays the function)
 from .errors import OtherBackend, TraceError  # noqa: F401 (re-exported)
@@ -245,6 +246,7 @@ class Function(TraceCache):
                 pass
             try:
                 result = program.run(args, kwargs, tensors)
+                program.decline_streak = 0
                 if held == "shared" and not kwargs and variant is None:
                     self._fast = FastReplay.of(self, args, program, base, key)
                 return result
@@ -252,6 +254,8 @@ class Function(TraceCache):
                 if type(failed.guard) is not ShapeGuard:
                     result = self.fn(*args, **kwargs)
                     failed.guard.widen(failed.lo, failed.hi)
+                    if type(failed.guard) is DeclinedKernel:
+                        note_decline(program, self.fn, failed.guard)
                     return result
                 # a shape that depends on values differs from the traced one: this shape's
                 # own program, traced as a signature of its own (jit/dynamic_shapes.py)

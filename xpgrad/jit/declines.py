@@ -14,6 +14,10 @@ not cover (``guards.StateSnapshot``): the call cannot run again without applying
 raises ``KernelDeclinedAfterUpdate``; the program saves that state on later replays, so a
 later decline runs eagerly, from the state the call began in.
 
+A program whose kernel declines on ``WARN_AFTER`` replays in a row (the values that make it
+decline are the usual ones) warns once, naming the function (``KernelDeclinedWarning``):
+each such call replays up to the kernel, undoes that and runs eagerly, slower than no trace.
+
 >>> import numpy as np
 >>> import xpgrad as xg
 >>> @xg.function
@@ -29,6 +33,9 @@ later decline runs eagerly, from the state the call began in.
 """
 from __future__ import annotations
 
+import warnings
+
+from .errors import function_name, user_stacklevel
 from .guards import StateSnapshot, _draws, _persistent_roots, changes_state
 from .replay_steps import GuardFailed
 
@@ -51,6 +58,31 @@ class KernelDeclined(GuardFailed):
 
     def __init__(self, name):
         super().__init__(DeclinedKernel(name), None, None)
+
+
+class KernelDeclinedWarning(UserWarning):
+    """A traced function's kernel declined on replay after replay: each call runs twice."""
+
+
+#: declines of one program's kernels in a row after which its function warns (once)
+WARN_AFTER = 5
+
+
+def note_decline(program, fn, guard):
+    """Count a call of ``fn`` whose replay of ``program`` a kernel's decline (``guard``, a
+    ``DeclinedKernel``) sent to an eager run; the ``WARN_AFTER``-th in a row warns, once per
+    program (a replay that runs through resets the count: ``Program.decline_streak``)."""
+    program.decline_streak += 1
+    if program.decline_streak != WARN_AFTER or program.declines.warned:
+        return
+    program.declines.warned = True
+    warnings.warn(f"xg.function {function_name(fn)!r}: the backend kernel {guard.name} has "
+                  f"declined on {WARN_AFTER} replays in a row (it ran when the function was "
+                  f"traced; it declines for some values: ties in a maximum, a zero weight "
+                  f"sum, an overflow), so each of these calls replays up to it, undoes that "
+                  f"and runs again eagerly, slower than the undecorated function. Where such "
+                  f"values are the usual ones, call the function undecorated",
+                  KernelDeclinedWarning, stacklevel=user_stacklevel())
 
 
 class KernelDeclinedAfterUpdate(RuntimeError):
@@ -79,6 +111,7 @@ class DeclinePlan:
             if last_kernel > self.undone_before else None
         self.names = {k: _kernel_name(s.fn) for k, s in enumerate(steps)
                       if s.kind == "kernel"}
+        self.warned = False         # note_decline's warning given
 
     def handler(self, program):
         """``_declined(k)`` of ``program``'s replay source (holding the program weakly: its
@@ -109,4 +142,5 @@ def _kernel_name(fn):
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-__all__ = ["DeclinePlan", "DeclinedKernel", "KernelDeclined", "KernelDeclinedAfterUpdate"]
+__all__ = ["DeclinePlan", "DeclinedKernel", "KernelDeclined", "KernelDeclinedAfterUpdate",
+           "KernelDeclinedWarning", "note_decline"]

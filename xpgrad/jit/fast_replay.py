@@ -31,6 +31,7 @@ from operator import is_
 from .. import pytree as _pytree
 from ..primitive import tape_state
 from ..tensor import Tensor, Variable
+from .declines import DeclinedKernel, note_decline
 from .dynamic_shapes import ShapeGuard
 from .lock import TRACE_LOCK
 from .replay_steps import GuardFailed
@@ -129,14 +130,19 @@ class FastReplay:
         TRACE_LOCK.acquire_shared()
         try:
             program = self.program
+            result = program.run_arrays(raws)
+            if program.decline_streak:
+                program.decline_streak = 0
             if program.output_views is None:
-                return program.run_arrays(raws)
-            return program.output_views.rebuilt(program.run_arrays(raws), tensors)
+                return result
+            return program.output_views.rebuilt(result, tensors)
         except GuardFailed as failed:       # its changes undone (jit/guards.py)
             if type(failed.guard) is ShapeGuard:
                 return MISS      # the long way finds the program of this shape
             result = self.fn(*args)           # eagerly, as the long way does
             failed.guard.widen(failed.lo, failed.hi)
+            if type(failed.guard) is DeclinedKernel:
+                note_decline(program, self.fn, failed.guard)
             return result
         finally:
             TRACE_LOCK.release_shared()

@@ -127,6 +127,7 @@ class Program(ProgramSource):
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self.declines = DeclinePlan(self.steps, self.slots, self.snapshot)
+        self.decline_streak = 0      # calls in a row a kernel's decline ran eagerly
         self._slot = "s{}".format
         self.source = self._generate()
         try:

@@ -2,9 +2,10 @@
 ``ZeroPad2d``, ``ConstantPad1d`` / ``ConstantPad2d``, ``ReflectionPad1d`` / ``ReflectionPad2d``,
 ``ReplicationPad1d`` / ``ReplicationPad2d`` and ``CircularPad1d`` / ``CircularPad2d``.
 
-Composed of slices of the input joined by ``concat`` (``nn/_windows.py``'s ``pad``), so the
-gradient is that of slicing: exact, no rule of its own; a constant is one primitive, the input
-written into a new array of the value (``ops/constant_padding.py``).
+Each mode is one primitive: a constant, the input written into a new array of the value
+(``ops/constant_padding.py``); reflect, replicate and circular, the input joined with its own
+edges, whose gradient adds the borders' back onto the entries they came from
+(``ops/mode_padding.py``).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 2.0, 3.0]]])

@@ -44,10 +44,15 @@ def isclose(a, b, /, rtol=1e-05, atol=1e-08, equal_nan=False):
     >>> xg.isclose(xg.asarray([1.0, 2.0]), 1.0).tolist()
     [True, False]
     """
+    return _isclose(a, b, rtol, atol, equal_nan, "isclose")
+
+
+def _isclose(a, b, rtol, atol, equal_nan, who):
+    """``isclose``, whose errors name ``who`` (the function the user called)."""
     xg = _ns()
-    rtol, atol = _tolerance(rtol, "rtol", "isclose"), _tolerance(atol, "atol", "isclose")
-    equal_nan = flag(equal_nan, "equal_nan", "isclose")
-    a, b = _inexact(xg, a, b)
+    rtol, atol = _tolerance(rtol, "rtol", who), _tolerance(atol, "atol", who)
+    equal_nan = flag(equal_nan, "equal_nan", who)
+    a, b = _inexact(xg, a, b, who)
     finite = xg.logical_and(xg.isfinite(a), xg.isfinite(b))
     a_finite, b_finite = xg.where(finite, a, 0), xg.where(finite, b, 0)    # no inf - inf
     near = xg.abs(a_finite - b_finite) <= atol + rtol * xg.abs(b_finite)
@@ -64,16 +69,15 @@ def allclose(a, b, /, rtol=1e-05, atol=1e-08, equal_nan=False):
     >>> bool(xg.allclose(xg.asarray([1.0, 2.0]), xg.asarray([1.0, 2.0 + 1e-7])))
     True
     """
-    xg = _ns()
-    return xg.all(isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return _ns().all(_isclose(a, b, rtol, atol, equal_nan, "allclose"))
 
 
-def _inexact(xg, a, b):
+def _inexact(xg, a, b, who):
     """``a`` and ``b`` as Tensors of one inexact dtype (integers compare as float64)."""
-    a = a if isinstance(a, Tensor) else None if a is None else as_tensor(a, "isclose", "a")
+    a = a if isinstance(a, Tensor) else None if a is None else as_tensor(a, who, "a")
     if a is None or b is None:
-        raise TypeError("isclose: a and b must be arrays or numbers, got None")
-    b = b if isinstance(b, Tensor) else named_asarray(b, "isclose: b", backend=a.backend, dtype=(
+        raise TypeError(f"{who}: a and b must be arrays or numbers, got None")
+    b = b if isinstance(b, Tensor) else named_asarray(b, f"{who}: b", backend=a.backend, dtype=(
         a.dtype if a.dtype.is_inexact and isinstance(b, (int, float)) else None))
     dtype = xg.result_type(a, b)
     if not xg.isdtype(dtype, ("real floating", "complex floating")):

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from ..accumulate import Scatter
 from ..primitive import Primitive, apply
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from ._define import _int, _ints, as_tensor
 from .gathering import _int_indices, _take, _take_scatter, _take_scatter_forward
 from .linalg_helpers import readable
-from .indexing import _setitem
 from .segment_rules import sum_rows
 from .shape import reshape
 
@@ -147,9 +146,9 @@ _gather_rows = Primitive("gather_nd", _gather_rows_forward, _gather_rows_vjp, sa
 
 
 def _scatter_args(indices, updates, shape, what):
-    """``(values, flat, count, k)``: ``updates`` flattened to one row per coordinate (after
-    checking that it has the shape the coordinates write), their flat positions among the
-    ``count`` slices of ``shape``'s first ``k`` axes, and ``k``."""
+    """``(flat, count, k)``, after checking that ``updates`` has the shape the coordinates
+    write: the coordinates' flat positions among the ``count`` slices of ``shape``'s first
+    ``k`` axes, and ``k``."""
     idx = _indices(updates, indices, what)
     k = idx.shape[-1]
     if k > len(shape):
@@ -160,7 +159,7 @@ def _scatter_args(indices, updates, shape, what):
         raise ValueError(f"{what}: updates must have shape indices.shape[:-1] + shape[{k}:] "
                          f"= {want}, got {tuple(updates.shape)}")
     flat = _positions(idx, shape[:k], 0, what, f"shape {shape}")
-    return reshape(updates, (flat.shape[0],) + shape[k:]), flat, _size(shape[:k]), k
+    return flat, _size(shape[:k]), k
 
 
 def scatter_nd(indices, updates, shape):
@@ -178,7 +177,8 @@ def scatter_nd(indices, updates, shape):
     if any(s < 0 for s in shape):
         raise ValueError(f"scatter_nd: shape must be non-negative, got {shape}")
     updates = as_tensor(updates, "scatter_nd", "updates")
-    values, flat, count, _ = _scatter_args(indices, updates, shape, "scatter_nd")
+    flat, count, k = _scatter_args(indices, updates, shape, "scatter_nd")
+    values = reshape(updates, (flat.shape[0],) + shape[k:])
     return reshape(sum_rows(None, values, flat, count, updates._backend), shape)
 
 
@@ -202,7 +202,7 @@ def tensor_scatter_nd_add(tensor, indices, updates):
     """
     tensor, updates = _into(tensor, updates, "tensor_scatter_nd_add")
     shape = tuple(tensor.shape)
-    _, flat, count, k = _scatter_args(indices, updates, shape, "tensor_scatter_nd_add")
+    flat, count, k = _scatter_args(indices, updates, shape, "tensor_scatter_nd_add")
     return apply(_added_rows, tensor, updates, flat=flat, rows=(count,) + shape[k:],
                  backend=tensor._backend)
 
@@ -242,9 +242,69 @@ def tensor_scatter_nd_update(tensor, indices, updates):
     """
     tensor, updates = _into(tensor, updates, "tensor_scatter_nd_update")
     shape = tuple(tensor.shape)
-    values, flat, count, k = _scatter_args(indices, updates, shape, "tensor_scatter_nd_update")
-    target = reshape(tensor, (count,) + shape[k:])
-    return reshape(apply(_setitem, target, values, key=(flat, Ellipsis)), shape)
+    flat, count, k = _scatter_args(indices, updates, shape, "tensor_scatter_nd_update")
+    return apply(_updated_rows, tensor, updates, flat=flat, rows=(count,) + shape[k:],
+                 backend=tensor._backend)
+
+
+def _updated_rows_forward(xp, tensor, updates, flat, rows, backend):
+    out = xp.asarray(xp.reshape(tensor, rows), copy=True)
+    out[flat, ...] = xp.reshape(updates, (flat.shape[0],) + rows[1:])
+    return xp.reshape(out, tuple(tensor.shape))
+
+
+def _updated_rows_vjp_tensor(xp, g, ans, tensor, updates, flat, rows, backend):
+    """``g`` with the replaced rows zeroed: the update itself, of zeros (so it differentiates
+    again)."""
+    if isinstance(g, Tensor):
+        return apply(_updated_rows, g, xp.zeros(tuple(updates.shape), dtype=g.dtype,
+                                                backend=backend),
+                     flat=flat, rows=rows, backend=backend)
+    out = xp.asarray(xp.reshape(g, rows), copy=True)
+    out[flat, ...] = 0
+    return xp.reshape(out, tuple(tensor.shape))
+
+
+def _updated_rows_vjp_updates(xp, g, ans, tensor, updates, flat, rows, backend):
+    """``g``'s rows at ``flat`` (``gather_nd``'s rows), zero where a later update to the same
+    row replaced this one."""
+    shape = tuple(updates.shape)
+    if isinstance(g, Tensor):
+        picked = reshape(apply(_take, reshape(g, rows), indices=flat, axis=0, backend=backend),
+                         shape)
+    else:
+        picked = xp.reshape(xp.take(xp.reshape(g, rows), flat, axis=0), shape)
+    lost = _overwritten(backend, flat, rows[0])
+    if lost is None:
+        return picked
+    if isinstance(g, Tensor):
+        lost = _wrap(lost, backend)
+    lost = xp.reshape(lost, (flat.shape[0],) + (1,) * (len(shape) - 1))
+    return xp.where(lost, xp.zeros_like(picked), picked)
+
+
+def _overwritten(backend, flat, count):
+    """Which of the raw row positions ``flat`` a later one repeats (its update did not land),
+    or None when they are distinct (known only for the backend's own arrays: a traced call's
+    are marked whatever they hold)."""
+    if flat.shape[0] < 2:
+        return None
+    rxp = backend.xp
+    if type(flat) is backend.array_class:
+        ordered = rxp.sort(flat)
+        if not bool(rxp.any(ordered[1:] == ordered[:-1])):
+            return None
+    order = rxp.arange(flat.shape[0], dtype=rxp.int64)
+    last = rxp.empty((count,), dtype=rxp.int64)          # only the rows at flat are read
+    last[flat] = order                   # NumPy's and CuPy's: the last write of a row lands
+    return last[flat] != order
+
+
+#: ``tensor`` (raveled to rows) copied and its rows at ``flat`` replaced by ``updates``, one
+#: node where two reshapes around a setitem and one of the updates took four; the rules read
+#: only the shapes
+_updated_rows = Primitive("tensor_scatter_nd_update", _updated_rows_forward,
+                          _updated_rows_vjp_tensor, _updated_rows_vjp_updates, saves=())
 
 
 __all__ = ["gather_nd", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_update"]

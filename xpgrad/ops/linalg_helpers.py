@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ..primitive import Primitive, apply
+from ..jit.traced import Traced
 from ..tensor import Tensor
 
 
@@ -75,8 +76,6 @@ def readable(a) -> bool:
     """Whether a rule may read ``a``'s values in Python (``bool(xp.any(...))``): not while
     ``xg.function`` traces it, where such a branch cannot be replayed and the rule must take
     a way that does not depend on the values."""
-    from ..jit.traced import Traced
-
     return type(a._data if isinstance(a, Tensor) else a) is not Traced
 
 

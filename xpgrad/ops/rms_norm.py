@@ -13,8 +13,10 @@ the rows of g * xhat``.
 """
 from __future__ import annotations
 
+from ..dtype_functions import finfo
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from ._define import as_tensor
 from .nn import _array_like, _eps, _normalized_shape, check_normalized_input
 
 
@@ -56,8 +58,6 @@ def machine_eps(eps, x, owner):
     epsilon of the tensor ``x``'s dtype (PyTorch's default: ``torch.finfo(x.dtype).eps``),
     asked of ``x``'s backend."""
     if eps is None:
-        from ..dtype_functions import finfo
-
         return float(finfo(x).eps)
     return _eps(eps, owner)
 
@@ -73,8 +73,6 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
     >>> [round(v, 4) for v in y.tolist()[0]]
     [1.0, -2.0, 3.0]
     """
-    from ._define import as_tensor
-
     shape = _normalized_shape(normalized_shape, "rms_norm")
     x = as_tensor(x, "rms_norm")
     check_normalized_input(x, shape, "rms_norm")

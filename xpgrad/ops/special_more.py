@@ -25,7 +25,7 @@ from .activations import log_softmax as _log_softmax_along, softmax as _softmax_
 from .reductions import logsumexp as _logsumexp, max as _max, sum as _sum
 from .selection import where
 from .shape import reshape
-from .special import _in_float64, _pair, _quiet, _real, digamma, gammaln, whole
+from .special import _digamma, _in_float64, _pair, _quiet, _real, gammaln, whole
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _LN2 = math.log(2.0)
@@ -38,7 +38,7 @@ def psi(x, /):
     >>> round(xg.special.psi(xg.asarray(1.0, dtype=xg.float64)).item(), 12)
     -0.577215664902
     """
-    return digamma(x)
+    return apply(_digamma, _real("psi", x))
 
 
 # -- entropies ----------------------------------------------------------------------------------
