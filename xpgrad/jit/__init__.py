@@ -48,7 +48,7 @@ from .methods import InstanceFunctions
 from .options import _OPTIONS, _check_option_names, _is_int
 from .program import Program  # noqa: F401 (re-exported)
 from .replay_steps import GuardFailed
-from .signature import _signature, aliasing, refused_argument, tensors_key
+from .signature import _signature, aliasing, model_structure, refused_argument, tensors_key
 from .trace_cache import _GONE, RetracingWarning, TraceCache
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
@@ -319,6 +319,10 @@ class Function(TraceCache):
         """``(signature, backend, key of its program, tensors)`` of a bound call (``tensors``:
         ``_key``'s)."""
         base, be, tensors = self._key_and_tensors(args, kwargs)
+        # xg.function(model), a model's decorated method: the model read, though no argument
+        owner = model_structure(self.fn if self._self_in_signature else args[0] if args else None)
+        if owner is not None:
+            base = (*base, owner)
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
         key = (base, tuple([getattr(r(), n, _GONE) for r, n in guards])) if guards else base

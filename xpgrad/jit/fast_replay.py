@@ -5,8 +5,11 @@ microseconds, and ``Function.__call__`` spent as much again finding it: binding 
 arguments, building the signature key, hashing it, moving it to the end of the LRU order,
 ``Program.run``, ``run_arrays``, ``_run``, some fifteen Python calls. ``FastReplay`` remembers
 the last program a call replayed through that path, with what made its key: the tensors'
-backend, shapes and dtypes. A later call whose arguments are plain Tensors (no Variable, no
-keyword, each given once) of those shapes and dtypes, outside any trace and tape, whose guarded
+backend, shapes and dtypes. A later call whose arguments are plain Tensors (no keyword, each
+given once) of those shapes and dtypes, and the same other arguments as the signature keyed
+them (``same_object``: a Variable, a list or dict of Variables, a model holding Variables with
+the same submodules and Variables; so ``step(model, x, y)``; the model of
+``xg.function(model)`` too), outside any trace and tape, whose guarded
 attributes (a Module's ``training``, each Variable's ``trainable``) hold the values of the
 program's key, replays it directly, holding the trace lock shared as every replay does. Any
 call that takes the long way forgets it (``Function._dispatch``), so a trace, a dropped
@@ -23,12 +26,16 @@ eagerly, as the long way does; a shape guard sends it the long way, to its shape
 """
 from __future__ import annotations
 
+from operator import is_
+
+from .. import pytree as _pytree
 from ..primitive import tape_state
-from ..tensor import Tensor
+from ..tensor import Tensor, Variable
 from .declines import DeclinedKernel, note_decline
 from .dynamic_shapes import ShapeGuard
 from .lock import TRACE_LOCK
 from .replay_steps import GuardFailed
+from .signature import model_structure
 from .trace_cache import _GONE
 from .trace_state import THREAD
 
@@ -40,29 +47,43 @@ class FastReplay:
     """The program of the last call's signature and what the signature was (module
     docstring)."""
 
-    __slots__ = ("fn", "backend", "specs", "program", "guards")
+    __slots__ = ("fn", "backend", "specs", "program", "guards", "objects", "owner")
 
-    def __init__(self, fn, backend, args, program, guards):
-        self.fn, self.backend = fn, backend
-        self.specs = tuple((a._data.shape, a._data.dtype) for a in args)
+    def __init__(self, fn, backend, specs, program, guards, objects, owner):
+        self.fn, self.backend, self.specs, self.owner = fn, backend, specs, owner
         self.program = program
         self.guards = guards
+        self.objects = objects
 
     @classmethod
     def of(cls, function, args, program, base, key):
         """A FastReplay for a call of ``function`` with positional ``args`` that replayed
         ``program``, the one of ``key`` (signature ``base`` and the values of the attributes
         its traces read), the long way; or None where such a call must take the long way."""
-        if function.input_signature is not None or not function._self_in_signature \
-                or not args or any(a.__class__ is not Tensor for a in args) \
-                or len(set(map(id, args))) != len(args):
+        if function.input_signature is not None or not function._self_in_signature or not args:
             return None
-        backend = args[0]._backend
-        if any(a._backend is not backend for a in args):
+        specs, objects, tensors = [], [], []
+        for a in args:
+            if a.__class__ is Tensor:
+                tensors.append(a)
+                specs.append((a._data.shape, a._data.dtype))
+                continue
+            same = same_object(a)
+            if same is None:
+                return None
+            specs.append(None)
+            objects.append(same)
+        if not tensors or len(set(map(id, tensors))) != len(tensors):
             return None
+        backend = tensors[0]._backend
+        if any(t._backend is not backend for t in tensors):
+            return None
+        # xg.function(model) of a model holding Variables: the model as traced (as its key)
+        owner = same_object(function.fn) if _pytree.is_registered(function.fn) else None
         guards = function._guards.get(base)       # (weak object, attribute): read anew
         guards = tuple(zip(guards, key[1])) if guards else ()
-        return cls(function.fn, backend, args, program, guards)
+        return cls(function.fn, backend, tuple(specs), program, guards,
+                   tuple(objects) if objects else None, owner)
 
     def __call__(self, args):
         """The replay's result, or ``MISS``."""
@@ -72,15 +93,35 @@ class FastReplay:
             return MISS
         backend = self.backend
         raws = []
-        for a, (shape, dtype) in zip(args, specs):
-            if a.__class__ is not Tensor or a._backend is not backend:
-                return MISS
-            data = a._data
-            if data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
-                return MISS
-            raws.append(data)
-        if len(raws) > 1 and (args[0] is args[1] if len(raws) == 2
-                              else len(set(map(id, args))) != len(raws)):
+        objects = self.objects
+        if objects is None:                 # plain Tensors only: the usual case, inline
+            for a, (shape, dtype) in zip(args, specs):
+                if a.__class__ is not Tensor or a._backend is not backend:
+                    return MISS
+                data = a._data
+                if data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
+                    return MISS
+                raws.append(data)
+            tensors = args
+        else:
+            tensors, objects = [], iter(objects)
+            for a, spec in zip(args, specs):
+                if spec is None:
+                    if not next(objects)(a):
+                        return MISS
+                    continue
+                if a.__class__ is not Tensor or a._backend is not backend:
+                    return MISS
+                data = a._data
+                if data.shape != spec[0] or (data.dtype is not spec[1]
+                                             and data.dtype != spec[1]):
+                    return MISS
+                raws.append(data)
+                tensors.append(a)
+        if len(raws) > 1 and (tensors[0] is tensors[1] if len(raws) == 2
+                              else len(set(map(id, tensors))) != len(raws)):
+            return MISS
+        if self.owner is not None and not self.owner(self.fn):
             return MISS
         for (ref, name), value in self.guards:      # a Module's training flag, trainable
             now = getattr(ref(), name, _GONE)
@@ -94,7 +135,7 @@ class FastReplay:
                 program.decline_streak = 0
             if program.output_views is None:
                 return result
-            return program.output_views.rebuilt(result, args)
+            return program.output_views.rebuilt(result, tensors)
         except GuardFailed as failed:       # its changes undone (jit/guards.py)
             if type(failed.guard) is ShapeGuard:
                 return MISS      # the long way finds the program of this shape
@@ -105,6 +146,38 @@ class FastReplay:
             return result
         finally:
             TRACE_LOCK.release_shared()
+
+
+def same_object(obj):
+    """A check that an argument is still ``obj`` as its signature keyed it (signature.py): a
+    Variable by identity, a model holding Variables by identity and its submodules and
+    Variables (nn/module_structure.py), a list, tuple or dict of Variables by the same ones in
+    the same places; None for anything else (the long way keys it)."""
+    if isinstance(obj, Variable):
+        return lambda a: a is obj
+    if _pytree.is_registered(obj):
+        made = model_structure(obj)
+        if made is None:
+            return None
+        structure = _pytree._kind(obj).structure
+
+        def same_module(a):
+            if a is not obj:
+                return False
+            now = structure(a)
+            return now is made or now == made
+        return same_module
+    held = type(obj)
+    values = tuple(obj.values()) if held is dict else tuple(obj) \
+        if held is list or held is tuple else None
+    if not values or not all(isinstance(v, Variable) for v in values):
+        return None
+    if held is dict:
+        keys = tuple(obj)
+        return lambda a: (a.__class__ is dict and len(a) == len(values)
+                          and all(map(is_, a.values(), values)) and tuple(a) == keys)
+    return lambda a: (a.__class__ is held and len(a) == len(values)
+                      and all(map(is_, a, values)))
 
 
 __all__ = ["FastReplay", "MISS"]

@@ -1,9 +1,10 @@
 """The signature of a call of an ``xg.function``: what must match for a trace to replay
 (each tensor's backend, shape and dtype; Variables by identity; the structure of containers;
 Python numbers, strings, dtypes, classes, functions and enum members by value, and so a
-dataclass of such values; any other object by identity, as ``tf.function`` keys them: two
-objects that compare equal may still hold different Variables, so a method traced for one must
-not replay for the other).
+dataclass of such values; a model holding Variables by identity and by the submodules and
+Variables it holds now (nn/module_structure.py); any other object by identity, as
+``tf.function`` keys them: two objects that compare equal may still hold different Variables,
+so a method traced for one must not replay for the other).
 
 >>> sig = []
 >>> _signature((2.5, -0.0, float("nan")), sig, [])
@@ -18,6 +19,7 @@ import types
 
 import numpy as np
 
+from .. import pytree as _pytree
 from ..devices import Device
 from ..dtypes import DType
 from ..tensor import Tensor, Variable
@@ -139,6 +141,8 @@ def _signature(obj, out, tensors):
                     out.append((child._backend.name, data.shape, data.dtype))
                 else:
                     _signature(child, out, tensors)
+        elif (structure := model_structure(obj)) is not None:   # a model holding Variables
+            out.append((t, _Identity(obj), structure))
         elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             out.append((t, _dataclass_key(obj)))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
@@ -151,6 +155,17 @@ def _signature(obj, out, tensors):
                             f"with xg.asarray(...) before the call")
         else:
             out.append((t, _Identity(obj)))
+
+
+def model_structure(obj):
+    """The structure (submodules and Variables) of ``obj`` where it is a model holding
+    Variables (``ModuleKind.structure``), else None: the key of ``xg.function(model)``'s own
+    model and of a decorated method's ``self``, which the signature leaves out."""
+    kind = _pytree._kind(obj)
+    structure = getattr(kind, "structure", None)
+    if structure is None or value_module(obj) is not None:
+        return None
+    return structure(obj)
 
 
 def _dataclass_key(obj):

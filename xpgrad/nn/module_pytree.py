@@ -33,6 +33,7 @@ from ..jit.capture import THREAD as _TRACES
 from .module import Module
 from .module_copy_plan import plan_of
 from .module_rebuild import copied
+from .module_structure import structure
 from .module_walks import entry_of_copy, frozen_below, walked
 
 #: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
@@ -98,6 +99,9 @@ class ModuleKind:
         (plain Tensors: a value, which ``xg.function`` keys by structure): one flag read, not a
         walk."""
         return vars(module).get(_HOLDS_TENSORS, False)
+
+    #: its submodules and Variables, as ``xg.function`` keys a model holding Variables
+    structure = staticmethod(structure)
 
     @staticmethod
     def described(module):

@@ -1,0 +1,52 @@
+"""What a model holding Variables is made of, as ``xg.function`` keys it: the model is one
+object (keyed by identity), and a trace of it replays for as long as its submodules and
+Variables are the ones it was traced with. ``structure(module)`` is a ``ModuleStructure`` of
+them, cached with the module's walks (module_cache.py), so an unchanged model hands back the
+same object at the cost of a check; a layer appended to a list, a layer or a Variable set in
+another's place gives another (a new key: the call traces anew).
+
+>>> import xpgrad as xg
+>>> mlp = xg.nn.MLP([2, 3, 1], rng=0)
+>>> before = structure(mlp)
+>>> structure(mlp) == before
+True
+>>> mlp.layers.append(xg.nn.Linear(1, 1, rng=1))
+>>> structure(mlp) == before, len(structure(mlp).parts)
+(False, 9)
+"""
+from __future__ import annotations
+
+from operator import is_
+
+from .module_cache import cached
+from .module_tree import found_modules, found_variables
+
+
+class ModuleStructure:
+    """The submodules and Variables of a module (``parts``), compared by identity (a Variable's
+    ``==`` compares values), its hash computed once."""
+
+    __slots__ = ("parts", "hash")
+
+    def __init__(self, parts):
+        self.parts, self.hash = parts, hash(tuple(map(id, parts)))
+
+    def __hash__(self):
+        return self.hash
+
+    def __eq__(self, other):
+        return self is other or (type(other) is ModuleStructure and self.hash == other.hash
+                                 and len(self.parts) == len(other.parts)
+                                 and all(map(is_, self.parts, other.parts)))
+
+    def __repr__(self):
+        return f"ModuleStructure({len(self.parts)} parts)"
+
+
+def structure(module) -> ModuleStructure:
+    """``module``'s ``ModuleStructure`` (module docstring)."""
+    return cached(module, "structure", _structure)
+
+
+def _structure(module) -> ModuleStructure:
+    return ModuleStructure((*found_modules(module), *found_variables(module)))
