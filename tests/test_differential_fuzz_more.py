@@ -21,6 +21,7 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import differential_linalg as linalg  # noqa: E402
+import differential_nn as nn  # noqa: E402
 import xpgrad as xg  # noqa: E402
 from test_differential_fuzz import EXAMPLES, LAYOUTS, _settings, check_against_torch  # noqa: E402
 
@@ -28,6 +29,8 @@ from test_differential_fuzz import EXAMPLES, LAYOUTS, _settings, check_against_t
 pytestmark = pytest.mark.filterwarnings("ignore:tape.gradient. the target depends on no tensor")
 FAMILIES = {
     "linalg_square": linalg.square_functions, "linalg_decomposition": linalg.decompositions,
+    "convolution": nn.convolutions, "pooling": nn.poolings,
+    "normalization": nn.normalizations, "embedding": nn.embeddings,
 }
 
 
