@@ -200,7 +200,8 @@ def _reduced_shape(shape, axes):
 
 def _logsumexp_vjp(xp, g, ans, x, axis, keepdims):
     """``g`` times the softmax of ``x``, conjugated for a complex ``x`` (holomorphic)."""
-    weights = xp.exp(x - xp.reshape(ans, kept_shape(x.shape, axis)))
+    with np.errstate(invalid="ignore"):     # every entry -inf: -inf - -inf, NaN, as PyTorch
+        weights = xp.exp(x - xp.reshape(ans, kept_shape(x.shape, axis)))
     return expand_to(xp, g, x.shape, axis, keepdims) * conj_if_complex(xp, weights)
 
 
