@@ -20,6 +20,7 @@ pytest.importorskip("hypothesis")
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import differential_edges as edges  # noqa: E402
 import differential_linalg as linalg  # noqa: E402
 import differential_nn as nn  # noqa: E402
 import xpgrad as xg  # noqa: E402
@@ -31,6 +32,8 @@ FAMILIES = {
     "linalg_square": linalg.square_functions, "linalg_decomposition": linalg.decompositions,
     "convolution": nn.convolutions, "pooling": nn.poolings,
     "normalization": nn.normalizations, "embedding": nn.embeddings,
+    "ties": edges.ties, "minus_infinity": edges.minus_infinity,
+    "empty_reduction": edges.empty_reductions, "zeros": edges.zeros,
 }
 
 
