@@ -2,7 +2,7 @@
 also where an infinity sits beside a zero or another infinity (it divided inf by inf), and
 ``xg.special.logsumexp``'s ``b = 0`` masks a term whatever its ``a`` (a masked logit far
 above the rest gave -inf, a masked inf NaN), as SciPy and JAX; ``logsumexp`` of a row of -inf
-has PyTorch's NaN gradient without a RuntimeWarning."""
+has PyTorch's NaN gradient without a RuntimeWarning, under ``xg.function`` too."""
 import itertools
 import warnings
 
@@ -73,3 +73,25 @@ def test_logsumexp_of_a_row_of_minus_infinity_has_nan_gradient_without_a_warning
     torch.logsumexp(t, -1).sum().backward()
     np.testing.assert_array_equal(y.numpy()[0], -np.inf)
     np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-15, equal_nan=True)
+
+
+def test_logsumexp_replayed_by_function_at_a_row_of_minus_infinity_is_quiet_as_eager():
+    """The replays of ``xg.function`` ran the recorded log and subtraction without the eager
+    call's ``np.errstate``: NumPy's 'divide by zero' and 'invalid value' warnings on every
+    replay, the values the same."""
+    @xg.function
+    def value_and_gradient(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.logsumexp(x, axis=-1)
+        return y, tape.gradient(y, x)
+
+    x = xg.asarray(np.array([[-np.inf, -np.inf], [0.0, 1.0]]))
+    eager = [t.numpy() for t in value_and_gradient(x)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):          # eager, trace, replay
+            replayed = [t.numpy() for t in value_and_gradient(x)]
+    assert value_and_gradient.trace_count == 1
+    for got, want in zip(replayed, eager):
+        np.testing.assert_array_equal(got, want)
