@@ -21,6 +21,7 @@ from hypothesis import assume, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import differential_edges as edges  # noqa: E402
+import differential_gathers as gathers  # noqa: E402
 import differential_linalg as linalg  # noqa: E402
 import differential_losses_weighted as losses  # noqa: E402
 import differential_nn as nn  # noqa: E402
@@ -42,6 +43,7 @@ FAMILIES = {
     "ties": edges.ties, "minus_infinity": edges.minus_infinity,
     "empty_reduction": edges.empty_reductions, "zeros": edges.zeros,
     "weighted_loss": losses.weighted_losses, "margin_loss": losses.margin_losses,
+    "scatter_gather": gathers.scatter_gathers,
 }
 
 
