@@ -26,9 +26,8 @@ import differential_linalg as linalg  # noqa: E402
 import differential_losses_weighted as losses  # noqa: E402
 import differential_nn as nn  # noqa: E402
 import xpgrad as xg  # noqa: E402
-from test_differential_fuzz import (EXAMPLES, LAYOUTS, _settings, assert_close,  # noqa: E402
-                                    check_against_torch, laid_out, second_order_ours,
-                                    second_order_theirs)
+from test_differential_fuzz import (DRAWS, EXAMPLES, LAYOUTS, _settings,  # noqa: E402
+                                    check_against_torch, check_second_order_against_torch)
 
 # matrix_power(a, 0) is the identity: no gradient, as in PyTorch; NumPy's and PyTorch's own
 # warnings of a mean or variance over no entries (NaN, as in both)
@@ -49,9 +48,7 @@ FAMILIES = {
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @_settings(EXAMPLES)
-@given(data=st.data(), dtype=st.sampled_from([np.float64, np.float32]),
-       layouts=st.lists(st.sampled_from(LAYOUTS), min_size=1, max_size=3),
-       seed=st.integers(0, 2**31))
+@given(**DRAWS)
 def test_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
     case = data.draw(FAMILIES[family](), label="case")
     check_against_torch(case, dtype, layouts, seed, "numpy", family)
@@ -67,9 +64,7 @@ def test_value_and_gradient_match_torch_on_default_backend(family, data, seed):
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @_settings(max(2, EXAMPLES // 3))
-@given(data=st.data(), dtype=st.sampled_from([np.float64, np.float32]),
-       layouts=st.lists(st.sampled_from(LAYOUTS), min_size=1, max_size=3),
-       seed=st.integers(0, 2**31))
+@given(**DRAWS)
 def test_compiled_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
     """The same under ``xg.function``: traced on C-ordered inputs, replayed on these."""
     case = data.draw(FAMILIES[family](), label="case")
@@ -81,28 +76,7 @@ def test_compiled_value_and_gradient_match_torch(family, data, dtype, layouts, s
 @given(data=st.data(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**31))
 def test_second_order_gradient_matches_torch(family, data, layout, seed):
     """The gradient of ``sum(v * gradient(y, xs, w))``, xs again, in float64."""
-    case = data.draw(FAMILIES[family](), label="case")
-    arrays = [laid_out(a, layout) for a in case.inputs]
-    rng = np.random.default_rng(seed)
-    with torch.no_grad():
-        shape = tuple(case.theirs([torch.tensor(np.array(a)) for a in arrays]).shape)
-    w = rng.normal(size=shape)
-    v = [rng.normal(size=a.shape) for a in arrays]
-    try:
-        theirs = second_order_theirs(case, arrays, w, v)
-    except RuntimeError as error:       # multilabel_margin's: PyTorch has no second derivative
-        assume("is not implemented" not in str(error))
-        raise
-    with xg.use_backend("numpy"):
-        ours = second_order_ours(case, arrays, w, v)
-    for i, (g, tg) in enumerate(zip(ours, theirs)):
-        g = np.zeros(tg.shape) if g is None else np.asarray(g)
-        assert g.shape == tg.shape, f"{case.name}: second-order gradient {i} shape"
-        if case.name.startswith("vector_norm"):
-            # at a zero vector the norm has no second derivative: PyTorch's is NaN, ours 0
-            # (the first derivative is 0 in both); compared elsewhere
-            g, tg = g[np.isfinite(tg)], tg[np.isfinite(tg)]
-        assert_close(g, tg, np.float64, f"{case.name}: second-order gradient {i}")
+    check_second_order_against_torch(data.draw(FAMILIES[family](), label="case"), layout, seed)
 
 
 # -- dtype promotion ----------------------------------------------------------------------------
