@@ -56,10 +56,11 @@ def test_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @_settings(max(2, EXAMPLES // 3))
-@given(data=st.data(), seed=st.integers(0, 2**31))
-def test_value_and_gradient_match_torch_on_default_backend(family, data, seed):
+@given(data=st.data(), seed=st.integers(0, 2**31), compiled=st.booleans())
+def test_value_and_gradient_match_torch_on_default_backend(family, data, seed, compiled):
     case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, np.float64, ["C"], seed, xg.current_backend().name, family)
+    check_against_torch(case, np.float64, ["C"], seed, xg.current_backend().name, family,
+                        compiled)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
