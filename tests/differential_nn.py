@@ -1,7 +1,8 @@
 """Cases of ``tests/test_differential_fuzz_more.py`` from ``xg.nn``: conv1d/conv2d (stride,
 padding, dilation, groups, bias), max and average pooling (padding, ceil_mode, dilation,
 count_include_pad, divisor_override), layer_norm, group_norm, rms_norm and embedding with
-padding_idx, against ``torch.nn.functional``. See ``differential_cases.py`` for ``Case``.
+padding_idx, against ``torch.nn.functional``; max pooling at ties too (as PyTorch, the first maximum of a
+window gets the gradient, docs/convolution.md). See ``differential_cases.py`` for ``Case``.
 """
 from __future__ import annotations
 
@@ -78,7 +79,10 @@ def poolings(draw):
     spatial = tuple(d * (k - 1) + 1 + draw(st.integers(0, 4))
                     for k, d in zip(_each(kernel, dims), dilation))
     shape = draw(st.sampled_from([(), (2,)])) + (draw(st.integers(1, 3)),) + spatial
-    x = _distinct(rng, shape) if kind == "max" else rng.normal(size=shape)  # no ties
+    x = rng.normal(size=shape)
+    if kind == "max":       # distinct, or ties: the first of a window's maxima gets its gradient
+        x = rng.integers(-1, 2, size=shape) * 1.0 if draw(st.booleans()) else _distinct(rng,
+                                                                                          shape)
     name = f"{kind}_pool{dims}d"
     with torch.no_grad():
         try:
