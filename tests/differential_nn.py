@@ -1,5 +1,5 @@
 """Cases of ``tests/test_differential_fuzz_more.py`` from ``xg.nn``: conv1d/conv2d (stride,
-padding, dilation, groups, bias), max and average pooling (padding, ceil_mode, dilation,
+padding "same" too, dilation, groups, bias, channels first and last), max and average pooling (padding, ceil_mode, dilation,
 count_include_pad, divisor_override), layer_norm, group_norm, rms_norm and embedding with
 padding_idx, against ``torch.nn.functional``; max pooling at ties too (as PyTorch, the first maximum of a
 window gets the gradient, docs/convolution.md). See ``differential_cases.py`` for ``Case``.
@@ -45,17 +45,28 @@ def convolutions(draw):
     x = rng.normal(size=batch + (c_in,) + spatial)
     w = rng.normal(size=(c_out, c_in // groups) + kernel)
     b = rng.normal(size=c_out) if draw(st.booleans()) else None
+    if stride == 1 and draw(st.booleans()):
+        padding = "same"
+    channels_last = draw(st.booleans())     # Keras's: input (N, *spatial, C), weight HWIO
+    if channels_last:
+        x, w = np.moveaxis(x, -dims - 1, -1), np.moveaxis(w, (0, 1), (-1, -2))
     inputs = [x, w] + ([] if b is None else [b])
     name = f"conv{dims}d"
     options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    data_format = "channels_last" if channels_last else "channels_first"
 
     def ours(a):
-        return getattr(xg.nn, name)(a[0], a[1], a[2] if len(a) > 2 else None, **options)
+        return getattr(xg.nn, name)(a[0], a[1], a[2] if len(a) > 2 else None,
+                                    data_format=data_format, **options)
 
     def theirs(t):
-        return getattr(TF, name)(t[0], t[1], t[2] if len(t) > 2 else None, **options)
-    return Case(f"{name}({x.shape}, {w.shape}, bias={b is not None}, {options})",
-                ours, theirs, inputs)
+        x, w = t[0], t[1]
+        if channels_last:
+            x, w = x.movedim(-1, -dims - 1), w.movedim((-1, -2), (0, 1))
+        y = getattr(TF, name)(x, w, t[2] if len(t) > 2 else None, **options)
+        return y.movedim(-dims - 1, -1) if channels_last else y
+    return Case(f"{name}({x.shape}, {w.shape}, bias={b is not None}, {data_format}, "
+                f"{options})", ours, theirs, inputs)
 
 
 @st.composite
