@@ -1,8 +1,9 @@
 """Cases of ``tests/test_differential_fuzz_more.py`` from ``xg.nn``: conv1d/conv2d (stride,
-padding "same" too, dilation, groups, bias, channels first and last), max and average pooling (padding, ceil_mode, dilation,
-count_include_pad, divisor_override), layer_norm, group_norm, rms_norm and embedding with
-padding_idx, against ``torch.nn.functional``; max pooling at ties too (as PyTorch, the first maximum of a
-window gets the gradient, docs/convolution.md). See ``differential_cases.py`` for ``Case``.
+padding "same" too, dilation, groups, bias, channels first and last), max and average pooling
+(padding, ceil_mode, dilation, count_include_pad, divisor_override; max pooling at ties too:
+as PyTorch, the first maximum of a window gets the gradient, docs/convolution.md),
+layer_norm, group_norm, rms_norm and embedding with padding_idx, against
+``torch.nn.functional``. See ``differential_cases.py`` for ``Case``.
 """
 from __future__ import annotations
 
