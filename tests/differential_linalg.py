@@ -45,7 +45,7 @@ def _transpose(x):
 @st.composite
 def square_functions(draw):
     rng = _rng(draw)
-    batch, n = draw(BATCHES), draw(st.integers(1, 4))
+    batch, n = draw(BATCHES), draw(st.integers(0, 4))
     which = draw(st.sampled_from(["solve", "solve_vector", "inv", "det", "slogdet",
                                   "matrix_power", "pinv"]))
     a = _well_conditioned(rng, batch, n)
@@ -73,7 +73,7 @@ def square_functions(draw):
 @st.composite
 def decompositions(draw):
     rng = _rng(draw)
-    batch, n = draw(BATCHES), draw(st.integers(1, 4))
+    batch, n = draw(BATCHES), draw(st.integers(0, 4))
     which = draw(st.sampled_from(["cholesky", "eigvalsh", "eigh", "qr", "svdvals"]))
     eye = np.eye(n) * n
     if which == "cholesky":
