@@ -1,7 +1,8 @@
 """Reductions at non-finite entries: ``prod``'s gradient is the product of the other entries
 also where an infinity sits beside a zero or another infinity (it divided inf by inf), and
 ``xg.special.logsumexp``'s ``b = 0`` masks a term whatever its ``a`` (a masked logit far
-above the rest gave -inf, a masked inf NaN), as SciPy and JAX."""
+above the rest gave -inf, a masked inf NaN), as SciPy and JAX; ``logsumexp`` of a row of -inf
+has PyTorch's NaN gradient without a RuntimeWarning, under ``xg.function`` too."""
 import itertools
 import warnings
 
@@ -53,3 +54,44 @@ def test_logsumexp_weight_zero_masks_the_term(dtype, a, b):
         warnings.simplefilter("ignore")
         weights = np.array(b) * np.exp(np.array(a, np.float64) - want)
     np.testing.assert_allclose(grad[kept], weights[kept], rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_logsumexp_of_a_row_of_minus_infinity_has_nan_gradient_without_a_warning(backend):
+    """PyTorch's: the value -inf, the row's gradient NaN (-inf - -inf), the other row's its
+    softmax; the backward pass's -inf - -inf raised NumPy's 'invalid value' RuntimeWarning."""
+    torch = pytest.importorskip("torch")
+    raw = np.array([[-np.inf, -np.inf], [0.0, 1.0]])
+    x = xg.asarray(raw, backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.logsumexp(x, axis=-1)
+        grad = tape.gradient(y, x).numpy()
+    t = torch.tensor(raw, requires_grad=True)
+    torch.logsumexp(t, -1).sum().backward()
+    np.testing.assert_array_equal(y.numpy()[0], -np.inf)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-15, equal_nan=True)
+
+
+def test_logsumexp_replayed_by_function_at_a_row_of_minus_infinity_is_quiet_as_eager():
+    """The replays of ``xg.function`` ran the recorded log and subtraction without the eager
+    call's ``np.errstate``: NumPy's 'divide by zero' and 'invalid value' warnings on every
+    replay, the values the same."""
+    @xg.function
+    def value_and_gradient(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.logsumexp(x, axis=-1)
+        return y, tape.gradient(y, x)
+
+    x = xg.asarray(np.array([[-np.inf, -np.inf], [0.0, 1.0]]))
+    eager = [t.numpy() for t in value_and_gradient(x)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):          # eager, trace, replay
+            replayed = [t.numpy() for t in value_and_gradient(x)]
+    assert value_and_gradient.trace_count == 1
+    for got, want in zip(replayed, eager):
+        np.testing.assert_array_equal(got, want)

@@ -19,13 +19,13 @@ the gradient of a holomorphic ``f`` is ``g * conj(f'(z))``.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
-
-import numpy as np
 
 from .. import dtypes as _dt
 from .._args import (ELEMENTWISE_TWINS, flag, is_operand, refuse_extra_positional,
                      refuse_keywords, refuse_tensor_axis)
+from ..jit.whole import run_quietly
 from ..primitive import Primitive, apply, apply_general
 from ..tensor import Tensor
 from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
@@ -189,9 +189,18 @@ def _logsumexp(xp, x, axis, keepdims):
                        else _reduced_shape(x.shape, axis), -math.inf, dtype=x.dtype)
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):      # every entry -inf: log 0 = -inf, as PyTorch
-        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    # every entry -inf: log 0 = -inf, as PyTorch, without NumPy's warning (replays too)
+    out = run_quietly(xp, functools.partial(_shifted_logsumexp, axis=axis), x, m,
+                      divide="ignore")
     return out if keepdims else xp.reshape(out, _reduced_shape(x.shape, axis))
+
+
+def _shifted_logsumexp(xp, x, m, axis):
+    return xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+
+
+def _softmax_weights(xp, x, ans):
+    return xp.exp(x - ans)
 
 
 def _reduced_shape(shape, axes):
@@ -200,7 +209,9 @@ def _reduced_shape(shape, axes):
 
 def _logsumexp_vjp(xp, g, ans, x, axis, keepdims):
     """``g`` times the softmax of ``x``, conjugated for a complex ``x`` (holomorphic)."""
-    weights = xp.exp(x - xp.reshape(ans, kept_shape(x.shape, axis)))
+    # every entry -inf: -inf - -inf, NaN, as PyTorch, without NumPy's warning (replays too)
+    weights = run_quietly(xp, _softmax_weights, x, xp.reshape(ans, kept_shape(x.shape, axis)),
+                          invalid="ignore")
     return expand_to(xp, g, x.shape, axis, keepdims) * conj_if_complex(xp, weights)
 
 
