@@ -77,6 +77,15 @@ def test_declines_integers_and_scalars():
     assert KERNEL.forward(np.float64(2.0)) is None
 
 
+@pytest.mark.usefixtures("numpy_default")
+def test_an_empty_input_has_an_empty_value_and_gradient():
+    x = xg.Variable(np.zeros((0, 3), np.float32))
+    with xg.GradientTape() as tape:
+        total = xg.sum(xg.nn.silu(x))
+    assert total.item() == 0.0
+    assert tape.gradient(total, x).shape == (0, 3)
+
+
 def test_an_untaped_call_keeps_nothing_and_gives_the_taped_value():
     x = np.random.default_rng(2).normal(size=(40, 30)).astype(np.float32) * 5
     y, saved = KERNEL.value(x)

@@ -96,7 +96,7 @@ def _silu_forward(x):
     value. A block whose least and largest values show neither an infinity, a NaN nor an
     overflow (two reductions, a pass's time together) takes the same values without the three
     clips and the second ``1 + e``: eight passes in all."""
-    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim or not x.size:
         return None
     y, slope = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
     big = float(np.finfo(x.dtype).max)
