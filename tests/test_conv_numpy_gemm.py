@@ -10,8 +10,15 @@ import pytest
 
 import xpgrad as xg
 from window_checks import assert_conv_kernel_matches_rule, assert_replay_equals_eager, ours, theirs
-from xpgrad.backends.numpy import convolution, convolution_gemm
+from xpgrad.backends.numpy import convolution, convolution_gemm, convolution_wide
 from xpgrad.primitive import PRIMITIVES
+
+
+@pytest.fixture(autouse=True)
+def _im2col_path_only(monkeypatch):
+    # small stride-1 convolutions take convolution_wide.py (tests/test_conv_numpy_wide.py)
+    monkeypatch.setattr(convolution_wide, "WIDE_BUDGET", 0)
+
 
 #: (x shape, w shape, stride, dilation, pads), channels first
 CASES = [
