@@ -13,6 +13,8 @@ from window_checks import assert_conv_kernel_matches_rule, ours, theirs
 from xpgrad.backends.numpy import convolution, convolution_gemm, convolution_wide
 from xpgrad.primitive import PRIMITIVES
 
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
 #: (x shape, w shape, dilation, pads), channels first, stride 1
 CASES = [
     ((2, 8, 6, 7), (5, 8, 3, 3), (1, 1), ((1, 1), (1, 1))),
