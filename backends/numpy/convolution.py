@@ -94,8 +94,9 @@ def _padded(x, geo):
 
 
 def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
-    if wide.accepts(x, w, stride, dilation, pads, groups, channels_last):
-        return wide.conv_forward(x, w, pads=pads, dilation=dilation)
+    frame = wide.frame_for(x, w, stride, dilation, pads, groups, channels_last)
+    if frame is not None:
+        return wide.conv_forward(x, w, frame)
     if gemm.accepts(x, w, groups, channels_last):
         return gemm.conv_forward(x, w, stride=stride, dilation=dilation, pads=pads,
                                  groups=groups, channels_last=channels_last)
@@ -129,7 +130,7 @@ def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
 
 def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
     if isinstance(saved, wide.Saved):
-        return wide.conv_vjp(g, saved, needs, x, w, pads=pads, dilation=dilation)
+        return wide.conv_vjp(g, saved, needs, x, w)
     if saved is not None:                       # the one-group GEMM path's padded input
         return gemm.conv_vjp(g, saved, needs, x, w, stride=stride, dilation=dilation,
                              pads=pads, groups=groups, channels_last=channels_last)

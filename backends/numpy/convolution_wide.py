@@ -15,11 +15,11 @@ backward pass limit it to ``WIDE_BUDGET`` bytes of columns.
 
 >>> import numpy as np
 >>> x, w = np.ones((1, 8, 3, 3)), np.ones((1, 8, 2, 2))
->>> geometry = {"pads": ((1, 1), (1, 1)), "dilation": (1, 1)}
->>> y, saved = conv_forward(x, w, **geometry)
+>>> frame = frame_for(x, w, (1, 1), (1, 1), ((1, 1), (1, 1)), 1, False)
+>>> y, saved = conv_forward(x, w, frame)
 >>> y[0, 0, 0].tolist()
 [8.0, 16.0, 16.0, 8.0]
->>> dx, dw = conv_vjp(np.ones_like(y), saved, (True, True), x, w, **geometry)
+>>> dx, dw = conv_vjp(np.ones_like(y), saved, (True, True), x, w)
 >>> dx[0, 0].tolist(), dw[0, 0].tolist()
 ([[4.0, 4.0, 4.0], [4.0, 4.0, 4.0], [4.0, 4.0, 4.0]], [[9.0, 9.0], [9.0, 9.0]])
 """
@@ -40,7 +40,7 @@ WIDE_BUDGET = 1 << 22
 class Frame:
     """A channels-first convolution's flat padded frame (1-d: height 1): the padded sizes,
     the output sizes, the padding before each axis, the frame's length ``N * Hp * Wp`` and
-    each tap's offset in it.
+    each tap's offset in it, and the output's shape (``y_shape``: 1-d, (N, C_out, Wo)).
 
     >>> frame = Frame((2, 3, 4, 5), (6, 3, 3, 3), (1, 1), ((1, 1), (0, 0)))
     >>> frame.padded, frame.out, frame.shifts[-1], frame.size
@@ -57,8 +57,10 @@ class Frame:
         self.padded = tuple(s + left + right for s, (left, right) in zip(spatial, pads))
         self.out = tuple(p - d * (k - 1) for p, k, d in zip(self.padded, kernel, dilation))
         wp = self.padded[1]
-        self.shifts = [i * dilation[0] * wp + j * dilation[1] for i, j in np.ndindex(*kernel)]
+        self.shifts = [i * dilation[0] * wp + j * dilation[1] for i in range(kernel[0])
+                       for j in range(kernel[1])]
         self.size = self.n * self.padded[0] * self.padded[1]
+        self.y_shape = (self.n, w_shape[0]) + (self.out if len(x_shape) == 4 else self.out[1:])
 
     def planes(self, flat):
         """A (C, ``size`` or more) flat buffer's frame as (C, N, Hp, Wp)."""
@@ -91,33 +93,37 @@ class Frame:
 
 
 class Saved:
-    """What the forward keeps for the gradients: its columns (the flat padded input's)."""
+    """What the forward keeps for the gradients: its frame and columns (the flat padded
+    input's)."""
 
-    def __init__(self, columns):
-        self.columns = columns
+    def __init__(self, frame, columns):
+        self.frame, self.columns = frame, columns
 
 
-def accepts(x, w, stride, dilation, pads, groups, channels_last):
-    """Whether this path takes the convolution: ``convolution_gemm``'s one-group cases,
-    channels first, stride 1, with at least one output and columns within ``WIDE_BUDGET``.
+def frame_for(x, w, stride, dilation, pads, groups, channels_last):
+    """The convolution's ``Frame`` where this path takes it (``convolution_gemm``'s one-group
+    cases, channels first, stride 1, with at least one output and columns within
+    ``WIDE_BUDGET``), else None.
 
     >>> ones = np.ones((2, 8, 6, 6), np.float32)
-    >>> accepts(ones, np.ones((4, 8, 3, 3), np.float32), (1, 1), (1, 1), ((1, 1),) * 2, 1, False)
+    >>> frame_for(ones, np.ones((4, 8, 3, 3), np.float32), (1, 1), (1, 1), ((1, 1),) * 2, 1,
+    ...           False).y_shape
+    (2, 4, 6, 6)
+    >>> frame_for(ones, np.ones((4, 8, 3, 3), np.float32), (2, 2), (1, 1), ((1, 1),) * 2, 1,
+    ...           False) is None
     True
-    >>> accepts(ones, np.ones((4, 8, 3, 3), np.float32), (2, 2), (1, 1), ((1, 1),) * 2, 1, False)
-    False
     """
     if channels_last or any(s != 1 for s in stride) or not gemm.accepts(x, w, groups):
-        return False
+        return None
     frame = Frame(x.shape, w.shape, dilation, pads)
     channels = max(x.shape[1], w.shape[0])
-    return min(frame.out) > 0 and \
-        len(frame.shifts) * channels * frame.size * x.itemsize <= WIDE_BUDGET
+    fits = len(frame.shifts) * channels * frame.size * x.itemsize <= WIDE_BUDGET
+    return frame if fits and min(frame.out) > 0 else None
 
 
-def conv_forward(x, w, *, pads, dilation):
-    """``(y, Saved)`` of the channels-first stride-1 convolution of ``x`` by ``w``."""
-    frame = Frame(x.shape, w.shape, dilation, pads)
+def conv_forward(x, w, frame):
+    """``(y, Saved)`` of the channels-first stride-1 convolution of ``x`` by ``w`` on their
+    ``frame_for``."""
     c_in, c_out = x.shape[1], w.shape[0]
     flat = frame.flat(c_in, x.dtype)
     frame.interior(flat)[...] = x.reshape((x.shape[0], c_in) + frame.spatial).transpose(1, 0, 2, 3)
@@ -125,17 +131,16 @@ def conv_forward(x, w, *, pads, dilation):
     taps = np.ascontiguousarray(w.reshape(c_out, c_in, -1).transpose(0, 2, 1))
     wide = blas.matmul(taps.reshape(c_out, -1), columns)              # (C_out, N * Hp * Wp)
     y = np.ascontiguousarray(frame.outputs(wide).transpose(1, 0, 2, 3))
-    return y.reshape(x.shape[:1] + (c_out,) + (frame.out if x.ndim == 4 else frame.out[1:])), \
-        Saved(columns)
+    return y.reshape(frame.y_shape), Saved(frame, columns)
 
 
-def conv_vjp(g, saved, needs, x, w, *, pads, dilation):
+def conv_vjp(g, saved, needs, x, w):
     """``conv_forward``'s vjp: ``(dx, dw)``, each None unless ``needs`` it."""
-    frame = Frame(x.shape, w.shape, dilation, pads)
+    frame = saved.frame
     c_in, c_out = x.shape[1], w.shape[0]
     last = frame.shifts[-1]
     ahead = frame.flat(c_out, w.dtype)      # the gradient on the padded grid, ``last`` zeros first
-    g4 = np.broadcast_to(g, x.shape[:1] + (c_out,) + (frame.out if x.ndim == 4 else frame.out[1:]))
+    g4 = np.broadcast_to(g, frame.y_shape)
     frame.outputs(ahead[:, last:])[...] = g4.reshape((x.shape[0], c_out) + frame.out) \
         .transpose(1, 0, 2, 3)
     wide = ahead[:, last:last + frame.size]
@@ -154,4 +159,4 @@ def conv_vjp(g, saved, needs, x, w, *, pads, dilation):
     return dx, dw
 
 
-__all__ = ["WIDE_BUDGET", "Frame", "Saved", "accepts", "conv_forward", "conv_vjp"]
+__all__ = ["WIDE_BUDGET", "Frame", "Saved", "frame_for", "conv_forward", "conv_vjp"]
