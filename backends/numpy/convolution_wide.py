@@ -1,16 +1,19 @@
 """The ``conv`` primitive on NumPy for small stride-1 convolutions, channels first, one group:
-every image's padded planes laid end to end, channels first, as one flat (C_in, N * Hp * Wp)
-buffer. A kernel tap's window is then one contiguous slice of that buffer, shifted by the
-tap's offset (``i * dh * Wp + j * dw``): the columns (KH * KW * C_in, N * Hp * Wp) are KH * KW
-slice copies of whole rows, and the output is computed on the padded grid (``Hp * Wp``
-positions per image, the ones past ``Ho x Wo`` dropped) by one GEMM. The input's gradient is
-the same construction on the output gradient (laid out on the padded grid, shifted the other
-way) and one GEMM, with no additions of windows; the weight's one GEMM with the saved columns.
+every image's padded planes laid end to end, channels first, as one flat (C_in, N * Hg * Wg)
+buffer, each row's padding shared with the next row's and each image's with the next
+image's (the grid: rows of ``Wg = W + max(left, right)`` entries, ``Hg = H + max(top,
+bottom)`` rows per image, or more where the output is larger). A kernel tap's window is then
+one contiguous slice of that buffer, shifted by the tap's offset (``i * dh * Wg + j * dw``):
+the columns (KH * KW * C_in, N * Hg * Wg) are KH * KW slice copies of whole rows, and the
+output is computed on the whole grid (the positions past ``Ho x Wo`` dropped) by one GEMM. The
+input's gradient is the same construction on the output gradient (laid out on the grid,
+shifted the other way) and one GEMM, with no additions of windows; the weight's one GEMM with
+the saved columns.
 
 Where the images are small this beats the channels-last im2col of ``convolution_gemm.py``,
 whose window copies and per-tap products run over rows of C entries (float32, 8 16 -> 16 3x3
 images of 16x16, forward and both gradients: 1.1 ms against 1.9, PyTorch 0.76); its extra
-work on the padding (``Hp * Wp / (Ho * Wo)``: 1.27 there) and columns held until the
+work on the padding (``Hg * Wg / (Ho * Wo)``: 1.13 there) and columns held until the
 backward pass limit it to ``WIDE_BUDGET`` bytes of columns.
 
 >>> import numpy as np
@@ -38,13 +41,13 @@ WIDE_BUDGET = 1 << 22
 
 
 class Frame:
-    """A channels-first convolution's flat padded frame (1-d: height 1): the padded sizes,
-    the output sizes, the padding before each axis, the frame's length ``N * Hp * Wp`` and
+    """A channels-first convolution's flat frame (1-d: height 1): the grid (``Hg``, ``Wg``),
+    the output sizes, the padding before each axis, the frame's length ``N * Hg * Wg`` and
     each tap's offset in it, and the output's shape (``y_shape``: 1-d, (N, C_out, Wo)).
 
     >>> frame = Frame((2, 3, 4, 5), (6, 3, 3, 3), (1, 1), ((1, 1), (0, 0)))
-    >>> frame.padded, frame.out, frame.shifts[-1], frame.size
-    ((6, 5), (4, 3), 12, 60)
+    >>> frame.grid, frame.out, frame.shifts[-1], frame.size
+    ((5, 5), (4, 3), 12, 50)
     """
 
     def __init__(self, x_shape, w_shape, dilation, pads):
@@ -54,17 +57,20 @@ class Frame:
             dilation, pads = (1,) + tuple(dilation), ((0, 0),) + tuple(pads)
         self.n, self.spatial, self.kernel = x_shape[0], spatial, kernel
         self.before = tuple(left for left, _ in pads)
-        self.padded = tuple(s + left + right for s, (left, right) in zip(spatial, pads))
-        self.out = tuple(p - d * (k - 1) for p, k, d in zip(self.padded, kernel, dilation))
-        wp = self.padded[1]
-        self.shifts = [i * dilation[0] * wp + j * dilation[1] for i in range(kernel[0])
+        self.out = tuple(s + left + right - d * (k - 1)
+                         for s, (left, right), k, d in zip(spatial, pads, kernel, dilation))
+        # the padding after a row (an image) also pads the next one before: zeros are read
+        # past either edge of the input, and never an entry of another row (image)
+        self.grid = tuple(max(s + max(pad), out) for s, pad, out in zip(spatial, pads, self.out))
+        wg = self.grid[1]
+        self.shifts = [i * dilation[0] * wg + j * dilation[1] for i in range(kernel[0])
                        for j in range(kernel[1])]
-        self.size = self.n * self.padded[0] * self.padded[1]
+        self.size = self.n * self.grid[0] * self.grid[1]
         self.y_shape = (self.n, w_shape[0]) + (self.out if len(x_shape) == 4 else self.out[1:])
 
     def planes(self, flat):
-        """A (C, ``size`` or more) flat buffer's frame as (C, N, Hp, Wp)."""
-        return flat[:, :self.size].reshape((flat.shape[0], self.n) + self.padded)
+        """A (C, ``size`` or more) flat buffer's frame as (C, N, Hg, Wg)."""
+        return flat[:, :self.size].reshape((flat.shape[0], self.n) + self.grid)
 
     def interior(self, flat):
         """The unpadded images' place (C, N, H, W) in a flat buffer."""
@@ -72,7 +78,7 @@ class Frame:
         return self.planes(flat)[:, :, top:top + h, left:left + w]
 
     def outputs(self, flat):
-        """The outputs' place (C, N, Ho, Wo) in a flat buffer on the padded grid."""
+        """The outputs' place (C, N, Ho, Wo) in a flat buffer on the grid."""
         return self.planes(flat)[:, :, :self.out[0], :self.out[1]]
 
     def columns(self, flat):
@@ -129,7 +135,7 @@ def conv_forward(x, w, frame):
     frame.interior(flat)[...] = x.reshape((x.shape[0], c_in) + frame.spatial).transpose(1, 0, 2, 3)
     columns = frame.columns(flat)
     taps = np.ascontiguousarray(w.reshape(c_out, c_in, -1).transpose(0, 2, 1))
-    wide = blas.matmul(taps.reshape(c_out, -1), columns)              # (C_out, N * Hp * Wp)
+    wide = blas.matmul(taps.reshape(c_out, -1), columns)              # (C_out, N * Hg * Wg)
     y = np.ascontiguousarray(frame.outputs(wide).transpose(1, 0, 2, 3))
     return y.reshape(frame.y_shape), Saved(frame, columns)
 
@@ -139,7 +145,7 @@ def conv_vjp(g, saved, needs, x, w):
     frame = saved.frame
     c_in, c_out = x.shape[1], w.shape[0]
     last = frame.shifts[-1]
-    ahead = frame.flat(c_out, w.dtype)      # the gradient on the padded grid, ``last`` zeros first
+    ahead = frame.flat(c_out, w.dtype)      # the gradient on the grid, ``last`` zeros first
     g4 = np.broadcast_to(g, frame.y_shape)
     frame.outputs(ahead[:, last:])[...] = g4.reshape((x.shape[0], c_out) + frame.out) \
         .transpose(1, 0, 2, 3)
