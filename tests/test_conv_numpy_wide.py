@@ -21,7 +21,8 @@ CASES = [
     ((1, 9, 9, 8), (4, 9, 3, 2), (2, 3), ((2, 1), (0, 3))),        # dilation, uneven, batch 1
     ((2, 8, 5, 5), (3, 8, 5, 5), (1, 1), ((4, 4), (4, 4))),        # pad > input
     ((3, 8, 6, 5), (12, 8, 2, 3), (1, 1), ((0, 0), (0, 0))),       # valid, more outputs
-    ((2, 16, 4, 4), (16, 16, 1, 1), (1, 1), ((0, 0), (0, 0))),     # 1x1: the input as columns
+    ((2, 16, 4, 4), (16, 16, 1, 1), (1, 1), ((0, 0), (0, 0))),     # 1x1: products per image
+    ((2, 8, 7), (5, 8, 1), (3,), ((0, 0),)),                       # 1-d 1x1
     ((2, 8, 4, 6), (3, 8, 1, 1), (1, 1), ((1, 0), (0, 2))),        # 1x1 on a padded frame
     ((3, 8, 5, 6), (3, 8, 2, 3), (2, 2), ((0, 3), (3, 0))),        # padding on one side
     ((2, 8, 3, 4), (2, 8, 1, 2), (1, 3), ((2, 3), (4, 1))),        # the grid as large as the output
@@ -51,11 +52,12 @@ def test_kernel_matches_generic_rule(case, dtype):
     assert_conv_kernel_matches_rule(kernel, y, saved, g, want_y, x, w, params, tol)
 
 
+@pytest.mark.parametrize("size", [3, 1])
 @pytest.mark.parametrize("layout", ["broadcast", "transposed", "strided"])
-def test_any_output_gradient_layout(layout):
+def test_any_output_gradient_layout(layout, size):
     rng = np.random.default_rng(1)
-    x, w = rng.standard_normal((2, 9, 6, 7)), rng.standard_normal((4, 9, 3, 3))
-    params = _params((1, 1), ((1, 1), (1, 1)))
+    x, w = rng.standard_normal((2, 9, 6, 7)), rng.standard_normal((4, 9, size, size))
+    params = _params((1, 1), ((size // 2, size // 2),) * 2)
     kernel = convolution.KERNELS["conv"]
     y, saved = kernel.forward(x, w, **params)
     if layout == "broadcast":
@@ -85,6 +87,15 @@ def test_leaves_the_rest_to_the_im2col_path(x_shape, w_shape, stride, channels_l
     assert out is None or not isinstance(out[1], convolution_wide.Saved)
     taken = convolution_gemm.accepts(x, w, 1, channels_last)
     assert (out is not None) == taken
+
+
+def test_large_1x1_kernels_run_per_image():
+    x, w = np.ones((16, 64, 16, 16), np.float32), np.ones((64, 64, 1, 1), np.float32)
+    frame = convolution_wide.frame_for(x, w, (1, 1), (1, 1), ((0, 0), (0, 0)), 1, False)
+    assert frame.pointwise                          # past WIDE_BUDGET: no columns made
+    y, saved = convolution.KERNELS["conv"].forward(x, w, **_params((1, 1), ((0, 0), (0, 0))))
+    assert saved.columns.base is x
+    np.testing.assert_array_equal(y, np.full((16, 64, 16, 16), 64.0, np.float32))
 
 
 def test_gradients_match_finite_differences():

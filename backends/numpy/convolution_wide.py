@@ -8,7 +8,10 @@ the columns (KH * KW * C_in, N * Hg * Wg) are KH * KW slice copies of whole rows
 output is computed on the whole grid (the positions past ``Ho x Wo`` dropped) by one GEMM. The
 input's gradient is the same construction on the output gradient (laid out on the grid,
 shifted the other way) and one GEMM, with no additions of windows; the weight's one GEMM with
-the saved columns.
+the saved columns. A 1x1 kernel without padding needs no frame: each image's product with the
+kernel, at any size (float32, forward and both gradients: 8 16 -> 16 images of 16x16, 43 us
+against 110 on the frame; 16 64 -> 64 of 32x32, 5.5 ms against 12.5 by ``convolution_gemm``;
+64 256 -> 64 of 7x7, 4.1 against 5.5).
 
 Where the images are small this beats the channels-last im2col of ``convolution_gemm.py``,
 whose window copies and per-tap products run over rows of C entries (float32, 8 16 -> 16 3x3
@@ -67,6 +70,7 @@ class Frame:
         self.shifts = [i * dilation[0] * wg + j * dilation[1] for i in range(kernel[0])
                        for j in range(kernel[1])]
         self.size = self.n * self.grid[0] * self.grid[1]
+        self.pointwise = self.shifts == [0] and self.grid == spatial
         self.y_shape = (self.n, w_shape[0]) + (self.out if len(x_shape) == 4 else self.out[1:])
 
     def planes(self, flat):
@@ -101,7 +105,7 @@ class Frame:
 
 class Saved:
     """What the forward keeps for the gradients: its frame and columns (the flat padded
-    input's)."""
+    input's; of a 1x1 kernel without padding, the input as (N, C_in, H * W))."""
 
     def __init__(self, frame, columns):
         self.frame, self.columns = frame, columns
@@ -110,7 +114,7 @@ class Saved:
 def frame_for(x, w, stride, dilation, pads, groups, channels_last):
     """The convolution's ``Frame`` where this path takes it (``convolution_gemm``'s one-group
     cases, channels first, stride 1, with at least one output and columns within
-    ``WIDE_BUDGET``), else None.
+    ``WIDE_BUDGET`` unless the kernel is 1x1 without padding), else None.
 
     >>> ones = np.ones((2, 8, 6, 6), np.float32)
     >>> frame_for(ones, np.ones((4, 8, 3, 3), np.float32), (1, 1), (1, 1), ((1, 1),) * 2, 1,
@@ -125,13 +129,17 @@ def frame_for(x, w, stride, dilation, pads, groups, channels_last):
     frame = Frame(x.shape, w.shape, dilation, pads)
     channels = x.shape[1] + w.shape[0]
     fits = len(frame.shifts) * channels * frame.size * x.itemsize <= WIDE_BUDGET
-    return frame if fits and min(frame.out) > 0 else None
+    return frame if (fits or frame.pointwise) and min(frame.out) > 0 else None
 
 
 def conv_forward(x, w, frame):
     """``(y, Saved)`` of the channels-first stride-1 convolution of ``x`` by ``w`` on their
     ``frame_for``."""
     c_in, c_out = x.shape[1], w.shape[0]
+    if frame.pointwise:
+        images = x.reshape(x.shape[0], c_in, -1)
+        return np.matmul(w.reshape(c_out, c_in), images).reshape(frame.y_shape), \
+            Saved(frame, images)
     flat = frame.flat(c_in, x.dtype)
     frame.interior(flat)[...] = x.reshape((x.shape[0], c_in) + frame.spatial).transpose(1, 0, 2, 3)
     columns = frame.columns(flat)
@@ -145,6 +153,8 @@ def conv_vjp(g, saved, needs, x, w):
     """``conv_forward``'s vjp: ``(dx, dw)``, each None unless ``needs`` it."""
     frame = saved.frame
     c_in, c_out = x.shape[1], w.shape[0]
+    if frame.pointwise:
+        return _pointwise_vjp(g, saved, needs, x, w)
     last = frame.shifts[-1]
     ahead = frame.flat(c_out, w.dtype)      # the gradient on the grid, ``last`` zeros first
     g4 = np.broadcast_to(g, frame.y_shape)
@@ -163,6 +173,16 @@ def conv_vjp(g, saved, needs, x, w):
         taps = np.ascontiguousarray(w.reshape(c_out, c_in, -1).transpose(1, 2, 0))
         dflat = blas.matmul(taps.reshape(c_in, -1), columns.reshape(-1, frame.size))
         dx = np.ascontiguousarray(frame.interior(dflat).transpose(1, 0, 2, 3)).reshape(x.shape)
+    return dx, dw
+
+
+def _pointwise_vjp(g, saved, needs, x, w):
+    """``conv_vjp`` of a 1x1 kernel without padding: products per image."""
+    g3 = np.broadcast_to(g, saved.frame.y_shape).reshape(x.shape[0], w.shape[0], -1)
+    taps = w.reshape(w.shape[:2])
+    dx = np.matmul(taps.T, g3).reshape(x.shape) if needs[0] else None
+    dw = np.matmul(g3, saved.columns.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape) \
+        if needs[1] else None
     return dx, dw
 
 
