@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from window_checks import assert_conv_kernel_matches_rule, ours, theirs
+from window_checks import assert_conv_kernel_matches_rule, assert_replay_equals_eager, ours, theirs
 from xpgrad.backends.numpy import convolution, convolution_gemm, convolution_wide
 from xpgrad.primitive import PRIMITIVES
 
@@ -96,6 +96,20 @@ def test_large_1x1_kernels_run_per_image():
     y, saved = convolution.KERNELS["conv"].forward(x, w, **_params((1, 1), ((0, 0), (0, 0))))
     assert saved.columns.base is x
     np.testing.assert_array_equal(y, np.full((16, 64, 16, 16), 64.0, np.float32))
+
+
+@pytest.mark.parametrize("size", [3, 1])
+def test_function_replay_equals_eager(size):
+    layer = xg.nn.Conv2d(8, 5, size, padding=size // 2, dtype="float64", backend="numpy",
+                         rng=0)
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = xg.sum(xg.nn.relu(layer(x)) ** 2)
+        return [loss] + tape.gradient(loss, [x, layer.weight, layer.bias])
+
+    assert_replay_equals_eager(step, (2, 8, 6, 5), "numpy")
 
 
 def test_gradients_match_finite_differences():
