@@ -73,6 +73,19 @@ def test_any_output_gradient_layout(layout, size):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("size", [3, 1])
+def test_input_of_any_layout(size):
+    rng = np.random.default_rng(4)
+    x = np.moveaxis(rng.standard_normal((2, 6, 7, 9)), -1, 1)[:, :, ::2]    # (2, 9, 3, 7)
+    w = rng.standard_normal((4, 9, size, size))
+    params = _params((1, 1), ((size // 2, size // 2),) * 2)
+    kernel = convolution.KERNELS["conv"]
+    y, saved = kernel.forward(x, w, **params)
+    want_y = PRIMITIVES["conv"].forward(np, x, w, **params)
+    g = rng.standard_normal(want_y.shape)
+    assert_conv_kernel_matches_rule(kernel, y, saved, g, want_y, x, w, params, 1e-12)
+
+
 @pytest.mark.parametrize("x_shape, w_shape, stride, channels_last", [
     ((2, 8, 6, 6), (4, 8, 3, 3), (2, 2), False),              # strided
     ((2, 8, 6, 6), (4, 8, 3, 3), (1, 2), False),
