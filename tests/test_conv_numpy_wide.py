@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from window_checks import assert_conv_kernel_matches_rule, assert_replay_equals_eager, ours, theirs
+from window_checks import (assert_conv_kernel_matches_rule, assert_conv_vjp_takes_layout,
+                           assert_numpy_conv_matches_torch, assert_replay_equals_eager)
 from xpgrad.backends.numpy import convolution, convolution_gemm, convolution_wide
 from xpgrad.primitive import PRIMITIVES
 
@@ -25,7 +26,7 @@ CASES = [
     ((2, 8, 7), (5, 8, 1), (3,), ((0, 0),)),                       # 1-d 1x1
     ((2, 8, 4, 6), (3, 8, 1, 1), (1, 1), ((1, 0), (0, 2))),        # 1x1 on a padded frame
     ((3, 8, 5, 6), (3, 8, 2, 3), (2, 2), ((0, 3), (3, 0))),        # padding on one side
-    ((2, 8, 3, 4), (2, 8, 1, 2), (1, 3), ((2, 3), (4, 1))),        # the grid as large as the output
+    ((2, 8, 3, 4), (2, 8, 1, 2), (1, 3), ((2, 3), (4, 1))),        # grid as large as the output
     ((2, 10, 12), (4, 10, 3), (2,), ((2, 2),)),                    # 1-d
     ((2, 8, 3), (4, 8, 2), (1,), ((4, 5),)),                       # 1-d, pad > input
     ((3, 8, 9), (6, 8, 4), (1,), ((0, 1),)),                       # 1-d, even kernel
@@ -58,19 +59,7 @@ def test_any_output_gradient_layout(layout, size):
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 9, 6, 7)), rng.standard_normal((4, 9, size, size))
     params = _params((1, 1), ((size // 2, size // 2),) * 2)
-    kernel = convolution.KERNELS["conv"]
-    y, saved = kernel.forward(x, w, **params)
-    if layout == "broadcast":
-        g = np.asarray(1.5)
-    elif layout == "transposed":
-        g = np.moveaxis(np.ascontiguousarray(np.moveaxis(rng.standard_normal(y.shape), 1, -1)),
-                        -1, 1)
-    else:
-        g = rng.standard_normal(y.shape[:3] + (2 * y.shape[3],))[..., ::2]
-    want = PRIMITIVES["conv"].vjp(np, np.broadcast_to(g, y.shape), y, (True, True), (x, w),
-                                  params)
-    for a, b in zip(kernel.vjp(g, saved, (True, True), x, w, **params), want):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert_conv_vjp_takes_layout(convolution.KERNELS["conv"], x, w, params, layout, rng)
 
 
 @pytest.mark.parametrize("size", [3, 1])
@@ -151,15 +140,7 @@ def test_numpy_backend_matches_torch(dims, xs, ws, kwargs, dtype, monkeypatch):
                         lambda *a, _f=convolution_wide.conv_forward: calls.append(1) or _f(*a))
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[0],))]
-    conv = xg.nn.conv2d if dims == 2 else xg.nn.conv1d
-    tconv = torch.nn.functional.conv2d if dims == 2 else torch.nn.functional.conv1d
-    y, grads = ours(conv, "numpy", arrays, kwargs)
-    ty, tgrads = theirs(tconv, arrays, kwargs)
-    tol = 1e-10 if dtype == "float64" else 2e-4
-    for what, a, t in zip(("y", "dx", "dw", "db"), [y.numpy()] + [g.numpy() for g in grads],
-                          [ty.detach().numpy()] + tgrads):
-        assert a.dtype == np.dtype(dtype), what
-        np.testing.assert_allclose(a, t, rtol=tol, atol=tol, err_msg=what)
+    assert_numpy_conv_matches_torch(dims, arrays, kwargs)
     assert calls == [1]                          # xg.nn.conv* took this path
 
 
