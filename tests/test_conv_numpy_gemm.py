@@ -9,9 +9,17 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from window_checks import assert_conv_kernel_matches_rule, assert_replay_equals_eager, ours, theirs
-from xpgrad.backends.numpy import convolution, convolution_gemm
+from window_checks import (assert_conv_kernel_matches_rule, assert_conv_vjp_takes_layout,
+                           assert_numpy_conv_matches_torch, assert_replay_equals_eager)
+from xpgrad.backends.numpy import convolution, convolution_gemm, convolution_wide
 from xpgrad.primitive import PRIMITIVES
+
+
+@pytest.fixture(autouse=True)
+def _im2col_path_only(monkeypatch):
+    # small stride-1 convolutions take convolution_wide.py (tests/test_conv_numpy_wide.py)
+    monkeypatch.setattr(convolution_wide, "WIDE_BUDGET", 0)
+
 
 #: (x shape, w shape, stride, dilation, pads), channels first
 CASES = [
@@ -72,19 +80,7 @@ def test_any_output_gradient_layout(layout):
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 9, 6, 7)), rng.standard_normal((4, 9, 3, 3))
     params = _params((1, 1), (1, 1), ((1, 1), (1, 1)))
-    kernel = convolution.KERNELS["conv"]
-    y, saved = kernel.forward(x, w, **params)
-    if layout == "broadcast":
-        g = np.asarray(1.5)
-    elif layout == "transposed":
-        g = np.moveaxis(np.ascontiguousarray(np.moveaxis(rng.standard_normal(y.shape), 1, -1)),
-                        -1, 1)
-    else:
-        g = rng.standard_normal(y.shape[:3] + (2 * y.shape[3],))[..., ::2]
-    want = PRIMITIVES["conv"].vjp(np, np.broadcast_to(g, y.shape), y, (True, True), (x, w),
-                                  params)
-    for a, b in zip(kernel.vjp(g, saved, (True, True), x, w, **params), want):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert_conv_vjp_takes_layout(convolution.KERNELS["conv"], x, w, params, layout, rng)
 
 
 @pytest.mark.parametrize("shape", [(2, 33, 32, 12), (1, 40, 30, 9), (2, 3, 4, 12)])
@@ -159,15 +155,7 @@ def test_numpy_backend_matches_torch(dims, kwargs, ws, dtype):
     rng = np.random.default_rng(3)
     xs = (3, ws[1], 9, 8) if dims == 2 else (1, ws[1], 11)
     arrays = [rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[0],))]
-    conv = xg.nn.conv2d if dims == 2 else xg.nn.conv1d
-    tconv = torch.nn.functional.conv2d if dims == 2 else torch.nn.functional.conv1d
-    y, grads = ours(conv, "numpy", arrays, kwargs)
-    ty, tgrads = theirs(tconv, arrays, kwargs)
-    tol = 1e-10 if dtype == "float64" else 2e-4
-    for what, a, t in zip(("y", "dx", "dw", "db"), [y.numpy()] + [g.numpy() for g in grads],
-                          [ty.detach().numpy()] + tgrads):
-        assert a.dtype == np.dtype(dtype), what
-        np.testing.assert_allclose(a, t, rtol=tol, atol=tol, err_msg=what)
+    assert_numpy_conv_matches_torch(dims, arrays, kwargs)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])

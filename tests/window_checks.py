@@ -121,6 +121,48 @@ def assert_conv_kernel_matches_rule(kernel, y, saved, g, want_y, x, w, params, t
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
 
 
+def _gradient_of_layout(layout, shape, rng):
+    """A random output gradient of ``shape`` (N, C, H, W) laid out as ``layout`` says: a
+    ``"broadcast"`` scalar, a ``"transposed"`` view of channels-last memory, or a
+    ``"strided"`` view of every other column."""
+    if layout == "broadcast":
+        return np.asarray(1.5)
+    if layout == "transposed":
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(rng.standard_normal(shape), 1, -1)),
+                           -1, 1)
+    return rng.standard_normal(shape[:3] + (2 * shape[3],))[..., ::2]
+
+
+def assert_conv_vjp_takes_layout(kernel, x, w, params, layout, rng):
+    """A ``conv`` kernel's vjp, given an output gradient of ``layout``
+    (``_gradient_of_layout``), equals the primitive's generic rule (float64)."""
+    from xpgrad.primitive import PRIMITIVES
+
+    y, saved = kernel.forward(x, w, **params)
+    g = _gradient_of_layout(layout, y.shape, rng)
+    want = PRIMITIVES["conv"].vjp(np, np.broadcast_to(g, y.shape), y, (True, True), (x, w),
+                                  params)
+    for a, b in zip(kernel.vjp(g, saved, (True, True), x, w, **params), want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def assert_numpy_conv_matches_torch(dims, arrays, kwargs):
+    """``xg.nn.conv2d`` (``dims`` 2) or ``conv1d`` on the numpy backend of ``arrays`` (input,
+    weight, bias) with ``kwargs``: output and every gradient of PyTorch's, in their dtype."""
+    import torch
+
+    conv = xg.nn.conv2d if dims == 2 else xg.nn.conv1d
+    tconv = torch.nn.functional.conv2d if dims == 2 else torch.nn.functional.conv1d
+    y, grads = ours(conv, "numpy", arrays, kwargs)
+    ty, tgrads = theirs(tconv, arrays, kwargs)
+    dtype = arrays[0].dtype
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    for what, a, t in zip(("y", "dx", "dw", "db"), [y.numpy()] + [g.numpy() for g in grads],
+                          [ty.detach().numpy()] + tgrads):
+        assert a.dtype == dtype, what
+        np.testing.assert_allclose(a, t, rtol=tol, atol=tol, err_msg=what)
+
+
 def assert_replay_equals_eager(step, shape, backend):
     """``xg.function(step)`` returns what ``step`` does, output by output, on three random
     float64 inputs of ``shape`` (the first call traces, the others replay)."""

@@ -28,6 +28,7 @@ from xpgrad.dtypes import FLOAT_NAMES
 from xpgrad.ops.convolution_last import first, last
 
 from . import convolution_gemm as gemm
+from . import convolution_wide as wide
 
 _FLOATS = frozenset(np.dtype(name) for name in FLOAT_NAMES)
 
@@ -93,6 +94,9 @@ def _padded(x, geo):
 
 
 def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
+    frame = wide.frame_for(x, w, stride, dilation, pads, groups, channels_last)
+    if frame is not None:
+        return wide.conv_forward(x, w, frame)
     if gemm.accepts(x, w, groups, channels_last):
         return gemm.conv_forward(x, w, stride=stride, dilation=dilation, pads=pads,
                                  groups=groups, channels_last=channels_last)
@@ -125,6 +129,8 @@ def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
 
 
 def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if isinstance(saved, wide.Saved):
+        return wide.conv_vjp(g, saved, needs, x, w)
     if saved is not None:                       # the one-group GEMM path's padded input
         return gemm.conv_vjp(g, saved, needs, x, w, stride=stride, dilation=dilation,
                              pads=pads, groups=groups, channels_last=channels_last)
