@@ -121,3 +121,26 @@ def test_declines_what_it_does_not_cover():
     assert KERNEL.forward(np.float32(1.0)) is None
     with pytest.raises(ValueError, match="approximate"):
         xg.nn.gelu(xg.asarray(np.ones(3, np.float32)), approximate="exact")
+
+
+@pytest.mark.parametrize("edge", [np.inf, -np.inf, np.nan, -30.0, -2e4, 2e4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_tanh_block_without_edges_gives_the_guarded_paths_bits(dtype, edge):
+    """The tanh form without clips (a block whose least and largest values show no infinity,
+    NaN, overflow of ``exp(-2u)`` or value past the cap; or without the value's clips only,
+    where the exponential overflows) equals the guarded one, which a block holding one such
+    value takes, taped or not."""
+    x = (np.random.default_rng(4).normal(size=5000) * 2).astype(dtype)
+    x[:3] = [-9.9, 9.9, -0.0]
+    if edge == -2e4:            # the value's clips left out, the slope's taken (exp overflows)
+        x[3] = -50.0
+    paths = tuple(map(bool, numpy_gelu._tanh_inside(x)))
+    assert paths == (True, edge != -2e4)
+    assert tuple(map(bool, numpy_gelu._tanh_inside(np.append(x, dtype(edge))))) != paths
+    y, slope = KERNEL.forward(x, approximate="tanh")
+    guarded = np.append(x, dtype(edge))
+    y_guarded, slope_guarded = KERNEL.forward(guarded, approximate="tanh")
+    np.testing.assert_array_equal(y_guarded[:-1], y)
+    np.testing.assert_array_equal(np.signbit(y_guarded[:-1]), np.signbit(y))
+    np.testing.assert_array_equal(slope_guarded[:-1], slope)
+    np.testing.assert_array_equal(KERNEL.value(guarded, approximate="tanh")[0][:-1], y)

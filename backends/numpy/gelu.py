@@ -11,7 +11,9 @@ third faster). Against ``x Phi(x)`` exactly: within 3.2 ulp for ``|x| < 1`` and 
 ``1 + x**2`` (the conditioning of the exponential) beyond; the generic float32 rule is 7.0 and
 6.3 ulp off there. Float64 takes ``formulas.erfc``'s Chebyshev series (``_erfc_half64``). The
 tanh form, ``x sigmoid(2u)``, takes 10 passes, and a taped one keeps its derivative (11 more),
-so that the backward is one product (it took 12 and about 25). The limits at +-inf are the
+so that the backward is one product (it took 12 and about 25); a block without infinities,
+NaNs or values past +-1e4 leaves out two clips, one without an overflowing exponential a third
+and a sum (``_tanh_inside``), the same bits. The limits at +-inf are the
 generic rule's (``gelu(-inf)`` is -0.0 here, as the underflowed values below, 0.0 there),
 signed zeros too.
 
@@ -33,7 +35,7 @@ from xpgrad.backend import Kernel
 from xpgrad.ops.activations_torch import _INV_SQRT_2PI, _SQRT_HALF, _TANH_C, _TANH_K
 from xpgrad.ops.formulas import _ERFC_COEFFS
 
-from .activations import _FLOATS
+from .activations import _FLOATS, _largest, _least
 from .blocks import blocked, gradient_by_blocks
 from .ufuncs import clip
 
@@ -159,13 +161,30 @@ def _less_x_phi(lower, a, gaussian):
     lower -= gaussian
 
 
-def _tanh_value_into(x, y, e, ones_plus, capped, big):
+#: the tanh form's ``x`` above which ``exp(-2u)`` and ``1 + exp(-2u)`` are finite, by dtype
+_TANH_EXP_FINITE_ABOVE = {np.dtype(np.float32): -10.0, np.dtype(np.float64): -20.0}
+
+
+def _tanh_inside(x):
+    """``(within_cap, no_overflow)`` for the block ``x`` by two reductions (a pass's time):
+    whether it lies in (-1e4, 1e4), where the clips of ``_tanh_value_into`` change nothing (no
+    infinity, NaN or capped value: an ``exp(-2u)`` that overflows makes the value -0.0 either
+    way), and also above ``_TANH_EXP_FINITE_ABOVE``, where those of ``_tanh_slope_into`` do
+    not either."""
+    least = _least(x, None)
+    within_cap = -1e4 < least and _largest(x, None) < 1e4
+    return within_cap, within_cap and least > _TANH_EXP_FINITE_ABOVE[x.dtype]
+
+
+def _tanh_value_into(x, y, e, ones_plus, capped, big, inside=False):
     """``y`` <- ``x sigmoid(2u) = x / (1 + e)`` (the tanh form's ``x (1 + tanh(u)) / 2``
     without its cancellation below 0), ``e`` <- ``exp(-2u)`` with ``2u = 2 sqrt(2/pi) (xc +
     0.044715 xc**3)`` rounded as the numba kernel's, ``ones_plus`` <- ``1 + e``, ``capped`` <-
     ``xc``, ``x`` clipped to +-1e4 (tanh is saturated long before: no ``x**3`` overflow): ten
-    passes (``x`` clipped to the finite range for the quotient: -inf / inf would be NaN)."""
-    clip(x, -1e4, 1e4, out=capped)
+    passes (``x`` clipped to the finite range for the quotient: -inf / inf would be NaN), eight
+    where ``inside`` (``_tanh_inside``'s ``within_cap``: both clips leave ``x`` as it is)."""
+    if not inside:                                 # (inside, ``capped`` is ``x`` itself)
+        clip(x, -1e4, 1e4, out=capped)
     np.multiply(capped, _TANH_C, out=e)
     e *= capped
     e *= capped
@@ -173,18 +192,23 @@ def _tanh_value_into(x, y, e, ones_plus, capped, big):
     e *= -2.0 * _TANH_K
     np.exp(e, out=e)
     np.add(e, 1.0, out=ones_plus)
+    if inside:
+        np.divide(x, ones_plus, out=y)
+        return
     clip(x, -big, np.inf, out=y)
     y /= ones_plus
 
 
-def _tanh_slope_into(slope, e, ones_plus, capped, square, big):
+def _tanh_slope_into(slope, e, ones_plus, capped, square, big, inside=False):
     """``slope`` <- ``s (1 + xc c 2 sqrt(2/pi) (1 + 3 0.044715 xc**2))``, the tanh form's
     derivative, from ``_tanh_value_into``'s arrays (overwritten): ``s = 1 / (1 + e)``, ``c =
     sigmoid(-2u) = e / (1 + e)`` with ``e`` capped at the dtype's largest value (1 where it
-    overflowed: no inf / inf; ``s`` is 0 there). Eleven passes."""
+    overflowed: no inf / inf; ``s`` is 0 there). Eleven passes, nine where ``inside``
+    (``_tanh_inside``'s ``no_overflow``: the cap and the second ``1 + e`` change nothing)."""
     np.divide(1.0, ones_plus, out=slope)
-    clip(e, 0.0, big, out=e)
-    np.add(e, 1.0, out=ones_plus)
+    if not inside:
+        clip(e, 0.0, big, out=e)
+        np.add(e, 1.0, out=ones_plus)
     e /= ones_plus
     np.multiply(capped, capped, out=square)
     square *= 6.0 * _TANH_K * _TANH_C
@@ -205,9 +229,12 @@ def _forward(x, approximate="none", keep=True):
 
         def body(part, y_part, *rest):
             slope, scratch = (rest[0], rest[1:]) if keep else (None, rest)
-            _tanh_value_into(part, y_part, *scratch[:3], big)
+            e, ones_plus, capped, square = scratch[:4]
+            within_cap, no_overflow = _tanh_inside(part)
+            capped = part if within_cap else capped
+            _tanh_value_into(part, y_part, e, ones_plus, capped, big, within_cap)
             if keep:
-                _tanh_slope_into(slope, *scratch[:4], big)
+                _tanh_slope_into(slope, e, ones_plus, capped, square, big, no_overflow)
         arrays = (x, y, saved) if keep else (x, y)
     elif keep:
         def body(part, y_part, lower, *scratch):
