@@ -133,6 +133,37 @@ def test_an_input_changed_in_place_after_the_gradient_does_not_reach_it():
                                atol=1e-6)
 
 
+
+@needs_gemm
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_fold_runs_after_the_ordinary_updates(backend, monkeypatch):
+    # the fold's gemm streams the whole weight through the caches: the small updates go first,
+    # on the gradients the walk has just written
+    model, opt = _hinted(backend)
+    params = model.trainable_variables
+    x, y = _data(seed=6)
+    expected = _reference_gradients(model, x, y, backend)
+    before = [p.numpy() for p in params]
+    order = []
+    fold, update = type(opt)._fold, type(opt)._update
+
+    def recorded_fold(self, param, product, lr):
+        order.append("fold")
+        return fold(self, param, product, lr)
+
+    def recorded_update(self, be, param, grad, state, lr):
+        order.append("update")
+        return update(self, be, param, grad, state, lr)
+
+    monkeypatch.setattr(type(opt), "_fold", recorded_fold)
+    monkeypatch.setattr(type(opt), "_update", recorded_update)
+    grads = _gradients(model, x, y, backend)
+    assert type(grads[0]) is DeferredGradient
+    opt.apply_gradients(zip(grads, params))
+    assert order == ["update"] * (len(params) - 1) + ["fold"]
+    for p, b, g in zip(params, before, expected):
+        np.testing.assert_allclose(p.numpy(), b - 0.05 * g, rtol=1e-5, atol=1e-6)
+
 @needs_gemm
 def test_the_same_source_twice_gets_two_arrays():
     model, _ = _hinted()

@@ -115,6 +115,28 @@ def test_kernel_equals_generic_rules(backend, activation, rng):
                     np.testing.assert_allclose(gi, ri, rtol=1e-5, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("n", [9, 700], ids=["one block", "blocks of rows"])
+@pytest.mark.parametrize("writeable", [True, False])
+def test_numpy_relu_in_place_vjp_equals_the_vjp(n, writeable, rng):
+    """The NumPy kernel's in-place ReLU backward, on a writable gradient of one block (masked
+    in place), of several blocks (700x128 > 65536 entries) and on a read-only one, against its
+    plain vjp; NaN and inf in the gradient where the output is 0 give NaN in both."""
+    kernel = xg.get_backend("numpy").kernels["linear_relu"]
+    x, w, b = _arrays(rng, n=n, n_in=6, n_out=128, dtype=np.float32)
+    y, saved = kernel.forward(x, w, b)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    zeros = np.argwhere(y == 0)
+    g[tuple(zeros[0])], g[tuple(zeros[1])] = np.nan, np.inf
+    given = g.copy()
+    given.flags.writeable = writeable
+    with np.errstate(invalid="ignore"):             # inf * 0
+        expected = kernel.vjp(g.copy(), saved, (True, True, True), x, w, b)
+        got = kernel.vjp_in_place(given, saved, (True, True, True), x, w, b)
+    assert np.isnan(got[2]).any()
+    for gi, ei in zip(got, expected):
+        np.testing.assert_array_equal(gi, ei)
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_numba_threaded_branches_equal_the_one_pass_loops(activation, rng, monkeypatch):
     """From ``PAR_MIN`` entries the kernel runs threaded blocks and NumPy's column sum; the

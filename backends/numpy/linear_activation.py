@@ -25,7 +25,8 @@ from xpgrad.deferred import weight_gradient
 
 from .. import blas
 from ..axis_sums import sum_rows
-from .kernels import _FLOAT_SET, _INF, _relu_vjp, _relu_vjp_in_place, _sigmoid_vjp, _tanh_vjp
+from .kernels import (_BLOCK, _FLOAT_SET, _INF, _relu_vjp, _relu_vjp_in_place, _sigmoid_vjp,
+                      _tanh_vjp)
 from .ufuncs import clip
 
 _NOT_MINE = (NotImplemented, NotImplemented, NotImplemented)
@@ -76,6 +77,18 @@ def _with_sum(rule):
     return gradient
 
 
+def _relu_gradient_in_place(g, y):
+    """``_with_sum(_relu_vjp_in_place)`` for ``backward``, which has checked ``g``'s class,
+    shape and dtype: a writable ``g`` of one block is masked here, without the rule's checks."""
+    if g.flags.writeable and g.size <= _BLOCK:
+        np.multiply(g, y != 0, out=g)
+        return g, sum_rows(g)
+    return _relu_gradient_by_rule(g, y)
+
+
+_relu_gradient_by_rule = _with_sum(_relu_vjp_in_place)      # read-only, or blocks of rows
+
+
 # each ``activate(z, b)``: ``z <- act(z + b)`` in place on a fresh product (the Numba kernels
 # run these where their own loops do not)
 def relu(z, b):
@@ -100,7 +113,7 @@ def sigmoid(z, b):
 
 KERNELS = {
     "linear_relu": linear_activation_kernel(relu, _with_sum(_relu_vjp),
-                                            _with_sum(_relu_vjp_in_place)),
+                                            _relu_gradient_in_place),
     "linear_tanh": linear_activation_kernel(tanh, _with_sum(_tanh_vjp),
                                             _with_sum(_tanh_vjp)),
     "linear_sigmoid": linear_activation_kernel(sigmoid, _with_sum(_sigmoid_vjp),

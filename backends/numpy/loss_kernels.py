@@ -90,12 +90,15 @@ def _unshifted_rows(logits) -> bool:
     logits are large, whose float32 rounding the shifted sums do not have.)"""
     if logits.dtype != np.float32 or logits.shape[1] >= _SHORT_ROW:
         return False
-    return bool(logits.max() <= _WINDOW) and bool(logits.min() >= -_WINDOW)    # NaN: False
+    # one reduction of |logits| (an array of them, then its maximum) instead of two: 3.4 ->
+    # 2.1 us at (32, 10)
+    return bool(np.abs(logits).max() <= _WINDOW)     # NaN: False
 
 
 def _sce_losses(logits, labels):
-    """``(per-row losses, exponentials of the logits, their row sums (n, 1), the row numbers
-    (class indices) or the targets' row sums (n, 1) (probabilities))``, or None where the
+    """``(per-row losses, exponentials of the logits, their row sums (n, 1), the labelled
+    logits' positions (class indices, ``_label_positions``) or the targets' row sums (n, 1)
+    (probabilities))``, or None where the
     generic rule runs (an empty array among them); the losses are float64 where the
     exponentials were unshifted (below). Class indices take the exponentials unshifted where
     ``_exponentials`` allows (one pass fewer): the loss ``log(sum(exp(x - m))) - (x_label -
@@ -106,26 +109,27 @@ exponentials unshifted, decided by the range of all (``_unshifted_rows``)."""
         return None
     n = logits.shape[0]
     if labels.dtype.kind in "iu":
-        rows = _row_numbers(n)
+        at = _label_positions(logits, labels)
         if _unshifted_rows(logits):
             e = np.exp(logits)
             s = _row_sums(e)
             per = np.log(s[:, 0], dtype=np.float64)
-            per -= logits[rows, labels]
-            return per, e, s, rows
+            per -= logits.reshape(-1)[at] if at.ndim == 1 else logits[at[0], at[1]]
+            return per, e, s, at
         e, maxima, shifted = _exponentials(logits)
         maxima = maxima[:, 0]
         s = _row_sums(e)
+        labelled = logits.reshape(-1)[at] if at.ndim == 1 else logits[at[0], at[1]]
         if shifted:
             with np.errstate(invalid="ignore"):      # inf - inf: NaN, as the shifted array's
-                picked = logits[rows, labels] - maxima
+                picked = labelled - maxima
             shifted_sums = s[:, 0]
         else:       # every maximum in [0, _UNSHIFTED_MAX]: no inf - inf (errstate: ~1 us)
-            picked = logits[rows, labels] - maxima
+            picked = labelled - maxima
             shifted_sums = s[:, 0] * np.exp(-maxima)
         per = np.log(shifted_sums)
         per -= picked
-        return per, e, s, rows
+        return per, e, s, at
     if labels.dtype not in FLOATS:
         return None
     e = logits - logits.max(axis=1, keepdims=True)          # shifted logits
@@ -146,18 +150,18 @@ def _sce_forward(logits, labels, reduction):
     parts = _sce_losses(logits, labels)
     if parts is None:
         return None
-    per, e, s, rows_or_t_sum = parts
+    per, e, s, at_or_t_sum = parts
     n = logits.shape[0]
     coef = _inv(n) if reduction == "mean" else 1.0
     if labels.dtype.kind in "iu":
         np.divide(coef, s, out=s)
         e *= s                                               # softmax, scaled for "mean"
-        if e.flags.c_contiguous:     # by flat positions: 3x faster than e[rows, labels] -= coef
-            e.reshape(-1)[_row_starts(e.shape) + labels] -= coef
+        if at_or_t_sum.ndim == 1 and e.flags.c_contiguous:
+            e.reshape(-1)[at_or_t_sum] -= coef
         else:
-            e[rows_or_t_sum, labels] -= coef
+            e[_row_numbers(n), labels] -= coef
     else:
-        t_sum = rows_or_t_sum
+        t_sum = at_or_t_sum
         e *= (coef * t_sum) / s                             # softmax * sum(t), scaled
         if coef == 1.0:
             e -= labels
@@ -184,6 +188,16 @@ def _row_numbers(n):
     """``np.arange(n)``, for indexing only (read-only where it is kept)."""
     rows = _ROWS.get(n)
     return _kept(n, np.arange, n) if rows is None else rows
+
+
+def _label_positions(logits, labels):
+    """Where the labelled logits of (n, c) ``logits`` lie: their flat positions (1-D) where
+    ``logits`` is C-contiguous (an index of a flat view: 3x faster than ``logits[rows,
+    labels]``, and the gradient's C-ordered ``e`` takes the same positions), else the stacked
+    ``(rows, labels)`` (2-D)."""
+    if logits.flags.c_contiguous:
+        return _row_starts(logits.shape) + labels
+    return np.stack((_row_numbers(logits.shape[0]), labels))
 
 
 def _row_starts(shape):

@@ -188,23 +188,39 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
             grads = self._clipped(grads, [repr(v.name) for v in variables])
         folds = self._folds()
         shared = _COPY_ON_WRITE.on
-        for g, v in zip(grads, variables):
+        real_only = "c" not in self._dtype_kinds
+        refcount = sys.getrefcount
+        work = list(zip(grads, variables))
+        first = len(work)
+        for i, (g, v) in enumerate(work):
+            if folds and i < first and g.__class__ is DeferredGradient:
+                # folded last: its gemm streams the whole weight through the caches, which
+                # the small updates would then find cold (B=32 MLP step: ~10 us)
+                work.append((g, v))
+                continue
             entry = states.get(id(v))         # _state_for's usual case inline
             state = entry[1] if entry is not None and entry[0] is v else self._state_for(v)
-            if shared and (sys.getrefcount(v._data) > 2 or _view_seen(v._data)):
-                v._data = v._backend.owned_copy(v._data)  # a tape or a slice reads the old one
+            data = v._data
+            # a tape or a slice reads the old array (getrefcount: v, data, its argument); a
+            # view's base (_view_seen, inline): held by data, base and the argument
+            if shared and (refcount(data) > 3 or (base := getattr(data, "base", None)) is not None
+                           and refcount(base) > 3):
+                data = v._data = v._backend.owned_copy(data)
+            base = None
             if folds:                         # xpgrad/deferred.py
                 if g.__class__ is not DeferredGradient:
                     hint(v)
-                elif self._fold(v._data, g.pending(), lr):
+                elif self._fold(data, g.pending(), lr):
                     continue
             raw = g._data
-            if raw.dtype != v._data.dtype:
-                raw = v._backend.xp.astype(raw, v._data.dtype)
-            if "c" not in self._dtype_kinds and getattr(raw.dtype, "kind", None) == "c":
+            if raw.dtype != data.dtype:
+                raw = v._backend.xp.astype(raw, data.dtype)
+            if real_only and getattr(raw.dtype, "kind", None) == "c":
+                data = None
                 self._update(v._backend, *as_real_pairs(v._data, raw, state), lr)
             else:
-                self._update(v._backend, v._data, raw, state, lr)
+                self._update(v._backend, data, raw, state, lr)
+            data = None
         iterations = self.iterations + 1
         if type(self).__setattr__ is Optimizer.__setattr__ and \
                 self._CHECKS.get("iterations") is non_negative_int:
