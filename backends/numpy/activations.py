@@ -36,20 +36,6 @@ from .ufuncs import clip
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 
-def _sigmoid_into(x, out, sign=1.0):
-    """``1 / (1 + exp(-sign * x))`` (sign 1 or -1) written into ``out``: 0 where exp
-    overflows, NaN where x is."""
-    if sign > 0:
-        np.negative(x, out=out)
-    else:
-        out[...] = x
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
-    out += 1.0
-    np.divide(1.0, out, out=out)
-    return out
-
-
 def _finite(x, out):
     """``x`` clipped to its dtype's finite range, into ``out`` (NaN stays NaN)."""
     big = np.finfo(x.dtype).max
