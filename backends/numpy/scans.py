@@ -237,6 +237,9 @@ def scan_kernels(np) -> dict:
             gc = gcs[(T - 1 - t) % 2]
             if g_c is not None:
                 add_step(gc, g_c, t, dc)
+            np.subtract(lin, a, out=deriv)        # first: one whole pass brings a into cache
+            deriv *= a
+            deriv += const
             np.multiply(hs[t], tc, out=tmp)          # gc += gh * o * (1 - tanh(c)^2),
             np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
             tmp *= gh
@@ -245,10 +248,9 @@ def scan_kernels(np) -> dict:
             np.multiply(gc, c_prev, out=dz[:, H:2 * H])
             np.multiply(gc, a[:, :H], out=dz[:, 2 * H:3 * H])
             np.multiply(gh, tc, out=dz[:, 3 * H:])
-            np.subtract(lin, a, out=deriv)
-            deriv *= a
-            deriv += const
             dz *= deriv
+            if t or needs_h0c0[1]:                # before the product evicts a from cache
+                dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
             if t:
                 if slot:
                     back_within(slot - 1)
@@ -259,8 +261,6 @@ def scan_kernels(np) -> dict:
                 stepped(dz_ring, w_t, dh0)(0)
             if flush is not None and not slot:
                 flush(t, dz_ring[:min(K, T - t)])
-            if t or needs_h0c0[1]:
-                dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
         return (dh0 if needs_h0c0[0] else None), (dc if needs_h0c0[1] else None)
 
     def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
