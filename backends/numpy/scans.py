@@ -126,13 +126,14 @@ def scan_kernels(np) -> dict:
         ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t, hs)`` adds
         step ``t``'s recurrent product (of ``hs[t - 1]`` after step 0) to ``acts[t]``, both
         with their i, f, o columns halved (the sigmoids' ``z / 2``). Returns each step's
-        ``tanh(c_t)``, ``c_t`` and ``h_t``, time-major (T, B, H): made there, contiguous (a
-        column slice of ``seq`` as an operand or output costs a ufunc ~1.3 us more per step),
-        and copied into ``seq`` once."""
+        ``c_t`` and ``h_t``, time-major (T, B, H): made there, contiguous (a column slice of
+        ``seq`` as an operand or output costs a ufunc ~1.3 us more per step), and copied into
+        ``seq`` once. ``tanh(c_t)`` is not kept: the backward makes it again from ``c_t``,
+        which it has just read (writing it to memory here cost more, and (T, B, H) floats)."""
         _, B, T, H = seq.shape
         half, shift = gate_constants(B, H, seq.dtype)
-        tcs, cs, hs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(3))
-        ig = np.empty((B, H), dtype=seq.dtype)
+        cs, hs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(2))
+        ig, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
         multiply, tanh = np.multiply, np.tanh
         c = c0
         for t in range(T):
@@ -144,12 +145,12 @@ def scan_kernels(np) -> dict:
             multiply(a[:, H:2 * H], c, out=c_t)
             multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
-            tc = tanh(c_t, out=tcs[t])
+            tanh(c_t, out=tc)
             multiply(a[:, 3 * H:], tc, out=hs[t])
             c = c_t
         seq[0] = np.swapaxes(hs, 0, 1)
         seq[1] = np.swapaxes(cs, 0, 1)
-        return tcs, cs, hs
+        return cs, hs
 
     def halved(w, H):
         """``w`` (., 4H) with its i, f, o columns halved (exact: a power of two)."""
@@ -200,7 +201,7 @@ def scan_kernels(np) -> dict:
         Returns the gradients of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step
         0's are not made). A ring of a few steps stays in cache, where writing every step's
         gradients into one (T, B, 4H) array made each step's writes miss it."""
-        seq, acts, tcs, cs, hs = saved[:5]
+        seq, acts, cs, hs = saved[:4]
         _, B, T, H = seq.shape
         G, K = 4 * H, len(dz_ring)
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
@@ -208,7 +209,7 @@ def scan_kernels(np) -> dict:
         lin[:, 2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        tmp, dh0, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
         # each step's gh in a ring like dz's: g_h's, onto which the later step adds dz @ w_hh.T;
         # filled a block at a time (a step's rows of g_h alone are far apart)
         ghs = np.empty((K, B, H), dtype=seq.dtype)
@@ -229,7 +230,8 @@ def scan_kernels(np) -> dict:
         dc = None
         fill_gh((T - 1) // K * K)
         for t in range(T - 1, -1, -1):
-            a, tc = acts[t], tcs[t]
+            a = acts[t]
+            np.tanh(cs[t], out=tc)                # cs[t]: step t + 1's c_prev, in cache
             c_prev = c0 if t == 0 else cs[t - 1]
             slot = t % K
             dz = dz_ring[slot]
@@ -297,7 +299,7 @@ def scan_kernels(np) -> dict:
                halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
         steps = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
-        xh[1:, :, I + 1:] = steps[2][:-1]
+        xh[1:, :, I + 1:] = steps[1][:-1]
         return seq, (seq, acts, *steps, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
@@ -312,7 +314,7 @@ def scan_kernels(np) -> dict:
         """The gate gradients go through a ring of ``ring_steps`` steps: each block of them
         adds its part of the weights' gradient (one product with its rows of ``xh``) and
         writes its rows of ``dx`` while in cache."""
-        xh = saved[5]
+        xh = saved[4]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
