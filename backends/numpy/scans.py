@@ -180,8 +180,8 @@ def scan_kernels(np) -> dict:
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
-        return seq, (seq, acts, *lstm_steps(seq, c0, acts,
-                                            recurrent_product(h0, halved(w_hh, H), acts)))
+        cs, _ = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
+        return seq, (seq, acts, cs)
 
     def recurrent_product(h0, w, acts):
         """A function of ``(t, hs)`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t =
@@ -220,7 +220,7 @@ def scan_kernels(np) -> dict:
         Returns the gradients of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step
         0's are not made). A ring of a few steps stays in cache, where writing every step's
         gradients into one (T, B, 4H) array made each step's writes miss it."""
-        seq, acts, cs, hs = saved[:4]
+        seq, acts, cs = saved[:3]
         _, B, T, H = seq.shape
         G, K = 4 * H, len(dz_ring)
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
@@ -261,8 +261,9 @@ def scan_kernels(np) -> dict:
             np.subtract(lin, a, out=deriv)        # first: one whole pass brings a into cache
             deriv *= a
             deriv += const
-            np.multiply(hs[t], tc, out=tmp)          # gc += gh * o * (1 - tanh(c)^2),
-            np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
+            np.multiply(a[:, 3 * H:], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2), from
+            tmp *= tc                                # h = o tanh(c) made as the forward did
+            np.subtract(a[:, 3 * H:], tmp, out=tmp)  # (reading the saved h cost more)
             tmp *= gh
             gc += tmp
             np.multiply(gc, a[:, 2 * H:3 * H], out=dz[:, :H])
@@ -317,9 +318,9 @@ def scan_kernels(np) -> dict:
         matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
                halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        steps = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
-        xh[1:, :, I + 1:] = steps[1][:-1]
-        return seq, (seq, acts, *steps, xh)
+        cs, hs = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
+        xh[1:, :, I + 1:] = hs[:-1]
+        return seq, (seq, acts, cs, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
@@ -333,7 +334,7 @@ def scan_kernels(np) -> dict:
         """The gate gradients go through a ring of ``ring_steps`` steps: each block of them
         adds its part of the weights' gradient (one product with its rows of ``xh``) and
         writes its rows of ``dx`` while in cache."""
-        xh = saved[4]
+        xh = saved[3]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
