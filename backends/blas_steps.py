@@ -71,9 +71,8 @@ def packed_update(stack, b, outs):
     gemm (MKL's ``cblas_?gemm_pack``, then ``cblas_?gemm_compute`` per step: ``b``'s values
     when this is called, later changes unseen), or None where
     there is none or it cannot take the operands: an LSTM's forward step, (64, 128) @ (128,
-    512) float32, 61 -> 52 us (MKL 2026.2, one thread, medians of 30 runs of 50 steps; its
-    backward's (64, 512) @ (512, 128), alone 63 -> 55 us, was no faster inside the LSTM's
-    backward: not used there). Results equal the unpacked gemm's.
+    512) float32, 62 -> 56 us (MKL 2026.2, one thread; its backward's (64, 512) @ (512, 128)
+    got slower: not used there). Results equal the unpacked gemm's.
 
     >>> import numpy as np
     >>> stack, outs = np.ones((5, 2, 4)), np.ones((5, 2, 3))
