@@ -45,23 +45,6 @@ class CblasLibrary:
             fn.argtypes = [enum] * 3 + [integer] * 3 + [scalar, ptr, integer, ptr, integer,
                                                         scalar, ptr, integer]
             self.gemm[np.dtype(dtype)] = fn
-        #: ``(cblas_?gemm_pack_get_size, cblas_?gemm_pack, cblas_?gemm_compute)`` per dtype
-        #: where the library has them (MKL): a fixed operand packed once, products of it
-        #: after (``blas_steps.packed_update``)
-        self.packed = {}
-        for dtype, routine, scalar in _SCALARS:
-            names = [f"{prefix}cblas_{routine}_{part}{suffix}"
-                     for part in ("pack_get_size", "pack", "compute")]
-            fns = [getattr(lib, name, None) for name in names]
-            if None in fns:
-                continue
-            size, pack, compute = fns
-            size.restype, size.argtypes = ctypes.c_size_t, [enum] + [integer] * 3
-            pack.restype = compute.restype = None
-            pack.argtypes = [enum] * 3 + [integer] * 3 + [scalar, ptr, integer, ptr]
-            compute.argtypes = [enum] + [integer] * 5 + [ptr, integer, ptr, integer, scalar,
-                                                         ptr, integer]
-            self.packed[np.dtype(dtype)] = (size, pack, compute)
         #: ``cblas_?trsm`` per dtype (the triangular solves of ``../triangular_solve.py``),
         #: empty where the library lacks them
         self.trsm = {}

@@ -66,55 +66,6 @@ def stepped_update(stack, b, outs, split=None):
     return _stepped(stack, b, outs[0], outs.strides[0], generic)
 
 
-def packed_update(stack, b, outs):
-    """``stepped_update(stack, b, outs)``'s step with ``b`` packed once by the library's packed
-    gemm (MKL's ``cblas_?gemm_pack``, then ``cblas_?gemm_compute`` per step: ``b``'s values
-    when this is called, later changes unseen), or None where
-    there is none or it cannot take the operands: an LSTM's forward step, (64, 128) @ (128,
-    512) float32, 62 -> 56 us (MKL 2026.2, one thread; its backward's (64, 512) @ (512, 128)
-    got slower: not used there). Results equal the unpacked gemm's.
-
-    >>> import numpy as np
-    >>> stack, outs = np.ones((5, 2, 4)), np.ones((5, 2, 3))
-    >>> step = packed_update(stack, np.ones((4, 3)), outs)
-    >>> step is None or (step(4), outs[4].tolist())[1] == [[5.0] * 3] * 2
-    True
-    """
-    lib = blas._library()
-    routines = None if lib is None else getattr(lib, "packed", {}).get(stack.dtype)
-    if routines is None or type(outs) is not np.ndarray or outs.ndim != 3 \
-            or len(outs) != len(stack) or outs.strides[0] % outs.itemsize \
-            or not _plannable(stack, b, outs[0]) or np.may_share_memory(outs, stack):
-        return None
-    call = blas._gemm_call(lib, stack[0], b, outs[0])
-    if call is None:
-        return None
-    size, pack, compute = routines
-    _, (m, n, k, (trans_a, ld_a, base), (trans_b, ld_b, address_b), address_out) = call
-    nbytes = size(_B_MATRIX, m, n, k)
-    raw = np.empty(nbytes + 64, np.uint8)           # on a 64-byte boundary, as MKL asks
-    packed = raw[-raw.ctypes.data % 64:][:nbytes]
-    pack(blas._ROW_MAJOR, _B_MATRIX, trans_b, m, n, k, 1.0, address_b, ld_b, packed.ctypes.data)
-    kinds = compute.argtypes
-    head = tuple(kind(v) for kind, v in zip(kinds, (blas._ROW_MAJOR, trans_a, _PACKED, m, n, k)))
-    middle = tuple(kind(v) for kind, v in zip(kinds[7:11], (ld_a, packed.ctypes.data, ld_b,
-                                                           1.0)))
-    ld_out, stride, out_stride, count = kinds[12](max(n, 1)), stack.strides[0], \
-        outs.strides[0], len(stack)
-    held = (stack, b, outs, packed)
-
-    def step(t, _held=held):
-        if not 0 <= t < count:          # a bare address: never outside the stack
-            raise IndexError(f"step {t} of a stack of {count}")
-        compute(*head, base + t * stride, *middle, address_out + t * out_stride, ld_out)
-
-    return step
-
-
-#: CBLAS's ``CblasBMatrix`` (the operand to pack) and ``CblasPacked`` (a packed operand)
-_B_MATRIX, _PACKED = 162, 151
-
-
 def _blocked_update(stack, b, outs, split):
     """``stepped_update``'s step as the blocks of ``stepped_plans(stack, b, outs[0],
     split)``, each added onto ``outs[t]`` by its own gemm call, or None where that plans one

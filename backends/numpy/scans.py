@@ -42,11 +42,6 @@ def lstm_halves(key, values):
 RING_BYTES = 1 << 20
 
 
-#: the fewest steps of a scan whose recurrent weight is packed for its forward products (the
-#: packing is a pass over the weight; each step's product gains ~10%)
-PACKED_STEPS = 4
-
-
 def ring_steps(T, step_bytes):
     """How many steps' gate gradients (``step_bytes`` each) a backward's ring holds: at
     least 2, at most ``T``, else what fits ``RING_BYTES``.
@@ -78,18 +73,6 @@ def _matmul_for(module):
 
         return blas.matmul
     return module.matmul
-
-
-def _packed_for(module):
-    """``packed(stack, b, outs)``: ``blas_steps.packed_update`` for NumPy (a step adding
-    ``stack[t] @ b`` onto ``outs[t]``, ``b`` packed once, or None), else always None."""
-    import numpy
-
-    if module is numpy:
-        from .. import blas_steps
-
-        return blas_steps.packed_update
-    return lambda stack, b, outs: None
 
 
 def _stepped_for(module):
@@ -124,7 +107,7 @@ def scan_kernels(np) -> dict:
     arrays' products go through ``blas.matmul`` (MKL's where installed).
     """
     matmul, (stepped, stepped_update) = _matmul_for(np), _stepped_for(np)
-    gemm_update, packed = _gemm_update_for(np), _packed_for(np)
+    gemm_update = _gemm_update_for(np)
 
     def floats(*arrays):
         dt = arrays[0].dtype
@@ -187,8 +170,7 @@ def scan_kernels(np) -> dict:
         """A function of ``(t, hs)`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t =
         0`` (nothing where ``h0`` is zero, a module's default state, and ``w`` finite: an inf
         or NaN of ``w`` makes ``0 @ w`` NaN, as in PyTorch), then ``hs[t - 1]``, the states
-        written as the scan goes (``hs`` is the same array at every call). From
-        ``PACKED_STEPS`` steps on, ``w`` is packed once where the BLAS can (MKL)."""
+        written as the scan goes (``hs`` is the same array at every call)."""
         needed = h0.any() or not np.isfinite(w).all()
         first = stepped_update(h0[None], w, acts[:1]) if needed else None
         later = []
@@ -196,8 +178,7 @@ def scan_kernels(np) -> dict:
         def product(t, hs):
             if t:
                 if not later:
-                    step = packed(hs[:-1], w, acts[1:]) if len(hs) >= PACKED_STEPS else None
-                    later.append(step or stepped_update(hs[:-1], w, acts[1:], split="columns"))
+                    later.append(stepped_update(hs[:-1], w, acts[1:], split="columns"))
                 later[0](t - 1)
             elif first is not None:
                 first(0)
