@@ -20,8 +20,12 @@ def _layer_args(rng, B, T, I, H):
 @pytest.mark.parametrize("T", [1, 4, 5])
 @pytest.mark.parametrize("c_gradient", [True, False])
 def test_lstm_layer_kernel_equals_the_generic_rule(T, c_gradient):
-    rng = np.random.default_rng(T)
-    B, I, H = 3, 2, 4
+    _check_the_layer_kernel(np.random.default_rng(T), 3, T, 2, 4, c_gradient)
+
+
+def _check_the_layer_kernel(rng, B, T, I, H, c_gradient):
+    """The kernel's outputs and six gradients (the c half's gradient zero and the h half's
+    through ``vjp_sliced`` unless ``c_gradient``) against the generic rules, float64."""
     args = _layer_args(rng, B, T, I, H)
     g = rng.standard_normal((2, B, T, H))
     if not c_gradient:
@@ -78,3 +82,18 @@ def test_the_kernel_in_product_blocks_and_from_a_zero_state_equals_the_generic_r
     want = recurrent._lstm_layer_vjp(np, g, want_out, [True] * 6, *args)
     for name, a, b in zip(["x", "h0", "c0", "w_ih", "w_hh", "b"], got, want):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11 * np.abs(b).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("ring, T", [(2, 7), (3, 7), (3, 6), (2, 2)])
+@pytest.mark.parametrize("c_gradient", [True, False])
+def test_the_backward_through_a_ring_of_a_few_steps_equals_the_generic_rule(
+        monkeypatch, ring, T, c_gradient):
+    """With the ring of gate gradients shorter than the sequence (``scans.RING_BYTES`` made
+    ``ring`` steps' worth): whole blocks, a partial first one, one block, each adding its part
+    of the weights' gradient and writing its rows of ``dx``."""
+    from xpgrad.backends.numpy import scans
+
+    B, I, H = 3, 2, 4
+    monkeypatch.setattr(scans, "RING_BYTES", ring * B * 4 * H * 8)
+    assert scans.ring_steps(T, B * 4 * H * 8) == ring
+    _check_the_layer_kernel(np.random.default_rng(30 + ring + T), B, T, I, H, c_gradient)

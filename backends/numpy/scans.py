@@ -37,6 +37,33 @@ def lstm_halves(key, values):
     return (values, None) if first in (0, -2) else (None, values)
 
 
+#: the bytes of the ring of steps' gate gradients in an LSTM layer's backward (a few steps:
+#: they stay in cache until their block's products read them)
+RING_BYTES = 1 << 20
+
+
+def ring_steps(T, step_bytes):
+    """How many steps' gate gradients (``step_bytes`` each) a backward's ring holds: at
+    least 2, at most ``T``, else what fits ``RING_BYTES``.
+
+    >>> ring_steps(50, 64 * 512 * 4), ring_steps(3, 1024), ring_steps(50, 1 << 30)
+    (8, 3, 2)
+    """
+    return min(T, max(2, RING_BYTES // step_bytes))
+
+
+def _gemm_update_for(module):
+    """``gemm_update(c, a, b, alpha)`` (``c += alpha a @ b`` in place, False where not done):
+    for NumPy ``blas``'s, else one that never runs."""
+    import numpy
+
+    if module is numpy:
+        from .. import blas
+
+        return blas.gemm_update
+    return lambda c, a, b, alpha: False
+
+
 def _matmul_for(module):
     """``module.matmul``, or for NumPy the host backends' (``blas.matmul``)."""
     import numpy
@@ -80,6 +107,7 @@ def scan_kernels(np) -> dict:
     arrays' products go through ``blas.matmul`` (MKL's where installed).
     """
     matmul, (stepped, stepped_update) = _matmul_for(np), _stepped_for(np)
+    gemm_update = _gemm_update_for(np)
 
     def floats(*arrays):
         dt = arrays[0].dtype
@@ -98,13 +126,14 @@ def scan_kernels(np) -> dict:
         ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t, hs)`` adds
         step ``t``'s recurrent product (of ``hs[t - 1]`` after step 0) to ``acts[t]``, both
         with their i, f, o columns halved (the sigmoids' ``z / 2``). Returns each step's
-        ``tanh(c_t)``, ``c_t`` and ``h_t``, time-major (T, B, H): made there, contiguous (a
-        column slice of ``seq`` as an operand or output costs a ufunc ~1.3 us more per step),
-        and copied into ``seq`` once."""
+        ``c_t`` and ``h_t``, time-major (T, B, H): made there, contiguous (a column slice of
+        ``seq`` as an operand or output costs a ufunc ~1.3 us more per step), and copied into
+        ``seq`` once. ``tanh(c_t)`` is not kept: the backward makes it again from ``c_t``,
+        which it has just read (writing it to memory here cost more, and (T, B, H) floats)."""
         _, B, T, H = seq.shape
         half, shift = gate_constants(B, H, seq.dtype)
-        tcs, cs, hs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(3))
-        ig = np.empty((B, H), dtype=seq.dtype)
+        cs, hs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(2))
+        ig, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
         multiply, tanh = np.multiply, np.tanh
         c = c0
         for t in range(T):
@@ -116,12 +145,12 @@ def scan_kernels(np) -> dict:
             multiply(a[:, H:2 * H], c, out=c_t)
             multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
-            tc = tanh(c_t, out=tcs[t])
+            tanh(c_t, out=tc)
             multiply(a[:, 3 * H:], tc, out=hs[t])
             c = c_t
         seq[0] = np.swapaxes(hs, 0, 1)
         seq[1] = np.swapaxes(cs, 0, 1)
-        return tcs, cs, hs
+        return cs, hs
 
     def halved(w, H):
         """``w`` (., 4H) with its i, f, o columns halved (exact: a power of two)."""
@@ -134,8 +163,8 @@ def scan_kernels(np) -> dict:
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
-        return seq, (seq, acts, *lstm_steps(seq, c0, acts,
-                                            recurrent_product(h0, halved(w_hh, H), acts)))
+        cs, _ = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
+        return seq, (seq, acts, cs)
 
     def recurrent_product(h0, w, acts):
         """A function of ``(t, hs)`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t =
@@ -164,54 +193,77 @@ def scan_kernels(np) -> dict:
         else:
             np.add(carry, part[:, t], out=out)
 
-    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_steps, needs_h0c0=(True, True)):
+    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_ring, flush=None, needs_h0c0=(True, True)):
         """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
-        zeros): step ``t``'s gate gradients into ``dz_steps[t]`` (B, 4H); returns the gradients
-        of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step 0's are not made)."""
-        seq, acts, tcs, cs, hs = saved[:5]
+        zeros): step ``t``'s gate gradients into ``dz_ring[t % K]`` (K = ``len(dz_ring)``,
+        at least 2, or all T); after step ``t0`` (a multiple of K) ``flush(t0, dz_ring[:n])``
+        gets the gradients of steps ``t0 .. t0 + n - 1``, before later steps overwrite them.
+        Returns the gradients of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step
+        0's are not made). A ring of a few steps stays in cache, where writing every step's
+        gradients into one (T, B, 4H) array made each step's writes miss it."""
+        seq, acts, cs = saved[:3]
         _, B, T, H = seq.shape
-        G = 4 * H
+        G, K = 4 * H, len(dz_ring)
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
         lin = np.ones((B, G), dtype=seq.dtype)
         lin[:, 2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
-        # each step's gh, time-major: g_h's, onto which the later step adds its dz @ w_hh.T
-        ghs = np.zeros((T, B, H), dtype=seq.dtype)
-        if g_h is not None:
-            ghs[...] = np.swapaxes(g_h, 0, 1)
+        tmp, dh0, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        # each step's gh in a ring like dz's: g_h's, onto which the later step adds dz @ w_hh.T;
+        # filled a block at a time (a step's rows of g_h alone are far apart)
+        ghs = np.empty((K, B, H), dtype=seq.dtype)
+
+        def fill_gh(t0):
+            """ghs[:n] <- g_h at steps ``t0 .. t0 + n - 1``, the block of ``t0``."""
+            n = min(K, T - t0)
+            if g_h is None:
+                ghs[:n] = 0.0
+            else:
+                ghs[:n] = np.swapaxes(g_h[:, t0:t0 + n], 0, 1)
+        # step t adds onto ghs[(t - 1) % K]: the slot before its own, or the last for t % K == 0
+        back_within = stepped_update(dz_ring[1:], w_t, ghs[:-1], split="depth")
+        back_wrap = stepped_update(dz_ring[:1], w_t, ghs[-1:], split="depth") if K < T else None
         # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
         gcs = [np.zeros((B, H), dtype=seq.dtype) for _ in range(2)]
         deriv = np.empty((B, G), dtype=seq.dtype)
-        back = stepped_update(dz_steps[1:], w_t, ghs[:-1], split="depth")
         dc = None
+        fill_gh((T - 1) // K * K)
         for t in range(T - 1, -1, -1):
-            a, tc = acts[t], tcs[t]
+            a = acts[t]
+            np.tanh(cs[t], out=tc)                # cs[t]: step t + 1's c_prev, in cache
             c_prev = c0 if t == 0 else cs[t - 1]
-            dz = dz_steps[t]
-            gh = ghs[t]
+            slot = t % K
+            dz = dz_ring[slot]
+            gh = ghs[slot]
             gc = gcs[(T - 1 - t) % 2]
             if g_c is not None:
                 add_step(gc, g_c, t, dc)
-            np.multiply(hs[t], tc, out=tmp)          # gc += gh * o * (1 - tanh(c)^2),
-            np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
+            np.subtract(lin, a, out=deriv)        # first: one whole pass brings a into cache
+            deriv *= a
+            deriv += const
+            np.multiply(a[:, 3 * H:], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2), from
+            tmp *= tc                                # h = o tanh(c) made as the forward did
+            np.subtract(a[:, 3 * H:], tmp, out=tmp)  # (reading the saved h cost more)
             tmp *= gh
             gc += tmp
             np.multiply(gc, a[:, 2 * H:3 * H], out=dz[:, :H])
             np.multiply(gc, c_prev, out=dz[:, H:2 * H])
             np.multiply(gc, a[:, :H], out=dz[:, 2 * H:3 * H])
             np.multiply(gh, tc, out=dz[:, 3 * H:])
-            np.subtract(lin, a, out=deriv)
-            deriv *= a
-            deriv += const
             dz *= deriv
-            if t:
-                back(t - 1)
-            elif needs_h0c0[0]:
-                stepped(dz_steps, w_t, dh0)(0)
-            if t or needs_h0c0[1]:
+            if t or needs_h0c0[1]:                # before the product evicts a from cache
                 dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
+            if t:
+                if slot:
+                    back_within(slot - 1)
+                else:                             # the block's last step: the next block's
+                    fill_gh(t - K)
+                    back_wrap(0)
+            elif needs_h0c0[0]:
+                stepped(dz_ring, w_t, dh0)(0)
+            if flush is not None and not slot:
+                flush(t, dz_ring[:min(K, T - t)])
         return (dh0 if needs_h0c0[0] else None), (dc if needs_h0c0[1] else None)
 
     def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
@@ -247,9 +299,9 @@ def scan_kernels(np) -> dict:
         matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
                halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        steps = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
-        xh[1:, :, I + 1:] = steps[2][:-1]
-        return seq, (seq, acts, *steps, xh)
+        cs, hs = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
+        xh[1:, :, I + 1:] = hs[:-1]
+        return seq, (seq, acts, cs, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
@@ -260,18 +312,32 @@ def scan_kernels(np) -> dict:
                                                                w_ih, w_hh)
 
     def lstm_layer_vjp_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh):
-        xh = saved[5]
+        """The gate gradients go through a ring of ``ring_steps`` steps: each block of them
+        adds its part of the weights' gradient (one product with its rows of ``xh``) and
+        writes its rows of ``dx`` while in cache."""
+        xh = saved[3]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
-        dz_tm = np.empty((T, B, G), dtype=xh.dtype)
-        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_tm, needs[1:3])
-        dz2 = np.reshape(dz_tm, (T * B, G))
-        dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if any(needs[3:]) else None
-        dx = None
-        if needs[0]:
-            dx = np.ascontiguousarray(np.swapaxes(np.reshape(matmul(dz2, w_ih.T), (T, B, I)),
-                                                  0, 1))
+        dz_ring = np.empty((ring_steps(T, B * G * xh.itemsize), B, G), dtype=xh.dtype)
+        dw = np.empty((IH, G), dtype=xh.dtype) if any(needs[3:]) else None
+        dx_tm = np.empty((T, B, I), dtype=xh.dtype) if needs[0] else None
+        w_ih_t = np.swapaxes(w_ih, 0, 1)
+
+        def flush(t0, block):
+            n = len(block)
+            rows = np.reshape(block, (n * B, G))
+            if dw is not None:
+                xh_rows = np.reshape(xh[t0:t0 + n], (n * B, IH)).T
+                if t0 + n == T:                    # the first block flushed: the last steps
+                    matmul(xh_rows, rows, out=dw)
+                elif not gemm_update(dw, xh_rows, rows, 1.0):
+                    np.add(dw, matmul(xh_rows, rows), out=dw)
+            if dx_tm is not None:
+                matmul(rows, w_ih_t, out=np.reshape(dx_tm[t0:t0 + n], (n * B, I)))
+
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_ring, flush, needs[1:3])
+        dx = None if dx_tm is None else np.ascontiguousarray(np.swapaxes(dx_tm, 0, 1))
         return (dx, dh, dc,
                 dw[:I] if needs[3] else None, dw[I + 1:] if needs[4] else None,
                 dw[I] if needs[5] else None)
