@@ -2,7 +2,8 @@
 also where an infinity sits beside a zero or another infinity (it divided inf by inf), and
 ``xg.special.logsumexp``'s ``b = 0`` masks a term whatever its ``a`` (a masked logit far
 above the rest gave -inf, a masked inf NaN), as SciPy and JAX; ``logsumexp`` of a row of -inf
-has PyTorch's NaN gradient without a RuntimeWarning, under ``xg.function`` too."""
+has PyTorch's NaN gradient without a RuntimeWarning, under ``xg.function`` too; ``mean``
+over no entries is NaN without NumPy's "Mean of empty slice" warning."""
 import itertools
 import warnings
 
@@ -95,3 +96,20 @@ def test_logsumexp_replayed_by_function_at_a_row_of_minus_infinity_is_quiet_as_e
     assert value_and_gradient.trace_count == 1
     for got, want in zip(replayed, eager):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+@pytest.mark.parametrize("shape, axis", [((0, 3), 0), ((0, 3), None), ((2, 0), 1),
+                                         ((2, 0), (0, 1))])
+def test_mean_over_no_entries_is_nan_without_numpys_warning(backend, dtype, shape, axis):
+    x = xg.asarray(np.zeros(shape, dtype), backend=backend)
+    want = np.full(np.sum(np.zeros(shape, dtype), axis=axis).shape, np.nan, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.mean(x, axis=axis)
+        assert y.dtype == xg.asarray(want).dtype
+        np.testing.assert_array_equal(y.numpy(), want)
+        assert tape.gradient(y, x, output_gradients=xg.ones_like(y)).shape == shape

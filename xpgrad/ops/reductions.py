@@ -118,8 +118,16 @@ def _floating(x: Tensor) -> Tensor:
     return astype(x, _dt.DEFAULTS["real floating"])
 
 
+def _mean_forward(xp, x, axis, keepdims):
+    """NumPy's mean, or over no entries NaN (the array standard's answer) without NumPy's
+    'Mean of empty slice' warning: the empty sum (0) times NaN."""
+    if count(x.shape, axis):
+        return xp.mean(x, axis=axis, keepdims=keepdims)
+    return xp.sum(x, axis=axis, keepdims=keepdims) * math.nan
+
+
 _mean = Primitive(
-    "mean", lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
+    "mean", _mean_forward,
     lambda xp, g, ans, x, axis, keepdims:
         expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis), saves=())
 
