@@ -30,6 +30,7 @@ from ..primitive import Primitive, apply, apply_general
 from ..tensor import Tensor
 from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
                       norm_axes)
+from .casting import astype
 from .moments import safe_std, safe_variance
 from .prod_gradient import _prod_vjp
 from .scans import cumulative_prod, cumulative_sum, diff  # noqa: F401 (re-exported)
@@ -113,8 +114,6 @@ def _floating(x: Tensor) -> Tensor:
     """``x``, or integers and booleans cast to the default floating dtype (mean, var, std)."""
     if x.dtype.is_inexact:
         return x
-    from .casting import astype
-
     return astype(x, _dt.DEFAULTS["real floating"])
 
 
