@@ -53,11 +53,13 @@ def _relu_gradient_for(np, B, H, dtype):
     return passed
 
 
-def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats):
+def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
     """``{"rnn_scan": (forward, vjp), "gru_scan": (forward, vjp)}`` for the module ``np``:
-    ``matmul``, ``stepped``, ``stepped_update``, ``recurrent_product`` and ``floats`` are
-    ``scan_kernels``'s (``recurrent_product(h0, w, acts)(t, hs)`` adds step ``t``'s recurrent
-    product onto ``acts[t]``).
+    ``matmul``, ``stepped``, ``recurrent_product`` and ``floats`` are ``scan_kernels``'s
+    (``recurrent_product(h0, w, acts)(t, hs)`` adds step ``t``'s recurrent product onto
+    ``acts[t]``), ``rings`` its ``(new_ring, gradient_ring, add_product)``: the backwards
+    write each step's gradients into a ring of a few steps, and each block of steps adds its
+    part of the weight's gradient and writes its rows of ``dx`` while in cache.
 
     >>> import numpy as np
     >>> from xpgrad.backends.numpy.scans import scan_kernels
@@ -67,6 +69,7 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
     [[[0.0, 0.0], [0.0, 0.0]]]
     """
     relu = _relu_for(np)
+    new_ring, gradient_ring, add_product = rings
 
     def time_major(part, dtype):
         """A new contiguous (T, B, .) copy of the batch-first ``part`` (never a view of it)."""
@@ -79,13 +82,22 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
         seq[...] = np.swapaxes(hs, 0, 1)
         return seq
 
-    def previous_states(h0, seq):
-        """``h_{t-1}`` for every step, batch-first rows (B * T, H), for the weight's gradient."""
+    def states_ring(seq, h0, K):
+        """``(hs, fill)``: ``fill(t0, n)`` copies ``h_{t0-1} .. h_{t0+n-1}`` (``h_{-1}`` is
+        ``h0``) from the batch-first states ``seq`` into ``hs[:n + 1]`` (K + 1, B, H), time-major:
+        step ``t0 + j``'s ``h_{t-1}`` is ``hs[j]``, its ``h_t`` ``hs[j + 1]``, and ``hs[:n]`` the
+        block's rows for the weight's gradient."""
         B, T, H = seq.shape
-        return np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1).reshape(B * T, H)
+        hs = np.empty((K + 1, B, H), dtype=seq.dtype)
+
+        def fill(t0, n):
+            hs[0] = h0 if t0 == 0 else seq[:, t0 - 1]
+            hs[1:n + 1] = np.swapaxes(seq[:, t0:t0 + n], 0, 1)
+        return hs, fill
 
     def rnn_forward(xproj, h0, w_hh, nonlinearity):
-        """Saves the states time-major too (the backward's per-step operands)."""
+        """Saves the (batch-first) output alone. The states are made time-major apart from the
+        pre-activations (the gemm's blocked steps need an operand apart from their output)."""
         if not floats(xproj, h0, w_hh):
             return None
         acts = time_major(xproj, xproj.dtype)      # each step's pre-activation, in place
@@ -98,36 +110,44 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
             else:
                 relu(acts[t], hs[t])
         seq = batch_first(hs)
-        return seq, (seq, hs)
+        return seq, (seq,)
 
     def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
-        seq, hs = saved
+        (seq,) = saved                       # xproj: unused (a stand-in)
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         da_all = np.empty((B, T, H), dtype=seq.dtype)
-        da_steps = np.swapaxes(da_all, 0, 1)
-        ghs = time_major(g, seq.dtype)       # each step's gh; the later step adds da @ w_hh.T
-        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
-        back = stepped_update(da_steps[1:], w_t, ghs[:-1], split="depth")
+        da_ring = new_ring(T, B, H, seq.dtype)
+        K = len(da_ring)
+        ghs, back = gradient_ring(g, da_ring, w_t, T)
+        hs, fill = states_ring(seq, h0, K)
+        tmp, dh0, dw = (np.empty(shape, dtype=seq.dtype) for shape in ((B, H), (B, H), (H, H)))
         passed = _relu_gradient_for(np, B, H, seq.dtype) if nonlinearity == "relu" else None
         for t in range(T - 1, -1, -1):
-            da, h = da_steps[t], hs[t]
+            slot = t % K
+            if t == T - 1 or slot == K - 1:
+                fill(t - slot, slot + 1)
+            da, h, gh = da_ring[slot], hs[slot + 1], ghs[slot]
             if nonlinearity == "tanh":
                 np.multiply(h, h, out=tmp)
                 np.subtract(1.0, tmp, out=tmp)
-                np.multiply(ghs[t], tmp, out=da)
+                np.multiply(gh, tmp, out=da)
             else:
-                passed(ghs[t], h, da)
+                passed(gh, h, da)
             if t:
-                back(t - 1)
+                back(t)
             else:
-                stepped(da_steps, w_t, dh0)(0)
-        dw = matmul(previous_states(h0, seq).T, da_all.reshape(B * T, H))
+                stepped(da_ring, w_t, dh0)(0)
+            if not slot:
+                n = min(K, T - t)
+                da_all[:, t:t + n] = np.swapaxes(da_ring[:n], 0, 1)
+                add_product(dw, np.reshape(hs[:n], (n * B, H)).T,
+                            np.reshape(da_ring[:n], (n * B, H)), t + n == T)
         return da_all, dh0, dw
 
     def gru_forward(xproj, h0, w_hh, b_hn):
         """Saves ``acts`` (T, B, 3H) ``[r | z | hn]`` (the gates and the hidden n products
-        ``h_{t-1} @ w_hn + b_hn``), ``n`` (T, B, H) and the states time-major, so the vjp
+        ``h_{t-1} @ w_hn + b_hn``) and ``n`` (T, B, H) time-major with the output, so the vjp
         recomputes nothing."""
         if not floats(xproj, h0, w_hh, b_hn):
             return None
@@ -158,24 +178,27 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
             h_t += n
             h = h_t
         seq = batch_first(hs)
-        return seq, (seq, acts, ns, hs)
+        return seq, (seq, acts, ns)
 
     def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
-        seq, acts, ns, hs = saved          # xproj and b_hn: unused (stand-ins)
+        seq, acts, ns = saved              # xproj and b_hn: unused (stand-ins)
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        da_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        da_steps = np.swapaxes(da_all, 0, 1)
-        ghs = time_major(g, seq.dtype)       # each step's gh; the later step adds its dh
-        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        da_ring = new_ring(T, B, 3 * H, seq.dtype)    # [dr | dz | dn r]; dx's dn apart
+        K = len(da_ring)
+        ghs, back = gradient_ring(g, da_ring, w_t, T)
+        hs, fill = states_ring(seq, h0, K)
+        tmp, carry, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        dw, db = np.empty((H, 3 * H), dtype=seq.dtype), np.empty(H, dtype=seq.dtype)
         slopes = np.empty((B, 2 * H), dtype=seq.dtype)
-        back = stepped_update(da_steps[1:], w_t, ghs[:-1], split="depth")
         for t in range(T - 1, -1, -1):
+            slot = t % K
+            if t == T - 1 or slot == K - 1:
+                fill(t - slot, slot + 1)
             rz, hn = acts[t, :, :2 * H], acts[t, :, 2 * H:]
-            n, gh = ns[t], ghs[t]
-            h_prev = h0 if t == 0 else hs[t - 1]
-            da = da_steps[t]                          # [dr | dz | dn r]; dx's dn apart
+            n, gh, h_prev = ns[t], ghs[slot], hs[slot]
+            da = da_ring[slot]
             dr, dz, dn = da[:, :H], da[:, H:2 * H], dx_all[:, t, 2 * H:]
             np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
             np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
@@ -189,16 +212,25 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
             np.multiply(dn, hn, out=dr)               # dr = dn hn r (1 - r)
             dr *= slopes[:, :H]
             np.multiply(dn, rz[:, :H], out=da[:, 2 * H:])
-            dh = ghs[t - 1] if t else dh0
+            np.multiply(gh, rz[:, H:], out=carry)     # gh z, before back() refills gh's slot
             if t:
-                back(t - 1)                           # gh_{t-1} = g_{t-1} + da @ w_hh.T
+                back(t)                               # gh_{t-1} = g_{t-1} + da @ w_hh.T
+                ghs[slot - 1] += carry                #   + gh z
             else:
-                stepped(da_steps, w_t, dh0)(0)
-            np.multiply(gh, rz[:, H:], out=tmp)       #   + gh z
-            dh += tmp
-        dx_all[:, :, :2 * H] = da_all[:, :, :2 * H]
-        da2 = da_all.reshape(B * T, 3 * H)
-        dw = matmul(previous_states(h0, seq).T, da2)
-        return dx_all, dh0, dw, sum_rows(da2[:, 2 * H:])
+                stepped(da_ring, w_t, dh0)(0)
+                dh0 += carry
+            if not slot:
+                n_steps = min(K, T - t)
+                block = da_ring[:n_steps]
+                dx_all[:, t:t + n_steps, :2 * H] = np.swapaxes(block[:, :, :2 * H], 0, 1)
+                rows = np.reshape(block, (n_steps * B, 3 * H))
+                add_product(dw, np.reshape(hs[:n_steps], (n_steps * B, H)).T, rows,
+                            t + n_steps == T)
+                part = sum_rows(rows[:, 2 * H:])
+                if t + n_steps == T:
+                    db[...] = part
+                else:
+                    db += part
+        return dx_all, dh0, dw, db
 
     return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp)}
