@@ -117,7 +117,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         da_all = np.empty((B, T, H), dtype=seq.dtype)
-        da_ring = new_ring(T, B, H, seq.dtype)
+        da_ring = new_ring(T, B, H, seq.dtype, 3 * H)    # with the gh and states rings
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)
         hs, fill = states_ring(seq, h0, K)
@@ -185,7 +185,8 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        da_ring = new_ring(T, B, 3 * H, seq.dtype)    # [dr | dz | dn r]; dx's dn apart
+        # [dr | dz | dn r] (dx's dn apart), a step's 3H of the rings' 5H (gh's, the states')
+        da_ring = new_ring(T, B, 3 * H, seq.dtype, 5 * H)
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)
         hs, fill = states_ring(seq, h0, K)

@@ -216,9 +216,11 @@ def scan_kernels(np) -> dict:
         fill((T - 1) // K * K)
         return ghs, back
 
-    def new_ring(T, B, G, dtype):
-        """An empty ring (K, B, G) of ``ring_steps`` steps' gradients."""
-        return np.empty((ring_steps(T, B * G * dtype.itemsize), B, G), dtype=dtype)
+    def new_ring(T, B, G, dtype, step_width=None):
+        """An empty ring (K, B, G) of ``ring_steps`` steps' gradients, for steps of ``B *
+        step_width`` floats in all the backward's rings (default ``G``: this ring alone)."""
+        step_bytes = B * (step_width or G) * dtype.itemsize
+        return np.empty((ring_steps(T, step_bytes), B, G), dtype=dtype)
 
     def add_product(out, a, b, first):
         """``out`` <- ``a @ b`` if ``first``, else ``out += a @ b`` (in place where the gemm
