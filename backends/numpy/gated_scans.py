@@ -77,11 +77,6 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         out[...] = np.swapaxes(part, 0, 1)
         return out
 
-    def batch_first(hs):
-        seq = np.empty((hs.shape[1], hs.shape[0], hs.shape[2]), dtype=hs.dtype)
-        seq[...] = np.swapaxes(hs, 0, 1)
-        return seq
-
     def states_ring(seq, h0, K):
         """``(hs, fill)``: ``fill(t0, n)`` copies ``h_{t0-1} .. h_{t0+n-1}`` (``h_{-1}`` is
         ``h0``) from the batch-first states ``seq`` into ``hs[:n + 1]`` (K + 1, B, H), time-major:
@@ -96,12 +91,14 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         return hs, fill
 
     def rnn_forward(xproj, h0, w_hh, nonlinearity):
-        """Saves the (batch-first) output alone. The states are made time-major apart from the
-        pre-activations (the gemm's blocked steps need an operand apart from their output)."""
+        """Saves the output alone, whose steps ``seq[:, t]`` the states are made into (the next
+        product's operand, rows apart: the gemm's blocked steps need it apart from their
+        output, the pre-activations)."""
         if not floats(xproj, h0, w_hh):
             return None
         acts = time_major(xproj, xproj.dtype)      # each step's pre-activation, in place
-        hs = np.empty_like(acts)
+        seq = np.empty(xproj.shape, dtype=xproj.dtype)
+        hs = np.swapaxes(seq, 0, 1)
         product = recurrent_product(h0, w_hh, acts)
         for t in range(len(acts)):
             product(t, hs)
@@ -109,7 +106,6 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                 np.tanh(acts[t], out=hs[t])
             else:
                 relu(acts[t], hs[t])
-        seq = batch_first(hs)
         return seq, (seq,)
 
     def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
@@ -160,7 +156,8 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         w = w_hh.copy()
         w[:, :2 * H] *= 0.5
         ns = time_major(xproj[:, :, 2 * H:], xproj.dtype)    # x's n part, then n
-        hs = np.empty_like(ns)
+        seq = np.empty((B, T, H), dtype=xproj.dtype)
+        hs = np.swapaxes(seq, 0, 1)                # each step's state made into the output
         tmp = np.empty((B, H), dtype=xproj.dtype)
         product = recurrent_product(h0, w, acts)
         h = h0
@@ -177,7 +174,6 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
             h_t *= acts[t, :, H:2 * H]
             h_t += n
             h = h_t
-        seq = batch_first(hs)
         return seq, (seq, acts, ns)
 
     def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
