@@ -173,10 +173,9 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
             n = ns[t]
             n += tmp
             np.tanh(n, out=n)
-            h_t = np.subtract(h, n, out=hs[t])        # h_t = n + z * (h - n)
-            h_t *= acts[t, :, H:2 * H]
-            h_t += n
-            h = h_t
+            np.subtract(h, n, out=tmp)                # h_t = n + z * (h - n): in tmp, its
+            tmp *= acts[t, :, H:2 * H]                #   rows together, then into the output
+            h = np.add(tmp, n, out=hs[t])
         return seq, (seq, acts, ns)
 
     def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
