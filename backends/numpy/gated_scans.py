@@ -3,9 +3,12 @@ NumPy's API and ``out=``; ``scans.scan_kernels`` registers them next to the LSTM
 
 As the LSTM's: each step's ``h_{t-1} @ w_hh`` is added onto that step's input projection by the
 gemm itself (``stepped_update``, in column blocks where ``blas.block_width`` says the BLAS runs
-them faster), from ``h_t`` kept in a contiguous time-major buffer (copied into the output once);
-step 0's product is skipped for a zero ``h0`` and a finite ``w_hh``; the backward adds
-``da_t @ w_hh.T`` onto the previous step's output gradient in depth blocks the same way.
+them faster), from ``h_t`` made in the output's ``seq[:, t]`` (rows apart, which the gemm takes);
+step 0's product is skipped for a zero ``h0`` and a finite ``w_hh``. The backward writes each
+step's gradients into a ring of a few steps (``scans.ring_steps``), adds ``da_t @ w_hh.T`` onto
+the previous step's output gradient in depth blocks the same way, and each block of steps adds
+its part of ``dw`` and writes its rows of ``dx`` while in cache; it reads ``h_{t-1}`` from the
+output, copied time-major a block at a time, so the forwards save no states of their own.
 
 >>> import numpy as np
 >>> from xpgrad.backends.numpy.scans import scan_kernels
@@ -53,11 +56,13 @@ def _relu_gradient_for(np, B, H, dtype):
     return passed
 
 
-def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats):
+def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
     """``{"rnn_scan": (forward, vjp), "gru_scan": (forward, vjp)}`` for the module ``np``:
-    ``matmul``, ``stepped``, ``stepped_update``, ``recurrent_product`` and ``floats`` are
-    ``scan_kernels``'s (``recurrent_product(h0, w, acts)(t, hs)`` adds step ``t``'s recurrent
-    product onto ``acts[t]``).
+    ``matmul``, ``stepped``, ``recurrent_product`` and ``floats`` are ``scan_kernels``'s
+    (``recurrent_product(h0, w, acts)(t, hs)`` adds step ``t``'s recurrent product onto
+    ``acts[t]``), ``rings`` its ``(new_ring, gradient_ring, add_product)``: the backwards
+    write each step's gradients into a ring of a few steps, and each block of steps adds its
+    part of the weight's gradient and writes its rows of ``dx`` while in cache.
 
     >>> import numpy as np
     >>> from xpgrad.backends.numpy.scans import scan_kernels
@@ -67,6 +72,7 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
     [[[0.0, 0.0], [0.0, 0.0]]]
     """
     relu = _relu_for(np)
+    new_ring, gradient_ring, add_product = rings
 
     def time_major(part, dtype):
         """A new contiguous (T, B, .) copy of the batch-first ``part`` (never a view of it)."""
@@ -74,22 +80,28 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
         out[...] = np.swapaxes(part, 0, 1)
         return out
 
-    def batch_first(hs):
-        seq = np.empty((hs.shape[1], hs.shape[0], hs.shape[2]), dtype=hs.dtype)
-        seq[...] = np.swapaxes(hs, 0, 1)
-        return seq
-
-    def previous_states(h0, seq):
-        """``h_{t-1}`` for every step, batch-first rows (B * T, H), for the weight's gradient."""
+    def states_ring(seq, h0, K):
+        """``(hs, fill)``: ``fill(t0, n)`` copies ``h_{t0-1} .. h_{t0+n-1}`` (``h_{-1}`` is
+        ``h0``) from the batch-first states ``seq`` into ``hs[:n + 1]`` (K + 1, B, H), time-major:
+        step ``t0 + j``'s ``h_{t-1}`` is ``hs[j]``, its ``h_t`` ``hs[j + 1]``, and ``hs[:n]`` the
+        block's rows for the weight's gradient."""
         B, T, H = seq.shape
-        return np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1).reshape(B * T, H)
+        hs = np.empty((K + 1, B, H), dtype=seq.dtype)
+
+        def fill(t0, n):
+            hs[0] = h0 if t0 == 0 else seq[:, t0 - 1]
+            hs[1:n + 1] = np.swapaxes(seq[:, t0:t0 + n], 0, 1)
+        return hs, fill
 
     def rnn_forward(xproj, h0, w_hh, nonlinearity):
-        """Saves the states time-major too (the backward's per-step operands)."""
+        """Saves the output alone, whose steps ``seq[:, t]`` the states are made into (the next
+        product's operand, rows apart: the gemm's blocked steps need it apart from their
+        output, the pre-activations)."""
         if not floats(xproj, h0, w_hh):
             return None
         acts = time_major(xproj, xproj.dtype)      # each step's pre-activation, in place
-        hs = np.empty_like(acts)
+        seq = np.empty(xproj.shape, dtype=xproj.dtype)
+        hs = np.swapaxes(seq, 0, 1)
         product = recurrent_product(h0, w_hh, acts)
         for t in range(len(acts)):
             product(t, hs)
@@ -97,37 +109,44 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
                 np.tanh(acts[t], out=hs[t])
             else:
                 relu(acts[t], hs[t])
-        seq = batch_first(hs)
-        return seq, (seq, hs)
+        return seq, (seq,)
 
     def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
-        seq, hs = saved
+        (seq,) = saved                       # xproj: unused (a stand-in)
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         da_all = np.empty((B, T, H), dtype=seq.dtype)
-        da_steps = np.swapaxes(da_all, 0, 1)
-        ghs = time_major(g, seq.dtype)       # each step's gh; the later step adds da @ w_hh.T
-        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
-        back = stepped_update(da_steps[1:], w_t, ghs[:-1], split="depth")
+        da_ring = new_ring(T, B, H, seq.dtype, 3 * H)    # with the gh and states rings
+        K = len(da_ring)
+        ghs, back = gradient_ring(g, da_ring, w_t, T)
+        hs, fill = states_ring(seq, h0, K)
+        tmp, dh0, dw = (np.empty(shape, dtype=seq.dtype) for shape in ((B, H), (B, H), (H, H)))
         passed = _relu_gradient_for(np, B, H, seq.dtype) if nonlinearity == "relu" else None
         for t in range(T - 1, -1, -1):
-            da, h = da_steps[t], hs[t]
+            slot = t % K
+            if t == T - 1 or slot == K - 1:
+                fill(t - slot, slot + 1)
+            da, h, gh = da_ring[slot], hs[slot + 1], ghs[slot]
             if nonlinearity == "tanh":
                 np.multiply(h, h, out=tmp)
                 np.subtract(1.0, tmp, out=tmp)
-                np.multiply(ghs[t], tmp, out=da)
+                np.multiply(gh, tmp, out=da)
             else:
-                passed(ghs[t], h, da)
+                passed(gh, h, da)
             if t:
-                back(t - 1)
+                back(t)
             else:
-                stepped(da_steps, w_t, dh0)(0)
-        dw = matmul(previous_states(h0, seq).T, da_all.reshape(B * T, H))
+                stepped(da_ring, w_t, dh0)(0)
+            if not slot:
+                n = min(K, T - t)
+                da_all[:, t:t + n] = np.swapaxes(da_ring[:n], 0, 1)
+                add_product(dw, np.reshape(hs[:n], (n * B, H)).T,
+                            np.reshape(da_ring[:n], (n * B, H)), t + n == T)
         return da_all, dh0, dw
 
     def gru_forward(xproj, h0, w_hh, b_hn):
         """Saves ``acts`` (T, B, 3H) ``[r | z | hn]`` (the gates and the hidden n products
-        ``h_{t-1} @ w_hn + b_hn``), ``n`` (T, B, H) and the states time-major, so the vjp
+        ``h_{t-1} @ w_hn + b_hn``) and ``n`` (T, B, H) time-major with the output, so the vjp
         recomputes nothing."""
         if not floats(xproj, h0, w_hh, b_hn):
             return None
@@ -140,7 +159,8 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
         w = w_hh.copy()
         w[:, :2 * H] *= 0.5
         ns = time_major(xproj[:, :, 2 * H:], xproj.dtype)    # x's n part, then n
-        hs = np.empty_like(ns)
+        seq = np.empty((B, T, H), dtype=xproj.dtype)
+        hs = np.swapaxes(seq, 0, 1)                # each step's state made into the output
         tmp = np.empty((B, H), dtype=xproj.dtype)
         product = recurrent_product(h0, w, acts)
         h = h0
@@ -153,29 +173,31 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
             n = ns[t]
             n += tmp
             np.tanh(n, out=n)
-            h_t = np.subtract(h, n, out=hs[t])        # h_t = n + z * (h - n)
-            h_t *= acts[t, :, H:2 * H]
-            h_t += n
-            h = h_t
-        seq = batch_first(hs)
-        return seq, (seq, acts, ns, hs)
+            np.subtract(h, n, out=tmp)                # h_t = n + z * (h - n): in tmp, its
+            tmp *= acts[t, :, H:2 * H]                #   rows together, then into the output
+            h = np.add(tmp, n, out=hs[t])
+        return seq, (seq, acts, ns)
 
     def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
-        seq, acts, ns, hs = saved          # xproj and b_hn: unused (stand-ins)
+        seq, acts, ns = saved              # xproj and b_hn: unused (stand-ins)
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        da_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        da_steps = np.swapaxes(da_all, 0, 1)
-        ghs = time_major(g, seq.dtype)       # each step's gh; the later step adds its dh
-        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        # [dr | dz | dn r] (dx's dn apart), a step's 3H of the rings' 5H (gh's, the states')
+        da_ring = new_ring(T, B, 3 * H, seq.dtype, 5 * H)
+        K = len(da_ring)
+        ghs, back = gradient_ring(g, da_ring, w_t, T)
+        hs, fill = states_ring(seq, h0, K)
+        tmp, carry, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        dw, db = np.empty((H, 3 * H), dtype=seq.dtype), np.empty(H, dtype=seq.dtype)
         slopes = np.empty((B, 2 * H), dtype=seq.dtype)
-        back = stepped_update(da_steps[1:], w_t, ghs[:-1], split="depth")
         for t in range(T - 1, -1, -1):
+            slot = t % K
+            if t == T - 1 or slot == K - 1:
+                fill(t - slot, slot + 1)
             rz, hn = acts[t, :, :2 * H], acts[t, :, 2 * H:]
-            n, gh = ns[t], ghs[t]
-            h_prev = h0 if t == 0 else hs[t - 1]
-            da = da_steps[t]                          # [dr | dz | dn r]; dx's dn apart
+            n, gh, h_prev = ns[t], ghs[slot], hs[slot]
+            da = da_ring[slot]
             dr, dz, dn = da[:, :H], da[:, H:2 * H], dx_all[:, t, 2 * H:]
             np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
             np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
@@ -189,16 +211,25 @@ def gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats
             np.multiply(dn, hn, out=dr)               # dr = dn hn r (1 - r)
             dr *= slopes[:, :H]
             np.multiply(dn, rz[:, :H], out=da[:, 2 * H:])
-            dh = ghs[t - 1] if t else dh0
+            np.multiply(gh, rz[:, H:], out=carry)     # gh z, before back() refills gh's slot
             if t:
-                back(t - 1)                           # gh_{t-1} = g_{t-1} + da @ w_hh.T
+                back(t)                               # gh_{t-1} = g_{t-1} + da @ w_hh.T
+                ghs[slot - 1] += carry                #   + gh z
             else:
-                stepped(da_steps, w_t, dh0)(0)
-            np.multiply(gh, rz[:, H:], out=tmp)       #   + gh z
-            dh += tmp
-        dx_all[:, :, :2 * H] = da_all[:, :, :2 * H]
-        da2 = da_all.reshape(B * T, 3 * H)
-        dw = matmul(previous_states(h0, seq).T, da2)
-        return dx_all, dh0, dw, sum_rows(da2[:, 2 * H:])
+                stepped(da_ring, w_t, dh0)(0)
+                dh0 += carry
+            if not slot:
+                n_steps = min(K, T - t)
+                block = da_ring[:n_steps]
+                dx_all[:, t:t + n_steps, :2 * H] = np.swapaxes(block[:, :, :2 * H], 0, 1)
+                rows = np.reshape(block, (n_steps * B, 3 * H))
+                add_product(dw, np.reshape(hs[:n_steps], (n_steps * B, H)).T, rows,
+                            t + n_steps == T)
+                part = sum_rows(rows[:, 2 * H:])
+                if t + n_steps == T:
+                    db[...] = part
+                else:
+                    db += part
+        return dx_all, dh0, dw, db
 
     return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp)}

@@ -184,6 +184,52 @@ def scan_kernels(np) -> dict:
                 first(0)
         return product
 
+    def gradient_ring(g_h, da_ring, w_t, T):
+        """``(ghs, back)`` for a backward whose steps' gradients ``da_ring`` (K, B, .) are a
+        ring (``ring_steps``; all T at most): ``ghs`` (K, B, H), each step's state gradient
+        in the slot of its ``da``, holds ``g_h``'s (B, T, H; None: zeros) for the block of
+        the last step; ``back(t)``, for a step ``t > 0`` whose ``da`` is written, adds
+        ``da_t @ w_t`` onto ``gh_{t-1}``, first filling ``ghs`` with the next block's
+        ``g_h`` where ``t`` is its block's first step (its own ``gh`` is then gone). A step's
+        rows of ``g_h`` alone are far apart: they are copied a block at a time."""
+        K, B = da_ring.shape[:2]
+        H = w_t.shape[1]
+        ghs = np.empty((K, B, H), dtype=da_ring.dtype)
+
+        def fill(t0):
+            n = min(K, T - t0)
+            if g_h is None:
+                ghs[:n] = 0.0
+            else:
+                ghs[:n] = np.swapaxes(g_h[:, t0:t0 + n], 0, 1)
+        # step t adds onto ghs[(t - 1) % K]: the slot before its own, or the last for t % K == 0
+        within = stepped_update(da_ring[1:], w_t, ghs[:-1], split="depth")
+        wrap = stepped_update(da_ring[:1], w_t, ghs[-1:], split="depth") if K < T else None
+
+        def back(t):
+            slot = t % K
+            if slot:
+                within(slot - 1)
+            else:
+                fill(t - K)
+                wrap(0)
+        fill((T - 1) // K * K)
+        return ghs, back
+
+    def new_ring(T, B, G, dtype, step_width=None):
+        """An empty ring (K, B, G) of ``ring_steps`` steps' gradients, for steps of ``B *
+        step_width`` floats in all the backward's rings (default ``G``: this ring alone)."""
+        step_bytes = B * (step_width or G) * dtype.itemsize
+        return np.empty((ring_steps(T, step_bytes), B, G), dtype=dtype)
+
+    def add_product(out, a, b, first):
+        """``out`` <- ``a @ b`` if ``first``, else ``out += a @ b`` (in place where the gemm
+        can)."""
+        if first:
+            matmul(a, b, out=out)
+        elif not gemm_update(out, a, b, 1.0):
+            np.add(out, matmul(a, b), out=out)
+
     def add_step(out, part, t, carry):
         """``out`` <- ``part[:, t] + carry``, where a None stands for zeros."""
         if part is None:
@@ -210,25 +256,11 @@ def scan_kernels(np) -> dict:
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
         tmp, dh0, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
-        # each step's gh in a ring like dz's: g_h's, onto which the later step adds dz @ w_hh.T;
-        # filled a block at a time (a step's rows of g_h alone are far apart)
-        ghs = np.empty((K, B, H), dtype=seq.dtype)
-
-        def fill_gh(t0):
-            """ghs[:n] <- g_h at steps ``t0 .. t0 + n - 1``, the block of ``t0``."""
-            n = min(K, T - t0)
-            if g_h is None:
-                ghs[:n] = 0.0
-            else:
-                ghs[:n] = np.swapaxes(g_h[:, t0:t0 + n], 0, 1)
-        # step t adds onto ghs[(t - 1) % K]: the slot before its own, or the last for t % K == 0
-        back_within = stepped_update(dz_ring[1:], w_t, ghs[:-1], split="depth")
-        back_wrap = stepped_update(dz_ring[:1], w_t, ghs[-1:], split="depth") if K < T else None
+        ghs, back = gradient_ring(g_h, dz_ring, w_t, T)
         # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
         gcs = [np.zeros((B, H), dtype=seq.dtype) for _ in range(2)]
         deriv = np.empty((B, G), dtype=seq.dtype)
         dc = None
-        fill_gh((T - 1) // K * K)
         for t in range(T - 1, -1, -1):
             a = acts[t]
             np.tanh(cs[t], out=tc)                # cs[t]: step t + 1's c_prev, in cache
@@ -255,11 +287,7 @@ def scan_kernels(np) -> dict:
             if t or needs_h0c0[1]:                # before the product evicts a from cache
                 dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
             if t:
-                if slot:
-                    back_within(slot - 1)
-                else:                             # the block's last step: the next block's
-                    fill_gh(t - K)
-                    back_wrap(0)
+                back(t)
             elif needs_h0c0[0]:
                 stepped(dz_ring, w_t, dh0)(0)
             if flush is not None and not slot:
@@ -319,7 +347,7 @@ def scan_kernels(np) -> dict:
         T, B, IH = xh.shape
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
-        dz_ring = np.empty((ring_steps(T, B * G * xh.itemsize), B, G), dtype=xh.dtype)
+        dz_ring = new_ring(T, B, G, xh.dtype)
         dw = np.empty((IH, G), dtype=xh.dtype) if any(needs[3:]) else None
         dx_tm = np.empty((T, B, I), dtype=xh.dtype) if needs[0] else None
         w_ih_t = np.swapaxes(w_ih, 0, 1)
@@ -328,11 +356,7 @@ def scan_kernels(np) -> dict:
             n = len(block)
             rows = np.reshape(block, (n * B, G))
             if dw is not None:
-                xh_rows = np.reshape(xh[t0:t0 + n], (n * B, IH)).T
-                if t0 + n == T:                    # the first block flushed: the last steps
-                    matmul(xh_rows, rows, out=dw)
-                elif not gemm_update(dw, xh_rows, rows, 1.0):
-                    np.add(dw, matmul(xh_rows, rows), out=dw)
+                add_product(dw, np.reshape(xh[t0:t0 + n], (n * B, IH)).T, rows, t0 + n == T)
             if dx_tm is not None:
                 matmul(rows, w_ih_t, out=np.reshape(dx_tm[t0:t0 + n], (n * B, I)))
 
@@ -342,12 +366,13 @@ def scan_kernels(np) -> dict:
                 dw[:I] if needs[3] else None, dw[I + 1:] if needs[4] else None,
                 dw[I] if needs[5] else None)
 
-    gated = gated_kernels(np, matmul, stepped, stepped_update, recurrent_product, floats)
+    gated = gated_kernels(np, matmul, stepped, recurrent_product, floats,
+                          (new_ring, gradient_ring, add_product))
 
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
     return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3),
                                 vjp_sliced=lstm_vjp_sliced),
             "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4),
                                  needs=True, vjp_sliced=lstm_layer_vjp_sliced),
-            "rnn_scan": Kernel(*gated["rnn_scan"]),
+            "rnn_scan": Kernel(*gated["rnn_scan"], saves=(1, 2)),
             "gru_scan": Kernel(*gated["gru_scan"], saves=(1, 2))}
