@@ -160,3 +160,21 @@ def test_a_module_made_inside_the_function_does_not_retrace_it():
     for _ in range(4):
         np.testing.assert_allclose(compiled(x).numpy(), forward(x).numpy())
     assert compiled.trace_count == 1
+
+
+def _structure_guards(function):
+    return [name for guards in function._guards.values() for _, name in guards
+            if name == "_structure_key"]
+
+
+def test_a_model_given_as_an_argument_is_keyed_not_guarded_again():
+    model = _mlp()
+    step = xg.function(lambda model, x: model(x))
+    x = xg.ones((2, 3))
+    for _ in range(3):
+        np.testing.assert_allclose(step(model, x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert step.trace_count == 1 and _structure_guards(step) == []
+    closure = xg.function(lambda x: model(x))
+    for _ in range(3):
+        closure(x)
+    assert _structure_guards(closure) == ["_structure_key"]      # the MLP, its layers within

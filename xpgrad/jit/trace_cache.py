@@ -24,7 +24,7 @@ from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
 from .program import Program
-from .signature import _tensor_backends
+from .signature import _tensor_backends, model_structure
 from .structure import map_leaves
 
 
@@ -90,7 +90,9 @@ class TraceCache:
         if fuse:
             from .fusion import ELEMENTWISE_KERNELS as skip
         try:
-            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
+            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip,
+                                             keyed=_keyed_modules((self.fn, *args,
+                                                                   *kwargs.values())))
         except TraceError as e:
             if isinstance(e, OtherBackend) and retry and not e.state_changed \
                     and not _tensor_backends(args, kwargs):
@@ -172,6 +174,18 @@ class TraceCache:
         self._guards[base] = tuple(known)
         values = {(id(o), n): v for o, n, v in found}
         return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
+
+
+def _keyed_modules(objects) -> set:
+    """The ids of the models among ``objects`` (a call's function and arguments) that its key
+    holds by their structure (signature.model_structure), and of what they hold."""
+    keyed = set()
+    for obj in objects:
+        structure = model_structure(obj)
+        if structure is not None:
+            keyed.add(id(obj))
+            keyed.update(map(id, structure.parts))
+    return keyed
 
 
 def _real_result(obj):
