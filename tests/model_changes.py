@@ -58,6 +58,13 @@ def _linear(seed):
     return xg.nn.Linear(3, 3, rng=xg.random.default_rng(seed))
 
 
+def _swap_second_block(model):
+    """A new layer in the second block's place, the old one kept alive (held privately: no
+    part of the model), as a user keeping it for later does."""
+    model._swapped_out = model.blocks[1]
+    model.blocks[1] = _linear(5)
+
+
 #: {what changes: (a model of width 3, the change)}; a change made to two twins makes them
 #: twins again (a new layer from the same seed)
 CHANGES = {
@@ -69,5 +76,5 @@ CHANGES = {
         (Scaled, lambda m: setattr(m, "scale", xg.Variable(np.eye(3, dtype=np.float32)))),
     "a layer set in another's place":
         (lambda: Stack(3, 2, xg.random.default_rng(0)),
-         lambda m: m.blocks.__setitem__(1, _linear(5))),
+         _swap_second_block),
 }
