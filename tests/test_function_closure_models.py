@@ -123,3 +123,17 @@ def test_a_model_given_as_an_argument_is_keyed_not_guarded_again():
     for _ in range(3):
         closure(x)
     assert _structure_guards(closure) == ["_structure_key"]      # the MLP, its layers within
+
+
+def test_a_closure_variable_set_to_another_model_is_seen():
+    model = Scaled()
+    first = model                           # alive still: its structure has not changed
+    compiled = xg.function(lambda x: model(x))
+    x = xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-6)
+    model = Scaled()
+    model.scale = xg.Variable(np.eye(3, dtype=np.float32))
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert compiled.trace_count == 2 and first is not model

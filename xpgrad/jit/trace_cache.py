@@ -126,6 +126,7 @@ class TraceCache:
             raise e.name_function(_name(self.fn))
         with self._seen_lock:
             self._seen.pop(key, None)
+        tracer.attribute_guards.extend(_closure_guards(self.fn, tracer.structures_guarded))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
@@ -186,6 +187,21 @@ def _keyed_modules(objects) -> set:
             keyed.add(id(obj))
             keyed.update(map(id, structure.parts))
     return keyed
+
+
+def _closure_guards(fn, guarded) -> list:
+    """``(cell, "cell_contents", model)`` for each cell of ``fn``'s closure holding a module
+    whose structure the trace guarded (``guarded``: their ids, nn/module_structure.py): a
+    closure variable set to another model traces anew, though the old one lives on."""
+    out = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:              # a variable not bound yet
+            continue
+        if id(value) in guarded and hasattr(type(value), "_structure_key"):   # a Module
+            out.append((cell, "cell_contents", value))
+    return out
 
 
 def _real_result(obj):
