@@ -7,32 +7,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from model_changes import Scaled, Stack, TwinModels, mlp
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
-
-
-class Stack(xg.nn.Module):
-    """Layers of one width in a plain list, applied in its order; no guard of its own."""
-
-    def __init__(self, width, depth, rng):
-        super().__init__("stack")
-        self.blocks = [xg.nn.Linear(width, width, rng=rng) for _ in range(depth)]
-
-    def forward(self, x):
-        for block in self.blocks:
-            x = xg.tanh(block(x))
-        return x
-
-
-class Scaled(xg.nn.Module):
-    """A module reading its own Variable straight from its attribute."""
-
-    def __init__(self):
-        super().__init__("scaled")
-        self.scale = xg.Variable(np.full((3, 3), 0.5, np.float32))
-
-    def forward(self, x):
-        return x @ self.scale
 
 
 def _sgd_step(model, x, y, optimizer):
@@ -43,12 +20,12 @@ def _sgd_step(model, x, y, optimizer):
     return loss
 
 
-class Twins:
+class Twins(TwinModels):
     """A model traced through ``xg.function`` and its twin stepped eagerly: ``step()`` runs
     both and checks that the loss and every Variable agree."""
 
     def __init__(self, make):
-        self.traced_model, self.eager_model = make(), make()
+        super().__init__(make)
         traced_optimizer, eager_optimizer = xg.optim.SGD(0.1), xg.optim.SGD(0.1)
         self.function = xg.function(
             lambda model, x, y: _sgd_step(model, x, y, traced_optimizer))
@@ -65,28 +42,18 @@ class Twins:
         for _ in range(times):
             traced = self.function(self.traced_model, self.x, self.y)
             eager = self.eager(self.eager_model, self.x, self.y)
-            np.testing.assert_allclose(traced.numpy(), eager.numpy(), rtol=1e-5, atol=1e-6)
-            for a, b in zip(self.traced_model.variables, self.eager_model.variables, strict=True):
-                np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
-
-    def both(self, change):
-        change(self.traced_model)
-        change(self.eager_model)
-
-
-def _mlp():
-    return xg.nn.MLP([3, 5, 2], rng=xg.random.default_rng(0))
+            self.agree(traced, eager)
 
 
 def test_a_step_taking_the_model_replays_the_short_way():
-    twins = Twins(_mlp)
+    twins = Twins(mlp)
     twins.step(4)
     assert twins.function.trace_count == 1
     assert twins.function._fast is not None
 
 
 def test_a_layer_appended_to_a_models_list_is_seen():
-    twins = Twins(_mlp)
+    twins = Twins(mlp)
     twins.step()
     twins.both(lambda m: m.layers.append(xg.nn.Linear(2, 2, rng=xg.random.default_rng(1))))
     twins.step()
@@ -123,7 +90,7 @@ def test_a_layer_set_in_anothers_place_is_used():
 
 
 def test_a_trainable_flag_flipped_freezes_and_thaws():
-    twins = Twins(_mlp)
+    twins = Twins(mlp)
     twins.step()
     twins.both(lambda m: setattr(m.layers[0].w, "trainable", False))
     twins.step()
@@ -133,7 +100,7 @@ def test_a_trainable_flag_flipped_freezes_and_thaws():
 
 
 def test_another_model_instance_is_its_own():
-    first, second = Twins(_mlp), Twins(_mlp)
+    first, second = Twins(mlp), Twins(mlp)
     second.function = first.function        # one function, two models, alternately
     second.x = second.x * 2.0
     for _ in range(3):

@@ -337,11 +337,14 @@ def read_views(result):
     map_leaves(lambda leaf: leaf._data if leaf.__class__ is View else None, result)
 
 
-def capture(fn, args, kwargs, be, skip_kernels=()):
+def capture(fn, args, kwargs, be, skip_kernels=(), keyed=()):
     """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
-    recorded instead, for fusion), as every ``eager_only`` kernel is."""
+    recorded instead, for fusion), as every ``eager_only`` kernel is. ``keyed``: the ids of
+    the modules the call's key holds by their structure (its model arguments, ``self``), which
+    need no structure guard (nn/module_structure.guard_structure)."""
     tracer = Tracer(be)
+    tracer.structures_guarded.update(keyed)
     tracer.function = function_name(fn)
     session = _Session(tracer, skip_kernels)
     tracer.session = session        # a solver step suspends the trace (solver_steps.py)

@@ -24,7 +24,7 @@ from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
 from .program import Program
-from .signature import _tensor_backends
+from .signature import _tensor_backends, model_structure
 from .structure import map_leaves
 
 
@@ -90,7 +90,9 @@ class TraceCache:
         if fuse:
             from .fusion import ELEMENTWISE_KERNELS as skip
         try:
-            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
+            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip,
+                                             keyed=_keyed_modules((self.fn, *args,
+                                                                   *kwargs.values())))
         except TraceError as e:
             if isinstance(e, OtherBackend) and retry and not e.state_changed \
                     and not _tensor_backends(args, kwargs):
@@ -124,6 +126,7 @@ class TraceCache:
             raise e.name_function(_name(self.fn))
         with self._seen_lock:
             self._seen.pop(key, None)
+        tracer.attribute_guards.extend(_closure_guards(self.fn, tracer.structures_guarded))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
@@ -172,6 +175,33 @@ class TraceCache:
         self._guards[base] = tuple(known)
         values = {(id(o), n): v for o, n, v in found}
         return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
+
+
+def _keyed_modules(objects) -> set:
+    """The ids of the models among ``objects`` (a call's function and arguments) that its key
+    holds by their structure (signature.model_structure), and of what they hold."""
+    keyed = set()
+    for obj in objects:
+        structure = model_structure(obj)
+        if structure is not None:
+            keyed.add(id(obj))
+            keyed.update(map(id, structure.parts))
+    return keyed
+
+
+def _closure_guards(fn, guarded) -> list:
+    """``(cell, "cell_contents", model)`` for each cell of ``fn``'s closure holding a module
+    whose structure the trace guarded (``guarded``: their ids, nn/module_structure.py): a
+    closure variable set to another model traces anew, though the old one lives on."""
+    out = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:              # a variable not bound yet
+            continue
+        if id(value) in guarded and hasattr(type(value), "_structure_key"):   # a Module
+            out.append((cell, "cell_contents", value))
+    return out
 
 
 def _real_result(obj):

@@ -27,6 +27,7 @@ from ._checks import known_keywords
 from .module_cache import HOLDER, Holder, changed as _structure_changed
 from .module_discovery import ModuleDiscovery
 from .module_state import ModuleState
+from .module_structure import STRUCTURE, structure
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_call_keyword, not_initialized, note_layer
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
@@ -119,6 +120,8 @@ class Module(ModuleDiscovery, ModuleState):
 
     def __init__(self, name: str | None = None):
         vars(self)[HOLDER] = Holder()          # the cached walks (module_cache.py)
+        if _TRACES.tracer is not None:         # made by a traced function: its structure
+            note_write(self, STRUCTURE)        # is no guard (module_structure.py)
         self.name = name or type(self).__name__.lower()
         self.training = True
 
@@ -137,6 +140,12 @@ class Module(ModuleDiscovery, ModuleState):
         if _TRACES.tracer is not None:
             note_write(self, "training")
         self._training = mode
+
+    @property
+    def _structure_key(self):
+        """This module's ``ModuleStructure`` (module_structure.py): what a replay of an
+        ``xg.function`` that called or walked the module checks (``guard_structure``)."""
+        return structure(self)
 
     def __setattr__(self, name, value):
         # a Variable replaced by a tensor or an array would leave trainable_variables and

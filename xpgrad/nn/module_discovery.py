@@ -15,11 +15,21 @@ from typing import TYPE_CHECKING
 from .._args import flag
 from ..jit.capture import THREAD as _TRACES, guarded_attribute
 from .module_cache import cached
+from .module_structure import guard_structure
 from .module_hints import not_initialized
 from .module_tree import found_modules, found_trainable, found_variables, named_found
 
 if TYPE_CHECKING:
     from .module import Module
+
+
+def _walked(module, kind, compute):
+    """``cached(module, kind, compute)``; under ``xg.function``, which walks anew, the
+    module's structure is a guard of the trace (module_structure.guard_structure)."""
+    tracer = _TRACES.tracer
+    if tracer is not None:
+        guard_structure(module, tracer)
+    return cached(module, kind, compute)
 
 
 class ModuleDiscovery:
@@ -28,7 +38,7 @@ class ModuleDiscovery:
     def submodules(self) -> list:
         """Every Module below this one (depth first, each once): a new list at each call, the
         walk kept with the module until its tree changes (module_cache.py)."""
-        return list(cached(self, "submodules", found_modules))
+        return list(_walked(self, "submodules", found_modules))
 
     def named_modules(self, prefix: str | None = None):
         """``(path, module)`` for this module and every one below it, in PyTorch's order
@@ -131,13 +141,13 @@ class ModuleDiscovery:
         ['mlp/linear0/w', 'mlp/linear0/b', 'mlp/linear1/w', 'mlp/linear1/b']
         """
         if prefix is None:
-            return dict(cached(self, "named_variables", named_found))
+            return dict(_walked(self, "named_variables", named_found))
         return named_found(self, prefix)
 
     @property
     def variables(self) -> list:
         """All Variables (trainable or not), in a stable order (``named_variables``')."""
-        return list(cached(self, "variables", found_variables))
+        return list(_walked(self, "variables", found_variables))
 
     @property
     def trainable_variables(self) -> list:
@@ -159,6 +169,7 @@ class ModuleDiscovery:
         if _TRACES.tracer is None:
             return list(cached(self, "trainable_variables", found_trainable))
         # under xg.function each flag read is a guard: a replay checks it, a change retraces
+        guard_structure(self, _TRACES.tracer)
         return list(found_trainable(self, guarded_attribute))
 
     @property

@@ -31,6 +31,7 @@ import weakref
 
 from .._args import flag
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
+from .module_structure import guard_structure
 
 
 #: hook-set versions: each registration or removal, on any module, takes the next, never reused
@@ -165,8 +166,10 @@ def register(module, table, hook, prepend, with_kwargs, what) -> RemovableHandle
 
 def call(module, args, kwargs):
     """``module(*args, **kwargs)`` with its hooks (``Module.__call__`` while ``ACTIVE``)."""
-    if _TRACES.tracer is not None:
+    tracer = _TRACES.tracer
+    if tracer is not None:
         guard_value(STATE, "version", STATE.version)
+        guard_structure(module, tracer)       # a model read from a closure (module_structure)
     hooks = vars(module).get("_hooks")
     if hooks is None:
         return module.forward(*args, **kwargs)

@@ -5,6 +5,15 @@ them, cached with the module's walks (module_cache.py), so an unchanged model ha
 same object at the cost of a check; a layer appended to a list, a layer or a Variable set in
 another's place gives another (a new key: the call traces anew).
 
+A model the function reads from elsewhere (its closure, a global, an object's attribute) is
+no argument: ``guard_structure`` makes its structure a guard of the trace (``STRUCTURE``, the
+attribute a replay reads, as it reads a Module's ``training`` flag), for each module the trace
+calls or walks (``trainable_variables``), unless a module guarded already holds it or the
+function made it itself (``Module.__init__`` notes that, as a write). Modules called rather
+than closure cells looked into: a model reached through ``self``, a dict, a trainer object or
+a helper function is found as well; a Variable read straight from an attribute of a module the
+trace neither calls nor walks (``f = lambda x: x @ layer.w``) is not.
+
 >>> import xpgrad as xg
 >>> mlp = xg.nn.MLP([2, 3, 1], rng=0)
 >>> before = structure(mlp)
@@ -18,8 +27,13 @@ from __future__ import annotations
 
 from operator import is_
 
+from ..jit.trace_state import guard_value
 from .module_cache import cached
 from .module_tree import found_modules, found_variables
+
+#: the attribute of a Module that reads its structure (``Module._structure_key``): the name of
+#: ``guard_structure``'s guards
+STRUCTURE = "_structure_key"
 
 
 class ModuleStructure:
@@ -50,3 +64,16 @@ def structure(module) -> ModuleStructure:
 
 def _structure(module) -> ModuleStructure:
     return ModuleStructure((*found_modules(module), *found_variables(module)))
+
+
+def guard_structure(module, tracer) -> None:
+    """Under ``tracer``'s trace: its program holds for ``module``'s structure as it is now (a
+    guard; a replay reads ``module._structure_key``), unless a module guarded already holds
+    ``module`` or the traced function made it (module docstring)."""
+    covered = tracer.structures_guarded
+    if id(module) in covered or (id(module), STRUCTURE) in tracer.attribute_writes:
+        return
+    now = _structure(module)
+    guard_value(module, STRUCTURE, now)
+    covered.add(id(module))
+    covered.update(map(id, now.parts))     # its modules (its Variables' ids are theirs alone)
