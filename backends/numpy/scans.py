@@ -44,12 +44,15 @@ RING_BYTES = 1 << 20
 
 def ring_steps(T, step_bytes):
     """How many steps' gate gradients (``step_bytes`` each) a backward's ring holds: at
-    least 2, at most ``T``, else what fits ``RING_BYTES``.
+    least 2, at most ``T``, else what fits ``RING_BYTES`` (all ``T`` for empty steps: a batch
+    of 0).
 
     >>> ring_steps(50, 64 * 512 * 4), ring_steps(3, 1024), ring_steps(50, 1 << 30)
     (8, 3, 2)
+    >>> ring_steps(50, 0)
+    50
     """
-    return min(T, max(2, RING_BYTES // step_bytes))
+    return min(T, max(2, RING_BYTES // max(step_bytes, 1)))
 
 
 def _gemm_update_for(module):
