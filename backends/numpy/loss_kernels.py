@@ -194,7 +194,10 @@ def _label_positions(logits, labels):
     """Where the labelled logits of (n, c) ``logits`` lie: their flat positions (1-D) where
     ``logits`` is C-contiguous (an index of a flat view: 3x faster than ``logits[rows,
     labels]``, and the gradient's C-ordered ``e`` takes the same positions), else the stacked
-    ``(rows, labels)`` (2-D)."""
+    ``(rows, labels)`` (2-D). uint64 labels are taken as intp first: with the int64 row
+    positions they would promote to float64, which does not index."""
+    if labels.dtype == np.uint64:
+        labels = labels.astype(np.intp)
     if logits.flags.c_contiguous:
         return _row_starts(logits.shape) + labels
     return np.stack((_row_numbers(logits.shape[0]), labels))
