@@ -168,21 +168,38 @@ def check_against_torch(case, dtype, layouts, seed, backend, family=None, compil
                      None if summed else family)
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@_settings(EXAMPLES)
-@given(**DRAWS)
-def test_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
-    case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, dtype, layouts, seed, "numpy", family)
+def family_tests(families, fewer):
+    """Each family of ``families`` against PyTorch: value and gradient (``EXAMPLES`` draws),
+    under ``xg.function`` and to second order (``fewer`` draws), for a test file's names."""
+    @pytest.mark.parametrize("family", sorted(families))
+    @_settings(EXAMPLES)
+    @given(**DRAWS)
+    def value_and_gradient(family, data, dtype, layouts, seed):
+        case = data.draw(families[family](), label="case")
+        check_against_torch(case, dtype, layouts, seed, "numpy", family)
+
+    @pytest.mark.parametrize("family", sorted(families))
+    @_settings(fewer)
+    @given(**DRAWS)
+    def compiled_value_and_gradient(family, data, dtype, layouts, seed):
+        """The same under ``xg.function``: traced on C-ordered inputs, replayed on these."""
+        case = data.draw(families[family](), label="case")
+        check_against_torch(case, dtype, layouts, seed, "numpy", family, compiled=True)
+
+    @pytest.mark.parametrize("family", sorted(families))
+    @_settings(fewer)
+    @given(data=st.data(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**31))
+    def second_order_gradient(family, data, layout, seed):
+        """The gradient of ``sum(v * gradient(y, xs, w))``, xs again, in float64: each rule's
+        own rule."""
+        case = data.draw(families[family](), label="case")
+        check_second_order_against_torch(case, layout, seed)
+
+    return value_and_gradient, compiled_value_and_gradient, second_order_gradient
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@_settings(max(2, EXAMPLES // 2))
-@given(**DRAWS)
-def test_compiled_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
-    """The same under ``xg.function``: traced on C-ordered inputs, replayed on these."""
-    case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, dtype, layouts, seed, "numpy", family, compiled=True)
+(test_value_and_gradient_match_torch, test_compiled_value_and_gradient_match_torch,
+ test_second_order_gradient_matches_torch) = family_tests(FAMILIES, max(2, EXAMPLES // 2))
 
 
 needs_numba = pytest.mark.skipif(not backend_report().get("numba", {}).get("available"),
@@ -198,7 +215,6 @@ needs_numba = pytest.mark.skipif(not backend_report().get("numba", {}).get("avai
 def test_value_and_gradient_match_torch_on_numba(data, family, dtype, layouts, seed, compiled):
     case = data.draw(FAMILIES[family](), label="case")
     check_against_torch(case, dtype, layouts, seed, "numba", family, compiled)
-
 
 
 def second_order_ours(case, arrays, w, v):
@@ -230,14 +246,6 @@ def second_order_theirs(case, arrays, w, v):
     # force: PyTorch's symbolic zeros (a ZeroTensor) come out as an array only on request
     return [np.zeros(a.shape) if g is None else g.numpy(force=True)
             for a, g in zip(arrays, second)]
-
-
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@_settings(max(2, EXAMPLES // 2))
-@given(data=st.data(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**31))
-def test_second_order_gradient_matches_torch(family, data, layout, seed):
-    """The gradient of ``sum(v * gradient(y, xs, w))``, xs again: each rule's own rule."""
-    check_second_order_against_torch(data.draw(FAMILIES[family](), label="case"), layout, seed)
 
 
 def check_second_order_against_torch(case, layout, seed):

@@ -26,8 +26,8 @@ import differential_linalg as linalg  # noqa: E402
 import differential_losses_weighted as losses  # noqa: E402
 import differential_nn as nn  # noqa: E402
 import xpgrad as xg  # noqa: E402
-from test_differential_fuzz import (DRAWS, EXAMPLES, LAYOUTS, _settings,  # noqa: E402
-                                    check_against_torch, check_second_order_against_torch)
+from test_differential_fuzz import (EXAMPLES, _settings, check_against_torch,  # noqa: E402
+                                    family_tests)
 
 # matrix_power(a, 0) is the identity: no gradient, as in PyTorch; NumPy's and PyTorch's own
 # warnings of a variance over no entries (NaN, as in both), PyTorch's of its "same"
@@ -47,12 +47,8 @@ FAMILIES = {
 }
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@_settings(EXAMPLES)
-@given(**DRAWS)
-def test_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
-    case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, dtype, layouts, seed, "numpy", family)
+(test_value_and_gradient_match_torch, test_compiled_value_and_gradient_match_torch,
+ test_second_order_gradient_matches_torch) = family_tests(FAMILIES, max(2, EXAMPLES // 3))
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -62,23 +58,6 @@ def test_value_and_gradient_match_torch_on_default_backend(family, data, seed, c
     case = data.draw(FAMILIES[family](), label="case")
     check_against_torch(case, np.float64, ["C"], seed, xg.current_backend().name, family,
                         compiled)
-
-
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@_settings(max(2, EXAMPLES // 3))
-@given(**DRAWS)
-def test_compiled_value_and_gradient_match_torch(family, data, dtype, layouts, seed):
-    """The same under ``xg.function``: traced on C-ordered inputs, replayed on these."""
-    case = data.draw(FAMILIES[family](), label="case")
-    check_against_torch(case, dtype, layouts, seed, "numpy", family, compiled=True)
-
-
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@_settings(max(2, EXAMPLES // 3))
-@given(data=st.data(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**31))
-def test_second_order_gradient_matches_torch(family, data, layout, seed):
-    """The gradient of ``sum(v * gradient(y, xs, w))``, xs again, in float64."""
-    check_second_order_against_torch(data.draw(FAMILIES[family](), label="case"), layout, seed)
 
 
 # -- dtype promotion ----------------------------------------------------------------------------
