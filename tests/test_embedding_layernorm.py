@@ -352,11 +352,11 @@ def test_layer_norm_under_function_replays_as_eager(rng):
 
 
 def test_layer_norm_bad_input():
-    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must be a positive "
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must be a non-negative "
                                          r"integer or a non-empty tuple of them, got \(\)"):
         nn.LayerNorm(())
-    with pytest.raises(ValueError, match="normalized_shape must be .* got 0"):
-        nn.LayerNorm(0)
+    with pytest.raises(ValueError, match="normalized_shape must be .* got -1"):
+        nn.LayerNorm(-1)        # 0 is PyTorch's empty layer (tests/test_norm_empty_rows.py)
     with pytest.raises(ValueError, match=r"normalized_shape must be .* got \(3, -1\)"):
         nn.LayerNorm((3, -1))
     with pytest.raises(TypeError, match="normalized_shape must be .* got 2.0"):

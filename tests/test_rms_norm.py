@@ -197,7 +197,7 @@ def test_rms_norm_state_dict_parameters_and_repr():
 
 
 def test_rms_norm_bad_input():
-    with pytest.raises(ValueError, match=r"RMSNorm: normalized_shape must be a positive "
+    with pytest.raises(ValueError, match=r"RMSNorm: normalized_shape must be a non-negative "
                                          r"integer or a non-empty tuple of them, got \(\)"):
         nn.RMSNorm(())
     with pytest.raises(TypeError, match="RMSNorm: normalized_shape must be .* got 2.0"):

@@ -25,7 +25,7 @@ import numbers
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .moments import normalized
+from .moments import mean_kept, normalized
 from .nn import _eps, _split_affine
 
 
@@ -60,8 +60,7 @@ def _vjp(xp, g, ans, needs, x, *affine_arrays, groups, eps, affine):
     if needs[0]:
         gy = g if weight is None else g * _channels(x, weight)
         gy = xp.reshape(xp.broadcast_to(gy, x.shape), xhat.shape)
-        dx = rstd * (gy - xp.mean(gy, axis=-1, keepdims=True)
-                     - xhat * xp.mean(gy * xhat, axis=-1, keepdims=True))
+        dx = rstd * (gy - mean_kept(xp, gy, (-1,)) - xhat * mean_kept(xp, gy * xhat, (-1,)))
         dx = xp.reshape(dx, x.shape)
     out = [dx]
     if affine[0]:

@@ -94,14 +94,23 @@ def _scale_like(xp, x, axes, keepdims):
     return xp.reshape(s, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
+def mean_kept(xp, a, axes):
+    """``a``'s mean over ``axes``, kept as length 1; 0 over slices of no entries (a
+    normalization's rows of none, whose results are empty as PyTorch's: nothing reads the 0,
+    and NumPy's mean would warn of an empty slice)."""
+    if all(a.shape[i] for i in axes):
+        return xp.mean(a, axis=axes, keepdims=True)
+    return xp.sum(a, axis=axes, keepdims=True)
+
+
 def centred_moments(xp, x, axes, correct_mean):
     """``(xc, var)``: ``x`` less its mean over ``axes``, and the biased variance (kept
     axes). With ``correct_mean``, below float64, the first mean's rounding is taken out by the
     mean of the centred values, which are small and so summed accurately."""
-    xc = x - xp.mean(x, axis=axes, keepdims=True)
+    xc = x - mean_kept(xp, x, axes)
     if correct_mean and x.dtype.itemsize < 8:
-        xc = xc - xp.mean(xc, axis=axes, keepdims=True)
-    return xc, xp.mean(xc * xc, axis=axes, keepdims=True)
+        xc = xc - mean_kept(xp, xc, axes)
+    return xc, mean_kept(xp, xc * xc, axes)
 
 
 def normalized(xp, x, axes, eps, correct_mean=False):

@@ -20,6 +20,7 @@ from ._define import as_tensor
 from .activations import relu, sigmoid
 from .elementwise import tanh
 from .linalg_helpers import mH
+from .moments import mean_kept, normalized
 from .shape import reshape
 
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
@@ -255,8 +256,6 @@ def integer_tensor(value, weight, owner, what):
 def _normalize(xp, x, k, eps):
     """``(xhat, rstd)``: x normalized over its last ``k`` axes, and 1 / sqrt(var + eps)
     (rescaled where the sum of squares overflows: ``moments.normalized``)."""
-    from .moments import normalized
-
     return normalized(xp, x, tuple(range(x.ndim - k, x.ndim)), eps)
 
 
@@ -286,8 +285,7 @@ def _layer_norm_vjp(xp, g, ans, needs, x, *affine_arrays, k, eps, affine):
     if needs[0]:
         axes = tuple(range(x.ndim - k, x.ndim))
         gy = g if weight is None else g * weight
-        dx = rstd * (gy - xp.mean(gy, axis=axes, keepdims=True)
-                     - xhat * xp.mean(gy * xhat, axis=axes, keepdims=True))
+        dx = rstd * (gy - mean_kept(xp, gy, axes) - xhat * mean_kept(xp, gy * xhat, axes))
     out = [dx]
     if affine[0]:
         out.append(over_lead(g * xhat) if needs[len(out)] else None)
@@ -339,17 +337,18 @@ def _array_like(value, x, what, owner="layer_norm"):
 
 
 def _normalized_shape(value, owner):
-    """``normalized_shape`` as a non-empty tuple of positive ints: TypeError for what is not
-    an int or a tuple/list of ints (bools refused), ValueError for an empty one or sizes < 1."""
+    """``normalized_shape`` as a non-empty tuple of ints >= 0: TypeError for what is not an
+    int or a tuple/list of ints (bools refused), ValueError for an empty one or sizes < 0. A
+    size 0 normalizes rows of no entries, an empty result, as PyTorch's."""
     def integer(n):
         return isinstance(n, numbers.Integral) and not isinstance(n, bool)
 
     items = (value,) if integer(value) else value
-    text = (f"{owner}: normalized_shape must be a positive integer or a non-empty tuple of "
-            f"them, got {value!r}")
+    text = (f"{owner}: normalized_shape must be a non-negative integer or a non-empty tuple "
+            f"of them, got {value!r}")
     if not isinstance(items, (tuple, list)) or not all(integer(n) for n in items):
         raise TypeError(text)
-    if not items or any(n < 1 for n in items):
+    if not items or any(n < 0 for n in items):
         raise ValueError(text)
     return tuple(int(n) for n in items)
 

@@ -17,6 +17,7 @@ from ..dtype_functions import finfo
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor
+from .moments import mean_kept
 from .nn import _array_like, _eps, _normalized_shape, check_normalized_input
 
 
@@ -24,7 +25,7 @@ def _rms(xp, x, k, eps):
     """``(xhat, rstd)``: x divided by its root mean square over the last ``k`` axes, and
     1 / sqrt(mean(x ** 2) + eps)."""
     axes = tuple(range(x.ndim - k, x.ndim))
-    rstd = 1.0 / xp.sqrt(xp.mean(x * x, axis=axes, keepdims=True) + eps)
+    rstd = 1.0 / xp.sqrt(mean_kept(xp, x * x, axes) + eps)
     return x * rstd, rstd
 
 
@@ -39,7 +40,7 @@ def _rms_norm_vjp(xp, g, ans, needs, x, *weight, k, eps):
     if needs[0]:
         axes = tuple(range(x.ndim - k, x.ndim))
         gy = g * weight[0] if weight else g
-        dx = rstd * (gy - xhat * xp.mean(gy * xhat, axis=axes, keepdims=True))
+        dx = rstd * (gy - xhat * mean_kept(xp, gy * xhat, axes))
     if not weight:
         return (dx,)
     lead = tuple(range(x.ndim - k))
