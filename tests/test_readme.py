@@ -52,6 +52,9 @@ EXCUSED = {
     "python benchmarks/train_": "benchmarks of many full runs (minutes, with background "
                                 "compiles between them) stay out of CI; "
                                 "test_warmup_flags_in_the_readme_exist checks their flags",
+    "python benchmarks/swapped_kernels.py": "times two versions for seconds to minutes; "
+                                            "tests/test_benchmarks_swapped_kernels.py runs it "
+                                            "tiny (A/A, an injected slowdown, a source tree)",
     "python benchmarks/trace_long_programs.py": "traces two long programs (seconds each); "
                                                 "tests/test_benchmarks.py runs it shortened "
                                                 "and checks its replays against eager runs",
@@ -266,15 +269,30 @@ def test_every_train_flag_in_the_readme_exists_and_runs(tmp_path, monkeypatch, c
     capsys.readouterr()
 
 
+def _swapped_parser():
+    """benchmarks/swapped_kernels.py's parser (the script puts tools/ on the path: undone)."""
+    path_before = list(sys.path)
+    spec = importlib.util.spec_from_file_location("swapped_kernels",
+                                                  ROOT / "benchmarks" / "swapped_kernels.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = path_before
+    return module.parser()
+
+
 def test_every_bench_and_example_flag_in_the_readme_exists():
     from xpgrad import bench
 
     page = section("Benchmarks: the suites, `xpgrad bench` and the asv history")
-    text = "\n".join(line for line in page.splitlines()
-                     if not line.lstrip().startswith("asv") and "asv run" not in line)
-    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text)) - {"--python"}
-    options = {o for a in bench._parser()._actions for o in a.option_strings}
-    assert named <= options, named - options
+    swapped = [line for line in page.splitlines() if "benchmarks/swapped_kernels.py " in line]
+    text = "\n".join(line for line in page.splitlines() if not line.lstrip().startswith("asv")
+                     and "asv run" not in line and line not in swapped)
+    for lines, flags_of in ((text, bench._parser()), ("\n".join(swapped), _swapped_parser())):
+        named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", lines)) - {"--python"}
+        options = {o for a in flags_of._actions for o in a.option_strings}
+        assert named <= options, named - options
     examples = section("Examples") + section("Recurrent networks")
     for script in sorted(set(re.findall(r"examples/(\w+\.py)", examples))):
         text = (ROOT / "examples" / script).read_text()

@@ -36,8 +36,9 @@ from asv_history import ROOT, export_commit, git  # noqa: E402
 
 THRESHOLD = 0.10
 #: "cpu": the worker's CPU time (time.process_time), which a busy machine's other processes do
-#: not add to; "wall": time.perf_counter, as asv's default timer
-CLOCKS = ("cpu", "wall")
+#: not add to; "wall": time.perf_counter, as asv's default timer; "thread": the calling thread's
+#: CPU time (time.thread_time_ns), without the worker's other threads (a compile in the background)
+CLOCKS = ("cpu", "wall", "thread")
 WORKTREE = "WORKTREE"
 #: (workload, params, the backends it runs on) -- the tape, the MLP step, fused losses, LSTM
 SUITE = (
@@ -95,17 +96,36 @@ class Worker:
 
 
 def paired_ratios(before: list[float], after: list[float]) -> dict:
-    """The gate's statistics for one workload from interleaved per-call times.
+    """The gate's statistics for one workload from interleaved per-call times; ``interval``
+    is the 95 % bootstrap confidence interval of the ratio (``bootstrap_interval``).
 
     >>> r = paired_ratios([1.0, 1.1, 0.9, 1.0], [1.2, 1.3, 1.1, 1.2])
-    >>> round(r["ratio"], 3), r["low"] > 1
-    (1.2, True)
+    >>> round(r["ratio"], 3), r["low"] > 1, r["interval"][0] <= r["ratio"] <= r["interval"][1]
+    (1.2, True, True)
     """
     ratios = sorted(b / a for a, b in zip(before, after))
     low = ratios[int(0.1 * (len(ratios) - 1))]
     high = ratios[-1 - int(0.1 * (len(ratios) - 1))]
     return {"before": statistics.median(before), "after": statistics.median(after),
-            "ratio": statistics.median(ratios), "low": low, "high": high}
+            "ratio": statistics.median(ratios), "low": low, "high": high,
+            "interval": bootstrap_interval(ratios)}
+
+
+def bootstrap_interval(ratios, confidence=0.95, resamples=2000, seed=0) -> tuple:
+    """The percentile bootstrap interval of the median of ``ratios`` (one per round, so a
+    change in load between rounds moves both sides of each): the rounds drawn again with
+    replacement ``resamples`` times (seeded: the same samples give the same interval).
+
+    >>> bootstrap_interval([2.0] * 5)
+    (2.0, 2.0)
+    """
+    import numpy as np
+
+    values = np.asarray(ratios, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(values), (resamples, len(values)))
+    medians = np.median(values[draws], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    return float(np.percentile(medians, tail)), float(np.percentile(medians, 100 - tail))
 
 
 def verdict(stats: dict, threshold: float) -> str:
@@ -126,17 +146,31 @@ def verdict(stats: dict, threshold: float) -> str:
 
 
 def resolve(rev: str) -> str:
-    return WORKTREE if rev == WORKTREE else git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    """A commit's hash, ``WORKTREE``, or a source tree's absolute path (a directory holding
+    ``xpgrad/`` and ``backends/``: another checkout or worktree, as it is on disk)."""
+    if rev == WORKTREE:
+        return rev
+    if (Path(rev) / "xpgrad").is_dir():
+        return str(Path(rev).resolve())
+    return git("rev-parse", "--verify", f"{rev}^{{commit}}")
 
 
 def export(rev: str, dest: Path) -> Path:
-    """``rev``'s package (or the working tree's, uncommitted edits included) under ``dest``."""
-    if rev != WORKTREE:
-        return export_commit(rev, dest)
+    """``rev``'s package (or the working tree's, uncommitted edits included, or a source
+    tree's) under ``dest``."""
+    if rev == WORKTREE:
+        return copy_tree(ROOT, dest)
+    if Path(rev).is_dir():
+        return copy_tree(Path(rev), dest)
+    return export_commit(rev, dest)
+
+
+def copy_tree(root: Path, dest: Path) -> Path:
+    """The package of the source tree ``root`` as its wheel lays it out, under ``dest``."""
     import shutil
 
     ignore = shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
-    package = ROOT / "xpgrad"
+    package = root / "xpgrad"
 
     def ignore_package(directory, names):
         # a checkout's xpgrad/backends (a symlink to ../backends, or a copy) is replaced by
@@ -145,7 +179,7 @@ def export(rev: str, dest: Path) -> Path:
         return ignore(directory, names) | dropped
 
     shutil.copytree(package, dest / "xpgrad", ignore=ignore_package)
-    shutil.copytree(ROOT / "backends", dest / "xpgrad" / "backends", ignore=ignore)
+    shutil.copytree(root / "backends", dest / "xpgrad" / "backends", ignore=ignore)
     return dest
 
 
@@ -174,15 +208,14 @@ def run_gate(base: str, head: str, backends, rounds: int, min_time: float, thres
     return rows
 
 
-def _compare(sides, workload, lib, params, rounds, min_time, threshold, clock, out) -> dict:
-    key = f"{lib} {label(workload, params)}"
-    row = {"workload": key}
+def interleaved_times(sides, key, workload, lib, params, rounds, min_time):
+    """``(times, number)``: per clock and side, the time per call of each of ``rounds``
+    samples of ``number`` calls (at least ``min_time`` seconds), the sides taking turns (A B,
+    B A, ...); or ``(why, None)`` where a side cannot build the workload."""
     for w in sides:
         reply = w.ask(build=key, workload=workload, lib=lib, params=params)
         if "unavailable" in reply:
-            row.update(verdict="n/a", why=f"{w.name}: {reply['unavailable']}")
-            print(f"{key:58s} n/a ({row['why']})", file=out, flush=True)
-            return row
+            return f"{w.name}: {reply['unavailable']}", None
         if not reply["xpgrad"].startswith(str(w.site)):
             raise RuntimeError(f"{w.name} imported {reply['xpgrad']}, not its export")
     number = max(w.ask(calibrate=key, min_time=min_time)["number"] for w in sides)
@@ -192,6 +225,17 @@ def _compare(sides, workload, lib, params, rounds, min_time, threshold, clock, o
             reply = w.ask(time=key, number=number)
             for c in CLOCKS:
                 times[w.name, c].append(reply[c] / number)
+    return times, number
+
+
+def _compare(sides, workload, lib, params, rounds, min_time, threshold, clock, out) -> dict:
+    key = f"{lib} {label(workload, params)}"
+    row = {"workload": key}
+    times, number = interleaved_times(sides, key, workload, lib, params, rounds, min_time)
+    if number is None:
+        row.update(verdict="n/a", why=times)
+        print(f"{key:58s} n/a ({row['why']})", file=out, flush=True)
+        return row
     for c in CLOCKS:
         row[c] = paired_ratios(times["before", c], times["after", c])
         row[c]["samples"] = {"before": times["before", c], "after": times["after", c]}
@@ -227,7 +271,8 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, default=THRESHOLD,
                    help=f"slowdown fraction that fails the gate (default {THRESHOLD})")
     p.add_argument("--clock", choices=CLOCKS, default="cpu",
-                   help="what a sample measures: the worker's CPU time (default) or wall time")
+                   help="what a sample measures: the worker's CPU time (default), wall time "
+                        "or its main thread's CPU time")
     p.add_argument("--only", metavar="REGEX",
                    help="only the workloads whose label matches, e.g. 'chain|mlp_step'")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")

@@ -4,8 +4,8 @@ request. It reads one JSON request per line on stdin and answers one JSON line o
 
     {"build": KEY, "workload": "chain", "lib": "xpgrad-numpy", "params": {...}}
         -> {"ok": true, "xpgrad": "/path/to/xpgrad/__init__.py"}  or  {"unavailable": "why"}
-    {"time": KEY, "number": N}   -> {"wall": seconds, "cpu": this process's CPU seconds}
-                                    (totals for N calls)
+    {"time": KEY, "number": N}   -> {"wall": seconds, "cpu": this process's CPU seconds,
+                                     "thread": this thread's CPU seconds} (totals for N calls)
     {"calibrate": KEY, "min_time": S}  -> {"number": calls lasting at least S seconds}
 
 The workloads are the asv suites' (this checkout's xpgrad/bench_workloads/, loaded by file path
@@ -31,10 +31,11 @@ def _common():
 
 
 def _time(fn, number):
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time_ns()
     for _ in range(number):
         fn()
-    return time.perf_counter() - start, time.process_time() - cpu
+    return (time.perf_counter() - start, time.process_time() - cpu,
+            (time.thread_time_ns() - thread) * 1e-9)
 
 
 def main():
@@ -52,8 +53,8 @@ def main():
                 else:
                     reply = {"ok": True, "xpgrad": sys.modules["xpgrad"].__file__}
             elif "time" in req:
-                wall, cpu = _time(fns[req["time"]], req["number"])
-                reply = {"wall": wall, "cpu": cpu}
+                wall, cpu, thread = _time(fns[req["time"]], req["number"])
+                reply = {"wall": wall, "cpu": cpu, "thread": thread}
             elif "calibrate" in req:
                 fn, number = fns[req["calibrate"]], 1
                 while (elapsed := _time(fn, number)[0]) < req["min_time"]:
