@@ -1,0 +1,105 @@
+"""A function that reads its models other than through its arguments never replays the models
+it was traced with once it would reach others (jit/name_guards.py, nn/module_reads.py): a
+Variable read straight from a closure layer's attribute set anew, a closure list of layers
+reordered, a global set to another model while the old one lives on. Each compiled call
+equals the same call made eagerly."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from model_changes import Scaled
+
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
+#: the model ``_global_forward`` reads (set by the test)
+GLOBAL_MODEL = None
+
+
+def _global_forward(x):
+    return GLOBAL_MODEL(x)
+
+
+def _x():
+    return xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
+
+
+def _scaled(seed):
+    layer = Scaled()
+    layer.scale = xg.Variable(np.random.default_rng(seed).normal(size=(3, 3)).astype(np.float32))
+    return layer
+
+
+def _agree(compiled, eager, x, times=3):
+    for _ in range(times):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-6)
+
+
+def test_a_variable_read_from_a_closure_layers_attribute_set_anew_is_read():
+    layer = Scaled()
+
+    def forward(x):
+        return xg.tanh(x @ layer.scale)          # the layer is neither called nor walked
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    layer.scale = xg.Variable(np.eye(3, dtype=np.float32))
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 2
+
+
+def test_a_closure_list_of_layers_reordered_is_seen():
+    layers = [_scaled(0), _scaled(1), _scaled(2)]
+
+    def forward(x):
+        for layer in layers:
+            x = xg.tanh(layer(x))
+        return x
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    layers.reverse()
+    _agree(compiled, forward, x)
+    layers[1] = _scaled(3)
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 3
+
+
+def test_a_closure_dict_of_layers_set_anew_is_seen():
+    layers = {"first": _scaled(0), "second": _scaled(1)}
+
+    def forward(x):
+        return layers["second"](xg.tanh(layers["first"](x)))
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    layers["first"], layers["second"] = layers["second"], layers["first"]
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 2
+
+
+def test_a_global_set_to_another_model_while_the_old_one_lives_is_seen():
+    global GLOBAL_MODEL
+    first = GLOBAL_MODEL = _scaled(0)
+    compiled, x = xg.function(_global_forward), _x()
+    _agree(compiled, _global_forward, x)
+    GLOBAL_MODEL = _scaled(1)
+    _agree(compiled, _global_forward, x)
+    assert compiled.trace_count == 2 and first is not GLOBAL_MODEL
+
+
+def test_a_closure_models_structure_guard_is_the_cached_structure():
+    model = xg.nn.MLP([3, 4, 2], rng=0)
+    compiled, x = xg.function(lambda x: model(x)), _x()
+    _agree(compiled, model, x)
+    (guarded,) = [value for (ref, name), value in compiled._fast.guards
+                  if name == "_structure_key"]
+    assert guarded is model._structure_key          # a replay's check: one `is`
+
+
+def test_an_unchanged_closure_reads_no_new_trace():
+    layers, layer = [_scaled(0), _scaled(1)], _scaled(2)
+
+    def forward(x):
+        for each in layers:
+            x = each(x)
+        return x @ layer.scale
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x, times=5)
+    assert compiled.trace_count == 1 and compiled._fast is not None
