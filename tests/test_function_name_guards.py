@@ -84,13 +84,32 @@ def test_a_global_set_to_another_model_while_the_old_one_lives_is_seen():
     assert compiled.trace_count == 2 and first is not GLOBAL_MODEL
 
 
-def test_a_closure_models_structure_guard_is_the_cached_structure():
+def _keyed_structures(compiled):
+    """The structures a replay the short way compares with: its guards' and its model
+    arguments' (fast_replay.same_object's)."""
+    fast = compiled._fast
+    guarded = [value for (_, name), value in fast.guards if name == "_structure_key"]
+    for same in fast.objects or ():
+        guarded += [cell.cell_contents for cell in same.__closure__
+                    if type(cell.cell_contents).__name__ == "ModuleStructure"]
+    return guarded
+
+
+@pytest.mark.parametrize("as_argument", [False, True])
+def test_a_replay_checks_a_models_structure_by_identity_after_another_module_is_made(
+        as_argument):
     model = xg.nn.MLP([3, 4, 2], rng=0)
-    compiled, x = xg.function(lambda x: model(x)), _x()
-    _agree(compiled, model, x)
-    (guarded,) = [value for (ref, name), value in compiled._fast.guards
-                  if name == "_structure_key"]
-    assert guarded is model._structure_key          # a replay's check: one `is`
+    compiled = xg.function((lambda model, x: model(x)) if as_argument else
+                           (lambda x: model(x)))
+    x = _x()
+    call = (lambda: compiled(model, x)) if as_argument else (lambda: compiled(x))
+    for _ in range(3):
+        np.testing.assert_allclose(call().numpy(), model(x).numpy(), rtol=1e-6)
+    xg.nn.Linear(2, 2, rng=0)         # a new structure version: structures are cached anew
+    for _ in range(3):
+        np.testing.assert_allclose(call().numpy(), model(x).numpy(), rtol=1e-6)
+    (keyed,) = _keyed_structures(compiled)
+    assert keyed is model._structure_key      # one `is` per replay, not a comparison of parts
 
 
 def test_an_unchanged_closure_reads_no_new_trace():
