@@ -149,6 +149,8 @@ class FastReplay:
             failed.guard.widen(failed.lo, failed.hi)
             if type(failed.guard) is DeclinedKernel:
                 note_decline(program, self.fn, failed.guard)
+                if program.declines.retrace_due:
+                    self.backend = None     # no call matches now: the long way retraces
             return result
         finally:
             TRACE_LOCK.release_shared()

@@ -127,6 +127,9 @@ class TraceCache:
             raise e.name_function(_name(self.fn))
         with self._seen_lock:
             self._seen.pop(key, None)
+            if key in self._declining:           # no second retrace for declines (declines.py)
+                self._declining.discard(key)
+                program.declines.traced_for_declines = True
         guards = tracer.attribute_guards
         settled(guards)
         reads = read_guards(tracer)
