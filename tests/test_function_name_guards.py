@@ -122,3 +122,12 @@ def test_an_unchanged_closure_reads_no_new_trace():
     compiled, x = xg.function(forward), _x()
     _agree(compiled, forward, x, times=5)
     assert compiled.trace_count == 1 and compiled._fast is not None
+
+
+def test_a_variable_read_from_a_layer_the_function_makes_is_no_guard():
+    def forward(x):
+        layer = xg.nn.Linear(3, 3, rng=0)       # made anew on every call, with the same values
+        return x @ layer.w
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x, times=4)
+    assert compiled.trace_count == 1

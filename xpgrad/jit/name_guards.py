@@ -126,9 +126,10 @@ def read_guards(tracer) -> list:
     covered, writes = tracer.structures_guarded, tracer.attribute_writes
     out, seen = [], set()
     for module, name, value in tracer.module_reads:
+        module, value = module(), value()
         key = (id(module), name)
-        if key in seen or id(module) in covered or key in writes \
-                or (id(module), STRUCTURE) in writes:
+        if module is None or value is None or key in seen or id(module) in covered \
+                or key in writes or (id(module), STRUCTURE) in writes:
             continue
         seen.add(key)
         out.append((Held(module, name, value), "unchanged", True))

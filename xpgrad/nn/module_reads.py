@@ -18,6 +18,8 @@ False
 """
 from __future__ import annotations
 
+import weakref
+
 from ..jit.trace_state import THREAD
 from ..tensor import Variable
 
@@ -27,7 +29,10 @@ def _noting_reads(module, name):
     if isinstance(value, Variable):
         tracer = THREAD.tracer
         if tracer is not None and not tracer.paused:
-            tracer.module_reads.append((module, name, value))
+            try:        # weakly: a module the function makes must not outlive the call
+                tracer.module_reads.append((weakref.ref(module), name, weakref.ref(value)))
+            except TypeError:       # __slots__ without __weakref__: no guard
+                pass
     return value
 
 
