@@ -131,3 +131,11 @@ def test_a_variable_read_from_a_layer_the_function_makes_is_no_guard():
     compiled, x = xg.function(forward), _x()
     _agree(compiled, forward, x, times=4)
     assert compiled.trace_count == 1
+
+
+def test_a_traces_key_holds_the_models_cached_structure():
+    model = xg.nn.MLP([3, 4, 2], rng=0)
+    compiled, x = xg.function(lambda x: model(x)), _x()
+    _agree(compiled, model, x)
+    ((_, values),) = compiled._programs       # (signature, guarded values): the long way's key
+    assert any(value is model._structure_key for value in values)
