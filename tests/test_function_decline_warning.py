@@ -1,8 +1,10 @@
-"""An xg.function whose backend kernel declines on every replay (each call replays up to it,
-undoes that and runs eagerly) warns once, naming the function and the kernel, after
-``declines.WARN_AFTER`` declines in a row; replays that run through in between start the
-count again. Checked on the short way (positional tensors, ``fast_replay.py``) and the long
-way (a keyword argument). (xpgrad/jit/declines.py)"""
+"""An xg.function whose backend kernel declines on ``declines.WARN_AFTER`` replays in a row
+(each call replays up to it, undoes that and runs eagerly) traces that signature anew, once:
+traced with values the kernel declines for, the program has the generic rule and replays
+them. Where it declines as often again after that retrace, it warns once, naming the function
+and the kernel; replays that run through in between start the count again. Checked on the
+short way (positional tensors, ``fast_replay.py``) and the long way (a keyword argument).
+(xpgrad/jit/declines.py)"""
 import warnings
 
 import numpy as np
@@ -36,22 +38,43 @@ def values():
     return untied, tied
 
 
-@pytest.mark.parametrize("keyword", [False, True], ids=["short-way", "long-way"])
-def test_declines_in_a_row_warn_once_naming_the_function(values, keyword):
-    untied, tied = values
-    step, call = _traced(untied, keyword)
+def _calls(call, values):
+    """The results of ``call`` on each of ``values``, and the KernelDeclinedWarnings given."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        results = [call(xg.asarray(tied)).numpy() for _ in range(2 * WARN_AFTER)]
-    declined = [w for w in caught if issubclass(w.category, KernelDeclinedWarning)]
-    assert len(declined) == 1, [str(w.message) for w in caught]
+        results = [call(xg.asarray(v)).numpy() for v in values]
+    return results, [w for w in caught if issubclass(w.category, KernelDeclinedWarning)]
+
+
+def _check_eager(results, values):
+    for got, v in zip(results, values, strict=True):
+        np.testing.assert_array_equal(got, _max_gradient(xg.asarray(v)).numpy())
+
+
+@pytest.mark.parametrize("keyword", [False, True], ids=["short-way", "long-way"])
+def test_declines_in_a_row_trace_anew_then_replay(values, keyword):
+    untied, tied = values
+    step, call = _traced(untied, keyword)
+    calls = [tied] * (3 * WARN_AFTER) + [untied, tied]
+    results, declined = _calls(call, calls)
+    assert declined == [] and step.trace_count == 2
+    assert step.programs()[0].decline_streak == 0     # traced with ties: the generic rule
+    _check_eager(results, calls)
+
+
+@pytest.mark.parametrize("keyword", [False, True], ids=["short-way", "long-way"])
+def test_declines_in_a_row_after_a_retrace_warn_once_naming_the_function(values, keyword):
+    untied, tied = values
+    step, call = _traced(untied, keyword)
+    # the retrace takes untied values: the kernel is in the program again
+    calls = [tied] * WARN_AFTER + [untied] + [tied] * (2 * WARN_AFTER)
+    results, declined = _calls(call, calls)
+    assert len(declined) == 1, [str(w.message) for w in declined]
     message = str(declined[0].message)
     assert "'_max_gradient'" in message and f"{WARN_AFTER} replays in a row" in message
     assert declined[0].filename == __file__     # the user's call, not xpgrad's
-    assert step.trace_count == 1
-    want = _max_gradient(xg.asarray(tied)).numpy()
-    for got in results:
-        np.testing.assert_array_equal(got, want)
+    assert step.trace_count == 2                 # traced anew once only
+    _check_eager(results, calls)
 
 
 @pytest.mark.parametrize("keyword", [False, True], ids=["short-way", "long-way"])

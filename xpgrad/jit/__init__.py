@@ -141,6 +141,7 @@ class Function(TraceCache):
                              f"{on_trace_error!r}")
         self.on_trace_error = on_trace_error
         self._eager = {}             # signatures that cannot be traced: run eagerly
+        self._declining = set()      # keys traced anew since a kernel kept declining
         self.fn = fn
         self.max_traces = max_traces
         self.warmup = warmup
@@ -239,6 +240,8 @@ class Function(TraceCache):
         base, be, key, tensors = self._program_key(args, kwargs)
         variant = None
         program = self._programs.get(key)
+        if program is not None and program.declines.retrace_due:
+            program = self._retrace_declining(key)
         while program is not None:
             try:
                 self._programs.move_to_end(key)   # least recently used is dropped first
@@ -276,6 +279,15 @@ class Function(TraceCache):
             return self._trace(base, key, be, args, kwargs, variant=variant)
         finally:
             TRACE_LOCK.end_alone()
+
+    def _retrace_declining(self, key):
+        """Drop the program of ``key``, whose kernel declined on ``WARN_AFTER`` replays in a
+        row, so that this call traces anew (jit/declines.py): None."""
+        self._programs.pop(key, None)
+        with self._seen_lock:
+            self._seen[key] = self.warmup
+            self._declining.add(key)
+        return None
 
     def _key(self, args, kwargs):
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the

@@ -15,8 +15,16 @@ raises ``KernelDeclinedAfterUpdate``; the program saves that state on later repl
 later decline runs eagerly, from the state the call began in.
 
 A program whose kernel declines on ``WARN_AFTER`` replays in a row (the values that make it
-decline are the usual ones) warns once, naming the function (``KernelDeclinedWarning``):
-each such call replays up to the kernel, undoes that and runs eagerly, slower than no trace.
+decline are the usual ones) is traced anew on its signature's next call (``retrace_due``),
+once: traced with such values, the kernel declines in the trace and the program records the
+generic rule, which replays them (``TraceCache`` notes the new program
+``traced_for_declines``). TensorFlow retraces on new signatures only, but its kernels never
+decline; here a call that declines runs the function eagerly anyway, Python side effects
+included, so a trace in its place changes nothing a user sees but the speed of the calls
+after it. Where the program traced anew declines ``WARN_AFTER`` times in a row again (the
+call that traced it had values the kernel takes), the function warns once, naming it
+(``KernelDeclinedWarning``): each such call replays up to the kernel, undoes that and runs
+eagerly, slower than no trace.
 
 >>> import numpy as np
 >>> import xpgrad as xg
@@ -70,18 +78,24 @@ WARN_AFTER = 5
 
 def note_decline(program, fn, guard):
     """Count a call of ``fn`` whose replay of ``program`` a kernel's decline (``guard``, a
-    ``DeclinedKernel``) sent to an eager run; the ``WARN_AFTER``-th in a row warns, once per
-    program (a replay that runs through resets the count: ``Program.decline_streak``)."""
+    ``DeclinedKernel``) sent to an eager run; the ``WARN_AFTER``-th in a row makes the next
+    call trace anew, or, in a program so traced already, warns, once per program (a replay
+    that runs through resets the count: ``Program.decline_streak``)."""
     program.decline_streak += 1
-    if program.decline_streak != WARN_AFTER or program.declines.warned:
+    plan = program.declines
+    if program.decline_streak != WARN_AFTER or plan.warned:
         return
-    program.declines.warned = True
+    if not plan.traced_for_declines:
+        plan.retrace_due = True
+        return
+    plan.warned = True
     warnings.warn(f"xg.function {function_name(fn)!r}: the backend kernel {guard.name} has "
-                  f"declined on {WARN_AFTER} replays in a row (it ran when the function was "
-                  f"traced; it declines for some values: ties in a maximum, a zero weight "
-                  f"sum, an overflow), so each of these calls replays up to it, undoes that "
-                  f"and runs again eagerly, slower than the undecorated function. Where such "
-                  f"values are the usual ones, call the function undecorated",
+                  f"declined on {WARN_AFTER} replays in a row, also after the function was "
+                  f"traced anew for {WARN_AFTER} such (it ran when the function was traced; "
+                  f"it declines for some values: ties in a maximum, a zero weight sum, an "
+                  f"overflow), so each of these calls replays up to it, undoes that and runs "
+                  f"again eagerly, slower than the undecorated function. Where such values "
+                  f"are the usual ones, call the function undecorated",
                   KernelDeclinedWarning, stacklevel=user_stacklevel())
 
 
@@ -112,6 +126,8 @@ class DeclinePlan:
         self.names = {k: _kernel_name(s.fn) for k, s in enumerate(steps)
                       if s.kind == "kernel"}
         self.warned = False         # note_decline's warning given
+        self.retrace_due = False    # the function's next call with this signature traces anew
+        self.traced_for_declines = False     # traced anew so already: warn, not retrace
 
     def handler(self, program):
         """``_declined(k)`` of ``program``'s replay source (holding the program weakly: its

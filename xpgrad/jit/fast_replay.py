@@ -123,10 +123,16 @@ class FastReplay:
             return MISS
         if self.owner is not None and not self.owner(self.fn):
             return MISS
+        stale = False
         for (ref, name), value in self.guards:      # a Module's training flag, trainable
             now = getattr(ref(), name, _GONE)
-            if now is not value and now != value:
-                return MISS
+            if now is not value:
+                if now != value:
+                    return MISS
+                stale = True
+        if stale:        # a structure equal to the keyed one, cached anew: `is` from now on
+            self.guards = tuple(((ref, name), getattr(ref(), name, _GONE))
+                                for (ref, name), _ in self.guards)
         TRACE_LOCK.acquire_shared()
         try:
             program = self.program
@@ -143,6 +149,8 @@ class FastReplay:
             failed.guard.widen(failed.lo, failed.hi)
             if type(failed.guard) is DeclinedKernel:
                 note_decline(program, self.fn, failed.guard)
+                if program.declines.retrace_due:
+                    self.backend = None     # no call matches now: the long way retraces
             return result
         finally:
             TRACE_LOCK.release_shared()
@@ -162,10 +170,16 @@ def same_object(obj):
         structure = _pytree._kind(obj).structure
 
         def same_module(a):
+            nonlocal made
             if a is not obj:
                 return False
             now = structure(a)
-            return now is made or now == made
+            if now is made:
+                return True
+            if now != made:
+                return False
+            made = now          # cached anew (module_cache.py): `is` from now on
+            return True
         return same_module
     held = type(obj)
     values = tuple(obj.values()) if held is dict else tuple(obj) \

@@ -23,6 +23,7 @@ from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
+from .name_guards import name_guards, read_guards, settled
 from .program import Program
 from .signature import _tensor_backends, model_structure
 from .structure import map_leaves
@@ -126,7 +127,15 @@ class TraceCache:
             raise e.name_function(_name(self.fn))
         with self._seen_lock:
             self._seen.pop(key, None)
-        tracer.attribute_guards.extend(_closure_guards(self.fn, tracer.structures_guarded))
+            if key in self._declining:           # no second retrace for declines (declines.py)
+                self._declining.discard(key)
+                program.declines.traced_for_declines = True
+        guards = tracer.attribute_guards
+        settled(guards)
+        reads = read_guards(tracer)
+        guards.extend(reads)
+        guards.extend(name_guards(self.fn, tracer.structures_guarded
+                                  | {id(held.holder()) for held, _, _ in reads}))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
@@ -187,21 +196,6 @@ def _keyed_modules(objects) -> set:
             keyed.add(id(obj))
             keyed.update(map(id, structure.parts))
     return keyed
-
-
-def _closure_guards(fn, guarded) -> list:
-    """``(cell, "cell_contents", model)`` for each cell of ``fn``'s closure holding a module
-    whose structure the trace guarded (``guarded``: their ids, nn/module_structure.py): a
-    closure variable set to another model traces anew, though the old one lives on."""
-    out = []
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            value = cell.cell_contents
-        except ValueError:              # a variable not bound yet
-            continue
-        if id(value) in guarded and hasattr(type(value), "_structure_key"):   # a Module
-            out.append((cell, "cell_contents", value))
-    return out
 
 
 def _real_result(obj):
