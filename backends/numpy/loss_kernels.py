@@ -15,7 +15,8 @@ import numpy as np
 
 from xpgrad.ops import formulas
 
-from .kernel_common import FLOATS, _exponentials, _float, _row_sums, _sigmoid, _times
+from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, _times,
+                            einsum)
 from .label_positions import _label_positions, _row_numbers
 from .ufuncs import clip
 
@@ -61,13 +62,13 @@ def _row_dots(a, b):
     1000 classes, as fast at 1e6)."""
     n, c = a.shape
     if c < 2 * _DOT_CHUNK:
-        return np.einsum("ij,ij->i", a, b)
+        return einsum("ij,ij->i", a, b)
     k = c - c % _DOT_CHUNK
-    chunks = np.einsum("ijk,ijk->ij", a[:, :k].reshape(n, -1, _DOT_CHUNK),
+    chunks = einsum("ijk,ijk->ij", a[:, :k].reshape(n, -1, _DOT_CHUNK),
                        b[:, :k].reshape(n, -1, _DOT_CHUNK))
     out = chunks.sum(axis=1)
     if k < c:
-        out += np.einsum("ij,ij->i", a[:, k:], b[:, k:])
+        out += einsum("ij,ij->i", a[:, k:], b[:, k:])
     return out
 
 

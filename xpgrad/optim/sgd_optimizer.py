@@ -59,10 +59,34 @@ class SGD(Optimizer):
                                             nesterov=self.nesterov,
                                             weight_decay=self.weight_decay) is None:
             if velocity is None and not self.weight_decay:
-                param -= lr * grad      # the generic rule's plain update, without its keywords
+                # the generic rule's plain update, without its keywords: by -lr as a 0-d
+                # array of param's dtype (NumPy's Python-scalar path: 2.2 -> 1.3 us at 256)
+                if lr.__class__ is float:
+                    param += grad * _negated(be.xp, lr, param.dtype)
+                else:
+                    param -= lr * grad
             else:
                 sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
                                    nesterov=self.nesterov, weight_decay=self.weight_decay)
+
+
+def _negated(xp, lr, dtype):
+    """``-lr`` as a 0-d ``xp`` array of ``dtype``, kept for the rates and dtypes met.
+
+    >>> import numpy as np
+    >>> _negated(np, 0.5, np.dtype(np.float32)).tolist()
+    -0.5
+    """
+    key = (lr, dtype, xp)
+    rate = _RATES.get(key)
+    if rate is None:
+        if len(_RATES) >= 64:       # a schedule's rates: kept only while few
+            _RATES.clear()
+        rate = _RATES[key] = xp.asarray(-lr, dtype=dtype)
+    return rate
+
+
+_RATES: dict = {}
 
 
 def _gemm_update(param, a, b, alpha):
