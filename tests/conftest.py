@@ -82,6 +82,40 @@ def pytest_report_header(config):
     return [f"XPGRAD_TEST_SHUFFLE={seed}: tests run in a shuffled order"] if seed else []
 
 
+_BYTECODE = pytest.StashKey[object]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """The processes the tests start keep their bytecode in a folder of the run
+    (``tests/subprocess_bytecode.py``); set in the controller, before the workers start, which
+    inherit it."""
+    from subprocess_bytecode import bytecode_for_subprocesses
+
+    if not hasattr(config, "workerinput"):
+        config.stash[_BYTECODE] = bytecode_for_subprocesses()
+
+
+def pytest_unconfigure(config):
+    from subprocess_bytecode import remove_bytecode
+
+    remove_bytecode(config.stash.get(_BYTECODE, None))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """A whole-suite run with xdist workers compiles a cold Numba kernel cache once, here in
+    the controller before the workers start, instead of in every worker
+    (``tests/numba_cache_warm.py``)."""
+    from numba_cache_warm import warm_numba_cache, whole_suite_with_workers
+
+    if whole_suite_with_workers(session.config):
+        seconds = warm_numba_cache()
+        if seconds is not None:
+            session.config.get_terminal_writer().line(
+                f"Numba kernel cache was cold: compiled once before the workers ({seconds:.0f} s)")
+
+
 @pytest.fixture(autouse=True)
 def _no_internet(monkeypatch):
     """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet."""
