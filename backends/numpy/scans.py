@@ -147,17 +147,17 @@ def scan_kernels(np) -> dict:
                 np.reshape(acts, (T, B, 4, H)), gates.transpose(0, 2, 1, 3), gates,
                 gates[:, :2], cs, hs)):
             product(t, hs)
-            tanh(block, a)
+            tanh(block, out=a)
             copyto(rows, a)
-            multiply(i_f, 0.5, i_f)                  # the sigmoids: [i | f | g | o]
-            add(i_f, 0.5, i_f)
-            multiply(o, 0.5, o)
-            add(o, 0.5, o)
-            multiply(f, c, c_t)
-            multiply(i, g, ig)
-            add(c_t, ig, c_t)
-            tanh(c_t, tc)
-            multiply(o, tc, h_t)
+            multiply(i_f, 0.5, out=i_f)               # the sigmoids: [i | f | g | o]
+            add(i_f, 0.5, out=i_f)
+            multiply(o, 0.5, out=o)
+            add(o, 0.5, out=o)
+            multiply(f, c, out=c_t)
+            multiply(i, g, out=ig)
+            add(c_t, ig, out=c_t)
+            tanh(c_t, out=tc)
+            multiply(o, tc, out=h_t)
             c = c_t
         seq[0] = np.swapaxes(hs, 0, 1)
         seq[1] = np.swapaxes(cs, 0, 1)
@@ -274,32 +274,32 @@ def scan_kernels(np) -> dict:
         dc = None
         for t, (i, f, g, o), i_f, c_t in zip(range(T - 1, -1, -1), gates[::-1],
                                              gates[::-1, :2], cs[::-1]):
-            tanh(c_t, tc)                         # c_t: step t + 1's c_prev, in cache
+            tanh(c_t, out=tc)                         # c_t: step t + 1's c_prev, in cache
             c_prev = c0 if t == 0 else cs[t - 1]
             slot = t % K
             gh = ghs[slot]
             gc = gcs[(T - 1 - t) % 2]
             if g_c is not None:
                 add_step(gc, g_c, t, dc)
-            subtract(1.0, i_f, deriv_i_f)         # sigmoid: a (1 - a)
-            multiply(deriv_i_f, i_f, deriv_i_f)
-            subtract(1.0, o, deriv_o)
-            multiply(deriv_o, o, deriv_o)
-            multiply(g, g, deriv_g)               # tanh: 1 - a^2
-            subtract(1.0, deriv_g, deriv_g)
-            multiply(o, tc, tmp)                  # gc += gh * o * (1 - tanh(c)^2), from
-            multiply(tmp, tc, tmp)                # h = o tanh(c) made as the forward did
-            subtract(o, tmp, tmp)                 # (reading the saved h cost more)
-            multiply(tmp, gh, tmp)
-            add(gc, tmp, gc)
-            multiply(gc, g, dz_gates[0])
-            multiply(gc, c_prev, dz_gates[1])
-            multiply(gc, i, dz_gates[2])
-            multiply(gh, tc, dz_gates[3])
-            multiply(dz_gates, deriv, dz_gates)
+            subtract(1.0, i_f, out=deriv_i_f)         # sigmoid: a (1 - a)
+            multiply(deriv_i_f, i_f, out=deriv_i_f)
+            subtract(1.0, o, out=deriv_o)
+            multiply(deriv_o, o, out=deriv_o)
+            multiply(g, g, out=deriv_g)               # tanh: 1 - a^2
+            subtract(1.0, deriv_g, out=deriv_g)
+            multiply(o, tc, out=tmp)                  # gc += gh * o * (1 - tanh(c)^2), from
+            multiply(tmp, tc, out=tmp)                # h = o tanh(c) made as the forward did
+            subtract(o, tmp, out=tmp)                 # (reading the saved h cost more)
+            multiply(tmp, gh, out=tmp)
+            add(gc, tmp, out=gc)
+            multiply(gc, g, out=dz_gates[0])
+            multiply(gc, c_prev, out=dz_gates[1])
+            multiply(gc, i, out=dz_gates[2])
+            multiply(gh, tc, out=dz_gates[3])
+            multiply(dz_gates, deriv, out=dz_gates)
             np.copyto(dz_rows[slot], dz_gates_rows)
             if t or needs_h0c0[1]:
-                dc = multiply(gc, f, gcs[(T - t) % 2])
+                dc = multiply(gc, f, out=gcs[(T - t) % 2])
             if t:
                 back(t)
             elif needs_h0c0[0]:
