@@ -104,7 +104,7 @@ def scan_kernels(np) -> dict:
     ``np``.
 
     The forward writes each step's ``h`` and ``c`` straight into the output (``out=``) and saves
-    the gate activations and ``tanh(c)``; the vjp runs the backward recursion once for all
+    the gate activations (gate-major) and ``c``; the vjp runs the backward recursion once for all
     inputs, writing each step's gradient into place. The same function as the generic rules
     (the tests compare them); float32 and float64 only (None: the generic rule runs). Host
     arrays' products go through ``blas.matmul`` (MKL's where installed).
@@ -116,48 +116,56 @@ def scan_kernels(np) -> dict:
         dt = arrays[0].dtype
         return all(a.dtype == dt for a in arrays) and (dt == np.float32 or dt == np.float64)
 
-    def gate_constants(B, H, dt):
-        """``(half, shift)`` (B, 4H): sigmoid(z) = tanh(z / 2) / 2 + 1 / 2 on the i, f, o
-        columns, tanh(z) on g's; tiled, since a (4H,) row broadcast costs twice an operand of
-        the same shape."""
-        half = np.full((B, 4 * H), 0.5, dtype=dt)
-        half[:, 2 * H:3 * H] = 1.0
-        return half, 1.0 - half
+    def sigmoid_halves(H, dt):
+        """A (4H,) row: 0.5 on the i, f, o columns, 1 on g's (sigmoid(z) = tanh(z / 2) / 2 +
+        1 / 2: one ``tanh`` makes all four gates)."""
+        half = np.full(4 * H, 0.5, dtype=dt)
+        half[2 * H:3 * H] = 1.0
+        return half
 
     def lstm_steps(seq, c0, acts, product):
-        """The forward recursion into the states ``seq`` (2, B, T, H) and the activations
-        ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t, hs)`` adds
-        step ``t``'s recurrent product (of ``hs[t - 1]`` after step 0) to ``acts[t]``, both
-        with their i, f, o columns halved (the sigmoids' ``z / 2``). Returns each step's
-        ``c_t`` and ``h_t``, time-major (T, B, H): made there, contiguous (a column slice of
-        ``seq`` as an operand or output costs a ufunc ~1.3 us more per step), and copied into
-        ``seq`` once. ``tanh(c_t)`` is not kept: the backward makes it again from ``c_t``,
-        which it has just read (writing it to memory here cost more, and (T, B, H) floats)."""
+        """The forward recursion into the states ``seq`` (2, B, T, H), from ``acts`` (T, B,
+        4H), which holds each step's input projection: ``product(t, hs)`` adds step ``t``'s
+        recurrent product (of ``hs[t - 1]`` after step 0) to ``acts[t]``, both with their i, f,
+        o columns halved (the sigmoids' ``z / 2``). Returns each step's ``c_t``, ``h_t`` (T, B,
+        H) and activations ``gates`` (T, 4, B, H), time-major: made there, contiguous (a column
+        slice of ``seq`` or ``acts`` as an operand or output costs a (64, 128) float32 ufunc
+        ~2.4 us more per step: one inner loop per row), and ``hs`` copied into ``seq`` once.
+        One ``tanh`` over the whole gate block makes all four; a copy puts them gate-major,
+        where the sigmoids' ``t / 2 + 1 / 2`` and every later pass run on whole blocks.
+        ``tanh(c_t)`` is not kept: the backward makes it again from ``c_t``, which it has just
+        read (writing it to memory here cost more, and (T, B, H) floats)."""
         _, B, T, H = seq.shape
-        half, shift = gate_constants(B, H, seq.dtype)
         cs, hs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(2))
+        gates = np.reshape(acts, (T, 4, B, H))     # each step's, in place of its projection
+        a = np.empty((B, 4, H), dtype=seq.dtype)
         ig, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
-        multiply, tanh = np.multiply, np.tanh
+        multiply, add, tanh, copyto = np.multiply, np.add, np.tanh, np.copyto
         c = c0
-        for t in range(T):
+        # each step's views made by the iterators (Python indexing cost ~1 us more a step)
+        for t, (block, rows, (i, f, g, o), i_f, c_t, h_t) in enumerate(zip(
+                np.reshape(acts, (T, B, 4, H)), gates.transpose(0, 2, 1, 3), gates,
+                gates[:, :2], cs, hs)):
             product(t, hs)
-            a = tanh(acts[t], out=acts[t])
-            a *= half
-            a += shift                                # [i | f | g | o] activations
-            c_t = cs[t]
-            multiply(a[:, H:2 * H], c, out=c_t)
-            multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
-            c_t += ig
+            tanh(block, out=a)
+            copyto(rows, a)
+            multiply(i_f, 0.5, out=i_f)               # the sigmoids: [i | f | g | o]
+            add(i_f, 0.5, out=i_f)
+            multiply(o, 0.5, out=o)
+            add(o, 0.5, out=o)
+            multiply(f, c, out=c_t)
+            multiply(i, g, out=ig)
+            add(c_t, ig, out=c_t)
             tanh(c_t, out=tc)
-            multiply(a[:, 3 * H:], tc, out=hs[t])
+            multiply(o, tc, out=h_t)
             c = c_t
         seq[0] = np.swapaxes(hs, 0, 1)
         seq[1] = np.swapaxes(cs, 0, 1)
-        return cs, hs
+        return cs, hs, gates
 
     def halved(w, H):
         """``w`` (., 4H) with its i, f, o columns halved (exact: a power of two)."""
-        return w * gate_constants(1, H, w.dtype)[0]
+        return w * sigmoid_halves(H, w.dtype)
 
     def lstm_forward(xproj, h0, c0, w_hh):
         if not floats(xproj, h0, c0, w_hh):
@@ -165,9 +173,9 @@ def scan_kernels(np) -> dict:
         B, T, G = xproj.shape
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
-        acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
-        cs, _ = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
-        return seq, (seq, acts, cs)
+        acts = np.multiply(np.swapaxes(xproj, 0, 1), sigmoid_halves(H, xproj.dtype))
+        cs, _, gates = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
+        return seq, (seq, gates, cs)
 
     def recurrent_product(h0, w, acts):
         """A function of ``(t, hs)`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t =
@@ -250,45 +258,48 @@ def scan_kernels(np) -> dict:
         Returns the gradients of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step
         0's are not made). A ring of a few steps stays in cache, where writing every step's
         gradients into one (T, B, 4H) array made each step's writes miss it."""
-        seq, acts, cs = saved[:3]
+        seq, gates, cs = saved[:3]
         _, B, T, H = seq.shape
         G, K = 4 * H, len(dz_ring)
-        # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
-        lin = np.ones((B, G), dtype=seq.dtype)
-        lin[:, 2 * H:3 * H] = 0.0
-        const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
         tmp, dh0, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
         ghs, back = gradient_ring(g_h, dz_ring, w_t, T)
         # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
         gcs = [np.zeros((B, H), dtype=seq.dtype) for _ in range(2)]
-        deriv = np.empty((B, G), dtype=seq.dtype)
+        # a step's gate gradients and d act / d z, gate-major: whole blocks, copied into dz
+        dz_gates, deriv = (np.empty((4, B, H), dtype=seq.dtype) for _ in range(2))
+        multiply, subtract, add, tanh = np.multiply, np.subtract, np.add, np.tanh
+        deriv_i_f, deriv_g, deriv_o = deriv[:2], deriv[2], deriv[3]
+        dz_rows, dz_gates_rows = np.reshape(dz_ring, (K, B, 4, H)), dz_gates.transpose(1, 0, 2)
         dc = None
-        for t in range(T - 1, -1, -1):
-            a = acts[t]
-            np.tanh(cs[t], out=tc)                # cs[t]: step t + 1's c_prev, in cache
+        for t, (i, f, g, o), i_f, c_t in zip(range(T - 1, -1, -1), gates[::-1],
+                                             gates[::-1, :2], cs[::-1]):
+            tanh(c_t, out=tc)                         # c_t: step t + 1's c_prev, in cache
             c_prev = c0 if t == 0 else cs[t - 1]
             slot = t % K
-            dz = dz_ring[slot]
             gh = ghs[slot]
             gc = gcs[(T - 1 - t) % 2]
             if g_c is not None:
                 add_step(gc, g_c, t, dc)
-            np.subtract(lin, a, out=deriv)        # first: one whole pass brings a into cache
-            deriv *= a
-            deriv += const
-            np.multiply(a[:, 3 * H:], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2), from
-            tmp *= tc                                # h = o tanh(c) made as the forward did
-            np.subtract(a[:, 3 * H:], tmp, out=tmp)  # (reading the saved h cost more)
-            tmp *= gh
-            gc += tmp
-            np.multiply(gc, a[:, 2 * H:3 * H], out=dz[:, :H])
-            np.multiply(gc, c_prev, out=dz[:, H:2 * H])
-            np.multiply(gc, a[:, :H], out=dz[:, 2 * H:3 * H])
-            np.multiply(gh, tc, out=dz[:, 3 * H:])
-            dz *= deriv
-            if t or needs_h0c0[1]:                # before the product evicts a from cache
-                dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
+            subtract(1.0, i_f, out=deriv_i_f)         # sigmoid: a (1 - a)
+            multiply(deriv_i_f, i_f, out=deriv_i_f)
+            subtract(1.0, o, out=deriv_o)
+            multiply(deriv_o, o, out=deriv_o)
+            multiply(g, g, out=deriv_g)               # tanh: 1 - a^2
+            subtract(1.0, deriv_g, out=deriv_g)
+            multiply(o, tc, out=tmp)                  # gc += gh * o * (1 - tanh(c)^2), from
+            multiply(tmp, tc, out=tmp)                # h = o tanh(c) made as the forward did
+            subtract(o, tmp, out=tmp)                 # (reading the saved h cost more)
+            multiply(tmp, gh, out=tmp)
+            add(gc, tmp, out=gc)
+            multiply(gc, g, out=dz_gates[0])
+            multiply(gc, c_prev, out=dz_gates[1])
+            multiply(gc, i, out=dz_gates[2])
+            multiply(gh, tc, out=dz_gates[3])
+            multiply(dz_gates, deriv, out=dz_gates)
+            np.copyto(dz_rows[slot], dz_gates_rows)
+            if t or needs_h0c0[1]:
+                dc = multiply(gc, f, out=gcs[(T - t) % 2])
             if t:
                 back(t)
             elif needs_h0c0[0]:
@@ -330,9 +341,9 @@ def scan_kernels(np) -> dict:
         matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
                halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        cs, hs = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
+        cs, hs, gates = lstm_steps(seq, c0, acts, recurrent_product(h0, halved(w_hh, H), acts))
         xh[1:, :, I + 1:] = hs[:-1]
-        return seq, (seq, acts, cs, xh)
+        return seq, (seq, gates, cs, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
