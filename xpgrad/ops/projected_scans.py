@@ -113,4 +113,4 @@ def gru_layer(x, h0, w_ih, w_hh, b, b_hn):
     return apply(_gru_layer, *args, b_hn)
 
 
-__all__: list = []   # used by xg.nn's RNN and GRU cells (scan)
+__all__: list = []   # exposed through xg.nn (rnn_layer, gru_layer)
