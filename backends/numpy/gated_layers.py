@@ -112,17 +112,16 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         scale = np.ones(3 * H, dtype=x.dtype)
         scale[:2 * H] = 0.5                   # the r and z columns halved (gated_scans' gru)
         acts = projected(x, w_ih, b, scale)
-        ns = acts[:, :, 2 * H:].copy()          # a copy, never a view (one row is contiguous)
-        acts[:, :, 2 * H:] = b_hn
-        seq = steps["gru_steps"](acts, ns, h0, w_hh)
-        return seq, (seq, acts, ns)
+        seq = steps["gru_steps"](acts, h0, w_hh, b_hn)
+        return seq, (seq, acts)
 
     def gru_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
         seq = saved[0]
         B, T, H = seq.shape
         I = x.shape[2]
-        # [dr | dz | dn r] and dn: a step's 4H of the rings' 6H (gh's, the states') and x's rows
-        da_ring = new_ring(T, B, 3 * H, seq.dtype, 6 * H + I + 1)
+        # [dr | dz | dn r] and dn: a step's 4H of the rings' 7H (gh's, the states', hn's) and
+        # x's rows
+        da_ring = new_ring(T, B, 3 * H, seq.dtype, 7 * H + I + 1)
         K = len(da_ring)
         dn_ring = np.empty((K, B, H), dtype=seq.dtype)
         fill = input_rows(x, K)
@@ -135,14 +134,14 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
             rz = np.reshape(block, (n * B, 3 * H))[:, :2 * H]
             dn = np.reshape(dn_ring[:n], (n * B, H))
             add(t0, n, fill(t0, n), [(rz, w_rz_t), (dn, w_n_t)])
-        dh0, dw_hh, db_hn = steps["gru_steps_back"](g, saved, h0, w_hh, da_ring,
+        dh0, dw_hh, db_hn = steps["gru_steps_back"](g, saved, h0, w_hh, b_hn, da_ring,
                                                     lambda t, slot: dn_ring[slot], flush)
         dx, dw_ih, db = result()
         return (dx, dh0, dw_ih, dw_hh if needs[3] else None, db,
                 db_hn if needs[5] else None)
 
-    # the vjps read x (its rows, a block at a time), h0 and the weights, never b or b_hn
+    # the vjps read x (its rows, a block at a time), h0, the weights and b_hn, never b
     return {"rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp, saves=(0, 1, 2, 3),
                                 needs=True),
-            "gru_layer": Kernel(gru_layer_forward, gru_layer_vjp, saves=(0, 1, 2, 3),
+            "gru_layer": Kernel(gru_layer_forward, gru_layer_vjp, saves=(0, 1, 2, 3, 5),
                                 needs=True)}

@@ -164,60 +164,64 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         dh0, dw = rnn_steps_back(g, seq, h0, w_hh, nonlinearity, da_ring, flush)
         return da_all, dh0, dw
 
-    def gru_steps(acts, ns, h0, w_hh):
-        """The forward recursion from ``acts`` (T, B, 3H), each step's ``[x_r / 2 | x_z / 2 |
-        b_hn]`` (sigmoid(v) = tanh(v / 2) / 2 + 1 / 2: r and z's projections halved, as their
-        weights here, exactly), and ``ns`` (T, B, H), x's n part: ``acts`` becomes ``[r | z |
-        hn]`` (the gates and the hidden n products ``h_{t-1} @ w_hn + b_hn``) and ``ns`` n, so
-        the backward recomputes nothing. Returns the states (B, T, H)."""
+    def gru_steps(acts, h0, w_hh, b_hn):
+        """The forward recursion from ``acts`` (T, B, 3H), each step's input projection ``[x_r
+        / 2 | x_z / 2 | x_n]`` (sigmoid(v) = tanh(v / 2) / 2 + 1 / 2: r and z's projections
+        halved, as their weights here, exactly), which becomes ``[r | z | n]``: a step's hidden
+        n product ``hn = h_{t-1} @ w_hn + b_hn`` is made in its n columns (after ``x_n`` is
+        copied out) and replaced by n once used; the backward makes ``hn`` again, a block of
+        steps by one product. Returns the states (B, T, H)."""
         T, B, G = acts.shape
         H = G // 3
         w = w_hh.copy()
         w[:, :2 * H] *= 0.5
         seq = np.empty((B, T, H), dtype=acts.dtype)
         hs = np.swapaxes(seq, 0, 1)                # each step's state made into the output
-        tmp = np.empty((B, H), dtype=acts.dtype)
+        tmp, n = (np.empty((B, H), dtype=acts.dtype) for _ in range(2))
         product = recurrent_product(h0, w, acts)
         h = h0
         for t in range(T):
+            a = acts[t]
+            n[...] = a[:, 2 * H:]                     # x_n, then n
+            a[:, 2 * H:] = b_hn
             product(t, hs)
-            rz = np.tanh(acts[t, :, :2 * H], out=acts[t, :, :2 * H])
+            rz = np.tanh(a[:, :2 * H], out=a[:, :2 * H])
             rz *= 0.5
             rz += 0.5
-            np.multiply(acts[t, :, :H], acts[t, :, 2 * H:], out=tmp)
-            n = ns[t]
+            np.multiply(a[:, :H], a[:, 2 * H:], out=tmp)
             n += tmp
             np.tanh(n, out=n)
+            a[:, 2 * H:] = n
             np.subtract(h, n, out=tmp)                # h_t = n + z * (h - n): in tmp, its
-            tmp *= acts[t, :, H:2 * H]                #   rows together, then into the output
+            tmp *= a[:, H:2 * H]                      #   rows together, then into the output
             h = np.add(tmp, n, out=hs[t])
         return seq
 
     def gru_forward(xproj, h0, w_hh, b_hn):
-        """Saves the output, ``acts`` and ``ns`` (``gru_steps``)."""
+        """Saves the output and ``acts`` (``gru_steps``)."""
         if not floats(xproj, h0, w_hh, b_hn):
             return None
         B, T, G = xproj.shape
         H = G // 3
-        acts = np.empty((T, B, G), dtype=xproj.dtype)
-        np.multiply(np.swapaxes(xproj[:, :, :2 * H], 0, 1), 0.5, out=acts[:, :, :2 * H])
-        acts[:, :, 2 * H:] = b_hn
-        ns = time_major(xproj[:, :, 2 * H:], xproj.dtype)    # x's n part, then n
-        seq = gru_steps(acts, ns, h0, w_hh)
-        return seq, (seq, acts, ns)
+        acts = time_major(xproj, xproj.dtype)
+        acts[:, :, :2 * H] *= 0.5
+        seq = gru_steps(acts, h0, w_hh, b_hn)
+        return seq, (seq, acts)
 
-    def gru_steps_back(g, saved, h0, w_hh, da_ring, dn_at, flush):
+    def gru_steps_back(g, saved, h0, w_hh, b_hn, da_ring, dn_at, flush):
         """The backward recursion: each step's ``[dr | dz | dn r]`` (the hidden product's
         gradient) into ``da_ring`` (K, B, 3H) and its ``dn`` into ``dn_at(t, slot)`` (B, H);
         after each block of steps ``t0 .. t0 + n - 1`` ``flush(t0, block)`` gets their ring
-        rows (n, B, 3H), once the block's parts of ``dw`` and ``db_hn`` are added. Returns
-        ``(dh0, dw, db_hn)``."""
-        seq, acts, ns = saved
+        rows (n, B, 3H), once the block's parts of ``dw`` and ``db_hn`` are added. Each block's
+        hidden n products ``hn`` are made again by one product. Returns ``(dh0, dw, db_hn)``."""
+        seq, acts = saved
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        w_hn = np.ascontiguousarray(w_hh[:, 2 * H:])
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)
         hs, fill = states_ring(seq, h0, K)
+        hns = np.empty((K, B, H), dtype=seq.dtype)
         tmp, carry, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
         dw, db = np.empty((H, 3 * H), dtype=seq.dtype), np.empty(H, dtype=seq.dtype)
         slopes = np.empty((B, 2 * H), dtype=seq.dtype)
@@ -225,8 +229,11 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
             slot = t % K
             if t == T - 1 or slot == K - 1:
                 fill(t - slot, slot + 1)
-            rz, hn = acts[t, :, :2 * H], acts[t, :, 2 * H:]
-            n, gh, h_prev = ns[t], ghs[slot], hs[slot]
+                hns[:slot + 1] = b_hn
+                add_product(np.reshape(hns[:slot + 1], ((slot + 1) * B, H)),
+                            np.reshape(hs[:slot + 1], ((slot + 1) * B, H)), w_hn, False)
+            rz, n = acts[t, :, :2 * H], acts[t, :, 2 * H:]
+            hn, gh, h_prev = hns[slot], ghs[slot], hs[slot]
             da = da_ring[slot]
             dr, dz, dn = da[:, :H], da[:, H:2 * H], dn_at(t, slot)
             np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
@@ -263,15 +270,15 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         return dh0, dw, db
 
     def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
-        seq = saved[0]                     # xproj and b_hn: unused (stand-ins)
+        seq = saved[0]                     # xproj: unused (a stand-in)
         B, T, H = seq.shape
         dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
 
         def flush(t0, block):
             dx_all[:, t0:t0 + len(block), :2 * H] = np.swapaxes(block[:, :, :2 * H], 0, 1)
-        # [dr | dz | dn r] (dx's dn apart), a step's 3H of the rings' 5H (gh's, the states')
-        da_ring = new_ring(T, B, 3 * H, seq.dtype, 5 * H)
-        dh0, dw, db = gru_steps_back(g, saved, h0, w_hh, da_ring,
+        # [dr | dz | dn r] (dx's dn apart): 3H of a step's 6H in the rings (gh, states, hn)
+        da_ring = new_ring(T, B, 3 * H, seq.dtype, 6 * H)
+        dh0, dw, db = gru_steps_back(g, saved, h0, w_hh, b_hn, da_ring,
                                      lambda t, slot: dx_all[:, t, 2 * H:], flush)
         return dx_all, dh0, dw, db
 
