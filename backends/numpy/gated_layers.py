@@ -36,8 +36,9 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         weights = np.concatenate([w_ih, b[None]])
         if scale is not None:
             weights *= scale
-        acts = np.empty((T, B, w_ih.shape[1]), dtype=x.dtype)
-        matmul(np.reshape(xt, (T * B, I + 1)), weights, out=np.reshape(acts, (T * B, acts.shape[2])))
+        G = w_ih.shape[1]
+        acts = np.empty((T, B, G), dtype=x.dtype)
+        matmul(np.reshape(xt, (T * B, I + 1)), weights, out=np.reshape(acts, (T * B, G)))
         return acts
 
     def input_rows(x, K):
