@@ -100,6 +100,7 @@ RECIPES = {
         lambda bad: xg.tensor_scatter_nd_update(bad, xg.asarray([[0]]), xg.ones((1, 3))),
         "tensor"),
     "rnn_scan": None, "lstm_scan": None, "gru_scan": None, "lstm_layer": None,  # recurrent
+    "rnn_layer": None, "gru_layer": None,
     "getitem": (lambda bad: xg.getitem(bad, 0), "x"),
 }
 

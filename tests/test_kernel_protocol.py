@@ -182,6 +182,19 @@ def _gru(B=3, T=5, H=4):
     return make
 
 
+def _gated_layer(gates, last, B=3, T=5, I=2, H=4):
+    """``rnn_layer`` (``last`` its nonlinearity) or ``gru_layer`` (``gates`` 3: ``b_hn``)."""
+    def make(rng, dt):
+        n = rng.normal
+        arrays = (n(size=(B, T, I)).astype(dt), n(size=(B, H)).astype(dt),
+                  (n(size=(I, gates * H)) * 0.5).astype(dt),
+                  (n(size=(H, gates * H)) * 0.5).astype(dt), n(size=(gates * H,)).astype(dt))
+        if last is None:
+            return arrays + (n(size=(H,)).astype(dt),), {}
+        return arrays, {"nonlinearity": last}
+    return make
+
+
 def _layer_norm(shape, k, affine):
     def make(rng, dt):
         x = (rng.normal(size=shape) * 3 + 1).astype(dt)
@@ -465,6 +478,10 @@ SAMPLES = {
     "lstm_layer": [_lstm_layer(3, 5, 2, 4), _lstm_layer(2, 3, 9, 37), _lstm_layer(1, 4, 3, 2)],
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
     "gru_scan": [_gru(), _gru(2, 3, 37), _gru(1, 1, 4)],
+    "rnn_layer": [_gated_layer(1, "tanh"), _gated_layer(1, "relu", 2, 3, 9, 37),
+                  _gated_layer(1, "tanh", 1, 1, 3, 1)],
+    "gru_layer": [_gated_layer(3, None), _gated_layer(3, None, 2, 3, 9, 37),
+                  _gated_layer(3, None, 1, 1, 3, 1)],
     "layer_norm": [_layer_norm((5, 8), 1, (True, True)), _layer_norm((3, 4, 6), 2, (True, False)),
                    _layer_norm((2, 3, 7), 1, (False, True)), _layer_norm((9,), 1, (False, False)),
                    _layer_norm((4, 300), 1, (True, True))],
@@ -678,7 +695,8 @@ DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
               for case in (4, 5)),
             *((name, "prod", case) for name in ("numpy", "numba") for case in (3, 4))}
 
-RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
+RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4,
+          "rnn_layer": 2e-4, "gru_layer": 2e-4}
 
 
 # -- the backends whose kernels are checked ------------------------------------------------------

@@ -81,8 +81,9 @@ def test_kernel_in_product_blocks_equals_the_generic_rule(blocked_calls, kind, n
     args = _args(kind, nonlinearity, rng, B, T, H, dtype, zero_state)
     g = rng.standard_normal((B, T, H)).astype(dtype)
     _check_against_generic(kind, args, g, rtol, rtol)
-    # the forward's steps after the first (step 0's is one product), the backward's
-    assert blocked_calls == [True, True]
+    # the forward's steps after the first (step 0's is one product), the backward's (and its
+    # ring's wrap-around where the ring holds fewer steps than T)
+    assert len(blocked_calls) >= 2 and all(blocked_calls)
 
 
 def test_relu_keeps_negative_zero_and_its_gradient_is_the_masked_one_bit_for_bit():

@@ -81,8 +81,8 @@ class NumbaBackend(NumpyBackend):
         super().__init__()
         self._numba = _import_numba()
         from . import (_activations, _batch_norm, _conv, _conv_transpose, _ctc, _group_norm,
-                       _linear_activation, _losses, _margin, _norm, _optim, _pool, _rms_norm,
-                       _scans, _softmax, _special)
+                       _layers, _linear_activation, _losses, _margin, _norm, _optim, _pool,
+                       _rms_norm, _scans, _softmax, _special)
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
         self.kernels.update(_losses.KERNELS, _activations.KERNELS, _softmax.KERNELS,
@@ -90,7 +90,7 @@ class NumbaBackend(NumpyBackend):
                             _batch_norm.KERNELS, _ctc.KERNELS, _conv.KERNELS,
                             _pool.KERNELS, _linear_activation.KERNELS, _special.KERNELS,
                             _rms_norm.KERNELS, _group_norm.KERNELS, _conv_transpose.KERNELS,
-                            _margin.KERNELS)
+                            _margin.KERNELS, _layers.KERNELS)
 
     def index_add(self, target, key, values):
         """``target[key] += values``: whole rows in one compiled loop (``_scatter``), else

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy
 
 from ..axis_sums import sum_rows
+from .gated_layers import layer_kernels
 from .ufuncs import clip
 
 
@@ -93,30 +94,37 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
             hs[1:n + 1] = np.swapaxes(seq[:, t0:t0 + n], 0, 1)
         return hs, fill
 
-    def rnn_forward(xproj, h0, w_hh, nonlinearity):
-        """Saves the output alone, whose steps ``seq[:, t]`` the states are made into (the next
-        product's operand, rows apart: the gemm's blocked steps need it apart from their
-        output, the pre-activations)."""
-        if not floats(xproj, h0, w_hh):
-            return None
-        acts = time_major(xproj, xproj.dtype)      # each step's pre-activation, in place
-        seq = np.empty(xproj.shape, dtype=xproj.dtype)
+    def rnn_steps(acts, h0, w_hh, nonlinearity):
+        """The forward recursion over the pre-activations ``acts`` (T, B, H), each step's
+        input projection, made in place; returns the states (B, T, H), whose steps ``seq[:,
+        t]`` they are made into (the next product's operand, rows apart: the gemm's blocked
+        steps need it apart from their output, the pre-activations)."""
+        T, B, H = acts.shape
+        seq = np.empty((B, T, H), dtype=acts.dtype)
         hs = np.swapaxes(seq, 0, 1)
         product = recurrent_product(h0, w_hh, acts)
-        for t in range(len(acts)):
+        for t in range(T):
             product(t, hs)
             if nonlinearity == "tanh":
                 np.tanh(acts[t], out=hs[t])
             else:
                 relu(acts[t], hs[t])
+        return seq
+
+    def rnn_forward(xproj, h0, w_hh, nonlinearity):
+        """Saves the output alone."""
+        if not floats(xproj, h0, w_hh):
+            return None
+        seq = rnn_steps(time_major(xproj, xproj.dtype), h0, w_hh, nonlinearity)
         return seq, (seq,)
 
-    def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
-        (seq,) = saved                       # xproj: unused (a stand-in)
+    def rnn_steps_back(g, seq, h0, w_hh, nonlinearity, da_ring, flush):
+        """The backward recursion: each step's ``da`` into ``da_ring`` (K, B, H); after each
+        block of steps ``t0 .. t0 + n - 1`` (``t0`` a multiple of K) ``flush(t0, block)``
+        gets their ``da`` (n, B, H), once the block's part of ``dw`` is added. Returns
+        ``(dh0, dw)``."""
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
-        da_all = np.empty((B, T, H), dtype=seq.dtype)
-        da_ring = new_ring(T, B, H, seq.dtype, 3 * H)    # with the gh and states rings
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)
         hs, fill = states_ring(seq, h0, K)
@@ -139,55 +147,81 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                 stepped(da_ring, w_t, dh0)(0)
             if not slot:
                 n = min(K, T - t)
-                da_all[:, t:t + n] = np.swapaxes(da_ring[:n], 0, 1)
                 add_product(dw, np.reshape(hs[:n], (n * B, H)).T,
                             np.reshape(da_ring[:n], (n * B, H)), t + n == T)
+                flush(t, da_ring[:n])
+        return dh0, dw
+
+    def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
+        (seq,) = saved                       # xproj: unused (a stand-in)
+        B, T, H = seq.shape
+        da_all = np.empty((B, T, H), dtype=seq.dtype)
+
+        def flush(t0, block):
+            da_all[:, t0:t0 + len(block)] = np.swapaxes(block, 0, 1)
+        # a step's H of the rings' 3H (da, gh, states)
+        da_ring = new_ring(T, B, H, seq.dtype, 3 * H)
+        dh0, dw = rnn_steps_back(g, seq, h0, w_hh, nonlinearity, da_ring, flush)
         return da_all, dh0, dw
 
+    def gru_steps(acts, h0, w_hh, b_hn):
+        """The forward recursion from ``acts`` (T, B, 3H), each step's input projection ``[x_r
+        / 2 | x_z / 2 | x_n]`` (sigmoid(v) = tanh(v / 2) / 2 + 1 / 2: r and z's projections
+        halved, as their weights here, exactly), which becomes ``[r | z | n]``: a step's hidden
+        n product ``hn = h_{t-1} @ w_hn + b_hn`` is made in its n columns (after ``x_n`` is
+        copied out) and replaced by n once used; the backward makes ``hn`` again, a block of
+        steps by one product. Returns the states (B, T, H)."""
+        T, B, G = acts.shape
+        H = G // 3
+        w = w_hh.copy()
+        w[:, :2 * H] *= 0.5
+        seq = np.empty((B, T, H), dtype=acts.dtype)
+        hs = np.swapaxes(seq, 0, 1)                # each step's state made into the output
+        tmp, n = (np.empty((B, H), dtype=acts.dtype) for _ in range(2))
+        product = recurrent_product(h0, w, acts)
+        h = h0
+        for t in range(T):
+            a = acts[t]
+            n[...] = a[:, 2 * H:]                     # x_n, then n
+            a[:, 2 * H:] = b_hn
+            product(t, hs)
+            rz = np.tanh(a[:, :2 * H], out=a[:, :2 * H])
+            rz *= 0.5
+            rz += 0.5
+            np.multiply(a[:, :H], a[:, 2 * H:], out=tmp)
+            n += tmp
+            np.tanh(n, out=n)
+            a[:, 2 * H:] = n
+            np.subtract(h, n, out=tmp)                # h_t = n + z * (h - n): in tmp, its
+            tmp *= a[:, H:2 * H]                      #   rows together, then into the output
+            h = np.add(tmp, n, out=hs[t])
+        return seq
+
     def gru_forward(xproj, h0, w_hh, b_hn):
-        """Saves ``acts`` (T, B, 3H) ``[r | z | hn]`` (the gates and the hidden n products
-        ``h_{t-1} @ w_hn + b_hn``) and ``n`` (T, B, H) time-major with the output, so the vjp
-        recomputes nothing."""
+        """Saves the output and ``acts`` (``gru_steps``)."""
         if not floats(xproj, h0, w_hh, b_hn):
             return None
         B, T, G = xproj.shape
         H = G // 3
-        # sigmoid(v) = tanh(v / 2) / 2 + 1 / 2: r and z's projections and weights halved (exact)
-        acts = np.empty((T, B, G), dtype=xproj.dtype)
-        np.multiply(np.swapaxes(xproj[:, :, :2 * H], 0, 1), 0.5, out=acts[:, :, :2 * H])
-        acts[:, :, 2 * H:] = b_hn
-        w = w_hh.copy()
-        w[:, :2 * H] *= 0.5
-        ns = time_major(xproj[:, :, 2 * H:], xproj.dtype)    # x's n part, then n
-        seq = np.empty((B, T, H), dtype=xproj.dtype)
-        hs = np.swapaxes(seq, 0, 1)                # each step's state made into the output
-        tmp = np.empty((B, H), dtype=xproj.dtype)
-        product = recurrent_product(h0, w, acts)
-        h = h0
-        for t in range(T):
-            product(t, hs)
-            rz = np.tanh(acts[t, :, :2 * H], out=acts[t, :, :2 * H])
-            rz *= 0.5
-            rz += 0.5
-            np.multiply(acts[t, :, :H], acts[t, :, 2 * H:], out=tmp)
-            n = ns[t]
-            n += tmp
-            np.tanh(n, out=n)
-            np.subtract(h, n, out=tmp)                # h_t = n + z * (h - n): in tmp, its
-            tmp *= acts[t, :, H:2 * H]                #   rows together, then into the output
-            h = np.add(tmp, n, out=hs[t])
-        return seq, (seq, acts, ns)
+        acts = time_major(xproj, xproj.dtype)
+        acts[:, :, :2 * H] *= 0.5
+        seq = gru_steps(acts, h0, w_hh, b_hn)
+        return seq, (seq, acts)
 
-    def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
-        seq, acts, ns = saved              # xproj and b_hn: unused (stand-ins)
+    def gru_steps_back(g, saved, h0, w_hh, b_hn, da_ring, dn_at, flush):
+        """The backward recursion: each step's ``[dr | dz | dn r]`` (the hidden product's
+        gradient) into ``da_ring`` (K, B, 3H) and its ``dn`` into ``dn_at(t, slot)`` (B, H);
+        after each block of steps ``t0 .. t0 + n - 1`` ``flush(t0, block)`` gets their ring
+        rows (n, B, 3H), once the block's parts of ``dw`` and ``db_hn`` are added. Each block's
+        hidden n products ``hn`` are made again by one product. Returns ``(dh0, dw, db_hn)``."""
+        seq, acts = saved
         B, T, H = seq.shape
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
-        dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
-        # [dr | dz | dn r] (dx's dn apart), a step's 3H of the rings' 5H (gh's, the states')
-        da_ring = new_ring(T, B, 3 * H, seq.dtype, 5 * H)
+        w_hn = np.ascontiguousarray(w_hh[:, 2 * H:])
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)
         hs, fill = states_ring(seq, h0, K)
+        hns = np.empty((K, B, H), dtype=seq.dtype)
         tmp, carry, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
         dw, db = np.empty((H, 3 * H), dtype=seq.dtype), np.empty(H, dtype=seq.dtype)
         slopes = np.empty((B, 2 * H), dtype=seq.dtype)
@@ -195,10 +229,13 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
             slot = t % K
             if t == T - 1 or slot == K - 1:
                 fill(t - slot, slot + 1)
-            rz, hn = acts[t, :, :2 * H], acts[t, :, 2 * H:]
-            n, gh, h_prev = ns[t], ghs[slot], hs[slot]
+                hns[:slot + 1] = b_hn
+                add_product(np.reshape(hns[:slot + 1], ((slot + 1) * B, H)),
+                            np.reshape(hs[:slot + 1], ((slot + 1) * B, H)), w_hn, False)
+            rz, n = acts[t, :, :2 * H], acts[t, :, 2 * H:]
+            hn, gh, h_prev = hns[slot], ghs[slot], hs[slot]
             da = da_ring[slot]
-            dr, dz, dn = da[:, :H], da[:, H:2 * H], dx_all[:, t, 2 * H:]
+            dr, dz, dn = da[:, :H], da[:, H:2 * H], dn_at(t, slot)
             np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
             np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
             np.multiply(n, n, out=tmp)
@@ -221,7 +258,6 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
             if not slot:
                 n_steps = min(K, T - t)
                 block = da_ring[:n_steps]
-                dx_all[:, t:t + n_steps, :2 * H] = np.swapaxes(block[:, :, :2 * H], 0, 1)
                 rows = np.reshape(block, (n_steps * B, 3 * H))
                 add_product(dw, np.reshape(hs[:n_steps], (n_steps * B, H)).T, rows,
                             t + n_steps == T)
@@ -230,6 +266,23 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                     db[...] = part
                 else:
                     db += part
+                flush(t, block)
+        return dh0, dw, db
+
+    def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
+        seq = saved[0]                     # xproj: unused (a stand-in)
+        B, T, H = seq.shape
+        dx_all = np.empty((B, T, 3 * H), dtype=seq.dtype)
+
+        def flush(t0, block):
+            dx_all[:, t0:t0 + len(block), :2 * H] = np.swapaxes(block[:, :, :2 * H], 0, 1)
+        # [dr | dz | dn r] (dx's dn apart): 3H of a step's 6H in the rings (gh, states, hn)
+        da_ring = new_ring(T, B, 3 * H, seq.dtype, 6 * H)
+        dh0, dw, db = gru_steps_back(g, saved, h0, w_hh, b_hn, da_ring,
+                                     lambda t, slot: dx_all[:, t, 2 * H:], flush)
         return dx_all, dh0, dw, db
 
-    return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp)}
+    steps = {"rnn_steps": rnn_steps, "rnn_steps_back": rnn_steps_back,
+             "gru_steps": gru_steps, "gru_steps_back": gru_steps_back}
+    return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp),
+            **layer_kernels(np, matmul, floats, new_ring, add_product, steps)}

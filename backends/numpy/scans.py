@@ -389,4 +389,5 @@ def scan_kernels(np) -> dict:
             "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4),
                                  needs=True, vjp_sliced=lstm_layer_vjp_sliced),
             "rnn_scan": Kernel(*gated["rnn_scan"], saves=(1, 2)),
-            "gru_scan": Kernel(*gated["gru_scan"], saves=(1, 2))}
+            "gru_scan": Kernel(*gated["gru_scan"], saves=(1, 2, 3)),
+            "rnn_layer": gated["rnn_layer"], "gru_layer": gated["gru_layer"]}

@@ -13,6 +13,7 @@ from ..ops.indexing import one_hot
 from ..ops.batch_norm import batch_norm
 from ..ops.nn import embedding, layer_norm
 from ..ops.rms_norm import rms_norm
+from ..ops.projected_scans import gru_layer, rnn_layer
 from ..ops.recurrent import gru_scan, lstm_layer, lstm_scan, rnn_scan
 from . import init
 from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
@@ -73,7 +74,8 @@ __all__ = _activations.__all__ + [
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init", "utils",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
-    "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot",
+    "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan",
+    "rnn_layer", "gru_layer", "one_hot",
     "Embedding", "embedding", "EmbeddingBag", "embedding_bag", "LayerNorm", "layer_norm",
     "RMSNorm", "rms_norm",
     "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention",

@@ -14,9 +14,9 @@ The GRU's gates are (r, z, n) along 3H; its reset gate multiplies the hidden sid
 that bias stays apart: ``b`` (3H,) is ``bias_ih + [bias_hh_r, bias_hh_z, 0]`` and ``b_hn`` (H,)
 is ``bias_hh_n``.
 
-A sequence layer projects the inputs of all steps with one matrix product, then runs the
-recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer does both in one,
-``lstm_layer``), so the tape holds a handful of nodes per layer whatever the sequence length.
+A sequence layer runs the input projection of all steps and the recurrence as one primitive
+(``lstm_layer``; ``rnn_layer`` and ``gru_layer`` of ``xpgrad.ops.projected_scans``), so the tape
+holds a handful of nodes per layer whatever the sequence length.
 
 >>> import xpgrad as xg
 >>> lstm = xg.nn.LSTM(3, 5, rng=0)
@@ -27,8 +27,9 @@ recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer do
 from __future__ import annotations
 
 from .. import dtypes as _dt
-from ..creation import asarray, zeros
-from ..ops.recurrent import gru_scan, lstm_layer, lstm_layer_states, lstm_states, rnn_scan
+from ..creation import asarray
+from ..ops.projected_scans import gru_layer, rnn_layer
+from ..ops.recurrent import lstm_layer, lstm_layer_states, lstm_states, rnn_scan
 from ..ops.shape import reshape
 from ..tensor import Variable
 from . import _checks
@@ -65,7 +66,8 @@ class RNNCell(_Recurrent):
 
     def scan(self, x, h0):
         """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""
-        return rnn_scan(self.project(x), h0, self.w_hh, self.nonlinearity)
+        x = _as_input(x, self, 3)
+        return rnn_layer(x, h0, self.w_ih, self.w_hh, self._bias(self.b, 1), self.nonlinearity)
 
 
 class LSTMCell(_Recurrent):
@@ -137,10 +139,7 @@ class LSTMCell(_Recurrent):
 
     def _layer_args(self, x, h0, c0):
         x = _as_input(x, self, 3)
-        b = self.b if self.b is not None else zeros((4 * self.hidden_size,),
-                                                     dtype=self.w_hh.dtype,
-                                                     backend=self.w_hh.backend)
-        return x, h0, c0, self.w_ih, self.w_hh, b
+        return x, h0, c0, self.w_ih, self.w_hh, self._bias(self.b, 4)
 
 
 class GRUCell(_Recurrent):
@@ -183,9 +182,9 @@ class GRUCell(_Recurrent):
 
     def scan(self, x, h0):
         """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""
-        b_hn = self.b_hn if self.b_hn is not None else zeros(
-            (self.hidden_size,), dtype=self.w_hh.dtype, backend=self.w_hh.backend)
-        return gru_scan(self.project(x), h0, self.w_hh, b_hn)
+        x = _as_input(x, self, 3)
+        return gru_layer(x, h0, self.w_ih, self.w_hh, self._bias(self.b, 3),
+                         self._bias(self.b_hn, 1))
 
     def _set_torch_biases(self, bias_ih, bias_hh):
         H = self.hidden_size

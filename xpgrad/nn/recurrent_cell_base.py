@@ -110,6 +110,12 @@ class _Recurrent(Module):
         z = linear(reshape(x, (B * T, self.input_size)), self.w_ih, self.b)   # one fused op
         return reshape(z, (B, T, z.shape[-1]))
 
+    def _bias(self, bias, gates):
+        """``bias``, or zeros (gates * hidden_size,) for a cell without biases."""
+        if bias is not None:
+            return bias
+        return zeros((gates * self.hidden_size,), dtype=self.w_hh.dtype, backend=self.w_hh.backend)
+
     def _zeros(self, x):
         return zeros((x.shape[0], self.hidden_size), dtype=self.w_hh.dtype,
                      backend=self.w_hh.backend)

@@ -1,0 +1,148 @@
+"""The Elman RNN's and GRU's layer kernels (``rnn_layer``, ``gru_layer``: the input projection
+and the scan, ``xpgrad/ops/projected_scans.py``) for any module with NumPy's API and ``out=``,
+built on the scans' steps of ``gated_scans.py``.
+
+The forward projects every step's input with one product of the time-major rows ``[x_t | 1]``
+and ``[w_ih; b]`` straight into the scan's pre-activations, so no (B, T, G) projection is made
+apart; the backward's ring of gate gradients gives each block of steps' part of ``[dw_ih; db]``
+(one product with the block's rows ``[x_t | 1]``, copied from ``x`` a block at a time) and its
+rows of ``dx``, so no (B, T, G) gradient of the projection is made either.
+
+>>> import numpy as np
+>>> from xpgrad.backends.numpy.scans import scan_kernels
+>>> kern = scan_kernels(np)["rnn_layer"]
+>>> seq, saved = kern.forward(np.ones((2, 3, 1)), np.zeros((2, 4)), np.ones((1, 4)),
+...                           np.zeros((4, 4)), np.zeros(4), "relu")
+>>> seq[0, 0].tolist()
+[1.0, 1.0, 1.0, 1.0]
+"""
+from __future__ import annotations
+
+from xpgrad.backend import Kernel
+
+
+def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
+    """``{"rnn_layer": Kernel, "gru_layer": Kernel}`` for the module ``np``, from
+    ``scan_kernels``'s ``matmul``, ``floats``, ``new_ring`` and ``add_product`` and the steps of
+    ``gated_kernels`` (``steps``: its ``rnn_steps``, ``gru_steps`` and their backwards)."""
+
+    def projected(x, w_ih, b, scale=None):
+        """The time-major pre-activations (T, B, G) ``x_t @ w_ih + b`` (its columns times
+        ``scale`` (G,) where given) by one product of the rows ``[x_t | 1]``."""
+        B, T, I = x.shape
+        xt = np.empty((T, B, I + 1), dtype=x.dtype)
+        xt[:, :, :I] = np.swapaxes(x, 0, 1)
+        xt[:, :, I] = 1.0
+        weights = np.concatenate([w_ih, b[None]])
+        if scale is not None:
+            weights *= scale
+        G = w_ih.shape[1]
+        acts = np.empty((T, B, G), dtype=x.dtype)
+        matmul(np.reshape(xt, (T * B, I + 1)), weights, out=np.reshape(acts, (T * B, G)))
+        return acts
+
+    def input_rows(x, K):
+        """``fill(t0, n)``: steps ``t0 .. t0 + n - 1`` of ``x`` copied time-major into the
+        rows (n * B, I + 1) of a buffer of K steps, before their column of ones (the bias's)."""
+        B, T, I = x.shape
+        rows = np.empty((K, B, I + 1), dtype=x.dtype)
+        rows[:, :, I] = 1.0
+
+        def fill(t0, n):
+            rows[:n, :, :I] = np.swapaxes(x[:, t0:t0 + n], 0, 1)
+            return np.reshape(rows[:n], (n * B, I + 1))
+        return fill
+
+    def input_grads(x, needs):
+        """``(add, result)``: ``add(t0, n, x_rows, parts)`` adds steps ``t0 .. t0 + n - 1``'s
+        part of ``[dw_ih; db]`` (its product with the block's rows ``x_rows`` (n * B, I + 1))
+        and writes their rows of ``dx``, where ``parts`` are ``(rows (n * B, g), w_t (g, I))``,
+        the block's projection gradient in pieces of consecutive columns; ``result()`` gives
+        ``(dx, dw_ih, db)``, each None where ``needs`` does not want it."""
+        B, T, I = x.shape
+        dx_tm = np.empty((T, B, I), dtype=x.dtype) if needs[0] else None
+        wants_dw = needs[2] or needs[4]
+        dwb = []                                  # [dw_ih; db] by the parts' columns
+
+        def add(t0, n, x_rows, parts):
+            last = t0 + n == T                    # the backward's first block
+            if wants_dw:
+                if last:
+                    dwb[:] = [np.empty((I + 1, rows.shape[1]), dtype=x.dtype)
+                              for rows, _ in parts]
+                for out, (rows, _) in zip(dwb, parts):
+                    add_product(out, x_rows.T, rows, last)
+            if dx_tm is not None:
+                out = np.reshape(dx_tm[t0:t0 + n], (n * B, I))
+                for j, (rows, w_t) in enumerate(parts):
+                    add_product(out, rows, w_t, j == 0)
+
+        def result():
+            dx = None if dx_tm is None else np.ascontiguousarray(np.swapaxes(dx_tm, 0, 1))
+            whole = np.concatenate(dwb, axis=1) if wants_dw else None
+            return (dx, whole[:I] if needs[2] else None, whole[I] if needs[4] else None)
+        return add, result
+
+    def rnn_layer_forward(x, h0, w_ih, w_hh, b, nonlinearity):
+        if not floats(x, h0, w_ih, w_hh, b):
+            return None
+        seq = steps["rnn_steps"](projected(x, w_ih, b), h0, w_hh, nonlinearity)
+        return seq, (seq,)
+
+    def rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
+        (seq,) = saved
+        B, T, H = seq.shape
+        I = x.shape[2]
+        # a step's H of the rings' 3H (da, gh, states) and its rows of x
+        da_ring = new_ring(T, B, H, seq.dtype, 3 * H + I + 1)
+        fill = input_rows(x, len(da_ring))
+        w_ih_t = np.ascontiguousarray(np.swapaxes(w_ih, 0, 1))
+        add, result = input_grads(x, needs)
+
+        def flush(t0, block):
+            n = len(block)
+            add(t0, n, fill(t0, n), [(np.reshape(block, (n * B, H)), w_ih_t)])
+        dh0, dw_hh = steps["rnn_steps_back"](g, seq, h0, w_hh, nonlinearity, da_ring, flush)
+        dx, dw_ih, db = result()
+        return dx, dh0, dw_ih, dw_hh if needs[3] else None, db
+
+    def gru_layer_forward(x, h0, w_ih, w_hh, b, b_hn):
+        if not floats(x, h0, w_ih, w_hh, b, b_hn):
+            return None
+        H = h0.shape[1]
+        scale = np.ones(3 * H, dtype=x.dtype)
+        scale[:2 * H] = 0.5                   # the r and z columns halved (gated_scans' gru)
+        acts = projected(x, w_ih, b, scale)
+        seq = steps["gru_steps"](acts, h0, w_hh, b_hn)
+        return seq, (seq, acts)
+
+    def gru_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
+        seq = saved[0]
+        B, T, H = seq.shape
+        I = x.shape[2]
+        # [dr | dz | dn r] and dn: a step's 4H of the rings' 7H (gh's, the states', hn's) and
+        # x's rows
+        da_ring = new_ring(T, B, 3 * H, seq.dtype, 7 * H + I + 1)
+        K = len(da_ring)
+        dn_ring = np.empty((K, B, H), dtype=seq.dtype)
+        fill = input_rows(x, K)
+        w_ih_t = np.swapaxes(w_ih, 0, 1)
+        w_rz_t, w_n_t = (np.ascontiguousarray(part) for part in (w_ih_t[:2 * H], w_ih_t[2 * H:]))
+        add, result = input_grads(x, needs)
+
+        def flush(t0, block):
+            n = len(block)
+            rz = np.reshape(block, (n * B, 3 * H))[:, :2 * H]
+            dn = np.reshape(dn_ring[:n], (n * B, H))
+            add(t0, n, fill(t0, n), [(rz, w_rz_t), (dn, w_n_t)])
+        dh0, dw_hh, db_hn = steps["gru_steps_back"](g, saved, h0, w_hh, b_hn, da_ring,
+                                                    lambda t, slot: dn_ring[slot], flush)
+        dx, dw_ih, db = result()
+        return (dx, dh0, dw_ih, dw_hh if needs[3] else None, db,
+                db_hn if needs[5] else None)
+
+    # the vjps read x (its rows, a block at a time), h0, the weights and b_hn, never b
+    return {"rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp, saves=(0, 1, 2, 3),
+                                needs=True),
+            "gru_layer": Kernel(gru_layer_forward, gru_layer_vjp, saves=(0, 1, 2, 3, 5),
+                                needs=True)}
