@@ -662,7 +662,7 @@ def test_docstring_examples():
     for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math",
                  "._templates", "._scans", "._cache_key", "._softmax", "._rms_norm",
                  "._group_norm", "._margin", "._gelu_math", "._gemm", "._erf32", "._erf64",
-                 "._special", "._prefetch"):
+                 "._special"):
         module = importlib.import_module("xpgrad.backends.numba" + name)
         assert doctest.testmod(module).failed == 0, module.__name__
 

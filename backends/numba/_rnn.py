@@ -18,7 +18,6 @@ from numba import njit
 
 from . import _gemm
 from ._math import LOOP_OPTIONS, sigmoid, tanh
-from ._prefetch import prefetch_row
 
 #: the scans' whole loops (``*_steps``): no Python object inside, so other threads run meanwhile
 #: as they did while a step's product ran from Python
@@ -41,11 +40,6 @@ def lstm_cell_forward(a, add, rows, t, c0, seq, acts, xh):
     H = G // 4
     I = xh.shape[2] - H
     for b in range(B):
-        if t + 1 < seq.shape[2]:
-            # the next step's state rows, a sequence apart: the forward 4% faster (batch 64,
-            # hidden 128, 50 steps, the products between the passes)
-            prefetch_row(seq[0, b, t + 1])
-            prefetch_row(seq[1, b, t + 1])
         ab = a[b]
         xb = add[rows[t if rows.shape[0] > 1 else 0, b if rows.shape[1] > 1 else 0]]
         cp = seq[1, b, t - 1] if t > 0 else c0[b]
@@ -89,12 +83,6 @@ def lstm_cell_backward(g_hs, g_cs, t, dh, dc, acts, seq, c0, dz_tm, db):
     B, H = dh.shape
     one = dh.dtype.type(1)
     for b in range(B):
-        # the rows the next step (t - 1) reads that this one does not: c_{t-2} and the output
-        # gradient's row (a sequence apart): the backward 3-5% faster (as lstm_cell_forward's)
-        if t >= 2:
-            prefetch_row(seq[1, b, t - 2])
-        if t >= 1 and g_hs.shape[1] > 1:
-            prefetch_row(g_hs[b if g_hs.shape[0] > 1 else 0, t - 1])
         g_h = g_hs[b if g_hs.shape[0] > 1 else 0, t if g_hs.shape[1] > 1 else 0]
         g_c = g_cs[b if g_cs.shape[0] > 1 else 0, t if g_cs.shape[1] > 1 else 0]
         ib = acts[t, b, :H]
