@@ -21,14 +21,16 @@ The step is ``xpgrad bench``'s ``lstm_step`` (64 inputs, MSE on every output, SG
   NumPy's backend): the step's rows minus these are the module, loss, tape and update;
 - the per-step products as the kernels' compiled loops run them (``kernels'`` rows, how many
   products per step in brackets: blocks under OpenBLAS's SkylakeX kernels,
-  ``blas.stepped_plans``);
+  ``blas.stepped_plans``), and the weight gradient by the kernels' ``blas.matmul``;
 - other layouts of the same products (``layout:`` rows): the input projection as one product
   plus T products ``h_{t-1} @ w_hh`` (what the NumPy kernel runs), and the per-step products
   feature-major, ``w.T @ [x_t | h_{t-1}].T`` (B columns) and ``w_hh @ dz_t.T``.
 
-The products' total against PyTorch's whole step bounds what any restructuring of xpgrad's
-step can reach with this BLAS (``OPENBLAS_CORETYPE`` picks its kernels; threadpoolctl's
-architecture is printed); the step's multiply-adds at the rate of its one large product (the
+The products' total (each of the three at the faster of NumPy's BLAS and the kernels' calls:
+MKL's, where installed, ran them ~25% faster than NumPy's OpenBLAS) against PyTorch's whole
+step bounds what any restructuring of xpgrad's step can reach with these libraries
+(``OPENBLAS_CORETYPE`` picks OpenBLAS's kernels; threadpoolctl's architecture is printed); the
+step's multiply-adds at the rate of its one large product (the
 weight gradient's) bound it however the products are laid out.
 Thread CPU time, one thread each, medians of ``--rounds``.
 """
@@ -112,7 +114,7 @@ def _kernel_products(B, T, I, H):
     G = 4 * H
     xh, dz = rng.normal(size=(T, B, I + H)).astype(f32), rng.normal(size=(T, B, G)).astype(f32)
     w, w_t = rng.normal(size=(I + H, G)).astype(f32), rng.normal(size=(G, H)).astype(f32)
-    a, dh = np.empty((B, G), f32), np.empty((B, H), f32)
+    a, dh, dw = np.empty((B, G), f32), np.empty((B, H), f32), np.empty((I + H, G), f32)
     forward, held_f = blas.stepped_plans(xh, w, a, "columns")
     backward, held_b = blas.stepped_plans(dz, w_t, dh, "depth")
     if forward is None or backward is None:
@@ -128,8 +130,12 @@ def _kernel_products(B, T, I, H):
 
     def run_backward(_held=(dz, w_t, dh, held_b)):
         steps(backward, T, f32(1), f32(0))
+
+    def run_weights():
+        blas.matmul(xh.reshape(T * B, I + H).T, dz.reshape(T * B, G), out=dw)
     return {f"kernels' T forward products ({len(forward)})": run_forward,
-            f"kernels' T backward products ({len(backward)})": run_backward}
+            f"kernels' T backward products ({len(backward)})": run_backward,
+            "kernels' weight-gradient product": run_weights}
 
 
 def _kernels(B, T, I, H):
@@ -276,6 +282,15 @@ def _torch_phases(B, T, I, H):
     return {"torch: forward": forward, "torch: backward": backward, "torch: update": update}
 
 
+def _products_total(ms):
+    """The step's products at the faster of NumPy's BLAS (``BLAS:`` rows) and the kernels' own
+    calls (``kernels'`` rows, MKL's where installed), each of forward, backward and weight
+    gradient: the products the kernels could run, with the library they run."""
+    parts = ("forward products", "backward products", "weight-gradient product")
+    return sum(min(v for k, v in ms.items() if k.startswith(("BLAS", "kernels'")) and part in k)
+               for part in parts)
+
+
 def main(argv=None):
     from xpgrad import cli_types
 
@@ -325,17 +340,18 @@ def main(argv=None):
         print(f"  {name:34s} {v:7.2f} ms")
     torch_step = sum(v for k, v in ms.items() if k.startswith("torch"))
     step = sum(v for k, v in ms.items() if k.startswith("xpgrad"))
-    blas = sum(v for k, v in ms.items() if k.startswith("BLAS"))
+    blas = _products_total(ms)
     # multiply-adds: forward (I + H) x 4H and backward 4H x H per row, the weight gradient's
     # (I + H) x 4H over all T * B rows; at the rate of that one large product
     macs = T * B * (2 * (I + H) * 4 * H + 4 * H * H)
-    floor = macs * ms["BLAS: weight-gradient product"] / (T * B * (I + H) * 4 * H)
+    weights = min(v for k, v in ms.items() if k.endswith("weight-gradient product"))
+    floor = macs * weights / (T * B * (I + H) * 4 * H)
     gates = sum(v for k, v in ms.items() if k.startswith("Numba"))
     in_step = (ms["in step: + forward gate passes"] + ms["in step: + backward gate passes"]
                - ms["in step: T forward products"] - ms["in step: T backward products"])
     print(f"  {'torch step / xpgrad step':34s} {torch_step / step:7.2f}")
     print(f"  {'torch step / (products + gates)':34s} {torch_step / (blas + gates):7.2f}   "
-          "(the bound with this BLAS)")
+          f"(the bound with this BLAS: {blas:.2f} ms products, the faster library's each)")
     print(f"  {'torch step / products at peak rate':34s} {torch_step / floor:7.2f}   "
           f"(the bound at the large product's rate: {floor:.2f} ms, no gate passes)")
     print(f"  {'gate passes alone / in the step':34s} {gates:7.2f} / {in_step:.2f} ms")
