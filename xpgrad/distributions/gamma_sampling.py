@@ -45,7 +45,7 @@ def _marsaglia_tsang_log(xp, rng, alpha):
 def _marsaglia_tsang_parts(xp, rng, alpha):
     """``(draws of max(alpha, alpha + 1), where alpha < 1, log u / alpha there or None)``."""
     boosted = alpha < 1.0
-    shape = alpha + xp.where(boosted, 1.0, 0.0)
+    shape = alpha + xp.astype(boosted, alpha.dtype)
     d = xp.reshape(shape - 1.0 / 3.0, (-1,))
     c = 1.0 / xp.sqrt(9.0 * d)
     out = xp.zeros(d.shape, dtype=xp.float64)
