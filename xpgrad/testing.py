@@ -161,6 +161,32 @@ class StrictBackend(Backend):
     def device(self, x):
         return x.device
 
+    def rng(self, seed):
+        """A host NumPy generator, as the cupy backend's: ``xg.random`` copies its draws over,
+        so layers initialize here (the same seed: the numpy backend's numbers exactly)."""
+        return _HostGenerator(self, seed)
+
+
+class _HostGenerator:
+    """``numpy.random.default_rng(seed)`` whose draws take the backend's native dtypes."""
+
+    def __init__(self, backend, seed):
+        import numpy as np
+
+        self._backend, self._generator = backend, np.random.default_rng(seed)
+
+    def __getattr__(self, name):
+        attr = getattr(self._generator, name)
+        if not callable(attr):
+            return attr
+
+        def draw(*args, dtype=None, **kwargs):
+            if dtype is not None:
+                kwargs["dtype"] = self._backend.xg_dtype(dtype).name
+            return attr(*args, **kwargs)
+
+        return draw
+
 
 @contextlib.contextmanager
 def registered_backend(name, factory):
