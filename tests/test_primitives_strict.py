@@ -5,6 +5,8 @@ kernel of its own, so a rule must use only the array API standard: this file fin
 that call NumPy, or lean on NumPy's behaviour, without a GPU."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -14,13 +16,15 @@ from xpgrad.testing import StrictBackend, registered_backend
 from test_primitives import CASES, make
 
 pytest.importorskip("array_api_strict")
+# order 2 of a function linear in an argument: its gradient is constant, the second one None
+pytestmark = pytest.mark.filterwarnings("ignore:tape.gradient. the target depends on no tensor")
 
 #: test id -> why array-api-strict refuses what the cupy backend accepts (CuPy indexes as NumPy)
 STRICTER_THAN_CUPY = {
     "tensor_scatter_nd_update": "the forward writes rows at integer positions "
                                 "(out[rows, ...] = updates): the array API's __setitem__ takes "
                                 "no integer arrays, CuPy's does",
-    "softmax_cross_entropy_weight": "nll's VJP writes each row's label entry at integer "
+    "softmax_cross_entropy_weight-order1": "nll's first-order VJP writes each row's label entry at integer "
                                     "positions (out[rows, labels] = values): the array API's "
                                     "__setitem__ takes no integer arrays, CuPy's does",
 }
@@ -32,45 +36,59 @@ def strict():
         yield backend
 
 
-def values_and_vjp(fn, arrays, backend):
-    """``fn``'s outputs on float64 tensors of ``arrays`` made on ``backend``, and the gradient
-    of their sum weighted by fixed random cotangents, as NumPy arrays (None: no gradient)."""
+def values_and_vjp(fn, arrays, backend, order=1):
+    """``[outputs, gradients]`` of ``fn`` on float64 tensors of ``arrays`` made on ``backend``
+    (the gradient of the outputs' sum weighted by fixed random cotangents), with order 2 also
+    the gradient of the gradients' weighted sum; lists of NumPy arrays (None: no gradient)."""
+    noise = np.random.default_rng(1)
+
+    def weighted_sum(tensors):
+        return sum(xg.sum(t * xg.astype(xg.asarray(noise.standard_normal(t.shape)), t.dtype))
+                   for t in tensors if t is not None)
+
     with xg.use_backend(backend):
         args = [xg.asarray(a, dtype=xg.float64) for a in arrays]
-        with xg.GradientTape() as tape:
-            tape.watch(args)
-            out = fn(*args)
-            outs = list(out) if isinstance(out, (list, tuple)) else [out]
-            noise = np.random.default_rng(1)
-            loss = sum(xg.sum(o * xg.astype(xg.asarray(noise.standard_normal(o.shape)), o.dtype))
-                       for o in outs)
-        grads = tape.gradient(loss, args)
-    assert {t.backend.name for t in outs + [g for g in grads if g is not None]} == {backend}
-    return [o.numpy() for o in outs], [None if g is None else g.numpy() for g in grads]
+        with xg.GradientTape() if order > 1 else contextlib.nullcontext() as outer:
+            if outer is not None:
+                outer.watch(args)
+            with xg.GradientTape() as tape:
+                tape.watch(args)
+                out = fn(*args)
+                outs = list(out) if isinstance(out, (list, tuple)) else [out]
+                loss = weighted_sum(outs)
+            results = [outs, tape.gradient(loss, args)]
+            if outer is not None:
+                loss = weighted_sum(results[1])
+        if outer is not None:
+            results.append(outer.gradient(loss, args))
+    assert {t.backend.name for ts in results for t in ts if t is not None} == {backend}
+    return [[None if t is None else t.numpy() for t in ts] for ts in results]
 
 
 def assert_same(got, want):
     assert len(got) == len(want)
     for g, w in zip(got, want):
+        if isinstance(w, list):
+            assert_same(g, w)
+            continue
         assert (g is None) == (w is None)
         if w is not None:
             np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
-def _marked(value, test_id):
+def _marked(test_id, *values):
     reason = STRICTER_THAN_CUPY.get(test_id)
     marks = [pytest.mark.xfail(raises=IndexError, strict=True, reason=reason)] if reason else []
-    return pytest.param(value, id=test_id, marks=marks)
+    return pytest.param(*values, id=test_id, marks=marks)
 
 
-@pytest.mark.parametrize("case", [_marked(case, case.id) for case in CASES])
+@pytest.mark.parametrize("case", [_marked(case.id, case) for case in CASES])
 def test_primitive_matches_the_numpy_backend(case, strict):
     rng = np.random.default_rng(0)
     arrays = [make(spec, rng).numpy() for spec in case.specs]
-    want_values, want_grads = values_and_vjp(case.fn, arrays, "numpy")
-    got_values, got_grads = values_and_vjp(case.fn, arrays, "strict")
-    assert_same(got_values, want_values)
-    assert_same(got_grads, want_grads)
+    order = min(case.order, 2)
+    assert_same(values_and_vjp(case.fn, arrays, "strict", order),
+                values_and_vjp(case.fn, arrays, "numpy", order))
 
 
 # -- layers, losses and optimizers end to end ---------------------------------------------------
@@ -101,13 +119,12 @@ def test_layer_matches_the_numpy_backend(name, strict):
         with xg.use_backend(backend):
             layer = build()
             variables = list(layer.trainable_variables)
-            outs, grads = values_and_vjp(lambda x: _output(layer(x)), [x], backend)
             with xg.GradientTape() as tape:
                 loss = xg.sum(_output(layer(xg.asarray(x, dtype=xg.float64))) ** 2)
-            grads += [g.numpy() for g in tape.gradient(loss, variables)]
-        results.append((outs, grads))
-    assert_same(results[1][0], results[0][0])
-    assert_same(results[1][1], results[0][1])
+            by_weights = [g.numpy() for g in tape.gradient(loss, variables)]
+            results.append(values_and_vjp(lambda x: _output(layer(x)), [x], backend)
+                           + [by_weights])
+    assert_same(results[1], results[0])
 
 
 LOSSES = {   # name -> loss of (float64 tensor of shape (4, 5), integer labels of shape (4,))
@@ -121,14 +138,14 @@ LOSSES = {   # name -> loss of (float64 tensor of shape (4, 5), integer labels o
 }
 
 
-@pytest.mark.parametrize("name", [_marked(name, name) for name in sorted(LOSSES)])
-def test_loss_matches_the_numpy_backend(name, strict):
+@pytest.mark.parametrize("name, order", [_marked(f"{name}-order{order}", name, order)
+                                         for name in sorted(LOSSES) for order in (1, 2)])
+def test_loss_matches_the_numpy_backend(name, order, strict):
+    """Order 2 too: a rule's VJP differentiated again takes its Tensor branch."""
     x = np.random.default_rng(3).standard_normal((4, 5))
     labels = np.array([0, 4, 2, 2])
-    results = [values_and_vjp(lambda x: LOSSES[name](x, xg.asarray(labels)), [x], backend)
-               for backend in ("numpy", "strict")]
-    assert_same(results[1][0], results[0][0])
-    assert_same(results[1][1], results[0][1])
+    assert_same(*[values_and_vjp(lambda x: LOSSES[name](x, xg.asarray(labels)), [x], backend,
+                                 order) for backend in ("strict", "numpy")])
 
 
 OPTIMIZERS = {
@@ -155,3 +172,62 @@ def test_optimizer_steps_match_the_numpy_backend(name, strict):
             assert {v.backend.name for v in variables} == {backend}
             results.append([v.numpy() for v in variables])
     assert_same(results[1], results[0])
+
+
+# -- xg.linalg (the cupy backend runs every rule here on CuPy arrays) ----------------------------
+
+def _well_conditioned(*shape):
+    """Random matrices of ``shape`` (square at the end) with singular values in [1, 3]."""
+    rng = np.random.default_rng(sum(shape))
+    left, right = (np.linalg.qr(rng.normal(size=shape))[0] for _ in range(2))
+    return (left * rng.uniform(1.0, 3.0, size=shape[:-1])[..., None, :]) @ right
+
+
+def _normal(*shape):
+    return np.random.default_rng(sum(shape) + 1).normal(size=shape)
+
+
+def _positive_definite(a):
+    return a @ xg.matrix_transpose(a) + 3.0 * xg.eye(a.shape[-1], dtype=a.dtype)
+
+
+LA = xg.linalg
+LINALG = {   # name -> (function, its arguments as NumPy arrays, order)
+    "cholesky": (lambda a: LA.cholesky(_positive_definite(a)), [_well_conditioned(2, 3, 3)], 2),
+    "cross": (LA.cross, [_normal(2, 3), _normal(3)], 2),
+    "det": (LA.det, [_well_conditioned(2, 3, 3)], 2),
+    "diagonal": (lambda a: LA.diagonal(a, offset=1), [_normal(2, 3, 4)], 2),
+    "eigh": (lambda a: LA.eigh(_positive_definite(a)), [_well_conditioned(3, 3)], 2),
+    "eigvalsh": (lambda a: LA.eigvalsh(_positive_definite(a)), [_well_conditioned(2, 3, 3)], 2),
+    "eig": (lambda a: xg.real(LA.eig(_positive_definite(a))[0]), [_well_conditioned(3, 3)], 1),
+    "eigvals": (lambda a: xg.real(LA.eigvals(a)), [_well_conditioned(3, 3)], 1),
+    "inv": (LA.inv, [_well_conditioned(2, 3, 3)], 2),
+    "matrix_norm": (lambda a: LA.matrix_norm(a) + LA.matrix_norm(a, ord=1), [_normal(2, 3, 4)],
+                    2),
+    "matrix_norm_spectral": (lambda a: LA.matrix_norm(a, ord="nuc") + LA.matrix_norm(a, ord=2),
+                             [_well_conditioned(3, 3)], 2),
+    "matrix_power": (lambda a: LA.matrix_power(a, 3) + LA.matrix_power(a, -2),
+                     [_well_conditioned(3, 3)], 2),
+    "pinv": (LA.pinv, [_normal(4, 3)], 2),
+    "qr": (LA.qr, [_normal(4, 3)], 2),
+    "slogdet": (lambda a: LA.slogdet(a)[1], [_well_conditioned(2, 3, 3)], 2),
+    "solve": (LA.solve, [_well_conditioned(3, 3), _normal(3, 2)], 2),
+    "svd": (lambda a: LA.svd(a, full_matrices=False), [_normal(4, 3)], 2),
+    "svdvals": (LA.svdvals, [_normal(2, 4, 3)], 2),
+    "trace": (lambda a: LA.trace(a, offset=-1), [_normal(2, 3, 3)], 2),
+    "vector_norm": (lambda a: LA.vector_norm(a, ord=3, axis=(0, 1)) + LA.norm(a[0]),
+                    [_normal(2, 3, 2)], 2),
+    "solve_triangular": (lambda a, b: LA.solve_triangular(
+        xg.tril(a) + 3.0 * xg.eye(3, dtype=a.dtype), b, lower=True), [_normal(3, 3),
+                                                                      _normal(3, 2)], 2),
+    "cholesky_solve": (lambda a, b: LA.cholesky_solve(b, LA.cholesky(_positive_definite(a))),
+                       [_well_conditioned(3, 3), _normal(3, 2)], 2),
+    "expm": (lambda a: LA.expm(a * 0.5), [_normal(3, 3)], 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_linalg_matches_the_numpy_backend(name, strict):
+    fn, arrays, order = LINALG[name]
+    assert_same(values_and_vjp(fn, arrays, "strict", order),
+                values_and_vjp(fn, arrays, "numpy", order))
