@@ -24,9 +24,10 @@ STRICTER_THAN_CUPY = {
     "tensor_scatter_nd_update": "the forward writes rows at integer positions "
                                 "(out[rows, ...] = updates): the array API's __setitem__ takes "
                                 "no integer arrays, CuPy's does",
-    "softmax_cross_entropy_weight-order1": "nll's first-order VJP writes each row's label entry at integer "
-                                    "positions (out[rows, labels] = values): the array API's "
-                                    "__setitem__ takes no integer arrays, CuPy's does",
+    "softmax_cross_entropy_weight-order1": "nll's first-order VJP writes each row's label "
+                                           "entry at integer positions (out[rows, labels] = "
+                                           "values): the array API's __setitem__ takes no "
+                                           "integer arrays, CuPy's does",
 }
 
 
@@ -97,21 +98,43 @@ def _output(out):
     return out[0] if isinstance(out, tuple) else out      # recurrent layers: (outputs, state)
 
 
+nn, F64 = xg.nn, xg.float64
 LAYERS = {   # name -> (the layer on the current backend, its float64 input's shape)
-    "Linear": (lambda: xg.nn.Linear(3, 4, rng=0, dtype=xg.float64), (5, 3)),
-    "Conv1d": (lambda: xg.nn.Conv1d(2, 3, 3, padding=1, stride=2, rng=0, dtype=xg.float64),
-               (2, 2, 7)),
-    "Conv2d": (lambda: xg.nn.Conv2d(2, 3, (3, 2), padding=1, dilation=(1, 2), rng=0,
-                                    dtype=xg.float64), (2, 2, 5, 6)),
-    "LSTM": (lambda: xg.nn.LSTM(3, 4, 2, batch_first=True, rng=0, dtype=xg.float64), (2, 5, 3)),
-    "GRU": (lambda: xg.nn.GRU(3, 4, batch_first=True, bidirectional=True, rng=0,
-                              dtype=xg.float64), (2, 5, 3)),
-    "LayerNorm": (lambda: xg.nn.LayerNorm(4, dtype=xg.float64), (3, 2, 4)),
+    "Linear": (lambda: nn.Linear(3, 4, rng=0, dtype=F64), (5, 3)),
+    "Conv1d": (lambda: nn.Conv1d(2, 3, 3, padding=1, stride=2, rng=0, dtype=F64), (2, 2, 7)),
+    "Conv1d_reflect": (lambda: nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect", rng=0,
+                                         dtype=F64), (2, 2, 6)),
+    "Conv2d": (lambda: nn.Conv2d(2, 3, (3, 2), padding=1, dilation=(1, 2), rng=0, dtype=F64),
+               (2, 2, 5, 6)),
+    "Conv2d_groups": (lambda: nn.Conv2d(4, 4, 3, groups=2, padding="same", rng=0, dtype=F64),
+                      (2, 4, 5, 5)),
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, rng=0,
+                                                   dtype=F64), (2, 2, 4, 4)),
+    "LSTM": (lambda: nn.LSTM(3, 4, 2, batch_first=True, rng=0, dtype=F64), (2, 5, 3)),
+    "GRU": (lambda: nn.GRU(3, 4, batch_first=True, bidirectional=True, rng=0, dtype=F64),
+            (2, 5, 3)),
+    "RNN": (lambda: nn.RNN(3, 4, nonlinearity="relu", batch_first=True, rng=0, dtype=F64),
+            (2, 5, 3)),
+    "LayerNorm": (lambda: nn.LayerNorm(4, dtype=F64), (3, 2, 4)),
+    "RMSNorm": (lambda: nn.RMSNorm(4, dtype=F64), (3, 4)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3, dtype=F64), (4, 3)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3, dtype=F64), (2, 3, 4, 4)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4, dtype=F64), (2, 4, 3)),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3, affine=True, dtype=F64), (2, 3, 5)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 3, 4, 4)),
+    "AvgPool1d": (lambda: nn.AvgPool1d(3, stride=2, padding=1), (2, 3, 7)),
+    "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((2, 3)), (2, 3, 5, 7)),
+    "ReflectionPad2d": (lambda: nn.ReflectionPad2d(1), (1, 2, 3, 3)),
+    "CircularPad2d": (lambda: nn.CircularPad2d(1), (1, 2, 3, 3)),
+    "Upsample_bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3, 3)),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(
+        4, 2, 8, dropout=0.0, batch_first=True, rng=0, dtype=F64), (2, 3, 4)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_matches_the_numpy_backend(name, strict):
+    """Output and input gradient to second order, and the weights' gradients."""
     build, shape = LAYERS[name]
     x = np.random.default_rng(2).standard_normal(shape)
     results = []
@@ -121,8 +144,8 @@ def test_layer_matches_the_numpy_backend(name, strict):
             variables = list(layer.trainable_variables)
             with xg.GradientTape() as tape:
                 loss = xg.sum(_output(layer(xg.asarray(x, dtype=xg.float64))) ** 2)
-            by_weights = [g.numpy() for g in tape.gradient(loss, variables)]
-            results.append(values_and_vjp(lambda x: _output(layer(x)), [x], backend)
+            by_weights = [g.numpy() for g in tape.gradient(loss, variables)] if variables else []
+            results.append(values_and_vjp(lambda x: _output(layer(x)), [x], backend, order=2)
                            + [by_weights])
     assert_same(results[1], results[0])
 
