@@ -216,9 +216,21 @@ def test_loss_matches_the_numpy_backend(name, order, strict):
                 values_and_vjp(LOSSES[name], [x], "numpy", order))
 
 
+optim = xg.optim
 OPTIMIZERS = {
-    "SGD": lambda: xg.optim.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-    "Adam": lambda: xg.optim.Adam(0.05, amsgrad=True, weight_decay=0.01),
+    "SGD": lambda: optim.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "SGD_clipnorm": lambda: optim.SGD(0.1, clipnorm=0.05),
+    "Adam": lambda: optim.Adam(0.05, amsgrad=True, weight_decay=0.01),
+    "Adam_global_clipnorm_schedule": lambda: optim.Adam(optim.CosineDecay(0.05, 10),
+                                                        global_clipnorm=0.1),
+    "AdamW": lambda: optim.AdamW(0.05),
+    "Adamax": lambda: optim.Adamax(0.05),
+    "NAdam": lambda: optim.NAdam(0.05),
+    "RAdam": lambda: optim.RAdam(0.05),
+    "Lion": lambda: optim.Lion(0.01),
+    "RMSprop": lambda: optim.RMSprop(0.01, momentum=0.5, centered=True),
+    "Adagrad": lambda: optim.Adagrad(0.1),
+    "Adadelta": lambda: optim.Adadelta(1.0),
 }
 
 
