@@ -168,12 +168,14 @@ class StrictBackend(Backend):
 
 
 class _HostGenerator:
-    """``numpy.random.default_rng(seed)`` whose draws take the backend's native dtypes."""
+    """``numpy.random.default_rng(seed)`` whose draws take the backend's native dtypes (and
+    NumPy's: the host samplers of ``xg.distributions`` pass those)."""
 
     def __init__(self, backend, seed):
         import numpy as np
 
         self._backend, self._generator = backend, np.random.default_rng(seed)
+        self._numpy_dtypes = (type, np.dtype)
 
     def __getattr__(self, name):
         attr = getattr(self._generator, name)
@@ -182,7 +184,8 @@ class _HostGenerator:
 
         def draw(*args, dtype=None, **kwargs):
             if dtype is not None:
-                kwargs["dtype"] = self._backend.xg_dtype(dtype).name
+                kwargs["dtype"] = dtype if isinstance(dtype, self._numpy_dtypes) else \
+                    self._backend.xg_dtype(dtype).name
             return attr(*args, **kwargs)
 
         return draw
