@@ -311,3 +311,70 @@ def test_linalg_matches_the_numpy_backend(name, strict):
     fn, arrays, order = LINALG[name]
     assert_same(values_and_vjp(fn, arrays, "strict", order),
                 values_and_vjp(fn, arrays, "numpy", order))
+
+
+# -- xg.distributions: densities, entropies, reparameterized draws (a host generator's) ---------
+
+dist = xg.distributions
+
+
+def _scale(x):
+    return xg.exp(x * 0.3)
+
+
+def _unit_values():
+    return xg.reshape(xg.linspace(0.1, 0.9, 6, dtype=F64), (2, 3))
+
+
+def _scale_tril(x):
+    return xg.eye(3, dtype=F64) + 0.1 * xg.tril(xg.outer(x[1], x[1]))
+
+
+#: name -> (the distribution of a float64 (2, 3) tensor, what it has: the Cauchy ones no moments)
+DISTRIBUTIONS = {
+    "Normal": (lambda x: dist.Normal(x, _scale(x)), "moments entropy rsample cdf"),
+    "LogNormal": (lambda x: dist.LogNormal(x, _scale(x)), "moments entropy rsample cdf"),
+    "Laplace": (lambda x: dist.Laplace(x, _scale(x)), "moments entropy rsample cdf"),
+    "Cauchy": (lambda x: dist.Cauchy(x, _scale(x)), "entropy rsample cdf"),
+    "Gumbel": (lambda x: dist.Gumbel(x, _scale(x)), "moments entropy rsample cdf"),
+    "HalfNormal": (lambda x: dist.HalfNormal(_scale(x)), "moments entropy rsample cdf"),
+    "HalfCauchy": (lambda x: dist.HalfCauchy(_scale(x)), "entropy rsample cdf"),
+    "Exponential": (lambda x: dist.Exponential(_scale(x)), "moments entropy rsample cdf"),
+    "Uniform": (lambda x: dist.Uniform(x - 2.0, x + 2.0), "moments entropy rsample cdf"),
+    "Gamma": (lambda x: dist.Gamma(_scale(x) + 0.5, _scale(x)), "moments entropy rsample cdf"),
+    "Chi2": (lambda x: dist.Chi2(_scale(x) + 1.0), "moments entropy rsample cdf"),
+    "Beta": (lambda x: dist.Beta(_scale(x) + 0.5, _scale(-x) + 0.5), "moments entropy rsample cdf"),
+    "StudentT": (lambda x: dist.StudentT(_scale(x) + 2.0, x, _scale(x)),
+                 "moments entropy rsample cdf"),
+    "Dirichlet": (lambda x: dist.Dirichlet(_scale(x) + 0.5), "sampled moments entropy rsample"),
+    "MultivariateNormal": (lambda x: dist.MultivariateNormal(x[0], scale_tril=_scale_tril(x)),
+                           "sampled moments entropy rsample"),
+    "Bernoulli": (lambda x: dist.Bernoulli(logits=x), "sampled moments entropy"),
+    "Geometric": (lambda x: dist.Geometric(logits=x), "sampled moments entropy"),
+    "Categorical": (lambda x: dist.Categorical(logits=x), "sampled moments entropy"),
+    "Binomial": (lambda x: dist.Binomial(5, logits=x), "sampled moments entropy"),
+    "Poisson": (lambda x: dist.Poisson(_scale(x)), "sampled moments"),
+    "RelaxedBernoulli": (lambda x: dist.RelaxedBernoulli(0.5, logits=x), "rsample"),
+    "RelaxedOneHotCategorical": (lambda x: dist.RelaxedOneHotCategorical(0.5, logits=x),
+                                 "sampled rsample"),
+}
+
+
+def _quantities(name, x):
+    """``log_prob`` of a fixed value (of a draw where ``sampled``: a discrete support, a
+    simplex), and what the distribution has of moments, entropy, a reparameterized draw and
+    the cdf."""
+    make, has = DISTRIBUTIONS[name]
+    d = make(x)
+    value = d.sample(rng=1) if "sampled" in has else x if name == "Uniform" else _unit_values()
+    out = [d.log_prob(value)] + ([d.mean, d.variance] if "moments" in has else [])
+    out += [d.entropy()] if "entropy" in has else []
+    out += [d.rsample((2,), rng=3)] if "rsample" in has else []
+    return out + ([d.cdf(_unit_values())] if "cdf" in has else [])
+
+
+@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+def test_distribution_matches_the_numpy_backend(name, strict):
+    x = np.random.default_rng(5).standard_normal((2, 3))
+    assert_same(values_and_vjp(lambda x: _quantities(name, x), [x], "strict"),
+                values_and_vjp(lambda x: _quantities(name, x), [x], "numpy"))
