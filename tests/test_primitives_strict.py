@@ -25,11 +25,6 @@ STRICTER_THAN_CUPY = {
                                 "(out[rows, ...] = updates): the array API's __setitem__ takes "
                                 "no integer arrays, CuPy's does",
 }
-_NLL_SCATTER = ("nll's first-order VJP writes each row's label entry at integer positions "
-                "(out[rows, labels] = values): the array API's __setitem__ takes no integer "
-                "arrays, CuPy's does (its order-2 branch is a where, portable)")
-STRICTER_THAN_CUPY.update({f"{name}-order1": _NLL_SCATTER for name in (
-    "nll", "softmax_cross_entropy_weight", "softmax_cross_entropy_ignore")})
 
 
 @pytest.fixture(scope="module")
