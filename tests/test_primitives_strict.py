@@ -1,252 +1,27 @@
-"""Every case of tests/test_primitives.py, and layers, losses and optimizers end to end, on
-array-api-strict: values and gradients (a VJP through ``GradientTape``) equal the numpy
-backend's in float64. The cupy backend runs the generic rules on CuPy arrays wherever it has no
-kernel of its own, so a rule must use only the array API standard: this file finds the rules
-that call NumPy, or lean on NumPy's behaviour, without a GPU."""
+"""Every case of tests/test_primitives.py (to second order where it has one), ``xg.linalg`` and
+the functions of ``xg.nn`` on array-api-strict: values and gradients equal the numpy backend's in
+float64 (tests/strict_checks.py says why)."""
 from __future__ import annotations
-
-import contextlib
 
 import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.testing import StrictBackend, registered_backend
 
 from test_primitives import CASES, make
 
-pytest.importorskip("array_api_strict")
+from strict_checks import assert_matches_numpy, marked, strict  # noqa: F401 (strict: a fixture)
+
 # order 2 of a function linear in an argument: its gradient is constant, the second one None
 pytestmark = pytest.mark.filterwarnings("ignore:tape.gradient. the target depends on no tensor")
 
-#: test id -> why array-api-strict refuses what the cupy backend accepts (CuPy indexes as NumPy)
-STRICTER_THAN_CUPY = {
-    "tensor_scatter_nd_update": "the forward writes rows at integer positions "
-                                "(out[rows, ...] = updates): the array API's __setitem__ takes "
-                                "no integer arrays, CuPy's does",
-}
 
-
-@pytest.fixture(scope="module")
-def strict():
-    with registered_backend("strict", StrictBackend) as backend:
-        yield backend
-
-
-def values_and_vjp(fn, arrays, backend, order=1):
-    """``[outputs, gradients]`` of ``fn`` on float64 tensors of ``arrays`` made on ``backend``
-    (the gradient of the outputs' sum weighted by fixed random cotangents), with order 2 also
-    the gradient of the gradients' weighted sum; lists of NumPy arrays (None: no gradient)."""
-    noise = np.random.default_rng(1)
-
-    def weighted_sum(tensors):
-        return sum(xg.sum(t * xg.astype(xg.asarray(noise.standard_normal(t.shape)), t.dtype))
-                   for t in tensors if t is not None)
-
-    with xg.use_backend(backend):
-        args = [xg.asarray(a, dtype=xg.float64) for a in arrays]
-        with xg.GradientTape() if order > 1 else contextlib.nullcontext() as outer:
-            if outer is not None:
-                outer.watch(args)
-            with xg.GradientTape() as tape:
-                tape.watch(args)
-                out = fn(*args)
-                outs = list(out) if isinstance(out, (list, tuple)) else [out]
-                loss = weighted_sum(outs)
-            results = [outs, tape.gradient(loss, args)]
-            if outer is not None:
-                loss = weighted_sum(results[1])
-        if outer is not None:
-            results.append(outer.gradient(loss, args))
-    assert {t.backend.name for ts in results for t in ts if t is not None} == {backend}
-    return [[None if t is None else t.numpy() for t in ts] for ts in results]
-
-
-def assert_same(got, want):
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        if isinstance(w, list):
-            assert_same(g, w)
-            continue
-        assert (g is None) == (w is None)
-        if w is not None:
-            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
-
-
-def _marked(test_id, *values):
-    reason = STRICTER_THAN_CUPY.get(test_id)
-    marks = [pytest.mark.xfail(raises=IndexError, strict=True, reason=reason)] if reason else []
-    return pytest.param(*values, id=test_id, marks=marks)
-
-
-@pytest.mark.parametrize("case", [_marked(case.id, case) for case in CASES])
+@pytest.mark.parametrize("case", [marked(case.id, case) for case in CASES])
 def test_primitive_matches_the_numpy_backend(case, strict):
     rng = np.random.default_rng(0)
     arrays = [make(spec, rng).numpy() for spec in case.specs]
     order = min(case.order, 2)
-    assert_same(values_and_vjp(case.fn, arrays, "strict", order),
-                values_and_vjp(case.fn, arrays, "numpy", order))
-
-
-# -- layers, losses and optimizers end to end ---------------------------------------------------
-
-def _output(out):
-    return out[0] if isinstance(out, tuple) else out      # recurrent layers: (outputs, state)
-
-
-nn, F64 = xg.nn, xg.float64
-LAYERS = {   # name -> (the layer on the current backend, its float64 input's shape)
-    "Linear": (lambda: nn.Linear(3, 4, rng=0, dtype=F64), (5, 3)),
-    "Conv1d": (lambda: nn.Conv1d(2, 3, 3, padding=1, stride=2, rng=0, dtype=F64), (2, 2, 7)),
-    "Conv1d_reflect": (lambda: nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect", rng=0,
-                                         dtype=F64), (2, 2, 6)),
-    "Conv2d": (lambda: nn.Conv2d(2, 3, (3, 2), padding=1, dilation=(1, 2), rng=0, dtype=F64),
-               (2, 2, 5, 6)),
-    "Conv2d_groups": (lambda: nn.Conv2d(4, 4, 3, groups=2, padding="same", rng=0, dtype=F64),
-                      (2, 4, 5, 5)),
-    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, rng=0,
-                                                   dtype=F64), (2, 2, 4, 4)),
-    "LSTM": (lambda: nn.LSTM(3, 4, 2, batch_first=True, rng=0, dtype=F64), (2, 5, 3)),
-    "GRU": (lambda: nn.GRU(3, 4, batch_first=True, bidirectional=True, rng=0, dtype=F64),
-            (2, 5, 3)),
-    "RNN": (lambda: nn.RNN(3, 4, nonlinearity="relu", batch_first=True, rng=0, dtype=F64),
-            (2, 5, 3)),
-    "LayerNorm": (lambda: nn.LayerNorm(4, dtype=F64), (3, 2, 4)),
-    "RMSNorm": (lambda: nn.RMSNorm(4, dtype=F64), (3, 4)),
-    "BatchNorm1d": (lambda: nn.BatchNorm1d(3, dtype=F64), (4, 3)),
-    "BatchNorm2d": (lambda: nn.BatchNorm2d(3, dtype=F64), (2, 3, 4, 4)),
-    "GroupNorm": (lambda: nn.GroupNorm(2, 4, dtype=F64), (2, 4, 3)),
-    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3, affine=True, dtype=F64), (2, 3, 5)),
-    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 3, 4, 4)),
-    "AvgPool1d": (lambda: nn.AvgPool1d(3, stride=2, padding=1), (2, 3, 7)),
-    "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((2, 3)), (2, 3, 5, 7)),
-    "ReflectionPad2d": (lambda: nn.ReflectionPad2d(1), (1, 2, 3, 3)),
-    "CircularPad2d": (lambda: nn.CircularPad2d(1), (1, 2, 3, 3)),
-    "Upsample_bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3, 3)),
-    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(
-        4, 2, 8, dropout=0.0, batch_first=True, rng=0, dtype=F64), (2, 3, 4)),
-}
-
-
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_layer_matches_the_numpy_backend(name, strict):
-    """Output and input gradient to second order, and the weights' gradients."""
-    build, shape = LAYERS[name]
-    x = np.random.default_rng(2).standard_normal(shape)
-    results = []
-    for backend in ("numpy", "strict"):
-        with xg.use_backend(backend):
-            layer = build()
-            variables = list(layer.trainable_variables)
-            with xg.GradientTape() as tape:
-                loss = xg.sum(_output(layer(xg.asarray(x, dtype=xg.float64))) ** 2)
-            by_weights = [g.numpy() for g in tape.gradient(loss, variables)] if variables else []
-            results.append(values_and_vjp(lambda x: _output(layer(x)), [x], backend, order=2)
-                           + [by_weights])
-    assert_same(results[1], results[0])
-
-
-def _targets():
-    return xg.reshape(xg.linspace(-1.0, 1.0, 20, dtype=F64), (4, 5))
-
-
-def _probabilities():
-    return xg.reshape(xg.linspace(0.05, 0.95, 20, dtype=F64), (4, 5))
-
-
-def _labels():
-    return xg.asarray([0, 4, 2, 2])
-
-
-def _signs(n=4):
-    return xg.asarray([1.0, -1.0, -1.0, 1.0][:n], dtype=F64)
-
-
-losses = xg.losses
-LOSSES = {   # name -> a loss of a float64 (4, 5) tensor
-    "softmax_cross_entropy": lambda x: losses.softmax_cross_entropy(x, _labels()),
-    "softmax_cross_entropy_smoothing": lambda x: losses.softmax_cross_entropy(
-        x, _labels(), label_smoothing=0.1, reduction="sum"),
-    "softmax_cross_entropy_weight": lambda x: losses.softmax_cross_entropy(
-        x, _labels(), weight=xg.linspace(0.5, 1.5, 5, dtype=F64)),
-    "softmax_cross_entropy_ignore": lambda x: losses.softmax_cross_entropy(
-        x, _labels(), ignore_index=2),
-    "nll": lambda x: losses.nll(xg.nn.log_softmax(x), _labels()),
-    "mse": lambda x: losses.mse(x, _targets()),
-    "sigmoid_mse": lambda x: losses.sigmoid_mse(x, _probabilities()),
-    "sigmoid_cross_entropy": lambda x: losses.sigmoid_cross_entropy_with_logits(
-        x, _probabilities(), pos_weight=xg.linspace(0.5, 2.0, 5, dtype=F64)),
-    "l1": lambda x: losses.l1(x, _targets()),
-    "huber": lambda x: losses.huber(x, _targets(), delta=0.5),
-    "smooth_l1": lambda x: losses.smooth_l1(x, _targets(), beta=0.5),
-    "binary_cross_entropy": lambda x: losses.binary_cross_entropy(xg.nn.sigmoid(x),
-                                                                  _probabilities()),
-    "kl_div": lambda x: losses.kl_div(xg.nn.log_softmax(x), xg.nn.softmax(_targets())),
-    "ctc": lambda x: losses.ctc(xg.nn.log_softmax(xg.reshape(x, (4, 1, 5))),
-                                xg.asarray([[1, 2]]), xg.asarray([4]), xg.asarray([2])),
-    "gaussian_nll": lambda x: losses.gaussian_nll(x, _targets(), x * x + 0.5),
-    "poisson_nll": lambda x: losses.poisson_nll(x, xg.abs(_targets())),
-    "margin_ranking": lambda x: losses.margin_ranking(x[:, 0], x[:, 1], _signs(), margin=0.1),
-    "hinge_embedding": lambda x: losses.hinge_embedding(x[:, 0], _signs()),
-    "soft_margin": lambda x: losses.soft_margin(x[:, 0], _signs()),
-    "multilabel_soft_margin": lambda x: losses.multilabel_soft_margin(x,
-                                                                      xg.round(_probabilities())),
-    "multi_margin": lambda x: losses.multi_margin(x, _labels(), p=2,
-                                                  weight=xg.linspace(0.5, 2.0, 5, dtype=F64)),
-    "multilabel_margin": lambda x: losses.multilabel_margin(x, xg.asarray(
-        [[1, 3, -1, 0, 0], [0, -1, 0, 0, 0], [4, 2, 1, 0, -1], [2, -1, 0, 0, 0]])),
-    "triplet_margin": lambda x: losses.triplet_margin(x[:2], x[2:], x[1:3]),
-    "triplet_margin_with_distance": lambda x: losses.triplet_margin_with_distance(
-        x[:2], x[2:], x[1:3]),
-    "cosine_embedding": lambda x: losses.cosine_embedding(x[:2], x[2:], _signs(2)),
-}
-
-
-@pytest.mark.parametrize("name, order", [_marked(f"{name}-order{order}", name, order)
-                                         for name in sorted(LOSSES) for order in (1, 2)])
-def test_loss_matches_the_numpy_backend(name, order, strict):
-    """Order 2 too: a rule's VJP differentiated again takes its Tensor branch."""
-    x = np.random.default_rng(3).standard_normal((4, 5))
-    assert_same(values_and_vjp(LOSSES[name], [x], "strict", order),
-                values_and_vjp(LOSSES[name], [x], "numpy", order))
-
-
-optim = xg.optim
-OPTIMIZERS = {
-    "SGD": lambda: optim.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-    "SGD_clipnorm": lambda: optim.SGD(0.1, clipnorm=0.05),
-    "Adam": lambda: optim.Adam(0.05, amsgrad=True, weight_decay=0.01),
-    "Adam_global_clipnorm_schedule": lambda: optim.Adam(optim.CosineDecay(0.05, 10),
-                                                        global_clipnorm=0.1),
-    "AdamW": lambda: optim.AdamW(0.05),
-    "Adamax": lambda: optim.Adamax(0.05),
-    "NAdam": lambda: optim.NAdam(0.05),
-    "RAdam": lambda: optim.RAdam(0.05),
-    "Lion": lambda: optim.Lion(0.01),
-    "RMSprop": lambda: optim.RMSprop(0.01, momentum=0.5, centered=True),
-    "Adagrad": lambda: optim.Adagrad(0.1),
-    "Adadelta": lambda: optim.Adadelta(1.0),
-}
-
-
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_optimizer_steps_match_the_numpy_backend(name, strict):
-    x = np.random.default_rng(4).standard_normal((6, 3))
-    labels = np.array([0, 1, 3, 2, 1, 0])
-    results = []
-    for backend in ("numpy", "strict"):
-        with xg.use_backend(backend):
-            model = xg.nn.Linear(3, 4, rng=1, dtype=xg.float64)
-            optimizer = OPTIMIZERS[name]()
-            for _ in range(3):
-                with xg.GradientTape() as tape:
-                    loss = xg.losses.softmax_cross_entropy(
-                        model(xg.asarray(x, dtype=xg.float64)), xg.asarray(labels))
-                variables = model.trainable_variables
-                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            assert {v.backend.name for v in variables} == {backend}
-            results.append([v.numpy() for v in variables])
-    assert_same(results[1], results[0])
+    assert_matches_numpy(case.fn, arrays, order)
 
 
 # -- xg.linalg (the cupy backend runs every rule here on CuPy arrays) ----------------------------
@@ -304,72 +79,61 @@ LINALG = {   # name -> (function, its arguments as NumPy arrays, order)
 @pytest.mark.parametrize("name", sorted(LINALG))
 def test_linalg_matches_the_numpy_backend(name, strict):
     fn, arrays, order = LINALG[name]
-    assert_same(values_and_vjp(fn, arrays, "strict", order),
-                values_and_vjp(fn, arrays, "numpy", order))
+    assert_matches_numpy(fn, arrays, order)
 
 
-# -- xg.distributions: densities, entropies, reparameterized draws (a host generator's) ---------
+# -- xg.nn's functions beyond the layers' (tests/test_layers_strict.py) --------------------------
 
-dist = xg.distributions
-
-
-def _scale(x):
-    return xg.exp(x * 0.3)
+nn = xg.nn
 
 
-def _unit_values():
-    return xg.reshape(xg.linspace(0.1, 0.9, 6, dtype=F64), (2, 3))
+def _boolean_mask():
+    return xg.asarray([[True, False, True], [True, True, False], [False, True, True]])
 
 
-def _scale_tril(x):
-    return xg.eye(3, dtype=F64) + 0.1 * xg.tril(xg.outer(x[1], x[1]))
-
-
-#: name -> (the distribution of a float64 (2, 3) tensor, what it has: the Cauchy ones no moments)
-DISTRIBUTIONS = {
-    "Normal": (lambda x: dist.Normal(x, _scale(x)), "moments entropy rsample cdf"),
-    "LogNormal": (lambda x: dist.LogNormal(x, _scale(x)), "moments entropy rsample cdf"),
-    "Laplace": (lambda x: dist.Laplace(x, _scale(x)), "moments entropy rsample cdf"),
-    "Cauchy": (lambda x: dist.Cauchy(x, _scale(x)), "entropy rsample cdf"),
-    "Gumbel": (lambda x: dist.Gumbel(x, _scale(x)), "moments entropy rsample cdf"),
-    "HalfNormal": (lambda x: dist.HalfNormal(_scale(x)), "moments entropy rsample cdf"),
-    "HalfCauchy": (lambda x: dist.HalfCauchy(_scale(x)), "entropy rsample cdf"),
-    "Exponential": (lambda x: dist.Exponential(_scale(x)), "moments entropy rsample cdf"),
-    "Uniform": (lambda x: dist.Uniform(x - 2.0, x + 2.0), "moments entropy rsample cdf"),
-    "Gamma": (lambda x: dist.Gamma(_scale(x) + 0.5, _scale(x)), "moments entropy rsample cdf"),
-    "Chi2": (lambda x: dist.Chi2(_scale(x) + 1.0), "moments entropy rsample cdf"),
-    "Beta": (lambda x: dist.Beta(_scale(x) + 0.5, _scale(-x) + 0.5), "moments entropy rsample cdf"),
-    "StudentT": (lambda x: dist.StudentT(_scale(x) + 2.0, x, _scale(x)),
-                 "moments entropy rsample cdf"),
-    "Dirichlet": (lambda x: dist.Dirichlet(_scale(x) + 0.5), "sampled moments entropy rsample"),
-    "MultivariateNormal": (lambda x: dist.MultivariateNormal(x[0], scale_tril=_scale_tril(x)),
-                           "sampled moments entropy rsample"),
-    "Bernoulli": (lambda x: dist.Bernoulli(logits=x), "sampled moments entropy"),
-    "Geometric": (lambda x: dist.Geometric(logits=x), "sampled moments entropy"),
-    "Categorical": (lambda x: dist.Categorical(logits=x), "sampled moments entropy"),
-    "Binomial": (lambda x: dist.Binomial(5, logits=x), "sampled moments entropy"),
-    "Poisson": (lambda x: dist.Poisson(_scale(x)), "sampled moments"),
-    "RelaxedBernoulli": (lambda x: dist.RelaxedBernoulli(0.5, logits=x), "rsample"),
-    "RelaxedOneHotCategorical": (lambda x: dist.RelaxedOneHotCategorical(0.5, logits=x),
-                                 "sampled rsample"),
+NN_FUNCTIONS = {   # name -> (function, the shapes of its float64 arguments)
+    "embedding": (lambda w: nn.embedding(xg.asarray([[0, 2], [2, 3]]), w), [(4, 3)]),
+    "embedding_bag_mean": (lambda w: nn.embedding_bag(
+        xg.asarray([0, 2, 2, 3, 1]), w, xg.asarray([0, 2]), mode="mean"), [(4, 3)]),
+    "embedding_bag_max": (lambda w: nn.embedding_bag(xg.asarray([[0, 2], [3, 1]]), w,
+                                                     mode="max"), [(4, 3)]),
+    "dropout": (lambda x: nn.dropout(x, 0.3, rng=2), [(3, 4)]),
+    "interpolate_nearest": (lambda x: nn.interpolate(x, scale_factor=2, mode="nearest"),
+                            [(1, 2, 3, 3)]),
+    "interpolate_bilinear": (lambda x: nn.interpolate(x, size=(5, 4), mode="bilinear",
+                                                      align_corners=True), [(1, 2, 3, 3)]),
+    "interpolate_bicubic": (lambda x: nn.interpolate(x, size=(5, 4), mode="bicubic"),
+                            [(1, 2, 3, 3)]),
+    "interpolate_linear": (lambda x: nn.interpolate(x, size=7, mode="linear"), [(1, 2, 3)]),
+    "interpolate_area": (lambda x: nn.interpolate(x, size=(2, 2), mode="area"), [(1, 2, 4, 4)]),
+    "normalize": (lambda x: nn.normalize(x, axis=1), [(3, 4)]),
+    "cosine_similarity": (nn.cosine_similarity, [(3, 4), (3, 4)]),
+    "pairwise_distance": (nn.pairwise_distance, [(3, 4), (3, 4)]),
+    "pad_constant": (lambda x: nn.pad(x, (1, 2, 0, 1), value=0.5), [(2, 3, 3)]),
+    "pad_reflect": (lambda x: nn.pad(x, (1, 2), mode="reflect"), [(2, 3, 4)]),
+    "scaled_dot_product_attention_causal": (lambda q, k, v: nn.scaled_dot_product_attention(
+        q, k, v, is_causal=True), [(2, 3, 4)] * 3),
+    "scaled_dot_product_attention_mask": (lambda q, k: nn.scaled_dot_product_attention(
+        q, k, k, attn_mask=_boolean_mask()), [(2, 3, 4)] * 2),
+    "max_pool2d_ceil": (lambda x: nn.max_pool2d(x, 2, ceil_mode=True), [(1, 2, 5, 5)]),
+    "avg_pool2d_ceil": (lambda x: nn.avg_pool2d(x, 2, ceil_mode=True, count_include_pad=False,
+                                                padding=1), [(1, 2, 5, 5)]),
+    "adaptive_avg_pool1d": (lambda x: nn.adaptive_avg_pool1d(x, 3), [(1, 2, 7)]),
+    "conv_transpose1d": (lambda x, w: nn.conv_transpose1d(x, w, stride=2, output_padding=1),
+                         [(1, 2, 4), (2, 3, 3)]),
+    "conv2d_channels_last": (lambda x, w: nn.conv2d(x, w, padding=1,
+                                                    data_format="channels_last"),
+                             [(1, 4, 4, 2), (3, 3, 2, 3)]),
+    "rms_norm": (lambda x, w: nn.rms_norm(x, (4,), w), [(3, 4), (4,)]),
+    "layer_norm": (lambda x, w, b: nn.layer_norm(x, (4,), w, b), [(3, 4), (4,), (4,)]),
+    "group_norm": (lambda x: nn.group_norm(x, 2), [(2, 4, 3)]),
+    "pixel_unshuffle": (lambda x: nn.pixel_unshuffle(x, 2), [(1, 2, 4, 4)]),
+    "rnn_scan": (nn.rnn_scan, [(2, 3, 2), (2, 2), (2, 2)]),
 }
 
 
-def _quantities(name, x):
-    """``log_prob`` of a fixed value (of a draw where ``sampled``: a discrete support, a
-    simplex), and what the distribution has of moments, entropy, a reparameterized draw and
-    the cdf."""
-    make, has = DISTRIBUTIONS[name]
-    d = make(x)
-    value = d.sample(rng=1) if "sampled" in has else x if name == "Uniform" else _unit_values()
-    out = [d.log_prob(value)] + ([d.mean, d.variance] if "moments" in has else [])
-    out += [d.entropy()] if "entropy" in has else []
-    out += [d.rsample((2,), rng=3)] if "rsample" in has else []
-    return out + ([d.cdf(_unit_values())] if "cdf" in has else [])
-
-
-@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
-def test_distribution_matches_the_numpy_backend(name, strict):
-    x = np.random.default_rng(5).standard_normal((2, 3))
-    assert_same(values_and_vjp(lambda x: _quantities(name, x), [x], "strict"),
-                values_and_vjp(lambda x: _quantities(name, x), [x], "numpy"))
+@pytest.mark.parametrize("name", sorted(NN_FUNCTIONS))
+def test_nn_function_matches_the_numpy_backend(name, strict):
+    fn, shapes = NN_FUNCTIONS[name]
+    rng = np.random.default_rng(7)
+    assert_matches_numpy(fn, [rng.normal(size=shape) for shape in shapes], order=2)
