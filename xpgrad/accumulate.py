@@ -76,7 +76,7 @@ def index_add(backend, acc, key, values) -> None:
     """``acc[key] += values`` with repeated indices accumulating: the backend's ``index_add``
     where it has one, else (a third-party backend) a one-hot product on its namespace, for
     the keys ``take`` and ``take_along_axis`` make: slices and one integer array (``take``),
-    or one integer array per axis."""
+    or one integer array per axis; a boolean mask (the only index) writes its elements back."""
     if hasattr(acc, "_level"):                  # batched by xg.vmap
         from .batching.indexing import index_add as batched_index_add
 
@@ -93,6 +93,10 @@ def index_add(backend, acc, key, values) -> None:
         backend.index_add(acc, key, values)
         return
     xp = backend.xp
+    mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+    if getattr(mask, "dtype", None) == xp.bool:    # each element once: nothing repeats
+        acc[mask] = acc[mask] + values
+        return
     shape = tuple(acc.shape)
     lin = _linear(xp, shape, key)
     if lin is None:

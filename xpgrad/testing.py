@@ -161,6 +161,35 @@ class StrictBackend(Backend):
     def device(self, x):
         return x.device
 
+    def rng(self, seed):
+        """A host NumPy generator, as the cupy backend's: ``xg.random`` copies its draws over,
+        so layers initialize here (the same seed: the numpy backend's numbers exactly)."""
+        return _HostGenerator(self, seed)
+
+
+class _HostGenerator:
+    """``numpy.random.default_rng(seed)`` whose draws take the backend's native dtypes (and
+    NumPy's: the host samplers of ``xg.distributions`` pass those)."""
+
+    def __init__(self, backend, seed):
+        import numpy as np
+
+        self._backend, self._generator = backend, np.random.default_rng(seed)
+        self._numpy_dtypes = (type, np.dtype)
+
+    def __getattr__(self, name):
+        attr = getattr(self._generator, name)
+        if not callable(attr):
+            return attr
+
+        def draw(*args, dtype=None, **kwargs):
+            if dtype is not None:
+                kwargs["dtype"] = dtype if isinstance(dtype, self._numpy_dtypes) else \
+                    self._backend.xg_dtype(dtype).name
+            return attr(*args, **kwargs)
+
+        return draw
+
 
 @contextlib.contextmanager
 def registered_backend(name, factory):

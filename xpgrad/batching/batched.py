@@ -87,7 +87,7 @@ class BatchedArray:
     def example(self):
         """One example's values of a shared array."""
         e = self._example
-        return self._data[0] if e is None else e
+        return self._data[0, ...] if e is None else e
 
     # -- one example's description ---------------------------------------------------------------
     @property

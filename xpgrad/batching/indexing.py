@@ -105,7 +105,7 @@ def getitem(x, key):
     dkey, move = data_key(level, key, x.ndim)
     if dkey is None:
         level.fallbacks["getitem"] += 1
-        return stacked(level, [x._data[b][_example(level, key, b)]
+        return stacked(level, [x._data[b, ...][_example(level, key, b)]
                                for b in range(level.size)], "getitem")
     out = level.wrap(_moved(level.inner, x._data[dkey], move))
     if x._shared and move is None and isinstance(dkey[0], slice) and dkey[0] == slice(None):
@@ -129,7 +129,7 @@ def _level_of(x, key):
 def _example(level, key, b):
     if isinstance(key, tuple):
         return tuple(_example(level, k, b) for k in key)
-    return key._data[b] if batched(level, key) else key
+    return key._data[b, ...] if batched(level, key) else key
 
 
 def _region_values(level, data, dkey, move, value):

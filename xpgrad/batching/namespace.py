@@ -293,7 +293,7 @@ def loop(level, real, name, args, kwargs):
 def _example(level, obj, b):
     cls = obj.__class__
     if cls is BatchedArray and obj._level is level:
-        return obj._data[b] if obj._example is None else obj._example
+        return obj._data[b, ...] if obj._example is None else obj._example
     if cls is tuple or cls is list:
         return cls(_example(level, o, b) for o in obj)
     if cls is dict:

@@ -24,7 +24,7 @@ def _unbatched_view(level, a):
             return a._example
         strides = getattr(a._data, "strides", None)
         if strides and strides[0] == 0:
-            return a._data[0]
+            return a._data[0, ...]
     return a
 
 

@@ -351,7 +351,7 @@ def like(level, real, args, kwargs):
         return loop(level, real, real.__name__, args, kwargs)
     if level.size == 0:
         return level.wrap(real(x._data, *args[1:], **kwargs))
-    return share(level, real(x.example() if x._shared else x._data[0], *args[1:], **kwargs))
+    return share(level, real(x.example() if x._shared else x._data[0, ...], *args[1:], **kwargs))
 
 
 def asarray(level, real, args, kwargs):

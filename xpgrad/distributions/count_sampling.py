@@ -11,6 +11,7 @@ the counts returned as floats of the distribution's dtype (PyTorch's), cut from 
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from ..backend import get_backend
 from ..ops import astype, broadcast_to
 from ..tape import stop_gradient
 from ..tensor import Tensor, _wrap
@@ -31,10 +32,34 @@ def draw_counts(dist, sample_shape, rng, sampler, *params) -> Tensor:
         t = stop_gradient(broadcast_to(p, shape))
         raw = (t if t.backend is be else t.to(be))._data
         native.append(be.xp.astype(raw, be.native_dtype(_dt.float64)))
-    drawn = _wrap(gen._draw_with(sampler, *native), be)
+    drawn = _wrap(gen._draw_with(on_host(be, sampler), *native), be)
     if drawn.backend is not dist.backend:
         drawn = drawn.to(dist.backend)
     return astype(drawn, dist.dtype)
 
 
-__all__ = ["draw_counts"]
+def is_host(backend) -> bool:
+    """Whether ``backend``'s arrays are NumPy's (the numpy backend and those built on it)."""
+    return isinstance(backend, type(get_backend("numpy")))
+
+
+def on_host(backend, sampler):
+    """``sampler(generator, *arrays)`` given ``arrays`` of ``backend`` as NumPy arrays: the
+    generators behind ``xg.random`` draw on the host (the cupy backend's is NumPy's), and
+    NumPy's samplers and their arithmetic take no device arrays. On the host backends (their
+    arrays are NumPy's) ``sampler`` itself.
+
+    >>> import xpgrad as xg
+    >>> on_host(xg.get_backend("numpy"), len) is len
+    True
+    """
+    if is_host(backend):
+        return sampler
+
+    def sample_on_host(generator, *arrays):
+        return sampler(generator, *(backend.to_numpy(a) for a in arrays))
+
+    return sample_on_host
+
+
+__all__ = ["draw_counts", "is_host", "on_host"]

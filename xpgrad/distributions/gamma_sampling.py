@@ -21,11 +21,13 @@ their ratio), and clamp the result into ``[tiny, 1 - eps / 2]`` as PyTorch's
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from ..backend import get_backend
 from ..dtype_functions import finfo
 from ..ops import astype, broadcast_to, clip, maximum
 from ..ops.gamma_sample_grad import log_reparameterized, reparameterized
 from ..tape import stop_gradient
 from ..tensor import Tensor, _wrap
+from .count_sampling import is_host, on_host
 
 def _marsaglia_tsang(xp, rng, alpha):
     """Float64 standard-gamma draws of the float64 array ``alpha`` from the native ``rng``."""
@@ -45,7 +47,7 @@ def _marsaglia_tsang_log(xp, rng, alpha):
 def _marsaglia_tsang_parts(xp, rng, alpha):
     """``(draws of max(alpha, alpha + 1), where alpha < 1, log u / alpha there or None)``."""
     boosted = alpha < 1.0
-    shape = alpha + xp.where(boosted, 1.0, 0.0)
+    shape = alpha + xp.astype(boosted, alpha.dtype)
     d = xp.reshape(shape - 1.0 / 3.0, (-1,))
     c = 1.0 / xp.sqrt(9.0 * d)
     out = xp.zeros(d.shape, dtype=xp.float64)
@@ -101,7 +103,9 @@ def _drawn(concentration, shape, gen, sampler):
     if alpha.backend is not be:
         raw = stop_gradient(alpha).to(be)._data
     native = be.xp.astype(raw, be.native_dtype(_dt.float64))
-    drawn = _wrap(gen._draw_with(lambda rng, a: sampler(be.xp, rng, a), native), be)
+    host = be if is_host(be) else get_backend("numpy")    # the draws are NumPy's (``on_host``)
+    drawn = _wrap(gen._draw_with(on_host(be, lambda rng, a: sampler(host.xp, rng, a)), native),
+                  be)
     if drawn.backend is not alpha.backend:
         drawn = drawn.to(alpha.backend)
     return alpha, astype(drawn, alpha.dtype)

@@ -240,7 +240,7 @@ def _bag_max(rows, bag, bags, be):
     count = xp.int32 if size < 2 ** 31 - 1 else xp.int64
     reverse = xp.reshape(size - xp.arange(size, dtype=count), (size, 1))
     marked = xp.astype(hit, count) * reverse
-    from_end = _reduce("max", _wrap(marked, be), bag, bags + 1, False)._data[:bags]  # empty: 0
+    from_end = _reduce("max", _wrap(marked, be), bag, bags + 1, False)._data[:bags, ...]  # empty: 0
     first = xp.astype(size - from_end, xp.int64)
     filled = first < size
     index = xp.where(filled, first * dim + xp.arange(dim, dtype=xp.int64)[None, :],

@@ -24,12 +24,16 @@ from ..primitive import Primitive, apply, tape_state
 from ..recompute import recomputing
 from ..tensor import Tensor, Variable
 from ._define import as_tensor
-from .moments import overflowed, power_of_two_scale
+from .moments import below_float64, overflowed, power_of_two_scale
 
 
-def _shape(x, a):
-    """``a`` (C,) shaped to broadcast against ``x``'s channel axis (1)."""
-    return a if x.ndim == 2 else a.reshape((a.shape[0],) + (1,) * (x.ndim - 2))
+def _shape(x, a, xp=None):
+    """``a`` (C,) shaped to broadcast against ``x``'s channel axis (1); ``xp``: a rule's
+    namespace (the array API's arrays have no reshape method), None for Tensors."""
+    if x.ndim == 2:
+        return a
+    shape = (a.shape[0],) + (1,) * (x.ndim - 2)
+    return a.reshape(shape) if xp is None else xp.reshape(a, shape)
 
 
 def _axes(ndim):
@@ -46,8 +50,8 @@ def _forward(xp, x, mean, var, *affine_arrays, eps, affine):
     y = (x - mean) * (1.0 / xp.sqrt(var + eps))
     weight, bias = _split(affine_arrays, affine)
     if weight is not None:
-        y = y * _shape(x, weight)
-    return y if bias is None else y + _shape(x, bias)
+        y = y * _shape(x, weight, xp)
+    return y if bias is None else y + _shape(x, bias, xp)
 
 
 def _split(arrays, affine):
@@ -69,7 +73,7 @@ def _vjp(xp, g, ans, needs, x, mean, var, *affine_arrays, eps, affine):
 
     dx = None
     if needs[0]:
-        gy = g if weight is None else g * _shape(x, weight)
+        gy = g if weight is None else g * _shape(x, weight, xp)
         dx = rstd * (gy - xp.mean(gy, axis=axes, keepdims=True)
                      - xhat * xp.mean(gy * xhat, axis=axes, keepdims=True))
     return with_affine_grads(dx, g, xhat, channels, needs, affine)
@@ -194,7 +198,7 @@ def _plain_moments(xp, x, axes):
     m = xp.mean(x, axis=axes, keepdims=True)
     xc = x - m
     var = xp.mean(xc * xc, axis=axes, keepdims=True)
-    if x.dtype.itemsize < 8:
+    if below_float64(xp, x.dtype):
         d = xp.mean(xc, axis=axes, keepdims=True)
         m, var = m + d, xp.maximum(var - d * d, 0.0)
     return m, var

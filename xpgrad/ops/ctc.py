@@ -82,16 +82,16 @@ def _shift(xp, a, k, fill):
 def _alphas(xp, lpe, skip, input_lengths, keep):
     """The alpha recursion: ``(alphas or None, alpha at each sample's last step)``."""
     lae = _lae_of(lpe)
-    ninf = xp.full_like(lpe[0], NEG_INF)
-    pos = xp.cumulative_sum(xp.ones_like(lpe[0]), axis=1) - 1.0
-    alpha = xp.where(pos < 2.0, lpe[0], NEG_INF)
+    ninf = xp.full_like(lpe[0, ...], NEG_INF)
+    pos = xp.cumulative_sum(xp.ones_like(lpe[0, ...]), axis=1) - 1.0
+    alpha = xp.where(pos < 2.0, lpe[0, ...], NEG_INF)
     last = (input_lengths - 1)[:, None]
     end = xp.where(last == 0, alpha, ninf)
     kept = [alpha] if keep else None
     for t in range(1, lpe.shape[0]):
         a = lae(xp, alpha, _shift(xp, alpha, 1, ninf))
         a = lae(xp, a, xp.where(skip, _shift(xp, alpha, 2, ninf), NEG_INF))
-        alpha = a + lpe[t]
+        alpha = a + lpe[t, ...]
         end = xp.where(last == t, alpha, end)
         if keep:
             kept.append(alpha)
@@ -146,8 +146,8 @@ def _ctc_forward(xp, log_probs, targets, input_lengths, target_lengths, blank, r
 def _betas(xp, lpe, skip, ext_len, input_lengths):
     """The beta recursion (each beta_t(s) includes ``lpe[t, s]``), latest step first."""
     lae = _lae_of(lpe)
-    ninf = xp.full_like(lpe[0], NEG_INF)
-    pos = xp.cumulative_sum(xp.ones_like(lpe[0]), axis=1) - 1.0
+    ninf = xp.full_like(lpe[0, ...], NEG_INF)
+    pos = xp.cumulative_sum(xp.ones_like(lpe[0, ...]), axis=1) - 1.0
     last_s = xp.astype(ext_len - 1, lpe.dtype)[:, None]
     start = (pos == last_s) | (pos == last_s - 1.0)
     skip_next = _shift(xp, skip, -2, skip != skip)        # s + 2 may be skipped into
@@ -157,8 +157,8 @@ def _betas(xp, lpe, skip, ext_len, input_lengths):
     for t in range(lpe.shape[0] - 1, -1, -1):
         b = lae(xp, beta, _shift(xp, beta, -1, ninf))
         b = lae(xp, b, xp.where(skip_next, _shift(xp, beta, -2, ninf), NEG_INF))
-        beta = xp.where(last == t, xp.where(start, lpe[t], NEG_INF),
-                        xp.where(last > t, b + lpe[t], NEG_INF))
+        beta = xp.where(last == t, xp.where(start, lpe[t, ...], NEG_INF),
+                        xp.where(last > t, b + lpe[t, ...], NEG_INF))
         out.append(beta)
     out.reverse()
     return out
@@ -190,7 +190,7 @@ def _ctc_dlogp(xp, g, ans, log_probs, targets, input_lengths, target_lengths, bl
     steps = []
     for t, (a, b) in enumerate(zip(alphas, betas)):
         ab = a + b                                          # -inf where no path passes
-        lp = xp.where(lpe[t] == NEG_INF, 0.0, lpe[t])      # (no -inf - -inf)
+        lp = xp.where(lpe[t, ...] == NEG_INF, 0.0, lpe[t, ...])      # (no -inf - -inf)
         w = -xp.exp(ab - lp + nll_finite)
         # an infeasible sample's gradient is NaN on its steps, as PyTorch's (0 with
         # zero_infinity, through gs), and 0 past its input length
@@ -199,7 +199,7 @@ def _ctc_dlogp(xp, g, ans, log_probs, targets, input_lengths, target_lengths, bl
         w = xp.where((input_lengths > t)[:, None], w * gs[:, None], 0.0)
         steps.append(w)
     w = xp.stack(steps, axis=1)                              # (N, T, L)
-    cls = xp.cumulative_sum(xp.ones_like(log_probs[0]), axis=1) - 1.0        # (N, C): c
+    cls = xp.cumulative_sum(xp.ones_like(log_probs[0, ...]), axis=1) - 1.0        # (N, C): c
     onehot = xp.astype(xp.astype(ext, log_probs.dtype)[:, :, None] == cls[:, None, :],
                        log_probs.dtype)                     # (N, L, C)
     return xp.permute_dims(xp.matmul(w, onehot), (1, 0, 2))

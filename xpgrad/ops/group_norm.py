@@ -29,9 +29,9 @@ from .moments import mean_kept, normalized
 from .nn import _eps, _split_affine
 
 
-def _channels(x, a):
+def _channels(xp, x, a):
     """``a`` (C,) shaped to broadcast against ``x``'s channel axis (1)."""
-    return a.reshape((a.shape[0],) + (1,) * (x.ndim - 2))
+    return xp.reshape(a, (a.shape[0],) + (1,) * (x.ndim - 2))
 
 
 def _normalize(xp, x, groups, eps):
@@ -48,8 +48,8 @@ def _forward(xp, x, *affine_arrays, groups, eps, affine):
     y = xp.reshape(xhat, x.shape)
     weight, bias = _split_affine(affine_arrays, affine)
     if weight is not None:
-        y = y * _channels(x, weight)
-    return y if bias is None else y + _channels(x, bias)
+        y = y * _channels(xp, x, weight)
+    return y if bias is None else y + _channels(xp, x, bias)
 
 
 def _vjp(xp, g, ans, needs, x, *affine_arrays, groups, eps, affine):
@@ -58,7 +58,7 @@ def _vjp(xp, g, ans, needs, x, *affine_arrays, groups, eps, affine):
     axes = (0,) + tuple(range(2, x.ndim))
     dx = None
     if needs[0]:
-        gy = g if weight is None else g * _channels(x, weight)
+        gy = g if weight is None else g * _channels(xp, x, weight)
         gy = xp.reshape(xp.broadcast_to(gy, x.shape), xhat.shape)
         dx = rstd * (gy - mean_kept(xp, gy, (-1,)) - xhat * mean_kept(xp, gy * xhat, (-1,)))
         dx = xp.reshape(dx, x.shape)

@@ -61,7 +61,7 @@ def _solve(xp, a, b, p, q):
     u = xp.log(xp.minimum(xp.maximum(_start(xp, a, b, p), 1e-300), 0.75))
     u = xp.minimum(xp.where(p < 1e-8, tail, u), -_EPS)
     low, high = xp.full_like(u, _LOG_SMALLEST), xp.zeros_like(u)
-    done = xp.zeros(u.shape, dtype=bool)
+    done = xp.zeros(u.shape, dtype=xp.bool)
     last_size = xp.full_like(u, xp.inf)
     for _ in range(_NEWTON_STEPS):
         x = xp.exp(u)
@@ -119,7 +119,7 @@ def _quantile_by_shape(xp, a, b, x, wrt):
     xs = xp.where(inside, x, 0.5)
     value = (-ibf.regularized_beta_derivative(xp, a, b, xs, wrt=wrt)
              / ibf.density(xp, a, b, xs))
-    return xp.where(inside, value, xp.where(x == x, 0.0, xp.nan))
+    return xp.where(inside, value, xp.where(x == x, xp.zeros_like(x), xp.nan))
 
 
 _quantile_shape = Primitive(

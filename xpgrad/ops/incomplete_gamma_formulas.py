@@ -151,7 +151,7 @@ def _iterate_compacting(xp, advance, finished, value, variables, constants, iter
     several = isinstance(first, tuple)
     outs = tuple(xp.full(variables[0].shape, xp.nan, dtype=variables[0].dtype)
                  for _ in (first if several else (first,)))
-    active = xp.arange(variables[0].shape[0])
+    active = xp.ones(variables[0].shape, dtype=xp.bool)    # still iterating, of all elements
     for n in range(1, iterations + 1):
         variables = advance(xp, n, variables, constants)
         if n % _CHECK_EVERY and n != iterations:
@@ -160,13 +160,15 @@ def _iterate_compacting(xp, advance, finished, value, variables, constants, iter
         if not bool(xp.any(done)):
             continue
         values = value(variables, constants)
-        finished_at = active[done]
+        # boolean masks, not integer positions: the array API's setitem takes no integer array
+        finished_now = xp.zeros_like(active)
+        finished_now[active] = done
         for out, v in zip(outs, values if several else (values,)):
-            out[finished_at] = v[done]
+            out[finished_now] = v[done]
         left = ~done
         if not bool(xp.any(left)):
             break
-        active = active[left]
+        active = active & ~finished_now
         variables = tuple(v[left] for v in variables)
         constants = tuple(c[left] for c in constants)
     return outs if several else outs[0]
@@ -239,7 +241,7 @@ def density(xp, a, x):
     xs = xp.where(inside, x, 1.0)
     ai = xp.where(inside, a, 1.0)
     value = xp.exp(log_power_factor(xp, ai, xs) + xp.log(ai / xs))
-    at_zero = xp.where(a < 1.0, xp.inf, xp.where(a == 1.0, 1.0, 0.0))
+    at_zero = xp.where(a < 1.0, xp.inf, xp.astype(a == 1.0, a.dtype))
     edge = xp.where((x == 0) & (a > 0) & (a < xp.inf), at_zero, 0.0)
     edge = xp.where((a < 0) | (x < 0) | (a != a) | (x != x), xp.nan, edge)
     return xp.where(inside, value, edge)

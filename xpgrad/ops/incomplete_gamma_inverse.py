@@ -75,7 +75,7 @@ def _quantile_by_a(xp, a, x):
     inside = (x > 0) & (x < xp.inf)
     xs = xp.where(inside, x, 1.0)
     value = upper_by_a(xp, a, xs) / igf.density(xp, a, xs)
-    return xp.where(inside, value, xp.where(x == x, 0.0, xp.nan))
+    return xp.where(inside, value, xp.where(x == x, xp.zeros_like(x), xp.nan))
 
 
 _gammaincinv_by_a = Primitive(

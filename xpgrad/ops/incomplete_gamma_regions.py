@@ -66,7 +66,7 @@ def _evaluations(upper):
 
 def _edges(xp, a, x, upper):
     """The values outside ``valid``, SciPy's: P's, or Q = 1 - P."""
-    edge = xp.where((a == 0) & (x > 0), 1.0, xp.where((x == xp.inf) & (a < xp.inf), 1.0, 0.0))
+    edge = xp.astype(((a == 0) & (x > 0)) | ((x == xp.inf) & (a < xp.inf)), a.dtype)
     edge = xp.where((a < 0) | (x < 0) | (a != a) | (x != x) | ((a == 0) & (x == 0))
                     | ((a == xp.inf) & (x == xp.inf)), xp.nan, edge)
     return 1.0 - edge if upper else edge

@@ -152,7 +152,8 @@ def upper_by_a(xp, a, x):
     x < 0, a NaN or a = inf."""
     a, x = xp.broadcast_arrays(a, x)
     valid, near, q_series, q_fraction, p_series = _regions(xp, a, x, True)
-    edge = xp.where((a > 0) & (a < xp.inf) & ((x == 0) | (x == xp.inf)), 0.0, xp.nan)
+    edge = xp.where((a > 0) & (a < xp.inf) & ((x == 0) | (x == xp.inf)), xp.zeros_like(a),
+                    xp.nan)
     shape = edge.shape
     out = xp.asarray(xp.reshape(edge, (-1,)), copy=True)
     flat_a, flat_x = xp.reshape(a, (-1,)), xp.reshape(x, (-1,))

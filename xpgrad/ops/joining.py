@@ -77,7 +77,7 @@ def concat(arrays, /, axis=0, **unexpected):
 
 def _stack_vjp(xp, g, ans, needs, *arrays, axis):
     lead = (slice(None),) * axis
-    return [g[lead + (i,)] if need else None for i, need in enumerate(needs)]
+    return [g[lead + (i, ...)] if need else None for i, need in enumerate(needs)]
 
 
 _stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis),

@@ -19,7 +19,7 @@ from ..tensor import Tensor
 
 
 def _along(axis, start, stop):
-    return (slice(None),) * axis + (slice(start, stop),)
+    return (slice(None),) * axis + (slice(start, stop), ...)
 
 
 def _pad_axis(xp, x, axis, left, right, mode):

@@ -103,12 +103,28 @@ def mean_kept(xp, a, axes):
     return xp.sum(a, axis=axes, keepdims=True)
 
 
+def below_float64(xp, dtype) -> bool:
+    """Whether the real floating ``dtype`` is narrower than float64: NumPy's and CuPy's
+    dtypes say it by their itemsize, the array API's only through ``isdtype``.
+
+    >>> import array_api_strict as strict
+    >>> below_float64(np, np.dtype("float32")), below_float64(strict, strict.float32)
+    (True, True)
+    >>> below_float64(np, np.dtype("float64")), below_float64(strict, strict.float64)
+    (False, False)
+    """
+    itemsize = getattr(dtype, "itemsize", None)
+    if itemsize is not None:
+        return itemsize < 8
+    return xp.isdtype(dtype, "real floating") and dtype != xp.float64
+
+
 def centred_moments(xp, x, axes, correct_mean):
     """``(xc, var)``: ``x`` less its mean over ``axes``, and the biased variance (kept
     axes). With ``correct_mean``, below float64, the first mean's rounding is taken out by the
     mean of the centred values, which are small and so summed accurately."""
     xc = x - mean_kept(xp, x, axes)
-    if correct_mean and x.dtype.itemsize < 8:
+    if correct_mean and below_float64(xp, x.dtype):
         xc = xc - mean_kept(xp, xc, axes)
     return xc, mean_kept(xp, xc * xc, axes)
 

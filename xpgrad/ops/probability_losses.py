@@ -53,14 +53,7 @@ def _nll_dlogp(xp, g, ans, log_probs, labels, weight, reduction, ignore_index):
     # only the kept rows' label entries get a gradient (PyTorch's rule): when no row is kept
     # the mean is NaN but its gradient 0, not NaN * 0
     values = xp.where(kept, -g * row_weight, 0.0)
-    if isinstance(log_probs, Tensor):          # a higher order: a rule the tape can record
-        from ..creation import arange
-
-        columns = arange(log_probs.shape[1], dtype=safe.dtype, backend=log_probs.backend)
-        return xp.where(columns[None, :] == safe[:, None], values[:, None], 0.0)
-    out = xp.zeros_like(log_probs)
-    out[xp.arange(log_probs.shape[0]), safe] = values
-    return out
+    return _at_labels(xp, log_probs, safe, values[:, None])
 
 
 _nll = Primitive("nll", _nll_forward, _nll_dlogp, None, None)
@@ -75,16 +68,21 @@ def _nll_kept_forward(xp, log_probs, labels, reduction):
 
 def _nll_kept_dlogp(xp, g, ans, log_probs, labels, reduction):
     values = -_scale(g, reduction, log_probs.shape[0])
-    if isinstance(log_probs, Tensor):          # a higher order: a rule the tape can record
+    return _at_labels(xp, log_probs, labels, values[:, None] if reduction == "none" else values)
+
+
+def _at_labels(xp, log_probs, labels, values):
+    """An array like ``log_probs`` (N, C) of ``values`` (broadcast to (N, 1)) at each row's
+    label, zeros elsewhere: a comparison with the columns, not a scatter, as the array API's
+    setitem takes no integer arrays (the NumPy backend's kernels scatter) and a tape records
+    it (a higher order)."""
+    if isinstance(log_probs, Tensor):
         from ..creation import arange
 
         columns = arange(log_probs.shape[1], dtype=labels.dtype, backend=log_probs.backend)
-        if reduction == "none":
-            values = values[:, None]
-        return xp.where(columns[None, :] == labels[:, None], values, 0.0)
-    out = xp.zeros_like(log_probs)
-    out[xp.arange(log_probs.shape[0]), labels] = values
-    return out
+    else:
+        columns = xp.arange(log_probs.shape[1], dtype=labels.dtype)
+    return xp.where(columns[None, :] == labels[:, None], values, 0.0)
 
 
 _nll_kept = Primitive("nll_all_kept", _nll_kept_forward, _nll_kept_dlogp, None)

@@ -70,7 +70,8 @@ def order_statistic(a, q, axis, keepdims, what, method="linear", skip_nan=False,
         counts = xg.sum(xg.astype(xg.logical_not(xg.isnan(a)), xg.int64), axis=-1,
                         keepdims=True)                     # (rest..., 1)
         empty = counts == 0
-        last = xg.maximum(counts, 1) - 1
+        # in floats: the array API does not promote integers with floats (NumPy: float64)
+        last = xg.astype(xg.maximum(counts, 1) - 1, xg.float64)
         if not isinstance(q, Tensor):
             q = xg.asarray(q, backend=a.backend)
     else:

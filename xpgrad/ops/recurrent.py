@@ -85,7 +85,7 @@ def _lstm_backward(xp, g, seq, xproj, h0, c0, w_hh):
     """``(dxproj, dh0, dc0)`` for the output gradient ``g`` (2, B, T, H); gates recomputed."""
     T, H = xproj.shape[1], h0.shape[-1]
     w_t = xp.matrix_transpose(w_hh)
-    hs, cs, g_h, g_c = seq[0], seq[1], g[0], g[1]
+    hs, cs, g_h, g_c = seq[0, ...], seq[1, ...], g[0, ...], g[1, ...]
     dh = dc = None
     dzs = []
     for t in range(T - 1, -1, -1):
@@ -108,7 +108,7 @@ def _lstm_backward(xp, g, seq, xproj, h0, c0, w_hh):
 def _lstm_vjp(xp, g, ans, needs, xproj, h0, c0, w_hh):
     """The joint rule: one backward recursion for every input that wants its gradient."""
     dz, dh0, dc0 = _lstm_backward(xp, g, ans, xproj, h0, c0, w_hh)
-    dw = _weight_grad(xp, _previous_h(xp, h0, ans[0], h0.shape[-1]), dz) if needs[3] else None
+    dw = _weight_grad(xp, _previous_h(xp, h0, ans[0, ...], h0.shape[-1]), dz) if needs[3] else None
     return dz, dh0, dc0, dw
 
 

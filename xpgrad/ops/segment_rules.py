@@ -59,8 +59,8 @@ def reduce_sorted(xp, combine, data, ids, num, fill):
     d = 1
     while d < n:
         same = xp.reshape(ordered[d:] == ordered[:-d], (n - d,) + (1,) * len(rest))
-        merged = xp.where(same, combine(rows[:-d], rows[d:]), rows[:-d])
-        rows = xp.concat([merged, rows[n - d:]], axis=0)
+        merged = xp.where(same, combine(rows[:-d, ...], rows[d:, ...]), rows[:-d, ...])
+        rows = xp.concat([merged, rows[n - d:, ...]], axis=0)
         d *= 2
     wanted = xp.arange(num, dtype=ordered.dtype)
     first = xp.searchsorted(ordered, wanted, side="left")

@@ -157,7 +157,7 @@ def topk(x, k, /, axis=-1, *extra, largest=True, sorted=True, **unexpected):
     values = xp.take_along_axis(raw, candidates, axis=axis)
     order = xp.argsort(values, axis=axis, descending=largest, stable=True)
     if not partial:
-        order = order[(slice(None),) * axis + (slice(0, k),)]
+        order = order[(slice(None),) * axis + (slice(0, k), ...)]
     indices = xp.take_along_axis(candidates, order, axis=axis)
     indices = _wrap(xp.astype(indices, be.native_dtype(_dt.int64)), be)
     return take_along_axis(x, indices, axis=axis), indices
