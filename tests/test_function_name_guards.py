@@ -74,6 +74,23 @@ def test_a_closure_dict_of_layers_set_anew_is_seen():
     assert compiled.trace_count == 2
 
 
+
+def test_a_closure_list_traced_empty_then_filled_is_seen():
+    # built up later (a model grown a layer at a time): the empty list held no model to guard
+    layers = []
+
+    def forward(x):
+        for layer in layers:
+            x = xg.tanh(layer(x))
+        return x
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    layers.append(_scaled(0))
+    _agree(compiled, forward, x)
+    layers.append(_scaled(1))
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 3
+
 def test_a_global_set_to_another_model_while_the_old_one_lives_is_seen():
     global GLOBAL_MODEL
     first = GLOBAL_MODEL = _scaled(0)
