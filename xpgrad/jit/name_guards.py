@@ -4,9 +4,9 @@ closure and each global it names that holds a model the trace guarded (its struc
 Variable read from its attribute: nn/module_structure.py, nn/module_reads.py), or a list,
 tuple or dict of such models, or an empty one (layers appended later). The variable is guarded
 by the identity of what it holds (set to another model, it traces anew, though the old one
-lives on) and a list or dict by the identity of its items (``layers.reverse()``). ``settled`` makes each structure guard's value
-the model's cached structure, which a replay finds by identity (one ``is``, not a comparison
-of every part).
+lives on) and a list or dict by the identity of its items (``layers.reverse()``).
+``settled`` makes each structure guard's value the model's cached structure, which a replay
+finds by identity (one ``is``, not a comparison of every part).
 
 >>> import xpgrad as xg
 >>> class Holder:
