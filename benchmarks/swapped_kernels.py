@@ -97,6 +97,8 @@ def main(argv=None) -> int:
                 args.rounds, args.min_time, args.clock)
     except subprocess.CalledProcessError as e:
         p.error(f"not a commit or a source tree: {e.stderr.strip()}")
+    except RuntimeError as e:       # what a worker refused: a --param, the --backend
+        p.error(str(e))
     return 0
 
 

@@ -99,8 +99,20 @@ RECIPES = {
     "tensor_scatter_nd_update": (
         lambda bad: xg.tensor_scatter_nd_update(bad, xg.asarray([[0]]), xg.ones((1, 3))),
         "tensor"),
-    "rnn_scan": None, "lstm_scan": None, "gru_scan": None, "lstm_layer": None,  # recurrent
-    "rnn_layer": None, "gru_layer": None,
+    "rnn_scan": (lambda bad: xg.nn.rnn_scan(bad, xg.zeros((1, 2)), xg.zeros((2, 2))),
+                 "xproj"),
+    "lstm_scan": (lambda bad: xg.nn.lstm_scan(bad, xg.zeros((1, 2)), xg.zeros((1, 2)),
+                                              xg.zeros((2, 8))), "xproj"),
+    "gru_scan": (lambda bad: xg.nn.gru_scan(bad, xg.zeros((1, 2)), xg.zeros((2, 6)),
+                                            xg.zeros(2)), "xproj"),
+    "lstm_layer": (lambda bad: xg.nn.lstm_layer(bad, xg.zeros((1, 2)), xg.zeros((1, 2)),
+                                                xg.zeros((3, 8)), xg.zeros((2, 8)),
+                                                xg.zeros(8)), "x"),
+    "rnn_layer": (lambda bad: xg.nn.rnn_layer(bad, xg.zeros((1, 2)), xg.zeros((3, 2)),
+                                              xg.zeros((2, 2)), xg.zeros(2)), "x"),
+    "gru_layer": (lambda bad: xg.nn.gru_layer(bad, xg.zeros((1, 2)), xg.zeros((3, 6)),
+                                              xg.zeros((2, 6)), xg.zeros(6), xg.zeros(2)),
+                  "x"),
     "getitem": (lambda bad: xg.getitem(bad, 0), "x"),
 }
 

@@ -1,7 +1,7 @@
 """benchmarks/swapped_kernels.py, tiny: two versions in two workers taking turns on one
 workload, thread CPU time; an A/A run's bootstrap interval holds its ratio, a version made
 slower by CPU work (not sleep: thread time does not count a sleep) is found slower; a source
-tree on disk is a version; bad arguments exit 2."""
+tree on disk is a version; bad arguments, and those the workers refuse, exit 2."""
 import importlib.util
 import io
 import sys
@@ -66,3 +66,17 @@ def test_bad_arguments_exit_2(capsys):
                                   *argv])
         assert caught.value.code == 2
         assert (words or "not a commit or a source tree") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--param", "no_such=3"], "unexpected keyword argument 'no_such'"),
+    (["--backend", "no_such"], "unknown backend 'no_such'"),
+], ids=["param", "backend"])
+def test_what_the_workers_refuse_exits_2_with_their_message(argv, words, capsys):
+    # the workload's parameters and the backend are checked where the workers build it
+    with pytest.raises(SystemExit) as caught:
+        swapped_kernels.main([asv_gate.WORKTREE, asv_gate.WORKTREE, "--workload", "chain",
+                              "--rounds", "3", "--min-time", "0.002", *argv])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err

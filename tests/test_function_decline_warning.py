@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from xpgrad.jit import RetracingWarning
 from xpgrad.jit.declines import WARN_AFTER, KernelDeclinedWarning
 
 
@@ -87,3 +88,22 @@ def test_declines_between_replays_that_run_through_do_not_warn(values, keyword):
             for _ in range(WARN_AFTER - 1):
                 call(xg.asarray(tied))
             call(xg.asarray(untied))
+
+
+def test_a_retrace_for_declines_is_no_new_signature_to_warn_about(values):
+    # two signatures traced under retrace_warning=2, then one traced anew for its declines:
+    # three traces, but no signature met since, so no RetracingWarning ("each new argument
+    # signature traces again" would send the user looking for one)
+    untied, tied = values
+    step = xg.function(_max_gradient, retrace_warning=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for rows in (5, 4):
+            for _ in range(3):
+                step(xg.asarray(untied[:rows]))
+        results = [step(xg.asarray(tied)).numpy() for _ in range(2 * WARN_AFTER)]
+    assert step.trace_count == 3 and [str(w.message) for w in caught] == []
+    _check_eager(results, [tied] * (2 * WARN_AFTER))
+    with pytest.warns(RetracingWarning, match="traced 4 times"):
+        for _ in range(3):
+            step(xg.asarray(untied[:3]))          # a third signature: past the limit

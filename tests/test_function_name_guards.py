@@ -46,13 +46,18 @@ def test_a_variable_read_from_a_closure_layers_attribute_set_anew_is_read():
     assert compiled.trace_count == 2
 
 
-def test_a_closure_list_of_layers_reordered_is_seen():
-    layers = [_scaled(0), _scaled(1), _scaled(2)]
-
+def _tanh_chain(layers):
+    """A forward through the closure's list ``layers``."""
     def forward(x):
         for layer in layers:
             x = xg.tanh(layer(x))
         return x
+    return forward
+
+
+def test_a_closure_list_of_layers_reordered_is_seen():
+    layers = [_scaled(0), _scaled(1), _scaled(2)]
+    forward = _tanh_chain(layers)
     compiled, x = xg.function(forward), _x()
     _agree(compiled, forward, x)
     layers.reverse()
@@ -72,6 +77,19 @@ def test_a_closure_dict_of_layers_set_anew_is_seen():
     layers["first"], layers["second"] = layers["second"], layers["first"]
     _agree(compiled, forward, x)
     assert compiled.trace_count == 2
+
+
+def test_a_closure_list_traced_empty_then_filled_is_seen():
+    # built up later (a model grown a layer at a time): the empty list held no model to guard
+    layers = []
+    forward = _tanh_chain(layers)
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    layers.append(_scaled(0))
+    _agree(compiled, forward, x)
+    layers.append(_scaled(1))
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 3
 
 
 def test_a_global_set_to_another_model_while_the_old_one_lives_is_seen():

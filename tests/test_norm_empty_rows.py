@@ -116,6 +116,19 @@ def test_layers_with_a_zero_size_match_torch(backend):
             np.testing.assert_array_equal(g.numpy(), tg.numpy(), err_msg=type(ours).__name__)
 
 
+
+@pytest.mark.parametrize("backend", _backends())
+def test_instance_norm_over_no_positions_keeps_its_running_statistics(backend):
+    """Training on (N, C, 0) leaves ``running_mean``/``running_var`` as PyTorch does (they
+    turned NaN: the mean and variance of no entries)."""
+    ours = xg.nn.InstanceNorm1d(3, track_running_stats=True, backend=backend)
+    theirs = torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    ours(xg.asarray(np.zeros((2, 3, 0), np.float32), backend=backend))
+    theirs(torch.zeros((2, 3, 0)))
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_array_equal(getattr(ours, name).numpy(),
+                                      getattr(theirs, name).numpy(), err_msg=name)
+
 def test_negative_sizes_are_still_refused():
     with pytest.raises(ValueError, match=r"layer_norm: normalized_shape must be a non-negative "
                                          r"integer or a non-empty tuple of them, got \(3, -1\)"):

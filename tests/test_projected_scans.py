@@ -93,3 +93,22 @@ def test_layer_input_errors(rng):
         rnn_layer(x, h[:1], w_ih[:, :3], w_hh[:, :3], b[:3])
     with pytest.raises(ValueError, match="rnn_layer: nonlinearity must be one of"):
         rnn_layer(x, h, w_ih[:, :3], w_hh[:, :3], b[:3], "sigmoid")
+
+
+LAYER_ARGUMENTS = {"rnn_layer": ("x", "h0", "w_ih", "w_hh", "b"),
+                   "gru_layer": ("x", "h0", "w_ih", "w_hh", "b", "b_hn")}
+
+
+@pytest.mark.parametrize("kind", ["rnn_layer", "gru_layer"])
+@pytest.mark.parametrize("position", range(6))
+@pytest.mark.parametrize("bad", [None, "a"], ids=["none", "str"])
+def test_a_bad_argument_is_named(kind, position, bad, rng):
+    # each argument, not only the first: h0=None (as PyTorch's RNN takes) or a bias left out
+    names = LAYER_ARGUMENTS[kind]
+    if position >= len(names):
+        pytest.skip("rnn_layer takes five tensors")
+    args = [xg.asarray(a) for a in layer_inputs(rng, 3 if kind == "gru_layer" else 1)]
+    args[position] = bad
+    with pytest.raises(TypeError, match=f"^{kind}: {names[position]} (is|holds)") as info:
+        getattr(projected_scans, kind)(*args)
+    assert "asarray" not in str(info.value)

@@ -2,11 +2,11 @@
 the models it was traced with once the function would reach others: each variable of its
 closure and each global it names that holds a model the trace guarded (its structure, or a
 Variable read from its attribute: nn/module_structure.py, nn/module_reads.py), or a list,
-tuple or dict of such models. The variable is guarded by the identity of what it holds (set
-to another model, it traces anew, though the old one lives on) and a list or dict by the
-identity of its items (``layers.reverse()``). ``settled`` makes each structure guard's value
-the model's cached structure, which a replay finds by identity (one ``is``, not a comparison
-of every part).
+tuple or dict of such models, or an empty one (layers appended later). The variable is guarded
+by the identity of what it holds (set to another model, it traces anew, though the old one
+lives on) and a list or dict by the identity of its items (``layers.reverse()``).
+``settled`` makes each structure guard's value the model's cached structure, which a replay
+finds by identity (one ``is``, not a comparison of every part).
 
 >>> import xpgrad as xg
 >>> class Holder:
@@ -74,8 +74,8 @@ def _items(container) -> tuple:
 
 def name_guards(fn, guarded) -> list:
     """``(object, attribute, value)`` guards of the closure variables and globals of ``fn``
-    holding the models whose ids are in ``guarded``, or containers of them (module
-    docstring)."""
+    holding the models whose ids are in ``guarded``, containers of them, or empty containers
+    (module docstring)."""
     fn = getattr(fn, "__func__", fn)
     out = []
     for cell in getattr(fn, "__closure__", None) or ():
@@ -101,7 +101,8 @@ def _guard_holder(holder, attribute, value, guarded, out):
     if not isinstance(value, (list, tuple, dict)):
         return
     items = value.values() if isinstance(value, dict) else value
-    if any(_is_module(item) and id(item) in guarded for item in items):
+    # an empty one too: layers appended to it later would not be run (a model grown later)
+    if not items or any(_is_module(item) and id(item) in guarded for item in items):
         out.append((Held(holder, attribute, value), "unchanged", True))
 
 

@@ -127,7 +127,8 @@ class TraceCache:
             raise e.name_function(_name(self.fn))
         with self._seen_lock:
             self._seen.pop(key, None)
-            if key in self._declining:           # no second retrace for declines (declines.py)
+            for_declines = key in self._declining
+            if for_declines:           # no second retrace for declines (declines.py)
                 self._declining.discard(key)
                 program.declines.traced_for_declines = True
         guards = tracer.attribute_guards
@@ -142,7 +143,10 @@ class TraceCache:
         if len(self._programs) > self.max_traces:
             self._drop_least_recent()
         self.trace_count += 1
-        if self.retrace_warning and self.trace_count > self.retrace_warning and variant:
+        # a retrace for declines meets no new signature: nothing to warn about
+        retraced = self.retrace_warning and self.trace_count > self.retrace_warning \
+            and not for_declines
+        if retraced and variant:
             warnings.warn(f"xg.function {_name(self.fn)!r} has been traced "
                           f"{self.trace_count} times: the shape of {variant.what}, read in "
                           f"Python at {variant.line}, depends on values and changed to "
@@ -150,7 +154,7 @@ class TraceCache:
                           f"again until max_traces programs are kept, then runs eagerly. Keep "
                           f"shapes fixed (xg.where(mask, x, 0) instead of x[mask])",
                           RetracingWarning, stacklevel=user_stacklevel())
-        elif self.retrace_warning and self.trace_count > self.retrace_warning:
+        elif retraced:
             warnings.warn(f"xg.function {_name(self.fn)!r} has been "
                           f"traced {self.trace_count} times: each new argument signature "
                           f"(shape, dtype, backend, Python value, or object) traces again, "

@@ -196,10 +196,11 @@ class _InstanceNorm(Module):
         """PyTorch's update: the running statistics move by ``momentum`` towards the batch
         average of each instance's mean and unbiased variance (``momentum=None`` is 0 there,
         and ``num_batches_tracked`` stays 0: PyTorch's ``F.instance_norm`` takes neither). An
-        empty batch leaves them as they are (PyTorch's turn NaN), as BatchNorm's."""
+        empty batch leaves them as they are (PyTorch's turn NaN), as BatchNorm's, and so do
+        instances of no positions (as PyTorch's)."""
         from ..recompute import recomputing
 
-        if recomputing() or self.momentum is None or flat.shape[0] == 0:
+        if recomputing() or self.momentum is None or flat.shape[0] == 0 or flat.shape[2] == 0:
             return
         m = self.momentum
         data = stop_gradient(flat)

@@ -152,8 +152,7 @@ class GRU(_Sequence):
     when None); ``outputs`` (B, T, directions * H) are the last layer's states;
     ``bidirectional`` as ``RNN``'s, ``lengths`` as ``LSTM``'s, ``kernel_init``,
     ``recurrent_init`` and ``bias_init`` as ``LSTM``'s (``GRUCell``). Each layer and direction
-    projects its inputs with one matrix product and runs the recurrence as one primitive
-    (``gru_scan``).
+    runs its input projection and the recurrence as one primitive (``gru_layer``).
 
     >>> import xpgrad as xg
     >>> out, h = xg.nn.GRU(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))

@@ -65,7 +65,8 @@ _gru_layer = Primitive("gru_layer", _gru_layer_forward, joint=_gru_layer_vjp)
 
 
 def _check_layer(name, x, h0, w_ih, w_hh, b, gates, more=()):
-    x, w_ih, b = as_tensor(x), as_tensor(w_ih), as_tensor(b)
+    x, h0 = as_tensor(x, name, "x"), as_tensor(h0, name, "h0")
+    w_ih, b = as_tensor(w_ih, name, "w_ih"), as_tensor(b, name, "b")
     if x.ndim != 3:
         raise ValueError(f"{name}: x must be (batch, time, input_size), got shape {x.shape}")
     G = w_ih.shape[-1] if w_ih.ndim == 2 else -1
@@ -105,7 +106,7 @@ def gru_layer(x, h0, w_ih, w_hh, b, b_hn):
     >>> h[0, 0].tolist()         # z = sigmoid(0), n = tanh(0): h_1 = h_0 / 2
     [0.5, 0.5]
     """
-    b_hn = as_tensor(b_hn)
+    b_hn = as_tensor(b_hn, "gru_layer", "b_hn")
     args = _check_layer("gru_layer", x, h0, w_ih, w_hh, b, 3, more=(b_hn,))
     H = args[1].shape[-1]
     if b_hn.shape != (H,):

@@ -242,9 +242,11 @@ def _check(name, xproj, states, w_hh, gates, more=()):
     """The inputs as tensors, after checking their shapes (``xproj``: a tensor, or its shape
     when a layer projects the input itself) and that they share one floating dtype with
     ``more``."""
-    w_hh = as_tensor(w_hh)
-    states = [as_tensor(s) for s in states]
-    shape = xproj if isinstance(xproj, tuple) else as_tensor(xproj).shape
+    if not isinstance(xproj, tuple):
+        xproj = as_tensor(xproj, name, "xproj")
+    states = [as_tensor(s, name, what) for s, what in zip(states, ("h0", "c0"))]
+    w_hh = as_tensor(w_hh, name, "w_hh")
+    shape = xproj if isinstance(xproj, tuple) else xproj.shape
     if len(shape) != 3:
         raise ValueError(f"{name}: xproj must be (batch, time, {gates}*hidden), got shape "
                          f"{shape}")
@@ -261,7 +263,6 @@ def _check(name, xproj, states, w_hh, gates, more=()):
         raise ValueError(f"{name}: with hidden size {H}, {axis} must be {gates * H} "
                          f"and w_hh must be ({H}, {gates * H}); got {G} and {w_hh.shape}")
     if not isinstance(xproj, tuple):
-        xproj = as_tensor(xproj)
         more = (xproj, *more)
     dtypes = {t.dtype for t in (*more, w_hh, *states)}
     if len(dtypes) != 1 or not next(iter(dtypes)).is_floating:
@@ -315,7 +316,9 @@ def lstm_layer_states(x, h0, c0, w_ih, w_hh, b):
     >>> states[1, 0, 0].tolist()   # c_1 = sigmoid(0) * c_0
     [0.5, 0.5]
     """
-    x, w_ih, b = as_tensor(x), as_tensor(w_ih), as_tensor(b)
+    x = as_tensor(x, "lstm_layer", "x")
+    h0, c0 = as_tensor(h0, "lstm_layer", "h0"), as_tensor(c0, "lstm_layer", "c0")
+    w_ih, b = as_tensor(w_ih, "lstm_layer", "w_ih"), as_tensor(b, "lstm_layer", "b")
     if x.ndim != 3:
         raise ValueError(f"lstm_layer: x must be (batch, time, input_size), got shape {x.shape}")
     G = w_ih.shape[-1] if w_ih.ndim == 2 else -1
@@ -370,7 +373,7 @@ def gru_scan(xproj, h0, w_hh, b_hn):
     >>> h[0, 0].tolist()         # z = sigmoid(0), n = tanh(0): h_1 = h_0 / 2
     [0.5, 0.5]
     """
-    b_hn = as_tensor(b_hn)
+    b_hn = as_tensor(b_hn, "gru_scan", "b_hn")
     xproj, (h0,), w_hh = _check("gru_scan", xproj, (h0,), w_hh, 3, more=(b_hn,))
     if b_hn.shape != (h0.shape[-1],):
         raise ValueError(f"gru_scan: b_hn must be (hidden,) = ({h0.shape[-1]},), got shape "
