@@ -1,6 +1,8 @@
 """SGD with optional (Nesterov) momentum and L2 weight decay (PyTorch's update)."""
 from __future__ import annotations
 
+from numpy import ndarray
+
 from .._args import flag
 from ..ops.optim import sgd_update
 from ._checks import boolean, unit_interval
@@ -60,8 +62,9 @@ class SGD(Optimizer):
                                             weight_decay=self.weight_decay) is None:
             if velocity is None and not self.weight_decay:
                 # the generic rule's plain update, without its keywords: by -lr as a 0-d
-                # array of param's dtype (NumPy's Python-scalar path: 2.2 -> 1.3 us at 256)
-                if lr.__class__ is float:
+                # array of param's dtype (NumPy's Python-scalar path: 2.2 -> 1.3 us at 256);
+                # host arrays only: a device's cached rate could sit on another device
+                if lr.__class__ is float and param.__class__ is ndarray:
                     param += grad * _negated(be.xp, lr, param.dtype)
                 else:
                     param -= lr * grad
