@@ -28,8 +28,9 @@ def test_every_unit_kernel_is_wrapped_and_its_loops_are_found():
     its unit compiles (after a float64 warmup of the unit, each has a float64 version here)."""
     names = _wrapped_names()
     assert set(names) == ({n for _, n in _cache.UNITS if n != "lstm"}
-                          | {"lstm_scan", "lstm_layer", "rnn_scan", "gru_scan",
-                             "batch_moments", "weighted_multi_margin", "max_pool_positions"})
+                          | {"lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "rnn_layer",
+                             "gru_layer", "batch_moments", "weighted_multi_margin",
+                             "max_pool_positions"})
     _cache._compile(NB, (np.dtype("float64"),), None, parallel=False)
     for name in names:
         loops = _background.kernel_loops(NB.kernels[name])

@@ -43,6 +43,7 @@ from . import _cache
 #: the primitive whose warmup unit (``_cache.UNITS``) compiles a kernel's loops, where the names
 #: differ
 UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm", "rnn_scan": "lstm", "gru_scan": "lstm",
+           "rnn_layer": "lstm", "gru_layer": "lstm",
            "batch_moments": "batch_norm", "weighted_multi_margin": "multi_margin",
            "max_pool_positions": "max_pool"}
 FLOAT_DTYPES = ("float32", "float64")
@@ -81,6 +82,9 @@ def kernel_loops(kernel) -> list:
             elif isinstance(value, types.FunctionType) and \
                     value.__module__.startswith("xpgrad."):
                 visit(value)
+            elif isinstance(value, Kernel):             # a kernel built on another's
+                visit(value.forward)
+                visit(value.vjp)
 
     visit(kernel.forward)
     visit(kernel.vjp)
