@@ -232,17 +232,29 @@ def _elementwise(block, par, two, value_loops):
         shape = x.shape
         xf, tf = _flat(x), _flat(t)
         n = xf.shape[0]
-        grad = np.empty(n, dt)
+        grad = np.empty(shape, dt)      # no base: a vjp may write over it (vjp_in_place)
         out = np.empty(n, dt) if reduction == "none" else _EMPTY[dt]
         c = dt.type(two * _scale(reduction, n))
-        total = _config.run_by_size(block, par, n, xf, tf, grad, out, c)
+        total = _config.run_by_size(block, par, n, xf, tf, grad.reshape(-1), out, c)
         res = out.reshape(shape) if reduction == "none" else _reduce(total, n, reduction, dt)
-        return res, Saved(grad.reshape(shape))
+        return res, Saved(grad)
 
     def vjp(g, saved, x, t, reduction):
         return _take(saved, g, forward, (x, t), {"reduction": reduction}), NotImplemented
 
     return Kernel(forward, vjp, value=_elementwise_value(*value_loops, two))
+
+
+def _recomputed(kernel):
+    """``kernel`` (an elementwise loss's) keeping no gradient from its forward, only its
+    inputs, as PyTorch's: the forward is the loss alone (``value``), the vjp makes the gradient
+    again from the inputs by ``kernel``'s forward pass."""
+
+    def vjp(g, saved, x, t, reduction):
+        saved = kernel.forward(x, t, reduction)[1]
+        return _take(saved, g, kernel.forward, (x, t), {"reduction": reduction}), NotImplemented
+
+    return Kernel(kernel.value, vjp, value=kernel.value)
 
 
 def _elementwise_value(block, par, two):
@@ -338,8 +350,8 @@ KERNELS = {
     "softmax_cross_entropy": Kernel(sce_forward, sce_vjp, value=sce_value),
     "sigmoid_mse": _elementwise(loops.sigmoid_mse_block, loops.sigmoid_mse_par, 2.0,
                                 (loops.sigmoid_mse_loss_block, loops.sigmoid_mse_loss_par)),
-    "mse": _elementwise(loops.mse_block, loops.mse_par, 2.0,
-                        (loops.mse_loss_block, loops.mse_loss_par)),
+    "mse": _recomputed(_elementwise(loops.mse_block, loops.mse_par, 2.0,
+                                    (loops.mse_loss_block, loops.mse_loss_par))),
     "sigmoid_cross_entropy_with_logits": _elementwise(
         loops.sigmoid_ce_block, loops.sigmoid_ce_par, 1.0,
         (loops.sigmoid_ce_loss_block, loops.sigmoid_ce_loss_par)),
