@@ -4,14 +4,15 @@ Each forward computes the loss and, in the same pass, the gradient for an output
 (the primitive's contract, see ``xpgrad/ops/losses.py``; ``value``, for a call no tape records,
 the loss alone); the vjp scales that saved gradient by the incoming one. The saved buffer is
 handed out (scaled in place) the first time; a second vjp on the same record (a persistent
-tape) recomputes it, so a caller may keep or modify what it got. Unsupported inputs (dtypes
+tape) recomputes it, so a caller may keep or modify what it got. Mean squared error keeps only
+its inputs, as PyTorch's (``_recomputed``): its vjp runs that pass. Unsupported inputs (dtypes
 other than float32/float64, mixed dtypes) return None: the generic rule runs instead.
 
 >>> import numpy as np
->>> out, saved = KERNELS["mse"].forward(np.array([1.0, 3.0], np.float32),
-...                                     np.zeros(2, np.float32), reduction="mean")
+>>> out, saved = KERNELS["sigmoid_mse"].forward(np.zeros(2, np.float32),
+...                                             np.ones(2, np.float32), reduction="mean")
 >>> float(out), saved.grad.tolist()
-(5.0, [1.0, 3.0])
+(0.25, [-0.125, -0.125])
 """
 from __future__ import annotations
 
