@@ -57,6 +57,11 @@ def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, T, gemm, m
         for got, ref in zip(in_place, reference, strict=True):
             np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
         assert B == 0 or not np.array_equal(own, g)       # its g was the workspace
+        # a g of another layout (an elementwise product of time-major arrays): its copy
+        own = np.ascontiguousarray(np.swapaxes(g, 0, 1)).swapaxes(0, 1)
+        for got, ref in zip(kernel.vjp_in_place(own, saved, wanted, *args, **params), reference,
+                            strict=True):
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru"])

@@ -55,14 +55,19 @@ def _zeros(x, w_ih, w_hh, b, needs):
 
 # -- Elman RNN ----------------------------------------------------------------------------------
 def rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
-    return rnn_layer_vjp_in_place(np.array(np.broadcast_to(g, saved.shape)), saved, needs, x,
-                                  h0, w_ih, w_hh, b, nonlinearity)
+    own = np.empty(saved.shape, saved.dtype)
+    own[...] = g
+    return rnn_layer_vjp_in_place(own, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
 
 
 def rnn_layer_vjp_in_place(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
     """The pre-activation gradients written over ``g`` (B, T, H), then ``dx``, ``dw_ih``,
-    ``db`` and ``dw_hh`` from its rows by one product (or sum) each."""
+    ``db`` and ``dw_hh`` from its rows by one product (or sum) each; on a copy where ``g`` is
+    not a C-ordered writeable array of the output's shape and dtype."""
     seq = saved
+    if g.shape != seq.shape or g.dtype != seq.dtype or not g.flags.c_contiguous \
+            or not g.flags.writeable:
+        return rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
     B, T, H = seq.shape
     I = x.shape[2]
     w_t = _transposed(w_hh)
