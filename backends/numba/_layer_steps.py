@@ -49,26 +49,18 @@ def gru_layer_back_steps(plans, t0, t1, base, g, dh, acts, hns, seq, h0, ring, d
     for t in range(t1 - 1, t0 - 1, -1):
         s = t - base
         for b in range(B):
-            gb = g[b, t]
-            dhb = dh[b]
+            gates = acts[t, b]                                  # [r | z | n]
             hp = seq[b, t - 1] if t > 0 else h0[b]
-            rb = acts[t, b, :H]
-            zb = acts[t, b, H:2 * H]
-            nb = acts[t, b, 2 * H:]
-            hnb = hns[t, b]
-            row = ring[s, b]
-            rdn = row[:H]
-            dr = row[H:2 * H]
-            dz = row[2 * H:3 * H]
-            dn = row[3 * H:]
+            gb, dhb, hnb, row = g[b, t], dh[b], hns[t, b], ring[s, b]
+            rdn, dr, dz, dn = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
             for j in range(H):
                 gh = gb[j] + dhb[j]
-                z, n = zb[j], nb[j]
+                z, n = gates[H + j], gates[2 * H + j]
                 dn[j] = gh * (one - z) * (one - n * n)
                 dz[j] = gh * (hp[j] - n) * z * (one - z)
                 dhb[j] = gh * z
             for j in range(H):
-                r, d = rb[j], dn[j]
+                r, d = gates[j], dn[j]
                 dr[j] = d * hnb[j] * r * (one - r)
                 rdn[j] = d * r
         for b in range(B):

@@ -4,15 +4,14 @@ Each forward computes the loss and, in the same pass, the gradient for an output
 (the primitive's contract, see ``xpgrad/ops/losses.py``; ``value``, for a call no tape records,
 the loss alone); the vjp scales that saved gradient by the incoming one. The saved buffer is
 handed out (scaled in place) the first time; a second vjp on the same record (a persistent
-tape) recomputes it, so a caller may keep or modify what it got. Mean squared error keeps only
-its inputs, as PyTorch's (``_recomputed``): its vjp runs that pass. Unsupported inputs (dtypes
+tape) recomputes it, so a caller may keep or modify what it got. Unsupported inputs (dtypes
 other than float32/float64, mixed dtypes) return None: the generic rule runs instead.
 
 >>> import numpy as np
->>> out, saved = KERNELS["sigmoid_mse"].forward(np.zeros(2, np.float32),
-...                                             np.ones(2, np.float32), reduction="mean")
+>>> out, saved = KERNELS["mse"].forward(np.array([1.0, 3.0], np.float32),
+...                                     np.zeros(2, np.float32), reduction="mean")
 >>> float(out), saved.grad.tolist()
-(0.25, [-0.125, -0.125])
+(5.0, [1.0, 3.0])
 """
 from __future__ import annotations
 
@@ -246,18 +245,6 @@ def _elementwise(block, par, two, value_loops):
     return Kernel(forward, vjp, value=_elementwise_value(*value_loops, two))
 
 
-def _recomputed(kernel):
-    """``kernel`` (an elementwise loss's) keeping no gradient from its forward, only its
-    inputs, as PyTorch's: the forward is the loss alone (``value``), the vjp makes the gradient
-    again from the inputs by ``kernel``'s forward pass."""
-
-    def vjp(g, saved, x, t, reduction):
-        saved = kernel.forward(x, t, reduction)[1]
-        return _take(saved, g, kernel.forward, (x, t), {"reduction": reduction}), NotImplemented
-
-    return Kernel(kernel.value, vjp, value=kernel.value)
-
-
 def _elementwise_value(block, par, two):
     """The ``value`` of an elementwise loss: ``forward`` without the gradient."""
 
@@ -351,8 +338,8 @@ KERNELS = {
     "softmax_cross_entropy": Kernel(sce_forward, sce_vjp, value=sce_value),
     "sigmoid_mse": _elementwise(loops.sigmoid_mse_block, loops.sigmoid_mse_par, 2.0,
                                 (loops.sigmoid_mse_loss_block, loops.sigmoid_mse_loss_par)),
-    "mse": _recomputed(_elementwise(loops.mse_block, loops.mse_par, 2.0,
-                                    (loops.mse_loss_block, loops.mse_loss_par))),
+    "mse": _elementwise(loops.mse_block, loops.mse_par, 2.0,
+                        (loops.mse_loss_block, loops.mse_loss_par)),
     "sigmoid_cross_entropy_with_logits": _elementwise(
         loops.sigmoid_ce_block, loops.sigmoid_ce_par, 1.0,
         (loops.sigmoid_ce_loss_block, loops.sigmoid_ce_loss_par)),

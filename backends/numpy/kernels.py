@@ -20,7 +20,7 @@ from ..axis_sums import sum_axes, sum_rows
 from .blocks import BLOCK_BYTES, blocked
 from .kernel_common import _FLOAT_SET, _ONE, FLOATS, _float, _sigmoid  # noqa: F401 (FLOATS)
 from .loss_kernels import (_bce_forward, _bce_loss, _elementwise_vjp, _huber_forward,
-                           _huber_value, _huber_vjp, _loss_only, _mse_loss, _mse_vjp,
+                           _huber_value, _huber_vjp, _loss_only, _mse_forward, _mse_loss,
                            _sce_forward, _sce_loss, _sce_vjp, _smoothed_sce_forward,
                            _smoothed_sce_vjp, _smse_forward, _smse_loss)
 from .ufuncs import clip
@@ -254,7 +254,7 @@ KERNELS: dict = {
     "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp, value=_loss_only(_sce_loss)),
     "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp,
                                                 value=_loss_only(_bce_loss)),
-    "mse": Kernel(_loss_only(_mse_loss), _mse_vjp, value=_loss_only(_mse_loss)),
+    "mse": Kernel(_mse_forward, _elementwise_vjp, value=_loss_only(_mse_loss)),
     "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp, value=_loss_only(_smse_loss)),
     "huber": Kernel(_huber_forward, _huber_vjp, value=_huber_value),
     "smoothed_softmax_cross_entropy": Kernel(_smoothed_sce_forward, _smoothed_sce_vjp),

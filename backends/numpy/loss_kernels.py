@@ -2,12 +2,11 @@
 smoothing), sigmoid cross-entropy with logits, mean squared error on values and on sigmoids,
 Huber / smooth L1. Each computes the loss and its gradient together and saves the gradient, so
 its vjp is one multiply (or nothing when the incoming gradient is exactly 1); ``value`` kernels
-(``_loss_only``) compute the loss alone for a call that needs no gradient. Mean squared error
-keeps only its inputs, as PyTorch's: its forward is the loss alone, its vjp makes the gradient.
+(``_loss_only``) compute the loss alone for a call that needs no gradient.
 
 >>> import numpy as np
->>> p, t = np.array([1.0, 3.0]), np.array([0.0, 1.0])
->>> float(_mse_loss(p, t, "mean")), _mse_vjp(np.array(1.0), None, p, t, "mean")[0].tolist()
+>>> loss, grad = _mse_forward(np.array([1.0, 3.0]), np.array([0.0, 1.0]), "mean")
+>>> float(loss), grad.tolist()
 (2.5, [1.0, 2.0])
 """
 from __future__ import annotations
@@ -253,17 +252,22 @@ def _squared_loss(d, reduction):
     return _total(_sum_of_squares(d.reshape(-1)), reduction, d.size, d.dtype)
 
 
+def _squared(d, reduction):
+    """The loss of residuals ``d``; scales ``d`` in place into d(loss)/d(residual)."""
+    out = _squared_loss(d, reduction)
+    d *= 2.0 * _inv(d.size) if reduction == "mean" else 2.0
+    return out
+
+
 def _mse_residuals(p, t):
     if not _float(p, t) or p.shape != t.shape or not p.ndim:
         return None                                          # 0-d: the generic rule
     return p - t
 
 
-def _mse_vjp(g, saved, p, t, reduction):
-    """The gradient made again from the inputs (``mse``'s forward keeps none, as PyTorch's)."""
-    d = p - t
-    d *= 2.0 * _inv(d.size) if reduction == "mean" else 2.0
-    return _times(g, d), NotImplemented
+def _mse_forward(p, t, reduction):
+    d = _mse_residuals(p, t)
+    return None if d is None else (_squared(d, reduction), d)
 
 
 def _smse_residuals(x, t):
