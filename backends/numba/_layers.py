@@ -47,6 +47,14 @@ def _forward(scan):
     return forward
 
 
+def _read_only(a):
+    """A read-only C-ordered view (or copy) of ``a``: the loops' arrays that they only read, so
+    that one compiled version (the warmup's) serves writeable and read-only gradients alike."""
+    view = np.ascontiguousarray(a).view()
+    view.flags.writeable = False
+    return view
+
+
 def _zeros(x, w_ih, w_hh, b, needs):
     """``(dx, dw_ih, db, dw_hh)`` of no steps, None where not needed."""
     return tuple(np.zeros_like(a) if needs[i] else None
@@ -173,8 +181,8 @@ def gru_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
     seq, acts, hns = saved
     B, T, H = seq.shape
     dt = seq.dtype
-    g = np.ascontiguousarray(np.broadcast_to(g, seq.shape))
-    h0 = np.ascontiguousarray(h0)
+    g = _read_only(np.broadcast_to(g, seq.shape))
+    h0 = _read_only(h0)
     # the hidden product's rows in the ring's order [n | r | z]
     w_t = _transposed(np.concatenate([w_hh[:, 2 * H:], w_hh[:, :2 * H]], axis=1))
     w_ih_t = _transposed(w_ih)
