@@ -257,10 +257,11 @@ def test_compiled_equals_eager(kind, use_lengths, backend):
 def test_numba_runs_both_directions_in_its_fused_kernels(kind, step, monkeypatch):
     """The reverse direction is the same scan on a time-reversed copy: the Numba backend's
     fused step (forward and backward) runs once per step and direction, so the generic rules
-    (which call no ``_rnn`` step) never ran."""
+    (which call no ``_rnn`` step) never ran. The GRU's and RNN's layers run their backward
+    steps in ``_layer_steps`` (steps ``t0 .. t1 - 1`` a call)."""
     if not backend_report().get("numba", {}).get("available"):
         pytest.skip("numba not available")
-    from xpgrad.backends.numba import _rnn
+    from xpgrad.backends.numba import _layer_steps, _rnn
 
     from xpgrad.backends import blas
 
@@ -270,13 +271,17 @@ def test_numba_runs_both_directions_in_its_fused_kernels(kind, step, monkeypatch
     whole = blas._library() is not None
     calls = {"forward": 0, "backward": 0}
     for way in calls:
-        name = f"{step.split('_')[0]}_{way}_steps" if whole else f"{step}_{way}"
-        original = getattr(_rnn, name)
+        if way == "backward" and kind != "LSTM":
+            module, name = _layer_steps, f"{step.split('_')[0]}_layer_back_steps"
+        else:
+            module = _rnn
+            name = f"{step.split('_')[0]}_{way}_steps" if whole else f"{step}_{way}"
+        original = getattr(module, name)
 
-        def counting(*args, _original=original, _way=way):
-            calls[_way] += T if whole else 1
+        def counting(*args, _original=original, _way=way, _module=module):
+            calls[_way] += args[2] - args[1] if _module is _layer_steps else T if whole else 1
             return _original(*args)
-        monkeypatch.setattr(_rnn, name, counting)
+        monkeypatch.setattr(module, name, counting)
     layer = getattr(nn, kind)(I, H, bidirectional=True, dtype="float64", backend="numba",
                               rng=0)
     x = xg.asarray(np.random.default_rng(6).standard_normal((B, T, I)), backend="numba")

@@ -30,13 +30,13 @@ def kernel_dispatchers():
     from numba.core.dispatcher import Dispatcher
 
     from . import (_act_kernels, _batch_norm, _conv_depthwise, _conv_frames, _copies,
-                   _ctc_kernels, _group_norm, _linear_activation, _loss_kernels, _margin, _norm,
-                   _optim_kernels, _phases, _pool, _rms_norm, _rnn, _scatter, _sce_kernels,
-                   _softmax, _special)
+                   _ctc_kernels, _group_norm, _layer_steps, _linear_activation, _loss_kernels,
+                   _margin, _norm, _optim_kernels, _phases, _pool, _rms_norm, _rnn, _scatter,
+                   _sce_kernels, _softmax, _special)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _copies, _norm, _rms_norm, _batch_norm, _group_norm, _scatter, _ctc_kernels,
+                _layer_steps, _copies, _norm, _rms_norm, _batch_norm, _group_norm, _scatter, _ctc_kernels,
                 _conv_frames, _conv_depthwise, _phases, _pool, _linear_activation, _special,
                 _margin):
         for name, obj in vars(mod).items():

@@ -232,12 +232,12 @@ def _elementwise(block, par, two, value_loops):
         shape = x.shape
         xf, tf = _flat(x), _flat(t)
         n = xf.shape[0]
-        grad = np.empty(n, dt)
+        grad = np.empty(shape, dt)      # no base: a vjp may write over it (vjp_in_place)
         out = np.empty(n, dt) if reduction == "none" else _EMPTY[dt]
         c = dt.type(two * _scale(reduction, n))
-        total = _config.run_by_size(block, par, n, xf, tf, grad, out, c)
+        total = _config.run_by_size(block, par, n, xf, tf, grad.reshape(-1), out, c)
         res = out.reshape(shape) if reduction == "none" else _reduce(total, n, reduction, dt)
-        return res, Saved(grad.reshape(shape))
+        return res, Saved(grad)
 
     def vjp(g, saved, x, t, reduction):
         return _take(saved, g, forward, (x, t), {"reduction": reduction}), NotImplemented

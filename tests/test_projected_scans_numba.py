@@ -1,0 +1,94 @@
+"""Numba's rnn_layer and gru_layer kernels against the generic rules: at the GRU ring's block
+boundaries (2, 3, all steps), a batch of 0, one step, with and without directly called gemms for
+the steps' products, and the RNN's vjp_in_place (which writes over its own g) equal to its vjp.
+The layers against PyTorch on Numba: tests/test_gru.py and test_recurrent.py under
+XPGRAD_BACKEND=numba, and the training step below."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.backends import blas
+from xpgrad.backends.numpy import scans
+from xpgrad.ops import projected_scans
+
+pytest.importorskip("numba")
+from xpgrad.backends.numba import _layers  # noqa: E402
+
+GENERIC = {"rnn_layer": (projected_scans._rnn_layer_forward, projected_scans._rnn_layer_vjp),
+           "gru_layer": (projected_scans._gru_layer_forward, projected_scans._gru_layer_vjp)}
+CASES = [("rnn_layer", "tanh"), ("rnn_layer", "relu"), ("gru_layer", None)]
+
+
+def layer_inputs(rng, gates, B, T, I, H, dtype):
+    shapes = [(B, T, I), (B, H), (I, gates * H), (H, gates * H), (gates * H,)]
+    shapes += [(H,)] if gates == 3 else []
+    return [(rng.standard_normal(s) * (0.5 if len(s) == 2 and s[0] != B else 1.0)).astype(dtype)
+            for s in shapes]
+
+
+@pytest.mark.parametrize("gemm", ["direct", "from Python"])
+@pytest.mark.parametrize("steps,B,T", [(2, 3, 7), (3, 3, 7), (7, 3, 7), (None, 0, 7),
+                                       (None, 2, 1)])
+@pytest.mark.parametrize("kind,nonlinearity", CASES)
+def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, T, gemm, monkeypatch,
+                                        rng):
+    if steps is not None:
+        monkeypatch.setattr(scans, "ring_steps", lambda T, step_bytes: steps)
+    if gemm == "from Python":
+        monkeypatch.setattr(blas, "stepped_plans", lambda *args: (None, ()))
+    args = layer_inputs(rng, 3 if kind == "gru_layer" else 1, B, T, 5, 4, np.float64)
+    params = {} if nonlinearity is None else {"nonlinearity": nonlinearity}
+    g = rng.standard_normal((B, T, 4))
+    forward, vjp = GENERIC[kind]
+    kernel = _layers.KERNELS[kind]
+    expected = forward(np, *args, **params)
+    out, saved = kernel.forward(*args, **params)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    wanted = [True] * len(args)
+    reference = vjp(np, g, expected, wanted, *args, **params)
+    for got, ref in zip(kernel.vjp(g, saved, wanted, *args, **params), reference, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    partial = kernel.vjp(g, saved, [False, True, False, True] + [False] * (len(args) - 4),
+                         *args, **params)
+    assert [p is None for p in partial] == [True, False, True, False] + [True] * (len(args) - 4)
+    if kernel.vjp_in_place is not None:
+        own = g.copy()
+        in_place = kernel.vjp_in_place(own, saved, wanted, *args, **params)
+        for got, ref in zip(in_place, reference, strict=True):
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+        assert B == 0 or not np.array_equal(own, g)       # its g was the workspace
+        # a g of another layout (an elementwise product of time-major arrays): its copy
+        own = np.ascontiguousarray(np.swapaxes(g, 0, 1)).swapaxes(0, 1)
+        for got, ref in zip(kernel.vjp_in_place(own, saved, wanted, *args, **params), reference,
+                            strict=True):
+            np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru"])
+def test_training_step_on_numba_matches_torch(kind, rng):
+    """A float32 GRU / RNN step with the MSE of every output (the RNN's vjp then writes over
+    the loss's gradient) against PyTorch's gradients."""
+    torch = pytest.importorskip("torch")
+    B, T, I, H = 4, 9, 3, 5
+    ref = (torch.nn.GRU if kind == "gru" else torch.nn.RNN)(I, H, batch_first=True)
+    ours = (xg.nn.GRU if kind == "gru" else xg.nn.RNN)(I, H, batch_first=True, backend="numba")
+    ours.load_torch_state_dict(ref.state_dict())
+    x = rng.standard_normal((B, T, I)).astype(np.float32)
+    y = rng.standard_normal((B, T, H)).astype(np.float32)
+    named = ours.named_variables()
+    with xg.GradientTape() as tape:
+        out, _ = ours(xg.asarray(x, backend="numba"))
+        loss = xg.losses.mse(out, xg.asarray(y, backend="numba"))
+    grads = dict(zip(named, tape.gradient(loss, list(named.values()))))
+    tout, _ = ref(torch.from_numpy(x))
+    tloss = torch.nn.functional.mse_loss(tout, torch.from_numpy(y))
+    tloss.backward()
+    np.testing.assert_allclose(loss.numpy(), tloss.item(), rtol=1e-5)
+    tp = {k: v.grad.numpy() for k, v in ref.named_parameters()}
+    cell = f"{ours.name}/cell0"
+    pairs = [("w_ih", tp["weight_ih_l0"].T), ("w_hh", tp["weight_hh_l0"].T),
+             ("b", tp["bias_ih_l0"])] + ([("b_hn", tp["bias_hh_l0"][2 * H:])] if kind == "gru"
+                                         else [])
+    for ours_key, expected in pairs:
+        np.testing.assert_allclose(grads[f"{cell}/{ours_key}"].numpy(), expected, rtol=1e-4,
+                                   atol=1e-6)
