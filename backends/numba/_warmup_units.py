@@ -146,6 +146,16 @@ def _exercise_lstm(backend, dt, name="lstm"):
             out, _ = model(x)
             total = xg.sum(out)
         tape.gradient(total, model.trainable_variables)
+    # the layers run rnn_layer / gru_layer; the scans on a given projection have loops of their own
+    h0 = xg.zeros((2, 2), dtype=dt.name, backend=backend)
+    for scan, width, last in ((xg.nn.rnn_scan, 2, "tanh"), (xg.nn.gru_scan, 6, None)):
+        xproj = xg.Variable(np.full((2, 3, width), 0.5, dt), backend=backend)
+        w_hh = xg.Variable(np.full((2, width), 0.1, dt), backend=backend)
+        if last is None:
+            last = xg.zeros((2,), dtype=dt.name, backend=backend)
+        with xg.GradientTape() as tape:
+            total = xg.sum(scan(xproj, h0, w_hh, last))
+        tape.gradient(total, [xproj, w_hh])
     if blas._library() is None:
         # the LSTM's whole-scan loops call a directly called gemm: compile them with one even
         # where XPGRAD_BLAS=numpy keeps the products on NumPy's matmul (a later process may not)
