@@ -77,7 +77,8 @@ def concat(arrays, /, axis=0, **unexpected):
 
 def _stack_vjp(xp, g, ans, needs, *arrays, axis):
     lead = (slice(None),) * axis
-    return [g[lead + (i, ...)] if need else None for i, need in enumerate(needs)]
+    tail = () if g.ndim == axis + 1 else (...,)     # a full index stays one element read
+    return [g[lead + (i, *tail)] if need else None for i, need in enumerate(needs)]
 
 
 _stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis),
