@@ -27,6 +27,7 @@ from . import _layer_steps
 from ._scans import KERNELS as SCANS
 from ._scans import _transposed
 
+_add_product = numpy_scans.add_product_for(np)
 #: the loops' ``plans`` where no direct gemm runs the steps' products (the caller runs them)
 _NO_PLANS = np.empty((0, 15), dtype=np.int64)
 
@@ -108,14 +109,6 @@ def rnn_layer_vjp_in_place(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
 
 
 # -- GRU ----------------------------------------------------------------------------------------
-def _add_product(out, a, b, first):
-    """``out`` <- ``a @ b`` if ``first``, else ``out += a @ b``."""
-    if first:
-        blas.matmul(a, b, out=out)
-    elif not blas.gemm_update(out, a, b, 1.0):
-        out += blas.matmul(a, b)
-
-
 class _GruBlocks:
     """The GRU backward's blocks of steps, from the last: the ring (K, B, 4H) of their gate
     gradients ``[r dn | dr | dz | dn]`` (the hidden product's, its n block first, then the

@@ -99,6 +99,26 @@ def _stepped_for(module):
     return stepped, stepped_update
 
 
+def add_product_for(module):
+    """``add_product(out, a, b, first)`` for arrays of ``module``: ``out`` <- ``a @ b`` if
+    ``first``, else ``out += a @ b`` (in place where the gemm can).
+
+    >>> import numpy as np
+    >>> out = np.zeros((1, 1)); add_product = add_product_for(np)
+    >>> add_product(out, np.ones((1, 2)), np.ones((2, 1)), True)
+    >>> add_product(out, np.ones((1, 2)), np.ones((2, 1)), False); out.tolist()
+    [[4.0]]
+    """
+    matmul, gemm_update = _matmul_for(module), _gemm_update_for(module)
+
+    def add_product(out, a, b, first):
+        if first:
+            matmul(a, b, out=out)
+        elif not gemm_update(out, a, b, 1.0):
+            module.add(out, matmul(a, b), out=out)
+    return add_product
+
+
 def scan_kernels(np) -> dict:
     """``{"lstm_scan": Kernel, ..., "gru_scan": Kernel}`` for arrays of the NumPy-API module
     ``np``.
@@ -110,7 +130,7 @@ def scan_kernels(np) -> dict:
     arrays' products go through ``blas.matmul`` (MKL's where installed).
     """
     matmul, (stepped, stepped_update) = _matmul_for(np), _stepped_for(np)
-    gemm_update = _gemm_update_for(np)
+    add_product = add_product_for(np)
 
     def floats(*arrays):
         dt = arrays[0].dtype
@@ -232,14 +252,6 @@ def scan_kernels(np) -> dict:
         step_width`` floats in all the backward's rings (default ``G``: this ring alone)."""
         step_bytes = B * (step_width or G) * dtype.itemsize
         return np.empty((ring_steps(T, step_bytes), B, G), dtype=dtype)
-
-    def add_product(out, a, b, first):
-        """``out`` <- ``a @ b`` if ``first``, else ``out += a @ b`` (in place where the gemm
-        can)."""
-        if first:
-            matmul(a, b, out=out)
-        elif not gemm_update(out, a, b, 1.0):
-            np.add(out, matmul(a, b), out=out)
 
     def add_step(out, part, t, carry):
         """``out`` <- ``part[:, t] + carry``, where a None stands for zeros."""
