@@ -18,30 +18,19 @@ from __future__ import annotations
 from ..primitive import Primitive, apply
 from ._define import as_tensor
 from .recurrent import (NONLINEARITIES, _check, _gru_forward, _gru_vjp, _project, _rnn_forward,
-                        _rnn_vjp)
-
-
-def _projection_grads(xp, dxproj, needs, x, w_ih):
-    """``(dx, dw_ih, db)`` of ``x @ w_ih + b`` for its gradient ``dxproj`` (B, T, G)."""
-    B, T, I = x.shape
-    rows = xp.reshape(dxproj, (B * T, dxproj.shape[-1]))
-    dx = xp.reshape(xp.matmul(rows, xp.matrix_transpose(w_ih)), (B, T, I)) if needs[0] else None
-    dw_ih = (xp.matmul(xp.matrix_transpose(xp.reshape(x, (B * T, I))), rows) if needs[2]
-             else None)
-    db = xp.sum(rows, axis=0) if needs[4] else None
-    return dx, dw_ih, db
+                        _rnn_vjp, projection_grads)
 
 
 def _rnn_layer_forward(xp, x, h0, w_ih, w_hh, b, nonlinearity):
-    return _rnn_forward(xp, _project(xp, x, w_ih, b)[1], h0, w_hh, nonlinearity)
+    return _rnn_forward(xp, _project(xp, x, w_ih, b), h0, w_hh, nonlinearity)
 
 
 def _rnn_layer_vjp(xp, g, ans, needs, x, h0, w_ih, w_hh, b, nonlinearity):
     """The joint rule: ``rnn_scan``'s, then the projection's gradients."""
-    xproj = _project(xp, x, w_ih, b)[1]
+    xproj = _project(xp, x, w_ih, b)
     da, dh0, dw_hh = _rnn_vjp(xp, g, ans, (True, needs[1], needs[3]), xproj, h0, w_hh,
                               nonlinearity)
-    dx, dw_ih, db = _projection_grads(xp, da, needs, x, w_ih)
+    dx, dw_ih, db = projection_grads(xp, da, x, w_ih, needs[0], needs[2], needs[4])
     return dx, dh0, dw_ih, dw_hh, db
 
 
@@ -49,15 +38,15 @@ _rnn_layer = Primitive("rnn_layer", _rnn_layer_forward, joint=_rnn_layer_vjp)
 
 
 def _gru_layer_forward(xp, x, h0, w_ih, w_hh, b, b_hn):
-    return _gru_forward(xp, _project(xp, x, w_ih, b)[1], h0, w_hh, b_hn)
+    return _gru_forward(xp, _project(xp, x, w_ih, b), h0, w_hh, b_hn)
 
 
 def _gru_layer_vjp(xp, g, ans, needs, x, h0, w_ih, w_hh, b, b_hn):
     """The joint rule: ``gru_scan``'s, then the projection's gradients."""
-    xproj = _project(xp, x, w_ih, b)[1]
+    xproj = _project(xp, x, w_ih, b)
     dxproj, dh0, dw_hh, db_hn = _gru_vjp(xp, g, ans, (True, needs[1], needs[3], needs[5]),
                                          xproj, h0, w_hh, b_hn)
-    dx, dw_ih, db = _projection_grads(xp, dxproj, needs, x, w_ih)
+    dx, dw_ih, db = projection_grads(xp, dxproj, x, w_ih, needs[0], needs[2], needs[4])
     return dx, dh0, dw_ih, dw_hh, db, db_hn
 
 

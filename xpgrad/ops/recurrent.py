@@ -118,24 +118,31 @@ _lstm_scan = Primitive("lstm_scan", _lstm_forward, joint=_lstm_vjp)
 # -- LSTM layer: the input projection and the scan as one primitive -----------------------------
 def _project(xp, x, w_ih, b):
     B, T, I = x.shape
-    x2 = xp.reshape(x, (B * T, I))
-    return x2, xp.reshape(xp.matmul(x2, w_ih) + b, (B, T, w_ih.shape[1]))
+    return xp.reshape(xp.matmul(xp.reshape(x, (B * T, I)), w_ih) + b, (B, T, w_ih.shape[1]))
+
+
+def projection_grads(xp, dxproj, x, w_ih, need_dx, need_dw_ih, need_db):
+    """``(dx, dw_ih, db)`` of ``x @ w_ih + b`` for its gradient ``dxproj`` (B, T, G), None
+    where not needed."""
+    B, T, I = x.shape
+    rows = xp.reshape(dxproj, (B * T, dxproj.shape[-1]))
+    dx = xp.reshape(xp.matmul(rows, xp.matrix_transpose(w_ih)), (B, T, I)) if need_dx else None
+    dw_ih = (xp.matmul(xp.matrix_transpose(xp.reshape(x, (B * T, I))), rows) if need_dw_ih
+             else None)
+    db = xp.sum(rows, axis=0) if need_db else None
+    return dx, dw_ih, db
 
 
 def _lstm_layer_forward(xp, x, h0, c0, w_ih, w_hh, b):
-    return _lstm_forward(xp, _project(xp, x, w_ih, b)[1], h0, c0, w_hh)
+    return _lstm_forward(xp, _project(xp, x, w_ih, b), h0, c0, w_hh)
 
 
 def _lstm_layer_vjp(xp, g, ans, needs, x, h0, c0, w_ih, w_hh, b):
     """The joint rule: ``lstm_scan``'s, then the projection's gradients from ``dz``."""
-    x2, xproj = _project(xp, x, w_ih, b)
+    xproj = _project(xp, x, w_ih, b)
     dz, dh0, dc0, dw_hh = _lstm_vjp(xp, g, ans, (True, needs[1], needs[2], needs[4]), xproj,
                                     h0, c0, w_hh)
-    B, T, I = x.shape
-    dz2 = xp.reshape(dz, (B * T, dz.shape[-1]))
-    dx = xp.reshape(xp.matmul(dz2, xp.matrix_transpose(w_ih)), (B, T, I)) if needs[0] else None
-    dw_ih = xp.matmul(xp.matrix_transpose(x2), dz2) if needs[3] else None
-    db = xp.sum(dz2, axis=0) if needs[5] else None
+    dx, dw_ih, db = projection_grads(xp, dz, x, w_ih, needs[0], needs[3], needs[5])
     return dx, dh0, dc0, dw_ih, dw_hh, db
 
 
