@@ -9,7 +9,9 @@ differentiates the solve's inputs (only ``g``: first-order forward mode), the ad
 recorded as one node of ``g`` (``linear_adjoint``), and that node's gradient is the tangent of
 the solution, computed by one forward solve of the state augmented with its sensitivities
 ``S`` (``dS/dt = df/dy S + df/dp v_p``, ``S(t0) = v_y0 - f(y0, t0) v_t0``; a tangent of a
-later time ``t_i`` adds ``f(y_i, t_i) v_ti`` there). The rows of ``df/dy``, ``df/dt`` and
+later time ``t_i`` adds ``f(y_i, t_i) v_ti`` there; the error norm covers the state alone, so
+the steps are the solution's whatever the directions and the tangent map is linear to rounding,
+as ``linearize`` promises). The rows of ``df/dy``, ``df/dt`` and
 ``df/dp`` come from replays of the adjoint's captured vector-Jacobian product of ``func`` with
 the unit vectors, one per state entry, so the path is taken for states of at most
 ``MAX_STATE`` entries; larger states, higher orders and nested ``xg.vmap`` keep the two
@@ -154,7 +156,7 @@ def solve_tangents(call, ys, args, wanted, directions):
 
     with rows.rhs.replaying():
         out, _ = integrate(sensitivities, np.concatenate([ys[0], s0.T.reshape(-1)]), times,
-                           xp=np, **call.settings)
+                           xp=np, error_entries=n, **call.settings)
     tangents = np.stack([state[n:].reshape((n, k)).T for state in out], axis=1)  # (k, T, n)
     tangents[:, 0] = v_y0
     if v_t is not None:
