@@ -87,8 +87,10 @@ _PYTORCH_NAMES = {
     "cat": "xg.concat(tensors, axis=k) (the array API's name)",
     "split": _SPLIT, "chunk": _SPLIT,
     "no_grad": _NO_TAPE, "inference_mode": _NO_TAPE, "set_grad_enabled": _NO_TAPE,
-    "manual_seed": "random numbers come from explicit generators: xg.random.default_rng(seed), "
-                   "and rng= on layers and Dropout",
+    **dict.fromkeys(("manual_seed", "seed", "set_random_seed"),
+                    "xg.random.seed(n) seeds every generator made without a seed (layer inits, "
+                    "Dropout without rng=); xg.random.default_rng(seed) is one generator, "
+                    "rng= on a layer or Dropout seeds it alone"),
     "from_numpy": "xg.asarray(array) (copy=False to share the array's memory)",
     "Generator": "xg.random.default_rng(seed) (torch.Generator().manual_seed(seed)); "
                  "its draws are NumPy's Generator's: rng.normal(size=shape), rng.integers(low, "

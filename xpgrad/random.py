@@ -3,7 +3,8 @@
 The backend supplies a native generator; the same seed gives the same numbers on backends that
 share one (numpy and numba), so runs can be compared across them. The draws' argument checks
 are ``random_checks.py``'s, the noting and replaying of draws for ``xg.recompute_grad``
-``random_replay.py``'s.
+``random_replay.py``'s, the global seed of the Generators made without one
+(``xg.random.seed(n)``, ``get_state``, ``set_state``) ``random_seed.py``'s.
 
 >>> import xpgrad as xg
 >>> rng = xg.random.default_rng(0)
@@ -24,6 +25,7 @@ from .random_checks import (_CHOICE_P_TRACED, _above, _below, _difference, _draw
                             _host_values, _raw_bound, _shape_of, _take)
 from .random_replay import (_DRAWS, _fresh_seed, _native_state, noting_draws,  # noqa: F401
                             replaying_fresh)
+from .random_seed import get_state, seed, set_state  # noqa: F401
 from .tensor import Tensor, _wrap
 from .tensor_hints import MULTINOMIAL
 
@@ -311,7 +313,10 @@ _GENERATORS = ("xpgrad draws from generators, not keys: rng = xg.random.default_
                "once, then rng.normal(size=shape), ...; each draw moves rng on")
 #: jax.random's names (and NumPy's module-level draws), and xpgrad's way to each
 _JAX_NAMES = {
-    **dict.fromkeys(("PRNGKey", "key", "seed"), _GENERATORS),
+    **dict.fromkeys(("PRNGKey", "key"), _GENERATORS),
+    **dict.fromkeys(("manual_seed", "set_seed"),
+                    "xg.random.seed(n) seeds every generator made without a seed (layer inits, "
+                    "Dropout without rng=); xg.random.default_rng(seed) is one seeded generator"),
     **dict.fromkeys(("split", "fold_in"),
                     f"{_GENERATORS}; rng.spawn(n) gives n independent generators, as "
                     "jax.random.split gives keys"),

@@ -18,6 +18,8 @@ import threading
 
 import numpy as np
 
+from .random_seed import next_global_seed
+
 
 class _Draws(threading.local):
     #: while ``noting_draws`` runs: {id(generator): (generator, its state before its first draw)}
@@ -38,16 +40,20 @@ class _Notes(dict):
 
 
 def _fresh_seed():
-    """The seed of a Generator made without one: None (the backend's fresh entropy), except
-    while ``noting_draws`` runs (fresh entropy, noted) or ``replaying_fresh`` (the noted seeds
-    in order), so that ``xg.recompute_grad`` recomputes a block that makes its own generator
-    (``scaled_dot_product_attention(..., dropout_p=0.1)``) with the first run's numbers."""
+    """The seed of a Generator made without one: the global seed's next child
+    (``xg.random.seed``), else None (the backend's fresh entropy); while ``noting_draws`` runs
+    it is noted (fresh entropy made an integer to be noted), and while ``replaying_fresh`` runs
+    the noted seeds come back in order, so that ``xg.recompute_grad`` recomputes a block that
+    makes its own generator (``scaled_dot_product_attention(..., dropout_p=0.1)``) with the
+    first run's numbers."""
     if _DRAWS.replay:
         seed = _DRAWS.replay.pop(0)
-    elif _DRAWS.fresh is not None:
-        seed = int(np.random.SeedSequence().entropy)
     else:
-        return None
+        seed = next_global_seed()
+        if seed is None and _DRAWS.fresh is not None:
+            seed = int(np.random.SeedSequence().entropy)
+        if seed is None:
+            return None
     if _DRAWS.fresh is not None:
         _DRAWS.fresh.append(seed)
     return seed
