@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from seeded_tests import seed_test, unseed
 
 try:
     import tqdm
@@ -147,6 +148,13 @@ _SYS_PATH = pytest.StashKey[list]()
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
     item.stash[_SYS_PATH] = list(sys.path)          # before any fixture of the test
+    seed_test(item.nodeid)       # here rather than in a fixture: module-scoped fixtures too
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    seed_test(item.nodeid)       # the test's draws whatever its (cached or not) fixtures drew
     return (yield)
 
 
@@ -157,6 +165,7 @@ def pytest_runtest_teardown(item, nextitem):
     every later test of the process. Checked once the test's fixtures are torn down; such a
     test errors, naming the folder."""
     result = yield
+    unseed()
     before = item.stash.get(_SYS_PATH, None)
     if before is not None and sys.path != before:
         ours = repository_folders_added(before)
