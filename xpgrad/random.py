@@ -305,7 +305,8 @@ class DrawWith:
 
 
 def default_rng(seed=None, *, backend=None) -> Generator:
-    """A Generator seeded with ``seed`` on ``backend`` (default: the current backend)."""
+    """A Generator seeded with ``seed`` on ``backend`` (default: the current backend);
+    without a seed, fresh entropy, or the next seed of ``xg.random.seed(n)`` when one is set."""
     return Generator(seed, backend)
 
 

@@ -19,7 +19,7 @@ from .._checks import floating_dtype as float_dtype  # noqa: F401 (a weight's re
 
 def as_rng(rng, backend=None) -> Generator:
     """A Generator from a Generator (kept), an int seed (NumPy integers too), or None (fresh
-    entropy).
+    entropy, or the next seed of ``xg.random.seed(n)``).
 
     >>> import xpgrad as xg
     >>> as_rng(0).normal(size=2).tolist() == xg.random.default_rng(0).normal(size=2).tolist()
