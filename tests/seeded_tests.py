@@ -14,6 +14,7 @@ True
 """
 from __future__ import annotations
 
+import os
 import random
 import zlib
 
@@ -37,5 +38,7 @@ def seed_test(nodeid: str) -> None:
 
 def unseed() -> None:
     xg.random.seed(None)
-    np.random.seed(None)
-    random.seed(None)
+    # seeds from the OS's entropy: np.random.seed(None) takes 60 times as long (0.3 ms a test)
+    fresh = int.from_bytes(os.urandom(4), "little")
+    np.random.seed(fresh)
+    random.seed(fresh)
