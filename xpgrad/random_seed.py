@@ -19,10 +19,11 @@ True
 """
 from __future__ import annotations
 
-import numbers
 import threading
 
 import numpy as np
+
+from .creation import _count
 
 _LOCK = threading.Lock()
 #: the global SeedSequence (None: fresh entropy), whose children seed the Generators
@@ -45,14 +46,9 @@ def seed(seed) -> None:
     >>> xg.random.seed(None)
     """
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"xg.random.seed: seed must be a non-negative integer or None, "
-                            f"got {type(seed).__name__} {seed!r}")
-        if seed < 0:
-            raise ValueError(f"xg.random.seed: seed must be a non-negative integer or None, "
-                             f"got {seed}")
+        seed = _count(seed, "seed", "xg.random.seed")
     with _LOCK:
-        _GLOBAL[0] = None if seed is None else np.random.SeedSequence(int(seed))
+        _GLOBAL[0] = None if seed is None else np.random.SeedSequence(seed)
 
 
 def get_state() -> dict | None:
