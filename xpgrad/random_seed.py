@@ -19,6 +19,7 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -89,6 +90,29 @@ def set_state(state) -> None:
                 f"xg.random.get_state(), got {state!r}: {detail}") from None
     with _LOCK:
         _GLOBAL[0] = None if state is None else sequence
+
+
+@contextlib.contextmanager
+def global_seed_at(state):
+    """In the block the global seed is at ``state`` (``get_state``'s); after it, back where it
+    was. Yields a dict whose ``"state"`` is, once the block ends, where the block left the
+    seed, so that a later block can go on from there (``xpgrad train``: the model is built in
+    one, trained in another).
+
+    >>> import xpgrad as xg
+    >>> with global_seed_at({"entropy": 4, "spawn_key": [], "children": 0}) as left:
+    ...     _ = xg.random.default_rng()
+    >>> left["state"]["children"], xg.random.get_state()
+    (1, None)
+    """
+    outer = get_state()
+    set_state(state)
+    left = {}
+    try:
+        yield left
+    finally:
+        left["state"] = get_state()
+        set_state(outer)
 
 
 def next_global_seed() -> int | None:

@@ -104,19 +104,25 @@ class Plan:
     note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
     val: tuple | None = None    # the validation set (x, y), held out of the training set
     monitor: object = None      # early stopping and the plateau schedule (training/monitor.py)
+    #: where the run's global seed (``xg.random.seed(cfg.seed)``) is: the model was built, and
+    #: ``fit`` goes on, from there, so generators made without a seed repeat run after run
+    seed_state: dict | None = None
 
     def fit(self, echo=print, handle_signals=False) -> "TrainResult":
         """Train as planned (see ``train``)."""
         import contextlib
 
+        from ..random_seed import global_seed_at
         from ..threads import limit
         from .loop import _fit
 
         background = getattr(self.be, "compiling_in_background", None)
         kernels = background() if self.background_compile and background \
             else contextlib.nullcontext()
-        with limit(self.cfg.threads), kernels as compiler:
+        with limit(self.cfg.threads), kernels as compiler, \
+                global_seed_at(self.seed_state) as left:
             result = _fit(self, echo, handle_signals)
+        self.seed_state = left["state"]
         summary = getattr(compiler, "summary", lambda: None)()
         if summary and self.note is not None:
             self.note(summary)
@@ -316,14 +322,16 @@ def _built(cfg, raw, be, source, meta, background_compile, echo, root=True) -> P
     resuming from ``source``), once the log directory is made."""
     import xpgrad as xg
     from ..checkpoint import checkpoint_extra, load_checkpoint
+    from ..random_seed import global_seed_at
     from .monitor import Monitor, held_out
 
     ds, val = held_out(raw, cfg)
-    model = MODELS[cfg.model].build(ds, list(cfg.hidden),
-                                    xg.random.default_rng(cfg.seed, backend=be), be)
+    with global_seed_at({"entropy": cfg.seed, "spawn_key": [], "children": 0}) as seed_left:
+        model = MODELS[cfg.model].build(ds, list(cfg.hidden),
+                                        xg.random.default_rng(cfg.seed, backend=be), be)
     opt = OPTIMIZERS[cfg.optimizer].build(cfg.learning_rate)
     plan = Plan(cfg, raw, ds, model, opt, be, background_compile=background_compile,
-                note=echo, val=val)
+                note=echo, val=val, seed_state=seed_left["state"])
     if source:
         load_checkpoint(source, model, opt)     # its rate is replaced by the run's, below
         if isinstance(meta.get("epochs_done"), int):
