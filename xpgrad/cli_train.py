@@ -97,8 +97,9 @@ def _train_parser(sub):
                    help="early stopping: end the run with the weights of its best epoch "
                         "(Keras' restore_best_weights; also saved in the checkpoint)")
     p.add_argument("--seed", type=number(int, 0, strict=False), default=None,
-                   help="seeds the train/test split, the initial weights and the data order "
-                        "(an integer >= 0; default: 0)")
+                   help="seeds the train/test split, the initial weights, the data order and "
+                        "the generators made without a seed, as xg.random.seed (an integer "
+                        ">= 0; default: 0)")
     p.add_argument("--hidden", type=_hidden, default=None,
                    help="hidden layer sizes, e.g. 128 or 256,128 (default: the model's; mlp: 128)")
     p.add_argument("--dataset", default=None, choices=DATASETS,
