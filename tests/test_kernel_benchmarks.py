@@ -90,3 +90,29 @@ def test_lstm_numpy_phases_prints_every_row_without_numba(capsys):
     assert blas.matmul is matmul
     a = np.ones((2, 2))
     np.testing.assert_array_equal(blas.matmul(a, a), a @ a)
+
+
+def test_lstm_numpy_phases_product_less_kernels_run_no_product(monkeypatch):
+    """The ``... without products`` rows run none of ``blas``'s products (the blocks'
+    ``dw += x_rows.T @ dz`` by ``gemm_update`` included, which they ran, adding ~3.5 ms to
+    the vjp's row), and ``blas`` is left as it was."""
+    from xpgrad.backends import blas
+    from xpgrad.backends.numpy import scans
+
+    monkeypatch.setattr(scans, "RING_BYTES", 1)     # rings of 2 steps: blocks after the first
+    calls = []
+
+    def spy(name):
+        def product(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"{name} ran")
+        return product
+    names = ("matmul", "stepped_matmul", "stepped_update", "gemm_update")
+    for name in names:
+        monkeypatch.setattr(blas, name, spy(name))
+    spies = [getattr(blas, name) for name in names]
+    forward, vjp = _load("lstm_numpy_phases").kernel_calls(3, 5, 64, 4, products=False)
+    forward()
+    vjp()
+    assert calls == []
+    assert [getattr(blas, name) for name in names] == spies

@@ -154,7 +154,8 @@ def scan_kernels(np) -> dict:
         One ``tanh`` over the whole gate block makes all four; a copy puts them gate-major,
         where the sigmoids' ``t / 2 + 1 / 2`` and every later pass run on whole blocks.
         ``tanh(c_t)`` is not kept: the backward makes it again from ``c_t``, which it has just
-        read (writing it to memory here cost more, and (T, B, H) floats)."""
+        read (writing it to memory here cost more, and (T, B, H) floats). Gates ordered
+        ``[i | f | o | g]`` (4 ufunc calls a step fewer, bytes the same) measured no faster."""
         _, B, T, H = seq.shape
         cs, hs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(2))
         gates = np.reshape(acts, (T, 4, B, H))     # each step's, in place of its projection
@@ -269,7 +270,8 @@ def scan_kernels(np) -> dict:
         gets the gradients of steps ``t0 .. t0 + n - 1``, before later steps overwrite them.
         Returns the gradients of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step
         0's are not made). A ring of a few steps stays in cache, where writing every step's
-        gradients into one (T, B, 4H) array made each step's writes miss it."""
+        gradients into one (T, B, 4H) array made each step's writes miss it (making the
+        factors that read neither ``gh`` nor ``gc`` a block of steps at a time: +0.4-1.5 ms)."""
         seq, gates, cs = saved[:3]
         _, B, T, H = seq.shape
         G, K = 4 * H, len(dz_ring)
