@@ -15,6 +15,7 @@ _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
 #: integer arrays up to this size take ``index_range`` through a list (above it, two NumPy
 #: reductions are faster: 128 labels took 3.9 us through a list, 2.0 by ``min`` and ``max``)
 _LIST_RANGE_MAX = 48
+_min_of, _max_of = np.minimum.reduce, np.maximum.reduce
 
 
 class NumpyBackend(Backend):
@@ -119,7 +120,7 @@ class NumpyBackend(Backend):
         if 0 < a.size <= _LIST_RANGE_MAX:     # a batch of labels: a list's min and max are
             values = a.ravel().tolist()       # twice as fast as two reductions (1.1 vs 2.1 us)
             return int(min(values)), int(max(values))
-        return int(a.min()), int(a.max())
+        return int(_min_of(a, None)), int(_max_of(a, None))   # a.min()'s ufunc, unwrapped
 
     def value_range(self, a, accepted):
         return float(a.min()), float(a.max())

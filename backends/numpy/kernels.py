@@ -116,7 +116,7 @@ def _leaky_vjp(g, saved, x, negative_slope):
 # -- linear layer ------------------------------------------------------------------------------
 def _linear_forward(x, w, b):
     out = blas.matmul(x, w)
-    if out.dtype != np.result_type(out, b):
+    if b.dtype is not out.dtype and out.dtype != np.result_type(out, b):
         return None
     out += b                                                 # in place: no second array
     return out, None
