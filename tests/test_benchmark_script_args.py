@@ -34,6 +34,7 @@ CASES = [
     ("conv1d.py", ["--scale", "0"], "argument --scale: must be a finite number > 0, got 0"),
     ("lstm_phases.py", ["--hidden", "0"], "argument --hidden: must be an integer > 0, got 0"),
     ("lstm_numpy_phases.py", ["--batch", "0"], "argument --batch: must be an integer > 0, got 0"),
+    ("mlp_phases.py", ["--steps", "0"], "argument --steps: must be an integer > 0, got 0"),
     ("module_pytree.py", ["--rounds", "0"], "argument --rounds: must be an integer > 0, got 0"),
     ("module_pytree.py", ["fast"], "argument mode: invalid choice: 'fast'"),
     ("train_wall_time.py", ["--before", "/no/such/tree"],

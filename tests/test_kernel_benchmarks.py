@@ -73,6 +73,19 @@ def test_lstm_eager_gap_runs_and_prints_every_row(capsys):
     assert "faults/step" in out
 
 
+def test_mlp_phases_prints_every_phase_of_each_step(capsys):
+    """benchmarks/mlp_phases.py: a row per step (PyTorch's where installed), a column per
+    phase; the phases' medians of a tiny run are positive numbers."""
+    assert _load("mlp_phases").main(["--batch", "3", "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    for column in ("linear+relu", "softmax-CE", "backward", "update", "total"):
+        assert column in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.split() and line.split()[0] in ("xpgrad", "numpy", "torch")}
+    assert {"xpgrad", "numpy"} <= set(rows)
+    assert all(len(values) == 6 and min(map(float, values)) > 0 for values in rows.values())
+
+
 def test_lstm_numpy_phases_prints_every_row_without_numba(capsys):
     """The NumPy backend's breakdown (no Numba needed); its product-less kernels leave the
     real ones as they were."""
