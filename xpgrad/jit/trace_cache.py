@@ -136,7 +136,8 @@ class TraceCache:
         reads = read_guards(tracer)
         guards.extend(reads)
         guards.extend(name_guards(self.fn, tracer.structures_guarded
-                                  | {id(held.holder()) for held, _, _ in reads}))
+                                  | {id(held.holder()) for held, _, _ in reads},
+                                  (*args, *kwargs.values())))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program

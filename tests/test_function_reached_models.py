@@ -1,0 +1,192 @@
+"""A function that reaches its models other than through its own closure variables and globals
+never replays the models it was traced with once it would reach others (jit/name_guards.py):
+through a helper function's globals or closure, through an attribute of an object that is no
+Module (``trainer.model``, a method's ``self.model``), through containers inside containers.
+Each compiled call equals the same call made eagerly. The guards hold what they guard weakly
+where it allows: a model replaced is freed."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from model_changes import Scaled
+
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
+#: the model ``_helper`` reads (set by the tests)
+HELPER_MODEL = None
+
+
+def _helper(x):
+    return HELPER_MODEL(x)
+
+
+def _calls_helper(x):
+    return xg.tanh(_helper(x))
+
+
+def _x():
+    return xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
+
+
+def _scaled(seed):
+    layer = Scaled()
+    layer.scale = xg.Variable(np.random.default_rng(seed).normal(size=(3, 3)).astype(np.float32))
+    return layer
+
+
+def _agree(compiled, eager, x, times=3):
+    for _ in range(times):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-6)
+
+
+def test_a_helpers_global_set_to_another_model_is_seen():
+    global HELPER_MODEL
+    first = HELPER_MODEL = _scaled(0)
+    compiled, x = xg.function(_calls_helper), _x()
+    _agree(compiled, _calls_helper, x)
+    HELPER_MODEL = _scaled(1)
+    _agree(compiled, _calls_helper, x)
+    assert compiled.trace_count == 2 and first is not HELPER_MODEL
+
+
+def _helper_over_closure(model):
+    """``(helper, set_model)``: ``helper(x)`` applies the model of its closure, which
+    ``set_model`` rebinds."""
+    def helper(x):
+        return model(x)
+
+    def set_model(other):
+        nonlocal model
+        model = other
+    return helper, set_model
+
+
+def test_a_helpers_closure_variable_set_to_another_model_is_seen():
+    first = _scaled(0)
+    helper, set_model = _helper_over_closure(first)
+
+    def forward(x):
+        return xg.tanh(helper(x))
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    set_model(_scaled(1))
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 2
+
+
+class Trainer:
+    """No Module: a plain object holding a model."""
+
+    def __init__(self, model):
+        self.model = model
+
+    @xg.function
+    def predict(self, x):
+        return xg.tanh(self.model(x))
+
+
+def test_an_attribute_of_a_plain_object_set_to_another_model_is_seen():
+    trainer = Trainer(_scaled(0))
+    first = trainer.model
+
+    def forward(x):
+        return xg.tanh(trainer.model(x))
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    trainer.model = _scaled(1)
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 2 and first is not trainer.model
+
+
+def test_self_model_in_a_decorated_method_of_a_plain_class_set_anew_is_seen():
+    trainer = Trainer(_scaled(0))
+    first = trainer.model
+
+    def eager(x):
+        return xg.tanh(trainer.model(x))
+    _agree(trainer.predict, eager, _x())
+    trainer.model = _scaled(1)
+    _agree(trainer.predict, eager, _x())
+    assert trainer.predict.__func__.trace_count == 2 and first is not trainer.model
+
+
+def test_a_plain_object_given_as_an_argument_whose_model_is_set_anew_is_seen():
+    trainer = Trainer(_scaled(0))
+    first = trainer.model
+    compiled, x = xg.function(lambda trainer, x: trainer.model(x)), _x()
+    for model in (first, _scaled(1)):
+        trainer.model = model
+        for _ in range(3):
+            np.testing.assert_allclose(compiled(trainer, x).numpy(), model(x).numpy(),
+                                       rtol=1e-6)
+    assert compiled.trace_count == 2
+
+
+def test_a_list_in_a_closure_dict_reordered_is_seen():
+    layers = {"encoder": [_scaled(0), _scaled(1), _scaled(2)]}
+
+    def forward(x):
+        for layer in layers["encoder"]:
+            x = xg.tanh(layer(x))
+        return x
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    layers["encoder"].reverse()
+    _agree(compiled, forward, x)
+    layers["encoder"][1] = _scaled(3)
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 3
+
+
+def test_a_tuple_in_a_closure_list_set_anew_is_seen():
+    pairs = [(_scaled(0), _scaled(1))]
+
+    def forward(x):
+        first, second = pairs[0]
+        return second(xg.tanh(first(x)))
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    pairs[0] = pairs[0][::-1]
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 2
+
+
+def test_a_closure_model_set_anew_is_freed():
+    model = _scaled(0)
+    compiled, x = xg.function(lambda x: model(x)), _x()
+    _agree(compiled, model, x)
+    first = weakref.ref(model)
+    model = _scaled(1)
+    _agree(compiled, model, x)
+    gc.collect()
+    assert first() is None and compiled.trace_count == 2
+
+
+def test_a_layer_replaced_in_a_closure_list_is_freed():
+    layers = [_scaled(0), _scaled(1)]
+
+    def forward(x):
+        for layer in layers:
+            x = xg.tanh(layer(x))
+        return x
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    replaced = weakref.ref(layers[0])
+    layers[0] = _scaled(2)
+    _agree(compiled, forward, x)
+    gc.collect()
+    assert replaced() is None and compiled.trace_count == 2
+
+
+def test_an_unchanged_helper_and_trainer_replay_without_new_traces():
+    global HELPER_MODEL
+    HELPER_MODEL, trainer = _scaled(0), Trainer(_scaled(1))
+
+    def forward(x):
+        return trainer.model(_calls_helper(x))
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x, times=5)
+    assert compiled.trace_count == 1 and compiled._fast is not None
