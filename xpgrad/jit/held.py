@@ -44,15 +44,22 @@ class Held:
     """What ``holder.attribute`` holds, and a container's items: ``.unchanged`` while it holds
     that object, and a list, tuple or dict the same objects in the same places (under the same
     keys). ``holder`` None: the container ``value`` itself (one inside another), its items
-    alone."""
+    alone. Items are compared by id, each held weakly with a callback that fails the guard
+    once it is freed (so no other object at its address passes), or strongly."""
 
-    __slots__ = ("holder", "attribute", "value", "items")
+    # no __weakref__: a program's key holds it strongly (trace_cache._held)
+    __slots__ = ("holder", "attribute", "value", "ids", "refs", "alive")
 
     def __init__(self, holder, attribute, value):
         self.holder = None if holder is None else held_weakly(holder)
-        self.attribute, self.value = attribute, held_weakly(value)
-        self.items = tuple(map(held_weakly, _items(value))) \
-            if isinstance(value, (list, tuple, dict)) else None
+        self.attribute, self.value, self.alive = attribute, held_weakly(value), [True]
+        if isinstance(value, (list, tuple, dict)):
+            items = _items(value)
+            self.ids = tuple(map(id, items))
+            died = _died_callback(self.alive)
+            self.refs = [_held_or_watched(item, died) for item in items]
+        else:
+            self.ids = self.refs = None
 
     @property
     def unchanged(self) -> bool:
@@ -60,11 +67,22 @@ class Held:
         if value is None or (holder is not None and
                              getattr(holder(), self.attribute, _UNBOUND) is not value):
             return False
-        items = self.items
-        if items is None:
-            return True
-        now = _items(value)
-        return len(now) == len(items) and all(ref() is item for ref, item in zip(items, now))
+        ids = self.ids
+        return ids is None or (self.alive[0] and tuple(map(id, _items(value))) == ids)
+
+
+def _died_callback(alive):
+    """A weak reference callback that sets ``alive[0]`` False (a Held's items: one freed)."""
+    def died(_):
+        alive[0] = False
+    return died
+
+
+def _held_or_watched(obj, died):
+    try:
+        return weakref.ref(obj, died)
+    except TypeError:
+        return obj
 
 
 def _items(container) -> tuple:
