@@ -190,3 +190,29 @@ def test_an_unchanged_helper_and_trainer_replay_without_new_traces():
     compiled, x = xg.function(forward), _x()
     _agree(compiled, forward, x, times=5)
     assert compiled.trace_count == 1 and compiled._fast is not None
+
+
+def test_a_trace_leaves_module_attribute_reads_of_other_threads_alone():
+    # main hooked Module.__getattribute__ while tracing: every thread's reads went through it
+    seen = []
+    layer = _scaled(0)
+
+    def forward(x):
+        seen.append("__getattribute__" in vars(xg.nn.Module))
+        return x @ layer.scale
+    compiled, x = xg.function(forward), _x()
+    _agree(compiled, forward, x)
+    assert compiled.trace_count == 1 and not any(seen)
+
+
+def test_a_variable_read_from_a_layer_in_a_trainer_reached_by_a_helper_set_anew_is_read():
+    trainer = Trainer(_scaled(0))
+
+    def helper(x):
+        return x @ trainer.model.scale           # the layer neither called nor walked
+    compiled, x = xg.function(lambda x: xg.tanh(helper(x))), _x()
+    _agree(compiled, lambda x: xg.tanh(helper(x)), x)
+    trainer.model.scale = xg.Variable(np.eye(3, dtype=np.float32))
+    _agree(compiled, lambda x: xg.tanh(helper(x)), x)
+    assert compiled.trace_count == 2
+

@@ -3,9 +3,11 @@ replay never runs the models it was traced with once the function would reach ot
 variable of its closure and each global it names, and so of each function it reaches so (a
 helper it calls), each attribute of an object it reaches so or takes as an argument
 (``trainer.model``, a method's ``self.model``), that holds a model the trace guarded (its
-structure, or a Variable read from its attribute: nn/module_structure.py, nn/module_reads.py),
-or a list, tuple or dict of such models, containers in containers too, or an empty one in the
-function's own closure or globals (layers appended later). Each is a ``Held`` (held.py): set to
+structure: nn/module_structure.py), or a list, tuple or dict of such models, containers in
+containers too, or an empty one in the function's own closure or globals (layers appended
+later); and each Variable held by an attribute the functions name of a module no structure
+guard covers (``x @ layer.w``: the layer neither called nor walked) that the function did not
+make nor set itself. Each is a ``Held`` (held.py): set to
 another model while the old one lives on, or a container's items changed, it traces anew.
 ``settled`` makes each structure guard's value the model's cached structure, which a replay
 finds by identity (one ``is``, not a comparison of every part).
@@ -14,14 +16,14 @@ finds by identity (one ``is``, not a comparison of every part).
 >>> layers = [xg.nn.Linear(2, 2, rng=0)]
 >>> def forward(x):
 ...     return layers[0](x)
->>> [type(g).__name__ for g, _, _ in name_guards(forward, {id(layers[0])})]
+>>> [type(g).__name__ for g, _, _ in name_guards(forward, {id(layers[0])}, set())]
 ['Held']
 """
 from __future__ import annotations
 
 import types
 
-from ..tensor import Tensor
+from ..tensor import Tensor, Variable
 from .held import GlobalName, Held, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
@@ -30,10 +32,12 @@ STRUCTURE = "_structure_key"
 _DEPTH = 4
 
 
-def name_guards(fn, guarded, roots=()) -> list:
+def name_guards(fn, guarded, writes, roots=()) -> list:
     """``(Held, "unchanged", True)`` guards of what ``fn`` (and the objects ``roots``, its
-    arguments) reach the models whose ids are in ``guarded`` through (module docstring)."""
-    walk = _Walk(guarded)
+    arguments) reach the models whose ids are in ``guarded`` through, and of the Variables it
+    reads from attributes of other modules (module docstring); ``writes``: the ``(id(object),
+    attribute)`` the function set (a module it made: ``(id(module), STRUCTURE)``)."""
+    walk = _Walk(guarded, writes)
     walk.reached(fn, 0)
     for root in roots:
         walk.reached(root, 1)
@@ -43,8 +47,8 @@ def name_guards(fn, guarded, roots=()) -> list:
 class _Walk:
     """One walk of what a traced function reaches; ``out``: its guards."""
 
-    def __init__(self, guarded):
-        self.guarded, self.out, self.seen = guarded, [], {}
+    def __init__(self, guarded, writes):
+        self.guarded, self.writes, self.out, self.seen = guarded, writes, [], {}
         self.names = set()      # the attribute names the functions walked read
 
     def reached(self, obj, depth) -> bool:
@@ -74,9 +78,16 @@ class _Walk:
             method = getattr(cls, name, None)
             if isinstance(method, types.FunctionType):      # self.helper(x): what it reads
                 found |= self.reached(method, depth + 1)
-        attributes = vars(obj)
+        attributes, writes = vars(obj), self.writes
+        module = _is_module(obj) and (id(obj), STRUCTURE) not in writes
         for name in [name for name in self.names if name in attributes]:
-            found |= self.held(obj, name, attributes[name], depth + 1)
+            value = attributes[name]
+            if module and isinstance(value, Variable):        # x @ layer.w
+                if (id(obj), name) not in writes:
+                    self.out.append((Held(obj, name, value), "unchanged", True))
+                    found = True
+            else:
+                found |= self.held(obj, name, value, depth + 1)
         return found
 
     def _function(self, fn, depth) -> bool:
@@ -148,23 +159,6 @@ def _names(code) -> set:
         if hasattr(const, "co_names"):
             names |= _names(const)
     return names
-
-
-def read_guards(tracer) -> list:
-    """A guard that ``module.attribute`` holds the Variable ``tracer``'s trace read there, for
-    each such read (nn/module_reads.py) where no structure guard covers the module and the function did not
-    make it or set that attribute itself."""
-    covered, writes = tracer.structures_guarded, tracer.attribute_writes
-    out, seen = [], set()
-    for module, name, value in tracer.module_reads:
-        module, value = module(), value()
-        key = (id(module), name)
-        if module is None or value is None or key in seen or id(module) in covered \
-                or key in writes or (id(module), STRUCTURE) in writes:
-            continue
-        seen.add(key)
-        out.append((Held(module, name, value), "unchanged", True))
-    return out
 
 
 def settled(guards) -> None:
