@@ -1,5 +1,5 @@
 """A function that reads its models other than through its arguments never replays the models
-it was traced with once it would reach others (jit/name_guards.py, nn/module_reads.py): a
+it was traced with once it would reach others (jit/name_guards.py): a
 Variable read straight from a closure layer's attribute set anew, a closure list of layers
 reordered, a global set to another model while the old one lives on. Each compiled call
 equals the same call made eagerly."""

@@ -216,3 +216,29 @@ def test_a_variable_read_from_a_layer_in_a_trainer_reached_by_a_helper_set_anew_
     _agree(compiled, lambda x: xg.tanh(helper(x)), x)
     assert compiled.trace_count == 2
 
+
+
+class Runner:
+    """No Module: ``run`` calls its own helper method, which reads ``self.layers``."""
+
+    def __init__(self, layers):
+        self.layers = layers
+
+    def run(self, x):
+        return self._through(x)
+
+    def _through(self, x):
+        for layer in self.layers["encoder"]:
+            x = xg.tanh(layer(x))
+        return x
+
+
+def test_a_list_in_a_dict_read_by_a_method_of_an_object_a_closure_holds_is_seen():
+    runner = Runner({"encoder": [_scaled(0), _scaled(1)]})
+    compiled, x = xg.function(lambda x: runner.run(x)), _x()
+    _agree(compiled, runner.run, x)
+    runner.layers["encoder"].reverse()
+    _agree(compiled, runner.run, x)
+    runner.layers = {"encoder": [_scaled(2)]}
+    _agree(compiled, runner.run, x)
+    assert compiled.trace_count == 3

@@ -73,11 +73,13 @@ class _Walk:
 
     def _attributes(self, obj, depth) -> bool:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
-        found, cls = False, type(obj)
-        for name in list(self.names):
-            method = getattr(cls, name, None)
-            if isinstance(method, types.FunctionType):      # self.helper(x): what it reads
-                found |= self.reached(method, depth + 1)
+        found, cls, looked = False, type(obj), set()
+        while looked != self.names:     # self.helper(x): what it reads, and what that calls
+            for name in self.names - looked:
+                looked.add(name)
+                method = getattr(cls, name, None)
+                if isinstance(method, types.FunctionType):
+                    found |= self.reached(method, depth + 1)
         attributes, writes = vars(obj), self.writes
         module = _is_module(obj) and (id(obj), STRUCTURE) not in writes
         for name in [name for name in self.names if name in attributes]:
