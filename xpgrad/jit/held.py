@@ -13,6 +13,8 @@ guard (the call traces anew).
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import weakref
 
 #: a global's value once the name is gone
@@ -23,37 +25,26 @@ def held_weakly(obj):
     """A weak reference to ``obj`` where it takes one, else a function returning ``obj``."""
     try:
         return weakref.ref(obj)
-    except TypeError:               # a list, a cell, a GlobalName, a string key
-        return lambda: obj
-
-
-class GlobalName:
-    """A global variable, ``name`` in the module namespace ``namespace``: ``.value``."""
-
-    __slots__ = ("namespace", "name")
-
-    def __init__(self, namespace, name):
-        self.namespace, self.name = namespace, name
-
-    @property
-    def value(self):
-        return self.namespace.get(self.name, _UNBOUND)
+    except TypeError:               # a list, a string key
+        return itertools.repeat(obj).__next__
 
 
 class Held:
-    """What ``holder.attribute`` holds, and a container's items: ``.unchanged`` while it holds
-    that object, and a list, tuple or dict the same objects in the same places (under the same
-    keys). ``holder`` None: the container ``value`` itself (one inside another), its items
-    alone. Items are compared by id, each held weakly with a callback that fails the guard
-    once it is freed (so no other object at its address passes), or strongly."""
+    """What ``holder.attribute`` holds (``holder[attribute]`` of a dict: a module's globals),
+    and a container's items: ``.unchanged`` while it holds that object, and a list, tuple or
+    dict the same objects in the same places (under the same keys). ``holder`` None: the
+    container ``value`` itself (one inside another), its items alone. Items are compared by
+    id, each held weakly with a callback that fails the guard once it is freed (so no other
+    object at its address passes), or strongly."""
 
     # no __weakref__: a program's key holds it strongly (trace_cache._held)
-    __slots__ = ("holder", "attribute", "value", "ids", "refs", "alive")
+    __slots__ = ("now", "value", "ids", "keyed", "refs", "alive")
 
     def __init__(self, holder, attribute, value):
-        self.holder = None if holder is None else held_weakly(holder)
-        self.attribute, self.value, self.alive = attribute, held_weakly(value), [True]
-        if isinstance(value, (list, tuple, dict)):
+        self.now = _reader(holder, attribute, value)     # what holder.attribute holds now
+        self.value, self.alive = held_weakly(value), [True]
+        self.keyed = isinstance(value, dict)
+        if self.keyed or isinstance(value, (list, tuple)):
             items = _items(value)
             self.ids = tuple(map(id, items))
             died = _died_callback(self.alive)
@@ -63,12 +54,29 @@ class Held:
 
     @property
     def unchanged(self) -> bool:
-        value, holder = self.value(), self.holder
-        if value is None or (holder is not None and
-                             getattr(holder(), self.attribute, _UNBOUND) is not value):
+        value = self.value()
+        if value is None or self.now() is not value:
             return False
         ids = self.ids
-        return ids is None or (self.alive[0] and tuple(map(id, _items(value))) == ids)
+        if ids is None:
+            return True
+        now = (*value, *value.values()) if self.keyed else value
+        return self.alive[0] and tuple(map(id, now)) == ids
+
+
+def _reader(holder, attribute, value):
+    """A function returning what ``holder.attribute`` holds now (``_UNBOUND`` once it holds
+    nothing): C-level calls where ``holder`` is held strongly (a cell, a dict: they take no
+    weak reference)."""
+    if holder is None:
+        return itertools.repeat(value).__next__
+    if isinstance(holder, dict):
+        return functools.partial(holder.get, attribute, _UNBOUND)
+    try:
+        ref = weakref.ref(holder)
+    except TypeError:               # a closure's cell
+        return functools.partial(getattr, holder, attribute, _UNBOUND)
+    return lambda: getattr(ref(), attribute, _UNBOUND)
 
 
 def _died_callback(alive):

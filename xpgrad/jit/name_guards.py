@@ -24,7 +24,7 @@ from __future__ import annotations
 import types
 
 from ..tensor import Tensor, Variable
-from .held import GlobalName, Held, _UNBOUND
+from .held import Held, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
 STRUCTURE = "_structure_key"
@@ -105,7 +105,7 @@ class _Walk:
         for name in names:
             value = namespace.get(name, _UNBOUND)
             if value is not _UNBOUND and not isinstance(value, _SKIPPED):
-                found |= self.held(GlobalName(namespace, name), "value", value, depth,
+                found |= self.held(namespace, name, value, depth,
                                    own=depth == 0)
         return found
 
