@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from model_changes import Scaled
+from model_changes import Scaled, agree, random_x, scaled
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
@@ -27,28 +27,13 @@ def _calls_helper(x):
     return xg.tanh(_helper(x))
 
 
-def _x():
-    return xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
-
-
-def _scaled(seed):
-    layer = Scaled()
-    layer.scale = xg.Variable(np.random.default_rng(seed).normal(size=(3, 3)).astype(np.float32))
-    return layer
-
-
-def _agree(compiled, eager, x, times=3):
-    for _ in range(times):
-        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-6)
-
-
 def test_a_helpers_global_set_to_another_model_is_seen():
     global HELPER_MODEL
-    first = HELPER_MODEL = _scaled(0)
-    compiled, x = xg.function(_calls_helper), _x()
-    _agree(compiled, _calls_helper, x)
-    HELPER_MODEL = _scaled(1)
-    _agree(compiled, _calls_helper, x)
+    first = HELPER_MODEL = scaled(0)
+    compiled, x = xg.function(_calls_helper), random_x()
+    agree(compiled, _calls_helper, x)
+    HELPER_MODEL = scaled(1)
+    agree(compiled, _calls_helper, x)
     assert compiled.trace_count == 2 and first is not HELPER_MODEL
 
 
@@ -65,15 +50,15 @@ def _helper_over_closure(model):
 
 
 def test_a_helpers_closure_variable_set_to_another_model_is_seen():
-    first = _scaled(0)
+    first = scaled(0)
     helper, set_model = _helper_over_closure(first)
 
     def forward(x):
         return xg.tanh(helper(x))
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
-    set_model(_scaled(1))
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
+    set_model(scaled(1))
+    agree(compiled, forward, x)
     assert compiled.trace_count == 2
 
 
@@ -89,35 +74,35 @@ class Trainer:
 
 
 def test_an_attribute_of_a_plain_object_set_to_another_model_is_seen():
-    trainer = Trainer(_scaled(0))
+    trainer = Trainer(scaled(0))
     first = trainer.model
 
     def forward(x):
         return xg.tanh(trainer.model(x))
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
-    trainer.model = _scaled(1)
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
+    trainer.model = scaled(1)
+    agree(compiled, forward, x)
     assert compiled.trace_count == 2 and first is not trainer.model
 
 
 def test_self_model_in_a_decorated_method_of_a_plain_class_set_anew_is_seen():
-    trainer = Trainer(_scaled(0))
+    trainer = Trainer(scaled(0))
     first = trainer.model
 
     def eager(x):
         return xg.tanh(trainer.model(x))
-    _agree(trainer.predict, eager, _x())
-    trainer.model = _scaled(1)
-    _agree(trainer.predict, eager, _x())
+    agree(trainer.predict, eager, random_x())
+    trainer.model = scaled(1)
+    agree(trainer.predict, eager, random_x())
     assert trainer.predict.__func__.trace_count == 2 and first is not trainer.model
 
 
 def test_a_plain_object_given_as_an_argument_whose_model_is_set_anew_is_seen():
-    trainer = Trainer(_scaled(0))
+    trainer = Trainer(scaled(0))
     first = trainer.model
-    compiled, x = xg.function(lambda trainer, x: trainer.model(x)), _x()
-    for model in (first, _scaled(1)):
+    compiled, x = xg.function(lambda trainer, x: trainer.model(x)), random_x()
+    for model in (first, scaled(1)):
         trainer.model = model
         for _ in range(3):
             np.testing.assert_allclose(compiled(trainer, x).numpy(), model(x).numpy(),
@@ -126,94 +111,94 @@ def test_a_plain_object_given_as_an_argument_whose_model_is_set_anew_is_seen():
 
 
 def test_a_list_in_a_closure_dict_reordered_is_seen():
-    layers = {"encoder": [_scaled(0), _scaled(1), _scaled(2)]}
+    layers = {"encoder": [scaled(0), scaled(1), scaled(2)]}
 
     def forward(x):
         for layer in layers["encoder"]:
             x = xg.tanh(layer(x))
         return x
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
     layers["encoder"].reverse()
-    _agree(compiled, forward, x)
-    layers["encoder"][1] = _scaled(3)
-    _agree(compiled, forward, x)
+    agree(compiled, forward, x)
+    layers["encoder"][1] = scaled(3)
+    agree(compiled, forward, x)
     assert compiled.trace_count == 3
 
 
 def test_a_tuple_in_a_closure_list_set_anew_is_seen():
-    pairs = [(_scaled(0), _scaled(1))]
+    pairs = [(scaled(0), scaled(1))]
 
     def forward(x):
         first, second = pairs[0]
         return second(xg.tanh(first(x)))
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
     pairs[0] = pairs[0][::-1]
-    _agree(compiled, forward, x)
+    agree(compiled, forward, x)
     assert compiled.trace_count == 2
 
 
 def test_a_closure_model_set_anew_is_freed():
-    model = _scaled(0)
-    compiled, x = xg.function(lambda x: model(x)), _x()
-    _agree(compiled, model, x)
+    model = scaled(0)
+    compiled, x = xg.function(lambda x: model(x)), random_x()
+    agree(compiled, model, x)
     first = weakref.ref(model)
-    model = _scaled(1)
-    _agree(compiled, model, x)
+    model = scaled(1)
+    agree(compiled, model, x)
     gc.collect()
     assert first() is None and compiled.trace_count == 2
 
 
 def test_a_layer_replaced_in_a_closure_list_is_freed():
-    layers = [_scaled(0), _scaled(1)]
+    layers = [scaled(0), scaled(1)]
 
     def forward(x):
         for layer in layers:
             x = xg.tanh(layer(x))
         return x
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
     replaced = weakref.ref(layers[0])
-    layers[0] = _scaled(2)
-    _agree(compiled, forward, x)
+    layers[0] = scaled(2)
+    agree(compiled, forward, x)
     gc.collect()
     assert replaced() is None and compiled.trace_count == 2
 
 
 def test_an_unchanged_helper_and_trainer_replay_without_new_traces():
     global HELPER_MODEL
-    HELPER_MODEL, trainer = _scaled(0), Trainer(_scaled(1))
+    HELPER_MODEL, trainer = scaled(0), Trainer(scaled(1))
 
     def forward(x):
         return trainer.model(_calls_helper(x))
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x, times=5)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x, times=5)
     assert compiled.trace_count == 1 and compiled._fast is not None
 
 
 def test_a_trace_leaves_module_attribute_reads_of_other_threads_alone():
     # main hooked Module.__getattribute__ while tracing: every thread's reads went through it
     seen = []
-    layer = _scaled(0)
+    layer = scaled(0)
 
     def forward(x):
         seen.append("__getattribute__" in vars(xg.nn.Module))
         return x @ layer.scale
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
     assert compiled.trace_count == 1 and not any(seen)
 
 
 def test_a_variable_read_from_a_layer_in_a_trainer_reached_by_a_helper_set_anew_is_read():
-    trainer = Trainer(_scaled(0))
+    trainer = Trainer(scaled(0))
 
     def helper(x):
         return x @ trainer.model.scale           # the layer neither called nor walked
-    compiled, x = xg.function(lambda x: xg.tanh(helper(x))), _x()
-    _agree(compiled, lambda x: xg.tanh(helper(x)), x)
+    compiled, x = xg.function(lambda x: xg.tanh(helper(x))), random_x()
+    agree(compiled, lambda x: xg.tanh(helper(x)), x)
     trainer.model.scale = xg.Variable(np.eye(3, dtype=np.float32))
-    _agree(compiled, lambda x: xg.tanh(helper(x)), x)
+    agree(compiled, lambda x: xg.tanh(helper(x)), x)
     assert compiled.trace_count == 2
 
 
@@ -234,11 +219,11 @@ class Runner:
 
 
 def test_a_list_in_a_dict_read_by_a_method_of_an_object_a_closure_holds_is_seen():
-    runner = Runner({"encoder": [_scaled(0), _scaled(1)]})
-    compiled, x = xg.function(lambda x: runner.run(x)), _x()
-    _agree(compiled, runner.run, x)
+    runner = Runner({"encoder": [scaled(0), scaled(1)]})
+    compiled, x = xg.function(lambda x: runner.run(x)), random_x()
+    agree(compiled, runner.run, x)
     runner.layers["encoder"].reverse()
-    _agree(compiled, runner.run, x)
-    runner.layers = {"encoder": [_scaled(2)]}
-    _agree(compiled, runner.run, x)
+    agree(compiled, runner.run, x)
+    runner.layers = {"encoder": [scaled(2)]}
+    agree(compiled, runner.run, x)
     assert compiled.trace_count == 3
