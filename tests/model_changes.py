@@ -32,6 +32,24 @@ class Scaled(xg.nn.Module):
         return x @ self.scale
 
 
+def scaled(seed):
+    """A ``Scaled`` of random values drawn from ``seed``."""
+    layer = Scaled()
+    layer.scale = xg.Variable(np.random.default_rng(seed).normal(size=(3, 3)).astype(np.float32))
+    return layer
+
+
+def random_x():
+    """A batch of two rows of width 3."""
+    return xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
+
+
+def agree(compiled, eager, x, times=3):
+    """Check that ``times`` calls of ``compiled(x)`` equal ``eager(x)``'s."""
+    for _ in range(times):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-6)
+
+
 class TwinModels:
     """A model an ``xg.function`` steps (``traced_model``) and its twin stepped eagerly
     (``eager_model``), both made by ``make``."""

@@ -1,5 +1,5 @@
 """A function that reads its models other than through its arguments never replays the models
-it was traced with once it would reach others (jit/name_guards.py, nn/module_reads.py): a
+it was traced with once it would reach others (jit/name_guards.py): a
 Variable read straight from a closure layer's attribute set anew, a closure list of layers
 reordered, a global set to another model while the old one lives on. Each compiled call
 equals the same call made eagerly."""
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from model_changes import Scaled
+from model_changes import Scaled, agree, random_x, scaled
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
@@ -19,30 +19,15 @@ def _global_forward(x):
     return GLOBAL_MODEL(x)
 
 
-def _x():
-    return xg.asarray(np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32))
-
-
-def _scaled(seed):
-    layer = Scaled()
-    layer.scale = xg.Variable(np.random.default_rng(seed).normal(size=(3, 3)).astype(np.float32))
-    return layer
-
-
-def _agree(compiled, eager, x, times=3):
-    for _ in range(times):
-        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-6)
-
-
 def test_a_variable_read_from_a_closure_layers_attribute_set_anew_is_read():
     layer = Scaled()
 
     def forward(x):
         return xg.tanh(x @ layer.scale)          # the layer is neither called nor walked
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
     layer.scale = xg.Variable(np.eye(3, dtype=np.float32))
-    _agree(compiled, forward, x)
+    agree(compiled, forward, x)
     assert compiled.trace_count == 2
 
 
@@ -56,26 +41,26 @@ def _tanh_chain(layers):
 
 
 def test_a_closure_list_of_layers_reordered_is_seen():
-    layers = [_scaled(0), _scaled(1), _scaled(2)]
+    layers = [scaled(0), scaled(1), scaled(2)]
     forward = _tanh_chain(layers)
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
     layers.reverse()
-    _agree(compiled, forward, x)
-    layers[1] = _scaled(3)
-    _agree(compiled, forward, x)
+    agree(compiled, forward, x)
+    layers[1] = scaled(3)
+    agree(compiled, forward, x)
     assert compiled.trace_count == 3
 
 
 def test_a_closure_dict_of_layers_set_anew_is_seen():
-    layers = {"first": _scaled(0), "second": _scaled(1)}
+    layers = {"first": scaled(0), "second": scaled(1)}
 
     def forward(x):
         return layers["second"](xg.tanh(layers["first"](x)))
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
     layers["first"], layers["second"] = layers["second"], layers["first"]
-    _agree(compiled, forward, x)
+    agree(compiled, forward, x)
     assert compiled.trace_count == 2
 
 
@@ -83,22 +68,22 @@ def test_a_closure_list_traced_empty_then_filled_is_seen():
     # built up later (a model grown a layer at a time): the empty list held no model to guard
     layers = []
     forward = _tanh_chain(layers)
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x)
-    layers.append(_scaled(0))
-    _agree(compiled, forward, x)
-    layers.append(_scaled(1))
-    _agree(compiled, forward, x)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x)
+    layers.append(scaled(0))
+    agree(compiled, forward, x)
+    layers.append(scaled(1))
+    agree(compiled, forward, x)
     assert compiled.trace_count == 3
 
 
 def test_a_global_set_to_another_model_while_the_old_one_lives_is_seen():
     global GLOBAL_MODEL
-    first = GLOBAL_MODEL = _scaled(0)
-    compiled, x = xg.function(_global_forward), _x()
-    _agree(compiled, _global_forward, x)
-    GLOBAL_MODEL = _scaled(1)
-    _agree(compiled, _global_forward, x)
+    first = GLOBAL_MODEL = scaled(0)
+    compiled, x = xg.function(_global_forward), random_x()
+    agree(compiled, _global_forward, x)
+    GLOBAL_MODEL = scaled(1)
+    agree(compiled, _global_forward, x)
     assert compiled.trace_count == 2 and first is not GLOBAL_MODEL
 
 
@@ -119,7 +104,7 @@ def test_a_replay_checks_a_models_structure_by_identity_after_another_module_is_
     model = xg.nn.MLP([3, 4, 2], rng=0)
     compiled = xg.function((lambda model, x: model(x)) if as_argument else
                            (lambda x: model(x)))
-    x = _x()
+    x = random_x()
     call = (lambda: compiled(model, x)) if as_argument else (lambda: compiled(x))
     for _ in range(3):
         np.testing.assert_allclose(call().numpy(), model(x).numpy(), rtol=1e-6)
@@ -131,14 +116,14 @@ def test_a_replay_checks_a_models_structure_by_identity_after_another_module_is_
 
 
 def test_an_unchanged_closure_reads_no_new_trace():
-    layers, layer = [_scaled(0), _scaled(1)], _scaled(2)
+    layers, layer = [scaled(0), scaled(1)], scaled(2)
 
     def forward(x):
         for each in layers:
             x = each(x)
         return x @ layer.scale
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x, times=5)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x, times=5)
     assert compiled.trace_count == 1 and compiled._fast is not None
 
 
@@ -146,14 +131,14 @@ def test_a_variable_read_from_a_layer_the_function_makes_is_no_guard():
     def forward(x):
         layer = xg.nn.Linear(3, 3, rng=0)       # made anew on every call, with the same values
         return x @ layer.w
-    compiled, x = xg.function(forward), _x()
-    _agree(compiled, forward, x, times=4)
+    compiled, x = xg.function(forward), random_x()
+    agree(compiled, forward, x, times=4)
     assert compiled.trace_count == 1
 
 
 def test_a_traces_key_holds_the_models_cached_structure():
     model = xg.nn.MLP([3, 4, 2], rng=0)
-    compiled, x = xg.function(lambda x: model(x)), _x()
-    _agree(compiled, model, x)
+    compiled, x = xg.function(lambda x: model(x)), random_x()
+    agree(compiled, model, x)
     ((_, values),) = compiled._programs       # (signature, guarded values): the long way's key
     assert any(value is model._structure_key for value in values)

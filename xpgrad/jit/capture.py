@@ -63,7 +63,6 @@ class _Session:
         self.drawn = {}           # id -> (weak Generator, its native generator, state before)
         self.fresh = MadeByTrace()      # the generators and optimizers it makes
         self.hooks_active = None        # nn.module_hooks.ACTIVE, holding this session's id
-        self.unwatch_reads = None       # undoes nn.module_reads.watch_reads
 
     def _recording(self) -> bool:
         """Whether this thread's trace records now: what is made now, the function makes."""
@@ -174,13 +173,10 @@ class _Session:
     def _patch_modules(self):
         # every module call takes the hooked path, which guards the program on the version of
         # the modules' hooks: one registered or removed later makes the next call trace anew
-        # and Variables read straight from a module's attribute are noted (nn/module_reads.py)
         from ..nn.module_hooks import ACTIVE
-        from ..nn.module_reads import watch_reads
 
         ACTIVE.add(id(self))
         self.hooks_active = ACTIVE
-        self.unwatch_reads = watch_reads()
 
     def _patch_variable_creation(self):
         from ..tensor import Variable
@@ -314,7 +310,6 @@ class _Session:
         self.patched = []
         if self.hooks_active is not None:
             self.hooks_active.discard(id(self))
-            self.unwatch_reads()
         writes = self._written()
         self._unwrap_variables()
         return writes

@@ -1,109 +1,152 @@
-"""Guards on the names a traced function reads its models through, so that a replay never runs
-the models it was traced with once the function would reach others: each variable of its
-closure and each global it names that holds a model the trace guarded (its structure, or a
-Variable read from its attribute: nn/module_structure.py, nn/module_reads.py), or a list,
-tuple or dict of such models, or an empty one (layers appended later). The variable is guarded
-by the identity of what it holds (set to another model, it traces anew, though the old one
-lives on) and a list or dict by the identity of its items (``layers.reverse()``).
+"""Guards on the names and attributes a traced function reaches its models through, so that a
+replay never runs the models it was traced with once the function would reach others: each
+variable of its closure and each global it names, and so of each function it reaches so (a
+helper it calls), each attribute of an object it reaches so or takes as an argument
+(``trainer.model``, a method's ``self.model``), that holds a model the trace guarded (its
+structure: nn/module_structure.py), or a list, tuple or dict of such models, containers in
+containers too, or an empty one in the function's own closure or globals (layers appended
+later); and each Variable held by an attribute the functions name of a module no structure
+guard covers (``x @ layer.w``: the layer neither called nor walked) that the function did not
+make nor set itself. Each is a ``Held`` (held.py): set to
+another model while the old one lives on, or a container's items changed, it traces anew.
 ``settled`` makes each structure guard's value the model's cached structure, which a replay
 finds by identity (one ``is``, not a comparison of every part).
 
 >>> import xpgrad as xg
->>> class Holder:
-...     layers = [xg.nn.Linear(2, 2, rng=0), xg.nn.Linear(2, 2, rng=1)]
->>> held = Held(Holder, "layers", Holder.layers)
->>> held.unchanged, Holder.layers.reverse(), held.unchanged
-(True, None, False)
+>>> layers = [xg.nn.Linear(2, 2, rng=0)]
+>>> def forward(x):
+...     return layers[0](x)
+>>> [type(g).__name__ for g, _, _ in name_guards(forward, {id(layers[0])}, set())]
+['Held']
 """
 from __future__ import annotations
 
-import weakref
-from operator import is_
+import types
+
+from ..tensor import Tensor, Variable
+from .held import Held, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
 STRUCTURE = "_structure_key"
-#: a global's value once the name is gone
-_UNBOUND = object()
+#: how many functions, objects and containers deep a walk from the traced function looks
+_DEPTH = 4
 
 
-class GlobalName:
-    """A global variable, ``name`` in the module namespace ``namespace``: ``.value``."""
+def name_guards(fn, guarded, writes, roots=()) -> list:
+    """``(Held, "unchanged", True)`` guards of what ``fn`` (and the objects ``roots``, its
+    arguments) reach the models whose ids are in ``guarded`` through, and of the Variables it
+    reads from attributes of other modules (module docstring); ``writes``: the ``(id(object),
+    attribute)`` the function set (a module it made: ``(id(module), STRUCTURE)``)."""
+    walk = _Walk(guarded, writes)
+    walk.reached(fn, 0)
+    for root in roots:
+        walk.reached(root, 1)
+    return walk.out
 
-    __slots__ = ("namespace", "name")
 
-    def __init__(self, namespace, name):
-        self.namespace, self.name = namespace, name
+class _Walk:
+    """One walk of what a traced function reaches; ``out``: its guards."""
 
-    @property
-    def value(self):
-        return self.namespace.get(self.name, _UNBOUND)
+    def __init__(self, guarded, writes):
+        self.guarded, self.writes, self.out, self.seen = guarded, writes, [], {}
+        self.names = set()      # the attribute names the functions walked read
 
-
-class Held:
-    """What ``holder.attribute`` holds (a closure cell's variable, a global, a module's
-    Variable), and a container's items: ``.unchanged`` while it holds that object and a list,
-    tuple or dict the same objects, in the same places (under the same keys). A holder that
-    takes a weak reference is held weakly."""
-
-    __slots__ = ("holder", "attribute", "value", "items")
-
-    def __init__(self, holder, attribute, value):
-        try:
-            self.holder = weakref.ref(holder)
-        except TypeError:               # a cell, a GlobalName
-            self.holder = lambda: holder
-        self.attribute, self.value = attribute, value
-        self.items = _items(value) if isinstance(value, (list, tuple, dict)) else None
-
-    @property
-    def unchanged(self) -> bool:
-        value, items = self.value, self.items
-        if getattr(self.holder(), self.attribute, _UNBOUND) is not value:
+    def reached(self, obj, depth) -> bool:
+        """Look into ``obj`` (a function, a bound method, an object; held by nothing the walk
+        guards); whether it reaches a guarded model."""
+        if depth > _DEPTH or _is_module(obj) and id(obj) in self.guarded:
             return False
-        if items is None:
-            return True
-        now = _items(value)
-        return len(now) == len(items) and all(map(is_, now, items))
+        key = id(obj)
+        if key in self.seen:
+            return self.seen[key]
+        self.seen[key] = False          # a cycle reaches nothing more
+        if isinstance(obj, types.MethodType):
+            found = self.reached(obj.__func__, depth) | self.reached(obj.__self__, depth)
+        elif isinstance(obj, types.FunctionType):
+            found = self._function(obj, depth)
+        elif _is_plain_object(obj):
+            found = self._attributes(obj, depth)
+        else:
+            found = False
+        self.seen[key] = found
+        return found
 
+    def _attributes(self, obj, depth) -> bool:
+        """The attributes of ``obj`` the functions walked name (its methods among them)."""
+        found, cls, looked = False, type(obj), set()
+        while looked != self.names:     # self.helper(x): what it reads, and what that calls
+            for name in self.names - looked:
+                looked.add(name)
+                method = getattr(cls, name, None)
+                if isinstance(method, types.FunctionType):
+                    found |= self.reached(method, depth + 1)
+        attributes, writes = vars(obj), self.writes
+        module = _is_module(obj) and (id(obj), STRUCTURE) not in writes
+        for name in [name for name in self.names if name in attributes]:
+            value = attributes[name]
+            if module and isinstance(value, Variable):        # x @ layer.w
+                if (id(obj), name) not in writes:
+                    self.out.append((Held(obj, name, value), "unchanged", True))
+                    found = True
+            else:
+                found |= self.held(obj, name, value, depth + 1)
+        return found
 
-def _items(container) -> tuple:
-    if isinstance(container, dict):
-        return (*container, *container.values())
-    return tuple(container)
-
-
-def name_guards(fn, guarded) -> list:
-    """``(object, attribute, value)`` guards of the closure variables and globals of ``fn``
-    holding the models whose ids are in ``guarded``, containers of them, or empty containers
-    (module docstring)."""
-    fn = getattr(fn, "__func__", fn)
-    out = []
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            value = cell.cell_contents
-        except ValueError:              # a variable not bound yet
-            continue
-        _guard_holder(cell, "cell_contents", value, guarded, out)
-    namespace, code = getattr(fn, "__globals__", None), getattr(fn, "__code__", None)
-    if namespace is not None and code is not None:
-        for name in _names(code):
+    def _function(self, fn, depth) -> bool:
+        found, names = False, _names(fn.__code__)
+        self.names |= names
+        for cell in fn.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:              # a variable not bound yet
+                continue
+            found |= self.held(cell, "cell_contents", value, depth, own=depth == 0)
+        namespace = fn.__globals__
+        for name in names:
             value = namespace.get(name, _UNBOUND)
-            if value is not _UNBOUND:
-                _guard_holder(GlobalName(namespace, name), "value", value, guarded, out)
-    return out
+            if value is not _UNBOUND and not isinstance(value, _SKIPPED):
+                found |= self.held(namespace, name, value, depth,
+                                   own=depth == 0)
+        return found
+
+    def held(self, holder, attribute, value, depth, own=False) -> bool:
+        """Guard ``holder.attribute`` where ``value`` is or reaches a guarded model (``own``: a
+        variable of the traced function's, where an empty container is guarded too)."""
+        if _is_module(value) and id(value) in self.guarded:
+            found = True
+        elif isinstance(value, (list, tuple, dict)):
+            found = self._container(value, depth) or (own and not value)
+        else:       # a helper function, an object holding a model: replaced, or changed
+            found = self.reached(value, depth + 1)
+        if found:
+            self.out.append((Held(holder, attribute, value), "unchanged", True))
+        return found
+
+    def _container(self, container, depth) -> bool:
+        key = id(container)
+        if key in self.seen:
+            return self.seen[key]
+        self.seen[key] = False
+        found = False
+        for item in (container.values() if isinstance(container, dict) else container):
+            if _is_module(item) and id(item) in self.guarded:
+                found = True
+            elif isinstance(item, (list, tuple, dict)):
+                if depth < _DEPTH and self._container(item, depth + 1):
+                    found = True
+                    self.out.append((Held(None, None, item), "unchanged", True))
+            elif self.reached(item, depth + 1):
+                found = True
+        self.seen[key] = found
+        return found
 
 
-def _guard_holder(holder, attribute, value, guarded, out):
-    if _is_module(value):
-        if id(value) in guarded:
-            out.append((holder, attribute, value))
-        return
-    if not isinstance(value, (list, tuple, dict)):
-        return
-    items = value.values() if isinstance(value, dict) else value
-    # an empty one too: layers appended to it later would not be run (a model grown later)
-    if not items or any(_is_module(item) and id(item) in guarded for item in items):
-        out.append((Held(holder, attribute, value), "unchanged", True))
+#: what a walk never looks into: Python modules, classes, and values holding no model
+_SKIPPED = (types.ModuleType, type, str, bytes, int, float, complex, type(None))
+
+
+def _is_plain_object(obj) -> bool:
+    return hasattr(obj, "__dict__") and not isinstance(obj, (*_SKIPPED, Tensor))
 
 
 def _is_module(value) -> bool:
@@ -118,23 +161,6 @@ def _names(code) -> set:
         if hasattr(const, "co_names"):
             names |= _names(const)
     return names
-
-
-def read_guards(tracer) -> list:
-    """A guard that ``module.attribute`` holds the Variable ``tracer``'s trace read there, for
-    each such read (nn/module_reads.py) where no structure guard covers the module and the function did not
-    make it or set that attribute itself."""
-    covered, writes = tracer.structures_guarded, tracer.attribute_writes
-    out, seen = [], set()
-    for module, name, value in tracer.module_reads:
-        module, value = module(), value()
-        key = (id(module), name)
-        if module is None or value is None or key in seen or id(module) in covered \
-                or key in writes or (id(module), STRUCTURE) in writes:
-            continue
-        seen.add(key)
-        out.append((Held(module, name, value), "unchanged", True))
-    return out
 
 
 def settled(guards) -> None:

@@ -23,7 +23,7 @@ from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
-from .name_guards import name_guards, read_guards, settled
+from .name_guards import name_guards, settled
 from .program import Program
 from .signature import _tensor_backends, model_structure
 from .structure import map_leaves
@@ -133,10 +133,8 @@ class TraceCache:
                 program.declines.traced_for_declines = True
         guards = tracer.attribute_guards
         settled(guards)
-        reads = read_guards(tracer)
-        guards.extend(reads)
-        guards.extend(name_guards(self.fn, tracer.structures_guarded
-                                  | {id(held.holder()) for held, _, _ in reads}))
+        guards.extend(name_guards(self.fn, tracer.structures_guarded, tracer.attribute_writes,
+                                  (*args, *kwargs.values())))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program

@@ -78,7 +78,6 @@ class Tracer:
         self.attribute_guards = []   # (object, attribute, value) the program depends on
         self.attribute_writes = set()     # (id(object), attribute) the function set itself
         self.structures_guarded = set()   # ids of the modules whose structure is a guard
-        self.module_reads = []    # (module, attribute, Variable) read, weakly (nn/module_reads.py)
         self.function = None      # the traced function's name (errors name it)
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
         self._shape_guarded = set()      # dynamic slots whose shape a ShapeGuard checks

@@ -12,8 +12,8 @@ calls or walks (``trainable_variables``), unless a module guarded already holds 
 function made it itself (``Module.__init__`` notes that, as a write). Modules called rather
 than closure cells looked into: a model reached through ``self``, a dict, a trainer object or
 a helper function is found as well. A Variable read straight from an attribute of a module the
-trace neither calls nor walks (``f = lambda x: x @ layer.w``) is guarded on its own
-(module_reads.py), and the closure variables and globals holding guarded models by identity
+trace neither calls nor walks (``f = lambda x: x @ layer.w``) is guarded on its own, and the
+closure variables, globals and attributes holding guarded models by identity
 (jit/name_guards.py).
 
 >>> import xpgrad as xg

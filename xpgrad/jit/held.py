@@ -1,0 +1,99 @@
+"""``Held``: a guard that an attribute (a closure cell's variable, a global, an object's
+attribute, a module's Variable) still holds the object it held when traced, and a list, tuple
+or dict the same items in the same places. It holds what it guards weakly where that takes a
+weak reference (a model, a layer, a Variable): one replaced is freed, and a freed one fails the
+guard (the call traces anew).
+
+>>> import xpgrad as xg
+>>> class Holder:
+...     layers = [xg.nn.Linear(2, 2, rng=0), xg.nn.Linear(2, 2, rng=1)]
+>>> held = Held(Holder, "layers", Holder.layers)
+>>> held.unchanged, Holder.layers.reverse(), held.unchanged
+(True, None, False)
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import weakref
+
+#: a global's value once the name is gone
+_UNBOUND = object()
+
+
+def held_weakly(obj):
+    """A weak reference to ``obj`` where it takes one, else a function returning ``obj``."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:               # a list, a string key
+        return itertools.repeat(obj).__next__
+
+
+class Held:
+    """What ``holder.attribute`` holds (``holder[attribute]`` of a dict: a module's globals),
+    and a container's items: ``.unchanged`` while it holds that object, and a list, tuple or
+    dict the same objects in the same places (under the same keys). ``holder`` None: the
+    container ``value`` itself (one inside another), its items alone. Items are compared by
+    id, each held weakly with a callback that fails the guard once it is freed (so no other
+    object at its address passes), or strongly."""
+
+    # no __weakref__: a program's key holds it strongly (trace_cache._held)
+    __slots__ = ("now", "value", "ids", "keyed", "refs", "alive")
+
+    def __init__(self, holder, attribute, value):
+        self.now = _reader(holder, attribute, value)     # what holder.attribute holds now
+        self.value, self.alive = held_weakly(value), [True]
+        self.keyed = isinstance(value, dict)
+        if self.keyed or isinstance(value, (list, tuple)):
+            items = _items(value)
+            self.ids = tuple(map(id, items))
+            died = _died_callback(self.alive)
+            self.refs = [_held_or_watched(item, died) for item in items]
+        else:
+            self.ids = self.refs = None
+
+    @property
+    def unchanged(self) -> bool:
+        value = self.value()
+        if value is None or self.now() is not value:
+            return False
+        ids = self.ids
+        if ids is None:
+            return True
+        now = (*value, *value.values()) if self.keyed else value
+        return self.alive[0] and tuple(map(id, now)) == ids
+
+
+def _reader(holder, attribute, value):
+    """A function returning what ``holder.attribute`` holds now (``_UNBOUND`` once it holds
+    nothing): C-level calls where ``holder`` is held strongly (a cell, a dict: they take no
+    weak reference)."""
+    if holder is None:
+        return itertools.repeat(value).__next__
+    if isinstance(holder, dict):
+        return functools.partial(holder.get, attribute, _UNBOUND)
+    try:
+        ref = weakref.ref(holder)
+    except TypeError:               # a closure's cell
+        return functools.partial(getattr, holder, attribute, _UNBOUND)
+    return lambda: getattr(ref(), attribute, _UNBOUND)
+
+
+def _died_callback(alive):
+    """A weak reference callback that sets ``alive[0]`` False (a Held's items: one freed)."""
+    def died(_):
+        alive[0] = False
+    return died
+
+
+def _held_or_watched(obj, died):
+    try:
+        return weakref.ref(obj, died)
+    except TypeError:
+        return obj
+
+
+def _items(container) -> tuple:
+    if isinstance(container, dict):
+        return (*container, *container.values())
+    return tuple(container)
