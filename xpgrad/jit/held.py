@@ -38,10 +38,11 @@ class Held:
     object at its address passes), or strongly."""
 
     # no __weakref__: a program's key holds it strongly (trace_cache._held)
-    __slots__ = ("now", "value", "ids", "keyed", "refs", "alive")
+    __slots__ = ("now", "where", "value", "ids", "keyed", "refs", "alive")
 
     def __init__(self, holder, attribute, value):
         self.now = _reader(holder, attribute, value)     # what holder.attribute holds now
+        self.where = (None if holder is None else id(holder), attribute)
         self.value, self.alive = held_weakly(value), [True]
         self.keyed = isinstance(value, dict)
         if self.keyed or isinstance(value, (list, tuple)):
@@ -62,6 +63,13 @@ class Held:
             return True
         now = (*value, *value.values()) if self.keyed else value
         return self.alive[0] and tuple(map(id, now)) == ids
+
+
+    def same_as(self, other) -> bool:
+        """Whether ``other`` (a guard of a later trace) guards what this one does: the same
+        place holding the same object with the same items (a signature's key keeps one)."""
+        return type(other) is Held and self.where == other.where and self.ids == other.ids \
+            and self.value() is other.value() and self.value() is not None
 
 
 def _reader(holder, attribute, value):

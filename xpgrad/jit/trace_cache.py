@@ -23,6 +23,7 @@ from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
+from .held import Held
 from .name_guards import name_guards, settled
 from .program import Program
 from .signature import _tensor_backends, model_structure
@@ -181,11 +182,17 @@ class TraceCache:
         ``found`` (``(object, attribute, value)``)."""
         known = list(self._guards.get(base, ()))
         for o, n, _ in found:
-            if not any(r() is o and n == m for r, m in known):
+            if not any(_same(r(), o) and n == m for r, m in known):
                 known.append((_held(o), n))       # weakly: an instance's own guards its mode
         self._guards[base] = tuple(known)
         values = {(id(o), n): v for o, n, v in found}
         return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
+
+
+def _same(known, found) -> bool:
+    """Whether the guarded object ``found`` of a trace is ``known``, one a signature's earlier
+    trace guarded (a ``Held`` made anew for the same place and object is)."""
+    return known is found or type(known) is Held and known.same_as(found)
 
 
 def _keyed_modules(objects) -> set:
