@@ -255,7 +255,10 @@ class BatchedArray:
                 from .indexing import getitem
 
                 return getitem(self, key)
-        # slices, ints, None and Ellipsis: one example's key after the batch axis
+        # slices, ints, None and Ellipsis: one example's key after the batch axis (ending in
+        # Ellipsis: the array API's indexing names every axis)
+        if Ellipsis not in keys:
+            keys += (Ellipsis,)
         if self._example is not None:
             return BatchedArray.of_example(self._example[keys], self._level)
         return BatchedArray(self._data[(_ALL,) + keys], self._level, self._shared)

@@ -89,6 +89,44 @@ def _aligned(level, k, rank):
     return level.inner.reshape(d, (d.shape[0],) + (1,) * (rank - k.ndim) + k.shape)
 
 
+def indexed(inner, data, dkey):
+    """``data[dkey]`` (a full key of ``data_key``): as NumPy and CuPy index, else -- the array
+    API takes integer arrays only where every axis has an integer or one (array-api-strict) --
+    by the integer arrays that key means, each slice an ``arange`` on an axis of its own."""
+    try:
+        return data[dkey]
+    except IndexError:
+        if not any(_is_array(k) for k in dkey) or not any(k.__class__ is slice for k in dkey):
+            raise
+        return data[_integers_only(inner, tuple(data.shape), dkey)]
+
+
+def _integers_only(inner, shape, dkey):
+    """``dkey`` (integer arrays and ints mixed with slices) as a key of integers and integer
+    arrays only that selects the same values in NumPy's layout: the arrays' broadcast axes in
+    place of adjacent advanced indices, else first; the slices' axes in their order."""
+    arrays = [k for k in dkey if _is_array(k)]
+    rank = max(k.ndim for k in arrays)
+    advanced = [i for i, k in enumerate(dkey) if k.__class__ is not slice]
+    adjacent = advanced == list(range(advanced[0], advanced[-1] + 1))
+    first = sum(1 for k in dkey[:advanced[0]] if k.__class__ is slice) if adjacent else 0
+    total = rank + sum(1 for k in dkey if k.__class__ is slice)
+    key, axis = [], 0
+    for size, k in zip(shape, dkey):
+        if axis == first:
+            axis += rank
+        if k.__class__ is slice:
+            steps = inner.arange(*k.indices(size))
+            key.append(inner.reshape(steps, (1,) * axis + (-1,) + (1,) * (total - axis - 1)))
+            axis += 1
+        elif _is_array(k):
+            key.append(inner.reshape(k, (1,) * (first + rank - k.ndim) + tuple(k.shape)
+                                     + (1,) * (total - first - rank)))
+        else:
+            key.append(k)
+    return tuple(key)
+
+
 def _moved(inner, out, move):
     if move is None:
         return out
@@ -107,7 +145,7 @@ def getitem(x, key):
         level.fallbacks["getitem"] += 1
         return stacked(level, [x._data[b, ...][_example(level, key, b)]
                                for b in range(level.size)], "getitem")
-    out = level.wrap(_moved(level.inner, x._data[dkey], move))
+    out = level.wrap(_moved(level.inner, indexed(level.inner, x._data, dkey), move))
     if x._shared and move is None and isinstance(dkey[0], slice) and dkey[0] == slice(None):
         out._shared = True          # a view of a shared buffer: copied when written
     return out
@@ -136,7 +174,7 @@ def _region_values(level, data, dkey, move, value):
     """``value`` (one example's, broadcast to the region ``key`` selects) laid out as the
     batched data's region ``data[dkey]``: where NumPy put the advanced axes first, the
     example's layout is moved back to that one."""
-    region = data[dkey]
+    region = indexed(level.inner, data, dkey)
     if move is None:
         if batched(level, value):
             nd = region.ndim - 1

@@ -52,7 +52,7 @@ def full(level, a):
         return a._data
     inner = level.inner
     shape = (level.size,) + tuple(getattr(a, "shape", ()))
-    return inner.broadcast_to(inner.asarray(a)[None], shape)
+    return inner.broadcast_to(inner.asarray(a)[None, ...], shape)
 
 
 def _ndim(a):
