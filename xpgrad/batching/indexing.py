@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import operator
 
+from ..accumulate import one_hot_add
+from ..backend import Backend
+from ..integer_keys import integers_only
 from .batched import BatchedArray
 from .namespace import batched, stacked
 
@@ -98,33 +101,7 @@ def indexed(inner, data, dkey):
     except IndexError:
         if not any(_is_array(k) for k in dkey) or not any(k.__class__ is slice for k in dkey):
             raise
-        return data[_integers_only(inner, tuple(data.shape), dkey)]
-
-
-def _integers_only(inner, shape, dkey):
-    """``dkey`` (integer arrays and ints mixed with slices) as a key of integers and integer
-    arrays only that selects the same values in NumPy's layout: the arrays' broadcast axes in
-    place of adjacent advanced indices, else first; the slices' axes in their order."""
-    arrays = [k for k in dkey if _is_array(k)]
-    rank = max(k.ndim for k in arrays)
-    advanced = [i for i, k in enumerate(dkey) if k.__class__ is not slice]
-    adjacent = advanced == list(range(advanced[0], advanced[-1] + 1))
-    first = sum(1 for k in dkey[:advanced[0]] if k.__class__ is slice) if adjacent else 0
-    total = rank + sum(1 for k in dkey if k.__class__ is slice)
-    key, axis = [], 0
-    for size, k in zip(shape, dkey):
-        if axis == first:
-            axis += rank
-        if k.__class__ is slice:
-            steps = inner.arange(*k.indices(size))
-            key.append(inner.reshape(steps, (1,) * axis + (-1,) + (1,) * (total - axis - 1)))
-            axis += 1
-        elif _is_array(k):
-            key.append(inner.reshape(k, (1,) * (first + rank - k.ndim) + tuple(k.shape)
-                                     + (1,) * (total - first - rank)))
-        else:
-            key.append(k)
-    return tuple(key)
+        return data[integers_only(inner, tuple(data.shape), dkey)]
 
 
 def _moved(inner, out, move):
@@ -197,7 +174,12 @@ def index_add(backend, acc, key, values):
     """``acc[key] += values`` with repeated indices accumulating, for a batched ``acc``."""
     if not isinstance(acc, BatchedArray):
         raise TypeError("index_add of batched values needs a batched accumulator")
-    _write(acc, key, values, backend.index_add, "index_add")
+    if type(backend).index_add is Backend.index_add:      # a backend without one
+        def write(data, dkey, values):
+            one_hot_add(acc._level.inner, backend.name, data, dkey, values)
+    else:
+        write = backend.index_add
+    _write(acc, key, values, write, "index_add")
 
 
 def _write(x, key, values, write, name):
@@ -209,6 +191,6 @@ def _write(x, key, values, write, name):
     if dkey is None:
         level.fallbacks[name] += 1
         for b in range(level.size):
-            write(data[b], _example(level, key, b), _example(level, values, b))
+            write(data[b, ...], _example(level, key, b), _example(level, values, b))
         return
     write(data, dkey, _region_values(level, data, dkey, move, values))
