@@ -24,7 +24,7 @@ import weakref
 
 import numpy as np
 
-from .batched import BatchedArray
+from .batched import BatchedArray, ValuesDiffer
 from .outer_products import FACTORED, joined, outer
 
 _NDARRAY = np.ndarray
@@ -300,6 +300,19 @@ def loop(level, real, name, args, kwargs):
     return stacked(level, outs, name)
 
 
+def per_example(fn, xp, arrays):
+    """``fn(xp, *arrays)`` once per example of the innermost level batching ``arrays`` (on its
+    inner namespace), the results stacked: for a computation that reads its values (a
+    ``ValuesDiffer`` where they differ between the examples). None: no array is batched."""
+    from .batched import _top
+
+    level = _top(arrays)
+    if level is None:
+        return None
+    name = getattr(fn, "__name__", "a computation reading its values")
+    return loop(level, lambda *examples: fn(level.inner, *examples), name, arrays, {})
+
+
 def _example(level, obj, b):
     cls = obj.__class__
     if cls is BatchedArray and obj._level is level:
@@ -333,7 +346,7 @@ def stacked(level, outs, name):
     return BatchedArray(level.inner.stack(arrays), level)
 
 
-class _RaggedResults(ValueError):
+class _RaggedResults(ValuesDiffer):
     """An operation whose result's shape depends on the values (``x[mask]``, ``nonzero``,
     ``repeat`` with per-example counts) gave the examples of ``xg.vmap`` different shapes,
     which cannot be stacked (JAX refuses these at trace time). A ValueError that the appliers
