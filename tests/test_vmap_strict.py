@@ -69,3 +69,36 @@ def _rule_case(name, backend, monkeypatch):
 @pytest.mark.parametrize("name", sorted(RULE_CASES))
 def test_vmap_rule_case_matches_the_numpy_backend(name, strict, monkeypatch):
     assert_same(_rule_case(name, "strict", monkeypatch), _rule_case(name, "numpy", monkeypatch))
+
+
+# -- what the cases above rest on --------------------------------------------------------------
+
+@pytest.mark.parametrize("key", [
+    (slice(None), [2, 0, 2]), ([1, 0], slice(None), [3, -1]), (slice(None), [[2], [0]], [1, 3]),
+    (slice(1, None), [2, 0], slice(None), 0), (0, slice(None, None, -1), [3, 3]),
+    (slice(None), 1, slice(None), [0, 4]), ([[1, 0], [0, 1]],)])
+def test_integer_arrays_mixed_with_slices_select_what_numpy_selects(key, strict):
+    from xpgrad.integer_keys import integers_only
+
+    x = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+    numpy_key = tuple(np.asarray(k) if isinstance(k, list) else k for k in key)
+    xp = strict.xp
+    strict_key = tuple(xp.asarray(k) if isinstance(k, list) else k for k in key)
+    got = xp.asarray(x)[integers_only(xp, x.shape, strict_key)]
+    np.testing.assert_array_equal(strict.to_numpy(got), x[numpy_key])
+
+
+def test_a_function_the_namespace_lacks_stays_missing_after_another_backends_vmap(strict):
+    def contract(a):
+        return xg.einsum("ij,jk->ik", a, a)
+
+    x = np.random.default_rng(3).normal(size=(2, 3, 3))
+    want = np.einsum("bij,bjk->bik", x, x)
+    for backend in ("numpy", "strict", "numpy", "strict"):    # each builds its namespace's
+        with xg.use_backend(backend):
+            np.testing.assert_allclose(xg.vmap(contract)(xg.asarray(x)).numpy(), want,
+                                       rtol=1e-12)
+    from xpgrad.batching.namespace import Level
+
+    assert not hasattr(Level(2, strict.xp).namespace, "einsum")
+    assert hasattr(Level(2, xg.get_backend("numpy").xp).namespace, "einsum")
