@@ -15,6 +15,7 @@ zeros allocated once per input, each slice's values added in place.
 from __future__ import annotations
 
 from .backend import Backend
+from .integer_keys import integers_only
 
 
 def is_basic(key) -> bool:
@@ -92,7 +93,12 @@ def index_add(backend, acc, key, values) -> None:
             return
         backend.index_add(acc, key, values)
         return
-    xp = backend.xp
+    one_hot_add(backend.xp, backend.name, acc, key, values)
+
+
+def one_hot_add(xp, name, acc, key, values) -> None:
+    """``acc[key] += values`` on namespace ``xp`` of backend ``name`` (which has no
+    ``index_add``): one-hot products, or a mask's elements written back (``index_add``)."""
     mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
     if getattr(mask, "dtype", None) == xp.bool:    # each element once: nothing repeats
         acc[mask] = acc[mask] + values
@@ -101,7 +107,7 @@ def index_add(backend, acc, key, values) -> None:
     lin = _linear(xp, shape, key)
     if lin is None:
         raise NotImplementedError(
-            f"backend {backend.name!r} has no index_add, and the gradient of this index "
+            f"backend {name!r} has no index_add, and the gradient of this index "
             f"({key!r}) needs one: give the backend an index_add")
     size = 1
     for s in shape:
@@ -132,26 +138,21 @@ def _index_add_step(backend):
 
 def _linear(xp, shape, key):
     """The flat positions ``key`` selects in an array of ``shape``, shaped like ``x[key]``;
-    None for keys other than those ``index_add`` documents."""
+    None for keys other than integer arrays, ints and slices (at least one array)."""
     nd = len(shape)
     arrays = [k for k in key if hasattr(k, "shape")]
-    if len(arrays) == 1 and all(isinstance(k, slice) and k == slice(None)
-                                for k in key if not hasattr(k, "shape")):
-        axis = next(i for i, k in enumerate(key) if hasattr(k, "shape"))
-        idx = arrays[0]
-        if idx.ndim != 1:
-            return None
-        key = tuple(
-            xp.reshape(idx if d == axis else xp.arange(shape[d], dtype=idx.dtype),
-                       tuple(-1 if i == d else 1 for i in range(nd)))
-            for d in range(nd))
-    elif len(arrays) != nd or len(key) != nd:
+    if len(key) > nd or not arrays or any(k.dtype == xp.bool for k in arrays) or \
+            len(arrays) + sum(isinstance(k, (int, slice)) for k in key) != len(key):
         return None
+    key = integers_only(xp, shape, key)
     lin = None
     stride = 1
     for d in range(nd - 1, -1, -1):
         k = key[d]
-        k = xp.where(k < 0, k + shape[d], k)
+        if isinstance(k, int):
+            k = k + shape[d] if k < 0 else k
+        else:
+            k = xp.where(k < 0, k + shape[d], k)
         term = k * stride
         lin = term if lin is None else lin + term
         stride *= shape[d]

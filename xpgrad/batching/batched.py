@@ -40,6 +40,12 @@ _ESCAPED = ("a value of shape {} and dtype {} per example ({} examples) was comp
             "them (JAX raises UnexpectedTracerError here)")
 
 
+class ValuesDiffer(ValueError):
+    """A computation inside ``xg.vmap`` read a value (``bool()``, a result's shape) that
+    differs between the examples: one that reads its values can run once per example
+    (``run_quietly``'s computations do)."""
+
+
 def refuse_escaped(*groups):
     """RuntimeError if a BatchedArray in ``groups`` (or a tuple or list among them) belongs to
     a vmap call that has returned (``Level.live``)."""
@@ -152,7 +158,7 @@ class BatchedArray:
     # -- values that cannot leave ----------------------------------------------------------------
     def _read_out(self, what):
         refuse_escaped((self,))
-        raise ValueError(_READ_OUT.format(what))
+        raise ValuesDiffer(_READ_OUT.format(what))
 
     def __array__(self, *args, **kwargs):
         self._read_out(".item(), bool(), float(), .numpy(), np.asarray() or print() of a "
@@ -255,7 +261,10 @@ class BatchedArray:
                 from .indexing import getitem
 
                 return getitem(self, key)
-        # slices, ints, None and Ellipsis: one example's key after the batch axis
+        # slices, ints, None and Ellipsis: one example's key after the batch axis (ending in
+        # Ellipsis: the array API's indexing names every axis)
+        if Ellipsis not in keys:
+            keys += (Ellipsis,)
         if self._example is not None:
             return BatchedArray.of_example(self._example[keys], self._level)
         return BatchedArray(self._data[(_ALL,) + keys], self._level, self._shared)

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import operator
 
+from ..accumulate import one_hot_add
+from ..backend import Backend
+from ..integer_keys import integers_only
 from .batched import BatchedArray
 from .namespace import batched, stacked
 
@@ -89,6 +92,18 @@ def _aligned(level, k, rank):
     return level.inner.reshape(d, (d.shape[0],) + (1,) * (rank - k.ndim) + k.shape)
 
 
+def indexed(inner, data, dkey):
+    """``data[dkey]`` (a full key of ``data_key``): as NumPy and CuPy index, else -- the array
+    API takes integer arrays only where every axis has an integer or one (array-api-strict) --
+    by the integer arrays that key means, each slice an ``arange`` on an axis of its own."""
+    try:
+        return data[dkey]
+    except IndexError:
+        if not any(_is_array(k) for k in dkey) or not any(k.__class__ is slice for k in dkey):
+            raise
+        return data[integers_only(inner, tuple(data.shape), dkey)]
+
+
 def _moved(inner, out, move):
     if move is None:
         return out
@@ -107,7 +122,7 @@ def getitem(x, key):
         level.fallbacks["getitem"] += 1
         return stacked(level, [x._data[b, ...][_example(level, key, b)]
                                for b in range(level.size)], "getitem")
-    out = level.wrap(_moved(level.inner, x._data[dkey], move))
+    out = level.wrap(_moved(level.inner, indexed(level.inner, x._data, dkey), move))
     if x._shared and move is None and isinstance(dkey[0], slice) and dkey[0] == slice(None):
         out._shared = True          # a view of a shared buffer: copied when written
     return out
@@ -136,7 +151,7 @@ def _region_values(level, data, dkey, move, value):
     """``value`` (one example's, broadcast to the region ``key`` selects) laid out as the
     batched data's region ``data[dkey]``: where NumPy put the advanced axes first, the
     example's layout is moved back to that one."""
-    region = data[dkey]
+    region = indexed(level.inner, data, dkey)
     if move is None:
         if batched(level, value):
             nd = region.ndim - 1
@@ -159,7 +174,12 @@ def index_add(backend, acc, key, values):
     """``acc[key] += values`` with repeated indices accumulating, for a batched ``acc``."""
     if not isinstance(acc, BatchedArray):
         raise TypeError("index_add of batched values needs a batched accumulator")
-    _write(acc, key, values, backend.index_add, "index_add")
+    if type(backend).index_add is Backend.index_add:      # a backend without one
+        def write(data, dkey, values):
+            one_hot_add(acc._level.inner, backend.name, data, dkey, values)
+    else:
+        write = backend.index_add
+    _write(acc, key, values, write, "index_add")
 
 
 def _write(x, key, values, write, name):
@@ -171,6 +191,6 @@ def _write(x, key, values, write, name):
     if dkey is None:
         level.fallbacks[name] += 1
         for b in range(level.size):
-            write(data[b], _example(level, key, b), _example(level, values, b))
+            write(data[b, ...], _example(level, key, b), _example(level, values, b))
         return
     write(data, dkey, _region_values(level, data, dkey, move, values))

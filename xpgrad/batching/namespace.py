@@ -24,7 +24,7 @@ import weakref
 
 import numpy as np
 
-from .batched import BatchedArray
+from .batched import BatchedArray, ValuesDiffer
 from .outer_products import FACTORED, joined, outer
 
 _NDARRAY = np.ndarray
@@ -39,7 +39,7 @@ class Level:
         self.depth = depth
         self.thread = threading.get_ident()
         self.fallbacks = collections.Counter() if fallbacks is None else fallbacks
-        self.namespace = BatchingNamespace(inner, weakref.ref(self))
+        self.namespace = _namespace_class("", inner)(inner, weakref.ref(self))
         #: False once its call has returned (``session.batching`` sets it; a gradient's walk
         #: enters the level again): an array of it used then escaped the call
         self.live = True
@@ -59,8 +59,10 @@ _STATIC = frozenset(("isdtype", "finfo", "iinfo", "result_type", "can_cast", "dt
 
 class BatchingNamespace:
     """The namespace of one ``Level`` (module docstring). Its functions are built once per
-    name and kept on the class (each reads its level and the inner function from the
-    instance), so a ``vmap`` call makes none; a submodule (``linalg``, ``fft``) is an instance
+    name and kept on a subclass for the inner namespace (each reads its level and the inner
+    function from the instance), so a ``vmap`` call makes none, and a function the inner
+    namespace lacks (array-api-strict's ``einsum``) stays missing, as rules that look for it
+    with ``getattr(xp, name, None)`` expect; a submodule (``linalg``, ``fft``) is an instance
     of a subclass of its own (``_prefix``: "linalg.").
 
     It holds its level weakly (``level_ref``): the level holds it, and the two would otherwise
@@ -80,7 +82,7 @@ class BatchingNamespace:
         cls = type(self)
         if isinstance(value, (types.ModuleType, BatchingNamespace)) or (
                 name in ("linalg", "fft") and not callable(value)):
-            value = _submodule_class(f"{cls._prefix}{name}.")(value, self._level)
+            value = _namespace_class(f"{cls._prefix}{name}.", value)(value, self._level)
         elif callable(value) and not isinstance(value, type):
             setattr(cls, name, _batching(cls._prefix + name, name))
             return getattr(self, name)
@@ -92,14 +94,22 @@ class BatchingNamespace:
         return f"<batching namespace of {'a vmap call that ended' if level is None else level}>"
 
 
-_SUBMODULES = {}
+_CLASSES = {}
 
 
-def _submodule_class(prefix):
-    cls = _SUBMODULES.get(prefix)
+def _namespace_class(prefix, inner):
+    """The subclass of ``BatchingNamespace`` for the namespace (``prefix`` "": the top one)
+    or submodule (``"linalg."``) ``inner``: one per module, whether wrapped by an
+    ``xg.function`` trace's proxy (``_real``) or by an outer level's namespace."""
+    key = inner.__class__
+    if key is types.ModuleType:
+        key = inner
+    elif not issubclass(key, BatchingNamespace):
+        key = getattr(inner, "__dict__", {}).get("_real", key)
+    cls = _CLASSES.get((prefix, key))
     if cls is None:
-        cls = _SUBMODULES[prefix] = type(f"BatchingNamespace[{prefix[:-1]}]",
-                                         (BatchingNamespace,), {"_prefix": prefix})
+        name = f"BatchingNamespace[{prefix[:-1]}]" if prefix else "BatchingNamespace"
+        cls = _CLASSES[prefix, key] = type(name, (BatchingNamespace,), {"_prefix": prefix})
     return cls
 
 
@@ -290,6 +300,19 @@ def loop(level, real, name, args, kwargs):
     return stacked(level, outs, name)
 
 
+def per_example(fn, xp, arrays):
+    """``fn(xp, *arrays)`` once per example of the innermost level batching ``arrays`` (on its
+    inner namespace), the results stacked: for a computation that reads its values (a
+    ``ValuesDiffer`` where they differ between the examples). None: no array is batched."""
+    from .batched import _top
+
+    level = _top(arrays)
+    if level is None:
+        return None
+    name = getattr(fn, "__name__", "a computation reading its values")
+    return loop(level, lambda *examples: fn(level.inner, *examples), name, arrays, {})
+
+
 def _example(level, obj, b):
     cls = obj.__class__
     if cls is BatchedArray and obj._level is level:
@@ -323,7 +346,7 @@ def stacked(level, outs, name):
     return BatchedArray(level.inner.stack(arrays), level)
 
 
-class _RaggedResults(ValueError):
+class _RaggedResults(ValuesDiffer):
     """An operation whose result's shape depends on the values (``x[mask]``, ``nonzero``,
     ``repeat`` with per-example counts) gave the examples of ``xg.vmap`` different shapes,
     which cannot be stacked (JAX refuses these at trace time). A ValueError that the appliers

@@ -52,7 +52,7 @@ def full(level, a):
         return a._data
     inner = level.inner
     shape = (level.size,) + tuple(getattr(a, "shape", ()))
-    return inner.broadcast_to(inner.asarray(a)[None], shape)
+    return inner.broadcast_to(inner.asarray(a)[None, ...], shape)
 
 
 def _ndim(a):
@@ -262,8 +262,10 @@ def broadcast_arrays(level, real, args, kwargs):
 
     shape = np.broadcast_shapes(*[tuple(getattr(a, "shape", ())) for a in args])
     ns = level.namespace
-    return [ns.broadcast_to(a, shape) if batched(level, a) else
-            level.inner.broadcast_to(a, shape) for a in args]
+    # all batched, as JAX's: an unbatched result would meet the batched ones in operators,
+    # which only some namespaces' arrays pass on to a BatchedArray (array-api-strict's raise)
+    return [ns.broadcast_to(a if batched(level, a) else level.wrap(full(level, a)), shape)
+            for a in args]
 
 
 def joining(new_axis):

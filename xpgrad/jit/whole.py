@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..batching.batched import ValuesDiffer
 from .traced import Traced
 
 
@@ -77,7 +78,16 @@ def run_quietly(xp, fn, *arrays, **errstate):
         if type(a) is Traced and a._tracer.active:
             return run_whole(xp, _Quiet(fn, errstate), *arrays)
     with np.errstate(**errstate):           # eager: no step to record
-        return fn(xp, *arrays)
+        try:
+            return fn(xp, *arrays)
+        except ValuesDiffer:
+            # inside xg.vmap, examples that take different branches: one at a time
+            from ..batching.namespace import per_example
+
+            out = per_example(fn, xp, arrays)
+            if out is None:
+                raise
+            return out
 
 
 __all__ = ["run_whole", "run_quietly"]

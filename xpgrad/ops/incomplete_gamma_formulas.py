@@ -56,8 +56,9 @@ def _by_mask(xp, mask, inside, outside, args, stand_ins):
     may read) each on its own elements only, gathered and scattered back; while ``xg.function``
     traces, both on every element, the other side's arguments replaced by ``stand_ins``
     (``(inside's, outside's)``, each a tuple per argument or None to keep it), and ``where``
-    picks: the same operations per element either way, so the same values."""
-    if all(readable(v) for v in (mask, *args)):
+    picks: the same operations per element either way, so the same values. Inside
+    ``xg.vmap`` (a batched array: ``_level``) as while tracing: the examples' masks differ."""
+    if all(readable(v) and not hasattr(v, "_level") for v in (mask, *args)):
         out = xp.empty(mask.shape, dtype=args[0].dtype)
         for side, fn in ((mask, inside), (~mask, outside)):
             if bool(xp.any(side)):

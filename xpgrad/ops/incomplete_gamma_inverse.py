@@ -43,6 +43,7 @@ def _inverse(xp, a, y):
     1/2, so the right tail keeps its digits): both are nearly linear in ``log x`` in their far
     tails, where ``P ~ x^a``, and concave, so the steps close in from either side; SciPy's
     edges: 0 at y = 0, inf at y = 1, NaN for a <= 0 or y outside [0, 1]."""
+    a, y = xp.broadcast_arrays(a, y)        # (inside xg.vmap: both batched)
     inside = (a > 0) & (a < xp.inf) & (y > 0) & (y < 1)
     ai, yi = xp.where(inside, a, 1.0), xp.where(inside, y, 0.5)
     upper = yi > 0.5
