@@ -31,6 +31,22 @@ def size(name: str, value, owner: str,
     return int(value)
 
 
+def count(name: str, value, owner: str,
+          message="{owner}: {name} must be a non-negative integer, got {value!r}") -> int:
+    """A layer size that may be 0 (PyTorch's ``Linear(0, 3)``, ``GroupNorm(1, 0)``: empty
+    weights), checked as ``size``.
+
+    >>> count("in_features", 0, "Linear")
+    0
+    """
+    text = message.format(owner=owner, name=name, value=value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(text)
+    if value < 0:
+        raise ValueError(text)
+    return int(value)
+
+
 def sizes(name: str, values, owner: str) -> list:
     """A list of layer sizes (each as ``size``)."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):

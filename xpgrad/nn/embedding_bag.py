@@ -74,6 +74,7 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
         bags, width = ids.shape
         flat = xp.reshape(ids._data, (-1,))
         bag = xp.arange(bags * width, dtype=flat.dtype) // max(width, 1)
+        starts = xp.arange(bags, dtype=flat.dtype) * width    # read for bags of no ids
     elif ids.ndim == 1:
         flat = ids._data
         bags, bag, starts = _bags(offsets, flat, include_last_offset, weight, who)
