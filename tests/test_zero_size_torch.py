@@ -477,10 +477,6 @@ REFUSED = {
                                          "embedding_bag: offsets must be 1-D and non-empty"),
     "CrossEntropyLoss classes 0": ("no classes to choose from: PyTorch's answer is NaN",
                                    "softmax_cross_entropy: logits need a non-empty class axis"),
-    **{f"{cell} {what} 0": ("a recurrent cell of no inputs or no state: PyTorch's RNN, LSTM "
-                            "and GRU refuse these sizes too", f"{cell} needs positive sizes: "
-                            f"{what}_size must be a positive integer, got 0")
-       for cell in ("RNNCell", "LSTMCell", "GRUCell") for what in ("input", "hidden")},
 }
 
 # PyTorch's NaN that xpgrad answers 0 by choice: (case id, parameter) -> why.
