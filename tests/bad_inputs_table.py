@@ -398,7 +398,7 @@ def rows() -> list:
                                                   xg.asarray([0, 1], backend="numba")),
           xg.MixedBackendError, ("numpy", "numba")),
         # -- layers ---------------------------------------------------------------------------
-        R("layers", "linear-zero", lambda: xg.nn.Linear(0, 3), V, ("in_features", "0")),
+        R("layers", "linear-negative", lambda: xg.nn.Linear(-1, 3), V, ("in_features", "-1")),
         R("layers", "linear-float-size", lambda: xg.nn.Linear(2.5, 3), T,
           ("in_features", "2.5")),
         R("layers", "linear-str-size", lambda: xg.nn.Linear(3, "4"), T, ("out_features", "'4'")),

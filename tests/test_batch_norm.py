@@ -228,10 +228,10 @@ def test_bad_settings(kwargs, error, match):
         nn.BatchNorm1d(3, **kwargs)
 
 
-@pytest.mark.parametrize("num_features, error", [(0, ValueError), (2.0, TypeError),
+@pytest.mark.parametrize("num_features, error", [(-1, ValueError), (2.0, TypeError),
                                                  (True, TypeError)])
 def test_bad_num_features(num_features, error):
-    with pytest.raises(error, match="num_features must be a positive integer"):
+    with pytest.raises(error, match="num_features must be a non-negative integer"):
         nn.BatchNorm1d(num_features)
 
 

@@ -157,7 +157,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="BatchNorm2d: expected more than 1 value per channel"):
         bn(xg.ones((1, 3, 1, 1)))
     with pytest.raises(ValueError, match="BatchNorm2d.*num_features"):
-        xg.nn.BatchNorm2d(0)
+        xg.nn.BatchNorm2d(-1)
     with pytest.raises(ValueError, match="BatchNorm2d.*momentum"):
         xg.nn.BatchNorm2d(2, momentum=1.5)
     with pytest.raises(TypeError, match="BatchNorm2d.*affine"):

@@ -286,8 +286,8 @@ def test_embedding_bag_bad_input():
         nn.embedding_bag(ids, xg.ones(3), xg.asarray([0]))
     with pytest.raises(TypeError, match="include_last_offset must be True or False"):
         nn.embedding_bag(ids, w, xg.asarray([0]), include_last_offset="yes")
-    with pytest.raises(ValueError, match="EmbeddingBag: num_embeddings must be a positive"):
-        nn.EmbeddingBag(0, 2)
+    with pytest.raises(ValueError, match="EmbeddingBag: num_embeddings must be a non-negative"):
+        nn.EmbeddingBag(-1, 2)
     # the empty cases: no ids, no bags
     assert nn.embedding_bag(xg.asarray(np.zeros(0, np.int64)), w,
                             xg.asarray([0, 0])).numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]]

@@ -175,9 +175,9 @@ def test_embedding_bad_input():
         nn.Embedding(5, 2, padding_idx=5)
     with pytest.raises(TypeError, match="padding_idx must be an integer or None, got float"):
         nn.Embedding(5, 2, padding_idx=1.0)
-    with pytest.raises(ValueError, match="Embedding: num_embeddings must be a positive integer"):
-        nn.Embedding(0, 2)
-    with pytest.raises(TypeError, match="Embedding: embedding_dim must be a positive integer"):
+    with pytest.raises(ValueError, match="Embedding: num_embeddings must be a non-negative integer"):
+        nn.Embedding(-1, 2)
+    with pytest.raises(TypeError, match="Embedding: embedding_dim must be a non-negative integer"):
         nn.Embedding(5, 2.5)
     with pytest.raises(TypeError, match="Embedding: dtype must be float32 or float64"):
         nn.Embedding(5, 2, dtype="int64")

@@ -320,8 +320,7 @@ def test_gru_layer_errors_are_clear():
         gru.layers[0](xg.ones((2, 3)), xg.zeros((3, 4)))
     with pytest.raises(ValueError, match="GRU: num_layers must be >= 1"):
         nn.GRU(3, 4, num_layers=0)
-    with pytest.raises(TypeError, match="GRUCell needs positive sizes: hidden_size must be a "
-                                        "positive integer"):
+    with pytest.raises(TypeError, match="GRUCell: hidden_size must be a non-negative integer"):
         nn.GRUCell(3, 4.0)
     with pytest.raises(ValueError, match=r"cell must be one of \['gru', 'lstm', 'rnn'\]"):
         nn.SequenceClassifier(3, [4], 2, cell="transformer")

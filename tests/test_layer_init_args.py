@@ -252,7 +252,7 @@ BAD = [
      ["recurrent_init", "blocks=3 must divide"]),
     (lambda: init.blockwise("orthogonal", 0), ValueError, ["blocks"]),
     (lambda: init.blockwise("nope", 2), ValueError, ["blockwise", "'nope'"]),
-    (lambda: init.torch_linear_default(0, (3,), fan_in=0), ValueError, ["fan_in"]),
+    (lambda: init.torch_linear_default(0, (3,), fan_in=-1), ValueError, ["fan_in"]),
     (lambda: init.torch_linear_default(0, (3,)), ValueError, ["shape"]),
     (lambda: xg.nn.LSTM(3, 4, forget_bias="1"), TypeError, ["forget_bias"]),
 ]

@@ -169,11 +169,11 @@ def test_small_mlp_learns_xor():
 
 def test_layer_arguments_are_checked_by_name():
     for make, exc, message in [
-        (lambda: nn.Linear(2.5, 3), TypeError, "Linear: in_features must be a positive integer, "
+        (lambda: nn.Linear(2.5, 3), TypeError, "Linear: in_features must be a non-negative integer, "
                                                "got 2.5"),
-        (lambda: nn.Linear(3, "4"), TypeError, "out_features must be a positive integer, "
+        (lambda: nn.Linear(3, "4"), TypeError, "out_features must be a non-negative integer, "
                                                "got '4'"),
-        (lambda: nn.Linear(True, 4), TypeError, "in_features must be a positive integer"),
+        (lambda: nn.Linear(True, 4), TypeError, "in_features must be a non-negative integer"),
         (lambda: nn.Linear(3, 4, dtype="int32"), TypeError, "dtype must be float32 or float64"),
         (lambda: nn.MLP([4, 2.5, 2]), TypeError, "MLP: sizes must be a list of positive "
                                                  "integers, got [4, 2.5, 2]"),

@@ -407,7 +407,7 @@ def test_layer_errors_are_clear():
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="num_layers must be >= 1"):
         nn.LSTM(3, 4, num_layers=0)
-    with pytest.raises(ValueError, match="needs positive sizes"):
-        nn.LSTMCell(0, 4)
+    with pytest.raises(ValueError, match="LSTMCell: input_size must be a non-negative integer"):
+        nn.LSTMCell(-1, 4)
     with pytest.raises(ValueError, match=r"LSTMCell expects input of shape \(batch, input_size\)"):
         nn.LSTMCell(3, 4, rng=0)(xg.ones((2, 1, 3)))

@@ -23,10 +23,25 @@ def size(name: str, value, owner: str,
          message="{owner}: {name} must be a positive integer, got {value!r}") -> int:
     """A layer size: a positive int (NumPy integers too; bools, floats and strings refused).
     ``message`` is the error's text, formatted with ``owner``, ``name`` and ``value``."""
+    return _at_least(1, name, value, owner, message)
+
+
+def count(name: str, value, owner: str,
+          message="{owner}: {name} must be a non-negative integer, got {value!r}") -> int:
+    """A layer size that may be 0 (PyTorch's ``Linear(0, 3)``, ``GroupNorm(1, 0)``: empty
+    weights), checked as ``size``.
+
+    >>> count("in_features", 0, "Linear")
+    0
+    """
+    return _at_least(0, name, value, owner, message)
+
+
+def _at_least(least: int, name: str, value, owner: str, message: str) -> int:
     text = message.format(owner=owner, name=name, value=value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(text)
-    if value < 1:
+    if value < least:
         raise ValueError(text)
     return int(value)
 

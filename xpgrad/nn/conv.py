@@ -151,7 +151,8 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
     """``conv1d`` (``dims=1``) or ``conv2d`` (``dims=2``) with ``padding_mode`` (the layers':
     the input padded in that mode first); errors name ``owner``."""
     last = channels_last(data_format, owner, dims)
-    weight = check_weight(weight, owner, dims, weight_axes(dims, last))
+    weight = check_weight(weight, owner, dims, weight_axes(dims, last),
+                          empty_inputs=-2 if last else 1)
     x, unbatched = batched(x, owner, like=weight, dims=dims, last=last)
     stride = int_tuple(stride, "stride", owner, dims)
     dilation = int_tuple(dilation, "dilation", owner, dims)
@@ -234,9 +235,11 @@ def check_groups(groups, owner):
     return groups
 
 
-def check_weight(weight, owner, dims, axes="out_channels, in_channels / groups"):
+def check_weight(weight, owner, dims, axes="out_channels, in_channels / groups",
+                 empty_inputs=None):
     """``weight`` as a floating Tensor of ``dims + 2`` non-empty axes (``axes``, then the
-    kernel's, unless ``axes`` names them); ValueError/TypeError naming ``owner`` otherwise."""
+    kernel's, unless ``axes`` names them), but for axis ``empty_inputs`` (a convolution's input
+    channels, which PyTorch lets be 0); ValueError/TypeError naming ``owner`` otherwise."""
     if not isinstance(weight, Tensor):
         weight = named_asarray(weight, f"{owner}: weight")
     if weight.ndim != dims + 2:
@@ -246,7 +249,9 @@ def check_weight(weight, owner, dims, axes="out_channels, in_channels / groups")
                          f"shape {weight.shape}")
     if weight.dtype.kind not in "fc":
         raise TypeError(f"{owner}: weight must hold floating-point numbers, got {weight.dtype}")
-    if 0 in weight.shape:
+    kept = [n for i, n in enumerate(weight.shape) if i != empty_inputs % weight.ndim] \
+        if empty_inputs is not None else weight.shape
+    if 0 in kept:
         raise ValueError(f"{owner}: weight has an empty axis, shape {weight.shape}")
     return weight
 

@@ -107,7 +107,7 @@ class _ConvNd(WeightAndBias, Module):
         who, dims = type(self).__name__, self.dims
         self.data_format = canonical(data_format, who, dims)
         last = self.data_format == "channels_last"
-        self.in_channels = _checks.size("in_channels", in_channels, who)
+        self.in_channels = _checks.count("in_channels", in_channels, who)
         self.out_channels = _checks.size("out_channels", out_channels, who)
         if dims > 1 and isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 1:
             # torch's functionals take (k,) for (k, k), but its layer makes a weight of the

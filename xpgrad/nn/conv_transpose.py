@@ -100,6 +100,9 @@ def transpose_convolve(x, weight, bias, stride, padding, output_padding, groups,
     check_like(x, weight, owner)
     c_out = c_group * groups
     bias = check_bias(bias, weight, c_out, owner)
+    if 0 in x.shape[2:]:
+        raise ValueError(f"{owner}: input has an empty spatial axis, shape {x.shape} (only the "
+                         f"batch may be empty, as in PyTorch)")
     out = output_lengths(x.shape[2:], kernel, stride, padding, output_padding, dilation)
     if min(out) < 1:
         raise ValueError(f"{owner}: the output would be empty: spatial shape {out} for input "

@@ -74,6 +74,7 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
         bags, width = ids.shape
         flat = xp.reshape(ids._data, (-1,))
         bag = xp.arange(bags * width, dtype=flat.dtype) // max(width, 1)
+        starts = xp.arange(bags, dtype=flat.dtype) * width    # read for bags of no ids
     elif ids.ndim == 1:
         flat = ids._data
         bags, bag, starts = _bags(offsets, flat, include_last_offset, weight, who)
@@ -144,10 +145,13 @@ def _bags(offsets, flat, include_last_offset, weight, who):
         raise ValueError(f"{who}: a 1-D input needs offsets (where each bag starts); or pass "
                          "a 2-D (bags, n) input")
     offsets = integer_tensor(offsets, weight, who, "offsets")
+    be, xp, raw, size = weight._backend, weight._backend.xp, offsets._data, flat.shape[0]
+    if offsets.shape == (0,) and size == 0 and not include_last_offset:
+        return 0, flat, flat               # no ids in no bags: PyTorch's (0, dim) result
     if offsets.ndim != 1 or offsets.shape[0] == 0:
         raise ValueError(f"{who}: offsets must be 1-D and non-empty, got shape "
-                         f"{offsets.shape}")
-    be, xp, raw, size = weight._backend, weight._backend.xp, offsets._data, flat.shape[0]
+                         f"{offsets.shape} (empty only with an empty input and "
+                         f"include_last_offset=False: no bags)")
     first, _ = be.check_index_range(raw[:1])
     if first != 0:
         raise ValueError(f"{who}: offsets must start at 0 (the first bag starts at the "

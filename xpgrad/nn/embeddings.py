@@ -30,8 +30,8 @@ def _table(layer, num_embeddings, embedding_dim, padding_idx, rng, init, dtype, 
     (``f"{name}/weight"``), drawn by ``init`` (N(0, 1) by default), the ``padding_idx`` row
     zero."""
     who = type(layer).__name__
-    layer.num_embeddings = _checks.size("num_embeddings", num_embeddings, who)
-    layer.embedding_dim = _checks.size("embedding_dim", embedding_dim, who)
+    layer.num_embeddings = _checks.count("num_embeddings", num_embeddings, who)
+    layer.embedding_dim = _checks.count("embedding_dim", embedding_dim, who)
     layer.padding_idx = _padding_index(padding_idx, layer.num_embeddings, who)
     dtype = _checks.floating_dtype(dtype, who)
     init_fn = _STANDARD_NORMAL if init is None else _initial.resolve(init, "init", who)

@@ -64,7 +64,9 @@ class GroupNorm(Module):
     ``num_groups`` divides); ``weight`` (ones) and ``bias`` (zeros), (C,), trained when
     ``affine`` (``f"{name}/weight"``, ``f"{name}/bias"``). The same in training and eval mode
     (no running statistics). ``load_torch_state_dict`` / ``torch_state_dict`` convert
-    ``torch.nn.GroupNorm``'s.
+    ``torch.nn.GroupNorm``'s. ``num_channels`` may be 0 (empty parameters and output). Over
+    no positions (N, C, 0) the weight's gradient is 0, where PyTorch's is NaN: nothing depends
+    on the weight there (0, as PyTorch's own InstanceNorm and LayerNorm give).
 
     >>> import xpgrad as xg
     >>> norm = xg.nn.GroupNorm(2, 6)
@@ -77,7 +79,7 @@ class GroupNorm(Module):
         super().__init__(name)
         who = type(self).__name__
         self.num_groups = _checks.size("num_groups", num_groups, who)
-        self.num_channels = _checks.size("num_channels", num_channels, who)
+        self.num_channels = _checks.count("num_channels", num_channels, who)
         if self.num_channels % self.num_groups:
             raise ValueError(f"{who}: num_channels ({self.num_channels}) must be divisible by "
                              f"num_groups ({self.num_groups})")
@@ -189,7 +191,7 @@ class _InstanceNorm(Module):
             if self.track_running_stats:
                 self._update(reshape(x, x.shape[:2] + (math.prod(x.shape[2:]),)))
             # one channel a group: the group_norm primitive (its kernels, its joint rule)
-            y = group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
+            y = group_norm(x, max(x.shape[1], 1), self.weight, self.bias, self.eps)
         return reshape(y, y.shape[1:]) if unbatched else y
 
     def _update(self, flat):

@@ -73,8 +73,8 @@ class Linear(Module):
                  name: str = "linear"):
         super().__init__(name)
         bias = flag(bias, "bias", "Linear")
-        self.in_features = _checks.size("in_features", in_features, "Linear")
-        self.out_features = _checks.size("out_features", out_features, "Linear")
+        self.in_features = _checks.count("in_features", in_features, "Linear")
+        self.out_features = _checks.count("out_features", out_features, "Linear")
         dtype = _checks.floating_dtype(dtype, "Linear")
         init_fn = _initial.resolve(init, "init", "Linear")
         bias_fn = bias_initializer(bias_init, bias, "Linear")

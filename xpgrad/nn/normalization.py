@@ -9,6 +9,8 @@ scale (``nn.RMSNorm``); BatchNorm1d: normalize each channel over the batch (``nn
 """
 from __future__ import annotations
 
+import math
+
 from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, ones, zeros
@@ -185,7 +187,7 @@ class _BatchNorm(Module):
         stats = (self.running_mean, self.running_var) if self.track_running_stats else (None,
                                                                                          None)
         momentum = self.momentum
-        if training and self.track_running_stats and x.size // x.shape[1] != 1:
+        if training and self.track_running_stats and x.shape[0] * math.prod(x.shape[2:]) != 1:
             momentum = self._count_batch(x.dtype)
         return _bn.normalize(x, *stats, self.weight, self.bias, batch,
                              0.0 if momentum is None else momentum, self.eps, who)
@@ -321,7 +323,7 @@ def channel_layer(norm, num_features, eps, check_eps, momentum, affine, track_ru
     class) and kept as PyTorch's attributes (``eps`` by ``check_eps(eps, owner)``), then its
     Variables (``channel_variables``)."""
     who = type(norm).__name__
-    norm.num_features = _checks.size("num_features", num_features, who)
+    norm.num_features = _checks.count("num_features", num_features, who)
     norm.eps = check_eps(eps, who)
     norm.momentum = None if momentum is None else _bn._momentum(momentum, who)
     norm.affine = flag(affine, "affine", who)

@@ -66,14 +66,15 @@ class _Recurrent(Module):
         super().__init__(name)
         who = type(self).__name__
         bias = flag(bias, "bias", who)
-        self.input_size = _checks.size("input_size", input_size, who, _SIZES)
-        self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
+        # 0 as PyTorch's cells (empty weights); its RNN, LSTM and GRU refuse 0, and so do ours
+        self.input_size = _checks.count("input_size", input_size, who)
+        self.hidden_size = _checks.count("hidden_size", hidden_size, who)
         dtype = _checks.floating_dtype(dtype, who)
         kernel_fn, recurrent_fn, bias_fn = initializers(kernel_init, recurrent_init, bias_init,
                                                         bias, who)
         G, H = self.GATES * self.hidden_size, self.hidden_size
         gen = _init.as_rng(rng, backend)
-        k = 1.0 / math.sqrt(H)                       # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
+        k = 1.0 / math.sqrt(H) if H else 0.0         # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
         gates = "" if self.GATES == 1 else f"{self.GATES} * "
 
         def weight(fn, init, arg, shape, layout):

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from .shape import reshape
 
 _LONG = 16          # windows of this many entries or more: argmax, not running comparisons
 
@@ -126,7 +127,10 @@ def adaptive_max_pool(x, *, out):
     >>> adaptive_max_pool(xg.arange(9.0).reshape((1, 1, 3, 3)), out=(2, 2)).tolist()
     [[[[4.0, 5.0], [7.0, 8.0]]]]
     """
-    return apply(_adaptive_max_pool, x, out=tuple(int(n) for n in out), backend=x._backend)
+    out = tuple(int(n) for n in out)
+    if 0 in out:        # no windows: an empty result (the kernels find no maximum of none)
+        return reshape(x[..., :0], tuple(x.shape[:2]) + out)
+    return apply(_adaptive_max_pool, x, out=out, backend=x._backend)
 
 
 __all__ = ["adaptive_max_pool", "adaptive_argmax", "window_bounds", "window_table"]

@@ -15,6 +15,8 @@ too).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._args import flag
@@ -148,7 +150,7 @@ def normalize(x, running_mean, running_var, weight, bias, training, momentum, ep
             scale = scale * _shape(x, weight)
         y = (x - _shape(x, running_mean)) * scale
         return y if bias is None else y + _shape(x, bias)
-    per_channel = x.size // x.shape[1]
+    per_channel = x.shape[0] * math.prod(x.shape[2:])      # not x.size // C: C may be 0
     if per_channel == 1:
         raise ValueError(f"{who}: expected more than 1 value per channel when training, got an "
                          f"input of shape {x.shape} (PyTorch's rule: the variance of one "

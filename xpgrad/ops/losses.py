@@ -117,7 +117,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     logits = _float_input(logits, "softmax_cross_entropy: logits")
     shape = logits._data.shape
     if len(shape) < 1 or shape[-1] < 1:
-        raise ValueError(f"logits need a non-empty class axis (last), got shape {logits.shape}")
+        raise ValueError(f"softmax_cross_entropy: logits need a non-empty class axis (last), "
+                         f"got shape {logits.shape}")
     if not isinstance(labels, Tensor):
         try:
             labels = named_asarray(labels, "it", backend=logits.backend)

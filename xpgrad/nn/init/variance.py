@@ -155,7 +155,8 @@ def torch_linear_default(rng, shape, dtype=_dt.float32, *, fan_in=None):
     initializer taking that keyword, so ``Linear(..., init="torch_linear_default",
     bias_init="torch_linear_default")`` draws as ``torch.nn.Linear``. A shape of fewer than 2
     axes needs ``fan_in`` (ValueError naming ``shape`` otherwise); a given ``fan_in`` (a
-    positive integer) is used for any shape.
+    non-negative integer; 0, a layer with no inputs, gives zeros as PyTorch's bias) is used
+    for any shape.
 
     >>> import xpgrad as xg
     >>> w = torch_linear_default(xg.random.default_rng(0), (16, 4))
@@ -168,14 +169,14 @@ def torch_linear_default(rng, shape, dtype=_dt.float32, *, fan_in=None):
     rng, shape = as_rng(rng), shape_arg(shape)
     if fan_in is None:
         fan_in, _ = compute_fans(shape)
-    elif isinstance(fan_in, bool) or not isinstance(fan_in, numbers.Integral) or fan_in < 1:
-        raise ValueError(f"torch_linear_default: fan_in must be a positive integer, got "
+    elif isinstance(fan_in, bool) or not isinstance(fan_in, numbers.Integral) or fan_in < 0:
+        raise ValueError(f"torch_linear_default: fan_in must be a non-negative integer, got "
                          f"{fan_in!r}")
     dtype = float_dtype(dtype, "torch_linear_default")
     empty = empty_or_none(rng, shape, dtype)
     if empty is not None:
         return empty
-    bound = 1.0 / math.sqrt(fan_in)
+    bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0
     return rng.uniform(-bound, bound, size=shape, dtype=dtype)
 
 
