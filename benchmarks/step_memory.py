@@ -126,15 +126,18 @@ def measure(kind, args):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="*", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default="numpy")
+    parser.add_argument("--backend", type=cli_types.backend_name, default="numpy")
     parser.add_argument("--only", nargs="*", choices=WORKLOADS, default=WORKLOADS)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--input", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=128)
+    size = cli_types.positive(int)
+    parser.add_argument("--repeats", type=size, default=5)
+    parser.add_argument("--batch", type=size, default=64)
+    parser.add_argument("--steps", type=size, default=50)
+    parser.add_argument("--input", type=size, default=64)
+    parser.add_argument("--hidden", type=size, default=128)
     args = parser.parse_args(argv)
     if args.what and args.what[0] == "_peak":
         return peak(*args.what[1:])

@@ -152,6 +152,29 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                 flush(t, da_ring[:n])
         return dh0, dw
 
+    def rnn_steps_back_in_place(g, seq, w_hh, nonlinearity):
+        """The backward recursion with each step's ``da`` written over ``g[:, t]`` (``g``:
+        the output's gradient (B, T, H), C-ordered and writeable), as Numba's layer kernel:
+        no ring and no copy of ``g``, whose steps' rows the products read where they are.
+        Returns ``dh0``."""
+        B, T, H = seq.shape
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        dh, tmp = np.zeros((B, H), dtype=seq.dtype), np.empty((B, H), dtype=seq.dtype)
+        back = stepped(np.swapaxes(g, 0, 1), w_t, dh)
+        passed = _relu_gradient_for(np, B, H, seq.dtype) if nonlinearity == "relu" else None
+        for t in range(T - 1, -1, -1):
+            gh, h = g[:, t], seq[:, t]
+            if t < T - 1:
+                np.add(gh, dh, out=gh)
+            if nonlinearity == "tanh":
+                np.multiply(h, h, out=tmp)
+                np.subtract(1.0, tmp, out=tmp)
+                np.multiply(gh, tmp, out=gh)
+            else:
+                passed(gh, h, gh)
+            back(t)
+        return dh
+
     def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
         (seq,) = saved                       # xproj: unused (a stand-in)
         B, T, H = seq.shape
@@ -283,6 +306,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         return dx_all, dh0, dw, db
 
     steps = {"rnn_steps": rnn_steps, "rnn_steps_back": rnn_steps_back,
+             "rnn_steps_back_in_place": rnn_steps_back_in_place,
              "gru_steps": gru_steps, "gru_steps_back": gru_steps_back}
     return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp),
             **layer_kernels(np, matmul, floats, new_ring, add_product, steps)}
