@@ -6,7 +6,9 @@ The forward projects every step's input with one product of the time-major rows 
 and ``[w_ih; b]`` straight into the scan's pre-activations, so no (B, T, G) projection is made
 apart; the backward's ring of gate gradients gives each block of steps' part of ``[dw_ih; db]``
 (one product with the block's rows ``[x_t | 1]``, copied from ``x`` a block at a time) and its
-rows of ``dx``, so no (B, T, G) gradient of the projection is made either.
+rows of ``dx``, so no (B, T, G) gradient of the projection is made either. The Elman RNN's
+``vjp_in_place`` (an output gradient nothing else holds, a loss's) writes its pre-activation
+gradients over that gradient instead, as Numba's kernel, and needs no ring at all.
 
 >>> import numpy as np
 >>> from xpgrad.backends.numpy.scans import scan_kernels
@@ -148,7 +150,7 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         C-ordered writeable array of the output's shape and dtype."""
         (seq,) = saved
         if g.shape != seq.shape or g.dtype != seq.dtype or not g.flags.c_contiguous \
-                or not g.flags.writeable:
+                or not getattr(g.flags, "writeable", True):       # CuPy's have no such flag
             return rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
         B, T, H = seq.shape
         I = x.shape[2]
