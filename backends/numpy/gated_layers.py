@@ -183,7 +183,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         dn_ring = np.empty((K, B, H), dtype=seq.dtype)
         fill = input_rows(x, K)
         w_ih_t = np.swapaxes(w_ih, 0, 1)
-        w_rz_t, w_n_t = (np.ascontiguousarray(part) for part in (w_ih_t[:2 * H], w_ih_t[2 * H:]))
+        w_rz_t, w_n_t = ((np.ascontiguousarray(w_ih_t[:2 * H]), np.ascontiguousarray(
+            w_ih_t[2 * H:])) if needs[0] else (None, None))      # dx's alone
         add, result = input_grads(x, needs)
 
         def flush(t0, block):
