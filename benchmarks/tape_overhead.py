@@ -132,6 +132,12 @@ def peak(lib_name, workload):
     if lib.kind == "torch":
         lib.torch.set_num_threads(1)
     run = mlp_step(lib, batch=4096) if workload == "mlp" else lstm_step(lib)
+    print(f"{step_rise(run):.1f}")
+
+
+def step_rise(run):
+    """The rise of the peak RSS over the RSS before one call of ``run`` after two warm-up
+    calls, MiB (the peak reset through /proc/self/clear_refs)."""
     run()
     run()
     gc.collect()
@@ -139,7 +145,7 @@ def peak(lib_name, workload):
         f.write("5")
     before = _status("VmRSS")
     run()
-    print(f"{_status('VmHWM') - before:.1f}")
+    return _status("VmHWM") - before
 
 
 def memory(backend):

@@ -54,6 +54,8 @@ CASES = [
     ("first_call_latency.py", ["--repeat", "0"],
      "argument --repeat: must be an integer > 0, got 0"),
     ("first_call_latency.py", ["--only", "gru"], "argument --only: invalid choice: 'gru'"),
+    ("step_memory.py", ["--repeats", "0"], "argument --repeats: must be an integer > 0, got 0"),
+    ("step_memory.py", ["--only", "lstm", "mlp"], "argument --only: invalid choice: 'mlp'"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
 ]

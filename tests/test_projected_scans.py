@@ -11,6 +11,8 @@ from xpgrad.ops import projected_scans
 from xpgrad.ops.projected_scans import gru_layer, rnn_layer
 from xpgrad.ops.recurrent import gru_scan, rnn_scan
 
+from in_place_checks import check_vjp_in_place
+
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
 NUMPY = xg.get_backend("numpy")
@@ -57,26 +59,31 @@ GENERIC = {"rnn_layer": (projected_scans._rnn_layer_forward, projected_scans._rn
 CASES = [("rnn_layer", "tanh"), ("rnn_layer", "relu"), ("gru_layer", None)]
 
 
-# rings of 2 and 3 steps (T = 7: a partial first block), all T in one block, and a batch of 0
-@pytest.mark.parametrize("steps,B", [(2, 3), (3, 3), (7, 3), (None, 0)])
+# rings of 2 and 3 steps (T = 7: a partial first block), all T in one block, a batch of 0 and
+# one step
+@pytest.mark.parametrize("steps,B,T", [(2, 3, 7), (3, 3, 7), (7, 3, 7), (None, 0, 7),
+                                       (None, 2, 1)])
 @pytest.mark.parametrize("kind,nonlinearity", CASES)
-def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, monkeypatch, rng):
+def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, T, monkeypatch, rng):
     if steps is not None:
         monkeypatch.setattr(scans, "ring_steps", lambda T, step_bytes: steps)
-    args = layer_inputs(rng, 3 if kind == "gru_layer" else 1, B=B, T=7, I=5, H=4)
+    args = layer_inputs(rng, 3 if kind == "gru_layer" else 1, B=B, T=T, I=5, H=4)
     params = {} if nonlinearity is None else {"nonlinearity": nonlinearity}
-    g = rng.standard_normal((B, 7, 4))
+    g = rng.standard_normal((B, T, 4))
     forward, vjp = GENERIC[kind]
+    kernel = KERNELS[kind]
     expected = forward(np, *args, **params)
-    out, saved = KERNELS[kind].forward(*args, **params)
+    out, saved = kernel.forward(*args, **params)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
     wanted = [True] * len(args)
-    for got, ref in zip(KERNELS[kind].vjp(g, saved, wanted, *args, **params),
-                        vjp(np, g, expected, wanted, *args, **params), strict=True):
+    reference = vjp(np, g, expected, wanted, *args, **params)
+    for got, ref in zip(kernel.vjp(g, saved, wanted, *args, **params), reference, strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
-    partial = KERNELS[kind].vjp(g, saved, [False, True, False, True] + [False] * (len(args) - 4),
-                                *args, **params)
+    partial = kernel.vjp(g, saved, [False, True, False, True] + [False] * (len(args) - 4),
+                         *args, **params)
     assert [p is None for p in partial] == [True, False, True, False] + [True] * (len(args) - 4)
+    if kernel.vjp_in_place is not None:
+        check_vjp_in_place(kernel, g, saved, wanted, args, params, reference)
 
 
 def test_layer_input_errors(rng):

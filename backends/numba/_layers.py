@@ -4,8 +4,9 @@ The forward projects the inputs by one product and runs Numba's ``rnn_scan`` / `
 forward. The backwards (loops of ``_layer_steps.py``) make no (B, T, G) gradient of the
 projection: the Elman RNN's writes its pre-activation gradients over the output gradient (its
 own, or a copy), whose rows then give ``dx``, ``dw_ih``, ``db`` and ``dw_hh`` by one product
-each; the GRU's writes a block of steps' gate gradients at a time into a ring whose rows give
-that block's part of ``dx``, ``[dw_ih; db]`` and ``dw_hh`` (as NumPy's ``gated_layers.py``).
+each (``dw_hh``: ``gated_layers.hidden_weight_grad_for``'s, as NumPy's); the GRU's writes a block
+of steps' gate gradients at a time into a ring whose rows give that block's part of ``dx``,
+``[dw_ih; db]`` and ``dw_hh`` (as NumPy's ``gated_layers.py``).
 
 >>> import numpy as np
 >>> seq, saved = KERNELS["rnn_layer"].forward(np.ones((2, 3, 1)), np.zeros((2, 4)),
@@ -22,12 +23,14 @@ from xpgrad.backend import Kernel
 
 from .. import blas
 from ..numpy import scans as numpy_scans
+from ..numpy.gated_layers import hidden_weight_grad_for
 from ..numpy.memory import aligned_empty
 from . import _layer_steps
 from ._scans import KERNELS as SCANS
 from ._scans import _transposed
 
 _add_product = numpy_scans.add_product_for(np)
+_hidden_weight_grad = hidden_weight_grad_for(np, blas.matmul, _add_product)
 #: the loops' ``plans`` where no direct gemm runs the steps' products (the caller runs them)
 _NO_PLANS = np.empty((0, 15), dtype=np.int64)
 
@@ -97,14 +100,7 @@ def rnn_layer_vjp_in_place(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
     dx = np.reshape(blas.matmul(rows, _transposed(w_ih)), (B, T, I)) if needs[0] else None
     dw_ih = blas.matmul(np.reshape(x, (B * T, I)).T, rows) if needs[2] else None
     db = rows.sum(axis=0) if needs[4] else None
-    dw_hh = None
-    if needs[3]:
-        # sum_t h_{t-1}^T da_t: h0 with step 0's rows, then each state's row with the next row
-        # of g, that row zeroed where it is another batch row's step 0
-        dw_hh = blas.matmul(np.ascontiguousarray(h0).T, g[:, 0])
-        g[1:, 0] = 0
-        if B * T > 1:
-            _add_product(dw_hh, np.reshape(seq, (B * T, H))[:-1].T, rows[1:], False)
+    dw_hh = _hidden_weight_grad(g, seq, h0) if needs[3] else None       # the last: it zeroes
     return dx, dh, dw_ih, dw_hh, db
 
 

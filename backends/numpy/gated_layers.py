@@ -6,7 +6,9 @@ The forward projects every step's input with one product of the time-major rows 
 and ``[w_ih; b]`` straight into the scan's pre-activations, so no (B, T, G) projection is made
 apart; the backward's ring of gate gradients gives each block of steps' part of ``[dw_ih; db]``
 (one product with the block's rows ``[x_t | 1]``, copied from ``x`` a block at a time) and its
-rows of ``dx``, so no (B, T, G) gradient of the projection is made either.
+rows of ``dx``, so no (B, T, G) gradient of the projection is made either. The Elman RNN's
+``vjp_in_place`` (an output gradient nothing else holds, a loss's) writes its pre-activation
+gradients over that gradient instead, as Numba's kernel, and needs no ring at all.
 
 >>> import numpy as np
 >>> from xpgrad.backends.numpy.scans import scan_kernels
@@ -19,6 +21,39 @@ rows of ``dx``, so no (B, T, G) gradient of the projection is made either.
 from __future__ import annotations
 
 from xpgrad.backend import Kernel
+
+
+def hidden_weight_grad_for(np, matmul, add_product):
+    """``hidden_weight_grad(da, seq, h0)``: an Elman RNN's ``dw_hh``, ``sum_t h_{t-1}^T da_t``,
+    from its pre-activation gradients ``da`` and states ``seq`` (B, T, H, both C-ordered):
+    ``h0``'s product with step 0's rows, then one product of the states' rows with the next
+    rows of ``da``, whose step-0 rows (another batch row's) it zeroes, so ``da`` is spent.
+    Where a batch row's last state (no step's ``h_{t-1}``) is inf or NaN, its zero row would
+    give NaN: then one product per batch row, as the generic rule and PyTorch, which never
+    multiply it.
+
+    >>> import numpy as np
+    >>> from xpgrad.backends.numpy.scans import add_product_for
+    >>> grad = hidden_weight_grad_for(np, np.matmul, add_product_for(np))
+    >>> seq = np.array([[[1.0], [np.inf]], [[2.0], [3.0]]])
+    >>> grad(np.ones((2, 2, 1)), seq, np.ones((2, 1))).tolist()
+    [[5.0]]
+    """
+
+    def hidden_weight_grad(da, seq, h0):
+        B, T, H = seq.shape
+        dw = matmul(np.swapaxes(h0, 0, 1), da[:, 0]) if T else np.zeros((H, H), seq.dtype)
+        if T < 2:
+            return dw
+        if bool(np.isfinite(seq[:-1, -1]).all()):
+            da[1:, 0] = 0
+            add_product(dw, np.reshape(seq, (B * T, H))[:-1].T,
+                        np.reshape(da, (B * T, H))[1:], False)
+        else:
+            for b in range(B):
+                add_product(dw, seq[b, :-1].T, da[b, 1:], False)
+        return dw
+    return hidden_weight_grad
 
 
 def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
@@ -106,6 +141,27 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         dx, dw_ih, db = result()
         return dx, dh0, dw_ih, dw_hh if needs[3] else None, db
 
+    hidden_weight_grad = hidden_weight_grad_for(np, matmul, add_product)
+
+    def rnn_layer_vjp_in_place(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
+        """The pre-activation gradients written over ``g`` (``steps``'
+        ``rnn_steps_back_in_place``), then ``dx``, ``dw_ih``, ``db`` and ``dw_hh`` from its rows
+        by one product (or sum) each; the ring's ``rnn_layer_vjp`` where ``g`` is not a
+        C-ordered writeable array of the output's shape and dtype."""
+        (seq,) = saved
+        if g.shape != seq.shape or g.dtype != seq.dtype or not g.flags.c_contiguous \
+                or not getattr(g.flags, "writeable", True):       # CuPy's have no such flag
+            return rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
+        B, T, H = seq.shape
+        I = x.shape[2]
+        dh0 = steps["rnn_steps_back_in_place"](g, seq, w_hh, nonlinearity)
+        rows = np.reshape(g, (B * T, H))
+        dx = np.reshape(matmul(rows, np.swapaxes(w_ih, 0, 1)), (B, T, I)) if needs[0] else None
+        dw_ih = matmul(np.reshape(x, (B * T, I)).T, rows) if needs[2] else None
+        db = rows.sum(axis=0) if needs[4] else None
+        dw_hh = hidden_weight_grad(g, seq, h0) if needs[3] else None       # the last: it zeroes
+        return dx, dh0, dw_ih, dw_hh, db
+
     def gru_layer_forward(x, h0, w_ih, w_hh, b, b_hn):
         if not floats(x, h0, w_ih, w_hh, b, b_hn):
             return None
@@ -127,7 +183,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         dn_ring = np.empty((K, B, H), dtype=seq.dtype)
         fill = input_rows(x, K)
         w_ih_t = np.swapaxes(w_ih, 0, 1)
-        w_rz_t, w_n_t = (np.ascontiguousarray(part) for part in (w_ih_t[:2 * H], w_ih_t[2 * H:]))
+        w_rz_t, w_n_t = ((np.ascontiguousarray(w_ih_t[:2 * H]), np.ascontiguousarray(
+            w_ih_t[2 * H:])) if needs[0] else (None, None))      # dx's alone
         add, result = input_grads(x, needs)
 
         def flush(t0, block):
@@ -143,6 +200,6 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
 
     # the vjps read x (its rows, a block at a time), h0, the weights and b_hn, never b
     return {"rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp, saves=(0, 1, 2, 3),
-                                needs=True),
+                                needs=True, vjp_in_place=rnn_layer_vjp_in_place),
             "gru_layer": Kernel(gru_layer_forward, gru_layer_vjp, saves=(0, 1, 2, 3, 5),
                                 needs=True)}

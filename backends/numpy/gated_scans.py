@@ -118,6 +118,19 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         seq = rnn_steps(time_major(xproj, xproj.dtype), h0, w_hh, nonlinearity)
         return seq, (seq,)
 
+    def pre_activation_gradient(nonlinearity, B, H, dtype):
+        """``passed(gh, h, da)``: ``da`` <- ``gh`` times the derivative of the activation at
+        the step whose output is ``h`` (``da`` may be ``gh``)."""
+        if nonlinearity == "relu":
+            return _relu_gradient_for(np, B, H, dtype)
+        tmp = np.empty((B, H), dtype=dtype)
+
+        def passed(gh, h, da):
+            np.multiply(h, h, out=tmp)
+            np.subtract(1.0, tmp, out=tmp)
+            np.multiply(gh, tmp, out=da)
+        return passed
+
     def rnn_steps_back(g, seq, h0, w_hh, nonlinearity, da_ring, flush):
         """The backward recursion: each step's ``da`` into ``da_ring`` (K, B, H); after each
         block of steps ``t0 .. t0 + n - 1`` (``t0`` a multiple of K) ``flush(t0, block)``
@@ -128,19 +141,13 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)
         hs, fill = states_ring(seq, h0, K)
-        tmp, dh0, dw = (np.empty(shape, dtype=seq.dtype) for shape in ((B, H), (B, H), (H, H)))
-        passed = _relu_gradient_for(np, B, H, seq.dtype) if nonlinearity == "relu" else None
+        dh0, dw = (np.empty(shape, dtype=seq.dtype) for shape in ((B, H), (H, H)))
+        passed = pre_activation_gradient(nonlinearity, B, H, seq.dtype)
         for t in range(T - 1, -1, -1):
             slot = t % K
             if t == T - 1 or slot == K - 1:
                 fill(t - slot, slot + 1)
-            da, h, gh = da_ring[slot], hs[slot + 1], ghs[slot]
-            if nonlinearity == "tanh":
-                np.multiply(h, h, out=tmp)
-                np.subtract(1.0, tmp, out=tmp)
-                np.multiply(gh, tmp, out=da)
-            else:
-                passed(gh, h, da)
+            passed(ghs[slot], hs[slot + 1], da_ring[slot])
             if t:
                 back(t)
             else:
@@ -151,6 +158,24 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                             np.reshape(da_ring[:n], (n * B, H)), t + n == T)
                 flush(t, da_ring[:n])
         return dh0, dw
+
+    def rnn_steps_back_in_place(g, seq, w_hh, nonlinearity):
+        """The backward recursion with each step's ``da`` written over ``g[:, t]`` (``g``:
+        the output's gradient (B, T, H), C-ordered and writeable), as Numba's layer kernel:
+        no ring and no copy of ``g``, whose steps' rows the products read where they are.
+        Returns ``dh0``."""
+        B, T, H = seq.shape
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        dh = np.zeros((B, H), dtype=seq.dtype)
+        back = stepped(np.swapaxes(g, 0, 1), w_t, dh)
+        passed = pre_activation_gradient(nonlinearity, B, H, seq.dtype)
+        for t in range(T - 1, -1, -1):
+            gh = g[:, t]
+            if t < T - 1:
+                np.add(gh, dh, out=gh)
+            passed(gh, seq[:, t], gh)
+            back(t)
+        return dh
 
     def rnn_vjp(g, saved, xproj, h0, w_hh, nonlinearity):
         (seq,) = saved                       # xproj: unused (a stand-in)
@@ -283,6 +308,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         return dx_all, dh0, dw, db
 
     steps = {"rnn_steps": rnn_steps, "rnn_steps_back": rnn_steps_back,
+             "rnn_steps_back_in_place": rnn_steps_back_in_place,
              "gru_steps": gru_steps, "gru_steps_back": gru_steps_back}
     return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp),
             **layer_kernels(np, matmul, floats, new_ring, add_product, steps)}
