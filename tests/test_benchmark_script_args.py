@@ -55,6 +55,8 @@ CASES = [
     ("first_call_latency.py", ["--only", "gru"], "argument --only: invalid choice: 'gru'"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
+    ("step_memory_numba.py", ["memory", "--repeats", "0"],
+     "argument --repeats: must be an integer > 0, got 0"),
 ]
 
 
