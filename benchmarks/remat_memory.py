@@ -13,7 +13,7 @@ Workloads (float32, one step = forward, loss, gradient of every parameter):
   the pair ``(h, c)`` and its outputs).
 
 Memory is measured as ``benchmarks/tape_overhead.py memory`` does it: each (workload, mode) in
-a fresh process after a warm-up step, the rise of the peak RSS (VmHWM, reset through
+a fresh process after two warm-up steps, the rise of the peak RSS (VmHWM, reset through
 /proc/self/clear_refs) over the RSS before the step, glibc's mmap threshold fixed at 64 KiB so
 freed buffers leave the RSS. Next to it, tracemalloc's peak of the step (NumPy reports its
 buffers to it). Time: CPU seconds of the process per step (best of ``--repeats``, the two modes
@@ -29,7 +29,7 @@ import sys
 import time
 import tracemalloc
 
-from tape_overhead import _status
+from tape_overhead import peak_rise
 
 WORKLOADS = ("mlp", "mlp-tall", "lstm")
 
@@ -103,13 +103,7 @@ def build(workload, checkpoint, backend):
 def peak(workload, mode, backend):
     """One step's peak RSS rise and tracemalloc peak, MiB (run in a fresh process)."""
     step = build(workload, mode == "remat", backend)
-    step()
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = _status("VmRSS")
-    step()
-    rss = _status("VmHWM") - before
+    rss = peak_rise(step)
     gc.collect()
     tracemalloc.start()
     step()

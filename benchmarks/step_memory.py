@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 
-from tape_overhead import step_rise
+from tape_overhead import peak_rise
 
 WORKLOADS = ("rnn", "rnn-relu", "gru", "lstm")
 LIBRARIES = ("torch", "xpgrad")
@@ -98,7 +98,7 @@ def peak(library, kind, backend, batch, steps, input_size, hidden):
     state = _torch_state(kind, input_size, hidden)
     run = (torch_step(kind, x0, y0, state) if library == "torch"
            else xpgrad_step(kind, x0, y0, state, backend))
-    print(f"{step_rise(run):.2f}")
+    print(f"{peak_rise(run):.2f}")
 
 
 def measure(kind, args):

@@ -123,6 +123,19 @@ def _status(field):
     raise RuntimeError(f"no {field} in /proc/self/status (peak memory needs Linux)")
 
 
+def peak_rise(run):
+    """The rise of the peak RSS (VmHWM, reset through /proc/self/clear_refs) over the RSS
+    before one call of ``run``, after two warm-up calls, MiB."""
+    run()
+    run()
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status("VmRSS")
+    run()
+    return _status("VmHWM") - before
+
+
 def peak(lib_name, workload):
     """One step's peak RSS rise, MiB (run in a fresh process by ``memory``)."""
     from xpgrad.bench_workloads._libs import _Lib
@@ -132,20 +145,7 @@ def peak(lib_name, workload):
     if lib.kind == "torch":
         lib.torch.set_num_threads(1)
     run = mlp_step(lib, batch=4096) if workload == "mlp" else lstm_step(lib)
-    print(f"{step_rise(run):.1f}")
-
-
-def step_rise(run):
-    """The rise of the peak RSS over the RSS before one call of ``run`` after two warm-up
-    calls, MiB (the peak reset through /proc/self/clear_refs)."""
-    run()
-    run()
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = _status("VmRSS")
-    run()
-    return _status("VmHWM") - before
+    print(f"{peak_rise(run):.1f}")
 
 
 def memory(backend):

@@ -1,8 +1,11 @@
-"""Numba's rnn_layer and gru_layer kernels against the generic rules: at the GRU ring's block
-boundaries (2, 3, all steps), a batch of 0, one step, with and without directly called gemms for
+"""Numba's rnn_layer and gru_layer kernels against the generic rules: at the rings' block
+boundaries (the forward's input projection and the GRU backward's gate gradients: 2, 3, all
+steps), a batch of 0, one step, with and without directly called gemms for
 the steps' products, and the RNN's vjp_in_place (which writes over its own g) equal to its vjp.
 The layers against PyTorch on Numba: tests/test_gru.py and test_recurrent.py under
 XPGRAD_BACKEND=numba, and the training step below."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -55,6 +58,33 @@ def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, T, gemm, m
     assert [p is None for p in partial] == [True, False, True, False] + [True] * (len(args) - 4)
     if kernel.vjp_in_place is not None:
         check_vjp_in_place(kernel, g, saved, wanted, args, params, reference)
+
+
+@pytest.mark.parametrize("kind,nonlinearity", CASES)
+def test_forward_makes_no_whole_projection(kind, nonlinearity, monkeypatch, rng):
+    """The forward's NumPy allocations peak below what it returns and saves plus half a
+    (B, T, G) projection: it projects into a ring of a few steps (tracemalloc sees NumPy's
+    buffers)."""
+    monkeypatch.setattr(scans, "ring_steps", lambda T, step_bytes: 4)
+    gates = 3 if kind == "gru_layer" else 1
+    B, T, H = 8, 120, 16
+    args = layer_inputs(rng, gates, B, T, 6, H, np.float64)
+    params = {} if nonlinearity is None else {"nonlinearity": nonlinearity}
+    # compiled before measuring, and held: the saved buffers are new ones (not its, pooled)
+    first = _layers.KERNELS[kind].forward(*args, **params)
+    tracemalloc.start()
+    try:
+        out, saved = _layers.KERNELS[kind].forward(*args, **params)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    kept = sum(a.nbytes for a in [out, *((saved.acts for saved in saved[1:]) if gates == 3
+                                         else ())])
+    projection = B * T * gates * H * 8
+    np.testing.assert_allclose(out, GENERIC[kind][0](np, *args, **params), rtol=1e-12,
+                               atol=1e-12)
+    assert peak < kept + projection // 2, (peak, kept, projection)
+    del first
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru"])

@@ -1,12 +1,14 @@
 """Numba's kernels of ``rnn_layer`` and ``gru_layer`` (``xpgrad/ops/projected_scans.py``).
 
-The forward projects the inputs by one product and runs Numba's ``rnn_scan`` / ``gru_scan``
-forward. The backwards (loops of ``_layer_steps.py``) make no (B, T, G) gradient of the
-projection: the Elman RNN's writes its pre-activation gradients over the output gradient (its
-own, or a copy), whose rows then give ``dx``, ``dw_ih``, ``db`` and ``dw_hh`` by one product
-each (``dw_hh``: ``gated_layers.hidden_weight_grad_for``'s, as NumPy's); the GRU's writes a block
-of steps' gate gradients at a time into a ring whose rows give that block's part of ``dx``,
-``[dw_ih; db]`` and ``dw_hh`` (as NumPy's ``gated_layers.py``).
+The forward runs Numba's ``rnn_scan`` / ``gru_scan`` steps on the input projection made a
+block of steps at a time into one ring (``_projected_blocks``), so it makes no (B, T, G)
+projection beside what the scan saves. The backwards (loops of ``_layer_steps.py``) make no
+(B, T, G) gradient of the projection: the Elman RNN's writes its pre-activation gradients over
+the output gradient (its own, or a copy), whose rows then give ``dx``, ``dw_ih``, ``db`` and
+``dw_hh`` by one product each (``dw_hh``: ``gated_layers.hidden_weight_grad_for``'s, as
+NumPy's); the GRU's writes a block of steps' gate gradients at a time into a ring whose rows
+give that block's part of ``dx``, ``[dw_ih; db]`` and ``dw_hh`` (as NumPy's
+``gated_layers.py``).
 
 >>> import numpy as np
 >>> seq, saved = KERNELS["rnn_layer"].forward(np.ones((2, 3, 1)), np.zeros((2, 4)),
@@ -26,8 +28,7 @@ from ..numpy import scans as numpy_scans
 from ..numpy.gated_layers import hidden_weight_grad_for
 from ..numpy.memory import aligned_empty
 from . import _layer_steps
-from ._scans import KERNELS as SCANS
-from ._scans import _transposed
+from ._scans import _floats, _transposed, gru_steps, rnn_steps
 
 _add_product = numpy_scans.add_product_for(np)
 _hidden_weight_grad = hidden_weight_grad_for(np, blas.matmul, _add_product)
@@ -35,20 +36,39 @@ _hidden_weight_grad = hidden_weight_grad_for(np, blas.matmul, _add_product)
 _NO_PLANS = np.empty((0, 15), dtype=np.int64)
 
 
-def _forward(scan):
-    """The layer's forward: the input projection by one product, then ``scan``'s forward (the
-    last argument ``b_hn``, or the keyword ``nonlinearity``, passed on)."""
+def _projected_blocks(x, w_ih, b):
+    """``(t0, t1, x[:, t0:t1] @ w_ih + b)`` (B, t1 - t0, G) for blocks of steps from the first,
+    each written over the last into one ring of ``numpy_scans.ring_steps`` steps (the block's
+    rows of ``x`` copied into another)."""
+    B, T, I = x.shape
+    G = w_ih.shape[1]
+    K = numpy_scans.ring_steps(T, B * (G + I) * x.dtype.itemsize)
+    ring = aligned_empty((B * K * G,), x.dtype)
+    rows = aligned_empty((B * K * I,), x.dtype)
+    for t0 in range(0, T, K):
+        n = min(K, T - t0)
+        x_rows = np.reshape(rows[:B * n * I], (B, n, I))
+        x_rows[...] = x[:, t0:t0 + n]
+        block = np.reshape(ring[:B * n * G], (B * n, G))
+        blas.matmul(np.reshape(x_rows, (B * n, I)), w_ih, out=block)
+        block += b
+        yield t0, t0 + n, np.reshape(block, (B, n, G))
 
-    def forward(x, h0, w_ih, w_hh, b, *last, **params):
-        (last,) = (*last, *params.values())
-        B, T, I = x.shape
-        if x.dtype != w_ih.dtype or x.dtype != b.dtype:
-            return None
-        xproj = blas.matmul(np.reshape(x, (B * T, I)), w_ih)
-        xproj += b
-        return scan(np.reshape(xproj, (B, T, w_ih.shape[1])), h0, w_hh, last)
 
-    return forward
+def rnn_layer_forward(x, h0, w_ih, w_hh, b, nonlinearity):
+    if not _floats(x, h0, w_ih, w_hh, b):
+        return None
+    B, T, _ = x.shape
+    seq = rnn_steps(_projected_blocks(x, w_ih, b), (B, T, w_ih.shape[1]), h0, w_hh,
+                    nonlinearity)
+    return seq, seq
+
+
+def gru_layer_forward(x, h0, w_ih, w_hh, b, b_hn):
+    if not _floats(x, h0, w_ih, w_hh, b, b_hn):
+        return None
+    B, T, _ = x.shape
+    return gru_steps(_projected_blocks(x, w_ih, b), (B, T, w_ih.shape[1]), h0, w_hh, b_hn)
 
 
 def _read_only(a):
@@ -198,8 +218,8 @@ def gru_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
 
 
 # the vjps read x, h0 and the weights (the GRU's b_hn only through its saved products), never b
-KERNELS = {"rnn_layer": Kernel(_forward(SCANS["rnn_scan"].forward), rnn_layer_vjp,
+KERNELS = {"rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp,
                                saves=(0, 1, 2, 3), needs=True,
                                vjp_in_place=rnn_layer_vjp_in_place),
-           "gru_layer": Kernel(_forward(SCANS["gru_scan"].forward), gru_layer_vjp,
+           "gru_layer": Kernel(gru_layer_forward, gru_layer_vjp,
                                saves=(0, 1, 2, 3), needs=True)}

@@ -160,13 +160,14 @@ def lstm_backward_steps(plans, need_dh0, g_hs, g_cs, dh, dc, acts, seq, c0, dz_t
 
 
 @njit(**LOOP_OPTIONS)
-def rnn_cell_forward(a, xproj, t, seq, relu):
-    """Step ``t`` forward: ``seq[:, t] <- act(a + xproj[:, t])``, act relu or tanh."""
+def rnn_cell_forward(a, xproj, t0, t, seq, relu):
+    """Step ``t`` forward: ``seq[:, t] <- act(a + xproj[:, t - t0])``, act relu or tanh
+    (``xproj``: the input projection of steps ``t0`` on)."""
     B, H = a.shape
     zero = a.dtype.type(0)
     for b in range(B):
         ab = a[b]
-        xb = xproj[b, t]
+        xb = xproj[b, t - t0]
         sb = seq[b, t]
         if relu:
             for j in range(H):
@@ -204,15 +205,16 @@ def rnn_cell_backward(g, t, dh, seq, relu, da, da_all):
 
 
 @njit(**LOOP_OPTIONS)
-def gru_cell_forward(a, xproj, b_hn, t, h0, seq, acts, hns):
-    """Step ``t`` forward from the hidden product ``a = h_{t-1} @ w_hh`` (B, 3H):
+def gru_cell_forward(a, xproj, t0, b_hn, t, h0, seq, acts, hns):
+    """Step ``t`` forward from the hidden product ``a = h_{t-1} @ w_hh`` (B, 3H) and the input
+    projection's row ``xproj[:, t - t0]`` (``xproj``: steps ``t0`` on):
     ``acts[t]`` <- the gates ``[r | z | n]``, ``hns[t]`` <- ``a_n + b_hn``, ``seq[:, t]`` <-
     ``h_t = n + z (h_{t-1} - n)``; ``h_{t-1}`` is ``seq[:, t-1]``, or ``h0`` at ``t = 0``."""
     B, G = a.shape
     H = G // 3
     for b in range(B):
         ab = a[b]
-        xb = xproj[b, t]
+        xb = xproj[b, t - t0]
         hp = seq[b, t - 1] if t > 0 else h0[b]
         hb = seq[b, t]
         rb = acts[t, b, :H]
@@ -267,15 +269,16 @@ def gru_cell_backward(g, t, dh, acts, hns, seq, h0, dx_all, da_tm, db_hn):
 # -- the Elman RNN's and GRU's whole scans: each step's product by the gemm called from the loop
 # (``blas.stepped_plans``), step 0's forward product ``h0 @ w_hh`` already in ``a``
 @njit(**SCAN_OPTIONS)
-def rnn_forward_steps(plans, a, xproj, seq, relu):
-    """``rnn_cell_forward`` for every step, from step 1 on after its product ``a = h_{t-1} @
-    w_hh`` by the gemms of ``plans`` (``blas.stepped_plans(states, w_hh, a, "columns")``,
-    ``states`` the time-major view of ``seq``; step ``t - 1``'s)."""
+def rnn_forward_steps(plans, t0, t1, a, xproj, seq, relu):
+    """``rnn_cell_forward`` for steps ``t0 .. t1 - 1`` (``xproj``: their input projection),
+    from step 1 on after its product ``a = h_{t-1} @ w_hh`` by the gemms of ``plans``
+    (``blas.stepped_plans(states, w_hh, a, "columns")``, ``states`` the time-major view of
+    ``seq``; step ``t - 1``'s)."""
     one, zero = a.dtype.type(1), a.dtype.type(0)
-    for t in range(seq.shape[1]):
+    for t in range(t0, t1):
         if t:
             _gemm.step_products(plans, t - 1, one, zero)
-        rnn_cell_forward(a, xproj, t, seq, relu)
+        rnn_cell_forward(a, xproj, t0, t, seq, relu)
 
 
 @njit(**SCAN_OPTIONS)
@@ -289,14 +292,15 @@ def rnn_backward_steps(plans, g, dh, seq, relu, da, da_all):
 
 
 @njit(**SCAN_OPTIONS)
-def gru_forward_steps(plans, a, xproj, b_hn, h0, seq, acts, hns):
-    """``gru_cell_forward`` for every step, from step 1 on after its product ``a = h_{t-1} @
-    w_hh`` by the gemms of ``plans`` (as ``rnn_forward_steps``')."""
+def gru_forward_steps(plans, t0, t1, a, xproj, b_hn, h0, seq, acts, hns):
+    """``gru_cell_forward`` for steps ``t0 .. t1 - 1`` (``xproj``: their input projection),
+    from step 1 on after its product ``a = h_{t-1} @ w_hh`` by the gemms of ``plans`` (as
+    ``rnn_forward_steps``')."""
     one, zero = a.dtype.type(1), a.dtype.type(0)
-    for t in range(seq.shape[1]):
+    for t in range(t0, t1):
         if t:
             _gemm.step_products(plans, t - 1, one, zero)
-        gru_cell_forward(a, xproj, b_hn, t, h0, seq, acts, hns)
+        gru_cell_forward(a, xproj, t0, b_hn, t, h0, seq, acts, hns)
 
 
 @njit(**SCAN_OPTIONS)

@@ -290,22 +290,33 @@ def _layer_weight_grads(xh, dz2, ids, I, need_ih, need_hh):
 def rnn_forward(xproj, h0, w_hh, nonlinearity):
     if not _floats(xproj, h0, w_hh):
         return None
-    xproj, w_hh = _c(xproj), _c(w_hh)
-    B, T, H = xproj.shape
-    seq = np.empty((B, T, H), dtype=xproj.dtype)
-    a = np.empty((B, H), dtype=xproj.dtype)
+    xproj = _c(xproj)
+    seq = rnn_steps([(0, xproj.shape[1], xproj)], xproj.shape, h0, w_hh, nonlinearity)
+    return seq, seq
+
+
+def rnn_steps(blocks, shape, h0, w_hh, nonlinearity):
+    """The states (B, T, H) of the scan whose input projection comes in ``blocks``: ``(t0, t1,
+    xproj)``, ``xproj`` (B, t1 - t0, H) C-ordered the projection of steps ``t0 .. t1 - 1``, in
+    order (each block is read before the next is asked for: ``rnn_layer``'s share a buffer)."""
+    B, T, H = shape
+    dt = w_hh.dtype
+    w_hh = _c(w_hh)
+    seq = np.empty((B, T, H), dtype=dt)
+    a = np.empty((B, H), dtype=dt)
     relu = nonlinearity == "relu"
     states = np.swapaxes(seq, 0, 1)
     plans, held = _later_steps(h0, states, w_hh, a)
-    if plans is not None:
-        _rnn.rnn_forward_steps(plans, a, xproj, seq, relu)
-        del held
-        return seq, seq
-    product = _recurrent_product(h0, states, w_hh, a)
-    for t in range(T):
-        product(t)
-        _rnn.rnn_cell_forward(a, xproj, t, seq, relu)
-    return seq, seq
+    product = None if plans is not None else _recurrent_product(h0, states, w_hh, a)
+    for t0, t1, xproj in blocks:
+        if plans is not None:
+            _rnn.rnn_forward_steps(plans, t0, t1, a, xproj, seq, relu)
+            continue
+        for t in range(t0, t1):
+            product(t)
+            _rnn.rnn_cell_forward(a, xproj, t0, t, seq, relu)
+    del held                        # the block copies the plans' addresses point into
+    return seq
 
 
 def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
@@ -334,23 +345,32 @@ def gru_forward(xproj, h0, w_hh, b_hn):
     hidden n products (time-major), so the vjp recomputes nothing."""
     if not _floats(xproj, h0, w_hh, b_hn):
         return None
-    xproj, h0, w_hh, b_hn = _c(xproj), _c(h0), _c(w_hh), _c(b_hn)
-    B, T, G = xproj.shape
+    xproj = _c(xproj)
+    return gru_steps([(0, xproj.shape[1], xproj)], xproj.shape, h0, w_hh, b_hn)
+
+
+def gru_steps(blocks, shape, h0, w_hh, b_hn):
+    """``(seq, saved)`` of the scan whose input projection (B, T, 3H) comes in ``blocks``, as
+    ``rnn_steps``'."""
+    B, T, G = shape
     H = G // 3
-    dt = xproj.dtype
+    dt = w_hh.dtype
+    h0, w_hh, b_hn = _c(h0), _c(w_hh), _c(b_hn)
     seq = np.empty((B, T, H), dtype=dt)
     saved, saved_hn = _Activations.take((T, B, G), dt), _Activations.take((T, B, H), dt)
+    acts, hns = saved.acts, saved_hn.acts
     a = np.empty((B, G), dtype=dt)
     states = np.swapaxes(seq, 0, 1)
     plans, held = _later_steps(h0, states, w_hh, a)
-    if plans is not None:
-        _rnn.gru_forward_steps(plans, a, xproj, b_hn, h0, seq, saved.acts, saved_hn.acts)
-        del held
-        return seq, (seq, saved, saved_hn)
-    product = _recurrent_product(h0, states, w_hh, a)
-    for t in range(T):
-        product(t)
-        _rnn.gru_cell_forward(a, xproj, b_hn, t, h0, seq, saved.acts, saved_hn.acts)
+    product = None if plans is not None else _recurrent_product(h0, states, w_hh, a)
+    for t0, t1, xproj in blocks:
+        if plans is not None:
+            _rnn.gru_forward_steps(plans, t0, t1, a, xproj, b_hn, h0, seq, acts, hns)
+            continue
+        for t in range(t0, t1):
+            product(t)
+            _rnn.gru_cell_forward(a, xproj, t0, b_hn, t, h0, seq, acts, hns)
+    del held
     return seq, (seq, saved, saved_hn)
 
 
