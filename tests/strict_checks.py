@@ -5,10 +5,16 @@ of a function on a backend, and their comparison.
 The cupy backend runs the generic rules on CuPy arrays wherever it has no kernel of its own, so
 a rule must use only the array API standard; xpgrad on array-api-strict, against the numpy
 backend in float64, finds the rules that call NumPy or lean on its behaviour without a GPU.
+
+``$XPGRAD_STRICT_TESTS_BACKEND`` points the same tests at another registered backend:
+``tools/gpu_check.sh`` sets it to ``cupy``, so on a device every case runs on CuPy arrays
+against the numpy backend (to a tolerance for cuBLAS's and CuPy's summation orders), and where
+that backend is unavailable each test is skipped with its reason.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -24,11 +30,33 @@ STRICTER_THAN_CUPY = {
 }
 
 
+#: the backend the strict tests run on: array-api-strict unless the environment names another
+TARGET = os.environ.get("XPGRAD_STRICT_TESTS_BACKEND") or "strict"
+#: float64 tolerance against the numpy backend: array-api-strict computes with NumPy itself;
+#: another backend sums in its own order (cuBLAS, CuPy's reductions), its own libm
+TOLERANCE = ({"rtol": 1e-10, "atol": 1e-12} if TARGET == "strict"
+             else {"rtol": 1e-8, "atol": 1e-10})
+
+
 @pytest.fixture(scope="module")
 def strict():
+    """The backend under test (``TARGET``), registered for the module where it is
+    array-api-strict; a test skips with the reason where it is unavailable."""
+    if TARGET != "strict":
+        try:
+            backend = xg.get_backend(TARGET)
+        except xg.BackendUnavailableError as e:
+            pytest.skip(f"{TARGET}: {e}")
+        yield backend
+        return
     pytest.importorskip("array_api_strict")
     with registered_backend("strict", StrictBackend) as backend:
         yield backend
+
+
+def strict_only(reason):
+    """Skips a test of array-api-strict's own behaviour where ``TARGET`` is another backend."""
+    return pytest.mark.skipif(TARGET != "strict", reason=f"on {TARGET}: {reason}")
 
 
 def values_and_vjp(fn, arrays, backend, order=1):
@@ -68,17 +96,18 @@ def assert_same(got, want):
             continue
         assert (g is None) == (w is None)
         if w is not None:
-            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(g, w, **TOLERANCE)
 
 
 def marked(test_id, *values):
-    """``pytest.param(*values, id=test_id)``, an xfail where ``STRICTER_THAN_CUPY`` names it."""
-    reason = STRICTER_THAN_CUPY.get(test_id)
+    """``pytest.param(*values, id=test_id)``, an xfail where ``STRICTER_THAN_CUPY`` names it
+    (on array-api-strict only)."""
+    reason = STRICTER_THAN_CUPY.get(test_id) if TARGET == "strict" else None
     marks = [pytest.mark.xfail(raises=IndexError, strict=True, reason=reason)] if reason else []
     return pytest.param(*values, id=test_id, marks=marks)
 
 
 def assert_matches_numpy(fn, arrays, order=1):
     """``fn``'s values and gradients (to ``order``) on strict equal the numpy backend's."""
-    assert_same(values_and_vjp(fn, arrays, "strict", order),
+    assert_same(values_and_vjp(fn, arrays, TARGET, order),
                 values_and_vjp(fn, arrays, "numpy", order))
