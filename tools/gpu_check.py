@@ -1,11 +1,11 @@
 """The prepared GPU check: one command that proves (or disproves) every CUDA claim on a lent device.
 
     tools/gpu_check.sh --prepare     # here, with network: wheels the device lacks + source stamp
-    tools/gpu_check.sh               # on the device: everything below, about 3-6 minutes
+    tools/gpu_check.sh               # on the device: everything below, about 4-6.5 minutes
     tools/gpu_check.sh --dry-run     # anywhere (CI): the same stages without device work
 
 Stages, most valuable evidence first, each under its own time limit inside one overall budget
-(``--budget``, 360 s), so that a hang in one cannot eat the lease and the run fits twice into a
+(``--budget``, 390 s), so that a hang in one cannot eat the lease and the run fits twice into a
 15-minute one:
 
 1. ``source``: the commit and date the run is for (git where ``.git`` travelled; otherwise the
@@ -18,13 +18,19 @@ Stages, most valuable evidence first, each under its own time limit inside one o
    A missing ``array-api-compat`` stops the check here with the command that fixes it.
 4. ``tests``: ``pytest -m gpu -rfEs`` over ``tests/test_cupy_backend.py`` (every kernel against
    the generic rule in float32 and float64, optimizer updates, MLP training parity with numpy,
-   LSTM/RNN, 1,000-step memory growth), ``tests/test_function_cuda.py`` (``xg.function`` and
-   its CUDA-graph replay) and ``tests/test_kernel_protocol.py`` where it exists;
-   counts read from the JUnit XML pytest writes.
-5. ``bench``: ``benchmarks/cuda_kernels.py --json`` next to PyTorch CUDA and the copy bandwidth.
+   LSTM/RNN/GRU, 1,000-step memory growth), ``tests/test_cupy_gated_layers.py`` (the
+   ``rnn_layer``/``gru_layer`` kernels and the in-place vjp on CuPy arrays),
+   ``tests/test_function_cuda.py`` (``xg.function`` and its CUDA-graph replay) and
+   ``tests/test_kernel_protocol.py`` where it exists; counts read from the JUnit XML.
+5. ``portable``: the array-api-strict tests (every primitive, layer, loss, optimizer step,
+   distribution and ``xg.vmap`` case) pointed at the cupy backend by
+   ``XPGRAD_STRICT_TESTS_BACKEND=cupy``: CuPy against numpy in float64. A dry run checks they
+   all collect (and skip), and runs a sample of them on numpy through the same variable.
+6. ``bench``: ``benchmarks/cuda_kernels.py --json`` next to PyTorch CUDA and the copy bandwidth,
+   issue 18's MLP step (eager and CUDA-graph compiled, against PyTorch eager and graphed) first.
 
 Everything goes under ``$OUT`` if set, else ``runs/gpu-check-<UTC time>/``: ``gpu_check.log``
-(all output), ``gpu_check.json`` (rewritten after each stage), ``summary.txt``, the JUnit XML
+(all output), ``gpu_check.json`` (rewritten after each stage), ``summary.txt``, the JUnit XMLs
 and ``bench.json``; at most 8 plain-named files, as the device tool returns. The last line
 printed is the summary::
 
@@ -75,10 +81,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="output folder (default: $OUT, else runs/gpu-check-<time>)")
     p.add_argument("--budget", type=float, default=None,
                    help=f"seconds for all stages together (default {DEFAULT_BUDGET}; "
-                        "120 for --dry-run)")
+                        "240 for --dry-run)")
     p.add_argument("--stages", default=",".join(STAGES),
                    help=f"comma-separated subset of {','.join(STAGES)} (source always runs, "
-                        "and install whenever tests or bench do)")
+                        "and install whenever tests, portable or bench do)")
     p.add_argument("--bench-args", default="",
                    help="extra arguments for benchmarks/cuda_kernels.py, e.g. '--sections ce'")
     p.add_argument("--pytest-args", default="", help="extra arguments for pytest")
@@ -98,7 +104,7 @@ def main(argv=None) -> int:
     if unknown:
         p.error(f"unknown stage(s) {unknown}; choose from {STAGES}")
     out = Path(args.out or os.environ.get("OUT") or default_out(args.dry_run))
-    budget = args.budget or (120 if args.dry_run else DEFAULT_BUDGET)
+    budget = args.budget or (240 if args.dry_run else DEFAULT_BUDGET)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     check = Check(out, args.dry_run, budget, stages, bench_args=shlex.split(args.bench_args),

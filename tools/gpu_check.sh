@@ -4,7 +4,7 @@
 # tools/gpu_check.py; this wrapper only picks the Python and runs it from the repository root.
 #
 #   tools/gpu_check.sh --prepare        # here, with network: .whl/ (wheels + source stamp)
-#   tools/gpu_check.sh [--budget 360]   # on the device: writes under $OUT (else runs/gpu-check-*)
+#   tools/gpu_check.sh [--budget 390]   # on the device: writes under $OUT (else runs/gpu-check-*)
 #   tools/gpu_check.sh --dry-run        # anywhere, no device work (what CI runs)
 #
 # $PYTHON overrides the interpreter (default: python3, else python). Exit status: 0 when every

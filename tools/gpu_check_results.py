@@ -97,10 +97,11 @@ def _headline_ce(ce: dict):
     return max(ce.items(), key=lambda kv: int(kv[0].split("x")[0]) * int(kv[0].split("x")[1]))[1]
 
 
-def summary_line(counts, bench, stages, seconds, dry_run=False) -> str:
-    """The one line that ends the check: test counts, then the benchmark's headline ratios
-    (PyTorch time / xpgrad time: > 1 means xpgrad is faster) and fractions of copy bandwidth,
-    then any stage that did not finish cleanly.
+def summary_line(counts, bench, stages, seconds, dry_run=False, portable=None) -> str:
+    """The one line that ends the check: test counts (every stage's), then the benchmark's
+    headline ratios (PyTorch time / xpgrad time: > 1 means xpgrad is faster) and fractions of
+    copy bandwidth, the ``portable`` stage's own counts, then any stage that did not finish
+    cleanly.
 
     >>> counts = {"passed": 150, "failed": 2, "errors": 0, "skipped": 1, "total": 153}
     >>> bench = {"summary": {"ce": {"8192x32000": {"vs_torch": 1.6, "vs_torch_api": 1.4,
@@ -114,6 +115,8 @@ def summary_line(counts, bench, stages, seconds, dry_run=False) -> str:
     312 s
     >>> summary_line({"passed": 0, "failed": 0, "skipped": 9}, {}, {}, 12, dry_run=True)
     'GPU CHECK: 0 passed, 0 failed, 9 skipped; CE not measured; dry run: no device work; 12 s'
+    >>> summary_line(counts, {}, {}, 9, portable={"passed": 800, "failed": 1, "skipped": 2})
+    'GPU CHECK: 150 passed, ...; strict tests on cupy 800 passed, 1 failed, 2 skipped; 9 s'
     """
     s = (bench or {}).get("summary") or {}
     parts = [f"{SUMMARY_PREFIX} {counts.get('passed', 0)} passed, {counts.get('failed', 0)} "
@@ -146,6 +149,9 @@ def summary_line(counts, bench, stages, seconds, dry_run=False) -> str:
         parts.append("LSTM " + ", ".join(f"{k} {_x(v)}" for k, v in lstm.items()) + " torch")
     if s.get("copy_GB/s"):
         parts.append(f"copy {s['copy_GB/s']:.0f} GB/s")
+    if portable:
+        parts.append(f"strict tests on cupy {portable.get('passed', 0)} passed, "
+                     f"{portable.get('failed', 0)} failed, {portable.get('skipped', 0)} skipped")
     bad = [f"{k} {v}" for k, v in stages.items() if v != "ok"]
     if bad:
         parts.append("stages not ok: " + ", ".join(bad))

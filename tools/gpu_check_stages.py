@@ -1,5 +1,5 @@
 """The prepared GPU check's run (``Check``): the stages ``source``, ``env``, ``install``,
-``tests`` and ``bench`` (``tools/gpu_check.py`` describes them), each under its own time limit
+``tests``, ``portable`` and ``bench`` (``tools/gpu_check.py`` describes them), each under its own time limit
 inside one budget (``stage_timeout``), their results in ``gpu_check.json`` and the summary.
 
 >>> stage_timeout("source", 300, ["env"])
@@ -18,12 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from gpu_check_config import (FILES, GPU_TESTS, LIMITS, PER_TEST_TIMEOUT, PROTOCOL_TESTS, ROOT,
-                              SCHEMA, SCRIPT, STAGES, STAMP_NAME, WHEEL_DIR_NAME)
+from gpu_check_config import (BENCH_SECTIONS, FILES, GPU_TESTS, LIMITS, PER_TEST_TIMEOUT,
+                              PORTABLE_BACKEND_VARIABLE, PORTABLE_DRY_SAMPLE, PORTABLE_TESTS,
+                              PROTOCOL_TESTS, ROOT, SCHEMA, SCRIPT, STAGES, STAMP_NAME,
+                              WHEEL_DIR_NAME)
 from gpu_check_env import _format_env
+from gpu_check_install import InstallStage
 from gpu_check_log import Log, run_logged, utc_now
 from gpu_check_results import merge_results, parse_junit, summary_line
-from gpu_check_source import _git, check_wheels, compare_digests, file_digests, link_tree
+from gpu_check_source import _git, compare_digests, file_digests
 
 
 def stage_timeout(stage, remaining, later) -> float:
@@ -31,11 +34,11 @@ def stage_timeout(stage, remaining, later) -> float:
     stages in ``later`` still have to run: its cap, less what their floors keep back, but at
     least its own floor while any time is left (0 when none is).
 
-    >>> stage_timeout("tests", 300, ["bench"])
-    200
-    >>> stage_timeout("tests", 100, ["bench"])
-    55
-    >>> stage_timeout("tests", 40, ["bench"])
+    >>> stage_timeout("tests", 300, ["portable", "bench"])
+    150
+    >>> stage_timeout("tests", 130, ["portable", "bench"])
+    40
+    >>> stage_timeout("tests", 50, ["portable", "bench"])
     30
     >>> stage_timeout("bench", -3, [])
     0
@@ -48,7 +51,7 @@ def stage_timeout(stage, remaining, later) -> float:
 
 
 # -- the check ----------------------------------------------------------------------------------
-class Check:
+class Check(InstallStage):
     """One run of the check: the stages, their results, the output folder."""
 
     def __init__(self, out, dry_run, budget, stages, python=sys.executable, bench_args=(),
@@ -58,7 +61,7 @@ class Check:
         self.dry_run = dry_run
         self.budget = budget
         wanted = set(stages) | {"source"}           # the evidence always names its source
-        if wanted & {"tests", "bench"}:
+        if wanted & {"tests", "portable", "bench"}:
             wanted.add("install")                   # they need the carried wheels on the path
         self.selected = [s for s in STAGES if s in wanted]
         self.python = python
@@ -73,6 +76,7 @@ class Check:
                         PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
                         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONSAFEPATH="1")
         self.env.pop("XPGRAD_BACKEND", None)
+        self.env.pop(PORTABLE_BACKEND_VARIABLE, None)
         self.state = {"schema": SCHEMA, "tool": "tools/gpu_check.py", "dry_run": dry_run,
                       "started_utc": utc_now(), "finished_utc": None, "finished": False,
                       "budget_s": budget, "argv": sys.argv[1:], "stages": {}}
@@ -177,93 +181,14 @@ class Check:
             return "failed", f"environment probe exit {res['rc']}"
         return "ok", env.get("cupy", {}).get("device") or env.get("cupy", {}).get("error", "")
 
-    def _verify_import(self, limit):
-        """Does ``import xpgrad`` give this tree's code, with array_api_compat? (JSON report)"""
-        code = ("import json, sys\nr = {}\n"
-                "try:\n import array_api_compat\n r['array_api_compat'] = "
-                "[array_api_compat.__version__, array_api_compat.__file__]\n"
-                "except Exception as e:\n r['array_api_compat_error'] = repr(e)\n"
-                "try:\n import xpgrad, xpgrad.backends.cupy\n r['xpgrad'] = xpgrad.__file__\n"
-                " r['backends'] = {k: {'available': v.get('available'), "
-                "'reason': v.get('reason')} for k, v in xpgrad.available_backends().items()}\n"
-                "except Exception as e:\n r['xpgrad_error'] = repr(e)\n"
-                "print('VERIFY ' + json.dumps(r))\n")
-        try:
-            res = subprocess.run([self.python, "-c", code], cwd=ROOT, env=self.env,
-                                 capture_output=True, text=True, timeout=max(limit, 5))
-        except subprocess.TimeoutExpired:
-            return {"error": f"importing xpgrad took over {limit:.0f} s", "from_this_tree": False}
-        line = next((ln for ln in res.stdout.splitlines() if ln.startswith("VERIFY ")), None)
-        report = json.loads(line[7:]) if line else {"error": res.stderr[-2000:]}
-        where = report.get("xpgrad")
-        report["from_this_tree"] = bool(where) and (
-            Path(where).resolve().is_relative_to(ROOT) or
-            Path(where).resolve().is_relative_to(self.site.resolve()))
-        return report
-
-    def _pip(self, args, limit):
-        return run_logged([self.python, "-m", "pip", *args], self.log, limit, env=self.env)
-
-    def stage_install(self, limit):
-        left = self.left
-        info = {"site": str(self.site), "steps": []}
-        self.state["install"] = info
-        wheels = check_wheels(ROOT / WHEEL_DIR_NAME)
-        info["wheels"] = wheels
-        self.log.line(f"carried wheels: {wheels['wheels'] or 'none'}"
-                      + (f"; problems: {wheels['problems']}" if wheels["problems"] else ""))
-        if wheels["problems"]:
-            return "failed", "; ".join(wheels["problems"])
-        files = [ROOT / WHEEL_DIR_NAME / n for v in wheels["wheels"].values() for n in v]
-        if files and not self.dry_run:
-            r = self._pip(["install", "-q", "--no-index", "--no-deps", "--no-compile",
-                           "--no-cache-dir", "--upgrade", "--target", self.site, *files], left())
-            info["steps"].append(r)
-            if r["rc"] != 0:
-                return "failed", "pip could not install the carried wheels"
-        elif files:
-            self.log.line(f"dry run: would install {len(files)} wheel(s) into {self.site}")
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            [str(self.site)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-        found = self._verify_import(left())
-        info["mode"] = "already importable" if found.get("from_this_tree") else None
-        if not found.get("from_this_tree") and not self.dry_run:
-            self.log.line(f"xpgrad does not import from {ROOT} yet: installing it (editable, "
-                          "no dependencies, no registry)")
-            r = self._pip(["install", "-q", "--no-index", "--no-deps", "--no-build-isolation",
-                           "-e", ROOT], left())
-            info["steps"].append(r)
-            info["mode"] = "pip install -e"
-            if r["rc"] != 0:
-                self.log.line("the editable install failed (the build tools here are too old or "
-                              "missing?): linking the tree into the private site folder instead")
-                info["mode"] = "linked into the site folder"
-                info["linked"] = link_tree(ROOT, self.site)
-            found = self._verify_import(left())
-        info["import"] = found
-        self.log.line(f"xpgrad: {found.get('xpgrad') or found.get('xpgrad_error')}; "
-                      f"array_api_compat: {found.get('array_api_compat') or 'MISSING'}")
-        for name, b in (found.get("backends") or {}).items():
-            self.log.line(f"  backend {name}: " + ("available" if b["available"]
-                                                   else f"unavailable ({b['reason']})"))
-        if "array_api_compat" not in found:
-            return "failed", (
-                "array-api-compat is not installed here and no wheel of it was carried: run "
-                "`tools/gpu_check.sh --prepare` where pip can reach PyPI, and name .whl in the "
-                "device run's carry list")
-        if not found.get("from_this_tree"):
-            return "failed", f"xpgrad does not import from this tree: {found}"
-        cupy_ok = (found.get("backends") or {}).get("cupy", {}).get("available")
-        return "ok", "cupy backend " + ("available" if cupy_ok else "unavailable")
-
-    def _pytest(self, files, junit, selection, limit):
+    def _pytest(self, files, junit, selection, limit, env=None):
         cmd = [self.python, "-m", "pytest", *files, *selection, "-rfEs", "-q",
                "--durations=15", f"--junitxml={junit}", "-o", "junit_logging=no",
                *self.pytest_args]
         if importlib.util.find_spec("pytest_timeout") is not None:
             cmd += ["-p", "pytest_timeout", f"--timeout={PER_TEST_TIMEOUT}"]
         junit.unlink(missing_ok=True)
-        r = run_logged(cmd, self.log, limit, env=self.env)
+        r = run_logged(cmd, self.log, limit, env=dict(self.env, **(env or {})))
         r["junit"] = parse_junit(junit.read_text()) if junit.is_file() else None
         return r
 
@@ -303,11 +228,61 @@ class Check:
                 str(r["rc"]) for r in runs.values())
         return "ok", detail
 
+    def stage_portable(self, limit):
+        """The array-api-strict tests on the cupy backend (``PORTABLE_TESTS``). A dry run
+        also checks the plumbing: there the tests pointed at cupy must all skip (collected,
+        saying cupy is unavailable), and a sample of them must pass on the numpy backend
+        through the same variable (the fixture, the tolerance, the xfails and skips of a
+        backend other than array-api-strict); the sample's counts are kept apart."""
+        files = [f for f in PORTABLE_TESTS if (ROOT / f).is_file()]
+        run = self._pytest(files, self.out / FILES["junit_portable"], [], limit,
+                           env={PORTABLE_BACKEND_VARIABLE: "cupy"})
+        result = run["junit"] or merge_results([])
+        self.state["portable"] = {"files": files, "variable": PORTABLE_BACKEND_VARIABLE,
+                                  "run": {k: v for k, v in run.items() if k != "junit"},
+                                  **result,
+                                  "slowest": sorted(result["cases"], key=lambda c: -c[2])[:15]}
+        c = result["counts"]
+        detail = f"{c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
+        if run["timed_out"]:
+            return "timeout", detail
+        if run["junit"] is None:
+            return "error", detail + "; pytest wrote no JUnit XML"
+        if c["failed"] or run["rc"] != 0:
+            return "failed", detail + f"; pytest exit {run['rc']}"
+        if not self.dry_run:
+            return ("ok", detail) if c["passed"] else (
+                "failed", detail + "; none passed (is the device visible to CuPy?)")
+        if c["passed"] or not c["skipped"]:
+            return "failed", detail + "; pointed at cupy, not every test skipped here"
+        return self._portable_sample(files, detail)
+
+    def _portable_sample(self, files, detail):
+        """The dry run's sample of the portable tests on the numpy backend (``state
+        ["portable"]["dry_run_sample"]``)."""
+        left = self.deadline - time.monotonic()
+        if left <= 5:
+            return "timeout", detail + "; no time left for the numpy sample"
+        junit = self.out / "pytest-portable-sample.xml"
+        run = self._pytest(files, junit, list(PORTABLE_DRY_SAMPLE), left,
+                           env={PORTABLE_BACKEND_VARIABLE: "numpy"})
+        junit.unlink(missing_ok=True)          # the device tool returns at most 8 files
+        counts = (run["junit"] or {}).get("counts")
+        self.state["portable"]["dry_run_sample"] = {
+            "counts": counts, "skip_reasons": (run["junit"] or {}).get("skip_reasons"),
+            "rc": run["rc"], "timed_out": run["timed_out"]}
+        detail += f"; numpy sample: {counts}"
+        if run["timed_out"] or run["rc"] != 0 or not counts or not counts["passed"]:
+            return "failed", detail
+        return "ok", detail
+
     def stage_bench(self, limit):
         out = self.out / FILES["bench"]
         out.unlink(missing_ok=True)
+        sections = [] if any(a.startswith("--sections") for a in self.bench_args) else [
+            "--sections", BENCH_SECTIONS]
         cmd = [self.python, ROOT / "benchmarks" / "cuda_kernels.py", "--json", out,
-               *self.bench_args]
+               *sections, *self.bench_args]
         if self.dry_run:
             cmd.append("--dry-run")
         r = run_logged(cmd, self.log, limit, env=self.env)
@@ -341,7 +316,7 @@ class Check:
         self.log.line(f"xpgrad GPU check{' (DRY RUN: no device work)' if self.dry_run else ''}"
                       f": {ROOT}, output in {self.out}, budget {self.budget} s, "
                       f"python {self.python}")
-        needs_install = {"tests", "bench"}
+        needs_install = {"tests", "portable", "bench"}
         for name in self.selected:
             if (name in needs_install and "install" in self.state["stages"]
                     and self.state["stages"]["install"]["status"] != "ok"):
@@ -354,11 +329,13 @@ class Check:
         return self.finish()
 
     def finish(self) -> int:
-        tests = self.state.get("tests") or {}
-        counts = tests.get("counts") or {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+        tested = [self.state[s] for s in ("tests", "portable") if self.state.get(s)]
+        counts = merge_results(tested)["counts"]
+        self.state["counts"] = counts
         stages = {k: v["status"] for k, v in self.state["stages"].items()}
+        portable = (self.state.get("portable") or {}).get("counts")
         line = summary_line(counts, self.state.get("bench"), stages, self.elapsed(),
-                            self.dry_run)
+                            self.dry_run, portable=portable)
         ok = all(v in ("ok",) for v in stages.values()) and counts["failed"] == 0
         if not self.dry_run and counts.get("passed", 0) == 0 and "tests" in stages:
             ok = False          # on a device, a check where nothing passed proves nothing
