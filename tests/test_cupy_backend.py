@@ -281,6 +281,24 @@ def test_transfers_mixing_rng_sync_and_describe():
 
 
 @on_gpu
+def test_random_seed_gives_cupy_the_numpy_backends_draws():
+    """``xg.random.seed``: unseeded layer inits, dropout and ``default_rng()`` on cupy draw
+    what the numpy backend draws after the same seed (one host generator, copied over)."""
+    draws = {}
+    for be in ("numpy", "cupy"):
+        xg.random.seed(11)
+        try:
+            x = xg.ones((4, 5), backend=be)
+            draws[be] = [xg.nn.Linear(3, 2, backend=be).w, xg.nn.dropout(x, 0.5),
+                         xg.nn.Dropout(0.3)(x), xg.random.default_rng(backend=be).normal(size=6)]
+        finally:
+            xg.random.seed(None)
+        assert {d.backend.name for d in draws[be]} == {be}
+    for a, b in zip(draws["numpy"], draws["cupy"], strict=True):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+
+
+@on_gpu
 def test_index_add_accumulates_repeated_indices():
     x = xg.asarray(np.arange(5.0, dtype=np.float32), backend="cupy")
     with xg.GradientTape() as tape:
