@@ -142,7 +142,9 @@ def dry_run(quick, sections=SECTIONS):
                                     (", torch fused" if rule == "adam" else "")))
     if "mlp" in sections:
         for batch in MLP_BATCHES:
-            rows.append(result(f"MLP step b{batch}", "plan", None, note="xpgrad vs torch-cuda"))
+            rows.append(result(f"MLP step b{batch}", "plan", None,
+                               note="xpgrad eager and compiled (CUDA graphs) vs torch-cuda eager "
+                                    "and torch.cuda.graph"))
     if "lstm" in sections:
         for batch, hidden, steps, input_size in sz["lstm"]:
             rows.append(result(f"LSTM step b{batch} h{hidden} t{steps} i{input_size}", "plan",
