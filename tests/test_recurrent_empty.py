@@ -2,11 +2,14 @@
 empty outputs and states and PyTorch's (zero) gradients, with or without a given state,
 time-major or batch first, two layers, both directions; a sequence of 0 steps is refused (as
 PyTorch refuses it) by a ValueError naming the layer and ``x``, on the current backend (the
-suite's numba run covers the kernels) and on array-api-strict (the generic rules)."""
+suite's numba run covers the kernels) and on array-api-strict (the generic rules). The scan
+primitives under the layers: a batch of 0 through the kernels and the generic rules (zero weight
+gradients), an empty time axis refused by name."""
 import numpy as np
 import pytest
 
 import xpgrad as xg
+from xpgrad.ops import projected_scans, recurrent
 
 from strict_checks import strict  # noqa: F401 (a fixture)
 from torch_compare import (assert_matches_torch, torch_values_and_grads,
@@ -78,3 +81,39 @@ def test_empty_batch_and_sequence_on_strict(name, strict):  # noqa: F811 (the fi
     want = torch_values_and_grads(lambda *a: _call(theirs, name, *a), [x, h0])
     for ours_part, torch_part in zip(got[0] + got[1], want[0] + want[1], strict=True):
         assert ours_part.shape == torch_part.shape
+
+
+SCANS = {"lstm_scan": (recurrent.lstm_scan, 4, False), "rnn_scan": (recurrent.rnn_scan, 1, False),
+         "gru_scan": (recurrent.gru_scan, 3, False),
+         "lstm_layer": (recurrent.lstm_layer, 4, True),
+         "rnn_layer": (projected_scans.rnn_layer, 1, True),
+         "gru_layer": (projected_scans.gru_layer, 3, True)}
+
+
+def _scan_arguments(name, B, T):
+    _, gates, layer = SCANS[name]
+    shapes = [(B, T, I if layer else gates * H), (B, H)] + [(B, H)] * (gates == 4)
+    shapes += [(I, gates * H)] * layer + [(H, gates * H)] + [(gates * H,)] * layer
+    shapes += [(H,)] * (gates == 3)
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+@pytest.mark.parametrize("rule", ["kernel", "generic"])
+@pytest.mark.parametrize("name", SCANS)
+def test_scans_take_an_empty_batch(name, rule, monkeypatch):
+    backend = xg.asarray(0.0).backend
+    if rule == "generic":
+        monkeypatch.setattr(backend, "kernels", {})
+    arrays = _scan_arguments(name, 0, T)
+    values, grads = xpgrad_values_and_grads(SCANS[name][0], arrays)
+    assert values[0].shape == (0, T, 2 * H if name.startswith("lstm") else H)
+    for grad, array in zip(grads, arrays, strict=True):
+        np.testing.assert_array_equal(grad, np.zeros(array.shape))
+
+
+@pytest.mark.parametrize("name", SCANS)
+def test_scans_refuse_an_empty_sequence_by_name(name):
+    arrays = [xg.asarray(a) for a in _scan_arguments(name, 2, 0)]
+    with pytest.raises(ValueError, match=rf"^{name}: the sequence is empty"):
+        SCANS[name][0](*arrays)
