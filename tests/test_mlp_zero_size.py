@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 @pytest.mark.parametrize("sizes", [[4, 0, 2], [0, 3, 2], [4, 3, 0], [4, 0, 0, 2]],
                          ids=str)
 def test_a_zero_size_matches_torch_sequential(sizes):
-    ours = xg.nn.MLP(sizes, activation="tanh", rng=0, dtype="float64", bias_init=xg.nn.init.uniform(-1.0, 1.0))
+    ours = xg.nn.MLP(sizes, activation="tanh", rng=0, dtype="float64",
+                     bias_init=xg.nn.init.uniform(-1.0, 1.0))
     layers = []
     for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         with warnings.catch_warnings():
