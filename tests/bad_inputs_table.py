@@ -416,7 +416,7 @@ def rows() -> list:
         R("layers", "linear-input-0d", lambda: xg.nn.Linear(3, 4, rng=0)(xg.asarray(1.0)), V,
           ("Linear", "()")),
         R("layers", "mlp-one-size", lambda: xg.nn.MLP([4]), V, ("sizes", "[4]")),
-        R("layers", "mlp-zero-size", lambda: xg.nn.MLP([4, 0, 2]), V, ("sizes", "0")),
+        R("layers", "mlp-negative-size", lambda: xg.nn.MLP([4, -1, 2]), V, ("sizes", "-1")),
         R("layers", "mlp-float-size", lambda: xg.nn.MLP([4, 2.5, 2]), T, ("sizes", "2.5")),
         R("layers", "mlp-str-sizes", lambda: xg.nn.MLP("482"), T, ("sizes", "str")),
         R("layers", "mlp-activation", lambda: xg.nn.MLP([4, 2], activation="nope"), V,

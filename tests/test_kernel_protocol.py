@@ -320,7 +320,8 @@ def _adaptive_max_pool(x_shape, out):
     """``adaptive_max_pool``'s input (ties and the extremes included) and output grid."""
     def make(rng, dt):
         x = _x(rng, dt, x_shape)
-        x[0, 0, ..., :2] = 1.5                      # tied maxima
+        if x.size:
+            x[0, 0, ..., :2] = 1.5                  # tied maxima
         return (x,), dict(out=out, backend=xg.get_backend("numpy"))
     return make
 
@@ -617,7 +618,11 @@ SAMPLES = {
                                                ((0, 1), (0, 0))),
                            _max_pool_positions((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
     "adaptive_max_pool": [_adaptive_max_pool((2, 3, 7, 6), (3, 4)),
-                          _adaptive_max_pool((2, 2, 9), (5,))],
+                          _adaptive_max_pool((2, 2, 9), (5,)),
+                          # an empty output grid (no windows) and an empty batch
+                          _adaptive_max_pool((2, 3, 7, 6), (0, 4)),
+                          _adaptive_max_pool((2, 2, 9), (0,)),
+                          _adaptive_max_pool((0, 3, 7, 6), (3, 4))],
     **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]
        for kind in ("segment_max", "segment_min", "segment_prod")},
     **{kind: [_extremum((6, 9), (1,), False), _extremum((2, 3, 7), (2,), True),

@@ -175,9 +175,10 @@ def test_layer_arguments_are_checked_by_name():
                                                "got '4'"),
         (lambda: nn.Linear(True, 4), TypeError, "in_features must be a non-negative integer"),
         (lambda: nn.Linear(3, 4, dtype="int32"), TypeError, "dtype must be float32 or float64"),
-        (lambda: nn.MLP([4, 2.5, 2]), TypeError, "MLP: sizes must be a list of positive "
+        (lambda: nn.MLP([4, 2.5, 2]), TypeError, "MLP: sizes must be a list of non-negative "
                                                  "integers, got [4, 2.5, 2]"),
-        (lambda: nn.MLP("482"), TypeError, "sizes must be a list of positive integers, got str"),
+        (lambda: nn.MLP("482"), TypeError, "MLP: sizes must be a list of non-negative integers, "
+                                           "got str"),
         (lambda: nn.MLP([4]), ValueError, "MLP: sizes needs at least [in, out], got [4]"),
         (lambda: nn.Sequential().append(3), TypeError, "Sequential takes callables"),
         (lambda: nn.RNN(3, 4.5), TypeError, "hidden_size must be a positive integer, got 4.5"),

@@ -1,6 +1,7 @@
 """``xg.vmap`` of a computation that reads its values (``run_quietly``'s: the incomplete gamma
 and beta functions pick a series per element and iterate to convergence) where the examples
-take different branches: it runs once per example, counted as a fallback, and equals SciPy and
+take different branches: it runs once per example, counted as one fallback under the
+function's name (the failed batched attempt's own loops not counted), and equals SciPy and
 the loop over the examples; before, it raised (a ragged ``x[mask]`` or a ``bool()`` that
 differs between the examples) on every backend."""
 from __future__ import annotations
@@ -36,3 +37,22 @@ def test_a_read_that_differs_outside_such_a_computation_still_raises():
     with pytest.raises(ValueError, match="differs from example to example"):
         xg.vmap(lambda v: v * 2.0 if bool(xg.sum(v) > 0) else v)(
             xg.asarray([[1.0, 2.0], [-3.0, 1.0]]))
+
+
+def test_fallbacks_count_the_per_example_run_alone_under_the_function_name():
+    # the batched attempt's own loops (getitem of a ragged mask, setitem) are not counted: the
+    # per-example run that replaced it is, once, named after the function, not its closure
+    a, x = xg.asarray([0.5, 30.0, 2.0, 100.0]), xg.asarray([0.1, 25.0, 5.0, 120.0])
+    values = xg.vmap(xg.special.gammainc)
+    values(a, x)
+    assert dict(values.fallbacks) == {"gammainc (examples' values differ)": 1}
+    fractions = xg.vmap(xg.special.betainc)
+    fractions(a, a, xg.asarray([0.1, 0.5, 0.9, 0.3]))
+    assert dict(fractions.fallbacks) == {"betainc (examples' values differ)": 1}
+    grads = xg.vmap(xg.grad(xg.special.gammainc))
+    grads(a, x)
+    assert dict(grads.fallbacks) == {"gammainc (examples' values differ)": 1,
+                                     "gammainc's a derivative (examples' values differ)": 1}
+    same = xg.vmap(xg.special.gammainc)         # one series for all: the batched run stands
+    same(xg.asarray([2.0, 3.0]), xg.asarray([1.0, 2.0]))
+    assert same.fallbacks and not any("values differ" in name for name in same.fallbacks)

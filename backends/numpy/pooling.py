@@ -27,14 +27,14 @@ def adaptive_max_pool_forward(x, *, out, backend):
         return None
     rows = x.shape[:2]
     pick = adaptive_argmax(np, x, out)                            # (N, C, prod(out))
-    y = np.take_along_axis(x.reshape(rows + (-1,)), pick, axis=2)
+    y = np.take_along_axis(x.reshape(rows + (math.prod(x.shape[2:]),)), pick, axis=2)
     return y.reshape(rows + tuple(out)), pick
 
 
 def adaptive_max_pool_vjp(g, pick, x, *, out, backend):
     rows, plane = x.shape[:2], math.prod(x.shape[2:])
     count = math.prod(rows)
-    flat = (pick.reshape(count, -1) + (np.arange(count) * plane)[:, None]).ravel()
+    flat = (pick.reshape(count, math.prod(out)) + (np.arange(count) * plane)[:, None]).ravel()
     g = np.broadcast_to(g, rows + tuple(out)).reshape(-1)
     dx = np.bincount(flat, weights=g, minlength=count * plane)
     return (dx.astype(x.dtype, copy=False).reshape(x.shape),)

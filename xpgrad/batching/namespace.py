@@ -300,17 +300,33 @@ def loop(level, real, name, args, kwargs):
     return stacked(level, outs, name)
 
 
-def per_example(fn, xp, arrays):
+def per_example(fn, xp, arrays, name):
     """``fn(xp, *arrays)`` once per example of the innermost level batching ``arrays`` (on its
-    inner namespace), the results stacked: for a computation that reads its values (a
-    ``ValuesDiffer`` where they differ between the examples). None: no array is batched."""
+    inner namespace), the results stacked, counted in the level's ``fallbacks`` as ``name``:
+    for a computation that reads its values (a ``ValuesDiffer`` where they differ between the
+    examples). None: no array is batched."""
     from .batched import _top
 
     level = _top(arrays)
     if level is None:
         return None
-    name = getattr(fn, "__name__", "a computation reading its values")
     return loop(level, lambda *examples: fn(level.inner, *examples), name, arrays, {})
+
+
+def batched_or_per_example(fn, xp, arrays, name):
+    """``fn(xp, *arrays)`` on the batched ``arrays``, or, where the examples' values differ
+    (``ValuesDiffer``), ``per_example``: then only that run is counted in ``fallbacks``, not
+    the loops the failed batched attempt made on its way (its ``getitem`` of a ragged mask)."""
+    from .batched import _top
+
+    level = _top(arrays)
+    counted = dict(level.fallbacks)
+    try:
+        return fn(xp, *arrays)
+    except ValuesDiffer:
+        level.fallbacks.clear()
+        level.fallbacks.update(counted)
+        return per_example(fn, xp, arrays, f"{name} (examples' values differ)")
 
 
 def _example(level, obj, b):

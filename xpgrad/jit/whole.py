@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..batching.batched import ValuesDiffer
+from ..batching.batched import BatchedArray
 from .traced import Traced
 
 
@@ -62,11 +62,13 @@ class _Quiet:
             return self.fn(xp, *arrays)
 
 
-def run_quietly(xp, fn, *arrays, **errstate):
+def run_quietly(xp, fn, *arrays, name=None, **errstate):
     """``fn(xp, *arrays)`` under ``np.errstate(**errstate)`` (e.g. ``over="ignore"``), eagerly
     and on every replay of an ``xg.function`` program, which records it as one step
     (``run_whole``): for a computation whose inf or NaN is an expected answer, so that NumPy's
-    warnings about it are off there and nowhere else.
+    warnings about it are off there and nowhere else. Inside ``xg.vmap``, examples whose values
+    take different branches run one at a time, counted in the vmap's ``fallbacks`` as ``name``
+    (default: ``fn``'s).
 
     >>> import numpy as np, warnings
     >>> with warnings.catch_warnings():
@@ -78,16 +80,17 @@ def run_quietly(xp, fn, *arrays, **errstate):
         if type(a) is Traced and a._tracer.active:
             return run_whole(xp, _Quiet(fn, errstate), *arrays)
     with np.errstate(**errstate):           # eager: no step to record
-        try:
-            return fn(xp, *arrays)
-        except ValuesDiffer:
-            # inside xg.vmap, examples that take different branches: one at a time
-            from ..batching.namespace import per_example
+        for a in arrays:
+            if a.__class__ is BatchedArray:     # inside xg.vmap
+                from ..batching.namespace import batched_or_per_example
 
-            out = per_example(fn, xp, arrays)
-            if out is None:
-                raise
-            return out
+                return batched_or_per_example(fn, xp, arrays, name or _name(fn))
+        return fn(xp, *arrays)
+
+
+def _name(fn):
+    """``fn``'s name, a partial's function's."""
+    return getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "")
 
 
 __all__ = ["run_whole", "run_quietly"]

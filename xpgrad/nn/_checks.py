@@ -46,18 +46,24 @@ def _at_least(least: int, name: str, value, owner: str, message: str) -> int:
     return int(value)
 
 
-def sizes(name: str, values, owner: str) -> list:
-    """A list of layer sizes (each as ``size``)."""
+def sizes(name: str, values, owner: str, least: int = 1) -> list:
+    """A list of layer sizes, each an int of at least ``least`` (1 as ``size``, 0 as
+    ``count``).
+
+    >>> sizes("sizes", [4, 0, 2], "MLP", least=0)
+    [4, 0, 2]
+    """
+    what = "positive" if least == 1 else "non-negative"
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{owner}: {name} must be a list of positive integers, got "
+        raise TypeError(f"{owner}: {name} must be a list of {what} integers, got "
                         f"{type(values).__name__} {values!r}")
     values = list(values)
     for v in values:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{owner}: {name} must be a list of positive integers, got "
+            raise TypeError(f"{owner}: {name} must be a list of {what} integers, got "
                             f"{values!r}")
-        if v < 1:
-            raise ValueError(f"{owner}: {name} must be a list of positive integers, got "
+        if v < least:
+            raise ValueError(f"{owner}: {name} must be a list of {what} integers, got "
                              f"{values!r}")
     return [int(v) for v in values]
 

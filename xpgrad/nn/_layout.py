@@ -69,8 +69,9 @@ def layout(batch_first) -> str:
 def sequence_in(x, batch_first, input_size, dtype, who, backend=None):
     """``(x as a batch-first (B, T, input_size) Tensor, whether it was unbatched)``: a
     time-major (T, B, F) input is transposed, an unbatched (T, F) one gets a batch axis of 1;
-    a non-Tensor is made one with ``dtype`` on ``backend``. Another rank or feature size is a
-    ValueError, another dtype a TypeError, each naming ``who`` and the layout expected."""
+    a non-Tensor is made one with ``dtype`` on ``backend``. Another rank or feature size, or
+    no time steps, is a ValueError, another dtype a TypeError, each naming ``who`` and the
+    layout expected."""
     if not isinstance(x, Tensor):
         x = asarray(x, dtype=dtype, backend=backend)
     if x.ndim not in (2, 3) or x.shape[-1] != input_size:
@@ -79,6 +80,11 @@ def sequence_in(x, batch_first, input_size, dtype, who, backend=None):
                          f"{batch_first}; an unbatched input is (time, input_size))")
     if x.dtype != dtype:
         raise input_dtype_error(x, dtype, who)
+    if x.shape[0 if x.ndim == 2 or not batch_first else 1] == 0:
+        words = "(time, input_size)" if x.ndim == 2 else layout(batch_first)
+        raise ValueError(f"{who}: x has no time steps (shape {x.shape}, {words}); an empty"
+                         " sequence has no last state, so it is refused, as "
+                         "PyTorch's (an empty batch is answered)")
     if x.ndim == 2:
         return expand_dims(x, axis=0), True
     return (x if batch_first else permute_dims(x, (1, 0, 2))), False

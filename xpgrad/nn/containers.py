@@ -309,7 +309,7 @@ class MLP(Module):
                  name: str = "mlp"):
         super().__init__(name)
         bias = flag(bias, "bias", "MLP")
-        sizes = _checks.sizes("sizes", sizes, "MLP")
+        sizes = _checks.sizes("sizes", sizes, "MLP", least=0)    # 0 as Linear takes it
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least [in, out], got {sizes}")
         self.sizes = sizes

@@ -147,7 +147,8 @@ def standard_log_gamma_grad(xp, alpha, log_z):
 def _in_float64(xp, alpha, z):
     """``standard_gamma_grad`` in float64, in ``z``'s dtype; run whole (``run_whole``): its
     series choice and iterations read the values, which ``xg.function`` could not trace."""
-    return run_quietly(xp, _in_float64_now, alpha, z, all="ignore")
+    return run_quietly(xp, _in_float64_now, alpha, z, name="gamma sample gradient",
+                       all="ignore")
 
 
 def _in_float64_now(xp, alpha, z):
@@ -186,7 +187,8 @@ def reparameterized(alpha, z):
 
 def _log_in_float64(xp, alpha, log_z):
     """``standard_log_gamma_grad`` as ``_in_float64``."""
-    return run_quietly(xp, _log_in_float64_now, alpha, log_z, all="ignore")
+    return run_quietly(xp, _log_in_float64_now, alpha, log_z, name="gamma sample gradient",
+                       all="ignore")
 
 
 def _log_in_float64_now(xp, alpha, log_z):

@@ -26,12 +26,13 @@ from .casting import astype
 from .special import _call, _like, _quiet, _real
 
 
-def _in_float64(formula, whole=False):
+def _in_float64(formula, whole=None):
     """``formula(xp, *args)`` run in float64, its result rounded back to float32 inputs'
     dtype (the arguments share one dtype by then); the primitives' ``names`` unused.
     ``whole``: the formula loops until each element has converged, reading the values, so
     under ``xg.function`` it is one step of the program, run again whole on each replay's
-    arrays (``run_whole``), not unrolled."""
+    arrays (``run_whole``), not unrolled: ``whole`` is then the name it has in an ``xg.vmap``'s
+    ``fallbacks`` where the examples take different branches."""
     def now(xp, *args, **params):
         if args[-1].dtype == xp.float32:
             return xp.astype(formula(xp, *(xp.astype(v, xp.float64) for v in args), **params),
@@ -40,7 +41,8 @@ def _in_float64(formula, whole=False):
 
     def forward(xp, *args, names, **params):
         if whole:
-            return run_quietly(xp, functools.partial(now, **params), *args, all="ignore")
+            return run_quietly(xp, functools.partial(now, **params), *args, name=whole,
+                               all="ignore")
         return now(xp, *args, **params)
     return _quiet(forward)
 
@@ -71,7 +73,8 @@ _beta_density = Primitive("special_beta_density", _in_float64(ibf.density),
                           _quiet(_density_dx), saves=(0, 1, 2, "output"))
 # dI/da (wrt 0) or dI/db (wrt 1), the fraction differentiated along its recurrence
 _beta_shape_derivative = Primitive(
-    "special_betainc_shape_derivative", _in_float64(_shape_derivative_forward, whole=True),
+    "special_betainc_shape_derivative", _in_float64(_shape_derivative_forward,
+                                                            whole="betainc's a or b derivative"),
     _no_second_derivative(0), _no_second_derivative(1), _no_second_derivative(2),
     saves=(0, 1, 2))
 
@@ -85,14 +88,14 @@ def _shape_rule(wrt, sign):
 _betainc = Primitive(
     "special_betainc", _in_float64(lambda xp, a, b, x: ibf.regularized_beta(xp, a, b, x,
                                                                             upper=False),
-                                   whole=True),
+                                   whole="betainc"),
     _shape_rule(0, 1.0), _shape_rule(1, 1.0),
     lambda xp, g, ans, a, b, x, names: g * _call(_beta_density, xp, a, b, x, names=names),
     saves=(0, 1, 2))
 _betaincc = Primitive(
     "special_betaincc", _in_float64(lambda xp, a, b, x: ibf.regularized_beta(xp, a, b, x,
                                                                              upper=True),
-                                    whole=True),
+                                    whole="betaincc"),
     _shape_rule(0, -1.0), _shape_rule(1, -1.0),
     lambda xp, g, ans, a, b, x, names: -g * _call(_beta_density, xp, a, b, x, names=names),
     saves=(0, 1, 2))
@@ -106,10 +109,10 @@ def _t_density_dt(xp, g, ans, df, t, names):
 _t_density = Primitive("special_student_t_density", _in_float64(ibf.student_t_density),
                        _no_second_derivative(0), _quiet(_t_density_dt), saves=(0, 1, "output"))
 _t_by_df = Primitive("special_stdtr_df_derivative",
-                     _in_float64(ibf.student_t_cdf_by_df, whole=True),
+                     _in_float64(ibf.student_t_cdf_by_df, whole="stdtr's df derivative"),
                      _no_second_derivative(0), _no_second_derivative(0), saves=(0, 1))
 _stdtr = Primitive(
-    "special_stdtr", _in_float64(ibf.student_t_cdf, whole=True),
+    "special_stdtr", _in_float64(ibf.student_t_cdf, whole="stdtr"),
     lambda xp, g, ans, df, t, names: g * _call(_t_by_df, xp, df, t, names=names),
     lambda xp, g, ans, df, t, names: g * _call(_t_density, xp, df, t, names=names),
     saves=(0, 1))

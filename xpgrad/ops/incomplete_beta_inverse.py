@@ -123,7 +123,8 @@ def _quantile_by_shape(xp, a, b, x, wrt):
 
 
 _quantile_shape = Primitive(
-    "special_betaincinv_shape_derivative", _in_float64(_quantile_by_shape, whole=True),
+    "special_betaincinv_shape_derivative", _in_float64(
+        _quantile_by_shape, whole="betaincinv's a or b derivative"),
     _no_second_derivative(0), _no_second_derivative(1), _no_second_derivative(2),
     saves=(0, 1, 2))
 
@@ -135,7 +136,8 @@ def _shape_rule(wrt):
 
 
 _betaincinv = Primitive(
-    "special_betaincinv", _in_float64(_inverse, whole=True), _shape_rule(0), _shape_rule(1),
+    "special_betaincinv", _in_float64(_inverse, whole="betaincinv"), _shape_rule(0),
+    _shape_rule(1),
     _quiet(lambda xp, g, ans, a, b, y, names:
            g / _call(_beta_density, xp, a, b, ans, names=names)),
     saves=(0, 1, "output"))

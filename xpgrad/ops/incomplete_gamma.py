@@ -27,12 +27,13 @@ from .special import _call, _pair, _quiet
 from .special_formulas import digamma
 
 
-def _in_float64(formula, whole=False):
+def _in_float64(formula, whole=None):
     """``formula(xp, a, x)`` run in float64, its result rounded back to float32 inputs' dtype
     (``gammainc`` gives both arguments one dtype first). ``whole``: the formula picks its
     series by range and loops until each element has converged, reading the values, so under
     ``xg.function`` it is one step of the program, run again whole on each replay's arrays
-    (``run_whole``), not unrolled to a fixed number of steps."""
+    (``run_whole``), not unrolled to a fixed number of steps: ``whole`` is then the name it
+    has in an ``xg.vmap``'s ``fallbacks`` where the examples take different branches."""
     def now(xp, a, x):
         if x.dtype == xp.float32:
             return xp.astype(formula(xp, xp.astype(a, xp.float64), xp.astype(x, xp.float64)),
@@ -41,7 +42,7 @@ def _in_float64(formula, whole=False):
 
     def forward(xp, a, x):
         if whole:
-            return run_quietly(xp, now, a, x, all="ignore")
+            return run_quietly(xp, now, a, x, name=whole, all="ignore")
         return now(xp, a, x)
     return _quiet(forward)
 
@@ -76,7 +77,8 @@ _density = Primitive(
 def _a_derivative(name):
     """dQ/da (= -dP/da) as a primitive whose second derivatives name ``name``: each region's
     series or fraction carried with its derivative."""
-    return Primitive(f"special_{name}_a_derivative", _in_float64(upper_by_a, whole=True),
+    return Primitive(f"special_{name}_a_derivative", _in_float64(upper_by_a,
+                                                                   whole=f"{name}'s a derivative"),
                      _no_second_derivative(name), _no_second_derivative(name, "x"),
                      saves=(0, 1))
 
@@ -85,13 +87,13 @@ _upper_by_a = {name: _a_derivative(name) for name in ("gammainc", "gammaincc")}
 _gammainc = Primitive(
     "special_gammainc", _in_float64(lambda xp, a, x: regularized_gamma(xp, a, x,
                                                                            upper=False),
-                                    whole=True),
+                                    whole="gammainc"),
     lambda xp, g, ans, a, x: -g * _call(_upper_by_a["gammainc"], xp, a, x),
     lambda xp, g, ans, a, x: g * _call(_density, xp, a, x), saves=(0, 1))
 _gammaincc = Primitive(
     "special_gammaincc", _in_float64(lambda xp, a, x: regularized_gamma(xp, a, x,
                                                                             upper=True),
-                                     whole=True),
+                                     whole="gammaincc"),
     lambda xp, g, ans, a, x: g * _call(_upper_by_a["gammaincc"], xp, a, x),
     lambda xp, g, ans, a, x: -g * _call(_density, xp, a, x), saves=(0, 1))
 

@@ -67,7 +67,7 @@ def _inverse_whole(xp, a, y):
     """``_inverse`` in float64, one step of an ``xg.function`` program (``run_whole``): its
     Newton steps evaluate ``regularized_gamma``, whose choice of series and loops read the
     values (unrolled, a trace took a minute)."""
-    return run_quietly(xp, _in_float64(_inverse), a, y, all="ignore")
+    return run_quietly(xp, _in_float64(_inverse), a, y, name="gammaincinv", all="ignore")
 
 
 def _quantile_by_a(xp, a, x):
@@ -80,7 +80,8 @@ def _quantile_by_a(xp, a, x):
 
 
 _gammaincinv_by_a = Primitive(
-    "special_gammaincinv_a_derivative", _in_float64(_quantile_by_a, whole=True),
+    "special_gammaincinv_a_derivative", _in_float64(_quantile_by_a,
+                                                             whole="gammaincinv's a derivative"),
     _no_second_derivative("gammaincinv"), _no_second_derivative("gammaincinv", "y"),
     saves=(0, 1))
 _gammaincinv = Primitive(

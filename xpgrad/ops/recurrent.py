@@ -23,9 +23,11 @@ Why a whole sequence per node: a per-step graph slices the (B, T, .) projection 
 each slice's gradient is a full (B, T, .) array -- O(T^2) work and memory in the backward pass --
 besides paying the tape's per-op cost several times per step. One node keeps the tape O(1) in T.
 
-The generic rules below are the reference (higher-order gradients, backends without the
-kernel): one joint rule per scan runs the backward recursion once for every input that wants a
-gradient, recomputing the gates from the inputs. The fused first-order kernels, for arrays that
+Every public function refuses an empty time axis (as PyTorch's layers do), so the primitives'
+generic rules and kernels are written for T >= 1 only. The generic rules below are the
+reference (higher-order gradients, backends without the kernel): one joint rule per scan
+runs the backward recursion once for every input that wants a gradient, recomputing the gates
+from the inputs. The fused first-order kernels, for arrays that
 follow NumPy's API with ``out=`` (NumPy, Numba, CuPy), are in ``backends/numpy/scans.py``: their
 forward saves the gate activations.
 
