@@ -1,4 +1,7 @@
-"""Tracing a call: instrument the backend, its Variables and the optimizers; run; restore.
+"""Tracing a call: instrument the backend and its Variables; run; restore. An optimizer's
+``apply_gradients`` and ``__init__`` call ``_Session.optimizer_step`` / ``MadeByTrace.made_now``
+themselves while their thread traces; the instruments hand other threads what they would get
+without the trace (the tracer's ``thread``).
 
 ``capture(fn, args, kwargs, be)`` runs ``fn`` once, eagerly (its results and updates are real),
 and returns the ``Tracer`` holding the recorded steps plus the structure of what ``fn`` returned.
