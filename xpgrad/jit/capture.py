@@ -23,6 +23,7 @@ import gc
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
+from ..trace_thread import RUNNING
 from .collection import full_collections_deferred
 from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, TraceError, function_name, user_line
 from .fresh import MadeByTrace, seeded
@@ -351,6 +352,8 @@ def capture(fn, args, kwargs, be, skip_kernels=(), keyed=()):
         stack.callback(setattr, tracer, "session", None)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)
         THREAD.tracer = tracer
+        RUNNING[0] += 1
+        stack.callback(_ended)
         writes = None
         try:
             session.start()         # inside: a start that raises midway is undone too
@@ -372,6 +375,10 @@ def capture(fn, args, kwargs, be, skip_kernels=(), keyed=()):
             if writes is None:
                 writes = session.restore()
     return tracer, result, writes
+
+
+def _ended():
+    RUNNING[0] -= 1
 
 
 def _changed_state(tracer):

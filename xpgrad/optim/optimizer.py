@@ -37,7 +37,7 @@ from .hyperparameters import Hyperparameters
 from .optimizer_checkpoints import OptimizerCheckpoints, _named  # noqa: F401 (re-exported)
 from .schedules_base import fitting_constant_rate
 from .update_modes import _COPY_ON_WRITE
-from ..trace_thread import THREAD as _TRACES
+from ..trace_thread import RUNNING as _RUNNING, THREAD as _TRACES
 
 
 class Optimizer(Hyperparameters, OptimizerCheckpoints):
@@ -80,7 +80,7 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
         self.name = name or type(self).__name__.lower()
         self.iterations = 0          # updates applied so far (the schedules' step)
         self._state: dict = {}       # id(var) -> (var, {slot: raw array or int})
-        tracer = _TRACES.tracer
+        tracer = _TRACES.tracer if _RUNNING[0] else None
         if tracer is not None and tracer.session is not None and not tracer.paused:
             tracer.session.fresh.made_now(self)      # made by the traced call (jit/fresh.py)
 
@@ -144,7 +144,7 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
         ...     print(str(e).splitlines()[0])
         No gradients provided for any variable: ['w']
         """
-        tracer = _TRACES.tracer
+        tracer = _TRACES.tracer if _RUNNING[0] else None
         if tracer is not None and tracer.session is not None and not tracer.paused:
             # this thread's trace records the update as one step (jit/capture.py); another
             # thread's trace leaves this one alone
