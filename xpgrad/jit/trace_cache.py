@@ -186,17 +186,20 @@ class TraceCache:
         object that its key or guards hold weakly, freed since (a model replaced, a layer
         swapped out), so that their buffers are freed now, not when ``max_traces`` would drop
         them."""
-        self._freed = FREED[0]
-        dead = [key for key in self._programs if self._never_matches(key)]
-        for key in dead:
-            if self._programs.pop(key, None) is not None:
-                for other in [k for k in self._programs if is_variant_of(k, key)]:
+        # (a call that misses holds the lock shared: other threads replay, moving their
+        # programs to the end, or look too; the lists are taken at once, under the GIL)
+        with self._seen_lock:
+            self._freed = FREED[0]
+            dead = [key for key in list(self._programs) if self._never_matches(key)]
+            for key in dead:
+                for other in [k for k in list(self._programs) if is_variant_of(k, key)]:
                     self._programs.pop(other, None)
-        if dead:
-            self._fast = None
-            bases = {k[0] for k in self._programs if type(k[0]) is tuple}
-            for base in [b for b in self._guards if b not in bases]:
-                self._guards.pop(base, None)
+                self._programs.pop(key, None)
+            if dead:
+                self._fast = None
+                bases = {k[0] for k in list(self._programs) if type(k[0]) is tuple}
+                for base in [b for b in list(self._guards) if b not in bases]:
+                    self._guards.pop(base, None)
 
     def _never_matches(self, key) -> bool:
         """Whether ``key`` (a program's) holds a value no call's key can have again."""
