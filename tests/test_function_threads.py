@@ -191,19 +191,21 @@ def test_a_call_while_the_same_signature_traces_waits_and_replays_that_trace(bac
 
 def _other_threads_training(values, backend):
     """Two eager SGD-with-momentum steps on a Variable made before (``values[0]``) and one
-    made now (``values[1]`` plus a random draw): what another thread does while a trace runs. Their values, and weak references
-    to the optimizer and the Variable made now."""
+    made now (``values[1]`` plus a random draw): what another thread does while a trace runs.
+    Their values, and weak references to the optimizer, the Variable and the generator."""
     before = xg.Variable(values[0], name="before", backend=backend)
 
     def train():
-        noise = xg.random.default_rng(5, backend=backend).normal(size=3, dtype=xg.float64)
+        generator = xg.random.default_rng(5, backend=backend)
+        noise = generator.normal(size=3, dtype=xg.float64)
         made = xg.Variable(values[1] + noise.numpy(), name="made", backend=backend)
         opt = xg.optim.SGD(0.5, momentum=0.9)
         for _ in range(2):
             with xg.GradientTape() as tape:
                 loss = xg.sum(xg.tanh(before * made) ** 2)
             opt.apply_gradients(zip(tape.gradient(loss, [before, made]), [before, made]))
-        return before.numpy().copy(), made.numpy().copy(), weakref.ref(opt), weakref.ref(made)
+        return (before.numpy().copy(), made.numpy().copy(),
+                *map(weakref.ref, (opt, made, generator)))
     return train
 
 
@@ -239,8 +241,8 @@ def test_an_eager_optimizer_step_of_another_thread_during_a_trace_is_not_the_tra
     np.testing.assert_array_equal(other_result[0], want[0])
     np.testing.assert_array_equal(other_result[1], want[1])
     gc.collect()
-    # neither its update nor its Variable made during the trace was recorded into it
-    assert other_result[2]() is None and other_result[3]() is None
+    # neither its update, its Variable nor its draw was recorded into the trace
+    assert all(ref() is None for ref in other_result[2:])
     start = w.numpy().copy()
     replayed = compiled(x).numpy()
     eager_loss = np.sum(start * x.numpy()) ** 2
