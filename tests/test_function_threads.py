@@ -4,8 +4,10 @@ started while another is running gets a copy of the program with buffers of its 
 CUDA-graph replay, with one set of static buffers, waits for the running one). A trace, which
 instruments process-wide state, runs alone: calls from other threads wait for it, and a thread
 that waited for the trace of its own signature replays it."""
+import gc
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -185,3 +187,66 @@ def test_a_call_while_the_same_signature_traces_waits_and_replays_that_trace(bac
         np.testing.assert_allclose(results[key].numpy(), np.exp(x.numpy() * w.numpy()) + 1.0,
                                    rtol=1e-12)
     assert compiled.trace_count == 1         # traced once, by one thread; the others replayed
+
+
+def _other_threads_training(values, backend):
+    """Two eager SGD-with-momentum steps on a Variable made before (``values[0]``) and one
+    made now (``values[1]`` plus a random draw): what another thread does while a trace runs.
+    Their values, and weak references to the optimizer, the Variable and the generator."""
+    before = xg.Variable(values[0], name="before", backend=backend)
+
+    def train():
+        generator = xg.random.default_rng(5, backend=backend)
+        noise = generator.normal(size=3, dtype=xg.float64)
+        made = xg.Variable(values[1] + noise.numpy(), name="made", backend=backend)
+        opt = xg.optim.SGD(0.5, momentum=0.9)
+        for _ in range(2):
+            with xg.GradientTape() as tape:
+                loss = xg.sum(xg.tanh(before * made) ** 2)
+            opt.apply_gradients(zip(tape.gradient(loss, [before, made]), [before, made]))
+        return (before.numpy().copy(), made.numpy().copy(),
+                *map(weakref.ref, (opt, made, generator)))
+    return train
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_eager_optimizer_step_of_another_thread_during_a_trace_is_not_the_traces(backend):
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(2, 3))
+    want = _other_threads_training(values, backend)()
+    w = xg.Variable(rng.normal(size=(3,)), name="w", backend=backend)
+    opt = xg.optim.SGD(0.1)
+    pause = _Pause()
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(w * x) ** 2
+        pause()
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss
+
+    x = xg.asarray(rng.normal(size=(3,)), backend=backend)
+    other = _other_threads_training(values, backend)     # its Variable exists during the trace
+    got = []
+    compiled = xg.function(step, warmup=0)
+    pause.armed = True
+    tracing = threading.Thread(target=lambda: got.append(compiled(x)))
+    tracing.start()
+    assert pause.reached.wait(timeout=30)
+    try:
+        other_result = other()          # this thread, while the other one traces
+    finally:
+        pause.resume.set()
+        tracing.join(timeout=60)
+    np.testing.assert_array_equal(other_result[0], want[0])
+    np.testing.assert_array_equal(other_result[1], want[1])
+    gc.collect()
+    # neither its update, its Variable nor its draw was recorded into the trace
+    assert all(ref() is None for ref in other_result[2:])
+    start = w.numpy().copy()
+    replayed = compiled(x).numpy()
+    eager_loss = np.sum(start * x.numpy()) ** 2
+    np.testing.assert_allclose(replayed, eager_loss, rtol=1e-6)
+    np.testing.assert_allclose(w.numpy(), start - 0.1 * 2 * np.sum(start * x.numpy()) * x.numpy(),
+                               rtol=1e-6)
+    assert compiled.trace_count == 1 and opt.iterations == 2

@@ -50,6 +50,7 @@ from .program import Program  # noqa: F401 (re-exported)
 from .replay_steps import GuardFailed
 from .signature import _signature, aliasing, model_structure, refused_argument, tensors_key
 from .trace_cache import _GONE, RetracingWarning, TraceCache
+from .held import FREED
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
 
@@ -265,6 +266,8 @@ class Function(TraceCache):
                 variant = failed.guard
                 key = shape_variant_key(key, failed.guard, failed.lo)
                 program = self._programs.get(key)
+        if self._freed != FREED[0]:       # an object some program was traced with is gone
+            self._drop_dead()
         if variant is not None and len(self._programs) >= self.max_traces:
             return self.fn(*args, **kwargs)       # no room left: other shapes run eagerly
         if self._runs_eagerly(key):

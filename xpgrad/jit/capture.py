@@ -1,4 +1,7 @@
-"""Tracing a call: instrument the backend, its Variables and the optimizers; run; restore.
+"""Tracing a call: instrument the backend and its Variables; run; restore. An optimizer's
+``apply_gradients`` and ``__init__`` call ``_Session.optimizer_step`` / ``MadeByTrace.made_now``
+themselves while their thread traces; the instruments hand other threads what they would get
+without the trace (the tracer's ``thread``).
 
 ``capture(fn, args, kwargs, be)`` runs ``fn`` once, eagerly (its results and updates are real),
 and returns the ``Tracer`` holding the recorded steps plus the structure of what ``fn`` returned.
@@ -20,11 +23,12 @@ import gc
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
+from ..trace_thread import RUNNING
 from .collection import full_collections_deferred
 from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, TraceError, function_name, user_line
 from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
-from .kernel_proxy import _proxy_kernel
+from .kernel_proxy import TracedKernels, _proxy_kernel
 from .other_backends import _OtherKernels, _OtherXp
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard, VariableWrite
 from .trace_state import (THREAD, current_tracer, guard_value,  # noqa: F401 (re-exported)
@@ -84,9 +88,8 @@ class _Session:
                 if name in self.skip_kernels or k.eager_only:
                     continue
                 proxies[name] = _proxy_kernel(k, tracer)
-            self._replace(be, "kernels", proxies)
+            self._replace(be, "kernels", TracedKernels(proxies, kernels, tracer.thread))
             self.proxies = list(proxies.values())
-        self._patch_optimizers()
         self._patch_modules()
         self._patch_random()
         patch_transfers(self.tracer, self.patched, self._recording)
@@ -157,19 +160,6 @@ class _Session:
 
         self._replace(be, "value_range", value_range)
 
-    def _patch_optimizers(self):
-        from ..optim.optimizer import Optimizer
-
-        original = Optimizer.apply_gradients
-        session = self
-
-        def apply_gradients(opt, grads_and_vars):
-            return session.optimizer_step(original, opt, grads_and_vars)
-
-        Optimizer.apply_gradients = apply_gradients
-        self.patched.append((Optimizer, "apply_gradients", original))
-        self.patched.append((Optimizer, "__init__", self.fresh.watch(Optimizer, self._recording)))
-
     def _patch_modules(self):
         # every module call takes the hooked path, which guards the program on the version of
         # the modules' hooks: one registered or removed later makes the next call trace anew
@@ -235,7 +225,7 @@ class _Session:
             mine = THREAD.tracer is tracer
             if (seen is None or seen[0]() is not gen) and mine:
                 drawn[id(gen)] = (weakref.ref(gen), gen._rng, rng_state(gen._rng))
-            if tracer.paused or (gen.backend is not tracer.be and not mine):
+            if tracer.paused or not mine:         # another thread's draw: its own
                 return original(gen, sample)
             # another backend's draw too: computing with it there raises OtherBackend, and
             # moving it here (Tensor.to) is a step of the program (transfers.py)
@@ -256,12 +246,16 @@ class _Session:
             if gen is not None:
                 gen._rng = restored_rng(rng, state)
 
-    def optimizer_step(self, original, opt, grads_and_vars):
-        tracer = self.tracer
-        pairs = list(grads_and_vars)
+    def optimizer_step(self, opt, grads_and_vars):
+        """``opt.apply_gradients(grads_and_vars)`` in this thread's trace (the method calls
+        this itself): run on the real arrays and recorded as one host step."""
+        from ..optim.optimizer import Optimizer
+
+        original, tracer = Optimizer.apply_gradients, self.tracer
+        pairs = [tuple(p) if type(p) is list and len(p) == 2 else p for p in grads_and_vars]
         for p in pairs:
             if not isinstance(p, tuple) or len(p) != 2:
-                return original(opt, pairs)      # its own error message
+                return _unrecorded(tracer, original, opt, pairs)      # its own error message
         grads = [g for g, _ in pairs]
         variables = [v for _, v in pairs]
         real_pairs, refs = [], []
@@ -358,6 +352,8 @@ def capture(fn, args, kwargs, be, skip_kernels=(), keyed=()):
         stack.callback(setattr, tracer, "session", None)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)
         THREAD.tracer = tracer
+        RUNNING[0] += 1
+        stack.callback(_ended)
         writes = None
         try:
             session.start()         # inside: a start that raises midway is undone too
@@ -379,6 +375,10 @@ def capture(fn, args, kwargs, be, skip_kernels=(), keyed=()):
             if writes is None:
                 writes = session.restore()
     return tracer, result, writes
+
+
+def _ended():
+    RUNNING[0] -= 1
 
 
 def _changed_state(tracer):

@@ -26,6 +26,7 @@ eagerly, as the long way does; a shape guard sends it the long way, to its shape
 """
 from __future__ import annotations
 
+import weakref
 from operator import is_
 
 from .. import pytree as _pytree
@@ -168,10 +169,11 @@ def same_object(obj):
         if made is None:
             return None
         structure = _pytree._kind(obj).structure
+        model = weakref.ref(obj)        # the last call's model is not kept alive by it
 
         def same_module(a):
             nonlocal made
-            if a is not obj:
+            if a is not model():
                 return False
             now = structure(a)
             if now is made:

@@ -43,6 +43,11 @@ class MadeByTrace:
         cls.__init__ = __init__
         return original
 
+    def made_now(self, obj):
+        """Note ``obj`` (an optimizer) as made by the traced call (its ``__init__`` calls
+        this while its thread traces)."""
+        self.made[id(obj)] = weakref.ref(obj)
+
     def recorded_draw(self, tracer, draw, gen, arrays=()):
         """``draw`` (a RandomDraw from ``gen``) recorded as a step: with no argument
         (``tracer.call_unrecorded``), or with ``arrays`` as its inputs."""

@@ -2,7 +2,9 @@
 attribute, a module's Variable) still holds the object it held when traced, and a list, tuple
 or dict the same items in the same places. It holds what it guards weakly where that takes a
 weak reference (a model, a layer, a Variable): one replaced is freed, and a freed one fails the
-guard (the call traces anew).
+guard (the call traces anew). ``ModuleStructure`` (the key of a model,
+nn/module_structure.py) holds a model's parts weakly likewise; ``FREED`` counts what both see
+freed.
 
 >>> import xpgrad as xg
 >>> class Holder:
@@ -19,12 +21,22 @@ import weakref
 
 #: a global's value once the name is gone
 _UNBOUND = object()
+#: how many objects a program's key or guards held weakly have been freed (their weak
+#: references' callbacks count): a ``Function`` whose count differs looks for programs that
+#: can never match again (trace_cache.TraceCache._drop_dead)
+FREED = [0]
 
 
-def held_weakly(obj):
-    """A weak reference to ``obj`` where it takes one, else a function returning ``obj``."""
+def note_freed(_ref=None):
+    """Count one freed object (a weak reference callback)."""
+    FREED[0] += 1
+
+
+def held_weakly(obj, died=None):
+    """A weak reference to ``obj`` (``died`` its callback) where it takes one, else a function
+    returning ``obj``."""
     try:
-        return weakref.ref(obj)
+        return weakref.ref(obj, died)
     except TypeError:               # a list, a string key
         return itertools.repeat(obj).__next__
 
@@ -41,14 +53,15 @@ class Held:
     __slots__ = ("now", "where", "value", "ids", "keyed", "refs", "alive")
 
     def __init__(self, holder, attribute, value):
-        self.now = _reader(holder, attribute, value)     # what holder.attribute holds now
+        self.alive = [True]       # False once what it holds weakly is freed: it never passes
+        died = _died_callback(self.alive)
+        self.now = _reader(holder, attribute, value, died)    # what holder.attribute holds now
         self.where = (None if holder is None else id(holder), attribute)
-        self.value, self.alive = held_weakly(value), [True]
+        self.value = held_weakly(value, died)
         self.keyed = isinstance(value, dict)
         if self.keyed or isinstance(value, (list, tuple)):
             items = _items(value)
             self.ids = tuple(map(id, items))
-            died = _died_callback(self.alive)
             self.refs = [_held_or_watched(item, died) for item in items]
         else:
             self.ids = self.refs = None
@@ -72,7 +85,7 @@ class Held:
             and self.value() is other.value() and self.value() is not None
 
 
-def _reader(holder, attribute, value):
+def _reader(holder, attribute, value, died):
     """A function returning what ``holder.attribute`` holds now (``_UNBOUND`` once it holds
     nothing): C-level calls where ``holder`` is held strongly (a cell, a dict: they take no
     weak reference)."""
@@ -81,16 +94,18 @@ def _reader(holder, attribute, value):
     if isinstance(holder, dict):
         return functools.partial(holder.get, attribute, _UNBOUND)
     try:
-        ref = weakref.ref(holder)
+        ref = weakref.ref(holder, died)
     except TypeError:               # a closure's cell
         return functools.partial(getattr, holder, attribute, _UNBOUND)
     return lambda: getattr(ref(), attribute, _UNBOUND)
 
 
 def _died_callback(alive):
-    """A weak reference callback that sets ``alive[0]`` False (a Held's items: one freed)."""
+    """A weak reference callback that sets ``alive[0]`` False (what a Held holds weakly: one
+    freed), and counts it (``note_freed``)."""
     def died(_):
         alive[0] = False
+        note_freed()
     return died
 
 
@@ -105,3 +120,44 @@ def _items(container) -> tuple:
     if isinstance(container, dict):
         return (*container, *container.values())
     return tuple(container)
+
+
+class ModuleStructure:
+    """The submodules and Variables of a module (``parts``), compared by identity (a Variable's
+    ``==`` compares values), its hash computed once. It holds them weakly: a program keyed by
+    an old structure (a layer since replaced) does not keep the replaced layer alive, and a
+    structure with a part freed equals no other (``alive``), so a new object at a freed one's
+    address is never taken for it."""
+
+    __slots__ = ("refs", "ids", "hash", "__weakref__")
+
+    def __init__(self, parts):
+        self.refs = tuple(map(_weakly, parts))
+        self.ids = tuple(map(id, parts))
+        self.hash = hash(self.ids)
+
+    @property
+    def parts(self) -> tuple:
+        """The submodules and Variables (None for one freed since)."""
+        return tuple(ref() for ref in self.refs)
+
+    @property
+    def alive(self) -> bool:
+        """Whether every part lives still (else the structure equals no other)."""
+        return all(ref() is not None for ref in self.refs)
+
+    def __hash__(self):
+        return self.hash
+
+    def __eq__(self, other):
+        return self is other or (type(other) is ModuleStructure and self.hash == other.hash
+                                 and self.ids == other.ids and self.alive and other.alive)
+
+    def __repr__(self):
+        return f"ModuleStructure({len(self.parts)} parts)"
+
+
+def _weakly(part):
+    """A weak reference to ``part`` whose freeing ``note_freed`` counts (a program keyed by
+    a structure holding it can then never match again)."""
+    return weakref.ref(part, note_freed)

@@ -1,6 +1,8 @@
 """Backend kernels during a trace: each call of a proxy kernel is one opaque, recorded step."""
 from __future__ import annotations
 
+import threading
+
 from ..backend import Kernel
 from .traced import leaked
 
@@ -69,3 +71,32 @@ def _proxy_kernel(k, tracer):
             vjp_sliced=p.vjp_sliced if k.vjp_sliced is not None else None))
     entry[1].tracer = tracer
     return entry[2]
+
+
+class TracedKernels(dict):
+    """The traced backend's kernel table during a trace: the proxies (a dict of them) for the
+    tracing thread; other threads' eager calls get the backend's own table ``real``."""
+
+    __slots__ = ("real", "thread")
+
+    def __init__(self, proxies, real, thread):
+        super().__init__(proxies)
+        self.real, self.thread = real, thread
+
+    def get(self, name, default=None):
+        if threading.get_ident() == self.thread:
+            return dict.get(self, name, default)
+        return self.real.get(name, default)
+
+    def __getitem__(self, name):
+        if threading.get_ident() == self.thread:
+            return dict.__getitem__(self, name)
+        return self.real[name]
+
+    def __contains__(self, name):
+        if threading.get_ident() == self.thread:
+            return dict.__contains__(self, name)
+        return name in self.real
+
+    def __bool__(self):
+        return threading.get_ident() == self.thread or bool(self.real)

@@ -1,7 +1,7 @@
 """The lock that keeps a trace from running while anything else of ``xg.function`` does.
 
 A trace instruments process-wide state for its length (the backend's namespace and kernel table,
-every Variable's array, ``Optimizer.apply_gradients``): a replay or an eager call of a traced
+every Variable's array): a replay or an eager call of a traced
 function in another thread would read a Variable's stand-in instead of its array, or record its
 own operations into the trace. Replays and eager calls therefore hold this lock *shared* (any
 number at once); a trace holds it *alone*, waiting for the running calls to end, and calls that

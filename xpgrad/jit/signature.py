@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import types
+import weakref
 
 import numpy as np
 
@@ -48,6 +49,23 @@ class _Identity:
 
     def __hash__(self):
         return id(self.obj)
+
+
+class _Model:
+    """A model argument in a signature by identity, held weakly (its structure, next in the
+    signature, holds its parts weakly too): a program traced with a model since freed keeps
+    nothing of it alive, and matches no call again (a new model at its address included)."""
+
+    __slots__ = ("ref", "id")
+
+    def __init__(self, obj):
+        self.ref, self.id = weakref.ref(obj), id(obj)
+
+    def __eq__(self, other):
+        return type(other) is _Model and other.ref() is self.ref() is not None
+
+    def __hash__(self):
+        return self.id
 
 
 def _tensor_backends(args, kwargs):
@@ -142,7 +160,7 @@ def _signature(obj, out, tensors):
                 else:
                     _signature(child, out, tensors)
         elif (structure := model_structure(obj)) is not None:   # a model holding Variables
-            out.append((t, _Identity(obj), structure))
+            out.append((t, _Model(obj), structure))
         elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             out.append((t, _dataclass_key(obj)))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):

@@ -23,10 +23,10 @@ from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
-from .held import Held
+from .held import FREED, Held, ModuleStructure, note_freed
 from .name_guards import name_guards, settled
 from .program import Program
-from .signature import _tensor_backends, model_structure
+from .signature import _Model, _tensor_backends, model_structure
 from .structure import map_leaves
 
 
@@ -37,7 +37,7 @@ _GONE = object()
 def _held(obj):
     """A weak reference to ``obj`` (a strong one where it takes none): call it for ``obj``."""
     try:
-        return weakref.ref(obj)
+        return weakref.ref(obj, note_freed)
     except TypeError:
         return lambda: obj
 
@@ -53,6 +53,9 @@ class RetracingWarning(UserWarning):
 
 class TraceCache:
     """The tracing and program cache of ``Function`` (its base; the module docstring)."""
+
+    #: ``held.FREED`` when this cache last looked for programs that can never match again
+    _freed = 0
 
     def _runs_eagerly(self, key) -> bool:
         """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
@@ -85,6 +88,7 @@ class TraceCache:
             return self._trace_deferred(base, key, be, args, kwargs, retry, variant)
 
     def _trace_deferred(self, base, key, be, args, kwargs, retry, variant):
+        self._drop_dead()
         fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)
@@ -177,6 +181,39 @@ class TraceCache:
                                            if type(k[0]) is tuple):
             self._guards.pop(base, None)
 
+    def _drop_dead(self):
+        """Drop the programs whose key can never match a call again: one traced with an
+        object that its key or guards hold weakly, freed since (a model replaced, a layer
+        swapped out), so that their buffers are freed now, not when ``max_traces`` would drop
+        them."""
+        # (a call that misses holds the lock shared: other threads replay, moving their
+        # programs to the end, or look too; the lists are taken at once, under the GIL)
+        with self._seen_lock:
+            self._freed = FREED[0]
+            dead = [key for key in list(self._programs) if self._never_matches(key)]
+            for key in dead:
+                for other in [k for k in list(self._programs) if is_variant_of(k, key)]:
+                    self._programs.pop(other, None)
+                self._programs.pop(key, None)
+            if dead:
+                self._fast = None
+                bases = {k[0] for k in list(self._programs) if type(k[0]) is tuple}
+                for base in [b for b in list(self._guards) if b not in bases]:
+                    self._guards.pop(base, None)
+
+    def _never_matches(self, key) -> bool:
+        """Whether ``key`` (a program's) holds a value no call's key can have again."""
+        if _freed_structure(key):
+            return True
+        guards = self._guards.get(key[0]) if type(key[0]) is tuple else None
+        if guards is None:
+            return False
+        for (ref, _), value in zip(guards, key[1]):
+            obj = ref()
+            if value is not _GONE and (obj is None or type(obj) is Held and not obj.alive[0]):
+                return True
+        return False
+
     def _guarded_key(self, base, found):
         """The cache key of a trace of signature ``base`` that read the guarded attributes
         ``found`` (``(object, attribute, value)``)."""
@@ -187,6 +224,18 @@ class TraceCache:
         self._guards[base] = tuple(known)
         values = {(id(o), n): v for o, n, v in found}
         return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
+
+
+def _freed_structure(key, depth=0) -> bool:
+    """Whether ``key`` (a tuple, its tuples to a depth of 3) holds a model argument freed
+    since, or a model's structure with a part freed since (nn/module_structure.py)."""
+    for item in key:
+        if type(item) is ModuleStructure and not item.alive or \
+                type(item) is _Model and item.ref() is None:
+            return True
+        if type(item) is tuple and depth < 3 and _freed_structure(item, depth + 1):
+            return True
+    return False
 
 
 def _same(known, found) -> bool:
@@ -203,7 +252,7 @@ def _keyed_modules(objects) -> set:
         structure = model_structure(obj)
         if structure is not None:
             keyed.add(id(obj))
-            keyed.update(map(id, structure.parts))
+            keyed.update(structure.ids)
     return keyed
 
 

@@ -8,16 +8,7 @@ attribute it read, a Module's ``training`` flag) and ``note_write`` (the functio
 """
 from __future__ import annotations
 
-import threading
-
-
-class _Traces(threading.local):
-    #: the tracer of the trace this thread runs now (a traced function called inside another's
-    #: trace is inlined into it), or None; other threads' traces are not this thread's business
-    tracer = None
-
-
-THREAD = _Traces()
+from ..trace_thread import THREAD
 
 
 def current_tracer():

@@ -18,6 +18,7 @@ line.
 from __future__ import annotations
 
 import operator
+import threading
 
 from ..batching.batched import BatchedArray
 from .errors import TraceError, user_line
@@ -53,10 +54,12 @@ class Method:
         return f"<method {self.name}>"
 
 
-def _leaving(what):
+def _leaving(name, what):
     def method(self, *args, **kwargs):
+        if self._tracer.thread != threading.get_ident():     # another thread's eager read
+            return getattr(self._real, name)(*args, **kwargs)
         self._tracer.refuse(what)
-    method.__name__ = what
+    method.__name__ = name
     return method
 
 
@@ -108,6 +111,8 @@ class Traced:
     def __getattr__(self, name):
         real = object.__getattribute__(self, "_real")
         tracer = object.__getattribute__(self, "_tracer")
+        if tracer.thread != threading.get_ident():      # another thread's eager work
+            return getattr(real, name)
         if name in STATIC:
             if name in SHAPED:
                 tracer.read_shape(self)
@@ -136,12 +141,12 @@ class Traced:
     def __array_function__(self, func, types, args, kwargs):
         return self._tracer.call(func, args, kwargs)
 
-    __array__ = _leaving(_AS_ARRAY)
-    __bool__ = _leaving("bool() (Python control flow on a tensor's value)")
-    __float__ = _leaving("float()")
-    __int__ = _leaving("int()")
-    __complex__ = _leaving("complex()")
-    __index__ = _leaving("use as a Python index")
+    __array__ = _leaving("__array__", _AS_ARRAY)
+    __bool__ = _leaving("__bool__", "bool() (Python control flow on a tensor's value)")
+    __float__ = _leaving("__float__", "float()")
+    __int__ = _leaving("__int__", "int()")
+    __complex__ = _leaving("__complex__", "complex()")
+    __index__ = _leaving("__index__", "use as a Python index")
 
     # -- indexing -------------------------------------------------------------------------------
     def __getitem__(self, key):

@@ -25,6 +25,7 @@ traced array went, ``outs`` the structure of the result with a ``Ref`` per array
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 
 from .errors import TraceError, tensor_read, user_line
@@ -79,6 +80,8 @@ class Tracer:
         self.attribute_writes = set()     # (id(object), attribute) the function set itself
         self.structures_guarded = set()   # ids of the modules whose structure is a guard
         self.function = None      # the traced function's name (errors name it)
+        self.session = None       # capture's _Session while it traces (a bare Tracer: none)
+        self.thread = threading.get_ident()     # the tracing thread (others' calls: not recorded)
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
         self._shape_guarded = set()      # dynamic slots whose shape a ShapeGuard checks
         # a slot's root names the array owning its memory: a number given while that array
@@ -317,6 +320,10 @@ class Tracer:
             raise leaked(self)
         found = []
         rargs, aargs = self._unwrap(args, found)
+        if threading.get_ident() != self.thread:
+            # another thread's eager work during the trace (the backend's namespace and
+            # kernels, and the Variables' arrays, are the trace's for its length): run as is
+            return fn(*rargs, **(self._unwrap(kwargs, found)[0] if kwargs else kwargs))
         if kwargs:
             rkw, akw = self._unwrap(kwargs, found)
         else:

@@ -27,8 +27,7 @@ True
 """
 from __future__ import annotations
 
-from operator import is_
-
+from ..jit.held import ModuleStructure
 from ..jit.trace_state import guard_value
 from .module_cache import cached
 from .module_tree import found_modules, found_variables
@@ -36,27 +35,6 @@ from .module_tree import found_modules, found_variables
 #: the attribute of a Module that reads its structure (``Module._structure_key``): the name of
 #: ``guard_structure``'s guards
 STRUCTURE = "_structure_key"
-
-
-class ModuleStructure:
-    """The submodules and Variables of a module (``parts``), compared by identity (a Variable's
-    ``==`` compares values), its hash computed once."""
-
-    __slots__ = ("parts", "hash")
-
-    def __init__(self, parts):
-        self.parts, self.hash = parts, hash(tuple(map(id, parts)))
-
-    def __hash__(self):
-        return self.hash
-
-    def __eq__(self, other):
-        return self is other or (type(other) is ModuleStructure and self.hash == other.hash
-                                 and len(self.parts) == len(other.parts)
-                                 and all(map(is_, self.parts, other.parts)))
-
-    def __repr__(self):
-        return f"ModuleStructure({len(self.parts)} parts)"
 
 
 def structure(module) -> ModuleStructure:
