@@ -58,8 +58,8 @@ CASES = [
     ("step_memory.py", ["--only", "lstm", "mlp"], "argument --only: invalid choice: 'mlp'"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
-    ("step_memory_numba.py", ["memory", "--repeats", "0"],
-     "argument --repeats: must be an integer > 0, got 0"),
+    ("step_memory.py", ["time", "--batch", "0"], "argument --batch: must be an integer > 0, got 0"),
+    ("step_memory.py", ["speed"], "argument mode: invalid choice: 'speed'"),
 ]
 
 

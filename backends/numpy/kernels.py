@@ -19,7 +19,8 @@ from .. import blas
 from ..axis_sums import sum_axes, sum_rows
 from .blocks import BLOCK_BYTES, blocked
 from .kernel_common import _FLOAT_SET, _ONE, FLOATS, _float, _sigmoid  # noqa: F401 (FLOATS)
-from .loss_kernels import (_bce_forward, _bce_loss, _elementwise_vjp, _huber_forward,
+from .loss_gradients import handed_once
+from .loss_kernels import (_bce_forward, _bce_loss, _huber_forward,
                            _huber_value, _huber_vjp, _loss_only, _mse_forward, _mse_loss,
                            _sce_forward, _sce_loss, _sce_vjp, _smoothed_sce_forward,
                            _smoothed_sce_vjp, _smse_forward, _smse_loss)
@@ -252,10 +253,10 @@ KERNELS: dict = {
     "matmul": Kernel(_matmul_forward, _matmul_vjp, saves=(0, 1), needs=True, eager_only=True,
                      defers=(1,)),
     "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp, value=_loss_only(_sce_loss)),
-    "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp,
+    "sigmoid_cross_entropy_with_logits": Kernel(*handed_once(_bce_forward),
                                                 value=_loss_only(_bce_loss)),
-    "mse": Kernel(_mse_forward, _elementwise_vjp, value=_loss_only(_mse_loss)),
-    "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp, value=_loss_only(_smse_loss)),
+    "mse": Kernel(*handed_once(_mse_forward), value=_loss_only(_mse_loss)),
+    "sigmoid_mse": Kernel(*handed_once(_smse_forward), value=_loss_only(_smse_loss)),
     "huber": Kernel(_huber_forward, _huber_vjp, value=_huber_value),
     "smoothed_softmax_cross_entropy": Kernel(_smoothed_sce_forward, _smoothed_sce_vjp),
     "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp, saves=()),

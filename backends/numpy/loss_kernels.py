@@ -218,10 +218,6 @@ def _bce_forward(x, t, reduction):
     return out, grad
 
 
-def _elementwise_vjp(g, saved, x, t, reduction):
-    return _times(g, saved), NotImplemented
-
-
 # -- squared errors ----------------------------------------------------------------------------
 #: float32 arrays from this size on take ``_sum_of_squares``' chunked dots (below it the squares'
 #: pairwise sum, a temporary in cache, is faster: 1280 entries 1.4 against 3.0 us, 65536 12.5
