@@ -87,3 +87,24 @@ def test_programs_of_live_models_are_kept():
     assert len(compiled.programs()) == 2    # a replay: nothing looked for
     compiled(xg.nn.MLP([3, 4, 2], rng=3), x)     # a new model: its first call, eagerly
     assert len(compiled.programs()) == 1 and compiled.trace_count == 2
+
+
+def _helper_of(model):
+    return lambda x: model(x)
+
+
+def test_a_model_in_a_replaced_helpers_closure_is_freed():
+    """The guard of a helper's closure variable reads it through a weak reference to the
+    helper (held.ClosureCell), not through its cell: the cell would keep the model alive."""
+    helpers = {"run": _helper_of(xg.nn.MLP([3, 8, 2], rng=0))}
+    compiled = xg.function(lambda x: helpers["run"](x), max_traces=16)
+    x = _x()
+    for _ in range(3):
+        compiled(x)
+    old_model = weakref.ref(helpers["run"].__closure__[0].cell_contents)
+    helpers["run"] = _helper_of(xg.nn.MLP([3, 8, 2], rng=1))
+    gc.collect()
+    assert old_model() is None
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x).numpy(), helpers["run"](x).numpy(), rtol=1e-6)
+    assert compiled.trace_count == 2

@@ -160,7 +160,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match="convert_sync_batchnorm: process_group must be None"):
         xg.nn.SyncBatchNorm.convert_sync_batchnorm(xg.nn.BatchNorm1d(2), process_group=3)
     with pytest.raises(ValueError, match="num_features"):
-        xg.nn.SyncBatchNorm(0)
+        xg.nn.SyncBatchNorm(-1)         # (0 is accepted, as BatchNorm1d(0))
     with pytest.raises(ValueError, match="momentum"):
         xg.nn.SyncBatchNorm(2, momentum=2.0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'group'"):

@@ -157,6 +157,7 @@ class Function(TraceCache):
         self._seen_lock = threading.Lock()
         self._bind = Binder(fn)
         self._guards = {}       # signature -> ((weak object, attribute), ...) guarded in traces
+        self._walk_names = True     # False: no name guards (jit/name_guards.py; tbptt's own)
         self._instances = InstanceFunctions()     # a decorated method's, per instance
         self._self_in_signature = True    # False: an instance's own (its self left out)
         self._method = False    # set in a class body: self is no part of the input_signature

@@ -56,7 +56,8 @@ class Held:
         self.alive = [True]       # False once what it holds weakly is freed: it never passes
         died = _died_callback(self.alive)
         self.now = _reader(holder, attribute, value, died)    # what holder.attribute holds now
-        self.where = (None if holder is None else id(holder), attribute)
+        self.where = holder.where if type(holder) is ClosureCell else \
+            (None if holder is None else id(holder), attribute)
         self.value = held_weakly(value, died)
         self.keyed = isinstance(value, dict)
         if self.keyed or isinstance(value, (list, tuple)):
@@ -77,7 +78,6 @@ class Held:
         now = (*value, *value.values()) if self.keyed else value
         return self.alive[0] and tuple(map(id, now)) == ids
 
-
     def same_as(self, other) -> bool:
         """Whether ``other`` (a guard of a later trace) guards what this one does: the same
         place holding the same object with the same items (a signature's key keeps one)."""
@@ -91,6 +91,8 @@ def _reader(holder, attribute, value, died):
     weak reference)."""
     if holder is None:
         return itertools.repeat(value).__next__
+    if type(holder) is ClosureCell:
+        return holder.read
     if isinstance(holder, dict):
         return functools.partial(holder.get, attribute, _UNBOUND)
     try:
@@ -98,6 +100,29 @@ def _reader(holder, attribute, value, died):
     except TypeError:               # a closure's cell
         return functools.partial(getattr, holder, attribute, _UNBOUND)
     return lambda: getattr(ref(), attribute, _UNBOUND)
+
+
+class ClosureCell:
+    """The ``index``-th closure variable of the function ``function()`` gives now, while that
+    function runs ``code``: read so, not through the cell itself, a guard keeps no cell (and
+    so no model in it) alive once the function is gone; ``function`` a weak reference to a
+    helper, or what gives the traced function of an ``xg.function`` now (``Function.fn``:
+    ``tbptt_train`` sets a new closure of the same code for every call)."""
+
+    __slots__ = ("function", "code", "index", "where")
+
+    def __init__(self, function, code, index, owner_id):
+        self.function, self.code, self.index = function, code, index
+        self.where = (owner_id, code, index)
+
+    def read(self):
+        fn = self.function()
+        if getattr(fn, "__code__", None) is not self.code:
+            return _UNBOUND
+        try:
+            return fn.__closure__[self.index].cell_contents
+        except ValueError:              # the variable is not bound (deleted)
+            return _UNBOUND
 
 
 def _died_callback(alive):

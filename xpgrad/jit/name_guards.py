@@ -22,9 +22,10 @@ finds by identity (one ``is``, not a comparison of every part).
 from __future__ import annotations
 
 import types
+import weakref
 
 from ..tensor import Tensor, Variable
-from .held import Held, _UNBOUND
+from .held import ClosureCell, Held, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
 STRUCTURE = "_structure_key"
@@ -32,12 +33,16 @@ STRUCTURE = "_structure_key"
 _DEPTH = 4
 
 
-def name_guards(fn, guarded, writes, roots=()) -> list:
+def name_guards(fn, guarded, writes, roots=(), current=None) -> list:
     """``(Held, "unchanged", True)`` guards of what ``fn`` (and the objects ``roots``, its
     arguments) reach the models whose ids are in ``guarded`` through, and of the Variables it
     reads from attributes of other modules (module docstring); ``writes``: the ``(id(object),
-    attribute)`` the function set (a module it made: ``(id(module), STRUCTURE)``)."""
+    attribute)`` the function set (a module it made: ``(id(module), STRUCTURE)``);
+    ``current``: ``(what gives the traced function now, an id for it)``, through which its
+    closure is read (else through a weak reference to ``fn``)."""
     walk = _Walk(guarded, writes)
+    if current is not None:
+        walk.root = (getattr(fn, "__func__", fn), *current)
     walk.reached(fn, 0)
     for root in roots:
         walk.reached(root, 1)
@@ -50,6 +55,7 @@ class _Walk:
     def __init__(self, guarded, writes):
         self.guarded, self.writes, self.out, self.seen = guarded, writes, [], {}
         self.names = set()      # the attribute names the functions walked read
+        self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
 
     def reached(self, obj, depth) -> bool:
         """Look into ``obj`` (a function, a bound method, an object; held by nothing the walk
@@ -95,12 +101,16 @@ class _Walk:
     def _function(self, fn, depth) -> bool:
         found, names = False, _names(fn.__code__)
         self.names |= names
-        for cell in fn.__closure__ or ():
+        root, current, owner_id = self.root
+        if fn is not root:
+            current, owner_id = weakref.ref(fn), id(fn)
+        for index, cell in enumerate(fn.__closure__ or ()):
             try:
                 value = cell.cell_contents
             except ValueError:              # a variable not bound yet
                 continue
-            found |= self.held(cell, "cell_contents", value, depth, own=depth == 0)
+            found |= self.held(ClosureCell(current, fn.__code__, index, owner_id),
+                               "cell_contents", value, depth, own=depth == 0)
         namespace = fn.__globals__
         for name in names:
             value = namespace.get(name, _UNBOUND)

@@ -138,8 +138,10 @@ class TraceCache:
                 program.declines.traced_for_declines = True
         guards = tracer.attribute_guards
         settled(guards)
-        guards.extend(name_guards(self.fn, tracer.structures_guarded, tracer.attribute_writes,
-                                  (*args, *kwargs.values())))
+        if self._walk_names:
+            guards.extend(name_guards(self.fn, tracer.structures_guarded,
+                                      tracer.attribute_writes, (*args, *kwargs.values()),
+                                      current=(_traced_function(weakref.ref(self)), id(self))))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
@@ -236,6 +238,16 @@ def _freed_structure(key, depth=0) -> bool:
         if type(item) is tuple and depth < 3 and _freed_structure(item, depth + 1):
             return True
     return False
+
+
+def _traced_function(function_ref):
+    """What gives the function an ``xg.function`` traces now (a method's function; None once
+    the ``xg.function`` is gone)."""
+    def traced():
+        function = function_ref()
+        fn = None if function is None else function.fn
+        return getattr(fn, "__func__", fn)
+    return traced
 
 
 def _same(known, found) -> bool:

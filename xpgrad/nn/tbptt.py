@@ -381,6 +381,9 @@ def _compiled(update, model, loss_fn, optimizer, variables, options):
         fn.fn = fn.__wrapped__ = update      # the same computation; this call's closure
     else:                               # new, or an id reused by another loss or optimizer
         fn = Function(update, max_traces=16, retrace_warning=16)
+        # each call gives it a new closure of the same computation (its helpers made anew):
+        # this cache's key and the model's structure guard are what it depends on
+        fn._walk_names = False
         entry = (_weak(loss_fn), _weak(optimizer), fn)
         if len(per_model) >= PER_MODEL:
             per_model.pop(next(iter(per_model)))
