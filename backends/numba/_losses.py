@@ -20,6 +20,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from ..numpy.kernels import FLOATS
+from ..numpy.loss_gradients import SavedGradient as Saved
 from . import _config
 from . import _loss_kernels as loops
 from . import _sce_kernels
@@ -27,16 +28,6 @@ from ._sce_gathered import GATHERED_MAX
 from ._sce_registers import regs_max
 
 _EMPTY = {d: np.empty(0, d) for d in FLOATS}
-
-
-class Saved:
-    """A gradient buffer that the first vjp may take; later vjps must recompute."""
-
-    __slots__ = ("grad", "taken")
-
-    def __init__(self, grad):
-        self.grad = grad
-        self.taken = False
 
 
 def _flat(a):
