@@ -103,13 +103,30 @@ def pytest_unconfigure(config):
     remove_bytecode(config.stash.get(_BYTECODE, None))
 
 
+def runs_tests(config):
+    """Whether this process runs tests: an xdist worker, or a run without workers (not the
+    controller of one with them).
+
+    >>> import types
+    >>> runs_tests(types.SimpleNamespace(workerinput={}))
+    True
+    """
+    if hasattr(config, "workerinput"):
+        return True
+    return config.getoption("dist", "no") == "no"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     """A whole-suite run with xdist workers compiles a cold Numba kernel cache once, here in
     the controller before the workers start, instead of in every worker
-    (``tests/numba_cache_warm.py``)."""
+    (``tests/numba_cache_warm.py``). Every process that runs tests computes PyTorch's side on
+    one thread (``tests/torch_threads.py``)."""
     from numba_cache_warm import warm_numba_cache, whole_suite_with_workers
+    from torch_threads import one_torch_thread
 
+    if runs_tests(session.config):
+        one_torch_thread()
     if whole_suite_with_workers(session.config):
         seconds = warm_numba_cache()
         if seconds is not None:
