@@ -484,8 +484,11 @@ def test_editing_a_loop_recompiles_its_threaded_kernel(tmp_path):
     """Numba checks only a kernel's own source file, and a threaded kernel made from a template
     has the compiled loop inside it: the hash of the loop's file in its cache key makes a new
     process compile it again after the loop is edited, instead of loading the old loop."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    # no bytecode of scaled_loop.py: rewritten within a second at the same size, a cached .pyc
+    # (PYTHONPYCACHEPREFIX, tests/subprocess_bytecode.py) would pass for the new source
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONDONTWRITEBYTECODE="1")
     env.pop("XPGRAD_NUMBA_CACHE_DIR", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
     code = ("import numpy as np, scaled_loop\n"
             "from numba.core import event\n"
             "from xpgrad.backends.numba._cache import _cached_versions\n"
