@@ -10,7 +10,8 @@ import pytest
 import xpgrad as xg
 
 from gpu_marks import CUPY as BE, on_gpu
-from test_projected_scans import CASES, GENERIC, layer_inputs
+from layer_kernel_checks import CASES, GENERIC
+from test_projected_scans import layer_inputs
 
 TOLERANCE = {np.float64: {"rtol": 1e-10, "atol": 1e-11}, np.float32: {"rtol": 2e-4, "atol": 2e-5}}
 

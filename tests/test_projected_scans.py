@@ -11,7 +11,7 @@ from xpgrad.ops import projected_scans
 from xpgrad.ops.projected_scans import gru_layer, rnn_layer
 from xpgrad.ops.recurrent import gru_scan, rnn_scan
 
-from in_place_checks import check_vjp_in_place
+from layer_kernel_checks import CASES, check_kernel_matches_generic
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
@@ -54,9 +54,6 @@ def test_layers_are_the_projection_then_the_scan(kernels, rng):
                                atol=1e-12)
 
 
-GENERIC = {"rnn_layer": (projected_scans._rnn_layer_forward, projected_scans._rnn_layer_vjp),
-           "gru_layer": (projected_scans._gru_layer_forward, projected_scans._gru_layer_vjp)}
-CASES = [("rnn_layer", "tanh"), ("rnn_layer", "relu"), ("gru_layer", None)]
 
 
 # rings of 2 and 3 steps (T = 7: a partial first block), all T in one block, a batch of 0 and
@@ -70,20 +67,7 @@ def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, T, monkeyp
     args = layer_inputs(rng, 3 if kind == "gru_layer" else 1, B=B, T=T, I=5, H=4)
     params = {} if nonlinearity is None else {"nonlinearity": nonlinearity}
     g = rng.standard_normal((B, T, 4))
-    forward, vjp = GENERIC[kind]
-    kernel = KERNELS[kind]
-    expected = forward(np, *args, **params)
-    out, saved = kernel.forward(*args, **params)
-    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    wanted = [True] * len(args)
-    reference = vjp(np, g, expected, wanted, *args, **params)
-    for got, ref in zip(kernel.vjp(g, saved, wanted, *args, **params), reference, strict=True):
-        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
-    partial = kernel.vjp(g, saved, [False, True, False, True] + [False] * (len(args) - 4),
-                         *args, **params)
-    assert [p is None for p in partial] == [True, False, True, False] + [True] * (len(args) - 4)
-    if kernel.vjp_in_place is not None:
-        check_vjp_in_place(kernel, g, saved, wanted, args, params, reference)
+    check_kernel_matches_generic(KERNELS[kind], kind, args, params, g)
 
 
 def test_layer_input_errors(rng):

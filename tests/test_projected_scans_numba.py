@@ -12,16 +12,12 @@ import pytest
 import xpgrad as xg
 from xpgrad.backends import blas
 from xpgrad.backends.numpy import scans
-from xpgrad.ops import projected_scans
 
-from in_place_checks import check_vjp_in_place
+from layer_kernel_checks import CASES, GENERIC, check_kernel_matches_generic
 
 pytest.importorskip("numba")
 from xpgrad.backends.numba import _layers  # noqa: E402
 
-GENERIC = {"rnn_layer": (projected_scans._rnn_layer_forward, projected_scans._rnn_layer_vjp),
-           "gru_layer": (projected_scans._gru_layer_forward, projected_scans._gru_layer_vjp)}
-CASES = [("rnn_layer", "tanh"), ("rnn_layer", "relu"), ("gru_layer", None)]
 
 
 def layer_inputs(rng, gates, B, T, I, H, dtype):
@@ -44,20 +40,7 @@ def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, T, gemm, m
     args = layer_inputs(rng, 3 if kind == "gru_layer" else 1, B, T, 5, 4, np.float64)
     params = {} if nonlinearity is None else {"nonlinearity": nonlinearity}
     g = rng.standard_normal((B, T, 4))
-    forward, vjp = GENERIC[kind]
-    kernel = _layers.KERNELS[kind]
-    expected = forward(np, *args, **params)
-    out, saved = kernel.forward(*args, **params)
-    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    wanted = [True] * len(args)
-    reference = vjp(np, g, expected, wanted, *args, **params)
-    for got, ref in zip(kernel.vjp(g, saved, wanted, *args, **params), reference, strict=True):
-        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
-    partial = kernel.vjp(g, saved, [False, True, False, True] + [False] * (len(args) - 4),
-                         *args, **params)
-    assert [p is None for p in partial] == [True, False, True, False] + [True] * (len(args) - 4)
-    if kernel.vjp_in_place is not None:
-        check_vjp_in_place(kernel, g, saved, wanted, args, params, reference)
+    check_kernel_matches_generic(_layers.KERNELS[kind], kind, args, params, g)
 
 
 @pytest.mark.parametrize("kind,nonlinearity", CASES)
