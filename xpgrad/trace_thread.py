@@ -22,3 +22,13 @@ THREAD = _Traces()
 #: eager code checks it before ``THREAD.tracer`` (a list's item: a quarter of the time of a
 #: thread-local's attribute, 25 ns of 100)
 RUNNING = [0]
+
+
+def recording_session():
+    """The session of the trace this thread runs now, where it records (not paused), or None:
+    what an optimizer made or stepped in a traced call reports to (``jit/capture.py``); eager
+    callers test ``RUNNING[0]`` first."""
+    tracer = THREAD.tracer
+    if tracer is None or tracer.paused:
+        return None
+    return tracer.session

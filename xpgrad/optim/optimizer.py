@@ -37,7 +37,7 @@ from .hyperparameters import Hyperparameters
 from .optimizer_checkpoints import OptimizerCheckpoints, _named  # noqa: F401 (re-exported)
 from .schedules_base import fitting_constant_rate
 from .update_modes import _COPY_ON_WRITE
-from ..trace_thread import RUNNING as _RUNNING, THREAD as _TRACES
+from ..trace_thread import RUNNING as _RUNNING, recording_session
 
 
 class Optimizer(Hyperparameters, OptimizerCheckpoints):
@@ -80,9 +80,9 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
         self.name = name or type(self).__name__.lower()
         self.iterations = 0          # updates applied so far (the schedules' step)
         self._state: dict = {}       # id(var) -> (var, {slot: raw array or int})
-        tracer = _TRACES.tracer if _RUNNING[0] else None
-        if tracer is not None and tracer.session is not None and not tracer.paused:
-            tracer.session.fresh.made_now(self)      # made by the traced call (jit/fresh.py)
+        session = recording_session() if _RUNNING[0] else None
+        if session is not None:
+            session.fresh.made_now(self)      # made by the traced call (jit/fresh.py)
 
     def __setstate__(self, state):
         """Unpickled or deep-copied (``copy.deepcopy``), the per-variable state is filed under
@@ -144,11 +144,11 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
         ...     print(str(e).splitlines()[0])
         No gradients provided for any variable: ['w']
         """
-        tracer = _TRACES.tracer if _RUNNING[0] else None
-        if tracer is not None and tracer.session is not None and not tracer.paused:
+        session = recording_session() if _RUNNING[0] else None
+        if session is not None:
             # this thread's trace records the update as one step (jit/capture.py); another
             # thread's trace leaves this one alone
-            return tracer.session.optimizer_step(self, grads_and_vars)
+            return session.optimizer_step(self, grads_and_vars)
         grads, variables, seen, names = [], [], set(), []
         if isinstance(grads_and_vars, (Tensor, dict)) or not hasattr(grads_and_vars,
                                                                       "__iter__"):
