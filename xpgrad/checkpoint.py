@@ -221,7 +221,11 @@ def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -
     ``metadata`` and ``extra``, a dict of NumPy arrays such as a run's best weights, which
     ``load_checkpoint`` leaves alone and ``checkpoint_extra`` reads) to ``path`` (.npz),
     atomically and durably; see the module docstring."""
+    from .checkpoint_generators import generator_states
+    from .random_seed import get_state
+
     path = check_writable(path)
+    generators = generator_states(model)
     model = _named(model)           # {name: Variable}, checked; a generator is read once
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict (JSON-serializable), got "
@@ -230,7 +234,8 @@ def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -
     arrays = _arrays(model, optimizers)
     for name, value in (extra or {}).items():
         arrays[f"extra/{name}"] = np.asarray(value)
-    meta = {"format": FORMAT, "optimizer": _kinds(optimizers), "metadata": metadata}
+    meta = {"format": FORMAT, "optimizer": _kinds(optimizers), "metadata": metadata,
+            "generators": generators, "random": get_state()}
     try:
         arrays[_META] = np.asarray(json.dumps(meta, allow_nan=False))
     except (TypeError, ValueError) as e:
@@ -358,8 +363,10 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     """Load ``path`` into ``model`` (and ``optimizer``); raise CheckpointError, changing
     nothing, when the file is damaged or names, shapes or dtypes differ. Without
     ``optimizer``, optimizer entries in the file are ignored."""
+    from .checkpoint_generators import restoring
+
     optimizers = _check_optimizer(optimizer)
-    model = _named(model)           # {name: Variable}, checked; a generator is read once
+    module, model = model, _named(model)     # {name: Variable}, checked; a generator read once
     data = _read(path)
     path = _fspath(path)
     meta = data.pop(_META)
@@ -385,8 +392,10 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     if diffs:
         raise CheckpointError(f"checkpoint {path} does not match the model:\n  "
                               + "\n  ".join(diffs))
+    restore_random = restoring(module, meta.get("generators"), meta.get("random"), path)
     for name, var in _named(model).items():
         var.assign(data[f"model/{name}"])
     for prefix, opt in optimizers:
         opt.load_state_dict({k[len(prefix):]: v for k, v in data.items()
                              if k.startswith(prefix)}, model)
+    restore_random()

@@ -78,18 +78,29 @@ def get_state() -> dict | None:
 def set_state(state) -> None:
     """Put the global seed back where ``get_state`` found it (None: fresh entropy); anything
     else is a TypeError/ValueError naming ``state``."""
-    if state is not None:
-        try:
-            sequence = np.random.SeedSequence(
-                int(state["entropy"]), spawn_key=tuple(int(k) for k in state["spawn_key"]),
-                n_children_spawned=int(state["children"]))
-        except (KeyError, TypeError, ValueError) as e:
-            detail = f"missing key {e}" if isinstance(e, KeyError) else str(e)
-            raise (TypeError if isinstance(e, TypeError) else ValueError)(
-                f"xg.random.set_state: state must be None or a dict from "
-                f"xg.random.get_state(), got {state!r}: {detail}") from None
+    sequence = checked_state(state)
     with _LOCK:
-        _GLOBAL[0] = None if state is None else sequence
+        _GLOBAL[0] = sequence
+
+
+def checked_state(state):
+    """The global SeedSequence that ``state`` (``get_state``'s) stands for, None for None;
+    TypeError/ValueError naming ``state`` where it is not such a state. Changes nothing.
+
+    >>> checked_state({"entropy": 4, "spawn_key": [], "children": 2}).n_children_spawned
+    2
+    """
+    if state is None:
+        return None
+    try:
+        return np.random.SeedSequence(
+            int(state["entropy"]), spawn_key=tuple(int(k) for k in state["spawn_key"]),
+            n_children_spawned=int(state["children"]))
+    except (KeyError, TypeError, ValueError) as e:
+        detail = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+        raise (TypeError if isinstance(e, TypeError) else ValueError)(
+            f"xg.random.set_state: state must be None or a dict from "
+            f"xg.random.get_state(), got {state!r}: {detail}") from None
 
 
 @contextlib.contextmanager
