@@ -18,8 +18,9 @@ import numbers
 
 def _holders(model) -> dict:
     """``{key: (module, attribute)}`` of the generators the modules of ``model`` hold (a
-    ``Dropout`` not yet run holds its int seed, under ``_rng``); none for a dict or list of
-    Variables. A generator shared by several modules is listed under each."""
+    ``Dropout`` not yet run holds its int seed or None under ``_rng``, where a saved generator
+    goes); none for a dict or list of Variables. A generator shared by several modules is
+    listed under each."""
     from .nn.module import Module
     from .random import Generator
 
@@ -28,9 +29,9 @@ def _holders(model) -> dict:
     found = {}
     for path, module in model.named_modules():
         for attribute, value in vars(module).items():
-            seed = attribute == "_rng" and isinstance(value, numbers.Integral) \
-                and not isinstance(value, bool)
-            if isinstance(value, Generator) or seed:
+            unmade = attribute == "_rng" and (value is None or isinstance(
+                value, numbers.Integral) and not isinstance(value, bool))
+            if isinstance(value, Generator) or unmade:
                 found.setdefault(f"{path}/{attribute.lstrip('_')}", (module, attribute))
     return found
 
@@ -45,6 +46,8 @@ def generator_states(model) -> dict:
     states = {}
     for key, (module, attribute) in _holders(model).items():
         value = vars(module)[attribute]
+        if value is None:
+            continue
         states[key] = {"backend": value.backend.name, "state": value.get_state()} \
             if isinstance(value, Generator) else {"seed": int(value)}
     return states

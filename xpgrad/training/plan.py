@@ -332,8 +332,10 @@ def _built(cfg, raw, be, source, meta, background_compile, echo, root=True) -> P
     opt = OPTIMIZERS[cfg.optimizer].build(cfg.learning_rate)
     plan = Plan(cfg, raw, ds, model, opt, be, background_compile=background_compile,
                 note=echo, val=val, seed_state=seed_left["state"])
-    if source:
-        load_checkpoint(source, model, opt)     # its rate is replaced by the run's, below
+    if source:      # its rate is replaced by the run's, below; its generators go on
+        with global_seed_at(plan.seed_state) as loaded:
+            load_checkpoint(source, model, opt)
+        plan.seed_state = loaded["state"]
         if isinstance(meta.get("epochs_done"), int):
             plan.start_epoch = meta["epochs_done"]
             plan.skip = min(int(meta.get("examples_in_epoch") or 0), len(ds.x_train))

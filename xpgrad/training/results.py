@@ -177,14 +177,26 @@ def metric(value) -> float:
 
 
 def evaluate(model, x, y, backend, batch_size=512):
-    """Mean softmax cross-entropy and accuracy of ``model`` on NumPy arrays ``x``, ``y``."""
+    """Mean softmax cross-entropy and accuracy of ``model`` on NumPy arrays ``x``, ``y``, in
+    inference mode (its dropout off, so the run's generators draw nothing: a run split by a
+    checkpoint, evaluated at the split, draws what the uninterrupted one does); each module's
+    mode is put back after."""
     import xpgrad as xg
     from ..data import batches
 
+    modules = [m for _, m in model.named_modules()] if hasattr(model, "named_modules") else []
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.training = False
     total_loss, correct = 0.0, 0
-    for idx in batches(len(x), batch_size):
-        logits = model(xg.asarray(x[idx], backend=backend))
-        labels = xg.asarray(y[idx], backend=backend)
-        total_loss += float(xg.losses.softmax_cross_entropy(logits, labels, reduction="sum"))
-        correct += int((np.argmax(logits.numpy(), axis=1) == y[idx]).sum())
+    try:
+        for idx in batches(len(x), batch_size):
+            logits = model(xg.asarray(x[idx], backend=backend))
+            labels = xg.asarray(y[idx], backend=backend)
+            total_loss += float(xg.losses.softmax_cross_entropy(logits, labels,
+                                                                reduction="sum"))
+            correct += int((np.argmax(logits.numpy(), axis=1) == y[idx]).sum())
+    finally:
+        for m, mode in zip(modules, modes):
+            m.training = mode
     return total_loss / len(x), correct / len(x)
