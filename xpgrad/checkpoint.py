@@ -19,7 +19,9 @@ it (``xpgrad train`` keeps its configuration there).
 ``model`` is a Module (variables named by ``named_variables()``, e.g. ``"mlp/linear0/w"``), a
 dict ``{name: Variable}`` or a list of uniquely named Variables. Keys in the file are
 ``"model/<name>"``, ``"optimizer/iterations"`` and ``"optimizer/<name>/<slot>"``; with a list
-of optimizers (one per parameter group), ``"optimizers/<i>/..."`` for the ``i``-th.
+of optimizers (one per parameter group), ``"optimizers/<i>/..."`` for the ``i``-th. The
+random state of a run (each module's generator, the global seed's position) is in the file's
+JSON entry and restored with the weights: ``checkpoint_generators.py``.
 
 >>> import os, tempfile, xpgrad as xg
 >>> model = xg.nn.MLP([2, 3, 1], rng=0)

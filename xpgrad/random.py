@@ -94,9 +94,9 @@ class Generator:
 
     def get_state(self) -> dict:
         """A copy of the generator's state, a JSON-serializable dict (PyTorch's
-        ``Generator.get_state``): saved with a checkpoint (``metadata=``) and given back to
-        ``set_state``, a resumed run draws what the uninterrupted one would have (its dropout
-        masks included).
+        ``Generator.get_state``): given back to ``set_state``, a resumed run draws what the
+        uninterrupted one would have. A checkpoint saves the generators its model's modules
+        hold (dropout's) by itself; others go in its ``metadata=``.
 
         >>> rng = default_rng(0)
         >>> state = rng.get_state()
