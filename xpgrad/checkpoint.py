@@ -223,11 +223,10 @@ def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -
     ``metadata`` and ``extra``, a dict of NumPy arrays such as a run's best weights, which
     ``load_checkpoint`` leaves alone and ``checkpoint_extra`` reads) to ``path`` (.npz),
     atomically and durably; see the module docstring."""
-    from .checkpoint_generators import generator_states
-    from .random_seed import get_state
+    from .checkpoint_generators import random_state
 
     path = check_writable(path)
-    generators = generator_states(model)
+    randomness = random_state(model)
     model = _named(model)           # {name: Variable}, checked; a generator is read once
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict (JSON-serializable), got "
@@ -237,7 +236,7 @@ def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -
     for name, value in (extra or {}).items():
         arrays[f"extra/{name}"] = np.asarray(value)
     meta = {"format": FORMAT, "optimizer": _kinds(optimizers), "metadata": metadata,
-            "generators": generators, "random": get_state()}
+            **randomness}
     try:
         arrays[_META] = np.asarray(json.dumps(meta, allow_nan=False))
     except (TypeError, ValueError) as e:

@@ -53,6 +53,20 @@ def generator_states(model) -> dict:
     return states
 
 
+def random_state(model) -> dict:
+    """``{"generators", "random"}``: ``model``'s generators (``generator_states``) and where
+    the global seed is, as a checkpoint holds them (data-parallel: each rank's differ where the
+    ranks' shares of a batch do).
+
+    >>> import xpgrad as xg
+    >>> random_state(xg.nn.Dropout(0.5, rng=3))
+    {'generators': {'dropout/rng': {'seed': 3}}, 'random': None}
+    """
+    from .random_seed import get_state
+
+    return {"generators": generator_states(model), "random": get_state()}
+
+
 def restoring(model, generators, global_state, where):
     """Check the saved ``generators`` (``generator_states``') and ``global_state``
     (``xg.random.get_state``'s) against ``model``, changing nothing, and return the function

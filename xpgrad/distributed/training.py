@@ -46,9 +46,18 @@ class DataParallel:
 
     def start(self, plan):
         """Every rank takes rank 0's weights, optimizer state and position in the run (rank 0
-        alone read the checkpoint, see ``training.prepare``)."""
+        alone read the checkpoint, see ``training.prepare``), and its own random state (its
+        modules' generators, the run's global seed) as the checkpoint saved it for that rank;
+        rank 0's where it saved none for as many ranks."""
+        from ..checkpoint_generators import random_state, restoring
+
         broadcast_variables(plan.model, world=self.world)
         broadcast_optimizer_state(plan.opt, plan.model, world=self.world)
+        ranks = self.world.bcast_object(plan.ranks_random if self.root else None)
+        if not ranks or len(ranks) != self.world.size:
+            ranks = [self.world.bcast_object(random_state(plan.model))] * self.world.size
+        mine = ranks[self.world.rank]
+        restoring(plan.model, mine["generators"], mine["random"], "sent by rank 0")()
         from ..training.schedule import PLANNED, build_schedule
 
         mine = {k: getattr(plan.cfg, k) for k in PLANNED}

@@ -107,6 +107,9 @@ class Plan:
     #: where the run's global seed (``xg.random.seed(cfg.seed)``) is: the model was built, and
     #: ``fit`` goes on, from there, so generators made without a seed repeat run after run
     seed_state: dict | None = None
+    #: data-parallel: each rank's random state (``checkpoint_generators.random_state``) as the
+    #: checkpoint resumed saved it, or None
+    ranks_random: list | None = None
 
     def fit(self, echo=print, handle_signals=False) -> "TrainResult":
         """Train as planned (see ``train``)."""
@@ -336,6 +339,7 @@ def _built(cfg, raw, be, source, meta, background_compile, echo, root=True) -> P
         with global_seed_at(plan.seed_state) as loaded:
             load_checkpoint(source, model, opt)
         plan.seed_state = loaded["state"]
+        plan.ranks_random = meta.get("ranks_random")
         if isinstance(meta.get("epochs_done"), int):
             plan.start_epoch = meta["epochs_done"]
             plan.skip = min(int(meta.get("examples_in_epoch") or 0), len(ds.x_train))

@@ -49,7 +49,7 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes, sums=None)
     done, ``sums``: their (loss sum, correct, examples) where this call counted all of them),
     refusing non-finite weights (on every rank); rank 0 writes it through ``writes``."""
     from ..checkpoint import save_checkpoint
-
+    from ..checkpoint_generators import random_state
     from ..distributed.group import current
 
     for name, var in plan.model.named_variables().items():
@@ -57,7 +57,10 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes, sums=None)
             raise TrainingError(f"variable {name!r} holds NaN or infinite values after step "
                                 f"{plan.opt.iterations}; the checkpoint {plan.cfg.checkpoint!r}"
                                 f" was not overwritten (lower {FLAGS['learning_rate']})")
-    if current().rank != 0:         # data-parallel: every rank holds the same weights
+    world = current()
+    # data-parallel: every rank holds the same weights, and its own generators' states
+    ranks = world.allgather(random_state(plan.model)) if world.size > 1 else None
+    if world.rank != 0:
         return
     complete = done_in_epoch >= n_train
     meta = {"config": _json_safe(asdict(plan.cfg)),
@@ -65,6 +68,8 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes, sums=None)
             "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
             "steps": plan.opt.iterations, "run_id": plan.run_id,
             "monitor": _json_safe(plan.monitor.state_dict())}
+    if ranks is not None:
+        meta["ranks_random"] = ranks
     if not complete and sums is not None and sums[2] == done_in_epoch:
         meta["epoch_sums"] = [float(sums[0]), int(sums[1]), int(sums[2])]
     best = plan.monitor.weights()         # --restore-best: the best epoch's weights
