@@ -59,8 +59,10 @@ def random_state(model) -> dict:
     ranks' shares of a batch do).
 
     >>> import xpgrad as xg
+    >>> xg.random.seed(5)
     >>> random_state(xg.nn.Dropout(0.5, rng=3))
-    {'generators': {'dropout/rng': {'seed': 3}}, 'random': None}
+    {'generators': {'dropout/rng': {'seed': 3}}, 'random': {'entropy': 5, 'spawn_key': [], 'children': 0}}
+    >>> xg.random.seed(None)
     """
     from .random_seed import get_state
 
