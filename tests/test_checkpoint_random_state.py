@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
+
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
@@ -55,13 +58,20 @@ def _weights(model):
     return {k: np.asarray(v) for k, v in model.state_dict().items()}
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_a_run_split_by_a_checkpoint_equals_the_uninterrupted_run(name, tmp_path):
+def test_a_run_split_by_a_checkpoint_equals_the_uninterrupted_run(name, backend, tmp_path):
+    with xg.use_backend(backend):
+        _split_and_resumed(name, backend, tmp_path)
+
+
+def _split_and_resumed(name, backend, tmp_path):
     x, build = _x(name), MODELS[name]
     xg.random.seed(1)
     whole = build(0)
     opt = xg.optim.Adam(0.01)
     _train(whole, opt, x, 6)
+    assert {v.backend.name for v in whole.variables} == {backend}
 
     xg.random.seed(1)
     part = build(0)
