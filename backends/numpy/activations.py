@@ -279,13 +279,16 @@ def _elu_forward(x, alpha, scale, input_scale):
         return None
     y = np.empty(x.shape, x.dtype)
 
-    def body(part, out, positive):
+    def body(part, out, positive):              # (a product by 1 changes no bits: left out)
         clip(part, -np.inf, 0.0, out=out)
-        out *= input_scale
+        if input_scale != 1.0:
+            out *= input_scale
         np.expm1(out, out=out)
-        out *= scale * alpha
+        if scale * alpha != 1.0:
+            out *= scale * alpha
         clip(part, 0.0, np.inf, out=positive)
-        positive *= scale
+        if scale != 1.0:
+            positive *= scale
         out += positive
     with np.errstate(over="ignore"):             # expm1 of +inf * a negative input_scale
         blocked(body, (x, y), 1)
@@ -310,12 +313,30 @@ def _elu_slope_times(g, x, out, below, alpha, scale, input_scale):
     out *= g
 
 
+def _elu_slope_times_continuous(g, x, out, zeros, slope_at_zero, input_scale):
+    """``_elu_slope_times`` where the slope at 0 is ``scale`` in ``x``'s dtype (elu with
+    ``alpha = 1``, celu): ``g slope(fmin(x, 0))`` on both sides, the same bits in four to six
+    passes (``exp(0)`` is 1; a NaN ``x`` takes ``scale``, as there)."""
+    zeros.fill(0.0)
+    np.fmin(x, zeros, out=out)
+    if input_scale != 1.0:
+        out *= input_scale
+    np.exp(out, out=out)
+    if slope_at_zero != 1.0:
+        out *= slope_at_zero
+    out *= g
+
+
 def _elu_vjp(g, saved, x, alpha, scale, input_scale):
     """The generic rule's ``where(x <= 0, g slope, g scale)`` as ``g`` times a factor that is
-    exactly ``slope`` or ``scale`` (a 0/1 mask picks it), so infinities in ``g`` stay the
-    rule's."""
+    exactly ``slope`` or ``scale`` (a 0/1 mask picks it, unless the slope is ``scale`` at 0
+    already), so infinities in ``g`` stay the rule's."""
     if not _elu_fits(x.dtype, alpha, scale, input_scale):
         return (NotImplemented,)
+    slope_at_zero = scale * alpha * input_scale
+    if x.dtype.type(slope_at_zero) == x.dtype.type(scale):
+        return (gradient_by_blocks(_elu_slope_times_continuous, g, (x,), 1, ignore=("over",),
+                                   slope_at_zero=slope_at_zero, input_scale=input_scale),)
     return (gradient_by_blocks(_elu_slope_times, g, (x,), 1, ignore=("over",), alpha=alpha,
                                scale=scale, input_scale=input_scale),)
 
