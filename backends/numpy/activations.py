@@ -140,11 +140,11 @@ def _select_into(values, inside, out, scratch=None):
     return out
 
 
-def _or_generic(out, name, g, x, **params):
-    """``(out,)``, or where ``out`` is not finite (an infinite or NaN ``g`` times a 0 mask is
-    NaN) the gradient by the generic rule of the one-input primitive ``name`` (with
-    ``params``)."""
-    if np.isfinite(out).all():
+def _or_generic(out, finite, name, g, x, **params):
+    """``(out,)``, or unless ``finite`` (``out`` holds an infinity or a NaN: an infinite or NaN
+    ``g`` times a 0 mask is NaN) the gradient by the generic rule of the one-input primitive
+    ``name`` (with ``params``)."""
+    if finite:
         return (out,)
     from xpgrad.primitive import PRIMITIVES
 
@@ -192,9 +192,16 @@ def _hardswish_vjp(g, saved, x):
     ``trunc(t)`` is -1 at and below -3, 0 strictly inside (``x / 3`` rounds to no +-1 there)
     and 1 from 3 on, so the factor is exactly 0, the rule's ``t + 1/2``, or 1, where boolean
     masks took ten passes. Where the product is not finite (a NaN ``x``, which the generic rule
-    gives ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs."""
-    out = gradient_by_blocks(_hardswish_slope_times, g, (x,), 2, ignore=("invalid",))
-    return _or_generic(out, "hardswish", g, x)
+    gives ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs: the
+    blocks' sums of squares (in cache, where ``isfinite`` took a pass and a mask) say where
+    (one that overflows sends finite values there too, the same gradient by the slower way)."""
+    squares = []
+
+    def body(g_part, x_part, out_part, third, step):
+        _hardswish_slope_times(g_part, x_part, out_part, third, step)
+        squares.append(np.vdot(out_part, out_part))     # infinite or NaN where out_part is
+    out = gradient_by_blocks(body, g, (x,), 2, ignore=("invalid", "over"))
+    return _or_generic(out, np.isfinite(squares).all(), "hardswish", g, x)
 
 
 def _hardsigmoid_forward(x):
