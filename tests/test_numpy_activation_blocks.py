@@ -1,6 +1,7 @@
-"""The NumPy backend's sigmoid, tanh, leaky_relu, softmax and log_softmax kernels past
-``blocks.BLOCK_BYTES`` (by blocks, in cache) against the same kernels in one block, and
-``blas.subtract_column``, which their column subtractions take, against NumPy's."""
+"""The NumPy backend's sigmoid, tanh, softplus, leaky_relu, softmax and log_softmax kernels
+past ``blocks.BLOCK_BYTES`` (by blocks, in cache) against the same kernels in one block;
+softplus's against its generic rule and PyTorch; ``blas.subtract_column``, which the softmax
+kernels' column subtractions take, against NumPy's."""
 import numpy as np
 import pytest
 
@@ -31,7 +32,7 @@ def _whole_and_blocked(monkeypatch, run):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name, params", [("sigmoid", {}), ("tanh", {}),
+@pytest.mark.parametrize("name, params", [("sigmoid", {}), ("tanh", {}), ("softplus", {}),
                                           ("leaky_relu", {"negative_slope": 0.1})])
 def test_elementwise_kernels_by_blocks_give_their_bits_in_one_block(name, params, dtype,
                                                                     monkeypatch):
@@ -53,6 +54,32 @@ def test_elementwise_kernels_by_blocks_give_their_bits_in_one_block(name, params
         assert a.dtype == dtype
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_kernel_gives_the_generic_rules_bits_and_pytorchs_values(dtype):
+    """``max(x, 0) + log1p(exp(-|x|))`` and ``-g expm1(-y)`` in place: the generic rule's
+    operations, so its bits (infinities and NaN included); against PyTorch in float64 within a
+    few ulp of ``dtype``."""
+    import array_api_compat.numpy as npx
+    torch = pytest.importorskip("torch")
+    from xpgrad.primitive import PRIMITIVES
+
+    kernel, prim = xg.get_backend("numpy").kernels["softplus"], PRIMITIVES["softplus"]
+    x, g = _inputs(dtype, (40, 30))
+    y, saved = kernel.forward(x)
+    want = prim.forward(npx, x)
+    np.testing.assert_array_equal(y, want)
+    np.testing.assert_array_equal(kernel.vjp(g, saved, x)[0], prim.vjp(npx, g, want, [True], [x],
+                                                                       {})[0])
+    finite = np.isfinite(x) & (np.abs(x) < 50)
+    tx = torch.tensor(x[finite].astype(np.float64), requires_grad=True)
+    ty = torch.nn.functional.softplus(tx)
+    (ty * torch.tensor(g[finite].astype(np.float64))).sum().backward()
+    tol = dict(rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
+    np.testing.assert_allclose(y[finite], ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(kernel.vjp(g, saved, x)[0][finite], tx.grad.numpy(),
+                               rtol=8 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
