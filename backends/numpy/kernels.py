@@ -34,7 +34,7 @@ def _sigmoid_forward(x):
     if x.nbytes <= blocks.BLOCK_BYTES or not x.ndim:
         s = _sigmoid(x)
         return s, s
-    # _sigmoid's four passes block by block, in cache (4096x256 float32: 1.25 -> 0.8 ms)
+    # _sigmoid's four passes block by block, in cache (4096x256 float32: 1.12 -> 0.96 ms)
     s = np.empty(x.shape, x.dtype)
     with np.errstate(over="ignore"):
         blocked(_sigmoid_into, (x, s), 0)
@@ -49,8 +49,8 @@ def _sigmoid_into(x, out):
 
 
 def _sigmoid_vjp(g, s, x):
-    if s.nbytes > blocks.BLOCK_BYTES and s.ndim:       # by blocks: three passes in cache
-        return (gradient_by_blocks(_sigmoid_slope_times, g, (s,), 1),)
+    if s.nbytes > blocks.BLOCK_BYTES and s.ndim and g.dtype == s.dtype:     # by blocks:
+        return (gradient_by_blocks(_sigmoid_slope_times, g, (s,), 1),)      # in cache
     d = 1.0 - s
     d *= s
     d *= g
@@ -85,8 +85,8 @@ def _tanh_forward(x):
 
 
 def _tanh_vjp(g, y, x):
-    if y.nbytes > blocks.BLOCK_BYTES and y.ndim:       # by blocks: three passes in cache
-        return (gradient_by_blocks(_tanh_slope_times, g, (y,), 1),)
+    if y.nbytes > blocks.BLOCK_BYTES and y.ndim and g.dtype == y.dtype:     # by blocks:
+        return (gradient_by_blocks(_tanh_slope_times, g, (y,), 1),)         # in cache
     # g (1 - y^2) in one new array (a 0-d product would be a NumPy scalar, not an array)
     d = y * y if y.ndim else np.multiply(y, y, out=np.empty_like(y))
     np.subtract(_ONE[d.dtype], d, d)        # out positional: a keyword costs ~0.14 us here

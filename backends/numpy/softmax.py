@@ -106,8 +106,9 @@ def _softmax_into(rows, out):
     if maxima.min() >= 0.0 and maxima.max() <= _UNSHIFTED_MAX:       # NaN: False
         np.exp(rows, out=out)
     else:
+        np.copyto(out, rows)
         with np.errstate(invalid="ignore"):         # inf - inf: NaN
-            np.subtract(rows, maxima, out=out)
+            _less_column(out, maxima)
         np.exp(out, out=out)
     out /= _row_sums(out)
 
