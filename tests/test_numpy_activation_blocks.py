@@ -87,8 +87,8 @@ def test_softplus_kernel_gives_the_generic_rules_bits_and_pytorchs_values(dtype)
 @pytest.mark.parametrize("shift", [0.0, 30.0, -50.0])
 def test_softmax_kernels_by_row_blocks_match_one_block(name, shift, dtype, monkeypatch):
     """By blocks of rows, the forward and vjp equal the one-block kernel's to a few ulp (row
-    sums of blocks of another height may round differently; softmax decides per block whether
-    to shift): rows with +-inf or NaN give the same NaNs, and a row of -inf only is NaN."""
+    sums of blocks of another height may round differently): rows with +-inf or NaN give the
+    same NaNs, and a row of -inf only is NaN."""
     kernel = xg.get_backend("numpy").kernels[name]
     x, g = _inputs(dtype, (300, 70), 4.0)
     x += dtype(shift)
