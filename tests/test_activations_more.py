@@ -342,7 +342,7 @@ NUMBA_KERNEL_CASES = {
 
 
 #: the numpy backend's activation kernels (backends/numpy/activations.py, gelu.py, mish.py,
-#: bounded.py), by their name in NUMBA_KERNEL_CASES and FUNCTIONS
+#: bounded.py, exponential_units.py), by their name in NUMBA_KERNEL_CASES and FUNCTIONS
 NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish", "hardsigmoid", "log_sigmoid",
                       "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha",
                       "softsign", "hardtanh", "hardtanh_range", "relu6", "mish")

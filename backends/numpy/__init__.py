@@ -20,9 +20,9 @@ _min_of, _max_of = np.minimum.reduce, np.maximum.reduce
 
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
-    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``, ``mish.py``,
-    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, ``nll.py``,
-    ``extrema.py``, ``norms.py``, ``products.py``, Adam's update in ``optim.py``, the depthwise
+    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``exponential_units.py``,
+    ``gelu.py``, ``mish.py``, ``bounded.py``, ``softmax.py``, ``normalization.py``,
+    ``margin.py``, ``nll.py``, ``extrema.py``, ``norms.py``, ``products.py``, Adam's update in ``optim.py``, the depthwise
     convolution of ``convolution.py``, a recorded sort that keeps its permutation,
     ``sorting.py``, ``take_along_axis`` by raveled positions, ``take_along_kernel.py``, the
     recurrent scans of ``scans.py``, and ``xg.special``'s gamma family in ``special.py``)
@@ -43,6 +43,7 @@ class NumpyBackend(Backend):
         from .convolution import KERNELS as CONVOLUTION
         from .ctc import KERNELS as CTC
         from .extrema import KERNELS as EXTREMA
+        from .exponential_units import KERNELS as EXPONENTIAL_UNITS
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
@@ -72,7 +73,7 @@ class NumpyBackend(Backend):
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
                                    NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS, TAKE_ALONG,
-                                   scan_kernels(np))
+                                   EXPONENTIAL_UNITS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

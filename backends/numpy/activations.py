@@ -11,10 +11,10 @@ sigmoid is 0 instead of a subnormal; ``x`` is clipped to the finite range where 
 zero (-inf in the value, both infinities in the derivative), so the limits at +-inf come out as
 the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
 
-``hardswish``, ``hardsigmoid``, ``log_sigmoid`` and ``elu`` (also selu and celu): the generic
-forwards and gradients are selects; here they are arithmetic (``_hardswish_forward``,
-``_elu_forward``, ...). ``log_sigmoid`` keeps ``exp(-|x|)`` for its backward, the others nothing
-beyond ``x``.
+``hardswish``, ``hardsigmoid`` and ``log_sigmoid``: the generic forwards and gradients are
+selects; here they are arithmetic (``_hardswish_forward``, ...). ``log_sigmoid`` keeps
+``exp(-|x|)`` for its backward, the others nothing beyond ``x``. ``elu`` and ``softplus`` have
+their own module (``exponential_units.py``).
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
@@ -140,11 +140,11 @@ def _select_into(values, inside, out, scratch=None):
     return out
 
 
-def _or_generic(out, name, g, x, **params):
-    """``(out,)``, or where ``out`` is not finite (an infinite or NaN ``g`` times a 0 mask is
-    NaN) the gradient by the generic rule of the one-input primitive ``name`` (with
-    ``params``)."""
-    if np.isfinite(out).all():
+def _or_generic(out, finite, name, g, x, **params):
+    """``(out,)``, or unless ``finite`` (``out`` holds an infinity or a NaN: an infinite or NaN
+    ``g`` times a 0 mask is NaN) the gradient by the generic rule of the one-input primitive
+    ``name`` (with ``params``)."""
+    if finite:
         return (out,)
     from xpgrad.primitive import PRIMITIVES
 
@@ -192,9 +192,16 @@ def _hardswish_vjp(g, saved, x):
     ``trunc(t)`` is -1 at and below -3, 0 strictly inside (``x / 3`` rounds to no +-1 there)
     and 1 from 3 on, so the factor is exactly 0, the rule's ``t + 1/2``, or 1, where boolean
     masks took ten passes. Where the product is not finite (a NaN ``x``, which the generic rule
-    gives ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs."""
-    out = gradient_by_blocks(_hardswish_slope_times, g, (x,), 2, ignore=("invalid",))
-    return _or_generic(out, "hardswish", g, x)
+    gives ``g``; an infinite or NaN ``g``, which times 0 is NaN), the generic rule runs: the
+    blocks' sums of squares (in cache, where ``isfinite`` took a pass and a mask) say where
+    (one that overflows sends finite values there too, the same gradient by the slower way)."""
+    squares = []
+
+    def body(g_part, x_part, out_part, third, step):
+        _hardswish_slope_times(g_part, x_part, out_part, third, step)
+        squares.append(np.vdot(out_part, out_part))     # infinite or NaN where out_part is
+    out = gradient_by_blocks(body, g, (x,), 2, ignore=("invalid", "over"))
+    return _or_generic(out, np.isfinite(squares).all(), "hardswish", g, x)
 
 
 def _hardsigmoid_forward(x):
@@ -261,65 +268,6 @@ def _log_sigmoid_vjp(g, e, x):
     return (gradient_by_blocks(_log_sigmoid_slope_times, g, (e, x), 1),)
 
 
-def _elu_fits(dtype, alpha, scale, input_scale):
-    """Whether the constants of the sum (their products included) are finite in ``dtype``:
-    where one is not (``alpha=1e300`` in float32), a 0 term would be inf * 0."""
-    with np.errstate(over="ignore"):
-        values = np.array([scale * alpha, scale, scale * alpha * input_scale, input_scale],
-                          dtype=dtype)
-    return bool(np.isfinite(values).all())
-
-
-def _elu_forward(x, alpha, scale, input_scale):
-    """``(scale alpha) expm1(min(x, 0) s) + max(x, 0) scale``: each term is 0 where the generic
-    rule's select takes the other (the sign of a zero aside), so the sum is its value. Declines
-    (the generic rule runs) where a constant overflows the dtype."""
-    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim \
-            or not _elu_fits(x.dtype, alpha, scale, input_scale):
-        return None
-    y = np.empty(x.shape, x.dtype)
-
-    def body(part, out, positive):
-        clip(part, -np.inf, 0.0, out=out)
-        out *= input_scale
-        np.expm1(out, out=out)
-        out *= scale * alpha
-        clip(part, 0.0, np.inf, out=positive)
-        positive *= scale
-        out += positive
-    with np.errstate(over="ignore"):             # expm1 of +inf * a negative input_scale
-        blocked(body, (x, y), 1)
-    return y, None
-
-
-def _elu_slope_times(g, x, out, below, alpha, scale, input_scale):
-    """``out`` <- ``g (l slope + (1 - l) scale)``, ``l`` 1 where ``x <= 0``, the slope at
-    ``fmin(x, 0)`` (0 for a NaN ``x``, which takes the ``scale`` side, as there). ``fmin``
-    against an array of zeros runs NumPy's vector loop, against a scalar 0 its scalar one
-    (32K float32: 4.2 us with the fill vs 10.8)."""
-    below.fill(0.0)
-    np.fmin(x, below, out=out)
-    out *= input_scale
-    np.exp(out, out=out)
-    out *= scale * alpha * input_scale
-    np.less_equal(x, 0.0, out=below)
-    out *= below
-    np.subtract(1.0, below, out=below)
-    below *= scale
-    out += below
-    out *= g
-
-
-def _elu_vjp(g, saved, x, alpha, scale, input_scale):
-    """The generic rule's ``where(x <= 0, g slope, g scale)`` as ``g`` times a factor that is
-    exactly ``slope`` or ``scale`` (a 0/1 mask picks it), so infinities in ``g`` stay the
-    rule's."""
-    if not _elu_fits(x.dtype, alpha, scale, input_scale):
-        return (NotImplemented,)
-    return (gradient_by_blocks(_elu_slope_times, g, (x,), 1, ignore=("over",), alpha=alpha,
-                               scale=scale, input_scale=input_scale),)
-
-
 def _glu_halves(x, axis):
     axis %= x.ndim
     n = x.shape[axis] // 2
@@ -368,7 +316,6 @@ KERNELS = {
     "silu": Kernel(_silu_forward, _times_slope, saves=(), vjp_in_place=_times_slope_in_place,
                    value=_silu_value),
     "hardswish": Kernel(_hardswish_forward, _hardswish_vjp, saves=(0,)),
-    "elu": Kernel(_elu_forward, _elu_vjp, saves=(0,)),
     "hardsigmoid": Kernel(_hardsigmoid_forward, _hardsigmoid_vjp, saves=(0,)),
     "log_sigmoid": Kernel(_log_sigmoid_forward, _log_sigmoid_vjp, saves=(0,)),
     "glu": Kernel(_glu_forward, _glu_vjp, saves=(0,)),

@@ -17,7 +17,8 @@ from xpgrad.ops._define import count, kept_shape
 
 from .. import blas
 from ..axis_sums import sum_axes, sum_rows
-from .blocks import BLOCK_BYTES, blocked
+from . import blocks
+from .blocks import BLOCK_BYTES, blocked, gradient_by_blocks
 from .kernel_common import _FLOAT_SET, _ONE, FLOATS, _float, _sigmoid  # noqa: F401 (FLOATS)
 from .loss_gradients import handed_once
 from .loss_kernels import (_bce_forward, _bce_loss, _huber_forward,
@@ -30,15 +31,50 @@ from .ufuncs import clip
 def _sigmoid_forward(x):
     if getattr(x, "dtype", None) not in _FLOAT_SET:     # _float(x), inline
         return None
-    s = _sigmoid(x)
+    if x.nbytes <= blocks.BLOCK_BYTES or not x.ndim:
+        s = _sigmoid(x)
+        return s, s
+    # _sigmoid's four passes block by block, in cache (4096x256 float32: 1.12 -> 0.96 ms)
+    s = np.empty(x.shape, x.dtype)
+    with np.errstate(over="ignore"):
+        blocked(_sigmoid_into, (x, s), 0)
     return s, s
 
 
+def _sigmoid_into(x, out):
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.divide(1.0, out, out=out)
+
+
 def _sigmoid_vjp(g, s, x):
+    if s.nbytes > blocks.BLOCK_BYTES and s.ndim and g.dtype == s.dtype:     # by blocks:
+        return (gradient_by_blocks(_sigmoid_slope_times, g, (s,), 1),)      # in cache
     d = 1.0 - s
     d *= s
     d *= g
     return (d,)
+
+
+def _sigmoid_vjp_in_place(g, s, x):
+    if not _own_dense(g, s) or s.nbytes <= blocks.BLOCK_BYTES:
+        return _sigmoid_vjp(g, s, x)
+    return (gradient_by_blocks(_sigmoid_slope_times, g, (s,), 1, out=g),)
+
+
+def _sigmoid_slope_times(g, s, out, slope):
+    """``out`` <- ``g (1 - s) s``, the bits of ``_sigmoid_vjp``'s three passes."""
+    np.subtract(1.0, s, out=slope)
+    slope *= s
+    np.multiply(slope, g, out=out)
+
+
+def _own_dense(g, like):
+    """Whether ``g`` is a writeable C-contiguous array of ``like``'s shape and dtype (a vjp may
+    write into it)."""
+    return (type(g) is np.ndarray and g.shape == like.shape and g.dtype == like.dtype
+            and g.flags.c_contiguous and g.flags.writeable)
 
 
 def _tanh_forward(x):
@@ -49,11 +85,26 @@ def _tanh_forward(x):
 
 
 def _tanh_vjp(g, y, x):
+    if y.nbytes > blocks.BLOCK_BYTES and y.ndim and g.dtype == y.dtype:     # by blocks:
+        return (gradient_by_blocks(_tanh_slope_times, g, (y,), 1),)         # in cache
     # g (1 - y^2) in one new array (a 0-d product would be a NumPy scalar, not an array)
     d = y * y if y.ndim else np.multiply(y, y, out=np.empty_like(y))
     np.subtract(_ONE[d.dtype], d, d)        # out positional: a keyword costs ~0.14 us here
     d *= g
     return (d,)
+
+
+def _tanh_vjp_in_place(g, y, x):
+    if not _own_dense(g, y) or y.nbytes <= blocks.BLOCK_BYTES:
+        return _tanh_vjp(g, y, x)
+    return (gradient_by_blocks(_tanh_slope_times, g, (y,), 1, out=g),)
+
+
+def _tanh_slope_times(g, y, out, slope):
+    """``out`` <- ``g (1 - y y)``, the bits of ``_tanh_vjp``'s three passes."""
+    np.multiply(y, y, out=slope)
+    np.subtract(1.0, slope, out=slope)
+    np.multiply(slope, g, out=out)
 
 
 def _relu_forward(x):
@@ -107,11 +158,22 @@ def _leaky_into(x, out, negative_slope):
 
 
 def _leaky_vjp(g, saved, x, negative_slope):
+    if x.nbytes > blocks.BLOCK_BYTES and x.ndim and g.dtype == x.dtype:
+        return (gradient_by_blocks(_leaky_slope_times, g, (x,), 1,          # four passes in
+                                   negative_slope=negative_slope),)        # cache, no masks
     slope = (x > 0).astype(g.dtype)                          # 1 above 0, else negative_slope
     slope *= 1.0 - negative_slope
     slope += negative_slope
     slope *= g
     return (slope,)
+
+
+def _leaky_slope_times(g, x, out, slope, negative_slope):
+    """``out`` <- ``g`` times 1 above 0, else ``negative_slope``: ``_leaky_vjp``'s bits."""
+    np.greater(x, 0.0, out=slope)
+    slope *= 1.0 - negative_slope
+    slope += negative_slope
+    np.multiply(slope, g, out=out)
 
 
 # -- linear layer ------------------------------------------------------------------------------
@@ -259,8 +321,9 @@ KERNELS: dict = {
     "sigmoid_mse": Kernel(*handed_once(_smse_forward), value=_loss_only(_smse_loss)),
     "huber": Kernel(_huber_forward, _huber_vjp, value=_huber_value),
     "smoothed_softmax_cross_entropy": Kernel(_smoothed_sce_forward, _smoothed_sce_vjp),
-    "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp, saves=()),
-    "tanh": Kernel(_tanh_forward, _tanh_vjp, saves=()),
+    "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp, saves=(),
+                      vjp_in_place=_sigmoid_vjp_in_place),
+    "tanh": Kernel(_tanh_forward, _tanh_vjp, saves=(), vjp_in_place=_tanh_vjp_in_place),
     "relu": Kernel(_relu_forward, _relu_vjp, saves=(), vjp_in_place=_relu_vjp_in_place),
     "leaky_relu": Kernel(_leaky_forward, _leaky_vjp),
     "sum": Kernel(_sum_forward, _sum_vjp, saves=(), eager_only=True),

@@ -9,7 +9,11 @@ longer than ``_DOT_MAX`` take chunked einsum sums, whose rounding does not grow 
 Softmax skips the shift where no row needs it (``_exponentials``). The backward of ``softmax``
 dots ``g`` with the output row by row (``loss_kernels._row_dots``: einsum, no ``g * y`` array),
 that of ``log_softmax`` sums ``g``'s rows the same way and scales the forward's exponentials
-(kept, with their row sums) by them.
+(kept, with their row sums) by them. Past ``blocks.BLOCK_BYTES``, the backwards and
+log_softmax's forward run over blocks of whole rows (``_row_blocks``), which stay in cache
+between the passes, and subtract columns in place by ``blas.subtract_column`` (4096x256
+float32: softmax's vjp 1.10 -> 0.81 ms, log_softmax's forward 1.9 -> 1.6, its vjp 0.97 ->
+0.85); softmax's forward, by blocks, was no faster (its exponential and division dominate).
 
 >>> import numpy as np
 >>> x = np.array([[0.0, np.log(3.0)], [-np.inf, 0.0]])
@@ -27,6 +31,8 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
+from .. import blas
+from . import blocks
 from .activations import _FLOATS
 from .kernel_common import _exponentials, _row_maxima
 from .kernel_common import _row_sums as _chunked_row_sums
@@ -61,6 +67,24 @@ def _shifted(rows):
         return np.subtract(rows, _row_maxima(rows))
 
 
+def _less_column(a, column):
+    """``a -= column`` (``a`` C-ordered, ``column`` (rows, 1)): ``blas.subtract_column``, or
+    NumPy's broadcast subtraction where that declines."""
+    if not blas.subtract_column(a, column):
+        np.subtract(a, column, out=a)
+
+
+def _row_blocks(rows):
+    """Slices of ``rows``' rows, of at most ``blocks.BLOCK_BYTES`` each (one row at least), or
+    None where all of them fit in one."""
+    per_row = rows.shape[1] * rows.itemsize
+    step = max(blocks.BLOCK_BYTES // per_row, 1)
+    n = rows.shape[0]
+    if n <= step:
+        return None
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+
 def _softmax_forward(x, axis):
     rows = _rows(x, axis)
     if rows is None:
@@ -76,8 +100,17 @@ def _softmax_vjp(g, y, x, axis):
     n = y.shape[-1]
     g_rows = np.broadcast_to(g, y.shape).reshape(-1, n)
     y_rows = y.reshape(-1, n)
-    out = np.subtract(g_rows, _row_dots(g_rows, y_rows).reshape(-1, 1))
-    out *= y_rows
+    parts = _row_blocks(y_rows) if g_rows.dtype == y.dtype else None
+    if parts is None:
+        out = np.subtract(g_rows, _row_dots(g_rows, y_rows).reshape(-1, 1))
+        out *= y_rows
+        return (out.reshape(y.shape),)
+    out = np.empty(y_rows.shape, y.dtype)
+    for part in parts:
+        g_part, y_part, out_part = g_rows[part], y_rows[part], out[part]
+        np.copyto(out_part, g_part)
+        _less_column(out_part, _row_dots(g_part, y_part).reshape(-1, 1))
+        out_part *= y_part
     return (out.reshape(y.shape),)
 
 
@@ -85,10 +118,23 @@ def _log_softmax_forward(x, axis):
     rows = _rows(x, axis)
     if rows is None:
         return None
-    shifted = _shifted(rows)
-    e = np.exp(shifted)
-    sums = _row_sums(e)
-    shifted -= np.log(sums)
+    parts = _row_blocks(rows)
+    if parts is None:
+        shifted = _shifted(rows)
+        e = np.exp(shifted)
+        sums = _row_sums(e)
+        _less_column(shifted, np.log(sums))
+        return shifted.reshape(x.shape), (e, sums)
+    shifted, e = np.empty(rows.shape, rows.dtype), np.empty(rows.shape, rows.dtype)
+    sums = np.empty((rows.shape[0], 1), rows.dtype)
+    for part in parts:
+        out = shifted[part]
+        np.copyto(out, rows[part])
+        with np.errstate(invalid="ignore"):         # as _shifted
+            _less_column(out, _row_maxima(rows[part]))
+        np.exp(out, out=e[part])
+        sums[part] = _row_sums(e[part])
+        _less_column(out, np.log(sums[part]))
     return shifted.reshape(x.shape), (e, sums)
 
 
@@ -97,11 +143,22 @@ def _log_softmax_vjp(g, saved, x, axis):
     forward's exponentials ``e`` and their row sums (one pass where ``exp(y)`` took two)."""
     e, sums = saved
     n = e.shape[-1]
-    g_rows = np.ascontiguousarray(np.broadcast_to(g, x.shape)).reshape(-1, n)
-    factor = _row_sums(g_rows)
-    factor /= sums
-    out = np.multiply(e, factor)
-    np.subtract(g_rows, out, out=out)
+    g_rows = np.broadcast_to(g, x.shape).reshape(-1, n)
+    parts = _row_blocks(e) if g_rows.dtype == e.dtype else None
+    if parts is None:
+        g_rows = np.ascontiguousarray(g_rows)
+        factor = _row_sums(g_rows)
+        factor /= sums
+        out = np.multiply(e, factor)
+        np.subtract(g_rows, out, out=out)
+        return (out.reshape(x.shape),)
+    out = np.empty(e.shape, e.dtype)
+    for part in parts:
+        g_part = np.ascontiguousarray(g_rows[part])
+        factor = _row_sums(g_part)
+        factor /= sums[part]
+        np.multiply(e[part], factor, out=out[part])
+        np.subtract(g_part, out[part], out=out[part])
     return (out.reshape(x.shape),)
 
 
