@@ -254,7 +254,8 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
 
     def gru_steps_back(g, saved, h0, w_hh, b_hn, da_ring, dn_at, flush, gates=None):
         """The backward recursion: each step's ``[dr | dz | dn r]`` (the hidden product's
-        gradient) into ``da_ring`` (K, B, 3H) and its ``dn`` into ``dn_at(t, slot)`` (B, H);
+        gradient) into ``da_ring`` (K, B, 3H) and its ``dn`` into ``dn_at(t, slot)`` (B, H; it
+        may be the step's n, read first);
         after each block of steps ``t0 .. t0 + n - 1`` ``flush(t0, block)`` gets their ring
         rows (n, B, 3H), once the block's part of ``dw`` is added. Each block's hidden n
         products ``hn`` are made again by one product; its gates ``(rz, n)`` ((n, B, 2H),
@@ -287,13 +288,13 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
             da = da_ring[slot]
             dr, dz, dn = da[:, :H], da[:, H:2 * H], dn_at(t, slot)
             np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
-            np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
             np.multiply(n, n, out=tmp)
             np.subtract(1.0, tmp, out=tmp)
+            np.subtract(h_prev, n, out=dz)            # n's last use: dn may be written over it
+            np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
             dn *= tmp
             slopes *= rz                              # [r (1 - r) | z (1 - z)]
-            np.subtract(h_prev, n, out=dz)            # dz = gh (h_prev - n) z (1 - z)
-            dz *= gh
+            dz *= gh                                  # dz = gh (h_prev - n) z (1 - z)
             dz *= slopes[:, H:]
             np.multiply(dn, hn, out=dr)               # dr = dn hn r (1 - r)
             dr *= slopes[:, :H]
