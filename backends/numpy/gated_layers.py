@@ -8,7 +8,10 @@ apart; the backward's ring of gate gradients gives each block of steps' part of 
 (one product with the block's rows ``[x_t | 1]``, copied from ``x`` a block at a time) and its
 rows of ``dx``, so no (B, T, G) gradient of the projection is made either. The Elman RNN's
 ``vjp_in_place`` (an output gradient nothing else holds, a loss's) writes its pre-activation
-gradients over that gradient instead, as Numba's kernel, and needs no ring at all.
+gradients over that gradient instead, as Numba's kernel, and needs no ring at all. The GRU
+saves its gates ``[r | z]`` alone (its n projection, made apart, is gone after the forward):
+the backward makes each block of steps' n again from the block's rows ``[x_t | 1]``, which it
+copies for the input gradients anyway (saved gates of 2H floats a step, not 3H).
 
 >>> import numpy as np
 >>> from xpgrad.backends.numpy.scans import scan_kernels
