@@ -70,6 +70,14 @@ def test_kernels_equal_the_generic_rule(kind, nonlinearity, steps, B, T, monkeyp
     check_kernel_matches_generic(KERNELS[kind], kind, args, params, g)
 
 
+def test_gru_layer_saves_its_states_and_two_gates_a_step(rng):
+    """The NumPy GRU's forward saves the states (B, T, H) and ``[r | z]`` (T, B, 2H), never n
+    (its backward makes n again: a step's peak memory, benchmarks/step_memory.py)."""
+    out, saved = KERNELS["gru_layer"].forward(*layer_inputs(rng, 3, B=3, T=7, I=5, H=4))
+    assert saved[0] is out
+    assert [a.shape for a in saved[1:]] == [(7, 3, 8)]
+
+
 def test_layer_input_errors(rng):
     x, h, w_ih, w_hh, b, b_hn = (xg.asarray(a) for a in layer_inputs(rng, 3))
     with pytest.raises(ValueError, match=r"gru_layer: x must be \(batch, time, input_size\)"):

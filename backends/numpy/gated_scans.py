@@ -26,6 +26,16 @@ from .gated_layers import layer_kernels
 from .ufuncs import clip
 
 
+def every_step(np, buffer, T):
+    """``buffer`` (of the module ``np``) as T steps (T, ...) that are all ``buffer`` (a stride
+    of 0): a scan's per-step products made into one buffer.
+
+    >>> every_step(numpy, numpy.zeros((2, 3)), 4).shape
+    (4, 2, 3)
+    """
+    return np.lib.stride_tricks.as_strided(buffer, (T, *buffer.shape), (0, *buffer.strides))
+
+
 def _relu_for(np):
     """``relu(a, out)``: for NumPy the ``clip`` ufunc (``maximum`` with a scalar bound: 7.1 us
     a (64, 128) float32 step here, clip 1.4), which keeps a -0.0 pre-activation -0.0 as
@@ -189,36 +199,45 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         dh0, dw = rnn_steps_back(g, seq, h0, w_hh, nonlinearity, da_ring, flush)
         return da_all, dh0, dw
 
-    def gru_steps(acts, h0, w_hh, b_hn):
+    def gru_steps(acts, h0, w_hh, b_hn, xn=None):
         """The forward recursion from ``acts`` (T, B, 3H), each step's input projection ``[x_r
         / 2 | x_z / 2 | x_n]`` (sigmoid(v) = tanh(v / 2) / 2 + 1 / 2: r and z's projections
         halved, as their weights here, exactly), which becomes ``[r | z | n]``: a step's hidden
         n product ``hn = h_{t-1} @ w_hn + b_hn`` is made in its n columns (after ``x_n`` is
         copied out) and replaced by n once used; the backward makes ``hn`` again, a block of
-        steps by one product. Returns the states (B, T, H)."""
-        T, B, G = acts.shape
-        H = G // 3
+        steps by one product. Given ``xn`` (T, B, H), ``acts`` (T, B, 2H) is ``[x_r / 2 | x_z
+        / 2]`` alone, which becomes ``[r | z]``, the step's products made in one (B, 3H)
+        buffer and n kept by no one (the layer's backward makes it again). Returns the states
+        (B, T, H)."""
+        T, B = acts.shape[:2]
+        H = w_hh.shape[0]
         w = w_hh.copy()
         w[:, :2 * H] *= 0.5
         seq = np.empty((B, T, H), dtype=acts.dtype)
         hs = np.swapaxes(seq, 0, 1)                # each step's state made into the output
         tmp, n = (np.empty((B, H), dtype=acts.dtype) for _ in range(2))
-        product = recurrent_product(h0, w, acts)
+        pre = acts if xn is None else every_step(np, np.empty((B, 3 * H), dtype=acts.dtype), T)
+        product = recurrent_product(h0, w, pre)
         h = h0
         for t in range(T):
-            a = acts[t]
-            n[...] = a[:, 2 * H:]                     # x_n, then n
+            a = pre[t]
+            if xn is None:
+                n[...] = a[:, 2 * H:]                 # x_n, then n
+            else:
+                n[...] = xn[t]
+                a[:, :2 * H] = acts[t]
             a[:, 2 * H:] = b_hn
             product(t, hs)
-            rz = np.tanh(a[:, :2 * H], out=a[:, :2 * H])
+            rz = np.tanh(a[:, :2 * H], out=acts[t, :, :2 * H])
             rz *= 0.5
             rz += 0.5
-            np.multiply(a[:, :H], a[:, 2 * H:], out=tmp)
+            np.multiply(rz[:, :H], a[:, 2 * H:], out=tmp)
             n += tmp
             np.tanh(n, out=n)
-            a[:, 2 * H:] = n
+            if xn is None:
+                a[:, 2 * H:] = n
             np.subtract(h, n, out=tmp)                # h_t = n + z * (h - n): in tmp, its
-            tmp *= a[:, H:2 * H]                      #   rows together, then into the output
+            tmp *= rz[:, H:]                          #   rows together, then into the output
             h = np.add(tmp, n, out=hs[t])
         return seq
 
@@ -233,14 +252,20 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         seq = gru_steps(acts, h0, w_hh, b_hn)
         return seq, (seq, acts)
 
-    def gru_steps_back(g, saved, h0, w_hh, b_hn, da_ring, dn_at, flush):
+    def gru_steps_back(g, saved, h0, w_hh, b_hn, da_ring, dn_at, flush, gates=None):
         """The backward recursion: each step's ``[dr | dz | dn r]`` (the hidden product's
-        gradient) into ``da_ring`` (K, B, 3H) and its ``dn`` into ``dn_at(t, slot)`` (B, H);
+        gradient) into ``da_ring`` (K, B, 3H) and its ``dn`` into ``dn_at(t, slot)`` (B, H; it
+        may be the step's n, read first);
         after each block of steps ``t0 .. t0 + n - 1`` ``flush(t0, block)`` gets their ring
-        rows (n, B, 3H), once the block's parts of ``dw`` and ``db_hn`` are added. Each block's
-        hidden n products ``hn`` are made again by one product. Returns ``(dh0, dw, db_hn)``."""
+        rows (n, B, 3H), once the block's part of ``dw`` is added. Each block's hidden n
+        products ``hn`` are made again by one product; its gates ``(rz, n)`` ((n, B, 2H),
+        (n, B, H)) are ``gates(t0, n, hns)`` given the block's ``hn`` (default: ``saved``'s
+        ``[r | z | n]``, ``gru_steps``'). Returns ``(dh0, dw, db_hn)``."""
         seq, acts = saved
         B, T, H = seq.shape
+        if gates is None:
+            def gates(t0, n, hns):
+                return acts[t0:t0 + n, :, :2 * H], acts[t0:t0 + n, :, 2 * H:]
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         w_hn = w_hh[:, 2 * H:]
         K = len(da_ring)
@@ -248,7 +273,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         hs, fill = states_ring(seq, h0, K)
         hns = np.empty((K, B, H), dtype=seq.dtype)
         tmp, carry, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
-        dw, db = np.empty((H, 3 * H), dtype=seq.dtype), np.empty(H, dtype=seq.dtype)
+        dw, db_rows = np.empty((H, 3 * H), dtype=seq.dtype), np.zeros((B, H), dtype=seq.dtype)
         slopes = np.empty((B, 2 * H), dtype=seq.dtype)
         for t in range(T - 1, -1, -1):
             slot = t % K
@@ -257,22 +282,24 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                 hns[:slot + 1] = b_hn
                 add_product(np.reshape(hns[:slot + 1], ((slot + 1) * B, H)),
                             np.reshape(hs[:slot + 1], ((slot + 1) * B, H)), w_hn, False)
-            rz, n = acts[t, :, :2 * H], acts[t, :, 2 * H:]
+                rzs, ns = gates(t - slot, slot + 1, hns[:slot + 1])
+            rz, n = rzs[slot], ns[slot]
             hn, gh, h_prev = hns[slot], ghs[slot], hs[slot]
             da = da_ring[slot]
             dr, dz, dn = da[:, :H], da[:, H:2 * H], dn_at(t, slot)
             np.subtract(1.0, rz, out=slopes)          # [1 - r | 1 - z]
-            np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
             np.multiply(n, n, out=tmp)
             np.subtract(1.0, tmp, out=tmp)
+            np.subtract(h_prev, n, out=dz)            # n's last use: dn may be written over it
+            np.multiply(slopes[:, H:], gh, out=dn)    # dn = gh (1 - z) (1 - n^2)
             dn *= tmp
             slopes *= rz                              # [r (1 - r) | z (1 - z)]
-            np.subtract(h_prev, n, out=dz)            # dz = gh (h_prev - n) z (1 - z)
-            dz *= gh
+            dz *= gh                                  # dz = gh (h_prev - n) z (1 - z)
             dz *= slopes[:, H:]
             np.multiply(dn, hn, out=dr)               # dr = dn hn r (1 - r)
             dr *= slopes[:, :H]
             np.multiply(dn, rz[:, :H], out=da[:, 2 * H:])
+            db_rows += da[:, 2 * H:]                  # db_hn's terms, by batch row
             np.multiply(gh, rz[:, H:], out=carry)     # gh z, before back() refills gh's slot
             if t:
                 back(t)                               # gh_{t-1} = g_{t-1} + da @ w_hh.T
@@ -286,13 +313,8 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                 rows = np.reshape(block, (n_steps * B, 3 * H))
                 add_product(dw, np.reshape(hs[:n_steps], (n_steps * B, H)).T, rows,
                             t + n_steps == T)
-                part = sum_rows(rows[:, 2 * H:])
-                if t + n_steps == T:
-                    db[...] = part
-                else:
-                    db += part
                 flush(t, block)
-        return dh0, dw, db
+        return dh0, dw, sum_rows(db_rows)
 
     def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
         seq = saved[0]                     # xproj: unused (a stand-in)
