@@ -21,6 +21,10 @@ finds by identity (one ``is``, not a comparison of every part).
 """
 from __future__ import annotations
 
+import os
+import site
+import sys
+import sysconfig
 import types
 import weakref
 
@@ -70,6 +74,8 @@ class _Walk:
             found = self.reached(obj.__func__, depth) | self.reached(obj.__self__, depth)
         elif isinstance(obj, types.FunctionType):
             found = self._function(obj, depth)
+        elif isinstance(obj, types.ModuleType):     # import config; config.model(x)
+            found = _walked_module(obj) and self._attributes(obj, depth)
         elif _is_plain_object(obj):
             found = self._attributes(obj, depth)
         else:
@@ -80,18 +86,19 @@ class _Walk:
     def _attributes(self, obj, depth) -> bool:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
         found, cls, looked = False, type(obj), set()
-        while looked != self.names:     # self.helper(x): what it reads, and what that calls
+        while looked != self.names and cls is not types.ModuleType:
+            # self.helper(x): what it reads, and what that calls
             for name in self.names - looked:
                 looked.add(name)
                 method = getattr(cls, name, None)
                 if isinstance(method, types.FunctionType):
                     found |= self.reached(method, depth + 1)
         attributes, writes = vars(obj), self.writes
-        module = _is_module(obj) and (id(obj), STRUCTURE) not in writes
+        made = _is_module(obj) and (id(obj), STRUCTURE) in writes     # the function made it
         for name in [name for name in self.names if name in attributes]:
             value = attributes[name]
-            if module and isinstance(value, Variable):        # x @ layer.w
-                if (id(obj), name) not in writes:
+            if isinstance(value, Variable):        # x @ layer.w, settings.weights
+                if not made and (id(obj), name) not in writes:
                     self.out.append((Held(obj, name, value), "unchanged", True))
                     found = True
             else:
@@ -114,7 +121,7 @@ class _Walk:
         namespace = fn.__globals__
         for name in names:
             value = namespace.get(name, _UNBOUND)
-            if value is not _UNBOUND and not isinstance(value, _SKIPPED):
+            if value is not _UNBOUND and not isinstance(value, _VALUES):
                 found |= self.held(namespace, name, value, depth,
                                    own=depth == 0)
         return found
@@ -122,7 +129,7 @@ class _Walk:
     def held(self, holder, attribute, value, depth, own=False) -> bool:
         """Guard ``holder.attribute`` where ``value`` is or reaches a guarded model (``own``: a
         variable of the traced function's, where an empty container is guarded too)."""
-        if _is_module(value) and id(value) in self.guarded:
+        if _is_module(value) and id(value) in self.guarded or isinstance(value, Variable):
             found = True
         elif isinstance(value, (list, tuple, dict)):
             found = self._container(value, depth) or (own and not value)
@@ -139,7 +146,7 @@ class _Walk:
         self.seen[key] = False
         found = False
         for item in (container.values() if isinstance(container, dict) else container):
-            if _is_module(item) and id(item) in self.guarded:
+            if _is_module(item) and id(item) in self.guarded or isinstance(item, Variable):
                 found = True
             elif isinstance(item, (list, tuple, dict)):
                 if depth < _DEPTH and self._container(item, depth + 1):
@@ -151,8 +158,32 @@ class _Walk:
         return found
 
 
-#: what a walk never looks into: Python modules, classes, and values holding no model
-_SKIPPED = (types.ModuleType, type, str, bytes, int, float, complex, type(None))
+#: values holding no model nor Variable
+_VALUES = (type, str, bytes, int, float, complex, type(None))
+#: what a walk never looks into as a plain object: Python modules (walked as such, when the
+#: user's: ``_walked_module``), classes, and values holding no model
+_SKIPPED = (types.ModuleType, *_VALUES)
+#: the folders of the standard library and of installed packages (their modules: not walked)
+_INSTALLED = tuple(os.path.realpath(path) + os.sep for path in {
+    *(sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")),
+    *site.getsitepackages(), site.getusersitepackages()})
+#: (a module's name, its file) -> whether a walk looks into it (``_walked_module``)
+_WALKED_MODULES = {}
+
+
+def _walked_module(module) -> bool:
+    """Whether ``module`` is the user's (``config`` of ``import config``): neither xpgrad's
+    nor from the standard library or an installed package, each of whose attributes the
+    functions name a walk would look into for nothing."""
+    name, file = getattr(module, "__name__", None), getattr(module, "__file__", None)
+    key = (name, file)
+    walked = _WALKED_MODULES.get(key)
+    if walked is None:
+        walked = _WALKED_MODULES[key] = isinstance(name, str) and \
+            name.partition(".")[0] != "xpgrad" and (
+                not os.path.realpath(file).startswith(_INSTALLED) if isinstance(file, str)
+                else name not in sys.builtin_module_names)      # one made in Python: walked
+    return walked
 
 
 def _is_plain_object(obj) -> bool:
