@@ -132,3 +132,23 @@ def test_unchanged_variables_and_modules_trace_once(monkeypatch):
     agree(compiled, forward, x, times=5)
     assert compiled.trace_count == 1 and compiled._fast is not None
 
+
+
+def test_an_optimizers_own_state_growing_traces_no_more():
+    variables, other = [_weights(0)], [_weights(1)]
+    optimizer = xg.optim.Adam(learning_rate=0.1)
+
+    def step_of(variables):
+        def step(x):
+            with xg.GradientTape() as tape:
+                loss = xg.sum(xg.tanh(x @ variables[0]) ** 2)
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+        return step
+    compiled, x = xg.function(step_of(variables)), random_x()
+    for _ in range(3):
+        compiled(x)
+    step_of(other)(x)         # the optimizer's state gains the other Variable's slots
+    for _ in range(3):
+        compiled(x)
+    assert compiled.trace_count == 1

@@ -1,17 +1,19 @@
-"""Guards on the names and attributes a traced function reaches its models through, so that a
-replay never runs the models it was traced with once the function would reach others: each
-variable of its closure and each global it names, and so of each function it reaches so (a
-helper it calls), each attribute of an object it reaches so or takes as an argument
-(``trainer.model``, a method's ``self.model``), that holds a model the trace guarded (its
-structure: nn/module_structure.py), or a list, tuple or dict of such models, containers in
-containers too, or an empty one in the function's own closure or globals (layers appended
-later); and each Variable held by an attribute the functions name of a module no structure
-guard covers (``x @ layer.w``: the layer neither called nor walked) that the function did not
-make nor set itself. Each is a ``Held`` (held.py): set to
-another model while the old one lives on, or a container's items changed, it traces anew.
-``settled`` makes each structure guard's value the model's cached structure, which a replay
-finds by identity (one ``is``, not a comparison of every part).
-
+"""Guards on the names and attributes a traced function reaches its models and Variables
+through, so that a replay never runs the models or Variables it was traced with once the
+function would reach others: each variable of its closure and each global it names, and so of
+each function it reaches so (a helper it calls), each attribute of an object it reaches so or
+takes as an argument (``trainer.model``, a method's ``self.model``) or of a Python module of the
+user's it reaches so (``config.model`` after ``import config``; not xpgrad's, the standard
+library's nor an installed package's, ``_walked_module``), that holds a model the trace guarded
+(its structure: nn/module_structure.py) or a Variable, or a list, tuple or dict of such models
+or Variables, containers in containers too, or an empty one in the function's own closure or
+globals (layers appended later). A Variable is guarded unless a module the function made
+holds it, the function set that attribute itself, or an object of xpgrad's other than a model
+holds it (an optimizer's state: ``_keeps_own_state``); a module whose structure is guarded is
+not looked into. Each is a ``Held`` (held.py): set to another model or Variable while the old
+one lives on, or a container's items changed, it traces anew. ``settled`` makes each structure
+guard's value the model's cached structure, which a replay finds by identity (one ``is``, not a
+comparison of every part).
 >>> import xpgrad as xg
 >>> layers = [xg.nn.Linear(2, 2, rng=0)]
 >>> def forward(x):
@@ -60,6 +62,7 @@ class _Walk:
         self.guarded, self.writes, self.out, self.seen = guarded, writes, [], {}
         self.names = set()      # the attribute names the functions walked read
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
+        self.variables = True   # whether a Variable found is guarded (``_keeps_own_state``)
 
     def reached(self, obj, depth) -> bool:
         """Look into ``obj`` (a function, a bound method, an object; held by nothing the walk
@@ -95,14 +98,18 @@ class _Walk:
                     found |= self.reached(method, depth + 1)
         attributes, writes = vars(obj), self.writes
         made = _is_module(obj) and (id(obj), STRUCTURE) in writes     # the function made it
-        for name in [name for name in self.names if name in attributes]:
-            value = attributes[name]
-            if isinstance(value, Variable):        # x @ layer.w, settings.weights
-                if not made and (id(obj), name) not in writes:
-                    self.out.append((Held(obj, name, value), "unchanged", True))
-                    found = True
-            else:
-                found |= self.held(obj, name, value, depth + 1)
+        counted, self.variables = self.variables, not _keeps_own_state(obj)
+        try:
+            for name in [name for name in self.names if name in attributes]:
+                value = attributes[name]
+                if isinstance(value, Variable):        # x @ layer.w, settings.weights
+                    if self.variables and not made and (id(obj), name) not in writes:
+                        self.out.append((Held(obj, name, value), "unchanged", True))
+                        found = True
+                else:
+                    found |= self.held(obj, name, value, depth + 1)
+        finally:
+            self.variables = counted
         return found
 
     def _function(self, fn, depth) -> bool:
@@ -129,7 +136,8 @@ class _Walk:
     def held(self, holder, attribute, value, depth, own=False) -> bool:
         """Guard ``holder.attribute`` where ``value`` is or reaches a guarded model (``own``: a
         variable of the traced function's, where an empty container is guarded too)."""
-        if _is_module(value) and id(value) in self.guarded or isinstance(value, Variable):
+        if _is_module(value) and id(value) in self.guarded or \
+                self.variables and isinstance(value, Variable):
             found = True
         elif isinstance(value, (list, tuple, dict)):
             found = self._container(value, depth) or (own and not value)
@@ -146,7 +154,8 @@ class _Walk:
         self.seen[key] = False
         found = False
         for item in (container.values() if isinstance(container, dict) else container):
-            if _is_module(item) and id(item) in self.guarded or isinstance(item, Variable):
+            if _is_module(item) and id(item) in self.guarded or \
+                    self.variables and isinstance(item, Variable):
                 found = True
             elif isinstance(item, (list, tuple, dict)):
                 if depth < _DEPTH and self._container(item, depth + 1):
@@ -184,6 +193,12 @@ def _walked_module(module) -> bool:
                 not os.path.realpath(file).startswith(_INSTALLED) if isinstance(file, str)
                 else name not in sys.builtin_module_names)      # one made in Python: walked
     return walked
+
+
+def _keeps_own_state(obj) -> bool:
+    """Whether ``obj`` is one of xpgrad's objects other than a model (an optimizer), whose
+    Variables (an optimizer's per-Variable state) are its own to keep: not guarded."""
+    return type(obj).__module__.partition(".")[0] == "xpgrad" and not _is_module(obj)
 
 
 def _is_plain_object(obj) -> bool:
