@@ -134,9 +134,14 @@ def test_unchanged_variables_and_modules_trace_once(monkeypatch):
 
 
 
-def test_an_optimizers_own_state_growing_traces_no_more():
+class _OwnAdam(xg.optim.Adam):
+    """A user's optimizer: xpgrad's Adam under another name."""
+
+
+@pytest.mark.parametrize("optimizer_class", [xg.optim.Adam, _OwnAdam])
+def test_an_optimizers_own_state_growing_traces_no_more(optimizer_class):
     variables, other = [_weights(0)], [_weights(1)]
-    optimizer = xg.optim.Adam(learning_rate=0.1)
+    optimizer = optimizer_class(learning_rate=0.1)
 
     def step_of(variables):
         def step(x):

@@ -196,9 +196,11 @@ def _walked_module(module) -> bool:
 
 
 def _keeps_own_state(obj) -> bool:
-    """Whether ``obj`` is one of xpgrad's objects other than a model (an optimizer), whose
-    Variables (an optimizer's per-Variable state) are its own to keep: not guarded."""
-    return type(obj).__module__.partition(".")[0] == "xpgrad" and not _is_module(obj)
+    """Whether ``obj`` is one of xpgrad's objects other than a model (an optimizer, a
+    subclass of one), whose Variables (an optimizer's per-Variable state) are its own to keep:
+    not guarded."""
+    return not _is_module(obj) and any(cls.__module__.partition(".")[0] == "xpgrad"
+                                       for cls in type(obj).__mro__)
 
 
 def _is_plain_object(obj) -> bool:
