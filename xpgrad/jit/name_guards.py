@@ -1,17 +1,19 @@
-"""Guards on the names and attributes a traced function reaches its models through, so that a
-replay never runs the models it was traced with once the function would reach others: each
-variable of its closure and each global it names, and so of each function it reaches so (a
-helper it calls), each attribute of an object it reaches so or takes as an argument
-(``trainer.model``, a method's ``self.model``), that holds a model the trace guarded (its
-structure: nn/module_structure.py), or a list, tuple or dict of such models, containers in
-containers too, or an empty one in the function's own closure or globals (layers appended
-later); and each Variable held by an attribute the functions name of a module no structure
-guard covers (``x @ layer.w``: the layer neither called nor walked) that the function did not
-make nor set itself. Each is a ``Held`` (held.py): set to
-another model while the old one lives on, or a container's items changed, it traces anew.
-``settled`` makes each structure guard's value the model's cached structure, which a replay
-finds by identity (one ``is``, not a comparison of every part).
-
+"""Guards on the names and attributes a traced function reaches its models and Variables
+through, so that a replay never runs the models or Variables it was traced with once the
+function would reach others: each variable of its closure and each global it names, and so of
+each function it reaches so (a helper it calls), each attribute of an object it reaches so or
+takes as an argument (``trainer.model``, a method's ``self.model``) or of a Python module of the
+user's it reaches so (``config.model`` after ``import config``; not xpgrad's, the standard
+library's nor an installed package's, ``_walked_module``), that holds a model the trace guarded
+(its structure: nn/module_structure.py) or a Variable, or a list, tuple or dict of such models
+or Variables, containers in containers too, or an empty one in the function's own closure or
+globals (layers appended later). A Variable is guarded unless a module the function made
+holds it, the function set that attribute itself, or an object of xpgrad's other than a model
+holds it (an optimizer's state: ``_keeps_own_state``); a module whose structure is guarded is
+not looked into. Each is a ``Held`` (held.py): set to another model or Variable while the old
+one lives on, or a container's items changed, it traces anew. ``settled`` makes each structure
+guard's value the model's cached structure, which a replay finds by identity (one ``is``, not a
+comparison of every part).
 >>> import xpgrad as xg
 >>> layers = [xg.nn.Linear(2, 2, rng=0)]
 >>> def forward(x):
@@ -21,6 +23,10 @@ finds by identity (one ``is``, not a comparison of every part).
 """
 from __future__ import annotations
 
+import os
+import site
+import sys
+import sysconfig
 import types
 import weakref
 
@@ -56,6 +62,7 @@ class _Walk:
         self.guarded, self.writes, self.out, self.seen = guarded, writes, [], {}
         self.names = set()      # the attribute names the functions walked read
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
+        self.variables = True   # whether a Variable found is guarded (``_keeps_own_state``)
 
     def reached(self, obj, depth) -> bool:
         """Look into ``obj`` (a function, a bound method, an object; held by nothing the walk
@@ -70,6 +77,8 @@ class _Walk:
             found = self.reached(obj.__func__, depth) | self.reached(obj.__self__, depth)
         elif isinstance(obj, types.FunctionType):
             found = self._function(obj, depth)
+        elif isinstance(obj, types.ModuleType):     # import config; config.model(x)
+            found = _walked_module(obj) and self._attributes(obj, depth)
         elif _is_plain_object(obj):
             found = self._attributes(obj, depth)
         else:
@@ -80,22 +89,27 @@ class _Walk:
     def _attributes(self, obj, depth) -> bool:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
         found, cls, looked = False, type(obj), set()
-        while looked != self.names:     # self.helper(x): what it reads, and what that calls
+        while looked != self.names and cls is not types.ModuleType:
+            # self.helper(x): what it reads, and what that calls
             for name in self.names - looked:
                 looked.add(name)
                 method = getattr(cls, name, None)
                 if isinstance(method, types.FunctionType):
                     found |= self.reached(method, depth + 1)
         attributes, writes = vars(obj), self.writes
-        module = _is_module(obj) and (id(obj), STRUCTURE) not in writes
-        for name in [name for name in self.names if name in attributes]:
-            value = attributes[name]
-            if module and isinstance(value, Variable):        # x @ layer.w
-                if (id(obj), name) not in writes:
-                    self.out.append((Held(obj, name, value), "unchanged", True))
-                    found = True
-            else:
-                found |= self.held(obj, name, value, depth + 1)
+        made = _is_module(obj) and (id(obj), STRUCTURE) in writes     # the function made it
+        counted, self.variables = self.variables, not _keeps_own_state(obj)
+        try:
+            for name in [name for name in self.names if name in attributes]:
+                value = attributes[name]
+                if isinstance(value, Variable):        # x @ layer.w, settings.weights
+                    if self.variables and not made and (id(obj), name) not in writes:
+                        self.out.append((Held(obj, name, value), "unchanged", True))
+                        found = True
+                else:
+                    found |= self.held(obj, name, value, depth + 1)
+        finally:
+            self.variables = counted
         return found
 
     def _function(self, fn, depth) -> bool:
@@ -114,7 +128,7 @@ class _Walk:
         namespace = fn.__globals__
         for name in names:
             value = namespace.get(name, _UNBOUND)
-            if value is not _UNBOUND and not isinstance(value, _SKIPPED):
+            if value is not _UNBOUND and not isinstance(value, _VALUES):
                 found |= self.held(namespace, name, value, depth,
                                    own=depth == 0)
         return found
@@ -122,7 +136,8 @@ class _Walk:
     def held(self, holder, attribute, value, depth, own=False) -> bool:
         """Guard ``holder.attribute`` where ``value`` is or reaches a guarded model (``own``: a
         variable of the traced function's, where an empty container is guarded too)."""
-        if _is_module(value) and id(value) in self.guarded:
+        if _is_module(value) and id(value) in self.guarded or \
+                self.variables and isinstance(value, Variable):
             found = True
         elif isinstance(value, (list, tuple, dict)):
             found = self._container(value, depth) or (own and not value)
@@ -139,7 +154,8 @@ class _Walk:
         self.seen[key] = False
         found = False
         for item in (container.values() if isinstance(container, dict) else container):
-            if _is_module(item) and id(item) in self.guarded:
+            if _is_module(item) and id(item) in self.guarded or \
+                    self.variables and isinstance(item, Variable):
                 found = True
             elif isinstance(item, (list, tuple, dict)):
                 if depth < _DEPTH and self._container(item, depth + 1):
@@ -151,8 +167,40 @@ class _Walk:
         return found
 
 
-#: what a walk never looks into: Python modules, classes, and values holding no model
-_SKIPPED = (types.ModuleType, type, str, bytes, int, float, complex, type(None))
+#: values holding no model nor Variable
+_VALUES = (type, str, bytes, int, float, complex, type(None))
+#: what a walk never looks into as a plain object: Python modules (walked as such, when the
+#: user's: ``_walked_module``), classes, and values holding no model
+_SKIPPED = (types.ModuleType, *_VALUES)
+#: the folders of the standard library and of installed packages (their modules: not walked)
+_INSTALLED = tuple(os.path.realpath(path) + os.sep for path in {
+    *(sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")),
+    *site.getsitepackages(), site.getusersitepackages()})
+#: (a module's name, its file) -> whether a walk looks into it (``_walked_module``)
+_WALKED_MODULES = {}
+
+
+def _walked_module(module) -> bool:
+    """Whether ``module`` is the user's (``config`` of ``import config``): neither xpgrad's
+    nor from the standard library or an installed package, each of whose attributes the
+    functions name a walk would look into for nothing."""
+    name, file = getattr(module, "__name__", None), getattr(module, "__file__", None)
+    key = (name, file)
+    walked = _WALKED_MODULES.get(key)
+    if walked is None:
+        walked = _WALKED_MODULES[key] = isinstance(name, str) and \
+            name.partition(".")[0] != "xpgrad" and (
+                not os.path.realpath(file).startswith(_INSTALLED) if isinstance(file, str)
+                else name not in sys.builtin_module_names)      # one made in Python: walked
+    return walked
+
+
+def _keeps_own_state(obj) -> bool:
+    """Whether ``obj`` is one of xpgrad's objects other than a model (an optimizer, a
+    subclass of one), whose Variables (an optimizer's per-Variable state) are its own to keep:
+    not guarded."""
+    return not _is_module(obj) and any(cls.__module__.partition(".")[0] == "xpgrad"
+                                       for cls in type(obj).__mro__)
 
 
 def _is_plain_object(obj) -> bool:

@@ -382,7 +382,9 @@ def _compiled(update, model, loss_fn, optimizer, variables, options):
     else:                               # new, or an id reused by another loss or optimizer
         fn = Function(update, max_traces=16, retrace_warning=16)
         # each call gives it a new closure of the same computation (its helpers made anew):
-        # this cache's key and the model's structure guard are what it depends on
+        # this cache's key and the model's structure guard are what it depends on. Name
+        # guards would fail on every call: the helper ``local`` and the list of Variables are
+        # made anew, and a guard of ``local``'s closure holds the old ``local`` weakly
         fn._walk_names = False
         entry = (_weak(loss_fn), _weak(optimizer), fn)
         if len(per_model) >= PER_MODEL:
