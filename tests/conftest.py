@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from collection_gc import collecting_done, collecting_starts
 from seeded_tests import seed_test, unseed
 
 try:
@@ -76,6 +77,14 @@ def pytest_collection_modifyitems(config, items):
             raise pytest.UsageError(f"XPGRAD_TEST_SHUFFLE must be a non-negative integer, got "
                                     f"{seed!r}")
         items[:] = shuffled(items, seed)
+
+
+def pytest_collectstart(collector):
+    collecting_starts()            # tests/collection_gc.py
+
+
+def pytest_collection_finish(session):
+    collecting_done()
 
 
 def pytest_report_header(config):
