@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from collection_gc import collecting_done, collecting_starts
 from seeded_tests import seed_test, unseed
 
 try:
@@ -78,6 +79,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = shuffled(items, seed)
 
 
+def pytest_collectstart(collector):
+    collecting_starts()            # tests/collection_gc.py
+
+
+def pytest_collection_finish(session):
+    collecting_done()
+
+
 def pytest_report_header(config):
     seed = os.environ.get("XPGRAD_TEST_SHUFFLE")
     return [f"XPGRAD_TEST_SHUFFLE={seed}: tests run in a shuffled order"] if seed else []
@@ -89,12 +98,21 @@ _BYTECODE = pytest.StashKey[object]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """The processes the tests start keep their bytecode in a folder of the run
-    (``tests/subprocess_bytecode.py``); set in the controller, before the workers start, which
-    inherit it."""
-    from subprocess_bytecode import bytecode_for_subprocesses
+    (``tests/subprocess_bytecode.py``), made in the controller; an xdist worker names the one
+    it was handed (``pytest_configure_node``) once it has started."""
+    from subprocess_bytecode import bytecode_folder, use_bytecode_folder
 
-    if not hasattr(config, "workerinput"):
-        config.stash[_BYTECODE] = bytecode_for_subprocesses()
+    if hasattr(config, "workerinput"):
+        use_bytecode_folder(config.workerinput.get("xpgrad_bytecode"))
+        return
+    config.stash[_BYTECODE] = bytecode_folder()
+    if runs_tests(config):
+        use_bytecode_folder(config.stash[_BYTECODE])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["xpgrad_bytecode"] = node.config.stash.get(_BYTECODE, None)
 
 
 def pytest_unconfigure(config):
