@@ -149,17 +149,19 @@ def _items(container) -> tuple:
 
 class ModuleStructure:
     """The submodules and Variables of a module (``parts``), compared by identity (a Variable's
-    ``==`` compares values), its hash computed once. It holds them weakly: a program keyed by
-    an old structure (a layer since replaced) does not keep the replaced layer alive, and a
-    structure with a part freed equals no other (``alive``), so a new object at a freed one's
-    address is never taken for it."""
+    ``==`` compares values), and the modules' ``settings`` (their public attributes holding
+    Python numbers, strings, None: ``momentum``, ``eps``), compared by value; its hash computed
+    once. It holds the parts weakly: a program keyed by an old structure (a layer since
+    replaced) does not keep the replaced layer alive, and a structure with a part freed equals
+    no other (``alive``), so a new object at a freed one's address is never taken for it."""
 
-    __slots__ = ("refs", "ids", "hash", "__weakref__")
+    __slots__ = ("refs", "ids", "settings", "hash", "__weakref__")
 
-    def __init__(self, parts):
+    def __init__(self, parts, settings=()):
         self.refs = tuple(map(_weakly, parts))
         self.ids = tuple(map(id, parts))
-        self.hash = hash(self.ids)
+        self.settings = settings
+        self.hash = hash((self.ids, settings))
 
     @property
     def parts(self) -> tuple:
@@ -176,7 +178,8 @@ class ModuleStructure:
 
     def __eq__(self, other):
         return self is other or (type(other) is ModuleStructure and self.hash == other.hash
-                                 and self.ids == other.ids and self.alive and other.alive)
+                                 and self.ids == other.ids and self.settings == other.settings
+                                 and self.alive and other.alive)
 
     def __repr__(self):
         return f"ModuleStructure({len(self.parts)} parts)"
