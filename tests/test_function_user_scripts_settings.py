@@ -1,7 +1,8 @@
 """Training scripts that change a setting between compiled steps, compared step by step with
 the same script run eagerly on a twin model (same init, same data): a layer's hyperparameter
-set on the layer (``bn.momentum = 0.5``, ``layer.eps``), as ``torch.compile`` guards on a
-module's attributes."""
+set on the layer (``bn.momentum = 0.5``, ``layer.eps``), a loss's Python-float hyperparameter
+held by a config object, a closure variable or a global, as ``torch.compile`` guards on
+them."""
 import numpy as np
 import pytest
 
@@ -80,3 +81,106 @@ def test_a_user_layer_s_setting_is_followed_and_its_own_counter_traces_once(as_a
     # one program per temperature, replayed: the counter set by the forward keys nothing
     assert compiled.trace_count == 2
     assert compiled_model.calls < len(temperatures)
+
+
+class _Config:
+    label_smoothing = 0.0
+
+
+LABEL_SMOOTHING = 0.0
+
+
+def _closure_step(model, opt):
+    smoothing = 0.0
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y, label_smoothing=smoothing)
+        variables = model.trainable_variables
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def set_smoothing(value):
+        nonlocal smoothing
+        smoothing = value
+    return step, set_smoothing
+
+
+def _config_step(model, opt, config):
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y,
+                                                   label_smoothing=config.label_smoothing)
+        variables = model.trainable_variables
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+    return step
+
+
+def _global_step(model, opt):
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y,
+                                                   label_smoothing=LABEL_SMOOTHING)
+        variables = model.trainable_variables
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+    return step
+
+
+def _made(where, model, opt):
+    """``(step, set_smoothing)``: a train step reading its label smoothing from ``where``."""
+    if where == "closure":
+        return _closure_step(model, opt)
+    if where == "attribute":
+        config = _Config()
+        return _config_step(model, opt, config), \
+            lambda value: setattr(config, "label_smoothing", value)
+
+    def set_global(value):
+        global LABEL_SMOOTHING
+        LABEL_SMOOTHING = value
+    return _global_step(model, opt), set_global
+
+
+@pytest.mark.parametrize("where", ["closure", "attribute", "global"])
+def test_a_python_hyperparameter_changed_between_compiled_steps_is_read_as_eager(where):
+    rng = np.random.default_rng(2)
+    eager_model, compiled_model = xg.nn.MLP([5, 7, 3], rng=0), xg.nn.MLP([5, 7, 3], rng=0)
+    eager, set_eager = _made(where, eager_model, xg.optim.Adam(0.01))
+    compiled, set_compiled = _made(where, compiled_model, xg.optim.Adam(0.01))
+    compiled = xg.function(compiled)
+    for call, smoothing in enumerate([0.0, 0.0, 0.0, 0.2, 0.2, 0.0, 0.3]):
+        x = xg.asarray(rng.standard_normal((8, 5)).astype(np.float32))
+        y = xg.asarray(rng.integers(0, 3, 8))
+        set_compiled(smoothing)
+        ours = compiled(x, y)
+        set_eager(smoothing)
+        np.testing.assert_allclose(ours.numpy(), eager(x, y).numpy(), rtol=1e-6,
+                                   err_msg=f"call {call}")
+        for mine, theirs in zip(compiled_model.variables, eager_model.variables):
+            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+    set_eager(0.0)
+    # a program per value, the one of 0.0 replayed again
+    assert compiled.trace_count == 2, [p.source[:0] for p in compiled.programs()]
+
+
+class _Trainer:
+    """A trainer object counting its own steps in the traced method (a side effect)."""
+
+    def __init__(self):
+        self.model = xg.nn.Linear(3, 1, rng=0, dtype=xg.float64)
+        self.steps = 0
+
+    def step(self, x):
+        self.steps += 1
+        return xg.sum(self.model(x))
+
+
+def test_a_counter_the_function_keeps_itself_does_not_retrace():
+    trainer = _Trainer()
+    compiled = xg.function(trainer.step)
+    x = xg.ones((2, 3), dtype=xg.float64)
+    for _ in range(6):
+        np.testing.assert_array_equal(compiled(x).numpy(), xg.sum(trainer.model(x)).numpy())
+    assert compiled.trace_count == 1

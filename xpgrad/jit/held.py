@@ -85,6 +85,28 @@ class Held:
             and self.value() is other.value() and self.value() is not None
 
 
+class HeldValue:
+    """What ``holder.attribute`` holds now (``value``), where the trace read a Python number,
+    string or None there (a hyperparameter of the function's closure, a global, ``cfg.rate``):
+    a guard ``(HeldValue, "value", traced value)`` keys the program by it, so a call after
+    it changed traces anew, or replays the program of that value."""
+
+    __slots__ = ("read", "where", "alive")
+
+    def __init__(self, holder, attribute, value):
+        self.alive = [True]
+        self.read = _reader(holder, attribute, value, _died_callback(self.alive))
+        self.where = holder.where if type(holder) is ClosureCell else (id(holder), attribute)
+
+    @property
+    def value(self):
+        return self.read()
+
+    def same_as(self, other) -> bool:
+        """Whether ``other`` (a guard of a later trace) reads the same place."""
+        return type(other) is HeldValue and self.where == other.where
+
+
 def _reader(holder, attribute, value, died):
     """A function returning what ``holder.attribute`` holds now (``_UNBOUND`` once it holds
     nothing): C-level calls where ``holder`` is held strongly (a cell, a dict: they take no

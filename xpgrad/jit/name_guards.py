@@ -21,11 +21,12 @@ finds by identity (one ``is``, not a comparison of every part).
 """
 from __future__ import annotations
 
+import sys
 import types
 import weakref
 
 from ..tensor import Tensor, Variable
-from .held import ClosureCell, Held, _UNBOUND
+from .held import ClosureCell, Held, HeldValue, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
 STRUCTURE = "_structure_key"
@@ -88,12 +89,17 @@ class _Walk:
                     found |= self.reached(method, depth + 1)
         attributes, writes = vars(obj), self.writes
         module = _is_module(obj) and (id(obj), STRUCTURE) not in writes
+        # a user's object's settings; not those of xpgrad's objects and their subclasses (an
+        # optimizer's, read live by its update; a module's, in its structure)
+        settings = not any(c.__module__.startswith(_OURS) for c in cls.__mro__)
         for name in [name for name in self.names if name in attributes]:
             value = attributes[name]
             if module and isinstance(value, Variable):        # x @ layer.w
                 if (id(obj), name) not in writes:
                     self.out.append((Held(obj, name, value), "unchanged", True))
                     found = True
+            elif settings and type(value) in SETTING_TYPES:      # cfg.label_smoothing
+                self.out.append((obj, name, value))
             else:
                 found |= self.held(obj, name, value, depth + 1)
         return found
@@ -109,19 +115,29 @@ class _Walk:
                 value = cell.cell_contents
             except ValueError:              # a variable not bound yet
                 continue
+            if depth == 0 and type(value) in SETTING_TYPES:
+                # read from the cell itself (a C-level getattr on replay), which holds a
+                # number; a Function whose fn is set anew (tbptt_train's) walks no names
+                self.out.append((cell, "cell_contents", value))
+                continue
             found |= self.held(ClosureCell(current, fn.__code__, index, owner_id),
                                "cell_contents", value, depth, own=depth == 0)
         namespace = fn.__globals__
         for name in names:
             value = namespace.get(name, _UNBOUND)
-            if value is not _UNBOUND and not isinstance(value, _SKIPPED):
+            if value is not _UNBOUND and (not isinstance(value, _SKIPPED) or depth == 0
+                                          and type(value) in SETTING_TYPES):
                 found |= self.held(namespace, name, value, depth,
                                    own=depth == 0)
         return found
 
     def held(self, holder, attribute, value, depth, own=False) -> bool:
         """Guard ``holder.attribute`` where ``value`` is or reaches a guarded model (``own``: a
-        variable of the traced function's, where an empty container is guarded too)."""
+        variable of the traced function's, where an empty container is guarded too, and a
+        Python number, string or None by its value)."""
+        if own and type(value) in SETTING_TYPES:
+            self.out.append(_value_guard(holder, attribute, value))
+            return False
         if _is_module(value) and id(value) in self.guarded:
             found = True
         elif isinstance(value, (list, tuple, dict)):
@@ -151,8 +167,22 @@ class _Walk:
         return found
 
 
+#: the types of the Python values guarded by value (a hyperparameter): numbers, strings, None
+SETTING_TYPES = frozenset({int, float, bool, complex, str, type(None)})
+#: the package whose objects' settings are read live or guarded by themselves
+_OURS = __name__.split(".")[0] + "."
 #: what a walk never looks into: Python modules, classes, and values holding no model
 _SKIPPED = (types.ModuleType, type, str, bytes, int, float, complex, type(None))
+
+
+def _value_guard(holder, attribute, value) -> tuple:
+    """The guard of ``holder.attribute``'s value (a global: ``holder`` its module's dict, read
+    as the module's attribute where it is one, a C-level ``getattr`` on replay)."""
+    if isinstance(holder, dict):
+        module = sys.modules.get(holder.get("__name__"))
+        if module is not None and getattr(module, "__dict__", None) is holder:
+            return (module, attribute, value)
+    return (HeldValue(holder, attribute, value), "value", value)
 
 
 def _is_plain_object(obj) -> bool:
