@@ -14,14 +14,17 @@ def _batch_norm_model():
                             xg.nn.ReLU(), xg.nn.Linear(7, 3, rng=1), xg.nn.LayerNorm(3))
 
 
+def _update(model, opt, x, y, label_smoothing=0.0):
+    """One training step of ``model`` on ``(x, y)``: its loss."""
+    with xg.GradientTape() as tape:
+        loss = xg.losses.softmax_cross_entropy(model(x), y, label_smoothing=label_smoothing)
+    variables = model.trainable_variables
+    opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss
+
+
 def _train_step(model, opt):
-    def step(x, y):
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(model(x), y)
-        variables = model.trainable_variables
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-    return step
+    return lambda x, y: _update(model, opt, x, y)
 
 
 def _change_settings(model, call):
@@ -90,15 +93,12 @@ class _Config:
 LABEL_SMOOTHING = 0.0
 
 
+# each step reads its hyperparameter in its own code (a helper's globals are not guarded)
 def _closure_step(model, opt):
     smoothing = 0.0
 
     def step(x, y):
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(model(x), y, label_smoothing=smoothing)
-        variables = model.trainable_variables
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+        return _update(model, opt, x, y, smoothing)
 
     def set_smoothing(value):
         nonlocal smoothing
@@ -107,25 +107,11 @@ def _closure_step(model, opt):
 
 
 def _config_step(model, opt, config):
-    def step(x, y):
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(model(x), y,
-                                                   label_smoothing=config.label_smoothing)
-        variables = model.trainable_variables
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-    return step
+    return lambda x, y: _update(model, opt, x, y, config.label_smoothing)
 
 
 def _global_step(model, opt):
-    def step(x, y):
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(model(x), y,
-                                                   label_smoothing=LABEL_SMOOTHING)
-        variables = model.trainable_variables
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-    return step
+    return lambda x, y: _update(model, opt, x, y, LABEL_SMOOTHING)
 
 
 def _made(where, model, opt):

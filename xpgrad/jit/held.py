@@ -19,6 +19,9 @@ import functools
 import itertools
 import weakref
 
+#: the types of the Python values that are settings, guarded by value (a hyperparameter, a
+#: module's ``momentum``): numbers, strings, None
+SETTING_TYPES = frozenset({int, float, bool, complex, str, type(None)})
 #: a global's value once the name is gone
 _UNBOUND = object()
 #: how many objects a program's key or guards held weakly have been freed (their weak

@@ -26,7 +26,7 @@ import types
 import weakref
 
 from ..tensor import Tensor, Variable
-from .held import ClosureCell, Held, HeldValue, _UNBOUND
+from .held import SETTING_TYPES, ClosureCell, Held, HeldValue, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
 STRUCTURE = "_structure_key"
@@ -167,8 +167,6 @@ class _Walk:
         return found
 
 
-#: the types of the Python values guarded by value (a hyperparameter): numbers, strings, None
-SETTING_TYPES = frozenset({int, float, bool, complex, str, type(None)})
 #: the package whose objects' settings are read live or guarded by themselves
 _OURS = __name__.split(".")[0] + "."
 #: what a walk never looks into: Python modules, classes, and values holding no model

@@ -27,7 +27,7 @@ True
 """
 from __future__ import annotations
 
-from ..jit.held import ModuleStructure
+from ..jit.held import SETTING_TYPES, ModuleStructure
 from ..jit.trace_state import guard_value
 from .module_cache import cached
 from .module_tree import found_modules, found_variables
@@ -63,10 +63,6 @@ def note_own_write(module, name) -> None:
     """``module.name``, a setting, was set while an ``xg.function`` ran its function as Python:
     no setting of the structure from then on (``_settings``)."""
     vars(module).setdefault(OWN_WRITES, set()).add(name)
-
-
-#: the types of a module's attributes that are its settings (``_settings``)
-SETTING_TYPES = frozenset({int, float, bool, complex, str, type(None)})
 #: the attribute holding the names ``note_own_write`` noted
 OWN_WRITES = "_set_by_functions"
 
