@@ -22,6 +22,9 @@ THREAD = _Traces()
 #: eager code checks it before ``THREAD.tracer`` (a list's item: a quarter of the time of a
 #: thread-local's attribute, 25 ns of 100)
 RUNNING = [0]
+#: how many ``xg.function`` calls run their function as Python now (eager warm-up calls, in all
+#: threads): a module attribute set meanwhile is the function's own doing (nn/module.py)
+CALLING = [0]
 
 
 def recording_session():

@@ -51,6 +51,7 @@ from .replay_steps import GuardFailed
 from .signature import _signature, aliasing, model_structure, refused_argument, tensors_key
 from .trace_cache import _GONE, RetracingWarning, TraceCache
 from .held import FREED
+from ..trace_thread import CALLING
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
 
@@ -272,7 +273,11 @@ class Function(TraceCache):
         if variant is not None and len(self._programs) >= self.max_traces:
             return self.fn(*args, **kwargs)       # no room left: other shapes run eagerly
         if self._runs_eagerly(key):
-            return self.fn(*args, **kwargs)
+            CALLING[0] += 1
+            try:
+                return self.fn(*args, **kwargs)
+            finally:
+                CALLING[0] -= 1
         if held == "shared":
             return _MUST_TRACE
         if held == "alone":

@@ -19,6 +19,9 @@ import functools
 import itertools
 import weakref
 
+#: the types of the Python values that are settings, guarded by value (a hyperparameter, a
+#: module's ``momentum``): numbers, strings, None
+SETTING_TYPES = frozenset({int, float, bool, complex, str, type(None)})
 #: a global's value once the name is gone
 _UNBOUND = object()
 #: how many objects a program's key or guards held weakly have been freed (their weak
@@ -85,6 +88,28 @@ class Held:
             and self.value() is other.value() and self.value() is not None
 
 
+class HeldValue:
+    """What ``holder.attribute`` holds now (``value``), where the trace read a Python number,
+    string or None there (a hyperparameter of the function's closure, a global, ``cfg.rate``):
+    a guard ``(HeldValue, "value", traced value)`` keys the program by it, so a call after
+    it changed traces anew, or replays the program of that value."""
+
+    __slots__ = ("read", "where", "alive")
+
+    def __init__(self, holder, attribute, value):
+        self.alive = [True]
+        self.read = _reader(holder, attribute, value, _died_callback(self.alive))
+        self.where = holder.where if type(holder) is ClosureCell else (id(holder), attribute)
+
+    @property
+    def value(self):
+        return self.read()
+
+    def same_as(self, other) -> bool:
+        """Whether ``other`` (a guard of a later trace) reads the same place."""
+        return type(other) is HeldValue and self.where == other.where
+
+
 def _reader(holder, attribute, value, died):
     """A function returning what ``holder.attribute`` holds now (``_UNBOUND`` once it holds
     nothing): C-level calls where ``holder`` is held strongly (a cell, a dict: they take no
@@ -149,17 +174,19 @@ def _items(container) -> tuple:
 
 class ModuleStructure:
     """The submodules and Variables of a module (``parts``), compared by identity (a Variable's
-    ``==`` compares values), its hash computed once. It holds them weakly: a program keyed by
-    an old structure (a layer since replaced) does not keep the replaced layer alive, and a
-    structure with a part freed equals no other (``alive``), so a new object at a freed one's
-    address is never taken for it."""
+    ``==`` compares values), and the modules' ``settings`` (their public attributes holding
+    Python numbers, strings, None: ``momentum``, ``eps``), compared by value; its hash computed
+    once. It holds the parts weakly: a program keyed by an old structure (a layer since
+    replaced) does not keep the replaced layer alive, and a structure with a part freed equals
+    no other (``alive``), so a new object at a freed one's address is never taken for it."""
 
-    __slots__ = ("refs", "ids", "hash", "__weakref__")
+    __slots__ = ("refs", "ids", "settings", "hash", "__weakref__")
 
-    def __init__(self, parts):
+    def __init__(self, parts, settings=()):
         self.refs = tuple(map(_weakly, parts))
         self.ids = tuple(map(id, parts))
-        self.hash = hash(self.ids)
+        self.settings = settings
+        self.hash = hash((self.ids, settings))
 
     @property
     def parts(self) -> tuple:
@@ -176,7 +203,8 @@ class ModuleStructure:
 
     def __eq__(self, other):
         return self is other or (type(other) is ModuleStructure and self.hash == other.hash
-                                 and self.ids == other.ids and self.alive and other.alive)
+                                 and self.ids == other.ids and self.settings == other.settings
+                                 and self.alive and other.alive)
 
     def __repr__(self):
         return f"ModuleStructure({len(self.parts)} parts)"

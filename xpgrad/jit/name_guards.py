@@ -31,7 +31,7 @@ import types
 import weakref
 
 from ..tensor import Tensor, Variable
-from .held import ClosureCell, Held, _UNBOUND
+from .held import SETTING_TYPES, ClosureCell, Held, HeldValue, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
 STRUCTURE = "_structure_key"
@@ -98,6 +98,9 @@ class _Walk:
                     found |= self.reached(method, depth + 1)
         attributes, writes = vars(obj), self.writes
         made = _is_module(obj) and (id(obj), STRUCTURE) in writes     # the function made it
+        # a user's object's settings; not those of xpgrad's objects and their subclasses (an
+        # optimizer's, read live by its update; a module's, in its structure)
+        settings = not any(c.__module__.startswith(_OURS) for c in cls.__mro__)
         counted, self.variables = self.variables, not _keeps_own_state(obj)
         try:
             for name in [name for name in self.names if name in attributes]:
@@ -106,6 +109,8 @@ class _Walk:
                     if self.variables and not made and (id(obj), name) not in writes:
                         self.out.append((Held(obj, name, value), "unchanged", True))
                         found = True
+                elif settings and type(value) in SETTING_TYPES:      # cfg.label_smoothing
+                    self.out.append((obj, name, value))
                 else:
                     found |= self.held(obj, name, value, depth + 1)
         finally:
@@ -123,19 +128,29 @@ class _Walk:
                 value = cell.cell_contents
             except ValueError:              # a variable not bound yet
                 continue
+            if depth == 0 and type(value) in SETTING_TYPES:
+                # read from the cell itself (a C-level getattr on replay), which holds a
+                # number; a Function whose fn is set anew (tbptt_train's) walks no names
+                self.out.append((cell, "cell_contents", value))
+                continue
             found |= self.held(ClosureCell(current, fn.__code__, index, owner_id),
                                "cell_contents", value, depth, own=depth == 0)
         namespace = fn.__globals__
         for name in names:
             value = namespace.get(name, _UNBOUND)
-            if value is not _UNBOUND and not isinstance(value, _VALUES):
+            if value is not _UNBOUND and (not isinstance(value, _VALUES) or depth == 0
+                                          and type(value) in SETTING_TYPES):
                 found |= self.held(namespace, name, value, depth,
                                    own=depth == 0)
         return found
 
     def held(self, holder, attribute, value, depth, own=False) -> bool:
         """Guard ``holder.attribute`` where ``value`` is or reaches a guarded model (``own``: a
-        variable of the traced function's, where an empty container is guarded too)."""
+        variable of the traced function's, where an empty container is guarded too, and a
+        Python number, string or None by its value)."""
+        if own and type(value) in SETTING_TYPES:
+            self.out.append(_value_guard(holder, attribute, value))
+            return False
         if _is_module(value) and id(value) in self.guarded or \
                 self.variables and isinstance(value, Variable):
             found = True
@@ -201,6 +216,18 @@ def _keeps_own_state(obj) -> bool:
     not guarded."""
     return not _is_module(obj) and any(cls.__module__.partition(".")[0] == "xpgrad"
                                        for cls in type(obj).__mro__)
+#: the package whose objects' settings are read live or guarded by themselves
+_OURS = __name__.split(".")[0] + "."
+
+
+def _value_guard(holder, attribute, value) -> tuple:
+    """The guard of ``holder.attribute``'s value (a global: ``holder`` its module's dict, read
+    as the module's attribute where it is one, a C-level ``getattr`` on replay)."""
+    if isinstance(holder, dict):
+        module = sys.modules.get(holder.get("__name__"))
+        if module is not None and getattr(module, "__dict__", None) is holder:
+            return (module, attribute, value)
+    return (HeldValue(holder, attribute, value), "value", value)
 
 
 def _is_plain_object(obj) -> bool:

@@ -23,7 +23,7 @@ from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
-from .held import FREED, Held, ModuleStructure, note_freed
+from .held import FREED, Held, HeldValue, ModuleStructure, note_freed
 from .name_guards import name_guards, settled
 from .program import Program
 from .signature import _Model, _tensor_backends, model_structure
@@ -212,7 +212,7 @@ class TraceCache:
             return False
         for (ref, _), value in zip(guards, key[1]):
             obj = ref()
-            if value is not _GONE and (obj is None or type(obj) is Held and not obj.alive[0]):
+            if value is not _GONE and (obj is None or type(obj) in _HELD and not obj.alive[0]):
                 return True
         return False
 
@@ -253,7 +253,11 @@ def _traced_function(function_ref):
 def _same(known, found) -> bool:
     """Whether the guarded object ``found`` of a trace is ``known``, one a signature's earlier
     trace guarded (a ``Held`` made anew for the same place and object is)."""
-    return known is found or type(known) is Held and known.same_as(found)
+    return known is found or type(known) in _HELD and known.same_as(found)
+
+
+#: the guards made anew by every trace (jit/name_guards.py), compared with ``same_as``
+_HELD = (Held, HeldValue)
 
 
 def _keyed_modules(objects) -> set:

@@ -27,7 +27,8 @@ from ._checks import known_keywords
 from .module_cache import HOLDER, Holder, changed as _structure_changed
 from .module_discovery import ModuleDiscovery
 from .module_state import ModuleState
-from .module_structure import STRUCTURE, structure
+from .module_structure import SETTING_TYPES, STRUCTURE, note_own_write, structure
+from ..trace_thread import CALLING as _CALLING, RUNNING as _TRACING
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_call_keyword, not_initialized, note_layer
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
@@ -165,6 +166,8 @@ class Module(ModuleDiscovery, ModuleState):
             return
         if name != "training":
             _structure_changed()
+            if (_TRACING[0] or _CALLING[0]) and type(value) in SETTING_TYPES:
+                note_own_write(self, name)
         if _holds_module(value, name):
             name_after_paths(self)          # its layers' Variables: named after their paths
 

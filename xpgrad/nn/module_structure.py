@@ -27,7 +27,7 @@ True
 """
 from __future__ import annotations
 
-from ..jit.held import ModuleStructure
+from ..jit.held import SETTING_TYPES, ModuleStructure
 from ..jit.trace_state import guard_value
 from .module_cache import cached
 from .module_tree import found_modules, found_variables
@@ -43,7 +43,28 @@ def structure(module) -> ModuleStructure:
 
 
 def _structure(module) -> ModuleStructure:
-    return ModuleStructure((*found_modules(module), *found_variables(module)))
+    modules = found_modules(module)
+    return ModuleStructure((*modules, *found_variables(module)),
+                           tuple(map(_settings, (module, *modules))))
+
+
+def _settings(module) -> tuple:
+    """``module``'s public attributes holding Python numbers, strings or None (``momentum``,
+    ``eps``: what its forward reads as constants), as ``(name, value)`` pairs; not those an
+    ``xg.function``'s own call has set (``self.calls += 1`` in a forward: ``note_own_write``),
+    which a replay does not set again."""
+    own = vars(module).get(OWN_WRITES, ())
+    return tuple([(name, value) for name, value in vars(module).items()
+                  if type(value) in SETTING_TYPES and name[0] != "_" and name != "name"
+                  and name not in own])
+
+
+def note_own_write(module, name) -> None:
+    """``module.name``, a setting, was set while an ``xg.function`` ran its function as Python:
+    no setting of the structure from then on (``_settings``)."""
+    vars(module).setdefault(OWN_WRITES, set()).add(name)
+#: the attribute holding the names ``note_own_write`` noted
+OWN_WRITES = "_set_by_functions"
 
 
 def guard_structure(module, tracer) -> None:
