@@ -176,3 +176,20 @@ def test_the_suite_seeds_each_test_from_its_id(request):
     assert xg.random.get_state() == {"entropy": seed, "spawn_key": [], "children": 0}
     assert np.random.random() == np.random.RandomState(seed).random()
     assert random.random() == random.Random(seed).random()
+
+
+def test_twin_models_built_under_one_seed_draw_the_same_masks_whenever_each_runs():
+    """A Dropout made without rng= takes its seed when made, as a layer's init does: two
+    models built one after the other under the same seed are twins, even though the first
+    one runs only after the second was built (before 2026-12-07 the generator was taken on
+    the first forward, from wherever the global sequence had got to by then)."""
+    def build():
+        xg.random.seed(5)
+        return xg.nn.Sequential(xg.nn.Linear(4, 8), xg.nn.Dropout(0.5), xg.nn.Linear(8, 2))
+
+    first, second = build(), build()
+    x = xg.ones((16, 4))
+    xg.random.default_rng().normal(size=3)      # a draw between building and running
+    a, b = first(x).numpy(), second(x).numpy()
+    np.testing.assert_array_equal(b, a)
+    assert not np.array_equal(first(x).numpy(), a)      # each forward draws a new mask

@@ -23,7 +23,7 @@ from ._args import listed_names, pointer, refuse_keywords
 from .creation import _backend, _count, _shape
 from .random_checks import (_CHOICE_P_TRACED, _above, _below, _difference, _draw_shape, _finite,
                             _host_values, _raw_bound, _shape_of, _take)
-from .random_replay import (_DRAWS, _fresh_seed, _native_state, noting_draws,  # noqa: F401
+from .random_replay import (_DRAWS, fresh_seed, _native_state, noting_draws,  # noqa: F401
                             replaying_fresh)
 from .random_seed import get_state, seed, set_state  # noqa: F401
 from .tensor import Tensor, _wrap
@@ -43,7 +43,7 @@ class Generator:
     def __init__(self, seed=None, backend=None):
         self.backend = _backend(backend)
         if seed is None:
-            seed = _fresh_seed()
+            seed = fresh_seed()
         try:
             self._rng = self.backend.rng(seed)
         except (TypeError, ValueError) as e:

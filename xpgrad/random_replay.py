@@ -39,7 +39,7 @@ class _Notes(dict):
         self.fresh = []
 
 
-def _fresh_seed():
+def fresh_seed():
     """The seed of a Generator made without one: the global seed's next child
     (``xg.random.seed``), else None (the backend's fresh entropy); while ``noting_draws`` runs
     it is noted (fresh entropy made an integer to be noted), and while ``replaying_fresh`` runs

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .._args import flag
 from ..conversion import named_asarray
 from ..ops.casting import astype
+from ..random_replay import fresh_seed
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from . import _checks
 from . import init as _init
@@ -22,13 +23,17 @@ class Dropout(Module):
     """Randomly zero a fraction ``rate`` of the inputs while ``training`` (an explicit rng).
 
     The mask is drawn from ``rng`` (a Generator, an int seed or None: fresh entropy, made on
-    the first input's backend) and moved to the input's backend if the generator's differs.
+    the first input's backend; under ``xg.random.seed(n)``, the next seed, taken when the layer
+    is made) and moved to the input's backend if the generator's differs.
     """
 
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
         self.rate = rate
-        self._rng = _init.check_rng(rng, type(self).__name__)
+        rng = _init.check_rng(rng, type(self).__name__)
+        # under xg.random.seed, the seed is taken now, as a layer's init takes it: twin
+        # models built under one seed draw the same masks whenever each first runs
+        self._rng = fresh_seed() if rng is None else rng
 
     @property
     def rate(self) -> float:
