@@ -327,8 +327,11 @@ def regs_loops(kind, classes) -> tuple:
     """
     loops = _LOOPS.get((kind, classes))
     if loops is None:
-        loops = _LOOPS[kind, classes] = (_labels_loops if kind == "labels"
-                                         else _probs_loops)(classes)
+        labels = kind == "labels"
+        loops = _LOOPS[kind, classes] = (
+            _loop(labels, classes, False),
+            parallel_blocks(_loop(labels, classes, True), arrays=4, sums=True,
+                            name=f"sce_{kind}_regs{classes}_par"))
     return loops
 
 
@@ -343,30 +346,17 @@ def made_loops() -> dict:
             for suffix, loop in zip(("", "_par"), loops)}
 
 
-def _labels_loops(classes):
+def _loop(labels, classes, streamed):
+    """The register loop with labels (else probabilities) for ``classes`` classes, asking for
+    later groups of rows when ``streamed``, else from the size at which they leave the cache."""
     @njit(**LOOP_OPTIONS)
-    def one_thread(x, labels, grad, losses, scale):
-        return _labels_regs(x, labels, grad, losses, scale, _streamed(x), classes)
+    def loop(x, target, grad, losses, scale):
+        ahead = True if streamed else _streamed(x)
+        if labels:
+            return _labels_regs(x, target, grad, losses, scale, ahead, classes)
+        return _probs_regs(x, target, grad, losses, scale, ahead, classes)
 
-    @njit(**LOOP_OPTIONS)
-    def streamed(x, labels, grad, losses, scale):
-        return _labels_regs(x, labels, grad, losses, scale, True, classes)
-
-    return one_thread, parallel_blocks(streamed, arrays=4, sums=True,
-                                       name=f"sce_labels_regs{classes}_par")
-
-
-def _probs_loops(classes):
-    @njit(**LOOP_OPTIONS)
-    def one_thread(x, t, grad, losses, scale):
-        return _probs_regs(x, t, grad, losses, scale, _streamed(x), classes)
-
-    @njit(**LOOP_OPTIONS)
-    def streamed(x, t, grad, losses, scale):
-        return _probs_regs(x, t, grad, losses, scale, True, classes)
-
-    return one_thread, parallel_blocks(streamed, arrays=4, sums=True,
-                                       name=f"sce_probs_regs{classes}_par")
+    return loop
 
 
 @njit(**LOOP_OPTIONS)
