@@ -26,14 +26,13 @@ from ._warmup_units import (ACTIVATIONS, LOSSES, SPECIALS, UNITS, UPDATES,  # no
 
 
 def kernel_dispatchers():
-    """The public Numba kernels: ``{qualified name: dispatcher}`` (of softmax cross-entropy's
-    register loops, those this process made: ``_sce_registers.made_loops``)."""
+    """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
     from . import (_act_kernels, _batch_norm, _conv_depthwise, _conv_frames, _copies,
                    _ctc_kernels, _group_norm, _layer_steps, _linear_activation, _loss_kernels,
                    _margin, _norm, _optim_kernels, _phases, _pool, _rms_norm, _rnn, _scatter,
-                   _sce_kernels, _sce_registers, _softmax, _special)
+                   _sce_kernels, _softmax, _special)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
@@ -43,9 +42,6 @@ def kernel_dispatchers():
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
-    # the register loops of softmax cross-entropy, made per class count as first used
-    found.update({f"_sce_registers.{name}": loop
-                  for name, loop in _sce_registers.made_loops().items()})
     return found
 
 
