@@ -14,6 +14,7 @@ pytest.importorskip("numba", reason="the numba backend needs Numba (pip install 
 
 import xpgrad as xg  # noqa: E402
 from xpgrad.backends.numba import _cache, _templates  # noqa: E402
+from xpgrad.backends.numba._sce_registers import made_loops  # noqa: E402
 from xpgrad.backends.numpy import NumpyBackend  # noqa: E402
 from xpgrad.primitive import PRIMITIVES, run  # noqa: E402
 
@@ -374,7 +375,9 @@ def test_every_threaded_kernel_matches_its_loop(dt, rng):
     import inspect
 
     threaded = {n.split(".")[1] for n in _cache.kernel_dispatchers() if n.endswith("_par")}
-    assert threaded == _made_here() & set(_templates.BLOCKED) and len(threaded) >= 21
+    # (softmax cross-entropy's register loops, made per class count, are checked on their own)
+    made = _made_here() & set(_templates.BLOCKED) - set(made_loops())
+    assert threaded == made and len(threaded) >= 21
     for name in sorted(threaded):
         made = _templates.BLOCKED[name]
         params = list(inspect.signature(made.serial.py_func).parameters)

@@ -117,10 +117,17 @@ def test_forward_picks_the_register_kernel_up_to_regs_max(target, dt, monkeypatc
     one, one fewer the gathered one."""
     calls = []
     monkeypatch.setattr(_losses, "_PREPARED", {})    # choices made by earlier tests' calls
-    for length in ("gathered", "regs", "short"):
+    for length in ("gathered", "short"):
         name = f"sce_{target}_{length}"
         real = getattr(short, name)
         monkeypatch.setattr(short, name, lambda *a, _n=length, _f=real: calls.append(_n) or _f(*a))
+    made = short.regs_loops         # the register loops are made per class count
+
+    def regs_loops(kind, classes):
+        one_thread = made(kind, classes)[0]
+        return (lambda *a: calls.append("regs") or one_thread(*a)), None
+
+    monkeypatch.setattr(short, "regs_loops", regs_loops)
     top = regs.regs_max(dt, target)
     kernel = _losses.KERNELS["softmax_cross_entropy"]
     for c in (regs.REGS_MIN - 1, regs.REGS_MIN, top, top + 1):
@@ -208,6 +215,14 @@ def test_warmup_exercise_reaches_every_softmax_loop_in_both_dtypes(monkeypatch):
         real = getattr(short, name)
         monkeypatch.setattr(short, name, lambda x, *a, _n=name, _f=real:
                             seen.add((_n, x.dtype.name)) or _f(x, *a))
+    made = short.regs_loops             # the register loops are made per class count
+
+    def regs_loops(kind, classes):
+        one_thread = made(kind, classes)[0]
+        return (lambda x, *a: seen.add((f"sce_{kind}_regs", x.dtype.name))
+                or one_thread(x, *a)), None
+
+    monkeypatch.setattr(short, "regs_loops", regs_loops)
     for name in ("sce_labels_block", "sce_probs_block"):
         real = getattr(loops, name)
         monkeypatch.setattr(loops, name, lambda x, *a, _n=name, _f=real:
@@ -238,3 +253,16 @@ def test_the_forward_takes_any_row_count_layout_and_label_dtype_as_numpy_does(re
             grad = kernel.vjp(np.float64(1.0), saved, xs, ys, reduction)[0]
             want_grad = numpy_kernel.vjp(np.float64(1.0), want_saved, x, y, reduction)[0]
             np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_register_loops_are_made_once_per_class_count():
+    """``regs_loops`` makes a class count's loops the first time and hands out the same ones
+    after; a loop made for one count refuses logits of another."""
+    one_thread, threaded = regs.regs_loops("labels", 10)
+    assert regs.regs_loops("labels", 10) == (one_thread, threaded)
+    assert regs.regs_loops("labels", 11)[0] is not one_thread
+    assert regs.regs_loops("probs", 10)[0] is not one_thread
+    x = np.zeros((5, 12), np.float32)
+    with pytest.raises(ValueError, match="the class count the loop was made for"):
+        one_thread(x, np.zeros(5, np.int64), np.empty_like(x), np.empty(5, np.float32),
+                   np.float32(1))

@@ -96,7 +96,7 @@ def _sce_loop(kind, limit, dt, c):
     length = ("gathered" if c <= GATHERED_MAX
               else "regs" if c <= regs_max(dt, kind)
               else "short" if c <= limit // (dt.itemsize // 4) else "rows")
-    return _sce_kernels.sce_loops(kind, length)
+    return _sce_kernels.sce_loops(kind, length, c)
 
 
 def sce_forward(logits, labels, reduction):

@@ -26,8 +26,7 @@ from . import _loss_kernels as _rows      # (a module: its kernels stay listed t
 from ._math import LOOP_OPTIONS, exp_neg, log_pos
 from ._sce_gathered import (_label_loss_vec, _labels_in_range, sce_labels_gathered,
                             sce_probs_gathered)
-from ._sce_registers import (sce_labels_regs, sce_labels_regs_streamed, sce_probs_regs,
-                              sce_probs_regs_streamed)
+from ._sce_registers import _count, regs_loops, sce_labels_regs, sce_probs_regs
 from ._templates import parallel_blocks
 from ._transpose import (lanes, prefetch_read, prefetch_write, target_sums_block,
                          transpose_block)
@@ -301,15 +300,23 @@ sce_labels_gathered_par = parallel_blocks(sce_labels_gathered, arrays=4, sums=Tr
 sce_probs_short_par = parallel_blocks(sce_probs_short_streamed, arrays=4, sums=True,
                                       name="sce_probs_short_par")
 sce_probs_gathered_par = parallel_blocks(sce_probs_gathered, arrays=4, sums=True)
-sce_labels_regs_par = parallel_blocks(sce_labels_regs_streamed, arrays=4, sums=True,
-                                      name="sce_labels_regs_par")
-sce_probs_regs_par = parallel_blocks(sce_probs_regs_streamed, arrays=4, sums=True,
-                                     name="sce_probs_regs_par")
 
-def sce_loops(kind, length):
+
+def sce_labels_regs_par(x, labels, grad, losses, scale, block):
+    """The threaded register loop (``_sce_registers.regs_loops``) for ``x``'s class count."""
+    return regs_loops("labels", _count(x, "labels"))[1](x, labels, grad, losses, scale, block)
+
+
+def sce_probs_regs_par(x, t, grad, losses, scale, block):
+    """The threaded register loop (``_sce_registers.regs_loops``) for ``x``'s class count."""
+    return regs_loops("probs", _count(x, "probs"))[1](x, t, grad, losses, scale, block)
+
+
+def sce_loops(kind, length, classes=None):
     """The softmax cross-entropy loops ``(one thread, threaded)`` for targets ``kind``
     ("labels", "probs") and rows of ``length``: "gathered" (up to GATHERED_MAX classes),
-    "regs" (up to ``_sce_registers.regs_max`` classes), "short" (up to
+    "regs" (up to ``_sce_registers.regs_max`` classes: those made for ``classes``, or with
+    None those that pick them by the logits), "short" (up to
     ``_config``'s limits) or "rows". The caller picks: a kernel that called the
     gathered loop for its short rows ran 1.4-1.7x slower on its own rows (LLVM inlined the
     other loop into it). (Named here, not kept in a table, so that the background compiler
@@ -322,14 +329,16 @@ def sce_loops(kind, length):
         if length == "gathered":
             return sce_labels_gathered, sce_labels_gathered_par
         if length == "regs":
-            return sce_labels_regs, sce_labels_regs_par
+            return (sce_labels_regs, sce_labels_regs_par) if classes is None \
+                else regs_loops(kind, classes)
         if length == "short":
             return sce_labels_short, sce_labels_short_par
         return _rows.sce_labels_block, _rows.sce_labels_par
     if length == "gathered":
         return sce_probs_gathered, sce_probs_gathered_par
     if length == "regs":
-        return sce_probs_regs, sce_probs_regs_par
+        return (sce_probs_regs, sce_probs_regs_par) if classes is None \
+            else regs_loops(kind, classes)
     if length == "short":
         return sce_probs_short, sce_probs_short_par
     return _rows.sce_probs_block, _rows.sce_probs_par

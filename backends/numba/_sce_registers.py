@@ -9,11 +9,15 @@ across the class registers, scales them, subtracts the targets, transposes back 
 the gradient, without the tile buffer of ``_sce_kernels`` (whose passes over the buffer cost
 as much as the exponentials at 10 classes). The exponential is ``_math.exp_neg``'s, written
 as vector IR here (the same reduction, polynomial and underflow rule). The code is
-specialized per class count (one straight-line block per count, picked by a switch), so a row
-of 10 classes takes 10 exponentials, not 16, and the shuffles of unused classes drop out.
+specialized per class count (one straight-line block, for a count known when compiling), so a
+row of 10 classes takes 10 exponentials, not 16, and the shuffles of unused classes drop out.
 
-The loops ``sce_labels_regs`` and ``sce_probs_regs`` keep the contract of every softmax loop,
-``(x, target, grad, losses, scale)``, returning the losses' float64 sum (NaN at a bad label).
+Each class count has loops of its own (``regs_loops``), made and compiled when first used:
+compiling every count into one kernel (a switch over 21 counts of straight-line code) took
+about 20 of the softmax warmup's 55 seconds, most of them for counts a program never meets.
+``sce_labels_regs`` and ``sce_probs_regs`` pick them by the logits' class count. They keep the
+contract of every softmax loop, ``(x, target, grad, losses, scale)``, returning the losses'
+float64 sum (NaN at a bad label).
 
 >>> import numpy as np
 >>> x = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], np.float32)
@@ -32,6 +36,7 @@ from numba.extending import intrinsic
 
 from ._math import _E32, _E64, _T64, LOOP_OPTIONS, log_pos
 from ._sce_gathered import _labels_in_range
+from ._templates import parallel_blocks
 from ._transpose import (_I32, _I64, _Block, _transposed, lanes, prefetch_read, prefetch_write)
 from ._transpose import streamed as _streamed
 
@@ -109,29 +114,6 @@ def _row_max(builder, cols, k):
     return best
 
 
-def _by_class_count(builder, c, low, high, region):
-    """Straight-line code per class count: ``region(k)`` (a list of values) for ``c == k``,
-    ``k`` in ``low .. high`` (any other ``c`` runs ``high``'s); returns the values' phis."""
-    done = builder.append_basic_block("classes.done")
-    blocks = {k: builder.append_basic_block(f"classes.{k}") for k in range(low, high + 1)}
-    switch = builder.switch(c, blocks[high])
-    for k in range(low, high):
-        switch.add_case(ir.Constant(c.type, k), blocks[k])
-    results = []
-    for k, block in blocks.items():
-        builder.position_at_end(block)
-        results.append((region(k), builder.basic_block))
-        builder.branch(done)
-    builder.position_at_end(done)
-    phis = []
-    for i, first in enumerate(results[0][0]):
-        phi = builder.phi(first.type)
-        for values, block in results:
-            phi.add_incoming(values[i], block)
-        phis.append(phi)
-    return phis
-
-
 def _broadcast(builder, vty, value):
     """A vector of ``vty`` with ``value`` (a scalar of its element type) in every lane."""
     one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(_I32, 0))
@@ -181,10 +163,16 @@ def _check(src, arrays):
                     and a.dtype == src.dtype for a in (src,) + arrays))
 
 
-@intrinsic
+def _classes(c):
+    """The class count the block intrinsics are compiled for: the literal value of ``c``
+    (None where ``c`` is not a literal: they decline it)."""
+    return c.literal_value if isinstance(c, types.IntegerLiteral) else None
+
+
+@intrinsic(prefer_literal=True)
 def softmax_labels_block(typingctx, src, s0, c, n_rows, dst, labels, d_out, s_out, at, scale):
     """Softmax cross-entropy of the block of ``n_rows <= L`` rows of ``c`` classes
-    (``REGS_MIN <= c <= L``) at ``src[s0:]`` (rows ``c`` apart) with integer labels
+    (``REGS_MIN <= c <= L``, a literal: the code is for that count) at ``src[s0:]`` (rows ``c`` apart) with integer labels
     (``labels[at + i]`` for row ``i``, int32, in ``[0, c)``): the gradient ``scale * (p -
     onehot)`` into ``dst[s0:]``; each row's label logit minus the row's max into
     ``d_out[at + i]`` and its sum of exponentials into ``s_out[at + i]``, so its loss is
@@ -194,8 +182,9 @@ def softmax_labels_block(typingctx, src, s0, c, n_rows, dst, labels, d_out, s_ou
     array's end."""
     if not (_check(src, (dst, d_out, s_out)) and scale == src.dtype
             and isinstance(labels, types.Array) and labels.dtype == types.int32
-            and labels.ndim == 1 and labels.layout == "C"):
+            and labels.ndim == 1 and labels.layout == "C" and _classes(c) is not None):
         return None
+    k = _classes(c)
 
     def codegen(context, builder, sig, args):
         block = _Block(context, builder, sig, args)
@@ -224,16 +213,16 @@ def softmax_labels_block(typingctx, src, s0, c, n_rows, dst, labels, d_out, s_ou
             _store_columns(block, g, g_arr, s0, c, n_rows)
             return [dl, s]
 
-        dl, s = _by_class_count(builder, c, REGS_MIN, _LABELS_MAX * L // 16, region)
+        dl, s = region(k)
         _store_lanes(block, dl, d_arr, at)
         _store_lanes(block, s, s_arr, at)
         return context.get_dummy_value()
 
     intp = types.intp
-    return types.void(src, intp, intp, intp, dst, labels, d_out, s_out, intp, scale), codegen
+    return types.void(src, intp, c, intp, dst, labels, d_out, s_out, intp, scale), codegen
 
 
-@intrinsic
+@intrinsic(prefer_literal=True)
 def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out, ts_out,
                           gap_out, at, scale):
     """``softmax_labels_block`` with probability targets ``tgt`` (laid out as ``src``): the gradient
@@ -241,8 +230,10 @@ def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out,
     ``sum(t)`` into ``ts_out`` and ``-sum(t * (x - max))`` into ``gap_out`` (a class without
     target weight adds 0, even at a logit of -inf), so the loss is
     ``gap + log(s) * sum(t)``."""
-    if not _check(src, (tgt, dst, m_out, s_out, ts_out, gap_out)) or scale != src.dtype:
+    if (not _check(src, (tgt, dst, m_out, s_out, ts_out, gap_out)) or scale != src.dtype
+            or _classes(c) is None):
         return None
+    k = _classes(c)
 
     def codegen(context, builder, sig, args):
         block = _Block(context, builder, sig, args)
@@ -269,13 +260,13 @@ def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out,
             _store_columns(block, g, g_arr, s0, c, n_rows)
             return [m, s, ts, gap]
 
-        out = _by_class_count(builder, c, REGS_MIN, _PROBS_MAX * L // 16, region)
+        out = region(k)
         for i, value in enumerate(out):
             _store_lanes(block, value, block.arrays[6 + i], at)
         return context.get_dummy_value()
 
     intp = types.intp
-    return types.void(src, tgt, intp, intp, intp, dst, m_out, s_out, ts_out, gap_out, intp,
+    return types.void(src, tgt, intp, c, intp, dst, m_out, s_out, ts_out, gap_out, intp,
                       scale), codegen
 
 
@@ -294,29 +285,86 @@ def _prefetch_group(xf, gf, c, r):
     prefetch_write(gf, at, at + lanes(xf) * c)
 
 
-@njit(**LOOP_OPTIONS)
 def sce_labels_regs(x, labels, grad, losses, scale):
-    """``_loss_kernels.sce_labels_block`` for rows of ``REGS_MIN`` to one register of classes,
-    each group of rows through ``softmax_labels_block`` (the labels of a tile copied to int32
-    first: one register of them a group; the one-hot in registers rather than by scalar loads
-    and stores was 5-15% faster). Returns the losses' sum in float64, or NaN at the first tile
-    with a label outside ``[0, classes)`` (what it wrote is then unspecified)."""
-    return _labels_regs(x, labels, grad, losses, scale, _streamed(x))
+    """``_loss_kernels.sce_labels_block`` for rows of ``REGS_MIN`` to ``regs_max`` classes: the
+    one-thread loop of ``regs_loops("labels", classes)``. Each group of rows goes through
+    ``softmax_labels_block`` (the labels of a tile copied to int32 first: one register of them
+    a group; the one-hot in registers rather than by scalar loads and stores was 5-15%
+    faster). Returns the losses' sum in float64, or NaN at the first tile with a label outside
+    ``[0, classes)`` (what it wrote is then unspecified)."""
+    return regs_loops("labels", _count(x, "labels"))[0](x, labels, grad, losses, scale)
+
+
+def sce_probs_regs(x, t, grad, losses, scale):
+    """``_loss_kernels.sce_probs_block`` for rows of ``REGS_MIN`` to ``regs_max(dtype,
+    "probs")`` classes: the one-thread loop of ``regs_loops("probs", classes)``, each group of
+    rows through ``softmax_targets_block``; the loss of a row is ``-sum(t * (x - m)) + log(s) *
+    sum(t)`` (as ``_sce_kernels.sce_probs_short``). Returns the losses' sum in float64."""
+    return regs_loops("probs", _count(x, "probs"))[0](x, t, grad, losses, scale)
+
+
+def _count(x, kind) -> int:
+    """``x``'s class count, checked against what the register loops of ``kind`` take."""
+    if x.ndim != 2 or not REGS_MIN <= x.shape[1] <= regs_max(x.dtype, kind):
+        raise ValueError(f"sce_{kind}_regs: x must have 4 to {REGS_MAX[kind]} float32 or 4 to "
+                         f"{REGS_MAX[kind] // 2} float64 classes")
+    return x.shape[1]
+
+
+#: the register loops made so far, by (targets kind, class count)
+_LOOPS: dict = {}
+
+
+def regs_loops(kind, classes) -> tuple:
+    """The register loops ``(one thread, threaded)`` for targets ``kind`` ("labels", "probs")
+    and rows of ``classes`` classes, made (and compiled, at their first call) the first time
+    asked for. The threaded one asks for later groups of rows whatever the size: its blocks
+    are small but the logits as a whole are not in cache.
+
+    >>> one_thread, threaded = regs_loops("labels", 10)
+    >>> regs_loops("labels", 10)[0] is one_thread, threaded.__name__
+    (True, 'sce_labels_regs10_par')
+    """
+    loops = _LOOPS.get((kind, classes))
+    if loops is None:
+        labels = kind == "labels"
+        loops = _LOOPS[kind, classes] = (
+            _loop(labels, classes, False),
+            parallel_blocks(_loop(labels, classes, True), arrays=4, sums=True,
+                            name=f"sce_{kind}_regs{classes}_par"))
+    return loops
+
+
+def made_loops() -> dict:
+    """The register loops made so far, by name: ``sce_labels_regs10`` (one thread) and
+    ``sce_labels_regs10_par`` (threaded) for 10 classes with labels.
+
+    >>> "sce_probs_regs10_par" in made_loops() if regs_loops("probs", 10) else None
+    True
+    """
+    return {f"sce_{kind}_regs{classes}{suffix}": loop for (kind, classes), loops in _LOOPS.items()
+            for suffix, loop in zip(("", "_par"), loops)}
+
+
+def _loop(labels, classes, streamed):
+    """The register loop with labels (else probabilities) for ``classes`` classes, asking for
+    later groups of rows when ``streamed``, else from the size at which they leave the cache."""
+    @njit(**LOOP_OPTIONS)
+    def loop(x, target, grad, losses, scale):
+        ahead = True if streamed else _streamed(x)
+        if labels:
+            return _labels_regs(x, target, grad, losses, scale, ahead, classes)
+        return _probs_regs(x, target, grad, losses, scale, ahead, classes)
+
+    return loop
 
 
 @njit(**LOOP_OPTIONS)
-def sce_labels_regs_streamed(x, labels, grad, losses, scale):
-    """``sce_labels_regs`` asking for later groups of rows whatever the size: the loop of
-    the threaded kernel, whose blocks are small but whose logits as a whole are not in cache."""
-    return _labels_regs(x, labels, grad, losses, scale, True)
-
-
-@njit(**LOOP_OPTIONS)
-def _labels_regs(x, labels, grad, losses, scale, ahead):
+def _labels_regs(x, labels, grad, losses, scale, ahead, classes):
     n, c = x.shape
     lw = lanes(x)
-    if c < REGS_MIN or c > _LABELS_MAX * lw // 16:
-        raise ValueError("sce_labels_regs: x must have 4 to 24 float32 or 4 to 12 float64 classes")
+    if c != classes or c < REGS_MIN or c > _LABELS_MAX * lw // 16:
+        raise ValueError("sce_labels_regs: x must have the class count the loop was made for")
     xf, gf = x.reshape(-1), grad.reshape(-1)
     d = np.empty(TILE + lw, x.dtype)
     s = np.empty(TILE + lw, x.dtype)
@@ -332,7 +380,8 @@ def _labels_regs(x, labels, grad, losses, scale, ahead):
         for rb in range(0, rn, lw):
             if ahead:
                 _prefetch_group(xf, gf, c, r0 + rb)
-            softmax_labels_block(xf, (r0 + rb) * c, c, min(lw, rn - rb), gf, lab, d, s, rb, scale)
+            softmax_labels_block(xf, (r0 + rb) * c, classes, min(lw, rn - rb), gf, lab, d, s, rb,
+                                 scale)
         for r in range(rn):
             lr[r] = log_pos(s[r]) - d[r]
         for r in range(rn):
@@ -341,27 +390,11 @@ def _labels_regs(x, labels, grad, losses, scale, ahead):
 
 
 @njit(**LOOP_OPTIONS)
-def sce_probs_regs(x, t, grad, losses, scale):
-    """``_loss_kernels.sce_probs_block`` for rows of ``REGS_MIN`` to one register of classes,
-    each group of rows through ``softmax_targets_block``; the loss of a row is
-    ``-sum(t * (x - m)) + log(s) * sum(t)`` (as ``_sce_kernels.sce_probs_short``). Returns
-    the losses' sum in float64."""
-    return _probs_regs(x, t, grad, losses, scale, _streamed(x))
-
-
-@njit(**LOOP_OPTIONS)
-def sce_probs_regs_streamed(x, t, grad, losses, scale):
-    """``sce_probs_regs`` asking for later groups whatever the size (the threaded kernel's
-    loop, as ``sce_labels_regs_streamed``)."""
-    return _probs_regs(x, t, grad, losses, scale, True)
-
-
-@njit(**LOOP_OPTIONS)
-def _probs_regs(x, t, grad, losses, scale, ahead):
+def _probs_regs(x, t, grad, losses, scale, ahead, classes):
     n, c = x.shape
     lw = lanes(x)
-    if c < REGS_MIN or c > _PROBS_MAX * lw // 16:
-        raise ValueError("sce_probs_regs: x must have 4 to 16 float32 or 4 to 8 float64 classes")
+    if c != classes or c < REGS_MIN or c > _PROBS_MAX * lw // 16:
+        raise ValueError("sce_probs_regs: x must have the class count the loop was made for")
     xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
     m = np.empty(TILE + lw, x.dtype)
     s = np.empty(TILE + lw, x.dtype)
@@ -375,8 +408,8 @@ def _probs_regs(x, t, grad, losses, scale, ahead):
                 _prefetch_group(xf, gf, c, r0 + rb)
                 at = (r0 + rb + _AHEAD * TILE) * c
                 prefetch_read(tf, at, at + lw * c)
-            softmax_targets_block(xf, tf, (r0 + rb) * c, c, min(lw, rn - rb), gf, m, s, ts, gap,
-                                  rb, scale)
+            softmax_targets_block(xf, tf, (r0 + rb) * c, classes, min(lw, rn - rb), gf, m, s, ts,
+                                  gap, rb, scale)
         lr = losses[r0:r0 + rn]
         for r in range(rn):
             lr[r] = gap[r] + log_pos(s[r]) * ts[r]

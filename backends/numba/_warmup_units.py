@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _config, _special
+from ._sce_registers import regs_max
 
 
 LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits",
@@ -42,13 +43,16 @@ def _exercise_loss(backend, dt, name):
     k = backend.kernels[name]
     if name == "softmax_cross_entropy":
         long_rows = rng.standard_normal((2, _config.SHORT_ROWS_MAX + 1)).astype(dt)
-        # 3 classes: gathered loops; 6: register kernels; 30: short-row kernels
+        # 3 classes: gathered loops; 10, the commonest count (8 for float64 probabilities, the
+        # most they take): register kernels, made per count (``_sce_registers.regs_loops``),
+        # so that these alone are compiled; 30: short-row kernels
         short_rows = rng.standard_normal((2, 30)).astype(dt)
-        reg_rows = rng.standard_normal((2, 6)).astype(dt)
+        reg_rows = rng.standard_normal((2, 10)).astype(dt)
+        reg_probs = np.abs(reg_rows[:, :regs_max(dt, "probs")])
         for logits, labels in ((x, np.array([0, 1, 2, 0])), (x, t), (long_rows, np.array([0, 1])),
                                (long_rows, np.abs(long_rows)), (short_rows, np.array([0, 29])),
-                               (short_rows, np.abs(short_rows)), (reg_rows, np.array([0, 5])),
-                               (reg_rows, np.abs(reg_rows))):
+                               (short_rows, np.abs(short_rows)), (reg_rows, np.array([0, 9])),
+                               (reg_rows[:, :reg_probs.shape[1]], reg_probs)):
             out, saved = k.forward(logits, labels, reduction="mean")
             k.vjp(one, saved, logits, labels, reduction="mean")
             k.value(logits, labels, reduction="mean")      # long rows: the loss-only loops
