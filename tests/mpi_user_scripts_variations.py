@@ -145,3 +145,25 @@ def scenario_buffers():
     dist.broadcast_variables([v for v in layer.variables if not v.trainable], root=0)
     np.testing.assert_allclose(layer.mean.numpy(), reference.mean.numpy(), rtol=1e-12)
     ok("buffers")
+
+
+def scenario_lbfgs():
+    """``DistributedOptimizer(LBFGS).minimize(loss_fn, variables, weight=rows)`` (PyTorch's
+    ``step(closure)``) on uneven shares and an empty one: every evaluation of its iterations
+    and line search takes the loss and gradient of the global batch, as one process does (it
+    raised a TypeError telling the user to call the very ``minimize`` they had called)."""
+    x, y = data(batch=4 if dist.size() < 3 else 2)
+    models = []
+    for how in ("one", "optimizer"):
+        model, optimizer = mlp(), xg.optim.LBFGS(0.5, max_iter=4, line_search_fn="strong_wolfe")
+        xs, ys, options = x, y, {}
+        if how == "optimizer":
+            optimizer = dist.DistributedOptimizer(optimizer)
+            xs, ys = share(x), share(y)
+            options = {"weight": len(xs)}
+        for _ in range(2):
+            optimizer.minimize(lambda: xg.losses.mse(model(xg.asarray(xs)), xg.asarray(ys)),
+                               model.trainable_variables, **options)
+        models.append(model)
+    assert_same(*models, "LBFGS")
+    ok("lbfgs")

@@ -83,7 +83,8 @@ class DistributedOptimizer:
     def minimize(self, loss_fn, variables=None, *, weight=1.0):
         """Record ``loss_fn()`` on a tape, differentiate it, reduce the gradients across ranks
         (``weight`` as in ``apply_gradients``) and apply them; returns this rank's loss. See
-        the wrapped optimizer's ``minimize`` for ``variables``.
+        the wrapped optimizer's ``minimize`` for ``variables``. A wrapped ``LBFGS`` gets the
+        global batch's loss and gradients at each of its evaluations (and returns the first).
 
         >>> import xpgrad as xg
         >>> w = xg.Variable(3.0)
@@ -94,6 +95,8 @@ class DistributedOptimizer:
         from ..optim.optimizer import loss_and_gradients
 
         weight = check_weight(weight)
+        if hasattr(self.optimizer, "_reduce_evaluation"):    # LBFGS evaluates several times
+            return self._minimize_evaluating(loss_fn, variables, weight)
         take_backward_scales()          # earlier backward passes: not this step's
         # SyncBatchNorm's backward sums weigh this rank as the reduction will (see sync_stats)
         with contribution(weight if self.op == "mean" else float(weight != 0)):
@@ -101,6 +104,32 @@ class DistributedOptimizer:
         take_backward_scales()
         self.optimizer.apply_gradients(self._reduced(pairs, weight))
         return loss
+
+    def _minimize_evaluating(self, loss_fn, variables, weight):
+        """``minimize`` of an optimizer that evaluates ``loss_fn`` several times in one step
+        (LBFGS): each evaluation's loss and gradients are the global batch's, the same on
+        every rank, so every rank takes the same iterations and line search steps."""
+        def reduced(loss, pairs):
+            scales = take_backward_scales()
+            if self.world.size == 1:
+                return loss, pairs
+            pairs = self._reduced(pairs, weight, scales)
+            every = [(w, value) for w, value in self.world.allgather((weight, float(loss)))
+                     if w != 0]                 # an empty share's loss (NaN) is left out
+            if self.op == "mean":
+                value = sum(w * v for w, v in every) / sum(w for w, _ in every)
+            else:
+                value = sum(v for _, v in every)
+            xp = loss._backend.xp
+            return _wrap(xp.asarray(value, dtype=loss._data.dtype), loss._backend), pairs
+
+        take_backward_scales()          # earlier backward passes: not this step's
+        self.optimizer._reduce_evaluation = reduced
+        try:
+            with contribution(weight if self.op == "mean" else float(weight != 0)):
+                return self.optimizer.minimize(loss_fn, variables)
+        finally:
+            self.optimizer._reduce_evaluation = None
 
     def reduce_gradients(self, grads_and_vars, *, weight=1.0) -> list:
         """The ``(gradient, variable)`` pairs with the gradients reduced across ranks, not
