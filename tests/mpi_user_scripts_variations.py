@@ -1,6 +1,8 @@
 """Scenarios of tests/mpi_worker_user_scripts.py: variations of the local step (gradient
 accumulation, a frozen layer, op="sum", a persistent tape, bucket and overlap settings, a traced
 step) and buffers, each against one process."""
+import warnings
+
 import numpy as np
 
 import xpgrad as xg
@@ -167,3 +169,39 @@ def scenario_lbfgs():
         models.append(model)
     assert_same(*models, "LBFGS")
     ok("lbfgs")
+
+
+def scenario_clipped_before_reduction():
+    """A DDP port clipping each rank's gradients (``clip_global_norm``, torch's
+    ``clip_grad_norm_``) before ``DistributedOptimizer`` reduces them clips by this rank's norm,
+    not the global batch's: it trains apart from one process without a word. On several ranks
+    it now warns, naming the two ways that clip the reduced gradients; the recipe it names
+    (``reduce_gradients``, then clip) matches one process and does not warn."""
+    x, y = data()
+    models = []
+    for how in ("one", "clip after", "clip before"):
+        model, optimizer = mlp(), xg.optim.SGD(0.1)
+        xs, ys = (x, y) if how == "one" else (share(x), share(y))
+        if how != "one":
+            optimizer = dist.DistributedOptimizer(optimizer)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(2):
+                variables = model.trainable_variables
+                tape, loss = mse_step(model, xs, ys)
+                pairs = list(zip(tape.gradient(loss, variables), variables))
+                if how == "clip before":
+                    clipped, _ = xg.optim.clip_global_norm([g for g, _ in pairs], 0.05)
+                    optimizer.apply_gradients(zip(clipped, variables), weight=len(xs))
+                    continue
+                if how == "clip after":
+                    pairs = optimizer.reduce_gradients(pairs, weight=len(xs))
+                clipped, _ = xg.optim.clip_global_norm([g for g, _ in pairs], 0.05)
+                (optimizer if how == "one" else optimizer.optimizer).apply_gradients(
+                    zip(clipped, variables))
+        words = [str(w.message) for w in caught if "before the reduction" in str(w.message)]
+        assert len(words) == (2 if how == "clip before" and dist.size() > 1 else 0), (how, words)
+        assert not words or "reduce_gradients" in words[0] and "global_clipnorm" in words[0]
+        models.append(model)
+    assert_same(models[0], models[1], "clipped after the reduction")
+    ok("clipped before reduction")

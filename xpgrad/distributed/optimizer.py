@@ -14,7 +14,9 @@ across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
 from __future__ import annotations
 
 import math
+import warnings
 
+from ..optim.gradient_clipping import clipped_by_global_norm
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .gradient_tape import (check_bucket_bytes, check_op, check_same_reduction, check_weight,
@@ -152,8 +154,10 @@ class DistributedOptimizer:
     def _reduced(self, grads_and_vars, weight, scales=frozenset()):
         """``reduce_gradients`` of the checked ``weight``; ``scales``: those SyncBatchNorm's
         backward passes used for these gradients, checked against the ranks' weights."""
-        pairs = _checked_pairs(grads_and_vars)
+        pairs, clipped = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
+            if clipped:
+                warnings.warn(_CLIPPED_BEFORE.format(clipped[0]), stacklevel=4)   # apply_gradients
             variables = [v for _, v in pairs]
             check_same_reduction(self.world, "list of optimizer variables", variables, self.op)
             if scales:
@@ -168,6 +172,14 @@ class DistributedOptimizer:
         elif weight == 0:       # the weighted mean over one rank that brings nothing: none
             pairs = [(None, v) for _, v in pairs]
         return pairs
+
+
+_CLIPPED_BEFORE = (
+    "DistributedOptimizer: the gradient for {!r} was clipped by clip_global_norm before the "
+    "reduction, by this rank's norm, not the global batch's as on one process (the ranks then "
+    "train apart from it). Clip the reduced gradients: set global_clipnorm on the wrapped "
+    "optimizer, or pairs = opt.reduce_gradients(pairs, weight=n), clip those, then "
+    "opt.optimizer.apply_gradients(...)")
 
 
 def _check_backward_weights(world, op, weight, scales):
@@ -196,9 +208,11 @@ def _checked_pairs(grads_and_vars):
     alone."""
     from ..optim.optimizer import checked_gradient, unpack_pair
 
-    pairs = []
+    pairs, clipped = [], []
     for pair in grads_and_vars:
         g, v = unpack_pair(pair)
+        if clipped_by_global_norm(g):
+            clipped.append(v.name)
         if reduced_by_tape(g):
             raise ValueError(
                 f"the gradient for {v.name!r} came from DistributedGradientTape.gradient and is "
@@ -207,4 +221,4 @@ def _checked_pairs(grads_and_vars):
                 f"plain xg.GradientTape with DistributedOptimizer, or DistributedGradientTape "
                 f"with the plain optimizer (DistributedOptimizer.optimizer)")
         pairs.append((None if g is None else checked_gradient(g, v), v))
-    return pairs
+    return pairs, clipped
