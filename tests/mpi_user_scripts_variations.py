@@ -8,7 +8,8 @@ import numpy as np
 import xpgrad as xg
 from xpgrad import distributed as dist
 
-from mpi_user_scripts_common import BATCH, assert_same, data, mlp, mse_step, ok, share
+from mpi_user_scripts_common import (BATCH, assert_same, data, expect_error, mlp, mse_step,
+                                     ok, share)
 
 
 def local_step(model, xs, ys, how, optimizer, **tape_options):
@@ -205,3 +206,32 @@ def scenario_clipped_before_reduction():
         models.append(model)
     assert_same(models[0], models[1], "clipped after the reduction")
     ok("clipped before reduction")
+
+
+def scenario_settings_differ():
+    """Ranks whose wrapped optimizers disagree on the learning rate (a plateau scheduler
+    stepped with each rank's own loss) or on the step count (rank 0 resumed a checkpoint and
+    ``broadcast_optimizer_state`` was forgotten: Adam's bias correction differs) applied the
+    same reduced gradients differently: the ranks' weights drifted apart without a word. Now
+    ``DistributedOptimizer`` raises a DistributedError on every rank naming what differs."""
+    x, y = data()
+    xs, ys = share(x), share(y)
+    for what, words, spoil in (
+            ("learning rate", "learning rate", lambda opt: setattr(opt, "learning_rate", 0.05)),
+            ("step count", "broadcast_optimizer_state",
+             lambda opt: setattr(opt, "iterations", 2))):
+        model = mlp()
+        optimizer = dist.DistributedOptimizer(xg.optim.Adam(0.1))
+        if dist.rank() == dist.size() - 1 and dist.size() > 1:
+            spoil(optimizer.optimizer)
+        variables = model.trainable_variables
+        tape, loss = mse_step(model, xs, ys)
+        pairs = list(zip(tape.gradient(loss, variables) if len(xs) else [None] * 4, variables))
+        if dist.size() == 1:
+            optimizer.apply_gradients(pairs, weight=len(xs))
+            continue
+        expect_error(lambda: optimizer.apply_gradients(pairs, weight=len(xs)),
+                     dist.DistributedError, words)
+        np.testing.assert_array_equal(model.variables[0].numpy(), mlp().variables[0].numpy(),
+                                      err_msg=f"{what}: applied before the error")
+    ok("settings differ")
