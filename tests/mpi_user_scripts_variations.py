@@ -1,12 +1,15 @@
 """Scenarios of tests/mpi_worker_user_scripts.py: variations of the local step (gradient
 accumulation, a frozen layer, op="sum", a persistent tape, bucket and overlap settings, a traced
 step) and buffers, each against one process."""
+import warnings
+
 import numpy as np
 
 import xpgrad as xg
 from xpgrad import distributed as dist
 
-from mpi_user_scripts_common import BATCH, assert_same, data, mlp, mse_step, ok, share
+from mpi_user_scripts_common import (BATCH, assert_same, data, expect_error, mlp, mse_step,
+                                     ok, share)
 
 
 def local_step(model, xs, ys, how, optimizer, **tape_options):
@@ -145,3 +148,90 @@ def scenario_buffers():
     dist.broadcast_variables([v for v in layer.variables if not v.trainable], root=0)
     np.testing.assert_allclose(layer.mean.numpy(), reference.mean.numpy(), rtol=1e-12)
     ok("buffers")
+
+
+def scenario_lbfgs():
+    """``DistributedOptimizer(LBFGS).minimize(loss_fn, variables, weight=rows)`` (PyTorch's
+    ``step(closure)``) on uneven shares and an empty one: every evaluation of its iterations
+    and line search takes the loss and gradient of the global batch, as one process does (it
+    raised a TypeError telling the user to call the very ``minimize`` they had called)."""
+    x, y = data(batch=4 if dist.size() < 3 else 2)
+    models = []
+    for how in ("one", "optimizer"):
+        model, optimizer = mlp(), xg.optim.LBFGS(0.5, max_iter=4, line_search_fn="strong_wolfe")
+        xs, ys, options = x, y, {}
+        if how == "optimizer":
+            optimizer = dist.DistributedOptimizer(optimizer)
+            xs, ys = share(x), share(y)
+            options = {"weight": len(xs)}
+        for _ in range(2):
+            optimizer.minimize(lambda: xg.losses.mse(model(xg.asarray(xs)), xg.asarray(ys)),
+                               model.trainable_variables, **options)
+        models.append(model)
+    assert_same(*models, "LBFGS")
+    ok("lbfgs")
+
+
+def scenario_clipped_before_reduction():
+    """A DDP port clipping each rank's gradients (``clip_global_norm``, torch's
+    ``clip_grad_norm_``) before ``DistributedOptimizer`` reduces them clips by this rank's norm,
+    not the global batch's: it trains apart from one process without a word. On several ranks
+    it now warns, naming the two ways that clip the reduced gradients; the recipe it names
+    (``reduce_gradients``, then clip) matches one process and does not warn."""
+    x, y = data()
+    models = []
+    for how in ("one", "clip after", "clip before"):
+        model, optimizer = mlp(), xg.optim.SGD(0.1)
+        xs, ys = (x, y) if how == "one" else (share(x), share(y))
+        if how != "one":
+            optimizer = dist.DistributedOptimizer(optimizer)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(2):
+                variables = model.trainable_variables
+                tape, loss = mse_step(model, xs, ys)
+                pairs = list(zip(tape.gradient(loss, variables), variables))
+                if how == "clip before":
+                    clipped, _ = xg.optim.clip_global_norm([g for g, _ in pairs], 0.05)
+                    optimizer.apply_gradients(zip(clipped, variables), weight=len(xs))
+                    continue
+                if how == "clip after":
+                    pairs = optimizer.reduce_gradients(pairs, weight=len(xs))
+                clipped, _ = xg.optim.clip_global_norm([g for g, _ in pairs], 0.05)
+                (optimizer if how == "one" else optimizer.optimizer).apply_gradients(
+                    zip(clipped, variables))
+        words = [str(w.message) for w in caught if "before the reduction" in str(w.message)]
+        assert len(words) == (2 if how == "clip before" and dist.size() > 1 else 0), (how, words)
+        assert not words or "reduce_gradients" in words[0] and "global_clipnorm" in words[0]
+        models.append(model)
+    assert_same(models[0], models[1], "clipped after the reduction")
+    ok("clipped before reduction")
+
+
+def scenario_settings_differ():
+    """Ranks whose wrapped optimizers disagree on the learning rate (a plateau scheduler
+    stepped with each rank's own loss) or on the step count (rank 0 resumed a checkpoint and
+    ``broadcast_optimizer_state`` was forgotten: Adam's bias correction differs) applied the
+    same reduced gradients differently: the ranks' weights drifted apart without a word. Now
+    ``DistributedOptimizer`` raises a DistributedError on every rank naming what differs."""
+    x, y = data()
+    xs, ys = share(x), share(y)
+    for what, words, spoil in (
+            ("learning rate", "learning rate", lambda opt: setattr(opt, "learning_rate", 0.05)),
+            ("step count", "broadcast_optimizer_state",
+             lambda opt: setattr(opt, "iterations", 2))):
+        model = mlp()
+        optimizer = dist.DistributedOptimizer(xg.optim.Adam(0.1))
+        if dist.rank() == dist.size() - 1 and dist.size() > 1:
+            spoil(optimizer.optimizer)
+        variables = model.trainable_variables
+        tape, loss = mse_step(model, xs, ys)
+        pairs = list(zip(tape.gradient(loss, variables) if len(xs) else [None] * 4, variables))
+        if dist.size() == 1:
+            optimizer.apply_gradients(pairs, weight=len(xs))
+            continue
+        expect_error(lambda: optimizer.apply_gradients(pairs, weight=len(xs)),
+                     dist.DistributedError, words)
+        np.testing.assert_array_equal(model.variables[0].numpy(), mlp().variables[0].numpy(),
+                                      err_msg=f"{what}: applied before the error")
+    ok("settings differ")

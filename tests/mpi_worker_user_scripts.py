@@ -14,7 +14,9 @@ from xpgrad.distributed import launcher_size
 
 from mpi_user_scripts_common import (BATCH, assert_same, data, expect_error, mlp, mse_step, ok,
                                      share)
-from mpi_user_scripts_variations import scenario_buffers, scenario_variations  # noqa: F401
+from mpi_user_scripts_variations import (  # noqa: F401
+    scenario_buffers, scenario_clipped_before_reduction, scenario_lbfgs, scenario_settings_differ,
+    scenario_variations)
 
 
 def train(make_optimizer, how, steps=3, clip=None, batch=BATCH, start=None):

@@ -14,11 +14,13 @@ across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
 from __future__ import annotations
 
 import math
+import warnings
 
+from ..optim.gradient_clipping import clipped_by_global_norm
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
-from .gradient_tape import (check_bucket_bytes, check_op, check_same_reduction, check_weight,
-                            reduced_by_tape)
+from .agreement import ADVICE, check_same
+from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe, reduced_by_tape
 from .group import world as _world
 from .sync_stats import contribution, take_backward_scales
 
@@ -83,7 +85,8 @@ class DistributedOptimizer:
     def minimize(self, loss_fn, variables=None, *, weight=1.0):
         """Record ``loss_fn()`` on a tape, differentiate it, reduce the gradients across ranks
         (``weight`` as in ``apply_gradients``) and apply them; returns this rank's loss. See
-        the wrapped optimizer's ``minimize`` for ``variables``.
+        the wrapped optimizer's ``minimize`` for ``variables``. A wrapped ``LBFGS`` gets the
+        global batch's loss and gradients at each of its evaluations (and returns the first).
 
         >>> import xpgrad as xg
         >>> w = xg.Variable(3.0)
@@ -94,6 +97,8 @@ class DistributedOptimizer:
         from ..optim.optimizer import loss_and_gradients
 
         weight = check_weight(weight)
+        if hasattr(self.optimizer, "_reduce_evaluation"):    # LBFGS evaluates several times
+            return self._minimize_evaluating(loss_fn, variables, weight)
         take_backward_scales()          # earlier backward passes: not this step's
         # SyncBatchNorm's backward sums weigh this rank as the reduction will (see sync_stats)
         with contribution(weight if self.op == "mean" else float(weight != 0)):
@@ -101,6 +106,32 @@ class DistributedOptimizer:
         take_backward_scales()
         self.optimizer.apply_gradients(self._reduced(pairs, weight))
         return loss
+
+    def _minimize_evaluating(self, loss_fn, variables, weight):
+        """``minimize`` of an optimizer that evaluates ``loss_fn`` several times in one step
+        (LBFGS): each evaluation's loss and gradients are the global batch's, the same on
+        every rank, so every rank takes the same iterations and line search steps."""
+        def reduced(loss, pairs):
+            scales = take_backward_scales()
+            if self.world.size == 1:
+                return loss, pairs
+            pairs = self._reduced(pairs, weight, scales)
+            every = [(w, value) for w, value in self.world.allgather((weight, float(loss)))
+                     if w != 0]                 # an empty share's loss (NaN) is left out
+            if self.op == "mean":
+                value = sum(w * v for w, v in every) / sum(w for w, _ in every)
+            else:
+                value = sum(v for _, v in every)
+            xp = loss._backend.xp
+            return _wrap(xp.asarray(value, dtype=loss._data.dtype), loss._backend), pairs
+
+        take_backward_scales()          # earlier backward passes: not this step's
+        self.optimizer._reduce_evaluation = reduced
+        try:
+            with contribution(weight if self.op == "mean" else float(weight != 0)):
+                return self.optimizer.minimize(loss_fn, variables)
+        finally:
+            self.optimizer._reduce_evaluation = None
 
     def reduce_gradients(self, grads_and_vars, *, weight=1.0) -> list:
         """The ``(gradient, variable)`` pairs with the gradients reduced across ranks, not
@@ -123,10 +154,14 @@ class DistributedOptimizer:
     def _reduced(self, grads_and_vars, weight, scales=frozenset()):
         """``reduce_gradients`` of the checked ``weight``; ``scales``: those SyncBatchNorm's
         backward passes used for these gradients, checked against the ranks' weights."""
-        pairs = _checked_pairs(grads_and_vars)
+        pairs, clipped = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
+            if clipped:
+                warnings.warn(_CLIPPED_BEFORE.format(clipped[0]), stacklevel=4)   # apply_gradients
             variables = [v for _, v in pairs]
-            check_same_reduction(self.world, "list of optimizer variables", variables, self.op)
+            check_same(self.world, "optimizer variables or settings",
+                       [*_settings(self.optimizer), *describe(variables), f"op={self.op!r}"],
+                       _SETTINGS_ADVICE)
             if scales:
                 _check_backward_weights(self.world, self.op, weight, scales)
             plan = plan_for(variables, self.bucket_bytes)
@@ -139,6 +174,28 @@ class DistributedOptimizer:
         elif weight == 0:       # the weighted mean over one rank that brings nothing: none
             pairs = [(None, v) for _, v in pairs]
         return pairs
+
+
+_CLIPPED_BEFORE = (
+    "DistributedOptimizer: the gradient for {!r} was clipped by clip_global_norm before the "
+    "reduction, by this rank's norm, not the global batch's as on one process (the ranks then "
+    "train apart from it). Clip the reduced gradients: set global_clipnorm on the wrapped "
+    "optimizer, or pairs = opt.reduce_gradients(pairs, weight=n), clip those, then "
+    "opt.optimizer.apply_gradients(...)")
+
+
+_SETTINGS_ADVICE = (
+    f"{ADVICE}, with the same op; and each rank's optimizer must take the same step: the same "
+    f"learning rate (a scheduler stepped with each rank's own metric? reduce the metric first, "
+    f"dist.allreduce) and step count (rank 0 resumed alone? "
+    f"dist.broadcast_optimizer_state(opt, model) after loading)")
+
+
+def _settings(optimizer):
+    """What the ranks' optimizers must agree on for the same reduced gradients to make the same
+    update: the learning rate of the next update and the number of updates so far."""
+    return [f"learning rate {getattr(optimizer, 'learning_rate', None)!r}",
+            f"iterations {getattr(optimizer, 'iterations', None)!r}"]
 
 
 def _check_backward_weights(world, op, weight, scales):
@@ -167,9 +224,11 @@ def _checked_pairs(grads_and_vars):
     alone."""
     from ..optim.optimizer import checked_gradient, unpack_pair
 
-    pairs = []
+    pairs, clipped = [], []
     for pair in grads_and_vars:
         g, v = unpack_pair(pair)
+        if clipped_by_global_norm(g):
+            clipped.append(v.name)
         if reduced_by_tape(g):
             raise ValueError(
                 f"the gradient for {v.name!r} came from DistributedGradientTape.gradient and is "
@@ -178,4 +237,4 @@ def _checked_pairs(grads_and_vars):
                 f"plain xg.GradientTape with DistributedOptimizer, or DistributedGradientTape "
                 f"with the plain optimizer (DistributedOptimizer.optimizer)")
         pairs.append((None if g is None else checked_gradient(g, v), v))
-    return pairs
+    return pairs, clipped

@@ -156,6 +156,8 @@ class LBFGS(Optimizer):
         self.line_search_fn = line_search_fn
         self._params = None          # the bound variables, in the flat vector's order
         self._lbfgs = {}             # PyTorch's state: func_evals, n_iter, d, t, old_dirs, ...
+        #: (loss, pairs) -> (loss, pairs) of every evaluation: DistributedOptimizer's reduction
+        self._reduce_evaluation = None
 
     def get_config(self) -> dict:
         """The constructor's arguments (and ``name``, ``iterations``), as the other
@@ -222,6 +224,8 @@ class LBFGS(Optimizer):
             raise ValueError(f"LBFGS: loss_fn must return the loss as a Tensor of one element, "
                              f"got {type(loss).__name__}"
                              + (f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""))
+        if self._reduce_evaluation is not None:
+            loss, pairs = self._reduce_evaluation(loss, pairs)
         if all(g is None for g, _ in pairs):
             raise ValueError(f"No gradients provided for any variable: "
                              f"{[v.name for _, v in pairs]}\nthe loss does not depend on these "
