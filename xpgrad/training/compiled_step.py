@@ -26,13 +26,14 @@ from __future__ import annotations
 def replayed_after_tracing(compiled, model):
     """``compiled`` (an ``xg.function`` of the step) whose tracing call per signature is
     followed by its replay, whose results it returns (module docstring); ``model``'s
-    generators and the global seed are put back in between."""
+    generators and the global seed are put back in between. The shape of the first argument
+    (the batch) tells the signatures apart."""
     from ..checkpoint_generators import random_state, restoring
 
-    replaying = set()           # the signatures whose program has replayed once
+    replaying = set()           # the batch shapes (the first argument's) replayed once
 
     def step(*args):
-        key = tuple(getattr(a, "shape", None) for a in args)
+        key = args[0].shape
         if key in replaying:
             return compiled(*args)
         state = random_state(model)
