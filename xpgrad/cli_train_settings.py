@@ -52,8 +52,8 @@ def _config(args):
         if not isinstance(checkpoint_metadata(source).get("config"), dict):
             source = None                                # an older checkpoint: flags only
     if source is not None:
+        config = resume_config(source, given, finish=finish)     # checks the saved settings
         saved = checkpoint_metadata(source)["config"].get("backend")
-        config = resume_config(source, given, finish=finish)
         if "backend" not in given and saved is None:     # an older checkpoint's settings
             config.backend = os.environ.get("XPGRAD_BACKEND") or config.backend
         _note_other_backend(args, given, saved, source)
