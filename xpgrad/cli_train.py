@@ -32,7 +32,8 @@ def _train_parser(sub):
                     "SIGINT/SIGTERM stop after the current step and save the checkpoint and "
                     "logs (exit 130/143).")
     p.add_argument("--backend", default=None,
-                   help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy); "
+                   help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy; "
+                        "with --resume: the saved run's); "
                         "numba: kernels not yet compiled on this machine compile in a background "
                         "process while NumPy's kernels stand in")
     p.add_argument("--model", default=None, choices=sorted(MODELS),
@@ -133,7 +134,8 @@ def _train_parser(sub):
                         "--seed and --validation-split, which cannot change; a new "
                         "--learning-rate, --lr-schedule or its parameters act from the saved "
                         "step, on the saved run's length; "
-                        "a step or exponential schedule keeps the saved --batch-size) "
+                        "a step or exponential schedule keeps the saved --batch-size; "
+                        "the saved --backend, not $XPGRAD_BACKEND, unless --backend is given) "
                         "and save back to it unless --checkpoint is given")
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many optimizer steps of this run (for quick checks; "

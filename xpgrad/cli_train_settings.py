@@ -52,9 +52,11 @@ def _config(args):
         if not isinstance(checkpoint_metadata(source).get("config"), dict):
             source = None                                # an older checkpoint: flags only
     if source is not None:
-        config = resume_config(source, given, finish=finish)
-        if "backend" not in given and os.environ.get("XPGRAD_BACKEND"):
-            config.backend = os.environ["XPGRAD_BACKEND"]
+        config = resume_config(source, given, finish=finish)     # checks the saved settings
+        saved = checkpoint_metadata(source)["config"].get("backend")
+        if "backend" not in given and saved is None:     # an older checkpoint's settings
+            config.backend = os.environ.get("XPGRAD_BACKEND") or config.backend
+        _note_other_backend(args, given, saved, source)
     else:
         given.setdefault("backend", os.environ.get("XPGRAD_BACKEND") or "numpy")
         config = TrainConfig(**given)
@@ -69,6 +71,16 @@ def _config(args):
     config.curves = args.curves
     config.overwrite = args.overwrite
     return config
+
+
+def _note_other_backend(args, given, saved, source) -> None:
+    """One line on stderr when --backend names another backend than the resumed run's: the
+    weights carry over, the last bits of what follows may not."""
+    if saved is not None and given.get("backend", saved) != saved \
+            and not getattr(args, "quiet", False):
+        sys.stderr.write(f"xpgrad: note: {source} was trained with --backend {saved}; this "
+                         f"run continues it with --backend {given['backend']}\n")
+        sys.stderr.flush()
 
 
 def _check_schedule_parameters(given, config) -> None:

@@ -19,6 +19,7 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from . import TrainingError
+from .compiled_step import replayed_after_tracing
 from .config import FLAGS, TrainConfig
 from .held import _Held
 from .plan import Plan, prepare
@@ -102,7 +103,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         return logits, loss, tape.gradient(loss, variables)
 
     if cfg.compile:     # traced once per batch shape, replayed (xg.function); on several
-        forward_backward = xg.function(forward_backward)    # ranks, reduced after the replay
+        forward_backward = replayed_after_tracing(        # ranks, reduced after the replay
+            xg.function(forward_backward), model)
 
     def forward(mine):
         """This rank's share ``mine`` of the step: (loss, correct predictions, the loss
