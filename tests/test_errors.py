@@ -1,6 +1,8 @@
 """Bad input gets a clear exception whose message names what was wrong."""
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 import xpgrad as xg
@@ -197,3 +199,24 @@ def test_arg_extremum_over_a_nonempty_axis_of_an_empty_tensor(name):
         getattr(xg, name)(x, axis=0)
     with pytest.raises(ValueError, match=r"empty tensor \(shape \(0, 4, 3\)\) has no answer"):
         getattr(xg, name)(x)
+
+
+def _losses_with_a_reduction():
+    out = []
+    for name in sorted(dir(xg.losses)):
+        fn = getattr(xg.losses, name)
+        if name.startswith("_") or inspect.isclass(fn) or not callable(fn):
+            continue
+        parameters = inspect.signature(fn).parameters.values()
+        if any(p.name == "reduction" for p in parameters):
+            arrays = sum(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+                         for p in parameters)
+            out.append(pytest.param(fn, max(arrays, 2), id=name))
+    return out
+
+
+@pytest.mark.parametrize("loss, arrays", _losses_with_a_reduction())
+def test_a_loss_given_an_unknown_reduction_names_itself(loss, arrays, request):
+    with pytest.raises(ValueError, match=rf"^{request.node.callspec.id}: reduction must be one "
+                                         r"of \('mean', 'sum', 'none'.*got 'avg'"):
+        loss(*[xg.ones((3, 3))] * arrays, reduction="avg")
