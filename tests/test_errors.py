@@ -220,3 +220,16 @@ def test_a_loss_given_an_unknown_reduction_names_itself(loss, arrays, request):
     with pytest.raises(ValueError, match=rf"^{request.node.callspec.id}: reduction must be one "
                                          r"of \('mean', 'sum', 'none'.*got 'avg'"):
         loss(*[xg.ones((3, 3))] * arrays, reduction="avg")
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("grad", lambda f: xg.grad(f, argnums=1)),
+    ("value_and_grad", lambda f: xg.value_and_grad(f, argnums=1)),
+    ("jacobian", lambda f: xg.jacobian(f, argnums=1)),
+    ("hessian", lambda f: xg.hessian(f, argnums=1)),
+    ("jacfwd", lambda f: xg.jacfwd(f, argnums=1)),
+])
+def test_an_argnums_past_the_arguments_names_the_transform(name, transform):
+    with pytest.raises(ValueError, match=rf"^{name}: argnums 1 is out of range for 1 "
+                                         "positional arguments"):
+        transform(lambda x: xg.sum(x ** 2))(xg.asarray([1.0, 2.0]))
