@@ -1,6 +1,8 @@
 """Bad input gets a clear exception whose message names what was wrong."""
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 import xpgrad as xg
@@ -100,13 +102,19 @@ def test_mixed_backends(clean_backends):
     lambda: xg.squeeze(X, axis=2), lambda: xg.flip(X, axis=2),
     lambda: xg.take(X, xg.asarray([0]), axis=2), lambda: xg.moveaxis(X, 0, 2),
     lambda: xg.permute_dims(X, (0, 2)), lambda: xg.unstack(X, axis=2),
-    lambda: xg.vecdot(X, X, axis=2),
+    lambda: xg.vecdot(X, X, axis=2), lambda: xg.any(X, axis=2), lambda: xg.nanmean(X, axis=2),
+    lambda: xg.sort(X, axis=2), lambda: xg.argsort(X, axis=-3),
+    lambda: xg.count_nonzero(X, axis=2), lambda: xg.linalg.vector_norm(X, axis=2),
+    lambda: X.sum(axis=2), lambda: X.mean(2),
 ], ids=["sum", "mean", "max", "prod", "var", "std", "logsumexp", "cumulative_sum", "argmax",
         "softmax", "log_softmax", "concat", "stack", "expand_dims", "squeeze", "flip", "take",
-        "moveaxis", "permute_dims", "unstack", "vecdot"])
-def test_out_of_range_axis(call):
-    with pytest.raises(ValueError, match=r"axis -?\d is out of range for a tensor with \d "
-                                         r"dimensions"):
+        "moveaxis", "permute_dims", "unstack", "vecdot", "any", "nanmean", "sort", "argsort",
+        "count_nonzero", "vector_norm", "sum-method", "mean-method"])
+def test_out_of_range_axis_names_the_function(call, request):
+    """A model's traceback ends in the library: the message says which function refused."""
+    name = request.node.callspec.id.removesuffix("-method")
+    with pytest.raises(ValueError, match=rf"^{name}: axis -?\d is out of range for a tensor "
+                                         r"with \d dimensions"):
         call()
 
 
@@ -191,3 +199,37 @@ def test_arg_extremum_over_a_nonempty_axis_of_an_empty_tensor(name):
         getattr(xg, name)(x, axis=0)
     with pytest.raises(ValueError, match=r"empty tensor \(shape \(0, 4, 3\)\) has no answer"):
         getattr(xg, name)(x)
+
+
+def _losses_with_a_reduction():
+    out = []
+    for name in sorted(dir(xg.losses)):
+        fn = getattr(xg.losses, name)
+        if name.startswith("_") or inspect.isclass(fn) or not callable(fn):
+            continue
+        parameters = inspect.signature(fn).parameters.values()
+        if any(p.name == "reduction" for p in parameters):
+            arrays = sum(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+                         for p in parameters)
+            out.append(pytest.param(fn, max(arrays, 2), id=name))
+    return out
+
+
+@pytest.mark.parametrize("loss, arrays", _losses_with_a_reduction())
+def test_a_loss_given_an_unknown_reduction_names_itself(loss, arrays, request):
+    with pytest.raises(ValueError, match=rf"^{request.node.callspec.id}: reduction must be one "
+                                         r"of \('mean', 'sum', 'none'.*got 'avg'"):
+        loss(*[xg.ones((3, 3))] * arrays, reduction="avg")
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("grad", lambda f: xg.grad(f, argnums=1)),
+    ("value_and_grad", lambda f: xg.value_and_grad(f, argnums=1)),
+    ("jacobian", lambda f: xg.jacobian(f, argnums=1)),
+    ("hessian", lambda f: xg.hessian(f, argnums=1)),
+    ("jacfwd", lambda f: xg.jacfwd(f, argnums=1)),
+])
+def test_an_argnums_past_the_arguments_names_the_transform(name, transform):
+    with pytest.raises(ValueError, match=rf"^{name}: argnums 1 is out of range for 1 "
+                                         "positional arguments"):
+        transform(lambda x: xg.sum(x ** 2))(xg.asarray([1.0, 2.0]))

@@ -5,6 +5,8 @@ compared with the same function run eagerly. State the function makes or changes
 (generators, optimizers, training modes): test_function_user_state.py."""
 import dataclasses
 import math
+import pathlib
+import re
 import warnings
 
 import numpy as np
@@ -374,3 +376,12 @@ def test_a_static_method_under_xg_function_is_called_from_an_instance():
     for _ in range(3):
         assert Scaler().double(one).tolist() == [2.0, 2.0]
     assert Scaler.double.trace_count == 1
+
+
+def test_the_first_example_of_docs_function_md_runs_as_written():
+    """A newcomer pastes it into a fresh interpreter: it defines its own batches and trains."""
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "function.md"
+    code = re.search(r"```python\n(.*?)```", page.read_text(), re.S).group(1)
+    names = {}
+    exec(compile(code, str(page), "exec"), names)
+    assert math.isfinite(float(names["loss"])) and len(names["batches"]) == 5

@@ -204,5 +204,9 @@ def test_layer_inputs_are_checked_before_the_kernel():
         layer(xg.asarray(1.0))
     assert layer(xg.ones(3)).shape == (4,) and layer(xg.ones((5, 2, 3))).shape == (5, 2, 4)
     assert layer([[1.0, 2.0, 3.0]]).shape == (1, 4)          # array-likes take its dtype
+    values = np.random.default_rng(0).normal(size=(2, 3))      # float64, as Linear's docstring
+    out = layer(values)
+    assert out.dtype == xg.float32
+    np.testing.assert_array_equal(out.numpy(), layer(xg.asarray(values, dtype="float32")).numpy())
     with pytest.raises(ValueError, match="LSTMCell: state must be a pair"):
         nn.LSTMCell(3, 4, rng=0)(xg.ones((2, 3)), (xg.zeros((2, 4)),))

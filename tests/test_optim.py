@@ -231,7 +231,7 @@ def test_bad_calls_raise_clear_errors():
         opt.apply_gradients([(xg.asarray([1.0, 1.0, 1.0]), w)])
     with pytest.raises(ValueError, match="appears twice"):
         opt.apply_gradients([(xg.asarray([1.0, 1.0]), w)] * 2)
-    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+    with pytest.raises(ValueError, match="SGD: nesterov=True needs momentum > 0"):
         optim.SGD(0.1, nesterov=True)
     with pytest.raises(ValueError, match=r"beta_1 must be a finite number in \[0, 1\), got 1.0"):
         optim.Adam(beta_1=1.0)

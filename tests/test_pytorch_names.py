@@ -14,6 +14,7 @@ import xpgrad as xg
     ("zero_grad", "tape.gradient"),
     ("cuda", "backend="),
     ("to", "backend="),
+    ("to", "dtype=xg.float64"),        # model.to(torch.float64) as well as model.to(device)
     ("requires_grad_", "trainable"),
 ])
 def test_pytorch_module_names_point_to_ours(name, hint):

@@ -32,6 +32,25 @@ def test_samplers_give_numpys_numbers(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_draws_are_numpys_float32_draws_not_its_float64_ones(backend):
+    """What docs/training.md tells a user comparing ``xg.random.default_rng(0).normal()`` with
+    ``np.random.default_rng(0).normal()``: the default float32 draws are NumPy's float32
+    stream (another sequence than its float64 one), ``dtype=xg.float64`` gives the latter."""
+    def ours():
+        return xg.random.default_rng(0, backend=backend)
+
+    theirs = np.random.default_rng
+    assert ours().normal(size=3).numpy().tolist() == \
+        theirs(0).standard_normal(3, dtype=np.float32).tolist()
+    assert ours().uniform(size=3).numpy().tolist() == \
+        theirs(0).random(3, dtype=np.float32).tolist()
+    assert ours().normal(size=3, dtype=xg.float64).numpy().tolist() == \
+        theirs(0).normal(size=3).tolist()
+    assert ours().normal(size=3).numpy().tolist() != \
+        theirs(0).normal(size=3).astype(np.float32).tolist()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_choice_and_permutation_of_rows_carry_gradients(backend):
     x = xg.Variable(np.arange(12.0).reshape(4, 3), backend=backend)
     rng, reference = xg.random.default_rng(5, backend=backend), np.random.default_rng(5)

@@ -79,6 +79,25 @@ def test_variables_are_watched_automatically():
     assert not frozen.trainable
 
 
+def test_the_unconnected_warning_names_a_source_variable_made_with_trainable_false():
+    frozen = xg.Variable([1.0, 2.0], name="frozen", trainable=False)
+    with xg.GradientTape() as tape:
+        y = xg.sum(frozen * frozen)
+    with pytest.warns(RuntimeWarning, match="Variable 'frozen' has trainable=False.*tape.watch"):
+        assert tape.gradient(y, [frozen]) == [None]
+    with xg.GradientTape() as tape:
+        tape.watch(frozen)
+        y = xg.sum(frozen * frozen)
+    assert tape.gradient(y, frozen).tolist() == [2.0, 4.0]
+    trained = xg.Variable([1.0], name="trained")
+    with xg.GradientTape() as tape:
+        pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tape.gradient(xg.sum(trained), [trained])
+    assert "trainable=False" not in str(caught[0].message)
+
+
 def test_watch_accessed_variables_false():
     v = xg.Variable([1.0, 2.0])
     w = xg.Variable([3.0, 4.0])

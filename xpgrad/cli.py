@@ -13,7 +13,7 @@ import sys
 from .cli_failures import AgreedExit, Unreported, _report_once, fail
 from .cli_info import cmd_info, info  # noqa: F401  (xpgrad.cli.info)
 from .cli_train import _train_parser
-from .cli_types import positive
+from .cli_types import backend_name, positive
 
 
 class _Parser(argparse.ArgumentParser):
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plot, parser=p)
     p = sub.add_parser("warmup", help="compile (or load from the disk cache) a backend's "
                                       "kernels ahead of time, once per machine")
-    p.add_argument("--backend", default="numba", help="(default: numba)")
+    p.add_argument("--backend", default="numba", type=backend_name, help="(default: numba)")
     p.add_argument("--dtypes", type=_dtypes, default=["float32", "float64"],
                    help="float32 and/or float64 (default: both)")
     p.add_argument("--jobs", "-j", type=positive(int), default=None, metavar="N",

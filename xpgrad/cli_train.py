@@ -14,7 +14,7 @@ import sys
 from .cli_failures import _fail_in_training, _preparation_status, fail, fail_together
 from .cli_profile import PROFILE_STEPS, check_profile_path, run_profiled
 from .cli_train_settings import _config, _remove_made_dirs
-from .cli_types import _clip_norm, _fraction, _hidden, number, positive
+from .cli_types import _clip_norm, _fraction, _hidden, backend_name, number, positive
 
 
 def _train_parser(sub):
@@ -31,7 +31,7 @@ def _train_parser(sub):
                     "Every flag and output path is checked before training starts. "
                     "SIGINT/SIGTERM stop after the current step and save the checkpoint and "
                     "logs (exit 130/143).")
-    p.add_argument("--backend", default=None,
+    p.add_argument("--backend", default=None, type=backend_name,
                    help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy; "
                         "with --resume: the saved run's); "
                         "numba: kernels not yet compiled on this machine compile in a background "

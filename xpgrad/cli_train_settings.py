@@ -47,6 +47,11 @@ def _config(args):
     if clip_off:                    # off: set after the saved settings are read
         del given["clip_norm"]
     source, finish = args.resume, True
+    if source is not None and not os.path.exists(source):
+        from .training import ConfigError
+
+        raise ConfigError(f"--resume {source!r}: no checkpoint file there (give the "
+                          "--checkpoint of an earlier run)")
     if source is None and args.checkpoint and os.path.isfile(args.checkpoint):
         source, finish = args.checkpoint, False          # trains --epochs more
         if not isinstance(checkpoint_metadata(source).get("config"), dict):

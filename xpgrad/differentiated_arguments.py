@@ -25,7 +25,7 @@ from .tensor import Tensor, Variable, _wrap
 _new = object.__new__
 
 
-def _prepare(args, argnums, keywords=()):
+def _prepare(args, argnums, keywords=(), who=None):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
                                       else None)
@@ -38,8 +38,8 @@ def _prepare(args, argnums, keywords=()):
         if not -len(args) <= i < len(args):
             hint = (f"; the differentiated arguments are positional, f got {sorted(keywords)} "
                     "by keyword" if keywords else "")
-            raise ValueError(f"argnums {i} is out of range for {len(args)} positional "
-                             f"arguments{hint}")
+            raise ValueError(f"{'' if who is None else who + ': '}argnums {i} is out of "
+                             f"range for {len(args)} positional arguments{hint}")
         args[i] = _differentiated_argument(args[i], i % len(args), argnums)
     return single, nums, _distinct(args, nums, argnums)
 

@@ -122,7 +122,7 @@ def _value_and_grad(f, argnums, has_aux, who):
             # one Module differentiated (xg.grad(loss)(model, x)): _prepare's work in one pass
             args, sources, walk = prepare_module(args, one % len(args), argnums)
         else:
-            single, nums, args = _prepare(args, argnums, keywords=kwargs)
+            single, nums, args = _prepare(args, argnums, keywords=kwargs, who=who)
             groups, sources = _sources(args, nums)
             walk = None
         with GradientTape() as tape:
@@ -215,7 +215,7 @@ def jacobian(f, argnums=0, has_aux=False, **unknown):
     has_aux = flag(has_aux, "has_aux", "jacobian")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs, who="jacobian")
         groups, sources = _sources(args, nums)
         tape = GradientTape(persistent=True)
         with tape:
@@ -266,7 +266,7 @@ def hessian(f, argnums=0, has_aux=False, holomorphic=False, **unknown):
     gradient = _value_and_grad(f, argnums, has_aux, "hessian")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs, who="hessian")
         groups, sources = _sources(args, nums)
         _refuse_complex_sources(sources)
         with GradientTape(persistent=True) as outer:

@@ -108,7 +108,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     _refuse_allow_int(allow_int, "jacfwd")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs, who="jacfwd")
         groups, sources = _sources(args, nums)
         _check_input_dtypes(sources, holomorphic, "jacfwd")
         products, aux = _pushed_basis(fun, args, kwargs, nums, groups, sources, has_aux)

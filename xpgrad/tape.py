@@ -233,7 +233,7 @@ class GradientTape(TapeRecording, TapeJacobians):
                 o is None for o in out) and (
                 unrecorded or isinstance(target, Tensor)      # or an integer target
                 and not (target.dtype.is_floating or target.dtype.is_complex)):
-            warn_no_path("gradient", stacklevel=3, tape=self)
+            warn_no_path("gradient", stacklevel=3, tape=self, sources=src)
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
@@ -324,14 +324,20 @@ def stop_gradient(t):
     return _wrap(t._data, t._backend)
 
 
-def warn_no_path(method, stacklevel, tape=None):
+def warn_no_path(method, stacklevel, tape=None, sources=()):
     """The RuntimeWarning of a ``gradient``/``jacobian`` whose target ``tape`` never saw; when
     that tape differentiated inside its own ``with`` block (TensorFlow would have recorded it,
-    and a PyTorch user's ``create_graph=True`` expects so), the warning says how to nest."""
+    and a PyTorch user's ``create_graph=True`` expects so), the warning says how to nest; a
+    source Variable made with ``trainable=False`` (which no tape watches by itself) is named."""
     message = (f"tape.{method}: the target depends on no tensor this tape watched, so every "
                "gradient is None (was it computed outside `with tape:`, from tensors not "
                "watched, or only through operations without a gradient, such as round, argmax "
                "or a cast to an integer dtype?)")
+    frozen = [s.name for s in sources if isinstance(s, Variable) and not s.trainable]
+    if frozen:
+        message += (f". Variable {frozen[0]!r} has trainable=False, and a tape watches only "
+                    "trainable Variables by itself: tape.watch it inside the block to "
+                    "differentiate it")
     if getattr(tape, "_differentiated_while_recording", False):
         message += (". This tape took a gradient inside its own `with` block, and a tape does "
                     "not record its own gradient computations: for a gradient of a gradient, "

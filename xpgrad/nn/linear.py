@@ -40,7 +40,8 @@ class Linear(Module):
     ``bias=False`` is a ValueError. Weights are created on ``backend`` (default: the
     generator's backend) with ``dtype`` (default float32). Variables are named
     ``f"{name}/w"`` and ``f"{name}/b"``. The input's last axis must have ``in_features``
-    entries and the weights' dtype (no silent promotion: cast with xg.astype). Assigning
+    entries; a Tensor input must have the weights' dtype (no silent promotion: cast with
+    xg.astype), while a NumPy array or list is converted to it, as Keras converts. Assigning
     ``layer.w`` or ``layer.b`` takes an ``xg.Variable`` of its shape, the other one's dtype and
     the layer's backend (``b`` also None: no bias); anything else is refused (TypeError or
     ValueError naming it), as a tied ``weight`` is.

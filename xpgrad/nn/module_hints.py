@@ -15,8 +15,9 @@ PYTORCH_NAMES = {
     "zero_grad": "variables hold no gradients to clear: tape.gradient returns them each step",
     "cuda": "a module's variables live on the backend they were made on: build it with "
             "backend='cupy' (or under xg.use_backend('cupy'))",
-    "to": "a module's variables live on the backend they were made on: build it with "
-          "backend=... (or move state with load_state_dict)",
+    "to": "a module's variables live on the backend and dtype they were made with: build it "
+          "with backend=... (or move state with load_state_dict), and dtype=xg.float64 (or "
+          "xg.float32)",
     "requires_grad_": "module.trainable = False freezes a layer (Keras' name): its Variables "
                       "leave trainable_variables; variable.trainable = False freezes one weight",
     **dict.fromkeys(("add_module", "register_module"),

@@ -102,17 +102,24 @@ def norm_axis(axis: int, ndim: int, what="axis") -> int:
     return axis % ndim
 
 
-def norm_axes(axis, ndim: int):
-    """None, or a sorted tuple of non-negative axes; a clear error when one is out of range."""
+def norm_axes(axis, ndim: int, who=None):
+    """None, or a sorted tuple of non-negative axes; a clear error when one is out of range,
+    naming the function ``who`` where given.
+
+    >>> norm_axes((-1, 0), 3)
+    (0, 2)
+    """
     if axis is None:
         return None
+    what = "axis" if who is None else f"{who}: axis"
     try:
         axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     except TypeError:
-        raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}") from None
-    out = tuple(sorted(norm_axis(a, ndim) for a in axes))
+        raise TypeError(f"{what} must be None, an int or a tuple of ints, got {axis!r}"
+                        ) from None
+    out = tuple(sorted(norm_axis(a, ndim, what) for a in axes))
     if len(set(out)) != len(out):
-        raise ValueError(f"repeated axis in {axis!r}")
+        raise ValueError(f"{'' if who is None else who + ': '}repeated axis in {axis!r}")
     return out
 
 

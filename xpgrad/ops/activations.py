@@ -183,7 +183,7 @@ def _softmax_axis(axis, x, name):
         raise ValueError(f"{name}: axis {axis!r} is out of range for a 0-d tensor: there is no "
                          f"axis to normalize along (JAX refuses it too; PyTorch returns {one}). "
                          f"Reshape it to (1,) for a {name} of one element")
-    return norm_axis(axis, x.ndim)
+    return norm_axis(axis, x.ndim, f"{name}: axis")
 
 
 def softmax(x, /, axis=-1, where=None, **unexpected):

@@ -145,7 +145,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, reduction
     >>> loss.shape, bool(loss.item() > 0)
     ((), True)
     """
-    _check_reduction(reduction)
+    _check_reduction(reduction, "ctc")
     if zero_infinity is not True and zero_infinity is not False:
         raise TypeError(f"ctc: zero_infinity must be True or False, got {zero_infinity!r}")
     blank = _int_param(blank, "blank")

@@ -83,7 +83,7 @@ def take(x, indices, /, axis=None):
         if x.ndim != 1:
             raise ValueError(f"take needs axis= for a {x.ndim}-D tensor")
         axis = 0
-    axis = norm_axis(axis, x.ndim)
+    axis = norm_axis(axis, x.ndim, "take: axis")
     idx = _int_indices(x, indices, "take")
     if idx.ndim != 1:
         raise ValueError(f"take needs 1-D indices, got shape {idx.shape}")
@@ -177,7 +177,7 @@ def take_along_axis(x, indices, /, axis=-1, **unexpected):
                          f"{idx.shape}")
     if x.ndim == 0:
         raise ValueError("take_along_axis needs a tensor with at least one dimension")
-    axis = norm_axis(axis, x.ndim)
+    axis = norm_axis(axis, x.ndim, "take_along_axis: axis")
     batch = []
     for d, (a, b) in enumerate(zip(x.shape, idx.shape)):
         if d == axis:
@@ -239,7 +239,7 @@ def one_hot(indices, /, num_classes, *, dtype=None, axis=-1):
         hot = equal(expand_dims(indices, axis=-1),
                     arange(num_classes, dtype=indices.dtype, backend=be))
         out = astype(hot, dtype)
-    axis = norm_axis(axis, out.ndim)
+    axis = norm_axis(axis, out.ndim, "one_hot: axis")
     return out if axis == out.ndim - 1 else moveaxis(out, -1, axis)
 
 

@@ -66,7 +66,7 @@ def concat(arrays, /, axis=0, **unexpected):
     nd = arrays[0].ndim
     if nd == 0:
         raise ValueError("concat cannot join 0-d tensors along an axis (use axis=None or stack)")
-    axis = norm_axis(axis, nd)
+    axis = norm_axis(axis, nd, "concat: axis")
     for a in arrays:
         if a.ndim != nd or builtins.any(a.shape[i] != arrays[0].shape[i]
                                         for i in range(nd) if i != axis):
@@ -99,7 +99,7 @@ def stack(arrays, /, axis=0, **unexpected):
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise ValueError(f"stack needs tensors of one shape, got {sorted(shapes)}")
-    return apply(_stack, *arrays, axis=norm_axis(axis, arrays[0].ndim + 1))
+    return apply(_stack, *arrays, axis=norm_axis(axis, arrays[0].ndim + 1, "stack: axis"))
 
 
 def unstack(x, /, axis=0, **unexpected):
@@ -122,7 +122,7 @@ def unstack(x, /, axis=0, **unexpected):
     x = as_tensor(x, "unstack")
     if x.ndim == 0:
         raise ValueError("unstack needs a tensor with at least one dimension")
-    axis = norm_axis(axis, x.ndim)
+    axis = norm_axis(axis, x.ndim, "unstack: axis")
     lead, be = (slice(None),) * axis, x._backend
     raw = x._data
     if type(raw) is be.array_class:

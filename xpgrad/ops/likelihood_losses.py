@@ -114,7 +114,7 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean"):
 
     full = flag(full, "full", "gaussian_nll")
     eps = hyperparameter("gaussian_nll: eps", eps, low=0.0)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "gaussian_nll")
     input = _float_input(input, "gaussian_nll: input")
     target = _gaussian_target(target, input)
     var = clamped_below(_gaussian_var(var, input), eps)
@@ -144,7 +144,7 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8, reductio
     log_input = flag(log_input, "log_input", owner)
     full = flag(full, "full", owner)
     eps = hyperparameter(f"{owner}: eps", eps)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "poisson_nll")
     input = _float_input(input, f"{owner}: input")
     target = values_like(target, input, "target", "input", owner)
     if log_input:

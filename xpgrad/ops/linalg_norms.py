@@ -80,7 +80,7 @@ def vector_norm(x, /, *extra, axis=None, keepdims=False, ord=2, **unexpected):
     ord = int(ord) if isinstance(ord, numbers.Integral) else float(ord)
     if ord != ord:
         raise ValueError("linalg.vector_norm: ord must be a real number (or inf, -inf), got nan")
-    return apply(_vector_norm, x, axis=norm_axes(axis, x.ndim),
+    return apply(_vector_norm, x, axis=norm_axes(axis, x.ndim, "vector_norm"),
                  keepdims=flag(keepdims, "keepdims", "linalg.vector_norm"), ord=ord)
 
 
@@ -159,7 +159,7 @@ def norm(x, /, ord=None, axis=None, keepdims=False, **unexpected):
     if len(axes) != 2:
         raise ValueError(f"linalg.norm: axis must be None, an int or a pair of ints, got "
                          f"{axis!r}")
-    rows, cols = (norm_axis(a, x.ndim) for a in axes)
+    rows, cols = (norm_axis(a, x.ndim, "norm: axis") for a in axes)
     if rows == cols:
         raise ValueError(f"linalg.norm: the two axes must differ, got {axis!r}")
     out = matrix_norm(moveaxis(x, (rows, cols), (-2, -1)), ord="fro" if ord is None else ord)

@@ -17,9 +17,9 @@ from ..tensor import Tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(reduction):
+def _check_reduction(reduction, who):
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"{who}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _float_input(x, what, complex_ok=False):

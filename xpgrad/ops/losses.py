@@ -25,7 +25,7 @@ from .shape import reshape
 
 
 def _elementwise(prim, x, t, reduction, xname, tname, complex_ok=False):
-    _check_reduction(reduction)
+    _check_reduction(reduction, prim.name)
     x = _float_input(x, f"{prim.name}: {xname}", complex_ok)
     t = _target_like(t, x, f"{prim.name}: {tname}", xname)
     return apply(prim, x, t, reduction=reduction)
@@ -76,7 +76,7 @@ def sigmoid_cross_entropy_with_logits(logits, targets=None, *, reduction="mean",
         return _elementwise(_sigmoid_ce, logits, targets, reduction, "logits", "targets")
     from .cross_entropy_options import weighted_sigmoid_cross_entropy
 
-    _check_reduction(reduction)
+    _check_reduction(reduction, "sigmoid_cross_entropy_with_logits")
     x = _float_input(logits, "sigmoid_cross_entropy_with_logits: logits")
     t = _target_like(targets, x, "sigmoid_cross_entropy_with_logits: targets", "logits")
     return weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction)
@@ -113,7 +113,7 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     >>> round(loss.item(), 4)     # log 2
     0.6931
     """
-    _check_reduction(reduction)
+    _check_reduction(reduction, "softmax_cross_entropy")
     logits = _float_input(logits, "softmax_cross_entropy: logits")
     shape = logits._data.shape
     if len(shape) < 1 or shape[-1] < 1:
@@ -173,7 +173,7 @@ def huber(pred, target, *, delta=1.0, reduction="mean"):
     [0.125, 2.5]
     """
     delta = hyperparameter("huber: delta", delta, low=0.0, low_open=True)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "huber")
     pred = _float_input(pred, "huber: pred")
     target = _target_like(target, pred, "huber: target", "pred")
     return apply(_huber, pred, target, reduction=reduction, delta=delta, scale=1.0)
@@ -192,7 +192,7 @@ def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
     beta = hyperparameter("smooth_l1: beta", beta, low=0.0)
     if beta == 0.0:
         return l1(pred, target, reduction=reduction)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "smooth_l1")
     pred = _float_input(pred, "smooth_l1: pred")
     target = _target_like(target, pred, "smooth_l1: target", "pred")
     return apply(_huber, pred, target, reduction=reduction, delta=beta, scale=1.0 / beta)

@@ -67,7 +67,7 @@ def margin_ranking(x1, x2, y, *, margin=0.0, reduction="mean"):
     """
     owner = "margin_ranking"
     margin = hyperparameter(f"{owner}: margin", margin)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "margin_ranking")
     x1 = _float_input(x1, f"{owner}: x1")
     x2 = _same(x2, x1, "x2", "x1", owner)
     y = values_like(y, x1, "y", "x1", owner)
@@ -85,7 +85,7 @@ def hinge_embedding(x, y, *, margin=1.0, reduction="mean"):
     """
     owner = "hinge_embedding"
     margin = hyperparameter(f"{owner}: margin", margin)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "hinge_embedding")
     x = _float_input(x, f"{owner}: x")
     y = values_like(y, x, "y", "x", owner)
     per = where(y != 1, _hinge(margin - x), 0.0) + where(y != -1, x, 0.0)
@@ -102,7 +102,7 @@ def soft_margin(x, y, *, reduction="mean"):
     0.6931
     """
     owner = "soft_margin"
-    _check_reduction(reduction)
+    _check_reduction(reduction, "soft_margin")
     x = _float_input(x, f"{owner}: x")
     y = values_like(y, x, "y", "x", owner)
     return reduce_loss(softplus(-(y * x)), reduction)
@@ -120,7 +120,7 @@ def multilabel_soft_margin(x, y, *, weight=None, reduction="mean"):
     0.6931
     """
     owner = "multilabel_soft_margin"
-    _check_reduction(reduction)
+    _check_reduction(reduction, "multilabel_soft_margin")
     x = _float_input(x, f"{owner}: x")
     if x.ndim < 1:
         raise ValueError(f"{owner}: x needs a class axis (last), got a 0-d tensor")
@@ -165,7 +165,7 @@ def multi_margin(x, y, *, p=1, margin=1.0, weight=None, reduction="mean"):
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or p not in (1, 2):
         raise ValueError(f"{owner}: p must be 1 or 2, got {p!r}")
     margin = hyperparameter(f"{owner}: margin", margin)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "multi_margin")
     x = _float_input(x, f"{owner}: x")
     if x.ndim not in (1, 2) or x.shape[-1] < 1:
         raise ValueError(f"{owner}: x must have shape (N, C) or (C,) with C >= 1, got "
@@ -210,7 +210,7 @@ def triplet_margin(anchor, positive, negative, *, margin=1.0, p=2, eps=1e-6, swa
     p = _order(p, owner)
     eps = real_number(f"{owner}: eps", eps)
     swap = flag(swap, "swap", owner)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "triplet_margin")
     anchor = _float_input(anchor, f"{owner}: anchor")
     if anchor.ndim not in (1, 2):
         raise ValueError(f"{owner}: anchor must have shape (N, D) or (D,), got {anchor.shape}")
@@ -238,7 +238,7 @@ def cosine_embedding(x1, x2, y, *, margin=0.0, reduction="mean"):
     """
     owner = "cosine_embedding"
     margin = hyperparameter(f"{owner}: margin", margin)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "cosine_embedding")
     x1 = _float_input(x1, f"{owner}: x1")
     if x1.ndim not in (1, 2):
         raise ValueError(f"{owner}: x1 must have shape (N, D) or (D,), got {x1.shape}")

@@ -55,7 +55,7 @@ def multilabel_margin(x, y, *, reduction="mean"):
     0.85
     """
     owner = "multilabel_margin"
-    _check_reduction(reduction)
+    _check_reduction(reduction, "multilabel_margin")
     x = _float_input(x, f"{owner}: x")
     if x.ndim not in (1, 2) or x.shape[-1] < 1:
         raise ValueError(f"{owner}: x must have shape (N, C) or (C,) with C >= 1, got "
@@ -101,7 +101,7 @@ def triplet_margin_with_distance(anchor, positive, negative, *, distance_functio
                         f"None, got {type(distance_function).__name__}")
     margin = hyperparameter(f"{owner}: margin", margin, low=0.0, low_open=True)
     swap = flag(swap, "swap", owner)
-    _check_reduction(reduction)
+    _check_reduction(reduction, "triplet_margin_with_distance")
     anchor = _float_input(anchor, f"{owner}: anchor")
     positive = _float_input(positive, f"{owner}: positive")
     negative = _float_input(negative, f"{owner}: negative")

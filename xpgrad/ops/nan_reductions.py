@@ -36,7 +36,7 @@ def _prepared(name, a, axis, keepdims, dtype, unexpected):
     a = as_tensor(a, name, "a")
     if dtype is not None:
         a = xg.astype(a, dtype)
-    return xg, a, norm_axes(axis, a.ndim), flag(keepdims, "keepdims", name)
+    return xg, a, norm_axes(axis, a.ndim, name), flag(keepdims, "keepdims", name)
 
 
 def _holds_no_nan(nan):

@@ -221,7 +221,7 @@ def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
     >>> round(xg.losses.nll(lp, xg.asarray([1, -100])).item(), 4)
     0.6931
     """
-    _check_reduction(reduction)
+    _check_reduction(reduction, "nll")
     log_probs = _float_input(log_probs, "nll: log_probs")
     if log_probs.ndim < 1 or log_probs.shape[-1] < 1:
         raise ValueError(f"log_probs need a non-empty class axis (last), got shape "
@@ -275,7 +275,7 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     >>> [round(v, 4) for v in loss.tolist()]
     [0.6931, 100.0]
     """
-    _check_reduction(reduction)
+    _check_reduction(reduction, "binary_cross_entropy")
     probs = _float_input(probs, "binary_cross_entropy: probs")
     targets = _target_like(targets, probs, "binary_cross_entropy: targets", "probs")
     _check_unit_interval(probs, "probs")
@@ -307,9 +307,10 @@ def kl_div(input, target, *, reduction="mean", log_target=False):
     0.0
     """
     if reduction not in KL_REDUCTIONS:
-        raise ValueError(f"reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"kl_div: reduction must be one of {KL_REDUCTIONS}, got "
+                         f"{reduction!r}")
     if log_target is not True and log_target is not False:
-        raise TypeError(f"log_target must be True or False, got {log_target!r}")
+        raise TypeError(f"kl_div: log_target must be True or False, got {log_target!r}")
     input = _float_input(input, "kl_div: input")
     target = _target_like(target, input, "kl_div: target", "input")
     return apply(_kl_div, input, target, reduction=reduction, log_target=log_target)

@@ -55,7 +55,7 @@ def order_statistic(a, q, axis, keepdims, what, method="linear", skip_nan=False,
                          f"got {method!r}")
     keepdims = flag(keepdims, "keepdims", what)
     scalar, q = _fractions(q, what, scale)
-    ndim, axes = a.ndim, norm_axes(axis, a.ndim)
+    ndim, axes = a.ndim, norm_axes(axis, a.ndim, what)
     a = _along_last(xg, a, axes)
     n = a.shape[-1]
     if n == 0:

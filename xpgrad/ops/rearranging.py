@@ -32,7 +32,7 @@ def flip(x, /, axis=None, **unexpected):
     if unexpected:
         refuse_keywords("flip", unexpected)
     x = as_tensor(x, "flip")
-    return apply(_flip, x, axis=norm_axes(axis, x.ndim))
+    return apply(_flip, x, axis=norm_axes(axis, x.ndim, "flip"))
 
 
 def _neg(shift):
@@ -59,7 +59,7 @@ def roll(x, /, shift, axis=None, **unexpected):
         if isinstance(shift, (tuple, list)):
             raise ValueError("roll: a tuple shift needs a tuple axis of the same length")
         return apply(_roll, x, shift=_int(shift, "shift"), axis=None)
-    axes = tuple(norm_axis(a, x.ndim) for a in _ints(axis, "axis"))
+    axes = tuple(norm_axis(a, x.ndim, "roll: axis") for a in _ints(axis, "axis"))
     if isinstance(shift, (tuple, list)):
         shift = _ints(shift, "shift")
         if len(shift) != len(axes):
@@ -118,7 +118,7 @@ def repeat(x, repeats, /, axis=None):
         x = reshape(x, (-1,))
         axis = 0
     else:
-        axis = norm_axis(axis, x.ndim)
+        axis = norm_axis(axis, x.ndim, "repeat: axis")
     m = x.shape[axis]
     if not isinstance(repeats, int) or isinstance(repeats, builtins.bool):
         r = as_tensor(repeats, "repeat", "repeats")

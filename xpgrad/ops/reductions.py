@@ -50,7 +50,7 @@ def _over_axis(name, prim):
         if unexpected:
             refuse_keywords(name, unexpected)
         x = as_tensor(x, name)
-        return apply(prim, x, axis=norm_axes(axis, x.ndim),
+        return apply(prim, x, axis=norm_axes(axis, x.ndim, name),
                      keepdims=flag(keepdims, "keepdims", name))
     return fn
 
@@ -66,10 +66,10 @@ def _reducer(name, prim, doc, with_dtype=False):
                 x = as_tensor(x, name)
             if dtype is None:       # apply's path for keywords, called as it is (a loss's sum)
                 return apply_general(prim, (x,), {
-                    "axis": None if axis is None else norm_axes(axis, x.ndim),
+                    "axis": None if axis is None else norm_axes(axis, x.ndim, name),
                     "keepdims": keepdims if keepdims is False else flag(keepdims, "keepdims",
                                                                         name)})
-            return apply(prim, x, axis=norm_axes(axis, x.ndim),
+            return apply(prim, x, axis=norm_axes(axis, x.ndim, name),
                          keepdims=flag(keepdims, "keepdims", name), dtype=native_dtype(x, dtype))
     elif name in ELEMENTWISE_TWINS:
         def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
@@ -80,7 +80,7 @@ def _reducer(name, prim, doc, with_dtype=False):
             if axis is not None and axis.__class__ is not int and is_operand(axis):
                 refuse_tensor_axis(name, axis, method=False)   # torch.max(a, b): xg.maximum
             x = as_tensor(x, name)
-            return apply(prim, x, axis=norm_axes(axis, x.ndim),
+            return apply(prim, x, axis=norm_axes(axis, x.ndim, name),
                          keepdims=flag(keepdims, "keepdims", name))
     else:
         fn = _over_axis(name, prim)
@@ -144,7 +144,7 @@ def mean(x, /, axis=None, *extra, keepdims=False, **unexpected):
     if unexpected:
         refuse_keywords("mean", unexpected)
     x = _floating(as_tensor(x, "mean"))
-    return apply(_mean, x, axis=norm_axes(axis, x.ndim), keepdims=flag(keepdims, "keepdims",
+    return apply(_mean, x, axis=norm_axes(axis, x.ndim, "mean"), keepdims=flag(keepdims, "keepdims",
                                                                          "mean"))
 
 
@@ -336,7 +336,7 @@ def var(x, /, axis=None, *extra, correction=0.0, keepdims=False, ddof=None, **un
     if unexpected:
         refuse_keywords("var", unexpected)
     x = _floating(as_tensor(x, "var"))
-    return apply(_var_prim, x, axis=norm_axes(axis, x.ndim),
+    return apply(_var_prim, x, axis=norm_axes(axis, x.ndim, "var"),
                  keepdims=flag(keepdims, "keepdims", "var"),
                  correction=_correction(correction, ddof))
 
@@ -355,7 +355,7 @@ def std(x, /, axis=None, *extra, correction=0.0, keepdims=False, ddof=None, **un
     if unexpected:
         refuse_keywords("std", unexpected)
     x = _floating(as_tensor(x, "std"))
-    return apply(_std_prim, x, axis=norm_axes(axis, x.ndim),
+    return apply(_std_prim, x, axis=norm_axes(axis, x.ndim, "std"),
                  keepdims=flag(keepdims, "keepdims", "std"),
                  correction=_correction(correction, ddof))
 

@@ -83,7 +83,7 @@ def _cumulative(prim, name, x, axis, dtype, include_initial):
         if x.ndim != 1:
             raise ValueError(f"{name} needs axis= for a {x.ndim}-D tensor")
         axis = 0
-    params = {"axis": norm_axis(axis, x.ndim),
+    params = {"axis": norm_axis(axis, x.ndim, f"{name}: axis"),
               "include_initial": flag(include_initial, "include_initial", name)}
     if dtype is not None:
         params["dtype"] = native_dtype(x, dtype)
@@ -144,7 +144,7 @@ def diff(x, /, n=1, axis=-1, *, prepend=None, append=None, **unexpected):
     x = as_tensor(x, "diff")
     if x.ndim == 0:
         raise ValueError("diff needs a tensor with at least one dimension")
-    axis = norm_axis(axis, x.ndim)
+    axis = norm_axis(axis, x.ndim, "diff: axis")
     if isinstance(n, builtins.bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"diff: n must be a non-negative int, got {n!r}")
     parts = [as_tensor(p, "diff", what) for p, what in

@@ -35,7 +35,7 @@ def _arg_extremum(name):
             refuse_keywords(name, unexpected)
         x = as_tensor(x, name)
         if axis is not None:
-            axis = norm_axis(axis, x.ndim)
+            axis = norm_axis(axis, x.ndim, f"{name}: axis")
         if axis is None and x.size == 0:
             raise ValueError(f"{name} of an empty tensor (shape {x.shape}) has no answer")
         if axis is not None and x.shape[axis] == 0:
@@ -90,7 +90,7 @@ def count_nonzero(x, /, axis=None, *, keepdims=False, **unexpected):
     if unexpected:
         refuse_keywords("count_nonzero", unexpected)
     x = as_tensor(x, "count_nonzero")
-    axes = norm_axes(axis, x.ndim)
+    axes = norm_axes(axis, x.ndim, "count_nonzero")
     out = apply(_count_nonzero, x, axis=axes, keepdims=flag(keepdims, "keepdims",
                                                             "count_nonzero"))
     return _index_dtype(out)

@@ -76,7 +76,7 @@ def permute_dims(x, /, axes):
     (4, 2, 3)
     """
     x = as_tensor(x, "permute_dims")
-    axes = tuple(norm_axis(a, x.ndim) for a in _ints(axes, "axes"))
+    axes = tuple(norm_axis(a, x.ndim, "permute_dims: axis") for a in _ints(axes, "axes"))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} is not a permutation of the {x.ndim} axes")
     return view_of(x, apply(_permute, x, axes=axes), _permute, {"axes": axes})
@@ -100,8 +100,8 @@ def expand_dims(x, /, axis=0):
     placed = []
     for a in axes:
         if not -ndim <= a < ndim:
-            raise AxisError(f"axis {a} is out of range for a tensor with {x.ndim} dimension"
-                            f"{'s' if x.ndim != 1 else ''} (expand_dims inserting {len(axes)} "
+            raise AxisError(f"expand_dims: axis {a} is out of range for a tensor with {x.ndim} "
+                            f"dimension{'s' if x.ndim != 1 else ''} (inserting {len(axes)} "
                             f"takes axes from {-ndim} to {ndim - 1})")
         placed.append(a % ndim)
     if len(set(placed)) != len(placed):
@@ -125,7 +125,7 @@ def squeeze(x, /, axis=None, **unexpected):
         refuse_keywords("squeeze", unexpected)
     x = as_tensor(x, "squeeze")
     axes = (tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None
-            else norm_axes(axis, x.ndim))
+            else norm_axes(axis, x.ndim, "squeeze"))
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"cannot squeeze axis {a} of shape {x.shape}: its length is "
@@ -192,8 +192,8 @@ def moveaxis(x, source, destination, /):
     (3, 4, 2)
     """
     x = as_tensor(x, "moveaxis")
-    src = tuple(norm_axis(a, x.ndim) for a in _ints(source, "source"))
-    dst = tuple(norm_axis(a, x.ndim) for a in _ints(destination, "destination"))
+    src = tuple(norm_axis(a, x.ndim, "moveaxis: axis") for a in _ints(source, "source"))
+    dst = tuple(norm_axis(a, x.ndim, "moveaxis: axis") for a in _ints(destination, "destination"))
     if len(src) != len(dst):
         raise ValueError(f"moveaxis: source {source} and destination {destination} differ "
                          "in length")

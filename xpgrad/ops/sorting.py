@@ -71,7 +71,7 @@ def _checked(x, axis, what):
     x = as_tensor(x, what)
     if x.ndim == 0:
         raise ValueError(f"{what} needs a tensor with at least one dimension")
-    return x, norm_axis(axis, x.ndim)
+    return x, norm_axis(axis, x.ndim, f"{what}: axis")
 
 
 def sort(x, /, axis=-1, *extra, descending=False, stable=True, **unexpected):

@@ -24,12 +24,25 @@ def unpack_pair(pair) -> tuple:
         g, v = pair
     except (TypeError, ValueError):
         raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
-                        f"zip(grads, variables); got the item {pair!r}{module_hint(pair)}"
-                        ) from None
+                        f"zip(grads, variables); got the item {_item(pair)}"
+                        f"{module_hint(pair)}") from None
     if not isinstance(v, Variable):
+        if isinstance(g, Variable):
+            raise TypeError(f"apply_gradients takes (gradient, variable) pairs, the gradient "
+                            f"first: zip(grads, variables), not zip(variables, grads); got "
+                            f"Variable {g.name!r} first and a {type(v).__name__} second")
         raise TypeError(f"apply_gradients updates Variables in place; got a "
                         f"{type(v).__name__} (wrap trainable values in xg.Variable)")
     return g, v
+
+
+def _item(pair) -> str:
+    """A Tensor item as its kind and shape (a gradient given without its variable), where its
+    repr would print every entry; anything else as its repr."""
+    if isinstance(pair, Tensor):
+        return (f"a {type(pair).__name__} of shape {pair.shape} (a gradient without its "
+                f"variable?)")
+    return repr(pair)
 
 
 def module_hint(value) -> str:

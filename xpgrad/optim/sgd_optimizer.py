@@ -34,7 +34,8 @@ class SGD(Optimizer):
         self.momentum = momentum
         nesterov = flag(nesterov, "nesterov", "SGD")
         if nesterov and self.momentum <= 0:
-            raise ValueError("nesterov=True needs momentum > 0")
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0, got momentum="
+                             f"{self.momentum}")
         self.nesterov = nesterov
 
     def _slot_names(self):
