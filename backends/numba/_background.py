@@ -53,9 +53,9 @@ SOURCES_ENV = "XPGRAD_NUMBA_SOURCES"
 
 # -- which loops a kernel runs, and whether the cache holds them ---------------------------------
 def kernel_loops(kernel) -> list:
-    """The one-thread Numba dispatchers that ``kernel``'s forward and vjp call: those in their
-    closures and those they name through a module global (``loops.relu_fwd``), following the
-    package's plain functions they call."""
+    """The one-thread Numba dispatchers that ``kernel``'s forward, vjp and value call: those in
+    their closures and those they name through a module global (``loops.relu_fwd``), following
+    the package's plain functions they call."""
     from numba.core.dispatcher import Dispatcher
 
     found, seen = {}, set()
@@ -88,6 +88,7 @@ def kernel_loops(kernel) -> list:
 
     visit(kernel.forward)
     visit(kernel.vjp)
+    visit(kernel.value)
     return list(found.values())
 
 
