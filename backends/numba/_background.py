@@ -23,8 +23,8 @@ Only the one-thread loops are compiled this way: the threaded ones (``*_par``) r
 ``_config.PAR_MIN`` elements on and compile where they are first called, as outside this mode.
 
 >>> from xpgrad.backends.numba import _losses
->>> sorted(d.__name__ for d in kernel_loops(_losses.KERNELS["mse"]))
-['mse_block']
+>>> sorted(d.__name__ for d in kernel_loops(_losses.KERNELS["mse"]))      # value: the loss alone
+['mse_block', 'mse_loss_block']
 """
 from __future__ import annotations
 
