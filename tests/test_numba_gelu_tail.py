@@ -46,9 +46,9 @@ def _forward(x):
 
 
 def _slope(x):
-    out = np.empty_like(x)
-    loops.gelu_bwd(np.ones_like(x), x, out)
-    return out
+    out, slope = np.empty_like(x), np.empty_like(x)
+    loops.gelu_fwd_slope(x, out, slope)
+    return slope
 
 
 def _exact_slope(x64):
@@ -75,13 +75,6 @@ def test_float32_gradients_within_2_ulp_of_their_terms():
     error = _ulps(got, want, scale)[inside]
     assert error.max() <= F32_ULP_BOUND, (x[inside][np.argmax(error)], error.max())
     assert np.abs(got[~inside] - want[~inside]).max() <= 8 * np.finfo(np.float32).smallest_subnormal
-    g = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
-    out = np.empty_like(x)
-    loops.gelu_bwd(g, x, out)
-    in_place = g.copy()
-    loops.gelu_bwd_in_place(in_place, x)
-    np.testing.assert_array_equal(in_place, out)
-    np.testing.assert_array_equal(out, g * got)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -99,6 +92,31 @@ def test_edges_signed_zeros_infinities_nan(dtype):
     np.testing.assert_allclose(slope[[0, 1, 2, 3, 5, 6, 8, 9, 10]],
                                [0.5, 0.5, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0], rtol=4e-15, atol=0)
     assert np.isnan(slope[4])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_taped_forward_gives_the_values_of_the_untaped_one(dtype):
+    """``gelu_fwd_slope``'s values are ``gelu_fwd``'s to the bit, the edges included; the
+    kernel's taped forward saves those slopes (not x), its backward multiplies by them (in place
+    or not), and an untaped call runs the values' loop alone."""
+    x = np.concatenate([_float32_grid(step=50021), [0.0, -0.0, np.inf, -np.inf, np.nan, 14.4,
+                                                     -14.4, 40.0, -40.0, 1e30]]).astype(dtype)
+    out, slope = np.empty_like(x), np.empty_like(x)
+    loops.gelu_fwd_slope(x, out, slope)
+    np.testing.assert_array_equal(out, _forward(x))
+    kernel = xg.get_backend("numba").kernels["gelu"]
+    assert kernel.saves == ()
+    y, saved = kernel.forward(x.reshape(2, -1))
+    np.testing.assert_array_equal(y.ravel(), out)
+    np.testing.assert_array_equal(saved.ravel(), slope)
+    value, nothing = kernel.value(x.reshape(2, -1))
+    np.testing.assert_array_equal(value, y)
+    assert nothing is None
+    g = np.random.default_rng(0).standard_normal(y.shape).astype(dtype)
+    (dx,) = kernel.vjp(g, saved, y)
+    np.testing.assert_array_equal(dx, g * saved)
+    (in_place,) = kernel.vjp_in_place(g.copy(), saved, y)
+    np.testing.assert_array_equal(in_place, dx)
 
 
 def test_subnormal_results_are_rounded_once():
@@ -208,7 +226,7 @@ def test_gelu_loops_compile_to_simd(dtype):
 
     if not binding.get_host_cpu_features().get("avx2"):
         pytest.skip("checks AVX2/AVX-512 registers")
-    for loop, args in ((loops.gelu_fwd, 2), (loops.gelu_bwd, 3)):
+    for loop, args in ((loops.gelu_fwd, 2), (loops.gelu_fwd_slope, 3)):
         fresh = njit(fastmath=loops.LOOP_OPTIONS["fastmath"], error_model="numpy")(loop.py_func)
         x = np.linspace(-3, 3, 64).astype(dtype)
         fresh(*([x] * (args - 1)), np.empty_like(x))

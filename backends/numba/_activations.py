@@ -2,8 +2,9 @@
 
 Forward and backward are one pass each; the backward needs only the saved output (sigmoid,
 tanh, relu, log_sigmoid, hardtanh) or the input (the others), whichever gives the exact
-gradient more cheaply. ``tanh``'s forward is NumPy's own SIMD tanh, which measured faster than
-a Numba polynomial; its backward is fused here. Other dtypes than float32/float64 fall back to
+gradient more cheaply; exact gelu's taped forward saves its slopes instead (``_gelu``).
+``tanh``'s forward is NumPy's own SIMD tanh, which measured faster than a Numba polynomial;
+its backward is fused here. Other dtypes than float32/float64 fall back to
 the generic rule. The loops of elu (selu, celu), mish, softsign, log_sigmoid, hardtanh (relu6),
 hardsigmoid, hardswish and softplus with beta/threshold are made from one scalar value and
 gradient function each (``_act_kernels.POINTWISE``).
@@ -139,24 +140,53 @@ def _no_constants():
 
 
 def _gelu():
-    """gelu's Kernel: the loops ``gelu_*`` (``approximate="none"``) or ``gelu_tanh_*``
-    (``"tanh"``), picked by the string parameter. The closures hold the two forms' functions
-    themselves (not their Kernels), where ``_background.kernel_loops`` finds their loops."""
-    exact, tanh_form = (_activation(name, save_output=False) for name in ("gelu", "gelu_tanh"))
-    exact_forward, exact_vjp, exact_in_place = exact.forward, exact.vjp, exact.vjp_in_place
+    """gelu's Kernel. ``approximate="none"``: where no tape records (``value``) the loop
+    ``gelu_fwd``; where one does, ``gelu_fwd_slope``, whose saved slopes make the backward one
+    product (no second pass over the error function; x itself is not kept). ``"tanh"``: the
+    loops ``gelu_tanh_*``, x saved. The closures hold the tanh form's functions themselves (not
+    its Kernel), where ``_background.kernel_loops`` finds their loops."""
+    tanh_form = _activation("gelu_tanh", save_output=False)
     tanh_forward, tanh_vjp, tanh_in_place = (tanh_form.forward, tanh_form.vjp,
                                              tanh_form.vjp_in_place)
 
+    def value(x, approximate="none"):
+        return tanh_forward(x) if approximate == "tanh" else _gelu_exact(x, False)
+
     def forward(x, approximate="none"):
-        return (tanh_forward if approximate == "tanh" else exact_forward)(x)
+        if approximate != "tanh":
+            return _gelu_exact(x, True)
+        res = tanh_forward(x)
+        return None if res is None else (res[0], x)
 
     def vjp(g, saved, x, approximate="none"):
-        return (tanh_vjp if approximate == "tanh" else exact_vjp)(g, saved, x)
+        if approximate == "tanh":
+            return tanh_vjp(g, None, saved)
+        return (g * saved,)
 
     def vjp_in_place(g, saved, x, approximate="none"):
-        return (tanh_in_place if approximate == "tanh" else exact_in_place)(g, saved, x)
+        if approximate == "tanh":
+            return tanh_in_place(g, None, saved)
+        if g.dtype != saved.dtype or g.shape != saved.shape:
+            return (g * saved,)
+        return (np.multiply(g, saved, out=g),)
 
-    return Kernel(forward, vjp, saves=(0,), vjp_in_place=vjp_in_place)
+    return Kernel(forward, vjp, saves=(), vjp_in_place=vjp_in_place, value=value)
+
+
+def _gelu_exact(x, taped):
+    """``(gelu(x), slopes if taped else None)``; None for other dtypes than float32/float64."""
+    dt = x.dtype
+    if dt not in FLOATS:
+        return None
+    xf = _flat(x)
+    n = xf.shape[0]
+    out = np.empty(n, dt)
+    if not taped:
+        run_by_size(loops.gelu_fwd, loops.gelu_fwd_par, n, xf, out)
+        return out.reshape(x.shape), None
+    slope = np.empty(n, dt)
+    run_by_size(loops.gelu_fwd_slope, loops.gelu_fwd_slope_par, n, xf, out, slope)
+    return out.reshape(x.shape), slope.reshape(x.shape)
 
 
 KERNELS = {

@@ -23,8 +23,8 @@ Only the one-thread loops are compiled this way: the threaded ones (``*_par``) r
 ``_config.PAR_MIN`` elements on and compile where they are first called, as outside this mode.
 
 >>> from xpgrad.backends.numba import _losses
->>> sorted(d.__name__ for d in kernel_loops(_losses.KERNELS["mse"]))
-['mse_block']
+>>> sorted(d.__name__ for d in kernel_loops(_losses.KERNELS["mse"]))      # value: the loss alone
+['mse_block', 'mse_loss_block']
 """
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ SOURCES_ENV = "XPGRAD_NUMBA_SOURCES"
 
 # -- which loops a kernel runs, and whether the cache holds them ---------------------------------
 def kernel_loops(kernel) -> list:
-    """The one-thread Numba dispatchers that ``kernel``'s forward and vjp call: those in their
-    closures and those they name through a module global (``loops.relu_fwd``), following the
-    package's plain functions they call."""
+    """The one-thread Numba dispatchers that ``kernel``'s forward, vjp and value call: those in
+    their closures and those they name through a module global (``loops.relu_fwd``), following
+    the package's plain functions they call."""
     from numba.core.dispatcher import Dispatcher
 
     found, seen = {}, set()
@@ -88,6 +88,7 @@ def kernel_loops(kernel) -> list:
 
     visit(kernel.forward)
     visit(kernel.vjp)
+    visit(kernel.value)
     return list(found.values())
 
 

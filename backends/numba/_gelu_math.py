@@ -1,7 +1,8 @@
 """The normal distribution's lower tail for the Numba gelu loops (``_act_kernels``).
 
-``gelu_lower(x)`` is ``x Phi(-|x|)`` and ``gelu_slope_lower(x)`` is ``Phi(-|x|) - |x| phi(x)``
-(Phi, phi: the standard normal's CDF and density). gelu's value ``x Phi(x)`` is that at
+``gelu_lower(x)`` is ``x Phi(-|x|)`` (Phi, phi: the standard normal's CDF and density);
+``gelu_lower_and_slope(x)`` is that and ``Phi(-|x|) - |x| phi(x)``, sharing their work (a taped
+forward saves the slope for the backward). gelu's value ``x Phi(x)`` is that at
 ``x <= 0`` and ``x - x Phi(-x)`` above; its slope ``Phi(x) + x phi(x)`` is the second, or 1
 minus it above 0: nothing cancels on either side, and the negative tail stays exact in
 relative terms down to float32's subnormals (PyTorch's ``1 + erf(x)`` is 0 below x = -5.9).
@@ -26,7 +27,7 @@ vectorize (nor did the ones they replace; about 32 ns per entry).
 
 >>> import numpy as np
 >>> from numba import njit
->>> f = njit(lambda x: (gelu_lower(x), gelu_slope_lower(x)))
+>>> f = njit(lambda x: gelu_lower_and_slope(x))
 >>> [round(float(v), 6) for v in f(np.float32(-1.0))]
 [-0.158655, -0.083315]
 >>> [round(float(v), 6) for v in f(-1.0)]
@@ -83,8 +84,16 @@ def times_exp_neg_square32(s, u, scale):
     """``s exp(-scale u**2)`` for float32 ``u`` in [0, CAP32] and ``scale`` 1/2 or 1 (a power
     of 2: ``scale u**2`` is exact): ``_math.exp_neg``'s reduction and polynomial, with
     ``u**2``'s rounding error ``lo`` in the reduced argument and ``s`` in the last step."""
+    e, power = _exp_neg_square_parts32(u, scale)
+    return _times_parts32(s, e, power)
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _exp_neg_square_parts32(u, scale):
+    """``(e, power)``, ``exp(-scale u**2) = (1 + e) power 2**-26`` (``times_exp_neg_square32``'s
+    range), for one or more factors ``s`` to take in at the last step (``_times_parts32``)."""
     log2e, ln2hi, ln2lo, _, _, p0, p1, p2, p3, p4, p5 = _E32
-    magic, _, down = _SUB32
+    magic = _SUB32[0]
     hi = u * u
     lo = fma(u, u, -hi)
     a = -scale * hi
@@ -92,7 +101,13 @@ def times_exp_neg_square32(s, u, scale):
     k = t - magic
     r = ((a - k * ln2hi) - k * ln2lo) - scale * lo
     p = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
-    return (fma(s, p * (r * r) + r, s) * pow2_of_rounded(t)) * down
+    return p * (r * r) + r, pow2_of_rounded(t)
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _times_parts32(s, e, power):
+    """``s exp(-scale u**2)`` from ``_exp_neg_square_parts32``'s ``(e, power)``."""
+    return (fma(s, e, s) * power) * _SUB32[2]
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
@@ -124,10 +139,13 @@ def gelu_lower(x):
     return np.copysign(u, x) * (0.5 * erfc(_SQRT_HALF * u))
 
 
-def gelu_slope_lower(x):
-    """``Phi(-|x|) - |x| phi(x)``; 0 for infinite ``x``, NaN for NaN."""
+def gelu_lower_and_slope(x):
+    """``(gelu_lower(x), Phi(-|x|) - |x| phi(x))``, the second 0 for infinite ``x``, both NaN for
+    NaN; in Numba the first is ``gelu_lower(x)`` to the bit, and the two share the tail ratio
+    (float32: its division, a third of the time) and the exponential's polynomial."""
     u = np.minimum(np.abs(x), CAP64)
-    return 0.5 * erfc(_SQRT_HALF * u) - u * np.exp(-0.5 * u * u) * _INV_SQRT_2PI
+    tail = 0.5 * erfc(_SQRT_HALF * u)
+    return np.copysign(u, x) * tail, tail - u * np.exp(-0.5 * u * u) * _INV_SQRT_2PI
 
 
 @overload(gelu_lower, jit_options=_JIT)
@@ -148,25 +166,25 @@ def _gelu_lower_impl(x):
     return None
 
 
-@overload(gelu_slope_lower, jit_options=_JIT)
-def _gelu_slope_lower_impl(x):
+@overload(gelu_lower_and_slope, jit_options=_JIT)
+def _gelu_lower_and_slope_impl(x):
     if x == types.float32:
         def impl32(x):
-            u = abs(x)
-            big = u > CAP32
-            uc = CAP32 if big else u
+            xc = min(max(x, -CAP32), CAP32)
+            uc = abs(xc)
             v = np.float64(uc)
-            d = _times_exp_half_square32(_F32(_tail_ratio(v) - _INV_SQRT_2PI * v), uc)
-            return _F32(0) if big else d
+            ratio = _tail_ratio(v)
+            e, power = _exp_neg_square_parts32(uc, _F32(0.5))
+            lower = _times_parts32(_F32(np.float64(xc) * ratio), e, power)
+            slope = _times_parts32(_F32(ratio - _INV_SQRT_2PI * v), e, power)
+            return lower, _F32(0) if abs(x) > CAP32 else slope
         return impl32
     if x == types.float64:
         def impl64(x):
-            u = abs(x)
-            big = u > CAP64
-            uc = CAP64 if big else u
+            xc = min(max(x, -CAP64), CAP64)
+            uc = abs(xc)
             q, hi, lo = _lower_tail64(uc)
             density = _INV_SQRT_2PI * (exp_neg(-0.5 * hi) * (1.0 - 0.5 * lo))
-            d = q - uc * density
-            return 0.0 if big else d
+            return xc * q, 0.0 if abs(x) > CAP64 else q - uc * density
         return impl64
     return None

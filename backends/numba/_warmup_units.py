@@ -89,6 +89,8 @@ def _exercise_activation(backend, dt, name):
         kernel.vjp(x, saved, x, **params)
         if kernel.vjp_in_place is not None:
             kernel.vjp_in_place(x.copy(), saved, x, **params)
+        if kernel.value is not None:
+            kernel.value(x, **params)
 
 
 def _exercise_linear_activation(backend, dt, name):
