@@ -9,13 +9,9 @@ import xpgrad as xg
 from xpgrad.backends.numpy.loss_kernels import _sce_forward, sce_gradient_only
 from xpgrad.jit.loss_gradient import NumpyLossWithGradient
 
+from loss_gradient_steps import sce_training_step
+
 pytestmark = pytest.mark.usefixtures("numpy_default")
-
-
-def _model(dtype):
-    rng = np.random.default_rng(0)
-    return (xg.Variable(rng.normal(size=(5, 4)).astype(dtype), backend="numpy"),
-            xg.Variable(rng.normal(size=4).astype(dtype), backend="numpy"))
 
 
 def _batches(dtype, scale=1.0, n=4, rows=6):
@@ -25,17 +21,7 @@ def _batches(dtype, scale=1.0, n=4, rows=6):
 
 
 def _training_step(dtype, reduction, returns_loss):
-    w, b = _model(dtype)
-    opt = xg.optim.SGD(0.1)
-
-    def step(x, y):
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(xg.nn.linear(x, w, b), y,
-                                                   reduction=reduction)
-        opt.apply_gradients(zip(tape.gradient(loss, [w, b]), [w, b]))
-        return loss if returns_loss else None
-
-    return step, [w, b]
+    return sce_training_step("numpy", reduction, dtype=dtype, returns_loss=returns_loss)
 
 
 def _compare(dtype, reduction, returns_loss, scale=1.0):

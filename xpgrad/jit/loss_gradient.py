@@ -108,21 +108,32 @@ def fold_loss_gradient(program, escaping) -> int:
     """Rewrite ``program.steps`` as the module docstring says; how many forwards took their
     vjp. ``escaping``: slots that leave the program (never folded)."""
     losses = _losses_module()
+    if losses is None:
+        return 0
+    return _fold_all(program, escaping, losses, lambda fn: _is_forward(fn, losses),
+                     lambda forward, seed, uses: _with_gradient(forward, losses, program.slots))
+
+
+def _fold_all(program, escaping, losses, is_forward, replay_of) -> int:
+    """Fold each vjp of ``losses.sce_vjp`` into its forward (a kernel step whose function
+    ``is_forward``) as ``replay_of(forward step, seed step, slot uses)`` (None: not folded);
+    how many were."""
     steps = program.steps
-    if losses is None or not any(s.kind == "kernel" and s.fn is losses.sce_vjp for s in steps):
+    if not any(s.kind == "kernel" and s.fn is losses.sce_vjp for s in steps):
         return 0
     uses = slot_uses(steps)
     producer = {step.outs.i: step for step in steps if type(step.outs) is Ref}
     forwards = {step.outs[1].i: step for step in steps
-                if step.kind == "kernel" and _is_forward(step.fn, losses)
+                if step.kind == "kernel" and is_forward(step.fn)
                 and type(step.outs) is tuple and len(step.outs) == 2
                 and all(type(o) is Ref for o in step.outs)}
     dropped = []
     for vjp in steps:
         folded = _fold_one(vjp, losses, forwards, producer, uses, escaping)
-        if folded is not None:
+        replay = None if folded is None else replay_of(*folded, uses)
+        if replay is not None:
             forward, seed = folded
-            forward.fn = _with_gradient(forward, losses, program.slots)
+            forward.fn = replay
             forward.outs = (forward.outs[0], vjp.outs[0])
             dropped += [vjp, seed]
     if dropped:
@@ -189,34 +200,18 @@ def fold_numpy_loss_gradient(program, escaping) -> int:
     """Rewrite ``program.steps`` as the module docstring says for the NumPy backend's forward
     (a mean or sum, seeded with a 0-d 1, which its vjp returns the forward's gradient for);
     how many forwards took their vjp."""
-    steps = program.steps
     if not isinstance(program.be.xp.zeros(1), np.ndarray):
         return 0
     losses = _NumpyLosses()
-    if not any(s.kind == "kernel" and s.fn is losses.sce_vjp for s in steps):
-        return 0
-    uses = slot_uses(steps)
-    producer = {step.outs.i: step for step in steps if type(step.outs) is Ref}
-    forwards = {step.outs[1].i: step for step in steps
-                if step.kind == "kernel" and step.fn is losses.sce_forward
-                and type(step.outs) is tuple and len(step.outs) == 2
-                and all(type(o) is Ref for o in step.outs)
-                and set(step.kwargs) == {"reduction"}
-                and step.kwargs["reduction"] in ("mean", "sum")}
-    dropped = []
-    for vjp in steps:
-        folded = _fold_one(vjp, losses, forwards, producer, uses, escaping)
-        if folded is None or np.ndim(folded[1].fn.value) != 0:
-            continue
-        forward, seed = folded
+
+    def replay_of(forward, seed, uses):
+        if set(forward.kwargs) != {"reduction"} or forward.kwargs["reduction"] not in (
+                "mean", "sum") or np.ndim(seed.fn.value) != 0:
+            return None
         loss = forward.outs[0].i
-        forward.fn = NumpyLossWithGradient(loss in escaping or uses.get(loss, 0) > 0)
-        forward.outs = (forward.outs[0], vjp.outs[0])
-        dropped += [vjp, seed]
-    if dropped:
-        gone = set(map(id, dropped))
-        program.steps = [s for s in steps if id(s) not in gone]
-    return len(dropped) // 2
+        return NumpyLossWithGradient(loss in escaping or uses.get(loss, 0) > 0)
+
+    return _fold_all(program, escaping, losses, lambda fn: fn is losses.sce_forward, replay_of)
 
 
 __all__ = ["LossWithGradient", "NumpyLossWithGradient", "PreparedLossWithGradient",
