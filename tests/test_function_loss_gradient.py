@@ -10,14 +10,9 @@ from xpgrad.jit.constants import Constant, FreshConstant
 from xpgrad.jit.loss_gradient import LossWithGradient, PreparedLossWithGradient, _ones_seed
 from xpgrad.jit.program_steps import Ref, Step
 
+from loss_gradient_steps import linear_model, sce_training_step
+
 pytest.importorskip("numba")
-
-
-def _model(dtype="float64"):
-    rng = np.random.default_rng(0)
-    w = xg.Variable(rng.normal(size=(5, 4)).astype(dtype), backend="numba")
-    b = xg.Variable(rng.normal(size=4).astype(dtype), backend="numba")
-    return w, b
 
 
 def _batches(n=5, dtype="float64", rows=6):
@@ -26,19 +21,12 @@ def _batches(n=5, dtype="float64", rows=6):
              xg.asarray(rng.integers(0, 4, rows), backend="numba")) for _ in range(n)]
 
 
+def _model(dtype="float64"):
+    return linear_model("numba", dtype)
+
+
 def _training_step(reduction="mean", zero_seed=False, dtype="float64"):
-    w, b = _model(dtype)
-    opt = xg.optim.SGD(0.1)
-
-    def step(x, y):
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(xg.nn.linear(x, w, b), y,
-                                                   reduction=reduction)
-        seed = xg.zeros_like(loss) if zero_seed else None           # folded: a constant
-        opt.apply_gradients(zip(tape.gradient(loss, [w, b], output_gradients=seed), [w, b]))
-        return loss
-
-    return step, [w, b]
+    return sce_training_step("numba", reduction, zero_seed, dtype)
 
 
 def _compare(make, dtype="float64"):

@@ -158,12 +158,7 @@ def _sce_forward(logits, labels, reduction):
     n = logits.shape[0]
     coef = _inv(n) if reduction == "mean" else 1.0
     if labels.dtype.kind in "iu":
-        np.divide(coef, s, out=s)
-        e *= s                                               # softmax, scaled for "mean"
-        if at_or_t_sum.ndim == 1 and e.flags.c_contiguous:
-            e.reshape(-1)[at_or_t_sum] -= coef
-        else:
-            e[_row_numbers(n), labels] -= coef
+        _labels_gradient(e, s, at_or_t_sum, labels, coef)
     else:
         t_sum = at_or_t_sum
         e *= (coef * t_sum) / s                             # softmax * sum(t), scaled
@@ -172,6 +167,37 @@ def _sce_forward(logits, labels, reduction):
         else:
             e -= coef * labels
     return _reduced(per, reduction, n, logits.dtype), e
+
+
+def _labels_gradient(e, s, at, labels, coef):
+    """``e`` (the exponentials) becomes the logits' gradient for class indices, in place:
+    ``coef * (e / s - onehot(labels))``, ``s`` the rows' sums (overwritten)."""
+    np.divide(coef, s, out=s)
+    e *= s                                                   # softmax, scaled for "mean"
+    if at.ndim == 1 and e.flags.c_contiguous:
+        e.reshape(-1)[at] -= coef
+    else:
+        e[_row_numbers(e.shape[0]), labels] -= coef
+
+
+def sce_gradient_only(logits, labels, reduction):
+    """The logits' gradient of ``_sce_forward`` (the same array, bit for bit) without its
+    loss, or None where it must run whole: class indices and rows that take their
+    exponentials unshifted (``_unshifted_rows``), where the loss's four passes are all that
+    is left out. A compiled step that drops the loss replays this (jit/numpy_loss_gradient.py).
+
+    >>> z, t = np.array([[0.0, 0.0]], np.float32), np.array([1])
+    >>> sce_gradient_only(z, t, "mean").tolist()
+    [[0.5, -0.5]]
+    """
+    if labels.dtype.kind not in "iu" or logits.dtype not in FLOATS or logits.ndim != 2 \
+            or not logits.size or not _unshifted_rows(logits):
+        return None
+    at = _label_positions(logits, labels)
+    e = np.exp(logits)
+    _labels_gradient(e, _row_sums(e), at, labels,
+                     _inv(logits.shape[0]) if reduction == "mean" else 1.0)
+    return e
 
 
 def _sce_loss(logits, labels, reduction):

@@ -29,6 +29,7 @@ import weakref
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
 from .collection import collection_paused
+from .bias_gradients import bias_gradients_alone
 from .common_steps import merge_common_steps
 from .constants import fold_constants
 from .direct_calls import direct_numpy_calls
@@ -38,7 +39,7 @@ from .guards import StateSnapshot, hoist_guards
 from .in_place import take_in_place_vjps
 from .label_guards import fold_label_guards
 from .output_views import OutputViews, argument_tensors
-from .loss_gradient import fold_loss_gradient
+from .loss_gradient import fold_loss_gradient, fold_numpy_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .program_source import ProgramSource
@@ -120,6 +121,8 @@ class Program(ProgramSource):
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.label_guards = fold_label_guards(self)
         self.loss_gradients = fold_loss_gradient(self, escaping)
+        self.loss_gradients += fold_numpy_loss_gradient(self, escaping)
+        self.bias_sums = bias_gradients_alone(self)
         self.numpy_products = small_products_to_numpy(self)
         self.scalar_stacks = small_stacks_to_array(self)
         self.direct_calls = direct_numpy_calls(self)
