@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from collection_gc import collecting_done, collecting_starts
+from collection_gc import collecting_done, collecting_starts, run_done
 from seeded_tests import seed_test, unseed
 
 try:
@@ -85,6 +85,10 @@ def pytest_collectstart(collector):
 
 def pytest_collection_finish(session):
     collecting_done()
+
+
+def pytest_sessionfinish(session):
+    run_done()
 
 
 def pytest_report_header(config):
