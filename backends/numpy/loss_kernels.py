@@ -18,6 +18,7 @@ from xpgrad.ops import formulas
 from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, _times,
                             einsum)
 from .label_positions import _label_positions, _row_numbers
+from .loss_blocks import blocked_total, exponential_sums, fits_one_block
 from .ufuncs import clip
 
 _max_of = np.maximum.reduce          # a.max()'s ufunc, without its Python wrapper
@@ -99,8 +100,9 @@ def _unshifted_rows(logits) -> bool:
     return bool(_max_of(np.abs(logits), None) <= _WINDOW)     # NaN: False
 
 
-def _sce_losses(logits, labels):
-    """``(per-row losses, exponentials of the logits, their row sums (n, 1), the labelled
+def _sce_losses(logits, labels, keep=True):
+    """``(per-row losses, exponentials of the logits (None unless ``keep``: by blocks past
+    one, ``loss_blocks.exponential_sums``), their row sums (n, 1), the labelled
     logits' positions (class indices, ``_label_positions``) or the targets' row sums (n, 1)
     (probabilities))``, or None where the
     generic rule runs (an empty array among them); the losses are float64 where the
@@ -120,9 +122,13 @@ exponentials unshifted, decided by the range of all (``_unshifted_rows``)."""
             per = np.log(s[:, 0], dtype=np.float64)
             per -= logits.reshape(-1)[at] if at.ndim == 1 else logits[at[0], at[1]]
             return per, e, s, at
-        e, maxima, shifted = _exponentials(logits)
+        if keep or fits_one_block(logits):
+            e, maxima, shifted = _exponentials(logits)
+            s = _row_sums(e)
+        else:
+            e = None
+            s, maxima, shifted = exponential_sums(logits)
         maxima = maxima[:, 0]
-        s = _row_sums(e)
         labelled = logits.reshape(-1)[at] if at.ndim == 1 else logits[at[0], at[1]]
         if shifted:
             with np.errstate(invalid="ignore"):      # inf - inf: NaN, as the shifted array's
@@ -175,7 +181,7 @@ def _sce_forward(logits, labels, reduction):
 
 
 def _sce_loss(logits, labels, reduction):
-    parts = _sce_losses(logits, labels)
+    parts = _sce_losses(logits, labels, keep=False)
     return None if parts is None else _reduced(parts[0], reduction, logits.shape[0],
                                                logits.dtype)
 
@@ -193,6 +199,10 @@ def _bce_loss(x, t, reduction):
     float32), plus ``log1p(exp(-|x|))``."""
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None     # 0-d: NumPy's arithmetic gives scalars, which the in-place steps need
+    if reduction != "none" and x.dtype == t.dtype and not fits_one_block(x):
+        total = blocked_total(_bce_total, x, t, 2)
+        if not np.isnan(total):                    # NaN: redone below
+            return _total(total, reduction, x.size, x.dtype)
     per = np.subtract(x > 0, t, dtype=np.result_type(x, t))
     with np.errstate(invalid="ignore"):        # inf * 0 at an infinite logit: redone below
         per *= x
@@ -205,6 +215,18 @@ def _bce_loss(x, t, reduction):
         per = formulas.sigmoid_ce(np, x, t)
         total = per.sum()
     return per if reduction == "none" else _total(total, reduction, x.size, per.dtype)
+
+
+def _bce_total(x, t, per, a):
+    """The sum of ``_bce_loss``'s losses of one block, in scratch ``per`` and ``a``."""
+    np.subtract(x > 0, t, out=per)
+    with np.errstate(invalid="ignore"):
+        per *= x
+    np.abs(x, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    per += np.log1p(a, out=a)
+    return per.sum()
 
 
 def _bce_forward(x, t, reduction):
@@ -297,9 +319,23 @@ def _mse_loss(p, t, reduction):
 def _smse_loss(x, t, reduction):
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None                                          # 0-d: the generic rule
+    if reduction != "none" and x.dtype == t.dtype and not fits_one_block(x):
+        return _total(blocked_total(_smse_total, x, t, 1), reduction, x.size, x.dtype)
     d = _sigmoid(x)
     d -= t                                                   # no gradient: s not kept
     return _squared_loss(d, reduction)
+
+
+def _smse_total(x, t, d):
+    """The sum of ``_smse_loss``'s losses of one block, in scratch ``d`` (``_sigmoid``'s
+    steps)."""
+    with np.errstate(over="ignore"):
+        np.negative(x, out=d)
+        np.exp(d, out=d)
+    d += 1.0
+    np.divide(1.0, d, out=d)
+    d -= t
+    return _sum_of_squares(d.reshape(-1))
 
 
 # -- Huber and smooth L1 -----------------------------------------------------------------------
