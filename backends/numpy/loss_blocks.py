@@ -6,16 +6,15 @@ sigmoid cross-entropy and the sigmoid's squared error made 3 and 2 arrays of tha
 
 >>> import numpy as np
 >>> x = np.zeros((300, 300), np.float32)
->>> sums, maxima, shifted = exponential_sums(x)
->>> float(sums[0, 0]), shifted
-(300.0, False)
+>>> float(exponential_sums(x)[0, 0])
+300.0
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import blocks
-from .kernel_common import _UNSHIFTED_MAX, _row_maxima, _row_sums
+from .kernel_common import _row_sums
 
 
 def fits_one_block(a) -> bool:
@@ -23,28 +22,30 @@ def fits_one_block(a) -> bool:
     return a.size * a.itemsize <= blocks.BLOCK_BYTES
 
 
+#: the least row sum of unshifted exponentials ``exponential_sums`` accepts: a row's largest
+#: term then is at least this / its length (normal in float32 to 1e31 classes), so exponentials
+#: that underflow, shifted or not, weigh nothing in its sum
+_LEAST_SUM = 1e-6
+
+
 def exponential_sums(rows):
-    """``(sums (n, 1), maxima (n, 1), shifted)``: the row sums of ``kernel_common.
-    _exponentials(rows)``' exponentials, with its maxima and choice of shift, by blocks of whole
-    rows (the same bits: each row's exponentials and chunked sum are computed as there)."""
-    maxima = _row_maxima(rows)
-    low, high = maxima.min(), maxima.max()
-    shifted = not (low >= 0.0 and high <= _UNSHIFTED_MAX)         # NaN: shifted
+    """The row sums (n, 1) of ``exp(rows)`` unshifted, by blocks of whole rows (no maxima: the
+    row maximum took one pass of three), or None where a sum overflowed, is NaN or is under
+    ``_LEAST_SUM`` (the caller then shifts). The loss ``log(sum) - x_label`` is then taken in
+    float64, as ``loss_kernels._unshifted_rows``' short rows."""
     n, c = rows.shape
     step = max(blocks.BLOCK_BYTES // (c * rows.itemsize), 1)
     scratch = np.empty((min(step, n), c), rows.dtype)
     sums = np.empty((n, 1), rows.dtype)
-    with np.errstate(invalid="ignore"):            # inf - inf: NaN, as _exponentials
+    with np.errstate(over="ignore"):
         for start in range(0, n, step):
             part = slice(start, min(start + step, n))
             e = scratch[:part.stop - start]
-            if shifted:
-                np.subtract(rows[part], maxima[part], out=e)
-                np.exp(e, out=e)
-            else:
-                np.exp(rows[part], out=e)
+            np.exp(rows[part], out=e)
             sums[part] = _row_sums(e)
-    return sums, maxima, shifted
+    if not (sums.min() >= _LEAST_SUM and sums.max() < np.inf):         # NaN: False
+        return None
+    return sums
 
 
 def blocked_total(body, x, t, buffers):

@@ -100,14 +100,27 @@ def _unshifted_rows(logits) -> bool:
     return bool(_max_of(np.abs(logits), None) <= _WINDOW)     # NaN: False
 
 
+def _unshifted_sums(logits, keep):
+    """``(exp(logits) or None, its row sums (n, 1))`` unshifted, or None where the logits are
+    shifted by their rows' maxima: without ``keep`` (no gradient), float32 logits past one
+    block take ``loss_blocks.exponential_sums`` (no exponentials kept; float64's loss would
+    lose the digits of large logits in ``log(sum) - x_label``), others ``_unshifted_rows``."""
+    if not keep and logits.dtype == np.float32 and not fits_one_block(logits):
+        s = exponential_sums(logits)
+        return None if s is None else (None, s)
+    if _unshifted_rows(logits):
+        e = np.exp(logits)
+        return e, _row_sums(e)
+    return None
+
+
 def _sce_losses(logits, labels, keep=True):
-    """``(per-row losses, exponentials of the logits (None unless ``keep``: by blocks past
-    one, ``loss_blocks.exponential_sums``), their row sums (n, 1), the labelled
+    """``(per-row losses, exponentials of the logits (None where not ``keep`` and the sums
+    were taken by blocks, ``loss_blocks.exponential_sums``), their row sums (n, 1), the labelled
     logits' positions (class indices, ``_label_positions``) or the targets' row sums (n, 1)
-    (probabilities))``, or None where the
-    generic rule runs (an empty array among them); the losses are float64 where the
-    exponentials were unshifted (below). Class indices take the exponentials unshifted where
-    ``_exponentials`` allows (one pass fewer): the loss ``log(sum(exp(x - m))) - (x_label -
+    (probabilities))``, or None where the generic rule runs (an empty array among them); the
+    losses are float64 where the exponentials were unshifted (``_unshifted_sums``). Class
+    indices take the exponentials unshifted where ``_exponentials`` allows (one pass fewer): the loss ``log(sum(exp(x - m))) - (x_label -
     m)`` then takes ``sum(exp(x - m))`` as ``sum(exp(x)) * exp(-m)`` (one product a row), so
     its rounding stays the shifted one's. Short rows of logits in [-64, 64] take the
 exponentials unshifted, decided by the range of all (``_unshifted_rows``)."""
@@ -116,19 +129,15 @@ exponentials unshifted, decided by the range of all (``_unshifted_rows``)."""
     n = logits.shape[0]
     if labels.dtype.kind in "iu":
         at = _label_positions(logits, labels)
-        if _unshifted_rows(logits):
-            e = np.exp(logits)
-            s = _row_sums(e)
+        unshifted = _unshifted_sums(logits, keep)
+        if unshifted is not None:
+            e, s = unshifted
             per = np.log(s[:, 0], dtype=np.float64)
             per -= logits.reshape(-1)[at] if at.ndim == 1 else logits[at[0], at[1]]
             return per, e, s, at
-        if keep or fits_one_block(logits):
-            e, maxima, shifted = _exponentials(logits)
-            s = _row_sums(e)
-        else:
-            e = None
-            s, maxima, shifted = exponential_sums(logits)
+        e, maxima, shifted = _exponentials(logits)
         maxima = maxima[:, 0]
+        s = _row_sums(e)
         labelled = logits.reshape(-1)[at] if at.ndim == 1 else logits[at[0], at[1]]
         if shifted:
             with np.errstate(invalid="ignore"):      # inf - inf: NaN, as the shifted array's
