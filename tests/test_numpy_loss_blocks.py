@@ -1,6 +1,6 @@
 """The NumPy fused losses' values past one block (``backends/numpy/loss_blocks.py``): the
-loss alone (no tape) against the taped kernel's loss, which takes the whole arrays, and against
-the same call in one block; a NaN and an overflowing row take the shifted path."""
+loss alone (no tape) against the taped loss, and both, with the gradient (same bits), against
+the same calls in one block; a NaN, an overflow and an underflow decline the unshifted sums."""
 import numpy as np
 import pytest
 
@@ -32,12 +32,20 @@ def test_blocked_value_is_the_taped_loss(name, reduction, shift, dtype, monkeypa
     xt = xg.asarray(x)
     with xg.GradientTape() as tape:
         tape.watch(xt)
-        taped = fn(xt, xg.asarray(t), reduction=reduction).numpy()
+        taped_loss = fn(xt, xg.asarray(t), reduction=reduction)
+    taped = taped_loss.numpy()
     assert untaped.dtype == taped.dtype == dtype
     np.testing.assert_allclose(untaped, taped, rtol=8 * np.finfo(dtype).eps)
+    grad = tape.gradient(taped_loss, xt).numpy()
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 1 << 40)
     whole = fn(xg.asarray(x), xg.asarray(t), reduction=reduction).numpy()
     np.testing.assert_allclose(untaped, whole, rtol=8 * np.finfo(dtype).eps)
+    xt = xg.asarray(x)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        whole_loss = fn(xt, xg.asarray(t), reduction=reduction)
+    np.testing.assert_allclose(taped, whole_loss.numpy(), rtol=8 * np.finfo(dtype).eps)
+    np.testing.assert_array_equal(grad, tape.gradient(whole_loss, xt).numpy())
 
 
 def test_exponential_sums_decline_overflow_nan_and_underflow(monkeypatch):

@@ -48,13 +48,13 @@ def exponential_sums(rows):
     return sums
 
 
-def blocked_total(body, x, t, buffers):
-    """The sum over blocks of ``body(x_part, t_part, *scratch)``, each the total of its block's
-    losses (blocks of ``blocks.blocked``), added pairwise."""
+def blocked_total(body, arrays, buffers, **params):
+    """The sum over blocks of ``body(*parts, *scratch, **params)``, each the total of its
+    block's losses (blocks of ``blocks.blocked``), added pairwise."""
     totals = []
 
-    def run(x_part, t_part, *scratch):
-        totals.append(body(x_part, t_part, *scratch))
+    def run(*parts):
+        totals.append(body(*parts, **params))
 
-    blocks.blocked(run, (x, t), buffers)
+    blocks.blocked(run, arrays, buffers)
     return np.asarray(totals).sum()

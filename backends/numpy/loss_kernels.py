@@ -15,8 +15,8 @@ import numpy as np
 
 from xpgrad.ops import formulas
 
-from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, _times,
-                            einsum)
+from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, _sigmoid_into,
+                            _times, einsum)
 from .label_positions import _label_positions, _row_numbers
 from .loss_blocks import blocked_total, exponential_sums, fits_one_block
 from .ufuncs import clip
@@ -50,6 +50,13 @@ def _loss_only(loss):
         return None if out is None else (out, None)
 
     return value
+
+
+def _by_blocks(x, t, reduction) -> bool:
+    """Whether an elementwise loss of float ``x`` and ``t`` of one shape runs by blocks
+    (``loss_blocks``): a reduced loss, ``t`` of ``x``'s dtype and shape, ``x`` past one block."""
+    return reduction != "none" and _float(x, t) and x.dtype == t.dtype and x.shape == t.shape \
+        and not fits_one_block(x)
 
 
 # -- softmax cross-entropy ---------------------------------------------------------------------
@@ -208,8 +215,8 @@ def _bce_loss(x, t, reduction):
     float32), plus ``log1p(exp(-|x|))``."""
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None     # 0-d: NumPy's arithmetic gives scalars, which the in-place steps need
-    if reduction != "none" and x.dtype == t.dtype and not fits_one_block(x):
-        total = blocked_total(_bce_total, x, t, 2)
+    if _by_blocks(x, t, reduction):
+        total = blocked_total(_bce_total, (x, t), 2)
         if not np.isnan(total):                    # NaN: redone below
             return _total(total, reduction, x.size, x.dtype)
     per = np.subtract(x > 0, t, dtype=np.result_type(x, t))
@@ -308,6 +315,11 @@ def _smse_residuals(x, t):
 
 
 def _smse_forward(x, t, reduction):
+    if _by_blocks(x, t, reduction):             # by blocks (_smse_total), in cache
+        d = np.empty(x.shape, x.dtype)
+        total = blocked_total(_smse_total, (x, t, d), 1,
+                              factor=2.0 * _inv(d.size) if reduction == "mean" else 2.0)
+        return _total(total, reduction, x.size, x.dtype), d
     residuals = _smse_residuals(x, t)
     if residuals is None:
         return None
@@ -328,23 +340,28 @@ def _mse_loss(p, t, reduction):
 def _smse_loss(x, t, reduction):
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None                                          # 0-d: the generic rule
-    if reduction != "none" and x.dtype == t.dtype and not fits_one_block(x):
-        return _total(blocked_total(_smse_total, x, t, 1), reduction, x.size, x.dtype)
+    if _by_blocks(x, t, reduction):
+        return _total(blocked_total(_smse_total, (x, t), 1), reduction, x.size, x.dtype)
     d = _sigmoid(x)
     d -= t                                                   # no gradient: s not kept
     return _squared_loss(d, reduction)
 
 
-def _smse_total(x, t, d):
-    """The sum of ``_smse_loss``'s losses of one block, in scratch ``d`` (``_sigmoid``'s
-    steps)."""
+def _smse_total(x, t, d, s=None, factor=None):
+    """The sum of ``_smse_loss``'s losses of one block, their residuals written into ``d``;
+    given scratch ``s`` and ``factor``, ``d`` then becomes ``_smse_forward``'s gradient."""
     with np.errstate(over="ignore"):
-        np.negative(x, out=d)
-        np.exp(d, out=d)
-    d += 1.0
-    np.divide(1.0, d, out=d)
-    d -= t
-    return _sum_of_squares(d.reshape(-1))
+        _sigmoid_into(x, d if s is None else s)
+    if s is None:
+        d -= t
+        return _sum_of_squares(d.reshape(-1))
+    np.subtract(s, t, out=d)
+    total = _sum_of_squares(d.reshape(-1))
+    d *= s                                                   # as _smse_forward
+    np.subtract(1.0, s, out=s)
+    d *= s
+    d *= factor
+    return total
 
 
 # -- Huber and smooth L1 -----------------------------------------------------------------------
