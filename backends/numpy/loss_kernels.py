@@ -110,7 +110,7 @@ def _unshifted_rows(logits) -> bool:
 def _unshifted_sums(logits, keep):
     """``(exp(logits) or None, its row sums (n, 1))`` unshifted, or None where the logits are
     shifted by their rows' maxima: without ``keep`` (no gradient), float32 logits past one
-    block take ``loss_blocks.exponential_sums`` (no exponentials kept; float64's loss would
+    block take ``loss_blocks.exponential_sums`` (no exponentials returned; float64's loss would
     lose the digits of large logits in ``log(sum) - x_label``), others ``_unshifted_rows``."""
     if not keep and logits.dtype == np.float32 and not fits_one_block(logits):
         s = exponential_sums(logits)
@@ -123,7 +123,7 @@ def _unshifted_sums(logits, keep):
 
 def _sce_losses(logits, labels, keep=True):
     """``(per-row losses, exponentials of the logits (None where not ``keep`` and the sums
-    were taken by blocks, ``loss_blocks.exponential_sums``), their row sums (n, 1), the labelled
+    were summed by ``loss_blocks.exponential_sums``), their row sums (n, 1), the labelled
     logits' positions (class indices, ``_label_positions``) or the targets' row sums (n, 1)
     (probabilities))``, or None where the generic rule runs (an empty array among them); the
     losses are float64 where the exponentials were unshifted (``_unshifted_sums``). Class
