@@ -127,10 +127,11 @@ def _sce_losses(logits, labels, keep=True):
     logits' positions (class indices, ``_label_positions``) or the targets' row sums (n, 1)
     (probabilities))``, or None where the generic rule runs (an empty array among them); the
     losses are float64 where the exponentials were unshifted (``_unshifted_sums``). Class
-    indices take the exponentials unshifted where ``_exponentials`` allows (one pass fewer): the loss ``log(sum(exp(x - m))) - (x_label -
-    m)`` then takes ``sum(exp(x - m))`` as ``sum(exp(x)) * exp(-m)`` (one product a row), so
-    its rounding stays the shifted one's. Short rows of logits in [-64, 64] take the
-exponentials unshifted, decided by the range of all (``_unshifted_rows``)."""
+    indices take the exponentials unshifted where ``_exponentials`` allows (one pass fewer):
+    the loss ``log(sum(exp(x - m))) - (x_label - m)`` then takes ``sum(exp(x - m))`` as
+    ``sum(exp(x)) * exp(-m)`` (one product a row), so its rounding stays the shifted one's.
+    Short rows of logits in [-64, 64] take the exponentials unshifted, decided by the range of
+    all (``_unshifted_rows``)."""
     if logits.dtype not in FLOATS or logits.ndim != 2 or not logits.size:
         return None
     n = logits.shape[0]
