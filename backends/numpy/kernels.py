@@ -22,10 +22,10 @@ from .blocks import BLOCK_BYTES, blocked, gradient_by_blocks
 from .kernel_common import (_FLOAT_SET, _ONE, FLOATS, _float, _sigmoid,  # noqa: F401 (FLOATS)
                             _sigmoid_into)
 from .loss_gradients import handed_once
-from .loss_kernels import (_bce_forward, _bce_loss, _huber_forward,
-                           _huber_value, _huber_vjp, _loss_only, _mse_forward, _mse_loss,
-                           _sce_forward, _sce_loss, _sce_vjp, _smoothed_sce_forward,
-                           _smoothed_sce_vjp, _smse_forward, _smse_loss)
+from .huber import _huber_forward, _huber_value, _huber_vjp
+from .loss_kernels import (_bce_forward, _bce_loss, _loss_only, _mse_forward, _mse_loss,
+                           _sce_forward, _sce_loss, _sce_vjp, _smse_forward, _smse_loss)
+from .smoothed_sce import _smoothed_sce_forward, _smoothed_sce_vjp
 from .ufuncs import clip
 
 # -- activations -------------------------------------------------------------------------------

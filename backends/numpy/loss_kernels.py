@@ -1,6 +1,6 @@
-"""The fused NumPy losses: softmax cross-entropy (class indices or probabilities, and with label
-smoothing), sigmoid cross-entropy with logits, mean squared error on values and on sigmoids,
-Huber / smooth L1. Each computes the loss and its gradient together and saves the gradient, so
+"""The fused NumPy losses: softmax cross-entropy (class indices or probabilities; with label
+smoothing in ``smoothed_sce.py``), sigmoid cross-entropy with logits, mean squared error on
+values and on sigmoids (Huber / smooth L1 in ``huber.py``). Each computes the loss and its gradient together and saves the gradient, so
 its vjp is one multiply (or nothing when the incoming gradient is exactly 1); ``value`` kernels
 (``_loss_only``) compute the loss alone for a call that needs no gradient.
 
@@ -19,7 +19,6 @@ from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, 
                             _times, einsum)
 from .label_positions import _label_positions, _row_numbers
 from .loss_blocks import blocked_total, exponential_sums, fits_one_block
-from .ufuncs import clip
 
 _max_of = np.maximum.reduce          # a.max()'s ufunc, without its Python wrapper
 
@@ -363,83 +362,3 @@ def _smse_total(x, t, d, s=None, factor=None):
     d *= s
     d *= factor
     return total
-
-
-# -- Huber and smooth L1 -----------------------------------------------------------------------
-def _huber_losses(p, t, delta, half_scale):
-    """``(d = p - t, the losses per entry)`` (or None where the generic rule runs): ``half_scale
-    * r (2|d| - r)`` with ``r = min(|d|, delta)``, the generic rule's two branches in one
-    expression, so no mask or ``np.where``. ``r`` is clip's (``|d| >= 0``): NumPy's ``minimum``
-    with a scalar bound runs a slower loop (256x256 float32: 20.6 us, clip 5.5)."""
-    if not _float(p, t) or p.shape != t.shape or not p.ndim:
-        return None                                          # 0-d: the generic rule
-    d = p - t
-    a = np.abs(d)
-    r = clip(a, 0.0, delta)                                  # (NaN stays NaN)
-    a += a
-    a -= r
-    a *= r
-    if half_scale != 1.0:
-        a *= half_scale
-    return d, a
-
-
-def _huber_forward(p, t, reduction, delta, scale):
-    parts = _huber_losses(p, t, delta, 0.5 * scale)
-    if parts is None:
-        return None
-    d, per = parts
-    clip(d, -delta, delta, out=d)                            # the gradient, scaled below
-    factor = scale * (_inv(d.size) if reduction == "mean" else 1.0)
-    if factor != 1.0:
-        d *= factor
-    return _reduced(per, reduction, p.size), d
-
-
-def _huber_value(p, t, reduction, delta, scale):
-    parts = _huber_losses(p, t, delta, 0.5 * scale)
-    return None if parts is None else (_reduced(parts[1], reduction, p.size), None)
-
-
-def _huber_vjp(g, saved, p, t, reduction, delta, scale):
-    return _times(g, saved), NotImplemented
-
-
-# -- softmax cross-entropy with label smoothing --------------------------------------------------
-def _smoothed_sce_forward(logits, labels, reduction, smoothing, ignore_index):
-    """Integer labels against ``(1 - smoothing) onehot + smoothing / C``, rows labelled
-    ``ignore_index`` left out: the losses from the shifted logits' row sums (no target
-    array), the gradient ``softmax - target`` written over their exponentials."""
-    if logits.dtype not in FLOATS or logits.ndim != 2 or labels.dtype.kind not in "iu" \
-            or labels.shape != logits.shape[:1]:
-        return None
-    n, c = logits.shape
-    ignored = labels == ignore_index
-    count = n - int(np.count_nonzero(ignored))
-    safe = labels if count == n else np.where(ignored, 0, labels)
-    keep, spread = 1.0 - smoothing, smoothing / c
-    e = logits - logits.max(axis=1, keepdims=True)           # shifted logits
-    rows = np.arange(n)
-    bracket = e.sum(axis=1)
-    bracket *= spread
-    bracket += keep * e[rows, safe]
-    np.exp(e, out=e)
-    s = e.sum(axis=1, keepdims=True)
-    per = np.log(s.reshape(n))
-    per -= bracket
-    coef = 1.0 / count if reduction == "mean" and count else 1.0
-    np.divide(coef, s, out=s)
-    e *= s                                                   # softmax, scaled for "mean"
-    e -= coef * spread
-    e[rows, safe] -= coef * keep
-    if count != n:
-        per[ignored] = 0.0
-        e[ignored] *= 0.0        # NaN where a row has no softmax (no finite logit), as PyTorch
-    if reduction == "none":
-        return per, e
-    return _total(per.sum(), reduction, count, per.dtype), e
-
-
-def _smoothed_sce_vjp(g, saved, logits, labels, reduction, smoothing, ignore_index):
-    return (g[:, None] * saved if reduction == "none" else _times(g, saved)), None
-
