@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel_common import FLOATS
+from .kernel_common import FLOATS, _times
 from .loss_kernels import _total
 
 
