@@ -50,11 +50,17 @@ def _sigmoid(x):
     # 1 / (1 + exp(-x)); exp overflows to inf below x ~ -88 (float32), giving 0 there (the true
     # value is subnormal), with no branches or np.where
     with np.errstate(over="ignore"):
-        s = np.negative(x, out=np.empty_like(x))     # an array also for 0-d x, not a scalar
-        np.exp(s, out=s)
-        s += 1.0
-        np.divide(1.0, s, out=s)
-    return s
+        return _sigmoid_into(x, np.empty_like(x))     # an array also for 0-d x, not a scalar
+
+
+def _sigmoid_into(x, out):
+    """``_sigmoid(x)`` written into ``out`` (NumPy's overflow warning is the caller's to
+    silence); returns ``out``."""
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.divide(1.0, out, out=out)
+    return out
 
 
 

@@ -19,12 +19,13 @@ from .. import blas
 from ..axis_sums import sum_axes, sum_rows
 from . import blocks
 from .blocks import BLOCK_BYTES, blocked, gradient_by_blocks
-from .kernel_common import _FLOAT_SET, _ONE, FLOATS, _float, _sigmoid  # noqa: F401 (FLOATS)
+from .kernel_common import (_FLOAT_SET, _ONE, FLOATS, _float, _sigmoid,  # noqa: F401 (FLOATS)
+                            _sigmoid_into)
 from .loss_gradients import handed_once
-from .loss_kernels import (_bce_forward, _bce_loss, _huber_forward,
-                           _huber_value, _huber_vjp, _loss_only, _mse_forward, _mse_loss,
-                           _sce_forward, _sce_loss, _sce_vjp, _smoothed_sce_forward,
-                           _smoothed_sce_vjp, _smse_forward, _smse_loss)
+from .huber import _huber_forward, _huber_value, _huber_vjp
+from .loss_kernels import (_bce_forward, _bce_loss, _loss_only, _mse_forward, _mse_loss,
+                           _sce_forward, _sce_loss, _sce_vjp, _smse_forward, _smse_loss)
+from .smoothed_sce import _smoothed_sce_forward, _smoothed_sce_vjp
 from .ufuncs import clip
 
 # -- activations -------------------------------------------------------------------------------
@@ -39,13 +40,6 @@ def _sigmoid_forward(x):
     with np.errstate(over="ignore"):
         blocked(_sigmoid_into, (x, s), 0)
     return s, s
-
-
-def _sigmoid_into(x, out):
-    np.negative(x, out=out)
-    np.exp(out, out=out)
-    out += 1.0
-    np.divide(1.0, out, out=out)
 
 
 def _sigmoid_vjp(g, s, x):

@@ -1,6 +1,6 @@
-"""The fused NumPy losses: softmax cross-entropy (class indices or probabilities, and with label
-smoothing), sigmoid cross-entropy with logits, mean squared error on values and on sigmoids,
-Huber / smooth L1. Each computes the loss and its gradient together and saves the gradient, so
+"""The fused NumPy losses: softmax cross-entropy (class indices or probabilities; with label
+smoothing in ``smoothed_sce.py``), sigmoid cross-entropy with logits, mean squared error on
+values and on sigmoids (Huber / smooth L1 in ``huber.py``). Each computes the loss and its gradient together and saves the gradient, so
 its vjp is one multiply (or nothing when the incoming gradient is exactly 1); ``value`` kernels
 (``_loss_only``) compute the loss alone for a call that needs no gradient.
 
@@ -15,10 +15,10 @@ import numpy as np
 
 from xpgrad.ops import formulas
 
-from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, _times,
-                            einsum)
+from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, _sigmoid_into,
+                            _times, einsum)
 from .label_positions import _label_positions, _row_numbers
-from .ufuncs import clip
+from .loss_blocks import blocked_total, exponential_sums, fits_one_block
 
 _max_of = np.maximum.reduce          # a.max()'s ufunc, without its Python wrapper
 
@@ -49,6 +49,13 @@ def _loss_only(loss):
         return None if out is None else (out, None)
 
     return value
+
+
+def _by_blocks(x, t, reduction) -> bool:
+    """Whether an elementwise loss of float ``x`` and ``t`` of one shape runs by blocks
+    (``loss_blocks``): a reduced loss, ``t`` of ``x``'s dtype and shape, ``x`` past one block."""
+    return reduction != "none" and _float(x, t) and x.dtype == t.dtype and x.shape == t.shape \
+        and not fits_one_block(x)
 
 
 # -- softmax cross-entropy ---------------------------------------------------------------------
@@ -99,24 +106,39 @@ def _unshifted_rows(logits) -> bool:
     return bool(_max_of(np.abs(logits), None) <= _WINDOW)     # NaN: False
 
 
-def _sce_losses(logits, labels):
-    """``(per-row losses, exponentials of the logits, their row sums (n, 1), the labelled
+def _unshifted_sums(logits, keep):
+    """``(exp(logits) or None, its row sums (n, 1))`` unshifted, or None where the logits are
+    shifted by their rows' maxima: without ``keep`` (no gradient), float32 logits past one
+    block take ``loss_blocks.exponential_sums`` (no exponentials returned; float64's loss would
+    lose the digits of large logits in ``log(sum) - x_label``), others ``_unshifted_rows``."""
+    if not keep and logits.dtype == np.float32 and not fits_one_block(logits):
+        s = exponential_sums(logits)
+        return None if s is None else (None, s)
+    if _unshifted_rows(logits):
+        e = np.exp(logits)
+        return e, _row_sums(e)
+    return None
+
+
+def _sce_losses(logits, labels, keep=True):
+    """``(per-row losses, exponentials of the logits (None where not ``keep`` and the sums
+    were summed by ``loss_blocks.exponential_sums``), their row sums (n, 1), the labelled
     logits' positions (class indices, ``_label_positions``) or the targets' row sums (n, 1)
-    (probabilities))``, or None where the
-    generic rule runs (an empty array among them); the losses are float64 where the
-    exponentials were unshifted (below). Class indices take the exponentials unshifted where
-    ``_exponentials`` allows (one pass fewer): the loss ``log(sum(exp(x - m))) - (x_label -
-    m)`` then takes ``sum(exp(x - m))`` as ``sum(exp(x)) * exp(-m)`` (one product a row), so
-    its rounding stays the shifted one's. Short rows of logits in [-64, 64] take the
-exponentials unshifted, decided by the range of all (``_unshifted_rows``)."""
+    (probabilities))``, or None where the generic rule runs (an empty array among them); the
+    losses are float64 where the exponentials were unshifted (``_unshifted_sums``). Class
+    indices take the exponentials unshifted where ``_exponentials`` allows (one pass fewer):
+    the loss ``log(sum(exp(x - m))) - (x_label - m)`` then takes ``sum(exp(x - m))`` as
+    ``sum(exp(x)) * exp(-m)`` (one product a row), so its rounding stays the shifted one's.
+    Short rows of logits in [-64, 64] take the exponentials unshifted, decided by the range of
+    all (``_unshifted_rows``)."""
     if logits.dtype not in FLOATS or logits.ndim != 2 or not logits.size:
         return None
     n = logits.shape[0]
     if labels.dtype.kind in "iu":
         at = _label_positions(logits, labels)
-        if _unshifted_rows(logits):
-            e = np.exp(logits)
-            s = _row_sums(e)
+        unshifted = _unshifted_sums(logits, keep)
+        if unshifted is not None:
+            e, s = unshifted
             per = np.log(s[:, 0], dtype=np.float64)
             per -= logits.reshape(-1)[at] if at.ndim == 1 else logits[at[0], at[1]]
             return per, e, s, at
@@ -201,7 +223,7 @@ def sce_gradient_only(logits, labels, reduction):
 
 
 def _sce_loss(logits, labels, reduction):
-    parts = _sce_losses(logits, labels)
+    parts = _sce_losses(logits, labels, keep=False)
     return None if parts is None else _reduced(parts[0], reduction, logits.shape[0],
                                                logits.dtype)
 
@@ -219,6 +241,10 @@ def _bce_loss(x, t, reduction):
     float32), plus ``log1p(exp(-|x|))``."""
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None     # 0-d: NumPy's arithmetic gives scalars, which the in-place steps need
+    if _by_blocks(x, t, reduction):
+        total = blocked_total(_bce_total, (x, t), 2)
+        if not np.isnan(total):                    # NaN: redone below
+            return _total(total, reduction, x.size, x.dtype)
     per = np.subtract(x > 0, t, dtype=np.result_type(x, t))
     with np.errstate(invalid="ignore"):        # inf * 0 at an infinite logit: redone below
         per *= x
@@ -231,6 +257,18 @@ def _bce_loss(x, t, reduction):
         per = formulas.sigmoid_ce(np, x, t)
         total = per.sum()
     return per if reduction == "none" else _total(total, reduction, x.size, per.dtype)
+
+
+def _bce_total(x, t, per, a):
+    """The sum of ``_bce_loss``'s losses of one block, in scratch ``per`` and ``a``."""
+    np.subtract(x > 0, t, out=per)
+    with np.errstate(invalid="ignore"):
+        per *= x
+    np.abs(x, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    per += np.log1p(a, out=a)
+    return per.sum()
 
 
 def _bce_forward(x, t, reduction):
@@ -303,6 +341,11 @@ def _smse_residuals(x, t):
 
 
 def _smse_forward(x, t, reduction):
+    if _by_blocks(x, t, reduction):             # by blocks (_smse_total), in cache
+        d = np.empty(x.shape, x.dtype)
+        total = blocked_total(_smse_total, (x, t, d), 1,
+                              factor=2.0 * _inv(d.size) if reduction == "mean" else 2.0)
+        return _total(total, reduction, x.size, x.dtype), d
     residuals = _smse_residuals(x, t)
     if residuals is None:
         return None
@@ -323,86 +366,25 @@ def _mse_loss(p, t, reduction):
 def _smse_loss(x, t, reduction):
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None                                          # 0-d: the generic rule
+    if _by_blocks(x, t, reduction):
+        return _total(blocked_total(_smse_total, (x, t), 1), reduction, x.size, x.dtype)
     d = _sigmoid(x)
     d -= t                                                   # no gradient: s not kept
     return _squared_loss(d, reduction)
 
 
-# -- Huber and smooth L1 -----------------------------------------------------------------------
-def _huber_losses(p, t, delta, half_scale):
-    """``(d = p - t, the losses per entry)`` (or None where the generic rule runs): ``half_scale
-    * r (2|d| - r)`` with ``r = min(|d|, delta)``, the generic rule's two branches in one
-    expression, so no mask or ``np.where``. ``r`` is clip's (``|d| >= 0``): NumPy's ``minimum``
-    with a scalar bound runs a slower loop (256x256 float32: 20.6 us, clip 5.5)."""
-    if not _float(p, t) or p.shape != t.shape or not p.ndim:
-        return None                                          # 0-d: the generic rule
-    d = p - t
-    a = np.abs(d)
-    r = clip(a, 0.0, delta)                                  # (NaN stays NaN)
-    a += a
-    a -= r
-    a *= r
-    if half_scale != 1.0:
-        a *= half_scale
-    return d, a
-
-
-def _huber_forward(p, t, reduction, delta, scale):
-    parts = _huber_losses(p, t, delta, 0.5 * scale)
-    if parts is None:
-        return None
-    d, per = parts
-    clip(d, -delta, delta, out=d)                            # the gradient, scaled below
-    factor = scale * (_inv(d.size) if reduction == "mean" else 1.0)
-    if factor != 1.0:
-        d *= factor
-    return _reduced(per, reduction, p.size), d
-
-
-def _huber_value(p, t, reduction, delta, scale):
-    parts = _huber_losses(p, t, delta, 0.5 * scale)
-    return None if parts is None else (_reduced(parts[1], reduction, p.size), None)
-
-
-def _huber_vjp(g, saved, p, t, reduction, delta, scale):
-    return _times(g, saved), NotImplemented
-
-
-# -- softmax cross-entropy with label smoothing --------------------------------------------------
-def _smoothed_sce_forward(logits, labels, reduction, smoothing, ignore_index):
-    """Integer labels against ``(1 - smoothing) onehot + smoothing / C``, rows labelled
-    ``ignore_index`` left out: the losses from the shifted logits' row sums (no target
-    array), the gradient ``softmax - target`` written over their exponentials."""
-    if logits.dtype not in FLOATS or logits.ndim != 2 or labels.dtype.kind not in "iu" \
-            or labels.shape != logits.shape[:1]:
-        return None
-    n, c = logits.shape
-    ignored = labels == ignore_index
-    count = n - int(np.count_nonzero(ignored))
-    safe = labels if count == n else np.where(ignored, 0, labels)
-    keep, spread = 1.0 - smoothing, smoothing / c
-    e = logits - logits.max(axis=1, keepdims=True)           # shifted logits
-    rows = np.arange(n)
-    bracket = e.sum(axis=1)
-    bracket *= spread
-    bracket += keep * e[rows, safe]
-    np.exp(e, out=e)
-    s = e.sum(axis=1, keepdims=True)
-    per = np.log(s.reshape(n))
-    per -= bracket
-    coef = 1.0 / count if reduction == "mean" and count else 1.0
-    np.divide(coef, s, out=s)
-    e *= s                                                   # softmax, scaled for "mean"
-    e -= coef * spread
-    e[rows, safe] -= coef * keep
-    if count != n:
-        per[ignored] = 0.0
-        e[ignored] *= 0.0        # NaN where a row has no softmax (no finite logit), as PyTorch
-    if reduction == "none":
-        return per, e
-    return _total(per.sum(), reduction, count, per.dtype), e
-
-
-def _smoothed_sce_vjp(g, saved, logits, labels, reduction, smoothing, ignore_index):
-    return (g[:, None] * saved if reduction == "none" else _times(g, saved)), None
-
+def _smse_total(x, t, d, s=None, factor=None):
+    """The sum of ``_smse_loss``'s losses of one block, their residuals written into ``d``;
+    given scratch ``s`` and ``factor``, ``d`` then becomes ``_smse_forward``'s gradient."""
+    with np.errstate(over="ignore"):
+        _sigmoid_into(x, d if s is None else s)
+    if s is None:
+        d -= t
+        return _sum_of_squares(d.reshape(-1))
+    np.subtract(s, t, out=d)
+    total = _sum_of_squares(d.reshape(-1))
+    d *= s                                                   # as _smse_forward
+    np.subtract(1.0, s, out=s)
+    d *= s
+    d *= factor
+    return total
