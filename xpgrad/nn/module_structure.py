@@ -63,6 +63,8 @@ def note_own_write(module, name) -> None:
     """``module.name``, a setting, was set while an ``xg.function`` ran its function as Python:
     no setting of the structure from then on (``_settings``)."""
     vars(module).setdefault(OWN_WRITES, set()).add(name)
+
+
 #: the attribute holding the names ``note_own_write`` noted
 OWN_WRITES = "_set_by_functions"
 
