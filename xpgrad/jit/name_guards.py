@@ -9,7 +9,7 @@ library's nor an installed package's, ``_walked_module``), that holds a model th
 or Variables, containers in containers too, or an empty one in the function's own closure or
 globals (layers appended later). A Variable is guarded unless a module the function made
 holds it, the function set that attribute itself, or an object of xpgrad's other than a model
-holds it (an optimizer's state: ``_keeps_own_state``); a module whose structure is guarded is
+holds it (an optimizer's state: ``_is_ours``); a module whose structure is guarded is
 not looked into. Each is a ``Held`` (held.py): set to another model or Variable while the old
 one lives on, or a container's items changed, it traces anew. ``settled`` makes each structure
 guard's value the model's cached structure, which a replay finds by identity (one ``is``, not a
@@ -62,7 +62,7 @@ class _Walk:
         self.guarded, self.writes, self.out, self.seen = guarded, writes, [], {}
         self.names = set()      # the attribute names the functions walked read
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
-        self.variables = True   # whether a Variable found is guarded (``_keeps_own_state``)
+        self.variables = True   # whether a Variable found is guarded (``_is_ours``)
 
     def reached(self, obj, depth) -> bool:
         """Look into ``obj`` (a function, a bound method, an object; held by nothing the walk
@@ -100,8 +100,9 @@ class _Walk:
         made = _is_module(obj) and (id(obj), STRUCTURE) in writes     # the function made it
         # a user's object's settings; not those of xpgrad's objects and their subclasses (an
         # optimizer's, read live by its update; a module's, in its structure)
-        settings = not any(c.__module__.startswith(_OURS) for c in cls.__mro__)
-        counted, self.variables = self.variables, not _keeps_own_state(obj)
+        ours = _is_ours(cls)
+        settings = not ours
+        counted, self.variables = self.variables, not ours or _is_module(obj)
         try:
             for name in [name for name in self.names if name in attributes]:
                 value = attributes[name]
@@ -210,14 +211,11 @@ def _walked_module(module) -> bool:
     return walked
 
 
-def _keeps_own_state(obj) -> bool:
-    """Whether ``obj`` is one of xpgrad's objects other than a model (an optimizer, a
-    subclass of one), whose Variables (an optimizer's per-Variable state) are its own to keep:
-    not guarded."""
-    return not _is_module(obj) and any(cls.__module__.partition(".")[0] == "xpgrad"
-                                       for cls in type(obj).__mro__)
-#: the package whose objects' settings are read live or guarded by themselves
-_OURS = __name__.split(".")[0] + "."
+def _is_ours(cls) -> bool:
+    """Whether ``cls`` is one of xpgrad's classes or a subclass of one: the Variables of such
+    an object other than a model (an optimizer's per-Variable state) are its own to keep, and
+    its settings are read live or guarded with its structure; neither is guarded here."""
+    return any(base.__module__.partition(".")[0] == "xpgrad" for base in cls.__mro__)
 
 
 def _value_guard(holder, attribute, value) -> tuple:
