@@ -21,7 +21,8 @@ NumPy's ``sum``. Results equal NumPy's to rounding. The products run with NumPy'
 warnings off; a result with an inf or NaN is summed again by NumPy's ``sum``, so an overflow or
 an ``inf - inf`` warns from NumPy's frame, as the array's own ``sum`` does (the tests turn a
 RuntimeWarning raised from xpgrad's code into an error), at the price of a second sum only
-there.
+there. ``sum_rows`` of a small array adds the same groups by NumPy's own sums, which warn
+from NumPy's frame themselves.
 
 >>> import numpy as np
 >>> g = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
@@ -63,7 +64,8 @@ _ONES = {np.dtype(np.float32): _ones(np.float32), np.dtype(np.float64): _ones(np
 def sum_rows(a):
     """The sums of the rows of a 2-D float32/float64 array ``a`` (M, C) of unit column stride,
     ``a.sum(0)``: at most ``DEPTH`` rows added in order per product, then their partial sums
-    likewise. Any other array is ``a.sum(0)``.
+    likewise (a small array, ``SMALL_MAX``: the same groups by NumPy's sums). Any other array
+    is ``a.sum(0)``.
 
     >>> import numpy as np
     >>> sum_rows(np.full((300, 2), 0.1, np.float32)).round(3).tolist()
