@@ -283,7 +283,7 @@ def scan_kernels(np) -> dict:
         # a step's gate gradients and d act / d z, gate-major: whole blocks, copied into dz
         dz_gates, deriv = (np.empty((4, B, H), dtype=seq.dtype) for _ in range(2))
         multiply, subtract, add, tanh = np.multiply, np.subtract, np.add, np.tanh
-        deriv_i_f, deriv_g, deriv_o = deriv[:2], deriv[2], deriv[3]
+        deriv_i_f, deriv_g, deriv_o, dz_o = deriv[:2], deriv[2], deriv[3], dz_gates[3]
         dz_rows, dz_gates_rows = np.reshape(dz_ring, (K, B, 4, H)), dz_gates.transpose(1, 0, 2)
         dc = None
         for t, (i, f, g, o), i_f, c_t in zip(range(T - 1, -1, -1), gates[::-1],
@@ -301,15 +301,14 @@ def scan_kernels(np) -> dict:
             multiply(deriv_o, o, out=deriv_o)
             multiply(g, g, out=deriv_g)               # tanh: 1 - a^2
             subtract(1.0, deriv_g, out=deriv_g)
-            multiply(o, tc, out=tmp)                  # gc += gh * o * (1 - tanh(c)^2), from
-            multiply(tmp, tc, out=tmp)                # h = o tanh(c) made as the forward did
-            subtract(o, tmp, out=tmp)                 # (reading the saved h cost more)
-            multiply(tmp, gh, out=tmp)
+            multiply(gh, tc, out=dz_o)                # o's, before d act / d z
+            multiply(dz_o, tc, out=tmp)               # gc += o (gh - gh tanh(c)^2): from
+            subtract(gh, tmp, out=tmp)                # tanh(c) made as the forward did
+            multiply(tmp, o, out=tmp)                 # (reading the saved h cost more)
             add(gc, tmp, out=gc)
             multiply(gc, g, out=dz_gates[0])
             multiply(gc, c_prev, out=dz_gates[1])
             multiply(gc, i, out=dz_gates[2])
-            multiply(gh, tc, out=dz_gates[3])
             multiply(dz_gates, deriv, out=dz_gates)
             np.copyto(dz_rows[slot], dz_gates_rows)
             if t or needs_h0c0[1]:
