@@ -241,3 +241,19 @@ def test_arrays_take_the_backend_of_the_tensor_arguments():
     for _ in range(3):
         out = f(np.arange(2.0), y)
         assert out.backend.name == "numba" and out.tolist() == [1.0, 2.0]
+
+
+def test_a_guard_failing_on_the_short_way_runs_the_call_eagerly_on_tensors():
+    """A value read at the trace (all non-negative: no shift) guards the replay; an array
+    outside its range runs the function eagerly, on the array as a Tensor."""
+    def shifted(x):
+        lo, _ = x.backend.index_range(x._data)
+        return x - lo if lo < 0 else x * 2
+
+    compiled = xg.function(shifted)
+    for row in ([1, 2], [1, 2], [2, 1], [-1, 2], [2, 1]):
+        a = np.array(row)
+        assert compiled(a).tolist() == shifted(xg.asarray(a)).tolist()
+        if row == [2, 1]:
+            assert compiled._fast is not None         # the next call takes the short way
+    assert compiled.trace_count == 1

@@ -6,7 +6,8 @@ arguments, building the signature key, hashing it, moving it to the end of the L
 ``Program.run``, ``run_arrays``, ``_run``, some fifteen Python calls. ``FastReplay`` remembers
 the last program a call replayed through that path, with what made its key: the tensors'
 backend, shapes and dtypes. A later call whose arguments are plain Tensors (no keyword, each
-given once) of those shapes and dtypes, and the same other arguments as the signature keyed
+given once) of those shapes and dtypes, or NumPy arrays in their places on the numpy and numba
+backends (their raw arrays as they are: ``numpy_inputs.py``), and the same other arguments as the signature keyed
 them (``same_object``: a Variable, a list or dict of Variables, a model holding Variables with
 the same submodules and Variables; so ``step(model, x, y)``; the model of
 ``xg.function(model)`` too), outside any trace and tape, whose guarded
@@ -29,12 +30,15 @@ from __future__ import annotations
 import weakref
 from operator import is_
 
+from numpy import ndarray
+
 from .. import pytree as _pytree
 from ..primitive import tape_state
 from ..tensor import Tensor, Variable
 from .declines import DeclinedKernel, note_decline
 from .dynamic_shapes import ShapeGuard
 from .lock import TRACE_LOCK
+from .numpy_inputs import wrapped
 from .replay_steps import GuardFailed
 from .signature import model_structure
 from .trace_cache import _GONE
@@ -48,13 +52,16 @@ class FastReplay:
     """The program of the last call's signature and what the signature was (module
     docstring)."""
 
-    __slots__ = ("fn", "backend", "specs", "program", "guards", "objects", "owner")
+    __slots__ = ("fn", "backend", "specs", "program", "guards", "objects", "owner", "arrays")
 
     def __init__(self, fn, backend, specs, program, guards, objects, owner):
         self.fn, self.backend, self.specs, self.owner = fn, backend, specs, owner
         self.program = program
         self.guards = guards
         self.objects = objects
+        # NumPy arrays in the tensors' places: their own raw arrays, as xg.asarray's on this
+        # backend; not where a result views an argument (its View needs the argument's Tensor)
+        self.arrays = backend.array_class is ndarray and program.output_views is None
 
     @classmethod
     def of(cls, function, args, program, base, key):
@@ -97,9 +104,14 @@ class FastReplay:
         objects = self.objects
         if objects is None:                 # plain Tensors only: the usual case, inline
             for a, (shape, dtype) in zip(args, specs):
-                if a.__class__ is not Tensor or a._backend is not backend:
+                if a.__class__ is Tensor:
+                    if a._backend is not backend:
+                        return MISS
+                    data = a._data
+                elif a.__class__ is ndarray and self.arrays:
+                    data = a
+                else:
                     return MISS
-                data = a._data
                 if data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
                     return MISS
                 raws.append(data)
@@ -111,9 +123,14 @@ class FastReplay:
                     if not next(objects)(a):
                         return MISS
                     continue
-                if a.__class__ is not Tensor or a._backend is not backend:
+                if a.__class__ is Tensor:
+                    if a._backend is not backend:
+                        return MISS
+                    data = a._data
+                elif a.__class__ is ndarray and self.arrays:
+                    data = a
+                else:
                     return MISS
-                data = a._data
                 if data.shape != spec[0] or (data.dtype is not spec[1]
                                              and data.dtype != spec[1]):
                     return MISS
@@ -146,7 +163,7 @@ class FastReplay:
         except GuardFailed as failed:       # its changes undone (jit/guards.py)
             if type(failed.guard) is ShapeGuard:
                 return MISS      # the long way finds the program of this shape
-            result = self.fn(*args)           # eagerly, as the long way does
+            result = self.fn(*wrapped(args, backend))     # eagerly, as the long way does
             failed.guard.widen(failed.lo, failed.hi)
             if type(failed.guard) is DeclinedKernel:
                 note_decline(program, self.fn, failed.guard)
