@@ -15,15 +15,19 @@ no array (``signature.py`` keys it by value, as a Python number).
 from __future__ import annotations
 
 import copy
+from operator import is_
 
 import numpy as np
 
 from ..backend import current_backend
 from ..conversion import named_asarray
+from ..dtypes import ALL
 from ..tensor import Tensor, _wrap
 from .errors import function_name
 
 _ndarray = np.ndarray
+#: the dtypes xpgrad holds, as NumPy's (native byte order)
+_SUPPORTED = frozenset(np.dtype(name) for name in ALL)
 
 
 def converted(args, kwargs, function):
@@ -35,13 +39,14 @@ def converted(args, kwargs, function):
     else:
         if not kwargs:
             return args, kwargs
-    if not _holds_arrays(args) and not _holds_arrays(kwargs):
+    found = [False, None]           # an array seen, the first Tensor's backend
+    _look(args, found)
+    _look(kwargs, found)
+    if not found[0]:
         return args, kwargs
-    backend = _tensor_backend(args) or _tensor_backend(kwargs) or current_backend()
-    where = f"xg.function {function_name(function.fn)!r}, argument "
-    name_of = function._bind.name_of
-    args = tuple([_converted(a, backend, where + name_of(k)) for k, a in enumerate(args)])
-    kwargs = {key: _converted(a, backend, where + name_of(key)) for key, a in kwargs.items()}
+    backend = found[1] or current_backend()
+    args = tuple([_converted(a, backend, function, (k,)) for k, a in enumerate(args)])
+    kwargs = {key: _converted(a, backend, function, (key,)) for key, a in kwargs.items()}
     return args, kwargs
 
 
@@ -51,43 +56,49 @@ def wrapped(args, backend):
     return [_wrap(a, backend) if a.__class__ is _ndarray else a for a in args]
 
 
-def _holds_arrays(obj):
-    """Whether a NumPy array is among ``obj``'s leaves (``structure.leaves``'s containers)."""
-    if isinstance(obj, _ndarray):
-        return True
-    if isinstance(obj, (tuple, list)):
-        return any(_holds_arrays(o) for o in obj)
-    if isinstance(obj, dict):
-        return any(_holds_arrays(o) for o in obj.values())
-    return False
+def _look(obj, found):
+    """Note in ``found`` whether a NumPy array is among ``obj``'s leaves (the containers of
+    ``structure.leaves``) and the backend of the first Tensor there."""
+    t = obj.__class__
+    if t is _ndarray:
+        found[0] = True
+    elif t is tuple or t is list or isinstance(obj, (tuple, list)):
+        for o in obj:
+            _look(o, found)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            _look(o, found)
+    elif found[1] is None and isinstance(obj, Tensor):
+        found[1] = obj._backend
+    elif isinstance(obj, _ndarray):
+        found[0] = True
 
 
-def _tensor_backend(obj):
-    """The backend of the first Tensor among ``obj``'s leaves, or None."""
-    if isinstance(obj, Tensor):
-        return obj._backend
-    children = obj.values() if isinstance(obj, dict) else obj \
-        if isinstance(obj, (tuple, list)) else ()
-    for o in children:
-        backend = _tensor_backend(o)
-        if backend is not None:
-            return backend
-    return None
-
-
-def _converted(obj, backend, what):
-    """``obj`` with its NumPy arrays converted; ``what`` names it in errors."""
-    if isinstance(obj, _ndarray):
-        return named_asarray(obj, what, backend=backend)
-    if not _holds_arrays(obj):
+def _converted(obj, backend, function, path):
+    """``obj`` with its NumPy arrays converted (``obj`` itself where it holds none); ``path``:
+    where it is among the call's arguments (its position or keyword, then keys inward)."""
+    t = obj.__class__
+    if t is Tensor:
         return obj
+    if t is _ndarray and backend.array_class is _ndarray and obj.dtype in _SUPPORTED:
+        return _wrap(obj, backend)          # all that xg.asarray does with it there
+    if isinstance(obj, _ndarray):
+        what = (f"xg.function {function_name(function.fn)!r}, argument "
+                f"{function._bind.name_of(path[0])}" + "".join(f"[{p!r}]" for p in path[1:]))
+        return named_asarray(obj, what, backend=backend)
     if isinstance(obj, dict):
-        out = obj.copy() if type(obj) is dict else copy.copy(obj)
-        for key, value in obj.items():
-            out[key] = _converted(value, backend, f"{what}[{key!r}]")
+        values = {key: _converted(v, backend, function, (*path, key)) for key, v in obj.items()}
+        if all(values[key] is v for key, v in obj.items()):
+            return obj
+        out = values if t is dict else copy.copy(obj)
+        if t is not dict:
+            out.update(values)
         return out
-    items = [_converted(o, backend, f"{what}[{k}]") for k, o in enumerate(obj)]
-    t = type(obj)
+    if not (t is tuple or t is list or isinstance(obj, (tuple, list))):
+        return obj
+    items = [_converted(o, backend, function, (*path, k)) for k, o in enumerate(obj)]
+    if all(map(is_, items, obj)):
+        return obj
     if t is tuple or t is list:
         return t(items)
     if isinstance(obj, list):
