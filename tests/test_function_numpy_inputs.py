@@ -257,3 +257,29 @@ def test_a_guard_failing_on_the_short_way_runs_the_call_eagerly_on_tensors():
         if row == [2, 1]:
             assert compiled._fast is not None         # the next call takes the short way
     assert compiled.trace_count == 1
+
+
+def test_on_a_backend_of_its_own_arrays_the_backends_asarray_converts_each_call(clean_backends):
+    """A stand-in for cupy (raw arrays that are not NumPy's, a copy to the device): each call
+    converts its arrays with the backend's asarray (the long way; no short way for arrays)."""
+    from xpgrad.backends.numpy import NumpyBackend
+
+    copies = []
+
+    class Copying(NumpyBackend):
+        name = "copying"
+        array_class = None
+
+        def asarray(self, obj, dtype=None):
+            copies.append(obj)
+            return np.array(obj, dtype=dtype, copy=True)
+
+    xg.register_backend("copying", Copying)
+    with xg.use_backend("copying"):
+        double = xg.function(lambda x: x * 2.0)
+        for k in range(4):
+            a = np.full(3, float(k))
+            out = double(a)
+            assert out.backend.name == "copying" and out.tolist() == [2.0 * k] * 3
+            assert copies[-1] is a
+        assert double.trace_count == 1 and double._fast((a,)) is MISS
