@@ -283,3 +283,17 @@ def test_on_a_backend_of_its_own_arrays_the_backends_asarray_converts_each_call(
             assert out.backend.name == "copying" and out.tolist() == [2.0 * k] * 3
             assert copies[-1] is a
         assert double.trace_count == 1 and double._fast((a,)) is MISS
+
+
+def test_a_model_argument_beside_arrays_takes_the_short_way():
+    model = xg.nn.Linear(3, 2, rng=0)
+
+    @xg.function
+    def forward(layer, x):
+        return layer(x)
+
+    for k in range(4):
+        a = np.full((2, 3), float(k), np.float32)
+        np.testing.assert_allclose(forward(model, a).numpy(), model(xg.asarray(a)).numpy())
+    assert forward.trace_count == 1 and forward._fast((model, a)) is not MISS
+    assert forward._fast((model, np.ones((2, 3)))) is MISS       # float64: another trace

@@ -123,16 +123,8 @@ class FastReplay:
                     if not next(objects)(a):
                         return MISS
                     continue
-                if a.__class__ is Tensor:
-                    if a._backend is not backend:
-                        return MISS
-                    data = a._data
-                elif a.__class__ is ndarray and self.arrays:
-                    data = a
-                else:
-                    return MISS
-                if data.shape != spec[0] or (data.dtype is not spec[1]
-                                             and data.dtype != spec[1]):
+                data = self._raw(a, spec)
+                if data is None:
                     return MISS
                 raws.append(data)
                 tensors.append(a)
@@ -172,6 +164,22 @@ class FastReplay:
             return result
         finally:
             TRACE_LOCK.release_shared()
+
+
+    def _raw(self, a, spec):
+        """The raw array argument ``a`` gives in the place of a tensor of ``spec`` (shape,
+        dtype), or None where it gives none (``__call__``'s loop for plain Tensors, inline)."""
+        if a.__class__ is Tensor:
+            if a._backend is not self.backend:
+                return None
+            data = a._data
+        elif a.__class__ is ndarray and self.arrays:
+            data = a
+        else:
+            return None
+        if data.shape != spec[0] or (data.dtype is not spec[1] and data.dtype != spec[1]):
+            return None
+        return data
 
 
 def same_object(obj):
