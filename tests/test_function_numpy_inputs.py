@@ -297,3 +297,28 @@ def test_a_model_argument_beside_arrays_takes_the_short_way():
         np.testing.assert_allclose(forward(model, a).numpy(), model(xg.asarray(a)).numpy())
     assert forward.trace_count == 1 and forward._fast((model, a)) is not MISS
     assert forward._fast((model, np.ones((2, 3)))) is MISS       # float64: another trace
+
+
+def test_strided_fortran_broadcast_and_read_only_arrays_give_the_eager_gradients():
+    model = xg.nn.MLP([6, 5, 3], rng=xg.random.default_rng(0))
+    variables = model.trainable_variables
+
+    def loss_and_gradients(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y)
+        return loss, tape.gradient(loss, variables)
+
+    compiled = xg.function(loss_and_gradients)
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((8, 6)).astype(np.float32)
+    labels = rng.integers(0, 3, 8)
+    read_only = base.copy()
+    read_only.flags.writeable = False
+    for x in (base, base.copy(), np.asfortranarray(base), np.broadcast_to(base[:1], (8, 6)),
+              base[::-1], read_only, base[:, ::-1].copy()):
+        loss, grads = compiled(x, labels)
+        eager_loss, eager_grads = loss_and_gradients(xg.asarray(x), xg.asarray(labels))
+        assert loss.item() == pytest.approx(eager_loss.item(), rel=1e-6)
+        for g, ge in zip(grads, eager_grads):
+            np.testing.assert_allclose(g.numpy(), ge.numpy(), rtol=1e-5, atol=1e-7)
+    assert compiled.trace_count == 1
