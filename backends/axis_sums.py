@@ -21,7 +21,8 @@ NumPy's ``sum``. Results equal NumPy's to rounding. The products run with NumPy'
 warnings off; a result with an inf or NaN is summed again by NumPy's ``sum``, so an overflow or
 an ``inf - inf`` warns from NumPy's frame, as the array's own ``sum`` does (the tests turn a
 RuntimeWarning raised from xpgrad's code into an error), at the price of a second sum only
-there.
+there. ``sum_rows`` of a small array adds the same groups by NumPy's own sums, which warn
+from NumPy's frame themselves.
 
 >>> import numpy as np
 >>> g = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
@@ -38,6 +39,13 @@ import numpy as np
 
 #: the most rows one product adds in order; each product's partial sums are summed in turn
 DEPTH = 32
+#: ``sum_rows`` of a C-ordered array of at most this many elements, whose rows are a multiple
+#: of ``DEPTH`` and at most ``DEPTH`` times that, adds them in the products' groups by NumPy's
+#: ``sum`` (two calls): a dense layer's bias gradient at batch 128 (128x256 and 128x10) cost
+#: 3-4 % of an MLP step by the products (their ``errstate``, ``isfinite`` and BLAS calls, each
+#: first touched after the weight gemm; benchmarks/mlp_phases.py), alone 5.4 -> 4.3 us at
+#: 128x256, even at 512x256 and slower past it
+SMALL_MAX = 1 << 16
 #: the longest contiguous run one product sums; longer ones are split in two (see ``_split``)
 TRAILING_MAX = 1024
 
@@ -56,7 +64,8 @@ _ONES = {np.dtype(np.float32): _ones(np.float32), np.dtype(np.float64): _ones(np
 def sum_rows(a):
     """The sums of the rows of a 2-D float32/float64 array ``a`` (M, C) of unit column stride,
     ``a.sum(0)``: at most ``DEPTH`` rows added in order per product, then their partial sums
-    likewise. Any other array is ``a.sum(0)``.
+    likewise (a small array, ``SMALL_MAX``: the same groups by NumPy's sums). Any other array
+    is ``a.sum(0)``.
 
     >>> import numpy as np
     >>> sum_rows(np.full((300, 2), 0.1, np.float32)).round(3).tolist()
@@ -64,6 +73,13 @@ def sum_rows(a):
     """
     if a.__class__ is not _ndarray or a.ndim != 2 or a.shape[0] <= DEPTH:
         return a.sum(0)         # up to DEPTH rows NumPy adds them in order too, and faster
+    m = a.shape[0]
+    if a.size <= SMALL_MAX and m <= DEPTH * DEPTH and not m % DEPTH and \
+            a.flags.c_contiguous and a.dtype in _ONES:
+        # the products' grouping by NumPy's own sums: no BLAS call, no errstate, no check of
+        # the result (an overflow warns from NumPy's frame, as ``a.sum(0)`` does)
+        per = m // DEPTH
+        return a.reshape(DEPTH, per * a.shape[1]).sum(0).reshape(per, a.shape[1]).sum(0)
     ones = _ONES.get(a.dtype)
     if ones is None or not a.size or (a.strides[1] != a.itemsize and a.shape[1] > 1):
         return a.sum(0)

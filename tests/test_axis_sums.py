@@ -69,6 +69,39 @@ def test_sum_rows_of_a_column_slice_and_of_strided_columns():
         np.testing.assert_allclose(sum_rows(view), view.sum(0), rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(2 * DEPTH, 10), (4 * DEPTH, 256), (DEPTH * DEPTH, 64),
+                                   (4 * DEPTH, 0)])
+def test_sum_rows_by_numpys_sums_groups_as_the_products(shape, dtype):
+    # a small array (axis_sums.SMALL_MAX) is summed in the products' groups by NumPy's sums:
+    # the same result to rounding as the products, and as accurate
+    import xpgrad.backends.axis_sums as axis_sums
+
+    a = np.random.default_rng(8).uniform(size=shape).astype(dtype)
+    assert a.size <= axis_sums.SMALL_MAX
+    got = sum_rows(a)
+    saved, axis_sums.SMALL_MAX = axis_sums.SMALL_MAX, -1
+    try:
+        by_products = sum_rows(a)
+    finally:
+        axis_sums.SMALL_MAX = saved
+    assert got.shape == by_products.shape == (shape[1],) and got.dtype == a.dtype
+    eps = np.finfo(dtype).eps
+    scale = np.abs(a.astype(np.longdouble)).sum(0)
+    exact = _exact(a, (0,))
+    # DEPTH + rows / DEPTH terms in order per entry, as the products add them
+    bound = 2 * (DEPTH + shape[0] // DEPTH) * eps * scale + np.finfo(dtype).tiny
+    assert np.all(np.abs(got - exact) <= bound)
+    assert np.all(np.abs(by_products - exact) <= bound)
+
+
+def test_sum_rows_by_numpys_sums_warns_from_numpy_on_overflow():
+    # the suite turns a RuntimeWarning from xpgrad's frames into an error: NumPy's own
+    a = np.full((2 * DEPTH, 3), np.finfo(np.float32).max, np.float32)
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        assert np.isinf(sum_rows(a)).all()
+
+
 def _relative_error(total, a, axes):
     exact = a.astype(np.float64).sum(axes)
     return float(np.max(np.abs(np.asarray(total, np.float64) - exact)

@@ -37,6 +37,7 @@ from ..primitive import tape_state
 from ..tensor import Tensor, Variable
 from .declines import DeclinedKernel, note_decline
 from .dynamic_shapes import ShapeGuard
+from .guard_check import identity_check
 from .lock import TRACE_LOCK
 from .numpy_inputs import wrapped
 from .replay_steps import GuardFailed
@@ -52,12 +53,14 @@ class FastReplay:
     """The program of the last call's signature and what the signature was (module
     docstring)."""
 
-    __slots__ = ("fn", "backend", "specs", "program", "guards", "objects", "owner", "arrays")
+    __slots__ = ("fn", "backend", "specs", "program", "guards", "objects", "owner",
+                 "guards_hold", "arrays")
 
     def __init__(self, fn, backend, specs, program, guards, objects, owner):
         self.fn, self.backend, self.specs, self.owner = fn, backend, specs, owner
         self.program = program
         self.guards = guards
+        self.guards_hold = identity_check(guards)
         self.objects = objects
         # NumPy arrays in the tensors' places: their own raw arrays, as xg.asarray's on this
         # backend; not where a result views an argument (its View needs the argument's Tensor)
@@ -133,16 +136,18 @@ class FastReplay:
             return MISS
         if self.owner is not None and not self.owner(self.fn):
             return MISS
-        stale = False
-        for (ref, name), value in self.guards:      # a Module's training flag, trainable
-            now = getattr(ref(), name, _GONE)
-            if now is not value:
-                if now != value:
-                    return MISS
-                stale = True
-        if stale:        # a structure equal to the keyed one, cached anew: `is` from now on
-            self.guards = tuple(((ref, name), getattr(ref(), name, _GONE))
-                                for (ref, name), _ in self.guards)
+        if not self.guards_hold():
+            stale = False
+            for (ref, name), value in self.guards:      # a Module's training flag, trainable
+                now = getattr(ref(), name, _GONE)
+                if now is not value:
+                    if now != value:
+                        return MISS
+                    stale = True
+            if stale:    # a structure equal to the keyed one, cached anew: `is` from now on
+                self.guards = tuple(((ref, name), getattr(ref(), name, _GONE))
+                                    for (ref, name), _ in self.guards)
+                self.guards_hold = identity_check(self.guards)
         TRACE_LOCK.acquire_shared()
         try:
             program = self.program
