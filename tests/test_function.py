@@ -175,9 +175,13 @@ def test_a_leaked_tensor_raises_when_used():
 
 @pytest.mark.usefixtures("numpy_default")
 def test_arguments_are_checked():
+    class Foreign:              # an array of another library (NumPy's are converted)
+        def __array__(self, dtype=None, copy=None):
+            return np.ones(2)
+
     f = xg.function(lambda x: x)
     with pytest.raises(TypeError, match="wrap the argument with xg.asarray"):
-        f(np.ones(2))
+        f(Foreign())
     with pytest.raises(TypeError, match="takes a callable"):
         xg.function(3)
     with pytest.raises(ValueError, match="max_traces"):

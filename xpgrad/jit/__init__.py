@@ -45,6 +45,7 @@ from .fast_replay import MISS, FastReplay
 from .input_signature import check_call, checked_signature
 from .lock import TRACE_LOCK
 from .methods import InstanceFunctions
+from .numpy_inputs import converted
 from .options import _OPTIONS, _check_option_names, _is_int
 from .program import Program  # noqa: F401 (re-exported)
 from .replay_steps import GuardFailed
@@ -202,6 +203,7 @@ class Function(TraceCache):
             result = fast(args)           # the program the last call replayed (fast_replay.py)
             if result is not MISS:
                 return result
+        args, kwargs = converted(args, kwargs, self)        # NumPy arrays: Tensors
         if self.input_signature is not None:
             check_call(self.input_signature, _name(self.fn), self._bind, args, kwargs,
                        0 if self._self_in_signature and not self._method else 1)
@@ -332,6 +334,7 @@ class Function(TraceCache):
     def program_for(self, *args, **kwargs):
         """The program a call with these arguments would replay (that of their signature), or
         None where there is none yet."""
+        args, kwargs = converted(args, kwargs, self)
         if kwargs or len(args) != self._bind.plain:
             args, kwargs = self._bind(args, kwargs)
         return self._programs.get(self._program_key(args, kwargs)[2])

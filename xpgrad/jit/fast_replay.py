@@ -6,7 +6,8 @@ arguments, building the signature key, hashing it, moving it to the end of the L
 ``Program.run``, ``run_arrays``, ``_run``, some fifteen Python calls. ``FastReplay`` remembers
 the last program a call replayed through that path, with what made its key: the tensors'
 backend, shapes and dtypes. A later call whose arguments are plain Tensors (no keyword, each
-given once) of those shapes and dtypes, and the same other arguments as the signature keyed
+given once) of those shapes and dtypes, or NumPy arrays in their places on the numpy and numba
+backends (their raw arrays as they are: ``numpy_inputs.py``), and the same other arguments as the signature keyed
 them (``same_object``: a Variable, a list or dict of Variables, a model holding Variables with
 the same submodules and Variables; so ``step(model, x, y)``; the model of
 ``xg.function(model)`` too), outside any trace and tape, whose guarded
@@ -29,6 +30,8 @@ from __future__ import annotations
 import weakref
 from operator import is_
 
+from numpy import ndarray
+
 from .. import pytree as _pytree
 from ..primitive import tape_state
 from ..tensor import Tensor, Variable
@@ -36,6 +39,7 @@ from .declines import DeclinedKernel, note_decline
 from .dynamic_shapes import ShapeGuard
 from .guard_check import identity_check
 from .lock import TRACE_LOCK
+from .numpy_inputs import wrapped
 from .replay_steps import GuardFailed
 from .signature import model_structure
 from .trace_cache import _GONE
@@ -50,7 +54,7 @@ class FastReplay:
     docstring)."""
 
     __slots__ = ("fn", "backend", "specs", "program", "guards", "objects", "owner",
-                 "guards_hold")
+                 "guards_hold", "arrays")
 
     def __init__(self, fn, backend, specs, program, guards, objects, owner):
         self.fn, self.backend, self.specs, self.owner = fn, backend, specs, owner
@@ -58,6 +62,9 @@ class FastReplay:
         self.guards = guards
         self.guards_hold = identity_check(guards)
         self.objects = objects
+        # NumPy arrays in the tensors' places: their own raw arrays, as xg.asarray's on this
+        # backend; not where a result views an argument (its View needs the argument's Tensor)
+        self.arrays = backend.array_class is ndarray and program.output_views is None
 
     @classmethod
     def of(cls, function, args, program, base, key):
@@ -100,9 +107,14 @@ class FastReplay:
         objects = self.objects
         if objects is None:                 # plain Tensors only: the usual case, inline
             for a, (shape, dtype) in zip(args, specs):
-                if a.__class__ is not Tensor or a._backend is not backend:
+                if a.__class__ is Tensor:
+                    if a._backend is not backend:
+                        return MISS
+                    data = a._data
+                elif a.__class__ is ndarray and self.arrays:
+                    data = a
+                else:
                     return MISS
-                data = a._data
                 if data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
                     return MISS
                 raws.append(data)
@@ -114,11 +126,8 @@ class FastReplay:
                     if not next(objects)(a):
                         return MISS
                     continue
-                if a.__class__ is not Tensor or a._backend is not backend:
-                    return MISS
-                data = a._data
-                if data.shape != spec[0] or (data.dtype is not spec[1]
-                                             and data.dtype != spec[1]):
+                data = self._raw(a, spec)
+                if data is None:
                     return MISS
                 raws.append(data)
                 tensors.append(a)
@@ -151,7 +160,7 @@ class FastReplay:
         except GuardFailed as failed:       # its changes undone (jit/guards.py)
             if type(failed.guard) is ShapeGuard:
                 return MISS      # the long way finds the program of this shape
-            result = self.fn(*args)           # eagerly, as the long way does
+            result = self.fn(*wrapped(args, backend))     # eagerly, as the long way does
             failed.guard.widen(failed.lo, failed.hi)
             if type(failed.guard) is DeclinedKernel:
                 note_decline(program, self.fn, failed.guard)
@@ -160,6 +169,22 @@ class FastReplay:
             return result
         finally:
             TRACE_LOCK.release_shared()
+
+
+    def _raw(self, a, spec):
+        """The raw array argument ``a`` gives in the place of a tensor of ``spec`` (shape,
+        dtype), or None where it gives none (``__call__``'s loop for plain Tensors, inline)."""
+        if a.__class__ is Tensor:
+            if a._backend is not self.backend:
+                return None
+            data = a._data
+        elif a.__class__ is ndarray and self.arrays:
+            data = a
+        else:
+            return None
+        if data.shape != spec[0] or (data.dtype is not spec[1] and data.dtype != spec[1]):
+            return None
+        return data
 
 
 def same_object(obj):

@@ -1,6 +1,7 @@
 """The signature of a call of an ``xg.function``: what must match for a trace to replay
 (each tensor's backend, shape and dtype; Variables by identity; the structure of containers;
-Python numbers, strings, dtypes, classes, functions and enum members by value, and so a
+Python numbers, NumPy scalars (with their type), strings, dtypes, classes, functions and enum
+members by value, and so a
 dataclass of such values; a model holding Variables by identity and by the submodules and
 Variables it holds now (nn/module_structure.py); any other object by identity, as
 ``tf.function`` keys them: two objects that compare equal may still hold different Variables,
@@ -163,14 +164,13 @@ def _signature(obj, out, tensors):
             out.append((t, _Model(obj), structure))
         elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             out.append((t, _dataclass_key(obj)))
+        elif isinstance(obj, np.generic):       # np.float32(0.5): as a Python number, typed
+            out.append((t, _number_key(obj.item())))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
-            if isinstance(obj, np.generic):
-                raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "
-                                f"scalar {obj!r}: pass xg.asarray(v) (traced once, for all "
-                                f"values) or v.item() (a Python number: traced per value)")
+            # NumPy arrays are Tensors by now (numpy_inputs.py), but in a dataclass
             kind = f"{t.__module__.partition('.')[0]}.{t.__name__}"      # torch.Tensor
-            raise TypeError(f"xg.function takes tensors, not {kind} arrays: wrap the argument "
-                            f"with xg.asarray(...) before the call")
+            raise TypeError(f"xg.function takes tensors and NumPy arrays, not {kind} arrays: "
+                            f"wrap the argument with xg.asarray(...) before the call")
         else:
             out.append((t, _Identity(obj)))
 
