@@ -205,8 +205,8 @@ def _hardswish_vjp(g, saved, x):
 
 
 def _hardsigmoid_forward(x):
-    """``clip(x + 3, 0, 6) / 6`` in three in-place passes (the generic rule's three make new
-    arrays)."""
+    """``clip(x + 3, 0, 6) (1/6)`` in three in-place passes (the generic rule's three make new
+    arrays, and divide): within an ulp of the rule's quotient, 0 and 1 exactly at the ends."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
     y = np.empty(x.shape, x.dtype)
@@ -214,7 +214,7 @@ def _hardsigmoid_forward(x):
     def body(part, out):
         np.add(part, 3.0, out=out)
         clip(out, 0.0, 6.0, out=out)
-        out /= 6.0
+        out *= 1.0 / 6.0                # half a division's time; 6 times it rounds to 1
     blocked(body, (x, y), 0)
     return y, None
 
