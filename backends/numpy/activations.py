@@ -50,21 +50,32 @@ _least, _largest = np.minimum.reduce, np.maximum.reduce
 def _silu_into(x, y, e, finite, ones_plus):
     """``y`` <- ``x / (1 + e)``, ``e`` <- ``exp(-x)``, ``ones_plus`` <- ``1 + e``: five passes
     (``exp(-x)`` overflows to inf below x ~ -88 (float32): the value there is -0.0, and ``x``
-    is clipped to the finite range, into ``finite``, so that -inf / inf is no NaN)."""
+    is clipped to the finite range, into ``finite``, so that -inf / inf is no NaN; ``exp`` of
+    the clipped values is that of ``x``'s, inf and 0 at the ends)."""
+    clip(x, -float(np.finfo(x.dtype).max), np.inf, out=finite)
+    _silu_unclipped_into(finite, y, e, ones_plus)
+
+
+def _silu_unclipped_into(x, y, e, ones_plus):
+    """``_silu_into`` without the clip, for ``x`` holding no -inf (-inf / inf would be NaN)."""
     np.negative(x, out=e)
     np.exp(e, out=e)
     np.add(e, 1.0, out=ones_plus)
-    clip(x, -float(np.finfo(x.dtype).max), np.inf, out=finite)
-    np.divide(finite, ones_plus, out=y)
+    np.divide(x, ones_plus, out=y)
 
 
 def _silu_value(x):
-    """The forward for a call no tape records: ``_silu_into``'s five passes."""
+    """The forward for a call no tape records: ``_silu_into``'s five passes, four where the
+    block's least value (a reduction, half a pass's time) is no -inf, which the clip leaves
+    as it is (a NaN takes the clip, which keeps it: the same bits either way)."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
     y = np.empty(x.shape, x.dtype)
 
     def body(part, y_part, e, finite, ones_plus):
+        if _least(part, None) > -np.inf:
+            _silu_unclipped_into(part, y_part, e, ones_plus)
+            return
         _silu_into(part, y_part, e, finite, ones_plus)
     with np.errstate(over="ignore"):
         blocked(body, (x, y), 3)
@@ -90,10 +101,7 @@ def _silu_forward(x):
 
     def body(part, y_part, slope_part, e, finite, ones_plus, scratch):
         if _least(part, None) > lowest and _largest(part, None) < np.inf:
-            np.negative(part, out=e)
-            np.exp(e, out=e)
-            np.add(e, 1.0, out=ones_plus)
-            np.divide(part, ones_plus, out=y_part)
+            _silu_unclipped_into(part, y_part, e, ones_plus)
             e /= ones_plus
             e *= part
             e += 1.0

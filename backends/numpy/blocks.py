@@ -28,11 +28,12 @@ def blocked(body, arrays, buffers, block_bytes=None, **params):
     zero-stride view), so the caller makes its outputs C-contiguous (``np.empty(shape)``, not
     ``empty_like`` of a transposed input)."""
     first = arrays[0]
-    step = max((block_bytes or BLOCK_BYTES) // first.itemsize, 1)
-    n = first.size
-    if n <= step:
-        body(*arrays, *(np.empty(first.shape, first.dtype) for _ in range(buffers)), **params)
+    if first.nbytes <= (block_bytes or BLOCK_BYTES):    # (a list, not a generator: on small
+        body(*arrays, *[np.empty(first.shape, first.dtype) for _ in range(buffers)],  # arrays
+             **params)                                  # this call's own time counts)
         return
+    n = first.size
+    step = max((block_bytes or BLOCK_BYTES) // first.itemsize, 1)
     # a view where one exists: a contiguous array, or one value broadcast (a sum's
     # gradient), whose copy would be a pass over memory and an array more
     flats = [a.reshape(-1) for a in arrays]
