@@ -235,9 +235,9 @@ def _hardsigmoid_forward(x):
 
 
 def _hardsigmoid_inside_times(g, x, out, scratch):
-    """``out`` <- ``g / 6`` where ``-3 < x < 3``, else +0.0 (``_select_into``)."""
-    inside, below_3 = np.greater(x, -3.0), np.less(x, 3.0)
-    np.logical_and(inside, below_3, out=inside)
+    """``out`` <- ``g / 6`` where ``|x| < 3`` (``-3 < x < 3``, no NaN), else +0.0
+    (``_select_into``)."""
+    inside = np.less(np.abs(x, out=out), 3.0)
     np.divide(g, 6.0, out=out)
     _select_into(out, inside, out, scratch)
 

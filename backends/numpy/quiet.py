@@ -26,6 +26,8 @@ except (ImportError, TypeError):                # NumPy 1.x: np.errstate
 
 #: the kinds a kernel whose exponential may overflow (to the inf its formula expects) silences
 OVER = ("over",)
+#: the kinds a kernel that takes inf - inf (a NaN, as its formula expects) silences
+INVALID = ("invalid",)
 #: the states made, by (the state they were made in, the kinds they silence)
 _MADE: dict = {}
 #: the most states kept (each ``np.errstate`` a caller enters makes a new current state)
@@ -57,4 +59,4 @@ def restore(token):
         _STATE.reset(token)
 
 
-__all__ = ["OVER", "restore", "silence"]
+__all__ = ["INVALID", "OVER", "restore", "silence"]

@@ -37,6 +37,7 @@ from .activations import _FLOATS
 from .kernel_common import _exponentials, _row_maxima
 from .kernel_common import _row_sums as _chunked_row_sums
 from .loss_kernels import _row_dots
+from .quiet import INVALID, restore, silence
 
 #: the longest rows summed by a matrix-vector product (OpenBLAS's float32 chains round with
 #: the row's length; the chunked sums do not)
@@ -63,8 +64,11 @@ def _row_sums(a):
 def _shifted(rows):
     """``rows`` less their maxima, in a new array (a row holding +inf, or only -inf: NaN,
     as PyTorch's, without NumPy's warning for inf - inf)."""
-    with np.errstate(invalid="ignore"):
+    token = silence(INVALID)
+    try:
         return np.subtract(rows, _row_maxima(rows))
+    finally:
+        restore(token)
 
 
 def _less_column(a, column):
