@@ -134,8 +134,11 @@ def _log_softmax_forward(x, axis):
     for part in parts:
         out = shifted[part]
         np.copyto(out, rows[part])
-        with np.errstate(invalid="ignore"):         # as _shifted
+        token = silence(INVALID)                    # as _shifted
+        try:
             _less_column(out, _row_maxima(rows[part]))
+        finally:
+            restore(token)
         np.exp(out, out=e[part])
         sums[part] = _row_sums(e[part])
         _less_column(out, np.log(sums[part]))
