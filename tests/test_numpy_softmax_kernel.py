@@ -128,3 +128,23 @@ def test_softmax_with_and_without_the_shift_against_the_exact_one(top, dtype):
     else:
         rule = PRIMITIVES["softmax"].forward(npx, x, axis=1)
         np.testing.assert_allclose(got, rule, **TOL[dtype])
+
+
+@pytest.mark.parametrize("shape", [(128, 256), (1500, 256)])      # one block, and by blocks
+def test_log_softmax_shift_without_blas_is_the_same_bits_and_quiet(shape, monkeypatch):
+    """The rows less their maxima by ``blas.subtract_column`` and, where that declines (no
+    BLAS), by NumPy's subtraction: the same bits, and NaN rows (+inf in a row, a row of -inf)
+    with no floating-point warning either way."""
+    from xpgrad.backends.numpy import softmax
+
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 4).astype(np.float32)
+    x[3, 5], x[4] = np.inf, -np.inf
+    kernel = xg.get_backend("numpy").kernels["log_softmax"]
+    with np.errstate(all="raise"):
+        with_blas = kernel.forward(x, axis=1)[0]
+        monkeypatch.setattr(softmax.blas, "subtract_column", lambda c, column: False)
+        without = kernel.forward(x, axis=1)[0]
+    np.testing.assert_array_equal(with_blas, without)
+    assert np.isnan(with_blas[3]).all() and np.isnan(with_blas[4]).all()
+    assert np.isfinite(np.delete(with_blas, [3, 4], axis=0)).all()

@@ -31,6 +31,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from .blocks import blocked, gradient_by_blocks
+from .quiet import OVER, restore, silence
 from .ufuncs import clip
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
@@ -50,24 +51,38 @@ _least, _largest = np.minimum.reduce, np.maximum.reduce
 def _silu_into(x, y, e, finite, ones_plus):
     """``y`` <- ``x / (1 + e)``, ``e`` <- ``exp(-x)``, ``ones_plus`` <- ``1 + e``: five passes
     (``exp(-x)`` overflows to inf below x ~ -88 (float32): the value there is -0.0, and ``x``
-    is clipped to the finite range, into ``finite``, so that -inf / inf is no NaN)."""
+    is clipped to the finite range, into ``finite``, so that -inf / inf is no NaN; ``exp`` of
+    the clipped values is that of ``x``'s, inf and 0 at the ends)."""
+    clip(x, -float(np.finfo(x.dtype).max), np.inf, out=finite)
+    _silu_unclipped_into(finite, y, e, ones_plus)
+
+
+def _silu_unclipped_into(x, y, e, ones_plus):
+    """``_silu_into`` without the clip, for ``x`` holding no -inf (-inf / inf would be NaN)."""
     np.negative(x, out=e)
     np.exp(e, out=e)
     np.add(e, 1.0, out=ones_plus)
-    clip(x, -float(np.finfo(x.dtype).max), np.inf, out=finite)
-    np.divide(finite, ones_plus, out=y)
+    np.divide(x, ones_plus, out=y)
 
 
 def _silu_value(x):
-    """The forward for a call no tape records: ``_silu_into``'s five passes."""
+    """The forward for a call no tape records: ``_silu_into``'s five passes, four where the
+    block's least value (a reduction, half a pass's time) is no -inf, which the clip leaves
+    as it is (a NaN takes the clip, which keeps it: the same bits either way)."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
     y = np.empty(x.shape, x.dtype)
 
     def body(part, y_part, e, finite, ones_plus):
+        if _least(part, None) > -np.inf:
+            _silu_unclipped_into(part, y_part, e, ones_plus)
+            return
         _silu_into(part, y_part, e, finite, ones_plus)
-    with np.errstate(over="ignore"):
+    token = silence(OVER)
+    try:
         blocked(body, (x, y), 3)
+    finally:
+        restore(token)
     return y, None
 
 
@@ -90,10 +105,7 @@ def _silu_forward(x):
 
     def body(part, y_part, slope_part, e, finite, ones_plus, scratch):
         if _least(part, None) > lowest and _largest(part, None) < np.inf:
-            np.negative(part, out=e)
-            np.exp(e, out=e)
-            np.add(e, 1.0, out=ones_plus)
-            np.divide(part, ones_plus, out=y_part)
+            _silu_unclipped_into(part, y_part, e, ones_plus)
             e /= ones_plus
             e *= part
             e += 1.0
@@ -107,8 +119,11 @@ def _silu_forward(x):
         e *= finite
         e += 1.0
         np.divide(e, ones_plus, out=slope_part)
-    with np.errstate(over="ignore"):
+    token = silence(OVER)
+    try:
         blocked(body, (x, y, slope), 4)
+    finally:
+        restore(token)
     return y, slope
 
 
@@ -205,8 +220,8 @@ def _hardswish_vjp(g, saved, x):
 
 
 def _hardsigmoid_forward(x):
-    """``clip(x + 3, 0, 6) / 6`` in three in-place passes (the generic rule's three make new
-    arrays)."""
+    """``clip(x + 3, 0, 6) (1/6)`` in three in-place passes (the generic rule's three make new
+    arrays, and divide): within an ulp of the rule's quotient, 0 and 1 exactly at the ends."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
     y = np.empty(x.shape, x.dtype)
@@ -214,15 +229,15 @@ def _hardsigmoid_forward(x):
     def body(part, out):
         np.add(part, 3.0, out=out)
         clip(out, 0.0, 6.0, out=out)
-        out /= 6.0
+        out *= 1.0 / 6.0                # half a division's time; 6 times it rounds to 1
     blocked(body, (x, y), 0)
     return y, None
 
 
 def _hardsigmoid_inside_times(g, x, out, scratch):
-    """``out`` <- ``g / 6`` where ``-3 < x < 3``, else +0.0 (``_select_into``)."""
-    inside, below_3 = np.greater(x, -3.0), np.less(x, 3.0)
-    np.logical_and(inside, below_3, out=inside)
+    """``out`` <- ``g / 6`` where ``|x| < 3`` (``-3 < x < 3``, no NaN), else +0.0
+    (``_select_into``)."""
+    inside = np.less(np.abs(x, out=out), 3.0)
     np.divide(g, 6.0, out=out)
     _select_into(out, inside, out, scratch)
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quiet import restore, silence
+
 #: bytes of each scratch buffer: the six a float64 GELU block needs stay within a core's L2
 BLOCK_BYTES = 256 * 1024
 
@@ -28,11 +30,12 @@ def blocked(body, arrays, buffers, block_bytes=None, **params):
     zero-stride view), so the caller makes its outputs C-contiguous (``np.empty(shape)``, not
     ``empty_like`` of a transposed input)."""
     first = arrays[0]
-    step = max((block_bytes or BLOCK_BYTES) // first.itemsize, 1)
-    n = first.size
-    if n <= step:
-        body(*arrays, *(np.empty(first.shape, first.dtype) for _ in range(buffers)), **params)
+    if first.nbytes <= (block_bytes or BLOCK_BYTES):    # (a list, not a generator: on small
+        body(*arrays, *[np.empty(first.shape, first.dtype) for _ in range(buffers)],  # arrays
+             **params)                                  # this call's own time counts)
         return
+    n = first.size
+    step = max((block_bytes or BLOCK_BYTES) // first.itemsize, 1)
     # a view where one exists: a contiguous array, or one value broadcast (a sum's
     # gradient), whose copy would be a pass over memory and an array more
     flats = [a.reshape(-1) for a in arrays]
@@ -62,8 +65,11 @@ def gradient_by_blocks(body, g, arrays, buffers, out=None, ignore=(), **params):
     if not ignore:
         blocked(body, (g, *arrays, out), buffers, **params)
         return out
-    with np.errstate(**dict.fromkeys(ignore, "ignore")):
+    token = silence(ignore)
+    try:
         blocked(body, (g, *arrays, out), buffers, **params)
+    finally:
+        restore(token)
     return out
 
 

@@ -22,6 +22,7 @@ from xpgrad.backend import Kernel
 
 from .activations import _FLOATS
 from .blocks import blocked, gradient_by_blocks
+from .quiet import OVER, restore, silence
 from .ufuncs import clip
 
 
@@ -54,8 +55,11 @@ def _elu_forward(x, alpha, scale, input_scale):
         if scale != 1.0:
             positive *= scale
         out += positive
-    with np.errstate(over="ignore"):             # expm1 of +inf * a negative input_scale
+    token = silence(OVER)                        # expm1 of +inf * a negative input_scale
+    try:
         blocked(body, (x, y), 1)
+    finally:
+        restore(token)
     return y, None
 
 

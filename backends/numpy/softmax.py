@@ -37,6 +37,7 @@ from .activations import _FLOATS
 from .kernel_common import _exponentials, _row_maxima
 from .kernel_common import _row_sums as _chunked_row_sums
 from .loss_kernels import _row_dots
+from .quiet import INVALID, restore, silence
 
 #: the longest rows summed by a matrix-vector product (OpenBLAS's float32 chains round with
 #: the row's length; the chunked sums do not)
@@ -60,11 +61,20 @@ def _row_sums(a):
     return np.matmul(a, np.ones(a.shape[1], a.dtype)).reshape(-1, 1)
 
 
-def _shifted(rows):
-    """``rows`` less their maxima, in a new array (a row holding +inf, or only -inf: NaN,
-    as PyTorch's, without NumPy's warning for inf - inf)."""
-    with np.errstate(invalid="ignore"):
-        return np.subtract(rows, _row_maxima(rows))
+def _shifted_into(out, rows):
+    """``out`` <- ``rows`` less their maxima (a row holding +inf, or only -inf: NaN, as
+    PyTorch's, without NumPy's warning for inf - inf), both C-ordered: a copy and
+    ``blas.subtract_column`` (128x256 float32: 10.5 us, where NumPy's broadcast subtraction
+    into a new array took 12.5; the same bits), or NumPy's subtraction in place."""
+    np.copyto(out, rows)
+    maxima = _row_maxima(rows)
+    if blas.subtract_column(out, maxima):
+        return out
+    token = silence(INVALID)
+    try:
+        return np.subtract(out, maxima, out=out)
+    finally:
+        restore(token)
 
 
 def _less_column(a, column):
@@ -120,7 +130,7 @@ def _log_softmax_forward(x, axis):
         return None
     parts = _row_blocks(rows)
     if parts is None:
-        shifted = _shifted(rows)
+        shifted = _shifted_into(np.empty(rows.shape, rows.dtype), rows)
         e = np.exp(shifted)
         sums = _row_sums(e)
         _less_column(shifted, np.log(sums))
@@ -128,10 +138,7 @@ def _log_softmax_forward(x, axis):
     shifted, e = np.empty(rows.shape, rows.dtype), np.empty(rows.shape, rows.dtype)
     sums = np.empty((rows.shape[0], 1), rows.dtype)
     for part in parts:
-        out = shifted[part]
-        np.copyto(out, rows[part])
-        with np.errstate(invalid="ignore"):         # as _shifted
-            _less_column(out, _row_maxima(rows[part]))
+        out = _shifted_into(shifted[part], rows[part])
         np.exp(out, out=e[part])
         sums[part] = _row_sums(e[part])
         _less_column(out, np.log(sums[part]))
