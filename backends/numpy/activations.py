@@ -31,7 +31,6 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from .blocks import blocked, gradient_by_blocks
-from .quiet import OVER, restore, silence
 from .ufuncs import clip
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
@@ -78,11 +77,8 @@ def _silu_value(x):
             _silu_unclipped_into(part, y_part, e, ones_plus)
             return
         _silu_into(part, y_part, e, finite, ones_plus)
-    token = silence(OVER)
-    try:
+    with np.errstate(over="ignore"):
         blocked(body, (x, y), 3)
-    finally:
-        restore(token)
     return y, None
 
 
@@ -119,11 +115,8 @@ def _silu_forward(x):
         e *= finite
         e += 1.0
         np.divide(e, ones_plus, out=slope_part)
-    token = silence(OVER)
-    try:
+    with np.errstate(over="ignore"):
         blocked(body, (x, y, slope), 4)
-    finally:
-        restore(token)
     return y, slope
 
 

@@ -37,7 +37,6 @@ from xpgrad.ops.formulas import _ERFC_COEFFS
 
 from .activations import _FLOATS, _largest, _least
 from .blocks import blocked, gradient_by_blocks
-from .quiet import OVER, restore, silence
 from .ufuncs import clip
 
 #: float32 ``Phi(-a)``, ``a = |x|``, is ``t 2**(v Q(v) - a**2 log2(e) / 2)`` with
@@ -245,11 +244,8 @@ def _forward(x, approximate="none", keep=True):
         def body(part, y_part, *scratch):
             _exact_into(part, y_part, None, scratch)
         arrays = (x, y)
-    token = silence(OVER)                         # exp(-2u) beyond the float range: 0
-    try:
+    with np.errstate(over="ignore"):                         # exp(-2u) beyond the float range: 0
         blocked(body, arrays, 8)
-    finally:
-        restore(token)
     return y, saved
 
 

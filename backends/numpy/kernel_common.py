@@ -15,7 +15,6 @@ import numpy as np
 
 from xpgrad.dtypes import FLOAT_NAMES
 
-from .quiet import OVER, restore, silence
 
 try:        # einsum's C function: np.einsum's dispatch and wrapper cost 1.4 of its 3.5 us
     from numpy._core.multiarray import c_einsum as einsum          # (32, 10) float32 rows
@@ -51,11 +50,8 @@ def _times(g, saved):
 def _sigmoid(x):
     # 1 / (1 + exp(-x)); exp overflows to inf below x ~ -88 (float32), giving 0 there (the true
     # value is subnormal), with no branches or np.where
-    token = silence(OVER)
-    try:
+    with np.errstate(over="ignore"):
         return _sigmoid_into(x, np.empty_like(x))     # an array also for 0-d x, not a scalar
-    finally:
-        restore(token)
 
 
 def _sigmoid_into(x, out):

@@ -25,7 +25,6 @@ from .loss_gradients import handed_once
 from .huber import _huber_forward, _huber_value, _huber_vjp
 from .loss_kernels import (_bce_forward, _bce_loss, _loss_only, _mse_forward, _mse_loss,
                            _sce_forward, _sce_loss, _sce_vjp, _smse_forward, _smse_loss)
-from .quiet import OVER, restore, silence
 from .smoothed_sce import _smoothed_sce_forward, _smoothed_sce_vjp
 from .ufuncs import clip
 
@@ -38,11 +37,8 @@ def _sigmoid_forward(x):
         return s, s
     # _sigmoid's four passes block by block, in cache (4096x256 float32: 1.12 -> 0.96 ms)
     s = np.empty(x.shape, x.dtype)
-    token = silence(OVER)
-    try:
+    with np.errstate(over="ignore"):
         blocked(_sigmoid_into, (x, s), 0)
-    finally:
-        restore(token)
     return s, s
 
 

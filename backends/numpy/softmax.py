@@ -37,7 +37,6 @@ from .activations import _FLOATS
 from .kernel_common import _exponentials, _row_maxima
 from .kernel_common import _row_sums as _chunked_row_sums
 from .loss_kernels import _row_dots
-from .quiet import INVALID, restore, silence
 
 #: the longest rows summed by a matrix-vector product (OpenBLAS's float32 chains round with
 #: the row's length; the chunked sums do not)
@@ -70,11 +69,8 @@ def _shifted_into(out, rows):
     maxima = _row_maxima(rows)
     if blas.subtract_column(out, maxima):
         return out
-    token = silence(INVALID)
-    try:
+    with np.errstate(invalid="ignore"):
         return np.subtract(out, maxima, out=out)
-    finally:
-        restore(token)
 
 
 def _less_column(a, column):
