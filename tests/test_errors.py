@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 
@@ -233,3 +234,64 @@ def test_an_argnums_past_the_arguments_names_the_transform(name, transform):
     with pytest.raises(ValueError, match=rf"^{name}: argnums 1 is out of range for 1 "
                                          "positional arguments"):
         transform(lambda x: xg.sum(x ** 2))(xg.asarray([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("jacrev", lambda f: xg.jacrev(f, argnums=1)),
+    ("jacrev", lambda f: xg.jacrev(f, argnums=1, holomorphic=True)),
+    ("hessian", lambda f: xg.hessian(f, argnums=1, holomorphic=True)),
+], ids=["jacrev", "jacrev-holomorphic", "hessian-holomorphic"])
+def test_an_argnums_past_the_arguments_of_a_complex_transform_names_it(name, transform):
+    """jacrev said 'jacobian: argnums ...', its holomorphic form no name, and hessian's
+    holomorphic form 'jacfwd: argnums ...'."""
+    with pytest.raises(ValueError, match=rf"^{name}: argnums 1 is out of range for 1 "
+                                         "positional arguments"):
+        transform(lambda z: xg.sum(z * z))(xg.asarray([1.0 + 2.0j]))
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("grad", lambda f, argnums: xg.grad(f, argnums=argnums)),
+    ("value_and_grad", lambda f, argnums: xg.value_and_grad(f, argnums=argnums)),
+    ("jacobian", lambda f, argnums: xg.jacobian(f, argnums=argnums)),
+    ("hessian", lambda f, argnums: xg.hessian(f, argnums=argnums)),
+    ("jacfwd", lambda f, argnums: xg.jacfwd(f, argnums=argnums)),
+    ("jacrev", lambda f, argnums: xg.jacrev(f, argnums=argnums)),
+    ("jacrev", lambda f, argnums: xg.jacrev(f, argnums=argnums, holomorphic=True)),
+])
+@pytest.mark.parametrize("argnums", ["a", 1.0, None, (0, "a"), True])
+def test_an_argnums_not_of_ints_names_the_transform(name, transform, argnums):
+    with pytest.raises(TypeError, match=rf"^{name}: argnums must be an int or a tuple of ints, "
+                                        rf"got {re.escape(repr(argnums))}"):
+        transform(lambda x: xg.sum(x * x), argnums)(xg.asarray([1.0 + 0.0j]))
+
+
+@pytest.mark.parametrize("name, call", [
+    ("grad", lambda x: xg.grad(lambda a: xg.sum(a * 1.0))(x)),
+    ("jacobian", lambda x: xg.jacobian(lambda a: a * 1.0)(x)),
+    ("jacfwd", lambda x: xg.jacfwd(lambda a: a * 1.0)(x)),
+    ("jacrev", lambda x: xg.jacrev(lambda a: a * 1.0, holomorphic=True)(x)),
+])
+def test_an_integer_argument_names_the_transform_and_argnums(name, call):
+    with pytest.raises(TypeError, match=rf"^{name}: argument 0 has dtype int64 and is "
+                                        r"differentiated \(argnums=0\)"):
+        call(xg.asarray([1, 2]))
+
+
+@pytest.mark.parametrize("name, call", [
+    ("vjp", lambda x: xg.vjp(lambda a: a * 1.0, x)),
+    ("jvp", lambda x: xg.jvp(lambda a: a * 1.0, x, x)),
+    ("linearize", lambda x: xg.linearize(lambda a: a * 1.0, x)),
+    ("hvp", lambda x: xg.hvp(lambda a: xg.sum(a * 1.0), x, x)),
+])
+def test_an_integer_primal_names_the_transform_not_an_argnums_it_lacks(name, call):
+    """vjp(f, ints) said 'argument 0 ... is differentiated (argnums=(0,))': vjp takes no
+    argnums."""
+    with pytest.raises(TypeError, match=rf"^{name}: primals\[0\] has dtype int64 and is "
+                                        r"differentiated: only floating-point") as caught:
+        call(xg.asarray([1, 2]))
+    assert "argnums" not in str(caught.value)
+
+
+def test_a_string_primal_of_vjp_names_vjp():
+    with pytest.raises(TypeError, match=r"^vjp: primals\[0\] \(str 'abc'\) is not a tensor"):
+        xg.vjp(lambda a: a, "abc")
