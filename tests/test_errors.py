@@ -295,3 +295,18 @@ def test_an_integer_primal_names_the_transform_not_an_argnums_it_lacks(name, cal
 def test_a_string_primal_of_vjp_names_vjp():
     with pytest.raises(TypeError, match=r"^vjp: primals\[0\] \(str 'abc'\) is not a tensor"):
         xg.vjp(lambda a: a, "abc")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: xg.vmap(lambda x: x, in_axes="a")(X), "in_axes must be an int or None"),
+    (lambda: xg.vmap(lambda x: x, out_axes=[0.5])(X), r"out_axes\[0\] must be an int or None"),
+    (lambda: xg.vmap(lambda x: x, in_axes=(0, 0))(X), "in_axes has 2 entries but the function "
+                                                      "got 1 positional arguments"),
+    (lambda: xg.vmap(lambda d: d["a"], in_axes=({"b": 0},))({"a": X}),
+     r"in_axes\[0\] is a dict with keys \['b'\]"),
+    (lambda: xg.vmap(lambda x: x, out_axes=(0, 0))(X), "out_axes is a tuple of 2 but"),
+], ids=["in-axes-str", "out-axes-float", "in-axes-entries", "in-axes-keys", "out-axes-tuple"])
+def test_a_bad_axis_spec_names_vmap(call, message):
+    """vmap(f, in_axes="a") said 'in_axes must be ...' naming no function."""
+    with pytest.raises((TypeError, ValueError), match=f"^vmap: {message}"):
+        call()
