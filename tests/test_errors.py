@@ -310,3 +310,26 @@ def test_a_bad_axis_spec_names_vmap(call, message):
     """vmap(f, in_axes="a") said 'in_axes must be ...' naming no function."""
     with pytest.raises((TypeError, ValueError), match=f"^vmap: {message}"):
         call()
+
+
+@pytest.mark.parametrize("name, draw", [
+    ("random", lambda rng, dtype: rng.random(3, dtype=dtype)),
+    ("uniform", lambda rng, dtype: rng.uniform(size=3, dtype=dtype)),
+    ("normal", lambda rng, dtype: rng.normal(size=3, dtype=dtype)),
+    ("standard_normal", lambda rng, dtype: rng.standard_normal(3, dtype=dtype)),
+])
+@pytest.mark.parametrize("dtype, message", [
+    (int, "dtype must be floating, got int64"), ("int32", "dtype must be floating, got int32"),
+    ("abc", "dtype: unsupported dtype 'abc'")])
+def test_a_generator_draw_with_a_bad_dtype_names_itself(name, draw, dtype, message):
+    """rng.random(3, dtype=int) said 'dtype must be floating, got int64', naming no function."""
+    with pytest.raises(TypeError, match=f"^{name}: {message}"):
+        draw(xg.random.default_rng(0), dtype)
+
+
+@pytest.mark.parametrize("dtype, message", [
+    (float, "dtype must be an integer dtype, got float32"),
+    ("abc", "dtype: unsupported dtype 'abc'")])
+def test_integers_with_a_bad_dtype_names_itself(dtype, message):
+    with pytest.raises(TypeError, match=f"^integers: {message}"):
+        xg.random.default_rng(0).integers(0, 5, size=3, dtype=dtype)
