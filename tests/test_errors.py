@@ -333,3 +333,21 @@ def test_a_generator_draw_with_a_bad_dtype_names_itself(name, draw, dtype, messa
 def test_integers_with_a_bad_dtype_names_itself(dtype, message):
     with pytest.raises(TypeError, match=f"^integers: {message}"):
         xg.random.default_rng(0).integers(0, 5, size=3, dtype=dtype)
+
+
+@pytest.mark.parametrize("name, make", [
+    ("zeros", lambda dtype: xg.zeros(3, dtype=dtype)),
+    ("ones", lambda dtype: xg.ones(3, dtype=dtype)),
+    ("empty", lambda dtype: xg.empty(3, dtype=dtype)),
+    ("full", lambda dtype: xg.full(3, 1.0, dtype=dtype)),
+    ("arange", lambda dtype: xg.arange(3, dtype=dtype)),
+    ("linspace", lambda dtype: xg.linspace(0, 1, 3, dtype=dtype)),
+    ("eye", lambda dtype: xg.eye(3, dtype=dtype)),
+    ("zeros_like", lambda dtype: xg.zeros_like(X, dtype=dtype)),
+    ("full_like", lambda dtype: xg.full_like(X, 2.0, dtype=dtype)),
+    ("asarray", lambda dtype: xg.asarray([1.0], dtype=dtype)),
+])
+def test_a_creation_function_with_an_unknown_dtype_names_itself(name, make):
+    """xg.zeros(3, dtype="abc") said 'dtype: unsupported dtype', naming no function."""
+    with pytest.raises(TypeError, match=f"^{name}: dtype: unsupported dtype 'abc'"):
+        make("abc")
