@@ -351,3 +351,13 @@ def test_a_creation_function_with_an_unknown_dtype_names_itself(name, make):
     """xg.zeros(3, dtype="abc") said 'dtype: unsupported dtype', naming no function."""
     with pytest.raises(TypeError, match=f"^{name}: dtype: unsupported dtype 'abc'"):
         make("abc")
+
+
+def test_a_cotangent_of_the_wrong_shape_names_vjp_fn():
+    """xg.vjp(f, x)[1](wrong) said 'output_gradients has shape (1,) ...', the tape's word."""
+    _, vjp_fn = xg.vjp(lambda x: x ** 2, xg.asarray([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"^vjp_fn: cotangent has shape \(1,\) but the output "
+                                         r"there has shape \(2,\)"):
+        vjp_fn(xg.asarray([1.0]))
+    with pytest.raises(TypeError, match=r"^vjp_fn: cotangent \(str 'a'\)"):
+        vjp_fn("a")

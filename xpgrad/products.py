@@ -52,7 +52,7 @@ def vjp(f, *primals, has_aux=False):
                          zip(leaves_like(out, cotangent, "cotangent", "f's output"), outs)]
         else:
             target = out
-            _cotangent(cotangent, out, "")
+            cotangent = _cotangent(cotangent, out, "")
         flat = tape.gradient(target, sources, output_gradients=cotangent,
                              unconnected_gradients="zero")
         return _per_argument(flat, args, nums, groups, single=False)
@@ -87,8 +87,6 @@ def _cotangent(cotangent, out, path):
                             "got None (as in PyTorch, None stands for 1 only for a one-element "
                             "output)")
         return None
-    if not path:
-        return cotangent             # checked by GradientTape.gradient's output_gradients
     cotangent = _named_tensor(cotangent, f"vjp_fn: cotangent{path}", out.backend)
     if cotangent.shape != out.shape:
         raise ValueError(f"vjp_fn: cotangent{path} has shape {cotangent.shape} but the output "
