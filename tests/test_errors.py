@@ -361,3 +361,28 @@ def test_a_cotangent_of_the_wrong_shape_names_vjp_fn():
         vjp_fn(xg.asarray([1.0]))
     with pytest.raises(TypeError, match=r"^vjp_fn: cotangent \(str 'a'\)"):
         vjp_fn("a")
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    ([0, 1, 3, 0], IndexError, "label 3 is out of range for 3 classes"),
+    ([[0], [1], [2], [0]], ValueError, r"integer labels must have shape \(4,\)"),
+    ([0.0, 1.0, 2.0, 0.0], TypeError, r"labels of shape \(4,\) look like class indices"),
+])
+@pytest.mark.parametrize("name, loss", [
+    ("softmax_cross_entropy", lambda logits, labels: xg.losses.softmax_cross_entropy(
+        logits, labels)),
+    ("softmax_cross_entropy", lambda logits, labels: xg.losses.softmax_cross_entropy(
+        logits, labels, label_smoothing=0.1)),
+], ids=["plain", "smoothed"])
+def test_bad_labels_name_the_loss(name, loss, labels, error, message):
+    """softmax_cross_entropy(logits, [0, 1, 3, 0]) said 'label 3 is out of range for 3
+    classes', naming no loss."""
+    with pytest.raises(error, match=f"^{name}: {message}"):
+        loss(xg.ones((4, 3)), xg.asarray(labels))
+
+
+def test_nll_labels_of_floats_name_nll():
+    with pytest.raises(TypeError, match="^nll: labels must be integer class indices"):
+        xg.losses.nll(xg.ones((4, 3)), xg.asarray([0.0, 1.0, 2.0, 0.0]))
+    with pytest.raises(IndexError, match="^nll: label 3 is out of range for 3 classes"):
+        xg.losses.nll(xg.ones((4, 3)), xg.asarray([0, 1, 3, 0]), ignore_index=-100)
