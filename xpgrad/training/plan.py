@@ -9,6 +9,7 @@ True
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from ..data import IDX_DATASETS, DataError, load_dataset
@@ -164,9 +165,10 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         w, lambda: _checked(config, echo, background_compile, root), "the checks of the run")
 
     def load():
-        with _named("data_dir" if cfg.data_dir is not None else "dataset", DataError):
+        # a bar from rank 0; a missing or unreadable --data-dir named
+        with _named("data_dir", DataError) if cfg.data_dir is not None else nullcontext():
             return load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed,
-                                progress=cfg.progress and root, echo=echo)  # rank 0's bar
+                                progress=cfg.progress and root, echo=echo)
 
     if cfg.dataset in IDX_DATASETS and cfg.data_dir is None:    # downloaded on first use
         raw = leader_first(w, load, "the download of the data set")
