@@ -386,3 +386,15 @@ def test_nll_labels_of_floats_name_nll():
         xg.losses.nll(xg.ones((4, 3)), xg.asarray([0.0, 1.0, 2.0, 0.0]))
     with pytest.raises(IndexError, match="^nll: label 3 is out of range for 3 classes"):
         xg.losses.nll(xg.ones((4, 3)), xg.asarray([0, 1, 3, 0]), ignore_index=-100)
+
+
+@pytest.mark.parametrize("family, arguments", [
+    ("Normal", (0.0, 1.0)), ("Laplace", (0.0, 1.0)), ("Cauchy", (0.0, 1.0)),
+    ("Gumbel", (0.0, 1.0)), ("HalfNormal", (1.0,)), ("HalfCauchy", (1.0,)),
+])
+def test_a_misspelt_keyword_of_a_distribution_names_the_family(family, arguments):
+    """xg.distributions.Normal(0.0, 1.0, validate_arg=True) said 'LocationScale.__init__() got
+    an unexpected keyword argument', naming a base class the user never wrote."""
+    with pytest.raises(TypeError, match=f"^{family}\\(\\) got an unexpected keyword argument "
+                                        "'validate_arg'"):
+        getattr(xg.distributions, family)(*arguments, validate_arg=True)
