@@ -129,7 +129,7 @@ def test_bad_axis_values():
 
 
 @pytest.mark.parametrize("shape, match", [
-    ((4, -1), r"cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, -1\)"),
+    ((4, -1), r"^reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, -1\)"),
     ((5,), r"into shape \(5,\)"),
     ((-1, -1), r"into shape \(-1, -1\)"),
     ((-2, -3), r"into shape \(-2, -3\)"),
