@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 
@@ -128,7 +129,7 @@ def test_bad_axis_values():
 
 
 @pytest.mark.parametrize("shape, match", [
-    ((4, -1), r"cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, -1\)"),
+    ((4, -1), r"^reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, -1\)"),
     ((5,), r"into shape \(5,\)"),
     ((-1, -1), r"into shape \(-1, -1\)"),
     ((-2, -3), r"into shape \(-2, -3\)"),
@@ -233,3 +234,167 @@ def test_an_argnums_past_the_arguments_names_the_transform(name, transform):
     with pytest.raises(ValueError, match=rf"^{name}: argnums 1 is out of range for 1 "
                                          "positional arguments"):
         transform(lambda x: xg.sum(x ** 2))(xg.asarray([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("jacrev", lambda f: xg.jacrev(f, argnums=1)),
+    ("jacrev", lambda f: xg.jacrev(f, argnums=1, holomorphic=True)),
+    ("hessian", lambda f: xg.hessian(f, argnums=1, holomorphic=True)),
+], ids=["jacrev", "jacrev-holomorphic", "hessian-holomorphic"])
+def test_an_argnums_past_the_arguments_of_a_complex_transform_names_it(name, transform):
+    """jacrev said 'jacobian: argnums ...', its holomorphic form no name, and hessian's
+    holomorphic form 'jacfwd: argnums ...'."""
+    with pytest.raises(ValueError, match=rf"^{name}: argnums 1 is out of range for 1 "
+                                         "positional arguments"):
+        transform(lambda z: xg.sum(z * z))(xg.asarray([1.0 + 2.0j]))
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("grad", lambda f, argnums: xg.grad(f, argnums=argnums)),
+    ("value_and_grad", lambda f, argnums: xg.value_and_grad(f, argnums=argnums)),
+    ("jacobian", lambda f, argnums: xg.jacobian(f, argnums=argnums)),
+    ("hessian", lambda f, argnums: xg.hessian(f, argnums=argnums)),
+    ("jacfwd", lambda f, argnums: xg.jacfwd(f, argnums=argnums)),
+    ("jacrev", lambda f, argnums: xg.jacrev(f, argnums=argnums)),
+    ("jacrev", lambda f, argnums: xg.jacrev(f, argnums=argnums, holomorphic=True)),
+])
+@pytest.mark.parametrize("argnums", ["a", 1.0, None, (0, "a"), True])
+def test_an_argnums_not_of_ints_names_the_transform(name, transform, argnums):
+    with pytest.raises(TypeError, match=rf"^{name}: argnums must be an int or a tuple of ints, "
+                                        rf"got {re.escape(repr(argnums))}"):
+        transform(lambda x: xg.sum(x * x), argnums)(xg.asarray([1.0 + 0.0j]))
+
+
+@pytest.mark.parametrize("name, call", [
+    ("grad", lambda x: xg.grad(lambda a: xg.sum(a * 1.0))(x)),
+    ("jacobian", lambda x: xg.jacobian(lambda a: a * 1.0)(x)),
+    ("jacfwd", lambda x: xg.jacfwd(lambda a: a * 1.0)(x)),
+    ("jacrev", lambda x: xg.jacrev(lambda a: a * 1.0, holomorphic=True)(x)),
+])
+def test_an_integer_argument_names_the_transform_and_argnums(name, call):
+    with pytest.raises(TypeError, match=rf"^{name}: argument 0 has dtype int64 and is "
+                                        r"differentiated \(argnums=0\)"):
+        call(xg.asarray([1, 2]))
+
+
+@pytest.mark.parametrize("name, call", [
+    ("vjp", lambda x: xg.vjp(lambda a: a * 1.0, x)),
+    ("jvp", lambda x: xg.jvp(lambda a: a * 1.0, x, x)),
+    ("linearize", lambda x: xg.linearize(lambda a: a * 1.0, x)),
+    ("hvp", lambda x: xg.hvp(lambda a: xg.sum(a * 1.0), x, x)),
+])
+def test_an_integer_primal_names_the_transform_not_an_argnums_it_lacks(name, call):
+    """vjp(f, ints) said 'argument 0 ... is differentiated (argnums=(0,))': vjp takes no
+    argnums."""
+    with pytest.raises(TypeError, match=rf"^{name}: primals\[0\] has dtype int64 and is "
+                                        r"differentiated: only floating-point") as caught:
+        call(xg.asarray([1, 2]))
+    assert "argnums" not in str(caught.value)
+
+
+def test_a_string_primal_of_vjp_names_vjp():
+    with pytest.raises(TypeError, match=r"^vjp: primals\[0\] \(str 'abc'\) is not a tensor"):
+        xg.vjp(lambda a: a, "abc")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: xg.vmap(lambda x: x, in_axes="a")(X), "in_axes must be an int or None"),
+    (lambda: xg.vmap(lambda x: x, out_axes=[0.5])(X), r"out_axes\[0\] must be an int or None"),
+    (lambda: xg.vmap(lambda x: x, in_axes=(0, 0))(X), "in_axes has 2 entries but the function "
+                                                      "got 1 positional arguments"),
+    (lambda: xg.vmap(lambda d: d["a"], in_axes=({"b": 0},))({"a": X}),
+     r"in_axes\[0\] is a dict with keys \['b'\]"),
+    (lambda: xg.vmap(lambda x: x, out_axes=(0, 0))(X), "out_axes is a tuple of 2 but"),
+], ids=["in-axes-str", "out-axes-float", "in-axes-entries", "in-axes-keys", "out-axes-tuple"])
+def test_a_bad_axis_spec_names_vmap(call, message):
+    """vmap(f, in_axes="a") said 'in_axes must be ...' naming no function."""
+    with pytest.raises((TypeError, ValueError), match=f"^vmap: {message}"):
+        call()
+
+
+@pytest.mark.parametrize("name, draw", [
+    ("random", lambda rng, dtype: rng.random(3, dtype=dtype)),
+    ("uniform", lambda rng, dtype: rng.uniform(size=3, dtype=dtype)),
+    ("normal", lambda rng, dtype: rng.normal(size=3, dtype=dtype)),
+    ("standard_normal", lambda rng, dtype: rng.standard_normal(3, dtype=dtype)),
+])
+@pytest.mark.parametrize("dtype, message", [
+    (int, "dtype must be floating, got int64"), ("int32", "dtype must be floating, got int32"),
+    ("abc", "dtype: unsupported dtype 'abc'")])
+def test_a_generator_draw_with_a_bad_dtype_names_itself(name, draw, dtype, message):
+    """rng.random(3, dtype=int) said 'dtype must be floating, got int64', naming no function."""
+    with pytest.raises(TypeError, match=f"^{name}: {message}"):
+        draw(xg.random.default_rng(0), dtype)
+
+
+@pytest.mark.parametrize("dtype, message", [
+    (float, "dtype must be an integer dtype, got float32"),
+    ("abc", "dtype: unsupported dtype 'abc'")])
+def test_integers_with_a_bad_dtype_names_itself(dtype, message):
+    with pytest.raises(TypeError, match=f"^integers: {message}"):
+        xg.random.default_rng(0).integers(0, 5, size=3, dtype=dtype)
+
+
+@pytest.mark.parametrize("name, make", [
+    ("zeros", lambda dtype: xg.zeros(3, dtype=dtype)),
+    ("ones", lambda dtype: xg.ones(3, dtype=dtype)),
+    ("empty", lambda dtype: xg.empty(3, dtype=dtype)),
+    ("full", lambda dtype: xg.full(3, 1.0, dtype=dtype)),
+    ("arange", lambda dtype: xg.arange(3, dtype=dtype)),
+    ("linspace", lambda dtype: xg.linspace(0, 1, 3, dtype=dtype)),
+    ("eye", lambda dtype: xg.eye(3, dtype=dtype)),
+    ("zeros_like", lambda dtype: xg.zeros_like(X, dtype=dtype)),
+    ("full_like", lambda dtype: xg.full_like(X, 2.0, dtype=dtype)),
+    ("asarray", lambda dtype: xg.asarray([1.0], dtype=dtype)),
+])
+def test_a_creation_function_with_an_unknown_dtype_names_itself(name, make):
+    """xg.zeros(3, dtype="abc") said 'dtype: unsupported dtype', naming no function."""
+    with pytest.raises(TypeError, match=f"^{name}: dtype: unsupported dtype 'abc'"):
+        make("abc")
+
+
+def test_a_cotangent_of_the_wrong_shape_names_vjp_fn():
+    """xg.vjp(f, x)[1](wrong) said 'output_gradients has shape (1,) ...', the tape's word."""
+    _, vjp_fn = xg.vjp(lambda x: x ** 2, xg.asarray([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"^vjp_fn: cotangent has shape \(1,\) but the output "
+                                         r"there has shape \(2,\)"):
+        vjp_fn(xg.asarray([1.0]))
+    with pytest.raises(TypeError, match=r"^vjp_fn: cotangent \(str 'a'\)"):
+        vjp_fn("a")
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    ([0, 1, 3, 0], IndexError, "label 3 is out of range for 3 classes"),
+    ([[0], [1], [2], [0]], ValueError, r"integer labels must have shape \(4,\)"),
+    ([0.0, 1.0, 2.0, 0.0], TypeError, r"labels of shape \(4,\) look like class indices"),
+])
+@pytest.mark.parametrize("name, loss", [
+    ("softmax_cross_entropy", lambda logits, labels: xg.losses.softmax_cross_entropy(
+        logits, labels)),
+    ("softmax_cross_entropy", lambda logits, labels: xg.losses.softmax_cross_entropy(
+        logits, labels, label_smoothing=0.1)),
+], ids=["plain", "smoothed"])
+def test_bad_labels_name_the_loss(name, loss, labels, error, message):
+    """softmax_cross_entropy(logits, [0, 1, 3, 0]) said 'label 3 is out of range for 3
+    classes', naming no loss."""
+    with pytest.raises(error, match=f"^{name}: {message}"):
+        loss(xg.ones((4, 3)), xg.asarray(labels))
+
+
+def test_nll_labels_of_floats_name_nll():
+    with pytest.raises(TypeError, match="^nll: labels must be integer class indices"):
+        xg.losses.nll(xg.ones((4, 3)), xg.asarray([0.0, 1.0, 2.0, 0.0]))
+    with pytest.raises(IndexError, match="^nll: label 3 is out of range for 3 classes"):
+        xg.losses.nll(xg.ones((4, 3)), xg.asarray([0, 1, 3, 0]), ignore_index=-100)
+
+
+@pytest.mark.parametrize("family, arguments", [
+    ("Normal", (0.0, 1.0)), ("Laplace", (0.0, 1.0)), ("Cauchy", (0.0, 1.0)),
+    ("Gumbel", (0.0, 1.0)), ("HalfNormal", (1.0,)), ("HalfCauchy", (1.0,)),
+])
+def test_a_misspelt_keyword_of_a_distribution_names_the_family(family, arguments):
+    """xg.distributions.Normal(0.0, 1.0, validate_arg=True) said 'LocationScale.__init__() got
+    an unexpected keyword argument', naming a base class the user never wrote."""
+    with pytest.raises(TypeError, match=f"^{family}\\(\\) got an unexpected keyword argument "
+                                        "'validate_arg'"):
+        getattr(xg.distributions, family)(*arguments, validate_arg=True)

@@ -32,11 +32,11 @@ def test_an_integer_or_boolean_argument_is_named(transform, bad):
 
 def test_an_integer_primal_of_jvp_vjp_hvp_is_named():
     x = xg.asarray([1.0, 2.0], dtype="float64")
-    with pytest.raises(TypeError, match=r"argument 1 .*int64"):
+    with pytest.raises(TypeError, match=r"^vjp: primals\[1\] has dtype int64"):
         xg.vjp(lambda a, n: a * n, x, xg.asarray([1, 2]))
-    with pytest.raises(TypeError, match=r"argument 0 .*int64"):
+    with pytest.raises(TypeError, match=r"^jvp: primals\[0\] has dtype int64"):
         xg.jvp(lambda n: n * 1.0, xg.asarray([1, 2]), x)
-    with pytest.raises(TypeError, match=r"argument 0 .*int64"):
+    with pytest.raises(TypeError, match=r"^hvp: primals\[0\] has dtype int64"):
         xg.hvp(lambda n: xg.sum(n * 1.0), xg.asarray([1, 2]), x)
 
 
@@ -159,7 +159,7 @@ def test_pytree_errors_name_the_leaf_and_lists_of_numbers_stay_arrays():
     x = xg.asarray(np.array([1.0, 2.0]))
     with pytest.raises(TypeError, match=r"argument 0\['n'\] has dtype int64"):
         xg.grad(lambda p: xg.sum(p["x"] * p["n"]))({"x": x, "n": xg.asarray([1, 2])})
-    with pytest.raises(TypeError, match=r"argument 0\['x'\]\[1\] .*str.* is differentiated"):
+    with pytest.raises(TypeError, match=r"^vjp: primals\[0\]\['x'\]\[1\] .*str.* is not a tensor"):
         xg.vjp(lambda p: p["x"][0] ** 3, {"x": [x, "y"]})   # (pytrees: test_nested_structures)
     g = xg.grad(lambda t: xg.sum(t * t))([1.0, 2.0])
     assert isinstance(g, xg.Tensor) and g.tolist() == [2.0, 4.0]

@@ -26,8 +26,9 @@ _FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rat
 def _config(args):
     """The run's TrainConfig: the flags given, on top of the resumed checkpoint's settings
     (--resume, or an existing --checkpoint) or the defaults."""
-    from .checkpoint import checkpoint_metadata
+    from .checkpoint import CheckpointError, checkpoint_metadata
     from .training import TrainConfig, resume_config
+    from .training.config import named_errors
 
     given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
     env = os.environ.get("XPGRAD_BACKEND")
@@ -54,8 +55,13 @@ def _config(args):
                           "--checkpoint of an earlier run)")
     if source is None and args.checkpoint and os.path.isfile(args.checkpoint):
         source, finish = args.checkpoint, False          # trains --epochs more
-        if not isinstance(checkpoint_metadata(source).get("config"), dict):
+        with named_errors("checkpoint", CheckpointError):
+            saved_config = checkpoint_metadata(source).get("config")
+        if not isinstance(saved_config, dict):
             source = None                                # an older checkpoint: flags only
+    elif source is not None:
+        with named_errors("resume", CheckpointError):    # a damaged file, not a checkpoint
+            checkpoint_metadata(source)
     if source is not None:
         config = resume_config(source, given, finish=finish)     # checks the saved settings
         saved = checkpoint_metadata(source)["config"].get("backend")

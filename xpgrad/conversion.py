@@ -33,8 +33,9 @@ def _placed(device, backend):
     return be, (be.on_device(native) if native is not None else contextlib.nullcontext())
 
 
-def _native(be, dtype):
-    return None if dtype is None else be.native_dtype(_dt.as_dtype(dtype))
+def _native(be, dtype, who="dtype"):
+    """``dtype``'s native dtype on ``be`` (None stays None); TypeError naming ``who``."""
+    return None if dtype is None else be.native_dtype(_dt.as_dtype(dtype, who))
 
 
 def _checked(be, raw):
@@ -106,7 +107,7 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
     if obj is None:                     # NumPy makes NaN of it when given a float dtype
         raise TypeError(f"{what} is None, not an array, a number or nested lists of numbers")
     be, place = _placed(device, backend)
-    native = _native(be, dtype)                     # an unsupported dtype= names dtype
+    native = _native(be, dtype, "asarray: dtype")
     try:
         with place:
             if native is not None:

@@ -44,10 +44,11 @@ def _shape(shape):
     return shape
 
 
-def _make(fn, shape, dtype, device, backend, default=_dt.float32):
+def _make(fn, shape, dtype, device, backend, who):
     be, place = _placed(device, backend)
     with place:
-        raw = fn(be.xp)(_shape(shape), dtype=_native(be, default if dtype is None else dtype))
+        raw = fn(be.xp)(_shape(shape), dtype=_native(be, _dt.float32 if dtype is None else dtype,
+                                                     f"{who}: dtype"))
     return _wrap(raw, be)
 
 
@@ -74,21 +75,21 @@ def zeros(shape, *extra, dtype=None, device=None, backend=None, **unexpected) ->
     """
     if extra or unexpected:
         _refused("zeros", shape, extra, unexpected)
-    return _make(lambda xp: xp.zeros, shape, dtype, device, backend)
+    return _make(lambda xp: xp.zeros, shape, dtype, device, backend, "zeros")
 
 
 def ones(shape, *extra, dtype=None, device=None, backend=None, **unexpected) -> Tensor:
     """A tensor of ones. ``ones(4)``, ``ones((2, 3))``"""
     if extra or unexpected:
         _refused("ones", shape, extra, unexpected)
-    return _make(lambda xp: xp.ones, shape, dtype, device, backend)
+    return _make(lambda xp: xp.ones, shape, dtype, device, backend, "ones")
 
 
 def empty(shape, *extra, dtype=None, device=None, backend=None, **unexpected) -> Tensor:
     """An uninitialized tensor."""
     if extra or unexpected:
         _refused("empty", shape, extra, unexpected)
-    return _make(lambda xp: xp.empty, shape, dtype, device, backend)
+    return _make(lambda xp: xp.empty, shape, dtype, device, backend, "empty")
 
 
 def _scalar_dtype(value):
@@ -160,7 +161,7 @@ def full(shape, fill_value, *, dtype=None, device=None, backend=None, **unexpect
     fill_value = _fill(fill_value, "full")
     dtype = _scalar_dtype(fill_value) if dtype is None else dtype
     return _make(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
-                 shape, dtype, device, backend)
+                 shape, dtype, device, backend, "full")
 
 
 def _bounds_from_tensors(fn, bounds: dict, dtype, device, backend):
@@ -210,7 +211,7 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, stop, step) if v is not None)
         dtype = _dt.int64 if ints else _dt.float32
-    dtype = _dt.as_dtype(dtype)
+    dtype = _dt.as_dtype(dtype, "arange: dtype")
     with place:
         if dtype == _dt.float32:      # each value rounded once, not float32 steps added up
             wide = be.xp.arange(start, stop, step, dtype=_native(be, _dt.float64))
@@ -240,7 +241,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
         dtype = _dt.complex64 if isinstance(start, complex) or isinstance(stop, complex) \
             else _dt.float32
     with place:
-        return _wrap(be.xp.linspace(start, stop, num, dtype=_native(be, dtype),
+        return _wrap(be.xp.linspace(start, stop, num, dtype=_native(be, dtype, "linspace: dtype"),
                                     endpoint=endpoint), be)
 
 
@@ -256,8 +257,8 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, backend=None) -
         raise TypeError("eye: k must be an integer (the diagonal's offset)") from None
     be, place = _placed(device, backend)
     with place:
-        return _wrap(be.xp.eye(n_rows, n_cols, k=k, dtype=_native(be, dtype or _dt.float32)),
-                     be)
+        return _wrap(be.xp.eye(n_rows, n_cols, k=k,
+                               dtype=_native(be, dtype or _dt.float32, "eye: dtype")), be)
 
 
 def _like(fn, x, dtype, device, who, **kw):
@@ -266,7 +267,7 @@ def _like(fn, x, dtype, device, who, **kw):
         be, place = x._backend, contextlib.nullcontext()
     else:
         be, place = _placed(device, None)
-    native = x._data.dtype if dtype is None else _native(be, dtype)
+    native = x._data.dtype if dtype is None else _native(be, dtype, f"{who}: dtype")
     with place:
         return _wrap(fn(be.xp)(x._data.shape, dtype=native, **kw), be)
 

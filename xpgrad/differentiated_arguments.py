@@ -24,24 +24,38 @@ from .tensor import Tensor, Variable, _wrap
 
 _new = object.__new__
 
+#: ``_prepare``'s ``argnums`` of a transform that differentiates all its ``primals`` (``vjp``)
+PRIMALS = "primals"
+
 
 def _prepare(args, argnums, keywords=(), who=None):
+    """``(single, nums, args)``: whether ``argnums`` is one int, it as a tuple, and ``args``
+    with the differentiated ones made floating-point Tensors and aliased (``_distinct``). The
+    errors start with ``who``, the transform; ``argnums=PRIMALS`` differentiates every
+    argument, a transform's ``primals`` (``vjp``), which its errors name so."""
+    prefix = "" if who is None else who + ": "
+    if argnums is PRIMALS:
+        nums = tuple(range(len(args)))
+        return False, nums, _distinct(
+            [_differentiated_argument(a, f"{prefix}primals[{i}]", PRIMALS)
+             for i, a in enumerate(args)], nums, PRIMALS, lambda i: f"{prefix}primals[{i}]")
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
                                       else None)
     if nums is None or any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
                            for i in nums):
-        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+        raise TypeError(f"{prefix}argnums must be an int or a tuple of ints, got {argnums!r}")
     nums = tuple(int(i) for i in nums)
     args = list(args)
     for i in nums:
         if not -len(args) <= i < len(args):
             hint = (f"; the differentiated arguments are positional, f got {sorted(keywords)} "
                     "by keyword" if keywords else "")
-            raise ValueError(f"{'' if who is None else who + ': '}argnums {i} is out of "
-                             f"range for {len(args)} positional arguments{hint}")
-        args[i] = _differentiated_argument(args[i], i % len(args), argnums)
-    return single, nums, _distinct(args, nums, argnums)
+            raise ValueError(f"{prefix}argnums {i} is out of range for {len(args)} "
+                             f"positional arguments{hint}")
+        args[i] = _differentiated_argument(args[i], f"{prefix}argument {i % len(args)}",
+                                           argnums)
+    return single, nums, _distinct(args, nums, argnums, lambda i: f"{prefix}argument {i}")
 
 
 def _is_tree(value) -> bool:
@@ -54,15 +68,15 @@ def _is_tree(value) -> bool:
         isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)
 
 
-def _differentiated_argument(value, i, argnums):
-    """Argument ``i`` with every array in it a floating-point Tensor: a pytree keeps its
+def _differentiated_argument(value, where, argnums):
+    """The argument at ``where`` (``"grad: argument 0"``) with every array in it a floating-point Tensor: a pytree keeps its
     structure. In a Module, a tensor that is not floating-point (BatchNorm's batch counter)
     stays as it is, and its gradient is None (equinox's ``filter_grad``)."""
     if _is_module(value):       # its tensors are checked as they are aliased (_aliased)
         return value
     if not _is_tree(value):
-        return _differentiable(value, i, argnums)
-    return map_leaves(lambda leaf, path: _converted(leaf, f"{i}{path}", argnums), value,
+        return _differentiable(value, where, argnums)
+    return map_leaves(lambda leaf, path: _converted(leaf, f"{where}{path}", argnums), value,
                       is_leaf=_is_module)
 
 
@@ -79,40 +93,44 @@ def _is_float(leaf) -> bool:
     return isinstance(leaf, Tensor) and leaf.dtype.is_inexact
 
 
-def _differentiable(value, i, argnums):
-    """Positional argument ``i`` as a floating-point Tensor; TypeError naming it otherwise (an
-    integer or boolean has no gradient: JAX refuses it too)."""
+def _differentiable(value, where, argnums):
+    """The argument at ``where`` (``"grad: argument 0"``) as a floating-point Tensor;
+    TypeError naming it otherwise (an integer or boolean has no gradient: JAX refuses it too).
+    ``argnums`` PRIMALS: a transform's primals, all differentiated."""
+    chosen = "" if argnums is PRIMALS else f" (argnums={argnums!r})"
     if not isinstance(value, Tensor):
         try:
             value = asarray(value)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"argument {i} ({type(value).__name__} {value!r:.40}) is "
-                            f"differentiated (argnums={argnums!r}) but is not a tensor or "
-                            f"numbers: {e}") from None
+            why = "" if argnums is PRIMALS else f"differentiated{chosen} but is "
+            raise TypeError(f"{where} ({type(value).__name__} {value!r:.40}) is {why}not a "
+                            f"tensor or numbers: {e}") from None
     if not value.dtype.is_inexact:
-        raise TypeError(f"argument {i} has dtype {value.dtype} and is differentiated "
-                        f"(argnums={argnums!r}): only floating-point (real or complex) "
-                        "arguments have gradients; pass it as floats (xg.asarray(..., "
-                        "dtype=xg.float64)) or leave it out of argnums")
+        raise TypeError(f"{where} has dtype {value.dtype} and is differentiated{chosen}: "
+                        "only floating-point (real or complex) arguments have gradients; "
+                        "pass it as floats (xg.asarray(..., dtype=xg.float64))"
+                        f"{'' if argnums is PRIMALS else ' or leave it out of argnums'}")
     return value
 
 
-def _distinct(args, nums, argnums):
+def _distinct(args, nums, argnums, label):
     """``args`` where each differentiated argument (or leaf of a pytree) is replaced by its own
     alias, so its gradient is the partial derivative, as in JAX and PyTorch, not the total one
     through the other ways the same tensor reaches ``f`` (``f(x, x)``, inside an argument not
     differentiated, a keyword, a closure); tapes outside still see each alias come from the
     tensor. In a Module, the tensors that are no sources (``_kept``) stay as they are: a
-    training-mode forward updates its buffers in place, as through ``functional_call``."""
+    training-mode forward updates its buffers in place, as through ``functional_call``.
+    ``label(i)``: how the errors name argument ``i``."""
     prepared = _Prepared(args)
     prepared.before, prepared.groups, prepared.walks = list(args), {}, {}
     for i in {n % len(args) for n in nums}:
         group = prepared.groups[i] = _Group()
         if _is_module(args[i]):         # walked once: _per_argument rebuilds from this walk
-            prepared[i] = _aliased(args[i], group, f"{i}", argnums, prepared.walks, i)
+            prepared[i] = _aliased(args[i], group, label(i), argnums, prepared.walks, i)
             continue
         prepared[i] = map_leaves(
-            lambda leaf, path: _aliased(leaf, group, f"{i}{path}", argnums), args[i],
+            lambda leaf, path, i=i: _aliased(leaf, group, f"{label(i)}{path}", argnums),
+            args[i],
             is_leaf=_is_module)
     return prepared
 
@@ -169,7 +187,7 @@ def _module_aliases(children, sources) -> list:
             for (_, t), source in zip(children, sources)]
 
 
-def prepare_module(args, i, argnums):
+def prepare_module(args, i, argnums, who):
     """``_prepare`` and ``_sources`` where argument ``i`` (``argnums``, an int) is a Module, in
     one pass: ``(args with the module's aliased copy at i, the sources, the walk)``, the walk
     being what ``module_gradient`` makes the gradient from. Where no tape records, the
@@ -179,14 +197,14 @@ def prepare_module(args, i, argnums):
 
     >>> import xpgrad as xg
     >>> lin = xg.nn.Linear(2, 1, rng=0)
-    >>> args, sources, walk = prepare_module((lin, 1.0), 0, 0)
+    >>> args, sources, walk = prepare_module((lin, 1.0), 0, 0, "grad")
     >>> type(args[0]).__name__, args[0] is lin, len(sources), args[1]
     ('Linear', False, 2, 1.0)
     """
     module = args[i]
     kind = _node_kind(module)
     children = kind.children(module, None)
-    mask = _module_sources(module, kind, children, f"{i}", argnums)
+    mask = _module_sources(module, kind, children, f"{who}: argument {i}", argnums)
     new = _module_aliases(children, mask)
     args = list(args)
     args[i] = kind.rebuilt(module, children, new, cache_walk=False)

@@ -126,7 +126,7 @@ def half_precision_hint(name, advice: str) -> str:
 
 def as_dtype(obj, what: str = "dtype") -> DType:
     """Turn ``xg.float32``, ``"float32"``, ``numpy.float32`` or ``float`` into a DType;
-    anything else is a TypeError naming the argument ``what``.
+    anything else is a TypeError naming the argument ``what`` (``"zeros: dtype"``).
 
     >>> as_dtype("float64") is float64, as_dtype(complex) is complex64
     (True, True)
@@ -138,8 +138,9 @@ def as_dtype(obj, what: str = "dtype") -> DType:
     name = dtype_name(obj)
     if name in ALL:
         return ALL[name]
+    argument = what.rsplit(": ", 1)[-1]
     raise TypeError(f"{what}: unsupported dtype {obj!r}; expected one of {sorted(ALL)}"
-                    f"{half_precision_hint(name, f'pass {what}=xg.float32')}")
+                    f"{half_precision_hint(name, f'pass {argument}=xg.float32')}")
 
 
 def isdtype(dtype, kind) -> builtins.bool:

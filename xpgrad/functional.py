@@ -120,7 +120,7 @@ def _value_and_grad(f, argnums, has_aux, who):
     def wrapped(*args, **kwargs):
         if one is not None and -len(args) <= one < len(args) and _is_module(args[one]):
             # one Module differentiated (xg.grad(loss)(model, x)): _prepare's work in one pass
-            args, sources, walk = prepare_module(args, one % len(args), argnums)
+            args, sources, walk = prepare_module(args, one % len(args), argnums, who)
         else:
             single, nums, args = _prepare(args, argnums, keywords=kwargs, who=who)
             groups, sources = _sources(args, nums)
@@ -212,10 +212,14 @@ def jacobian(f, argnums=0, has_aux=False, **unknown):
     if unknown:
         _refuse_keywords("jacobian", unknown)
     _check_callable(f, "jacobian")
-    has_aux = flag(has_aux, "has_aux", "jacobian")
+    return _jacobian(f, argnums, flag(has_aux, "has_aux", "jacobian"), "jacobian")
+
+
+def _jacobian(f, argnums, has_aux, who):
+    """``jacobian(f, argnums, has_aux)``, its errors naming ``who`` (``jacrev`` too)."""
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs, who="jacobian")
+        single, nums, args = _prepare(args, argnums, keywords=kwargs, who=who)
         groups, sources = _sources(args, nums)
         tape = GradientTape(persistent=True)
         with tape:
@@ -224,7 +228,7 @@ def jacobian(f, argnums=0, has_aux=False, **unknown):
         outputs = leaves(out)
         for path, leaf in leaves_with_paths(out):
             if not isinstance(leaf, Tensor):
-                raise TypeError(f"jacobian: f must return Tensors (one, or a tuple, list or "
+                raise TypeError(f"{who}: f must return Tensors (one, or a tuple, list or "
                                 f"dict of them), got {type(leaf).__name__} at output{path} "
                                 f"(with has_aux=True, f returns (output, aux))")
         jac = rebuild(out, [_per_argument(tape.jacobian(leaf, sources,
@@ -257,10 +261,10 @@ def hessian(f, argnums=0, has_aux=False, holomorphic=False, **unknown):
     _check_callable(f, "hessian")
     has_aux = flag(has_aux, "has_aux", "hessian")
     if flag(holomorphic, "holomorphic", "hessian"):
-        from .jacobian_modes import jacfwd, jacrev
+        from .jacobian_modes import _holomorphic_jacrev, _jacfwd
 
-        inner = jacrev(f, argnums=argnums, has_aux=has_aux, holomorphic=True)
-        wrapped = jacfwd(inner, argnums=argnums, has_aux=has_aux, holomorphic=True)
+        inner = _holomorphic_jacrev(f, argnums, has_aux, "hessian")
+        wrapped = _jacfwd(inner, argnums, has_aux, True, "hessian")
         wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
         return wrapped
     gradient = _value_and_grad(f, argnums, has_aux, "hessian")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._args import flag
 from .differentiated_arguments import _per_argument, _prepare, _sources
-from .functional import _check_callable, jacobian
+from .functional import _check_callable, _jacobian
 from .pytree import leaves, rebuild
 from .tensor import Tensor
 
@@ -49,16 +49,16 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     has_aux = flag(has_aux, "has_aux", "jacrev")
     holomorphic = flag(holomorphic, "holomorphic", "jacrev")
     _refuse_allow_int(allow_int, "jacrev")
-    wrapped = (_holomorphic_jacrev(fun, argnums, has_aux) if holomorphic
-               else jacobian(fun, argnums=argnums, has_aux=has_aux))
+    wrapped = (_holomorphic_jacrev(fun, argnums, has_aux, "jacrev") if holomorphic
+               else _jacobian(fun, argnums, has_aux, "jacrev"))
     wrapped.__name__ = f"jacrev({getattr(fun, '__name__', 'f')})"
     return wrapped
 
 
-def _holomorphic_jacrev(fun, argnums, has_aux):
+def _holomorphic_jacrev(fun, argnums, has_aux, who):
     """``jacrev(fun, holomorphic=True)``: for holomorphic ``f = u + iv``, the tapes' gradient
     of ``u`` (PyTorch's convention, ``du/dx + i du/dy``) is ``du/dx - i dv/dx``, the
-    conjugate of ``f'``."""
+    conjugate of ``f'``. Its errors name ``who``."""
     from .ops import conj, real
     from .pytree import leaves_with_paths, map_leaves
 
@@ -67,17 +67,17 @@ def _holomorphic_jacrev(fun, argnums, has_aux):
         out, aux = returned if has_aux else (returned, None)
         for path, leaf in leaves_with_paths(out):
             if not (isinstance(leaf, Tensor) and leaf.dtype.is_complex):
-                raise TypeError(f"jacrev with holomorphic=True needs complex outputs, got "
+                raise TypeError(f"{who} with holomorphic=True needs complex outputs, got "
                                 f"{getattr(leaf, 'dtype', type(leaf).__name__)} at "
                                 f"output{path}")
         out = map_leaves(lambda leaf, path: real(leaf), out)
         return (out, aux) if has_aux else out
 
-    rows_of_real_parts = jacobian(real_part, argnums=argnums, has_aux=has_aux)
+    rows_of_real_parts = _jacobian(real_part, argnums, has_aux, who)
 
     def wrapped(*args, **kwargs):
-        _, nums, prepared = _prepare(args, argnums, keywords=kwargs)
-        _check_input_dtypes(_sources(prepared, nums)[1], True, "jacrev")
+        _, nums, prepared = _prepare(args, argnums, keywords=kwargs, who=who)
+        _check_input_dtypes(_sources(prepared, nums)[1], True, who)
         returned = rows_of_real_parts(*args, **kwargs)
         jac, aux = returned if has_aux else (returned, None)
         jac = map_leaves(lambda leaf, path: conj(leaf), jac)
@@ -106,11 +106,16 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     has_aux = flag(has_aux, "has_aux", "jacfwd")
     holomorphic = flag(holomorphic, "holomorphic", "jacfwd")
     _refuse_allow_int(allow_int, "jacfwd")
+    return _jacfwd(fun, argnums, has_aux, holomorphic, "jacfwd")
+
+
+def _jacfwd(fun, argnums, has_aux, holomorphic, who):
+    """``jacfwd(fun, argnums, has_aux, holomorphic)``, its errors naming ``who``."""
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs, who="jacfwd")
+        single, nums, args = _prepare(args, argnums, keywords=kwargs, who=who)
         groups, sources = _sources(args, nums)
-        _check_input_dtypes(sources, holomorphic, "jacfwd")
+        _check_input_dtypes(sources, holomorphic, who)
         products, aux = _pushed_basis(fun, args, kwargs, nums, groups, sources, has_aux)
         jac = rebuild(products, [_per_argument(_blocks(p, sources), args, nums, groups, single)
                                  for p in leaves(products)])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ._args import flag
 from .backend import MixedBackendError
 from .creation import asarray, zeros_like
-from .differentiated_arguments import _is_tree, _per_argument, _prepare, _sources
+from .differentiated_arguments import PRIMALS, _is_tree, _per_argument, _prepare, _sources
 from .functional import _check_callable, _split_aux, _value_and_grad
 from .ops import conj, positive, real, reductions
 from .pytree import is_node, leaves, leaves_like, map_leaves, rebuild
@@ -37,7 +37,7 @@ def vjp(f, *primals, has_aux=False):
     """
     _check_callable(f, "vjp")
     has_aux = flag(has_aux, "has_aux", "vjp")
-    _, nums, args = _prepare(primals, tuple(range(len(primals))))
+    _, nums, args = _prepare(primals, PRIMALS, who="vjp")
     groups, sources = _sources(args, nums)
     tape = GradientTape(persistent=True)
     with tape:
@@ -52,7 +52,7 @@ def vjp(f, *primals, has_aux=False):
                          zip(leaves_like(out, cotangent, "cotangent", "f's output"), outs)]
         else:
             target = out
-            _cotangent(cotangent, out, "")
+            cotangent = _cotangent(cotangent, out, "")
         flat = tape.gradient(target, sources, output_gradients=cotangent,
                              unconnected_gradients="zero")
         return _per_argument(flat, args, nums, groups, single=False)
@@ -87,8 +87,6 @@ def _cotangent(cotangent, out, path):
                             "got None (as in PyTorch, None stands for 1 only for a one-element "
                             "output)")
         return None
-    if not path:
-        return cotangent             # checked by GradientTape.gradient's output_gradients
     cotangent = _named_tensor(cotangent, f"vjp_fn: cotangent{path}", out.backend)
     if cotangent.shape != out.shape:
         raise ValueError(f"vjp_fn: cotangent{path} has shape {cotangent.shape} but the output "
@@ -146,7 +144,7 @@ def _with_tangents(primals, tangents, who):
                          "primals")
     primals = [_named_tensors(p, f"{who}: primals[{i}]") for i, p in enumerate(primals)]
     nums = tuple(range(len(primals)))
-    _, _, args = _prepare(primals, nums)
+    _, _, args = _prepare(primals, PRIMALS, who=who)
     sources = _sources(args, nums)[1]
     labelled = []
     for i, (primal, tangent) in enumerate(zip(args, tangents)):
@@ -233,9 +231,8 @@ def linearize(fun, *primals, has_aux=False):
     """
     _check_callable(fun, "linearize")
     has_aux = flag(has_aux, "has_aux", "linearize")
-    nums = tuple(range(len(primals)))
-    _, _, args = _prepare([_named_tensors(p, f"linearize: primals[{i}]")
-                           for i, p in enumerate(primals)], nums)
+    _, nums, args = _prepare([_named_tensors(p, f"linearize: primals[{i}]")
+                              for i, p in enumerate(primals)], PRIMALS, who="linearize")
     sources = _sources(args, nums)[1]
     outer, out, aux, cotangents, vjps = _recorded_vjp(fun, args, sources, has_aux,
                                                       "linearize", persistent=True)

@@ -86,10 +86,11 @@ class Generator:
             raw = be.xp.astype(raw, native)
         return _wrap(raw, be)
 
-    def _float_dtype(self, dtype):
-        dtype = _dt.as_dtype(dtype)
+    @staticmethod
+    def _float_dtype(dtype, who):
+        dtype = _dt.as_dtype(dtype, f"{who}: dtype")
         if not dtype.is_floating:
-            raise TypeError(f"dtype must be floating, got {dtype}")
+            raise TypeError(f"{who}: dtype must be floating, got {dtype}")
         return dtype
 
     def get_state(self) -> dict:
@@ -139,7 +140,7 @@ class Generator:
         """
         if unexpected:
             refuse_keywords("Generator.normal", unexpected)
-        dtype = self._float_dtype(dtype)
+        dtype = self._float_dtype(dtype, "normal")
         if _below(scale, 0):
             raise ValueError(f"normal: scale must be >= 0 (a standard deviation), got {scale!r}")
         size = _draw_shape("normal", size, loc, scale)
@@ -155,7 +156,7 @@ class Generator:
         up to ``high`` itself, as NumPy's does in float64."""
         if unexpected:
             refuse_keywords("Generator.uniform", unexpected)
-        dtype = self._float_dtype(dtype)
+        dtype = self._float_dtype(dtype, "uniform")
         for name, value in (("low", low), ("high", high)):
             if not _finite(value):
                 raise ValueError(f"uniform: {name} must be finite, got {value!r}")
@@ -174,11 +175,13 @@ class Generator:
 
     def random(self, size=None, *, dtype=_dt.float32) -> Tensor:
         """Uniform samples in ``[0, 1)``."""
-        return self.uniform(0.0, 1.0, size, dtype=dtype)
+        return self.uniform(0.0, 1.0, size, dtype=self._float_dtype(dtype, "random"))
 
     def standard_normal(self, size=None, *, dtype=_dt.float32, **unexpected) -> Tensor:
         """Samples of the standard normal distribution (``normal(0, 1)``)."""
-        return self.normal(0.0, 1.0, size, dtype=dtype, **unexpected)
+        if unexpected:
+            refuse_keywords("Generator.standard_normal", unexpected)
+        return self.normal(0.0, 1.0, size, dtype=self._float_dtype(dtype, "standard_normal"))
 
     def exponential(self, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
         """Exponential samples with mean ``scale`` (NumPy's numbers for the same seed).
@@ -186,7 +189,7 @@ class Generator:
         >>> default_rng(0).exponential(2.0, size=3).shape
         (3,)
         """
-        dtype = self._float_dtype(dtype)
+        dtype = self._float_dtype(dtype, "exponential")
         if _below(scale, 0):
             raise ValueError(f"exponential: scale must be >= 0, got {scale!r}")
         size = _draw_shape("exponential", size, scale)
@@ -202,7 +205,7 @@ class Generator:
         >>> sorted(set(default_rng(0).integers(1, 3, size=50, endpoint=True).tolist()))
         [1, 2, 3]
         """
-        dt = _dt.as_dtype(dtype)
+        dt = _dt.as_dtype(dtype, "integers: dtype")
         if dt.kind not in "iu":
             raise TypeError(f"integers: dtype must be an integer dtype, got {dt}")
         info = np.iinfo(dt.name)

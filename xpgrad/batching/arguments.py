@@ -67,7 +67,7 @@ def positional_leaves(args, in_axes):
     whose structure ``in_axes`` does not match."""
     if isinstance(in_axes, (tuple, list)):
         if len(in_axes) != len(args):
-            raise ValueError(f"in_axes has {len(in_axes)} entries but the function got "
+            raise ValueError(f"vmap: in_axes has {len(in_axes)} entries but the function got "
                              f"{len(args)} positional arguments: give one entry per argument "
                              "(None for one not mapped)")
         return spec_leaves(tuple(in_axes), tuple(args), "in_axes", "arguments")

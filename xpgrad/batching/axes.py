@@ -22,7 +22,7 @@ def check_axis_spec(spec, name, path=""):
             check_axis_spec(v, name, f"{path}[{i}]")
     elif spec is not None and (isinstance(spec, bool) or
                                not isinstance(spec, numbers.Integral)):
-        raise TypeError(f"{name}{path} must be an int or None (or a tuple, list or dict of "
+        raise TypeError(f"vmap: {name}{path} must be an int or None (or a tuple, list or dict of "
                         f"them matching the structure), got {spec!r}")
 
 
@@ -113,7 +113,7 @@ def _described(value):
 
 
 def _mismatch(spec, tree, name, what, path):
-    return ValueError(f"{name}{path} is {_described(spec)} but the {what}{path} is "
+    return ValueError(f"vmap: {name}{path} is {_described(spec)} but the {what}{path} is "
                       f"{_described(tree)}: {name} must be an int, None, or a prefix of the "
                       f"{what}' structure (as in JAX)")
 

@@ -21,6 +21,7 @@ import operator
 import numpy as np
 
 from .. import dtypes as _dt
+from .._args import refuse_keywords
 from ..backend import MixedBackendError
 from ..creation import _backend, asarray
 from ..nn.init._common import as_rng, check_rng
@@ -234,7 +235,9 @@ class LocationScale(Distribution):
     support = _c.real
     has_rsample = True
 
-    def __init__(self, loc, scale, validate_args=None):
+    def __init__(self, loc, scale, validate_args=None, **unexpected):
+        if unexpected:      # the family's name, not this base class's
+            refuse_keywords(type(self).__name__, unexpected)
         self._init_parameters(type(self).__name__, validate_args, loc=loc, scale=scale)
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from .._args import refuse_keywords
 from ..creation import full, zeros_like
 from ..ops import where
 from . import constraints
@@ -33,8 +34,10 @@ class _Half(TransformedDistribution):
     support = constraints.nonnegative
     _base = None
 
-    def __init__(self, scale, validate_args=None):
+    def __init__(self, scale, validate_args=None, **unexpected):
         who = type(self).__name__
+        if unexpected:      # the family's name, not this base class's
+            refuse_keywords(who, unexpected)
         _, _, p = as_params(who, scale=scale)
         if self._validating(validate_args):
             constraints.require(who, "scale", constraints.positive, p["scale"])

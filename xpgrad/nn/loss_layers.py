@@ -201,7 +201,8 @@ class CrossEntropyLoss(Loss):
                 ignore_index = None             # names no class: the fused path
         elif ignore_index is not None and isinstance(logits, Tensor) and logits.ndim >= 1 \
                 and target.shape == logits.shape[:-1] \
-                and _labels_all_kept(target, logits.shape[-1], ignore_index):
+                and _labels_all_kept(target, logits.shape[-1], ignore_index,
+                                     "CrossEntropyLoss"):
             ignore_index = None                 # no label is ignored: the fused path
         return softmax_cross_entropy(logits, target, reduction=self.reduction,
                                      weight=self._read("weight", logits),

@@ -79,7 +79,8 @@ def smoothed_cross_entropy(logits, labels, ignore_index, smoothing, reduction):
     if ignore_index is None:
         ignore_index = -1                      # checked labels are >= 0: no row matches
     else:
-        labels = _check_nll_labels(labels, logits, int(ignore_index))[0]
+        labels = _check_nll_labels(labels, logits, int(ignore_index),
+                                   "softmax_cross_entropy")[0]
     lead = logits.shape[:-1]
     if logits.ndim != 2:
         logits = reshape(logits, (-1, n_classes))

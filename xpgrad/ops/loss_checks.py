@@ -114,14 +114,16 @@ def _class_axis_hint(labels_shape, shape, name):
 _INTEGER_KINDS = frozenset("iu")
 
 
-def _check_labels(labels, logits, n_classes):
+def _check_labels(labels, logits, n_classes, who):
+    """``labels`` checked against ``logits``: integer class indices of its leading shape, in
+    range, or probabilities of its shape; errors start with ``who``, the loss."""
     lead = tuple(logits._data.shape[:-1])     # raw arrays, not properties: this runs every step
     raw = labels._data
     if getattr(raw.dtype, "kind", None) in _INTEGER_KINDS or labels.dtype.kind in "iu":
         # signed or unsigned (MNIST's labels are uint8)
         if tuple(raw.shape) != lead:
             raise ValueError(
-                f"integer labels must have shape {lead} (logits' shape without the class "
+                f"{who}: integer labels must have shape {lead} (logits' shape without the class "
                 f"axis), got {labels.shape}"
                 + _class_axis_hint(labels.shape, logits.shape, "logits"))
         if raw.size:
@@ -130,15 +132,15 @@ def _check_labels(labels, logits, n_classes):
                 bad = lo if lo < 0 else hi
                 skip = (f"; to skip rows labelled {bad}, pass ignore_index={bad} (PyTorch's "
                         f"default is -100)") if bad < 0 else ""
-                raise IndexError(f"label {bad} is out of range for {n_classes} classes "
-                                 f"(labels must be in [0, {n_classes - 1}]){skip}")
+                raise IndexError(f"{who}: label {bad} is out of range for {n_classes} "
+                                 f"classes (labels must be in [0, {n_classes - 1}]){skip}")
         return labels
     if labels.dtype.is_floating:
         if labels.shape == lead and logits.ndim > 0 and lead != logits.shape:
             raise TypeError(
-                f"labels of shape {labels.shape} look like class indices but have dtype "
+                f"{who}: labels of shape {labels.shape} look like class indices but have dtype "
                 f"{labels.dtype}; pass integer labels (e.g. xg.astype(labels, xg.int64)) or "
                 f"probabilities of shape {logits.shape}")
         return _target_like(labels, logits, "probability targets", "logits")
-    raise TypeError(f"labels must be integer class indices or floating-point probabilities, "
-                    f"got dtype {labels.dtype}")
+    raise TypeError(f"{who}: labels must be integer class indices or floating-point "
+                    f"probabilities, got dtype {labels.dtype}")

@@ -137,10 +137,10 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
         smoothing = check_options(ignore_index, label_smoothing)
         if ignore_index is None or labels.dtype.kind not in "iu" \
                 or labels.shape != logits.shape[:-1]:     # (a shape error names logits)
-            labels = _check_labels(labels, logits, n_classes)
+            labels = _check_labels(labels, logits, n_classes, "softmax_cross_entropy")
         return cross_entropy(logits, labels, weight=weight, ignore_index=ignore_index,
                              label_smoothing=smoothing, reduction=reduction)
-    labels = _check_labels(labels, logits, n_classes)
+    labels = _check_labels(labels, logits, n_classes, "softmax_cross_entropy")
     if len(shape) != 2:
         lead = logits.shape[:-1]
         logits = reshape(logits, (-1, n_classes))

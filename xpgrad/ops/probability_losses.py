@@ -158,21 +158,22 @@ def _kl_dtarget(xp, g, ans, x, t, reduction, log_target):
 _kl_div = Primitive("kl_div", _kl_forward, _kl_dinput, _kl_dtarget)
 
 
-def _check_nll_labels(labels, log_probs, ignore_index):
+def _check_nll_labels(labels, log_probs, ignore_index, who):
     lead = log_probs.shape[:-1]
     n_classes = log_probs.shape[-1]
-    labels = as_tensor_or_refuse(labels, "labels must be integer class indices",
+    labels = as_tensor_or_refuse(labels, f"{who}: labels must be integer class indices",
                                  backend=log_probs.backend)
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+        raise TypeError(f"{who}: labels must be integer class indices, got dtype "
+                        f"{labels.dtype}")
     if labels.shape != lead:
-        raise ValueError(f"labels must have shape {lead} (log_probs' shape without the class "
+        raise ValueError(f"{who}: labels must have shape {lead} (log_probs' shape without the class "
                          f"axis, last), got {labels.shape}"
                          + _class_axis_hint(labels.shape, log_probs.shape, "log_probs"))
-    return labels, _labels_all_kept(labels, n_classes, ignore_index)
+    return labels, _labels_all_kept(labels, n_classes, ignore_index, who)
 
 
-def _labels_all_kept(labels, n_classes, ignore_index):
+def _labels_all_kept(labels, n_classes, ignore_index, who):
     """Whether every label is a class and none is ``ignore_index`` (one range check, the
     common case); else IndexError at a label that is neither a class nor ``ignore_index``."""
     if labels.size:
@@ -184,8 +185,8 @@ def _labels_all_kept(labels, n_classes, ignore_index):
         lo, hi = labels.backend.check_index_range(kept)
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
-            raise IndexError(f"label {bad} is out of range for {n_classes} classes (labels "
-                             f"must be in [0, {n_classes - 1}] or ignore_index "
+            raise IndexError(f"{who}: label {bad} is out of range for {n_classes} classes "
+                             f"(labels must be in [0, {n_classes - 1}] or ignore_index "
                              f"{ignore_index})")
         return False
     return True
@@ -228,7 +229,7 @@ def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
                          f"{log_probs.shape}")
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
-    labels, all_kept = _check_nll_labels(labels, log_probs, int(ignore_index))
+    labels, all_kept = _check_nll_labels(labels, log_probs, int(ignore_index), "nll")
     lead = log_probs.shape[:-1]
     n_classes = log_probs.shape[-1]
     if log_probs.ndim != 2:

@@ -50,7 +50,7 @@ def reshape(x, /, shape, *, copy=None):
     else:
         ok = shape.count(-1) == 1 and known > 0 and x.size % known == 0
     if not ok or builtins.any(s < -1 for s in shape):
-        raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
                          f"into shape {shape}")
     if copy is None:
         return apply(_reshape, x, shape=shape)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -37,6 +38,23 @@ FLAGS = {f: "--" + f.replace("_", "-") for f in (
 
 def _name(field_name):
     return f"{field_name} ({FLAGS[field_name]})" if field_name in FLAGS else field_name
+
+
+@contextmanager
+def named_errors(field_name, errors):
+    """``errors`` raised inside re-raised, of the same class, starting with the setting whose
+    path they come from (``checkpoint (--checkpoint): ...``): the path alone does not say
+    which flag to change.
+
+    >>> with named_errors("resume", ValueError):
+    ...     raise ValueError("'x.npz' is not a checkpoint")
+    Traceback (most recent call last):
+    ValueError: resume (--resume): 'x.npz' is not a checkpoint
+    """
+    try:
+        yield
+    except errors as e:
+        raise type(e)(f"{_name(field_name)}: {e}") from e
 
 
 def _integer(field_name, value, low):

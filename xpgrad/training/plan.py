@@ -9,12 +9,14 @@ True
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from ..data import IDX_DATASETS, load_dataset
+from ..data import IDX_DATASETS, DataError, load_dataset
 from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
-from .config import FLAGS, IDENTITY, TrainConfig, _name, resume_config, run_metadata
+from .config import (FLAGS, IDENTITY, TrainConfig, _name, named_errors as _named,
+                     resume_config, run_metadata)
 from .results import TrainResult, history_run_id, logs_found
 from .schedule import build_schedule, plan_schedule
 
@@ -148,8 +150,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     >>> try:
     ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
     ... except ValueError as e:
-    ...     print(type(e).__name__, str(e).split(":")[0])
-    CheckpointError cannot save a checkpoint to '/no/such/dir/c.npz'
+    ...     print(type(e).__name__, str(e).split(": the")[0])
+    CheckpointError checkpoint (--checkpoint): cannot save a checkpoint to '/no/such/dir/c.npz'
     """
     from ..distributed.agreement import leader_first, run_together
     from ..distributed.group import current
@@ -163,8 +165,10 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         w, lambda: _checked(config, echo, background_compile, root), "the checks of the run")
 
     def load():
-        return load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed,
-                            progress=cfg.progress and root, echo=echo)  # a bar from rank 0
+        # a bar from rank 0; a missing or unreadable --data-dir named
+        with _named("data_dir", DataError) if cfg.data_dir is not None else nullcontext():
+            return load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed,
+                                progress=cfg.progress and root, echo=echo)
 
     if cfg.dataset in IDX_DATASETS and cfg.data_dir is None:    # downloaded on first use
         raw = leader_first(w, load, "the download of the data set")
@@ -212,12 +216,13 @@ def _checked(config, echo, background_compile, root):
     import uuid
 
     import xpgrad as xg
-    from ..checkpoint import check_writable
+    from ..checkpoint import CheckpointError, check_writable
     from ..report import require
 
     cfg = config.resolved()
     if cfg.checkpoint and root:
-        check_writable(cfg.checkpoint)
+        with _named("checkpoint", CheckpointError):
+            check_writable(cfg.checkpoint)
     if cfg.logdir and root:         # rank 0 alone writes the logs
         _check_logdir_path(cfg.logdir)
         if cfg.curves:
@@ -232,7 +237,8 @@ def _checked(config, echo, background_compile, root):
         source = None
     meta = {}
     if source:
-        meta = run_metadata(source)
+        with _named("resume" if cfg.resume else "checkpoint", CheckpointError):
+            meta = run_metadata(source)
         saved = meta.get("config")
         if isinstance(saved, dict):
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
