@@ -17,7 +17,8 @@ form a leading block, a trailing block, or both (ones ignored): the leading bloc
 ``sum_rows``, the trailing one by ``a.reshape(-1, n) @ ones`` (NumPy's pairwise sum of
 contiguous rows runs at a third of that speed), split into two products of at most
 ``TRAILING_MAX`` terms each past that length. Any other array, dtype or pattern of axes, and
-a small one (``NUMPY_MAX``) summed over at most ``DEPTH`` leading rows, is NumPy's ``sum``. Results equal NumPy's to rounding. The products run with NumPy's floating-point
+a small one (``SMALL_MAX``) summed over at most ``DEPTH`` leading rows, is NumPy's ``sum``.
+Results equal NumPy's to rounding. The products run with NumPy's floating-point
 warnings off; a result with an inf or NaN is summed again by NumPy's ``sum``, so an overflow or
 an ``inf - inf`` warns from NumPy's frame, as the array's own ``sum`` does (the tests turn a
 RuntimeWarning raised from xpgrad's code into an error), at the price of a second sum only
@@ -44,14 +45,13 @@ DEPTH = 32
 #: ``sum`` (two calls): a dense layer's bias gradient at batch 128 (128x256 and 128x10) cost
 #: 3-4 % of an MLP step by the products (their ``errstate``, ``isfinite`` and BLAS calls, each
 #: first touched after the weight gemm; benchmarks/mlp_phases.py), alone 5.4 -> 4.3 us at
-#: 128x256, even at 512x256 and slower past it
+#: 128x256, even at 512x256 and slower past it. ``sum_axes`` of a C-ordered array of at most
+#: this many elements over at most ``DEPTH`` leading rows (and any trailing block) is NumPy's
+#: ``sum`` for the same reason (a loop's (32, 64) bias gradient: 1.1 us against 3.6; float32
+#: 16 x 4096: 6.0 against 8.1; 32 x 16384, past it: 57 against 54)
 SMALL_MAX = 1 << 16
 #: the longest contiguous run one product sums; longer ones are split in two (see ``_split``)
 TRAILING_MAX = 1024
-#: the most elements of a C-ordered array whose sum over at most ``DEPTH`` leading rows (and
-#: any trailing block) is NumPy's own: its call costs less there (float32 16 x 4096: 6.0 us
-#: against 8.1; 32 x 16384: 57 against 54)
-NUMPY_MAX = 1 << 16
 
 _ndarray, _dot, _isfinite = np.ndarray, np.dot, np.isfinite
 
@@ -172,11 +172,11 @@ def sum_axes(a, axes):
     """
     if a.__class__ is not _ndarray or a.dtype not in _ONES or not a.size:
         return a.sum(axes)
-    if a.size <= NUMPY_MAX and a.flags.c_contiguous:
+    if a.size <= SMALL_MAX and a.flags.c_contiguous:
         plan = _plan_of(a.shape, axes)
         if plan is None or plan[0] <= DEPTH:
             # NumPy adds up to DEPTH rows in order too: its call costs less than the
-            # products' warning guard and finiteness check (32 x 64: 1.1 us against 3.6)
+            # products' warning guard and finiteness check
             return a.sum(axes)
     with np.errstate(all="ignore"):
         out = _sum_axes(a, axes)
