@@ -195,15 +195,17 @@ def _chain(x):
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("size", [4, 1000])     # kept whole, and past what the tape keeps whole
 def test_the_one_input_record_path_makes_the_general_paths_node(monkeypatch, backend, size):
-    """``_record_one`` (apply's hot path: one Tensor, maybe a Python scalar, one tape) appends
-    the nodes the general ``_record`` appends."""
+    """``_record_one`` (apply's hot path: one Tensor, maybe a Python scalar or keywords (the
+    chain's sum), one tape) appends the nodes the general ``_record`` appends."""
     x = xg.asarray(np.linspace(0.1, 0.9, size, dtype=np.float32), backend=backend)
     hot = _recorded(_chain, x)
+    assert any(entry[9] for entry in hot)       # a node's keywords (the sum's) on this path
     record = xg.GradientTape._record
 
-    def through_the_general_path(self, prim, x, raws, out, saved, kern, scalar=None):
+    def through_the_general_path(self, prim, x, raws, out, saved, kern, scalar=None,
+                                 params=None):
         args = (x,) if scalar is None else (x, scalar)
-        return record(self, prim, args, raws, out, {}, saved, kern, False)
+        return record(self, prim, args, raws, out, params or {}, saved, kern, False)
     monkeypatch.setattr(xg.GradientTape, "_record_one", through_the_general_path)
     assert _recorded(_chain, x) == hot
 

@@ -225,6 +225,10 @@ def apply_general(prim, args, params) -> Tensor:
     out._key = 0
     recording = tape_state.recording
     if recording and prim.differentiable:
+        if len(recording) == 1 and len(args) == 1 and args[0].__class__ is Tensor:
+            # one plain Tensor with keywords (a sum): the appliers' path
+            recording[0]._record_one(prim, args[0], raws, out, saved, kern, None, params)
+            return out
         nested = len(recording) > 1
         for tape in recording:
             tape._record(prim, args, raws, out, params, saved, kern, nested)

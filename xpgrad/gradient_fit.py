@@ -23,9 +23,9 @@ def fit_gradient(xp, g, xshape, xdtype):
     (``xp``: the namespace of ``g``'s arrays; ``xshape``, ``xdtype``: the input's)."""
     gshape = g.shape
     if gshape != xshape:
-        lead = len(gshape) - len(xshape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(xshape) if n == 1 and gshape[lead + i] != 1)
+        axes = _AXES.get((gshape, xshape))
+        if axes is None:
+            axes = _summed_axes(gshape, xshape)
         if g.__class__ is _ndarray:        # the methods: xp's wrappers cost 2 us more
             # a leading/trailing block of axes as products with ones (axis_sums: faster, and
             # pairwise-accurate in float32 where NumPy adds rows in order)
@@ -43,6 +43,27 @@ def fit_gradient(xp, g, xshape, xdtype):
         if g.dtype != xdtype:
             g = xp.astype(g, xdtype)
     return g
+
+
+#: the summed axes of a broadcast by (gradient shape, input shape): a loop's bias gradient
+#: meets the same pair at every step
+_AXES: dict = {}
+
+
+def _summed_axes(gshape, xshape):
+    """The axes of a gradient of shape ``gshape`` that a broadcast of ``xshape`` added or
+    stretched (remembered in ``_AXES``).
+
+    >>> _summed_axes((4, 5, 3), (5, 1))
+    (0, 2)
+    """
+    lead = len(gshape) - len(xshape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(xshape) if n == 1 and gshape[lead + i] != 1)
+    if len(_AXES) > 1024:
+        _AXES.clear()
+    _AXES[gshape, xshape] = axes
+    return axes
 
 
 def _traced_host_sum(xp):

@@ -155,8 +155,8 @@ class _Reads:
             if isinstance(a, Tensor) and differentiate(a):
                 self.found.setdefault(value_identity(a), a)
 
-    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
-        self._record(prim, (x,), raws, out, {}, saved, kern, False)
+    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None, params=None):
+        self._record(prim, (x,), raws, out, params or {}, saved, kern, False)
 
     def _record_two(self, prim, a, b, raws, out, saved, kern):
         self._record(prim, (a, b), raws, out, {}, saved, kern, False)

@@ -141,11 +141,12 @@ class TapeRecording:
                             tuple(params.items()) if params else None, fits, variables, *ks,
                             *res))
 
-    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
+    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None, params=None):
         """``_record`` for the appliers' hot path (``appliers.py``): one plain Tensor ``x``,
         maybe with a Python scalar ``scalar`` after it (``raws``: their arrays, the scalar as
-        given or as a 0-d array), no keywords, on the one tape recording. Its usual node is
-        appended here (a backend other than the tape's first takes ``_record``)."""
+        given or as a 0-d array), or alone with keywords ``params`` (a reduction's), on the one
+        tape recording. Its usual node is appended here (a backend other than the tape's first
+        takes ``_record``)."""
         k = x._key
         keys = self._keys
         if k not in keys:
@@ -154,8 +155,8 @@ class TapeRecording:
             if self._home is None:          # the tape's first node: its backend is home
                 self._home = out._backend
             else:
-                self._record(prim, (x,) if scalar is None else (x, scalar), raws, out, {},
-                             saved, kern, False)
+                self._record(prim, (x,) if scalar is None else (x, scalar), raws, out,
+                             params or {}, saved, kern, False)
                 return
         keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
         fits = None
@@ -171,7 +172,11 @@ class TapeRecording:
             lean = True     # (see _record)
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
-        if len(raws) == 1:
+        if params:                          # keywords: never lean (see _record)
+            self._nodes.append((prim.index, None if kern is None else kern.index, False, okey,
+                                1, out._data if keep_out else None, saved, None,
+                                tuple(params.items()), fits, None, k, raws[0]))
+        elif len(raws) == 1:
             self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, 1,
                                 out._data if keep_out else None, saved, None, None, fits, None,
                                 k, raws[0]))

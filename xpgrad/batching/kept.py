@@ -61,10 +61,10 @@ class KeptTape(GradientTape):
                 self._adopt_read(a)
         _TAPE_RECORD(self, prim, args, raws, out, params, saved, kern, nested)
 
-    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
+    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None, params=None):
         if x._key not in self._keys and x._key:
             self._adopt_read(x)
-        _TAPE_RECORD_ONE(self, prim, x, raws, out, saved, kern, scalar)
+        _TAPE_RECORD_ONE(self, prim, x, raws, out, saved, kern, scalar, params)
 
     def _record_two(self, prim, a, b, raws, out, saved, kern):
         keys = self._keys
