@@ -3,11 +3,19 @@ shared machine's noise: each version (a commit, ``WORKTREE``, or a source tree s
 git worktree) runs in its own worker process (the regression gate's, tools/asv_gate.py), the two
 taking turns sample by sample (A B, B A, ...) so a change in load lands on both; each sample is
 the thread CPU time (``time.thread_time_ns``) of as many calls as last ``--min-time``, compile
-time excluded (the workload runs once when built). Printed: each side's median time per call,
-the median of the rounds' after/before ratios and its 95 % bootstrap confidence interval.
+time excluded (the workload runs once when built). The rounds are split among ``--workers``
+fresh pairs of processes, the side started, built and timed first alternating from pair to pair:
+one pair of processes carries a bias of its own (memory layout, hash seed, core: up to 3 % on
+``lstm_step`` with the same code on both sides) that no order of turns within it removes, so
+the interval resamples the pairs, then the rounds within each (``clustered_interval``).
+Printed: each side's median time per call, each pair's median ratio, the median of all rounds'
+after/before ratios and its 95 % bootstrap confidence interval; ``--self-check`` first runs
+``before`` against a second copy of itself the same way and prints that A/A ratio (the bias
+the method leaves, with its interval).
 
     python benchmarks/swapped_kernels.py main WORKTREE --workload mlp_step --param batch=32
     python benchmarks/swapped_kernels.py /work/main /work/wt/x --workload lstm_step --backend numba
+    python benchmarks/swapped_kernels.py main main --workload lstm_step --rounds 96 --self-check
 
 ``--param name=value`` sets the workload's parameters (``xpgrad/bench_workloads``: ``chain``
 ``n_ops``/``size``/``mode``, ``mlp_step`` ``batch``, ``lstm_step`` ``batch``/``hidden``/``steps``,
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,34 +51,84 @@ def parameter(text):
         return name, value
 
 
+SIDES = ("before", "after")
+
+
+def pair_rounds(rounds, workers):
+    """How many rounds each pair of worker processes times: ``rounds`` split as evenly as can
+    be among ``workers`` pairs (fewer where there are fewer rounds), the larger shares first.
+
+    >>> pair_rounds(30, 4), pair_rounds(3, 4)
+    ([8, 8, 7, 7], [1, 1, 1])
+    """
+    pairs = max(1, min(workers, rounds))
+    return [rounds // pairs + (p < rounds % pairs) for p in range(pairs)]
+
+
+def clustered_interval(groups, confidence=0.95, resamples=2000, seed=0) -> tuple:
+    """The percentile bootstrap interval of the median ratio when ``groups`` (each pair of
+    processes' per-round ratios) are drawn again with replacement, then each drawn group's
+    rounds (seeded): a bias of one pair widens it, where resampling rounds alone would not see
+    it. One group: the rounds alone, as ``asv_gate.bootstrap_interval`` resamples them.
+
+    >>> clustered_interval([[1.0, 1.0], [1.2, 1.2]])
+    (1.0, 1.2)
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    medians = np.empty(resamples)
+    for i in range(resamples):
+        drawn = [arrays[j] for j in rng.integers(0, len(arrays), len(arrays))]
+        medians[i] = np.median(np.concatenate([g[rng.integers(0, len(g), len(g))]
+                                               for g in drawn]))
+    tail = (1 - confidence) / 2 * 100
+    return float(np.percentile(medians, tail)), float(np.percentile(medians, 100 - tail))
+
+
 def compare(before, after, workload, params, backend="numpy", rounds=30, min_time=0.02,
-            clock="thread", out=sys.stdout) -> dict:
+            clock="thread", workers=4, out=None, label="after/before") -> dict:
     """Time ``workload(**params)`` of xpgrad's ``backend`` in ``before`` and ``after`` (as
-    ``asv_gate.resolve`` takes them), interleaved ``rounds`` times; the gate's statistics of
-    ``clock`` (``asv_gate.paired_ratios``), with ``samples`` and ``number`` (calls a sample)."""
+    ``asv_gate.resolve`` takes them), interleaved ``rounds`` times over ``workers`` fresh pairs
+    of processes (``pair_rounds``); the gate's statistics of ``clock``
+    (``asv_gate.paired_ratios``) with ``interval`` the ``clustered_interval``, ``pairs`` (each
+    pair's median ratio, the side started first), ``samples`` and ``number`` (calls a sample,
+    the largest pair's); printed to ``out`` (default ``sys.stdout`` as it is then)."""
     lib = f"xpgrad-{backend}"
     key = f"{lib} {asv_gate.label(workload, params)}"
-    before, after = asv_gate.resolve(before), asv_gate.resolve(after)
+    trees = dict(zip(SIDES, (asv_gate.resolve(before), asv_gate.resolve(after))))
+    samples, groups, pairs, numbers = {side: [] for side in SIDES}, [], [], []
     with tempfile.TemporaryDirectory(prefix="swapped-kernels-") as tmp:
-        sides = [asv_gate.Worker(asv_gate.export(before, Path(tmp, "before")), "before"),
-                 asv_gate.Worker(asv_gate.export(after, Path(tmp, "after")), "after")]
-        try:
-            times, number = asv_gate.interleaved_times(sides, key, workload, lib, params,
-                                                       rounds, min_time)
-        finally:
-            for side in sides:
-                side.close()
-    if number is None:
-        raise RuntimeError(f"{key}: {times}")
-    row = asv_gate.paired_ratios(times["before", clock], times["after", clock])
-    row.update(samples={"before": times["before", clock], "after": times["after", clock]},
-               number=number, workload=key)
+        sites = {side: asv_gate.export(trees[side], Path(tmp, side)) for side in SIDES}
+        for p, share in enumerate(pair_rounds(rounds, workers)):
+            order = SIDES if p % 2 == 0 else SIDES[::-1]    # started, built, timed first
+            sides = [asv_gate.Worker(sites[side], side) for side in order]
+            try:
+                times, number = asv_gate.interleaved_times(sides, key, workload, lib, params,
+                                                           share, min_time)
+            finally:
+                for side in sides:
+                    side.close()
+            if number is None:
+                raise RuntimeError(f"{key}: {times}")
+            for side in SIDES:
+                samples[side] += times[side, clock]
+            groups.append([b / a for a, b in zip(times["before", clock], times["after", clock])])
+            pairs.append((statistics.median(groups[-1]), order[0]))
+            numbers.append(number)
+    row = asv_gate.paired_ratios(samples["before"], samples["after"])
+    row.update(interval=clustered_interval(groups), pairs=pairs, samples=samples,
+               number=max(numbers), workload=key)
     low, high = row["interval"]
-    print(f"{key}: {clock} time per call, {rounds} rounds of {number} calls\n"
-          f"  before {asv_gate._fmt(row['before'])} ({before})\n"
-          f"  after  {asv_gate._fmt(row['after'])} ({after})\n"
-          f"  after/before {row['ratio']:.3f}, 95 % bootstrap interval [{low:.3f}, {high:.3f}]",
-          file=out, flush=True)
+    each = ", ".join(f"{ratio:.3f}" for ratio, _ in pairs)
+    print(f"{key}: {clock} time per call, {rounds} rounds of {max(numbers)} calls in "
+          f"{len(pairs)} pairs of processes\n"
+          f"  before {asv_gate._fmt(row['before'])} ({trees['before']})\n"
+          f"  after  {asv_gate._fmt(row['after'])} ({trees['after']})\n"
+          f"  {label} per pair {each}\n"
+          f"  {label} {row['ratio']:.3f}, 95 % bootstrap interval [{low:.3f}, {high:.3f}]",
+          file=out or sys.stdout, flush=True)
     return row
 
 
@@ -84,17 +143,23 @@ def parser():
     p.add_argument("--min-time", type=float, default=0.02, metavar="S",
                    help="seconds per sample at least (default 0.02)")
     p.add_argument("--clock", choices=asv_gate.CLOCKS, default="thread")
+    p.add_argument("--workers", type=int, default=4, metavar="N",
+                   help="fresh pairs of worker processes the rounds are split among (default 4)")
+    p.add_argument("--self-check", action="store_true",
+                   help="first time BEFORE against a copy of itself the same way: the A/A bias")
     return p
 
 
 def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    if args.rounds < 3 or not args.min_time > 0:
-        p.error("--rounds must be at least 3 and --min-time positive")
+    if args.rounds < 3 or not args.min_time > 0 or args.workers < 1:
+        p.error("--rounds must be at least 3, --min-time positive and --workers at least 1")
     try:
-        compare(args.before, args.after, args.workload, dict(args.param), args.backend,
-                args.rounds, args.min_time, args.clock)
+        runs = [(args.before, "A/A (before/before)")] if args.self_check else []
+        for after, label in runs + [(args.after, "after/before")]:
+            compare(args.before, after, args.workload, dict(args.param), args.backend,
+                    args.rounds, args.min_time, args.clock, args.workers, label=label)
     except subprocess.CalledProcessError as e:
         p.error(f"not a commit or a source tree: {e.stderr.strip()}")
     except RuntimeError as e:       # what a worker refused: a --param, the --backend

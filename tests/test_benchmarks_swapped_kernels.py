@@ -1,7 +1,9 @@
 """benchmarks/swapped_kernels.py, tiny: two versions in two workers taking turns on one
 workload, thread CPU time; an A/A run's bootstrap interval holds its ratio, a version made
 slower by CPU work (not sleep: thread time does not count a sleep) is found slower; a source
-tree on disk is a version; bad arguments, and those the workers refuse, exit 2."""
+tree on disk is a version; the turns' schedule (fresh pairs of processes, each side started
+and timed first as often as the other) with stand-in workers; the interval widened by a bias
+of one pair of processes; --self-check; bad arguments, and those the workers refuse, exit 2."""
 import importlib.util
 import io
 import sys
@@ -56,9 +58,98 @@ def test_cpu_work_added_to_one_side_is_found(monkeypatch):
     assert row["ratio"] > 2 and row["interval"][0] > 1, row
 
 
+class _RecordingWorker:
+    """Stands for ``asv_gate.Worker``: logs its start and every request, and answers at once
+    (each sample 1 s a call, the ``after`` side ``scale`` times that)."""
+    log, scale = [], 1.0
+
+    def __init__(self, site, name):
+        self.site, self.name = site, name
+        self.log.append(("start", name))
+
+    def ask(self, **request):
+        kind = next(iter(request))
+        self.log.append((kind, self.name))
+        if kind == "build":
+            return {"ok": True, "xpgrad": f"{self.site}/xpgrad/__init__.py"}
+        if kind == "calibrate":
+            return {"number": 2}
+        seconds = 2.0 * (self.scale if self.name == "after" else 1.0)
+        return {clock: seconds for clock in asv_gate.CLOCKS}
+
+    def close(self):
+        self.log.append(("close", self.name))
+
+
+@pytest.fixture
+def recording_workers(monkeypatch):
+    monkeypatch.setattr(asv_gate, "Worker", _RecordingWorker)
+    monkeypatch.setattr(asv_gate, "export", lambda rev, dest: dest)
+    monkeypatch.setattr(_RecordingWorker, "log", [])
+    return _RecordingWorker
+
+
+def _pairs_of(log):
+    """The log split at each pair's first start: per pair, the sides started in order and the
+    sides of its timed samples in order."""
+    pairs = []
+    for i, (kind, name) in enumerate(log):
+        if kind == "start" and (i == 0 or log[i - 1][0] != "start"):
+            pairs.append(([], []))
+        if kind == "start":
+            pairs[-1][0].append(name)
+        elif kind == "time":
+            pairs[-1][1].append(name)
+    return pairs
+
+
+def test_the_rounds_are_split_among_fresh_pairs_each_side_first_as_often(recording_workers):
+    row = swapped_kernels.compare(asv_gate.WORKTREE, asv_gate.WORKTREE, "chain", {}, rounds=8,
+                                  min_time=0.002, workers=2, out=io.StringIO())
+    log = recording_workers.log
+    assert log.count(("close", "before")) == log.count(("close", "after")) == 2
+    pairs = _pairs_of(log)
+    assert [started for started, _ in pairs] == [["before", "after"], ["after", "before"]]
+    for _, timed in pairs:
+        rounds = [timed[i:i + 2] for i in range(0, len(timed), 2)]
+        assert len(rounds) == 4 and all(sorted(r) == ["after", "before"] for r in rounds)
+        assert sum(r[0] == "before" for r in rounds) == 2, rounds
+    assert [first for _, first in row["pairs"]] == ["before", "after"]
+    assert len(row["samples"]["before"]) == len(row["samples"]["after"]) == 8
+    assert row["ratio"] == 1.0 and row["number"] == 2
+
+
+def test_a_slower_side_is_read_from_the_samples_of_every_pair(recording_workers, monkeypatch):
+    monkeypatch.setattr(recording_workers, "scale", 1.5)
+    row = swapped_kernels.compare(asv_gate.WORKTREE, asv_gate.WORKTREE, "chain", {}, rounds=6,
+                                  min_time=0.002, workers=3, out=io.StringIO())
+    assert [ratio for ratio, _ in row["pairs"]] == [1.5, 1.5, 1.5]
+    assert row["interval"] == (1.5, 1.5) and row["before"] == 1.0 and row["after"] == 1.5
+
+
+def test_a_bias_of_one_pair_of_processes_widens_the_interval_to_hold_no_change():
+    # four pairs of 30 rounds of an A/A run, each pair off by its own few percent: the rounds
+    # pooled give a tight interval away from 1, the pairs resampled one that holds it
+    biases = (0.97, 0.99, 1.01, 1.03, 0.98, 1.02)
+    groups = [[bias * (1 + 0.002 * ((7 * r) % 5 - 2)) for r in range(30)] for bias in biases]
+    low, high = swapped_kernels.clustered_interval(groups)
+    assert low < 1 < high and high - low > 0.02
+    pooled = asv_gate.bootstrap_interval([ratio for g in groups[:3] for ratio in g])
+    assert pooled[1] < 1, pooled            # the same data without the pairs: falsely "faster"
+
+
+def test_self_check_prints_the_a_to_a_ratio_first(recording_workers, capsys):
+    assert swapped_kernels.main([asv_gate.WORKTREE, "HEAD", "--workload", "chain", "--rounds",
+                                 "4", "--workers", "2", "--self-check"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("A/A (before/before) 1.000") < out.index("after/before 1.000")
+    assert out.count("per pair 1.000, 1.000") == 2
+
+
 def test_bad_arguments_exit_2(capsys):
     for argv, words in ((["--workload", "chain", "--param", "batch"], "expected name=value"),
                         (["--workload", "chain", "--rounds", "2"], "--rounds must be"),
+                        (["--workload", "chain", "--workers", "0"], "--workers at least 1"),
                         (["--workload", "no_such"], "invalid choice"),
                         (["--workload", "chain"], None)):
         with pytest.raises(SystemExit) as caught:

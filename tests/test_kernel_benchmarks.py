@@ -110,9 +110,9 @@ def test_lstm_numpy_phases_product_less_kernels_run_no_product(monkeypatch):
     ``dw += x_rows.T @ dz`` by ``gemm_update`` included, which they ran, adding ~3.5 ms to
     the vjp's row), and ``blas`` is left as it was."""
     from xpgrad.backends import blas
-    from xpgrad.backends.numpy import scans
+    from xpgrad.backends.numpy import scan_rings
 
-    monkeypatch.setattr(scans, "RING_BYTES", 1)     # rings of 2 steps: blocks after the first
+    monkeypatch.setattr(scan_rings, "RING_BYTES", 1)     # rings of 2 steps: blocks after the first
     calls = []
 
     def spy(name):

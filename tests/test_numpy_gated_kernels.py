@@ -176,16 +176,16 @@ def test_other_modules_paths_equal_the_generic_rule(kind, nonlinearity, zero_sta
 @pytest.mark.parametrize("ring, T", [(2, 7), (3, 7), (3, 6), (2, 2), (3, 1)])
 def test_the_backward_through_a_ring_of_a_few_steps_equals_the_generic_rule(
         monkeypatch, kind, nonlinearity, ring, T):
-    """With the ring of step gradients shorter than the sequence (``scans.RING_BYTES`` made
+    """With the ring of step gradients shorter than the sequence (``scan_rings.RING_BYTES`` made
     ``ring`` steps' worth of all the backward's rings: 3H a step for the RNN, 5H for the GRU):
     whole blocks, a partial first one (the last steps), one block, each adding its part of
     the weight's gradient (and the GRU's ``b_hn``'s) and writing its rows of ``dx``."""
-    from xpgrad.backends.numpy import scans
+    from xpgrad.backends.numpy import scan_rings
 
     B, H = 3, 4
     width = 5 * H if kind == "gru_scan" else 3 * H
-    monkeypatch.setattr(scans, "RING_BYTES", ring * B * width * 8)
-    assert scans.ring_steps(T, B * width * 8) == min(ring, T)
+    monkeypatch.setattr(scan_rings, "RING_BYTES", ring * B * width * 8)
+    assert scan_rings.ring_steps(T, B * width * 8) == min(ring, T)
     rng = np.random.default_rng(40 + ring + T)
     args = _args(kind, nonlinearity, rng, B, T, H)
     _check_against_generic(kind, args, rng.standard_normal((B, T, H)), 1e-12, 1e-12)

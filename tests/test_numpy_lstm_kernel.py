@@ -1,4 +1,4 @@
-"""The NumPy backend's fused LSTM kernels (``backends/numpy/scans.py``) against the generic
+"""The NumPy backend's fused LSTM kernels (``backends/numpy/lstm_scans.py``) against the generic
 rules of ``xpgrad.ops.recurrent`` in float64, on the paths the benchmarks' step takes: an odd
 and an even number of steps (two buffers take turns in the backward), the c half's gradient
 given or not, and the gradients of ``h0`` and ``c0`` not wanted (step 0's product skipped)."""
@@ -88,12 +88,12 @@ def test_the_kernel_in_product_blocks_and_from_a_zero_state_equals_the_generic_r
 @pytest.mark.parametrize("c_gradient", [True, False])
 def test_the_backward_through_a_ring_of_a_few_steps_equals_the_generic_rule(
         monkeypatch, ring, T, c_gradient):
-    """With the ring of gate gradients shorter than the sequence (``scans.RING_BYTES`` made
+    """With the ring of gate gradients shorter than the sequence (``scan_rings.RING_BYTES`` made
     ``ring`` steps' worth): whole blocks, a partial first one, one block, each adding its part
     of the weights' gradient and writing its rows of ``dx``."""
-    from xpgrad.backends.numpy import scans
+    from xpgrad.backends.numpy import scan_rings
 
     B, I, H = 3, 2, 4
-    monkeypatch.setattr(scans, "RING_BYTES", ring * B * 4 * H * 8)
-    assert scans.ring_steps(T, B * 4 * H * 8) == ring
+    monkeypatch.setattr(scan_rings, "RING_BYTES", ring * B * 4 * H * 8)
+    assert scan_rings.ring_steps(T, B * 4 * H * 8) == ring
     _check_the_layer_kernel(np.random.default_rng(30 + ring + T), B, T, I, H, c_gradient)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.backends.numpy import scans
+from xpgrad.backends.numpy import scan_rings, scans
 from xpgrad.ops.projected_scans import rnn_layer
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
@@ -75,7 +75,7 @@ def test_an_inf_last_state_leaves_dw_hh_finite(backend, row, all_steps, monkeypa
 @pytest.mark.parametrize("steps", [2, 3])
 def test_the_ring_vjp_agrees(steps, monkeypatch):
     """The NumPy kernel's ring (a g it may not write over) at block boundaries: the same."""
-    monkeypatch.setattr(scans, "ring_steps", lambda T, step_bytes: steps)
+    monkeypatch.setattr(scan_rings, "ring_steps", lambda T, step_bytes: steps)
     kernel = scans.scan_kernels(np)["rnn_layer"]
     arrays = inputs(0)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -36,7 +36,7 @@ def hidden_weight_grad_for(np, matmul, add_product):
     multiply it.
 
     >>> import numpy as np
-    >>> from xpgrad.backends.numpy.scans import add_product_for
+    >>> from xpgrad.backends.numpy.scan_products import add_product_for
     >>> grad = hidden_weight_grad_for(np, np.matmul, add_product_for(np))
     >>> seq = np.array([[[1.0], [np.inf]], [[2.0], [3.0]]])
     >>> grad(np.ones((2, 2, 1)), seq, np.ones((2, 1))).tolist()

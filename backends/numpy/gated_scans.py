@@ -5,7 +5,7 @@ As the LSTM's: each step's ``h_{t-1} @ w_hh`` is added onto that step's input pr
 gemm itself (``stepped_update``, in column blocks where ``blas.block_width`` says the BLAS runs
 them faster), from ``h_t`` made in the output's ``seq[:, t]`` (rows apart, which the gemm takes);
 step 0's product is skipped for a zero ``h0`` and a finite ``w_hh``. The backward writes each
-step's gradients into a ring of a few steps (``scans.ring_steps``), adds ``da_t @ w_hh.T`` onto
+step's gradients into a ring of a few steps (``scan_rings.ring_steps``), adds ``da_t @ w_hh.T`` onto
 the previous step's output gradient in depth blocks the same way, and each block of steps adds
 its part of ``dw`` and writes its rows of ``dx`` while in cache; it reads ``h_{t-1}`` from the
 output, copied time-major a block at a time, so the forwards save no states of their own.
