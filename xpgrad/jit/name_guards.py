@@ -24,11 +24,14 @@ comparison of every part).
 from __future__ import annotations
 
 import os
+import random
 import site
 import sys
 import sysconfig
 import types
 import weakref
+
+import numpy as np
 
 from ..tensor import Tensor, Variable
 from .held import SETTING_TYPES, ClosureCell, Held, HeldValue, _UNBOUND
@@ -46,13 +49,32 @@ def name_guards(fn, guarded, writes, roots=(), current=None) -> list:
     attribute)`` the function set (a module it made: ``(id(module), STRUCTURE)``);
     ``current``: ``(what gives the traced function now, an id for it)``, through which its
     closure is read (else through a weak reference to ``fn``)."""
-    walk = _Walk(guarded, writes)
+    return _walked(_Walk(guarded, writes), fn, roots, current).out
+
+
+def random_sources(fn, roots=(), current=None) -> list:
+    """``(source, name)`` of the NumPy ``Generator`` and ``RandomState`` and Python
+    ``random.Random`` objects (and their bound methods' owners) that ``fn`` and ``roots`` reach
+    as ``name_guards`` walks them (not inside xpgrad's objects: an ``xg.random`` Generator's
+    own); ``name``: the closure variable, global or attribute holding it (None in a container).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> [name for _, name in random_sources(lambda: rng.normal())]
+    ['rng']
+    """
+    walk = _Walk(set(), set())
+    walk.sources = []
+    return _walked(walk, fn, roots, current).sources
+
+
+def _walked(walk, fn, roots, current):
     if current is not None:
         walk.root = (getattr(fn, "__func__", fn), *current)
     walk.reached(fn, 0)
     for root in roots:
         walk.reached(root, 1)
-    return walk.out
+    return walk
 
 
 class _Walk:
@@ -63,11 +85,17 @@ class _Walk:
         self.names = set()      # the attribute names the functions walked read
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
         self.variables = True   # whether a Variable found is guarded (``_is_ours``)
+        self.sources = None     # a list: collect the random sources met (``random_sources``)
+        self.theirs = True      # not inside an object of an xpgrad class (its sources its own)
 
     def reached(self, obj, depth) -> bool:
         """Look into ``obj`` (a function, a bound method, an object; held by nothing the walk
         guards); whether it reaches a guarded model."""
         if depth > _DEPTH or _is_module(obj) and id(obj) in self.guarded:
+            return False
+        if isinstance(obj, RANDOM_SOURCES) or type(obj) is types.BuiltinMethodType and \
+                isinstance(obj.__self__, RANDOM_SOURCES):    # draw = rng.normal
+            self._source(getattr(obj, "__self__", obj), None)
             return False
         key = id(obj)
         if key in self.seen:
@@ -89,6 +117,8 @@ class _Walk:
     def _attributes(self, obj, depth) -> bool:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
         found, cls, looked = False, type(obj), set()
+        if self.sources is not None and _is_module(obj):
+            self.names.add("forward")       # model(x): what its forward draws from
         while looked != self.names and cls is not types.ModuleType:
             # self.helper(x): what it reads, and what that calls
             for name in self.names - looked:
@@ -103,6 +133,7 @@ class _Walk:
         ours = _is_ours(cls)
         settings = not ours
         counted, self.variables = self.variables, not ours or _is_module(obj)
+        theirs, self.theirs = self.theirs, cls.__module__.partition(".")[0] != "xpgrad"
         try:
             for name in [name for name in self.names if name in attributes]:
                 value = attributes[name]
@@ -115,7 +146,7 @@ class _Walk:
                 else:
                     found |= self.held(obj, name, value, depth + 1)
         finally:
-            self.variables = counted
+            self.variables, self.theirs = counted, theirs
         return found
 
     def _function(self, fn, depth) -> bool:
@@ -152,6 +183,10 @@ class _Walk:
         if own and type(value) in SETTING_TYPES:
             self.out.append(_value_guard(holder, attribute, value))
             return False
+        if isinstance(value, RANDOM_SOURCES):
+            self._source(value, holder.code.co_freevars[holder.index]
+                         if type(holder) is ClosureCell else attribute)
+            return False
         if _is_module(value) and id(value) in self.guarded or \
                 self.variables and isinstance(value, Variable):
             found = True
@@ -162,6 +197,11 @@ class _Walk:
         if found:
             self.out.append((Held(holder, attribute, value), "unchanged", True))
         return found
+
+    def _source(self, source, name):
+        if self.sources is not None and self.theirs and \
+                all(known is not source for known, _ in self.sources):
+            self.sources.append((source, name))
 
     def _container(self, container, depth) -> bool:
         key = id(container)
@@ -183,6 +223,8 @@ class _Walk:
         return found
 
 
+#: the host random sources whose draws a replay cannot repeat (host_random.py)
+RANDOM_SOURCES = (np.random.Generator, np.random.RandomState, random.Random)
 #: values holding no model nor Variable
 _VALUES = (type, str, bytes, int, float, complex, type(None))
 #: what a walk never looks into as a plain object: Python modules (walked as such, when the

@@ -1,0 +1,115 @@
+"""Python side effects a traced step would silently bake in or drop (issue 18). A draw from
+NumPy's global random state, Python's ``random`` module or a NumPy Generator the step reaches
+gave the same numbers on every replay before 2026-12-07 (a training run's noise a constant);
+now the trace raises ``TraceError`` naming the source, the function and the line, and with
+``on_trace_error="eager"`` that signature runs eagerly, drawing afresh on every call."""
+import inspect
+import random
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.jit import TraceError
+
+GLOBAL_RNG = np.random.default_rng(0)
+
+
+def _line_of(fn, text):
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(k for k, line in enumerate(lines) if text in line)
+
+
+def _ones():
+    return xg.asarray(np.ones(3))
+
+
+def _step_numpy_global(x):
+    noise = np.random.rand()
+    return x * noise
+
+
+def _step_python_random(x):
+    noise = random.random()
+    return x * noise
+
+
+def _step_global_generator(x):
+    noise = GLOBAL_RNG.normal()
+    return x * noise
+
+
+@pytest.mark.parametrize("step, source", [
+    (_step_numpy_global, "NumPy's global random state"),
+    (_step_python_random, "Python's random module"),
+    (_step_global_generator, "the NumPy Generator 'GLOBAL_RNG'")])
+def test_a_host_random_draw_raises_naming_the_source_the_function_and_the_line(step, source):
+    compiled = xg.function(step)
+    compiled(_ones())                               # the warm-up call runs eagerly
+    with pytest.raises(TraceError) as error:
+        compiled(_ones())
+    message = str(error.value)
+    line = _line_of(step, "noise = ")
+    assert source in message and "xg.random" in message
+    assert f"in xg.function {step.__name__!r}, at {__file__}:{line}" in message
+
+
+def test_a_generator_in_a_closure_or_on_self_is_named():
+    closure_rng = np.random.default_rng(1)
+
+    def step(x):
+        return x + closure_rng.normal(size=3)
+
+    with pytest.raises(TraceError, match="NumPy Generator 'closure_rng'"):
+        xg.function(step, warmup=0)(_ones())
+
+    class Augment:
+        def __init__(self):
+            self.noise_rng = np.random.RandomState(2)
+
+        def step(self, x):
+            return x * self.noise_rng.uniform()
+
+    augment = Augment()
+    with pytest.raises(TraceError, match="NumPy RandomState 'noise_rng'") as error:
+        xg.function(augment.step, warmup=0)(_ones())
+    assert f"{__file__}:{_line_of(Augment.step, 'noise_rng.uniform')}" in str(error.value)
+
+
+def test_on_trace_error_eager_warns_once_and_draws_afresh_on_every_call():
+    compiled = xg.function(_step_numpy_global, on_trace_error="eager")
+    np.random.seed(5)
+    want = [np.random.rand() for _ in range(4)]
+    np.random.seed(5)
+    with pytest.warns(RuntimeWarning, match="runs eagerly for this signature: drew random"):
+        got = [compiled(_ones()).numpy()[0] for _ in range(4)]
+    np.testing.assert_array_equal(got, want)        # the traced call's own draw included
+    assert compiled.trace_count == 0
+
+
+def test_host_random_outside_the_step_and_xg_random_inside_it_pass():
+    rng = xg.random.default_rng(3)
+    unused = np.random.default_rng(4)
+
+    def step(x, scale):
+        if unused is None:          # reached, never drawn from
+            return x
+        return x * scale + rng.normal(size=3, dtype=xg.float64)
+
+    compiled = xg.function(step)
+    seen = {tuple(compiled(_ones(), float(np.random.rand() > 2)).numpy()) for _ in range(4)}
+    assert compiled.trace_count == 1 and len(seen) == 4
+
+
+def test_a_generator_of_a_users_layer_is_found_through_its_forward():
+    class Noisy(xg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.noise_rng = np.random.default_rng(5)
+
+        def forward(self, x):
+            return x + self.noise_rng.normal(size=x.shape)
+
+    model = Noisy()
+    with pytest.raises(TraceError, match="NumPy Generator 'noise_rng'"):
+        xg.function(lambda x: model(x), warmup=0)(_ones())
