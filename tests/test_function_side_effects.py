@@ -4,6 +4,7 @@ gave the same numbers on every replay before 2026-12-07 (a training run's noise 
 now the trace raises ``TraceError`` naming the source, the function and the line, and with
 ``on_trace_error="eager"`` that signature runs eagerly, drawing afresh on every call."""
 import inspect
+import warnings
 import random
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.jit import TraceError
+from xpgrad.jit.host_state import SideEffectWarning
 
 GLOBAL_RNG = np.random.default_rng(0)
 
@@ -113,3 +115,65 @@ def test_a_generator_of_a_users_layer_is_found_through_its_forward():
     model = Noisy()
     with pytest.raises(TraceError, match="NumPy Generator 'noise_rng'"):
         xg.function(lambda x: model(x), warmup=0)(_ones())
+
+
+STEPS_TAKEN = 0
+
+
+def _step_counting_a_global(x):
+    global STEPS_TAKEN
+    STEPS_TAKEN += 1
+    return x * 2.0
+
+
+def test_a_counter_the_step_sets_warns_once_naming_it_and_its_line():
+    class Trainer:
+        steps = 0
+
+        def step(self, x):
+            self.steps += 1
+            return x * 2.0
+
+    trainer = Trainer()
+    compiled = xg.function(trainer.step)
+    with pytest.warns(SideEffectWarning, match=r"set 'steps' \(1 -> 2\)") as seen:
+        for _ in range(4):
+            compiled(_ones())
+    assert trainer.steps == 2               # the warm-up call and the trace: not the replays
+    assert len(seen) == 1 and seen[0].filename == __file__
+    assert f"at {__file__}:{_line_of(Trainer.step, 'self.steps += 1')}" in str(seen[0].message)
+
+    counted = xg.function(_step_counting_a_global)
+    with pytest.warns(SideEffectWarning, match="set 'STEPS_TAKEN'"):
+        counted(_ones()), counted(_ones())
+
+    calls = 0
+
+    def step(x):
+        nonlocal calls
+        calls += 1
+        return x * 2.0
+
+    with pytest.warns(SideEffectWarning, match="set 'calls'"):
+        xg.function(step, warmup=0)(_ones())
+
+
+def test_a_value_read_and_not_set_or_set_back_does_not_warn():
+    class Settings:
+        scale = 2.0
+        mode = "train"
+
+    settings = Settings()
+
+    def step(x):
+        settings.mode = "eval"
+        y = x * settings.scale
+        settings.mode = "train"
+        return y
+
+    compiled = xg.function(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SideEffectWarning)
+        for _ in range(3):
+            compiled(_ones())
+    assert compiled.trace_count == 1

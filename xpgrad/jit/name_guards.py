@@ -52,20 +52,23 @@ def name_guards(fn, guarded, writes, roots=(), current=None) -> list:
     return _walked(_Walk(guarded, writes), fn, roots, current).out
 
 
-def random_sources(fn, roots=(), current=None) -> list:
-    """``(source, name)`` of the NumPy ``Generator`` and ``RandomState`` and Python
-    ``random.Random`` objects (and their bound methods' owners) that ``fn`` and ``roots`` reach
-    as ``name_guards`` walks them (not inside xpgrad's objects: an ``xg.random`` Generator's
-    own); ``name``: the closure variable, global or attribute holding it (None in a container).
+def host_state(fn, roots=(), current=None) -> tuple:
+    """What ``fn`` and ``roots`` reach as ``name_guards`` walks them, before a trace:
+    ``(sources, settings)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
+    ``RandomState`` and Python ``random.Random`` objects (and their bound methods' owners), not
+    inside xpgrad's objects (an ``xg.random`` Generator's own), ``name`` the closure variable,
+    global or attribute holding it (None in a container); ``settings``: the value guards
+    ``(holder, attribute, value)`` of the Python numbers, strings and None it reads.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> [name for _, name in random_sources(lambda: rng.normal())]
+    >>> [name for _, name in host_state(lambda: rng.normal())[0]]
     ['rng']
     """
     walk = _Walk(set(), set())
     walk.sources = []
-    return _walked(walk, fn, roots, current).sources
+    _walked(walk, fn, roots, current)
+    return walk.sources, [guard for guard in walk.out if guard[1] != "unchanged"]
 
 
 def _walked(walk, fn, roots, current):
@@ -85,7 +88,7 @@ class _Walk:
         self.names = set()      # the attribute names the functions walked read
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
         self.variables = True   # whether a Variable found is guarded (``_is_ours``)
-        self.sources = None     # a list: collect the random sources met (``random_sources``)
+        self.sources = None     # a list: collect the random sources met (``host_state``)
         self.theirs = True      # not inside an object of an xpgrad class (its sources its own)
 
     def reached(self, obj, depth) -> bool:

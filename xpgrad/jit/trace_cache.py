@@ -21,7 +21,7 @@ from .collection import full_collections_deferred
 from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
-from .host_random import HostRandom
+from .host_state import HostState, SideEffectWarning
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
 from .held import FREED, Held, HeldValue, ModuleStructure, note_freed
@@ -57,6 +57,8 @@ class TraceCache:
 
     #: ``held.FREED`` when this cache last looked for programs that can never match again
     _freed = 0
+    #: whether a trace has warned that the function set a Python value it reads (once)
+    _told_counted = False
 
     def _runs_eagerly(self, key) -> bool:
         """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
@@ -97,7 +99,7 @@ class TraceCache:
         if fuse:
             from .fusion import ELEMENTWISE_KERNELS as skip
         current = (_traced_function(weakref.ref(self)), id(self))
-        host_random = HostRandom(self.fn, (*args, *kwargs.values()), current, self._walk_names)
+        host_state = HostState(self.fn, (*args, *kwargs.values()), current, self._walk_names)
         try:
             tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip,
                                              keyed=_keyed_modules((self.fn, *args,
@@ -121,7 +123,7 @@ class TraceCache:
                           f"eagerly for this signature: {e}", RuntimeWarning,
                           stacklevel=user_stacklevel())
             return self.fn(*args, **kwargs)
-        drawn = host_random.drawn()
+        drawn = host_state.drawn()
         if drawn is not None:       # this call drew as an eager one would: its result stands
             error = TraceError(*drawn).name_function(_name(self.fn))
             if self.on_trace_error == "raise":
@@ -130,6 +132,11 @@ class TraceCache:
             warnings.warn(f"xg.function {_name(self.fn)!r} runs eagerly for this signature: "
                           f"{error}", RuntimeWarning, stacklevel=user_stacklevel())
             return _real_result(result)
+        counted = host_state.counted()
+        if counted is not None and not self._told_counted:
+            self._told_counted = True
+            warnings.warn(str(TraceError(*counted).name_function(_name(self.fn))),
+                          SideEffectWarning, stacklevel=user_stacklevel())
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
             raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "

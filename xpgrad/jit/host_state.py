@@ -1,4 +1,6 @@
-"""Draws a trace took from a random source a replay cannot repeat: NumPy's global random state
+"""What a trace changed in Python that a replay will not change again (``HostState``).
+
+Draws from a random source a replay cannot repeat: NumPy's global random state
 (``np.random.rand()``), Python's ``random`` module, or a NumPy ``Generator`` or ``RandomState``
 or a ``random.Random`` that the traced function reaches (its closure, globals, arguments and
 their attributes: the walk of name_guards.py). A replay repeats the recorded array operations
@@ -7,10 +9,14 @@ trace refuses it instead (``drawn``: the message and the line), pointing to ``xg
 whose draws are steps of the program. The sources' states are read before and after the trace
 only: a replay pays nothing.
 
+A Python number the function sets itself where it reads it (a counter, ``self.steps += 1``;
+``hyper.rate *= 0.99``) is set by the trace and then never again: ``counted`` names it for a
+``SideEffectWarning``.
+
 >>> import numpy as np
->>> sources = HostRandom(lambda: np.random.rand(), ())
+>>> state = HostState(lambda: np.random.rand(), ())
 >>> _ = np.random.rand()
->>> sources.drawn()[0].startswith("drew random numbers from NumPy's global random state")
+>>> state.drawn()[0].startswith("drew random numbers from NumPy's global random state")
 True
 """
 from __future__ import annotations
@@ -20,7 +26,8 @@ import random
 
 import numpy as np
 
-from .name_guards import random_sources
+from .held import HeldValue
+from .name_guards import host_state
 
 #: the sources every function reaches: NumPy's and Python's global ones
 _GLOBAL_NUMPY = np.random.mtrand._rand
@@ -33,13 +40,18 @@ _ADVICE = ("; a replay repeats only the recorded array operations, so every repl
            "argument, or call the function without xg.function")
 
 
-class HostRandom:
-    """The states of the random sources ``fn`` reaches, read before its trace (module
-    docstring); ``walk``: whether to walk its names for Generators (else the global ones)."""
+class SideEffectWarning(UserWarning):
+    """A traced function set a Python value it reads (a counter): replays do not set it."""
+
+
+class HostState:
+    """The states of the random sources ``fn`` reaches and the Python values it reads, taken
+    before its trace (module docstring); ``walk``: whether to walk its names (else only the
+    global random sources)."""
 
     def __init__(self, fn, roots, current=None, walk=True):
         self.fn = fn
-        found = random_sources(fn, roots, current) if walk else []
+        found, self.settings = host_state(fn, roots, current) if walk else ([], [])
         self.sources = [(_GLOBAL_NUMPY, None), (_GLOBAL_PYTHON, None)] + [
             (source, name) for source, name in found
             if source is not _GLOBAL_NUMPY and source is not _GLOBAL_PYTHON]
@@ -53,6 +65,32 @@ class HostRandom:
                 return f"drew random numbers from {what} while tracing" + _ADVICE, \
                     _line(self.fn, names)
         return None
+
+    def counted(self):
+        """``(message, file:line or None)`` where the trace changed a Python value the
+        function reads (the first one), else None."""
+        for holder, attribute, value in self.settings:
+            now = getattr(holder, attribute, value)
+            if type(now) is not type(value) or now != value:
+                name = _setting_name(self.fn, holder, attribute)
+                return (f"the function set {name!r} ({value!r} -> {now!r}) while tracing: a "
+                        f"replay runs no Python, so replays never set it again (a counter "
+                        f"stops counting). Keep it in a Variable (v.assign_add(1)), or set it "
+                        f"outside the function"), _line(self.fn, {name})
+        return None
+
+
+def _setting_name(fn, holder, attribute):
+    """The variable or attribute name of a value guard's place (name_guards.py's forms)."""
+    fn = getattr(fn, "__func__", fn)
+    if attribute == "cell_contents":            # the traced function's own closure cell
+        closure = getattr(fn, "__closure__", None) or ()
+        index = next((k for k, cell in enumerate(closure) if cell is holder), None)
+        return None if index is None else fn.__code__.co_freevars[index]
+    if type(holder) is HeldValue:
+        where = holder.where            # (id(holder), attribute) or a ClosureCell's
+        return where[1].co_freevars[where[2]] if len(where) == 3 else where[1]
+    return attribute
 
 
 def _state(source):
@@ -104,4 +142,4 @@ def _line(fn, names):
     return None
 
 
-__all__ = ["HostRandom"]
+__all__ = ["HostState", "SideEffectWarning"]
