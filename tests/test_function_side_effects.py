@@ -177,3 +177,36 @@ def test_a_value_read_and_not_set_or_set_back_does_not_warn():
         for _ in range(3):
             compiled(_ones())
     assert compiled.trace_count == 1
+
+
+def test_appending_to_a_list_inside_the_step_warns_naming_it_and_its_line():
+    losses = []
+
+    def step(x):
+        loss = xg.sum(x * 2.0)
+        losses.append(loss)
+        return loss
+
+    compiled = xg.function(step, warmup=0)
+    with pytest.warns(SideEffectWarning, match=r"length of 'losses' \(0 -> 1") as seen:
+        compiled(_ones())
+    assert f"at {__file__}:{_line_of(step, 'losses.append')}" in str(seen[0].message)
+    compiled(_ones())
+    assert len(losses) == 1                         # the replay appended nothing
+
+
+def test_an_optimizer_making_its_slots_in_the_trace_does_not_warn():
+    w = xg.Variable(np.ones(3))
+    opt = xg.optim.Adam(0.1)
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum((x * w) ** 2)
+        opt.apply_gradients([(tape.gradient(loss, w), w)])
+        return loss
+
+    compiled = xg.function(step, warmup=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SideEffectWarning)
+        compiled(_ones()), compiled(_ones())
+    assert int(opt.iterations) == 2

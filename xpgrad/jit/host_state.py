@@ -10,7 +10,8 @@ whose draws are steps of the program. The sources' states are read before and af
 only: a replay pays nothing.
 
 A Python number the function sets itself where it reads it (a counter, ``self.steps += 1``;
-``hyper.rate *= 0.99``) is set by the trace and then never again: ``counted`` names it for a
+``hyper.rate *= 0.99``), or a list or dict it appends to or pops from (``losses.append(loss)``),
+is changed by the trace and then never again: ``counted`` names it for a
 ``SideEffectWarning``.
 
 >>> import numpy as np
@@ -51,7 +52,8 @@ class HostState:
 
     def __init__(self, fn, roots, current=None, walk=True):
         self.fn = fn
-        found, self.settings = host_state(fn, roots, current) if walk else ([], [])
+        found, self.settings, self.containers = host_state(fn, roots, current) if walk \
+            else ([], [], [])
         self.sources = [(_GLOBAL_NUMPY, None), (_GLOBAL_PYTHON, None)] + [
             (source, name) for source, name in found
             if source is not _GLOBAL_NUMPY and source is not _GLOBAL_PYTHON]
@@ -68,7 +70,8 @@ class HostState:
 
     def counted(self):
         """``(message, file:line or None)`` where the trace changed a Python value the
-        function reads (the first one), else None."""
+        function reads, or the length of a list or dict it reaches (the first one), else
+        None."""
         for holder, attribute, value in self.settings:
             now = getattr(holder, attribute, value)
             if type(now) is not type(value) or now != value:
@@ -77,6 +80,13 @@ class HostState:
                         f"replay runs no Python, so replays never set it again (a counter "
                         f"stops counting). Keep it in a Variable (v.assign_add(1)), or set it "
                         f"outside the function"), _line(self.fn, {name})
+        for container, name, length in self.containers:
+            if len(container) != length:
+                return (f"the function changed the length of {name!r} ({length} -> "
+                        f"{len(container)}: an append, a pop) while tracing: a replay runs no "
+                        f"Python, so replays never change it again (a list of losses stops "
+                        f"growing). Return the value and append it outside the function"), \
+                    _line(self.fn, {name})
         return None
 
 

@@ -54,11 +54,12 @@ def name_guards(fn, guarded, writes, roots=(), current=None) -> list:
 
 def host_state(fn, roots=(), current=None) -> tuple:
     """What ``fn`` and ``roots`` reach as ``name_guards`` walks them, before a trace:
-    ``(sources, settings)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
+    ``(sources, settings, containers)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
     ``RandomState`` and Python ``random.Random`` objects (and their bound methods' owners), not
     inside xpgrad's objects (an ``xg.random`` Generator's own), ``name`` the closure variable,
     global or attribute holding it (None in a container); ``settings``: the value guards
-    ``(holder, attribute, value)`` of the Python numbers, strings and None it reads.
+    ``(holder, attribute, value)`` of the Python numbers, strings and None it reads;
+    ``containers``: ``(list or dict, name, its length)``.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -68,7 +69,8 @@ def host_state(fn, roots=(), current=None) -> tuple:
     walk = _Walk(set(), set())
     walk.sources = []
     _walked(walk, fn, roots, current)
-    return walk.sources, [guard for guard in walk.out if guard[1] != "unchanged"]
+    return walk.sources, [guard for guard in walk.out if guard[1] != "unchanged"], \
+        walk.containers
 
 
 def _walked(walk, fn, roots, current):
@@ -89,6 +91,7 @@ class _Walk:
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
         self.variables = True   # whether a Variable found is guarded (``_is_ours``)
         self.sources = None     # a list: collect the random sources met (``host_state``)
+        self.containers = []    # and the lists and dicts, with their lengths
         self.theirs = True      # not inside an object of an xpgrad class (its sources its own)
 
     def reached(self, obj, depth) -> bool:
@@ -187,9 +190,10 @@ class _Walk:
             self.out.append(_value_guard(holder, attribute, value))
             return False
         if isinstance(value, RANDOM_SOURCES):
-            self._source(value, holder.code.co_freevars[holder.index]
-                         if type(holder) is ClosureCell else attribute)
+            self._source(value, _place_name(holder, attribute))
             return False
+        if self.sources is not None and self.theirs and type(value) in (list, dict):
+            self.containers.append((value, _place_name(holder, attribute), len(value)))
         if _is_module(value) and id(value) in self.guarded or \
                 self.variables and isinstance(value, Variable):
             found = True
@@ -271,6 +275,11 @@ def _value_guard(holder, attribute, value) -> tuple:
         if module is not None and getattr(module, "__dict__", None) is holder:
             return (module, attribute, value)
     return (HeldValue(holder, attribute, value), "value", value)
+
+
+def _place_name(holder, attribute):
+    """The variable or attribute name ``holder.attribute`` stands for."""
+    return holder.code.co_freevars[holder.index] if type(holder) is ClosureCell else attribute
 
 
 def _is_plain_object(obj) -> bool:
