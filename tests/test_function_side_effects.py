@@ -12,7 +12,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.jit import TraceError
-from xpgrad.jit.host_state import SideEffectWarning
+from xpgrad.jit.host_state import HostState, SideEffectWarning
 
 GLOBAL_RNG = np.random.default_rng(0)
 
@@ -162,12 +162,13 @@ def test_a_value_read_and_not_set_or_set_back_does_not_warn():
     class Settings:
         scale = 2.0
         mode = "train"
+        missing = float("nan")          # never equal to itself
 
     settings = Settings()
 
     def step(x):
         settings.mode = "eval"
-        y = x * settings.scale
+        y = x * settings.scale + settings.missing * 0.0
         settings.mode = "train"
         return y
 
@@ -195,9 +196,10 @@ def test_appending_to_a_list_inside_the_step_warns_naming_it_and_its_line():
     assert len(losses) == 1                         # the replay appended nothing
 
 
-def test_an_optimizer_making_its_slots_in_the_trace_does_not_warn():
+@pytest.mark.parametrize("optimizer", [xg.optim.Adam, xg.optim.SGD])
+def test_an_optimizer_making_its_slots_or_caches_in_the_trace_does_not_warn(optimizer):
     w = xg.Variable(np.ones(3))
-    opt = xg.optim.Adam(0.1)
+    opt = optimizer(0.1 + np.random.rand())       # SGD caches each new rate (xpgrad's own dict)
 
     def step(x):
         with xg.GradientTape() as tape:
@@ -210,3 +212,14 @@ def test_an_optimizer_making_its_slots_in_the_trace_does_not_warn():
         warnings.simplefilter("error", SideEffectWarning)
         compiled(_ones()), compiled(_ones())
     assert int(opt.iterations) == 2
+
+
+def test_a_draw_from_numpys_global_state_the_step_does_not_reach_passes():
+    # another thread (a data loader) drawing while this step traces: not the step's draw
+    def step(x):
+        return x * 2.0
+
+    state, naming = HostState(step, ()), HostState(_step_numpy_global, ())
+    np.random.rand()
+    random.random()
+    assert state.drawn() is None and naming.drawn() is not None

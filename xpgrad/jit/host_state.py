@@ -52,9 +52,13 @@ class HostState:
 
     def __init__(self, fn, roots, current=None, walk=True):
         self.fn = fn
-        found, self.settings, self.containers = host_state(fn, roots, current) if walk \
-            else ([], [], [])
-        self.sources = [(_GLOBAL_NUMPY, None), (_GLOBAL_PYTHON, None)] + [
+        found, self.settings, self.containers, named = host_state(fn, roots, current) \
+            if walk else ([], [], [], True)
+        # the global states only where the function's code reaches them (another thread's
+        # draws, a data loader's, are not this trace's)
+        reached = [source for source, _ in found]
+        self.sources = [(source, None) for source in (_GLOBAL_NUMPY, _GLOBAL_PYTHON)
+                        if named or any(known is source for known in reached)] + [
             (source, name) for source, name in found
             if source is not _GLOBAL_NUMPY and source is not _GLOBAL_PYTHON]
         self.states = [_state(source) for source, _ in self.sources]
@@ -74,7 +78,7 @@ class HostState:
         None."""
         for holder, attribute, value in self.settings:
             now = getattr(holder, attribute, value)
-            if type(now) is not type(value) or now != value:
+            if now is not value and (type(now) is not type(value) or now != value):
                 name = _setting_name(self.fn, holder, attribute)
                 return (f"the function set {name!r} ({value!r} -> {now!r}) while tracing: a "
                         f"replay runs no Python, so replays never set it again (a counter "

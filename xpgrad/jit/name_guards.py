@@ -54,12 +54,13 @@ def name_guards(fn, guarded, writes, roots=(), current=None) -> list:
 
 def host_state(fn, roots=(), current=None) -> tuple:
     """What ``fn`` and ``roots`` reach as ``name_guards`` walks them, before a trace:
-    ``(sources, settings, containers)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
+    ``(sources, settings, containers, random named)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
     ``RandomState`` and Python ``random.Random`` objects (and their bound methods' owners), not
     inside xpgrad's objects (an ``xg.random`` Generator's own), ``name`` the closure variable,
     global or attribute holding it (None in a container); ``settings``: the value guards
     ``(holder, attribute, value)`` of the Python numbers, strings and None it reads;
-    ``containers``: ``(list or dict, name, its length)``.
+    ``containers``: ``(list or dict, name, its length)``; whether a function walked names
+    ``random`` (``np.random.rand()``, ``random.random()``).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -70,7 +71,7 @@ def host_state(fn, roots=(), current=None) -> tuple:
     walk.sources = []
     _walked(walk, fn, roots, current)
     return walk.sources, [guard for guard in walk.out if guard[1] != "unchanged"], \
-        walk.containers
+        walk.containers, "random" in walk.names
 
 
 def _walked(walk, fn, roots, current):
@@ -156,6 +157,13 @@ class _Walk:
         return found
 
     def _function(self, fn, depth) -> bool:
+        theirs, self.theirs = self.theirs, _users(fn.__globals__)   # not xpgrad's caches
+        try:
+            return self._function_names(fn, depth)
+        finally:
+            self.theirs = theirs
+
+    def _function_names(self, fn, depth) -> bool:
         found, names = False, _names(fn.__code__)
         self.names |= names
         root, current, owner_id = self.root
@@ -258,6 +266,12 @@ def _walked_module(module) -> bool:
                 not os.path.realpath(file).startswith(_INSTALLED) if isinstance(file, str)
                 else name not in sys.builtin_module_names)      # one made in Python: walked
     return walked
+
+
+def _users(namespace) -> bool:
+    """Whether ``namespace`` is the globals of a module of the user's (``_walked_module``)."""
+    module = sys.modules.get(namespace.get("__name__"))
+    return module is None or module.__dict__ is not namespace or _walked_module(module)
 
 
 def _is_ours(cls) -> bool:
