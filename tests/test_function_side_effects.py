@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.jit import TraceError
-from xpgrad.jit.host_state import HostState, SideEffectWarning
+from xpgrad.jit import SideEffectWarning, TraceError
+from xpgrad.jit.host_state import HostState
 
 GLOBAL_RNG = np.random.default_rng(0)
 
