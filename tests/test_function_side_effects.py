@@ -112,9 +112,9 @@ def test_a_generator_of_a_users_layer_is_found_through_its_forward():
         def forward(self, x):
             return x + self.noise_rng.normal(size=x.shape)
 
-    model = Noisy()
-    with pytest.raises(TraceError, match="NumPy Generator 'noise_rng'"):
-        xg.function(lambda x: model(x), warmup=0)(_ones())
+    for model in (Noisy(), xg.nn.Sequential(xg.nn.ReLU(), Noisy())):
+        with pytest.raises(TraceError, match="NumPy Generator 'noise_rng'"):
+            xg.function(lambda x: model(x), warmup=0)(_ones())
 
 
 STEPS_TAKEN = 0

@@ -125,7 +125,9 @@ class _Walk:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
         found, cls, looked = False, type(obj), set()
         if self.sources is not None and _is_module(obj):
-            self.names.add("forward")       # model(x): what its forward draws from
+            # model(x): what its forward reaches; xpgrad's own (Sequential): its attributes
+            self.names.update(("forward",) if cls.__module__.partition(".")[0] != "xpgrad"
+                              else vars(obj))
         while looked != self.names and cls is not types.ModuleType:
             # self.helper(x): what it reads, and what that calls
             for name in self.names - looked:
@@ -145,7 +147,8 @@ class _Walk:
             for name in [name for name in self.names if name in attributes]:
                 value = attributes[name]
                 if isinstance(value, Variable):        # x @ layer.w, settings.weights
-                    if self.variables and not made and (id(obj), name) not in writes:
+                    if self.variables and not made and (id(obj), name) not in writes \
+                            and self.sources is None:
                         self.out.append((Held(obj, name, value), "unchanged", True))
                         found = True
                 elif settings and type(value) in SETTING_TYPES:      # cfg.label_smoothing
@@ -158,6 +161,9 @@ class _Walk:
 
     def _function(self, fn, depth) -> bool:
         theirs, self.theirs = self.theirs, _users(fn.__globals__)   # not xpgrad's caches
+        if self.sources is not None and not self.theirs:
+            self.theirs = theirs
+            return False            # what xpgrad's functions reach is no user's state
         try:
             return self._function_names(fn, depth)
         finally:
@@ -209,7 +215,7 @@ class _Walk:
             found = self._container(value, depth) or (own and not value)
         else:       # a helper function, an object holding a model: replaced, or changed
             found = self.reached(value, depth + 1)
-        if found:
+        if found and self.sources is None:
             self.out.append((Held(holder, attribute, value), "unchanged", True))
         return found
 
