@@ -42,7 +42,8 @@ _ADVICE = ("; a replay repeats only the recorded array operations, so every repl
 
 
 class SideEffectWarning(UserWarning):
-    """A traced function set a Python value it reads (a counter): replays do not set it."""
+    """A traced function set a Python value it reads (a counter) or appended to a list it
+    reaches (``losses.append(loss)``): replays do not, as they run no Python."""
 
 
 class HostState:

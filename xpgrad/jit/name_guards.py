@@ -53,8 +53,9 @@ def name_guards(fn, guarded, writes, roots=(), current=None) -> list:
 
 
 def host_state(fn, roots=(), current=None) -> tuple:
-    """What ``fn`` and ``roots`` reach as ``name_guards`` walks them, before a trace:
-    ``(sources, settings, containers, random named)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
+    """What ``fn`` and ``roots`` reach as ``name_guards`` walks them (not into xpgrad's
+    functions), read before a trace (jit/host_state.py): ``(sources, settings, containers,
+    random named)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
     ``RandomState`` and Python ``random.Random`` objects (and their bound methods' owners), not
     inside xpgrad's objects (an ``xg.random`` Generator's own), ``name`` the closure variable,
     global or attribute holding it (None in a container); ``settings``: the value guards
@@ -160,16 +161,8 @@ class _Walk:
         return found
 
     def _function(self, fn, depth) -> bool:
-        theirs, self.theirs = self.theirs, _users(fn.__globals__)   # not xpgrad's caches
-        if self.sources is not None and not self.theirs:
-            self.theirs = theirs
-            return False            # what xpgrad's functions reach is no user's state
-        try:
-            return self._function_names(fn, depth)
-        finally:
-            self.theirs = theirs
-
-    def _function_names(self, fn, depth) -> bool:
+        if self.sources is not None and not _users(fn.__globals__):
+            return False        # what xpgrad's functions reach (their caches) is no user's state
         found, names = False, _names(fn.__code__)
         self.names |= names
         root, current, owner_id = self.root
