@@ -50,11 +50,12 @@ from .options import _OPTIONS, _check_option_names, _is_int
 from .program import Program  # noqa: F401 (re-exported)
 from .replay_steps import GuardFailed
 from .signature import _signature, aliasing, model_structure, refused_argument, tensors_key
+from .host_state import SideEffectWarning
 from .trace_cache import _GONE, RetracingWarning, TraceCache
 from .held import FREED
 from ..trace_thread import CALLING
 
-__all__ = ["function", "Function", "TraceError", "RetracingWarning"]
+__all__ = ["function", "Function", "TraceError", "RetracingWarning", "SideEffectWarning"]
 
 
 #: ``Function._dispatch``'s answer where a trace is due and the lock is held shared

@@ -24,11 +24,14 @@ comparison of every part).
 from __future__ import annotations
 
 import os
+import random
 import site
 import sys
 import sysconfig
 import types
 import weakref
+
+import numpy as np
 
 from ..tensor import Tensor, Variable
 from .held import SETTING_TYPES, ClosureCell, Held, HeldValue, _UNBOUND
@@ -46,13 +49,39 @@ def name_guards(fn, guarded, writes, roots=(), current=None) -> list:
     attribute)`` the function set (a module it made: ``(id(module), STRUCTURE)``);
     ``current``: ``(what gives the traced function now, an id for it)``, through which its
     closure is read (else through a weak reference to ``fn``)."""
-    walk = _Walk(guarded, writes)
+    return _walked(_Walk(guarded, writes), fn, roots, current).out
+
+
+def host_state(fn, roots=(), current=None) -> tuple:
+    """What ``fn`` and ``roots`` reach as ``name_guards`` walks them (not into xpgrad's
+    functions), read before a trace (jit/host_state.py): ``(sources, settings, containers,
+    random named)``; ``sources``: ``(source, name)`` of the NumPy ``Generator`` and
+    ``RandomState`` and Python ``random.Random`` objects (and their bound methods' owners), not
+    inside xpgrad's objects (an ``xg.random`` Generator's own), ``name`` the closure variable,
+    global or attribute holding it (None in a container); ``settings``: the value guards
+    ``(holder, attribute, value)`` of the Python numbers, strings and None it reads;
+    ``containers``: ``(list or dict, name, its length)``; whether a function walked names
+    ``random`` (``np.random.rand()``, ``random.random()``).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> [name for _, name in host_state(lambda: rng.normal())[0]]
+    ['rng']
+    """
+    walk = _Walk(set(), set())
+    walk.sources = []
+    _walked(walk, fn, roots, current)
+    return walk.sources, [guard for guard in walk.out if guard[1] != "unchanged"], \
+        walk.containers, "random" in walk.names
+
+
+def _walked(walk, fn, roots, current):
     if current is not None:
         walk.root = (getattr(fn, "__func__", fn), *current)
     walk.reached(fn, 0)
     for root in roots:
         walk.reached(root, 1)
-    return walk.out
+    return walk
 
 
 class _Walk:
@@ -63,11 +92,18 @@ class _Walk:
         self.names = set()      # the attribute names the functions walked read
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
         self.variables = True   # whether a Variable found is guarded (``_is_ours``)
+        self.sources = None     # a list: collect the random sources met (``host_state``)
+        self.containers = []    # and the lists and dicts, with their lengths
+        self.theirs = True      # not inside an object of an xpgrad class (its sources its own)
 
     def reached(self, obj, depth) -> bool:
         """Look into ``obj`` (a function, a bound method, an object; held by nothing the walk
         guards); whether it reaches a guarded model."""
         if depth > _DEPTH or _is_module(obj) and id(obj) in self.guarded:
+            return False
+        if isinstance(obj, RANDOM_SOURCES) or type(obj) is types.BuiltinMethodType and \
+                isinstance(obj.__self__, RANDOM_SOURCES):    # draw = rng.normal
+            self._source(getattr(obj, "__self__", obj), None)
             return False
         key = id(obj)
         if key in self.seen:
@@ -89,6 +125,10 @@ class _Walk:
     def _attributes(self, obj, depth) -> bool:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
         found, cls, looked = False, type(obj), set()
+        if self.sources is not None and _is_module(obj):
+            # model(x): what its forward reaches; xpgrad's own (Sequential): its attributes
+            self.names.update(("forward",) if cls.__module__.partition(".")[0] != "xpgrad"
+                              else vars(obj))
         while looked != self.names and cls is not types.ModuleType:
             # self.helper(x): what it reads, and what that calls
             for name in self.names - looked:
@@ -103,11 +143,13 @@ class _Walk:
         ours = _is_ours(cls)
         settings = not ours
         counted, self.variables = self.variables, not ours or _is_module(obj)
+        theirs, self.theirs = self.theirs, cls.__module__.partition(".")[0] != "xpgrad"
         try:
             for name in [name for name in self.names if name in attributes]:
                 value = attributes[name]
                 if isinstance(value, Variable):        # x @ layer.w, settings.weights
-                    if self.variables and not made and (id(obj), name) not in writes:
+                    if self.variables and not made and (id(obj), name) not in writes \
+                            and self.sources is None:
                         self.out.append((Held(obj, name, value), "unchanged", True))
                         found = True
                 elif settings and type(value) in SETTING_TYPES:      # cfg.label_smoothing
@@ -115,10 +157,12 @@ class _Walk:
                 else:
                     found |= self.held(obj, name, value, depth + 1)
         finally:
-            self.variables = counted
+            self.variables, self.theirs = counted, theirs
         return found
 
     def _function(self, fn, depth) -> bool:
+        if self.sources is not None and not _users(fn.__globals__):
+            return False        # what xpgrad's functions reach (their caches) is no user's state
         found, names = False, _names(fn.__code__)
         self.names |= names
         root, current, owner_id = self.root
@@ -152,6 +196,11 @@ class _Walk:
         if own and type(value) in SETTING_TYPES:
             self.out.append(_value_guard(holder, attribute, value))
             return False
+        if isinstance(value, RANDOM_SOURCES):
+            self._source(value, _place_name(holder, attribute))
+            return False
+        if self.sources is not None and self.theirs and type(value) in (list, dict):
+            self.containers.append((value, _place_name(holder, attribute), len(value)))
         if _is_module(value) and id(value) in self.guarded or \
                 self.variables and isinstance(value, Variable):
             found = True
@@ -159,9 +208,14 @@ class _Walk:
             found = self._container(value, depth) or (own and not value)
         else:       # a helper function, an object holding a model: replaced, or changed
             found = self.reached(value, depth + 1)
-        if found:
+        if found and self.sources is None:
             self.out.append((Held(holder, attribute, value), "unchanged", True))
         return found
+
+    def _source(self, source, name):
+        if self.sources is not None and self.theirs and \
+                all(known is not source for known, _ in self.sources):
+            self.sources.append((source, name))
 
     def _container(self, container, depth) -> bool:
         key = id(container)
@@ -183,6 +237,8 @@ class _Walk:
         return found
 
 
+#: the host random sources whose draws a replay cannot repeat (host_random.py)
+RANDOM_SOURCES = (np.random.Generator, np.random.RandomState, random.Random)
 #: values holding no model nor Variable
 _VALUES = (type, str, bytes, int, float, complex, type(None))
 #: what a walk never looks into as a plain object: Python modules (walked as such, when the
@@ -211,6 +267,12 @@ def _walked_module(module) -> bool:
     return walked
 
 
+def _users(namespace) -> bool:
+    """Whether ``namespace`` is the globals of a module of the user's (``_walked_module``)."""
+    module = sys.modules.get(namespace.get("__name__"))
+    return module is None or module.__dict__ is not namespace or _walked_module(module)
+
+
 def _is_ours(cls) -> bool:
     """Whether ``cls`` is one of xpgrad's classes or a subclass of one: the Variables of such
     an object other than a model (an optimizer's per-Variable state) are its own to keep, and
@@ -226,6 +288,11 @@ def _value_guard(holder, attribute, value) -> tuple:
         if module is not None and getattr(module, "__dict__", None) is holder:
             return (module, attribute, value)
     return (HeldValue(holder, attribute, value), "value", value)
+
+
+def _place_name(holder, attribute):
+    """The variable or attribute name ``holder.attribute`` stands for."""
+    return holder.code.co_freevars[holder.index] if type(holder) is ClosureCell else attribute
 
 
 def _is_plain_object(obj) -> bool:

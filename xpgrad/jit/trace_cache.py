@@ -21,6 +21,7 @@ from .collection import full_collections_deferred
 from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
+from .host_state import HostState, SideEffectWarning
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
 from .held import FREED, Held, HeldValue, ModuleStructure, note_freed
@@ -56,6 +57,8 @@ class TraceCache:
 
     #: ``held.FREED`` when this cache last looked for programs that can never match again
     _freed = 0
+    #: whether a trace has warned that the function set a Python value it reads (once)
+    _told_counted = False
 
     def _runs_eagerly(self, key) -> bool:
         """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
@@ -95,6 +98,8 @@ class TraceCache:
         skip = ()
         if fuse:
             from .fusion import ELEMENTWISE_KERNELS as skip
+        current = (_traced_function(weakref.ref(self)), id(self))
+        host_state = HostState(self.fn, (*args, *kwargs.values()), current, self._walk_names)
         try:
             tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip,
                                              keyed=_keyed_modules((self.fn, *args,
@@ -108,9 +113,7 @@ class TraceCache:
                                    variant=variant)
             if self.on_trace_error == "raise":
                 raise e.name_function(_name(self.fn))
-            self._eager[key] = None
-            if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
-                self._eager.pop(next(iter(self._eager)))
+            self._runs_eagerly_from_now(key)
             if e.state_changed:     # running it again would apply its updates twice
                 e.message += ("; the failed trace had already updated a Variable or an "
                               "optimizer, so this call cannot run again eagerly and raises; "
@@ -120,6 +123,20 @@ class TraceCache:
                           f"eagerly for this signature: {e}", RuntimeWarning,
                           stacklevel=user_stacklevel())
             return self.fn(*args, **kwargs)
+        drawn = host_state.drawn()
+        if drawn is not None:       # this call drew as an eager one would: its result stands
+            error = TraceError(*drawn).name_function(_name(self.fn))
+            if self.on_trace_error == "raise":
+                raise error
+            self._runs_eagerly_from_now(key)
+            warnings.warn(f"xg.function {_name(self.fn)!r} runs eagerly for this signature: "
+                          f"{error}", RuntimeWarning, stacklevel=user_stacklevel())
+            return _real_result(result)
+        counted = host_state.counted()
+        if counted is not None and not self._told_counted:
+            self._told_counted = True
+            warnings.warn(str(TraceError(*counted).name_function(_name(self.fn))),
+                          SideEffectWarning, stacklevel=user_stacklevel())
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
             raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
@@ -141,7 +158,7 @@ class TraceCache:
         if self._walk_names:
             guards.extend(name_guards(self.fn, tracer.structures_guarded,
                                       tracer.attribute_writes, (*args, *kwargs.values()),
-                                      current=(_traced_function(weakref.ref(self)), id(self))))
+                                      current=current))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
@@ -171,6 +188,12 @@ class TraceCache:
         if program.output_views is None:
             return result
         return program.output_views.rebuilt(result, argument_tensors(args, kwargs))
+
+    def _runs_eagerly_from_now(self, key):
+        """Run the calls of signature ``key`` eagerly (a failed trace, ``on_trace_error``)."""
+        self._eager[key] = None
+        if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
+            self._eager.pop(next(iter(self._eager)))
 
     def _drop_least_recent(self):
         """Drop the least recently used program, and its signature's guarded attributes where
