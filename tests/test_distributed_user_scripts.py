@@ -55,3 +55,14 @@ def test_a_checkpoint_saved_on_rank_0_resumes_on_another_number_of_ranks(tmp_pat
     path = str(tmp_path / "run.npz")
     _passes(saved_on, ["save"], path)
     _passes(resumed_on, ["resume"], path)
+
+
+#: scripts whose local step is an xg.function
+COMPILED_SCRIPTS = ["clipped_before_reduction_compiled"]
+
+
+@needs_mpi
+@pytest.mark.parametrize("n, backend", [(1, "numpy"), (2, "numpy"), (3, "numba")])
+def test_compiled_user_steps_match_their_eager_steps(n, backend, monkeypatch):
+    monkeypatch.setenv("XPGRAD_BACKEND", backend)
+    _passes(n, COMPILED_SCRIPTS)
