@@ -16,7 +16,7 @@ from mpi_user_scripts_common import (BATCH, assert_same, data, expect_error, mlp
                                      share)
 from mpi_user_scripts_variations import (  # noqa: F401
     scenario_buffers, scenario_clipped_before_reduction, scenario_lbfgs, scenario_settings_differ,
-    scenario_variations)
+    scenario_tape_settings_differ, scenario_variations)
 from mpi_user_scripts_compiled import scenario_clipped_before_reduction_compiled  # noqa: F401,E501
 
 

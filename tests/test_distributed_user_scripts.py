@@ -38,7 +38,7 @@ def _passes(n, scenarios, *args, **kw):
 SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "sharded_epochs",
            "unused_variable", "tbptt",
            "complex", "minimize", "variations", "buffers", "lbfgs",
-           "clipped_before_reduction", "settings_differ"]
+           "clipped_before_reduction", "settings_differ", "tape_settings_differ"]
 
 
 @needs_mpi

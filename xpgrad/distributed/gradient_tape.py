@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-import weakref
 
 from .._args import flag
 from ..primitive import tape_state
@@ -24,25 +23,11 @@ from ..tape_recording import node_keys
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
+from .tape_gradients import mark_reduced, reduced_by_tape  # noqa: F401 (re-exported)
 from .group import world as _world
 from .sync_stats import contribution, take_backward_scales
 
 OPS = ("mean", "sum")
-
-#: the gradients ``DistributedGradientTape.gradient`` returned, by id, while they live: already
-#: reduced over ranks, so ``DistributedOptimizer`` refuses them (it would reduce them again)
-_REDUCED = weakref.WeakValueDictionary()
-
-
-def reduced_by_tape(gradient) -> bool:
-    """Whether ``gradient`` is one a ``DistributedGradientTape`` returned (reduced over ranks).
-
-    >>> import xpgrad as xg
-    >>> reduced_by_tape(xg.asarray([1.0])), reduced_by_tape(None)
-    (False, False)
-    """
-    return gradient is not None and _REDUCED.get(id(gradient)) is gradient
-
 
 def check_weight(weight):
     """``weight`` as a float (a real number >= 0), else ValueError/TypeError naming it."""
@@ -161,9 +146,7 @@ class DistributedGradientTape:
         check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked)
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
-        for g in out:
-            if g is not None:
-                _REDUCED[id(g)] = g
+        mark_reduced(out, self.world)
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
