@@ -49,3 +49,38 @@ def scenario_clipped_before_reduction_compiled():
         for mine, other in zip(every[0], theirs):
             np.testing.assert_array_equal(mine, other)
     ok("clipped before reduction compiled")
+
+
+def scenario_accumulation_compiled():
+    """Gradient accumulation as DDP users write it (``no_sync`` for the micro-batches, one
+    reduction at the end): an ``xg.function`` gives each micro-batch's summed-loss
+    gradients, added up over the rank's micro-batches (uneven: 1 or 2 rows), divided by the
+    rank's rows, then one ``DistributedOptimizer.apply_gradients(weight=rows)`` with SGD
+    momentum: as one process on the global batch, every step."""
+    x, y = data()
+    models = []
+    for how in ("one", "optimizer"):
+        model, optimizer = mlp(), xg.optim.SGD(0.1, momentum=0.9)
+        if how == "optimizer":
+            optimizer = dist.DistributedOptimizer(optimizer)
+        xs, ys = (x, y) if how == "one" else (share(x), share(y))
+
+        @xg.function
+        def summed_gradients(xb, yb):
+            with xg.GradientTape() as tape:
+                loss = xg.losses.mse(model(xb), yb, reduction="sum") / 2
+            return tape.gradient(loss, model.trainable_variables)
+
+        for _ in range(3):
+            total = None
+            for rows in np.array_split(np.arange(len(xs)), 2):
+                grads = summed_gradients(xg.asarray(xs[rows]), xg.asarray(ys[rows]))
+                total = grads if total is None else [a + b for a, b in zip(total, grads)]
+            pairs = zip([g / len(xs) for g in total], model.trainable_variables)
+            if how == "one":
+                optimizer.apply_gradients(pairs)
+            else:
+                optimizer.apply_gradients(pairs, weight=len(xs))
+        models.append(model)
+    assert_same(*models, "accumulated compiled micro-batches")
+    ok("accumulation compiled")

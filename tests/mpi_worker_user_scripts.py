@@ -17,7 +17,10 @@ from mpi_user_scripts_common import (BATCH, assert_same, data, expect_error, mlp
 from mpi_user_scripts_variations import (  # noqa: F401
     scenario_buffers, scenario_clipped_before_reduction, scenario_lbfgs, scenario_settings_differ,
     scenario_tape_settings_differ, scenario_variations)
-from mpi_user_scripts_compiled import scenario_clipped_before_reduction_compiled  # noqa: F401,E501
+from mpi_user_scripts_compiled import (  # noqa: F401
+    scenario_accumulation_compiled, scenario_clipped_before_reduction_compiled)
+from mpi_user_scripts_models import (  # noqa: F401
+    scenario_char_lm_tbptt, scenario_frozen_embedding_adamw)
 
 
 def train(make_optimizer, how, steps=3, clip=None, batch=BATCH, start=None):

@@ -57,12 +57,14 @@ def test_a_checkpoint_saved_on_rank_0_resumes_on_another_number_of_ranks(tmp_pat
     _passes(resumed_on, ["resume"], path)
 
 
-#: scripts whose local step is an xg.function
-COMPILED_SCRIPTS = ["clipped_before_reduction_compiled"]
+#: local steps in an xg.function (mpi_user_scripts_compiled.py), and tutorials' models
+#: (mpi_user_scripts_models.py)
+MORE_SCRIPTS = ["clipped_before_reduction_compiled", "accumulation_compiled", "char_lm_tbptt",
+                "frozen_embedding_adamw"]
 
 
 @needs_mpi
 @pytest.mark.parametrize("n, backend", [(1, "numpy"), (2, "numpy"), (3, "numba")])
-def test_compiled_user_steps_match_their_eager_steps(n, backend, monkeypatch):
+def test_more_user_scripts_match_one_process(n, backend, monkeypatch):
     monkeypatch.setenv("XPGRAD_BACKEND", backend)
-    _passes(n, COMPILED_SCRIPTS)
+    _passes(n, MORE_SCRIPTS)
