@@ -23,7 +23,8 @@ from ..tape_recording import node_keys
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
-from .tape_gradients import mark_reduced, reduced_by_tape  # noqa: F401 (re-exported)
+from .tape_gradients import (SETTINGS_ADVICE, last_step, mark_reduced,  # noqa: F401
+                             reduced_by_tape)
 from .group import world as _world
 from .sync_stats import contribution, take_backward_scales
 
@@ -61,12 +62,14 @@ def describe(sources):
             for s in sources]
 
 
-def check_same_reduction(world, what, tensors, op, first=()):
+def check_same_reduction(world, what, tensors, op, first=(), last=()):
     """Raise DistributedError on every rank unless all ranks reduce the same ``tensors``
     (names, shapes, dtypes, order) with the same ``op``, naming what differs; ``first``:
-    items this rank puts ahead of them (a reason it cannot take part like the others)."""
-    check_same(world, what, [*first, *describe(tensors), f"op={op!r}"],
-               f"{ADVICE}, with the same op")
+    items this rank puts ahead of them (a reason it cannot take part like the others);
+    ``last``: the settings of the optimizer that applied the last gradients (``last_step``)."""
+    what += " or optimizer settings" if last else ""
+    check_same(world, what, [*first, *describe(tensors), f"op={op!r}", *last],
+               SETTINGS_ADVICE if last else f"{ADVICE}, with the same op")
 
 
 #: the wrapped tape's methods whose answer would silently be one rank's
@@ -143,7 +146,8 @@ class DistributedGradientTape:
             unwalked = ("target=None on a tape that recorded SyncBatchNorm, whose backward "
                         "pass every rank must take: pass the loss with weight=0 on an empty "
                         "share",)
-        check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked)
+        check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked,
+                             last_step())
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
         mark_reduced(out, self.world)

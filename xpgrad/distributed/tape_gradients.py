@@ -1,6 +1,9 @@
 """The gradients ``DistributedGradientTape.gradient`` returned (already reduced over the ranks),
-and the check the plain optimizer applying them makes: the ranks' optimizers must take the same
-step with them (``DistributedOptimizer`` checks its own; the tape sees no optimizer).
+and what the plain optimizer applying them was set to: the ranks' optimizers must take the same
+step with them (``DistributedOptimizer`` checks its own; the tape sees no optimizer), which the
+tape's next ``gradient`` call compares with the sources, in the same collective (a collective
+of its own in ``apply_gradients`` would meet another one where a rank's update failed and
+``xpgrad train`` has the ranks raise together).
 
 >>> import xpgrad as xg
 >>> reduced_by_tape(xg.asarray([1.0])), reduced_by_tape(None)
@@ -8,11 +11,10 @@ step with them (``DistributedOptimizer`` checks its own; the tape sees no optimi
 """
 from __future__ import annotations
 
-import functools
 import weakref
 
 from ..optim.apply_checks import APPLY_CHECK
-from .agreement import ADVICE, check_same
+from .agreement import ADVICE
 
 #: the gradients ``DistributedGradientTape.gradient`` returned, by id, while they live: already
 #: reduced over ranks, so ``DistributedOptimizer`` refuses them (it would reduce them again)
@@ -29,14 +31,31 @@ def reduced_by_tape(gradient) -> bool:
     return gradient is not None and _REDUCED.get(id(gradient)) is gradient
 
 
+#: the settings of the optimizer that last applied gradients of this process's tapes, as they
+#: were for that update (empty: none since the last ``gradient`` call)
+_LAST_STEP = []
+
+
 def mark_reduced(gradients, world=None) -> None:
     """Mark ``gradients`` (None ones skipped) as reduced over ``world``'s ranks; on several
-    ranks, an optimizer applying them then checks that every rank's takes the same step."""
+    ranks, an optimizer applying them then notes its settings (``last_step``)."""
     for g in gradients:
         if g is not None:
             _REDUCED[id(g)] = g
     if world is not None and world.size > 1:
-        APPLY_CHECK[0] = functools.partial(_check_tape_step, world)
+        APPLY_CHECK[0] = _note_tape_step
+
+
+def last_step() -> list:
+    """The settings the optimizer applying the tapes' last gradients had (one line each,
+    for ``check_same``), forgotten once read: the next gradient call compares them.
+
+    >>> last_step()
+    []
+    """
+    taken = [f"the optimizer applying the last gradients: {line}" for line in _LAST_STEP]
+    _LAST_STEP.clear()
+    return taken
 
 
 SETTINGS_ADVICE = (
@@ -53,11 +72,8 @@ def settings(optimizer):
             f"iterations {getattr(optimizer, 'iterations', None)!r}"]
 
 
-def _check_tape_step(world, optimizer, grads):
-    """``APPLY_CHECK``: DistributedError on every rank, before any update, unless the ranks'
-    optimizers agree on ``settings`` where ``grads`` came from a DistributedGradientTape (its
-    gradients are all marked: the first tells)."""
+def _note_tape_step(optimizer, grads):
+    """``APPLY_CHECK``: where ``grads`` came from a DistributedGradientTape (its gradients are
+    all marked: the first tells), note ``optimizer``'s settings for this update."""
     if grads and reduced_by_tape(grads[0]):
-        check_same(world, "learning rate or step count in the optimizer applying "
-                   "DistributedGradientTape's gradients",
-                   settings(optimizer), SETTINGS_ADVICE)
+        _LAST_STEP[:] = settings(optimizer)
