@@ -38,7 +38,12 @@ _LAST_STEP = []
 
 def mark_reduced(gradients, world=None) -> None:
     """Mark ``gradients`` (None ones skipped) as reduced over ``world``'s ranks; on several
-    ranks, an optimizer applying them then notes its settings (``last_step``)."""
+    ranks, an optimizer applying them then notes its settings (``last_step``).
+
+    >>> import xpgrad as xg
+    >>> g = xg.asarray([1.0]); mark_reduced([g, None]); reduced_by_tape(g)
+    True
+    """
     for g in gradients:
         if g is not None:
             _REDUCED[id(g)] = g
@@ -67,7 +72,12 @@ SETTINGS_ADVICE = (
 
 def settings(optimizer):
     """What the ranks' optimizers must agree on for the same reduced gradients to make the same
-    update: the learning rate of the next update and the number of updates so far."""
+    update: the learning rate of the next update and the number of updates so far.
+
+    >>> import xpgrad as xg
+    >>> settings(xg.optim.SGD(0.5))
+    ['learning rate 0.5', 'iterations 0']
+    """
     return [f"learning rate {getattr(optimizer, 'learning_rate', None)!r}",
             f"iterations {getattr(optimizer, 'iterations', None)!r}"]
 
