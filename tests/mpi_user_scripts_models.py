@@ -1,13 +1,14 @@
 """Scenarios of tests/mpi_worker_user_scripts.py with the models of DDP / Horovod tutorials: a
 character language model trained by truncated backpropagation through time on each rank's
-shard of the sequences, and a classifier over a frozen pretrained embedding under AdamW's
-weight decay, each against one process on the whole batch (float64)."""
+shard of the sequences, a classifier over a frozen pretrained embedding under AdamW's weight
+decay, and a run resumed from rank 0's checkpoint in the tape style, each against one process
+on the whole batch (float64)."""
 import numpy as np
 
 import xpgrad as xg
 from xpgrad import distributed as dist
 
-from mpi_user_scripts_common import assert_same, data, mse_step, ok, share
+from mpi_user_scripts_common import assert_same, data, expect_error, mlp, mse_step, ok, share
 
 VOCABULARY = 6
 
@@ -107,3 +108,56 @@ def scenario_frozen_embedding_adamw():
     for model in models[1:]:
         assert_same(models[0], model, "frozen embedding, AdamW")
     ok("frozen embedding adamw")
+
+
+def _tape_steps(model, optimizer, xs, ys, n):
+    """``n`` updates in Horovod's tape style: the reduced gradients, the plain optimizer."""
+    for _ in range(n):
+        variables = model.trainable_variables
+        tape, loss = mse_step(model, xs, ys)
+        grads = dist.DistributedGradientTape(tape).gradient(loss, variables, weight=len(xs))
+        optimizer.apply_gradients(zip(grads, variables))
+
+
+def scenario_resume_tape():
+    """Horovod's resume recipe in the tape style: two steps, rank 0 alone writes the checkpoint
+    (model and Adam), then a new run where rank 0 alone reads it, ``broadcast_variables`` and
+    ``broadcast_optimizer_state`` give it to the others, two more steps: one process's four.
+    Forgetting ``broadcast_optimizer_state`` (the others' Adam at step 0) is named by a
+    DistributedError on every rank at the next step's ``gradient`` call."""
+    import os
+    import shutil
+    import tempfile
+
+    x, y = data()
+    xs, ys = share(x), share(y)
+    model, optimizer = mlp(dist.rank()), xg.optim.Adam(0.01)
+    dist.broadcast_variables(model)
+    _tape_steps(model, optimizer, xs, ys, 2)
+    folder = dist.world().bcast_object(tempfile.mkdtemp() if dist.rank() == 0 else None)
+    path = os.path.join(folder, "run.npz")
+    if dist.rank() == 0:
+        xg.save_checkpoint(path, model, optimizer)
+    dist.barrier()
+    reference, reference_optimizer = mlp(), xg.optim.Adam(0.01)
+    for _ in range(4):
+        tape, loss = mse_step(reference, x, y)
+        reference_optimizer.apply_gradients(zip(tape.gradient(loss, reference.variables),
+                                                reference.variables))
+    for forget in (False, True):
+        model, optimizer = mlp(dist.rank() + 1), xg.optim.Adam(0.01)
+        if dist.rank() == 0:
+            xg.load_checkpoint(path, model, optimizer)
+        dist.broadcast_variables(model)
+        if not forget:
+            dist.broadcast_optimizer_state(optimizer, model)
+            _tape_steps(model, optimizer, xs, ys, 2)
+            assert_same(reference, model, "resumed, tape style")
+        elif dist.size() > 1:
+            _tape_steps(model, optimizer, xs, ys, 1)
+            expect_error(lambda: _tape_steps(model, optimizer, xs, ys, 1),
+                         dist.DistributedError, "broadcast_optimizer_state")
+    dist.barrier()
+    if dist.rank() == 0:
+        shutil.rmtree(folder)
+    ok("resume tape")

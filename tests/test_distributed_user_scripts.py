@@ -60,7 +60,7 @@ def test_a_checkpoint_saved_on_rank_0_resumes_on_another_number_of_ranks(tmp_pat
 #: local steps in an xg.function (mpi_user_scripts_compiled.py), and tutorials' models
 #: (mpi_user_scripts_models.py)
 MORE_SCRIPTS = ["clipped_before_reduction_compiled", "accumulation_compiled", "char_lm_tbptt",
-                "frozen_embedding_adamw"]
+                "frozen_embedding_adamw", "resume_tape"]
 
 
 @needs_mpi
