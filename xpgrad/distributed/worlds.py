@@ -245,7 +245,8 @@ def _ending(rank) -> bytes:
     >>> _ending(1)[:2]
     b'1\\n'
     """
-    how = _EXIT_CALL[0] or "reached the end of its script (no error, no sys.exit call)"
+    how = _EXIT_CALL[0] or ("ended without an error or a sys.exit call (after its last line, "
+                            "or at a raise SystemExit or exit())")
     text = f"{rank}\n{how}".encode()[:_NOTICE_BYTES]
     return text + bytes(_NOTICE_BYTES - len(text))
 
