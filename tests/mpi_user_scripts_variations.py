@@ -235,3 +235,37 @@ def scenario_settings_differ():
         np.testing.assert_array_equal(model.variables[0].numpy(), mlp().variables[0].numpy(),
                                       err_msg=f"{what}: applied before the error")
     ok("settings differ")
+
+
+def scenario_tape_settings_differ():
+    """Horovod's tape style: ``DistributedGradientTape`` gradients applied by each rank's plain
+    optimizer. Ranks whose optimizers disagree on the learning rate or the step count applied
+    the same reduced gradients differently, without a word (``DistributedOptimizer`` checked,
+    the tape sees no optimizer). Now the optimizer notes its settings as it applies the tape's
+    gradients, and the tape's next ``gradient`` call raises a DistributedError on every rank
+    naming them; ranks that agree train as one process."""
+    x, y = data()
+    xs, ys = share(x), share(y)
+    for what, words, spoil in (
+            ("learning rate", "learning rate 0.05", lambda opt: setattr(opt, "learning_rate",
+                                                                        0.05)),
+            ("step count", "broadcast_optimizer_state",
+             lambda opt: setattr(opt, "iterations", 2)),
+            ("nothing", None, lambda opt: None)):
+        model, optimizer = mlp(), xg.optim.Adam(0.1)
+        if dist.rank() == dist.size() - 1:
+            spoil(optimizer)
+        variables = model.trainable_variables
+
+        def step():
+            tape, loss = mse_step(model, xs, ys)
+            grads = dist.DistributedGradientTape(tape).gradient(loss, variables, weight=len(xs))
+            optimizer.apply_gradients(zip(grads, variables))
+
+        step()
+        if words is None or dist.size() == 1:
+            step()
+            continue
+        expect_error(step, dist.DistributedError, words)
+    compare("agreeing optimizers", local_step, steps=3)
+    ok("tape settings differ")

@@ -117,6 +117,15 @@ def scenario_barrier_after_exit():
         dist.barrier()
 
 
+def scenario_exit_1_on_the_last_rank():
+    """A user's guard on one rank (a NaN loss, a missing file): ``sys.exit(1)`` there while the
+    others go on to the next step's barrier."""
+    w = dist.init()
+    if w.rank == w.size - 1:
+        sys.exit(1)     # the line the others' error names
+    dist.barrier()
+
+
 def scenario_bcast_object_after_exit():
     """The docs' resume recipe: the others wait for the last rank's object, which has ended."""
     w = dist.init()

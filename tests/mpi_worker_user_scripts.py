@@ -16,7 +16,11 @@ from mpi_user_scripts_common import (BATCH, assert_same, data, expect_error, mlp
                                      share)
 from mpi_user_scripts_variations import (  # noqa: F401
     scenario_buffers, scenario_clipped_before_reduction, scenario_lbfgs, scenario_settings_differ,
-    scenario_variations)
+    scenario_tape_settings_differ, scenario_variations)
+from mpi_user_scripts_compiled import (  # noqa: F401
+    scenario_accumulation_compiled, scenario_clipped_before_reduction_compiled)
+from mpi_user_scripts_models import (  # noqa: F401
+    scenario_char_lm_tbptt, scenario_frozen_embedding_adamw, scenario_resume_tape)
 
 
 def train(make_optimizer, how, steps=3, clip=None, batch=BATCH, start=None):

@@ -76,6 +76,22 @@ def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in
 
 
 @needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_rank_s_sys_exit_is_named_with_its_place_by_the_ranks_left(n):
+    # they said only "rank 1 has ended its script": not that it called sys.exit(1), nor where
+    res = mpirun(n, sys.executable, WORKER, "exit_1_on_the_last_rank", timeout=60)
+    assert res.returncode != 0, res.stdout[-2000:]
+    line = next(k for k, text in enumerate(Path(WORKER).read_text().splitlines(), 1)
+                if "the line the others' error names" in text)
+    said = (f"rank {n - 1} has ended its script while rank 0 waits for it in barrier(): rank "
+            f"{n - 1} called sys.exit(1) at mpi_worker_edges.py:{line} (its output above may say"
+            f" why)")
+    named = [r for r in range(n - 1) if said.replace("rank 0 waits", f"rank {r} waits")
+             in res.stderr]
+    assert named, res.stderr[-3000:]
+
+
+@needs_mpi
 def test_object_collectives_give_every_rank_the_same_objects():
     _checks_pass(3, "object_collectives", "object collectives")
 

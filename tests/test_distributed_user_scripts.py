@@ -38,7 +38,7 @@ def _passes(n, scenarios, *args, **kw):
 SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "sharded_epochs",
            "unused_variable", "tbptt",
            "complex", "minimize", "variations", "buffers", "lbfgs",
-           "clipped_before_reduction", "settings_differ"]
+           "clipped_before_reduction", "settings_differ", "tape_settings_differ"]
 
 
 @needs_mpi
@@ -55,3 +55,16 @@ def test_a_checkpoint_saved_on_rank_0_resumes_on_another_number_of_ranks(tmp_pat
     path = str(tmp_path / "run.npz")
     _passes(saved_on, ["save"], path)
     _passes(resumed_on, ["resume"], path)
+
+
+#: local steps in an xg.function (mpi_user_scripts_compiled.py), and tutorials' models
+#: (mpi_user_scripts_models.py)
+MORE_SCRIPTS = ["clipped_before_reduction_compiled", "accumulation_compiled", "char_lm_tbptt",
+                "frozen_embedding_adamw", "resume_tape"]
+
+
+@needs_mpi
+@pytest.mark.parametrize("n, backend", [(1, "numpy"), (2, "numpy"), (3, "numba")])
+def test_more_user_scripts_match_one_process(n, backend, monkeypatch):
+    monkeypatch.setenv("XPGRAD_BACKEND", backend)
+    _passes(n, MORE_SCRIPTS)

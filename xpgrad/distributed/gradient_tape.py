@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-import weakref
 
 from .._args import flag
 from ..primitive import tape_state
@@ -24,25 +23,12 @@ from ..tape_recording import node_keys
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
+from .tape_gradients import (SETTINGS_ADVICE, last_step, mark_reduced,  # noqa: F401
+                             reduced_by_tape)
 from .group import world as _world
 from .sync_stats import contribution, take_backward_scales
 
 OPS = ("mean", "sum")
-
-#: the gradients ``DistributedGradientTape.gradient`` returned, by id, while they live: already
-#: reduced over ranks, so ``DistributedOptimizer`` refuses them (it would reduce them again)
-_REDUCED = weakref.WeakValueDictionary()
-
-
-def reduced_by_tape(gradient) -> bool:
-    """Whether ``gradient`` is one a ``DistributedGradientTape`` returned (reduced over ranks).
-
-    >>> import xpgrad as xg
-    >>> reduced_by_tape(xg.asarray([1.0])), reduced_by_tape(None)
-    (False, False)
-    """
-    return gradient is not None and _REDUCED.get(id(gradient)) is gradient
-
 
 def check_weight(weight):
     """``weight`` as a float (a real number >= 0), else ValueError/TypeError naming it."""
@@ -76,12 +62,14 @@ def describe(sources):
             for s in sources]
 
 
-def check_same_reduction(world, what, tensors, op, first=()):
+def check_same_reduction(world, what, tensors, op, first=(), last=()):
     """Raise DistributedError on every rank unless all ranks reduce the same ``tensors``
     (names, shapes, dtypes, order) with the same ``op``, naming what differs; ``first``:
-    items this rank puts ahead of them (a reason it cannot take part like the others)."""
-    check_same(world, what, [*first, *describe(tensors), f"op={op!r}"],
-               f"{ADVICE}, with the same op")
+    items this rank puts ahead of them (a reason it cannot take part like the others);
+    ``last``: the settings of the optimizer that applied the last gradients (``last_step``)."""
+    what += " or optimizer settings" if last else ""
+    check_same(world, what, [*first, *describe(tensors), f"op={op!r}", *last],
+               SETTINGS_ADVICE if last else f"{ADVICE}, with the same op")
 
 
 #: the wrapped tape's methods whose answer would silently be one rank's
@@ -158,12 +146,11 @@ class DistributedGradientTape:
             unwalked = ("target=None on a tape that recorded SyncBatchNorm, whose backward "
                         "pass every rank must take: pass the loss with weight=0 on an empty "
                         "share",)
-        check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked)
+        check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked,
+                             last_step())
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
-        for g in out:
-            if g is not None:
-                _REDUCED[id(g)] = g
+        mark_reduced(out, self.world)
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)

@@ -19,9 +19,10 @@ import warnings
 from ..optim.gradient_clipping import clipped_by_global_norm
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
-from .agreement import ADVICE, check_same
+from .agreement import check_same
 from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe, reduced_by_tape
 from .group import world as _world
+from .tape_gradients import SETTINGS_ADVICE, settings
 from .sync_stats import contribution, take_backward_scales
 
 
@@ -160,8 +161,8 @@ class DistributedOptimizer:
                 warnings.warn(_CLIPPED_BEFORE.format(clipped[0]), stacklevel=4)   # apply_gradients
             variables = [v for _, v in pairs]
             check_same(self.world, "optimizer variables or settings",
-                       [*_settings(self.optimizer), *describe(variables), f"op={self.op!r}"],
-                       _SETTINGS_ADVICE)
+                       [*settings(self.optimizer), *describe(variables), f"op={self.op!r}"],
+                       SETTINGS_ADVICE)
             if scales:
                 _check_backward_weights(self.world, self.op, weight, scales)
             plan = plan_for(variables, self.bucket_bytes)
@@ -182,20 +183,6 @@ _CLIPPED_BEFORE = (
     "train apart from it). Clip the reduced gradients: set global_clipnorm on the wrapped "
     "optimizer, or pairs = opt.reduce_gradients(pairs, weight=n), clip those, then "
     "opt.optimizer.apply_gradients(...)")
-
-
-_SETTINGS_ADVICE = (
-    f"{ADVICE}, with the same op; and each rank's optimizer must take the same step: the same "
-    f"learning rate (a scheduler stepped with each rank's own metric? reduce the metric first, "
-    f"dist.allreduce) and step count (rank 0 resumed alone? "
-    f"dist.broadcast_optimizer_state(opt, model) after loading)")
-
-
-def _settings(optimizer):
-    """What the ranks' optimizers must agree on for the same reduced gradients to make the same
-    update: the learning rate of the next update and the number of updates so far."""
-    return [f"learning rate {getattr(optimizer, 'learning_rate', None)!r}",
-            f"iterations {getattr(optimizer, 'iterations', None)!r}"]
 
 
 def _check_backward_weights(world, op, weight, scales):

@@ -92,12 +92,14 @@ class MPIWorld:
         node.Free()
         self._ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
         self.gone = None          # the first rank known to have ended its script, if any
+        self.gone_how = ""        # how it ended, as it said (``_ending``)
         if self.size > 1:         # notices of ranks that end, on a communicator of their own
             self._notices = self.comm.Dup()
-            self._notice = np.zeros(1, dtype=np.int64)
+            self._notice = np.zeros(_NOTICE_BYTES, dtype=np.uint8)
             self._notice_request = self._notices.Irecv(self._notice, source=MPI.ANY_SOURCE,
                                                        tag=_NOTICE_TAG)
             atexit.register(self._exit)
+            _note_sys_exit()
 
     def allreduce_(self, buf, op="sum"):
         """Reduce the contiguous NumPy array ``buf`` across ranks, in place."""
@@ -144,7 +146,9 @@ class MPIWorld:
         start = time.monotonic()
         while not self._done(request, what):
             if self.gone is None and self._notice_request.Test():
-                self.gone = int(self._notice[0])
+                rank, _, self.gone_how = self._notice.tobytes().rstrip(b"\0").decode(
+                    errors="replace").partition("\n")
+                self.gone = int(rank)
             if self.gone is not None:
                 grace = time.monotonic() + 1.0     # its last contribution may still be in flight
                 while time.monotonic() < grace:
@@ -153,7 +157,8 @@ class MPIWorld:
                     time.sleep(1e-3)
                 raise DistributedError(
                     f"rank {self.gone} has ended its script while rank {self.rank} waits for it "
-                    f"in {what}: every rank must make the same calls, in the same order (ranks "
+                    f"in {what}: rank {self.gone} {self.gone_how} (its output above may say "
+                    f"why); every rank must make the same calls, in the same order (ranks "
                     f"that ran different numbers of steps? give each the same number of batches;"
                     f" a rank with an empty share passes weight=0)")
             waited = time.monotonic() - start
@@ -189,7 +194,7 @@ class MPIWorld:
         MPI = self.MPI
         if MPI.Is_finalized():
             return
-        me = np.array([self.rank], dtype=np.int64)
+        me = np.frombuffer(_ending(self.rank), dtype=np.uint8)
         sends = [self._notices.Isend(me, dest=d, tag=_NOTICE_TAG)
                  for d in range(self.size) if d != self.rank]
         done, start, told = self._notices.Ibarrier(), time.monotonic(), False
@@ -211,6 +216,39 @@ class MPIWorld:
 
 
 _NOTICE_TAG = 7301       # "this rank has ended" (on the world's notice communicator)
+_NOTICE_BYTES = 512      # a notice: "RANK\nhow it ended", UTF-8, padded with zero bytes
+
+#: where this process called ``sys.exit`` (the words the other ranks' errors give), if it did
+_EXIT_CALL = [None]
+
+
+def _note_sys_exit():
+    """Make ``sys.exit`` note where it is called before it exits (once per process)."""
+    real_exit = sys.exit
+    if getattr(real_exit, "notes_its_caller", False):
+        return
+
+    def exit_noting_its_caller(status=None):
+        caller = sys._getframe(1)
+        _EXIT_CALL[0] = (f"called sys.exit({status!r}) at "
+                         f"{os.path.basename(caller.f_code.co_filename)}:{caller.f_lineno}")
+        real_exit(status)
+
+    exit_noting_its_caller.notes_its_caller = True
+    exit_noting_its_caller.__doc__ = real_exit.__doc__
+    sys.exit = exit_noting_its_caller
+
+
+def _ending(rank) -> bytes:
+    """This rank's notice to the others: its rank and how its script ended.
+
+    >>> _ending(1)[:2]
+    b'1\\n'
+    """
+    how = _EXIT_CALL[0] or ("ended without an error or a sys.exit call (after its last line, "
+                            "or at a raise SystemExit or exit())")
+    text = f"{rank}\n{how}".encode()[:_NOTICE_BYTES]
+    return text + bytes(_NOTICE_BYTES - len(text))
 
 
 class _Request:

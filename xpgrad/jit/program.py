@@ -26,6 +26,7 @@ import heapq
 import itertools
 import weakref
 
+from ..clip_marks import clipped_by_global_norm, mark_clipped
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
 from .collection import collection_paused
@@ -146,6 +147,7 @@ class Program(ProgramSource):
         namespace["_be"] = self.be
         namespace["_declined"] = self.declines.handler(self)
         namespace["_c_ordered"] = c_ordered
+        namespace["_clipped"] = marked_clipped
         code = compiled(self.source)
         exec(code, namespace)
         # (popped: the function's globals are the namespace, which would hold it in a cycle)
@@ -170,11 +172,14 @@ class Program(ProgramSource):
     def _template(self, obj):
         """The result with each traced Tensor replaced by a Ref (a Variable stays itself)."""
         refs = []
+        self.clipped_slots = set()
 
         def ref(o):
             if isinstance(o, Tensor) and not isinstance(o, Variable) and type(o._data) is Traced:
                 r = Ref(o._data._slot)
                 refs.append(r)
+                if clipped_by_global_norm(o):     # the replays' results are marked as it was
+                    self.clipped_slots.add(r.i)
                 return r
             if _hides_traced(o):
                 raise TraceError(
@@ -389,6 +394,14 @@ class Program(ProgramSource):
         own_generators(namespace)
         exec(code, namespace)
         return namespace.pop("replay")
+
+
+def marked_clipped(result):
+    """``result`` (a replay's result Tensor whose traced one ``clip_global_norm`` returned),
+    marked as clipped as that one was, so ``DistributedOptimizer`` judges it as eager."""
+    if isinstance(result, Tensor):        # not a raw replay's array
+        mark_clipped(result)
+    return result
 
 
 def _raw_array(data, backend):

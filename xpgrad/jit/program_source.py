@@ -291,6 +291,8 @@ class ProgramSource:
     def _result_expr(self, obj, wrap="_wrap({}, _be)"):
         t = type(obj)
         if t is Ref:
+            if obj.i in getattr(self, "clipped_slots", ()) and wrap.startswith("_wrap"):
+                return f"_clipped({wrap.format(self._slot(obj.i))})"
             return wrap.format(self._slot(obj.i))
         if t is tuple:
             inner = ", ".join(self._result_expr(o, wrap) for o in obj)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 import weakref
 
+from ..clip_marks import clipped_by_global_norm, mark_clipped
 from ..tensor import Tensor, _wrap
 from .capture import capture
 from .collection import full_collections_deferred
@@ -301,7 +302,10 @@ def _real_result(obj):
 
     def real(o):
         if isinstance(o, Tensor) and type(o._data) is Traced:
-            return _wrap(o._data._real, o._backend)
+            out = _wrap(o._data._real, o._backend)
+            if clipped_by_global_norm(o):
+                mark_clipped(out)
+            return out
         return o
 
     return map_leaves(real, obj)

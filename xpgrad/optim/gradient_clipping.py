@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import sys
-import weakref
 
+from ..clip_marks import clipped_by_global_norm, mark_clipped  # noqa: F401 (re-exported)
 from ..jit.whole import run_quietly
 from ..tensor import Tensor, _wrap
 from ._checks import hyperparameter
@@ -20,22 +20,6 @@ TORCH_CLIPPING_NAMES = dict.fromkeys(
     ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_"),
     "torch.nn.utils.clip_grad_norm_ is xg.optim.clip_global_norm(grads, max_norm, eps=1e-6), "
     "which returns (clipped grads, norm); clip_grad_value_ is an optimizer's clipvalue=")
-
-#: the gradients ``clip_global_norm`` returned, by id, while they live: ``DistributedOptimizer``
-#: on several ranks warns of them (clipped by one rank's norm, before the reduction)
-_CLIPPED = weakref.WeakValueDictionary()
-
-
-def clipped_by_global_norm(gradient) -> bool:
-    """Whether ``gradient`` is one ``clip_global_norm`` returned.
-
-    >>> import xpgrad as xg
-    >>> clipped, _ = xg.optim.clip_global_norm([xg.asarray([3.0])], 1.0)
-    >>> clipped_by_global_norm(clipped[0]), clipped_by_global_norm(xg.asarray([3.0]))
-    (True, False)
-    """
-    return gradient is not None and _CLIPPED.get(id(gradient)) is gradient
-
 
 def _global_norm_raw(raws, xp):
     total = None
@@ -151,7 +135,7 @@ def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfin
            _wrap(run_quietly(xp, _scaled, g._data, scale, invalid="ignore"), be) for g in grads]
     for g in out:
         if g is not None:
-            _CLIPPED[id(g)] = g
+            mark_clipped(g)
     return out, _wrap(norm, be)
 
 

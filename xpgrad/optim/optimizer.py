@@ -28,6 +28,7 @@ import warnings
 from .._args import pointer
 from ..deferred import DeferredGradient, hint
 from ..tensor import Tensor, Variable
+from .apply_checks import APPLY_CHECK
 from ._checks import learning_rate_fits, non_negative_int
 from .gradient_clipping import clip_global_norm, clip_value
 from .complex_pairs import as_real_pairs, supports_real_pairs
@@ -187,6 +188,8 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
                              "\nEvery gradient "
                              "is None: the loss does not depend on these variables (is the "
                              "loss computed from them inside the GradientTape?)")
+        if APPLY_CHECK[0] is not None:      # xpgrad.distributed's (optim/apply_checks.py)
+            APPLY_CHECK[0](self, grads)
         # a float rate was checked when it was set (unless a subclass computes its own)
         lr = fitting_constant_rate(self) if type(self).learning_rate is _LEARNING_RATE else None
         if lr is None:
