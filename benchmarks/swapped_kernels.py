@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import asv_gate  # noqa: E402
+from paired_timing import (SIDES, clustered_interval, pair_rounds,  # noqa: E402,F401
+                           pooled_ratios, time_in_fresh_pairs)
 
 
 def parameter(text):
@@ -51,78 +52,29 @@ def parameter(text):
         return name, value
 
 
-SIDES = ("before", "after")
-
-
-def pair_rounds(rounds, workers):
-    """How many rounds each pair of worker processes times: ``rounds`` split as evenly as can
-    be among ``workers`` pairs (fewer where there are fewer rounds), the larger shares first.
-
-    >>> pair_rounds(30, 4), pair_rounds(3, 4)
-    ([8, 8, 7, 7], [1, 1, 1])
-    """
-    pairs = max(1, min(workers, rounds))
-    return [rounds // pairs + (p < rounds % pairs) for p in range(pairs)]
-
-
-def clustered_interval(groups, confidence=0.95, resamples=2000, seed=0) -> tuple:
-    """The percentile bootstrap interval of the median ratio when ``groups`` (each pair of
-    processes' per-round ratios) are drawn again with replacement, then each drawn group's
-    rounds (seeded): a bias of one pair widens it, where resampling rounds alone would not see
-    it. One group: the rounds alone, as ``asv_gate.bootstrap_interval`` resamples them.
-
-    >>> clustered_interval([[1.0, 1.0], [1.2, 1.2]])
-    (1.0, 1.2)
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    arrays = [np.asarray(g, dtype=float) for g in groups]
-    medians = np.empty(resamples)
-    for i in range(resamples):
-        drawn = [arrays[j] for j in rng.integers(0, len(arrays), len(arrays))]
-        medians[i] = np.median(np.concatenate([g[rng.integers(0, len(g), len(g))]
-                                               for g in drawn]))
-    tail = (1 - confidence) / 2 * 100
-    return float(np.percentile(medians, tail)), float(np.percentile(medians, 100 - tail))
-
-
 def compare(before, after, workload, params, backend="numpy", rounds=30, min_time=0.02,
             clock="thread", workers=4, out=None, label="after/before") -> dict:
     """Time ``workload(**params)`` of xpgrad's ``backend`` in ``before`` and ``after`` (as
     ``asv_gate.resolve`` takes them), interleaved ``rounds`` times over ``workers`` fresh pairs
-    of processes (``pair_rounds``); the gate's statistics of ``clock``
-    (``asv_gate.paired_ratios``) with ``interval`` the ``clustered_interval``, ``pairs`` (each
-    pair's median ratio, the side started first), ``samples`` and ``number`` (calls a sample,
-    the largest pair's); printed to ``out`` (default ``sys.stdout`` as it is then)."""
+    of processes (``paired_timing.time_in_fresh_pairs``); the statistics of ``clock``
+    (``paired_timing.pooled_ratios``: ``interval`` the ``clustered_interval``, ``pairs`` each
+    pair's median ratio and the side started first, ``samples``, ``number``); printed to ``out`` (default ``sys.stdout`` as it is then)."""
     lib = f"xpgrad-{backend}"
     key = f"{lib} {asv_gate.label(workload, params)}"
     trees = dict(zip(SIDES, (asv_gate.resolve(before), asv_gate.resolve(after))))
-    samples, groups, pairs, numbers = {side: [] for side in SIDES}, [], [], []
     with tempfile.TemporaryDirectory(prefix="swapped-kernels-") as tmp:
         sites = {side: asv_gate.export(trees[side], Path(tmp, side)) for side in SIDES}
-        for p, share in enumerate(pair_rounds(rounds, workers)):
-            order = SIDES if p % 2 == 0 else SIDES[::-1]    # started, built, timed first
-            sides = [asv_gate.Worker(sites[side], side) for side in order]
-            try:
-                times, number = asv_gate.interleaved_times(sides, key, workload, lib, params,
-                                                           share, min_time)
-            finally:
-                for side in sides:
-                    side.close()
-            if number is None:
-                raise RuntimeError(f"{key}: {times}")
-            for side in SIDES:
-                samples[side] += times[side, clock]
-            groups.append([b / a for a, b in zip(times["before", clock], times["after", clock])])
-            pairs.append((statistics.median(groups[-1]), order[0]))
-            numbers.append(number)
-    row = asv_gate.paired_ratios(samples["before"], samples["after"])
-    row.update(interval=clustered_interval(groups), pairs=pairs, samples=samples,
-               number=max(numbers), workload=key)
+        timed, unavailable = time_in_fresh_pairs(asv_gate.Worker, sites,
+                                                 [(key, workload, lib, params)], rounds,
+                                                 workers, min_time)
+    if unavailable:
+        raise RuntimeError(f"{key}: {unavailable[key]}")
+    row = pooled_ratios(timed[key], clock)
+    row["workload"] = key
+    pairs = row["pairs"]
     low, high = row["interval"]
     each = ", ".join(f"{ratio:.3f}" for ratio, _ in pairs)
-    print(f"{key}: {clock} time per call, {rounds} rounds of {max(numbers)} calls in "
+    print(f"{key}: {clock} time per call, {rounds} rounds of {row['number']} calls in "
           f"{len(pairs)} pairs of processes\n"
           f"  before {asv_gate._fmt(row['before'])} ({trees['before']})\n"
           f"  after  {asv_gate._fmt(row['after'])} ({trees['after']})\n"
