@@ -10,10 +10,15 @@ Like ``asv continuous`` it compares two versions on the asv suites' workloads (t
 ``xpgrad/bench_workloads/``, at one thread per library), but both versions run at the same
 time: two worker processes (tools/asv_gate_worker.py), each importing its own export of
 xpgrad, take turns sample by sample (A B B A A B ...), so a change in machine load lands on
-both sides alike. A sample is a run of calls lasting at least ``--min-time``; a workload's
-ratio is the median over rounds of after/before of the samples of one round. A workload is
-flagged when that ratio exceeds 1 + ``--threshold`` and every one of the ``--rounds``
-ratios but a few (the lower 10 % quantile) is above 1, i.e. not one noisy round.
+both sides alike. One pair of processes carries a bias of its own (memory layout, core: a few
+percent) that no order of turns removes, so the ``--rounds`` are split among ``--workers``
+fresh pairs, the side started first alternating (tools/paired_timing.py, as
+benchmarks/swapped_kernels.py). A sample is a run of calls lasting at least ``--min-time``; a
+workload's ratio is the median over all rounds of after/before of the samples of one round,
+its interval the 95 % bootstrap interval resampling the pairs, then their rounds. A workload
+is flagged when that ratio exceeds 1 + ``--threshold``, every round's ratio but a few (the
+lower 10 % quantile) is above 1 (not one noisy round) and the interval is above 1 (not one
+biased pair).
 Exit status 1 when any workload is flagged, 0 otherwise, 2 for bad arguments.
 
 The default threshold (``THRESHOLD``) comes from A/A runs on the shared 2-core development
@@ -24,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,12 +37,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asv_history import ROOT, export_commit, git  # noqa: E402
+from paired_timing import (CLOCKS, bootstrap_interval, paired_ratios,  # noqa: E402,F401
+                           pooled_ratios, time_in_fresh_pairs)
 
 THRESHOLD = 0.10
-#: "cpu": the worker's CPU time (time.process_time), which a busy machine's other processes do
-#: not add to; "wall": time.perf_counter, as asv's default timer; "thread": the calling thread's
-#: CPU time (time.thread_time_ns), without the worker's other threads (a compile in the background)
-CLOCKS = ("cpu", "wall", "thread")
+#: fresh pairs of worker processes a run's rounds are split among (``--workers``)
+WORKERS = 3
 WORKTREE = "WORKTREE"
 #: (workload, params, the backends it runs on) -- the tape, the MLP step, fused losses, LSTM
 SUITE = (
@@ -95,52 +99,24 @@ class Worker:
         self.proc.wait(timeout=30)
 
 
-def paired_ratios(before: list[float], after: list[float]) -> dict:
-    """The gate's statistics for one workload from interleaved per-call times; ``interval``
-    is the 95 % bootstrap confidence interval of the ratio (``bootstrap_interval``).
-
-    >>> r = paired_ratios([1.0, 1.1, 0.9, 1.0], [1.2, 1.3, 1.1, 1.2])
-    >>> round(r["ratio"], 3), r["low"] > 1, r["interval"][0] <= r["ratio"] <= r["interval"][1]
-    (1.2, True, True)
-    """
-    ratios = sorted(b / a for a, b in zip(before, after))
-    low = ratios[int(0.1 * (len(ratios) - 1))]
-    high = ratios[-1 - int(0.1 * (len(ratios) - 1))]
-    return {"before": statistics.median(before), "after": statistics.median(after),
-            "ratio": statistics.median(ratios), "low": low, "high": high,
-            "interval": bootstrap_interval(ratios)}
-
-
-def bootstrap_interval(ratios, confidence=0.95, resamples=2000, seed=0) -> tuple:
-    """The percentile bootstrap interval of the median of ``ratios`` (one per round, so a
-    change in load between rounds moves both sides of each): the rounds drawn again with
-    replacement ``resamples`` times (seeded: the same samples give the same interval).
-
-    >>> bootstrap_interval([2.0] * 5)
-    (2.0, 2.0)
-    """
-    import numpy as np
-
-    values = np.asarray(ratios, dtype=float)
-    draws = np.random.default_rng(seed).integers(0, len(values), (resamples, len(values)))
-    medians = np.median(values[draws], axis=1)
-    tail = (1 - confidence) / 2 * 100
-    return float(np.percentile(medians, tail)), float(np.percentile(medians, 100 - tail))
-
-
 def verdict(stats: dict, threshold: float) -> str:
-    """"slower" / "faster" when the change passes the threshold and (nearly) every round agrees.
+    """"slower" / "faster" when the change passes the threshold, (nearly) every round agrees
+    (the rounds' 10 % quantile ``low``, or 90 % ``high``, beyond 1) and so do the pairs of
+    processes (the clustered ``interval`` excludes 1: one pair's bias does not decide).
 
-    >>> verdict({"ratio": 1.25, "low": 1.1, "high": 1.4}, 0.1)
+    >>> verdict({"ratio": 1.25, "low": 1.1, "high": 1.4, "interval": (1.2, 1.3)}, 0.1)
     'slower'
-    >>> verdict({"ratio": 1.25, "low": 0.95, "high": 1.4}, 0.1)
+    >>> verdict({"ratio": 1.25, "low": 0.95, "high": 1.4, "interval": (1.2, 1.3)}, 0.1)
     ''
-    >>> verdict({"ratio": 0.7, "low": 0.6, "high": 0.8}, 0.1)
+    >>> verdict({"ratio": 1.25, "low": 1.1, "high": 1.4, "interval": (0.99, 1.3)}, 0.1)
+    ''
+    >>> verdict({"ratio": 0.7, "low": 0.6, "high": 0.8, "interval": (0.65, 0.75)}, 0.1)
     'faster'
     """
-    if stats["ratio"] > 1 + threshold and stats["low"] > 1:
+    low, high = stats["interval"]
+    if stats["ratio"] > 1 + threshold and stats["low"] > 1 and low > 1:
         return "slower"
-    if stats["ratio"] < 1 / (1 + threshold) and stats["high"] < 1:
+    if stats["ratio"] < 1 / (1 + threshold) and stats["high"] < 1 and high < 1:
         return "faster"
     return ""
 
@@ -184,66 +160,45 @@ def copy_tree(root: Path, dest: Path) -> Path:
 
 
 def run_gate(base: str, head: str, backends, rounds: int, min_time: float, threshold: float,
-             clock: str = "cpu", only: str | None = None, out=sys.stdout) -> list[dict]:
+             clock: str = "cpu", only: str | None = None, out=sys.stdout,
+             workers: int = WORKERS) -> list[dict]:
     """Compare ``base`` with ``head`` on ``SUITE`` for each backend (workloads whose label
-    matches the regular expression ``only``, when given); one row per workload."""
+    matches the regular expression ``only``, when given), the ``rounds`` split among
+    ``workers`` fresh pairs of processes (``paired_timing.time_in_fresh_pairs``); one row per
+    workload."""
     import re
 
     suite = [(w, p) for w, p in SUITE if only is None or re.search(only, label(w, p))]
     if not suite:
         raise ValueError(f"--only {only!r} matches no workload of the gate's suite: "
                          f"{[label(w, p) for w, p in SUITE]}")
-    rows = []
+    jobs = [(f"xpgrad-{backend} {label(workload, params)}", workload, f"xpgrad-{backend}",
+             params) for backend in backends for workload, params in suite]
     with tempfile.TemporaryDirectory(prefix="asv-gate-") as tmp:
-        sides = [Worker(export(base, Path(tmp, "before")), "before"),
-                 Worker(export(head, Path(tmp, "after")), "after")]
-        try:
-            for backend in backends:
-                for workload, params in suite:
-                    rows.append(_compare(sides, workload, f"xpgrad-{backend}", params, rounds,
-                                         min_time, threshold, clock, out))
-        finally:
-            for w in sides:
-                w.close()
-    return rows
+        sites = {"before": export(base, Path(tmp, "before")),
+                 "after": export(head, Path(tmp, "after"))}
+        timed, unavailable = time_in_fresh_pairs(Worker, sites, jobs, rounds, workers, min_time,
+                                                 out)
+    return [_row(key, timed.get(key), unavailable.get(key), rounds, threshold, clock, out)
+            for key, *_ in jobs]
 
 
-def interleaved_times(sides, key, workload, lib, params, rounds, min_time):
-    """``(times, number)``: per clock and side, the time per call of each of ``rounds``
-    samples of ``number`` calls (at least ``min_time`` seconds), the sides taking turns (A B,
-    B A, ...); or ``(why, None)`` where a side cannot build the workload."""
-    for w in sides:
-        reply = w.ask(build=key, workload=workload, lib=lib, params=params)
-        if "unavailable" in reply:
-            return f"{w.name}: {reply['unavailable']}", None
-        if not reply["xpgrad"].startswith(str(w.site)):
-            raise RuntimeError(f"{w.name} imported {reply['xpgrad']}, not its export")
-    number = max(w.ask(calibrate=key, min_time=min_time)["number"] for w in sides)
-    times = {(w.name, c): [] for w in sides for c in CLOCKS}
-    for r in range(rounds):
-        for w in (sides if r % 2 == 0 else sides[::-1]):
-            reply = w.ask(time=key, number=number)
-            for c in CLOCKS:
-                times[w.name, c].append(reply[c] / number)
-    return times, number
-
-
-def _compare(sides, workload, lib, params, rounds, min_time, threshold, clock, out) -> dict:
-    key = f"{lib} {label(workload, params)}"
+def _row(key, pairs, why, rounds, threshold, clock, out) -> dict:
+    """One workload's row from its pairs' samples (or ``why`` it could not be built)."""
     row = {"workload": key}
-    times, number = interleaved_times(sides, key, workload, lib, params, rounds, min_time)
-    if number is None:
-        row.update(verdict="n/a", why=times)
-        print(f"{key:58s} n/a ({row['why']})", file=out, flush=True)
+    if why is not None:
+        row.update(verdict="n/a", why=why)
+        print(f"{key:58s} n/a ({why})", file=out, flush=True)
         return row
     for c in CLOCKS:
-        row[c] = paired_ratios(times["before", c], times["after", c])
-        row[c]["samples"] = {"before": times["before", c], "after": times["after", c]}
-    row.update({k: v for k, v in row[clock].items() if k != "samples"}, number=number,
-               rounds=rounds, clock=clock)
+        row[c] = pooled_ratios(pairs, c)
+    row.update({k: v for k, v in row[clock].items() if k != "samples"}, rounds=rounds,
+               clock=clock)
     row["verdict"] = verdict(row, threshold)
+    low, high = row["interval"]
+    each = " ".join(f"{ratio:.3f}" for ratio, _ in row["pairs"])
     print(f"{key:58s} {_fmt(row['before'])} -> {_fmt(row['after'])}  {row['ratio']:6.3f} "
-          f"[{row['low']:.3f}, {row['high']:.3f}]  {row['verdict']}", file=out, flush=True)
+          f"[{low:.3f}, {high:.3f}] pairs {each}  {row['verdict']}", file=out, flush=True)
     return row
 
 
@@ -266,6 +221,9 @@ def main(argv=None) -> int:
                         "versions' kernels first)")
     p.add_argument("--rounds", type=int, default=15, help="interleaved samples per side "
                                                           "(default 15)")
+    p.add_argument("--workers", type=int, default=WORKERS, metavar="N",
+                   help="fresh pairs of worker processes the rounds are split among (default "
+                        f"{WORKERS})")
     p.add_argument("--min-time", type=float, default=0.02, metavar="S",
                    help="seconds per sample at least (default 0.02)")
     p.add_argument("--threshold", type=float, default=THRESHOLD,
@@ -279,6 +237,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.rounds < 3:
         p.error("--rounds must be at least 3")
+    if args.workers < 1:
+        p.error("--workers must be at least 1")
     if not args.min_time > 0 or not args.threshold > 0:
         p.error("--min-time and --threshold must be positive")
     try:
@@ -288,11 +248,12 @@ def main(argv=None) -> int:
         p.error(f"not a commit: {e.stderr.strip()}")
     start, load = time.monotonic(), os.getloadavg()[0]
     print(f"gate: {base[:10]} -> {head[:10]}, backends {' '.join(args.backend)}, "
-          f"{args.rounds} rounds of >= {args.min_time} s, {args.clock} time, threshold "
+          f"{args.rounds} rounds of >= {args.min_time} s in {args.workers} pairs of "
+          f"processes, {args.clock} time, threshold "
           f"{args.threshold:.0%}")
     try:
         rows = run_gate(base, head, args.backend, args.rounds, args.min_time, args.threshold,
-                        args.clock, args.only)
+                        args.clock, args.only, workers=args.workers)
     except ValueError as e:
         p.error(str(e))
     seconds = time.monotonic() - start
@@ -303,7 +264,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"base": base, "head": head, "threshold": args.threshold, "rounds": args.rounds,
-             "clock": args.clock,
+             "workers": args.workers, "clock": args.clock,
              "min_time": args.min_time, "seconds": seconds, "load_before": load,
              "rows": rows}, indent=1) + "\n")
     return 1 if slower else 0
