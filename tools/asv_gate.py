@@ -160,14 +160,15 @@ def copy_tree(root: Path, dest: Path) -> Path:
 
 
 def run_gate(base: str, head: str, backends, rounds: int, min_time: float, threshold: float,
-             clock: str = "cpu", only: str | None = None, out=sys.stdout,
+             clock: str = "cpu", only: str | None = None, out=None,
              workers: int = WORKERS) -> list[dict]:
     """Compare ``base`` with ``head`` on ``SUITE`` for each backend (workloads whose label
     matches the regular expression ``only``, when given), the ``rounds`` split among
     ``workers`` fresh pairs of processes (``paired_timing.time_in_fresh_pairs``); one row per
-    workload."""
+    workload; printed to ``out`` (default ``sys.stdout`` as it is then)."""
     import re
 
+    out = out or sys.stdout
     suite = [(w, p) for w, p in SUITE if only is None or re.search(only, label(w, p))]
     if not suite:
         raise ValueError(f"--only {only!r} matches no workload of the gate's suite: "

@@ -98,7 +98,7 @@ def pooled_ratios(pairs, clock) -> dict:
 
     >>> times = {("before", "cpu"): [1.0, 1.0], ("after", "cpu"): [1.1, 1.3]}
     >>> row = pooled_ratios([PairTimes("after", times, 4)], "cpu")
-    >>> row["pairs"], row["interval"][0] >= 1.1
+    >>> [(round(ratio, 3), first) for ratio, first in row["pairs"]], row["interval"][0] >= 1.1
     ([(1.2, 'after')], True)
     """
     groups = [[b / a for a, b in zip(pair.times["before", clock], pair.times["after", clock])]
