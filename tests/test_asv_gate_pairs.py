@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from gate_stand_ins import stand_in_workers as use_stand_in_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 _PATH_BEFORE = list(sys.path)
@@ -20,42 +21,12 @@ sys.path[:] = _PATH_BEFORE          # asv_gate puts tools/ on the path again for
 SUITE = (("chain", {"n_ops": 8}), ("mlp_step", {"batch": 32}))
 
 
-class _StandInWorker:
-    """Stands for ``asv_gate.Worker``: logs its start, requests and close, and answers at once,
-    a sample 1 s a call on the ``before`` side; on the ``after`` side ``bias[pair]`` times that
-    (the pair counted from the starts), within 0.5 % from round to round."""
-    log, bias = [], {}
-
-    def __init__(self, site, name):
-        self.site, self.name = site, name
-        self.pair = sum(kind == "start" for kind, *_ in self.log) // 2
-        self.log.append(("start", name))
-        self.samples = 0
-
-    def ask(self, **request):
-        kind = next(iter(request))
-        self.log.append((kind, self.name, request[kind]))
-        if kind == "build":
-            return {"ok": True, "xpgrad": f"{self.site}/xpgrad/__init__.py"}
-        if kind == "calibrate":
-            return {"number": 2}
-        self.samples += 1
-        scale = self.bias.get(self.pair, 1.0) if self.name == "after" else 1.0
-        jitter = 1 + 0.005 * ((7 * self.samples) % 3 - 1)
-        return {clock: 2.0 * scale * jitter for clock in asv_gate.CLOCKS}
-
-    def close(self):
-        self.log.append(("close", self.name))
-
-
 @pytest.fixture
 def stand_in_workers(monkeypatch):
-    monkeypatch.setattr(asv_gate, "Worker", _StandInWorker)
-    monkeypatch.setattr(asv_gate, "export", lambda rev, dest: dest)
     monkeypatch.setattr(asv_gate, "SUITE", SUITE)
-    monkeypatch.setattr(_StandInWorker, "log", [])
-    monkeypatch.setattr(_StandInWorker, "bias", {})
-    return _StandInWorker
+    workers = use_stand_in_workers(monkeypatch, asv_gate)
+    workers.jitter = 0.005
+    return workers
 
 
 def _gate(workers, rounds, threshold=0.1):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from gate_stand_ins import stand_in_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 _PATH_BEFORE = list(sys.path)
@@ -58,42 +59,16 @@ def test_cpu_work_added_to_one_side_is_found(monkeypatch):
     assert row["ratio"] > 2 and row["interval"][0] > 1, row
 
 
-class _RecordingWorker:
-    """Stands for ``asv_gate.Worker``: logs its start and every request, and answers at once
-    (each sample 1 s a call, the ``after`` side ``scale`` times that)."""
-    log, scale = [], 1.0
-
-    def __init__(self, site, name):
-        self.site, self.name = site, name
-        self.log.append(("start", name))
-
-    def ask(self, **request):
-        kind = next(iter(request))
-        self.log.append((kind, self.name))
-        if kind == "build":
-            return {"ok": True, "xpgrad": f"{self.site}/xpgrad/__init__.py"}
-        if kind == "calibrate":
-            return {"number": 2}
-        seconds = 2.0 * (self.scale if self.name == "after" else 1.0)
-        return {clock: seconds for clock in asv_gate.CLOCKS}
-
-    def close(self):
-        self.log.append(("close", self.name))
-
-
 @pytest.fixture
 def recording_workers(monkeypatch):
-    monkeypatch.setattr(asv_gate, "Worker", _RecordingWorker)
-    monkeypatch.setattr(asv_gate, "export", lambda rev, dest: dest)
-    monkeypatch.setattr(_RecordingWorker, "log", [])
-    return _RecordingWorker
+    return stand_in_workers(monkeypatch, asv_gate)
 
 
 def _pairs_of(log):
     """The log split at each pair's first start: per pair, the sides started in order and the
     sides of its timed samples in order."""
     pairs = []
-    for i, (kind, name) in enumerate(log):
+    for i, (kind, name, *_) in enumerate(log):
         if kind == "start" and (i == 0 or log[i - 1][0] != "start"):
             pairs.append(([], []))
         if kind == "start":
