@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import asv_gate  # noqa: E402
-from paired_timing import (SIDES, clustered_interval, pair_rounds,  # noqa: E402,F401
-                           pooled_ratios, time_in_fresh_pairs)
+from paired_timing import (SIDES, clustered_interval, pooled_ratios,  # noqa: E402,F401
+                           time_in_fresh_pairs)
 
 
 def parameter(text):
@@ -58,7 +58,8 @@ def compare(before, after, workload, params, backend="numpy", rounds=30, min_tim
     ``asv_gate.resolve`` takes them), interleaved ``rounds`` times over ``workers`` fresh pairs
     of processes (``paired_timing.time_in_fresh_pairs``); the statistics of ``clock``
     (``paired_timing.pooled_ratios``: ``interval`` the ``clustered_interval``, ``pairs`` each
-    pair's median ratio and the side started first, ``samples``, ``number``); printed to ``out`` (default ``sys.stdout`` as it is then)."""
+    pair's median ratio and the side started first, ``samples``, ``number``); printed to
+    ``out`` (default ``sys.stdout`` as it is then)."""
     lib = f"xpgrad-{backend}"
     key = f"{lib} {asv_gate.label(workload, params)}"
     trees = dict(zip(SIDES, (asv_gate.resolve(before), asv_gate.resolve(after))))

@@ -52,7 +52,8 @@ def test_the_test_modules_imported_leave_no_repository_folder_on_sys_path():
     # tools/gpu_check.py and asv_gate.py put tools/ on the path for their own imports when
     # test_gpu_check.py and test_asv_tools.py load them; test_bad_inputs.py put tests/ there
     # twice
-    for name in ("test_gpu_check", "test_bad_inputs", "test_fused_range", "test_asv_tools"):
+    for name in ("test_gpu_check", "test_bad_inputs", "test_fused_range", "test_asv_tools",
+                 "test_asv_gate_pairs"):
         pytest.importorskip(name)
     assert sys.path.count(f"{REPOSITORY}/tests") <= 1, sys.path
     assert f"{REPOSITORY}/tools" not in sys.path, sys.path
