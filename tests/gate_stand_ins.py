@@ -6,8 +6,8 @@ class StandInWorker:
     """Logs its start, each request (kind, side, key) and its close, and answers at once: a
     sample is 1 s a call on the ``before`` side and ``bias.get(pair, scale)`` times that on the
     ``after`` side (``pair`` counted from the starts), times ``1 + jitter * (-1, 0 or 1)``
-    from sample to sample."""
-    log, bias, scale, jitter = [], {}, 1.0, 0.0
+    from sample to sample; the workloads whose key is in ``unavailable`` it cannot build."""
+    log, bias, scale, jitter, unavailable = [], {}, 1.0, 0.0, ()
 
     def __init__(self, site, name):
         self.site, self.name, self.samples = site, name, 0
@@ -17,6 +17,8 @@ class StandInWorker:
     def ask(self, **request):
         kind = next(iter(request))
         self.log.append((kind, self.name, request[kind]))
+        if kind == "build" and request[kind] in self.unavailable:
+            return {"unavailable": "not on this stand-in"}
         if kind == "build":
             return {"ok": True, "xpgrad": f"{self.site}/xpgrad/__init__.py"}
         if kind == "calibrate":
@@ -35,6 +37,7 @@ def stand_in_workers(monkeypatch, asv_gate):
     copy nothing."""
     monkeypatch.setattr(asv_gate, "Worker", StandInWorker)
     monkeypatch.setattr(asv_gate, "export", lambda rev, dest: dest)
-    for name, value in (("log", []), ("bias", {}), ("scale", 1.0), ("jitter", 0.0)):
+    for name, value in (("log", []), ("bias", {}), ("scale", 1.0), ("jitter", 0.0),
+                        ("unavailable", ())):
         monkeypatch.setattr(StandInWorker, name, value)
     return StandInWorker

@@ -1,6 +1,7 @@
 """The regression gate's schedule and verdict with stand-in workers (no timing): the rounds split
 among fresh pairs of processes, each side started and timed first as often as the other, every
-pair timing every workload; a bias of one pair widens the interval instead of failing the gate;
+pair timing every workload (one a side cannot build: n/a, asked once); a bias of one pair
+widens the interval instead of failing the gate;
 the shared statistics' doctests (tools/paired_timing.py)."""
 import doctest
 import importlib
@@ -82,6 +83,17 @@ def test_a_slowdown_read_by_every_pair_fails_the_gate(stand_in_workers):
     stand_in_workers.bias = {0: 1.3, 1: 1.25, 2: 1.35}
     rows = _gate(workers=3, rounds=9)
     assert all(row["verdict"] == "slower" and row["interval"][0] > 1.2 for row in rows), rows
+
+
+def test_a_workload_a_side_cannot_build_is_n_a_and_not_built_again(stand_in_workers):
+    unbuilt = f"xpgrad-numpy {asv_gate.label(*SUITE[0])}"
+    stand_in_workers.unavailable = (unbuilt,)
+    rows = _gate(workers=3, rounds=6)
+    assert rows[0] == {"workload": unbuilt, "verdict": "n/a",
+                       "why": "before: not on this stand-in"}
+    assert rows[1]["verdict"] == "" and len(rows[1]["pairs"]) == 3
+    assert [e for e in stand_in_workers.log if e[0] == "build" and e[2] == unbuilt] == [
+        ("build", "before", unbuilt)]
 
 
 def test_workers_option(stand_in_workers, tmp_path, capsys):
