@@ -1,8 +1,8 @@
 """The regression gate's schedule and verdict with stand-in workers (no timing): the rounds split
 among fresh pairs of processes, each side started and timed first as often as the other, every
 pair timing every workload (one a side cannot build: n/a, asked once); a bias of one pair
-widens the interval instead of failing the gate;
-the shared statistics' doctests (tools/paired_timing.py)."""
+widens the interval instead of failing the gate; the shared statistics' doctests
+(tools/paired_timing.py)."""
 import doctest
 import importlib
 import io
