@@ -398,3 +398,16 @@ def test_a_misspelt_keyword_of_a_distribution_names_the_family(family, arguments
     with pytest.raises(TypeError, match=f"^{family}\\(\\) got an unexpected keyword argument "
                                         "'validate_arg'"):
         getattr(xg.distributions, family)(*arguments, validate_arg=True)
+
+
+@pytest.mark.parametrize("tangents, error, message", [
+    ((), TypeError, r"^linearize: f_jvp takes one tangent per primal: 1, got 0$"),
+    (([1.0, 2.0],), ValueError, r"^linearize: f_jvp: tangents\[0\] has shape \(2,\) but its "
+                                r"primal has shape \(3,\)"),
+    (("abc",), TypeError, r"^linearize: f_jvp: tangents\[0\] \(str 'abc'\) is not a tensor"),
+])
+def test_errors_of_linearizes_f_jvp_name_linearize(tangents, error, message):
+    """They said 'f_jvp: ...', a name the user never wrote: the function linearize returned."""
+    _, f_jvp = xg.linearize(lambda a: a * 2.0, xg.asarray([1.0, 2.0, 3.0]))
+    with pytest.raises(error, match=message):
+        f_jvp(*tangents)
