@@ -411,3 +411,20 @@ def test_errors_of_linearizes_f_jvp_name_linearize(tangents, error, message):
     _, f_jvp = xg.linearize(lambda a: a * 2.0, xg.asarray([1.0, 2.0, 3.0]))
     with pytest.raises(error, match=message):
         f_jvp(*tangents)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: xg.full((2, 3), xg.asarray(1.0), dtype="abc"), TypeError,
+     r"^full: dtype: unsupported dtype 'abc'"),
+    (lambda: xg.full((2, 3), 1.0, dtype="abc"), TypeError, r"^full: dtype: unsupported dtype"),
+    (lambda: xg.full((2, -1), xg.asarray(1.0)), ValueError,
+     r"^full: shape must not have negative entries, got \(2, -1\)$"),
+    (lambda: xg.full("ab", 1.0), TypeError, r"^full: shape must be an int or a sequence of ints"),
+    (lambda: xg.zeros((2.5,)), TypeError, r"^zeros: shape must be an int or a sequence of ints"),
+    (lambda: xg.ones((-1,)), ValueError, r"^ones: shape must not have negative entries"),
+])
+def test_creation_errors_name_the_function(call, error, message):
+    """A Tensor fill_value took another path, whose dtype error said 'dtype: ...' without
+    'full'; no creator's shape error named it."""
+    with pytest.raises(error, match=message):
+        call()
