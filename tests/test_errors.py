@@ -428,3 +428,12 @@ def test_creation_errors_name_the_function(call, error, message):
     'full'; no creator's shape error named it."""
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("name, where", [("softmax_cross_entropy", "xg.losses"),
+                                         ("Conv2d", "xg.nn"), ("ndtri", "xg.special")])
+def test_a_name_of_a_submodule_looked_up_on_xg_names_its_module(name, where):
+    """``xg.softmax_cross_entropy`` was a bare AttributeError."""
+    with pytest.raises(AttributeError, match=rf"no attribute '{name}': {where}\.{name}$"):
+        getattr(xg, name)
+    assert not hasattr(xg, name) and name not in dir(xg)
