@@ -437,3 +437,16 @@ def test_a_name_of_a_submodule_looked_up_on_xg_names_its_module(name, where):
     with pytest.raises(AttributeError, match=rf"no attribute '{name}': {where}\.{name}$"):
         getattr(xg, name)
     assert not hasattr(xg, name) and name not in dir(xg)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: xg.nn.Linear(3, 2, rgn=0), r"^Linear\(\) got an unexpected keyword argument 'rgn'; "
+                                         r"did you mean rng=\?$"),
+    (lambda: xg.nn.Conv2d(1, 2, 3, paddng=1), r"'paddng'; did you mean padding=\?$"),
+    (lambda: xg.nn.Linear(3, 2, frobnicate=0), r"'frobnicate' \(xpgrad's Linear does not have "
+                                                r"this option\)$"),
+])
+def test_a_misspelt_layer_keyword_names_the_one_meant(make, message):
+    """``Linear(3, 2, rgn=0)`` said only that Linear does not have this option."""
+    with pytest.raises(TypeError, match=message):
+        make()
