@@ -30,7 +30,6 @@ from .tensor import Tensor, _check_leaving, _wrap
 
 
 def _shape(shape, who=None):
-    where = f"{who}: " if who else ""
     if not isinstance(shape, (tuple, list)):
         try:                    # an int, a NumPy integer or a 0-d integer tensor, as NumPy takes
             shape = (operator.index(shape),)
@@ -39,11 +38,15 @@ def _shape(shape, who=None):
     try:
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
-        raise TypeError(f"{where}shape must be an int or a sequence of ints, got "
+        raise TypeError(f"{_owner(who)}shape must be an int or a sequence of ints, got "
                         f"{shape!r}") from None
     if any(s < 0 for s in shape):
-        raise ValueError(f"{where}shape must not have negative entries, got {shape}")
+        raise ValueError(f"{_owner(who)}shape must not have negative entries, got {shape}")
     return shape
+
+
+def _owner(who):
+    return f"{who}: " if who else ""
 
 
 def _make(fn, shape, dtype, device, backend, who):
