@@ -398,3 +398,55 @@ def test_a_misspelt_keyword_of_a_distribution_names_the_family(family, arguments
     with pytest.raises(TypeError, match=f"^{family}\\(\\) got an unexpected keyword argument "
                                         "'validate_arg'"):
         getattr(xg.distributions, family)(*arguments, validate_arg=True)
+
+
+@pytest.mark.parametrize("tangents, error, message", [
+    ((), TypeError, r"^linearize: f_jvp takes one tangent per primal: 1, got 0$"),
+    (([1.0, 2.0],), ValueError, r"^linearize: f_jvp: tangents\[0\] has shape \(2,\) but its "
+                                r"primal has shape \(3,\)"),
+    (("abc",), TypeError, r"^linearize: f_jvp: tangents\[0\] \(str 'abc'\) is not a tensor"),
+])
+def test_errors_of_linearizes_f_jvp_name_linearize(tangents, error, message):
+    """They said 'f_jvp: ...', a name the user never wrote: the function linearize returned."""
+    _, f_jvp = xg.linearize(lambda a: a * 2.0, xg.asarray([1.0, 2.0, 3.0]))
+    with pytest.raises(error, match=message):
+        f_jvp(*tangents)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: xg.full((2, 3), xg.asarray(1.0), dtype="abc"), TypeError,
+     r"^full: dtype: unsupported dtype 'abc'"),
+    (lambda: xg.full((2, 3), 1.0, dtype="abc"), TypeError, r"^full: dtype: unsupported dtype"),
+    (lambda: xg.full((2, -1), xg.asarray(1.0)), ValueError,
+     r"^full: shape must not have negative entries, got \(2, -1\)$"),
+    (lambda: xg.full("ab", 1.0), TypeError, r"^full: shape must be an int or a sequence of ints"),
+    (lambda: xg.zeros((2.5,)), TypeError, r"^zeros: shape must be an int or a sequence of ints"),
+    (lambda: xg.ones((-1,)), ValueError, r"^ones: shape must not have negative entries"),
+])
+def test_creation_errors_name_the_function(call, error, message):
+    """A Tensor fill_value took another path, whose dtype error said 'dtype: ...' without
+    'full'; no creator's shape error named it."""
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("name, where", [("softmax_cross_entropy", "xg.losses"),
+                                         ("Conv2d", "xg.nn"), ("ndtri", "xg.special")])
+def test_a_name_of_a_submodule_looked_up_on_xg_names_its_module(name, where):
+    """``xg.softmax_cross_entropy`` was a bare AttributeError."""
+    with pytest.raises(AttributeError, match=rf"no attribute '{name}': {where}\.{name}$"):
+        getattr(xg, name)
+    assert not hasattr(xg, name) and name not in dir(xg)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: xg.nn.Linear(3, 2, rgn=0), r"^Linear\(\) got an unexpected keyword argument 'rgn'; "
+                                         r"did you mean rng=\?$"),
+    (lambda: xg.nn.Conv2d(1, 2, 3, paddng=1), r"'paddng'; did you mean padding=\?$"),
+    (lambda: xg.nn.Linear(3, 2, frobnicate=0), r"'frobnicate' \(xpgrad's Linear does not have "
+                                                r"this option\)$"),
+])
+def test_a_misspelt_layer_keyword_names_the_one_meant(make, message):
+    """``Linear(3, 2, rgn=0)`` said only that Linear does not have this option."""
+    with pytest.raises(TypeError, match=message):
+        make()

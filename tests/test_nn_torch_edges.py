@@ -221,8 +221,9 @@ def test_tbptt_takes_numpy_integer_k_and_names_bad_types():
     for k, words in [(3.0, "k1 must be a positive int, got float"), (True, "got bool")]:
         with pytest.raises(TypeError, match=words):
             tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x, y, k)
-    with pytest.raises(TypeError, match="inputs must be a batch-first Tensor.*got ndarray"):
-        tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x.numpy(), y, 3)
+    with pytest.raises(TypeError, match="tbptt_train: inputs must be a batch-first Tensor.* or "
+                                        "a NumPy array, got list"):
+        tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x.numpy().tolist(), y, 3)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

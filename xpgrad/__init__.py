@@ -252,7 +252,22 @@ def __getattr__(name):
     from .tf_names import NAMESPACE as _TENSORFLOW_NAMES
 
     raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _JAX_NAMES.get(name)
-                              or _AUTOGRAD_NAMES.get(name) or _TENSORFLOW_NAMES.get(name))
+                              or _AUTOGRAD_NAMES.get(name) or _TENSORFLOW_NAMES.get(name)
+                              or _in_submodule(name))
+
+
+#: the namespaces whose public names ``xg.name`` points at (``xg.softmax_cross_entropy``)
+_SUBMODULES = ("losses", "nn", "special", "linalg", "fft", "random", "optim", "distributions")
+
+
+def _in_submodule(name):
+    """Where ``name`` is among the public names of one of ``_SUBMODULES`` already imported
+    (``xg.losses.softmax_cross_entropy``), or None."""
+    import sys
+
+    found = [f"xg.{sub}.{name}" for sub in _SUBMODULES
+             if name in getattr(sys.modules.get(f"{__name__}.{sub}"), "__all__", ())]
+    return " or ".join(found) if found else None
 
 
 class _NamesakeModule(type(_tensor_methods_module)):

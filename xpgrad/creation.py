@@ -29,7 +29,7 @@ from .dtype_functions import result_type
 from .tensor import Tensor, _check_leaving, _wrap
 
 
-def _shape(shape):
+def _shape(shape, who=None):
     if not isinstance(shape, (tuple, list)):
         try:                    # an int, a NumPy integer or a 0-d integer tensor, as NumPy takes
             shape = (operator.index(shape),)
@@ -38,17 +38,22 @@ def _shape(shape):
     try:
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
-        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+        raise TypeError(f"{_owner(who)}shape must be an int or a sequence of ints, got "
+                        f"{shape!r}") from None
     if any(s < 0 for s in shape):
-        raise ValueError(f"shape must not have negative entries, got {shape}")
+        raise ValueError(f"{_owner(who)}shape must not have negative entries, got {shape}")
     return shape
+
+
+def _owner(who):
+    return f"{who}: " if who else ""
 
 
 def _make(fn, shape, dtype, device, backend, who):
     be, place = _placed(device, backend)
     with place:
-        raw = fn(be.xp)(_shape(shape), dtype=_native(be, _dt.float32 if dtype is None else dtype,
-                                                     f"{who}: dtype"))
+        native = _native(be, _dt.float32 if dtype is None else dtype, f"{who}: dtype")
+        raw = fn(be.xp)(_shape(shape, who), dtype=native)
     return _wrap(raw, be)
 
 
@@ -124,7 +129,7 @@ def _filled_with_tensor(shape, value, dtype, device, who) -> Tensor:
                          f"tensor of shape {value.shape}")
     if device is not None:
         value = to_device(value, device)
-    if dtype is not None and _dt.as_dtype(dtype) != value.dtype:
+    if dtype is not None and _dt.as_dtype(dtype, f"{who}: dtype") != value.dtype:
         value = value.astype(dtype)
     return broadcast_to(reshape(value, ()), shape)
 
@@ -157,7 +162,7 @@ def full(shape, fill_value, *, dtype=None, device=None, backend=None, **unexpect
     if isinstance(fill_value, Tensor):
         if backend is not None:
             fill_value = fill_value.to(backend)
-        return _filled_with_tensor(_shape(shape), fill_value, dtype, device, "full")
+        return _filled_with_tensor(_shape(shape, "full"), fill_value, dtype, device, "full")
     fill_value = _fill(fill_value, "full")
     dtype = _scalar_dtype(fill_value) if dtype is None else dtype
     return _make(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from .model_sizes import cnn_sizes, mlp_sizes, recurrent_sizes
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -29,20 +31,24 @@ class ModelSpec:
     build: Callable
     help: str = ""
     default_hidden: tuple = (128,)
+    #: ``sizes(dataset, hidden, batch) -> (parameters, activations)`` (model_sizes.py), or None
+    sizes: Callable | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, help: str = "", default_hidden=(128,)):
-    """Decorator: register ``builder(dataset, hidden, rng, backend)`` under ``name``."""
+def register_model(name: str, help: str = "", default_hidden=(128,), sizes=None):
+    """Decorator: register ``builder(dataset, hidden, rng, backend)`` under ``name``;
+    ``sizes`` estimates its memory before it is built (see ``model_sizes.py``)."""
     def deco(builder):
-        MODELS[name] = ModelSpec(name, builder, help, tuple(default_hidden))
+        MODELS[name] = ModelSpec(name, builder, help, tuple(default_hidden), sizes)
         return builder
     return deco
 
 
-@register_model("mlp", help="ReLU multi-layer perceptron on flat inputs", default_hidden=(128,))
+@register_model("mlp", help="ReLU multi-layer perceptron on flat inputs", default_hidden=(128,),
+                sizes=mlp_sizes)
 def build_mlp(dataset, hidden, rng, backend):
     from . import nn
 
@@ -51,7 +57,7 @@ def build_mlp(dataset, hidden, rng, backend):
 
 
 @register_model("lstm", help="LSTM reading the image one row per time step (last state -> "
-                              "logits)", default_hidden=(64,))
+                              "logits)", default_hidden=(64,), sizes=recurrent_sizes(4))
 def build_lstm(dataset, hidden, rng, backend):
     from . import nn
 
@@ -60,7 +66,7 @@ def build_lstm(dataset, hidden, rng, backend):
 
 
 @register_model("gru", help="GRU reading the image one row per time step (last state -> "
-                             "logits)", default_hidden=(64,))
+                             "logits)", default_hidden=(64,), sizes=recurrent_sizes(3))
 def build_gru(dataset, hidden, rng, backend):
     from . import nn
 
@@ -70,7 +76,7 @@ def build_gru(dataset, hidden, rng, backend):
 
 @register_model("cnn", help="convolutional network on the images: per --hidden size a 3x3 "
                              "Conv2d of that many channels, ReLU and 2x2 max pooling, then a "
-                             "linear read-out", default_hidden=(16, 32))
+                             "linear read-out", default_hidden=(16, 32), sizes=cnn_sizes)
 def build_cnn(dataset, hidden, rng, backend):
     from . import nn
 

@@ -239,9 +239,9 @@ def linearize(fun, *primals, has_aux=False):
 
     def f_jvp(*tangents):
         if len(tangents) != len(args):
-            raise TypeError(f"f_jvp takes one tangent per primal: {len(args)}, got "
+            raise TypeError(f"linearize: f_jvp takes one tangent per primal: {len(args)}, got "
                             f"{len(tangents)}")
-        tangents = _with_tangents(tuple(args), tangents, "f_jvp")[3]
+        tangents = _with_tangents(tuple(args), tangents, "linearize: f_jvp")[3]
         products = outer.gradient(vjps, cotangents, output_gradients=tangents,
                                   unconnected_gradients="zero")
         return rebuild(out, products) if is_node(out) else products[0]

@@ -11,6 +11,7 @@ Linear: in_features must be a positive integer, got 2.5
 from __future__ import annotations
 
 import contextlib
+import difflib
 import inspect
 import numbers
 import weakref
@@ -174,6 +175,8 @@ def known_keywords(cls, kwargs) -> None:
     if accepted is None or accepted.issuperset(kwargs):      # every construction: kept short
         return
     key, owner = next(key for key in kwargs if key not in accepted), cls.__name__
+    meant = difflib.get_close_matches(key, sorted(accepted - {"self"}), n=1, cutoff=0.66)
     raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
                     + (_TORCH_KEYWORDS.get(key) or _KERAS_KEYWORDS.get(key)
-                       or f" (xpgrad's {owner} does not have this option)"))
+                       or (f"; did you mean {meant[0]}=?" if meant else
+                           f" (xpgrad's {owner} does not have this option)")))

@@ -39,7 +39,10 @@ import warnings
 import weakref
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .._args import flag
+from ..conversion import named_asarray
 from ..ops.joining import concat
 from ..tape import GradientTape, stop_gradient
 from ..tensor import Tensor
@@ -124,7 +127,8 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     """Train ``model`` on one batch of long sequences with TBPTT(k1, k2); see the module doc.
 
     ``inputs`` and ``targets`` are (B, N, ...) batch-first Tensors, or (N, B, ...) time-major
-    ones when the model's recurrent layers have ``batch_first=False``; ``batch_first=``
+    ones when the model's recurrent layers have ``batch_first=False`` (NumPy arrays are taken
+    as ``xg.asarray`` takes them, onto the model's backend); ``batch_first=``
     (default None: the layers' layout, batch first if the model holds none, as for a plain
     function) says the layout outright, and contradicting every recurrent layer of the model
     is a ValueError. ``loss_fn(outputs, targets)`` gets the outputs and targets of the ``k1``
@@ -157,10 +161,12 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     if not callable(getattr(optimizer, "apply_gradients", None)):
         raise TypeError(f"tbptt_train: optimizer must be an xg.optim optimizer (with "
                         f"apply_gradients), got {type(optimizer).__name__}")
+    variables = _variables(model, variables)
+    _check_options(variables, max_grad_norm, grad_norm_eps)
+    backend = variables[0].backend if variables else None
+    inputs = _as_tensor(inputs, "inputs", layout, backend)
+    targets = _as_tensor(targets, "targets", layout, backend)
     for name, t in (("inputs", inputs), ("targets", targets)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name} must be {layout}, got {type(t).__name__}; convert it with "
-                            "xg.asarray")
         if t.ndim < 2:
             raise ValueError(f"{name} must be {layout}, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
@@ -169,8 +175,6 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     if targets.shape[:2] != inputs.shape[:2]:
         raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must agree on "
                          + ("(batch, time)" if batch_first else "(time, batch)"))
-    variables = _variables(model, variables)
-    _check_options(variables, max_grad_norm, grad_norm_eps)
     compile = flag(compile, "compile", "tbptt_train")
     from ..optim import clip_global_norm
 
@@ -227,6 +231,17 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
             # model) may not stay in it, or the model and its programs would never die
             compiled.fn = compiled.__wrapped__ = None
     return result
+
+
+def _as_tensor(value, name, layout, backend):
+    """``inputs`` or ``targets`` as a Tensor: a NumPy array converted as ``xg.asarray`` does,
+    onto the model's backend (``xg.function`` takes them too); anything else a TypeError."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return named_asarray(value, f"tbptt_train: {name}", backend=backend)
+    raise TypeError(f"tbptt_train: {name} must be {layout} or a NumPy array, got "
+                    f"{type(value).__name__}")
 
 
 def _pair_of(result):

@@ -20,6 +20,7 @@ import numbers
 import operator
 
 from .. import dtypes as _dt
+from .._args import refuse_keywords
 from ..devices import resolve
 from ..primitive import apply
 from ..tensor import _wrap
@@ -130,7 +131,7 @@ def _many_axes(fn, x, s, axes, half=False):
 
 
 # -- the public functions ---------------------------------------------------------------------
-def fft(x, /, n=None, axis=-1, *, norm="backward"):
+def fft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     """One-dimensional discrete Fourier transform along ``axis``, of length ``n`` (zero-padding
     or trimming ``x``). Real input is taken as complex; the gradient of a real input is real.
 
@@ -138,18 +139,22 @@ def fft(x, /, n=None, axis=-1, *, norm="backward"):
     >>> xg.fft.fft(xg.asarray([1.0, 0.0, 0.0, 0.0])).tolist()
     [(1+0j), (1+0j), (1+0j), (1+0j)]
     """
+    if unexpected:
+        refuse_keywords("fft", unexpected)
     x = _input("fft", x, real=False)
     axis, n = _one_axis("fft", x, n, axis)
     return apply(_c2c, x, axes=(axis,), s=(n,), norm=_norm("fft", norm), inverse=False)
 
 
-def ifft(x, /, n=None, axis=-1, *, norm="backward"):
+def ifft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     """One-dimensional inverse discrete Fourier transform (see ``fft``).
 
     >>> import xpgrad as xg
     >>> xg.fft.ifft(xg.asarray([4.0, 0.0, 0.0, 0.0])).tolist()
     [(1+0j), (1+0j), (1+0j), (1+0j)]
     """
+    if unexpected:
+        refuse_keywords("ifft", unexpected)
     x = _input("ifft", x, real=False)
     axis, n = _one_axis("ifft", x, n, axis)
     return apply(_c2c, x, axes=(axis,), s=(n,), norm=_norm("ifft", norm), inverse=True)
@@ -180,19 +185,21 @@ def ifftn(x, /, s=None, axes=None, *, norm="backward"):
     return apply(_c2c, x, axes=axes, s=s, norm=_norm("ifftn", norm), inverse=True)
 
 
-def rfft(x, /, n=None, axis=-1, *, norm="backward"):
+def rfft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     """Discrete Fourier transform of real input: the ``n//2 + 1`` non-negative frequencies.
 
     >>> import xpgrad as xg
     >>> xg.fft.rfft(xg.asarray([1.0, 2.0, 3.0, 4.0])).tolist()
     [(10+0j), (-2+2j), (-2+0j)]
     """
+    if unexpected:
+        refuse_keywords("rfft", unexpected)
     x = _input("rfft", x, real=True)
     axis, n = _one_axis("rfft", x, n, axis)
     return apply(_r2c, x, axes=(axis,), s=(n,), norm=_norm("rfft", norm))
 
 
-def irfft(x, /, n=None, axis=-1, *, norm="backward"):
+def irfft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     """Inverse of ``rfft``: ``n`` real points (default ``2*(M-1)``) from a half spectrum of
     ``M`` bins (trimmed or zero-padded to ``n//2 + 1``). The imaginary parts of the DC and
     Nyquist bins do not enter, so their gradients are zero.
@@ -201,6 +208,8 @@ def irfft(x, /, n=None, axis=-1, *, norm="backward"):
     >>> xg.fft.irfft(xg.asarray([10.0, -2 + 2j, -2.0], dtype=xg.complex64)).tolist()
     [1.0, 2.0, 3.0, 4.0]
     """
+    if unexpected:
+        refuse_keywords("irfft", unexpected)
     x = _input("irfft", x, real=False)
     axis, n = _one_axis("irfft", x, n, axis, half=True)
     return apply(_c2r, x, axes=(axis,), s=(n,), norm=_norm("irfft", norm))
@@ -233,7 +242,7 @@ def irfftn(x, /, s=None, axes=None, *, norm="backward"):
     return apply(_c2r, x, axes=axes, s=s, norm=_norm("irfftn", norm))
 
 
-def hfft(x, /, n=None, axis=-1, *, norm="backward"):
+def hfft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     """Transform of a signal with Hermitian symmetry given by its first ``M`` points: ``n``
     real values (default ``2*(M-1)``).
 
@@ -241,12 +250,14 @@ def hfft(x, /, n=None, axis=-1, *, norm="backward"):
     >>> xg.fft.hfft(xg.asarray([1.0, 2.0, 3.0], dtype=xg.complex64)).tolist()
     [8.0, -2.0, 0.0, -2.0]
     """
+    if unexpected:
+        refuse_keywords("hfft", unexpected)
     x = _input("hfft", x, real=False)
     axis, n = _one_axis("hfft", x, n, axis, half=True)
     return apply(_hfft, x, axis=axis, n=n, norm=_norm("hfft", norm))
 
 
-def ihfft(x, /, n=None, axis=-1, *, norm="backward"):
+def ihfft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     """Inverse of ``hfft``: the first ``n//2 + 1`` points of the Hermitian spectrum whose
     ``hfft`` is the real ``x``.
 
@@ -255,6 +266,8 @@ def ihfft(x, /, n=None, axis=-1, *, norm="backward"):
     >>> xg.fft.ihfft(x).shape, xg.fft.hfft(xg.fft.ihfft(x)).tolist()
     ((3,), [8.0, -2.0, 0.0, -2.0])
     """
+    if unexpected:
+        refuse_keywords("ihfft", unexpected)
     x = _input("ihfft", x, real=True)
     axis, n = _one_axis("ihfft", x, n, axis)
     return apply(_ihfft, x, axis=axis, n=n, norm=_norm("ihfft", norm))

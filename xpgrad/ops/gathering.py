@@ -69,7 +69,7 @@ def _int_indices(x, indices, what):
     return idx
 
 
-def take(x, indices, /, axis=None):
+def take(x, indices, /, axis=None, **unexpected):
     """Entries of ``x`` at integer ``indices`` (1-D) along ``axis`` (optional for 1-D ``x``);
     negative indices count from the end; ``axis`` by keyword or positionally, as NumPy's.
     The gradient scatters and adds (repeated indices accumulate).
@@ -78,6 +78,8 @@ def take(x, indices, /, axis=None):
     >>> xg.take(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1, 1]), 1).tolist()
     [[2.0, 2.0], [4.0, 4.0]]
     """
+    if unexpected:
+        refuse_keywords("take", unexpected)
     x = as_tensor(x, "take")
     if axis is None:
         if x.ndim != 1:
@@ -198,7 +200,7 @@ def take_along_axis(x, indices, /, axis=-1, **unexpected):
     return apply(_along, x, indices=raw, axis=axis, backend=x._backend)
 
 
-def one_hot(indices, /, num_classes, *, dtype=None, axis=-1):
+def one_hot(indices, /, num_classes, *, dtype=None, axis=-1, **unexpected):
     """Integer class ``indices`` as one-hot vectors along a new ``axis`` (float32 unless
     ``dtype`` says otherwise); an index outside ``[0, num_classes)`` is an IndexError.
     ``num_classes`` also by keyword, as PyTorch's ``F.one_hot(y, num_classes=k)`` and JAX's
@@ -209,6 +211,8 @@ def one_hot(indices, /, num_classes, *, dtype=None, axis=-1):
     >>> xg.one_hot(xg.asarray([0, 2]), 3).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
+    if unexpected:
+        refuse_keywords("one_hot", unexpected)
     indices = as_tensor(indices, "one_hot", "indices")
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got dtype {indices.dtype}")

@@ -87,7 +87,7 @@ def vector_norm(x, /, *extra, axis=None, keepdims=False, ord=2, **unexpected):
 _MATRIX_ORDS = ("fro", "nuc", 1, -1, 2, -2, _INF, -_INF)
 
 
-def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+def matrix_norm(x, /, *, keepdims=False, ord="fro", **unexpected):
     """The matrix norm of each matrix: ``'fro'``, ``'nuc'`` (sum of singular values), ``2`` /
     ``-2`` (largest / smallest singular value), ``1`` / ``-1`` (max / min column sum of
     ``|x|``), ``inf`` / ``-inf`` (max / min row sum).
@@ -96,6 +96,8 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     >>> xg.linalg.matrix_norm(xg.asarray([[1.0, -2.0], [3.0, 4.0]]), ord=1).item()
     6.0
     """
+    if unexpected:
+        refuse_keywords("matrix_norm", unexpected)
     from .elementwise import abs
     from .linalg_decomp import svdvals
     from .reductions import max, min, sum

@@ -11,10 +11,22 @@ TypeError: pred must be a floating-point tensor, got dtype int64
 """
 from __future__ import annotations
 
+from .._args import refuse_keywords
 from ..conversion import named_asarray
 from ..tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def refuse_class_axis_keywords(owner, first, unexpected):
+    """Python's TypeError for ``owner(..., key=value)`` with a keyword it does not take, saying,
+    for PyTorch's ``dim=`` (or ``axis=``), that the class axis is the last of ``first``."""
+    key = next((k for k in ("dim", "axis") if k in unexpected), None)
+    if key is None:
+        refuse_keywords(owner, unexpected)
+    raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}; the class axis is "
+                    f"the last one of {first} here (PyTorch's is axis 1): move it with "
+                    f"xg.moveaxis({first}, 1, -1)")
 
 
 def _check_reduction(reduction, who):

@@ -19,7 +19,7 @@ from ..primitive import apply
 from ..tensor import Tensor
 from .casting import astype
 from .loss_checks import (REDUCTIONS, _check_labels, _check_reduction, _float_input,
-                          _target_like, as_tensor_or_refuse)  # noqa: F401 (re-exported)
+                          _target_like, as_tensor_or_refuse, refuse_class_axis_keywords)  # noqa: F401 (re-exported)
 from .loss_rules import _huber, _l1, _mse, _sigmoid_ce, _sigmoid_mse, _softmax_ce
 from .shape import reshape
 
@@ -95,7 +95,7 @@ def _refuse_tensorflow_keywords(unexpected):
 
 
 def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, ignore_index=None,
-                          label_smoothing=0.0):
+                          label_smoothing=0.0, **unexpected):
     """Cross-entropy of ``softmax(logits)`` (class axis last) against ``labels``.
 
     ``labels`` are integer class indices of shape ``logits.shape[:-1]`` or probabilities of
@@ -113,6 +113,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     >>> round(loss.item(), 4)     # log 2
     0.6931
     """
+    if unexpected:
+        refuse_class_axis_keywords("softmax_cross_entropy", "logits", unexpected)
     _check_reduction(reduction, "softmax_cross_entropy")
     logits = _float_input(logits, "softmax_cross_entropy: logits")
     shape = logits._data.shape

@@ -15,7 +15,8 @@ import numbers
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from .loss_checks import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input,
-                          _target_like, as_tensor_or_refuse, dtype_mismatch)
+                          _target_like, as_tensor_or_refuse, dtype_mismatch,
+                          refuse_class_axis_keywords)
 from .loss_rules import _reduce, _scale, _size
 from . import reductions
 from .gathering import _along_forward
@@ -210,7 +211,7 @@ def _class_weight(weight, log_probs):
     return weight
 
 
-def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
+def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean", **unexpected):
     """Negative log-likelihood of integer ``labels`` under ``log_probs`` (class axis last,
     e.g. ``log_softmax``'s output), as PyTorch's ``nll_loss``: ``-weight[y] * log_probs[y]``
     per row; rows whose label is ``ignore_index`` cost nothing, and ``"mean"`` divides by the
@@ -222,6 +223,8 @@ def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
     >>> round(xg.losses.nll(lp, xg.asarray([1, -100])).item(), 4)
     0.6931
     """
+    if unexpected:
+        refuse_class_axis_keywords("nll", "log_probs", unexpected)
     _check_reduction(reduction, "nll")
     log_probs = _float_input(log_probs, "nll: log_probs")
     if log_probs.ndim < 1 or log_probs.shape[-1] < 1:

@@ -102,7 +102,7 @@ def _counts_alike(lo, hi):
     return (0, 2 ** 62) if lo >= 0 else (-2 ** 62, -1)
 
 
-def repeat(x, repeats, /, axis=None):
+def repeat(x, repeats, /, axis=None, **unexpected):
     """Repeat each entry of ``x`` (flattened when ``axis`` is None) ``repeats`` times: an
     int, or an integer tensor of shape ``(1,)`` (read back to the host: a shape) or
     ``(x.shape[axis],)`` (the output's length depends on its values; under ``xg.function``
@@ -113,6 +113,8 @@ def repeat(x, repeats, /, axis=None):
     >>> xg.repeat(xg.asarray([1.0, 2.0]), xg.asarray([2, 1])).tolist()
     [1.0, 1.0, 2.0]
     """
+    if unexpected:
+        refuse_keywords("repeat", unexpected)
     x = as_tensor(x, "repeat")
     if axis is None:
         x = reshape(x, (-1,))

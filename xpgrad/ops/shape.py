@@ -82,7 +82,7 @@ def permute_dims(x, /, axes):
     return view_of(x, apply(_permute, x, axes=axes), _permute, {"axes": axes})
 
 
-def expand_dims(x, /, axis=0):
+def expand_dims(x, /, axis=0, **unexpected):
     """Insert length-1 axes at ``axis`` (an int, or a tuple of positions in the result).
 
     An axis outside ``[-x.ndim - 1, x.ndim]`` raises an IndexError (as the standard asks) that
@@ -94,6 +94,8 @@ def expand_dims(x, /, axis=0):
     >>> xg.expand_dims(xg.ones(2), axis=(0, 2)).shape
     (1, 2, 1)
     """
+    if unexpected:
+        refuse_keywords("expand_dims", unexpected)
     x = as_tensor(x, "expand_dims")
     axes = _ints(axis, "axis")
     ndim = x.ndim + len(axes)

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from . import special_formulas as sf
 from .elementwise import abs, exp, hypot, isfinite, isinf, log, log1p, pow, sign, sin, sqrt
@@ -287,7 +288,7 @@ def exp10(x, /):
 
 
 # -- SciPy's logsumexp, softmax, log_softmax ------------------------------------------------------
-def logsumexp(a, /, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp(a, /, axis=None, b=None, keepdims=False, return_sign=False, **unexpected):
     """``log(sum(b * exp(a)))`` over ``axis`` (all axes by default), as
     ``scipy.special.logsumexp`` and ``jax.scipy.special.logsumexp``: ``b`` scales the terms
     (it may be negative); with ``return_sign`` the result is ``(log|sum|, sign of the sum)``,
@@ -298,6 +299,8 @@ def logsumexp(a, /, axis=None, b=None, keepdims=False, return_sign=False):
     >>> round(xg.special.logsumexp(a).item(), 12), xg.special.logsumexp(a, b=[1.0, -1.0]).item()
     (0.69314718056, -inf)
     """
+    if unexpected:
+        refuse_keywords("logsumexp", unexpected)
     from .._args import flag
     from ..tape import stop_gradient
 
@@ -344,7 +347,7 @@ def _along(fn, name, x, axis):
     return shifted if fn is _log_softmax_along else exp(shifted)
 
 
-def softmax(x, /, axis=None):
+def softmax(x, /, axis=None, **unexpected):
     """``exp(x) / sum(exp(x))`` over ``axis``: the whole array by default, as
     ``scipy.special.softmax`` (``xg.softmax`` takes the last axis by default).
 
@@ -352,10 +355,12 @@ def softmax(x, /, axis=None):
     >>> xg.special.softmax(xg.asarray([[0.0, 0.0], [0.0, 0.0]])).tolist()
     [[0.25, 0.25], [0.25, 0.25]]
     """
+    if unexpected:
+        refuse_keywords("softmax", unexpected)
     return _along(_softmax_along, "softmax", x, axis)
 
 
-def log_softmax(x, /, axis=None):
+def log_softmax(x, /, axis=None, **unexpected):
     """``x - logsumexp(x)`` over ``axis``: the whole array by default, as
     ``scipy.special.log_softmax``.
 
@@ -363,6 +368,8 @@ def log_softmax(x, /, axis=None):
     >>> round(xg.special.log_softmax(xg.asarray([0.0, 0.0], dtype=xg.float64))[0].item(), 12)
     -0.69314718056
     """
+    if unexpected:
+        refuse_keywords("log_softmax", unexpected)
     return _along(_log_softmax_along, "log_softmax", x, axis)
 
 

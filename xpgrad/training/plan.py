@@ -17,6 +17,7 @@ from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
 from .config import (FLAGS, IDENTITY, TrainConfig, _name, named_errors as _named,
                      resume_config, run_metadata)
+from .memory_check import check_fits_memory
 from .results import TrainResult, history_run_id, logs_found
 from .schedule import build_schedule, plan_schedule
 
@@ -335,6 +336,7 @@ def _built(cfg, raw, be, source, meta, background_compile, echo, root=True) -> P
     from .monitor import Monitor, held_out
 
     ds, val = held_out(raw, cfg)
+    check_fits_memory(cfg, ds)
     with global_seed_at({"entropy": cfg.seed, "spawn_key": [], "children": 0}) as seed_left:
         model = MODELS[cfg.model].build(ds, list(cfg.hidden),
                                         xg.random.default_rng(cfg.seed, backend=be), be)
