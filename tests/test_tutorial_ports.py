@@ -87,7 +87,8 @@ def test_sizes_given_apart_name_the_shape_tuple(make):
     ("zeros", lambda **k: xg.zeros(3, **k)), ("ones", lambda **k: xg.ones((2, 3), **k)),
     ("full", lambda **k: xg.full(3, 0.5, **k)), ("asarray", lambda **k: xg.asarray([1.0], **k)),
     ("Generator.normal", lambda **k: xg.random.default_rng(0).normal(0.0, 0.01, (2,), **k)),
-    ("Generator.normal", lambda **k: xg.random.default_rng(0).standard_normal((2,), **k)),
+    ("Generator.standard_normal",
+     lambda **k: xg.random.default_rng(0).standard_normal((2,), **k)),
     ("Generator.uniform", lambda **k: xg.random.default_rng(0).uniform(size=2, **k)),
 ])
 def test_requires_grad_names_variable_and_watch(owner, make):
