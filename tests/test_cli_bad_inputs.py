@@ -106,7 +106,10 @@ def test_threads_beyond_the_cap_exit_2(capsys, command, count):
 
 
 def test_train_hidden_too_large_for_memory_exits_2(capsys):
-    # 64 x 10**15 float32 weights (256 PB) exceed any address space: MemoryError, a traceback
+    # 64 x 10**15 float32 weights (256 PB) exceed any address space: refused by the estimate
+    # before building (training/memory_check.py), or where the machine's memory is unknown by
+    # the MemoryError, a traceback before either
     err = _cli_error(["train", "--hidden", str(10**15), "--epochs", "1", "--max-steps", "1",
                       "--no-log", "--quiet"], capsys)
-    assert "not enough memory" in err and "--hidden" in err
+    assert "--hidden" in err
+    assert "not enough memory" in err or "more than this machine's" in err

@@ -3,8 +3,8 @@ xpgrad the optimizer does not import (``xpgrad.distributed``: the ranks' optimiz
 on the step that gradients from ``DistributedGradientTape`` take). ``APPLY_CHECK[0]`` is None
 (no check) or ``check(optimizer, grads)``, which raises to refuse the update.
 
->>> APPLY_CHECK
-[None]
+>>> len(APPLY_CHECK), APPLY_CHECK[0] is None or callable(APPLY_CHECK[0])
+(1, True)
 """
 from __future__ import annotations
 
