@@ -30,9 +30,10 @@ import numpy as np
 from .held import HeldValue
 from .name_guards import host_state
 
-#: the sources every function reaches: NumPy's and Python's global ones
-_GLOBAL_NUMPY = np.random.mtrand._rand
-_GLOBAL_PYTHON = random._inst
+#: the sources every function reaches: NumPy's and Python's global ones (the objects their
+#: module-level functions are bound to)
+_GLOBAL_NUMPY = np.random.rand.__self__
+_GLOBAL_PYTHON = random.random.__self__
 
 _ADVICE = ("; a replay repeats only the recorded array operations, so every replay would "
            "reuse the numbers this trace drew. Draw with an xg.random generator, whose draws "

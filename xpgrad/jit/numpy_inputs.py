@@ -14,7 +14,6 @@ no array (``signature.py`` keys it by value, as a Python number).
 """
 from __future__ import annotations
 
-import copy
 from operator import is_
 
 import numpy as np
@@ -24,6 +23,7 @@ from ..conversion import named_asarray
 from ..dtypes import ALL
 from ..tensor import Tensor, _wrap
 from .errors import function_name
+from .structure import is_namedtuple, refilled
 
 _ndarray = np.ndarray
 #: the dtypes xpgrad holds, as NumPy's (native byte order)
@@ -90,10 +90,7 @@ def _converted(obj, backend, function, path):
         values = {key: _converted(v, backend, function, (*path, key)) for key, v in obj.items()}
         if all(values[key] is v for key, v in obj.items()):
             return obj
-        out = values if t is dict else copy.copy(obj)
-        if t is not dict:
-            out.update(values)
-        return out
+        return values if t is dict else refilled(obj, values.values())
     if not (t is tuple or t is list or isinstance(obj, (tuple, list))):
         return obj
     items = [_converted(o, backend, function, (*path, k)) for k, o in enumerate(obj)]
@@ -101,11 +98,7 @@ def _converted(obj, backend, function, path):
         return obj
     if t is tuple or t is list:
         return t(items)
-    if isinstance(obj, list):
-        out = copy.copy(obj)
-        out[:] = items
-        return out
-    return t(*items) if hasattr(t, "_fields") else t(items)     # a named tuple's fields
+    return t(*items) if is_namedtuple(obj) else refilled(obj, items)
 
 
 __all__ = ["converted", "wrapped"]
