@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dis
 import random
+import types
 
 import numpy as np
 
@@ -54,8 +55,9 @@ class HostState:
 
     def __init__(self, fn, roots, current=None, walk=True):
         self.fn = fn
-        found, self.settings, self.containers, named = host_state(fn, roots, current) \
-            if walk else ([], [], [], True)
+        found, self.settings, self.containers, self.names = host_state(fn, roots, current) \
+            if walk else ([], [], [], None)
+        named = self.names is None or "random" in self.names
         # the global states only where the function's code reaches them (another thread's
         # draws, a data loader's, are not this trace's)
         reached = [source for source, _ in found]
@@ -146,16 +148,48 @@ def _names_of(namespace, module, source):
             if value is module or getattr(value, "__self__", None) is source]
 
 
-def _line(fn, names):
+def _line(fn, names, depth=0):
     """``file:line`` of the first line of ``fn``'s code that reads one of ``names`` (a
-    variable's or an attribute's), or None (a draw in a helper function)."""
+    variable's or an attribute's); else, where a helper function it calls reads one, that
+    line, the helper's name and the line of ``fn`` that calls it; else None."""
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
     if code is None:
         return None
+    calls = []
     for instruction in dis.get_instructions(code):
-        if instruction.argval in names and instruction.positions.lineno is not None:
-            return f"{code.co_filename}:{instruction.positions.lineno}"
+        line = instruction.positions.lineno
+        if line is None:
+            continue
+        if instruction.argval in names:
+            return f"{code.co_filename}:{line}"
+        helper = _helper(fn, instruction) if depth < 3 else None
+        if helper is not None:
+            calls.append((helper, line))
+    for helper, line in calls:
+        where = _line(helper, names, depth + 1)
+        if where is not None:
+            name = getattr(helper, "__name__", "?")
+            return f"{where} in {name!r}, called at {code.co_filename}:{line}"
     return None
+
+
+def _helper(fn, instruction):
+    """The Python function ``instruction`` of ``fn``'s code loads, where it loads one: a
+    global, a closure variable, or a method of ``self`` (``fn`` a bound method)."""
+    function = getattr(fn, "__func__", fn)
+    name, found = instruction.argval, None
+    if instruction.opname == "LOAD_GLOBAL":
+        found = function.__globals__.get(name)
+    elif instruction.opname == "LOAD_DEREF" and name in function.__code__.co_freevars:
+        cell = function.__closure__[function.__code__.co_freevars.index(name)]
+        try:
+            found = cell.cell_contents
+        except ValueError:              # a variable not bound yet
+            pass
+    elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and hasattr(fn, "__self__"):
+        found = getattr(type(fn.__self__), name, None)
+        found = found.__get__(fn.__self__) if isinstance(found, types.FunctionType) else None
+    return found if isinstance(found, (types.FunctionType, types.MethodType)) else None
 
 
 __all__ = ["HostState", "SideEffectWarning"]

@@ -60,8 +60,8 @@ def host_state(fn, roots=(), current=None) -> tuple:
     inside xpgrad's objects (an ``xg.random`` Generator's own), ``name`` the closure variable,
     global or attribute holding it (None in a container); ``settings``: the value guards
     ``(holder, attribute, value)`` of the Python numbers, strings and None it reads;
-    ``containers``: ``(list or dict, name, its length)``; whether a function walked names
-    ``random`` (``np.random.rand()``, ``random.random()``).
+    ``containers``: ``(list or dict, name, its length)``; the global and attribute names the
+    functions walked read (``random``: ``np.random.rand()``, ``random.random()``).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -72,7 +72,7 @@ def host_state(fn, roots=(), current=None) -> tuple:
     walk.sources = []
     _walked(walk, fn, roots, current)
     return walk.sources, [guard for guard in walk.out if guard[1] != "unchanged"], \
-        walk.containers, "random" in walk.names
+        walk.containers, walk.names
 
 
 def _walked(walk, fn, roots, current):

@@ -22,6 +22,7 @@ from .collection import full_collections_deferred
 from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
+from .host_calls import HostCalls
 from .host_state import HostState, SideEffectWarning
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
@@ -60,6 +61,8 @@ class TraceCache:
     _freed = 0
     #: whether a trace has warned that the function set a Python value it reads (once)
     _told_counted = False
+    #: whether a trace has warned that the function printed, logged or read the clock (once)
+    _told_calls = False
 
     def _runs_eagerly(self, key) -> bool:
         """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
@@ -101,10 +104,12 @@ class TraceCache:
             from .fusion import ELEMENTWISE_KERNELS as skip
         current = (_traced_function(weakref.ref(self)), id(self))
         host_state = HostState(self.fn, (*args, *kwargs.values()), current, self._walk_names)
+        host_calls = HostCalls(self.fn, host_state.names)
         try:
-            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip,
-                                             keyed=_keyed_modules((self.fn, *args,
-                                                                   *kwargs.values())))
+            with host_calls.watched():
+                tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip,
+                                                 keyed=_keyed_modules((self.fn, *args,
+                                                                       *kwargs.values())))
         except TraceError as e:
             if isinstance(e, OtherBackend) and retry and not e.state_changed \
                     and not _tensor_backends(args, kwargs):
@@ -133,11 +138,7 @@ class TraceCache:
             warnings.warn(f"xg.function {_name(self.fn)!r} runs eagerly for this signature: "
                           f"{error}", RuntimeWarning, stacklevel=user_stacklevel())
             return _real_result(result)
-        counted = host_state.counted()
-        if counted is not None and not self._told_counted:
-            self._told_counted = True
-            warnings.warn(str(TraceError(*counted).name_function(_name(self.fn))),
-                          SideEffectWarning, stacklevel=user_stacklevel())
+        self._warn_side_effects(host_state, host_calls)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
             raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
@@ -189,6 +190,16 @@ class TraceCache:
         if program.output_views is None:
             return result
         return program.output_views.rebuilt(result, argument_tensors(args, kwargs))
+
+    def _warn_side_effects(self, host_state, host_calls):
+        """Warn once per function of each kind of Python side effect a replay will not repeat:
+        a value or list the trace changed, a call it made (print, the clock, logging)."""
+        for kind, found in (("_told_counted", host_state.counted()),
+                            ("_told_calls", host_calls.found())):
+            if found is not None and not getattr(self, kind):
+                setattr(self, kind, True)
+                warnings.warn(str(TraceError(*found).name_function(_name(self.fn))),
+                              SideEffectWarning, stacklevel=user_stacklevel())
 
     def _runs_eagerly_from_now(self, key):
         """Run the calls of signature ``key`` eagerly (a failed trace, ``on_trace_error``)."""
