@@ -3,9 +3,12 @@ NumPy's global random state, Python's ``random`` module or a NumPy Generator the
 gave the same numbers on every replay before 2026-12-07 (a training run's noise a constant);
 now the trace raises ``TraceError`` naming the source, the function and the line, and with
 ``on_trace_error="eager"`` that signature runs eagerly, drawing afresh on every call."""
+import datetime
 import inspect
-import warnings
+import logging
 import random
+import time
+import warnings
 
 import numpy as np
 import pytest
@@ -223,3 +226,122 @@ def test_a_draw_from_numpys_global_state_the_step_does_not_reach_passes():
     np.random.rand()
     random.random()
     assert state.drawn() is None and naming.drawn() is not None
+
+
+def _noise_from_a_helper():
+    return np.random.rand()
+
+
+def _step_drawing_in_a_helper(x):
+    scaled = x * 2.0
+    return scaled * _noise_from_a_helper()
+
+
+def test_a_draw_in_a_helper_names_the_helpers_line_and_the_steps_call():
+    with pytest.raises(TraceError, match="NumPy's global random state") as error:
+        xg.function(_step_drawing_in_a_helper, warmup=0)(_ones())
+    helper = _line_of(_noise_from_a_helper, "np.random.rand()")
+    call = _line_of(_step_drawing_in_a_helper, "_noise_from_a_helper()")
+    assert (f"at {__file__}:{helper} in '_noise_from_a_helper', called at {__file__}:{call})"
+            in str(error.value))
+
+    class Augment:
+        def noise(self):
+            return random.random()
+
+        def step(self, x):
+            return x * self.noise()
+
+    with pytest.raises(TraceError, match="Python's random module") as error:
+        xg.function(Augment().step, warmup=0)(_ones())
+    assert (f"{__file__}:{_line_of(Augment.noise, 'random.random()')} in 'noise', called at "
+            f"{__file__}:{_line_of(Augment.step, 'self.noise()')}") in str(error.value)
+
+
+def _report(value):
+    print("loss", value)
+
+
+def _step_printing(x, step):
+    print(f"step {step}")
+    return x * 2.0
+
+
+def _step_printing_in_a_helper(x):
+    _report(1.5)
+    return x * 2.0
+
+
+def _step_reading_the_clock(x):
+    started = time.perf_counter()
+    return x * started
+
+
+def _step_reading_the_date(x):
+    return x * datetime.datetime.now().year
+
+
+def _step_logging(x):
+    LOGGER.info("tracing a step")
+    return x * 2.0
+
+
+LOGGER = logging.getLogger("test_function_side_effects")
+
+
+@pytest.mark.parametrize("step, text, what", [
+    (_step_printing, 'print(f"step', "called print()"),
+    (_step_reading_the_clock, "time.perf_counter()", r"read the clock \(time.perf_counter\(\)\)"),
+    (_step_reading_the_date, "datetime.now()", r"read the clock \(datetime.now\(\)\)"),
+    (_step_logging, "LOGGER.info", "called logging")])
+def test_a_print_clock_read_or_log_warns_once_naming_the_line(step, text, what, capsys):
+    compiled = xg.function(step)
+    arguments = (_ones(), 3) if step is _step_printing else (_ones(),)
+    with pytest.warns(SideEffectWarning, match=what) as seen:
+        for _ in range(4):
+            compiled(*arguments)
+    assert len(seen) == 1 and seen[0].filename == __file__
+    assert f"(in xg.function {step.__name__!r}, at {__file__}:{_line_of(step, text)})" \
+        in str(seen[0].message)
+    if step is _step_printing:      # the warm-up call and the trace printed; no replay did
+        assert capsys.readouterr().out == "step 3\n" * 2
+    assert compiled.trace_count == 1
+
+
+def test_a_print_in_a_helper_names_the_helpers_line_and_the_steps_call(capsys):
+    with pytest.warns(SideEffectWarning, match="called print()") as seen:
+        xg.function(_step_printing_in_a_helper, warmup=0)(_ones())
+    where = (f"at {__file__}:{_line_of(_report, 'print(')} in '_report', called at "
+             f"{__file__}:{_line_of(_step_printing_in_a_helper, '_report(1.5)')})")
+    assert where in str(seen[0].message)
+    assert capsys.readouterr().out == "loss 1.5\n"
+
+
+def test_a_print_outside_the_step_an_untaken_print_or_an_eager_call_does_not_warn(capsys):
+    verbose = False
+
+    def step(x):
+        if verbose:
+            print("never")
+        return x * 2.0
+
+    def eager_only(x):
+        print("eager", float(xg.sum(x)))
+        return x
+
+    compiled = xg.function(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SideEffectWarning)
+        for _ in range(3):
+            print("outside", float(xg.sum(compiled(eager_only(_ones())))))
+    assert compiled.trace_count == 1
+    assert capsys.readouterr().out == "eager 3.0\noutside 6.0\n" * 3
+
+
+def test_printing_a_tensor_inside_the_step_still_raises():
+    def step(x):
+        print(x * 2.0)
+        return x
+
+    with pytest.raises(TraceError, match=r"repr\(\) or print\(\) of a tensor"):
+        xg.function(step, warmup=0)(_ones())
