@@ -32,10 +32,9 @@ from .name_guards import _INSTALLED
 MAY_CALL = frozenset(("print", "time", "perf_counter", "monotonic", "process_time", "time_ns",
                       "perf_counter_ns", "monotonic_ns", "now", "utcnow", "today", "debug",
                       "info", "warning", "critical", "exception"))
-_CLOCKS = {clock: f"time.{clock.__name__}()" for clock in (
-    time.time, time.perf_counter, time.monotonic, time.process_time, time.time_ns,
-    time.perf_counter_ns, time.monotonic_ns)}
-_DATES = (datetime.datetime, datetime.date)
+_CLOCKS = frozenset(("time", "perf_counter", "monotonic", "process_time", "time_ns",
+                     "perf_counter_ns", "monotonic_ns"))
+_DATES = frozenset(("now", "utcnow", "today"))
 _LOGGING = {method.__code__ for method in (
     logging.Logger.debug, logging.Logger.info, logging.Logger.warning, logging.Logger.error,
     logging.Logger.critical, logging.Logger.exception, logging.Logger.log, logging.debug,
@@ -79,13 +78,15 @@ class HostCalls:
         if self.first is not None:
             return
         if event == "c_call":
+            # by identity: ``arg`` may be an array's method (==, hash: elementwise, none)
+            owner = getattr(arg, "__self__", None)
             if arg is print:
                 message = _PRINTS
-            elif arg in _CLOCKS:
-                message = _CLOCK.format(_CLOCKS[arg])
-            elif getattr(arg, "__self__", None) in _DATES and \
-                    arg.__name__ in ("now", "utcnow", "today"):
-                message = _CLOCK.format(f"{arg.__self__.__name__}.{arg.__name__}()")
+            elif owner is time and arg.__name__ in _CLOCKS:
+                message = _CLOCK.format(f"time.{arg.__name__}()")
+            elif (owner is datetime.datetime or owner is datetime.date) and \
+                    arg.__name__ in _DATES:
+                message = _CLOCK.format(f"{owner.__name__}.{arg.__name__}()")
             else:
                 return
         elif event == "call" and frame.f_code in _LOGGING:
