@@ -9,6 +9,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.jit import RetracingWarning, TraceError
+from side_effects_on_purpose import ON_PURPOSE
 
 BACKENDS = ["numpy", "numba"]
 
@@ -157,6 +158,7 @@ def test_reading_a_value_names_the_line(f, what):
     assert info.value.where.endswith(f"test_function.py:{_line_of(f, 'marker: read')}")
 
 
+@ON_PURPOSE
 def test_a_leaked_tensor_raises_when_used():
     leaked = []
 

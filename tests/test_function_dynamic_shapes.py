@@ -15,6 +15,7 @@ import xpgrad as xg
 from xpgrad.jit import RetracingWarning, TraceError
 
 from test_function_cuda import FakeGraphs
+from side_effects_on_purpose import ON_PURPOSE
 
 N = 6
 #: counts of positive entries, call by call: up, down, to zero, to the full size, repeated
@@ -119,6 +120,7 @@ def _counted(fn):
     return xg.function(counted), runs
 
 
+@ON_PURPOSE
 @pytest.mark.parametrize("name", list(CASES))
 def test_replays_equal_eager_as_the_count_changes(name):
     step = _with_gradient(CASES[name][0])
@@ -143,6 +145,7 @@ def _finite_differences(loss_fn, x, eps=1e-6):
     return out
 
 
+@ON_PURPOSE
 @pytest.mark.parametrize("name", [n for n, (_, ref) in CASES.items() if ref is not None])
 def test_replayed_gradients_equal_pytorch_and_finite_differences(name):
     loss_fn, torch_fn = CASES[name]
@@ -175,6 +178,7 @@ def test_at_add_of_masked_values_over_the_reported_sequence():
         np.testing.assert_array_equal(compiled(xg.asarray(x)).numpy(), np.where(x > 0, 4 * x, x))
 
 
+@ON_PURPOSE
 def test_a_masked_value_whose_shape_python_never_reads_replays_with_any_count():
     compiled, runs = _counted(lambda x: x[x > 0] * 2.0)
     for k, count in enumerate(COUNTS):

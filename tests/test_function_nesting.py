@@ -9,6 +9,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.jit import TraceError
+from side_effects_on_purpose import ON_PURPOSE
 
 BACKENDS = ["numpy", "numba"]
 
@@ -118,6 +119,7 @@ def test_a_recursion_error_below_nested_functions_that_do_not_recurse_is_left_al
         outer(xg.ones(2))
 
 
+@ON_PURPOSE
 def test_a_function_of_a_function_is_its_own_function_with_its_own_options():
     """xg.function(xg.function(f)) works as tf.function(tf.function(f)): the outer traces
     once with the inner inlined; each keeps its own programs, counts and options (the

@@ -15,6 +15,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.jit.fast_replay import MISS
+from side_effects_on_purpose import ON_PURPOSE
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
@@ -86,6 +87,7 @@ def test_numpy_batches_train_as_eager_and_as_tensors_do(packing):
     assert step.trace_count == 1 and len(step.programs()) == 1
 
 
+@ON_PURPOSE
 def test_plain_array_arguments_replay_the_short_way_without_copies():
     seen = []
 
@@ -152,6 +154,7 @@ def test_a_zero_d_array_is_a_tensor_input_and_a_numpy_scalar_counts_by_value():
     assert g.trace_count == 3
 
 
+@ON_PURPOSE
 def test_a_list_of_python_lists_is_a_structure_of_python_numbers():
     """As in TensorFlow and JAX a list is a structure: its numbers count by value (and a
     replay computes with them as traced), not one tensor input."""

@@ -12,6 +12,7 @@ import pytest
 
 import xpgrad as xg
 from model_changes import Scaled, agree, random_x, scaled
+from side_effects_on_purpose import ON_PURPOSE
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
@@ -177,6 +178,7 @@ def test_an_unchanged_helper_and_trainer_replay_without_new_traces():
     assert compiled.trace_count == 1 and compiled._fast is not None
 
 
+@ON_PURPOSE
 def test_a_trace_leaves_module_attribute_reads_of_other_threads_alone():
     # main hooked Module.__getattribute__ while tracing: every thread's reads went through it
     seen = []

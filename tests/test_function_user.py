@@ -14,6 +14,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.jit import RetracingWarning, TraceError
+from side_effects_on_purpose import ON_PURPOSE
 
 
 class _EqualScales:
@@ -343,6 +344,7 @@ def test_an_instance_whose_method_reads_its_own_mode_is_freed():
     assert instance() is None
 
 
+@ON_PURPOSE
 def test_a_leaked_tensor_names_the_function_it_leaked_from():
     kept = []
 

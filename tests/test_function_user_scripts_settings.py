@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from side_effects_on_purpose import ON_PURPOSE
 
 
 def _batch_norm_model():
@@ -163,6 +164,7 @@ class _Trainer:
         return xg.sum(self.model(x))
 
 
+@ON_PURPOSE
 def test_a_counter_the_function_keeps_itself_does_not_retrace():
     trainer = _Trainer()
     compiled = xg.function(trainer.step)

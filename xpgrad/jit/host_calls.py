@@ -75,8 +75,6 @@ class HostCalls:
             sys.setprofile(None)
 
     def _profile(self, frame, event, arg):
-        if self.first is not None:
-            return
         if event == "c_call":
             # by identity: ``arg`` may be an array's method (==, hash: elementwise, none)
             owner = getattr(arg, "__self__", None)
@@ -97,6 +95,7 @@ class HostCalls:
             return
         if frame is not None and _users(frame.f_code.co_filename):
             self.first = message, called_at(frame, self.code)
+            sys.setprofile(None)        # the first one is all the warning names
 
     def found(self):
         """``(message, where)`` of the first such call the user's code made, or None."""
