@@ -1,12 +1,15 @@
 """Python side effects a traced step would silently bake in or drop (issue 18). A draw from
 NumPy's global random state, Python's ``random`` module or a NumPy Generator the step reaches
 gave the same numbers on every replay before 2026-12-07 (a training run's noise a constant);
-now the trace raises ``TraceError`` naming the source, the function and the line, and with
-``on_trace_error="eager"`` that signature runs eagerly, drawing afresh on every call."""
+now the trace raises ``TraceError`` naming the source, the function and the line (a helper's
+and the line calling it), and with ``on_trace_error="eager"`` that signature runs eagerly,
+drawing afresh on every call. A print, a logging call or a read of the clock the trace makes
+warns once (``SideEffectWarning``): it happens on the trace only."""
 import datetime
 import inspect
 import logging
 import random
+import sys
 import time
 import warnings
 
@@ -319,10 +322,15 @@ def test_a_print_in_a_helper_names_the_helpers_line_and_the_steps_call(capsys):
 
 def test_a_print_outside_the_step_an_untaken_print_or_an_eager_call_does_not_warn(capsys):
     verbose = False
+    layer, opt = xg.nn.Linear(3, 3, rng=0, dtype=xg.float64), xg.optim.Adam(0.1)
 
     def step(x):
         if verbose:
             print("never")
+        with xg.GradientTape() as tape:     # xpgrad's own calls while watched: not the user's
+            loss = xg.sum(layer(x) ** 2)
+        opt.apply_gradients(zip(tape.gradient(loss, layer.trainable_variables),
+                                layer.trainable_variables))
         return x * 2.0
 
     def eager_only(x):
@@ -334,8 +342,25 @@ def test_a_print_outside_the_step_an_untaken_print_or_an_eager_call_does_not_war
         warnings.simplefilter("error", SideEffectWarning)
         for _ in range(3):
             print("outside", float(xg.sum(compiled(eager_only(_ones())))))
-    assert compiled.trace_count == 1
+    assert compiled.trace_count == 1 and sys.getprofile() is None
     assert capsys.readouterr().out == "eager 3.0\noutside 6.0\n" * 3
+
+
+def test_a_profiler_set_while_tracing_is_left_alone():
+    seen = set()
+
+    def profiler(frame, event, arg):
+        seen.add(frame.f_code.co_name)
+
+    sys.setprofile(profiler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SideEffectWarning)
+            xg.function(_step_printing, warmup=0)(_ones(), 1)
+        still = sys.getprofile()
+    finally:
+        sys.setprofile(None)
+    assert still is profiler and "_step_printing" in seen   # it saw the trace: not watched
 
 
 def test_printing_a_tensor_inside_the_step_still_raises():

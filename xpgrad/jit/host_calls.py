@@ -27,14 +27,13 @@ import time
 from .errors import _SKIP, _in_library
 from .name_guards import _INSTALLED
 
-#: the names a function's code reads to make such a call (a loose test: it only turns the
-#: watch on)
-MAY_CALL = frozenset(("print", "time", "perf_counter", "monotonic", "process_time", "time_ns",
-                      "perf_counter_ns", "monotonic_ns", "now", "utcnow", "today", "debug",
-                      "info", "warning", "critical", "exception"))
 _CLOCKS = frozenset(("time", "perf_counter", "monotonic", "process_time", "time_ns",
                      "perf_counter_ns", "monotonic_ns"))
 _DATES = frozenset(("now", "utcnow", "today"))
+#: the names a function's code reads to make such a call (a loose test: it only turns the
+#: watch on; not ``log``, which ``xg.log`` shares)
+MAY_CALL = _CLOCKS | _DATES | {"print", "debug", "info", "warning", "error", "critical",
+                               "exception"}
 _LOGGING = {method.__code__ for method in (
     logging.Logger.debug, logging.Logger.info, logging.Logger.warning, logging.Logger.error,
     logging.Logger.critical, logging.Logger.exception, logging.Logger.log, logging.debug,
