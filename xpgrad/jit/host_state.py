@@ -5,7 +5,8 @@ Draws from a random source a replay cannot repeat: NumPy's global random state
 or a ``random.Random`` that the traced function reaches (its closure, globals, arguments and
 their attributes: the walk of name_guards.py). A replay repeats the recorded array operations
 only, so such a draw would be a constant of the program, the same numbers on every replay; the
-trace refuses it instead (``drawn``: the message and the line), pointing to ``xg.random``,
+trace refuses it instead (``drawn``: the message and the line; a draw in a helper the function
+calls, the helper's line and the line calling it), pointing to ``xg.random``,
 whose draws are steps of the program. The sources' states are read before and after the trace
 only: a replay pays nothing.
 
@@ -51,7 +52,7 @@ class SideEffectWarning(UserWarning):
 class HostState:
     """The states of the random sources ``fn`` reaches and the Python values it reads, taken
     before its trace (module docstring); ``walk``: whether to walk its names (else only the
-    global random sources)."""
+    global random sources); ``names``: the names the functions walked read (None unwalked)."""
 
     def __init__(self, fn, roots, current=None, walk=True):
         self.fn = fn
