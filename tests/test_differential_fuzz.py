@@ -4,7 +4,8 @@ its shapes (0-d, size-0 and size-1 broadcasting axes), its parameters (axes, kee
 reductions), a dtype (float32, float64) and how each argument lies in memory (C or Fortran
 order, every other entry of a larger buffer, negative strides, read-only), and checks the value
 and the vector-Jacobian product -- ``tape.gradient(y, xs, output_gradients=w)`` for a random
-cotangent ``w`` -- against the same call in PyTorch, in float64 on the same (rounded) inputs.
+cotangent ``w`` -- against the same call in PyTorch, in float64 on the same (rounded) inputs;
+the value again from a call no tape records (kernels have value-only paths).
 The same cases run again for the second-order gradient, under ``xg.function`` (traced on
 C-ordered arguments, replayed on the drawn layouts), on the Numba backend (a few examples: a
 cold kernel cache compiles), and with float32 and float64 operands mixed. Bad arguments must
@@ -159,6 +160,10 @@ def check_against_torch(case, dtype, layouts, seed, backend, family=None, compil
     assert y.shape == ty.shape, f"{case.name}: shape {y.shape}, PyTorch's {ty.shape}"
     assert y.dtype == np.dtype(dtype), f"{case.name}: dtype {y.dtype} from {dtype.__name__}"
     assert_close(y.numpy(), ty, dtype, f"{case.name}: value", family)
+    if not compiled:            # no tape: the kernels' value-only paths (GELU's, the losses')
+        with xg.use_backend(backend):
+            untaped = case.ours([xg.asarray(a) for a in arrays])
+        assert_close(untaped.numpy(), ty, dtype, f"{case.name}: value without a tape", family)
     for i, (g, tg, a) in enumerate(zip(grads, tgrads, arrays)):
         g = np.zeros(a.shape, dtype) if g is None else g
         assert g.shape == a.shape, f"{case.name}: gradient {i} shape {g.shape} for {a.shape}"

@@ -2,7 +2,9 @@
 minimum or maximum (``_exponentials`` in ``backends/numpy/kernel_common.py``, the index checks
 of ``backends/numpy/scatter.py``, the list lengths of ``backends/numpy/margin.py``): NumPy's
 ``min``/``max`` of an empty array raise, so each kernel must hand empty inputs to the generic
-rule. Values and gradients against PyTorch."""
+rule. The same for the activations whose numpy kernels test each block's least and largest
+value (``backends/numpy/activations.py``, ``gelu.py``), with a tape and without one. Values
+and gradients against PyTorch."""
 import numpy as np
 import pytest
 
@@ -77,3 +79,21 @@ def test_gathered_rows_of_an_empty_axis_send_back_empty_gradients():
     ours = _value_and_grad(lambda t: t[xg.asarray(ids)], x)
     theirs = _torch_value_and_grad(lambda t: t[torch.tensor(ids)], x)
     assert ours[0].shape == theirs[0].shape and ours[1].shape == theirs[1].shape == (4, 0)
+
+
+ACTIVATIONS = {"gelu(tanh)": (lambda t: xg.nn.gelu(t, approximate="tanh"),
+                              lambda t: F.gelu(t, approximate="tanh")),
+               "gelu": (xg.nn.gelu, F.gelu), "silu": (xg.nn.silu, F.silu)}
+
+
+@pytest.mark.parametrize("shape", EMPTY_ROWS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activations_of_empty_arrays(name, dtype, shape):
+    ours, theirs = ACTIVATIONS[name]
+    x = np.zeros(shape, dtype)
+    untaped = ours(xg.asarray(x))
+    taped, grad = _value_and_grad(ours, x)
+    want, want_grad = _torch_value_and_grad(theirs, x)
+    for got, expected in [(untaped, want), (taped, want), (grad, want_grad)]:
+        assert got.shape == expected.shape and str(got.dtype) == str(expected.dtype)

@@ -68,7 +68,7 @@ def _silu_value(x):
     """The forward for a call no tape records: ``_silu_into``'s five passes, four where the
     block's least value (a reduction, half a pass's time) is no -inf, which the clip leaves
     as it is (a NaN takes the clip, which keeps it: the same bits either way)."""
-    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim or not x.size:
         return None
     y = np.empty(x.shape, x.dtype)
 

@@ -220,7 +220,7 @@ def _tanh_slope_into(slope, e, ones_plus, capped, square, big, inside=False):
 
 
 def _forward(x, approximate="none", keep=True):
-    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim or not x.size:
         return None
     y = np.empty(x.shape, x.dtype)
     saved = np.empty(x.shape, x.dtype) if keep else None
