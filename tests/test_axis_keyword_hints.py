@@ -68,3 +68,14 @@ def test_losses_with_the_class_axis_last_say_so_for_dim(owner, first, keyword):
                               f"1): move it with xg.moveaxis({first}, 1, -1)")
     with pytest.raises(TypeError, match="'reduce'$"):
         loss(xg.zeros((2, 3)), xg.asarray([0, 1]), reduce=True)
+
+
+@pytest.mark.usefixtures("numpy_default")
+def test_clip_answers_numpys_a_min_and_a_max_with_min_and_max():
+    x = xg.asarray([-2.0, 0.5, 3.0])
+    for call in (lambda: xg.clip(x, a_min=0.0, a_max=1.0), lambda: x.clip(a_min=0.0)):
+        with pytest.raises(TypeError, match=r"^clip\(\) got an unexpected keyword argument "
+                                            r"'a_min'; xpgrad uses the array API's names: "
+                                            r"min= for a_min="):
+            call()
+    assert xg.clip(x, min=0.0, max=1.0).tolist() == x.clip(0.0, 1.0).tolist() == [0.0, 0.5, 1.0]

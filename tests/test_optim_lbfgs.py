@@ -278,6 +278,19 @@ def test_bad_arguments_are_named(kwargs, error, words):
         xg.optim.LBFGS(**kwargs)
 
 
+def test_pytorchs_params_first_names_minimize_not_apply_gradients():
+    # the optimizers' shared message sent LBFGS users to apply_gradients, which LBFGS refuses
+    variables, loss_fn = problem()
+    model = xg.nn.Linear(2, 1, rng=0)
+    for args, kwargs in (((variables,), {}), ((model,), {}), ((variables,), {"lr": 1.0})):
+        with pytest.raises(TypeError, match=r"LBFGS takes no model or variables .*"
+                                            r"opt.minimize\(loss_fn, variables\)"):
+            xg.optim.LBFGS(*args, **kwargs)
+    opt = xg.optim.LBFGS(learning_rate=1.0)              # what the message says, done
+    first = opt.minimize(loss_fn, variables)
+    assert loss_fn().item() < first.item()
+
+
 def test_hyperparameters_set_later_are_checked():
     opt = xg.optim.LBFGS()
     with pytest.raises(ValueError, match="LBFGS: history_size must be a positive integer"):

@@ -115,6 +115,16 @@ def test_variable_requires_grad_names_trainable():
     assert not xg.Variable(xg.zeros(3), trainable=False).trainable
 
 
+def test_variable_constraint_names_the_projection_after_the_step():
+    bound = lambda t: xg.clip(t, -1.0, 1.0)
+    with pytest.raises(TypeError, match=r"'constraint': .* w.assign\(xg.clip\(w, low, high\)\)"):
+        xg.Variable(xg.zeros(3), constraint=bound)
+    w = xg.Variable([2.0, -3.0, 0.5], dtype=xg.float64)        # what the message says, done
+    xg.optim.SGD(0.1).minimize(lambda: xg.sum(w * w), [w])
+    w.assign(bound(w))
+    assert w.numpy().tolist() == [1.0, -1.0, 0.4]
+
+
 def test_unbiased_names_correction_and_it_computes_torchs_default():
     x = xg.asarray(LOGITS)
     t = torch.tensor(LOGITS)

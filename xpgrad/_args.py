@@ -79,7 +79,7 @@ def listed_names(obj) -> list:
 
 #: PyTorch's keywords of reductions, softmax and joins -> the array API's names for them
 TORCH_KEYWORDS = {"dim": "axis=", "dims": "axis=", "keepdim": "keepdims=",
-                  "diagonal": "k="}
+                  "diagonal": "k=", "a_min": "min=", "a_max": "max="}     # the last: NumPy's
 #: NumPy's and JAX's reduction keywords the array API leaves out -> what to write instead
 NUMPY_KEYWORDS = {
     "where": "where= is NumPy's and JAX's: mask the input instead, xg.where(mask, x, 0.0) "

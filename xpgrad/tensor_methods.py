@@ -278,8 +278,8 @@ class TensorMethods:
     def abs(self):
         return _ns.abs(self)
 
-    def clip(self, min=None, max=None):
-        return _ns.clip(self, min, max)
+    def clip(self, min=None, max=None, **unexpected):
+        return _ns.clip(self, min, max, **unexpected)
 
     def round(self):
         return _ns.round(self)

@@ -71,6 +71,12 @@ class Variable(Tensor):
                             "Variable is what PyTorch's requires_grad=True makes (trainable=True "
                             "is the default for floats); requires_grad=False is "
                             "trainable=False")
+        if "constraint" in unexpected:
+            raise TypeError("Variable() got an unexpected keyword argument 'constraint': "
+                            "optimizers here apply no projection after their step "
+                            "(tf.Variable's constraint=); project after it, "
+                            "w.assign(xg.clip(w, low, high)) for bounds, as PyTorch's "
+                            "p.clamp_(low, high) under no_grad")
         if unexpected:
             raise TypeError(f"Variable() got an unexpected keyword argument "
                             f"{next(iter(unexpected))!r}")

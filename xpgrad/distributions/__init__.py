@@ -8,7 +8,9 @@ gamma family's by implicit reparameterization: a draw moves with its concentrati
 fixed CDF); ``Bernoulli`` and ``Categorical`` (``probs=`` or ``logits=``), sampled without
 gradient; ``Independent`` to make batch axes event axes; ``TransformedDistribution`` (a base
 pushed through ``transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
-``TanhTransform``, ``SoftmaxTransform``, ``PowerTransform``, ``ComposeTransform``) and
+``TanhTransform``, ``SoftmaxTransform``, ``SoftplusTransform``, ``PowerTransform``,
+``ComposeTransform``; ``transform_to(constraint)`` and ``biject_to`` map the reals onto a
+constraint's set, for constrained parameters) and
 ``LogNormal``, one of them; ``MixtureSameFamily`` (a ``Categorical`` mixture of ``K``
 components of one family). More families, as PyTorch's: ``Cauchy``, ``HalfNormal``,
 ``HalfCauchy``, ``Gumbel`` and ``StudentT`` (reparameterized; StudentT through a ``Chi2``
@@ -39,6 +41,7 @@ from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
 from .categorical import Categorical
+from .constraint_registry import biject_to, transform_to
 from .cauchy import Cauchy
 from .dirichlet import Dirichlet
 from .distribution import Distribution
@@ -68,5 +71,5 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Di
            "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace", "LogNormal",
            "LogitRelaxedBernoulli", "MixtureSameFamily", "MultivariateNormal", "Normal",
            "OneHotCategorical", "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
-           "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
-           "transforms"]
+           "TransformedDistribution", "Uniform", "biject_to", "constraints", "kl_divergence",
+           "register_kl", "transform_to", "transforms"]

@@ -56,6 +56,7 @@ real_vector = Constraint("a vector of reals (not NaN)", lambda a: np.all(a == a,
 positive = Constraint("> 0", lambda a: a > 0)
 nonnegative = Constraint(">= 0", lambda a: a >= 0)
 unit_interval = Constraint("in [0, 1]", lambda a: (a >= 0) & (a <= 1))
+unit_interval.lower_bound, unit_interval.upper_bound = 0.0, 1.0
 boolean = Constraint("0 or 1", lambda a: (a == 0) | (a == 1))
 simplex = Constraint("probabilities along the last axis (>= 0, summing to 1 within 1e-6)",
                      _simplex, 1)
@@ -70,8 +71,11 @@ one_hot = Constraint("one-hot along the last axis (0s and a single 1)",
 
 
 def interval(low, high):
-    """Values in ``[low, high]`` (arrays broadcast against the value)."""
-    return Constraint("in [low, high]", lambda a: (a >= low) & (a <= high))
+    """Values in ``[low, high]`` (arrays broadcast against the value); ``lower_bound`` and
+    ``upper_bound`` hold them, as PyTorch's."""
+    constraint = Constraint("in [low, high]", lambda a: (a >= low) & (a <= high))
+    constraint.lower_bound, constraint.upper_bound = low, high
+    return constraint
 
 
 def independent(constraint, reinterpreted_event_ndims):

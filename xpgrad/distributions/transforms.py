@@ -26,7 +26,8 @@ import numpy as np
 
 from ..dtype_functions import finfo
 from ..ops import abs as _abs
-from ..ops import broadcast_to, clip, exp, log, log1p, logsumexp, sigmoid, softplus, tanh
+from ..ops import (broadcast_to, clip, exp, expm1, log, log1p, logsumexp, sigmoid, softplus,
+                   tanh)
 from ..ops import sign as _sign
 from ..tensor import Tensor
 from . import boundary, constraints
@@ -265,6 +266,28 @@ class SigmoidTransform(ParameterFree):
 
     def log_abs_det_jacobian(self, x, y):
         return -softplus(-x) - softplus(x)
+
+
+class SoftplusTransform(ParameterFree):
+    """``y = softplus(x) = log(1 + exp(x))``; ``log|dy/dx| = -softplus(-x)`` (PyTorch's).
+
+    >>> import xpgrad as xg
+    >>> t = xg.distributions.transforms.SoftplusTransform()
+    >>> round(t.inv(t(xg.asarray(-3.0, dtype=xg.float64))).item(), 12)
+    -3.0
+    """
+
+    domain, codomain, bijective = constraints.real, constraints.positive, True
+    sign = 1
+
+    def _call(self, x):
+        return softplus(x)
+
+    def _inverse(self, y):
+        return y + boundary.log(-expm1(-y))  # log(expm1(y)), without overflow for large y
+
+    def log_abs_det_jacobian(self, x, y):
+        return -softplus(-x)
 
 
 class TanhTransform(ParameterFree):

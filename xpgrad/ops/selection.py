@@ -9,6 +9,7 @@ bounds, ties included, and to the active bound outside them).
 """
 from __future__ import annotations
 
+from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor
@@ -141,7 +142,7 @@ def _bound_of_integers(bound, x, name):
     return bound
 
 
-def clip(x, /, min=None, max=None):
+def clip(x, /, min=None, max=None, **unexpected):
     """Limit ``x`` to ``[min, max]`` (Python scalars or tensors, broadcasting with ``x``); the
     result keeps ``x``'s dtype. The gradient goes to ``x`` where it is inside the bounds (ties
     included) and to the active bound elsewhere; where ``min > max`` the result is ``max``
@@ -154,6 +155,8 @@ def clip(x, /, min=None, max=None):
     >>> xg.clip(xg.asarray([1, 5, 9]), max=xg.asarray([4, 4, 10])).tolist()
     [1, 4, 9]
     """
+    if unexpected:
+        refuse_keywords("clip", unexpected)
     x = as_tensor(x, "clip")
     if min is None and max is None:
         return x

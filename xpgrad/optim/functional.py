@@ -2,7 +2,8 @@
 
 ``state = opt.init(params)``, ``updates, state = opt.update(grads, state, params)`` and
 ``params = xg.optim.apply_updates(params, updates)`` take any pytree of Tensors (a dict, lists,
-named tuples; no Variables needed) and give the numbers ``opt.apply_gradients`` gives on
+named tuples; no Variables needed; NumPy arrays and scalars there are Tensors of their dtype,
+as ``xg.grad`` and optax take them) and give the numbers ``opt.apply_gradients`` gives on
 Variables holding the same values (to the last bit on NumPy, but for AdamW's and Lion's
 decoupled weight decay, and on Numba, whose fused update kernels round the step once: within a
 rounding of each weight): each leaf's update runs the optimizer's ``_update``
@@ -29,6 +30,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import NamedTuple
 
+import numpy as np
+
+from ..creation import asarray
 from ..differentiated_arguments import without_buffers
 from ..jit.whole import run_whole
 from ..pytree import leaves, leaves_like, leaves_with_paths, rebuild
@@ -79,7 +83,8 @@ def update(opt, grads, state, params=None) -> tuple:
                          "the params; pass them: opt.update(grads, state, params)")
     param_leaves = [None] * len(found)
     if params is not None:
-        param_leaves = [p for _, p in leaves_like(grads, params, "params", "grads")]
+        param_leaves = [_from_numpy(p, g._backend) for (_, p), (_, g)
+                        in zip(leaves_like(grads, params, "params", "grads"), found)]
         for (path, g), p in zip(found, param_leaves):
             _check_pair(opt, path, g, p)
     count, slot_trees = _checked_state(opt, state, grads)
@@ -173,10 +178,12 @@ def apply_updates(params, updates):
         if u is None:
             new.append(p)
             continue
+        p = _from_numpy(p, u._backend if isinstance(u, Tensor) else None)
+        u = _from_numpy(u, p._backend if isinstance(p, Tensor) else None)
         if not isinstance(p, Tensor) or not isinstance(u, Tensor):
             bad, what = ("params", p) if not isinstance(p, Tensor) else ("updates", u)
             raise TypeError(f"apply_updates: {bad}{path} is a {type(what).__name__}; params and "
-                            "updates are trees of Tensors (xg.asarray(...))")
+                            "updates are trees of Tensors or NumPy arrays (xg.asarray(...))")
         if u.dtype.kind == "c" and p.dtype.kind != "c":
             raise TypeError(f"apply_updates: updates{path} is complex ({u.dtype}) for the real "
                             f"params{path} ({p.dtype}): casting would drop its imaginary part")
@@ -193,18 +200,28 @@ def _tensor_leaves(tree, name, opt) -> list:
     if type(opt)._update is _base_update():
         raise TypeError(f"{type(opt).__name__} has no functional init/update (it takes a "
                         "closure: use its minimize / apply_gradients on Variables)")
-    found = leaves_with_paths(tree)
+    found = [(path, _from_numpy(leaf)) for path, leaf in leaves_with_paths(tree)]
     if not found:
         raise ValueError(f"{type(opt).__name__}: {name} has no leaves (an empty tree), so "
                          "there is nothing to update")
     for path, leaf in found:
         if not isinstance(leaf, Tensor):
             raise TypeError(f"{type(opt).__name__}: {name}{path} is a {type(leaf).__name__}; "
-                            f"{name} is a tree of Tensors (xg.asarray(...) makes one)")
+                            f"{name} is a tree of Tensors or NumPy arrays (xg.asarray(...) "
+                            "makes one)")
         if leaf.dtype.kind not in "fc":
             raise TypeError(f"{type(opt).__name__}: {name}{path} has dtype {leaf.dtype}; an "
                             "optimizer updates floating-point tensors")
     return found
+
+
+def _from_numpy(leaf, backend=None):
+    """A NumPy array or scalar leaf as a Tensor of its dtype (on ``backend``, else the
+    default), as ``xg.grad`` takes NumPy arguments and optax NumPy params; anything else as
+    it is."""
+    if isinstance(leaf, (np.ndarray, np.generic)):
+        return asarray(leaf, backend=backend)
+    return leaf
 
 
 def _base_update():

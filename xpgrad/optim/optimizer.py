@@ -304,8 +304,8 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
 
     # -- functional form (optax's) ----------------------------------------------------------
     def init(self, params):
-        """The state for functional updates of ``params`` (any pytree of Tensors): an
-        ``xg.optim.OptimizerState``, as optax's ``opt.init(params)``. This optimizer keeps
+        """The state for functional updates of ``params`` (any pytree of Tensors or NumPy
+        arrays): an ``xg.optim.OptimizerState``, as optax's ``opt.init(params)``. This optimizer keeps
         nothing of it: one optimizer serves any number of states (``functional.py``).
 
         >>> import xpgrad as xg

@@ -124,6 +124,16 @@ PARAM_GROUPS = ("an optimizer takes no parameter groups (PyTorch's AdamW([{'para
                 "its group's (gradient, variable) pairs in apply_gradients (docs/training.md)")
 
 
+def model_or_variables(value) -> bool:
+    """Whether ``value``, given where the learning rate goes, is PyTorch's first argument
+    (``model.parameters()``): a Module, or a non-empty list or tuple of Variables."""
+    from ..nn.module import Module
+    from ..tensor import Variable
+
+    return isinstance(value, Module) or (isinstance(value, (list, tuple)) and bool(value)
+                                         and all(isinstance(v, Variable) for v in value))
+
+
 def as_schedule(learning_rate):
     """A callable of the step from a number (checked: finite, >= 0) or a callable (its values
     are checked where the optimizer uses them).
@@ -140,12 +150,9 @@ def as_schedule(learning_rate):
         raise TypeError(f"learning_rate is the class {learning_rate.__name__}; pass a schedule "
                         f"made of it (e.g. {learning_rate.__name__}(0.1, ...)), a float or a "
                         f"callable of the step")
-    from ..nn.module import Module
     from ..tensor import Variable
 
-    if isinstance(learning_rate, Module) or (
-            isinstance(learning_rate, (list, tuple)) and learning_rate
-            and all(isinstance(v, Variable) for v in learning_rate)):
+    if model_or_variables(learning_rate):
         raise TypeError("an optimizer takes no model or variables (PyTorch's "
                         "SGD(model.parameters(), lr)): give it the learning rate, e.g. "
                         "SGD(0.01), and the variables to apply_gradients(zip(grads, "
