@@ -31,6 +31,8 @@ def test_pytorch_module_names_point_to_ours(name, hint):
     ("backward", "tape.gradient"), ("grad", "tape.gradient"), ("detach", "stop_gradient"),
     ("requires_grad", "tape.watch"), ("cpu", "to('numpy')"), ("cuda", "to('cupy')"),
     ("clone", "copy=True"), ("view", "reshape"), ("dim", "ndim"), ("float", "float32"),
+    ("new_zeros", "xg.zeros(shape, dtype=t.dtype, backend=t.backend)"),
+    ("new_full", "xg.full(shape, value, dtype=t.dtype"), ("new_tensor", "xg.asarray(data"),
 ])
 def test_pytorch_tensor_names_point_to_ours(name, hint):
     for t in (xg.asarray([1.0, 2.0]), xg.Variable([1.0, 2.0])):
