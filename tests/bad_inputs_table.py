@@ -458,6 +458,8 @@ def rows() -> list:
           lambda: xg.nn.Embedding(5, 2, rng=0)(xg.asarray([2, 5])), I, ("ids", "[0, 5)", "5")),
         R("layers", "embedding-padding-idx",
           lambda: xg.nn.Embedding(5, 2, padding_idx=9), V, ("padding_idx", "9")),
+        R("layers", "gru-dtype", lambda: xg.nn.GRU(3, 4, num_layers=2, dtype="int32"), T,
+          ("GRU: dtype", "int32")),
         R("layers", "embedding-pretrained-rank",
           lambda: xg.nn.Embedding.from_pretrained(np.ones(3)), V,
           ("Embedding.from_pretrained", "embeddings", "(3,)")),
