@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from xpgrad.backend import Kernel
 
-#: scans of at most this many steps multiply by ``w_hh.T`` as a view, not a copy
-SHORT_SCAN = 3
+from .scan_rings import recurrent_transpose
 
 
 def lstm_halves(key, values):
@@ -120,11 +119,7 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         seq, gates, cs = saved[:3]
         _, B, T, H = seq.shape
         G, K = 4 * H, len(dz_ring)
-        # BLAS is faster on a contiguous copy than on the view, but the copy costs about
-        # three products' gain: a cell's one step (T = 1) takes the view
-        w_t = np.swapaxes(w_hh, 0, 1)
-        if T > SHORT_SCAN:
-            w_t = np.ascontiguousarray(w_t)
+        w_t = recurrent_transpose(np, w_hh, T)
         tmp, dh0, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
         ghs, back = gradient_ring(g_h, dz_ring, w_t, T)
         # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
