@@ -5,17 +5,13 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from conftest import backend_report
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def backend(request):
-    row = backend_report().get(request.param, {"available": False, "reason": "not registered"})
-    if not row["available"]:
-        pytest.skip(f"{request.param}: {row['reason']}")
-    return request.param
+@pytest.fixture
+def backend(host_backend):
+    return host_backend
 
 
 TABLE = np.random.default_rng(0).standard_normal((6, 3))

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from conftest import backend_report
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
@@ -16,12 +15,9 @@ DATA = np.random.default_rng(0).standard_normal((STEPS, B, T, I)) * 3
 TARGETS = np.cumsum(DATA[..., :1], axis=2)
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def backend(request):
-    row = backend_report().get(request.param, {"available": False, "reason": "not registered"})
-    if not row["available"]:
-        pytest.skip(f"{request.param}: {row['reason']}")
-    return request.param
+@pytest.fixture
+def backend(host_backend):
+    return host_backend
 
 
 class Model(xg.nn.Module):
