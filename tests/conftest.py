@@ -220,6 +220,15 @@ def rng():
     return np.random.default_rng(0)
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def host_backend(request):
+    """Each host backend's name in turn (a test of it skipped where it does not run here)."""
+    row = backend_report().get(request.param, {"available": False, "reason": "not registered"})
+    if not row["available"]:
+        pytest.skip(f"{request.param}: {row['reason']}")
+    return request.param
+
+
 def f64(a):
     return xg.asarray(np.asarray(a, dtype=np.float64))
 

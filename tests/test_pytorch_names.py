@@ -31,6 +31,8 @@ def test_pytorch_module_names_point_to_ours(name, hint):
     ("backward", "tape.gradient"), ("grad", "tape.gradient"), ("detach", "stop_gradient"),
     ("requires_grad", "tape.watch"), ("cpu", "to('numpy')"), ("cuda", "to('cupy')"),
     ("clone", "copy=True"), ("view", "reshape"), ("dim", "ndim"), ("float", "float32"),
+    ("new_zeros", "xg.zeros(shape, dtype=t.dtype, backend=t.backend)"),
+    ("new_full", "xg.full(shape, value, dtype=t.dtype"), ("new_tensor", "xg.asarray(data"),
 ])
 def test_pytorch_tensor_names_point_to_ours(name, hint):
     for t in (xg.asarray([1.0, 2.0]), xg.Variable([1.0, 2.0])):
@@ -159,3 +161,28 @@ def test_calling_xg_tensor_points_to_asarray():
     import xpgrad.tensor
 
     assert xpgrad.tensor.Variable is xg.Variable
+
+
+
+@pytest.mark.parametrize("kind, name, hint, hinted", [
+    ("LSTM", "weight_ih_l0", "layers[0].w_ih.T", lambda m: m.layers[0].w_ih.T),
+    ("GRU", "weight_hh_l1_reverse", "reverse_layers[1].w_hh.T",
+     lambda m: m.reverse_layers[1].w_hh.T),
+    ("RNN", "bias_ih_l1", "in layers[1].b here, which holds bias_ih + bias_hh",
+     lambda m: m.layers[1].b),
+    ("GRU", "bias_hh_l0", "layers[0].b_hn", lambda m: m.layers[0].b),
+    ("LSTMCell", "weight_hh", "is w_hh.T here", lambda m: m.w_hh.T),
+    ("GRUCell", "bias_ih", "in b here", lambda m: m.b),
+])
+def test_pytorch_recurrent_weight_names_point_to_ours(kind, name, hint, hinted):
+    """torch's weight_ih_l0 and the like name where the weight is, which has torch's shape."""
+    torch = pytest.importorskip("torch")
+    cell = "Cell" in kind
+    sizes = {} if cell else {"num_layers": 2, "bidirectional": True}
+    layer = getattr(xg.nn, kind)(3, 4, **sizes, rng=0)
+    with pytest.raises(AttributeError) as err:
+        getattr(layer, name)
+    assert hint in str(err.value) and "load_torch_state_dict" in str(err.value)
+    assert not hasattr(layer, name)
+    theirs = getattr(getattr(torch.nn, kind)(3, 4, **sizes), name)
+    assert hinted(layer).shape == tuple(theirs.shape)

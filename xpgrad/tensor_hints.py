@@ -27,6 +27,12 @@ PYTORCH_NAMES = {
     "cpu": "t.to('numpy') moves it to host memory (t.numpy() gives a NumPy array)",
     "cuda": "t.to('cupy') moves it to the CUDA backend",
     "clone": "xg.asarray(t, copy=True)",
+    **{f"new_{name}": f"xg.{name}({args}, dtype=t.dtype, backend=t.backend)"
+       for name, args in (("ones", "shape"), ("full", "shape, value"), ("empty", "shape"))},
+    "new_zeros": "xg.zeros(shape, dtype=t.dtype, backend=t.backend) (an RNN's init_hidden: "
+                 "xg.zeros((num_layers, batch, hidden), dtype=w.dtype, backend=w.backend); a "
+                 "recurrent layer's state=None is zeros already)",
+    "new_tensor": "xg.asarray(data, dtype=t.dtype, backend=t.backend)",
     "view": "t.reshape(shape)",
     "unsqueeze": "xg.expand_dims(t, axis=k) (squeeze's inverse: t.squeeze(axis=k))",
     "dim": "t.ndim",

@@ -23,6 +23,7 @@ import numpy
 
 from ..axis_sums import sum_rows
 from .gated_layers import layer_kernels
+from .scan_rings import recurrent_transpose
 from .ufuncs import clip
 
 
@@ -147,7 +148,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         gets their ``da`` (n, B, H), once the block's part of ``dw`` is added. Returns
         ``(dh0, dw)``."""
         B, T, H = seq.shape
-        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        w_t = recurrent_transpose(np, w_hh, T)
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)
         hs, fill = states_ring(seq, h0, K)
@@ -175,7 +176,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         no ring and no copy of ``g``, whose steps' rows the products read where they are.
         Returns ``dh0``."""
         B, T, H = seq.shape
-        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        w_t = recurrent_transpose(np, w_hh, T)
         dh = np.zeros((B, H), dtype=seq.dtype)
         back = stepped(np.swapaxes(g, 0, 1), w_t, dh)
         passed = pre_activation_gradient(nonlinearity, B, H, seq.dtype)
@@ -266,7 +267,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         if gates is None:
             def gates(t0, n, hns):
                 return acts[t0:t0 + n, :, :2 * H], acts[t0:t0 + n, :, 2 * H:]
-        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        w_t = recurrent_transpose(np, w_hh, T)
         w_hn = w_hh[:, 2 * H:]
         K = len(da_ring)
         ghs, back = gradient_ring(g, da_ring, w_t, T)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from xpgrad.backend import Kernel
 
+from .scan_rings import recurrent_transpose
+
 
 def lstm_halves(key, values):
     """``(g_h, g_c)``, each (B, T, H) or None for zeros, for the gradient of an LSTM's (2, B, T,
@@ -117,7 +119,7 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         seq, gates, cs = saved[:3]
         _, B, T, H = seq.shape
         G, K = 4 * H, len(dz_ring)
-        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
+        w_t = recurrent_transpose(np, w_hh, T)
         tmp, dh0, tc = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
         ghs, back = gradient_ring(g_h, dz_ring, w_t, T)
         # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc

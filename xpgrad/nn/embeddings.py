@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..creation import asarray
 from ..ops.nn import _padding_index, lookup
-from ..tensor import Variable
+from ..tensor import Tensor, Variable
 from . import _checks, _initial
 from . import init as _init
 from ._torch import host, load_checked
@@ -68,6 +68,38 @@ class _LookupTable(Module):
         """
         (weight,) = load_checked(self, state_dict, {"weight": self.weight.shape})
         self.weight.assign(weight)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, **kwargs):
+        """PyTorch's ``from_pretrained``: a layer whose weight is a copy of the 2-D
+        ``embeddings`` (a Tensor, NumPy array, nested list or torch tensor), in their float
+        dtype and, for a Tensor, on its backend (``dtype=`` / ``backend=`` choose otherwise),
+        the ``padding_idx`` row kept as given (it gets no gradient); ``freeze=True``, torch's
+        default, leaves the weight out of ``trainable_variables``. Other keywords are the
+        constructor's (``name=``, EmbeddingBag's ``mode=``).
+
+        >>> import xpgrad as xg
+        >>> emb = xg.nn.Embedding.from_pretrained([[0.5, 1.0], [2.0, 3.0]], padding_idx=0)
+        >>> emb(xg.asarray([1, 0])).tolist(), emb.trainable_variables
+        ([[2.0, 3.0], [0.5, 1.0]], [])
+        """
+        who = f"{cls.__name__}.from_pretrained"
+        values = host(embeddings)
+        if values.ndim != 2:
+            raise ValueError(f"{who}: embeddings must be 2-D (num_embeddings, embedding_dim), "
+                             f"got shape {values.shape}")
+        if values.dtype.kind != "f":
+            raise TypeError(f"{who}: embeddings must hold real floats, got {values.dtype} "
+                            "values (cast them first)")
+        kwargs.setdefault("dtype", values.dtype)
+        if isinstance(embeddings, Tensor):
+            kwargs.setdefault("backend", embeddings.backend)
+        layer = cls(*values.shape, padding_idx=padding_idx, init=lambda *_: values, **kwargs)
+        if layer.padding_idx is not None:       # torch keeps the given row
+            layer.weight.assign(asarray(values, dtype=layer.weight.dtype,
+                                        backend=layer.weight.backend))
+        layer.weight.trainable = not freeze
+        return layer
 
     def torch_state_dict(self) -> dict:
         """``{"weight": NumPy array}``, for ``torch.nn.Embedding.load_state_dict`` (or

@@ -29,8 +29,7 @@ from .module_discovery import ModuleDiscovery
 from .module_state import ModuleState
 from .module_structure import SETTING_TYPES, STRUCTURE, note_own_write, structure
 from ..trace_thread import CALLING as _CALLING, RUNNING as _TRACING
-from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
-from .module_hints import keras_call_keyword, not_initialized, note_layer
+from .module_hints import keras_call_keyword, not_initialized, note_layer, pytorch_hint
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
 from .variable_names import name_after_paths
 
@@ -179,7 +178,7 @@ class Module(ModuleDiscovery, ModuleState):
         # only for attributes a module lacks: PyTorch's names say where ours are
         if "name" not in vars(self):     # a property failing on it comes here too
             raise not_initialized(self, name)
-        raise no_attribute(self, name, _PYTORCH_NAMES.get(name))
+        raise no_attribute(self, name, pytorch_hint(name))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")

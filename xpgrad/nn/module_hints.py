@@ -6,6 +6,8 @@ that did not call ``super().__init__()``).
 >>> PYTORCH_NAMES["zero_grad"].split(":")[0]
 'variables hold no gradients to clear'
 """
+import re
+
 #: what a PyTorch (or Keras) user reaches for, and where xpgrad has it
 PYTORCH_NAMES = {
     "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
@@ -54,6 +56,35 @@ PYTORCH_NAMES = {
                     "a module's dtype is fixed when it is built: dtype=xg.float64 (or "
                     "xg.float32) in its constructor"),
 }
+
+
+#: torch's recurrent weights: ``weight_ih_l0``, ``bias_hh_l1_reverse``, a cell's ``weight_ih``
+_RECURRENT_WEIGHT = re.compile(r"(weight|bias)_(ih|hh)(?:_l(\d+))?(_reverse)?")
+
+
+def pytorch_hint(name):
+    """Where xpgrad has what PyTorch calls ``name`` on a module, or None.
+
+    >>> print(pytorch_hint("weight_hh_l1_reverse").split(";")[0])
+    torch's weight_hh_l1_reverse is reverse_layers[1].w_hh.T here (Linear's (in, out) layout)
+    """
+    hint = PYTORCH_NAMES.get(name)
+    if hint is None and name.startswith(("weight_", "bias_")):
+        match = _RECURRENT_WEIGHT.fullmatch(name)
+        if match is not None:
+            hint = _recurrent_weight_hint(name, *match.groups())
+    return hint
+
+
+def _recurrent_weight_hint(name, kind, side, layer, reverse):
+    cell = "" if layer is None else f"{'reverse_layers' if reverse else 'layers'}[{layer}]."
+    if kind == "weight":
+        where = f"{cell}w_{side}.T here (Linear's (in, out) layout)"
+    else:
+        where = (f"in {cell}b here, which holds bias_ih + bias_hh (one bias; a GRU's n third "
+                 f"of bias_hh is {cell}b_hn)")
+    return (f"torch's {name} is {where}; torch_state_dict() gives the weights under torch's "
+            "names and layouts, load_torch_state_dict(sd) sets them")
 
 
 def keras_training_keyword(error):

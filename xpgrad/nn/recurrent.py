@@ -34,7 +34,8 @@ from ..ops.shape import reshape
 from ..tensor import Variable
 from . import _checks
 from .recurrent_cell_base import _Recurrent, initializers  # noqa: F401 (re-exported)
-from .recurrent_checks import _as_input, _check_pair, _check_state, check_nonlinearity
+from .recurrent_checks import (_as_input, _check_pair, _check_state, cell_batch,
+                               check_nonlinearity)
 
 
 class RNNCell(_Recurrent):
@@ -57,12 +58,14 @@ class RNNCell(_Recurrent):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h=None):
+        x, h, unbatched = cell_batch(self, x, h)
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
         h = _check_state(h, (B, self.hidden_size), "h", self, self.w_hh)
         z = self.project(reshape(x, (B, 1, self.input_size)))
-        return reshape(rnn_scan(z, h, self.w_hh, self.nonlinearity), (B, self.hidden_size))
+        h = rnn_scan(z, h, self.w_hh, self.nonlinearity)
+        return reshape(h, (self.hidden_size,) if unbatched else (B, self.hidden_size))
 
     def scan(self, x, h0):
         """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""
@@ -118,6 +121,7 @@ class LSTMCell(_Recurrent):
             self.b.assign(asarray(b, dtype=self.b.dtype, backend=self.b.backend))
 
     def forward(self, x, state=None):
+        x, state, unbatched = cell_batch(self, x, state, pair=True)
         x = _as_input(x, self, 2)
         B, H = x.shape[0], self.hidden_size
         _check_pair(state, "LSTMCell", "(batch, hidden)")
@@ -126,6 +130,8 @@ class LSTMCell(_Recurrent):
         c = _check_state(c, (B, H), "c", self, self.w_hh)
         states = lstm_states(self.project(reshape(x, (B, 1, self.input_size))), h, c,
                              self.w_hh)
+        if unbatched:
+            return states[0, 0, 0], states[1, 0, 0]
         return states[0, :, 0], states[1, :, 0]
 
     def scan(self, x, h0, c0):
@@ -173,12 +179,13 @@ class GRUCell(_Recurrent):
                               name=f"{self.name}/b_hn") if bias_vector is not None else None)
 
     def forward(self, x, h=None):
+        x, h, unbatched = cell_batch(self, x, h)
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
         h = _check_state(h, (B, self.hidden_size), "h", self, self.w_hh)
         out = self.scan(reshape(x, (B, 1, self.input_size)), h)
-        return reshape(out, (B, self.hidden_size))
+        return reshape(out, (self.hidden_size,) if unbatched else (B, self.hidden_size))
 
     def scan(self, x, h0):
         """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""

@@ -18,13 +18,44 @@ def _as_input(x, layer, ndim, who=None):
     who = who or type(layer).__name__
     if not isinstance(x, Tensor):
         x = asarray(x, dtype=layer.w_ih.dtype, backend=layer.w_ih.backend)
-    what = "(batch, time, input_size)" if ndim == 3 else "(batch, input_size)"
+    what = "(batch, time, input_size)" if ndim == 3 else "(batch, input_size) or (input_size,)"
     if x.ndim != ndim or x.shape[-1] != layer.input_size:
         raise ValueError(f"{who} expects input of shape {what} with "
                          f"input_size={layer.input_size}, got shape {x.shape}")
     if x.dtype != layer.w_ih.dtype:
         raise input_dtype_error(x, layer.w_ih.dtype, who)
     return x
+
+
+def cell_batch(cell, x, state, pair=False):
+    """``(x, state, unbatched)`` for a cell's step: an unbatched ``(input_size,)`` input, which
+    PyTorch's cells take, and its ``(hidden,)`` state (an LSTM's pair of them: ``pair``) get a
+    batch axis of 1, ``unbatched`` True; anything else is handed back as is (converted to a
+    Tensor of the cell's dtype) for the batched checks.
+
+    >>> import xpgrad as xg
+    >>> cell = xg.nn.GRUCell(3, 4, rng=0)
+    >>> x, h, unbatched = cell_batch(cell, [1.0, 2.0, 3.0], None)
+    >>> x.shape, h, unbatched
+    ((1, 3), None, True)
+    """
+    if not isinstance(x, Tensor):
+        x = asarray(x, dtype=cell.w_ih.dtype, backend=cell.w_ih.backend)
+    if x.ndim != 1:
+        return x, state, False
+    who, shape = type(cell).__name__, (cell.hidden_size,)
+    x = _as_input(x, cell, 1, who).reshape(1, -1)
+
+    def batch_of_one(s, what):
+        s = _check_state(s, shape, f"{what} (the state of an unbatched input)", cell, cell.w_hh)
+        return s.reshape(1, -1)
+
+    if state is not None and pair:
+        _check_pair(state, who, "(hidden,)")
+        state = tuple(batch_of_one(s, what) for s, what in zip(state, "hc"))
+    elif state is not None:
+        state = batch_of_one(state, "h")
+    return x, state, True
 
 
 def _describe(value):

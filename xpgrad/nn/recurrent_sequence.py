@@ -68,6 +68,8 @@ class _Sequence(Module):
         self.bidirectional = flag(bidirectional, "bidirectional", who)
         if "bias" in cell_kwargs:
             cell_kwargs["bias"] = flag(cell_kwargs["bias"], "bias", who)
+        if "dtype" in cell_kwargs:      # checked here so that its error names the layer
+            cell_kwargs["dtype"] = _checks.floating_dtype(cell_kwargs["dtype"], who)
         initializers(cell_kwargs["kernel_init"], cell_kwargs["recurrent_init"],
                      cell_kwargs["bias_init"], cell_kwargs["bias"], who)   # errors name `who`
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
