@@ -336,7 +336,7 @@ def _frequencies(fn, n, d, dtype, device, backend, half):
     dtype = _dt.DEFAULTS["real floating"] if dtype is None else _dt.as_dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"{fn}: dtype must be a real floating-point dtype, got {dtype}")
-    be, native = resolve(device, backend)
+    be, native = resolve(device, backend, fn)
     place = be.on_device(native) if native is not None else contextlib.nullcontext()
     xp = be.xp
     # k / (n d) with k = 0, 1, ..., then the negative frequencies: exact in the asked dtype
