@@ -25,6 +25,7 @@ import warnings
 from .._args import pointer
 from ..tensor import Tensor, Variable
 from ._checks import learning_rate_fits, non_negative, positive_int
+from ..keyword_checks import named_parameters
 from .foreign_names import refuse, refuse_minimize_argument
 from .lbfgs_search import strong_wolfe
 from .optimizer import Optimizer, _view_seen, loss_and_gradients
@@ -146,7 +147,7 @@ class LBFGS(Optimizer):
                  tolerance_change=1e-9, history_size=100, line_search_fn=None, name=None,
                  **unknown):
         if unknown:
-            refuse("LBFGS", unknown)
+            refuse("LBFGS", unknown, named_parameters(LBFGS.__init__))
         super().__init__(learning_rate, name=name)
         self.max_iter = max_iter
         self.max_eval = self.max_iter * 5 // 4 if max_eval is None else max_eval
