@@ -1,5 +1,5 @@
-"""Every public function with an ``axis`` (or ``keepdims``) parameter answers PyTorch's
-``dim=`` / ``keepdim=`` with the array API's names, found by walking the namespaces (a new
+"""Every public function with an ``axis``, ``axes`` (or ``keepdims``) parameter answers
+PyTorch's ``dim=`` / ``keepdim=`` with the array API's names, found by walking the namespaces (a new
 function is covered without a row here); the losses whose class axis is the last say so."""
 import inspect
 import types
@@ -24,7 +24,7 @@ def _functions_with_axis():
                 parameters = inspect.signature(function).parameters
             except (TypeError, ValueError):
                 continue
-            if "axis" in parameters or "keepdims" in parameters:
+            if "axis" in parameters or "axes" in parameters or "keepdims" in parameters:
                 seen.add(id(function))
                 found[f"{prefix}.{name}"] = (function, parameters)
     return found
@@ -35,7 +35,8 @@ FUNCTIONS = _functions_with_axis()
 
 def test_the_walk_finds_the_reductions_and_the_scipy_and_fft_functions():
     for name in ("xg.sum", "xg.special.logsumexp", "xg.fft.rfft", "xg.linalg.matrix_norm",
-                 "xg.take", "xg.expand_dims"):
+                 "xg.take", "xg.expand_dims", "xg.fft.fftn", "xg.fft.irfftn",
+                 "xg.fft.fftshift", "xg.permute_dims", "xg.tensordot"):
         assert name in FUNCTIONS
 
 
@@ -50,8 +51,9 @@ def test_torch_dim_and_keepdim_get_the_array_api_names(name):
     torch_keywords = {"dim": 1, "keepdim": True} if "keepdims" in parameters else {"dim": 1}
     with pytest.raises(TypeError) as err:
         function(*args, **torch_keywords)
-    expected = "axis= for dim=, keepdims= for keepdim=" if "keepdim" in torch_keywords \
-        else "axis= for dim="
+    axis = "axes=" if "axes" in parameters and "axis" not in parameters else "axis="
+    expected = f"{axis} for dim=, keepdims= for keepdim=" if "keepdim" in torch_keywords \
+        else f"{axis} for dim="
     assert str(err.value) == (f"{owner}() got an unexpected keyword argument 'dim'; xpgrad uses "
                               f"the array API's names: {expected}")
 
@@ -79,3 +81,18 @@ def test_clip_answers_numpys_a_min_and_a_max_with_min_and_max():
                                             r"min= for a_min="):
             call()
     assert xg.clip(x, min=0.0, max=1.0).tolist() == x.clip(0.0, 1.0).tolist() == [0.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("function, args", [(xg.permute_dims, 1), (xg.tensordot, 2),
+                                            (xg.fft.fftn, 1)])
+def test_torch_dims_of_the_functions_of_several_axes_is_axes(function, args):
+    with pytest.raises(TypeError) as err:
+        function(*[xg.ones((2, 2))] * args, dims=(1, 0))
+    assert str(err.value) == (f"{function.__name__}() got an unexpected keyword argument "
+                              f"'dims'; xpgrad uses the array API's names: axes= for dims=")
+
+
+def test_permute_dims_still_needs_its_axes():
+    with pytest.raises(TypeError, match=r"^permute_dims\(\) missing 1 required positional "
+                                        r"argument: 'axes'$"):
+        xg.permute_dims(xg.ones((2, 3)))

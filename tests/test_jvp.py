@@ -103,6 +103,47 @@ def test_bad_jvp_calls_are_named():
         xg.jvp(None, x, x)
 
 
+TANGENT_CALLS = {
+    "jvp": lambda x, t: xg.jvp(_f, x, t),
+    "linearize: f_jvp": lambda x, t: xg.linearize(_f, x)[1](t),
+    "hvp": lambda x, t: xg.hvp(lambda v: xg.sum(v ** 3), x, t),
+}
+
+
+@pytest.mark.parametrize("who", sorted(TANGENT_CALLS))
+@pytest.mark.parametrize("tangent_dtype", ["float32", "int64", "complex128"])
+def test_a_tangent_of_another_dtype_than_its_primal_is_refused_as_in_jax(who, tangent_dtype):
+    """A float32 or integer tangent for float64 primals was cast silently (a complex one lost
+    its imaginary part); jax.jvp refuses it."""
+    x = xg.asarray(X0, dtype=xg.float64)
+    tangent = xg.astype(xg.asarray([1, 0, 2]), getattr(xg, tangent_dtype))
+    with pytest.raises(TypeError) as err:
+        TANGENT_CALLS[who](x, tangent)
+    assert str(err.value) == (f"{who}: tangents[0] has dtype {tangent_dtype} but its primal "
+                              "has dtype float64; they must be equal (as in jax.jvp): cast it "
+                              "with xg.astype(tangent, xg.float64)")
+    with pytest.raises(TypeError, match=f"^{who}: tangents\\[0\\] has dtype float32"):
+        TANGENT_CALLS[who](x, np.ones(3, dtype=np.float32))
+
+
+@pytest.mark.parametrize("who", sorted(TANGENT_CALLS))
+def test_a_tangent_of_numbers_takes_its_primals_dtype(who):
+    x32 = xg.asarray(X0, dtype=xg.float32)
+    from_list = TANGENT_CALLS[who](x32, [1.0, 0.0, 2.0])
+    from_tensor = TANGENT_CALLS[who](x32, xg.asarray([1.0, 0.0, 2.0], dtype=xg.float32))
+    product = from_list[1] if isinstance(from_list, tuple) else from_list
+    expected = from_tensor[1] if isinstance(from_tensor, tuple) else from_tensor
+    assert product.dtype == xg.float32
+    np.testing.assert_array_equal(product.numpy(), expected.numpy())
+
+
+def test_a_tangent_of_another_dtype_in_a_pytree_names_its_path():
+    x = {"w": xg.asarray(X0, dtype=xg.float64)}
+    with pytest.raises(TypeError, match=r"^jvp: tangents\[0\]\['w'\] has dtype float32 but "
+                                        r"its primal has dtype float64"):
+        xg.jvp(lambda p: p["w"] * 2.0, (x,), ({"w": xg.ones(3, dtype=xg.float32)},))
+
+
 def test_a_tape_differentiated_by_a_tape_opened_after_its_forward_pass_says_so():
     """The first tape ran ``tanh``'s fused kernel, which keeps its output only for the
     kernel's own rule; the generic rule an outer tape needs cannot run. Before, this was a

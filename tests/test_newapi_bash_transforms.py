@@ -65,7 +65,7 @@ def test_hvp_differentiated_again_by_an_outer_tape():
 def test_jvp_and_hvp_take_primals_in_a_list_as_jax_does():
     """``jvp(f, [x], [t])`` stacked the list into one (1, n) primal: outputs of the wrong
     shape."""
-    x, t = xg.asarray(X0), xg.asarray([1.0, 0.0, 2.0])
+    x, t = xg.asarray(X0), xg.asarray([1.0, 0.0, 2.0], dtype=xg.float64)
     out, product = xg.jvp(lambda a: a ** 2, [x], [t])
     assert out.shape == (3,)
     np.testing.assert_allclose(product.numpy(), 2 * X0 * t.numpy())

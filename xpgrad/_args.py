@@ -80,6 +80,9 @@ def listed_names(obj) -> list:
 #: PyTorch's keywords of reductions, softmax and joins -> the array API's names for them
 TORCH_KEYWORDS = {"dim": "axis=", "dims": "axis=", "keepdim": "keepdims=",
                   "diagonal": "k=", "a_min": "min=", "a_max": "max="}     # the last: NumPy's
+#: PyTorch's keywords of the functions that take several axes (fftn, fftshift, permute_dims,
+#: tensordot) -> the array API's name for them
+TORCH_AXES_KEYWORDS = {"dim": "axes=", "dims": "axes="}
 #: NumPy's and JAX's reduction keywords the array API leaves out -> what to write instead
 NUMPY_KEYWORDS = {
     "where": "where= is NumPy's and JAX's: mask the input instead, xg.where(mask, x, 0.0) "
@@ -99,13 +102,21 @@ TORCH_VALUE_KEYWORDS = {
 }
 
 
-def refuse_keywords(owner: str, unexpected: dict) -> None:
+def refuse_keywords(owner: str, unexpected: dict, torch_names: dict = TORCH_KEYWORDS) -> None:
     """Raise the TypeError Python raises for ``owner(..., key=value)`` with a keyword it does
     not take (``unexpected``: a ``**`` catch-all's dict), adding the array API's names for
-    PyTorch's among them (``dim=`` -> ``axis=``)."""
+    PyTorch's among them (``torch_names``: ``dim=`` -> ``axis=``, or ``TORCH_AXES_KEYWORDS``
+    for a function of several axes).
+
+    >>> try:
+    ...     refuse_keywords("fftn", {"dim": (0, 1)}, TORCH_AXES_KEYWORDS)
+    ... except TypeError as e:
+    ...     print(e)
+    fftn() got an unexpected keyword argument 'dim'; xpgrad uses the array API's names: axes= for dim=
+    """
     key = next(iter(unexpected))
     message = f"{owner}() got an unexpected keyword argument {key!r}"
-    ours = [f"{TORCH_KEYWORDS[k]} for {k}=" for k in unexpected if k in TORCH_KEYWORDS]
+    ours = [f"{torch_names[k]} for {k}=" for k in unexpected if k in torch_names]
     if ours:
         message += "; xpgrad uses the array API's names: " + ", ".join(ours)
     message += "".join(f"; {NUMPY_KEYWORDS[k]}" for k in unexpected if k in NUMPY_KEYWORDS)

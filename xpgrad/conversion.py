@@ -27,9 +27,10 @@ def _backend(backend, device=None):
     return resolve(device, backend)[0]
 
 
-def _placed(device, backend):
-    """``(backend, context)``: the context makes the backend allocate on the asked device."""
-    be, native = resolve(device, backend)
+def _placed(device, backend, who=None):
+    """``(backend, context)``: the context makes the backend allocate on the asked device;
+    errors start with ``who``."""
+    be, native = resolve(device, backend, who)
     return be, (be.on_device(native) if native is not None else contextlib.nullcontext())
 
 
@@ -106,7 +107,7 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
         return _from_tensor(_stacked(obj, what), dtype, device, copy, backend)
     if obj is None:                     # NumPy makes NaN of it when given a float dtype
         raise TypeError(f"{what} is None, not an array, a number or nested lists of numbers")
-    be, place = _placed(device, backend)
+    be, place = _placed(device, backend, what.partition(":")[0])
     native = _native(be, dtype, "asarray: dtype")
     try:
         with place:
@@ -280,7 +281,7 @@ def _from_tensor(t, dtype, device, copy, backend):
         return t                # already there: the common case of a library call
     _, astype, copy_tensor = _ops or _import_ops()
     if device is not None or backend is not None:
-        be, native = resolve(device, backend)
+        be, native = resolve(device, backend, "asarray")
         if be is not t._backend:
             if copy is False:
                 raise ValueError("asarray(copy=False) cannot move a tensor to another backend")
@@ -315,7 +316,7 @@ def to_device(x, device, /, *, stream=None) -> Tensor:
     >>> xg.to_device(xg.ones(2), "numpy").device
     Device('numpy', 'cpu')
     """
-    be, native = resolve(device)
+    be, native = resolve(device, who="to_device")
     out = x.to(be)
     if native is not None and native != be.device(out._data):
         out = apply(_move, out, backend=be, native=native)
@@ -332,7 +333,7 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
     copy = _check_copy(copy, "from_dlpack")
     if isinstance(x, Tensor):
         return asarray(x, device=device, copy=copy, backend=backend)
-    be, place = _placed(device, backend)
+    be, place = _placed(device, backend, "from_dlpack")
     with place:
         raw = be.from_dlpack(x, copy=copy)
     return _checked(be, raw)

@@ -50,7 +50,7 @@ def _owner(who):
 
 
 def _make(fn, shape, dtype, device, backend, who):
-    be, place = _placed(device, backend)
+    be, place = _placed(device, backend, who)
     with place:
         native = _native(be, _dt.float32 if dtype is None else dtype, f"{who}: dtype")
         raw = fn(be.xp)(_shape(shape, who), dtype=native)
@@ -203,7 +203,7 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None
     bounds, dtype, device = _bounds_from_tensors(
         "arange", {"start": start, "stop": stop, "step": step}, dtype, device, backend)
     start, stop, step = bounds.values()
-    be, place = _placed(device, backend)
+    be, place = _placed(device, backend, "arange")
     for name, value in (("start", start), ("stop", stop), ("step", step)):
         if value is None:
             continue
@@ -241,7 +241,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
         if not isinstance(value, numbers.Number) or isinstance(value, bool):
             raise TypeError(f"linspace: {name} must be a number, got {type(value).__name__} "
                             f"{value!r:.40}")
-    be, place = _placed(device, backend)
+    be, place = _placed(device, backend, "linspace")
     if dtype is None:
         dtype = _dt.complex64 if isinstance(start, complex) or isinstance(stop, complex) \
             else _dt.float32
@@ -260,7 +260,7 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, backend=None) -
         k = operator.index(k)
     except TypeError:
         raise TypeError("eye: k must be an integer (the diagonal's offset)") from None
-    be, place = _placed(device, backend)
+    be, place = _placed(device, backend, "eye")
     with place:
         return _wrap(be.xp.eye(n_rows, n_cols, k=k,
                                dtype=_native(be, dtype or _dt.float32, "eye: dtype")), be)
@@ -271,7 +271,7 @@ def _like(fn, x, dtype, device, who, **kw):
     if device is None:
         be, place = x._backend, contextlib.nullcontext()
     else:
-        be, place = _placed(device, None)
+        be, place = _placed(device, None, who)
     native = x._data.dtype if dtype is None else _native(be, dtype, f"{who}: dtype")
     with place:
         return _wrap(fn(be.xp)(x._data.shape, dtype=native, **kw), be)

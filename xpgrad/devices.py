@@ -51,8 +51,9 @@ def device_of(be, raw) -> Device:
     return d
 
 
-def resolve(device, backend=None):
-    """The backend (and native device or None) that ``device=``/``backend=`` ask for."""
+def resolve(device, backend=None, who=None):
+    """The backend (and native device or None) that ``device=``/``backend=`` ask for; errors
+    start with ``who`` (the function given them)."""
     if device is None:
         if isinstance(backend, Backend):
             return backend, None    # what get_backend would return, without the call
@@ -67,16 +68,26 @@ def resolve(device, backend=None):
             be, native = current_backend(), device
     else:
         be, native = (current_backend() if backend is None else get_backend(backend)), device
+    where = f"{who}: " if who else ""
     if backend is not None and get_backend(backend) is not be:
-        raise ValueError(f"device {device!r} is not on backend {get_backend(backend).name!r}")
+        raise ValueError(f"{where}device {device!r} is not on backend "
+                         f"{get_backend(backend).name!r}")
     if native is not None and native not in be.devices():
         cuda = isinstance(native, str) and native.partition(":")[0] == "cuda" \
             and be.name != "cupy"
-        raise ValueError(f"backend {be.name!r} has no device {native!r}; its devices are "
-                         f"{be.devices()}" + ("; PyTorch's 'cuda' is the cupy backend here: "
-                                              "backend='cupy', or device=xg.Device('cupy', "
-                                              "<CUDA device>)" if cuda else ""))
+        raise ValueError(f"{where}backend {be.name!r} has no device {native!r}; its devices "
+                         f"are {be.devices()}" + (_cuda_hint() if cuda else ""))
     return be, native
+
+
+def _cuda_hint() -> str:
+    """What to write for PyTorch's ``device='cuda'``, and whether it can run here."""
+    hint = ("; PyTorch's 'cuda' is the cupy backend here: backend='cupy', or "
+            "device=xg.Device('cupy', <CUDA device>)")
+    report = available_backends().get("cupy")
+    if report is not None and not report["available"]:
+        hint += f" (not on this machine: {report['reason']})"
+    return hint
 
 
 class Info:

@@ -157,9 +157,13 @@ def _with_tangents(primals, tangents, who):
 
 
 def _tangent(tangent, label, primal):
-    """``tangent`` as a Tensor on ``primal``'s backend, of its shape; errors start with
+    """``tangent`` as a Tensor on ``primal``'s backend, of its shape and dtype (numbers and
+    lists take the primal's dtype; an array of another dtype is refused, as ``jax.jvp`` does:
+    a cast would hide a float32 tangent meeting float64 primals); errors start with
     ``label``."""
-    tangent = _named_tensor(tangent, label, primal.backend)
+    dtype = getattr(tangent, "dtype", None)
+    tangent = _named_tensor(tangent, label, primal.backend,
+                            dtype=None if dtype is not None else primal.dtype)
     if tangent.backend.name != primal.backend.name:
         raise MixedBackendError(f"{label} is on backend {tangent.backend.name!r} but its primal "
                                 f"is on {primal.backend.name!r}; move it with "
@@ -167,6 +171,10 @@ def _tangent(tangent, label, primal):
     if tangent.shape != primal.shape:
         raise ValueError(f"{label} has shape {tangent.shape} but its primal has shape "
                          f"{primal.shape}; they must match")
+    if tangent.dtype != primal.dtype:
+        raise TypeError(f"{label} has dtype {tangent.dtype} but its primal has dtype "
+                        f"{primal.dtype}; they must be equal (as in jax.jvp): cast it with "
+                        f"xg.astype(tangent, xg.{primal.dtype})")
     return tangent
 
 
@@ -177,13 +185,13 @@ def _named_tensors(value, label):
     return _named_tensor(value, label)
 
 
-def _named_tensor(value, label, backend=None):
-    """``value`` as a Tensor (on ``backend``); TypeError starting with ``label`` if it is no
-    array."""
+def _named_tensor(value, label, backend=None, dtype=None):
+    """``value`` as a Tensor (on ``backend``, of ``dtype``); TypeError starting with ``label``
+    if it is no array."""
     if isinstance(value, Tensor):
         return value
     try:
-        return asarray(value, backend=backend)
+        return asarray(value, dtype=dtype, backend=backend)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{label} ({type(value).__name__} {value!r:.40}) is not a tensor or "
                         f"numbers: {e}") from None

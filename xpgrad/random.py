@@ -40,7 +40,9 @@ class Generator:
     def __dir__(self):
         return listed_names(self)         # without the pointers, which raise
 
-    def __init__(self, seed=None, backend=None):
+    def __init__(self, seed=None, backend=None, **unexpected):
+        if unexpected:
+            _refuse_generator_keywords("Generator", unexpected)
         self.backend = _backend(backend)
         if seed is None:
             seed = fresh_seed()
@@ -139,7 +141,7 @@ class Generator:
         [1.12, 98.61]
         """
         if unexpected:
-            refuse_keywords("Generator.normal", unexpected)
+            _refuse_generator_keywords("Generator.normal", unexpected)
         dtype = self._float_dtype(dtype, "normal")
         if _below(scale, 0):
             raise ValueError(f"normal: scale must be >= 0 (a standard deviation), got {scale!r}")
@@ -155,7 +157,7 @@ class Generator:
         their broadcast shape, or of ``size``). In float32, ``u * (high - low) + low`` may round
         up to ``high`` itself, as NumPy's does in float64."""
         if unexpected:
-            refuse_keywords("Generator.uniform", unexpected)
+            _refuse_generator_keywords("Generator.uniform", unexpected)
         dtype = self._float_dtype(dtype, "uniform")
         for name, value in (("low", low), ("high", high)):
             if not _finite(value):
@@ -180,7 +182,7 @@ class Generator:
     def standard_normal(self, size=None, *, dtype=_dt.float32, **unexpected) -> Tensor:
         """Samples of the standard normal distribution (``normal(0, 1)``)."""
         if unexpected:
-            refuse_keywords("Generator.standard_normal", unexpected)
+            _refuse_generator_keywords("Generator.standard_normal", unexpected)
         return self.normal(0.0, 1.0, size, dtype=self._float_dtype(dtype, "standard_normal"))
 
     def exponential(self, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
@@ -307,10 +309,28 @@ class DrawWith:
         return self.sample(rng, *self.arrays)
 
 
-def default_rng(seed=None, *, backend=None) -> Generator:
+def default_rng(seed=None, *, backend=None, **unexpected) -> Generator:
     """A Generator seeded with ``seed`` on ``backend`` (default: the current backend);
-    without a seed, fresh entropy, or the next seed of ``xg.random.seed(n)`` when one is set."""
+    without a seed, fresh entropy, or the next seed of ``xg.random.seed(n)`` when one is set.
+
+    >>> import xpgrad as xg
+    >>> xg.random.default_rng(0, backend="numpy").normal(size=2).device
+    Device('numpy', 'cpu')
+    """
+    if unexpected:
+        _refuse_generator_keywords("default_rng", unexpected)
     return Generator(seed, backend)
+
+
+def _refuse_generator_keywords(owner, unexpected):
+    """PyTorch's ``device=`` (``torch.Generator(device='cuda')``, ``torch.randn(...,
+    device=...)``) said as xpgrad's: a generator draws on its backend."""
+    if "device" in unexpected:
+        raise TypeError(f"{owner}() got an unexpected keyword argument 'device'; a generator "
+                        "draws on the backend it was made on: xg.random.default_rng(seed, "
+                        "backend='cupy') for CUDA (PyTorch's 'cuda'), backend=t.device.backend "
+                        "for where a tensor t lives")
+    refuse_keywords(owner, unexpected)
 
 
 _GENERATORS = ("xpgrad draws from generators, not keys: rng = xg.random.default_rng(seed) "

@@ -10,12 +10,9 @@ Linear: in_features must be a positive integer, got 2.5
 """
 from __future__ import annotations
 
-import contextlib
-import difflib
-import inspect
 import numbers
-import weakref
 
+from ..keyword_checks import check_keywords
 from ..optim._checks import hyperparameter
 from ..tf_names import LAYER_KEYWORDS as _KERAS_KEYWORDS
 
@@ -134,28 +131,8 @@ _TORCH_KEYWORDS = {
 }
 
 
-#: ``{__init__: _keywords(__init__)}``; weak: a dropped layer class is freed with its __init__
-_KEYWORDS = weakref.WeakKeyDictionary()
-
-
-def _keywords(init):
-    """The parameter names of ``init`` (positional-only ones too: Python's own message says
-    what is wrong with those); None when it takes any keyword (``**kwargs``)."""
-    try:
-        return _KEYWORDS[init]
-    except (KeyError, TypeError):       # TypeError: not weakly referable (a C slot wrapper)
-        pass
-    try:
-        params = inspect.signature(init).parameters.values()
-    except (TypeError, ValueError):     # no signature to read: let Python's own call check
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        names = None
-    else:
-        names = frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
-    with contextlib.suppress(TypeError):
-        _KEYWORDS[init] = names
-    return names
+#: what a PyTorch (first) or Keras user is told for a keyword a layer does not take
+_LAYER_HINTS = {**_KERAS_KEYWORDS, **_TORCH_KEYWORDS}
 
 
 def known_keywords(cls, kwargs) -> None:
@@ -171,12 +148,4 @@ def known_keywords(cls, kwargs) -> None:
     ...     print(e)
     Layer() got an unexpected keyword argument 'dim'; xpgrad calls it axis=
     """
-    accepted = _keywords(cls.__init__)
-    if accepted is None or accepted.issuperset(kwargs):      # every construction: kept short
-        return
-    key, owner = next(key for key in kwargs if key not in accepted), cls.__name__
-    meant = difflib.get_close_matches(key, sorted(accepted - {"self"}), n=1, cutoff=0.66)
-    raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
-                    + (_TORCH_KEYWORDS.get(key) or _KERAS_KEYWORDS.get(key)
-                       or (f"; did you mean {meant[0]}=?" if meant else
-                           f" (xpgrad's {owner} does not have this option)")))
+    check_keywords(cls, kwargs, _LAYER_HINTS)

@@ -19,9 +19,9 @@ of the weight the bias adds to, which a 1-D shape cannot tell (PyTorch reads it 
 from __future__ import annotations
 
 from ..creation import asarray
+from ..keyword_checks import keywords_of
 from ..ops.casting import astype
 from ..tensor import Tensor
-from . import _checks
 from . import init as _init
 from ._torch import host
 
@@ -39,7 +39,7 @@ def resolve(init, arg, owner):
 
 def takes_fan_in(fn) -> bool:
     """Whether the initializer ``fn`` has a parameter named ``fan_in``."""
-    names = _checks._keywords(fn)
+    names = keywords_of(fn)
     return names is not None and "fan_in" in names
 
 

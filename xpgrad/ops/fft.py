@@ -20,7 +20,7 @@ import numbers
 import operator
 
 from .. import dtypes as _dt
-from .._args import refuse_keywords
+from .._args import TORCH_AXES_KEYWORDS, refuse_keywords
 from ..devices import resolve
 from ..primitive import apply
 from ..tensor import _wrap
@@ -160,7 +160,7 @@ def ifft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     return apply(_c2c, x, axes=(axis,), s=(n,), norm=_norm("ifft", norm), inverse=True)
 
 
-def fftn(x, /, s=None, axes=None, *, norm="backward"):
+def fftn(x, /, s=None, axes=None, *, norm="backward", **unexpected):
     """N-dimensional discrete Fourier transform over ``axes`` (all axes by default; the last
     ``len(s)`` when only ``s`` is given), with lengths ``s`` (``-1``: the axis's own length).
 
@@ -168,18 +168,22 @@ def fftn(x, /, s=None, axes=None, *, norm="backward"):
     >>> xg.fft.fftn(xg.ones((2, 3)), s=(2, 4), axes=(0, 1)).shape
     (2, 4)
     """
+    if unexpected:
+        refuse_keywords("fftn", unexpected, TORCH_AXES_KEYWORDS)
     x = _input("fftn", x, real=False)
     axes, s = _many_axes("fftn", x, s, axes)
     return apply(_c2c, x, axes=axes, s=s, norm=_norm("fftn", norm), inverse=False)
 
 
-def ifftn(x, /, s=None, axes=None, *, norm="backward"):
+def ifftn(x, /, s=None, axes=None, *, norm="backward", **unexpected):
     """N-dimensional inverse discrete Fourier transform (see ``fftn``).
 
     >>> import xpgrad as xg
     >>> xg.fft.ifftn(xg.fft.fftn(xg.ones((2, 2)))).tolist()
     [[(1+0j), (1+0j)], [(1+0j), (1+0j)]]
     """
+    if unexpected:
+        refuse_keywords("ifftn", unexpected, TORCH_AXES_KEYWORDS)
     x = _input("ifftn", x, real=False)
     axes, s = _many_axes("ifftn", x, s, axes)
     return apply(_c2c, x, axes=axes, s=s, norm=_norm("ifftn", norm), inverse=True)
@@ -215,7 +219,7 @@ def irfft(x, /, n=None, axis=-1, *, norm="backward", **unexpected):
     return apply(_c2r, x, axes=(axis,), s=(n,), norm=_norm("irfft", norm))
 
 
-def rfftn(x, /, s=None, axes=None, *, norm="backward"):
+def rfftn(x, /, s=None, axes=None, *, norm="backward", **unexpected):
     """N-dimensional transform of real input: ``fftn`` over all but the last of ``axes`` after
     an ``rfft`` over the last one (which keeps ``s[-1]//2 + 1`` bins).
 
@@ -223,12 +227,14 @@ def rfftn(x, /, s=None, axes=None, *, norm="backward"):
     >>> xg.fft.rfftn(xg.ones((3, 4))).shape
     (3, 3)
     """
+    if unexpected:
+        refuse_keywords("rfftn", unexpected, TORCH_AXES_KEYWORDS)
     x = _input("rfftn", x, real=True)
     axes, s = _many_axes("rfftn", x, s, axes)
     return apply(_r2c, x, axes=axes, s=s, norm=_norm("rfftn", norm))
 
 
-def irfftn(x, /, s=None, axes=None, *, norm="backward"):
+def irfftn(x, /, s=None, axes=None, *, norm="backward", **unexpected):
     """Inverse of ``rfftn``: real output of lengths ``s`` (by default the input's, except
     ``2*(M-1)`` along the last of ``axes``; ``-1`` in ``s`` asks for that default).
 
@@ -237,6 +243,8 @@ def irfftn(x, /, s=None, axes=None, *, norm="backward"):
     >>> xg.fft.irfftn(xg.fft.rfftn(x), s=x.shape).shape
     (3, 4)
     """
+    if unexpected:
+        refuse_keywords("irfftn", unexpected, TORCH_AXES_KEYWORDS)
     x = _input("irfftn", x, real=False)
     axes, s = _many_axes("irfftn", x, s, axes, half=True)
     return apply(_c2r, x, axes=axes, s=s, norm=_norm("irfftn", norm))
@@ -291,7 +299,7 @@ def _shift_axes(fn, x, axes):
     return out
 
 
-def fftshift(x, /, axes=None):
+def fftshift(x, /, axes=None, **unexpected):
     """Roll the zero frequency to the middle of ``axes`` (all by default); its gradient is
     the inverse shift.
 
@@ -299,17 +307,21 @@ def fftshift(x, /, axes=None):
     >>> xg.fft.fftshift(xg.fft.fftfreq(5)).tolist()
     [-0.4000000059604645, -0.20000000298023224, 0.0, 0.20000000298023224, 0.4000000059604645]
     """
+    if unexpected:
+        refuse_keywords("fftshift", unexpected, TORCH_AXES_KEYWORDS)
     x = as_tensor(x, "fftshift")
     return apply(_shift, x, axes=_shift_axes("fftshift", x, axes), inverse=False)
 
 
-def ifftshift(x, /, axes=None):
+def ifftshift(x, /, axes=None, **unexpected):
     """The inverse of ``fftshift`` (they differ for odd lengths).
 
     >>> import xpgrad as xg
     >>> xg.fft.ifftshift(xg.asarray([3, 4, 0, 1, 2])).tolist()
     [0, 1, 2, 3, 4]
     """
+    if unexpected:
+        refuse_keywords("ifftshift", unexpected, TORCH_AXES_KEYWORDS)
     x = as_tensor(x, "ifftshift")
     return apply(_shift, x, axes=_shift_axes("ifftshift", x, axes), inverse=True)
 
@@ -324,7 +336,7 @@ def _frequencies(fn, n, d, dtype, device, backend, half):
     dtype = _dt.DEFAULTS["real floating"] if dtype is None else _dt.as_dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"{fn}: dtype must be a real floating-point dtype, got {dtype}")
-    be, native = resolve(device, backend)
+    be, native = resolve(device, backend, fn)
     place = be.on_device(native) if native is not None else contextlib.nullcontext()
     xp = be.xp
     # k / (n d) with k = 0, 1, ..., then the negative frequencies: exact in the asked dtype

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .._args import refuse_keywords
+from .._args import TORCH_AXES_KEYWORDS, refuse_keywords
 from ..primitive import Primitive, apply
 from ..views import view_of
 from ..tensor import Tensor, Variable
@@ -158,7 +158,7 @@ def _axes_list(axes, ndim, which):
     return [norm_axis(i, ndim, f"tensordot axis of {which}") for i in axes]
 
 
-def tensordot(x1, x2, /, axes=2):
+def tensordot(x1, x2, /, axes=2, **unexpected):
     """Contract ``axes`` of ``x1`` with ``axes`` of ``x2`` (an int or a pair of sequences; by
     keyword or positionally, as ``np.tensordot(a, b, 1)``).
 
@@ -170,6 +170,8 @@ def tensordot(x1, x2, /, axes=2):
     """
     from .shape import permute_dims, reshape
 
+    if unexpected:
+        refuse_keywords("tensordot", unexpected, TORCH_AXES_KEYWORDS)
     a, b = as_tensor(x1, "tensordot", "x1"), as_tensor(x2, "tensordot", "x2")
     if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):    # NumPy ints too
         axes = int(axes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 
-from .._args import flag, refuse_keywords
+from .._args import TORCH_AXES_KEYWORDS, flag, refuse_keywords
 from ..conversion import _check_copy
 from ..primitive import Primitive, apply
 from ..views import view_of
@@ -68,14 +68,18 @@ _permute = Primitive("permute_dims", lambda xp, x, axes: xp.permute_dims(x, axes
                      lambda xp, g, ans, x, axes: xp.permute_dims(g, _inverse(axes)))
 
 
-def permute_dims(x, /, axes):
+def permute_dims(x, /, axes=None, **unexpected):
     """Reorder the axes (a permutation of ``range(x.ndim)``).
 
     >>> import xpgrad as xg
     >>> xg.permute_dims(xg.ones((2, 3, 4)), (2, 0, 1)).shape
     (4, 2, 3)
     """
+    if unexpected:
+        refuse_keywords("permute_dims", unexpected, TORCH_AXES_KEYWORDS)
     x = as_tensor(x, "permute_dims")
+    if axes is None:        # required; the default only lets torch's dims= reach the hint
+        raise TypeError("permute_dims() missing 1 required positional argument: 'axes'")
     axes = tuple(norm_axis(a, x.ndim, "permute_dims: axis") for a in _ints(axes, "axes"))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} is not a permutation of the {x.ndim} axes")

@@ -22,6 +22,7 @@ import contextlib
 from collections.abc import Mapping
 
 from ..jit.capture import THREAD as _TRACES, guarded_attribute
+from ..keyword_checks import CheckedKeywords
 from ..tensor import Variable
 from ._checks import hyperparameter, non_negative_int
 
@@ -61,7 +62,7 @@ def _listed(variables) -> tuple:
     return keys, values
 
 
-class ExponentialMovingAverage:
+class ExponentialMovingAverage(CheckedKeywords):
     """Keep ``average = decay * average + (1 - decay) * variable`` for each of ``variables``
     (a list of Variables, a dict ``{name: Variable}``, or a Module: its trainable variables),
     each time ``update()`` is called -- after each optimizer step. The averages start at the

@@ -9,11 +9,14 @@ SGD() got an unexpected keyword argument 'lr'; xpgrad uses Keras' names: learnin
 """
 from __future__ import annotations
 
+from ..keyword_checks import unexpected_keyword
 
-#: PyTorch's argument names -> what xpgrad (Keras' names) calls them
+
+#: PyTorch's (and optax's) argument names -> what xpgrad (Keras' names) calls them
 _TORCH_NAMES = {"lr": "learning_rate=", "eps": "epsilon=", "betas": "beta_1= and beta_2=",
                 "alpha": "rho= (RMSprop's smoothing constant)",
-                "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)"}
+                "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)",
+                "b1": "beta_1= (optax's b1)", "b2": "beta_2= (optax's b2)"}
 
 
 def refuse_minimize_argument(key) -> None:
@@ -25,14 +28,24 @@ def refuse_minimize_argument(key) -> None:
     raise TypeError(message + (f": {hints[key]}" if key in hints else ""))
 
 
-def refuse(owner, unknown) -> None:
-    """TypeError for keyword arguments the optimizer does not take, pointing a PyTorch user at
-    xpgrad's name where there is one (``lr`` -> ``learning_rate``)."""
+def refuse(owner, unknown, accepted=()) -> None:
+    """TypeError for keyword arguments the optimizer ``owner`` does not take (it takes
+    ``accepted``), pointing a PyTorch user at xpgrad's name where there is one (``lr`` ->
+    ``learning_rate``), and a misspelt name at the closest accepted one.
+
+    >>> try:
+    ...     refuse("Adam", {"betas": (0.9, 0.99)}, ("beta_1", "beta_2"))
+    ... except TypeError as e:
+    ...     print(e)
+    Adam() got an unexpected keyword argument 'betas'; xpgrad uses Keras' names: beta_1= and beta_2= (betas=(0.9, 0.99) is beta_1=0.9, beta_2=0.99)
+    """
     key = next(iter(unknown))
     hint = _TORCH_NAMES.get(key)
-    raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
-                    + (f"; xpgrad uses Keras' names: {hint}" if hint else
-                       f" (xpgrad's {owner} does not have this option)"))
+    if key == "betas" and isinstance(unknown[key], (tuple, list)) and len(unknown[key]) == 2:
+        first, second = unknown[key]
+        hint += f" (betas={unknown[key]!r} is beta_1={first!r}, beta_2={second!r})"
+    raise unexpected_keyword(owner, key, accepted,
+                             f"; xpgrad uses Keras' names: {hint}" if hint else None)
 
 
 #: names PyTorch and older Keras users reach for, and where xpgrad has them: reading or

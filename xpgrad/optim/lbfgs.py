@@ -25,6 +25,7 @@ import warnings
 from .._args import pointer
 from ..tensor import Tensor, Variable
 from ._checks import learning_rate_fits, non_negative, positive_int
+from ..keyword_checks import named_parameters
 from .foreign_names import refuse, refuse_minimize_argument
 from .lbfgs_search import strong_wolfe
 from .optimizer import Optimizer, _view_seen, loss_and_gradients
@@ -152,7 +153,7 @@ class LBFGS(Optimizer):
                             "LBFGS(learning_rate=1.0), and the variables to "
                             "opt.minimize(loss_fn, variables), PyTorch's opt.step(closure)")
         if unknown:
-            refuse("LBFGS", unknown)
+            refuse("LBFGS", unknown, named_parameters(LBFGS.__init__))
         super().__init__(learning_rate, name=name)
         self.max_iter = max_iter
         self.max_eval = self.max_iter * 5 // 4 if max_eval is None else max_eval

@@ -33,6 +33,7 @@ from ._checks import learning_rate_fits, non_negative_int
 from .gradient_clipping import clip_global_norm, clip_value
 from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, module_hint, unpack_pair
+from ..keyword_checks import named_parameters
 from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
 from .hyperparameters import Hyperparameters
 from .optimizer_checkpoints import OptimizerCheckpoints, _named  # noqa: F401 (re-exported)
@@ -63,11 +64,17 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
     #: (g**2, sqrt) take a complex variable as pairs of reals, as PyTorch (complex_pairs.py)
     _dtype_kinds = "f"
 
+    @classmethod
+    def _keywords(cls) -> set:
+        """The keywords the optimizer takes: its ``__init__``'s and those it passes on."""
+        return {name for owner in cls.__mro__ if "__init__" in vars(owner)
+                for name in named_parameters(vars(owner)["__init__"])}
+
     def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, clipnorm=None,
                  clipvalue=None, name=None, **unknown):
         if unknown:                  # PyTorch's groups first: AdamW(groups, lr=..., betas=...)
             self._as_schedule(learning_rate)
-            refuse(type(self).__name__, unknown)
+            refuse(type(self).__name__, unknown, self._keywords())
         self._schedule = self._as_schedule(learning_rate)
         self.weight_decay = weight_decay
         clipping = {"global_clipnorm": global_clipnorm, "clipnorm": clipnorm,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from ..keyword_checks import CheckedKeywords
 from ._checks import hyperparameter, non_negative, non_negative_int, real_number
 
 _MODES = ("min", "max")
@@ -68,7 +69,7 @@ def _decode_best(value) -> float:
     return x
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(CheckedKeywords):
     """Multiply ``optimizer.learning_rate`` by ``factor`` once the metric passed to ``step``
     has not improved for more than ``patience`` calls; PyTorch's rule and defaults:
 

@@ -6,13 +6,29 @@ Constant(learning_rate=0.1)
 """
 from __future__ import annotations
 
+from ..keyword_checks import CheckedKeywords
 from ._checks import FLOAT32_MAX, hyperparameter, real_number
 
 
-class Schedule:
+#: PyTorch's lr_scheduler keywords -> xpgrad's (Keras') names
+_TORCH_SCHEDULE_KEYWORDS = {
+    "lr": "; xpgrad uses Keras' names: initial_learning_rate=",
+    "T_max": "; xpgrad uses Keras' names: decay_steps= (CosineDecay)",
+    "T_0": "; xpgrad uses Keras' names: first_decay_steps= (CosineDecayRestarts)",
+    "T_mult": "; xpgrad uses Keras' names: t_mul= (CosineDecayRestarts)",
+    "eta_min": "; xpgrad's cosine schedules take alpha=, the final rate as a fraction of "
+               "initial_learning_rate (eta_min / lr)",
+    "last_epoch": ": a schedule is a function of the step, schedule(step), with no state to "
+                  "resume; leave it out",
+}
+
+
+class Schedule(CheckedKeywords):
     """Base class: ``schedule(step) -> learning rate``, ``step`` being the number of updates
     applied so far (the optimizer's ``iterations``). Its repr lists the constructor's
-    arguments (the public attributes, in the order they were set).
+    arguments (the public attributes, in the order they were set). A keyword its
+    ``__init__`` does not take is refused naming the schedule (PyTorch's names said as
+    xpgrad's, a misspelt one's closest name).
 
     >>> class Halving(Schedule):
     ...     def __init__(self, learning_rate):
@@ -22,6 +38,8 @@ class Schedule:
     >>> Halving(1.0), Halving(1.0)(3)
     (Halving(learning_rate=1.0), 0.125)
     """
+
+    _KEYWORD_HINTS = _TORCH_SCHEDULE_KEYWORDS
 
     def __call__(self, step: int) -> float:
         raise NotImplementedError

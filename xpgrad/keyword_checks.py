@@ -1,0 +1,81 @@
+"""Keyword arguments a class or function does not take: its accepted names, read from its
+signature once, and the TypeError Python raises for another, with a "did you mean" for a
+misspelt one (layers, optimizers and schedules share it).
+
+>>> def make(learning_rate, momentum=0.0): pass
+>>> print(unexpected_keyword("SGD", "momentun", keywords_of(make)))
+SGD() got an unexpected keyword argument 'momentun'; did you mean momentum=?
+>>> print(unexpected_keyword("SGD", "fused", keywords_of(make)))
+SGD() got an unexpected keyword argument 'fused' (xpgrad's SGD does not have this option)
+"""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import inspect
+import weakref
+
+#: ``{function: keywords_of(function)}``; weak: a dropped class is freed with its __init__
+_KEYWORDS = weakref.WeakKeyDictionary()
+
+
+def keywords_of(function):
+    """The parameter names of ``function`` (positional-only ones too: Python's own message
+    says what is wrong with those); None when it takes any keyword (``**kwargs``)."""
+    try:
+        return _KEYWORDS[function]
+    except (KeyError, TypeError):       # TypeError: not weakly referable (a C slot wrapper)
+        pass
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):     # no signature to read: let Python's own call check
+        return None
+    names = None if any(p.kind is p.VAR_KEYWORD for p in params) else named_parameters(function)
+    with contextlib.suppress(TypeError):
+        _KEYWORDS[function] = names
+    return names
+
+
+def named_parameters(function) -> frozenset:
+    """The names ``function`` takes by name, those a ``**`` catch-all takes left out (empty
+    when it has no signature to read)."""
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
+def unexpected_keyword(owner: str, key: str, accepted, hint: str | None = None) -> TypeError:
+    """The TypeError for ``owner(key=...)``, which takes only ``accepted`` keywords: ``hint``
+    (another library's name said as xpgrad's, starting with ``;`` or ``:``) when given, else
+    the closest accepted name when one is close, else that ``owner`` has no such option."""
+    message = f"{owner}() got an unexpected keyword argument {key!r}"
+    if hint:
+        return TypeError(message + hint)
+    meant = difflib.get_close_matches(key, sorted(set(accepted) - {"self"}), n=1, cutoff=0.66)
+    return TypeError(message + (f"; did you mean {meant[0]}=?" if meant else
+                                f" (xpgrad's {owner} does not have this option)"))
+
+
+def check_keywords(cls, kwargs, hints) -> None:
+    """``unexpected_keyword`` for the first of ``kwargs`` that ``cls()`` does not take (its
+    ``__init__``'s names), with ``hints[key]`` (another library's name said as xpgrad's) when
+    there is one: called from ``__new__`` on each construction given keywords, kept short."""
+    accepted = keywords_of(cls.__init__)
+    if accepted is None or accepted.issuperset(kwargs):
+        return
+    key = next(key for key in kwargs if key not in accepted)
+    raise unexpected_keyword(cls.__name__, key, accepted, hints.get(key))
+
+
+class CheckedKeywords:
+    """A base class whose construction with a keyword its ``__init__`` does not take raises
+    ``check_keywords``' TypeError, ``_KEYWORD_HINTS`` giving the hints (not Python's own)."""
+
+    _KEYWORD_HINTS: dict = {}
+
+    def __new__(cls, *args, **kwargs):
+        if kwargs:
+            check_keywords(cls, kwargs, cls._KEYWORD_HINTS)
+        return super().__new__(cls)
