@@ -1,10 +1,11 @@
 """Products of two stacks of matrices, one gemm call (MKL's or NumPy's OpenBLAS, ``blas.py``)
-per pair, planned once for the stack: the per-example outer products of a vmapped weight
-gradient (``xpgrad/batching/outer_products.py``), ``(B, k, 1) @ (B, 1, m)``. NumPy writes those
-by a broadcast multiply whose inner loop runs row by row, or by a batched ``matmul`` that does
-not call BLAS for them: 64 examples of 784x256 float32, 13 ms of CPU time by the multiply, 16 by
-``matmul``, 7.8 by a gemm call each (OpenBLAS's SkylakeX kernels, one thread; PyTorch's
-``bmm`` 7.3), with the bits of NumPy's multiply where the inner size is 1.
+per pair, its arguments made once for the stack: the per-example outer products of a vmapped
+weight gradient (``xpgrad/batching/outer_products.py``), ``(B, k, 1) @ (B, 1, m)``. NumPy
+writes those by a broadcast multiply whose inner loop runs row by row, or by a batched
+``matmul`` that does not call BLAS for them: 64 examples of 784x256 float32, 13 ms of CPU time
+by the multiply, 16 by ``matmul``, 7.5 by OpenBLAS's gemm call each (SkylakeX kernels, one
+thread; PyTorch's ``bmm`` 7.5), with the bits of NumPy's multiply. Products of inner size 1 run
+on NumPy's OpenBLAS where MKL is xpgrad's choice (``_outer_products_library``).
 
 >>> import numpy as np
 >>> a, b = np.ones((3, 40, 1), np.float32), np.full((3, 1, 30), 2.0, np.float32)
@@ -36,8 +37,10 @@ def stacked_matmul(a, b):
     if lib is None or a.__class__ is not np.ndarray or b.__class__ is not np.ndarray \
             or a.ndim != 3 or b.ndim != 3 or a.dtype != b.dtype:
         return None
-    fn = lib.gemm.get(a.dtype)
     count, k, r = a.shape
+    if r == 1 and lib.name == "mkl":
+        lib = _outer_products_library(lib)
+    fn = lib.gemm.get(a.dtype)
     m = b.shape[2]
     if fn is None or b.shape[:2] != (count, r) or min(count, k, r, m) == 0:
         return None
@@ -58,3 +61,16 @@ def stacked_matmul(a, b):
         fn(*head, 1.0, address_a + i * step_a, lda, address_b + i * step_b, ldb, 0.0,
            address_out + i * step_out, ldc)
     return out
+
+
+def _outer_products_library(mkl):
+    """NumPy's OpenBLAS for products of inner size 1 where ``XPGRAD_BLAS`` leaves the choice
+    to xpgrad (``auto``) and it loads, else ``mkl``: MKL's gemm writes them slower (64
+    examples of 784x256 float32 into memory already mapped: 10.5 ms against OpenBLAS's 7.5, as
+    fast as NumPy's ``fill``; PyTorch's ``bmm`` 7.5)."""
+    if blas.choice() != "auto":
+        return mkl
+    try:
+        return blas._load("openblas")
+    except RuntimeError:
+        return mkl

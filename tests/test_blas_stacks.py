@@ -8,7 +8,7 @@ import pytest
 
 from blas_libraries import library  # noqa: F401
 from xpgrad.backends import blas
-from xpgrad.backends.blas_stacks import stacked_matmul
+from xpgrad.backends.blas_stacks import _outer_products_library, stacked_matmul
 
 RNG = np.random.default_rng(3)
 
@@ -48,3 +48,13 @@ def test_nothing_is_called_without_a_direct_blas():
         assert stacked_matmul(np.ones((2, 3, 1)), np.ones((2, 1, 4))) is None
     finally:
         blas.restore(previous)
+
+
+def test_outer_products_run_on_numpys_openblas_unless_mkl_is_asked_for(monkeypatch):
+    if blas.numpys_openblas() is None or blas._find_mkl() is None:
+        pytest.skip("needs both MKL and NumPy's OpenBLAS")
+    mkl = blas._load("mkl")
+    monkeypatch.setenv("XPGRAD_BLAS", "auto")
+    assert _outer_products_library(mkl).name == "openblas"
+    monkeypatch.setenv("XPGRAD_BLAS", "mkl")
+    assert _outer_products_library(mkl) is mkl
