@@ -9,7 +9,10 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.batching.namespace import Level
-from xpgrad.batching.outer_products import _FEW, sum_examples
+from blas_libraries import DIRECT
+from per_example_mlp import mlp_loss, torch_per_example_grads
+from xpgrad.backends import blas
+from xpgrad.batching.outer_products import _FEW, _GEMM_ROWS, sum_examples
 
 RNG = np.random.default_rng(5)
 B, K, M = 3, 48, 40                     # K * M: past the size where factors are kept
@@ -119,3 +122,49 @@ def test_gradients_through_vmap_of_a_wide_layer_equal_jax_and_replay():
         np.testing.assert_allclose(traced(xg.asarray(x)).numpy(),
                                    jax.grad(jax_penalty)(w0, x), rtol=1e-10, atol=1e-12)
     assert len(traced.programs()) == 1
+
+
+TALL = 160                              # rows per example: made by a gemm call per example
+
+
+@pytest.fixture(params=[pytest.param("numpy"), *DIRECT])
+def products(request):
+    """Each way the examples' products can be made: a direct gemm per example (MKL's,
+    NumPy's OpenBLAS) or, without one, NumPy's broadcast multiply."""
+    previous = blas.use(request.param)
+    yield request.param
+    blas.restore(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tall_products_are_made_with_the_bits_of_a_plain_product(products, dtype):
+    assert TALL >= _GEMM_ROWS
+    level = Level(B, np)
+    ns = level.namespace
+    u, v = RNG.normal(size=(B, TALL)).astype(dtype), RNG.normal(size=(B, M)).astype(dtype)
+
+    def product():
+        return ns.multiply(ns.expand_dims(level.wrap(u), axis=-1),
+                           ns.expand_dims(level.wrap(v[:, ::-1]), axis=-2))
+
+    one = product()
+    assert one._factors is not None
+    np.testing.assert_array_equal(one._data, u[:, :, None] * v[:, None, ::-1])
+    total = product() + product() + product()
+    assert total._factors[0].shape == (B, TALL, 3)
+    np.testing.assert_allclose(total._data, 3 * u[:, :, None] * v[:, None, ::-1],
+                               rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_per_example_gradients_of_a_tall_layer_equal_the_loop_and_torch_func(products):
+    torch = pytest.importorskip("torch")
+    sizes = [(TALL, 24), (24,), (24, 5), (5,)]
+    params = [xg.asarray(RNG.normal(size=s) * 0.2) for s in sizes]
+    x, y = xg.asarray(RNG.normal(size=(6, TALL))), xg.asarray(RNG.integers(0, 5, 6))
+    ours = xg.vmap(xg.grad(mlp_loss), in_axes=(None, 0, 0))(params, x, y)
+    loop = [xg.grad(mlp_loss)(params, x[i], y[i]) for i in range(6)]
+    theirs = torch_per_example_grads(torch, params, x, y)
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        want = np.stack([grads[k].numpy() for grads in loop])
+        np.testing.assert_allclose(a.numpy(), want, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-10, atol=1e-12)
