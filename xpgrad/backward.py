@@ -167,7 +167,8 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                         refcount(g) <= _SOLE and getattr(g, "base", 0) is None:
                     vjp = kern.vjp_in_place
                 if kern.needs:
-                    needs = [k != 0 for k in ks]
+                    # two inputs (a product's): the list without a comprehension's frame
+                    needs = [ks[0] != 0, ks[1] != 0] if len(ks) == 2 else [k != 0 for k in ks]
                     if defer and kern.defers and variables is not None:
                         for i in kern.defers:         # a weight plain SGD updates: its factors
                             if ks[i] in FOLDABLE and ks[i] in skeys:
