@@ -5,10 +5,11 @@ their NumPy values; ``jit/replay_print.py`` records the print in the program.
 
 >>> import xpgrad as xg
 >>> step = xg.function(lambda x: (xg.print("x", x), x * 2.0)[1])
->>> y = step(xg.asarray([1.0, 2.0]))
+>>> for k in range(3):                     # eager, traced, replayed: each prints
+...     y = step(xg.asarray([1.0, float(k)]))
+x [1. 0.]
+x [1. 1.]
 x [1. 2.]
->>> y = step(xg.asarray([3.0, 4.0]))       # a replay: it prints again, this call's values
-x [3. 4.]
 """
 from __future__ import annotations
 
