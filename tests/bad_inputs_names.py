@@ -183,10 +183,24 @@ def missing_recipes():
             if name not in RECIPES and recipe(name, fn) is None]
 
 
+#: functions that take any value where an array goes (a print: None prints "None"), with a
+#: call of each that passes a bad value in another argument: ``id: (call, the text it names)``
+ANY_VALUE = {
+    "debug.print-fmt": (lambda: xg.debug.print(None, xg.ones(2)), "xg.debug.print: fmt"),
+    "debug.print-file": (lambda: xg.debug.print("{}", xg.ones(2), file="a"),
+                         "xg.debug.print: file"),
+    "print-sep": (lambda: xg.print(xg.ones(2), sep=0), "xg.print: sep"),
+    "print-end": (lambda: xg.print(xg.ones(2), end=0), "xg.print: end"),
+    "print-file": (lambda: xg.print(xg.ones(2), file="a"), "xg.print: file"),
+}
+
+
 def rows(Row):
     """The catalogue's rows for the walk: ``names/<namespace>.<name>-<bad>`` raises a
-    TypeError naming ``name:`` (and the argument, where the recipe knows it)."""
-    out = []
+    TypeError naming ``name:`` (and the argument, where the recipe knows it); and
+    ``ANY_VALUE``'s."""
+    out = [Row("names", f"xg.{row_id}", call, TypeError, (names,))
+           for row_id, (call, names) in ANY_VALUE.items()]
     for label, name, fn in walked():
         made = recipe(name, fn)
         if made is None:

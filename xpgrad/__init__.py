@@ -48,6 +48,8 @@ from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
                testing)
 from .jit import function  # noqa: E402  (xg.function: trace once, replay)
+from . import debug  # noqa: E402  (xg.debug.print: printed on every replay)
+from .host_print import print_values as print  # noqa: E402,A001  (tf.print)
 from .jit.input_signature import TensorSpec  # noqa: E402  (xg.function's input_signature)
 from .checkpoint import (CheckpointError, checkpoint_extra,  # noqa: E402
                          checkpoint_metadata, load_checkpoint, save_checkpoint)

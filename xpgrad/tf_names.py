@@ -41,8 +41,6 @@ NAMESPACE = {
     "clip_by_global_norm": "xg.optim.clip_global_norm(grads, clip_norm), which returns "
                            "(clipped, global norm) as TensorFlow's",
     "global_norm": "xg.optim.global_norm(tensors)",
-    "print": "Python's print (inside xg.function it runs when the function is traced, not on "
-             "replays: return the values to see them at each call)",
     "identity": "the tensor itself (Tensors are immutable values); xg.asarray(x, copy=True) "
                 "copies",
     "UnconnectedGradients": "unconnected_gradients='zero' (or 'none', the default) on "

@@ -383,10 +383,11 @@ def _ended():
 
 def _changed_state(tracer):
     """Whether the steps recorded so far changed anything outside the trace: an optimizer
-    update, or a write into a Variable's array (then running the call again is unsafe)."""
+    update, or a write into a Variable's array (then running the call again is unsafe; a
+    print, ``xg.print``, prints again)."""
     from .step_facts import _mutates, reads
 
-    if any(s.kind == "host" for s in tracer.steps):
+    if any(s.kind == "host" and not getattr(s.fn, "prints", False) for s in tracer.steps):
         return True
     slots = tracer.slots
     variable_roots = {slots[s.outs.i].root for s in tracer.steps if s.kind == "read"}

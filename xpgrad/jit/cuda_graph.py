@@ -2,8 +2,10 @@
 
 The program is cut into segments (``Program.segments``): device segments hold only device work
 and are captured, each into one CUDA graph, by CuPy's stream capture; host segments (an
-optimizer's update with its Python state -- learning-rate schedule, step count --, and the
-guards) run as Python between the graphs' launches. A graph replays the same kernels on the
+optimizer's update with its Python state -- learning-rate schedule, step count --, a print,
+``xg.print``, and the guards) run as Python between the graphs' launches. A graph cannot call
+the host, so a print splits the program there: its copy of the values to the host runs on the
+graphs' stream after the graph before it, and waits for it. A graph replays the same kernels on the
 same memory, so:
 
 - the tensor arguments are copied into static input buffers before the launch;

@@ -41,9 +41,10 @@ _LOGGING = {method.__code__ for method in (
     logging.log)}
 
 _PRINTS = ("the function called print() while tracing: a replay runs no Python, so it "
-           "prints on the trace only, never on a replay. Return the value and print it "
-           "outside the function (print(f'loss {float(step(x))}')); print(tensor) inside "
-           "raises TraceError")
+           "prints on the trace only, never on a replay. xg.print(...) (tf.print) or "
+           "xg.debug.print('loss {x}', x=loss) (jax.debug.print) prints on every call, "
+           "replays included, with that call's values; print(tensor) inside raises "
+           "TraceError")
 _LOGS = ("the function called logging while tracing: a replay runs no Python, so it logs "
          "on the trace only, never on a replay. Return the value and log it outside the "
          "function")

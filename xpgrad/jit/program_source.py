@@ -250,7 +250,7 @@ class ProgramSource:
     def segments(self):
         """The program cut where Python must run between device work: ``[(kind, source,
         reads)]`` with kind "device" (capturable in a CUDA graph) or "host" (guards, optimizer
-        updates); each source is ``def segment(S)`` over the slot list ``S``; ``reads`` are the
+        updates, prints); each source is ``def segment(S)`` over the slot list ``S``; ``reads`` are the
         ``(Variable, slot)`` the segment reads."""
         name = "S[{}]".format
         out, current, reads, kind = [], [], [], None

@@ -21,7 +21,7 @@ class Ref:
 
 class Step:
     """One recorded call. ``kind``: "call" (an array function), "kernel" (a backend kernel, run
-    whole), "host" (an optimizer update with Python state), "read" (a Variable's array),
+    whole), "host" (an optimizer update with Python state, a print), "read" (a Variable's array),
     "input" (a tensor argument). ``in_place``: for a kernel's vjp, its ``vjp_in_place``
     where the output gradient it was given owned its memory (``jit/in_place.py``)."""
 
