@@ -7,9 +7,10 @@ without ``reassoc``: the kernels' loops have it (``LOOP_FLAGS``); LLVM keeps eac
 instruction's own flags, and the helpers reach the loops through ``@overload`` bodies compiled
 with ``_math._JIT`` (no ``reassoc``: an ``inline="always"`` on a helper lands there). A helper
 given ``fastmath=True`` or ``reassoc`` (or those bodies given it) would fold the compensation to
-0 and lose up to hundreds of ulps with no other symptom. Here the inputs are chosen so that the compensation term is
-large and known exactly (``fractions.Fraction``, ``math.fsum``); the helpers and the kernels
-that call them must give the compensated result, the uncompensated one being many ulps away.
+0 and lose up to hundreds of ulps with no other symptom. Here the inputs are chosen so that the
+compensation term is large and known exactly (``fractions.Fraction``, ``math.fsum``); the
+helpers and the kernels that call them must give the compensated result, the uncompensated one
+being many ulps away.
 """
 from __future__ import annotations
 
