@@ -11,6 +11,8 @@ its vjp is one multiply (or nothing when the incoming gradient is exactly 1); ``
 """
 from __future__ import annotations
 
+from math import isnan
+
 import numpy as np
 
 from xpgrad.ops import formulas
@@ -54,8 +56,8 @@ def _loss_only(loss):
 def _by_blocks(x, t, reduction) -> bool:
     """Whether an elementwise loss of float ``x`` and ``t`` of one shape runs by blocks
     (``loss_blocks``): a reduced loss, ``t`` of ``x``'s dtype and shape, ``x`` past one block."""
-    return reduction != "none" and _float(x, t) and x.dtype == t.dtype and x.shape == t.shape \
-        and not fits_one_block(x)
+    return reduction != "none" and not fits_one_block(x) and _float(x, t) \
+        and x.dtype == t.dtype and x.shape == t.shape
 
 
 # -- softmax cross-entropy ---------------------------------------------------------------------
@@ -253,7 +255,7 @@ def _bce_loss(x, t, reduction):
     np.exp(a, out=a)                                         # exp(-|x|)
     per += np.log1p(a, out=a)
     total = per.sum()
-    if np.isnan(total):        # NaN somewhere, or an infinite logit with nothing to lose
+    if isnan(total):           # NaN somewhere, or an infinite logit with nothing to lose
         per = formulas.sigmoid_ce(np, x, t)
         total = per.sum()
     return per if reduction == "none" else _total(total, reduction, x.size, per.dtype)
