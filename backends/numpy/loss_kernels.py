@@ -237,19 +237,28 @@ def _sce_vjp(g, saved, logits, labels, reduction):
 
 # -- sigmoid cross-entropy with logits ---------------------------------------------------------
 def _bce_loss(x, t, reduction):
-    """The loss (per entry or reduced), or None where the generic rule runs: ``|x|`` times the
-    losing side's weight (``formulas.sigmoid_ce``) as ``x * ((x > 0) - t)``, the same product
-    without a select (``np.where`` on a random mask took 16 of this kernel's 22 ms on 4096x1000
+    """The loss (per entry or reduced), or None where the generic rule runs
+    (``_bce_loss_unguarded`` without NumPy's warning at an infinite logit)."""
+    with np.errstate(invalid="ignore"):
+        return _bce_loss_unguarded(x, t, reduction)
+
+
+def _bce_loss_unguarded(x, t, reduction):
+    """``_bce_loss`` whose caller silences NumPy's invalid warning (inf * 0 at an infinite
+    logit with nothing to lose: redone by the generic rule): ``|x|`` times the losing side's
+    weight (``formulas.sigmoid_ce``) as ``x * ((x > 0) - t)``, the same product without a
+    select (``np.where`` on a random mask took 16 of this kernel's 22 ms on 4096x1000
     float32), plus ``log1p(exp(-|x|))``."""
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None     # 0-d: NumPy's arithmetic gives scalars, which the in-place steps need
     if _by_blocks(x, t, reduction):
         total = blocked_total(_bce_total, (x, t), 2)
-        if not np.isnan(total):                    # NaN: redone below
+        if not isnan(total):                       # NaN: redone below
             return _total(total, reduction, x.size, x.dtype)
-    per = np.subtract(x > 0, t, dtype=np.result_type(x, t))
-    with np.errstate(invalid="ignore"):        # inf * 0 at an infinite logit: redone below
-        per *= x
+    # astype, then subtract: 0.35 us less at 128x10 than subtracting t from the booleans
+    per = (x > 0).astype(np.result_type(x, t))
+    per -= t
+    per *= x
     a = np.abs(x)
     np.negative(a, out=a)
     np.exp(a, out=a)                                         # exp(-|x|)
@@ -262,10 +271,10 @@ def _bce_loss(x, t, reduction):
 
 
 def _bce_total(x, t, per, a):
-    """The sum of ``_bce_loss``'s losses of one block, in scratch ``per`` and ``a``."""
+    """The sum of ``_bce_loss``'s losses of one block, in scratch ``per`` and ``a`` (the
+    caller silences the invalid warning, as ``_bce_loss_unguarded``'s)."""
     np.subtract(x > 0, t, out=per)
-    with np.errstate(invalid="ignore"):
-        per *= x
+    per *= x
     np.abs(x, out=a)
     np.negative(a, out=a)
     np.exp(a, out=a)
@@ -274,10 +283,12 @@ def _bce_total(x, t, per, a):
 
 
 def _bce_forward(x, t, reduction):
-    out = _bce_loss(x, t, reduction)
-    if out is None:
-        return None
-    grad = _sigmoid(x)
+    # one errstate for the loss's inf * 0 and the sigmoid's overflow (each ~0.8 us)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = _bce_loss_unguarded(x, t, reduction)
+        if out is None:
+            return None
+        grad = _sigmoid_into(x, np.empty_like(x))
     grad -= t
     if reduction == "mean":
         grad *= _inv(x.size)
