@@ -17,8 +17,8 @@ import numpy as np
 
 from xpgrad.ops import formulas
 
-from .kernel_common import (FLOATS, _exponentials, _float, _row_sums, _sigmoid, _sigmoid_into,
-                            _times, einsum)
+from .kernel_common import (_ONE, FLOATS, _exponentials, _float, _row_sums, _sigmoid,
+                            _sigmoid_into, _times, einsum)
 from .label_positions import _label_positions, _row_numbers
 from .loss_blocks import blocked_total, exponential_sums, fits_one_block
 
@@ -365,7 +365,7 @@ def _smse_forward(x, t, reduction):
     d, s = residuals
     out = _squared_loss(d, reduction)
     d *= s                                                   # 2 (s - t) s (1 - s)
-    np.subtract(1.0, s, out=s)
+    np.subtract(_ONE[s.dtype], s, out=s)
     d *= s
     d *= 2.0 * _inv(d.size) if reduction == "mean" else 2.0
     return out, d
