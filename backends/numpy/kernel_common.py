@@ -57,10 +57,11 @@ def _sigmoid(x):
 def _sigmoid_into(x, out):
     """``_sigmoid(x)`` written into ``out`` (NumPy's overflow warning is the caller's to
     silence); returns ``out``."""
+    one = _ONE.get(out.dtype, 1.0)          # a 0-d array: 0.4 us less than 1.0 at 128x10
     np.negative(x, out=out)
     np.exp(out, out=out)
-    out += 1.0
-    np.divide(1.0, out, out=out)
+    out += one
+    np.divide(one, out, out=out)
     return out
 
 
