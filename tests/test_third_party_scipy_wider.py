@@ -52,6 +52,18 @@ CASES = {
     "Rotation mean": lambda sp, x: _rotation(sp, x).mean().as_rotvec(),
     "RigidTransform apply": lambda sp, x: sp.spatial.transform.RigidTransform.from_components(
         x[:, :3], _rotation(sp, x[:, 3:])).apply(x[:, 4:7]),
+    "RigidTransform inv compose": lambda sp, x: (
+        sp.spatial.transform.RigidTransform.from_components(x[:, :3], _rotation(sp, x[:, 3:])).inv()
+        * sp.spatial.transform.RigidTransform.from_translation(x[:, 4:7])).as_matrix(),
+    # not orthogonal: SciPy takes the SVD's polar factor (its singular values distinct here;
+    # a rotation plus a multiple of another has a repeated pair, where the SVD's gradient is
+    # NaN or inf, in PyTorch too)
+    "Rotation.from_matrix": lambda sp, x: sp.spatial.transform.Rotation.from_matrix(
+        _rotation(sp, x).as_matrix() + 0.05 * x[:, :3, None] * x[:, None, 3:6]).as_rotvec(),
+    "Rotation.align_vectors": lambda sp, x: sp.spatial.transform.Rotation.align_vectors(
+        x[:, :3], x[:, 3:6])[0].as_rotvec(),
+    "Slerp": lambda sp, x: sp.spatial.transform.Slerp([0.0, 1.0], _rotation(sp, x[:2]))(
+        _constant(x, [0.3, 0.6])).as_rotvec(),
     "linalg.block_diag": lambda sp, x: sp.linalg.block_diag(x[:2, :3], x[2:, 4:]),
     "linalg.fiedler": lambda sp, x: sp.linalg.fiedler(x[0]),
     "linalg.orthogonal_procrustes": lambda sp, x: sp.linalg.orthogonal_procrustes(
@@ -64,6 +76,7 @@ CASES = {
     "signal.gausspulse": lambda sp, x: sp.signal.gausspulse(x),
     "signal.correlate fft": lambda sp, x: sp.signal.correlate(x, x[:2, :2], method="fft"),
     "fft.fht": lambda sp, x: sp.fft.fht(_positive(x[0]), dln=0.1, mu=0.5),
+    "fft.ifht": lambda sp, x: sp.fft.ifht(_positive(x[0]), dln=0.1, mu=0.5),
 }
 
 
@@ -85,6 +98,8 @@ STATS = {
     "false_discovery_control": lambda st, x: st.false_discovery_control(
         1 / (1 + _positive(x[0]))),
     "circmean": lambda st, x: st.circmean(x, axis=1),
+    "quantile harrell-davis": lambda st, x: st.quantile(x, 0.3, axis=1,
+                                                        method="harrell-davis"),
 }
 
 
