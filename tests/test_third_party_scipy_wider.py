@@ -48,6 +48,8 @@ CASES = {
             _quarter_turns(x[:, 3:6])).inv()).as_rotvec(),
     "Rotation as_euler": lambda sp, x: _rotation(sp, x).as_euler("zyx"),
     "Rotation as_mrp": lambda sp, x: _rotation(sp, x).as_mrp(),
+    "Rotation as_davenport": lambda sp, x: _rotation(sp, x).as_davenport(
+        _constant(x, np.eye(3)), "extrinsic"),
     "Rotation magnitude": lambda sp, x: _rotation(sp, x).magnitude(),
     "Rotation mean": lambda sp, x: _rotation(sp, x).mean().as_rotvec(),
     "RigidTransform apply": lambda sp, x: sp.spatial.transform.RigidTransform.from_components(
