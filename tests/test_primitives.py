@@ -208,6 +208,7 @@ CASES = [
       normal(2, 3)),
     C("special.cosm1", xg.special.cosm1, normal(2, 3)),
     C("special.rgamma", xg.special.rgamma, positive(2, 3)),
+    C("special.loggamma", xg.special.loggamma, positive(2, 3)),
     C("special.gdtr", lambda a, x: xg.special.gdtr(a, 1.7, x), positive(3), positive(2, 3)),
     C("special.gdtrc", xg.special.gdtrc, positive(3), positive(2, 3), positive(2, 3), order=1),
     C("special.pdtr", lambda m: xg.special.pdtr(2.0, m), positive(2, 3)),
@@ -403,6 +404,7 @@ NON_DIFFERENTIABLE = {
     "logical_xor": (lambda x: xg.logical_xor(x > 0, x < 1), normal(3)),
     "logical_not": (lambda x: xg.logical_not(x > 0), normal(3)),
     "isnan": (xg.isnan, normal(3)), "isinf": (xg.isinf, normal(3)),
+    "special.gammasgn": (xg.special.gammasgn, normal(3)),
     "isfinite": (xg.isfinite, normal(3)),
     "isclose": (lambda x: xg.isclose(x, x + 1e-9), normal(3)),
     "allclose": (lambda x: xg.allclose(x, x * 1.5), normal(3)),
@@ -457,7 +459,7 @@ def test_non_differentiable_gives_none(name, rng):
     with pytest.warns(RuntimeWarning, match="operations without a gradient"):
         assert tape.gradient(y, x) is None
     assert not y.dtype.is_floating or name in ("floor", "ceil", "round", "trunc",
-                                               "floor_divide", "nextafter")
+                                               "floor_divide", "nextafter", "special.gammasgn")
 
 
 def test_non_differentiable_in_a_chain_contributes_nothing():

@@ -18,9 +18,9 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
 - ``ndtri`` (the normal quantile), ``betaln``, ``multigammaln``, ``psi`` (digamma);
 - ``entr``, ``rel_entr``, ``kl_div`` (entropies and divergences), ``huber``, ``pseudo_huber``;
 - the Box-Cox transforms ``boxcox``, ``boxcox1p`` and their inverses, ``log_expit``,
-  ``erfcinv``, ``cosm1``, ``rgamma``, and the Gamma, Poisson, binomial and negative binomial
-  distribution functions ``gdtr``, ``gdtrc``, ``pdtr``, ``pdtrc``, ``bdtr``, ``nbdtr``
-  (compositions: ``xpgrad/ops/special_composed.py``);
+  ``erfcinv``, ``cosm1``, ``rgamma``, ``gammasgn``, real ``loggamma``, and the Gamma, Poisson,
+  binomial and negative binomial distribution functions ``gdtr``, ``gdtrc``, ``pdtr``,
+  ``pdtrc``, ``bdtr``, ``nbdtr`` (compositions: ``xpgrad/ops/special_composed.py``);
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 

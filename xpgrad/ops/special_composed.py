@@ -1,7 +1,8 @@
 """``xg.special`` functions composed of others, under SciPy's names: the Box-Cox transforms
 (``boxcox``, ``boxcox1p``, ``inv_boxcox``, ``inv_boxcox1p``), ``log_expit``, ``erfcinv``,
-``cosm1``, ``rgamma`` and the distribution functions of the Gamma (``gdtr``, ``gdtrc``),
-Poisson (``pdtr``, ``pdtrc``), binomial (``bdtr``) and negative binomial (``nbdtr``) laws.
+``cosm1``, ``rgamma``, ``gammasgn``, real ``loggamma`` and the distribution functions of the
+Gamma (``gdtr``, ``gdtrc``), Poisson (``pdtr``, ``pdtrc``), binomial (``bdtr``) and negative
+binomial (``nbdtr``) laws.
 
 SciPy's array-API dispatch (``SCIPY_ARRAY_API=1``) looks these names up in ``xg.special``, and
 NumPy's ufunc dispatch does for SciPy's plain ufuncs (``log_expit``, ``erfcinv``), so
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 import math
 
-from .elementwise import exp, expm1, floor, log, log1p, sin
+from .elementwise import exp, expm1, floor, isinf, isnan, log, log1p, signbit, sin
+from ..creation import ones_like
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype, betainc, betaincc
 from .incomplete_gamma import gammainc, gammaincc
 from .selection import where
-from .special import _real
+from .special import _real, gammaln
 from .special_more import ndtri
 from .activations_torch import log_sigmoid
 
@@ -144,6 +146,37 @@ def rgamma(x, /):
     return where(pole, 0.0, 1.0 / gamma(where(pole, 0.5, x)))
 
 
+def gammasgn(x, /):
+    """The sign of ``Gamma(x)``: 1 for ``x > 0`` and ``x == +0``, -1 for ``x == -0``,
+    ``(-1)**ceil(-x)`` between the poles of the negative axis, NaN at them, at ``-inf`` and
+    NaN (``scipy.special.gammasgn``). Piecewise constant, so off the tapes (``tape.gradient``
+    gives None, as of ``xg.floor``).
+
+    >>> import xpgrad as xg
+    >>> xg.special.gammasgn(xg.asarray([2.0, -0.5, -1.5, -1.0], dtype=xg.float64)).tolist()
+    [1.0, -1.0, 1.0, nan]
+    """
+    x = _real("gammasgn", x)
+    one = ones_like(x)
+    below = floor(x)
+    even = below - 2.0 * floor(below * 0.5) == 0
+    negative = where(x == 0, where(signbit(x), -one, one), where(even, one, -one))
+    pole = (x < 0) & ((x == below) | isinf(x))
+    return where(x > 0, one, where(pole | isnan(x), math.nan, negative))
+
+
+def loggamma(x, /):
+    """``log(Gamma(x))`` of real ``x``: ``gammaln(x)`` for ``x >= 0``, NaN for ``x < 0``
+    (``scipy.special.loggamma`` of real input; its complex branch is refused).
+
+    >>> import xpgrad as xg
+    >>> round(xg.special.loggamma(xg.asarray(4.0, dtype=xg.float64)).item(), 12)  # log 6
+    1.791759469228
+    """
+    x = _real("loggamma", x)
+    return where(x < 0, math.nan, gammaln(where(x < 0, 1.0, x)))
+
+
 def gdtr(a, b, x, /):
     """The Gamma distribution's CDF at ``x`` with rate ``a`` and shape ``b``:
     ``gammainc(b, a x)`` (``scipy.special.gdtr``).
@@ -219,5 +252,6 @@ def nbdtr(k, n, p, /):
     return betainc(n, _count(k) + 1.0, p)
 
 
-__all__ = ["bdtr", "boxcox", "boxcox1p", "cosm1", "erfcinv", "gdtr", "gdtrc", "inv_boxcox",
-           "inv_boxcox1p", "log_expit", "nbdtr", "pdtr", "pdtrc", "rgamma"]
+__all__ = ["bdtr", "boxcox", "boxcox1p", "cosm1", "erfcinv", "gammasgn", "gdtr", "gdtrc",
+           "inv_boxcox", "inv_boxcox1p", "log_expit", "loggamma", "nbdtr", "pdtr", "pdtrc",
+           "rgamma"]
