@@ -81,6 +81,23 @@ def test_gradients_match_torch(name):
     assert_matches_torch(*pairs[name], [x if name != "log_expit" else x - 2.0])
 
 
+@pytest.mark.parametrize("name", ["boxcox", "boxcox1p", "inv_boxcox", "inv_boxcox1p"])
+def test_box_cox_differentiates_in_lmbda_at_zero(name):
+    # the lmbda == 0 branch is a series, so its derivatives there are the limits (central
+    # differences of the first derivative lose ~1e-4 to expm1(lmbda L) / lmbda's cancelling:
+    # the second is checked against its closed form below)
+    fn = getattr(xg.special, name)
+    x = xg.asarray([0.3, 1.7, 2.5], dtype=xg.float64)
+    xg.testing.check_grads(fn, [x, xg.asarray([0.0, 0.0, 0.0], dtype=xg.float64)], order=1)
+
+
+def test_boxcox_second_derivative_in_lmbda_at_zero_is_the_limit():
+    x = xg.asarray(0.3, dtype=xg.float64)
+    second = xg.grad(xg.grad(lambda lmbda: xg.special.boxcox(x, lmbda)))
+    assert second(xg.asarray(0.0, dtype=xg.float64)).item() == pytest.approx(
+        np.log(0.3) ** 3 / 3, rel=1e-14)           # d2/dl2 (x**l - 1) / l at l = 0
+
+
 def _scipy_on_a_tape():
     from test_third_party import _scipy
 

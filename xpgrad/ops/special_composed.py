@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .elementwise import exp, expm1, floor, isinf, isnan, log, log1p, signbit, sin
+from .elementwise import exp, expm1, floor, isfinite, isinf, isnan, log, log1p, signbit, sin
 from ..creation import ones_like
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype, betainc, betaincc
@@ -40,12 +40,16 @@ def _count(k):
 
 def _box_cox(name, x, lmbda, log_of):
     """``(exp(lmbda log_of(x)) - 1) / lmbda``, ``log_of(x)`` where ``lmbda == 0``, with no
-    0/0 on the branch ``where`` leaves (its gradient would be NaN)."""
+    0/0 on the branch ``where`` leaves (its gradient would be NaN). At ``lmbda == 0`` the value
+    is the series ``L + lmbda L**2 / 2 + lmbda**2 L**3 / 6`` (``L = log_of(x)``), so the
+    derivatives in ``lmbda`` there are right to second order."""
     x, lmbda = _same_dtype(name, [x, lmbda], ("x", "lmbda"))
     logged = log_of(x)
     zero = lmbda == 0
     safe = where(zero, 1.0, lmbda)
-    return where(zero, logged, expm1(safe * logged) / safe)
+    finite = where(isfinite(logged), logged, 0.0)
+    series = logged + lmbda * finite * finite * (0.5 + lmbda * finite / 6.0)
+    return where(zero, series, expm1(safe * logged) / safe)
 
 
 def boxcox(x, lmbda, /):
@@ -72,10 +76,14 @@ def boxcox1p(x, lmbda, /):
 
 
 def _inverse_box_cox(name, y, lmbda, exp_of):
+    """``exp_of(log1p(lmbda y) / lmbda)``; at ``lmbda == 0`` the exponent is the series
+    ``y - lmbda y**2 / 2 + lmbda**2 y**3 / 3`` (its value ``y``, its derivatives right)."""
     y, lmbda = _same_dtype(name, [y, lmbda], ("y", "lmbda"))
     zero = lmbda == 0
     safe = where(zero, 1.0, lmbda)
-    return exp_of(where(zero, y, log1p(safe * y) / safe))
+    finite = where(isfinite(y), y, 0.0)
+    series = y - lmbda * finite * finite * (0.5 - lmbda * finite / 3.0)
+    return exp_of(where(zero, series, log1p(safe * y) / safe))
 
 
 def inv_boxcox(y, lmbda, /):
