@@ -143,7 +143,8 @@ def cosm1(x, /):
 
 
 def rgamma(x, /):
-    """``1 / Gamma(x)``, 0 at the poles ``x = 0, -1, -2, ...`` (``scipy.special.rgamma``).
+    """``1 / Gamma(x)``, 0 at the poles ``x = 0, -1, -2, ...`` (``scipy.special.rgamma``); its
+    gradient at a pole ``-n`` is 0 here, where the limit is ``(-1)**n n!``.
 
     >>> import xpgrad as xg
     >>> xg.special.rgamma(xg.asarray([0.0, 3.0], dtype=xg.float64)).tolist()
