@@ -58,6 +58,7 @@ FILL = {
     "upscale_factor": lambda: 1, "downscale_factor": lambda: 1, "num_groups": lambda: 1,
     "normalized_shape": lambda: 3, "labels": _ids, "weight": lambda: xg.ones((3, 3, 1)),
     "w": _m, "var": _m, "dfd": _m, "delta": _m, "df": _m, "a": _m, "x": _m, "L": _m,
+    "lmbda": _m, "m": _m, "p": _m,
 }
 
 #: ``name: (call, the argument it names)`` where the bad value is not the first argument or

@@ -196,6 +196,26 @@ CASES = [
       positive(2, 3), normal(2, 3), order=1, id="special.gammaincinv_shape"),
     C("special.betaincinv", lambda y: xg.special.betaincinv(1.5, 2.5, xg.nn.sigmoid(y)),
       normal(2, 3)),
+    # compositions under SciPy's names (values, edges, PyTorch: tests/test_special_composed.py)
+    C("special.boxcox", xg.special.boxcox, positive(2, 3), normal(3)),
+    C("special.boxcox1p", xg.special.boxcox1p, positive(2, 3), normal(3)),
+    C("special.inv_boxcox", lambda y, lmbda: xg.special.inv_boxcox(y, lmbda * 0.3),
+      positive(2, 3), positive(3)),
+    C("special.inv_boxcox1p", lambda y, lmbda: xg.special.inv_boxcox1p(y, lmbda * 0.3),
+      positive(2, 3), positive(3)),
+    C("special.log_expit", xg.special.log_expit, normal(2, 3)),
+    C("special.erfcinv", lambda y: xg.special.erfcinv(xg.nn.sigmoid(y) * 1.8 + 0.1),
+      normal(2, 3)),
+    C("special.cosm1", xg.special.cosm1, normal(2, 3)),
+    C("special.rgamma", xg.special.rgamma, positive(2, 3)),
+    C("special.loggamma", xg.special.loggamma, positive(2, 3)),
+    C("special.gdtr", lambda a, x: xg.special.gdtr(a, 1.7, x), positive(3), positive(2, 3)),
+    C("special.gdtrc", xg.special.gdtrc, positive(3), positive(2, 3), positive(2, 3), order=1),
+    C("special.pdtr", lambda m: xg.special.pdtr(2.0, m), positive(2, 3)),
+    C("special.pdtrc", lambda m: xg.special.pdtrc(3.0, m), positive(2, 3)),
+    C("special.bdtr", lambda p: xg.special.bdtr(2.0, 5.0, xg.nn.sigmoid(p)), normal(2, 3)),
+    C("special.nbdtr", lambda n, p: xg.special.nbdtr(2.0, n, xg.nn.sigmoid(p)), positive(2, 3),
+      normal(2, 3), order=1),
     C("special.betaincinv", lambda a, b, y: xg.special.betaincinv(a, b, xg.nn.sigmoid(y)),
       positive(2, 3), positive(3), normal(2, 3), order=1, id="special.betaincinv_shapes"),
     C("special.erfcx", lambda x: xg.special.erfcx(x * 4.0), normal(2, 3)),
@@ -384,6 +404,7 @@ NON_DIFFERENTIABLE = {
     "logical_xor": (lambda x: xg.logical_xor(x > 0, x < 1), normal(3)),
     "logical_not": (lambda x: xg.logical_not(x > 0), normal(3)),
     "isnan": (xg.isnan, normal(3)), "isinf": (xg.isinf, normal(3)),
+    "special.gammasgn": (xg.special.gammasgn, normal(3)),
     "isfinite": (xg.isfinite, normal(3)),
     "isclose": (lambda x: xg.isclose(x, x + 1e-9), normal(3)),
     "allclose": (lambda x: xg.allclose(x, x * 1.5), normal(3)),
@@ -438,7 +459,7 @@ def test_non_differentiable_gives_none(name, rng):
     with pytest.warns(RuntimeWarning, match="operations without a gradient"):
         assert tape.gradient(y, x) is None
     assert not y.dtype.is_floating or name in ("floor", "ceil", "round", "trunc",
-                                               "floor_divide", "nextafter")
+                                               "floor_divide", "nextafter", "special.gammasgn")
 
 
 def test_non_differentiable_in_a_chain_contributes_nothing():

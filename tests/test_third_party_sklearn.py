@@ -96,6 +96,21 @@ CASES = {
         sk.linear_model.Ridge(solver="svd"), X, X[:, 0] + 2.0 * X[:, 1], cv=3),
     "train_test_split": lambda sk, X: sk.model_selection.train_test_split(
         X, random_state=0)[0],
+    "PCA get_covariance": lambda sk, X: sk.decomposition.PCA(2, svd_solver="full").fit(X)
+        .get_covariance(),
+    "PCA get_precision": lambda sk, X: sk.decomposition.PCA(2, svd_solver="full").fit(X)
+        .get_precision(),
+    "additive_chi2_kernel": lambda sk, X: sk.metrics.pairwise.additive_chi2_kernel(
+        X * X + 0.1, X[:3] * X[:3] + 0.2),
+    # per-output scores stay Tensors (the averaged ones are Python floats: off the tape)
+    **{f"{name} raw_values": (lambda name: lambda sk, X: getattr(sk.metrics, name)(
+        X, X[::-1] * 0.8, multioutput="raw_values"))(name)
+       for name in ("r2_score", "mean_squared_error", "root_mean_squared_error",
+                    "mean_absolute_error", "median_absolute_error", "explained_variance_score",
+                    "mean_absolute_percentage_error", "mean_pinball_loss",
+                    "d2_absolute_error_score", "d2_pinball_score")},
+    "mean_squared_log_error raw_values": lambda sk, X: sk.metrics.mean_squared_log_error(
+        X * X, X[::-1] * X[::-1], multioutput="raw_values"),
 }
 
 

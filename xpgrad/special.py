@@ -17,6 +17,10 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
 - ``xlogy``, ``xlog1py`` (0 where x == 0), ``logit`` and ``expit`` (the sigmoid);
 - ``ndtri`` (the normal quantile), ``betaln``, ``multigammaln``, ``psi`` (digamma);
 - ``entr``, ``rel_entr``, ``kl_div`` (entropies and divergences), ``huber``, ``pseudo_huber``;
+- the Box-Cox transforms ``boxcox``, ``boxcox1p`` and their inverses, ``log_expit``,
+  ``erfcinv``, ``cosm1``, ``rgamma``, ``gammasgn``, real ``loggamma``, and the Gamma, Poisson,
+  binomial and negative binomial distribution functions ``gdtr``, ``gdtrc``, ``pdtr``,
+  ``pdtrc``, ``bdtr``, ``nbdtr`` (compositions: ``xpgrad/ops/special_composed.py``);
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 
@@ -58,6 +62,8 @@ from .ops.erfcx import erfcx  # noqa: F401
 from .ops.exponential_integrals import exp1, expi  # noqa: F401
 from .ops.hurwitz_zeta import zeta  # noqa: F401
 from .ops.incomplete_beta_inverse import betaincinv  # noqa: F401
+from .ops.special_composed import *  # noqa: F401,F403
+from .ops.special_composed import __all__ as _composed
 
-__all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel
+__all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
