@@ -29,7 +29,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..creation import asarray
 from ..ops.projected_scans import gru_layer, rnn_layer
-from ..ops.recurrent import lstm_layer, lstm_layer_states
+from ..ops.recurrent import lstm_layer, lstm_layer_states, rnn_scan
 from ..ops.shape import reshape
 from ..tensor import Variable
 from . import _checks
@@ -63,7 +63,8 @@ class RNNCell(_Recurrent):
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
         h = _check_state(h, (B, self.hidden_size), "h", self, self.w_hh)
-        h = self.scan(reshape(x, (B, 1, self.input_size)), h)
+        z = self.project(reshape(x, (B, 1, self.input_size)))
+        h = rnn_scan(z, h, self.w_hh, self.nonlinearity)
         return reshape(h, (self.hidden_size,) if unbatched else (B, self.hidden_size))
 
     def scan(self, x, h0):
