@@ -82,10 +82,10 @@ def test_scan_kernels_call_only_functions_cupy_has():
     import re
 
     cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
-    from xpgrad.backends.numpy import lstm_scans, scan_products, scan_rings, scans
+    from xpgrad.backends.numpy import lstm_scans, lstm_step, scan_products, scan_rings, scans
 
     source = "".join(inspect.getsource(module)
-                     for module in (scans, lstm_scans, scan_products, scan_rings))
+                     for module in (scans, lstm_scans, lstm_step, scan_products, scan_rings))
     names = set(re.findall(r"\bnp\.(\w+)", source))
     assert {"matmul", "tanh", "multiply"} <= names
     assert [n for n in sorted(names) if not hasattr(cupy, n)] == []

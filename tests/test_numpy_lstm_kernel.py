@@ -41,7 +41,23 @@ def _check_the_layer_kernel(rng, B, T, I, H, c_gradient):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11, err_msg=name)
 
 
-@pytest.mark.parametrize("T", [4, 5])
+@pytest.mark.parametrize("T", [1, 3])
+def test_the_c_half_alone_equals_the_generic_rule(T):
+    """Only ``states[1]`` has a gradient (through ``vjp_sliced``): the h half's is None, on
+    the one-step path (``lstm_step.py``) and the scan's."""
+    rng = np.random.default_rng(20 + T)
+    args = _layer_args(rng, 3, T, 2, 4)
+    g = rng.standard_normal((2, 3, T, 4))
+    g[0] = 0.0
+    kernel = KERNELS["lstm_layer"]
+    out, saved = kernel.forward(*args)
+    got = kernel.vjp_sliced((1, Ellipsis), g[1], saved, [True] * 6, *args)
+    want = recurrent._lstm_layer_vjp(np, g, out, [True] * 6, *args)
+    for name, a, b in zip(["x", "h0", "c0", "w_ih", "w_hh", "b"], got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11, err_msg=name)
+
+
+@pytest.mark.parametrize("T", [1, 4, 5])
 def test_unwanted_state_gradients_are_none_and_the_rest_unchanged(T):
     rng = np.random.default_rng(10 + T)
     args = _layer_args(rng, 2, T, 3, 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from xpgrad.backend import Kernel
 
+from .lstm_step import lstm_one_step
 from .scan_rings import recurrent_transpose
 
 
@@ -32,6 +33,7 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
     shared products and rings (``scans.scan_kernels`` makes them; ``rings``: ``(new_ring,
     gradient_ring, add_product)``)."""
     new_ring, gradient_ring, add_product = rings
+    one_step_forward, one_step_vjp = lstm_one_step(np, matmul)
 
     def sigmoid_halves(H, dt):
         """A (4H,) row: 0.5 on the i, f, o columns, 1 on g's (sigmoid(z) = tanh(z / 2) / 2 +
@@ -191,6 +193,8 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         if not floats(x, h0, c0, w_ih, w_hh, b):
             return None
         B, T, I = x.shape
+        if T == 1:
+            return one_step_forward(x, h0, c0, w_ih, w_hh, b)
         H = h0.shape[1]
         xh = np.empty((T, B, I + 1 + H), dtype=x.dtype)
         xh[:, :, :I] = np.swapaxes(x, 0, 1)
@@ -218,6 +222,8 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         writes its rows of ``dx`` while in cache."""
         xh = saved[3]
         T, B, IH = xh.shape
+        if T == 1:
+            return one_step_vjp(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh)
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
         dz_ring = new_ring(T, B, G, xh.dtype)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..creation import asarray
 from ..ops.projected_scans import gru_layer, rnn_layer
-from ..ops.recurrent import lstm_layer, lstm_layer_states, lstm_states, rnn_scan
+from ..ops.recurrent import lstm_layer, lstm_layer_states, rnn_scan
 from ..ops.shape import reshape
 from ..tensor import Variable
 from . import _checks
@@ -128,8 +128,8 @@ class LSTMCell(_Recurrent):
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         h = _check_state(h, (B, H), "h", self, self.w_hh)
         c = _check_state(c, (B, H), "c", self, self.w_hh)
-        states = lstm_states(self.project(reshape(x, (B, 1, self.input_size))), h, c,
-                             self.w_hh)
+        states = lstm_layer_states(reshape(x, (B, 1, self.input_size)), h, c, self.w_ih,
+                                   self.w_hh, self._bias(self.b, 4))
         if unbatched:
             return states[0, 0, 0], states[1, 0, 0]
         return states[0, :, 0], states[1, :, 0]
