@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("make, args, words", [
     (xg.nn.LSTM, (3, 4, 1, True, True),
      r"LSTM\(\) takes at most 3 positional arguments \(input_size, hidden_size, num_layers\) "
-     r"but 5 were given; the others are keyword-only: bias=, forget_bias=, batch_first=.*"
+     r"but 5 were given; bias=, forget_bias=, batch_first=.* are keyword-only\. "
      r"PyTorch's order as keywords: LSTM\(3, 4, 1, bias=True, batch_first=True\)$"),
     (xg.nn.GRU, (3, 4, 2, False, True, 0.5, True),
      r"GRU\(3, 4, 2, bias=False, batch_first=True, dropout=0.5, bidirectional=True\)$"),
@@ -36,9 +36,9 @@ def test_pytorchs_positional_layer_arguments_are_spelled_as_keywords(make, args,
 
 
 def test_a_layer_without_pytorchs_order_names_its_keyword_only_arguments():
-    with pytest.raises(TypeError, match=r"LayerNorm\(\) takes at most 1 positional arguments "
-                                        r"\(normalized_shape\) but 2 were given; the others are "
-                                        r"keyword-only: eps=, elementwise_affine=.*name=$"):
+    with pytest.raises(TypeError, match=r"LayerNorm\(\) takes at most 1 positional argument "
+                                        r"\(normalized_shape\) but 2 were given; eps=, "
+                                        r"elementwise_affine=.* and name= are keyword-only$"):
         xg.nn.LayerNorm(4, 1e-5)
     assert xg.nn.LayerNorm(4, eps=1e-5).eps == 1e-5
 

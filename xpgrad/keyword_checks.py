@@ -16,6 +16,8 @@ import difflib
 import inspect
 import weakref
 
+from ._args import refuse_extra_positional
+
 #: ``{function: keywords_of(function)}``; weak: a dropped class is freed with its __init__
 _KEYWORDS = weakref.WeakKeyDictionary()
 
@@ -106,22 +108,19 @@ def check_positionals(cls, args, torch_order=()) -> None:
     ...     check_positionals(LSTM, (3, 4, False), ("input_size", "hidden_size", "bias"))
     ... except TypeError as e:
     ...     print(e)
-    LSTM() takes at most 2 positional arguments (input_size, hidden_size) but 3 were given; the others are keyword-only: bias=, batch_first=. PyTorch's order as keywords: LSTM(3, 4, bias=False)
+    LSTM() takes at most 2 positional arguments (input_size, hidden_size) but 3 were given; bias= and batch_first= are keyword-only. PyTorch's order as keywords: LSTM(3, 4, bias=False)
     """
     names = positional_names(cls.__init__)
-    if names is None or len(args) <= len(names[0]):
-        return
+    if names is None or len(args) <= len(names[0]) or not names[1]:
+        return                              # Python's own error says it all
     positional, keyword_only = names
-    owner = cls.__name__
-    message = (f"{owner}() takes at most {len(positional)} positional arguments "
-               f"({', '.join(positional)}) but {len(args)} were given; the others are "
-               f"keyword-only: {', '.join(name + '=' for name in keyword_only)}")
+    extra = args[len(positional):]
+    then = ""
     if len(args) <= len(torch_order) and tuple(torch_order[:len(positional)]) == positional:
         call = [repr(a) for a in args[:len(positional)]] + [
-            f"{name}={value!r}" for name, value in zip(torch_order[len(positional):],
-                                                       args[len(positional):])]
-        message += f". PyTorch's order as keywords: {owner}({', '.join(call)})"
-    raise TypeError(message)
+            f"{name}={value!r}" for name, value in zip(torch_order[len(positional):], extra)]
+        then = f". PyTorch's order as keywords: {cls.__name__}({', '.join(call)})"
+    refuse_extra_positional(cls.__name__, positional, extra, keyword_only, then)
 
 
 class CheckedKeywords:
