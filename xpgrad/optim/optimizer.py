@@ -70,7 +70,7 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
     def __new__(cls, *args, **kwargs):
         # PyTorch's SGD(params, learning_rate=...): Python's "multiple values" error otherwise
         first = args[0] if args else kwargs.get("learning_rate")
-        if model_or_variables(first):
+        if not isinstance(first, (float, int)) and model_or_variables(first):
             raise TypeError(cls._MODEL_GIVEN.format(name=cls.__name__))
         return super().__new__(cls)
 
