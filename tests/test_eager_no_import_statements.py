@@ -129,6 +129,8 @@ def layers_and_ops():
             h = h + xg.nn.rms_norm(a, 6)
             h = h + xg.einsum("ii->i", a[:, :4])[:, None] + xg.std(a, axis=1)[:, None]
             h = h + xg.nn.one_hot(ids, 10)[:, :6].astype(xg.float32) + xg.take(table, ids, axis=0)
+            h = h + xg.tensordot(a, table[:6], axes=1) + xg.inner(a, table[:4])[:, :1]
+            h = h + xg.linalg.trace(table[:6], dtype=xg.float32)
             value = xg.sum(xg.topk(h, 2)[0]) + xg.sum(h.at[0, 0].set(2.0))
         tape.gradient(value, [a, table])
     return step

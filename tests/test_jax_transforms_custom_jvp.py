@@ -173,7 +173,9 @@ def test_bad_rules_and_arguments_are_named():
         (lambda p, t: p[0], TypeError, r"must return a pair \(primal_out, tangent_out\)"),
         (lambda p, t: (p[0], t[0][:2]), ValueError,
          r"tangent_out has shape \(2,\) and dtype float64, its primal_out has shape \(3,\)"),
-        (lambda p, t: (p[0], t[0].astype(xg.float32)), ValueError, "dtype float32"),
+        (lambda p, t: (p[0], t[0].astype(xg.float32)), TypeError,
+         r"tangent_out has dtype float32 but its primal_out has dtype float64; they must be "
+         r"equal \(as in jax.jvp\).*\(rule '<lambda>' at test_jax_transforms_custom_jvp.py:"),
         (lambda p, t: ((p[0], p[0]), t[0]), ValueError,
          r"the jvp rule's tangent_out is a leaf \(Tensor\) where its primal_out is a tuple"),
         (lambda p, t: (p[0], 1.0), TypeError, "tangent_out must be Tensors, got Tensor and "

@@ -130,11 +130,12 @@ ELEMENTWISE_TWINS = {"max": "maximum", "min": "minimum"}
 
 
 def refuse_extra_positional(owner: str, positional: tuple, extra: tuple,
-                            keywords: tuple) -> None:
+                            keywords: tuple, then: str = "") -> None:
     """Raise the TypeError for ``owner(...)`` given the ``extra`` positional arguments after
     those it takes so (``positional``, their names), naming ``keywords``, which it takes by
     keyword only: NumPy's and PyTorch's next positional argument (``dtype``, ``keepdim``,
     ``ddof``, ``b``, ...) is seldom the array API's, so it is refused, never guessed.
+    ``then`` ends the message (the call spelled with keywords).
 
     >>> try:
     ...     refuse_extra_positional("sum", ("x", "axis"), (None,), ("dtype", "keepdims"))
@@ -148,7 +149,7 @@ def refuse_extra_positional(owner: str, positional: tuple, extra: tuple,
         named[-1]
     raise TypeError(f"{owner}() takes at most {n} positional argument{'s' if n != 1 else ''} "
                     f"({', '.join(positional)}) but {n + len(extra)} were given; {listed} "
-                    f"{'is' if len(named) == 1 else 'are'} keyword-only")
+                    f"{'is' if len(named) == 1 else 'are'} keyword-only{then}")
 
 
 def is_operand(value) -> bool:

@@ -28,6 +28,7 @@ rule computing it by other operations gets their plain derivative at the outer o
 from __future__ import annotations
 
 import functools
+import os
 
 from ._args import flag
 from .creation import zeros_like
@@ -69,6 +70,7 @@ class custom_jvp:   # noqa: N801  (JAX's name)
         self.fun = fun
         self.nondiff_argnums = self._vjp.nondiff_argnums
         self.jvp = None
+        self._rule = None                # the rule as errors name it (rule_label)
         self._name = getattr(fun, "__name__", repr(fun))
 
     def defjvp(self, jvp, symbolic_zeros=False):
@@ -81,6 +83,7 @@ class custom_jvp:   # noqa: N801  (JAX's name)
             raise NotImplementedError("defjvp: symbolic_zeros=True is not supported; the rule "
                                       "gets dense tangents")
         self.jvp = jvp
+        self._rule = rule_label(jvp)
         self._vjp.defvjp(self._forward, self._backward)
         return jvp
 
@@ -111,6 +114,8 @@ class custom_jvp:   # noqa: N801  (JAX's name)
                                                     for column in zip(*flat)])
 
         self.defjvp(summed)
+        self._rule = "defjvps's rules " + ", ".join(rule_label(rule) for rule in jvps
+                                                    if rule is not None)
 
     def __call__(self, *args, **kwargs):
         if self.jvp is None:
@@ -147,7 +152,8 @@ class custom_jvp:   # noqa: N801  (JAX's name)
         rule's result is not the pair of like-shaped outputs JAX requires."""
         if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
             raise TypeError(f"custom_jvp function {self._name!r}: the jvp rule must return a "
-                            f"pair (primal_out, tangent_out), got {type(returned).__name__}")
+                            f"pair (primal_out, tangent_out), got {type(returned).__name__} "
+                            f"(rule {self._rule})")
         primal_out, tangent_out = returned
         found = leaves_like(primal_out, tangent_out, "the jvp rule's tangent_out",
                             "its primal_out")
@@ -155,12 +161,20 @@ class custom_jvp:   # noqa: N801  (JAX's name)
             if not isinstance(primal, Tensor) or not isinstance(tangent, Tensor):
                 raise TypeError(f"custom_jvp function {self._name!r}: the jvp rule's "
                                 f"primal_out{path} and tangent_out{path} must be Tensors, got "
-                                f"{type(primal).__name__} and {type(tangent).__name__}")
-            if (tangent.shape, tangent.dtype) != (primal.shape, primal.dtype):
+                                f"{type(primal).__name__} and {type(tangent).__name__} "
+                                f"(rule {self._rule})")
+            if tangent.shape != primal.shape:
                 raise ValueError(f"custom_jvp function {self._name!r}: the jvp rule's "
                                  f"tangent_out{path} has shape {tangent.shape} and dtype "
                                  f"{tangent.dtype}, its primal_out{path} has shape "
-                                 f"{primal.shape} and dtype {primal.dtype}; they must match")
+                                 f"{primal.shape} and dtype {primal.dtype}; they must match "
+                                 f"(rule {self._rule})")
+            if tangent.dtype != primal.dtype:        # as jvp checks its caller's tangents
+                raise TypeError(f"custom_jvp function {self._name!r}: the jvp rule's "
+                                f"tangent_out{path} has dtype {tangent.dtype} but its "
+                                f"primal_out{path} has dtype {primal.dtype}; they must be equal "
+                                f"(as in jax.jvp): cast it with xg.astype(tangent_out, "
+                                f"xg.{primal.dtype}) (rule {self._rule})")
         return primal_out, [tangent for _, tangent in found]
 
     def _backward(self, *nondiff_residuals_g):
@@ -172,3 +186,18 @@ class custom_jvp:   # noqa: N801  (JAX's name)
                               unconnected_gradients="zero") if watched else []
         by_id = dict(zip(map(id, watched), grads))
         return tuple(map_leaves(lambda leaf, path: by_id.get(id(leaf)), t) for t in tangents)
+
+
+def rule_label(rule) -> str:
+    """``rule``'s name as an error shows it, with its file and line where it has them (a lambda
+    is named only by where it is).
+
+    >>> def log1pexp_jvp(primals, tangents): pass
+    >>> rule_label(log1pexp_jvp).split(" ")[0]
+    "'log1pexp_jvp'"
+    """
+    code = getattr(rule, "__code__", None)
+    name = repr(getattr(rule, "__name__", None) or type(rule).__name__)
+    if code is None:
+        return name
+    return f"{name} at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"

@@ -1,6 +1,7 @@
 """Keyword arguments a class or function does not take: its accepted names, read from its
 signature once, and the TypeError Python raises for another, with a "did you mean" for a
-misspelt one (layers, optimizers and schedules share it).
+misspelt one (layers, optimizers and schedules share it); and the TypeError for too many
+positional arguments, naming the keyword-only ones.
 
 >>> def make(learning_rate, momentum=0.0): pass
 >>> print(unexpected_keyword("SGD", "momentun", keywords_of(make)))
@@ -14,6 +15,8 @@ import contextlib
 import difflib
 import inspect
 import weakref
+
+from ._args import refuse_extra_positional
 
 #: ``{function: keywords_of(function)}``; weak: a dropped class is freed with its __init__
 _KEYWORDS = weakref.WeakKeyDictionary()
@@ -69,13 +72,67 @@ def check_keywords(cls, kwargs, hints) -> None:
     raise unexpected_keyword(cls.__name__, key, accepted, hints.get(key))
 
 
+#: ``{function: (its positional names, self left out; its keyword-only names)}``
+_POSITIONALS = weakref.WeakKeyDictionary()
+
+
+def positional_names(function):
+    """``(positional, keyword_only)``: the names ``function`` (a method: ``self`` left out)
+    takes by position, and those it takes by name only; None when it takes ``*args`` or has
+    no signature to read."""
+    try:
+        return _POSITIONALS[function]
+    except (KeyError, TypeError):
+        pass
+    try:
+        params = list(inspect.signature(function).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    names = None if any(p.kind is p.VAR_POSITIONAL for p in params) else (
+        tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)),
+        tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY))
+    with contextlib.suppress(TypeError):
+        _POSITIONALS[function] = names
+    return names
+
+
+def check_positionals(cls, args, torch_order=()) -> None:
+    """TypeError for ``cls(*args)`` given more arguments than ``cls.__init__`` takes by
+    position (Python says only "takes from 3 to 4 positional arguments"): it names the
+    keyword-only ones and, when ``torch_order`` (PyTorch's positional order of the same
+    names) reaches that far, the call spelled with keywords.
+
+    >>> class LSTM:
+    ...     def __init__(self, input_size, hidden_size, *, bias=True, batch_first=None): pass
+    >>> try:
+    ...     check_positionals(LSTM, (3, 4, False), ("input_size", "hidden_size", "bias"))
+    ... except TypeError as e:
+    ...     print(e)
+    LSTM() takes at most 2 positional arguments (input_size, hidden_size) but 3 were given; bias= and batch_first= are keyword-only. PyTorch's order as keywords: LSTM(3, 4, bias=False)
+    """
+    names = positional_names(cls.__init__)
+    if names is None or len(args) <= len(names[0]) or not names[1]:
+        return                              # Python's own error says it all
+    positional, keyword_only = names
+    extra = args[len(positional):]
+    then = ""
+    if len(args) <= len(torch_order) and tuple(torch_order[:len(positional)]) == positional:
+        call = [repr(a) for a in args[:len(positional)]] + [
+            f"{name}={value!r}" for name, value in zip(torch_order[len(positional):], extra)]
+        then = f". PyTorch's order as keywords: {cls.__name__}({', '.join(call)})"
+    refuse_extra_positional(cls.__name__, positional, extra, keyword_only, then)
+
+
 class CheckedKeywords:
     """A base class whose construction with a keyword its ``__init__`` does not take raises
-    ``check_keywords``' TypeError, ``_KEYWORD_HINTS`` giving the hints (not Python's own)."""
+    ``check_keywords``' TypeError, ``_KEYWORD_HINTS`` giving the hints (not Python's own);
+    with too many positional arguments, ``check_positionals``'."""
 
     _KEYWORD_HINTS: dict = {}
 
     def __new__(cls, *args, **kwargs):
         if kwargs:
             check_keywords(cls, kwargs, cls._KEYWORD_HINTS)
+        if args:
+            check_positionals(cls, args)
         return super().__new__(cls)

@@ -125,6 +125,7 @@ _TORCH_KEYWORDS = {
     "p": "; xpgrad calls it rate=",
     "inplace": ": xpgrad's layers never change their input in place; leave it out",
     "device": "; xpgrad's layers take backend= ('numpy', 'numba', 'cupy')",
+    "proj_size": ": only an LSTM has proj_size (PyTorch's too), and xpgrad's takes only 0",
     **dict.fromkeys(("size_average", "reduce"),
                     ": PyTorch's deprecated option; xpgrad's losses take reduction= ('mean', "
                     "'sum', 'none') only"),

@@ -133,6 +133,8 @@ class Embedding(_LookupTable):
     [[0.0, 0.0], [0.0, 0.0]]
     """
 
+    _TORCH_ORDER = ("num_embeddings", "embedding_dim", "padding_idx")
+
     def __init__(self, num_embeddings, embedding_dim, *, padding_idx=None, rng=None, init=None,
                  dtype=_dt.float32, backend=None, name="embedding"):
         super().__init__(name)

@@ -68,6 +68,7 @@ class Linear(Module):
     """
 
     _weights = 0    # the version of w / weight (a Linear pickled before versions: 0)
+    _TORCH_ORDER = ("in_features", "out_features", "bias")
 
     def __init__(self, in_features: int, out_features: int, *, rng=None, init="glorot",
                  bias: bool = True, bias_init=None, dtype=_dt.float32, backend=None,

@@ -24,6 +24,7 @@ from ..backend import MixedBackendError
 from ..tensor import Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from ._checks import known_keywords
+from ..keyword_checks import check_positionals
 from .module_cache import HOLDER, Holder, changed as _structure_changed
 from .module_discovery import ModuleDiscovery
 from .module_state import ModuleState
@@ -111,9 +112,15 @@ class Module(ModuleDiscovery, ModuleState):
     ('Linear', [], True)
     """
 
+    #: PyTorch's positional order of the layer's arguments (xpgrad's names), where a
+    #: positional call past xpgrad's own would mean something: spelled with keywords in the error
+    _TORCH_ORDER: tuple = ()
+
     def __new__(cls, *args, **kwargs):
         if kwargs:          # PyTorch's keywords (dim=, inplace=) named with this layer
             known_keywords(cls, kwargs)
+        if args:            # PyTorch's positional LSTM(3, 4, 1, True, True): which are keywords
+            check_positionals(cls, args, cls._TORCH_ORDER)
         new = super().__new__
         # object.__new__ refuses arguments; a mixin's own __new__ gets them, as without this one
         return new(cls) if new is object.__new__ else new(cls, *args, **kwargs)

@@ -106,6 +106,9 @@ class MultiheadAttention(Module):
 
     batch_first = True      # a layer pickled before the option had this layout
 
+    _TORCH_ORDER = ("embed_dim", "num_heads", "dropout", "bias", "add_bias_kv", "add_zero_attn", "kdim",
+                    "vdim", "batch_first")
+
     def __init__(self, embed_dim, num_heads, *, dropout=0.0, bias=True, add_bias_kv=False,
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=None, rng=None,
                  dtype=_dt.float32, backend=None, name="multihead_attention"):

@@ -55,6 +55,8 @@ class LayerNorm(Module):
     [-1.0, 1.0]
     """
 
+    _TORCH_ORDER = ("normalized_shape", "eps", "elementwise_affine", "bias")
+
     def __init__(self, normalized_shape, *, eps=1e-5, elementwise_affine=True, bias=True,
                  dtype=_dt.float32, backend=None, name="layer_norm"):
         super().__init__(name)
@@ -171,6 +173,8 @@ class _BatchNorm(Module):
     state, the update and the conversions; each subclass says which inputs it takes."""
 
     _ndims, _layout = (), "an (N, C, ...)"        # the inputs it takes: () any from 2 axes
+
+    _TORCH_ORDER = ("num_features", "eps", "momentum", "affine", "track_running_stats")
 
     def __init__(self, num_features, *, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=_dt.float32, backend=None,

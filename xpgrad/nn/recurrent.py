@@ -48,6 +48,8 @@ class RNNCell(_Recurrent):
     (2, 4)
     """
 
+    _TORCH_ORDER = ("input_size", "hidden_size", "bias", "nonlinearity")
+
     def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", bias=True,
                  kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn_cell"):
@@ -105,6 +107,8 @@ class LSTMCell(_Recurrent):
     """
 
     GATES = 4
+
+    _TORCH_ORDER = ("input_size", "hidden_size", "bias")
 
     def __init__(self, input_size, hidden_size, *, bias=True, forget_bias=1.0,
                  kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
@@ -166,6 +170,8 @@ class GRUCell(_Recurrent):
     """
 
     GATES = 3
+
+    _TORCH_ORDER = ("input_size", "hidden_size", "bias")
 
     def __init__(self, input_size, hidden_size, *, bias=True, kernel_init=None,
                  recurrent_init=None, bias_init=None, rng=None, dtype=_dt.float32,

@@ -37,6 +37,10 @@ from .recurrent import GRUCell, LSTMCell, RNNCell
 from .recurrent_checks import _check_pair, check_nonlinearity
 from .recurrent_sequence import _Sequence
 
+#: PyTorch's positional order of GRU's (and, proj_size after, LSTM's) arguments
+_GRU_ORDER = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+              "bidirectional")
+
 
 class RNN(_Sequence):
     """Elman RNN over sequences: ``outputs, h_n = rnn(x, h0=None)``.
@@ -62,6 +66,8 @@ class RNN(_Sequence):
     """
 
     CELL = RNNCell
+    _TORCH_ORDER = ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias",
+                   "batch_first", "dropout", "bidirectional")
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
                  bias=True, batch_first=None, dropout=0.0, bidirectional=False,
@@ -94,6 +100,7 @@ class LSTM(_Sequence):
     (Keras': ``kernel_init="glorot_uniform", recurrent_init="orthogonal"``) and
     ``forget_bias`` apply to every layer and direction, each cell drawing its own weights
     from ``rng`` (forward cells of layers 0, 1, ... first, then the reverse ones).
+    ``proj_size`` is PyTorch's: 0 (its default, no projection) is taken, another is refused.
 
     >>> import xpgrad as xg
     >>> out, (h, c) = xg.nn.LSTM(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
@@ -112,11 +119,16 @@ class LSTM(_Sequence):
     """
 
     CELL = LSTMCell
+    _TORCH_ORDER = _GRU_ORDER + ("proj_size",)
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
                  batch_first=None, dropout=0.0, bidirectional=False, kernel_init=None,
                  recurrent_init=None, bias_init=None, rng=None, dtype=_dt.float32,
-                 backend=None, name="lstm"):
+                 backend=None, name="lstm", proj_size=0):
+        if _checks.count("proj_size", proj_size, "LSTM") != 0:
+            raise ValueError(f"LSTM: proj_size={proj_size} (PyTorch's projection of h_t) is not "
+                             "supported; xpgrad's LSTM takes proj_size=0 only (no projection, "
+                             "PyTorch's default)")
         if forget_bias is not None:
             forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
@@ -164,6 +176,7 @@ class GRU(_Sequence):
     """
 
     CELL = GRUCell
+    _TORCH_ORDER = _GRU_ORDER
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=None,
                  dropout=0.0, bidirectional=False, kernel_init=None, recurrent_init=None,

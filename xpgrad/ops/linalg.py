@@ -20,10 +20,12 @@ import math
 import numbers
 
 from .._args import TORCH_AXES_KEYWORDS, refuse_keywords
+from ..dtypes import as_dtype
 from ..primitive import Primitive, apply
 from ..views import view_of
 from ..tensor import Tensor, Variable
 from ._define import _int, as_tensor, norm_axis
+from .shape import permute_dims, reshape
 from .linalg_helpers import _mT, broadcast_batch, check_matrix, conj, diag_embed, eye_like
 
 
@@ -168,8 +170,6 @@ def tensordot(x1, x2, /, axes=2, **unexpected):
     >>> xg.tensordot(xg.ones((2, 3, 4)), xg.ones((3, 4, 5))).shape
     (2, 5)
     """
-    from .shape import permute_dims, reshape
-
     if unexpected:
         refuse_keywords("tensordot", unexpected, TORCH_AXES_KEYWORDS)
     a, b = as_tensor(x1, "tensordot", "x1"), as_tensor(x2, "tensordot", "x2")
@@ -330,14 +330,8 @@ def trace(x, /, *, offset=0, dtype=None):
     offset = _check_offset("trace", offset)
     if x.dtype.kind not in "iufc":
         raise TypeError(f"linalg.trace: x must be numeric, got {x.dtype}")
-    native = None if dtype is None else x._backend.native_dtype(_as_dtype(dtype))
+    native = None if dtype is None else x._backend.native_dtype(as_dtype(dtype))
     return apply(_trace, x, offset=offset, dtype=native)
-
-
-def _as_dtype(dtype):
-    from ..dtypes import as_dtype
-
-    return as_dtype(dtype)
 
 
 __all__ = ["matmul", "matrix_transpose", "vecdot", "tensordot", "outer", "inner"]

@@ -30,7 +30,6 @@ from .foreign_names import refuse, refuse_minimize_argument
 from .lbfgs_search import strong_wolfe
 from .optimizer import Optimizer, _view_seen, loss_and_gradients
 from .pairs import listed_variables
-from .schedules_base import model_or_variables
 
 
 def _absent(name, value):
@@ -144,14 +143,13 @@ class LBFGS(Optimizer):
                            "loss_fn() computes the loss (no backward or zero_grad; it is "
                            "recorded on the optimizer's tape)")
 
+    _MODEL_GIVEN = ("LBFGS takes no model or variables (PyTorch's LBFGS(model.parameters(), "
+                    "lr)): give it the learning rate, LBFGS(learning_rate=1.0), and the "
+                    "variables to opt.minimize(loss_fn, variables), PyTorch's opt.step(closure)")
+
     def __init__(self, learning_rate=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=100, line_search_fn=None, name=None,
                  **unknown):
-        if model_or_variables(learning_rate):
-            raise TypeError("LBFGS takes no model or variables (PyTorch's "
-                            "LBFGS(model.parameters(), lr)): give it the learning rate, "
-                            "LBFGS(learning_rate=1.0), and the variables to "
-                            "opt.minimize(loss_fn, variables), PyTorch's opt.step(closure)")
         if unknown:
             refuse("LBFGS", unknown, named_parameters(LBFGS.__init__))
         super().__init__(learning_rate, name=name)

@@ -37,7 +37,7 @@ from ..keyword_checks import named_parameters
 from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
 from .hyperparameters import Hyperparameters
 from .optimizer_checkpoints import OptimizerCheckpoints, _named  # noqa: F401 (re-exported)
-from .schedules_base import fitting_constant_rate
+from .schedules_base import MODEL_GIVEN, fitting_constant_rate, model_or_variables
 from .update_modes import _COPY_ON_WRITE
 from ..trace_thread import RUNNING as _RUNNING, recording_session
 
@@ -63,6 +63,16 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
     #: dtype kinds updated as they are ('f' real, 'c' complex floating); the adaptive formulas
     #: (g**2, sqrt) take a complex variable as pairs of reals, as PyTorch (complex_pairs.py)
     _dtype_kinds = "f"
+
+    #: the TypeError's text for PyTorch's first argument, ``model.parameters()``
+    _MODEL_GIVEN = "{name}: " + MODEL_GIVEN
+
+    def __new__(cls, *args, **kwargs):
+        # PyTorch's SGD(params, learning_rate=...): Python's "multiple values" error otherwise
+        first = args[0] if args else kwargs.get("learning_rate")
+        if not isinstance(first, (float, int)) and model_or_variables(first):
+            raise TypeError(cls._MODEL_GIVEN.format(name=cls.__name__))
+        return super().__new__(cls)
 
     @classmethod
     def _keywords(cls) -> set:

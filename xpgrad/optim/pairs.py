@@ -59,45 +59,53 @@ def module_hint(value) -> str:
             "xg.grad(loss)(model)) is applied with opt.apply(grads, model)")
 
 
-def checked_gradient(g, v) -> Tensor:
+def checked_gradient(g, v, caller: str = "apply_gradients") -> Tensor:
     """Gradient ``g`` (not None) of Variable ``v`` as a Tensor, checked: ``v``'s backend and
-    shape, a floating-point dtype (a real one for a real variable).
+    shape, a floating-point dtype (a real one for a real variable), each error starting with
+    ``caller``, the function given the pair. A real gradient of another precision is taken (a
+    float64 one for a float32 variable, as Keras and an array's are): the update and the
+    optimizer's state stay in the variable's precision.
 
     >>> import xpgrad as xg
     >>> checked_gradient([0.5], xg.Variable([1.0])).shape
     (1,)
+    >>> try:
+    ...     checked_gradient([0.5, 1.0], xg.Variable([1.0], name="w"))
+    ... except ValueError as e:
+    ...     print(e)
+    apply_gradients: gradient for 'w' has shape (2,), the variable has shape (1,)
     """
     if not isinstance(g, Tensor):
         from ..creation import asarray
 
         if isinstance(g, (list, tuple)) and any(e is None or isinstance(e, Tensor) for e in g):
-            raise TypeError(f"gradient for {v.name!r} is a {type(g).__name__} of {len(g)} "
+            raise TypeError(f"{caller}: gradient for {v.name!r} is a {type(g).__name__} of {len(g)} "
                             "tensors, not one gradient: pair each variable with its own, "
                             "zip(grads, variables) (clip_global_norm returns a pair: grads, "
                             "norm = xg.optim.clip_global_norm(grads, max_norm))")
         dtype = getattr(g, "dtype", None)
         if getattr(dtype, "kind", None) is None:
             dtype = np.asarray(g).dtype           # a list, a number (a torch tensor)
-        _check_gradient_dtype(g, v, str(dtype), dtype.kind)
+        _check_gradient_dtype(g, v, str(dtype), dtype.kind, caller)
         g = asarray(g, dtype=v.dtype, backend=v._backend)   # floats: read in v's precision
     if g._backend is not v._backend:
-        raise ValueError(f"gradient for {v.name!r} is on backend {g._backend.name!r} "
+        raise ValueError(f"{caller}: gradient for {v.name!r} is on backend {g._backend.name!r} "
                          f"but the variable is on {v._backend.name!r}")
     if g._data.shape != v._data.shape:
-        raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
+        raise ValueError(f"{caller}: gradient for {v.name!r} has shape {g.shape}, the variable "
                          f"has shape {v.shape}")
     if g._data.dtype != v._data.dtype:
-        _check_gradient_dtype(g, v, g.dtype, g.dtype.kind)
+        _check_gradient_dtype(g, v, g.dtype, g.dtype.kind, caller)
     return g
 
 
-def _check_gradient_dtype(g, v, name, kind) -> None:
+def _check_gradient_dtype(g, v, name, kind, caller) -> None:
     """TypeError unless dtype kind ``kind`` (named ``name``) is floating-point, and real for a
     real variable ``v``."""
     if kind == "f" or (kind == "c" and v.dtype.kind == "c"):
         return
     wanted = "real floating-point" if v.dtype.kind == "f" else "floating-point"
-    raise TypeError(f"gradient for {v.name!r} has dtype {name}; the variable ({v.dtype}) "
+    raise TypeError(f"{caller}: gradient for {v.name!r} has dtype {name}; the variable ({v.dtype}) "
                     f"takes {wanted} gradients")
 
 

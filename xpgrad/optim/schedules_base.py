@@ -142,6 +142,12 @@ PARAM_GROUPS = ("an optimizer takes no parameter groups (PyTorch's AdamW([{'para
                 "its group's (gradient, variable) pairs in apply_gradients (docs/training.md)")
 
 
+#: the TypeError for PyTorch's first argument (``model.parameters()``) given an optimizer
+MODEL_GIVEN = ("an optimizer takes no model or variables (PyTorch's SGD(model.parameters(), "
+               "lr)): give it the learning rate, e.g. SGD(0.01), and the variables to "
+               "apply_gradients(zip(grads, model.trainable_variables))")
+
+
 def model_or_variables(value) -> bool:
     """Whether ``value``, given where the learning rate goes, is PyTorch's first argument
     (``model.parameters()``): a Module, or a non-empty list or tuple of Variables."""
@@ -171,10 +177,7 @@ def as_schedule(learning_rate):
     from ..tensor import Variable
 
     if model_or_variables(learning_rate):
-        raise TypeError("an optimizer takes no model or variables (PyTorch's "
-                        "SGD(model.parameters(), lr)): give it the learning rate, e.g. "
-                        "SGD(0.01), and the variables to apply_gradients(zip(grads, "
-                        "model.trainable_variables))")
+        raise TypeError(MODEL_GIVEN)
     if isinstance(learning_rate, (list, tuple)) and learning_rate \
             and all(isinstance(group, dict) for group in learning_rate):
         raise TypeError(PARAM_GROUPS)
