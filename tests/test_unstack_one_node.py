@@ -138,3 +138,27 @@ def test_a_closure_unstacked_under_vmap_reaches_the_outer_tape():
     want = np.zeros((3, 4))
     want[1] = xs.numpy().sum(axis=0)
     np.testing.assert_allclose(tape.gradient(y, w).numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, axis", [((5, 4, 3), 0), ((4, 5, 3), 1), ((3, 4, 5), -1)])
+def test_one_node_gives_the_per_slice_getitem_gradient_bit_for_bit(shape, axis, dtype):
+    """The node's rule copies each slice's gradient into one array (zeros where a slice has
+    none): the same bits and dtype as a ``getitem`` per slice, whose gradients the tape adds
+    into zeros."""
+    rng = np.random.default_rng(6)
+    x = xg.asarray(rng.standard_normal(shape).astype(dtype))
+    n = shape[axis]
+
+    def loss(rows):
+        return _use(rows, xg) + xg.sum(xg.tanh(rows[n // 2]))
+
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        one_node = tape.gradient(loss(xg.unstack(x, axis=axis)), x)
+    lead = (slice(None),) * (axis % len(shape))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        per_slice = tape.gradient(loss([x[lead + (i,)] for i in range(n)]), x)
+    assert one_node.dtype == per_slice.dtype == x.dtype
+    np.testing.assert_array_equal(one_node.numpy(), per_slice.numpy())
