@@ -64,6 +64,9 @@ from .ops.hurwitz_zeta import zeta  # noqa: F401
 from .ops.incomplete_beta_inverse import betaincinv  # noqa: F401
 from .ops.special_composed import *  # noqa: F401,F403
 from .ops.special_composed import __all__ as _composed
+from .ops.special_elementary import *  # noqa: F401,F403
+from .ops.special_elementary import __all__ as _elementary
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
+                 + _elementary
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
