@@ -66,7 +66,9 @@ from .ops.special_composed import *  # noqa: F401,F403
 from .ops.special_composed import __all__ as _composed
 from .ops.special_elementary import *  # noqa: F401,F403
 from .ops.special_elementary import __all__ as _elementary
+from .ops.special_gamma_ratios import *  # noqa: F401,F403
+from .ops.special_gamma_ratios import __all__ as _gamma_ratios
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
-                 + _elementary
+                 + _elementary + _gamma_ratios
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])

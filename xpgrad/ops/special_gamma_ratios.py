@@ -1,0 +1,208 @@
+"""``xg.special``'s ratios of gamma functions under SciPy's names: ``beta``, ``poch`` (the
+rising factorial) and ``binom`` (the real binomial coefficient). Compositions of ``betaln``,
+``gammaln`` and ``gammasgn``, so they differentiate in both arguments and SciPy's dispatch
+records them on a tape.
+
+Where both gamma functions of a ratio have poles SciPy gives the limit (``beta(-3, 2)`` is
+``1/6``, ``poch(-3, 1)`` is ``-3``), and so do these; where only the numerator's does, ``inf``
+(of either sign, as SciPy's, which is ``+inf`` mostly and ``-inf`` on some of those lines).
+
+>>> import xpgrad as xg
+>>> [round(v, 12) for v in xg.special.beta(xg.asarray([2.0, -3.0]), 2.0).tolist()]
+[0.166666666667, 0.166666666667]
+"""
+from __future__ import annotations
+
+import math
+
+from .elementwise import exp, floor, isinf, log
+from .elementwise_unary import abs as absolute
+from .gamma_function import gamma
+from .incomplete_beta import _same_dtype
+from .selection import where
+from .special import gammaln
+from .special_composed import gammasgn
+from .special_more import betaln
+
+_LARGEST_PRODUCT = 20       # binom's product formula for a whole k below this, as SciPy's
+_GAMMA_FITS = 170.0         # Gamma(x) is finite in float64 for |x| below
+
+
+def _pole(x):
+    """Where ``Gamma(x)`` has a pole: 0, -1, -2, ... (and ``-inf``)."""
+    return (x <= 0) & (x == floor(x))
+
+
+def _parity_sign(whole):
+    """``(-1)**whole`` of a whole number."""
+    return where(whole - 2.0 * floor(whole * 0.5) == 0, 1.0, -1.0)
+
+
+def _gamma_sign_log(x, used):
+    """``(sign, log|Gamma(x)|)`` where ``used`` (1 and 0 elsewhere)."""
+    safe = where(used, x, 1.0)
+    return gammasgn(safe), gammaln(safe)
+
+
+def _beta_off_poles(a, b, used):
+    """``B(a, b)`` where neither ``a`` nor ``b`` is a pole (0 where ``a + b`` is one), on
+    ``used`` (arguments elsewhere are replaced, so nothing there is NaN, nor its gradient):
+    ``betaln`` where both are positive (accurate for large arguments); else the gammas'
+    values below 170 (no cancelling of logs next to the poles); else, with ``b < 0 < a + b``,
+    ``Gamma(b) Gamma(-b) / B(a + b, -b)``; else the gammas' signs and logs."""
+    total_pole = _pole(a + b) & used
+    positive = (a > 0) & (b > 0) & used
+    mixed = used & ~positive & ~total_pole
+    smaller = (absolute(a) < _GAMMA_FITS) & (absolute(b) < _GAMMA_FITS) & (absolute(a + b) < _GAMMA_FITS)
+    direct = mixed & smaller
+    reflected = mixed & ~smaller & (a + b > 0)
+    logged = mixed & ~smaller & ~reflected
+
+    at_positive = exp(betaln(where(positive, a, 1.0), where(positive, b, 1.0)))
+    direct_a, direct_b = where(direct, a, 0.5), where(direct, b, 0.5)
+    at_direct = gamma(direct_a) / gamma(direct_a + direct_b) * gamma(direct_b)
+    negative = where(reflected, where(a < b, a, b), -0.5)
+    sign, log_negative = _gamma_sign_log(negative, reflected)
+    at_reflected = sign * exp(log_negative + gammaln(-negative)
+                              - betaln(where(reflected, a + b, 1.0), -negative))
+    sign_a, log_a = _gamma_sign_log(a, logged)
+    sign_b, log_b = _gamma_sign_log(b, logged)
+    sign_total, log_total = _gamma_sign_log(a + b, logged)
+    at_logged = sign_a * sign_b * sign_total * exp(log_a + log_b - log_total)
+    value = where(positive, at_positive, where(direct, at_direct,
+                                                where(reflected, at_reflected, at_logged)))
+    return where(total_pole, 0.0, value)
+
+
+def beta(a, b, /):
+    """The beta function ``Gamma(a) Gamma(b) / Gamma(a + b)`` of real arguments
+    (``scipy.special.beta``): ``exp(betaln(a, b))`` with the sign of the gammas for negative
+    arguments; 0 where ``a + b`` is a pole, ``inf`` where ``a`` or ``b`` is, except SciPy's
+    finite limit ``(-1)**b B(1 - a - b, b)`` at a pole ``a`` with a whole ``b > 0`` and
+    ``a + b <= 0`` (and the same with ``a``, ``b`` swapped). Differentiable in both.
+
+    >>> import xpgrad as xg
+    >>> round(xg.special.beta(xg.asarray(0.5, dtype=xg.float64), 0.5).item(), 12)  # pi
+    3.14159265359
+    """
+    a, b = _same_dtype("beta", [a, b], ("a", "b"))
+    a_pole, b_pole = _pole(a), _pole(b)
+    whole_positive_a = (a > 0) & (a == floor(a)) & ~isinf(a)
+    whole_positive_b = (b > 0) & (b == floor(b)) & ~isinf(b)
+    limit_a = a_pole & ~isinf(a) & whole_positive_b & (a + b <= 0)
+    limit_b = ~a_pole & b_pole & ~isinf(b) & whole_positive_a & (a + b <= 0)
+    limit = limit_a | limit_b
+    whole = where(limit_a, b, where(limit_b, a, 1.0))
+    pole_side = where(limit_a, a, where(limit_b, b, 0.0))
+    at_limit = _parity_sign(whole) * _beta_off_poles(1.0 - pole_side - whole, whole, limit)
+
+    a_infinite, b_infinite = isinf(a) & (a > 0), isinf(b) & (b > 0)
+    finite_side = where(a_infinite, b, a)
+    at_infinity = where(a_infinite & b_infinite, math.nan,
+                        where(finite_side > 0, 0.0, gammasgn(finite_side) * math.inf))
+    ordinary = ~(a_pole | b_pole | a_infinite | b_infinite)
+    value = _beta_off_poles(where(ordinary, a, 1.0), where(ordinary, b, 1.0), ordinary)
+    return where(limit, at_limit, where(a_pole | b_pole, math.inf,
+                                        where(a_infinite | b_infinite, at_infinity, value)))
+
+
+def poch(z, m, /):
+    """The rising factorial ``Gamma(z + m) / Gamma(z)`` (``scipy.special.poch``): 1 for
+    ``m == 0``; ``exp(gammaln(m) - betaln(z, m))`` for positive arguments (accurate for large
+    ``z``), the gammas' values or signs and logs otherwise, and the product
+    ``z (z + 1) ... (z + m - 1)`` for a whole ``|m| < 20`` where ``z <= 0`` or ``z + m <= 0``
+    (exact next to the poles, and there no gradient in ``m``); 0 at a pole ``z`` (``inf`` at
+    a pole ``z + m``), and the limit ``(-1)**m (-z)! / (-z - m)!`` where both are poles.
+    Differentiable in both arguments.
+
+    >>> import xpgrad as xg
+    >>> xg.special.poch(xg.asarray([3.0, -3.0], dtype=xg.float64), 2.0).tolist()  # 3*4, -3*-2
+    [12.0, 6.0]
+    """
+    z, m = _same_dtype("poch", [z, m], ("z", "m"))
+    total = z + m
+    z_pole, total_pole = _pole(z) & ~isinf(z), _pole(total) & ~isinf(total)
+    both = z_pole & total_pole
+    by_product = ((m == floor(m)) & (absolute(m) < _LARGEST_PRODUCT) & ~isinf(z)
+                  & ((z <= 0) | (total <= 0)))
+    at_product = _poch_product(z, where(by_product, m, 0.0))
+    up, down = where(both, 1.0 - z, 1.0), where(both, 1.0 - total, 1.0)
+    at_both = _parity_sign(where(both, m, 0.0)) * exp(gammaln(up) - gammaln(down))
+
+    ordinary = ~z_pole & ~total_pole & (m != 0)
+    rising = ordinary & (z > 0) & (total > 0) & (m > 0)
+    falling = ordinary & (z > 0) & (total > 0) & (m < 0)
+    mixed = ordinary & ~rising & ~falling
+    step = where(rising, m, where(falling, -m, 1.0))
+    log_rising = gammaln(step) - betaln(where(rising, z, 1.0), step)
+    log_falling = betaln(where(falling, total, 1.0), step) - gammaln(step)
+    direct = mixed & (absolute(z) < _GAMMA_FITS) & (absolute(total) < _GAMMA_FITS)
+    at_direct = gamma(where(direct, total, 0.5)) / gamma(where(direct, z, 0.5))
+    logged = mixed & ~direct
+    sign_z, log_z = _gamma_sign_log(z, logged)
+    sign_total, log_total = _gamma_sign_log(total, logged)
+    at_logged = sign_z * sign_total * exp(log_total - log_z)
+    value = where(rising, exp(log_rising), where(falling, exp(log_falling), where(
+        direct, at_direct, at_logged)))
+    # m = +-inf: Gamma(z + m) / Gamma(z) grows without bound (with the sign of 1 / Gamma(z))
+    # or has no limit (NaN, as SciPy's)
+    at_infinite_m = where(m > 0, gammasgn(where(isinf(m), z, 1.0)) * math.inf, math.nan)
+    value = where(isinf(m) & ~z_pole, at_infinite_m, value)
+    at_infinite_z = where(z > 0, where(m > 0, math.inf, 0.0), math.nan)
+    return where(m == 0, 1.0, where(by_product, at_product, where(isinf(z), at_infinite_z, where(
+        both, at_both, where(z_pole, 0.0, where(total_pole, math.inf, value))))))
+
+
+def _poch_product(z, whole_m):
+    """``z (z + 1) ... (z + m - 1)``, or ``1 / ((z - 1) ... (z + m))`` for ``m < 0``, of a
+    whole ``|m| < 20``: exact next to the poles, where ``z + m`` rounds away the distance."""
+    rising, falling = 1.0, 1.0
+    for i in range(_LARGEST_PRODUCT):
+        rising = rising * where(whole_m > i, z + float(i), 1.0)
+        falling = falling * where(-whole_m > i, z - float(i + 1), 1.0)
+    return rising / falling
+
+
+def _binom_product(n, whole_k):
+    """``prod_{i=1}^{k} (n - k + i) / i`` for a whole ``0 <= k < 20``: SciPy's formula for a
+    whole k (exact where the coefficient is an integer)."""
+    product = 1.0
+    for i in range(1, _LARGEST_PRODUCT):
+        product = product * where(whole_k >= i, (n + (float(i) - whole_k)) / float(i), 1.0)
+    return product
+
+
+def binom(n, k, /):
+    """The binomial coefficient of real arguments, ``1 / ((n + 1) B(1 + n - k, 1 + k))``
+    (``scipy.special.binom``): SciPy's product formula for a whole ``0 <= k < 20`` (by
+    symmetry for a whole ``n``; also for ``|n| < 1e-8``, where SciPy's general formula loses
+    digits), ``exp(-betaln(...) - log(n + 1))`` for ``n >= 1e10 k``, NaN for a negative whole
+    ``n`` and for ``k = inf``. Differentiable in ``n``, and in ``k`` off the whole numbers
+    (at them the product formula gives ``k`` no gradient). SciPy's asymptotic form for
+    ``k > 1e8 |n|`` is not taken: there the general formula's value stands.
+
+    >>> import xpgrad as xg
+    >>> xg.special.binom(xg.asarray([5.0, -0.5], dtype=xg.float64), 2.0).tolist()
+    [10.0, 0.375]
+    """
+    n, k = _same_dtype("binom", [n, k], ("n", "k"))
+    negative_whole_n = (n < 0) & (n == floor(n))
+    whole_k, whole_n = floor(k), floor(n)
+    by_product = k == whole_k
+    mirrored = (whole_n == n) & (whole_k > whole_n * 0.5) & (whole_n > 0)
+    product_k = where(mirrored, whole_n - whole_k, whole_k)
+    by_product = by_product & (product_k >= 0) & (product_k < _LARGEST_PRODUCT)
+    product = _binom_product(n, where(by_product, product_k, 0.0))
+
+    large_n = ~by_product & (n >= 1e10 * k) & (k > 0)
+    large_a = where(large_n, 1.0 + n - k, 1.0)
+    large_b = where(large_n, 1.0 + k, 1.0)
+    at_large_n = exp(-betaln(large_a, large_b) - log(where(large_n, n + 1.0, 1.0)))
+    general = ~by_product & ~large_n & ~negative_whole_n
+    general_n, general_k = where(general, n, 0.5), where(general, k, 0.5)
+    at_general = 1.0 / ((general_n + 1.0) * beta(1.0 + general_n - general_k, 1.0 + general_k))
+    return where(negative_whole_n | (isinf(k) & (k > 0)), math.nan, where(
+        by_product, product, where(large_n, at_large_n, at_general)))
+
+
+__all__ = ["beta", "binom", "poch"]
