@@ -20,6 +20,7 @@ from .elementwise_nodiff import round as round_half_even
 from .elementwise_unary import cos, sin, tan
 from .selection import where
 from .special import _real
+from ..tape import stop_gradient
 
 _RADIANS_PER_DEGREE = math.pi / 180.0
 _NO_DIGITS_LEFT = 1e14          # SciPy's (cephes') bound above which an angle in degrees is lost
@@ -52,7 +53,7 @@ def cbrt(x, /):
 
 
 def _degrees(name, x, period):
-    """``(x, negative, quarter, sin(t), cos(t), lost)``: ``|x| mod period`` is ``90 quarter +
+    """``(t, negative, quarter, sin(t), cos(t), lost)``: ``|x| mod period`` is ``90 quarter +
     t`` degrees with ``|t| <= 45`` (``sin``/``cos`` of ``t`` in radians); ``lost`` where
     ``|x| > 1e14``."""
     x = _real(name, x)
@@ -60,8 +61,17 @@ def _degrees(name, x, period):
     lost = magnitude > _NO_DIGITS_LEFT
     turns = remainder(where(lost, 0.0, magnitude), period)
     quarter = round_half_even(turns / 90.0)
-    angle = (turns - 90.0 * quarter) * _RADIANS_PER_DEGREE
-    return x, negative, quarter, sin(angle), cos(angle), lost
+    reduced = turns - 90.0 * quarter
+    angle = reduced * _RADIANS_PER_DEGREE
+    return reduced, negative, quarter, sin(angle), cos(angle), lost
+
+
+def _exactly_one_at_45(reduced, value):
+    """``value`` with its values at ``t = +-45`` degrees made exactly +-1 (``sin / cos`` there
+    is 1 - 1e-16), its gradient kept."""
+    diagonal = (reduced == 45.0) | (reduced == -45.0)
+    exact = where(value < 0, -1.0, 1.0)
+    return where(diagonal, value - stop_gradient(value) + exact, value)
 
 
 def sindg(x, /):
@@ -102,9 +112,10 @@ def tandg(x, /):
     >>> xg.special.tandg(xg.asarray([45.0, -45.0, 90.0], dtype=xg.float64)).tolist()
     [1.0, -1.0, inf]
     """
-    _, negative, quarter, sine, cosine, lost = _degrees("tandg", x, 180.0)
+    reduced, negative, quarter, sine, cosine, lost = _degrees("tandg", x, 180.0)
     pole = (quarter == 1) & (sine == 0)
-    value = where(quarter == 1, -cosine / where(pole, 1.0, sine), sine / cosine)
+    value = where(quarter == 1, -cosine / where(sine == 0, 1.0, sine), sine / cosine)
+    value = _exactly_one_at_45(reduced, value)
     return where(lost, 0.0, where(pole, math.inf, where(negative, -value, value)))
 
 
@@ -116,9 +127,10 @@ def cotdg(x, /):
     >>> xg.special.cotdg(xg.asarray([45.0, 90.0, 0.0], dtype=xg.float64)).tolist()
     [1.0, 0.0, inf]
     """
-    _, negative, quarter, sine, cosine, lost = _degrees("cotdg", x, 180.0)
+    reduced, negative, quarter, sine, cosine, lost = _degrees("cotdg", x, 180.0)
     pole = (quarter != 1) & (sine == 0)
-    value = where(quarter == 1, -sine / cosine, cosine / where(pole, 1.0, sine))
+    value = where(quarter == 1, -sine / cosine, cosine / where(sine == 0, 1.0, sine))
+    value = _exactly_one_at_45(reduced, value)
     return where(lost, 0.0, where(pole, math.inf, where(negative, -value, value)))
 
 
