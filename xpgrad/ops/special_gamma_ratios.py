@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .elementwise import exp, floor, isinf, log
+from .elementwise import exp, floor, isinf, isnan, log
 from .elementwise_unary import abs as absolute
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype
@@ -177,7 +177,7 @@ def binom(n, k, /):
     (``scipy.special.binom``): SciPy's product formula for a whole ``0 <= k < 20`` (by
     symmetry for a whole ``n``; also for ``|n| < 1e-8``, where SciPy's general formula loses
     digits), ``exp(-betaln(...) - log(n + 1))`` for ``n >= 1e10 k``, NaN for a negative whole
-    ``n`` and for ``k = inf``. Differentiable in ``n``, and in ``k`` off the whole numbers
+    ``n``, NaN ``n`` and ``k = inf``. Differentiable in ``n``, and in ``k`` off the whole numbers
     (at them the product formula gives ``k`` no gradient). SciPy's asymptotic form for
     ``k > 1e8 |n|`` is not taken: there the general formula's value stands.
 
@@ -201,7 +201,7 @@ def binom(n, k, /):
     general = ~by_product & ~large_n & ~negative_whole_n
     general_n, general_k = where(general, n, 0.5), where(general, k, 0.5)
     at_general = 1.0 / ((general_n + 1.0) * beta(1.0 + general_n - general_k, 1.0 + general_k))
-    return where(negative_whole_n | (isinf(k) & (k > 0)), math.nan, where(
+    return where(negative_whole_n | isnan(n) | (isinf(k) & (k > 0)), math.nan, where(
         by_product, product, where(large_n, at_large_n, at_general)))
 
 

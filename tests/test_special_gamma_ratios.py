@@ -1,0 +1,127 @@
+"""``xg.special``'s gamma ratios under SciPy's names (``xpgrad/ops/special_gamma_ratios.py``):
+``beta``, ``poch``, ``binom``. Values against ``scipy.special`` on both CPU backends over grids
+of negative, whole, zero, tiny and large arguments (the poles, SciPy's limits where both gammas
+of a ratio have one, NaN positions), against mpmath where SciPy loses digits; gradients against
+PyTorch's ``lgamma`` compositions and at SciPy's limits (finite differences:
+``tests/test_primitives.py``); SciPy's own calls recording on a tape.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from torch_compare import assert_matches_torch
+
+sc = pytest.importorskip("scipy.special")
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
+BACKENDS = ["numpy", "numba"]
+_GRID = np.array([-30.5, -3.0, -2.5, -2.0, -1.0, -0.5, -1e-9, -0.0, 0.0, 1e-9, 0.5, 1.0, 2.0,
+                  2.5, 7.0, 19.0, 20.0, 25.0, 200.0, 1e12])
+_INFINITE = np.array([np.inf, -np.inf, np.nan])
+_WITH_INFINITE = np.concatenate([_GRID, _INFINITE])
+
+# (xg function, scipy function, first argument, second argument, rtol): SciPy's own error is
+# 2e-13 at (200, 2.5) (these are within 1e-14 of mpmath there: below)
+CASES = {
+    "beta": (xg.special.beta, sc.beta, _WITH_INFINITE, _WITH_INFINITE, 5e-13),
+    # SciPy's poch at z = +-inf is NaN, 0 or +-inf by turns: these take the limits (below)
+    "poch": (xg.special.poch, sc.poch, np.concatenate([_GRID, [np.nan]]), _WITH_INFINITE,
+             5e-13),
+    # |n| = 1e-9: SciPy's general formula is 3e-10 off (mpmath: below); k = 1e12 > 1e8 |n|:
+    # SciPy's asymptotic series, not taken here
+    "binom": (xg.special.binom, sc.binom, _WITH_INFINITE[np.abs(_WITH_INFINITE) != 1e-9],
+              np.concatenate([_GRID[:-1], _INFINITE]), 5e-13),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_match_scipy(name, backend):
+    fn, ref, first, second, rtol = CASES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = ref(first[:, None], second)
+        got = fn(xg.asarray(first[:, None], dtype=xg.float64, backend=backend),
+                 xg.asarray(second, dtype=xg.float64, backend=backend)).numpy()
+    # at a pole SciPy's infinity takes either sign (beta(-3, -3) is -inf, beta(-2, -2) +inf):
+    # an infinity of either sign matches
+    both_infinite = np.isinf(expected) & np.isinf(got)
+    np.testing.assert_allclose(np.where(both_infinite, np.inf, got),
+                               np.where(both_infinite, np.inf, expected),
+                               rtol=rtol, atol=0, equal_nan=True)
+
+
+def test_limits_where_both_gammas_have_poles():
+    # beta(-n, m) = (-1)**m B(1 + n - m, m) for whole 0 < m <= n; poch(-n, m) the product
+    a = xg.asarray([-3.0, -3.0, -4.0], dtype=xg.float64)
+    assert xg.special.beta(a, xg.asarray([1.0, 2.0, 3.0], dtype=xg.float64)).tolist() == \
+        pytest.approx([-1.0 / 3.0, 1.0 / 6.0, -1.0 / 12.0], rel=1e-15)
+    assert xg.special.poch(a, xg.asarray([1.0, -3.0, 2.0], dtype=xg.float64)).tolist() == \
+        pytest.approx([-3.0, -1.0 / 120.0, 12.0], rel=1e-15)
+    # |m| >= 20: the factorials' ratio (-1)**m (-z)! / (-z - m)!
+    assert xg.special.poch(xg.asarray(-30.0, dtype=xg.float64), 25.0).item() == pytest.approx(
+        -float(np.prod(np.arange(6.0, 31.0))), rel=1e-13)
+
+
+@pytest.mark.parametrize("name, first, second", [
+    ("beta", 200.0, 2.5), ("beta", 20.0, 200.0), ("beta", 200.0, 1e-9), ("beta", -0.5, 200.0),
+    ("beta", -2.5, 1e12), ("poch", 200.0, -2.5), ("poch", 200.0, 0.5), ("poch", 1e-9, -3.0),
+    ("poch", 1e10, 0.5), ("binom", 200.0, 0.5), ("binom", 200.0, 25.0), ("binom", 2.5, 200.0),
+    ("binom", 1e-9, 0.5), ("binom", 1e-9, 1.0), ("binom", -1e-9, 19.0),
+    ("binom", -0.5, 200.0)])
+def test_values_match_mpmath_where_scipy_loses_digits(name, first, second):
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    exact = {"beta": mpmath.beta, "poch": mpmath.rf, "binom": mpmath.binomial}[name]
+    got = getattr(xg.special, name)(xg.asarray(first, dtype=xg.float64), second).item()
+    assert got == pytest.approx(float(exact(first, second)), rel=1e-13)
+
+
+@pytest.mark.parametrize("name", ["beta", "poch", "binom"])
+def test_gradients_match_torch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    first, second = rng.uniform(0.3, 6.0, (3, 4)), rng.uniform(0.3, 2.0, (4,))
+    pairs = {
+        "beta": (xg.special.beta, lambda a, b: torch.exp(
+            torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b))),
+        "poch": (xg.special.poch, lambda z, m: torch.exp(torch.lgamma(z + m) - torch.lgamma(z))),
+        "binom": (xg.special.binom, lambda n, k: torch.exp(
+            torch.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1))),
+    }
+    assert_matches_torch(*pairs[name], [first + 2.0, second])
+
+
+def test_gradient_at_the_limits_is_the_limits():
+    # beta(a, 2) = 1 / (a (a + 1)) and poch(z, 2) = z (z + 1) are smooth through a = z = -3
+    a = xg.asarray(-3.0, dtype=xg.float64)
+    assert xg.grad(lambda v: xg.special.beta(v, 2.0))(a).item() == pytest.approx(
+        5.0 / 36.0, rel=1e-14)                        # -(2a + 1) / (a (a + 1))**2
+    assert xg.grad(lambda v: xg.special.poch(v, 2.0))(a).item() == pytest.approx(-5.0, rel=1e-15)
+
+
+def test_float32_stays_float32():
+    x = xg.asarray([0.5, 3.0], dtype=xg.float32)
+    for name in CASES:
+        assert getattr(xg.special, name)(x, 1.5).dtype == xg.float32, name
+
+
+SCIPY_CALLS = {
+    "beta": lambda sp, x: sp.beta(x * x + 0.5, 1.5),
+    "poch": lambda sp, x: sp.poch(x * x + 0.5, x),
+    "binom": lambda sp, x: sp.binom(x * x + 3.0, 1.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCIPY_CALLS))
+def test_scipy_calls_record_on_a_tape(name):
+    from test_special_composed import _scipy_on_a_tape
+    from test_third_party import check
+
+    sp = _scipy_on_a_tape()
+    x = np.random.default_rng(9).standard_normal((2, 3))
+    check(lambda x: SCIPY_CALLS[name](sp, x), [x], "numpy", rtol=1e-12, atol=1e-14)
