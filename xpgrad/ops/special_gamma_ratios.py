@@ -8,7 +8,8 @@ Where both gamma functions of a ratio have poles SciPy gives the limit (``beta(-
 (of either sign, as SciPy's, which is ``+inf`` mostly and ``-inf`` on some of those lines).
 
 >>> import xpgrad as xg
->>> [round(v, 12) for v in xg.special.beta(xg.asarray([2.0, -3.0]), 2.0).tolist()]
+>>> b = xg.special.beta(xg.asarray([2.0, -3.0], dtype=xg.float64), 2.0)
+>>> [round(v, 12) for v in b.tolist()]
 [0.166666666667, 0.166666666667]
 """
 from __future__ import annotations
