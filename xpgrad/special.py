@@ -21,6 +21,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``erfcinv``, ``cosm1``, ``rgamma``, ``gammasgn``, real ``loggamma``, and the Gamma, Poisson,
   binomial and negative binomial distribution functions ``gdtr``, ``gdtrc``, ``pdtr``,
   ``pdtrc``, ``bdtr``, ``nbdtr`` (compositions: ``xpgrad/ops/special_composed.py``);
+- ``beta``, ``poch``, ``binom`` (``special_gamma_ratios.py``), ``cbrt``, ``sindg``, ``cosdg``,
+  ``tandg``, ``cotdg``, ``exprel`` (``special_elementary.py``), compositions too;
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 
