@@ -54,7 +54,8 @@ def _beta_off_poles(a, b, used):
     total_pole = _pole(a + b) & used
     positive = (a > 0) & (b > 0) & used
     mixed = used & ~positive & ~total_pole
-    smaller = (absolute(a) < _GAMMA_FITS) & (absolute(b) < _GAMMA_FITS) & (absolute(a + b) < _GAMMA_FITS)
+    smaller = ((absolute(a) < _GAMMA_FITS) & (absolute(b) < _GAMMA_FITS)
+               & (absolute(a + b) < _GAMMA_FITS))
     direct = mixed & smaller
     reflected = mixed & ~smaller & (a + b > 0)
     logged = mixed & ~smaller & ~reflected
