@@ -202,7 +202,10 @@ def binom(n, k, /):
     at_large_n = exp(-betaln(large_a, large_b) - log(where(large_n, n + 1.0, 1.0)))
     general = ~by_product & ~large_n & ~negative_whole_n
     general_n, general_k = where(general, n, 0.5), where(general, k, 0.5)
-    at_general = 1.0 / ((general_n + 1.0) * beta(1.0 + general_n - general_k, 1.0 + general_k))
+    beta_of_general = beta(1.0 + general_n - general_k, 1.0 + general_k)
+    vanishes = isinf(beta_of_general)        # 0 and no NaN gradient where the beta is a pole
+    at_general = where(vanishes, 0.0, 1.0 / ((general_n + 1.0)
+                                              * where(vanishes, 1.0, beta_of_general)))
     return where(negative_whole_n | isnan(n) | (isinf(k) & (k > 0)), math.nan, where(
         by_product, product, where(large_n, at_large_n, at_general)))
 
