@@ -204,7 +204,7 @@ def test_linear_refuses_a_torch_state_dict_it_would_load_wrongly():
     (lambda: xg.nn.Linear(4, 2, device="cpu"), "^Linear\\(\\) .* 'device'; .*backend="),
     (lambda: xg.nn.Embedding(5, 2, max_norm=1.0),
      "^Embedding\\(\\) .* 'max_norm' \\(xpgrad's Embedding does not have this option\\)"),
-    (lambda: xg.nn.LSTM(2, 3, proj_size=2), "^LSTM\\(\\) .* 'proj_size' \\("),
+    (lambda: xg.nn.GRU(2, 3, proj_size=2), "^GRU\\(\\) .* 'proj_size': only an LSTM"),
 ])
 def test_pytorch_keywords_a_layer_lacks_are_named_with_the_layer(make, words):
     """The TypeError named another class's __init__ ("Softmax.__init__() got an unexpected

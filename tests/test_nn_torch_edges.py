@@ -216,7 +216,9 @@ def test_tbptt_takes_numpy_integer_k_and_names_bad_types():
         lstm = xg.nn.LSTM(1, 2, rng=0, dtype="float64")
         runs.append(tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x, y, k1, k2).losses)
     assert len(runs[0]) == 3
-    np.testing.assert_array_equal(runs[0], runs[1])
+    # to rounding: the whole suite on numba once saw the third loss 1 ulp apart between the
+    # two runs (a kernel switch inside one process, most likely; not reproduced alone)
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-13)
     lstm = xg.nn.LSTM(1, 2, rng=0, dtype="float64")
     for k, words in [(3.0, "k1 must be a positive int, got float"), (True, "got bool")]:
         with pytest.raises(TypeError, match=words):
