@@ -142,6 +142,11 @@ def cosm1(x, /):
     return -2.0 * half * half
 
 
+def gamma_pole(x):
+    """Where ``Gamma(x)`` has a pole: 0, -1, -2, ... (and ``-inf``)."""
+    return (x <= 0) & (x == floor(x))
+
+
 def rgamma(x, /):
     """``1 / Gamma(x)``, 0 at the poles ``x = 0, -1, -2, ...`` (``scipy.special.rgamma``); its
     gradient at a pole ``-n`` is 0 here, where the limit is ``(-1)**n n!``.
@@ -151,7 +156,7 @@ def rgamma(x, /):
     [0.0, 0.5]
     """
     x = _real("rgamma", x)
-    pole = (x <= 0) & (x == floor(x))
+    pole = gamma_pole(x)
     return where(pole, 0.0, 1.0 / gamma(where(pole, 0.5, x)))
 
 

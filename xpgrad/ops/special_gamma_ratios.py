@@ -22,16 +22,11 @@ from .gamma_function import gamma
 from .incomplete_beta import _same_dtype
 from .selection import where
 from .special import gammaln
-from .special_composed import gammasgn
+from .special_composed import gamma_pole, gammasgn
 from .special_more import betaln
 
 _LARGEST_PRODUCT = 20       # binom's product formula for a whole k below this, as SciPy's
 _GAMMA_FITS = 170.0         # Gamma(x) is finite in float64 for |x| below
-
-
-def _pole(x):
-    """Where ``Gamma(x)`` has a pole: 0, -1, -2, ... (and ``-inf``)."""
-    return (x <= 0) & (x == floor(x))
 
 
 def _parity_sign(whole):
@@ -51,7 +46,7 @@ def _beta_off_poles(a, b, used):
     ``betaln`` where both are positive (accurate for large arguments); else the gammas'
     values below 170 (no cancelling of logs next to the poles); else, with ``b < 0 < a + b``,
     ``Gamma(b) Gamma(-b) / B(a + b, -b)``; else the gammas' signs and logs."""
-    total_pole = _pole(a + b) & used
+    total_pole = gamma_pole(a + b) & used
     positive = (a > 0) & (b > 0) & used
     mixed = used & ~positive & ~total_pole
     smaller = ((absolute(a) < _GAMMA_FITS) & (absolute(b) < _GAMMA_FITS)
@@ -88,7 +83,7 @@ def beta(a, b, /):
     3.14159265359
     """
     a, b = _same_dtype("beta", [a, b], ("a", "b"))
-    a_pole, b_pole = _pole(a), _pole(b)
+    a_pole, b_pole = gamma_pole(a), gamma_pole(b)
     whole_positive_a = (a > 0) & (a == floor(a)) & ~isinf(a)
     whole_positive_b = (b > 0) & (b == floor(b)) & ~isinf(b)
     limit_a = a_pole & ~isinf(a) & whole_positive_b & (a + b <= 0)
@@ -123,7 +118,7 @@ def poch(z, m, /):
     """
     z, m = _same_dtype("poch", [z, m], ("z", "m"))
     total = z + m
-    z_pole, total_pole = _pole(z) & ~isinf(z), _pole(total) & ~isinf(total)
+    z_pole, total_pole = gamma_pole(z) & ~isinf(z), gamma_pole(total) & ~isinf(total)
     both = z_pole & total_pole
     by_product = ((m == floor(m)) & (absolute(m) < _LARGEST_PRODUCT) & ~isinf(z)
                   & ((z <= 0) | (total <= 0)))
