@@ -2,6 +2,8 @@
 function, keyword arguments and defaults, Python values, nested arguments and results --
 each compared with the eager call."""
 import numpy as np
+import re
+
 import pytest
 
 import xpgrad as xg
@@ -87,6 +89,18 @@ def test_tensorflow_and_jax_options_are_named_with_what_to_do(option, hint):
     with pytest.raises(TypeError, match="xg.function has no option 'max_trace'; its options "
                                         "are max_traces, warmup"):
         xg.function(lambda x: x, max_trace=3)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("experimental_get_tracing_count", "f.trace_count"),
+    ("get_concrete_function", "f.programs()"),
+    ("python_function", "f.fn"),
+])
+def test_tf_function_attributes_are_named_with_xpgrads(name, hint):
+    step = xg.function(lambda x: x * 2.0)
+    with pytest.raises(AttributeError, match=rf"'{name}': .*{re.escape(hint)}"):
+        getattr(step, name)
+    assert step.fn(3.0) == 6.0 and step.trace_count == 0
 
 
 def _scaled(x, scale=2.0, shift=None, *, power=1, **extra):

@@ -85,6 +85,12 @@ CASES = {
                                                               reduction="none"),
         lambda t: torch.nn.functional.binary_cross_entropy_with_logits(
             t, torch.tensor(TARGETS), reduction="none")),
+    "squared_difference": (xg, "(x - y) ** 2", lambda x: (x - 0.3) ** 2, lambda t: (t - 0.3) ** 2),
+    "reverse": (xg, "xg.flip", lambda x: xg.flip(x, axis=1), lambda t: torch.flip(t, (1,))),
+    "cumprod": (xg, "xg.cumulative_prod", lambda x: xg.cumulative_prod(x, axis=1),
+                lambda t: torch.cumprod(t, 1)),
+    "add_n": (xg, "xg.sum(xg.stack(", lambda x: xg.sum(xg.stack([x, 2 * x, x ** 2]), axis=0),
+              lambda t: torch.stack([t, 2 * t, t ** 2]).sum(0)),
 }
 
 
@@ -229,3 +235,28 @@ def test_piecewise_constant_takes_keras_piecewise_constant_decays_steps():
     # Keras: values[i] while step <= boundaries[i] (the boundary step keeps the earlier value)
     schedule = xg.optim.PiecewiseConstant([2, 4], [0.1, 0.05, 0.01])
     assert [schedule(k) for k in range(7)] == [0.1, 0.1, 0.1, 0.05, 0.05, 0.01, 0.01]
+
+
+@pytest.mark.parametrize("name, words", [
+    ("shape", "x.shape"), ("size", "x.size"), ("gradients", "tape.gradient"),
+    ("hessians", "xg.hessian"), ("summary", "xg.events.EventWriter"), ("map_fn", "xg.vmap"),
+    ("vectorized_map", "xg.vmap"), ("fill", "xg.full")])
+def test_names_a_tf2_autodiff_script_reaches_for_name_xpgrads(name, words):
+    with pytest.raises(AttributeError, match=rf"no attribute '{name}': .*{re.escape(words)}"):
+        getattr(xg, name)
+
+
+def test_tf_hessians_way_is_torchs_hessian():
+    f = lambda x: xg.sum(xg.sin(x) * xg.flip(x) ** 2)           # noqa: E731
+    got = xg.hessian(f)(xg.asarray(X[0])).numpy()
+    want = torch.autograd.functional.hessian(lambda t: (torch.sin(t) * t.flip(0) ** 2).sum(),
+                                             torch.tensor(X[0]))
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_tf_summary_scalar_way_writes_a_tensorboard_event_file(tmp_path):
+    # xg.events is there without an import, as the summary hint writes it
+    with xg.events.EventWriter(str(tmp_path)) as writer:
+        writer.add_scalar("loss", xg.asarray(0.25), step=3)
+    (event_file,) = tmp_path.iterdir()
+    assert event_file.name.startswith("events.out.tfevents.") and b"loss" in event_file.read_bytes()

@@ -71,7 +71,7 @@ newaxis = None
 #: submodules imported on first use (``xg.data.batches``, ``xg.training.train``), as
 #: ``torch.utils.data`` is there after ``import torch``; ``import xpgrad`` does not pay for them
 _ON_FIRST_USE = ("data", "training", "distributions", "threads",   # the main job needs none
-                 "profiler")
+                 "profiler", "events")
 
 
 _SPLIT = ("xg.unstack(t, axis=k) gives every slice of size one (the axis dropped; "

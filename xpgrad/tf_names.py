@@ -51,6 +51,24 @@ NAMESPACE = {
              "optimizers and schedules, xg.losses the losses",
     "nest": "the tapes and xg.grad take nested lists, tuples and dicts themselves; "
             "xg.pytree flattens them",
+    "shape": "x.shape (a tuple of ints; xg.function traces one program per shape, so it serves "
+             "for tf.shape(x) too)",
+    "size": "x.size (an int)",
+    "fill": "xg.full(shape, value, dtype=...)",
+    "squared_difference": "(x - y) ** 2",
+    "reverse": "xg.flip(x, axis=k)",
+    "cumprod": "xg.cumulative_prod(x, axis=k) (the array API's name)",
+    "add_n": "xg.sum(xg.stack(tensors), axis=0)",
+    "gradients": "tf.gradients is graph-mode only: tape.gradient(target, sources) in a "
+                 "`with xg.GradientTape() as tape:` block, or xg.grad(f)(x)",
+    "hessians": "xg.hessian(f)(x) (f(x) -> the scalar ys sums to), or tape.jacobian(g, x) of "
+                "a gradient g taken by an inner tape",
+    **dict.fromkeys(("map_fn", "vectorized_map"),
+                    "xg.vmap(fn)(elems) maps fn over the first axis (pfor's batching, "
+                    "tape-differentiable); a Python loop and xg.stack(results) otherwise"),
+    "summary": "xg.events.EventWriter(logdir) is tf.summary.create_file_writer(logdir): "
+               "writer.add_scalar('loss', loss, step=k) is tf.summary.scalar('loss', loss, "
+               "step=k) under writer.as_default(); writer.flush(), writer.close()",
     "train": "checkpoints: xg.save_checkpoint(path, model, optimizer) and xg.load_checkpoint("
              "path, model, optimizer) (tf.train.Checkpoint's job); xg.CheckpointManager("
              "directory, model, optimizer, max_to_keep=5) keeps the last ones "
@@ -126,4 +144,13 @@ TENSOR = {
                     "v[index] = value writes in place (v.assign(xg.where(mask, new, v)) "
                     "for a mask; v.assign(xg.tensor_scatter_nd_update(v, indices, updates)) "
                     "or xg.tensor_scatter_nd_add for TensorFlow's N-d indices)"),
+}
+
+#: a ``tf.function``'s attributes -> an ``xg.function``'s
+FUNCTION = {
+    "experimental_get_tracing_count": "f.trace_count",
+    "get_concrete_function": "xg.function traces on its second call with a signature and has "
+                             "no concrete functions to ask for; f.programs() lists the traced "
+                             "programs (each with .source)",
+    "python_function": "f.fn (also f.__wrapped__)",
 }

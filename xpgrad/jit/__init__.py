@@ -34,6 +34,7 @@ import types
 from ..backend import current_backend
 from ..primitive import tape_state
 from ..tensor import Variable
+from ..tf_names import FUNCTION as _TF_FUNCTION_NAMES
 from . import capture as capture_module
 from .binding import Binder
 from .declines import DeclinedKernel, note_decline
@@ -171,6 +172,9 @@ class Function(TraceCache):
         fn = self.__dict__.get("fn")
         if fn is None or name.startswith("__"):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if name in _TF_FUNCTION_NAMES and not hasattr(fn, name):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: "
+                                 f"{_TF_FUNCTION_NAMES[name]} (tf.function's {name})")
         return getattr(fn, name)
 
     def __set_name__(self, owner, name):
