@@ -204,3 +204,67 @@ def test_python_numbers_become_tensors_on_the_other_inputs_backend(backend):
         y = xg.sum(scale(x, 3.0))
     assert y.backend.name == backend
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), [3.0, 3.0])
+
+
+@xg.custom_gradient
+def polar(r, theta):
+    """Several outputs, as TensorFlow's: ((x, y), grad) with grad(dx, dy), one upstream each."""
+    x, y = r * xg.cos(theta), r * xg.sin(theta)
+
+    def grad(dx, dy):
+        return (dx * xg.cos(theta) + dy * xg.sin(theta),
+                r * (dy * xg.cos(theta) - dx * xg.sin(theta)))
+    return (x, y), grad
+
+
+def _polar_torch(r, theta, weights):
+    r, theta = (torch.tensor(v, requires_grad=True) for v in (r, theta))
+    x, y = r * torch.cos(theta), r * torch.sin(theta)
+    (torch.sum(x * torch.tensor(weights)) + torch.sum(y ** 3)).backward()
+    return r.grad.numpy(), theta.grad.numpy()
+
+
+def test_several_outputs_get_one_upstream_each_as_in_tensorflow(backend):
+    rng = np.random.default_rng(3)
+    r_, theta_, weights = rng.random((2, 3)) + 0.5, rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    r, theta = (xg.asarray(v, backend=backend) for v in (r_, theta_))
+    with xg.GradientTape() as tape:
+        tape.watch([r, theta])
+        x, y = polar(r, theta)
+        loss = xg.sum(x * xg.asarray(weights, backend=backend)) + xg.sum(y ** 3)
+    got = tape.gradient(loss, [r, theta])
+    for g, want in zip(got, _polar_torch(r_, theta_, weights)):
+        np.testing.assert_allclose(g.numpy(), want, rtol=1e-12)
+    assert x.shape == y.shape == (2, 3) and y.backend.name == backend
+    np.testing.assert_allclose(polar(r, theta)[1].numpy(), r_ * np.sin(theta_))   # no tape
+
+
+def test_an_output_left_unused_gets_a_zero_upstream_and_second_order_goes_through(backend):
+    r = xg.asarray([1.5, 2.0], dtype=xg.float64, backend=backend)
+    theta = xg.asarray([0.3, -1.0], dtype=xg.float64, backend=backend)
+    with xg.GradientTape() as outer:
+        outer.watch(theta)
+        with xg.GradientTape() as inner:
+            inner.watch(theta)
+            _, y = polar(r, theta)
+            total = xg.sum(y)
+        g = inner.gradient(total, theta)                   # r cos(theta)
+    np.testing.assert_allclose(g.numpy(), [1.5 * np.cos(0.3), 2.0 * np.cos(-1.0)], rtol=1e-12)
+    np.testing.assert_allclose(outer.gradient(g, theta).numpy(),
+                               [-1.5 * np.sin(0.3), -2.0 * np.sin(-1.0)], rtol=1e-12)
+
+
+def test_several_outputs_of_different_shapes_and_dtypes():
+    @xg.custom_gradient
+    def total_and_half(x):
+        return (xg.sum(x), xg.astype(x / 2, xg.float32)), lambda d_total, d_half: (
+            d_total + xg.astype(d_half, xg.float64) / 2)
+
+    x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        total, half = total_and_half(x)
+        loss = 3.0 * total + xg.astype(xg.sum(half * xg.asarray([1.0, 10.0], dtype=xg.float32)),
+                                       xg.float64)
+    assert total.shape == () and half.dtype == xg.float32
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), [[3.5, 8.0], [3.5, 8.0]])

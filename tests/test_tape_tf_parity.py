@@ -92,10 +92,14 @@ def test_jacobian_of_a_target_the_tape_never_saw_warns():
         assert tape.jacobian(y, x) is not None
 
 
-def test_a_custom_gradient_with_several_outputs_is_named():
+def test_a_custom_gradient_output_without_a_gradient_is_named():
+    # several outputs are TensorFlow's (tests/test_custom_gradient.py); an integer one is not
     @xg.custom_gradient
     def two(x):
-        return (x * 2, x * 3), lambda g: g
+        return (x * 2, xg.argmax(x)), lambda g, _: g
 
-    with pytest.raises(TypeError, match="returned several values with its grad_fn"):
-        two(xg.asarray([1.0]))
+    x = xg.asarray([1.0])
+    with xg.GradientTape() as tape, pytest.raises(TypeError, match="'two': output 1 has dtype "
+                                                                   "int64, which has no gradient"):
+        tape.watch(x)
+        two(x)

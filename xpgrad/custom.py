@@ -2,7 +2,8 @@
 
 The decorated function returns ``(value, grad_fn)``; ``grad_fn(upstream)`` returns the
 gradients of its positional inputs (one, or a sequence with one entry per input, None for
-none). The output's gradient is ``grad_fn``'s alone; as in TensorFlow, nested tapes still
+none). A tuple or list of output Tensors as ``value`` gets one upstream each,
+``grad_fn(dy1, dy2)``, as TensorFlow's (``custom_outputs.py``). The output's gradient is ``grad_fn``'s alone; as in TensorFlow, nested tapes still
 record the forward's operations (one tape alone does not: it could not use them), so an outer
 tape differentiates a ``grad_fn`` written with xpgrad operations through its inputs and through
 the values of the forward it reads (second order: ``e`` below, as a JAX ``custom_vjp``'s
@@ -28,6 +29,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+from . import custom_outputs
 from .creation import asarray
 from .primitive import Primitive, apply, tape_state
 from .tensor import Tensor, _wrap
@@ -152,10 +154,14 @@ def _with_gradient(f, name, refusal):
         refused = variables and refusal(name, variables, grad_fn)
         if refused:
             raise refused
+        outputs = value if isinstance(value, (tuple, list)) else None
+        if outputs is not None:
+            value, grad_fn = custom_outputs.joined(outputs, grad_fn, name)
         operands = inputs + list(variables)
         call = _Call(name, value._data, grad_fn, [t.shape for t in operands], variables,
                      value._backend)
-        return apply(_CUSTOM, *operands, call=call)
+        result = apply(_CUSTOM, *operands, call=call)
+        return result if outputs is None else custom_outputs.pieces(result, outputs)
 
     return wrapped
 
@@ -174,12 +180,9 @@ def _as_input(value, i, home, name):
 
 
 def _split(out, name):
-    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Tensor)
-            and callable(out[1])):
-        if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], (tuple, list)):
-            raise TypeError(f"custom_gradient function {name!r} returned several values with "
-                            f"its grad_fn; one output Tensor is supported (TensorFlow's "
-                            f"((y1, y2), grad_fn) is not): stack them into one Tensor")
+    if not (isinstance(out, tuple) and len(out) == 2 and callable(out[1])
+            and (isinstance(out[0], Tensor)
+                 or isinstance(out[0], (tuple, list)) and len(out[0]) > 0)):
         got = (f"a pair of ({type(out[0]).__name__}, {type(out[1]).__name__})"
                if isinstance(out, tuple) and len(out) == 2 else type(out).__name__)
         raise TypeError(f"custom_gradient function {name!r} must return a pair (value Tensor, "

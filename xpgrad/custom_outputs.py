@@ -1,0 +1,57 @@
+"""Several outputs of one ``custom_gradient`` function, as TensorFlow's: the forward returns
+``((y1, y2, ...), grad_fn)`` and ``grad_fn(dy1, dy2, ...)`` gets one upstream gradient per
+output (zeros for an output the loss does not use). The tape node holds the outputs raveled
+and joined in their common dtype; each output is its piece, reshaped and cast back, so the
+tapes differentiate the pieces' way back as any other operations.
+
+>>> import xpgrad as xg
+>>> @xg.custom_gradient
+... def sum_and_square(x):
+...     return (xg.sum(x), x * x), lambda d_sum, d_square: d_sum + 2.0 * x * d_square
+>>> x = xg.asarray([1.0, 3.0])
+>>> with xg.GradientTape() as tape:
+...     tape.watch(x)
+...     total, squares = sum_and_square(x)
+...     loss = total + xg.sum(squares)
+>>> tape.gradient(loss, x).tolist()
+[3.0, 7.0]
+"""
+from __future__ import annotations
+
+from . import dtypes as _dt
+from .dtype_functions import result_type
+from .ops.casting import astype
+from .ops.joining import concat
+from .ops.shape import reshape
+from .tensor import Tensor, _wrap
+
+
+def joined(outputs, grad_fn, name):
+    """``(value, grad_fn)`` for the tape node: the outputs joined into one vector (no tape
+    records the join) and a ``grad_fn`` of that vector's upstream gradient."""
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"custom_gradient function {name!r}: output {i} is a "
+                            f"{type(out).__name__}, not a Tensor")
+        if not _dt.isdtype(out.dtype, ("real floating", "complex floating")):
+            raise TypeError(f"custom_gradient function {name!r}: output {i} has dtype "
+                            f"{out.dtype}, which has no gradient; return it from another "
+                            "function")
+    dtype = result_type(*(out.dtype for out in outputs))
+    loose = [reshape(astype(_wrap(out._data, out._backend), dtype), (-1,)) for out in outputs]
+    value = concat(loose) if len(loose) > 1 else loose[0]
+
+    def grad_of_joined(upstream, **variables):
+        return grad_fn(*pieces(upstream, outputs), **variables)
+
+    return value, grad_of_joined
+
+
+def pieces(vector, outputs):
+    """``vector`` cut into the outputs' sizes, shapes and dtypes."""
+    result, start = [], 0
+    for out in outputs:
+        part = vector[start:start + out.size]
+        start += out.size
+        result.append(astype(reshape(part, out.shape), out.dtype))
+    return type(outputs)(result) if isinstance(outputs, tuple) else result
