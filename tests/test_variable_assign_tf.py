@@ -174,3 +174,15 @@ def test_an_out_of_range_value_inside_xg_function_is_refused_on_replay():
     with pytest.raises(OverflowError, match=r"the value 2199023255552 .* variable 'n'"):
         store_double(xg.asarray([2 ** 40, 4]))
     assert v.tolist() == [6, 8]
+
+
+def test_read_value_is_differentiated_as_the_variable_as_in_tensorflow():
+    # TensorFlow: a tape records v.read_value() (and v.value()) as a read of v; it was a copy
+    # cut from the tapes, whose gradient was None
+    v = xg.Variable([1.0, 2.0, 3.0], dtype=xg.float64)
+    with xg.GradientTape() as tape:
+        snapshot = v.read_value()
+        loss = xg.sum(snapshot * snapshot * xg.asarray([1.0, 10.0, 100.0], dtype=xg.float64))
+    assert tape.gradient(loss, v).tolist() == [2.0, 40.0, 600.0]
+    v.assign([0.0, 0.0, 0.0])                     # still a copy: the variable's write is not seen
+    assert snapshot.tolist() == [1.0, 2.0, 3.0]

@@ -138,8 +138,9 @@ class Variable(Tensor):
         return out
 
     def read_value(self) -> Tensor:
-        """A Tensor holding a copy of the current value."""
-        return _wrap(self._backend.xp.asarray(self._data, copy=True), self._backend)
+        """A Tensor holding a copy of the current value, which the tapes differentiate as a
+        read of the variable (TensorFlow's ``read_value``)."""
+        return _asarray(self, dtype=None, backend=self._backend, copy=True)
 
     def _coerce(self, value, what):
         _refuse_lossy_cast(value, self, what)
@@ -273,7 +274,7 @@ def _refuse_out_of_range(value, variable, what):
                             "variable a wider dtype")
 
 
-def _asarray(value, dtype, backend):
+def _asarray(value, dtype, backend, copy=None):
     """``creation.asarray``, imported on first call (creation.py imports this module through
     tensor.py) and then called directly: an import statement per call cost about a
     microsecond on every ``assign``."""
@@ -281,4 +282,4 @@ def _asarray(value, dtype, backend):
     from .creation import asarray
 
     _asarray = asarray
-    return asarray(value, dtype=dtype, backend=backend)
+    return asarray(value, dtype=dtype, backend=backend, copy=copy)
