@@ -180,3 +180,32 @@ def test_a_user_file_under_a_folder_named_like_a_library_is_named(folder, tmp_pa
     with pytest.raises(TraceError, match="float()") as info:
         xg.function(source["step"], warmup=0)(xg.ones(2))
     assert info.value.where == f"{path}:5"
+
+
+def test_python_if_and_while_on_a_tensor_name_cond_and_while_loop():
+    # TensorFlow's AutoGraph turns them into tf.cond / tf.while_loop; xpgrad's trace refuses
+    # them and names those (xg.cond, xg.while_loop), which trace
+    @xg.function
+    def branchy(x):
+        if xg.sum(x) > 0:
+            return x * 2.0
+        return x * 3.0
+
+    @xg.function
+    def doubling(x):
+        while xg.sum(x) < 10.0:
+            x = x * 2.0
+        return x
+
+    for fn in (branchy, doubling):
+        fn(xg.asarray([1.0]))                                   # the eager warm-up call
+        with pytest.raises(TraceError, match=r"xg\.cond\(pred, true_fun, false_fun\).*"
+                                             r"xg\.while_loop\(cond_fun, body_fun, init_val\)"):
+            fn(xg.asarray([1.0]))
+
+    @xg.function
+    def branchy_cond(x):
+        return xg.cond(xg.sum(x) > 0, lambda: x * 2.0, lambda: x * 3.0)
+
+    got = [branchy_cond(xg.asarray([v])).item() for v in (1.0, 1.0, 1.0, -1.0)]
+    assert got == [2.0, 2.0, 2.0, -3.0] and branchy_cond.trace_count == 1

@@ -171,6 +171,7 @@ def test_tf_nn_and_keras_layer_names_get_a_hint_in_xg_nn(name):
     (lambda: xg.nn.LSTM(2, 3, stateful=True), "stop_gradient"),
     (lambda: xg.nn.LSTM(2, 3, kernel_initializer="orthogonal"), "kernel_init="),
     (lambda: xg.nn.Linear(2, units=3), "Linear(in_features, out_features)"),
+    (lambda: xg.nn.Linear(2, 3, activation="relu"), "xg.nn.Sequential(xg.nn.Linear"),
 ])
 def test_keras_layer_keywords_name_xpgrads(make, words):
     with pytest.raises(TypeError, match=re.escape(words)):

@@ -115,6 +115,8 @@ LAYER_KEYWORDS = {
     "units": "; the sizes are positional, as PyTorch's: Linear(in_features, out_features), "
              "LSTM(input_size, hidden_size)",
     "use_bias": "; xpgrad calls it bias=",
+    "activation": "; xpgrad's layers compute no activation: follow the layer with one, "
+                  "xg.nn.Sequential(xg.nn.Linear(i, o), xg.nn.ReLU()), or xg.nn.relu(layer(x))",
     "epsilon": "; xpgrad's layers call it eps=",
     "kernel_initializer": "; xpgrad calls it kernel_init= (recurrent layers) or init= (Linear)",
     "recurrent_initializer": "; xpgrad calls it recurrent_init=",

@@ -225,6 +225,8 @@ class Tracer:
         raise TraceError(
             f"{what} inside an xg.function reads a tensor's value in Python, which a replay "
             f"cannot repeat. Keep the computation in xpgrad ops (xg.where instead of if, "
+            f"xg.cond(pred, true_fun, false_fun) and xg.while_loop(cond_fun, body_fun, "
+            f"init_val) for what TensorFlow's AutoGraph makes tf.cond and tf.while_loop, "
             f"return the tensor instead of .item()), or call the function without xg.function",
             user_line())
 
