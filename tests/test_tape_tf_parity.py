@@ -92,6 +92,21 @@ def test_jacobian_of_a_target_the_tape_never_saw_warns():
         assert tape.jacobian(y, x) is not None
 
 
+def test_batch_jacobian_of_a_target_the_tape_never_saw_warns_as_jacobian_does():
+    # it returned None in silence where tape.jacobian warns
+    x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = x * x
+    with pytest.warns(RuntimeWarning, match="tape.batch_jacobian: the target depends on no"):
+        assert tape.batch_jacobian(y * 3.0, x) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tape.batch_jacobian(y, x).tolist() == [[[2.0, 0.0], [0.0, 4.0]],
+                                                      [[6.0, 0.0], [0.0, 8.0]]]
+        assert tape.batch_jacobian(y * 3.0, x, unconnected_gradients="zero").shape == (2, 2, 2)
+
+
 def test_a_custom_gradient_output_without_a_gradient_is_named():
     # several outputs are TensorFlow's (tests/test_custom_gradient.py); an integer one is not
     @xg.custom_gradient

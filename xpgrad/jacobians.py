@@ -109,5 +109,10 @@ def batch_jacobian(tape, target, source, unconnected_gradients="none"):
                                         (batch, per_example)), raw.shape)
              for j in range(per_example))
     rows = _rows(tape, target, [source], seeds)[0] if batch else []
-    return _assembled(tape, rows, target.shape + source.shape[1:], source,
-                      unconnected_gradients, axis=1)
+    result = _assembled(tape, rows, target.shape + source.shape[1:], source,
+                        unconnected_gradients, axis=1)
+    if result is None and unconnected_gradients == "none" and target._key not in tape._keys:
+        from .tape import warn_no_path
+
+        warn_no_path("batch_jacobian", stacklevel=4, tape=tape)
+    return result
