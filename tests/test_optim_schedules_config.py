@@ -81,3 +81,17 @@ def test_a_users_schedule_deserializes_through_custom_objects():
         schedules.deserialize(json.loads(text))
     again = schedules.deserialize(json.loads(text), custom_objects={"Halving": Halving})
     assert [again(k) for k in range(5)] == [0.0, 0.5, 1.0, 0.5, 0.25]
+
+
+@pytest.mark.parametrize("schedule", CASES[:-2], ids=lambda s: type(s).__name__)
+def test_keras_name_is_taken_and_kept_in_the_config(schedule):
+    # Keras' schedules all take name= (ExponentialDecay(0.1, 1000, 0.96, name="lr")); it was
+    # "does not have this option"
+    config = schedule.get_config()
+    named = type(schedule)(**config, name="lr")
+    assert named.name == "lr" and named.get_config() == {**config, "name": "lr"}
+    assert type(schedule).from_config(json.loads(json.dumps(named.get_config()))).name == "lr"
+    assert [named(k) for k in STEPS] == [schedule(k) for k in STEPS]
+    assert "name" not in config and getattr(schedule, "name", None) is None
+    with pytest.raises(TypeError, match=f"{type(schedule).__name__}: name must be a string"):
+        type(schedule)(**config, name=3)

@@ -6,6 +6,9 @@ Constant(learning_rate=0.1)
 """
 from __future__ import annotations
 
+import functools
+import inspect
+
 from ..keyword_checks import CheckedKeywords
 from ._checks import FLOAT32_MAX, hyperparameter, real_number
 
@@ -40,6 +43,11 @@ class Schedule(CheckedKeywords):
     """
 
     _KEYWORD_HINTS = _TORCH_SCHEDULE_KEYWORDS
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _taking_a_name(cls.__init__)
 
     def __call__(self, step: int) -> float:
         raise NotImplementedError
@@ -76,6 +84,27 @@ class Schedule(CheckedKeywords):
                             f"{type(config).__name__}")
         return cls(**{k: deserialize(v, custom_objects) if _is_serialized(v) else v
                       for k, v in config.items()})
+
+
+def _taking_a_name(init):
+    """``init`` also taking Keras' ``name=`` (every Keras schedule has one): kept as
+    ``self.name`` when given, and so in the repr and the config."""
+    signature = inspect.signature(init)
+    parameters = list(signature.parameters.values())
+    if "name" in signature.parameters or any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return init
+
+    @functools.wraps(init)
+    def named_init(self, *args, name=None, **kwargs):
+        init(self, *args, **kwargs)
+        if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"{type(self).__name__}: name must be a string, got {name!r}")
+            self.name = name
+
+    named_init.__signature__ = signature.replace(parameters=parameters + [
+        inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None)])
+    return named_init
 
 
 def serialize(schedule) -> dict:
