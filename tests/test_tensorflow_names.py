@@ -261,3 +261,14 @@ def test_tf_summary_scalar_way_writes_a_tensorboard_event_file(tmp_path):
         writer.add_scalar("loss", xg.asarray(0.25), step=3)
     (event_file,) = tmp_path.iterdir()
     assert event_file.name.startswith("events.out.tfevents.") and b"loss" in event_file.read_bytes()
+
+
+@pytest.mark.parametrize("keyword, words", [
+    ("shape", "assign keeps it"), ("validate_shape", "assign keeps it"),
+    ("synchronization", "xg.distributed"), ("aggregation", "xg.distributed")])
+def test_tf_variable_keywords_say_what_xpgrad_does(keyword, words):
+    with pytest.raises(TypeError, match=rf"'{keyword}': .*{re.escape(words)}"):
+        xg.Variable([1.0, 2.0], **{keyword: None})
+    v = xg.Variable([1.0, 2.0])
+    with pytest.raises(ValueError, match="shape"):          # what "assign keeps it" says
+        v.assign([1.0, 2.0, 3.0])

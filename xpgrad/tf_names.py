@@ -156,3 +156,14 @@ FUNCTION = {
                              "programs (each with .source)",
     "python_function": "f.fn (also f.__wrapped__)",
 }
+
+#: ``tf.Variable``'s keywords that ``xg.Variable`` does not take -> what xpgrad does instead
+VARIABLE_KEYWORDS = {
+    **dict.fromkeys(("shape", "validate_shape"),
+                    "a Variable's shape is its initial value's and assign keeps it (a value of "
+                    "another shape is a ValueError); for one that changes shape make a new "
+                    "Variable"),
+    **dict.fromkeys(("synchronization", "aggregation"),
+                    "each process holds its own Variables; xg.distributed averages the "
+                    "gradients across processes (DistributedGradientTape), so leave it out"),
+}

@@ -78,8 +78,12 @@ class Variable(Tensor):
                             "w.assign(xg.clip(w, low, high)) for bounds, as PyTorch's "
                             "p.clamp_(low, high) under no_grad")
         if unexpected:
-            raise TypeError(f"Variable() got an unexpected keyword argument "
-                            f"{next(iter(unexpected))!r}")
+            from .tf_names import VARIABLE_KEYWORDS
+
+            key = next(iter(unexpected))
+            hint = VARIABLE_KEYWORDS.get(key)
+            raise TypeError(f"Variable() got an unexpected keyword argument {key!r}"
+                            + (f": {hint}" if hint else ""))
         from .creation import named_asarray
 
         if trainable is not None:
