@@ -144,7 +144,9 @@ class Variable(Tensor):
     def read_value(self) -> Tensor:
         """A Tensor holding a copy of the current value, which the tapes differentiate as a
         read of the variable (TensorFlow's ``read_value``)."""
-        return _asarray(self, dtype=None, backend=self._backend, copy=True)
+        if _recording():
+            return _asarray(self, dtype=None, backend=self._backend, copy=True)
+        return _wrap(self._backend.xp.asarray(self._data, copy=True), self._backend)
 
     def _coerce(self, value, what):
         _refuse_lossy_cast(value, self, what)
@@ -276,6 +278,16 @@ def _refuse_out_of_range(value, variable, what):
                             f"{variable.name!r} of dtype {variable.dtype} ({info.min} to "
                             f"{info.max}); it would wrap around. Clip it, or give the "
                             "variable a wider dtype")
+
+
+def _recording():
+    """Whether a tape records, through ``appliers.tape_state`` (imported on first call:
+    appliers.py imports tensor.py, which imports this module)."""
+    global _recording
+    from .appliers import tape_state
+
+    _recording = lambda: tape_state.recording        # noqa: E731
+    return _recording()
 
 
 def _asarray(value, dtype, backend, copy=None):
