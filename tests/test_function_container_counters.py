@@ -107,3 +107,4 @@ def test_a_hyperparameter_in_a_dict_changed_between_calls_traces_anew():
         eager_w = eager_w - hyper["lr"] * 2 * eager_w
     np.testing.assert_allclose(w.numpy(), eager_w, rtol=1e-12)
     assert compiled.trace_count == 2        # one per rate read; the unread item is no guard
+
