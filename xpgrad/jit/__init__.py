@@ -279,7 +279,7 @@ class Function(TraceCache):
             self._drop_dead()
         if variant is not None and len(self._programs) >= self.max_traces:
             return self.fn(*args, **kwargs)       # no room left: other shapes run eagerly
-        if self._runs_eagerly(key):
+        if self._runs_eagerly(key, args, kwargs):
             CALLING[0] += 1
             try:
                 return self.fn(*args, **kwargs)

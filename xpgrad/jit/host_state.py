@@ -11,7 +11,8 @@ whose draws are steps of the program. The sources' states are read before and af
 only: a replay pays nothing.
 
 A Python number the function sets itself where it reads it (a counter, ``self.steps += 1``;
-``hyper.rate *= 0.99``), or a list or dict it appends to or pops from (``losses.append(loss)``),
+``hyper.rate *= 0.99``; ``state["k"] += 1`` in a dict or list it reaches), or a list or dict it
+appends to or pops from (``losses.append(loss)``),
 is changed by the trace and then never again: ``counted`` names it for a
 ``SideEffectWarning``.
 
@@ -89,13 +90,22 @@ class HostState:
                         f"replay runs no Python, so replays never set it again (a counter "
                         f"stops counting). Keep it in a Variable (v.assign_add(1)), or set it "
                         f"outside the function"), _line(self.fn, {name})
-        for container, name, length in self.containers:
+        for container, name, length, numbers in self.containers:
             if len(container) != length:
                 return (f"the function changed the length of {name!r} ({length} -> "
                         f"{len(container)}: an append, a pop) while tracing: a replay runs no "
                         f"Python, so replays never change it again (a list of losses stops "
                         f"growing). Return the value and append it outside the function"), \
                     _line(self.fn, {name})
+            for key, value in numbers:
+                now = container.get(key, value) if isinstance(container, dict) else \
+                    container[key]
+                if now is not value and (type(now) is not type(value) or now != value):
+                    return (f"the function set '{name}[{key!r}]' ({value!r} -> {now!r}) while "
+                            f"tracing: a replay runs no Python, so replays never set it again "
+                            f"(a counter stops counting, a branch on it takes the traced way). "
+                            f"Keep it in a Variable (v.assign_add(1)), or set it outside the "
+                            f"function and pass it in"), _line(self.fn, {name})
         return None
 
 

@@ -23,6 +23,7 @@ comparison of every part).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import site
@@ -60,7 +61,7 @@ def host_state(fn, roots=(), current=None) -> tuple:
     inside xpgrad's objects (an ``xg.random`` Generator's own), ``name`` the closure variable,
     global or attribute holding it (None in a container); ``settings``: the value guards
     ``(holder, attribute, value)`` of the Python numbers, strings and None it reads;
-    ``containers``: ``(list or dict, name, its length)``; the global and attribute names the
+    ``containers``: ``(list or dict, name, its length, _numbers(it))``; the global and attribute names the
     functions walked read (``random``: ``np.random.rand()``, ``random.random()``).
 
     >>> import numpy as np
@@ -90,6 +91,7 @@ class _Walk:
     def __init__(self, guarded, writes):
         self.guarded, self.writes, self.out, self.seen = guarded, writes, [], {}
         self.names = set()      # the attribute names the functions walked read
+        self.keys = set()       # the strings in their code (``hp["lr"]``: a dict's key)
         self.root = (None, None, None)  # (traced function, what gives it now, an id for it)
         self.variables = True   # whether a Variable found is guarded (``_is_ours``)
         self.sources = None     # a list: collect the random sources met (``host_state``)
@@ -165,6 +167,7 @@ class _Walk:
             return False        # what xpgrad's functions reach (their caches) is no user's state
         found, names = False, _names(fn.__code__)
         self.names |= names
+        self.keys |= _strings(fn.__code__)
         root, current, owner_id = self.root
         if fn is not root:
             current, owner_id = weakref.ref(fn), id(fn)
@@ -199,8 +202,13 @@ class _Walk:
         if isinstance(value, RANDOM_SOURCES):
             self._source(value, _place_name(holder, attribute))
             return False
+        if self.sources is None and self.theirs and type(value) is dict:
+            # hp["lr"]: a number read from a dict of the user's, guarded by its value
+            self.out.extend(_value_guard(value, key, item) for key, item in _numbers(value)
+                            if type(key) is str and key in self.keys)
         if self.sources is not None and self.theirs and type(value) in (list, dict):
-            self.containers.append((value, _place_name(holder, attribute), len(value)))
+            self.containers.append((value, _place_name(holder, attribute), len(value),
+                                    _numbers(value)))
         if _is_module(value) and id(value) in self.guarded or \
                 self.variables and isinstance(value, Variable):
             found = True
@@ -280,6 +288,18 @@ def _is_ours(cls) -> bool:
     return any(base.__module__.partition(".")[0] == "xpgrad" for base in cls.__mro__)
 
 
+def _numbers(container) -> list:
+    """``(key, value)`` of the Python numbers, strings and None among ``container``'s first
+    items (a counter kept as ``state["k"]``, which a trace changes and a replay does not)."""
+    items = container.items() if isinstance(container, dict) else enumerate(container)
+    return [(key, item) for key, item in itertools.islice(items, _ITEMS_LOOKED_AT)
+            if type(item) in SETTING_TYPES]
+
+
+#: how many items of a list or dict the walk reads for ``_numbers`` (a trace's cost only)
+_ITEMS_LOOKED_AT = 256
+
+
 def _value_guard(holder, attribute, value) -> tuple:
     """The guard of ``holder.attribute``'s value (a global: ``holder`` its module's dict, read
     as the module's attribute where it is one, a C-level ``getattr`` on replay)."""
@@ -301,6 +321,17 @@ def _is_plain_object(obj) -> bool:
 
 def _is_module(value) -> bool:
     return hasattr(type(value), STRUCTURE)
+
+
+def _strings(code) -> set:
+    """The strings among ``code``'s constants and those of the code in it."""
+    found = set()
+    for const in code.co_consts:
+        if type(const) is str:
+            found.add(const)
+        elif hasattr(const, "co_consts"):
+            found |= _strings(const)
+    return found
 
 
 def _names(code) -> set:

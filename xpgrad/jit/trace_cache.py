@@ -18,6 +18,7 @@ import weakref
 from ..clip_marks import clipped_by_global_norm, mark_clipped
 from ..tensor import Tensor, _wrap
 from .capture import capture
+from .churn import changed_numbers
 from .collection import full_collections_deferred
 from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
@@ -64,9 +65,9 @@ class TraceCache:
     #: whether a trace has warned that the function printed, logged or read the clock (once)
     _told_calls = False
 
-    def _runs_eagerly(self, key) -> bool:
-        """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
-        a signature that cannot be traced); counts it."""
+    def _runs_eagerly(self, key, args=(), kwargs=None) -> bool:
+        """Whether a call ``(args, kwargs)`` of signature ``key`` with no program runs eagerly
+        (a warm-up call, or a signature that cannot be traced); counts it."""
         with self._seen_lock:        # calls of other threads count too (shared TRACE_LOCK)
             seen = self._seen.get(key, 0)
             if seen >= self.warmup and key not in self._eager:
@@ -78,13 +79,15 @@ class TraceCache:
                 self.signature_count += 1
             churning = seen == 0 and self.retrace_warning and \
                 self.signature_count == _CHURN * self.retrace_warning
+            previous = list(self._seen)[-2] if churning and len(self._seen) > 1 else None
         if churning:                 # a new signature on (nearly) every call: never traced
             warnings.warn(f"xg.function {_name(self.fn)!r} has met {self.signature_count} "
                           f"argument signatures and traced {self.trace_count}: a new "
                           f"signature (shape, dtype, backend, Python value, or object) on "
                           f"nearly every call runs eagerly, with the signature check on top. "
                           f"Pass values that change as tensors, the same objects (not fresh "
-                          f"ones), keep shapes fixed (pad the last batch)", RetracingWarning,
+                          f"ones), keep shapes fixed (pad the last batch)." + changed_numbers(
+                              self.fn, previous, key, args, kwargs or {}), RetracingWarning,
                           stacklevel=user_stacklevel())
         return True
 
