@@ -363,6 +363,31 @@ def test_a_profiler_set_while_tracing_is_left_alone():
     assert still is profiler and "_step_printing" in seen   # it saw the trace: not watched
 
 
+def test_a_profiler_the_step_sets_while_watched_is_kept_and_a_failed_trace_restores():
+    def profiler(frame, event, arg):
+        pass
+
+    def step_starting_a_profiler(x):
+        print("step")
+        sys.setprofile(profiler)        # the user's: started inside, stopped outside
+        return x * 2.0
+
+    def step_failing(x):
+        print("step")
+        raise ValueError("failed mid-trace")
+
+    try:
+        with pytest.warns(SideEffectWarning, match="called print()"):
+            xg.function(step_starting_a_profiler, warmup=0)(_ones())
+        still = sys.getprofile()
+    finally:
+        sys.setprofile(None)
+    assert still is profiler
+    with pytest.raises(ValueError, match="failed mid-trace"):
+        xg.function(step_failing, warmup=0)(_ones())
+    assert sys.getprofile() is None
+
+
 def test_printing_a_tensor_inside_the_step_still_raises():
     def step(x):
         print(x * 2.0)

@@ -72,7 +72,8 @@ class HostCalls:
         try:
             yield
         finally:
-            sys.setprofile(None)
+            if sys.getprofile() == self._profile:   # not one the user's code set meanwhile
+                sys.setprofile(None)
 
     def _profile(self, frame, event, arg):
         if event == "c_call":
