@@ -72,13 +72,28 @@ def test_limits_where_both_gammas_have_poles():
     ("beta", -2.5, 1e12), ("poch", 200.0, -2.5), ("poch", 200.0, 0.5), ("poch", 1e-9, -3.0),
     ("poch", 1e10, 0.5), ("binom", 200.0, 0.5), ("binom", 200.0, 25.0), ("binom", 2.5, 200.0),
     ("binom", 1e-9, 0.5), ("binom", 1e-9, 1.0), ("binom", -1e-9, 19.0),
-    ("binom", -0.5, 200.0)])
+    ("binom", -0.5, 200.0), ("binom", 1e-10, 25.0), ("binom", 1e-10, 100.0),
+    ("binom", 0.5, 1e10), ("binom", -0.5, 1e10), ("binom", 1e-9, 1e12 + 0.5),
+    ("binom", 2.5, 1e9 + 0.25)])
 def test_values_match_mpmath_where_scipy_loses_digits(name, first, second):
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
     exact = {"beta": mpmath.beta, "poch": mpmath.rf, "binom": mpmath.binomial}[name]
     got = getattr(xg.special, name)(xg.asarray(first, dtype=xg.float64), second).item()
-    assert got == pytest.approx(float(exact(first, second)), rel=1e-13)
+    assert got == pytest.approx(float(exact(first, second)), rel=1e-13, abs=0)
+
+
+@pytest.mark.parametrize("n, k", [(1e-6, 250.5), (0.3, 1e9 + 0.7), (-0.7, 5e8 + 0.2)])
+def test_binoms_gradients_for_k_far_above_n_match_mpmath(n, k):
+    # k > 1e8 |n|: the reflection's branch (its sine of the fraction of k)
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 30
+    in_n = xg.grad(lambda v: xg.special.binom(v, k))(xg.asarray(n, dtype=xg.float64)).item()
+    in_k = xg.grad(lambda v: xg.special.binom(n, v))(xg.asarray(k, dtype=xg.float64)).item()
+    assert in_n == pytest.approx(float(mpmath.diff(lambda v: mpmath.binomial(v, k), n)),
+                                 rel=1e-12, abs=0)
+    assert in_k == pytest.approx(float(mpmath.diff(lambda v: mpmath.binomial(n, v), k)),
+                                 rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("name", ["beta", "poch", "binom"])
