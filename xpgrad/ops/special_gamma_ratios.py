@@ -27,8 +27,8 @@ from .special_more import betaln
 
 _LARGEST_PRODUCT = 20       # binom's product formula for a whole k below this, as SciPy's
 # |x| below which Gamma(x) is finite and not subnormal, by itemsize (float64 to 171.6, float32
-# to 35.0, float16 to 9.3)
-_GAMMA_FITS = {8: 170.0, 4: 30.0, 2: 8.0}
+# to 35.0)
+_GAMMA_FITS = {8: 170.0, 4: 30.0}
 
 
 def _parity_sign(whole):
