@@ -290,13 +290,20 @@ def _step_logging(x):
 
 
 LOGGER = logging.getLogger("test_function_side_effects")
+ADAPTER = logging.LoggerAdapter(LOGGER, {"run": 1})
+
+
+def _step_logging_through_an_adapter(x):
+    ADAPTER.info("tracing a step")
+    return x * 2.0
 
 
 @pytest.mark.parametrize("step, text, what", [
     (_step_printing, 'print(f"step', "called print()"),
     (_step_reading_the_clock, "time.perf_counter()", r"read the clock \(time.perf_counter\(\)\)"),
     (_step_reading_the_date, "datetime.now()", r"read the clock \(datetime.now\(\)\)"),
-    (_step_logging, "LOGGER.info", "called logging")])
+    (_step_logging, "LOGGER.info", "called logging"),
+    (_step_logging_through_an_adapter, "ADAPTER.info", "called logging")])
 def test_a_print_clock_read_or_log_warns_once_naming_the_line(step, text, what, capsys):
     compiled = xg.function(step)
     arguments = (_ones(), 3) if step is _step_printing else (_ones(),)
