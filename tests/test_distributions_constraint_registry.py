@@ -52,6 +52,23 @@ def test_simplex_is_softmax_and_its_bijection_is_refused_naming_stick_breaking()
         D.transform_to(D.constraints.positive_definite)
 
 
+@pytest.mark.parametrize("name, arg", [("Categorical", "logits"), ("Categorical", "probs"),
+                                       ("MultivariateNormal", "loc")])
+def test_a_vector_parameters_constraint_gets_pytorchs_transform_for_the_same_parameter(name, arg):
+    # PyTorch's fit idiom transform_to(dist.arg_constraints[arg]) for each argument: logits and
+    # loc (real vectors) the identity, probs softmax (xpgrad's constraint takes unnormalized
+    # probabilities; a softmax lands in them)
+    ours = D.transform_to(getattr(D, name).arg_constraints[arg])
+    theirs = TD.transform_to(getattr(TD, name).arg_constraints[arg])
+    np.testing.assert_allclose(ours(xg.asarray(X[:4])).numpy(), theirs(torch.tensor(X[:4])),
+                               rtol=1e-14)
+    if arg == "probs":
+        with pytest.raises(NotImplementedError, match="StickBreakingTransform is not in xpgrad"):
+            D.biject_to(getattr(D, name).arg_constraints[arg])
+    else:
+        assert type(D.biject_to(getattr(D, name).arg_constraints[arg])) is type(ours)
+
+
 def test_softplus_transform_is_pytorchs_and_its_gradients_are_finite_differences():
     ours, theirs = D.transforms.SoftplusTransform(), TD.transforms.SoftplusTransform()
     assert ours.domain is D.constraints.real and ours.codomain is D.constraints.positive

@@ -290,13 +290,20 @@ def _step_logging(x):
 
 
 LOGGER = logging.getLogger("test_function_side_effects")
+ADAPTER = logging.LoggerAdapter(LOGGER, {"run": 1})
+
+
+def _step_logging_through_an_adapter(x):
+    ADAPTER.info("tracing a step")
+    return x * 2.0
 
 
 @pytest.mark.parametrize("step, text, what", [
     (_step_printing, 'print(f"step', "called print()"),
     (_step_reading_the_clock, "time.perf_counter()", r"read the clock \(time.perf_counter\(\)\)"),
     (_step_reading_the_date, "datetime.now()", r"read the clock \(datetime.now\(\)\)"),
-    (_step_logging, "LOGGER.info", "called logging")])
+    (_step_logging, "LOGGER.info", "called logging"),
+    (_step_logging_through_an_adapter, "ADAPTER.info", "called logging")])
 def test_a_print_clock_read_or_log_warns_once_naming_the_line(step, text, what, capsys):
     compiled = xg.function(step)
     arguments = (_ones(), 3) if step is _step_printing else (_ones(),)
@@ -361,6 +368,31 @@ def test_a_profiler_set_while_tracing_is_left_alone():
     finally:
         sys.setprofile(None)
     assert still is profiler and "_step_printing" in seen   # it saw the trace: not watched
+
+
+def test_a_profiler_the_step_sets_while_watched_is_kept_and_a_failed_trace_restores():
+    def profiler(frame, event, arg):
+        pass
+
+    def step_starting_a_profiler(x):
+        print("step")
+        sys.setprofile(profiler)        # the user's: started inside, stopped outside
+        return x * 2.0
+
+    def step_failing(x):
+        print("step")
+        raise ValueError("failed mid-trace")
+
+    try:
+        with pytest.warns(SideEffectWarning, match="called print()"):
+            xg.function(step_starting_a_profiler, warmup=0)(_ones())
+        still = sys.getprofile()
+    finally:
+        sys.setprofile(None)
+    assert still is profiler
+    with pytest.raises(ValueError, match="failed mid-trace"):
+        xg.function(step_failing, warmup=0)(_ones())
+    assert sys.getprofile() is None
 
 
 def test_printing_a_tensor_inside_the_step_still_raises():

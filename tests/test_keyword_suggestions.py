@@ -2,6 +2,7 @@
 gets the closest name the class takes, as the layers' do (one helper,
 xpgrad/keyword_checks.py); PyTorch's and optax's names get xpgrad's."""
 import copy
+import functools
 import pickle
 import re
 
@@ -98,3 +99,30 @@ def test_checked_classes_still_copy_pickle_and_load_their_config():
         assert twin(50) == schedule(50)
     plateau = optim.ReduceLROnPlateau(optim.SGD(0.1), patience=3)
     assert copy.deepcopy(plateau).patience == 3
+
+
+def _with_a_verbose_keyword(init):
+    @functools.wraps(init)
+    def wrapper(self, *args, verbose=False, **kwargs):
+        self.verbose = verbose
+        init(self, *args, **kwargs)
+    return wrapper
+
+
+def test_a_decorated_init_takes_the_wrappers_keywords_and_positionals():
+    # functools.wraps sets __wrapped__: the wrapper's own signature is what the call meets
+    class Net(xg.nn.Module):
+        @_with_a_verbose_keyword
+        def __init__(self, width):
+            super().__init__()
+            self.width = width
+
+    class Decayed(optim.SGD):
+        @_with_a_verbose_keyword
+        def __init__(self, learning_rate, momentum=0.0):
+            super().__init__(learning_rate, momentum=momentum)
+
+    assert Net(3, verbose=True).verbose and Net(width=3).width == 3
+    assert Decayed(0.1, 0.9, verbose=True).momentum == 0.9
+    with pytest.raises(TypeError, match="momentun"):
+        Decayed(0.1, momentun=0.9)      # the wrapped __init__'s own refusal, from Python

@@ -24,7 +24,7 @@ _DEGREES = np.concatenate([np.linspace(-720.0, 720.0, 97), np.arange(-450.0, 451
 _WIDE = np.concatenate([np.linspace(-5.0, 5.0, 41), np.geomspace(1e-300, 1e300, 41),
                         -np.geomspace(1e-300, 1e300, 41), _EDGES])
 _NEAR_ZERO = np.concatenate([np.geomspace(1e-20, 0.1, 41), -np.geomspace(1e-20, 0.1, 41),
-                             [0.00999, 0.01, 0.01001, 700.0, 709.7, 710.0, -745.0, -1e4]])
+                             [0.00999, 0.01, 0.01001, 700.0, 709.7, -745.0, -1e4, 710.0]])
 
 CASES = {
     "cbrt": (xg.special.cbrt, sc.cbrt, _WIDE, 4e-16),
@@ -34,7 +34,8 @@ CASES = {
     # them; these are within 2 ulp of mpmath there: below); SciPy's cotdg is inf at 5e-324
     "tandg": (xg.special.tandg, sc.tandg, _DEGREES, 1e-12),
     "cotdg": (xg.special.cotdg, sc.cotdg, _DEGREES[np.abs(_DEGREES) != 5e-324], 1e-12),
-    "exprel": (xg.special.exprel, sc.exprel, np.concatenate([_WIDE, _NEAR_ZERO]), 4e-16),
+    # SciPy's exprel overflows past 709.78 where expm1 does, not the quotient: mpmath below
+    "exprel": (xg.special.exprel, sc.exprel, np.concatenate([_WIDE, _NEAR_ZERO[:-1]]), 4e-16),
 }
 
 
@@ -63,14 +64,28 @@ def test_tandg_and_cotdg_next_to_their_poles_match_mpmath(degrees):
     mpmath.mp.dps = 40
     radians = mpmath.mpf(degrees) * mpmath.pi / 180
     x = xg.asarray(degrees, dtype=xg.float64)
-    assert xg.special.tandg(x).item() == pytest.approx(float(mpmath.tan(radians)), rel=5e-16)
-    assert xg.special.cotdg(x).item() == pytest.approx(float(mpmath.cot(radians)), rel=5e-16)
+    assert xg.special.tandg(x).item() == pytest.approx(float(mpmath.tan(radians)), rel=5e-16, abs=0)
+    assert xg.special.cotdg(x).item() == pytest.approx(float(mpmath.cot(radians)), rel=5e-16, abs=0)
 
 
 def test_float32_stays_float32():
     x = xg.asarray([-8.0, 30.0, 1e-3], dtype=xg.float32)
     for name in CASES:
         assert getattr(xg.special, name)(x).dtype == xg.float32, name
+
+
+@pytest.mark.parametrize("dtype, x", [("float32", [89.0, 90.0, 93.0]),
+                                      ("float64", [709.0, 710.0, 716.0])])
+def test_exprel_is_finite_where_expm1_overflows_and_the_quotient_fits(dtype, x):
+    # SciPy's float32 exprel computes in float64: 1.36e37 at 90, where float32's exp is inf
+    mpmath = pytest.importorskip("mpmath")
+    got = xg.special.exprel(xg.asarray(x, dtype=dtype))
+    exact = [float(mpmath.expm1(v) / v) for v in x]
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got.numpy(), exact, rtol=4e-7 if dtype == "float32" else 4e-15)
+    slope = xg.grad(lambda v: xg.sum(xg.special.exprel(v)))(xg.asarray(x, dtype=dtype))
+    np.testing.assert_allclose(slope.numpy(), [e * (1.0 - 1.0 / v) for e, v in zip(exact, x)],
+                               rtol=4e-6 if dtype == "float32" else 4e-14)
 
 
 @pytest.mark.parametrize("name", ["cbrt", "sindg", "cosdg", "tandg", "exprel"])

@@ -72,13 +72,28 @@ def test_limits_where_both_gammas_have_poles():
     ("beta", -2.5, 1e12), ("poch", 200.0, -2.5), ("poch", 200.0, 0.5), ("poch", 1e-9, -3.0),
     ("poch", 1e10, 0.5), ("binom", 200.0, 0.5), ("binom", 200.0, 25.0), ("binom", 2.5, 200.0),
     ("binom", 1e-9, 0.5), ("binom", 1e-9, 1.0), ("binom", -1e-9, 19.0),
-    ("binom", -0.5, 200.0)])
+    ("binom", -0.5, 200.0), ("binom", 1e-10, 25.0), ("binom", 1e-10, 100.0),
+    ("binom", 0.5, 1e10), ("binom", -0.5, 1e10), ("binom", 1e-9, 1e12 + 0.5),
+    ("binom", 2.5, 1e9 + 0.25)])
 def test_values_match_mpmath_where_scipy_loses_digits(name, first, second):
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
     exact = {"beta": mpmath.beta, "poch": mpmath.rf, "binom": mpmath.binomial}[name]
     got = getattr(xg.special, name)(xg.asarray(first, dtype=xg.float64), second).item()
-    assert got == pytest.approx(float(exact(first, second)), rel=1e-13)
+    assert got == pytest.approx(float(exact(first, second)), rel=1e-13, abs=0)
+
+
+@pytest.mark.parametrize("n, k", [(1e-6, 250.5), (0.3, 1e9 + 0.7), (-0.7, 5e8 + 0.2)])
+def test_binoms_gradients_for_k_far_above_n_match_mpmath(n, k):
+    # k > 1e8 |n|: the reflection's branch (its sine of the fraction of k)
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 30
+    in_n = xg.grad(lambda v: xg.special.binom(v, k))(xg.asarray(n, dtype=xg.float64)).item()
+    in_k = xg.grad(lambda v: xg.special.binom(n, v))(xg.asarray(k, dtype=xg.float64)).item()
+    assert in_n == pytest.approx(float(mpmath.diff(lambda v: mpmath.binomial(v, k), n)),
+                                 rel=1e-12, abs=0)
+    assert in_k == pytest.approx(float(mpmath.diff(lambda v: mpmath.binomial(n, v), k)),
+                                 rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("name", ["beta", "poch", "binom"])
@@ -124,6 +139,24 @@ def test_float32_stays_float32():
     x = xg.asarray([0.5, 3.0], dtype=xg.float32)
     for name in CASES:
         assert getattr(xg.special, name)(x, 1.5).dtype == xg.float32, name
+
+
+_FLOAT32_GRID = np.array([-36.5, -30.5, -10.5, -2.5, -0.5, 0.5, 0.7, 2.5, 10.5, 25.0, 45.5, 100.0])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float32_is_finite_and_close_where_the_value_fits_float32(name):
+    # the gammas overflow float32 past 35 where float64's are finite up to 170: a ratio of
+    # two of them was inf / inf (NaN) or inf (0 in binom) where the ratio fits
+    fn, ref = CASES[name][:2]
+    first, second = _FLOAT32_GRID[:, None], _FLOAT32_GRID[None, :]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = ref(first, second)
+        got = fn(xg.asarray(first, dtype=xg.float32), xg.asarray(second, dtype=xg.float32))
+    fits = np.isfinite(expected) & (np.abs(expected) < 1e30) & (np.abs(expected) > 1e-30)
+    assert fits.sum() > 30
+    np.testing.assert_allclose(got.numpy()[fits], expected[fits], rtol=1e-4)
 
 
 SCIPY_CALLS = {

@@ -24,13 +24,14 @@ _KEYWORDS = weakref.WeakKeyDictionary()
 
 def keywords_of(function):
     """The parameter names of ``function`` (positional-only ones too: Python's own message
-    says what is wrong with those); None when it takes any keyword (``**kwargs``)."""
+    says what is wrong with those); None when it takes any keyword (``**kwargs``). A
+    decorated function's own (a ``functools.wraps`` wrapper's), not the wrapped one's."""
     try:
         return _KEYWORDS[function]
     except (KeyError, TypeError):       # TypeError: not weakly referable (a C slot wrapper)
         pass
     try:
-        params = inspect.signature(function).parameters.values()
+        params = inspect.signature(function, follow_wrapped=False).parameters.values()
     except (TypeError, ValueError):     # no signature to read: let Python's own call check
         return None
     names = None if any(p.kind is p.VAR_KEYWORD for p in params) else named_parameters(function)
@@ -43,7 +44,7 @@ def named_parameters(function) -> frozenset:
     """The names ``function`` takes by name, those a ``**`` catch-all takes left out (empty
     when it has no signature to read)."""
     try:
-        params = inspect.signature(function).parameters.values()
+        params = inspect.signature(function, follow_wrapped=False).parameters.values()
     except (TypeError, ValueError):
         return frozenset()
     return frozenset(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
@@ -85,7 +86,7 @@ def positional_names(function):
     except (KeyError, TypeError):
         pass
     try:
-        params = list(inspect.signature(function).parameters.values())[1:]
+        params = list(inspect.signature(function, follow_wrapped=False).parameters.values())[1:]
     except (TypeError, ValueError):
         return None
     names = None if any(p.kind is p.VAR_POSITIONAL for p in params) else (

@@ -2,10 +2,11 @@
 the transform from unconstrained reals onto a constraint's set, so a constrained parameter is
 optimized as a free one (``scale = transform_to(constraints.positive)(raw)``), as PyTorch's
 and Pyro's maximum-likelihood fits write it. The same transforms as PyTorch's: ``real``
-the identity, ``positive`` and ``nonnegative`` ``ExpTransform``, ``unit_interval``
-``SigmoidTransform``, ``interval(low, high)`` a sigmoid scaled onto it, ``simplex``
-``SoftmaxTransform`` (``transform_to`` only: PyTorch's bijection onto the simplex,
-``StickBreakingTransform``, is not in xpgrad).
+and ``real_vector`` (Categorical's logits, MultivariateNormal's loc) the identity,
+``positive`` and ``nonnegative`` ``ExpTransform``, ``unit_interval`` ``SigmoidTransform``,
+``interval(low, high)`` a sigmoid scaled onto it, ``simplex`` and ``unnormalized_simplex``
+(Categorical's probs, PyTorch's simplex) ``SoftmaxTransform`` (``transform_to`` only:
+PyTorch's bijection onto the simplex, ``StickBreakingTransform``, is not in xpgrad).
 
 >>> import xpgrad as xg
 >>> D = xg.distributions
@@ -19,6 +20,10 @@ from __future__ import annotations
 from . import constraints
 from .transforms import AffineTransform, ComposeTransform, ExpTransform, SigmoidTransform
 from .transforms import SoftmaxTransform
+
+
+_SIMPLICES = {constraints.simplex: "simplex",
+              constraints.unnormalized_simplex: "unnormalized_simplex"}
 
 
 def transform_to(constraint):
@@ -43,20 +48,21 @@ def biject_to(constraint):
     >>> type(D.biject_to(D.constraints.positive)).__name__
     'ExpTransform'
     """
-    if constraint is constraints.simplex:
+    if constraint in _SIMPLICES:
         raise NotImplementedError(
-            "biject_to(constraints.simplex): PyTorch's StickBreakingTransform is not in "
-            "xpgrad; transform_to(constraints.simplex) is SoftmaxTransform (onto the simplex, "
-            "not one to one)")
+            f"biject_to(constraints.{_SIMPLICES[constraint]}): PyTorch's "
+            "StickBreakingTransform is not in xpgrad; transform_to of it is SoftmaxTransform "
+            "(onto the simplex, not one to one)")
     return _transform(constraint, "biject_to")
 
 
 def _transform(constraint, who):
-    if constraint is constraints.real:
+    if constraint is constraints.real or constraint is constraints.real_vector:
         return ComposeTransform([])
     if constraint is constraints.positive or constraint is constraints.nonnegative:
         return ExpTransform()
-    if constraint is constraints.simplex:
+    # unnormalized_simplex: Categorical's probs, PyTorch's simplex (a softmax lands in both)
+    if constraint in _SIMPLICES:
         return SoftmaxTransform()
     if hasattr(constraint, "lower_bound") and hasattr(constraint, "upper_bound"):
         low, high = constraint.lower_bound, constraint.upper_bound
@@ -64,8 +70,8 @@ def _transform(constraint, who):
             return SigmoidTransform()
         return ComposeTransform([SigmoidTransform(), AffineTransform(low, high - low)])
     raise NotImplementedError(
-        f"{who}({constraint!r}): xpgrad has transforms onto constraints.real, positive, "
-        "nonnegative, unit_interval, interval(low, high) and simplex (PyTorch's "
+        f"{who}({constraint!r}): xpgrad has transforms onto constraints.real, real_vector, "
+        "positive, nonnegative, unit_interval, interval(low, high) and simplex (PyTorch's "
         "constraint_registry has more)")
 
 

@@ -34,11 +34,9 @@ _DATES = frozenset(("now", "utcnow", "today"))
 #: watch on; not ``log``, which ``xg.log`` shares)
 MAY_CALL = _CLOCKS | _DATES | {"print", "debug", "info", "warning", "error", "critical",
                                "exception"}
-_LOGGING = {method.__code__ for method in (
-    logging.Logger.debug, logging.Logger.info, logging.Logger.warning, logging.Logger.error,
-    logging.Logger.critical, logging.Logger.exception, logging.Logger.log, logging.debug,
-    logging.info, logging.warning, logging.error, logging.critical, logging.exception,
-    logging.log)}
+_LOGGING = {getattr(owner, level).__code__
+            for owner in (logging.Logger, logging.LoggerAdapter, logging)
+            for level in ("debug", "info", "warning", "error", "critical", "exception", "log")}
 
 _PRINTS = ("the function called print() while tracing: a replay runs no Python, so it "
            "prints on the trace only, never on a replay. xg.print(...) (tf.print) or "
@@ -72,7 +70,8 @@ class HostCalls:
         try:
             yield
         finally:
-            sys.setprofile(None)
+            if sys.getprofile() == self._profile:   # not one the user's code set meanwhile
+                sys.setprofile(None)
 
     def _profile(self, frame, event, arg):
         if event == "c_call":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .elementwise import expm1, isinf, remainder
+from .elementwise import exp, expm1, isinf, remainder
 from .elementwise_nodiff import round as round_half_even
 from .elementwise_unary import cos, sin, tan
 from .selection import where
@@ -25,6 +25,10 @@ from ..tape import stop_gradient
 _RADIANS_PER_DEGREE = math.pi / 180.0
 _NO_DIGITS_LEFT = 1e14          # SciPy's (cephes') bound above which an angle in degrees is lost
 _SERIES_BELOW = 0.01            # exprel's Taylor series below, expm1(x) / x above
+#: by itemsize, the x above which exp(x) overflows, and the shift s of exprel's
+#: ``exp(x - s) (e**s / x)`` there (x - s exact; no product on the way, nor in its gradient,
+#: larger than the value)
+_EXP_OVERFLOWS = {8: (709.782712893384, 64.0), 4: (88.72283, 32.0)}
 # 1 / (n + 1)! for n = 8, ..., 1: the Taylor coefficients of exprel from the highest down
 _EXPREL_COEFFICIENTS = [1.0 / math.factorial(n + 1) for n in range(8, 0, -1)]
 
@@ -136,8 +140,9 @@ def cotdg(x, /):
 
 def exprel(x, /):
     """``(exp(x) - 1) / x``, 1 at 0 (``scipy.special.exprel``): ``expm1(x) / x``, its Taylor
-    series for ``|x| < 0.01``, so value and derivatives are accurate near 0; 0 at ``-inf``,
-    ``inf`` at ``inf``.
+    series for ``|x| < 0.01``, so value and derivatives are accurate near 0;
+    ``exp(x - s) (e**s / x)`` where ``exp(x)`` overflows and the
+    quotient does not (float32's 90, float64's 710); 0 at ``-inf``, ``inf`` at ``inf``.
 
     >>> import xpgrad as xg
     >>> xg.special.exprel(xg.asarray([0.0, 1e-20], dtype=xg.float64)).tolist()
@@ -150,8 +155,13 @@ def exprel(x, /):
     for coefficient in _EXPREL_COEFFICIENTS[1:]:
         series = series * near + coefficient
     series = series * near + 1.0
-    far = where(small | (isinf(x) & (x > 0)), 1.0, x)
-    return where(small, series, where(isinf(x) & (x > 0), math.inf, expm1(far) / far))
+    overflows, shift = _EXP_OVERFLOWS[x.dtype.itemsize]
+    large = (x > overflows) & ~isinf(x)
+    far = where(small | large | (isinf(x) & (x > 0)), 1.0, x)
+    beyond = where(large, x, shift)
+    at_large = exp(beyond - shift) * (math.exp(shift) / beyond)
+    return where(small, series, where(isinf(x) & (x > 0), math.inf,
+                                      where(large, at_large, expm1(far) / far)))
 
 
 __all__ = ["cbrt", "cosdg", "cotdg", "exprel", "sindg", "tandg"]
