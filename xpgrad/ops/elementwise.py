@@ -221,9 +221,12 @@ remainder = binary("remainder", _arithmetic(lambda xp, x, y: xp.remainder(x, y))
                        "its gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2``.")
 def _atan2_d(xp, g, x, y, of_x):
     """atan2's gradient for ``x`` (``of_x``) or ``y``: ``g y / (x**2 + y**2)`` or
-    ``-g x / (x**2 + y**2)``, the squares in the operands' common dtype."""
+    ``-g x / (x**2 + y**2)``, the squares in the operands' common dtype; 0 at the origin (and
+    where the squares underflow), as PyTorch's, not 0 / 0."""
     x, y = _alike(xp, x, y)
-    return g * y / (x * x + y * y) if of_x else -g * x / (x * x + y * y)
+    squares = x * x + y * y
+    squares = xp.where(squares == 0, 1.0, squares)
+    return g * y / squares if of_x else -g * x / squares
 
 
 atan2 = binary("atan2", lambda xp, x, y: xp.atan2(_inexact(xp, x), _inexact(xp, y)),
