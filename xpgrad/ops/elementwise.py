@@ -152,9 +152,9 @@ def _pow_dy(xp, g, ans, x, y):
     x, y = _alike(xp, x, y)
     if is_complex(xp, x):
         nonzero = x != 0
-        return g * _conj(xp, ans * xp.where(nonzero, xp.log(xp.where(nonzero, x, 1.0)), 0.0))
-    positive = x > 0
-    return g * _conj(xp, ans * xp.where(positive, xp.log(xp.where(positive, x, 1.0)), 0.0))
+        return g * _conj(xp, xp.where(nonzero, ans * xp.log(xp.where(nonzero, x, 1.0)), 0.0))
+    positive = x > 0                   # not ans * 0: ans is inf for a zero base, y < 0
+    return g * _conj(xp, xp.where(positive, ans * xp.log(xp.where(positive, x, 1.0)), 0.0))
 
 
 pow = binary("pow", _arithmetic(_power), _pow_dx, _pow_dy,
