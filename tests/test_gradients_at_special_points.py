@@ -169,6 +169,11 @@ CASES = {
         lambda x: xg.losses.softmax_cross_entropy(x, _labels(x, LABELS), reduction="none"),
         lambda t: F.cross_entropy(t, torch.tensor(LABELS), reduction="none"),
         [NEG_INF_LOGITS], (0,)),
+    "cross entropy with label smoothing and -inf logits": (  # the loss is inf, its gradient not
+        lambda x: xg.losses.softmax_cross_entropy(x, _labels(x, LABELS), label_smoothing=0.1,
+                                                  reduction="none"),
+        lambda t: F.cross_entropy(t, torch.tensor(LABELS), label_smoothing=0.1, reduction="none"),
+        [NEG_INF_LOGITS], (0,)),
     # NaN in the branch not taken: it reaches the gradient through 0 * NaN, as in PyTorch
     "where with sqrt of a negative untaken": (
         lambda x: xg.where(x > 0, xg.sqrt(x), 0.0 * x),
