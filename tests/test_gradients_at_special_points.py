@@ -46,6 +46,8 @@ CASES = {
                            [_array(0.0, 1.0, 0.5, -1.0, 2.0)], (0,)),
     "abs at +-0": (xg.abs, torch.abs, [_array(0.0, -0.0, 1.0)], (0,)),
     "sign at 0": (xg.sign, torch.sign, [_array(0.0, 1.0)], (0,)),
+    "copysign at +-0": (xg.copysign, torch.copysign,
+                        [_array(0.0, -0.0, 0.0, 1.0), _array(-0.0, 1.0, 1.0, -1.0)], (0, 1)),
     "elu at +-0": (xg.nn.elu, F.elu, [_array(0.0, -0.0)], (0,)),
     "gelu at 0": (xg.nn.gelu, F.gelu, [_array(0.0)], (0,)),
     "l1 at a zero difference": (xg.losses.l1, F.l1_loss,
