@@ -248,10 +248,14 @@ hypot = binary("hypot", lambda xp, x, y: xp.hypot(_inexact(xp, x), _inexact(xp, 
 
 
 def _copysign_dx(xp, g, ans, x, y):
+    """``g`` with the sign flipped where ``x`` and ``y`` differ in sign; 0 where ``x`` is 0, as
+    ``abs`` (``copysign(x, 1.0)``) and PyTorch."""
     flip = xp.signbit(x)
     if getattr(y, "dtype", None) is None:
-        return xp.where(flip, g, -g) if _signbit(xp, y) else xp.where(flip, -g, g)
-    return xp.where(xp.logical_xor(flip, xp.signbit(y)), -g, g)
+        signed = xp.where(flip, g, -g) if _signbit(xp, y) else xp.where(flip, -g, g)
+    else:
+        signed = xp.where(xp.logical_xor(flip, xp.signbit(y)), -g, g)
+    return xp.where(x == 0, 0.0, signed)
 
 
 copysign = binary("copysign", lambda xp, x, y: xp.copysign(_inexact(xp, x), _inexact(xp, y)),
