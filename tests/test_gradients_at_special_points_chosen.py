@@ -62,6 +62,14 @@ def _norm_of_the_pair(arrays):
     return list(pair.grad.numpy())
 
 
+def _log_ndtr_with_its_limit():
+    """PyTorch's gradient of log_ndtr at [-inf, -40, 1], its limit +inf at -inf."""
+    [grad] = theirs(torch.special.log_ndtr, [np.array([-np.inf, -40.0, 1.0])], (0,))
+    assert grad[1] > 40.0                       # on its way to +inf
+    grad[0] = np.inf
+    return [grad]
+
+
 SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
 
 #: name: (xpgrad's function, the inputs, the reference's gradients (of every input), the reason)
@@ -91,6 +99,10 @@ CASES = {
                        (0,)),
         "all to the one entry sorted into the middle, as torch.median with a dim and JAX "
         "(torch.median of everything splits it among the ties)"),
+    "log_ndtr at -inf": (
+        xg.special.log_ndtr, [np.array([-np.inf, -40.0, 1.0])], _log_ndtr_with_its_limit,
+        "the limit at -inf, inf (the gradient grows as -x; PyTorch: NaN there), PyTorch's "
+        "elsewhere"),
 }
 
 
