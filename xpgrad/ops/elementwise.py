@@ -152,9 +152,9 @@ def _pow_dy(xp, g, ans, x, y):
     x, y = _alike(xp, x, y)
     if is_complex(xp, x):
         nonzero = x != 0
-        return g * _conj(xp, ans * xp.where(nonzero, xp.log(xp.where(nonzero, x, 1.0)), 0.0))
-    positive = x > 0
-    return g * _conj(xp, ans * xp.where(positive, xp.log(xp.where(positive, x, 1.0)), 0.0))
+        return g * _conj(xp, xp.where(nonzero, ans * xp.log(xp.where(nonzero, x, 1.0)), 0.0))
+    positive = x > 0                   # not ans * 0: ans is inf for a zero base, y < 0
+    return g * _conj(xp, xp.where(positive, ans * xp.log(xp.where(positive, x, 1.0)), 0.0))
 
 
 pow = binary("pow", _arithmetic(_power), _pow_dx, _pow_dy,
@@ -221,9 +221,12 @@ remainder = binary("remainder", _arithmetic(lambda xp, x, y: xp.remainder(x, y))
                        "its gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2``.")
 def _atan2_d(xp, g, x, y, of_x):
     """atan2's gradient for ``x`` (``of_x``) or ``y``: ``g y / (x**2 + y**2)`` or
-    ``-g x / (x**2 + y**2)``, the squares in the operands' common dtype."""
+    ``-g x / (x**2 + y**2)``, the squares in the operands' common dtype; 0 at the origin (and
+    where the squares underflow), as PyTorch's, not 0 / 0."""
     x, y = _alike(xp, x, y)
-    return g * y / (x * x + y * y) if of_x else -g * x / (x * x + y * y)
+    squares = x * x + y * y
+    squares = xp.where(squares == 0, 1.0, squares)
+    return g * y / squares if of_x else -g * x / squares
 
 
 atan2 = binary("atan2", lambda xp, x, y: xp.atan2(_inexact(xp, x), _inexact(xp, y)),
@@ -245,10 +248,14 @@ hypot = binary("hypot", lambda xp, x, y: xp.hypot(_inexact(xp, x), _inexact(xp, 
 
 
 def _copysign_dx(xp, g, ans, x, y):
+    """``g`` with the sign flipped where ``x`` and ``y`` differ in sign; 0 where ``x`` is 0, as
+    ``abs`` (``copysign(x, 1.0)``) and PyTorch."""
     flip = xp.signbit(x)
     if getattr(y, "dtype", None) is None:
-        return xp.where(flip, g, -g) if _signbit(xp, y) else xp.where(flip, -g, g)
-    return xp.where(xp.logical_xor(flip, xp.signbit(y)), -g, g)
+        signed = xp.where(flip, g, -g) if _signbit(xp, y) else xp.where(flip, -g, g)
+    else:
+        signed = xp.where(xp.logical_xor(flip, xp.signbit(y)), -g, g)
+    return xp.where(x == 0, 0.0, signed)
 
 
 copysign = binary("copysign", lambda xp, x, y: xp.copysign(_inexact(xp, x), _inexact(xp, y)),
