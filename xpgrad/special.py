@@ -8,7 +8,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``polygamma(n, x)``, each the derivative of the previous; the regularized incomplete gamma
   functions ``gammainc`` and ``gammaincc`` (differentiable in x, and once in a) and
   ``gammaincinv``; ``gamma``
-  itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``; the Hurwitz
+  itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``, the Bessel functions
+  ``j0``, ``j1``, ``y0``, ``y1``, ``k0``, ``k1``, ``k0e``, ``k1e`` (``special_bessel.py``); the Hurwitz
   ``zeta(s, q)`` (real s > 1);
 - the regularized incomplete beta function ``betainc``, its complement ``betaincc`` and its
   inverse ``betaincinv``, and
@@ -70,7 +71,9 @@ from .ops.special_elementary import *  # noqa: F401,F403
 from .ops.special_elementary import __all__ as _elementary
 from .ops.special_gamma_ratios import *  # noqa: F401,F403
 from .ops.special_gamma_ratios import __all__ as _gamma_ratios
+from .ops.special_bessel import *  # noqa: F401,F403
+from .ops.special_bessel import __all__ as _bessel_second_kind
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
-                 + _elementary + _gamma_ratios
+                 + _elementary + _gamma_ratios + _bessel_second_kind
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
