@@ -24,6 +24,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``pdtrc``, ``bdtr``, ``nbdtr`` (compositions: ``xpgrad/ops/special_composed.py``);
 - ``beta``, ``poch``, ``binom`` (``special_gamma_ratios.py``), ``cbrt``, ``sindg``, ``cosdg``,
   ``tandg``, ``cotdg``, ``exprel`` (``special_elementary.py``), compositions too;
+- the orthogonal polynomials ``eval_legendre``, ``eval_chebyt``, ``eval_chebyu``,
+  ``eval_hermite``, ``eval_hermitenorm``, ``eval_laguerre`` (``special_polynomials.py``);
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 
@@ -73,7 +75,9 @@ from .ops.special_gamma_ratios import *  # noqa: F401,F403
 from .ops.special_gamma_ratios import __all__ as _gamma_ratios
 from .ops.special_bessel import *  # noqa: F401,F403
 from .ops.special_bessel import __all__ as _bessel_second_kind
+from .ops.special_polynomials import *  # noqa: F401,F403
+from .ops.special_polynomials import __all__ as _polynomials
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
-                 + _elementary + _gamma_ratios + _bessel_second_kind
+                 + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
