@@ -9,8 +9,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   functions ``gammainc`` and ``gammaincc`` (differentiable in x, and once in a) and
   ``gammaincinv``; ``gamma``
   itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``, the Bessel functions
-  ``j0``, ``j1``, ``y0``, ``y1``, ``k0``, ``k1``, ``k0e``, ``k1e`` (``special_bessel.py``); the Hurwitz
-  ``zeta(s, q)`` (real s > 1);
+  ``j0``, ``j1``, ``y0``, ``y1``, ``k0``, ``k1``, ``k0e``, ``k1e`` (``special_bessel.py``);
+  the Hurwitz ``zeta(s, q)`` (real s > 1);
 - the regularized incomplete beta function ``betainc``, its complement ``betaincc`` and its
   inverse ``betaincinv``, and
   the t and F distribution functions ``stdtr``, ``fdtr``, ``fdtrc`` (SciPy's hypothesis tests'
@@ -26,6 +26,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``tandg``, ``cotdg``, ``exprel`` (``special_elementary.py``), compositions too;
 - the orthogonal polynomials ``eval_legendre``, ``eval_chebyt``, ``eval_chebyu``,
   ``eval_hermite``, ``eval_hermitenorm``, ``eval_laguerre`` (``special_polynomials.py``);
+- ``factorial``, ``comb``, ``perm`` (SciPy's ``exact=False``), ``powm1``, ``softplus``
+  (``special_counting.py``);
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 
@@ -77,7 +79,10 @@ from .ops.special_bessel import *  # noqa: F401,F403
 from .ops.special_bessel import __all__ as _bessel_second_kind
 from .ops.special_polynomials import *  # noqa: F401,F403
 from .ops.special_polynomials import __all__ as _polynomials
+from .ops.special_counting import *  # noqa: F401,F403
+from .ops.special_counting import __all__ as _counting
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
+                 + _counting
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
