@@ -93,6 +93,7 @@ RECIPES = {
         lambda bad: xg.nn.scaled_dot_product_attention(bad, _m(), _m()), "query"),
     "polygamma": (lambda bad: xg.special.polygamma(1, bad), "x"),
     "multigammaln": (lambda bad: xg.special.multigammaln(bad, 1), "a"),
+    "expn": (lambda bad: xg.special.expn(2, bad), "x"),
     "eval_chebyt": (lambda bad: xg.special.eval_chebyt(2, bad), "x"),
     "eval_chebyu": (lambda bad: xg.special.eval_chebyu(2, bad), "x"),
     "eval_hermite": (lambda bad: xg.special.eval_hermite(2, bad), "x"),

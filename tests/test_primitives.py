@@ -266,6 +266,7 @@ CASES = [
     C("special.powm1", xg.special.powm1, positive(2, 3), normal(2, 3)),
     C("special.softplus", xg.special.softplus, normal(2, 3)),
     C("special.spence", lambda z: xg.special.spence(z * 3.0), positive(2, 3)),
+    C("special.expn", lambda x: xg.special.expn(3, x * 2.0), positive(2, 3)),
     C("special.zetac", lambda x: xg.special.zetac(xg.tanh(x) * 0.4 + 0.5), normal(2, 3),
       order=1),
     C("special.gamma", xg.special.gamma, positive(2, 3)),

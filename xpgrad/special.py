@@ -28,6 +28,7 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``eval_hermite``, ``eval_hermitenorm``, ``eval_laguerre`` (``special_polynomials.py``);
 - ``factorial``, ``comb``, ``perm`` (SciPy's ``exact=False``), ``powm1``, ``softplus``
   (``special_counting.py``); ``spence`` and ``zetac`` (``special_dilog_zeta.py``);
+  ``expn`` (``special_expn.py``);
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 
@@ -83,8 +84,9 @@ from .ops.special_counting import *  # noqa: F401,F403
 from .ops.special_counting import __all__ as _counting
 from .ops.special_dilog_zeta import *  # noqa: F401,F403
 from .ops.special_dilog_zeta import __all__ as _dilog_zeta
+from .ops.special_expn import expn  # noqa: F401
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
-                 + _counting + _dilog_zeta
+                 + _counting + _dilog_zeta + ["expn"]
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
