@@ -11,14 +11,12 @@ last term up), each for a fixed number of terms; ``n`` an int or an integer arra
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from .selection import where
-from .special import _call, _in_float64, _quiet, _real, whole
+from .special import _call, _in_float64, _quiet, _real, integer_orders, whole
 
 _EULER_GAMMA = 0.5772156649015329
 _SERIES_UP_TO = 1.0
@@ -91,16 +89,9 @@ def expn(n, x, /):
     if not isinstance(n, (list, tuple, np.ndarray, Tensor)):
         return apply(_expn_prim, x, n=whole("expn", "n", n, -1 << 62))
     from ..creation import asarray
-    from .shape import broadcast_shapes, broadcast_to
+    from .shape import broadcast_to
 
-    orders = np.asarray(n.numpy() if isinstance(n, Tensor) else n)
-    if orders.dtype.kind not in "iu":
-        raise TypeError(f"xg.special.expn: n must hold integers, got {orders.dtype} values")
-    try:
-        shape = broadcast_shapes(orders.shape, x.shape)
-    except ValueError:
-        raise ValueError(f"xg.special.expn: n's shape {orders.shape} does not broadcast "
-                         f"against x's {x.shape}") from None
+    orders, shape = integer_orders("expn", n, x)
     here = asarray(np.maximum(orders, -1), backend=x.backend)
     out = None
     for order in np.unique(np.maximum(orders, -1)).tolist() or [0]:

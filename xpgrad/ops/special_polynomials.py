@@ -26,7 +26,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .selection import where
-from .special import _real, whole
+from .special import _real, integer_orders, whole
 
 
 def _legendre(x, k, previous, current):
@@ -94,21 +94,9 @@ def _evaluate(name, n, x):
 def _of_degrees(name, n, x):
     """``name`` with an integer array of degrees broadcast against ``x``."""
     from ..creation import asarray
-    from .shape import broadcast_shapes, broadcast_to
+    from .shape import broadcast_to
 
-    try:
-        degrees = np.asarray(n.numpy() if isinstance(n, Tensor) else n)
-    except (TypeError, ValueError):
-        raise TypeError(f"xg.special.{name}: n must be an int or an array of ints, got "
-                        f"{type(n).__name__}") from None
-    if degrees.dtype.kind not in "iu":
-        raise TypeError(f"xg.special.{name}: n must hold integers, got {degrees.dtype} values "
-                        "(non-integer degrees are not supported)")
-    try:
-        shape = broadcast_shapes(degrees.shape, x.shape)
-    except ValueError:
-        raise ValueError(f"xg.special.{name}: n's shape {degrees.shape} does not broadcast "
-                         f"against x's {x.shape}") from None
+    degrees, shape = integer_orders(name, n, x)
     pairs = [_mirrored(name, int(d)) for d in degrees.reshape(-1).tolist()]
     mirrored = np.array([m for m, _ in pairs], dtype=np.int64).reshape(degrees.shape)
     factors = np.array([f for _, f in pairs], dtype=np.float64).reshape(degrees.shape)
