@@ -190,8 +190,8 @@ def kernels():
     array passes; ``expi`` stays generic, SciPy's being 3e-14 off where its is 6e-15, and
     ``erfcx`` is ``erfcx.py``'s kernel: SciPy's is 491 ulp off far left); ``k0``, ``k1``,
     ``k0e``, ``k1e`` (within 1e-15 of mpmath, 12x faster than the generic formulas; ``j0``,
-    ``j1``, ``y0``, ``y1`` stay generic: SciPy's are 2e-14 off near x = 25, theirs 2e-15). (``log_ndtr``'s
-    kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
+    ``j1``, ``y0``, ``y1`` stay generic: SciPy's are 2e-14 off near x = 25, theirs 2e-15).
+    (``log_ndtr``'s kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
     from xpgrad.backend import Kernel
 
     return {"special_erfinv": Kernel(_output_kept(_float32_first(erf_float32.erfinv,

@@ -56,7 +56,8 @@ def _counted(N, k):
 def comb(N, k, /, exact=False, repetition=False):
     """The number of combinations, ``binom(N, k)`` where ``0 <= k <= N`` and 0 elsewhere
     (``scipy.special.comb(N, k, exact=False)``); with ``repetition=True``,
-    ``binom(N + k - 1, k)`` (1 where k == 0 and N >= 0; not zeroed elsewhere, as SciPy's). Differentiable in N (and in k off the whole numbers, as ``binom``).
+    ``binom(N + k - 1, k)`` (1 where k == 0 and N >= 0; not zeroed elsewhere, as SciPy's).
+    Differentiable in N (and in k off the whole numbers, as ``binom``).
 
     >>> import xpgrad as xg
     >>> xg.special.comb(5.0, xg.asarray([2.0]), repetition=True).tolist()

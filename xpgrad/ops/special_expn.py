@@ -3,7 +3,8 @@ order (``scipy.special.expn``, ``jax.scipy.special.expn``), differentiable in x 
 ``E_n' = -E_(n-1)``, with ``E_0 = e^-x / x``. The power series (with its logarithmic term
 where ``i = n - 1``) up to x = 1, the continued fraction ``e^-x / (x + n - 1 n / (x + n + 2 -
 ...))`` beyond, as in Numerical Recipes' ``expint`` (written here; the fraction evaluated from its
-last term up), each for a fixed number of terms; ``n`` an int or an integer array broadcast against x.
+last term up), each for a fixed number of terms; ``n`` an int or an integer array broadcast
+against x.
 
 >>> import xpgrad as xg
 >>> round(xg.special.expn(1, xg.asarray(1.0, dtype=xg.float64)).item(), 12)       # exp1(1)
