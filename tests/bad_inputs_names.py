@@ -93,6 +93,13 @@ RECIPES = {
         lambda bad: xg.nn.scaled_dot_product_attention(bad, _m(), _m()), "query"),
     "polygamma": (lambda bad: xg.special.polygamma(1, bad), "x"),
     "multigammaln": (lambda bad: xg.special.multigammaln(bad, 1), "a"),
+    "expn": (lambda bad: xg.special.expn(2, bad), "x"),
+    "eval_chebyt": (lambda bad: xg.special.eval_chebyt(2, bad), "x"),
+    "eval_chebyu": (lambda bad: xg.special.eval_chebyu(2, bad), "x"),
+    "eval_hermite": (lambda bad: xg.special.eval_hermite(2, bad), "x"),
+    "eval_hermitenorm": (lambda bad: xg.special.eval_hermitenorm(2, bad), "x"),
+    "eval_laguerre": (lambda bad: xg.special.eval_laguerre(2, bad), "x"),
+    "eval_legendre": (lambda bad: xg.special.eval_legendre(2, bad), "x"),
     "full_like": (lambda bad: xg.full_like(bad, 1.0), "x"),
     "where": (lambda bad: xg.where(bad, _m(), _m()), "argument 1"),
     "tensor_scatter_nd_add": (

@@ -542,6 +542,9 @@ SAMPLES = {
     **{f"special_{name}": _quantile_family(-8.0, 8.0, [
         0.0, -0.0, 1e-300, 0.5, 30.0, -30.0, 700.0, np.inf, -np.inf, np.nan])
        for name in ("i0", "i0e", "i1", "i1e")},
+    **{f"special_{name}": _quantile_family(0.01, 30.0, [
+        0.0, -0.0, -1.0, 1e-300, 5e-324, 1.0, 2.0, 25.0, 25.1, 700.0, 800.0, np.inf, -np.inf,
+        np.nan]) for name in ("k0", "k1", "k0e", "k1e")},
     **{f"special_{name}": [lambda rng, dt, name=name: (
         tuple(rng.uniform(low, high, size=(4, 50)).astype(dt)
               for low, high in ((0.5, 6.0), (0.5, 6.0), (0.0, 1.0))),

@@ -8,8 +8,9 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``polygamma(n, x)``, each the derivative of the previous; the regularized incomplete gamma
   functions ``gammainc`` and ``gammaincc`` (differentiable in x, and once in a) and
   ``gammaincinv``; ``gamma``
-  itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``; the Hurwitz
-  ``zeta(s, q)`` (real s > 1);
+  itself; the modified Bessel functions ``i0``, ``i0e``, ``i1``, ``i1e``, the Bessel functions
+  ``j0``, ``j1``, ``y0``, ``y1``, ``k0``, ``k1``, ``k0e``, ``k1e`` (``special_bessel.py``);
+  the Hurwitz ``zeta(s, q)`` (real s > 1);
 - the regularized incomplete beta function ``betainc``, its complement ``betaincc`` and its
   inverse ``betaincinv``, and
   the t and F distribution functions ``stdtr``, ``fdtr``, ``fdtrc`` (SciPy's hypothesis tests'
@@ -23,6 +24,11 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``pdtrc``, ``bdtr``, ``nbdtr`` (compositions: ``xpgrad/ops/special_composed.py``);
 - ``beta``, ``poch``, ``binom`` (``special_gamma_ratios.py``), ``cbrt``, ``sindg``, ``cosdg``,
   ``tandg``, ``cotdg``, ``exprel`` (``special_elementary.py``), compositions too;
+- the orthogonal polynomials ``eval_legendre``, ``eval_chebyt``, ``eval_chebyu``,
+  ``eval_hermite``, ``eval_hermitenorm``, ``eval_laguerre`` (``special_polynomials.py``);
+- ``factorial``, ``comb``, ``perm`` (SciPy's ``exact=False``), ``powm1``, ``softplus``
+  (``special_counting.py``); ``spence`` and ``zetac`` (``special_dilog_zeta.py``);
+  ``expn`` (``special_expn.py``);
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 
@@ -70,7 +76,17 @@ from .ops.special_elementary import *  # noqa: F401,F403
 from .ops.special_elementary import __all__ as _elementary
 from .ops.special_gamma_ratios import *  # noqa: F401,F403
 from .ops.special_gamma_ratios import __all__ as _gamma_ratios
+from .ops.special_bessel import *  # noqa: F401,F403
+from .ops.special_bessel import __all__ as _bessel_second_kind
+from .ops.special_polynomials import *  # noqa: F401,F403
+from .ops.special_polynomials import __all__ as _polynomials
+from .ops.special_counting import *  # noqa: F401,F403
+from .ops.special_counting import __all__ as _counting
+from .ops.special_dilog_zeta import *  # noqa: F401,F403
+from .ops.special_dilog_zeta import __all__ as _dilog_zeta
+from .ops.special_expn import expn  # noqa: F401
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
-                 + _elementary + _gamma_ratios
+                 + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
+                 + _counting + _dilog_zeta + ["expn"]
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])

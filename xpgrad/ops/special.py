@@ -227,21 +227,9 @@ def _polygamma_of_orders(n, x):
     each picked out where ``n`` holds it."""
     from ..creation import asarray
     from .selection import where
-    from .shape import broadcast_shapes, broadcast_to
+    from .shape import broadcast_to
 
-    try:
-        orders = np.asarray(n.numpy() if isinstance(n, Tensor) else n)
-    except (TypeError, ValueError):
-        raise TypeError(f"xg.special.polygamma: n must be an int or an array of ints, got "
-                        f"{type(n).__name__}") from None
-    if orders.dtype.kind not in "iu":
-        raise TypeError(f"xg.special.polygamma: n must hold integers, got {orders.dtype} "
-                        "values")
-    try:
-        shape = broadcast_shapes(orders.shape, x.shape)
-    except ValueError:
-        raise ValueError(f"xg.special.polygamma: n's shape {orders.shape} does not broadcast "
-                         f"against x's {x.shape}") from None
+    orders, shape = integer_orders("polygamma", n, x)
     n_here = asarray(orders, backend=x.backend)
     out = None
     for order in np.unique(np.maximum(orders, 0)).tolist() or [0]:      # [0]: for an empty n
@@ -250,6 +238,27 @@ def _polygamma_of_orders(n, x):
     if orders.size and orders.min() < 0:
         out = where(n_here < 0, math.nan, out)
     return broadcast_to(out, shape)
+
+
+def integer_orders(name, n, x):
+    """``(orders, shape)``: ``n`` (an integer array, list or Tensor: ``xg.special.<name>``'s
+    orders) as a NumPy array, and its shape broadcast against ``x``'s; TypeError or ValueError
+    naming it otherwise."""
+    from .shape import broadcast_shapes
+
+    try:
+        orders = np.asarray(n.numpy() if isinstance(n, Tensor) else n)
+    except (TypeError, ValueError):
+        raise TypeError(f"xg.special.{name}: n must be an int or an array of ints, got "
+                        f"{type(n).__name__}") from None
+    if orders.dtype.kind not in "iu":
+        raise TypeError(f"xg.special.{name}: n must hold integers, got {orders.dtype} values")
+    try:
+        shape = broadcast_shapes(orders.shape, x.shape)
+    except ValueError:
+        raise ValueError(f"xg.special.{name}: n's shape {orders.shape} does not broadcast "
+                         f"against x's {x.shape}") from None
+    return orders, shape
 
 
 # -- x log(y), x log1p(y), logit, expit ----------------------------------------------------------

@@ -1,0 +1,182 @@
+"""The classical orthogonal polynomials of integer degree under SciPy's names and argument
+order: ``eval_legendre``, ``eval_chebyt``, ``eval_chebyu``, ``eval_hermite``,
+``eval_hermitenorm``, ``eval_laguerre`` (``torch.special.legendre_polynomial_p``,
+``chebyshev_polynomial_t``, ``..._u``, ``hermite_polynomial_h``, ``..._he``,
+``laguerre_polynomial_l``, which take ``(x, n)``). Each is its three-term recurrence written
+with differentiable operations, so gradients for ``x`` of any order follow (the derivative of
+the recurrence is the recurrence of the derivatives); the degree ``n`` gets none.
+
+``n`` is an int, or an integer array or Tensor broadcast against ``x`` (one recurrence up to
+the largest degree, each degree picked out where ``n`` holds it). Negative degrees as SciPy's:
+``P_-n = P_(n-1)``, ``T_-n = T_n``, ``U_-n = -U_(n-2)``; NaN for the Hermite polynomials and
+0 for Laguerre's.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([0.5], dtype=xg.float64)
+>>> p2 = lambda x: xg.sum(xg.special.eval_legendre(2, x))       # (3x^2 - 1) / 2
+>>> p2(x).item(), xg.grad(p2)(x).tolist()
+(-0.125, [1.5])
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from ..tensor import Tensor
+from .selection import where
+from .special import _real, integer_orders, whole
+
+
+def _legendre(x, k, previous, current):
+    return ((2 * k + 1) * x * current - k * previous) / (k + 1)
+
+
+def _chebyshev(x, k, previous, current):
+    return 2.0 * x * current - previous
+
+
+def _hermite(x, k, previous, current):
+    return 2.0 * x * current - (2.0 * k) * previous
+
+
+def _hermitenorm(x, k, previous, current):
+    return x * current - k * previous
+
+
+def _laguerre(x, k, previous, current):
+    return ((2 * k + 1 - x) * current - k * previous) / (k + 1)
+
+
+# name: (degree-1 polynomial of x, the recurrence from (P_(k-1), P_k) to P_(k+1), and the
+# mirror of a negative degree n: (the degree m >= 0, the factor of P_m) as SciPy's)
+_FAMILIES = {
+    "eval_legendre": (lambda x: x, _legendre, lambda n: (-n - 1, 1.0)),
+    "eval_chebyt": (lambda x: x, _chebyshev, lambda n: (-n, 1.0)),
+    "eval_chebyu": (lambda x: 2.0 * x, _chebyshev,
+                    lambda n: (0, 0.0) if n == -1 else (-n - 2, -1.0)),
+    "eval_hermite": (lambda x: 2.0 * x, _hermite, lambda n: (0, math.nan)),
+    "eval_hermitenorm": (lambda x: x, _hermitenorm, lambda n: (0, math.nan)),
+    "eval_laguerre": (lambda x: 1.0 - x, _laguerre, lambda n: (0, 0.0)),
+}
+
+
+def _by_degree(name, x, degrees):
+    """``{m: P_m(x)}`` for each degree in ``degrees`` (ints >= 0), by one recurrence."""
+    first, step, _ = _FAMILIES[name]
+    wanted = set(degrees)
+    previous, current = 1.0 + 0.0 * x, first(x)
+    out = {0: previous} if 0 in wanted else {}
+    if 1 in wanted:
+        out[1] = current
+    for k in range(1, max(wanted)):
+        previous, current = current, step(x, k, previous, current)
+        if k + 1 in wanted:
+            out[k + 1] = current
+    return out
+
+
+def _mirrored(name, n):
+    """``(m, factor)``: ``P_n = factor P_m`` with ``m >= 0``."""
+    return (n, 1.0) if n >= 0 else _FAMILIES[name][2](n)
+
+
+def _evaluate(name, n, x):
+    x = _real(name, x)
+    if isinstance(n, (list, tuple, np.ndarray, Tensor)):
+        return _of_degrees(name, n, x)
+    degree, factor = _mirrored(name, whole(name, "n", n, -sys.maxsize))
+    value = _by_degree(name, x, [degree])[degree]
+    return value if factor == 1.0 else value * factor
+
+
+def _of_degrees(name, n, x):
+    """``name`` with an integer array of degrees broadcast against ``x``."""
+    from ..creation import asarray
+    from .shape import broadcast_to
+
+    degrees, shape = integer_orders(name, n, x)
+    pairs = [_mirrored(name, int(d)) for d in degrees.reshape(-1).tolist()]
+    mirrored = np.array([m for m, _ in pairs], dtype=np.int64).reshape(degrees.shape)
+    factors = np.array([f for _, f in pairs], dtype=np.float64).reshape(degrees.shape)
+    values = _by_degree(name, x, sorted(set(mirrored.reshape(-1).tolist())) or [0])
+    here = asarray(mirrored, backend=x.backend)
+    out = None
+    for degree, value in values.items():
+        out = value if out is None else where(here == degree, value, out)
+    if (factors != 1.0).any():
+        out = out * asarray(factors, dtype=x.dtype, backend=x.backend)
+    return broadcast_to(out, shape)
+
+
+def eval_legendre(n, x, /):
+    """The Legendre polynomial ``P_n(x)`` (``scipy.special.eval_legendre``,
+    ``torch.special.legendre_polynomial_p(x, n)``): ``(k + 1) P_(k+1) = (2k + 1) x P_k -
+    k P_(k-1)``.
+
+    >>> import xpgrad as xg
+    >>> xg.special.eval_legendre(3, xg.asarray([1.0, 0.5], dtype=xg.float64)).tolist()
+    [1.0, -0.4375]
+    """
+    return _evaluate("eval_legendre", n, x)
+
+
+def eval_chebyt(n, x, /):
+    """The Chebyshev polynomial of the first kind ``T_n(x)``, ``cos(n acos x)`` on [-1, 1]
+    (``scipy.special.eval_chebyt``, ``torch.special.chebyshev_polynomial_t(x, n)``).
+
+    >>> import xpgrad as xg
+    >>> xg.special.eval_chebyt(2, xg.asarray([0.5, 3.0], dtype=xg.float64)).tolist()
+    [-0.5, 17.0]
+    """
+    return _evaluate("eval_chebyt", n, x)
+
+
+def eval_chebyu(n, x, /):
+    """The Chebyshev polynomial of the second kind ``U_n(x)`` (``scipy.special.eval_chebyu``,
+    ``torch.special.chebyshev_polynomial_u(x, n)``).
+
+    >>> import xpgrad as xg
+    >>> xg.special.eval_chebyu(2, xg.asarray([0.5, 3.0], dtype=xg.float64)).tolist()
+    [0.0, 35.0]
+    """
+    return _evaluate("eval_chebyu", n, x)
+
+
+def eval_hermite(n, x, /):
+    """The physicists' Hermite polynomial ``H_n(x)`` (``scipy.special.eval_hermite``,
+    ``torch.special.hermite_polynomial_h(x, n)``): ``H_(k+1) = 2x H_k - 2k H_(k-1)``; NaN for
+    n < 0, as SciPy's.
+
+    >>> import xpgrad as xg
+    >>> xg.special.eval_hermite(3, xg.asarray([1.0], dtype=xg.float64)).tolist()   # 8x^3 - 12x
+    [-4.0]
+    """
+    return _evaluate("eval_hermite", n, x)
+
+
+def eval_hermitenorm(n, x, /):
+    """The probabilists' Hermite polynomial ``He_n(x)`` (``scipy.special.eval_hermitenorm``,
+    ``torch.special.hermite_polynomial_he(x, n)``); NaN for n < 0.
+
+    >>> import xpgrad as xg
+    >>> xg.special.eval_hermitenorm(3, xg.asarray([2.0], dtype=xg.float64)).tolist()  # x^3 - 3x
+    [2.0]
+    """
+    return _evaluate("eval_hermitenorm", n, x)
+
+
+def eval_laguerre(n, x, /):
+    """The Laguerre polynomial ``L_n(x)`` (``scipy.special.eval_laguerre``,
+    ``torch.special.laguerre_polynomial_l(x, n)``); 0 for n < 0, as SciPy's.
+
+    >>> import xpgrad as xg
+    >>> xg.special.eval_laguerre(2, xg.asarray([1.0], dtype=xg.float64)).tolist()
+    [-0.5]
+    """
+    return _evaluate("eval_laguerre", n, x)
+
+
+__all__ = ["eval_chebyt", "eval_chebyu", "eval_hermite", "eval_hermitenorm", "eval_laguerre",
+           "eval_legendre"]
