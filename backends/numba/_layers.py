@@ -193,13 +193,15 @@ def gru_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
     g = _read_only(np.broadcast_to(g, seq.shape))
     h0 = _read_only(h0)
     # the hidden product's rows in the ring's order [n | r | z]
-    w_t = _transposed(np.concatenate([w_hh[:, 2 * H:], w_hh[:, :2 * H]], axis=1))
-    w_ih_t = _transposed(w_ih)
+    reordered = np.concatenate([w_hh[:, 2 * H:], w_hh[:, :2 * H]], axis=1)
     blocks = _GruBlocks(x, h0, seq, needs)
     ring = blocks.ring
     dh = np.zeros((B, H), dtype=dt)
     db_hn = np.zeros((H,), dtype=dt)
-    plans, held = blas.stepped_plans(ring[:, :, :3 * H], w_t, dh, "depth")
+    plans, held, w_t, w_ih_t = None, (), reordered.T, w_ih.T   # one step: transposed views
+    if T > 1:
+        w_t, w_ih_t = _transposed(reordered), _transposed(w_ih)
+        plans, held = blas.stepped_plans(ring[:, :, :3 * H], w_t, dh, "depth")
     if plans is not None:
         plans[:, 14] = 1            # every block onto dh, which holds the direct path
     for t0, t1 in blocks.spans():

@@ -31,7 +31,7 @@ from xpgrad.backend import Kernel
 from .. import blas
 from ..numpy.memory import aligned_copy, aligned_empty
 from ..numpy.scans import lstm_halves
-from . import _copies, _rnn, _scatter
+from . import _copies, _rnn, _scatter, lstm_step
 from ._activation_pool import _Activations
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -67,16 +67,6 @@ def _weight_grad(h0, seq_h, dz_all):
 
 
 # -- LSTM: lstm_scan (a given input projection) and lstm_layer (the projection fused) ----------
-def _grad_half(part, B, T, H, dt):
-    """An output gradient's half for ``lstm_cell_backward``: (B, T, H) C-contiguous, or one
-    (1, 1, H) row of zeros for None; read-only either way (a broadcast view), so that the loop
-    has one signature for every case and the warmup compiles it."""
-    if part is None:
-        part = np.zeros((1, 1, H), dtype=dt)
-        return np.broadcast_to(part, part.shape)
-    return _c(np.broadcast_to(part, (B, T, H)))
-
-
 def _recurrent_product(h0, states, w, out):
     """A function of ``t`` writing ``h_{t-1} @ w`` into ``out``: ``h0`` at ``t = 0``, then
     ``states[t - 1]`` (``states``: the hidden states, time-major, written as the scan goes)."""
@@ -110,7 +100,7 @@ def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
     T, B, G = acts.shape
     H = G // 4
     dt = acts.dtype
-    g_h, g_c = _grad_half(g_h, B, T, H, dt), _grad_half(g_c, B, T, H, dt)
+    g_h, g_c = lstm_step.grad_half(g_h, B, T, H, dt), lstm_step.grad_half(g_c, B, T, H, dt)
     c0 = _c(c0)
     w_t = _transposed(w_hh)
     dz_tm = aligned_empty((T, B, G), dt)
@@ -188,9 +178,11 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     ``xh`` (T, B, I + H), which the vjp reads again for both weight gradients at once.
     One-hot inputs (every ``x[b, t]`` one 1, zeros elsewhere: a character model's) skip
     their product: ``xh`` holds ``h_{t-1}`` alone and the gate pass adds the hot row of
-    ``w_ih``."""
+    ``w_ih``. One step (``xg.nn.LSTMCell``'s call) runs ``lstm_step``, with no such setup."""
     if not _floats(x, h0, c0, w_ih, w_hh, b):
         return None
+    if x.shape[1] == 1:
+        return lstm_step.forward(x, h0, c0, w_ih, w_hh, b)
     x, c0 = _c(x), _c(c0)
     B, T, I = x.shape
     H = h0.shape[1]
@@ -251,6 +243,8 @@ def lstm_layer_vjp_sliced(key, values, saved, needs, x, h0, c0, w_ih, w_hh, b):
 
 
 def _lstm_layer_vjp(g_h, g_c, saved, needs, c0, w_ih, w_hh):
+    if saved[0].shape[2] == 1 and saved[3] is None:
+        return lstm_step.vjp(g_h, g_c, saved, needs, c0, w_ih, w_hh)
     seq, saved, saved_xh, ids = saved
     dz_tm, dh, dc, db = _lstm_steps_back(g_h, g_c, saved.acts, seq, c0, w_hh, needs[1])
     xh = saved_xh.acts
