@@ -31,6 +31,7 @@ from .held import FREED, Held, HeldValue, ModuleStructure, note_freed
 from .name_guards import name_guards, settled
 from .program import Program
 from .signature import _Model, _tensor_backends, model_structure
+from .stale_results import host_values, stale_results
 from .structure import map_leaves
 
 
@@ -64,6 +65,8 @@ class TraceCache:
     _told_counted = False
     #: whether a trace has warned that the function printed, logged or read the clock (once)
     _told_calls = False
+    #: whether a trace has warned of a Python value in the result it returns stale (once)
+    _told_stale = False
 
     def _runs_eagerly(self, key, args=(), kwargs=None) -> bool:
         """Whether a call ``(args, kwargs)`` of signature ``key`` with no program runs eagerly
@@ -142,6 +145,7 @@ class TraceCache:
                           f"{error}", RuntimeWarning, stacklevel=user_stacklevel())
             return _real_result(result)
         self._warn_side_effects(host_state, host_calls)
+        self._warn_stale_results(key, result)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
             raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
@@ -203,6 +207,24 @@ class TraceCache:
                 setattr(self, kind, True)
                 warnings.warn(str(TraceError(*found).name_function(_name(self.fn))),
                               SideEffectWarning, stacklevel=user_stacklevel())
+
+    def _note_warm_up(self, key, result):
+        """Keep the Python values of a warm-up call's ``result`` for the trace of ``key``."""
+        values = host_values(result)
+        if values:
+            self._warm_values[key] = values
+            if len(self._warm_values) > 4 * self.max_traces:     # never traced, long ago
+                self._warm_values.pop(next(iter(self._warm_values)))
+
+    def _warn_stale_results(self, key, result):
+        """Warn once per function where the trace's ``result`` holds a Python value other than
+        the warm-up call's (stale_results.py): every replay would return the trace's."""
+        warm = self._warm_values.pop(key, None)
+        told = stale_results(warm, result) if warm and not self._told_stale else ""
+        if told:
+            self._told_stale = True
+            warnings.warn(f"xg.function {_name(self.fn)!r} {told}", SideEffectWarning,
+                          stacklevel=user_stacklevel())
 
     def _runs_eagerly_from_now(self, key):
         """Run the calls of signature ``key`` eagerly (a failed trace, ``on_trace_error``)."""
