@@ -1,6 +1,8 @@
 """The RetracingWarning of a Function meeting a new signature on nearly every call names the
 Python number argument whose value changes and the fix (before 2026-12-07 it named neither: a
 learning rate from a schedule passed as a float ran every call eagerly)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -23,3 +25,55 @@ def test_the_churn_warning_names_the_argument_whose_value_changes():
     message = str(seen[0].message)
     assert "'lr'" in message and f"{0.1 * 0.9 ** 6!r} -> {0.1 * 0.9 ** 7!r}" in message
     assert "xg.asarray" in message
+
+
+def test_the_churn_warning_names_a_guarded_value_not_an_argument():
+    # a hyperparameter read from a dict the step reaches, changed before every call: each
+    # value is a program of its own, though no argument changed
+    hp = {"scale": 0.1}
+
+    def step(x):
+        return x * hp["scale"]
+
+    compiled = xg.function(step, retrace_warning=2)
+    with pytest.warns(xg.jit.RetracingWarning) as seen:
+        for k in range(12):
+            hp["scale"] = 0.1 * 0.9 ** k
+            compiled(_ones())
+    message = str(seen[0].message)
+    assert "argument signatures" not in message
+    assert "not in its arguments" in message
+    assert re.search(r"hp\['scale'\] \(0\.0\d+ -> 0\.0\d+\)", message), message
+    assert "xg.Variable" in message
+
+
+def test_the_churn_warning_names_an_attribute_flag_the_step_reads():
+    class Config:
+        flag = 0
+
+    config = Config()
+
+    def step(x):
+        return x * 2.0 + config.flag
+
+    compiled = xg.function(step, retrace_warning=2)
+    with pytest.warns(xg.jit.RetracingWarning) as seen:
+        for k in range(12):
+            config.flag = k
+            compiled(_ones())
+    message = str(seen[0].message)
+    assert "not in its arguments" in message and re.search(r"Config\.flag \((\d+) -> (\d+)\)", message)
+
+
+def test_a_list_of_lengths_names_the_argument_and_its_items():
+    # a GRU step given lengths=[...] as a Python list: each distinct list is a signature
+    def step(x, lengths):
+        return x * 2.0
+
+    rng = np.random.default_rng(0)
+    compiled = xg.function(step, retrace_warning=2)
+    with pytest.warns(xg.jit.RetracingWarning) as seen:
+        for _ in range(12):
+            compiled(_ones(), [int(v) for v in rng.integers(1, 1000, 4)])
+    message = str(seen[0].message)
+    assert "'lengths[" in message and "xg.asarray(lengths)" in message

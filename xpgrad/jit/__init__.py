@@ -154,7 +154,7 @@ class Function(TraceCache):
         self.cuda_graph = cuda_graph
         self.retrace_warning = retrace_warning
         self.trace_count = 0
-        self.signature_count = 0        # argument signatures met (RetracingWarning on churn)
+        self.signature_count = 0        # signatures met (RetracingWarning on churn)
         self._programs = collections.OrderedDict()
         self._fast = None       # the last call's program, replayed directly (fast_replay.py)
         self._seen = {}

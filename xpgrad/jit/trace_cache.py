@@ -18,7 +18,7 @@ import weakref
 from ..clip_marks import clipped_by_global_norm, mark_clipped
 from ..tensor import Tensor, _wrap
 from .capture import capture
-from .churn import changed_numbers
+from .churn import what_changed
 from .collection import full_collections_deferred
 from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
@@ -85,13 +85,14 @@ class TraceCache:
             previous = list(self._seen)[-2] if churning and len(self._seen) > 1 else None
         if churning:                 # a new signature on (nearly) every call: never traced
             warnings.warn(f"xg.function {_name(self.fn)!r} has met {self.signature_count} "
-                          f"argument signatures and traced {self.trace_count}: a new "
-                          f"signature (shape, dtype, backend, Python value, or object) on "
-                          f"nearly every call runs eagerly, with the signature check on top. "
-                          f"Pass values that change as tensors, the same objects (not fresh "
-                          f"ones), keep shapes fixed (pad the last batch)." + changed_numbers(
-                              self.fn, previous, key, args, kwargs or {}), RetracingWarning,
-                          stacklevel=user_stacklevel())
+                          f"signatures and traced {self.trace_count}: a new signature (an "
+                          f"argument's shape, dtype, backend, Python value or object, or a "
+                          f"Python value the function reads) on nearly every call runs "
+                          f"eagerly, with the signature check on top. Pass values that change "
+                          f"as tensors, the same objects (not fresh ones), keep shapes fixed "
+                          f"(pad the last batch)." + what_changed(
+                              self.fn, self._guards_of(key), previous, key, args, kwargs or {}),
+                          RetracingWarning, stacklevel=user_stacklevel())
         return True
 
     def _trace(self, base, key, be, args, kwargs, retry=True, variant=None):
@@ -186,13 +187,15 @@ class TraceCache:
                           f"shapes fixed (xg.where(mask, x, 0) instead of x[mask])",
                           RetracingWarning, stacklevel=user_stacklevel())
         elif retraced:
+            previous = list(self._programs)[-2] if len(self._programs) > 1 else None
             warnings.warn(f"xg.function {_name(self.fn)!r} has been "
-                          f"traced {self.trace_count} times: each new argument signature "
-                          f"(shape, dtype, backend, Python value, or object) traces again, "
-                          f"which is slow. Pass values that change as tensors, the same "
-                          f"objects (not fresh ones), keep shapes fixed (pad the last "
-                          f"batch), or raise max_traces", RetracingWarning,
-                          stacklevel=user_stacklevel())
+                          f"traced {self.trace_count} times: each new signature (an argument's "
+                          f"shape, dtype, backend, Python value or object, or a Python value "
+                          f"the function reads) traces again, which is slow. Pass values that "
+                          f"change as tensors, the same objects (not fresh ones), keep shapes "
+                          f"fixed (pad the last batch), or raise max_traces." + what_changed(
+                              self.fn, self._guards_of(key), previous, key, args, kwargs),
+                          RetracingWarning, stacklevel=user_stacklevel())
         result = _real_result(result)
         if program.output_views is None:
             return result
@@ -225,6 +228,10 @@ class TraceCache:
             self._told_stale = True
             warnings.warn(f"xg.function {_name(self.fn)!r} {told}", SideEffectWarning,
                           stacklevel=user_stacklevel())
+
+    def _guards_of(self, key) -> tuple:
+        """The ``(reference, attribute)`` pairs whose values a guarded ``key`` holds."""
+        return self._guards.get(key[0], ()) if len(key) == 2 and type(key[0]) is tuple else ()
 
     def _runs_eagerly_from_now(self, key):
         """Run the calls of signature ``key`` eagerly (a failed trace, ``on_trace_error``)."""
