@@ -77,3 +77,31 @@ def test_a_list_of_lengths_names_the_argument_and_its_items():
             compiled(_ones(), [int(v) for v in rng.integers(1, 1000, 4)])
     message = str(seen[0].message)
     assert "'lengths[" in message and "xg.asarray(lengths)" in message
+
+
+@pytest.mark.usefixtures("numpy_default")
+def test_a_gru_step_given_lengths_as_lists_is_told_to_pass_a_tensor_which_traces_once():
+    rng = np.random.default_rng(4)
+    model = xg.nn.SequenceClassifier(4, [8], 3, cell="gru", rng=0)
+    opt = xg.optim.SGD(1e-2)
+
+    def step(x, y, lengths):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x, lengths=lengths), y)
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                model.trainable_variables))
+        return loss
+
+    def batch():
+        return (rng.standard_normal((8, 6, 4), dtype=np.float32), rng.integers(0, 3, 8),
+                [int(n) for n in rng.integers(1, 7, 8)])
+
+    as_lists = xg.function(step, retrace_warning=2)
+    with pytest.warns(xg.jit.RetracingWarning, match=r"'lengths\[\d\]'.*xg\.asarray\(lengths\)"):
+        for _ in range(10):
+            as_lists(*batch())
+    as_tensors = xg.function(step, retrace_warning=2)
+    for _ in range(4):
+        x, y, lengths = batch()
+        as_tensors(x, y, xg.asarray(lengths))
+    assert as_lists.trace_count == 0 and as_tensors.trace_count == 1
