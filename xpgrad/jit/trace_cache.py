@@ -215,9 +215,10 @@ class TraceCache:
         """Keep the Python values of a warm-up call's ``result`` for the trace of ``key``."""
         values = host_values(result)
         if values:
-            self._warm_values[key] = values
-            if len(self._warm_values) > 4 * self.max_traces:     # never traced, long ago
-                self._warm_values.pop(next(iter(self._warm_values)))
+            with self._seen_lock:       # (other threads' warm-up calls too)
+                self._warm_values[key] = values
+                if len(self._warm_values) > 4 * self.max_traces:     # never traced, long ago
+                    self._warm_values.pop(next(iter(self._warm_values)))
 
     def _warn_stale_results(self, key, result):
         """Warn once per function where the trace's ``result`` holds a Python value other than
