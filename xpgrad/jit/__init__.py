@@ -154,11 +154,12 @@ class Function(TraceCache):
         self.cuda_graph = cuda_graph
         self.retrace_warning = retrace_warning
         self.trace_count = 0
-        self.signature_count = 0        # argument signatures met (RetracingWarning on churn)
+        self.signature_count = 0        # signatures met (RetracingWarning on churn)
         self._programs = collections.OrderedDict()
         self._fast = None       # the last call's program, replayed directly (fast_replay.py)
         self._seen = {}
         self._seen_lock = threading.Lock()
+        self._warm_values = {}  # signature -> Python values its last warm-up call returned
         self._bind = Binder(fn)
         self._guards = {}       # signature -> ((weak object, attribute), ...) guarded in traces
         self._walk_names = True     # False: no name guards (jit/name_guards.py; tbptt's own)
@@ -282,9 +283,12 @@ class Function(TraceCache):
         if self._runs_eagerly(key, args, kwargs):
             CALLING[0] += 1
             try:
-                return self.fn(*args, **kwargs)
+                result = self.fn(*args, **kwargs)
             finally:
                 CALLING[0] -= 1
+            if key not in self._eager:          # a warm-up: its trace compares (stale_results.py)
+                self._note_warm_up(key, result)
+            return result
         if held == "shared":
             return _MUST_TRACE
         if held == "alone":

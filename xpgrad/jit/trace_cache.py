@@ -18,7 +18,7 @@ import weakref
 from ..clip_marks import clipped_by_global_norm, mark_clipped
 from ..tensor import Tensor, _wrap
 from .capture import capture
-from .churn import changed_numbers
+from .churn import what_changed
 from .collection import full_collections_deferred
 from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
@@ -31,6 +31,7 @@ from .held import FREED, Held, HeldValue, ModuleStructure, note_freed
 from .name_guards import name_guards, settled
 from .program import Program
 from .signature import _Model, _tensor_backends, model_structure
+from .stale_results import host_values, stale_results
 from .structure import map_leaves
 
 
@@ -64,6 +65,8 @@ class TraceCache:
     _told_counted = False
     #: whether a trace has warned that the function printed, logged or read the clock (once)
     _told_calls = False
+    #: whether a trace has warned of a Python value in the result it returns stale (once)
+    _told_stale = False
 
     def _runs_eagerly(self, key, args=(), kwargs=None) -> bool:
         """Whether a call ``(args, kwargs)`` of signature ``key`` with no program runs eagerly
@@ -82,13 +85,14 @@ class TraceCache:
             previous = list(self._seen)[-2] if churning and len(self._seen) > 1 else None
         if churning:                 # a new signature on (nearly) every call: never traced
             warnings.warn(f"xg.function {_name(self.fn)!r} has met {self.signature_count} "
-                          f"argument signatures and traced {self.trace_count}: a new "
-                          f"signature (shape, dtype, backend, Python value, or object) on "
-                          f"nearly every call runs eagerly, with the signature check on top. "
-                          f"Pass values that change as tensors, the same objects (not fresh "
-                          f"ones), keep shapes fixed (pad the last batch)." + changed_numbers(
-                              self.fn, previous, key, args, kwargs or {}), RetracingWarning,
-                          stacklevel=user_stacklevel())
+                          f"signatures and traced {self.trace_count}: a new signature (an "
+                          f"argument's shape, dtype, backend, Python value or object, or a "
+                          f"Python value the function reads) on nearly every call runs "
+                          f"eagerly, with the signature check on top. Pass values that change "
+                          f"as tensors, the same objects (not fresh ones), keep shapes fixed "
+                          f"(pad the last batch)." + what_changed(
+                              self.fn, self._guards_of(key), previous, key, args, kwargs or {}),
+                          RetracingWarning, stacklevel=user_stacklevel())
         return True
 
     def _trace(self, base, key, be, args, kwargs, retry=True, variant=None):
@@ -142,6 +146,7 @@ class TraceCache:
                           f"{error}", RuntimeWarning, stacklevel=user_stacklevel())
             return _real_result(result)
         self._warn_side_effects(host_state, host_calls)
+        self._warn_stale_results(key, result)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
             raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
@@ -182,13 +187,15 @@ class TraceCache:
                           f"shapes fixed (xg.where(mask, x, 0) instead of x[mask])",
                           RetracingWarning, stacklevel=user_stacklevel())
         elif retraced:
+            previous = list(self._programs)[-2] if len(self._programs) > 1 else None
             warnings.warn(f"xg.function {_name(self.fn)!r} has been "
-                          f"traced {self.trace_count} times: each new argument signature "
-                          f"(shape, dtype, backend, Python value, or object) traces again, "
-                          f"which is slow. Pass values that change as tensors, the same "
-                          f"objects (not fresh ones), keep shapes fixed (pad the last "
-                          f"batch), or raise max_traces", RetracingWarning,
-                          stacklevel=user_stacklevel())
+                          f"traced {self.trace_count} times: each new signature (an argument's "
+                          f"shape, dtype, backend, Python value or object, or a Python value "
+                          f"the function reads) traces again, which is slow. Pass values that "
+                          f"change as tensors, the same objects (not fresh ones), keep shapes "
+                          f"fixed (pad the last batch), or raise max_traces." + what_changed(
+                              self.fn, self._guards_of(key), previous, key, args, kwargs),
+                          RetracingWarning, stacklevel=user_stacklevel())
         result = _real_result(result)
         if program.output_views is None:
             return result
@@ -203,6 +210,29 @@ class TraceCache:
                 setattr(self, kind, True)
                 warnings.warn(str(TraceError(*found).name_function(_name(self.fn))),
                               SideEffectWarning, stacklevel=user_stacklevel())
+
+    def _note_warm_up(self, key, result):
+        """Keep the Python values of a warm-up call's ``result`` for the trace of ``key``."""
+        values = host_values(result)
+        if values:
+            with self._seen_lock:       # (other threads' warm-up calls too)
+                self._warm_values[key] = values
+                if len(self._warm_values) > 4 * self.max_traces:     # never traced, long ago
+                    self._warm_values.pop(next(iter(self._warm_values)))
+
+    def _warn_stale_results(self, key, result):
+        """Warn once per function where the trace's ``result`` holds a Python value other than
+        the warm-up call's (stale_results.py): every replay would return the trace's."""
+        warm = self._warm_values.pop(key, None)
+        told = stale_results(warm, result) if warm and not self._told_stale else ""
+        if told:
+            self._told_stale = True
+            warnings.warn(f"xg.function {_name(self.fn)!r} {told}", SideEffectWarning,
+                          stacklevel=user_stacklevel())
+
+    def _guards_of(self, key) -> tuple:
+        """The ``(reference, attribute)`` pairs whose values a guarded ``key`` holds."""
+        return self._guards.get(key[0], ()) if len(key) == 2 and type(key[0]) is tuple else ()
 
     def _runs_eagerly_from_now(self, key):
         """Run the calls of signature ``key`` eagerly (a failed trace, ``on_trace_error``)."""
