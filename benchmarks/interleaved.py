@@ -52,7 +52,7 @@ def median_ms(step, repeats, clock=time.perf_counter):
 
 def run(doc, argv, workloads, steps, *, tol32, repeats=9):
     """A layer benchmark's ``main``: its command line (``doc``'s first line), one thread for
-    PyTorch (its count put back after), then ``compare`` over ``workloads``,
+    PyTorch (its count put back after), then ``compare`` (process CPU time) over ``workloads``,
     ``steps(args, backends, workload)`` giving each ``(name, {library: step})``; ``tol32`` is
     the float32 tolerance (float64: 1e-10)."""
     args = arguments(doc, argv, repeats)
@@ -71,12 +71,17 @@ def run(doc, argv, workloads, steps, *, tol32, repeats=9):
         torch.set_num_threads(previous)
 
 
-def compare(workloads, backends, *, rounds, repeats, tol, show=True):
+def compare(workloads, backends, *, rounds, repeats, tol, show=True, clock=time.process_time):
     """``[(name, {library: best ms})]`` for each ``(name, steps)`` of ``workloads``, where
     ``steps`` maps each of ``backends`` and ``"torch"`` to a call returning its output as a
     NumPy array: the outputs are first checked against torch's (``tol`` relative and absolute),
     then the steps run interleaved ``rounds`` times, each the median of ``repeats`` calls, and
-    the best is kept. ``show``: print a line per workload with the ratios to torch."""
+    the best is kept. ``show``: print a line per workload with the ratios to torch.
+
+    ``clock`` is the process's CPU time: every library runs on one thread here, and on a busy
+    machine a call's wall time includes the time-slices of other processes that preempted it,
+    which, once a call takes about half a slice of CPU, is in most calls and so in the median
+    (docs/benchmarks.md, "Timing beside PyTorch on a shared machine")."""
     import numpy as np
 
     rows = []
@@ -87,10 +92,11 @@ def compare(workloads, backends, *, rounds, repeats, tol, show=True):
         best = {k: float("inf") for k in steps}
         for _ in range(rounds):
             for k, step in steps.items():
-                best[k] = min(best[k], median_ms(step, repeats))
+                best[k] = min(best[k], median_ms(step, repeats, clock))
         rows.append((name, best))
         if show:
             ratios = "  ".join(f"{be} {best[be]:.2f} ms (x{best[be] / best['torch']:.2f})"
                                for be in backends)
-            print(f"{name:22s} torch {best['torch']:.2f} ms  {ratios}", flush=True)
+            clock_name = "  (CPU)" if clock is time.process_time else ""
+            print(f"{name:22s} torch {best['torch']:.2f} ms  {ratios}{clock_name}", flush=True)
     return rows

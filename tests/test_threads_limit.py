@@ -107,6 +107,24 @@ def test_numba_takes_the_newest_of_nested_limits_made_before_it(order):
     assert out.split() == ["1", "2", "1", "2" if order == "newest first" else "1", "3"]
 
 
+
+@pytest.mark.parametrize("torch_first", [False, True], ids=["alone", "torch imported"])
+def test_a_limit_made_after_the_numba_backend_loaded_limits_numba(torch_first):
+    """xg.set_backend("numba") then limit(1): Numba stayed at NUMBA_NUM_THREADS (numba=None),
+    found measuring an eager Numba GRU step beside PyTorch's."""
+    if torch_first:
+        pytest.importorskip("torch")
+    out = _numba_script(f"""\
+        if {torch_first}:
+            import torch
+        numba = load()
+        lim = limit(1)
+        print(numba.get_num_threads(), lim.numba)
+        lim.restore()
+        print(numba.get_num_threads())
+        """)
+    assert out.split() == ["1", "1", "3"]
+
 def test_a_limit_that_imports_numba_applies_older_waiting_limits_first():
     out = _numba_script("""\
         outer = limit(2)

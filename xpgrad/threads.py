@@ -165,9 +165,9 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
     """
     n = check_threads(n)
     out = Limits(n)
-    if numba is None and "numba" not in sys.modules:
-        out._numba_pending = True       # applied by _numba_loaded, if Numba's backend loads
-        numba = False
+    if numba is None:
+        numba = "numba" in sys.modules
+        out._numba_pending = not numba  # applied by _numba_loaded, if Numba's backend loads
     nb = _optional("numba") if numba else None
     if nb is not None:
         _numba_loaded(nb)               # older limits waiting for Numba first
