@@ -135,3 +135,18 @@ def test_numpy_integer_lengths_are_lengths():
     with pytest.raises(TypeError, match="lengths must be non-negative ints or None, got "
                                         r"np.int64\(-2\)"):
         xg.TensorSpec((np.int64(-2),))
+
+
+def test_retracing_under_a_none_dimension_says_each_length_is_its_own_trace():
+    # TensorFlow traces once for any length of a None dimension; xpgrad plans its programs per
+    # shape, so the warning names the None dimension, not input_signature as the fix
+    f = xg.function(scaled_sum, input_signature=SPEC)
+    s = xg.asarray(0.5, dtype=xg.float64)
+    with pytest.warns(xg.jit.RetracingWarning) as record:
+        for rows in range(1, 10):
+            f(xg.ones((rows, 2), dtype=xg.float64), s), f(xg.ones((rows, 2), dtype=xg.float64), s)
+    assert f.trace_count == 9
+    message = str(record[0].message)
+    assert "input_signature[0] TensorSpec(shape=(None, 2)" in message
+    assert "each new length is its own trace" in message and "max_traces" in message
+    assert "Pad to a few fixed lengths" in message

@@ -53,3 +53,14 @@ def test_keras_epsilon_is_ours_divided_by_the_second_moments_correction(steps):
         ours = _ours(xg.optim.Adam(learning_rate=0.05,
                                    epsilon=epsilon / np.sqrt(1 - 0.999)), 1)
         np.testing.assert_allclose(ours, keras, rtol=1e-12)
+
+
+def test_keras_adam_with_its_defaults_is_adam_with_keras_epsilon():
+    # docs/porting.md: tf.keras.optimizers.Adam() is xg.optim.Adam(epsilon=1e-7); the
+    # epsilon's placement moves these gradients' updates by a relative 1e-4 at most
+    keras = _keras_adam(0.001, 1e-7, 0.0, steps=4)
+    ours = _ours(xg.optim.Adam(epsilon=1e-7), 4)
+    np.testing.assert_allclose(ours - W0, keras - W0, rtol=1e-4)
+    assert np.min(np.abs(ours - W0)) > 1e-4                 # each weight moved
+    with pytest.raises(TypeError, match="epsilon="):        # PyTorch's keyword says Keras'
+        xg.optim.Adam(eps=1e-7)

@@ -128,3 +128,20 @@ def test_scipy_calls_record_on_a_tape(name):
     sp = _scipy_on_a_tape()
     x = np.random.default_rng(9).standard_normal((2, 3))
     check(lambda x: SCIPY_CALLS[name](sp, x), [x], "numpy", rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rgamma_next_to_zero_is_x_where_gamma_overflows(backend):
+    # 1 / Gamma(x) = x + euler_gamma x**2 + ...: x itself below 1e-20 (Gamma(x) is inf
+    # below 5.6e-309, where 1 / Gamma(x) was 0), as SciPy's and mpmath's (SciPy's is -0.0
+    # above -5.6e-309: mpmath's x is taken there too)
+    mpmath = pytest.importorskip("mpmath")
+    x = np.array([5e-324, 1e-320, 5e-309, 5.6e-309, 1e-307, 1e-100, 1e-21, 1e-15, -1e-15,
+                  -5e-309, -5e-324])
+    got = xg.special.rgamma(xg.asarray(x, dtype=xg.float64, backend=backend)).numpy()
+    np.testing.assert_array_equal(got[x > 0], sc.rgamma(x[x > 0]))
+    np.testing.assert_allclose(got, [float(mpmath.rgamma(mpmath.mpf(v))) for v in x],
+                               rtol=1e-15, atol=0)
+    grad = xg.grad(lambda v: xg.sum(xg.special.rgamma(v)))(
+        xg.asarray(x[:3], dtype=xg.float64, backend=backend)).numpy()
+    np.testing.assert_array_equal(grad, [1.0, 1.0, 1.0])       # d/dx (x + ...) at 0

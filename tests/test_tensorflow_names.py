@@ -272,3 +272,62 @@ def test_tf_variable_keywords_say_what_xpgrad_does(keyword, words):
     v = xg.Variable([1.0, 2.0])
     with pytest.raises(ValueError, match="shape"):          # what "assign keeps it" says
         v.assign([1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("name, words", [
+    ("sequence_mask", "xg.arange(maxlen) < lengths[:, None]"), ("foldl", "xg.scan"),
+    ("foldr", "reverse=True"), ("py_function", "call func(*inp) itself"),
+    ("numpy_function", "xg.asarray(func(x.numpy()))"), ("is_tensor", "isinstance(x, xg.Tensor)"),
+    ("executing_eagerly", "inside xg.function"), ("ensure_shape", "assert x.shape ==")])
+def test_tf_control_and_shape_names_name_xpgrads_way(name, words):
+    with pytest.raises(AttributeError, match=rf"no attribute '{name}': .*{re.escape(words)}"):
+        getattr(xg, name)
+    assert not hasattr(xg, name)
+
+
+def test_sequence_masks_way_is_tensorflows_mask():
+    lengths = xg.asarray([2, 0, 4])
+    mask = xg.arange(int(xg.max(lengths))) < lengths[:, None]
+    want = np.array([[j < n for j in range(4)] for n in (2, 0, 4)])     # tf.sequence_mask's
+    assert mask.dtype == xg.bool and (mask.numpy() == want).all()
+    assert xg.astype(mask, xg.float32).numpy().tolist() == want.astype(np.float32).tolist()
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_foldl_and_foldrs_way_is_a_loop_with_torchs_gradient(reverse):
+    fn = lambda acc, x: xg.tanh(acc * x + 0.1)           # noqa: E731
+    ours = lambda t: xg.scan(lambda acc, x: (fn(acc, x), None), xg.ones(5, dtype=xg.float64),
+                             t, reverse=reverse)[0]      # noqa: E731
+
+    def theirs(t):
+        acc = torch.ones(5, dtype=t.dtype)
+        for x in (reversed(t) if reverse else t):
+            acc = torch.tanh(acc * x + 0.1)
+        return acc
+
+    got, got_grad = _xg(ours, X)
+    want, want_grad = _torch(theirs, X)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-12, atol=1e-12)
+
+
+def test_py_and_numpy_functions_ways_run_eagerly_and_refuse_a_trace():
+    x = xg.asarray(X[0])
+    np.testing.assert_array_equal(xg.asarray(np.sort(x.numpy())).numpy(), np.sort(X[0]))
+    assert isinstance(x, xg.Tensor) and isinstance(xg.Variable(X[0]), xg.Tensor)
+    assert not isinstance(X[0], xg.Tensor)
+    with pytest.raises(xg.jit.TraceError):
+        traced = xg.function(lambda t: xg.asarray(np.sort(t.numpy())))
+        traced(x), traced(x)
+
+
+def test_ensure_shapes_way_runs_on_each_traced_shape():
+    @xg.function
+    def double(x):
+        assert x.shape[1] == 3, f"x has shape {x.shape}"
+        return 2 * x
+
+    for _ in range(3):
+        assert double(xg.ones((2, 3))).shape == (2, 3)
+    with pytest.raises(AssertionError, match=r"\(2, 4\)"):
+        double(xg.ones((2, 4)))

@@ -66,6 +66,28 @@ NAMESPACE = {
     **dict.fromkeys(("map_fn", "vectorized_map"),
                     "xg.vmap(fn)(elems) maps fn over the first axis (pfor's batching, "
                     "tape-differentiable); a Python loop and xg.stack(results) otherwise"),
+    "sequence_mask": "xg.arange(maxlen) < lengths[:, None] (a bool (batch, maxlen) mask; "
+                     "maxlen=int(xg.max(lengths)) is TensorFlow's default, "
+                     "xg.astype(mask, dtype) its dtype=)",
+    "foldl": "xg.scan(lambda acc, x: (fn(acc, x), None), initializer, elems)[0] (tape-"
+             "differentiable), or a Python loop over elems",
+    "foldr": "xg.scan(lambda acc, x: (fn(acc, x), None), initializer, elems, reverse=True)[0] "
+             "(tape-differentiable), or a Python loop over reversed elems",
+    "py_function": "xpgrad runs Python eagerly: call func(*inp) itself, and its xpgrad "
+                   "operations record on the tape (NumPy code on t.numpy() gets a gradient from "
+                   "xg.custom_vjp); inside xg.function, t.numpy() raises TraceError "
+                   "(on_trace_error='eager' runs that signature eagerly)",
+    "numpy_function": "xg.asarray(func(x.numpy())) eagerly (no gradient, as TensorFlow's; "
+                      "xg.custom_vjp gives it one); inside xg.function, x.numpy() raises "
+                      "TraceError (on_trace_error='eager' runs that signature eagerly)",
+    "is_tensor": "isinstance(x, xg.Tensor) (an xg.Variable is a Tensor too)",
+    "executing_eagerly": "xpgrad executes eagerly everywhere but inside xg.function, whose "
+                         "Python runs only while it traces (docs/function.md): there is no "
+                         "flag to ask; what must run on every call goes outside the function "
+                         "(xg.print prints on every replay)",
+    "ensure_shape": "assert x.shape == (n, 3) (shapes are Python tuples, concrete also while "
+                    "xg.function traces, once per shape); xg.function(fn, input_signature=[xg."
+                    "TensorSpec((None, 3), dtype)]) checks the arguments on every call",
     "summary": "xg.events.EventWriter(logdir) is tf.summary.create_file_writer(logdir): "
                "writer.add_scalar('loss', loss, step=k) is tf.summary.scalar('loss', loss, "
                "step=k) under writer.as_default(); writer.flush(), writer.close()",

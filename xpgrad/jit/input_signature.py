@@ -120,3 +120,12 @@ def check_call(signature, function_name, binder, args, kwargs, skip):
                             f"{spec!r} needs {spec.dtype}")
         raise ValueError(f"{where}: {name} has shape {value.shape}, which "
                          f"input_signature[{i}] {spec!r} does not allow")
+
+
+def open_dimension(signature):
+    """``"input_signature[i] TensorSpec(...)"`` of the first spec with a None dimension (or
+    any shape), which a RetracingWarning names; None where every length is fixed."""
+    for i, spec in enumerate(signature or ()):
+        if spec.shape is None or None in spec.shape:
+            return f"input_signature[{i}] {spec!r}"
+    return None

@@ -25,6 +25,7 @@ from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .host_calls import HostCalls
 from .host_state import HostState, SideEffectWarning
+from .input_signature import open_dimension
 from .options import _cuda_graphs, _fuser
 from .output_views import argument_tensors
 from .held import FREED, Held, HeldValue, ModuleStructure, note_freed
@@ -186,6 +187,15 @@ class TraceCache:
                           f"again until max_traces programs are kept, then runs eagerly. Keep "
                           f"shapes fixed (xg.where(mask, x, 0) instead of x[mask])",
                           RetracingWarning, stacklevel=user_stacklevel())
+        elif retraced and open_dimension(getattr(self, "input_signature", None)):
+            warnings.warn(f"xg.function {_name(self.fn)!r} has been traced "
+                          f"{self.trace_count} times: "
+                          f"{open_dimension(self.input_signature)} takes any length, but "
+                          f"xpgrad plans its programs per shape, so each new length is its own "
+                          f"trace (the last max_traces={self.max_traces} programs are kept), "
+                          f"where TensorFlow traces once. Pad to a few fixed lengths (the last "
+                          f"batch to the batch size), or raise max_traces", RetracingWarning,
+                          stacklevel=user_stacklevel())
         elif retraced:
             previous = list(self._programs)[-2] if len(self._programs) > 1 else None
             warnings.warn(f"xg.function {_name(self.fn)!r} has been "

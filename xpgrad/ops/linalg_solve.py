@@ -215,6 +215,10 @@ def _slogdet_vjp(xp, g, ans, x):
         g_log = real(xp, g_log) - 1j * real(xp, -1j * conj(xp, g_sign) * sign)
     if x.shape[-1] == 0:
         return xp.zeros_like(x)
+    if not _regular(xp, ans[..., 0]):
+        # log|det| -> -inf at a singular matrix; its gradient's limit adj(x)^H / conj(det):
+        # +-inf where a cofactor is not 0, NaN where all are (PyTorch's and JAX's there)
+        return _lift(xp, g_log / conj(xp, xp.linalg.det(x))) * _adjugate_h_of_singular(xp, x)
     return _lift(xp, g_log) * mH(xp, _inv(xp, "slogdet", x))
 
 
@@ -227,7 +231,9 @@ def slogdet(x, /):
     The result is one primitive whose output packs both along a last axis of 2 (complex for a
     complex ``x``); the two fields are views of it, so one rule sees both gradients. For a real
     ``x`` only ``logabsdet`` has a gradient (``inv(x)^T``); for a complex one the sign's phase
-    has one too (PyTorch's formula).
+    has one too (PyTorch's formula). At a singular matrix (sign 0, logabsdet ``-inf``, as
+    NumPy's and PyTorch's) the gradient is the limit ``adj(x)^T / det(x)``: +-inf where a
+    cofactor is not 0, not a finite number anywhere below rank n - 1.
 
     >>> import xpgrad as xg
     >>> s, l = xg.linalg.slogdet(xg.asarray([[-2.0, 0.0], [0.0, 4.0]]))

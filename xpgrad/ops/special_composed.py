@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from .elementwise import exp, expm1, floor, isfinite, isinf, isnan, log, log1p, signbit, sin
+from .elementwise_unary import abs as absolute
 from ..creation import ones_like
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype, betainc, betaincc
@@ -148,8 +149,9 @@ def gamma_pole(x):
 
 
 def rgamma(x, /):
-    """``1 / Gamma(x)``, 0 at the poles ``x = 0, -1, -2, ...`` (``scipy.special.rgamma``); its
-    gradient at a pole ``-n`` is 0 here, where the limit is ``(-1)**n n!``.
+    """``1 / Gamma(x)``, 0 at the poles ``x = 0, -1, -2, ...`` and ``x`` next to 0
+    (``scipy.special.rgamma``); its gradient at a pole ``-n`` is 0 here, where the limit is
+    ``(-1)**n n!``.
 
     >>> import xpgrad as xg
     >>> xg.special.rgamma(xg.asarray([0.0, 3.0], dtype=xg.float64)).tolist()
@@ -157,7 +159,10 @@ def rgamma(x, /):
     """
     x = _real("rgamma", x)
     pole = gamma_pole(x)
-    return where(pole, 0.0, 1.0 / gamma(where(pole, 0.5, x)))
+    # 1 / Gamma(x) = x + euler_gamma x**2 + ...: x itself to the last bit next to 0, where
+    # Gamma(x) overflows (below 5.6e-309)
+    tiny = absolute(x) < 1e-20
+    return where(pole, 0.0, where(tiny, x, 1.0 / gamma(where(pole | tiny, 0.5, x))))
 
 
 def gammasgn(x, /):

@@ -149,8 +149,10 @@ def poch(z, m, /):
     at_infinite_m = where(m > 0, gammasgn(where(isinf(m), z, 1.0)) * math.inf, math.nan)
     value = where(isinf(m) & ~z_pole, at_infinite_m, value)
     at_infinite_z = where(z > 0, where(m > 0, math.inf, 0.0), math.nan)
-    return where(m == 0, 1.0, where(by_product, at_product, where(isinf(z), at_infinite_z, where(
-        both, at_both, where(z_pole, 0.0, where(total_pole, math.inf, value))))))
+    # at a pole z + m alone: +inf (SciPy's, mpmath's), where the product's sign is a 0.0's
+    only_total_pole = total_pole & ~z_pole
+    return where(m == 0, 1.0, where(only_total_pole, math.inf, where(by_product, at_product, where(
+        isinf(z), at_infinite_z, where(both, at_both, where(z_pole, 0.0, value))))))
 
 
 def _poch_product(z, whole_m):
