@@ -68,7 +68,8 @@ NAMESPACE = {
                     "tape-differentiable); a Python loop and xg.stack(results) otherwise"),
     "summary": "xg.events.EventWriter(logdir) is tf.summary.create_file_writer(logdir): "
                "writer.add_scalar('loss', loss, step=k) is tf.summary.scalar('loss', loss, "
-               "step=k) under writer.as_default(); writer.flush(), writer.close()",
+               "step=k) under writer.as_default(), writer.add_histogram('w', w, step=k) "
+               "tf.summary.histogram's; writer.flush(), writer.close()",
     "train": "checkpoints: xg.save_checkpoint(path, model, optimizer) and xg.load_checkpoint("
              "path, model, optimizer) (tf.train.Checkpoint's job); xg.CheckpointManager("
              "directory, model, optimizer, max_to_keep=5) keeps the last ones "
