@@ -48,7 +48,8 @@ NAMESPACE = {
     "math": "TensorFlow's tf.math functions are in xg itself (xg.log1p, xg.logsumexp, "
             "xg.topk, ...), the special ones in xg.special",
     "keras": "xg.nn holds the layers (Linear is Dense, LSTM, BatchNorm1d, ...), xg.optim the "
-             "optimizers and schedules, xg.losses the losses",
+             "optimizers and schedules (with the callbacks ReduceLROnPlateau and "
+             "EarlyStopping, stepped in the loop), xg.losses the losses",
     "nest": "the tapes and xg.grad take nested lists, tuples and dicts themselves; "
             "xg.pytree flattens them",
     "shape": "x.shape (a tuple of ints; xg.function traces one program per shape, so it serves "
