@@ -11,12 +11,12 @@ once an epoch with the monitored value, as ``ReduceLROnPlateau`` is.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 
 from ..keyword_checks import CheckedKeywords
-from ._checks import non_negative, non_negative_int, real_number
+from ._checks import (CheckedSettings, check_state_keys, non_negative, non_negative_int,
+                      real_number)
 from .plateau import _choice
 
 _MODES = ("min", "max", "auto")
@@ -52,7 +52,7 @@ def _model(model):
     return model
 
 
-class EarlyStopping(CheckedKeywords):
+class EarlyStopping(CheckedSettings, CheckedKeywords):
     """Stop training once the monitored value has not improved for ``patience`` epochs:
     Keras 3's ``EarlyStopping(monitor, min_delta, patience, mode, baseline,
     restore_best_weights, start_from_epoch)``, its rule to the letter, for a loop written by
@@ -115,15 +115,6 @@ class EarlyStopping(CheckedKeywords):
         self.restore_best_weights = restore_best_weights
         self.wait, self.best, self.best_epoch, self.stopped_epoch, self.epoch = 0, None, 0, 0, 0
         self.best_weights = None
-
-    def __setattr__(self, name, value):
-        check = self._CHECKS.get(name)
-        if check is not None:
-            try:
-                value = check(name, value)
-            except (TypeError, ValueError) as e:
-                raise type(e)(f"EarlyStopping: {e}") from None
-        object.__setattr__(self, name, value)
 
     def is_improvement(self, value: float, reference) -> bool:
         """Whether ``value`` beats ``reference`` (None: nothing yet) by more than min_delta."""
@@ -190,15 +181,7 @@ class EarlyStopping(CheckedKeywords):
         """Continue from ``state`` (as from ``state_dict``) and, with restore_best_weights,
         a checkpoint's ``extra`` arrays (``xg.checkpoint_extra(path)``). Every key is checked
         first; a missing, unknown or bad one raises naming it, with nothing changed."""
-        if not isinstance(state, Mapping):
-            raise TypeError(f"EarlyStopping.load_state_dict: state must be a dict as from "
-                            f"state_dict(), got {type(state).__name__}")
-        expected = set(self.state_dict())
-        missing = sorted(expected - set(state))
-        unknown = sorted(map(repr, set(state) - expected))
-        if missing or unknown:
-            raise ValueError(f"EarlyStopping.load_state_dict: missing {missing}, "
-                             f"unexpected [{', '.join(unknown)}]")
+        check_state_keys("EarlyStopping", state, self.state_dict())
         staged = {k: check(k, state[k]) for k, check in self._CHECKS.items()}
         for key in ("wait", "best_epoch", "stopped_epoch", "epoch"):
             staged[key] = non_negative_int(key, state[key])
