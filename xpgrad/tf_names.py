@@ -47,6 +47,11 @@ NAMESPACE = {
                             "tape.gradient and tape.jacobian",
     "math": "TensorFlow's tf.math functions are in xg itself (xg.log1p, xg.logsumexp, "
             "xg.topk, ...), the special ones in xg.special",
+    "callbacks": "Keras' callbacks are objects the loop steps: xg.optim.EarlyStopping "
+                 "(restore_best_weights), xg.optim.ReduceLROnPlateau, xg.CheckpointManager "
+                 "(ModelCheckpoint: save when the monitored value is the best), "
+                 "xg.events.EventWriter (TensorBoard: add_scalar, add_histogram), tqdm "
+                 "(ProgbarLogger); xpgrad train has them as flags",
     "keras": "xg.nn holds the layers (Linear is Dense, LSTM, BatchNorm1d, ...), xg.optim the "
              "optimizers and schedules (with the callbacks ReduceLROnPlateau and "
              "EarlyStopping, stepped in the loop), xg.losses the losses",
