@@ -34,6 +34,8 @@ def _variables():
     (lambda **k: optim.LinearWarmup(0.1, **k), "LinearWarmup", "warmup_step", "warmup_steps"),
     (lambda **k: optim.ReduceLROnPlateau(optim.SGD(0.1), **k), "ReduceLROnPlateau",
      "patiance", "patience"),
+    (lambda **k: optim.EarlyStopping(**k), "EarlyStopping", "restore_best_weight",
+     "restore_best_weights"),
     (lambda **k: optim.ExponentialMovingAverage(_variables(), **k), "ExponentialMovingAverage",
      "decy", "decay"),
 ])

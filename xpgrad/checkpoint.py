@@ -82,7 +82,8 @@ def _arrays(model, optimizers) -> dict:
 
 def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -> None:
     """Save ``model``'s variables (and ``optimizer``'s state, the JSON-serializable dict
-    ``metadata`` and ``extra``, a dict of NumPy arrays such as a run's best weights, which
+    ``metadata`` -- NumPy scalars and 0-d Tensors in it stored as the numbers they equal -- and
+    ``extra``, a dict of NumPy arrays such as a run's best weights, which
     ``load_checkpoint`` leaves alone and ``checkpoint_extra`` reads) to ``path`` (.npz),
     atomically and durably; see the module docstring."""
     from .checkpoint_generators import random_state
@@ -93,6 +94,10 @@ def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict (JSON-serializable), got "
                         f"{type(metadata).__name__}")
+    if metadata is not None:
+        from .checkpoint_json import plain_metadata
+
+        metadata = plain_metadata(metadata)
     optimizers = _check_optimizer(optimizer)
     arrays = _arrays(model, optimizers)
     for name, value in (extra or {}).items():

@@ -3,7 +3,7 @@
 An event file is a sequence of TFRecords (length, masked CRC-32C of the length, data, masked
 CRC-32C of the data) whose data are serialized ``Event`` protocol buffers
 (``tensorflow/core/util/event.proto``). The few messages a training run needs -- scalars, a
-grayscale image, text -- are encoded here by hand, so writing logs costs no import of
+grayscale image, text, histograms -- are encoded here by hand, so writing logs costs no import of
 tensorboardX (which imports PyTorch whenever it is installed) nor of protobuf. The layout is
 the one tensorboardX writes; ``tests/test_events.py`` parses these files with tensorboardX's
 generated protobuf classes and checks every CRC.
@@ -129,9 +129,22 @@ def png_grayscale(image) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)) + chunk(b"IEND", b""))
 
 
+def _is_tensorflow(bins) -> bool:
+    return isinstance(bins, str) and bins == "tensorflow"
+
+
+def _tensorflow_bins() -> list:
+    """TensorBoard's default bucket edges, as tensorboardX's ``SummaryWriter.default_bins``."""
+    edge, positive = 1e-12, []
+    while edge < 1e20:
+        positive.append(edge)
+        edge *= 1.1
+    return [-e for e in reversed(positive)] + [0] + positive
+
+
 # -- the writer -----------------------------------------------------------------------------------
 class EventWriter:
-    """Appends scalars, images and text to one new event file in ``logdir``, named as
+    """Appends scalars, histograms, images and text to one new event file in ``logdir``, named as
     TensorBoard expects (``events.out.tfevents.<time>.<host>.<pid>``). Records are buffered
     and reach the disk on ``flush()`` and ``close()`` (also as a context manager).
     """
@@ -169,6 +182,40 @@ class EventWriter:
         img = _int(1, h) + _int(2, w) + _int(3, 1) + _bytes(4, png_grayscale(image))
         self._write(_event(time.time(), int(step),
                            values=(_bytes(1, tag.encode()) + _bytes(4, img),)))
+
+    def add_histogram(self, tag: str, values, step: int, bins="tensorflow",
+                      wall_time: float | None = None) -> None:
+        """The histogram of ``values`` (a Tensor or array of any shape, e.g. a weight or its
+        gradient), as tensorboardX's ``add_histogram`` writes it: ``bins="tensorflow"`` its
+        default buckets (TensorBoard's: 0 and +-1e-12 * 1.1**k up to 1e20), or anything
+        ``np.histogram`` takes (a count, edges, ``"auto"``). ``Summary.Value`` histo = 5
+        holding ``HistogramProto`` min = 1, max = 2, num = 3, sum = 4, sum_squares = 5,
+        bucket_limit = 6 and bucket = 7 (packed doubles): the buckets from the one before the
+        first non-empty one to the last non-empty one, each by its right edge.
+
+        >>> import tempfile
+        >>> with EventWriter(tempfile.mkdtemp()) as w:
+        ...     w.add_histogram("dense/w", np.random.default_rng(0).normal(size=100), step=1)
+        """
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if values.size == 0:
+            raise ValueError(f"add_histogram: values of {tag!r} have no element")
+        if not np.isfinite(values).all():
+            raise ValueError(f"add_histogram: values of {tag!r} are not finite (NaN or "
+                             f"infinity), which TensorBoard cannot draw")
+        counts, limits = np.histogram(
+            values, bins=_tensorflow_bins() if _is_tensorflow(bins) else bins)
+        filled = np.flatnonzero(counts)
+        start, end = int(filled[0]), int(filled[-1]) + 1
+        # TensorBoard reads right edges only: one empty bucket on the left keeps the left edge
+        counts = counts[start - 1:end] if start > 0 else np.concatenate([[0], counts[:end]])
+        limits = limits[start:end + 1]
+        histo = (_double(1, values.min()) + _double(2, values.max()) + _double(3, values.size)
+                 + _double(4, values.sum()) + _double(5, values.dot(values))
+                 + _bytes(6, limits.astype("<f8").tobytes())
+                 + _bytes(7, counts.astype("<f8").tobytes()))
+        self._write(_event(time.time() if wall_time is None else wall_time, int(step),
+                           values=(_bytes(1, tag.encode()) + _bytes(5, histo),)))
 
     def add_text(self, tag: str, text: str, step: int = 0) -> None:
         """Text as TensorBoard's text plugin reads it (as tensorboardX writes it): tag

@@ -47,8 +47,14 @@ NAMESPACE = {
                             "tape.gradient and tape.jacobian",
     "math": "TensorFlow's tf.math functions are in xg itself (xg.log1p, xg.logsumexp, "
             "xg.topk, ...), the special ones in xg.special",
+    "callbacks": "Keras' callbacks are objects the loop steps: xg.optim.EarlyStopping "
+                 "(restore_best_weights), xg.optim.ReduceLROnPlateau, xg.CheckpointManager "
+                 "(ModelCheckpoint: save when the monitored value is the best), "
+                 "xg.events.EventWriter (TensorBoard: add_scalar, add_histogram), tqdm "
+                 "(ProgbarLogger); xpgrad train has them as flags",
     "keras": "xg.nn holds the layers (Linear is Dense, LSTM, BatchNorm1d, ...), xg.optim the "
-             "optimizers and schedules, xg.losses the losses",
+             "optimizers and schedules (with the callbacks ReduceLROnPlateau and "
+             "EarlyStopping, stepped in the loop), xg.losses the losses",
     "nest": "the tapes and xg.grad take nested lists, tuples and dicts themselves; "
             "xg.pytree flattens them",
     "shape": "x.shape (a tuple of ints; xg.function traces one program per shape, so it serves "
@@ -90,7 +96,8 @@ NAMESPACE = {
                     "TensorSpec((None, 3), dtype)]) checks the arguments on every call",
     "summary": "xg.events.EventWriter(logdir) is tf.summary.create_file_writer(logdir): "
                "writer.add_scalar('loss', loss, step=k) is tf.summary.scalar('loss', loss, "
-               "step=k) under writer.as_default(); writer.flush(), writer.close()",
+               "step=k) under writer.as_default(), writer.add_histogram('w', w, step=k) "
+               "tf.summary.histogram's; writer.flush(), writer.close()",
     "train": "checkpoints: xg.save_checkpoint(path, model, optimizer) and xg.load_checkpoint("
              "path, model, optimizer) (tf.train.Checkpoint's job); xg.CheckpointManager("
              "directory, model, optimizer, max_to_keep=5) keeps the last ones "

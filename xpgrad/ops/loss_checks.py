@@ -18,10 +18,26 @@ from ..tensor import Tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
+#: Keras' weights, and where a classification loss has them
+_KERAS_WEIGHTS = {
+    "sample_weight": "weigh each row with reduction='none': xg.sum(loss * sample_weight) / "
+                     "xg.sum(sample_weight) (Keras' sum_over_batch_size divides by the rows "
+                     "instead: xg.mean(loss * sample_weight))",
+    "class_weight": "weight= takes one weight per class, as an array (PyTorch's): the mean "
+                    "weighted by each row's class weight (Keras' fit(class_weight=) divides by "
+                    "the rows instead)",
+}
+
+
 def refuse_class_axis_keywords(owner, first, unexpected):
     """Python's TypeError for ``owner(..., key=value)`` with a keyword it does not take, saying,
-    for PyTorch's ``dim=`` (or ``axis=``), that the class axis is the last of ``first``."""
+    for PyTorch's ``dim=`` (or ``axis=``), that the class axis is the last of ``first``, and for
+    Keras' ``sample_weight=`` and ``class_weight=`` how to weigh rows and classes."""
     key = next((k for k in ("dim", "axis") if k in unexpected), None)
+    weights = next((k for k in _KERAS_WEIGHTS if k in unexpected), None)
+    if weights is not None:
+        raise TypeError(f"{owner}() got an unexpected keyword argument {weights!r}; "
+                        f"{_KERAS_WEIGHTS[weights]}")
     if key is None:
         refuse_keywords(owner, unexpected)
     raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}; the class axis is "

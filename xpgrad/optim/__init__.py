@@ -21,6 +21,7 @@ from .gradient_clipping import clip_global_norm, global_norm
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
+from .early_stopping import EarlyStopping
 from .schedules import (Constant, CosineDecay, CosineDecayRestarts, ExponentialDecay,
                         InverseTimeDecay, LinearWarmup, OneCycle, PiecewiseConstant,
                         PolynomialDecay, StepDecay)
@@ -102,4 +103,4 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
            "StepDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstant", "CosineDecay",
            "CosineDecayRestarts", "OneCycle", "LinearWarmup", "ReduceLROnPlateau",
-           "ExponentialMovingAverage", "OptimizerState", "apply_updates", "OPTIMIZERS", "get"]
+           "EarlyStopping", "ExponentialMovingAverage", "OptimizerState", "apply_updates", "OPTIMIZERS", "get"]

@@ -192,3 +192,39 @@ def boolean(name, value) -> bool:
     from .._args import flag
 
     return flag(value, name)
+
+
+def check_state_keys(owner: str, state, expected) -> None:
+    """``state`` must be a dict with exactly the keys ``expected`` (a ``state_dict()``'s), else
+    TypeError / ValueError naming the missing and unexpected ones (``owner``'s
+    ``load_state_dict``, as ``ReduceLROnPlateau``'s).
+
+    >>> check_state_keys("ReduceLROnPlateau", {"best": 1.0}, {"best"})
+    """
+    from collections.abc import Mapping
+
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict as from state_dict(), got "
+                        f"{type(state).__name__}")
+    missing = sorted(set(expected) - set(state))
+    unknown = sorted(map(repr, set(state) - set(expected)))
+    if missing or unknown:
+        raise ValueError(f"{owner}.load_state_dict: missing {missing}, "
+                         f"unexpected [{', '.join(unknown)}]")
+
+
+class CheckedSettings:
+    """Settings checked as they are set, in the constructor and after: ``_CHECKS`` maps an
+    attribute to ``check(name, value)``, whose error is prefixed with the class's name
+    (``ReduceLROnPlateau: patience must be an integer >= 0, got -1``)."""
+
+    _CHECKS: dict = {}
+
+    def __setattr__(self, name, value):
+        check = self._CHECKS.get(name)
+        if check is not None:
+            try:
+                value = check(name, value)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"{type(self).__name__}: {e}") from None
+        object.__setattr__(self, name, value)

@@ -12,10 +12,10 @@ PyTorch's ``torch.optim.lr_scheduler.ReduceLROnPlateau`` step for step.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from ..keyword_checks import CheckedKeywords
-from ._checks import hyperparameter, non_negative, non_negative_int, real_number
+from ._checks import (CheckedSettings, check_state_keys, hyperparameter, non_negative,
+                      non_negative_int, real_number)
 
 _MODES = ("min", "max")
 _THRESHOLD_MODES = ("rel", "abs")
@@ -69,7 +69,7 @@ def _decode_best(value) -> float:
     return x
 
 
-class ReduceLROnPlateau(CheckedKeywords):
+class ReduceLROnPlateau(CheckedSettings, CheckedKeywords):
     """Multiply ``optimizer.learning_rate`` by ``factor`` once the metric passed to ``step``
     has not improved for more than ``patience`` calls; PyTorch's rule and defaults:
 
@@ -130,15 +130,6 @@ class ReduceLROnPlateau(CheckedKeywords):
         self.optimizer = _optimizer(optimizer)
         self.last_epoch = 0
         self._reset()
-
-    def __setattr__(self, name, value):
-        check = self._CHECKS.get(name)
-        if check is not None:
-            try:
-                value = check(name, value)
-            except (TypeError, ValueError) as e:
-                raise type(e)(f"ReduceLROnPlateau: {e}") from None
-        object.__setattr__(self, name, value)
 
     def _reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -208,15 +199,7 @@ class ReduceLROnPlateau(CheckedKeywords):
         """Restore ``state`` (as from ``state_dict``): counters and settings. Every key is
         checked first; a missing, unknown or bad value raises (ValueError/TypeError naming
         it) with nothing changed."""
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a dict as from state_dict(), got "
-                            f"{type(state).__name__}")
-        expected = set(self.state_dict())
-        missing = sorted(expected - set(state))
-        unknown = sorted(map(repr, set(state) - expected))
-        if missing or unknown:
-            raise ValueError(f"ReduceLROnPlateau.load_state_dict: missing {missing}, "
-                             f"unexpected [{', '.join(unknown)}]")
+        check_state_keys("ReduceLROnPlateau", state, self.state_dict())
         staged = {k: check(k, state[k]) for k, check in self._CHECKS.items()}
         staged["best"] = _decode_best(state["best"])
         for key in ("num_bad_epochs", "cooldown_counter", "last_epoch"):
