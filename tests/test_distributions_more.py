@@ -244,6 +244,16 @@ def test_binomial_kl_needs_p_count_at_least_q_count_as_torch():
     assert out.tolist() == [0.0, np.inf]
 
 
+
+def test_poisson_kl_from_rate_zero_is_q_rate_where_torch_gives_nan():
+    """KL(Poisson(0) || Poisson(r)) = r (p puts all mass on 0: -log q(0) = r), 0 at r = 0;
+    torch's `p log(p / q)` gives NaN for both. p > 0 against q = 0 is infinite."""
+    p = D.Poisson(xg.asarray([0.0, 0.0, 0.0, 1.5], dtype=xg.float64))
+    q = D.Poisson(xg.asarray([0.0, 2.0, 3.5, 0.0], dtype=xg.float64))
+    assert D.kl_divergence(p, q).tolist() == [0.0, 2.0, 3.5, np.inf]
+    assert np.isnan(td.kl_divergence(td.Poisson(torch.tensor([0.0, 2.0])),
+                                     td.Poisson(torch.tensor([0.0, 2.0]))).numpy()[0])
+
 # -- finite differences (second order where the formulas are smooth) ------------------------
 FD = {
     "student_t_log_prob_entropy": lambda a, s, v: D.StudentT(a + 3.0, v, s).log_prob(v * 2)

@@ -56,7 +56,8 @@ def _kl_geometric_geometric(p, q):
 
 @register_kl(Poisson, Poisson)
 def _kl_poisson_poisson(p, q):
-    return xlogy(p.rate, p.rate / q.rate) - (p.rate - q.rate)
+    # xlogy twice, not of p / q: 0 at p = q = 0 (0 / 0 would be NaN), inf at q = 0 < p
+    return xlogy(p.rate, p.rate) - xlogy(p.rate, q.rate) - (p.rate - q.rate)
 
 
 @register_kl(OneHotCategorical, OneHotCategorical)
