@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .backend import Backend
 from .integer_keys import integers_only
+from .batching.batched import BatchedArray
 
 
 def is_basic(key) -> bool:
@@ -38,6 +39,8 @@ class Scatter:
 
     def add_into(self, acc) -> None:
         """``acc[key] += values`` in place."""
+        if acc.__class__ is BatchedArray and _batched_add(acc, self.key, self.values):
+            return
         if is_basic(self.key):
             key, values = self.key, self.values
             if any(k is None for k in key):      # the array API's setitem takes no newaxis
@@ -49,10 +52,72 @@ class Scatter:
     def dense(self, xp, dtype=None):
         """The full gradient as a new array (of ``values``' dtype unless ``dtype`` is given)."""
         if hasattr(self.values, "_level"):      # batched by xg.vmap: a batched buffer
+            if self.values.__class__ is BatchedArray and is_basic(self.key):
+                out = _batched_dense(tuple(self.shape), self.key, self.values, dtype)
+                if out is not None:
+                    return out
             xp = self.values.__array_namespace__()
         out = xp.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
         self.add_into(out)
         return out
+
+
+_ALL = slice(None)
+
+
+def _basic_without_newaxes(key) -> bool:
+    return all(k is Ellipsis or k.__class__ is int or k.__class__ is slice for k in key)
+
+
+def _plain_batch(values):
+    """The batched data of ``values`` (a ``BatchedArray``) when it holds its examples' own
+    values as an array of its level's inner namespace (not shared, not kept as factors, not
+    batched again by an outer vmap), else None."""
+    if values._shared or values._factors is not None:
+        return None
+    data = values._data
+    return None if data.__class__ is BatchedArray else data
+
+
+def _batched_dense(shape, key, values, dtype):
+    """``Scatter.dense`` of batched ``values`` at a basic ``key``: zeros written at the key
+    once, as the examples' own array (or as the one example every example shares, where
+    ``values`` is shared) -- not a shared buffer copied by the write, read and added through
+    the batching namespace. None where that does not apply."""
+    if any(k is None for k in key):
+        key, values = _without_newaxes(key, values, len(shape))
+    level = values._level
+    if values._shared and values._factors is None:
+        example = values.example()
+        if example.__class__ is BatchedArray:
+            return None
+        out = level.inner.zeros(shape, dtype=example.dtype if dtype is None else dtype)
+        out[key] = example
+        return BatchedArray.of_example(out, level)
+    data = _plain_batch(values)
+    if data is None:
+        return None
+    out = level.inner.zeros((level.size,) + shape, dtype=data.dtype if dtype is None else dtype)
+    out[(_ALL,) + key] = data
+    return BatchedArray(out, level)
+
+
+def _batched_add(acc, key, values) -> bool:
+    """``acc[key] += values`` on the batched data of ``acc`` for a basic ``key`` without
+    newaxes and ``values`` of its level (or one raw array shared by the examples); False where
+    that does not apply (the caller's general path then runs)."""
+    if not _basic_without_newaxes(key) or _plain_batch(acc) is None:
+        return False
+    if values.__class__ is BatchedArray:
+        if values._level is not acc._level:
+            return False
+        values = _plain_batch(values)
+        if values is None:
+            return False
+    elif values.__class__ is not acc._data.__class__:
+        return False
+    acc._data[(_ALL,) + key] += values
+    return True
 
 
 def _without_newaxes(key, values, ndim):

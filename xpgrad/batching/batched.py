@@ -203,7 +203,13 @@ class BatchedArray:
 
     @property
     def mT(self):
-        return self._level.namespace.matrix_transpose(self)
+        level = self._level
+        if level.live and self._factors is None and self._example is None:
+            data = self._data
+            transposed = getattr(data, "mT", None)      # (the array API's attribute: a view)
+            if transposed is not None and data.ndim >= 3 and data.__class__ is not BatchedArray:
+                return BatchedArray(transposed, level, self._shared)
+        return level.namespace.matrix_transpose(self)
 
     @property
     def real(self):

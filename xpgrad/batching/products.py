@@ -13,7 +13,13 @@ and a shared matrix times each example's vector is one too (``(B, k) @ (n, k).T`
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .batched import BatchedArray
 from .namespace import batched, loop
+
+_NDARRAY = np.ndarray
+_NUMPY_MATMUL = np.matmul
 from .outer_products import outer as outer_factors
 
 
@@ -29,9 +35,9 @@ def _unbatched_view(level, a):
 
 
 def matmul(level, real, args, kwargs):
-    a, b = (_unbatched_view(level, x) for x in args[:2])
     if kwargs or len(args) != 2:
         return loop(level, real, "matmul", args, kwargs)
+    a, b = _unbatched_view(level, args[0]), _unbatched_view(level, args[1])
     inner = level.inner
     ba, bb = batched(level, a), batched(level, b)
     if not (ba or bb):
@@ -43,10 +49,14 @@ def matmul(level, real, args, kwargs):
     if ba and not bb and nb <= 2 and na <= 2:
         if na == 1 or nb == 1:
             # (B, k) @ (k, m) or (B, k) @ (k,), and (B, n, k) @ (k,)
-            return level.wrap(real(a._data, b))
+            return BatchedArray(real(a._data, b), level)
         d = a._data                               # (B, n, k) @ (k, m): one product
-        rows = inner.reshape(d, (n * d.shape[1], d.shape[2]))
-        return level.wrap(inner.reshape(real(rows, b), (n, d.shape[1], b.shape[-1])))
+        shape = d.shape
+        if d.__class__ is _NDARRAY and b.__class__ is _NDARRAY:   # (no wrapper's checks)
+            out = _NUMPY_MATMUL(d.reshape(n * shape[1], shape[2]), b)
+            return BatchedArray(out.reshape(n, shape[1], b.shape[-1]), level)
+        rows = inner.reshape(d, (n * shape[1], shape[2]))
+        return level.wrap(inner.reshape(real(rows, b), (n, shape[1], b.shape[-1])))
     if bb and not ba and nb == 1 and na <= 2:
         # (n, k) @ each example's (k,): (B, k) @ (k, n); (k,) @ (B, k) too
         return level.wrap(real(b._data, inner.matrix_transpose(a) if na == 2 else a))
