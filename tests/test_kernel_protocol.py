@@ -481,9 +481,11 @@ SAMPLES = {
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
     "gru_scan": [_gru(), _gru(2, 3, 37), _gru(1, 1, 4)],
     "rnn_layer": [_gated_layer(1, "tanh"), _gated_layer(1, "relu", 2, 3, 9, 37),
-                  _gated_layer(1, "tanh", 1, 1, 3, 1)],
+                  _gated_layer(1, "tanh", 1, 1, 3, 1), _gated_layer(1, "relu", 4, 1, 9, 37),
+                  _gated_layer(1, "tanh", 3, 1, 2, 4)],              # one step: RNNCell
     "gru_layer": [_gated_layer(3, None), _gated_layer(3, None, 2, 3, 9, 37),
-                  _gated_layer(3, None, 1, 1, 3, 1), _gated_layer(3, None, 4, 1, 9, 37)],
+                  _gated_layer(3, None, 1, 1, 3, 1), _gated_layer(3, None, 4, 1, 9, 37),
+                  _gated_layer(3, None, 3, 1, 2, 4)],               # one step: GRUCell
     "layer_norm": [_layer_norm((5, 8), 1, (True, True)), _layer_norm((3, 4, 6), 2, (True, False)),
                    _layer_norm((2, 3, 7), 1, (False, True)), _layer_norm((9,), 1, (False, False)),
                    _layer_norm((4, 300), 1, (True, True))],

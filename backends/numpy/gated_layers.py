@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from xpgrad.backend import Kernel
 
+from .gated_step import gru_one_step, rnn_one_step
+
 
 def hidden_weight_grad_for(np, matmul, add_product):
     """``hidden_weight_grad(da, seq, h0)``: an Elman RNN's ``dw_hh``, ``sum_t h_{t-1}^T da_t``,
@@ -62,7 +64,12 @@ def hidden_weight_grad_for(np, matmul, add_product):
 def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
     """``{"rnn_layer": Kernel, "gru_layer": Kernel}`` for the module ``np``, from
     ``scan_kernels``'s ``matmul``, ``floats``, ``new_ring`` and ``add_product`` and the steps of
-    ``gated_kernels`` (``steps``: its ``rnn_steps``, ``gru_steps`` and their backwards)."""
+    ``gated_kernels`` (``steps``: its ``rnn_steps``, ``gru_steps`` and their backwards, and
+    ``relu``, ``relu_gradient``). One step (``xg.nn.GRUCell``, ``RNNCell``) runs
+    ``gated_step.py``'s closed forms."""
+    gru_step_forward, gru_step_vjp = gru_one_step(np, matmul)
+    rnn_step_forward, rnn_step_vjp = rnn_one_step(np, matmul, steps["relu"],
+                                                  steps["relu_gradient"])
 
     def projected(x, w_ih, b, scale=None, widths=None):
         """The time-major pre-activations (T, B, G) ``x_t @ w_ih + b`` (its columns times
@@ -130,12 +137,16 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
     def rnn_layer_forward(x, h0, w_ih, w_hh, b, nonlinearity):
         if not floats(x, h0, w_ih, w_hh, b):
             return None
+        if x.shape[1] == 1:
+            return rnn_step_forward(x, h0, w_ih, w_hh, b, nonlinearity)
         seq = steps["rnn_steps"](projected(x, w_ih, b), h0, w_hh, nonlinearity)
         return seq, (seq,)
 
     def rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
         (seq,) = saved
         B, T, H = seq.shape
+        if T == 1:
+            return rnn_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
         I = x.shape[2]
         # a step's H of the rings' 3H (da, gh, states) and its rows of x
         da_ring = new_ring(T, B, H, seq.dtype, 3 * H + I + 1)
@@ -158,6 +169,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         by one product (or sum) each; the ring's ``rnn_layer_vjp`` where ``g`` is not a
         C-ordered writeable array of the output's shape and dtype."""
         (seq,) = saved
+        if seq.shape[1] == 1:
+            return rnn_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
         if g.shape != seq.shape or g.dtype != seq.dtype or not g.flags.c_contiguous \
                 or not getattr(g.flags, "writeable", True):       # CuPy's have no such flag
             return rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
@@ -174,6 +187,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
     def gru_layer_forward(x, h0, w_ih, w_hh, b, b_hn):
         if not floats(x, h0, w_ih, w_hh, b, b_hn):
             return None
+        if x.shape[1] == 1:
+            return gru_step_forward(x, h0, w_ih, w_hh, b, b_hn)
         H = h0.shape[1]
         scale = np.ones(3 * H, dtype=x.dtype)
         scale[:2 * H] = 0.5                   # the r and z columns halved (gated_scans' gru)
@@ -184,6 +199,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
     def gru_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
         seq = saved[0]
         B, T, H = seq.shape
+        if T == 1:
+            return gru_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn)
         I = x.shape[2]
         # [dr | dz | dn r] and n, then dn: a step's 4H of the rings' 7H (gh's, the states',
         # hn's) and x's rows, counted as 8H: fewer steps (3 at B=64, H=128, I=64 for 4), a

@@ -1,0 +1,122 @@
+"""``gru_layer`` and ``rnn_layer`` of one step (what ``xg.nn.GRUCell`` and ``xg.nn.RNNCell`` run
+each call), without the scans' per-call setup (the time-major projection buffers, halved weight
+copies, rings, product plans): two products for the pre-activations, the gate pass on (B, .)
+blocks, and the backward in closed form (one product per input that wants its gradient).
+The GRU saves ``(seq, rz, n, hn)`` and the RNN ``(seq,)``; the layers' vjps tell a one-step
+forward's saved values by the sequence's length (``seq.shape[1] == 1``).
+"""
+from __future__ import annotations
+
+
+def gru_one_step(np, matmul):
+    """``(forward, vjp)`` of a one-step ``gru_layer`` for arrays of ``np`` (float32 or float64,
+    checked by the caller), with ``gru_layer``'s kernel's arguments.
+
+    >>> import numpy as np
+    >>> forward, vjp = gru_one_step(np, np.matmul)
+    >>> x, h0 = np.zeros((1, 1, 2)), np.ones((1, 3))
+    >>> seq, saved = forward(x, h0, np.zeros((2, 9)), np.zeros((3, 9)), np.zeros(9), np.zeros(3))
+    >>> seq.tolist()        # z = sigmoid(0), n = tanh(0): h_1 = h_0 / 2
+    [[[0.5, 0.5, 0.5]]]
+    """
+    multiply, add, subtract, tanh = np.multiply, np.add, np.subtract, np.tanh
+
+    def forward(x, h0, w_ih, w_hh, b, b_hn):
+        B, H = h0.shape
+        pre = matmul(x[:, 0], w_ih)
+        add(pre, b, out=pre)
+        a = matmul(h0, w_hh)
+        rz = pre[:, :2 * H]                      # sigmoid(v) = tanh(v / 2) / 2 + 1 / 2
+        add(rz, a[:, :2 * H], out=rz)
+        multiply(rz, 0.5, out=rz)
+        tanh(rz, out=rz)
+        multiply(rz, 0.5, out=rz)
+        add(rz, 0.5, out=rz)
+        hn = a[:, 2 * H:]
+        add(hn, b_hn, out=hn)
+        n = pre[:, 2 * H:]
+        add(n, rz[:, :H] * hn, out=n)
+        tanh(n, out=n)
+        seq = np.empty((B, 1, H), dtype=x.dtype)
+        h = seq[:, 0]
+        subtract(h0, n, out=h)                   # h_1 = n + z (h0 - n)
+        multiply(h, rz[:, H:], out=h)
+        add(h, n, out=h)
+        return seq, (seq, rz, n, hn)
+
+    def vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
+        _, rz, n, hn = saved
+        B, H = h0.shape
+        gh = g[:, 0]
+        r, z = rz[:, :H], rz[:, H:]
+        dpre = np.empty((B, 3 * H), dtype=h0.dtype)       # [dr | dz | dn]
+        dr, dz, dn = dpre[:, :H], dpre[:, H:2 * H], dpre[:, 2 * H:]
+        subtract(1.0, z, out=dn)                 # dn = gh (1 - z) (1 - n^2)
+        multiply(dn, gh, out=dn)
+        multiply(dn, 1.0 - n * n, out=dn)
+        subtract(h0, n, out=dz)                  # dz = gh (h0 - n) z (1 - z)
+        multiply(dz, gh, out=dz)
+        multiply(dz, z * (1.0 - z), out=dz)
+        multiply(dn, hn, out=dr)                 # dr = dn hn r (1 - r)
+        multiply(dr, r * (1.0 - r), out=dr)
+        da = dpre.copy()                         # the hidden product's: [dr | dz | dn r]
+        multiply(dn, r, out=da[:, 2 * H:])
+        dx = np.reshape(matmul(dpre, w_ih.T), x.shape) if needs[0] else None
+        dh0 = None
+        if needs[1]:
+            dh0 = matmul(da, w_hh.T)
+            add(dh0, gh * z, out=dh0)
+        dw_ih = matmul(x[:, 0].T, dpre) if needs[2] else None
+        dw_hh = matmul(h0.T, da) if needs[3] else None
+        db = dpre.sum(axis=0) if needs[4] else None
+        db_hn = da[:, 2 * H:].sum(axis=0) if needs[5] else None
+        return dx, dh0, dw_ih, dw_hh, db, db_hn
+
+    return forward, vjp
+
+
+def rnn_one_step(np, matmul, relu, relu_gradient):
+    """``(forward, vjp)`` of a one-step ``rnn_layer`` for arrays of ``np`` (float32 or float64,
+    checked by the caller), with ``rnn_layer``'s kernel's arguments; ``relu(a, out)`` and
+    ``relu_gradient(B, H, dtype)`` are ``gated_scans``' (a -0.0 kept, a NaN state passing its
+    gradient, as the scan's and PyTorch's).
+
+    >>> import numpy as np
+    >>> forward, vjp = rnn_one_step(np, np.matmul, None, None)
+    >>> seq, saved = forward(np.ones((1, 1, 2)), np.zeros((1, 2)), np.zeros((2, 2)),
+    ...                      np.zeros((2, 2)), np.zeros(2), "tanh")
+    >>> seq.tolist()
+    [[[0.0, 0.0]]]
+    """
+
+    def forward(x, h0, w_ih, w_hh, b, nonlinearity):
+        B, H = h0.shape
+        a = matmul(x[:, 0], w_ih)
+        np.add(a, b, out=a)
+        np.add(a, matmul(h0, w_hh), out=a)
+        seq = np.empty((B, 1, H), dtype=x.dtype)
+        if nonlinearity == "tanh":
+            np.tanh(a, out=seq[:, 0])
+        else:
+            relu(a, seq[:, 0])
+        return seq, (seq,)
+
+    def vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
+        (seq,) = saved
+        B, H = h0.shape
+        h = seq[:, 0]
+        if nonlinearity == "tanh":
+            da = np.multiply(h, h)
+            np.subtract(1.0, da, out=da)
+            np.multiply(da, g[:, 0], out=da)
+        else:
+            da = np.empty((B, H), dtype=seq.dtype)
+            relu_gradient(B, H, seq.dtype)(np.ascontiguousarray(g[:, 0]), h, da)
+        dx = np.reshape(matmul(da, w_ih.T), x.shape) if needs[0] else None
+        dh0 = matmul(da, w_hh.T) if needs[1] else None
+        dw_ih = matmul(x[:, 0].T, da) if needs[2] else None
+        dw_hh = matmul(h0.T, da) if needs[3] else None
+        db = da.sum(axis=0) if needs[4] else None
+        return dx, dh0, dw_ih, dw_hh, db
+
+    return forward, vjp
