@@ -195,6 +195,14 @@ def _gated_layer(gates, last, B=3, T=5, I=2, H=4):
     return make
 
 
+def _gated_cell(gates, last, B=3, I=2, H=4):
+    """``rnn_cell`` / ``gru_cell``: ``_gated_layer``'s arguments of one step, ``x`` (B, I)."""
+    def make(rng, dt):
+        arrays, params = _gated_layer(gates, last, B, 1, I, H)(rng, dt)
+        return (arrays[0][:, 0], *arrays[1:]), params
+    return make
+
+
 def _layer_norm(shape, k, affine):
     def make(rng, dt):
         x = (rng.normal(size=shape) * 3 + 1).astype(dt)
@@ -486,6 +494,9 @@ SAMPLES = {
     "gru_layer": [_gated_layer(3, None), _gated_layer(3, None, 2, 3, 9, 37),
                   _gated_layer(3, None, 1, 1, 3, 1), _gated_layer(3, None, 4, 1, 9, 37),
                   _gated_layer(3, None, 3, 1, 2, 4)],               # one step: GRUCell
+    "rnn_cell": [_gated_cell(1, "tanh"), _gated_cell(1, "relu", 4, 9, 37),
+                 _gated_cell(1, "tanh", 1, 3, 1)],
+    "gru_cell": [_gated_cell(3, None), _gated_cell(3, None, 4, 9, 37), _gated_cell(3, None, 1, 3, 1)],
     "layer_norm": [_layer_norm((5, 8), 1, (True, True)), _layer_norm((3, 4, 6), 2, (True, False)),
                    _layer_norm((2, 3, 7), 1, (False, True)), _layer_norm((9,), 1, (False, False)),
                    _layer_norm((4, 300), 1, (True, True))],
@@ -707,7 +718,7 @@ DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
             *((name, "prod", case) for name in ("numpy", "numba") for case in (3, 4))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4,
-          "rnn_layer": 2e-4, "gru_layer": 2e-4}
+          "rnn_layer": 2e-4, "gru_layer": 2e-4, "rnn_cell": 2e-4, "gru_cell": 2e-4}
 
 
 # -- the backends whose kernels are checked ------------------------------------------------------

@@ -169,11 +169,11 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         by one product (or sum) each; the ring's ``rnn_layer_vjp`` where ``g`` is not a
         C-ordered writeable array of the output's shape and dtype."""
         (seq,) = saved
-        if seq.shape[1] == 1:
-            return rnn_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
         if g.shape != seq.shape or g.dtype != seq.dtype or not g.flags.c_contiguous \
                 or not getattr(g.flags, "writeable", True):       # CuPy's have no such flag
             return rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
+        if seq.shape[1] == 1:
+            return rnn_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity, True)
         B, T, H = seq.shape
         I = x.shape[2]
         dh0 = steps["rnn_steps_back_in_place"](g, seq, w_hh, nonlinearity)

@@ -101,16 +101,18 @@ def rnn_one_step(np, matmul, relu, relu_gradient):
             relu(a, seq[:, 0])
         return seq, (seq,)
 
-    def vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
+    def vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity, in_place=False):
+        """``in_place``: the pre-activations' gradient written over ``g`` (C-ordered, the
+        output's shape and dtype), as ``rnn_layer``'s ``vjp_in_place``."""
         (seq,) = saved
         B, H = h0.shape
         h = seq[:, 0]
+        da = g[:, 0] if in_place else np.empty((B, H), dtype=seq.dtype)
         if nonlinearity == "tanh":
-            da = np.multiply(h, h)
-            np.subtract(1.0, da, out=da)
-            np.multiply(da, g[:, 0], out=da)
+            slope = np.multiply(h, h)
+            np.subtract(1.0, slope, out=slope)
+            np.multiply(g[:, 0], slope, out=da)
         else:
-            da = np.empty((B, H), dtype=seq.dtype)
             relu_gradient(B, H, seq.dtype)(np.ascontiguousarray(g[:, 0]), h, da)
         dx = np.reshape(matmul(da, w_ih.T), x.shape) if needs[0] else None
         dh0 = matmul(da, w_hh.T) if needs[1] else None

@@ -1,0 +1,93 @@
+"""gru_cell and rnn_cell (one step of gru_layer / rnn_layer on (batch, .) arrays, what GRUCell and
+RNNCell record): finite differences with the kernels on and off, equal to the layers of one
+step, one tape node per batched cell call, and the Numba backend's cells running its own layer
+kernels. The cells against PyTorch: tests/test_gru.py, test_recurrent*.py."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.backend import Kernel
+from xpgrad.ops.projected_scans import gru_layer, rnn_layer
+from xpgrad.ops.recurrent_cells import gru_cell, rnn_cell
+from xpgrad.primitive import BY_INDEX
+
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
+NUMPY = xg.get_backend("numpy")
+
+
+@pytest.fixture(params=["fused", "generic"])
+def kernels(request, monkeypatch):
+    if request.param == "generic":
+        monkeypatch.setattr(NUMPY, "kernels", {})
+    return request.param
+
+
+def cell_inputs(rng, gates, B=3, I=2, H=4):
+    shapes = [(B, I), (B, H), (I, gates * H), (H, gates * H), (gates * H,)]
+    shapes += [(H,)] if gates == 3 else []
+    return [xg.asarray(rng.standard_normal(s) * (0.5 if i in (2, 3) else 1.0))
+            for i, s in enumerate(shapes)]
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_cell_gradients_match_finite_differences(kernels, nonlinearity, rng):
+    xg.testing.check_grads(lambda *a: rnn_cell(*a, nonlinearity), cell_inputs(rng, 1),
+                           order=2 if kernels == "generic" else 1)
+
+
+def test_gru_cell_gradients_match_finite_differences(kernels, rng):
+    xg.testing.check_grads(gru_cell, cell_inputs(rng, 3), order=2 if kernels == "generic" else 1)
+
+
+@pytest.mark.parametrize("cell,layer,gates,params", [
+    (gru_cell, gru_layer, 3, {}), (rnn_cell, rnn_layer, 1, {"nonlinearity": "tanh"}),
+    (rnn_cell, rnn_layer, 1, {"nonlinearity": "relu"})])
+def test_a_cell_is_its_layer_of_one_step(kernels, cell, layer, gates, params, rng):
+    args = cell_inputs(rng, gates, B=5, I=3, H=6)
+    g = xg.asarray(rng.standard_normal((5, 6)))
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(args)
+        got = cell(*args, **params)
+        want = xg.reshape(layer(xg.reshape(args[0], (5, 1, 3)), *args[1:], **params), (5, 6))
+        loss_got, loss_want = xg.sum(got * g), xg.sum(want * g)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13, atol=1e-14)
+    for a, b in zip(tape.gradient(loss_got, args), tape.gradient(loss_want, args), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind,name", [("GRUCell", "gru_cell"), ("RNNCell", "rnn_cell")])
+def test_a_batched_cell_call_records_one_node(kind, name):
+    cell = getattr(xg.nn, kind)(3, 4, rng=0)
+    with xg.GradientTape(persistent=True) as tape:
+        h = cell(xg.ones((2, 3)))
+        cell(xg.ones((2, 3)), h)
+    assert [BY_INDEX[node[0]].name for node in tape._nodes] == [name, name]
+
+
+@pytest.mark.parametrize("layer,name,gates,params", [
+    ("gru_layer", "gru_cell", 3, {}), ("rnn_layer", "rnn_cell", 1, {"nonlinearity": "relu"})])
+def test_numba_cells_run_numbas_layer_kernels(layer, name, gates, params, monkeypatch, rng):
+    """The cell kernels look the layer kernel up in their backend's table at each call: on
+    Numba, Numba's (the NumPy backend's table, which Numba's copies, holds NumPy's)."""
+    numba = xg.get_backend("numba")
+    own = numba.kernels[layer]
+    assert own is not NUMPY.kernels[layer]
+    calls = []
+
+    def forward(*args, **kw):
+        calls.append("forward")
+        return own.forward(*args, **kw)
+
+    def vjp(*args, **kw):
+        calls.append("vjp")
+        return own.vjp(*args, **kw)
+    monkeypatch.setitem(numba.kernels, layer,
+                        Kernel(forward, vjp, saves=own.saves, needs=True))
+    args = [xg.asarray(a.numpy().astype(np.float32), backend="numba")
+            for a in cell_inputs(rng, gates)]
+    with xg.GradientTape() as tape:
+        tape.watch(args)
+        loss = xg.sum(getattr(xg.ops.recurrent_cells, name)(*args, **params))
+    assert all(d is not None for d in tape.gradient(loss, args))
+    assert calls == ["forward", "vjp"]

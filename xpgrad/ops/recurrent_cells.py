@@ -1,0 +1,72 @@
+"""One step of the GRU and the Elman RNN as one primitive each, on (batch, .) arrays: what
+``xg.nn.GRUCell`` and ``xg.nn.RNNCell`` record per call.
+
+``gru_cell(x, h, w_ih, w_hh, b, b_hn)`` is ``gru_layer`` of the one-step sequence ``x[:, None]``
+and ``rnn_cell(x, h, w_ih, w_hh, b, nonlinearity)`` ``rnn_layer``'s, each output's step axis
+dropped: (B, I) -> (B, H), with no reshape nodes on the tape around them (a decoder loop calls
+a cell once per step). Their generic rules are the layers'; a backend's kernels are its layer
+kernels run at T = 1 (``backends/numpy/cell_kernels.py``).
+
+>>> import xpgrad as xg
+>>> h = gru_cell(xg.zeros((1, 2)), xg.ones((1, 3)), xg.zeros((2, 9)), xg.zeros((3, 9)),
+...              xg.zeros(9), xg.zeros(3))
+>>> h.tolist()                   # z = sigmoid(0), n = tanh(0): h' = h / 2
+[[0.5, 0.5, 0.5]]
+"""
+from __future__ import annotations
+
+from ..primitive import Primitive, apply
+from .projected_scans import _gru_layer_forward, _gru_layer_vjp, _rnn_layer_forward, _rnn_layer_vjp
+
+
+def _steps(xp, a):
+    """``a`` (B, .) as a one-step sequence (B, 1, .)."""
+    return xp.reshape(a, (a.shape[0], 1, a.shape[1]))
+
+
+def _cell_rule(layer_forward, layer_vjp):
+    """The generic forward and joint rule of a cell from its layer's."""
+
+    def forward(xp, x, h, *rest, **params):
+        out = layer_forward(xp, _steps(xp, x), h, *rest, **params)
+        return xp.reshape(out, h.shape)
+
+    def vjp(xp, g, ans, needs, x, h, *rest, **params):
+        dx, *others = layer_vjp(xp, _steps(xp, g), _steps(xp, ans), needs, _steps(xp, x), h,
+                                *rest, **params)
+        return (None if dx is None else xp.reshape(dx, x.shape), *others)
+    return forward, vjp
+
+
+_gru_cell_forward, _gru_cell_vjp = _cell_rule(_gru_layer_forward, _gru_layer_vjp)
+_gru_cell = Primitive("gru_cell", _gru_cell_forward, joint=_gru_cell_vjp)
+_rnn_cell_forward, _rnn_cell_vjp = _cell_rule(_rnn_layer_forward, _rnn_layer_vjp)
+_rnn_cell = Primitive("rnn_cell", _rnn_cell_forward, joint=_rnn_cell_vjp)
+
+
+def gru_cell(x, h, w_ih, w_hh, b, b_hn):
+    """One GRU step (``gru_layer``'s equations) for a batch: ``x`` (B, I), ``h`` (B, H), the
+    weights as ``gru_layer``'s; returns ``h'`` (B, H). The caller has checked the shapes and
+    dtypes (``xg.nn.GRUCell`` does).
+
+    >>> import xpgrad as xg
+    >>> gru_cell(xg.zeros((2, 1)), xg.zeros((2, 1)), xg.zeros((1, 3)), xg.zeros((1, 3)),
+    ...          xg.zeros(3), xg.zeros(1)).shape
+    (2, 1)
+    """
+    return apply(_gru_cell, x, h, w_ih, w_hh, b, b_hn)
+
+
+def rnn_cell(x, h, w_ih, w_hh, b, nonlinearity):
+    """One Elman step ``act(x @ w_ih + b + h @ w_hh)`` for a batch: ``x`` (B, I), ``h`` (B, H);
+    returns ``h'`` (B, H). The caller has checked the arguments (``xg.nn.RNNCell`` does).
+
+    >>> import xpgrad as xg
+    >>> rnn_cell(xg.ones((1, 2)), xg.zeros((1, 2)), xg.eye(2), xg.zeros((2, 2)), xg.zeros(2),
+    ...          "relu").tolist()
+    [[1.0, 1.0]]
+    """
+    return apply(_rnn_cell, x, h, w_ih, w_hh, b, nonlinearity=nonlinearity)
+
+
+__all__: list = []   # what xg.nn.GRUCell and RNNCell run
