@@ -1,12 +1,11 @@
 """gru_cell and rnn_cell (one step of gru_layer / rnn_layer on (batch, .) arrays, what GRUCell and
 RNNCell record): finite differences with the kernels on and off, equal to the layers of one
-step, one tape node per batched cell call, and the Numba backend's cells running its own layer
-kernels. The cells against PyTorch: tests/test_gru.py, test_recurrent*.py."""
+step, one tape node per batched cell call, and the cell kernels equal to the layer kernels of one
+step. The cells against PyTorch: tests/test_gru.py, test_recurrent*.py."""
 import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.backend import Kernel
 from xpgrad.ops.projected_scans import gru_layer, rnn_layer
 from xpgrad.ops.recurrent_cells import gru_cell, rnn_cell
 from xpgrad.primitive import BY_INDEX
@@ -65,29 +64,21 @@ def test_a_batched_cell_call_records_one_node(kind, name):
     assert [BY_INDEX[node[0]].name for node in tape._nodes] == [name, name]
 
 
-@pytest.mark.parametrize("layer,name,gates,params", [
-    ("gru_layer", "gru_cell", 3, {}), ("rnn_layer", "rnn_cell", 1, {"nonlinearity": "relu"})])
-def test_numba_cells_run_numbas_layer_kernels(layer, name, gates, params, monkeypatch, rng):
-    """The cell kernels look the layer kernel up in their backend's table at each call: on
-    Numba, Numba's (the NumPy backend's table, which Numba's copies, holds NumPy's)."""
-    numba = xg.get_backend("numba")
-    own = numba.kernels[layer]
-    assert own is not NUMPY.kernels[layer]
-    calls = []
-
-    def forward(*args, **kw):
-        calls.append("forward")
-        return own.forward(*args, **kw)
-
-    def vjp(*args, **kw):
-        calls.append("vjp")
-        return own.vjp(*args, **kw)
-    monkeypatch.setitem(numba.kernels, layer,
-                        Kernel(forward, vjp, saves=own.saves, needs=True))
-    args = [xg.asarray(a.numpy().astype(np.float32), backend="numba")
-            for a in cell_inputs(rng, gates)]
-    with xg.GradientTape() as tape:
-        tape.watch(args)
-        loss = xg.sum(getattr(xg.ops.recurrent_cells, name)(*args, **params))
-    assert all(d is not None for d in tape.gradient(loss, args))
-    assert calls == ["forward", "vjp"]
+@pytest.mark.parametrize("kind,gates,params", [
+    ("gru", 3, {}), ("rnn", 1, {"nonlinearity": "tanh"}), ("rnn", 1, {"nonlinearity": "relu"})])
+def test_cell_kernels_equal_the_layer_kernels_of_one_step(kind, gates, params, rng):
+    """The cell kernel and the layer kernel at T = 1 (both ``gated_step``'s), float32, on the
+    NumPy backend's table (the Numba backend's cells run the same): outputs and every
+    gradient."""
+    cell, layer = NUMPY.kernels[f"{kind}_cell"], NUMPY.kernels[f"{kind}_layer"]
+    args = [a.numpy().astype(np.float32) for a in cell_inputs(rng, gates, B=4, I=5, H=7)]
+    g = rng.standard_normal((4, 7)).astype(np.float32)
+    h, saved = cell.forward(*args, **params)
+    seq, layer_saved = layer.forward(args[0][:, None], *args[1:], **params)
+    np.testing.assert_array_equal(h, seq[:, 0])
+    wanted = [True] * len(args)
+    got = cell.vjp(g, saved, wanted, *args, **params)
+    want = layer.vjp(g[:, None], layer_saved, wanted, args[0][:, None], *args[1:], **params)
+    np.testing.assert_array_equal(got[0], want[0][:, 0])
+    for a, b in zip(got[1:], want[1:], strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -55,7 +55,6 @@ class CupyBackend(Backend):
         import array_api_compat.cupy as xp_cupy
         import cupyx
 
-        from ..numpy.cell_kernels import cell_kernels
         from ..numpy.scans import scan_kernels
         from . import activations, losses, optim
         from ._launch import CudaLauncher
@@ -69,7 +68,6 @@ class CupyBackend(Backend):
         self.kernels = KernelTable(losses.kernels(self._launcher),
                                    activations.kernels(self._launcher),
                                    optim.kernels(self._launcher), scan_kernels(cupy))
-        self.kernels.update(cell_kernels(self.kernels))
 
     # -- dtypes and data movement -------------------------------------------------------------
     def native_dtype(self, dtype):

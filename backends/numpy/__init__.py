@@ -40,7 +40,6 @@ class NumpyBackend(Backend):
         from .activations import KERNELS as ACTIVATIONS
         from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
-        from .cell_kernels import cell_kernels
         from .convolution import KERNELS as CONVOLUTION
         from .ctc import KERNELS as CTC
         from .extrema import KERNELS as EXTREMA
@@ -75,7 +74,6 @@ class NumpyBackend(Backend):
                                    NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
                                    NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS, TAKE_ALONG,
                                    EXPONENTIAL_UNITS, scan_kernels(np))
-        self.kernels.update(cell_kernels(self.kernels))     # the table's layers, Numba's too
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -62,14 +62,31 @@ def hidden_weight_grad_for(np, matmul, add_product):
 
 
 def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
-    """``{"rnn_layer": Kernel, "gru_layer": Kernel}`` for the module ``np``, from
+    """``{"rnn_layer": Kernel, "gru_layer": Kernel, "rnn_cell": Kernel, "gru_cell": Kernel}``
+    for the module ``np``, from
     ``scan_kernels``'s ``matmul``, ``floats``, ``new_ring`` and ``add_product`` and the steps of
     ``gated_kernels`` (``steps``: its ``rnn_steps``, ``gru_steps`` and their backwards, and
-    ``relu``, ``relu_gradient``). One step (``xg.nn.GRUCell``, ``RNNCell``) runs
-    ``gated_step.py``'s closed forms."""
-    gru_step_forward, gru_step_vjp = gru_one_step(np, matmul)
-    rnn_step_forward, rnn_step_vjp = rnn_one_step(np, matmul, steps["relu"],
+    ``relu``, ``relu_gradient``). The cells, and the layers of one step, run ``gated_step.py``'s
+    closed forms."""
+    gru_cell_forward, gru_cell_vjp = gru_one_step(np, matmul)
+    rnn_cell_forward, rnn_cell_vjp = rnn_one_step(np, matmul, steps["relu"],
                                                   steps["relu_gradient"])
+
+    def one_step_layer(cell_forward, cell_vjp):
+        """A layer's forward and vjp at T = 1 (``x`` (B, 1, I), ``seq`` (B, 1, H)) from its
+        cell's; the vjp passes any arguments after ``h0`` on (the RNN's ``in_place``)."""
+        def forward(x, h0, *rest):
+            h, saved = cell_forward(x[:, 0], h0, *rest)
+            seq = h[:, None]
+            return seq, (seq, *saved[1:])
+
+        def vjp(g, saved, needs, x, h0, *rest):
+            dx, *others = cell_vjp(g[:, 0], (saved[0][:, 0], *saved[1:]), needs, x[:, 0], h0,
+                                   *rest)
+            return (None if dx is None else dx[:, None], *others)
+        return forward, vjp
+    gru_step_forward, gru_step_vjp = one_step_layer(gru_cell_forward, gru_cell_vjp)
+    rnn_step_forward, rnn_step_vjp = one_step_layer(rnn_cell_forward, rnn_cell_vjp)
 
     def projected(x, w_ih, b, scale=None, widths=None):
         """The time-major pre-activations (T, B, G) ``x_t @ w_ih + b`` (its columns times
@@ -238,9 +255,25 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         return (dx, dh0, dw_ih, dw_hh if needs[3] else None, db,
                 db_hn if needs[5] else None)
 
+    def gru_cell(x, h0, w_ih, w_hh, b, b_hn):
+        return gru_cell_forward(x, h0, w_ih, w_hh, b, b_hn) if floats(
+            x, h0, w_ih, w_hh, b, b_hn) else None
+
+    def rnn_cell(x, h0, w_ih, w_hh, b, nonlinearity):
+        return rnn_cell_forward(x, h0, w_ih, w_hh, b, nonlinearity) if floats(
+            x, h0, w_ih, w_hh, b) else None
+
+    def rnn_cell_vjp_in_place(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
+        in_place = (g.shape == saved[0].shape and g.dtype == saved[0].dtype
+                    and g.flags.c_contiguous and getattr(g.flags, "writeable", True))
+        return rnn_cell_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity, in_place)
+
     # the vjps read x (its rows, a block at a time), h0, the weights and b_hn; the GRU's b
-    # too (its n made again), the Elman RNN's never b
-    return {"rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp, saves=(0, 1, 2, 3),
+    # too (its n made again), the Elman RNN's never b; the cells' neither b nor b_hn
+    return {"rnn_cell": Kernel(rnn_cell, rnn_cell_vjp, saves=(0, 1, 2, 3), needs=True,
+                               vjp_in_place=rnn_cell_vjp_in_place),
+            "gru_cell": Kernel(gru_cell, gru_cell_vjp, saves=(0, 1, 2, 3), needs=True),
+            "rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp, saves=(0, 1, 2, 3),
                                 needs=True, vjp_in_place=rnn_layer_vjp_in_place),
             "gru_layer": Kernel(gru_layer_forward, gru_layer_vjp, saves=(0, 1, 2, 3, 4, 5),
                                 needs=True)}

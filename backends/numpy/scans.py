@@ -51,4 +51,4 @@ def scan_kernels(np) -> dict:
     return {**lstm_kernels(*shared),
             "rnn_scan": Kernel(*gated["rnn_scan"], saves=(1, 2)),
             "gru_scan": Kernel(*gated["gru_scan"], saves=(1, 2, 3)),
-            "rnn_layer": gated["rnn_layer"], "gru_layer": gated["gru_layer"]}
+            **{name: gated[name] for name in ("rnn_layer", "gru_layer", "rnn_cell", "gru_cell")}}
