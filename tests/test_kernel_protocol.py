@@ -167,6 +167,13 @@ def _lstm_layer(B, T, I, H):
     return make
 
 
+def _lstm_cell(B, I, H):
+    def make(rng, dt):
+        arrays, params = _lstm_layer(B, 1, I, H)(rng, dt)
+        return (arrays[0][:, 0], *arrays[1:]), params
+    return make
+
+
 def _rnn(nonlinearity, B=3, T=5, H=4):
     def make(rng, dt):
         return (rng.normal(size=(B, T, H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
@@ -494,6 +501,7 @@ SAMPLES = {
     "gru_layer": [_gated_layer(3, None), _gated_layer(3, None, 2, 3, 9, 37),
                   _gated_layer(3, None, 1, 1, 3, 1), _gated_layer(3, None, 4, 1, 9, 37),
                   _gated_layer(3, None, 3, 1, 2, 4)],               # one step: GRUCell
+    "lstm_cell": [_lstm_cell(3, 2, 4), _lstm_cell(2, 9, 37), _lstm_cell(1, 3, 2)],
     "rnn_cell": [_gated_cell(1, "tanh"), _gated_cell(1, "relu", 4, 9, 37),
                  _gated_cell(1, "tanh", 1, 3, 1)],
     "gru_cell": [_gated_cell(3, None), _gated_cell(3, None, 4, 9, 37), _gated_cell(3, None, 1, 3, 1)],
@@ -718,7 +726,8 @@ DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
             *((name, "prod", case) for name in ("numpy", "numba") for case in (3, 4))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4,
-          "rnn_layer": 2e-4, "gru_layer": 2e-4, "rnn_cell": 2e-4, "gru_cell": 2e-4}
+          "rnn_layer": 2e-4, "gru_layer": 2e-4, "rnn_cell": 2e-4, "gru_cell": 2e-4,
+          "lstm_cell": 2e-4}
 
 
 # -- the backends whose kernels are checked ------------------------------------------------------

@@ -1,12 +1,12 @@
-"""One step of the GRU and the Elman RNN as one primitive each, on (batch, .) arrays: what
-``xg.nn.GRUCell`` and ``xg.nn.RNNCell`` record per call.
+"""One step of the GRU, the Elman RNN and the LSTM as one primitive each, on (batch, .)
+arrays: what ``xg.nn.GRUCell``, ``RNNCell`` and ``LSTMCell`` record per call.
 
 ``gru_cell(x, h, w_ih, w_hh, b, b_hn)`` is ``gru_layer`` of the one-step sequence ``x[:, None]``
 and ``rnn_cell(x, h, w_ih, w_hh, b, nonlinearity)`` ``rnn_layer``'s, each output's step axis
 dropped: (B, I) -> (B, H), with no reshape nodes on the tape around them (a decoder loop calls
-a cell once per step). Their generic rules are the layers'; the NumPy backend's kernels
+a cell once per step); ``lstm_cell`` is ``lstm_layer_states``' of one step, (2, B, H). Their generic rules are the layers'; the NumPy backend's kernels
 (``backends/numpy/gated_step.py``, which the Numba and CuPy backends run too) are one step's
-closed forms, as its layer kernels' at T = 1.
+closed forms, as its layer kernels' at T = 1 (the LSTM's: ``lstm_step.py``).
 
 >>> import xpgrad as xg
 >>> h = gru_cell(xg.zeros((1, 2)), xg.ones((1, 3)), xg.zeros((2, 9)), xg.zeros((3, 9)),
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from .projected_scans import _gru_layer_forward, _gru_layer_vjp, _rnn_layer_forward, _rnn_layer_vjp
+from .recurrent import _lstm_layer_forward, _lstm_layer_vjp
 
 
 def _steps(xp, a):
@@ -43,6 +44,35 @@ _gru_cell_forward, _gru_cell_vjp = _cell_rule(_gru_layer_forward, _gru_layer_vjp
 _gru_cell = Primitive("gru_cell", _gru_cell_forward, joint=_gru_cell_vjp)
 _rnn_cell_forward, _rnn_cell_vjp = _cell_rule(_rnn_layer_forward, _rnn_layer_vjp)
 _rnn_cell = Primitive("rnn_cell", _rnn_cell_forward, joint=_rnn_cell_vjp)
+
+
+def _lstm_cell_forward(xp, x, h, c, w_ih, w_hh, b):
+    states = _lstm_layer_forward(xp, _steps(xp, x), h, c, w_ih, w_hh, b)
+    return xp.reshape(states, (2, *h.shape))
+
+
+def _lstm_cell_vjp(xp, g, ans, needs, x, h, c, w_ih, w_hh, b):
+    B, H = h.shape
+    dx, *others = _lstm_layer_vjp(xp, xp.reshape(g, (2, B, 1, H)), xp.reshape(ans, (2, B, 1, H)),
+                                  needs, _steps(xp, x), h, c, w_ih, w_hh, b)
+    return (None if dx is None else xp.reshape(dx, x.shape), *others)
+
+
+_lstm_cell = Primitive("lstm_cell", _lstm_cell_forward, joint=_lstm_cell_vjp)
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b):
+    """One LSTM step (``lstm_layer``'s equations) for a batch: ``x`` (B, I), ``h`` and ``c``
+    (B, H); returns the states ``[h', c']`` as one (2, B, H) array (the layer's layout). The
+    caller has checked the arguments (``xg.nn.LSTMCell`` does).
+
+    >>> import xpgrad as xg
+    >>> states = lstm_cell(xg.zeros((1, 2)), xg.zeros((1, 2)), xg.ones((1, 2)),
+    ...                    xg.zeros((2, 8)), xg.zeros((2, 8)), xg.zeros(8))
+    >>> states[1].tolist()             # c' = sigmoid(0) * c
+    [[0.5, 0.5]]
+    """
+    return apply(_lstm_cell, x, h, c, w_ih, w_hh, b)
 
 
 def gru_cell(x, h, w_ih, w_hh, b, b_hn):
