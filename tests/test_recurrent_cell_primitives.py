@@ -1,7 +1,7 @@
 """gru_cell, rnn_cell and lstm_cell (one step of gru_layer / rnn_layer / lstm_layer_states on
-(batch, .) arrays, what GRUCell, RNNCell and LSTMCell record): finite differences with the kernels on and off, equal to the layers of one
-step, one tape node per batched cell call, and the cell kernels equal to the layer kernels of one
-step. The cells against PyTorch: tests/test_gru.py, test_recurrent*.py."""
+(batch, .) arrays, what GRUCell, RNNCell and LSTMCell record): finite differences with the
+kernels on and off, equal to the layers of one step, one tape node per batched cell call (the
+LSTM's and its two halves), and the cell kernels equal to the layer kernels of one step. The cells against PyTorch: tests/test_gru.py, test_recurrent*.py."""
 import numpy as np
 import pytest
 
@@ -11,16 +11,11 @@ from xpgrad.ops.recurrent import lstm_layer_states
 from xpgrad.ops.recurrent_cells import gru_cell, lstm_cell, rnn_cell
 from xpgrad.primitive import BY_INDEX
 
+from layer_kernel_checks import kernels  # noqa: F401 (a fixture)
+
 pytestmark = pytest.mark.usefixtures("numpy_default")
 
 NUMPY = xg.get_backend("numpy")
-
-
-@pytest.fixture(params=["fused", "generic"])
-def kernels(request, monkeypatch):
-    if request.param == "generic":
-        monkeypatch.setattr(NUMPY, "kernels", {})
-    return request.param
 
 
 def cell_inputs(rng, gates, B=3, I=2, H=4):

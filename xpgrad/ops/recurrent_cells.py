@@ -4,9 +4,10 @@ arrays: what ``xg.nn.GRUCell``, ``RNNCell`` and ``LSTMCell`` record per call.
 ``gru_cell(x, h, w_ih, w_hh, b, b_hn)`` is ``gru_layer`` of the one-step sequence ``x[:, None]``
 and ``rnn_cell(x, h, w_ih, w_hh, b, nonlinearity)`` ``rnn_layer``'s, each output's step axis
 dropped: (B, I) -> (B, H), with no reshape nodes on the tape around them (a decoder loop calls
-a cell once per step); ``lstm_cell`` is ``lstm_layer_states``' of one step, (2, B, H). Their generic rules are the layers'; the NumPy backend's kernels
-(``backends/numpy/gated_step.py``, which the Numba and CuPy backends run too) are one step's
-closed forms, as its layer kernels' at T = 1 (the LSTM's: ``lstm_step.py``).
+a cell once per step); ``lstm_cell`` is ``lstm_layer_states``' of one step, (2, B, H). Their
+generic rules are the layers'; the NumPy backend's kernels (``backends/numpy/gated_step.py``
+and ``lstm_step.py``, which the Numba and CuPy backends run too) are one step's closed forms,
+as its layer kernels' at T = 1.
 
 >>> import xpgrad as xg
 >>> h = gru_cell(xg.zeros((1, 2)), xg.ones((1, 3)), xg.zeros((2, 9)), xg.zeros((3, 9)),
