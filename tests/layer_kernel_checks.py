@@ -1,8 +1,10 @@
 """The checks of the ``rnn_layer`` / ``gru_layer`` kernels against their primitives' generic
 rules that tests/test_projected_scans.py (NumPy's) and test_projected_scans_numba.py (Numba's)
-share."""
+share, and the ``kernels`` fixture (NumPy's kernels on, then off)."""
 import numpy as np
+import pytest
 
+import xpgrad as xg
 from xpgrad.ops import projected_scans
 
 #: each primitive's generic (unfused) forward and vjp
@@ -44,3 +46,12 @@ def check_vjp_in_place(kernel, g, saved, wanted, args, params, reference):
                         strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(own, g)
+
+
+@pytest.fixture(params=["fused", "generic"])
+def kernels(request, monkeypatch):
+    """Run a test with the NumPy backend's kernels on, and again with them off (the generic
+    rules)."""
+    if request.param == "generic":
+        monkeypatch.setattr(xg.get_backend("numpy"), "kernels", {})
+    return request.param

@@ -604,3 +604,19 @@ def test_a_bad_asv_thread_count_is_named(value, monkeypatch):
     monkeypatch.setenv("XPGRAD_BENCH_THREADS", value)
     with pytest.raises(ValueError, match="XPGRAD_BENCH_THREADS must be an integer >= 1"):
         common._threads()
+
+
+def test_cell_loop_script_runs_with_losses_equal_to_torchs(capsys):
+    """benchmarks/cell_loop.py, one round per cell: both libraries' first losses agree."""
+    pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location("cell_loop", ROOT / "benchmarks" / "cell_loop.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    previous = module.xg.backend.current_backend().name
+    try:
+        module.main("numpy", ["LSTMCell", "GRUCell", "RNNCell"], 1)
+    finally:
+        module.xg.set_backend(previous)
+    for part in capsys.readouterr().out.split(" | "):
+        theirs, ours = part.split("first losses ")[1].rstrip(")\n").split("/")
+        assert abs(float(theirs) - float(ours)) < 1e-3, part

@@ -167,6 +167,13 @@ def _lstm_layer(B, T, I, H):
     return make
 
 
+def _lstm_cell(B, I, H):
+    def make(rng, dt):
+        arrays, params = _lstm_layer(B, 1, I, H)(rng, dt)
+        return (arrays[0][:, 0], *arrays[1:]), params
+    return make
+
+
 def _rnn(nonlinearity, B=3, T=5, H=4):
     def make(rng, dt):
         return (rng.normal(size=(B, T, H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
@@ -192,6 +199,14 @@ def _gated_layer(gates, last, B=3, T=5, I=2, H=4):
         if last is None:
             return arrays + (n(size=(H,)).astype(dt),), {}
         return arrays, {"nonlinearity": last}
+    return make
+
+
+def _gated_cell(gates, last, B=3, I=2, H=4):
+    """``rnn_cell`` / ``gru_cell``: ``_gated_layer``'s arguments of one step, ``x`` (B, I)."""
+    def make(rng, dt):
+        arrays, params = _gated_layer(gates, last, B, 1, I, H)(rng, dt)
+        return (arrays[0][:, 0], *arrays[1:]), params
     return make
 
 
@@ -481,9 +496,16 @@ SAMPLES = {
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
     "gru_scan": [_gru(), _gru(2, 3, 37), _gru(1, 1, 4)],
     "rnn_layer": [_gated_layer(1, "tanh"), _gated_layer(1, "relu", 2, 3, 9, 37),
-                  _gated_layer(1, "tanh", 1, 1, 3, 1)],
+                  _gated_layer(1, "tanh", 1, 1, 3, 1), _gated_layer(1, "relu", 4, 1, 9, 37),
+                  _gated_layer(1, "tanh", 3, 1, 2, 4)],              # one step: RNNCell
     "gru_layer": [_gated_layer(3, None), _gated_layer(3, None, 2, 3, 9, 37),
-                  _gated_layer(3, None, 1, 1, 3, 1), _gated_layer(3, None, 4, 1, 9, 37)],
+                  _gated_layer(3, None, 1, 1, 3, 1), _gated_layer(3, None, 4, 1, 9, 37),
+                  _gated_layer(3, None, 3, 1, 2, 4)],               # one step: GRUCell
+    "lstm_cell": [_lstm_cell(3, 2, 4), _lstm_cell(2, 9, 37), _lstm_cell(1, 3, 2)],
+    "rnn_cell": [_gated_cell(1, "tanh"), _gated_cell(1, "relu", 4, 9, 37),
+                 _gated_cell(1, "tanh", 1, 3, 1)],
+    "gru_cell": [_gated_cell(3, None), _gated_cell(3, None, 4, 9, 37),
+                 _gated_cell(3, None, 1, 3, 1)],
     "layer_norm": [_layer_norm((5, 8), 1, (True, True)), _layer_norm((3, 4, 6), 2, (True, False)),
                    _layer_norm((2, 3, 7), 1, (False, True)), _layer_norm((9,), 1, (False, False)),
                    _layer_norm((4, 300), 1, (True, True))],
@@ -705,7 +727,8 @@ DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2),
             *((name, "prod", case) for name in ("numpy", "numba") for case in (3, 4))}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4,
-          "rnn_layer": 2e-4, "gru_layer": 2e-4}
+          "rnn_layer": 2e-4, "gru_layer": 2e-4, "rnn_cell": 2e-4, "gru_cell": 2e-4,
+          "lstm_cell": 2e-4}
 
 
 # -- the backends whose kernels are checked ------------------------------------------------------

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from xpgrad.backend import Kernel
 
+from .gated_step import gru_one_step, rnn_one_step
+
 
 def hidden_weight_grad_for(np, matmul, add_product):
     """``hidden_weight_grad(da, seq, h0)``: an Elman RNN's ``dw_hh``, ``sum_t h_{t-1}^T da_t``,
@@ -60,9 +62,31 @@ def hidden_weight_grad_for(np, matmul, add_product):
 
 
 def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
-    """``{"rnn_layer": Kernel, "gru_layer": Kernel}`` for the module ``np``, from
+    """``{"rnn_layer": Kernel, "gru_layer": Kernel, "rnn_cell": Kernel, "gru_cell": Kernel}``
+    for the module ``np``, from
     ``scan_kernels``'s ``matmul``, ``floats``, ``new_ring`` and ``add_product`` and the steps of
-    ``gated_kernels`` (``steps``: its ``rnn_steps``, ``gru_steps`` and their backwards)."""
+    ``gated_kernels`` (``steps``: its ``rnn_steps``, ``gru_steps`` and their backwards, and
+    ``relu``, ``relu_gradient``). The cells, and the layers of one step, run ``gated_step.py``'s
+    closed forms."""
+    gru_cell_forward, gru_cell_vjp = gru_one_step(np, matmul)
+    rnn_cell_forward, rnn_cell_vjp = rnn_one_step(np, matmul, steps["relu"],
+                                                  steps["relu_gradient"])
+
+    def one_step_layer(cell_forward, cell_vjp):
+        """A layer's forward and vjp at T = 1 (``x`` (B, 1, I), ``seq`` (B, 1, H)) from its
+        cell's; the vjp passes any arguments after ``h0`` on (the RNN's ``in_place``)."""
+        def forward(x, h0, *rest):
+            h, saved = cell_forward(x[:, 0], h0, *rest)
+            seq = h[:, None]
+            return seq, (seq, *saved[1:])
+
+        def vjp(g, saved, needs, x, h0, *rest):
+            dx, *others = cell_vjp(g[:, 0], (saved[0][:, 0], *saved[1:]), needs, x[:, 0], h0,
+                                   *rest)
+            return (None if dx is None else dx[:, None], *others)
+        return forward, vjp
+    gru_step_forward, gru_step_vjp = one_step_layer(gru_cell_forward, gru_cell_vjp)
+    rnn_step_forward, rnn_step_vjp = one_step_layer(rnn_cell_forward, rnn_cell_vjp)
 
     def projected(x, w_ih, b, scale=None, widths=None):
         """The time-major pre-activations (T, B, G) ``x_t @ w_ih + b`` (its columns times
@@ -130,12 +154,16 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
     def rnn_layer_forward(x, h0, w_ih, w_hh, b, nonlinearity):
         if not floats(x, h0, w_ih, w_hh, b):
             return None
+        if x.shape[1] == 1:
+            return rnn_step_forward(x, h0, w_ih, w_hh, b, nonlinearity)
         seq = steps["rnn_steps"](projected(x, w_ih, b), h0, w_hh, nonlinearity)
         return seq, (seq,)
 
     def rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
         (seq,) = saved
         B, T, H = seq.shape
+        if T == 1:
+            return rnn_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
         I = x.shape[2]
         # a step's H of the rings' 3H (da, gh, states) and its rows of x
         da_ring = new_ring(T, B, H, seq.dtype, 3 * H + I + 1)
@@ -161,6 +189,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         if g.shape != seq.shape or g.dtype != seq.dtype or not g.flags.c_contiguous \
                 or not getattr(g.flags, "writeable", True):       # CuPy's have no such flag
             return rnn_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity)
+        if seq.shape[1] == 1:
+            return rnn_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity, True)
         B, T, H = seq.shape
         I = x.shape[2]
         dh0 = steps["rnn_steps_back_in_place"](g, seq, w_hh, nonlinearity)
@@ -174,6 +204,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
     def gru_layer_forward(x, h0, w_ih, w_hh, b, b_hn):
         if not floats(x, h0, w_ih, w_hh, b, b_hn):
             return None
+        if x.shape[1] == 1:
+            return gru_step_forward(x, h0, w_ih, w_hh, b, b_hn)
         H = h0.shape[1]
         scale = np.ones(3 * H, dtype=x.dtype)
         scale[:2 * H] = 0.5                   # the r and z columns halved (gated_scans' gru)
@@ -184,6 +216,8 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
     def gru_layer_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn):
         seq = saved[0]
         B, T, H = seq.shape
+        if T == 1:
+            return gru_step_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, b_hn)
         I = x.shape[2]
         # [dr | dz | dn r] and n, then dn: a step's 4H of the rings' 7H (gh's, the states',
         # hn's) and x's rows, counted as 8H: fewer steps (3 at B=64, H=128, I=64 for 4), a
@@ -221,9 +255,25 @@ def layer_kernels(np, matmul, floats, new_ring, add_product, steps):
         return (dx, dh0, dw_ih, dw_hh if needs[3] else None, db,
                 db_hn if needs[5] else None)
 
+    def gru_cell(x, h0, w_ih, w_hh, b, b_hn):
+        return gru_cell_forward(x, h0, w_ih, w_hh, b, b_hn) if floats(
+            x, h0, w_ih, w_hh, b, b_hn) else None
+
+    def rnn_cell(x, h0, w_ih, w_hh, b, nonlinearity):
+        return rnn_cell_forward(x, h0, w_ih, w_hh, b, nonlinearity) if floats(
+            x, h0, w_ih, w_hh, b) else None
+
+    def rnn_cell_vjp_in_place(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity):
+        in_place = (g.shape == saved[0].shape and g.dtype == saved[0].dtype
+                    and g.flags.c_contiguous and getattr(g.flags, "writeable", True))
+        return rnn_cell_vjp(g, saved, needs, x, h0, w_ih, w_hh, b, nonlinearity, in_place)
+
     # the vjps read x (its rows, a block at a time), h0, the weights and b_hn; the GRU's b
-    # too (its n made again), the Elman RNN's never b
-    return {"rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp, saves=(0, 1, 2, 3),
+    # too (its n made again), the Elman RNN's never b; the cells' neither b nor b_hn
+    return {"rnn_cell": Kernel(rnn_cell, rnn_cell_vjp, saves=(0, 1, 2, 3), needs=True,
+                               vjp_in_place=rnn_cell_vjp_in_place),
+            "gru_cell": Kernel(gru_cell, gru_cell_vjp, saves=(0, 1, 2, 3), needs=True),
+            "rnn_layer": Kernel(rnn_layer_forward, rnn_layer_vjp, saves=(0, 1, 2, 3),
                                 needs=True, vjp_in_place=rnn_layer_vjp_in_place),
             "gru_layer": Kernel(gru_layer_forward, gru_layer_vjp, saves=(0, 1, 2, 3, 4, 5),
                                 needs=True)}

@@ -332,6 +332,7 @@ def gated_kernels(np, matmul, stepped, recurrent_product, floats, rings):
 
     steps = {"rnn_steps": rnn_steps, "rnn_steps_back": rnn_steps_back,
              "rnn_steps_back_in_place": rnn_steps_back_in_place,
-             "gru_steps": gru_steps, "gru_steps_back": gru_steps_back}
+             "gru_steps": gru_steps, "gru_steps_back": gru_steps_back, "relu": relu,
+             "relu_gradient": lambda B, H, dtype: _relu_gradient_for(np, B, H, dtype)}
     return {"rnn_scan": (rnn_forward, rnn_vjp), "gru_scan": (gru_forward, gru_vjp),
             **layer_kernels(np, matmul, floats, new_ring, add_product, steps)}

@@ -9,10 +9,11 @@ from .lstm_step import lstm_one_step
 from .scan_rings import recurrent_transpose
 
 
-def lstm_halves(key, values):
+def lstm_halves(key, values, ndim=3):
     """``(g_h, g_c)``, each (B, T, H) or None for zeros, for the gradient of an LSTM's (2, B, T,
     H) states that is ``values`` at ``key`` and zero elsewhere (what ``Kernel.vjp_sliced``
     gets); None unless ``key`` selects one whole half (``states[0]``, ``states[1]``).
+    ``ndim`` 2: a cell's (2, B, H) states, halves (B, H).
 
     >>> import numpy as np
     >>> g_h, g_c = lstm_halves((0, Ellipsis), np.ones((2, 3, 4)))
@@ -20,7 +21,7 @@ def lstm_halves(key, values):
     ((2, 3, 4), None, None)
     """
     first = key[0] if key else None
-    if first.__class__ is not int or first not in (0, 1, -1, -2) or values.ndim != 3:
+    if first.__class__ is not int or first not in (0, 1, -1, -2) or values.ndim != ndim:
         return None
     if any(k is not Ellipsis and k != slice(None) for k in key[1:]):
         return None
@@ -245,8 +246,31 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
                 dw[:I] if needs[3] else None, dw[I + 1:] if needs[4] else None,
                 dw[I] if needs[5] else None)
 
+    def lstm_cell_forward(x, h0, c0, w_ih, w_hh, b):
+        """``lstm_cell``: the one-step layer's on ``x[:, None]``, its states (2, B, H)."""
+        if not floats(x, h0, c0, w_ih, w_hh, b):
+            return None
+        seq, saved = one_step_forward(x[:, None], h0, c0, w_ih, w_hh, b)
+        return seq[:, :, 0], saved
+
+    def lstm_cell_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh):
+        dx, *others = one_step_vjp(None if g_h is None else g_h[:, None],
+                                   None if g_c is None else g_c[:, None], saved, needs, h0, c0,
+                                   w_ih, w_hh)
+        return (None if dx is None else dx[:, 0], *others)
+
+    def lstm_cell_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
+        return lstm_cell_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
+
+    def lstm_cell_vjp_sliced(key, values, saved, needs, x, h0, c0, w_ih, w_hh, b):
+        parts = lstm_halves(key, values, 2)
+        return None if parts is None else lstm_cell_parts(*parts, saved, needs, h0, c0, w_ih,
+                                                          w_hh)
+
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
-    return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3),
+    return {"lstm_cell": Kernel(lstm_cell_forward, lstm_cell_vjp, saves=(2, 3, 4), needs=True,
+                                vjp_sliced=lstm_cell_vjp_sliced),
+            "lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3),
                                 vjp_sliced=lstm_vjp_sliced),
             "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4),
                                  needs=True, vjp_sliced=lstm_layer_vjp_sliced)}

@@ -18,6 +18,8 @@ The LSTM's are in ``lstm_scans.py``, the RNN's and GRU's in ``gated_scans.py`` (
 """
 from __future__ import annotations
 
+import functools
+
 from xpgrad.backend import Kernel
 
 from .gated_scans import gated_kernels
@@ -26,9 +28,11 @@ from .scan_products import _matmul_for, _stepped_for, add_product_for, recurrent
 from .scan_rings import ring_functions, ring_steps  # noqa: F401 (Numba's layers read it here)
 
 
+@functools.cache
 def scan_kernels(np) -> dict:
     """``{"lstm_scan": Kernel, ..., "gru_scan": Kernel}`` for arrays of the NumPy-API module
-    ``np``.
+    ``np``, made once per module: the NumPy and Numba backends share them (Numba's table keeps
+    the cells' kernels, NumPy's own).
 
     The forward writes each step's ``h`` and ``c`` straight into the output (``out=``) and saves
     the gate activations (gate-major) and ``c``; the vjp runs the backward recursion once for all
@@ -51,4 +55,4 @@ def scan_kernels(np) -> dict:
     return {**lstm_kernels(*shared),
             "rnn_scan": Kernel(*gated["rnn_scan"], saves=(1, 2)),
             "gru_scan": Kernel(*gated["gru_scan"], saves=(1, 2, 3)),
-            "rnn_layer": gated["rnn_layer"], "gru_layer": gated["gru_layer"]}
+            **{name: gated[name] for name in ("rnn_layer", "gru_layer", "rnn_cell", "gru_cell")}}

@@ -29,7 +29,8 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..creation import asarray
 from ..ops.projected_scans import gru_layer, rnn_layer
-from ..ops.recurrent import lstm_layer, lstm_layer_states, rnn_scan
+from ..ops.recurrent import lstm_layer, lstm_layer_states
+from ..ops.recurrent_cells import gru_cell, lstm_cell, rnn_cell
 from ..ops.shape import reshape
 from ..tensor import Variable
 from . import _checks
@@ -65,9 +66,8 @@ class RNNCell(_Recurrent):
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
         h = _check_state(h, (B, self.hidden_size), "h", self, self.w_hh)
-        z = self.project(reshape(x, (B, 1, self.input_size)))
-        h = rnn_scan(z, h, self.w_hh, self.nonlinearity)
-        return reshape(h, (self.hidden_size,) if unbatched else (B, self.hidden_size))
+        h = rnn_cell(x, h, self.w_ih, self.w_hh, self._bias(self.b, 1), self.nonlinearity)
+        return reshape(h, (self.hidden_size,)) if unbatched else h
 
     def scan(self, x, h0):
         """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""
@@ -132,11 +132,10 @@ class LSTMCell(_Recurrent):
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         h = _check_state(h, (B, H), "h", self, self.w_hh)
         c = _check_state(c, (B, H), "c", self, self.w_hh)
-        states = lstm_layer_states(reshape(x, (B, 1, self.input_size)), h, c, self.w_ih,
-                                   self.w_hh, self._bias(self.b, 4))
+        states = lstm_cell(x, h, c, self.w_ih, self.w_hh, self._bias(self.b, 4))
         if unbatched:
-            return states[0, 0, 0], states[1, 0, 0]
-        return states[0, :, 0], states[1, :, 0]
+            return states[0, 0], states[1, 0]
+        return states[0], states[1]
 
     def scan(self, x, h0, c0):
         """All steps of a (B, T, I) sequence: ``[h_t | c_t]`` of shape (B, T, 2H)."""
@@ -190,8 +189,8 @@ class GRUCell(_Recurrent):
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
         h = _check_state(h, (B, self.hidden_size), "h", self, self.w_hh)
-        out = self.scan(reshape(x, (B, 1, self.input_size)), h)
-        return reshape(out, (self.hidden_size,) if unbatched else (B, self.hidden_size))
+        h = gru_cell(x, h, self.w_ih, self.w_hh, self._bias(self.b, 3), self._bias(self.b_hn, 1))
+        return reshape(h, (self.hidden_size,)) if unbatched else h
 
     def scan(self, x, h0):
         """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""

@@ -40,7 +40,8 @@ from . import (activations, bitwise, casting, contraction, elementwise, elementw
                sorting)
 # these register their primitives
 from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_norm,  # noqa: F401
-               indexed_updates, losses, max_pooling, nn, optim, recurrent, rms_norm)
+               indexed_updates, losses, max_pooling, nn, optim, recurrent, recurrent_cells,
+               rms_norm)
 
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + elementwise_numpy.__all__ + grids_triangles.__all__
