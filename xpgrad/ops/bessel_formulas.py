@@ -158,7 +158,7 @@ def second_kind(xp, x, order):
     """``Y_order(x)``: -inf at 0, NaN below 0 and at inf, as SciPy's."""
     inside = (x > 0) & (x < xp.inf)
     _, y = first_and_second_kind(xp, xp.where(inside, x, 1.0), order)
-    return xp.where(inside, y, xp.where(x == 0, -xp.inf, xp.nan))
+    return xp.where(inside, y, xp.where(x == 0, xp.full_like(x, -xp.inf), xp.nan))
 
 
 def _trapezoid(xp, x, order):
@@ -194,5 +194,5 @@ def modified_second_kind(xp, x, order, scaled):
         value = xp.where(small, k_small * xp.exp(s), middle)
     else:
         value = xp.where(small, k_small, middle * xp.exp(-xp.where(small, 1.0, x)))
-    edge = xp.where(x == 0, xp.inf, xp.where(x == xp.inf, 0.0, xp.nan))
+    edge = xp.where(x == 0, xp.inf, xp.where(x == xp.inf, xp.zeros_like(x), xp.nan))
     return xp.where(inside, value, edge)

@@ -61,7 +61,7 @@ def _expn(xp, x, n):
         value = xp.where(near, _series(xp, xp.where(near & inside, x, 0.5), n),
                          _fraction(xp, xp.where(near | ~inside, 2.0, x), n))
     at_zero = xp.inf if n <= 1 else 1.0 / (n - 1)
-    edge = xp.where(x == 0, at_zero, xp.where(x == xp.inf, 0.0, xp.nan))
+    edge = xp.where(x == 0, at_zero, xp.where(x == xp.inf, xp.zeros_like(x), xp.nan))
     return xp.where(inside, value, edge)
 
 
