@@ -14,11 +14,12 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from gpu_marks import cupy_param
 from special_point_gradients import MODES, assert_same, ours, theirs
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()] + [cupy_param()]
 inf = math.inf
 
 

@@ -11,10 +11,11 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from gpu_marks import cupy_param
 from special_point_gradients import MODES, assert_same, ours, ramp, theirs
 
 torch = pytest.importorskip("torch")
-BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()] + [cupy_param()]
 WITH_NAN = np.array([1.0, np.nan, 1.0, 0.0])
 SEGMENT_DATA, SEGMENT_IDS = np.array([1.0, 1.0, 0.0, 2.0, 2.0]), np.array([0, 0, 0, 1, 1])
 
