@@ -21,8 +21,9 @@ def on_gpu(test):
     return pytest.mark.gpu(pytest.mark.skipif(CUPY is None, reason=CUPY_WHY_NOT or "")(test))
 
 
-def cupy_param(value="cupy"):
-    """``value`` as a ``pytest.param`` marked as ``on_gpu`` marks a test: a parametrized test's
-    cupy case, which ``-m gpu`` (tools/gpu_check.sh) selects from among its host cases."""
-    return pytest.param(value, marks=[pytest.mark.gpu, pytest.mark.skipif(
+def cupy_param(*values):
+    """``values`` (default ``"cupy"``) as a ``pytest.param`` marked as ``on_gpu`` marks a test:
+    a parametrized test's cupy case, which ``-m gpu`` (tools/gpu_check.sh) selects from among
+    its host cases."""
+    return pytest.param(*(values or ("cupy",)), marks=[pytest.mark.gpu, pytest.mark.skipif(
         CUPY is None, reason=CUPY_WHY_NOT or "")])

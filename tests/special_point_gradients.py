@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
+from gpu_marks import cupy_param
 
 MODES = ["eager", "function"]
+#: (backend, mode): each host backend in both modes; cupy (a GPU test) eagerly, which keeps the
+#: GPU check's tests stage within its time (tests/test_function_cuda.py replays on graphs)
+BACKEND_MODES = [(backend, mode) for backend in ("numpy", "numba")
+                 if backend in backend_report() for mode in MODES] + [cupy_param("cupy", "eager")]
 
 
 def ramp(shape, dtype=np.float64):
