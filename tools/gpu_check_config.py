@@ -33,7 +33,7 @@ PORTABLE_TESTS = ("tests/test_layers_strict.py", "tests/test_vmap_strict.py",
 PORTABLE_BACKEND_VARIABLE = "XPGRAD_STRICT_TESTS_BACKEND"
 # the dry run's check of that plumbing: a few of the same tests pointed at the numpy backend
 PORTABLE_DRY_SAMPLE = ("-k", "LSTM or GRU or RNN or Adam or Normal or mse or rnn_scan or "
-                       "tensor_scatter_nd_update or namespace_lacks")
+                       "tensor_scatter_nd_update or namespace_lacks or k0e or array_orders")
 # the benchmark's sections, issue 18's MLP step (eager and CUDA graphs) first
 BENCH_SECTIONS = "mlp,ce,mse,activations,optim,lstm"
 # packages the device image lacks (/work/.library/device/KINDS.md): dist name -> import name
