@@ -24,7 +24,8 @@ Stages, most valuable evidence first, each under its own time limit inside one o
    ``tests/test_cupy_api_paths.py`` (LSTMCell's one-step kernel, per-example outer products,
    several-output ``custom_gradient``, ``read_value``, ``xg.print`` between CUDA graphs) and
    ``tests/test_kernel_protocol.py`` where it exists, then the cupy cases of
-   ``tests/test_function_print.py`` and ``tests/test_gradients_at_special_points*.py``
+   ``tests/test_function_print.py``, ``tests/test_conv_channels_last.py`` and
+   ``tests/test_gradients_at_special_points*.py``
    (``LATER_GPU_TESTS``); counts read from the JUnit XML.
 5. ``portable``: the array-api-strict tests (every primitive, layer, loss, optimizer step,
    distribution and ``xg.vmap`` case) pointed at the cupy backend by

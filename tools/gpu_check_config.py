@@ -23,7 +23,8 @@ GPU_TESTS = ("tests/test_cupy_backend.py", "tests/test_cupy_gated_layers.py",
 PROTOCOL_TESTS = "tests/test_kernel_protocol.py"
 # host tests with a cupy case (tests/gpu_marks.py's cupy_param, which -m gpu selects), run
 # after the protocol tests: a stage cut short loses these first
-LATER_GPU_TESTS = ("tests/test_function_print.py", "tests/test_gradients_at_special_points.py",
+LATER_GPU_TESTS = ("tests/test_function_print.py", "tests/test_conv_channels_last.py",
+                   "tests/test_gradients_at_special_points.py",
                    "tests/test_gradients_at_special_points_chosen.py")
 # the array-api-strict tests (tests/strict_checks.py), pointed at the cupy backend by the
 # variable: every primitive, layer, loss, optimizer, distribution and vmap case against numpy;
