@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
+from gpu_marks import cupy_param
 
 MODES = ["eager", "function"]
+#: (backend, mode): each host backend in both modes; cupy (a GPU test) eagerly, which keeps the
+#: GPU check's tests stage within its time (tests/test_function_cuda.py replays on graphs)
+BACKEND_MODES = [(backend, mode) for backend in ("numpy", "numba")
+                 if backend in backend_report() for mode in MODES] + [cupy_param("cupy", "eager")]
 
 
 def ramp(shape, dtype=np.float64):
@@ -28,10 +34,15 @@ def ours(f, arrays, watch, backend, mode):
             loss = xg.sum(out * xg.asarray(ramp(out.shape, arrays[0].dtype), backend=backend))
         return tape.gradient(loss, [xs[i] for i in watch])
 
-    if mode == "function":
-        gradients = xg.function(gradients)
+    inputs = [xg.asarray(a, backend=backend) for a in arrays]
     with np.errstate(all="ignore"):
-        result = gradients(*[xg.asarray(a, backend=backend) for a in arrays])
+        if mode == "eager":
+            result = gradients(*inputs)
+        else:       # traced on the first call (no eager warm-up), the second a replay
+            compiled = xg.function(gradients, warmup=0)
+            compiled(*inputs)
+            result = compiled(*inputs)
+            assert compiled.trace_count == 1, "not replayed: the test would check eager code"
     return [g.numpy() for g in result]
 
 

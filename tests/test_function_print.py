@@ -12,6 +12,7 @@ import xpgrad as xg
 from xpgrad.jit import SideEffectWarning
 from xpgrad.jit.replay_print import HostPrint
 
+from gpu_marks import cupy_param
 from test_function_cuda import FakeGraphs
 
 
@@ -64,7 +65,7 @@ def test_eager_prints_the_numpy_values_as_print_does(capsys):
     assert stream.getvalue() == f"{x.numpy()}\n" and capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", cupy_param()])
 def test_every_replay_prints_its_own_values_in_order_with_the_update(capsys, backend):
     eager, w_eager = _training(backend)
     compiled_fn, w_compiled = _training(backend)

@@ -126,7 +126,8 @@ def _fake_tests(folder, name, body):
 def test_counts_come_from_pytests_junit_xml_failures_included(tmp_path, monkeypatch):
     """Real pytest runs over fake GPU tests (one passes, one fails, one errors in its fixture,
     one skips): the summary line and the JSON carry exactly those counts, and the exit status
-    says the check failed. The protocol file's tests, not marked gpu, are picked by name."""
+    says the check failed. The protocol file's tests, not marked gpu, are picked by name; a
+    host test file's cupy case (marked gpu) runs after them."""
     main = _fake_tests(tmp_path, "test_fake_gpu.py", """
         import pytest
 
@@ -161,13 +162,22 @@ def test_counts_come_from_pytests_junit_xml_failures_included(tmp_path, monkeypa
         def test_kernel(backend):
             pass
         """)
+    later = _fake_tests(tmp_path, "test_fake_host.py", """
+        import pytest
+
+        @pytest.mark.parametrize("backend", ["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+        def test_on_a_backend(backend):
+            pass
+        """)
     monkeypatch.setattr(stages, "GPU_TESTS", (str(main),))
     monkeypatch.setattr(stages, "PROTOCOL_TESTS", str(protocol))
+    monkeypatch.setattr(stages, "LATER_GPU_TESTS", (str(later),))
     check = gpu_check.Check(tmp_path / "out", dry_run=True, budget=120, stages=["tests"])
     rc = check.run()
     state = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
     counts = state["tests"]["counts"]
-    assert counts == {"passed": 2, "failed": 2, "errors": 1, "skipped": 1, "total": 5}, counts
+    assert counts == {"passed": 3, "failed": 2, "errors": 1, "skipped": 1, "total": 6}, counts
+    assert state["tests"]["files"] == [str(main), str(protocol), str(later)]
     assert rc == 1 and state["exit_code"] == 1
     assert state["stages"]["tests"]["status"] == "failed"
     assert set(state["tests"]["runs"]) == {"main", "protocol"}
@@ -177,7 +187,7 @@ def test_counts_come_from_pytests_junit_xml_failures_included(tmp_path, monkeypa
     assert failed["test_error"]["outcome"] == "error"
     assert state["tests"]["skip_reasons"] == {"no device here": 1}
     line = state["summary_line"]
-    assert line.startswith("GPU CHECK: 2 passed, 2 failed, 1 skipped; CE not measured;")
+    assert line.startswith("GPU CHECK: 3 passed, 2 failed, 1 skipped; CE not measured;")
     assert "stages not ok: tests failed" in line and gpu_check.SUMMARY_RE.match(line)
 
 

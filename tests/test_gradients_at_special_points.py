@@ -1,9 +1,10 @@
 """Gradients at the points where a library must choose -- ties, zeros, infinities, NaN in an
 untaken branch, bounds -- against PyTorch's, computed here (``torch.autograd.grad``, float64),
-on every host backend, eagerly and under ``xg.function``. Random-value fuzzers almost never
-land on these points; quantised data and equal values do. Where xpgrad answers differently on
-purpose, the case is in test_gradients_at_special_points_chosen.py with its reason (and in
-docs/autodiff.md, "Gradients at ties and singular points").
+on every host backend, eagerly and under ``xg.function``, and eagerly on cupy where a GPU is.
+Random-value fuzzers almost never land on these points; quantised data and equal values do.
+Where xpgrad answers differently on purpose, the case is in
+test_gradients_at_special_points_chosen.py with its reason (and in docs/autodiff.md, "Gradients
+at ties and singular points").
 """
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from conftest import backend_report
-from special_point_gradients import MODES, assert_same, ours, theirs
+from special_point_gradients import BACKEND_MODES, assert_same, ours, theirs
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 inf = math.inf
 
 
@@ -187,8 +186,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend, mode", BACKEND_MODES)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradient_at_a_special_point_matches_torch(name, backend, mode):
     f, torch_f, arrays, watch = CASES[name]

@@ -137,3 +137,20 @@ def test_nn_function_matches_the_numpy_backend(name, strict):
     fn, shapes = NN_FUNCTIONS[name]
     rng = np.random.default_rng(7)
     assert_matches_numpy(fn, [rng.normal(size=shape) for shape in shapes], order=2)
+
+
+# -- xg.special's functions of integer-array orders (one call per order, picked by where) -------
+
+ORDERS = np.array([[0, 1, 2], [3, 1, 0]])
+SPECIAL_ORDERS = {   # name -> function of one float64 argument of shape (2, 3), in (0.1, 0.9)
+    "polygamma": lambda x: xg.special.polygamma(ORDERS, x + 0.5),
+    "eval_legendre": lambda x: xg.special.eval_legendre(ORDERS, x),
+    "eval_hermite": lambda x: xg.special.eval_hermite(ORDERS, x),
+    "expn": lambda x: xg.special.expn(ORDERS, x + 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECIAL_ORDERS))
+def test_special_function_of_array_orders_matches_the_numpy_backend(name, strict):
+    x = np.random.default_rng(8).uniform(0.1, 0.9, size=ORDERS.shape)
+    assert_matches_numpy(SPECIAL_ORDERS[name], [x], order=2)

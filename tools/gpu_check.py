@@ -20,8 +20,13 @@ Stages, most valuable evidence first, each under its own time limit inside one o
    the generic rule in float32 and float64, optimizer updates, MLP training parity with numpy,
    LSTM/RNN/GRU, 1,000-step memory growth), ``tests/test_cupy_gated_layers.py`` (the
    ``rnn_layer``/``gru_layer`` kernels and the in-place vjp on CuPy arrays),
-   ``tests/test_function_cuda.py`` (``xg.function`` and its CUDA-graph replay) and
-   ``tests/test_kernel_protocol.py`` where it exists; counts read from the JUnit XML.
+   ``tests/test_function_cuda.py`` (``xg.function`` and its CUDA-graph replay),
+   ``tests/test_cupy_api_paths.py`` (LSTMCell's one-step kernel, per-example outer products,
+   several-output ``custom_gradient``, ``read_value``, ``xg.print`` between CUDA graphs) and
+   ``tests/test_kernel_protocol.py`` where it exists, then the cupy cases of
+   ``tests/test_function_print.py``, ``tests/test_conv_channels_last.py`` and
+   ``tests/test_gradients_at_special_points*.py``
+   (``LATER_GPU_TESTS``); counts read from the JUnit XML.
 5. ``portable``: the array-api-strict tests (every primitive, layer, loss, optimizer step,
    distribution and ``xg.vmap`` case) pointed at the cupy backend by
    ``XPGRAD_STRICT_TESTS_BACKEND=cupy``: CuPy against numpy in float64. A dry run checks they

@@ -19,8 +19,13 @@ FILES = {"log": "gpu_check.log", "json": "gpu_check.json", "summary": "summary.t
          "junit": "pytest-gpu.xml", "junit_protocol": "pytest-protocol.xml",
          "junit_portable": "pytest-portable.xml", "bench": "bench.json", "asv": "asv-results"}
 GPU_TESTS = ("tests/test_cupy_backend.py", "tests/test_cupy_gated_layers.py",
-             "tests/test_function_cuda.py")
+             "tests/test_function_cuda.py", "tests/test_cupy_api_paths.py")
 PROTOCOL_TESTS = "tests/test_kernel_protocol.py"
+# host tests with a cupy case (tests/gpu_marks.py's cupy_param, which -m gpu selects), run
+# after the protocol tests: a stage cut short loses these first
+LATER_GPU_TESTS = ("tests/test_function_print.py", "tests/test_conv_channels_last.py",
+                   "tests/test_gradients_at_special_points.py",
+                   "tests/test_gradients_at_special_points_chosen.py")
 # the array-api-strict tests (tests/strict_checks.py), pointed at the cupy backend by the
 # variable: every primitive, layer, loss, optimizer, distribution and vmap case against numpy;
 # most valuable first (a stage cut short keeps the files it finished)
@@ -29,7 +34,7 @@ PORTABLE_TESTS = ("tests/test_layers_strict.py", "tests/test_vmap_strict.py",
 PORTABLE_BACKEND_VARIABLE = "XPGRAD_STRICT_TESTS_BACKEND"
 # the dry run's check of that plumbing: a few of the same tests pointed at the numpy backend
 PORTABLE_DRY_SAMPLE = ("-k", "LSTM or GRU or RNN or Adam or Normal or mse or rnn_scan or "
-                       "tensor_scatter_nd_update or namespace_lacks")
+                       "tensor_scatter_nd_update or namespace_lacks or k0e or array_orders")
 # the benchmark's sections, issue 18's MLP step (eager and CUDA graphs) first
 BENCH_SECTIONS = "mlp,ce,mse,activations,optim,lstm"
 # packages the device image lacks (/work/.library/device/KINDS.md): dist name -> import name

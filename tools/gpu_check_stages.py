@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gpu_check_config import (BENCH_SECTIONS, FILES, GPU_TESTS, LIMITS, PER_TEST_TIMEOUT,
+from gpu_check_config import (BENCH_SECTIONS, FILES, GPU_TESTS, LATER_GPU_TESTS, LIMITS,
+                              PER_TEST_TIMEOUT,
                               PORTABLE_BACKEND_VARIABLE, PORTABLE_DRY_SAMPLE, PORTABLE_TESTS,
                               PROTOCOL_TESTS, ROOT, SCHEMA, SCRIPT, STAGES, STAMP_NAME,
                               WHEEL_DIR_NAME)
@@ -197,6 +198,7 @@ class Check(InstallStage):
         protocol = (ROOT / PROTOCOL_TESTS).is_file()
         if protocol:
             files.append(PROTOCOL_TESTS)
+        files += [f for f in LATER_GPU_TESTS if (ROOT / f).is_file()]
         runs = {"main": self._pytest(files, self.out / FILES["junit"], ["-m", "gpu"], limit)}
         module = PROTOCOL_TESTS[:-3].replace("/", ".")
         main = runs["main"]["junit"]
