@@ -10,8 +10,8 @@ from the value and slope at the center (the formulas' recurrence in long double)
 Bessel's equation. 4.6e-16 of the amplitude ``max(|f|, sqrt(2 / (pi x)))`` off mpmath's
 values on [0.05, 45] (the generic formulas 1.6e-15, SciPy's 3e-15); ~25 array passes over
 each entry, ~100x fewer. float64 throughout (a float32 input's result rounded, as the generic
-forward does); other dtypes decline. The derivatives (``J0' = -J1``, ``J1' = J0 - J1 / x``, the same for Y) use these
-kernels' values too.
+forward does); other dtypes decline. The derivatives (``J0' = -J1``, ``J1' = J0 - J1 / x``,
+the same for Y) use these kernels' values too.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_j0"].forward(np.array([1.0, 10.0, 30.0]))
