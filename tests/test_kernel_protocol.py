@@ -568,6 +568,9 @@ SAMPLES = {
     **{f"special_{name}": _quantile_family(0.01, 30.0, [
         0.0, -0.0, -1.0, 1e-300, 5e-324, 1.0, 2.0, 25.0, 25.1, 700.0, 800.0, np.inf, -np.inf,
         np.nan]) for name in ("k0", "k1", "k0e", "k1e")},
+    **{f"special_{name}": _quantile_family(-45.0, 45.0, [
+        0.0, -0.0, -1.0, 1e-300, 5e-324, 2.0, 2.0000001, 2.125, 24.875, 25.0, 25.0000001, 1e6,
+        1e300, np.inf, -np.inf, np.nan]) for name in ("j0", "j1", "y0", "y1")},
     **{f"special_{name}": [lambda rng, dt, name=name: (
         tuple(rng.uniform(low, high, size=(4, 50)).astype(dt)
               for low, high in ((0.5, 6.0), (0.5, 6.0), (0.0, 1.0))),

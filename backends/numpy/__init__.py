@@ -38,6 +38,7 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         from .activations import KERNELS as ACTIVATIONS
+        from .bessel import KERNELS as BESSEL
         from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
@@ -71,9 +72,9 @@ class NumpyBackend(Backend):
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU, "mish": MISH}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
-                                   NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS, TRIANGULAR, MAX_POOLING,
-                                   NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS, TAKE_ALONG,
-                                   EXPONENTIAL_UNITS, scan_kernels(np))
+                                   NORMAL_CDF, SPECIAL_MORE, BESSEL, PREFIX_SUMS, TRIANGULAR,
+                                   MAX_POOLING, NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS,
+                                   TAKE_ALONG, EXPONENTIAL_UNITS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
