@@ -7,9 +7,9 @@ the digits' test set, seeded by ``--seed``); the test set is never looked at. On
 monitored, once per complete epoch: ``val_loss`` (the default, as Keras'), ``val_accuracy``,
 or the epoch's training ``loss`` or ``accuracy`` when asked for by name -- never silently: a
 ``val_`` value without ``--validation-split`` is a ConfigError. ``Monitor`` steps early stopping
-(Keras' rule: stop once ``patience`` epochs in a row have not improved on the best by more than
-``min_delta``; with ``restore_best``, the best epoch's weights are put back when the run ends,
-as Keras 3 does) and PyTorch's ``ReduceLROnPlateau`` (``xg.optim.ReduceLROnPlateau``: mode
+(``xg.optim.EarlyStopping``, Keras 3's rule: stop once ``patience`` epochs in a row have not
+improved on the best by more than ``min_delta``; with ``restore_best``, the best epoch's
+weights are put back when the run ends) and PyTorch's ``ReduceLROnPlateau`` (``xg.optim.ReduceLROnPlateau``: mode
 ``min`` for a loss, ``max`` for an accuracy, PyTorch's threshold 1e-4 relative). Its state
 travels in the checkpoint, so a resumed run takes the decisions of the uninterrupted one.
 
