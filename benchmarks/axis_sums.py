@@ -7,7 +7,8 @@ one's error (in the dtype asked for).
 Rows: bias gradients (B, F) over axis 0; a channels-last conv's (N, H, W, C) over (0, 1, 2);
 channels-first (N, C, H, W) over (0, 2, 3); an RNN's (T, B, H) over (0, 1); a transposed
 (non-contiguous) view; and long columns (the accuracy cases). Times: the best of ``--rounds``
-interleaved rounds, each the median of ``--repeats`` calls, one thread. Error: the largest
+interleaved rounds, each the median of ``--repeats`` calls by the process's CPU time
+(``interleaved.median_ms``), one thread. Error: the largest
 ``|sum - exact| / sum(|terms|)`` over the kept entries, the exact sum in long double (uniform
 [0, 1) terms: no cancellation hides an error).
 """

@@ -15,7 +15,6 @@ first checked to give PyTorch's loss.
 """
 from __future__ import annotations
 
-import time
 
 from interleaved import arguments, median_ms, one_thread
 
@@ -111,7 +110,7 @@ def main(argv=None):
         for _ in range(args.rounds):
             for name, step in steps.items():
                 best[name] = min(best[name],
-                                 median_ms(step, args.repeats, clock=time.process_time))
+                                 median_ms(step, args.repeats))
         for name, ms in best.items():
             print(f"{name:22s} {ms:8.2f} ms  {ms / best['torch NCHW']:5.2f}x torch NCHW")
         return best

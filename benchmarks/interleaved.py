@@ -39,9 +39,10 @@ def arguments(doc, argv=None, repeats=9):
     return p.parse_args(argv)
 
 
-def median_ms(step, repeats, clock=time.perf_counter):
-    """The median time of ``repeats`` calls of ``step`` by ``clock`` (wall time; or
-    ``time.process_time``, CPU time), in milliseconds."""
+def median_ms(step, repeats, clock=time.process_time):
+    """The median time of ``repeats`` calls of ``step`` by ``clock`` (the process's CPU time,
+    which leaves out other processes' time-slices on a shared machine; ``time.perf_counter``
+    for wall time), in milliseconds."""
     times = []
     for _ in range(repeats):
         t = clock()

@@ -7,9 +7,9 @@ thread: xpgrad (numpy and numba backends, eager) against PyTorch's CPU
 
 One thread everywhere (BLAS, Numba and PyTorch; run as a script, the environment variables are
 set before NumPy is imported unless given). Each round times every library in turn (the
-median of ``--repeats`` calls); printed: the median over the rounds in ms and torch time /
-xpgrad time (above 1: xpgrad is faster). Every variant is first checked to give PyTorch's
-loss and gradient.
+median of ``--repeats`` calls by the process's CPU time, ``interleaved.median_ms``);
+printed: the median over the rounds in ms and torch time / xpgrad time (above 1: xpgrad is
+faster). Every variant is first checked to give PyTorch's loss and gradient.
 """
 from __future__ import annotations
 

@@ -41,3 +41,11 @@ def test_compare_counts_cpu_time_so_time_spent_off_the_cpu_is_left_out(interleav
 def test_compare_with_the_wall_clock_counts_the_time_off_the_cpu(interleaved):
     best = _compare(interleaved, clock=time.perf_counter)
     assert best["numpy"] >= 1e3 * SLEEP_S and best["torch"] >= 1e3 * SLEEP_S, best
+
+
+@pytest.mark.parametrize("script", ["axis_sums", "multi_margin", "conv_layout"])
+def test_the_scripts_timing_single_calls_read_the_cpu_clock_by_default(interleaved, script):
+    timed = importlib.import_module(script).median_ms
+    assert timed is interleaved.median_ms
+    assert timed(lambda: time.sleep(SLEEP_S), 3) < 1e3 * SLEEP_S / 2
+    assert timed(lambda: time.sleep(SLEEP_S), 3, clock=time.perf_counter) >= 1e3 * SLEEP_S

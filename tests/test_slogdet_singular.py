@@ -81,3 +81,12 @@ def test_a_program_traced_at_a_regular_matrix_replays_a_singular_one_as_eagerly(
             assert value.item() == eager_value.item()
             np.testing.assert_array_equal(grad.numpy(), eager_grad.numpy())
     assert traced.trace_count == 1
+
+
+@pytest.mark.parametrize("name", sorted(MATRICES))
+def test_the_gradients_infinity_at_a_singular_matrix_warns_of_nothing(name):
+    x = xg.asarray(MATRICES[name], dtype=xg.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grad = xg.grad(lambda v: xg.linalg.slogdet(v).logabsdet)(x).numpy()
+    assert not np.isfinite(grad).any()

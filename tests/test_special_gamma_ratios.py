@@ -191,3 +191,17 @@ def test_scipy_calls_record_on_a_tape(name):
     sp = _scipy_on_a_tape()
     x = np.random.default_rng(9).standard_normal((2, 3))
     check(lambda x: SCIPY_CALLS[name](sp, x), [x], "numpy", rtol=1e-12, atol=1e-14)
+
+
+def test_poch_at_its_poles_warns_of_nothing():
+    # z a pole (0), z + m a pole (inf), both (the limit), forward and both gradients: the
+    # documented values, and no NumPy divide-by-zero warning on the way
+    z = xg.asarray([-3.0, 1.0, 2.0, -2.0, -1.0], dtype=xg.float64)
+    m = xg.asarray([0.5, -1.0, -3.0, 1.0, -1.0], dtype=xg.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = xg.special.poch(z, m).numpy()
+        in_z = xg.grad(lambda v: xg.sum(xg.special.poch(v, m)))(z).numpy()
+        in_m = xg.grad(lambda v: xg.sum(xg.special.poch(z, v)))(m).numpy()
+    np.testing.assert_array_equal(value, sc.poch(z.numpy(), m.numpy()))
+    assert np.isfinite(in_z).all() and np.isfinite(in_m).all()

@@ -164,6 +164,13 @@ def test_tf_nn_and_keras_layer_names_get_a_hint_in_xg_nn(name):
         getattr(xg.nn, name)
 
 
+@pytest.mark.parametrize("name", ["EarlyStopping", "ReduceLROnPlateau"])
+def test_keras_callbacks_looked_for_in_xg_nn_point_at_xg_optim(name):
+    with pytest.raises(AttributeError, match=rf"no attribute '{name}': xg\.optim\.{name}\("):
+        getattr(xg.nn, name)
+    assert not hasattr(xg.nn, name) and callable(getattr(xg.optim, name))
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: xg.nn.Linear(2, 3, use_bias=False), "bias="),
     (lambda: xg.nn.LayerNorm(3, epsilon=1e-3), "eps="),

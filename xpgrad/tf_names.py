@@ -127,6 +127,10 @@ NN = {
               "W))",
     "Conv1D": "xg.nn.Conv1d(in_channels, out_channels, kernel_size) (channels first: (N, C, L))",
     "Activation": "the function itself (xg.nn.relu) or its layer (xg.nn.ReLU())",
+    "EarlyStopping": "xg.optim.EarlyStopping(model, monitor='val_loss', patience=...) "
+                     "(Keras' callback, stepped once an epoch: stop = early.step(val_loss))",
+    "ReduceLROnPlateau": "xg.optim.ReduceLROnPlateau(optimizer, patience=...) (Keras' callback, "
+                         "stepped once an epoch: scheduler.step(val_loss))",
 }
 
 #: ``tf.keras.optimizers.<name>`` and ``tf.keras.optimizers.schedules.<name>`` -> xg.optim's

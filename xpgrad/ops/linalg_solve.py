@@ -21,6 +21,7 @@ import operator
 from collections import namedtuple
 
 from .._args import flag
+from ..jit.whole import run_quietly
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor
@@ -216,10 +217,14 @@ def _slogdet_vjp(xp, g, ans, x):
     if x.shape[-1] == 0:
         return xp.zeros_like(x)
     if not _regular(xp, ans[..., 0]):
-        # log|det| -> -inf at a singular matrix; its gradient's limit adj(x)^H / conj(det):
-        # +-inf where a cofactor is not 0, NaN where all are (PyTorch's and JAX's there)
-        return _lift(xp, g_log / conj(xp, xp.linalg.det(x))) * _adjugate_h_of_singular(xp, x)
+        return run_quietly(xp, _slogdet_limit, g_log, x, divide="ignore", invalid="ignore")
     return _lift(xp, g_log) * mH(xp, _inv(xp, "slogdet", x))
+
+
+def _slogdet_limit(xp, g_log, x):
+    """log|det| -> -inf at a singular matrix; its gradient's limit adj(x)^H / conj(det):
+    +-inf where a cofactor is not 0, NaN where all are (PyTorch's and JAX's there)."""
+    return _lift(xp, g_log / conj(xp, xp.linalg.det(x))) * _adjugate_h_of_singular(xp, x)
 
 
 _slogdet = Primitive("linalg_slogdet", _slogdet_forward, _slogdet_vjp)

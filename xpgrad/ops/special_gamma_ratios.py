@@ -162,7 +162,8 @@ def _poch_product(z, whole_m):
     for i in range(_LARGEST_PRODUCT):
         rising = rising * where(whole_m > i, z + float(i), 1.0)
         falling = falling * where(-whole_m > i, z - float(i + 1), 1.0)
-    return rising / falling
+    # falling is 0 only at a pole z + m, where poch gives its inf itself: no 1 / 0 here
+    return rising / where(falling == 0.0, 1.0, falling)
 
 
 def _binom_product(n, whole_k):

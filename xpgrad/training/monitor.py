@@ -7,9 +7,9 @@ the digits' test set, seeded by ``--seed``); the test set is never looked at. On
 monitored, once per complete epoch: ``val_loss`` (the default, as Keras'), ``val_accuracy``,
 or the epoch's training ``loss`` or ``accuracy`` when asked for by name -- never silently: a
 ``val_`` value without ``--validation-split`` is a ConfigError. ``Monitor`` steps early stopping
-(Keras' rule: stop once ``patience`` epochs in a row have not improved on the best by more than
-``min_delta``; with ``restore_best``, the best epoch's weights are put back when the run ends,
-as Keras 3 does) and PyTorch's ``ReduceLROnPlateau`` (``xg.optim.ReduceLROnPlateau``: mode
+(``xg.optim.EarlyStopping``, Keras 3's rule: stop once ``patience`` epochs in a row have not
+improved on the best by more than ``min_delta``; with ``restore_best``, the best epoch's
+weights are put back when the run ends) and PyTorch's ``ReduceLROnPlateau`` (``xg.optim.ReduceLROnPlateau``: mode
 ``min`` for a loss, ``max`` for an accuracy, PyTorch's threshold 1e-4 relative). Its state
 travels in the checkpoint, so a resumed run takes the decisions of the uninterrupted one.
 
@@ -127,19 +127,49 @@ class Monitor:
 
             self.plateau = ReduceLROnPlateau(opt, mode=self.mode, factor=cfg.lr_gamma,
                                              patience=cfg.lr_patience)
-        self.best_weights = None
-        self._reset()
-        self.sums = [0.0, 0, 0]     # this epoch's training loss sum, hits and examples
+        self.early = None
+        if self.patience is not None:
+            from ..optim import EarlyStopping
 
-    def _reset(self):
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.wait, self.best_epoch, self.stopped_epoch = 0, None, None
-        self.best_weights = None
-        self.best_lost = False      # resumed with --restore-best new: the best's were not kept
+            self.early = EarlyStopping(model if self.restore_best else None, monitor=self.key,
+                                       mode=self.mode, min_delta=self.min_delta,
+                                       patience=self.patience,
+                                       restore_best_weights=self.restore_best)
+        self.sums = [0.0, 0, 0]     # this epoch's training loss sum, hits and examples
 
     @property
     def early_stopping(self) -> bool:
-        return self.patience is not None
+        return self.early is not None
+
+    # -- EarlyStopping's counters, in the run's epochs (from 1; None: not yet) -----------------
+    @property
+    def best(self) -> float:
+        if self.early is None or self.early.best is None:
+            return math.inf if self.mode == "min" else -math.inf
+        return self.early.best
+
+    @property
+    def wait(self) -> int:
+        return 0 if self.early is None else self.early.wait
+
+    @property
+    def best_epoch(self) -> int | None:
+        return None if self.early is None or self.early.best is None else self.early.best_epoch
+
+    @property
+    def stopped_epoch(self) -> int | None:
+        return (self.early.stopped_epoch or None) if self.early is not None else None
+
+    @property
+    def best_weights(self) -> dict | None:
+        return None if self.early is None else self.early.best_weights
+
+    @property
+    def best_lost(self) -> bool:
+        """Resumed with --restore-best new: the best epoch's weights were not kept (held as
+        an empty dict, which EarlyStopping restores nothing from and does not replace with
+        the current weights, as it would None, until an epoch improves)."""
+        return self.restore_best and self.best_weights == {}
 
     def add(self, loss_sum, hits, n) -> None:
         """Count a step's ``n`` examples (their summed loss and correct predictions)."""
@@ -152,43 +182,21 @@ class Monitor:
             return self.sums[1] / self.sums[2]
         return row[self.key]
 
-    def improved(self, value) -> bool:
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def epoch_end(self, row, epoch) -> bool:
-        """Step the plateau schedule and early stopping with epoch ``epoch``'s value; whether
-        the run stops here (Keras' ``EarlyStopping.on_epoch_end``)."""
+        """Step the plateau schedule and early stopping (``xg.optim.EarlyStopping``, Keras'
+        rule) with epoch ``epoch``'s value; whether the run stops here."""
         value = self.value(row)
         self.sums = [0.0, 0, 0]
         if self.plateau is not None:
             self.plateau.step(value)
-        if not self.early_stopping:
+        if self.early is None:
             return False
-        if self.restore_best and self.best_weights is None and not self.best_lost:
-            self.best_weights = self._snapshot()
-        self.wait += 1
-        if self.improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best:
-                self.best_weights, self.best_lost = self._snapshot(), False
-            return False
-        if self.wait >= self.patience:
-            self.stopped_epoch = epoch
-            return True
-        return False
-
-    def _snapshot(self) -> dict:
-        return {k: v.numpy().copy() for k, v in self.model.named_variables().items()}
+        self.early.epoch = epoch        # its counters in the run's epochs, a resumed one's too
+        return self.early.step(value)
 
     def restore(self) -> bool:
         """Put the best epoch's weights back (``restore_best``); whether it did."""
-        if not (self.restore_best and self.best_weights):
-            return False
-        for name, var in self.model.named_variables().items():
-            var.assign(self.best_weights[name])
-        return True
+        return self.early is not None and self.early.restore()
 
     # -- state: in the checkpoint's metadata (the weights as its extra arrays) -----------------
     def state_dict(self) -> dict:
@@ -204,7 +212,7 @@ class Monitor:
 
     def weights(self) -> dict:
         """The best weights as checkpoint extra arrays (``best/<name>``)."""
-        return {f"best/{k}": v for k, v in (self.best_weights or {}).items()}
+        return {} if self.early is None else self.early.best_weights_extra()
 
     def load(self, state, extra, *, rate_given=False) -> None:
         """Continue from a checkpoint's ``state`` and ``extra`` arrays. A run that stopped
@@ -221,21 +229,25 @@ class Monitor:
         self.sums = list(state.get("sums") or self.sums)
 
     def _set(self, state, weights, rate_given=False) -> None:
-        self.best = float(state["best"])
-        self.wait, self.best_epoch = state["wait"], state["best_epoch"]
-        self.stopped_epoch = state["stopped_epoch"]
-        self.best_weights = weights or None
         self.sums = list(state["sums"])
-        self.best_lost = False
-        if self.restore_best and self.best_weights is None and self.best_epoch is not None:
-            # the run resumed kept no best weights (it had no --restore-best): the weights
-            # loaded are the best epoch's only at that epoch's end
-            if self.wait == 0 and not any(self.sums):
-                self.best_weights = self._snapshot()
-            else:
-                self.best_lost = True
+        if self.early is not None:
+            self._set_early(state, weights or None)
         if self.plateau is not None and state.get("plateau"):
             self._set_plateau(state, rate_given)
+
+    def _set_early(self, state, weights) -> None:
+        early, best_epoch = self.early, state["best_epoch"]
+        early.best = None if best_epoch is None else float(state["best"])
+        early.wait, early.best_epoch = state["wait"], best_epoch or 0
+        early.stopped_epoch = state["stopped_epoch"] or 0
+        early.best_weights = weights
+        if self.restore_best and weights is None and best_epoch is not None:
+            # the run resumed kept no best weights (it had no --restore-best): the weights
+            # loaded are the best epoch's only at that epoch's end
+            if state["wait"] == 0 and not any(self.sums):
+                early.best_weights = early._snapshot()
+            else:
+                early.best_weights = {}         # best_lost
 
     def _set_plateau(self, state, rate_given) -> None:
         settings = {k: getattr(self.plateau, k) for k in ("mode", "factor", "patience")}
