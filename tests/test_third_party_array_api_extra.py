@@ -133,3 +133,16 @@ def test_namespace_helpers(xpx):
     assert xpx.default_dtype(xg, "complex floating") == xg.complex64
     assert xpx.default_dtype(xg, "integral") == xg.int64
     assert xpx.default_dtype(xg, "indexing") == xg.int64
+
+
+@pytest.mark.parametrize("method", ["min", "max"])
+def test_at_min_max_on_tensors_of_a_backend_that_is_not_the_default(xpx, method):
+    """``at(x)[i].min(y)``/``.max(y)`` convert ``y`` with ``xp.asarray(y)``, no ``device=``: a 0-d
+    tensor of the default backend. On numba tensors with numpy the default that raised
+    MixedBackendError; a constant 0-d tensor now joins the other backend, as a CPU scalar
+    tensor joins CUDA tensors in PyTorch."""
+    pytest.importorskip("numba")
+    (a,) = _data(7, (3, 4))
+    update = lambda x: getattr(xpx.at(x * 1.0)[:, 1], method)(0.0)
+    with xg.use_backend("numpy"):
+        check(update, [a], "numba")
