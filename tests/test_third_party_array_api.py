@@ -375,3 +375,51 @@ def test_a_constant_with_more_than_one_element_still_refuses_another_backend():
             x - xg.eye(2)
     with xg.use_backend("numba"):
         assert (x - xg.eye(2)).tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def _attention(x, wq, wk, wv, heads=2):
+    """Multi-head self-attention written with einops, for any namespace einops takes."""
+    import array_api_compat
+    import einops
+
+    xp = array_api_compat.array_namespace(x)
+    q, k, v = (einops.rearrange(x @ w, "b t (h d) -> b h t d", h=heads) for w in (wq, wk, wv))
+    scores = einops.einsum(q, k, "b h t d, b h s d -> b h t s")
+    scores = scores - einops.reduce(scores, "b h t s -> b h t 1", "max")
+    exps = xp.exp(scores)
+    weights = exps / einops.reduce(exps, "b h t s -> b h t 1", "sum")
+    out = einops.einsum(weights, v, "b h t s, b h s d -> b h t d")
+    return einops.reduce(einops.rearrange(out, "b h t d -> b t (h d)") ** 2, "b t d ->", "mean")
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "xg.function"])
+def test_einops_attention_matches_pytorch(einops, backend, compiled):
+    torch = pytest.importorskip("torch")
+    arrays = _data(17, (2, 5, 8), (8, 8), (8, 8), (8, 8))
+    params = [torch.tensor(a, requires_grad=True) for a in arrays]
+    expected = _attention(*params)
+    expected.backward()
+
+    def value_and_grads(*tensors):
+        with xg.GradientTape() as tape:
+            tape.watch(list(tensors))
+            value = _attention(*tensors)
+        return value, tape.gradient(value, list(tensors))
+
+    step = xg.function(value_and_grads) if compiled else value_and_grads
+    value, grads = step(*[xg.asarray(a, backend=backend) for a in arrays])
+    assert value.item() == pytest.approx(expected.item(), rel=1e-12)
+    for got, param in zip(grads, params):
+        np.testing.assert_allclose(got.numpy(), param.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_einops_attention_under_vmap(einops, backend):
+    """einops' patterns see one example's shape under ``xg.vmap``: mapping the attention over a
+    batch gives each example's value."""
+    arrays = _data(19, (3, 1, 5, 8), (8, 8), (8, 8), (8, 8))
+    x, *weights = [xg.asarray(a, backend=backend) for a in arrays]
+    mapped = xg.vmap(lambda example: _attention(example, *weights))(x)
+    one_by_one = [_attention(x[i], *weights).item() for i in range(3)]
+    np.testing.assert_allclose(mapped.numpy(), one_by_one, rtol=1e-12)
+    xg.testing.check_grads(lambda wq: xg.sum(xg.vmap(
+        lambda example: _attention(example, wq, *weights[1:]))(x)), [weights[0]])
