@@ -323,3 +323,103 @@ def test_einsum_gradient_through_a_repeated_label_matches_torch(spec, shapes):
 
 def test_einops_einsum_trace(einops, backend):
     check(lambda x: einops.einsum(x, "a a ->"), _data(23, (4, 4)), backend)
+
+
+# ------------------------------------------- generic code that makes constants without device=
+
+def _soft_minimum(values, gamma=0.5):
+    """A library's smooth minimum of a list of 0-d arrays, written generically: its
+    constant ``big`` is made as generic code makes them, without ``device=``."""
+    xp = values[0].__array_namespace__()
+    big = xp.asarray(1e10, dtype=values[0].dtype)
+    stack = xp.stack([*values, big])
+    low = xp.min(stack)
+    return low - gamma * xp.log(xp.sum(xp.exp(-(stack - low) / gamma)))
+
+
+@pytest.mark.parametrize("tensors, default", [("numba", "numpy"), ("numpy", "numba")])
+def test_a_constant_made_without_device_joins_tensors_of_another_backend(tensors, default):
+    """Generic code's ``xp.asarray(1e10, dtype=...)`` is a 0-d tensor of the default backend;
+    beside tensors of another backend it raised MixedBackendError (a soft-DTW written with
+    ``array_api_compat.array_namespace``). Such a constant, on no tape, now joins them, as a
+    0-d CPU tensor joins CUDA tensors in PyTorch (JAX: an uncommitted array)."""
+    pytest.importorskip("numba")
+    f = lambda x: _soft_minimum([x[0] * x[1], x[2], x[1] ** 2])
+    with xg.use_backend(default):
+        check(f, _data(11, (3,)), tensors)
+
+
+def test_a_zero_d_tensor_a_tape_differentiates_gets_its_gradient_on_its_own_backend():
+    """A 0-d tensor moves to the other tensors' backend as ``.to`` moves it, on the tape: its
+    gradient comes back on its own backend, as a 0-d CPU tensor's beside CUDA tensors in
+    PyTorch."""
+    pytest.importorskip("numba")
+    scale = xg.asarray(2.0, backend="numpy")
+    x = xg.asarray([1.0, 2.0], backend="numba")
+    with xg.GradientTape() as tape:
+        tape.watch([scale, x])
+        y = xg.sum(x * scale ** 2)
+    assert y.backend.name == "numba"
+    d_scale, d_x = tape.gradient(y, [scale, x])
+    assert d_scale.backend.name == "numpy" and d_x.backend.name == "numba"
+    assert d_scale.item() == 2 * 2.0 * 3.0 and d_x.tolist() == [4.0, 4.0]
+
+
+def test_a_constant_with_more_than_one_element_still_refuses_another_backend():
+    """``xp.eye(n)`` without ``device=`` beside numba tensors raises, as a CPU matrix beside CUDA
+    tensors does in PyTorch; ``xg.use_backend`` makes the default the tensors' backend."""
+    pytest.importorskip("numba")
+    x = xg.asarray(np.ones((2, 2)), backend="numba")
+    with xg.use_backend("numpy"):
+        with pytest.raises(xg.MixedBackendError, match="use_backend"):
+            x - xg.eye(2)
+    with xg.use_backend("numba"):
+        assert (x - xg.eye(2)).tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def _attention(x, wq, wk, wv, heads=2):
+    """Multi-head self-attention written with einops, for any namespace einops takes."""
+    import array_api_compat
+    import einops
+
+    xp = array_api_compat.array_namespace(x)
+    q, k, v = (einops.rearrange(x @ w, "b t (h d) -> b h t d", h=heads) for w in (wq, wk, wv))
+    scores = einops.einsum(q, k, "b h t d, b h s d -> b h t s")
+    scores = scores - einops.reduce(scores, "b h t s -> b h t 1", "max")
+    exps = xp.exp(scores)
+    weights = exps / einops.reduce(exps, "b h t s -> b h t 1", "sum")
+    out = einops.einsum(weights, v, "b h t s, b h s d -> b h t d")
+    return einops.reduce(einops.rearrange(out, "b h t d -> b t (h d)") ** 2, "b t d ->", "mean")
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "xg.function"])
+def test_einops_attention_matches_pytorch(einops, backend, compiled):
+    torch = pytest.importorskip("torch")
+    arrays = _data(17, (2, 5, 8), (8, 8), (8, 8), (8, 8))
+    params = [torch.tensor(a, requires_grad=True) for a in arrays]
+    expected = _attention(*params)
+    expected.backward()
+
+    def value_and_grads(*tensors):
+        with xg.GradientTape() as tape:
+            tape.watch(list(tensors))
+            value = _attention(*tensors)
+        return value, tape.gradient(value, list(tensors))
+
+    step = xg.function(value_and_grads) if compiled else value_and_grads
+    value, grads = step(*[xg.asarray(a, backend=backend) for a in arrays])
+    assert value.item() == pytest.approx(expected.item(), rel=1e-12)
+    for got, param in zip(grads, params):
+        np.testing.assert_allclose(got.numpy(), param.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_einops_attention_under_vmap(einops, backend):
+    """einops' patterns see one example's shape under ``xg.vmap``: mapping the attention over a
+    batch gives each example's value."""
+    arrays = _data(19, (3, 1, 5, 8), (8, 8), (8, 8), (8, 8))
+    x, *weights = [xg.asarray(a, backend=backend) for a in arrays]
+    mapped = xg.vmap(lambda example: _attention(example, *weights))(x)
+    one_by_one = [_attention(x[i], *weights).item() for i in range(3)]
+    np.testing.assert_allclose(mapped.numpy(), one_by_one, rtol=1e-12)
+    xg.testing.check_grads(lambda wq: xg.sum(xg.vmap(
+        lambda example: _attention(example, wq, *weights[1:]))(x)), [weights[0]])

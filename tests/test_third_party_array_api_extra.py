@@ -133,3 +133,36 @@ def test_namespace_helpers(xpx):
     assert xpx.default_dtype(xg, "complex floating") == xg.complex64
     assert xpx.default_dtype(xg, "integral") == xg.int64
     assert xpx.default_dtype(xg, "indexing") == xg.int64
+
+
+@pytest.mark.parametrize("method", ["min", "max"])
+def test_at_min_max_on_tensors_of_a_backend_that_is_not_the_default(xpx, method):
+    """``at(x)[i].min(y)``/``.max(y)`` convert ``y`` with ``xp.asarray(y)``, no ``device=``: a 0-d
+    tensor of the default backend. On numba tensors with numpy the default that raised
+    MixedBackendError; a constant 0-d tensor now joins the other backend, as a CPU scalar
+    tensor joins CUDA tensors in PyTorch."""
+    pytest.importorskip("numba")
+    (a,) = _data(7, (3, 4))
+    update = lambda x: getattr(xpx.at(x * 1.0)[:, 1], method)(0.0)
+    with xg.use_backend("numpy"):
+        check(update, [a], "numba")
+
+
+def test_apply_where_under_vmap(xpx, backend):
+    """``apply_where`` indexes with the mask (``x[cond]``) where the namespace reports boolean
+    indexing: under ``xg.vmap`` each example's mask selects a different count, and it raised
+    "_RaggedResults getitem under xg.vmap". There xpgrad reports no boolean indexing and no
+    data-dependent shapes (as JAX does), so array-api-extra takes its ``where`` form."""
+    def f(x):
+        # the where form computes the function everywhere: one defined everywhere, as in JAX
+        return xpx.apply_where(x > 0, x, lambda t: xg.exp(t) * t, fill_value=0.5)
+
+    batch = xg.asarray(_data(13, (3, 4))[0], backend=backend)
+    mapped = xg.vmap(f)(batch)
+    one_by_one = xg.stack([f(batch[i]) for i in range(3)])
+    np.testing.assert_array_equal(mapped.numpy(), one_by_one.numpy())
+    xg.testing.check_grads(xg.vmap(f), [batch])
+    assert xg.__array_namespace_info__().capabilities()["boolean indexing"]
+    inside = xg.vmap(lambda x: x * xg.__array_namespace_info__().capabilities()[
+        "data-dependent shapes"])(batch)
+    assert not inside.numpy().any()

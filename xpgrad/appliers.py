@@ -41,7 +41,24 @@ _scalar_types = (int, float, bool, complex)
 def _mixed(a, b):
     return MixedBackendError(
         f"tensors on backends {a.name!r} and {b.name!r} met in one operation; move one "
-        f"explicitly with .to({a.name!r}) or .to({b.name!r})")
+        f"explicitly with .to({a.name!r}) or .to({b.name!r}) (an array made without device= "
+        f"or backend= is on the default backend, which xg.use_backend(name) sets)")
+
+
+def _scalars_moved(args):
+    """``args`` with their 0-d tensors of another backend than the others' moved to it
+    (recorded, so their gradients go back), as PyTorch lets a 0-d CPU tensor join CUDA tensors:
+    generic code's ``xp.asarray(1e10, dtype=x.dtype)``, made without ``device=``. Where all are
+    0-d, those of the default backend (made without ``device=``) move. Tensors with axes on two
+    backends raise MixedBackendError."""
+    backends = {a._backend for a in args if isinstance(a, Tensor) and a.ndim}
+    if not backends:
+        backends = {a._backend for a in args if isinstance(a, Tensor)} - {current_backend()}
+    if len(backends) != 1:
+        return args               # _raw_inputs raises, naming two of them
+    (be,) = backends
+    return tuple(a.to(be.name) if isinstance(a, Tensor) and a._backend is not be else a
+                 for a in args)
 
 
 def _bad_input(prim, raws, err):
@@ -188,7 +205,11 @@ def apply_general(prim, args, params) -> Tensor:
     elif n == 1 and args[0].__class__ is Tensor:    # one plain Tensor with keywords (a sum)
         be, raws = args[0]._backend, (args[0]._data,)
     else:
-        be, raws = _raw_inputs(args, prim.name)
+        try:
+            be, raws = _raw_inputs(args, prim.name)
+        except MixedBackendError:
+            args = _scalars_moved(args)
+            be, raws = _raw_inputs(args, prim.name)
 
     kern = be.kernels.get(prim.name) if be.kernels else None
     saved = None

@@ -94,7 +94,13 @@ class Info:
     """What ``__array_namespace_info__()`` returns: capabilities, devices, default dtypes."""
 
     def capabilities(self) -> dict:
-        return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
+        """Under ``xg.vmap`` no boolean indexing and no data-dependent shapes (each example's
+        mask would select a different count), as JAX reports: array-api-extra's
+        ``apply_where`` then takes its ``where`` form."""
+        from .batching.session import _DEPTH     # batching imports this module
+
+        free = _DEPTH.depth == 0
+        return {"boolean indexing": free, "data-dependent shapes": free, "max dimensions": 64}
 
     def default_device(self) -> Device:
         return Device(current_backend().name)
