@@ -137,7 +137,7 @@ def test_scipy_second_order(name, backend):
 
 def test_scipy_fallback_through_numpy_raises_on_a_tape(backend):
     # SciPy's special functions without an array-API implementation that xg.special lacks
-    # (spence, ellipk, ...) convert through np.asarray and back: on a tape that would cut the gradient, so
+    # (ellipk, ellipe, ...) convert through np.asarray and back: on a tape that would cut the gradient, so
     # it raises. Those xg.special has (expit, erf, entr, ...) SciPy's dispatch finds there.
     sp, _ = _scipy()
     (a,) = _data(0, (3, 4))
@@ -145,14 +145,14 @@ def test_scipy_fallback_through_numpy_raises_on_a_tape(backend):
     with xg.GradientTape() as tape:
         tape.watch(x)
         with pytest.raises(TypeError, match="cut it from the tape"):
-            sp.spence(x * x)
+            sp.ellipk(x * x)
         y = sp.expit(x)
     s = sp.expit(a)
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), s * (1 - s), rtol=1e-12)
     # Off the tape a call falls back to SciPy's NumPy code and comes back as a Tensor.
-    out = sp.spence(x * x)
+    out = sp.ellipk(x * x)
     assert isinstance(out, xg.Tensor)
-    np.testing.assert_allclose(out.numpy(), sp.spence(a * a), rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), sp.ellipk(a * a), rtol=1e-12)
 
 
 # -------------------------------------------------------------------------------- scikit-learn
