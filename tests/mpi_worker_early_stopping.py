@@ -17,7 +17,7 @@ def main(scenario):
     rank = dist.rank()
     w = xg.Variable(np.ones(3), name="w")
     opt = dist.DistributedOptimizer(xg.optim.SGD(0.1))
-    early = xg.optim.EarlyStopping(patience=1) if scenario == "early" else None
+    early = xg.optim.EarlyStopping(patience=1) if scenario != "plateau" else None
     plateau = xg.optim.ReduceLROnPlateau(opt, factor=0.5, patience=0) \
         if scenario == "plateau" else None
     for value in VALUES[rank]:
@@ -27,7 +27,10 @@ def main(scenario):
         val_loss = xg.asarray(value, dtype=xg.float64)     # this rank's shard's loss
         if plateau is not None:
             plateau.step(val_loss)
-        if early is not None and early.step(val_loss):
+        if scenario == "rank_0_alone":      # the other rank goes on to the next step
+            if rank == 0:
+                early.step(val_loss)
+        elif early is not None and early.step(val_loss):
             break
     stopped = None if early is None else early.stopped_epoch
     print(f"rank {rank} stopped {stopped} lr {opt.learning_rate!r} w {w.numpy().tolist()}",

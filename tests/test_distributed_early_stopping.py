@@ -53,3 +53,12 @@ def test_alone_the_ranks_would_decide_differently():
         early = xg.optim.EarlyStopping(patience=1)
         stops.append(next(e for e, v in enumerate(VALUES[rank]) if early.step(v)))
     assert stops[0] != stops[1] and _one_process("early")[0] not in stops
+
+
+@needs_mpi
+def test_a_rank_stepping_early_stopping_alone_is_named_instead_of_a_hang():
+    res = mpirun(2, sys.executable, str(WORKER), "rank_0_alone", timeout=120)
+    assert res.returncode != 0
+    errors = [line for line in res.stderr.splitlines() if "DistributedError: " in line]
+    assert {line.split("]")[0] for line in errors} == {"[rank 0", "[rank 1"}, res.stderr[-3000:]
+    assert all("'EarlyStopping.step()'" in line for line in errors), errors
