@@ -62,3 +62,29 @@ def test_a_rank_stepping_early_stopping_alone_is_named_instead_of_a_hang():
     errors = [line for line in res.stderr.splitlines() if "DistributedError: " in line]
     assert {line.split("]")[0] for line in errors} == {"[rank 0", "[rank 1"}, res.stderr[-3000:]
     assert all("'EarlyStopping.step()'" in line for line in errors), errors
+
+
+@needs_mpi
+def test_xpgrad_train_early_stopping_and_plateau_on_3_ranks_follow_one_process(tmp_path,
+                                                                              monkeypatch):
+    """The CLI's validation metrics are reduced over the ranks before its EarlyStopping and
+    ReduceLROnPlateau see them: the 3-rank run stops after the same epoch, with the same rates,
+    as one process (digits: stopped after epoch 3 of 8, the rate cut after it)."""
+    import json
+
+    from xpgrad.cli import main
+
+    args = ["train", "--epochs", "8", "--batch-size", "200", "--hidden", "8", "--progress",
+            "never", "--validation-split", "0.2", "--early-stopping", "1", "--lr-schedule",
+            "plateau", "--lr-patience", "0", "--learning-rate", "0.3"]
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--logdir", "one", "--checkpoint", "one.npz"]) == 0
+    res = mpirun(3, sys.executable, "-m", "xpgrad.cli", *args, "--logdir", "many",
+                 "--checkpoint", "many.npz", timeout=120, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    one, many = (json.loads((tmp_path / run / "history.json").read_text())
+                 for run in ("one", "many"))
+    assert many["early_stopping"]["stopped_epoch"] == one["early_stopping"]["stopped_epoch"] < 8
+    assert many["early_stopping"]["best_epoch"] == one["early_stopping"]["best_epoch"]
+    assert many["learning_rate"] == one["learning_rate"]
+    assert len(set(one["learning_rate"])) > 1           # the plateau lowered the rate
