@@ -1,6 +1,7 @@
-"""Collectives by which the ranks agree: on a layout (``check_same``), on an error met by any
-of them (``raise_together``, ``run_together``), and on the order of work that later ranks
-reuse (``leader_first``: one download instead of one per rank).
+"""Collectives by which the ranks agree: on a layout (``check_same``), on a metric
+(``ranks_mean``), on an error met by any of them (``raise_together``, ``run_together``), and
+on the order of work that later ranks reuse (``leader_first``: one download instead of one
+per rank).
 
 Each is one small collective, called where every rank reaches it; on a world of one process
 each is the plain call.
@@ -12,10 +13,11 @@ each is the plain call.
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 
-from .group import DistributedError, SingleWorld, refuse_trace
+from .group import DistributedError, SingleWorld, current, refuse_trace
 
 
 ADVICE = ("every rank must build the same model and pass the same variables in the same "
@@ -46,6 +48,26 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None) -> None:
                   f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
                            f"{advice}")
+
+
+def ranks_mean(value: float, caller: str) -> float:
+    """``value`` averaged over the ranks of the group ``init()`` made, as Horovod's
+    ``MetricAverageCallback`` averages a metric (the value itself where every rank holds the
+    same, on one process, or before ``init()``). Every rank calls it at the same point:
+    ``caller`` names the call for a rank making another call of ``xpgrad.distributed``
+    meanwhile, in a DistributedError on every rank.
+
+    >>> ranks_mean(0.25, "EarlyStopping.step()")
+    0.25
+    """
+    w = current()
+    if w.size == 1:
+        return value
+    check_same(w, "collective call", [caller], "every rank must make the same calls of "
+               "xpgrad.distributed in the same order: step EarlyStopping and ReduceLROnPlateau "
+               "on every rank (each averages the ranks' values)", waits_in=caller)
+    every = w.allgather(value)
+    return every[0] if all(v == every[0] for v in every) else math.fsum(every) / w.size
 
 
 def _allgather_int64(w, value, what):

@@ -67,7 +67,10 @@ class EarlyStopping(CheckedSettings, CheckedKeywords):
     epochs since, and restarts at an improvement that also beats ``baseline`` (when given);
     ``step`` returns True (and sets ``stopped_epoch``) once ``wait`` reaches ``patience``, not
     at epoch 0. Epochs before ``start_from_epoch`` are not looked at. Epochs count from 0,
-    one per ``step``.
+    one per ``step``. After ``xg.distributed.init()`` on several ranks, ``step`` averages the
+    ranks' values first (Horovod's ``MetricAverageCallback``; one small collective, so every
+    rank steps it at the same point): each rank may pass its own shard's validation loss and
+    all stop at the same epoch.
 
     ``restore_best_weights=True`` needs the ``model``: each best epoch copies its weights (all
     its Variables, running statistics included, as Keras' ``get_weights``), and
@@ -130,6 +133,9 @@ class EarlyStopping(CheckedSettings, CheckedKeywords):
             current = real_number("value", value)
         except (TypeError, ValueError) as e:
             raise type(e)(f"EarlyStopping.step: {e}") from None
+        from ..distributed.agreement import ranks_mean
+
+        current = ranks_mean(current, "EarlyStopping.step()")
         epoch = self.epoch
         self.epoch += 1
         if epoch < self.start_from_epoch:

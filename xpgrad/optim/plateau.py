@@ -84,10 +84,11 @@ class ReduceLROnPlateau(CheckedSettings, CheckedKeywords):
     ``step(metric)`` takes a float, a NumPy scalar or a 0-d Tensor (a validation loss, once
     per epoch). The optimizer's learning rate must be a number (ValueError for a schedule,
     which would override it); the lowered rate is the optimizer's, so its ``state_dict`` and
-    checkpoints keep it. A ``DistributedOptimizer``'s wrapped optimizer is the one lowered,
-    on each rank by its own calls: give every rank the same metric (a validation loss over
-    the whole set, or ``xg.distributed.allreduce`` of each rank's share, as Horovod's
-    ``MetricAverageCallback``), else the ranks' rates part and so do their weights.
+    checkpoints keep it. A ``DistributedOptimizer``'s wrapped optimizer is the one lowered.
+    After ``xg.distributed.init()`` on several ranks, ``step`` averages the ranks' metrics
+    first (Horovod's ``MetricAverageCallback``; one small collective, so every rank steps it
+    at the same point): each rank may pass its own shard's loss and all lower their rates
+    together.
     Arguments are checked as PyTorch's and more: ``factor`` in [0, 1),
     ``patience`` and ``cooldown`` integers >= 0, ``threshold``, ``min_lr`` and ``eps`` >= 0,
     ``mode`` and ``threshold_mode`` one of theirs, else ValueError naming the argument (also
@@ -161,6 +162,9 @@ class ReduceLROnPlateau(CheckedSettings, CheckedKeywords):
             current = real_number("metric", metric)
         except (TypeError, ValueError) as e:
             raise type(e)(f"ReduceLROnPlateau.step: {e}") from None
+        from ..distributed.agreement import ranks_mean
+
+        current = ranks_mean(current, "ReduceLROnPlateau.step()")
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best = current
