@@ -35,7 +35,7 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
     shared products and rings (``scans.scan_kernels`` makes them; ``rings``: ``(new_ring,
     gradient_ring, add_product)``)."""
     new_ring, gradient_ring, add_product = rings
-    one_step_forward, one_step_vjp = lstm_one_step(np, matmul)
+    one_step_forward, one_step_vjp = lstm_one_step(np, matmul, add_product)
 
     def sigmoid_halves(H, dt):
         """A (4H,) row: 0.5 on the i, f, o columns, 1 on g's (sigmoid(z) = tanh(z / 2) / 2 +

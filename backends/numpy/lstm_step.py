@@ -10,14 +10,15 @@ tanh(c'), xh)``, ``xh`` as ``lstm_layer``'s forward; ``lstm_layer``'s vjp of one
 from __future__ import annotations
 
 
-def lstm_one_step(np, matmul):
+def lstm_one_step(np, matmul, add_product):
     """``(forward, vjp_parts)`` of a one-step ``lstm_layer`` for arrays of ``np`` (float32 or
-    float64, checked by the caller): ``forward(x, h0, c0, w_ih, w_hh, b)`` as
-    ``lstm_layer_forward``, ``vjp_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh)`` as
-    ``lstm_layer_vjp_parts``.
+    float64, checked by the caller; ``add_product`` as ``scan_products.add_product_for``'s):
+    ``forward(x, h0, c0, w_ih, w_hh, b)`` as ``lstm_layer_forward``, ``vjp_parts(g_h, g_c,
+    saved, needs, h0, c0, w_ih, w_hh)`` as ``lstm_layer_vjp_parts``.
 
     >>> import numpy as np
-    >>> forward, vjp_parts = lstm_one_step(np, np.matmul)
+    >>> from xpgrad.backends.numpy.scan_products import add_product_for
+    >>> forward, vjp_parts = lstm_one_step(np, np.matmul, add_product_for(np))
     >>> x, h0, c0 = np.ones((2, 1, 3)), np.zeros((2, 4)), np.ones((2, 4))
     >>> seq, saved = forward(x, h0, c0, np.zeros((3, 16)), np.zeros((4, 16)), np.zeros(16))
     >>> seq.shape, seq[1, 0, 0].tolist()        # c_1 = sigmoid(0) * c_0
@@ -49,7 +50,7 @@ def lstm_one_step(np, matmul):
         rows[:, I] = 1.0
         rows[:, I + 1:] = h0
         z = matmul(x[:, 0], w_ih)
-        add(z, matmul(h0, w_hh), out=z)
+        add_product(z, h0, w_hh, False)
         add(z, b, out=z)
         half, offset = scales(H, z.dtype)
         multiply(z, half, out=z)
