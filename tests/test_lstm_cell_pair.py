@@ -83,3 +83,17 @@ def test_an_lstm_cell_loop_matches_torch(rng):
     for v, gv in zip(ours.trainable_variables, grads, strict=True):
         name = v.name.split("/")[-1].split(":")[0]
         np.testing.assert_allclose(gv.numpy(), want[name].numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_walk_inside_vmap_stacks_the_halves_gradients(rng):
+    """A tape recorded outside ``xg.vmap``, walked inside it: the kernel runs once per example
+    on the states' gradient, h's and zeros for c (``backward._stacked``)."""
+    args = lstm_inputs(rng)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(args)
+        h, _ = lstm_cell_pair(*args)
+    seeds = xg.asarray(rng.standard_normal((2, 3, 4)))
+    per_example = xg.vmap(lambda s: tape.gradient(h, args[0], output_gradients=s))(seeds)
+    for i in range(2):
+        want = tape.gradient(h, args[0], output_gradients=seeds[i])
+        np.testing.assert_allclose(per_example[i].numpy(), want.numpy(), rtol=1e-12, atol=1e-13)
