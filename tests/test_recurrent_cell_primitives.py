@@ -1,7 +1,7 @@
 """gru_cell, rnn_cell and lstm_cell (one step of gru_layer / rnn_layer / lstm_layer_states on
 (batch, .) arrays, what GRUCell, RNNCell and LSTMCell record): finite differences with the
 kernels on and off, equal to the layers of one step, one tape node per batched cell call (the
-LSTM's and its two halves), and the cell kernels equal to the layer kernels of one step. The cells against PyTorch: tests/test_gru.py, test_recurrent*.py."""
+LSTM's of two outputs, h and c), and the cell kernels equal to the layer kernels of one step. The cells against PyTorch: tests/test_gru.py, test_recurrent*.py."""
 import numpy as np
 import pytest
 
@@ -88,11 +88,12 @@ def test_a_batched_cell_call_records_one_node(kind, name):
     assert [BY_INDEX[node[0]].name for node in tape._nodes] == [name, name]
 
 
-def test_a_batched_lstm_cell_call_records_the_cell_and_its_two_halves():
+def test_a_batched_lstm_cell_call_records_one_node_of_two_outputs():
     cell = xg.nn.LSTMCell(3, 4, rng=0)
     with xg.GradientTape(persistent=True) as tape:
-        cell(xg.ones((2, 3)))
-    assert [BY_INDEX[node[0]].name for node in tape._nodes] == ["lstm_cell", "getitem", "getitem"]
+        h, c = cell(xg.ones((2, 3)))
+    assert [BY_INDEX[node[0]].name for node in tape._nodes] == ["lstm_cell"]
+    assert tape._nodes[0][3] == (h._key, c._key)
 
 
 @pytest.mark.parametrize("kind,gates,params", [

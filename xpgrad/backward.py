@@ -68,6 +68,8 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             g = _outputs_gradients(node[3], take, grads, skeys, owned)
             if g is None:
                 continue
+            if per_example and node[1] is not None:     # the kernel's loop takes one array
+                g = _stacked(g, home_xp)
         # the inputs' keys and arrays follow the node's first _HEAD fields (tape_recording)
         n_in = node[4]
         if n_in == 1:
@@ -276,6 +278,14 @@ def _outputs_gradients(okeys, take, grads, skeys, owned):
             if k in skeys:
                 grads[k] = g
     return gs if found else None
+
+
+def _stacked(gs, xp):
+    """The gradient of a kernel's output from those of its pieces ``out[0]``, ``out[1]``, ...
+    (``GradientTape._record_pieces``; None where one has none: zeros)."""
+    made = [g.dense(xp) if g.__class__ is Scatter else g for g in gs]
+    first = next(g for g in made if g is not None)
+    return xp.stack([xp.zeros_like(first) if g is None else g for g in made])
 
 
 def _per_example(vjp, name):

@@ -252,6 +252,27 @@ class TapeRecording:
                             None if be is self._home else be, tuple(params.items()),
                             (_stand_in(raw),), variables, *ks, None))
 
+    def _record_pieces(self, prim, args, raws, out, pieces, saved, kern):
+        """``_record`` of a kernel's ``out``, handed to the caller as the views ``pieces``
+        (``out[0]``, ``out[1]``, ...; ``lstm_cell``'s h and c) with no getitem nodes: one node
+        whose output key is the tuple of theirs, its kernel's ``vjp`` given the list of their
+        gradients (None where one has none) in place of ``out``'s (``backward._walk``).
+        This tape alone records (``nested`` False)."""
+        nodes = self._nodes
+        n = len(nodes)
+        self._record(prim, args, raws, out, {}, saved, kern, False)
+        if len(nodes) == n:
+            return
+        node = nodes[n]
+        keys = self._keys
+        keys.discard(node[3])
+        okeys = []
+        for piece in pieces:
+            k = piece._key = next_key()
+            keys.add(k)
+            okeys.append(k)
+        nodes[n] = (node[0], node[1], False, tuple(okeys), *node[4:])
+
     def _input_keys(self, args, nested):
         """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no
         gradient wanted), whether any is on it, and by position the trainable Variables among

@@ -3,6 +3,7 @@ NumPy's API and ``out=``; ``scans.scan_kernels`` registers them.
 """
 from __future__ import annotations
 
+from xpgrad.accumulate import Scatter
 from xpgrad.backend import Kernel
 
 from .lstm_step import lstm_one_step
@@ -34,7 +35,7 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
     shared products and rings (``scans.scan_kernels`` makes them; ``rings``: ``(new_ring,
     gradient_ring, add_product)``)."""
     new_ring, gradient_ring, add_product = rings
-    one_step_forward, one_step_vjp = lstm_one_step(np, matmul)
+    one_step_forward, one_step_vjp = lstm_one_step(np, matmul, add_product)
 
     def sigmoid_halves(H, dt):
         """A (4H,) row: 0.5 on the i, f, o columns, 1 on g's (sigmoid(z) = tanh(z / 2) / 2 +
@@ -260,7 +261,14 @@ def lstm_kernels(np, matmul, stepped, recurrent_product, floats, rings):
         return (None if dx is None else dx[:, 0], *others)
 
     def lstm_cell_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
-        return lstm_cell_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
+        # g: the (2, B, H) states' gradient, or the list of h's and c's (each None, an array
+        # or a Scatter) where the tape recorded them as its pieces (``_record_pieces``)
+        g_h, g_c = g[0], g[1]
+        if g_h.__class__ is Scatter:
+            g_h = g_h.dense(np)
+        if g_c.__class__ is Scatter:
+            g_c = g_c.dense(np)
+        return lstm_cell_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh)
 
     def lstm_cell_vjp_sliced(key, values, saved, needs, x, h0, c0, w_ih, w_hh, b):
         parts = lstm_halves(key, values, 2)

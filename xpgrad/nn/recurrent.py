@@ -30,7 +30,7 @@ from .. import dtypes as _dt
 from ..creation import asarray
 from ..ops.projected_scans import gru_layer, rnn_layer
 from ..ops.recurrent import lstm_layer, lstm_layer_states
-from ..ops.recurrent_cells import gru_cell, lstm_cell, rnn_cell
+from ..ops.recurrent_cells import gru_cell, lstm_cell, lstm_cell_pair, rnn_cell
 from ..ops.shape import reshape
 from ..tensor import Variable
 from . import _checks
@@ -132,10 +132,10 @@ class LSTMCell(_Recurrent):
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         h = _check_state(h, (B, H), "h", self, self.w_hh)
         c = _check_state(c, (B, H), "c", self, self.w_hh)
-        states = lstm_cell(x, h, c, self.w_ih, self.w_hh, self._bias(self.b, 4))
         if unbatched:
+            states = lstm_cell(x, h, c, self.w_ih, self.w_hh, self._bias(self.b, 4))
             return states[0, 0], states[1, 0]
-        return states[0], states[1]
+        return lstm_cell_pair(x, h, c, self.w_ih, self.w_hh, self._bias(self.b, 4))
 
     def scan(self, x, h0, c0):
         """All steps of a (B, T, I) sequence: ``[h_t | c_t]`` of shape (B, T, 2H)."""
