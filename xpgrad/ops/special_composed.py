@@ -128,7 +128,9 @@ def erfcinv(y, /):
     >>> round(xg.special.erfcinv(xg.special.erfc(xg.asarray(0.5, dtype=xg.float64))).item(), 12)
     0.5
     """
-    return -ndtri(_real("erfcinv", y, "y") * 0.5) * _SQRT_HALF
+    y = _real("erfcinv", y, "y")
+    # y / 2 rounds -5e-324 to -0.0, which ndtri takes for 0
+    return where(y < 0, math.nan, -ndtri(y * 0.5) * _SQRT_HALF)
 
 
 def cosm1(x, /):
@@ -162,7 +164,8 @@ def rgamma(x, /):
     # 1 / Gamma(x) = x + euler_gamma x**2 + ...: x itself to the last bit next to 0, where
     # Gamma(x) overflows (below 5.6e-309)
     tiny = absolute(x) < 1e-20
-    return where(pole, 0.0, where(tiny, x, 1.0 / gamma(where(pole | tiny, 0.5, x))))
+    huge = x > 171.7                # Gamma(x) is inf, 1 / Gamma(x) 0 (its gradient inf / inf)
+    return where(pole | huge, 0.0, where(tiny, x, 1.0 / gamma(where(pole | tiny | huge, 0.5, x))))
 
 
 def gammasgn(x, /):
