@@ -169,3 +169,34 @@ def test_hurwitz_zeta_at_huge_orders_is_its_first_term(q):
     kept = ~np.isnan(want)
     np.testing.assert_allclose(got[kept], want[kept], rtol=1e-15)
     assert kept.any()
+
+
+def _at_zero_limit(function, limit):
+    return lambda lmbda: function(lmbda) if lmbda else limit
+
+
+#: the Box-Cox transforms at x = 2.5, as functions of lmbda (mpmath's, their limits at 0)
+BOX_COX = {
+    "boxcox": lambda lmbda: mpmath.expm1(lmbda * mpmath.log(2.5)) / lmbda,
+    "boxcox1p": lambda lmbda: mpmath.expm1(lmbda * mpmath.log(3.5)) / lmbda,
+    "inv_boxcox": lambda lmbda: mpmath.exp(mpmath.log1p(lmbda * 2.5) / lmbda),
+    "inv_boxcox1p": lambda lmbda: mpmath.expm1(mpmath.log1p(lmbda * 2.5) / lmbda),
+}
+BOX_COX_LIMITS = {"boxcox": mpmath.log(2.5), "boxcox1p": mpmath.log(3.5),
+                  "inv_boxcox": mpmath.exp(2.5), "inv_boxcox1p": mpmath.expm1(2.5)}
+
+
+@pytest.mark.parametrize("name", sorted(BOX_COX))
+def test_box_cox_at_tiny_and_unit_lambdas_match_mpmath(name):
+    """Value and gradient in ``lmbda`` at x = 2.5, for lmbda at the extremes around 0 and 1."""
+    exact = _at_zero_limit(BOX_COX[name], BOX_COX_LIMITS[name])
+    wrong = []
+    # also either side of where the series takes over (|lmbda log(x)| = 1e-3)
+    for lmbda in [x for x in MODERATE if x > -0.5] + [1e-4, -1e-4, 1e-3, -1e-3, 3e-3, 0.1]:
+        with mpmath.workdps(60):
+            want = float(exact(mpmath.mpf(lmbda)))
+        got, slope = _ours(getattr(xg.special, name), [2.5, lmbda], 1)
+        want_slope = _mp_derivative(exact, lmbda)
+        if not (_agree(got, want) and _agree(slope, want_slope, rtol=1e-12)):
+            wrong.append((lmbda, got, want, slope, want_slope))
+    assert not wrong, f"xg.special.{name}: (lmbda, value, mpmath, gradient, mpmath) {wrong}"
