@@ -216,3 +216,26 @@ def test_poch_overflowing_to_inf_does_not_warn():
     # SciPy's NaN at (-200, 160) and the like is an overflowing product: inf here, as mpmath's
     known = ~np.isnan(want)
     np.testing.assert_array_equal(np.isinf(got.numpy())[known], np.isinf(want)[known])
+
+
+def _mp_x_log_ratio(x, y):
+    return mpmath.mpf(x) * mpmath.log(mpmath.mpf(x) / mpmath.mpf(y))
+
+
+@pytest.mark.parametrize("name", ["rel_entr", "kl_div"])
+@pytest.mark.parametrize("position", [0, 1])
+def test_entropies_at_the_extremes_match_scipy(name, position):
+    """``x log(x / y)`` (+ ``y - x``) with the other argument 1.5; mpmath's value where SciPy's
+    ``x / y`` overflows (y subnormal) and SciPy gives inf."""
+    wrong = []
+    for value in EXTREMES:
+        arguments = [1.5, 1.5]
+        arguments[position] = value
+        got = _ours(getattr(xg.special, name), arguments, position)[0]
+        want = float(getattr(scipy_special, name)(*arguments))
+        x, y = arguments
+        if 0 < y < 1e-300 and math.isfinite(x) and x > 0:
+            want = float(_mp_x_log_ratio(x, y) + (y - x if name == "kl_div" else 0))
+        if not _agree(got, want):
+            wrong.append((arguments, got, want))
+    assert not wrong, f"xg.special.{name}: (arguments, ours, reference) {wrong}"
