@@ -239,3 +239,24 @@ def test_entropies_at_the_extremes_match_scipy(name, position):
         if not _agree(got, want):
             wrong.append((arguments, got, want))
     assert not wrong, f"xg.special.{name}: (arguments, ours, reference) {wrong}"
+
+
+@pytest.mark.parametrize("x, y, position", [(1.0, 1.5, 0), (1.0, -2.5, 0), (2.5, 0.0, 1),
+                                            (5e-324, 0.0, 1), (1e300, 0.0, 1), (1.0, 1e-300, 0)])
+def test_powm1_gradients_where_its_value_is_exactly_zero(x, y, position):
+    """``x**y - 1`` is 0 at x = 1 and at y = 0, but its slopes there are y and log x."""
+    def exact(moving):
+        arguments = [mpmath.mpf(x), mpmath.mpf(y)]
+        arguments[position] = moving
+        return mpmath.powm1(*arguments)
+    value, slope = _ours(xg.special.powm1, [x, y], position)
+    assert value == 0.0
+    assert _agree(slope, _mp_derivative(exact, [x, y][position]), rtol=1e-12)
+
+
+def test_powm1_keeps_scipys_zero_where_the_other_argument_is_not_a_number():
+    x = xg.asarray([1.0, 1.0, math.inf, math.nan], dtype=xg.float64)
+    y = xg.asarray([math.nan, math.inf, 0.0, 0.0], dtype=xg.float64)
+    want = scipy_special.powm1(x.numpy(), y.numpy())
+    np.testing.assert_array_equal(xg.special.powm1(x, y).numpy(), want)
+    assert not want.any()
