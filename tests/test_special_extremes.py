@@ -260,3 +260,12 @@ def test_powm1_keeps_scipys_zero_where_the_other_argument_is_not_a_number():
     want = scipy_special.powm1(x.numpy(), y.numpy())
     np.testing.assert_array_equal(xg.special.powm1(x, y).numpy(), want)
     assert not want.any()
+
+
+@pytest.mark.parametrize("name", ["huber", "pseudo_huber"])
+def test_huber_losses_are_nan_for_a_nan_delta(name):
+    """inf is their answer for a negative delta only; a NaN delta is NaN, as SciPy's."""
+    delta = xg.asarray([math.nan, -1.0], dtype=xg.float64)
+    got = getattr(xg.special, name)(delta, xg.asarray([0.5, 0.5], dtype=xg.float64)).numpy()
+    want = getattr(scipy_special, name)(delta.numpy(), 0.5)
+    np.testing.assert_array_equal(got, want)

@@ -156,7 +156,9 @@ def pseudo_huber(delta, r, /):
     scaled = finite_r / where(positive, delta, 1.0)
     # no cancelling in sqrt(1 + t**2) - 1, and no overflow of r**2 where delta |r| is finite
     value = where(infinite, math.inf, finite_r * (finite_r / (hypot(1.0, scaled) + 1.0)))
-    return where(positive, value, where(delta == 0, 0.0 * finite_r, math.inf))
+    # a NaN delta is NaN (not the inf of delta < 0)
+    return where(positive, value, where(delta == 0, 0.0 * finite_r,
+                                        where(delta < 0, math.inf, math.nan)))
 
 
 # -- ndtri ----------------------------------------------------------------------------------------
