@@ -23,6 +23,8 @@ import math
 from .elementwise import exp, expm1, floor, isfinite, isinf, isnan, log, log1p, signbit, sin
 from .elementwise_unary import abs as absolute
 from ..creation import ones_like
+from .casting import astype
+from ..dtypes import float64
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype, betainc, betaincc
 from .incomplete_gamma import gammainc, gammaincc
@@ -138,8 +140,10 @@ def erfcinv(y, /):
     0.5
     """
     y = _real("erfcinv", y, "y")
-    # y / 2 rounds -5e-324 to -0.0, which ndtri takes for 0
-    return where(y < 0, math.nan, -ndtri(y * 0.5) * _SQRT_HALF)
+    # in float64: float32's y / 2 rounds 1e-45 to 0 (erfcinv inf, not 10.02); and there y / 2
+    # rounds -5e-324 to -0.0, which ndtri takes for 0
+    wide = astype(y, float64)
+    return astype(where(wide < 0, math.nan, -ndtri(wide * 0.5) * _SQRT_HALF), y.dtype)
 
 
 def cosm1(x, /):
