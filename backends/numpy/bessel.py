@@ -30,6 +30,7 @@ from xpgrad.ops import bessel_formulas as formulas, special_bessel
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _STEP = 0.125
+_ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
 _CENTERS = int(round((formulas.ASYMPTOTIC_FROM - formulas.SERIES_UP_TO) / _STEP))   # 184
 #: Taylor terms by kind: the tail's largest, at the first center 2.0625 (Y's singular point 0
 #: 33 steps away), is below 1e-19 of the amplitude (9 terms leave Y1 1e-14 off, 10 3e-16)
@@ -133,7 +134,7 @@ def _large(x, kind, order):
     else:
         out = p * sin_chi
         out += q * cos_chi
-    out *= np.sqrt(1.0 / (math.pi * x))      # sqrt(2 / (pi x)) / sqrt 2
+    out *= _ONE_OVER_SQRT_PI / np.sqrt(x)    # sqrt(2 / (pi x)) / sqrt 2 (pi x overflows past 5e307)
     return out
 
 

@@ -106,10 +106,19 @@ def _forward_of_several(name):
 
 def _zeta_forward(s, q):
     """SciPy's ``zeta`` with the generic rule's NaN for q < 0 (SciPy sums the negative terms
-    for integer s; the generic rule, on every other backend, does not)."""
+    for integer s; the generic rule, on every other backend, does not), and the generic value
+    where SciPy's is NaN inside the domain (s from ~1e15 on, where it is 0 or ``q^-s``)."""
     result = _forward_of_several("zeta")(s, q)
     if result is not None:
-        result[0][np.broadcast_to(np.asarray(q) < 0, result[0].shape)] = np.nan
+        out = result[0]
+        wide_s, wide_q = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(q, np.float64))
+        lost = np.isnan(out) & (wide_s > 1) & np.isfinite(wide_s) & (wide_q > 0)
+        if lost.any():
+            from xpgrad.ops.hurwitz_zeta import hurwitz_zeta
+
+            with np.errstate(all="ignore"):
+                out[lost] = hurwitz_zeta(npx, wide_s[lost], wide_q[lost])
+        out[np.broadcast_to(np.asarray(q) < 0, out.shape)] = np.nan
     return result
 
 

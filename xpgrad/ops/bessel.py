@@ -65,22 +65,24 @@ def _i1(xp, x):
     return _i1e(xp, x) * xp.exp(xp.abs(x))
 
 
-def _one_over(xp, x):
-    """``1 / x``, with 0 at x = 0 (where ``I1 / x`` is taken as its limit 1/2 separately: the
-    rules add -1/2 there)."""
-    return xp.where(x == 0, xp.zeros_like(x), 1.0 / xp.where(x == 0, xp.ones_like(x), x))
+def _over_x(xp, ans, x, limit):
+    """``ans / x`` for ``ans`` = I1 or i1e, ``limit`` (the ratio's value as x -> 0, to 1e-18
+    relative) where ``|x| < 1e-9``: there ``I1 = x / 2`` rounds (to 0 at subnormal x, where
+    ``1 / x`` is inf) and the quotient would be NaN or inf."""
+    tiny = xp.abs(x) < 1e-9
+    return xp.where(tiny, limit, ans / xp.where(tiny, xp.ones_like(x), x))
 
 
 def _i1_slope(xp, g, ans, x):
     """``g (I0 - I1 / x)``, 1/2 at x = 0."""
-    return g * (_call(_i0_prim, xp, x) - ans * _one_over(xp, x)
-                + xp.where(x == 0, -0.5, xp.zeros_like(x)))
+    return g * (_call(_i0_prim, xp, x) - _over_x(xp, ans, x, 0.5))
 
 
 def _i1e_slope(xp, g, ans, x):
-    """``g (i0e - i1e (sign(x) + 1 / x))``, 1/2 at x = 0."""
-    return g * (_call(_i0e_prim, xp, x) - ans * (xp.sign(x) + _one_over(xp, x))
-                + xp.where(x == 0, -0.5, xp.zeros_like(x)))
+    """``g (i0e - i1e (sign(x) + 1 / x))``, 1/2 at x = 0 (``i1e / x = exp(-|x|) / 2`` at
+    tiny x)."""
+    return g * (_call(_i0e_prim, xp, x) - ans * xp.sign(x)
+                - _over_x(xp, ans, x, 0.5 * xp.exp(-xp.abs(x))))
 
 
 _i0_prim = Primitive("special_i0", _quiet(_in_float64(_i0)),

@@ -118,7 +118,7 @@ def _large(xp, x, order):
         cos_chi, sin_chi = root * (cos + sin), root * (sin - cos)
     else:
         cos_chi, sin_chi = root * (sin - cos), -root * (cos + sin)
-    amplitude = xp.sqrt(2.0 / (math.pi * x))
+    amplitude = math.sqrt(2.0 / math.pi) / xp.sqrt(x)     # pi x overflows past 5e307
     return amplitude * (p * cos_chi - q * sin_chi), amplitude * (p * sin_chi + q * cos_chi)
 
 

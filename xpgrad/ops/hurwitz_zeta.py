@@ -43,7 +43,10 @@ def _tail(xp, s, y, with_s_derivative):
         rising = rising * ((s + (2 * j - 1)) * (s + 2 * j))
         log_rising_by_s = log_rising_by_s + 1.0 / (s + (2 * j - 1)) + 1.0 / (s + 2 * j)
         power = power * inverse_square
-    return tail, by_s
+    # past s ~ 250 y^-s underflows to 0, and from s ~ 1e13 the rising factorial overflows:
+    # inf * 0 would make the (vanishing) tail NaN
+    vanished = y ** -s == 0
+    return xp.where(vanished, 0.0, tail), xp.where(vanished, 0.0, by_s)
 
 
 def _sum(xp, s, q, with_s_derivative):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from . import bessel_formulas as formulas
-from .bessel import _one_over
+from .bessel import _over_x
 from .special import _call, _in_float64, _quiet, _real
 
 #: below it ``J1' = 1/2`` in float64 (``3 x^2 / 8`` is lost), float32 too
@@ -30,9 +30,7 @@ def _forward(formula, *args):
 def _j1_slope(xp, g, ans, x):
     """``g (J0 - J1 / x)``: 1/2 where ``|x| < 1e-9`` (``J0 - J1 / x = 1/2 - 3 x^2 / 8``;
     at subnormal x, ``J1 = x / 2`` rounds and ``J1 / x`` would be 0 or NaN)."""
-    tiny = xp.abs(x) < TINY
-    slope = _call(_j0, xp, x) - ans * _one_over(xp, xp.where(tiny, xp.ones_like(x), x))
-    return g * xp.where(tiny, 0.5, slope)
+    return g * (_call(_j0, xp, x) - _over_x(xp, ans, x, 0.5))
 
 
 def _y1_slope(xp, g, ans, x):

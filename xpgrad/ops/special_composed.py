@@ -23,6 +23,8 @@ import math
 from .elementwise import exp, expm1, floor, isfinite, isinf, isnan, log, log1p, signbit, sin
 from .elementwise_unary import abs as absolute
 from ..creation import ones_like
+from .casting import astype
+from ..dtypes import float64
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype, betainc, betaincc
 from .incomplete_gamma import gammainc, gammaincc
@@ -39,18 +41,25 @@ def _count(k):
     return where(k < 0, math.nan, floor(k))
 
 
+#: below it (of ``z = |lmbda L|``, ``|lmbda y|``) the Box-Cox series to ``z**5`` is exact in
+#: float64 (next term ~1e-18): ``expm1(lmbda L) / lmbda`` loses ``eps / z`` of its gradient to
+#: cancelling (at 1e-20 it was -16384, not 0.42), and at subnormal lmbda its value too
+_BOX_COX_SERIES = 1e-3
+
+
 def _box_cox(name, x, lmbda, log_of):
     """``(exp(lmbda log_of(x)) - 1) / lmbda``, ``log_of(x)`` where ``lmbda == 0``, with no
-    0/0 on the branch ``where`` leaves (its gradient would be NaN). At ``lmbda == 0`` the value
-    is the series ``L + lmbda L**2 / 2 + lmbda**2 L**3 / 6`` (``L = log_of(x)``), so the
-    derivatives in ``lmbda`` there are right to second order."""
+    0/0 on the branch ``where`` leaves (its gradient would be NaN). Where ``|lmbda L|`` is
+    below 1e-3 (``L = log_of(x)`` finite) the value is the series
+    ``L (1 + z / 2 + z**2 / 6 + ... + z**5 / 720)``, ``z = lmbda L``."""
     x, lmbda = _same_dtype(name, [x, lmbda], ("x", "lmbda"))
     logged = log_of(x)
-    zero = lmbda == 0
-    safe = where(zero, 1.0, lmbda)
     finite = where(isfinite(logged), logged, 0.0)
-    series = logged + lmbda * finite * finite * (0.5 + lmbda * finite / 6.0)
-    return where(zero, series, expm1(safe * logged) / safe)
+    small = (lmbda == 0) | (isfinite(logged) & (absolute(lmbda * finite) < _BOX_COX_SERIES))
+    safe = where(small, 1.0, lmbda)
+    z = lmbda * finite
+    series = logged + finite * z * (1 / 2 + z * (1 / 6 + z * (1 / 24 + z * (1 / 120 + z / 720))))
+    return where(small, series, expm1(safe * logged) / safe)
 
 
 def boxcox(x, lmbda, /):
@@ -77,14 +86,16 @@ def boxcox1p(x, lmbda, /):
 
 
 def _inverse_box_cox(name, y, lmbda, exp_of):
-    """``exp_of(log1p(lmbda y) / lmbda)``; at ``lmbda == 0`` the exponent is the series
-    ``y - lmbda y**2 / 2 + lmbda**2 y**3 / 3`` (its value ``y``, its derivatives right)."""
+    """``exp_of(log1p(lmbda y) / lmbda)``; where ``z = lmbda y`` is below 1e-3 in magnitude
+    (and at ``lmbda == 0``) the exponent is the series ``y (1 - z / 2 + z**2 / 3 - ... -
+    z**5 / 6)``."""
     y, lmbda = _same_dtype(name, [y, lmbda], ("y", "lmbda"))
-    zero = lmbda == 0
-    safe = where(zero, 1.0, lmbda)
     finite = where(isfinite(y), y, 0.0)
-    series = y - lmbda * finite * finite * (0.5 - lmbda * finite / 3.0)
-    return exp_of(where(zero, series, log1p(safe * y) / safe))
+    small = (lmbda == 0) | (isfinite(y) & (absolute(lmbda * finite) < _BOX_COX_SERIES))
+    safe = where(small, 1.0, lmbda)
+    z = lmbda * finite
+    series = y - finite * z * (1 / 2 - z * (1 / 3 - z * (1 / 4 - z * (1 / 5 - z / 6))))
+    return exp_of(where(small, series, log1p(safe * y) / safe))
 
 
 def inv_boxcox(y, lmbda, /):
@@ -128,7 +139,11 @@ def erfcinv(y, /):
     >>> round(xg.special.erfcinv(xg.special.erfc(xg.asarray(0.5, dtype=xg.float64))).item(), 12)
     0.5
     """
-    return -ndtri(_real("erfcinv", y, "y") * 0.5) * _SQRT_HALF
+    y = _real("erfcinv", y, "y")
+    # in float64: float32's y / 2 rounds 1e-45 to 0 (erfcinv inf, not 10.02); and there y / 2
+    # rounds -5e-324 to -0.0, which ndtri takes for 0
+    wide = astype(y, float64)
+    return astype(where(wide < 0, math.nan, -ndtri(wide * 0.5) * _SQRT_HALF), y.dtype)
 
 
 def cosm1(x, /):
@@ -162,7 +177,8 @@ def rgamma(x, /):
     # 1 / Gamma(x) = x + euler_gamma x**2 + ...: x itself to the last bit next to 0, where
     # Gamma(x) overflows (below 5.6e-309)
     tiny = absolute(x) < 1e-20
-    return where(pole, 0.0, where(tiny, x, 1.0 / gamma(where(pole | tiny, 0.5, x))))
+    huge = x > 171.7                # Gamma(x) is inf, 1 / Gamma(x) 0 (its gradient inf / inf)
+    return where(pole | huge, 0.0, where(tiny, x, 1.0 / gamma(where(pole | tiny | huge, 0.5, x))))
 
 
 def gammasgn(x, /):

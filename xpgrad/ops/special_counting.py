@@ -17,7 +17,7 @@ import numpy as np
 
 from .._args import flag
 from .activations import softplus as _softplus
-from .elementwise import expm1, floor, log, pow
+from .elementwise import expm1, floor, isnan, log, pow
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype
 from .selection import where
@@ -106,7 +106,9 @@ def powm1(x, y, /):
         via_log = expm1(y * log(where(positive, x, 1.0)))
         direct = pow(where(positive, 1.0, x), y) - 1.0
     value = where(positive, via_log, direct)
-    return where((x == 1) | (y == 0), 0.0, value)
+    # value is already 0 there unless NaN (1**inf, inf**0): a constant 0 would lose the
+    # gradients (y in x at x = 1, log x in y at y = 0)
+    return where(((x == 1) | (y == 0)) & isnan(value), 0.0, value)
 
 
 def softplus(x, /):

@@ -132,8 +132,10 @@ def zetac(x, /):
         central = _zeta_below_one(where(middle, x, 0.5)) - 1.0
         s = where(below, x, -1.0)
         # zeta(s) = 2^s pi^(s - 1) sin(pi s / 2) Gamma(1 - s) zeta(1 - s)
-        reflected = (exp(s * math.log(2.0 * math.pi)) / math.pi * sindg(90.0 * s)
-                     * gamma(1.0 - s) * (1.0 + zeta(1.0 - s, 2.0))) - 1.0
+        sine = sindg(90.0 * s)
+        # exactly -1 at the even s below -171, where gamma(1 - s) is inf (every s < -2^53)
+        reflected = where((sine == 0) & (s < -171.0), -1.0, exp(s * math.log(2.0 * math.pi)) / math.pi * sine
+                          * gamma(1.0 - s) * (1.0 + zeta(1.0 - s, 2.0)) - 1.0)
     value = where(above, large, where(middle, central, reflected))
     edges = where(x == 1, math.inf, where(x == -math.inf, math.nan, value))
     edges = where(x == math.inf, 0.0, where(x == 0, -1.5, edges))

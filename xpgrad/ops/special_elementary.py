@@ -118,7 +118,9 @@ def tandg(x, /):
     """
     reduced, negative, quarter, sine, cosine, lost = _degrees("tandg", x, 180.0)
     pole = (quarter == 1) & (sine == 0)
-    value = where(quarter == 1, -cosine / where(sine == 0, 1.0, sine), sine / cosine)
+    # 1 off the branch too: a subnormal sine there made its masked gradient 0 * inf = NaN
+    divisor = where((quarter == 1) & (sine != 0), sine, 1.0)
+    value = where(quarter == 1, -cosine / divisor, sine / cosine)
     value = _exactly_one_at_45(reduced, value)
     return where(lost, 0.0, where(pole, math.inf, where(negative, -value, value)))
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .elementwise import exp, floor, isinf, isnan, log
 from .elementwise_unary import abs as absolute, sin
 from .gamma_function import gamma
@@ -119,6 +121,11 @@ def poch(z, m, /):
     [12.0, 6.0]
     """
     z, m = _same_dtype("poch", [z, m], ("z", "m"))
+    with np.errstate(over="ignore"):    # past float64's range the ratio is inf, as SciPy's
+        return _poch(z, m)
+
+
+def _poch(z, m):
     total = z + m
     z_pole, total_pole = gamma_pole(z) & ~isinf(z), gamma_pole(total) & ~isinf(total)
     both = z_pole & total_pole

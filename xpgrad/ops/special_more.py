@@ -48,18 +48,31 @@ def _entr(xp, x):
     return xp.where(x > 0, -x * xp.log(xp.where(x > 0, x, 1.0)), edge)     # NaN stays NaN
 
 
-def _rel_entr(xp, x, y):
+def _x_log_ratio(xp, x, y):
+    """``(x > 0 and y > 0, x log(x / y))``; ``log x - log y`` where ``x / y`` overflows or
+    is subnormal (y subnormal: 1.5 log(1.5 / 5e-324) is 1117, not inf)."""
     both = (x > 0) & (y > 0)
     ratio = xp.where(both, x, 1.0) / xp.where(both, y, 1.0)
-    edge = xp.where((x == 0) & (y >= 0), xp.zeros_like(ratio), xp.full_like(ratio, xp.inf))
-    return xp.where(both, x * xp.log(ratio), edge)
+    in_range = (ratio >= 2.2250738585072014e-308) & (ratio < xp.inf)
+    logged = xp.where(in_range, xp.log(xp.where(in_range, ratio, 1.0)),
+                      _log_ratio(xp, xp.where(both, x, 1.0), xp.where(both, y, 1.0)))
+    return both, x * logged
+
+
+def _edge(xp, x, y, at_zero):
+    """``at_zero`` where x == 0 and y >= 0, NaN where either is NaN, inf elsewhere."""
+    edge = xp.where((x == 0) & (y >= 0), at_zero, xp.full_like(at_zero, xp.inf))
+    return xp.where((x != x) | (y != y), xp.full_like(at_zero, xp.nan), edge)
+
+
+def _rel_entr(xp, x, y):
+    both, value = _x_log_ratio(xp, x, y)
+    return xp.where(both, value, _edge(xp, x, y, xp.zeros_like(value)))
 
 
 def _kl_div(xp, x, y):
-    both = (x > 0) & (y > 0)
-    ratio = xp.where(both, x, 1.0) / xp.where(both, y, 1.0)
-    edge = xp.where((x == 0) & (y >= 0), y + xp.zeros_like(ratio), xp.full_like(ratio, xp.inf))
-    return xp.where(both, x * xp.log(ratio) - x + y, edge)
+    both, value = _x_log_ratio(xp, x, y)
+    return xp.where(both, value - x + y, _edge(xp, x, y, y + xp.zeros_like(value)))
 
 
 def _log_ratio(xp, x, y):
@@ -143,7 +156,9 @@ def pseudo_huber(delta, r, /):
     scaled = finite_r / where(positive, delta, 1.0)
     # no cancelling in sqrt(1 + t**2) - 1, and no overflow of r**2 where delta |r| is finite
     value = where(infinite, math.inf, finite_r * (finite_r / (hypot(1.0, scaled) + 1.0)))
-    return where(positive, value, where(delta == 0, 0.0 * finite_r, math.inf))
+    # a NaN delta is NaN (not the inf of delta < 0)
+    return where(positive, value, where(delta == 0, 0.0 * finite_r,
+                                        where(delta < 0, math.inf, math.nan)))
 
 
 # -- ndtri ----------------------------------------------------------------------------------------
