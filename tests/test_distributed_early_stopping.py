@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from mpi_worker_early_stopping import VALUES
 from test_distributed import mpirun, needs_mpi
 
 WORKER = Path(__file__).parent / "mpi_worker_early_stopping.py"
-sys.path.insert(0, str(WORKER.parent))
-from mpi_worker_early_stopping import VALUES  # noqa: E402
 
 
 def _mean_per_epoch():
