@@ -30,6 +30,19 @@ def _describe(low, high, low_open, high_open) -> str:
     return ""
 
 
+def monitored_value(owner: str, name: str, value) -> float:
+    """The value an epoch ended with, stepped into ``owner`` (``"EarlyStopping.step"``): a real
+    number (TypeError or ValueError naming ``owner`` and ``name``), averaged over the ranks when
+    ``xg.distributed`` runs several, so every rank decides alike."""
+    try:
+        current = real_number(name, value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{owner}: {e}") from None
+    from ..distributed.agreement import ranks_mean
+
+    return ranks_mean(current, f"{owner}()")
+
+
 def real_number(name: str, value) -> float:
     """``value`` as a Python float, or TypeError naming ``name`` (bool, str, complex, arrays of
     more than one element are not real numbers)."""

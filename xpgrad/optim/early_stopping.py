@@ -16,7 +16,7 @@ import numpy as np
 
 from ..keyword_checks import CheckedKeywords
 from ._checks import (CheckedSettings, check_state_keys, non_negative, non_negative_int,
-                      real_number)
+                      monitored_value, real_number)
 from .plateau import _choice
 
 _MODES = ("min", "max", "auto")
@@ -129,13 +129,7 @@ class EarlyStopping(CheckedSettings, CheckedKeywords):
 
     def step(self, value) -> bool:
         """Count one epoch ending with ``value``; whether to stop training now."""
-        try:
-            current = real_number("value", value)
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"EarlyStopping.step: {e}") from None
-        from ..distributed.agreement import ranks_mean
-
-        current = ranks_mean(current, "EarlyStopping.step()")
+        current = monitored_value("EarlyStopping.step", "value", value)
         epoch = self.epoch
         self.epoch += 1
         if epoch < self.start_from_epoch:

@@ -15,7 +15,7 @@ import math
 
 from ..keyword_checks import CheckedKeywords
 from ._checks import (CheckedSettings, check_state_keys, hyperparameter, non_negative,
-                      non_negative_int, real_number)
+                      monitored_value, non_negative_int, real_number)
 
 _MODES = ("min", "max")
 _THRESHOLD_MODES = ("rel", "abs")
@@ -158,13 +158,7 @@ class ReduceLROnPlateau(CheckedSettings, CheckedKeywords):
 
     def step(self, metric) -> None:
         """Count one call (an epoch) with ``metric``; lower the rate after too many bad ones."""
-        try:
-            current = real_number("metric", metric)
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"ReduceLROnPlateau.step: {e}") from None
-        from ..distributed.agreement import ranks_mean
-
-        current = ranks_mean(current, "ReduceLROnPlateau.step()")
+        current = monitored_value("ReduceLROnPlateau.step", "metric", metric)
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best = current
