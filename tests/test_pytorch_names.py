@@ -45,6 +45,7 @@ def test_pytorch_tensor_names_point_to_ours(name, hint):
 @pytest.mark.parametrize("name, hint", [
     ("step", "apply_gradients"), ("zero_grad", "tape.gradient"),
     ("param_groups", "opt.learning_rate"), ("lr", "opt.learning_rate"),
+    ("add_param_group", "an optimizer of its own"),
 ])
 def test_pytorch_and_old_keras_optimizer_names_point_to_ours(name, hint):
     opt = xg.optim.Adam(learning_rate=0.01)

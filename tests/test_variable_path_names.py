@@ -111,3 +111,34 @@ def test_a_list_of_the_models_variables_saves_and_loads_as_the_model(tmp_path):
     xg.load_checkpoint(from_list, fresh)
     for a, b in zip(fresh.variables, model.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+class _Scaled(xg.nn.Module):
+    """A custom module holding Variables of its own, as a torch module's nn.Parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = xg.Variable(xg.ones(3))
+        self.shift = xg.Variable(xg.zeros(3))
+        self.named = xg.Variable(xg.zeros(3), name="mine")
+        self.lin = xg.nn.Linear(3, 1, rng=0)
+
+    def forward(self, x):
+        return xg.sum(self.lin(x * self.scale + self.shift + self.named))
+
+
+def test_a_custom_modules_own_variables_are_named_after_their_paths():
+    """``self.scale = xg.Variable(...)`` was named 'Variable' in trainable_variables, so two of
+    them made ``opt.state_dict(model.trainable_variables)`` refuse the list ('two variables
+    are named Variable'). Now they carry their paths, as torch's named_parameters(); a name the
+    user gave is kept, inside containers too."""
+    model = _Scaled()
+    assert _names(model) == ["_scaled/scale", "_scaled/shift", "mine", "_scaled/lin/w",
+                             "_scaled/lin/b"]
+    holder = xg.nn.ModuleList([_Scaled(), _Scaled()], name="stack")
+    assert [v.name for v in holder.trainable_variables if v.name != "mine"] == \
+        [p for p in holder.named_variables() if not p.endswith("/named")]
+    opt = xg.optim.Adam(learning_rate=0.1)
+    opt.minimize(lambda: model(xg.ones((2, 3))), model.trainable_variables)
+    assert sorted(opt.state_dict(model.trainable_variables)) == \
+        sorted(k.replace("_scaled/named", "mine") for k in opt.state_dict(model))

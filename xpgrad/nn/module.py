@@ -32,7 +32,7 @@ from .module_structure import SETTING_TYPES, STRUCTURE, note_own_write, structur
 from ..trace_thread import CALLING as _CALLING, RUNNING as _TRACING
 from .module_hints import keras_call_keyword, not_initialized, note_layer, pytorch_hint
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
-from .variable_names import name_after_paths
+from .variable_names import name_after_paths, name_unnamed
 
 
 #: what an attribute's value may hold Modules and Variables inside
@@ -176,6 +176,8 @@ class Module(ModuleDiscovery, ModuleState):
                 note_own_write(self, name)
         if _holds_module(value, name):
             name_after_paths(self)          # its layers' Variables: named after their paths
+        elif isinstance(value, Variable):
+            name_unnamed(self, name, value)
 
     def __delattr__(self, name):
         object.__delattr__(self, name)

@@ -64,6 +64,27 @@ def name_after_paths(module) -> None:
         _walk(module, module.name, {id(module)})
 
 
+def name_unnamed(module, key, variable) -> None:
+    """Name a Variable made without a name (``xg.Variable(value)``, whose name is the default
+    ``"Variable"``) that ``module`` takes in as its attribute ``key``: ``f"{module.name}/{key}"``,
+    as a layer names its own, so walks from the modules above rename it after its path and a
+    custom module's ``self.scale = xg.Variable(...)`` is ``"net/scale"`` in
+    ``trainable_variables``, not one of several ``"Variable"`` (PyTorch's
+    ``named_parameters()`` says ``scale``). A name given to the Variable is kept.
+
+    >>> import xpgrad as xg
+    >>> class Net(xg.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = xg.Variable([1.0, 1.0])
+    ...         self.shift = xg.Variable([0.0, 0.0], name="my_shift")
+    >>> [v.name for v in Net().trainable_variables]
+    ['net/scale', 'my_shift']
+    """
+    if variable.name == "Variable" and "name" in vars(module):
+        variable.name = f"{module.name}/{key}"
+
+
 def renames(method):
     """``method`` of a container of modules, followed by ``name_after_paths(self)``."""
     @functools.wraps(method)
@@ -74,4 +95,4 @@ def renames(method):
     return changed
 
 
-__all__ = ["name_after_paths", "renames"]
+__all__ = ["name_after_paths", "name_unnamed", "renames"]

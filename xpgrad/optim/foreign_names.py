@@ -59,6 +59,9 @@ OTHER_NAMES = {
                     "state), opt.get_config(); for groups with their own settings (no "
                     "weight decay on biases) use one optimizer per group, each given its "
                     "group's (gradient, variable) pairs",
+    "add_param_group": "a group with its own settings is an optimizer of its own: make "
+                       "another (xg.optim.SGD(0.01, momentum=0.9)) and give it the new "
+                       "group's (gradient, variable) pairs each step",
     "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
     "exclude_from_weight_decay": "variables without weight decay get their own optimizer "
                                  "(weight_decay=0.0): one optimizer per group, each given its "
