@@ -68,6 +68,12 @@ _PYTORCH_NAMES = {
     "LambdaLR": f"{_SCHEDULE}; any function of the step is one: learning_rate=lambda step: ...",
     **{torch_name: f"xg.optim.{ours}: {_SCHEDULE} (table: help(xg.optim.schedules))"
        for torch_name, ours in _TORCH_SCHEDULERS.items()},
+    "MultiStepLR": "xg.optim.PiecewiseConstant([m - 1 for m in milestones], [lr * gamma ** i "
+                   "for i in range(len(milestones) + 1)]): Keras' boundaries are the last step "
+                   f"of each rate, torch's milestones the first of the next; {_SCHEDULE}",
+    "CosineAnnealingLR": "xg.optim.CosineDecay(lr, T_max, alpha=eta_min / lr): it stays at "
+                         "eta_min after T_max steps, where torch's cosine rises again (give "
+                         f"T_max the run's length); {_SCHEDULE}",
     **_TORCH_CLIPPING_NAMES,
 }
 

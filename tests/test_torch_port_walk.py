@@ -1,0 +1,114 @@
+"""What a PyTorch user porting a training script met (the walk of 2026-12-07), checked against
+torch computed here: the ways the hints name give torch's numbers."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
+
+def _hint(owner, name):
+    with pytest.raises(AttributeError) as err:
+        getattr(owner, name)
+    assert not hasattr(owner, name)
+    return str(err.value)
+
+
+def test_register_hook_names_an_identity_whose_gradient_torchs_hook_gives():
+    rng = np.random.default_rng(0)
+    w0, x = rng.normal(size=(4, 3)), rng.normal(size=(6, 4))
+    w = torch.tensor(w0, requires_grad=True)
+    h = torch.tensor(x) @ w
+    h.register_hook(lambda g: g * 2 + 1)
+    torch.tanh(h).sum().backward()
+    assert "@xg.custom_gradient" in _hint(xg.asarray(x), "register_hook")
+
+    @xg.custom_gradient
+    def hooked(t):
+        return t, lambda g: g * 2 + 1
+
+    v = xg.Variable(w0)
+    with xg.GradientTape() as tape:
+        loss = xg.sum(xg.tanh(hooked(xg.asarray(x) @ v)))
+    np.testing.assert_allclose(tape.gradient(loss, v).numpy(), w.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["register_full_backward_hook", "register_backward_hook"])
+def test_module_backward_hooks_name_the_forward_hooks(name):
+    assert "register_forward_hook" in _hint(xg.nn.Linear(2, 2, rng=0), name)
+
+
+def test_add_param_group_names_one_optimizer_per_group():
+    assert "an optimizer of its own" in _hint(xg.optim.SGD(0.1), "add_param_group")
+
+
+def _torch_rates(make, lr, steps):
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=lr)
+    sched, rates = make(opt), []
+    for _ in range(steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return rates
+
+
+def test_the_multisteplr_hint_gives_torchs_rates():
+    """``PiecewiseConstant(milestones, ...)`` is one step late at each milestone: the hint
+    says ``m - 1``, and that is torch's schedule."""
+    hint = _hint(xg.optim, "MultiStepLR")
+    assert "[m - 1 for m in milestones]" in hint
+    lr, gamma, milestones = 0.1, 0.3, [3, 7, 12]
+    expected = _torch_rates(lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma),
+                            lr, 16)
+    ours = xg.optim.PiecewiseConstant([m - 1 for m in milestones],
+                                      [lr * gamma ** i for i in range(len(milestones) + 1)])
+    np.testing.assert_allclose([ours(k) for k in range(16)], expected, rtol=1e-14)
+
+
+def test_the_cosine_hint_says_where_torchs_schedule_differs():
+    hint = _hint(xg.optim, "CosineAnnealingLR")
+    assert "alpha=eta_min / lr" in hint and "rises again" in hint
+    lr, eta_min, t_max = 0.1, 0.01, 8
+    expected = _torch_rates(
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, t_max, eta_min=eta_min), lr, 14)
+    ours = [xg.optim.CosineDecay(lr, t_max, alpha=eta_min / lr)(k) for k in range(14)]
+    np.testing.assert_allclose(ours[:t_max + 1], expected[:t_max + 1], rtol=1e-12)
+    assert ours[t_max + 1:] == pytest.approx([eta_min] * (14 - t_max - 1))
+    assert all(e > eta_min + 1e-4 for e in expected[t_max + 2:])     # torch's rises again
+
+
+def test_a_custom_modules_variables_and_adam_state_as_torchs_named_parameters():
+    """A module holding Variables of its own (torch's nn.Parameter attributes) names them
+    after torch's named_parameters(), and Adam's state saved from its trainable_variables
+    mid-run and loaded into a fresh optimizer gives torch's weights."""
+    rng = np.random.default_rng(1)
+    scale0, shift0, x = rng.normal(size=3), rng.normal(size=3), rng.normal(size=(5, 3))
+
+    class Affine(xg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = xg.Variable(scale0)
+            self.shift = xg.Variable(shift0)
+
+        def forward(self, z):
+            return xg.sum(xg.tanh(z * self.scale + self.shift) ** 2)
+
+    tparams = [torch.nn.Parameter(torch.tensor(a)) for a in (scale0, shift0)]
+    topt = torch.optim.Adam(tparams, lr=0.1, amsgrad=True)
+    model = Affine()
+    assert [v.name.split("/")[-1] for v in model.trainable_variables] == ["scale", "shift"]
+    opt = xg.optim.Adam(0.1, amsgrad=True)
+    for step in range(6):
+        topt.zero_grad()
+        torch.sum(torch.tanh(torch.tensor(x) * tparams[0] + tparams[1]) ** 2).backward()
+        topt.step()
+        if step == 3:
+            state = opt.state_dict(model.trainable_variables)
+            opt = xg.optim.Adam(0.1, amsgrad=True)
+            opt.load_state_dict(state, model.trainable_variables)
+        opt.minimize(lambda: model(xg.asarray(x)), model.trainable_variables)
+    for v, p in zip(model.trainable_variables, tparams):
+        np.testing.assert_allclose(v.numpy(), p.detach().numpy(), rtol=1e-12)
