@@ -112,3 +112,36 @@ def test_a_custom_modules_variables_and_adam_state_as_torchs_named_parameters():
         opt.minimize(lambda: model(xg.asarray(x)), model.trainable_variables)
     for v, p in zip(model.trainable_variables, tparams):
         np.testing.assert_allclose(v.numpy(), p.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ours, theirs, options", [
+    ("kaiming_uniform", "kaiming_uniform_", {"mode": "fan_out", "nonlinearity": "relu"}),
+    ("kaiming_normal", "kaiming_normal_", {"a": 0.3}),
+    ("kaiming_normal", "kaiming_normal_", {"nonlinearity": "tanh", "mode": "fan_in"}),
+    ("xavier_uniform", "xavier_uniform_", {"gain": 2.0}),
+    ("xavier_normal", "xavier_normal_", {"gain": 0.5}),
+])
+def test_torch_init_keywords_name_the_initializer_with_torchs_distribution(ours, theirs,
+                                                                            options):
+    """``kaiming_uniform(rng, shape, mode="fan_out")`` was 'unexpected keyword argument';
+    the hint's ``variance_scaling`` draws torch's distribution: the same bound or standard
+    deviation for torch's (out, in) weight and xpgrad's (in, out) one."""
+    with pytest.raises(TypeError) as err:
+        getattr(xg.nn.init, ours)(0, (300, 200), **options)
+    call = str(err.value).split(" is ", 1)[1].split(", called as")[0]
+    assert call.startswith("xg.nn.init.variance_scaling(")
+    init = eval(call, {"xg": xg})
+    w_ours = init(xg.random.default_rng(0), (300, 200), xg.float64).numpy()
+    torch.manual_seed(0)
+    w_torch = getattr(torch.nn.init, theirs)(torch.empty(200, 300, dtype=torch.float64),
+                                             **options).numpy()
+    assert w_ours.std() == pytest.approx(w_torch.std(), rel=0.02)
+    if "uniform" in ours:
+        assert abs(w_ours).max() == pytest.approx(abs(w_torch).max(), rel=1e-3)
+
+
+def test_a_generator_keyword_on_an_initializer_names_rng():
+    with pytest.raises(TypeError, match="first argument, rng"):
+        xg.nn.init.xavier_uniform(0, (3, 4), generator=1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'frob'$"):
+        xg.nn.init.he_normal(0, (3, 4), frob=1)

@@ -27,11 +27,13 @@ from ...ops.casting import astype
 from ._common import (as_rng, choice, compute_fans, empty_or_none, float_dtype, named, real,
                       shape_arg)
 from .distributions import truncated_standard_normal
+from .torch_keywords import refuse_torch_keywords
 
 #: the standard deviation of N(0, 1) truncated to [-2, 2] (Keras' and JAX's constant)
 TRUNCATED_STDDEV = 0.87962566103423978
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
 
 
 def variance_scaling(scale=1.0, mode="fan_in", distribution="truncated_normal"):
@@ -77,7 +79,7 @@ def _draw(rng, shape, dtype, scale, mode, distribution, who):
     return astype(truncated_standard_normal(rng, shape, -2.0, 2.0) * stddev, dtype)
 
 
-def glorot_uniform(rng, shape, dtype=_dt.float32):
+def glorot_uniform(rng, shape, dtype=_dt.float32, **torch_options):
     """Uniform on ``[-l, l]``, ``l = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010;
     PyTorch's ``xavier_uniform_``, Keras' ``GlorotUniform``). Also ``xavier_uniform``.
 
@@ -85,10 +87,11 @@ def glorot_uniform(rng, shape, dtype=_dt.float32):
     >>> glorot_uniform(xg.random.default_rng(0), (4, 3)).shape
     (4, 3)
     """
+    refuse_torch_keywords("glorot_uniform", torch_options)
     return _draw(rng, shape, dtype, 1.0, "fan_avg", "uniform", "glorot_uniform")
 
 
-def glorot_normal(rng, shape, dtype=_dt.float32):
+def glorot_normal(rng, shape, dtype=_dt.float32, **torch_options):
     """N(0, 2 / (fan_in + fan_out)), untruncated (PyTorch's ``xavier_normal_``; Keras' is
     ``variance_scaling(1.0, "fan_avg", "truncated_normal")``). Also ``xavier_normal``.
 
@@ -96,10 +99,11 @@ def glorot_normal(rng, shape, dtype=_dt.float32):
     >>> glorot_normal(xg.random.default_rng(0), (4, 3), xg.float64).dtype == xg.float64
     True
     """
+    refuse_torch_keywords("glorot_normal", torch_options)
     return _draw(rng, shape, dtype, 1.0, "fan_avg", "untruncated_normal", "glorot_normal")
 
 
-def he_uniform(rng, shape, dtype=_dt.float32):
+def he_uniform(rng, shape, dtype=_dt.float32, **torch_options):
     """Uniform on ``[-l, l]``, ``l = sqrt(6 / fan_in)`` (He et al. 2015; PyTorch's
     ``kaiming_uniform_`` with its default ``a=0``, Keras' ``HeUniform``). Also
     ``kaiming_uniform``.
@@ -108,10 +112,11 @@ def he_uniform(rng, shape, dtype=_dt.float32):
     >>> he_uniform(xg.random.default_rng(0), (3, 3, 8, 16)).shape      # a conv kernel
     (3, 3, 8, 16)
     """
+    refuse_torch_keywords("he_uniform", torch_options)
     return _draw(rng, shape, dtype, 2.0, "fan_in", "uniform", "he_uniform")
 
 
-def he_normal(rng, shape, dtype=_dt.float32):
+def he_normal(rng, shape, dtype=_dt.float32, **torch_options):
     """N(0, 2 / fan_in), untruncated (He et al. 2015; PyTorch's ``kaiming_normal_``; Keras'
     is ``variance_scaling(2.0, "fan_in", "truncated_normal")``). Also ``kaiming_normal``.
 
@@ -119,6 +124,7 @@ def he_normal(rng, shape, dtype=_dt.float32):
     >>> he_normal(xg.random.default_rng(0), (4, 3)).shape
     (4, 3)
     """
+    refuse_torch_keywords("he_normal", torch_options)
     return _draw(rng, shape, dtype, 2.0, "fan_in", "untruncated_normal", "he_normal")
 
 
