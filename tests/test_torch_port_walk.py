@@ -145,3 +145,36 @@ def test_a_generator_keyword_on_an_initializer_names_rng():
         xg.nn.init.xavier_uniform(0, (3, 4), generator=1)
     with pytest.raises(TypeError, match="unexpected keyword argument 'frob'$"):
         xg.nn.init.he_normal(0, (3, 4), frob=1)
+
+
+def test_drop_last_names_drop_remainder_and_the_loop_gives_torchs_weights():
+    """A DataLoader(shuffle=True, drop_last=True) loop: ``drop_last=`` names
+    ``drop_remainder=`` (it named rng before), and the loop on those batches gives torch's
+    AdamW + StepLR weights on the same batches."""
+    with pytest.raises(TypeError, match="drop_remainder=True"):
+        xg.data.batches(23, 5, drop_last=True)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(23, 4)), rng.normal(size=(23, 2))
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+                                 torch.nn.Linear(8, 2)).double()
+    model = xg.nn.Sequential(xg.nn.Linear(4, 8, dtype="float64", rng=0), xg.nn.Tanh(),
+                             xg.nn.Linear(8, 2, dtype="float64", rng=0))
+    model.load_torch_state_dict(tmodel.state_dict())
+    topt = torch.optim.AdamW(tmodel.parameters(), lr=0.05)
+    tsched = torch.optim.lr_scheduler.StepLR(topt, 3, 0.5)
+    opt = xg.optim.AdamW(xg.optim.StepDecay(0.05, 3, 0.5))
+    order = np.random.default_rng(7)
+    for _ in range(3):
+        epoch = list(xg.data.batches(23, 5, order, drop_remainder=True))
+        assert [len(idx) for idx in epoch] == [5] * 4
+        for idx in epoch:
+            topt.zero_grad()
+            ((tmodel(torch.tensor(x[idx])) - torch.tensor(y[idx])) ** 2).mean().backward()
+            topt.step()
+            tsched.step()
+            opt.minimize(lambda: xg.mean((model(xg.asarray(x[idx])) - xg.asarray(y[idx])) ** 2),
+                         model.trainable_variables)
+    ours = model.torch_state_dict()
+    for key, value in tmodel.state_dict().items():
+        np.testing.assert_allclose(ours[key], value.numpy(), rtol=1e-10, atol=1e-13)

@@ -79,6 +79,10 @@ def batches(n, *batch_size_rng, batch_size=None, rng=None, drop_remainder=False,
 
     if unexpected:
         key = next(iter(unexpected))
+        if key == "drop_last":
+            raise TypeError("batches() got an unexpected keyword argument 'drop_last': "
+                            "PyTorch's drop_last=True is drop_remainder=True here "
+                            "(TensorFlow's name)")
         raise TypeError(f"batches() got an unexpected keyword argument {key!r}; it shuffles "
                         "when given rng (a generator: np.random.default_rng(seed), or "
                         "xg.random.default_rng(seed)), PyTorch's shuffle=True and a seed in one "
