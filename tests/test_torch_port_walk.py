@@ -178,3 +178,46 @@ def test_drop_last_names_drop_remainder_and_the_loop_gives_torchs_weights():
     ours = model.torch_state_dict()
     for key, value in tmodel.state_dict().items():
         np.testing.assert_allclose(ours[key], value.numpy(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+@pytest.mark.parametrize("three_phase, strategy", [(False, "cos"), (True, "linear")])
+def test_onecycle_with_torchs_cycled_momentum(optimizer, three_phase, strategy):
+    """torch's OneCycleLR also cycles the momentum (cycle_momentum=True, its default), which
+    OneCycle alone left out: the weights differed silently. ``s.momentum(opt.iterations)`` set
+    before each update gives torch's weights; the rates alone give cycle_momentum=False's."""
+    rng = np.random.default_rng(3)
+    w0, x, y = rng.normal(size=(4, 2)), rng.normal(size=(16, 4)), rng.normal(size=(16, 2))
+    steps = 20
+    sched = xg.optim.OneCycle(0.2, steps, three_phase=three_phase, anneal_strategy=strategy)
+
+    def torch_weights(cycle_momentum):
+        w = torch.nn.Parameter(torch.tensor(w0))
+        opt = (torch.optim.SGD([w], lr=0.1, momentum=0.9) if optimizer == "SGD" else
+               torch.optim.Adam([w], lr=0.1))
+        lr_sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, 0.2, total_steps=steps, three_phase=three_phase, anneal_strategy=strategy,
+            cycle_momentum=cycle_momentum)
+        for _ in range(steps):
+            opt.zero_grad()
+            torch.mean((torch.tensor(x) @ w - torch.tensor(y)) ** 2).backward()
+            opt.step()
+            lr_sched.step()
+        return w.detach().numpy()
+
+    def our_weights(cycle_momentum):
+        w = xg.Variable(w0)
+        opt = (xg.optim.SGD(sched, momentum=0.9) if optimizer == "SGD" else
+               xg.optim.Adam(sched))
+        for _ in range(steps):
+            if cycle_momentum:
+                setattr(opt, "momentum" if optimizer == "SGD" else "beta_1",
+                        sched.momentum(opt.iterations))
+            opt.minimize(lambda: xg.mean((xg.asarray(x) @ w - xg.asarray(y)) ** 2), [w])
+        return w.numpy()
+
+    for cycle in (True, False):
+        np.testing.assert_allclose(our_weights(cycle), torch_weights(cycle), rtol=1e-10,
+                                   atol=1e-12)
+    assert not np.allclose(torch_weights(True), torch_weights(False), rtol=1e-6)
+    assert "s.momentum(opt.iterations)" in _hint(xg.optim, "OneCycleLR")

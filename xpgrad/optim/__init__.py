@@ -71,6 +71,10 @@ _PYTORCH_NAMES = {
     "MultiStepLR": "xg.optim.PiecewiseConstant([m - 1 for m in milestones], [lr * gamma ** i "
                    "for i in range(len(milestones) + 1)]): Keras' boundaries are the last step "
                    f"of each rate, torch's milestones the first of the next; {_SCHEDULE}",
+    "OneCycleLR": "xg.optim.OneCycle(max_lr, total_steps): the rate; torch's default "
+                  "cycle_momentum=True moves the momentum too, which is s.momentum(step) set "
+                  "before each update: opt.momentum = s.momentum(opt.iterations) (opt.beta_1 "
+                  f"for Adam); {_SCHEDULE}",
     "CosineAnnealingLR": "xg.optim.CosineDecay(lr, T_max, alpha=eta_min / lr): it stays at "
                          "eta_min after T_max steps, where torch's cosine rises again (give "
                          f"T_max the run's length); {_SCHEDULE}",

@@ -38,8 +38,11 @@ class OneCycle(Schedule):
     ``k < total_steps`` (PyTorch's phase boundaries, ``pct_start * total_steps - 1`` and so on,
     fractional ones included). Past the end it stays at the final rate, where PyTorch raises
     after ``total_steps`` calls; and a phase of no length (``pct_start * total_steps == 1``),
-    where PyTorch divides by zero, gives its starting rate. ``cycle_momentum`` is not a
-    learning rate: set ``opt.momentum`` (or ``opt.beta_1``) before each step for that.
+    where PyTorch divides by zero, gives its starting rate. PyTorch's ``cycle_momentum=True``
+    (its default) also moves the momentum (SGD's ``momentum``, Adam's ``beta_1``) against the
+    rate: ``momentum(step)`` gives it, to set before each update,
+    ``opt.beta_1 = s.momentum(opt.iterations)``; without that the run is
+    ``OneCycleLR(..., cycle_momentum=False)``'s.
 
     >>> s = OneCycle(1.0, total_steps=10, pct_start=0.3, anneal_strategy="linear")
     >>> [round(s(k), 4) for k in (0, 1, 2, 9, 50)]
@@ -77,15 +80,37 @@ class OneCycle(Schedule):
         return (up, initial, self.max_lr), (last, self.max_lr, final)
 
     def __call__(self, step):
-        phases = self._phases()
+        return self._along(step, [(end, a, b) for end, a, b in self._phases()])
+
+    def momentum(self, step, base_momentum=0.85, max_momentum=0.95):
+        """PyTorch's cycled momentum after ``step`` calls of ``scheduler.step()``
+        (``cycle_momentum=True``): from ``max_momentum`` down to ``base_momentum`` while the
+        rate climbs, back up while it falls (with ``three_phase``, held at ``max_momentum``
+        in the last phase), the same phases and annealing as the rate. Set it before each
+        update: ``opt.momentum = s.momentum(opt.iterations)`` (``opt.beta_1`` for Adam).
+
+        >>> s = OneCycle(1.0, total_steps=10, pct_start=0.3, anneal_strategy="linear")
+        >>> [round(s.momentum(k), 4) for k in (0, 1, 2, 9)]
+        [0.95, 0.9, 0.85, 0.95]
+        """
+        low = hyperparameter("base_momentum", base_momentum, low=0.0, high=1.0)
+        high = hyperparameter("max_momentum", max_momentum, low=0.0, high=1.0)
+        ends = [end for end, _, _ in self._phases()]
+        momenta = ([(high, low), (low, high), (high, high)] if self.three_phase else
+                   [(high, low), (low, high)])
+        return self._along(step, [(end, a, b) for end, (a, b) in zip(ends, momenta)])
+
+    def _along(self, step, phases):
+        """The value at ``step`` of the values annealed over ``phases``, ``(last step,
+        start, end)`` each."""
         if step >= self.total_steps - 1:
             return phases[-1][2]
         anneal = _anneal_cos if self.anneal_strategy == "cos" else _anneal_linear
         begin = 0.0
-        for i, (end, start_lr, end_lr) in enumerate(phases):
+        for i, (end, start, stop) in enumerate(phases):
             if step <= end or i == len(phases) - 1:
                 pct = (step - begin) / (end - begin) if end != begin else 0.0
-                return anneal(start_lr, end_lr, pct)
+                return anneal(start, stop, pct)
             begin = end
 
 
