@@ -221,3 +221,11 @@ def test_onecycle_with_torchs_cycled_momentum(optimizer, three_phase, strategy):
                                    atol=1e-12)
     assert not np.allclose(torch_weights(True), torch_weights(False), rtol=1e-6)
     assert "s.momentum(opt.iterations)" in _hint(xg.optim, "OneCycleLR")
+
+
+@pytest.mark.parametrize("call", [lambda opt: opt.state_dict(),
+                                  lambda opt: opt.load_state_dict({})])
+def test_torchs_argumentless_optimizer_state_dict_names_the_variables(call):
+    """torch's ``opt.state_dict()`` was Python's 'missing 1 required positional argument'."""
+    with pytest.raises(TypeError, match=r"needs the variables .*model\) or a dict"):
+        call(xg.optim.SGD(0.1, momentum=0.9))

@@ -59,7 +59,7 @@ class OptimizerCheckpoints:
 
         return expected_state(self, _named(variables))
 
-    def state_dict(self, variables) -> dict:
+    def state_dict(self, variables=None) -> dict:
         """The optimizer state as ``{key: Tensor}``: ``"iterations"``, ``"learning_rate"``
         (when it is a number, not a schedule) and ``"{variable name}/{slot}"`` for every
         variable in ``variables`` that has state.
@@ -69,9 +69,10 @@ class OptimizerCheckpoints:
         ``optimizer.state_dict()`` shares its tensors with the optimizer)."""
         from .state import state_copy
 
+        _need_variables(self, "state_dict()", variables)
         return state_copy(self, _named(variables))
 
-    def load_state_dict(self, state, variables) -> None:
+    def load_state_dict(self, state, variables=None) -> None:
         """Replace the state by ``state`` (as from ``state_dict``; arrays or Tensors). A
         variable with no entries in ``state`` starts fresh. Everything is checked first --
         each expected key present and no other, slot shapes, step counts -- and a mismatch is a
@@ -80,6 +81,7 @@ class OptimizerCheckpoints:
         theirs); a schedule is kept (it follows ``iterations``, which is restored)."""
         from .state import constant_rate, staged_state
 
+        _need_variables(self, "load_state_dict(state)", variables)
         iterations, rate, staged = staged_state(self, state, variables)
         if rate is not None and constant_rate(self) is not None:
             self.learning_rate = rate
@@ -87,3 +89,15 @@ class OptimizerCheckpoints:
         self._state = {}
         for var, slots in staged.values():
             self._state_for(var).update(slots)
+
+
+def _need_variables(optimizer, call, variables) -> None:
+    """TypeError for PyTorch's ``opt.state_dict()`` / ``opt.load_state_dict(sd)`` without the
+    variables: an xpgrad optimizer is given its variables at each step, not when made."""
+    if variables is None:
+        name = type(optimizer).__name__
+        raise TypeError(f"{name}.{call} needs the variables whose state it holds, which xpgrad's "
+                        f"optimizers are given at each step, not when made (as PyTorch's "
+                        f"params): opt.{call[:-1]}{', ' if call.endswith('state)') else ''}"
+                        f"model) or a dict {{name: variable}}; a checkpoint of both is "
+                        f"xg.save_checkpoint(path, model, opt)")
