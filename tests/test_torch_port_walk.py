@@ -229,3 +229,22 @@ def test_torchs_argumentless_optimizer_state_dict_names_the_variables(call):
     """torch's ``opt.state_dict()`` was Python's 'missing 1 required positional argument'."""
     with pytest.raises(TypeError, match=r"needs the variables .*model\) or a dict"):
         call(xg.optim.SGD(0.1, momentum=0.9))
+
+
+def test_adagrads_lr_decay_names_the_schedule_that_gives_torchs_weights():
+    with pytest.raises(TypeError) as err:
+        xg.optim.Adagrad(0.1, lr_decay=0.05)
+    schedule = str(err.value).split("the schedule Adagrad(")[1][:-1]
+    assert schedule == "xg.optim.InverseTimeDecay(lr, 1, d)"
+    rng = np.random.default_rng(4)
+    w0, x, y = rng.normal(size=(4, 2)), rng.normal(size=(16, 4)), rng.normal(size=(16, 2))
+    w = torch.nn.Parameter(torch.tensor(w0))
+    topt = torch.optim.Adagrad([w], lr=0.1, lr_decay=0.05, weight_decay=0.1)
+    v = xg.Variable(w0)
+    opt = xg.optim.Adagrad(xg.optim.InverseTimeDecay(0.1, 1, 0.05), weight_decay=0.1)
+    for _ in range(12):
+        topt.zero_grad()
+        torch.mean((torch.tensor(x) @ w - torch.tensor(y)) ** 2).backward()
+        topt.step()
+        opt.minimize(lambda: xg.mean((xg.asarray(x) @ v - xg.asarray(y)) ** 2), [v])
+    np.testing.assert_allclose(v.numpy(), w.detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -41,6 +41,10 @@ def refuse(owner, unknown, accepted=()) -> None:
     """
     key = next(iter(unknown))
     hint = _TORCH_NAMES.get(key)
+    if key == "lr_decay":
+        raise TypeError(f"{owner}() got an unexpected keyword argument 'lr_decay': PyTorch's "
+                        f"Adagrad(lr=lr, lr_decay=d) rate lr / (1 + (t - 1) * d) at update t "
+                        f"is the schedule {owner}(xg.optim.InverseTimeDecay(lr, 1, d))")
     if key == "betas" and isinstance(unknown[key], (tuple, list)) and len(unknown[key]) == 2:
         first, second = unknown[key]
         hint += f" (betas={unknown[key]!r} is beta_1={first!r}, beta_2={second!r})"
