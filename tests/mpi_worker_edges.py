@@ -153,15 +153,34 @@ def scenario_object_collectives():
 
 def scenario_barrier_against_allreduce():
     """Rank 0 reduces then waits at the barrier, the others the other way round: a
-    DistributedError on every rank naming both calls (it was MPI_ERR_TRUNCATE from Open MPI)."""
+    DistributedError on every rank naming both calls (it was MPI_ERR_TRUNCATE from Open MPI).
+    Then ranks on shards of their own (x[rank::size]) of unequal lengths: rank 0 takes one step
+    more per epoch and reduces its gradients while rank 1 already averages the epoch's loss,
+    named as such (the message said 'different allreduce argument' with 'every rank must build
+    the same model' and compared rank 0's learning rate with rank 1's loss's shape)."""
     dist.init()
     calls = [lambda: dist.allreduce(xg.asarray(np.ones(3))), dist.barrier]
     try:
         for call in calls if dist.rank() == 0 else calls[::-1]:
             call()
     except dist.DistributedError as e:
-        assert "rank 0 has 'shape (3,) float64', rank 1 has 'barrier()'" in str(e), str(e)
+        assert ("rank 1 makes another call of xpgrad.distributed than rank 0 (rank 0 is in "
+                "'allreduce()', rank 1 in 'barrier()')") in str(e), str(e)
         ok("mismatch named")
+    w = xg.Variable(np.ones(2), name="w")
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.1))
+    rows = np.arange(5.0)[dist.rank()::dist.size()]        # 3 rows on rank 0, 2 on rank 1
+    try:
+        for batch in xg.data.batches(len(rows), 1):
+            with xg.GradientTape() as tape:
+                loss = xg.sum(w * float(rows[batch][0]))
+            opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]), weight=1)
+        dist.allreduce(xg.asarray(float(loss)))
+    except dist.DistributedError as e:
+        assert ("rank 1 makes another call of xpgrad.distributed than rank 0 (rank 0 is in "
+                "'DistributedOptimizer.apply_gradients()/minimize()', rank 1 in 'allreduce()')"
+                in str(e) and "dist.share(idx)" in str(e)), str(e)
+        ok("uneven shards named")
 
 
 def scenario_sync_bn_train_against_eval():
