@@ -98,6 +98,21 @@ def scenario_fewer_steps():
         print(f"rank {w.rank} step {step}", flush=True)
 
 
+def scenario_stuck_rank():
+    """Rank 1 is stuck outside xpgrad.distributed (a deadlocked loader: it sleeps) while rank
+    0, with ``init(timeout=2)``, waits in a gradient call: rank 0 notes the wait on stderr,
+    then raises DistributedError, which ends the job (it waited forever before)."""
+    w = dist.init(timeout=2)
+    v = xg.Variable(np.ones(3), name="v")
+    for step in range(2):
+        if step == 1 and w.rank == 1:
+            time.sleep(120)          # the abort ends it long before
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v)
+        dist.DistributedGradientTape(tape).gradient(loss, [v])
+        print(f"rank {w.rank} step {step}", flush=True)
+
+
 def scenario_fewer_steps_sync_bn():
     """scenario_fewer_steps with a SyncBatchNorm: the others wait in its forward pass (its
     batch statistics' allreduce), which must raise too."""
