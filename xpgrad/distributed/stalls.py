@@ -1,9 +1,10 @@
 """How long a rank waits in a collective for the others: a note on stderr after
 ``XPGRAD_DIST_STALL_WARNING`` seconds (60 by default, Horovod's stall check), and, with a
 timeout (``init(timeout=...)`` or ``XPGRAD_DIST_TIMEOUT``), the text of a DistributedError
-(raised by ``MPIWorld.wait``) once it has passed -- which ends the job, as PyTorch's process-group timeout and Horovod's stall shutdown
-do, where a rank stuck outside xpgrad.distributed (a deadlocked loader, a debugger, an
-endless loop) left the others waiting forever.
+(raised by ``MPIWorld.wait``) once it has passed -- which ends the job, as PyTorch's
+process-group timeout and Horovod's stall shutdown do, where a rank stuck outside
+xpgrad.distributed (a deadlocked loader, a debugger, an endless loop) left the others
+waiting forever.
 
 >>> watch = StallWatch(rank=0, what="barrier()", warn_after=None, timeout=None)
 >>> watch.check(1e9)        # neither a note nor a limit: waits on
