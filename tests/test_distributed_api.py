@@ -336,3 +336,15 @@ def test_stall_settings_read_the_environment_and_keep_the_note_before_the_timeou
     watch = StallWatch(1, "barrier()", 1.0, 3.0)
     assert watch.check(0.5) is None and watch.check(2.0) is None and watch.warned
     assert "rank 1 has waited 4 s in barrier()" in watch.check(4.0)
+
+
+def test_xpgrad_train_distributed_names_a_bad_timeout_variable(monkeypatch, capsys):
+    from xpgrad.cli import main
+
+    monkeypatch.setattr(world, "_WORLD", None)
+    monkeypatch.setenv("XPGRAD_DIST_TIMEOUT", "ten minutes")
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--epochs", "1", "--max-steps", "1", "--no-log", "--distributed"])
+    assert exited.value.code == 2
+    assert ("xpgrad: error: XPGRAD_DIST_TIMEOUT must be a finite number of seconds > 0 (or "
+            "None: no limit), got 'ten minutes'") in capsys.readouterr().err
