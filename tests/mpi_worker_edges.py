@@ -98,6 +98,21 @@ def scenario_fewer_steps():
         print(f"rank {w.rank} step {step}", flush=True)
 
 
+def scenario_stuck_rank():
+    """Rank 1 is stuck outside xpgrad.distributed (a deadlocked loader: it sleeps) while rank
+    0, with ``init(timeout=2)``, waits in a gradient call: rank 0 notes the wait on stderr,
+    then raises DistributedError, which ends the job (it waited forever before)."""
+    w = dist.init(timeout=2)
+    v = xg.Variable(np.ones(3), name="v")
+    for step in range(2):
+        if step == 1 and w.rank == 1:
+            time.sleep(120)          # the abort ends it long before
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v)
+        dist.DistributedGradientTape(tape).gradient(loss, [v])
+        print(f"rank {w.rank} step {step}", flush=True)
+
+
 def scenario_fewer_steps_sync_bn():
     """scenario_fewer_steps with a SyncBatchNorm: the others wait in its forward pass (its
     batch statistics' allreduce), which must raise too."""
@@ -153,15 +168,34 @@ def scenario_object_collectives():
 
 def scenario_barrier_against_allreduce():
     """Rank 0 reduces then waits at the barrier, the others the other way round: a
-    DistributedError on every rank naming both calls (it was MPI_ERR_TRUNCATE from Open MPI)."""
+    DistributedError on every rank naming both calls (it was MPI_ERR_TRUNCATE from Open MPI).
+    Then ranks on shards of their own (x[rank::size]) of unequal lengths: rank 0 takes one step
+    more per epoch and reduces its gradients while rank 1 already averages the epoch's loss,
+    named as such (the message said 'different allreduce argument' with 'every rank must build
+    the same model' and compared rank 0's learning rate with rank 1's loss's shape)."""
     dist.init()
     calls = [lambda: dist.allreduce(xg.asarray(np.ones(3))), dist.barrier]
     try:
         for call in calls if dist.rank() == 0 else calls[::-1]:
             call()
     except dist.DistributedError as e:
-        assert "rank 0 has 'shape (3,) float64', rank 1 has 'barrier()'" in str(e), str(e)
+        assert ("rank 1 makes another call of xpgrad.distributed than rank 0 (rank 0 is in "
+                "'allreduce()', rank 1 in 'barrier()')") in str(e), str(e)
         ok("mismatch named")
+    w = xg.Variable(np.ones(2), name="w")
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.1))
+    rows = np.arange(5.0)[dist.rank()::dist.size()]        # 3 rows on rank 0, 2 on rank 1
+    try:
+        for batch in xg.data.batches(len(rows), 1):
+            with xg.GradientTape() as tape:
+                loss = xg.sum(w * float(rows[batch][0]))
+            opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]), weight=1)
+        dist.allreduce(xg.asarray(float(loss)))
+    except dist.DistributedError as e:
+        assert ("rank 1 makes another call of xpgrad.distributed than rank 0 (rank 0 is in "
+                "'DistributedOptimizer.apply_gradients()/minimize()', rank 1 in 'allreduce()')"
+                in str(e) and "dist.share(idx)" in str(e)), str(e)
+        ok("uneven shards named")
 
 
 def scenario_sync_bn_train_against_eval():

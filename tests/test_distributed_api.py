@@ -99,7 +99,7 @@ def test_the_tape_hook_reports_a_gradient_before_the_walk_ends(rng, monkeypatch)
         seen.append((i, len(tape._nodes)))
         real(self, i, g)
 
-    monkeypatch.setattr(dist.gradient_tape, "check_same", lambda *a: None)
+    monkeypatch.setattr(dist.gradient_tape, "check_same", lambda *a, **k: None)
     monkeypatch.setattr(buckets.Reduction, "ready", ready)
     dtape = dist.DistributedGradientTape(tape, world=Two(), bucket_bytes=1)
     want = tape.gradient(loss, params)
@@ -313,3 +313,38 @@ def test_share_splits_every_batch_size_into_contiguous_nearly_equal_parts():
 def test_allreduce_names_a_bad_op(tensor, op, error, words):
     with pytest.raises(error, match=words):
         dist.allreduce(tensor, op=op)
+
+
+@pytest.mark.parametrize("timeout", ["soon", 0.0, -1, float("inf"), float("nan"), True])
+def test_init_names_a_bad_timeout(timeout):
+    with pytest.raises(ValueError, match=r"timeout must be a finite number of seconds > 0 "
+                                         r"\(or None: no limit\), got"):
+        dist.init(timeout=timeout)
+
+
+def test_stall_settings_read_the_environment_and_keep_the_note_before_the_timeout(
+        monkeypatch):
+    from xpgrad.distributed.stalls import StallWatch, stall_settings
+
+    assert stall_settings(environ={}) == (60.0, None)
+    assert stall_settings(10, environ={}) == (5.0, 10.0)
+    assert stall_settings(environ={"XPGRAD_DIST_TIMEOUT": "300",
+                                   "XPGRAD_DIST_STALL_WARNING": "20"}) == (20.0, 300.0)
+    assert stall_settings(environ={"XPGRAD_DIST_STALL_WARNING": "none"}) == (None, None)
+    with pytest.raises(ValueError, match="XPGRAD_DIST_TIMEOUT must be a finite number"):
+        stall_settings(environ={"XPGRAD_DIST_TIMEOUT": "5 min"})
+    watch = StallWatch(1, "barrier()", 1.0, 3.0)
+    assert watch.check(0.5) is None and watch.check(2.0) is None and watch.warned
+    assert "rank 1 has waited 4 s in barrier()" in watch.check(4.0)
+
+
+def test_xpgrad_train_distributed_names_a_bad_timeout_variable(monkeypatch, capsys):
+    from xpgrad.cli import main
+
+    monkeypatch.setattr(world, "_WORLD", None)
+    monkeypatch.setenv("XPGRAD_DIST_TIMEOUT", "ten minutes")
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--epochs", "1", "--max-steps", "1", "--no-log", "--distributed"])
+    assert exited.value.code == 2
+    assert ("xpgrad: error: XPGRAD_DIST_TIMEOUT must be a finite number of seconds > 0 (or "
+            "None: no limit), got 'ten minutes'") in capsys.readouterr().err

@@ -59,7 +59,10 @@ def test_a_rank_stepping_early_stopping_alone_is_named_instead_of_a_hang():
     res = mpirun(2, sys.executable, str(WORKER), "rank_0_alone", timeout=120)
     assert res.returncode != 0
     errors = [line for line in res.stderr.splitlines() if "DistributedError: " in line]
-    assert {line.split("]")[0] for line in errors} == {"[rank 0", "[rank 1"}, res.stderr[-3000:]
+    # both ranks raise; the first to abort the job may kill the other before it printed (seen
+    # once beside the rest of the suite): one rank's line is enough
+    assert errors and {line.split("]")[0] for line in errors} <= {"[rank 0", "[rank 1"}, \
+        res.stderr[-3000:]
     assert all("'EarlyStopping.step()'" in line for line in errors), errors
 
 

@@ -4,7 +4,9 @@ one rank, ranks that run different numbers of steps. Skipped where mpi4py or mpi
 missing."""
 import functools
 import os
+import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +58,7 @@ def test_distributed_optimizer_checks_pairs_like_the_wrapped_optimizer():
 
 @needs_mpi
 @pytest.mark.parametrize("n, scenario, waits_in", [
-    (3, "fewer_steps", "the check of the list of gradient sources"),
+    (3, "fewer_steps", "DistributedGradientTape.gradient()"),
     (2, "fewer_steps_sync_bn", "SyncBatchNorm's batch statistics"),
     (2, "barrier_after_exit", "barrier()"),
     (2, "bcast_object_after_exit", "bcast_object(root=1)"),
@@ -73,6 +75,24 @@ def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in
              in res.stderr]
     assert named, res.stderr[-3000:]
     assert f"rank {last} step 2" not in res.stdout
+
+
+@needs_mpi
+def test_a_rank_stuck_outside_the_collectives_ends_the_job_after_the_timeout():
+    # PyTorch's process-group timeout, Horovod's stall check: rank 1 sleeps where rank 0
+    # waits in a gradient call with init(timeout=2); the job ends in seconds, not at _HANG
+    start = time.monotonic()
+    res = mpirun(2, sys.executable, WORKER, "stuck_rank", timeout=100)
+    took = time.monotonic() - start
+    assert res.returncode != 0, res.stdout[-2000:]
+    note = re.search(r"\[rank 0\] xpgrad.distributed: waiting \d+ s so far in "
+                     r"DistributedGradientTape.gradient\(\) for the other ranks", res.stderr)
+    error = re.search(r"DistributedError: rank 0 has waited \d+ s in DistributedGradientTape"
+                      r".gradient\(\) for the other ranks, more than its timeout of 2 s",
+                      res.stderr)
+    assert note and error, res.stderr[-3000:]
+    assert "rank 0 step 0" in res.stdout and "rank 0 step 1" not in res.stdout
+    assert took < 90, took      # the sleeping rank alone would hold the job for 120 s
 
 
 @needs_mpi
@@ -98,7 +118,7 @@ def test_object_collectives_give_every_rank_the_same_objects():
 
 @needs_mpi
 def test_a_barrier_facing_another_collective_names_both_calls():
-    _checks_pass(2, "barrier_against_allreduce", "mismatch named")
+    _checks_pass(2, "barrier_against_allreduce", "mismatch named", "uneven shards named")
 
 
 @needs_mpi

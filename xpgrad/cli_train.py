@@ -208,6 +208,8 @@ def cmd_train(args, parser) -> int:
             init_distributed(gpu=args.backend == "cupy" or None)
         except (ImportError, DistributedError) as e:   # no mpi4py; another MPI's mpiexec
             fail(e, 1)
+        except ValueError as e:                 # a bad XPGRAD_DIST_TIMEOUT, say
+            fail(e, 2)
 
     _check_same_command(current_world(), args)
     if args.profile is not None and current_world().size > 1:

@@ -68,8 +68,7 @@ def barrier() -> None:
     if w.size > 1:      # the check's allgather completes once every rank has joined: a barrier
         from .agreement import check_same
 
-        check_same(w, "collective call", ["barrier()"], "every rank must make the same calls "
-                   "of xpgrad.distributed, in the same order", waits_in="barrier()")
+        check_same(w, "collective call", [], call="barrier()")
 
 
 def share(batch, *, rank=None, size=None):
@@ -143,7 +142,7 @@ def allreduce(tensor, op="mean"):
         from .agreement import check_same
 
         check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}",
-                                             f"op={op!r}"])
+                                             f"op={op!r}"], call="allreduce()")
         engine_for(w, buf).allreduce_(buf, "sum" if op == "mean" else op)
         if op == "mean":
             buf /= w.size

@@ -23,26 +23,41 @@ from .group import DistributedError, SingleWorld, current, refuse_trace
 ADVICE = ("every rank must build the same model and pass the same variables in the same "
           "order")
 
+#: why ranks reach different calls, most often: each trained on a shard of its own
+CALLS_ADVICE = ("every rank must make the same calls of xpgrad.distributed in the same order; "
+                "ranks that each draw batches from a shard of their own (x[rank::size]) take "
+                "different numbers of steps when the shards differ in length: take every "
+                "rank's share of the same global batches with dist.share(idx) instead, as "
+                "xpgrad train does")
 
-def check_same(w, what, description, advice=ADVICE, waits_in=None) -> None:
+
+def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
+               calls_advice=CALLS_ADVICE) -> None:
     """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
-    list of strings, one per item): the message names the first rank and item that differ,
-    then gives ``advice``; ``waits_in`` names the call for a rank that has ended meanwhile
-    (default: the check of ``what``).
+    list of strings, one per item) in the same ``call`` (the public call making the check,
+    default: the check of ``what``): the message names the first rank and item that differ,
+    then gives ``advice`` -- or, where that rank is in another call, both calls and
+    ``calls_advice``; ``waits_in`` names the call for a rank that has ended meanwhile
+    (default: ``call``).
 
-    >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"])
+    >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"], call="gradient()")
     """
     if w.size == 1:
         return
     refuse_trace()
+    call = call or f"the check of the {what}"
+    description = [call, *description]
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
-    every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0],
-                             waits_in or f"the check of the {what}")
+    every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0], waits_in or call)
     if (every == every[0]).all():
         return
     descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
     other = next(r for r in range(w.size) if every[r] != every[0])
-    ref, theirs = descriptions[0], descriptions[other]
+    (call_0, *ref), (theirs_call, *theirs) = descriptions[0], descriptions[other]
+    if theirs_call != call_0:
+        raise DistributedError(f"rank {other} makes another call of xpgrad.distributed than "
+                               f"rank 0 (rank 0 is in {call_0!r}, rank {other} in "
+                               f"{theirs_call!r}); {calls_advice}")
     detail = next((f"item {i}: rank 0 has {a!r}, rank {other} has {b!r}"
                    for i, (a, b) in enumerate(zip(ref, theirs)) if a != b),
                   f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
@@ -63,9 +78,9 @@ def ranks_mean(value: float, caller: str) -> float:
     w = current()
     if w.size == 1:
         return value
-    check_same(w, "collective call", [caller], "every rank must make the same calls of "
-               "xpgrad.distributed in the same order: step EarlyStopping and ReduceLROnPlateau "
-               "on every rank (each averages the ranks' values)", waits_in=caller)
+    check_same(w, "collective call", [], call=caller, calls_advice="step EarlyStopping and "
+               "ReduceLROnPlateau on every rank (each averages the ranks' values); "
+               + CALLS_ADVICE)
     every = w.allgather(value)
     return every[0] if all(v == every[0] for v in every) else math.fsum(every) / w.size
 

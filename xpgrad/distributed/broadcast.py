@@ -52,7 +52,8 @@ def broadcast_variables(variables, root=0, *, world=None) -> None:
     _check_root(root, w)
     variables = _variables(variables)
     check_same(w, "model layout",
-               [f"{v.name}: shape {tuple(v.shape)} {v.dtype}" for v in variables])
+               [f"{v.name}: shape {tuple(v.shape)} {v.dtype}" for v in variables],
+               call="broadcast_variables()")
     if w.size == 1:
         return
     for v in variables:
@@ -85,7 +86,8 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
 
     kind = optimizer.optimizer if isinstance(optimizer, DistributedOptimizer) else optimizer
     check_same(w, "model layout or optimizer", [f"optimizer: {type(kind).__name__}"] + [
-        f"{k}: shape {tuple(v.shape)} {v.dtype}" for k, v in by_name.items()])
+        f"{k}: shape {tuple(v.shape)} {v.dtype}" for k, v in by_name.items()],
+        call="broadcast_optimizer_state()")
     if w.size == 1:
         return
     state = optimizer.state_dict(variables) if w.rank == root else None

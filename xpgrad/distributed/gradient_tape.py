@@ -69,7 +69,8 @@ def check_same_reduction(world, what, tensors, op, first=(), last=()):
     ``last``: the settings of the optimizer that applied the last gradients (``last_step``)."""
     what += " or optimizer settings" if last else ""
     check_same(world, what, [*first, *describe(tensors), f"op={op!r}", *last],
-               SETTINGS_ADVICE if last else f"{ADVICE}, with the same op")
+               SETTINGS_ADVICE if last else f"{ADVICE}, with the same op",
+               call="DistributedGradientTape.gradient()")
 
 
 #: the wrapped tape's methods whose answer would silently be one rank's

@@ -26,6 +26,7 @@ import sys
 import traceback
 
 from .._args import flag
+from .stalls import stall_settings
 from .worlds import DistributedError, MPIWorld, SingleWorld, refuse_trace  # noqa: F401
 
 #: environment variables through which launchers announce the number of processes
@@ -75,7 +76,7 @@ def launcher_rank(environ=None) -> int:
 _WORLD = None
 
 
-def init(comm=None, *, abort_on_error=True, gpu=None):
+def init(comm=None, *, abort_on_error=True, gpu=None, timeout=None):
     """Join the job's process group and return it (idempotent).
 
     Under a launcher (or with ``comm``, an mpi4py communicator) this initialises MPI through
@@ -83,7 +84,10 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
     any rank prints ``[rank r] Traceback ...`` and aborts the whole job (``MPI_Abort``), so the
     other ranks never wait for it. With ``gpu`` (default: when CuPy is already imported or
     XPGRAD_BACKEND is "cupy") each rank uses GPU ``local_rank % device count``: call ``init``
-    before the first CuPy array is made.
+    before the first CuPy array is made. ``timeout`` (seconds; default ``XPGRAD_DIST_TIMEOUT``,
+    else none): a rank that has waited longer in a collective for the others raises
+    DistributedError, which ends the job (PyTorch's ``init_process_group(timeout=)``); after
+    ``XPGRAD_DIST_STALL_WARNING`` seconds (60) it notes on stderr that it waits, and where.
 
     >>> import xpgrad as xg
     >>> xg.distributed.init().size
@@ -93,7 +97,10 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
     abort_on_error = flag(abort_on_error, "abort_on_error", "distributed.init")
     if gpu is not None:
         gpu = flag(gpu, "gpu", "distributed.init")
+    stall = stall_settings(timeout)
     if _WORLD is not None and comm is None:
+        if timeout is not None and hasattr(_WORLD, "stall"):
+            _WORLD.stall = stall
         return _WORLD
     if comm is None and launcher_size() <= 1:
         _WORLD = SingleWorld()
@@ -112,6 +119,7 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
                           f"pip install -e \".[mpi]\" (Open MPI from PyPI), or on a cluster "
                           f"load the site's MPI module (docs/distributed.md)") from None
     world_ = MPIWorld(comm)
+    world_.stall = stall
     started = launcher_size()
     if comm is None and world_.size == 1 and started > 1:
         library = world_.MPI.Get_library_version().splitlines()[0].split(",")[0]

@@ -162,7 +162,8 @@ class DistributedOptimizer:
             variables = [v for _, v in pairs]
             check_same(self.world, "optimizer variables or settings",
                        [*settings(self.optimizer), *describe(variables), f"op={self.op!r}"],
-                       SETTINGS_ADVICE)
+                       SETTINGS_ADVICE,
+                       call="DistributedOptimizer.apply_gradients()/minimize()")
             if scales:
                 _check_backward_weights(self.world, self.op, weight, scales)
             plan = plan_for(variables, self.bucket_bytes)

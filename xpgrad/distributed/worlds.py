@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from .stalls import StallWatch, stall_settings
+
 
 class DistributedError(RuntimeError):
     """A collective cannot go on: ranks disagree (layout, arguments) or the setup is wrong."""
@@ -93,6 +95,7 @@ class MPIWorld:
         self._ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
         self.gone = None          # the first rank known to have ended its script, if any
         self.gone_how = ""        # how it ended, as it said (``_ending``)
+        self.stall = stall_settings()   # (note after, give up after) seconds; init(timeout=)
         if self.size > 1:         # notices of ranks that end, on a communicator of their own
             self._notices = self.comm.Dup()
             self._notice = np.zeros(_NOTICE_BYTES, dtype=np.uint8)
@@ -143,7 +146,7 @@ class MPIWorld:
     def wait(self, request, what):
         """Wait for the mpi4py ``request`` of a collective (``what``, for the message); raise
         DistributedError if a rank ends its script meanwhile (it will never join)."""
-        start = time.monotonic()
+        start, watch = time.monotonic(), None
         while not self._done(request, what):
             if self.gone is None and self._notice_request.Test():
                 rank, _, self.gone_how = self._notice.tobytes().rstrip(b"\0").decode(
@@ -165,6 +168,11 @@ class MPIWorld:
             if waited < 1e-3:
                 os.sched_yield()
             else:
+                if watch is None:       # a note, or an error past the timeout (stalls.py)
+                    watch = StallWatch(self.rank, what, *self.stall)
+                late = watch.check(waited)
+                if late:
+                    raise DistributedError(late)
                 time.sleep(min(waited / 10, 1e-3))
 
     def _done(self, request, what):

@@ -100,7 +100,7 @@ class SyncBatchNorm(BatchNorm1d):
         check_same(group, "SyncBatchNorm layer", [f"{self.name}: num_features="
                                                   f"{self.num_features} {self._dtype}"],
                    "every rank must build the same model and call its SyncBatchNorm layers "
-                   "in the same order")
+                   "in the same order", call="SyncBatchNorm's forward pass")
         self._agreed = group
 
     @classmethod
