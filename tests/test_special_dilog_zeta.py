@@ -61,6 +61,23 @@ def test_zetac_matches_mpmath_and_scipy():
     np.testing.assert_allclose(ours, sc.zetac(x), rtol=5e-14)
 
 
+def test_zetac_below_minus_170_where_gamma_overflows():
+    """Below -170.6 ``Gamma(1 - x)`` overflows float64 but ``zeta(x)`` is finite to about -260:
+    values and gradients against mpmath there (they were inf and NaN), +-inf past it as
+    SciPy's, and still exactly -1 at the even integers."""
+    x = np.array([-170.1, -171.0, -171.5, -172.5, -180.3, -200.1, -250.7])
+    ours = xg.special.zetac(f64(x)).numpy()
+    grad = xg.grad(lambda v: xg.sum(xg.special.zetac(v)))(f64(x)).numpy()
+    with mpmath.workdps(40):
+        expected = [float(mpmath.zeta(at) - 1) for at in x]
+        slopes = [float(mpmath.zeta(at, derivative=1)) for at in x]
+    np.testing.assert_allclose(ours, expected, rtol=1e-13)
+    np.testing.assert_allclose(grad, slopes, rtol=2e-13)
+    far = np.array([-260.3, -270.5, -1000.5, -172.0, -400.0])
+    np.testing.assert_array_equal(xg.special.zetac(f64(far)).numpy(), sc.zetac(far))
+    np.testing.assert_array_equal(sc.zetac(far), [-np.inf, np.inf, -np.inf, -1.0, -1.0])
+
+
 def test_zetac_edges():
     x = np.array([1.0, np.inf, -np.inf, np.nan, 0.0, -2.0, -4.0, -10.0])
     np.testing.assert_array_equal(xg.special.zetac(f64(x)).numpy(), sc.zetac(x))

@@ -24,7 +24,7 @@ from .elementwise import exp, expm1
 from .gamma_function import gamma
 from .hurwitz_zeta import zeta
 from .selection import where
-from .special import _in_float64, _quiet, _real
+from .special import _in_float64, _quiet, _real, gammaln
 from .special_elementary import sindg
 
 _PI2_6 = math.pi ** 2 / 6.0
@@ -87,6 +87,7 @@ def spence(z, /):
 # -- zetac ----------------------------------------------------------------------------------
 _BORWEIN_TERMS = 24             # error ~3 / (3 + sqrt 8)^24 ~ 1e-18
 _REFLECT_BELOW = -0.5           # Borwein's series above (to 1e-15), the functional equation below
+_DUPLICATE_BELOW = -170.0        # Gamma(1 - s) overflows float64 below -170.6
 
 
 def _borwein_weights(n):
@@ -112,11 +113,29 @@ def _zeta_below_one(s):
     return eta / -expm1((1.0 - s) * math.log(2.0))
 
 
+def _two_pi_power_gamma(s):
+    """``(2 pi)^s Gamma(1 - s)`` for ``s < -1/2``. Below ``_DUPLICATE_BELOW``, where
+    ``Gamma(1 - s)`` overflows though ``zeta(s)`` is finite to about -260, as Legendre's
+    duplication ``Gamma(1 - s) = 2^-s Gamma((1 - s) / 2) Gamma(1 - s / 2) / sqrt(pi)``: two
+    finite halves ``pi^(s / 2) Gamma(.)``, each an ``exp`` of logarithms so that no gradient's
+    product overflows (each branch sees a stand-in ``s`` in the other's
+    region, so no inf reaches a gradient)."""
+    far = s < _DUPLICATE_BELOW
+    near_s = where(far, -1.0, s)
+    direct = exp(near_s * math.log(2.0 * math.pi)) * gamma(1.0 - near_s)
+    half = where(far, s, 2.0 * _DUPLICATE_BELOW) * 0.5
+    log_root = half * math.log(math.pi)
+    duplicated = (exp(log_root + gammaln(0.5 - half)) * exp(log_root + gammaln(1.0 - half))
+                  / math.sqrt(math.pi))
+    return where(far, duplicated, direct)
+
+
 def zetac(x, /):
     """``zeta(x) - 1`` of the Riemann zeta function (``scipy.special.zetac``), accurate for large
     x (it is ``zeta(x, 2)`` there, ~2^-x): inf at 1, -1.5 at 0, exactly -1 at the negative even
     integers, NaN at -inf; within 2e-15 of mpmath from -1/2 up, 5e-14 at -20 (the functional
-    equation's gamma and powers). Differentiable once (it calls ``zeta``, whose s takes no
+    equation's gamma and powers; 1e-13 below -170, where ``Gamma(1 - x)`` alone would overflow,
+    to about -260, where zeta itself does). Differentiable once (it calls ``zeta``, whose s takes no
     second derivative).
 
     >>> import xpgrad as xg
@@ -134,8 +153,8 @@ def zetac(x, /):
         # zeta(s) = 2^s pi^(s - 1) sin(pi s / 2) Gamma(1 - s) zeta(1 - s)
         sine = sindg(90.0 * s)
         # exactly -1 at the even s below -171, where gamma(1 - s) is inf (every s < -2^53)
-        reflected = where((sine == 0) & (s < -171.0), -1.0, exp(s * math.log(2.0 * math.pi)) / math.pi * sine
-                          * gamma(1.0 - s) * (1.0 + zeta(1.0 - s, 2.0)) - 1.0)
+        reflected = where((sine == 0) & (s < -171.0), -1.0, _two_pi_power_gamma(s) / math.pi
+                          * sine * (1.0 + zeta(1.0 - s, 2.0)) - 1.0)
     value = where(above, large, where(middle, central, reflected))
     edges = where(x == 1, math.inf, where(x == -math.inf, math.nan, value))
     edges = where(x == math.inf, 0.0, where(x == 0, -1.5, edges))
