@@ -48,6 +48,22 @@ def test_spence_gradients():
     check_grads(xg.special.spence, [f64([0.2, 0.7, 1.3, 4.0])], order=2)
 
 
+def test_spence_higher_derivatives_next_to_one():
+    """Second and third derivatives against mpmath's at and beside z = 1, where the slope
+    ``log(z) / (1 - z)`` is 0/0 and its own derivatives cancel (they were 0 and 0 at 1, and the
+    third 0 at 1 - 1e-8), and on both sides of the slope's switch to its series at |z - 1| = 1/8."""
+    first = xg.grad(lambda z: xg.special.spence(z))
+    second = xg.grad(first)
+    third = xg.grad(second)
+    for at in (1.0, 1.0 - 1e-8, 1.0 + 1e-3, 0.874, 0.876, 1.124, 1.126):
+        z = f64(at)
+        with mpmath.workdps(30):
+            expected = [float(mpmath.diff(lambda v: mpmath.polylog(2, 1 - v), at, n))
+                        for n in (1, 2, 3)]
+        got = [first(z).item(), second(z).item(), third(z).item()]
+        np.testing.assert_allclose(got, expected, rtol=1e-13, err_msg=str(at))
+
+
 def test_zetac_matches_mpmath_and_scipy():
     x = np.concatenate([np.linspace(-20.0, 60.0, 161), [0.0, 1e-9, 0.999999, 1.000001, 0.5,
                                                         -1e-9, 2.0, 80.0]])

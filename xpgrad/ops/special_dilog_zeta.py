@@ -30,6 +30,8 @@ from .special_elementary import sindg
 _PI2_6 = math.pi ** 2 / 6.0
 _SERIES_TERMS = 56              # 2^-56 / 56^2 is below 1e-20
 _FOLD_ABOVE = 1.5               # spence(z) from spence(1 / z) past
+_SLOPE_SERIES_WITHIN = 0.125    # the slope's series about z = 1 within (8^-31: below 1e-27)
+_SLOPE_SERIES_TERMS = 31
 
 
 def _series(xp, u):
@@ -62,10 +64,16 @@ def _spence(xp, z):
 
 
 def _spence_slope(xp, g, ans, z):
-    """``g log(z) / (1 - z)``, -1 at z = 1."""
-    one = z == 1
-    safe = xp.where(one, 2.0, z)
-    return g * xp.where(one, -1.0, xp.log(safe) / (1.0 - safe))
+    """``g log(z) / (1 - z)``; where ``|u| = |z - 1| < 1/8`` its series ``-sum_k (-u)^k /
+    (k + 1)`` (-1 at z = 1): the quotient's own derivatives cancel there (``eps / |u|^n``
+    of the n-th lost; at z = 1 a constant -1 gave spence no second derivative)."""
+    near = xp.abs(z - 1.0) < _SLOPE_SERIES_WITHIN
+    u = xp.where(near, z - 1.0, 0.0)
+    series = xp.zeros_like(u) + 1.0 / _SLOPE_SERIES_TERMS
+    for k in range(_SLOPE_SERIES_TERMS - 2, -1, -1):
+        series = 1.0 / (k + 1) - u * series
+    safe = xp.where(near, 2.0, z)
+    return g * xp.where(near, -series, xp.log(safe) / (1.0 - safe))
 
 
 _spence_prim = Primitive("special_spence", _quiet(_in_float64(_spence)),
@@ -135,8 +143,8 @@ def zetac(x, /):
     x (it is ``zeta(x, 2)`` there, ~2^-x): inf at 1, -1.5 at 0, exactly -1 at the negative even
     integers, NaN at -inf; within 2e-15 of mpmath from -1/2 up, 5e-14 at -20 (the functional
     equation's gamma and powers; 1e-13 below -170, where ``Gamma(1 - x)`` alone would overflow,
-    to about -260, where zeta itself does). Differentiable once (it calls ``zeta``, whose s takes no
-    second derivative).
+    to about -260, where zeta itself does). Differentiable once (it calls ``zeta``, whose s
+    takes no second derivative).
 
     >>> import xpgrad as xg
     >>> xg.special.zetac(xg.asarray([0.0, -2.0], dtype=xg.float64)).tolist()
