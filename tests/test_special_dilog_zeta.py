@@ -51,7 +51,7 @@ def test_spence_gradients():
 def test_spence_higher_derivatives_next_to_one():
     """Second and third derivatives against mpmath's at and beside z = 1, where the slope
     ``log(z) / (1 - z)`` is 0/0 and its own derivatives cancel (they were 0 and 0 at 1, and the
-    third 0 at 1 - 1e-8), and on both sides of the slope's switch to its series at |z - 1| = 1/8."""
+    third 0 at 1 - 1e-8), and on both sides of the slope's switch to a series, |z - 1| = 1/8."""
     first = xg.grad(lambda z: xg.special.spence(z))
     second = xg.grad(first)
     third = xg.grad(second)
