@@ -127,6 +127,28 @@ def test_gradients_match_mpmath_and_finite_differences(name):
     check_grads(getattr(xg.special, name), [f64(x)], order=2)
 
 
+@pytest.mark.parametrize("name", ["k0e", "k1e", "i0e", "i1e"])
+def test_scaled_gradients_for_large_x_match_mpmath(name):
+    """Past x = 25 the scaled functions' slopes (~1/(2x) of their values) from their own
+    asymptotic series: ``k0e - k1e`` and ``i1e - i0e`` kept ``eps x`` of them (2e-9 relative at
+    1e8, 1e-4 at 1e12); i0e's and i1e's for negative x too, and second derivatives."""
+    x = [25.1, 30.0, 1e3, 1e5, 1e8, 1e12] + ([-40.0, -1e8] if name[0] == "i" else [])
+    fn = getattr(xg.special, name)
+
+    def exact(t):
+        if name[0] == "k":
+            return mpmath.besselk(int(name[1]), t) * mpmath.exp(t)
+        return mpmath.besseli(int(name[1]), t) * mpmath.exp(-abs(t))
+
+    first = xg.grad(lambda v: xg.sum(fn(v)))(f64(x)).numpy()
+    second = xg.grad(lambda v: xg.sum(xg.grad(lambda u: xg.sum(fn(u)))(v)))(f64(x)).numpy()
+    with mpmath.workdps(40):
+        slopes = [float(mpmath.diff(exact, mpmath.mpf(at))) for at in x]
+        curvatures = [float(mpmath.diff(exact, mpmath.mpf(at), 2)) for at in x]
+    np.testing.assert_allclose(first, slopes, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(second, curvatures, rtol=1e-13, atol=0)
+
+
 def _mp(name, t):
     order = int(name[1])
     if name[0] == "j":

@@ -113,6 +113,41 @@ def test_binoms_gradients_for_k_far_above_n_match_mpmath(n, k):
                                  rel=1e-12, abs=0)
 
 
+@pytest.mark.parametrize("n, k", [(3.3, 1000.5), (3.3, 1e6), (0.3, 2e7 + 0.1), (-2.7, 1e7 + 0.3),
+                                  (-30.5, 200.25), (150.5, 300.7)])
+def test_binom_for_k_well_above_n_matches_mpmath(n, k):
+    """k - n > 100, below k = 1e8 |n|: the reflection (the general formula's ``1 + n - k`` kept
+    ``eps k`` of its fraction: 7e-10 off at (3.3, 1e6), 1.7e-8 at (0.3, 2e7 + 0.1), and
+    binom(-2.7, 1e7 + 0.3) was 0, not -1487.8), its gradients too."""
+    mpmath = pytest.importorskip("mpmath")
+    value = xg.special.binom(xg.asarray(n, dtype=xg.float64), xg.asarray(k, dtype=xg.float64))
+    in_n = xg.grad(lambda v: xg.special.binom(v, k))(xg.asarray(n, dtype=xg.float64)).item()
+    in_k = xg.grad(lambda v: xg.special.binom(n, v))(xg.asarray(k, dtype=xg.float64)).item()
+    with mpmath.workdps(40):
+        expected = float(mpmath.binomial(n, k))
+        by_n = float(mpmath.diff(lambda v: mpmath.binomial(v, k), n))
+        by_k = float(mpmath.diff(lambda v: mpmath.binomial(n, v), k))
+    assert value.item() == pytest.approx(expected, rel=1e-13, abs=0)
+    assert in_n == pytest.approx(by_n, rel=1e-12, abs=0)
+    assert in_k == pytest.approx(by_k, rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_binom_of_a_whole_n_below_a_whole_k_far_above_it_is_zero(backend):
+    """k > 1e8 n, both whole: exactly 0 (mpmath's; the reflection's sin(pi (k - n)) was
+    sin(7 pi) = 9e-16, binom(7, 1e9) -1.4e-84 and binom(1, 1e9) -3.9e-35), its gradient in n
+    still mpmath's (not 0: the product (n - 1)(n - 2)... has a factor 0 at n = 1 only)."""
+    mpmath = pytest.importorskip("mpmath")
+    n = np.array([0.0, 1.0, 2.0, 7.0, 1.0, 3.0])
+    k = np.array([1e9, 1e9, 3e9 + 1.0, 1e9, 1e12, 1e20])
+    as_tensor = lambda a: xg.asarray(a, dtype=xg.float64, backend=backend)   # noqa: E731
+    np.testing.assert_array_equal(xg.special.binom(as_tensor(n), as_tensor(k)).numpy(), 0.0)
+    grad = xg.grad(lambda v: xg.sum(xg.special.binom(v, as_tensor(k))))(as_tensor(n)).numpy()
+    with mpmath.workdps(40):
+        expected = [float(mpmath.diff(lambda v: mpmath.binomial(v, b), a)) for a, b in zip(n, k)]
+    np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("name", ["beta", "poch", "binom"])
 def test_gradients_match_torch(name):
     torch = pytest.importorskip("torch")

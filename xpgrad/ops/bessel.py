@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from ..primitive import Primitive, apply
+from . import bessel_formulas as formulas
 from .special import _call, _in_float64, _quiet, _real
 
 _SERIES_UP_TO = 30.0        # |x| above: the asymptotic expansion (its terms fall to 1e-17)
@@ -78,21 +79,34 @@ def _i1_slope(xp, g, ans, x):
     return g * (_call(_i0_prim, xp, x) - _over_x(xp, ans, x, 0.5))
 
 
+def _far_slope(xp, x, name, near):
+    """``near`` (the slope from the functions) for ``|x| <= 25``, beyond it the asymptotic
+    series of the slope itself at ``|x|`` (``bessel_formulas.scaled_slope``: i1e - i0e
+    keeps only ``eps |x|`` of it), odd for ``i0e``, even for ``i1e``."""
+    z = xp.abs(x)
+    far = z > formulas.ASYMPTOTIC_FROM
+    slope = formulas.scaled_slope(xp, xp.where(far, z, 30.0), name)
+    return xp.where(far, xp.sign(x) * slope if name == "i0e" else slope, near)
+
+
+def _i0e_slope(xp, g, ans, x):
+    """``g (i1e - sign(x) i0e)``."""
+    return g * _far_slope(xp, x, "i0e", _call(_i1e_prim, xp, x) - xp.sign(x) * ans)
+
+
 def _i1e_slope(xp, g, ans, x):
     """``g (i0e - i1e (sign(x) + 1 / x))``, 1/2 at x = 0 (``i1e / x = exp(-|x|) / 2`` at
     tiny x)."""
-    return g * (_call(_i0e_prim, xp, x) - ans * xp.sign(x)
-                - _over_x(xp, ans, x, 0.5 * xp.exp(-xp.abs(x))))
+    return g * _far_slope(xp, x, "i1e", _call(_i0e_prim, xp, x) - ans * xp.sign(x)
+                          - _over_x(xp, ans, x, 0.5 * xp.exp(-xp.abs(x))))
 
 
 _i0_prim = Primitive("special_i0", _quiet(_in_float64(_i0)),
                      lambda xp, g, ans, x: g * _call(_i1_prim, xp, x), saves=(0,))
 _i1_prim = Primitive("special_i1", _quiet(_in_float64(_i1)), _quiet(_i1_slope),
                      saves=(0, "output"))
-_i0e_prim = Primitive(
-    "special_i0e", _quiet(_in_float64(_i0e)),
-    _quiet(lambda xp, g, ans, x: g * (_call(_i1e_prim, xp, x) - xp.sign(x) * ans)),
-    saves=(0, "output"))
+_i0e_prim = Primitive("special_i0e", _quiet(_in_float64(_i0e)), _quiet(_i0e_slope),
+                      saves=(0, "output"))
 _i1e_prim = Primitive("special_i1e", _quiet(_in_float64(_i1e)), _quiet(_i1e_slope),
                       saves=(0, "output"))
 

@@ -41,8 +41,20 @@ def _k1_slope(xp, g, ans, x):
     return g * (-_call(_k0, xp, x) - ans / x)
 
 
+def _far_slope(xp, x, name, near):
+    """``near`` (the slope from the functions) up to x = 25, the asymptotic series of the
+    slope itself beyond (``formulas.scaled_slope``: the difference of k0e and k1e there loses
+    ``eps x`` of it)."""
+    far = x > formulas.ASYMPTOTIC_FROM
+    return xp.where(far, formulas.scaled_slope(xp, xp.where(far, x, 30.0), name), near)
+
+
+def _k0e_slope(xp, g, ans, x):
+    return g * _far_slope(xp, x, "k0e", ans - _call(_k1e, xp, x))
+
+
 def _k1e_slope(xp, g, ans, x):
-    return g * (ans - _call(_k0e, xp, x) - ans / x)
+    return g * _far_slope(xp, x, "k1e", ans - _call(_k0e, xp, x) - ans / x)
 
 
 _j0 = Primitive("special_j0", _forward(formulas.first_kind, 0),
@@ -58,8 +70,7 @@ _k0 = Primitive("special_k0", _forward(formulas.modified_second_kind, 0, False),
 _k1 = Primitive("special_k1", _forward(formulas.modified_second_kind, 1, False),
                 _quiet(_k1_slope), saves=(0, "output"))
 _k0e = Primitive("special_k0e", _forward(formulas.modified_second_kind, 0, True),
-                 _quiet(lambda xp, g, ans, x: g * (ans - _call(_k1e, xp, x))),
-                 saves=(0, "output"))
+                 _quiet(_k0e_slope), saves=(0, "output"))
 _k1e = Primitive("special_k1e", _forward(formulas.modified_second_kind, 1, True),
                  _quiet(_k1e_slope), saves=(0, "output"))
 

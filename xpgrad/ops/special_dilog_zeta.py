@@ -24,12 +24,14 @@ from .elementwise import exp, expm1
 from .gamma_function import gamma
 from .hurwitz_zeta import zeta
 from .selection import where
-from .special import _in_float64, _quiet, _real
+from .special import _in_float64, _quiet, _real, gammaln
 from .special_elementary import sindg
 
 _PI2_6 = math.pi ** 2 / 6.0
 _SERIES_TERMS = 56              # 2^-56 / 56^2 is below 1e-20
 _FOLD_ABOVE = 1.5               # spence(z) from spence(1 / z) past
+_SLOPE_SERIES_WITHIN = 0.125    # the slope's series about z = 1 within (8^-31: below 1e-27)
+_SLOPE_SERIES_TERMS = 31
 
 
 def _series(xp, u):
@@ -62,10 +64,16 @@ def _spence(xp, z):
 
 
 def _spence_slope(xp, g, ans, z):
-    """``g log(z) / (1 - z)``, -1 at z = 1."""
-    one = z == 1
-    safe = xp.where(one, 2.0, z)
-    return g * xp.where(one, -1.0, xp.log(safe) / (1.0 - safe))
+    """``g log(z) / (1 - z)``; where ``|u| = |z - 1| < 1/8`` its series ``-sum_k (-u)^k /
+    (k + 1)`` (-1 at z = 1): the quotient's own derivatives cancel there (``eps / |u|^n``
+    of the n-th lost; at z = 1 a constant -1 gave spence no second derivative)."""
+    near = xp.abs(z - 1.0) < _SLOPE_SERIES_WITHIN
+    u = xp.where(near, z - 1.0, 0.0)
+    series = xp.zeros_like(u) + 1.0 / _SLOPE_SERIES_TERMS
+    for k in range(_SLOPE_SERIES_TERMS - 2, -1, -1):
+        series = 1.0 / (k + 1) - u * series
+    safe = xp.where(near, 2.0, z)
+    return g * xp.where(near, -series, xp.log(safe) / (1.0 - safe))
 
 
 _spence_prim = Primitive("special_spence", _quiet(_in_float64(_spence)),
@@ -87,6 +95,7 @@ def spence(z, /):
 # -- zetac ----------------------------------------------------------------------------------
 _BORWEIN_TERMS = 24             # error ~3 / (3 + sqrt 8)^24 ~ 1e-18
 _REFLECT_BELOW = -0.5           # Borwein's series above (to 1e-15), the functional equation below
+_DUPLICATE_BELOW = -170.0        # Gamma(1 - s) overflows float64 below -170.6
 
 
 def _borwein_weights(n):
@@ -112,12 +121,30 @@ def _zeta_below_one(s):
     return eta / -expm1((1.0 - s) * math.log(2.0))
 
 
+def _two_pi_power_gamma(s):
+    """``(2 pi)^s Gamma(1 - s)`` for ``s < -1/2``. Below ``_DUPLICATE_BELOW``, where
+    ``Gamma(1 - s)`` overflows though ``zeta(s)`` is finite to about -260, as Legendre's
+    duplication ``Gamma(1 - s) = 2^-s Gamma((1 - s) / 2) Gamma(1 - s / 2) / sqrt(pi)``: two
+    finite halves ``pi^(s / 2) Gamma(.)``, each an ``exp`` of logarithms so that no gradient's
+    product overflows (each branch sees a stand-in ``s`` in the other's
+    region, so no inf reaches a gradient)."""
+    far = s < _DUPLICATE_BELOW
+    near_s = where(far, -1.0, s)
+    direct = exp(near_s * math.log(2.0 * math.pi)) * gamma(1.0 - near_s)
+    half = where(far, s, 2.0 * _DUPLICATE_BELOW) * 0.5
+    log_root = half * math.log(math.pi)
+    duplicated = (exp(log_root + gammaln(0.5 - half)) * exp(log_root + gammaln(1.0 - half))
+                  / math.sqrt(math.pi))
+    return where(far, duplicated, direct)
+
+
 def zetac(x, /):
     """``zeta(x) - 1`` of the Riemann zeta function (``scipy.special.zetac``), accurate for large
     x (it is ``zeta(x, 2)`` there, ~2^-x): inf at 1, -1.5 at 0, exactly -1 at the negative even
     integers, NaN at -inf; within 2e-15 of mpmath from -1/2 up, 5e-14 at -20 (the functional
-    equation's gamma and powers). Differentiable once (it calls ``zeta``, whose s takes no
-    second derivative).
+    equation's gamma and powers; 1e-13 below -170, where ``Gamma(1 - x)`` alone would overflow,
+    to about -260, where zeta itself does). Differentiable once (it calls ``zeta``, whose s
+    takes no second derivative).
 
     >>> import xpgrad as xg
     >>> xg.special.zetac(xg.asarray([0.0, -2.0], dtype=xg.float64)).tolist()
@@ -134,8 +161,8 @@ def zetac(x, /):
         # zeta(s) = 2^s pi^(s - 1) sin(pi s / 2) Gamma(1 - s) zeta(1 - s)
         sine = sindg(90.0 * s)
         # exactly -1 at the even s below -171, where gamma(1 - s) is inf (every s < -2^53)
-        reflected = where((sine == 0) & (s < -171.0), -1.0, exp(s * math.log(2.0 * math.pi)) / math.pi * sine
-                          * gamma(1.0 - s) * (1.0 + zeta(1.0 - s, 2.0)) - 1.0)
+        reflected = where((sine == 0) & (s < -171.0), -1.0, _two_pi_power_gamma(s) / math.pi
+                          * sine * (1.0 + zeta(1.0 - s, 2.0)) - 1.0)
     value = where(above, large, where(middle, central, reflected))
     edges = where(x == 1, math.inf, where(x == -math.inf, math.nan, value))
     edges = where(x == math.inf, 0.0, where(x == 0, -1.5, edges))
