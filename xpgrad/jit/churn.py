@@ -76,7 +76,7 @@ def _guard_name(fn, obj, attribute) -> str:
         return str(attribute)
     if type(obj) is types.CellType:
         return _reached(fn, lambda value: value is obj, cells=True)[1] or "a closure variable"
-    return f"{type(obj).__name__}.{attribute}"
+    return f"{(obj if isinstance(obj, type) else type(obj)).__name__}.{attribute}"
 
 
 def _reached(fn, wanted, cells=False):
