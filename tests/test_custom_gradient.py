@@ -268,3 +268,27 @@ def test_several_outputs_of_different_shapes_and_dtypes():
                                        xg.float64)
     assert total.shape == () and half.dtype == xg.float32
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), [[3.5, 8.0], [3.5, 8.0]])
+
+
+def test_a_named_tuple_of_outputs_comes_back_as_that_named_tuple(backend):
+    """TensorFlow packs a custom_gradient's outputs back into the structure the forward
+    returned; a named tuple was rebuilt from one list argument (TypeError: missing 'q')."""
+    from collections import namedtuple
+
+    SumAndSquares = namedtuple("SumAndSquares", "total squares")
+
+    @xg.custom_gradient
+    def sum_and_squares(x):
+        return SumAndSquares(xg.sum(x), x * x), lambda d_total, d_squares: (
+            d_total + 2.0 * x * d_squares)
+
+    x_ = np.array([0.5, -2.0, 3.0])
+    x = xg.asarray(x_, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        out = sum_and_squares(x)
+        loss = 2.0 * out.total + xg.sum(out.squares * out.squares)
+    assert type(out) is SumAndSquares
+    t = torch.tensor(x_, requires_grad=True)
+    (2.0 * t.sum() + (t * t * t * t).sum()).backward()
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), t.grad.numpy(), rtol=1e-12)

@@ -151,3 +151,33 @@ def test_bad_settings_and_values_name_the_argument():
         xg.optim.EarlyStopping().step("0.5")
     with pytest.raises(TypeError, match="EarlyStopping: model must be an xg.nn.Module"):
         xg.optim.EarlyStopping([1.0])
+
+
+@pytest.mark.parametrize("monitor, keras_mode", [("val_loss", "min"), ("val_accuracy", "max")])
+def test_mode_auto_set_later_reads_the_monitor_as_the_constructor_does(monitor, keras_mode):
+    """``early.mode = "auto"`` (or a state with mode "auto") was kept as the string "auto",
+    which is_improvement took for "max": a falling val_loss never improved and it stopped at
+    once. Keras reads "auto" from the monitor's name, whenever it is set."""
+    values = [1.0, 0.8, 0.6, 0.7, 0.5, 0.4] if keras_mode == "min" else \
+        [0.1, 0.3, 0.5, 0.4, 0.6, 0.7]
+    later = xg.optim.EarlyStopping(monitor=monitor, mode="max" if keras_mode == "min" else
+                                   "min", patience=1)
+    later.mode = "auto"
+    loaded = xg.optim.EarlyStopping(monitor="val_other_loss", mode="min", patience=1)
+    state = dict(xg.optim.EarlyStopping(monitor=monitor, patience=1).state_dict(), mode="auto")
+    loaded.load_state_dict(state)
+    keras = _Keras3EarlyStopping(keras_mode, 0.0, 1, None, 0)
+    assert later.mode == loaded.mode == keras_mode and loaded.monitor == monitor
+    for epoch, value in enumerate(values):
+        want = keras.on_epoch_end(epoch, value)
+        assert later.step(value) == loaded.step(value) == want
+        assert later.best == loaded.best == keras.best
+
+
+def test_a_state_with_a_bad_monitor_is_refused_naming_it():
+    early = xg.optim.EarlyStopping(patience=1)
+    state = dict(early.state_dict(), monitor=5)
+    with pytest.raises(TypeError, match="EarlyStopping.load_state_dict: monitor must be a "
+                                        "metric's name"):
+        early.load_state_dict(state)
+    assert early.monitor == "val_loss"

@@ -105,3 +105,22 @@ def test_a_gru_step_given_lengths_as_lists_is_told_to_pass_a_tensor_which_traces
         x, y, lengths = batch()
         as_tensors(x, y, xg.asarray(lengths))
     assert as_lists.trace_count == 0 and as_tensors.trace_count == 1
+
+
+def test_a_number_in_a_dict_argument_is_named_with_its_key_in_the_fix():
+    # the fix said xg.asarray(cfg) for cfg={"lr": 0.1, "name": "a"}, which asarray refuses;
+    # the item is what becomes a tensor, and then one trace serves every value
+    def step(x, cfg):
+        return x * cfg["lr"]
+
+    compiled = xg.function(step, retrace_warning=2)
+    with pytest.warns(xg.jit.RetracingWarning) as seen:
+        for k in range(10):
+            compiled(_ones(), {"lr": 0.1 * 0.9 ** k, "name": "a"})
+    message = str(seen[0].message)
+    assert "xg.asarray(cfg['lr'])" in message, message
+    fixed = xg.function(step, retrace_warning=2)
+    for k in range(10):
+        cfg = {"lr": xg.asarray(0.1 * 0.9 ** k), "name": "a"}
+        np.testing.assert_allclose(fixed(_ones(), cfg).numpy(), step(_ones(), cfg).numpy())
+    assert fixed.trace_count == 1

@@ -88,3 +88,46 @@ def test_a_counter_kept_in_a_variable_and_returned_replays_fresh_and_does_not_wa
         warnings.simplefilter("error", SideEffectWarning)
         seen = [int(compiled(xg.asarray(np.ones(2)))["step"].item()) for _ in range(4)]
     assert seen == [1, 2, 3, 4] and compiled.trace_count == 1
+
+
+HP = {"scale": 2.0}
+
+
+class Mode:
+    name = "a"
+
+
+def _reads_settings(x):
+    return x * HP["scale"], HP["scale"], Mode.name
+
+
+def test_a_guarded_setting_changed_between_warm_up_and_trace_does_not_warn():
+    # HP["scale"] and Mode.name are guards: a replay runs only while they hold the traced
+    # values, so the result's copies of them are never stale (it warned 2.0 -> 3.0 before)
+    compiled = xg.function(_reads_settings)
+    x = xg.asarray(np.array([1.0, -1.0]))
+    saved = HP["scale"], Mode.name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SideEffectWarning)
+            for k in range(6):
+                HP["scale"], Mode.name = 2.0 + k, "ab"[k % 2]
+                got, want = compiled(x), _reads_settings(x)
+                assert got[1:] == want[1:]
+                np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+    finally:
+        HP["scale"], Mode.name = saved
+
+
+def test_a_counter_in_a_dict_the_function_sets_still_warns():
+    state = {"n": 0}
+
+    def step(x):
+        state["n"] += 1
+        return x * 2.0, state["n"]
+
+    compiled = xg.function(step)
+    with pytest.warns(SideEffectWarning) as seen:
+        for _ in range(3):
+            compiled(xg.asarray(np.ones(2)))
+    assert any("result[1] (1 -> 2)" in str(w.message) for w in seen)

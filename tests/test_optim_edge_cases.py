@@ -42,6 +42,7 @@ def _pair(name, backend):
             lambda params: getattr(torch.optim, name)(params, **theirs))
 
 
+@pytest.mark.filterwarnings("ignore:Gradients do not exist for variables")   # meant
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "xg.function"])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(OPTIMIZERS))

@@ -48,10 +48,13 @@ def joined(outputs, grad_fn, name):
 
 
 def pieces(vector, outputs):
-    """``vector`` cut into the outputs' sizes, shapes and dtypes."""
+    """``vector`` cut into the outputs' sizes, shapes and dtypes, in a sequence of the
+    outputs' type (a named tuple's too)."""
     result, start = [], 0
     for out in outputs:
         part = vector[start:start + out.size]
         start += out.size
         result.append(astype(reshape(part, out.shape), out.dtype))
+    if hasattr(outputs, "_fields"):              # a named tuple takes its fields one by one
+        return type(outputs)(*result)
     return type(outputs)(result) if isinstance(outputs, tuple) else result

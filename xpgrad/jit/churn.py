@@ -76,7 +76,7 @@ def _guard_name(fn, obj, attribute) -> str:
         return str(attribute)
     if type(obj) is types.CellType:
         return _reached(fn, lambda value: value is obj, cells=True)[1] or "a closure variable"
-    return f"{type(obj).__name__}.{attribute}"
+    return f"{(obj if isinstance(obj, type) else type(obj)).__name__}.{attribute}"
 
 
 def _reached(fn, wanted, cells=False):
@@ -124,8 +124,10 @@ def _changed_numbers(fn, previous, key, args, kwargs) -> str:
     for k in changed:
         path, name, _ = at.get(k, (None, None, None))
         parts.append((f"{path!r} " if path else "") + f"({previous[k][1]!r} -> {key[k][1]!r})")
-        if name is not None and name not in names:
-            names.append(name)
+        # a list of numbers becomes one tensor; a dict's item (cfg['lr']) one of its own
+        tensor = path if name is not None and is_mapping(given.get(name)) else name
+        if tensor is not None and tensor not in names:
+            names.append(tensor)
     fix = f"xg.asarray({names[0]})" if names else "xg.asarray(value)"
     return (f" The last two differ in {', '.join(parts)}: each Python number (an item of a list "
             f"of them too) is a signature of its own; pass it as a tensor ({fix}), one trace "

@@ -2,7 +2,8 @@
 through, so that a replay never runs the models or Variables it was traced with once the
 function would reach others: each variable of its closure and each global it names, and so of
 each function it reaches so (a helper it calls), each attribute of an object it reaches so or
-takes as an argument (``trainer.model``, a method's ``self.model``) or of a Python module of the
+takes as an argument (``trainer.model``, a method's ``self.model``), of a class of the user's
+(``Config.flag``; an object's class too: ``self.flag`` read from it) or of a Python module of the
 user's it reaches so (``config.model`` after ``import config``; not xpgrad's, the standard
 library's nor an installed package's, ``_walked_module``), that holds a model the trace guarded
 (its structure: nn/module_structure.py) or a Variable, or a list, tuple or dict of such models
@@ -117,6 +118,8 @@ class _Walk:
             found = self._function(obj, depth)
         elif isinstance(obj, types.ModuleType):     # import config; config.model(x)
             found = _walked_module(obj) and self._attributes(obj, depth)
+        elif isinstance(obj, type):         # class Config: flag = 0; Config.flag read
+            found = _is_users_class(obj) and self._attributes(obj, depth)
         elif _is_plain_object(obj):
             found = self._attributes(obj, depth)
         else:
@@ -160,6 +163,8 @@ class _Walk:
                     found |= self.held(obj, name, value, depth + 1)
         finally:
             self.variables, self.theirs = counted, theirs
+        if not ours and cls is not type and _is_users_class(cls):
+            found |= self.reached(cls, depth + 1)      # self.flag where flag is the class's
         return found
 
     def _function(self, fn, depth) -> bool:
@@ -187,7 +192,8 @@ class _Walk:
         for name in names:
             value = namespace.get(name, _UNBOUND)
             if value is not _UNBOUND and (not isinstance(value, _VALUES) or depth == 0
-                                          and type(value) in SETTING_TYPES):
+                                          and type(value) in SETTING_TYPES
+                                          or _is_users_class(value)):
                 found |= self.held(namespace, name, value, depth,
                                    own=depth == 0)
         return found
@@ -313,6 +319,15 @@ def _value_guard(holder, attribute, value) -> tuple:
 def _place_name(holder, attribute):
     """The variable or attribute name ``holder.attribute`` stands for."""
     return holder.code.co_freevars[holder.index] if type(holder) is ClosureCell else attribute
+
+
+def _is_users_class(value) -> bool:
+    """Whether ``value`` is a class of the user's (defined in a module ``_walked_module``
+    walks), whose attributes the walk reads as an object's: ``Config.flag`` is guarded."""
+    if not isinstance(value, type):
+        return False
+    module = sys.modules.get(getattr(value, "__module__", None))
+    return module is not None and _walked_module(module)
 
 
 def _is_plain_object(obj) -> bool:

@@ -31,12 +31,16 @@ def host_values(result, path="result", out=None) -> dict:
     return out
 
 
-def stale_results(warm: dict, result) -> str:
+def stale_results(warm: dict, result, checked=()) -> str:
     """The sentence naming the places where ``result`` (the trace's) holds another Python
-    value than the warm-up call's ``warm`` (``host_values``), or ''."""
+    value than the warm-up call's ``warm`` (``host_values``), or ''. A value that is one of
+    ``checked`` (the very object: ``replay_checked``) is not named: a replay runs only while
+    the guard reading it still holds it, so it changed between the warm-up and the trace
+    outside the function, and a call after another change traces anew."""
     traced = host_values(result)
     changed = [f"{path} ({warm[path]!r} -> {value!r})" for path, value in traced.items()
-               if path in warm and not _same(warm[path], value)]
+               if path in warm and not _same(warm[path], value)
+               and not any(value is known for known in checked)]
     if not changed:
         return ""
     return (f"returned {', '.join(changed)} on its eager warm-up call and on its trace: a Python "
@@ -51,3 +55,26 @@ def _same(old, new) -> bool:
     if type(old) is not type(new):
         return False
     return old == new or old != old and new != new        # NaN on both calls
+
+
+def replay_checked(guards, settings, containers) -> list:
+    """The values of the value guards among ``guards`` (``(holder, attribute, value)``, read
+    after the trace: jit/name_guards.py) that the trace did not set, by HostState's
+    ``settings`` and ``containers`` read before it: a replay checks them (``hp["lr"]``,
+    ``Config.mode``). A counter the function sets is not among them (SideEffectWarning's)."""
+    before = {_place(holder, attribute): value for holder, attribute, value in settings}
+    for container, _, _, items in containers:
+        before.update(((id(container), key), item) for key, item in items)
+    checked = []
+    for holder, attribute, value in guards:
+        place = _place(holder, attribute)
+        if place in before and _same(before[place], value) and (
+                isinstance(value, (numbers.Number, str)) or value is None):
+            checked.append(value)
+    return checked
+
+
+def _place(holder, attribute):
+    """Where a guard reads: a HeldValue's place, else ``(id(holder), attribute)``."""
+    where = getattr(holder, "where", None) if attribute == "value" else None
+    return where if type(where) is tuple else (id(holder), attribute)

@@ -32,7 +32,7 @@ from .held import FREED, Held, HeldValue, ModuleStructure, note_freed
 from .name_guards import name_guards, settled
 from .program import Program
 from .signature import _Model, _tensor_backends, model_structure
-from .stale_results import host_values, stale_results
+from .stale_results import host_values, replay_checked, stale_results
 from .structure import map_leaves
 
 
@@ -147,7 +147,6 @@ class TraceCache:
                           f"{error}", RuntimeWarning, stacklevel=user_stacklevel())
             return _real_result(result)
         self._warn_side_effects(host_state, host_calls)
-        self._warn_stale_results(key, result)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
             raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
@@ -170,6 +169,8 @@ class TraceCache:
             guards.extend(name_guards(self.fn, tracer.structures_guarded,
                                       tracer.attribute_writes, (*args, *kwargs.values()),
                                       current=current))
+        self._warn_stale_results(key, result, replay_checked(guards, host_state.settings,
+                                                             host_state.containers))
         if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
@@ -230,11 +231,12 @@ class TraceCache:
                 if len(self._warm_values) > 4 * self.max_traces:     # never traced, long ago
                     self._warm_values.pop(next(iter(self._warm_values)))
 
-    def _warn_stale_results(self, key, result):
+    def _warn_stale_results(self, key, result, checked=()):
         """Warn once per function where the trace's ``result`` holds a Python value other than
-        the warm-up call's (stale_results.py): every replay would return the trace's."""
+        the warm-up call's (stale_results.py): every replay would return the trace's (not
+        for a value of ``checked``, a guard's, which replays check)."""
         warm = self._warm_values.pop(key, None)
-        told = stale_results(warm, result) if warm and not self._told_stale else ""
+        told = stale_results(warm, result, checked) if warm and not self._told_stale else ""
         if told:
             self._told_stale = True
             warnings.warn(f"xg.function {_name(self.fn)!r} {told}", SideEffectWarning,

@@ -103,7 +103,7 @@ class EarlyStopping(CheckedSettings, CheckedKeywords):
             raise TypeError(f"EarlyStopping: monitor must be a metric's name (str), got "
                             f"{type(monitor).__name__}")
         self.monitor = monitor
-        self.mode = _auto_mode(monitor) if mode == "auto" else mode
+        self.mode = mode
         self.min_delta = min_delta
         self.patience = patience
         self.baseline = baseline
@@ -118,6 +118,11 @@ class EarlyStopping(CheckedSettings, CheckedKeywords):
         self.restore_best_weights = restore_best_weights
         self.wait, self.best, self.best_epoch, self.stopped_epoch, self.epoch = 0, None, 0, 0, 0
         self.best_weights = None
+
+    def __setattr__(self, name, value):
+        if name == "mode" and isinstance(value, str) and value == "auto":
+            value = _auto_mode(self.monitor)      # as the constructor reads it, set later too
+        super().__setattr__(name, value)
 
     def is_improvement(self, value: float, reference) -> bool:
         """Whether ``value`` beats ``reference`` (None: nothing yet) by more than min_delta."""
@@ -182,7 +187,13 @@ class EarlyStopping(CheckedSettings, CheckedKeywords):
         a checkpoint's ``extra`` arrays (``xg.checkpoint_extra(path)``). Every key is checked
         first; a missing, unknown or bad one raises naming it, with nothing changed."""
         check_state_keys("EarlyStopping", state, self.state_dict())
+        monitor = state["monitor"]
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping.load_state_dict: monitor must be a metric's name "
+                            f"(str), got {type(monitor).__name__}")
         staged = {k: check(k, state[k]) for k, check in self._CHECKS.items()}
+        if staged["mode"] == "auto":
+            staged["mode"] = _auto_mode(monitor)
         for key in ("wait", "best_epoch", "stopped_epoch", "epoch"):
             staged[key] = non_negative_int(key, state[key])
         staged["best"] = None if state["best"] is None else real_number("best", float(
@@ -195,7 +206,7 @@ class EarlyStopping(CheckedSettings, CheckedKeywords):
                 raise ValueError(f"EarlyStopping.load_state_dict: extra must hold the best "
                                  f"weights best/<name> of {sorted(names)}, got "
                                  f"{sorted(weights)} (save extra=early.best_weights_extra())")
-        object.__setattr__(self, "monitor", state["monitor"])
+        object.__setattr__(self, "monitor", monitor)
         for key, value in staged.items():
             object.__setattr__(self, key, value)
         self.best_weights = weights or None

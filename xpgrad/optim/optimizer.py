@@ -30,6 +30,7 @@ from ..deferred import DeferredGradient, hint
 from ..tensor import Tensor, Variable
 from .apply_checks import APPLY_CHECK
 from ._checks import learning_rate_fits, non_negative_int
+from .missing_gradients import warn_missing_gradients
 from .gradient_clipping import clip_global_norm, clip_value
 from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, module_hint, unpack_pair
@@ -146,9 +147,10 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
     def apply_gradients(self, grads_and_vars) -> int:
         """Apply ``(gradient, variable)`` pairs; returns the new ``iterations`` count.
 
-        None gradients are skipped, but not all of them: when no variable has a gradient this
-        raises ValueError listing them (TensorFlow's "No gradients provided for any variable"),
-        since a step that changes nothing is almost always a loss not connected to the
+        None gradients are skipped with a warning naming their variables (once per optimizer,
+        Keras' "Gradients do not exist for variables"), but not all of them: when no variable
+        has a gradient this raises ValueError listing them (TensorFlow's "No gradients
+        provided for any variable"), since a step that changes nothing is almost always a loss not connected to the
         variables. Everything is checked before any variable changes: each variable (a
         Variable, of a floating dtype the optimizer supports, listed once), each gradient
         (shape, backend, a floating dtype: a Tensor, an array or a list) and the learning rate
@@ -167,7 +169,7 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
             # this thread's trace records the update as one step (jit/capture.py); another
             # thread's trace leaves this one alone
             return session.optimizer_step(self, grads_and_vars)
-        grads, variables, seen, names = [], [], set(), []
+        grads, variables, seen, names, missing = [], [], set(), [], []
         if isinstance(grads_and_vars, (Tensor, dict)) or not hasattr(grads_and_vars,
                                                                       "__iter__"):
             raise TypeError("apply_gradients takes an iterable of (gradient, variable) pairs, "
@@ -190,6 +192,7 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
             if i not in states:               # checked once: a Variable keeps its dtype
                 self._check_variable(v)
             if g is None:
+                missing.append(v)
                 continue
             if g.__class__ is not Tensor or g._backend is not v._backend or \
                     g._data.shape != v._data.shape or g._data.dtype != v._data.dtype:
@@ -250,6 +253,8 @@ class Optimizer(Hyperparameters, OptimizerCheckpoints):
             else:
                 self._update(v._backend, data, raw, state, lr)
             data = None
+        if missing:                         # skipped, as Keras, which warns
+            warn_missing_gradients(self, missing)
         iterations = self.iterations + 1
         if type(self).__setattr__ is Optimizer.__setattr__ and \
                 self._CHECKS.get("iterations") is non_negative_int:
