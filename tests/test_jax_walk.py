@@ -1,0 +1,180 @@
+"""What a JAX user porting code met (the 2026-12-07 walk, docs/porting.md): ``tree_flatten`` /
+``tree_unflatten`` / ``tree_structure`` as ``jax.tree_util``'s, ``clip_global_norm`` and
+``global_norm`` over the pytree ``xg.grad`` returns (optax's ``clip_by_global_norm``), and
+``remat(..., static_argnums=)`` as ``jax.checkpoint``'s. JAX computes every reference here
+(float64); the module is skipped where JAX is not installed."""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+Pair = namedtuple("Pair", "first second")
+R = np.random.default_rng(49)
+# dict keys in sorted order: JAX sorts them, xpgrad keeps a dict's own order
+TREES = [
+    {"a": R.normal(size=2), "b": [Pair(R.normal(size=3), None), (2.0, R.normal(size=1))]},
+    (R.normal(size=(2, 2)), [R.normal(size=1)], {"x": 1.0}),
+    [None, {"k": [3.0, 4.0]}, ()],
+    R.normal(size=3),
+    {"empty": {}, "list": []},
+]
+
+
+def _same(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+@pytest.mark.parametrize("index", range(len(TREES)))
+def test_tree_flatten_and_unflatten_match_jax_tree_util(jax, index):
+    tree = TREES[index]
+    leaves, treedef = xg.tree_flatten(tree)
+    want_leaves, want_def = jax.tree_util.tree_flatten(tree)
+    _same(leaves, want_leaves)
+    assert treedef.num_leaves == want_def.num_leaves
+    new = [np.asarray(leaf) * 2 + 1 for leaf in leaves]
+    got = xg.tree_unflatten(treedef, new)
+    want = jax.tree_util.tree_unflatten(want_def, new)
+    assert xg.tree_structure(got) == treedef
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(want)
+    _same(xg.tree_leaves(got), jax.tree_util.tree_leaves(want))
+
+
+def test_tree_flatten_of_none_and_is_leaf_as_jax(jax):
+    leaves, treedef = xg.tree_flatten(None)
+    assert leaves == jax.tree_util.tree_flatten(None)[0] == []
+    assert xg.tree_unflatten(treedef, []) is None
+    tree = {"a": [1, 2], "b": [[3], 4]}
+    is_list = lambda t: isinstance(t, list)                                     # noqa: E731
+    leaves, treedef = xg.tree_flatten(tree, is_leaf=is_list)
+    want_leaves, want_def = jax.tree_util.tree_flatten(tree, is_leaf=is_list)
+    assert leaves == want_leaves
+    assert (xg.tree_unflatten(treedef, ["x", "y"])
+            == jax.tree_util.tree_unflatten(want_def, ["x", "y"]))
+
+
+def test_tree_structures_compare_by_containers_keys_and_places():
+    base = xg.tree_structure({"w": 1.0, "b": (2.0, None)})
+    assert base == xg.tree_structure({"w": np.ones(3), "b": (xg.ones(2), None)})
+    assert hash(base) == hash(xg.tree_structure({"w": 0, "b": (0, None)}))
+    assert base != xg.tree_structure({"w": 1.0, "b": [2.0, None]})      # list, not tuple
+    assert base != xg.tree_structure({"w": 1.0, "c": (2.0, None)})      # another key
+    assert base != xg.tree_structure({"w": 1.0, "b": (2.0, 3.0)})       # a leaf for None
+    assert repr(xg.tree_structure(Pair(1.0, [2.0]))) == "PyTreeDef(Pair(first=*, second=[*]))"
+
+
+def test_tree_flatten_of_a_module_rebuilds_a_model_of_the_new_leaves():
+    model = xg.nn.Linear(3, 2, rng=0)
+    leaves, treedef = xg.tree_flatten(model)
+    _same(leaves, xg.tree_leaves(model))
+    doubled = xg.tree_unflatten(treedef, [leaf * 2.0 for leaf in leaves])
+    assert type(doubled) is xg.nn.Linear
+    np.testing.assert_array_equal(doubled.w.numpy(), 2 * model.w.numpy())
+    assert treedef == xg.tree_structure(xg.nn.Linear(3, 2, rng=1))
+    assert treedef != xg.tree_structure(xg.nn.Linear(3, 2, bias=False, rng=1))
+
+
+def test_tree_unflatten_refuses_a_bad_treedef_and_a_wrong_count_by_name():
+    treedef = xg.tree_structure([1.0, 2.0])
+    with pytest.raises(TypeError, match="tree_unflatten: treedef must be a PyTreeDef"):
+        xg.tree_unflatten([1.0, 2.0], treedef)             # JAX's order swapped
+    with pytest.raises(ValueError, match=r"leaves has 3 entries where the structure "
+                                         r"PyTreeDef\(\[\*, \*\]\) has 2 leaves"):
+        xg.tree_unflatten(treedef, [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="tree_unflatten: leaves must be a list"):
+        xg.tree_unflatten(treedef, 5.0)
+    with pytest.raises(TypeError, match="tree_flatten: is_leaf must be None or a callable"):
+        xg.tree_flatten([1.0], is_leaf=True)
+
+
+def test_pytree_registration_names_the_containers_that_are_nodes():
+    for name in ("register_pytree_node", "register_dataclass", "register_pytree_node_class"):
+        assert not hasattr(xg, name)
+        with pytest.raises(AttributeError, match="typing.NamedTuple for a dataclass"):
+            getattr(xg, name)
+
+
+# -- clip_global_norm over a pytree (optax.clip_by_global_norm) ---------------------------------
+
+def _loss(lib, params, x):
+    h = lib.tanh(x @ params["w1"] + params["b"][0])
+    return lib.sum((h @ params["w2"].first) ** 2) + lib.sum(params["w2"].second ** 3)
+
+
+def _params():
+    return {"w1": R.normal(size=(3, 4)), "b": [R.normal(size=4), None],
+            "w2": Pair(R.normal(size=(4, 2)), R.normal(size=2))}
+
+
+@pytest.mark.parametrize("max_norm", [0.1, 1e6])
+def test_clip_global_norm_of_a_gradient_pytree_matches_optax_rule_in_jax(jax, max_norm):
+    jnp = jax.numpy
+    params, x = _params(), R.normal(size=(5, 3))
+    want = jax.grad(lambda p: _loss(jnp, p, x))(params)
+    norm_j = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree_util.tree_leaves(want)))
+    want = jax.tree_util.tree_map(lambda g: jnp.where(norm_j < max_norm, g,
+                                                      g / norm_j * max_norm), want)
+    grads = xg.grad(lambda p: _loss(xg, p, xg.asarray(x)))(xg.tree_map(xg.asarray, params))
+    clipped, norm = xg.optim.clip_global_norm(grads, max_norm)
+    assert set(clipped) == set(grads) and type(clipped["w2"]) is Pair
+    assert clipped["b"][1] is None
+    np.testing.assert_allclose(norm.item(), float(norm_j), rtol=1e-13)
+    np.testing.assert_allclose(xg.optim.global_norm(grads).item(), float(norm_j), rtol=1e-13)
+    for path in (("w1",), ("b", 0), ("w2", 0), ("w2", 1)):
+        g, w = clipped, want
+        for k in path:
+            g, w = g[k], w[k]
+        np.testing.assert_allclose(g.numpy(), np.asarray(w), rtol=1e-12, atol=1e-14)
+
+
+def test_clip_global_norm_keeps_a_flat_list_a_list_and_takes_a_module():
+    grads = (xg.asarray([3.0]), None, xg.asarray([4.0]))
+    clipped, norm = xg.optim.clip_global_norm(grads, 1.0)
+    assert type(clipped) is list and clipped[1] is None and norm.item() == 5.0
+    model = xg.nn.Linear(2, 1, rng=0)
+    grad = xg.grad(lambda m: xg.sum(m(xg.ones((3, 2))) ** 2))(model)
+    clipped, norm = xg.optim.clip_global_norm(grad, 0.01)
+    assert type(clipped) is xg.nn.Linear
+    flat = xg.tree_leaves(grad)
+    want = np.sqrt(sum(float(xg.sum(g.astype(xg.float64) ** 2)) for g in flat))
+    np.testing.assert_allclose(norm.item(), want, rtol=1e-6)
+    np.testing.assert_allclose(clipped.w.numpy(), grad.w.numpy() * 0.01 / want, rtol=1e-5)
+
+
+def test_clip_global_norm_of_a_pytree_refuses_a_non_tensor_leaf_by_name():
+    with pytest.raises(TypeError, match="clip_global_norm takes Tensors"):
+        xg.optim.clip_global_norm({"w": "a"}, 1.0)
+
+
+# -- remat(static_argnums=) ---------------------------------------------------------------------
+
+def test_remat_static_argnums_matches_jax_checkpoint(jax):
+    jnp = jax.numpy
+    x = R.normal(size=4)
+
+    def block(lib):
+        return lambda v, n, scale: lib.sin(v) ** n * scale
+
+    want = jax.grad(lambda v: jnp.sum(jax.checkpoint(block(jnp), static_argnums=(1,))(
+        v, 3, 2.0)))(x)
+    got = xg.grad(lambda v: xg.sum(xg.remat(block(xg), static_argnums=(1,))(
+        v, 3, xg.asarray(2.0, dtype=xg.float64))))(xg.asarray(x))
+    np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-13)
+    got = xg.grad(lambda v: xg.sum(xg.recompute_grad(block(xg), static_argnums=1)(
+        v, 3, 2.0)))(xg.asarray(x))
+    np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-6)
+
+
+def test_remat_static_argnums_refuses_a_tensor_and_a_bad_position():
+    block = xg.remat(lambda v, n: v * n, static_argnums=(1,))
+    with pytest.raises(TypeError, match="remat: argument 1 is in static_argnums but is a "
+                                        "Tensor"):
+        xg.grad(lambda v: xg.sum(block(v, v)))(xg.ones(2))
+    with pytest.raises(TypeError, match="remat: static_argnums must be an int or a tuple of "
+                                        "ints"):
+        xg.remat(lambda v: v, static_argnums="1")
