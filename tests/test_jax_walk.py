@@ -178,3 +178,30 @@ def test_remat_static_argnums_refuses_a_tensor_and_a_bad_position():
     with pytest.raises(TypeError, match="remat: static_argnums must be an int or a tuple of "
                                         "ints"):
         xg.remat(lambda v: v, static_argnums="1")
+
+
+# -- x.at[key].power / apply: named, and the recipe the message gives computes JAX's ---------
+
+def test_at_power_and_apply_name_the_set_recipe_which_gives_jax_values_and_gradients(jax):
+    jnp = jax.numpy
+    x = R.uniform(0.5, 2.0, size=5)
+    rows = np.array([3, 0, 4])                   # no index repeats
+    for name in ("power", "apply"):
+        assert not hasattr(xg.asarray(x).at[rows], name)
+        with pytest.raises(AttributeError, match=r"x\.at\[key\]\.set\("):
+            getattr(xg.asarray(x).at[rows], name)
+
+    def want(v):
+        return jnp.sum(v.at[rows].power(3.0, unique_indices=True) ** 2)
+
+    def got(v):
+        return xg.sum(v.at[rows].set(v[rows] ** 3.0) ** 2)
+
+    np.testing.assert_allclose(got(xg.asarray(x)).item(), float(want(jnp.asarray(x))),
+                               rtol=1e-14)
+    np.testing.assert_allclose(xg.grad(got)(xg.asarray(x)).numpy(),
+                               np.asarray(jax.grad(want)(jnp.asarray(x))), rtol=1e-13)
+    applied = jnp.asarray(x).at[rows].apply(jnp.sin)         # JAX has no gradient for apply
+    v = xg.asarray(x)
+    np.testing.assert_allclose(v.at[rows].set(xg.sin(v[rows])).numpy(), np.asarray(applied),
+                               rtol=1e-15)
