@@ -1,8 +1,9 @@
 """What a JAX user porting code met (the 2026-12-07 walk, docs/porting.md): ``tree_flatten`` /
 ``tree_unflatten`` / ``tree_structure`` as ``jax.tree_util``'s, ``clip_global_norm`` and
 ``global_norm`` over the pytree ``xg.grad`` returns (optax's ``clip_by_global_norm``), and
-``remat(..., static_argnums=)`` as ``jax.checkpoint``'s. JAX computes every reference here
-(float64); the module is skipped where JAX is not installed."""
+``remat(..., static_argnums=)`` as ``jax.checkpoint``'s, ``x.at[key].power`` / ``apply``
+naming their recipe, and ``xg.interp`` as ``jnp.interp``. JAX computes the references (float64;
+those tests skip where JAX is not installed), NumPy and finite differences the rest."""
 from __future__ import annotations
 
 from collections import namedtuple
@@ -205,3 +206,74 @@ def test_at_power_and_apply_name_the_set_recipe_which_gives_jax_values_and_gradi
     v = xg.asarray(x)
     np.testing.assert_allclose(v.at[rows].set(xg.sin(v[rows])).numpy(), np.asarray(applied),
                                rtol=1e-15)
+
+
+# -- xg.interp (jnp.interp / np.interp) ---------------------------------------------------------
+
+KNOTS = np.array([0.0, 0.5, 0.5, 1.3, 2.0, 3.0])          # a zero-width segment at 0.5
+QUERIES = np.array([-1.0, 0.0, 0.25, 0.5, 0.9, 1.3, 2.5, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("edges", [{}, {"left": -2.0, "right": 5.0}])
+def test_interp_values_and_gradients_match_jax_in_x_xp_and_fp(jax, edges):
+    jnp = jax.numpy
+    values = R.normal(size=KNOTS.shape)
+    weights = R.normal(size=QUERIES.shape)
+
+    def want(q, k, v):
+        return jnp.sum(jnp.interp(q, k, v, **edges) * weights)
+
+    def got(q, k, v):
+        return xg.sum(xg.interp(q, k, v, **edges) * xg.asarray(weights))
+
+    args = (QUERIES, KNOTS, values)
+    np.testing.assert_allclose(xg.interp(*map(xg.asarray, args), **edges).numpy(),
+                               np.asarray(jnp.interp(*args, **edges)), rtol=1e-15)
+    grads = xg.grad(got, argnums=(0, 1, 2))(*map(xg.asarray, args))
+    for g, w in zip(grads, jax.grad(want, argnums=(0, 1, 2))(*map(jnp.asarray, args))):
+        np.testing.assert_allclose(g.numpy(), np.asarray(w), rtol=1e-13, atol=1e-15)
+
+
+def test_interp_matches_numpy_on_each_host_backend_and_shape(host_backend):
+    values = R.normal(size=KNOTS.shape)
+    queries = R.uniform(-1.0, 4.0, size=(3, 4))
+    got = xg.interp(xg.asarray(queries, backend=host_backend),
+                    xg.asarray(KNOTS, backend=host_backend),
+                    xg.asarray(values, backend=host_backend))
+    assert got.shape == (3, 4) and got.dtype == xg.float64
+    np.testing.assert_allclose(got.numpy(), np.interp(queries, KNOTS, values), rtol=1e-15)
+    scalar = xg.interp(xg.asarray(1.0, dtype=xg.float64, backend=host_backend),
+                       xg.asarray(KNOTS, backend=host_backend),
+                       xg.asarray(values, backend=host_backend))
+    np.testing.assert_allclose(scalar.item(), np.interp(1.0, KNOTS, values), rtol=1e-15)
+
+
+def test_interp_gradient_matches_finite_differences_between_knots():
+    values = R.normal(size=KNOTS.shape)
+    q = np.array([0.2, 0.8, 1.7, 2.4])
+
+    def f(v):
+        return xg.sum(xg.interp(xg.asarray(q), xg.asarray(KNOTS), v) ** 2)
+
+    g = xg.grad(f)(xg.asarray(values)).numpy()
+    h = 1e-6
+    for k in range(len(values)):
+        e = np.zeros_like(values)
+        e[k] = h
+        fd = (f(xg.asarray(values + e)).item() - f(xg.asarray(values - e)).item()) / (2 * h)
+        np.testing.assert_allclose(g[k], fd, rtol=1e-7, atol=1e-9)
+
+
+def test_interp_refuses_bad_arguments_by_name():
+    k, v = xg.arange(3.0), xg.ones(3)
+    with pytest.raises(TypeError, match="interp: .*x"):
+        xg.interp("a", k, v)
+    with pytest.raises(TypeError, match="interp: .*fp"):
+        xg.interp(k, k, None)
+    with pytest.raises(ValueError, match=r"interp: xp and fp must be 1-D and of one nonzero "
+                                         r"length, got shapes \(3,\) and \(2,\)"):
+        xg.interp(k, k, xg.ones(2))
+    with pytest.raises(TypeError, match="interp: period is not supported"):
+        xg.interp(k, k, v, period=2.0)
+    with pytest.raises(TypeError, match="interp"):
+        xg.interp(k, k, v, axis=0)
