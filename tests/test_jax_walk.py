@@ -148,8 +148,12 @@ def test_clip_global_norm_keeps_a_flat_list_a_list_and_takes_a_module():
 
 
 def test_clip_global_norm_of_a_pytree_refuses_a_non_tensor_leaf_by_name():
-    with pytest.raises(TypeError, match="clip_global_norm takes Tensors"):
+    with pytest.raises(TypeError, match=r"clip_global_norm takes Tensors \(or None\), got str "
+                                        r"at grads\['w'\] \(in a dict of gradients\)"):
         xg.optim.clip_global_norm({"w": "a"}, 1.0)
+    with pytest.raises(TypeError, match=r"global_norm takes Tensors \(or None\), got float at "
+                                        r"grads\[1\]\[0\]"):
+        xg.optim.global_norm([xg.ones(2), [1.0]])
 
 
 # -- remat(static_argnums=) ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ import sys
 
 from ..clip_marks import clipped_by_global_norm, mark_clipped  # noqa: F401 (re-exported)
 from ..jit.whole import run_quietly
-from ..pytree import is_node, leaves, rebuild
+from ..pytree import is_node, leaves, leaves_with_paths, rebuild
 from ..tensor import Tensor, _wrap
 from ._checks import hyperparameter
 
@@ -117,6 +117,7 @@ def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfin
     (5.0, [0.30000001192092896], [0.4000000059604645])
     """
     if _is_pytree(grads):
+        _refuse_other_leaves(grads, "clip_global_norm")
         flat, norm = clip_global_norm(leaves(grads), max_norm, eps=eps, norm_type=norm_type,
                                       error_if_nonfinite=error_if_nonfinite)
         return rebuild(grads, flat), norm
@@ -165,6 +166,14 @@ def _is_pytree(grads) -> bool:
     return is_node(grads)
 
 
+def _refuse_other_leaves(grads, who):
+    """TypeError naming the first leaf of pytree ``grads`` that is not a Tensor, and where."""
+    for path, leaf in leaves_with_paths(grads):
+        if leaf is not None and not isinstance(leaf, Tensor):
+            raise TypeError(f"{who} takes Tensors (or None), got {type(leaf).__name__} at "
+                            f"grads{path} (in a {type(grads).__name__} of gradients)")
+
+
 def global_norm(grads):
     """The square root of the sum of squares of all entries of ``grads`` (None skipped): a
     list of Tensors or a pytree of them (``optax.global_norm``).
@@ -174,6 +183,7 @@ def global_norm(grads):
     5.0
     """
     if _is_pytree(grads):
+        _refuse_other_leaves(grads, "global_norm")
         grads = leaves(grads)
     _, present = _present(grads, "global_norm")
     if not present:
