@@ -122,6 +122,7 @@ RECIPES = {
                                               xg.zeros((2, 6)), xg.zeros(6), xg.zeros(2)),
                   "x"),
     "getitem": (lambda bad: xg.getitem(bad, 0), "x"),
+    "interp": (lambda bad: xg.interp(bad, xg.arange(3.0), xg.ones(3)), "x"),
 }
 
 #: functions whose operands an elementwise applier names by position ("argument 1")

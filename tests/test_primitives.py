@@ -361,6 +361,8 @@ CASES = [
     C("inner", xg.inner, normal(2, 3), normal(4, 3)),
     C("trapezoid", lambda y, x: xg.trapezoid(y, xg.cumulative_sum(x * x + 0.1)), normal(2, 4),
       normal(4)),
+    C("interp", lambda q, k, v: xg.interp(q * q, xg.cumulative_sum(k * k + 0.3), v),
+      normal(2, 3), normal(5), normal(5)),
     C("cov", lambda m, y: xg.cov(m, y, ddof=0), normal(2, 5), normal(5)),
     C("corrcoef", lambda m: xg.corrcoef(m, rowvar=False), normal(5, 3)),
     C("nan_to_num", lambda x: xg.nan_to_num(_nans(x), nan=2.0) * x, normal(2, 3)),

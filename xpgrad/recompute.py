@@ -65,33 +65,57 @@ from .outer_tapes import (OuterTapes, block_primitive, changed_operand, is_float
                           walk_back)
 
 
-def recompute_grad(fn, *, prevent_cse=True, policy=None):
+def recompute_grad(fn, *, prevent_cse=True, policy=None, static_argnums=()):
     """``fn`` whose forward keeps no residuals on the tapes; its gradient recomputes it (module
     docstring). Use as a decorator or a call: ``y = xg.recompute_grad(block)(x, w)``.
     ``jax.checkpoint``'s keywords are taken where they mean what they do there:
     ``prevent_cse`` (True or False: xpgrad merges no common subexpressions, so both recompute
-    the same) and ``policy=None`` (nothing but the inputs saved, the one policy here).
+    the same), ``policy=None`` (nothing but the inputs saved, the one policy here) and
+    ``static_argnums`` (an int or a tuple of them: positions of Python values, as a layer
+    count, which reach ``fn`` as given: any non-tensor argument does; a Tensor there is a
+    TypeError, as JAX refuses an array there).
 
     >>> import xpgrad as xg
     >>> block = xg.remat(lambda x: xg.sin(x) * x, prevent_cse=False)
     >>> round(xg.grad(block)(xg.asarray(1.0)).item(), 4)        # sin(1) + cos(1)
     1.3818
     """
-    return _recomputed(fn, prevent_cse, policy, "recompute_grad")
+    return _recomputed(fn, prevent_cse, policy, "recompute_grad", static_argnums)
 
 
-def remat(fn, *, prevent_cse=True, policy=None):
+def remat(fn, *, prevent_cse=True, policy=None, static_argnums=()):
     """``recompute_grad`` under JAX's name (``jax.remat`` is ``jax.checkpoint``;
     ``xg.checkpoint`` saves models); its errors name ``remat``.
 
     >>> import xpgrad as xg
     >>> round(xg.grad(xg.remat(xg.sin))(xg.asarray(0.0)).item(), 4)
     1.0
+    >>> block = xg.remat(lambda x, n: x ** n, static_argnums=(1,))
+    >>> xg.grad(block)(xg.asarray(2.0), 3).item()
+    12.0
     """
-    return _recomputed(fn, prevent_cse, policy, "remat")
+    return _recomputed(fn, prevent_cse, policy, "remat", static_argnums)
 
 
-def _recomputed(fn, prevent_cse, policy, who):
+def _static_positions(static_argnums, who) -> tuple:
+    """``static_argnums`` as a tuple of ints, or TypeError naming it."""
+    positions = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
+    if not isinstance(positions, (tuple, list)) or not all(
+            isinstance(k, int) and not isinstance(k, bool) for k in positions):
+        raise TypeError(f"{who}: static_argnums must be an int or a tuple of ints (argument "
+                        f"positions), got {static_argnums!r}")
+    return tuple(positions)
+
+
+def _refuse_static_tensors(args, positions, who):
+    for k in positions:
+        if -len(args) <= k < len(args) and isinstance(args[k], Tensor):
+            raise TypeError(f"{who}: argument {k} is in static_argnums but is a Tensor; static "
+                            "arguments are Python values (a count, a flag), as jax.checkpoint's "
+                            "must be hashable: leave the tensor out of static_argnums")
+
+
+def _recomputed(fn, prevent_cse, policy, who, static_argnums=()):
     """``recompute_grad``, whose errors name ``who`` (the function the user called)."""
     if not callable(fn):
         raise TypeError(f"{who}: fn must be callable (the block to recompute), got "
@@ -101,9 +125,12 @@ def _recomputed(fn, prevent_cse, policy, who):
         raise TypeError(f"{who}: policy must be None, got {policy!r}: xpgrad saves "
                         "only the block's inputs (jax.checkpoint_policies.nothing_saveable); "
                         "keep what should be saved outside the block")
+    static = _static_positions(static_argnums, who)
 
     @functools.wraps(fn)
     def checkpointed(*args, **kwargs):
+        if static:
+            _refuse_static_tensors(args, static, who)
         if not tape_state.recording:
             return fn(*args, **kwargs)          # nothing records: nothing to save
         return _checkpointed_call(fn, args, kwargs)

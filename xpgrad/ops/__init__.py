@@ -7,7 +7,7 @@ linalg, rearranging (flip, roll, tile, repeat), reductions (with the scans of sc
 cumulative_sum, cumulative_prod, diff), searching, selection (where, clip), sets, shape,
 sorting, and NumPy's and JAX's extras: elementwise_numpy (isclose, nan_to_num), nan_reductions
 (nansum, average), quantiles (median, quantile), sample_integrals (trapezoid, cov,
-corrcoef)) give the ``xpgrad`` namespace its functions;
+corrcoef), interpolation (interp)) give the ``xpgrad`` namespace its functions;
 fft (its rules in fft_rules) backs the ``xg.fft`` extension (``xg.linalg`` re-exports from
 linalg); indexed_updates (its primitives in indexed_update_rules) backs ``x.at[key].set(v)``
 and the other JAX updates; losses, nn (``linear``), recurrent (the scans) and optim (the
@@ -22,6 +22,7 @@ from .elementwise import *  # noqa: F401,F403
 from .elementwise_numpy import *  # noqa: F401,F403
 from .grids_triangles import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
+from .interpolation import *  # noqa: F401,F403
 from .joining import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .nan_reductions import *  # noqa: F401,F403
@@ -35,9 +36,9 @@ from .sets import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
 from . import (activations, bitwise, casting, contraction, elementwise, elementwise_numpy,
-               grids_triangles, indexing, joining, linalg, nan_reductions, quantiles,
-               rearranging, reductions, sample_integrals, searching, selection, sets, shape,
-               sorting)
+               grids_triangles, indexing, interpolation, joining, linalg, nan_reductions,
+               quantiles, rearranging, reductions, sample_integrals, searching, selection, sets,
+               shape, sorting)
 # these register their primitives
 from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_norm,  # noqa: F401
                indexed_updates, losses, max_pooling, nn, optim, recurrent, recurrent_cells,
@@ -45,7 +46,8 @@ from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_nor
 
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + elementwise_numpy.__all__ + grids_triangles.__all__
-           + indexing.__all__ + joining.__all__ + linalg.__all__ + nan_reductions.__all__
+           + indexing.__all__ + interpolation.__all__ + joining.__all__ + linalg.__all__
+           + nan_reductions.__all__
            + quantiles.__all__ + rearranging.__all__ + reductions.__all__
            + sample_integrals.__all__ + searching.__all__
            + selection.__all__ + sets.__all__ + shape.__all__ + sorting.__all__)

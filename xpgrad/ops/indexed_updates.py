@@ -27,6 +27,7 @@ The primitives and their gradients are in ``indexed_update_rules.py``.
 """
 from __future__ import annotations
 
+from .._args import listed_names, pointer
 from ..creation import asarray
 from ..primitive import apply
 from ..tensor import Tensor
@@ -87,6 +88,16 @@ class IndexUpdate:
     def __init__(self, tensor, key):
         self._tensor = tensor
         self._key = key
+
+    #: JAX's methods xpgrad spells with ``set`` (where no index repeats: JAX's apply each
+    #: repeat in turn)
+    power = pointer("power", "x.at[key].set(x[key] ** y) where no index repeats (JAX's power "
+                             "raises a repeated place to y once per repeat)")
+    apply = pointer("apply", "x.at[key].set(f(x[key])) where no index repeats (JAX's apply "
+                             "applies f once per repeat)")
+
+    def __dir__(self):
+        return listed_names(self)
 
     def get(self, **hints):
         """``x[key]`` (JAX's ``x.at[key].get()``)."""

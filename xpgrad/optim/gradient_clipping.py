@@ -12,6 +12,7 @@ import sys
 
 from ..clip_marks import clipped_by_global_norm, mark_clipped  # noqa: F401 (re-exported)
 from ..jit.whole import run_quietly
+from ..pytree import is_node, leaves, leaves_with_paths, rebuild
 from ..tensor import Tensor, _wrap
 from ._checks import hyperparameter
 
@@ -87,8 +88,11 @@ def _present(grads, who) -> tuple:
 def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients by ``max_norm / max(global_norm + eps, max_norm)``.
 
-    ``grads`` is a list (or any iterable) of Tensors, None entries pass through. Returns
-    ``(clipped, norm)``: a list and the global norm before clipping (a float64 0-d Tensor).
+    ``grads`` is a list (or any iterable) of Tensors, None entries pass through, or a pytree
+    of them (a dict, a nested list or tuple, a named tuple, a Module: what ``xg.grad``
+    returns for such params, as ``optax.clip_by_global_norm`` takes). Returns ``(clipped,
+    norm)``: a list (for a pytree, its structure) and the global norm before clipping (a
+    float64 0-d Tensor).
     The norm stays on the device: nothing is synchronized. ``eps=0`` (the default) is
     TensorFlow's ``clip_by_global_norm``; ``eps=1e-6`` is ``torch.nn.utils.clip_grad_norm_``
     (``max_norm / (norm + 1e-6)``, at most 1), which a clipped update scales by about
@@ -107,7 +111,16 @@ def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfin
     >>> clipped, norm = xg.optim.clip_global_norm(grads, 2.0, norm_type=float("inf"))
     >>> norm.item(), clipped[0].tolist()
     (4.0, [1.5, 2.0])
+    >>> tree = {"w": xg.asarray([3.0]), "b": [xg.asarray([4.0])]}
+    >>> clipped, norm = xg.optim.clip_global_norm(tree, 0.5)
+    >>> norm.item(), clipped["w"].tolist(), clipped["b"][0].tolist()
+    (5.0, [0.30000001192092896], [0.4000000059604645])
     """
+    if _is_pytree(grads):
+        _refuse_other_leaves(grads, "clip_global_norm")
+        flat, norm = clip_global_norm(leaves(grads), max_norm, eps=eps, norm_type=norm_type,
+                                      error_if_nonfinite=error_if_nonfinite)
+        return rebuild(grads, flat), norm
     max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True,
                               owner="clip_global_norm")
     eps = hyperparameter("eps", eps, low=0.0, owner="clip_global_norm")
@@ -145,8 +158,33 @@ def _scaled(xp, g, scale):
     return g * xp.astype(scale, g.dtype)
 
 
+def _is_pytree(grads) -> bool:
+    """Whether ``grads`` is a pytree to clip as one (a dict, a Module, a named tuple, or a list
+    or tuple holding containers), not a flat list or tuple of Tensors (which gives a list)."""
+    if isinstance(grads, (list, tuple)) and not hasattr(grads, "_fields"):
+        return any(is_node(g) for g in grads)
+    return is_node(grads)
+
+
+def _refuse_other_leaves(grads, who):
+    """TypeError naming the first leaf of pytree ``grads`` that is not a Tensor, and where."""
+    for path, leaf in leaves_with_paths(grads):
+        if leaf is not None and not isinstance(leaf, Tensor):
+            raise TypeError(f"{who} takes Tensors (or None), got {type(leaf).__name__} at "
+                            f"grads{path} (in a {type(grads).__name__} of gradients)")
+
+
 def global_norm(grads):
-    """The square root of the sum of squares of all entries of ``grads`` (None skipped)."""
+    """The square root of the sum of squares of all entries of ``grads`` (None skipped): a
+    list of Tensors or a pytree of them (``optax.global_norm``).
+
+    >>> import xpgrad as xg
+    >>> global_norm({"w": xg.asarray([3.0]), "b": [xg.asarray([4.0])]}).item()
+    5.0
+    """
+    if _is_pytree(grads):
+        _refuse_other_leaves(grads, "global_norm")
+        grads = leaves(grads)
     _, present = _present(grads, "global_norm")
     if not present:
         return None
