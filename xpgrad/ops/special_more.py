@@ -217,8 +217,9 @@ def log_gamma_shift(x, s, used):
 
     >>> import xpgrad as xg
     >>> x = xg.asarray(1.0, dtype=xg.float64)
-    >>> float(log_gamma_shift(x, xg.asarray(1e-20, dtype=xg.float64), x > 0))  # -Euler s
-    -5.772156649015329e-21
+    >>> s = xg.asarray(1e-20, dtype=xg.float64)
+    >>> round(float(log_gamma_shift(x, s, x > 0)) * 1e21, 12)  # -Euler s
+    -5.772156649015
     """
     tiny = used & (abs(x) < _TINY_X)
     taylor = used & ~tiny
