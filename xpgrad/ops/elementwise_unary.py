@@ -54,8 +54,9 @@ def _expm1(xp, x):
     return out
 
 
+# exp(x), not ans + 1: that is 0 once expm1(x) rounds to -1 (x < -37), where exp(x) is not
 expm1 = unary("expm1", _expm1,
-              lambda xp, g, ans, x: g * _conj(xp, ans + 1.0))
+              lambda xp, g, ans, x: g * _conj(xp, xp.exp(x)), saves=0)
 log = unary("log", lambda xp, x: xp.log(_inexact(xp, x)),
             lambda xp, g, ans, x: g / _conj(xp, x), saves=0)
 log1p = unary("log1p", lambda xp, x: xp.log1p(_inexact(xp, x)),

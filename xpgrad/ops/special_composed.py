@@ -57,7 +57,7 @@ def _box_cox(name, x, lmbda, log_of):
     finite = where(isfinite(logged), logged, 0.0)
     small = (lmbda == 0) | (isfinite(logged) & (absolute(lmbda * finite) < _BOX_COX_SERIES))
     safe = where(small, 1.0, lmbda)
-    z = lmbda * finite
+    z = where(small, lmbda, 0.0) * finite     # no inf z**5 (its gradient NaN) where not used
     series = logged + finite * z * (1 / 2 + z * (1 / 6 + z * (1 / 24 + z * (1 / 120 + z / 720))))
     return where(small, series, expm1(safe * logged) / safe)
 
@@ -93,7 +93,7 @@ def _inverse_box_cox(name, y, lmbda, exp_of):
     finite = where(isfinite(y), y, 0.0)
     small = (lmbda == 0) | (isfinite(y) & (absolute(lmbda * finite) < _BOX_COX_SERIES))
     safe = where(small, 1.0, lmbda)
-    z = lmbda * finite
+    z = where(small, lmbda, 0.0) * finite     # as _box_cox's
     series = y - finite * z * (1 / 2 - z * (1 / 3 - z * (1 / 4 - z * (1 / 5 - z / 6))))
     return exp_of(where(small, series, log1p(safe * y) / safe))
 

@@ -19,13 +19,13 @@ import math
 import numpy as np
 
 from .elementwise import exp, floor, isinf, isnan, log
-from .elementwise_unary import abs as absolute, sin
+from .elementwise_unary import abs as absolute, cos, sin
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype
 from .selection import where
 from .special import gammaln
-from .special_composed import gamma_pole, gammasgn
-from .special_more import betaln
+from .special_composed import gamma_pole, gammasgn, rgamma
+from .special_more import betaln, log_gamma_shift
 
 _LARGEST_PRODUCT = 20       # binom's product formula for a whole k below this, as SciPy's
 _REFLECT_PAST = 100.0       # binom by reflection past this k - n (1 + n - k keeps eps k of k)
@@ -124,7 +124,9 @@ def beta(a, b, /):
 
 def poch(z, m, /):
     """The rising factorial ``Gamma(z + m) / Gamma(z)`` (``scipy.special.poch``): 1 for
-    ``m == 0``; ``exp(gammaln(m) - betaln(z, m))`` for positive arguments (accurate for large
+    ``m == 0``; ``exp(gammaln(z + m) - gammaln(z))`` as a Taylor series in ``m`` for
+    ``|m| <= 1e-3 z`` (so both gradients keep their digits at a tiny ``m``);
+    ``exp(gammaln(m) - betaln(z, m))`` for other positive arguments (accurate for large
     ``z``), the gammas' values or signs and logs otherwise, and the product
     ``z (z + 1) ... (z + m - 1)`` for a whole ``|m| < 20`` where ``z <= 0`` or ``z + m <= 0``
     (exact next to the poles, and there no gradient in ``m``); 0 at a pole ``z`` (``inf`` at
@@ -151,21 +153,32 @@ def _poch(z, m):
     at_both = _parity_sign(where(both, m, 0.0)) * exp(gammaln(up) - gammaln(down))
 
     ordinary = ~z_pole & ~total_pole & (m != 0)
-    rising = ordinary & (z > 0) & (total > 0) & (m > 0)
-    falling = ordinary & (z > 0) & (total > 0) & (m < 0)
-    mixed = ordinary & ~rising & ~falling
+    # |m| below 1e-3 of z's distance to the nearest pole: the log ratio's Taylor series (no
+    # psi(m) - psi(m) in m's gradient, no psi(z + m) - psi(z) in z's)
+    to_pole = where(z > 0, z, absolute(z - floor(z + 0.5)))
+    shifted = ordinary & (absolute(m) <= 1e-3 * to_pole) & ~isinf(z)
+    rising = ordinary & ~shifted & (z > 0) & (total > 0) & (m > 0)
+    falling = ordinary & ~shifted & (z > 0) & (total > 0) & (m < 0)
+    mixed = ordinary & ~shifted & ~rising & ~falling
     step = where(rising, m, where(falling, -m, 1.0))
     log_rising = gammaln(step) - betaln(where(rising, z, 1.0), step)
     log_falling = betaln(where(falling, total, 1.0), step) - gammaln(step)
     fits = _GAMMA_FITS[z.dtype.itemsize]
     direct = mixed & (absolute(z) < fits) & (absolute(total) < fits)
-    at_direct = gamma(where(direct, total, 0.5)) / gamma(where(direct, z, 0.5))
+    # rgamma: 1 / Gamma(z) and its gradient stay finite at a tiny z (1 / Gamma's overflow)
+    at_direct = gamma(where(direct, total, 0.5)) * rgamma(where(direct, z, 0.5))
     logged = mixed & ~direct
     sign_z, log_z = _gamma_sign_log(z, logged)
     sign_total, log_total = _gamma_sign_log(total, logged)
     at_logged = sign_z * sign_total * exp(log_total - log_z)
     value = where(rising, exp(log_rising), where(falling, exp(log_falling), where(
         direct, at_direct, at_logged)))
+    value = where(shifted, exp(log_gamma_shift(z, m, shifted)), value)
+    # a whole m < 0 with z < 1: z + m may round onto a pole that it is not (z = 1e-20,
+    # m = -5), or past the product's 20 factors lose the distance to it; reflected instead
+    reflected = (m == floor(m)) & (m < 0) & (z < 1) & ~z_pole & ~isinf(m) & (
+        total_pole | ~by_product)
+    at_reflected = _poch_reflected(where(reflected, z, 0.5), where(reflected, m, -1.0))
     # m = +-inf: Gamma(z + m) / Gamma(z) grows without bound (with the sign of 1 / Gamma(z))
     # or has no limit (NaN, as SciPy's)
     at_infinite_m = where(m > 0, gammasgn(where(isinf(m), z, 1.0)) * math.inf, math.nan)
@@ -173,8 +186,29 @@ def _poch(z, m):
     at_infinite_z = where(z > 0, where(m > 0, math.inf, 0.0), math.nan)
     # at a pole z + m alone: +inf (SciPy's, mpmath's), where the product's sign is a 0.0's
     only_total_pole = total_pole & ~z_pole
-    return where(m == 0, 1.0, where(only_total_pole, math.inf, where(by_product, at_product, where(
-        isinf(z), at_infinite_z, where(both, at_both, where(z_pole, 0.0, value))))))
+    return where(m == 0, 1.0, where(reflected, at_reflected, where(only_total_pole, math.inf, where(
+        by_product, at_product, where(isinf(z), at_infinite_z, where(both, at_both, where(
+            z_pole, 0.0, value)))))))
+
+
+def _sin_cos_pi(x):
+    """``(sin(pi x), cos(pi x))`` from x's exact distance to the nearest whole number."""
+    whole = floor(x + 0.5)
+    parity, turn = _parity_sign(whole), math.pi * (x - whole)
+    return parity * sin(turn), parity * cos(turn)
+
+
+def _poch_reflected(z, m):
+    """``Gamma(1 - z) / Gamma(1 - z - m) * sin(pi z) / sin(pi (z + m))`` for ``z < 1`` and
+    ``m < 0``: both gammas' arguments positive, and the sines of ``z`` and ``m`` apart (each
+    from its exact distance to a whole number), so a ``z`` next to 0 keeps its digits in the value and in both
+    gradients (``psi(1 - z - m) - pi cot(pi (z + m))`` for ``m``'s)."""
+    shifted, steps = 1.0 - z, -m
+    log_ratio = betaln(shifted, steps) - gammaln(steps)
+    sin_z, cos_z = _sin_cos_pi(z)
+    sin_m, cos_m = _sin_cos_pi(m)
+    sin_total = sin_z * cos_m + cos_z * sin_m
+    return exp(log_ratio) * (sin_z / sin_total)
 
 
 def _poch_product(z, whole_m):
