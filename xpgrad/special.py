@@ -85,8 +85,11 @@ from .ops.special_counting import __all__ as _counting
 from .ops.special_dilog_zeta import *  # noqa: F401,F403
 from .ops.special_dilog_zeta import __all__ as _dilog_zeta
 from .ops.special_expn import expn  # noqa: F401
+from .ops.special_dawsn import dawsn  # noqa: F401
+from .ops.special_sici import sici  # noqa: F401
+from .ops.special_fresnel import fresnel  # noqa: F401
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
-                 + _counting + _dilog_zeta + ["expn"]
+                 + _counting + _dilog_zeta + ["dawsn", "expn", "fresnel", "sici"]
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])

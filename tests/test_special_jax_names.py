@@ -1,0 +1,160 @@
+"""xg.special functions of jax.scipy.special / SciPy that earlier sessions lacked: dawsn, sici,
+fresnel. Values against mpmath (computed here, on both sides of each switch of method) and SciPy
+on both backends, SciPy's edges, float32, empty and 0-d input, gradients against the closed-form
+derivatives and finite differences (to second order), and bad input. PyTorch has none of them
+(its special module lacks Dawson, Fresnel and the sine integral); JAX is not installed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.testing import check_grads
+
+sc = pytest.importorskip("scipy.special")
+mpmath = pytest.importorskip("mpmath")
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
+BACKENDS = ["numpy", "numba"]
+EDGES = np.array([0.0, -0.0, 5e-324, -5e-324, np.inf, -np.inf, np.nan, 1e300, -1e300])
+
+
+def f64(values, backend="numpy"):
+    return xg.asarray(values, dtype=xg.float64, backend=backend)
+
+
+def _outputs(name, x):
+    """The function's outputs as a list of NumPy arrays (sici and fresnel give two)."""
+    out = getattr(xg.special, name)(x)
+    return [v.numpy() for v in (out if isinstance(out, tuple) else (out,))]
+
+
+def _scipy(name, x):
+    """SciPy's values, but +-1/2 for its fresnel's NaN past 1.3e154 (its x^2 overflows;
+    mpmath's are +-1/2, test_values_match_mpmath checks ours there)."""
+    out = getattr(sc, name)(x)
+    out = list(out) if isinstance(out, tuple) else [out]
+    if name == "fresnel":
+        huge = np.abs(np.asarray(x)) > 1.3e154
+        out = [np.where(huge, np.sign(x) * 0.5, v) for v in out]
+    return out
+
+
+#: name -> (points across the switches, mpmath references in SciPy's output order, rtol)
+MPMATH = {
+    "dawsn": (np.concatenate([np.linspace(-10.0, 10.0, 201), [6.5 - 1e-9, 6.5, 6.5 + 1e-9,
+                                                              1e-300, 30.0, 1e10, 1e300]]),
+              [lambda v: mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-v * v) * mpmath.erfi(v)],
+              4e-15),
+    "sici": (np.concatenate([np.linspace(-20.0, 20.0, 201), [3.0 - 1e-9, 3.0, 3.0 + 1e-9,
+                                                             1e-300, 1e5, 1e300]]),
+             [mpmath.si, lambda v: mpmath.ci(abs(v))], 2e-15),
+    "fresnel": (np.concatenate([np.linspace(-10.0, 10.0, 201), [1.5 - 1e-9, 1.5, 1.5 + 1e-9,
+                                                                1e-300, 12345.678, 1e7, 1e300,
+                                                                -1e300]]),
+                [mpmath.fresnels, mpmath.fresnelc], 1e-15),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MPMATH))
+def test_values_match_mpmath(name):
+    x, references, rtol = MPMATH[name]
+    outputs = _outputs(name, f64(x))
+    with mpmath.workdps(60):
+        for ours, reference in zip(outputs, references):
+            for value, at in zip(ours, x):
+                expected = float(reference(mpmath.mpf(at))) if at else 0.0
+                # Ci relative to its amplitude (its zeros), the others relative to the value
+                scale = max(abs(expected), 1.0 / max(abs(at), 1.0)) if name == "sici" else \
+                    abs(expected)
+                if at == 0 and name == "sici" and reference is not mpmath.si:
+                    assert value == -np.inf
+                    continue
+                assert abs(value - expected) <= rtol * scale, (at, value, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(MPMATH))
+def test_backends_match_scipy_and_its_edges(name, backend):
+    x = np.concatenate([np.linspace(-8.0, 8.0, 81), EDGES])
+    ours = _outputs(name, f64(x, backend))
+    for got, expected in zip(ours, _scipy(name, x)):
+        # atol: Ci next to its zero 3.384 (the edges below are checked to 4e-16 relative)
+        np.testing.assert_allclose(got, expected, rtol=2e-14, atol=1e-15, equal_nan=True)
+    for got, expected in zip(_outputs(name, f64(EDGES, backend)), _scipy(name, EDGES)):
+        # SciPy's dawsn(1e300) is an ulp below 5e-301: infinities and NaN exactly
+        np.testing.assert_allclose(got, expected, rtol=4e-16, atol=0, equal_nan=True)
+    numpy_values = _outputs(name, f64(x))
+    for got, expected in zip(ours, numpy_values):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", sorted(MPMATH))
+def test_float32_empty_and_zero_d(name):
+    x = np.linspace(-7.0, 7.0, 57).astype(np.float32)
+    for got, expected in zip(getattr(xg.special, name)(xg.asarray(x)) if name != "dawsn"
+                             else [xg.special.dawsn(xg.asarray(x))],
+                             _scipy(name, x.astype(np.float64))):
+        assert got.dtype == xg.float32
+        np.testing.assert_allclose(got.numpy(), expected, rtol=2e-7, atol=1e-7)
+    for got in _outputs(name, f64(np.zeros((2, 0)))):
+        assert got.shape == (2, 0)
+    for got, expected in zip(_outputs(name, f64(0.75)), _scipy(name, 0.75)):
+        assert got.shape == () and got == pytest.approx(expected, rel=1e-15)
+
+
+def _pick(name, index):
+    if name == "dawsn":
+        return xg.special.dawsn
+    return lambda v: getattr(xg.special, name)(v)[index]
+
+
+#: (name, output index) -> closed-form derivative
+SLOPES = {
+    ("dawsn", 0): lambda x: 1.0 - 2.0 * x * sc.dawsn(x),
+    ("sici", 0): lambda x: np.sinc(x / np.pi),
+    ("sici", 1): lambda x: np.cos(x) / x,
+    ("fresnel", 0): lambda x: _exact(mpmath.sin, x),
+    ("fresnel", 1): lambda x: _exact(mpmath.cos, x),
+}
+
+
+def _exact(trig, x):
+    """``trig(pi x^2 / 2)`` by mpmath (the slopes' own ``pi x^2 / 2`` is rounded: an error of
+    ~``eps pi x^2 / 2``, allowed for below)."""
+    with mpmath.workdps(40):
+        return np.array([float(trig(mpmath.pi * mpmath.mpf(v) ** 2 / 2)) for v in x])
+
+
+@pytest.mark.parametrize("name, index", sorted(SLOPES))
+def test_gradients_match_the_closed_forms_and_finite_differences(name, index):
+    x = np.array([-7.3, -2.9, -0.4, 0.3, 1.2, 1.7, 3.1, 6.6, 9.0])
+    grad = xg.grad(lambda v: xg.sum(_pick(name, index)(v)))(f64(x)).numpy()
+    phase_rounding = 2.3e-16 * np.pi * x * x if name == "fresnel" else 0.0
+    assert np.all(np.abs(grad - SLOPES[name, index](x)) <= 1e-14 * np.abs(grad) + 1e-15
+                  + phase_rounding)
+    check_grads(_pick(name, index), [f64(x)], order=2)
+
+
+def test_si_slope_at_zero_is_one():
+    grad = xg.grad(lambda v: xg.special.sici(v)[0])(f64(0.0)).item()
+    assert grad == 1.0
+
+
+@pytest.mark.parametrize("name, argument", [("dawsn", "x"), ("sici", "x"), ("fresnel", "x")])
+def test_bad_input_is_named(name, argument):
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: {argument} must be"):
+        getattr(xg.special, name)("text")
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: {argument} must be real"):
+        getattr(xg.special, name)(xg.asarray([1j]))
+
+
+@pytest.mark.parametrize("name, index", sorted(SLOPES))
+def test_traced_values_and_gradients_equal_eager(name, index):
+    step = xg.value_and_grad(lambda v: xg.sum(_pick(name, index)(v)))
+    traced = xg.function(step)
+    for x in ([0.2, 1.9, 3.1, 7.0, -41.0], [5.0, 0.0, -3.0, 0.5, 100.0]):
+        x = f64(x)
+        (value, grad), (eager_value, eager_grad) = traced(x), step(x)
+        assert value.item() == eager_value.item()
+        np.testing.assert_array_equal(grad.numpy(), eager_grad.numpy())
