@@ -158,3 +158,85 @@ def test_traced_values_and_gradients_equal_eager(name, index):
         (value, grad), (eager_value, eager_grad) = traced(x), step(x)
         assert value.item() == eager_value.item()
         np.testing.assert_array_equal(grad.numpy(), eager_grad.numpy())
+
+
+# -- owens_t ---------------------------------------------------------------------------------
+
+def _mp_owens_t(h, a):
+    h, a = mpmath.mpf(h), mpmath.mpf(a)
+    pieces = [0, 1, abs(a)] if abs(a) > 1 else [0, abs(a)]
+    integral = mpmath.quad(lambda x: mpmath.exp(-h * h * (1 + x * x) / 2) / (1 + x * x), pieces)
+    return integral / (2 * mpmath.pi) * mpmath.sign(a)
+
+
+def _owens_points():
+    rng = np.random.default_rng(0)
+    h = np.concatenate([rng.uniform(-12.0, 12.0, 40), rng.uniform(-3.0, 3.0, 40),
+                        [0.0, 1e-300, 5.0, 0.1, 2.0, 2.0]])
+    a = np.concatenate([rng.uniform(-5.0, 5.0, 40), np.exp(rng.uniform(-8.0, 8.0, 40)),
+                        [3.0, 1.0, 1.0, 1e8, 1.0 - 1e-12, 1.0 + 1e-12]])
+    return h, a
+
+
+def test_owens_t_matches_mpmath():
+    h, a = _owens_points()
+    ours = xg.special.owens_t(f64(h), f64(a)).numpy()
+    with mpmath.workdps(40):
+        for value, at_h, at_a in zip(ours, h, a):
+            expected = float(_mp_owens_t(at_h, at_a))
+            # the reflection for |a| > 1 cancels in the far tail: 2.3e-14 at h = 11.9 (SciPy 3e-14)
+            assert value == pytest.approx(expected, rel=5e-14, abs=1e-300), (at_h, at_a)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_owens_t_backends_match_scipy_edges_and_broadcasting(backend):
+    h, a = _owens_points()
+    ours = xg.special.owens_t(f64(h, backend), f64(a, backend)).numpy()
+    np.testing.assert_allclose(ours, sc.owens_t(h, a), rtol=5e-14, atol=1e-300)
+    np.testing.assert_array_equal(ours, xg.special.owens_t(f64(h), f64(a)).numpy())
+    edges_h = np.array([0.0, 1.0, np.inf, np.nan, 2.0, 0.0, -1.0, -np.inf, 1.0, 3.0])
+    edges_a = np.array([np.inf, np.inf, 1.0, 1.0, 0.0, -1.0, 0.5, -np.inf, np.nan, -np.inf])
+    np.testing.assert_allclose(xg.special.owens_t(f64(edges_h, backend),
+                                                  f64(edges_a, backend)).numpy(),
+                               sc.owens_t(edges_h, edges_a), rtol=2e-15, atol=0, equal_nan=True)
+    grid = xg.special.owens_t(f64([[0.5], [2.0]], backend), f64([0.3, 3.0, -1.0], backend))
+    np.testing.assert_allclose(grid.numpy(), sc.owens_t([[0.5], [2.0]], [0.3, 3.0, -1.0]),
+                               rtol=1e-14)
+
+
+def test_owens_t_float32_empty_zero_d_and_python_numbers():
+    h = np.linspace(-4.0, 4.0, 9).astype(np.float32)
+    out = xg.special.owens_t(xg.asarray(h), 1.5)
+    assert out.dtype == xg.float32
+    np.testing.assert_allclose(out.numpy(), sc.owens_t(h.astype(np.float64), 1.5), rtol=2e-7,
+                               atol=1e-9)
+    assert xg.special.owens_t(f64(np.zeros((0, 3))), 1.0).shape == (0, 3)
+    assert xg.special.owens_t(f64(0.5), 2.0).item() == pytest.approx(sc.owens_t(0.5, 2.0),
+                                                                     rel=1e-15)
+
+
+def test_owens_t_gradients_match_the_closed_forms_and_finite_differences():
+    h = np.array([-3.0, -0.5, 0.0, 0.7, 1.5, 4.0])
+    a = np.array([0.4, -2.0, 1.3, 0.9, 7.0, -0.2])
+    by_h, by_a = xg.grad(lambda u, v: xg.sum(xg.special.owens_t(u, v)), argnums=(0, 1))(
+        f64(h), f64(a))
+    gauss = np.exp(-h * h / 2) / np.sqrt(2 * np.pi)
+    np.testing.assert_allclose(by_h.numpy(), -gauss * sc.erf(a * h / np.sqrt(2)) / 2,
+                               rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(by_a.numpy(), np.exp(-h * h * (1 + a * a) / 2)
+                               / (2 * np.pi * (1 + a * a)), rtol=1e-14)
+    check_grads(xg.special.owens_t, [f64(h), f64(a)], order=2)
+    # d/da T agrees with the numerical derivative of the value (a check of the rule, not
+    # of itself): mpmath's, at one point on each side of |a| = 1
+    with mpmath.workdps(30):
+        for at_h, at_a in ((0.8, 0.6), (0.8, 2.5)):
+            numeric = float(mpmath.diff(lambda v: _mp_owens_t(at_h, v), at_a))
+            slope = xg.grad(lambda v: xg.special.owens_t(at_h, v))(f64(at_a)).item()
+            assert slope == pytest.approx(numeric, rel=1e-13)
+
+
+def test_owens_t_bad_input_is_named():
+    with pytest.raises(TypeError, match=r"xg\.special\.owens_t: h must be"):
+        xg.special.owens_t("h", 1.0)
+    with pytest.raises(TypeError, match=r"xg\.special\.owens_t: a must be"):
+        xg.special.owens_t(1.0, None)
