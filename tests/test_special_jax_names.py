@@ -240,3 +240,57 @@ def test_owens_t_bad_input_is_named():
         xg.special.owens_t("h", 1.0)
     with pytest.raises(TypeError, match=r"xg\.special\.owens_t: a must be"):
         xg.special.owens_t(1.0, None)
+
+
+# -- spherical_bessel_j0 (PyTorch's) ----------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_spherical_bessel_j0_matches_mpmath_scipy_and_torch(backend):
+    torch = pytest.importorskip("torch")
+    x = np.concatenate([np.linspace(-30.0, 30.0, 241), [0.5 - 1e-12, 0.5, -0.5, 1e-300, 1e300,
+                                                        np.pi, 0.0]])
+    ours = xg.special.spherical_bessel_j0(f64(x, backend)).numpy()
+    with mpmath.workdps(40):
+        for value, at in zip(ours, x):
+            expected = float(mpmath.sin(at) / at) if at else 1.0
+            assert value == pytest.approx(expected, rel=4e-16, abs=1e-300), at
+    np.testing.assert_allclose(ours, sc.spherical_jn(0, x), rtol=1e-15, atol=1e-300)
+    edges = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0])
+    expected = torch.special.spherical_bessel_j0(torch.tensor(edges)).numpy()
+    np.testing.assert_array_equal(xg.special.spherical_bessel_j0(f64(edges, backend)).numpy(),
+                                  expected)
+
+
+def test_spherical_bessel_j0_float32_empty_and_zero_d():
+    out = xg.special.spherical_bessel_j0(xg.asarray([0.25, 3.0], dtype=xg.float32))
+    assert out.dtype == xg.float32
+    np.testing.assert_allclose(out.numpy(), np.sin([0.25, 3.0]) / [0.25, 3.0], rtol=2e-7)
+    assert xg.special.spherical_bessel_j0(f64(np.zeros((0,)))).shape == (0,)
+    assert xg.special.spherical_bessel_j0(f64(2.0)).item() == pytest.approx(np.sin(2.0) / 2.0,
+                                                                            rel=1e-16)
+
+
+def test_spherical_bessel_j0_gradients_match_torch_and_finite_differences():
+    from torch_compare import assert_matches_torch
+
+    torch = pytest.importorskip("torch")
+    x = np.array([[-7.0, -0.45, 0.1], [0.55, 2.0, 12.0]])
+    # torch.special.spherical_bessel_j0 has no gradient (it gives 0): its formula's instead
+    assert_matches_torch(xg.special.spherical_bessel_j0, lambda t: torch.sin(t) / t, [x],
+                         rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(xg.special.spherical_bessel_j0(f64(x)).numpy(),
+                               torch.special.spherical_bessel_j0(torch.tensor(x)).numpy(),
+                               rtol=1e-15)
+    check_grads(xg.special.spherical_bessel_j0, [f64(x)], order=3)
+    # the second derivative at 0 is -1/3, on both sides of the series' edge continuous
+    second = xg.grad(xg.grad(xg.special.spherical_bessel_j0))
+    assert second(f64(0.0)).item() == pytest.approx(-1.0 / 3.0, rel=1e-15)
+    with mpmath.workdps(30):
+        for at in (0.5 - 1e-9, 0.5 + 1e-9):
+            expected = float(mpmath.diff(lambda v: mpmath.sin(v) / v, at, 2))
+            assert second(f64(at)).item() == pytest.approx(expected, rel=1e-13)
+
+
+def test_spherical_bessel_j0_bad_input_is_named():
+    with pytest.raises(TypeError, match=r"xg\.special\.spherical_bessel_j0: x must be"):
+        xg.special.spherical_bessel_j0("x")
