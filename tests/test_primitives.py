@@ -268,6 +268,7 @@ CASES = [
     C("special.spence", lambda z: xg.special.spence(z * 3.0), positive(2, 3)),
     C("special.expn", lambda x: xg.special.expn(3, x * 2.0), positive(2, 3)),
     C("special.dawsn", lambda x: xg.special.dawsn(x * 4.0), normal(2, 3)),
+    C("special.hyp1f1", lambda x: xg.special.hyp1f1(1.5, 2.5, x * 2.0), normal(2, 3)),
     C("special.spherical_bessel_j0", lambda x: xg.special.spherical_bessel_j0(x * 3.0),
       normal(2, 3)),
     C("special.owens_t", lambda h, a: xg.special.owens_t(h, a * 2.0), normal(2, 3), normal(3)),

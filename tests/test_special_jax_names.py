@@ -294,3 +294,74 @@ def test_spherical_bessel_j0_gradients_match_torch_and_finite_differences():
 def test_spherical_bessel_j0_bad_input_is_named():
     with pytest.raises(TypeError, match=r"xg\.special\.spherical_bessel_j0: x must be"):
         xg.special.spherical_bessel_j0("x")
+
+
+# -- hyp1f1 ----------------------------------------------------------------------------------
+
+def _hyp1f1_points():
+    """Where the series' terms are positive (the documented 3e-14): b > 0, a >= 0 for x >= 0,
+    b - a >= 0 for x < 0, on both sides of the switch at |x| = 100."""
+    rng = np.random.default_rng(1)
+    b = rng.uniform(0.1, 20.0, 120)
+    x = np.concatenate([rng.uniform(0.0, 150.0, 60), rng.uniform(-150.0, 0.0, 60)])
+    a = np.where(x >= 0, rng.uniform(0.0, 20.0, 120), b - rng.uniform(0.0, b))
+    extra = np.array([[1.0, 2.0, 100.0], [1.0, 2.0, 100.0 + 1e-9], [0.5, 1.5, -100.0 - 1e-9],
+                      [3.0, 3.0, 0.0], [-3.0, 2.0, 7.5], [2.0, 5.0, 600.0]])
+    return (np.concatenate([a, extra[:, 0]]), np.concatenate([b, extra[:, 1]]),
+            np.concatenate([x, extra[:, 2]]))
+
+
+def test_hyp1f1_matches_mpmath_where_its_terms_are_positive():
+    a, b, x = _hyp1f1_points()
+    ours = xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy()
+    with mpmath.workdps(50):
+        for value, at in zip(ours, zip(a, b, x)):
+            expected = float(mpmath.hyp1f1(*at))
+            assert value == pytest.approx(expected, rel=3e-14), at
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hyp1f1_backends_match_scipy_edges_and_broadcasting(backend):
+    a, b, x = _hyp1f1_points()
+    ours = xg.special.hyp1f1(f64(a, backend), f64(b, backend), f64(x, backend)).numpy()
+    np.testing.assert_allclose(ours, sc.hyp1f1(a, b, x), rtol=3e-14)
+    np.testing.assert_array_equal(ours, xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy())
+    edges = xg.special.hyp1f1(f64([1.0, np.nan, 1.0, 1.0, 2.0], backend),
+                              f64([2.0, 1.0, np.nan, 1.0, 3.0], backend),
+                              f64([np.nan, 1.0, 1.0, -np.inf, 0.0], backend)).numpy()
+    # at x = -inf NaN, as SciPy's (e^x 1F1(b - a; b; inf) is 0 * inf)
+    np.testing.assert_array_equal(edges, [np.nan, np.nan, np.nan, np.nan, 1.0])
+    grid = xg.special.hyp1f1(f64([[0.5], [2.0]], backend), 1.5, f64([-2.0, 0.3, 4.0], backend))
+    np.testing.assert_allclose(grid.numpy(), sc.hyp1f1([[0.5], [2.0]], 1.5, [-2.0, 0.3, 4.0]),
+                               rtol=1e-14)
+
+
+def test_hyp1f1_float32_empty_and_zero_d():
+    out = xg.special.hyp1f1(1.5, 2.5, xg.asarray([-3.0, 0.5, 4.0], dtype=xg.float32))
+    assert out.dtype == xg.float32
+    np.testing.assert_allclose(out.numpy(), sc.hyp1f1(1.5, 2.5, [-3.0, 0.5, 4.0]), rtol=2e-7)
+    assert xg.special.hyp1f1(1.0, 2.0, f64(np.zeros((0, 2)))).shape == (0, 2)
+    assert xg.special.hyp1f1(1.0, 2.0, f64(1.0)).item() == pytest.approx(np.e - 1.0, rel=1e-15)
+
+
+def test_hyp1f1_gradient_in_x_and_refusal_in_a_and_b():
+    a, b = 1.7, 3.2
+    x = np.array([-120.0, -5.0, -0.3, 0.0, 2.0, 40.0, 130.0])
+    grad = xg.grad(lambda v: xg.sum(xg.special.hyp1f1(a, b, v)))(f64(x)).numpy()
+    with mpmath.workdps(40):
+        expected = [float(mpmath.diff(lambda v: mpmath.hyp1f1(a, b, v), p)) for p in x]
+    np.testing.assert_allclose(grad, expected, rtol=3e-14)
+    check_grads(lambda v: xg.special.hyp1f1(a, b, v), [f64([-4.0, -0.5, 0.7, 3.0])], order=2)
+    for position, name in ((0, "a"), (1, "b")):
+        args = [f64(a), f64(b), f64(0.5)]
+        with pytest.raises(NotImplementedError, match=rf"hyp1f1: the gradient in {name}"):
+            xg.grad(lambda v: xg.special.hyp1f1(*(args[:position] + [v] + args[position + 1:])))(
+                args[position])
+
+
+def test_hyp1f1_bad_input_is_named():
+    for position, name in enumerate("abx"):
+        args = [1.0, 2.0, 0.5]
+        args[position] = "text"
+        with pytest.raises(TypeError, match=rf"xg\.special\.hyp1f1: {name} must be"):
+            xg.special.hyp1f1(*args)
