@@ -494,7 +494,7 @@ NON_DIFFERENTIABLE = {
     "isin": (lambda x: xg.isin(x, x[:2]), normal(4)),
 }
 # work on shapes or integer indices only: nothing to differentiate
-NOT_ARRAY_FUNCTIONS = {"broadcast_shapes", "one_hot"}
+NOT_ARRAY_FUNCTIONS = {"broadcast_shapes", "one_hot", "special.bernoulli"}
 
 
 def test_every_primitive_has_a_case():

@@ -365,3 +365,26 @@ def test_hyp1f1_bad_input_is_named():
         args[position] = "text"
         with pytest.raises(TypeError, match=rf"xg\.special\.hyp1f1: {name} must be"):
             xg.special.hyp1f1(*args)
+
+
+# -- bernoulli -------------------------------------------------------------------------------
+
+def test_bernoulli_numbers_are_exact_and_as_scipy():
+    ours = xg.special.bernoulli(60)
+    assert ours.dtype == xg.float64 and ours.shape == (61,)
+    expected = [float(mpmath.bernoulli(k)) for k in range(61)]     # mpmath's B_1 is -1/2 too
+    assert ours.tolist() == expected
+    # SciPy's recurrence drifts (2e-12 relative by B_250); float64's range ends at B_258
+    np.testing.assert_allclose(xg.special.bernoulli(300).numpy(), sc.bernoulli(300),
+                               rtol=5e-12)
+    assert xg.special.bernoulli(0).tolist() == [1.0]
+    assert xg.special.bernoulli(1).tolist() == [1.0, -0.5]
+    assert xg.special.bernoulli(3, backend="numba").backend.name == "numba"
+
+
+def test_bernoulli_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"xg\.special\.bernoulli: n must be >= 0"):
+        xg.special.bernoulli(-1)
+    for bad in (2.5, "3", None, True):
+        with pytest.raises(TypeError, match=r"xg\.special\.bernoulli: n must be an int"):
+            xg.special.bernoulli(bad)
