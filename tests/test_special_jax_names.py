@@ -388,3 +388,14 @@ def test_bernoulli_bad_input_is_named():
     for bad in (2.5, "3", None, True):
         with pytest.raises(TypeError, match=r"xg\.special\.bernoulli: n must be an int"):
             xg.special.bernoulli(bad)
+
+
+def test_scipy_ufuncs_on_a_tensor_record_on_the_tape():
+    x = f64([0.5, 1.5])
+    grad = xg.grad(lambda v: xg.sum(sc.dawsn(v) + sc.sici(v)[0] + sc.fresnel(v)[1]
+                                    + sc.owens_t(v, 2.0) + sc.hyp1f1(1.0, 2.0, v)))(x).numpy()
+    v = x.numpy()
+    expected = (1 - 2 * v * sc.dawsn(v) + np.sin(v) / v + np.cos(np.pi * v * v / 2)
+                - np.exp(-v * v / 2) / np.sqrt(2 * np.pi) * sc.erf(2 * v / np.sqrt(2)) / 2
+                + 0.5 * sc.hyp1f1(2.0, 3.0, v))
+    np.testing.assert_allclose(grad, expected, rtol=1e-14)
