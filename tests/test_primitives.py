@@ -267,6 +267,31 @@ CASES = [
     C("special.softplus", xg.special.softplus, normal(2, 3)),
     C("special.spence", lambda z: xg.special.spence(z * 3.0), positive(2, 3)),
     C("special.expn", lambda x: xg.special.expn(3, x * 2.0), positive(2, 3)),
+    C("special.dawsn", lambda x: xg.special.dawsn(x * 4.0), normal(2, 3)),
+    C("special.chebyshev_polynomial_v", lambda x: xg.special.chebyshev_polynomial_v(x, 5),
+      normal(2, 3)),
+    C("special.chebyshev_polynomial_w", lambda x: xg.special.chebyshev_polynomial_w(x, 5),
+      normal(2, 3)),
+    C("special.shifted_chebyshev_polynomial_t",
+      lambda x: xg.special.shifted_chebyshev_polynomial_t(x, 5), normal(2, 3)),
+    C("special.shifted_chebyshev_polynomial_u",
+      lambda x: xg.special.shifted_chebyshev_polynomial_u(x, 5), normal(2, 3)),
+    C("special.shifted_chebyshev_polynomial_v",
+      lambda x: xg.special.shifted_chebyshev_polynomial_v(x, 5), normal(2, 3)),
+    C("special.shifted_chebyshev_polynomial_w",
+      lambda x: xg.special.shifted_chebyshev_polynomial_w(x, 5), normal(2, 3)),
+    C("special.hyp1f1", lambda x: xg.special.hyp1f1(1.5, 2.5, x * 2.0), normal(2, 3)),
+    C("special.spherical_bessel_j0", lambda x: xg.special.spherical_bessel_j0(x * 3.0),
+      normal(2, 3)),
+    C("special.owens_t", lambda h, a: xg.special.owens_t(h, a * 2.0), normal(2, 3), normal(3)),
+    C("special.sici", lambda x: xg.special.sici(x * 5.0)[0], normal(2, 3),
+      id="special.sici_si"),
+    C("special.sici", lambda x: xg.special.sici(x * 5.0)[1], positive(2, 3),
+      id="special.sici_ci"),
+    C("special.fresnel", lambda x: xg.special.fresnel(x * 2.0)[0], normal(2, 3),
+      id="special.fresnel_s"),
+    C("special.fresnel", lambda x: xg.special.fresnel(x * 2.0)[1], normal(2, 3),
+      id="special.fresnel_c"),
     C("special.zetac", lambda x: xg.special.zetac(xg.tanh(x) * 0.4 + 0.5), normal(2, 3),
       order=1),
     C("special.gamma", xg.special.gamma, positive(2, 3)),
@@ -471,7 +496,7 @@ NON_DIFFERENTIABLE = {
     "isin": (lambda x: xg.isin(x, x[:2]), normal(4)),
 }
 # work on shapes or integer indices only: nothing to differentiate
-NOT_ARRAY_FUNCTIONS = {"broadcast_shapes", "one_hot"}
+NOT_ARRAY_FUNCTIONS = {"broadcast_shapes", "one_hot", "special.bernoulli"}
 
 
 def test_every_primitive_has_a_case():

@@ -85,8 +85,19 @@ from .ops.special_counting import __all__ as _counting
 from .ops.special_dilog_zeta import *  # noqa: F401,F403
 from .ops.special_dilog_zeta import __all__ as _dilog_zeta
 from .ops.special_expn import expn  # noqa: F401
+from .ops.special_dawsn import dawsn  # noqa: F401
+from .ops.special_sici import sici  # noqa: F401
+from .ops.special_fresnel import fresnel  # noqa: F401
+from .ops.special_owens_t import owens_t  # noqa: F401
+from .ops.special_hyp1f1 import hyp1f1  # noqa: F401
+from .ops.special_bernoulli import bernoulli  # noqa: F401
+from .ops.special_chebyshev_torch import *  # noqa: F401,F403
+from .ops.special_chebyshev_torch import __all__ as _chebyshev_torch
+from .ops.special_spherical_bessel import spherical_bessel_j0  # noqa: F401
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
-                 + _counting + _dilog_zeta + ["expn"]
+                 + _counting + _dilog_zeta + _chebyshev_torch
+                 + ["bernoulli", "dawsn", "expn", "fresnel", "hyp1f1", "owens_t", "sici",
+                    "spherical_bessel_j0"]
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])

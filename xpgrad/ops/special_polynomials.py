@@ -59,6 +59,11 @@ _FAMILIES = {
     "eval_hermite": (lambda x: 2.0 * x, _hermite, lambda n: (0, math.nan)),
     "eval_hermitenorm": (lambda x: x, _hermitenorm, lambda n: (0, math.nan)),
     "eval_laguerre": (lambda x: 1.0 - x, _laguerre, lambda n: (0, 0.0)),
+    # PyTorch's third and fourth kinds (special_chebyshev_torch.py): 0 for n < 0, as PyTorch's
+    "chebyshev_polynomial_v": (lambda x: 2.0 * x - 1.0, _chebyshev, lambda n: (0, 0.0)),
+    "chebyshev_polynomial_w": (lambda x: 2.0 * x + 1.0, _chebyshev, lambda n: (0, 0.0)),
+    "shifted_t": (lambda x: x, _chebyshev, lambda n: (0, 0.0)),
+    "shifted_u": (lambda x: 2.0 * x, _chebyshev, lambda n: (0, 0.0)),
 }
 
 

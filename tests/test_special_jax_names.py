@@ -1,0 +1,401 @@
+"""xg.special functions of jax.scipy.special / SciPy that earlier sessions lacked: dawsn, sici,
+fresnel. Values against mpmath (computed here, on both sides of each switch of method) and SciPy
+on both backends, SciPy's edges, float32, empty and 0-d input, gradients against the closed-form
+derivatives and finite differences (to second order), and bad input. PyTorch has none of them
+(its special module lacks Dawson, Fresnel and the sine integral); JAX is not installed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.testing import check_grads
+
+sc = pytest.importorskip("scipy.special")
+mpmath = pytest.importorskip("mpmath")
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
+BACKENDS = ["numpy", "numba"]
+EDGES = np.array([0.0, -0.0, 5e-324, -5e-324, np.inf, -np.inf, np.nan, 1e300, -1e300])
+
+
+def f64(values, backend="numpy"):
+    return xg.asarray(values, dtype=xg.float64, backend=backend)
+
+
+def _outputs(name, x):
+    """The function's outputs as a list of NumPy arrays (sici and fresnel give two)."""
+    out = getattr(xg.special, name)(x)
+    return [v.numpy() for v in (out if isinstance(out, tuple) else (out,))]
+
+
+def _scipy(name, x):
+    """SciPy's values, but +-1/2 for its fresnel's NaN past 1.3e154 (its x^2 overflows;
+    mpmath's are +-1/2, test_values_match_mpmath checks ours there)."""
+    out = getattr(sc, name)(x)
+    out = list(out) if isinstance(out, tuple) else [out]
+    if name == "fresnel":
+        huge = np.abs(np.asarray(x)) > 1.3e154
+        out = [np.where(huge, np.sign(x) * 0.5, v) for v in out]
+    return out
+
+
+#: name -> (points across the switches, mpmath references in SciPy's output order, rtol)
+MPMATH = {
+    "dawsn": (np.concatenate([np.linspace(-10.0, 10.0, 201), [6.5 - 1e-9, 6.5, 6.5 + 1e-9,
+                                                              1e-300, 30.0, 1e10, 1e300]]),
+              [lambda v: mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-v * v) * mpmath.erfi(v)],
+              4e-15),
+    "sici": (np.concatenate([np.linspace(-20.0, 20.0, 201), [3.0 - 1e-9, 3.0, 3.0 + 1e-9,
+                                                             1e-300, 1e5, 1e300]]),
+             [mpmath.si, lambda v: mpmath.ci(abs(v))], 2e-15),
+    "fresnel": (np.concatenate([np.linspace(-10.0, 10.0, 201), [1.5 - 1e-9, 1.5, 1.5 + 1e-9,
+                                                                1e-300, 12345.678, 1e7, 1e300,
+                                                                -1e300]]),
+                [mpmath.fresnels, mpmath.fresnelc], 1e-15),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MPMATH))
+def test_values_match_mpmath(name):
+    x, references, rtol = MPMATH[name]
+    outputs = _outputs(name, f64(x))
+    with mpmath.workdps(60):
+        for ours, reference in zip(outputs, references):
+            for value, at in zip(ours, x):
+                expected = float(reference(mpmath.mpf(at))) if at else 0.0
+                # Ci relative to its amplitude (its zeros), the others relative to the value
+                scale = max(abs(expected), 1.0 / max(abs(at), 1.0)) if name == "sici" else \
+                    abs(expected)
+                if at == 0 and name == "sici" and reference is not mpmath.si:
+                    assert value == -np.inf
+                    continue
+                assert abs(value - expected) <= rtol * scale, (at, value, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(MPMATH))
+def test_backends_match_scipy_and_its_edges(name, backend):
+    x = np.concatenate([np.linspace(-8.0, 8.0, 81), EDGES])
+    ours = _outputs(name, f64(x, backend))
+    for got, expected in zip(ours, _scipy(name, x)):
+        # atol: Ci next to its zero 3.384 (the edges below are checked to 4e-16 relative)
+        np.testing.assert_allclose(got, expected, rtol=2e-14, atol=1e-15, equal_nan=True)
+    for got, expected in zip(_outputs(name, f64(EDGES, backend)), _scipy(name, EDGES)):
+        # SciPy's dawsn(1e300) is an ulp below 5e-301: infinities and NaN exactly
+        np.testing.assert_allclose(got, expected, rtol=4e-16, atol=0, equal_nan=True)
+    numpy_values = _outputs(name, f64(x))
+    for got, expected in zip(ours, numpy_values):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", sorted(MPMATH))
+def test_float32_empty_and_zero_d(name):
+    x = np.linspace(-7.0, 7.0, 57).astype(np.float32)
+    for got, expected in zip(getattr(xg.special, name)(xg.asarray(x)) if name != "dawsn"
+                             else [xg.special.dawsn(xg.asarray(x))],
+                             _scipy(name, x.astype(np.float64))):
+        assert got.dtype == xg.float32
+        np.testing.assert_allclose(got.numpy(), expected, rtol=2e-7, atol=1e-7)
+    for got in _outputs(name, f64(np.zeros((2, 0)))):
+        assert got.shape == (2, 0)
+    for got, expected in zip(_outputs(name, f64(0.75)), _scipy(name, 0.75)):
+        assert got.shape == () and got == pytest.approx(expected, rel=1e-15)
+
+
+def _pick(name, index):
+    if name == "dawsn":
+        return xg.special.dawsn
+    return lambda v: getattr(xg.special, name)(v)[index]
+
+
+#: (name, output index) -> closed-form derivative
+SLOPES = {
+    ("dawsn", 0): lambda x: 1.0 - 2.0 * x * sc.dawsn(x),
+    ("sici", 0): lambda x: np.sinc(x / np.pi),
+    ("sici", 1): lambda x: np.cos(x) / x,
+    ("fresnel", 0): lambda x: _exact(mpmath.sin, x),
+    ("fresnel", 1): lambda x: _exact(mpmath.cos, x),
+}
+
+
+def _exact(trig, x):
+    """``trig(pi x^2 / 2)`` by mpmath (the slopes' own ``pi x^2 / 2`` is rounded: an error of
+    ~``eps pi x^2 / 2``, allowed for below)."""
+    with mpmath.workdps(40):
+        return np.array([float(trig(mpmath.pi * mpmath.mpf(v) ** 2 / 2)) for v in x])
+
+
+@pytest.mark.parametrize("name, index", sorted(SLOPES))
+def test_gradients_match_the_closed_forms_and_finite_differences(name, index):
+    x = np.array([-7.3, -2.9, -0.4, 0.3, 1.2, 1.7, 3.1, 6.6, 9.0])
+    grad = xg.grad(lambda v: xg.sum(_pick(name, index)(v)))(f64(x)).numpy()
+    phase_rounding = 2.3e-16 * np.pi * x * x if name == "fresnel" else 0.0
+    assert np.all(np.abs(grad - SLOPES[name, index](x)) <= 1e-14 * np.abs(grad) + 1e-15
+                  + phase_rounding)
+    check_grads(_pick(name, index), [f64(x)], order=2)
+
+
+def test_si_slope_at_zero_is_one():
+    grad = xg.grad(lambda v: xg.special.sici(v)[0])(f64(0.0)).item()
+    assert grad == 1.0
+
+
+@pytest.mark.parametrize("name, argument", [("dawsn", "x"), ("sici", "x"), ("fresnel", "x")])
+def test_bad_input_is_named(name, argument):
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: {argument} must be"):
+        getattr(xg.special, name)("text")
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: {argument} must be real"):
+        getattr(xg.special, name)(xg.asarray([1j]))
+
+
+@pytest.mark.parametrize("name, index", sorted(SLOPES))
+def test_traced_values_and_gradients_equal_eager(name, index):
+    step = xg.value_and_grad(lambda v: xg.sum(_pick(name, index)(v)))
+    traced = xg.function(step)
+    for x in ([0.2, 1.9, 3.1, 7.0, -41.0], [5.0, 0.0, -3.0, 0.5, 100.0]):
+        x = f64(x)
+        (value, grad), (eager_value, eager_grad) = traced(x), step(x)
+        assert value.item() == eager_value.item()
+        np.testing.assert_array_equal(grad.numpy(), eager_grad.numpy())
+
+
+# -- owens_t ---------------------------------------------------------------------------------
+
+def _mp_owens_t(h, a):
+    h, a = mpmath.mpf(h), mpmath.mpf(a)
+    pieces = [0, 1, abs(a)] if abs(a) > 1 else [0, abs(a)]
+    integral = mpmath.quad(lambda x: mpmath.exp(-h * h * (1 + x * x) / 2) / (1 + x * x), pieces)
+    return integral / (2 * mpmath.pi) * mpmath.sign(a)
+
+
+def _owens_points():
+    rng = np.random.default_rng(0)
+    h = np.concatenate([rng.uniform(-12.0, 12.0, 40), rng.uniform(-3.0, 3.0, 40),
+                        [0.0, 1e-300, 5.0, 0.1, 2.0, 2.0]])
+    a = np.concatenate([rng.uniform(-5.0, 5.0, 40), np.exp(rng.uniform(-8.0, 8.0, 40)),
+                        [3.0, 1.0, 1.0, 1e8, 1.0 - 1e-12, 1.0 + 1e-12]])
+    return h, a
+
+
+def test_owens_t_matches_mpmath():
+    h, a = _owens_points()
+    ours = xg.special.owens_t(f64(h), f64(a)).numpy()
+    with mpmath.workdps(40):
+        for value, at_h, at_a in zip(ours, h, a):
+            expected = float(_mp_owens_t(at_h, at_a))
+            # the reflection for |a| > 1 cancels in the far tail: 2.3e-14 at h = 11.9 (SciPy 3e-14)
+            assert value == pytest.approx(expected, rel=5e-14, abs=1e-300), (at_h, at_a)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_owens_t_backends_match_scipy_edges_and_broadcasting(backend):
+    h, a = _owens_points()
+    ours = xg.special.owens_t(f64(h, backend), f64(a, backend)).numpy()
+    np.testing.assert_allclose(ours, sc.owens_t(h, a), rtol=5e-14, atol=1e-300)
+    np.testing.assert_array_equal(ours, xg.special.owens_t(f64(h), f64(a)).numpy())
+    edges_h = np.array([0.0, 1.0, np.inf, np.nan, 2.0, 0.0, -1.0, -np.inf, 1.0, 3.0])
+    edges_a = np.array([np.inf, np.inf, 1.0, 1.0, 0.0, -1.0, 0.5, -np.inf, np.nan, -np.inf])
+    np.testing.assert_allclose(xg.special.owens_t(f64(edges_h, backend),
+                                                  f64(edges_a, backend)).numpy(),
+                               sc.owens_t(edges_h, edges_a), rtol=2e-15, atol=0, equal_nan=True)
+    grid = xg.special.owens_t(f64([[0.5], [2.0]], backend), f64([0.3, 3.0, -1.0], backend))
+    np.testing.assert_allclose(grid.numpy(), sc.owens_t([[0.5], [2.0]], [0.3, 3.0, -1.0]),
+                               rtol=1e-14)
+
+
+def test_owens_t_float32_empty_zero_d_and_python_numbers():
+    h = np.linspace(-4.0, 4.0, 9).astype(np.float32)
+    out = xg.special.owens_t(xg.asarray(h), 1.5)
+    assert out.dtype == xg.float32
+    np.testing.assert_allclose(out.numpy(), sc.owens_t(h.astype(np.float64), 1.5), rtol=2e-7,
+                               atol=1e-9)
+    assert xg.special.owens_t(f64(np.zeros((0, 3))), 1.0).shape == (0, 3)
+    assert xg.special.owens_t(f64(0.5), 2.0).item() == pytest.approx(sc.owens_t(0.5, 2.0),
+                                                                     rel=1e-15)
+
+
+def test_owens_t_gradients_match_the_closed_forms_and_finite_differences():
+    h = np.array([-3.0, -0.5, 0.0, 0.7, 1.5, 4.0])
+    a = np.array([0.4, -2.0, 1.3, 0.9, 7.0, -0.2])
+    by_h, by_a = xg.grad(lambda u, v: xg.sum(xg.special.owens_t(u, v)), argnums=(0, 1))(
+        f64(h), f64(a))
+    gauss = np.exp(-h * h / 2) / np.sqrt(2 * np.pi)
+    np.testing.assert_allclose(by_h.numpy(), -gauss * sc.erf(a * h / np.sqrt(2)) / 2,
+                               rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(by_a.numpy(), np.exp(-h * h * (1 + a * a) / 2)
+                               / (2 * np.pi * (1 + a * a)), rtol=1e-14)
+    check_grads(xg.special.owens_t, [f64(h), f64(a)], order=2)
+    # d/da T agrees with the numerical derivative of the value (a check of the rule, not
+    # of itself): mpmath's, at one point on each side of |a| = 1
+    with mpmath.workdps(30):
+        for at_h, at_a in ((0.8, 0.6), (0.8, 2.5)):
+            numeric = float(mpmath.diff(lambda v: _mp_owens_t(at_h, v), at_a))
+            slope = xg.grad(lambda v: xg.special.owens_t(at_h, v))(f64(at_a)).item()
+            assert slope == pytest.approx(numeric, rel=1e-13)
+
+
+def test_owens_t_bad_input_is_named():
+    with pytest.raises(TypeError, match=r"xg\.special\.owens_t: h must be"):
+        xg.special.owens_t("h", 1.0)
+    with pytest.raises(TypeError, match=r"xg\.special\.owens_t: a must be"):
+        xg.special.owens_t(1.0, None)
+
+
+# -- spherical_bessel_j0 (PyTorch's) ----------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_spherical_bessel_j0_matches_mpmath_scipy_and_torch(backend):
+    torch = pytest.importorskip("torch")
+    x = np.concatenate([np.linspace(-30.0, 30.0, 241), [0.5 - 1e-12, 0.5, -0.5, 1e-300, 1e300,
+                                                        np.pi, 0.0]])
+    ours = xg.special.spherical_bessel_j0(f64(x, backend)).numpy()
+    with mpmath.workdps(40):
+        for value, at in zip(ours, x):
+            expected = float(mpmath.sin(at) / at) if at else 1.0
+            assert value == pytest.approx(expected, rel=4e-16, abs=1e-300), at
+    np.testing.assert_allclose(ours, sc.spherical_jn(0, x), rtol=1e-15, atol=1e-300)
+    edges = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0])
+    expected = torch.special.spherical_bessel_j0(torch.tensor(edges)).numpy()
+    np.testing.assert_array_equal(xg.special.spherical_bessel_j0(f64(edges, backend)).numpy(),
+                                  expected)
+
+
+def test_spherical_bessel_j0_float32_empty_and_zero_d():
+    out = xg.special.spherical_bessel_j0(xg.asarray([0.25, 3.0], dtype=xg.float32))
+    assert out.dtype == xg.float32
+    np.testing.assert_allclose(out.numpy(), np.sin([0.25, 3.0]) / [0.25, 3.0], rtol=2e-7)
+    assert xg.special.spherical_bessel_j0(f64(np.zeros((0,)))).shape == (0,)
+    assert xg.special.spherical_bessel_j0(f64(2.0)).item() == pytest.approx(np.sin(2.0) / 2.0,
+                                                                            rel=1e-16)
+
+
+def test_spherical_bessel_j0_gradients_match_torch_and_finite_differences():
+    from torch_compare import assert_matches_torch
+
+    torch = pytest.importorskip("torch")
+    x = np.array([[-7.0, -0.45, 0.1], [0.55, 2.0, 12.0]])
+    # torch.special.spherical_bessel_j0 has no gradient (it gives 0): its formula's instead
+    assert_matches_torch(xg.special.spherical_bessel_j0, lambda t: torch.sin(t) / t, [x],
+                         rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(xg.special.spherical_bessel_j0(f64(x)).numpy(),
+                               torch.special.spherical_bessel_j0(torch.tensor(x)).numpy(),
+                               rtol=1e-15)
+    check_grads(xg.special.spherical_bessel_j0, [f64(x)], order=3)
+    # the second derivative at 0 is -1/3, on both sides of the series' edge continuous
+    second = xg.grad(xg.grad(xg.special.spherical_bessel_j0))
+    assert second(f64(0.0)).item() == pytest.approx(-1.0 / 3.0, rel=1e-15)
+    with mpmath.workdps(30):
+        for at in (0.5 - 1e-9, 0.5 + 1e-9):
+            expected = float(mpmath.diff(lambda v: mpmath.sin(v) / v, at, 2))
+            assert second(f64(at)).item() == pytest.approx(expected, rel=1e-13)
+
+
+def test_spherical_bessel_j0_bad_input_is_named():
+    with pytest.raises(TypeError, match=r"xg\.special\.spherical_bessel_j0: x must be"):
+        xg.special.spherical_bessel_j0("x")
+
+
+# -- hyp1f1 ----------------------------------------------------------------------------------
+
+def _hyp1f1_points():
+    """Where the series' terms are positive (the documented 3e-14): b > 0, a >= 0 for x >= 0,
+    b - a >= 0 for x < 0, on both sides of the switch at |x| = 100."""
+    rng = np.random.default_rng(1)
+    b = rng.uniform(0.1, 20.0, 120)
+    x = np.concatenate([rng.uniform(0.0, 150.0, 60), rng.uniform(-150.0, 0.0, 60)])
+    a = np.where(x >= 0, rng.uniform(0.0, 20.0, 120), b - rng.uniform(0.0, b))
+    extra = np.array([[1.0, 2.0, 100.0], [1.0, 2.0, 100.0 + 1e-9], [0.5, 1.5, -100.0 - 1e-9],
+                      [3.0, 3.0, 0.0], [-3.0, 2.0, 7.5], [2.0, 5.0, 600.0]])
+    return (np.concatenate([a, extra[:, 0]]), np.concatenate([b, extra[:, 1]]),
+            np.concatenate([x, extra[:, 2]]))
+
+
+def test_hyp1f1_matches_mpmath_where_its_terms_are_positive():
+    a, b, x = _hyp1f1_points()
+    ours = xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy()
+    with mpmath.workdps(50):
+        for value, at in zip(ours, zip(a, b, x)):
+            expected = float(mpmath.hyp1f1(*at))
+            assert value == pytest.approx(expected, rel=3e-14), at
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hyp1f1_backends_match_scipy_edges_and_broadcasting(backend):
+    a, b, x = _hyp1f1_points()
+    ours = xg.special.hyp1f1(f64(a, backend), f64(b, backend), f64(x, backend)).numpy()
+    np.testing.assert_allclose(ours, sc.hyp1f1(a, b, x), rtol=3e-14)
+    np.testing.assert_array_equal(ours, xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy())
+    edges = xg.special.hyp1f1(f64([1.0, np.nan, 1.0, 1.0, 2.0], backend),
+                              f64([2.0, 1.0, np.nan, 1.0, 3.0], backend),
+                              f64([np.nan, 1.0, 1.0, -np.inf, 0.0], backend)).numpy()
+    # at x = -inf NaN, as SciPy's (e^x 1F1(b - a; b; inf) is 0 * inf)
+    np.testing.assert_array_equal(edges, [np.nan, np.nan, np.nan, np.nan, 1.0])
+    grid = xg.special.hyp1f1(f64([[0.5], [2.0]], backend), 1.5, f64([-2.0, 0.3, 4.0], backend))
+    np.testing.assert_allclose(grid.numpy(), sc.hyp1f1([[0.5], [2.0]], 1.5, [-2.0, 0.3, 4.0]),
+                               rtol=1e-14)
+
+
+def test_hyp1f1_float32_empty_and_zero_d():
+    out = xg.special.hyp1f1(1.5, 2.5, xg.asarray([-3.0, 0.5, 4.0], dtype=xg.float32))
+    assert out.dtype == xg.float32
+    np.testing.assert_allclose(out.numpy(), sc.hyp1f1(1.5, 2.5, [-3.0, 0.5, 4.0]), rtol=2e-7)
+    assert xg.special.hyp1f1(1.0, 2.0, f64(np.zeros((0, 2)))).shape == (0, 2)
+    assert xg.special.hyp1f1(1.0, 2.0, f64(1.0)).item() == pytest.approx(np.e - 1.0, rel=1e-15)
+
+
+def test_hyp1f1_gradient_in_x_and_refusal_in_a_and_b():
+    a, b = 1.7, 3.2
+    x = np.array([-120.0, -5.0, -0.3, 0.0, 2.0, 40.0, 130.0])
+    grad = xg.grad(lambda v: xg.sum(xg.special.hyp1f1(a, b, v)))(f64(x)).numpy()
+    with mpmath.workdps(40):
+        expected = [float(mpmath.diff(lambda v: mpmath.hyp1f1(a, b, v), p)) for p in x]
+    np.testing.assert_allclose(grad, expected, rtol=3e-14)
+    check_grads(lambda v: xg.special.hyp1f1(a, b, v), [f64([-4.0, -0.5, 0.7, 3.0])], order=2)
+    for position, name in ((0, "a"), (1, "b")):
+        args = [f64(a), f64(b), f64(0.5)]
+        with pytest.raises(NotImplementedError, match=rf"hyp1f1: the gradient in {name}"):
+            xg.grad(lambda v: xg.special.hyp1f1(*(args[:position] + [v] + args[position + 1:])))(
+                args[position])
+
+
+def test_hyp1f1_bad_input_is_named():
+    for position, name in enumerate("abx"):
+        args = [1.0, 2.0, 0.5]
+        args[position] = "text"
+        with pytest.raises(TypeError, match=rf"xg\.special\.hyp1f1: {name} must be"):
+            xg.special.hyp1f1(*args)
+
+
+# -- bernoulli -------------------------------------------------------------------------------
+
+def test_bernoulli_numbers_are_exact_and_as_scipy():
+    ours = xg.special.bernoulli(60)
+    assert ours.dtype == xg.float64 and ours.shape == (61,)
+    expected = [float(mpmath.bernoulli(k)) for k in range(61)]     # mpmath's B_1 is -1/2 too
+    assert ours.tolist() == expected
+    # SciPy's recurrence drifts (2e-12 relative by B_250); float64's range ends at B_258
+    np.testing.assert_allclose(xg.special.bernoulli(300).numpy(), sc.bernoulli(300),
+                               rtol=5e-12)
+    assert xg.special.bernoulli(0).tolist() == [1.0]
+    assert xg.special.bernoulli(1).tolist() == [1.0, -0.5]
+    assert xg.special.bernoulli(3, backend="numba").backend.name == "numba"
+
+
+def test_bernoulli_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"xg\.special\.bernoulli: n must be >= 0"):
+        xg.special.bernoulli(-1)
+    for bad in (2.5, "3", None, True):
+        with pytest.raises(TypeError, match=r"xg\.special\.bernoulli: n must be an int"):
+            xg.special.bernoulli(bad)
+
+
+def test_scipy_ufuncs_on_a_tensor_record_on_the_tape():
+    x = f64([0.5, 1.5])
+    grad = xg.grad(lambda v: xg.sum(sc.dawsn(v) + sc.sici(v)[0] + sc.fresnel(v)[1]
+                                    + sc.owens_t(v, 2.0) + sc.hyp1f1(1.0, 2.0, v)))(x).numpy()
+    v = x.numpy()
+    expected = (1 - 2 * v * sc.dawsn(v) + np.sin(v) / v + np.cos(np.pi * v * v / 2)
+                - np.exp(-v * v / 2) / np.sqrt(2 * np.pi) * sc.erf(2 * v / np.sqrt(2)) / 2
+                + 0.5 * sc.hyp1f1(2.0, 3.0, v))
+    np.testing.assert_allclose(grad, expected, rtol=1e-14)
