@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .group import DistributedError, SingleWorld, current, refuse_trace
+from .join import BUCKETS, JOINED, NOTHING, note_step  # noqa: F401
 
 
 ADVICE = ("every rank must build the same model and pass the same variables in the same "
@@ -32,16 +33,20 @@ CALLS_ADVICE = ("every rank must make the same calls of xpgrad.distributed in th
 
 
 def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
-               calls_advice=CALLS_ADVICE) -> None:
+               calls_advice=CALLS_ADVICE, shadow=None) -> None:
     """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
     list of strings, one per item) in the same ``call`` (the public call making the check,
     default: the check of ``what``): the message names the first rank and item that differ,
     then gives ``advice`` -- or, where that rank is in another call, both calls and
     ``calls_advice``; ``waits_in`` names the call for a rank that has ended meanwhile
-    (default: ``call``).
+    (default: ``call``). ``shadow``: what a rank that has left its ``dist.join()`` block does
+    to take part in the call (``join.bucket_shadow``, or ``(join.NOTHING,)``); None: it cannot
+    (a DistributedError on every rank, then).
 
     >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"], call="gradient()")
     """
+    if shadow is not None and shadow[0] == BUCKETS:
+        note_step()
     if w.size == 1:
         return
     refuse_trace()
@@ -50,6 +55,12 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
     every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0], waits_in or call)
     if (every == every[0]).all():
+        return
+    if (every == JOINED).any():         # a rank has left its join() block: it takes part
+        gathered = w.allgather((description, shadow, what, advice, calls_advice))
+        _, message = joined_verdict(gathered, every)
+        if message is not None:
+            raise DistributedError(message)
         return
     descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
     other = next(r for r in range(w.size) if every[r] != every[0])
@@ -63,6 +74,44 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
                   f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
                            f"{advice}")
+
+
+def joined_verdict(gathered, every):
+    """For a call some ranks make while others have left their ``join()`` block (``every``:
+    the hashes, ``JOINED`` for those; ``gathered``: each calling rank's description, shadow,
+    what, advice and calls advice, None for a joined rank): the shadow of the first calling
+    rank, and the message of the error every rank raises (None: none), the same on every rank.
+
+    >>> every = np.array([7, JOINED])
+    >>> joined_verdict([(["barrier()"], ("nothing",), "x", "", ""), None], every)
+    (('nothing',), None)
+    """
+    calling = [r for r in range(len(every)) if every[r] != JOINED]
+    joined = [r for r in range(len(every)) if every[r] == JOINED]
+    ref = calling[0]
+    (call_ref, *items), shadow, what, advice, calls_advice = gathered[ref]
+    for other in calling[1:]:
+        if every[other] == every[ref]:
+            continue
+        theirs_call, *theirs = gathered[other][0]
+        if theirs_call != call_ref:
+            return shadow, (f"rank {other} makes another call of xpgrad.distributed than rank "
+                            f"{ref} (rank {ref} is in {call_ref!r}, rank {other} in "
+                            f"{theirs_call!r}); {calls_advice}")
+        detail = next((f"item {i}: rank {ref} has {a!r}, rank {other} has {b!r}"
+                       for i, (a, b) in enumerate(zip(items, theirs)) if a != b),
+                      f"rank {ref} has {len(items)} items, rank {other} has {len(theirs)}")
+        return shadow, (f"rank {other} holds a different {what} than rank {ref} ({detail}); "
+                        f"{advice}")
+    if shadow is None:
+        names = ", ".join(map(str, joined))
+        return shadow, (f"rank {names} {'has' if len(joined) == 1 else 'have'} left "
+                        f"{'its' if len(joined) == 1 else 'their'} dist.join() block (out of "
+                        f"batches) while rank {ref} calls {call_ref!r}, which a joined rank "
+                        f"cannot take part in (it takes part in gradient reductions and "
+                        f"barrier() only): make that call after the join() block, once every "
+                        f"rank has left it")
+    return shadow, None
 
 
 def ranks_mean(value: float, caller: str) -> float:
