@@ -38,23 +38,31 @@ def weights(lin):
     return repr([v.numpy().tolist() for v in lin.trainable_variables])
 
 
-def train(case, rank, joined=True):
+def train(case, rank, joined=True, epochs=1):
     lin, opt = model(), optimizer(case)
     wrapped = dist.DistributedOptimizer(opt) if case == "adam" else None
-    block = dist.join(lin, opt) if joined else None
-    with block if joined else _nothing():
-        for x, y in shard(rank):
-            with xg.GradientTape() as tape:
-                loss = loss_of(lin, x, y)
-            if wrapped is not None:
-                grads = tape.gradient(loss, lin.trainable_variables)
-                wrapped.apply_gradients(zip(grads, lin.trainable_variables), weight=len(x))
-            else:
-                grads = dist.DistributedGradientTape(tape).gradient(
-                    loss, lin.trainable_variables, weight=len(x))
-                opt.apply_gradients(zip(grads, lin.trainable_variables))
-                dist.barrier()
+    data = shard(rank)
+    for epoch in range(epochs):
+        block = dist.join(lin, opt) if joined else _nothing()
+        with block:
+            for idx in xg.data.batches(len(data), 1):
+                x, y = data[idx[0]]
+                step(lin, opt, wrapped, x, y)
     return lin, opt, block
+
+
+def step(lin, opt, wrapped, x, y):
+    """One step on this rank's batch, weighted by its rows."""
+    with xg.GradientTape() as tape:
+        loss = loss_of(lin, x, y)
+    if wrapped is not None:
+        grads = tape.gradient(loss, lin.trainable_variables)
+        wrapped.apply_gradients(zip(grads, lin.trainable_variables), weight=len(x))
+    else:
+        grads = dist.DistributedGradientTape(tape).gradient(
+            loss, lin.trainable_variables, weight=len(x))
+        opt.apply_gradients(zip(grads, lin.trainable_variables))
+        dist.barrier()
 
 
 class _nothing:
@@ -71,7 +79,7 @@ def main(cases):
     for case in cases:
         try:
             if case in ("sgd", "adam"):
-                lin, opt, block = train(case, rank)
+                lin, opt, block = train(case, rank, epochs=2)
                 print(f"rank {rank} {case} last_rank {block.last_rank} steps {block.steps} "
                       f"iterations {opt.iterations} weights {weights(lin)}", flush=True)
                 # one more step together: the ranks' optimizers agree (their settings are
@@ -88,8 +96,7 @@ def main(cases):
                     for _ in range(BATCHES[rank]):
                         dist.allreduce(xg.asarray(1.0))
             elif case == "no_join":         # two epochs over the uneven shards
-                for epoch in range(2):
-                    train("sgd", rank, joined=False)
+                train("sgd", rank, joined=False, epochs=2)
                 print(f"rank {rank} no_join ended without an error", flush=True)
         except dist.DistributedError as e:
             print(f"rank {rank} {case} DistributedError: {e}", flush=True)

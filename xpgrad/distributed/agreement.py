@@ -19,6 +19,7 @@ import numpy as np
 
 from .group import DistributedError, SingleWorld, current, refuse_trace
 from .join import BUCKETS, JOINED, NOTHING, note_step  # noqa: F401
+from ..data.passes import note_reduction, state as passes_state
 
 
 ADVICE = ("every rank must build the same model and pass the same variables in the same "
@@ -45,13 +46,17 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
 
     >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"], call="gradient()")
     """
-    if shadow is not None and shadow[0] == BUCKETS:
+    reduces = shadow is not None and shadow[0] == BUCKETS
+    if reduces:
         note_step()
+        note_reduction()
     if w.size == 1:
         return
     refuse_trace()
     call = call or f"the check of the {what}"
     description = [call, *description]
+    if reduces:         # ranks in different epochs: one has ended its pass over its batches
+        description.append(f"{_PASSES}{passes_state()['passes']}")
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
     every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0], waits_in or call)
     if (every == every[0]).all():
@@ -62,9 +67,12 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
         if message is not None:
             raise DistributedError(message)
         return
-    descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
+    # only on a mismatch: what differs, for the text
+    descriptions, counts = zip(*w.allgather((description, passes_state())))
     other = next(r for r in range(w.size) if every[r] != every[0])
     (call_0, *ref), (theirs_call, *theirs) = descriptions[0], descriptions[other]
+    if theirs_call == call_0 and ref[-1:] != theirs[-1:] and ref[-1].startswith(_PASSES):
+        raise DistributedError(uneven_epochs(counts))
     if theirs_call != call_0:
         raise DistributedError(f"rank {other} makes another call of xpgrad.distributed than "
                                f"rank 0 (rank 0 is in {call_0!r}, rank {other} in "
@@ -74,6 +82,31 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
                   f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
                            f"{advice}")
+
+
+_PASSES = "passes over xg.data.batches with gradient reductions: "
+
+
+def uneven_epochs(counts) -> str:
+    """The message for ranks whose passes over their batches (``counts``: each rank's
+    ``passes.state()``) ended after different numbers of steps.
+
+    >>> print(uneven_epochs([{"passes": 0, "last_pass_steps": 0, "steps_since": 6},
+    ...                      {"passes": 1, "last_pass_steps": 5, "steps_since": 1}]))
+    ... # doctest: +ELLIPSIS
+    rank 1 has ended its pass over its batches (xg.data.batches) after 5 steps while rank 0 is at step 6 of its pass...
+    """
+    ahead = max(range(len(counts)), key=lambda r: counts[r]["passes"])
+    behind = min(range(len(counts)), key=lambda r: counts[r]["passes"])
+    steps = counts[behind]["steps_since"]
+    return (f"rank {ahead} has ended its pass over its batches (xg.data.batches) after "
+            f"{counts[ahead]['last_pass_steps']} steps while rank {behind} is at step {steps} "
+            f"of its pass: the ranks' shards hold different numbers of batches, and steps of "
+            f"different epochs would be averaged together. Put each rank's loop over its "
+            f"batches in `with dist.join(model, optimizer):` (inside the epoch loop): a rank "
+            f"that runs out takes part in the others' reductions with nothing until all have "
+            f"ended; or take every rank's dist.share(idx) of the same global batches, as "
+            f"xpgrad train does")
 
 
 def joined_verdict(gathered, every):
