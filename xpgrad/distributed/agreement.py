@@ -30,7 +30,8 @@ CALLS_ADVICE = ("every rank must make the same calls of xpgrad.distributed in th
                 "ranks that each draw batches from a shard of their own (x[rank::size]) take "
                 "different numbers of steps when the shards differ in length: take every "
                 "rank's share of the same global batches with dist.share(idx) instead, as "
-                "xpgrad train does")
+                "xpgrad train does, or put each rank's loop over its batches in `with "
+                "dist.join(model, optimizer):` (a rank that runs out takes part with nothing)")
 
 
 def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
