@@ -17,12 +17,13 @@ from .broadcast import broadcast_optimizer_state, broadcast_variables
 from .buckets import DEFAULT_BUCKET_BYTES
 from .engines import engine_for
 from .gradient_tape import DistributedGradientTape
+from .join import join
 from .optimizer import DistributedOptimizer
 from .group import DistributedError, abort_on_failure, init, launcher_size, world
 
 __all__ = ["DEFAULT_BUCKET_BYTES", "DistributedError", "DistributedGradientTape",
            "DistributedOptimizer", "abort_on_failure", "allreduce", "barrier",
-           "broadcast_optimizer_state", "broadcast_variables", "init", "launcher_size",
+           "broadcast_optimizer_state", "broadcast_variables", "init", "join", "launcher_size",
            "local_rank", "rank", "share", "size", "world"]
 
 
@@ -68,7 +69,9 @@ def barrier() -> None:
     if w.size > 1:      # the check's allgather completes once every rank has joined: a barrier
         from .agreement import check_same
 
-        check_same(w, "collective call", [], call="barrier()")
+        from .join import NOTHING
+
+        check_same(w, "collective call", [], call="barrier()", shadow=(NOTHING,))
 
 
 def share(batch, *, rank=None, size=None):

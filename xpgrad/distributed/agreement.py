@@ -18,6 +18,8 @@ import math
 import numpy as np
 
 from .group import DistributedError, SingleWorld, current, refuse_trace
+from .join import BUCKETS, JOINED, NOTHING, note_step  # noqa: F401
+from ..data.passes import note_reduction, state as passes_state
 
 
 ADVICE = ("every rank must build the same model and pass the same variables in the same "
@@ -28,32 +30,50 @@ CALLS_ADVICE = ("every rank must make the same calls of xpgrad.distributed in th
                 "ranks that each draw batches from a shard of their own (x[rank::size]) take "
                 "different numbers of steps when the shards differ in length: take every "
                 "rank's share of the same global batches with dist.share(idx) instead, as "
-                "xpgrad train does")
+                "xpgrad train does, or put each rank's loop over its batches in `with "
+                "dist.join(model, optimizer):` (a rank that runs out takes part with nothing)")
 
 
 def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
-               calls_advice=CALLS_ADVICE) -> None:
+               calls_advice=CALLS_ADVICE, shadow=None) -> None:
     """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
     list of strings, one per item) in the same ``call`` (the public call making the check,
     default: the check of ``what``): the message names the first rank and item that differ,
     then gives ``advice`` -- or, where that rank is in another call, both calls and
     ``calls_advice``; ``waits_in`` names the call for a rank that has ended meanwhile
-    (default: ``call``).
+    (default: ``call``). ``shadow``: what a rank that has left its ``dist.join()`` block does
+    to take part in the call (``join.bucket_shadow``, or ``(join.NOTHING,)``); None: it cannot
+    (a DistributedError on every rank, then).
 
     >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"], call="gradient()")
     """
+    reduces = shadow is not None and shadow[0] == BUCKETS
+    if reduces:
+        note_step()
+        note_reduction()
     if w.size == 1:
         return
     refuse_trace()
     call = call or f"the check of the {what}"
     description = [call, *description]
+    if reduces:         # ranks in different epochs: one has ended its pass over its batches
+        description.append(f"{_PASSES}{passes_state()['passes']}")
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
     every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0], waits_in or call)
     if (every == every[0]).all():
         return
-    descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
+    if (every == JOINED).any():         # a rank has left its join() block: it takes part
+        gathered = w.allgather((description, shadow, what, advice, calls_advice))
+        _, message = joined_verdict(gathered, every)
+        if message is not None:
+            raise DistributedError(message)
+        return
+    # only on a mismatch: what differs, for the text
+    descriptions, counts = zip(*w.allgather((description, passes_state())))
     other = next(r for r in range(w.size) if every[r] != every[0])
     (call_0, *ref), (theirs_call, *theirs) = descriptions[0], descriptions[other]
+    if theirs_call == call_0 and ref[-1:] != theirs[-1:] and ref[-1].startswith(_PASSES):
+        raise DistributedError(uneven_epochs(counts))
     if theirs_call != call_0:
         raise DistributedError(f"rank {other} makes another call of xpgrad.distributed than "
                                f"rank 0 (rank 0 is in {call_0!r}, rank {other} in "
@@ -63,6 +83,69 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
                   f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
                            f"{advice}")
+
+
+_PASSES = "passes over xg.data.batches with gradient reductions: "
+
+
+def uneven_epochs(counts) -> str:
+    """The message for ranks whose passes over their batches (``counts``: each rank's
+    ``passes.state()``) ended after different numbers of steps.
+
+    >>> print(uneven_epochs([{"passes": 0, "last_pass_steps": 0, "steps_since": 6},
+    ...                      {"passes": 1, "last_pass_steps": 5, "steps_since": 1}]))
+    ... # doctest: +ELLIPSIS
+    rank 1 has ended its pass over its batches (xg.data.batches) after 5 steps while rank 0 is at step 6 of its pass...
+    """
+    ahead = max(range(len(counts)), key=lambda r: counts[r]["passes"])
+    behind = min(range(len(counts)), key=lambda r: counts[r]["passes"])
+    steps = counts[behind]["steps_since"]
+    return (f"rank {ahead} has ended its pass over its batches (xg.data.batches) after "
+            f"{counts[ahead]['last_pass_steps']} steps while rank {behind} is at step {steps} "
+            f"of its pass: the ranks' shards hold different numbers of batches, and steps of "
+            f"different epochs would be averaged together. Put each rank's loop over its "
+            f"batches in `with dist.join(model, optimizer):` (inside the epoch loop): a rank "
+            f"that runs out takes part in the others' reductions with nothing until all have "
+            f"ended; or take every rank's dist.share(idx) of the same global batches, as "
+            f"xpgrad train does")
+
+
+def joined_verdict(gathered, every):
+    """For a call some ranks make while others have left their ``join()`` block (``every``:
+    the hashes, ``JOINED`` for those; ``gathered``: each calling rank's description, shadow,
+    what, advice and calls advice, None for a joined rank): the shadow of the first calling
+    rank, and the message of the error every rank raises (None: none), the same on every rank.
+
+    >>> every = np.array([7, JOINED])
+    >>> joined_verdict([(["barrier()"], ("nothing",), "x", "", ""), None], every)
+    (('nothing',), None)
+    """
+    calling = [r for r in range(len(every)) if every[r] != JOINED]
+    joined = [r for r in range(len(every)) if every[r] == JOINED]
+    ref = calling[0]
+    (call_ref, *items), shadow, what, advice, calls_advice = gathered[ref]
+    for other in calling[1:]:
+        if every[other] == every[ref]:
+            continue
+        theirs_call, *theirs = gathered[other][0]
+        if theirs_call != call_ref:
+            return shadow, (f"rank {other} makes another call of xpgrad.distributed than rank "
+                            f"{ref} (rank {ref} is in {call_ref!r}, rank {other} in "
+                            f"{theirs_call!r}); {calls_advice}")
+        detail = next((f"item {i}: rank {ref} has {a!r}, rank {other} has {b!r}"
+                       for i, (a, b) in enumerate(zip(items, theirs)) if a != b),
+                      f"rank {ref} has {len(items)} items, rank {other} has {len(theirs)}")
+        return shadow, (f"rank {other} holds a different {what} than rank {ref} ({detail}); "
+                        f"{advice}")
+    if shadow is None:
+        names = ", ".join(map(str, joined))
+        return shadow, (f"rank {names} {'has' if len(joined) == 1 else 'have'} left "
+                        f"{'its' if len(joined) == 1 else 'their'} dist.join() block (out of "
+                        f"batches) while rank {ref} calls {call_ref!r}, which a joined rank "
+                        f"cannot take part in (it takes part in gradient reductions and "
+                        f"barrier() only): make that call after the join() block, once every "
+                        f"rank has left it")
+    return shadow, None
 
 
 def ranks_mean(value: float, caller: str) -> float:

@@ -26,6 +26,7 @@ from .agreement import ADVICE, check_same, raise_together
 from .tape_gradients import (SETTINGS_ADVICE, last_step, mark_reduced,  # noqa: F401
                              reduced_by_tape)
 from .group import world as _world
+from .join import bucket_shadow
 from .sync_stats import contribution, take_backward_scales
 
 OPS = ("mean", "sum")
@@ -62,15 +63,16 @@ def describe(sources):
             for s in sources]
 
 
-def check_same_reduction(world, what, tensors, op, first=(), last=()):
+def check_same_reduction(world, what, tensors, op, first=(), last=(), shadow=None):
     """Raise DistributedError on every rank unless all ranks reduce the same ``tensors``
     (names, shapes, dtypes, order) with the same ``op``, naming what differs; ``first``:
     items this rank puts ahead of them (a reason it cannot take part like the others);
-    ``last``: the settings of the optimizer that applied the last gradients (``last_step``)."""
+    ``last``: the settings of the optimizer that applied the last gradients (``last_step``);
+    ``shadow``: what a rank that has left its ``dist.join()`` block takes part in."""
     what += " or optimizer settings" if last else ""
     check_same(world, what, [*first, *describe(tensors), f"op={op!r}", *last],
                SETTINGS_ADVICE if last else f"{ADVICE}, with the same op",
-               call="DistributedGradientTape.gradient()")
+               call="DistributedGradientTape.gradient()", shadow=shadow)
 
 
 #: the wrapped tape's methods whose answer would silently be one rank's
@@ -148,7 +150,7 @@ class DistributedGradientTape:
                         "pass every rank must take: pass the loss with weight=0 on an empty "
                         "share",)
         check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked,
-                             last_step())
+                             last_step(), bucket_shadow(src, self.bucket_bytes, self.op))
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
         mark_reduced(out, self.world)

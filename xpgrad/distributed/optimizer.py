@@ -22,6 +22,7 @@ from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import check_same
 from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe, reduced_by_tape
 from .group import world as _world
+from .join import bucket_shadow
 from .tape_gradients import SETTINGS_ADVICE, settings
 from .sync_stats import contribution, take_backward_scales
 
@@ -116,7 +117,7 @@ class DistributedOptimizer:
             scales = take_backward_scales()
             if self.world.size == 1:
                 return loss, pairs
-            pairs = self._reduced(pairs, weight, scales)
+            pairs = self._reduced(pairs, weight, scales, joinable=False)
             every = [(w, value) for w, value in self.world.allgather((weight, float(loss)))
                      if w != 0]                 # an empty share's loss (NaN) is left out
             if self.op == "mean":
@@ -152,9 +153,11 @@ class DistributedOptimizer:
         weight = check_weight(weight)
         return self._reduced(grads_and_vars, weight, take_backward_scales())
 
-    def _reduced(self, grads_and_vars, weight, scales=frozenset()):
+    def _reduced(self, grads_and_vars, weight, scales=frozenset(), joinable=True):
         """``reduce_gradients`` of the checked ``weight``; ``scales``: those SyncBatchNorm's
-        backward passes used for these gradients, checked against the ranks' weights."""
+        backward passes used for these gradients, checked against the ranks' weights;
+        ``joinable``: whether a rank that has left its ``dist.join()`` block can take part (not
+        in LBFGS's evaluations, which gather the ranks' losses too)."""
         pairs, clipped = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
             if clipped:
@@ -163,7 +166,9 @@ class DistributedOptimizer:
             check_same(self.world, "optimizer variables or settings",
                        [*settings(self.optimizer), *describe(variables), f"op={self.op!r}"],
                        SETTINGS_ADVICE,
-                       call="DistributedOptimizer.apply_gradients()/minimize()")
+                       call="DistributedOptimizer.apply_gradients()/minimize()",
+                       shadow=None if scales or not joinable else bucket_shadow(
+                           variables, self.bucket_bytes, self.op))
             if scales:
                 _check_backward_weights(self.world, self.op, weight, scales)
             plan = plan_for(variables, self.bucket_bytes)

@@ -162,8 +162,9 @@ class MPIWorld:
                     f"rank {self.gone} has ended its script while rank {self.rank} waits for it "
                     f"in {what}: rank {self.gone} {self.gone_how} (its output above may say "
                     f"why); every rank must make the same calls, in the same order (ranks "
-                    f"that ran different numbers of steps? give each the same number of batches;"
-                    f" a rank with an empty share passes weight=0)")
+                    f"that ran different numbers of steps? give each the same number of batches,"
+                    f" or put each rank's loop in `with dist.join(model, optimizer):`; a rank "
+                    f"with an empty share passes weight=0)")
             waited = time.monotonic() - start
             if waited < 1e-3:
                 os.sched_yield()

@@ -1,0 +1,106 @@
+"""Run by tests/test_distributed_join.py under ``mpiexec -n 2``: ranks training on shards of
+their own, of 7 and 5 batches (Horovod's ``x[rank::size]``), inside ``dist.join()``, with the
+tape and SGD (a barrier each step) and with ``DistributedOptimizer(Adam)``; then calls a joined
+rank cannot take part in, and the same uneven loops without ``join()``. Each case prints
+``rank R CASE ...`` lines; a DistributedError is caught and printed (every rank raises it at
+the same call, so the next case starts in step)."""
+import sys
+
+import numpy as np
+
+import xpgrad as xg
+
+dist = xg.distributed
+BATCHES = {0: 7, 1: 5}      # each rank's number of batches
+ROWS = {0: 3, 1: 2}         # rows per batch on each rank (uneven too: the weights matter)
+
+
+def shard(rank):
+    """Rank ``rank``'s batches: (x, y) float64 arrays, the same in the test's reference."""
+    rng = np.random.default_rng(10 + rank)
+    return [(rng.normal(size=(ROWS[rank], 3)), rng.normal(size=(ROWS[rank], 1)))
+            for _ in range(BATCHES[rank])]
+
+
+def model():
+    return xg.nn.Linear(3, 1, dtype=xg.float64, rng=0)
+
+
+def optimizer(case):
+    return xg.optim.Adam(0.05) if case == "adam" else xg.optim.SGD(0.1)
+
+
+def loss_of(lin, x, y):
+    return xg.losses.mse(lin(xg.asarray(x)), xg.asarray(y))
+
+
+def weights(lin):
+    return repr([v.numpy().tolist() for v in lin.trainable_variables])
+
+
+def train(case, rank, joined=True, epochs=1):
+    lin, opt = model(), optimizer(case)
+    wrapped = dist.DistributedOptimizer(opt) if case == "adam" else None
+    data = shard(rank)
+    for epoch in range(epochs):
+        block = dist.join(lin, opt) if joined else _nothing()
+        with block:
+            for idx in xg.data.batches(len(data), 1):
+                x, y = data[idx[0]]
+                step(lin, opt, wrapped, x, y)
+    return lin, opt, block
+
+
+def step(lin, opt, wrapped, x, y):
+    """One step on this rank's batch, weighted by its rows."""
+    with xg.GradientTape() as tape:
+        loss = loss_of(lin, x, y)
+    if wrapped is not None:
+        grads = tape.gradient(loss, lin.trainable_variables)
+        wrapped.apply_gradients(zip(grads, lin.trainable_variables), weight=len(x))
+    else:
+        grads = dist.DistributedGradientTape(tape).gradient(
+            loss, lin.trainable_variables, weight=len(x))
+        opt.apply_gradients(zip(grads, lin.trainable_variables))
+        dist.barrier()
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def main(cases):
+    dist.init()
+    rank = dist.rank()
+    for case in cases:
+        try:
+            if case in ("sgd", "adam"):
+                lin, opt, block = train(case, rank, epochs=2)
+                print(f"rank {rank} {case} last_rank {block.last_rank} steps {block.steps} "
+                      f"iterations {opt.iterations} weights {weights(lin)}", flush=True)
+                # one more step together: the ranks' optimizers agree (their settings are
+                # compared with the layout), and stay equal
+                x, y = shard(0)[0]
+                with xg.GradientTape() as tape:
+                    loss = loss_of(lin, x, y)
+                grads = dist.DistributedGradientTape(tape).gradient(
+                    loss, lin.trainable_variables)
+                opt.apply_gradients(zip(grads, lin.trainable_variables))
+                print(f"rank {rank} {case} after weights {weights(lin)}", flush=True)
+            elif case == "allreduce_inside":
+                with dist.join():
+                    for _ in range(BATCHES[rank]):
+                        dist.allreduce(xg.asarray(1.0))
+            elif case == "no_join":         # two epochs over the uneven shards
+                train("sgd", rank, joined=False, epochs=2)
+                print(f"rank {rank} no_join ended without an error", flush=True)
+        except dist.DistributedError as e:
+            print(f"rank {rank} {case} DistributedError: {e}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,148 @@
+"""``join()``: training on inputs of uneven length (PyTorch's ``Join`` / ``DDP.join()``,
+Horovod's ``hvd.join()``). A rank that leaves the ``with`` block (it ran out of batches) keeps
+taking part in the other ranks' gradient reductions, contributing nothing (weight 0, so the
+average is over the ranks that still had data), until every rank has left; then every rank
+takes the weights and optimizer state of the last rank to leave.
+
+The joined rank learns what to take part in from the first collective of each call, the
+check of the ranks' layouts (``agreement.check_same``): it sends ``JOINED`` there instead of
+its layout's hash, and the calling ranks then tell it what follows (``shadow``: the gradient
+buckets to add zeros to, or nothing for a barrier). A call a joined rank cannot take part in
+(``allreduce``, ``broadcast_variables``, ...) raises a DistributedError on every rank.
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([1.0], name="w")
+>>> with xg.distributed.join(w) as joined:     # one process: nothing to wait for
+...     pass
+>>> joined.last_rank, joined.steps
+(0, [0])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: what a rank that has joined sends in place of its layout's hash (8 bytes of blake2b give
+#: this one value with odds of 2**-64 per call)
+JOINED = -0x4A4F494E45440000
+
+#: the calls a joined rank can take part in, and what their callers pass as ``shadow``
+BUCKETS, NOTHING = "gradient buckets", "nothing"
+
+#: gradient reductions this process has made since its ``join()`` block began (for the
+#: choice of the last rank, and the messages)
+_STEPS = [0]
+#: whether this process is inside a ``join()`` block (entered, not yet left)
+_INSIDE = [False]
+
+
+def note_step() -> None:
+    """Count one gradient reduction of this rank (called by ``check_same`` for calls whose
+    shadow is the gradient buckets)."""
+    _STEPS[0] += 1
+
+
+class join:
+    """``with dist.join(model, optimizer):`` around a rank's training loop over batches of its
+    own: a rank that has left the block takes part in the others' gradient reductions with
+    zeros, not counted in their weighted mean, until every rank has left; every rank then takes
+    ``variables`` (a Module, Variables) and ``optimizer``'s state from the rank that left last
+    (``last_rank``; ``steps``: each rank's gradient reductions inside the block). Without
+    ``variables`` nothing is broadcast (the ranks that left early keep their own weights).
+
+    >>> import xpgrad as xg
+    >>> lin = xg.nn.Linear(2, 1, rng=0)
+    >>> opt = xg.optim.SGD(0.1)
+    >>> with xg.distributed.join(lin, opt):
+    ...     for step in range(3):
+    ...         with xg.GradientTape() as tape:
+    ...             loss = xg.sum(lin(xg.ones((4, 2))))
+    ...         grads = xg.distributed.DistributedGradientTape(tape).gradient(
+    ...             loss, lin.trainable_variables)
+    ...         _ = opt.apply_gradients(zip(grads, lin.trainable_variables))
+    >>> opt.iterations
+    3
+    """
+
+    def __init__(self, variables=None, optimizer=None, *, world=None):
+        if optimizer is not None and variables is None:
+            raise ValueError("join: optimizer needs variables (the model whose optimizer "
+                             "state is broadcast): join(model, optimizer)")
+        if optimizer is not None and not hasattr(optimizer, "state_dict"):
+            raise TypeError(f"join: optimizer must be an xg.optim optimizer, got "
+                            f"{type(optimizer).__name__}")
+        self.variables, self.optimizer, self._world = variables, optimizer, world
+        self.last_rank, self.steps = None, None
+
+    def __enter__(self):
+        if _INSIDE[0]:
+            raise RuntimeError("join: already inside a dist.join() block; use one per loop")
+        _INSIDE[0], _STEPS[0] = True, 0
+        return self
+
+    def __exit__(self, kind, error, trace):
+        _INSIDE[0] = False
+        if kind is not None:        # the rank failed: init()'s hook ends the job
+            return False
+        from .broadcast import broadcast_optimizer_state, broadcast_variables
+        from .group import world as current_world
+        from .optimizer import DistributedOptimizer
+        from .tape_gradients import last_step
+
+        w = self._world if self._world is not None else current_world()
+        if w.size > 1:
+            _take_part_until_all_joined(w)
+        self.steps = w.allgather(_STEPS[0]) if w.size > 1 else [_STEPS[0]]
+        self.last_rank = int(np.argmax(self.steps))       # the first of those with the most
+        if self.variables is not None:
+            broadcast_variables(self.variables, root=self.last_rank, world=w)
+        if self.optimizer is not None:
+            opt = self.optimizer
+            opt = opt.optimizer if isinstance(opt, DistributedOptimizer) else opt
+            broadcast_optimizer_state(opt, self.variables, root=self.last_rank, world=w)
+        last_step()     # the settings this rank's last update noted: not the others' any more
+        return False
+
+
+def _take_part_until_all_joined(w) -> None:
+    """The joined rank's loop: answer each call of the other ranks (see the module docstring)
+    until every rank has joined."""
+    from .agreement import _allgather_int64, joined_verdict
+
+    waits_in = "dist.join() (this rank has joined; waiting for the others' last steps)"
+    while True:
+        every = _allgather_int64(w, JOINED, waits_in)
+        if (every == JOINED).all():
+            return
+        gathered = w.allgather(None)
+        shadow, message = joined_verdict(gathered, every)
+        if message is not None:
+            from .worlds import DistributedError
+
+            raise DistributedError(message)
+        if shadow[0] == BUCKETS:
+            _add_zeros(w, *shadow[1:])
+
+
+def _add_zeros(w, layout, bucket_bytes, op, backend_name) -> None:
+    """Take part in a gradient reduction of ``layout`` with nothing (weight 0)."""
+    from ..backend import get_backend
+    from .agreement import raise_together
+    from .buckets import Reduction, _cached_plan
+
+    xp = get_backend(backend_name).xp
+    reduction = Reduction(_cached_plan(layout, bucket_bytes), w, xp, 0.0, op)
+    reduction.finish(None)
+    if reduction.failed:        # a calling rank's backward pass failed: raise it here too
+        raise_together(w, None, "the backward pass")
+
+
+def bucket_shadow(tensors, bucket_bytes, op):
+    """What a joined rank must take part in for the reduction of ``tensors``' gradients.
+
+    >>> import xpgrad as xg
+    >>> bucket_shadow([xg.Variable([1.0, 2.0])], 64, "mean")
+    ('gradient buckets', (((2,), dtype('float32')),), 64, 'mean', 'numpy')
+    """
+    layout = tuple((tuple(t._data.shape), np.dtype(t._data.dtype)) for t in tensors)
+    backend = tensors[0]._backend.name if tensors else "numpy"
+    return (BUCKETS, layout, bucket_bytes, op, backend)
