@@ -139,3 +139,24 @@ def test_bad_dampening_and_maximize_are_named():
                  xg.optim.Adagrad, xg.optim.Adadelta):
         with pytest.raises(TypeError, match="maximize"):
             make(0.1, maximize="yes")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: xg.optim.SGD(0.05, momentum=0.9, maximize=True),
+    lambda: xg.optim.SGD(0.05, momentum=0.9, dampening=0.4, weight_decay=0.1),
+    lambda: xg.optim.Adam(0.05, maximize=True),
+    lambda: xg.optim.RMSprop(0.01, momentum=0.5, maximize=True),
+    lambda: xg.optim.Adagrad(0.1, maximize=True)])
+def test_each_backend_steps_as_numpy(make, host_backend):
+    """A weight large enough for the fused kernels (float32, 300 x 300)."""
+    rng = np.random.default_rng(4)
+    w0, grads = rng.normal(size=(300, 300)), rng.normal(size=(3, 300, 300))
+    ends = []
+    for be in ("numpy", host_backend):
+        w = xg.Variable(xg.asarray(w0.astype(np.float32), backend=be))
+        opt = make()
+        for g in grads:
+            opt.apply_gradients([(xg.asarray(g.astype(np.float32), backend=be), w)])
+        ends.append(w.numpy())
+    np.testing.assert_allclose(ends[1], ends[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(ends[0], w0, atol=1e-3)
