@@ -3,9 +3,9 @@ gradient of ``t``, ``fn(grad)`` runs; a Tensor it returns replaces the gradient 
 the inputs of the node that made ``t``, and as ``t``'s own gradient where ``t`` is a source).
 
 The registry is keyed by the tensor's tape key (``Tensor._key``) and emptied of a tensor's
-hooks when the tensor and the tapes that know it are collected, so a walk costs nothing more per node while ``HOOKS`` is
-empty: ``backward._walk`` checks it once per walk and only then takes gradients through
-``hooked_take``. The rules (docs/porting.md):
+hooks when the tensor and the tapes that know it are collected, so a walk costs nothing more
+per node while ``HOOKS`` is empty: ``backward._walk`` checks it once per walk and only then
+takes gradients through ``hooked_take``. The rules (docs/porting.md):
 
 - an intermediate's hooks run once, on the sum of the gradients of all its uses, when the walk
   reaches the node that made it (a tensor used twice: once, on the sum, as PyTorch);
@@ -13,9 +13,13 @@ empty: ``backward._walk`` checks it once per walk and only then takes gradients 
   for, and change the gradient returned (PyTorch's hook on a leaf changes ``.grad``);
 - on a higher-order walk (another tape recording) the hook gets the recorded gradient, a
   Tensor on that tape, so the outer tape differentiates the hook too;
-- under ``xg.function`` a hook runs at trace time like any other code: its xpgrad operations
-  are traced and replay, its Python side effects (a print, appending to a list) happen once;
-- inside ``xg.vmap`` the hook gets one example's gradient, as every function there does.
+- under ``xg.function`` a hook runs as Python like any other code: its xpgrad operations
+  are traced and replay, its Python side effects (a print, appending to a list) happen on the
+  warm-up and trace calls, not on replays; registering or removing any hook makes a traced
+  step trace anew (``_State``);
+- inside ``xg.vmap`` the hook gets one example's gradient, as every function there does;
+- under ``DistributedGradientTape`` the hooked gradient is reduced (no overlapped buckets
+  while any hook is registered).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([1.0, 2.0])
