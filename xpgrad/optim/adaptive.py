@@ -31,6 +31,7 @@ class Adagrad(Optimizer):
 
     _CHECKS = {**Optimizer._CHECKS, "initial_accumulator_value": non_negative,
                "epsilon": positive, "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
     def __init__(self, learning_rate=0.01, initial_accumulator_value=0.0, epsilon=1e-10,
                  weight_decay=0.0, maximize=False, **kwargs):
@@ -68,6 +69,7 @@ class Adadelta(Optimizer):
 
     _CHECKS = {**Optimizer._CHECKS, "rho": unit_interval, "epsilon": positive,
                "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0,
                  maximize=False, **kwargs):
@@ -99,6 +101,7 @@ class RMSprop(Optimizer):
 
     _CHECKS = {**Optimizer._CHECKS, "rho": unit_interval, "momentum": unit_interval,
                "epsilon": positive, "centered": boolean, "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
     def __init__(self, learning_rate=0.01, rho=0.99, momentum=0.0, epsilon=1e-8,
                  weight_decay=0.0, centered=False, maximize=False, **kwargs):
@@ -139,6 +142,7 @@ class Adam(Optimizer):
     _decoupled = False
     _CHECKS = {**Optimizer._CHECKS, "beta_1": unit_interval, "beta_2": unit_interval,
                "epsilon": positive, "amsgrad": boolean, "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  weight_decay=0.0, amsgrad=False, maximize=False, **kwargs):

@@ -36,6 +36,7 @@ class SGD(Optimizer):
     _CHECKS = {**Optimizer._CHECKS, "momentum": unit_interval, "nesterov": boolean,
                "dampening": unit_interval, "maximize": boolean}
     _dtype_kinds = "fc"       # the update is linear in the gradient: complex variables work
+    dampening, maximize = 0.0, False    # an optimizer pickled before they existed reads these
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
                  dampening=0.0, maximize=False, **kwargs):
