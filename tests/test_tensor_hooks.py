@@ -232,3 +232,20 @@ def test_a_hook_registered_after_a_step_traced_makes_it_trace_anew():
     np.testing.assert_allclose(traced(x).numpy(), 2 * plain, rtol=1e-12)
     handle.remove()
     np.testing.assert_allclose(traced(x).numpy(), plain, rtol=1e-12)
+
+
+def test_a_hook_registered_before_an_in_place_write_gets_the_old_values_gradient():
+    """As torch's: the hook stays with the value it was registered on."""
+    x = torch.tensor(X0[0], requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: g * 10)
+    y.mul_(3)
+    (y * y).sum().backward()
+    x_ = xg.asarray(X0[0])
+    with xg.GradientTape() as tape:
+        tape.watch(x_)
+        y = x_ * 2
+        y.register_hook(lambda g: g * 10)
+        y *= 3
+        loss = xg.sum(y * y)
+    np.testing.assert_allclose(tape.gradient(loss, x_).numpy(), x.grad.numpy(), rtol=1e-12)
