@@ -29,6 +29,7 @@ from .accumulate import Scatter, is_basic
 from .backend import KERNELS_BY_INDEX
 from .deferred import DEFER, FOLDABLE
 from .gradient_fit import fit_gradient
+from .gradient_hooks import hooked_take, run_on_sources, walk_starts
 from .kernels import LEAN_IN_PLACE
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX, LEAN_ELEMENTWISE
 from .residuals import _stand_ins, _tensors
@@ -44,6 +45,9 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
     source's gradient may be a ``deferred.Product`` (``tape.gradient`` asks, see there)."""
     grads = seeds
     get, take = grads.get, grads.pop
+    hooked = walk_starts(higher)    # tensor hooks (gradient_hooks.py): once, not per node
+    if hooked is not None:
+        take = hooked_take(take, higher, hooked)
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
     owned = set()
     prims, kernels, refcount = PRIMITIVES_BY_INDEX, KERNELS_BY_INDEX, sys.getrefcount
@@ -260,6 +264,8 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 grads[k] = prev + gi
                 owned.add(k)
         gs = gi = prev = None
+    if hooked is not None:      # the hooks of sources no node made (leaves)
+        run_on_sources(grads, skeys, hooked, higher)
     if after is not None and walked:
         after(0, grads)
     return grads

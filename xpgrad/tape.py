@@ -31,6 +31,7 @@ import numpy as np
 from ._args import flag
 from .backward import _SOLE, _SOLE_BASE, _walk
 from .deferred import FOLDABLE, Product, deferred_gradient
+from .gradient_hooks import HOOKS
 from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds,
                             walk_seed, walk_seeds, watched_tensors)
 from .pytree import is_node, rebuild
@@ -273,8 +274,9 @@ class GradientTape(TapeRecording, TapeJacobians):
                 seeds = {target._key: seed if not (higher or isinstance(seed, Tensor))
                          else walk_seed(seed, target, higher)}
             # deferred weight gradients: not for a higher-order walk, a walk with a hook
-            # (a distributed tape's, which reduces them as they come) or a trace
-            if defer and not higher and self._walk_hook is None:
+            # (a distributed tape's, which reduces them as they come; a tensor's, which
+            # reads the gradient), or a trace
+            if defer and not higher and self._walk_hook is None and not HOOKS:
                 defer = not _tracing()
             else:
                 defer = False

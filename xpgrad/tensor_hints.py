@@ -24,10 +24,6 @@ PYTORCH_NAMES = {
     "requires_grad_": "tapes watch trainable Variables by themselves (v.trainable = False "
                       "freezes one); watch a Tensor with tape.watch(t)",
     "detach": "xg.stop_gradient(t) cuts it from the tapes",
-    "register_hook": "a gradient is changed where it flows by an identity with a gradient of "
-                     "its own: @xg.custom_gradient def hooked(x): return x, lambda g: g * 2, "
-                     "then use hooked(t) where t was used (t.register_hook(lambda g: g * 2)); "
-                     "to read a gradient, ask the tape for it: tape.gradient(loss, t)",
     "cpu": "t.to('numpy') moves it to host memory (t.numpy() gives a NumPy array)",
     "cuda": "t.to('cupy') moves it to the CUDA backend",
     "clone": "xg.asarray(t, copy=True)",

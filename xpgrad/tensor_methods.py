@@ -284,6 +284,25 @@ class TensorMethods:
     def round(self):
         return _ns.round(self)
 
+    def register_hook(self, hook):
+        """PyTorch's ``t.register_hook(hook)``: ``hook(grad)`` runs when a backward walk has
+        this tensor's total gradient; a Tensor it returns replaces the gradient (None leaves
+        it). Returns a handle with ``.remove()``. The rules: ``xpgrad/gradient_hooks.py``.
+
+        >>> import xpgrad as xg
+        >>> x = xg.asarray([1.0, 2.0])
+        >>> with xg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x * x
+        ...     _ = y.register_hook(lambda g: g * 10.0)
+        ...     total = xg.sum(y)
+        >>> tape.gradient(total, x).tolist()
+        [20.0, 40.0]
+        """
+        from .gradient_hooks import register_hook
+
+        return register_hook(self, hook)
+
 
 for _name, _hint in {**_tf_names.TENSOR, **_PYTORCH_NAMES}.items():
     setattr(TensorMethods, _name, pointer(_name, _hint))

@@ -18,6 +18,7 @@ import warnings
 from .._args import flag
 from ..primitive import tape_state
 from ..gradient_call import check_sources
+from ..gradient_hooks import HOOKS
 from ..pytree import leaves_with_paths, rebuild
 from ..tape_recording import node_keys
 from ..tensor import _wrap
@@ -185,7 +186,10 @@ class DistributedGradientTape:
         local = None
         if weight != 0:
             hook = None
-            if self.overlap and self.world.size > 1 and not tape_state.recording:
+            # not while tensor hooks are registered: a Variable's runs when the walk ends
+            # (gradient_hooks.py), and its bucket must be reduced after it
+            if self.overlap and self.world.size > 1 and not tape_state.recording \
+                    and not HOOKS:
                 hook = _overlap_hook(self.tape, src, reduction)
             if hook is not None:
                 self.tape._walk_hook = hook

@@ -2,6 +2,13 @@
 
 Hyperparameter defaults and epsilon placement follow PyTorch (``torch.optim``), so results match
 it step for step; names follow Keras (``learning_rate``, ``rho``, ``beta_1``, ``epsilon``).
+``maximize=True`` ascends, as torch's: the gradient is negated before the update.
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([1.0])
+>>> _ = Adam(0.1, maximize=True).apply_gradients([(xg.asarray([2.0]), w)])
+>>> round(w.item(), 4)      # the first Adam step moves lr along the gradient's sign
+1.1
 """
 from __future__ import annotations
 
@@ -23,13 +30,15 @@ class Adagrad(Optimizer):
     """
 
     _CHECKS = {**Optimizer._CHECKS, "initial_accumulator_value": non_negative,
-               "epsilon": positive}
+               "epsilon": positive, "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
     def __init__(self, learning_rate=0.01, initial_accumulator_value=0.0, epsilon=1e-10,
-                 weight_decay=0.0, **kwargs):
+                 weight_decay=0.0, maximize=False, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.initial_accumulator_value = initial_accumulator_value
         self.epsilon = epsilon
+        self.maximize = maximize
 
     def _slot_names(self):
         return ("accumulator",)
@@ -43,6 +52,8 @@ class Adagrad(Optimizer):
         return state
 
     def _update(self, be, param, grad, state, lr):
+        if self.maximize:
+            grad = -grad
         run(adagrad_update, be, param, self._l2(be, param, grad), state["accumulator"], lr=lr,
             eps=self.epsilon)
 
@@ -56,17 +67,23 @@ class Adadelta(Optimizer):
         w -= lr * d
     """
 
-    _CHECKS = {**Optimizer._CHECKS, "rho": unit_interval, "epsilon": positive}
+    _CHECKS = {**Optimizer._CHECKS, "rho": unit_interval, "epsilon": positive,
+               "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
-    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, **kwargs):
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0,
+                 maximize=False, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.rho = rho
         self.epsilon = epsilon
+        self.maximize = maximize
 
     def _slot_names(self):
         return ("accum_grad", "accum_update")
 
     def _update(self, be, param, grad, state, lr):
+        if self.maximize:
+            grad = -grad
         run(adadelta_update, be, param, self._l2(be, param, grad), state["accum_grad"],
             state["accum_update"], lr=lr, rho=self.rho, eps=self.epsilon)
 
@@ -83,22 +100,24 @@ class RMSprop(Optimizer):
     """
 
     _CHECKS = {**Optimizer._CHECKS, "rho": unit_interval, "momentum": unit_interval,
-               "epsilon": positive, "centered": boolean}
+               "epsilon": positive, "centered": boolean, "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
     def __init__(self, learning_rate=0.01, rho=0.99, momentum=0.0, epsilon=1e-8,
-                 weight_decay=0.0, centered=False, **kwargs):
+                 weight_decay=0.0, centered=False, maximize=False, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
         self.centered = centered
+        self.maximize = maximize
 
     def _slot_names(self):
         return (("square_avg",) + (("momentum_buffer",) if self.momentum else ())
                 + (("grad_avg",) if self.centered else ()))
 
     def _update(self, be, param, grad, state, lr):
-        grad = self._l2(be, param, grad)
+        grad = self._l2(be, param, -grad if self.maximize else grad)
         buffer = (self._optional_slot(be, state, "momentum_buffer", param) if self.momentum
                   else None)
         if self.centered:
@@ -122,15 +141,17 @@ class Adam(Optimizer):
 
     _decoupled = False
     _CHECKS = {**Optimizer._CHECKS, "beta_1": unit_interval, "beta_2": unit_interval,
-               "epsilon": positive, "amsgrad": boolean}
+               "epsilon": positive, "amsgrad": boolean, "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 weight_decay=0.0, amsgrad=False, **kwargs):
+                 weight_decay=0.0, amsgrad=False, maximize=False, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.amsgrad = amsgrad
+        self.maximize = maximize
 
     def _slot_names(self):
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
@@ -140,6 +161,8 @@ class Adam(Optimizer):
 
     def _update(self, be, param, grad, state, lr):
         state["step"] += 1
+        if self.maximize:
+            grad = -grad
         if self.amsgrad:
             v_max = self._optional_slot(be, state, "v_max", param)
             run(amsgrad_update, be, param, grad, state["m"], state["v"], v_max,

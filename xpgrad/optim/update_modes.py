@@ -18,13 +18,15 @@ import threading
 
 
 def plain_settings(opt) -> bool:
-    """No momentum, weight decay or clipping of any kind: the update is ``W -= lr * g``.
+    """No momentum, weight decay, ``maximize`` or clipping of any kind: the update is
+    ``W -= lr * g``.
 
     >>> import xpgrad as xg
     >>> plain_settings(xg.optim.SGD(0.1)), plain_settings(xg.optim.SGD(0.1, momentum=0.9))
     (True, False)
     """
-    return not (opt.momentum or opt.weight_decay or opt.global_clipnorm is not None
+    return not (opt.momentum or opt.weight_decay or getattr(opt, "maximize", False)
+                or opt.global_clipnorm is not None
                 or opt.clipnorm is not None or opt.clipvalue is not None)
 
 

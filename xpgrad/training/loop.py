@@ -25,7 +25,7 @@ from .held import _Held
 from .plan import Plan, prepare
 from .results import History, TrainResult, evaluate, metric
 from .run_files import _remove, _save, _write_logs
-from .schedule import past_the_end, update_settings
+from .schedule import cycled_momentum, past_the_end, update_settings
 from .stop_signals import _Stopper
 
 
@@ -129,6 +129,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
     history = History()
     monitor = plan.monitor
+    set_momentum = cycled_momentum(cfg, opt)
     n_train = len(ds.x_train)
     order_rng = np.random.default_rng(cfg.seed)
     for _ in range(start_epoch):                 # resume: keep the data order a fresh run had
@@ -179,6 +180,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                         grads = dp.reduce(grads, variables, len(mine))
                     elif dp is not None:    # a failure in one rank's backward: raised on all
                         grads = held(dp.gradient, tape, loss, variables, len(mine))
+                    if set_momentum is not None:     # onecycle: torch's cycled momentum
+                        set_momentum(opt.iterations)
                     held(lambda: opt.apply_gradients(zip(grads, variables)))
                 history.step_loss.append(loss_value)
                 held(writer.scalars, {"loss/train_step": loss_value}, opt.iterations)

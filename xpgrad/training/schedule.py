@@ -30,7 +30,8 @@ SCHEDULES = {
     "exponential": "times --lr-gamma every epoch (PyTorch's ExponentialLR stepped per epoch)",
     "step": "times --lr-gamma every --lr-step-size epochs (PyTorch's StepLR)",
     "onecycle": "up from --learning-rate/25 to --learning-rate over the first 30%% of the run, "
-                "then down to --learning-rate/25e4 (PyTorch's OneCycleLR; no --warmup-steps)",
+                "then down to --learning-rate/25e4, the momentum (beta_1) cycled against it "
+                "(PyTorch's OneCycleLR; no --warmup-steps)",
     "plateau": "times --lr-gamma once --monitor has not improved for more than --lr-patience "
                "epochs (PyTorch's ReduceLROnPlateau, Keras'; no --warmup-steps)",
 }
@@ -123,6 +124,37 @@ def build_schedule(cfg):
     else:
         schedule = OneCycle(lr, cfg.schedule_steps)
     return LinearWarmup(schedule, warmup) if warmup else schedule
+
+
+def cycled_momentum(cfg, opt):
+    """``set(step)``, which sets ``opt``'s momentum for the update after ``step`` updates as
+    PyTorch's ``OneCycleLR(cycle_momentum=True)`` (its default) does, for ``--lr-schedule
+    onecycle``: ``beta_1`` (Adam and the others with one), else ``momentum`` (SGD, RMSprop:
+    torch cycles plain SGD's too, from 0.95 down to 0.85 and back); None for other schedules
+    and for optimizers with neither (Adagrad, Adadelta: there torch's refuses
+    ``cycle_momentum=True``, and the run is its ``cycle_momentum=False``).
+
+    >>> import xpgrad as xg
+    >>> from xpgrad.training import TrainConfig
+    >>> cfg = TrainConfig(learning_rate=1.0, lr_schedule="onecycle", schedule_steps=10)
+    >>> opt = xg.optim.Adam(1.0)
+    >>> set_momentum = cycled_momentum(cfg, opt)
+    >>> set_momentum(0); opt.beta_1
+    0.95
+    >>> set_momentum(2); round(opt.beta_1, 4)      # the rate's peak: the momentum's low
+    0.85
+    """
+    if cfg.lr_schedule != "onecycle":
+        return None
+    name = "beta_1" if hasattr(opt, "beta_1") else "momentum" if hasattr(opt, "momentum") \
+        else None
+    if name is None:
+        return None
+    momentum = build_schedule(cfg).momentum
+
+    def set_momentum(step):
+        setattr(opt, name, momentum(step))
+    return set_momentum
 
 
 def past_the_end(cfg, first_step, steps) -> str | None:
