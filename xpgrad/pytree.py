@@ -65,8 +65,9 @@ def register_node(cls, kind, exact=False) -> None:
     ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order; the children are leaves
     of the tree, never looked into), ``like(node, children,
     other)`` (what ``other``, a node of ``node``'s class, holds at those places, ``MISSING``
-    where it holds nothing), ``rebuilt(node, children, new)`` (a new node with ``new`` in place
-    of ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
+    where it holds nothing; ``MISSING`` itself where ``other`` has another structure
+    altogether), ``rebuilt(node, children, new)`` (a new node with ``new`` in place of
+    ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
     (nn/module_pytree.py's ``ModuleKind``), for its subclasses too; ``exact``: instances of
     ``cls`` itself only, not of its subclasses (JAX's registry: pytree_nodes.py's).
 
@@ -297,7 +298,10 @@ def _walk_like(t, o, path, found, name, against, is_leaf):
         if type(o) is not type(t):
             raise _mismatch(name, against, path, t, o)
         children = kind.children(t, is_leaf)
-        for (suffix, child), value in zip(children, kind.like(t, children, o)):
+        values = kind.like(t, children, o)
+        if values is MISSING:           # another structure (a user's node: other aux data)
+            raise _mismatch(name, against, path, t, o)
+        for (suffix, child), value in zip(children, values):
             if value is MISSING:
                 raise _mismatch(name, against, path + suffix, child, value)
             found.append((path + suffix, value))

@@ -84,7 +84,8 @@ class UserNodeKind:
 
     def like(self, node, children, other):
         """What ``other`` (of ``node``'s class) holds at the places of ``children``; all
-        ``MISSING`` where its aux data or subtrees differ (another structure, as in JAX)."""
+        ``MISSING`` itself where its aux data or subtrees differ (another structure, as in
+        JAX)."""
         subtrees, aux = self.subtrees(other)
         found = []
         try:
@@ -93,7 +94,7 @@ class UserNodeKind:
             for suffix, mine, theirs in zip(children.suffixes, children.subtrees, subtrees):
                 _walk_like(mine, theirs, suffix, found, "", "", children.is_leaf)
         except ValueError:
-            return [MISSING] * len(children)
+            return MISSING
         return [value for _, value in found]
 
     def rebuilt(self, node, children, new, cache_walk=True):
@@ -108,7 +109,7 @@ class UserNodeKind:
         return False
 
     def described(self, node):
-        return f"a {type(node).__name__} node"
+        return f"a {type(node).__name__} node with aux data {self.subtrees(node)[1]!r:.60}"
 
 
 def user_kind(value):

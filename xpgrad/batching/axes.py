@@ -132,7 +132,7 @@ def _leaves(tree, path):
 
 def _described(value):
     if (kind := user_kind(value)) is not None:
-        return f"{kind.described(value)} with aux data {kind.subtrees(value)[1]!r:.60}"
+        return kind.described(value)
     if isinstance(value, dict):
         return f"a dict with keys {sorted(value, key=repr)}"
     if isinstance(value, (tuple, list)):
