@@ -295,3 +295,25 @@ def test_unhashable_aux_data_under_function_names_the_class():
     f = xg.function(lambda b: b.x * 2)
     with pytest.raises(TypeError, match="aux data of a Listed pytree node must be hashable"):
         f(Listed(xg.ones(2), ["not", "hashable"]))
+
+
+def test_custom_vjp_with_a_node_argument_and_node_residuals_matches_jax(jax, jnp_nodes):
+    def build(lib, custom_vjp):
+        @custom_vjp
+        def f(box):
+            return lib.sum(lib.sin(box.a) * box.b["v"])
+
+        def fwd(box):
+            return f(box), Box(lib.cos(box.a), {"v": box.b["v"]}, box.tag)   # residuals: a node
+
+        def bwd(saved, g):
+            return (Box(g * saved.a * saved.b["v"], {"v": g * 0.0 * saved.b["v"]}, saved.tag),)
+
+        f.defvjp(fwd, bwd)
+        return f
+
+    f, j_f = build(xg, xg.custom_vjp), build(jnp_nodes, jax.custom_vjp)
+    got = xg.grad(f)(Box(_xg(V), {"v": _xg(B)}, "r"))
+    want = jax.grad(j_f)(Box(jnp_nodes.asarray(V), {"v": jnp_nodes.asarray(B)}, "r"))
+    assert type(got) is Box and got.tag == "r"
+    _close(got, want)
