@@ -317,3 +317,11 @@ def test_custom_vjp_with_a_node_argument_and_node_residuals_matches_jax(jax, jnp
     want = jax.grad(j_f)(Box(jnp_nodes.asarray(V), {"v": jnp_nodes.asarray(B)}, "r"))
     assert type(got) is Box and got.tag == "r"
     _close(got, want)
+
+
+def test_the_registrations_are_in_xg_tree_util_with_the_tree_functions():
+    for name in ("register_pytree_node", "register_pytree_node_class", "register_dataclass",
+                 "tree_map", "tree_leaves", "tree_flatten", "tree_unflatten", "tree_structure"):
+        assert getattr(xg.tree_util, name) is getattr(xg, name)
+    with pytest.raises(AttributeError, match="register_static.*xg.register_pytree_node"):
+        xg.register_static    # noqa: B018
