@@ -102,12 +102,6 @@ class UserNodeKind:
         return self.made(children.aux, [_refilled(subtree, it, False, children.is_leaf)
                                         for subtree in children.subtrees])
 
-    @staticmethod
-    def holds_tensors(node) -> bool:
-        """False: a user's node is no Module rebuilt from tensors (``xg.function`` walks it
-        as a container, jit/signature.py)."""
-        return False
-
     def described(self, node):
         return f"a {type(node).__name__} node with aux data {self.subtrees(node)[1]!r:.60}"
 
