@@ -138,7 +138,7 @@ RECIPES = {
 }
 OTHER_NAMES = {"lax": r"jax\.lax\.scan is xg\.scan, lax\.fori_loop xg\.fori_loop",
                "numpy": r"jnp\.sum is xg\.sum",
-               "scipy": r"xg\.special", "tree_util": r"xg\.tree_map\(f, tree, \*rest\)",
+               "scipy": r"xg\.special",
                "tree": r"xg\.tree_map", "device_put": r"xg\.asarray\(x, backend=",
                "pmap": r"xg\.distributed",
                "grad_and_value": r"xg\.value_and_grad", "make_jaxpr": r"programs\(\)"}

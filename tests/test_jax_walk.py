@@ -93,13 +93,6 @@ def test_tree_unflatten_refuses_a_bad_treedef_and_a_wrong_count_by_name():
         xg.tree_flatten([1.0], is_leaf=True)
 
 
-def test_pytree_registration_names_the_containers_that_are_nodes():
-    for name in ("register_pytree_node", "register_dataclass", "register_pytree_node_class"):
-        assert not hasattr(xg, name)
-        with pytest.raises(AttributeError, match="typing.NamedTuple for a dataclass"):
-            getattr(xg, name)
-
-
 # -- clip_global_norm over a pytree (optax.clip_by_global_norm) ---------------------------------
 
 def _loss(lib, params, x):

@@ -37,6 +37,8 @@ from .implicit import custom_linear_solve, custom_root, fixed_point
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .pytree_flatten import tree_flatten, tree_structure, tree_unflatten
+from .pytree_nodes import register_dataclass, register_pytree_node, register_pytree_node_class
+from . import tree_util
 from .pytree_vector import ravel_pytree
 from .ops import *  # noqa: F401,F403
 from .ops.segments import *  # noqa: F401,F403  (TensorFlow's segment reductions)
@@ -195,17 +197,15 @@ _JAX_NAMES = {
              "(autograd.scipy.stats) is xg.distributions (log_prob, cdf), jax.scipy.linalg's "
              "solve_triangular, expm and cho_solve are xg.linalg's solve_triangular, expm and "
              "cholesky_solve",
-    **dict.fromkeys(("tree_util", "tree"),
-                    "xg.tree_map(f, tree, *rest), xg.tree_leaves(tree), xg.tree_flatten(tree), "
-                    "xg.tree_unflatten(treedef, leaves) and xg.tree_structure(tree) are "
-                    "jax.tree_util's (a dict's leaves in its own order: JAX sorts the keys)"),
-    **dict.fromkeys(("register_pytree_node", "register_pytree_node_class",
-                     "register_dataclass", "register_pytree_with_keys",
-                     "register_static"),
-                    "other classes are not pytree nodes here: tuples (a typing.NamedTuple for "
-                    "a dataclass of arrays), lists, dicts and xg.nn.Module subclasses are "
-                    "(an equinox Module's way); a registered class's fields become a "
-                    "NamedTuple's"),
+    "tree": "xg.tree_util (xg.tree_map(f, tree, *rest), xg.tree_leaves(tree), "
+            "xg.tree_flatten(tree), xg.tree_unflatten(treedef, leaves), xg.tree_structure(tree), "
+            "xg.register_pytree_node(cls, flatten, unflatten)) is jax.tree_util (a dict's leaves "
+            "in its own order: JAX sorts the keys)",
+    **dict.fromkeys(("register_pytree_with_keys", "register_static"),
+                    "xg.register_pytree_node(cls, flatten_func, unflatten_func), "
+                    "xg.register_pytree_node_class and xg.register_dataclass are jax.tree_util's "
+                    "(no key paths: a dataclass's leaves are named .field, others "
+                    "[<flat index i>]); a class with no leaves is a static argument already"),
     "device_put": "xg.asarray(x, backend=...) makes a Tensor on a backend; t.to(backend) moves "
                   "one",
     "pmap": "data-parallel training runs one process per device: xg.distributed "

@@ -17,6 +17,7 @@ from itertools import compress
 import numpy as np
 
 from .creation import asarray
+from .pytree_nodes import user_kind
 from .pytree import _kind as _node_kind, is_registered as _is_module, leaves, map_leaves, rebuild
 from .appliers import tape_state
 from .jit.capture import THREAD as _TRACES
@@ -59,10 +60,11 @@ def _prepare(args, argnums, keywords=(), who=None):
 
 
 def _is_tree(value) -> bool:
-    """Whether a differentiated argument is a pytree: a dict, a Module, or a tuple or list
+    """Whether a differentiated argument is a pytree: a dict, a Module, a class registered by
+    ``xg.register_pytree_node`` (pytree_nodes.py), or a tuple or list
     holding a Tensor, a NumPy array, a dict or a Module (a nested list of numbers is one
     array, as xg.asarray reads it)."""
-    if isinstance(value, dict) or _is_module(value):
+    if isinstance(value, dict) or _is_module(value) or user_kind(value) is not None:
         return True
     return isinstance(value, (tuple, list)) and any(
         isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)

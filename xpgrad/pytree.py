@@ -1,7 +1,8 @@
 """Pytrees, as JAX calls them: tuples (named tuples too), lists and dicts nesting arrays, so
 ``grad(loss)(params)`` takes ``params = {"w": w, "b": b}`` and returns the gradient in the same
 shape. None in a container is a node without leaves (it stays None), as in JAX. Other classes
-join as nodes through ``register_node`` (``xg.nn.Module``: nn/module_pytree.py).
+join as nodes through ``register_node`` (``xg.nn.Module``: nn/module_pytree.py), and the
+user's own through ``xg.register_pytree_node`` and friends (pytree_nodes.py).
 
 >>> tree = {"w": 1.0, "layers": [2.0, None, (3.0,)]}
 >>> leaves(tree)
@@ -44,6 +45,11 @@ class Placeholder:
 #: classes registered as nodes besides tuples, lists and dicts, and their ``NodeKind``s
 _KINDS: dict = {}
 _REGISTERED: tuple = ()
+#: the classes registered by ``register_node`` with ``exact=False`` (Module): nodes that hold
+#: state (``is_registered``); the user's classes (pytree_nodes.py) are nodes of their exact type
+_STATEFUL: tuple = ()
+#: ``_KIND_OF_CLASS``'s mark of a subclass of a user's node class that is itself no node
+_NO_NODE = object()
 #: the ``NodeKind`` of each class met that is a registered one or a subclass of one
 _KIND_OF_CLASS: dict = {}
 #: the attribute a node kind may set on the nodes it rebuilds, saying how they were made
@@ -54,22 +60,25 @@ REBUILT_FLAG = "_rebuilt_with_tensors"
 CACHE_HOLDER = "_discovered"
 
 
-def register_node(cls, kind) -> None:
+def register_node(cls, kind, exact=False) -> None:
     """Make instances of ``cls`` (and its subclasses) nodes, walked by ``kind``: an object with
     ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order; the children are leaves
     of the tree, never looked into), ``like(node, children,
     other)`` (what ``other``, a node of ``node``'s class, holds at those places, ``MISSING``
-    where it holds nothing), ``rebuilt(node, children, new)`` (a new node with ``new`` in place
-    of ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
-    (nn/module_pytree.py's ``ModuleKind``).
+    where it holds nothing; ``MISSING`` itself where ``other`` has another structure
+    altogether), ``rebuilt(node, children, new)`` (a new node with ``new`` in place of
+    ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
+    (nn/module_pytree.py's ``ModuleKind``), for its subclasses too; ``exact``: instances of
+    ``cls`` itself only, not of its subclasses (JAX's registry: pytree_nodes.py's).
 
     >>> import xpgrad as xg
     >>> type(_kind(xg.nn.ReLU())).__name__
     'ModuleKind'
     """
-    global _REGISTERED
-    _KINDS[cls] = kind
+    global _REGISTERED, _STATEFUL
+    _KINDS[cls] = kind, exact
     _REGISTERED = tuple(_KINDS)
+    _STATEFUL = tuple(c for c, (_, exact_only) in _KINDS.items() if not exact_only)
     _KIND_OF_CLASS.clear()
 
 
@@ -79,28 +88,28 @@ def _kind(value):
         kind = _KIND_OF_CLASS.get(type(value))
         if kind is None:
             kind = _KIND_OF_CLASS[type(value)] = next(
-                kind for cls, kind in _KINDS.items() if isinstance(value, cls))
-        return kind
+                (kind for cls, (kind, exact) in _KINDS.items()
+                 if (type(value) is cls if exact else isinstance(value, cls))), _NO_NODE)
+        return None if kind is _NO_NODE else kind
     return None
 
 
 def is_registered(value) -> bool:
     """Whether ``value`` is a node through ``register_node`` (an ``xg.nn.Module``), not a
-    tuple, list or dict.
+    tuple, list or dict, nor a class of the user's (``xg.register_pytree_node``).
 
     >>> import xpgrad as xg
     >>> is_registered(xg.nn.ReLU()), is_registered({"w": 1.0})
     (True, False)
     """
-    return bool(_REGISTERED) and isinstance(value, _REGISTERED) and not isinstance(
+    return bool(_STATEFUL) and isinstance(value, _STATEFUL) and not isinstance(
         value, (tuple, list, dict))
 
 
 def is_node(value) -> bool:
     """Whether ``value`` is a container a pytree looks into: a tuple, list or dict, or a
-    registered node (an ``xg.nn.Module``)."""
-    return isinstance(value, (tuple, list, dict)) or (
-        bool(_REGISTERED) and isinstance(value, _REGISTERED))
+    registered node (an ``xg.nn.Module``, a class of the user's)."""
+    return isinstance(value, (tuple, list, dict)) or _kind(value) is not None
 
 
 def map_leaves(fn, tree, path="", none_is_leaf=False, is_leaf=None):
@@ -289,7 +298,10 @@ def _walk_like(t, o, path, found, name, against, is_leaf):
         if type(o) is not type(t):
             raise _mismatch(name, against, path, t, o)
         children = kind.children(t, is_leaf)
-        for (suffix, child), value in zip(children, kind.like(t, children, o)):
+        values = kind.like(t, children, o)
+        if values is MISSING:           # another structure (a user's node: other aux data)
+            raise _mismatch(name, against, path, t, o)
+        for (suffix, child), value in zip(children, values):
             if value is MISSING:
                 raise _mismatch(name, against, path + suffix, child, value)
             found.append((path + suffix, value))

@@ -11,6 +11,7 @@ and its structure apart, and back together (pytree.py walks the trees).
 from __future__ import annotations
 
 from .pytree import Placeholder, _check_is_leaf, _kind, leaves_with_paths, map_leaves, rebuild
+from .pytree_nodes import user_kind
 
 
 class PyTreeDef:
@@ -115,6 +116,9 @@ def _signature(node):
         return (type(node), tuple((k, _signature(v)) for k, v in node.items()))
     if isinstance(node, (tuple, list)):
         return (type(node), tuple(_signature(v) for v in node))
+    if (kind := user_kind(node)) is not None:    # a class of the user's: its aux data too
+        subtrees, aux = kind.subtrees(node)
+        return (type(node), aux, tuple(_signature(v) for v in subtrees))
     if _kind(node) is not None:       # a registered node (a Module): its class and leaf paths
         return (type(node), tuple(path for path, _ in leaves_with_paths(node)))
     return ("leaf", type(node))
@@ -135,4 +139,8 @@ def _shown(node):
         return "[" + ", ".join(_shown(v) for v in node) + "]"
     if node is None:
         return "None"
+    if (kind := user_kind(node)) is not None:    # JAX's CustomNode(Name[aux], [children])
+        subtrees, aux = kind.subtrees(node)
+        return (f"CustomNode({type(node).__name__}[{aux!r}], ["
+                + ", ".join(_shown(v) for v in subtrees) + "])")
     return type(node).__name__

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 
 from ..pytree import is_node, leaves, map_leaves
+from ..pytree_nodes import user_kind
 from ..tensor import Tensor
 
 
@@ -20,6 +21,9 @@ def check_axis_spec(spec, name, path=""):
     elif isinstance(spec, (tuple, list)):
         for i, v in enumerate(spec):
             check_axis_spec(v, name, f"{path}[{i}]")
+    elif (kind := user_kind(spec)) is not None:     # a class of the user's (pytree_nodes.py)
+        for i, v in enumerate(kind.subtrees(spec)[0]):
+            check_axis_spec(v, name, f"{path}{kind.suffix(i)}")
     elif spec is not None and (isinstance(spec, bool) or
                                not isinstance(spec, numbers.Integral)):
         raise TypeError(f"vmap: {name}{path} must be an int or None (or a tuple, list or dict of "
@@ -40,10 +44,28 @@ def spec_leaves(spec, tree, name, what, path=""):
         # in the tree's order, the order of its leaves (``pytree.rebuild`` fills them so)
         return [x for k in tree for x in spec_leaves(spec[k], tree[k], name, what,
                                                      f"{path}[{k!r}]")]
+    if (kind := user_kind(spec)) is not None:
+        pairs = _node_pairs(kind, spec, tree)
+        if pairs is None:
+            raise _mismatch(spec, tree, name, what, path)
+        return [x for i, (s, t) in enumerate(pairs)
+                for x in spec_leaves(s, t, name, what, f"{path}{kind.suffix(i)}")]
     if not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
         raise _mismatch(spec, tree, name, what, path)
     return [x for i, (s, t) in enumerate(zip(spec, tree))
             for x in spec_leaves(s, t, name, what, f"{path}[{i}]")]
+
+
+def _node_pairs(kind, spec, tree):
+    """``[(spec's subtree, tree's)]`` of two nodes of a class of the user's, None where
+    ``tree`` is of another class or has other aux data or another number of children."""
+    if type(tree) is not type(spec):
+        return None
+    spec_children, spec_aux = kind.subtrees(spec)
+    tree_children, tree_aux = kind.subtrees(tree)
+    if spec_aux != tree_aux or len(spec_children) != len(tree_children):
+        return None
+    return list(zip(spec_children, tree_children))
 
 
 def axis_leaves(spec, tree):
@@ -74,6 +96,10 @@ def _axis_leaves(spec, tree, found, top):
         if not isinstance(tree, dict) or tree.keys() != spec.keys():
             return False
         pairs = ((spec[k], tree[k]) for k in tree)
+    elif (kind := user_kind(spec)) is not None:
+        pairs = _node_pairs(kind, spec, tree)
+        if pairs is None:
+            return False
     elif not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
         return False
     else:
@@ -105,6 +131,8 @@ def _leaves(tree, path):
 
 
 def _described(value):
+    if (kind := user_kind(value)) is not None:
+        return kind.described(value)
     if isinstance(value, dict):
         return f"a dict with keys {sorted(value, key=repr)}"
     if isinstance(value, (tuple, list)):

@@ -36,6 +36,7 @@ import weakref
 import numpy as np
 
 from ..tensor import Tensor, Variable
+from ..pytree_nodes import user_kind
 from .held import SETTING_TYPES, ClosureCell, Held, HeldValue, _UNBOUND
 
 #: the attribute of a Module that reads its structure (nn/module_structure.STRUCTURE)
@@ -82,7 +83,8 @@ def _walked(walk, fn, roots, current):
         walk.root = (getattr(fn, "__func__", fn), *current)
     walk.reached(fn, 0)
     for root in roots:
-        walk.reached(root, 1)
+        if user_kind(root) is None:     # a pytree node's aux data and leaves: the signature's
+            walk.reached(root, 1)
     return walk
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 
 from .step_facts import _out_paths, _refs, reads
+from ..pytree_nodes import user_kind
 from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
@@ -309,6 +310,11 @@ class ProgramSource:
             children = obj.values() if isinstance(obj, dict) else obj
             inner = ", ".join(self._result_expr(o, wrap) for o in children)
             return f"{self._const(refilled)}({self._const(obj)}, [{inner}])"
+        kind = user_kind(obj)
+        if kind is not None:                       # a class of the user's (pytree_nodes.py)
+            children, aux = kind.subtrees(obj)
+            inner = ", ".join(self._result_expr(c, wrap) for c in children)
+            return f"{self._const(functools.partial(kind.made, aux))}([{inner}])"
         module = value_module(obj, (Ref,))
         if module is not None:                     # a Module holding the result's tensors
             kind, children = module

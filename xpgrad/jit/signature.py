@@ -26,6 +26,7 @@ from ..devices import Device
 from ..dtypes import DType
 from ..tensor import Tensor, Variable
 from . import module_key as _module_key
+from ..pytree_nodes import user_kind
 from .structure import is_namedtuple, value_module
 
 #: types whose values are keys as they are (equal values behave alike)
@@ -151,6 +152,11 @@ def _signature(obj, out, tensors):
             out.append((t, obj))
         elif t is float or t is complex:
             out.append((t, _number_key(obj)))
+        elif (kind := user_kind(obj)) is not None:   # xg.register_pytree_node's: a tuple's
+            children, aux = kind.subtrees(obj)      # key, and its aux data (static) by value
+            out.append((t, _aux_key(t, aux), len(children)))
+            for child in children:
+                _signature(child, out, tensors)
         elif (module := value_module(obj)) is not None:     # a model that is a value
             out.append((t, _module_key.module_key(obj, module[1])))
             for _, child in module[1]:
@@ -184,6 +190,18 @@ def model_structure(obj):
     if structure is None or value_module(obj) is not None:
         return None
     return structure(obj)
+
+
+def _aux_key(t, aux):
+    """A pytree node's aux data as a key: itself, which must be hashable (``jax.jit`` keys
+    its cache by it too); TypeError naming the class otherwise."""
+    try:
+        hash(aux)
+    except TypeError:
+        raise TypeError(f"xg.function: the aux data of a {t.__name__} pytree node must be "
+                        f"hashable (it keys the trace, as in jax.jit), got "
+                        f"{type(aux).__name__} {aux!r:.60}") from None
+    return ("aux", aux)
 
 
 def _dataclass_key(obj):

@@ -1,6 +1,7 @@
 """Nested arguments and results (tuples, named tuples, lists and dicts of anything, and their
-subclasses, and Modules holding plain tensors: ``value_module``): their leaves, mapped or
-listed, the structure kept.
+subclasses, the user's classes registered as pytree nodes (``xg.register_pytree_node``), and
+Modules holding plain tensors: ``value_module``): their leaves, mapped or listed, the
+structure kept.
 
 >>> map_leaves(lambda x: x * 2, (1, [2, {"a": 3}]))
 (2, [4, {'a': 6}])
@@ -20,6 +21,7 @@ from __future__ import annotations
 import copy
 
 from .. import pytree as _pytree
+from ..pytree_nodes import user_kind
 from ..tensor import Tensor
 
 
@@ -61,6 +63,10 @@ def map_leaves(fn, obj):
         return out
     if isinstance(obj, tuple):
         return t(map_leaves(fn, o) for o in obj)
+    kind = user_kind(obj)
+    if kind is not None:        # a class of the user's (pytree_nodes.py): its children
+        children, aux = kind.subtrees(obj)
+        return kind.made(aux, [map_leaves(fn, c) for c in children])
     children = value_module(obj)
     if children is not None:
         kind, children = children
@@ -76,6 +82,9 @@ def leaves(obj):
     elif is_mapping(obj):
         for o in obj.values():
             yield from leaves(o)
+    elif (kind := user_kind(obj)) is not None:
+        for child in kind.subtrees(obj)[0]:
+            yield from leaves(child)
     else:
         children = value_module(obj)
         if children is None:
@@ -100,7 +109,7 @@ def value_module(obj, leaf_types=None):
     >>> value_module(model) is None, len(value_module(xg.tree_map(lambda p: p * 2, model))[1])
     (True, 2)
     """
-    registered = _pytree._REGISTERED
+    registered = _pytree._STATEFUL
     if not registered or not isinstance(obj, registered) or isinstance(obj, (tuple, list, dict)):
         return None
     kind = _pytree._kind(obj)
