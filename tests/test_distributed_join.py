@@ -150,7 +150,7 @@ def test_join_refuses_bad_arguments_naming_them():
 
 
 def test_batches_is_still_a_list_and_its_passes_count_only_with_reductions():
-    from xpgrad.data.passes import state
+    from xpgrad.batch_passes import state
 
     b = xg.data.batches(5, 2)
     assert isinstance(b, list) and [i.tolist() for i in b] == [[0, 1], [2, 3], [4]]

@@ -122,6 +122,6 @@ def batches(n, *batch_size_rng, batch_size=None, rng=None, drop_remainder=False,
                         f"got {type(rng).__name__}")
     order = np.arange(n) if rng is None else rng.permutation(n)
     stop = n - n % batch_size if drop_remainder else n
-    from .passes import Batches       # a list; its passes are counted for xpgrad.distributed
+    from ..batch_passes import Batches       # a list; its passes are counted for xpgrad.distributed
 
     return Batches(order[i:i + batch_size] for i in range(0, stop, batch_size))

@@ -19,7 +19,7 @@ import numpy as np
 
 from .group import DistributedError, SingleWorld, current, refuse_trace
 from .join import BUCKETS, JOINED, NOTHING, note_step  # noqa: F401
-from ..data.passes import note_reduction, state as passes_state
+from ..batch_passes import note_reduction, state as passes_state
 
 
 ADVICE = ("every rank must build the same model and pass the same variables in the same "
