@@ -136,8 +136,9 @@ class _Walk:
     def _attributes(self, obj, depth) -> bool:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
         found, cls, looked = False, type(obj), set()
-        if not _is_ours(cls) and isinstance(getattr(cls, "__call__", None), types.FunctionType):
-            self.names.add("__call__")      # obj(x) names no attribute: walk its __call__
+        call = getattr(cls, "__call__", None)
+        if isinstance(call, types.FunctionType) and not _is_ours(cls):
+            found |= self.reached(call, depth + 1)     # obj(x) names no attribute
         if self.sources is not None and _is_module(obj):
             # model(x): what its forward reaches; xpgrad's own (Sequential): its attributes
             self.names.update(("forward",) if cls.__module__.partition(".")[0] != "xpgrad"
