@@ -1,7 +1,9 @@
 """A checkpoint's metadata takes the numbers a training loop has at hand: NumPy scalars
 (np.float32 from a float32 mean, np.int64 from a counter array) and 0-d Tensors (a
-validation loss), stored as the Python numbers they equal, as json would store float and int.
-Other objects stay refused, naming the key that holds them."""
+validation loss), stored as the Python numbers they equal, as json would store float and int;
+non-finite floats (an ``EarlyStopping(baseline=float("inf"))``) as ``{"__float__": "inf"}``,
+read back as the floats (before 2026-12-07 refused, so such an EarlyStopping's state could not
+be saved). Other objects stay refused, naming the key that holds them."""
 import numpy as np
 import pytest
 
@@ -22,13 +24,25 @@ def test_numpy_scalars_and_0d_tensors_are_stored_as_their_numbers(tmp_path):
     assert type(loaded["epoch"]) is int and type(loaded["stopped"]) is bool
 
 
-def test_other_objects_and_non_finite_numbers_stay_refused_naming_the_key(tmp_path):
+def test_other_objects_stay_refused_naming_the_key(tmp_path):
     model = xg.nn.Linear(2, 1, rng=0)
     with pytest.raises(TypeError, match=r"metadata must be JSON-serializable .*'weights'.*"
                                         r"Tensor of shape \(2,\)"):
         xg.save_checkpoint(tmp_path / "c.npz", model, metadata={"weights": xg.ones(2)})
-    with pytest.raises(TypeError, match="metadata must be JSON-serializable .*'val'.*float32"):
-        xg.save_checkpoint(tmp_path / "c.npz", model, metadata={"val": np.float32("nan")})
     with pytest.raises(TypeError, match="metadata must be JSON-serializable .*'bad'.*object"):
         xg.save_checkpoint(tmp_path / "c.npz", model, metadata={"ok": 1, "bad": object()})
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_non_finite_floats_round_trip_as_strict_json(tmp_path):
+    model = xg.nn.Linear(2, 1, rng=0)
+    meta = {"baseline": float("inf"), "best": -np.inf, "val": np.float32("nan"),
+            "history": [1.0, float("-inf")], "nested": {"x": xg.asarray(np.inf)}}
+    xg.save_checkpoint(tmp_path / "c.npz", model, metadata=meta)
+    loaded = xg.checkpoint_metadata(tmp_path / "c.npz")
+    assert loaded["baseline"] == np.inf and loaded["best"] == -np.inf
+    assert np.isnan(loaded["val"]) and type(loaded["val"]) is float
+    assert loaded["history"] == [1.0, -np.inf] and loaded["nested"] == {"x": np.inf}
+    with np.load(tmp_path / "c.npz") as data:      # strict JSON: no Infinity / NaN tokens
+        raw = str(data["__xpgrad__"])
+    assert "Infinity" not in raw and "NaN" not in raw, raw

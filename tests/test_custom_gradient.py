@@ -292,3 +292,59 @@ def test_a_named_tuple_of_outputs_comes_back_as_that_named_tuple(backend):
     t = torch.tensor(x_, requires_grad=True)
     (2.0 * t.sum() + (t * t * t * t).sum()).backward()
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+@xg.custom_gradient
+def _softmax_and_argmax(x):
+    """A floating output beside an integer one (TensorFlow allows it; the integer one gets no
+    gradient and a zero upstream)."""
+    p = xg.exp(x - xg.max(x))
+    p = p / xg.sum(p)
+
+    def grad(dp, d_index):
+        assert d_index.dtype == xg.int64 and d_index.shape == () and int(d_index) == 0
+        return p * (dp - xg.sum(dp * p))
+    return (p, xg.argmax(x)), grad
+
+
+def test_an_integer_output_beside_a_floating_one_gets_no_gradient(backend):
+    x0 = np.array([0.3, -1.2, 2.0, 0.5])
+    weights = np.array([1.0, -2.0, 0.5, 3.0])
+    x = xg.asarray(x0, backend=backend)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        p, index = _softmax_and_argmax(x)
+        loss = xg.sum(p * xg.asarray(weights, backend=backend))
+    assert int(index) == 2 and index.dtype == xg.int64
+    with pytest.warns(RuntimeWarning, match="depends on no tensor"):
+        assert tape.gradient(index, x) is None
+    xt = torch.tensor(x0, requires_grad=True)
+    (torch.softmax(xt, 0) * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), xt.grad.numpy(), rtol=1e-12)
+    with xg.GradientTape() as outer:          # second order through the floating output
+        outer.watch(x)
+        with xg.GradientTape() as inner:
+            inner.watch(x)
+            p, _ = _softmax_and_argmax(x)
+            loss = xg.sum(p * xg.asarray(weights, backend=backend))
+        g = inner.gradient(loss, x)
+        g_sum = xg.sum(g * g)
+    xt = torch.tensor(x0, requires_grad=True)
+    (gt,) = torch.autograd.grad((torch.softmax(xt, 0) * torch.tensor(weights)).sum(), xt,
+                                create_graph=True)
+    (gt * gt).sum().backward()
+    np.testing.assert_allclose(outer.gradient(g_sum, x).numpy(), xt.grad.numpy(), rtol=1e-10)
+
+
+def test_only_integer_outputs_are_returned_without_a_gradient():
+    @xg.custom_gradient
+    def ranks(x):
+        return (xg.argsort(x), xg.argmax(x)), lambda *_: pytest.fail("grad_fn called")
+
+    x = xg.asarray([0.3, -1.2, 2.0])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        order, top = ranks(x)
+    assert order.tolist() == [1, 0, 2] and int(top) == 2
+    with pytest.warns(RuntimeWarning, match="depends on no tensor"):
+        assert tape.gradient(order, x) is None

@@ -348,3 +348,19 @@ def test_xpgrad_train_distributed_names_a_bad_timeout_variable(monkeypatch, caps
     assert exited.value.code == 2
     assert ("xpgrad: error: XPGRAD_DIST_TIMEOUT must be a finite number of seconds > 0 (or "
             "None: no limit), got 'ten minutes'") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variable", ["XPGRAD_DIST_TIMEOUT", "XPGRAD_DIST_STALL_WARNING"])
+def test_xpgrad_train_alone_names_a_bad_distributed_setting_too(monkeypatch, capsys, variable):
+    """One process without --distributed: before 2026-12-07 a bad value went unnoticed until
+    the same command ran under mpiexec."""
+    from xpgrad.cli import main
+
+    monkeypatch.setattr(world, "_WORLD", None)
+    monkeypatch.setenv(variable, "ten minutes")
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--epochs", "1", "--max-steps", "1", "--no-log"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert (f"xpgrad: error: {variable} must be a finite number of seconds > 0 (or None: no "
+            f"limit), got 'ten minutes'") in err and "Traceback" not in err, err

@@ -181,3 +181,29 @@ def test_a_state_with_a_bad_monitor_is_refused_naming_it():
                                         "metric's name"):
         early.load_state_dict(state)
     assert early.monitor == "val_loss"
+
+
+@pytest.mark.parametrize("mode, baseline, values", [
+    ("min", float("inf"), [3.0, 2.0, 2.5, 2.4, 2.6, 1.0, 1.5, 1.6, 1.7, 1.8]),
+    ("max", float("-inf"), [0.1, 0.3, 0.2, 0.2, 0.25, 0.4, 0.3, 0.3, 0.3, 0.3]),
+    ("min", 1.5, [float("nan"), float("nan"), 2.0, float("inf"), 1.0, 1.2, 1.3, 1.4, 2.0, 2.0]),
+    ("min", None, [float("-inf"), 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])])
+@pytest.mark.parametrize("cut", [1, 2, 4])
+def test_non_finite_baseline_and_best_go_through_a_checkpoint(tmp_path, mode, baseline, values,
+                                                              cut):
+    """baseline=inf and an inf or NaN best: saved (before 2026-12-07 save_checkpoint refused
+    the state's inf) and resumed to the uninterrupted run's decisions and counters."""
+    def build():
+        return xg.optim.EarlyStopping(mode=mode, patience=3, baseline=baseline)
+
+    whole = build()
+    decisions = [whole.step(v) for v in values]
+    first = build()
+    resumed = [first.step(v) for v in values[:cut]]
+    path = tmp_path / "ckpt.npz"
+    xg.save_checkpoint(path, xg.nn.Linear(1, 1, rng=0), metadata={"early": first.state_dict()})
+    second = build()
+    second.load_state_dict(xg.checkpoint_metadata(path)["early"])
+    resumed += [second.step(v) for v in values[cut:]]
+    assert resumed == decisions
+    assert str(second.state_dict()) == str(whole.state_dict())    # nan == nan as text

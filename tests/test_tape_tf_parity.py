@@ -107,14 +107,21 @@ def test_batch_jacobian_of_a_target_the_tape_never_saw_warns_as_jacobian_does():
         assert tape.batch_jacobian(y * 3.0, x, unconnected_gradients="zero").shape == (2, 2, 2)
 
 
-def test_a_custom_gradient_output_without_a_gradient_is_named():
-    # several outputs are TensorFlow's (tests/test_custom_gradient.py); an integer one is not
+def test_a_custom_gradient_integer_output_gets_zeros_as_in_tensorflow():
+    # before 2026-12-07 refused ("output 1 has dtype int64, which has no gradient")
+    seen = []
+
     @xg.custom_gradient
     def two(x):
-        return (x * 2, xg.argmax(x)), lambda g, _: g
+        def grad(g, g_index):
+            seen.append(g_index)
+            return g * 2
+        return (x * 2, xg.argmax(x)), grad
 
-    x = xg.asarray([1.0])
-    with xg.GradientTape() as tape, pytest.raises(TypeError, match="'two': output 1 has dtype "
-                                                                   "int64, which has no gradient"):
+    x = xg.asarray([1.0, 3.0])
+    with xg.GradientTape() as tape:
         tape.watch(x)
-        two(x)
+        doubled, index = two(x)
+    assert int(index) == 1 and index.dtype == xg.int64
+    assert tape.gradient(doubled, x).tolist() == [2.0, 2.0]
+    assert seen[0].dtype == xg.int64 and seen[0].shape == () and int(seen[0]) == 0

@@ -111,7 +111,9 @@ def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -
 def checkpoint_metadata(path) -> dict:
     """The ``metadata`` dict saved with the checkpoint at ``path`` (``{}`` if none); checks
     that the file is a readable checkpoint (CheckpointError otherwise)."""
-    return dict(read_file(path)[_META].get("metadata") or {})
+    from .checkpoint_json import restored_metadata
+
+    return dict(restored_metadata(read_file(path)[_META].get("metadata") or {}))
 
 
 def checkpoint_extra(path) -> dict:

@@ -210,6 +210,13 @@ def cmd_train(args, parser) -> int:
             fail(e, 1)
         except ValueError as e:                 # a bad XPGRAD_DIST_TIMEOUT, say
             fail(e, 2)
+    else:       # one process: its distributed settings are read all the same, as under mpiexec
+        from .distributed.stalls import stall_settings
+
+        try:
+            stall_settings()
+        except ValueError as e:
+            fail(e, 2)
 
     _check_same_command(current_world(), args)
     if args.profile is not None and current_world().size > 1:

@@ -3,7 +3,8 @@
 The decorated function returns ``(value, grad_fn)``; ``grad_fn(upstream)`` returns the
 gradients of its positional inputs (one, or a sequence with one entry per input, None for
 none). A tuple or list of output Tensors as ``value`` gets one upstream each,
-``grad_fn(dy1, dy2)``, as TensorFlow's (``custom_outputs.py``). The output's gradient is ``grad_fn``'s alone; as in TensorFlow, nested tapes still
+``grad_fn(dy1, dy2)``, as TensorFlow's (``custom_outputs.py``; an integer one gets zeros, no
+gradient). The output's gradient is ``grad_fn``'s alone; as in TensorFlow, nested tapes still
 record the forward's operations (one tape alone does not: it could not use them), so an outer
 tape differentiates a ``grad_fn`` written with xpgrad operations through its inputs and through
 the values of the forward it reads (second order: ``e`` below, as a JAX ``custom_vjp``'s
@@ -157,6 +158,8 @@ def _with_gradient(f, name, refusal):
         outputs = value if isinstance(value, (tuple, list)) else None
         if outputs is not None:
             value, grad_fn = custom_outputs.joined(outputs, grad_fn, name)
+            if value is None:           # only integer or boolean outputs: no gradient
+                return custom_outputs.pieces(None, outputs)
         operands = inputs + list(variables)
         call = _Call(name, value._data, grad_fn, [t.shape for t in operands], variables,
                      value._backend)

@@ -2,7 +2,9 @@
 through, so that a replay never runs the models or Variables it was traced with once the
 function would reach others: each variable of its closure and each global it names, and so of
 each function it reaches so (a helper it calls), each attribute of an object it reaches so or
-takes as an argument (``trainer.model``, a method's ``self.model``), of a class of the user's
+takes as an argument (``trainer.model``, a method's ``self.model``; a callable object's
+``__call__`` is walked as a method, as ``obj(x)`` names no attribute, and a
+``functools.partial``'s callable and arguments), of a class of the user's
 (``Config.flag``; an object's class too: ``self.flag`` read from it) or of a Python module of the
 user's it reaches so (``config.model`` after ``import config``; not xpgrad's, the standard
 library's nor an installed package's, ``_walked_module``), that holds a model the trace guarded
@@ -24,6 +26,7 @@ comparison of every part).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import random
@@ -118,6 +121,9 @@ class _Walk:
             found = self.reached(obj.__func__, depth) | self.reached(obj.__self__, depth)
         elif isinstance(obj, types.FunctionType):
             found = self._function(obj, depth)
+        elif isinstance(obj, functools.partial):    # partial(obj, ...): its callable, its items
+            found = self.reached(obj.func, depth) | self._container(obj.args, depth) | \
+                self._container(obj.keywords, depth)
         elif isinstance(obj, types.ModuleType):     # import config; config.model(x)
             found = _walked_module(obj) and self._attributes(obj, depth)
         elif isinstance(obj, type):         # class Config: flag = 0; Config.flag read
@@ -132,6 +138,9 @@ class _Walk:
     def _attributes(self, obj, depth) -> bool:
         """The attributes of ``obj`` the functions walked name (its methods among them)."""
         found, cls, looked = False, type(obj), set()
+        call = getattr(cls, "__call__", None)
+        if isinstance(call, types.FunctionType) and not _is_ours(cls):
+            found |= self.reached(call, depth + 1)     # obj(x) names no attribute
         if self.sources is not None and _is_module(obj):
             # model(x): what its forward reaches; xpgrad's own (Sequential): its attributes
             self.names.update(("forward",) if cls.__module__.partition(".")[0] != "xpgrad"

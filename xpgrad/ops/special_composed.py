@@ -24,7 +24,7 @@ from .elementwise import exp, expm1, floor, isfinite, isinf, isnan, log, log1p, 
 from .elementwise_unary import abs as absolute
 from ..creation import ones_like
 from .casting import astype
-from ..dtypes import float64
+from ..dtypes import float32, float64
 from .gamma_function import gamma
 from .incomplete_beta import _same_dtype, betainc, betaincc
 from .incomplete_gamma import gammainc, gammaincc
@@ -177,8 +177,30 @@ def rgamma(x, /):
     # 1 / Gamma(x) = x + euler_gamma x**2 + ...: x itself to the last bit next to 0, where
     # Gamma(x) overflows (below 5.6e-309)
     tiny = absolute(x) < 1e-20
-    huge = x > 171.7                # Gamma(x) is inf, 1 / Gamma(x) 0 (its gradient inf / inf)
-    return where(pole | huge, 0.0, where(tiny, x, 1.0 / gamma(where(pole | tiny | huge, 0.5, x))))
+    # Gamma(x) overflows above 171.62, where 1 / Gamma(x) is still subnormal (3.8e-309 at
+    # 171.7, the last one, 5e-324, at 178.3): 1 / Gamma(x - 8) (normal) over the product of
+    # x - 1, ..., x - 8 (1e18), rounded once into the subnormals; 0 above 179 (float32:
+    # above 35.04, down to 1.4e-45 at 41.8)
+    start, end = _FAR.get(x.dtype, (171.0, 179.0))
+    far = x > start
+    huge = x > end
+    return where(pole | huge, 0.0, where(tiny, x, where(
+        far, _rgamma_far(where(far & ~huge, x, start + 1.0)),
+        1.0 / gamma(where(pole | tiny | far, 0.5, x)))))
+
+
+#: the x past which ``rgamma`` divides 1 / Gamma(x - 8) by a product, and past which it is 0
+_FAR = {float32: (35.0, 42.0), float64: (171.0, 179.0)}
+
+
+def _rgamma_far(x):
+    """``1 / Gamma(x)`` for ``171 < x <= 179`` (float32: ``35 < x <= 42``; ``rgamma``):
+    ``1 / Gamma(x - 8)`` divided by
+    ``(x - 1) (x - 2) ... (x - 8)``, so no step overflows."""
+    product = x - 1.0
+    for k in range(2, 9):
+        product = product * (x - float(k))
+    return 1.0 / gamma(x - 8.0) / product
 
 
 def gammasgn(x, /):

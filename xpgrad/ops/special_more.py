@@ -372,12 +372,22 @@ def logsumexp(a, /, axis=None, b=None, keepdims=False, return_sign=False, **unex
     top = where(isfinite(top), top, 0.0)
     total = _sum(b * exp(a - top), axis=axis, keepdims=keepdims)
     top = top if keepdims else _squeeze(top, axis)
-    with np.errstate(divide="ignore"):          # log 0 = -inf: an empty or cancelling sum
-        out = log(abs(total)) + top
+    out = apply(_log_abs_prim, total) + top     # log 0 = -inf: an empty or cancelling sum
     signs = sign(total)
     if return_sign:
         return out, signs
     return where(signs < 0, math.nan, out)
+
+
+def _log_abs_vjp(xp, g, ans, total):
+    """``g / total``; NaN where ``total`` is 0 (JAX's ``1/0 * sign(0)``; its terms are 0 or
+    cancel), without NumPy's divide-by-zero warning there nor an invalid ``inf * 0`` after."""
+    return xp.where(total == 0, g * math.nan, g / total)
+
+
+#: ``log|total|`` of the weighted sum, quiet at 0 (-inf; a zero weight masks its term out)
+_log_abs_prim = Primitive("special_log_abs", _quiet(lambda xp, total: xp.log(xp.abs(total))),
+                          _quiet(_log_abs_vjp), saves=(0,))
 
 
 def _squeeze(x, axis):
