@@ -198,8 +198,8 @@ def fdtr(dfn, dfd, x, /):
     0.5
     """
     dfn, dfd, x = _same_dtype("fdtr", [dfn, dfd, x], ("dfn", "dfd", "x"))
-    w, _ = _f_argument(dfn, dfd, x)
-    out = apply(_betainc, 0.5 * dfn, 0.5 * dfd, w, names=("fdtr", "dfn", "dfd", "x"))
+    w, y = _f_argument(dfn, dfd, x)
+    out = _beta_from_the_smaller_side(0.5 * dfn, 0.5 * dfd, w, y, ("fdtr", "dfn", "dfd", "x"))
     return _f_edges(dfn, dfd, x, out)
 
 
@@ -214,9 +214,24 @@ def fdtrc(dfn, dfd, x, /):
     0.25
     """
     dfn, dfd, x = _same_dtype("fdtrc", [dfn, dfd, x], ("dfn", "dfd", "x"))
-    _, w = _f_argument(dfn, dfd, x)
-    out = apply(_betainc, 0.5 * dfd, 0.5 * dfn, w, names=("fdtrc", "dfd", "dfn", "x"))
+    w, y = _f_argument(dfn, dfd, x)
+    out = _beta_from_the_smaller_side(0.5 * dfd, 0.5 * dfn, y, w, ("fdtrc", "dfd", "dfn", "x"))
     return _f_edges(dfn, dfd, x, out)
+
+
+def _beta_from_the_smaller_side(a, b, w, y, names):
+    """``I_w(a, b)`` given ``w`` and ``y = 1 - w`` each without a subtraction: from ``w``
+    where it is <= 1/2, else as ``betaincc(b, a, y)``, so neither rounds to 1 on its way
+    (``fdtr(4, 1e-20, 0.5)`` was 1 for 2.3e-19, ``fdtrc(2, 2e5, 1e-5)`` 8e-13 off). The
+    branch not taken gets ``(1, 1, 0)``: I's edge, finite gradients."""
+    from .selection import where
+
+    flip = w > 0.5
+    lower = apply(_betainc, where(flip, 1.0, a), where(flip, 1.0, b), where(flip, 0.0, w),
+                  names=names)
+    upper = apply(_betaincc, where(flip, b, 1.0), where(flip, a, 1.0), where(flip, y, 0.0),
+                  names=(names[0], names[2], names[1], names[3]))
+    return where(flip, upper, lower)
 
 
 def _f_edges(dfn, dfd, x, out):

@@ -82,6 +82,20 @@ def taylor_shift(xp, x, s, n, orders=None):
     return total
 
 
+def digamma_difference(xp, x, s):
+    """``psi(x + s) - psi(x)`` of arrays, as ``D_1(x, s)``'s series where it holds (no
+    digits cancelled: 0 for ``s`` below x's last bit otherwise), the difference elsewhere.
+
+    >>> import array_api_compat.numpy as xp
+    >>> float(digamma_difference(xp, xp.asarray([3.0]), xp.asarray([1e-20]))[0])  # s psi'(3)
+    3.949340668482264e-20
+    """
+    x, s = xp.broadcast_arrays(x, s)
+    near = series_holds(xp, x, s) & (s != 0)
+    shift = _gamma_shift(xp, xp.where(near, x, 1.0), xp.where(near, s, 0.0), 1)
+    return xp.where(near, shift, sf.digamma(xp, x + s) - sf.digamma(xp, x))
+
+
 def _gamma_shift(xp, x, s, n):
     """The generic forward: both branches over every entry, guarded by ``where``."""
     if x.dtype == xp.float32:
