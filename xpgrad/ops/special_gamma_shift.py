@@ -84,16 +84,20 @@ def taylor_shift(xp, x, s, n, orders=None):
 
 def digamma_difference(xp, x, s):
     """``psi(x + s) - psi(x)`` of arrays, as ``D_1(x, s)``'s series where it holds (no
-    digits cancelled: 0 for ``s`` below x's last bit otherwise), the difference elsewhere.
+    digits cancelled: 0 for ``s`` below x's last bit otherwise), the difference elsewhere,
+    each on its own entries (``_by_mask``).
 
     >>> import array_api_compat.numpy as xp
     >>> float(digamma_difference(xp, xp.asarray([3.0]), xp.asarray([1e-20]))[0])  # s psi'(3)
     3.949340668482264e-21
     """
+    from .incomplete_gamma_formulas import _by_mask
+
     x, s = xp.broadcast_arrays(x, s)
-    near = series_holds(xp, x, s) & (s != 0)
-    shift = _gamma_shift(xp, xp.where(near, x, 1.0), xp.where(near, s, 0.0), 1)
-    return xp.where(near, shift, sf.digamma(xp, x + s) - sf.digamma(xp, x))
+    return _by_mask(xp, series_holds(xp, x, s) & (s != 0),
+                    lambda x, s: _gamma_shift(xp, x, s, 1),
+                    lambda x, s: sf.digamma(xp, x + s) - sf.digamma(xp, x), (x, s),
+                    ((1.0, 0.0), (None, None)))
 
 
 def _gamma_shift(xp, x, s, n):
