@@ -75,7 +75,8 @@ class NumpyBackend(Backend):
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, BESSEL, PREFIX_SUMS, TRIANGULAR,
                                    MAX_POOLING, NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS,
-                                   TAKE_ALONG, EXPONENTIAL_UNITS, GAMMA_SHIFT, scan_kernels(np))
+                                   TAKE_ALONG, EXPONENTIAL_UNITS, GAMMA_SHIFT,
+                                   scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

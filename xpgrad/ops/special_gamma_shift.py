@@ -110,7 +110,8 @@ def _gamma_shift(xp, x, s, n):
     taylor = holds & ~tiny
     at_taylor = taylor_shift(xp, xp.where(taylor, x, 1.0), xp.where(taylor, s, 0.0), n)
     at_tiny = shift_next_to_zero(xp, xp.where(tiny, x, 1.0), xp.where(tiny, s, 0.0), n)
-    return xp.where(tiny, at_tiny, xp.where(taylor, at_taylor, xp.asarray(math.nan, dtype=x.dtype)))
+    nan = xp.asarray(math.nan, dtype=x.dtype)
+    return xp.where(tiny, at_tiny, xp.where(taylor, at_taylor, nan))
 
 
 def _d_shift_dx(xp, g, ans, x, s, n):
