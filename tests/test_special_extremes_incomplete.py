@@ -52,6 +52,27 @@ def test_gammainc_gradient_in_x_is_the_density_where_a_over_x_overflows(name, a,
 
 
 @pytest.mark.usefixtures("numpy_default")
+@pytest.mark.parametrize("a, x", [(1e5, 1e5 - 300), (1e5, 1e5 + 10), (1e-10, 1e-300),
+                                  (1e-10, 50.0), (1e-20, 1e-5), (30.0, 1e-8)])
+@pytest.mark.parametrize("name", ["gammainc", "gammaincc"])
+def test_gammainc_gradient_in_a_at_the_extremes_matches_mpmath(name, a, x):
+    """Huge a next to x, tiny a against tiny and large x: within 1e-13 (mpmath differences the
+    smaller of P and Q, at 50 digits; dP/da = -dQ/da)."""
+    with mpmath.workdps(50):
+        a_, x_ = mpmath.mpf(a), mpmath.mpf(x)
+        upper = mpmath.gammainc(a_, x_, mpmath.inf, regularized=True)
+        if upper < 0.5:
+            slope = -mpmath.diff(lambda s: mpmath.gammainc(s, x_, mpmath.inf, regularized=True),
+                                 a_, h=a_ * mpmath.mpf("1e-22"))
+        else:
+            slope = mpmath.diff(lambda s: mpmath.gammainc(s, 0, x_, regularized=True), a_,
+                                h=a_ * mpmath.mpf("1e-22"))
+        want = float(slope) * (1 if name == "gammainc" else -1)
+    got = _ours(getattr(xg.special, name), (a, x))[1][0]
+    assert _agree(got, want, 1e-13), (got, want)
+
+
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("rate, shape, x", [(1.0, 1e10, 1e-300), (1e-300, 1e10, 1.0),
                                             (2.0, 0.5, 1e-300)])
 def test_gdtr_gradient_in_x_where_the_density_underflows(rate, shape, x):
