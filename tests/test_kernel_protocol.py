@@ -593,6 +593,16 @@ SAMPLES = {
     "special_gammaincinv": [lambda rng, dt: ((rng.uniform(0.5, 20.0, size=(4, 50)).astype(dt),
                                               rng.uniform(0.01, 0.99, size=(4, 50)).astype(dt)),
                                              {})],
+    "special_gamma_shift": [
+        # s within 1e-3 of x (the series), some s = 0 (betaln's and poch's unused entries)
+        lambda rng, dt: ((rng.uniform(0.5, 30.0, size=(4, 50)).astype(dt),
+                          (rng.uniform(-1e-3, 1e-3, size=(4, 50))
+                           * rng.integers(0, 2, size=(4, 50)) * 10.0).astype(dt)), {"n": 0}),
+        # next to poles, tiny x, the poles, inf, NaN and an s too large (NaN); orders 1 and 3
+        *[lambda rng, dt, n=n: ((np.asarray([-2.5, -3 + 1e-6, 1e-35, -1e-32, -3.0, np.inf,
+                                             np.nan, 2.0, 2.0, 0.5], dt),
+                                 np.asarray([1e-4, 1e-10, 1e-37, 2e-36, 0.0, 0.0, 0.0, 1.0,
+                                             0.0, -4e-4], dt)), {"n": n}) for n in (1, 3)]],
     "special_digamma": _gamma_family(),
     "special_polygamma": _gamma_family(n=1) + _gamma_family(n=2) + _gamma_family(n=5),
     "sgd_update": [

@@ -171,6 +171,9 @@ CASES = [
     C("special.betaln", xg.special.betaln, positive(2, 3), positive(3)),
     C("special.betaln", lambda a, b: xg.special.betaln(a + 12.0, b), positive(2, 3), positive(3),
       id="special.betaln_large"),
+    # one argument below 1e-3 of the other: log_gamma_shift's series (special_gamma_shift)
+    C("special.betaln", lambda a, b: xg.special.betaln(a * 1e-4, b + 1.0), positive(2, 3),
+      positive(3), id="special.betaln_shifted"),
     C("special.multigammaln", lambda a: xg.special.multigammaln(a + 1.5, 3), positive(2, 3)),
     C("special.entr", xg.special.entr, positive(2, 3)),
     C("special.rel_entr", xg.special.rel_entr, positive(2, 3), positive(3)),
@@ -226,6 +229,8 @@ CASES = [
     C("special.poch", xg.special.poch, positive(2, 3), normal(3)),
     C("special.poch", lambda z, m: xg.special.poch(-2.1 - 0.8 * xg.nn.sigmoid(z), m * 0.3),
       normal(2, 3), normal(3), id="special.poch_negative"),
+    C("special.poch", lambda z, m: xg.special.poch(z + 1.0, m * 1e-4), positive(2, 3), normal(3),
+      id="special.poch_shifted"),
     C("special.binom", lambda n, k: xg.special.binom(n * 3.0, k + 0.25), positive(2, 3),
       positive(3)),
     C("special.cbrt", xg.special.cbrt, away(2, 3)),

@@ -154,3 +154,12 @@ SPECIAL_ORDERS = {   # name -> function of one float64 argument of shape (2, 3),
 def test_special_function_of_array_orders_matches_the_numpy_backend(name, strict):
     x = np.random.default_rng(8).uniform(0.1, 0.9, size=ORDERS.shape)
     assert_matches_numpy(SPECIAL_ORDERS[name], [x], order=2)
+
+
+def test_gamma_shift_rule_matches_the_numpy_backend(strict):
+    """``betaln`` and ``poch`` with one argument below 1e-3 of the other (or of the distance
+    to a pole): ``special_gamma_shift``'s generic rule against the numpy backend's kernel."""
+    rng = np.random.default_rng(9)
+    a, b = rng.uniform(0.1, 0.9, size=(2, 3)), rng.uniform(0.1, 0.9, size=(3,))
+    assert_matches_numpy(lambda a, b: xg.special.betaln(a * 1e-4, b + 1.0)
+                         + xg.special.poch(b - 3.5, a * 1e-5), [a, b], order=2)

@@ -45,6 +45,7 @@ class NumpyBackend(Backend):
         from .ctc import KERNELS as CTC
         from .extrema import KERNELS as EXTREMA
         from .exponential_units import KERNELS as EXPONENTIAL_UNITS
+        from .gamma_shift import KERNELS as GAMMA_SHIFT
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
@@ -74,7 +75,8 @@ class NumpyBackend(Backend):
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    NORMAL_CDF, SPECIAL_MORE, BESSEL, PREFIX_SUMS, TRIANGULAR,
                                    MAX_POOLING, NLL, EXTREMA, NORMS, PRODUCTS, CTC, PREFIX_PRODUCTS,
-                                   TAKE_ALONG, EXPONENTIAL_UNITS, scan_kernels(np))
+                                   TAKE_ALONG, EXPONENTIAL_UNITS, GAMMA_SHIFT,
+                                   scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -198,8 +198,8 @@ def fdtr(dfn, dfd, x, /):
     0.5
     """
     dfn, dfd, x = _same_dtype("fdtr", [dfn, dfd, x], ("dfn", "dfd", "x"))
-    w, _ = _f_argument(dfn, dfd, x)
-    out = apply(_betainc, 0.5 * dfn, 0.5 * dfd, w, names=("fdtr", "dfn", "dfd", "x"))
+    w, y = _f_argument(dfn, dfd, x)
+    out = _beta_from_the_smaller_side(0.5 * dfn, 0.5 * dfd, w, y, ("fdtr", "dfn", "dfd", "x"))
     return _f_edges(dfn, dfd, x, out)
 
 
@@ -214,9 +214,31 @@ def fdtrc(dfn, dfd, x, /):
     0.25
     """
     dfn, dfd, x = _same_dtype("fdtrc", [dfn, dfd, x], ("dfn", "dfd", "x"))
-    _, w = _f_argument(dfn, dfd, x)
-    out = apply(_betainc, 0.5 * dfd, 0.5 * dfn, w, names=("fdtrc", "dfd", "dfn", "x"))
+    w, y = _f_argument(dfn, dfd, x)
+    out = _beta_from_the_smaller_side(0.5 * dfd, 0.5 * dfn, y, w, ("fdtrc", "dfd", "dfn", "x"))
     return _f_edges(dfn, dfd, x, out)
+
+
+#: below this complement, fdtr and fdtrc pass it to the fraction rather than its argument
+_FLIP_BELOW = 2.0 ** -10
+
+
+def _beta_from_the_smaller_side(a, b, w, y, names):
+    """``I_w(a, b)`` given ``w`` and ``y = 1 - w`` each without a subtraction: from ``w``,
+    except where ``y`` is below 2^-10, as ``betaincc(b, a, y)``: ``w`` has rounded toward 1
+    there, and ``1 - w`` keeps only ``2e-16 / y`` of y's digits (``fdtr(4, 1e-20, 0.5)`` was 1
+    for 2.3e-19, ``fdtrc(2, 2e5, 1e-5)`` 8e-13 off). The branch not taken gets ``(1, 1, 0)``,
+    I's edge (finite gradients, and no fraction to run: a branch no element takes costs
+    a few array passes, not a second loop; from y < 1/2 on, fdtr's value and gradient took
+    1.9x the time on uniform data)."""
+    from .selection import where
+
+    flip = y < _FLIP_BELOW
+    lower = apply(_betainc, where(flip, 1.0, a), where(flip, 1.0, b), where(flip, 0.0, w),
+                  names=names)
+    upper = apply(_betaincc, where(flip, b, 1.0), where(flip, a, 1.0), where(flip, y, 0.0),
+                  names=(names[0], names[2], names[1], names[3]))
+    return where(flip, upper, lower)
 
 
 def _f_edges(dfn, dfd, x, out):

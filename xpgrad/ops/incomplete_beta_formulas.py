@@ -20,6 +20,7 @@ import math
 from .formulas import erfc
 from .incomplete_gamma_formulas import _EPS, _TINY, _by_mask, iterate, log1pmx
 from .special_formulas import digamma, gammaln, stirling_correction
+from .special_gamma_shift import digamma_difference
 
 # Steps the fraction takes at most (each element stops once converged): 100 for a, b up to
 # 100, 150 to 1e3, 300 to 1e4, 1000 to 1e5 next to the crossover (far from it fewer: 200 at
@@ -70,7 +71,9 @@ def _fraction_step(xp, j, variables, constants):
     c, d, f, _ = variables
     a, b, x = constants
     m = j // 2
-    if j % 2:
+    if j == 1:      # the factor a / a cancelled (a (a + b) is inexact for a subnormal a)
+        coefficient = -(a + b) * x / (a + 1.0)
+    elif j % 2:
         coefficient = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
     else:
         coefficient = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
@@ -178,6 +181,13 @@ def regularized_beta(xp, a, b, x, y=None, *, upper):
 def _coefficient_and_log_derivatives(j, a, b, x):
     """The fraction's ``d_j`` and its derivatives in a and in b."""
     m = j // 2
+    if j == 1:
+        # d_1 = -(a + b) x / (a + 1), the factor a / a cancelled: its log-derivative in a
+        # 1 / a + ... - 1 / a was 1e-20 + 0.5 - 1e-20 rounded (nbdtr's n gradient 24% off at
+        # n = 1e-20), and a (a + b) is inexact for a subnormal a
+        coefficient = -(a + b) * x / (a + 1.0)
+        return coefficient, coefficient * (1.0 / (a + b) - 1.0 / (a + 1.0)), \
+            coefficient / (a + b)
     if j % 2:
         coefficient = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
         by_a = coefficient * (1.0 / (a + m) + 1.0 / (a + b + m) - 1.0 / (a + 2 * m)
@@ -223,14 +233,19 @@ def _fraction_derivative(xp, a, b, x, y, in_b):
                                      lambda v, c: (v[2], v[6]), start, (a, b, x, in_b),
                                      FRACTION_ITERATIONS, True)
     value = xp.exp(log_power_terms(xp, a, b, x, y)) / (a * fraction)
-    both = digamma(xp, a + b)
     log_front = xp.zeros_like(x)
-    for side, log_side in ((in_b, lambda: xp.log(y[in_b]) - digamma(xp, b[in_b])),
-                           # psi(a) + 1/a, no cancelling
-                           (~in_b, lambda: xp.log(x[~in_b]) - digamma(xp, a[~in_b] + 1.0))):
+    # in b: log y + psi(a + b) - psi(b), the difference as its series where a is below 1e-3
+    # of b (it was 0 for a = 1e-20), log y as log1p(-x) below 1/2 (y = 1 - x rounds to 1 at
+    # x = 1e-20: fdtr's gradient in dfd was 2.5x off at dfn = 1e-20); in a:
+    # log x - psi(a) - 1/a + psi(a + b), as psi(a + 1), no cancelling
+    log_y = xp.where(x < 0.5, xp.log1p(-xp.where(x < 0.5, x, 0.0)), xp.log(y))
+    for side, log_side in ((in_b, lambda: log_y[in_b]
+                            + digamma_difference(xp, b[in_b], a[in_b])),
+                           (~in_b, lambda: xp.log(x[~in_b]) - digamma(xp, a[~in_b] + 1.0)
+                            + digamma(xp, a[~in_b] + b[~in_b]))):
         if bool(xp.any(side)):
             log_front[side] = log_side()
-    return value * (log_front + both - log_fraction)
+    return value * (log_front - log_fraction)
 
 
 def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):

@@ -25,7 +25,8 @@ from .incomplete_beta import _same_dtype
 from .selection import where
 from .special import gammaln
 from .special_composed import gamma_pole, gammasgn, rgamma
-from .special_more import betaln, log_gamma_shift
+from .special_gamma_shift import log_gamma_shift
+from .special_more import betaln
 
 _LARGEST_PRODUCT = 20       # binom's product formula for a whole k below this, as SciPy's
 _REFLECT_PAST = 100.0       # binom by reflection past this k - n (1 + n - k keeps eps k of k)

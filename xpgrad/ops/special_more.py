@@ -26,14 +26,10 @@ from .activations import log_softmax as _log_softmax_along, softmax as _softmax_
 from .reductions import logsumexp as _logsumexp, max as _max, sum as _sum
 from .selection import where
 from .shape import reshape
-from .special import _digamma, _in_float64, _pair, _quiet, _real, gammaln, polygamma, whole
+from .special import _digamma, _in_float64, _pair, _quiet, _real, gammaln, whole
+from .special_gamma_shift import SHIFT_RATIO, log_gamma_shift
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
-_EULER = 0.5772156649015329
-#: log_gamma_shift's Taylor series is used for |s| <= this times x (its 7th term is 1e-18 of
-#: the first there); below _TINY_X, gammaln(x) is -log(x) - Euler x to the last bit
-_SHIFT_RATIO = 1e-3
-_TINY_X = 1e-30
 _LN2 = math.log(2.0)
 
 
@@ -208,32 +204,6 @@ def ndtri(p, /):
 
 
 # -- beta and multivariate gamma ------------------------------------------------------------------
-def log_gamma_shift(x, s, used):
-    """``gammaln(x + s) - gammaln(x)`` on ``used``, where ``|s|`` is at most 1e-3 of x's
-    distance to the nearest pole (0 elsewhere), with no digits cancelled in it or in its gradients (the difference of the
-    two gammalns gives ``psi(x + s) - psi(x)``, 0 for ``s`` below x's last bit, as ``x``'s
-    gradient): Taylor's series ``sum_k s^k / k! psi^(k-1)(x)`` to ``k = 6``, and
-    ``-log1p(s / x) - Euler s`` for ``|x| < 1e-30``.
-
-    >>> import xpgrad as xg
-    >>> x = xg.asarray(1.0, dtype=xg.float64)
-    >>> s = xg.asarray(1e-20, dtype=xg.float64)
-    >>> round(float(log_gamma_shift(x, s, x > 0)) * 1e21, 12)  # -Euler s
-    -5.772156649015
-    """
-    tiny = used & (abs(x) < _TINY_X)
-    taylor = used & ~tiny
-    at, by = where(taylor, x, 1.0), where(taylor, s, 0.0)
-    term = by
-    total = term * polygamma(0, at)
-    for k in range(1, 6):
-        term = term * by / float(k + 1)
-        total = total + term * polygamma(k, at)
-    small_x, small_s = where(tiny, x, 1.0), where(tiny, s, 0.0)
-    at_tiny = -log1p(small_s / small_x) - _EULER * small_s
-    return where(tiny, at_tiny, where(taylor, total, 0.0))
-
-
 def betaln(a, b, /):
     """``log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)`` (``scipy.special.betaln``),
     the normalizer of Beta and Dirichlet likelihoods. Where the larger argument is >= 10, the
@@ -257,7 +227,7 @@ def betaln(a, b, /):
     log_gamma_a, log_gamma_b = gammaln(a), gammaln(b)
     direct = log_gamma_a + log_gamma_b - gammaln(a + b)
     log_gamma_small = where(ordered, log_gamma_a, log_gamma_b)
-    shifted = (large > 0) & (abs(small) <= _SHIFT_RATIO * large) & isfinite(large)
+    shifted = (large > 0) & (abs(small) <= SHIFT_RATIO * large) & isfinite(large)
     at_shifted = log_gamma_small - log_gamma_shift(large, small, shifted)
     # gammaln(small) is one of the two already made (three gammalns, not four)
     return where(shifted, at_shifted, where(series, log_gamma_small + difference, direct))
