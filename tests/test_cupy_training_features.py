@@ -98,7 +98,8 @@ def test_onecycle_training_cycles_the_momentum_as_on_numpy(optimizer, backend):
         assert result.steps == 12
         return [v.numpy() for v in result.model.trainable_variables], result.optimizer
     (got, opt), (want, _) = weights(backend), weights("numpy")
-    assert_close(got, want, "float32", optimizer)
+    for index, (g, w) in enumerate(zip(got, want)):   # test_cupy_backend.py's MLP parity bound
+        np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4, err_msg=f"variable {index}")
     # the schedule's last momentum, not the optimizer's default, was left set
     assert getattr(opt, "beta_1", getattr(opt, "momentum", None)) not in (0.9, None)
 
