@@ -24,6 +24,9 @@ Stages, most valuable evidence first, each under its own time limit inside one o
    ``tests/test_cupy_api_paths.py`` (LSTMCell's one-step kernel, per-example outer products,
    several-output ``custom_gradient``, ``read_value``, ``xg.print`` between CUDA graphs) and
    ``tests/test_kernel_protocol.py`` where it exists, then the cupy cases of
+   ``tests/test_cupy_training_features.py`` (tensor hooks, ``maximize``/``dampening`` through
+   the fused updates, onecycle momentum, pytree clipping), ``tests/test_cupy_special_functions.py``
+   (session 49's special functions in float32 and float64, extremes' gradients),
    ``tests/test_function_print.py``, ``tests/test_conv_channels_last.py`` and
    ``tests/test_gradients_at_special_points*.py``
    (``LATER_GPU_TESTS``); counts read from the JUnit XML.

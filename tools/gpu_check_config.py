@@ -22,8 +22,11 @@ GPU_TESTS = ("tests/test_cupy_backend.py", "tests/test_cupy_gated_layers.py",
              "tests/test_function_cuda.py", "tests/test_cupy_api_paths.py")
 PROTOCOL_TESTS = "tests/test_kernel_protocol.py"
 # host tests with a cupy case (tests/gpu_marks.py's cupy_param, which -m gpu selects), run
-# after the protocol tests: a stage cut short loses these first
-LATER_GPU_TESTS = ("tests/test_function_print.py", "tests/test_conv_channels_last.py",
+# after the protocol tests: a stage cut short loses these first. The first two hold the
+# features added in session 49 (hooks, maximize/dampening, onecycle momentum, pytrees; special
+# functions in float32 and float64), about 20-40 s on a device (estimated, not measured)
+LATER_GPU_TESTS = ("tests/test_cupy_training_features.py", "tests/test_cupy_special_functions.py",
+                   "tests/test_function_print.py", "tests/test_conv_channels_last.py",
                    "tests/test_gradients_at_special_points.py",
                    "tests/test_gradients_at_special_points_chosen.py")
 # the array-api-strict tests (tests/strict_checks.py), pointed at the cupy backend by the
