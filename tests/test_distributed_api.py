@@ -322,6 +322,21 @@ def test_init_names_a_bad_timeout(timeout):
         dist.init(timeout=timeout)
 
 
+def test_init_takes_torchs_timedelta_timeout():
+    """PyTorch's ``init_process_group(timeout=timedelta(minutes=30))``, ported as it is, was
+    refused ('got datetime.timedelta(seconds=1800)'): its seconds are the timeout."""
+    from datetime import timedelta
+
+    from xpgrad.distributed.stalls import stall_settings
+
+    assert stall_settings(timedelta(minutes=30), environ={}) == (60.0, 1800.0)
+    assert stall_settings(timedelta(seconds=3), environ={}) == (1.5, 3.0)
+    assert dist.init(timeout=timedelta(minutes=30)).size == 1
+    with pytest.raises(ValueError, match=r"timeout must be a finite number of seconds > 0 "
+                                         r"\(or None: no limit\), got datetime.timedelta"):
+        dist.init(timeout=timedelta(0))
+
+
 def test_stall_settings_read_the_environment_and_keep_the_note_before_the_timeout(
         monkeypatch):
     from xpgrad.distributed.stalls import StallWatch, stall_settings

@@ -172,8 +172,9 @@ def test_a_large_batch_keeps_the_gradient(monkeypatch):
 @pytest.mark.parametrize("optimizer", [lambda: xg.optim.SGD(0.1, momentum=0.9),
                                        lambda: xg.optim.SGD(0.1, weight_decay=0.01),
                                        lambda: xg.optim.SGD(0.1, global_clipnorm=1.0),
+                                       lambda: xg.optim.SGD(0.1, maximize=True),
                                        lambda: xg.optim.Adam(0.01)],
-                         ids=["momentum", "weight_decay", "clipnorm", "adam"])
+                         ids=["momentum", "weight_decay", "clipnorm", "maximize", "adam"])
 def test_other_updates_are_not_folded(optimizer):
     program = _train_both("numpy", optimizer)
     assert program.sgd_gemms == 0
@@ -334,11 +335,13 @@ def test_scipys_blas_loaded_for_the_gemm_keeps_the_thread_limit():
     assert all(n == 1 for _, n in report["blas"]), report
 
 
-@pytest.mark.parametrize("setting", [("weight_decay", 0.05), ("global_clipnorm", 0.1)])
+@pytest.mark.parametrize("setting", [("weight_decay", 0.05), ("global_clipnorm", 0.1),
+                                     ("maximize", True)])
 def test_a_setting_changed_after_the_trace_is_applied_as_in_eager(setting):
-    """Weight decay or clipping set on the optimizer after the trace folded its plain update:
-    the replay applies them, as the eager step does (it was silently plain SGD). (Momentum set
-    later is ignored by both, as in Keras: its velocity slots are made on the first step.)"""
+    """Weight decay, clipping or ``maximize`` set on the optimizer after the trace folded its
+    plain update: the replay applies them (``plain_settings`` read at each replay), as the
+    eager step does (it was silently plain SGD). (Momentum set later is ignored by both, as in
+    Keras: its velocity slots are made on the first step.)"""
     name, value = setting
     eager, eager_ws, eager_opt = _mlp("numpy", lambda: xg.optim.SGD(0.1))
     step, ws, opt = _mlp("numpy", lambda: xg.optim.SGD(0.1))

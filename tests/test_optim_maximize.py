@@ -70,13 +70,31 @@ CASES = {
                                                        weight_decay=0.1)),
     "adadelta-maximize": (lambda: xg.optim.Adadelta(1.0, maximize=True),
                           lambda p: torch.optim.Adadelta(p, lr=1.0, maximize=True)),
+    # torch's Adamax, NAdam and RAdam take maximize too (xpgrad's refused it)
+    "adamax-maximize": (lambda: xg.optim.Adamax(0.05, maximize=True, weight_decay=0.1),
+                        lambda p: torch.optim.Adamax(p, lr=0.05, maximize=True,
+                                                     weight_decay=0.1)),
+    "nadam-maximize": (lambda: xg.optim.NAdam(0.05, maximize=True, weight_decay=0.1),
+                       lambda p: torch.optim.NAdam(p, lr=0.05, maximize=True, weight_decay=0.1)),
+    "nadam-decoupled-maximize": (
+        lambda: xg.optim.NAdam(0.05, maximize=True, weight_decay=0.1,
+                               decoupled_weight_decay=True),
+        lambda p: torch.optim.NAdam(p, lr=0.05, maximize=True, weight_decay=0.1,
+                                    decoupled_weight_decay=True)),
+    "radam-maximize": (lambda: xg.optim.RAdam(0.05, maximize=True, weight_decay=0.1),
+                       lambda p: torch.optim.RAdam(p, lr=0.05, maximize=True, weight_decay=0.1)),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_each_step_is_torchs(case):
     ours, theirs = CASES[case]
-    expected = _torch_path(theirs)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)      # NAdam's product of momenta: float32 else
+    try:
+        expected = _torch_path(theirs)
+    finally:
+        torch.set_default_dtype(default)
     for k, (a, b) in enumerate(zip(_xpgrad_path(ours()), expected, strict=True)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=f"step {k + 1}")
 
@@ -136,7 +154,8 @@ def test_bad_dampening_and_maximize_are_named():
     with pytest.raises(ValueError, match="nesterov.*dampening"):
         xg.optim.SGD(0.1, momentum=0.9, nesterov=True, dampening=0.1)
     for make in (xg.optim.SGD, xg.optim.Adam, xg.optim.AdamW, xg.optim.RMSprop,
-                 xg.optim.Adagrad, xg.optim.Adadelta):
+                 xg.optim.Adagrad, xg.optim.Adadelta, xg.optim.Adamax, xg.optim.NAdam,
+                 xg.optim.RAdam):
         with pytest.raises(TypeError, match="maximize"):
             make(0.1, maximize="yes")
 

@@ -200,6 +200,44 @@ def test_a_collected_tensors_hooks_leave_the_registry():
     assert key not in HOOKS
 
 
+def test_a_hook_holding_its_own_tensor_is_collected_with_it():
+    """As torch's reference cycle (tensor -> hook -> tensor) is: a hook that reads its tensor,
+    or a model's method hooked on the model's Variables, went with the registry's strong
+    reference into every later walk (the tensor, the model and its weights never freed)."""
+    import gc
+    import weakref
+
+    from xpgrad.gradient_hooks import HOOKS
+
+    class Scaled:
+        def __init__(self):
+            self.w = xg.Variable(W0)
+            self.w.register_hook(self.halve)
+
+        def halve(self, g):
+            return g * 0.5
+
+    def hooked_tensor_and_model():
+        x = xg.asarray(X0)
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            h = x @ W0
+            h.register_hook(lambda g: g * h)
+            loss = xg.sum(h)
+        np.testing.assert_allclose(tape.gradient(loss, x).numpy(), (X0 @ W0) @ W0.T,
+                                   rtol=1e-12)
+        model = Scaled()
+        with xg.GradientTape() as tape:
+            loss = xg.sum(model.w * 3.0)
+        np.testing.assert_allclose(tape.gradient(loss, model.w).numpy(), 1.5)
+        return weakref.ref(h), weakref.ref(model), (h._key, model.w._key)
+
+    h, model, keys = hooked_tensor_and_model()
+    gc.collect()
+    assert h() is None and model() is None
+    assert not set(keys) & set(HOOKS)
+
+
 def test_hooks_live_while_a_tape_knows_the_tensor():
     """A loss function's hooked intermediate is collected when it returns; its tape still
     runs the hook (PyTorch's graph keeps it), and the hook goes with the tape."""

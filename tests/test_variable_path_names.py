@@ -142,3 +142,65 @@ def test_a_custom_modules_own_variables_are_named_after_their_paths():
     opt.minimize(lambda: model(xg.ones((2, 3))), model.trainable_variables)
     assert sorted(opt.state_dict(model.trainable_variables)) == \
         sorted(k.replace("_scaled/named", "mine") for k in opt.state_dict(model))
+
+
+class _OneScale(xg.nn.Module):
+    """A custom module with one unnamed Variable of its own: before 2026-12-07 its name was
+    'Variable' (one such Variable did not clash, so its list of Variables saved)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = xg.Variable(xg.ones(3))
+        self.lin = xg.nn.Linear(3, 1, rng=0)
+
+    def forward(self, x):
+        return xg.sum(self.lin(x * self.scale))
+
+
+def _trained_one_scale():
+    model, opt = _OneScale(), xg.optim.Adam(learning_rate=0.1)
+    for _ in range(2):
+        opt.minimize(lambda: model(xg.ones((2, 3))), model.trainable_variables)
+    # the names the list of Variables was saved under before: 'Variable' for scale
+    before = {"Variable" if v is model.scale else v.name: v for v in model.trainable_variables}
+    return model, opt, before
+
+
+def test_a_checkpoint_of_the_list_saved_under_the_old_name_loads(tmp_path):
+    """A checkpoint of ``model.trainable_variables`` saved when ``self.scale`` was
+    'Variable' (checked with the code of 2b34762b, whose file holds 'model/Variable' and
+    'optimizer/Variable/m'): it was a CheckpointError (missing 'model/_onescale/scale',
+    unexpected 'model/Variable'); the sole Variable named after its attribute since takes it."""
+    model, opt, before = _trained_one_scale()
+    path = str(tmp_path / "old.npz")
+    xg.save_checkpoint(path, before, opt)
+    fresh, fresh_opt = _OneScale(), xg.optim.Adam(learning_rate=0.1)
+    assert fresh.scale.name == "_onescale/scale"
+    xg.load_checkpoint(path, fresh.trainable_variables, fresh_opt)
+    for a, b in zip(fresh.trainable_variables, model.trainable_variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    want = opt.state_dict(model.trainable_variables)
+    got = fresh_opt.state_dict(fresh.trainable_variables)
+    assert sorted(got) == sorted(want)
+    for k in want:
+        np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
+
+
+def test_an_optimizer_state_saved_under_the_old_name_loads():
+    model, opt, before = _trained_one_scale()
+    saved = opt.state_dict(before)
+    assert "Variable/m" in saved
+    fresh, fresh_opt = _OneScale(), xg.optim.Adam(learning_rate=0.1)
+    fresh_opt.load_state_dict(saved, fresh.trainable_variables)
+    got = fresh_opt.state_dict(fresh.trainable_variables)
+    np.testing.assert_array_equal(got["_onescale/scale/m"].numpy(), saved["Variable/m"].numpy())
+    assert sorted(got) == sorted(opt.state_dict(model.trainable_variables))
+
+
+def test_the_old_name_is_not_taken_for_a_variable_the_user_named():
+    model, opt, before = _trained_one_scale()
+    saved = opt.state_dict(before)
+    fresh = _OneScale()
+    fresh.scale.name = "mine"
+    with pytest.raises(ValueError, match="Variable/m"):
+        xg.optim.Adam(learning_rate=0.1).load_state_dict(saved, fresh.trainable_variables)

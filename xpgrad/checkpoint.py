@@ -160,6 +160,7 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     nothing, when the file is damaged or names, shapes or dtypes differ. Without
     ``optimizer``, optimizer entries in the file are ignored."""
     from .checkpoint_generators import restoring
+    from .nn.former_names import as_named_now
 
     optimizers = _check_optimizer(optimizer)
     module, model = model, _named(model)     # {name: Variable}, checked; a generator read once
@@ -167,6 +168,10 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     path = _fspath(path)
     meta = data.pop(_META)
     data = {k: v for k, v in data.items() if not k.startswith("extra/")}
+    if not isinstance(module, dict) and not hasattr(module, "named_variables"):
+        # a list saved when a custom module's own Variable was 'Variable' (former_names.py)
+        for prefix in ["model/"] + [prefix for prefix, _ in optimizers]:
+            data = as_named_now(data, list(model.values()), prefix)
     if not optimizers:
         data = {k: v for k, v in data.items()
                 if not k.startswith(("optimizer/", "optimizers/"))}

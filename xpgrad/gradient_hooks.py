@@ -2,10 +2,12 @@
 gradient of ``t``, ``fn(grad)`` runs; a Tensor it returns replaces the gradient flowing on (to
 the inputs of the node that made ``t``, and as ``t``'s own gradient where ``t`` is a source).
 
-The registry is keyed by the tensor's tape key (``Tensor._key``) and emptied of a tensor's
-hooks when the tensor and the tapes that know it are collected, so a walk costs nothing more
-per node while ``HOOKS`` is empty: ``backward._walk`` checks it once per walk and only then
-takes gradients through ``hooked_take``. The rules (docs/porting.md):
+The registry is keyed by the tensor's tape key (``Tensor._key``) and refers to a tensor's
+hooks weakly: the tensor holds them (its ``_hooks`` slot), and so do the live tapes that know
+it, so they go when the tensor and those tapes are collected, a hook that reads its own tensor
+(or a model's method hooked on its Variables) too, as PyTorch's reference cycle does. A walk
+costs nothing more per node while ``HOOKS`` is empty: ``backward._walk`` checks it once per
+walk and only then takes gradients through ``hooked_take``. The rules (docs/porting.md):
 
 - an intermediate's hooks run once, on the sum of the gradients of all its uses, when the walk
   reaches the node that made it (a tensor used twice: once, on the sum, as PyTorch);
@@ -42,8 +44,35 @@ from .tape_recording import next_key
 from .tensor import Tensor, _wrap
 from .trace_thread import RUNNING, THREAD
 
-#: tape key -> (the tensor's backend, {handle id: hook} in registration order)
+#: tape key -> a weak reference to that key's ``_Hooks`` (emptied as they are collected)
 HOOKS: dict = {}
+
+
+class _Hooks:
+    """One tensor's hooks on one key: ``{handle id: hook}`` in registration order. Held by the
+    tensor (``Tensor._hooks``, {key: _Hooks}) and by the live tapes that know the key, never
+    by the registry, so a hook referring to its tensor does not keep it alive."""
+
+    __slots__ = ("key", "backend", "hooks", "tensor_ref", "__weakref__")
+
+    def __init__(self, key: int, backend):
+        self.key, self.backend, self.hooks = key, backend, {}
+        self.tensor_ref = None
+
+
+def _forget(key: int):
+    """The callback of ``HOOKS[key]``: its hooks were collected."""
+    def forget(ref):
+        if HOOKS.get(key) is ref:
+            del HOOKS[key]
+    return forget
+
+
+def _hooks_of(key: int):
+    """The ``_Hooks`` registered on ``key``, or None."""
+    ref = HOOKS.get(key)
+    return None if ref is None else ref()
+
 
 _handle_ids = itertools.count(1).__next__
 
@@ -92,11 +121,11 @@ class RemovableHandle:
         self._key, self._id = key, hook_id
 
     def remove(self) -> None:
-        entry = HOOKS.get(self._key)
-        if entry is not None and self._id in entry[1]:
-            del entry[1][self._id]
+        holder = _hooks_of(self._key)
+        if holder is not None and self._id in holder.hooks:
+            del holder.hooks[self._id]
             _changed()
-            if not entry[1]:
+            if not holder.hooks:
                 del HOOKS[self._key]
 
     def __enter__(self):
@@ -126,34 +155,42 @@ def register_hook(tensor: Tensor, hook) -> RemovableHandle:
     key = tensor._key
     if not key:
         key = tensor._key = next_key()
-    entry = HOOKS.get(key)
-    if entry is None:
-        entry = HOOKS[key] = (tensor._backend, {})
-        weakref.finalize(tensor, _tensor_gone, key)
+    holders = getattr(tensor, "_hooks", None)
+    if holders is None:
+        holders = tensor._hooks = {}
+    holder = holders.get(key)
+    if holder is None:
+        holder = holders[key] = _Hooks(key, tensor._backend)
+        # a weak reference to the tensor, held by its _Hooks: when the tensor alone is
+        # freed, the tapes that know it take its hooks over (in a collected cycle it goes too)
+        holder.tensor_ref = weakref.ref(tensor, _kept_by_tapes(holder))
+        _keep_on_tapes(holder)
+    if _hooks_of(key) is not holder:        # new, or all its hooks were removed
+        HOOKS[key] = weakref.ref(holder, _forget(key))
     hook_id = _handle_ids()
-    entry[1][hook_id] = hook
+    holder.hooks[hook_id] = hook
     _changed()
     return RemovableHandle(key, hook_id)
 
 
-def _tensor_gone(key: int) -> None:
-    """A hooked tensor was collected: its hooks go too, or, while live tapes know its key (a
-    loss function returned, its tape not yet differentiated: PyTorch's graph holds the hook
-    as long), when the last of those tapes is collected."""
+def _keep_on_tapes(holder: _Hooks) -> None:
+    """The live tapes that know ``holder``'s key hold it: a loss function's hooked
+    intermediate is freed when it returns, and its tape still runs the hook (PyTorch's graph
+    holds the hook as long)."""
     from .tape import LIVE_TAPES
 
-    holders = [tape for tape in list(LIVE_TAPES) if key in tape._keys]
-    if not holders:
-        HOOKS.pop(key, None)
-        return
-    left = [len(holders)]
+    for tape in list(LIVE_TAPES):
+        if holder.key in tape._keys:
+            kept = tape.__dict__.setdefault("_hook_holders", set())
+            kept.add(holder)
 
-    def tape_gone():
-        left[0] -= 1
-        if not left[0]:
-            HOOKS.pop(key, None)
-    for tape in holders:
-        weakref.finalize(tape, tape_gone)
+
+def _kept_by_tapes(holder: _Hooks):
+    """The callback of a hooked tensor's weak reference: the tapes that know the key now
+    (watched since the hook was registered) keep its hooks."""
+    def tensor_gone(_ref):
+        _keep_on_tapes(holder)
+    return tensor_gone
 
 
 def hooked_take(pop, higher: bool, done: set):
@@ -184,7 +221,10 @@ def run_on_sources(grads: dict, skeys, done: set, higher: bool) -> None:
 def run_hooks(key: int, g, higher: bool):
     """``g`` (a raw array, or a Tensor on a higher-order walk) through the hooks on ``key`` in
     registration order; each gets the previous one's result."""
-    backend, hooks = HOOKS[key]
+    holder = _hooks_of(key)
+    if holder is None:                  # collected since the walk began
+        return g
+    backend, hooks = holder.backend, holder.hooks
     if g.__class__ is Scatter:          # a slice's gradient kept unmade: the hook sees it whole
         g = g.dense(_namespace() if higher else backend.xp)
     raw = not isinstance(g, Tensor)     # a first-order walk's raw array

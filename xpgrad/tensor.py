@@ -59,8 +59,9 @@ class Tensor(TensorMethods, InPlaceOperators, TorchInPlaceMethods, TensorProtoco
     value (``xpgrad/inplace.py``, ``xpgrad/views.py``)."""
 
     # _key: how tapes know this tensor; 0 until a tape watches or records it, then unique in the
-    # process and never reused (tapes hold no Tensors, so an id() could come back)
-    __slots__ = ("_data", "_backend", "_key", "__weakref__")
+    # process and never reused (tapes hold no Tensors, so an id() could come back). _hooks:
+    # unset until register_hook, then {key: its gradient hooks} (gradient_hooks.py)
+    __slots__ = ("_data", "_backend", "_key", "_hooks", "__weakref__")
     _trainable = False
     __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
 
@@ -75,13 +76,14 @@ class Tensor(TensorMethods, InPlaceOperators, TorchInPlaceMethods, TensorProtoco
         self._key = 0
 
     def __getstate__(self):
-        """What ``copy.deepcopy`` and ``pickle`` keep: every slot but the tape key, so that a
-        copy is another tensor to the tapes (a target network deep-copied from a trained
-        model, a layer cloned into a stack; sharing the key, their gradients were summed)."""
+        """What ``copy.deepcopy`` and ``pickle`` keep: every slot but the tape key and the
+        gradient hooks (the key's), so that a copy is another tensor to the tapes (a target
+        network deep-copied from a trained model, a layer cloned into a stack; sharing the
+        key, their gradients were summed)."""
         slots = {}
         for cls in type(self).__mro__:
             for name in getattr(cls, "__slots__", ()):
-                if name not in ("__weakref__", "_key") and hasattr(self, name):
+                if name not in ("__weakref__", "_key", "_hooks") and hasattr(self, name):
                     slots[name] = getattr(self, name)
         slots["_key"] = 0
         return None, slots

@@ -84,10 +84,11 @@ def init(comm=None, *, abort_on_error=True, gpu=None, timeout=None):
     any rank prints ``[rank r] Traceback ...`` and aborts the whole job (``MPI_Abort``), so the
     other ranks never wait for it. With ``gpu`` (default: when CuPy is already imported or
     XPGRAD_BACKEND is "cupy") each rank uses GPU ``local_rank % device count``: call ``init``
-    before the first CuPy array is made. ``timeout`` (seconds; default ``XPGRAD_DIST_TIMEOUT``,
-    else none): a rank that has waited longer in a collective for the others raises
-    DistributedError, which ends the job (PyTorch's ``init_process_group(timeout=)``); after
-    ``XPGRAD_DIST_STALL_WARNING`` seconds (60) it notes on stderr that it waits, and where.
+    before the first CuPy array is made. ``timeout`` (seconds, or a ``datetime.timedelta`` as
+    torch's; default ``XPGRAD_DIST_TIMEOUT``, else none): a rank that has waited longer in a
+    collective for the others raises DistributedError, which ends the job (PyTorch's
+    ``init_process_group(timeout=)``); after ``XPGRAD_DIST_STALL_WARNING`` seconds (60) it
+    notes on stderr that it waits, and where.
 
     >>> import xpgrad as xg
     >>> xg.distributed.init().size

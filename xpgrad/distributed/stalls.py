@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from datetime import timedelta
 
 STALL_WARNING_VARIABLE = "XPGRAD_DIST_STALL_WARNING"
 TIMEOUT_VARIABLE = "XPGRAD_DIST_TIMEOUT"
@@ -22,15 +23,19 @@ DEFAULT_STALL_WARNING = 60.0
 
 
 def seconds_or_none(value, name):
-    """``value`` as a finite number of seconds > 0; None, "", "none" or "0" as None (no limit).
+    """``value`` as a finite number of seconds > 0, a ``datetime.timedelta`` too (PyTorch's
+    ``init_process_group(timeout=)``); None, "", "none" or "0" as None (no limit).
 
+    >>> from datetime import timedelta
     >>> seconds_or_none("2.5", "timeout"), seconds_or_none(None, "timeout")
     (2.5, None)
+    >>> seconds_or_none(timedelta(minutes=30), "timeout")
+    1800.0
     """
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "0")):
         return None
     try:
-        seconds = float(value)
+        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     except (TypeError, ValueError):
         seconds = math.nan
     if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):

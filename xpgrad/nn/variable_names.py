@@ -22,6 +22,10 @@ import weakref
 from .module_tree import _join
 
 _GIVEN: dict = {}           # id(variable) -> (a weak reference to it, the path it was given)
+#: id(variable) -> (a weak reference to it, the name given), for each Variable ``name_unnamed``
+#: named (it was
+#: 'Variable' in what was saved before 2026-12-07: ``former_names.py``)
+_UNNAMED: dict = {}
 
 
 def _renamable(variable, holder, key) -> bool:
@@ -82,7 +86,38 @@ def name_unnamed(module, key, variable) -> None:
     ['net/scale', 'my_shift']
     """
     if variable.name == "Variable" and "name" in vars(module):
-        variable.name = f"{module.name}/{key}"
+        variable.name = name = f"{module.name}/{key}"
+        key_id = id(variable)
+        _UNNAMED[key_id] = (weakref.ref(variable, lambda r, k=key_id: _forget_unnamed(r, k)),
+                            name)
+
+
+def _forget_unnamed(ref, key):
+    entry = _UNNAMED.get(key)
+    if entry is not None and entry[0] is ref:
+        del _UNNAMED[key]
+
+
+def was_unnamed(variable) -> bool:
+    """Whether ``name_unnamed`` named ``variable`` (made as ``xg.Variable(value)``, its name
+    was 'Variable') and the user has not named it since.
+
+    >>> import xpgrad as xg
+    >>> class Net(xg.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = xg.Variable([1.0])
+    >>> net = Net()
+    >>> was_unnamed(net.scale), was_unnamed(xg.Variable([1.0], name="w"))
+    (True, False)
+    """
+    entry = _UNNAMED.get(id(variable))
+    if entry is None or entry[0]() is not variable:
+        return False
+    name = variable.name
+    given = _GIVEN.get(id(variable))        # renamed after its path since (_walk)
+    return name == entry[1] or (given is not None and given[0]() is variable
+                                and given[1] == name)
 
 
 def renames(method):
@@ -95,4 +130,4 @@ def renames(method):
     return changed
 
 
-__all__ = ["name_after_paths", "name_unnamed", "renames"]
+__all__ = ["name_after_paths", "name_unnamed", "renames", "was_unnamed"]

@@ -18,17 +18,21 @@ from .optimizer import Optimizer
 
 
 class _MomentEstimator(Optimizer):
-    """Shared by the three: ``beta_1``, ``beta_2``, ``epsilon`` and a per-variable step count
-    (as PyTorch's, a variable without a gradient in a step does not count it)."""
+    """Shared by the three: ``beta_1``, ``beta_2``, ``epsilon``, ``maximize`` (as torch's: the
+    gradient negated before the update, weight decay's term included) and a per-variable step
+    count (as PyTorch's, a variable without a gradient in a step does not count it)."""
 
     _CHECKS = {**Optimizer._CHECKS, "beta_1": unit_interval, "beta_2": unit_interval,
-               "epsilon": positive}
+               "epsilon": positive, "maximize": boolean}
+    maximize = False          # an optimizer pickled before it existed reads this
 
-    def __init__(self, learning_rate, beta_1, beta_2, epsilon, weight_decay, **kwargs):
+    def __init__(self, learning_rate, beta_1, beta_2, epsilon, weight_decay, maximize=False,
+                 **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.maximize = maximize
 
     def _slot_names(self):
         return ("m", "v")
@@ -57,6 +61,8 @@ class Adamax(_MomentEstimator):
 
     def _update(self, be, param, grad, state, lr):
         state["step"] += 1
+        if self.maximize:
+            grad = -grad
         run(adamax_update, be, param, grad, state["m"], state["u"], lr=lr, beta1=self.beta_1,
             beta2=self.beta_2, eps=self.epsilon, step=state["step"],
             weight_decay=self.weight_decay)
@@ -111,6 +117,8 @@ class NAdam(_MomentEstimator):
 
     def _update(self, be, param, grad, state, lr):
         step = state["step"] = state["step"] + 1
+        if self.maximize:
+            grad = -grad
         mu_product = self._mu_product(step, str(param.dtype) == "float32")
         run(nadam_update, be, param, grad, state["m"], state["v"], lr=lr, beta1=self.beta_1,
             beta2=self.beta_2, eps=self.epsilon, step=step, momentum_decay=self.momentum_decay,
@@ -141,6 +149,8 @@ class RAdam(_MomentEstimator):
 
     def _update(self, be, param, grad, state, lr):
         state["step"] += 1
+        if self.maximize:
+            grad = -grad
         run(radam_update, be, param, grad, state["m"], state["v"], lr=lr, beta1=self.beta_1,
             beta2=self.beta_2, eps=self.epsilon, step=state["step"],
             weight_decay=self.weight_decay, decoupled=self.decoupled_weight_decay)

@@ -79,9 +79,13 @@ class OptimizerCheckpoints:
         ValueError listing the keys, with nothing changed. A saved ``"learning_rate"`` replaces
         this optimizer's when that is a number too (as PyTorch's and Keras' optimizers restore
         theirs); a schedule is kept (it follows ``iterations``, which is restored)."""
+        from ..nn.former_names import as_named_now
         from .state import constant_rate, staged_state
 
         _need_variables(self, "load_state_dict(state)", variables)
+        if isinstance(variables, (list, tuple)) and isinstance(state, dict):
+            # saved when a custom module's own Variable was 'Variable' (nn/former_names.py)
+            state = as_named_now(state, variables)
         iterations, rate, staged = staged_state(self, state, variables)
         if rate is not None and constant_rate(self) is not None:
             self.learning_rate = rate

@@ -19,7 +19,7 @@ from .config import (FLAGS, IDENTITY, TrainConfig, _name, named_errors as _named
                      resume_config, run_metadata)
 from .memory_check import check_fits_memory
 from .results import TrainResult, history_run_id, logs_found
-from .schedule import build_schedule, plan_schedule
+from .schedule import build_schedule, momentum_to_load, plan_schedule
 
 
 # -- before training: everything a user can get wrong ------------------------------------------
@@ -344,6 +344,7 @@ def _built(cfg, raw, be, source, meta, background_compile, echo, root=True) -> P
     plan = Plan(cfg, raw, ds, model, opt, be, background_compile=background_compile,
                 note=echo, val=val, seed_state=seed_left["state"])
     if source:      # its rate is replaced by the run's, below; its generators go on
+        momentum_to_load(cfg, opt)      # onecycle: SGD's velocity is in the checkpoint
         with global_seed_at(plan.seed_state) as loaded:
             load_checkpoint(source, model, opt)
         plan.seed_state = loaded["state"]

@@ -157,6 +157,27 @@ def cycled_momentum(cfg, opt):
     return set_momentum
 
 
+def momentum_to_load(cfg, opt) -> None:
+    """Before a checkpoint of an ``--lr-schedule onecycle`` run loads into ``opt`` (made with
+    its own momentum): the cycled momentum (``cycled_momentum``, set again before each
+    update), so that plain SGD, built with momentum 0, expects the velocity the run saved
+    (resuming was 'unexpected .../velocity'). Nothing for other schedules or a run whose
+    schedule length is not known yet.
+
+    >>> import xpgrad as xg
+    >>> from xpgrad.training import TrainConfig
+    >>> cfg = TrainConfig(learning_rate=1.0, lr_schedule="onecycle", schedule_steps=10)
+    >>> opt = xg.optim.SGD(1.0)
+    >>> momentum_to_load(cfg, opt); opt.momentum
+    0.95
+    """
+    if cfg.schedule_steps is None:
+        return
+    set_momentum = cycled_momentum(cfg, opt)
+    if set_momentum is not None:
+        set_momentum(0)
+
+
 def past_the_end(cfg, first_step, steps) -> str | None:
     """A note for a run whose ``steps`` from ``first_step`` go past the end of its ending
     schedule (a finished run trained --epochs more), else None.
