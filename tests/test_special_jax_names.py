@@ -336,6 +336,22 @@ def test_hyp1f1_backends_match_scipy_edges_and_broadcasting(backend):
                                rtol=1e-14)
 
 
+def test_hyp1f1_far_left_is_finite():
+    """Past x ~ -709 Kummer's ``e^x`` underflowed to 0 and ``1F1(b - a; b; -x)`` overflowed:
+    0 * inf was NaN (1F1(2; 3; -800) is 2 / 800^2); the two exponents now cancel exactly."""
+    a = np.array([2.0, 1.7, 0.5, 3.0, 0.25])
+    b = np.array([3.0, 3.2, 1.5, 20.0, 7.5])
+    x = np.array([-800.0, -710.0, -5000.0, -1e5, -1e300])
+    ours = xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy()
+    with mpmath.workdps(50):
+        expected = [float(mpmath.hyp1f1(*map(mpmath.mpf, at))) for at in zip(a, b, x)]
+    np.testing.assert_allclose(ours, expected, rtol=3e-14)
+    grad = xg.grad(lambda v: xg.sum(xg.special.hyp1f1(1.7, 3.2, v)))(f64([-800.0])).numpy()
+    with mpmath.workdps(50):
+        slope = float(mpmath.diff(lambda v: mpmath.hyp1f1(1.7, 3.2, v), -800))
+    np.testing.assert_allclose(grad, [slope], rtol=3e-14)
+
+
 def test_hyp1f1_float32_empty_and_zero_d():
     out = xg.special.hyp1f1(1.5, 2.5, xg.asarray([-3.0, 0.5, 4.0], dtype=xg.float32))
     assert out.dtype == xg.float32
