@@ -60,8 +60,8 @@ def dawsn_taylor(x):
     """Dawson's integral by its Taylor series ``sum_k (-2 x^2)^k x / (2k + 1)!!``, for
     ``|x| < 0.2``.
 
-    >>> round(float(dawsn_taylor(np.array(0.1))), 15)
-    0.099335992397852
+    >>> round(float(dawsn_taylor(np.array(0.1))), 14)
+    0.09933599239785
     """
     step = -2.0 * x * x
     term, total = x, x
@@ -114,8 +114,8 @@ def hyp1f1_values(a, b, x):
     """``1F1(a; b; x)`` of float64 arrays by SciPy, broadcast; entries with a non-finite
     argument or value by the generic formula.
 
-    >>> round(float(hyp1f1_values(np.array(1.0), np.array(2.0), np.array(710.0))), -300)
-    3.146e+305
+    >>> f"{float(hyp1f1_values(np.array(1.0), np.array(2.0), np.array(710.0))):.6e}"
+    '3.146472e+305'
     """
     from xpgrad.ops.special_hyp1f1 import _hyp1f1
 
