@@ -87,13 +87,14 @@ def _fresnel(xp, x, terms=_FRACTION_TERMS):
 
 
 def _s_slope(xp, g, ans, x):
-    """``g sin(pi x^2 / 2)``."""
-    return g * xp.sin((math.pi / 2) * (x * x))
+    """``g sin(pi x^2 / 2)``, the phase reduced exactly as the value's (unreduced, ``pi x^2 /
+    2`` kept ``eps x^2`` of its rounding: 1e-9 off at x = 12345.678, 0.07 at 3e7)."""
+    return g * _phase(xp, x)[1]
 
 
 def _c_slope(xp, g, ans, x):
-    """``g cos(pi x^2 / 2)``."""
-    return g * xp.cos((math.pi / 2) * (x * x))
+    """``g cos(pi x^2 / 2)``, the phase reduced exactly."""
+    return g * _phase(xp, x)[0]
 
 
 _s_prim = Primitive("special_fresnel_s", _quiet(_in_float64(lambda xp, x: _fresnel(xp, x)[0])),
