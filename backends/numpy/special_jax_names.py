@@ -10,7 +10,8 @@ formula; its ``dawsn`` within 2e-15 from 0.1 on but 1.2e-14 below 0.05, so below
 Taylor series ``sum_k (-2 x^2)^k x / (2k + 1)!!`` (4e-16); its ``fresnel`` keeps ``pi x^2 /
 2`` unreduced, ``eps x^2`` off relative to the ``1 / (pi x)`` amplitude (3e-15 to 4, 2e-14 at
 10, 6e-13 past 20, 7e-9 past 1e4), so past ``|x| = 4`` the formula (its phase reduced
-exactly; its continued fraction cut to 16 terms, where 8 already give its 2.6e-15 there); its ``hyp1f1`` within 5e-13 everywhere sampled (``|a|, |b| <= 20``, ``|x| <= 600``),
+exactly; its continued fraction cut to 16 terms, where 8 already give its 2.6e-15 there);
+its ``hyp1f1`` within 5e-13 everywhere sampled (``|a|, |b| <= 20``, ``|x| <= 600``),
 where the formula's alternating series lose up to 1e-8 (``a > b``, x < 0) or 7e-4 (``a <
 0``, x > 0); entries with a non-finite argument or result take the formula (SciPy's
 ``1F1(1; 2; 710)`` overflows, the formula's ``e^x`` halves do not; SciPy's 0 at x = -inf is

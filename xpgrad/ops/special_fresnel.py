@@ -55,7 +55,8 @@ def _phase(xp, x):
 
 
 def _fraction(xp, x, terms=_FRACTION_TERMS):
-    """``(S(x), C(x))`` for ``1.5 < x <= 1e150`` (``terms``: 60 hold from 1.5, 8 from 4): ``h = 1 / (b_1 + a_2 / (b_2 + ...))``,
+    """``(S(x), C(x))`` for ``1.5 < x <= 1e150`` (``terms``: 60 hold from 1.5, 8 from 4):
+    ``h = 1 / (b_1 + a_2 / (b_2 + ...))``,
     ``b_k = 4k - 3 - i pi x^2``, ``a_k = -(2k - 3)(2k - 2)``; ``C + iS = (1 + i)/2 (1 - e^(i pi
     x^2 / 2) (x - ix) h)``."""
     pix2 = math.pi * x * x

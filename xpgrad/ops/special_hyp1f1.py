@@ -8,11 +8,14 @@ x = -100 the ``e^x`` joins the asymptotic series' ``e^-x`` exactly: finite to x 
 the power series (400 terms) up to x = 100 and the leading asymptotic series ``Gamma(b) /
 Gamma(a) e^x x^(a - b) sum_k (b - a)_k (1 - a)_k / (k! x^k)`` (40 terms; ``e^x`` as
 ``e^(x/2)`` squared, finite where ``e^x`` alone overflows) beyond; a non-positive integer ``a``
-(a polynomial) always takes the series. Within 3e-14 of mpmath (``tests/test_special_jax_names.py``) where the terms are
+(a polynomial) always takes the series. Within 3e-14 of mpmath
+(``tests/test_special_jax_names.py``) where the terms are
 positive: ``0 < b``, ``|a|, |b| <= 20``, ``a >= 0`` for x >= 0 and ``b - a >= 0`` for x < 0;
 elsewhere digits are lost as in any plain series (alternating terms; the asymptotic series of
 a large ``|a|`` diverges early): 1e-9 at a = -17, b = 7, x = 9, 4e-5 at a = -19, b = 18,
-x = 150 (SciPy's: 3e-14). Poles of b give inf or NaN.
+x = 150 (SciPy's: 3e-14; the NumPy backend's kernel takes SciPy's values,
+``backends/numpy/special_jax_names.py``). Kummer's transformation is what already makes x < 0
+positive-termed where ``b - a >= 0``; it cannot help ``a > b``. Poles of b give inf or NaN.
 
 >>> import xpgrad as xg
 >>> round(xg.special.hyp1f1(1.0, 2.0, xg.asarray(1.0, dtype=xg.float64)).item(), 12)  # e - 1
