@@ -411,6 +411,28 @@ def test_hyp1f1_numpy_kernel_is_accurate_where_the_terms_alternate():
     np.testing.assert_allclose(grad, slopes, rtol=5e-13)
 
 
+def test_hyp1f1_numpy_kernel_keeps_huge_x_from_scipy(monkeypatch):
+    """SciPy 1.17's hyp1f1(-0.5, 2, x) never returns from x ~ 1e15 on (inf too): the kernel
+    gives SciPy only finite a, b and |x| <= 700; beyond, the generic formula's values."""
+    from xpgrad.backends.numpy import special_jax_names
+
+    class Guarded:
+        @staticmethod
+        def hyp1f1(a, b, x):
+            assert np.all(np.isfinite(a) & np.isfinite(b) & (np.abs(x) <= 700.0)), x
+            return sc.hyp1f1(a, b, x)
+    monkeypatch.setattr(special_jax_names, "scipy_special", lambda: Guarded)
+    a = np.array([-0.5, -0.5, -0.5, 1.5, 2.0, 0.5, np.nan])
+    x = np.array([1e15, 1e300, np.inf, 800.0, -1e300, 3.0, 1.0])
+    ours = xg.special.hyp1f1(f64(a), 2.0, f64(x)).numpy()
+    assert np.isneginf(ours[0]) and np.isneginf(ours[1])        # Gamma(-0.5) < 0
+    assert np.isnan(ours[6])
+    with mpmath.workdps(30):
+        expected = [float(mpmath.hyp1f1(*map(mpmath.mpf, at))) for at in
+                    ((1.5, 2.0, 800.0), (2.0, 2.0, -1e300), (0.5, 2.0, 3.0))]
+    np.testing.assert_allclose(ours[3:6], expected, rtol=3e-14)
+
+
 def test_dawsn_numpy_kernel_keeps_its_digits_near_zero():
     """SciPy's dawsn is 1.2e-14 off relative below 0.05; the kernel's Taylor series there is
     within 1e-15 (and hands over to SciPy's at 0.2 without a step)."""

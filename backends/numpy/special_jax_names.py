@@ -39,6 +39,7 @@ _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _DAWSN_TAYLOR_BELOW = 0.2        # 2 x^2 = 0.08: term 12 is below 1e-17 of the sum
 _DAWSN_TAYLOR_TERMS = 12
 _FRESNEL_SCIPY_UP_TO = 4.0       # SciPy's unreduced phase: 3e-15 of the amplitude there
+_HYP1F1_SCIPY_UP_TO = 700.0      # |x| beyond: the formula (SciPy's may not return, see below)
 _FRESNEL_TAIL_TERMS = 16         # the formula's fraction past 4: 8 terms reach its 2.6e-15
 
 
@@ -115,7 +116,10 @@ def _fresnel_forward(index):
 
 def hyp1f1_values(a, b, x):
     """``1F1(a; b; x)`` of float64 arrays by SciPy, broadcast; entries with a non-finite
-    argument or value by the generic formula.
+    argument or value, or ``|x| > 700``, by the generic formula (SciPy 1.17's loops without
+    end at ``hyp1f1(-0.5, 2, x)`` from x ~ 1e15 on, inf included, and its ``1F1(-0.5; 2;
+    1e4)`` is +inf, not -inf; past 700 ``e^x`` overflows or underflows, the formula's
+    asymptotic series holds).
 
     >>> f"{float(hyp1f1_values(np.array(1.0), np.array(2.0), np.array(710.0))):.6e}"
     '3.146472e+305'
@@ -124,8 +128,10 @@ def hyp1f1_values(a, b, x):
 
     a, b, x = np.broadcast_arrays(a, b, x)
     with np.errstate(all="ignore"):
-        out = np.array(scipy_special().hyp1f1(a, b, x), dtype=np.float64)
-        redo = ~np.isfinite(out) | ~np.isfinite(a) | ~np.isfinite(b) | ~np.isfinite(x)
+        usual = np.isfinite(a) & np.isfinite(b) & (np.abs(x) <= _HYP1F1_SCIPY_UP_TO)
+        out = np.array(scipy_special().hyp1f1(np.where(usual, a, 1.0), np.where(usual, b, 1.0),
+                                              np.where(usual, x, 0.0)), dtype=np.float64)
+        redo = ~usual | ~np.isfinite(out)
         if redo.any():
             out[redo] = _hyp1f1(npx, a[redo], b[redo], x[redo])
     return out

@@ -59,7 +59,10 @@ def _asymptotic(xp, a, b, x, shift):
     # e^x as two exact halves (a rounded exponent near 600 would cost 6e-14)
     log_rest = gammaln(xp, b) - gammaln(xp, a) + (a - b) * xp.log(x)
     half = xp.exp(0.5 * (x + shift))
-    return _gamma_sign(xp, b) * _gamma_sign(xp, a) * (half * (half * xp.exp(log_rest))) * total
+    size = half * (half * xp.exp(log_rest))
+    # past x ~ 1e17 e^(x/2) is inf and x^(a - b) 0: then one exponent, rounded (inf or 0 anyway)
+    size = xp.where(size == size, size, xp.exp(0.5 * (x + shift) + log_rest) * half)
+    return _gamma_sign(xp, b) * _gamma_sign(xp, a) * size * total
 
 
 def _positive(xp, a, b, x, shift):
