@@ -61,6 +61,11 @@ UNARY = {
     "sinc": (S.sinc, "special.sinc", "sinc", (-5, 5)),
     "exp2": (S.exp2, "special.exp2", "exp2", (-10, 10)),
     "exp10": (S.exp10, None, "exp10", (-5, 5)),
+    "dawsn": (S.dawsn, None, "dawsn", (-10, 10)),
+    "sici Si": (lambda x: S.sici(x)[0], None, lambda x: sc.sici(x)[0], (-10, 10)),
+    "sici Ci": (lambda x: S.sici(x)[1], None, lambda x: sc.sici(x)[1], (0.1, 10)),
+    "fresnel S": (lambda x: S.fresnel(x)[0], None, lambda x: sc.fresnel(x)[0], (-4, 4)),
+    "fresnel S wide": (lambda x: S.fresnel(x)[0], None, lambda x: sc.fresnel(x)[0], (-10, 10)),
 }
 #: two-argument functions: (xpgrad, torch, scipy, range of both arguments)
 BINARY = {
@@ -72,6 +77,8 @@ BINARY = {
     "gammaincc": (S.gammaincc, "special.gammaincc", "gammaincc", (0.1, 20)),
     "rel_entr": (S.rel_entr, None, "rel_entr", (0.01, 5)),
     "kl_div": (S.kl_div, None, "kl_div", (0.01, 5)),
+    "hyp1f1 a=1.5": (lambda b, x: S.hyp1f1(1.5, b, x), None,
+                     lambda b, x: sc.hyp1f1(1.5, b, x), (0.1, 20)),
 }
 
 
@@ -241,7 +248,7 @@ def run(sizes, dtypes, repeats, only):
                     continue
                 x, y = rng.uniform(lo, hi, n), rng.uniform(lo, hi, n)
                 # no gradient in a (the shape) for the incomplete gamma functions, as in torch
-                wanted = (1,) if name.startswith("gammainc") else None
+                wanted = (1,) if name.startswith(("gammainc", "hyp1f1")) else None
                 fwd, both = _xg_pair(fn, (x, y), dtype, wanted)
                 t_fwd, t_both = _torch_pair(_resolve(torch, tfn), (x, y), dtype, wanted)
                 s_fwd = _scipy_forward(_resolve(sc, sfn), (x.astype(dtype), y.astype(dtype)))

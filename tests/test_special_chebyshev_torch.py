@@ -66,3 +66,16 @@ def test_integer_array_degrees_float32_and_gradients(name):
 def test_bad_input_is_named(name):
     with pytest.raises(TypeError, match=rf"xg\.special\.{name}: x must be"):
         getattr(xg.special, name)("x", 2)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_degree_is_named(name):
+    """The shifted kinds borrow another family's recurrence: their errors named it
+    (``xg.special.shifted_t: n must ...``, ``xg.special.chebyshev_polynomial_v: ...``)."""
+    fn, x = getattr(xg.special, name), f64([0.3, 0.5])
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: n must hold integers"):
+        fn(x, np.array([2.0, 3.0]))
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: n must be an int"):
+        fn(x, 2.5)
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: n must hold integers"):
+        fn(x, ["a"])

@@ -136,6 +136,42 @@ def test_gradients_match_the_closed_forms_and_finite_differences(name, index):
     check_grads(_pick(name, index), [f64(x)], order=2)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fresnel_slopes_keep_their_phase_at_large_x(backend):
+    """The slopes ``sin, cos(pi x^2 / 2)`` reduce the phase exactly, as the values do (the
+    unreduced phase was 1e-9 off at 12345.678, 1e-5 at 1e6, 0.07 at 3e7); second order too."""
+    x = np.array([3.3, 12345.678, 1e6 + 0.3, 3e7 + 0.1])
+    for index, wave in ((0, mpmath.sin), (1, mpmath.cos)):
+        def part(v):
+            return xg.sum(xg.special.fresnel(v)[index])
+        first = xg.grad(part)(f64(x, backend)).numpy()
+        second = xg.grad(lambda v: xg.sum(xg.grad(part)(v)))(f64(x, backend)).numpy()
+        with mpmath.workdps(50):
+            at = [mpmath.mpf(v) for v in x]
+            slope = [float(wave(mpmath.pi * v * v / 2)) for v in at]
+            bend = [float(mpmath.diff(lambda t: wave(mpmath.pi * t * t / 2), v)) for v in at]
+        np.testing.assert_allclose(first, slope, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(second, bend, rtol=0, atol=1e-15 * np.abs(bend).max())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dawsn_slope_keeps_its_digits_at_large_x(backend):
+    """``1 - 2 x dawsn(x)`` cancels to ``-1 / (2 x^2)`` at large x: 4e-10 off relative at 1e3,
+    0 from 1e8 on; the asymptotic series without its 1 keeps every digit, second order too."""
+    x = np.array([-7.0, 30.0, 1e3, -1e5, 1e8, 1e150])
+    first = xg.grad(lambda v: xg.sum(xg.special.dawsn(v)))(f64(x, backend)).numpy()
+    second = xg.grad(lambda v: xg.sum(xg.grad(lambda w: xg.sum(xg.special.dawsn(w)))(v)))(
+        f64(x, backend)).numpy()
+    with mpmath.workdps(700):       # 1 - 2 x F(x) cancels 300 digits at 1e150
+        def dawson(t):
+            return mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-t * t) * mpmath.erfi(t)
+        at = [mpmath.mpf(v) for v in x]
+        slope = [float(1 - 2 * v * dawson(v)) for v in at]
+        bend = [float(-2 * dawson(v) - 2 * v * (1 - 2 * v * dawson(v))) for v in at]
+    np.testing.assert_allclose(first, slope, rtol=1e-14)
+    np.testing.assert_allclose(second, bend, rtol=1e-14)
+
+
 def test_si_slope_at_zero_is_one():
     grad = xg.grad(lambda v: xg.special.sici(v)[0])(f64(0.0)).item()
     assert grad == 1.0
@@ -334,6 +370,78 @@ def test_hyp1f1_backends_match_scipy_edges_and_broadcasting(backend):
     grid = xg.special.hyp1f1(f64([[0.5], [2.0]], backend), 1.5, f64([-2.0, 0.3, 4.0], backend))
     np.testing.assert_allclose(grid.numpy(), sc.hyp1f1([[0.5], [2.0]], 1.5, [-2.0, 0.3, 4.0]),
                                rtol=1e-14)
+
+
+def test_hyp1f1_far_left_is_finite():
+    """Past x ~ -709 Kummer's ``e^x`` underflowed to 0 and ``1F1(b - a; b; -x)`` overflowed:
+    0 * inf was NaN (1F1(2; 3; -800) is 2 / 800^2); the two exponents now cancel exactly."""
+    a = np.array([2.0, 1.7, 0.5, 3.0, 0.25])
+    b = np.array([3.0, 3.2, 1.5, 20.0, 7.5])
+    x = np.array([-800.0, -710.0, -5000.0, -1e5, -1e300])
+    ours = xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy()
+    with mpmath.workdps(50):
+        expected = [float(mpmath.hyp1f1(*map(mpmath.mpf, at))) for at in zip(a, b, x)]
+    np.testing.assert_allclose(ours, expected, rtol=3e-14)
+    grad = xg.grad(lambda v: xg.sum(xg.special.hyp1f1(1.7, 3.2, v)))(f64([-800.0])).numpy()
+    with mpmath.workdps(50):
+        slope = float(mpmath.diff(lambda v: mpmath.hyp1f1(1.7, 3.2, v), -800))
+    np.testing.assert_allclose(grad, [slope], rtol=3e-14)
+
+
+def test_hyp1f1_numpy_kernel_is_accurate_where_the_terms_alternate():
+    """The NumPy backend's kernel (SciPy's values) keeps the digits the generic series lose
+    where its terms alternate: a > b at x < 0 (1e-8 there), a < 0 at x > 0 (7e-4), both
+    within 5e-13 of mpmath; its x-slope too."""
+    pytest.importorskip("scipy")
+    rng = np.random.default_rng(7)
+    b = rng.uniform(0.5, 20.0, 60)
+    a = np.concatenate([b[:30] + rng.uniform(0.5, 10.0, 30), -rng.uniform(0.1, 19.5, 30)])
+    x = np.concatenate([-rng.uniform(5.0, 90.0, 30), rng.uniform(5.0, 45.0, 30)])
+    a, b, x = (np.append(v, extra) for v, extra in zip((a, b, x), ([-17.0, -19.0],
+                                                                     [7.0, 18.0], [9.0, 150.0])))
+    ours = xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy()
+    with mpmath.workdps(60):
+        expected = np.array([float(mpmath.hyp1f1(*map(mpmath.mpf, at))) for at in zip(a, b, x)])
+    np.testing.assert_allclose(ours, expected, rtol=5e-13)
+    grad = xg.grad(lambda v: xg.sum(xg.special.hyp1f1(f64(a[:4]), f64(b[:4]), v)))(
+        f64(x[:4])).numpy()
+    with mpmath.workdps(60):
+        slopes = [float(mpmath.diff(lambda v, p=p: mpmath.hyp1f1(p[0], p[1], v), p[2]))
+                  for p in zip(a[:4], b[:4], x[:4])]
+    np.testing.assert_allclose(grad, slopes, rtol=5e-13)
+
+
+def test_hyp1f1_numpy_kernel_keeps_huge_x_from_scipy(monkeypatch):
+    """SciPy 1.17's hyp1f1(-0.5, 2, x) never returns from x ~ 1e15 on (inf too): the kernel
+    gives SciPy only finite a, b and |x| <= 700; beyond, the generic formula's values."""
+    from xpgrad.backends.numpy import special_jax_names
+
+    class Guarded:
+        @staticmethod
+        def hyp1f1(a, b, x):
+            assert np.all(np.isfinite(a) & np.isfinite(b) & (np.abs(x) <= 700.0)), x
+            return sc.hyp1f1(a, b, x)
+    monkeypatch.setattr(special_jax_names, "scipy_special", lambda: Guarded)
+    a = np.array([-0.5, -0.5, -0.5, 1.5, 2.0, 0.5, np.nan])
+    x = np.array([1e15, 1e300, np.inf, 800.0, -1e300, 3.0, 1.0])
+    ours = xg.special.hyp1f1(f64(a), 2.0, f64(x)).numpy()
+    assert np.isneginf(ours[0]) and np.isneginf(ours[1])        # Gamma(-0.5) < 0
+    assert np.isnan(ours[6])
+    with mpmath.workdps(30):
+        expected = [float(mpmath.hyp1f1(*map(mpmath.mpf, at))) for at in
+                    ((1.5, 2.0, 800.0), (2.0, 2.0, -1e300), (0.5, 2.0, 3.0))]
+    np.testing.assert_allclose(ours[3:6], expected, rtol=3e-14)
+
+
+def test_dawsn_numpy_kernel_keeps_its_digits_near_zero():
+    """SciPy's dawsn is 1.2e-14 off relative below 0.05; the kernel's Taylor series there is
+    within 1e-15 (and hands over to SciPy's at 0.2 without a step)."""
+    x = np.concatenate([10.0 ** np.linspace(-8.0, -0.7, 60), [0.2 - 1e-12, 0.2, 0.2 + 1e-12]])
+    ours = xg.special.dawsn(f64(x)).numpy()
+    with mpmath.workdps(40):
+        expected = [float(mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-v * v) * mpmath.erfi(v))
+                    for v in map(mpmath.mpf, x)]
+    np.testing.assert_allclose(ours, expected, rtol=1e-15)
 
 
 def test_hyp1f1_float32_empty_and_zero_d():

@@ -31,7 +31,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 from xpgrad.ops import special_formulas as sf
 
-from . import erfcx, special_scipy
+from . import erfcx, special_jax_names, special_scipy
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _SHIFT = 10.0                   # the asymptotic series hold from here (as the generic rule's)
@@ -385,4 +385,5 @@ KERNELS = {
     "special_polygamma": Kernel(_polygamma_forward, _polygamma_vjp, saves=(0,)),
     **special_scipy.kernels(),
     **erfcx.KERNELS,
+    **special_jax_names.KERNELS,
 }

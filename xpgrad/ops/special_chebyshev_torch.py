@@ -19,7 +19,8 @@ from .special_polynomials import _evaluate
 
 
 def _shifted(name, family, x, n):
-    return _evaluate(family, n, 2.0 * _real(name, x) - 1.0)
+    """``family``'s polynomial at ``2x - 1``, its errors naming ``xg.special.<name>``."""
+    return _evaluate(family, n, 2.0 * _real(name, x) - 1.0, label=name)
 
 
 def chebyshev_polynomial_v(x, n, /):

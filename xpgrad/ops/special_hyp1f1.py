@@ -3,15 +3,19 @@
 with broadcasting; differentiable in x to any order (``d/dx 1F1(a; b; x) = a / b 1F1(a + 1;
 b + 1; x)``), not in a and b: as JAX's, a gradient in them raises NotImplementedError.
 
-Negative x go through Kummer's transformation ``1F1(a; b; x) = e^x 1F1(b - a; b; -x)``; then
+Negative x go through Kummer's transformation ``1F1(a; b; x) = e^x 1F1(b - a; b; -x)`` (past
+x = -100 the ``e^x`` joins the asymptotic series' ``e^-x`` exactly: finite to x = -1e300); then
 the power series (400 terms) up to x = 100 and the leading asymptotic series ``Gamma(b) /
 Gamma(a) e^x x^(a - b) sum_k (b - a)_k (1 - a)_k / (k! x^k)`` (40 terms; ``e^x`` as
 ``e^(x/2)`` squared, finite where ``e^x`` alone overflows) beyond; a non-positive integer ``a``
-(a polynomial) always takes the series. Within 3e-14 of mpmath (``tests/test_special_jax_names.py``) where the terms are
+(a polynomial) always takes the series. Within 3e-14 of mpmath
+(``tests/test_special_jax_names.py``) where the terms are
 positive: ``0 < b``, ``|a|, |b| <= 20``, ``a >= 0`` for x >= 0 and ``b - a >= 0`` for x < 0;
 elsewhere digits are lost as in any plain series (alternating terms; the asymptotic series of
 a large ``|a|`` diverges early): 1e-9 at a = -17, b = 7, x = 9, 4e-5 at a = -19, b = 18,
-x = 150 (SciPy's: 3e-14). Poles of b give inf or NaN.
+x = 150 (SciPy's: 3e-14; the NumPy backend's kernel takes SciPy's values,
+``backends/numpy/special_jax_names.py``). Kummer's transformation is what already makes x < 0
+positive-termed where ``b - a >= 0``; it cannot help ``a > b``. Poles of b give inf or NaN.
 
 >>> import xpgrad as xg
 >>> round(xg.special.hyp1f1(1.0, 2.0, xg.asarray(1.0, dtype=xg.float64)).item(), 12)  # e - 1
@@ -44,25 +48,33 @@ def _gamma_sign(xp, z):
     return xp.where((z < 0) & odd, -1.0, xp.ones_like(z))
 
 
-def _asymptotic(xp, a, b, x):
+def _asymptotic(xp, a, b, x, shift):
+    """The leading asymptotic series times ``e^shift`` (its exponent ``x + shift``: 0 for a
+    negative x turned by Kummer's transformation, so neither ``e^|x|`` overflows nor ``e^x``
+    underflows)."""
     term, total = xp.ones_like(x), xp.ones_like(x)
     for k in range(_ASYMPTOTIC_TERMS):
         term = term * ((b - a + k) * (1.0 - a + k) / ((k + 1) * x))
         total = total + term
     # e^x as two exact halves (a rounded exponent near 600 would cost 6e-14)
     log_rest = gammaln(xp, b) - gammaln(xp, a) + (a - b) * xp.log(x)
-    half = xp.exp(0.5 * x)
-    return _gamma_sign(xp, b) * _gamma_sign(xp, a) * (half * (half * xp.exp(log_rest))) * total
+    half = xp.exp(0.5 * (x + shift))
+    size = half * (half * xp.exp(log_rest))
+    # past x ~ 1e17 e^(x/2) is inf and x^(a - b) 0: then one exponent, rounded (inf or 0 anyway)
+    size = xp.where(size == size, size, xp.exp(0.5 * (x + shift) + log_rest) * half)
+    return _gamma_sign(xp, b) * _gamma_sign(xp, a) * size * total
 
 
-def _positive(xp, a, b, x):
-    """``1F1(a; b; x)`` for ``x >= 0``."""
+def _positive(xp, a, b, x, shift):
+    """``e^shift 1F1(a; b; x)`` for ``x >= 0``."""
     polynomial = (a <= 0) & (a == xp.floor(a))
     far = (x > _SERIES_UP_TO) & ~polynomial
     near_x = xp.where(far, 0.0, x)
     far_x = xp.where(far, x, 2.0 * _SERIES_UP_TO)
     far_a = xp.where(far, a, 1.0)
-    return xp.where(far, _asymptotic(xp, far_a, b, far_x), _series(xp, a, b, near_x))
+    far_shift = xp.where(far, shift, 0.0)
+    return xp.where(far, _asymptotic(xp, far_a, b, far_x, far_shift),
+                    xp.exp(shift) * _series(xp, a, b, near_x))
 
 
 def _hyp1f1(xp, a, b, x):
@@ -70,8 +82,7 @@ def _hyp1f1(xp, a, b, x):
     negative = x < 0
     turned = xp.where(negative, b - a, a)
     size = xp.where(x == x, xp.abs(x), 0.0)
-    value = _positive(xp, turned, b, size)
-    value = xp.where(negative, xp.exp(x) * value, value)
+    value = _positive(xp, turned, b, size, xp.where(negative, x, 0.0))
     return xp.where((a == a) & (b == b) & (x == x), value, a + b + x)
 
 

@@ -87,21 +87,25 @@ def _mirrored(name, n):
     return (n, 1.0) if n >= 0 else _FAMILIES[name][2](n)
 
 
-def _evaluate(name, n, x):
-    x = _real(name, x)
+def _evaluate(name, n, x, label=None):
+    """The family ``name``'s polynomial of degree(s) ``n`` at ``x``; errors name
+    ``xg.special.<label>`` (default ``name``: a shifted family borrows another's recurrence)."""
+    label = label or name
+    x = _real(label, x)
     if isinstance(n, (list, tuple, np.ndarray, Tensor)):
-        return _of_degrees(name, n, x)
-    degree, factor = _mirrored(name, whole(name, "n", n, -sys.maxsize))
+        return _of_degrees(name, n, x, label)
+    degree, factor = _mirrored(name, whole(label, "n", n, -sys.maxsize))
     value = _by_degree(name, x, [degree])[degree]
     return value if factor == 1.0 else value * factor
 
 
-def _of_degrees(name, n, x):
-    """``name`` with an integer array of degrees broadcast against ``x``."""
+def _of_degrees(name, n, x, label=None):
+    """``name`` with an integer array of degrees broadcast against ``x`` (errors name
+    ``label``, default ``name``)."""
     from ..creation import asarray
     from .shape import broadcast_to
 
-    degrees, shape = integer_orders(name, n, x)
+    degrees, shape = integer_orders(label or name, n, x)
     pairs = [_mirrored(name, int(d)) for d in degrees.reshape(-1).tolist()]
     mirrored = np.array([m for m, _ in pairs], dtype=np.int64).reshape(degrees.shape)
     factors = np.array([f for _, f in pairs], dtype=np.float64).reshape(degrees.shape)
