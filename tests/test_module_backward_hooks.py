@@ -5,24 +5,28 @@ removal, a module called twice, an input on no tape, ``xg.function`` (traced the
 second order, and a non-callable hook refused naming the argument."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch")
 
 F64 = xg.float64
+BACKENDS = ["numpy"] + (["numba"] if backend_report()["numba"]["available"] else [])
 
 
-def _pair(kind="linear"):
+def _pair(kind="linear", backend="numpy"):
     """An xpgrad module and torch's with the same weights."""
     if kind == "linear":
-        ours = xg.nn.Linear(3, 2, rng=0, dtype=F64)
+        ours = xg.nn.Linear(3, 2, rng=0, dtype=F64, backend=backend)
         return ours, _torch_linear(ours)
-    ours = xg.nn.Sequential(xg.nn.Linear(3, 4, rng=1, dtype=F64), xg.nn.Tanh(),
-                            xg.nn.Linear(4, 2, rng=2, dtype=F64))
+    ours = xg.nn.Sequential(xg.nn.Linear(3, 4, rng=1, dtype=F64, backend=backend), xg.nn.Tanh(),
+                            xg.nn.Linear(4, 2, rng=2, dtype=F64, backend=backend))
     theirs = torch.nn.Sequential(_torch_linear(ours.layers[0]), torch.nn.Tanh(),
                                  _torch_linear(ours.layers[2]))
     return ours, theirs
@@ -38,9 +42,9 @@ def _x(seed=1, shape=(4, 3)):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def _ours_grad(module, x, loss=lambda y: xg.sum(xg.sin(y))):
+def _ours_grad(module, x, loss=lambda y: xg.sum(xg.sin(y)), backend="numpy"):
     """``d loss(module(x)) / dx`` and the module's first weight gradient."""
-    x = xg.asarray(x)
+    x = xg.asarray(x, backend=backend)
     with xg.GradientTape() as tape:
         tape.watch(x)
         value = loss(module(x))
@@ -104,15 +108,16 @@ def test_an_observing_hook_leaves_the_gradient_finite_differences_agree():
     assert calls[:2] == ["pre", "hook"]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", ["linear", "sequential"])
-def test_a_hook_scaling_grad_input_and_a_pre_hook_replacing_grad_output_as_torch(kind):
-    ours, theirs = _pair(kind)
+def test_a_hook_scaling_grad_input_and_a_pre_hook_replacing_grad_output_as_torch(kind, backend):
+    ours, theirs = _pair(kind, backend)
     for m, ns in ((ours, xg), (theirs, torch)):
         m.register_full_backward_hook(lambda mod, gin, gout: (gin[0] * 3.0,))
         m.register_full_backward_pre_hook(lambda mod, gout, ns=ns: (ns.cos(gout[0]) + 1.0,))
     x = _x()
-    plain_gx = _ours_grad(_pair(kind)[0], x)[0]
-    gx, gw = _ours_grad(ours, x)
+    plain_gx = _ours_grad(_pair(kind, backend)[0], x, backend=backend)[0]
+    gx, gw = _ours_grad(ours, x, backend=backend)
     tgx, tgw = _torch_grad(theirs, x)
     np.testing.assert_allclose(gx, tgx, rtol=1e-12)
     np.testing.assert_allclose(gw, tgw, rtol=1e-12)
@@ -191,6 +196,18 @@ def test_a_wrong_number_of_gradients_is_refused():
     ours.register_full_backward_pre_hook(lambda mod, gout: gout[0])
     with pytest.raises(RuntimeError, match="pre-hook .* got Tensor"):
         _ours_grad(ours, _x())
+
+
+def test_a_copied_module_keeps_its_backward_hooks_and_its_handle_removes_the_copys():
+    ours, _ = _pair()
+    handle = ours.register_full_backward_hook(lambda mod, gin, gout: (gin[0] * 2.0,))
+    copy_of, copied_handle = copy.deepcopy((ours, handle))
+    x = _x()
+    np.testing.assert_allclose(_ours_grad(copy_of, x)[0], _ours_grad(ours, x)[0], rtol=1e-12)
+    copied_handle.remove()
+    np.testing.assert_allclose(_ours_grad(copy_of, x)[0], _ours_grad(_pair()[0], x)[0],
+                               rtol=1e-12)
+    assert not np.allclose(_ours_grad(ours, x)[0], _ours_grad(copy_of, x)[0])
 
 
 @pytest.mark.parametrize("method", ["register_full_backward_hook",
