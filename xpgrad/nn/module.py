@@ -247,6 +247,48 @@ class Module(ModuleDiscovery, ModuleState):
 
         return register(self, "post", hook, prepend, with_kwargs, "register_forward_hook")
 
+    def register_full_backward_pre_hook(self, hook, *, prepend: bool = False):
+        """Call ``hook(module, grad_output)`` when a backward walk has the gradients of this
+        module call's outputs (PyTorch's): a tuple it returns (one entry per output) replaces
+        ``grad_output``. Order, ``prepend`` and the handle are as for the forward hooks; see
+        ``xpgrad/nn/module_backward_hooks.py``.
+
+        >>> import xpgrad as xg
+        >>> lin = xg.nn.Linear(2, 1, init="ones", rng=0)
+        >>> handle = lin.register_full_backward_pre_hook(lambda m, gout: (gout[0] * 0.5,))
+        >>> x = xg.ones((1, 2))
+        >>> with xg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = xg.sum(lin(x))
+        >>> tape.gradient(y, x).tolist()
+        [[0.5, 0.5]]
+        """
+        from .module_hooks import register
+
+        return register(self, "backward_pre", hook, prepend, False,
+                        "register_full_backward_pre_hook")
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False):
+        """Call ``hook(module, grad_input, grad_output)`` when a backward walk has the
+        gradients of this module call's positional inputs (PyTorch's; None for an argument
+        that is not a floating tensor): a tuple it returns (one entry per argument) replaces
+        ``grad_input``. Order, ``prepend`` and the handle are as for the forward hooks; see
+        ``xpgrad/nn/module_backward_hooks.py``.
+
+        >>> import xpgrad as xg
+        >>> lin = xg.nn.Linear(2, 1, init="ones", rng=0)
+        >>> handle = lin.register_full_backward_hook(lambda m, gin, gout: (gin[0] * 2.0,))
+        >>> x = xg.ones((1, 2))
+        >>> with xg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = xg.sum(lin(x))
+        >>> tape.gradient(y, x).tolist()
+        [[2.0, 2.0]]
+        """
+        from .module_hooks import register
+
+        return register(self, "backward", hook, prepend, False, "register_full_backward_hook")
+
     # -- discovery ----------------------------------------------------------------------------
     def _items(self):
         for key, value in vars(self).items():

@@ -30,12 +30,10 @@ PYTORCH_NAMES = {
                     "out_features), torch's weight transposed, and b (absent with bias=False); "
                     "layer.named_variables() lists a layer's, layer.torch_state_dict() gives "
                     "them under torch's names and layouts"),
-    **dict.fromkeys(("register_full_backward_hook", "register_backward_hook",
-                     "register_full_backward_pre_hook"),
-                    "xpgrad has forward hooks only (register_forward_hook, "
-                    "register_forward_pre_hook): change the gradient at the layer's output "
-                    "with an identity of your own gradient, @xg.custom_gradient def hooked(y): "
-                    "return y, lambda g: ..., applied to the layer's output in a forward hook"),
+    "register_backward_hook": "register_full_backward_hook(hook) (PyTorch's non-full "
+                              "register_backward_hook is deprecated; the full one gives the "
+                              "gradients of the module call's own inputs, "
+                              "hook(module, grad_input, grad_output))",
     "register_parameter": "setattr(self, name, xg.Variable(value, name=...)): a Module finds "
                           "the Variables in its attributes",
     "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "

@@ -1,4 +1,5 @@
-"""Forward hooks: PyTorch's ``register_forward_pre_hook`` and ``register_forward_hook``.
+"""Forward hooks: PyTorch's ``register_forward_pre_hook`` and ``register_forward_hook`` (and the
+registry and handles of the backward ones, ``module_backward_hooks.py``).
 
 A pre-hook ``hook(module, args)`` runs before ``forward`` and may return new arguments (a value
 that is not a tuple is the one argument); a forward hook ``hook(module, args, output)`` runs
@@ -31,6 +32,7 @@ import weakref
 
 from .._args import flag
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
+from .module_backward_hooks import wrap_inputs, wrap_outputs
 from .module_structure import guard_structure
 
 
@@ -56,20 +58,27 @@ ACTIVE = set()
 
 
 class Hooks:
-    """A module's hooks: ``{handle id: (hook, with_kwargs)}`` before and after ``forward``;
-    ``ACTIVE`` holds its id while it holds any (a deep copy's or an unpickled one's too)."""
+    """A module's hooks: ``{handle id: (hook, with_kwargs)}`` before and after ``forward``,
+    ``{handle id: hook}`` for the backward ones (``module_backward_hooks``); ``ACTIVE`` holds
+    its id while it holds any (a deep copy's or an unpickled one's too)."""
+
+    TABLES = ("pre", "post", "backward_pre", "backward")
 
     def __init__(self):
         self.pre = {}
         self.post = {}
+        self.backward_pre = {}
+        self.backward = {}
 
     def __bool__(self):
-        return bool(self.pre or self.post)
+        return bool(self.pre or self.post or self.backward_pre or self.backward)
 
     def changed(self):
         (ACTIVE.add if self else ACTIVE.discard)(id(self))
 
     def __setstate__(self, state):
+        for table in self.TABLES:          # one pickled before the backward hooks were
+            setattr(self, table, {})
         vars(self).update(state)
         self.changed()
 
@@ -101,8 +110,8 @@ class RemovableHandle:
 
     def remove(self) -> None:
         hooks = self._hooks()
-        if hooks is None or (hooks.pre.pop(self.id, None) is None
-                             and hooks.post.pop(self.id, None) is None):
+        if hooks is None or all(getattr(hooks, table).pop(self.id, None) is None
+                                for table in hooks.TABLES):
             return
         _changed()
         hooks.changed()
@@ -143,7 +152,8 @@ def _changed():
 
 
 def register(module, table, hook, prepend, with_kwargs, what) -> RemovableHandle:
-    """Add ``hook`` to ``module``'s ``table`` ("pre" or "post"); ``what`` names the method."""
+    """Add ``hook`` to ``module``'s ``table`` (one of ``Hooks.TABLES``); ``what`` names the
+    method. The backward tables hold the hook alone."""
     owner = f"{type(module).__name__}.{what}"
     if not callable(hook):
         raise TypeError(f"{owner}: hook must be callable, got {type(hook).__name__} {hook!r}")
@@ -157,7 +167,7 @@ def register(module, table, hook, prepend, with_kwargs, what) -> RemovableHandle
     older = list(entries.items()) if prepend else ()
     if prepend:
         entries.clear()
-    entries[handle.id] = (hook, with_kwargs)
+    entries[handle.id] = hook if table.startswith("backward") else (hook, with_kwargs)
     entries.update(older)                                  # after it, in their order
     _changed()
     hooks.changed()
@@ -188,12 +198,15 @@ def call(module, args, kwargs):
             result = hook(module, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+    backward = None
+    if hooks.backward or hooks.backward_pre:
+        args, backward = wrap_inputs(module, hooks, args)
     output = module.forward(*args, **kwargs)
     for hook, with_kwargs in list(hooks.post.values()):
         result = hook(module, args, kwargs, output) if with_kwargs else hook(module, args, output)
         if result is not None:
             output = result
-    return output
+    return output if backward is None else wrap_outputs(backward, output)
 
 
 def _name(hook):
