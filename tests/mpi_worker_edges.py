@@ -229,9 +229,14 @@ def scenario_notes():
     from xpgrad.cli import main
 
     dist.init()
-    type(xg.get_backend("numpy")).kernels_cached = lambda self, dtypes=None: False
-    assert main(["train", "--epochs", "1", "--hidden", "8", "--no-log",
-                 "--progress", "never", "--backend", "numpy"]) == 0
+    backend = type(xg.get_backend("numpy"))
+    assert "kernels_cached" not in vars(backend), "the numpy backend has kernels now"
+    backend.kernels_cached = lambda self, dtypes=None: False
+    try:
+        assert main(["train", "--epochs", "1", "--hidden", "8", "--no-log",
+                     "--progress", "never", "--backend", "numpy"]) == 0
+    finally:                                  # the shared job goes on after it
+        del backend.kernels_cached
     ok("trained")
 
 
@@ -332,7 +337,6 @@ def scenario_plans_cached():
     (xpgrad train --compile), DistributedOptimizer and a new DistributedGradientTape each step,
     three steps each; the reduced values are the weighted mean over ranks."""
     from xpgrad.distributed import buckets
-    from xpgrad.distributed.training import DataParallel
 
     built = []
     real = buckets.BucketPlan.__init__
@@ -342,6 +346,16 @@ def scenario_plans_cached():
         real(self, *args, **kwargs)
 
     buckets.BucketPlan.__init__ = counting
+    try:
+        _plans_cached(built)
+    finally:                                  # the shared job's later scenarios build plans
+        buckets.BucketPlan.__init__ = real
+    ok("plans cached")
+
+
+def _plans_cached(built):
+    from xpgrad.distributed.training import DataParallel
+
     w = dist.init()
     params = [xg.Variable(np.ones((3, 2)), name="w"), xg.Variable(np.zeros(2), name="b")]
     c = float(w.rank + 1)                     # this rank's gradient: c everywhere, weight c
@@ -362,7 +376,6 @@ def scenario_plans_cached():
         for g in dist.DistributedGradientTape(tape).gradient(loss, params, weight=c):
             np.testing.assert_allclose(g.numpy(), want)
     assert len(built) == 1, f"{len(built)} bucket plans built for one layout"
-    ok("plans cached")
 
 
 def scenario_download():
@@ -547,11 +560,36 @@ def scenario_fails_in():
     sys.exit(status)
 
 
+def scenario_hooks():
+    """tests/mpi_worker_hooks.py's check, run in the shared job (tests/mpi_shared_job.py)."""
+    import mpi_worker_hooks
+
+    mpi_worker_hooks.main()
+
+
+def scenario_early_stopping():
+    """tests/mpi_worker_early_stopping.py's "early" then "plateau", in the shared job."""
+    import mpi_worker_early_stopping
+
+    for scenario in ("early", "plateau"):
+        mpi_worker_early_stopping.main(scenario)
+
+
+def scenario_join():
+    """tests/mpi_worker_join.py's cases, in the shared job (each ends with the ranks in step)."""
+    import mpi_worker_join
+
+    mpi_worker_join.main(mpi_worker_join.CASES)
+
+
 def main():
     """``SCENARIO [ARG...]``, or ``in_turn SCENARIO...``: those scenarios one after another in
-    one job (those that take no arguments and leave the ranks in step)."""
+    one job (those that take no arguments and leave the ranks in step), each announced by a
+    ``rank R begins SCENARIO`` line so that a failed job names the scenario it failed in."""
     names = sys.argv[2:] if sys.argv[1] == "in_turn" else sys.argv[1:2]
     for name in names:
+        if sys.argv[1] == "in_turn":
+            print(f"rank {dist.init().rank} begins {name}", flush=True)
         globals()[f"scenario_{name}"]()
 
 

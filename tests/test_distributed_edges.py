@@ -2,7 +2,6 @@
 tests/mpi_worker_edges.py): dtypes of ``allreduce``, frozen Variables broadcast, bad input on
 one rank, ranks that run different numbers of steps. Skipped where mpi4py or mpiexec is
 missing."""
-import functools
 import os
 import re
 import sys
@@ -11,33 +10,24 @@ from pathlib import Path
 
 import pytest
 
+from mpi_shared_job import IN_ONE_JOB, shared_job, shared_stdout
 from test_distributed import mpirun, needs_mpi
 
 WORKER = str(Path(__file__).parent / "mpi_worker_edges.py")
 
 
-#: scenarios that end with every rank in step and nothing patched that another reads: run in
-#: turn in one job per number of ranks (a launch costs each rank its imports), each test
-#: checking its own lines of that job's output
-IN_ONE_JOB = {2: ("allreduce_dtypes", "broadcast", "optimizer_checks", "optimizer_state_checks",
-                  "traced", "double_reduction", "raise_together", "backward_fails"),
-              3: ("allreduce_dtypes", "object_collectives", "raise_together")}
-
-
-@functools.cache
-def _one_job(n):
-    return mpirun(n, sys.executable, WORKER, "in_turn", *IN_ONE_JOB[n], timeout=180)
-
-
 def _checks_pass(n, scenario, *checks):
+    """Every rank printed ``rank R ok: CHECK`` for each check, in the shared job of n ranks
+    (tests/mpi_shared_job.py) where the scenario runs there, else in a job of its own."""
     if scenario in IN_ONE_JOB.get(n, ()):
-        res = _one_job(n)
+        lines, stderr = shared_stdout(n, scenario), shared_job(n).stderr
     else:
         res = mpirun(n, sys.executable, WORKER, scenario, timeout=60)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        lines, stderr = res.stdout.splitlines(), res.stderr
     missing = [f"rank {r} ok: {c}" for r in range(n) for c in checks
-               if f"rank {r} ok: {c}" not in res.stdout.splitlines()]
-    assert not missing, (missing, res.stderr[-3000:])
+               if f"rank {r} ok: {c}" not in lines]
+    assert not missing, (scenario, missing, stderr[-3000:])
 
 
 @needs_mpi
@@ -169,10 +159,9 @@ def test_only_rank_0_checks_and_makes_the_logdir(tmp_path):
 
 @needs_mpi
 def test_xpgrad_train_notes_come_from_rank_0_alone():
-    res = mpirun(2, sys.executable, WORKER, "notes", timeout=90)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    assert "rank 1 ok: trained" in res.stdout
-    assert res.stderr.count("compiles its kernels on first use") == 1, res.stderr[-3000:]
+    _checks_pass(2, "notes", "trained")
+    stderr = shared_job(2).stderr       # no other scenario of the shared job compiles kernels
+    assert stderr.count("compiles its kernels on first use") == 1, stderr[-3000:]
 
 
 @needs_mpi
