@@ -5,6 +5,8 @@ tests/mpi_worker_edges.py SCENARIO``: edge cases of xpgrad.distributed found in 
 prints ``rank R ok: <check>`` per check passed (``in_turn A B ...`` runs several scenarios in
 one job); a failure is an uncaught exception, which
 (through xg.distributed.init's hook) aborts the job."""
+import contextlib
+import os
 import sys
 import time
 import warnings
@@ -459,19 +461,36 @@ def scenario_write_fails():
         return real(*args, **kwargs)
 
     w = dist.init()
-    if w.rank == 0:
-        setattr(*target, full)
     flags = ["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
              "--logdir", "logs", "--progress", "never"]
     if where == "checkpoint":
         flags += ["--checkpoint", "c.npz", "--checkpoint-every", "2"]
     flags += sys.argv[3:]
     try:
-        main(flags)
+        with _patched(target, full if w.rank == 0 else None):
+            main(flags)
     except SystemExit as e:
         print(f"rank {w.rank} exits with {e.code}", flush=True)
         raise
     print(f"rank {w.rank} exits with 0", flush=True)
+
+
+@contextlib.contextmanager
+def _patched(target, replacement):
+    """``setattr(*target, replacement)`` (nothing when None) for the block, then undone: the
+    failure cases run in turn in one job (scenario_failures)."""
+    owner, name = target
+    had = name in vars(owner)
+    real = vars(owner).get(name)
+    if replacement is not None:
+        setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        if had:
+            setattr(owner, name, real)
+        elif replacement is not None:
+            delattr(owner, name)
 
 
 def scenario_backward_fails():
@@ -547,17 +566,64 @@ def scenario_fails_in():
         return real(*args, **kwargs)
 
     w = dist.init()
-    if w.rank == on_rank or on_rank == -1:      # -1: every rank
-        setattr(*target, faulty)
     try:
-        status = main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
-                       "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
-                       "--progress", "never"])
+        with _patched(target, faulty if w.rank == on_rank or on_rank == -1 else None):  # -1: all
+            status = main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
+                           "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
+                           "--progress", "never"])
     except SystemExit as e:
         print(f"rank {w.rank} exits with {e.code}", flush=True)
         raise
     print(f"rank {w.rank} exits with {status}", flush=True)
     sys.exit(status)
+
+
+def scenario_failures():
+    """``failures CASE...``: write_fails and fails_in cases (CASE: a scenario and its arguments
+    joined by commas, as ``fails_in,forward,memory,1``) in turn in this one job, each in a
+    directory ``case<K>`` of its own (K counts from 0) that receives each rank's stdout and
+    stderr (``rank<R>.out``, ``rank<R>.err``), with Python's record of the warnings already
+    shown cleared; a ``rank R begins CASE`` line on the job's stdout before each case. Every
+    case ends with each rank raising SystemExit at the same step, so the next starts in step."""
+    w = dist.init()
+    top = os.getcwd()
+    for k, case in enumerate(sys.argv[2:]):
+        name, *args = case.split(",")
+        folder = os.path.join(top, f"case{k}")
+        os.makedirs(folder, exist_ok=True)
+        print(f"rank {w.rank} begins {case}", flush=True)
+        dist.barrier()
+        sys.argv[2:] = args
+        os.chdir(folder)
+        try:
+            with _output_to(folder, w.rank), warnings.catch_warnings():
+                globals()[f"scenario_{name}"]()
+        except SystemExit:
+            pass
+        finally:
+            os.chdir(top)
+
+
+@contextlib.contextmanager
+def _output_to(folder, rank):
+    """This process's stdout and stderr (file descriptors 1 and 2) into ``folder`` for the
+    block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(os.path.join(folder, f"rank{rank}.out"), "w") as out, \
+            open(os.path.join(folder, f"rank{rank}.err"), "w") as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def scenario_hooks():

@@ -293,20 +293,54 @@ def test_an_error_on_some_ranks_is_raised_on_every_rank(n):
     _checks_pass(n, "raise_together", "raise together")
 
 
+#: ``xpgrad train`` failing on some rank, each case ending with every rank's SystemExit(1) at
+#: the same step: run in turn in one job (the worker's scenario_failures), each case's output
+#: in files of its own. The evaluate case first: after the optimizer case (last), a new run in
+#: the same processes finds the ranks' counts of passes over their batches differing
+FAILURE_CASES = [("fails_in", "evaluate", "bug", "1"), ("write_fails", "checkpoint"),
+                 ("write_fails", "events"), ("write_fails", "history"),
+                 ("fails_in", "backward", "bug", "1"), ("fails_in", "forward", "memory", "-1"),
+                 ("write_fails", "history", "--optimizer", "sgd", "--learning-rate", "1e9"),
+                 ("fails_in", "optimizer", "memory", "0")]
+
+
+@pytest.fixture(scope="module")
+def failures_job(tmp_path_factory):
+    """The job of FAILURE_CASES on 2 ranks: its folder and its result."""
+    cwd = tmp_path_factory.mktemp("failures")
+    res = mpirun(2, sys.executable, WORKER, "failures", *(",".join(c) for c in FAILURE_CASES),
+                 timeout=300, cwd=cwd)
+    return cwd, res
+
+
+def _failure_output(failures_job, *case):
+    """Case ``case``'s stdout and stderr (rank 0's then rank 1's), after checking that the job
+    went through every case without aborting and that each rank ended the case with status 1
+    (a SystemExit(1) out of xpgrad train's main)."""
+    cwd, res = failures_job
+    begun = [line.split(" begins ", 1)[1] for line in res.stdout.splitlines() if " begins " in
+             line]
+    assert res.returncode == 0, (f"the failures job ended with {res.returncode} in case "
+                                 f"{begun[-1] if begun else None} (this test reads {case})",
+                                 res.stdout[-2000:], res.stderr[-3000:])
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    folder = cwd / f"case{FAILURE_CASES.index(case)}"
+    out, err = ("".join((folder / f"rank{r}.{ext}").read_text() for r in (0, 1))
+                for ext in ("out", "err"))
+    assert "rank 0 exits with 1" in out and "rank 1 exits with 1" in out, (case, out)
+    return out, err
+
+
 @needs_mpi
 @pytest.mark.parametrize("where", ["checkpoint", "events", "history"])
 def test_a_failed_write_on_rank_0_during_training_is_one_message_and_status_1_everywhere(
-        tmp_path, where):
+        failures_job, where):
     # rank 0 alone writes logs and checkpoints: its error reaches the other ranks with the
     # next step's metrics (or at the end of the run), and no rank aborts the job
-    res = mpirun(2, sys.executable, WORKER, "write_fails", where, timeout=90, cwd=tmp_path)
-    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
+    out, err = _failure_output(failures_job, "write_fails", where)
+    errors = _errors(err)
     assert len(errors) == 1 and f"No space left on device: 'the {where} file'" in errors[0], \
-        res.stderr
-    assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
-        res.stdout
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        err
 
 
 @needs_mpi
@@ -314,25 +348,28 @@ def test_a_failed_write_on_rank_0_during_training_is_one_message_and_status_1_ev
     ("forward", "memory", 1), ("backward", "bug", 1), ("optimizer", "memory", 0),
     ("evaluate", "bug", 1), ("forward", "memory", -1)])         # -1: on every rank
 def test_an_error_on_one_rank_during_training_is_one_message_and_status_1_everywhere(
-        tmp_path, where, kind, rank):
+        tmp_path, failures_job, where, kind, rank):
     # was: the failed rank's traceback and MPI_Abort (the others killed, or left waiting in a
     # collective); now the failed rank joins the step's collectives with a flag, every rank
     # raises its error at the same point, and rank 0 reports it once, naming the rank
-    res = mpirun(2, sys.executable, WORKER, "fails_in", where, kind, str(rank), timeout=90,
-                 cwd=tmp_path)
-    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
-    assert len(errors) == 1, res.stderr
+    case = ("fails_in", where, kind, str(rank))
+    if case in FAILURE_CASES:
+        out, err = _failure_output(failures_job, *case)
+    else:                           # a job of its own: the status the processes exit with
+        res = mpirun(2, sys.executable, WORKER, *case, timeout=90, cwd=tmp_path)
+        assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+        assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        out, err = res.stdout, res.stderr
+        assert "rank 0 exits with 1" in out and "rank 1 exits with 1" in out, out
+    errors = _errors(err)
+    assert len(errors) == 1, err
     words = "out of memory while training" if kind == "memory" else \
         "RuntimeError: injected bug"
     assert words in errors[0] and (f"[rank {rank}]" in errors[0]) == (rank > 0), errors
-    assert ("[rank 1] Traceback" in res.stderr) == (kind == "bug"), res.stderr  # a bug: where
-    assert "Warning" not in res.stderr, res.stderr
-    assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
-        res.stdout
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    assert ("[rank 1] Traceback" in err) == (kind == "bug"), err    # a bug: where
+    assert "Warning" not in err, err
     if where == "evaluate":         # no epoch line with the healthy rank's share alone
-        assert "test acc" not in res.stdout, res.stdout
+        assert "test acc" not in out, out
 
 
 @needs_mpi
@@ -341,16 +378,14 @@ def test_a_failed_backward_pass_on_one_rank_is_raised_on_every_rank():
 
 
 @needs_mpi
-def test_a_nan_loss_whose_logs_cannot_be_written_under_mpi_names_both(tmp_path):
+def test_a_nan_loss_whose_logs_cannot_be_written_under_mpi_names_both(failures_job):
     # was: the NaN loss alone; rank 0's failed write of history.json was dropped
-    res = mpirun(2, sys.executable, WORKER, "write_fails", "history", "--optimizer", "sgd",
-                 "--learning-rate", "1e9", timeout=90, cwd=tmp_path)
-    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
+    out, err = _failure_output(failures_job, "write_fails", "history", "--optimizer", "sgd",
+                               "--learning-rate", "1e9")
+    errors = _errors(err)
     assert len(errors) == 1 and "the training loss became nan" in errors[0] and \
         "the logs were not written either (OSError: [Errno 28] No space left on device: " \
-        "'the history file')" in errors[0], res.stderr
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        "'the history file')" in errors[0], err
 
 
 @needs_mpi
