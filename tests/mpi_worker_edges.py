@@ -578,9 +578,31 @@ def scenario_fails_in():
     sys.exit(status)
 
 
+def scenario_train():
+    """``xpgrad train`` with the flags argv[2:] on every rank, those after ``@R`` (up to the
+    next ``@``) on rank R alone, as an MPMD launch (``mpiexec -n 1 A : -n 1 B``) gives each
+    rank a command line of its own; each rank prints the status it exits with."""
+    from xpgrad.cli import main
+
+    w = dist.init()
+    flags, mine = [], True
+    for token in sys.argv[2:]:
+        if token.startswith("@"):
+            mine = token == f"@{w.rank}"
+        elif mine:
+            flags.append(token)
+    try:
+        status = main(["train", *flags])
+    except SystemExit as e:
+        print(f"rank {w.rank} exits with {e.code}", flush=True)
+        raise
+    print(f"rank {w.rank} exits with {status}", flush=True)
+    sys.exit(status)
+
+
 def scenario_failures():
-    """``failures CASE...``: write_fails and fails_in cases (CASE: a scenario and its arguments
-    joined by commas, as ``fails_in,forward,memory,1``) in turn in this one job, each in a
+    """``failures CASE...``: write_fails, fails_in and train cases (CASE: a scenario and its
+    arguments joined by commas, as ``fails_in,forward,memory,1``) in turn in this one job, each in a
     directory ``case<K>`` of its own (K counts from 0) that receives each rank's stdout and
     stderr (``rank<R>.out``, ``rank<R>.err``), with Python's record of the warnings already
     shown cleared; a ``rank R begins CASE`` line on the job's stdout before each case. Every

@@ -4,6 +4,7 @@ one rank, ranks that run different numbers of steps. Skipped where mpi4py or mpi
 missing."""
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -239,6 +240,81 @@ def _errors(stderr):
     return [line for line in stderr.splitlines() if line.startswith("xpgrad: error:")]
 
 
+PREPARATION_ERRORS = [
+    (["--epochs", "0"], "argument --epochs: must be an integer > 0"),      # argparse
+    (["--resume", "missing.npz"], "missing.npz"),                         # rank 0 reads it
+    (["--dataset", "mnist", "--data-dir", "no-such-dir"], "'no-such-dir' does not exist"),
+    (["--logdir", "taken"], "is a file, not a directory"),                # every rank
+]
+DIFFERENT_SETTINGS = [
+    ("--seed", ("1", "2"), "--seed: rank 0 has 1, rank 1 has 2"),
+    ("--hidden", ("16", "32"), "--hidden: rank 0 has [16], rank 1 has [32]")]
+REFUSED_COMMAND_LINES = [
+    (1, ["--epochs", "-1"], "[rank 1] argument --epochs: must be an integer > 0, got -1"),
+    (1, ["--bogus"], "[rank 1] unrecognized arguments: --bogus"),
+    (0, ["--epochs", "-1"], "argument --epochs: must be an integer > 0, got -1")]
+#: the worker's scenario_train: flags after "@R" are rank R's alone (as an MPMD launch)
+_ONE_EPOCH = ("train", "--epochs", "1", "--no-log", "--progress", "never")
+
+
+def _preparation_case(flags):
+    return ("train", "--progress", "never", *flags)
+
+
+def _settings_case(flag, values):
+    return (*_ONE_EPOCH, "@0", flag, values[0], "@1", flag, values[1])
+
+
+#: ``xpgrad train`` failing on some rank, each case ending with every rank's SystemExit at the
+#: same step: run in turn in one job (the worker's scenario_failures), each case's output in
+#: files of its own. The evaluate case first: after the optimizer case, a new run in the same
+#: processes finds the ranks' counts of passes over their batches differing. Command lines
+#: that argparse refuses launch alone: their agreement reads the process's own command line
+#: (main(argv) in the worker printed the error on both ranks, or waited forever)
+FAILURE_CASES = [("fails_in", "evaluate", "bug", "1"), ("write_fails", "checkpoint"),
+                 ("write_fails", "events"), ("write_fails", "history"),
+                 ("fails_in", "backward", "bug", "1"), ("fails_in", "forward", "memory", "-1"),
+                 ("write_fails", "history", "--optimizer", "sgd", "--learning-rate", "1e9"),
+                 *(_preparation_case(flags) for flags, _ in PREPARATION_ERRORS[1:]),
+                 *(_settings_case(flag, values) for flag, values, _ in DIFFERENT_SETTINGS),
+                 ("fails_in", "optimizer", "memory", "0")]
+
+
+@pytest.fixture(scope="module")
+def failures_job(tmp_path_factory):
+    """The job of FAILURE_CASES on 2 ranks: its folder and its result."""
+    cwd = tmp_path_factory.mktemp("failures")
+    for k in range(len(FAILURE_CASES)):
+        (cwd / f"case{k}").mkdir()
+        (cwd / f"case{k}" / "taken").write_text("")     # a file where --logdir taken wants one
+    try:
+        res = mpirun(2, sys.executable, WORKER, "failures",
+                     *(",".join(c) for c in FAILURE_CASES), timeout=300, cwd=cwd)
+    except subprocess.TimeoutExpired as e:      # each test says which case hung
+        res = subprocess.CompletedProcess(e.cmd, "timed out", (e.stdout or b"").decode(),
+                                          (e.stderr or b"").decode())
+    return cwd, res
+
+
+def _failure_output(failures_job, *case, status=1):
+    """Case ``case``'s stdout and stderr (rank 0's then rank 1's), after checking that the job
+    went through every case without aborting and that each rank ended the case with
+    ``status`` (a SystemExit out of xpgrad train's main)."""
+    cwd, res = failures_job
+    begun = [line.split(" begins ", 1)[1] for line in res.stdout.splitlines() if " begins " in
+             line]
+    assert res.returncode == 0, (f"the failures job ended with {res.returncode} in case "
+                                 f"{begun[-1] if begun else None} (this test reads {case})",
+                                 res.stdout[-2000:], res.stderr[-3000:])
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    folder = cwd / f"case{FAILURE_CASES.index(case)}"
+    out, err = ("".join((folder / f"rank{r}.{ext}").read_text() for r in (0, 1))
+                for ext in ("out", "err"))
+    assert f"rank 0 exits with {status}" in out and f"rank 1 exits with {status}" in out, \
+        (case, out)
+    return out, err
+
+
 @needs_mpi
 def test_xpgrad_train_downloads_once_on_rank_0_while_the_others_wait(tmp_path, monkeypatch):
     monkeypatch.setenv("XPGRAD_DATA_DIR", str(tmp_path / "cache"))
@@ -270,65 +346,25 @@ def test_a_failed_download_under_mpi_is_one_error_and_status_1_on_every_rank(tmp
 
 
 @needs_mpi
-@pytest.mark.parametrize("flags, words", [
-    (["--epochs", "0"], "argument --epochs: must be an integer > 0"),      # argparse
-    (["--resume", "missing.npz"], "missing.npz"),                         # rank 0 reads it
-    (["--dataset", "mnist", "--data-dir", "no-such-dir"], "'no-such-dir' does not exist"),
-    (["--logdir", "taken"], "is a file, not a directory"),                # every rank
-])
+@pytest.mark.parametrize("flags, words", PREPARATION_ERRORS)
 def test_a_preparation_error_under_mpi_is_one_message_and_status_2_on_every_rank(
-        tmp_path, flags, words):
-    (tmp_path / "taken").write_text("")
-    res = mpirun(2, sys.executable, "-m", "xpgrad.cli", "train", "--progress", "never",
-                 *flags, timeout=90, cwd=tmp_path)
-    assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
-    assert len(errors) == 1 and words in errors[0], res.stderr
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        tmp_path, failures_job, flags, words):
+    case = _preparation_case(flags)
+    if case in FAILURE_CASES:
+        out, err = _failure_output(failures_job, *case, status=2)
+    else:                           # argparse's: a command line of its own
+        res = mpirun(2, sys.executable, "-m", "xpgrad.cli", *case, timeout=90, cwd=tmp_path)
+        assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
+        assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        err = res.stderr
+    errors = _errors(err)
+    assert len(errors) == 1 and words in errors[0], err
 
 
 @needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
 def test_an_error_on_some_ranks_is_raised_on_every_rank(n):
     _checks_pass(n, "raise_together", "raise together")
-
-
-#: ``xpgrad train`` failing on some rank, each case ending with every rank's SystemExit(1) at
-#: the same step: run in turn in one job (the worker's scenario_failures), each case's output
-#: in files of its own. The evaluate case first: after the optimizer case (last), a new run in
-#: the same processes finds the ranks' counts of passes over their batches differing
-FAILURE_CASES = [("fails_in", "evaluate", "bug", "1"), ("write_fails", "checkpoint"),
-                 ("write_fails", "events"), ("write_fails", "history"),
-                 ("fails_in", "backward", "bug", "1"), ("fails_in", "forward", "memory", "-1"),
-                 ("write_fails", "history", "--optimizer", "sgd", "--learning-rate", "1e9"),
-                 ("fails_in", "optimizer", "memory", "0")]
-
-
-@pytest.fixture(scope="module")
-def failures_job(tmp_path_factory):
-    """The job of FAILURE_CASES on 2 ranks: its folder and its result."""
-    cwd = tmp_path_factory.mktemp("failures")
-    res = mpirun(2, sys.executable, WORKER, "failures", *(",".join(c) for c in FAILURE_CASES),
-                 timeout=300, cwd=cwd)
-    return cwd, res
-
-
-def _failure_output(failures_job, *case):
-    """Case ``case``'s stdout and stderr (rank 0's then rank 1's), after checking that the job
-    went through every case without aborting and that each rank ended the case with status 1
-    (a SystemExit(1) out of xpgrad train's main)."""
-    cwd, res = failures_job
-    begun = [line.split(" begins ", 1)[1] for line in res.stdout.splitlines() if " begins " in
-             line]
-    assert res.returncode == 0, (f"the failures job ended with {res.returncode} in case "
-                                 f"{begun[-1] if begun else None} (this test reads {case})",
-                                 res.stdout[-2000:], res.stderr[-3000:])
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
-    folder = cwd / f"case{FAILURE_CASES.index(case)}"
-    out, err = ("".join((folder / f"rank{r}.{ext}").read_text() for r in (0, 1))
-                for ext in ("out", "err"))
-    assert "rank 0 exits with 1" in out and "rank 1 exits with 1" in out, (case, out)
-    return out, err
 
 
 @needs_mpi
@@ -389,32 +425,20 @@ def test_a_nan_loss_whose_logs_cannot_be_written_under_mpi_names_both(failures_j
 
 
 @needs_mpi
-@pytest.mark.parametrize("flag, values, shown", [
-    ("--seed", ("1", "2"), "--seed: rank 0 has 1, rank 1 has 2"),
-    ("--hidden", ("16", "32"), "--hidden: rank 0 has [16], rank 1 has [32]")])
-def test_ranks_started_with_different_train_settings_are_refused(tmp_path, flag, values,
+@pytest.mark.parametrize("flag, values, shown", DIFFERENT_SETTINGS)
+def test_ranks_started_with_different_train_settings_are_refused(failures_job, flag, values,
                                                                  shown):
     # was: rank 0's settings silently used on every rank (an MPMD launch giving each rank its
     # own --seed, or its own model); now one message and status 2 on every rank
-    def command(value):
-        return [sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1", "--no-log",
-                "--progress", "never", flag, value]
-
-    res = mpirun(1, *command(values[0]), ":", "-n", "1", *command(values[1]), timeout=90,
-                 cwd=tmp_path)
-    assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
+    out, err = _failure_output(failures_job, *_settings_case(flag, values), status=2)
+    errors = _errors(err)
     assert len(errors) == 1 and "rank 1 was started with other settings than rank 0" in \
-        errors[0] and shown in errors[0], res.stderr
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
-    assert "epoch" not in res.stdout, res.stdout
+        errors[0] and shown in errors[0], err
+    assert "epoch" not in out, out
 
 
 @needs_mpi
-@pytest.mark.parametrize("bad_rank, extra, shown", [
-    (1, ["--epochs", "-1"], "[rank 1] argument --epochs: must be an integer > 0, got -1"),
-    (1, ["--bogus"], "[rank 1] unrecognized arguments: --bogus"),
-    (0, ["--epochs", "-1"], "argument --epochs: must be an integer > 0, got -1")])
+@pytest.mark.parametrize("bad_rank, extra, shown", REFUSED_COMMAND_LINES)
 def test_a_command_line_refused_on_one_rank_ends_every_rank(tmp_path, bad_rank, extra, shown):
     # was: the rank that could not read its command line waited in the agreement on it, the
     # others in the comparison of settings, forever (two collectives that never matched)
