@@ -1,6 +1,7 @@
-"""Run by tests/test_distributed_early_stopping.py under ``mpiexec -n 2``: a Horovod-style
-loop whose ranks each compute a validation loss on their own shard (the values differ) and
-step ``EarlyStopping`` or ``ReduceLROnPlateau`` with it. Prints one line per rank."""
+"""Run by tests/test_distributed_early_stopping.py under ``mpiexec -n 2`` ("early" and
+"plateau" in tests/mpi_shared_job.py's job): a Horovod-style loop whose ranks each compute a
+validation loss on their own shard (the values differ) and step ``EarlyStopping`` or
+``ReduceLROnPlateau`` with it. Prints one ``rank R SCENARIO stopped ...`` line per rank."""
 import sys
 
 import numpy as np
@@ -33,8 +34,8 @@ def main(scenario):
         elif early is not None and early.step(val_loss):
             break
     stopped = None if early is None else early.stopped_epoch
-    print(f"rank {rank} stopped {stopped} lr {opt.learning_rate!r} w {w.numpy().tolist()}",
-          flush=True)
+    print(f"rank {rank} {scenario} stopped {stopped} lr {opt.learning_rate!r} "
+          f"w {w.numpy().tolist()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ tests/mpi_worker_edges.py SCENARIO``: edge cases of xpgrad.distributed found in 
 prints ``rank R ok: <check>`` per check passed (``in_turn A B ...`` runs several scenarios in
 one job); a failure is an uncaught exception, which
 (through xg.distributed.init's hook) aborts the job."""
+import contextlib
+import os
 import sys
 import time
 import warnings
@@ -229,9 +231,14 @@ def scenario_notes():
     from xpgrad.cli import main
 
     dist.init()
-    type(xg.get_backend("numpy")).kernels_cached = lambda self, dtypes=None: False
-    assert main(["train", "--epochs", "1", "--hidden", "8", "--no-log",
-                 "--progress", "never", "--backend", "numpy"]) == 0
+    backend = type(xg.get_backend("numpy"))
+    assert "kernels_cached" not in vars(backend), "the numpy backend has kernels now"
+    backend.kernels_cached = lambda self, dtypes=None: False
+    try:
+        assert main(["train", "--epochs", "1", "--hidden", "8", "--no-log",
+                     "--progress", "never", "--backend", "numpy"]) == 0
+    finally:                                  # the shared job goes on after it
+        del backend.kernels_cached
     ok("trained")
 
 
@@ -332,7 +339,6 @@ def scenario_plans_cached():
     (xpgrad train --compile), DistributedOptimizer and a new DistributedGradientTape each step,
     three steps each; the reduced values are the weighted mean over ranks."""
     from xpgrad.distributed import buckets
-    from xpgrad.distributed.training import DataParallel
 
     built = []
     real = buckets.BucketPlan.__init__
@@ -342,6 +348,16 @@ def scenario_plans_cached():
         real(self, *args, **kwargs)
 
     buckets.BucketPlan.__init__ = counting
+    try:
+        _plans_cached(built)
+    finally:                                  # the shared job's later scenarios build plans
+        buckets.BucketPlan.__init__ = real
+    ok("plans cached")
+
+
+def _plans_cached(built):
+    from xpgrad.distributed.training import DataParallel
+
     w = dist.init()
     params = [xg.Variable(np.ones((3, 2)), name="w"), xg.Variable(np.zeros(2), name="b")]
     c = float(w.rank + 1)                     # this rank's gradient: c everywhere, weight c
@@ -362,7 +378,6 @@ def scenario_plans_cached():
         for g in dist.DistributedGradientTape(tape).gradient(loss, params, weight=c):
             np.testing.assert_allclose(g.numpy(), want)
     assert len(built) == 1, f"{len(built)} bucket plans built for one layout"
-    ok("plans cached")
 
 
 def scenario_download():
@@ -446,19 +461,36 @@ def scenario_write_fails():
         return real(*args, **kwargs)
 
     w = dist.init()
-    if w.rank == 0:
-        setattr(*target, full)
     flags = ["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
              "--logdir", "logs", "--progress", "never"]
     if where == "checkpoint":
         flags += ["--checkpoint", "c.npz", "--checkpoint-every", "2"]
     flags += sys.argv[3:]
     try:
-        main(flags)
+        with _patched(target, full if w.rank == 0 else None):
+            main(flags)
     except SystemExit as e:
         print(f"rank {w.rank} exits with {e.code}", flush=True)
         raise
     print(f"rank {w.rank} exits with 0", flush=True)
+
+
+@contextlib.contextmanager
+def _patched(target, replacement):
+    """``setattr(*target, replacement)`` (nothing when None) for the block, then undone: the
+    failure cases run in turn in one job (scenario_failures)."""
+    owner, name = target
+    had = name in vars(owner)
+    real = vars(owner).get(name)
+    if replacement is not None:
+        setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        if had:
+            setattr(owner, name, real)
+        elif replacement is not None:
+            delattr(owner, name)
 
 
 def scenario_backward_fails():
@@ -534,12 +566,11 @@ def scenario_fails_in():
         return real(*args, **kwargs)
 
     w = dist.init()
-    if w.rank == on_rank or on_rank == -1:      # -1: every rank
-        setattr(*target, faulty)
     try:
-        status = main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
-                       "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
-                       "--progress", "never"])
+        with _patched(target, faulty if w.rank == on_rank or on_rank == -1 else None):  # -1: all
+            status = main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
+                           "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
+                           "--progress", "never"])
     except SystemExit as e:
         print(f"rank {w.rank} exits with {e.code}", flush=True)
         raise
@@ -547,11 +578,106 @@ def scenario_fails_in():
     sys.exit(status)
 
 
+def scenario_train():
+    """``xpgrad train`` with the flags argv[2:] on every rank, those after ``@R`` (up to the
+    next ``@``) on rank R alone, as an MPMD launch (``mpiexec -n 1 A : -n 1 B``) gives each
+    rank a command line of its own; each rank prints the status it exits with."""
+    from xpgrad.cli import main
+
+    w = dist.init()
+    flags, mine = [], True
+    for token in sys.argv[2:]:
+        if token.startswith("@"):
+            mine = token == f"@{w.rank}"
+        elif mine:
+            flags.append(token)
+    try:
+        status = main(["train", *flags])
+    except SystemExit as e:
+        print(f"rank {w.rank} exits with {e.code}", flush=True)
+        raise
+    print(f"rank {w.rank} exits with {status}", flush=True)
+    sys.exit(status)
+
+
+def scenario_failures():
+    """``failures CASE...``: write_fails, fails_in and train cases (CASE: a scenario and its
+    arguments joined by commas, as ``fails_in,forward,memory,1``) in turn in this one job, each in a
+    directory ``case<K>`` of its own (K counts from 0) that receives each rank's stdout and
+    stderr (``rank<R>.out``, ``rank<R>.err``), with Python's record of the warnings already
+    shown cleared; a ``rank R begins CASE`` line on the job's stdout before each case. Every
+    case ends with each rank raising SystemExit at the same step, so the next starts in step."""
+    w = dist.init()
+    top = os.getcwd()
+    for k, case in enumerate(sys.argv[2:]):
+        name, *args = case.split(",")
+        folder = os.path.join(top, f"case{k}")
+        os.makedirs(folder, exist_ok=True)
+        print(f"rank {w.rank} begins {case}", flush=True)
+        dist.barrier()
+        sys.argv[2:] = args
+        os.chdir(folder)
+        try:
+            with _output_to(folder, w.rank), warnings.catch_warnings():
+                globals()[f"scenario_{name}"]()
+        except SystemExit:
+            pass
+        finally:
+            os.chdir(top)
+
+
+@contextlib.contextmanager
+def _output_to(folder, rank):
+    """This process's stdout and stderr (file descriptors 1 and 2) into ``folder`` for the
+    block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(os.path.join(folder, f"rank{rank}.out"), "w") as out, \
+            open(os.path.join(folder, f"rank{rank}.err"), "w") as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def scenario_hooks():
+    """tests/mpi_worker_hooks.py's check, run in the shared job (tests/mpi_shared_job.py)."""
+    import mpi_worker_hooks
+
+    mpi_worker_hooks.main()
+
+
+def scenario_early_stopping():
+    """tests/mpi_worker_early_stopping.py's "early" then "plateau", in the shared job."""
+    import mpi_worker_early_stopping
+
+    for scenario in ("early", "plateau"):
+        mpi_worker_early_stopping.main(scenario)
+
+
+def scenario_join():
+    """tests/mpi_worker_join.py's cases, in the shared job (each ends with the ranks in step)."""
+    import mpi_worker_join
+
+    mpi_worker_join.main(mpi_worker_join.CASES)
+
+
 def main():
     """``SCENARIO [ARG...]``, or ``in_turn SCENARIO...``: those scenarios one after another in
-    one job (those that take no arguments and leave the ranks in step)."""
+    one job (those that take no arguments and leave the ranks in step), each announced by a
+    ``rank R begins SCENARIO`` line so that a failed job names the scenario it failed in."""
     names = sys.argv[2:] if sys.argv[1] == "in_turn" else sys.argv[1:2]
     for name in names:
+        if sys.argv[1] == "in_turn":
+            print(f"rank {dist.init().rank} begins {name}", flush=True)
         globals()[f"scenario_{name}"]()
 
 

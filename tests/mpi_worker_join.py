@@ -1,9 +1,10 @@
-"""Run by tests/test_distributed_join.py under ``mpiexec -n 2``: ranks training on shards of
-their own, of 7 and 5 batches (Horovod's ``x[rank::size]``), inside ``dist.join()``, with the
-tape and SGD (a barrier each step) and with ``DistributedOptimizer(Adam)``; then calls a joined
-rank cannot take part in, and the same uneven loops without ``join()``. Each case prints
-``rank R CASE ...`` lines; a DistributedError is caught and printed (every rank raises it at
-the same call, so the next case starts in step)."""
+"""Run by tests/test_distributed_join.py in tests/mpi_shared_job.py's job on 2 ranks (or alone:
+``mpiexec -n 2 python tests/mpi_worker_join.py CASE...``): ranks training on shards of their
+own, of 7 and 5 batches (Horovod's ``x[rank::size]``), inside ``dist.join()``, with the tape and
+SGD (a barrier each step) and with ``DistributedOptimizer(Adam)``; then calls a joined rank
+cannot take part in, and the same uneven loops without ``join()``. Each case prints ``rank R
+CASE ...`` lines; a DistributedError is caught and printed (every rank raises it at the same
+call, so the next case starts in step)."""
 import sys
 
 import numpy as np
@@ -11,6 +12,8 @@ import numpy as np
 import xpgrad as xg
 
 dist = xg.distributed
+#: the cases, run in turn in one job (tests/mpi_shared_job.py's on 2 ranks)
+CASES = ("sgd", "adam", "allreduce_inside", "no_join")
 BATCHES = {0: 7, 1: 5}      # each rank's number of batches
 ROWS = {0: 3, 1: 2}         # rows per batch on each rank (uneven too: the weights matter)
 

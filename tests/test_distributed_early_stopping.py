@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from mpi_shared_job import shared_stdout
 from mpi_worker_early_stopping import VALUES
 from test_distributed import mpirun, needs_mpi
 
@@ -36,13 +37,14 @@ def _one_process(scenario):
 @needs_mpi
 @pytest.mark.parametrize("scenario", ["early", "plateau"])
 def test_ranks_stepping_with_their_own_validation_loss_decide_together(scenario):
-    res = mpirun(2, sys.executable, str(WORKER), scenario, timeout=120)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
-    lines = sorted(line for line in res.stdout.splitlines() if line.startswith("rank "))
-    assert len(lines) == 2, res.stdout
+    job = shared_stdout(2, "early_stopping")      # "early" then "plateau" in one launch
+    lines = sorted(line for line in job if line.startswith(("rank 0 ", "rank 1 ")) and
+                   line.split(" ", 3)[2] == scenario and " stopped " in line)
+    assert len(lines) == 2, (scenario, job[-40:])
     assert lines[0].split(" ", 2)[2] == lines[1].split(" ", 2)[2], lines    # same decisions
     stopped, lr = _one_process(scenario)
-    assert lines[0].startswith(f"rank 0 stopped {stopped} lr {lr!r} "), (lines, stopped, lr)
+    assert lines[0].startswith(f"rank 0 {scenario} stopped {stopped} lr {lr!r} "), \
+        (lines, stopped, lr)
 
 
 def test_alone_the_ranks_would_decide_differently():

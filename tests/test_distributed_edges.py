@@ -2,42 +2,33 @@
 tests/mpi_worker_edges.py): dtypes of ``allreduce``, frozen Variables broadcast, bad input on
 one rank, ranks that run different numbers of steps. Skipped where mpi4py or mpiexec is
 missing."""
-import functools
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from mpi_shared_job import IN_ONE_JOB, shared_job, shared_stdout
 from test_distributed import mpirun, needs_mpi
 
 WORKER = str(Path(__file__).parent / "mpi_worker_edges.py")
 
 
-#: scenarios that end with every rank in step and nothing patched that another reads: run in
-#: turn in one job per number of ranks (a launch costs each rank its imports), each test
-#: checking its own lines of that job's output
-IN_ONE_JOB = {2: ("allreduce_dtypes", "broadcast", "optimizer_checks", "optimizer_state_checks",
-                  "traced", "double_reduction", "raise_together", "backward_fails"),
-              3: ("allreduce_dtypes", "object_collectives", "raise_together")}
-
-
-@functools.cache
-def _one_job(n):
-    return mpirun(n, sys.executable, WORKER, "in_turn", *IN_ONE_JOB[n], timeout=180)
-
-
 def _checks_pass(n, scenario, *checks):
+    """Every rank printed ``rank R ok: CHECK`` for each check, in the shared job of n ranks
+    (tests/mpi_shared_job.py) where the scenario runs there, else in a job of its own."""
     if scenario in IN_ONE_JOB.get(n, ()):
-        res = _one_job(n)
+        lines, stderr = shared_stdout(n, scenario), shared_job(n).stderr
     else:
         res = mpirun(n, sys.executable, WORKER, scenario, timeout=60)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        lines, stderr = res.stdout.splitlines(), res.stderr
     missing = [f"rank {r} ok: {c}" for r in range(n) for c in checks
-               if f"rank {r} ok: {c}" not in res.stdout.splitlines()]
-    assert not missing, (missing, res.stderr[-3000:])
+               if f"rank {r} ok: {c}" not in lines]
+    assert not missing, (scenario, missing, stderr[-3000:])
 
 
 @needs_mpi
@@ -169,10 +160,9 @@ def test_only_rank_0_checks_and_makes_the_logdir(tmp_path):
 
 @needs_mpi
 def test_xpgrad_train_notes_come_from_rank_0_alone():
-    res = mpirun(2, sys.executable, WORKER, "notes", timeout=90)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    assert "rank 1 ok: trained" in res.stdout
-    assert res.stderr.count("compiles its kernels on first use") == 1, res.stderr[-3000:]
+    _checks_pass(2, "notes", "trained")
+    stderr = shared_job(2).stderr       # no other scenario of the shared job compiles kernels
+    assert stderr.count("compiles its kernels on first use") == 1, stderr[-3000:]
 
 
 @needs_mpi
@@ -250,6 +240,81 @@ def _errors(stderr):
     return [line for line in stderr.splitlines() if line.startswith("xpgrad: error:")]
 
 
+PREPARATION_ERRORS = [
+    (["--epochs", "0"], "argument --epochs: must be an integer > 0"),      # argparse
+    (["--resume", "missing.npz"], "missing.npz"),                         # rank 0 reads it
+    (["--dataset", "mnist", "--data-dir", "no-such-dir"], "'no-such-dir' does not exist"),
+    (["--logdir", "taken"], "is a file, not a directory"),                # every rank
+]
+DIFFERENT_SETTINGS = [
+    ("--seed", ("1", "2"), "--seed: rank 0 has 1, rank 1 has 2"),
+    ("--hidden", ("16", "32"), "--hidden: rank 0 has [16], rank 1 has [32]")]
+REFUSED_COMMAND_LINES = [
+    (1, ["--epochs", "-1"], "[rank 1] argument --epochs: must be an integer > 0, got -1"),
+    (1, ["--bogus"], "[rank 1] unrecognized arguments: --bogus"),
+    (0, ["--epochs", "-1"], "argument --epochs: must be an integer > 0, got -1")]
+#: the worker's scenario_train: flags after "@R" are rank R's alone (as an MPMD launch)
+_ONE_EPOCH = ("train", "--epochs", "1", "--no-log", "--progress", "never")
+
+
+def _preparation_case(flags):
+    return ("train", "--progress", "never", *flags)
+
+
+def _settings_case(flag, values):
+    return (*_ONE_EPOCH, "@0", flag, values[0], "@1", flag, values[1])
+
+
+#: ``xpgrad train`` failing on some rank, each case ending with every rank's SystemExit at the
+#: same step: run in turn in one job (the worker's scenario_failures), each case's output in
+#: files of its own. The evaluate case first: after the optimizer case, a new run in the same
+#: processes finds the ranks' counts of passes over their batches differing. Command lines
+#: that argparse refuses launch alone: their agreement reads the process's own command line
+#: (main(argv) in the worker printed the error on both ranks, or waited forever)
+FAILURE_CASES = [("fails_in", "evaluate", "bug", "1"), ("write_fails", "checkpoint"),
+                 ("write_fails", "events"), ("write_fails", "history"),
+                 ("fails_in", "backward", "bug", "1"), ("fails_in", "forward", "memory", "-1"),
+                 ("write_fails", "history", "--optimizer", "sgd", "--learning-rate", "1e9"),
+                 *(_preparation_case(flags) for flags, _ in PREPARATION_ERRORS[1:]),
+                 *(_settings_case(flag, values) for flag, values, _ in DIFFERENT_SETTINGS),
+                 ("fails_in", "optimizer", "memory", "0")]
+
+
+@pytest.fixture(scope="module")
+def failures_job(tmp_path_factory):
+    """The job of FAILURE_CASES on 2 ranks: its folder and its result."""
+    cwd = tmp_path_factory.mktemp("failures")
+    for k in range(len(FAILURE_CASES)):
+        (cwd / f"case{k}").mkdir()
+        (cwd / f"case{k}" / "taken").write_text("")     # a file where --logdir taken wants one
+    try:
+        res = mpirun(2, sys.executable, WORKER, "failures",
+                     *(",".join(c) for c in FAILURE_CASES), timeout=300, cwd=cwd)
+    except subprocess.TimeoutExpired as e:      # each test says which case hung
+        res = subprocess.CompletedProcess(e.cmd, "timed out", (e.stdout or b"").decode(),
+                                          (e.stderr or b"").decode())
+    return cwd, res
+
+
+def _failure_output(failures_job, *case, status=1):
+    """Case ``case``'s stdout and stderr (rank 0's then rank 1's), after checking that the job
+    went through every case without aborting and that each rank ended the case with
+    ``status`` (a SystemExit out of xpgrad train's main)."""
+    cwd, res = failures_job
+    begun = [line.split(" begins ", 1)[1] for line in res.stdout.splitlines() if " begins " in
+             line]
+    assert res.returncode == 0, (f"the failures job ended with {res.returncode} in case "
+                                 f"{begun[-1] if begun else None} (this test reads {case})",
+                                 res.stdout[-2000:], res.stderr[-3000:])
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    folder = cwd / f"case{FAILURE_CASES.index(case)}"
+    out, err = ("".join((folder / f"rank{r}.{ext}").read_text() for r in (0, 1))
+                for ext in ("out", "err"))
+    assert f"rank 0 exits with {status}" in out and f"rank 1 exits with {status}" in out, \
+        (case, out)
+    return out, err
+
+
 @needs_mpi
 def test_xpgrad_train_downloads_once_on_rank_0_while_the_others_wait(tmp_path, monkeypatch):
     monkeypatch.setenv("XPGRAD_DATA_DIR", str(tmp_path / "cache"))
@@ -281,21 +346,19 @@ def test_a_failed_download_under_mpi_is_one_error_and_status_1_on_every_rank(tmp
 
 
 @needs_mpi
-@pytest.mark.parametrize("flags, words", [
-    (["--epochs", "0"], "argument --epochs: must be an integer > 0"),      # argparse
-    (["--resume", "missing.npz"], "missing.npz"),                         # rank 0 reads it
-    (["--dataset", "mnist", "--data-dir", "no-such-dir"], "'no-such-dir' does not exist"),
-    (["--logdir", "taken"], "is a file, not a directory"),                # every rank
-])
+@pytest.mark.parametrize("flags, words", PREPARATION_ERRORS)
 def test_a_preparation_error_under_mpi_is_one_message_and_status_2_on_every_rank(
-        tmp_path, flags, words):
-    (tmp_path / "taken").write_text("")
-    res = mpirun(2, sys.executable, "-m", "xpgrad.cli", "train", "--progress", "never",
-                 *flags, timeout=90, cwd=tmp_path)
-    assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
-    assert len(errors) == 1 and words in errors[0], res.stderr
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        tmp_path, failures_job, flags, words):
+    case = _preparation_case(flags)
+    if case in FAILURE_CASES:
+        out, err = _failure_output(failures_job, *case, status=2)
+    else:                           # argparse's: a command line of its own
+        res = mpirun(2, sys.executable, "-m", "xpgrad.cli", *case, timeout=90, cwd=tmp_path)
+        assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
+        assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        err = res.stderr
+    errors = _errors(err)
+    assert len(errors) == 1 and words in errors[0], err
 
 
 @needs_mpi
@@ -307,17 +370,13 @@ def test_an_error_on_some_ranks_is_raised_on_every_rank(n):
 @needs_mpi
 @pytest.mark.parametrize("where", ["checkpoint", "events", "history"])
 def test_a_failed_write_on_rank_0_during_training_is_one_message_and_status_1_everywhere(
-        tmp_path, where):
+        failures_job, where):
     # rank 0 alone writes logs and checkpoints: its error reaches the other ranks with the
     # next step's metrics (or at the end of the run), and no rank aborts the job
-    res = mpirun(2, sys.executable, WORKER, "write_fails", where, timeout=90, cwd=tmp_path)
-    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
+    out, err = _failure_output(failures_job, "write_fails", where)
+    errors = _errors(err)
     assert len(errors) == 1 and f"No space left on device: 'the {where} file'" in errors[0], \
-        res.stderr
-    assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
-        res.stdout
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        err
 
 
 @needs_mpi
@@ -325,25 +384,28 @@ def test_a_failed_write_on_rank_0_during_training_is_one_message_and_status_1_ev
     ("forward", "memory", 1), ("backward", "bug", 1), ("optimizer", "memory", 0),
     ("evaluate", "bug", 1), ("forward", "memory", -1)])         # -1: on every rank
 def test_an_error_on_one_rank_during_training_is_one_message_and_status_1_everywhere(
-        tmp_path, where, kind, rank):
+        tmp_path, failures_job, where, kind, rank):
     # was: the failed rank's traceback and MPI_Abort (the others killed, or left waiting in a
     # collective); now the failed rank joins the step's collectives with a flag, every rank
     # raises its error at the same point, and rank 0 reports it once, naming the rank
-    res = mpirun(2, sys.executable, WORKER, "fails_in", where, kind, str(rank), timeout=90,
-                 cwd=tmp_path)
-    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
-    assert len(errors) == 1, res.stderr
+    case = ("fails_in", where, kind, str(rank))
+    if case in FAILURE_CASES:
+        out, err = _failure_output(failures_job, *case)
+    else:                           # a job of its own: the status the processes exit with
+        res = mpirun(2, sys.executable, WORKER, *case, timeout=90, cwd=tmp_path)
+        assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+        assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        out, err = res.stdout, res.stderr
+        assert "rank 0 exits with 1" in out and "rank 1 exits with 1" in out, out
+    errors = _errors(err)
+    assert len(errors) == 1, err
     words = "out of memory while training" if kind == "memory" else \
         "RuntimeError: injected bug"
     assert words in errors[0] and (f"[rank {rank}]" in errors[0]) == (rank > 0), errors
-    assert ("[rank 1] Traceback" in res.stderr) == (kind == "bug"), res.stderr  # a bug: where
-    assert "Warning" not in res.stderr, res.stderr
-    assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
-        res.stdout
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    assert ("[rank 1] Traceback" in err) == (kind == "bug"), err    # a bug: where
+    assert "Warning" not in err, err
     if where == "evaluate":         # no epoch line with the healthy rank's share alone
-        assert "test acc" not in res.stdout, res.stdout
+        assert "test acc" not in out, out
 
 
 @needs_mpi
@@ -352,45 +414,31 @@ def test_a_failed_backward_pass_on_one_rank_is_raised_on_every_rank():
 
 
 @needs_mpi
-def test_a_nan_loss_whose_logs_cannot_be_written_under_mpi_names_both(tmp_path):
+def test_a_nan_loss_whose_logs_cannot_be_written_under_mpi_names_both(failures_job):
     # was: the NaN loss alone; rank 0's failed write of history.json was dropped
-    res = mpirun(2, sys.executable, WORKER, "write_fails", "history", "--optimizer", "sgd",
-                 "--learning-rate", "1e9", timeout=90, cwd=tmp_path)
-    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
+    out, err = _failure_output(failures_job, "write_fails", "history", "--optimizer", "sgd",
+                               "--learning-rate", "1e9")
+    errors = _errors(err)
     assert len(errors) == 1 and "the training loss became nan" in errors[0] and \
         "the logs were not written either (OSError: [Errno 28] No space left on device: " \
-        "'the history file')" in errors[0], res.stderr
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+        "'the history file')" in errors[0], err
 
 
 @needs_mpi
-@pytest.mark.parametrize("flag, values, shown", [
-    ("--seed", ("1", "2"), "--seed: rank 0 has 1, rank 1 has 2"),
-    ("--hidden", ("16", "32"), "--hidden: rank 0 has [16], rank 1 has [32]")])
-def test_ranks_started_with_different_train_settings_are_refused(tmp_path, flag, values,
+@pytest.mark.parametrize("flag, values, shown", DIFFERENT_SETTINGS)
+def test_ranks_started_with_different_train_settings_are_refused(failures_job, flag, values,
                                                                  shown):
     # was: rank 0's settings silently used on every rank (an MPMD launch giving each rank its
     # own --seed, or its own model); now one message and status 2 on every rank
-    def command(value):
-        return [sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1", "--no-log",
-                "--progress", "never", flag, value]
-
-    res = mpirun(1, *command(values[0]), ":", "-n", "1", *command(values[1]), timeout=90,
-                 cwd=tmp_path)
-    assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
-    errors = _errors(res.stderr)
+    out, err = _failure_output(failures_job, *_settings_case(flag, values), status=2)
+    errors = _errors(err)
     assert len(errors) == 1 and "rank 1 was started with other settings than rank 0" in \
-        errors[0] and shown in errors[0], res.stderr
-    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
-    assert "epoch" not in res.stdout, res.stdout
+        errors[0] and shown in errors[0], err
+    assert "epoch" not in out, out
 
 
 @needs_mpi
-@pytest.mark.parametrize("bad_rank, extra, shown", [
-    (1, ["--epochs", "-1"], "[rank 1] argument --epochs: must be an integer > 0, got -1"),
-    (1, ["--bogus"], "[rank 1] unrecognized arguments: --bogus"),
-    (0, ["--epochs", "-1"], "argument --epochs: must be an integer > 0, got -1")])
+@pytest.mark.parametrize("bad_rank, extra, shown", REFUSED_COMMAND_LINES)
 def test_a_command_line_refused_on_one_rank_ends_every_rank(tmp_path, bad_rank, extra, shown):
     # was: the rank that could not read its command line waited in the agreement on it, the
     # others in the comparison of settings, forever (two collectives that never matched)

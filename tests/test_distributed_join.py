@@ -5,26 +5,18 @@ step the rows the ranks still had (the mean over the ranks that had data: a rank
 out counts for nothing), with SGD and with Adam; a call a joined rank cannot take part in, and
 the same uneven epochs without ``join()``, raise a DistributedError on every rank, no hang."""
 import ast
-import functools
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xpgrad as xg
+from mpi_shared_job import shared_stdout
 from mpi_worker_join import BATCHES, loss_of, model, optimizer, shard
-from test_distributed import mpirun, needs_mpi
-
-WORKER = str(Path(__file__).parent / "mpi_worker_join.py")
-CASES = ("sgd", "adam", "allreduce_inside", "no_join")
+from test_distributed import needs_mpi
 
 
-@functools.cache
 def _job():
-    res = mpirun(2, sys.executable, WORKER, *CASES, timeout=180)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
-    return res.stdout.splitlines()
+    return shared_stdout(2, "join")
 
 
 def _line(rank, case, key):
