@@ -13,7 +13,7 @@ import xpgrad as xg
 
 dist = xg.distributed
 #: the cases, run in turn in one job (tests/mpi_shared_job.py's on 2 ranks)
-CASES = ("sgd", "adam", "allreduce_inside", "no_join")
+CASES = ("sgd", "adam", "allreduce_inside", "no_join", "even_after_uneven")
 BATCHES = {0: 7, 1: 5}      # each rank's number of batches
 ROWS = {0: 3, 1: 2}         # rows per batch on each rank (uneven too: the weights matter)
 
@@ -101,6 +101,12 @@ def main(cases):
             elif case == "no_join":         # two epochs over the uneven shards
                 train("sgd", rank, joined=False, epochs=2)
                 print(f"rank {rank} no_join ended without an error", flush=True)
+            elif case == "even_after_uneven":   # after no_join's error: an even epoch trains
+                lin, opt = model(), optimizer("sgd")
+                data = shard(rank)[:BATCHES[1]]
+                for idx in xg.data.batches(len(data), 1):
+                    step(lin, opt, None, *data[idx[0]])
+                print(f"rank {rank} even_after_uneven ended without an error", flush=True)
         except dist.DistributedError as e:
             print(f"rank {rank} {case} DistributedError: {e}", flush=True)
 

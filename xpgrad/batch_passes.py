@@ -38,6 +38,18 @@ def state() -> dict:
                                                     _COUNTS["at_last_end"])}
 
 
+def start_afresh() -> None:
+    """Forget the passes counted so far, on every rank at once (a new run: ``xpgrad train``'s
+    ``fit``, a new ``DistributedOptimizer``; and each rank as it raises the uneven-epochs
+    error): a run that ended in an error, with its ranks at different passes, does not make the
+    next run in the same process read as uneven.
+
+    >>> start_afresh(); state()["passes"]
+    0
+    """
+    _COUNTS["passes"] = _COUNTS["last_pass_steps"] = 0
+
+
 class Batches(list):
     """The list ``xg.data.batches`` returns: a plain list of index arrays whose iteration, when
     it runs to its end with gradient reductions made meanwhile, counts one pass."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from .group import DistributedError, SingleWorld, current, refuse_trace
 from .join import BUCKETS, JOINED, NOTHING, note_step  # noqa: F401
-from ..batch_passes import note_reduction, state as passes_state
+from ..batch_passes import note_reduction, start_afresh, state as passes_state
 
 
 ADVICE = ("every rank must build the same model and pass the same variables in the same "
@@ -73,6 +73,7 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
     other = next(r for r in range(w.size) if every[r] != every[0])
     (call_0, *ref), (theirs_call, *theirs) = descriptions[0], descriptions[other]
     if theirs_call == call_0 and ref[-1:] != theirs[-1:] and ref[-1].startswith(_PASSES):
+        start_afresh()                  # every rank raises it here
         raise DistributedError(uneven_epochs(counts))
     if theirs_call != call_0:
         raise DistributedError(f"rank {other} makes another call of xpgrad.distributed than "

@@ -25,6 +25,7 @@ from .group import world as _world
 from .join import bucket_shadow
 from .tape_gradients import SETTINGS_ADVICE, settings
 from .sync_stats import contribution, take_backward_scales
+from ..batch_passes import start_afresh
 
 
 _OWN = frozenset(("optimizer", "op", "bucket_bytes", "world"))
@@ -47,6 +48,7 @@ class DistributedOptimizer:
             raise TypeError(f"optimizer must be an xg.optim optimizer, got "
                             f"{type(optimizer).__name__}")
         self.optimizer = optimizer
+        start_afresh()                  # a new run: passes of an earlier one do not count
         self.op = check_op(op)
         self.bucket_bytes = check_bucket_bytes(bucket_bytes)
         self.world = world if world is not None else _world()

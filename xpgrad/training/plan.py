@@ -118,9 +118,12 @@ class Plan:
         """Train as planned (see ``train``)."""
         import contextlib
 
+        from ..batch_passes import start_afresh
         from ..random_seed import global_seed_at
         from ..threads import limit
         from .loop import _fit
+
+        start_afresh()      # an earlier run in this process that failed midway does not count
 
         background = getattr(self.be, "compiling_in_background", None)
         kernels = background() if self.background_compile and background \
