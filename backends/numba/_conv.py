@@ -44,6 +44,7 @@ from ..numpy import convolution_gemm as gemm
 from ._conv_depthwise import depthwise_bwd, depthwise_bwd1, depthwise_fwd, depthwise_fwd1
 from ._conv_frames import col2im, crop_frames, from_wide, im2col, pad_frames
 from ._losses import FLOATS
+from ._read_only import read_only
 
 
 def _accepts(x, w, pads):
@@ -232,9 +233,9 @@ def _forward_loops(x, w, stride, dilation, pads, groups):
     y = np.empty((n, c_out) + n_out, dt)
     if w.shape[1] == 1 and groups > 1:
         if geometry[2] == geometry[3] == 1:              # stride 1
-            depthwise_fwd1(x, w, *geometry[4:8], y)
+            depthwise_fwd1(read_only(x), read_only(w), *geometry[4:8], y)
         else:
-            depthwise_fwd(x, w, *geometry[2:8], y)
+            depthwise_fwd(read_only(x), read_only(w), *geometry[2:8], y)
         return y.reshape(final), None
     if _by_taps(w, geometry, groups):
         _taps_forward(x, w, geometry, y)
@@ -286,9 +287,11 @@ def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_
         dwt = np.zeros((c_out,) + w.shape[2:], np.float64)
         dx_or = dx if needs[0] else np.zeros((1, 1, 1, 1), dt)
         if geometry[2] == geometry[3] == 1:              # stride 1
-            depthwise_bwd1(g, x, w, *geometry[4:8], needs[0], needs[1], dx_or, dwt)
+            depthwise_bwd1(read_only(g), read_only(x), read_only(w), *geometry[4:8], needs[0],
+                           needs[1], dx_or, dwt)
         else:
-            depthwise_bwd(g, x, w, *geometry[2:8], needs[0], needs[1], dx_or, dwt)
+            depthwise_bwd(read_only(g), read_only(x), read_only(w), *geometry[2:8], needs[0],
+                          needs[1], dx_or, dwt)
         return (dx.reshape(shape) if needs[0] else None,
                 dwt.astype(dt).reshape(w_shape) if needs[1] else None)
     dx = np.empty(x_shape, dt) if needs[0] else None

@@ -28,6 +28,7 @@ from xpgrad.backend import Kernel
 from .. import blas
 from . import _conv
 from ._losses import FLOATS
+from ._read_only import read_only
 from ._phases import deinterleave, interleave, phase_col2im, phase_im2col, phase_lengths
 
 
@@ -85,10 +86,11 @@ def conv_transpose_forward(x, w, *bias, stride, dilation, padding, n_out, groups
         unused = np.zeros((c_in,) + w.shape[2:], np.float64)
         if unit:                # (stride > 1: the zeros multiplied cost less than the
             #                     strided loop's scattered adds: 2x faster at stride 2)
-            _conv.depthwise_bwd1(_spread(x, geometry), y, w, *geometry[4:8], True, False, y,
-                                 unused)
+            _conv.depthwise_bwd1(read_only(_spread(x, geometry)), read_only(y), read_only(w),
+                                 *geometry[4:8], True, False, y, unused)
         else:
-            _conv.depthwise_bwd(x, y, w, *geometry[2:8], True, False, y, unused)
+            _conv.depthwise_bwd(read_only(x), read_only(y), read_only(w), *geometry[2:8], True,
+                                False, y, unused)
         if bias:
             y += bias[0].reshape(-1, 1, 1)
         return y.reshape(final), None
@@ -154,20 +156,21 @@ def _vjp(g, needs, x, w, stride, dilation, padding, n_out, groups):
         if needs[0] and unit:            # the depthwise convolution's forward of g
             dxs = dx if unit == 1 else np.empty(x.shape[:2] + tuple(
                 (n - 1) * s + 1 for n, s in zip(x.shape[2:], geometry[2:4])), dt)
-            _conv.depthwise_fwd1(g, w, *geometry[4:8], dxs)
+            _conv.depthwise_fwd1(read_only(g), read_only(w), *geometry[4:8], dxs)
             if unit == 2:
                 dx[...] = dxs[:, :, ::geometry[2], ::geometry[3]]
         elif needs[0]:
-            _conv.depthwise_fwd(g, w, *geometry[2:8], dx)
+            _conv.depthwise_fwd(read_only(g), read_only(w), *geometry[2:8], dx)
         dw = None
         if needs[1]:                     # its weight gradient, x as its output gradient
             dwt = np.zeros((c_in,) + w.shape[2:], np.float64)
             unused = np.zeros((1, 1, 1, 1), dt)
             if unit:
-                _conv.depthwise_bwd1(_spread(x, geometry), g, w, *geometry[4:8], False, True,
-                                     unused, dwt)
+                _conv.depthwise_bwd1(read_only(_spread(x, geometry)), read_only(g), read_only(w),
+                                     *geometry[4:8], False, True, unused, dwt)
             else:
-                _conv.depthwise_bwd(x, g, w, *geometry[2:8], False, True, unused, dwt)
+                _conv.depthwise_bwd(read_only(x), read_only(g), read_only(w), *geometry[2:8],
+                                    False, True, unused, dwt)
             dw = dwt.astype(dt).reshape(w_shape)
         return (dx.reshape(x_shape) if needs[0] else None), dw
     p = geometry[8] * geometry[9]

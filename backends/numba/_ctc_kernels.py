@@ -101,5 +101,6 @@ def ctc_serial(lp, targets, il, tl, blank, zero_infinity, grad, nll, want_grad):
 @njit(error_model="numpy", cache=True, parallel=True)
 def ctc_threaded(lp, targets, il, tl, blank, zero_infinity, grad, nll, want_grad):
     """The samples side by side on all threads (each writes only its own column)."""
-    for n in prange(lp.shape[1]):
-        _sample(lp, targets, il, tl, blank, zero_infinity, grad, nll, n, want_grad)
+    for n in prange(lp.shape[1]):       # (prange's index is unsigned: as int64, the serial
+        #                                 loop's _sample is reused rather than compiled again)
+        _sample(lp, targets, il, tl, blank, zero_infinity, grad, nll, np.int64(n), want_grad)

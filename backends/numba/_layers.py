@@ -28,6 +28,7 @@ from ..numpy import scans as numpy_scans
 from ..numpy.gated_layers import hidden_weight_grad_for
 from ..numpy.memory import aligned_empty
 from . import _layer_steps
+from ._read_only import read_only as _read_only
 from ._scans import _floats, _transposed, gru_steps, rnn_steps
 
 _add_product = numpy_scans.add_product_for(np)
@@ -69,14 +70,6 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b, b_hn):
         return None
     B, T, _ = x.shape
     return gru_steps(_projected_blocks(x, w_ih, b), (B, T, w_ih.shape[1]), h0, w_hh, b_hn)
-
-
-def _read_only(a):
-    """A read-only C-ordered view (or copy) of ``a``: the loops' arrays that they only read, so
-    that one compiled version (the warmup's) serves writeable and read-only gradients alike."""
-    view = np.ascontiguousarray(a).view()
-    view.flags.writeable = False
-    return view
 
 
 def _zeros(x, w_ih, w_hh, b, needs):

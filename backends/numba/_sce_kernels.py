@@ -177,8 +177,10 @@ def sce_labels_short(x, labels, grad, losses, scale):
 @njit(**LOOP_OPTIONS)
 def sce_labels_short_streamed(x, labels, grad, losses, scale):
     """``sce_labels_short`` asking for later tiles whatever the size: the loop of the threaded
-    kernel, whose blocks are small but whose logits as a whole are not in cache."""
-    return _labels_short(x, labels, grad, losses, scale, True)
+    kernel, whose blocks are small but whose logits as a whole are not in cache. (``ahead`` is
+    a runtime bool, ``np.bool_(True)``, not the literal ``True``: a literal would compile a
+    second ``_labels_short`` per dtype, ~2 CPU-s each, for the same machine code.)"""
+    return _labels_short(x, labels, grad, losses, scale, np.bool_(True))
 
 
 @njit(**LOOP_OPTIONS)
@@ -254,7 +256,7 @@ def sce_probs_short(x, t, grad, losses, scale):
 def sce_probs_short_streamed(x, t, grad, losses, scale):
     """``sce_probs_short`` asking for later tiles whatever the size (the threaded kernel's
     loop, as ``sce_labels_short_streamed``)."""
-    return _probs_short(x, t, grad, losses, scale, True)
+    return _probs_short(x, t, grad, losses, scale, np.bool_(True))
 
 
 @njit(**LOOP_OPTIONS)

@@ -351,7 +351,8 @@ def _loop(labels, classes, streamed):
     later groups of rows when ``streamed``, else from the size at which they leave the cache."""
     @njit(**LOOP_OPTIONS)
     def loop(x, target, grad, losses, scale):
-        ahead = True if streamed else _streamed(x)
+        ahead = np.bool_(True) if streamed else _streamed(x)   # (a bool either way: one
+        #                                                  _labels_regs per dtype, not two)
         if labels:
             return _labels_regs(x, target, grad, losses, scale, ahead, classes)
         return _probs_regs(x, target, grad, losses, scale, ahead, classes)
