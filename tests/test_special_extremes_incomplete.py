@@ -5,6 +5,7 @@ one (``I_p(n, 1) = p^n``, the densities) and against mpmath's differences at 40 
 elsewhere (a few points each: mpmath's ``betainc`` takes seconds at a, b ~ 1e3)."""
 from __future__ import annotations
 
+import functools
 import math
 
 import mpmath
@@ -51,13 +52,9 @@ def test_gammainc_gradient_in_x_is_the_density_where_a_over_x_overflows(name, a,
     assert _agree(slope, want, 1e-12), (slope, want)
 
 
-@pytest.mark.usefixtures("numpy_default")
-@pytest.mark.parametrize("a, x", [(1e5, 1e5 - 300), (1e5, 1e5 + 10), (1e-10, 1e-300),
-                                  (1e-10, 50.0), (1e-20, 1e-5), (30.0, 1e-8)])
-@pytest.mark.parametrize("name", ["gammainc", "gammaincc"])
-def test_gammainc_gradient_in_a_at_the_extremes_matches_mpmath(name, a, x):
-    """Huge a next to x, tiny a against tiny and large x: within 1e-13 (mpmath differences the
-    smaller of P and Q, at 50 digits; dP/da = -dQ/da)."""
+@functools.lru_cache(maxsize=None)
+def _mp_gammainc_slope_in_a(a, x):
+    """mpmath's dP/da at 50 digits, once per point (gammaincc's test takes its negative)."""
     with mpmath.workdps(50):
         a_, x_ = mpmath.mpf(a), mpmath.mpf(x)
         upper = mpmath.gammainc(a_, x_, mpmath.inf, regularized=True)
@@ -67,7 +64,17 @@ def test_gammainc_gradient_in_a_at_the_extremes_matches_mpmath(name, a, x):
         else:
             slope = mpmath.diff(lambda s: mpmath.gammainc(s, 0, x_, regularized=True), a_,
                                 h=a_ * mpmath.mpf("1e-22"))
-        want = float(slope) * (1 if name == "gammainc" else -1)
+        return float(slope)
+
+
+@pytest.mark.usefixtures("numpy_default")
+@pytest.mark.parametrize("a, x", [(1e5, 1e5 - 300), (1e5, 1e5 + 10), (1e-10, 1e-300),
+                                  (1e-10, 50.0), (1e-20, 1e-5), (30.0, 1e-8)])
+@pytest.mark.parametrize("name", ["gammainc", "gammaincc"])
+def test_gammainc_gradient_in_a_at_the_extremes_matches_mpmath(name, a, x):
+    """Huge a next to x, tiny a against tiny and large x: within 1e-13 (mpmath differences the
+    smaller of P and Q, at 50 digits; dP/da = -dQ/da)."""
+    want = _mp_gammainc_slope_in_a(a, x) * (1 if name == "gammainc" else -1)
     got = _ours(getattr(xg.special, name), (a, x))[1][0]
     assert _agree(got, want, 1e-13), (got, want)
 
@@ -109,6 +116,18 @@ BETAINC_POINTS = [(1e3, 1e3, 0.49), (1e5, 2.0, 1 - 1e-4), (2.0, 1e5, 1e-5), (1e-
                   (1e3, 10.0, 0.9995), (1e-10, 1e-10, 0.3), (50.0, 1e3, 1e-3)]
 
 
+@functools.lru_cache(maxsize=None)
+def _mp_betainc_slopes_in_shapes(a, b, x):
+    """mpmath's dI/da and dI/db at 60 digits, once per point ((1 - I)'s slopes are -I's: no
+    complement to difference; betaincc's test takes their negatives)."""
+    with mpmath.workdps(60):
+        a_, b_, x_ = (mpmath.mpf(v) for v in (a, b, x))
+        return tuple(float(mpmath.diff(
+            lambda s: _mp_betainc(*(s if j == i else v for j, v in enumerate((a_, b_))), x_,
+                                  False), (a_, b_)[i], h=(a_, b_)[i] * mpmath.mpf("1e-25")))
+            for i in range(2))
+
+
 @pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("a, b, x", BETAINC_POINTS)
 @pytest.mark.parametrize("name", ["betainc", "betaincc"])
@@ -116,13 +135,9 @@ def test_betainc_gradients_in_the_shapes_at_the_extremes_match_mpmath(name, a, b
     """Within 1e-11 (1e-14 mostly; 8e-12 in b at b = 1e5, where ``b log(1 - x)``'s own
     rounding is that); a = 1e-20 was 0.5 off (the tiny-n defect above, through any b)."""
     upper = name == "betaincc"
-    with mpmath.workdps(60):           # (1 - I)'s slopes are -I's: no complement to difference
-        a_, b_, x_ = (mpmath.mpf(v) for v in (a, b, x))
-        want = float(_mp_betainc(a_, b_, x_, upper))
-        by_a, by_b = ((-1 if upper else 1) * float(mpmath.diff(
-            lambda s: _mp_betainc(*(s if j == i else v for j, v in enumerate((a_, b_))), x_,
-                                  False), (a_, b_)[i], h=(a_, b_)[i] * mpmath.mpf("1e-25")))
-            for i in range(2))
+    with mpmath.workdps(60):
+        want = float(_mp_betainc(*(mpmath.mpf(v) for v in (a, b, x)), upper))
+    by_a, by_b = ((-1 if upper else 1) * slope for slope in _mp_betainc_slopes_in_shapes(a, b, x))
     value, slopes = _ours(getattr(xg.special, name), (a, b, x))
     assert _agree(value, want, 1e-13), (value, want)
     assert _agree(slopes[0], by_a, 1e-11), ("d/da", slopes[0], by_a)
@@ -139,9 +154,10 @@ def test_betainc_at_one_half_next_to_one_is_the_arcsine(x):
     assert _agree(got, want, 2e-16), (got, want)
 
 
+@functools.lru_cache(maxsize=None)
 def _mp_fdtr(dfn, dfd, x):
     """mpmath's F CDF at 60 digits and its three slopes (fdtrc's are their negatives: no
-    complement to difference)."""
+    complement to difference), once per point for fdtr's and fdtrc's tests."""
     def reference(m, n, y):
         return _mp_betainc(m / 2, n / 2, m * y / (m * y + n), False)
 
