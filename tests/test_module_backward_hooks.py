@@ -15,6 +15,9 @@ from conftest import backend_report
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch")
+#: the tests make their modules and inputs on numpy (one test takes each backend by name): the
+#: suite run with XPGRAD_BACKEND=numba would otherwise mix backends in checks and references
+pytestmark = pytest.mark.usefixtures("numpy_default")
 
 F64 = xg.float64
 BACKENDS = ["numpy"] + (["numba"] if backend_report()["numba"]["available"] else [])

@@ -16,6 +16,7 @@ sum() got an unexpected keyword argument 'dim'; xpgrad uses the array API's name
 from __future__ import annotations
 
 import numbers
+import types
 
 
 def flag(value, name: str, owner: str | None = None) -> bool:
@@ -74,7 +75,12 @@ def listed_names(obj) -> list:
     def defined(name):          # the attribute as the class's lookup finds it
         return next((vars(c)[name] for c in mro if name in vars(c)), None)
 
-    return sorted(n for n in object.__dir__(obj) if not isinstance(defined(n), Pointer))
+    def offered(name):          # not a pointer, nor a slot left unset (Tensor's _hooks)
+        found = defined(name)
+        return not isinstance(found, Pointer) and not (
+            isinstance(found, types.MemberDescriptorType) and not hasattr(obj, name))
+
+    return sorted(n for n in object.__dir__(obj) if offered(n))
 
 
 #: PyTorch's keywords of reductions, softmax and joins -> the array API's names for them
