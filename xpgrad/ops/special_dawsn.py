@@ -14,21 +14,17 @@ it the asymptotic series ``sum_k (2k-1)!! / (2^(k+1) x^(2k+1))`` (its smallest t
 from __future__ import annotations
 
 from ..primitive import Primitive, apply
+from .exact_square import square_and_error
 from .special import _in_float64, _quiet, _real
 
 _SERIES_UP_TO = 6.5
 _SERIES_TERMS = 120             # at x = 6.5 (x^2 = 42.25) term 120 is ~1e-20 of the sum
 _ASYMPTOTIC_TERMS = 40          # at x = 6.5 the terms shrink until k ~ 42
-_SPLIT = 134217729.0            # 2^27 + 1: Dekker's split of a float64 into two halves
 
 
 def _gauss_exactly(xp, x):
     """``exp(-x^2)`` with the rounding error of ``x * x`` corrected to first order."""
-    square = x * x
-    scaled = _SPLIT * x
-    high = scaled - (scaled - x)
-    low = x - high
-    error = ((high * high - square) + 2.0 * high * low) + low * low      # x^2 - fl(x^2)
+    square, error = square_and_error(x)
     return xp.exp(-square) * (1.0 - error)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 from ..primitive import Primitive, apply
+from .exact_square import square_and_error
 from .special import _in_float64, _quiet, _real
 from .special_sici import _reciprocal
 
@@ -26,7 +27,6 @@ _SERIES_UP_TO = 1.5
 _SERIES_TERMS = 20              # t = 3.53 at x = 1.5: t^40 / 40! ~ 1e-26
 _FRACTION_TERMS = 60
 _HALF_FROM = 1e150
-_SPLIT = 134217729.0            # 2^27 + 1
 
 
 def _series(xp, x):
@@ -45,11 +45,7 @@ def _series(xp, x):
 
 def _phase(xp, x):
     """``(cos, sin)`` of ``pi x^2 / 2``, ``x^2 = high + low`` exactly and ``high`` modulo 4."""
-    square = x * x
-    scaled = _SPLIT * x
-    top = scaled - (scaled - x)
-    bottom = x - top
-    low = ((top * top - square) + 2.0 * top * bottom) + bottom * bottom
+    square, low = square_and_error(x)
     angle = (math.pi / 2) * (xp.remainder(square, 4.0) + low)
     return xp.cos(angle), xp.sin(angle)
 

@@ -21,23 +21,19 @@ import math
 import numpy as np
 
 from ..primitive import Primitive, apply
+from .exact_square import square_and_error
 from .incomplete_gamma import _arguments, _in_float64
 from .special import _call, _erf, _ndtr, _quiet
 
 _NODES, _WEIGHTS = (v.tolist() for v in np.polynomial.legendre.leggauss(40))
 _GAUSSIAN_REACH = 9.0           # exp(-81 / 2) ~ 2.6e-18 of the peak
-_SPLIT = 134217729.0            # 2^27 + 1: Dekker's split
 _SQRT_HALF = math.sqrt(0.5)
 _TWO_PI = 2.0 * math.pi
 
 
 def _half_gauss(xp, h):
     """``exp(-h^2 / 2)`` with the rounding error of ``h * h`` corrected to first order."""
-    square = h * h
-    scaled = _SPLIT * h
-    high = scaled - (scaled - h)
-    low = h - high
-    error = ((high * high - square) + 2.0 * high * low) + low * low
+    square, error = square_and_error(h)
     return xp.exp(-0.5 * square) * (1.0 - 0.5 * error)
 
 
