@@ -31,6 +31,7 @@ import types
 import numpy as np
 
 from .held import HeldValue
+from .lazy_setup import holds_traced, is_lazy_setup
 from .name_guards import host_state
 
 #: the sources every function reaches: NumPy's and Python's global ones (the objects their
@@ -84,12 +85,10 @@ class HostState:
         None."""
         for holder, attribute, value in self.settings:
             now = getattr(holder, attribute, value)
-            if now is not value and (type(now) is not type(value) or now != value):
+            if _changed(value, now):
                 name = _setting_name(self.fn, holder, attribute)
-                return (f"the function set {name!r} ({value!r} -> {now!r}) while tracing: a "
-                        f"replay runs no Python, so replays never set it again (a counter "
-                        f"stops counting). Keep it in a Variable (v.assign_add(1)), or set it "
-                        f"outside the function"), _line(self.fn, {name})
+                return _set_message(name, value, now, "set it outside the function"), \
+                    _line(self.fn, {name})
         for container, name, length, numbers in self.containers:
             if len(container) != length:
                 return (f"the function changed the length of {name!r} ({length} -> "
@@ -100,13 +99,33 @@ class HostState:
             for key, value in numbers:
                 now = container.get(key, value) if isinstance(container, dict) else \
                     container[key]
-                if now is not value and (type(now) is not type(value) or now != value):
-                    return (f"the function set '{name}[{key!r}]' ({value!r} -> {now!r}) while "
-                            f"tracing: a replay runs no Python, so replays never set it again "
-                            f"(a counter stops counting, a branch on it takes the traced way). "
-                            f"Keep it in a Variable (v.assign_add(1)), or set it outside the "
-                            f"function and pass it in"), _line(self.fn, {name})
+                if _changed(value, now):
+                    return _set_message(f"{name}[{key!r}]", value, now,
+                                        "set it outside the function and pass it in",
+                                        ", a branch on it takes the traced way"), \
+                        _line(self.fn, {name})
         return None
+
+
+def _changed(value, now) -> bool:
+    """Whether a trace setting ``value`` to ``now`` is a side effect a replay will not repeat:
+    another value, and not a first call's setup (``lazy_setup.py``: ``self.opt = Adam()``
+    where ``self.opt`` was None)."""
+    if now is value or is_lazy_setup(value, now):
+        return False
+    return type(now) is not type(value) or holds_traced(now) or now != value
+
+
+def _set_message(name, value, now, advice, branch=""):
+    """The warning for a trace that set ``name`` from ``value`` to ``now``."""
+    if holds_traced(now):
+        return (f"the function stored a tensor computed while tracing in '{name}' (it "
+                f"was {value!r}): it belongs to the ended trace (using it after the call "
+                f"raises TraceError) and replays never set it again. Return it from the "
+                f"function, or compute it outside and pass it in")
+    return (f"the function set '{name}' ({value!r} -> {now!r}) while tracing: a replay runs "
+            f"no Python, so replays never set it again (a counter stops counting{branch}). "
+            f"Keep it in a Variable (v.assign_add(1)), or {advice}")
 
 
 def _setting_name(fn, holder, attribute):
