@@ -244,12 +244,10 @@ def test_the_hessian_of_a_norm_follows_pytorch_at_zero(backend, point):
 
 # -- xg.for_scipy: the JAX habit minimize(value_and_grad(f), x0, jac=True) ------------------------
 @pytest.mark.parametrize("method", ["L-BFGS-B", "SLSQP", "BFGS"])
-def test_value_and_grad_for_scipy_finds_jaxs_minimum(backend, method):
+def test_value_and_grad_for_scipy_finds_jaxs_minimum(backend, method, jax):
     """Unwrapped, L-BFGS-B and SLSQP failed ('argument 7 must be numpy.ndarray, not Tensor')
     and BFGS returned Tensors; a logistic regression's minimum is JAX's."""
     so = pytest.importorskip("scipy.optimize")
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
     rng = np.random.default_rng(1)
     X = rng.normal(size=(80, 3))
     y = (X @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.normal(size=80) > 0).astype(np.float64)

@@ -92,11 +92,9 @@ def test_jacobian_passes_keyword_arguments_and_takes_has_aux_as_jax_jacrev(backe
 
 
 # -- pytrees of arguments, as JAX -----------------------------------------------------------------
-def test_grad_of_a_dict_and_nested_lists_of_parameters_has_their_structure(backend):
+def test_grad_of_a_dict_and_nested_lists_of_parameters_has_their_structure(backend, jax):
     """``jax.grad(loss)(params)`` with ``params`` a dict of a list and a tuple; xpgrad refused
     any container ('is not a tensor or numbers')."""
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
     rng = np.random.default_rng(0)
     arrays = {"b": (rng.normal(size=4), None), "scale": np.float64(0.5),   # JAX's key order
@@ -118,11 +116,9 @@ def test_grad_of_a_dict_and_nested_lists_of_parameters_has_their_structure(backe
         np.testing.assert_allclose(got.numpy(), np.asarray(ref), rtol=1e-12)
 
 
-def test_hessian_and_jacobian_of_pytrees_as_jax(backend):
+def test_hessian_and_jacobian_of_pytrees_as_jax(backend, jax):
     """``jax.hessian(f, argnums=(0, 1))(params, y)``: ``H[i][path_i][j][path_j]``; and
     ``jax.jacrev``: a Jacobian per leaf. xpgrad refused pytrees in both."""
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
     rng = np.random.default_rng(4)
     arrays = {"a": rng.normal(size=3), "b": [rng.normal(size=(2,))]}

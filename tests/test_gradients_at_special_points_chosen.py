@@ -17,21 +17,18 @@ WITH_NAN = np.array([1.0, np.nan, 1.0, 0.0])
 SEGMENT_DATA, SEGMENT_IDS = np.array([1.0, 1.0, 0.0, 2.0, 2.0]), np.array([0, 0, 0, 1, 1])
 
 
-def _jax_numpy():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax, jax.numpy
-
-
 def _jax_gradient(f, arrays):
-    """JAX's gradients of ``sum(ramp * f(*arrays))`` for every input."""
-    jax, jnp = _jax_numpy()
+    """JAX's gradients of ``sum(ramp * f(*arrays))`` for every input, in float64 (turned on
+    for this call only: ``jax_enable_x64`` must not leak to other tests)."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
 
     def loss(*xs):
         out = f(jnp, *xs)
         return (out * ramp(out.shape)).sum()
 
-    return [np.asarray(g) for g in jax.grad(loss, tuple(range(len(arrays))))(*arrays)]
+    with jax.enable_x64(True):
+        return [np.asarray(g) for g in jax.grad(loss, tuple(range(len(arrays))))(*arrays)]
 
 
 def _segment_max(jnp, data):

@@ -159,12 +159,10 @@ def test_a_tape_differentiated_by_a_tape_opened_after_its_forward_pass_says_so()
             first.gradient(y, x, output_gradients=u)
 
 
-def test_vjp_and_jvp_take_has_aux_as_jax():
+def test_vjp_and_jvp_take_has_aux_as_jax(jax):
     """``jax.vjp(f, x, has_aux=True)`` gives ``(out, vjp_fn, aux)`` and ``jax.jvp(...,
     has_aux=True)`` ``(out, product, aux)``; the aux is returned as f gave it and takes no part
     in the product."""
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
 
     def f(lib):
         return lambda x: (lib.sin(x) * x[::-1], {"norm": lib.sum(x * x), "tag": "aux"})

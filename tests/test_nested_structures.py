@@ -271,12 +271,6 @@ T_B = np.array([-0.4, 0.6])
 T_X = np.array([[0.2, -0.1, 0.4], [1.1, 0.3, -0.6]])
 
 
-def _jax():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax, jax.numpy
-
-
 def _model(ns):
     """``f(params, x)`` returning a pytree, and a scalar ``g``, on xpgrad or jax.numpy."""
     def f(p, x):
@@ -305,8 +299,8 @@ def _assert_same_tree(got, want, jax):
         np.testing.assert_allclose(g, np.asarray(w), rtol=1e-12, atol=1e-14)
 
 
-def test_vjp_of_pytrees_as_jax_vjp():
-    jax, jnp = _jax()
+def test_vjp_of_pytrees_as_jax_vjp(jax):
+    jnp = jax.numpy
     params, x, _, _ = _trees(xg.asarray)
     out, pullback = xg.vjp(_model(xg)[0], params, x)
     cotangent = {"h": xg.asarray(T_X.T[:2] * 3.0), "extra": (xg.asarray(np.array([0.5, -2.0])),)}
@@ -337,8 +331,8 @@ def test_vjp_of_pytrees_against_the_flat_call_and_finite_differences():
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-9)
 
 
-def test_jvp_of_pytrees_as_jax_jvp():
-    jax, jnp = _jax()
+def test_jvp_of_pytrees_as_jax_jvp(jax):
+    jnp = jax.numpy
     params, x, t_params, t_x = _trees(xg.asarray)
     out, product = xg.jvp(_model(xg)[0], (params, x), (t_params, t_x))
     j_params, j_x, j_tp, j_tx = _trees(jnp.asarray)
@@ -351,8 +345,8 @@ def test_jvp_of_pytrees_as_jax_jvp():
 
 
 @pytest.mark.parametrize("single", [True, False])
-def test_hvp_of_pytrees_as_jax_jvp_of_grad(single):
-    jax, jnp = _jax()
+def test_hvp_of_pytrees_as_jax_jvp_of_grad(single, jax):
+    jnp = jax.numpy
     params, x, t_params, t_x = _trees(xg.asarray)
     j_params, j_x, j_tp, j_tx = _trees(jnp.asarray)
     g, j_g = _model(xg)[1], _model(jnp)[1]

@@ -15,7 +15,7 @@ from xpgrad.testing import check_grads
 from window_checks import BACKENDS
 
 jax = pytest.importorskip("jax", reason="JAX is not installed: no reference")
-jax.config.update("jax_enable_x64", True)
+pytestmark = pytest.mark.usefixtures("jax")     # float64 in JAX for this module only
 jnp, lax = jax.numpy, jax.lax
 
 

@@ -128,10 +128,8 @@ def test_random_draws_follow_randomness():
     assert len({tuple(row) for row in dropped}) > 1
 
 
-def test_axis_size_broadcasts_a_call_that_maps_nothing_as_jax():
-    jax = pytest.importorskip("jax")
+def test_axis_size_broadcasts_a_call_that_maps_nothing_as_jax(jax):
     jnp = pytest.importorskip("jax.numpy")
-    jax.config.update("jax_enable_x64", True)
     w0 = RNG.normal(size=3)
     for out_axes in (0, 1):
         got = xg.vmap(lambda w: xg.sin(w) * w, in_axes=None, axis_size=4,

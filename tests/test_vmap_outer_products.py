@@ -84,10 +84,8 @@ def test_per_example_gradients_of_a_wide_layer_equal_the_loop():
     np.testing.assert_allclose(per_example, loop, rtol=1e-12, atol=1e-12)
 
 
-def test_gradients_through_vmap_of_a_wide_layer_equal_jax_and_replay():
-    jax = pytest.importorskip("jax")
+def test_gradients_through_vmap_of_a_wide_layer_equal_jax_and_replay(jax):
     jnp = pytest.importorskip("jax.numpy")
-    jax.config.update("jax_enable_x64", True)
     w0, x0 = RNG.normal(size=(K, M)) * 0.2, RNG.normal(size=(5, K))
 
     def penalty(w, x):

@@ -13,7 +13,7 @@ from xpgrad.jit import TraceError
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
-jax.config.update("jax_enable_x64", True)
+pytestmark = pytest.mark.usefixtures("jax")     # float64 in JAX for this module only
 
 RNG = np.random.default_rng(7)
 W0, X0 = RNG.normal(size=(3, 4)), RNG.normal(size=(5, 3))
