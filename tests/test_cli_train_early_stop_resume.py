@@ -11,6 +11,7 @@ import xpgrad as xg
 from xpgrad.cli import main
 from xpgrad.training import ConfigError, TrainConfig
 
+from resumed_runs import checkpoint_arrays
 from test_cli_bad_inputs import _cli_error
 
 RUN = ["train", "-q", "--hidden", "8", "--batch-size", "256", "--validation-split", "0.2",
@@ -18,11 +19,6 @@ RUN = ["train", "-q", "--hidden", "8", "--batch-size", "256", "--validation-spli
        "--lr-schedule", "plateau", "--lr-patience", "0", "--lr-gamma", "0.5"]
 # that run: 5 steps per epoch, best epoch 10, stopped after epoch 12 (tests/test_cli_train_
 # early_stop.py checks the rule); the splits below fall mid-epoch 2 and mid-epoch 11
-
-
-def _arrays(path):
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files if not k.startswith("__")}
 
 
 @pytest.mark.parametrize("monitor, lr, second", [
@@ -42,11 +38,11 @@ def test_a_run_split_and_resumed_equals_the_uninterrupted_one(monitor, lr, secon
     logs = ["--logdir", str(tmp_path / "p")]
     assert main([*run, "--checkpoint", part, *logs, "--max-steps", "7"]) == 0
     assert main(["train", "-q", "--resume", part, *logs, "--max-steps", str(second)]) == 0
-    saved = _arrays(part)
+    saved = checkpoint_arrays(part)
     assert any(k.startswith("extra/best/") for k in saved)    # the best epoch's weights
     assert main(["train", "-q", "--resume", part, *logs]) == 0
     assert rates == uninterrupted and len(set(rates)) > 1        # the plateau acted
-    a, b = _arrays(whole), _arrays(part)
+    a, b = checkpoint_arrays(whole), checkpoint_arrays(part)
     assert sorted(a) == sorted(b)
     for k in a:                 # restored weights, optimizer state, the best weights kept
         np.testing.assert_array_equal(b[k], a[k], err_msg=k)

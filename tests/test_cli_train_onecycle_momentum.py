@@ -7,6 +7,8 @@ import pytest
 import xpgrad as xg
 from xpgrad.cli import main
 
+from resumed_runs import assert_resumed_equals_whole
+
 torch = pytest.importorskip("torch")
 
 # 1437 digits in batches of 256: 6 steps per epoch, 18 in 3 epochs
@@ -76,11 +78,6 @@ def test_an_optimizer_without_momentum_keeps_the_rate_schedule_alone(settings):
     assert {m for _, m in settings} == {None}
 
 
-def _arrays(path):
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files if not k.startswith("__")}
-
-
 @pytest.mark.parametrize("name, extra", [("sgd", []), ("adam", []), ("sgd", ["--compile"])])
 def test_a_run_stopped_mid_cycle_and_resumed_equals_the_uninterrupted_one(name, extra,
                                                                           tmp_path):
@@ -89,11 +86,5 @@ def test_a_run_stopped_mid_cycle_and_resumed_equals_the_uninterrupted_one(name, 
     the checkpoint loaded into still had momentum 0). Stopped at step 7 of 18, in the rate's
     descent, and resumed: every weight and slot equals the uninterrupted run's."""
     run = [*RUN, "--progress", "never", "--optimizer", name, *extra]
-    whole, part = str(tmp_path / "whole.npz"), str(tmp_path / "part.npz")
-    assert main([*run, "--checkpoint", whole]) == 0
-    assert main([*run, "--checkpoint", part, "--max-steps", "7"]) == 0
-    assert main(["train", "-q", "--no-log", "--progress", "never", "--resume", part]) == 0
-    a, b = _arrays(whole), _arrays(part)
-    assert sorted(a) == sorted(b)
-    assert [key for key in a if not np.array_equal(a[key], b[key])] == []
+    a = assert_resumed_equals_whole(run, tmp_path, stop_after=7)
     assert name != "sgd" or any(key.endswith("/velocity") for key in a)

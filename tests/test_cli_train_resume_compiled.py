@@ -4,14 +4,9 @@ bias gradient otherwise than its replay (training/compiled_step.py)."""
 import numpy as np
 import pytest
 
-from xpgrad.cli import main
+from resumed_runs import assert_resumed_equals_whole
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
-
-
-def _arrays(path):
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files if not k.startswith("__")}
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
@@ -21,16 +16,10 @@ def test_a_compiled_run_split_and_resumed_equals_the_uninterrupted_one(backend, 
     run = ["train", "-q", "--no-log", "--progress", "never", "--backend", backend,
            "--model", "mlp", "--hidden", "16", "--batch-size", "256", "--epochs", "3",
            "--compile"]
-    whole, part = str(tmp_path / "whole.npz"), str(tmp_path / "part.npz")
-    assert main([*run, "--checkpoint", whole]) == 0
-    # step 8, the first after resuming, replayed in the uninterrupted run; the resumed run
-    # traces at its step 9 and at its first batch of the last size (157 rows, step 12)
-    assert main([*run, "--checkpoint", part, "--max-steps", "7"]) == 0
-    assert main(["train", "-q", "--no-log", "--progress", "never", "--resume", part]) == 0
-    a, b = _arrays(whole), _arrays(part)
-    assert sorted(a) == sorted(b)
-    differ = [key for key in a if not np.array_equal(a[key], b[key])]
-    assert differ == []
+    # stopped after step 7: step 8, the first after resuming, replayed in the uninterrupted
+    # run; the resumed run traces at its step 9 and at its first batch of the last size
+    # (157 rows, step 12)
+    assert_resumed_equals_whole(run, tmp_path, stop_after=7)
 
 
 def test_the_tracing_call_is_followed_by_its_replay_with_the_random_state_put_back():

@@ -11,14 +11,10 @@ import xpgrad as xg
 from xpgrad.cli import main
 from xpgrad.models import MODELS
 
+from resumed_runs import checkpoint_arrays
 from train_with_dropout import SPEC, build_dropout_mlp
 
 pytestmark = pytest.mark.usefixtures("numpy_default")
-
-
-def _arrays(path):
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files if not k.startswith("__")}
 
 
 @pytest.mark.parametrize("compiled", [[], ["--compile"]])
@@ -36,7 +32,7 @@ def test_a_run_with_dropout_split_and_resumed_equals_the_uninterrupted_one(compi
 
 
 def _assert_equal(whole, part):
-    a, b = _arrays(whole), _arrays(part)
+    a, b = checkpoint_arrays(whole), checkpoint_arrays(part)
     assert sorted(a) == sorted(b)
     for key in a:
         assert np.array_equal(a[key], b[key]), key
