@@ -75,15 +75,26 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
     if theirs_call == call_0 and ref[-1:] != theirs[-1:] and ref[-1].startswith(_PASSES):
         start_afresh()                  # every rank raises it here
         raise DistributedError(uneven_epochs(counts))
-    if theirs_call != call_0:
-        raise DistributedError(f"rank {other} makes another call of xpgrad.distributed than "
-                               f"rank 0 (rank 0 is in {call_0!r}, rank {other} in "
-                               f"{theirs_call!r}); {calls_advice}")
-    detail = next((f"item {i}: rank 0 has {a!r}, rank {other} has {b!r}"
-                   for i, (a, b) in enumerate(zip(ref, theirs)) if a != b),
-                  f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
-    raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
-                           f"{advice}")
+    raise DistributedError(_disagreement(0, descriptions[0], other, descriptions[other], what,
+                                        advice, calls_advice))
+
+
+def _disagreement(ref, mine, other, theirs, what, advice, calls_advice) -> str:
+    """The message for rank ``other``'s description ``theirs`` differing from rank ``ref``'s
+    ``mine`` (each: the call, then the items of the ``what``): where the calls differ, both
+    and ``calls_advice``; else the first item that differs and ``advice``.
+
+    >>> _disagreement(0, ["f()", "a"], 1, ["f()", "b"], "layout", "fix it", "")
+    "rank 1 holds a different layout than rank 0 (item 0: rank 0 has 'a', rank 1 has 'b'); fix it"
+    """
+    (call_ref, *items), (theirs_call, *their_items) = mine, theirs
+    if theirs_call != call_ref:
+        return (f"rank {other} makes another call of xpgrad.distributed than rank {ref} (rank "
+                f"{ref} is in {call_ref!r}, rank {other} in {theirs_call!r}); {calls_advice}")
+    detail = next((f"item {i}: rank {ref} has {a!r}, rank {other} has {b!r}"
+                   for i, (a, b) in enumerate(zip(items, their_items)) if a != b),
+                  f"rank {ref} has {len(items)} items, rank {other} has {len(their_items)}")
+    return f"rank {other} holds a different {what} than rank {ref} ({detail}); {advice}"
 
 
 _PASSES = "passes over xg.data.batches with gradient reductions: "
@@ -124,25 +135,16 @@ def joined_verdict(gathered, every):
     calling = [r for r in range(len(every)) if every[r] != JOINED]
     joined = [r for r in range(len(every)) if every[r] == JOINED]
     ref = calling[0]
-    (call_ref, *items), shadow, what, advice, calls_advice = gathered[ref]
+    description, shadow, what, advice, calls_advice = gathered[ref]
     for other in calling[1:]:
-        if every[other] == every[ref]:
-            continue
-        theirs_call, *theirs = gathered[other][0]
-        if theirs_call != call_ref:
-            return shadow, (f"rank {other} makes another call of xpgrad.distributed than rank "
-                            f"{ref} (rank {ref} is in {call_ref!r}, rank {other} in "
-                            f"{theirs_call!r}); {calls_advice}")
-        detail = next((f"item {i}: rank {ref} has {a!r}, rank {other} has {b!r}"
-                       for i, (a, b) in enumerate(zip(items, theirs)) if a != b),
-                      f"rank {ref} has {len(items)} items, rank {other} has {len(theirs)}")
-        return shadow, (f"rank {other} holds a different {what} than rank {ref} ({detail}); "
-                        f"{advice}")
+        if every[other] != every[ref]:
+            return shadow, _disagreement(ref, description, other, gathered[other][0], what,
+                                        advice, calls_advice)
     if shadow is None:
         names = ", ".join(map(str, joined))
         return shadow, (f"rank {names} {'has' if len(joined) == 1 else 'have'} left "
                         f"{'its' if len(joined) == 1 else 'their'} dist.join() block (out of "
-                        f"batches) while rank {ref} calls {call_ref!r}, which a joined rank "
+                        f"batches) while rank {ref} calls {description[0]!r}, which a joined rank "
                         f"cannot take part in (it takes part in gradient reductions and "
                         f"barrier() only): make that call after the join() block, once every "
                         f"rank has left it")
