@@ -21,6 +21,7 @@ def assert_resumed_equals_whole(run, folder, stop_after=7) -> dict:
     assert main([*run, "--checkpoint", part, "--max-steps", str(stop_after)]) == 0
     assert main(["train", "-q", "--no-log", "--progress", "never", "--resume", part]) == 0
     a, b = checkpoint_arrays(whole), checkpoint_arrays(part)
-    assert sorted(a) == sorted(b)
-    assert [key for key in a if not np.array_equal(a[key], b[key])] == []
+    assert sorted(a) == sorted(b), (sorted(a), sorted(b))
+    differ = [key for key in a if not np.array_equal(a[key], b[key])]
+    assert differ == [], differ
     return a
