@@ -38,14 +38,20 @@ def _series(xp, x):
     return _gauss_exactly(xp, x) * total
 
 
-def _asymptotic(xp, x):
-    """``dawsn(x)`` for ``|x| > 6.5``: ``1/(2x) sum_k (2k-1)!! / (2 x^2)^k``."""
+def _asymptotic_sum(xp, total, x):
+    """``total + sum_k>=1 (2k-1)!! / (2 x^2)^k``, the asymptotic series' terms past the first
+    added to ``total`` one by one."""
     half_inverse_square = 0.5 / (x * x)
-    term, total = xp.ones_like(x), xp.ones_like(x)
+    term = xp.ones_like(x)
     for k in range(1, _ASYMPTOTIC_TERMS):
         term = term * (2 * k - 1) * half_inverse_square
         total = total + term
-    return total / (2.0 * x)
+    return total
+
+
+def _asymptotic(xp, x):
+    """``dawsn(x)`` for ``|x| > 6.5``: ``1/(2x) sum_k (2k-1)!! / (2 x^2)^k``."""
+    return _asymptotic_sum(xp, xp.ones_like(x), x) / (2.0 * x)
 
 
 def _dawsn(xp, x):
@@ -59,12 +65,7 @@ def _dawsn(xp, x):
 def _slope_far(xp, x):
     """``1 - 2 x dawsn(x)`` for ``|x| > 6.5`` without the cancelling 1: ``-sum_k>=1 (2k-1)!! /
     (2 x^2)^k`` (the asymptotic series less its first term)."""
-    half_inverse_square = 0.5 / (x * x)
-    term, total = xp.ones_like(x), xp.zeros_like(x)
-    for k in range(1, _ASYMPTOTIC_TERMS):
-        term = term * (2 * k - 1) * half_inverse_square
-        total = total + term
-    return -total
+    return -_asymptotic_sum(xp, xp.zeros_like(x), x)
 
 
 def _dawsn_slope(xp, g, ans, x):
