@@ -664,10 +664,11 @@ def scenario_early_stopping():
 
 
 def scenario_join():
-    """tests/mpi_worker_join.py's cases, in the shared job (each ends with the ranks in step)."""
+    """tests/mpi_worker_join.py's cases for this number of ranks, in the shared job (each ends
+    with the ranks in step)."""
     import mpi_worker_join
 
-    mpi_worker_join.main(mpi_worker_join.CASES)
+    mpi_worker_join.main(mpi_worker_join.CASES[dist.size()])
 
 
 def main():
