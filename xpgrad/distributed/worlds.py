@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from .roll_call import RollCall
 from .stalls import StallWatch, stall_settings
 
 
@@ -101,6 +102,7 @@ class MPIWorld:
             self._notice = np.zeros(_NOTICE_BYTES, dtype=np.uint8)
             self._notice_request = self._notices.Irecv(self._notice, source=MPI.ANY_SOURCE,
                                                        tag=_NOTICE_TAG)
+            self._roll = RollCall(self._notices, self.rank, self.size)   # who a stall waits for
             atexit.register(self._exit)
             _note_sys_exit()
 
@@ -171,6 +173,11 @@ class MPIWorld:
             else:
                 if watch is None:       # a note, or an error past the timeout (stalls.py)
                     watch = StallWatch(self.rank, what, *self.stall)
+                self._roll.answer(what)     # other ranks asking which call this one waits in
+                if watch.due(waited):       # ask the others which of them the wait is for
+                    watch.roll = self._roll.ask(lambda: self._done(request, what), what)
+                    if watch.roll is None:
+                        return              # it completed meanwhile
                 late = watch.check(waited)
                 if late:
                     raise DistributedError(late)
@@ -218,6 +225,7 @@ class MPIWorld:
         self._notice_request.Wait()             # every other rank sent one notice: drain them
         for _ in range(self.size - 2):
             self._notices.Recv(self._notice, source=MPI.ANY_SOURCE, tag=_NOTICE_TAG)
+        self._roll.close()
         self._notices.Free()
 
     def __repr__(self):
