@@ -97,6 +97,7 @@ class MPIWorld:
         self.gone = None          # the first rank known to have ended its script, if any
         self.gone_how = ""        # how it ended, as it said (``_ending``)
         self.stall = stall_settings()   # (note after, give up after) seconds; init(timeout=)
+        self._roll = None         # the roll calls of a stalled wait (more than one rank)
         if self.size > 1:         # notices of ranks that end, on a communicator of their own
             self._notices = self.comm.Dup()
             self._notice = np.zeros(_NOTICE_BYTES, dtype=np.uint8)
@@ -173,8 +174,9 @@ class MPIWorld:
             else:
                 if watch is None:       # a note, or an error past the timeout (stalls.py)
                     watch = StallWatch(self.rank, what, *self.stall)
-                self._roll.answer(what)     # other ranks asking which call this one waits in
-                if watch.due(waited):       # ask the others which of them the wait is for
+                if self._roll is not None:  # other ranks asking which call this one waits in
+                    self._roll.answer(what)
+                if watch.due(waited) and self._roll is not None:    # which ranks it waits for
                     watch.roll = self._roll.ask(lambda: self._done(request, what), what)
                     if watch.roll is None:
                         return              # it completed meanwhile
