@@ -18,7 +18,7 @@ WORKER = str(Path(__file__).parent / "mpi_worker_edges.py")
 IN_ONE_JOB = {2: ("allreduce_dtypes", "broadcast", "optimizer_checks", "optimizer_state_checks",
                   "traced", "double_reduction", "raise_together", "backward_fails",
                   "plans_cached", "hooks", "early_stopping", "notes", "join", "root_ends_late"),
-              3: ("allreduce_dtypes", "object_collectives", "raise_together")}
+              3: ("allreduce_dtypes", "object_collectives", "raise_together", "join")}
 
 
 @functools.cache

@@ -101,13 +101,14 @@ def scenario_fewer_steps():
 
 
 def scenario_stuck_rank():
-    """Rank 1 is stuck outside xpgrad.distributed (a deadlocked loader: it sleeps) while rank
-    0, with ``init(timeout=2)``, waits in a gradient call: rank 0 notes the wait on stderr,
-    then raises DistributedError, which ends the job (it waited forever before)."""
+    """The last rank is stuck outside xpgrad.distributed (a deadlocked loader: it sleeps)
+    while the others, with ``init(timeout=2)``, wait in a gradient call: they note the wait on
+    stderr, naming the missing rank (and the others waiting), then raise DistributedError,
+    which ends the job (it waited forever before)."""
     w = dist.init(timeout=2)
     v = xg.Variable(np.ones(3), name="v")
     for step in range(2):
-        if step == 1 and w.rank == 1:
+        if step == 1 and w.rank == w.size - 1:
             time.sleep(120)          # the abort ends it long before
         with xg.GradientTape() as tape:
             loss = xg.sum(v * v)
@@ -664,10 +665,11 @@ def scenario_early_stopping():
 
 
 def scenario_join():
-    """tests/mpi_worker_join.py's cases, in the shared job (each ends with the ranks in step)."""
+    """tests/mpi_worker_join.py's cases for this number of ranks, in the shared job (each ends
+    with the ranks in step)."""
     import mpi_worker_join
 
-    mpi_worker_join.main(mpi_worker_join.CASES)
+    mpi_worker_join.main(mpi_worker_join.CASES[dist.size()])
 
 
 def main():

@@ -70,18 +70,24 @@ def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in
 
 @needs_mpi
 def test_a_rank_stuck_outside_the_collectives_ends_the_job_after_the_timeout():
-    # PyTorch's process-group timeout, Horovod's stall check: rank 1 sleeps where rank 0
-    # waits in a gradient call with init(timeout=2); the job ends in seconds, not at _HANG
+    # PyTorch's process-group timeout, Horovod's stall check: rank 2 sleeps where ranks 0 and
+    # 1 wait in a gradient call with init(timeout=2); the job ends in seconds, not at _HANG,
+    # and the note names the missing rank (a roll call among the waiting ranks)
     start = time.monotonic()
-    res = mpirun(2, sys.executable, WORKER, "stuck_rank", timeout=100)
+    res = mpirun(3, sys.executable, WORKER, "stuck_rank", timeout=100)
     took = time.monotonic() - start
     assert res.returncode != 0, res.stdout[-2000:]
-    note = re.search(r"\[rank 0\] xpgrad.distributed: waiting \d+ s so far in "
-                     r"DistributedGradientTape.gradient\(\) for the other ranks", res.stderr)
-    error = re.search(r"DistributedError: rank 0 has waited \d+ s in DistributedGradientTape"
-                      r".gradient\(\) for the other ranks, more than its timeout of 2 s",
-                      res.stderr)
-    assert note and error, res.stderr[-3000:]
+    roll = (r"\(rank {} waits in DistributedGradientTape.gradient\(\) too; rank 2 has not "
+            r"answered: it is in no call of xpgrad.distributed\)")
+    notes = [re.search(rf"\[rank {r}\] xpgrad.distributed: waiting \d+ s so far in "
+                       rf"DistributedGradientTape.gradient\(\) for the other ranks "
+                       + roll.format(1 - r), res.stderr) for r in (0, 1)]
+    # the first of ranks 0 and 1 past its timeout ends the job
+    errors = [re.search(rf"DistributedError: rank {r} has waited \d+ s in "
+                        rf"DistributedGradientTape.gradient\(\) for the other ranks "
+                        + roll.format(1 - r) + ", more than its timeout of 2 s", res.stderr)
+              for r in (0, 1)]
+    assert any(notes) and any(errors), res.stderr[-3000:]
     assert "rank 0 step 0" in res.stdout and "rank 0 step 1" not in res.stdout
     assert took < 90, took      # the sleeping rank alone would hold the job for 120 s
 

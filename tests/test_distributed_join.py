@@ -1,9 +1,11 @@
-"""``dist.join()``: 2 ranks training on shards of their own of 7 and 5 batches (of 3 and 2 rows)
-for 2 epochs, under ``mpiexec -n 2`` (one launch of tests/mpi_worker_join.py for every case):
-inside ``join()`` both ranks end with the same weights, those of one process that takes at each
-step the rows the ranks still had (the mean over the ranks that had data: a rank that has run
-out counts for nothing), with SGD and with Adam; a call a joined rank cannot take part in, and
-the same uneven epochs without ``join()``, raise a DistributedError on every rank, no hang."""
+"""``dist.join()``: ranks training on shards of their own of 7, 5 (and 6) batches (of 3, 2 and
+1 rows) for 2 epochs, under ``mpiexec -n 2`` and ``-n 3`` (tests/mpi_worker_join.py's cases, in
+tests/mpi_shared_job.py's jobs): inside ``join()`` every rank ends with the same weights, those
+of one process that takes at each step the rows the ranks still had, divided by every rank's
+rows (``divide_by_initial_world_size``, the default, as PyTorch's DDP.join and Horovod divide)
+or by the rows of the ranks that still had data; ``allreduce`` inside the blocks divides a mean
+by the same rule; a call a joined rank cannot take part in, ranks whose rules differ, and the
+same uneven epochs without ``join()`` raise a DistributedError on every rank, no hang."""
 import ast
 
 import numpy as np
@@ -11,18 +13,18 @@ import pytest
 
 import xpgrad as xg
 from mpi_shared_job import shared_stdout
-from mpi_worker_join import BATCHES, loss_of, model, optimizer, shard
+from mpi_worker_join import BATCHES, ROWS, loss_of, model, optimizer, shard
 from test_distributed import needs_mpi
 
 
-def _job():
-    return shared_stdout(2, "join")
+def _job(n=2):
+    return shared_stdout(n, "join")
 
 
-def _line(rank, case, key):
+def _line(rank, case, key, n=2):
     prefix = f"rank {rank} {case} {key}"
-    found = [line for line in _job() if line.startswith(prefix)]
-    assert len(found) == 1, (prefix, _job())
+    found = [line for line in _job(n) if line.startswith(prefix)]
+    assert len(found) == 1, (prefix, _job(n))
     return found[0]
 
 
@@ -30,17 +32,21 @@ def _weights(line):
     return [np.asarray(w) for w in ast.literal_eval(line.split(" weights ", 1)[1])]
 
 
-def _one_process(case, epochs=2):
-    """One process, each step on the rows the ranks still had at that step; then one step on
-    rank 0's first batch (the worker's step after join)."""
+def _one_process(case, n=2, epochs=2):
+    """One process, each step on the rows the ranks still had at that step, the mean over
+    those rows times their share of all ranks' rows with ``*_initial`` (a joined rank counts
+    with its rows); then one step on rank 0's first batch (the worker's step after join)."""
     lin, opt = model(), optimizer(case)
-    shards = shard(0), shard(1)
+    shards = [shard(r) for r in range(n)]
+    every_row = sum(ROWS[r] for r in range(n))
     for _ in range(epochs):
-        for k in range(max(BATCHES.values())):
+        for k in range(max(BATCHES[r] for r in range(n))):
             rows = [s[k] for s in shards if k < len(s)]
             x, y = (np.concatenate([r[i] for r in rows]) for i in (0, 1))
             with xg.GradientTape() as tape:
                 loss = loss_of(lin, x, y)
+                if case.endswith("_initial"):
+                    loss = loss * (len(x) / every_row)
             opt.apply_gradients(zip(tape.gradient(loss, lin.trainable_variables),
                                     lin.trainable_variables))
     joined = [v.numpy().copy() for v in lin.trainable_variables]
@@ -53,48 +59,69 @@ def _one_process(case, epochs=2):
 
 
 @needs_mpi
-@pytest.mark.parametrize("case", ["sgd", "adam"])
-def test_ranks_with_uneven_shards_inside_join_end_with_one_process_s_weights(case):
-    lines = [_line(r, case, "last_rank") for r in (0, 1)]
-    assert all(f" last_rank 0 steps [{BATCHES[0]}, {BATCHES[1]}] iterations 14 " in line
-               for line in lines), lines
+@pytest.mark.parametrize("n, case", [(2, "sgd"), (2, "adam"), (2, "sgd_initial"),
+                                     (2, "adam_initial"), (3, "sgd"), (3, "sgd_initial")])
+def test_ranks_with_uneven_shards_inside_join_end_with_one_process_s_weights(n, case):
+    lines = [_line(r, case, "last_rank", n) for r in range(n)]
+    steps = [BATCHES[r] for r in range(n)]
+    assert all(f" last_rank 0 steps {steps} iterations 14 " in line for line in lines), lines
     ranks = [_weights(line) for line in lines]
-    for a, b in zip(*ranks):
-        np.testing.assert_array_equal(a, b)         # the same weights on both ranks
-    joined, after = _one_process(case)
+    for other in ranks[1:]:
+        for a, b in zip(ranks[0], other):
+            np.testing.assert_array_equal(a, b)         # the same weights on every rank
+    joined, after = _one_process(case, n)
     for got, want in zip(ranks[0], joined):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     # a step together after the join: the optimizers' states (Adam's moments, the step count)
     # were taken from the last rank too, so the ranks still follow one process
-    for r in (0, 1):
-        for got, want in zip(_weights(_line(r, case, "after")), after):
+    for r in range(n):
+        for got, want in zip(_weights(_line(r, case, "after", n)), after):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
-def test_counting_a_joined_rank_in_the_mean_would_give_other_weights():
-    """The reference above can tell the rule apart: dividing by both ranks' rows at the steps
-    only rank 0 had data (DDP's default, divide_by_initial_world_size) moves the weights."""
-    joined, _ = _one_process("sgd")
-    lin, opt = model(), optimizer("sgd")
-    shards = shard(0), shard(1)
-    for _ in range(2):
-        for k in range(BATCHES[0]):
-            rows = [s[k] for s in shards if k < len(s)]
-            x, y = (np.concatenate([r[i] for r in rows]) for i in (0, 1))
-            with xg.GradientTape() as tape:
-                loss = loss_of(lin, x, y) * (len(x) / 5)       # over 5 rows, always
-            opt.apply_gradients(zip(tape.gradient(loss, lin.trainable_variables),
-                                    lin.trainable_variables))
-    assert max(np.abs(a - b.numpy()).max() for a, b in
-               zip(joined, lin.trainable_variables)) > 1e-3
+def test_the_two_rules_give_different_weights():
+    """The references above can tell the rules apart: dividing by every rank's rows at the
+    steps only some ranks had data moves the weights."""
+    for n in (2, 3):
+        active, _ = _one_process("sgd", n)
+        initial, _ = _one_process("sgd_initial", n)
+        assert max(np.abs(a - b).max() for a, b in zip(active, initial)) > 1e-3
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("case", ["allreduce_initial", "allreduce_active"])
+def test_allreduce_inside_join_reduces_over_the_ranks_still_calling(n, case):
+    """Rank r reduces [r + 1, -(r + 1)] (int64) at each of its steps: a joined rank adds
+    nothing to the sum, max and min, and a mean divides by every rank (the default) or by
+    the ranks still calling."""
+    for r in range(n):
+        got = ast.literal_eval(_line(r, case, "results", n).split(" results ", 1)[1])
+        assert len(got) == BATCHES[r]
+        for k, step in enumerate(got):
+            values = [q + 1 for q in range(n) if BATCHES[q] > k]
+            divisor = n if case == "allreduce_initial" else len(values)
+            mean, total, high, low = step
+            np.testing.assert_allclose(mean, [sum(values) / divisor, -sum(values) / divisor],
+                                       rtol=1e-7)
+            assert total == [sum(values), -sum(values)]
+            assert high == [max(values), -min(values)]
+            assert low == [min(values), -max(values)]
 
 
 @needs_mpi
 def test_a_call_a_joined_rank_cannot_take_part_in_is_an_error_on_every_rank():
     for r in (0, 1):
-        line = _line(r, "allreduce_inside", "DistributedError")
-        assert "rank 1 has left its dist.join() block" in line and "'allreduce()'" in line, \
-            line
+        line = _line(r, "broadcast_inside", "DistributedError")
+        assert "rank 1 has left its dist.join() block" in line, line
+        assert "'broadcast_variables()'" in line, line
+
+
+@needs_mpi
+def test_ranks_dividing_by_different_rules_are_told_on_every_rank():
+    for r in (0, 1):
+        line = _line(r, "rules_differ", "DistributedError")
+        assert "divide_by_initial_world_size: [True, False]" in line, line
 
 
 @needs_mpi
@@ -143,6 +170,9 @@ def test_join_refuses_bad_arguments_naming_them():
     with pytest.raises(TypeError, match="join: optimizer must be an xg.optim optimizer, got "
                                         "str"):
         xg.distributed.join(lin, "adam")
+    with pytest.raises(TypeError, match="join: divide_by_initial_world_size must be True or "
+                                        "False, got 1"):
+        xg.distributed.join(lin, divide_by_initial_world_size=1)
     with xg.distributed.join(lin):
         with pytest.raises(RuntimeError, match="already inside a dist.join"):
             with xg.distributed.join(lin):

@@ -108,10 +108,12 @@ def share(batch, *, rank=None, size=None):
 def allreduce(tensor, op="mean"):
     """``tensor`` reduced over all ranks ("mean", "sum", "max" or "min", as Horovod's
     ``Average``, ``Sum``, ``Max``, ``Min``), as a new Tensor (not recorded on a tape). Every
-    rank must pass the same shape, dtype and op. The result's dtype is that of ``xg.sum`` /
-    ``xg.mean`` / ``xg.max`` / ``xg.min`` over a stack of the ranks' tensors: a "sum" of bools
-    or small integers is int64, a "mean" of integers the default float dtype, "max" and "min"
-    keep the dtype (complex numbers have none: TypeError).
+    rank must pass the same shape, dtype and op (inside ``dist.join()`` blocks, the ranks that
+    have left theirs add nothing, and a "mean" divides as their ``divide_by_initial_world_size``
+    says: by every rank, by default, else by those still making the call). The result's dtype
+    is that of ``xg.sum`` / ``xg.mean`` / ``xg.max`` / ``xg.min`` over a stack of the ranks'
+    tensors: a "sum" of bools or small integers is int64, a "mean" of integers the default
+    float dtype, "max" and "min" keep the dtype (complex numbers have none: TypeError).
 
     >>> import xpgrad as xg
     >>> xg.distributed.allreduce(xg.asarray([1.0, 2.0]), op="sum").tolist()   # one process
@@ -143,12 +145,16 @@ def allreduce(tensor, op="mean"):
     buf = xp.reshape(xp.asarray(tensor._data, dtype=carrier, copy=True), (-1,))
     if w.size > 1:
         from .agreement import check_same
+        from .join import allreduce_shadow, mean_divisor
 
-        check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}",
-                                             f"op={op!r}"], call="allreduce()")
-        engine_for(w, buf).allreduce_(buf, "sum" if op == "mean" else op)
-        if op == "mean":
-            buf /= w.size
+        mpi_op = "sum" if op == "mean" else op
+        calling = check_same(w, "allreduce argument",
+                             [f"shape {tuple(tensor.shape)} {tensor.dtype}", f"op={op!r}"],
+                             call="allreduce()",
+                             shadow=allreduce_shadow(buf, mpi_op, tensor._backend.name))
+        engine_for(w, buf).allreduce_(buf, mpi_op)
+        if op == "mean":        # over every rank, or those left in their dist.join() blocks
+            buf /= w.size if calling == w.size else mean_divisor(calling, w.size)
     return _wrap(xp.reshape(xp.asarray(buf, dtype=dtype), tuple(tensor._data.shape)),
                  tensor._backend)
 

@@ -35,24 +35,26 @@ CALLS_ADVICE = ("every rank must make the same calls of xpgrad.distributed in th
 
 
 def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
-               calls_advice=CALLS_ADVICE, shadow=None) -> None:
+               calls_advice=CALLS_ADVICE, shadow=None) -> int:
     """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
     list of strings, one per item) in the same ``call`` (the public call making the check,
     default: the check of ``what``): the message names the first rank and item that differ,
     then gives ``advice`` -- or, where that rank is in another call, both calls and
     ``calls_advice``; ``waits_in`` names the call for a rank that has ended meanwhile
     (default: ``call``). ``shadow``: what a rank that has left its ``dist.join()`` block does
-    to take part in the call (``join.bucket_shadow``, or ``(join.NOTHING,)``); None: it cannot
-    (a DistributedError on every rank, then).
+    to take part in the call (``join.bucket_shadow``, ``join.allreduce_shadow``, or
+    ``(join.NOTHING,)``); None: it cannot (a DistributedError on every rank, then). Returns
+    how many ranks make the call (the others have left their ``dist.join()`` blocks).
 
     >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"], call="gradient()")
+    1
     """
     reduces = shadow is not None and shadow[0] == BUCKETS
     if reduces:
         note_step()
         note_reduction()
     if w.size == 1:
-        return
+        return 1
     refuse_trace()
     call = call or f"the check of the {what}"
     description = [call, *description]
@@ -61,13 +63,13 @@ def check_same(w, what, description, advice=ADVICE, waits_in=None, call=None,
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
     every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0], waits_in or call)
     if (every == every[0]).all():
-        return
+        return w.size
     if (every == JOINED).any():         # a rank has left its join() block: it takes part
         gathered = w.allgather((description, shadow, what, advice, calls_advice))
         _, message = joined_verdict(gathered, every)
         if message is not None:
             raise DistributedError(message)
-        return
+        return int((every != JOINED).sum())
     # only on a mismatch: what differs, for the text
     descriptions, counts = zip(*w.allgather((description, passes_state())))
     other = next(r for r in range(w.size) if every[r] != every[0])
@@ -145,9 +147,9 @@ def joined_verdict(gathered, every):
         return shadow, (f"rank {names} {'has' if len(joined) == 1 else 'have'} left "
                         f"{'its' if len(joined) == 1 else 'their'} dist.join() block (out of "
                         f"batches) while rank {ref} calls {description[0]!r}, which a joined rank "
-                        f"cannot take part in (it takes part in gradient reductions and "
-                        f"barrier() only): make that call after the join() block, once every "
-                        f"rank has left it")
+                        f"cannot take part in (it takes part in gradient reductions, "
+                        f"allreduce() and barrier() only): make that call after the join() "
+                        f"block, once every rank has left it")
     return shadow, None
 
 

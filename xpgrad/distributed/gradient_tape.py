@@ -27,7 +27,7 @@ from .agreement import ADVICE, check_same, raise_together
 from .tape_gradients import (SETTINGS_ADVICE, last_step, mark_reduced,  # noqa: F401
                              reduced_by_tape)
 from .group import world as _world
-from .join import bucket_shadow
+from .join import bucket_shadow, note_weight
 from .sync_stats import contribution, take_backward_scales
 
 OPS = ("mean", "sum")
@@ -152,6 +152,7 @@ class DistributedGradientTape:
                         "share",)
         check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked,
                              last_step(), bucket_shadow(src, self.bucket_bytes, self.op))
+        note_weight(weight)
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
         mark_reduced(out, self.world)

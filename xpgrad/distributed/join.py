@@ -1,14 +1,17 @@
 """``join()``: training on inputs of uneven length (PyTorch's ``Join`` / ``DDP.join()``,
 Horovod's ``hvd.join()``). A rank that leaves the ``with`` block (it ran out of batches) keeps
-taking part in the other ranks' gradient reductions, contributing nothing (weight 0, so the
-average is over the ranks that still had data), until every rank has left; then every rank
-takes the weights and optimizer state of the last rank to leave.
+taking part in the other ranks' gradient reductions and ``allreduce`` calls, contributing
+nothing, until every rank has left; then every rank takes the weights and optimizer state of
+the last rank to leave. A mean then divides by every rank, the joined ones counted as in their
+largest step (``divide_by_initial_world_size=True``, the default of PyTorch's ``DDP.join`` and
+what Horovod's average does), or by the ranks that still had data (``False``).
 
 The joined rank learns what to take part in from the first collective of each call, the
 check of the ranks' layouts (``agreement.check_same``): it sends ``JOINED`` there instead of
 its layout's hash, and the calling ranks then tell it what follows (``shadow``: the gradient
-buckets to add zeros to, or nothing for a barrier). A call a joined rank cannot take part in
-(``allreduce``, ``broadcast_variables``, ...) raises a DistributedError on every rank.
+buckets to add zeros to, the ``allreduce`` buffer to add its op's identity to, or nothing for
+a barrier). A call a joined rank cannot take part in (``broadcast_variables``, ...) raises a
+DistributedError on every rank.
 
 >>> import xpgrad as xg
 >>> w = xg.Variable([1.0], name="w")
@@ -26,13 +29,17 @@ import numpy as np
 JOINED = -0x4A4F494E45440000
 
 #: the calls a joined rank can take part in, and what their callers pass as ``shadow``
-BUCKETS, NOTHING = "gradient buckets", "nothing"
+BUCKETS, NOTHING, ALLREDUCE = "gradient buckets", "nothing", "allreduce buffer"
 
 #: gradient reductions this process has made since its ``join()`` block began (for the
 #: choice of the last rank, and the messages)
 _STEPS = [0]
 #: whether this process is inside a ``join()`` block (entered, not yet left)
 _INSIDE = [False]
+#: the largest ``weight`` of this process's gradient reductions in its block (None: none yet)
+_WEIGHT = [None]
+#: the block's ``divide_by_initial_world_size``
+_DIVIDE = [True]
 
 
 def note_step() -> None:
@@ -41,13 +48,64 @@ def note_step() -> None:
     _STEPS[0] += 1
 
 
+def note_weight(weight: float) -> None:
+    """Remember the ``weight`` of one of this rank's gradient reductions: once joined, it
+    counts in the others' means as its largest one (``divide_by_initial_world_size``)."""
+    if _WEIGHT[0] is None or weight > _WEIGHT[0]:
+        _WEIGHT[0] = weight
+
+
+def joined_weight() -> float:
+    """What this rank, having left its block, adds to the weight of the others' gradient
+    means: its largest weight in the block (1, the default weight, if it made no reduction)
+    with ``divide_by_initial_world_size``, else 0.
+
+    >>> joined_weight() in (0.0, 1.0)
+    True
+    """
+    if not _DIVIDE[0]:
+        return 0.0
+    return 1.0 if _WEIGHT[0] is None else float(_WEIGHT[0])
+
+
+def mean_divisor(calling: int, size: int) -> int:
+    """How many ranks an ``allreduce(op="mean")`` divides by, ``calling`` of ``size`` ranks
+    making it while the others have left their ``join()`` blocks: all of them with
+    ``divide_by_initial_world_size`` (the default), else the calling ones.
+
+    >>> mean_divisor(2, 2)
+    2
+    """
+    return size if _DIVIDE[0] else calling
+
+
+def identity_of(op: str, dtype) -> np.ndarray:
+    """The value a joined rank adds to an ``allreduce`` of ``op`` over ``dtype`` (NumPy's):
+    one that leaves the calling ranks' result as it is.
+
+    >>> identity_of("max", np.float32), identity_of("min", np.uint8), identity_of("sum", int)
+    (array(-inf, dtype=float32), array(255, dtype=uint8), array(0))
+    """
+    dtype = np.dtype(dtype)
+    if op in ("sum", "mean"):
+        return np.zeros((), dtype)
+    if dtype.kind == "f":
+        return np.asarray(-np.inf if op == "max" else np.inf, dtype=dtype)
+    info = np.iinfo(dtype)
+    return np.asarray(info.min if op == "max" else info.max, dtype=dtype)
+
+
 class join:
     """``with dist.join(model, optimizer):`` around a rank's training loop over batches of its
-    own: a rank that has left the block takes part in the others' gradient reductions with
-    zeros, not counted in their weighted mean, until every rank has left; every rank then takes
+    own: a rank that has left the block takes part in the others' gradient reductions and
+    ``allreduce`` calls with nothing, until every rank has left; every rank then takes
     ``variables`` (a Module, Variables) and ``optimizer``'s state from the rank that left last
     (``last_rank``; ``steps``: each rank's gradient reductions inside the block). Without
     ``variables`` nothing is broadcast (the ranks that left early keep their own weights).
+    ``divide_by_initial_world_size`` (PyTorch's ``DDP.join`` argument, True by default there
+    and here): a mean divides by every rank, a joined one counted with the largest ``weight``
+    of its reductions in the block (1 by default: the mean over all ranks, as DDP and
+    Horovod divide); False: by the ranks that still had data (their weights only).
 
     >>> import xpgrad as xg
     >>> lin = xg.nn.Linear(2, 1, rng=0)
@@ -63,7 +121,11 @@ class join:
     3
     """
 
-    def __init__(self, variables=None, optimizer=None, *, world=None):
+    def __init__(self, variables=None, optimizer=None, *, divide_by_initial_world_size=True,
+                 world=None):
+        if not isinstance(divide_by_initial_world_size, bool):
+            raise TypeError(f"join: divide_by_initial_world_size must be True or False, got "
+                            f"{divide_by_initial_world_size!r}")
         if optimizer is not None and variables is None:
             raise ValueError("join: optimizer needs variables (the model whose optimizer "
                              "state is broadcast): join(model, optimizer)")
@@ -71,12 +133,14 @@ class join:
             raise TypeError(f"join: optimizer must be an xg.optim optimizer, got "
                             f"{type(optimizer).__name__}")
         self.variables, self.optimizer, self._world = variables, optimizer, world
+        self.divide_by_initial_world_size = divide_by_initial_world_size
         self.last_rank, self.steps = None, None
 
     def __enter__(self):
         if _INSIDE[0]:
             raise RuntimeError("join: already inside a dist.join() block; use one per loop")
-        _INSIDE[0], _STEPS[0] = True, 0
+        _INSIDE[0], _STEPS[0], _WEIGHT[0] = True, 0, None
+        _DIVIDE[0] = self.divide_by_initial_world_size
         return self
 
     def __exit__(self, kind, error, trace):
@@ -91,7 +155,16 @@ class join:
         w = self._world if self._world is not None else current_world()
         if w.size > 1:
             _take_part_until_all_joined(w)
-        self.steps = w.allgather(_STEPS[0]) if w.size > 1 else [_STEPS[0]]
+        every = w.allgather((_STEPS[0], _DIVIDE[0])) if w.size > 1 else [(_STEPS[0], _DIVIDE[0])]
+        self.steps = [steps for steps, _ in every]
+        rules = [rule for _, rule in every]
+        if len(set(rules)) > 1:         # the same list on every rank: all raise
+            from .worlds import DistributedError
+
+            raise DistributedError(
+                f"the ranks' dist.join() blocks divide their means differently "
+                f"(divide_by_initial_world_size: {rules}, by rank): pass the same "
+                f"divide_by_initial_world_size on every rank")
         self.last_rank = int(np.argmax(self.steps))       # the first of those with the most
         if self.variables is not None:
             broadcast_variables(self.variables, root=self.last_rank, world=w)
@@ -121,19 +194,43 @@ def _take_part_until_all_joined(w) -> None:
             raise DistributedError(message)
         if shadow[0] == BUCKETS:
             _add_zeros(w, *shadow[1:])
+        elif shadow[0] == ALLREDUCE:
+            _add_identity(w, *shadow[1:])
 
 
 def _add_zeros(w, layout, bucket_bytes, op, backend_name) -> None:
-    """Take part in a gradient reduction of ``layout`` with nothing (weight 0)."""
+    """Take part in a gradient reduction of ``layout`` with zero gradients, and the weight
+    ``joined_weight()`` in the mean."""
     from ..backend import get_backend
     from .agreement import raise_together
     from .buckets import Reduction, _cached_plan
 
     xp = get_backend(backend_name).xp
-    reduction = Reduction(_cached_plan(layout, bucket_bytes), w, xp, 0.0, op)
+    reduction = Reduction(_cached_plan(layout, bucket_bytes), w, xp, joined_weight(), op)
     reduction.finish(None)
     if reduction.failed:        # a calling rank's backward pass failed: raise it here too
         raise_together(w, None, "the backward pass")
+
+
+def _add_identity(w, size, dtype, op, backend_name) -> None:
+    """Take part in an ``allreduce`` of ``size`` elements of ``dtype`` (reduced with ``op``,
+    MPI's) with its identity."""
+    from ..backend import get_backend
+    from .engines import engine_for
+
+    xp = get_backend(backend_name).xp
+    buf = xp.full((size,), identity_of(op, dtype).item(), dtype=dtype)
+    engine_for(w, buf).allreduce_(buf, op)
+
+
+def allreduce_shadow(buf, op, backend_name):
+    """What a joined rank must take part in for an ``allreduce`` of the flat buffer ``buf``
+    reduced with MPI's ``op`` ("sum" for a mean).
+
+    >>> allreduce_shadow(np.zeros(3, np.float32), "sum", "numpy")
+    ('allreduce buffer', 3, dtype('float32'), 'sum', 'numpy')
+    """
+    return (ALLREDUCE, int(buf.shape[0]), np.dtype(buf.dtype), op, backend_name)
 
 
 def bucket_shadow(tensors, bucket_bytes, op):

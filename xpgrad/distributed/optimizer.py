@@ -22,7 +22,7 @@ from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import check_same
 from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe, reduced_by_tape
 from .group import world as _world
-from .join import bucket_shadow
+from .join import bucket_shadow, note_weight
 from .tape_gradients import SETTINGS_ADVICE, settings
 from .sync_stats import contribution, take_backward_scales
 from ..batch_passes import start_afresh
@@ -171,6 +171,7 @@ class DistributedOptimizer:
                        call="DistributedOptimizer.apply_gradients()/minimize()",
                        shadow=None if scales or not joinable else bucket_shadow(
                            variables, self.bucket_bytes, self.op))
+            note_weight(weight)
             if scales:
                 _check_backward_weights(self.world, self.op, weight, scales)
             plan = plan_for(variables, self.bucket_bytes)

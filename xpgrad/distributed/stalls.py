@@ -74,6 +74,15 @@ class StallWatch:
         self.rank, self.what = rank, what
         self.warn_after, self.timeout = warn_after, timeout
         self.warned = False
+        self.roll = None        # which ranks it waits for (roll_call.py), once asked
+
+    def due(self, waited: float) -> bool:
+        """Whether the note is to be written now (the moment for a roll call).
+
+        >>> StallWatch(0, "barrier()", 60.0, None).due(61.0)
+        True
+        """
+        return not self.warned and self.warn_after is not None and waited > self.warn_after
 
     def check(self, waited: float):
         """Write the note, once, for a wait of ``waited`` seconds so far; past the timeout,
@@ -84,16 +93,18 @@ class StallWatch:
 (init(timeout=...), XPGRAD_DIST_TIMEOUT): a rank is stuck outside xpgrad.distributed, much \
 slower than the others, or never makes this call
         """
+        roll = f" ({self.roll})" if self.roll else ""
         if self.timeout is not None and waited > self.timeout:
             return (f"rank {self.rank} has waited {waited:.0f} s in {self.what} for the other "
-                    f"ranks, more than its timeout of {self.timeout:g} s (init(timeout=...), "
-                    f"{TIMEOUT_VARIABLE}): a rank is stuck outside xpgrad.distributed, much "
-                    f"slower than the others, or never makes this call")
-        if not self.warned and self.warn_after is not None and waited > self.warn_after:
+                    f"ranks{roll}, more than its timeout of {self.timeout:g} s (init(timeout="
+                    f"...), {TIMEOUT_VARIABLE}): a rank is stuck outside xpgrad.distributed, "
+                    f"much slower than the others, or never makes this call")
+        if self.due(waited):
             self.warned = True
             limit = (f"it gives up after {self.timeout:g} s" if self.timeout is not None else
                      f"init(timeout=...) or {TIMEOUT_VARIABLE} makes it give up")
+            why = roll or (" (one stuck, much slower, or in no call of xpgrad.distributed?)")
             print(f"[rank {self.rank}] xpgrad.distributed: waiting {waited:.0f} s so far in "
-                  f"{self.what} for the other ranks (one stuck, much slower, or in no call of "
-                  f"xpgrad.distributed?); {limit}", file=sys.stderr, flush=True)
+                  f"{self.what} for the other ranks{why}; {limit}", file=sys.stderr,
+                  flush=True)
         return None

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from .roll_call import RollCall
 from .stalls import StallWatch, stall_settings
 
 
@@ -96,11 +97,13 @@ class MPIWorld:
         self.gone = None          # the first rank known to have ended its script, if any
         self.gone_how = ""        # how it ended, as it said (``_ending``)
         self.stall = stall_settings()   # (note after, give up after) seconds; init(timeout=)
+        self._roll = None         # the roll calls of a stalled wait (more than one rank)
         if self.size > 1:         # notices of ranks that end, on a communicator of their own
             self._notices = self.comm.Dup()
             self._notice = np.zeros(_NOTICE_BYTES, dtype=np.uint8)
             self._notice_request = self._notices.Irecv(self._notice, source=MPI.ANY_SOURCE,
                                                        tag=_NOTICE_TAG)
+            self._roll = RollCall(self._notices, self.rank, self.size)   # who a stall waits for
             atexit.register(self._exit)
             _note_sys_exit()
 
@@ -171,6 +174,12 @@ class MPIWorld:
             else:
                 if watch is None:       # a note, or an error past the timeout (stalls.py)
                     watch = StallWatch(self.rank, what, *self.stall)
+                if self._roll is not None:  # other ranks asking which call this one waits in
+                    self._roll.answer(what)
+                if watch.due(waited) and self._roll is not None:    # which ranks it waits for
+                    watch.roll = self._roll.ask(lambda: self._done(request, what), what)
+                    if watch.roll is None:
+                        return              # it completed meanwhile
                 late = watch.check(waited)
                 if late:
                     raise DistributedError(late)
@@ -218,6 +227,7 @@ class MPIWorld:
         self._notice_request.Wait()             # every other rank sent one notice: drain them
         for _ in range(self.size - 2):
             self._notices.Recv(self._notice, source=MPI.ANY_SOURCE, tag=_NOTICE_TAG)
+        self._roll.close()
         self._notices.Free()
 
     def __repr__(self):
