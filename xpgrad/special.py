@@ -94,10 +94,31 @@ from .ops.special_bernoulli import bernoulli  # noqa: F401
 from .ops.special_chebyshev_torch import *  # noqa: F401,F403
 from .ops.special_chebyshev_torch import __all__ as _chebyshev_torch
 from .ops.special_spherical_bessel import spherical_bessel_j0  # noqa: F401
+from .ops.special_torch_aliases import *  # noqa: F401,F403
+from .ops.special_torch_aliases import __all__ as _torch_aliases
 
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
-                 + _counting + _dilog_zeta + _chebyshev_torch
+                 + _counting + _dilog_zeta + _chebyshev_torch + _torch_aliases
                  + ["bernoulli", "dawsn", "expn", "fresnel", "hyp1f1", "owens_t", "sici",
                     "spherical_bessel_j0"]
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
+
+#: names of ``torch.special`` / ``jax.scipy.special`` that ``xg.special`` has no function
+#: for: their AttributeError says what to use instead
+_OTHER_NAMES = {
+    "Tensor": "xg.Tensor (torch.special.Tensor is torch.Tensor, imported there)",
+    "bessel_jn": "xg.special has the orders 0 and 1 only (j0, j1); jax.scipy.special."
+                 "bessel_jn(x, v=1) is xg.stack([xg.special.j0(x), xg.special.j1(x)])",
+    "sph_harm_y": "xg.special is real-valued; for the m = 0 harmonics use "
+                  "xg.special.eval_legendre(n, xg.cos(theta)) * sqrt((2n + 1) / (4 pi))",
+    "wofz": "xg.special is real-valued; on the imaginary axis wofz(1j * y) is "
+            "xg.special.erfcx(y), and for real x its imaginary part is "
+            "2 / sqrt(pi) * xg.special.dawsn(x) (its real part exp(-x**2))",
+}
+
+
+def __getattr__(name):
+    from ._args import no_module_attribute
+
+    raise no_module_attribute(__name__, name, _OTHER_NAMES.get(name))
