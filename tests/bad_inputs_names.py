@@ -123,6 +123,7 @@ RECIPES = {
                   "x"),
     "getitem": (lambda bad: xg.getitem(bad, 0), "x"),
     "interp": (lambda bad: xg.interp(bad, xg.arange(3.0), xg.ones(3)), "x"),
+    "hyp2f1": (lambda bad: xg.special.hyp2f1(bad, 1.0, 2.0, xg.ones(3)), "a"),
 }
 
 #: functions whose operands an elementwise applier names by position ("argument 1")

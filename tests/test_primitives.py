@@ -287,6 +287,7 @@ CASES = [
       lambda x: xg.special.shifted_chebyshev_polynomial_w(x, 5), normal(2, 3)),
     C("special.hyp1f1", lambda x: xg.special.hyp1f1(1.5, 2.5, x * 2.0), normal(2, 3)),
     C("special.airy_ai", lambda x: xg.special.airy_ai(x * 6.0), normal(2, 3)),
+    C("special.hyp2f1", lambda x: xg.special.hyp2f1(1.5, -0.5, 2.5, x * 0.4), normal(2, 3)),
     C("special.chebyshev_polynomial_t",
       lambda x: xg.special.chebyshev_polynomial_t(x, 5), normal(2, 3)),
     C("special.chebyshev_polynomial_u",

@@ -90,6 +90,7 @@ from .ops.special_sici import sici  # noqa: F401
 from .ops.special_fresnel import fresnel  # noqa: F401
 from .ops.special_owens_t import owens_t  # noqa: F401
 from .ops.special_hyp1f1 import hyp1f1  # noqa: F401
+from .ops.special_hyp2f1 import hyp2f1  # noqa: F401
 from .ops.special_bernoulli import bernoulli  # noqa: F401
 from .ops.special_chebyshev_torch import *  # noqa: F401,F403
 from .ops.special_chebyshev_torch import __all__ as _chebyshev_torch
@@ -101,7 +102,7 @@ from .ops.special_torch_aliases import __all__ as _torch_aliases
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
                  + _counting + _dilog_zeta + _chebyshev_torch + _torch_aliases
-                 + ["airy_ai", "bernoulli", "dawsn", "expn", "fresnel", "hyp1f1", "owens_t", "sici",
+                 + ["airy_ai", "bernoulli", "dawsn", "expn", "fresnel", "hyp1f1", "hyp2f1", "owens_t", "sici",
                     "spherical_bessel_j0"]
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
 
