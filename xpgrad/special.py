@@ -29,6 +29,12 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
 - ``factorial``, ``comb``, ``perm`` (SciPy's ``exact=False``), ``powm1``, ``softplus``
   (``special_counting.py``); ``spence`` and ``zetac`` (``special_dilog_zeta.py``);
   ``expn`` (``special_expn.py``);
+- ``airy_ai`` (``special_airy.py``), ``hyp1f1`` and ``hyp2f1`` (``special_hyp2f1.py``), and
+  ``torch.special``'s names for functions above (``bessel_j0`` is ``j0``,
+  ``scaled_modified_bessel_k0`` is ``k0e``, ``legendre_polynomial_p(x, n)``, ``round``,
+  ...: ``special_torch_aliases.py``); names of ``torch.special`` / ``jax.scipy.special``
+  without a function here (``wofz``, ``bessel_jn``, ``sph_harm_y``) raise an AttributeError
+  that says what to use;
 - ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
   ``softmax`` and ``log_softmax`` (over the whole array by default).
 
