@@ -108,8 +108,8 @@ from .ops.special_torch_aliases import __all__ as _torch_aliases
 __all__ = sorted(_first + _more + _incomplete + _incomplete_beta + _bessel + _composed
                  + _elementary + _gamma_ratios + _bessel_second_kind + _polynomials
                  + _counting + _dilog_zeta + _chebyshev_torch + _torch_aliases
-                 + ["airy_ai", "bernoulli", "dawsn", "expn", "fresnel", "hyp1f1", "hyp2f1", "owens_t", "sici",
-                    "spherical_bessel_j0"]
+                 + ["airy_ai", "bernoulli", "dawsn", "expn", "fresnel", "hyp1f1", "hyp2f1",
+                    "owens_t", "sici", "spherical_bessel_j0"]
                  + ["betaincinv", "erfcx", "exp1", "expi", "gamma", "gammaincinv", "zeta"])
 
 #: names of ``torch.special`` / ``jax.scipy.special`` that ``xg.special`` has no function

@@ -24,7 +24,8 @@ Every x is brought to a power series in a variable of size <= 0.7 (300 terms):
 Within 1.1e-12 of mpmath (40 digits) over 400 random points with ``|a|, |b| <= 6``, ``-6 <= c
 <= 8``, ``-5 < x < 1`` plus x = 0.999 and -1e6 (99% within 4e-13; SciPy's own worst there
 7e-12); ``tests/test_special_hyp2f1.py`` holds 5e-12. Large parameters need more terms than
-the series take (a term at z = 0.7 grows as ``k^(a + b - c)`` before ``0.7^k`` wins). float32 inputs are computed in float64 and rounded.
+the series take (a term at z = 0.7 grows as ``k^(a + b - c)`` before ``0.7^k`` wins).
+float32 inputs are computed in float64 and rounded.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([0.5, -1.0], dtype=xg.float64)

@@ -3,13 +3,14 @@ names: each is the same function (one implementation), the polynomials with PyTo
 ``(x, n)`` argument order and its 0 for a negative degree (SciPy mirrors negative degrees:
 ``eval_chebyt(-n, x) = T_n(x)``). ``round`` takes PyTorch's ``decimals``.
 
-| ``torch.special`` | the function it is |
-|---|---|
-| ``bessel_j0``, ``bessel_j1``, ``bessel_y0``, ``bessel_y1`` | ``j0``, ``j1``, ``y0``, ``y1`` |
-| ``modified_bessel_i0``, ``_i1``, ``_k0``, ``_k1`` | ``i0``, ``i1``, ``k0``, ``k1`` |
-| ``scaled_modified_bessel_k0``, ``_k1`` | ``k0e``, ``k1e`` |
-| ``chebyshev_polynomial_t/u``, ``hermite_polynomial_h/he``, ``laguerre_polynomial_l``, ``legendre_polynomial_p`` (x, n) | the recurrences of ``eval_chebyt/u``, ``eval_hermite``, ``eval_hermitenorm``, ``eval_laguerre``, ``eval_legendre`` (n, x) |
-| ``expm1``, ``log1p`` | ``xg.expm1``, ``xg.log1p`` |
+- ``bessel_j0``, ``bessel_j1``, ``bessel_y0``, ``bessel_y1`` are ``j0``, ``j1``, ``y0``, ``y1``;
+- ``modified_bessel_i0``, ``_i1``, ``_k0``, ``_k1`` are ``i0``, ``i1``, ``k0``, ``k1``;
+- ``scaled_modified_bessel_k0``, ``_k1`` are ``k0e``, ``k1e``;
+- ``chebyshev_polynomial_t``, ``_u``, ``hermite_polynomial_h``, ``_he``,
+  ``laguerre_polynomial_l``, ``legendre_polynomial_p`` (x, n) run the recurrences of
+  ``eval_chebyt``, ``eval_chebyu``, ``eval_hermite``, ``eval_hermitenorm``, ``eval_laguerre``,
+  ``eval_legendre`` (n, x);
+- ``expm1``, ``log1p`` are ``xg.expm1``, ``xg.log1p``.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([0.5, 2.0], dtype=xg.float64)
