@@ -123,11 +123,20 @@ RECIPES = {
                   "x"),
     "getitem": (lambda bad: xg.getitem(bad, 0), "x"),
     "interp": (lambda bad: xg.interp(bad, xg.arange(3.0), xg.ones(3)), "x"),
+    "hyp2f1": (lambda bad: xg.special.hyp2f1(bad, 1.0, 2.0, xg.ones(3)), "a"),
 }
 
 #: functions whose operands an elementwise applier names by position ("argument 1")
 NAMED_BY_POSITION = {"bitwise_and", "bitwise_invert", "bitwise_left_shift", "bitwise_or",
-                     "bitwise_right_shift", "bitwise_xor"}
+                     "bitwise_right_shift", "bitwise_xor",
+                     "round"}    # xg.special.round (PyTorch's, with decimals) is xg.round's
+
+
+def named_as(module, name, fn):
+    """The name ``fn``'s errors give: its own where ``name`` is another name of it in
+    ``module`` (``xg.special.bessel_j0`` is ``xg.special.j0``: "xg.special.j0: x ...")."""
+    own = getattr(fn, "__name__", name)
+    return own if own != name and getattr(module, own, None) is fn else name
 
 
 def _namespaces():
@@ -210,13 +219,15 @@ def rows(Row):
     ``ANY_VALUE``'s."""
     out = [Row("names", f"xg.{row_id}", call, TypeError, (names,))
            for row_id, (call, names) in ANY_VALUE.items()]
+    modules = {label: module for label, module, _ in _namespaces()}
     for label, name, fn in walked():
         made = recipe(name, fn)
         if made is None:
             continue
         call, argument = made
+        named = named_as(modules[label], name, fn)
         for bad_id, bad in BADS.items():
-            names = (f"{name}: {argument}",) if argument else (name,)
+            names = (f"{named}: {argument}",) if argument else (named,)
             out.append(Row("names", f"{label}.{name}-{bad_id}",
                            (lambda call=call, bad=bad: call(bad)), TypeError, names,
                            DEFERRED.get(name)))

@@ -25,6 +25,8 @@ FUNCTIONS = {
     "fresnel": (lambda x: S.fresnel(x * 2.0), [NORMAL]),
     "owens_t": (lambda h, a: S.owens_t(h, a * 2.0), [NORMAL, NORMAL[0]]),
     "hyp1f1": (lambda x: S.hyp1f1(1.5, 2.5, x * 2.0), [NORMAL]),
+    "hyp2f1": (lambda x: S.hyp2f1(1.5, -0.5, 2.5, x * 0.4), [NORMAL]),
+    "airy_ai": (lambda x: S.airy_ai(x * 6.0), [NORMAL]),
     "spherical_bessel_j0": (lambda x: S.spherical_bessel_j0(x * 3.0), [NORMAL]),
     "chebyshev_v_w": (lambda x: [S.chebyshev_polynomial_v(x, 5),
                                  S.chebyshev_polynomial_w(x, 4)], [NORMAL * 0.5]),

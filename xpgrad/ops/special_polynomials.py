@@ -64,6 +64,13 @@ _FAMILIES = {
     "chebyshev_polynomial_w": (lambda x: 2.0 * x + 1.0, _chebyshev, lambda n: (0, 0.0)),
     "shifted_t": (lambda x: x, _chebyshev, lambda n: (0, 0.0)),
     "shifted_u": (lambda x: 2.0 * x, _chebyshev, lambda n: (0, 0.0)),
+    # PyTorch's names of the SciPy families above (special_torch_aliases.py): 0 for n < 0
+    "chebyshev_polynomial_t": (lambda x: x, _chebyshev, lambda n: (0, 0.0)),
+    "chebyshev_polynomial_u": (lambda x: 2.0 * x, _chebyshev, lambda n: (0, 0.0)),
+    "hermite_polynomial_h": (lambda x: 2.0 * x, _hermite, lambda n: (0, 0.0)),
+    "hermite_polynomial_he": (lambda x: x, _hermitenorm, lambda n: (0, 0.0)),
+    "laguerre_polynomial_l": (lambda x: 1.0 - x, _laguerre, lambda n: (0, 0.0)),
+    "legendre_polynomial_p": (lambda x: x, _legendre, lambda n: (0, 0.0)),
 }
 
 

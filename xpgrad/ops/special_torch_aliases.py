@@ -1,0 +1,122 @@
+"""``torch.special``'s names for functions ``xg.special`` (or ``xg``) already has under SciPy's
+names: each is the same function (one implementation), the polynomials with PyTorch's
+``(x, n)`` argument order and its 0 for a negative degree (SciPy mirrors negative degrees:
+``eval_chebyt(-n, x) = T_n(x)``). ``round`` takes PyTorch's ``decimals``.
+
+- ``bessel_j0``, ``bessel_j1``, ``bessel_y0``, ``bessel_y1`` are ``j0``, ``j1``, ``y0``, ``y1``;
+- ``modified_bessel_i0``, ``_i1``, ``_k0``, ``_k1`` are ``i0``, ``i1``, ``k0``, ``k1``;
+- ``scaled_modified_bessel_k0``, ``_k1`` are ``k0e``, ``k1e``;
+- ``chebyshev_polynomial_t``, ``_u``, ``hermite_polynomial_h``, ``_he``,
+  ``laguerre_polynomial_l``, ``legendre_polynomial_p`` (x, n) run the recurrences of
+  ``eval_chebyt``, ``eval_chebyu``, ``eval_hermite``, ``eval_hermitenorm``, ``eval_laguerre``,
+  ``eval_legendre`` (n, x);
+- ``expm1``, ``log1p`` are ``xg.expm1``, ``xg.log1p``.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([0.5, 2.0], dtype=xg.float64)
+>>> xg.special.hermite_polynomial_h(x, 2).tolist()           # 4x^2 - 2
+[-1.0, 14.0]
+>>> xg.special.bessel_j0 is xg.special.j0
+True
+"""
+from __future__ import annotations
+
+from .elementwise import expm1, log1p
+from .elementwise import round as _round
+from .bessel import i0, i1
+from .special_bessel import j0, j1, k0, k0e, k1, k1e, y0, y1
+from .special import whole
+from .special_polynomials import _evaluate
+
+bessel_j0, bessel_j1, bessel_y0, bessel_y1 = j0, j1, y0, y1
+modified_bessel_i0, modified_bessel_i1 = i0, i1
+modified_bessel_k0, modified_bessel_k1 = k0, k1
+scaled_modified_bessel_k0, scaled_modified_bessel_k1 = k0e, k1e
+
+
+def chebyshev_polynomial_t(x, n, /):
+    """``T_n(x)`` (``torch.special.chebyshev_polynomial_t``): ``eval_chebyt(n, x)``'s
+    recurrence, 0 for n < 0 as PyTorch's.
+
+    >>> import xpgrad as xg
+    >>> xg.special.chebyshev_polynomial_t(xg.asarray([0.5, 2.0]), 3).tolist()   # 4x^3 - 3x
+    [-1.0, 26.0]
+    """
+    return _evaluate("chebyshev_polynomial_t", n, x)
+
+
+def chebyshev_polynomial_u(x, n, /):
+    """``U_n(x)`` (``torch.special.chebyshev_polynomial_u``): ``eval_chebyu(n, x)``'s
+    recurrence, 0 for n < 0 as PyTorch's.
+
+    >>> import xpgrad as xg
+    >>> xg.special.chebyshev_polynomial_u(xg.asarray([0.5, 2.0]), 2).tolist()   # 4x^2 - 1
+    [0.0, 15.0]
+    """
+    return _evaluate("chebyshev_polynomial_u", n, x)
+
+
+def hermite_polynomial_h(x, n, /):
+    """The physicists' Hermite polynomial ``H_n(x)`` (``torch.special.hermite_polynomial_h``):
+    ``eval_hermite(n, x)``'s recurrence, 0 for n < 0 as PyTorch's.
+
+    >>> import xpgrad as xg
+    >>> xg.special.hermite_polynomial_h(xg.asarray([1.0]), 3).tolist()          # 8x^3 - 12x
+    [-4.0]
+    """
+    return _evaluate("hermite_polynomial_h", n, x)
+
+
+def hermite_polynomial_he(x, n, /):
+    """The probabilists' Hermite polynomial ``He_n(x)`` (``torch.special.
+    hermite_polynomial_he``): ``eval_hermitenorm(n, x)``'s recurrence, 0 for n < 0.
+
+    >>> import xpgrad as xg
+    >>> xg.special.hermite_polynomial_he(xg.asarray([2.0]), 3).tolist()         # x^3 - 3x
+    [2.0]
+    """
+    return _evaluate("hermite_polynomial_he", n, x)
+
+
+def laguerre_polynomial_l(x, n, /):
+    """The Laguerre polynomial ``L_n(x)`` (``torch.special.laguerre_polynomial_l``):
+    ``eval_laguerre(n, x)``'s recurrence, 0 for n < 0.
+
+    >>> import xpgrad as xg
+    >>> xg.special.laguerre_polynomial_l(xg.asarray([1.0]), 2).tolist()   # (x^2 - 4x + 2) / 2
+    [-0.5]
+    """
+    return _evaluate("laguerre_polynomial_l", n, x)
+
+
+def legendre_polynomial_p(x, n, /):
+    """The Legendre polynomial ``P_n(x)`` (``torch.special.legendre_polynomial_p``):
+    ``eval_legendre(n, x)``'s recurrence, 0 for n < 0 (SciPy's mirrors: ``P_(-n-1) = P_n``).
+
+    >>> import xpgrad as xg
+    >>> xg.special.legendre_polynomial_p(xg.asarray([0.5]), 2).tolist()   # (3x^2 - 1) / 2
+    [-0.125]
+    """
+    return _evaluate("legendre_polynomial_p", n, x)
+
+
+def round(x, /, *, decimals=0):  # noqa: A001 (torch.special.round's name)
+    """``x`` rounded half to even (``torch.special.round``, ``xg.round``); ``decimals`` rounds
+    ``x * 10**decimals`` and divides back, as PyTorch's. Its gradient is 0.
+
+    >>> import xpgrad as xg
+    >>> xg.special.round(xg.asarray([2.5, 1.2345], dtype=xg.float64), decimals=2).tolist()
+    [2.5, 1.23]
+    """
+    decimals = whole("round", "decimals", decimals, -400)
+    if decimals == 0:
+        return _round(x)
+    scale = 10.0 ** decimals
+    return _round(x * scale) / scale
+
+
+__all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
+           "chebyshev_polynomial_u", "expm1", "hermite_polynomial_h", "hermite_polynomial_he",
+           "laguerre_polynomial_l", "legendre_polynomial_p", "log1p", "modified_bessel_i0",
+           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "round",
+           "scaled_modified_bessel_k0", "scaled_modified_bessel_k1"]
