@@ -58,6 +58,7 @@ def jnp_nodes(jax):
     jax.tree_util.register_pytree_node(Scaled, lambda s: ((s.x,), s.scale),
                                        lambda scale, children: Scaled(children[0], scale))
     jax.tree_util.register_pytree_node_class(Box)
+    jax.tree_util.register_pytree_node(Stack, _stack_flatten, _stack_unflatten)
     return jax.numpy
 
 
@@ -325,3 +326,53 @@ def test_the_registrations_are_in_xg_tree_util_with_the_tree_functions():
         assert getattr(xg.tree_util, name) is getattr(xg, name)
     with pytest.raises(AttributeError, match="register_static.*xg.register_pytree_node"):
         xg.register_static    # noqa: B018
+
+
+class Stack:
+    """A class that keeps the children ``unflatten_func`` gets as they come (JAX passes a
+    tuple): ``push`` concatenates a tuple to them."""
+
+    def __init__(self, items, name):
+        self.items, self.name = items, name
+
+    def push(self, value):
+        return Stack(self.items + (value,), self.name)
+
+
+def _stack_flatten(s):
+    return s.items, s.name
+
+
+def _stack_unflatten(name, items):
+    return Stack(items, name)
+
+
+xg.register_pytree_node(Stack, _stack_flatten, _stack_unflatten)
+
+
+def test_unflatten_func_gets_the_children_as_a_tuple_as_jax_gives_them(jax, jnp_nodes):
+    stack = Stack((np.asarray(W), np.asarray(V)), "s")
+    _, treedef = xg.tree_flatten(stack)
+    _, j_def = jax.tree_util.tree_flatten(stack)
+    made = {
+        "tree_map": (xg.tree_map(lambda a: a * 2, stack),
+                     jax.tree_util.tree_map(lambda a: a * 2, stack)),
+        "tree_unflatten": (xg.tree_unflatten(treedef, [W, V]),
+                           jax.tree_util.tree_unflatten(j_def, [W, V])),
+        "grad": (xg.grad(lambda s: xg.sum(s.items[0]) * xg.sum(s.items[1] ** 2))(
+            Stack((_xg(W), _xg(V)), "s")),
+            jax.grad(lambda s: jnp_nodes.sum(s.items[0]) * jnp_nodes.sum(s.items[1] ** 2))(
+                Stack((jnp_nodes.asarray(W), jnp_nodes.asarray(V)), "s"))),
+    }
+    step = xg.function(lambda s: s.push(xg.sum(s.items[0])))
+    for _ in range(3):                   # warm-up, trace, replay
+        made["function"] = (step(Stack((_xg(W),), "s")),
+                            jax.jit(lambda s: s.push(jnp_nodes.sum(s.items[0])))(
+                                Stack((jnp_nodes.asarray(W),), "s")))
+    for how, (ours, theirs) in made.items():
+        assert type(ours.items) is type(theirs.items) is tuple, how
+        pushed, j_pushed = ours.push(1.0), theirs.push(1.0)
+        assert len(pushed.items) == len(j_pushed.items), how
+        for a, b in zip(ours.items, theirs.items):
+            np.testing.assert_allclose(np.asarray(a.numpy() if isinstance(a, xg.Tensor) else a),
+                                       np.asarray(b), rtol=1e-12, err_msg=how)

@@ -65,8 +65,9 @@ class UserNodeKind:
         return list(children), aux
 
     def made(self, aux, children):
-        """The node ``unflatten_func`` makes of ``aux`` and ``children``."""
-        return self.unflatten_func(aux, children)
+        """The node ``unflatten_func`` makes of ``aux`` and ``children``, given as a tuple (as
+        JAX gives them: a node that keeps them as they come holds a tuple)."""
+        return self.unflatten_func(aux, tuple(children))
 
     def suffix(self, i) -> str:
         """How a path names child ``i``: ``.name`` for a dataclass's field, JAX's
