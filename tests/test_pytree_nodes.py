@@ -376,3 +376,26 @@ def test_unflatten_func_gets_the_children_as_a_tuple_as_jax_gives_them(jax, jnp_
         for a, b in zip(ours.items, theirs.items):
             np.testing.assert_allclose(np.asarray(a.numpy() if isinstance(a, xg.Tensor) else a),
                                        np.asarray(b), rtol=1e-12, err_msg=how)
+
+
+def test_a_registered_node_as_a_tapes_sources_matches_jax_grad(jax, jnp_nodes):
+    """``tape.gradient(loss, params)`` with ``params`` a registered node was a TypeError
+    ('sources must be a Tensor or a list of Tensors') while ``[params]`` and ``{"p":
+    params}`` were taken; ``tape.jacobian`` too."""
+    x = _xg(X)
+    want = jax.grad(lambda p: _loss(jnp_nodes, p, jnp_nodes.asarray(X)))(
+        _params(jnp_nodes.asarray))
+    params = _params(_xg)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(params)
+        value = _loss(xg, params, x)
+        outputs = xg.tanh(x @ params.w)
+    got = tape.gradient(value, params)
+    assert type(got) is Params and type(got.layers[2]) is Scaled and got.layers[1] is None
+    _close(got, want)
+    jac = tape.jacobian(outputs, params)
+    j_jac = jax.jacobian(lambda p: jnp_nodes.tanh(jnp_nodes.asarray(X) @ p.w))(
+        _params(jnp_nodes.asarray))
+    assert type(jac) is Params
+    np.testing.assert_allclose(jac.w.numpy(), np.asarray(j_jac.w), rtol=1e-12, atol=1e-14)
+    del tape
