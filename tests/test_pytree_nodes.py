@@ -7,6 +7,7 @@ float64; finite differences check the gradient too."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -399,3 +400,34 @@ def test_a_registered_node_as_a_tapes_sources_matches_jax_grad(jax, jnp_nodes):
     assert type(jac) is Params
     np.testing.assert_allclose(jac.w.numpy(), np.asarray(j_jac.w), rtol=1e-12, atol=1e-14)
     del tape
+
+
+class _Holder(xg.nn.Module):
+    def __init__(self, value):
+        super().__init__()
+        self.held = value
+
+    def forward(self, x):
+        return x
+
+
+@pytest.mark.parametrize("make, path", [
+    (lambda: Params(xg.Variable(W), [], "tanh"), "held"),
+    (lambda: [1.0, {"p": Scaled(xg.Variable(V), 2.0)}], "held[1]['p']"),
+    (lambda: Box(xg.nn.Linear(2, 1, rng=0), None, "t"), "held"),
+])
+def test_a_module_attribute_holding_variables_in_a_registered_node_is_refused(make, path):
+    """A Module finds Variables in its attributes' lists, tuples and dicts, not in registered
+    nodes: such Variables were silently missing from trainable_variables (no training, an
+    empty state_dict); now the assignment is a TypeError naming the attribute's path."""
+    with pytest.raises(TypeError, match=rf"_Holder\.{re.escape(path)} holds a node of "
+                                        r"(Params|Scaled|Box) .*trainable_variables"):
+        _Holder(make())
+    holder = _Holder(None)
+    with pytest.raises(TypeError, match=re.escape(path)):
+        holder.held = make()
+
+
+def test_a_module_attribute_holding_a_node_of_plain_tensors_is_taken():
+    holder = _Holder(Params(_xg(W), [{"b": _xg(B)}], "tanh"))
+    assert holder.trainable_variables == [] and holder.held.act == "tanh"

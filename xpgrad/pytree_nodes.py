@@ -131,6 +131,11 @@ def _kind_of_class(nodetype):
                  if (nodetype is cls if exact else issubclass(nodetype, cls))), None)
 
 
+#: the classes registered here, in order (``nn/module_user_nodes.py`` checks nothing while it
+#: is empty)
+REGISTERED_CLASSES: list = []
+
+
 def _register(nodetype, flatten_func, unflatten_func, who, field_names=None):
     for name, fn in (("flatten_func", flatten_func), ("unflatten_func", unflatten_func)):
         if not callable(fn):
@@ -138,6 +143,7 @@ def _register(nodetype, flatten_func, unflatten_func, who, field_names=None):
                             f"{fn!r:.60}")
     register_node(nodetype, UserNodeKind(nodetype, flatten_func, unflatten_func, who,
                                          field_names), exact=True)
+    REGISTERED_CLASSES.append(nodetype)
 
 
 def register_pytree_node(nodetype, flatten_func, unflatten_func):
