@@ -4,6 +4,8 @@ validation loss), stored as the Python numbers they equal, as json would store f
 non-finite floats (an ``EarlyStopping(baseline=float("inf"))``) as ``{"__float__": "inf"}``,
 read back as the floats (before 2026-12-07 refused, so such an EarlyStopping's state could not
 be saved). Other objects stay refused, naming the key that holds them."""
+import re
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,26 @@ def test_non_finite_floats_round_trip_as_strict_json(tmp_path):
     with np.load(tmp_path / "c.npz") as data:      # strict JSON: no Infinity / NaN tokens
         raw = str(data["__xpgrad__"])
     assert "Infinity" not in raw and "NaN" not in raw, raw
+
+
+@pytest.mark.parametrize("meta", [{"tag": {"__float__": "inf"}},
+                                  {"runs": [1.0, {"__float__": "nan"}]},
+                                  {"ok": {"__float__": "inf", "other": 1},
+                                   "fine": {"__float__": "a string"}}])
+def test_a_dict_in_the_non_finite_floats_form_round_trips_or_is_refused(tmp_path, meta):
+    """A dict of the user's that is exactly ``{"__float__": "inf"}`` loaded back as the
+    float inf; it is refused, naming its key, and any other dict round trips."""
+    import json
+
+    model = xg.nn.Linear(2, 1, rng=0)
+    reserved = [path for path, value in (("metadata['tag']", meta.get("tag")),
+                                         ("metadata['runs'][1]", (meta.get("runs") or
+                                                                  [None, None])[1]))
+                if isinstance(value, dict)]
+    if reserved:
+        with pytest.raises(TypeError, match=re.escape(reserved[0]) + ".*rename its key"):
+            xg.save_checkpoint(tmp_path / "c.npz", model, metadata=meta)
+        assert not (tmp_path / "c.npz").exists()
+        return
+    xg.save_checkpoint(tmp_path / "c.npz", model, metadata=meta)
+    assert xg.checkpoint_metadata(tmp_path / "c.npz") == json.loads(json.dumps(meta)) == meta

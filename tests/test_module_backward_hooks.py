@@ -262,3 +262,29 @@ def test_second_order_through_a_scaling_hook_as_torch():
     (tsecond,) = torch.autograd.grad((tg * tg).sum(), tx)
     np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(second, tsecond.numpy(), rtol=1e-10)
+
+
+def test_a_hooked_module_inside_recompute_grad_as_torchs_checkpoint():
+    """``recompute_grad``'s forward records under a stand-in tape whose keys are an
+    ``OuterTapes`` (membership only, no iteration): the hooks run once, in the backward's
+    recomputation, as under torch's non-reentrant ``checkpoint``."""
+    from torch.utils.checkpoint import checkpoint
+
+    ours, theirs = _pair("sequential")
+    seen, tseen = [], []
+    for m, record in ((ours, seen), (theirs, tseen)):
+        m.register_full_backward_hook(_recorder(record))
+        m.register_full_backward_hook(lambda mod, gin, gout: (gin[0] * 3.0,))
+    x = _x()
+    block = xg.recompute_grad(lambda v: ours(v))
+    xt = xg.asarray(x)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        value = xg.sum(xg.sin(block(xt)))
+    gx, gw = (g.numpy() for g in tape.gradient(value, [xt, ours.layers[0].w]))
+    tx = torch.from_numpy(x).requires_grad_()
+    torch.sin(checkpoint(theirs, tx, use_reentrant=False)).sum().backward()
+    _assert_seen_equal(seen, tseen)
+    assert len(seen) == 1
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gw, theirs[0].weight.grad.numpy().T, rtol=1e-12)

@@ -7,6 +7,7 @@ float64; finite differences check the gradient too."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -58,6 +59,7 @@ def jnp_nodes(jax):
     jax.tree_util.register_pytree_node(Scaled, lambda s: ((s.x,), s.scale),
                                        lambda scale, children: Scaled(children[0], scale))
     jax.tree_util.register_pytree_node_class(Box)
+    jax.tree_util.register_pytree_node(Stack, _stack_flatten, _stack_unflatten)
     return jax.numpy
 
 
@@ -325,3 +327,107 @@ def test_the_registrations_are_in_xg_tree_util_with_the_tree_functions():
         assert getattr(xg.tree_util, name) is getattr(xg, name)
     with pytest.raises(AttributeError, match="register_static.*xg.register_pytree_node"):
         xg.register_static    # noqa: B018
+
+
+class Stack:
+    """A class that keeps the children ``unflatten_func`` gets as they come (JAX passes a
+    tuple): ``push`` concatenates a tuple to them."""
+
+    def __init__(self, items, name):
+        self.items, self.name = items, name
+
+    def push(self, value):
+        return Stack(self.items + (value,), self.name)
+
+
+def _stack_flatten(s):
+    return s.items, s.name
+
+
+def _stack_unflatten(name, items):
+    return Stack(items, name)
+
+
+xg.register_pytree_node(Stack, _stack_flatten, _stack_unflatten)
+
+
+def test_unflatten_func_gets_the_children_as_a_tuple_as_jax_gives_them(jax, jnp_nodes):
+    stack = Stack((np.asarray(W), np.asarray(V)), "s")
+    _, treedef = xg.tree_flatten(stack)
+    _, j_def = jax.tree_util.tree_flatten(stack)
+    made = {
+        "tree_map": (xg.tree_map(lambda a: a * 2, stack),
+                     jax.tree_util.tree_map(lambda a: a * 2, stack)),
+        "tree_unflatten": (xg.tree_unflatten(treedef, [W, V]),
+                           jax.tree_util.tree_unflatten(j_def, [W, V])),
+        "grad": (xg.grad(lambda s: xg.sum(s.items[0]) * xg.sum(s.items[1] ** 2))(
+            Stack((_xg(W), _xg(V)), "s")),
+            jax.grad(lambda s: jnp_nodes.sum(s.items[0]) * jnp_nodes.sum(s.items[1] ** 2))(
+                Stack((jnp_nodes.asarray(W), jnp_nodes.asarray(V)), "s"))),
+    }
+    step = xg.function(lambda s: s.push(xg.sum(s.items[0])))
+    for _ in range(3):                   # warm-up, trace, replay
+        made["function"] = (step(Stack((_xg(W),), "s")),
+                            jax.jit(lambda s: s.push(jnp_nodes.sum(s.items[0])))(
+                                Stack((jnp_nodes.asarray(W),), "s")))
+    for how, (ours, theirs) in made.items():
+        assert type(ours.items) is type(theirs.items) is tuple, how
+        pushed, j_pushed = ours.push(1.0), theirs.push(1.0)
+        assert len(pushed.items) == len(j_pushed.items), how
+        for a, b in zip(ours.items, theirs.items):
+            np.testing.assert_allclose(np.asarray(a.numpy() if isinstance(a, xg.Tensor) else a),
+                                       np.asarray(b), rtol=1e-12, err_msg=how)
+
+
+def test_a_registered_node_as_a_tapes_sources_matches_jax_grad(jax, jnp_nodes):
+    """``tape.gradient(loss, params)`` with ``params`` a registered node was a TypeError
+    ('sources must be a Tensor or a list of Tensors') while ``[params]`` and ``{"p":
+    params}`` were taken; ``tape.jacobian`` too."""
+    x = _xg(X)
+    want = jax.grad(lambda p: _loss(jnp_nodes, p, jnp_nodes.asarray(X)))(
+        _params(jnp_nodes.asarray))
+    params = _params(_xg)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(params)
+        value = _loss(xg, params, x)
+        outputs = xg.tanh(x @ params.w)
+    got = tape.gradient(value, params)
+    assert type(got) is Params and type(got.layers[2]) is Scaled and got.layers[1] is None
+    _close(got, want)
+    jac = tape.jacobian(outputs, params)
+    j_jac = jax.jacobian(lambda p: jnp_nodes.tanh(jnp_nodes.asarray(X) @ p.w))(
+        _params(jnp_nodes.asarray))
+    assert type(jac) is Params
+    np.testing.assert_allclose(jac.w.numpy(), np.asarray(j_jac.w), rtol=1e-12, atol=1e-14)
+    del tape
+
+
+class _Holder(xg.nn.Module):
+    def __init__(self, value):
+        super().__init__()
+        self.held = value
+
+    def forward(self, x):
+        return x
+
+
+@pytest.mark.parametrize("make, path", [
+    (lambda: Params(xg.Variable(W), [], "tanh"), "held"),
+    (lambda: [1.0, {"p": Scaled(xg.Variable(V), 2.0)}], "held[1]['p']"),
+    (lambda: Box(xg.nn.Linear(2, 1, rng=0), None, "t"), "held"),
+])
+def test_a_module_attribute_holding_variables_in_a_registered_node_is_refused(make, path):
+    """A Module finds Variables in its attributes' lists, tuples and dicts, not in registered
+    nodes: such Variables were silently missing from trainable_variables (no training, an
+    empty state_dict); now the assignment is a TypeError naming the attribute's path."""
+    with pytest.raises(TypeError, match=rf"_Holder\.{re.escape(path)} holds a node of "
+                                        r"(Params|Scaled|Box) .*trainable_variables"):
+        _Holder(make())
+    holder = _Holder(None)
+    with pytest.raises(TypeError, match=re.escape(path)):
+        holder.held = make()
+
+
+def test_a_module_attribute_holding_a_node_of_plain_tensors_is_taken():
+    holder = _Holder(Params(_xg(W), [{"b": _xg(B)}], "tanh"))
+    assert holder.trainable_variables == [] and holder.held.act == "tanh"

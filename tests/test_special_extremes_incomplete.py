@@ -222,3 +222,24 @@ def test_stdtr_gradient_in_df_at_huge_df(df):
         want = float(mpmath.diff(cdf, mpmath.mpf(df), h=mpmath.mpf(df) * mpmath.mpf("1e-30")))
     slope = _ours(xg.special.stdtr, (df, t))[1][0]
     assert _agree(slope, want, 1e-11), (slope, want)
+
+
+@pytest.mark.usefixtures("numpy_default")
+@pytest.mark.parametrize("a, b, x", [(1.158097257742688e-07, 442.6990209704752,
+                                      0.0021369111285479054), (1e-7, 442.7, 0.001),
+                                     (1e-7, 10.0, 0.05), (1e-4, 442.7, 0.00214),
+                                     (1e-12, 50.0, 0.5 * (1 + 1e-12) / (52 + 1e-12))])
+def test_betainc_shape_gradients_with_a_tiny_a_below_the_crossover_match_mpmath(a, b, x):
+    """I_x(a, b) ~ 1 there (x below (a + 1) / (a + b + 2), a tiny): its b-derivative was the
+    difference of two near terms, 5.8e-8 relative off at the first point (1e-9 at the
+    third, 2e-4 at the last); now its complement's derivative, within 1e-12 of mpmath's
+    differences."""
+    _, (slope_a, slope_b, _) = _ours(xg.special.betainc, (a, b, x))
+    with mpmath.workdps(40):
+        a_, b_, x_ = mpmath.mpf(a), mpmath.mpf(b), mpmath.mpf(x)
+        want_a = float(mpmath.diff(lambda s: mpmath.betainc(s, b_, 0, x_, regularized=True),
+                                   a_))
+        want_b = float(mpmath.diff(lambda s: mpmath.betainc(a_, s, 0, x_, regularized=True),
+                                   b_))
+    assert _agree(slope_a, want_a, 1e-12), (slope_a, want_a)
+    assert _agree(slope_b, want_b, 1e-12), (slope_b, want_b)

@@ -252,3 +252,31 @@ def test_adagrads_lr_decay_names_the_schedule_that_gives_torchs_weights():
         topt.step()
         opt.minimize(lambda: xg.mean((xg.asarray(x) @ v - xg.asarray(y)) ** 2), [v])
     np.testing.assert_allclose(v.numpy(), w.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("nonlinearity", [
+    "linear", "identity", "sigmoid", "tanh", "relu", "selu", "conv1d", "conv2d", "conv3d",
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "gelu"])
+def test_every_nonlinearity_torchs_calculate_gain_takes_names_its_gain_squared(nonlinearity):
+    """The conv_transpose names were a ValueError ('not one of torch's calculate_gain
+    names') where torch's kaiming_normal_ takes them (gain 1), and 'identity', which torch
+    refuses, was named as a torch call; a name torch refuses is a ValueError naming it."""
+    try:
+        gain = torch.nn.init.calculate_gain(nonlinearity)
+    except ValueError:
+        with pytest.raises(ValueError, match=f"nonlinearity='{nonlinearity}'"):
+            xg.nn.init.he_normal(0, (3, 4), nonlinearity=nonlinearity)
+        return
+    with pytest.raises(TypeError) as err:
+        xg.nn.init.he_normal(0, (3, 4), nonlinearity=nonlinearity, mode="fan_out")
+    call = str(err.value).split(" is ", 1)[1].split(", called as")[0]
+    scale = float(call.split("(", 1)[1].split(",")[0])
+    assert scale == pytest.approx(gain ** 2, rel=1e-12)
+
+
+def test_a_kaiming_mode_torch_refuses_is_a_value_error_naming_mode():
+    with pytest.raises(ValueError, match="fan_in"):          # torch's own refusal
+        torch.nn.init.kaiming_normal_(torch.empty(3, 4), mode="fan_avg")
+    with pytest.raises(ValueError, match=r"mode='fan_avg' is not one of torch's "
+                                         r"kaiming_uniform_ modes: \['fan_in', 'fan_out'\]"):
+        xg.nn.init.he_uniform(0, (3, 4), mode="fan_avg")

@@ -62,6 +62,10 @@ def _plain(value, where):
     if isinstance(value, float):
         return _float(value)
     if isinstance(value, dict):
+        if len(value) == 1 and value.get(_FLOAT_KEY) in _NON_FINITE:
+            raise TypeError(f"{_WHAT}, and {where} is {value!r}, the form a non-finite float "
+                            f"is written in, which would load back as that float: rename "
+                            f"its key {_FLOAT_KEY!r}")
         return {key: _plain(item, f"{where}[{key!r}]") for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]

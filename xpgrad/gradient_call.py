@@ -40,7 +40,7 @@ def check_sources(sources, unconnected_gradients):
                 return False, list(sources), None
         # a named tuple (or another subclass) keeps its type, as nested ones do
         return False, *_sources_and_structure(sources)
-    if isinstance(sources, dict) or is_registered(sources):
+    if isinstance(sources, dict) or is_node(sources):    # a Module, a registered class's node
         return False, *_sources_and_structure(sources)
     hint = ": a set has no order, pass a list or tuple" if isinstance(
         sources, (set, frozenset)) else ""
@@ -51,7 +51,8 @@ def check_sources(sources, unconnected_gradients):
     except TypeError:
         raise TypeError("sources must be a Tensor or a list of Tensors, got "
                         f"{type(sources).__name__}{hint} (nested lists, tuples and dicts of "
-                        "Tensors are taken too, as TensorFlow's, and Modules)") from None
+                        "Tensors are taken too, as TensorFlow's, Modules and nodes of classes registered "
+                        "as pytree nodes)") from None
     return check_sources(src, unconnected_gradients)
 
 

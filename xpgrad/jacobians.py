@@ -16,7 +16,7 @@ import math
 
 from . import creation, ops
 from .gradient_call import check_sources
-from .pytree import is_registered, rebuild
+from .pytree import is_node, rebuild
 from .tensor import Tensor, _wrap
 
 
@@ -25,8 +25,9 @@ def _checked(tape, who, target, source, unconnected_gradients, many=False):
     (``many``) lists, tuples and dicts of them, nested as TensorFlow's."""
     sources = (Tensor, list, tuple, dict) if many else Tensor
     if not (isinstance(target, Tensor) and (isinstance(source, sources)
-                                             or many and is_registered(source))):
-        what = ("one source Tensor or a (nested) list, tuple or dict of them (Modules too)"
+                                             or many and is_node(source))):
+        what = ("one source Tensor or a (nested) list, tuple or dict of them (Modules and "
+                "nodes of registered pytree classes too)"
                 if many else "one source Tensor")
         raise TypeError(f"{who} takes a target Tensor and {what}, got "
                         f"{type(target).__name__} and {type(source).__name__}")

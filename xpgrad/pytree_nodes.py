@@ -65,8 +65,9 @@ class UserNodeKind:
         return list(children), aux
 
     def made(self, aux, children):
-        """The node ``unflatten_func`` makes of ``aux`` and ``children``."""
-        return self.unflatten_func(aux, children)
+        """The node ``unflatten_func`` makes of ``aux`` and ``children``, given as a tuple (as
+        JAX gives them: a node that keeps them as they come holds a tuple)."""
+        return self.unflatten_func(aux, tuple(children))
 
     def suffix(self, i) -> str:
         """How a path names child ``i``: ``.name`` for a dataclass's field, JAX's
@@ -130,6 +131,11 @@ def _kind_of_class(nodetype):
                  if (nodetype is cls if exact else issubclass(nodetype, cls))), None)
 
 
+#: the classes registered here, in order (``nn/module_user_nodes.py`` checks nothing while it
+#: is empty)
+REGISTERED_CLASSES: list = []
+
+
 def _register(nodetype, flatten_func, unflatten_func, who, field_names=None):
     for name, fn in (("flatten_func", flatten_func), ("unflatten_func", unflatten_func)):
         if not callable(fn):
@@ -137,6 +143,7 @@ def _register(nodetype, flatten_func, unflatten_func, who, field_names=None):
                             f"{fn!r:.60}")
     register_node(nodetype, UserNodeKind(nodetype, flatten_func, unflatten_func, who,
                                          field_names), exact=True)
+    REGISTERED_CLASSES.append(nodetype)
 
 
 def register_pytree_node(nodetype, flatten_func, unflatten_func):

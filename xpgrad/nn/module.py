@@ -28,6 +28,8 @@ from ..keyword_checks import check_positionals
 from .module_cache import HOLDER, Holder, changed as _structure_changed
 from .module_discovery import ModuleDiscovery
 from .module_state import ModuleState
+from .module_user_nodes import refuse_state_in_user_nodes as _refuse_state_in_user_nodes
+from ..pytree_nodes import REGISTERED_CLASSES as _USER_NODE_CLASSES
 from .module_structure import SETTING_TYPES, STRUCTURE, note_own_write, structure
 from ..trace_thread import CALLING as _CALLING, RUNNING as _TRACING
 from .module_hints import keras_call_keyword, not_initialized, note_layer, pytorch_hint
@@ -164,6 +166,8 @@ class Module(ModuleDiscovery, ModuleState):
                             f"setting a {type(value).__name__} there would drop it from "
                             f"trainable_variables and state_dict: update it in place with "
                             f"{name}.assign(...), or assign an xg.Variable")
+        if _USER_NODE_CLASSES and not name.startswith("_"):   # registered nodes' Variables
+            _refuse_state_in_user_nodes(self, name, value, Module)
         object.__setattr__(self, name, value)
         if name.startswith("_"):
             if name in _WALKED_PRIVATE or (type(self)._items is not Module._items and

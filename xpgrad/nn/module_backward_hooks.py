@@ -145,8 +145,11 @@ def _differentiable(value) -> bool:
 
 
 def _on_a_tape(tensors) -> bool:
-    keys = {t._key for t in tensors if t._key}
-    return any(not keys.isdisjoint(getattr(tape, "_keys", ())) for tape in tape_state.recording)
+    """Whether a recording tape knows one of ``tensors`` (a tape's ``_keys`` may be a set or,
+    inside ``recompute_grad``'s block, an ``OuterTapes``: both answer ``in``, not iteration)."""
+    keys = [t._key for t in tensors if t._key]
+    return any(key in getattr(tape, "_keys", ()) for tape in tape_state.recording
+               for key in keys)
 
 
 def _packed(grads, positions, n):

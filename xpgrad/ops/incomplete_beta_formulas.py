@@ -223,7 +223,7 @@ def _derivative_finished(xp, variables, constants):
             & (xp.abs(increment) <= 2.0 * _EPS * xp.abs(dlog) + 1e-300))
 
 
-def _fraction_derivative(xp, a, b, x, y, in_b):
+def _fraction_derivative(xp, a, b, x, y, in_b, with_value=False):
     """``d I_x(a, b) / da``, or ``/ db`` where ``in_b``, for x below the crossover: I times
     the derivative of ``log(x^a y^b / (a B(a, b)))`` less that of the fraction's log (one
     loop gives the fraction and that derivative)."""
@@ -245,7 +245,15 @@ def _fraction_derivative(xp, a, b, x, y, in_b):
                             + digamma(xp, a[~in_b] + b[~in_b]))):
         if bool(xp.any(side)):
             log_front[side] = log_side()
-    return value * (log_front - log_fraction)
+    derivative = value * (log_front - log_fraction)
+    return (value, derivative) if with_value else derivative
+
+
+#: a value above ``1 - this`` takes its derivative from its complement (fdtr's threshold)
+_FLIP_BELOW = 2.0 ** -10
+#: ... where x is above this fraction of the crossover (the complement's fraction, then on its
+#: far side, converges there: to 1e-12 of mpmath at a = 1e-12..1e-3, b = 10..1e3)
+_FLIP_RATIO = 0.01
 
 
 def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
@@ -258,7 +266,19 @@ def regularized_beta_derivative(xp, a, b, x, y=None, *, wrt):
 
     def evaluate(xp, a2, b2, x2, y2, swapped):
         # past the crossover I = 1 - I_y(b, a): a's derivative is minus b's there, and so on
-        derivative = _fraction_derivative(xp, a2, b2, x2, y2, swapped != bool(wrt))
+        in_b = swapped != bool(wrt)
+        value, derivative = _fraction_derivative(xp, a2, b2, x2, y2, in_b, with_value=True)
+        # a value near 1 (a tiny a below the crossover: I_x(1e-7, 443) ~ 1 - 1e-7) is the
+        # difference of two near terms' derivatives there (1e-7 relative off in b, 1e-2 at
+        # a = 1e-12): its complement's derivative, from the other side's fraction, has no
+        # such cancelling; kept where that fraction gives no finite number
+        near_one = (value > 1.0 - _FLIP_BELOW) & (
+            x2 * (a2 + b2 + 2.0) > _FLIP_RATIO * (a2 + 1.0))
+        if bool(xp.any(near_one)):
+            flipped = -_fraction_derivative(xp, b2[near_one], a2[near_one], y2[near_one],
+                                            x2[near_one], ~in_b[near_one])
+            derivative[near_one] = xp.where(xp.isfinite(flipped), flipped,
+                                            derivative[near_one])
         return xp.where(swapped, -derivative, derivative)
 
     return _on_interior(xp, a, b, x, y, evaluate, edge)

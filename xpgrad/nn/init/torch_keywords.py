@@ -8,9 +8,12 @@ xg.nn.init.variance_scaling(2.0, 'fan_out', 'untruncated_normal')
 from __future__ import annotations
 
 #: torch.nn.init.calculate_gain's gains squared (leaky_relu's depends on ``a``)
-_SQUARED_GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 25.0 / 9.0,
+_SQUARED_GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 25.0 / 9.0,
                   "relu": 2.0, "selu": 9.0 / 16.0, "conv1d": 1.0, "conv2d": 1.0,
-                  "conv3d": 1.0}
+                  "conv3d": 1.0, "conv_transpose1d": 1.0, "conv_transpose2d": 1.0,
+                  "conv_transpose3d": 1.0}
+#: the fans torch's Kaiming schemes take (its xavier ones have no ``mode``)
+_TORCH_MODES = ("fan_in", "fan_out")
 _TORCH_KEYWORDS = {"kaiming": ("a", "mode", "nonlinearity", "generator"),
                    "xavier": ("gain", "generator")}
 
@@ -33,6 +36,9 @@ def torch_equivalent(who, options) -> str:
     xavier_uniform, xavier_normal)."""
     family, kind = who.split("_")
     mode = "fan_avg" if family == "xavier" else options.get("mode", "fan_in")
+    if family == "kaiming" and mode not in _TORCH_MODES:
+        raise ValueError(f"mode={mode!r} is not one of torch's {who}_ modes: "
+                         f"{list(_TORCH_MODES)}")
     distribution = "uniform" if kind == "uniform" else "untruncated_normal"
     return (f"xg.nn.init.variance_scaling({_scale(family, options)!r}, {mode!r}, "
             f"{distribution!r})")
