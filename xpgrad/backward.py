@@ -88,7 +88,7 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             owned.discard(okey)        # the rules below may return g itself, or views of it
         if okey in skeys:               # a source's own gradient stays for the caller
             grads[okey] = g
-        if plain and lean and g.__class__ is not Scatter and not (k0 and k1):
+        if plain and lean and g.__class__ is not Scatter:
             # a lean node (GradientTape._record): one or two inputs, the one at i wanting a
             # gradient, its rule (or the kernel) called plainly on the home backend; the
             # gradient is added as the general path adds it (which takes the rarer cases)
@@ -136,12 +136,6 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 gs = gi = prev = x = None
                 continue
             gs, ks, inputs, prev = (gi,), (k,), (x,), None   # a Scatter: the loop below
-        elif plain and lean and g.__class__ is not Scatter:
-            # a lean node whose two inputs both want a gradient (a sum of two tensors, a bias
-            # added): both rules called plainly, the general path's loop below adds them
-            gs = _both_gradients(prims[prim], kern, per_example, g, ans, saved, r0, r1, home_xp)
-            ks, inputs, prev, xp = (k0, k1), (r0, r1), None, home_xp
-            g = r0 = r1 = None
         else:
             prim = prims[prim]
             ks, res = node[_HEAD:_HEAD + n_in], node[_HEAD + n_in:]
@@ -275,22 +269,6 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
     if after is not None and walked:
         after(0, grads)
     return grads
-
-
-def _both_gradients(prim, kern, per_example, g, ans, saved, r0, r1, xp):
-    """The two gradients of a lean node of two inputs that both want one: its per-argument
-    rules, or its kernel's plain ``vjp`` (never ``vjp_in_place``: the two may share ``g``),
-    the generic rule where the kernel leaves one to it."""
-    if kern is None:
-        rule0, rule1 = prim.vjps
-        return (None if rule0 is None else rule0(xp, g, ans, r0, r1),
-                None if rule1 is None else rule1(xp, g, ans, r0, r1))
-    kern = KERNELS_BY_INDEX[kern]
-    vjp = _per_example(kern.vjp, prim.name) if per_example else kern.vjp
-    gs = vjp(g, saved, r0, r1)
-    if gs[0] is NotImplemented or gs[1] is NotImplemented:
-        gs = _fill_in(prim, gs, (1, 1), xp, g, ans, (r0, r1), _NO_PARAMS)
-    return gs
 
 
 def _outputs_gradients(okeys, take, grads, skeys, owned):

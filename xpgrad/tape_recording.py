@@ -92,9 +92,8 @@ class TapeRecording:
             if not hit:
                 return
             first_only = False
-            # (two inputs: one or both may want a gradient, a Variable among them: see
-            # _record_two)
-            one = len(ks) == 2 or (len(ks) == 1 and variables is None)
+            one = variables is None and (len(ks) == 1 or (len(ks) == 2 and not (ks[0] and
+                                                                                   ks[1])))
         okey = out._key
         if not okey:
             okey = out._key = next_key()
@@ -129,9 +128,8 @@ class TapeRecording:
         elif home is None:
             self._home, be = be, None
         # a lean node (backward._walk's short path) needs nothing past its keys, residuals and
-        # output: the tape's first backend, no keywords, no stand-ins, one input without a
-        # Variable or two inputs (one or both wanting a gradient), and a per-argument rule or
-        # a plain kernel
+        # output: the tape's first backend, no keywords, no stand-ins or Variables to name, one
+        # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
         # (``lean`` last: a kernel's LEAN_IN_PLACE is kept)
         lean = one and be is None and fits is None and not params and lean
         if lean is LEAN_ELEMENTWISE and not (first_only and raws[0].dtype is out._data.dtype):
@@ -221,10 +219,8 @@ class TapeRecording:
             if drop0 or drop1:
                 fits = (_stand_in(r0) if drop0 else None, _stand_in(r1) if drop1 else None)
                 raws = (None if drop0 else r0, None if drop1 else r1)
-        # a lean node: no stand-ins (see _record); here one or both inputs may want a gradient
-        # and one may be a Variable (a first-order walk reads the node's Variables only for a
-        # kernel with ``needs``, never lean; a higher-order walk takes the general path)
-        lean = lean and fits is None
+        # a lean node: one input wanting a gradient, no Variables or stand-ins (see _record)
+        lean = lean and fits is None and variables is None and not (ka and kb)
         if lean is LEAN_ELEMENTWISE:    # two Tensors may broadcast (see _record)
             lean = True
         okey = out._key = next_key()       # a fresh output: apply's
