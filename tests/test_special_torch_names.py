@@ -110,3 +110,19 @@ def test_round_takes_decimals_as_torch():
         np.testing.assert_array_equal(got, want)
     with pytest.raises(TypeError, match="round: decimals"):
         xg.special.round(xg.asarray(x), decimals=1.5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_with_negative_or_huge_decimals_is_torchs_bit_for_bit(dtype):
+    """A negative ``decimals`` divides by 10**-decimals and multiplies back, as PyTorch's:
+    before 2026-12-08 xpgrad multiplied by 10.0**decimals and divided, so float32's 904.8 at
+    decimals=-3 gave 999.99994 (1 / 0.001f) where PyTorch gives 1000; and decimals=309 raised
+    Python's OverflowError where PyTorch's power of ten is inf."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1e4, 1e4, 2000), np.arange(-40, 40) * 5.0,
+                        np.arange(-40, 40) * 0.05]).astype(dtype)
+    for decimals in (-6, -5, -4, -3, -2, -1, 1, 3, 7, 309, -309):
+        with np.errstate(over="ignore", invalid="ignore"):   # inf / inf's NaN, as PyTorch's
+            got = xg.special.round(xg.asarray(x), decimals=decimals).numpy()
+        want = torch.special.round(torch.from_numpy(x), decimals=decimals).numpy()
+        np.testing.assert_array_equal(got, want, err_msg=f"decimals={decimals}")

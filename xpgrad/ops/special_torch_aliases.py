@@ -21,6 +21,9 @@ True
 """
 from __future__ import annotations
 
+import builtins
+import math
+
 from .elementwise import expm1, log1p
 from .elementwise import round as _round
 from .bessel import i0, i1
@@ -102,17 +105,36 @@ def legendre_polynomial_p(x, n, /):
 
 def round(x, /, *, decimals=0):  # noqa: A001 (torch.special.round's name)
     """``x`` rounded half to even (``torch.special.round``, ``xg.round``); ``decimals`` rounds
-    ``x * 10**decimals`` and divides back, as PyTorch's. Its gradient is 0.
+    ``x * 10**decimals`` and divides back, a negative ``decimals`` rounds ``x / 10**-decimals``
+    and multiplies back (so float32's 1000 stays 1000, not 1 / 0.001f = 999.99994), as
+    PyTorch's; a power of ten past float64's range is inf there, as PyTorch's (NaN results).
+    Its gradient is 0.
 
     >>> import xpgrad as xg
     >>> xg.special.round(xg.asarray([2.5, 1.2345], dtype=xg.float64), decimals=2).tolist()
     [2.5, 1.23]
+    >>> xg.special.round(xg.asarray([904.8, -1550.0], dtype=xg.float32), decimals=-3).tolist()
+    [1000.0, -2000.0]
     """
     decimals = whole("round", "decimals", decimals, -400)
     if decimals == 0:
         return _round(x)
-    scale = 10.0 ** decimals
-    return _round(x * scale) / scale
+    scale = _power_of_ten(builtins.abs(decimals))
+    if decimals > 0:
+        return _round(x * scale) / scale
+    return _round(x / scale) * scale
+
+
+def _power_of_ten(exponent):
+    """``10.0 ** exponent``, inf where that overflows float64 (PyTorch's ``std::pow``).
+
+    >>> _power_of_ten(3), _power_of_ten(400)
+    (1000.0, inf)
+    """
+    try:
+        return 10.0 ** exponent
+    except OverflowError:
+        return math.inf
 
 
 __all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
