@@ -112,6 +112,25 @@ def test_round_takes_decimals_as_torch():
         xg.special.round(xg.asarray(x), decimals=1.5)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "uint64"])
+def test_round_of_integers_keeps_their_dtype_and_is_exact(dtype):
+    """Integers round half to even in their own dtype, exactly, as Python's round(int, -k) and
+    NumPy's np.round (PyTorch's refuses integers): before 2026-12-08 a decimals other than 0
+    gave float32 (123456789 at -1: 123456792.0, not 123456790; 0 kept int64)."""
+    info = np.iinfo(dtype)
+    values = set(range(max(int(info.min), -300), min(int(info.max), 300) + 1))
+    values |= {int(info.min), int(info.max), int(info.min) // 2, int(info.max) // 2,
+               123456789 % (int(info.max) + 1)}
+    x = np.array(sorted(values), dtype=dtype)
+    for decimals in (-1, -2, -3, -19, -25, 0, 2):
+        got = xg.special.round(xg.asarray(x), decimals=decimals)
+        assert got.dtype == getattr(xg, dtype), decimals
+        pairs = [(v, g, round(v, decimals)) for v, g in zip(x.tolist(), got.numpy().tolist())]
+        fits = [(v, g, w) for v, g, w in pairs if info.min <= w <= info.max]   # else it wraps
+        assert len(fits) >= len(pairs) - 6
+        assert [g for _, g, _ in fits] == [w for _, _, w in fits], decimals
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_round_with_negative_or_huge_decimals_is_torchs_bit_for_bit(dtype):
     """A negative ``decimals`` divides by 10**-decimals and multiplies back, as PyTorch's:
