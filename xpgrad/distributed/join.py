@@ -106,7 +106,8 @@ class join:
     ``divide_by_initial_world_size`` (PyTorch's ``DDP.join`` argument, True by default there
     and here): a mean divides by every rank, a joined one counted with the largest ``weight``
     of its reductions in the block (the calling ranks' largest if it made none; 1 by
-    default: the mean over all ranks, as DDP and Horovod divide); False: by the ranks that still had data (their weights only).
+    default: the mean over all ranks, as DDP and Horovod divide); False: by the ranks that
+    still had data (their weights only).
 
     >>> import xpgrad as xg
     >>> lin = xg.nn.Linear(2, 1, rng=0)
