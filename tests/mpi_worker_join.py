@@ -16,8 +16,8 @@ import xpgrad as xg
 dist = xg.distributed
 #: the cases, run in turn in one job (tests/mpi_shared_job.py's on 2 and on 3 ranks)
 CASES = {2: ("sgd", "adam", "sgd_initial", "adam_initial", "allreduce_initial",
-             "allreduce_active", "broadcast_inside", "rules_differ", "no_join",
-             "even_after_uneven"),
+             "allreduce_active", "joined_before_any_step", "broadcast_inside", "rules_differ",
+             "no_join", "even_after_uneven"),
          3: ("sgd", "sgd_initial", "allreduce_initial", "allreduce_active")}
 BATCHES = {0: 7, 1: 5, 2: 6}    # each rank's number of batches
 ROWS = {0: 3, 1: 2, 2: 1}       # rows per batch on each rank (uneven too: the weights matter)
@@ -111,6 +111,16 @@ def main(cases):
                         results.append([dist.allreduce(mine, op).tolist()
                                         for op in ("mean", "sum", "max", "min")])
                 print(f"rank {rank} {case} results {results!r}", flush=True)
+            elif case == "joined_before_any_step":     # rank 1 has no batch in the block
+                lin, (x, y) = model(), shard(0)[0]
+                with dist.join():
+                    if rank == 0:
+                        with xg.GradientTape() as tape:
+                            loss = loss_of(lin, x, y)
+                        grads = dist.DistributedGradientTape(tape).gradient(
+                            loss, lin.trainable_variables, weight=len(x))
+                        print(f"rank {rank} {case} grads "
+                              f"{[g.numpy().tolist() for g in grads]!r}", flush=True)
             elif case == "broadcast_inside":
                 lin = model()
                 with dist.join():

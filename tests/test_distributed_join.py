@@ -110,6 +110,22 @@ def test_allreduce_inside_join_reduces_over_the_ranks_still_calling(n, case):
 
 
 @needs_mpi
+def test_a_rank_joined_before_any_reduction_counts_as_one_rank_of_the_callers_weight():
+    """Rank 1 leaves its block before any reduction while rank 0 reduces with weight=3 (its
+    rows): the mean divides by 3 + 3, both ranks counted alike, as PyTorch's division by the
+    world size (rank 0's gradient / 2). Before 2026-12-08 the joined rank counted with weight
+    1 (3 / 4 of rank 0's gradient)."""
+    lin, (x, y) = model(), shard(0)[0]
+    with xg.GradientTape() as tape:
+        loss = loss_of(lin, x, y)
+    alone = [g.numpy() / 2 for g in tape.gradient(loss, lin.trainable_variables)]
+    line = _line(0, "joined_before_any_step", "grads")
+    got = ast.literal_eval(line.split(" grads ", 1)[1])
+    for g, want in zip(got, alone):
+        np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
+@needs_mpi
 def test_a_call_a_joined_rank_cannot_take_part_in_is_an_error_on_every_rank():
     for r in (0, 1):
         line = _line(r, "broadcast_inside", "DistributedError")

@@ -6,6 +6,9 @@ set, eager or replayed. Now that setup is quiet (jit/lazy_setup.py), while a ten
 in the trace and kept on the object (``self.cached = x * 2``) still warns -- before, forming
 that warning read the traced tensor's values and raised ``TraceError`` instead -- and so does
 a number set where None was (a counter's start)."""
+import collections
+import dataclasses
+import types
 import warnings
 
 import numpy as np
@@ -80,3 +83,38 @@ def test_a_counter_started_from_none_in_the_trace_still_warns():
 
     with pytest.warns(SideEffectWarning, match=r"set 'steps' \(None -> 1\)"):
         xg.function(Counting(), warmup=0)(_x())
+
+
+@dataclasses.dataclass(slots=True)
+class _SlottedHolder:
+    held: object
+
+
+class _PrivateSlots:
+    __slots__ = ("__held",)
+
+    def __init__(self, held):
+        self.__held = held
+
+
+@pytest.mark.parametrize("keep", [
+    pytest.param(lambda t: _SlottedHolder(t), id="dataclass-slots"),
+    pytest.param(lambda t: _PrivateSlots(t), id="private-slot"),
+    pytest.param(lambda t: collections.deque([t], maxlen=3), id="deque"),
+    pytest.param(lambda t: types.MappingProxyType({"t": t}), id="mapping"),
+])
+def test_a_traced_tensor_in_slots_or_a_deque_set_where_none_was_warns(keep):
+    """Before 2026-12-08 holds_traced looked only into __dict__, dicts, lists, tuples and sets:
+    a tensor of the trace kept in a dataclass(slots=True), a deque or a mapping was quiet."""
+    class Keeper:
+        def __init__(self):
+            self.kept = None
+
+        def __call__(self, x):
+            if self.kept is None:
+                self.kept = keep(x * 2.0)
+            return xg.sum(x)
+
+    with pytest.warns(SideEffectWarning,
+                      match="stored a tensor computed while tracing in 'kept'"):
+        xg.function(Keeper(), warmup=0)(_x())

@@ -76,6 +76,28 @@ def test_edges_as_scipy():
     assert far == pytest.approx(np.log(1e300) / 1e300, rel=1e-14)
 
 
+def test_polynomials_of_high_degree_and_ending_at_c_match_mpmath():
+    """Before 2026-12-08 a polynomial (a a non-positive integer) was summed at x itself, whose
+    terms alternate for 0 < x < 1: 2F1(-60, 1; 1; 1/2) = 2^-60 came out -4.4e-7, (-45, 2.5, 3,
+    0.9) 23% off, (-300, 2, 3, 0.99) 1.6e69 for 2.2e-5, x = 1 at degree 60 3.3 for 0; and
+    a = c (the series ends where c's pole would come) gave NaN for mpmath's 1 + x."""
+    cases = np.array([
+        [-60.0, 1.0, 1.0, 0.5], [-45.0, 2.5, 3.0, 0.9], [-300.0, 2.0, 3.0, 0.99],
+        [-20.0, 3.5, 2.5, 0.6], [-40.0, 0.3, 4.5, 0.8], [-20.0, 1.5, 2.5, 0.999],
+        [-60.0, 1.0, 1.0, 1.0], [-20.0, 1.5, 2.5, 1.0], [-80.0, 1.0, 1.0, -0.5],
+        [-1.0, 1.0, -1.0, 0.5], [-3.0, 2.0, -3.0, 0.5], [-3.0, 2.0, -3.0, 2.0]])
+    got = xg.special.hyp2f1(*(f64(col) for col in cases.T)).numpy()
+    with mpmath.workdps(50):
+        want = np.array([float(mpmath.hyp2f1(*(mpmath.mpf(float(v)) for v in p)))
+                         for p in cases])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    x = np.array([0.5, 0.9])
+    slope = xg.grad(lambda t: xg.sum(xg.special.hyp2f1(-40.0, 1.5, 2.0, t)))(f64(x)).numpy()
+    with mpmath.workdps(50):
+        want = [float(mpmath.diff(lambda t: mpmath.hyp2f1(-40, 1.5, 2, t), v)) for v in x]
+    np.testing.assert_allclose(slope, want, rtol=1e-11)
+
+
 def test_float32_and_shapes():
     x = np.linspace(-3.0, 0.95, 40, dtype=np.float32)
     got = xg.special.hyp2f1(0.5, 1.5, 2.5, xg.asarray(x))

@@ -110,3 +110,38 @@ def test_round_takes_decimals_as_torch():
         np.testing.assert_array_equal(got, want)
     with pytest.raises(TypeError, match="round: decimals"):
         xg.special.round(xg.asarray(x), decimals=1.5)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "uint64"])
+def test_round_of_integers_keeps_their_dtype_and_is_exact(dtype):
+    """Integers round half to even in their own dtype, exactly, as Python's round(int, -k) and
+    NumPy's np.round (PyTorch's refuses integers): before 2026-12-08 a decimals other than 0
+    gave float32 (123456789 at -1: 123456792.0, not 123456790; 0 kept int64)."""
+    info = np.iinfo(dtype)
+    values = set(range(max(int(info.min), -300), min(int(info.max), 300) + 1))
+    values |= {int(info.min), int(info.max), int(info.min) // 2, int(info.max) // 2,
+               123456789 % (int(info.max) + 1)}
+    x = np.array(sorted(values), dtype=dtype)
+    for decimals in (-1, -2, -3, -19, -25, 0, 2):
+        got = xg.special.round(xg.asarray(x), decimals=decimals)
+        assert got.dtype == getattr(xg, dtype), decimals
+        pairs = [(v, g, round(v, decimals)) for v, g in zip(x.tolist(), got.numpy().tolist())]
+        fits = [(v, g, w) for v, g, w in pairs if info.min <= w <= info.max]   # else it wraps
+        assert len(fits) >= len(pairs) - 6
+        assert [g for _, g, _ in fits] == [w for _, _, w in fits], decimals
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_with_negative_or_huge_decimals_is_torchs_bit_for_bit(dtype):
+    """A negative ``decimals`` divides by 10**-decimals and multiplies back, as PyTorch's:
+    before 2026-12-08 xpgrad multiplied by 10.0**decimals and divided, so float32's 904.8 at
+    decimals=-3 gave 999.99994 (1 / 0.001f) where PyTorch gives 1000; and decimals=309 raised
+    Python's OverflowError where PyTorch's power of ten is inf."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1e4, 1e4, 2000), np.arange(-40, 40) * 5.0,
+                        np.arange(-40, 40) * 0.05]).astype(dtype)
+    for decimals in (-6, -5, -4, -3, -2, -1, 1, 3, 7, 309, -309):
+        with np.errstate(over="ignore", invalid="ignore"):   # inf / inf's NaN, as PyTorch's
+            got = xg.special.round(xg.asarray(x), decimals=decimals).numpy()
+        want = torch.special.round(torch.from_numpy(x), decimals=decimals).numpy()
+        np.testing.assert_array_equal(got, want, err_msg=f"decimals={decimals}")

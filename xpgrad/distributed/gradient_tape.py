@@ -151,7 +151,7 @@ class DistributedGradientTape:
                         "pass every rank must take: pass the loss with weight=0 on an empty "
                         "share",)
         check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked,
-                             last_step(), bucket_shadow(src, self.bucket_bytes, self.op))
+                             last_step(), bucket_shadow(src, self.bucket_bytes, self.op, weight))
         note_weight(weight)
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]

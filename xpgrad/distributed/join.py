@@ -55,17 +55,18 @@ def note_weight(weight: float) -> None:
         _WEIGHT[0] = weight
 
 
-def joined_weight() -> float:
+def joined_weight(callers: float = 1.0) -> float:
     """What this rank, having left its block, adds to the weight of the others' gradient
-    means: its largest weight in the block (1, the default weight, if it made no reduction)
-    with ``divide_by_initial_world_size``, else 0.
+    means: its largest weight in the block with ``divide_by_initial_world_size``, else 0; if
+    it made no reduction in the block, ``callers`` (the calling ranks' largest weight in this
+    call), so that it counts as one rank, as in PyTorch's division by the world size.
 
-    >>> joined_weight() in (0.0, 1.0)
-    True
+    >>> type(joined_weight(4.0))     # 4.0 where this process made no reduction in a block
+    <class 'float'>
     """
     if not _DIVIDE[0]:
         return 0.0
-    return 1.0 if _WEIGHT[0] is None else float(_WEIGHT[0])
+    return float(callers) if _WEIGHT[0] is None else float(_WEIGHT[0])
 
 
 def mean_divisor(calling: int, size: int) -> int:
@@ -104,8 +105,9 @@ class join:
     ``variables`` nothing is broadcast (the ranks that left early keep their own weights).
     ``divide_by_initial_world_size`` (PyTorch's ``DDP.join`` argument, True by default there
     and here): a mean divides by every rank, a joined one counted with the largest ``weight``
-    of its reductions in the block (1 by default: the mean over all ranks, as DDP and
-    Horovod divide); False: by the ranks that still had data (their weights only).
+    of its reductions in the block (the calling ranks' largest if it made none; 1 by
+    default: the mean over all ranks, as DDP and Horovod divide); False: by the ranks that
+    still had data (their weights only).
 
     >>> import xpgrad as xg
     >>> lin = xg.nn.Linear(2, 1, rng=0)
@@ -192,21 +194,23 @@ def _take_part_until_all_joined(w) -> None:
             from .worlds import DistributedError
 
             raise DistributedError(message)
-        if shadow[0] == BUCKETS:
-            _add_zeros(w, *shadow[1:])
+        if shadow[0] == BUCKETS:        # its weight then as the callers' largest, if it has none
+            callers = max(g[1][-1] for g in gathered if g is not None)
+            _add_zeros(w, *shadow[1:-1], callers)
         elif shadow[0] == ALLREDUCE:
             _add_identity(w, *shadow[1:])
 
 
-def _add_zeros(w, layout, bucket_bytes, op, backend_name) -> None:
+def _add_zeros(w, layout, bucket_bytes, op, backend_name, callers) -> None:
     """Take part in a gradient reduction of ``layout`` with zero gradients, and the weight
-    ``joined_weight()`` in the mean."""
+    ``joined_weight(callers)`` in the mean."""
     from ..backend import get_backend
     from .agreement import raise_together
     from .buckets import Reduction, _cached_plan
 
     xp = get_backend(backend_name).xp
-    reduction = Reduction(_cached_plan(layout, bucket_bytes), w, xp, joined_weight(), op)
+    reduction = Reduction(_cached_plan(layout, bucket_bytes), w, xp, joined_weight(callers),
+                          op)
     reduction.finish(None)
     if reduction.failed:        # a calling rank's backward pass failed: raise it here too
         raise_together(w, None, "the backward pass")
@@ -233,13 +237,15 @@ def allreduce_shadow(buf, op, backend_name):
     return (ALLREDUCE, int(buf.shape[0]), np.dtype(buf.dtype), op, backend_name)
 
 
-def bucket_shadow(tensors, bucket_bytes, op):
-    """What a joined rank must take part in for the reduction of ``tensors``' gradients.
+def bucket_shadow(tensors, bucket_bytes, op, weight=1.0):
+    """What a joined rank must take part in for the reduction of ``tensors``' gradients, this
+    rank's ``weight`` last (a joined rank that made no reduction counts with the callers'
+    largest).
 
     >>> import xpgrad as xg
     >>> bucket_shadow([xg.Variable([1.0, 2.0])], 64, "mean")
-    ('gradient buckets', (((2,), dtype('float32')),), 64, 'mean', 'numpy')
+    ('gradient buckets', (((2,), dtype('float32')),), 64, 'mean', 'numpy', 1.0)
     """
     layout = tuple((tuple(t._data.shape), np.dtype(t._data.dtype)) for t in tensors)
     backend = tensors[0]._backend.name if tensors else "numpy"
-    return (BUCKETS, layout, bucket_bytes, op, backend)
+    return (BUCKETS, layout, bucket_bytes, op, backend, float(weight))

@@ -170,7 +170,7 @@ class DistributedOptimizer:
                        SETTINGS_ADVICE,
                        call="DistributedOptimizer.apply_gradients()/minimize()",
                        shadow=None if scales or not joinable else bucket_shadow(
-                           variables, self.bucket_bytes, self.op))
+                           variables, self.bucket_bytes, self.op, weight))
             note_weight(weight)
             if scales:
                 _check_backward_weights(self.world, self.op, weight, scales)

@@ -16,7 +16,9 @@ False
 """
 from __future__ import annotations
 
+import collections
 import numbers
+from collections.abc import Mapping
 
 from .traced import Traced
 
@@ -37,8 +39,8 @@ def is_lazy_setup(before, now) -> bool:
 
 
 def holds_traced(value, depth=0, seen=None) -> bool:
-    """Whether ``value`` is, or holds (in a list, tuple, set, dict or an attribute, a few
-    levels down), a tensor or array computed while tracing.
+    """Whether ``value`` is, or holds (in a list, tuple, set, deque, mapping or an attribute,
+    ``__dict__`` or ``__slots__``, a few levels down), a tensor or array computed while tracing.
 
     >>> holds_traced({"a": [1, 2.0]}), holds_traced(None)
     (False, False)
@@ -49,13 +51,38 @@ def holds_traced(value, depth=0, seen=None) -> bool:
     if depth >= _DEPTH or id(value) in seen or isinstance(value, (numbers.Number, str, bytes)):
         return False
     seen.add(id(value))
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         parts = list(value.values())
-    elif isinstance(value, (list, tuple, set, frozenset)):
+    elif isinstance(value, (list, tuple, set, frozenset, collections.deque)):
         parts = list(value)
     else:
-        parts = list(getattr(value, "__dict__", {}).values())
+        parts = _attributes(value)
     return any(holds_traced(part, depth + 1, seen) for part in parts)
+
+
+def _attributes(value) -> list:
+    """The values of an object's attributes: its ``__dict__``'s and those of the ``__slots__``
+    its classes declare (a ``dataclass(slots=True)``), unset slots left out.
+
+    >>> class Point:
+    ...     __slots__ = ("x", "y")
+    >>> p = Point(); p.x = 1
+    >>> _attributes(p)
+    [1]
+    """
+    parts = list(getattr(value, "__dict__", {}).values())
+    for cls in type(value).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot in ("__dict__", "__weakref__"):
+                continue
+            if slot.startswith("__") and not slot.endswith("__"):    # a private name, mangled
+                slot = f"_{cls.__name__.lstrip('_')}{slot}"
+            try:
+                parts.append(object.__getattribute__(value, slot))
+            except AttributeError:
+                continue
+    return parts
 
 
 def _data_of(value):

@@ -14,8 +14,10 @@ Every x is brought to a power series in a variable of size <= 0.7 (300 terms):
   cancel, and closer than that they would keep ``eps / |d - m|`` of their digits) A&S
   15.3.10/15.3.12's logarithmic series (``d > 0`` through Euler's ``w^d 2F1(c - a, c - b; c;
   z)`` first), so near an integer d about 1e-8 relative is kept, elsewhere ~1e-14;
-- a or b a non-positive integer (a polynomial, degree <= 300): the finite series at x itself,
-  for every x;
+- a or b a non-positive integer (a polynomial, degree <= 300): the finite sum at x itself,
+  for ``0 < x < 1`` Pfaff's in ``x / (x - 1)`` (the sum at x alternates: 2^-60 from terms
+  of 1e17), at ``x = 1`` Gauss's sum where ``c - a - b > 0`` and c is no pole; ending at
+  ``a`` when ``c <= a`` is a pole beyond it (``2F1(-1, 1; -1; x) = 1 + x``, as mpmath's);
 - ``x = 1``: Gauss's ``Gamma(c) Gamma(d) / (Gamma(c - a) Gamma(c - b))`` for d > 0, else inf;
   ``x > 1`` (a complex value on the cut): inf, as SciPy's and JAX's; ``x = -inf``: NaN;
 - c a non-positive integer: inf (a pole), unless the series is a polynomial ending before
@@ -36,6 +38,8 @@ float32 inputs are computed in float64 and rounded.
 """
 from __future__ import annotations
 
+import math
+
 from ..primitive import Primitive, apply
 from .special import _call, _quiet
 from .special_formulas import digamma, gammaln
@@ -44,6 +48,7 @@ from .special_hyp1f1 import _gamma_sign
 _TERMS = 300
 _SERIES_UP_TO = 0.7
 _INTEGER_D_WITHIN = 1e-8
+_RESCALE, _RESCALE_EVERY = 1e150, 6
 _MAX_FINITE_SUM = 64            # |d| up to this takes 15.3.12's finite sum in full
 
 
@@ -70,6 +75,30 @@ def _series(xp, a, b, c, z):
         term = xp.where(term == 0, term, term * ((a + k) * (b + k) / ((c + k) * (k + 1)) * z))
         total = total + term
     return total
+
+
+def _polynomial(xp, a, b, c, x):
+    """``2F1(a, b; c; x)`` for a whole ``a <= 0`` (degree ``n = -a <= 300``) and a finite x,
+    ending at ``a`` also where ``c <= a`` is a pole beyond it (mpmath's ``2F1(-1, 1; -1; x) =
+    1 + x``): the sum at x, except where its terms alternate, for ``0 < x < 1``
+    (``2F1(-60, 1; 1; 1/2) = 2^-60`` from terms up to 1e17): there Pfaff's ``(1 - x)^n 2F1(a,
+    c - b; c; x / (x - 1))``, terms of one sign for ``c - b, c > 0``. The sum is scaled down
+    by 1e150 where it passed that (checked every 6 terms; at degree 300 and x = 0.99 Pfaff's
+    reaches 1e600, and ``(1 - x)^300`` is 1e-600)."""
+    inside = (x > 0) & (x < 1)
+    safe = xp.where(inside, x, xp.full_like(x, 0.5))
+    z, e = xp.where(inside, safe / (safe - 1.0), x), xp.where(inside, c - b, b)
+    term, total, log_scale = xp.ones_like(x), xp.ones_like(x), xp.zeros_like(x)
+    for k in range(_TERMS):
+        term = xp.where((term == 0) | (a + k == 0), xp.zeros_like(term),
+                        term * ((a + k) * (e + k) / ((c + k) * (k + 1)) * z))
+        total = total + term
+        if k % _RESCALE_EVERY == 0:          # a term grows by < 1e19 a step (|z| < 1e16)
+            big = (xp.abs(term) > _RESCALE) | (xp.abs(total) > _RESCALE)
+            term, total = (xp.where(big, v / _RESCALE, v) for v in (term, total))
+            log_scale = xp.where(big, log_scale + math.log(_RESCALE), log_scale)
+    log_scale = xp.where(inside, log_scale - a * xp.log1p(-safe), log_scale)
+    return total * xp.exp(log_scale)
 
 
 def _connection(xp, a, b, c, w):
@@ -133,7 +162,7 @@ def _hyp2f1(xp, a, b, c, x):
     pole = (c <= 0) & _whole(xp, c) & ~(polynomial & (a >= c))
     # the polynomial at x itself
     finite = xp.where(polynomial & (xp.abs(x) < xp.inf), x, 0.0)
-    value_polynomial = _series(xp, a, b, c, finite)
+    value_polynomial = _polynomial(xp, a, b, c, finite)
     # Pfaff's transformation for x < 0: z = x / (x - 1), w = 1 / (1 - x)
     below = (x < 0) & (x > -xp.inf)
     inside = (x >= 0) & (x < 1)
@@ -154,7 +183,10 @@ def _hyp2f1(xp, a, b, c, x):
                                           [c - a, c - b]), xp.inf)
     value = xp.where(x == 1, at_one, xp.where(x > 1, xp.inf, value))
     value = xp.where(x == -xp.inf, xp.nan, value)
-    value = xp.where(polynomial, value_polynomial, value)
+    # a polynomial at x = 1: Gauss's sum where it holds (Chu-Vandermonde's (c - b)_n / (c)_n;
+    # the sum at 1 alternates: 3.3 for 2F1(-60, 1; 1; 1) = 0)
+    gauss = (x == 1) & (d > 0) & ~((c <= 0) & _whole(xp, c))
+    value = xp.where(polynomial, xp.where(gauss, at_one, value_polynomial), value)
     value = xp.where(pole, xp.inf, value)
     value = xp.where(x == 0, 1.0, value)
     return xp.where((a == a) & (b == b) & (c == c) & (x == x), value, a + b + c + x)

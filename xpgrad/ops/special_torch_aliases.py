@@ -21,8 +21,13 @@ True
 """
 from __future__ import annotations
 
+import builtins
+import math
+
 from .elementwise import expm1, log1p
+from .elementwise import floor_divide, remainder
 from .elementwise import round as _round
+from .selection import where
 from .bessel import i0, i1
 from .special_bessel import j0, j1, k0, k0e, k1, k1e, y0, y1
 from .special import whole
@@ -102,17 +107,66 @@ def legendre_polynomial_p(x, n, /):
 
 def round(x, /, *, decimals=0):  # noqa: A001 (torch.special.round's name)
     """``x`` rounded half to even (``torch.special.round``, ``xg.round``); ``decimals`` rounds
-    ``x * 10**decimals`` and divides back, as PyTorch's. Its gradient is 0.
+    ``x * 10**decimals`` and divides back, a negative ``decimals`` rounds ``x / 10**-decimals``
+    and multiplies back (so float32's 1000 stays 1000, not 1 / 0.001f = 999.99994), as
+    PyTorch's; a power of ten past float64's range is inf there, as PyTorch's (NaN results).
+    Integers (PyTorch's refuses them) keep their dtype and round exactly, half to even, as
+    NumPy's ``np.round`` (a result past the dtype wraps). Its gradient is 0.
 
     >>> import xpgrad as xg
     >>> xg.special.round(xg.asarray([2.5, 1.2345], dtype=xg.float64), decimals=2).tolist()
     [2.5, 1.23]
+    >>> xg.special.round(xg.asarray([904.8, -1550.0], dtype=xg.float32), decimals=-3).tolist()
+    [1000.0, -2000.0]
     """
     decimals = whole("round", "decimals", decimals, -400)
-    if decimals == 0:
+    if decimals == 0 or (decimals > 0 and _is_integer(x)):
         return _round(x)
-    scale = 10.0 ** decimals
-    return _round(x * scale) / scale
+    if _is_integer(x):
+        return _round_integers(x, 10 ** -decimals)
+    scale = _power_of_ten(builtins.abs(decimals))
+    if decimals > 0:
+        return _round(x * scale) / scale
+    return _round(x / scale) * scale
+
+
+def _is_integer(x) -> bool:
+    """Whether ``x`` is a Tensor of a (signed or unsigned) integer dtype."""
+    return getattr(getattr(x, "dtype", None), "kind", None) in ("i", "u")
+
+
+def _round_integers(x, step):
+    """Integers ``x`` rounded to a multiple of ``step`` (a power of ten), half to even, in
+    their own dtype, exactly (NumPy's ``np.round(x, -k)``; PyTorch's refuses integers).
+
+    >>> import numpy as np, xpgrad as xg
+    >>> _round_integers(xg.asarray(np.array([15, 25, -35, 123456789])), 10).tolist()
+    [20, 20, -40, 123456790]
+    """
+    from ..creation import zeros_like
+    from ..dtype_functions import iinfo
+
+    if step > iinfo(x.dtype).max:       # every value is nearer 0 than a step
+        return zeros_like(x)
+    below = remainder(x, step)                                  # 0 <= below < step
+    rest = where((x < 0) & (below != 0), below - step, below)   # toward 0: no overflow
+    base = x - rest                                             # |base| <= |x|
+    size = abs(rest)
+    odd = remainder(floor_divide(base, step), 2) == 1
+    away = (size > step - size) | ((size == step - size) & odd)
+    return where(away, where(x < 0, base - step, base + step), base)
+
+
+def _power_of_ten(exponent):
+    """``10.0 ** exponent``, inf where that overflows float64 (PyTorch's ``std::pow``).
+
+    >>> _power_of_ten(3), _power_of_ten(400)
+    (1000.0, inf)
+    """
+    try:
+        return 10.0 ** exponent
+    except OverflowError:
+        return math.inf
 
 
 __all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
