@@ -99,7 +99,8 @@ def test_erfcx_gradient_matches_torch_and_beats_it_far_right():
 def test_gradients_match_jax(name, jax):
     jsp = pytest.importorskip("jax.scipy.special")
     x = np.array([0.1, 0.7, 1.9, 2.1, 6.0, 35.0])
-    theirs = np.asarray(jax.vmap(jax.grad(getattr(jsp, name)))(x))
+    # jit: one XLA compile, not one per primitive: 0.9-1.1 s of CPU for exp1 instead of 1.6
+    theirs = np.asarray(jax.jit(jax.vmap(jax.grad(getattr(jsp, name))))(x))
     ours = xg.grad(lambda v: xg.sum(getattr(xg.special, name)(v)))(
         xg.asarray(x, dtype=xg.float64)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
