@@ -143,11 +143,12 @@ def pytest_sessionstart(session):
     """A whole-suite run with xdist workers compiles a cold Numba kernel cache once, here in
     the controller before the workers start, instead of in every worker
     (``tests/numba_cache_warm.py``). Every process that runs tests computes PyTorch's side on
-    one thread (``tests/torch_threads.py``)."""
+    one thread (``tests/torch_threads.py``); a ``--collect-only`` run, which runs none, does not
+    import PyTorch for it (seconds per collection, in tests/test_shuffled_order.py's)."""
     from numba_cache_warm import warm_numba_cache, whole_suite_with_workers
     from torch_threads import one_torch_thread
 
-    if runs_tests(session.config):
+    if runs_tests(session.config) and not session.config.option.collectonly:
         one_torch_thread()
     if whole_suite_with_workers(session.config):
         seconds = warm_numba_cache()

@@ -66,3 +66,19 @@ def test_xpgrad_freezes_nothing():
         tape.gradient(y, [x])
         step()
     assert gc.get_freeze_count() <= frozen and gc.isenabled()   # frozen objects may be freed
+
+
+def test_a_round_that_counts_nothing_ends_the_measure_and_one_that_counts_is_retried():
+    calls = []
+
+    def clean():
+        calls.append(1)
+
+    assert cyclic_garbage(clean, repeat=3, warmups=1, trials=2) == 0 and len(calls) == 1 + 3
+    calls.clear()
+
+    def cyclic():
+        calls.append(1)
+        _a_list_holding_itself()
+
+    assert cyclic_garbage(cyclic, repeat=3, warmups=1, trials=2) == 3 and len(calls) == 1 + 2 * 3
