@@ -138,18 +138,40 @@ def runs_tests(config):
     return config.getoption("dist", "no") == "no"
 
 
+def blas_threads_per_worker():
+    """In an xdist worker, BLAS gets the worker's share of the cores (as scikit-learn's
+    conftest does): with every worker's BLAS starting a thread per core, 2 workers on 2 cores
+    ran 4 spinning BLAS threads, and a test of many small solves (the erf fit script) took 71
+    CPU-s instead of 12. Tests that check thread counts compare with the count they found.
+    Returns the number of threads given, or None outside a worker.
+
+    >>> blas_threads_per_worker() is None or blas_threads_per_worker() >= 1
+    True
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    share = max(1, (os.cpu_count() or 1) // max(1, workers))
+    threadpool_limits(limits=share, user_api="blas")
+    return share
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     """A whole-suite run with xdist workers compiles a cold Numba kernel cache once, here in
     the controller before the workers start, instead of in every worker
     (``tests/numba_cache_warm.py``). Every process that runs tests computes PyTorch's side on
-    one thread (``tests/torch_threads.py``); a ``--collect-only`` run, which runs none, does not
-    import PyTorch for it (seconds per collection, in tests/test_shuffled_order.py's)."""
+    one thread (``tests/torch_threads.py``), and BLAS on the worker's share of the cores; a
+    ``--collect-only`` run, which runs none, does not import PyTorch for it (seconds per
+    collection, in tests/test_shuffled_order.py's)."""
     from numba_cache_warm import warm_numba_cache, whole_suite_with_workers
     from torch_threads import one_torch_thread
 
     if runs_tests(session.config) and not session.config.option.collectonly:
         one_torch_thread()
+        blas_threads_per_worker()
     if whole_suite_with_workers(session.config):
         seconds = warm_numba_cache()
         if seconds is not None:
