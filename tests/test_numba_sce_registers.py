@@ -2,8 +2,8 @@
 (backends/numba/_sce_registers.py, ``sce_labels_regs``: 4-24 float32 or 4-12 float64
 classes, ``sce_probs_regs``: 4-16 or 4-8).
 
-The register kernels are compared with the row-at-a-time kernel at every class count it takes,
-over ragged last tiles and groups and rows with logits at +-1e4, +-inf and NaN; threaded
+The register kernels are compared with the row-at-a-time kernel at the class counts where
+their code changes shape (``class_counts``), over ragged last tiles and groups and rows with logits at +-1e4, +-inf and NaN; threaded
 against one thread; through the tape against the generic rule, PyTorch and finite
 differences; and the forward is checked to pick it exactly where it applies."""
 from __future__ import annotations
@@ -24,11 +24,41 @@ from xpgrad.backends.numba import _sce_registers as regs  # noqa: E402
 DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
 
 
+def class_counts(dt, kind="labels"):
+    """The class counts the register kernel of ``kind`` is compared at for ``dt``: each count is
+    code of its own, compiled on first use (1-2 s each on CI's cores), so not all 48 of them but
+    those where the generated code changes shape: ``REGS_MIN`` and one more (the fewest
+    classes, an odd count), a register's lanes ``L`` (``_transpose.lanes``: 16 float32, 8
+    float64) and ``L - 1`` (one register, full and one short), ``L + 1`` (a second transposed
+    block of a single class, whose stores spill into the next row), the most and one fewer
+    (the second block full and one short), and 10, the commonest count (the one ``warmup``
+    compiles).
+
+    >>> class_counts(np.float32), class_counts(np.float64, "probs")
+    ([4, 5, 10, 15, 16, 17, 23, 24], [4, 5, 7, 8])
+    """
+    lanes, top = 64 // np.dtype(dt).itemsize, regs.regs_max(dt, kind)
+    wanted = {regs.REGS_MIN, regs.REGS_MIN + 1, 10, lanes - 1, lanes, lanes + 1, top - 1, top}
+    return sorted(c for c in wanted if regs.REGS_MIN <= c <= top)
+
+
+def test_class_counts_reach_every_register_layout():
+    """The sampled counts hold both ends of every kind and dtype's range, and, where the
+    range passes a register, both sides of that edge."""
+    for dt in (np.float32, np.float64):
+        for kind in ("labels", "probs"):
+            counts, top = class_counts(dt, kind), regs.regs_max(dt, kind)
+            lanes = 64 // np.dtype(dt).itemsize
+            assert {regs.REGS_MIN, top, min(lanes, top)} <= set(counts), (dt, kind)
+            assert (lanes + 1 in counts) == (top > lanes), (dt, kind)
+
+
 @DTYPES
 @pytest.mark.parametrize("rows", [1, 9, regs.TILE, 2 * regs.TILE + 21])
-def test_register_kernel_matches_row_kernel_at_every_class_count(rows, dt):
-    """Every class count the kernel takes, with a ragged last group and tile; NaN rows agree."""
-    for classes in range(regs.REGS_MIN, regs.regs_max(dt) + 1):
+def test_register_kernel_matches_row_kernel_at_every_register_layout(rows, dt):
+    """Every layout of class registers the kernel makes (``class_counts``), with a ragged last
+    group and tile; NaN rows agree."""
+    for classes in class_counts(dt):
         rng = np.random.default_rng(classes * 1000 + rows)
         x = (awkward_logits(rng, rows, classes, dt) if rows > 8
              else (rng.normal(size=(rows, classes)) * 3).astype(dt))
@@ -42,7 +72,7 @@ def test_register_kernel_matches_row_kernel_at_every_class_count(rows, dt):
 @pytest.mark.parametrize("rows", [1, 9, 2 * regs.TILE + 21])
 def test_register_kernel_with_probabilities_matches_row_kernel(rows, dt):
     """Probability targets, some rows not summing to 1 and a masked class without weight."""
-    for classes in range(regs.REGS_MIN, regs.regs_max(dt, "probs") + 1):
+    for classes in class_counts(dt, "probs"):
         rng = np.random.default_rng(classes * 1000 + rows + 1)
         x = (awkward_logits(rng, rows, classes, dt) if rows > 8
              else (rng.normal(size=(rows, classes)) * 3).astype(dt))
