@@ -240,6 +240,17 @@ def test_owens_t_backends_match_scipy_edges_and_broadcasting(backend):
                                rtol=1e-14)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_owens_t_at_a_negative_zero_is_scipys_positive_zero(backend):
+    """``owens_t(0, -0.0)`` was -0.0 (odd in a, as JAX's); SciPy's is +0.0 at every h."""
+    h = np.array([0.0, -0.0, 1.0, -2.5, np.inf])
+    a = np.full_like(h, -0.0)
+    ours = xg.special.owens_t(f64(h, backend), f64(a, backend)).numpy()
+    theirs = sc.owens_t(h, a)
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
 def test_owens_t_float32_empty_zero_d_and_python_numbers():
     h = np.linspace(-4.0, 4.0, 9).astype(np.float32)
     out = xg.special.owens_t(xg.asarray(h), 1.5)
