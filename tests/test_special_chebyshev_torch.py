@@ -75,7 +75,33 @@ def test_bad_degree_is_named(name):
     fn, x = getattr(xg.special, name), f64([0.3, 0.5])
     with pytest.raises(TypeError, match=rf"xg\.special\.{name}: n must hold integers"):
         fn(x, np.array([2.0, 3.0]))
-    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: n must be an int"):
+    with pytest.raises(TypeError, match=rf"xg\.special\.{name}: n must be a whole number"):
         fn(x, 2.5)
     with pytest.raises(TypeError, match=rf"xg\.special\.{name}: n must hold integers"):
         fn(x, ["a"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_whole_float_degree_as_torch(name):
+    """PyTorch takes ``n = 2.0`` as 2 (and truncates 2.5, which xpgrad refuses, above)."""
+    x = np.linspace(-1.5, 1.5, 7)
+    theirs = getattr(torch.special, name)(torch.tensor(x), 2.0).numpy()
+    np.testing.assert_allclose(getattr(xg.special, name)(f64(x), 2.0).numpy(), theirs,
+                               rtol=1e-13, atol=1e-13)
+
+
+def _limit_at_infinity(torch_function, n):
+    """PyTorch's polynomial's sign at +-1e30 times inf (its own value at +-inf is NaN from
+    degree 3 on: ``inf - inf`` in the recurrence), 1 for n = 0."""
+    big = torch_function(torch.tensor([-1e30, 1e30], dtype=torch.float64), n).numpy()
+    return big if n == 0 else np.sign(big) * np.inf
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_at_infinity_the_leading_term(name):
+    """Was NaN (``inf - inf``); PyTorch's inf where it has one, its limit everywhere."""
+    for n in range(0, 7):
+        ours = getattr(xg.special, name)(f64([-np.inf, np.inf]), n).numpy()
+        theirs = getattr(torch.special, name)(torch.tensor([-np.inf, np.inf]), n).numpy()
+        np.testing.assert_array_equal(ours[~np.isnan(theirs)], theirs[~np.isnan(theirs)])
+        np.testing.assert_array_equal(ours, _limit_at_infinity(getattr(torch.special, name), n))

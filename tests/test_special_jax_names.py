@@ -240,6 +240,17 @@ def test_owens_t_backends_match_scipy_edges_and_broadcasting(backend):
                                rtol=1e-14)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_owens_t_at_a_negative_zero_is_scipys_positive_zero(backend):
+    """``owens_t(0, -0.0)`` was -0.0 (odd in a, as JAX's); SciPy's is +0.0 at every h."""
+    h = np.array([0.0, -0.0, 1.0, -2.5, np.inf])
+    a = np.full_like(h, -0.0)
+    ours = xg.special.owens_t(f64(h, backend), f64(a, backend)).numpy()
+    theirs = sc.owens_t(h, a)
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
 def test_owens_t_float32_empty_zero_d_and_python_numbers():
     h = np.linspace(-4.0, 4.0, 9).astype(np.float32)
     out = xg.special.owens_t(xg.asarray(h), 1.5)
@@ -365,8 +376,8 @@ def test_hyp1f1_backends_match_scipy_edges_and_broadcasting(backend):
     edges = xg.special.hyp1f1(f64([1.0, np.nan, 1.0, 1.0, 2.0], backend),
                               f64([2.0, 1.0, np.nan, 1.0, 3.0], backend),
                               f64([np.nan, 1.0, 1.0, -np.inf, 0.0], backend)).numpy()
-    # at x = -inf NaN, as SciPy's (e^x 1F1(b - a; b; inf) is 0 * inf)
-    np.testing.assert_array_equal(edges, [np.nan, np.nan, np.nan, np.nan, 1.0])
+    # at x = -inf the limit e^-inf = 0 (was NaN, SciPy's too: e^x 1F1(b - a; b; inf) is 0 * inf)
+    np.testing.assert_array_equal(edges, [np.nan, np.nan, np.nan, np.exp(-np.inf), 1.0])
     grid = xg.special.hyp1f1(f64([[0.5], [2.0]], backend), 1.5, f64([-2.0, 0.3, 4.0], backend))
     np.testing.assert_allclose(grid.numpy(), sc.hyp1f1([[0.5], [2.0]], 1.5, [-2.0, 0.3, 4.0]),
                                rtol=1e-14)
@@ -442,6 +453,29 @@ def test_dawsn_numpy_kernel_keeps_its_digits_near_zero():
         expected = [float(mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-v * v) * mpmath.erfi(v))
                     for v in map(mpmath.mpf, x)]
     np.testing.assert_allclose(ours, expected, rtol=1e-15)
+
+
+#: (a, b) with b > 0 whose limits at x = +-inf SciPy's values at +-600 show plainly
+HYP1F1_AT_INFINITY = [(1.0, 2.0), (-1.0, 2.0), (-2.0, 2.0), (0.0, 2.0), (2.5, 0.5), (3.0, 1.0)]
+
+
+def test_hyp1f1_at_infinity_is_its_limit():
+    """Was NaN at x = +-inf (the series' and Kummer's ``inf * 0``): now the limit, read off
+    SciPy's value at +-600 (+-inf past 50 in size, 0 below 0.01, else 1), on the NumPy kernel
+    and on the generic formula (array-api-compat's NumPy); SciPy's own is NaN at
+    ``(-2, 2, +-inf)`` and +inf, not -inf, at ``(-1, 2, inf)`` (``1 - x / 2``)."""
+    import array_api_compat.numpy as xp
+    from xpgrad.ops.special_hyp1f1 import _hyp1f1
+
+    a, b = (np.array([p[i] for p in HYP1F1_AT_INFINITY] * 2) for i in range(2))
+    x = np.repeat([np.inf, -np.inf], len(HYP1F1_AT_INFINITY))
+    with np.errstate(all="ignore"):
+        near = sc.hyp1f1(a, b, np.sign(x) * 600.0)
+        want = np.where(np.abs(near) > 50, np.sign(near) * np.inf,
+                        np.where(np.abs(near) < 0.01, 0.0, np.round(near)))
+        generic = _hyp1f1(xp, a, b, x)
+    np.testing.assert_array_equal(xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy(), want)
+    np.testing.assert_array_equal(generic, want)
 
 
 def test_hyp1f1_float32_empty_and_zero_d():

@@ -135,3 +135,21 @@ def test_scipy_ufuncs_on_a_tensor_record_on_the_tape():
     x = f64([0.3, 0.6])
     grad = xg.grad(lambda v: xg.sum(sc.eval_legendre(3, v)))(x).numpy()
     np.testing.assert_allclose(grad, _derivative("eval_legendre", 3, x.numpy()), rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_at_infinity_the_leading_term(name):
+    """Was NaN (``inf - inf`` in the recurrence); now PyTorch's and SciPy's +-inf where they
+    have one, and everywhere the limit, the sign of PyTorch's value at +-1e30 (SciPy and
+    PyTorch give NaN from degree 3 on, SciPy's eval_chebyt(0, inf) too), 1 for n = 0; integer
+    array degrees the same."""
+    fn, peer = getattr(xg.special, name), getattr(torch.special, TORCH_NAMES[name])
+    ends = np.array([-np.inf, np.inf])
+    for n in range(0, 7):
+        ours = fn(n, f64(ends)).numpy()
+        big = peer(torch.tensor([-1e30, 1e30], dtype=torch.float64), n).numpy()
+        np.testing.assert_array_equal(ours, big if n == 0 else np.sign(big) * np.inf)
+        for theirs in (peer(torch.tensor(ends), n).numpy(), getattr(sc, name)(n, ends)):
+            np.testing.assert_array_equal(ours[np.isinf(theirs)], theirs[np.isinf(theirs)])
+        by_array = fn(xg.asarray(np.array([[n], [1]])), f64(ends)).numpy()
+        np.testing.assert_array_equal(by_array[0], ours)

@@ -5,7 +5,8 @@ names and ``(x, n)`` argument order: the third and fourth kinds ``chebyshev_poly
 ``_v``, ``_w`` (the same at ``2x - 1``, on [0, 1]). 0 for n < 0, as PyTorch's (NaN at NaN
 for every n, as ``eval_chebyt``'s: PyTorch's is 1 for n = 0, 0 for n < 0). The recurrences of
 ``special_polynomials.py``, so gradients in x of any order; n gets none (an int, or an integer
-array or Tensor broadcast against x).
+array or Tensor broadcast against x; a whole float such as 2.0 as PyTorch's). +-inf at
+x = +-inf by the leading coefficient (PyTorch's NaN from degree 3 on).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([0.3, 2.0], dtype=xg.float64)
@@ -18,9 +19,24 @@ from .special import _real
 from .special_polynomials import _evaluate
 
 
+def _degree(name, n):
+    """``n`` with a whole Python float taken as its int, as PyTorch's ``2.0``; a fractional
+    one refused naming it (PyTorch truncates 2.5 to 2, a silent change of degree).
+
+    >>> _degree("chebyshev_polynomial_v", 2.0)
+    2
+    """
+    if isinstance(n, float):
+        if not n.is_integer():
+            raise TypeError(f"xg.special.{name}: n must be a whole number, got {n!r} "
+                            "(PyTorch truncates it)")
+        return int(n)
+    return n
+
+
 def _shifted(name, family, x, n):
     """``family``'s polynomial at ``2x - 1``, its errors naming ``xg.special.<name>``."""
-    return _evaluate(family, n, 2.0 * _real(name, x) - 1.0, label=name)
+    return _evaluate(family, _degree(name, n), 2.0 * _real(name, x) - 1.0, label=name)
 
 
 def chebyshev_polynomial_v(x, n, /):
@@ -31,7 +47,7 @@ def chebyshev_polynomial_v(x, n, /):
     >>> xg.special.chebyshev_polynomial_v(xg.asarray([1.0, 0.5]), 2).tolist()
     [1.0, -1.0]
     """
-    return _evaluate("chebyshev_polynomial_v", n, _real("chebyshev_polynomial_v", x))
+    return _evaluate("chebyshev_polynomial_v", _degree("chebyshev_polynomial_v", n), _real("chebyshev_polynomial_v", x))
 
 
 def chebyshev_polynomial_w(x, n, /):
@@ -42,7 +58,7 @@ def chebyshev_polynomial_w(x, n, /):
     >>> xg.special.chebyshev_polynomial_w(xg.asarray([1.0, 0.5]), 2).tolist()
     [5.0, 1.0]
     """
-    return _evaluate("chebyshev_polynomial_w", n, _real("chebyshev_polynomial_w", x))
+    return _evaluate("chebyshev_polynomial_w", _degree("chebyshev_polynomial_w", n), _real("chebyshev_polynomial_w", x))
 
 
 def shifted_chebyshev_polynomial_t(x, n, /):

@@ -15,7 +15,8 @@ elsewhere digits are lost as in any plain series (alternating terms; the asympto
 a large ``|a|`` diverges early): 1e-9 at a = -17, b = 7, x = 9, 4e-5 at a = -19, b = 18,
 x = 150 (SciPy's: 3e-14; the NumPy backend's kernel takes SciPy's values,
 ``backends/numpy/special_jax_names.py``). Kummer's transformation is what already makes x < 0
-positive-termed where ``b - a >= 0``; it cannot help ``a > b``. Poles of b give inf or NaN.
+positive-termed where ``b - a >= 0``; it cannot help ``a > b``. Poles of b give inf or NaN;
+at x = +-inf with b > 0 the limits (``_at_infinity``).
 
 >>> import xpgrad as xg
 >>> round(xg.special.hyp1f1(1.0, 2.0, xg.asarray(1.0, dtype=xg.float64)).item(), 12)  # e - 1
@@ -77,12 +78,28 @@ def _positive(xp, a, b, x, shift):
                     xp.exp(shift) * _series(xp, a, b, near_x))
 
 
+def _at_infinity(xp, a, b, x, value):
+    """``value`` with the limits at ``x = +-inf`` for ``b > 0`` (the series and Kummer's
+    transformation gave NaN there): at +inf ``Gamma(b) / Gamma(a) e^x x^(a - b)``, so +-inf by
+    the sign of ``Gamma(a)`` (a polynomial's ``(-1)^m`` for ``a = -m``), 1 for a = 0; at -inf
+    ``Gamma(b) / Gamma(b - a) |x|^-a``: 0 for a > 0, 1 for a = 0, +inf for a < 0."""
+    ones = xp.ones_like(value)
+    whole = a == xp.floor(a)
+    polynomial_sign = xp.where(xp.remainder(-a, 2.0) == 0, ones, -ones)
+    up = xp.where(whole & (a < 0), polynomial_sign, _gamma_sign(xp, a)) * xp.inf
+    up = xp.where(a == 0, ones, up)
+    down = xp.where(a > 0, xp.zeros_like(value), xp.where(a == 0, ones, ones * xp.inf))
+    limit = xp.where(x > 0, up, down)
+    return xp.where((b > 0) & (xp.abs(x) == xp.inf) & (a == a), limit, value)
+
+
 def _hyp1f1(xp, a, b, x):
     a, b, x = xp.broadcast_arrays(a, b, x)
     negative = x < 0
     turned = xp.where(negative, b - a, a)
     size = xp.where(x == x, xp.abs(x), 0.0)
     value = _positive(xp, turned, b, size, xp.where(negative, x, 0.0))
+    value = _at_infinity(xp, a, b, x, value)
     return xp.where((a == a) & (b == b) & (x == x), value, a + b + x)
 
 

@@ -64,7 +64,8 @@ def _owens_t(xp, h, a):
     value = xp.where(steep, reflected, inner)
     value = xp.where(slope == xp.inf, 0.5 * upper_h, xp.where(size == xp.inf, 0.0, value))
     value = xp.where(size == 0, xp.atan(slope) / _TWO_PI, value)
-    value = xp.where(a < 0, -value, xp.where(a == 0, a, value))      # odd in a
+    # odd in a; +0.0 at a = -0.0 as SciPy's (JAX's is -0.0)
+    value = xp.where(a < 0, -value, xp.where(a == 0, xp.zeros_like(value), value))
     return xp.where((h == h) & (a == a), value, h + a)
 
 

@@ -78,7 +78,8 @@ def _by_degree(name, x, degrees):
     """``{m: P_m(x)}`` for each degree in ``degrees`` (ints >= 0), by one recurrence."""
     first, step, _ = _FAMILIES[name]
     wanted = set(degrees)
-    previous, current = 1.0 + 0.0 * x, first(x)
+    # P_0 = 1 at +-inf too (0 * inf is NaN), as PyTorch's (SciPy's eval_chebyt(0, inf) is NaN)
+    previous, current = 1.0 + 0.0 * where(abs(x) == math.inf, 0.0, x), first(x)
     out = {0: previous} if 0 in wanted else {}
     if 1 in wanted:
         out[1] = current
@@ -87,6 +88,16 @@ def _by_degree(name, x, degrees):
         if k + 1 in wanted:
             out[k + 1] = current
     return out
+
+
+def _at_infinity(name, x, value, odd):
+    """``value`` with its limit at ``x = +-inf`` where ``odd`` (bool or bool Tensor) says the
+    degree is odd, for degrees >= 1: ``+-inf`` by the leading coefficient's sign (positive,
+    Laguerre's ``(-1)^m``) times ``sign(x)^m``; the recurrence gave ``inf - inf = NaN``
+    (SciPy's and PyTorch's NaN there from degree 3 on, inf below)."""
+    towards = -x if name == "eval_laguerre" else x
+    limit = where(odd, towards, abs(x))
+    return where(abs(x) == math.inf, limit, value)
 
 
 def _mirrored(name, n):
@@ -103,6 +114,8 @@ def _evaluate(name, n, x, label=None):
         return _of_degrees(name, n, x, label)
     degree, factor = _mirrored(name, whole(label, "n", n, -sys.maxsize))
     value = _by_degree(name, x, [degree])[degree]
+    if degree >= 1:
+        value = _at_infinity(name, x, value, degree % 2 == 1)
     return value if factor == 1.0 else value * factor
 
 
@@ -121,6 +134,9 @@ def _of_degrees(name, n, x, label=None):
     out = None
     for degree, value in values.items():
         out = value if out is None else where(here == degree, value, out)
+    if (mirrored >= 1).any():
+        odd = asarray(mirrored % 2 == 1, backend=x.backend)
+        out = where(here >= 1, _at_infinity(name, x, out, odd), out)
     if (factors != 1.0).any():
         out = out * asarray(factors, dtype=x.dtype, backend=x.backend)
     return broadcast_to(out, shape)
