@@ -153,3 +153,24 @@ def test_at_infinity_the_leading_term(name):
             np.testing.assert_array_equal(ours[np.isinf(theirs)], theirs[np.isinf(theirs)])
         by_array = fn(xg.asarray(np.array([[n], [1]])), f64(ends)).numpy()
         np.testing.assert_array_equal(by_array[0], ours)
+
+
+# NumPy's own series classes: an independent reference for the derivative's limit
+SERIES = {"eval_legendre": np.polynomial.Legendre, "eval_chebyt": np.polynomial.Chebyshev,
+          "eval_hermite": np.polynomial.Hermite, "eval_hermitenorm": np.polynomial.HermiteE,
+          "eval_laguerre": np.polynomial.Laguerre}
+
+
+@pytest.mark.parametrize("name", sorted(SERIES))
+def test_derivative_at_infinity_is_the_derivatives_limit(name):
+    """The gradient at +-inf was +-1 for every degree (the limit's ``+-x``, at first NaN): it
+    is the derivative's limit, +-inf by the sign of NumPy's series derivative at +-1e30 from
+    degree 2 on, the constant slope at degree 1; no warning (``inf - inf``, ``0 * inf``)."""
+    fn = getattr(xg.special, name)
+    for n in range(0, 6):
+        slope = SERIES[name].basis(n).deriv()
+        for end in (-np.inf, np.inf):
+            ours = xg.grad(lambda t: xg.sum(fn(n, t)))(f64([end])).numpy()[0]
+            at_big = slope(np.copysign(1e30, end))
+            want = slope(0.0) if n <= 1 else np.sign(at_big) * np.inf
+            assert ours == want, (n, end, ours, want)

@@ -78,13 +78,16 @@ def _by_degree(name, x, degrees):
     """``{m: P_m(x)}`` for each degree in ``degrees`` (ints >= 0), by one recurrence."""
     first, step, _ = _FAMILIES[name]
     wanted = set(degrees)
-    # P_0 = 1 at +-inf too (0 * inf is NaN), as PyTorch's (SciPy's eval_chebyt(0, inf) is NaN)
-    previous, current = 1.0 + 0.0 * where(abs(x) == math.inf, 0.0, x), first(x)
+    # the recurrence runs at 0 in place of +-inf (inf - inf would warn and give NaN): P_0 = 1
+    # there, as PyTorch's (SciPy's eval_chebyt(0, inf) is NaN); P_1, linear, is exact at +-inf;
+    # _at_infinity gives the higher degrees' limits
+    finite = where(abs(x) == math.inf, 0.0, x)
+    previous, current = 1.0 + 0.0 * finite, first(finite)
     out = {0: previous} if 0 in wanted else {}
     if 1 in wanted:
-        out[1] = current
+        out[1] = first(x)
     for k in range(1, max(wanted)):
-        previous, current = current, step(x, k, previous, current)
+        previous, current = current, step(finite, k, previous, current)
         if k + 1 in wanted:
             out[k + 1] = current
     return out
@@ -92,12 +95,16 @@ def _by_degree(name, x, degrees):
 
 def _at_infinity(name, x, value, odd):
     """``value`` with its limit at ``x = +-inf`` where ``odd`` (bool or bool Tensor) says the
-    degree is odd, for degrees >= 1: ``+-inf`` by the leading coefficient's sign (positive,
-    Laguerre's ``(-1)^m``) times ``sign(x)^m``; the recurrence gave ``inf - inf = NaN``
-    (SciPy's and PyTorch's NaN there from degree 3 on, inf below)."""
-    towards = -x if name == "eval_laguerre" else x
-    limit = where(odd, towards, abs(x))
-    return where(abs(x) == math.inf, limit, value)
+    degree is odd, for degrees >= 2: ``+-inf`` by the leading coefficient's sign (positive,
+    Laguerre's ``(-1)^m``) times ``sign(x)^m`` (SciPy's and PyTorch's NaN there from degree 3
+    on). The limit is ``t^3`` or ``t^2`` of ``t = +-x`` so that its derivative is the
+    polynomial's derivative's limit too (``+-inf``, by the same signs), where ``+-x`` gave
+    ``+-1``."""
+    infinite = abs(x) == math.inf
+    t = where(infinite, -x if name == "eval_laguerre" else x, 0.0)
+    # one product, no branch left unselected: 0 * inf would be NaN in a branch's gradient
+    cube = t if odd is True else 1.0 if odd is False else where(odd, t, 1.0)
+    return where(infinite, t * t * cube, value)
 
 
 def _mirrored(name, n):
@@ -114,7 +121,7 @@ def _evaluate(name, n, x, label=None):
         return _of_degrees(name, n, x, label)
     degree, factor = _mirrored(name, whole(label, "n", n, -sys.maxsize))
     value = _by_degree(name, x, [degree])[degree]
-    if degree >= 1:
+    if degree >= 2:
         value = _at_infinity(name, x, value, degree % 2 == 1)
     return value if factor == 1.0 else value * factor
 
@@ -134,9 +141,9 @@ def _of_degrees(name, n, x, label=None):
     out = None
     for degree, value in values.items():
         out = value if out is None else where(here == degree, value, out)
-    if (mirrored >= 1).any():
+    if (mirrored >= 2).any():
         odd = asarray(mirrored % 2 == 1, backend=x.backend)
-        out = where(here >= 1, _at_infinity(name, x, out, odd), out)
+        out = where(here >= 2, _at_infinity(name, x, out, odd), out)
     if (factors != 1.0).any():
         out = out * asarray(factors, dtype=x.dtype, backend=x.backend)
     return broadcast_to(out, shape)
