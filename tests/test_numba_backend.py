@@ -461,12 +461,17 @@ def test_second_process_compiles_nothing(tmp_path):
             "_act_kernels.act_fwd_par", "_optim_kernels.sgd_par",
             "_norm.layer_norm_rows"} <= kernels, sorted(kernels)
     assert len(made) >= 4 and kernels - made, sorted(kernels)
-    # the workers compiled them: this process loaded each one from their cache
-    assert all(first["loaded"][name] >= 1 for name in kernels), first["loaded"]
+    # the workers compiled them: this process loaded each one from their cache (a threaded
+    # family's kernel compiles all the loops it can run: those it did not call stay on disk)
+    family_loops = {f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
+                    for fn in (b.serial.py_func for b in _templates.BLOCKED.values()
+                               if isinstance(b.kernel, _templates.FamilyMember))}
+    used = kernels - family_loops
+    assert all(first["loaded"][name] >= 1 for name in used), first["loaded"]
     written = files()
     second = run_fresh(1)
     assert second["compiled"] == []
-    assert all(second["loaded"][name] >= 1 for name in kernels), second["loaded"]
+    assert all(second["loaded"][name] >= 1 for name in used), second["loaded"]
     assert {n for n, v in second["versions"].items() if v >= 1} == kernels
     assert files() == written
     index = second["index"]
