@@ -20,7 +20,7 @@ from numba import njit
 
 from ._gelu_math import gelu_lower, gelu_lower_and_slope
 from ._math import LOOP_OPTIONS, exp_neg, log1p01, sigmoid
-from ._templates import parallel_blocks, pointwise
+from ._templates import parallel_blocks, parallel_family, pointwise
 
 
 @njit(**LOOP_OPTIONS)
@@ -28,8 +28,6 @@ def sigmoid_fwd(x, out):
     for i in range(out.shape[0]):
         out[i] = sigmoid(x[i])
 
-
-sigmoid_fwd_par = parallel_blocks(sigmoid_fwd, arrays=2)
 
 
 @njit(**LOOP_OPTIONS)
@@ -39,8 +37,6 @@ def sigmoid_bwd(g, s, out):
         out[i] = g[i] * s[i] * (one - s[i])
 
 
-sigmoid_bwd_par = parallel_blocks(sigmoid_bwd, arrays=3)
-
 
 @njit(**LOOP_OPTIONS)
 def sigmoid_bwd_in_place(g, s):
@@ -48,8 +44,6 @@ def sigmoid_bwd_in_place(g, s):
     for i in range(g.shape[0]):
         g[i] *= s[i] * (one - s[i])
 
-
-sigmoid_bwd_in_place_par = parallel_blocks(sigmoid_bwd_in_place, arrays=2)
 
 
 @njit(**LOOP_OPTIONS)
@@ -59,8 +53,6 @@ def tanh_bwd(g, y, out):
         out[i] = g[i] * (one - y[i] * y[i])
 
 
-tanh_bwd_par = parallel_blocks(tanh_bwd, arrays=3)
-
 
 @njit(**LOOP_OPTIONS)
 def tanh_bwd_in_place(g, y):
@@ -69,8 +61,6 @@ def tanh_bwd_in_place(g, y):
         g[i] *= one - y[i] * y[i]
 
 
-tanh_bwd_in_place_par = parallel_blocks(tanh_bwd_in_place, arrays=2)
-
 
 @njit(**LOOP_OPTIONS)
 def relu_fwd(x, out):
@@ -78,8 +68,6 @@ def relu_fwd(x, out):
     for i in range(out.shape[0]):
         out[i] = zero if x[i] < zero else x[i]       # NaN passes, as in maximum(x, 0)
 
-
-relu_fwd_par = parallel_blocks(relu_fwd, arrays=2)
 
 
 # ``x`` is the saved output (or the input: the same sign); the gradient passes unless it is
@@ -91,8 +79,6 @@ def relu_bwd(g, x, out):
         out[i] = zero if x[i] <= zero else g[i]
 
 
-relu_bwd_par = parallel_blocks(relu_bwd, arrays=3)
-
 
 @njit(**LOOP_OPTIONS)
 def relu_bwd_in_place(g, x):
@@ -100,8 +86,6 @@ def relu_bwd_in_place(g, x):
     for i in range(g.shape[0]):
         g[i] = zero if x[i] <= zero else g[i]
 
-
-relu_bwd_in_place_par = parallel_blocks(relu_bwd_in_place, arrays=2)
 
 
 @njit(**LOOP_OPTIONS)
@@ -142,8 +126,6 @@ def softplus_fwd(x, out):
         out[i] = (xi if xi > zero else zero) + log1p01(exp_neg(-abs(xi)))
 
 
-softplus_fwd_par = parallel_blocks(softplus_fwd, arrays=2)
-
 
 @njit(**LOOP_OPTIONS)
 def softplus_bwd(g, x, out):
@@ -152,16 +134,12 @@ def softplus_bwd(g, x, out):
         out[i] = g[i] * sigmoid(x[i])
 
 
-softplus_bwd_par = parallel_blocks(softplus_bwd, arrays=3)
-
 
 @njit(**LOOP_OPTIONS)
 def softplus_bwd_in_place(g, x):
     for i in range(g.shape[0]):
         g[i] *= sigmoid(x[i])
 
-
-softplus_bwd_in_place_par = parallel_blocks(softplus_bwd_in_place, arrays=2)
 
 
 # -- silu: the generic rule's formula (ops/activations_torch.py), its limits at +-inf included:
@@ -175,8 +153,6 @@ def silu_fwd(x, out):
         xi = x[i]
         out[i] = zero if xi == ninf else xi * sigmoid(xi)
 
-
-silu_fwd_par = parallel_blocks(silu_fwd, arrays=2)
 
 
 @njit(inline="always", **LOOP_OPTIONS)
@@ -196,8 +172,6 @@ def silu_bwd(g, x, out):
         out[i] = g[i] * _silu_slope(x[i], one, zero, inf)
 
 
-silu_bwd_par = parallel_blocks(silu_bwd, arrays=3)
-
 
 @njit(**LOOP_OPTIONS)
 def silu_bwd_in_place(g, x):
@@ -205,8 +179,6 @@ def silu_bwd_in_place(g, x):
     for i in range(g.shape[0]):
         g[i] *= _silu_slope(x[i], one, zero, inf)
 
-
-silu_bwd_in_place_par = parallel_blocks(silu_bwd_in_place, arrays=2)
 
 _TANH_K = math.sqrt(2.0 / math.pi)
 _TANH_C = 0.044715
@@ -223,8 +195,6 @@ def gelu_fwd(x, out):
         out[i] = lower if xi <= zero else xi - lower
 
 
-gelu_fwd_par = parallel_blocks(gelu_fwd, arrays=2)
-
 
 # a taped forward: the values and the slopes the backward multiplies the gradient by, in one
 # pass about a sixth longer than the values' (a backward loop recomputing them took as long)
@@ -237,8 +207,6 @@ def gelu_fwd_slope(x, out, slope):
         out[i] = lower if xi <= zero else xi - lower
         slope[i] = d if xi <= zero else one - d
 
-
-gelu_fwd_slope_par = parallel_blocks(gelu_fwd_slope, arrays=3)
 
 
 @njit(inline="always", **LOOP_OPTIONS)
@@ -257,8 +225,6 @@ def gelu_tanh_fwd(x, out):
         xi = x[i]
         out[i] = zero if xi == ninf else xi * sigmoid(_tanh_argument(xi, two_k, c, big))
 
-
-gelu_tanh_fwd_par = parallel_blocks(gelu_tanh_fwd, arrays=2)
 
 
 @njit(inline="always", **LOOP_OPTIONS)
@@ -281,8 +247,6 @@ def gelu_tanh_bwd(g, x, out):
         out[i] = g[i] * _gelu_tanh_slope(x[i], one, zero, two_k, c, big)
 
 
-gelu_tanh_bwd_par = parallel_blocks(gelu_tanh_bwd, arrays=3)
-
 
 @njit(**LOOP_OPTIONS)
 def gelu_tanh_bwd_in_place(g, x):
@@ -292,11 +256,33 @@ def gelu_tanh_bwd_in_place(g, x):
         g[i] *= _gelu_tanh_slope(x[i], one, zero, two_k, c, big)
 
 
-gelu_tanh_bwd_in_place_par = parallel_blocks(gelu_tanh_bwd_in_place, arrays=2)
+
+# -- the threaded versions (``*_par``) of the loops above that take the same arguments: one
+# Numba kernel per family (``_templates.parallel_family``), compiled once for all of them
+globals().update(parallel_family([
+    sigmoid_fwd, relu_fwd, softplus_fwd, silu_fwd,
+    gelu_fwd, gelu_tanh_fwd], arrays=2, name="act_fwd_par"))
+globals().update(parallel_family([
+    sigmoid_bwd, tanh_bwd, relu_bwd, softplus_bwd,
+    silu_bwd, gelu_fwd_slope, gelu_tanh_bwd], arrays=3, name="act_bwd_par"))
+globals().update(parallel_family([
+    sigmoid_bwd_in_place, tanh_bwd_in_place, relu_bwd_in_place, softplus_bwd_in_place,
+    silu_bwd_in_place, gelu_tanh_bwd_in_place], arrays=2, name="act_bwd_in_place_par"))
 
 
 # -- the other activations: their scalar functions live in _act_scalars (``POINTWISE``);
 # ``pointwise`` makes each one's loops here, so that every loop has a name in this module
 from ._act_scalars import POINTWISE  # noqa: E402
 for _name, (_value, _grad) in POINTWISE.items():
-    globals().update(pointwise(_value, _grad, name=_name))
+    globals().update(pointwise(_value, _grad, name=_name, threaded=False))
+
+#: the activations of ``POINTWISE`` by the number of constants their loops take (the tuple
+#: ``_activations.KERNELS`` derives from the params): the loops of one count take the same
+#: arguments, so one threaded family per count serves forward, backward and in place each
+POINTWISE_BY_CONSTANTS = {0: ("mish", "softsign", "log_sigmoid", "hardsigmoid", "hardswish"),
+                          2: ("hardtanh", "softplus_beta"), 4: ("elu",)}
+assert sorted(sum(POINTWISE_BY_CONSTANTS.values(), ())) == sorted(POINTWISE)
+for _count, _names in POINTWISE_BY_CONSTANTS.items():
+    for _suffix, _arrays in (("fwd", 2), ("bwd", 3), ("bwd_in_place", 2)):
+        globals().update(parallel_family([globals()[f"{n}_{_suffix}"] for n in _names],
+                                         arrays=_arrays, name=f"pointwise{_count}_{_suffix}_par"))
