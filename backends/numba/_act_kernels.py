@@ -2,8 +2,9 @@
 
 Loops run over ``range(n)`` of whole arrays (the threaded versions pass slices): an index
 that Numba cannot prove non-negative gets a wraparound check, and LLVM then emits gathers.
-Below each loop, its threaded version ``*_par(..., block)`` (``_templates.parallel_blocks``)
-runs it on blocks of ``block`` entries on all threads.
+Their threaded versions ``*_par(..., block)`` run them on blocks of ``block`` entries on all
+threads; loops that take the same arguments share one threaded kernel
+(``_templates.parallel_family``, made at the end of this file), an integer picking the loop.
 
 Each backward has a twin ``*_bwd_in_place(g, ...)`` that writes into ``g`` (the tape's
 ``vjp_in_place``). Passing ``g`` as the ordinary loop's ``out`` is not the same: LLVM vectorizes
