@@ -57,13 +57,20 @@ def _series(xp, a, b, x):
     zero = xp.zeros_like(x)
     head = _alternating_terms(xp, a, b)
     term, total = (xp.ones_like(x), zero), (xp.ones_like(x), zero)
+    plain_term, plain_total = xp.ones_like(x), xp.ones_like(x)
     for k in range(head):
         up = dd_mul(xp, two_sum(xp, a, xp.asarray(float(k), dtype=x.dtype)), (x, zero))
         down = dd_mul(xp, two_sum(xp, b, xp.asarray(float(k), dtype=x.dtype)),
                       (xp.full_like(x, float(k + 1)), zero))
         term = dd_div(xp, dd_mul(xp, term, up), down)
         total = dd_add(xp, total, term)
-    term, total = term[0], total[0] + total[1]
+        plain_term = plain_term * ((a + k) / (b + k) * x / (k + 1))
+        plain_total = plain_total + plain_term
+    # Dekker's split overflows past |x| ~ 1e300 (a polynomial's x): the plain sum there
+    total = total[0] + total[1]
+    exact = xp.isfinite(total)
+    term = xp.where(exact, term[0], plain_term)
+    total = xp.where(exact, total, plain_total)
     for k in range(head, _SERIES_TERMS):
         term = term * ((a + k) / (b + k) * x / (k + 1))
         total = total + term
