@@ -113,18 +113,29 @@ def _positive(xp, a, b, x, shift):
 
 
 def _at_infinity(xp, a, b, x, value):
-    """``value`` with the limits at ``x = +-inf`` for ``b > 0`` (the series and Kummer's
-    transformation gave NaN there): at +inf ``Gamma(b) / Gamma(a) e^x x^(a - b)``, so +-inf by
-    the sign of ``Gamma(a)`` (a polynomial's ``(-1)^m`` for ``a = -m``), 1 for a = 0; at -inf
-    ``Gamma(b) / Gamma(b - a) |x|^-a``: 0 for a > 0, 1 for a = 0, +inf for a < 0."""
+    """``value`` with the limits at ``x = +-inf`` where ``b`` is not a pole (the series and
+    Kummer's transformation gave NaN there). At +inf ``Gamma(b) / Gamma(a) e^x x^(a - b)``: +-inf
+    by the signs of ``Gamma(a)`` and ``Gamma(b)``; a polynomial (``a = -m``) by its leading
+    coefficient's sign ``(-1)^m / (b)_m``; 1 for a = 0. At -inf ``Gamma(b) / Gamma(b - a)
+    |x|^-a``: 0 for a > 0 (and where ``b - a`` is a pole: ``e^x`` times a polynomial), 1 for
+    a = 0, +-inf by the signs of ``Gamma(b)``, ``Gamma(b - a)`` for a < 0; a polynomial by the
+    sign of ``(b)_m``."""
     ones = xp.ones_like(value)
-    whole = a == xp.floor(a)
-    polynomial_sign = xp.where(xp.remainder(-a, 2.0) == 0, ones, -ones)
-    up = xp.where(whole & (a < 0), polynomial_sign, _gamma_sign(xp, a)) * xp.inf
-    up = xp.where(a == 0, ones, up)
-    down = xp.where(a > 0, xp.zeros_like(value), xp.where(a == 0, ones, ones * xp.inf))
-    limit = xp.where(x > 0, up, down)
-    return xp.where((b > 0) & (xp.abs(x) == xp.inf) & (a == a), limit, value)
+    zeros = xp.zeros_like(value)
+    polynomial = (a <= 0) & (a == xp.floor(a))
+    # (b)_m's sign: one - per factor b + k < 0, k < m
+    below_zero = xp.where(b < 0, xp.minimum(-a, xp.floor(-b) + 1.0), zeros)
+    rising_sign = xp.where(xp.remainder(below_zero, 2.0) == 0, ones, -ones)
+    alternating = xp.where(xp.remainder(-a, 2.0) == 0, ones, -ones)
+    gamma_b = _gamma_sign(xp, b)
+    up = xp.where(polynomial, alternating * rising_sign, gamma_b * _gamma_sign(xp, a)) * xp.inf
+    difference_is_pole = ((b - a) <= 0) & ((b - a) == xp.floor(b - a))
+    down = xp.where(difference_is_pole | (a > 0), zeros,
+                    gamma_b * _gamma_sign(xp, b - a) * xp.inf)
+    down = xp.where(polynomial, rising_sign * xp.inf, down)
+    limit = xp.where(a == 0, ones, xp.where(x > 0, up, down))
+    pole = (b <= 0) & (b == xp.floor(b))
+    return xp.where(~pole & (xp.abs(x) == xp.inf) & (a == a) & (b == b), limit, value)
 
 
 def _hyp1f1(xp, a, b, x):
