@@ -480,7 +480,8 @@ def test_hyp1f1_at_infinity_is_its_limit():
 
 def _hyp1f1_alternating_points():
     """Where the generic series' terms change sign (a > b at x < 0, a < 0 at x > 0, b < 0,
-    negative whole a), 20 each on a, b in [-20, 20], |x| <= 100, and where they keep one sign."""
+    negative whole a), 20 each on a, b in [-20, 20], |x| <= 100, where they keep one sign, and
+    20 with 100 < |x| <= 600 (a < 0 < x, a > b at x < 0)."""
     rng = np.random.default_rng(11)
     a, b, x = (rng.uniform(-20.0, 20.0, 4000), rng.uniform(-20.0, 20.0, 4000),
                rng.uniform(-100.0, 100.0, 4000))
@@ -488,8 +489,13 @@ def _hyp1f1_alternating_points():
                (b > 0) & (((x >= 0) & (a >= 0)) | ((x < 0) & (b >= a)))]
     picks = np.concatenate([np.flatnonzero(region)[:20] for region in regions])
     whole = -rng.integers(1, 21, 20).astype(float)
-    return (np.concatenate([a[picks], whole]), np.concatenate([b[picks], rng.uniform(0.1, 20, 20)]),
-            np.concatenate([x[picks], rng.uniform(0.0, 100.0, 20)]))
+    # past |x| = 100, where the asymptotic series of a large |a| (or |b - a|) diverged early
+    far_b = rng.uniform(0.1, 20.0, 20)
+    far_a = np.concatenate([-rng.uniform(0.1, 20.0, 10), far_b[10:] + rng.uniform(0.1, 20.0, 10)])
+    far_x = rng.uniform(100.0, 600.0, 20) * np.repeat([1.0, -1.0], 10)
+    return (np.concatenate([a[picks], whole, far_a]),
+            np.concatenate([b[picks], rng.uniform(0.1, 20, 20), far_b]),
+            np.concatenate([x[picks], rng.uniform(0.0, 100.0, 20), far_x]))
 
 
 def _without_hyp1f1_kernel(monkeypatch):
@@ -504,7 +510,7 @@ def test_hyp1f1_generic_formula_keeps_its_digits_where_the_terms_alternate(names
                                                                            monkeypatch):
     """The generic formula (every backend but NumPy's SciPy kernel): the series' head summed
     in double-double; before, 3e-8 was lost at a > b, x < 0, 8e-6 at a < 0 < x, 7e-6 at b < 0
-    and 3e-5 at a = -m. Within 1e-13 of mpmath, and where the value is ill-conditioned (near
+    and 3e-5 at a = -m, 1.2e-4 past |x| = 100 (the asymptotic series). Within 1e-13 of mpmath, and where the value is ill-conditioned (near
     a zero) within 20 eps times its condition number; the x-slope ``a / b 1F1(a + 1; b + 1;
     x)`` likewise."""
     a, b, x = _hyp1f1_alternating_points()
