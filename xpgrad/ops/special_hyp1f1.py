@@ -8,15 +8,15 @@ x = -100 the ``e^x`` joins the asymptotic series' ``e^-x`` exactly: finite to x 
 the power series (400 terms) up to x = 100 and the leading asymptotic series ``Gamma(b) /
 Gamma(a) e^x x^(a - b) sum_k (b - a)_k (1 - a)_k / (k! x^k)`` (40 terms; ``e^x`` as
 ``e^(x/2)`` squared, finite where ``e^x`` alone overflows) beyond; a non-positive integer ``a``
-(a polynomial) always takes the series. Within 3e-14 of mpmath
-(``tests/test_special_jax_names.py``) where the terms are
-positive: ``0 < b``, ``|a|, |b| <= 20``, ``a >= 0`` for x >= 0 and ``b - a >= 0`` for x < 0;
-elsewhere digits are lost as in any plain series (alternating terms; the asymptotic series of
-a large ``|a|`` diverges early): 1e-9 at a = -17, b = 7, x = 9, 4e-5 at a = -19, b = 18,
-x = 150 (SciPy's: 3e-14; the NumPy backend's kernel takes SciPy's values,
-``backends/numpy/special_jax_names.py``). Kummer's transformation is what already makes x < 0
-positive-termed where ``b - a >= 0``; it cannot help ``a > b``. Poles of b give inf or NaN;
-at x = +-inf with b > 0 the limits (``_at_infinity``).
+(a polynomial) always takes the series, and so does ``a < 0 < b`` up to x = 600 (as many terms
+as x needs: the asymptotic series of a large ``|a|`` diverges from its first terms). The
+series' first terms, while ``(a)_k / (b)_k`` may change sign (``k <= max(-a, -b)``), and 20
+more are summed in double-double (``double_double.py``): their cancellation cost up to 3e-5
+before (a > b at x < 0, a < 0 at x > 0, b < 0, a polynomial). Within 1e-14 of mpmath for
+``|a|, |b| <= 20``, ``|x| <= 100`` (b not a pole) and for ``b > 0`` to ``|x| = 600``, or 20 eps
+times the value's condition number near its zeros (``tests/test_special_jax_names.py``); the
+NumPy backend's kernel takes SciPy's values (``backends/numpy/special_jax_names.py``). Poles
+of b give inf or NaN; at x = +-inf the limits (``_at_infinity``, b < 0 too).
 
 >>> import xpgrad as xg
 >>> round(xg.special.hyp1f1(1.0, 2.0, xg.asarray(1.0, dtype=xg.float64)).item(), 12)  # e - 1
@@ -185,9 +185,9 @@ def hyp1f1(a, b, x, /):
     """Kummer's confluent hypergeometric function ``1F1(a; b; x)`` (``scipy.special.hyp1f1``,
     ``jax.scipy.special.hyp1f1``), real arguments broadcast together (Python numbers take
     x's dtype). Differentiable in x to any order: ``a / b 1F1(a + 1; b + 1; x)``; a gradient
-    in a or b raises NotImplementedError, as JAX's is x-only. Within 3e-14 where the series'
-    terms are positive (b > 0, a >= 0 for x >= 0, b - a >= 0 for x < 0; ``|a|, |b| <= 20``);
-    elsewhere digits are lost (the module docstring says how many).
+    in a or b raises NotImplementedError, as JAX's is x-only. Within 1e-14 of mpmath for
+    ``|a|, |b| <= 20``, ``|x| <= 100`` (and to ``|x| = 600`` for b > 0), alternating terms
+    included (the module docstring says how).
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([0.0, -1.0], dtype=xg.float64)
