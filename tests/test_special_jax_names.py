@@ -478,6 +478,96 @@ def test_hyp1f1_at_infinity_is_its_limit():
     np.testing.assert_array_equal(generic, want)
 
 
+def _hyp1f1_alternating_points():
+    """Where the generic series' terms change sign (a > b at x < 0, a < 0 at x > 0, b < 0,
+    negative whole a), 20 each on a, b in [-20, 20], |x| <= 100, where they keep one sign, and
+    20 with 100 < |x| <= 600 (a < 0 < x, a > b at x < 0)."""
+    rng = np.random.default_rng(11)
+    a, b, x = (rng.uniform(-20.0, 20.0, 4000), rng.uniform(-20.0, 20.0, 4000),
+               rng.uniform(-100.0, 100.0, 4000))
+    regions = [(b > 0) & (a > b) & (x < 0), (b > 0) & (a < 0) & (x > 0), b < 0,
+               (b > 0) & (((x >= 0) & (a >= 0)) | ((x < 0) & (b >= a)))]
+    picks = np.concatenate([np.flatnonzero(region)[:20] for region in regions])
+    whole = -rng.integers(1, 21, 20).astype(float)
+    # past |x| = 100, where the asymptotic series of a large |a| (or |b - a|) diverged early
+    far_b = rng.uniform(0.1, 20.0, 20)
+    far_a = np.concatenate([-rng.uniform(0.1, 20.0, 10), far_b[10:] + rng.uniform(0.1, 20.0, 10)])
+    far_x = rng.uniform(100.0, 600.0, 20) * np.repeat([1.0, -1.0], 10)
+    return (np.concatenate([a[picks], whole, far_a]),
+            np.concatenate([b[picks], rng.uniform(0.1, 20, 20), far_b]),
+            np.concatenate([x[picks], rng.uniform(0.0, 100.0, 20), far_x]))
+
+
+def _without_hyp1f1_kernel(monkeypatch):
+    """The NumPy backend with its ``special_hyp1f1`` kernel off: the generic formula."""
+    backend = xg.get_backend("numpy")
+    monkeypatch.setattr(backend, "kernels", {k: v for k, v in backend.kernels.items()
+                                             if k != "special_hyp1f1"})
+
+
+@pytest.mark.parametrize("namespace", ["kernel_off", "array_api_strict"])
+def test_hyp1f1_generic_formula_keeps_its_digits_where_the_terms_alternate(namespace,
+                                                                           monkeypatch):
+    """The generic formula (every backend but NumPy's SciPy kernel): the series' head summed
+    in double-double; before, 3e-8 was lost at a > b, x < 0, 8e-6 at a < 0 < x, 7e-6 at b < 0
+    and 3e-5 at a = -m, 1.2e-4 past |x| = 100 (the asymptotic series). Within 1e-13 of mpmath, and where the value is ill-conditioned (near
+    a zero) within 20 eps times its condition number; the x-slope ``a / b 1F1(a + 1; b + 1;
+    x)`` likewise."""
+    a, b, x = _hyp1f1_alternating_points()
+    if namespace == "array_api_strict":
+        strict = pytest.importorskip("array_api_strict")
+        from xpgrad.ops.special_hyp1f1 import _hyp1f1
+
+        with np.errstate(all="ignore"):
+            ours = np.asarray(_hyp1f1(strict, *(strict.asarray(v) for v in (a, b, x))))
+    else:
+        _without_hyp1f1_kernel(monkeypatch)
+        ours = xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy()
+    eps = np.finfo(np.float64).eps
+    with mpmath.workdps(40):
+        for value, at in zip(ours, zip(a, b, x)):
+            at = [mpmath.mpf(v) for v in at]
+            expected = mpmath.hyp1f1(*at)
+            moved = max(abs(mpmath.hyp1f1(*[v * (1 + eps) if i == j else v
+                                            for j, v in enumerate(at)]) / expected - 1)
+                        for i in range(3))
+            tolerance = max(1e-13, 20 * float(moved))
+            assert value == pytest.approx(float(expected), rel=tolerance), at
+    if namespace == "kernel_off":
+        grad = xg.grad(lambda v: xg.sum(xg.special.hyp1f1(f64(a[::8]), f64(b[::8]), v)))(
+            f64(x[::8])).numpy()
+        with mpmath.workdps(40):
+            slopes = [float(mpmath.diff(lambda v, p=p: mpmath.hyp1f1(p[0], p[1], v), p[2]))
+                      for p in zip(*(map(mpmath.mpf, v[::8]) for v in (a, b, x)))]
+        np.testing.assert_allclose(grad, slopes, rtol=1e-12)
+
+
+def test_hyp1f1_generic_formula_at_infinity_for_negative_b(monkeypatch):
+    """b < 0 (not a pole) at x = +-inf was NaN: now the limit, read off mpmath at +-800 and
+    +-1600 (grown by half: +-inf by its sign; shrunk by a quarter: 0), on the generic formula
+    (array-api-compat's NumPy, and the NumPy backend with its kernel off); a pole of b stays inf or NaN."""
+    import array_api_compat.numpy as xp
+    from xpgrad.ops.special_hyp1f1 import _hyp1f1
+
+    pairs = [(a, b) for a in (-3.0, -2.0, -1.0, 1.0, 2.5, -2.5, 4.0) for b in (-0.5, -1.5, -3.7)]
+    a, b = (np.array([p[i] for p in pairs] * 2) for i in range(2))
+    x = np.repeat([np.inf, -np.inf], len(pairs))
+    want = []
+    with mpmath.workdps(30):
+        for at in zip(a, b, x):
+            near, far = (mpmath.hyp1f1(at[0], at[1], np.sign(at[2]) * r) for r in (800, 1600))
+            assert abs(far) > 1.5 * abs(near) or abs(far) < 0.75 * abs(near), at
+            want.append(float(mpmath.sign(far)) * np.inf if abs(far) > abs(near) else 0.0)
+    with np.errstate(all="ignore"):
+        generic = _hyp1f1(xp, a, b, x)
+    np.testing.assert_array_equal(generic, want)
+    _without_hyp1f1_kernel(monkeypatch)
+    np.testing.assert_array_equal(xg.special.hyp1f1(f64(a), f64(b), f64(x)).numpy(), want)
+    with np.errstate(all="ignore"):
+        pole = _hyp1f1(xp, np.array([1.5, 1.5]), np.array([-2.0, -2.0]), np.array([np.inf, 3.0]))
+    assert not np.isfinite(pole).any()
+
+
 def test_hyp1f1_float32_empty_and_zero_d():
     out = xg.special.hyp1f1(1.5, 2.5, xg.asarray([-3.0, 0.5, 4.0], dtype=xg.float32))
     assert out.dtype == xg.float32

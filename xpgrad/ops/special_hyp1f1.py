@@ -8,15 +8,15 @@ x = -100 the ``e^x`` joins the asymptotic series' ``e^-x`` exactly: finite to x 
 the power series (400 terms) up to x = 100 and the leading asymptotic series ``Gamma(b) /
 Gamma(a) e^x x^(a - b) sum_k (b - a)_k (1 - a)_k / (k! x^k)`` (40 terms; ``e^x`` as
 ``e^(x/2)`` squared, finite where ``e^x`` alone overflows) beyond; a non-positive integer ``a``
-(a polynomial) always takes the series. Within 3e-14 of mpmath
-(``tests/test_special_jax_names.py``) where the terms are
-positive: ``0 < b``, ``|a|, |b| <= 20``, ``a >= 0`` for x >= 0 and ``b - a >= 0`` for x < 0;
-elsewhere digits are lost as in any plain series (alternating terms; the asymptotic series of
-a large ``|a|`` diverges early): 1e-9 at a = -17, b = 7, x = 9, 4e-5 at a = -19, b = 18,
-x = 150 (SciPy's: 3e-14; the NumPy backend's kernel takes SciPy's values,
-``backends/numpy/special_jax_names.py``). Kummer's transformation is what already makes x < 0
-positive-termed where ``b - a >= 0``; it cannot help ``a > b``. Poles of b give inf or NaN;
-at x = +-inf with b > 0 the limits (``_at_infinity``).
+(a polynomial) always takes the series, and so does ``a < 0 < b`` up to x = 600 (as many terms
+as x needs: the asymptotic series of a large ``|a|`` diverges from its first terms). The
+series' first terms, while ``(a)_k / (b)_k`` may change sign (``k <= max(-a, -b)``), and 20
+more are summed in double-double (``double_double.py``): their cancellation cost up to 3e-5
+before (a > b at x < 0, a < 0 at x > 0, b < 0, a polynomial). Within 1e-14 of mpmath for
+``|a|, |b| <= 20``, ``|x| <= 100`` (b not a pole) and for ``b > 0`` to ``|x| = 600``, or 20 eps
+times the value's condition number near its zeros (``tests/test_special_jax_names.py``); the
+NumPy backend's kernel takes SciPy's values (``backends/numpy/special_jax_names.py``). Poles
+of b give inf or NaN; at x = +-inf the limits (``_at_infinity``, b < 0 too).
 
 >>> import xpgrad as xg
 >>> round(xg.special.hyp1f1(1.0, 2.0, xg.asarray(1.0, dtype=xg.float64)).item(), 12)  # e - 1
@@ -28,16 +28,51 @@ import math
 
 from ..primitive import Primitive, apply
 from .special import _call, _quiet, _real
+from .double_double import dd_add, dd_div, dd_mul, two_sum
 from .special_formulas import gammaln
 
 _SERIES_UP_TO = 100.0
 _SERIES_TERMS = 400
+_ALTERNATING_SERIES_UP_TO = 600.0
 _ASYMPTOTIC_TERMS = 40
+_MOST_DOUBLE_DOUBLE_TERMS = 64     # past -64 in a or b the series' head stays in floats
+_DOUBLE_DOUBLE_PAST_SIGN_CHANGES = 20
 
 
-def _series(xp, a, b, x):
-    term, total = xp.ones_like(x), xp.ones_like(x)
-    for k in range(_SERIES_TERMS):
+def _alternating_terms(xp, a, b):
+    """How many of the series' first terms to sum in double-double: those that may change sign
+    (``(a)_k / (b)_k`` keeps one sign from ``k > max(-a, -b)`` on; entries past
+    ``-_MOST_DOUBLE_DOUBLE_TERMS`` not counted), the most over all entries, and 20 more (the
+    first one-signed terms can be as large as the alternating ones: 7e-12 was lost at
+    a = -19.858, b = 9.743, x = 55.781 without them); 0 where no entry alternates."""
+    count = xp.where((a < 0) | (b < 0), xp.ceil(-xp.minimum(a, b)), 0.0)
+    count = xp.where(count <= _MOST_DOUBLE_DOUBLE_TERMS, count, 0.0)
+    most = int(xp.max(count)) if math.prod(count.shape) else 0
+    return most + _DOUBLE_DOUBLE_PAST_SIGN_CHANGES if most else 0
+
+
+def _series(xp, a, b, x, terms=_SERIES_TERMS):
+    """The power series; its first terms, while they may alternate, in double-double (their
+    cancellation costs no digits then: 1e-6 was lost at a = -17, b = 18, x = 45), the rest,
+    of one sign, in plain floats."""
+    zero = xp.zeros_like(x)
+    head = _alternating_terms(xp, a, b)
+    term, total = (xp.ones_like(x), zero), (xp.ones_like(x), zero)
+    plain_term, plain_total = xp.ones_like(x), xp.ones_like(x)
+    for k in range(head):
+        up = dd_mul(xp, two_sum(xp, a, xp.asarray(float(k), dtype=x.dtype)), (x, zero))
+        down = dd_mul(xp, two_sum(xp, b, xp.asarray(float(k), dtype=x.dtype)),
+                      (xp.full_like(x, float(k + 1)), zero))
+        term = dd_div(xp, dd_mul(xp, term, up), down)
+        total = dd_add(xp, total, term)
+        plain_term = plain_term * ((a + k) / (b + k) * x / (k + 1))
+        plain_total = plain_total + plain_term
+    # Dekker's split overflows past |x| ~ 1e300 (a polynomial's x): the plain sum there
+    total = total[0] + total[1]
+    exact = xp.isfinite(total)
+    term = xp.where(exact, term[0], plain_term)
+    total = xp.where(exact, total, plain_total)
+    for k in range(head, terms):
         term = term * ((a + k) / (b + k) * x / (k + 1))
         total = total + term
     return total
@@ -67,30 +102,49 @@ def _asymptotic(xp, a, b, x, shift):
 
 
 def _positive(xp, a, b, x, shift):
-    """``e^shift 1F1(a; b; x)`` for ``x >= 0``."""
+    """``e^shift 1F1(a; b; x)`` for ``x >= 0``: the series up to ``_SERIES_UP_TO``, and for
+    ``a < 0 < b`` up to ``_ALTERNATING_SERIES_UP_TO`` (there the asymptotic series of a large
+    ``|a|`` diverges from its first terms: 1.2e-4 off at a = -19.49, b = 0.99, x = 106.7), its
+    terms as many as that x needs; the asymptotic series beyond."""
     polynomial = (a <= 0) & (a == xp.floor(a))
-    far = (x > _SERIES_UP_TO) & ~polynomial
+    long_series = (a < 0) & (b > 0) & (x <= _ALTERNATING_SERIES_UP_TO)
+    far = (x > _SERIES_UP_TO) & ~polynomial & ~long_series
     near_x = xp.where(far, 0.0, x)
     far_x = xp.where(far, x, 2.0 * _SERIES_UP_TO)
     far_a = xp.where(far, a, 1.0)
     far_shift = xp.where(far, shift, 0.0)
+    # the terms peak near k = x and fall off like a Poisson law's: 10 sqrt(x) more
+    longest = xp.where(long_series & (x == x), x, 0.0)
+    longest = float(xp.max(longest)) if math.prod(longest.shape) else 0.0
+    terms = max(_SERIES_TERMS, int(longest + 10.0 * math.sqrt(longest)) + 80)
     return xp.where(far, _asymptotic(xp, far_a, b, far_x, far_shift),
-                    xp.exp(shift) * _series(xp, a, b, near_x))
+                    xp.exp(shift) * _series(xp, a, b, near_x, terms))
 
 
 def _at_infinity(xp, a, b, x, value):
-    """``value`` with the limits at ``x = +-inf`` for ``b > 0`` (the series and Kummer's
-    transformation gave NaN there): at +inf ``Gamma(b) / Gamma(a) e^x x^(a - b)``, so +-inf by
-    the sign of ``Gamma(a)`` (a polynomial's ``(-1)^m`` for ``a = -m``), 1 for a = 0; at -inf
-    ``Gamma(b) / Gamma(b - a) |x|^-a``: 0 for a > 0, 1 for a = 0, +inf for a < 0."""
+    """``value`` with the limits at ``x = +-inf`` where ``b`` is not a pole (the series and
+    Kummer's transformation gave NaN there). At +inf ``Gamma(b) / Gamma(a) e^x x^(a - b)``: +-inf
+    by the signs of ``Gamma(a)`` and ``Gamma(b)``; a polynomial (``a = -m``) by its leading
+    coefficient's sign ``(-1)^m / (b)_m``; 1 for a = 0. At -inf ``Gamma(b) / Gamma(b - a)
+    |x|^-a``: 0 for a > 0 (and where ``b - a`` is a pole: ``e^x`` times a polynomial), 1 for
+    a = 0, +-inf by the signs of ``Gamma(b)``, ``Gamma(b - a)`` for a < 0; a polynomial by the
+    sign of ``(b)_m``."""
     ones = xp.ones_like(value)
-    whole = a == xp.floor(a)
-    polynomial_sign = xp.where(xp.remainder(-a, 2.0) == 0, ones, -ones)
-    up = xp.where(whole & (a < 0), polynomial_sign, _gamma_sign(xp, a)) * xp.inf
-    up = xp.where(a == 0, ones, up)
-    down = xp.where(a > 0, xp.zeros_like(value), xp.where(a == 0, ones, ones * xp.inf))
-    limit = xp.where(x > 0, up, down)
-    return xp.where((b > 0) & (xp.abs(x) == xp.inf) & (a == a), limit, value)
+    zeros = xp.zeros_like(value)
+    polynomial = (a <= 0) & (a == xp.floor(a))
+    # (b)_m's sign: one - per factor b + k < 0, k < m
+    below_zero = xp.where(b < 0, xp.minimum(-a, xp.floor(-b) + 1.0), zeros)
+    rising_sign = xp.where(xp.remainder(below_zero, 2.0) == 0, ones, -ones)
+    alternating = xp.where(xp.remainder(-a, 2.0) == 0, ones, -ones)
+    gamma_b = _gamma_sign(xp, b)
+    up = xp.where(polynomial, alternating * rising_sign, gamma_b * _gamma_sign(xp, a)) * xp.inf
+    difference_is_pole = ((b - a) <= 0) & ((b - a) == xp.floor(b - a))
+    down = xp.where(difference_is_pole | (a > 0), zeros,
+                    gamma_b * _gamma_sign(xp, b - a) * xp.inf)
+    down = xp.where(polynomial, rising_sign * xp.inf, down)
+    limit = xp.where(a == 0, ones, xp.where(x > 0, up, down))
+    pole = (b <= 0) & (b == xp.floor(b))
+    return xp.where(~pole & (xp.abs(x) == xp.inf) & (a == a) & (b == b), limit, value)
 
 
 def _hyp1f1(xp, a, b, x):
@@ -131,9 +185,9 @@ def hyp1f1(a, b, x, /):
     """Kummer's confluent hypergeometric function ``1F1(a; b; x)`` (``scipy.special.hyp1f1``,
     ``jax.scipy.special.hyp1f1``), real arguments broadcast together (Python numbers take
     x's dtype). Differentiable in x to any order: ``a / b 1F1(a + 1; b + 1; x)``; a gradient
-    in a or b raises NotImplementedError, as JAX's is x-only. Within 3e-14 where the series'
-    terms are positive (b > 0, a >= 0 for x >= 0, b - a >= 0 for x < 0; ``|a|, |b| <= 20``);
-    elsewhere digits are lost (the module docstring says how many).
+    in a or b raises NotImplementedError, as JAX's is x-only. Within 1e-14 of mpmath for
+    ``|a|, |b| <= 20``, ``|x| <= 100`` (and to ``|x| = 600`` for b > 0), alternating terms
+    included (the module docstring says how).
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([0.0, -1.0], dtype=xg.float64)
