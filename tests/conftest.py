@@ -87,10 +87,6 @@ def pytest_collection_finish(session):
     collecting_done()
 
 
-def pytest_sessionfinish(session):
-    run_done()
-
-
 def pytest_report_header(config):
     seed = os.environ.get("XPGRAD_TEST_SHUFFLE")
     return [f"XPGRAD_TEST_SHUFFLE={seed}: tests run in a shuffled order"] if seed else []
@@ -106,6 +102,10 @@ def pytest_configure(config):
     it was handed (``pytest_configure_node``) once it has started."""
     from subprocess_bytecode import bytecode_folder, use_bytecode_folder
 
+    # registered before pytest's own cleanups, so run after them (last in, first out): its
+    # five full collections at the run's end walk what the tests made, not what collecting
+    # built (tests/collection_gc.py)
+    config.add_cleanup(run_done)
     if hasattr(config, "workerinput"):
         use_bytecode_folder(config.workerinput.get("xpgrad_bytecode"))
         return
