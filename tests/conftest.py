@@ -156,9 +156,12 @@ def pytest_sessionstart(session):
                 f"Numba kernel cache was cold: compiled once before the workers ({seconds:.0f} s)")
 
 
-@pytest.fixture(autouse=True)
-def _no_internet(monkeypatch):
-    """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet."""
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet():
+    """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet.
+    Set once per process (a test that patches ``_urlopen`` itself does so with ``monkeypatch``,
+    which puts this guard back after it), not per test: a function-scoped fixture and its
+    ``monkeypatch`` cost every one of the suite's 34,000 tests their setup and teardown."""
     import urllib.parse
 
     from xpgrad.data import downloads
@@ -172,7 +175,9 @@ def _no_internet(monkeypatch):
                                  f"internet (serve the files locally, see tests/test_data.py)")
         return real(url, timeout)
 
-    monkeypatch.setattr(downloads, "_urlopen", local_only)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(downloads, "_urlopen", local_only)
+        yield
 
 
 def repository_folders_added(before):
