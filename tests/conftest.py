@@ -87,10 +87,6 @@ def pytest_collection_finish(session):
     collecting_done()
 
 
-def pytest_sessionfinish(session):
-    run_done()
-
-
 def pytest_report_header(config):
     seed = os.environ.get("XPGRAD_TEST_SHUFFLE")
     return [f"XPGRAD_TEST_SHUFFLE={seed}: tests run in a shuffled order"] if seed else []
@@ -106,6 +102,10 @@ def pytest_configure(config):
     it was handed (``pytest_configure_node``) once it has started."""
     from subprocess_bytecode import bytecode_folder, use_bytecode_folder
 
+    # registered before pytest's own cleanups, so run after them (last in, first out): its
+    # five full collections at the run's end walk what the tests made, not what collecting
+    # built (tests/collection_gc.py)
+    config.add_cleanup(run_done)
     if hasattr(config, "workerinput"):
         use_bytecode_folder(config.workerinput.get("xpgrad_bytecode"))
         return
@@ -179,9 +179,12 @@ def pytest_sessionstart(session):
                 f"Numba kernel cache was cold: compiled once before the workers ({seconds:.0f} s)")
 
 
-@pytest.fixture(autouse=True)
-def _no_internet(monkeypatch):
-    """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet."""
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet():
+    """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet.
+    Set once per process (a test that patches ``_urlopen`` itself does so with ``monkeypatch``,
+    which puts this guard back after it), not per test: a function-scoped fixture and its
+    ``monkeypatch`` cost every one of the suite's 34,000 tests their setup and teardown."""
     import urllib.parse
 
     from xpgrad.data import downloads
@@ -195,7 +198,9 @@ def _no_internet(monkeypatch):
                                  f"internet (serve the files locally, see tests/test_data.py)")
         return real(url, timeout)
 
-    monkeypatch.setattr(downloads, "_urlopen", local_only)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(downloads, "_urlopen", local_only)
+        yield
 
 
 def repository_folders_added(before):
