@@ -39,6 +39,19 @@ _MOST_DOUBLE_DOUBLE_TERMS = 64     # past -64 in a or b the series' head stays i
 _DOUBLE_DOUBLE_PAST_SIGN_CHANGES = 20
 
 
+def _largest(xp, values, most_possible) -> float:
+    """The largest of ``values`` (0 for none) as a Python float; inside ``xg.vmap``, where the
+    examples' largest differ, ``most_possible`` (the most any may take: more terms, same sum)."""
+    from ..batching.batched import ValuesDiffer
+
+    if not math.prod(values.shape):
+        return 0.0
+    try:
+        return float(xp.max(values))
+    except ValuesDiffer:
+        return float(most_possible)
+
+
 def _alternating_terms(xp, a, b):
     """How many of the series' first terms to sum in double-double: those that may change sign
     (``(a)_k / (b)_k`` keeps one sign from ``k > max(-a, -b)`` on; entries past
@@ -47,7 +60,7 @@ def _alternating_terms(xp, a, b):
     a = -19.858, b = 9.743, x = 55.781 without them); 0 where no entry alternates."""
     count = xp.where((a < 0) | (b < 0), xp.ceil(-xp.minimum(a, b)), 0.0)
     count = xp.where(count <= _MOST_DOUBLE_DOUBLE_TERMS, count, 0.0)
-    most = int(xp.max(count)) if math.prod(count.shape) else 0
+    most = int(_largest(xp, count, _MOST_DOUBLE_DOUBLE_TERMS))
     return most + _DOUBLE_DOUBLE_PAST_SIGN_CHANGES if most else 0
 
 
@@ -60,8 +73,9 @@ def _series(xp, a, b, x, terms=_SERIES_TERMS):
     term, total = (xp.ones_like(x), zero), (xp.ones_like(x), zero)
     plain_term, plain_total = xp.ones_like(x), xp.ones_like(x)
     for k in range(head):
-        up = dd_mul(xp, two_sum(xp, a, xp.asarray(float(k), dtype=x.dtype)), (x, zero))
-        down = dd_mul(xp, two_sum(xp, b, xp.asarray(float(k), dtype=x.dtype)),
+        # k as a full array: array-api-strict's Array refuses an xg.vmap example as operand
+        up = dd_mul(xp, two_sum(xp, a, xp.full_like(a, float(k))), (x, zero))
+        down = dd_mul(xp, two_sum(xp, b, xp.full_like(b, float(k))),
                       (xp.full_like(x, float(k + 1)), zero))
         term = dd_div(xp, dd_mul(xp, term, up), down)
         total = dd_add(xp, total, term)
@@ -115,7 +129,7 @@ def _positive(xp, a, b, x, shift):
     far_shift = xp.where(far, shift, 0.0)
     # the terms peak near k = x and fall off like a Poisson law's: 10 sqrt(x) more
     longest = xp.where(long_series & (x == x), x, 0.0)
-    longest = float(xp.max(longest)) if math.prod(longest.shape) else 0.0
+    longest = _largest(xp, longest, _ALTERNATING_SERIES_UP_TO)
     terms = max(_SERIES_TERMS, int(longest + 10.0 * math.sqrt(longest)) + 80)
     return xp.where(far, _asymptotic(xp, far_a, b, far_x, far_shift),
                     xp.exp(shift) * _series(xp, a, b, near_x, terms))
