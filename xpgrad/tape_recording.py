@@ -162,17 +162,20 @@ class TapeRecording:
         fits = None
         r = raws[0]
         if keep is not None and upto <= 0 and r.size > _SMALL and not (keep and keep[0]):
-            fit = _stand_in(r)      # the rule does not read the input (see _record)
+            # the rule does not read the input (see _record): its shape and dtype stay, and
+            # the lean path hands the rule their ``Shaped`` as the general path does
+            fit = _stand_in(r)
             if len(raws) == 1:
                 raws, fits = (None,), (fit,)
             else:
                 raws, fits = (None, raws[1]), (fit, None)
-            lean = False
-        elif lean is LEAN_ELEMENTWISE and r.dtype is not out._data.dtype:
+        if lean is LEAN_ELEMENTWISE and r.dtype is not out._data.dtype:
             lean = True     # (see _record)
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
-        if params:                          # keywords: never lean (see _record)
+        if params and params != prim.default_keywords:
+            # keywords: never lean (see _record); a full reduction's (``sum(x)``: its
+            # keywords at the defaults its rules and kernels take) is recorded without them
             self._nodes.append((prim.index, None if kern is None else kern.index, False, okey,
                                 1, out._data if keep_out else None, saved, None,
                                 tuple(params.items()), fits, None, k, raws[0]))
