@@ -9,7 +9,8 @@ array it does not read), output (or None), the kernel's saved value, backend (No
 tape's first), params as items, ``(shape, dtype code)`` of the array inputs not saved, and the
 trainable Variables among the inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is
 summed back in one place (``gradient_fit.py``), slice gradients are added into one owned buffer
-(``Scatter``).
+(``Scatter``); a 0-d gradient of an input that is not 0-d is that value everywhere (a full
+sum's: ``fit_gradient`` broadcasts it, the lean path adds it to a dense gradient as a scalar).
 
 A lean node (one or two inputs of which one wants a gradient, a per-argument rule or a kernel
 without ``needs``, no keywords (a full reduction's recorded without them:
@@ -127,6 +128,18 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 continue
             prev = get(k)
             if gi.__class__ is not Scatter and (prev is None or prev.__class__ is not Scatter):
+                if gi.ndim == 0 and prev is not None and prev.__class__ is gi.__class__ and \
+                        prev.dtype == gi.dtype and x.shape and prev.shape == x.shape:
+                    # a full sum's gradient, g everywhere (the NumPy kernel's 0-d g): added to
+                    # the dense gradient there as one scalar, never written out
+                    if k in owned:
+                        prev += gi
+                    else:
+                        prev = prev + gi
+                        owned.add(k)
+                    grads[k] = prev
+                    gs = gi = prev = x = None
+                    continue
                 # an elementwise rule's gradient has x's shape and dtype (Primitive.elementwise)
                 if plain is not LEAN_ELEMENTWISE:
                     dt = gi.dtype

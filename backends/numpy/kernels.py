@@ -233,6 +233,10 @@ def _sum_forward(x, axis, keepdims, dtype=None):
 def _sum_vjp(g, saved, x, axis=None, keepdims=False, dtype=None):
     # keywords at their defaults: a full sum's tape node has none (Primitive.default_keywords)
     if x.size > _FILLED_MAX:
+        if axis is None and not keepdims and g.__class__ is np.ndarray and not g.ndim:
+            # g everywhere, kept 0-d: the walk adds it to a dense gradient as one scalar, or
+            # broadcasts it where it is the only one (backward.py, gradient_fit)
+            return (g,)
         view = _broadcast_view(g, x.shape, axis, keepdims)
         return (NotImplemented if view is None else view,)   # None: the generic rule's
     out = np.empty(x.shape, g.dtype)
