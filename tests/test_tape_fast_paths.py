@@ -186,10 +186,10 @@ def _recorded(program, x):
 
 def _chain(x):
     y = x * 1.0
-    for op in (xg.sin, xg.tanh, xg.exp, xg.negative, xg.sum):
+    for op in (xg.sin, xg.tanh, xg.exp, xg.negative, lambda v: xg.sum(v, axis=0)):
         y = op(y * 1.5 + 0.1) / 2.0
         y = 0.5 * y - 1.0
-    return y
+    return y + xg.sum(x * 2.0)      # a full sum: recorded without its default keywords
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

@@ -9,12 +9,15 @@ array it does not read), output (or None), the kernel's saved value, backend (No
 tape's first), params as items, ``(shape, dtype code)`` of the array inputs not saved, and the
 trainable Variables among the inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is
 summed back in one place (``gradient_fit.py``), slice gradients are added into one owned buffer
-(``Scatter``).
+(``Scatter``); a 0-d gradient of an input that is not 0-d is that value everywhere (a full
+sum's: ``fit_gradient`` broadcasts it, the lean path adds it to a dense gradient as a scalar).
 
 A lean node (one or two inputs of which one wants a gradient, a per-argument rule or a kernel
-without ``needs``, no keywords, stand-ins or Variables, the tape's first backend) takes a short
-path on a first-order walk: its rule is called plainly (a kernel's ``vjp_in_place`` as the
-general path calls it) and the gradient added; everything else (and a slice gradient reaching
+without ``needs``, no keywords (a full reduction's recorded without them:
+``Primitive.default_keywords``) or Variables, the tape's first backend) takes a short path on
+a first-order walk: its rule is called plainly (a kernel's ``vjp_in_place`` as the general
+path calls it; an input it does not read as its ``Shaped`` stand-in, as the general path
+passes it) and the gradient added; everything else (and a slice gradient reaching
 a lean node) takes the general path. A lean node of an elementwise primitive whose input had the
 output's dtype (``LEAN_ELEMENTWISE``, ``Primitive``'s ``elementwise``) adds its gradient without
 the check for a broadcast or cast to undo. tests/test_tape_lean_path.py runs random programs
@@ -92,6 +95,11 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             # a lean node (GradientTape._record): one or two inputs, the one at i wanting a
             # gradient, its rule (or the kernel) called plainly on the home backend; the
             # gradient is added as the general path adds it (which takes the rarer cases)
+            if fits is not None:    # an input the rule does not read: its shape and dtype
+                if n_in == 1:
+                    r0, = _stand_ins((r0,), fits, None)
+                else:
+                    r0, r1 = _stand_ins((r0, r1), fits, None)
             if k0:
                 i, k, x = 0, k0, r0
             else:
@@ -114,12 +122,24 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 gi = gs[i]
                 if gi is NotImplemented:  # the kernel leaves this input to the generic rule
                     gi = _fill_in(prims[prim], gs, node[_HEAD:_HEAD + n_in], xp, g, ans,
-                                  node[_HEAD + n_in:], _NO_PARAMS)[i]
+                                  (r0,) if n_in == 1 else (r0, r1), _NO_PARAMS)[i]
             g = r0 = r1 = None          # grads now holds each gradient alone (see vjp_in_place)
             if gi is None:
                 continue
             prev = get(k)
             if gi.__class__ is not Scatter and (prev is None or prev.__class__ is not Scatter):
+                if gi.ndim == 0 and prev is not None and prev.__class__ is gi.__class__ and \
+                        prev.dtype == gi.dtype and x.shape and prev.shape == x.shape:
+                    # a full sum's gradient, g everywhere (the NumPy kernel's 0-d g): added to
+                    # the dense gradient there as one scalar, never written out
+                    if k in owned:
+                        prev += gi
+                    else:
+                        prev = prev + gi
+                        owned.add(k)
+                    grads[k] = prev
+                    gs = gi = prev = x = None
+                    continue
                 # an elementwise rule's gradient has x's shape and dtype (Primitive.elementwise)
                 if plain is not LEAN_ELEMENTWISE:
                     dt = gi.dtype

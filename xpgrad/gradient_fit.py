@@ -20,9 +20,16 @@ _ndarray = np.ndarray
 
 def fit_gradient(xp, g, xshape, xdtype):
     """Sum a broadcast gradient back to an input's shape and cast it to the input's dtype
-    (``xp``: the namespace of ``g``'s arrays; ``xshape``, ``xdtype``: the input's)."""
+    (``xp``: the namespace of ``g``'s arrays; ``xshape``, ``xdtype``: the input's). A 0-d
+    ``g`` of an input that is not 0-d stands for ``g`` everywhere: its read-only broadcast.
+
+    >>> fit_gradient(np, np.asarray(2.0), (2, 2), np.dtype("float64")).tolist()
+    [[2.0, 2.0], [2.0, 2.0]]
+    """
     gshape = g.shape
-    if gshape != xshape:
+    if gshape == () and xshape:         # g everywhere (a full sum's gradient, backward.py)
+        g = xp.broadcast_to(g, xshape)
+    elif gshape != xshape:
         axes = _AXES.get((gshape, xshape))
         if axes is None:
             axes = _summed_axes(gshape, xshape)

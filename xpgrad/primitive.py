@@ -35,6 +35,11 @@ that shape and dtype (the namespace's elementwise functions, ``ops/_define.py``'
 alone or beside a Python scalar, without the check for a broadcast or cast to undo
 (``gradient_fit.fit_gradient``: ~0.1 us a node).
 
+``default_keywords`` (a dict) names keyword values that every rule and kernel ``vjp`` of the
+primitive takes as its defaults (``sum``'s and ``mean``'s ``axis=None, keepdims=False``): a
+tape records a call with exactly these keywords without them, so the node of ``xg.sum(h)``
+takes the backward walk's lean path (``backward.py``) as a call without keywords would.
+
 >>> import xpgrad as xg
 >>> cube = Primitive("doc_cube", lambda xp, x: x * x * x,
 ...                  lambda xp, g, ans, x: 3 * g * x * x)
@@ -82,10 +87,10 @@ class Primitive:
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
                  "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals",
-                 "unary", "binary", "elementwise")
+                 "unary", "binary", "elementwise", "default_keywords")
 
     def __init__(self, name: str, forward, *vjps, joint=None, saves=None, scalar_arrays=False,
-                 elementwise=False):
+                 elementwise=False, default_keywords=None):
         if not isinstance(name, str) or not name:
             raise TypeError(f"a primitive's name must be a non-empty string, got {name!r}")
         if joint is not None and vjps:
@@ -106,6 +111,8 @@ class Primitive:
         if self.lean and self.elementwise:
             self.lean = LEAN_ELEMENTWISE
         self.saves = saves
+        # a tape records a call with exactly these keywords as one without (module docstring)
+        self.default_keywords = default_keywords
         # a Python scalar operand may reach forward and rules as a 0-d array of the other
         # operand's dtype (Backend.scalar_arrays): they compute the same either way
         self.scalar_arrays = bool(scalar_arrays)

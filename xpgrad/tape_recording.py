@@ -98,6 +98,8 @@ class TapeRecording:
         if not okey:
             okey = out._key = next_key()
         keys.add(okey)
+        if params and params == prim.default_keywords:
+            params = None       # a full reduction's keywords: its rules' defaults (Primitive)
         if kern is None:
             keep, keep_out, upto, lean = prim.residuals
         elif nested:    # an outer tape may differentiate the generic rules, which read anything
@@ -127,11 +129,12 @@ class TapeRecording:
             be = None
         elif home is None:
             self._home, be = be, None
-        # a lean node (backward._walk's short path) needs nothing past its keys, residuals and
-        # output: the tape's first backend, no keywords, no stand-ins or Variables to name, one
-        # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
-        # (``lean`` last: a kernel's LEAN_IN_PLACE is kept)
-        lean = one and be is None and fits is None and not params and lean
+        # a lean node (backward._walk's short path) needs nothing past its keys, residuals
+        # (an input's stand-in made there as the general path makes it) and output: the tape's
+        # first backend, no keywords, no Variables to name, one of at most two inputs wanting a
+        # gradient, and a per-argument rule or a plain kernel (``lean`` last: a kernel's
+        # LEAN_IN_PLACE is kept)
+        lean = one and be is None and not params and lean
         if lean is LEAN_ELEMENTWISE and not (first_only and raws[0].dtype is out._data.dtype):
             lean = True
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
@@ -162,17 +165,20 @@ class TapeRecording:
         fits = None
         r = raws[0]
         if keep is not None and upto <= 0 and r.size > _SMALL and not (keep and keep[0]):
-            fit = _stand_in(r)      # the rule does not read the input (see _record)
+            # the rule does not read the input (see _record): its shape and dtype stay, and
+            # the lean path hands the rule their ``Shaped`` as the general path does
+            fit = _stand_in(r)
             if len(raws) == 1:
                 raws, fits = (None,), (fit,)
             else:
                 raws, fits = (None, raws[1]), (fit, None)
-            lean = False
-        elif lean is LEAN_ELEMENTWISE and r.dtype is not out._data.dtype:
+        if lean is LEAN_ELEMENTWISE and r.dtype is not out._data.dtype:
             lean = True     # (see _record)
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
-        if params:                          # keywords: never lean (see _record)
+        if params and params != prim.default_keywords:
+            # keywords: never lean (see _record); a full reduction's (``sum(x)``: its
+            # keywords at the defaults its rules and kernels take) is recorded without them
             self._nodes.append((prim.index, None if kern is None else kern.index, False, okey,
                                 1, out._data if keep_out else None, saved, None,
                                 tuple(params.items()), fits, None, k, raws[0]))
@@ -219,8 +225,8 @@ class TapeRecording:
             if drop0 or drop1:
                 fits = (_stand_in(r0) if drop0 else None, _stand_in(r1) if drop1 else None)
                 raws = (None if drop0 else r0, None if drop1 else r1)
-        # a lean node: one input wanting a gradient, no Variables or stand-ins (see _record)
-        lean = lean and fits is None and variables is None and not (ka and kb)
+        # a lean node: one input wanting a gradient, no Variables to name (see _record)
+        lean = lean and variables is None and not (ka and kb)
         if lean is LEAN_ELEMENTWISE:    # two Tensors may broadcast (see _record)
             lean = True
         okey = out._key = next_key()       # a fresh output: apply's

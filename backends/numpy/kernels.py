@@ -230,8 +230,13 @@ def _sum_forward(x, axis, keepdims, dtype=None):
     return (out.reshape(kept_shape(x.shape, axis)) if keepdims else out), None
 
 
-def _sum_vjp(g, saved, x, axis, keepdims, dtype=None):
+def _sum_vjp(g, saved, x, axis=None, keepdims=False, dtype=None):
+    # keywords at their defaults: a full sum's tape node has none (Primitive.default_keywords)
     if x.size > _FILLED_MAX:
+        if axis is None and not keepdims and g.__class__ is np.ndarray and not g.ndim:
+            # g everywhere, kept 0-d: the walk adds it to a dense gradient as one scalar, or
+            # broadcasts it where it is the only one (backward.py, gradient_fit)
+            return (g,)
         view = _broadcast_view(g, x.shape, axis, keepdims)
         return (NotImplemented if view is None else view,)   # None: the generic rule's
     out = np.empty(x.shape, g.dtype)
@@ -250,7 +255,7 @@ def _mean_forward(x, axis, keepdims):
     return None if res is None else (res[0] / n, None)
 
 
-def _mean_vjp(g, saved, x, axis, keepdims):
+def _mean_vjp(g, saved, x, axis=None, keepdims=False):
     """``sum``'s gradient of ``g / count``: the division on the small output, not the input."""
     return _sum_vjp(g / count(x.shape, axis), saved, x, axis, keepdims)
 

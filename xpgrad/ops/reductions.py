@@ -95,17 +95,22 @@ def _reducer(name, prim, doc, with_dtype=False):
     return fn
 
 
-def _sum_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
+#: the keywords of a full reduction, which the rules (and the NumPy kernels) take as defaults:
+#: a tape records ``sum(x)`` without them, a lean node (``Primitive``'s ``default_keywords``)
+_FULL = {"axis": None, "keepdims": False}
+
+
+def _sum_vjp(xp, g, ans, x, axis=None, keepdims=False, dtype=None):
     return expand_to(xp, g, x.shape, axis, keepdims)   # cast back to x's dtype centrally
 
 
-def _sum(xp, x, axis, keepdims, dtype=None):
+def _sum(xp, x, axis=None, keepdims=False, dtype=None):
     if dtype is None:
         return xp.sum(x, axis=axis, keepdims=keepdims)
     return xp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-sum = _reducer("sum", Primitive("sum", _sum, _sum_vjp, saves=()),
+sum = _reducer("sum", Primitive("sum", _sum, _sum_vjp, saves=(), default_keywords=_FULL),
                "Sum over ``axis`` (``dtype=``: the accumulation and result dtype).",
                with_dtype=True)
 
@@ -127,8 +132,9 @@ def _mean_forward(xp, x, axis, keepdims):
 
 _mean = Primitive(
     "mean", _mean_forward,
-    lambda xp, g, ans, x, axis, keepdims:
-        expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis), saves=())
+    lambda xp, g, ans, x, axis=None, keepdims=False:
+        expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis), saves=(),
+    default_keywords=_FULL)
 
 
 def mean(x, /, axis=None, *extra, keepdims=False, **unexpected):
