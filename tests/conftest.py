@@ -143,7 +143,10 @@ def blas_threads_per_worker():
     conftest does): with every worker's BLAS starting a thread per core, 2 workers on 2 cores
     ran 4 spinning BLAS threads, and a test of many small solves (the erf fit script) took 71
     CPU-s instead of 12. Tests that check thread counts compare with the count they found.
-    Returns the number of threads given, or None outside a worker.
+    SciPy's wheels bring a BLAS of their own, loaded by ``import scipy.linalg``: it is loaded
+    first (0.2 s), since a limit reaches only the libraries loaded when it is set (it kept 2
+    threads per worker while NumPy's got 1). Returns the number of threads given, or None
+    outside a worker.
 
     >>> blas_threads_per_worker() is None or blas_threads_per_worker() >= 1
     True
@@ -152,6 +155,8 @@ def blas_threads_per_worker():
         return None
     from threadpoolctl import threadpool_limits
 
+    if importlib.util.find_spec("scipy") is not None:
+        import scipy.linalg  # noqa: F401  (its BLAS, to be limited too)
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     share = max(1, (os.cpu_count() or 1) // max(1, workers))
     threadpool_limits(limits=share, user_api="blas")

@@ -211,11 +211,13 @@ def test_fdtr_gradient_in_a_degree_of_freedom_where_its_two_paths_cancel(dfn, df
 @pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("df, t", [(1e5, -2.0), (1e10, -2.0), (1e3, -2.0), (2e4, 5.0),
                                    (1e7, -10.0), (2e5, 0.3), (1e3, 0.5), (400.0, -0.3),
-                                   (330.0, 2.0)])
+                                   (330.0, 2.0), (28513385.2, -34.862845), (1e4, -4.8),
+                                   (6e3, 5.0), (3e6, 22.0)])
 def test_stdtr_gradient_in_df_at_huge_df(df, t):
     """``d stdtr / d df -> phi(t) (t^3 + t) / (4 df^2)``: was 2e-6 off at df = 1e5, the wrong
     sign at 1e10 (the betainc route's two paths cancel); now the expansion in ``1 / df`` from
-    df = 300 and 20 t^4 on (the betainc route is 2e-11 off at 299, t = -0.3)."""
+    df = 300 and 4 t^4 on (the betainc route is 2e-11 off at 299, t = -0.3; 3e-6 at 19 t^4,
+    the last four points, where the switch was at 20 t^4)."""
     with mpmath.workdps(80):
         def cdf(nu):       # the lower tail for t < 0, its complement above
             tail = mpmath.betainc(nu / 2, mpmath.mpf(1) / 2, 0, nu / (nu + t ** 2),

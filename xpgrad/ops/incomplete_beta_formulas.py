@@ -334,7 +334,7 @@ def student_t_cdf_by_df(xp, df, t):
                           - log_beta(xp, 0.5 * d, half)) / total
     tail = 0.5 * (0.5 * by_a + density_term)
     by_betainc = xp.where(s < 0, tail, -tail)
-    # past 300 (and 20 t^4) the two terms above cancel (2e-6 relative at df = 1e5, the wrong
+    # past 300 (and 4 t^4) the two terms above cancel (2e-6 relative at df = 1e5, the wrong
     # sign at 1e10): the expansion in 1 / df there
     large = uses_expansion(xp, d, s)
     by_df = xp.where(large, student_t_cdf_by_df_large(xp, xp.where(large, d, 1e3),
