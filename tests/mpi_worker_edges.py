@@ -567,11 +567,20 @@ def scenario_fails_in():
         return real(*args, **kwargs)
 
     w = dist.init()
-    try:
+    def train():
         with _patched(target, faulty if w.rank == on_rank or on_rank == -1 else None):  # -1: all
-            status = main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
-                           "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
-                           "--progress", "never"])
+            return main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
+                         "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
+                         "--progress", "never"])
+
+    _exit_as(w, train)
+
+
+def _exit_as(w, run):
+    """Exit with ``run()``'s status (an ``xpgrad`` command's), or its SystemExit, rank ``w.rank``
+    printing the status it exits with first."""
+    try:
+        status = run()
     except SystemExit as e:
         print(f"rank {w.rank} exits with {e.code}", flush=True)
         raise
@@ -592,13 +601,7 @@ def scenario_train():
             mine = token == f"@{w.rank}"
         elif mine:
             flags.append(token)
-    try:
-        status = main(["train", *flags])
-    except SystemExit as e:
-        print(f"rank {w.rank} exits with {e.code}", flush=True)
-        raise
-    print(f"rank {w.rank} exits with {status}", flush=True)
-    sys.exit(status)
+    _exit_as(w, lambda: main(["train", *flags]))
 
 
 def scenario_failures():
